@@ -1,0 +1,214 @@
+/**
+ * Adapter and device discovery on every runtime (Node via a registered provider, Deno and
+ * browsers via navigator.gpu), and the per-device runtime: buffer pool, pipeline cache,
+ * batched queue, and GPU errors surfaced as JS errors that name the op.
+ */
+import { BufferPool, STORAGE_USAGE } from './pool';
+import { PipelineCache } from './pipelines';
+import { CommandQueue, type Dispatch } from './queue';
+import { BufferUsage, MapMode } from './usage';
+import type { UniformLayout, UniformValues } from './uniforms';
+
+export class GPUOpError extends Error {
+  constructor(message: string) { super(message); this.name = 'GPUOpError'; }
+}
+
+let gpuProvider: (() => GPU | undefined) | null = null;
+
+/** Lets a runtime entry point (e.g. `webgrad/node`) supply `navigator.gpu`'s equivalent. */
+export function registerGPUProvider(provider: () => GPU | undefined): void {
+  gpuProvider = provider;
+}
+
+const NO_GPU_HELP = [
+  'webgrad: no WebGPU implementation found.',
+  '- Node: import "webgrad/node" (it uses the "webgpu" package, Dawn).',
+  '- Deno 2 and Chromium provide navigator.gpu (Chromium: enable WebGPU, e.g. --enable-unsafe-webgpu).',
+].join('\n');
+
+export const NO_ADAPTER_HELP = [
+  'webgrad: WebGPU found no adapter.',
+  '- Linux without a GPU: install Mesa\'s lavapipe Vulkan driver (Debian 12 needs the backports version):',
+  "    echo 'deb http://deb.debian.org/debian bookworm-backports main' > /etc/apt/sources.list.d/backports.list",
+  '    apt-get update && apt-get install -y -t bookworm-backports mesa-vulkan-drivers libvulkan1',
+  '  and run with XDG_RUNTIME_DIR set (e.g. XDG_RUNTIME_DIR=/tmp).',
+  '- With a GPU: install its Vulkan (Linux), Metal (macOS) or D3D12 (Windows) driver.',
+  '- `npm run setup-gpu` in the webgrad repository does the Linux step for you.',
+].join('\n');
+
+export function findGPU(): GPU {
+  const gpu = gpuProvider?.() ?? (globalThis as { navigator?: { gpu?: GPU } }).navigator?.gpu;
+  if (!gpu) throw new GPUOpError(NO_GPU_HELP);
+  return gpu;
+}
+
+export async function requestAdapter(options?: GPURequestAdapterOptions): Promise<GPUAdapter> {
+  const adapter = await findGPU().requestAdapter(options);
+  if (!adapter) throw new GPUOpError(NO_ADAPTER_HELP);
+  return adapter;
+}
+
+export interface DeviceOptions {
+  adapter?: GPUAdapter;
+  powerPreference?: GPUPowerPreference;
+  /** Dispatches per submit. */
+  flushEvery?: number;
+  /** Submit and check errors after every op, so an error names the exact op (slow). */
+  debug?: boolean;
+  label?: string;
+}
+
+let nextDeviceId = 0;
+
+export class Device {
+  readonly id = nextDeviceId++;
+  readonly pool: BufferPool;
+  readonly pipelines: PipelineCache;
+  readonly queue: CommandQueue;
+  readonly features: ReadonlySet<string>;
+  readonly limits: GPUSupportedLimits;
+  readonly label: string;
+  debug: boolean;
+  /** Set when the device is lost or a GPU error was reported; thrown at the next op or read-back. */
+  private failure: GPUOpError | null = null;
+  private lost = false;
+
+  constructor(readonly gpu: GPUDevice, readonly adapterInfo: GPUAdapterInfo | undefined, options: DeviceOptions = {}) {
+    this.label = options.label ?? `webgpu:${this.id}`;
+    this.debug = options.debug ?? false;
+    this.features = new Set(gpu.features as unknown as Iterable<string>);
+    this.limits = gpu.limits;
+    this.pool = new BufferPool((size) => this.createStorage(size));
+    // a compile error is the root cause of the 'invalid pipeline' errors that follow it, so it wins
+    this.pipelines = new PipelineCache(gpu, (key, e, src) => {
+      this.failure = new GPUOpError(`${this.label}: kernel '${key}' failed to compile: ${e.message}\n${numbered(src)}`);
+    });
+    this.queue = new CommandQueue(gpu, options.flushEvery ?? 16, (ops, e) =>
+      this.fail(`GPU ${e.constructor.name === 'GPUOutOfMemoryError' ? 'out of memory' : 'error'} in a batch running [${summarise(ops)}]: ${e.message}`));
+    gpu.lost.then((info) => {
+      this.lost = true;
+      this.failure = new GPUOpError(`${this.label}: device lost (${info.reason}): ${info.message}`);
+    });
+    gpu.addEventListener?.('uncapturederror', (ev: Event) => {
+      this.fail(`uncaptured GPU error: ${(ev as GPUUncapturedErrorEvent).error.message}`);
+    });
+  }
+
+  static async create(options: DeviceOptions = {}): Promise<Device> {
+    const adapter = options.adapter ?? (await requestAdapter({ powerPreference: options.powerPreference }));
+    const wanted: GPUFeatureName[] = (['shader-f16', 'timestamp-query'] as GPUFeatureName[]).filter((f) => adapter.features.has(f));
+    const l = adapter.limits;
+    const gpu = await adapter.requestDevice({
+      requiredFeatures: wanted,
+      requiredLimits: {
+        maxStorageBufferBindingSize: l.maxStorageBufferBindingSize,
+        maxBufferSize: l.maxBufferSize,
+        maxComputeWorkgroupStorageSize: l.maxComputeWorkgroupStorageSize,
+        maxComputeInvocationsPerWorkgroup: l.maxComputeInvocationsPerWorkgroup,
+        maxComputeWorkgroupSizeX: l.maxComputeWorkgroupSizeX,
+        maxComputeWorkgroupSizeY: l.maxComputeWorkgroupSizeY,
+        maxStorageBuffersPerShaderStage: l.maxStorageBuffersPerShaderStage,
+      },
+      label: options.label,
+    });
+    return new Device(gpu, adapter.info, options);
+  }
+
+  private fail(message: string): void {
+    if (!this.failure) this.failure = new GPUOpError(`${this.label}: ${message}`);
+  }
+
+  /** Throws the pending GPU failure, if any. Called before every op and read-back. */
+  check(op?: string): void {
+    if (this.failure) {
+      const f = this.failure;
+      if (!this.lost) this.failure = null;
+      throw op ? new GPUOpError(`${op}: ${f.message}`) : f;
+    }
+  }
+
+  get isLost(): boolean { return this.lost; }
+
+  private createStorage(size: number): GPUBuffer {
+    if (size > this.limits.maxBufferSize || size > this.limits.maxStorageBufferBindingSize) {
+      throw new GPUOpError(`${this.label}: a tensor of ${size} bytes exceeds this device's largest buffer (${Math.min(this.limits.maxBufferSize, this.limits.maxStorageBufferBindingSize)} bytes)`);
+    }
+    return this.gpu.createBuffer({ size, usage: STORAGE_USAGE });
+  }
+
+  /** Runs one kernel. `source` is only called when `key` is not yet compiled. */
+  run(name: string, key: string, source: () => string, buffers: GPUBuffer[], workgroups: Dispatch['workgroups'],
+      uniforms?: { layout: UniformLayout; values: UniformValues }): void {
+    this.check(name);
+    const pipeline = this.pipelines.get(key, source);
+    this.queue.dispatch({ name, pipeline, buffers, workgroups, uniforms });
+    if (this.debug) this.queue.flush();
+  }
+
+  /** Copies host data into `buffer` (flushing first: queued work may still read the buffer's old contents). */
+  upload(buffer: GPUBuffer, data: ArrayBufferView, offset = 0): void {
+    this.check('upload');
+    if (this.queue.pending) this.queue.flush();
+    if (data.byteLength === 0) return;
+    const padded = data.byteLength % 4 === 0 ? data : padTo4(data);
+    this.gpu.queue.writeBuffer(buffer, offset, padded.buffer, padded.byteOffset, padded.byteLength);
+  }
+
+  /** Reads `size` bytes of `buffer` back to the host. */
+  async download(buffer: GPUBuffer, size: number, offset = 0): Promise<ArrayBuffer> {
+    this.check('data');
+    if (size === 0) return new ArrayBuffer(0);
+    const aligned = Math.ceil(size / 4) * 4;
+    const staging = this.gpu.createBuffer({ size: aligned, usage: BufferUsage.MAP_READ | BufferUsage.COPY_DST });
+    this.queue.copy(buffer, offset, staging, 0, aligned);
+    this.queue.flush();
+    try {
+      await staging.mapAsync(MapMode.READ);
+    } catch (e) {
+      this.check('data');
+      throw new GPUOpError(`${this.label}: read-back failed: ${(e as Error).message}`);
+    }
+    const out = staging.getMappedRange().slice(0, size);
+    staging.unmap();
+    staging.destroy();
+    this.check('data');
+    return out;
+  }
+
+  /** Waits until all submitted work has finished (and surfaces its errors). */
+  async sync(): Promise<void> {
+    this.queue.flush();
+    await this.gpu.queue.onSubmittedWorkDone();
+    this.check();
+  }
+
+  destroy(): void {
+    this.queue.flush();
+    this.pool.emptyCache();
+    this.queue.destroy();
+    this.gpu.destroy();
+  }
+}
+
+function padTo4(data: ArrayBufferView): Uint8Array {
+  const out = new Uint8Array(Math.ceil(data.byteLength / 4) * 4);
+  out.set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+  return out;
+}
+
+function summarise(ops: string[]): string {
+  const unique = [...new Set(ops)];
+  return unique.length <= 8 ? unique.join(', ') : `${unique.slice(0, 8).join(', ')}, …`;
+}
+
+function numbered(src: string): string {
+  return src.split('\n').map((l, i) => `${String(i + 1).padStart(4)}| ${l}`).join('\n');
+}
+
+/** Workgroup grid for `n` threads in groups of `size`, folding into y past the 65535 limit. */
+export function grid(n: number, size: number): [number, number, number] {
+  const groups = Math.ceil(n / size);
+  if (groups <= 65535) return [groups, 1, 1];
+  const y = Math.ceil(groups / 65535);
+  return [Math.ceil(groups / y), y, 1];
+}

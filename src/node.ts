@@ -1,0 +1,19 @@
+/**
+ * Node entry point: everything in the core, plus Dawn (the `webgpu` package) as the WebGPU
+ * implementation. File I/O helpers for Node live here too, never in the core.
+ */
+import { create, globals } from 'webgpu';
+import { registerGPUProvider } from './kernels/webgpu/device';
+
+let gpu: GPU | undefined;
+registerGPUProvider(() => {
+  if (!gpu) {
+    Object.assign(globalThis, globals);
+    // lavapipe and other Vulkan drivers need a runtime dir; Dawn only warns without one
+    process.env.XDG_RUNTIME_DIR ??= '/tmp';
+    gpu = create([]);
+  }
+  return gpu;
+});
+
+export * from './index';

@@ -1,0 +1,130 @@
+/** Creating tensors: from host data, constants, ranges, identity. */
+import type { Device } from '../../kernels/webgpu/device';
+import { getDefaultDevice } from '../../kernels/webgpu/devices';
+import { elementwiseKernel, WG } from '../../kernels/wgsl/elementwise';
+import { grid } from '../../kernels/webgpu/device';
+import { type AnyTypedArray, type DType, parseDType, typedArrayFor, wgslType } from '../dtype';
+import { ArgumentError, checkShape, sizeOf } from '../shape';
+import { Tensor, empty } from '../tensor';
+import { defineOp, type RefTensor } from './define';
+import { roundTo } from '../../kernels/reference/elementwise';
+
+export interface CreateOptions { dtype?: DType | string; device?: Device; }
+
+const dev = (o: CreateOptions) => o.device ?? getDefaultDevice();
+const dt = (fn: string, o: CreateOptions, fallback: DType = 'float32') => (o.dtype ? parseDType(o.dtype, fn) : fallback);
+
+type Nested = number | boolean | readonly Nested[];
+
+/** A tensor from nested arrays, a typed array (with `shape`), or a number. */
+export function tensor(data: Nested | AnyTypedArray | ArrayLike<number>, options: CreateOptions & { shape?: readonly number[] } = {}): Tensor {
+  let shape: number[];
+  let flat: ArrayLike<number>;
+  let inferred: DType = 'float32';
+  if (ArrayBuffer.isView(data)) {
+    flat = data as AnyTypedArray;
+    shape = options.shape ? checkShape('tensor', 'shape', options.shape) : [flat.length];
+    if (data instanceof Int32Array) inferred = 'int32';
+    else if (data instanceof Uint32Array) inferred = 'uint32';
+    else if (data instanceof Uint8Array) inferred = 'uint32';
+  } else {
+    shape = [];
+    const values: number[] = [];
+    let sawBool = false;
+    const walk = (node: Nested, depth: number) => {
+      if (Array.isArray(node)) {
+        if (shape.length === depth) shape.push(node.length);
+        else if (shape[depth] !== node.length) throw new ArgumentError('tensor', 'data', `is ragged at depth ${depth} (lengths ${shape[depth]} and ${node.length})`, 'nested arrays of equal lengths');
+        node.forEach((c) => walk(c, depth + 1));
+      } else if (typeof node === 'number' || typeof node === 'boolean') {
+        if (depth !== shape.length) throw new ArgumentError('tensor', 'data', `mixes numbers and arrays at depth ${depth}`, 'nested arrays of equal depth');
+        sawBool ||= typeof node === 'boolean';
+        values.push(Number(node));
+      } else throw new ArgumentError('tensor', 'data', `contains ${node === null ? 'null' : typeof node}`, 'numbers, booleans or nested arrays of them');
+    };
+    walk(data as Nested, 0);
+    flat = values;
+    if (options.shape) shape = checkShape('tensor', 'shape', options.shape);
+    inferred = sawBool ? 'bool' : 'float32';
+  }
+  if (sizeOf(shape) !== flat.length) throw new ArgumentError('tensor', 'shape', `has ${sizeOf(shape)} elements`, `${flat.length}, the number of values given`);
+  const dtype = dt('tensor', options, inferred);
+  const typed = typedArrayFor(dtype, flat.length);
+  for (let i = 0; i < flat.length; i++) typed[i] = dtype === 'bool' ? (flat[i] ? 1 : 0) : flat[i];
+  const t = empty(shape, dtype, dev(options));
+  t.device.upload(t.buffer, typed);
+  return t;
+}
+
+interface FillAttrs { shape: number[]; dtype: DType; device: Device; expr: string; scalars: number[]; }
+
+/** Tensors whose element i is a closed form of i: constants, ranges, identity. */
+const fillOp = defineOp<FillAttrs>({
+  name: 'fill',
+  forward(_, { shape, dtype, device, expr, scalars }) {
+    const y = empty(shape, dtype, device);
+    if (y.size === 0) return y;
+    const compute: DType = dtype === 'bool' ? 'uint32' : dtype;
+    const k = elementwiseKernel('fill', expr, scalars.map((value) => ({ dtype: compute, shape: null, value })), compute, dtype, shape);
+    device.run('fill', k.key, k.source, [y.buffer], grid(y.size, WG), { layout: k.layout, values: k.values });
+    return y;
+  },
+  reference: () => { throw new Error('fill: tested through full/arange/linspace/eye references'); },
+  noGrad: 'creation',
+});
+
+export function full(shape: readonly number[], value: number | boolean, options: CreateOptions = {}): Tensor {
+  const s = checkShape('full', 'shape', shape);
+  const dtype = dt('full', options, typeof value === 'boolean' ? 'bool' : 'float32');
+  return fillOp.call1([], { shape: s, dtype, device: dev(options), expr: dtype === 'bool' ? 'v0' : 'v0', scalars: [Number(value)] });
+}
+export const zeros = (shape: readonly number[], o: CreateOptions = {}) => full(shape, 0, o);
+export const ones = (shape: readonly number[], o: CreateOptions = {}) => full(shape, 1, o);
+const like = (x: Tensor, o: CreateOptions): CreateOptions => ({ dtype: o.dtype ?? x.dtype, device: o.device ?? x.device });
+export const fullLike = (x: Tensor, value: number | boolean, o: CreateOptions = {}) => full(x.shape, value, like(x, o));
+export const zerosLike = (x: Tensor, o: CreateOptions = {}) => full(x.shape, 0, like(x, o));
+export const onesLike = (x: Tensor, o: CreateOptions = {}) => full(x.shape, 1, like(x, o));
+/** Uninitialised memory (fast; contents are whatever the pool held). */
+export const emptyTensor = (shape: readonly number[], o: CreateOptions = {}) => empty(checkShape('empty', 'shape', shape), dt('empty', o), dev(o));
+
+/** `arange(end)` or `arange(start, end, step)`: values start + i·step below end, as torch.arange. */
+export function arange(start: number, end?: number, step = 1, options: CreateOptions = {}): Tensor {
+  if (end === undefined) { end = start; start = 0; }
+  if (step === 0 || !Number.isFinite(step)) throw new ArgumentError('arange', 'step', `is ${step}`, 'a finite non-zero number');
+  const n = Math.max(0, Math.ceil((end - start) / step));
+  const allInt = [start, end, step].every(Number.isInteger);
+  const dtype = dt('arange', options, allInt ? 'int32' : 'float32');
+  const t = wgslType(dtype);
+  return fillOp.call1([], { shape: [n], dtype, device: dev(options), expr: `v0 + ${t}(i) * v1`, scalars: [start, step] });
+}
+
+/** `steps` evenly spaced values from start to end inclusive (symmetric formula, as PyTorch). */
+export function linspace(start: number, end: number, steps: number, options: CreateOptions = {}): Tensor {
+  if (!Number.isInteger(steps) || steps < 0) throw new ArgumentError('linspace', 'steps', `is ${steps}`, 'a non-negative integer');
+  const step = steps > 1 ? (end - start) / (steps - 1) : 0;
+  return fillOp.call1([], {
+    shape: [steps], dtype: dt('linspace', options), device: dev(options),
+    expr: `select(v1 - f32(u32(v3) - 1u - i) * v2, v0 + f32(i) * v2, i < u32(v3) / 2u)`, scalars: [start, end, step, steps],
+  });
+}
+
+/** Identity matrix n×m (m defaults to n). */
+export function eye(n: number, m = n, options: CreateOptions = {}): Tensor {
+  const dtype = dt('eye', options);
+  const t = wgslType(dtype);
+  return fillOp.call1([], { shape: checkShape('eye', 'n', [n, m]), dtype, device: dev(options),
+    expr: `select(${t}(0), ${t}(1), i / u32(v0) == i % u32(v0))`, scalars: [m] });
+}
+
+/** Float64 references of the creation functions (for tests). */
+export const creationReference = {
+  full: (shape: number[], value: number, dtype: DType): RefTensor => ({ shape, dtype, data: new Float64Array(sizeOf(shape)).fill(roundTo(dtype, value)) }),
+  arange: (start: number, end: number, step: number, dtype: DType): RefTensor => {
+    const n = Math.max(0, Math.ceil((end - start) / step));
+    return { shape: [n], dtype, data: Float64Array.from({ length: n }, (_, i) => start + i * step) };
+  },
+  linspace: (start: number, end: number, steps: number): RefTensor => ({
+    shape: [steps], dtype: 'float32', data: Float64Array.from({ length: steps }, (_, i) => (steps === 1 ? start : start + ((end - start) * i) / (steps - 1))),
+  }),
+  eye: (n: number, m: number, dtype: DType): RefTensor => ({ shape: [n, m], dtype, data: Float64Array.from({ length: n * m }, (_, k) => (Math.floor(k / m) === k % m ? 1 : 0)) }),
+};

@@ -1,0 +1,90 @@
+/**
+ * defineOp: the single place an op is declared. Each op pairs a GPU forward with an independent
+ * float64 CPU reference and (when differentiable) a VJP written with public ops. The registry
+ * lets the test suite iterate over every op.
+ */
+import type { Device } from '../../kernels/webgpu/device';
+import type { DType } from '../dtype';
+import { ArgumentError } from '../shape';
+import { Tensor } from '../tensor';
+import { record, withoutTape } from '../tape';
+
+export type Operand = Tensor | number;
+
+/** A float64 tensor on the CPU, used by references and tests. */
+export interface RefTensor { shape: number[]; dtype: DType; data: Float64Array; }
+export type RefOperand = RefTensor | number;
+
+export interface VjpContext<A> {
+  inputs: readonly Operand[];
+  outputs: readonly Tensor[];
+  attrs: A;
+  /** Cotangent of the first output (zeros if it received none). */
+  dy: Tensor;
+  /** Cotangents of every output. */
+  dys: readonly Tensor[];
+}
+
+export interface OpSpec<A> {
+  name: string;
+  /** Runs on the GPU. May call other ops' `forward`s or public ops; nothing inside is taped. */
+  forward(inputs: readonly Operand[], attrs: A): Tensor | Tensor[];
+  /** Independent float64 implementation (never translated from the WGSL). */
+  reference(inputs: readonly RefOperand[], attrs: A): RefTensor | RefTensor[];
+  /** Gradients for each input (null where none), written with public ops. */
+  vjp?: (ctx: VjpContext<A>) => readonly (Tensor | null | undefined)[];
+  /** Required when `vjp` is absent: why the op has no gradient (e.g. integer output). */
+  noGrad?: string;
+}
+
+export interface Op<A = any> extends OpSpec<A> {
+  /** Validates, runs the forward and records a tape entry when traced. */
+  call(inputs: readonly Operand[], attrs: A): Tensor | Tensor[];
+  /** `call` for single-output ops. */
+  call1(inputs: readonly Operand[], attrs: A): Tensor;
+}
+
+const registry = new Map<string, Op>();
+
+export function defineOp<A = Record<string, never>>(spec: OpSpec<A>): Op<A> {
+  if (registry.has(spec.name)) throw new Error(`op '${spec.name}' defined twice`);
+  if (!spec.vjp && !spec.noGrad) throw new Error(`op '${spec.name}' needs a vjp or a noGrad reason`);
+  const op: Op<A> = {
+    ...spec,
+    call(inputs, attrs) {
+      checkOperands(spec.name, inputs);
+      const out = withoutTape(() => spec.forward(inputs, attrs));
+      const outs = Array.isArray(out) ? out : [out];
+      if (spec.vjp) record(op, inputs, outs, attrs);
+      return out;
+    },
+    call1(inputs, attrs) {
+      return op.call(inputs, attrs) as Tensor;
+    },
+  };
+  registry.set(spec.name, op as Op);
+  return op;
+}
+
+export const registeredOps = (): ReadonlyMap<string, Op> => registry;
+
+/** Checks tensors are alive and on one device; returns that device (undefined if none). */
+export function checkOperands(fn: string, inputs: readonly unknown[], names?: readonly string[]): Device | undefined {
+  let device: Device | undefined;
+  inputs.forEach((x, i) => {
+    const arg = names?.[i] ?? `input ${i}`;
+    if (typeof x === 'number') return;
+    if (!(x instanceof Tensor)) throw new ArgumentError(fn, arg, `is ${describe(x)}`, 'a Tensor or a number');
+    if (x.isDisposed) throw new ArgumentError(fn, arg, `is a disposed tensor (shape [${x.shape.join(', ')}])`, 'a live tensor');
+    if (device && x.device !== device) throw new ArgumentError(fn, arg, `is on device ${x.device.label}`, `the same device as the other inputs (${device.label})`);
+    device ??= x.device;
+  });
+  device?.check(fn);
+  return device;
+}
+
+function describe(x: unknown): string {
+  if (x === null) return 'null';
+  if (Array.isArray(x)) return 'an array (wrap it with tensor())';
+  return typeof x === 'object' ? `an object (${(x as object).constructor?.name ?? 'Object'})` : `a ${typeof x}`;
+}

@@ -1,0 +1,120 @@
+/**
+ * Declaring an elementwise op is one call: WGSL expression, float64 reference, VJP, type rule.
+ * Plain numbers are allowed as operands (attributes such as a slope are passed the same way)
+ * and travel to the GPU in the uniform block, never as uploaded tensors.
+ */
+import { elementwiseKernel, WG } from '../../kernels/wgsl/elementwise';
+import { grid } from '../../kernels/webgpu/device';
+import { refMap } from '../../kernels/reference/elementwise';
+import { type DType, promoteTypes, scalarResultType } from '../dtype';
+import { broadcastShapes, ArgumentError } from '../shape';
+import { Tensor, empty } from '../tensor';
+import { defineOp, checkOperands, type Op, type Operand, type VjpContext } from './define';
+
+/**
+ * How dtypes flow: 'float' computes in f32 and returns float32 (exp of an int tensor is float, as in
+ * PyTorch); 'same' keeps the promoted dtype; 'compare' computes in the promoted dtype and returns
+ * bool; 'logical' reads operands as booleans and returns bool.
+ */
+export type TypeRule = 'float' | 'same' | 'compare' | 'logical';
+
+export interface ElementwiseSpec {
+  name: string;
+  /** Number of operands (tensors or numbers), in the order the public function passes them. */
+  arity: number;
+  types: TypeRule;
+  /** WGSL over v0..v{arity-1} of the compute type, giving the output's storage type. May use the helpers in WGSL_HELPERS. */
+  wgsl: string | ((computeType: 'f32' | 'i32' | 'u32') => string);
+  reference: (...xs: number[]) => number;
+  vjp?: (ctx: VjpContext<Record<string, never>>) => readonly (Tensor | null | undefined)[];
+  noGrad?: string;
+  /** Dtypes the op refuses (e.g. bool for neg). */
+  rejects?: readonly DType[];
+}
+
+export function resultTypes(rule: TypeRule, operands: readonly Operand[]): { compute: DType; out: DType } {
+  const tensors = operands.filter((x): x is Tensor => x instanceof Tensor);
+  let compute: DType = tensors.map((t) => t.dtype).reduce(promoteTypes);
+  for (const x of operands) if (typeof x === 'number') compute = promoteTypes(compute, scalarResultType(compute, x));
+  switch (rule) {
+    case 'float': return { compute: 'float32', out: 'float32' };
+    case 'same': return { compute: compute === 'bool' ? 'int32' : compute, out: compute === 'bool' ? 'int32' : compute };
+    case 'compare': return { compute: compute === 'bool' ? 'uint32' : compute, out: 'bool' };
+    case 'logical': return { compute: 'uint32', out: 'bool' };
+  }
+}
+
+export function defineElementwise(spec: ElementwiseSpec): Op<Record<string, never>> {
+  return defineOp<Record<string, never>>({
+    name: spec.name,
+    forward(inputs) {
+      if (inputs.length !== spec.arity) throw new Error(`${spec.name}: expected ${spec.arity} operands, got ${inputs.length}`);
+      const device = checkOperands(spec.name, inputs);
+      if (!device) throw new ArgumentError(spec.name, 'input', 'has no tensor operand', 'at least one Tensor');
+      const tensors = inputs.filter((x): x is Tensor => x instanceof Tensor);
+      for (const t of tensors) {
+        if (spec.rejects?.includes(t.dtype)) throw new ArgumentError(spec.name, 'input', `has dtype ${t.dtype}`, `a dtype other than ${spec.rejects.join(', ')}`);
+      }
+      let shape: number[] = [];
+      inputs.forEach((x, i) => { if (x instanceof Tensor) shape = broadcastShapes(spec.name, shape, x.shape, ['input', i === 0 ? 'input' : `operand ${i}`]); });
+      const { compute, out } = resultTypes(spec.types, inputs);
+      const y = empty(shape, out, device);
+      if (y.size === 0) return y;
+      const ct = compute === 'float32' ? 'f32' : compute === 'int32' ? 'i32' : 'u32';
+      const expr = typeof spec.wgsl === 'string' ? spec.wgsl : spec.wgsl(ct);
+      const k = elementwiseKernel(spec.name, expr,
+        inputs.map((x) => (x instanceof Tensor ? { dtype: x.dtype, shape: x.shape } : { dtype: compute, shape: null, value: x })),
+        compute, out, shape);
+      device.run(spec.name, k.key, () => WGSL_HELPERS + k.source(), [...tensors.map((t) => t.buffer), y.buffer], grid(y.size, WG),
+        { layout: k.layout, values: k.values });
+      return y;
+    },
+    reference(inputs) {
+      const tensors = inputs.filter((x) => typeof x !== 'number') as { dtype: DType }[];
+      let compute: DType = tensors.map((t) => t.dtype).reduce(promoteTypes);
+      for (const x of inputs) if (typeof x === 'number') compute = promoteTypes(compute, scalarResultType(compute, x));
+      const out: DType = spec.types === 'float' ? 'float32' : spec.types === 'same' ? (compute === 'bool' ? 'int32' : compute) : 'bool';
+      return refMap(inputs, spec.reference, out);
+    },
+    vjp: spec.vjp,
+    noGrad: spec.noGrad,
+  });
+}
+
+/** WGSL helpers available to elementwise expressions. NaN/Inf are built at run time with bitcast (WGSL rejects them as constants). */
+export const WGSL_HELPERS = /* wgsl */ `
+fn nan_f32() -> f32 { var bits = 0x7fc00000u; return bitcast<f32>(bits); }
+fn inf_f32() -> f32 { var bits = 0x7f800000u; return bitcast<f32>(bits); }
+fn is_nan(x: f32) -> bool { return (bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u; }
+fn log1p_f32(x: f32) -> f32 {
+  let u = 1.0 + x;
+  if (u == 1.0) { return x; }
+  if (abs(x) > 0.5) { return log(u); }
+  return log(u) * x / (u - 1.0);
+}
+fn expm1_f32(x: f32) -> f32 {
+  if (abs(x) < 1e-5) { return x + 0.5 * x * x; }
+  if (abs(x) > 0.5) { return exp(x) - 1.0; }
+  let u = exp(x);
+  return (u - 1.0) * x / log(u);
+}
+fn sigmoid_f32(x: f32) -> f32 {
+  if (x >= 0.0) { return 1.0 / (1.0 + exp(-x)); }
+  let e = exp(x);
+  return e / (1.0 + e);
+}
+fn erf_f32(x: f32) -> f32 {
+  // Abramowitz & Stegun 7.1.26 refined: |error| < 1.5e-7
+  let t = 1.0 / (1.0 + 0.3275911 * abs(x));
+  let y = 1.0 - (((((1.061405429 * t - 1.453152027) * t) + 1.421413741) * t - 0.284496736) * t + 0.254829592) * t * exp(-x * x);
+  return select(-y, y, x >= 0.0);
+}
+fn pow_f32(a: f32, b: f32) -> f32 {
+  if (b == 0.0) { return 1.0; }
+  if (a == 0.0) { return select(0.0, inf_f32(), b < 0.0); }
+  let r = exp2(b * log2(abs(a)));
+  if (a > 0.0) { return r; }
+  if (fract(b) != 0.0) { return nan_f32(); }
+  return select(r, -r, fract(b * 0.5) != 0.0);
+}
+`;

@@ -1,0 +1,113 @@
+/** Reductions over any axes with keepdim: sum, prod, max, min, argmax, argmin. */
+import { reducePlan, type ReduceKind } from '../../kernels/wgsl/reduce';
+import type { DType } from '../dtype';
+import { normAxes, ArgumentError, fmtShape } from '../shape';
+import { Tensor, empty } from '../tensor';
+import { defineOp, type RefTensor } from './define';
+import { mul, div, eq } from './elementwise';
+import { reshape, broadcastTo } from './shape-ops';
+
+export interface ReduceOptions { dim?: number | readonly number[]; keepdim?: boolean; }
+interface ReduceAttrs { axes: number[]; keepdim: boolean; }
+
+/** Output shape of reducing `shape` over `axes`. */
+export const reducedShape = (shape: readonly number[], axes: readonly number[], keepdim: boolean) =>
+  keepdim ? shape.map((d, i) => (axes.includes(i) ? 1 : d)) : shape.filter((_, i) => !axes.includes(i));
+
+function runReduce(kind: ReduceKind, x: Tensor, { axes, keepdim }: ReduceAttrs, outDtype: DType): Tensor {
+  const shape = reducedShape(x.shape, axes, keepdim);
+  const y = empty(shape, outDtype, x.device);
+  if (y.size === 0) return y;
+  const isArg = kind === 'argmax' || kind === 'argmin';
+  if (x.size === 0 && (kind === 'max' || kind === 'min' || isArg)) {
+    y.dispose();
+    throw new ArgumentError(kind, 'input', `is empty along the reduced dims (shape ${fmtShape(x.shape)})`, 'a non-empty reduction (it has no identity)');
+  }
+  const plan = reducePlan(kind, x.dtype === 'bool' ? 'uint32' : x.dtype, x.shape, axes);
+  x.device.run(kind, plan.key, plan.source, [x.buffer, y.buffer], plan.workgroups, { layout: plan.layout, values: plan.values });
+  return y;
+}
+
+/** Float64 reference: walks every input element and folds it into its output cell. */
+export function refReduce(x: RefTensor, axes: readonly number[], keepdim: boolean, init: number,
+                          fold: (acc: number, v: number, idx: number, accIdx: number) => [number, number], arg: boolean, dtype: DType): RefTensor {
+  const shape = reducedShape(x.shape, axes, keepdim);
+  const n = shape.reduce((a, b) => a * b, 1);
+  const acc = new Float64Array(n).fill(init);
+  const accIdx = new Float64Array(n).fill(-1);
+  const counters = new Float64Array(n);
+  const idx = new Array<number>(x.shape.length).fill(0);
+  for (let k = 0; k < x.data.length; k++) {
+    let o = 0;
+    x.shape.forEach((d, i) => { if (!axes.includes(i)) o = o * d + idx[i]; });
+    const local = counters[o]++;
+    [acc[o], accIdx[o]] = fold(acc[o], x.data[k], local, accIdx[o]);
+    for (let d = x.shape.length - 1; d >= 0; d--) { if (++idx[d] < x.shape[d]) break; idx[d] = 0; }
+  }
+  return { shape, dtype, data: arg ? accIdx : acc };
+}
+
+const attrs = (fn: string, x: Tensor, o: ReduceOptions): ReduceAttrs => {
+  if (!(x instanceof Tensor)) throw new ArgumentError(fn, 'input', `is ${typeof x}`, 'a Tensor');
+  return { axes: normAxes(fn, o.dim, x.ndim), keepdim: o.keepdim ?? false };
+};
+
+/** dy reshaped to keepdim form and broadcast back over the input's shape. */
+export const expandBack = (dy: Tensor, x: Tensor, a: ReduceAttrs) => broadcastTo(reshape(dy, reducedShape(x.shape, a.axes, true)), x.shape);
+
+const sumDtype = (d: DType): DType => (d === 'bool' || d === 'uint32' ? (d === 'bool' ? 'int32' : 'uint32') : d);
+
+const sumOp = defineOp<ReduceAttrs>({
+  name: 'sum',
+  forward: ([x], a) => runReduce('sum', x as Tensor, a, sumDtype((x as Tensor).dtype)),
+  reference: ([x], a) => refReduce(x as RefTensor, a.axes, a.keepdim, 0, (s, v) => [s + v, 0], false, sumDtype((x as RefTensor).dtype)),
+  vjp: ({ dy, inputs: [x], attrs: a }) => [expandBack(dy, x as Tensor, a)],
+});
+const prodOp = defineOp<ReduceAttrs>({
+  name: 'prod',
+  forward: ([x], a) => runReduce('prod', x as Tensor, a, sumDtype((x as Tensor).dtype)),
+  reference: ([x], a) => refReduce(x as RefTensor, a.axes, a.keepdim, 1, (s, v) => [s * v, 0], false, sumDtype((x as RefTensor).dtype)),
+  // d prod / d x_i = prod / x_i (inputs with zeros give NaN/Inf here; PyTorch special-cases them)
+  vjp: ({ dy, inputs: [x], outputs: [y], attrs: a }) => [div(expandBack(mul(dy, y), x as Tensor, a), x as Tensor)],
+});
+
+const extremum = (name: 'max' | 'min') => defineOp<ReduceAttrs>({
+  name: name === 'max' ? 'amax' : 'amin',
+  forward: ([x], a) => runReduce(name, x as Tensor, a, (x as Tensor).dtype),
+  reference: ([x], a) => refReduce(x as RefTensor, a.axes, a.keepdim, name === 'max' ? -Infinity : Infinity,
+    (s, v) => [Number.isNaN(s) || Number.isNaN(v) ? NaN : name === 'max' ? Math.max(s, v) : Math.min(s, v), 0], false, (x as RefTensor).dtype),
+  // the gradient is shared evenly among tied extremes (PyTorch's amax/amin rule)
+  vjp: ({ dy, inputs: [x], outputs: [y], attrs: a }) => {
+    const mask = eq(x as Tensor, expandBack(y, x as Tensor, a));
+    const count = sumOp.call1([mask], { axes: a.axes, keepdim: true });
+    return [div(mul(expandBack(dy, x as Tensor, a), mask), count)];
+  },
+});
+const amaxOp = extremum('max');
+const aminOp = extremum('min');
+
+const argOp = (name: 'argmax' | 'argmin') => defineOp<ReduceAttrs>({
+  name,
+  forward: ([x], a) => runReduce(name, x as Tensor, a, 'int32'),
+  reference: ([x], a) => refReduce(x as RefTensor, a.axes, a.keepdim, name === 'argmax' ? -Infinity : Infinity, (s, v, i, si) => {
+    if (Number.isNaN(s)) return [s, si];
+    if (Number.isNaN(v) || (name === 'argmax' ? v > s : v < s) || si < 0) return [v, i];
+    return [s, si];
+  }, true, 'int32'),
+  noGrad: 'integer output',
+});
+const argmaxOp = argOp('argmax');
+const argminOp = argOp('argmin');
+
+export const sum = (x: Tensor, o: ReduceOptions = {}) => sumOp.call1([x], attrs('sum', x, o));
+export const prod = (x: Tensor, o: ReduceOptions = {}) => prodOp.call1([x], attrs('prod', x, o));
+/** Maximum over `dim` (all dims by default); like torch.amax. */
+export const max = (x: Tensor, o: ReduceOptions = {}) => amaxOp.call1([x], attrs('max', x, o));
+export const min = (x: Tensor, o: ReduceOptions = {}) => aminOp.call1([x], attrs('min', x, o));
+/** Index of the first maximum along one `dim` (over the flattened tensor when `dim` is omitted). */
+export function argmax(x: Tensor, o: { dim?: number; keepdim?: boolean } = {}): Tensor {
+  return o.dim === undefined ? argmaxOp.call1([reshape(x, [x.size])], { axes: [0], keepdim: false }) : argmaxOp.call1([x], attrs('argmax', x, o));
+}
+export function argmin(x: Tensor, o: { dim?: number; keepdim?: boolean } = {}): Tensor {
+  return o.dim === undefined ? argminOp.call1([reshape(x, [x.size])], { axes: [0], keepdim: false }) : argminOp.call1([x], attrs('argmin', x, o));
+}

@@ -1,0 +1,102 @@
+/** The Tensor handle: shape, dtype, device and a ref-counted GPU storage. Always contiguous. */
+import type { Device } from '../kernels/webgpu/device';
+import { type AnyTypedArray, type DType, typedArrayFor } from './dtype';
+import { type Shape, sizeOf } from './shape';
+import { registerTensor, unregisterTensor } from './scope';
+import { formatTensor } from './format';
+
+/** A GPU buffer shared by tensors that view the same data (e.g. after reshape). */
+export class Storage {
+  refs = 1;
+  constructor(readonly device: Device, readonly buffer: GPUBuffer, readonly byteSize: number) {}
+
+  retain(): this { this.refs++; return this; }
+
+  release(): void {
+    if (--this.refs === 0) this.device.pool.release(this.buffer);
+  }
+}
+
+let nextId = 1;
+
+export class Tensor {
+  readonly id = nextId++;
+  readonly shape: readonly number[];
+  readonly size: number;
+  private _storage: Storage | null;
+  /** Ids of the gradient traces following this tensor (see autograd.ts). */
+  traces: readonly number[] = [];
+
+  constructor(shape: Shape, readonly dtype: DType, storage: Storage) {
+    this.shape = Object.freeze(shape.slice());
+    this.size = sizeOf(shape);
+    this._storage = storage;
+    registerTensor(this);
+  }
+
+  get ndim(): number { return this.shape.length; }
+  get device(): Device { return this.storage.device; }
+  get isDisposed(): boolean { return this._storage === null; }
+
+  /** The storage; throws if the tensor was disposed. */
+  get storage(): Storage {
+    if (!this._storage) throw new Error(`Tensor#${this.id} (shape [${this.shape.join(', ')}], ${this.dtype}) was disposed and cannot be used`);
+    return this._storage;
+  }
+
+  get buffer(): GPUBuffer { return this.storage.buffer; }
+
+  /** Frees the GPU memory (returns it to the pool once no other view shares it). Idempotent. */
+  dispose(): void {
+    if (!this._storage) return;
+    this._storage.release();
+    this._storage = null;
+    unregisterTensor(this);
+  }
+
+  [Symbol.dispose](): void { this.dispose(); }
+
+  /** Reads the values back as a typed array (bool as Uint32Array of 0/1). */
+  async data(): Promise<AnyTypedArray> {
+    const bytes = await this.device.download(this.buffer, this.size * 4);
+    return typedArrayFor(this.dtype, bytes);
+  }
+
+  /** The single value of a one-element tensor. */
+  async item(): Promise<number> {
+    if (this.size !== 1) throw new Error(`item: tensor has ${this.size} elements (shape [${this.shape.join(', ')}]); expected exactly one`);
+    return (await this.data())[0];
+  }
+
+  /** Nested arrays (a number for a 0-d tensor); bools as true/false. */
+  async toArray(): Promise<unknown> {
+    const flat = await this.data();
+    const conv = this.dtype === 'bool' ? (v: number) => v !== 0 : (v: number) => v;
+    const build = (dim: number, off: number): unknown => {
+      if (dim === this.shape.length) return conv(flat[off]);
+      const inner = sizeOf(this.shape.slice(dim + 1));
+      return Array.from({ length: this.shape[dim] }, (_, i) => build(dim + 1, off + i * inner));
+    };
+    return build(0, 0);
+  }
+
+  /** Printable text with values, like `tensor([[1, 2], [3, 4]])`. */
+  async format(): Promise<string> {
+    return formatTensor(this.shape, this.dtype, await this.data());
+  }
+
+  toString(): string {
+    return `Tensor(shape=[${this.shape.join(', ')}], dtype=${this.dtype}${this.isDisposed ? ', disposed' : ''})`;
+  }
+}
+
+/** Allocates an uninitialised tensor on `device`. */
+export function empty(shape: Shape, dtype: DType, device: Device): Tensor {
+  const bytes = sizeOf(shape) * 4;
+  return new Tensor(shape, dtype, new Storage(device, device.pool.acquire(bytes), bytes));
+}
+
+/** A new handle on the same storage with another shape of equal size. */
+export function view(t: Tensor, shape: Shape): Tensor {
+  return new Tensor(shape, t.dtype, t.storage.retain());
+}
