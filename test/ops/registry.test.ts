@@ -14,9 +14,9 @@ describe('op registry', () => {
   it('every op has a reference, a VJP or a reason, and a test case', () => {
     for (const [name, op] of registeredOps()) {
       expect(typeof op.reference, name).toBe('function');
-      expect(Boolean(op.vjp) || Boolean(op.noGrad), `${name} has neither vjp nor noGrad`).toBe(true);
+      expect(Boolean(op.vjp) || Boolean(op.noGrad) || Boolean(op.composite), `${name} has neither vjp nor noGrad`).toBe(true);
       expect(name in ALL_CASES || name in EXEMPT, `op '${name}' has no test case in test/ops/cases`).toBe(true);
-      if (op.vjp && name in ALL_CASES) expect(ALL_CASES[name].grad, `${name} has a VJP, so its gradient must be checked`).not.toBe(false);
+      if ((op.vjp || (op.composite && !op.noGrad)) && name in ALL_CASES) expect(ALL_CASES[name].grad, `${name} has a VJP, so its gradient must be checked`).not.toBe(false);
     }
   });
 });

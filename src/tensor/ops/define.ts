@@ -38,6 +38,8 @@ export interface OpSpec<A> {
 }
 
 export interface Op<A = any> extends OpSpec<A> {
+  /** Built from other ops (differentiable through them); has no VJP of its own. */
+  composite?: boolean;
   /** Validates, runs the forward and records a tape entry when traced. */
   call(inputs: readonly Operand[], attrs: A): Tensor | Tensor[];
   /** `call` for single-output ops. */
@@ -57,6 +59,36 @@ export function defineOp<A = Record<string, never>>(spec: OpSpec<A>): Op<A> {
       const outs = Array.isArray(out) ? out : [out];
       if (spec.vjp) record(op, inputs, outs, attrs);
       return out;
+    },
+    call1(inputs, attrs) {
+      return op.call(inputs, attrs) as Tensor;
+    },
+  };
+  registry.set(spec.name, op as Op);
+  return op;
+}
+
+export interface CompositeSpec<A> {
+  name: string;
+  /** Written with public ops: taped through them, so it needs no VJP. */
+  impl(inputs: readonly Operand[], attrs: A): Tensor | Tensor[];
+  reference(inputs: readonly RefOperand[], attrs: A): RefTensor | RefTensor[];
+  /** Set when the result is not differentiable (e.g. boolean output). */
+  noGrad?: string;
+}
+
+/** Registers an op made of other ops (softmax, var, …) so the registry tests cover it too. */
+export function defineComposite<A = Record<string, never>>(spec: CompositeSpec<A>): Op<A> {
+  if (registry.has(spec.name)) throw new Error(`op '${spec.name}' defined twice`);
+  const op: Op<A> = {
+    name: spec.name,
+    composite: true,
+    noGrad: spec.noGrad,
+    forward: spec.impl,
+    reference: spec.reference,
+    call(inputs, attrs) {
+      checkOperands(spec.name, inputs);
+      return spec.impl(inputs, attrs);
     },
     call1(inputs, attrs) {
       return op.call(inputs, attrs) as Tensor;
