@@ -140,8 +140,8 @@ export class Device {
   run(name: string, key: string, source: () => string, buffers: GPUBuffer[], workgroups: Dispatch['workgroups'],
       uniforms?: { layout: UniformLayout; values: UniformValues }): void {
     this.check(name);
-    const pipeline = this.pipelines.get(key, source);
-    this.queue.dispatch({ name, pipeline, buffers, workgroups, uniforms });
+    const kernel = this.pipelines.get(key, source);
+    this.queue.dispatch({ name, kernel, buffers, workgroups, uniforms });
     if (this.debug) this.queue.flush();
   }
 
@@ -182,9 +182,15 @@ export class Device {
     this.check();
   }
 
-  destroy(): void {
+  /** Destroys the pool's unused buffers (and the bind groups that name them). */
+  emptyCache(): void {
     this.queue.flush();
+    this.queue.clearBindGroups();
     this.pool.emptyCache();
+  }
+
+  destroy(): void {
+    this.emptyCache();
     this.queue.destroy();
     this.gpu.destroy();
   }

@@ -5,11 +5,12 @@
  */
 import { BufferUsage } from './usage';
 import type { UniformLayout, UniformValues } from './uniforms';
+import type { Kernel } from './pipelines';
 
 export interface Dispatch {
   /** Op name, reported in errors. */
   name: string;
-  pipeline: GPUComputePipeline;
+  kernel: Kernel;
   uniforms?: { layout: UniformLayout; values: UniformValues };
   /** Storage bindings in order, from binding 1 (binding 0 is the uniform block) or 0 without uniforms. */
   buffers: GPUBuffer[];
@@ -17,6 +18,8 @@ export interface Dispatch {
 }
 
 const SLOT = 256;
+/** Bind groups kept for reuse (training loops revisit the same pooled buffers every step). */
+const BIND_GROUP_CACHE = 4096;
 
 export class CommandQueue {
   private encoder: GPUCommandEncoder | null = null;
@@ -28,8 +31,11 @@ export class CommandQueue {
   private slots = 0;
   dispatchCount = 0;
   submitCount = 0;
+  private readonly bindGroups = new Map<string, GPUBindGroup>();
+  private readonly bufferIds = new WeakMap<GPUBuffer, number>();
+  private nextBufferId = 0;
 
-  constructor(private readonly device: GPUDevice, public flushEvery = 16, private readonly onSubmitError: (ops: string[], e: GPUError) => void) {
+  constructor(private readonly device: GPUDevice, readonly flushEvery = 16, private readonly onSubmitError: (ops: string[], e: GPUError) => void) {
     this.arenaBytes = new ArrayBuffer(SLOT * flushEvery);
     this.arenaView = new DataView(this.arenaBytes);
     this.arena = this.newArena();
@@ -49,24 +55,48 @@ export class CommandQueue {
     const [x, y = 1, z = 1] = d.workgroups;
     if (x === 0 || y === 0 || z === 0) return;
     const pass = this.ensurePass();
-    const entries: GPUBindGroupEntry[] = [];
+    const bindGroup = this.bindGroupFor(d);
+    pass.setPipeline(d.kernel.pipeline);
     if (d.uniforms) {
       const { layout, values } = d.uniforms;
       if (layout.byteSize > SLOT) throw new Error(`${d.name}: uniform block of ${layout.byteSize} bytes exceeds ${SLOT}`);
       const offset = this.slots++ * SLOT;
       layout.pack(values, this.arenaView, offset);
-      entries.push({ binding: 0, resource: { buffer: this.arena, offset, size: layout.byteSize } });
-    }
-    const first = d.uniforms ? 1 : 0;
-    d.buffers.forEach((buffer, i) => entries.push({ binding: first + i, resource: { buffer } }));
-    const bindGroup = this.device.createBindGroup({ layout: d.pipeline.getBindGroupLayout(0), entries });
-    pass.setPipeline(d.pipeline);
-    pass.setBindGroup(0, bindGroup);
+      pass.setBindGroup(0, bindGroup, [offset]);
+    } else pass.setBindGroup(0, bindGroup);
     pass.dispatchWorkgroups(x, y, z);
     this.names.push(d.name);
     this.dispatchCount++;
     if (this.slots >= this.flushEvery || this.names.length >= this.flushEvery) this.flush();
   }
+
+  private bufferId(b: GPUBuffer): number {
+    let id = this.bufferIds.get(b);
+    if (id === undefined) this.bufferIds.set(b, (id = this.nextBufferId++));
+    return id;
+  }
+
+  private bindGroupFor(d: Dispatch): GPUBindGroup {
+    let key = `${d.kernel.id}${d.uniforms ? `u${d.uniforms.layout.byteSize}` : ''}`;
+    for (const b of d.buffers) key += `,${this.bufferId(b)}`;
+    let bg = this.bindGroups.get(key);
+    if (bg) {
+      // refresh recency (Map keeps insertion order: the first key is the least recently used)
+      this.bindGroups.delete(key);
+    } else {
+      const entries: GPUBindGroupEntry[] = [];
+      if (d.uniforms) entries.push({ binding: 0, resource: { buffer: this.arena, offset: 0, size: d.uniforms.layout.byteSize } });
+      const first = d.uniforms ? 1 : 0;
+      d.buffers.forEach((buffer, i) => entries.push({ binding: first + i, resource: { buffer } }));
+      bg = this.device.createBindGroup({ layout: d.kernel.layout, entries });
+      if (this.bindGroups.size >= BIND_GROUP_CACHE) this.bindGroups.delete(this.bindGroups.keys().next().value!);
+    }
+    this.bindGroups.set(key, bg);
+    return bg;
+  }
+
+  /** Forgets cached bind groups (call before destroying buffers they reference). */
+  clearBindGroups(): void { this.bindGroups.clear(); }
 
   /** Records a buffer copy (ends the open compute pass). */
   copy(src: GPUBuffer, srcOffset: number, dst: GPUBuffer, dstOffset: number, size: number): void {
