@@ -1,0 +1,66 @@
+/** SGD, Adam, AdamW and RMSprop with PyTorch's exact update formulas, each one fused kernel per tensor. */
+import type { UpdateRule } from '../../kernels/wgsl/fused-update';
+import { makeOptimizer, type LearningRate, type Optimizer, type ParamGroup, type RuleChoice } from './optimizer';
+
+interface Common { lr: LearningRate; weightDecay?: number; groups?: readonly ParamGroup[]; }
+
+export interface SGDOptions extends Common { momentum?: number; dampening?: number; nesterov?: boolean; }
+
+/** torch.optim.SGD: g ← g + wd·p; buf ← μ·buf + (1−τ)·g (buf = g on the first step); p ← p − lr·(nesterov ? g + μ·buf : buf). */
+export function sgd({ lr, momentum = 0, dampening = 0, nesterov = false, weightDecay = 0, groups }: SGDOptions): Optimizer {
+  if (nesterov && (momentum <= 0 || dampening !== 0)) throw new Error('sgd: nesterov needs momentum > 0 and dampening = 0 (as PyTorch)');
+  const plain: UpdateRule = { name: 'sgd', state: [], scalars: ['lr', 'wd'], body: 'let d = g + s.wd * p; p = p - s.lr * d;' };
+  const withMomentum: UpdateRule = {
+    name: `sgd-momentum${nesterov ? '-nesterov' : ''}`, state: ['buf'], scalars: ['lr', 'wd', 'momentum', 'dampening', 'first'],
+    body: `let d = g + s.wd * p;
+  buf = select(s.momentum * buf + (1.0 - s.dampening) * d, d, s.first > 0.5);
+  p = p - s.lr * ${nesterov ? '(d + s.momentum * buf)' : 'buf'};`,
+  };
+  return makeOptimizer({
+    name: 'sgd', lr, weightDecay, groups, state: momentum ? ['buf'] : [],
+    rule: (t, lr, wd): RuleChoice => (momentum
+      ? { rule: withMomentum, scalars: { lr, wd, momentum, dampening, first: t === 1 ? 1 : 0 } }
+      : { rule: plain, scalars: { lr, wd } }),
+  });
+}
+
+export interface AdamOptions extends Common { betas?: [number, number]; eps?: number; amsgrad?: boolean; }
+
+function adamFamily(name: 'adam' | 'adamw', { lr, betas = [0.9, 0.999], eps = 1e-8, weightDecay, amsgrad = false, groups }: AdamOptions): Optimizer {
+  const decoupled = name === 'adamw';
+  const rule: UpdateRule = {
+    name: `${name}${amsgrad ? '-amsgrad' : ''}`,
+    state: amsgrad ? ['m', 'v', 'vmax'] : ['m', 'v'],
+    scalars: ['lr', 'wd', 'b1', 'b2', 'eps', 'bc1', 'bc2sqrt'],
+    // PyTorch: step_size = lr / bc1; denom = sqrt(v) / sqrt(bc2) + eps (eps outside the root)
+    body: `${decoupled ? 'p = p * (1.0 - s.lr * s.wd);\n  let d = g;' : 'let d = g + s.wd * p;'}
+  m = s.b1 * m + (1.0 - s.b1) * d;
+  v = s.b2 * v + (1.0 - s.b2) * d * d;
+  ${amsgrad ? 'vmax = max(vmax, v);\n  let vhat = vmax;' : 'let vhat = v;'}
+  p = p - (s.lr / s.bc1) * m / (sqrt(vhat) / s.bc2sqrt + s.eps);`,
+  };
+  return makeOptimizer({
+    name, lr, weightDecay: weightDecay ?? (decoupled ? 1e-2 : 0), groups, state: rule.state,
+    rule: (t, lr, wd) => ({ rule, scalars: { lr, wd, b1: betas[0], b2: betas[1], eps, bc1: 1 - betas[0] ** t, bc2sqrt: Math.sqrt(1 - betas[1] ** t) } }),
+  });
+}
+
+/** torch.optim.Adam (L2 weight decay added to the gradient; default 0). */
+export const adam = (o: AdamOptions) => adamFamily('adam', o);
+/** torch.optim.AdamW (decoupled weight decay, default 0.01). */
+export const adamw = (o: AdamOptions) => adamFamily('adamw', o);
+
+export interface RMSpropOptions extends Common { alpha?: number; eps?: number; momentum?: number; centered?: boolean; }
+
+/** torch.optim.RMSprop: v ← αv + (1−α)g²; avg = sqrt(v − ḡ²[centered]) + eps; p ← p − lr·g/avg (or through a momentum buffer). */
+export function rmsprop({ lr = 1e-2, alpha = 0.99, eps = 1e-8, weightDecay = 0, momentum = 0, centered = false, groups }: Partial<RMSpropOptions> = {}): Optimizer {
+  const state = ['v', ...(centered ? ['gavg'] : []), ...(momentum ? ['buf'] : [])];
+  const rule: UpdateRule = {
+    name: `rmsprop${centered ? '-centered' : ''}${momentum ? '-momentum' : ''}`, state, scalars: ['lr', 'wd', 'alpha', 'eps', 'momentum'],
+    body: `let d = g + s.wd * p;
+  v = s.alpha * v + (1.0 - s.alpha) * d * d;
+  ${centered ? 'gavg = s.alpha * gavg + (1.0 - s.alpha) * d;\n  let avg = sqrt(v - gavg * gavg) + s.eps;' : 'let avg = sqrt(v) + s.eps;'}
+  ${momentum ? 'buf = s.momentum * buf + d / avg;\n  p = p - s.lr * buf;' : 'p = p - s.lr * d / avg;'}`,
+  };
+  return makeOptimizer({ name: 'rmsprop', lr, weightDecay, groups, state, rule: (_t, lr, wd) => ({ rule, scalars: { lr, wd, alpha, eps, momentum } }) });
+}
