@@ -302,6 +302,22 @@ export function repeat(x: Tensor, repeats: readonly number[]): Tensor {
   return tile(x, r);
 }
 
+/**
+ * torch.repeat_interleave with an integer count: each element repeated `repeats` times along `dim`
+ * (over the flattened tensor when `dim` is omitted). Built from expand + reshape, so differentiable.
+ * (Per-element counts given as a tensor are not supported: the output size would need a read-back.)
+ */
+export function repeatInterleave(x: Tensor, repeats: number, dim?: number): Tensor {
+  isTensor('repeatInterleave', x);
+  if (!Number.isInteger(repeats) || repeats < 0) throw new ArgumentError('repeatInterleave', 'repeats', `is ${repeats}`, 'a non-negative integer');
+  if (dim === undefined) return repeatInterleave(reshape(x, [x.size]), repeats, 0);
+  const d = normAxis('repeatInterleave', dim, x.ndim);
+  if (x.ndim === 0) return repeatInterleave(reshape(x, [1]), repeats, 0);
+  const shape = [...x.shape.slice(0, d + 1), repeats, ...x.shape.slice(d + 1)];
+  const out = [...x.shape]; out[d] *= repeats;
+  return reshape(broadcastTo(unsqueeze(x, d + 1), shape), out);
+}
+
 // ---------------------------------------------------------------- concat, stack, split, chunk
 
 const concatOp: Op<{ dim: number }> = defineOp<{ dim: number }>({
@@ -517,6 +533,7 @@ export function gather(x: Tensor, dim: number, index: Tensor): Tensor {
   isTensor('gather', x);
   checkIndex('gather', index);
   const d = normAxis('gather', dim, x.ndim);
+  if (x.ndim === 0 && index.ndim === 0) return reshape(gather(reshape(x, [1]), 0, reshape(index, [1])), []);
   if (index.ndim !== x.ndim || index.shape.some((n, k) => k !== d && n > x.shape[k])) {
     throw new ArgumentError('gather', 'index', `has shape ${fmtShape(index.shape)}`, `rank ${x.ndim} with sizes ≤ ${fmtShape(x.shape)} on every dim but ${d}`);
   }
@@ -553,6 +570,7 @@ export function scatterAdd(x: Tensor, dim: number, index: Tensor, src: Tensor): 
   const d = normAxis('scatterAdd', dim, x.ndim);
   if (src.dtype !== x.dtype) throw new ArgumentError('scatterAdd', 'src', `has dtype ${src.dtype}`, `${x.dtype}, the dtype of input`);
   if (x.dtype === 'bool') throw new ArgumentError('scatterAdd', 'input', 'has dtype bool', 'a numeric dtype');
+  if (x.ndim === 0 && index.ndim === 0 && src.ndim === 0) return reshape(scatterAdd(reshape(x, [1]), 0, reshape(index, [1]), reshape(src, [1])), []);
   if (index.ndim !== x.ndim || src.ndim !== x.ndim || index.shape.some((n, k) => (k !== d && n > x.shape[k]) || n > src.shape[k])) {
     throw new ArgumentError('scatterAdd', 'index', `has shape ${fmtShape(index.shape)}`, `rank ${x.ndim}, sizes ≤ src's ${fmtShape(src.shape)}, and ≤ input's ${fmtShape(x.shape)} on every dim but ${d}`);
   }
