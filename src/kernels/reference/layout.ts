@@ -55,7 +55,8 @@ export function refRoll(x: RefTensor, shifts: readonly number[], dims: readonly 
   const out = { shape: [...x.shape], dtype: x.dtype, data: new Float64Array(x.data.length) };
   forEachIndex(x.shape, (i, k) => {
     const j = i.slice();
-    dims.forEach((d, q) => { const n = x.shape[d]; j[d] = (((i[d] + shifts[q]) % n) + n) % n; });
+    // a dim listed twice is shifted twice (as torch.roll)
+    dims.forEach((d, q) => { const n = x.shape[d]; j[d] = (((j[d] + shifts[q]) % n) + n) % n; });
     out.data[flatOf(x.shape, j)] = x.data[k];
   });
   return out;
