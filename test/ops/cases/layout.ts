@@ -21,7 +21,7 @@ const indexValues = (s: readonly number[], n: number, oob: boolean): fc.Arbitrar
 const padAttrs = (s: readonly number[]) => fc.constantFrom('constant', 'reflect', 'replicate').chain((mode) =>
   fc.tuple(fc.tuple(...s.map((n) => {
     if (mode === 'reflect') return fc.tuple(fc.integer({ min: 0, max: Math.max(n - 1, 0) }), fc.integer({ min: 0, max: Math.max(n - 1, 0) }));
-    if (mode === 'replicate') return fc.tuple(fc.integer({ min: 0, max: 3 }), fc.integer({ min: 0, max: 3 }));
+    if (mode === 'replicate') return fc.tuple(fc.integer({ min: 0, max: n ? 3 : 0 }), fc.integer({ min: 0, max: n ? 3 : 0 })); // an empty dim has no edge
     return fc.tuple(fc.integer({ min: -n, max: 3 }), fc.integer({ min: -n, max: 3 })).filter(([a, b]) => n + a + b >= 0);
   })) as fc.Arbitrary<[number, number][]>, fc.double({ min: -2, max: 2, noNaN: true }).map(Math.fround))
     .map(([pads, value]) => ({ before: pads.map((p) => p[0]), after: pads.map((p) => p[1]), mode, value: mode === 'constant' ? value : 0 })));
