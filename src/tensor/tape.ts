@@ -22,6 +22,9 @@ export function withoutTape<T>(fn: () => T): T {
   try { return fn(); } finally { paused--; }
 }
 
+/** Whether ops are being recorded onto some trace right now. */
+export const isRecording = () => paused === 0 && active.length > 0;
+
 /** Called by every differentiable op after its forward. */
 export function record(op: Op, inputs: readonly Operand[], outputs: readonly Tensor[], attrs: unknown): void {
   if (paused || active.length === 0) return;

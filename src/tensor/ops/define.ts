@@ -7,7 +7,8 @@ import type { Device } from '../../kernels/webgpu/device';
 import type { DType } from '../dtype';
 import { ArgumentError } from '../shape';
 import { Tensor } from '../tensor';
-import { record, withoutTape } from '../tape';
+import { record, withoutTape, isRecording } from '../tape';
+import { startScope, endScope } from '../scope';
 
 export type Operand = Tensor | number;
 
@@ -88,7 +89,7 @@ export function defineComposite<A = Record<string, never>>(spec: CompositeSpec<A
     reference: spec.reference,
     call(inputs, attrs) {
       checkOperands(spec.name, inputs);
-      return spec.impl(inputs, attrs);
+      return internal(() => spec.impl(inputs, attrs));
     },
     call1(inputs, attrs) {
       return op.call(inputs, attrs) as Tensor;
@@ -96,6 +97,18 @@ export function defineComposite<A = Record<string, never>>(spec: CompositeSpec<A
   };
   registry.set(spec.name, op as Op);
   return op;
+}
+
+/**
+ * Runs a function built from several ops and disposes the intermediates it created, keeping its
+ * result. While a gradient trace records, intermediates belong to the tape (its backward needs
+ * them) and are left to the trace's own scope.
+ */
+export function internal<T>(fn: () => T): T {
+  if (isRecording()) return fn();
+  startScope();
+  let result: T | undefined;
+  try { return (result = fn()); } finally { endScope(result); }
 }
 
 export const registeredOps = (): ReadonlyMap<string, Op> => registry;

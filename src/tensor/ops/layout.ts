@@ -14,7 +14,7 @@ import * as R from '../../kernels/reference/layout';
 import { wgslType } from '../dtype';
 import { ArgumentError, fmtShape, normAxis, sizeOf, stridesOf } from '../shape';
 import { Tensor, empty } from '../tensor';
-import { checkOperands, defineComposite, defineOp, type Op, type RefTensor } from './define';
+import { checkOperands, defineComposite, defineOp, type Op, type RefTensor , internal } from './define';
 import { full } from './creation';
 import { sum } from './reduce';
 import { reshape, broadcastTo } from './shape-ops';
@@ -261,7 +261,7 @@ export function roll(x: Tensor, shifts: number | readonly number[], dims?: numbe
   if (dims === undefined) {
     if (s.length !== 1) throw new ArgumentError('roll', 'shifts', `is ${JSON.stringify(shifts)}`, 'a single shift when dims is omitted');
     if (x.size === 0) return x;
-    return reshape(rollOp.call1([reshape(x, [x.size])], { shifts: s, dims: [0] }), x.shape);
+    return internal(() => reshape(rollOp.call1([reshape(x, [x.size])], { shifts: s, dims: [0] }), x.shape));
   }
   const d = intList('roll', 'dims', dims).map((q) => normAxis('roll', q, x.ndim, 'dims'));
   if (d.length !== s.length) throw new ArgumentError('roll', 'shifts', `has ${s.length} entries`, `one per entry of dims (${d.length})`);
@@ -289,9 +289,8 @@ export function tile(x: Tensor, reps: number | readonly number[]): Tensor {
   const rank = Math.max(r.length, x.ndim);
   const full = [...new Array(rank - r.length).fill(1), ...r];
   const xs = [...new Array(rank - x.ndim).fill(1), ...x.shape];
-  const xr = xs.length === x.ndim ? x : reshape(x, xs);
-  if (full.every((k) => k === 1)) return xr;
-  return tileOp.call1([xr], { reps: full });
+  if (full.every((k) => k === 1)) return xs.length === x.ndim ? x : reshape(x, xs);
+  return internal(() => tileOp.call1([xs.length === x.ndim ? x : reshape(x, xs)], { reps: full }));
 }
 
 /** Tensor.repeat: like tile, but `repeats` must have at least as many entries as the input has dims. */
@@ -315,7 +314,7 @@ export function repeatInterleave(x: Tensor, repeats: number, dim?: number): Tens
   if (x.ndim === 0) return repeatInterleave(reshape(x, [1]), repeats, 0);
   const shape = [...x.shape.slice(0, d + 1), repeats, ...x.shape.slice(d + 1)];
   const out = [...x.shape]; out[d] *= repeats;
-  return reshape(broadcastTo(unsqueeze(x, d + 1), shape), out);
+  return internal(() => reshape(broadcastTo(unsqueeze(x, d + 1), shape), out));
 }
 
 // ---------------------------------------------------------------- concat, stack, split, chunk
@@ -387,8 +386,10 @@ export function stack(tensors: readonly Tensor[], dim = 0): Tensor {
   tensors.forEach((t, i) => {
     if (t.ndim !== first.ndim || t.shape.some((n, k) => n !== first.shape[k])) throw new ArgumentError('stack', `tensors[${i}]`, `has shape ${fmtShape(t.shape)}`, `${fmtShape(first.shape)}, the shape of tensors[0]`);
   });
-  const parts = tensors.map((t) => unsqueeze(t, d));
-  return parts.length === 1 ? parts[0] : concatOp.call1(parts, { dim: d });
+  return internal(() => {
+    const parts = tensors.map((t) => unsqueeze(t, d));
+    return parts.length === 1 ? parts[0] : concatOp.call1(parts, { dim: d });
+  });
 }
 
 const splitSizes = (fn: string, n: number, sizeOrSections: number | readonly number[]): number[] => {

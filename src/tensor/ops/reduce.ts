@@ -3,7 +3,7 @@ import { reducePlan, type ReduceKind } from '../../kernels/wgsl/reduce';
 import type { DType } from '../dtype';
 import { normAxes, ArgumentError, fmtShape } from '../shape';
 import { Tensor, empty } from '../tensor';
-import { defineOp, type RefTensor } from './define';
+import { defineOp, internal, type RefTensor } from './define';
 import { mul, div, eq } from './elementwise';
 import { reshape, broadcastTo } from './shape-ops';
 
@@ -106,8 +106,8 @@ export const max = (x: Tensor, o: ReduceOptions = {}) => amaxOp.call1([x], attrs
 export const min = (x: Tensor, o: ReduceOptions = {}) => aminOp.call1([x], attrs('min', x, o));
 /** Index of the first maximum along one `dim` (over the flattened tensor when `dim` is omitted). */
 export function argmax(x: Tensor, o: { dim?: number; keepdim?: boolean } = {}): Tensor {
-  return o.dim === undefined ? argmaxOp.call1([reshape(x, [x.size])], { axes: [0], keepdim: false }) : argmaxOp.call1([x], attrs('argmax', x, o));
+  return o.dim === undefined ? internal(() => argmaxOp.call1([reshape(x, [x.size])], { axes: [0], keepdim: false })) : argmaxOp.call1([x], attrs('argmax', x, o));
 }
 export function argmin(x: Tensor, o: { dim?: number; keepdim?: boolean } = {}): Tensor {
-  return o.dim === undefined ? argminOp.call1([reshape(x, [x.size])], { axes: [0], keepdim: false }) : argminOp.call1([x], attrs('argmin', x, o));
+  return o.dim === undefined ? internal(() => argminOp.call1([reshape(x, [x.size])], { axes: [0], keepdim: false })) : argminOp.call1([x], attrs('argmin', x, o));
 }
