@@ -12,3 +12,6 @@ export * from './tensor/ops/elementwise';
 export * from './tensor/ops/reduce';
 export { reshape, broadcastTo } from './tensor/ops/shape-ops';
 export { registeredOps } from './tensor/ops/define';
+export { key, split, foldIn, permutation, threefry2x32, type Key } from './tensor/random';
+export * from './tensor/ops/random';
+export { dropout } from './nn/dropout';
