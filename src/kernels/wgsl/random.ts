@@ -7,13 +7,13 @@
  * How each kind uses the block's two words (y0, y1):
  * - uniform:   u = (y0 >> 8) · 2^-24 (24 random bits, exactly representable), out = low + (high − low) · u
  * - normal:    Box–Muller on ua = (y0 >> 8) · 2^-24 and ub = (y1 >> 8) · 2^-24:
- *              z = sqrt(−2 ln(1 − ua)) · cos(2π ub) (1 − ua ∈ (0, 1], so never log 0); out = mean + std · z
+ *              z = sqrt(−2 ln(1 − ua)) · cos(2π ub) (1 − ua ∈ (0, 1], so never log 0;
+ *              −ln(1 − ua) by its series when ua < 1/4, so small radii keep their relative accuracy); out = mean + std · z
  * - randint:   out = low + floor((y0·2^32 + y1) · range / 2^64) (multiply-shift; bias < range / 2^64)
  * - bernoulli: out = 1 if (y0 >> 8) < threshold else 0, threshold = ceil(p · 2^24) (i.e. u < p exactly);
  *              with a tensor p: 1 if u < p[i]
  */
 import { UniformLayout, type UniformField } from '../webgpu/uniforms';
-import { WGSL_HELPERS } from '../../tensor/ops/elementwise-define';
 
 export type RandomKind = 'uniform' | 'normal' | 'randint' | 'bernoulli' | 'bernoulliTensor';
 export const RANDOM_WG = 256;
@@ -66,6 +66,12 @@ fn cos2pi(u: f32) -> f32 {
   if (q == 2.0) { return -c; }
   return s;
 }
+// −ln(1 − u) for u in [0, 1): the series Σ u^k / k below 1/4 (log near 1 is not accurate enough
+// on every GPU), log above (where the result is at least 0.28)
+fn neglog1m(u: f32) -> f32 {
+  if (u < 0.25) { return u * (1.0 + u * (0.5 + u * (0.33333333333333331 + u * (0.25 + u * (0.20000000000000001 + u * (0.16666666666666666 + u * (0.14285714285714285 + u * (0.125 + u * (0.1111111111111111 + u * (0.10000000000000001 + u * (0.090909090909090912 + u * (0.083333333333333329 + u * (0.076923076923076927 + u * (0.071428571428571425 + u * (0.066666666666666666 + u * (0.0625)))))))))))))))); }
+  return -log(1.0 - u);
+}
 // (high, low) words of the 64-bit product a·b
 fn mul_wide(a: u32, b: u32) -> vec2<u32> {
   let al = a & 0xffffu; let ah = a >> 16u; let bl = b & 0xffffu; let bh = b >> 16u;
@@ -76,7 +82,7 @@ fn mul_wide(a: u32, b: u32) -> vec2<u32> {
 
 const bodies: Record<RandomKind, { out: string; expr: string }> = {
   uniform: { out: 'f32', expr: 'p.low + (p.high - p.low) * unit24(y.x)' },
-  normal: { out: 'f32', expr: 'p.mean + p.sd * (sqrt(-2.0 * log1p_f32(-unit24(y.x))) * cos2pi(unit24(y.y)))' },
+  normal: { out: 'f32', expr: 'p.mean + p.sd * (sqrt(2.0 * neglog1m(unit24(y.x))) * cos2pi(unit24(y.y)))' },
   randint: { out: 'i32', expr: 'randint(y)' },
   bernoulli: { out: 'f32', expr: 'select(0.0, 1.0, (y.x >> 8u) < p.threshold)' },
   bernoulliTensor: { out: 'f32', expr: 'select(0.0, 1.0, unit24(y.x) < prob[i])' },
@@ -96,7 +102,6 @@ export function randomKernel(kind: RandomKind): RandomKernel {
   const source = () => `${layout.wgsl()}
 @group(0) @binding(0) var<uniform> p: Params;
 ${kind === 'bernoulliTensor' ? '@group(0) @binding(1) var<storage, read> prob: array<f32>;\n@group(0) @binding(2)' : '@group(0) @binding(1)'} var<storage, read_write> out: array<${out}>;
-${WGSL_HELPERS}
 ${helpers}
 ${threefryWGSL()}
 ${kind === 'randint' ? RANDINT : ''}
