@@ -193,6 +193,8 @@ describe('random: permutations', () => {
     expect([...(await t.data())]).toEqual([...p]);
     expect(permutation(key(9), 0).length).toBe(0);
     expect([...permutation(key(9), 1)]).toEqual([0]);
+    expect(() => randperm(key(9), -1)).toThrow(/randperm: argument 'n' is -1/);
+    expect(() => permutation(key(9), 2.5)).toThrow(/permutation: argument 'n' is 2.5/);
   });
   it('every element lands in every position evenly (n = 5, 20k shuffles)', () => {
     const n = 5, T = 20_000;

@@ -152,5 +152,7 @@ export function bernoulli(k: Key, p: number | Tensor, shape?: readonly number[],
 
 /** A random permutation of 0..n−1 as an int32 tensor (computed on the host; same order as `permutation`). */
 export function randperm(k: Key, n: number, o: { device?: Device } = {}): Tensor {
+  checkKey('randperm', k);
+  if (!Number.isInteger(n) || n < 0 || n > 0x7fffffff) throw new ArgumentError('randperm', 'n', `is ${n}`, 'a non-negative integer below 2^31');
   return tensor(permutation(k, n), { dtype: 'int32', device: o.device });
 }
