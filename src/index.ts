@@ -15,3 +15,6 @@ export * from './tensor/ops/layout';
 export { registeredOps } from './tensor/ops/define';
 export * as optim from './train/optim/index';
 export * as schedules from './train/schedules';
+export { key, split, foldIn, permutation, threefry2x32, type Key } from './tensor/random';
+export * from './tensor/ops/random';
+export { dropout } from './nn/dropout';

@@ -76,7 +76,8 @@ const fillOp = defineOp<FillAttrs>({
 export function full(shape: readonly number[], value: number | boolean, options: CreateOptions = {}): Tensor {
   const s = checkShape('full', 'shape', shape);
   const dtype = dt('full', options, typeof value === 'boolean' ? 'bool' : 'float32');
-  return fillOp.call1([], { shape: s, dtype, device: dev(options), expr: dtype === 'bool' ? 'v0' : 'v0', scalars: [Number(value)] });
+  // bool: any non-zero value (NaN too) is true, as torch.full
+  return fillOp.call1([], { shape: s, dtype, device: dev(options), expr: 'v0', scalars: [dtype === 'bool' ? (Number(value) !== 0 ? 1 : 0) : Number(value)] });
 }
 export const zeros = (shape: readonly number[], o: CreateOptions = {}) => full(shape, 0, o);
 export const ones = (shape: readonly number[], o: CreateOptions = {}) => full(shape, 1, o);
@@ -104,7 +105,7 @@ export function linspace(start: number, end: number, steps: number, options: Cre
   const step = steps > 1 ? (end - start) / (steps - 1) : 0;
   return fillOp.call1([], {
     shape: [steps], dtype: dt('linspace', options), device: dev(options),
-    expr: `select(v1 - f32(u32(v3) - 1u - i) * v2, v0 + f32(i) * v2, i < u32(v3) / 2u)`, scalars: [start, end, step, steps],
+    expr: `select(v1 - f32(u32(v3) - 1u - i) * v2, v0 + f32(i) * v2, i < u32(v3) / 2u)`, scalars: [start, steps === 1 ? start : end, step, steps],  // one step gives [start]
   });
 }
 

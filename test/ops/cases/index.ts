@@ -1,11 +1,20 @@
-/** All op cases by op name. Each family adds its table here. */
+/** All op cases by op name. Each family adds one import and one entry in TABLES. */
 import type { CaseTable } from '../../helpers/cases';
 import { elementwiseCases } from './elementwise';
 import { reduceCases } from './reduce';
 import { shapeCases } from './shape';
 import { layoutCases } from './layout';
+import { randomCases } from './random';
 
-export const ALL_CASES: CaseTable = { ...elementwiseCases, ...reduceCases, ...shapeCases, ...layoutCases };
+const TABLES: CaseTable[] = [
+  elementwiseCases,
+  reduceCases,
+  shapeCases,
+  layoutCases,
+  randomCases,
+];
+
+export const ALL_CASES: CaseTable = Object.assign({}, ...TABLES);
 
 /** Ops tested elsewhere, with where. */
 export const EXEMPT: Record<string, string> = {
