@@ -15,6 +15,8 @@ export * from './tensor/ops/layout';
 export { registeredOps } from './tensor/ops/define';
 export * as optim from './train/optim/index';
 export * as schedules from './train/schedules';
-export { key, split, foldIn, permutation, threefry2x32, type Key } from './tensor/random';
+/** Keys: `random.key(seed)`, `random.split(key, n)`, `random.foldIn(key, i)` (JAX's names; `split` alone is the tensor op). */
+export * as random from './tensor/random';
+export type { Key } from './tensor/random';
 export * from './tensor/ops/random';
 export { dropout } from './nn/dropout';

@@ -1,6 +1,7 @@
 /** dropout: PyTorch's F.dropout semantics with an explicit key. */
 import { describe, it, expect } from 'vitest';
-import { dropout, bernoulli, key, tensor, full, grad, sum, mul, tidy, ArgumentError } from '../../src/node';
+import { key } from '../../src/tensor/random';
+import { dropout, bernoulli, tensor, full, grad, sum, mul, tidy, ArgumentError } from '../../src/node';
 
 describe('dropout', () => {
   it('keeps exactly where bernoulli(key, 1 − p) is 1, scaled by 1/(1 − p)', async () => {

@@ -1,7 +1,8 @@
 /** Random keys and tensors: Threefry known answers, determinism, statistics, sizes. */
 import { describe, it, expect } from 'vitest';
+import { key, split, foldIn, permutation, threefry2x32 } from '../../src/tensor/random';
 import {
-  key, split, foldIn, permutation, threefry2x32, rand, uniform, randn, normal, randint, bernoulli, randperm, tensor, tidy, ArgumentError,
+  rand, uniform, randn, normal, randint, bernoulli, randperm, tensor, tidy, ArgumentError,
 } from '../../src/node';
 import { refUniform, refRandint } from '../../src/kernels/reference/random';
 import { scaleBits64, randomBits } from '../../src/tensor/random';
