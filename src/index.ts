@@ -11,4 +11,5 @@ export * from './tensor/ops/creation';
 export * from './tensor/ops/elementwise';
 export * from './tensor/ops/reduce';
 export { reshape, broadcastTo } from './tensor/ops/shape-ops';
+export * from './tensor/ops/pool';
 export { registeredOps } from './tensor/ops/define';
