@@ -12,4 +12,5 @@ export * from './tensor/ops/elementwise';
 export * from './tensor/ops/reduce';
 export { reshape, broadcastTo } from './tensor/ops/shape-ops';
 export * from './tensor/ops/pool';
+export * from './tensor/ops/resize';
 export { registeredOps } from './tensor/ops/define';

@@ -4,6 +4,7 @@ import { refTensor } from '../../helpers/arbitraries';
 import type { CaseTable, OpCase } from '../../helpers/cases';
 import { refMaxPool, refPoolOutSize, type RefPoolParams } from '../../../src/kernels/reference/pool';
 import type { RefTensor } from '../../../src/tensor/ops/define';
+import type { RefResizeParams } from '../../../src/kernels/reference/resize';
 
 /** Leading dims: (C, H, W) or (N, C, H, W). */
 const leadDims = fc.oneof(fc.tuple(fc.integer({ min: 1, max: 3 })).map((a) => a), fc.tuple(fc.integer({ min: 1, max: 2 }), fc.integer({ min: 1, max: 2 })).map((a) => a));
@@ -58,3 +59,23 @@ export const visionCases: CaseTable = {
     arb: avgCase.chain((c) => refTensor(outShape((c.inputs[0] as RefTensor).shape.slice(0, -2), c.attrs)).map((dy) => ({ inputs: [dy], attrs: c.attrs }))),
   },
 };
+
+/** interpolate draws: up and down, sizes or scale factors, nearest and bilinear with both alignCorners. */
+const resizeAttrs = fc.record({
+  H: fc.integer({ min: 1, max: 7 }), W: fc.integer({ min: 1, max: 7 }),
+  size: fc.option(fc.tuple(fc.integer({ min: 1, max: 12 }), fc.integer({ min: 1, max: 12 }))),
+  sf: fc.tuple(fc.constantFrom(0.5, 0.7, 1, 1.5, 2, 2.5, 3, 1 / 3), fc.constantFrom(0.5, 0.7, 1.5, 2, 3)),
+  mode: fc.constantFrom<'nearest' | 'bilinear'>('nearest', 'bilinear'),
+  alignCorners: fc.boolean(),
+}).map((r): RefResizeParams => ({
+  mode: r.mode, alignCorners: r.mode === 'bilinear' && r.alignCorners, inputSize: [r.H, r.W],
+  outputSize: r.size ?? [Math.floor(r.H * r.sf[0]), Math.floor(r.W * r.sf[1])],
+  scaleFactor: r.size ? [null, null] : r.sf,
+})).filter((a) => a.outputSize[0] >= 1 && a.outputSize[1] >= 1);
+
+const resizeLead = fc.tuple(fc.integer({ min: 1, max: 2 }), fc.integer({ min: 1, max: 2 }));
+
+Object.assign(visionCases, {
+  interpolate: { arb: fc.tuple(resizeLead, resizeAttrs).chain(([l, a]) => refTensor([...l, ...a.inputSize]).map((x) => ({ inputs: [x], attrs: a }))), runs: 40 },
+  interpolateBackward: { arb: fc.tuple(resizeLead, resizeAttrs).chain(([l, a]) => refTensor([...l, ...a.outputSize]).map((dy) => ({ inputs: [dy], attrs: a }))), runs: 40 },
+} satisfies CaseTable);
