@@ -13,4 +13,5 @@ export * from './tensor/ops/reduce';
 export { reshape, broadcastTo } from './tensor/ops/shape-ops';
 export * from './tensor/ops/pool';
 export * from './tensor/ops/resize';
+export * from './tensor/ops/norm';
 export { registeredOps } from './tensor/ops/define';

@@ -5,6 +5,7 @@ import type { CaseTable, OpCase } from '../../helpers/cases';
 import { refMaxPool, refPoolOutSize, type RefPoolParams } from '../../../src/kernels/reference/pool';
 import type { RefTensor } from '../../../src/tensor/ops/define';
 import type { RefResizeParams } from '../../../src/kernels/reference/resize';
+import { refBatchNormEval, refBatchNormTrain, refChannelStats } from '../../../src/kernels/reference/norm';
 
 /** Leading dims: (C, H, W) or (N, C, H, W). */
 const leadDims = fc.oneof(fc.tuple(fc.integer({ min: 1, max: 3 })).map((a) => a), fc.tuple(fc.integer({ min: 1, max: 2 }), fc.integer({ min: 1, max: 2 })).map((a) => a));
@@ -78,4 +79,77 @@ const resizeLead = fc.tuple(fc.integer({ min: 1, max: 2 }), fc.integer({ min: 1,
 Object.assign(visionCases, {
   interpolate: { arb: fc.tuple(resizeLead, resizeAttrs).chain(([l, a]) => refTensor([...l, ...a.inputSize]).map((x) => ({ inputs: [x], attrs: a }))), runs: 40 },
   interpolateBackward: { arb: fc.tuple(resizeLead, resizeAttrs).chain(([l, a]) => refTensor([...l, ...a.outputSize]).map((dy) => ({ inputs: [dy], attrs: a }))), runs: 40 },
+} satisfies CaseTable);
+
+// ---- normalisation ---------------------------------------------------------------------------
+
+const bnShape = fc.tuple(fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 3 }), fc.array(fc.integer({ min: 1, max: 4 }), { maxLength: 2 }))
+  .map(([n, c, rest]) => [n, c, ...rest]).filter((s) => s[0] * s.slice(2).reduce((a, b) => a * b, 1) > 1);
+const vec = (c: number, min: number, max: number) => refTensor([c], { min, max });
+const normTol = { rtol: 1e-3, atol: 1e-4 };
+/** Channels not nearly constant (their gradients blow up). */
+const bnOk = (c: OpCase) => refChannelStats(c.inputs[0] as RefTensor).variance.every((v) => v > 0.05);
+
+/**
+ * For the fused ReLU: moves each channel's bias (the smallest move on a 0.01 grid) so that no
+ * pre-activation lies within 0.02 of ReLU's kink. `pre0` is the output with zero bias.
+ */
+function awayFromKink(pre0: RefTensor, b: RefTensor): RefTensor {
+  const C = pre0.shape[1];
+  const inner = pre0.shape.slice(2).reduce((a, v) => a * v, 1);
+  const data = b.data.slice();
+  for (let c = 0; c < C; c++) {
+    const vals: number[] = [];
+    for (let n = 0; n < pre0.shape[0]; n++) for (let j = 0; j < inner; j++) vals.push(pre0.data[(n * C + c) * inner + j]);
+    const ok = (bias: number) => vals.every((v) => Math.abs(v + bias) > 0.02);
+    for (let step = 0; step < 2000; step++) {
+      const cand = [data[c] + step * 0.01, data[c] - step * 0.01].find(ok);
+      if (cand !== undefined) { data[c] = Math.fround(cand); break; }
+    }
+  }
+  return { ...b, data };
+}
+const zeroLike = (v: RefTensor): RefTensor => ({ ...v, data: new Float64Array(v.data.length) });
+
+const bnTrainCase = fc.tuple(bnShape, fc.boolean(), fc.constantFrom(1e-5, 0.1)).chain(([s, relu, eps]) =>
+  fc.tuple(refTensor(s), vec(s[1], -1.5, 1.5), vec(s[1], -1, 1)).map(([x, w, b]): OpCase => ({
+    inputs: [x, w, relu ? awayFromKink(refBatchNormTrain(x, w, zeroLike(b), eps, false)[0], b) : b], attrs: { eps, relu },
+  }))).filter(bnOk);
+
+const bnEvalCase = fc.tuple(bnShape, fc.boolean(), fc.constantFrom(1e-5, 0.1)).chain(([s, relu, eps]) =>
+  fc.tuple(refTensor(s), vec(s[1], -1, 1), vec(s[1], 0.2, 2), vec(s[1], -1.5, 1.5), vec(s[1], -1, 1))
+    .map(([x, rm, rv, w, b]): OpCase => ({
+      inputs: [x, rm, rv, w, relu ? awayFromKink(refBatchNormEval(x, rm, rv, w, zeroLike(b), eps, false), b) : b], attrs: { eps, relu },
+    }))).filter(bnOk);
+
+/** Every normalised group (consecutive `size` elements) has variance > 0.05: gradients stay well conditioned. */
+const varied = (x: RefTensor, size: number) => {
+  for (let g = 0; g * size < x.data.length; g++) {
+    const seg = x.data.subarray(g * size, (g + 1) * size);
+    const m = seg.reduce((a, v) => a + v, 0) / size;
+    if (seg.reduce((a, v) => a + (v - m) ** 2, 0) / size <= 0.05) return false;
+  }
+  return true;
+};
+
+const layerNormCase = fc.tuple(fc.array(fc.integer({ min: 1, max: 4 }), { minLength: 1, maxLength: 4 }), fc.nat(), fc.boolean(), fc.constantFrom(1e-5, 0.1))
+  .chain(([s, kk, affine, eps]) => {
+    const k = 1 + (kk % s.length);
+    const ns = s.slice(s.length - k);
+    return fc.tuple(refTensor(s), refTensor(ns, { min: -1.5, max: 1.5 }), refTensor(ns, { min: -1, max: 1 }))
+      .map(([x, w, b]): OpCase => ({ inputs: affine ? [x, w, b] : [x], attrs: { normalizedShape: ns, eps } }));
+  })
+  .filter((c) => varied(c.inputs[0] as RefTensor, (c.attrs.normalizedShape as number[]).reduce((a: number, b: number) => a * b, 1)));
+
+const groupNormCase = fc.tuple(fc.integer({ min: 1, max: 2 }), fc.constantFrom([1, 1], [2, 1], [2, 2], [4, 2], [6, 3], [6, 2]), fc.array(fc.integer({ min: 1, max: 3 }), { maxLength: 2 }),
+  fc.boolean(), fc.constantFrom(1e-5, 0.1))
+  .chain(([n, [c, g], rest, affine, eps]) => fc.tuple(refTensor([n, c, ...rest]), vec(c, -1.5, 1.5), vec(c, -1, 1))
+    .map(([x, w, b]): OpCase => ({ inputs: affine ? [x, w, b] : [x], attrs: { groups: g, eps } })))
+  .filter((c) => { const x = c.inputs[0] as RefTensor; return varied(x, x.data.length / (x.shape[0] * c.attrs.groups)); });
+
+Object.assign(visionCases, {
+  batchNormTrain: { arb: bnTrainCase, tol: normTol, runs: 25, gradRuns: 20 },
+  batchNormEval: { arb: bnEvalCase, tol: normTol, runs: 25, gradRuns: 20 },
+  layerNorm: { arb: layerNormCase, tol: normTol, runs: 20, gradRuns: 15 },
+  groupNorm: { arb: groupNormCase, tol: normTol, runs: 20, gradRuns: 15 },
 } satisfies CaseTable);
