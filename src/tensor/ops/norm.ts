@@ -49,18 +49,20 @@ const bnTrainOp = defineOp<BnAttrs>({
   reference: ([x, w, b], a) => refBatchNormTrain(x as RefTensor, w as RefTensor, b as RefTensor, a.eps, a.relu),
   vjp({ dys: [dy, dMean, dVar], inputs: [x, w], outputs: [y, mean, variance], attrs: a }) {
     const X = T(x);
-    const cs = chanShape(X), axes = otherAxes(X);
+    const cs = chanShape(X), axes = otherAxes(X), C = [X.shape[1]];
     const M = X.size / X.shape[1];
     const g = a.relu ? mul(dy, gt(y, 0)) : dy;
-    const invstd = reshape(rsqrt(add(variance, a.eps)), cs);
+    const inv = rsqrt(add(variance, a.eps));
     const xc = sub(X, reshape(mean, cs));
-    const xhat = mul(xc, invstd);
-    const sg = sum(g, { dim: axes, keepdim: true });
-    const sgx = sum(mul(g, xhat), { dim: axes, keepdim: true });
-    // dx = γ·invstd/M · (M·g − Σg − x̂·Σ(g·x̂)), plus the direct paths through the returned mean and variance
-    const core = mul(mul(reshape(T(w), cs), div(invstd, M)), sub(sub(mul(g, M), sg), mul(xhat, sgx)));
-    const dx = add(core, add(reshape(div(dMean, M), cs), mul(xc, reshape(mul(dVar, 2 / M), cs))));
-    return [dx, reshape(sgx, [X.shape[1]]), reshape(sg, [X.shape[1]])];
+    const sg = reshape(sum(g, { dim: axes }), C);
+    const sgxc = reshape(sum(mul(g, xc), { dim: axes }), C);
+    const wInv = mul(T(w), inv);
+    // dx = γ·inv·g − γ·inv·Σg/M − γ·inv³·Σ(g·xc)·xc/M, plus the direct paths through the returned
+    // mean (dMean/M) and biased variance (2·dVar·xc/M): per-channel coefficients, three full-size passes
+    const beta = add(mul(mul(wInv, square(inv)), mul(sgxc, -1 / M)), mul(dVar, 2 / M));
+    const gamma = add(mul(wInv, mul(sg, -1 / M)), div(dMean, M));
+    const dx = add(add(mul(g, reshape(wInv, cs)), mul(xc, reshape(beta, cs))), reshape(gamma, cs));
+    return [dx, mul(sgxc, inv), sg];
   },
 });
 
