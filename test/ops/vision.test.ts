@@ -170,3 +170,28 @@ describe('vision: normalisation', () => {
     expect(() => groupNorm(t, 3)).toThrow(/argument 'numGroups'/);
   });
 });
+
+describe('vision: memory', () => {
+  it('a pooled/resized/normalised training step inside tidy leaves nothing behind', async () => {
+    const x = tensor(Float32Array.from({ length: 2 * 3 * 7 * 7 }, (_, i) => Math.sin(i)), { shape: [2, 3, 7, 7] });
+    const w = tensor([1, 0.5, 2]), b = tensor([0, 0.1, -0.1]);
+    const step = () => tidy(() => {
+      const [, g] = valueAndGrad((t: Tensor, wt: Tensor) => {
+        const h = batchNormAct(t, null, null, wt, b, { training: true }).y;
+        const p = maxPool2d(h, { kernelSize: 3, stride: 2, padding: 1, ceilMode: true });
+        const q = avgPool2d(interpolate(p, { scaleFactor: 2, mode: 'bilinear' }), { kernelSize: 2 });
+        return sum(mul(q, q));
+      }, { argnums: [0, 1] })(x, w);
+      return g;
+    });
+    const first = step();
+    first.forEach((t: Tensor) => t.dispose());
+    const before = memory();
+    for (let i = 0; i < 3; i++) step().forEach((t: Tensor) => t.dispose());
+    await x.data();
+    const after = memory();
+    expect(after.liveTensors).toBe(before.liveTensors);
+    expect(after.liveBytes).toBe(before.liveBytes);
+  });
+});
+
