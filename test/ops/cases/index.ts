@@ -1,17 +1,19 @@
 /** All op cases by op name. Each family adds one import and one entry in TABLES. */
 import type { CaseTable } from '../../helpers/cases';
 import { elementwiseCases } from './elementwise';
-import { reduceCases } from './reduce';
-import { shapeCases } from './shape';
 import { layoutCases } from './layout';
 import { randomCases } from './random';
+import { reduceCases } from './reduce';
+import { shapeCases } from './shape';
+import { visionCases } from './vision';
 
 const TABLES: CaseTable[] = [
   elementwiseCases,
-  reduceCases,
-  shapeCases,
   layoutCases,
   randomCases,
+  reduceCases,
+  shapeCases,
+  visionCases,
 ];
 
 export const ALL_CASES: CaseTable = Object.assign({}, ...TABLES);

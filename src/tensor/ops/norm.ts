@@ -1,0 +1,248 @@
+/**
+ * Normalisation: batchNorm (fused kernels: per-channel statistics in one dispatch, then one apply
+ * pass, optionally with ReLU fused in), layerNorm and groupNorm (composites of public ops).
+ * Running statistics are returned as new tensors, never mutated (see DESIGN.md).
+ */
+import { bnApplyPlan, bnStatsPlan, NORM_WG } from '../../kernels/wgsl/norm';
+import { grid } from '../../kernels/webgpu/device';
+import { refBatchNormEval, refBatchNormTrain, refGroupNorm, refLayerNorm } from '../../kernels/reference/norm';
+import { ArgumentError, fmtShape } from '../shape';
+import { Tensor, empty, view } from '../tensor';
+import { withoutTape } from '../tape';
+import { defineComposite, defineOp, type Operand, type RefTensor } from './define';
+import { add, div, gt, mul, rsqrt, sub, square } from './elementwise';
+import { sum } from './reduce';
+import { reshape } from './shape-ops';
+import { ones, zeros } from './creation';
+
+interface BnAttrs { eps: number; relu: boolean; }
+
+const T = (x: Operand) => x as Tensor;
+const inner = (x: Tensor) => x.shape.slice(2).reduce((a, b) => a * b, 1);
+/** Shape that broadcasts a per-channel [C] vector against x. */
+const chanShape = (x: Tensor) => x.shape.map((d, i) => (i === 1 ? d : 1));
+const otherAxes = (x: Tensor) => x.shape.map((_, i) => i).filter((i) => i !== 1);
+
+function apply(x: Tensor, mean: Tensor, variance: Tensor, w: Tensor, b: Tensor, a: BnAttrs): Tensor {
+  const y = empty(x.shape, 'float32', x.device);
+  if (y.size === 0) return y;
+  const plan = bnApplyPlan(y.size, x.shape[1], inner(x), a.eps, a.relu);
+  x.device.run(a.relu ? 'batchNormRelu' : 'batchNorm', plan.key, plan.source, [x, mean, variance, w, b, y].map((t) => t.buffer),
+    grid(y.size, NORM_WG), { layout: plan.layout, values: plan.values });
+  return y;
+}
+
+/** Training mode: [y, batch mean, biased batch variance]. Gradients flow through the statistics. */
+const bnTrainOp = defineOp<BnAttrs>({
+  name: 'batchNormTrain',
+  forward([x, w, b], a) {
+    const t = T(x);
+    const C = t.shape[1];
+    const mean = empty([C], 'float32', t.device), variance = empty([C], 'float32', t.device);
+    if (C > 0) {
+      const plan = bnStatsPlan(t.shape[0], C, inner(t));
+      t.device.run('batchNormStats', plan.key, plan.source, [t.buffer, mean.buffer, variance.buffer],
+        C <= 65535 ? [C, 1, 1] : [65535, Math.ceil(C / 65535), 1], { layout: plan.layout, values: plan.values });
+    }
+    return [apply(t, mean, variance, T(w), T(b), a), mean, variance];
+  },
+  reference: ([x, w, b], a) => refBatchNormTrain(x as RefTensor, w as RefTensor, b as RefTensor, a.eps, a.relu),
+  vjp({ dys: [dy, dMean, dVar], inputs: [x, w], outputs: [y, mean, variance], attrs: a }) {
+    const X = T(x);
+    const cs = chanShape(X), axes = otherAxes(X), C = [X.shape[1]];
+    const M = X.size / X.shape[1];
+    const g = a.relu ? mul(dy, gt(y, 0)) : dy;
+    const inv = rsqrt(add(variance, a.eps));
+    const xc = sub(X, reshape(mean, cs));
+    const sg = reshape(sum(g, { dim: axes }), C);
+    const sgxc = reshape(sum(mul(g, xc), { dim: axes }), C);
+    const wInv = mul(T(w), inv);
+    // dx = γ·inv·g − γ·inv·Σg/M − γ·inv³·Σ(g·xc)·xc/M, plus the direct paths through the returned
+    // mean (dMean/M) and biased variance (2·dVar·xc/M): per-channel coefficients, three full-size passes
+    const beta = add(mul(mul(wInv, square(inv)), mul(sgxc, -1 / M)), mul(dVar, 2 / M));
+    const gamma = add(mul(wInv, mul(sg, -1 / M)), div(dMean, M));
+    const dx = add(add(mul(g, reshape(wInv, cs)), mul(xc, reshape(beta, cs))), reshape(gamma, cs));
+    return [dx, mul(sgxc, inv), sg];
+  },
+});
+
+/** Evaluation mode: normalises with the running statistics (gradients to x, both statistics, γ and β). */
+const bnEvalOp = defineOp<BnAttrs>({
+  name: 'batchNormEval',
+  forward: ([x, rm, rv, w, b], a) => apply(T(x), T(rm), T(rv), T(w), T(b), a),
+  reference: ([x, rm, rv, w, b], a) => refBatchNormEval(x as RefTensor, rm as RefTensor, rv as RefTensor, w as RefTensor, b as RefTensor, a.eps, a.relu),
+  vjp({ dy, inputs: [x, rm, rv, w], outputs: [y], attrs: a }) {
+    const X = T(x);
+    const cs = chanShape(X), axes = otherAxes(X), C = [X.shape[1]];
+    const g = a.relu ? mul(dy, gt(y, 0)) : dy;
+    const inv = rsqrt(add(T(rv), a.eps));
+    const xc = sub(X, reshape(T(rm), cs));
+    const sg = reshape(sum(g, { dim: axes }), C);
+    const sgxc = reshape(sum(mul(g, xc), { dim: axes }), C);
+    const wInv = mul(T(w), inv);
+    return [
+      mul(g, reshape(wInv, cs)),
+      mul(sg, mul(wInv, -1)),
+      mul(mul(sgxc, T(w)), mul(mul(square(inv), inv), -0.5)),
+      mul(sgxc, inv),
+      sg,
+    ];
+  },
+});
+
+export interface BatchNormOptions {
+  /** Normalise with the batch statistics and update the running ones (default false). */
+  training?: boolean;
+  /** Running-average factor (default 0.1); null for a cumulative average (needs numBatchesTracked). */
+  momentum?: number | null;
+  eps?: number;
+  /** With momentum null: the number of batches seen including this one (PyTorch's num_batches_tracked after increment). */
+  numBatchesTracked?: number;
+}
+
+export interface BatchNormResult { y: Tensor; runningMean: Tensor | null; runningVar: Tensor | null; }
+
+function checkVector(fn: string, arg: string, v: Tensor | null | undefined, C: number, required: boolean): void {
+  if (v == null) {
+    if (required) throw new ArgumentError(fn, arg, 'is missing', `a float32 tensor of shape [${C}]`);
+    return;
+  }
+  if (!(v instanceof Tensor)) throw new ArgumentError(fn, arg, `is ${typeof v}`, `a float32 tensor of shape [${C}]`);
+  if (v.ndim !== 1 || v.shape[0] !== C || v.dtype !== 'float32') {
+    throw new ArgumentError(fn, arg, `has shape ${fmtShape(v.shape)} (${v.dtype})`, `a float32 tensor of shape [${C}] (one value per channel of the input)`);
+  }
+}
+
+function batchNormImpl(fn: string, x: Tensor, runningMean: Tensor | null, runningVar: Tensor | null, weight: Tensor | null | undefined,
+                       bias: Tensor | null | undefined, o: BatchNormOptions, relu: boolean): BatchNormResult {
+  if (!(x instanceof Tensor)) throw new ArgumentError(fn, 'input', `is ${typeof x}`, 'a Tensor');
+  if (x.ndim < 2 || x.dtype !== 'float32') throw new ArgumentError(fn, 'input', `has shape ${fmtShape(x.shape)} (${x.dtype})`, 'a float32 tensor (N, C, …) of rank ≥ 2');
+  const C = x.shape[1];
+  const training = o.training ?? false;
+  const eps = o.eps ?? 1e-5;
+  if (!(eps >= 0)) throw new ArgumentError(fn, 'eps', `is ${eps}`, 'a non-negative number');
+  checkVector(fn, 'runningMean', runningMean, C, !training);
+  checkVector(fn, 'runningVar', runningVar, C, !training);
+  checkVector(fn, 'weight', weight, C, false);
+  checkVector(fn, 'bias', bias, C, false);
+  const w = weight ?? ones([C], { device: x.device });
+  const b = bias ?? zeros([C], { device: x.device });
+  const a: BnAttrs = { eps, relu };
+  const free = () => { if (!weight) w.dispose(); if (!bias) b.dispose(); };
+  if (!training) {
+    const y = bnEvalOp.call1([x, runningMean!, runningVar!, w, b], a);
+    free();
+    return { y, runningMean: view(runningMean!, runningMean!.shape), runningVar: view(runningVar!, runningVar!.shape) };
+  }
+  const count = x.size / Math.max(C, 1);
+  if (count <= 1) throw new ArgumentError(fn, 'input', `has shape ${fmtShape(x.shape)}, one value per channel`, 'more than 1 value per channel when training');
+  const momentum = o.momentum === undefined ? 0.1 : o.momentum;
+  let factor: number;
+  if (momentum === null) {
+    const nb = o.numBatchesTracked;
+    if (!Number.isInteger(nb) || nb! < 1) throw new ArgumentError(fn, 'numBatchesTracked', `is ${nb}`, 'a positive integer when momentum is null (cumulative average)');
+    factor = 1 / nb!;
+  } else {
+    if (!(momentum >= 0 && momentum <= 1)) throw new ArgumentError(fn, 'momentum', `is ${momentum}`, 'a number in [0, 1] or null');
+    factor = momentum;
+  }
+  const [y, mean, variance] = bnTrainOp.call([x, w, b], a) as Tensor[];
+  free();
+  // PyTorch updates the running variance with the unbiased batch variance (Bessel's correction)
+  const [rm, rv] = withoutTape(() => [
+    runningMean ? add(mul(runningMean, 1 - factor), mul(mean, factor)) : null,
+    runningVar ? add(mul(runningVar, 1 - factor), mul(variance, (factor * count) / (count - 1))) : null,
+  ]);
+  if (y.traces.length === 0) { mean.dispose(); variance.dispose(); }
+  return { y, runningMean: rm, runningVar: rv };
+}
+
+/**
+ * torch.nn.functional.batch_norm over dim 1 of an (N, C, …) tensor. Returns the output and the new
+ * running statistics (new tensors; in eval mode, new handles on the same values). Training mode
+ * normalises with the biased batch variance and updates the running variance with the unbiased one.
+ */
+export function batchNorm(x: Tensor, runningMean: Tensor | null, runningVar: Tensor | null, weight?: Tensor | null, bias?: Tensor | null,
+                          options: BatchNormOptions = {}): BatchNormResult {
+  return batchNormImpl('batchNorm', x, runningMean, runningVar, weight, bias, options, false);
+}
+
+/** batchNorm followed by an activation; 'relu' runs as one fused kernel (BN apply + ReLU in one pass). */
+export function batchNormAct(x: Tensor, runningMean: Tensor | null, runningVar: Tensor | null, weight?: Tensor | null, bias?: Tensor | null,
+                             options: BatchNormOptions & { activation?: 'relu' | 'none' } = {}): BatchNormResult {
+  const act = options.activation ?? 'relu';
+  if (act !== 'relu' && act !== 'none') throw new ArgumentError('batchNormAct', 'activation', `is ${JSON.stringify(act)}`, "'relu' or 'none'");
+  return batchNormImpl('batchNormAct', x, runningMean, runningVar, weight, bias, options, act === 'relu');
+}
+
+// ---- layer and group norm (composites) --------------------------------------------------------
+
+interface LnAttrs { normalizedShape: number[]; eps: number; }
+interface GnAttrs { groups: number; eps: number; }
+
+/** Normalises over the trailing `k` dims of x: (x − mean) / sqrt(biased var + eps). */
+function standardise(x: Tensor, k: number, eps: number): Tensor {
+  const axes = Array.from({ length: k }, (_, i) => x.ndim - k + i);
+  const n = axes.reduce((s, i) => s * x.shape[i], 1);
+  const xc = sub(x, div(sum(x, { dim: axes, keepdim: true }), n));
+  const v = div(sum(square(xc), { dim: axes, keepdim: true }), n);
+  return mul(xc, rsqrt(add(v, eps)));
+}
+
+/** Optional scale and shift; absent ones travel as the numbers 1 and 0. */
+function affine(y: Tensor, w: Operand | undefined, b: Operand | undefined, shape: (v: Tensor) => Tensor): Tensor {
+  if (w instanceof Tensor) y = mul(y, shape(w));
+  if (b instanceof Tensor) y = add(y, shape(b));
+  return y;
+}
+const refOrNull = (v: unknown) => (v !== null && typeof v === 'object' ? (v as RefTensor) : null);
+
+const layerNormOp = defineComposite<LnAttrs>({
+  name: 'layerNorm',
+  impl([x, w, b], a) {
+    const y = standardise(T(x), a.normalizedShape.length, a.eps);
+    return affine(y, w, b, (v) => v);
+  },
+  reference: ([x, w, b], a) => refLayerNorm(x as RefTensor, a.normalizedShape, refOrNull(w), refOrNull(b), a.eps),
+});
+
+const groupNormOp = defineComposite<GnAttrs>({
+  name: 'groupNorm',
+  impl([x, w, b], a) {
+    const X = T(x);
+    const y = reshape(standardise(reshape(X, [X.shape[0], a.groups, X.size / Math.max(X.shape[0] * a.groups, 1)]), 1, a.eps), X.shape);
+    return affine(y, w, b, (v) => reshape(v, chanShape(X)));
+  },
+  reference: ([x, w, b], a) => refGroupNorm(x as RefTensor, a.groups, refOrNull(w), refOrNull(b), a.eps),
+});
+
+/** torch.nn.functional.layer_norm: normalises over the trailing dims `normalizedShape`; weight and bias have that shape. */
+export function layerNorm(x: Tensor, normalizedShape: number | readonly number[], weight?: Tensor | null, bias?: Tensor | null, eps = 1e-5): Tensor {
+  const fn = 'layerNorm';
+  if (!(x instanceof Tensor)) throw new ArgumentError(fn, 'input', `is ${typeof x}`, 'a Tensor');
+  const ns = typeof normalizedShape === 'number' ? [normalizedShape] : [...normalizedShape];
+  const tail = x.shape.slice(x.ndim - ns.length);
+  if (ns.length === 0 || ns.length > x.ndim || !ns.every((d, i) => d === tail[i])) {
+    throw new ArgumentError(fn, 'normalizedShape', `is ${fmtShape(ns)} for an input of shape ${fmtShape(x.shape)}`, "a non-empty shape equal to the input's trailing dims");
+  }
+  for (const [arg, v] of [['weight', weight], ['bias', bias]] as const) {
+    if (v != null && (!(v instanceof Tensor) || v.shape.length !== ns.length || !v.shape.every((d, i) => d === ns[i]))) {
+      throw new ArgumentError(fn, arg, `has shape ${v instanceof Tensor ? fmtShape(v.shape) : typeof v}`, `shape ${fmtShape(ns)} (normalizedShape)`);
+    }
+  }
+  return layerNormOp.call1([x, ...(weight || bias ? [weight ?? 1, bias ?? 0] : [])], { normalizedShape: ns, eps });
+}
+
+/** torch.nn.functional.group_norm: channels (dim 1) split into numGroups groups, statistics per sample and group. */
+export function groupNorm(x: Tensor, numGroups: number, weight?: Tensor | null, bias?: Tensor | null, eps = 1e-5): Tensor {
+  const fn = 'groupNorm';
+  if (!(x instanceof Tensor)) throw new ArgumentError(fn, 'input', `is ${typeof x}`, 'a Tensor');
+  if (x.ndim < 2) throw new ArgumentError(fn, 'input', `has shape ${fmtShape(x.shape)}`, 'a tensor (N, C, …) of rank ≥ 2');
+  const C = x.shape[1];
+  if (!Number.isInteger(numGroups) || numGroups < 1 || C % numGroups !== 0) {
+    throw new ArgumentError(fn, 'numGroups', `is ${numGroups} for ${C} channels`, 'a positive integer dividing the number of channels');
+  }
+  checkVector(fn, 'weight', weight, C, false);
+  checkVector(fn, 'bias', bias, C, false);
+  return groupNormOp.call1([x, ...(weight || bias ? [weight ?? 1, bias ?? 0] : [])], { groups: numGroups, eps });
+}
