@@ -11,6 +11,7 @@ export * from './tensor/ops/creation';
 export * from './tensor/ops/elementwise';
 export * from './tensor/ops/reduce';
 export { reshape, broadcastTo } from './tensor/ops/shape-ops';
+export * from './tensor/ops/layout';
 export { registeredOps } from './tensor/ops/define';
 export * as optim from './train/optim/index';
 export * as schedules from './train/schedules';

@@ -1,0 +1,654 @@
+/**
+ * Layout ops with PyTorch semantics: views (flatten, squeeze, unsqueeze, view), strided copies
+ * (permute, transpose, slice/narrow/sliceAxes, flip, roll, tile/repeat, expand), joins and splits
+ * (concat/cat, stack, split, chunk), padding (constant/reflect/replicate) and index ops (gather,
+ * indexSelect, scatterAdd, indexAdd, oneHot).
+ *
+ * Index tensors are int32. A GPU cannot throw, so out-of-range indices never fault: a read
+ * (gather, indexSelect) gives 0 and a write (scatterAdd, indexAdd) is skipped; oneHot gives an
+ * all-zero row. Negative indices are out of range (as in PyTorch's gather/scatter, which reject them).
+ */
+import { copyRegionKernel, gatherKernel, LAYOUT_WG, oneHotKernel, padBackwardKernel, padKernel, scatterAddKernel, stridedGatherKernel, type LayoutKernel, type PadMode } from '../../kernels/wgsl/layout';
+import { grid } from '../../kernels/webgpu/device';
+import * as R from '../../kernels/reference/layout';
+import { wgslType } from '../dtype';
+import { ArgumentError, fmtShape, normAxis, sizeOf, stridesOf } from '../shape';
+import { Tensor, empty } from '../tensor';
+import { checkOperands, defineComposite, defineOp, type Op, type RefTensor } from './define';
+import { full } from './creation';
+import { sum } from './reduce';
+import { reshape, broadcastTo } from './shape-ops';
+
+export { reshape as view };
+
+const run = (name: string, x: Tensor, k: LayoutKernel, buffers: GPUBuffer[], n: number) =>
+  x.device.run(name, k.key, k.source, buffers, grid(n, LAYOUT_WG), { layout: k.layout, values: k.values });
+
+function isTensor(fn: string, x: unknown, arg = 'input'): asserts x is Tensor {
+  if (!(x instanceof Tensor)) throw new ArgumentError(fn, arg, `is ${x === null ? 'null' : typeof x}`, 'a Tensor');
+}
+
+function intList(fn: string, arg: string, v: unknown, min = -Infinity): number[] {
+  const list = typeof v === 'number' ? [v] : v;
+  if (!Array.isArray(list) || !list.every((d) => Number.isInteger(d) && d >= min)) {
+    throw new ArgumentError(fn, arg, `is ${JSON.stringify(v)}`, min === -Infinity ? 'an integer or an array of integers' : `integers ≥ ${min}`);
+  }
+  return list.slice();
+}
+
+/** out[o] = x[base + Σ stride_d · wrap_d(start_d + o_d·step_d)]. */
+function stridedGather(name: string, x: Tensor, shape: readonly number[], o: { base?: number; start?: readonly number[]; step?: readonly number[]; wrap?: readonly number[]; stride: readonly number[] }): Tensor {
+  const y = empty(shape, x.dtype, x.device);
+  if (y.size === 0) return y;
+  const r = shape.length;
+  const k = stridedGatherKernel({ shape, base: o.base ?? 0, start: o.start ?? new Array(r).fill(0), step: o.step ?? new Array(r).fill(1), wrap: o.wrap ?? new Array(r).fill(0), stride: o.stride });
+  run(name, x, k, [x.buffer, y.buffer], y.size);
+  return y;
+}
+
+// ---------------------------------------------------------------- permute
+
+const permuteOp: Op<{ dims: number[] }> = defineOp<{ dims: number[] }>({
+  name: 'permute',
+  forward([x], { dims }) {
+    const t = x as Tensor, st = stridesOf(t.shape);
+    return stridedGather('permute', t, dims.map((d) => t.shape[d]), { stride: dims.map((d) => st[d]) });
+  },
+  reference: ([x], { dims }) => R.refPermute(x as RefTensor, dims),
+  vjp: ({ dy, attrs: { dims } }) => { const inv = new Array<number>(dims.length); dims.forEach((d, i) => { inv[d] = i; }); return [permuteOp.call1([dy], { dims: inv })]; },
+});
+
+/** Reorders dims: result dim i is input dim dims[i] (torch.permute). A copy. */
+export function permute(x: Tensor, dims: readonly number[]): Tensor {
+  isTensor('permute', x);
+  const list = intList('permute', 'dims', dims);
+  if (list.length !== x.ndim) throw new ArgumentError('permute', 'dims', `has ${list.length} entries (${JSON.stringify(dims)})`, `${x.ndim}, one per dim of the input of shape ${fmtShape(x.shape)}`);
+  const norm = list.map((d) => normAxis('permute', d, x.ndim, 'dims'));
+  if (new Set(norm).size !== norm.length) throw new ArgumentError('permute', 'dims', `is ${JSON.stringify(dims)}, which is not a permutation`, `each of 0..${x.ndim - 1} exactly once`);
+  if (x.ndim === 0) return x;
+  return permuteOp.call1([x], { dims: norm });
+}
+
+const transposeOp = defineComposite<{ dim0: number; dim1: number }>({
+  name: 'transpose',
+  impl: ([x], { dim0, dim1 }) => transpose(x as Tensor, dim0, dim1),
+  reference: ([x], { dim0, dim1 }) => {
+    const r = x as RefTensor, dims = r.shape.map((_, i) => i);
+    const a = dim0 < 0 ? dim0 + r.shape.length : dim0, b = dim1 < 0 ? dim1 + r.shape.length : dim1;
+    return R.build(dims.map((d) => r.shape[d === a ? b : d === b ? a : d]), r.dtype, (o) => { const i = o.slice(); i[a] = o[b]; i[b] = o[a]; return R.at(r, i); });
+  },
+});
+void transposeOp;
+
+/** Swaps two dims (torch.transpose). */
+export function transpose(x: Tensor, dim0: number, dim1: number): Tensor {
+  isTensor('transpose', x);
+  const a = normAxis('transpose', dim0, x.ndim, 'dim0'), b = normAxis('transpose', dim1, x.ndim, 'dim1');
+  if (x.ndim === 0) return x;
+  const dims = x.shape.map((_, i) => (i === a ? b : i === b ? a : i));
+  return permuteOp.call1([x], { dims });
+}
+
+/** Transpose of a matrix (≤ 2-D, as torch.t: 0-D and 1-D are returned as is). */
+export function t(x: Tensor): Tensor {
+  isTensor('t', x);
+  if (x.ndim > 2) throw new ArgumentError('t', 'input', `has shape ${fmtShape(x.shape)} (rank ${x.ndim})`, 'a tensor of rank ≤ 2 (use transpose or permute)');
+  return x.ndim < 2 ? x : transpose(x, 0, 1);
+}
+
+// ---------------------------------------------------------------- views
+
+/** Merges dims startDim..endDim into one (torch.flatten). A view. */
+export function flatten(x: Tensor, startDim = 0, endDim = -1): Tensor {
+  isTensor('flatten', x);
+  if (x.ndim === 0) return reshape(x, [1]);
+  const s = normAxis('flatten', startDim, x.ndim, 'startDim'), e = normAxis('flatten', endDim, x.ndim, 'endDim');
+  if (s > e) throw new ArgumentError('flatten', 'startDim', `is ${startDim} (dim ${s}), after endDim ${endDim} (dim ${e})`, 'startDim ≤ endDim');
+  return reshape(x, [...x.shape.slice(0, s), sizeOf(x.shape.slice(s, e + 1)), ...x.shape.slice(e + 1)]);
+}
+
+/** Removes size-1 dims: all of them, or only `dim` (one or several) where its size is 1 (torch.squeeze). A view. */
+export function squeeze(x: Tensor, dim?: number | readonly number[]): Tensor {
+  isTensor('squeeze', x);
+  const dims = dim === undefined ? x.shape.map((_, i) => i) : intList('squeeze', 'dim', dim).map((d) => normAxis('squeeze', d, x.ndim));
+  return reshape(x, x.shape.filter((d, i) => !(d === 1 && dims.includes(i))));
+}
+
+/** Inserts a size-1 dim at `dim` (in [-ndim-1, ndim], torch.unsqueeze). A view. */
+export function unsqueeze(x: Tensor, dim: number): Tensor {
+  isTensor('unsqueeze', x);
+  const d = normAxis('unsqueeze', dim, x.ndim + 1);
+  return reshape(x, [...x.shape.slice(0, d), 1, ...x.shape.slice(d)]);
+}
+
+/** Broadcasts to `shape`; -1 keeps that dim's size (Tensor.expand). Materialised (tensors are contiguous). */
+export function expand(x: Tensor, shape: readonly number[]): Tensor {
+  isTensor('expand', x);
+  const s = intList('expand', 'shape', shape, -1);
+  if (s.length < x.ndim) throw new ArgumentError('expand', 'shape', `is ${fmtShape(s)} (${s.length} dims)`, `at least ${x.ndim} dims, the input's rank (shape ${fmtShape(x.shape)})`);
+  const lead = s.length - x.ndim;
+  const target = s.map((d, i) => {
+    if (d !== -1) return d;
+    if (i < lead) throw new ArgumentError('expand', 'shape', `has -1 at new leading dim ${i} (${fmtShape(s)})`, 'explicit sizes for new dims');
+    return x.shape[i - lead];
+  });
+  return broadcastTo(x, target);
+}
+
+// ---------------------------------------------------------------- slicing
+
+interface SliceAttrs { start: number[]; step: number[]; shape: number[] }
+
+const sliceOp: Op<SliceAttrs> = defineOp<SliceAttrs>({
+  name: 'slice',
+  forward([x], { start, step, shape }) {
+    const t = x as Tensor;
+    return stridedGather('slice', t, shape, { start, step, stride: stridesOf(t.shape) });
+  },
+  reference: ([x], a) => R.refSlice(x as RefTensor, a.start, a.step, a.shape),
+  vjp: ({ dy, inputs: [x], attrs: a }) => [sliceBackwardOp.call1([dy], { shape: [...(x as Tensor).shape], start: a.start, step: a.step })],
+});
+
+const sliceBackwardOp: Op<{ shape: number[]; start: number[]; step: number[] }> = defineOp<{ shape: number[]; start: number[]; step: number[] }>({
+  name: 'sliceBackward',
+  forward([g], { shape, start, step }) {
+    const dy = g as Tensor;
+    const y = full(shape, 0, { dtype: dy.dtype, device: dy.device });
+    if (dy.size === 0) return y;
+    const st = stridesOf(shape);
+    const k = copyRegionKernel({ shape: dy.shape, base: start.reduce((s, c, d) => s + c * st[d], 0), dstStride: st.map((s, d) => s * step[d]) });
+    run('sliceBackward', dy, k, [dy.buffer, y.buffer], dy.size);
+    return y;
+  },
+  reference: ([dy], a) => R.refSliceBackward(dy as RefTensor, a.shape, a.start, a.step),
+  vjp: ({ dy, inputs: [g], attrs: a }) => [sliceOp.call1([dy], { start: a.start, step: a.step, shape: [...(g as Tensor).shape] })],
+});
+
+/** One dim of a Python slice: resolves negative/None bounds and clamps, as `x[start:end:step]`. */
+function resolveSlice(fn: string, n: number, start: number | undefined, end: number | undefined, step: number): [number, number] {
+  for (const [arg, v] of [['start', start], ['end', end]] as const) {
+    if (v !== undefined && !Number.isInteger(v)) throw new ArgumentError(fn, arg, `is ${v}`, 'an integer or undefined');
+  }
+  if (!Number.isInteger(step) || step <= 0) throw new ArgumentError(fn, 'step', `is ${step}`, 'a positive integer (PyTorch slicing has no negative steps; use flip)');
+  const clampIdx = (v: number | undefined, dflt: number) => (v === undefined ? dflt : Math.min(Math.max(v < 0 ? v + n : v, 0), n));
+  const s = clampIdx(start, 0), e = clampIdx(end, n);
+  return [s, Math.max(0, Math.ceil((e - s) / step))];
+}
+
+/** A slice spec for one dim: [start, end, step] with undefined for Python's omitted bounds. */
+export type SliceSpec = readonly [start?: number, end?: number, step?: number] | null | undefined;
+
+/**
+ * Multi-dim slicing, `x[s0, s1, ...]` with Python slices: specs[d] = [start, end, step] (entries may
+ * be undefined; null/undefined or a missing entry keeps the whole dim). Negative bounds count from
+ * the end, out-of-range bounds clamp, step > 0. A copy.
+ * Example: `sliceAxes(x, [null, [1, -1], [undefined, undefined, 2]])` is `x[:, 1:-1, ::2]`.
+ */
+export function sliceAxes(x: Tensor, specs: readonly SliceSpec[]): Tensor {
+  isTensor('sliceAxes', x);
+  if (specs.length > x.ndim) throw new ArgumentError('sliceAxes', 'specs', `has ${specs.length} entries`, `at most ${x.ndim}, the rank of the input (shape ${fmtShape(x.shape)})`);
+  const start: number[] = [], step: number[] = [], shape: number[] = [];
+  x.shape.forEach((n, d) => {
+    const [s, e, k = 1] = specs[d] ?? [];
+    const [s0, len] = resolveSlice('sliceAxes', n, s, e, k);
+    start.push(s0); step.push(k); shape.push(len);
+  });
+  if (shape.every((n, d) => n === x.shape[d])) return x;
+  return sliceOp.call1([x], { start, step, shape });
+}
+export { sliceAxes as index };
+
+/** `x[..., start:end:step, ...]` along `dim` (Python slicing; step > 0). */
+export function slice(x: Tensor, dim: number, start?: number, end?: number, step = 1): Tensor {
+  isTensor('slice', x);
+  const d = normAxis('slice', dim, x.ndim);
+  const [s, len] = resolveSlice('slice', x.shape[d], start, end, step);
+  if (len === x.shape[d] && step === 1) return x;
+  const starts = x.shape.map(() => 0), steps = x.shape.map(() => 1), shape = [...x.shape];
+  starts[d] = s; steps[d] = step; shape[d] = len;
+  return sliceOp.call1([x], { start: starts, step: steps, shape });
+}
+
+/** `length` elements from `start` along `dim` (torch.narrow: start may be negative; no clamping). */
+export function narrow(x: Tensor, dim: number, start: number, length: number): Tensor {
+  isTensor('narrow', x);
+  const d = normAxis('narrow', dim, x.ndim);
+  const n = x.shape[d];
+  if (!Number.isInteger(start) || start < -n || start > n) throw new ArgumentError('narrow', 'start', `is ${start}`, `an integer in [${-n}, ${n}] for dim ${d} of size ${n}`);
+  const s = start < 0 ? start + n : start;
+  if (!Number.isInteger(length) || length < 0 || s + length > n) throw new ArgumentError('narrow', 'length', `is ${length}`, `an integer in [0, ${n - s}] (start ${s}, dim size ${n})`);
+  return slice(x, d, s, s + length);
+}
+
+// ---------------------------------------------------------------- flip, roll, tile
+
+const flipOp: Op<{ dims: number[] }> = defineOp<{ dims: number[] }>({
+  name: 'flip',
+  forward([x], { dims }) {
+    const t = x as Tensor;
+    return stridedGather('flip', t, t.shape, {
+      start: t.shape.map((n, d) => (dims.includes(d) ? n - 1 : 0)), step: t.shape.map((_, d) => (dims.includes(d) ? -1 : 1)), stride: stridesOf(t.shape),
+    });
+  },
+  reference: ([x], { dims }) => R.refFlip(x as RefTensor, dims),
+  vjp: ({ dy, attrs }) => [flipOp.call1([dy], attrs)],
+});
+
+/** Reverses the order along each of `dims` (torch.flip). */
+export function flip(x: Tensor, dims: number | readonly number[]): Tensor {
+  isTensor('flip', x);
+  const list = intList('flip', 'dims', dims).map((d) => normAxis('flip', d, x.ndim, 'dims'));
+  if (new Set(list).size !== list.length) throw new ArgumentError('flip', 'dims', `repeats a dim (${JSON.stringify(dims)})`, 'each dim at most once');
+  return flipOp.call1([x], { dims: list });
+}
+
+const rollOp: Op<{ shifts: number[]; dims: number[] }> = defineOp<{ shifts: number[]; dims: number[] }>({
+  name: 'roll',
+  forward([x], { shifts, dims }) {
+    const t = x as Tensor;
+    const start = t.shape.map(() => 0);
+    dims.forEach((d, q) => { start[d] -= shifts[q]; });
+    return stridedGather('roll', t, t.shape, { start: start.map((s, d) => (t.shape[d] ? s % t.shape[d] : 0)), wrap: t.shape, stride: stridesOf(t.shape) });
+  },
+  reference: ([x], { shifts, dims }) => R.refRoll(x as RefTensor, shifts, dims),
+  vjp: ({ dy, attrs: { shifts, dims } }) => [rollOp.call1([dy], { shifts: shifts.map((s) => -s), dims })],
+});
+
+/** Rolls elements along `dims` by `shifts` (wrapping around); with no dims, over the flattened tensor (torch.roll). */
+export function roll(x: Tensor, shifts: number | readonly number[], dims?: number | readonly number[]): Tensor {
+  isTensor('roll', x);
+  const s = intList('roll', 'shifts', shifts);
+  if (dims === undefined) {
+    if (s.length !== 1) throw new ArgumentError('roll', 'shifts', `is ${JSON.stringify(shifts)}`, 'a single shift when dims is omitted');
+    if (x.size === 0) return x;
+    return reshape(rollOp.call1([reshape(x, [x.size])], { shifts: s, dims: [0] }), x.shape);
+  }
+  const d = intList('roll', 'dims', dims).map((q) => normAxis('roll', q, x.ndim, 'dims'));
+  if (d.length !== s.length) throw new ArgumentError('roll', 'shifts', `has ${s.length} entries`, `one per entry of dims (${d.length})`);
+  return rollOp.call1([x], { shifts: s, dims: d });
+}
+
+const tileOp: Op<{ reps: number[] }> = defineOp<{ reps: number[] }>({
+  name: 'tile',
+  forward([x], { reps }) {
+    const t = x as Tensor;
+    return stridedGather('tile', t, t.shape.map((n, d) => n * reps[d]), { wrap: t.shape, stride: stridesOf(t.shape) });
+  },
+  reference: ([x], { reps }) => R.refTile(x as RefTensor, reps),
+  vjp: ({ dy, inputs: [x], attrs: { reps } }) => {
+    const xs = (x as Tensor).shape;
+    const split = reshape(dy, xs.flatMap((n, d) => [reps[d], n]));
+    return [reshape(sum(split, { dim: xs.map((_, d) => 2 * d) }), xs)];
+  },
+});
+
+/** Repeats the tensor `reps[d]` times along each dim; a shorter `reps` is padded with leading 1s, a shorter rank with leading size-1 dims (torch.tile). */
+export function tile(x: Tensor, reps: number | readonly number[]): Tensor {
+  isTensor('tile', x);
+  const r = intList('tile', 'reps', reps, 0);
+  const rank = Math.max(r.length, x.ndim);
+  const full = [...new Array(rank - r.length).fill(1), ...r];
+  const xs = [...new Array(rank - x.ndim).fill(1), ...x.shape];
+  const xr = xs.length === x.ndim ? x : reshape(x, xs);
+  if (full.every((k) => k === 1)) return xr;
+  return tileOp.call1([xr], { reps: full });
+}
+
+/** Tensor.repeat: like tile, but `repeats` must have at least as many entries as the input has dims. */
+export function repeat(x: Tensor, repeats: readonly number[]): Tensor {
+  isTensor('repeat', x);
+  const r = intList('repeat', 'repeats', repeats, 0);
+  if (r.length < x.ndim) throw new ArgumentError('repeat', 'repeats', `has ${r.length} entries (${JSON.stringify(repeats)})`, `at least ${x.ndim}, the input's rank (shape ${fmtShape(x.shape)})`);
+  return tile(x, r);
+}
+
+/**
+ * torch.repeat_interleave with an integer count: each element repeated `repeats` times along `dim`
+ * (over the flattened tensor when `dim` is omitted). Built from expand + reshape, so differentiable.
+ * (Per-element counts given as a tensor are not supported: the output size would need a read-back.)
+ */
+export function repeatInterleave(x: Tensor, repeats: number, dim?: number): Tensor {
+  isTensor('repeatInterleave', x);
+  if (!Number.isInteger(repeats) || repeats < 0) throw new ArgumentError('repeatInterleave', 'repeats', `is ${repeats}`, 'a non-negative integer');
+  if (dim === undefined) return repeatInterleave(reshape(x, [x.size]), repeats, 0);
+  const d = normAxis('repeatInterleave', dim, x.ndim);
+  if (x.ndim === 0) return repeatInterleave(reshape(x, [1]), repeats, 0);
+  const shape = [...x.shape.slice(0, d + 1), repeats, ...x.shape.slice(d + 1)];
+  const out = [...x.shape]; out[d] *= repeats;
+  return reshape(broadcastTo(unsqueeze(x, d + 1), shape), out);
+}
+
+// ---------------------------------------------------------------- concat, stack, split, chunk
+
+const concatOp: Op<{ dim: number }> = defineOp<{ dim: number }>({
+  name: 'concat',
+  forward(xs, { dim }) {
+    const ts = xs as Tensor[];
+    const shape = [...ts[0].shape];
+    shape[dim] = ts.reduce((s, t) => s + t.shape[dim], 0);
+    const y = empty(shape, ts[0].dtype, ts[0].device);
+    const st = stridesOf(shape);
+    let offset = 0;
+    for (const t of ts) {
+      if (t.size > 0) run('concat', t, copyRegionKernel({ shape: t.shape, base: offset * st[dim], dstStride: st }), [t.buffer, y.buffer], t.size);
+      offset += t.shape[dim];
+    }
+    return y;
+  },
+  reference: (xs, { dim }) => R.refConcat(xs as RefTensor[], dim),
+  vjp: ({ dy, inputs, attrs: { dim } }) => {
+    let offset = 0;
+    return (inputs as Tensor[]).map((t) => { const n = t.shape[dim]; offset += n; return slice(dy, dim, offset - n, offset); });
+  },
+});
+
+function checkList(fn: string, tensors: readonly Tensor[]): void {
+  if (!Array.isArray(tensors) || tensors.length === 0) throw new ArgumentError(fn, 'tensors', `is ${Array.isArray(tensors) ? 'an empty array' : typeof tensors}`, 'a non-empty array of Tensors');
+  checkOperands(fn, tensors, tensors.map((_, i) => `tensors[${i}]`));
+  tensors.forEach((t, i) => {
+    if (t.dtype !== tensors[0].dtype) throw new ArgumentError(fn, `tensors[${i}]`, `has dtype ${t.dtype}`, `${tensors[0].dtype}, the dtype of tensors[0] (cast first)`);
+  });
+}
+
+/** Joins tensors along an existing dim (torch.cat). All shapes must match except along `dim`. */
+export function concat(tensors: readonly Tensor[], dim = 0): Tensor {
+  checkList('concat', tensors);
+  const first = tensors[0];
+  const d = normAxis('concat', dim, first.ndim);
+  if (first.ndim === 0) throw new ArgumentError('concat', 'tensors[0]', 'is 0-d', 'tensors with at least one dim (use stack)');
+  tensors.forEach((t, i) => {
+    if (t.ndim !== first.ndim || t.shape.some((n, k) => k !== d && n !== first.shape[k])) {
+      const want = first.shape.map((n, k) => (k === d ? '*' : String(n)));
+      throw new ArgumentError('concat', `tensors[${i}]`, `has shape ${fmtShape(t.shape)}`, `shape [${want.join(', ')}] (that of tensors[0], ${fmtShape(first.shape)}, except along dim ${d})`);
+    }
+  });
+  if (tensors.length === 1) return first;
+  return concatOp.call1(tensors, { dim: d });
+}
+export { concat as cat };
+
+const stackOp = defineComposite<{ dim: number }>({
+  name: 'stack',
+  impl: (xs, { dim }) => stack(xs as Tensor[], dim),
+  reference: (xs, { dim }) => {
+    const rs = xs as RefTensor[];
+    const d = dim < 0 ? dim + rs[0].shape.length + 1 : dim;
+    const shape = [...rs[0].shape]; shape.splice(d, 0, rs.length);
+    return R.build(shape, rs[0].dtype, (o) => { const i = o.slice(); const [k] = i.splice(d, 1); return R.at(rs[k], i); });
+  },
+});
+void stackOp;
+
+/** Joins tensors of equal shape along a new dim (torch.stack). */
+export function stack(tensors: readonly Tensor[], dim = 0): Tensor {
+  checkList('stack', tensors);
+  const first = tensors[0];
+  const d = normAxis('stack', dim, first.ndim + 1);
+  tensors.forEach((t, i) => {
+    if (t.ndim !== first.ndim || t.shape.some((n, k) => n !== first.shape[k])) throw new ArgumentError('stack', `tensors[${i}]`, `has shape ${fmtShape(t.shape)}`, `${fmtShape(first.shape)}, the shape of tensors[0]`);
+  });
+  const parts = tensors.map((t) => unsqueeze(t, d));
+  return parts.length === 1 ? parts[0] : concatOp.call1(parts, { dim: d });
+}
+
+const splitSizes = (fn: string, n: number, sizeOrSections: number | readonly number[]): number[] => {
+  if (typeof sizeOrSections === 'number') {
+    if (!Number.isInteger(sizeOrSections) || sizeOrSections <= 0) throw new ArgumentError(fn, 'splitSizeOrSections', `is ${sizeOrSections}`, 'a positive integer or an array of sizes');
+    if (n === 0) return [0];
+    return Array.from({ length: Math.ceil(n / sizeOrSections) }, (_, i) => Math.min(sizeOrSections, n - i * sizeOrSections));
+  }
+  const list = intList(fn, 'splitSizeOrSections', sizeOrSections, 0);
+  const total = list.reduce((a, b) => a + b, 0);
+  if (total !== n) throw new ArgumentError(fn, 'splitSizeOrSections', `sums to ${total} (${JSON.stringify(list)})`, `sizes summing to ${n}, the size of the split dim`);
+  return list;
+};
+
+function splitBy(x: Tensor, sizes: readonly number[], d: number): Tensor[] {
+  let offset = 0;
+  return sizes.map((k) => { offset += k; return slice(x, d, offset - k, offset); });
+}
+
+const splitOp = defineComposite<{ sizes: number[]; dim: number }>({
+  name: 'split',
+  impl: ([x], { sizes, dim }) => split(x as Tensor, sizes, dim),
+  reference: ([x], { sizes, dim }) => {
+    const r = x as RefTensor;
+    let offset = 0;
+    return sizes.map((k) => {
+      const o0 = offset; offset += k;
+      const shape = [...r.shape]; shape[dim] = k;
+      return R.build(shape, r.dtype, (o) => { const i = o.slice(); i[dim] += o0; return R.at(r, i); });
+    });
+  },
+});
+void splitOp;
+
+/** Splits along `dim` into pieces of `splitSizeOrSections` (the last may be smaller) or of the listed sizes (torch.split). */
+export function split(x: Tensor, splitSizeOrSections: number | readonly number[], dim = 0): Tensor[] {
+  isTensor('split', x);
+  const d = normAxis('split', dim, x.ndim);
+  return splitBy(x, splitSizes('split', x.shape[d], splitSizeOrSections), d);
+}
+
+/** Splits into `chunks` pieces of ceil(n / chunks) along `dim` (torch.chunk: may return fewer pieces). */
+export function chunk(x: Tensor, chunks: number, dim = 0): Tensor[] {
+  isTensor('chunk', x);
+  if (!Number.isInteger(chunks) || chunks <= 0) throw new ArgumentError('chunk', 'chunks', `is ${chunks}`, 'a positive integer');
+  const d = normAxis('chunk', dim, x.ndim);
+  const n = x.shape[d];
+  return splitBy(x, splitSizes('chunk', n, Math.max(1, Math.ceil(n / chunks))), d);
+}
+
+// ---------------------------------------------------------------- pad
+
+interface PadAttrs { before: number[]; after: number[]; mode: PadMode; value: number }
+
+const padOp: Op<PadAttrs> = defineOp<PadAttrs>({
+  name: 'pad',
+  forward([x], { before, after, mode, value }) {
+    const t = x as Tensor;
+    const outShape = t.shape.map((n, d) => n + before[d] + after[d]);
+    const y = empty(outShape, t.dtype, t.device);
+    if (y.size === 0) return y;
+    run('pad', t, padKernel(mode, wgslType(t.dtype), { outShape, inShape: t.shape, lo: before, value }), [t.buffer, y.buffer], y.size);
+    return y;
+  },
+  reference: ([x], a) => R.refPad(x as RefTensor, a.before, a.after, a.mode, a.value),
+  vjp: ({ dy, inputs: [x], attrs: a }) => [padBackwardOp.call1([dy], { inShape: [...(x as Tensor).shape], before: a.before, mode: a.mode })],
+});
+
+const padBackwardOp: Op<{ inShape: number[]; before: number[]; mode: PadMode }> = defineOp<{ inShape: number[]; before: number[]; mode: PadMode }>({
+  name: 'padBackward',
+  forward([g], { inShape, before, mode }) {
+    const dy = g as Tensor;
+    const y = empty(inShape, dy.dtype, dy.device);
+    if (y.size === 0) return y;
+    if (dy.size === 0) { y.dispose(); return full(inShape, 0, { dtype: dy.dtype, device: dy.device }); }
+    run('padBackward', dy, padBackwardKernel(mode, wgslType(dy.dtype), { outShape: dy.shape, inShape, lo: before }), [dy.buffer, y.buffer], y.size);
+    return y;
+  },
+  reference: ([dy], a) => R.refPadBackward(dy as RefTensor, a.inShape, a.before, a.mode),
+  vjp: ({ dy, inputs: [g], attrs: a }) => {
+    const out = (g as Tensor).shape;
+    return [padOp.call1([dy], { before: a.before, after: out.map((m, d) => m - a.inShape[d] - a.before[d]), mode: a.mode, value: 0 })];
+  },
+});
+
+export interface PadOptions { mode?: PadMode; value?: number }
+
+/**
+ * torch.nn.functional.pad. `pads` lists (before, after) pairs starting from the LAST dim:
+ * [left, right, top, bottom, front, back, ...]. constant mode fills `value` (default 0) and accepts
+ * negative pads, which crop. reflect mirrors without repeating the edge and needs each pad < that
+ * dim's size; replicate repeats the edge and needs a non-empty dim. reflect/replicate pads must be ≥ 0.
+ */
+export function pad(x: Tensor, pads: readonly number[], { mode = 'constant', value = 0 }: PadOptions = {}): Tensor {
+  isTensor('pad', x);
+  const p = intList('pad', 'pads', pads);
+  if (p.length % 2 !== 0 || p.length / 2 > x.ndim) throw new ArgumentError('pad', 'pads', `has ${p.length} entries (${JSON.stringify(pads)})`, `an even number of entries, at most ${2 * x.ndim} (two per dim of the input of shape ${fmtShape(x.shape)})`);
+  if (!['constant', 'reflect', 'replicate'].includes(mode)) throw new ArgumentError('pad', 'mode', `is ${JSON.stringify(mode)}`, "'constant', 'reflect' or 'replicate'");
+  if (typeof value !== 'number') throw new ArgumentError('pad', 'value', `is ${typeof value}`, 'a number');
+  const before = x.shape.map(() => 0), after = x.shape.map(() => 0);
+  for (let k = 0; k < p.length / 2; k++) {
+    const d = x.ndim - 1 - k;
+    before[d] = p[2 * k]; after[d] = p[2 * k + 1];
+    const n = x.shape[d];
+    if (n + before[d] + after[d] < 0) throw new ArgumentError('pad', 'pads', `crop dim ${d} (size ${n}) by ${-(before[d] + after[d])}`, 'a resulting size ≥ 0');
+    if (mode !== 'constant') {
+      if (before[d] < 0 || after[d] < 0) throw new ArgumentError('pad', 'pads', `has negative entries ${JSON.stringify(pads)} in ${mode} mode`, 'non-negative pads (only constant mode crops)');
+      if (mode === 'reflect' && (before[d] >= n || after[d] >= n)) throw new ArgumentError('pad', 'pads', `of (${before[d]}, ${after[d]}) on dim ${d} of size ${n} are too large for reflect mode`, `pads < ${n}, the size of dim ${d} (input shape ${fmtShape(x.shape)})`);
+      if (mode === 'replicate' && n === 0 && before[d] + after[d] > 0) throw new ArgumentError('pad', 'input', `is empty along dim ${d} (shape ${fmtShape(x.shape)})`, 'a non-empty dim to replicate');
+    }
+  }
+  if (before.every((b, d) => b === 0 && after[d] === 0)) return x;
+  const v = x.dtype === 'float32' ? value : x.dtype === 'bool' ? (value ? 1 : 0) : Math.trunc(value);
+  return padOp.call1([x], { before, after, mode, value: v });
+}
+
+// ---------------------------------------------------------------- index ops
+
+function checkIndex(fn: string, index: unknown, arg = 'index'): asserts index is Tensor {
+  isTensor(fn, index, arg);
+  if (index.dtype !== 'int32') throw new ArgumentError(fn, arg, `has dtype ${index.dtype}`, 'int32 indices (cast(index, "int32"))');
+}
+
+const gatherOp: Op<{ dim: number }> = defineOp<{ dim: number }>({
+  name: 'gather',
+  forward([x, index], { dim }) {
+    const t = x as Tensor, idx = index as Tensor;
+    const y = empty(idx.shape, t.dtype, t.device);
+    if (y.size === 0) return y;
+    run('gather', t, gatherKernel({ outShape: idx.shape, dim, dimSize: t.shape[dim], xStride: stridesOf(t.shape), idxStride: stridesOf(idx.shape) }), [t.buffer, idx.buffer, y.buffer], y.size);
+    return y;
+  },
+  reference: ([x, index], { dim }) => R.refGather(x as RefTensor, dim, index as RefTensor),
+  vjp: ({ dy, inputs: [x, index], attrs: { dim } }) => {
+    const t = x as Tensor;
+    return [scatterAddOp.call1([full(t.shape, 0, { dtype: dy.dtype, device: dy.device }), index, dy], { dim }), null];
+  },
+});
+
+/** torch.gather: out[i][j][k] = x[index[i][j][k]][j][k] for dim 0 (etc.). index has x's rank and sizes ≤ x's on the other dims. */
+export function gather(x: Tensor, dim: number, index: Tensor): Tensor {
+  isTensor('gather', x);
+  checkIndex('gather', index);
+  const d = normAxis('gather', dim, x.ndim);
+  if (x.ndim === 0 && index.ndim === 0) return reshape(gather(reshape(x, [1]), 0, reshape(index, [1])), []);
+  if (index.ndim !== x.ndim || index.shape.some((n, k) => k !== d && n > x.shape[k])) {
+    throw new ArgumentError('gather', 'index', `has shape ${fmtShape(index.shape)}`, `rank ${x.ndim} with sizes ≤ ${fmtShape(x.shape)} on every dim but ${d}`);
+  }
+  return gatherOp.call1([x, index], { dim: d });
+}
+
+const scatterAddOp: Op<{ dim: number }> = defineOp<{ dim: number }>({
+  name: 'scatterAdd',
+  forward([x, index, src], { dim }) {
+    const t = x as Tensor, idx = index as Tensor, s = src as Tensor;
+    const y = empty(t.shape, t.dtype, t.device);
+    if (y.size === 0) return y;
+    const k = scatterAddKernel(wgslType(t.dtype), { outShape: t.shape, dim, count: idx.shape[dim], idxShape: idx.shape, idxStride: stridesOf(idx.shape), srcStride: stridesOf(s.shape) });
+    run('scatterAdd', t, k, [t.buffer, idx.buffer, s.buffer, y.buffer], y.size);
+    return y;
+  },
+  reference: ([x, index, src], { dim }) => R.refScatterAdd(x as RefTensor, dim, index as RefTensor, src as RefTensor),
+  vjp: ({ dy, inputs: [, index, src], attrs: { dim } }) => {
+    const idx = index as Tensor, s = src as Tensor;
+    let g: Tensor = gatherOp.call1([dy, idx], { dim });
+    if (s.shape.some((n, d) => n !== idx.shape[d])) g = padOp.call1([g], { before: s.shape.map(() => 0), after: s.shape.map((n, d) => n - idx.shape[d]), mode: 'constant', value: 0 });
+    return [dy, null, g];
+  },
+});
+
+/**
+ * torch.scatter_add (out of place): out = x, then out[index[i][j]][j] += src[i][j] for dim 0 (etc.), over
+ * index's shape. Deterministic: each output element sums its contributions in index order.
+ */
+export function scatterAdd(x: Tensor, dim: number, index: Tensor, src: Tensor): Tensor {
+  isTensor('scatterAdd', x);
+  checkIndex('scatterAdd', index);
+  isTensor('scatterAdd', src, 'src');
+  const d = normAxis('scatterAdd', dim, x.ndim);
+  if (src.dtype !== x.dtype) throw new ArgumentError('scatterAdd', 'src', `has dtype ${src.dtype}`, `${x.dtype}, the dtype of input`);
+  if (x.dtype === 'bool') throw new ArgumentError('scatterAdd', 'input', 'has dtype bool', 'a numeric dtype');
+  if (x.ndim === 0 && index.ndim === 0 && src.ndim === 0) return reshape(scatterAdd(reshape(x, [1]), 0, reshape(index, [1]), reshape(src, [1])), []);
+  if (index.ndim !== x.ndim || src.ndim !== x.ndim || index.shape.some((n, k) => (k !== d && n > x.shape[k]) || n > src.shape[k])) {
+    throw new ArgumentError('scatterAdd', 'index', `has shape ${fmtShape(index.shape)}`, `rank ${x.ndim}, sizes ≤ src's ${fmtShape(src.shape)}, and ≤ input's ${fmtShape(x.shape)} on every dim but ${d}`);
+  }
+  return scatterAddOp.call1([x, index, src], { dim: d });
+}
+
+const selectStrides = (rank: number, dim: number) => Array.from({ length: rank }, (_, k) => (k === dim ? 1 : 0));
+
+const indexSelectOp: Op<{ dim: number }> = defineOp<{ dim: number }>({
+  name: 'indexSelect',
+  forward([x, index], { dim }) {
+    const t = x as Tensor, idx = index as Tensor;
+    const shape = [...t.shape]; shape[dim] = idx.size;
+    const y = empty(shape, t.dtype, t.device);
+    if (y.size === 0) return y;
+    run('indexSelect', t, gatherKernel({ outShape: shape, dim, dimSize: t.shape[dim], xStride: stridesOf(t.shape), idxStride: selectStrides(shape.length, dim) }), [t.buffer, idx.buffer, y.buffer], y.size);
+    return y;
+  },
+  reference: ([x, index], { dim }) => R.refIndexSelect(x as RefTensor, dim, index as RefTensor),
+  vjp: ({ dy, inputs: [x, index], attrs: { dim } }) => [indexAddOp.call1([full((x as Tensor).shape, 0, { dtype: dy.dtype, device: dy.device }), index, dy], { dim }), null],
+});
+
+/** torch.index_select: the entries index[k] (a 1-D int32 tensor) along `dim`. */
+export function indexSelect(x: Tensor, dim: number, index: Tensor): Tensor {
+  isTensor('indexSelect', x);
+  checkIndex('indexSelect', index);
+  if (index.ndim > 1) throw new ArgumentError('indexSelect', 'index', `has shape ${fmtShape(index.shape)}`, 'a 1-D (or 0-D) index');
+  const d = normAxis('indexSelect', dim, x.ndim);
+  if (x.ndim === 0) return x;
+  return indexSelectOp.call1([x, reshape(index, [index.size])], { dim: d });
+}
+
+const indexAddOp: Op<{ dim: number }> = defineOp<{ dim: number }>({
+  name: 'indexAdd',
+  forward([x, index, src], { dim }) {
+    const t = x as Tensor, idx = index as Tensor, s = src as Tensor;
+    const y = empty(t.shape, t.dtype, t.device);
+    if (y.size === 0) return y;
+    const k = scatterAddKernel(wgslType(t.dtype), { outShape: t.shape, dim, count: idx.size, idxShape: t.shape, idxStride: selectStrides(t.ndim, dim), srcStride: stridesOf(s.shape) });
+    run('indexAdd', t, k, [t.buffer, idx.buffer, s.buffer, y.buffer], y.size);
+    return y;
+  },
+  reference: ([x, index, src], { dim }) => R.refIndexAdd(x as RefTensor, dim, index as RefTensor, src as RefTensor),
+  vjp: ({ dy, inputs: [, index], attrs: { dim } }) => [dy, null, indexSelectOp.call1([dy, index], { dim })],
+});
+
+/** torch.index_add (out of place): out = x; out[.., index[k], ..] += src[.., k, ..] along `dim`. Deterministic. */
+export function indexAdd(x: Tensor, dim: number, index: Tensor, src: Tensor): Tensor {
+  isTensor('indexAdd', x);
+  checkIndex('indexAdd', index);
+  isTensor('indexAdd', src, 'src');
+  if (index.ndim > 1) throw new ArgumentError('indexAdd', 'index', `has shape ${fmtShape(index.shape)}`, 'a 1-D index');
+  const d = normAxis('indexAdd', dim, x.ndim);
+  const want = [...x.shape]; want[d] = index.size;
+  if (src.ndim !== x.ndim || src.shape.some((n, k) => n !== want[k])) throw new ArgumentError('indexAdd', 'src', `has shape ${fmtShape(src.shape)}`, `${fmtShape(want)} (the input's shape with dim ${d} = index length)`);
+  if (src.dtype !== x.dtype) throw new ArgumentError('indexAdd', 'src', `has dtype ${src.dtype}`, `${x.dtype}, the dtype of input`);
+  return indexAddOp.call1([x, reshape(index, [index.size]), src], { dim: d });
+}
+
+const oneHotOp: Op<{ numClasses: number }> = defineOp<{ numClasses: number }>({
+  name: 'oneHot',
+  forward([index], { numClasses }) {
+    const idx = index as Tensor;
+    const y = empty([...idx.shape, numClasses], 'int32', idx.device);
+    if (y.size === 0) return y;
+    run('oneHot', idx, oneHotKernel(y.size, numClasses), [idx.buffer, y.buffer], y.size);
+    return y;
+  },
+  reference: ([index], { numClasses }) => R.refOneHot(index as RefTensor, numClasses),
+  noGrad: 'integer output',
+});
+
+/**
+ * F.one_hot: int32 (PyTorch returns int64) with a trailing dim of `numClasses`. numClasses is required
+ * (inferring it would need a read-back); indices outside [0, numClasses) give an all-zero row.
+ */
+export function oneHot(index: Tensor, numClasses: number): Tensor {
+  checkIndex('oneHot', index, 'input');
+  if (!Number.isInteger(numClasses) || numClasses < 1) throw new ArgumentError('oneHot', 'numClasses', `is ${numClasses}`, 'a positive integer');
+  return oneHotOp.call1([index], { numClasses });
+}
