@@ -14,4 +14,4 @@ it('MLP loss falls in headless Chromium', () => {
   const losses = r.losses!;
   expect(losses).toHaveLength(20);
   expect(losses[19]).toBeLessThan(losses[0] / 2);
-});
+}, 180_000);

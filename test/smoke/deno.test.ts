@@ -16,4 +16,4 @@ it('MLP loss falls on Deno', () => {
   const losses = r.losses!;
   expect(losses).toHaveLength(20);
   expect(losses[19]).toBeLessThan(losses[0] / 2);
-});
+}, 180_000);
