@@ -60,7 +60,8 @@ const scalarType = fc.constantFrom<ScalarType>('u32', 'i32', 'f32');
 const valueOf = (t: ScalarType) => (t === 'u32' ? fc.nat({ max: 0xffffffff }) : t === 'i32' ? fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 }) : fc.float({ noNaN: true, noDefaultInfinity: true }).map(Math.fround));
 const fieldsArb = fc.array(fc.record({ type: scalarType, vec4s: fc.option(fc.integer({ min: 1, max: 3 }), { nil: undefined, freq: 3 }) }), { minLength: 1, maxLength: 8 })
   .map((fs) => fs.map((f, i): UniformField => (f.vec4s ? { name: `f${i}`, type: f.type, vec4s: f.vec4s } : { name: `f${i}`, type: f.type })));
-const caseArb = fieldsArb.chain((fields) => fc.tuple(fc.constant(fields), fc.tuple(...fields.map((f) =>
+// blocks are at most 256 bytes (one arena slot)
+const caseArb = fieldsArb.filter((fs) => new UniformLayout(fs).byteSize <= 256).chain((fields) => fc.tuple(fc.constant(fields), fc.tuple(...fields.map((f) =>
   'vec4s' in f ? fc.array(valueOf(f.type), { minLength: 0, maxLength: f.vec4s * 4 }) : valueOf(f.type)))));
 
 describe('UniformLayout', () => {
@@ -81,6 +82,11 @@ describe('UniformLayout', () => {
     }), { numRuns: 200 });
   });
 
+  it('a block over 256 bytes is refused at dispatch, naming the op', async () => {
+    const big: UniformField[] = [{ name: 'a', type: 'u32', vec4s: 16 }, { name: 'b', type: 'u32' }];
+    await expect(roundTrip(big, { a: [], b: 1 })).rejects.toThrow(/uniform-roundtrip: uniform block of 272 bytes exceeds 256/);
+  });
+
   it('rejects missing and oversized values', () => {
     const l = new UniformLayout([{ name: 'a', type: 'u32' }, { name: 'v', type: 'f32', vec4s: 1 }]);
     const dv = new DataView(new ArrayBuffer(64));
@@ -95,6 +101,9 @@ describe('UniformLayout', () => {
     ];
     const values = { n: 0xfffffff0, shape: [3, 5, 7, 11, 13], alpha: -2.5, beta: -7, strides: [-1, 2, -3, 4], tail: 1e-30 };
     expect([...await roundTrip(fields, values)]).toEqual(expectedWords(fields, values));
+    const sub: UniformField[] = [{ name: 'a', type: 'f32' }, { name: 'b', type: 'f32' }, { name: 'v', type: 'f32', vec4s: 1 }];
+    const sv = { a: 1e-40, b: -0, v: [-1e-39, 3.4e38, -0, 1.4e-45] };
+    expect([...await roundTrip(sub, sv)]).toEqual(expectedWords(sub, sv));   // subnormals and -0 survive
   });
 
   it('the GPU reads every packed field back exactly (random layouts)', async () => {
