@@ -19,7 +19,9 @@ function backward(trace: Trace, roots: readonly Tensor[], cts: readonly Tensor[]
   const grads = new Map<number, Tensor>();
   const owned = new Set<Tensor>();
   const store = (x: Tensor, g: Tensor) => {
-    if (owned.has(g)) g = view(g, g.shape);  // a VJP may hand one tensor to several inputs
+    // a VJP may hand one tensor to several inputs: give each its own handle, recorded (alias) so an
+    // outer trace still sees the path (a bare view would cut higher-order gradients here)
+    if (owned.has(g)) g = alias(g);
     const prev = grads.get(x.id);
     const next = prev ? add(prev, g) : g;
     grads.set(x.id, next);
@@ -108,9 +110,9 @@ export function grad<F extends (...args: any[]) => any>(f: F, options: GradOptio
   const vg = valueAndGrad(f, options);
   return (...args: Parameters<F>): GradResult => {
     const [v, g] = vg(...args);
-    if (options.hasAux) return [g, v[1]];
-    if (active.length === 0) (v as Tensor).dispose();
-    return g;
+    const loss = (options.hasAux ? v[0] : v) as Tensor;
+    if (active.length === 0) loss.dispose();
+    return options.hasAux ? [g, v[1]] : g;
   };
 }
 

@@ -18,7 +18,7 @@ export function formatTensor(shape: readonly number[], dtype: DType, data: Array
     return `[${parts.join(sep)}]`;
   };
   const extra = dtype === 'float32' ? '' : `, dtype=${dtype}`;
-  return `tensor(${render(0, 0, '       ')}${extra})`;  // continuation lines align under the first '[' (8 columns)
+  return `tensor(${render(0, 0, ' '.repeat('tensor('.length))}${extra})`;
 }
 
 const range = (a: number, b: number) => Array.from({ length: b - a }, (_, i) => a + i);

@@ -27,8 +27,8 @@ export function tensors(tree: unknown): Tensor[] {
   return leaves(tree).filter((x): x is Tensor => x instanceof Tensor);
 }
 
-/** Maps every leaf (all leaves, or only tensors with `tensorsOnly`) keeping the structure. */
-export function map<T = unknown>(tree: unknown, fn: (leaf: any, path: string) => T, ...others: unknown[]): any {
+/** Maps every leaf keeping the structure; `fn` also gets the leaf's path and the matching leaves of `others`. */
+export function map<T = unknown>(tree: unknown, fn: (leaf: any, path: string, ...others: any[]) => T, ...others: unknown[]): any {
   const walk = (node: unknown, path: string, rest: unknown[]): unknown => {
     if (Array.isArray(node)) return node.map((c, i) => walk(c, path ? `${path}.${i}` : String(i), rest.map((r) => (r as unknown[])?.[i])));
     if (isPlainObject(node)) {

@@ -1,8 +1,9 @@
 /** Elementwise ops: one table row each (WGSL, float64 reference, VJP). */
-import type { Tensor } from '../tensor';
+import { Tensor } from '../tensor';
 import { parseDType, type DType } from '../dtype';
 import { defineElementwise } from './elementwise-define';
 import { defineOp, type Operand } from './define';
+import { ArgumentError } from '../shape';
 import { empty } from '../tensor';
 import { refMap } from '../../kernels/reference/elementwise';
 import { elementwiseKernel, WG } from '../../kernels/wgsl/elementwise';
@@ -208,6 +209,7 @@ const whereOp = defineElementwise({ name: 'where', arity: 3, types: 'same',
 
 /** Elementwise `condition ? a : b` with broadcasting; the result type promotes a and b (not the condition). */
 export function where(condition: Operand, a: Operand, b: Operand): Tensor {
+  if (condition instanceof Tensor && condition.dtype !== 'bool') throw new ArgumentError('where', 'condition', `has dtype ${condition.dtype}`, 'a bool tensor (as PyTorch; compare first, e.g. ne(x, 0))');
   return whereOp.call1([condition, a, b], {});
 }
 
