@@ -12,3 +12,8 @@ export * from './tensor/ops/elementwise';
 export * from './tensor/ops/reduce';
 export { reshape, broadcastTo } from './tensor/ops/shape-ops';
 export { registeredOps } from './tensor/ops/define';
+export { HostTensor, toTensor, toTensors, hostValues, type HostDType, type HostArray } from './train/checkpoint/host-tensor';
+export { parseSafetensors, serializeSafetensors, SafetensorsError } from './train/checkpoint/safetensors';
+export { readPth, flattenStateDict, PthError } from './train/checkpoint/pth';
+export { UnpicklingError } from './train/checkpoint/pickle';
+export { loadStateDict, type LoadStateDictOptions, type LoadStateDictResult } from './train/checkpoint/load-state';
