@@ -122,8 +122,8 @@ export function unpickle(bytes: Uint8Array, options: UnpickleOptions): { value: 
   const call = (fn: unknown, args: unknown): unknown => {
     if (!(fn instanceof PyGlobal)) return err(`cannot call ${describe(fn)}; only allowed globals can be called`);
     if (!Array.isArray(args)) return err(`arguments to ${fn.qualname} must be a tuple; got ${describe(args)}`);
-    const h = options.globals[fn.qualname];
-    if (!h.call) return err(`global '${fn.qualname}' cannot be called here`);
+    const h = Object.prototype.hasOwnProperty.call(options.globals, fn.qualname) ? options.globals[fn.qualname] : undefined;
+    if (!h?.call) return err(`global '${fn.qualname}' cannot be called here`);
     try {
       return h.call(args);
     } catch (e) {
