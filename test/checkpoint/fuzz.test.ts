@@ -41,7 +41,7 @@ async function outcome(f: () => unknown): Promise<'ok' | 'error'> {
 
 describe('fuzz: mutated checkpoints give an Error or parse, never crash or hang', () => {
   it('.pt / .tar fixtures and hand-made zips (200 mutations)', async () => {
-    const files = ['float32.pt', 'checkpoint.pt', 'legacy_with_offsets.pt', 'simple_legacy.pt', 'tar_weight_bias.tar', 'bool.pt', 'parameter.pt']
+    const files: Uint8Array[] = ['float32.pt', 'checkpoint.pt', 'legacy_with_offsets.pt', 'simple_legacy.pt', 'tar_weight_bias.tar', 'bool.pt', 'parameter.pt']
       .map((f) => new Uint8Array(readFileSync(join(FIXTURES, f))));
     const strided = pickle(op.proto(2), op.emptyDict, op.str('a'), tensorOps('FloatStorage', '0', 12, 0, [4, 3], [1, 4]), op.setitem, op.stop);
     files.push(makePtZip(strided, { 0: f32bytes(Array.from({ length: 12 }, (_, i) => i)) }, { deflate: true }));
