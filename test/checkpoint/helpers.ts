@@ -34,19 +34,25 @@ export function tensorOps(type: string, key: string, numel: number, offset: numb
 
 /** A zip archive of the given entries (stored, or deflated with `deflate: true`). */
 export function makeZip(entries: { name: string; data: Uint8Array; deflate?: boolean }[]): Uint8Array {
-  const local: number[] = [];
+  const parts: Uint8Array[] = [];
   const central: number[] = [];
+  let offset = 0;
   for (const e of entries) {
     const name = enc.encode(e.name);
     const body = e.deflate ? new Uint8Array(zlib.deflateRawSync(e.data)) : e.data;
     const crc = (zlib as unknown as { crc32?: (d: Uint8Array) => number }).crc32?.(e.data) ?? 0;
     const method = e.deflate ? 8 : 0;
-    const offset = local.length;
-    local.push(...u32(0x04034b50), ...u16(20), ...u16(0), ...u16(method), ...u16(0), ...u16(0), ...u32(crc), ...u32(body.length), ...u32(e.data.length), ...u16(name.length), ...u16(0), ...name, ...body);
+    const head = Uint8Array.from([...u32(0x04034b50), ...u16(20), ...u16(0), ...u16(method), ...u16(0), ...u16(0), ...u32(crc), ...u32(body.length), ...u32(e.data.length), ...u16(name.length), ...u16(0), ...name]);
     central.push(...u32(0x02014b50), ...u16(20), ...u16(20), ...u16(0), ...u16(method), ...u16(0), ...u16(0), ...u32(crc), ...u32(body.length), ...u32(e.data.length), ...u16(name.length), ...u16(0), ...u16(0), ...u16(0), ...u16(0), ...u32(0), ...u32(offset), ...name);
+    parts.push(head, body);
+    offset += head.length + body.length;
   }
-  const eocd = [...u32(0x06054b50), ...u16(0), ...u16(0), ...u16(entries.length), ...u16(entries.length), ...u32(central.length), ...u32(local.length), ...u16(0)];
-  return Uint8Array.from([...local, ...central, ...eocd]);
+  const eocd = [...u32(0x06054b50), ...u16(0), ...u16(0), ...u16(entries.length), ...u16(entries.length), ...u32(central.length), ...u32(offset), ...u16(0)];
+  parts.push(Uint8Array.from(central), Uint8Array.from(eocd));
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let pos = 0;
+  for (const p of parts) { out.set(p, pos); pos += p.length; }
+  return out;
 }
 
 /** A torch-style zip checkpoint: `archive/data.pkl`, `archive/byteorder`, `archive/data/<key>`. */

@@ -138,24 +138,32 @@ describe('readPth: strides, offsets, shared storages, deflate, byte order', () =
     op.str('a'), tensorOps('FloatStorage', '0', 12, 0, [4, 3], [1, 4]), op.setitem,
     op.str('b'), tensorOps('FloatStorage', '0', 12, 5, [2, 2], [4, 2]), op.setitem,
     op.str('c'), tensorOps('FloatStorage', '0', 12, 0, [2, 3], [0, 1]), op.setitem,
+    op.str('d'), tensorOps('DoubleStorage', '1', 6, 0, [3, 2], [1, 3]), op.setitem,
+    op.str('e'), tensorOps('BoolStorage', '2', 4, 0, [2, 2], [1, 2]), op.setitem,
     op.stop,
   );
   const expected = { a: [0, 4, 8, 1, 5, 9, 2, 6, 10, 3, 7, 11], b: [5, 7, 9, 11], c: [0, 1, 2, 0, 1, 2] };
+  const more = { 1: new Uint8Array(Float64Array.of(0, 1, 2, 3, 4, 5).buffer), 2: Uint8Array.of(1, 1, 0, 0) };
 
   it('non-contiguous views are copied out in logical order', async () => {
     for (const deflate of [false, true]) {
-      const r = await readPth(makePtZip(pkl, { 0: storage }, { deflate })) as Record<string, HostTensor>;
+      const r = await readPth(makePtZip(pkl, { 0: storage, ...more }, { deflate })) as Record<string, HostTensor>;
       expectTensor(r.a, 'float32', [4, 3], expected.a);
       expectTensor(r.b, 'float32', [2, 2], expected.b);
       expectTensor(r.c, 'float32', [2, 3], expected.c);
+      expectTensor(r.d, 'float64', [3, 2], [0, 3, 1, 4, 2, 5]);
+      expectTensor(r.e, 'bool', [2, 2], [1, 0, 1, 0]);
     }
   });
 
   it('big-endian archives are byte-swapped', async () => {
     const be = new Uint8Array(storage.length);
     for (let i = 0; i < storage.length; i += 4) be.set(storage.subarray(i, i + 4).slice().reverse(), i);
-    const r = await readPth(makePtZip(pkl, { 0: be }, { byteorder: 'big' })) as Record<string, HostTensor>;
+    const be1 = new Uint8Array(more[1].length);
+    for (let i = 0; i < be1.length; i += 8) be1.set(more[1].subarray(i, i + 8).slice().reverse(), i);
+    const r = await readPth(makePtZip(pkl, { 0: be, 1: be1, 2: more[2] }, { byteorder: 'big' })) as Record<string, HostTensor>;
     expectTensor(r.a, 'float32', [4, 3], expected.a);
+    expectTensor(r.d, 'float64', [3, 2], [0, 3, 1, 4, 2, 5]);
   });
 
   it('views reading past their storage are refused', async () => {

@@ -39,11 +39,15 @@ export function isHostTensor(x: unknown): x is HostTensor {
   return typeof o.dtype === 'string' && o.dtype in ITEM_SIZE && Array.isArray(o.shape) && ArrayBuffer.isView(o.data);
 }
 
-/** A typed array of `dtype` over a copy of `bytes` (little-endian), so alignment never matters. */
-export function hostArrayFromBytes(dtype: HostDType, bytes: Uint8Array): HostArray {
+/**
+ * A typed array of `dtype` over `bytes` (little-endian). By default over a copy, so alignment never
+ * matters; `copy = false` views `bytes` when it starts at offset 0 of its own ArrayBuffer.
+ */
+export function hostArrayFromBytes(dtype: HostDType, bytes: Uint8Array, copy = true): HostArray {
   const size = ITEM_SIZE[dtype];
   if (bytes.byteLength % size !== 0) throw new Error(`${bytes.byteLength} bytes is not a whole number of ${dtype} elements (${size} bytes each)`);
-  const buf = bytes.slice().buffer;
+  const own = !copy && bytes.byteOffset === 0 && bytes.buffer instanceof ArrayBuffer;
+  const buf = own ? (bytes.buffer as ArrayBuffer) : bytes.slice().buffer;
   const n = bytes.byteLength / size;
   switch (dtype) {
     case 'float32': return new Float32Array(buf, 0, n);

@@ -152,6 +152,30 @@ function stateDictGlobals(storages: StorageTable): Record<string, GlobalHandler>
   return g;
 }
 
+/** Copies elements of a strided view into `out` in row-major order, by whole words where aligned. */
+function copyStrided(raw: Uint8Array, out: Uint8Array, item: number, base: number, shape: number[], stride: number[], numel: number): void {
+  const aligned = raw.byteOffset % 4 === 0 && (item === 4 || item === 8);
+  // elements as 1 or 2 words of 4 bytes, or as bytes
+  const words = aligned ? item / 4 : item;
+  const src = aligned ? new Uint32Array(raw.buffer, raw.byteOffset, raw.byteLength >> 2) : raw;
+  const dst = aligned ? new Uint32Array(out.buffer, out.byteOffset, out.byteLength >> 2) : out;
+  const r = shape.length;
+  const inner = shape[r - 1];
+  const innerStride = stride[r - 1] * words;
+  const idx = new Array<number>(r).fill(0);
+  let s0 = base;
+  let o = 0;
+  for (let k = 0; k < numel; k += inner) {
+    let p = s0 * words;
+    for (let j = 0; j < inner; j++, p += innerStride) for (let w = 0; w < words; w++) dst[o++] = src[p + w];
+    for (let d = r - 2; d >= 0; d--) {
+      if (++idx[d] < shape[d]) { s0 += stride[d]; break; }
+      s0 -= (shape[d] - 1) * stride[d];
+      idx[d] = 0;
+    }
+  }
+}
+
 /** Materialises a strided view of a storage's bytes as a contiguous HostTensor. */
 function materialise(t: TensorRef, raw: Uint8Array, bigEndian: boolean): HostTensor {
   const { storage: s, shape, stride } = t;
@@ -170,20 +194,9 @@ function materialise(t: TensorRef, raw: Uint8Array, bigEndian: boolean): HostTen
   let contiguous = true;
   for (let i = shape.length - 1, acc = 1; i >= 0; acc *= shape[i], i--) if (shape[i] !== 1 && stride[i] !== acc) contiguous = false;
   if (contiguous) out.set(raw.subarray(base * item, (base + numel) * item));
-  else if (numel > 0) {
-    const idx = new Array<number>(shape.length).fill(0);
-    let src = base;
-    for (let k = 0; k < numel; k++) {
-      out.set(raw.subarray(src * item, src * item + item), k * item);
-      for (let d = shape.length - 1; d >= 0; d--) {
-        if (++idx[d] < shape[d]) { src += stride[d]; break; }
-        src -= (shape[d] - 1) * stride[d];
-        idx[d] = 0;
-      }
-    }
-  }
+  else if (numel > 0) copyStrided(raw, out, item, base, shape, stride, numel);
   if (bigEndian && item > 1) for (let k = 0; k < out.length; k += item) out.subarray(k, k + item).reverse();
-  return new HostTensor(s.dtype, shape, hostArrayFromBytes(s.dtype, out));
+  return new HostTensor(s.dtype, shape, hostArrayFromBytes(s.dtype, out, false));
 }
 
 /** Replaces TensorRefs by HostTensors throughout the unpickled value (shared objects stay shared). */
