@@ -33,7 +33,9 @@ export function tensorOps(type: string, key: string, numel: number, offset: numb
 }
 
 /** A zip archive of the given entries (stored, or deflated with `deflate: true`). */
-export function makeZip(entries: { name: string; data: Uint8Array; deflate?: boolean }[]): Uint8Array {
+export function makeZip(entries: { name: string; data: Uint8Array; deflate?: boolean }[], opts: { zip64?: boolean } = {}): Uint8Array {
+  const u64 = (v: number) => [...u32(v % 2 ** 32), ...u32(Math.floor(v / 2 ** 32))];
+  const z = opts.zip64;
   const parts: Uint8Array[] = [];
   const central: number[] = [];
   let offset = 0;
@@ -43,12 +45,23 @@ export function makeZip(entries: { name: string; data: Uint8Array; deflate?: boo
     const crc = (zlib as unknown as { crc32?: (d: Uint8Array) => number }).crc32?.(e.data) ?? 0;
     const method = e.deflate ? 8 : 0;
     const head = Uint8Array.from([...u32(0x04034b50), ...u16(20), ...u16(0), ...u16(method), ...u16(0), ...u16(0), ...u32(crc), ...u32(body.length), ...u32(e.data.length), ...u16(name.length), ...u16(0), ...name]);
-    central.push(...u32(0x02014b50), ...u16(20), ...u16(20), ...u16(0), ...u16(method), ...u16(0), ...u16(0), ...u32(crc), ...u32(body.length), ...u32(e.data.length), ...u16(name.length), ...u16(0), ...u16(0), ...u16(0), ...u16(0), ...u32(0), ...u32(offset), ...name);
+    // zip64: the 32-bit fields say 0xffffffff and an extra field (id 1) holds size, compressed size, offset
+    const extra = z ? [...u16(1), ...u16(24), ...u64(e.data.length), ...u64(body.length), ...u64(offset)] : [];
+    const big = (v: number) => (z ? 0xffffffff : v);
+    central.push(...u32(0x02014b50), ...u16(45), ...u16(45), ...u16(0), ...u16(method), ...u16(0), ...u16(0), ...u32(crc), ...u32(big(body.length)), ...u32(big(e.data.length)), ...u16(name.length), ...u16(extra.length), ...u16(0), ...u16(0), ...u16(0), ...u32(0), ...u32(big(offset)), ...name, ...extra);
     parts.push(head, body);
     offset += head.length + body.length;
   }
-  const eocd = [...u32(0x06054b50), ...u16(0), ...u16(0), ...u16(entries.length), ...u16(entries.length), ...u32(central.length), ...u32(offset), ...u16(0)];
-  parts.push(Uint8Array.from(central), Uint8Array.from(eocd));
+  parts.push(Uint8Array.from(central));
+  if (z) {
+    const rec = offset + central.length;
+    parts.push(Uint8Array.from([
+      ...u32(0x06064b50), ...u64(44), ...u16(45), ...u16(45), ...u32(0), ...u32(0), ...u64(entries.length), ...u64(entries.length), ...u64(central.length), ...u64(offset),
+      ...u32(0x07064b50), ...u32(0), ...u64(rec), ...u32(1),
+    ]));
+  }
+  const n16 = z ? 0xffff : entries.length;
+  parts.push(Uint8Array.from([...u32(0x06054b50), ...u16(0), ...u16(0), ...u16(n16), ...u16(n16), ...u32(z ? 0xffffffff : central.length), ...u32(z ? 0xffffffff : offset), ...u16(0)]));
   const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
   let pos = 0;
   for (const p of parts) { out.set(p, pos); pos += p.length; }
@@ -56,12 +69,12 @@ export function makeZip(entries: { name: string; data: Uint8Array; deflate?: boo
 }
 
 /** A torch-style zip checkpoint: `archive/data.pkl`, `archive/byteorder`, `archive/data/<key>`. */
-export function makePtZip(pkl: Uint8Array, storages: Record<string, Uint8Array>, opts: { deflate?: boolean; byteorder?: string } = {}): Uint8Array {
+export function makePtZip(pkl: Uint8Array, storages: Record<string, Uint8Array>, opts: { deflate?: boolean; byteorder?: string; zip64?: boolean } = {}): Uint8Array {
   return makeZip([
     { name: 'archive/data.pkl', data: pkl, deflate: opts.deflate },
     { name: 'archive/byteorder', data: enc.encode(opts.byteorder ?? 'little') },
     ...Object.entries(storages).map(([k, data]) => ({ name: `archive/data/${k}`, data, deflate: opts.deflate })),
-  ]);
+  ], { zip64: opts.zip64 });
 }
 
 export const f32bytes = (xs: number[]) => new Uint8Array(Float32Array.from(xs).buffer);

@@ -156,6 +156,12 @@ describe('readPth: strides, offsets, shared storages, deflate, byte order', () =
     }
   });
 
+  it('zip64 archives (64-bit sizes and offsets in extra fields)', async () => {
+    const r = await readPth(makePtZip(pkl, { 0: storage, ...more }, { zip64: true })) as Record<string, HostTensor>;
+    expectTensor(r.a, 'float32', [4, 3], expected.a);
+    expectTensor(r.e, 'bool', [2, 2], [1, 0, 1, 0]);
+  });
+
   it('big-endian archives are byte-swapped', async () => {
     const be = new Uint8Array(storage.length);
     for (let i = 0; i < storage.length; i += 4) be.set(storage.subarray(i, i + 4).slice().reverse(), i);
