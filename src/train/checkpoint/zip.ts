@@ -100,7 +100,8 @@ async function inflateRaw(data: Uint8Array, expected: number, name: string): Pro
   writer.write(data as Uint8Array<ArrayBuffer>).catch(() => {});
   writer.close().catch(() => {});
   const reader = ds.readable.getReader();
-  const out = new Uint8Array(expected);
+  // collect chunks: the declared size is not trusted for allocation
+  const chunks: Uint8Array[] = [];
   let len = 0;
   try {
     for (;;) {
@@ -110,7 +111,7 @@ async function inflateRaw(data: Uint8Array, expected: number, name: string): Pro
         reader.cancel().catch(() => {});
         fail(`'${name}' inflates to more than its declared ${expected} bytes`);
       }
-      out.set(value, len);
+      chunks.push(value);
       len += value.byteLength;
     }
   } catch (e) {
@@ -118,6 +119,10 @@ async function inflateRaw(data: Uint8Array, expected: number, name: string): Pro
     fail(`'${name}' could not be inflated: ${(e as Error)?.message ?? String(e)}`);
   }
   if (len !== expected) fail(`'${name}' inflates to ${len} bytes; the directory declares ${expected}`);
+  if (chunks.length === 1) return chunks[0];
+  const out = new Uint8Array(len);
+  let pos = 0;
+  for (const c of chunks) { out.set(c, pos); pos += c.byteLength; }
   return out;
 }
 
