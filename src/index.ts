@@ -23,3 +23,8 @@ export * as random from './tensor/random';
 export type { Key } from './tensor/random';
 export * from './tensor/ops/random';
 export { dropout } from './nn/dropout';
+export { HostTensor, toTensor, toTensors, hostValues, type HostDType, type HostArray } from './train/checkpoint/host-tensor';
+export { parseSafetensors, serializeSafetensors, SafetensorsError } from './train/checkpoint/safetensors';
+export { readPth, flattenStateDict, PthError } from './train/checkpoint/pth';
+export { UnpicklingError } from './train/checkpoint/pickle';
+export { loadStateDict, type LoadStateDictOptions, type LoadStateDictResult } from './train/checkpoint/load-state';

@@ -17,3 +17,4 @@ registerGPUProvider(() => {
 });
 
 export * from './index';
+export { saveSafetensors, loadSafetensors, loadPth, writeFileAtomic, type AtomicWriteOptions } from './io/files';

@@ -1,0 +1,85 @@
+/**
+ * Node-only checkpoint file I/O: safetensors (written atomically) and PyTorch .pth/.pt reading.
+ * Exported from `webgrad/node`, never from the runtime-neutral core.
+ */
+import { open, readFile, rename, rm } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import type { FileHandle } from 'node:fs/promises';
+import { Tensor } from '../tensor/tensor';
+import { HostTensor, isHostTensor } from '../train/checkpoint/host-tensor';
+import { parseSafetensors, serializeSafetensors } from '../train/checkpoint/safetensors';
+import { readPth } from '../train/checkpoint/pth';
+
+export interface AtomicWriteOptions {
+  /** Writes the data into the open temp file (tests inject failures here). Default: write it all. */
+  write?: (file: FileHandle, data: Uint8Array) => Promise<void>;
+}
+
+/**
+ * Writes `data` to `path` atomically: a temp file in the same directory, fsync, rename over the
+ * target, then fsync the directory. A crash at any point leaves either the old file or the new one.
+ */
+export async function writeFileAtomic(path: string, data: Uint8Array, options: AtomicWriteOptions = {}): Promise<void> {
+  const dir = dirname(path);
+  const tmp = join(dir, `.${basename(path)}.${process.pid}.${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}.tmp`);
+  const fh = await open(tmp, 'wx');
+  try {
+    try {
+      if (options.write) await options.write(fh, data);
+      else {
+        let off = 0;
+        while (off < data.byteLength) {
+          const { bytesWritten } = await fh.write(data, off, data.byteLength - off);
+          if (bytesWritten <= 0) throw new Error(`writeFileAtomic: no progress writing ${tmp}`);
+          off += bytesWritten;
+        }
+      }
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await rename(tmp, path);
+  } catch (e) {
+    await rm(tmp, { force: true }).catch(() => {});
+    throw e;
+  }
+  // make the rename itself durable; some platforms cannot fsync a directory
+  try {
+    const d = await open(dir, 'r');
+    try { await d.sync(); } finally { await d.close(); }
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code !== 'EISDIR' && code !== 'EPERM' && code !== 'EINVAL' && code !== 'EBADF') throw e;
+  }
+}
+
+/** Saves the tensors of a tree (Tensors or HostTensors, keyed by dotted path) as a safetensors file, atomically. */
+export async function saveSafetensors(path: string, tree: unknown, metadata?: Record<string, string>, options: AtomicWriteOptions = {}): Promise<void> {
+  const dict: Record<string, Tensor | HostTensor> = {};
+  const add = (k: string, v: Tensor | HostTensor) => {
+    if (Object.prototype.hasOwnProperty.call(dict, k)) throw new Error(`saveSafetensors: two tensors share the key '${k}'`);
+    Object.defineProperty(dict, k, { value: v, enumerable: true, writable: true, configurable: true });
+  };
+  const seen = new Set<unknown>();
+  const walk = (x: unknown, p: string) => {
+    if (x instanceof Tensor || isHostTensor(x)) { add(p || 'tensor', x as Tensor | HostTensor); return; }
+    if (typeof x !== 'object' || x === null || seen.has(x)) return;
+    if (ArrayBuffer.isView(x)) throw new TypeError(`saveSafetensors: leaf '${p}' is a bare typed array; wrap it as a HostTensor { dtype, shape, data }`);
+    seen.add(x);
+    if (Array.isArray(x)) x.forEach((c, i) => walk(c, p ? `${p}.${i}` : String(i)));
+    else for (const k of Object.keys(x)) walk((x as Record<string, unknown>)[k], p ? `${p}.${k}` : k);
+    seen.delete(x);
+  };
+  walk(tree, '');
+  await writeFileAtomic(path, await serializeSafetensors(dict, metadata), options);
+}
+
+/** Reads a safetensors file into host tensors (call `toTensors` to upload them). */
+export async function loadSafetensors(path: string): Promise<ReturnType<typeof parseSafetensors>> {
+  return parseSafetensors(new Uint8Array(await readFile(path)));
+}
+
+/** Reads a `torch.save` file (.pth/.pt/.tar) into a nested value with HostTensor leaves. */
+export async function loadPth(path: string): Promise<unknown> {
+  return readPth(new Uint8Array(await readFile(path)));
+}
