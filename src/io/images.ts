@@ -8,7 +8,7 @@ import jpeg from 'jpeg-js';
 import { readFileSync } from 'node:fs';
 import { tensor } from '../tensor/ops/creation';
 import type { Tensor } from '../tensor/tensor';
-import { writeFileAtomic } from './atomic-write';
+import { writeFileAtomic } from './files';
 
 export interface RGBAImage { width: number; height: number; data: Uint8Array; /** channels in the file: 1 grey, 2 grey+alpha, 3 RGB, 4 RGBA */ channels: number; }
 
@@ -109,8 +109,8 @@ export function encodePng(pixels: Uint8Array, width: number, height: number, cha
   return PNG.sync.write(png, { colorType: channels === 1 ? 0 : channels === 3 ? 2 : 6, inputColorType: channels === 1 ? 0 : channels === 3 ? 2 : 6, inputHasAlpha: channels === 4 });
 }
 
-export function writePng(path: string, pixels: Uint8Array, width: number, height: number, channels: 1 | 3 | 4): void {
-  writeFileAtomic(path, encodePng(pixels, width, height, channels));
+export async function writePng(path: string, pixels: Uint8Array, width: number, height: number, channels: 1 | 3 | 4): Promise<void> {
+  await writeFileAtomic(path, encodePng(pixels, width, height, channels));
 }
 
 /** RGBA pixels → float32 [C, H, W] in [0, 1] (C = 3 for RGB, 1 for grey, 4 with alpha). */
