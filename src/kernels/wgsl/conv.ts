@@ -23,7 +23,7 @@ export const convKey = (v: ConvVariant) => `conv:${v.kind}:c${v.tc}:p${v.tp}:${v
 
 /** Workgroups for a variant on geometry `g`. */
 export function convWorkgroups(v: ConvVariant, g: ConvGeometry): [number, number, number] {
-  const tilesX = v.kind === 'fwd' ? Math.ceil((g.OH * g.OW) / v.tp) : v.kind === 'dx' ? Math.ceil((g.H * g.W) / v.tp) : Math.ceil((g.Cg * g.kH * g.kW) / v.tp);
+  const tilesX = v.kind === 'fwd' ? Math.ceil((g.OH * g.OW) / v.tp) : v.kind === 'dx' ? g.H * g.sW * Math.ceil(Math.ceil(g.W / g.sW) / v.tp) : Math.ceil((g.Cg * g.kH * g.kW) / v.tp);
   const tilesY = v.kind === 'dx' ? Math.ceil(g.Cg / v.tc) : Math.ceil(g.Og / v.tc);
   const z = v.kind === 'dw' ? g.G : g.N * g.G;
   return [Math.ceil(tilesX / WG_X), Math.ceil(tilesY / WG_Y), z];
@@ -85,35 +85,47 @@ fn epi(v: f32) -> f32 { return ${v.act === 'relu' ? 'max(v, 0.0)' : 'v'}; }
 @group(0) @binding(2) var<storage, read> w: array<f32>;
 @group(0) @binding(3) var<storage, read_write> dx: array<f32>;
 ${main}
-  let P = p.H * p.W;
-  let Q = p.OH * p.OW;
-  let qs = i32(gid.x) * ${v.tp};
+  // a thread owns TP input pixels of one row sharing a stride phase: iw = px + (t·TP + j)·sW, so every tap
+  // (kh, kw) is valid or invalid for all of them at once and they read consecutive dY columns
+  let nT = ((p.W + p.sW - 1) / p.sW + ${v.tp - 1}) / ${v.tp};
+  let xi = i32(gid.x);
   let c0 = i32(gid.y) * ${v.tc};
-  if (qs >= P || c0 >= p.Cg) { return; }
+  if (xi >= p.H * p.sW * nT || c0 >= p.Cg) { return; }
+  let t = xi % nT; let ih = (xi / nT) / p.sW; let px = (xi / nT) % p.sW;
+  let iwb = px + t * ${v.tp} * p.sW;
+  if (iwb >= p.W) { return; }
   let n = i32(gid.z) / p.G; let g = i32(gid.z) % p.G;
   let nc = min(${v.tc}, p.Cg - c0);
   let KK = p.kH * p.kW;
-${range(v.tc).map((c) => `  let wc${c} = (c0 + min(${c}, nc - 1)) * KK;`).join('\n')}
-${range(v.tp).map((j) => `  let q${j} = min(qs + ${j}, P - 1); let th${j} = (q${j} / p.W) + p.pT; let tw${j} = (q${j} % p.W) + p.pL;
-  var a${j} = ${vecT(v.tc)}(0.0);`).join('\n')}
-  for (var oc = 0; oc < p.Og; oc++) {
-    let o = g * p.Og + oc;
-    let dyb = (n * p.O + o) * Q;
-    let wo = o * p.Cg * KK;
-    for (var kh = 0; kh < p.kH; kh++) {
-      let dh = kh * p.dH;
-${range(v.tp).map((j) => `      let eh${j} = th${j} - dh; let oh${j} = eh${j} / p.sH; let hok${j} = eh${j} >= 0 && eh${j} % p.sH == 0 && oh${j} < p.OH;`).join('\n')}
-      for (var kw = 0; kw < p.kW; kw++) {
-        let wr = wo + kh * p.kW + kw;
-        let wv = ${v.tc === 1 ? 'w[wr + wc0]' : `vec4<f32>(${range(4).map((c) => `w[wr + wc${c}]`).join(', ')})`};
-        let dw = kw * p.dW;
-${range(v.tp).map((j) => `        { let ew = tw${j} - dw; let ow = ew / p.sW; let ok = hok${j} && ew >= 0 && ew % p.sW == 0 && ow < p.OW; a${j} += select(0.0, dy[select(0, dyb + oh${j} * p.OW + ow, ok)], ok) * wv; }`).join('\n')}
+  let Q = p.OH * p.OW;
+  let ostep = p.Cg * KK;
+${range(v.tc).map((c) => `  let wc${c} = (g * p.Og * p.Cg + c0 + min(${c}, nc - 1)) * KK;`).join('\n')}
+${range(v.tp).map((j) => `  var a${j} = ${vecT(v.tc)}(0.0);`).join('\n')}
+  let dyg = (n * p.O + g * p.Og) * Q;
+  for (var kh = 0; kh < p.kH; kh++) {
+    let eh = ih + p.pT - kh * p.dH;
+    if (eh < 0 || eh % p.sH != 0) { continue; }
+    let oh = eh / p.sH;
+    if (oh >= p.OH) { continue; }
+    for (var kw = 0; kw < p.kW; kw++) {
+      let ew = iwb + p.pL - kw * p.dW;
+      if (((ew % p.sW) + p.sW) % p.sW != 0) { continue; }
+      let ow0 = ew / p.sW;
+${range(v.tp).map((j) => `      let ok${j} = ow0 + ${j} >= 0 && ow0 + ${j} < p.OW && iwb + ${j} * p.sW < p.W;`).join('\n')}
+      var yo = dyg + oh * p.OW + ow0;
+      var wo = kh * p.kW + kw;
+      for (var oc = 0; oc < p.Og; oc++) {
+        let wv = ${v.tc === 1 ? 'w[wo + wc0]' : `vec4<f32>(${range(4).map((c) => `w[wo + wc${c}]`).join(', ')})`};
+${range(v.tp).map((j) => `        a${j} += select(0.0, dy[select(0, yo + ${j}, ok${j})], ok${j}) * wv;`).join('\n')}
+        yo += Q;
+        wo += ostep;
       }
     }
   }
-  let xb = (n * p.C + g * p.Cg + c0) * P;
-${range(v.tp).map((j) => `  if (qs + ${j} < P) {
-${range(v.tc).map((c) => `    if (${c} < nc) { dx[xb + ${c} * P + qs + ${j}] = a${j}${lane(v.tc, c)}; }`).join('\n')}
+  let xb = (n * p.C + g * p.Cg + c0) * p.H * p.W + ih * p.W + iwb;
+  let cs = p.H * p.W;
+${range(v.tp).map((j) => `  if (iwb + ${j} * p.sW < p.W) {
+${range(v.tc).map((c) => `    if (${c} < nc) { dx[xb + ${c} * cs + ${j} * p.sW] = a${j}${lane(v.tc, c)}; }`).join('\n')}
   }`).join('\n')}
 }
 `;

@@ -65,7 +65,7 @@ export const conv2dGradInputOp: Op<ConvAttrs> = defineOp<ConvAttrs>({
     const [N, O, OH, OW] = D.shape, Cg = Wt.shape[1];
     const dx = empty([N, Cg * a.groups, a.inSize![0], a.inSize![1]], 'float32', D.device);
     const g = geometry(dx.shape, Wt.shape, [N, O, OH, OW], a);
-    const v: ConvVariant = { kind: 'dx', tc: g.Cg < 4 ? 1 : 4, tp: g.Cg < 4 ? 8 : 4, bias: false, act: 'none' };
+    const v: ConvVariant = { kind: 'dx', tc: g.Cg === 1 ? 1 : 4, tp: g.Cg === 1 ? 8 : 4, bias: false, act: 'none' };
     return dispatch('conv2dGradInput', v, g, [D.buffer, Wt.buffer], dx);
   },
   reference: ([dy, w], a) => refConv2dGradInput(dy as RefTensor, w as RefTensor, a),
