@@ -23,7 +23,7 @@ export const convKey = (v: ConvVariant) => `conv:${v.kind}:c${v.tc}:p${v.tp}:${v
 
 /** Workgroups for a variant on geometry `g`. */
 export function convWorkgroups(v: ConvVariant, g: ConvGeometry): [number, number, number] {
-  const tilesX = v.kind === 'fwd' ? Math.ceil((g.OH * g.OW) / v.tp) : v.kind === 'dx' ? g.H * g.sW * Math.ceil(Math.ceil(g.W / g.sW) / v.tp) : Math.ceil((g.Cg * g.kH * g.kW) / v.tp);
+  const tilesX = v.kind === 'fwd' ? g.OH * Math.ceil(g.OW / v.tp) : v.kind === 'dx' ? g.H * g.sW * Math.ceil(Math.ceil(g.W / g.sW) / v.tp) : Math.ceil((g.Cg * g.kH * g.kW) / v.tp);
   const tilesY = v.kind === 'dx' ? Math.ceil(g.Cg / v.tc) : Math.ceil(g.Og / v.tc);
   const z = v.kind === 'dw' ? g.G : g.N * g.G;
   return [Math.ceil(tilesX / WG_X), Math.ceil(tilesY / WG_Y), z];
@@ -46,36 +46,43 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {`;
 ${v.bias ? '@group(0) @binding(3) var<storage, read> b: array<f32>;' : ''}
 @group(0) @binding(${v.bias ? 4 : 3}) var<storage, read_write> y: array<f32>;
 ${main}
-  let P = p.OH * p.OW;
-  let qs = i32(gid.x) * ${v.tp};
+  // a thread owns TP consecutive output pixels of one row: row validity is decided once per kh, column
+  // validity once per (kh, kw), so the innermost loop over input channels is loads and FMAs only
+  let nT = (p.OW + ${v.tp - 1}) / ${v.tp};
+  let xi = i32(gid.x);
   let c0 = i32(gid.y) * ${v.tc};
-  if (qs >= P || c0 >= p.Og) { return; }
+  if (xi >= p.OH * nT || c0 >= p.Og) { return; }
+  let oh = xi / nT; let owb = (xi % nT) * ${v.tp};
   let n = i32(gid.z) / p.G; let g = i32(gid.z) % p.G;
   let o0 = g * p.Og + c0;
   let nc = min(${v.tc}, p.Og - c0);
-  let K = p.Cg * p.kH * p.kW;
-${range(v.tc).map((c) => `  let wb${c} = (o0 + min(${c}, nc - 1)) * K;`).join('\n')}
-${range(v.tp).map((j) => `  let q${j} = min(qs + ${j}, P - 1); let ih${j} = (q${j} / p.OW) * p.sH - p.pT; let iw${j} = (q${j} % p.OW) * p.sW - p.pL;
-  var a${j} = ${vecT(v.tc)}(0.0);`).join('\n')}
+  let KK = p.kH * p.kW;
+  let K = p.Cg * KK;
   let HW = p.H * p.W;
-  var xc = (n * p.C + g * p.Cg) * HW;
-  var wr = 0;
-  for (var ci = 0; ci < p.Cg; ci++) {
-    for (var kh = 0; kh < p.kH; kh++) {
-      let dh = kh * p.dH;
-${range(v.tp).map((j) => `      let h${j} = ih${j} + dh; let hok${j} = h${j} >= 0 && h${j} < p.H; let row${j} = xc + h${j} * p.W;`).join('\n')}
-      for (var kw = 0; kw < p.kW; kw++) {
-        let dw = kw * p.dW;
-        let wv = ${v.tc === 1 ? 'w[wb0 + wr]' : `vec4<f32>(${range(4).map((c) => `w[wb${c} + wr]`).join(', ')})`};
-${range(v.tp).map((j) => `        { let ww = iw${j} + dw; let ok = hok${j} && ww >= 0 && ww < p.W; a${j} += select(0.0, x[select(0, row${j} + ww, ok)], ok) * wv; }`).join('\n')}
-        wr++;
+${range(v.tc).map((c) => `  let wb${c} = (o0 + min(${c}, nc - 1)) * K;`).join('\n')}
+${range(v.tp).map((j) => `  var a${j} = ${vecT(v.tc)}(0.0);`).join('\n')}
+  let xg = (n * p.C + g * p.Cg) * HW;
+  let iwb = owb * p.sW - p.pL;
+  for (var kh = 0; kh < p.kH; kh++) {
+    let ih = oh * p.sH - p.pT + kh * p.dH;
+    if (ih < 0 || ih >= p.H) { continue; }
+    for (var kw = 0; kw < p.kW; kw++) {
+      let iw = iwb + kw * p.dW;
+${range(v.tp).map((j) => `      let ok${j} = iw + ${j * 1} * p.sW >= 0 && iw + ${j} * p.sW < p.W && owb + ${j} < p.OW; let xo${j} = select(0, iw + ${j} * p.sW, ok${j});`).join('\n')}
+      var xr = xg + ih * p.W;
+      var wo = kh * p.kW + kw;
+      for (var ci = 0; ci < p.Cg; ci++) {
+        let wv = ${v.tc === 1 ? 'w[wb0 + wo]' : `vec4<f32>(${range(4).map((c) => `w[wb${c} + wo]`).join(', ')})`};
+${range(v.tp).map((j) => `        a${j} += select(0.0, x[xr + xo${j}], ok${j}) * wv;`).join('\n')}
+        xr += HW;
+        wo += KK;
       }
     }
-    xc += HW;
   }
-  let ob = (n * p.O + o0) * P;
-${range(v.tp).map((j) => `  if (qs + ${j} < P) {
-${range(v.tc).map((c) => `    if (${c} < nc) { y[ob + ${c} * P + qs + ${j}] = epi(a${j}${lane(v.tc, c)}${v.bias ? ` + b[o0 + ${c}]` : ''}); }`).join('\n')}
+  let yb = (n * p.O + o0) * p.OH * p.OW + oh * p.OW + owb;
+  let cs = p.OH * p.OW;
+${range(v.tp).map((j) => `  if (owb + ${j} < p.OW) {
+${range(v.tc).map((c) => `    if (${c} < nc) { y[yb + ${c} * cs + ${j}] = epi(a${j}${lane(v.tc, c)}${v.bias ? ` + b[o0 + ${c}]` : ''}); }`).join('\n')}
   }`).join('\n')}
 }
 fn epi(v: f32) -> f32 { return ${v.act === 'relu' ? 'max(v, 0.0)' : 'v'}; }
