@@ -25,28 +25,33 @@ export function loadTF(): Promise<TF> {
 
 export interface TFConvCase { N: number; C: number; H: number; W: number; O: number; k: number; stride: number; pad: number; dilation: number; }
 
-/** Seconds per call for TF.js forward, grad-input and grad-weight of one NCHW case (TF.js computes NHWC; inputs are given in NHWC). */
-export async function tfConvTimes(c: TFConvCase, time: (fn: () => void, sync: () => Promise<void>) => Promise<number>):
-  Promise<{ fwd: number | string; dx: number | string; dw: number | string }> {
+export type Runner = { run: () => void; sync: () => Promise<void> } | { missing: string };
+
+/**
+ * TF.js forward, grad-input (conv2dTranspose) and grad-weight (its registered Conv2DBackpropFilter kernel,
+ * which tf.grad of conv2d runs; the op itself is not exported) for one case. TF.js computes NHWC, so the
+ * inputs are made NHWC. `dispose` frees them.
+ */
+export async function tfConvRunners(c: TFConvCase): Promise<{ fwd: Runner; dx: Runner; dw: Runner; dispose: () => void }> {
   const tf = await loadTF();
-  const x = tf.randomNormal([c.N, c.H, c.W, c.C]) as import('@tensorflow/tfjs').Tensor4D;
-  const w = tf.randomNormal([c.k, c.k, c.C, c.O]) as import('@tensorflow/tfjs').Tensor4D;
+  type T4 = import('@tensorflow/tfjs').Tensor4D;
+  const x = tf.randomNormal([c.N, c.H, c.W, c.C]) as T4;
+  const w = tf.randomNormal([c.k, c.k, c.C, c.O]) as T4;
   const pad = c.pad === 0 ? 'valid' as const : [[0, 0], [c.pad, c.pad], [c.pad, c.pad], [0, 0]] as [[number, number], [number, number], [number, number], [number, number]];
   const y = tf.conv2d(x, w, c.stride, pad, 'NHWC', c.dilation);
-  const dy = tf.randomNormal(y.shape) as import('@tensorflow/tfjs').Tensor4D;
+  const dy = tf.randomNormal(y.shape) as T4;
+  y.dispose();
   let last: import('@tensorflow/tfjs').Tensor | null = null;
   const sync = async () => { if (last) { await last.data(); last.dispose(); last = null; } };
   const keep = (t: import('@tensorflow/tfjs').Tensor) => { if (last) last.dispose(); last = t; };
-  const fwd = await time(() => keep(tf.conv2d(x, w, c.stride, pad, 'NHWC', c.dilation)), sync);
-  let dx: number | string, dw: number | string;
-  if (c.dilation > 1) {
-    dx = dw = 'TF.js has no dilated conv2d gradients';
-  } else {
-    dx = await time(() => keep(tf.conv2dTranspose(dy, w, x.shape, c.stride, pad)), sync);
-    // conv2dBackpropFilter is not exported; its kernel is registered under this name (what tf.grad of conv2d runs)
-    const filterShape = w.shape;
-    dw = await time(() => keep(tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, { strides: c.stride, pad, dataFormat: 'NHWC', filterShape } as never) as import('@tensorflow/tfjs').Tensor), sync);
-  }
-  tf.dispose([x, w, y, dy]);
-  return { fwd, dx, dw };
+  const missing = 'TF.js has no dilated conv2d gradients';
+  return {
+    fwd: { run: () => keep(tf.conv2d(x, w, c.stride, pad, 'NHWC', c.dilation)), sync },
+    dx: c.dilation > 1 ? { missing } : { run: () => keep(tf.conv2dTranspose(dy, w, x.shape, c.stride, pad)), sync },
+    dw: c.dilation > 1 ? { missing } : {
+      run: () => keep(tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, { strides: c.stride, pad, dataFormat: 'NHWC', filterShape: w.shape } as never) as import('@tensorflow/tfjs').Tensor),
+      sync,
+    },
+    dispose: () => { void sync(); tf.dispose([x, w, dy]); },
+  };
 }
