@@ -118,12 +118,12 @@ ${range(v.tp).map((j) => `  var a${j} = ${vecT(v.tc)}(0.0);`).join('\n')}
       let ew = iwb + p.pL - kw * p.dW;
       if (((ew % p.sW) + p.sW) % p.sW != 0) { continue; }
       let ow0 = ew / p.sW;
-${range(v.tp).map((j) => `      let ok${j} = ow0 + ${j} >= 0 && ow0 + ${j} < p.OW && iwb + ${j} * p.sW < p.W;`).join('\n')}
-      var yo = dyg + oh * p.OW + ow0;
+${range(v.tp).map((j) => `      let ok${j} = ow0 + ${j} >= 0 && ow0 + ${j} < p.OW && iwb + ${j} * p.sW < p.W; let yc${j} = select(0, ow0 + ${j}, ok${j});`).join('\n')}
+      var yo = dyg + oh * p.OW;
       var wo = kh * p.kW + kw;
       for (var oc = 0; oc < p.Og; oc++) {
         let wv = ${v.tc === 1 ? 'w[wo + wc0]' : `vec4<f32>(${range(4).map((c) => `w[wo + wc${c}]`).join(', ')})`};
-${range(v.tp).map((j) => `        a${j} += select(0.0, dy[select(0, yo + ${j}, ok${j})], ok${j}) * wv;`).join('\n')}
+${range(v.tp).map((j) => `        a${j} += select(0.0, dy[yo + yc${j}], ok${j}) * wv;`).join('\n')}
         yo += Q;
         wo += ostep;
       }
