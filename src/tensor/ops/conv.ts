@@ -6,6 +6,7 @@
 import { convKey, convSource, convValues, convWorkgroups, convLayout, type ConvGeometry, type ConvVariant } from '../../kernels/wgsl/conv';
 import { refConv2d, refConv2dGradInput, refConv2dGradWeight } from '../../kernels/reference/conv';
 import { ArgumentError, fmtShape } from '../shape';
+import { GPUOpError } from '../../kernels/webgpu/device';
 import { Tensor, empty } from '../tensor';
 import { defineOp, type Op, type RefTensor } from './define';
 import { mul, cast, gt, add as addOp } from './elementwise';
@@ -23,7 +24,12 @@ function geometry(x: readonly number[], w: readonly number[], y: readonly number
 
 function dispatch(name: string, v: ConvVariant, g: ConvGeometry, buffers: GPUBuffer[], out: Tensor): Tensor {
   if (out.size === 0) return out;
-  out.device.run(name, convKey(v), () => convSource(v), [...buffers, out.buffer], convWorkgroups(v, g), { layout: convLayout, values: convValues(g) });
+  const wg = convWorkgroups(v, g);
+  if (wg.some((d) => d > 65535)) {
+    out.dispose();
+    throw new GPUOpError(`${name}: a ${fmtShape(out.shape)} result needs a ${wg.join('×')} workgroup grid, past WebGPU's 65535 per dimension (split the batch or the image)`);
+  }
+  out.device.run(name, convKey(v), () => convSource(v), [...buffers, out.buffer], wg, { layout: convLayout, values: convValues(g) });
   return out;
 }
 
