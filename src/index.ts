@@ -28,3 +28,4 @@ export { parseSafetensors, serializeSafetensors, SafetensorsError } from './trai
 export { readPth, flattenStateDict, PthError } from './train/checkpoint/pth';
 export { UnpicklingError } from './train/checkpoint/pickle';
 export { loadStateDict, type LoadStateDictOptions, type LoadStateDictResult } from './train/checkpoint/load-state';
+export { conv2d, conv1d, convTranspose2d, type Conv2dOptions, type Conv1dOptions, type ConvTranspose2dOptions, type Padding } from './tensor/ops/conv';

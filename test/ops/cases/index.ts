@@ -1,5 +1,6 @@
 /** All op cases by op name. Each family adds one import and one entry in TABLES. */
 import type { CaseTable } from '../../helpers/cases';
+import { convCases } from './conv';
 import { elementwiseCases } from './elementwise';
 import { layoutCases } from './layout';
 import { randomCases } from './random';
@@ -8,6 +9,7 @@ import { shapeCases } from './shape';
 import { visionCases } from './vision';
 
 const TABLES: CaseTable[] = [
+  convCases,
   elementwiseCases,
   layoutCases,
   randomCases,

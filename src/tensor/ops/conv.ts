@@ -1,0 +1,197 @@
+/**
+ * Convolution family (PyTorch semantics, NCHW): three primitive ops — conv2d (fused bias and ReLU),
+ * conv2dGradInput (also the transposed convolution) and conv2dGradWeight — and the public
+ * conv2d / conv1d / convTranspose2d wrappers.
+ */
+import { convKey, convSource, convValues, convWorkgroups, convLayout, type ConvGeometry, type ConvVariant } from '../../kernels/wgsl/conv';
+import { refConv2d, refConv2dGradInput, refConv2dGradWeight } from '../../kernels/reference/conv';
+import { ArgumentError, fmtShape } from '../shape';
+import { GPUOpError } from '../../kernels/webgpu/device';
+import { Tensor, empty } from '../tensor';
+import { defineOp, type Op, type RefTensor } from './define';
+import { mul, cast, gt, add as addOp } from './elementwise';
+import { sum } from './reduce';
+import { reshape } from './shape-ops';
+import { checkGroups, normPadding, outSize, pair, type ConvAttrs, type Conv2dOptions, type Pair, type Padding } from './conv-args';
+
+export type { Conv2dOptions, Padding, Pair } from './conv-args';
+
+function geometry(x: readonly number[], w: readonly number[], y: readonly number[], a: ConvAttrs): ConvGeometry {
+  const [N, C, H, W] = x, [O, Cg, kH, kW] = w, [, , OH, OW] = y;
+  return { N, C, H, W, O, OH, OW, kH, kW, sH: a.stride[0], sW: a.stride[1], dH: a.dilation[0], dW: a.dilation[1],
+    pT: a.padding[0], pL: a.padding[2], G: a.groups, Cg, Og: O / a.groups };
+}
+
+function dispatch(name: string, v: ConvVariant, g: ConvGeometry, buffers: GPUBuffer[], out: Tensor): Tensor {
+  if (out.size === 0) return out;
+  const wg = convWorkgroups(v, g);
+  if (wg.some((d) => d > 65535)) {
+    out.dispose();
+    throw new GPUOpError(`${name}: a ${fmtShape(out.shape)} result needs a ${wg.join('×')} workgroup grid, past WebGPU's 65535 per dimension (split the batch or the image)`);
+  }
+  out.device.run(name, convKey(v), () => convSource(v), [...buffers, out.buffer], wg, { layout: convLayout, values: convValues(g) });
+  return out;
+}
+
+const convOutShape = (x: readonly number[], w: readonly number[], a: ConvAttrs) => [x[0], w[0],
+  outSize('conv2d', x[2], a.padding[0], a.padding[1], w[2], a.stride[0], a.dilation[0]),
+  outSize('conv2d', x[3], a.padding[2], a.padding[3], w[3], a.stride[1], a.dilation[1])];
+
+/** Pixels (taps for grad-weight) per thread in the 4-channel kernels: 8 measured ≥ 4 on lavapipe (scratch sweep over 512→512@20², 64→64@80²/56²); benchmarks may change them. */
+export const convTiles = { fwd: 8, dx: 8, dw: 8 };
+
+const plain = (a: ConvAttrs): ConvAttrs => ({ stride: a.stride, padding: a.padding, dilation: a.dilation, groups: a.groups });
+
+/** y = act(conv(x, w) + bias); inputs [x, w] or [x, w, bias]. */
+export const conv2dOp: Op<ConvAttrs> = defineOp<ConvAttrs>({
+  name: 'conv2d',
+  forward([x, w, b], a) {
+    const X = x as Tensor, Wt = w as Tensor;
+    const y = empty(convOutShape(X.shape, Wt.shape, a), 'float32', X.device);
+    const g = geometry(X.shape, Wt.shape, y.shape, a);
+    const depthwise = g.Cg === 1 && g.Og < 4;
+    const v: ConvVariant = { kind: 'fwd', tc: depthwise ? 1 : 4, tp: depthwise ? 8 : convTiles.fwd, bias: b !== undefined, act: a.act ?? 'none' };
+    return dispatch('conv2d', v, g, b !== undefined ? [X.buffer, Wt.buffer, (b as Tensor).buffer] : [X.buffer, Wt.buffer], y);
+  },
+  reference: ([x, w, b], a) => refConv2d(x as RefTensor, w as RefTensor, b as RefTensor | undefined, a),
+  vjp({ dy, inputs: [x, w, b], outputs: [y], attrs: a }) {
+    const X = x as Tensor, Wt = w as Tensor;
+    const g = a.act === 'relu' ? mul(dy, cast(gt(y, 0), 'float32')) : dy;
+    const p = plain(a);
+    return [
+      conv2dGradInputOp.call1([g, Wt], { ...p, inSize: [X.shape[2], X.shape[3]] }),
+      conv2dGradWeightOp.call1([X, g], { ...p, kSize: [Wt.shape[2], Wt.shape[3]] }),
+      b === undefined ? null : sum(g, { dim: [0, 2, 3] }),
+    ];
+  },
+});
+
+/** dX from (dY, w): the adjoint of conv2d in x, for an input of spatial size attrs.inSize. */
+export const conv2dGradInputOp: Op<ConvAttrs> = defineOp<ConvAttrs>({
+  name: 'conv2dGradInput',
+  forward([dy, w], a) {
+    const D = dy as Tensor, Wt = w as Tensor;
+    const [N, O, OH, OW] = D.shape, Cg = Wt.shape[1];
+    const dx = empty([N, Cg * a.groups, a.inSize![0], a.inSize![1]], 'float32', D.device);
+    const g = geometry(dx.shape, Wt.shape, [N, O, OH, OW], a);
+    const v: ConvVariant = { kind: 'dx', tc: g.Cg === 1 ? 1 : 4, tp: g.Cg === 1 ? 8 : convTiles.dx, bias: false, act: 'none' };
+    return dispatch('conv2dGradInput', v, g, [D.buffer, Wt.buffer], dx);
+  },
+  reference: ([dy, w], a) => refConv2dGradInput(dy as RefTensor, w as RefTensor, a),
+  vjp({ dy: gx, inputs: [dy, w], attrs: a }) {
+    const p = plain(a);
+    const Wt = w as Tensor;
+    return [conv2dOp.call1([gx, Wt], p), conv2dGradWeightOp.call1([gx, dy as Tensor], { ...p, kSize: [Wt.shape[2], Wt.shape[3]] })];
+  },
+});
+
+/** dW from (x, dY): the adjoint of conv2d in w, for a kernel of size attrs.kSize. */
+export const conv2dGradWeightOp: Op<ConvAttrs> = defineOp<ConvAttrs>({
+  name: 'conv2dGradWeight',
+  forward([x, dy], a) {
+    const X = x as Tensor, D = dy as Tensor;
+    const dw = empty([D.shape[1], X.shape[1] / a.groups, a.kSize![0], a.kSize![1]], 'float32', X.device);
+    const g = geometry(X.shape, dw.shape, D.shape, a);
+    const v: ConvVariant = { kind: 'dw', tc: g.Og < 4 ? 1 : 4, tp: convTiles.dw, bias: false, act: 'none' };
+    return dispatch('conv2dGradWeight', v, g, [X.buffer, D.buffer], dw);
+  },
+  reference: ([x, dy], a) => refConv2dGradWeight(x as RefTensor, dy as RefTensor, a),
+  vjp({ dy: gw, inputs: [x, dy], attrs: a }) {
+    const p = plain(a);
+    const X = x as Tensor;
+    return [conv2dGradInputOp.call1([dy as Tensor, gw], { ...p, inSize: [X.shape[2], X.shape[3]] }), conv2dOp.call1([X, gw], p)];
+  },
+});
+
+// ---------------------------------------------------------------- public wrappers
+
+function checkTensor(fn: string, arg: string, t: unknown, rank: number, what: string): Tensor {
+  if (!(t instanceof Tensor)) throw new ArgumentError(fn, arg, `is ${t === null ? 'null' : typeof t}`, `a Tensor of rank ${rank} (${what})`);
+  if (t.ndim !== rank) throw new ArgumentError(fn, arg, `has shape ${fmtShape(t.shape)}`, `rank ${rank} (${what})`);
+  if (t.dtype !== 'float32') throw new ArgumentError(fn, arg, `has dtype ${t.dtype}`, 'float32');
+  return t;
+}
+
+function checkBias(fn: string, bias: unknown, channels: number): Tensor | undefined {
+  if (bias === undefined || bias === null) return undefined;
+  const b = checkTensor(fn, 'bias', bias, 1, `[${channels}]`);
+  if (b.shape[0] !== channels) throw new ArgumentError(fn, 'bias', `has shape ${fmtShape(b.shape)}`, `[${channels}] (one per output channel)`);
+  return b;
+}
+
+function checkOut(fn: string, x: Tensor, w: readonly number[], a: ConvAttrs, out: readonly number[]): void {
+  if (out[2] <= 0 || out[3] <= 0) {
+    throw new ArgumentError(fn, 'input', `has spatial size ${fmtShape(x.shape.slice(2))}, which with kernel ${fmtShape(w.slice(2))}, padding [top ${a.padding[0]}, bottom ${a.padding[1]}, left ${a.padding[2]}, right ${a.padding[3]}], stride ${fmtShape(a.stride)} and dilation ${fmtShape(a.dilation)} gives an output of ${fmtShape(out.slice(2))}`,
+      'an output size ≥ 1 (input + padding ≥ dilation·(kernel − 1) + 1)');
+  }
+}
+
+/**
+ * 2-D convolution like torch.nn.functional.conv2d. x: [N, Cin, H, W]; w: [Cout, Cin/groups, kH, kW].
+ * `padding`: number, [pH, pW], [left, right, top, bottom] (F.pad order), 'same' (stride 1) or 'valid'.
+ * `activation: 'relu'` fuses a ReLU after the bias.
+ */
+export function conv2d(x: Tensor, w: Tensor, o: Conv2dOptions = {}): Tensor {
+  const fn = 'conv2d';
+  checkTensor(fn, 'input', x, 4, '[N, Cin, H, W]');
+  checkTensor(fn, 'weight', w, 4, '[Cout, Cin/groups, kH, kW]');
+  const groups = checkGroups(fn, o.groups ?? 1, x.shape[1], w.shape[0], `input channels of ${fmtShape(x.shape)}`, `output channels of weight ${fmtShape(w.shape)}`);
+  if (w.shape[1] * groups !== x.shape[1]) {
+    throw new ArgumentError(fn, 'weight', `has shape ${fmtShape(w.shape)}: in-channels ${w.shape[1]} × groups ${groups} = ${w.shape[1] * groups}`, `${x.shape[1]} (the input channels of input ${fmtShape(x.shape)})`);
+  }
+  if (w.shape.some((d) => d === 0)) throw new ArgumentError(fn, 'weight', `has shape ${fmtShape(w.shape)}`, 'non-zero sizes');
+  const stride = pair(fn, 'stride', o.stride ?? 1, 1), dilation = pair(fn, 'dilation', o.dilation ?? 1, 1);
+  const padding = normPadding(fn, o.padding ?? 0, [w.shape[2], w.shape[3]], stride, dilation);
+  const act = o.activation ?? 'none';
+  if (act !== 'none' && act !== 'relu') throw new ArgumentError(fn, 'activation', `is ${JSON.stringify(act)}`, "'none' or 'relu'");
+  const a: ConvAttrs = { stride, padding, dilation, groups, act };
+  checkOut(fn, x, w.shape, a, convOutShape(x.shape, w.shape, a));
+  const b = checkBias(fn, o.bias, w.shape[0]);
+  return conv2dOp.call1(b ? [x, w, b] : [x, w], a);
+}
+
+export interface Conv1dOptions { bias?: unknown; stride?: number; padding?: number | readonly [number, number] | 'same' | 'valid'; dilation?: number; groups?: number; activation?: 'none' | 'relu'; }
+
+/** 1-D convolution like torch.nn.functional.conv1d: x [N, Cin, L], w [Cout, Cin/groups, k]; padding a number, [left, right], 'same' or 'valid'. */
+export function conv1d(x: Tensor, w: Tensor, o: Conv1dOptions = {}): Tensor {
+  const fn = 'conv1d';
+  checkTensor(fn, 'input', x, 3, '[N, Cin, L]');
+  checkTensor(fn, 'weight', w, 3, '[Cout, Cin/groups, k]');
+  const one = (arg: string, v: unknown, min: number) => { if (typeof v !== 'number' || !Number.isInteger(v) || v < min) throw new ArgumentError(fn, arg, `is ${JSON.stringify(v)}`, `an integer ≥ ${min}`); return v; };
+  const p = o.padding ?? 0;
+  const padding: Padding = typeof p === 'string' ? p : Array.isArray(p) ? [p[0], p[1], 0, 0] : [one('padding', p, 0), p as number, 0, 0];
+  const y = conv2d(reshape(x, [x.shape[0], x.shape[1], 1, x.shape[2]]), reshape(w, [w.shape[0], w.shape[1], 1, w.shape[2]]),
+    { bias: o.bias, stride: [1, one('stride', o.stride ?? 1, 1)], dilation: [1, one('dilation', o.dilation ?? 1, 1)], padding, groups: o.groups, activation: o.activation });
+  return reshape(y, [y.shape[0], y.shape[1], y.shape[3]]);
+}
+
+export interface ConvTranspose2dOptions { bias?: unknown; stride?: Pair; padding?: Pair; outputPadding?: Pair; dilation?: Pair; groups?: number; }
+
+/**
+ * Transposed 2-D convolution like torch.nn.functional.conv_transpose2d. x: [N, Cin, H, W]; w: [Cin, Cout/groups, kH, kW].
+ * Output size per dim: (H − 1)·stride − 2·padding + dilation·(k − 1) + outputPadding + 1.
+ */
+export function convTranspose2d(x: Tensor, w: Tensor, o: ConvTranspose2dOptions = {}): Tensor {
+  const fn = 'convTranspose2d';
+  checkTensor(fn, 'input', x, 4, '[N, Cin, H, W]');
+  checkTensor(fn, 'weight', w, 4, '[Cin, Cout/groups, kH, kW]');
+  const groups = checkGroups(fn, o.groups ?? 1, x.shape[1], w.shape[0], `input channels of ${fmtShape(x.shape)}`, `weight's first dim of ${fmtShape(w.shape)}`);
+  if (w.shape[0] !== x.shape[1]) throw new ArgumentError(fn, 'weight', `has shape ${fmtShape(w.shape)}`, `first dim ${x.shape[1]} (the input channels of input ${fmtShape(x.shape)})`);
+  if (w.shape.some((d) => d === 0)) throw new ArgumentError(fn, 'weight', `has shape ${fmtShape(w.shape)}`, 'non-zero sizes');
+  const stride = pair(fn, 'stride', o.stride ?? 1, 1), dilation = pair(fn, 'dilation', o.dilation ?? 1, 1);
+  const pad = pair(fn, 'padding', o.padding ?? 0, 0), op = pair(fn, 'outputPadding', o.outputPadding ?? 0, 0);
+  for (let i = 0; i < 2; i++) {
+    if (op[i] >= stride[i] && op[i] >= dilation[i]) throw new ArgumentError(fn, 'outputPadding', `is ${fmtShape(op)}`, `smaller than stride ${fmtShape(stride)} or dilation ${fmtShape(dilation)} in each dim`);
+  }
+  const size = [0, 1].map((i) => (x.shape[2 + i] - 1) * stride[i] - 2 * pad[i] + dilation[i] * (w.shape[2 + i] - 1) + op[i] + 1) as [number, number];
+  if (size[0] <= 0 || size[1] <= 0) {
+    throw new ArgumentError(fn, 'input', `has spatial size ${fmtShape(x.shape.slice(2))}, which with kernel ${fmtShape(w.shape.slice(2))}, stride ${fmtShape(stride)}, padding ${fmtShape(pad)}, dilation ${fmtShape(dilation)} and outputPadding ${fmtShape(op)} gives an output of ${fmtShape(size)}`, 'an output size ≥ 1');
+  }
+  const b = checkBias(fn, o.bias, w.shape[1] * groups);
+  const y = conv2dGradInputOp.call1([x, w], { stride, dilation, groups, padding: [pad[0], pad[0] - op[0], pad[1], pad[1] - op[1]], inSize: size });
+  return b ? addChannelBias(y, b) : y;
+}
+
+function addChannelBias(y: Tensor, b: Tensor): Tensor {
+  return addOp(y, reshape(b, [1, b.shape[0], 1, 1]));
+}
