@@ -11,4 +11,6 @@ export * from './tensor/ops/creation';
 export * from './tensor/ops/elementwise';
 export * from './tensor/ops/reduce';
 export { reshape, broadcastTo } from './tensor/ops/shape-ops';
+export { matmul, linear, type MatmulAttrs } from './tensor/ops/matmul';
+export { configureMatmul, type MatmulConfig } from './kernels/webgpu/autotune';
 export { registeredOps } from './tensor/ops/define';
