@@ -23,8 +23,9 @@ export type MatmulTile = RegTile | WgTile;
 /** The variants autotune chooses from, by name. */
 export const MATMUL_VARIANTS: Readonly<Record<string, MatmulTile>> = {
   'reg4x4': { kind: 'reg', tm: 4, tn4: 1, wx: 8, wy: 8 },
-  'reg8x4': { kind: 'reg', tm: 8, tn4: 1, wx: 8, wy: 4 },
-  'reg4x8': { kind: 'reg', tm: 4, tn4: 2, wx: 4, wy: 8 },
+  // wy = 1: every invocation of a workgroup shares its rows, so A's loads are uniform (CPU adapters)
+  'reg8x4': { kind: 'reg', tm: 8, tn4: 1, wx: 8, wy: 1 },
+  'reg4x8': { kind: 'reg', tm: 4, tn4: 2, wx: 8, wy: 1 },
   'wg32': { kind: 'wg', tm: 4, tn4: 1, wx: 8, wy: 8, bk: 16 },
   'wg64': { kind: 'wg', tm: 4, tn4: 1, wx: 16, wy: 16, bk: 16 },
 };
@@ -48,13 +49,13 @@ export interface MatmulPlan {
   workgroups: [number, number, number];
 }
 
-/** Which operands allow aligned vec4 access (decided by sizes, so it is part of the kernel key). */
+/**
+ * Whether every operand allows aligned vec4 access (decided by sizes, so it is part of the kernel
+ * key). One flag for all three keeps the number of compiled kernels small.
+ */
 export function vecFlags(p: MatmulProblem): { va: boolean; vb: boolean; vc: boolean } {
-  return {
-    va: p.transA ? p.M % 4 === 0 : p.K % 4 === 0,
-    vb: p.transB ? p.K % 4 === 0 : p.N % 4 === 0,
-    vc: p.N % 4 === 0,
-  };
+  const all = (p.transA ? p.M % 4 === 0 : p.K % 4 === 0) && (p.transB ? p.K % 4 === 0 : p.N % 4 === 0) && p.N % 4 === 0;
+  return { va: all, vb: all, vc: all };
 }
 
 const MAXG = 65535;
@@ -68,7 +69,7 @@ export function matmulPlan(p: MatmulProblem, tile: MatmulTile): MatmulPlan {
   const tilesN = Math.ceil(p.N / bn), tilesM = Math.ceil(p.M / bm);
   const workgroups: [number, number, number] = [Math.min(tilesN, MAXG), Math.min(tilesM, MAXG), Math.min(batch, MAXG)];
   const name = tile.kind === 'reg' ? `reg${tile.tm}x${tile.tn4}:${tile.wx}x${tile.wy}` : `wg${tile.tm}x${tile.tn4}:${tile.wx}x${tile.wy}:${tile.bk}`;
-  const key = `matmul:${name}:${p.transA ? 'T' : 'N'}${p.transB ? 'T' : 'N'}:${+v.va}${+v.vb}${+v.vc}`;
+  const key = `matmul:${name}:${p.transA ? 'T' : 'N'}${p.transB ? 'T' : 'N'}:${v.va ? 'v4' : 's'}`;
   const values: UniformValues = {
     M: p.M, N: p.N, K: p.K, batch, nb: p.batchShape.length,
     aBatch: p.M * p.K, bBatch: p.K * p.N,
@@ -178,7 +179,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   let aOff = offs.x; let bOff = offs.y; let cOff = z * p.M * p.N;
   for (var ty = wid.y; ty < tilesM; ty += nwg.y) {
   for (var tx = wid.x; tx < tilesN; tx += nwg.x) {
-    let m0 = (ty * ${wy}u + lid.y) * ${tm}u;
+    let m0 = ${wy === 1 ? `ty * ${tm}u` : `(ty * ${wy}u + lid.y) * ${tm}u`};
     let n0 = (tx * ${wx}u + lid.x) * ${tn}u;
 ${L.join('\n')}
     ${range(tm).flatMap((i) => range(tn4).map((j) => `var c${i}_${j} = vec4<f32>(0.0);`)).join(' ')}
@@ -261,3 +262,4 @@ ${storeC(tm, tn4, v.vc).replace(/^/gm, '  ')}
 }
 `;
 }
+

@@ -5,7 +5,7 @@
  * through them), which is also how the VJP gets dA = dY·Bᵀ and dB = Aᵀ·dY.
  * float32 only: integer tensors are rejected with an error that says to cast.
  */
-import { matmulPlan, MATMUL_MAX_BATCH_RANK } from '../../kernels/wgsl/matmul';
+import { matmulPlan, MATMUL_MAX_BATCH_RANK, type MatmulProblem } from '../../kernels/wgsl/matmul';
 import { chooseMatmulTile } from '../../kernels/webgpu/autotune';
 import { ArgumentError, fmtShape, sizeOf } from '../shape';
 import { Tensor, empty } from '../tensor';
@@ -66,20 +66,25 @@ function dims(fn: string, aShape: readonly number[], bShape: readonly number[], 
   return { batch, aStrides: strides(ab), bStrides: strides(bb), M, N, K: Ka, out };
 }
 
+/** The kernel problem for a·b (batch dims folded into rows when b is shared by every batch). */
+export function matmulProblem(aShape: readonly number[], bShape: readonly number[], attrs: MatmulAttrs): MatmulProblem {
+  const d = dims('matmul', aShape, bShape, attrs);
+  let { batch, aStrides, bStrides, M } = d;
+  const transA = attrs.transA ?? false;
+  // b shared by every batch and a not transposed: fold a's batch into its rows (one bigger matmul)
+  if (batch.length > 0 && bStrides.every((s) => s === 0) && !transA && sizeOf(aShape) === sizeOf(batch) * M * d.K) {
+    M *= sizeOf(batch);
+    batch = []; aStrides = []; bStrides = [];
+  }
+  return { batchShape: batch, aStrides, bStrides, M, N: d.N, K: d.K, transA, transB: attrs.transB ?? false };
+}
+
 function forwardMatmul(a: Tensor, b: Tensor, attrs: MatmulAttrs): Tensor {
   const d = dims('matmul', a.shape, b.shape, attrs);
   const y = empty(d.out, 'float32', a.device);
   if (y.size === 0) return y;
-  let { batch, aStrides, bStrides, M } = d;
-  const transA = attrs.transA ?? false;
-  // b shared by every batch and a not transposed: fold a's batch into its rows (one bigger matmul)
-  if (batch.length > 0 && bStrides.every((s) => s === 0) && !transA && sizeOf(a.shape) === sizeOf(batch) * M * d.K) {
-    M *= sizeOf(batch);
-    batch = []; aStrides = []; bStrides = [];
-  }
-  const problem = { batchShape: batch, aStrides, bStrides, M, N: d.N, K: d.K, transA, transB: attrs.transB ?? false };
-  const tile = chooseMatmulTile(a.device, problem);
-  const plan = matmulPlan(problem, tile);
+  const problem = matmulProblem(a.shape, b.shape, attrs);
+  const plan = matmulPlan(problem, chooseMatmulTile(a.device, problem));
   a.device.run('matmul', plan.key, plan.source, [a.buffer, b.buffer, y.buffer], plan.workgroups, { layout: plan.layout, values: plan.values });
   return y;
 }
