@@ -24,8 +24,8 @@ export type MatmulTile = RegTile | WgTile;
 export const MATMUL_VARIANTS: Readonly<Record<string, MatmulTile>> = {
   'reg4x4': { kind: 'reg', tm: 4, tn4: 1, wx: 8, wy: 8 },
   // wy = 1: every invocation of a workgroup shares its rows, so A's loads are uniform (CPU adapters)
-  'reg8x4': { kind: 'reg', tm: 8, tn4: 1, wx: 8, wy: 1 },
-  'reg4x8': { kind: 'reg', tm: 4, tn4: 2, wx: 8, wy: 1 },
+  'reg8x4': { kind: 'reg', tm: 8, tn4: 1, wx: 16, wy: 1 },
+  'reg4x8': { kind: 'reg', tm: 4, tn4: 2, wx: 16, wy: 1 },
   'wg32': { kind: 'wg', tm: 4, tn4: 1, wx: 8, wy: 8, bk: 16 },
   'wg64': { kind: 'wg', tm: 4, tn4: 1, wx: 16, wy: 16, bk: 16 },
 };
