@@ -84,10 +84,11 @@ function candidates(p: MatmulProblem): string[] {
 /** The variant a matmul of `p` on `device` uses now (starting a background measurement if due). */
 export function chooseMatmulTile(device: Device, p: MatmulProblem): MatmulTile {
   if (config.variant) return MATMUL_VARIANTS[config.variant];
-  if (!config.autotune || work(p) < TUNE_MIN_WORK) return MATMUL_VARIANTS[defaultVariant(device, p)];
+  if (!config.autotune) return MATMUL_VARIANTS[defaultVariant(device, p)];
   const key = `${adapterKey(device)}#${shapeClass(p)}`;
   const hit = chosen.get(key);
   if (hit) return MATMUL_VARIANTS[hit];
+  if (work(p) < TUNE_MIN_WORK) return MATMUL_VARIANTS[defaultVariant(device, p)];
   if (!inflight.has(key)) tuneMatmul(device, p).catch(() => { /* keep the default; errors surface on the next op */ });
   return MATMUL_VARIANTS[defaultVariant(device, p)];
 }
