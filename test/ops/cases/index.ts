@@ -3,6 +3,7 @@ import type { CaseTable } from '../../helpers/cases';
 import { convCases } from './conv';
 import { elementwiseCases } from './elementwise';
 import { layoutCases } from './layout';
+import { matmulCases } from './matmul';
 import { randomCases } from './random';
 import { reduceCases } from './reduce';
 import { shapeCases } from './shape';
@@ -12,6 +13,7 @@ const TABLES: CaseTable[] = [
   convCases,
   elementwiseCases,
   layoutCases,
+  matmulCases,
   randomCases,
   reduceCases,
   shapeCases,
