@@ -3,7 +3,7 @@
  * Runtime-neutral: imports only the core, so Node, Deno and browsers run the same code
  * (each runtime calls `init()` its own way first).
  */
-import { type Tensor, tensor, tidy, valueAndGrad, tree, add, mul, sub, square, sum, tanh, reshape } from '../src/index';
+import { type Tensor, tensor, tidy, valueAndGrad, tree, add, mul, sub, square, sum, tanh, matmul } from '../src/index';
 
 export type Params = { l1: { weight: Tensor; bias: Tensor }; l2: { weight: Tensor; bias: Tensor } };
 
@@ -34,9 +34,8 @@ export function initParams(seed = 7, hidden = 16): Params {
   };
 }
 
-/** x [N, in] · w [in, out] without matmul: broadcast multiply [N, in, 1] × [in, out], sum over `in`. */
-const linear = (x: Tensor, w: Tensor, b: Tensor) =>
-  add(sum(mul(reshape(x, [x.shape[0], x.shape[1], 1]), w), { dim: 1 }), b);
+/** x [N, in] · w [in, out] + b. */
+const linear = (x: Tensor, w: Tensor, b: Tensor) => add(matmul(x, w), b);
 
 export function forward(p: Params, x: Tensor): Tensor {
   return linear(tanh(linear(x, p.l1.weight, p.l1.bias)), p.l2.weight, p.l2.bias);
