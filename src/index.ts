@@ -12,3 +12,6 @@ export * from './tensor/ops/elementwise';
 export * from './tensor/ops/reduce';
 export { reshape, broadcastTo } from './tensor/ops/shape-ops';
 export { registeredOps } from './tensor/ops/define';
+export * from './tensor/ops/stats';
+export * from './tensor/ops/softmax';
+export * from './nn/losses';

@@ -3,8 +3,9 @@ import type { CaseTable } from '../../helpers/cases';
 import { elementwiseCases } from './elementwise';
 import { reduceCases } from './reduce';
 import { shapeCases } from './shape';
+import { lossCases } from './losses';
 
-export const ALL_CASES: CaseTable = { ...elementwiseCases, ...reduceCases, ...shapeCases };
+export const ALL_CASES: CaseTable = { ...elementwiseCases, ...reduceCases, ...shapeCases, ...lossCases };
 
 /** Ops tested elsewhere, with where. */
 export const EXEMPT: Record<string, string> = {
