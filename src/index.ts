@@ -31,3 +31,6 @@ export { readPth, flattenStateDict, PthError } from './train/checkpoint/pth';
 export { UnpicklingError } from './train/checkpoint/pickle';
 export { loadStateDict, type LoadStateDictOptions, type LoadStateDictResult } from './train/checkpoint/load-state';
 export { conv2d, conv1d, convTranspose2d, type Conv2dOptions, type Conv1dOptions, type ConvTranspose2dOptions, type Padding } from './tensor/ops/conv';
+export * from './tensor/ops/stats';
+export * from './tensor/ops/softmax';
+export * from './nn/losses';

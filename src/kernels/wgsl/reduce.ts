@@ -1,7 +1,15 @@
 /**
- * Generator for reductions over any set of axes. One workgroup reduces one output element
- * (threads stride over the reduced elements, then a workgroup-memory tree), or, when the
- * reduced extent is small, one thread reduces one output element.
+ * Generator for reductions over any set of axes. The shape is first split into kept and reduced
+ * dims, merging neighbours of the same kind (so any contiguous run becomes one dim). Then:
+ * - 't' (one thread per output): when each output combines few elements (≤ 64), or when the kept
+ *   dims are innermost (an outer-axis reduction): neighbouring threads then read neighbouring
+ *   addresses, which is coalesced.
+ * - 'w' (one workgroup per output, or per chunk of an output): threads stride over the reduced
+ *   elements, then a workgroup-memory tree. When the reduced elements are one contiguous run (an
+ *   innermost-axis or full reduction) the loads need no index math and read vec4s where aligned.
+ * - two passes: when there are few outputs and many reduced elements (e.g. a full reduction),
+ *   pass 1 gives each output `splits` workgroups writing partial results (value, and index for
+ *   argmax/argmin), and pass 2 reduces the partials (a contiguous innermost reduction).
  */
 import { UniformLayout, type UniformValues } from '../webgpu/uniforms';
 import { wgslType, type DType } from '../../tensor/dtype';
@@ -10,32 +18,86 @@ import { MAX_RANK } from './elementwise';
 
 export type ReduceKind = 'sum' | 'prod' | 'max' | 'min' | 'argmax' | 'argmin';
 export const REDUCE_WG = 256;
+/** Elements one pass-1 workgroup reduces when an output is split. */
+export const SPLIT_CHUNK = 16384;
 
 const layout = new UniformLayout([
   { name: 'nOut', type: 'u32' }, { name: 'nRed', type: 'u32' }, { name: 'rankK', type: 'u32' }, { name: 'rankR', type: 'u32' },
+  { name: 'splits', type: 'u32' }, { name: 'chunk', type: 'u32' },
   { name: 'kshape', type: 'u32', vec4s: 2 }, { name: 'kstride', type: 'u32', vec4s: 2 },
   { name: 'rshape', type: 'u32', vec4s: 2 }, { name: 'rstride', type: 'u32', vec4s: 2 },
 ]);
 
-export interface ReducePlan { key: string; source: () => string; values: UniformValues; layout: UniformLayout; workgroups: [number, number, number]; nOut: number; }
+export interface ReduceStage {
+  key: string;
+  source: () => string;
+  values: UniformValues;
+  layout: UniformLayout;
+  workgroups: [number, number, number];
+}
 
-/** Splits `shape` into kept and reduced dims, merging neighbours that stay adjacent in memory. */
-export function reducePlan(kind: ReduceKind, dtype: DType, shape: Shape, axes: readonly number[]): ReducePlan {
-  if (shape.length > MAX_RANK) throw new Error(`${kind}: rank ${shape.length} exceeds ${MAX_RANK}`);
+/**
+ * One or two stages. With two, stage 0 writes `partials` values (and, for arg kinds, int32
+ * indices to a second buffer) and stage 1 reads them; `partials` is the number of elements each
+ * partial buffer needs.
+ */
+export interface ReducePlan { stages: ReduceStage[]; partials: number; nOut: number; }
+
+/** Kept and reduced dims with their strides, size-1 dims dropped and same-kind neighbours merged. */
+export function splitDims(shape: Shape, axes: readonly number[]) {
   const st = stridesOf(shape);
   const kshape: number[] = [], kstride: number[] = [], rshape: number[] = [], rstride: number[] = [];
-  shape.forEach((d, i) => { if (axes.includes(i)) { rshape.push(d); rstride.push(st[i]); } else { kshape.push(d); kstride.push(st[i]); } });
+  let last: 'k' | 'r' | null = null;
+  shape.forEach((d, i) => {
+    if (d === 1) return;
+    const kind = axes.includes(i) ? 'r' : 'k';
+    const [s, t] = kind === 'r' ? [rshape, rstride] : [kshape, kstride];
+    if (last === kind) { s[s.length - 1] *= d; t[t.length - 1] = st[i]; } else { s.push(d); t.push(st[i]); }
+    last = kind;
+  });
+  return { kshape, kstride, rshape, rstride };
+}
+
+const groupsOf = (n: number): [number, number, number] => (n <= 65535 ? [n, 1, 1] : [65535, Math.ceil(n / 65535), 1]);
+
+export function reducePlan(kind: ReduceKind, dtype: DType, shape: Shape, axes: readonly number[]): ReducePlan {
+  if (shape.length > MAX_RANK) throw new Error(`${kind}: rank ${shape.length} exceeds ${MAX_RANK}`);
+  const { kshape, kstride, rshape, rstride } = splitDims(shape, axes);
   const nOut = kshape.reduce((a, b) => a * b, 1);
   const nRed = rshape.reduce((a, b) => a * b, 1);
-  const perThread = nRed <= 64;
   const t = wgslType(dtype);
   const isArg = kind === 'argmax' || kind === 'argmin';
-  const outT = isArg ? 'i32' : t;
-  const key = `reduce:${kind}:${t}:${perThread ? 't' : 'w'}`;
-  const values = { nOut, nRed, rankK: kshape.length, rankR: rshape.length, kshape, kstride, rshape, rstride };
-  const groups = perThread ? Math.ceil(nOut / REDUCE_WG) : nOut;
-  const workgroups: [number, number, number] = groups <= 65535 ? [groups, 1, 1] : [65535, Math.ceil(groups / 65535), 1];
-  return { key, values, layout, workgroups, nOut, source: () => reduceSource(kind, t, outT, perThread) };
+  const contiguous = rshape.length === 1 && rstride[0] === 1;
+  const keptInner = kstride.length > 0 && kstride[kstride.length - 1] === 1;
+  // many contiguous rows: a thread per row with vec4 loads (measured on lavapipe: 4096×1024 rows went
+  // from 95 ms with a workgroup per row to the figure in bench/suites/reduce.ts)
+  const rowThreads = contiguous && nOut >= 1024 && nRed <= 16384;
+  const perThread = nRed <= 64 || (keptInner && nOut >= 1024) || rowThreads;
+  const values = { nOut, nRed, rankK: kshape.length, rankR: rshape.length, kshape, kstride, rshape, rstride, splits: 1, chunk: nRed };
+  if (perThread) {
+    const vec4 = rowThreads && nRed % 4 === 0;
+    const key = `reduce:${kind}:${t}:t:${rshape.length === 1 ? 'r1' : 'rn'}${vec4 ? ':v4' : ''}`;
+    return { nOut, partials: 0, stages: [{ key, values, layout, workgroups: groupsOf(Math.ceil(nOut / REDUCE_WG)),
+      source: () => reduceSource({ kind, t, outT: isArg ? 'i32' : t, mode: 't', r1: rshape.length === 1, vec4, partialOut: false, partialIn: false }) }] };
+  }
+  const splits = nOut <= 64 && nRed >= 4 * SPLIT_CHUNK ? Math.min(Math.ceil(nRed / SPLIT_CHUNK), 4096) : 1;
+  const chunk = splits > 1 ? Math.ceil(nRed / splits / 4) * 4 : nRed;
+  const vec4 = contiguous && nRed % 4 === 0;
+  const first: ReduceStage = {
+    key: `reduce:${kind}:${t}:w:${contiguous ? (vec4 ? 'v4' : 'c') : 'g'}:${splits > 1 ? 'p' : 'f'}`,
+    values: { ...values, splits: Math.ceil(nRed / chunk), chunk }, layout, workgroups: groupsOf(nOut * Math.ceil(nRed / chunk)),
+    source: () => reduceSource({ kind, t, outT: isArg ? 'i32' : t, mode: contiguous ? 'c' : 'w', r1: false, vec4, partialOut: splits > 1, partialIn: false }),
+  };
+  if (splits === 1) return { nOut, partials: 0, stages: [first] };
+  const S = Math.ceil(nRed / chunk);
+  // pass 2: partials laid out [nOut, S], reduced over the contiguous last axis
+  const second: ReduceStage = {
+    key: `reduce:${kind}:${t}:w:c:f:partials`,
+    values: { nOut, nRed: S, rankK: 1, rankR: 1, kshape: [nOut], kstride: [S], rshape: [S], rstride: [1], splits: 1, chunk: S },
+    layout, workgroups: groupsOf(nOut),
+    source: () => reduceSource({ kind, t, outT: isArg ? 'i32' : t, mode: 'c', r1: false, vec4: false, partialOut: false, partialIn: isArg }),
+  };
+  return { nOut, partials: nOut * S, stages: [first, second] };
 }
 
 function init(kind: ReduceKind, t: string): string {
@@ -46,10 +108,24 @@ function init(kind: ReduceKind, t: string): string {
   return kind === 'max' || kind === 'argmax' ? small : big;
 }
 
-function reduceSource(kind: ReduceKind, t: string, outT: string, perThread: boolean): string {
+interface SourceOptions {
+  kind: ReduceKind; t: string; outT: string;
+  /** 't': thread per output; 'w': workgroup per output chunk, general addressing; 'c': same, one contiguous run. */
+  mode: 't' | 'w' | 'c';
+  /** One reduced dim (thread mode): offset = r · stride, no division. */
+  r1: boolean;
+  vec4: boolean;
+  /** Writes partial values (and indices for arg kinds) instead of final results. */
+  partialOut: boolean;
+  /** Reads indices of partial results from a second input (pass 2 of an arg kind). */
+  partialIn: boolean;
+}
+
+function reduceSource(o: SourceOptions): string {
+  const { kind, t, mode } = o;
   const isArg = kind === 'argmax' || kind === 'argmin';
   const nanAware = t === 'f32';
-  // combine(a, ia, b, ib): for arg kinds keeps the first index among equal values; NaN wins (PyTorch)
+  // combine(a, b): for arg kinds keeps the first index among equal values; NaN wins (PyTorch)
   const better = kind === 'max' || kind === 'argmax' ? '>' : '<';
   const combine = kind === 'sum' ? 'return V(a.v + b.v, 0);'
     : kind === 'prod' ? 'return V(a.v * b.v, 0);'
@@ -57,33 +133,63 @@ function reduceSource(kind: ReduceKind, t: string, outT: string, perThread: bool
   ${nanAware ? 'if (is_nan(a.v) || is_nan(b.v)) { if (is_nan(a.v) && (!is_nan(b.v) || a.i <= b.i)) { return a; } return b; }' : ''}
   if (b.v ${better} a.v || (b.v == a.v && b.i < a.i)) { return b; }
   return a;`;
-  const body = perThread
-    ? `
+  const write = (acc: string) => (o.partialOut
+    ? `out[w] = ${acc}.v;${isArg ? ` outIdx[w] = ${acc}.i;` : ''}`
+    : `out[o] = ${isArg ? `${acc}.i` : `${acc}.v`};`);
+  let body: string;
+  if (mode === 't') {
+    body = `
   let o = (wid.x + wid.y * nwg.x) * ${REDUCE_WG}u + lid;
   if (o >= p.nOut) { return; }
   let base = keptOffset(o);
   var acc = V(${init(kind, t)}, 0);
-  for (var r = 0u; r < p.nRed; r++) { acc = combine(acc, V(x[base + redOffset(r)], i32(r))); }
-  out[o] = ${isArg ? 'acc.i' : 'acc.v'};`
-    : `
-  let o = wid.x + wid.y * nwg.x;
-  if (o >= p.nOut) { return; }
-  let base = keptOffset(o);
+  ${o.r1 ? 'let rs = p.rstride[0][0];' : ''}
+  ${o.vec4 ? `for (var r = 0u; r < p.nRed; r += 4u) {
+    let q = x[(base + r) / 4u];
+    acc = combine(acc, V(q.x, i32(r))); acc = combine(acc, V(q.y, i32(r + 1u)));
+    acc = combine(acc, V(q.z, i32(r + 2u))); acc = combine(acc, V(q.w, i32(r + 3u)));
+  }` : `for (var r = 0u; r < p.nRed; r++) { acc = combine(acc, V(x[base + ${o.r1 ? 'r * rs' : 'redOffset(r)'}], i32(r))); }`}
+  out[o] = ${isArg ? 'acc.i' : 'acc.v'};`;
+  } else {
+    const load = mode === 'w'
+      ? `for (var r = lo + lid; r < hi; r += ${REDUCE_WG}u) { acc = combine(acc, V(x[base + redOffset(r)], i32(r))); }`
+      : o.vec4
+        ? `for (var r = lo + lid * 4u; r < hi; r += ${REDUCE_WG * 4}u) {
+    let q = x[(base + r) / 4u];
+    acc = combine(acc, V(q.x, i32(r))); acc = combine(acc, V(q.y, i32(r + 1u)));
+    acc = combine(acc, V(q.z, i32(r + 2u))); acc = combine(acc, V(q.w, i32(r + 3u)));
+  }`
+        : `for (var r = lo + lid; r < hi; r += ${REDUCE_WG}u) { acc = combine(acc, V(x[base + r], ${o.partialIn ? 'xi[base + r]' : 'i32(r)'})); }`;
+    body = `
+  let w = wid.x + wid.y * nwg.x;
+  if (w >= p.nOut * p.splits) { return; }
+  let o = w / p.splits;
+  let lo = (w % p.splits) * p.chunk;
+  let hi = min(lo + p.chunk, p.nRed);
+  let base = ${mode === 'c' ? 'o * p.nRed' : 'keptOffset(o)'};
   var acc = V(${init(kind, t)}, 2147483647);
-  for (var r = lid; r < p.nRed; r += ${REDUCE_WG}u) { acc = combine(acc, V(x[base + redOffset(r)], i32(r))); }
+  ${load}
   scratch[lid] = acc;
   workgroupBarrier();
   for (var s = ${REDUCE_WG / 2}u; s > 0u; s >>= 1u) {
     if (lid < s) { scratch[lid] = combine(scratch[lid], scratch[lid + s]); }
     workgroupBarrier();
   }
-  if (lid == 0u) { out[o] = ${isArg ? 'scratch[0].i' : 'scratch[0].v'}; }`;
+  if (lid == 0u) { ${write('scratch[0]')} }`;
+  }
+  const bindings = [
+    `@group(0) @binding(1) var<storage, read> x: array<${o.vec4 ? `vec4<${t}>` : t}>;`,
+    ...(o.partialIn ? [`@group(0) @binding(2) var<storage, read> xi: array<i32>;`] : []),
+  ];
+  const outs = o.partialOut
+    ? [`var<storage, read_write> out: array<${t}>;`, ...(isArg ? ['var<storage, read_write> outIdx: array<i32>;'] : [])]
+    : [`var<storage, read_write> out: array<${o.outT}>;`];
+  outs.forEach((d) => bindings.push(`@group(0) @binding(${bindings.length + 1}) ${d}`));
   return `${layout.wgsl()}
 @group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> x: array<${t}>;
-@group(0) @binding(2) var<storage, read_write> out: array<${outT}>;
+${bindings.join('\n')}
 struct V { v: ${t}, i: i32 };
-${perThread ? '' : `var<workgroup> scratch: array<V, ${REDUCE_WG}>;`}
+${mode === 't' ? '' : `var<workgroup> scratch: array<V, ${REDUCE_WG}>;`}
 fn is_nan(x: f32) -> bool { return (bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u; }
 fn inf_f32() -> f32 { var bits = 0x7f800000u; return bitcast<f32>(bits); }
 fn combine(a: V, b: V) -> V {${combine}

@@ -24,7 +24,18 @@ function runReduce(kind: ReduceKind, x: Tensor, { axes, keepdim }: ReduceAttrs, 
     throw new ArgumentError(kind, 'input', `is empty along the reduced dims (shape ${fmtShape(x.shape)})`, 'a non-empty reduction (it has no identity)');
   }
   const plan = reducePlan(kind, x.dtype === 'bool' ? 'uint32' : x.dtype, x.shape, axes);
-  x.device.run(kind, plan.key, plan.source, [x.buffer, y.buffer], plan.workgroups, { layout: plan.layout, values: plan.values });
+  const [first, second] = plan.stages;
+  if (!second) {
+    x.device.run(kind, first.key, first.source, [x.buffer, y.buffer], first.workgroups, { layout: first.layout, values: first.values });
+    return y;
+  }
+  // two passes: partial results (and their indices for argmax/argmin) in pooled scratch buffers
+  const pv = empty([plan.partials], x.dtype === 'bool' ? 'uint32' : x.dtype, x.device);
+  const pi = isArg ? empty([plan.partials], 'int32', x.device) : null;
+  x.device.run(kind, first.key, first.source, [x.buffer, pv.buffer, ...(pi ? [pi.buffer] : [])], first.workgroups, { layout: first.layout, values: first.values });
+  x.device.run(kind, second.key, second.source, [pv.buffer, ...(pi ? [pi.buffer] : []), y.buffer], second.workgroups, { layout: second.layout, values: second.values });
+  // queued work runs in order, so the pool may hand these buffers out again right away
+  pv.dispose(); pi?.dispose();
   return y;
 }
 

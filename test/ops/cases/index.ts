@@ -3,6 +3,7 @@ import type { CaseTable } from '../../helpers/cases';
 import { convCases } from './conv';
 import { elementwiseCases } from './elementwise';
 import { layoutCases } from './layout';
+import { lossCases } from './losses';
 import { matmulCases } from './matmul';
 import { randomCases } from './random';
 import { reduceCases } from './reduce';
@@ -13,6 +14,7 @@ const TABLES: CaseTable[] = [
   convCases,
   elementwiseCases,
   layoutCases,
+  lossCases,
   matmulCases,
   randomCases,
   reduceCases,
