@@ -1,0 +1,8 @@
+/** Layers (`nn.*`), initialisers (`nn.init.*`) and losses. */
+export type { Module, Ctx, Params, State } from './module';
+export { sequential, lambda } from './module';
+export { linear, type LinearConfig } from './linear';
+export { conv2d, convTranspose2d, type Conv2dConfig, type ConvTranspose2dConfig } from './conv';
+export { batchNorm2d, layerNorm, groupNorm, type BatchNormConfig } from './norm';
+export { dropoutLayer as dropout } from './dropout-layer';
+export * as init from './init';

@@ -1,0 +1,44 @@
+/** nn.BatchNorm2d (running statistics as explicit state), nn.LayerNorm, nn.GroupNorm. */
+import { batchNorm as batchNormOp, layerNorm as layerNormOp, groupNorm as groupNormOp } from '../tensor/ops/norm';
+import { add } from '../tensor/ops/elementwise';
+import { full } from '../tensor/ops/creation';
+import type { Tensor } from '../tensor/tensor';
+import type { Module } from './module';
+
+export interface BatchNormConfig { numFeatures: number; eps?: number; momentum?: number; affine?: boolean; trackRunningStats?: boolean; }
+export type BatchNormParams = { weight?: Tensor; bias?: Tensor };
+export type BatchNormState = { running_mean?: Tensor; running_var?: Tensor; num_batches_tracked?: Tensor };
+
+export function batchNorm2d({ numFeatures, eps = 1e-5, momentum = 0.1, affine = true, trackRunningStats = true }: BatchNormConfig): Module<BatchNormParams, BatchNormState> {
+  return {
+    init(_key, o = {}) {
+      const params: BatchNormParams = affine ? { weight: full([numFeatures], 1, o), bias: full([numFeatures], 0, o) } : {};
+      const state: BatchNormState = trackRunningStats
+        ? { running_mean: full([numFeatures], 0, o), running_var: full([numFeatures], 1, o), num_batches_tracked: full([], 0, { ...o, dtype: 'int32' }) }
+        : {};
+      return { params, state };
+    },
+    apply(p, s, x, ctx) {
+      // without running statistics PyTorch always normalises with batch statistics
+      const training = ctx.training || !trackRunningStats;
+      const r = batchNormOp(x, s.running_mean ?? null, s.running_var ?? null, p.weight ?? null, p.bias ?? null, { training, momentum, eps });
+      if (!trackRunningStats || !ctx.training) return { y: r.y, state: s };
+      return { y: r.y, state: { running_mean: r.runningMean!, running_var: r.runningVar!, num_batches_tracked: add(s.num_batches_tracked!, 1) } };
+    },
+  };
+}
+
+export function layerNorm({ normalizedShape, eps = 1e-5, elementwiseAffine = true }: { normalizedShape: number | number[]; eps?: number; elementwiseAffine?: boolean }): Module<BatchNormParams, {}> {
+  const shape = typeof normalizedShape === 'number' ? [normalizedShape] : normalizedShape;
+  return {
+    init: (_k, o = {}) => ({ params: elementwiseAffine ? { weight: full(shape, 1, o), bias: full(shape, 0, o) } : {}, state: {} }),
+    apply: (p, state, x) => ({ y: layerNormOp(x, shape, p.weight, p.bias, eps), state }),
+  };
+}
+
+export function groupNorm({ numGroups, numChannels, eps = 1e-5, affine = true }: { numGroups: number; numChannels: number; eps?: number; affine?: boolean }): Module<BatchNormParams, {}> {
+  return {
+    init: (_k, o = {}) => ({ params: affine ? { weight: full([numChannels], 1, o), bias: full([numChannels], 0, o) } : {}, state: {} }),
+    apply: (p, state, x) => ({ y: groupNormOp(x, numGroups, p.weight, p.bias, eps), state }),
+  };
+}
