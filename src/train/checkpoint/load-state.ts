@@ -5,7 +5,7 @@
 import { cast } from '../../tensor/ops/elementwise';
 import { Tensor } from '../../tensor/tensor';
 import { flatten, unflatten } from '../../tensor/tree';
-import { HostTensor, isHostTensor, toTensor } from './host-tensor';
+import { HostTensor, isHostTensor, leafEntries, toTensor } from './host-tensor';
 
 export interface LoadStateDictOptions {
   /** Throw when any key is missing, unexpected or has the wrong shape (default true). */
@@ -25,20 +25,7 @@ export interface LoadStateDictResult<T> {
 }
 
 /** Dotted keys → tensor leaves (HostTensor or Tensor) of a possibly nested state_dict. */
-function flatEntries(sd: unknown): [string, HostTensor | Tensor][] {
-  const out: [string, HostTensor | Tensor][] = [];
-  const seen = new Set<unknown>();
-  const walk = (x: unknown, path: string) => {
-    if (x instanceof Tensor || isHostTensor(x)) { out.push([path, x as HostTensor | Tensor]); return; }
-    if (typeof x !== 'object' || x === null || ArrayBuffer.isView(x) || seen.has(x)) return;
-    seen.add(x);
-    if (Array.isArray(x)) x.forEach((c, i) => walk(c, path ? `${path}.${i}` : String(i)));
-    else for (const k of Object.keys(x)) walk((x as Record<string, unknown>)[k], path ? `${path}.${k}` : k);
-    seen.delete(x);
-  };
-  walk(sd, '');
-  return out;
-}
+const flatEntries = (sd: unknown) => leafEntries<HostTensor | Tensor>(sd, (x) => x instanceof Tensor || isHostTensor(x));
 
 const list = (xs: string[], max = 20) => (xs.length > max ? `${xs.slice(0, max).join(', ')}, … (${xs.length - max} more)` : xs.join(', '));
 

@@ -5,7 +5,7 @@
  * The result mirrors the pickled structure (dicts → objects, lists/tuples → arrays) with HostTensor
  * leaves. Runtime-neutral: no `node:` imports.
  */
-import { type HostDType, HostTensor, ITEM_SIZE, hostArrayFromBytes, isHostTensor } from './host-tensor';
+import { type HostDType, HostTensor, ITEM_SIZE, hostArrayFromBytes, isHostTensor, leafEntries } from './host-tensor';
 import { PyGlobal, UnpicklingError, isDict, unpickle, type GlobalHandler } from './pickle';
 import { isTar, readTar } from './tar';
 import { isZip, readZipDirectory, readZipEntry } from './zip';
@@ -360,15 +360,7 @@ export async function readPth(bytes: Uint8Array): Promise<unknown> {
  */
 export function flattenStateDict(obj: unknown): Record<string, HostTensor> {
   const out: Record<string, HostTensor> = {};
-  const seen = new Set<unknown>();
-  const walk = (x: unknown, path: string) => {
-    if (isHostTensor(x)) { Object.defineProperty(out, path, { value: x, enumerable: true, writable: true, configurable: true }); return; }
-    if (typeof x !== 'object' || x === null || ArrayBuffer.isView(x) || seen.has(x)) return;
-    seen.add(x);
-    if (Array.isArray(x)) x.forEach((c, i) => walk(c, path ? `${path}.${i}` : String(i)));
-    else for (const k of Object.keys(x)) walk((x as Record<string, unknown>)[k], path ? `${path}.${k}` : k);
-    seen.delete(x);
-  };
-  walk(obj, '');
+  // defineProperty: a key such as '__proto__' stays an ordinary entry
+  for (const [k, v] of leafEntries<HostTensor>(obj, isHostTensor)) Object.defineProperty(out, k, { value: v, enumerable: true, writable: true, configurable: true });
   return out;
 }
