@@ -34,3 +34,5 @@ export { conv2d, conv1d, convTranspose2d, type Conv2dOptions, type Conv1dOptions
 export * from './tensor/ops/stats';
 export * from './tensor/ops/softmax';
 export * from './nn/losses';
+/** Layers as { init, apply } values and initialisers: nn.linear, nn.conv2d, nn.batchNorm2d, nn.sequential, nn.init.* */
+export * as nn from './nn/index';

@@ -9,7 +9,7 @@ import type { Key } from '../tensor/random';
 import { split } from '../tensor/random';
 import type { Tensor } from '../tensor/tensor';
 import type { Device } from '../kernels/webgpu/device';
-import { add, relu, sigmoid } from '../tensor/ops/elementwise';
+import { add, sigmoid } from '../tensor/ops/elementwise';
 import { concat } from '../tensor/ops/layout';
 import { maxPool2d } from '../tensor/ops/pool';
 import { upsampleLike } from '../tensor/ops/resize';
@@ -81,12 +81,13 @@ function rebnconvInit(key: Key, cin: number, cout: number, variant: U2NetVariant
   return { params: { conv_s1: conv3x3Init(key, cin, cout, variantFor(variant, cin, cout), device), bn_s1: bn.params as P }, state: { bn_s1: bn.state as P } };
 }
 
-const BN = batchNorm2d({ numFeatures: 0 });
+/** BatchNorm with the ReLU fused into its kernel (only momentum and eps of the config matter to apply). */
+const BN_RELU = batchNorm2d({ numFeatures: 0, activation: 'relu' });
 
 function rebnconv(p: P, s: P, x: Tensor, dilation: number, ctx: Ctx): { y: Tensor; state: P } {
   const h = conv3x3(p.conv_s1 as P, x, dilation);
-  const r = BN.apply(p.bn_s1 as any, s.bn_s1 as any, h, ctx);
-  return { y: relu(r.y), state: { bn_s1: r.state as P } };
+  const r = BN_RELU.apply(p.bn_s1 as any, s.bn_s1 as any, h, ctx);
+  return { y: r.y, state: { bn_s1: r.state as P } };
 }
 
 // ---- RSU(height, dilated) ------------------------------------------------------------------------

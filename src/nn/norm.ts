@@ -1,15 +1,19 @@
 /** nn.BatchNorm2d (running statistics as explicit state), nn.LayerNorm, nn.GroupNorm. */
-import { batchNorm as batchNormOp, layerNorm as layerNormOp, groupNorm as groupNormOp } from '../tensor/ops/norm';
+import { batchNormAct, layerNorm as layerNormOp, groupNorm as groupNormOp } from '../tensor/ops/norm';
 import { add } from '../tensor/ops/elementwise';
 import { full } from '../tensor/ops/creation';
 import type { Tensor } from '../tensor/tensor';
 import type { Module } from './module';
 
-export interface BatchNormConfig { numFeatures: number; eps?: number; momentum?: number; affine?: boolean; trackRunningStats?: boolean; }
+export interface BatchNormConfig {
+  numFeatures: number; eps?: number; momentum?: number; affine?: boolean; trackRunningStats?: boolean;
+  /** 'relu' fuses the activation into the normalising kernel (one pass instead of two). */
+  activation?: 'relu' | 'none';
+}
 export type BatchNormParams = { weight?: Tensor; bias?: Tensor };
 export type BatchNormState = { running_mean?: Tensor; running_var?: Tensor; num_batches_tracked?: Tensor };
 
-export function batchNorm2d({ numFeatures, eps = 1e-5, momentum = 0.1, affine = true, trackRunningStats = true }: BatchNormConfig): Module<BatchNormParams, BatchNormState> {
+export function batchNorm2d({ numFeatures, eps = 1e-5, momentum = 0.1, affine = true, trackRunningStats = true, activation = 'none' }: BatchNormConfig): Module<BatchNormParams, BatchNormState> {
   return {
     init(_key, o = {}) {
       const params: BatchNormParams = affine ? { weight: full([numFeatures], 1, o), bias: full([numFeatures], 0, o) } : {};
@@ -21,7 +25,7 @@ export function batchNorm2d({ numFeatures, eps = 1e-5, momentum = 0.1, affine = 
     apply(p, s, x, ctx) {
       // without running statistics PyTorch always normalises with batch statistics
       const training = ctx.training || !trackRunningStats;
-      const r = batchNormOp(x, s.running_mean ?? null, s.running_var ?? null, p.weight ?? null, p.bias ?? null, { training, momentum, eps });
+      const r = batchNormAct(x, s.running_mean ?? null, s.running_var ?? null, p.weight ?? null, p.bias ?? null, { training, momentum, eps, activation });
       if (!trackRunningStats || !ctx.training) return { y: r.y, state: s };
       return { y: r.y, state: { running_mean: r.runningMean!, running_var: r.runningVar!, num_batches_tracked: add(s.num_batches_tracked!, 1) } };
     },
