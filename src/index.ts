@@ -36,3 +36,7 @@ export * from './tensor/ops/softmax';
 export * from './nn/losses';
 /** Layers as { init, apply } values and initialisers: nn.linear, nn.conv2d, nn.batchNorm2d, nn.sequential, nn.init.* */
 export * as nn from './nn/index';
+export { Progress } from './train/progress';
+/** Salient-object metrics: mae, fMeasure, sMeasure, eMeasure, iou, dice, sodScores. */
+export * as metrics from './train/metrics/sod';
+export { syntheticSample, syntheticBatch } from './train/data/synthetic-sod';
