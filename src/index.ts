@@ -35,3 +35,5 @@ export * from './tensor/ops/stats';
 export * from './tensor/ops/softmax';
 export * from './nn/losses';
 export * from './train/data/augment';
+export * from './train/data/datasets';
+export * from './train/data/loader';
