@@ -4,7 +4,9 @@ import { mkdtempSync, mkdirSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import jpeg from 'jpeg-js';
-import { encodePng, imageFolder, sodDataset, decodeWorkers, loader, arrayDataset, subset, random, augmentGeometry, type HostBatch } from '../../src/node';
+import { sequential, lambda, linear } from '../../src/nn';
+import { loadSodFolder } from '../../src/io/sod-folder';
+import { type Tensor, crossEntropy, reshape, tidy, valueAndGrad, optim, colorJitter, normalize, encodePng, imageFolder, sodDataset, decodeWorkers, loader, arrayDataset, subset, random, augmentGeometry, type HostBatch } from '../../src/node';
 
 let root: string;
 const W = 6, H = 5;
@@ -144,5 +146,43 @@ describe('loader', () => {
     const m = await out.mask!.data();
     expect([m[0], m[W - 1]]).toEqual([0, 1]); // columns 0–2 were 1; flipped they are columns 3–5
     b.dispose(); out.image.dispose(); out.mask!.dispose();
+  });
+
+  it('loadSodFolder still reads the DUTS layout through sodPairs', () => {
+    const f = loadSodFolder(join(root, 'duts'), 4, 0.2);
+    expect([f.count, f.heldOutCount]).toEqual([4, 1]);
+    expect(f.train(0).image.length).toBe(3 * 16);
+  });
+
+  it('trains from a folder: imageFolder → loader (workers) → GPU augmentation → model step', async () => {
+    const ds = imageFolder(join(root, 'folder'), { size: 8 });
+    const workers = decodeWorkers(2);
+    const data = loader(ds, { batchSize: 4, shuffle: true, key: random.key(0), dropLast: true, runner: workers });
+    const model = sequential(lambda((x) => reshape(x, [x.shape[0], -1])), linear({ inFeatures: 3 * 6 * 6, outFeatures: ds.classes.length }));
+    let { params } = model.init(random.key(1));
+    const opt = optim.sgd({ lr: 0.1 });
+    let state = opt.init(params);
+    const lossOf = (p: typeof params, x: Tensor, y: Tensor) => crossEntropy(model.apply(p, {}, x, { training: true }).y, y);
+    const losses: number[] = [];
+    for (let epoch = 0; epoch < 2; epoch++) {
+      const augKey = random.foldIn(random.key(2), epoch);
+      for await (const b of data.epoch(epoch)) {
+        const k = random.foldIn(augKey, b.index);
+        const r = tidy(() => {
+          const g = augmentGeometry({ image: b.images }, k, { size: 6, crop: 'resizedCrop', hflip: 0.5 }).image;
+          const x = normalize(colorJitter(g, random.foldIn(k, 1), { brightness: 0.2, contrast: 0.2, saturation: 0.2, hue: 0.05 }));
+          const [loss, grads] = valueAndGrad(lossOf)(params, x, b.labels!);
+          const u = opt.update(grads, state, params, { donate: true });
+          return { loss, params: u.params, state: u.state };
+        });
+        ({ params, state } = r);
+        const loss = r.loss;
+        losses.push(await loss.item());
+        loss.dispose(); b.dispose();
+      }
+    }
+    await data.close();
+    expect(losses.length).toBe(2 * Math.floor(ds.length / 4));
+    expect(losses.every(Number.isFinite)).toBe(true);
   });
 });
