@@ -92,3 +92,10 @@ export function refColorJitter(x: RefTensor, params: RefTensor): RefTensor {
   }
   return { shape: [...x.shape], dtype: 'float32', data: out };
 }
+
+/** (x − mean[c]) / std[c] for x [N, C, H, W], mean and std [C]. */
+export function refNormalize(x: RefTensor, mean: RefTensor, std: RefTensor): RefTensor {
+  const [, C, H, W] = x.shape;
+  const data = x.data.map((v, i) => { const c = Math.floor(i / (H * W)) % C; return (v - mean.data[c]) / std.data[c]; });
+  return { shape: [...x.shape], dtype: 'float32', data };
+}

@@ -146,3 +146,23 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 }
 `;
 }
+
+export const normalizeLayout = new UniformLayout([{ name: 'n', type: 'u32' }, { name: 'C', type: 'u32' }, { name: 'HW', type: 'u32' }]);
+
+/** y = (x − mean[c]) / std[c] over [N, C, H, W], one thread per element. */
+export function normalizeSource(): string {
+  return `${normalizeLayout.wgsl()}
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read> mean: array<f32>;
+@group(0) @binding(3) var<storage, read> sd: array<f32>;
+@group(0) @binding(4) var<storage, read_write> y: array<f32>;
+@compute @workgroup_size(${AUGMENT_WG})
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = gid.x + gid.y * nwg.x * ${AUGMENT_WG}u;
+  if (i >= p.n) { return; }
+  let c = (i / p.HW) % p.C;
+  y[i] = (x[i] - mean[c]) / sd[c];
+}
+`;
+}

@@ -13,13 +13,15 @@
  * defaults. All of these are data ops (no gradient).
  */
 import { grid } from '../../kernels/webgpu/device';
-import { affineLayout, affineSource, jitterLayout, jitterSource, AUGMENT_WG } from '../../kernels/wgsl/augment';
-import { refAffineResample, refColorJitter, type RefAffineParams } from '../../kernels/reference/augment';
-import { defineOp, internal, type Op, type RefTensor } from '../../tensor/ops/define';
+import { affineLayout, affineSource, jitterLayout, jitterSource, normalizeLayout, normalizeSource, AUGMENT_WG } from '../../kernels/wgsl/augment';
+import { refAffineResample, refColorJitter, refNormalize, type RefAffineParams } from '../../kernels/reference/augment';
+import { defineOp, type Op, type RefTensor } from '../../tensor/ops/define';
 import { ArgumentError, fmtShape } from '../../tensor/shape';
 import { Tensor, empty } from '../../tensor/tensor';
 import { tensor } from '../../tensor/ops/creation';
-import { sub, div } from '../../tensor/ops/elementwise';
+import { div } from '../../tensor/ops/elementwise';
+import { reshape } from '../../tensor/ops/shape-ops';
+import { isRecording } from '../../tensor/tape';
 import { type Key, checkKey, foldIn, randomBits, permutation } from '../../tensor/random';
 
 // ---- ops -----------------------------------------------------------------------------------------
@@ -54,6 +56,21 @@ const colorJitterOp: Op<Record<string, never>> = defineOp({
   },
   reference: ([x, params]) => refColorJitter(x as RefTensor, params as RefTensor),
   noGrad: 'data augmentation: runs on input batches, outside any gradient trace',
+});
+
+/** Per-channel (x − mean) / std; differentiable in x (dx = dy / std), as inputs are sometimes traced. */
+const normalizeOp: Op<Record<string, never>> = defineOp({
+  name: 'normalizeChannels',
+  forward([x, mean, std]) {
+    const xt = x as Tensor;
+    const y = empty(xt.shape, 'float32', xt.device);
+    if (y.size === 0) return y;
+    xt.device.run('normalizeChannels', 'augment:normalize', normalizeSource, [xt.buffer, (mean as Tensor).buffer, (std as Tensor).buffer, y.buffer], grid(y.size, AUGMENT_WG),
+      { layout: normalizeLayout, values: { n: y.size, C: xt.shape[1], HW: xt.shape[2] * xt.shape[3] } });
+    return y;
+  },
+  reference: ([x, mean, std]) => refNormalize(x as RefTensor, mean as RefTensor, std as RefTensor),
+  vjp: ({ dy, inputs }) => [div(dy, reshape(inputs[2] as Tensor, [1, (inputs[2] as Tensor).size, 1, 1])), null, null],
 });
 
 function checkBatch(fn: string, arg: string, x: unknown, channels?: number): Tensor {
@@ -305,7 +322,8 @@ export function normalize(x: Tensor, mean: readonly number[] = IMAGENET_MEAN, st
   if (mean.length !== C) throw new ArgumentError('normalize', 'mean', `has ${mean.length} values`, `${C}, one per channel of ${fmtShape(x.shape)}`);
   if (std.length !== C) throw new ArgumentError('normalize', 'std', `has ${std.length} values`, `${C}, one per channel of ${fmtShape(x.shape)}`);
   if (!std.every((s) => s !== 0 && Number.isFinite(s))) throw new ArgumentError('normalize', 'std', `is ${JSON.stringify(std)}`, 'finite non-zero values');
-  const m = tensor(Float32Array.from(mean), { shape: [1, C, 1, 1], device: x.device });
-  const s = tensor(Float32Array.from(std), { shape: [1, C, 1, 1], device: x.device });
-  try { return internal(() => div(sub(x, m), s)); } finally { m.dispose(); s.dispose(); }
+  const m = tensor(Float32Array.from(mean), { shape: [C], device: x.device });
+  const s = tensor(Float32Array.from(std), { shape: [C], device: x.device });
+  // a traced call keeps mean/std alive for the backward pass; the trace's scope frees them
+  try { return normalizeOp.call1([x, m, s], {}); } finally { if (!isRecording()) { m.dispose(); s.dispose(); } }
 }

@@ -35,7 +35,11 @@ const jitterParams = (N: number) => fc.array(fc.record({
 const jitterCase = fc.record({ N: fc.integer({ min: 1, max: 3 }), H: fc.integer({ min: 1, max: 7 }), W: fc.integer({ min: 1, max: 19 }) })
   .chain((r) => fc.tuple(pixels([r.N, 3, r.H, r.W]), jitterParams(r.N)).map(([x, p]): OpCase => ({ inputs: [x, p], attrs: {} })));
 
+const normalizeCase = fc.record({ N: fc.integer({ min: 1, max: 2 }), C: fc.integer({ min: 1, max: 4 }), H: fc.integer({ min: 1, max: 5 }), W: fc.integer({ min: 1, max: 5 }) })
+  .chain((r) => fc.tuple(refTensor([r.N, r.C, r.H, r.W]), refTensor([r.C]), refTensor([r.C], { min: 0.2, max: 2 })).map(([x, m, s]): OpCase => ({ inputs: [x, m, s], attrs: {} })));
+
 export const augmentCases: CaseTable = {
+  normalizeChannels: { arb: normalizeCase, grad: [0], runs: 15, gradRuns: 10 },
   affineResample: { arb: affineCase, grad: false, runs: 25 },
   colorJitter: { arb: jitterCase, grad: false, runs: 20, tol: { rtol: 1e-4, atol: 2e-5 } },
 };
