@@ -40,3 +40,6 @@ export { Progress } from './train/progress';
 /** Salient-object metrics: mae, fMeasure, sMeasure, eMeasure, iou, dice, sodScores. */
 export * as metrics from './train/metrics/sod';
 export { syntheticSample, syntheticBatch } from './train/data/synthetic-sod';
+export * from './train/data/augment';
+export * from './train/data/datasets';
+export * from './train/data/loader';

@@ -24,12 +24,20 @@ export function findSodDirs(root: string): { images: string; masks: string } {
   return { images: join(root, images), masks: join(root, masks) };
 }
 
-export function loadSodFolder(root: string, size: number, heldOutFraction = 0.1): SodFolder {
+/** Image/mask file pairs matched by stem, sorted by stem (at least 2). */
+export function sodPairs(root: string): { stem: string; image: string; mask: string }[] {
   const dirs = findSodDirs(root);
   const byStem = (dir: string) => new Map(readdirSync(dir).filter((f) => IMAGE_EXT.has(extname(f).toLowerCase())).map((f) => [basename(f, extname(f)), join(dir, f)]));
   const imgs = byStem(dirs.images), masks = byStem(dirs.masks);
   const stems = [...imgs.keys()].filter((s) => masks.has(s)).sort();
   if (stems.length < 2) throw new Error(`sod folder '${root}': found ${stems.length} image/mask pairs with matching stems; need at least 2`);
+  return stems.map((stem) => ({ stem, image: imgs.get(stem)!, mask: masks.get(stem)! }));
+}
+
+export function loadSodFolder(root: string, size: number, heldOutFraction = 0.1): SodFolder {
+  const pairs = sodPairs(root);
+  const stems = pairs.map((p) => p.stem);
+  const imgs = new Map(pairs.map((p) => [p.stem, p.image])), masks = new Map(pairs.map((p) => [p.stem, p.mask]));
   const held = Math.max(1, Math.round(stems.length * heldOutFraction));
   const trainStems = stems.slice(0, stems.length - held), heldStems = stems.slice(stems.length - held);
   const load = (stem: string): SodPair => {

@@ -1,5 +1,6 @@
 /** All op cases by op name. Each family adds one import and one entry in TABLES. */
 import type { CaseTable } from '../../helpers/cases';
+import { augmentCases } from './augment';
 import { convCases } from './conv';
 import { elementwiseCases } from './elementwise';
 import { layoutCases } from './layout';
@@ -11,6 +12,7 @@ import { shapeCases } from './shape';
 import { visionCases } from './vision';
 
 const TABLES: CaseTable[] = [
+  augmentCases,
   convCases,
   elementwiseCases,
   layoutCases,
