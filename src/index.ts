@@ -34,3 +34,4 @@ export { conv2d, conv1d, convTranspose2d, type Conv2dOptions, type Conv1dOptions
 export * from './tensor/ops/stats';
 export * from './tensor/ops/softmax';
 export * from './nn/losses';
+export { readOnnx, OnnxError, type OnnxModel, type OnnxGraph, type OnnxNode, type OnnxAttributeValue, type OnnxValueInfo } from './train/checkpoint/onnx';

@@ -18,3 +18,4 @@ registerGPUProvider(() => {
 
 export * from './index';
 export { saveSafetensors, loadSafetensors, loadPth, writeFileAtomic, type AtomicWriteOptions } from './io/files';
+export { pretrainedU2netp, fetchU2netpOnnx, defaultCacheDir, U2NETP_ONNX_SHA256, type PretrainedOptions } from './io/pretrained';
