@@ -4,7 +4,9 @@
  * initializers by number, so the convs are matched by position: the ONNX graph lists its Conv nodes
  * in the original forward order (stage1 … stage6, stage5d … stage1d, each RSU as rebnconvin,
  * rebnconv1 … rebnconvL, rebnconv(L−1)d … rebnconv1d; then side1 … side6 and outconv). Every conv
- * is checked against that order by weight shape, dilation, padding, stride and groups.
+ * is checked against that order by weight shape, dilation, padding, stride and groups, and the
+ * stage convs by data flow (each uses the previous one's output), which pins the many convs that
+ * share a shape (e.g. the 16→16 ones of U²-NetP).
  *
  * With BN folded, the model's BatchNorms must be the identity in eval mode: weight 1, bias 0,
  * running_mean 0 and running_var 1 − eps, so (x − 0)/sqrt(var + eps) is exactly x in float32.
@@ -43,6 +45,36 @@ export function u2netConvOrder(name: U2NetName = 'u2netp'): ConvSlot[] {
   return slots;
 }
 
+/**
+ * The encoder/decoder convs form one chain: each consumes (through ReLU, pooling, upsampling,
+ * concatenation and residual adds) the output of the one before. So any topological order of the
+ * graph lists them in the forward order, and same-shaped convs cannot be confused. Checked here:
+ * conv i + 1 must depend on conv i. (The side convs are independent; the export kept their names.)
+ */
+function checkConvChain(model: OnnxModel, convs: OnnxNode[], slots: ConvSlot[]): void {
+  const producer = new Map<string, OnnxNode>();
+  for (const n of model.graph.nodes) for (const o of n.outputs) producer.set(o, n);
+  const dependsOn = (node: OnnxNode, target: OnnxNode): boolean => {
+    const seen = new Set<OnnxNode>(), stack = [node];
+    while (stack.length) {
+      const n = stack.pop()!;
+      for (const input of n === node ? n.inputs.slice(0, 1) : n.inputs) {
+        const p = producer.get(input);
+        if (!p || seen.has(p)) continue;
+        if (p === target) return true;
+        seen.add(p);
+        stack.push(p);
+      }
+    }
+    return false;
+  };
+  for (let i = 1; i < slots.length && slots[i].bn; i++) {
+    if (!dependsOn(convs[i], convs[i - 1])) {
+      throw new Error(`u2net from ONNX: Conv node ${i} (expected ${slots[i].path}) does not use the output of Conv node ${i - 1} (expected ${slots[i - 1].path}); the graph is not U²-Net's forward order`);
+    }
+  }
+}
+
 const ints = (n: OnnxNode, k: string, dflt: number[]) => {
   const v = n.attributes[k];
   return Array.isArray(v) ? (v as number[]) : dflt;
@@ -59,6 +91,7 @@ export function u2netStateDictFromOnnx(model: OnnxModel, name: U2NetName = 'u2ne
   if (convs.length !== slots.length) {
     throw new Error(`u2net from ONNX: the graph has ${convs.length} Conv nodes; ${name} has ${slots.length} convolutions`);
   }
+  checkConvChain(model, convs, slots);
   const sd: Record<string, HostTensor> = {};
   const put = (k: string, t: HostTensor) => Object.defineProperty(sd, k, { value: t, enumerable: true, writable: true, configurable: true });
   const fill = (n: number, v: number) => new HostTensor('float32', [n], new Float32Array(n).fill(v));

@@ -55,6 +55,16 @@ describe('pretrained U²-NetP from ONNX', () => {
     expect(() => u2netStateDictFromOnnx(model)).toThrow(/118 Conv nodes; u2netp has 119/);
   });
 
+  it('convs out of forward order are caught by the data-flow check even when their shapes agree', () => {
+    const model = readOnnx(new Uint8Array(readFileSync(onnxPath)));
+    const nodes = model.graph.nodes;
+    const convs = nodes.filter((n) => n.opType === 'Conv');
+    // stage1.rebnconv4 and rebnconv5: both [16, 16, 3, 3], dilation 1
+    const a = nodes.indexOf(convs[4]), b = nodes.indexOf(convs[5]);
+    [nodes[a], nodes[b]] = [nodes[b], nodes[a]];
+    expect(() => u2netStateDictFromOnnx(model)).toThrow(/Conv node 5 \(expected stage1\.rebnconv5\.conv_s1\) does not use the output of Conv node 4/);
+  });
+
   it('webgrad matches onnxruntime on a photo (fused sigmoid mask at 320×320)', async () => {
     const model = u2net({ model: 'u2netp' });
     const fresh = model.init(random.key(0));
