@@ -69,6 +69,10 @@ describe('ONNX reader', () => {
     expect(() => readOnnx(bad([...vint(2, 1), ...str(8, 'ext'), ...vint(14, 1)]))).toThrow(/'ext' keeps its data in an external file/);
     expect(() => readOnnx(bad([...vint(2, 8), ...str(8, 'strs')]))).toThrow(/'strs' has data_type 8/);
     expect(() => readOnnx(Uint8Array.from([...tag(7, 2), 0xff, 0xff, 0xff, 0xff, 0x0f]))).toThrow(/runs past the end/);
+    // a string field longer than what is left of its message
+    expect(() => readOnnx(Uint8Array.from(bytes(7, [...tag(2, 2), 10, 65, 66])))).toThrow(/length 10 runs past the end of the enclosing message \(2 bytes left\)/);
+    expect(() => readOnnx(Uint8Array.from(bytes(7, [...tag(30, 1), 1, 2, 3])))).toThrow(/truncated fixed64/);
+    expect(() => readOnnx(Uint8Array.from(bytes(7, [...tag(30, 3)])))).toThrow(/unsupported wire type 3/);
   });
 
   it('fuzz: mutated models parse or throw an OnnxError, never crash or hang (300 mutations)', () => {
