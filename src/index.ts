@@ -43,3 +43,4 @@ export { syntheticSample, syntheticBatch } from './train/data/synthetic-sod';
 export * from './train/data/augment';
 export * from './train/data/datasets';
 export * from './train/data/loader';
+export { readOnnx, OnnxError, type OnnxModel, type OnnxGraph, type OnnxNode, type OnnxAttributeValue, type OnnxValueInfo } from './train/checkpoint/onnx';
