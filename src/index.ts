@@ -34,3 +34,4 @@ export { conv2d, conv1d, convTranspose2d, type Conv2dOptions, type Conv1dOptions
 export * from './tensor/ops/stats';
 export * from './tensor/ops/softmax';
 export * from './nn/losses';
+export { resnet, resnetBlocks, isResNetHead, RESNET_CONFIG, type ResNetModel, type ResNetConfig, type ResNetName, type ResNetFeatures, type BlockSpec, type BlockKind } from './models/resnet';
