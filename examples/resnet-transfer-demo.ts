@@ -32,6 +32,9 @@ const args = parseArgs(process.argv.slice(2), {
   epochs: { default: 8, help: 'fine-tuning phase 2 epochs (scratch gets frozen-epochs + epochs)' },
   planes: { default: '16,32,64,128', help: 'ResNet-18 stage widths' },
   seed: { default: 0, help: 'seed' },
+  'reuse-pretrain': { default: false, help: 'skip pretraining when OUT/pretrain-source/summary.json exists' },
+  'ft-lr': { default: 0.001, help: 'fine-tuning: backbone lr in phase 2 (head ×10; phase 1 head lr = 10 × this)' },
+  'scratch-lr': { default: 0.02, help: 'from-scratch lr' },
 }, 'usage: resnet-transfer-demo [options]');
 
 const NAMES = ['T-shirt_top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle_boot'];
@@ -64,7 +67,7 @@ function writeFolder(dir: string, images: { shape: number[]; data: Uint8Array },
 }
 
 const data = join(args.out, 'data');
-rmSync(data, { recursive: true, force: true });
+rmSync(args['reuse-pretrain'] ? join(data, 'target') : data, { recursive: true, force: true });
 const tr = readIdx(join(args.fmnist, 'train-images-idx3-ubyte.gz')), trl = readIdx(join(args.fmnist, 'train-labels-idx1-ubyte.gz')).data;
 const te = readIdx(join(args.fmnist, 't10k-images-idx3-ubyte.gz')), tel = readIdx(join(args.fmnist, 't10k-labels-idx1-ubyte.gz')).data;
 const SRC = [0, 1, 2, 3, 4], TGT = [5, 6, 7, 8, 9];
@@ -84,12 +87,13 @@ function run(name: string, extra: string[]): { best: { top1: number; top5: numbe
   return JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8'));
 }
 
-const pre = run('pretrain-source', ['--data', join(data, 'source'), '--epochs', String(args['pretrain-epochs']), '--batch', '64', '--lr', '0.02']);
+const reuse = args['reuse-pretrain'] && existsSync(join(args.out, 'pretrain-source/summary.json'));
+const pre = reuse ? JSON.parse(readFileSync(join(args.out, 'pretrain-source/summary.json'), 'utf8')) : run('pretrain-source', ['--data', join(data, 'source'), '--epochs', String(args['pretrain-epochs']), '--batch', '64', '--lr', '0.02']);
 const total = args['frozen-epochs'] + args.epochs;
 const batch = '16';
 const ft = run('finetune-target', ['--data', join(data, 'target'), '--init', join(args.out, 'pretrain-source/best.safetensors'),
-  '--frozen-epochs', String(args['frozen-epochs']), '--epochs', String(args.epochs), '--batch', batch, '--lr', '0.005', '--head-lr-scale', '10']);
-const sc = run('scratch-target', ['--data', join(data, 'target'), '--epochs', String(total), '--batch', batch, '--lr', '0.02']);
+  '--frozen-epochs', String(args['frozen-epochs']), '--epochs', String(args.epochs), '--batch', batch, '--lr', String(args['ft-lr']), '--head-lr-scale', '10']);
+const sc = run('scratch-target', ['--data', join(data, 'target'), '--epochs', String(total), '--batch', batch, '--lr', String(args['scratch-lr'])]);
 
 const pct = (v: number) => `${(100 * v).toFixed(1)}%`;
 console.log(`\nsource pretraining (${SRC.length} classes × ${args['source-per-class']}): val top1 ${pct(pre.best.top1)} in ${pre.seconds.toFixed(0)} s`);

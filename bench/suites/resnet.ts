@@ -1,7 +1,8 @@
 /**
  * ResNet-18 (torchvision structure) at 224×224: inference (eval-mode BatchNorm) and training
- * (forward, backward, SGD momentum update, batch statistics) in images/s, at batch 1 and — unless
- * --quick or RESNET_BENCH_BATCHES says otherwise — batch 32. TF.js (WebGPU backend, layers API,
+ * (forward, backward, SGD momentum update, batch statistics) in images/s, at batch 1; batch 32 with
+ * RESNET_BENCH_BATCHES=1,32 (on lavapipe one batch-1 training step takes ~5.6 s, TF.js's ~14 s, so batch 32
+ * would take tens of minutes there; on a real GPU ask for it). TF.js (WebGPU backend, layers API,
  * the same shapes: 'same' padding gives torchvision's output sizes) runs beside it as the peer.
  * Standalone: `npx tsx bench/suites/resnet.ts [--quick]`; RESNET_BENCH_BATCHES=1,8 picks batches.
  */
@@ -37,7 +38,7 @@ function tfResnet18(tf: Tfjs) {
 
 export const resnetSuite: Suite = async ({ device, quick }) => {
   const rows: BenchRow[] = [];
-  const batches = process.env.RESNET_BENCH_BATCHES ? process.env.RESNET_BENCH_BATCHES.split(',').map(Number) : quick ? [1] : [1, 32];
+  const batches = process.env.RESNET_BENCH_BATCHES ? process.env.RESNET_BENCH_BATCHES.split(',').map(Number) : [1];
   const opts = (b: number) => (quick ? { warmup: 1, iters: 1, repeats: 1 } : b > 1 ? { warmup: 1, iters: 2, repeats: 1 } : { warmup: 2, iters: 5, repeats: 3 });
   const model = resnet({ model: 'resnet18' });
   let { params, state } = model.init(random.key(0));
