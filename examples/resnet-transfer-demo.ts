@@ -13,6 +13,8 @@
  * 3. On target: fine-tunes from the source checkpoint (phase 1 frozen backbone, phase 2 all layers with the
  *    head at ×10) and, for comparison, trains the same network from scratch for the same number of epochs.
  * Each run is examples/finetune-resnet.ts; the demo prints both runs' best validation accuracy.
+ * Figures on 2 CPU cores with lavapipe (seed 0): pretraining 80.4% val top-1 (306 s); 20 labels/class:
+ * fine-tuned 75.2% vs scratch 49.8% (lr 0.02) / 73.8% (lr 0.005); 5 labels/class: 55.8% vs 26.4% (lr 0.005).
  */
 import { readFileSync, writeFileSync, mkdirSync, existsSync, rmSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
