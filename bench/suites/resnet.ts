@@ -39,7 +39,8 @@ function tfResnet18(tf: Tfjs) {
 export const resnetSuite: Suite = async ({ device, quick }) => {
   const rows: BenchRow[] = [];
   const batches = process.env.RESNET_BENCH_BATCHES ? process.env.RESNET_BENCH_BATCHES.split(',').map(Number) : [1];
-  const opts = (b: number) => (quick ? { warmup: 1, iters: 1, repeats: 1 } : b > 1 ? { warmup: 1, iters: 2, repeats: 1 } : { warmup: 2, iters: 5, repeats: 3 });
+  // whole-network steps take seconds on a CPU adapter: one warm-up, then a few timed calls
+  const opts = (b: number) => (quick ? { warmup: 1, iters: 1, repeats: 1 } : b > 1 ? { warmup: 1, iters: 2, repeats: 1 } : { warmup: 1, iters: 3, repeats: 1 });
   const model = resnet({ model: 'resnet18' });
   let { params, state } = model.init(random.key(0));
   const opt = optim.sgd({ lr: 1e-3, momentum: 0.9 });
