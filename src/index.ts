@@ -44,3 +44,4 @@ export * from './train/data/augment';
 export * from './train/data/datasets';
 export * from './train/data/loader';
 export { readOnnx, OnnxError, type OnnxModel, type OnnxGraph, type OnnxNode, type OnnxAttributeValue, type OnnxValueInfo } from './train/checkpoint/onnx';
+export { resnet, resnetBlocks, isResNetHead, RESNET_CONFIG, type ResNetModel, type ResNetConfig, type ResNetName, type ResNetFeatures, type BlockSpec, type BlockKind } from './models/resnet';

@@ -1,0 +1,105 @@
+/**
+ * Does pretraining help? A minutes-long transfer-learning demonstration on real data that ships as a
+ * Debian package:
+ *
+ *   sudo apt-get install dataset-fashion-mnist        # gzipped IDX files in /usr/share/datasets/fashion-mnist
+ *   npm run demo:resnet-transfer [-- --per-class 20 --quick]
+ *
+ * 1. Writes Fashion-MNIST as image folders (PNG, class per sub-folder, train/ and val/):
+ *    source = classes 0–4 (T-shirt/top, Trouser, Pullover, Dress, Coat), `--source-per-class` train images each;
+ *    target = classes 5–9 (Sandal, Shirt, Sneaker, Bag, Ankle boot), only `--per-class` labelled images each.
+ *    Validation images come from the official test set (t10k).
+ * 2. Pretrains a width-reduced ResNet-18 (planes 16,32,64,128; torchvision's structure and keys) on source.
+ * 3. On target: fine-tunes from the source checkpoint (phase 1 frozen backbone, phase 2 all layers with the
+ *    head at ×10) and, for comparison, trains the same network from scratch for the same number of epochs.
+ * Each run is examples/finetune-resnet.ts; the demo prints both runs' best validation accuracy.
+ * Figures on 2 CPU cores with lavapipe (seed 0): pretraining 80.4% val top-1 (306 s); 20 labels/class:
+ * fine-tuned 75.2% vs scratch 49.8% (lr 0.02) / 73.8% (lr 0.005); 5 labels/class: 55.8% vs 26.4% (lr 0.005).
+ */
+import { readFileSync, writeFileSync, mkdirSync, existsSync, rmSync } from 'node:fs';
+import { gunzipSync } from 'node:zlib';
+import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { encodePng } from '../src/io/images';
+import { parseArgs } from './args';
+
+const args = parseArgs(process.argv.slice(2), {
+  fmnist: { default: '/usr/share/datasets/fashion-mnist', help: 'folder with the Fashion-MNIST *-idx?-ubyte.gz files' },
+  out: { default: 'runs/resnet-demo', help: 'working folder (data and runs)' },
+  'source-per-class': { default: 400, help: 'pretraining images per source class' },
+  'per-class': { default: 20, help: 'labelled images per target class' },
+  'val-per-class': { default: 100, help: 'validation images per class (from the test set)' },
+  'pretrain-epochs': { default: 4, help: 'pretraining epochs' },
+  'frozen-epochs': { default: 2, help: 'fine-tuning phase 1 epochs' },
+  epochs: { default: 8, help: 'fine-tuning phase 2 epochs (scratch gets frozen-epochs + epochs)' },
+  planes: { default: '16,32,64,128', help: 'ResNet-18 stage widths' },
+  seed: { default: 0, help: 'seed' },
+  'reuse-pretrain': { default: false, help: 'skip pretraining when OUT/pretrain-source/summary.json exists' },
+  'ft-lr': { default: 0.001, help: 'fine-tuning: backbone lr in phase 2 (head ×10; phase 1 head lr = 10 × this)' },
+  'scratch-lr': { default: 0.02, help: 'from-scratch lr' },
+}, 'usage: resnet-transfer-demo [options]');
+
+const NAMES = ['T-shirt_top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle_boot'];
+
+/** IDX (LeCun's format): big-endian magic 0x0000 08 ndim, ndim u32 sizes, then u8 data. */
+function readIdx(path: string): { shape: number[]; data: Uint8Array } {
+  if (!existsSync(path)) throw new Error(`${path} not found: install it with 'sudo apt-get install dataset-fashion-mnist' or pass --fmnist DIR`);
+  const b = gunzipSync(readFileSync(path));
+  const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  const magic = dv.getUint32(0);
+  if (magic >> 8 !== 0x08) throw new Error(`${path}: not an unsigned-byte IDX file (magic 0x${magic.toString(16)})`);
+  const ndim = magic & 0xff;
+  const shape = Array.from({ length: ndim }, (_, i) => dv.getUint32(4 + 4 * i));
+  const data = b.subarray(4 + 4 * ndim);
+  if (data.length !== shape.reduce((x, y) => x * y, 1)) throw new Error(`${path}: ${data.length} bytes for shape [${shape}]`);
+  return { shape, data };
+}
+
+function writeFolder(dir: string, images: { shape: number[]; data: Uint8Array }, labels: Uint8Array, classes: number[], perClass: number) {
+  const [, h, w] = images.shape;
+  const taken = new Map<number, number>(classes.map((c) => [c, 0]));
+  for (let i = 0; i < labels.length; i++) {
+    const c = labels[i];
+    if (!taken.has(c) || taken.get(c)! >= perClass) continue;
+    const d = join(dir, NAMES[c]);
+    mkdirSync(d, { recursive: true });
+    writeFileSync(join(d, `${String(i).padStart(5, '0')}.png`), encodePng(images.data.subarray(i * h * w, (i + 1) * h * w), w, h, 1));
+    taken.set(c, taken.get(c)! + 1);
+  }
+}
+
+const data = join(args.out, 'data');
+rmSync(args['reuse-pretrain'] ? join(data, 'target') : data, { recursive: true, force: true });
+const tr = readIdx(join(args.fmnist, 'train-images-idx3-ubyte.gz')), trl = readIdx(join(args.fmnist, 'train-labels-idx1-ubyte.gz')).data;
+const te = readIdx(join(args.fmnist, 't10k-images-idx3-ubyte.gz')), tel = readIdx(join(args.fmnist, 't10k-labels-idx1-ubyte.gz')).data;
+const SRC = [0, 1, 2, 3, 4], TGT = [5, 6, 7, 8, 9];
+writeFolder(join(data, 'source/train'), tr, trl, SRC, args['source-per-class']);
+writeFolder(join(data, 'source/val'), te, tel, SRC, args['val-per-class']);
+writeFolder(join(data, 'target/train'), tr, trl, TGT, args['per-class']);
+writeFolder(join(data, 'target/val'), te, tel, TGT, args['val-per-class']);
+console.log(`wrote Fashion-MNIST folders under ${data}: source ${SRC.length}×${args['source-per-class']} train, target ${TGT.length}×${args['per-class']} train, ${args['val-per-class']} val per class`);
+
+const common = ['--planes', args.planes, '--size', '32', '--resize', '32', '--crop-scale', '0.5,1', '--rotate', '10', '--jitter', '0.2', '--grayscale', '0',
+  '--mean', '0.286,0.286,0.286', '--std', '0.353,0.353,0.353', '--seed', String(args.seed), '--step-size', '100'];
+function run(name: string, extra: string[]): { best: { top1: number; top5: number; epoch: number }; seconds: number } {
+  const out = join(args.out, name);
+  console.log(`\n== ${name} ==`);
+  const r = spawnSync(process.execPath, ['--import', 'tsx', 'examples/finetune-resnet.ts', ...common, '--out', out, ...extra], { stdio: 'inherit' });
+  if (r.status !== 0) throw new Error(`${name}: finetune-resnet exited with ${r.status}`);
+  return JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8'));
+}
+
+const reuse = args['reuse-pretrain'] && existsSync(join(args.out, 'pretrain-source/summary.json'));
+const pre = reuse ? JSON.parse(readFileSync(join(args.out, 'pretrain-source/summary.json'), 'utf8')) : run('pretrain-source', ['--data', join(data, 'source'), '--epochs', String(args['pretrain-epochs']), '--batch', '64', '--lr', '0.02']);
+const total = args['frozen-epochs'] + args.epochs;
+const batch = '16';
+const ft = run('finetune-target', ['--data', join(data, 'target'), '--init', join(args.out, 'pretrain-source/best.safetensors'),
+  '--frozen-epochs', String(args['frozen-epochs']), '--epochs', String(args.epochs), '--batch', batch, '--lr', String(args['ft-lr']), '--head-lr-scale', '10']);
+const sc = run('scratch-target', ['--data', join(data, 'target'), '--epochs', String(total), '--batch', batch, '--lr', String(args['scratch-lr'])]);
+
+const pct = (v: number) => `${(100 * v).toFixed(1)}%`;
+console.log(`\nsource pretraining (${SRC.length} classes × ${args['source-per-class']}): val top1 ${pct(pre.best.top1)} in ${pre.seconds.toFixed(0)} s`);
+console.log(`target (${TGT.length} classes × ${args['per-class']} labelled, ${TGT.length * args['val-per-class']} val):`);
+console.log(`  fine-tuned from source: best val top1 ${pct(ft.best.top1)} (epoch ${ft.best.epoch}), ${ft.seconds.toFixed(0)} s`);
+console.log(`  from scratch:           best val top1 ${pct(sc.best.top1)} (epoch ${sc.best.epoch}), ${sc.seconds.toFixed(0)} s`);
+writeFileSync(join(args.out, 'demo-summary.json'), JSON.stringify({ pretrain: pre.best, finetune: ft.best, scratch: sc.best, args }, null, 2) + '\n');

@@ -1,0 +1,271 @@
+/**
+ * ResNet-18/34/50/101/152 and ResNeXt (He et al., 2016; Xie et al., 2017) with torchvision's exact
+ * structure (v1.5: a bottleneck's stride sits on its 3×3 conv) and state_dict keys (`conv1.weight`,
+ * `bn1.running_mean`, `layer1.0.conv1.weight`, `layer2.0.downsample.0.weight`,
+ * `layer2.0.downsample.1.running_var`, `fc.weight`, …), so torchvision checkpoints load by key.
+ * The layers are a pure fold over stage configs (torchvision's `_make_layer` mutates `self.inplanes`
+ * instead). Initialisation as torchvision: convs kaiming_normal (fan_out, relu), BatchNorm weight 1
+ * and bias 0, fc the default nn.Linear init; `zeroInitResidual` zeroes each block's last BN weight.
+ */
+import type { Key } from '../tensor/random';
+import { split } from '../tensor/random';
+import type { Tensor } from '../tensor/tensor';
+import type { Device } from '../kernels/webgpu/device';
+import { add, relu } from '../tensor/ops/elementwise';
+import { maxPool2d, adaptiveAvgPool2d } from '../tensor/ops/pool';
+import { flatten } from '../tensor/ops/layout';
+import { conv2d as convOp } from '../tensor/ops/conv';
+import { linear as linearOp } from '../tensor/ops/matmul';
+import { batchNorm2d, linear } from '../nn/index';
+import { kaimingNormal } from '../nn/init';
+import { full } from '../tensor/ops/creation';
+import type { Ctx } from '../nn/module';
+
+export type ResNetName = 'resnet18' | 'resnet34' | 'resnet50' | 'resnet101' | 'resnet152' | 'resnext50_32x4d' | 'resnext101_32x8d' | 'wide_resnet50_2';
+export type BlockKind = 'basic' | 'bottleneck';
+
+/** Block kind and blocks per stage, as torchvision's builders. */
+export const RESNET_CONFIG: Record<ResNetName, { block: BlockKind; layers: [number, number, number, number]; groups?: number; widthPerGroup?: number }> = {
+  resnet18: { block: 'basic', layers: [2, 2, 2, 2] },
+  resnet34: { block: 'basic', layers: [3, 4, 6, 3] },
+  resnet50: { block: 'bottleneck', layers: [3, 4, 6, 3] },
+  resnet101: { block: 'bottleneck', layers: [3, 4, 23, 3] },
+  resnet152: { block: 'bottleneck', layers: [3, 8, 36, 3] },
+  resnext50_32x4d: { block: 'bottleneck', layers: [3, 4, 6, 3], groups: 32, widthPerGroup: 4 },
+  resnext101_32x8d: { block: 'bottleneck', layers: [3, 4, 23, 3], groups: 32, widthPerGroup: 8 },
+  wide_resnet50_2: { block: 'bottleneck', layers: [3, 4, 6, 3], widthPerGroup: 128 },
+};
+
+export interface ResNetConfig {
+  /** A torchvision architecture (default 'resnet18'); `block`/`layers` override its table entry. */
+  model?: ResNetName;
+  block?: BlockKind;
+  layers?: [number, number, number, number];
+  /** Output classes of `fc` (default 1000). */
+  numClasses?: number;
+  /** Zero the last BN weight of every block so each residual branch starts as the identity (default false). */
+  zeroInitResidual?: boolean;
+  /** ResNeXt cardinality (bottleneck only; default 1). */
+  groups?: number;
+  /** Bottleneck width per group (default 64; 4 with 32 groups is ResNeXt-50 32×4d). */
+  widthPerGroup?: number;
+  /** Input channels of conv1 (default 3). */
+  inChannels?: number;
+  /**
+   * Planes of the four stages (default [64, 128, 256, 512], torchvision's). Not a torchvision option:
+   * smaller values give a width-reduced network for small images and CPU-bound demos; the stem has
+   * planes[0] channels. Key names and structure are unchanged.
+   */
+  planes?: [number, number, number, number];
+}
+
+type P = { [k: string]: Tensor | P };
+interface Built { params: P; state: P; }
+
+const EXPANSION: Record<BlockKind, number> = { basic: 1, bottleneck: 4 };
+
+/** One residual block's shape: input channels, planes, stride, and whether it projects its shortcut. */
+export interface BlockSpec { inplanes: number; planes: number; stride: number; downsample: boolean; }
+
+/**
+ * The blocks of the four stages as a pure fold: each stage starts from the previous stage's output
+ * channels; its first block carries the stride and a 1×1 projection when the shape changes.
+ */
+export function resnetBlocks(block: BlockKind, layers: readonly number[], planes: readonly number[], stem: number): BlockSpec[][] {
+  const e = EXPANSION[block];
+  return layers.reduce<{ inplanes: number; stages: BlockSpec[][] }>(({ inplanes, stages }, n, i) => {
+    const stride = i === 0 ? 1 : 2;
+    const blocks = Array.from({ length: n }, (_, j): BlockSpec => ({
+      inplanes: j === 0 ? inplanes : planes[i] * e,
+      planes: planes[i],
+      stride: j === 0 ? stride : 1,
+      downsample: j === 0 && (stride !== 1 || inplanes !== planes[i] * e),
+    }));
+    return { inplanes: planes[i] * e, stages: [...stages, blocks] };
+  }, { inplanes: stem, stages: [] }).stages;
+}
+
+// ---- layers ---------------------------------------------------------------------------------------
+
+/** Bias-free conv weight [out, in/groups, k, k] with kaiming_normal_(mode='fan_out', nonlinearity='relu'). */
+const convWeight = (key: Key, cout: number, cin: number, k: number, groups: number, device?: Device) =>
+  kaimingNormal(key, [cout, cin / groups, k, k], { mode: 'fanOut', nonlinearity: 'relu', device });
+
+function bnInit(c: number, device: Device | undefined, zero = false): Built {
+  const bn = batchNorm2d({ numFeatures: c }).init([0, 0], { device });
+  if (zero) { (bn.params.weight as Tensor).dispose(); bn.params.weight = full([c], 0, { device }); }
+  return { params: bn.params as P, state: bn.state as P };
+}
+
+const BN = batchNorm2d({ numFeatures: 0 });
+
+/** conv (no bias) → BN; the caller applies ReLU. */
+function convBn(p: P, s: P, conv: string, bn: string, x: Tensor, o: { stride?: number; padding?: number; groups?: number }, ctx: Ctx, state: P): Tensor {
+  const h = convOp(x, (p[conv] as P).weight as Tensor, { stride: o.stride ?? 1, padding: o.padding ?? 0, groups: o.groups ?? 1 });
+  const r = BN.apply(p[bn] as any, s[bn] as any, h, ctx);
+  state[bn] = r.state as P;
+  return r.y;
+}
+
+interface Widths { block: BlockKind; groups: number; widthPerGroup: number; zeroInitResidual: boolean; }
+
+/** Convolutions of a block: [name, in, out, kernel, stride, groups]. */
+function blockConvs(b: BlockSpec, w: Widths): [string, number, number, number, number, number][] {
+  if (w.block === 'basic') return [['conv1', b.inplanes, b.planes, 3, b.stride, 1], ['conv2', b.planes, b.planes, 3, 1, 1]];
+  const width = Math.floor(b.planes * (w.widthPerGroup / 64)) * w.groups;
+  return [['conv1', b.inplanes, width, 1, 1, 1], ['conv2', width, width, 3, b.stride, w.groups], ['conv3', width, b.planes * 4, 1, 1, 1]];
+}
+
+function blockInit(key: Key, b: BlockSpec, w: Widths, device?: Device): Built {
+  const convs = blockConvs(b, w);
+  const keys = split(key, convs.length + 1);
+  const params: P = {}, state: P = {};
+  convs.forEach(([name, cin, cout, k, , g], i) => {
+    params[name] = { weight: convWeight(keys[i], cout, cin, k, g, device) };
+    const bn = bnInit(cout, device, w.zeroInitResidual && i === convs.length - 1);
+    params[`bn${i + 1}`] = bn.params; state[`bn${i + 1}`] = bn.state;
+  });
+  if (b.downsample) {
+    const cout = b.planes * EXPANSION[w.block];
+    const bn = bnInit(cout, device);
+    params.downsample = { 0: { weight: convWeight(keys[convs.length], cout, b.inplanes, 1, 1, device) }, 1: bn.params };
+    state.downsample = { 1: bn.state };
+  }
+  return { params, state };
+}
+
+function block(p: P, s: P, x: Tensor, b: BlockSpec, w: Widths, ctx: Ctx): { y: Tensor; state: P } {
+  const state: P = {};
+  const convs = blockConvs(b, w);
+  let h = x;
+  convs.forEach(([name, , , k, stride, groups], i) => {
+    h = convBn(p, s, name, `bn${i + 1}`, h, { stride, padding: k === 3 ? 1 : 0, groups }, ctx, state);
+    if (i < convs.length - 1) h = relu(h);
+  });
+  let identity = x;
+  if (b.downsample) {
+    const ds: P = {};
+    identity = convBn(p.downsample as P, s.downsample as P, '0', '1', x, { stride: b.stride }, ctx, ds);
+    state.downsample = ds;
+  }
+  return { y: relu(add(h, identity)), state };
+}
+
+// ---- the network ----------------------------------------------------------------------------------
+
+export interface ResNetFeatures {
+  /** Globally average-pooled features [N, C] (C = 512 for ResNet-18/34, 2048 for the bottleneck nets). */
+  y: Tensor;
+  /** The outputs of layer1…layer4 (strides 4, 8, 16, 32), for detection and segmentation heads. */
+  stages: Tensor[];
+  state: P;
+}
+
+export interface ResNetModel {
+  config: Required<Omit<ResNetConfig, 'model'>> & { model: ResNetName | 'custom' };
+  /** Blocks of each stage (what the fold produced). */
+  blocks: BlockSpec[][];
+  /** Channels of the pooled features (the fc's input). */
+  featureDim: number;
+  init(key: Key, options?: { device?: Device }): { params: P; state: P };
+  /** Logits [N, numClasses] and the new BatchNorm state. */
+  apply(params: P, state: P, x: Tensor, ctx: Ctx): { y: Tensor; state: P };
+  /** Everything up to and including global average pooling (no fc). */
+  features(params: P, state: P, x: Tensor, ctx: Ctx): ResNetFeatures;
+  /** A new `fc` for `numClasses` outputs (default nn.Linear init); other leaves are shared with `params`, the old fc is left to the caller. */
+  replaceHead(params: P, numClasses: number, key: Key, options?: { device?: Device }): P;
+}
+
+export function resnet(config: ResNetConfig = {}): ResNetModel {
+  const table = RESNET_CONFIG[config.model ?? 'resnet18'];
+  if (!table) throw new Error(`resnet: unknown model '${config.model}'; known: ${Object.keys(RESNET_CONFIG).join(', ')}`);
+  const c = {
+    model: (config.block || config.layers ? 'custom' : config.model ?? 'resnet18') as ResNetName | 'custom',
+    block: config.block ?? table.block,
+    layers: config.layers ?? table.layers,
+    numClasses: config.numClasses ?? 1000,
+    zeroInitResidual: config.zeroInitResidual ?? false,
+    groups: config.groups ?? table.groups ?? 1,
+    widthPerGroup: config.widthPerGroup ?? table.widthPerGroup ?? 64,
+    inChannels: config.inChannels ?? 3,
+    planes: config.planes ?? [64, 128, 256, 512] as [number, number, number, number],
+  };
+  if (c.block === 'basic' && (c.groups !== 1 || c.widthPerGroup !== 64)) {
+    throw new Error(`resnet: BasicBlock only supports groups=1 and widthPerGroup=64 (as torchvision); got groups=${c.groups}, widthPerGroup=${c.widthPerGroup}`);
+  }
+  for (const [name, v] of [['numClasses', c.numClasses], ['inChannels', c.inChannels], ['groups', c.groups], ['widthPerGroup', c.widthPerGroup]] as const) {
+    if (!(Number.isInteger(v) && v > 0)) throw new Error(`resnet: ${name} must be a positive integer; got ${v}`);
+  }
+  if (c.layers.length !== 4 || c.planes.length !== 4) throw new Error(`resnet: layers and planes need 4 entries; got layers [${c.layers}] and planes [${c.planes}]`);
+  if (c.block === 'bottleneck') {
+    const narrow = c.planes.find((p) => Math.floor(p * (c.widthPerGroup / 64)) < 1);
+    if (narrow !== undefined) throw new Error(`resnet: bottleneck width ⌊planes·widthPerGroup/64⌋ is 0 for planes ${narrow} and widthPerGroup ${c.widthPerGroup}; use more planes`);
+  }
+  const stem = c.planes[0];
+  const blocks = resnetBlocks(c.block, c.layers, c.planes, stem);
+  const featureDim = c.planes[3] * EXPANSION[c.block];
+  const w: Widths = c;
+  const fc = (n: number) => linear({ inFeatures: featureDim, outFeatures: n });
+
+  const features = (params: P, state: P, x: Tensor, ctx: Ctx): ResNetFeatures => {
+    if (x.ndim !== 4 || x.shape[1] !== c.inChannels) {
+      throw new Error(`resnet: input must have shape [N, ${c.inChannels}, H, W]; got [${x.shape.join(', ')}]`);
+    }
+    const newState: P = {};
+    let h = relu(convBn(params, state, 'conv1', 'bn1', x, { stride: 2, padding: 3 }, ctx, newState));
+    h = maxPool2d(h, { kernelSize: 3, stride: 2, padding: 1 });
+    const stages: Tensor[] = [];
+    blocks.forEach((stage, i) => {
+      const name = `layer${i + 1}`;
+      const lp = params[name] as P, ls = state[name] as P;
+      const st: P = {};
+      stage.forEach((b, j) => {
+        const r = block(lp[j] as P, ls[j] as P, h, b, w, ctx);
+        st[j] = r.state;
+        h = r.y;
+      });
+      newState[name] = st;
+      stages.push(h);
+    });
+    return { y: flatten(adaptiveAvgPool2d(h, 1), 1), stages, state: newState };
+  };
+
+  return {
+    config: c,
+    blocks,
+    featureDim,
+    init(key, options = {}) {
+      const device = options.device;
+      const [kStem, kLayers, kFc] = split(key, 3);
+      const params: P = { conv1: { weight: convWeight(kStem, stem, c.inChannels, 7, 1, device) } };
+      const state: P = {};
+      const bn1 = bnInit(stem, device);
+      params.bn1 = bn1.params; state.bn1 = bn1.state;
+      const stageKeys = split(kLayers, 4);
+      blocks.forEach((stage, i) => {
+        const keys = split(stageKeys[i], stage.length);
+        const lp: P = {}, ls: P = {};
+        stage.forEach((b, j) => {
+          const r = blockInit(keys[j], b, w, device);
+          lp[j] = r.params; ls[j] = r.state;
+        });
+        params[`layer${i + 1}`] = lp; state[`layer${i + 1}`] = ls;
+      });
+      params.fc = fc(c.numClasses).init(kFc, { device }).params as P;
+      return { params, state };
+    },
+    apply(params, state, x, ctx) {
+      const f = features(params, state, x, ctx);
+      const head = params.fc as P;
+      return { y: linearOp(f.y, head.weight as Tensor, head.bias as Tensor), state: f.state };
+    },
+    features,
+    replaceHead(params, numClasses, key, options = {}) {
+      if (!(Number.isInteger(numClasses) && numClasses > 0)) throw new Error(`resnet.replaceHead: numClasses must be a positive integer; got ${numClasses}`);
+      return { ...params, fc: fc(numClasses).init(key, options).params as P };
+    },
+  };
+}
+
+/** Parameter paths of the backbone (everything but `fc`), e.g. for a frozen optimizer group. */
+export const isResNetHead = (path: string) => path === 'fc' || path.startsWith('fc.');
