@@ -66,8 +66,19 @@ if (args.resume) {
   console.log(`resumed from ${args.resume} at iteration ${start}`);
 } else if (args.init) {
   const { loadInitialWeights } = await import('../src/io/load-weights');
-  const loaded = await loadInitialWeights(args.init, params, state);
-  ({ params, state } = loaded);
+  if (args.variant === 'standard') {
+    ({ params, state } = await loadInitialWeights(args.init, params, state));
+  } else {
+    // a standard checkpoint initialises a compact variant by averaging (src/models/u2net-variants.ts)
+    const { convertU2netVariant } = await import('../src/models/u2net-variants');
+    const standard = u2net({ model: args.model as U2NetName }).init(initKey);
+    const loaded = await loadInitialWeights(args.init, standard.params, standard.state);
+    const converted = convertU2netVariant(loaded.params, args.variant as U2NetVariant);
+    const kept = new Set(tree.tensors(converted));
+    tree.tensors(loaded.params).forEach((t) => { if (!kept.has(t)) t.dispose(); });
+    tree.dispose([params, state, optState.slots]);
+    params = converted; state = loaded.state; optState = opt.init(params);
+  }
   console.log(`initialised from ${args.init}`);
 }
 
