@@ -46,7 +46,7 @@ function makeTrainer(batch: number, crop: number): Trainer {
 }
 
 /** Images/s of training, dispatches per step and peak bytes. */
-async function trainRate(device: Device, batch: number, crop: number, steps: number): Promise<{ rate: number; dispatches: number; peak: number; hostMs: number }> {
+async function trainRate(device: Device, batch: number, crop: number, steps: number): Promise<{ rate: number; dispatches: number; peak: number; hostMs: number; cpuPerImage: number }> {
   const t = makeTrainer(batch, crop);
   t.step(); await device.sync(); // compile pipelines
   device.pool.resetPeak();
@@ -57,12 +57,15 @@ async function trainRate(device: Device, batch: number, crop: number, steps: num
   const dispatches = device.queue.dispatchCount - d0;
   await device.sync();
   const t0 = performance.now();
+  const c0 = process.cpuUsage();
   for (let i = 0; i < steps; i++) t.step();
   await device.sync();
   const s = (performance.now() - t0) / 1000 / steps;
+  const c = process.cpuUsage(c0);
+  const cpuPerImage = (c.user + c.system) / 1e6 / steps / batch;
   const peak = memory().peakBytes;
   t.dispose();
-  return { rate: batch / s, dispatches, peak, hostMs };
+  return { rate: batch / s, dispatches, peak, hostMs, cpuPerImage };
 }
 
 async function forwardRate(device: Device, size: number, reps: number): Promise<number> {
@@ -81,11 +84,11 @@ async function forwardRate(device: Device, size: number, reps: number): Promise<
 export const u2netSuite: Suite = async ({ device, quick }) => {
   const rows: BenchRow[] = [];
   const a = await trainRate(device, 8, 64, quick ? 1 : 3);
-  rows.push({ suite: 'u2net', name: 'U²-NetP train step, crop 64, batch 8', metric: 'images/s', value: a.rate, note: `${a.dispatches} dispatches/step, host ${a.hostMs.toFixed(0)} ms/step` });
+  rows.push({ suite: 'u2net', name: 'U²-NetP train step, crop 64, batch 8', metric: 'images/s', value: a.rate, note: `${a.dispatches} dispatches/step, host ${a.hostMs.toFixed(0)} ms/step, ${a.cpuPerImage.toFixed(2)} CPU-s/image (all threads; robust to other load)` });
   rows.push({ suite: 'u2net', name: 'U²-NetP train peak memory, crop 64, batch 8', metric: 'MB', value: a.peak / 2 ** 20 });
   if (!quick) {
     const b = await trainRate(device, 4, 288, 1);
-    rows.push({ suite: 'u2net', name: 'U²-NetP train step, 288², batch 4', metric: 'images/s', value: b.rate, note: `${b.dispatches} dispatches/step` });
+    rows.push({ suite: 'u2net', name: 'U²-NetP train step, 288², batch 4', metric: 'images/s', value: b.rate, note: `${b.dispatches} dispatches/step, ${b.cpuPerImage.toFixed(2)} CPU-s/image` });
     rows.push({ suite: 'u2net', name: 'U²-NetP train peak memory, 288², batch 4', metric: 'MB', value: b.peak / 2 ** 20 });
   }
   rows.push({ suite: 'u2net', name: 'U²-NetP forward, 320², batch 1', metric: 'images/s', value: await forwardRate(device, 320, quick ? 1 : 3) });
