@@ -56,6 +56,25 @@ describe('conv2d known values', () => {
   });
 });
 
+describe('wide rows use 16-pixel tiles', () => {
+  // the registry's property shapes stay under convTiles.wideRow (32); rows of 67 (34 at stride 2) take the wide variant
+  const xs = { shape: [2, 5, 4, 67], dtype: 'float32' as const, data: Float64Array.from(seq(2 * 5 * 4 * 67)) };
+  const ws = { shape: [6, 5, 3, 3], dtype: 'float32' as const, data: Float64Array.from(seq(6 * 5 * 9, (i) => Math.cos(i))) };
+  const gpu = (r: { shape: number[]; data: Float64Array }) => tensor(Float32Array.from(r.data), { shape: r.shape });
+  for (const [stride, dilation] of [[1, 1], [1, 2], [2, 1]]) {
+    it(`forward and grad-input, stride ${stride}, dilation ${dilation}`, async () => {
+      const a = { stride: [stride, stride] as [number, number], padding: [1, 1, 1, 1] as [number, number, number, number], dilation: [dilation, dilation] as [number, number], groups: 1 };
+      const want = refConv2d(xs, ws, undefined, a);
+      const y = conv2d(gpu(xs), gpu(ws), { stride, padding: 1, dilation });
+      await close(y, [...want.data], 1e-3);
+      const dys = { shape: want.shape, dtype: 'float32' as const, data: Float64Array.from(seq(want.data.length, (i) => Math.sin(i * 0.3))) };
+      const wantDx = refConv2dGradInput(dys, ws, { ...a, inSize: [4, 67] });
+      const dx = grad((x: Tensor) => sum(mul(conv2d(x, gpu(ws), { stride, padding: 1, dilation }), gpu(dys))))(gpu(xs)) as Tensor;
+      await close(dx, [...wantDx.data], 1e-3);
+    });
+  }
+});
+
 describe('conv1d and convTranspose2d', () => {
   it('conv1d is conv2d with H = 1', async () => {
     const y = conv1d(tensor([[[1, 2, 3, 4, 5]]]), tensor([[[1, 0, -1]]]), { padding: 1 });

@@ -30,7 +30,9 @@ const CASES: { shape: number[]; axes: number[]; variant: string }[] = [
   { shape: [300, 1030], axes: [0], variant: 't:r1' },           // outer axis: thread per output
   { shape: [1030, 100], axes: [1], variant: 't:r1:v4' },        // many rows: thread per row, vec4
   { shape: [1030, 3, 33], axes: [1, 2], variant: 't:r1' },      // many rows, scalar loads
-  { shape: [9, 100, 11], axes: [0, 2], variant: 'w:g:f' },       // general addressing
+  { shape: [9, 100, 11, 3], axes: [0, 2], variant: 'w:g:f' },    // general addressing
+  { shape: [9, 100, 11], axes: [0, 2], variant: 'w:r:f' },       // two reduced dims, inner contiguous: rows
+  { shape: [7, 40, 4, 9], axes: [0, 2, 3], variant: 'w:r4:f' },  // NCHW over [0, 2, 3]: rows, vec4
   { shape: [6, 5, 4, 3], axes: [1, 3], variant: 't:rn' },       // few elements per output
 ];
 

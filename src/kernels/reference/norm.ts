@@ -75,3 +75,28 @@ export function refGroupNorm(x: RefTensor, groups: number, w: RefTensor | null, 
   });
   return { shape: x.shape.slice(), dtype: 'float32', data: y };
 }
+
+/** Per channel c of (N, C, …): [Σ g, Σ g·(x − mean[c])] over every other axis (batch-norm backward's two sums). */
+export function refBatchNormGradStats(g: RefTensor, x: RefTensor, mean: RefTensor): RefTensor[] {
+  const C = g.shape[1];
+  const inner = g.shape.slice(2).reduce((a, v) => a * v, 1);
+  const sg = new Float64Array(C), sgxc = new Float64Array(C);
+  for (let i = 0; i < g.data.length; i++) {
+    const c = Math.floor(i / inner) % C;
+    sg[c] += g.data[i];
+    sgxc[c] += g.data[i] * (x.data[i] - mean.data[c]);
+  }
+  return [{ shape: [C], dtype: 'float32', data: sg }, { shape: [C], dtype: 'float32', data: sgxc }];
+}
+
+/** g·a[c] + x·b[c] + d[c] over (N, C, …) (batch-norm backward's input gradient, per-channel coefficients). */
+export function refBatchNormGradApply(g: RefTensor, x: RefTensor, a: RefTensor, b: RefTensor, d: RefTensor): RefTensor {
+  const C = g.shape[1];
+  const inner = g.shape.slice(2).reduce((s, v) => s * v, 1);
+  const out = new Float64Array(g.data.length);
+  for (let i = 0; i < out.length; i++) {
+    const c = Math.floor(i / inner) % C;
+    out[i] = g.data[i] * a.data[c] + x.data[i] * b.data[c] + d.data[c];
+  }
+  return { shape: g.shape.slice(), dtype: 'float32', data: out };
+}

@@ -31,6 +31,8 @@ export class CommandQueue {
   private slots = 0;
   dispatchCount = 0;
   submitCount = 0;
+  /** When set, every dispatch is also appended here (with a copy of its uniform values), for profiling. */
+  recording: Dispatch[] | null = null;
   private readonly bindGroups = new Map<string, GPUBindGroup>();
   private readonly bufferIds = new WeakMap<GPUBuffer, number>();
   private nextBufferId = 0;
@@ -65,6 +67,7 @@ export class CommandQueue {
       pass.setBindGroup(0, bindGroup, [offset]);
     } else pass.setBindGroup(0, bindGroup);
     pass.dispatchWorkgroups(x, y, z);
+    if (this.recording) this.recording.push(d.uniforms ? { ...d, uniforms: { layout: d.uniforms.layout, values: { ...d.uniforms.values } } } : d);
     this.names.push(d.name);
     this.dispatchCount++;
     if (this.slots >= this.flushEvery || this.names.length >= this.flushEvery) this.flush();

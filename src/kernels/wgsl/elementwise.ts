@@ -6,7 +6,7 @@
  */
 import { UniformLayout, type UniformField, type UniformValues } from '../webgpu/uniforms';
 import { wgslType, type DType } from '../../tensor/dtype';
-import { broadcastStrides, sameShape, type Shape } from '../../tensor/shape';
+import { broadcastStrides, type Shape } from '../../tensor/shape';
 
 export const MAX_RANK = 8;
 export const WG = 256;
@@ -25,28 +25,67 @@ export interface EwKernel {
  * @param expr    WGSL expression over `v0..v{k-1}` (already converted to `computeType`), yielding the output's storage type
  * @param computeType  type each operand is converted to before `expr`
  */
+/**
+ * Broadcast index plan: the output's dims with size-1 dims dropped and adjacent dims merged wherever
+ * every operand walks them contiguously (stride[i] = stride[i+1]·size[i+1], zero strides included),
+ * so [8,64,64,64]·[1,64,1,1] runs as rank 3 [8,64,4096] with strides [0,1,0]. Operands whose
+ * strides equal the output's read at the flat index; the others get their offset from the
+ * (unrolled, rank-specialised) index decomposition.
+ */
+export function coalesce(outShape: Shape, strides: readonly (readonly number[])[]): { shape: number[]; strides: number[][] } {
+  const shape: number[] = [];
+  const st: number[][] = strides.map(() => []);
+  outShape.forEach((d, i) => {
+    if (d === 1) return;
+    const k = shape.length - 1;
+    if (k >= 0 && strides.every((s, b) => st[b][k] === s[i] * d)) {
+      shape[k] *= d;
+      strides.forEach((s, b) => { st[b][k] = s[i]; });
+    } else {
+      shape.push(d);
+      strides.forEach((s, b) => st[b].push(s[i]));
+    }
+  });
+  return { shape, strides: st };
+}
+
+/**
+ * @param name    op name (part of the key)
+ * @param expr    WGSL expression over `v0..v{k-1}` (already converted to `computeType`), yielding the output's storage type
+ * @param computeType  type each operand is converted to before `expr`
+ */
 export function elementwiseKernel(name: string, expr: string, operands: readonly EwOperand[], computeType: DType,
                                   outDtype: DType, outShape: Shape): EwKernel {
   if (outShape.length > MAX_RANK) throw new Error(`${name}: tensors of rank ${outShape.length} exceed the supported rank ${MAX_RANK}`);
-  const contiguous = operands.every((o) => o.shape === null || sameShape(o.shape, outShape));
   const fields: UniformField[] = [{ name: 'n', type: 'u32' }, { name: 'rank', type: 'u32' }];
   const values: UniformValues = { n: outShape.reduce((a, b) => a * b, 1), rank: outShape.length };
   operands.forEach((o, i) => {
     if (o.shape === null) { fields.push({ name: `s${i}`, type: wgslType(o.dtype) }); values[`s${i}`] = o.value ?? 0; }
   });
-  if (!contiguous) {
+  const buffers = operands.map((o, i) => (o.shape === null ? -1 : i)).filter((i) => i >= 0);
+  const plan = coalesce(outShape, buffers.map((b) => broadcastStrides(operands[b].shape!, outShape)));
+  const rank = plan.shape.length;
+  const dense = stridesOfShape(plan.shape);
+  // per buffer operand: 'i' (reads at the flat index), 'z' (one element: offset 0) or 'g' (gathers)
+  const mode = new Map<number, 'i' | 'z' | 'g'>();
+  buffers.forEach((b, k) => {
+    const st = plan.strides[k];
+    mode.set(b, st.every((v, d) => v === dense[d]) ? 'i' : st.every((v) => v === 0) ? 'z' : 'g');
+  });
+  const gathers = buffers.filter((b) => mode.get(b) === 'g');
+  if (gathers.length > 0) {
     fields.push({ name: 'shape', type: 'u32', vec4s: 2 });
-    values.shape = outShape;
-    operands.forEach((o, i) => {
-      if (o.shape === null) return;
-      fields.push({ name: `st${i}`, type: 'u32', vec4s: 2 });
-      values[`st${i}`] = broadcastStrides(o.shape, outShape);
+    values.shape = plan.shape;
+    gathers.forEach((b) => {
+      fields.push({ name: `st${b}`, type: 'u32', vec4s: 2 });
+      values[`st${b}`] = plan.strides[buffers.indexOf(b)];
     });
   }
   const layout = new UniformLayout(fields);
   const ct = wgslType(computeType);
-  const kinds = operands.map((o) => `${o.shape === null ? 's' : 'b'}${wgslType(o.dtype)}`).join(',');
-  const key = `ew:${name}:${kinds}:${ct}:${wgslType(outDtype)}:${contiguous ? 'c' : 'g'}:${expr}`;
+
+  const key = `ew:${name}:${operands.map((o, i) => (o.shape === null ? `s${wgslType(o.dtype)}` : `${mode.get(i)}${wgslType(o.dtype)}`)).join(',')}:${ct}:${wgslType(outDtype)}:r${gathers.length ? rank : 0}${gathers.map((b) => `.${plan.strides[buffers.indexOf(b)].map((v) => (v ? 1 : 0)).join('')}`).join('')}:${expr}`;
+
   const source = () => {
     let binding = 1;
     const decls: string[] = [];
@@ -54,20 +93,27 @@ export function elementwiseKernel(name: string, expr: string, operands: readonly
     operands.forEach((o, i) => {
       if (o.shape === null) { loads.push(`let v${i} = ${ct}(p.s${i});`); return; }
       decls.push(`@group(0) @binding(${binding++}) var<storage, read> in${i}: array<${wgslType(o.dtype)}>;`);
-      loads.push(`let v${i} = ${ct}(in${i}[${contiguous ? 'i' : `o${i}`}]);`);
+      const m = mode.get(i);
+      loads.push(`let v${i} = ${ct}(in${i}[${m === 'i' ? 'i' : m === 'z' ? '0u' : `o${i}`}]);`);
     });
     decls.push(`@group(0) @binding(${binding}) var<storage, read_write> out: array<${wgslType(outDtype)}>;`);
-    const buffers = operands.map((o, i) => (o.shape === null ? -1 : i)).filter((i) => i >= 0);
-    const index = contiguous ? '' : `
-  var r = i;
-  ${buffers.map((b) => `var o${b} = 0u;`).join(' ')}
-  for (var d = i32(p.rank) - 1; d >= 0; d--) {
-    let k = u32(d);
-    let sz = p.shape[k / 4u][k % 4u];
-    let c = r % sz;
-    r = r / sz;
-    ${buffers.map((b) => `o${b} += c * p.st${b}[k / 4u][k % 4u];`).join('\n    ')}
-  }`;
+    const at = (f: string, d: number) => `p.${f}[${d >> 2}][${d & 3}]`;
+    const index: string[] = [];
+    if (gathers.length > 0) {
+      // coordinates only for dims some gathering operand walks (the rest are divided out)
+      const used = (d: number) => gathers.some((b) => plan.strides[buffers.indexOf(b)][d] !== 0);
+      index.push('var r = i;');
+      for (let d = rank - 1; d > 0; d--) {
+        if (used(d)) index.push(`let q${d} = r / ${at('shape', d)}; let c${d} = r - q${d} * ${at('shape', d)}; r = q${d};`);
+        else index.push(`r = r / ${at('shape', d)};`);
+      }
+      index.push('let c0 = r;');
+      gathers.forEach((b) => {
+        const st = plan.strides[buffers.indexOf(b)];
+        const terms = Array.from({ length: rank }, (_, d) => d).filter((d) => st[d] !== 0).map((d) => `c${d} * ${at(`st${b}`, d)}`);
+        index.push(`let o${b} = ${terms.join(' + ')};`);
+      });
+    }
     return `${layout.wgsl()}
 @group(0) @binding(0) var<uniform> p: Params;
 ${decls.join('\n')}
@@ -75,11 +121,19 @@ ${decls.join('\n')}
 @compute @workgroup_size(${WG})
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let i = gid.x + gid.y * nwg.x * ${WG}u;
-  if (i >= p.n) { return; }${index}
+  if (i >= p.n) { return; }
+  ${index.join('\n  ')}
   ${loads.join('\n  ')}
   out[i] = ${expr};
 }
 `;
   };
   return { key, source, layout, values };
+}
+
+function stridesOfShape(shape: readonly number[]): number[] {
+  const st = new Array<number>(shape.length);
+  let s = 1;
+  for (let d = shape.length - 1; d >= 0; d--) { st[d] = s; s *= shape[d]; }
+  return st;
 }

@@ -46,7 +46,20 @@ const gatherLayout = new UniformLayout([
 export function stridedGatherKernel(o: { shape: readonly number[]; base: number; start: readonly number[]; step: readonly number[];
   wrap: readonly number[]; stride: readonly number[] }): LayoutKernel {
   checkRank('stridedGather', o.shape.length);
-  const values = { n: o.shape.reduce((a, b) => a * b, 1), rank: o.shape.length, base: o.base, shape: o.shape, start: o.start, step: o.step, wrap: o.wrap, stride: o.stride };
+  // fold the start of every unwrapped dim into base, then drop size-1 dims and merge neighbours that
+  // walk the source as one run (fewer index divisions per element; same addresses)
+  let base = o.base;
+  const shape: number[] = [], start: number[] = [], step: number[] = [], wrap: number[] = [], stride: number[] = [];
+  o.shape.forEach((d, i) => {
+    const wrapped = o.wrap[i] > 0;
+    if (!wrapped) base += o.start[i] * o.stride[i];
+    if (d === 1 && !wrapped) return;
+    const e = wrapped ? o.stride[i] : o.step[i] * o.stride[i];
+    const k = shape.length - 1;
+    if (!wrapped && k >= 0 && wrap[k] === 0 && stride[k] === e * d) { shape[k] *= d; stride[k] = e; return; }
+    shape.push(d); start.push(wrapped ? o.start[i] : 0); step.push(wrapped ? o.step[i] : 1); wrap.push(o.wrap[i]); stride.push(e);
+  });
+  const values = { n: o.shape.reduce((a, b) => a * b, 1), rank: shape.length, base, shape, start, step, wrap, stride };
   return {
     key: 'layout:stridedGather', layout: gatherLayout, values,
     source: () => `${head(gatherLayout)}
@@ -75,7 +88,15 @@ const copyLayout = new UniformLayout([
 /** Writes every element of a contiguous source of `shape` to dst[base + Σ i_d·dstStride_d]. */
 export function copyRegionKernel(o: { shape: readonly number[]; base: number; dstStride: readonly number[] }): LayoutKernel {
   checkRank('copyRegion', o.shape.length);
-  const values = { n: o.shape.reduce((a, b) => a * b, 1), rank: o.shape.length, base: o.base, shape: o.shape, dstStride: o.dstStride };
+  // drop size-1 dims and merge neighbours that are one contiguous run in dst
+  const shape: number[] = [], dstStride: number[] = [];
+  o.shape.forEach((d, i) => {
+    if (d === 1) return;
+    const k = shape.length - 1;
+    if (k >= 0 && dstStride[k] === o.dstStride[i] * d) { shape[k] *= d; dstStride[k] = o.dstStride[i]; return; }
+    shape.push(d); dstStride.push(o.dstStride[i]);
+  });
+  const values = { n: o.shape.reduce((a, b) => a * b, 1), rank: shape.length, base: o.base, shape, dstStride };
   return {
     key: 'layout:copyRegion', layout: copyLayout, values,
     source: () => `${head(copyLayout)}

@@ -4,6 +4,8 @@
  *          deviations (two passes over the channel inside one dispatch: stable, no E[x²]−E[x]²)
  *   apply  one thread per element: (x − mean[c]) / sqrt(var[c] + eps) · w[c] + b[c], optionally
  *          followed by ReLU in the same pass (the fused batchNormRelu epilogue)
+ *   grad stats  (backward) one workgroup per channel: Σ g and Σ g·(x − mean[c]) in one pass
+ *   grad apply  (backward) one thread per element: g·a[c] + x·b[c] + d[c]
  */
 import { UniformLayout, type UniformValues } from '../webgpu/uniforms';
 
@@ -33,10 +35,6 @@ const statsSource = () => `${statsLayout.wgsl()}
 @group(0) @binding(3) var<storage, read_write> variance: array<f32>;
 var<workgroup> scratch: array<f32, ${NORM_WG}>;
 
-fn at(c: u32, t: u32) -> f32 {
-  let n = t / p.inner;
-  return x[(n * p.C + c) * p.inner + (t - n * p.inner)];
-}
 
 fn total(lid: u32, v: f32) -> f32 {
   scratch[lid] = v;
@@ -54,11 +52,18 @@ fn total(lid: u32, v: f32) -> f32 {
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32, @builtin(num_workgroups) nwg: vec3<u32>) {
   let c = wid.x + wid.y * nwg.x;
   if (c >= p.C) { return; }
+  // walk the channel's N rows of \`inner\` contiguous values (no index division per element)
   var s = 0.0;
-  for (var t = lid; t < p.count; t += ${NORM_WG}u) { s += at(c, t); }
+  for (var n = 0u; n < p.N; n++) {
+    let rb = (n * p.C + c) * p.inner;
+    for (var t = lid; t < p.inner; t += ${NORM_WG}u) { s += x[rb + t]; }
+  }
   let m = total(lid, s) / f32(p.count);
   var q = 0.0;
-  for (var t = lid; t < p.count; t += ${NORM_WG}u) { let d = at(c, t) - m; q += d * d; }
+  for (var n = 0u; n < p.N; n++) {
+    let rb = (n * p.C + c) * p.inner;
+    for (var t = lid; t < p.inner; t += ${NORM_WG}u) { let d = x[rb + t] - m; q += d * d; }
+  }
   let v = total(lid, q) / f32(p.count);
   if (lid == 0u) { mean[c] = m; variance[c] = v; }
 }
@@ -80,5 +85,61 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   let c = (i / p.inner) % p.C;
   let v = (x[i] - mean[c]) / sqrt(variance[c] + p.eps) * w[c] + b[c];
   y[i] = ${relu ? 'max(v, 0.0)' : 'v'};
+}
+`;
+
+export function bnGradStatsPlan(N: number, C: number, inner: number): NormPlan {
+  return { key: 'bn:gradStats', layout: statsLayout, values: { N, C, inner, count: N * inner }, source: gradStatsSource };
+}
+
+export function bnGradApplyPlan(n: number, C: number, inner: number): NormPlan {
+  return { key: 'bn:gradApply', layout: applyLayout, values: { n, C, inner, eps: 0 }, source: gradApplySource };
+}
+
+const gradStatsSource = () => `${statsLayout.wgsl()}
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> g: array<f32>;
+@group(0) @binding(2) var<storage, read> x: array<f32>;
+@group(0) @binding(3) var<storage, read> mean: array<f32>;
+@group(0) @binding(4) var<storage, read_write> sg: array<f32>;
+@group(0) @binding(5) var<storage, read_write> sgxc: array<f32>;
+var<workgroup> s1: array<f32, ${NORM_WG}>;
+var<workgroup> s2: array<f32, ${NORM_WG}>;
+
+@compute @workgroup_size(${NORM_WG})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let c = wid.x + wid.y * nwg.x;
+  if (c >= p.C) { return; }
+  let m = mean[c];
+  var a = 0.0; var b = 0.0;
+  for (var n = 0u; n < p.N; n++) {
+    let rb = (n * p.C + c) * p.inner;
+    for (var t = lid; t < p.inner; t += ${NORM_WG}u) { let gv = g[rb + t]; a += gv; b += gv * (x[rb + t] - m); }
+  }
+  s1[lid] = a; s2[lid] = b;
+  workgroupBarrier();
+  for (var s = ${NORM_WG / 2}u; s > 0u; s >>= 1u) {
+    if (lid < s) { s1[lid] += s1[lid + s]; s2[lid] += s2[lid + s]; }
+    workgroupBarrier();
+  }
+  if (lid == 0u) { sg[c] = s1[0]; sgxc[c] = s2[0]; }
+}
+`;
+
+const gradApplySource = () => `${applyLayout.wgsl()}
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> g: array<f32>;
+@group(0) @binding(2) var<storage, read> x: array<f32>;
+@group(0) @binding(3) var<storage, read> a: array<f32>;
+@group(0) @binding(4) var<storage, read> b: array<f32>;
+@group(0) @binding(5) var<storage, read> d: array<f32>;
+@group(0) @binding(6) var<storage, read_write> y: array<f32>;
+
+@compute @workgroup_size(${NORM_WG})
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = gid.x + gid.y * nwg.x * ${NORM_WG}u;
+  if (i >= p.n) { return; }
+  let c = (i / p.inner) % p.C;
+  y[i] = g[i] * a[c] + x[i] * b[c] + d[c];
 }
 `;

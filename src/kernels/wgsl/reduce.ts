@@ -82,11 +82,14 @@ export function reducePlan(kind: ReduceKind, dtype: DType, shape: Shape, axes: r
   }
   const splits = nOut <= 64 && nRed >= 4 * SPLIT_CHUNK ? Math.min(Math.ceil(nRed / SPLIT_CHUNK), 4096) : 1;
   const chunk = splits > 1 ? Math.ceil(nRed / splits / 4) * 4 : nRed;
-  const vec4 = contiguous && nRed % 4 === 0;
+  // two reduced dims, the inner one contiguous (e.g. sum over [0, 2, 3] of NCHW): rows, no index math
+  const rows = !contiguous && splits === 1 && rshape.length === 2 && rstride[1] === 1;
+  const vec4 = rows ? rshape[1] % 4 === 0 && rstride[0] % 4 === 0 && kstride.every((v) => v % 4 === 0) : contiguous && nRed % 4 === 0;
+  const mode = contiguous ? 'c' : rows ? 'r' : 'w';
   const first: ReduceStage = {
-    key: `reduce:${kind}:${t}:w:${contiguous ? (vec4 ? 'v4' : 'c') : 'g'}:${splits > 1 ? 'p' : 'f'}`,
+    key: `reduce:${kind}:${t}:w:${contiguous ? (vec4 ? 'v4' : 'c') : rows ? (vec4 ? 'r4' : 'r') : 'g'}:${splits > 1 ? 'p' : 'f'}`,
     values: { ...values, splits: Math.ceil(nRed / chunk), chunk }, layout, workgroups: groupsOf(nOut * Math.ceil(nRed / chunk)),
-    source: () => reduceSource({ kind, t, outT: isArg ? 'i32' : t, mode: contiguous ? 'c' : 'w', r1: false, vec4, partialOut: splits > 1, partialIn: false }),
+    source: () => reduceSource({ kind, t, outT: isArg ? 'i32' : t, mode, r1: false, vec4, partialOut: splits > 1, partialIn: false }),
   };
   if (splits === 1) return { nOut, partials: 0, stages: [first] };
   const S = Math.ceil(nRed / chunk);
@@ -110,8 +113,9 @@ function init(kind: ReduceKind, t: string): string {
 
 interface SourceOptions {
   kind: ReduceKind; t: string; outT: string;
-  /** 't': thread per output; 'w': workgroup per output chunk, general addressing; 'c': same, one contiguous run. */
-  mode: 't' | 'w' | 'c';
+  /** 't': thread per output; 'w': workgroup per output chunk, general addressing; 'c': same, one contiguous run;
+   *  'r': workgroup per output over rshape[0] contiguous rows of rshape[1] (no splits). */
+  mode: 't' | 'w' | 'c' | 'r';
   /** One reduced dim (thread mode): offset = r · stride, no division. */
   r1: boolean;
   vec4: boolean;
@@ -151,7 +155,16 @@ function reduceSource(o: SourceOptions): string {
   }` : `for (var r = 0u; r < p.nRed; r++) { acc = combine(acc, V(x[base + ${o.r1 ? 'r * rs' : 'redOffset(r)'}], i32(r))); }`}
   out[o] = ${isArg ? 'acc.i' : 'acc.v'};`;
   } else {
-    const load = mode === 'w'
+    const load = mode === 'r'
+      ? `let rows = p.rshape[0][0]; let len = p.rshape[0][1]; let rs = p.rstride[0][0];
+  for (var a = 0u; a < rows; a++) {
+    let rb = base + a * rs; let ib = a * len;
+    ${o.vec4 ? `for (var r = lid * 4u; r < len; r += ${REDUCE_WG * 4}u) {
+      let q = x[(rb + r) / 4u]; let j = i32(ib + r);
+      acc = combine(acc, V(q.x, j)); acc = combine(acc, V(q.y, j + 1)); acc = combine(acc, V(q.z, j + 2)); acc = combine(acc, V(q.w, j + 3));
+    }` : `for (var r = lid; r < len; r += ${REDUCE_WG}u) { acc = combine(acc, V(x[rb + r], i32(ib + r))); }`}
+  }`
+      : mode === 'w'
       ? `for (var r = lo + lid; r < hi; r += ${REDUCE_WG}u) { acc = combine(acc, V(x[base + redOffset(r)], i32(r))); }`
       : o.vec4
         ? `for (var r = lo + lid * 4u; r < hi; r += ${REDUCE_WG * 4}u) {

@@ -37,8 +37,13 @@ const convOutShape = (x: readonly number[], w: readonly number[], a: ConvAttrs) 
   outSize('conv2d', x[2], a.padding[0], a.padding[1], w[2], a.stride[0], a.dilation[0]),
   outSize('conv2d', x[3], a.padding[2], a.padding[3], w[3], a.stride[1], a.dilation[1])];
 
-/** Pixels (taps for grad-weight) per thread in the 4-channel kernels: 8 measured ≥ 4 on lavapipe (scratch sweep over 512→512@20², 64→64@80²/56²); benchmarks may change them. */
-export const convTiles = { fwd: 8, dx: 8, dw: 8 };
+/**
+ * Pixels (taps for grad-weight) per thread in the 4-channel kernels: 8 measured ≥ 4 on lavapipe (scratch sweep over
+ * 512→512@20², 64→64@80²/56²); benchmarks may change them. Rows of at least `wideRow` pixels use `wide` instead
+ * (16: U²-NetP 64→64@64² batch 8 forward 639 → 484 ms CPU, grad-input 514 → 438 ms; neutral on 16-pixel rows).
+ */
+export const convTiles = { fwd: 8, dx: 8, dw: 8, wide: 16, wideRow: 32 };
+const rowTile = (base: number, row: number) => (row >= convTiles.wideRow ? convTiles.wide : base);
 
 const plain = (a: ConvAttrs): ConvAttrs => ({ stride: a.stride, padding: a.padding, dilation: a.dilation, groups: a.groups });
 
@@ -50,7 +55,7 @@ export const conv2dOp: Op<ConvAttrs> = defineOp<ConvAttrs>({
     const y = empty(convOutShape(X.shape, Wt.shape, a), 'float32', X.device);
     const g = geometry(X.shape, Wt.shape, y.shape, a);
     const depthwise = g.Cg === 1 && g.Og < 4;
-    const v: ConvVariant = { kind: 'fwd', tc: depthwise ? 1 : 4, tp: depthwise ? 8 : convTiles.fwd, bias: b !== undefined, act: a.act ?? 'none' };
+    const v: ConvVariant = { kind: 'fwd', tc: depthwise ? 1 : 4, tp: depthwise ? 8 : rowTile(convTiles.fwd, g.OW), bias: b !== undefined, act: a.act ?? 'none' };
     return dispatch('conv2d', v, g, b !== undefined ? [X.buffer, Wt.buffer, (b as Tensor).buffer] : [X.buffer, Wt.buffer], y);
   },
   reference: ([x, w, b], a) => refConv2d(x as RefTensor, w as RefTensor, b as RefTensor | undefined, a),
@@ -74,7 +79,7 @@ export const conv2dGradInputOp: Op<ConvAttrs> = defineOp<ConvAttrs>({
     const [N, O, OH, OW] = D.shape, Cg = Wt.shape[1];
     const dx = empty([N, Cg * a.groups, a.inSize![0], a.inSize![1]], 'float32', D.device);
     const g = geometry(dx.shape, Wt.shape, [N, O, OH, OW], a);
-    const v: ConvVariant = { kind: 'dx', tc: g.Cg === 1 ? 1 : 4, tp: g.Cg === 1 ? 8 : convTiles.dx, bias: false, act: 'none' };
+    const v: ConvVariant = { kind: 'dx', tc: g.Cg === 1 ? 1 : 4, tp: g.Cg === 1 ? 8 : rowTile(convTiles.dx, Math.ceil(g.W / g.sW)), bias: false, act: 'none' };
     return dispatch('conv2dGradInput', v, g, [D.buffer, Wt.buffer], dx);
   },
   reference: ([dy, w], a) => refConv2dGradInput(dy as RefTensor, w as RefTensor, a),

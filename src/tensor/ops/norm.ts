@@ -3,14 +3,14 @@
  * pass, optionally with ReLU fused in), layerNorm and groupNorm (composites of public ops).
  * Running statistics are returned as new tensors, never mutated (see DESIGN.md).
  */
-import { bnApplyPlan, bnStatsPlan, NORM_WG } from '../../kernels/wgsl/norm';
+import { bnApplyPlan, bnGradApplyPlan, bnGradStatsPlan, bnStatsPlan, NORM_WG } from '../../kernels/wgsl/norm';
 import { grid } from '../../kernels/webgpu/device';
-import { refBatchNormEval, refBatchNormTrain, refGroupNorm, refLayerNorm } from '../../kernels/reference/norm';
+import { refBatchNormEval, refBatchNormGradApply, refBatchNormGradStats, refBatchNormTrain, refGroupNorm, refLayerNorm } from '../../kernels/reference/norm';
 import { ArgumentError, fmtShape } from '../shape';
 import { Tensor, empty, view } from '../tensor';
 import { withoutTape } from '../tape';
 import { defineComposite, defineOp, type Operand, type RefTensor } from './define';
-import { add, div, gt, mul, rsqrt, sub, square } from './elementwise';
+import { add, div, gt, mul, neg, rsqrt, sub, square } from './elementwise';
 import { sum } from './reduce';
 import { reshape } from './shape-ops';
 import { ones, zeros } from './creation';
@@ -32,6 +32,58 @@ function apply(x: Tensor, mean: Tensor, variance: Tensor, w: Tensor, b: Tensor, 
   return y;
 }
 
+const perChannel = (t: Tensor, v: Tensor) => reshape(v, chanShape(t));
+
+/** Batch-norm backward's channel sums [Σ g, Σ g·(x − mean[c])] over every axis but 1, in one pass. */
+const bnGradStatsOp = defineOp<Record<string, never>>({
+  name: 'batchNormGradStats',
+  forward([g, x, mean]) {
+    const G = T(g), X = T(x), Cn = G.shape[1];
+    const sg = empty([Cn], 'float32', G.device), sgxc = empty([Cn], 'float32', G.device);
+    if (Cn > 0) {
+      const plan = bnGradStatsPlan(G.shape[0], Cn, inner(G));
+      G.device.run('batchNormGradStats', plan.key, plan.source, [G.buffer, X.buffer, T(mean).buffer, sg.buffer, sgxc.buffer],
+        Cn <= 65535 ? [Cn, 1, 1] : [65535, Math.ceil(Cn / 65535), 1], { layout: plan.layout, values: plan.values });
+    }
+    return [sg, sgxc];
+  },
+  reference: ([g, x, mean]) => refBatchNormGradStats(g as RefTensor, x as RefTensor, mean as RefTensor),
+  vjp({ dys: [dsg, dsgxc], inputs: [g, x, mean] }) {
+    const G = T(g), X = T(x);
+    const xc = sub(X, perChannel(X, T(mean)));
+    return [
+      add(perChannel(G, dsg), mul(xc, perChannel(G, dsgxc))),
+      mul(G, perChannel(G, dsgxc)),
+      mul(neg(dsgxc), reshape(sum(G, { dim: otherAxes(G) }), [G.shape[1]])),
+    ];
+  },
+});
+
+/** g·a[c] + x·b[c] + d[c] for (N, C, …) g and x and [C] coefficients (batch-norm backward's dx). */
+const bnGradApplyOp = defineOp<Record<string, never>>({
+  name: 'batchNormGradApply',
+  forward([g, x, a, b, d]) {
+    const G = T(g);
+    const y = empty(G.shape, 'float32', G.device);
+    if (y.size === 0) return y;
+    const plan = bnGradApplyPlan(y.size, G.shape[1], inner(G));
+    G.device.run('batchNormGradApply', plan.key, plan.source, [g, x, a, b, d, y].map((t) => T(t).buffer), grid(y.size, NORM_WG),
+      { layout: plan.layout, values: plan.values });
+    return y;
+  },
+  reference: ([g, x, a, b, d]) => refBatchNormGradApply(g as RefTensor, x as RefTensor, a as RefTensor, b as RefTensor, d as RefTensor),
+  vjp({ dy, inputs: [g, x, a, b] }) {
+    const G = T(g), X = T(x), axes = otherAxes(G), C = [G.shape[1]];
+    return [
+      mul(dy, perChannel(G, T(a))),
+      mul(dy, perChannel(G, T(b))),
+      reshape(sum(mul(dy, G), { dim: axes }), C),
+      reshape(sum(mul(dy, X), { dim: axes }), C),
+      reshape(sum(dy, { dim: axes }), C),
+    ];
+  },
+});
+
 /** Training mode: [y, batch mean, biased batch variance]. Gradients flow through the statistics. */
 const bnTrainOp = defineOp<BnAttrs>({
   name: 'batchNormTrain',
@@ -49,19 +101,17 @@ const bnTrainOp = defineOp<BnAttrs>({
   reference: ([x, w, b], a) => refBatchNormTrain(x as RefTensor, w as RefTensor, b as RefTensor, a.eps, a.relu),
   vjp({ dys: [dy, dMean, dVar], inputs: [x, w], outputs: [y, mean, variance], attrs: a }) {
     const X = T(x);
-    const cs = chanShape(X), axes = otherAxes(X), C = [X.shape[1]];
     const M = X.size / X.shape[1];
     const g = a.relu ? mul(dy, gt(y, 0)) : dy;
     const inv = rsqrt(add(variance, a.eps));
-    const xc = sub(X, reshape(mean, cs));
-    const sg = reshape(sum(g, { dim: axes }), C);
-    const sgxc = reshape(sum(mul(g, xc), { dim: axes }), C);
+    // one pass for both channel sums Σg and Σg·(x − mean), then one for
+    // dx = γ·inv·g − γ·inv·Σg/M − γ·inv³·Σ(g·xc)·xc/M (+ the statistics' own cotangents: dMean/M and 2·dVar·xc/M),
+    // written as g·A + x·B + D with per-channel A = γ·inv, B = beta, D = gamma − mean·beta
+    const [sg, sgxc] = bnGradStatsOp.call([g, X, mean], {}) as Tensor[];
     const wInv = mul(T(w), inv);
-    // dx = γ·inv·g − γ·inv·Σg/M − γ·inv³·Σ(g·xc)·xc/M, plus the direct paths through the returned
-    // mean (dMean/M) and biased variance (2·dVar·xc/M): per-channel coefficients, three full-size passes
     const beta = add(mul(mul(wInv, square(inv)), mul(sgxc, -1 / M)), mul(dVar, 2 / M));
     const gamma = add(mul(wInv, mul(sg, -1 / M)), div(dMean, M));
-    const dx = add(add(mul(g, reshape(wInv, cs)), mul(xc, reshape(beta, cs))), reshape(gamma, cs));
+    const dx = bnGradApplyOp.call1([g, X, wInv, beta, sub(gamma, mul(mean, beta))], {});
     return [dx, mul(sgxc, inv), sg];
   },
 });

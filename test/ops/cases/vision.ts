@@ -111,6 +111,13 @@ function awayFromKink(pre0: RefTensor, b: RefTensor): RefTensor {
 }
 const zeroLike = (v: RefTensor): RefTensor => ({ ...v, data: new Float64Array(v.data.length) });
 
+/** Batch-norm backward pieces: small (N, C, …) shapes, plus one whose channel rows exceed a workgroup (323 > 256). */
+const bnGradShape = fc.oneof(bnShape, fc.constant([2, 3, 17, 19]));
+const bnGradStatsCase = bnGradShape.chain((s) => fc.tuple(refTensor(s), refTensor(s), vec(s[1], -1, 1))
+  .map(([g, x, mean]): OpCase => ({ inputs: [g, x, mean], attrs: {} })));
+const bnGradApplyCase = bnGradShape.chain((s) => fc.tuple(refTensor(s), refTensor(s), vec(s[1], -2, 2), vec(s[1], -2, 2), vec(s[1], -2, 2))
+  .map(([g, x, a, b, d]): OpCase => ({ inputs: [g, x, a, b, d], attrs: {} })));
+
 const bnTrainCase = fc.tuple(bnShape, fc.boolean(), fc.constantFrom(1e-5, 0.1)).chain(([s, relu, eps]) =>
   fc.tuple(refTensor(s), vec(s[1], -1.5, 1.5), vec(s[1], -1, 1)).map(([x, w, b]): OpCase => ({
     inputs: [x, w, relu ? awayFromKink(refBatchNormTrain(x, w, zeroLike(b), eps, false)[0], b) : b], attrs: { eps, relu },
@@ -150,6 +157,8 @@ const groupNormCase = fc.tuple(fc.integer({ min: 1, max: 2 }), fc.constantFrom([
 Object.assign(visionCases, {
   batchNormTrain: { arb: bnTrainCase, tol: normTol, runs: 25, gradRuns: 20 },
   batchNormEval: { arb: bnEvalCase, tol: normTol, runs: 25, gradRuns: 20 },
+  batchNormGradStats: { arb: bnGradStatsCase, tol: normTol, runs: 20, gradRuns: 10 },
+  batchNormGradApply: { arb: bnGradApplyCase, tol: normTol, runs: 20, gradRuns: 10 },
   layerNorm: { arb: layerNormCase, tol: normTol, runs: 20, gradRuns: 15 },
   groupNorm: { arb: groupNormCase, tol: normTol, runs: 20, gradRuns: 15 },
 } satisfies CaseTable);
