@@ -2,7 +2,7 @@
  * Node-only checkpoint file I/O: safetensors (written atomically) and PyTorch .pth/.pt reading.
  * Exported from `webgrad/node`, never from the runtime-neutral core.
  */
-import { open, readFile, rename, rm } from 'node:fs/promises';
+import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { FileHandle } from 'node:fs/promises';
 import { Tensor } from '../tensor/tensor';
@@ -21,6 +21,7 @@ export interface AtomicWriteOptions {
  */
 export async function writeFileAtomic(path: string, data: Uint8Array, options: AtomicWriteOptions = {}): Promise<void> {
   const dir = dirname(path);
+  await mkdir(dir, { recursive: true });
   const tmp = join(dir, `.${basename(path)}.${process.pid}.${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}.tmp`);
   const fh = await open(tmp, 'wx');
   try {
