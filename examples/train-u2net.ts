@@ -40,7 +40,7 @@ const args = parseArgs(process.argv.slice(2), {
   'time-limit': { default: 0, help: 'stop after this many seconds (0 = no limit), then evaluate' },
 }, 'usage: train-u2net [options]');
 
-const device = await init();
+const device = await init({ sleepWhileWaiting: true });
 console.log(`device: ${device.adapterInfo?.description || device.adapterInfo?.vendor || 'WebGPU'}`);
 
 const model = u2net({ model: args.model as U2NetName, variant: args.variant as U2NetVariant });

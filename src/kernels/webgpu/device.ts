@@ -55,6 +55,12 @@ export interface DeviceOptions {
   flushEvery?: number;
   /** Submit and check errors after every op, so an error names the exact op (slow). */
   debug?: boolean;
+  /**
+   * Sleep through most of the expected GPU time before awaiting read-backs (Dawn's Node binding
+   * busy-polls while waiting, taking a core from CPU adapters such as lavapipe). Helps long steady
+   * loops (training); hurts short irregular waits.
+   */
+  sleepWhileWaiting?: boolean;
   label?: string;
 }
 
@@ -69,6 +75,7 @@ export class Device {
   readonly limits: GPUSupportedLimits;
   readonly label: string;
   debug: boolean;
+  sleepWhileWaiting: boolean;
   /** Set when the device is lost or a GPU error was reported; thrown at the next op or read-back. */
   private failure: GPUOpError | null = null;
   private lost = false;
@@ -76,6 +83,7 @@ export class Device {
   constructor(readonly gpu: GPUDevice, readonly adapterInfo: GPUAdapterInfo | undefined, options: DeviceOptions = {}) {
     this.label = options.label ?? `webgpu:${this.id}`;
     this.debug = options.debug ?? false;
+    this.sleepWhileWaiting = options.sleepWhileWaiting ?? false;
     this.features = new Set(gpu.features as unknown as Iterable<string>);
     this.limits = gpu.limits;
     this.pool = new BufferPool((size) => this.createStorage(size));
@@ -164,6 +172,9 @@ export class Device {
   private settledAt = 0;
 
   private async settleThen<T>(wait: () => Promise<T>): Promise<T> {
+    // opt-in: the estimate is one running average for all work, so after heavy kernels a wait for a
+    // few tiny ops would oversleep (seen: 8.6 ms per 4-element add after the conv benchmarks)
+    if (!this.sleepWhileWaiting) return wait();
     const mark = this.queue.dispatchCount;
     const pending = mark - this.settledAt;
     const guess = 0.75 * this.msPerDispatch * pending;
