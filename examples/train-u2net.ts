@@ -29,6 +29,7 @@ const args = parseArgs(process.argv.slice(2), {
   batch: { default: 8, help: 'batch size' },
   iters: { default: 400, help: 'training iterations' },
   lr: { default: 1e-3, help: 'Adam learning rate' },
+  'fuse-lr-scale': { default: 10, help: "learning-rate multiplier for the 1×1 fuse conv (7 weights that start as a random mix of the side maps; 1 = the original's single rate)" },
   flip: { default: 'horizontal', help: "random flip: horizontal (default), vertical (the original's) or none" },
   seed: { default: 0, help: 'seed for data, initialisation and augmentation' },
   init: { default: '', help: 'initialise from a checkpoint (.safetensors or .pth)' },
@@ -46,7 +47,7 @@ console.log(`device: ${device.adapterInfo?.description || device.adapterInfo?.ve
 const model = u2net({ model: args.model as U2NetName, variant: args.variant as U2NetVariant });
 const root = random.key(args.seed);
 const [initKey, dataKey] = random.split(root);
-const opt = optim.adam({ lr: args.lr, betas: [0.9, 0.999], eps: 1e-8 });
+const opt = optim.adam({ lr: args.lr, betas: [0.9, 0.999], eps: 1e-8, groups: [{ match: 'outconv', lrScale: args['fuse-lr-scale'] }] });
 
 // ---- data -------------------------------------------------------------------------------------
 const folder = args.data ? loadSodFolder(args.data, args.size) : null;
