@@ -1,5 +1,6 @@
 /** nn.Conv2d and nn.ConvTranspose2d with PyTorch's parameter shapes and default initialisation. */
-import { split } from '../tensor/random';
+import { split, type Key } from '../tensor/random';
+import type { Device } from '../kernels/webgpu/device';
 import { conv2d as conv2dOp, convTranspose2d as convTranspose2dOp } from '../tensor/ops/conv';
 import type { Tensor } from '../tensor/tensor';
 import { defaultBias, defaultWeight } from './init';
@@ -14,6 +15,14 @@ export type ConvParams = { weight: Tensor; bias?: Tensor };
 
 const pair = (v: Pair): [number, number] => (typeof v === 'number' ? [v, v] : v);
 
+/** PyTorch's default conv initialisation for a weight of `shape` (and a bias of `size`). */
+function initConv(key: Key, shape: number[], size: number, bias: boolean, o: { device?: Device }): ConvParams {
+  const [k1, k2] = split(key);
+  const params: ConvParams = { weight: defaultWeight(k1, shape, o) };
+  if (bias) params.bias = defaultBias(k2, shape, size, o);
+  return params;
+}
+
 export function conv2d(c: Conv2dConfig): Module<ConvParams, {}> {
   const groups = c.groups ?? 1;
   if (c.inChannels % groups || c.outChannels % groups) {
@@ -22,12 +31,7 @@ export function conv2d(c: Conv2dConfig): Module<ConvParams, {}> {
   const [kh, kw] = pair(c.kernelSize);
   const shape = [c.outChannels, c.inChannels / groups, kh, kw];
   return {
-    init(key, o = {}) {
-      const [k1, k2] = split(key);
-      const params: ConvParams = { weight: defaultWeight(k1, shape, o) };
-      if (c.bias ?? true) params.bias = defaultBias(k2, shape, c.outChannels, o);
-      return { params, state: {} };
-    },
+    init: (key, o = {}) => ({ params: initConv(key, shape, c.outChannels, c.bias ?? true, o), state: {} }),
     apply: (p, state, x) => ({
       y: conv2dOp(x, p.weight, { bias: p.bias, stride: c.stride, padding: c.padding, dilation: c.dilation, groups }),
       state,
@@ -43,12 +47,7 @@ export function convTranspose2d(c: ConvTranspose2dConfig): Module<ConvParams, {}
   // PyTorch stores transposed weights as [in, out/groups, kH, kW]; its fan-in is therefore out/groups·k²
   const shape = [c.inChannels, c.outChannels / groups, kh, kw];
   return {
-    init(key, o = {}) {
-      const [k1, k2] = split(key);
-      const params: ConvParams = { weight: defaultWeight(k1, shape, o) };
-      if (c.bias ?? true) params.bias = defaultBias(k2, shape, c.outChannels, o);
-      return { params, state: {} };
-    },
+    init: (key, o = {}) => ({ params: initConv(key, shape, c.outChannels, c.bias ?? true, o), state: {} }),
     apply: (p, state, x) => ({
       y: convTranspose2dOp(x, p.weight, { bias: p.bias, stride: c.stride, padding: c.padding, outputPadding: c.outputPadding, dilation: c.dilation, groups }),
       state,
