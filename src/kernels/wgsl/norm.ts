@@ -69,24 +69,23 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
 }
 `;
 
-const applySource = (relu: boolean) => `${applyLayout.wgsl()}
+/** One thread per element of an NCHW-like tensor, with `c` its channel: reads the named buffers, writes `y`. */
+const perChannelSource = (inputs: readonly string[], expr: string) => `${applyLayout.wgsl()}
 @group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read> mean: array<f32>;
-@group(0) @binding(3) var<storage, read> variance: array<f32>;
-@group(0) @binding(4) var<storage, read> w: array<f32>;
-@group(0) @binding(5) var<storage, read> b: array<f32>;
-@group(0) @binding(6) var<storage, read_write> y: array<f32>;
+${inputs.map((name, k) => `@group(0) @binding(${k + 1}) var<storage, read> ${name}: array<f32>;`).join('\n')}
+@group(0) @binding(${inputs.length + 1}) var<storage, read_write> y: array<f32>;
 
 @compute @workgroup_size(${NORM_WG})
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let i = gid.x + gid.y * nwg.x * ${NORM_WG}u;
   if (i >= p.n) { return; }
   let c = (i / p.inner) % p.C;
-  let v = (x[i] - mean[c]) / sqrt(variance[c] + p.eps) * w[c] + b[c];
-  y[i] = ${relu ? 'max(v, 0.0)' : 'v'};
+  ${expr}
 }
 `;
+
+const applySource = (relu: boolean) => perChannelSource(['x', 'mean', 'variance', 'w', 'b'],
+  `let v = (x[i] - mean[c]) / sqrt(variance[c] + p.eps) * w[c] + b[c];\n  y[i] = ${relu ? 'max(v, 0.0)' : 'v'};`);
 
 export function bnGradStatsPlan(N: number, C: number, inner: number): NormPlan {
   return { key: 'bn:gradStats', layout: statsLayout, values: { N, C, inner, count: N * inner }, source: gradStatsSource };
@@ -126,20 +125,4 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
 }
 `;
 
-const gradApplySource = () => `${applyLayout.wgsl()}
-@group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> g: array<f32>;
-@group(0) @binding(2) var<storage, read> x: array<f32>;
-@group(0) @binding(3) var<storage, read> a: array<f32>;
-@group(0) @binding(4) var<storage, read> b: array<f32>;
-@group(0) @binding(5) var<storage, read> d: array<f32>;
-@group(0) @binding(6) var<storage, read_write> y: array<f32>;
-
-@compute @workgroup_size(${NORM_WG})
-fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let i = gid.x + gid.y * nwg.x * ${NORM_WG}u;
-  if (i >= p.n) { return; }
-  let c = (i / p.inner) % p.C;
-  y[i] = g[i] * a[c] + x[i] * b[c] + d[c];
-}
-`;
+const gradApplySource = () => perChannelSource(['g', 'x', 'a', 'b', 'd'], 'y[i] = g[i] * a[c] + x[i] * b[c] + d[c];');
