@@ -159,6 +159,27 @@ describe('vision: normalisation', () => {
     expect(() => batchNorm(x(), tensor([0, 0, 0]), tensor([1, 1]))).toThrow(/argument 'runningMean' has shape \[3\]/);
   });
 
+  it('batchNorm backward without γ/β, and stays accurate with 2 values per channel far from 0', async () => {
+    // U²-NetP's deepest maps at small crops have N·H·W = 2 per channel; with an offset mean, a dx
+    // formed as x·B − mean·B cancels badly in float32 (the old kernel: relative error 1.6e-3 here)
+    const C = 3, off = 100, spread = 0.05;
+    const xs = Float32Array.from({ length: 2 * C }, (_, i) => off + spread * Math.sin(i * 1.7 + 0.3));
+    const us = Float64Array.from({ length: 2 * C }, (_, i) => Math.cos(i * 0.9));
+    const u = tensor(Float32Array.from(us), { shape: [2, C, 1, 1] });
+    const [, g] = valueAndGrad((t: Tensor) => sum(mul(batchNorm(t, null, null, null, null, { training: true }).y, u)))(tensor(xs, { shape: [2, C, 1, 1] }));
+    const got = await g.data();
+    const want = Array.from(xs, (xv, i) => {
+      const [a, b] = [xs[i % C], xs[(i % C) + C]];
+      const m = (a + b) / 2, inv = 1 / Math.sqrt(((a - m) ** 2 + (b - m) ** 2) / 2 + 1e-5);
+      const [ua, ub] = [us[i % C], us[(i % C) + C]];
+      const muXhat = (ua * (a - m) + ub * (b - m)) * inv / 2;
+      return inv * (us[i] - (ua + ub) / 2 - (xv - m) * inv * muXhat);
+    });
+    const scale = Math.max(...want.map(Math.abs));
+    const err = Math.max(...want.map((w, i) => Math.abs(w - got[i])));
+    expect(err / scale).toBeLessThan(5e-4);
+  });
+
   it('layerNorm and groupNorm', async () => {
     const t = tensor([[1, 2, 3, 4], [2, 2, 4, 4]]);
     const s = Math.sqrt(1.25 + 1e-5);

@@ -90,13 +90,13 @@ export function refBatchNormGradStats(g: RefTensor, x: RefTensor, mean: RefTenso
 }
 
 /** g·a[c] + x·b[c] + d[c] over (N, C, …) (batch-norm backward's input gradient, per-channel coefficients). */
-export function refBatchNormGradApply(g: RefTensor, x: RefTensor, a: RefTensor, b: RefTensor, d: RefTensor): RefTensor {
+export function refBatchNormGradApply(g: RefTensor, x: RefTensor, m: RefTensor, a: RefTensor, b: RefTensor, d: RefTensor): RefTensor {
   const C = g.shape[1];
   const inner = g.shape.slice(2).reduce((s, v) => s * v, 1);
   const out = new Float64Array(g.data.length);
   for (let i = 0; i < out.length; i++) {
     const c = Math.floor(i / inner) % C;
-    out[i] = g.data[i] * a.data[c] + x.data[i] * b.data[c] + d.data[c];
+    out[i] = g.data[i] * a.data[c] + (x.data[i] - m.data[c]) * b.data[c] + d.data[c];
   }
   return { shape: g.shape.slice(), dtype: 'float32', data: out };
 }

@@ -5,7 +5,8 @@
  *   apply  one thread per element: (x − mean[c]) / sqrt(var[c] + eps) · w[c] + b[c], optionally
  *          followed by ReLU in the same pass (the fused batchNormRelu epilogue)
  *   grad stats  (backward) one workgroup per channel: Σ g and Σ g·(x − mean[c]) in one pass
- *   grad apply  (backward) one thread per element: g·a[c] + x·b[c] + d[c]
+ *   grad apply  (backward) one thread per element: g·a[c] + (x − m[c])·b[c] + d[c] (x − m first: with
+ *               few values per channel, x·b and m·b are large and nearly cancel in float32)
  */
 import { UniformLayout, type UniformValues } from '../webgpu/uniforms';
 
@@ -125,4 +126,4 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
 }
 `;
 
-const gradApplySource = () => perChannelSource(['g', 'x', 'a', 'b', 'd'], 'y[i] = g[i] * a[c] + x[i] * b[c] + d[c];');
+const gradApplySource = () => perChannelSource(['g', 'x', 'm', 'a', 'b', 'd'], 'y[i] = g[i] * a[c] + (x[i] - m[c]) * b[c] + d[c];');

@@ -59,27 +59,29 @@ const bnGradStatsOp = defineOp<Record<string, never>>({
   },
 });
 
-/** g·a[c] + x·b[c] + d[c] for (N, C, …) g and x and [C] coefficients (batch-norm backward's dx). */
+/** g·a[c] + (x − m[c])·b[c] + d[c] for (N, C, …) g and x and [C] coefficients (batch-norm backward's dx). */
 const bnGradApplyOp = defineOp<Record<string, never>>({
   name: 'batchNormGradApply',
-  forward([g, x, a, b, d]) {
+  forward([g, x, m, a, b, d]) {
     const G = T(g);
     const y = empty(G.shape, 'float32', G.device);
     if (y.size === 0) return y;
     const plan = bnGradApplyPlan(y.size, G.shape[1], inner(G));
-    G.device.run('batchNormGradApply', plan.key, plan.source, [g, x, a, b, d, y].map((t) => T(t).buffer), grid(y.size, NORM_WG),
+    G.device.run('batchNormGradApply', plan.key, plan.source, [g, x, m, a, b, d, y].map((t) => T(t).buffer), grid(y.size, NORM_WG),
       { layout: plan.layout, values: plan.values });
     return y;
   },
-  reference: ([g, x, a, b, d]) => refBatchNormGradApply(g as RefTensor, x as RefTensor, a as RefTensor, b as RefTensor, d as RefTensor),
-  vjp({ dy, inputs: [g, x, a, b] }) {
+  reference: ([g, x, m, a, b, d]) => refBatchNormGradApply(g as RefTensor, x as RefTensor, m as RefTensor, a as RefTensor, b as RefTensor, d as RefTensor),
+  vjp({ dy, inputs: [g, x, m, a, b] }) {
     const G = T(g), X = T(x), axes = otherAxes(G), C = [G.shape[1]];
+    const sdy = reshape(sum(dy, { dim: axes }), C);
     return [
       mul(dy, perChannel(G, T(a))),
       mul(dy, perChannel(G, T(b))),
+      mul(neg(sdy), T(b)),
       reshape(sum(mul(dy, G), { dim: axes }), C),
-      reshape(sum(mul(dy, X), { dim: axes }), C),
-      reshape(sum(dy, { dim: axes }), C),
+      reshape(sum(mul(dy, sub(X, perChannel(X, T(m)))), { dim: axes }), C),
+      sdy,
     ];
   },
 });
@@ -106,12 +108,12 @@ const bnTrainOp = defineOp<BnAttrs>({
     const inv = rsqrt(add(variance, a.eps));
     // one pass for both channel sums Σg and Σg·(x − mean), then one for
     // dx = γ·inv·g − γ·inv·Σg/M − γ·inv³·Σ(g·xc)·xc/M (+ the statistics' own cotangents: dMean/M and 2·dVar·xc/M),
-    // written as g·A + x·B + D with per-channel A = γ·inv, B = beta, D = gamma − mean·beta
+    // written as g·A + (x − mean)·B + D with per-channel A = γ·inv, B = beta, D = gamma
     const [sg, sgxc] = bnGradStatsOp.call([g, X, mean], {}) as Tensor[];
     const wInv = mul(T(w), inv);
     const beta = add(mul(mul(wInv, square(inv)), mul(sgxc, -1 / M)), mul(dVar, 2 / M));
     const gamma = add(mul(wInv, mul(sg, -1 / M)), div(dMean, M));
-    const dx = bnGradApplyOp.call1([g, X, wInv, beta, sub(gamma, mul(mean, beta))], {});
+    const dx = bnGradApplyOp.call1([g, X, mean, wInv, beta, gamma], {});
     return [dx, mul(sgxc, inv), sg];
   },
 });
@@ -178,10 +180,11 @@ function batchNormImpl(fn: string, x: Tensor, runningMean: Tensor | null, runnin
   const w = weight ?? ones([C], { device: x.device });
   const b = bias ?? zeros([C], { device: x.device });
   const a: BnAttrs = { eps, relu };
-  const free = () => { if (!weight) w.dispose(); if (!bias) b.dispose(); };
+  // the stand-in γ = 1 / β = 0 are freed at once unless a gradient trace holds them (its VJP reads γ)
+  const free = (out: Tensor) => { if (out.traces.length > 0) return; if (!weight) w.dispose(); if (!bias) b.dispose(); };
   if (!training) {
     const y = bnEvalOp.call1([x, runningMean!, runningVar!, w, b], a);
-    free();
+    free(y);
     return { y, runningMean: view(runningMean!, runningMean!.shape), runningVar: view(runningVar!, runningVar!.shape) };
   }
   const count = x.size / Math.max(C, 1);
@@ -197,7 +200,7 @@ function batchNormImpl(fn: string, x: Tensor, runningMean: Tensor | null, runnin
     factor = momentum;
   }
   const [y, mean, variance] = bnTrainOp.call([x, w, b], a) as Tensor[];
-  free();
+  free(y);
   // PyTorch updates the running variance with the unbiased batch variance (Bessel's correction)
   const [rm, rv] = withoutTape(() => [
     runningMean ? add(mul(runningMean, 1 - factor), mul(mean, factor)) : null,

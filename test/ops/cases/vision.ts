@@ -115,8 +115,8 @@ const zeroLike = (v: RefTensor): RefTensor => ({ ...v, data: new Float64Array(v.
 const bnGradShape = fc.oneof(bnShape, fc.constant([2, 3, 17, 19]));
 const bnGradStatsCase = bnGradShape.chain((s) => fc.tuple(refTensor(s), refTensor(s), vec(s[1], -1, 1))
   .map(([g, x, mean]): OpCase => ({ inputs: [g, x, mean], attrs: {} })));
-const bnGradApplyCase = bnGradShape.chain((s) => fc.tuple(refTensor(s), refTensor(s), vec(s[1], -2, 2), vec(s[1], -2, 2), vec(s[1], -2, 2))
-  .map(([g, x, a, b, d]): OpCase => ({ inputs: [g, x, a, b, d], attrs: {} })));
+const bnGradApplyCase = bnGradShape.chain((s) => fc.tuple(refTensor(s), refTensor(s), vec(s[1], -1, 1), vec(s[1], -2, 2), vec(s[1], -2, 2), vec(s[1], -2, 2))
+  .map(([g, x, m, a, b, d]): OpCase => ({ inputs: [g, x, m, a, b, d], attrs: {} })));
 
 const bnTrainCase = fc.tuple(bnShape, fc.boolean(), fc.constantFrom(1e-5, 0.1)).chain(([s, relu, eps]) =>
   fc.tuple(refTensor(s), vec(s[1], -1.5, 1.5), vec(s[1], -1, 1)).map(([x, w, b]): OpCase => ({
