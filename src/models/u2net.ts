@@ -10,7 +10,7 @@ import { split } from '../tensor/random';
 import type { Tensor } from '../tensor/tensor';
 import type { Device } from '../kernels/webgpu/device';
 import { add, sigmoid } from '../tensor/ops/elementwise';
-import { concat } from '../tensor/ops/layout';
+import { concat, narrow } from '../tensor/ops/layout';
 import { maxPool2d } from '../tensor/ops/pool';
 import { upsampleLike } from '../tensor/ops/resize';
 import { conv2d as convOp } from '../tensor/ops/conv';
@@ -43,7 +43,11 @@ export const U2NET_CONFIG: Record<U2NetName, { stages: Record<string, StageSpec>
   },
 };
 
-export interface U2NetConfig { model?: U2NetName; variant?: U2NetVariant; inChannels?: number; outChannels?: number; }
+export interface U2NetConfig {
+  model?: U2NetName; variant?: U2NetVariant; inChannels?: number; outChannels?: number;
+  /** Decoder concats larger than this many bytes are never built: their conv is split by input channel (default: the device's largest binding). */
+  maxConcatBytes?: number;
+}
 
 type P = { [k: string]: Tensor | P };
 
@@ -62,6 +66,42 @@ function conv3x3Init(key: Key, cin: number, cout: number, variant: U2NetVariant,
     };
   }
   return conv2d({ inChannels: cin, outChannels: cout, kernelSize: 3, groups: variant === 'grouped' ? 2 : 1 }).init(key, o).params as P;
+}
+
+/**
+ * The 3×3 conv of the channel concat of `parts`. When the concat would be larger than `maxBytes`
+ * (lavapipe binds at most 128 MiB: stage1d's 128-channel input at 288² batch 4 is 170 MB), the conv
+ * is split by input channels instead — conv(cat(a, b), W) = conv(a, W_a) + conv(b, W_b) — so the
+ * big tensor is never built. Below the limit one concat + one conv costs fewer dispatches.
+ */
+function conv3x3Cat(p: P, parts: Tensor[], dilation: number, maxBytes: number): Tensor {
+  const [N, , H, W] = parts[0].shape;
+  const channels = parts.map((t) => t.shape[1]);
+  const total = channels.reduce((a, b) => a + b, 0);
+  if (parts.length === 1 || N * total * H * W * 4 <= maxBytes) return conv3x3(p, parts.length === 1 ? parts[0] : concat(parts, 1), dilation);
+  const offsets = channels.map((_, i) => channels.slice(0, i).reduce((a, b) => a + b, 0));
+  const opts = { padding: dilation, dilation };
+  if ('depthwise' in p) {
+    // pointwise(cat(dw(a), dw(b))) = pw_a(dw_a(a)) + pw_b(dw_b(b))
+    const dw = p.depthwise as P, pw = p.pointwise as P;
+    const terms = parts.map((x, i) => {
+      const h = convOp(x, narrow(dw.weight as Tensor, 0, offsets[i], channels[i]), { bias: narrow(dw.bias as Tensor, 0, offsets[i], channels[i]), ...opts, groups: channels[i] });
+      return convOp(h, narrow(pw.weight as Tensor, 1, offsets[i], channels[i]), { bias: i === 0 ? pw.bias as Tensor : undefined });
+    });
+    return terms.reduce((a, b) => add(a, b));
+  }
+  const w = p.weight as Tensor, b = p.bias as Tensor;
+  const groups = total / w.shape[1];
+  if (groups === 1) {
+    return parts.map((x, i) => convOp(x, narrow(w, 1, offsets[i], channels[i]), { bias: i === 0 ? b : undefined, ...opts })).reduce((a, c) => add(a, c));
+  }
+  // grouped: each part must be whole groups (U²-Net's decoder halves are exactly the 2 groups)
+  const cg = w.shape[1], og = w.shape[0] / groups;
+  if (channels.some((c, i) => c % cg || offsets[i] % cg)) return conv3x3(p, concat(parts, 1), dilation);
+  return concat(parts.map((x, i) => {
+    const g0 = offsets[i] / cg, gs = channels[i] / cg;
+    return convOp(x, narrow(w, 0, g0 * og, gs * og), { bias: narrow(b, 0, g0 * og, gs * og), ...opts, groups: gs });
+  }), 1);
 }
 
 function conv3x3(p: P, x: Tensor, dilation: number): Tensor {
@@ -84,8 +124,8 @@ function rebnconvInit(key: Key, cin: number, cout: number, variant: U2NetVariant
 /** BatchNorm with the ReLU fused into its kernel (only momentum and eps of the config matter to apply). */
 const BN_RELU = batchNorm2d({ numFeatures: 0, activation: 'relu' });
 
-function rebnconv(p: P, s: P, x: Tensor, dilation: number, ctx: Ctx): { y: Tensor; state: P } {
-  const h = conv3x3(p.conv_s1 as P, x, dilation);
+function rebnconv(p: P, s: P, x: Tensor[], dilation: number, ctx: Ctx, maxBytes: number): { y: Tensor; state: P } {
+  const h = conv3x3Cat(p.conv_s1 as P, x, dilation, maxBytes);
   const r = BN_RELU.apply(p.bn_s1 as any, s.bn_s1 as any, h, ctx);
   return { y: r.y, state: { bn_s1: r.state as P } };
 }
@@ -108,10 +148,10 @@ function rsuInit(key: Key, [L, cin, mid, cout, dilated]: StageSpec, variant: U2N
 
 const pool = (x: Tensor) => maxPool2d(x, { kernelSize: 2, stride: 2, ceilMode: true });
 
-function rsu(p: P, s: P, x: Tensor, [L, , , , dilated]: StageSpec, ctx: Ctx): { y: Tensor; state: P } {
+function rsu(p: P, s: P, x: Tensor[], [L, , , , dilated]: StageSpec, ctx: Ctx, maxBytes: number): { y: Tensor; state: P } {
   const state: P = {};
-  const block = (name: string, input: Tensor, dilation: number) => {
-    const r = rebnconv(p[name] as P, s[name] as P, input, dilation, ctx);
+  const block = (name: string, input: Tensor[], dilation: number) => {
+    const r = rebnconv(p[name] as P, s[name] as P, input, dilation, ctx, maxBytes);
     state[name] = r.state;
     return r.y;
   };
@@ -121,13 +161,13 @@ function rsu(p: P, s: P, x: Tensor, [L, , , , dilated]: StageSpec, ctx: Ctx): { 
   for (let i = 1; i <= L; i++) {
     if (i > 1 && !dilated && i < L) hx = pool(enc[i - 2]);
     else if (i > 1) hx = enc[i - 2];
-    enc.push(block(`rebnconv${i}`, hx, encDilation(L, dilated, i)));
+    enc.push(block(`rebnconv${i}`, [hx], encDilation(L, dilated, i)));
   }
   let d = enc[L - 1];
   for (let i = L - 1; i >= 1; i--) {
     const skip = enc[i - 1];
     const up = dilated || i === L - 1 ? d : upsampleLike(d, skip);
-    d = block(`rebnconv${i}d`, concat([up, skip], 1), decDilation(dilated, i));
+    d = block(`rebnconv${i}d`, [up, skip], decDilation(dilated, i));
   }
   return { y: add(d, hxin), state };
 }
@@ -135,7 +175,7 @@ function rsu(p: P, s: P, x: Tensor, [L, , , , dilated]: StageSpec, ctx: Ctx): { 
 // ---- the whole network -------------------------------------------------------------------------
 
 export interface U2NetModel {
-  config: Required<U2NetConfig>;
+  config: Required<Omit<U2NetConfig, 'maxConcatBytes'>> & Pick<U2NetConfig, 'maxConcatBytes'>;
   init(key: Key, options?: { device?: Device }): { params: P; state: P };
   /** The 7 logit maps [d0 (fused), d1, …, d6], each [N, outChannels, H, W]. */
   apply(params: P, state: P, x: Tensor, ctx: Ctx): { logits: Tensor[]; state: P };
@@ -145,7 +185,7 @@ const ENCODER = ['stage1', 'stage2', 'stage3', 'stage4', 'stage5', 'stage6'];
 const DECODER = ['stage5d', 'stage4d', 'stage3d', 'stage2d', 'stage1d'];
 
 export function u2net(config: U2NetConfig = {}): U2NetModel {
-  const c: Required<U2NetConfig> = { model: 'u2net', variant: 'standard', inChannels: 3, outChannels: 1, ...config };
+  const c: U2NetModel['config'] = { model: 'u2net', variant: 'standard', inChannels: 3, outChannels: 1, ...config };
   const table = U2NET_CONFIG[c.model];
   const spec = (name: string): StageSpec => {
     const t = table.stages[name];
@@ -171,8 +211,9 @@ export function u2net(config: U2NetConfig = {}): U2NetModel {
         throw new Error(`u2net: input must have shape [N, ${c.inChannels}, H, W]; got [${x.shape.join(', ')}]`);
       }
       const newState: P = {};
-      const stage = (name: string, input: Tensor) => {
-        const r = rsu(params[name] as P, state[name] as P, input, spec(name), ctx);
+      const maxBytes = c.maxConcatBytes ?? x.device.limits.maxStorageBufferBindingSize;
+      const stage = (name: string, input: Tensor[]) => {
+        const r = rsu(params[name] as P, state[name] as P, input, spec(name), ctx, maxBytes);
         newState[name] = r.state;
         return r.y;
       };
@@ -180,12 +221,12 @@ export function u2net(config: U2NetConfig = {}): U2NetModel {
       let hx = x;
       ENCODER.forEach((name, i) => {
         if (i > 0) hx = pool(enc[i - 1]);
-        enc.push(stage(name, hx));
+        enc.push(stage(name, [hx]));
       });
       const dec: Tensor[] = [enc[5]]; // hx6, then hx5d … hx1d
       DECODER.forEach((name, j) => {
         const skip = enc[4 - j];
-        dec.push(stage(name, concat([upsampleLike(dec[j], skip), skip], 1)));
+        dec.push(stage(name, [upsampleLike(dec[j], skip), skip]));
       });
       // side outputs from hx1d, hx2d, …, hx5d, hx6, each upsampled to d1's size
       const sources = [dec[5], dec[4], dec[3], dec[2], dec[1], dec[0]];

@@ -1,6 +1,6 @@
 /** U²-Net structure: parameter counts and names as the original, output shapes, deep-supervision loss. */
 import { describe, it, expect } from 'vitest';
-import { tree, random, tidy, rand, type Tensor } from '../../src/node';
+import { tree, random, tidy, rand, valueAndGrad, type Tensor } from '../../src/node';
 import { u2net, u2netLoss } from '../../src/models/u2net';
 
 const count = (params: unknown) => tree.tensors(params).reduce((s, t) => s + t.size, 0);
@@ -62,4 +62,35 @@ describe('U²-Net', () => {
     expect(() => tidy(() => model.apply(params, state, rand(random.key(2), [1, 1, 8, 8]), { training: false }))).toThrow(/\[N, 3, H, W\].*\[1, 1, 8, 8\]/);
     tree.dispose([params, state]);
   });
+
+  it('splitting the decoder convs instead of building big concats gives the same loss and gradients', async () => {
+    // maxConcatBytes 0 forces the split path everywhere (it kicks in by itself past the device's binding limit).
+    // Gradients are compared in eval mode: in training mode a random-init U²-NetP at this size is so badly
+    // conditioned (BatchNorm over few values per channel) that scaling the input by 1 + 1e-6 moves
+    // gradients by ~10%, so float32 summation order alone would decide the result.
+    for (const variant of ['standard', 'grouped', 'separable'] as const) {
+      const run = (maxConcatBytes?: number) => {
+        const model = u2net({ model: 'u2netp', variant, maxConcatBytes });
+        const { params, state } = model.init(random.key(4));
+        const f = valueAndGrad((p: any) => {
+          const x = rand(random.key(5), [2, 3, 24, 19]);
+          const y = rand(random.key(6), [2, 1, 24, 19]);
+          return u2netLoss(model.apply(p, state, x, { training: false }).logits, y);
+        });
+        const [loss, grads] = f(params);
+        tree.dispose([params, state]);
+        return { loss, grads: tree.tensors(grads) };
+      };
+      const a = run(), b = run(0);
+      expect(await b.loss.item()).toBeCloseTo(await a.loss.item(), 5);
+      let worst = 0;
+      for (let i = 0; i < a.grads.length; i++) {
+        const [ga, gb] = [await a.grads[i].data(), await b.grads[i].data()];
+        const scale = Math.max(1e-3, ...Array.from(ga, Math.abs));
+        for (let j = 0; j < ga.length; j++) worst = Math.max(worst, Math.abs(ga[j] - gb[j]) / scale);
+      }
+      expect(worst, variant).toBeLessThan(1e-5);
+      tree.dispose([a, b]);
+    }
+  }, 120_000);
 });
