@@ -34,7 +34,7 @@ function backward(trace: Trace, roots: readonly Tensor[], cts: readonly Tensor[]
     const e = trace.entries[k];
     if (!e.outputs.some((o) => grads.has(o.id))) continue;
     const compute = () => {
-      const dys = e.outputs.map((o) => grads.get(o.id) ?? zerosLike(o));
+      const dys = e.outputs.map((o, j) => grads.get(o.id) ?? (e.op.sparseCotangents && j > 0 ? null : zerosLike(o))) as Tensor[];
       const gin = e.op.vjp!({ inputs: e.inputs, outputs: e.outputs, attrs: e.attrs, dy: dys[0], dys });
       return e.inputs.map((x, i) => {
         const g = gin[i];

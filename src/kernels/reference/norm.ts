@@ -76,27 +76,57 @@ export function refGroupNorm(x: RefTensor, groups: number, w: RefTensor | null, 
   return { shape: x.shape.slice(), dtype: 'float32', data: y };
 }
 
+/** g, or g·[y > 0] with a fused ReLU: the gradient reaching the normalised pre-activation. */
+const masked = (g: RefTensor, y: RefTensor, relu: boolean, i: number) => (relu && !(y.data[i] > 0) ? 0 : g.data[i]);
+
 /** Per channel c of (N, C, …): [Σ g, Σ g·(x − mean[c])] over every other axis (batch-norm backward's two sums). */
-export function refBatchNormGradStats(g: RefTensor, x: RefTensor, mean: RefTensor): RefTensor[] {
+export function refBatchNormGradStats(g: RefTensor, y: RefTensor, x: RefTensor, mean: RefTensor, relu: boolean): RefTensor[] {
   const C = g.shape[1];
   const inner = g.shape.slice(2).reduce((a, v) => a * v, 1);
   const sg = new Float64Array(C), sgxc = new Float64Array(C);
   for (let i = 0; i < g.data.length; i++) {
     const c = Math.floor(i / inner) % C;
-    sg[c] += g.data[i];
-    sgxc[c] += g.data[i] * (x.data[i] - mean.data[c]);
+    const gv = masked(g, y, relu, i);
+    sg[c] += gv;
+    sgxc[c] += gv * (x.data[i] - mean.data[c]);
   }
   return [{ shape: [C], dtype: 'float32', data: sg }, { shape: [C], dtype: 'float32', data: sgxc }];
 }
 
-/** g·a[c] + x·b[c] + d[c] over (N, C, …) (batch-norm backward's input gradient, per-channel coefficients). */
-export function refBatchNormGradApply(g: RefTensor, x: RefTensor, m: RefTensor, a: RefTensor, b: RefTensor, d: RefTensor): RefTensor {
+/** Batch-norm backward's per-channel coefficients [rows A, B, D; dγ] (see the kernel's comment); absent dMean/dVar count as 0. */
+export function refBatchNormGradCoeffs(w: RefTensor, variance: RefTensor, sg: RefTensor, sgxc: RefTensor, dMean: RefTensor | undefined, dVar: RefTensor | undefined,
+                                       eps: number, M: number): RefTensor[] {
+  const C = w.shape[0];
+  const out = new Float64Array(3 * C), dw = new Float64Array(C);
+  for (let c = 0; c < C; c++) {
+    const inv = 1 / Math.sqrt(variance.data[c] + eps);
+    out[c] = w.data[c] * inv;
+    out[C + c] = -w.data[c] * inv ** 3 * sgxc.data[c] / M + (2 * (dVar?.data[c] ?? 0)) / M;
+    out[2 * C + c] = -w.data[c] * inv * sg.data[c] / M + (dMean?.data[c] ?? 0) / M;
+    dw[c] = sgxc.data[c] * inv;
+  }
+  return [{ shape: [3, C], dtype: 'float32', data: out }, { shape: [C], dtype: 'float32', data: dw }];
+}
+
+/** g·A[c] + (x − m[c])·B[c] + D[c] over (N, C, …) with coef rows [A, B, D] (batch-norm backward's dx). */
+export function refBatchNormGradApply(g: RefTensor, y: RefTensor, x: RefTensor, m: RefTensor, coef: RefTensor, relu: boolean): RefTensor {
   const C = g.shape[1];
   const inner = g.shape.slice(2).reduce((s, v) => s * v, 1);
   const out = new Float64Array(g.data.length);
   for (let i = 0; i < out.length; i++) {
     const c = Math.floor(i / inner) % C;
-    out[i] = g.data[i] * a.data[c] + (x.data[i] - m.data[c]) * b.data[c] + d.data[c];
+    out[i] = masked(g, y, relu, i) * coef.data[c] + (x.data[i] - m.data[c]) * coef.data[C + c] + coef.data[2 * C + c];
   }
   return { shape: g.shape.slice(), dtype: 'float32', data: out };
+}
+
+/** The two running-statistic updates: [(1 − f)·rm + f·mean, (1 − f)·rv + f·bessel·var]. */
+export function refBatchNormRunning(rm: RefTensor, rv: RefTensor, mean: RefTensor, variance: RefTensor, factor: number, bessel: number): RefTensor[] {
+  const C = rm.shape[0];
+  const m = new Float64Array(C), v = new Float64Array(C);
+  for (let c = 0; c < C; c++) {
+    m[c] = (1 - factor) * rm.data[c] + factor * mean.data[c];
+    v[c] = (1 - factor) * rv.data[c] + factor * bessel * variance.data[c];
+  }
+  return [{ shape: [C], dtype: 'float32', data: m }, { shape: [C], dtype: 'float32', data: v }];
 }

@@ -22,7 +22,7 @@ export interface VjpContext<A> {
   attrs: A;
   /** Cotangent of the first output (zeros if it received none). */
   dy: Tensor;
-  /** Cotangents of every output. */
+  /** Cotangents of every output (with `sparseCotangents`, null for an output that received none). */
   dys: readonly Tensor[];
 }
 
@@ -36,6 +36,11 @@ export interface OpSpec<A> {
   vjp?: (ctx: VjpContext<A>) => readonly (Tensor | null | undefined)[];
   /** Required when `vjp` is absent: why the op has no gradient (e.g. integer output). */
   noGrad?: string;
+  /**
+   * The VJP takes null in `dys` for outputs that received no cotangent, instead of a zero tensor
+   * (saves a fill and a read for side outputs that are rarely differentiated, like BN's batch stats).
+   */
+  sparseCotangents?: boolean;
 }
 
 export interface Op<A = any> extends OpSpec<A> {

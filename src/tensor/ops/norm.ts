@@ -3,9 +3,9 @@
  * pass, optionally with ReLU fused in), layerNorm and groupNorm (composites of public ops).
  * Running statistics are returned as new tensors, never mutated (see DESIGN.md).
  */
-import { bnApplyPlan, bnGradApplyPlan, bnGradStatsPlan, bnStatsPlan, NORM_WG } from '../../kernels/wgsl/norm';
+import { bnApplyPlan, bnGradApplyPlan, bnGradCoeffsPlan, bnGradStatsPlan, bnRunningPlan, bnStatsPlan, NORM_WG } from '../../kernels/wgsl/norm';
 import { grid } from '../../kernels/webgpu/device';
-import { refBatchNormEval, refBatchNormGradApply, refBatchNormGradStats, refBatchNormTrain, refGroupNorm, refLayerNorm } from '../../kernels/reference/norm';
+import { refBatchNormEval, refBatchNormGradApply, refBatchNormGradCoeffs, refBatchNormGradStats, refBatchNormRunning, refBatchNormTrain, refGroupNorm, refLayerNorm } from '../../kernels/reference/norm';
 import { ArgumentError, fmtShape } from '../shape';
 import { Tensor, empty, view } from '../tensor';
 import { withoutTape } from '../tape';
@@ -13,7 +13,8 @@ import { defineComposite, defineOp, type Operand, type RefTensor } from './defin
 import { add, div, gt, mul, neg, rsqrt, sub, square } from './elementwise';
 import { sum } from './reduce';
 import { reshape } from './shape-ops';
-import { ones, zeros } from './creation';
+import { ones, zeros, zerosLike } from './creation';
+import { concat, narrow } from './layout';
 
 interface BnAttrs { eps: number; relu: boolean; }
 
@@ -34,56 +35,123 @@ function apply(x: Tensor, mean: Tensor, variance: Tensor, w: Tensor, b: Tensor, 
 
 const perChannel = (t: Tensor, v: Tensor) => reshape(v, chanShape(t));
 
-/** Batch-norm backward's channel sums [Σ g, Σ g·(x − mean[c])] over every axis but 1, in one pass. */
-const bnGradStatsOp = defineOp<Record<string, never>>({
+interface GradAttrs { relu: boolean; }
+/** g·[y > 0] with a fused ReLU, else g (public ops, for the VJPs of the fused backward kernels). */
+const reluMask = (g: Tensor, y: Tensor, relu: boolean) => (relu ? mul(g, gt(y, 0)) : g);
+/** Row r of a [3, C] coefficient tensor as a [C] vector. */
+const row = (coef: Tensor, r: number) => reshape(narrow(coef, 0, r, 1), [coef.shape[1]]);
+
+/**
+ * Batch-norm backward's channel sums [Σ g, Σ g·(x − mean[c])] over every axis but 1, in one pass;
+ * g = dy·[y > 0] when the forward fused a ReLU (inputs [dy, y, x, mean]; y is ignored without ReLU).
+ */
+const bnGradStatsOp = defineOp<GradAttrs>({
   name: 'batchNormGradStats',
-  forward([g, x, mean]) {
+  forward([g, y, x, mean], a) {
     const G = T(g), X = T(x), Cn = G.shape[1];
     const sg = empty([Cn], 'float32', G.device), sgxc = empty([Cn], 'float32', G.device);
     if (Cn > 0) {
-      const plan = bnGradStatsPlan(G.shape[0], Cn, inner(G));
-      G.device.run('batchNormGradStats', plan.key, plan.source, [G.buffer, X.buffer, T(mean).buffer, sg.buffer, sgxc.buffer],
+      const plan = bnGradStatsPlan(G.shape[0], Cn, inner(G), a.relu);
+      const bufs = (a.relu ? [G, T(y), X, T(mean), sg, sgxc] : [G, X, T(mean), sg, sgxc]).map((t) => t.buffer);
+      G.device.run('batchNormGradStats', plan.key, plan.source, bufs,
         Cn <= 65535 ? [Cn, 1, 1] : [65535, Math.ceil(Cn / 65535), 1], { layout: plan.layout, values: plan.values });
     }
     return [sg, sgxc];
   },
-  reference: ([g, x, mean]) => refBatchNormGradStats(g as RefTensor, x as RefTensor, mean as RefTensor),
-  vjp({ dys: [dsg, dsgxc], inputs: [g, x, mean] }) {
+  reference: ([g, y, x, mean], a) => refBatchNormGradStats(g as RefTensor, y as RefTensor, x as RefTensor, mean as RefTensor, a.relu),
+  vjp({ dys: [dsg, dsgxc], inputs: [g, y, x, mean], attrs: a }) {
     const G = T(g), X = T(x);
+    const gm = reluMask(G, T(y), a.relu);
     const xc = sub(X, perChannel(X, T(mean)));
     return [
-      add(perChannel(G, dsg), mul(xc, perChannel(G, dsgxc))),
-      mul(G, perChannel(G, dsgxc)),
-      mul(neg(dsgxc), reshape(sum(G, { dim: otherAxes(G) }), [G.shape[1]])),
+      reluMask(add(perChannel(G, dsg), mul(xc, perChannel(G, dsgxc))), T(y), a.relu),
+      zerosLike(T(y)), // the ReLU mask is piecewise constant in y
+      mul(gm, perChannel(G, dsgxc)),
+      mul(neg(dsgxc), reshape(sum(gm, { dim: otherAxes(G) }), [G.shape[1]])),
     ];
   },
 });
 
-/** g·a[c] + (x − m[c])·b[c] + d[c] for (N, C, …) g and x and [C] coefficients (batch-norm backward's dx). */
-const bnGradApplyOp = defineOp<Record<string, never>>({
-  name: 'batchNormGradApply',
-  forward([g, x, m, a, b, d]) {
-    const G = T(g);
-    const y = empty(G.shape, 'float32', G.device);
-    if (y.size === 0) return y;
-    const plan = bnGradApplyPlan(y.size, G.shape[1], inner(G));
-    G.device.run('batchNormGradApply', plan.key, plan.source, [g, x, m, a, b, d, y].map((t) => T(t).buffer), grid(y.size, NORM_WG),
-      { layout: plan.layout, values: plan.values });
-    return y;
+interface CoeffAttrs { eps: number; M: number; }
+
+/**
+ * Batch-norm backward's per-channel coefficients: [coef [3, C] (rows A, B, D of dx), dγ [C]].
+ * Inputs [γ, var, Σg, Σg·xc] and, when a loss used the batch statistics, their cotangents [dMean, dVar].
+ */
+const bnGradCoeffsOp = defineOp<CoeffAttrs>({
+  name: 'batchNormGradCoeffs',
+  forward(inputs, a) {
+    const W = T(inputs[0]), C = W.shape[0];
+    const coef = empty([3, C], 'float32', W.device), dw = empty([C], 'float32', W.device);
+    if (C === 0) return [coef, dw];
+    const plan = bnGradCoeffsPlan(C, a.eps, a.M, inputs.length === 6);
+    W.device.run('batchNormGradCoeffs', plan.key, plan.source, [...inputs, coef, dw].map((t) => T(t).buffer),
+      grid(C, NORM_WG), { layout: plan.layout, values: plan.values });
+    return [coef, dw];
   },
-  reference: ([g, x, m, a, b, d]) => refBatchNormGradApply(g as RefTensor, x as RefTensor, m as RefTensor, a as RefTensor, b as RefTensor, d as RefTensor),
-  vjp({ dy, inputs: [g, x, m, a, b] }) {
-    const G = T(g), X = T(x), axes = otherAxes(G), C = [G.shape[1]];
-    const sdy = reshape(sum(dy, { dim: axes }), C);
+  reference: ([w, v, sg, sgxc, dm, dv], a) => refBatchNormGradCoeffs(w as RefTensor, v as RefTensor, sg as RefTensor, sgxc as RefTensor, dm as RefTensor | undefined, dv as RefTensor | undefined, a.eps, a.M),
+  vjp({ dys: [dCoef, cW], inputs, attrs: a }) {
+    const [w, variance, sg, sgxc] = inputs;
+    const [cA, cB, cD] = [0, 1, 2].map((r) => row(dCoef, r));
+    const W = T(w), SG = T(sg), SX = T(sgxc), inv = rsqrt(add(T(variance), a.eps)), inv3 = mul(square(inv), inv), m = 1 / a.M;
+    // d inv / d var = −inv³/2 and d inv³ / d var = −3·inv⁵/2
+    const dInv = add(add(mul(cA, W), mul(cD, mul(W, mul(SG, -m)))), mul(cW, SX));
+    const dInv3 = mul(cB, mul(W, mul(SX, -m)));
     return [
-      mul(dy, perChannel(G, T(a))),
-      mul(dy, perChannel(G, T(b))),
-      mul(neg(sdy), T(b)),
-      reshape(sum(mul(dy, G), { dim: axes }), C),
-      reshape(sum(mul(dy, sub(X, perChannel(X, T(m)))), { dim: axes }), C),
-      sdy,
+      add(add(mul(cA, inv), mul(cB, mul(inv3, mul(SX, -m)))), mul(cD, mul(inv, mul(SG, -m)))),
+      add(mul(dInv, mul(inv3, -0.5)), mul(dInv3, mul(mul(inv3, square(inv)), -1.5))),
+      mul(cD, mul(mul(W, inv), -m)),
+      add(mul(cB, mul(mul(W, inv3), -m)), mul(cW, inv)),
+      ...(inputs.length === 6 ? [mul(cD, m), mul(cB, 2 * m)] : []),
     ];
   },
+});
+
+/** dy·A[c] + (x − m[c])·B[c] + D[c] (batch-norm backward's dx; dy masked by [y > 0] with a fused ReLU). */
+const bnGradApplyOp = defineOp<GradAttrs>({
+  name: 'batchNormGradApply',
+  forward([g, y, x, m, coef], a) {
+    const G = T(g);
+    const out = empty(G.shape, 'float32', G.device);
+    if (out.size === 0) return out;
+    const plan = bnGradApplyPlan(out.size, G.shape[1], inner(G), a.relu);
+    const bufs = (a.relu ? [g, y, x, m, coef, out] : [g, x, m, coef, out]).map((t) => T(t).buffer);
+    G.device.run('batchNormGradApply', plan.key, plan.source, bufs, grid(out.size, NORM_WG), { layout: plan.layout, values: plan.values });
+    return out;
+  },
+  reference: ([g, y, x, m, coef], a) => refBatchNormGradApply(g as RefTensor, y as RefTensor, x as RefTensor, m as RefTensor, coef as RefTensor, a.relu),
+  vjp({ dy, inputs: [g, y, x, m, coef], attrs: a }) {
+    const G = T(g), X = T(x), Y = T(y), K = T(coef), axes = otherAxes(G), C = [G.shape[1]];
+    const [A, B] = [row(K, 0), row(K, 1)];
+    const sdy = reshape(sum(dy, { dim: axes }), C);
+    const chan = (t: Tensor) => reshape(sum(t, { dim: axes }), [1, G.shape[1]]);
+    return [
+      reluMask(mul(dy, perChannel(G, A)), Y, a.relu),
+      zerosLike(Y),
+      mul(dy, perChannel(G, B)),
+      mul(neg(sdy), B),
+      concat([chan(mul(dy, reluMask(G, Y, a.relu))), chan(mul(dy, sub(X, perChannel(X, T(m))))), reshape(sdy, [1, G.shape[1]])], 0),
+    ];
+  },
+});
+
+interface RunningAttrs { factor: number; bessel: number; }
+
+/** Both running-statistic updates in one dispatch: [(1 − f)·rm + f·mean, (1 − f)·rv + f·bessel·var]. */
+const bnRunningOp = defineOp<RunningAttrs>({
+  name: 'batchNormRunningStats',
+  forward([rm, rv, mean, variance], a) {
+    const R = T(rm), C = R.shape[0];
+    const m = empty([C], 'float32', R.device), v = empty([C], 'float32', R.device);
+    if (C > 0) {
+      const plan = bnRunningPlan(C, a.factor, a.bessel);
+      R.device.run('batchNormRunningStats', plan.key, plan.source, [rm, rv, mean, variance, m, v].map((t) => T(t).buffer),
+        grid(C, NORM_WG), { layout: plan.layout, values: plan.values });
+    }
+    return [m, v];
+  },
+  reference: ([rm, rv, mean, variance], a) => refBatchNormRunning(rm as RefTensor, rv as RefTensor, mean as RefTensor, variance as RefTensor, a.factor, a.bessel),
+  vjp: ({ dys: [dm, dv], attrs: a }) => [mul(dm, 1 - a.factor), mul(dv, 1 - a.factor), mul(dm, a.factor), mul(dv, a.factor * a.bessel)],
 });
 
 /** Training mode: [y, batch mean, biased batch variance]. Gradients flow through the statistics. */
@@ -104,18 +172,18 @@ const bnTrainOp = defineOp<BnAttrs>({
   vjp({ dys: [dy, dMean, dVar], inputs: [x, w], outputs: [y, mean, variance], attrs: a }) {
     const X = T(x);
     const M = X.size / X.shape[1];
-    const g = a.relu ? mul(dy, gt(y, 0)) : dy;
-    const inv = rsqrt(add(variance, a.eps));
-    // one pass for both channel sums Σg and Σg·(x − mean), then one for
-    // dx = γ·inv·g − γ·inv·Σg/M − γ·inv³·Σ(g·xc)·xc/M (+ the statistics' own cotangents: dMean/M and 2·dVar·xc/M),
-    // written as g·A + (x − mean)·B + D with per-channel A = γ·inv, B = beta, D = gamma
-    const [sg, sgxc] = bnGradStatsOp.call([g, X, mean], {}) as Tensor[];
-    const wInv = mul(T(w), inv);
-    const beta = add(mul(mul(wInv, square(inv)), mul(sgxc, -1 / M)), mul(dVar, 2 / M));
-    const gamma = add(mul(wInv, mul(sg, -1 / M)), div(dMean, M));
-    const dx = bnGradApplyOp.call1([g, X, mean, wInv, beta, gamma], {});
-    return [dx, mul(sgxc, inv), sg];
+    // three dispatches: the channel sums Σg and Σg·(x − mean) (g = dy masked by the fused ReLU), the
+    // per-channel coefficients, then dx = γ·inv·g − γ·inv·Σg/M − γ·inv³·Σ(g·xc)·xc/M (+ the statistics'
+    // own cotangents: dMean/M and 2·dVar·xc/M) as g·A + (x − mean)·B + D
+    const r = { relu: a.relu };
+    const [sg, sgxc] = bnGradStatsOp.call([dy, y, X, mean], r) as Tensor[];
+    // dMean/dVar are null (sparseCotangents) unless some loss used the batch statistics themselves
+    const statGrads = dMean || dVar ? [dMean ?? zerosLike(mean), dVar ?? zerosLike(variance)] : [];
+    const [coef, dw] = bnGradCoeffsOp.call([T(w), variance, sg, sgxc, ...statGrads], { eps: a.eps, M }) as Tensor[];
+    const dx = bnGradApplyOp.call1([dy, y, X, mean, coef], r);
+    return [dx, dw, sg];
   },
+  sparseCotangents: true,
 });
 
 /** Evaluation mode: normalises with the running statistics (gradients to x, both statistics, γ and β). */
@@ -202,10 +270,12 @@ function batchNormImpl(fn: string, x: Tensor, runningMean: Tensor | null, runnin
   const [y, mean, variance] = bnTrainOp.call([x, w, b], a) as Tensor[];
   free(y);
   // PyTorch updates the running variance with the unbiased batch variance (Bessel's correction)
-  const [rm, rv] = withoutTape(() => [
-    runningMean ? add(mul(runningMean, 1 - factor), mul(mean, factor)) : null,
-    runningVar ? add(mul(runningVar, 1 - factor), mul(variance, (factor * count) / (count - 1))) : null,
-  ]);
+  const [rm, rv] = runningMean && runningVar
+    ? withoutTape(() => bnRunningOp.call([runningMean, runningVar, mean, variance], { factor, bessel: count / (count - 1) }) as Tensor[])
+    : withoutTape(() => [
+      runningMean ? add(mul(runningMean, 1 - factor), mul(mean, factor)) : null,
+      runningVar ? add(mul(runningVar, 1 - factor), mul(variance, (factor * count) / (count - 1))) : null,
+    ]);
   if (y.traces.length === 0) { mean.dispose(); variance.dispose(); }
   return { y, runningMean: rm, runningVar: rv };
 }

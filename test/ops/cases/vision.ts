@@ -113,10 +113,19 @@ const zeroLike = (v: RefTensor): RefTensor => ({ ...v, data: new Float64Array(v.
 
 /** Batch-norm backward pieces: small (N, C, …) shapes, plus one whose channel rows exceed a workgroup (323 > 256). */
 const bnGradShape = fc.oneof(bnShape, fc.constant([2, 3, 17, 19]));
-const bnGradStatsCase = bnGradShape.chain((s) => fc.tuple(refTensor(s), refTensor(s), vec(s[1], -1, 1))
-  .map(([g, x, mean]): OpCase => ({ inputs: [g, x, mean], attrs: {} })));
-const bnGradApplyCase = bnGradShape.chain((s) => fc.tuple(refTensor(s), refTensor(s), vec(s[1], -1, 1), vec(s[1], -2, 2), vec(s[1], -2, 2), vec(s[1], -2, 2))
-  .map(([g, x, m, a, b, d]): OpCase => ({ inputs: [g, x, m, a, b, d], attrs: {} })));
+/** A fused ReLU's output: values kept away from 0 so finite differences never cross the mask's step. */
+const reluOut = (s: readonly number[]) => refTensor(s, { min: -1, max: 1, avoid: (v) => Math.abs(v) < 0.05 });
+const bnGradStatsCase = fc.tuple(bnGradShape, fc.boolean()).chain(([s, relu]) => fc.tuple(refTensor(s), reluOut(s), refTensor(s), vec(s[1], -1, 1))
+  .map(([g, y, x, mean]): OpCase => ({ inputs: [g, y, x, mean], attrs: { relu } })));
+const bnGradApplyCase = fc.tuple(bnGradShape, fc.boolean()).chain(([s, relu]) =>
+  fc.tuple(refTensor(s), reluOut(s), refTensor(s), vec(s[1], -1, 1), refTensor([3, s[1]], { min: -2, max: 2 }))
+    .map(([g, y, x, m, coef]): OpCase => ({ inputs: [g, y, x, m, coef], attrs: { relu } })));
+// with and without the batch statistics' own cotangents (dMean, dVar)
+const bnGradCoeffsCase = fc.tuple(fc.integer({ min: 1, max: 6 }), fc.integer({ min: 2, max: 40 }), fc.constantFrom(1e-5, 0.1), fc.boolean()).chain(([C, M, eps, stats]) =>
+  fc.tuple(vec(C, -1.5, 1.5), vec(C, 0.2, 2), vec(C, -2, 2), vec(C, -2, 2), vec(C, -1, 1), vec(C, -1, 1))
+    .map((inputs): OpCase => ({ inputs: stats ? inputs : inputs.slice(0, 4), attrs: { eps, M } })));
+const bnRunningCase = fc.tuple(fc.integer({ min: 1, max: 6 }), fc.double({ min: 0, max: 1, noNaN: true }), fc.double({ min: 1, max: 2, noNaN: true })).chain(([C, factor, bessel]) =>
+  fc.tuple(vec(C, -1, 1), vec(C, 0.2, 2), vec(C, -1, 1), vec(C, 0, 2)).map((inputs): OpCase => ({ inputs, attrs: { factor, bessel } })));
 
 const bnTrainCase = fc.tuple(bnShape, fc.boolean(), fc.constantFrom(1e-5, 0.1)).chain(([s, relu, eps]) =>
   fc.tuple(refTensor(s), vec(s[1], -1.5, 1.5), vec(s[1], -1, 1)).map(([x, w, b]): OpCase => ({
@@ -157,8 +166,10 @@ const groupNormCase = fc.tuple(fc.integer({ min: 1, max: 2 }), fc.constantFrom([
 Object.assign(visionCases, {
   batchNormTrain: { arb: bnTrainCase, tol: normTol, runs: 25, gradRuns: 20 },
   batchNormEval: { arb: bnEvalCase, tol: normTol, runs: 25, gradRuns: 20 },
-  batchNormGradStats: { arb: bnGradStatsCase, tol: normTol, runs: 20, gradRuns: 10 },
-  batchNormGradApply: { arb: bnGradApplyCase, tol: normTol, runs: 20, gradRuns: 10 },
+  batchNormGradStats: { arb: bnGradStatsCase, tol: normTol, runs: 20, gradRuns: 10, grad: [0, 2, 3] },
+  batchNormGradCoeffs: { arb: bnGradCoeffsCase, tol: normTol, runs: 20, gradRuns: 15 },
+  batchNormGradApply: { arb: bnGradApplyCase, tol: normTol, runs: 20, gradRuns: 10, grad: [0, 2, 3, 4] },
+  batchNormRunningStats: { arb: bnRunningCase, tol: normTol, runs: 15, gradRuns: 10 },
   layerNorm: { arb: layerNormCase, tol: normTol, runs: 20, gradRuns: 15 },
   groupNorm: { arb: groupNormCase, tol: normTol, runs: 20, gradRuns: 15 },
 } satisfies CaseTable);
