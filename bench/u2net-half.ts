@@ -1,7 +1,8 @@
 /**
  * U²-NetP inference at 320², one image: `apply` (fp32, conv then BatchNorm+ReLU) vs the folded fp32
  * forward vs fp16 (src/models/u2net-half.ts), pretrained weights. Median of --rounds alternating runs
- * after one warm-up each; each run includes reading the mask back.
+ * after one warm-up each; each run includes reading the mask back. Also the pool's peak bytes
+ * allocated during a forward (activations: the forward's tensors are freed as tidy ends).
  *   WEBGRAD_CACHE=… npx tsx bench/u2net-half.ts [--rounds 3] [--size 320]
  */
 import { init, random, sigmoid, tensor, tidy, tree, type Tensor } from '../src/node';
@@ -27,11 +28,18 @@ const runs: Record<string, () => Tensor> = {
   ...(p16 ? { 'folded fp16': () => p16.predict(x) } : {}),
 };
 const times: Record<string, number[]> = {};
-const once = async (name: string) => { const t0 = performance.now(); const m = runs[name](); await m.data(); m.dispose(); return performance.now() - t0; };
+const peak: Record<string, number> = {};
+const once = async (name: string) => {
+  device.pool.resetPeak();
+  const base = device.pool.snapshot.liveBytes;
+  const t0 = performance.now(); const m = runs[name](); await m.data(); m.dispose();
+  peak[name] = device.pool.snapshot.peakBytes - base;
+  return performance.now() - t0;
+};
 for (const name of Object.keys(runs)) await once(name);
 for (let r = 0; r < rounds; r++) for (const name of Object.keys(runs)) (times[name] ??= []).push(await once(name));
 const median = (v: number[]) => v.slice().sort((a, b) => a - b)[Math.floor(v.length / 2)];
-for (const [name, v] of Object.entries(times)) console.log(`${name.padEnd(12)} median ${median(v).toFixed(0)} ms  (runs: ${v.map((t) => t.toFixed(0)).join(', ')})`);
+for (const [name, v] of Object.entries(times)) console.log(`${name.padEnd(12)} median ${median(v).toFixed(0)} ms  (runs: ${v.map((t) => t.toFixed(0)).join(', ')}); peak activation memory ${(peak[name] / 1e6).toFixed(1)} MB`);
 const bytes = (t: unknown) => (tree.leaves(t) as Tensor[]).reduce((s, l) => s + l.storage.byteSize, 0);
 console.log(`folded weights: fp32 ${(bytes(p32.folded.params) / 1e6).toFixed(2)} MB${p16 ? `, fp16 ${(bytes(p16.folded.params) / 1e6).toFixed(2)} MB (${p16.folded.float32Convs.length} convs kept fp32)` : ''}`);
 p32.dispose(); p16?.dispose(); x.dispose(); tree.dispose([params, state]);
