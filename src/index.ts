@@ -1,6 +1,7 @@
 /** webgrad's public API. Runtime-neutral: imports no `node:` module. */
 export { Tensor } from './tensor/tensor';
 export type { DType } from './tensor/dtype';
+export { hasFloat16 } from './tensor/dtype';
 export { ArgumentError } from './tensor/shape';
 export { tidy, keep, memory, type MemoryInfo } from './tensor/scope';
 export * as tree from './tensor/tree';
@@ -45,3 +46,4 @@ export * from './train/data/datasets';
 export * from './train/data/loader';
 export { readOnnx, OnnxError, type OnnxModel, type OnnxGraph, type OnnxNode, type OnnxAttributeValue, type OnnxValueInfo } from './train/checkpoint/onnx';
 export { resnet, resnetBlocks, isResNetHead, RESNET_CONFIG, type ResNetModel, type ResNetConfig, type ResNetName, type ResNetFeatures, type BlockSpec, type BlockKind } from './models/resnet';
+export { u2netPredict, u2netPredictor, foldU2NetForInference, u2netFoldedApply, disposeFolded, resolvePrecision, type U2NetPrecision, type U2NetPredictor, type U2NetPredictOptions, type FoldedU2Net, type FoldedConv, type FoldedRebnconv, type FoldOptions } from './models/u2net-half';

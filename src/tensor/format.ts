@@ -7,7 +7,7 @@ const EDGE = 3, LIMIT = 1000;
 export function formatTensor(shape: readonly number[], dtype: DType, data: ArrayLike<number>): string {
   const elide = sizeOf(shape) > LIMIT;
   const fmt = (v: number) => dtype === 'bool' ? (v ? 'True' : 'False')
-    : dtype === 'float32' ? (Number.isInteger(v) && Math.abs(v) < 1e16 ? `${v}.` : Number.isNaN(v) ? 'nan' : !Number.isFinite(v) ? (v > 0 ? 'inf' : '-inf') : v.toPrecision(4).replace(/\.?0+(e|$)/, '$1'))
+    : dtype === 'float32' || dtype === 'float16' ? (Number.isInteger(v) && Math.abs(v) < 1e16 ? `${v}.` : Number.isNaN(v) ? 'nan' : !Number.isFinite(v) ? (v > 0 ? 'inf' : '-inf') : v.toPrecision(4).replace(/\.?0+(e|$)/, '$1'))
     : String(v);
   const render = (dim: number, off: number, indent: string): string => {
     if (dim === shape.length) return fmt(data[off]);

@@ -1,6 +1,6 @@
 /** The Tensor handle: shape, dtype, device and a ref-counted GPU storage. Always contiguous. */
 import type { Device } from '../kernels/webgpu/device';
-import { type AnyTypedArray, type DType, typedArrayFor } from './dtype';
+import { type AnyTypedArray, type DType, byteSize, hasFloat16, typedArrayFor } from './dtype';
 import { type Shape, sizeOf } from './shape';
 import { registerTensor, unregisterTensor } from './scope';
 import { formatTensor } from './format';
@@ -56,10 +56,10 @@ export class Tensor {
 
   [Symbol.dispose](): void { this.dispose(); }
 
-  /** Reads the values back as a typed array (bool as Uint32Array of 0/1). */
+  /** Reads the values back as a typed array (bool as Uint32Array of 0/1, float16 decoded to a Float32Array). */
   async data(): Promise<AnyTypedArray> {
-    const bytes = await this.device.download(this.buffer, this.size * 4);
-    return typedArrayFor(this.dtype, bytes);
+    const bytes = await this.device.download(this.buffer, this.size * byteSize(this.dtype));
+    return typedArrayFor(this.dtype, bytes, 0, this.size);
   }
 
   /** The single value of a one-element tensor. */
@@ -92,7 +92,10 @@ export class Tensor {
 
 /** Allocates an uninitialised tensor on `device`. */
 export function empty(shape: Shape, dtype: DType, device: Device): Tensor {
-  const bytes = sizeOf(shape) * 4;
+  if (dtype === 'float16' && !hasFloat16(device)) {
+    throw new Error(`float16 tensors need the WebGPU feature 'shader-f16', which device ${device.label} lacks; use float32 (check with hasFloat16(device))`);
+  }
+  const bytes = sizeOf(shape) * byteSize(dtype);
   return new Tensor(shape, dtype, new Storage(device, device.pool.acquire(bytes), bytes));
 }
 

@@ -38,9 +38,9 @@ describe('shape errors', () => {
 
 describe('dtype errors', () => {
   it('unknown dtypes list the supported ones', () => {
-    expect(msg(() => tensor([1], { dtype: 'float64' }))).toBe("TypeError: tensor: dtype must be one of float32, int32, uint32, bool; got 'float64'");
+    expect(msg(() => tensor([1], { dtype: 'float64' }))).toBe("TypeError: tensor: dtype must be one of float32, int32, uint32, bool, float16; got 'float64'");
     const a = tensor([1]);
-    expect(msg(() => cast(a, 'float16'))).toMatch(/cast: dtype must be one of .*; got 'float16'/);
+    expect(msg(() => cast(a, 'bfloat16'))).toMatch(/cast: dtype must be one of .*; got 'bfloat16'/);
     a.dispose();
   });
 

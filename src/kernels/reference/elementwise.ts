@@ -1,6 +1,6 @@
 /** Float64 reference for elementwise ops: broadcasting by explicit multi-index walking. */
 import type { RefOperand, RefTensor } from '../../tensor/ops/define';
-import type { DType } from '../../tensor/dtype';
+import { type DType, roundFloat16 } from '../../tensor/dtype';
 
 export function refBroadcastShape(shapes: number[][]): number[] {
   const n = Math.max(0, ...shapes.map((s) => s.length));
@@ -41,6 +41,7 @@ export function refMap(inputs: readonly RefOperand[], f: (...xs: number[]) => nu
 /** Emulates storing into `dtype`: integers wrap like 32-bit two's complement. */
 export function roundTo(dtype: DType, v: number): number {
   if (dtype === 'float32') return v;
+  if (dtype === 'float16') return roundFloat16(v);
   if (dtype === 'bool') return v ? 1 : 0;
   if (dtype === 'int32') return Math.trunc(v) | 0;
   return Math.trunc(v) >>> 0;

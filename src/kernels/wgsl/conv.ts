@@ -17,9 +17,13 @@ export type ConvGeometry = Record<(typeof names)[number], number>;
 
 export const WG_X = 16, WG_Y = 4;
 export type ConvKind = 'fwd' | 'dx' | 'dw';
-export interface ConvVariant { kind: ConvKind; tc: 1 | 4; tp: number; bias: boolean; act: 'none' | 'relu'; }
+/**
+ * `elem: 'f16'` (forward only) stores x, w, bias and y as f16 and converts every load to f32: the
+ * accumulation stays f32, only the final store rounds to f16 (mixed precision, as tensor cores do).
+ */
+export interface ConvVariant { kind: ConvKind; tc: 1 | 4; tp: number; bias: boolean; act: 'none' | 'relu'; elem?: 'f32' | 'f16'; }
 
-export const convKey = (v: ConvVariant) => `conv:${v.kind}:c${v.tc}:p${v.tp}:${v.bias ? 'b' : 'nb'}:${v.act}`;
+export const convKey = (v: ConvVariant) => `conv:${v.kind}:c${v.tc}:p${v.tp}:${v.bias ? 'b' : 'nb'}:${v.act}${v.elem === 'f16' ? ':f16' : ''}`;
 
 /** Workgroups for a variant on geometry `g`. */
 export function convWorkgroups(v: ConvVariant, g: ConvGeometry): [number, number, number] {
@@ -36,15 +40,20 @@ const vecT = (tc: number) => (tc === 1 ? 'f32' : 'vec4<f32>');
 const lane = (tc: number, c: number) => (tc === 1 ? '' : `[${c}]`);
 
 export function convSource(v: ConvVariant): string {
-  const header = `${convLayout.wgsl()}
+  const half = v.elem === 'f16';
+  if (half && v.kind !== 'fwd') throw new Error(`convSource: f16 storage is only implemented for the forward kernel, not '${v.kind}'`);
+  // element type in memory, and a load converted to f32 (the f32 text is unchanged)
+  const E = half ? 'f16' : 'f32';
+  const ld = (e: string) => (half ? `f32(${e})` : e);
+  const header = `${half ? 'enable f16;\n' : ''}${convLayout.wgsl()}
 @group(0) @binding(0) var<uniform> p: Params;`;
   const main = `@compute @workgroup_size(${WG_X}, ${WG_Y})
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {`;
   if (v.kind === 'fwd') return `${header}
-@group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read> w: array<f32>;
-${v.bias ? '@group(0) @binding(3) var<storage, read> b: array<f32>;' : ''}
-@group(0) @binding(${v.bias ? 4 : 3}) var<storage, read_write> y: array<f32>;
+@group(0) @binding(1) var<storage, read> x: array<${E}>;
+@group(0) @binding(2) var<storage, read> w: array<${E}>;
+${v.bias ? `@group(0) @binding(3) var<storage, read> b: array<${E}>;` : ''}
+@group(0) @binding(${v.bias ? 4 : 3}) var<storage, read_write> y: array<${E}>;
 ${main}
   // a thread owns TP consecutive output pixels of one row: row validity is decided once per kh, column
   // validity once per (kh, kw), so the innermost loop over input channels is loads and FMAs only
@@ -72,8 +81,8 @@ ${range(v.tp).map((j) => `      let ok${j} = iw + ${j * 1} * p.sW >= 0 && iw + $
       var xr = xg + ih * p.W;
       var wo = kh * p.kW + kw;
       for (var ci = 0; ci < p.Cg; ci++) {
-        let wv = ${v.tc === 1 ? 'w[wb0 + wo]' : `vec4<f32>(${range(4).map((c) => `w[wb${c} + wo]`).join(', ')})`};
-${range(v.tp).map((j) => `        a${j} += select(0.0, x[xr + xo${j}], ok${j}) * wv;`).join('\n')}
+        let wv = ${v.tc === 1 ? ld('w[wb0 + wo]') : `vec4<f32>(${range(4).map((c) => ld(`w[wb${c} + wo]`)).join(', ')})`};
+${range(v.tp).map((j) => `        a${j} += select(0.0, ${ld(`x[xr + xo${j}]`)}, ok${j}) * wv;`).join('\n')}
         xr += HW;
         wo += KK;
       }
@@ -82,10 +91,10 @@ ${range(v.tp).map((j) => `        a${j} += select(0.0, x[xr + xo${j}], ok${j}) *
   let yb = (n * p.O + o0) * p.OH * p.OW + oh * p.OW + owb;
   let cs = p.OH * p.OW;
 ${range(v.tp).map((j) => `  if (owb + ${j} < p.OW) {
-${range(v.tc).map((c) => `    if (${c} < nc) { y[yb + ${c} * cs + ${j}] = epi(a${j}${lane(v.tc, c)}${v.bias ? ` + b[o0 + ${c}]` : ''}); }`).join('\n')}
+${range(v.tc).map((c) => `    if (${c} < nc) { y[yb + ${c} * cs + ${j}] = epi(a${j}${lane(v.tc, c)}${v.bias ? ` + ${ld(`b[o0 + ${c}]`)}` : ''}); }`).join('\n')}
   }`).join('\n')}
 }
-fn epi(v: f32) -> f32 { return ${v.act === 'relu' ? 'max(v, 0.0)' : 'v'}; }
+fn epi(v: f32) -> ${E} { return ${half ? 'f16(' : ''}${v.act === 'relu' ? 'max(v, 0.0)' : 'v'}${half ? ')' : ''}; }
 `;
   if (v.kind === 'dx') return `${header}
 @group(0) @binding(1) var<storage, read> dy: array<f32>;

@@ -59,8 +59,10 @@ export function elementwiseKernel(name: string, expr: string, operands: readonly
   if (outShape.length > MAX_RANK) throw new Error(`${name}: tensors of rank ${outShape.length} exceed the supported rank ${MAX_RANK}`);
   const fields: UniformField[] = [{ name: 'n', type: 'u32' }, { name: 'rank', type: 'u32' }];
   const values: UniformValues = { n: outShape.reduce((a, b) => a * b, 1), rank: outShape.length };
+  // float16 operands are converted to f32 and computed in f32 (scalars travel as f32); only the store rounds to f16
+  const scalarType = (d: DType) => wgslType(d === 'float16' ? 'float32' : d) as 'f32' | 'i32' | 'u32';
   operands.forEach((o, i) => {
-    if (o.shape === null) { fields.push({ name: `s${i}`, type: wgslType(o.dtype) }); values[`s${i}`] = o.value ?? 0; }
+    if (o.shape === null) { fields.push({ name: `s${i}`, type: scalarType(o.dtype) }); values[`s${i}`] = o.value ?? 0; }
   });
   const buffers = operands.map((o, i) => (o.shape === null ? -1 : i)).filter((i) => i >= 0);
   const plan = coalesce(outShape, buffers.map((b) => broadcastStrides(operands[b].shape!, outShape)));
@@ -82,9 +84,10 @@ export function elementwiseKernel(name: string, expr: string, operands: readonly
     });
   }
   const layout = new UniformLayout(fields);
-  const ct = wgslType(computeType);
+  const ct = scalarType(computeType);
+  const half = outDtype === 'float16' || operands.some((o) => o.shape !== null && o.dtype === 'float16');
 
-  const key = `ew:${name}:${operands.map((o, i) => (o.shape === null ? `s${wgslType(o.dtype)}` : `${mode.get(i)}${wgslType(o.dtype)}`)).join(',')}:${ct}:${wgslType(outDtype)}:r${gathers.length ? rank : 0}${gathers.map((b) => `.${plan.strides[buffers.indexOf(b)].map((v) => (v ? 1 : 0)).join('')}`).join('')}:${expr}`;
+  const key = `ew:${name}:${operands.map((o, i) => (o.shape === null ? `s${scalarType(o.dtype)}` : `${mode.get(i)}${wgslType(o.dtype)}`)).join(',')}:${ct}:${wgslType(outDtype)}:r${gathers.length ? rank : 0}${gathers.map((b) => `.${plan.strides[buffers.indexOf(b)].map((v) => (v ? 1 : 0)).join('')}`).join('')}:${expr}`;
 
   const source = () => {
     let binding = 1;
@@ -114,7 +117,7 @@ export function elementwiseKernel(name: string, expr: string, operands: readonly
         index.push(`let o${b} = ${terms.join(' + ')};`);
       });
     }
-    return `${layout.wgsl()}
+    return `${half ? 'enable f16;\n' : ''}${layout.wgsl()}
 @group(0) @binding(0) var<uniform> p: Params;
 ${decls.join('\n')}
 
@@ -124,7 +127,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   if (i >= p.n) { return; }
   ${index.join('\n  ')}
   ${loads.join('\n  ')}
-  out[i] = ${expr};
+  out[i] = ${outDtype === 'float16' ? `f16(${expr})` : expr};
 }
 `;
   };

@@ -85,8 +85,11 @@ const copyLayout = new UniformLayout([
   { name: 'n', type: 'u32' }, { name: 'rank', type: 'u32' }, { name: 'base', type: 'u32' }, vec('shape'), vec('dstStride'),
 ]);
 
-/** Writes every element of a contiguous source of `shape` to dst[base + Σ i_d·dstStride_d]. */
-export function copyRegionKernel(o: { shape: readonly number[]; base: number; dstStride: readonly number[] }): LayoutKernel {
+/**
+ * Writes every element of a contiguous source of `shape` to dst[base + Σ i_d·dstStride_d].
+ * `elem: 'f16'` moves 2-byte elements (float16 tensors) instead of 4-byte words.
+ */
+export function copyRegionKernel(o: { shape: readonly number[]; base: number; dstStride: readonly number[] }, elem: 'u32' | 'f16' = 'u32'): LayoutKernel {
   checkRank('copyRegion', o.shape.length);
   // drop size-1 dims and merge neighbours that are one contiguous run in dst
   const shape: number[] = [], dstStride: number[] = [];
@@ -98,10 +101,10 @@ export function copyRegionKernel(o: { shape: readonly number[]; base: number; ds
   });
   const values = { n: o.shape.reduce((a, b) => a * b, 1), rank: shape.length, base: o.base, shape, dstStride };
   return {
-    key: 'layout:copyRegion', layout: copyLayout, values,
-    source: () => `${head(copyLayout)}
-@group(0) @binding(1) var<storage, read> src: array<u32>;
-@group(0) @binding(2) var<storage, read_write> dst: array<u32>;
+    key: `layout:copyRegion${elem === 'f16' ? ':f16' : ''}`, layout: copyLayout, values,
+    source: () => `${elem === 'f16' ? 'enable f16;\n' : ''}${head(copyLayout)}
+@group(0) @binding(1) var<storage, read> src: array<${elem}>;
+@group(0) @binding(2) var<storage, read_write> dst: array<${elem}>;
 ${main(`
   var r = i;
   var off = p.base;

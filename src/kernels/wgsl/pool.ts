@@ -38,19 +38,24 @@ const layout = new UniformLayout([
 
 export interface PoolPlan { key: string; source: () => string; layout: UniformLayout; values: UniformValues; }
 
-/** `n` = number of threads (outputs for forward kinds and gather, inputs for the backward kinds). */
-export function poolPlan(kind: PoolKind, g: PoolGeometry, n: number): PoolPlan {
+/**
+ * `n` = number of threads (outputs for forward kinds and gather, inputs for the backward kinds).
+ * `elem: 'f16'` (kind 'max' only): x and y stored as f16, compared as f32.
+ */
+export function poolPlan(kind: PoolKind, g: PoolGeometry, n: number, elem: 'f32' | 'f16' = 'f32'): PoolPlan {
+  if (elem === 'f16' && kind !== 'max') throw new Error(`poolPlan: f16 storage is only implemented for max pooling, not '${kind}'`);
   const values: UniformValues = {
     n, H: g.H, W: g.W, OH: g.OH, OW: g.OW, kH: g.kH, kW: g.kW, sH: g.sH, sW: g.sW, pH: g.pH, pW: g.pW, dH: g.dH, dW: g.dW,
     countIncludePad: g.countIncludePad ? 1 : 0, divisor: g.divisorOverride,
   };
-  const key = `pool:${kind}:${g.adaptive ? 'a' : 'r'}`;
-  return { key, layout, values, source: () => poolSource(kind, g.adaptive) };
+  const key = `pool:${kind}:${g.adaptive ? 'a' : 'r'}${elem === 'f16' ? ':f16' : ''}`;
+  return { key, layout, values, source: () => poolSource(kind, g.adaptive, elem === 'f16') };
 }
 
-function poolSource(kind: PoolKind, adaptive: boolean): string {
+function poolSource(kind: PoolKind, adaptive: boolean, half = false): string {
+  const E = half ? 'f16' : 'f32';
   const bindings = {
-    max: ['x: array<f32>', 'y: array<f32>', 'idx: array<i32>'],
+    max: [`x: array<${E}>`, `y: array<${E}>`, 'idx: array<i32>'],
     avg: ['x: array<f32>', 'y: array<f32>'],
     maxBack: ['dy: array<f32>', 'idx: array<i32>', 'dx: array<f32>'],
     avgBack: ['dy: array<f32>', 'dx: array<f32>'],
@@ -103,7 +108,7 @@ fn divisor(oh: i32, ow: i32) -> f32 {
   let body: string;
   if (kind === 'max' || kind === 'avg') {
     const inner = kind === 'max' ? `
-        let v = x[base + u32(hh * p.W + ww)];
+        let v = ${half ? 'f32(x[base + u32(hh * p.W + ww)])' : 'x[base + u32(hh * p.W + ww)]'};
         if (v > best || is_nan(v) || bi < 0) { best = v; bi = hh * p.W + ww; }`
       : `
         acc += x[base + u32(hh * p.W + ww)];`;
@@ -121,7 +126,7 @@ fn divisor(oh: i32, ow: i32) -> f32 {
     }
   }
   ${kind === 'max' ? `if (bi < 0) { best = -inf_f32(); }
-  y[i] = best; idx[i] = bi;` : 'y[i] = acc / divisor(oh, ow);'}`;
+  y[i] = ${half ? 'f16(best)' : 'best'}; idx[i] = bi;` : 'y[i] = acc / divisor(oh, ow);'}`;
   } else if (kind === 'gather') {
     body = `
   let plane = i / u32(p.OW * p.OH);
@@ -141,7 +146,7 @@ fn divisor(oh: i32, ow: i32) -> f32 {
   var acc = 0.0;${coverLoop('h', coverLoop('w', take).replace(/\n/g, '\n    '))}
   dx[i] = acc;`;
   }
-  return `${layout.wgsl()}
+  return `${half ? 'enable f16;\n' : ''}${layout.wgsl()}
 @group(0) @binding(0) var<uniform> p: Params;
 ${decls}
 fn is_nan(x: f32) -> bool { return (bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u; }

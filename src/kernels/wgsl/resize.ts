@@ -19,15 +19,20 @@ const layout = new UniformLayout([
 
 export interface ResizePlan { key: string; source: () => string; layout: UniformLayout; values: UniformValues; }
 
-export function resizePlan(mode: ResizeMode, backward: boolean, v: { n: number; H: number; W: number; OH: number; OW: number; scaleH: number; scaleW: number; alignCorners: boolean }): ResizePlan {
+/** `elem: 'f16'` (forward only): x and y stored as f16, interpolated in f32. */
+export function resizePlan(mode: ResizeMode, backward: boolean, v: { n: number; H: number; W: number; OH: number; OW: number; scaleH: number; scaleW: number; alignCorners: boolean },
+                           elem: 'f32' | 'f16' = 'f32'): ResizePlan {
+  if (elem === 'f16' && backward) throw new Error('resizePlan: f16 storage is only implemented for the forward resize');
   return {
-    key: `resize:${mode}:${backward ? 'b' : 'f'}`, layout,
+    key: `resize:${mode}:${backward ? 'b' : 'f'}${elem === 'f16' ? ':f16' : ''}`, layout,
     values: { ...v, alignCorners: v.alignCorners ? 1 : 0 },
-    source: () => resizeSource(mode, backward),
+    source: () => resizeSource(mode, backward, elem === 'f16'),
   };
 }
 
-function resizeSource(mode: ResizeMode, backward: boolean): string {
+function resizeSource(mode: ResizeMode, backward: boolean, half = false): string {
+  const E = half ? 'f16' : 'f32';
+  const ld = (e: string) => (half ? `f32(${e})` : e);
   // tap(dst) gives the first source index and the weight of the second tap (0 for nearest)
   const tapFn = mode === 'nearest' ? `
 fn tap(dst: i32, insz: i32, outsz: i32, scale: f32) -> Tap {
@@ -62,9 +67,9 @@ fn tap(dst: i32, insz: i32, outsz: i32, scale: f32) -> Tap {
   let th = tap(oh, p.H, p.OH, p.scaleH); let tw = tap(ow, p.W, p.OW, p.scaleW);
   ${mode === 'nearest' ? 'y[i] = x[base + u32(th.i * p.W + tw.i)];' : `
   let h1 = th.i + select(0, 1, th.i < p.H - 1); let w1 = tw.i + select(0, 1, tw.i < p.W - 1);
-  let r0 = x[base + u32(th.i * p.W + tw.i)] * (1.0 - tw.l) + x[base + u32(th.i * p.W + w1)] * tw.l;
-  let r1 = x[base + u32(h1 * p.W + tw.i)] * (1.0 - tw.l) + x[base + u32(h1 * p.W + w1)] * tw.l;
-  y[i] = r0 * (1.0 - th.l) + r1 * th.l;`}`;
+  let r0 = ${ld('x[base + u32(th.i * p.W + tw.i)]')} * (1.0 - tw.l) + ${ld('x[base + u32(th.i * p.W + w1)]')} * tw.l;
+  let r1 = ${ld('x[base + u32(h1 * p.W + tw.i)]')} * (1.0 - tw.l) + ${ld('x[base + u32(h1 * p.W + w1)]')} * tw.l;
+  y[i] = ${half ? 'f16(r0 * (1.0 - th.l) + r1 * th.l)' : 'r0 * (1.0 - th.l) + r1 * th.l'};`}`;
   const helpers = backward ? `
 // first output index whose source tap is ≥ want (tap is monotone in dst)
 fn first(want: i32, insz: i32, outsz: i32, scale: f32) -> i32 {
@@ -80,10 +85,10 @@ fn weight(t: Tap, j: i32, insz: i32) -> f32 {
   ${mode === 'nearest' ? 'return select(0.0, 1.0, t.i == j);' : `let second = t.i + select(0, 1, t.i < insz - 1);
   return select(0.0, 1.0 - t.l, t.i == j) + select(0.0, t.l, second == j);`}
 }` : '';
-  return `${layout.wgsl()}
+  return `${half ? 'enable f16;\n' : ''}${layout.wgsl()}
 @group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> ${backward ? 'dy' : 'x'}: array<f32>;
-@group(0) @binding(2) var<storage, read_write> ${backward ? 'dx' : 'y'}: array<f32>;
+@group(0) @binding(1) var<storage, read> ${backward ? 'dy' : 'x'}: array<${E}>;
+@group(0) @binding(2) var<storage, read_write> ${backward ? 'dx' : 'y'}: array<${E}>;
 struct Tap { i: i32, l: f32 };
 ${tapFn}
 ${helpers}

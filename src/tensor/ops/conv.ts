@@ -52,10 +52,12 @@ export const conv2dOp: Op<ConvAttrs> = defineOp<ConvAttrs>({
   name: 'conv2d',
   forward([x, w, b], a) {
     const X = x as Tensor, Wt = w as Tensor;
-    const y = empty(convOutShape(X.shape, Wt.shape, a), 'float32', X.device);
+    // float16 (inference): f16 storage, f32 accumulation; the wrapper checked that w and bias match x
+    const y = empty(convOutShape(X.shape, Wt.shape, a), X.dtype === 'float16' ? 'float16' : 'float32', X.device);
     const g = geometry(X.shape, Wt.shape, y.shape, a);
     const depthwise = g.Cg === 1 && g.Og < 4;
     const v: ConvVariant = { kind: 'fwd', tc: depthwise ? 1 : 4, tp: depthwise ? 8 : rowTile(convTiles.fwd, g.OW), bias: b !== undefined, act: a.act ?? 'none' };
+    if (X.dtype === 'float16') v.elem = 'f16';
     return dispatch('conv2d', v, g, b !== undefined ? [X.buffer, Wt.buffer, (b as Tensor).buffer] : [X.buffer, Wt.buffer], y);
   },
   reference: ([x, w, b], a) => refConv2d(x as RefTensor, w as RefTensor, b as RefTensor | undefined, a),
@@ -110,16 +112,17 @@ export const conv2dGradWeightOp: Op<ConvAttrs> = defineOp<ConvAttrs>({
 
 // ---------------------------------------------------------------- public wrappers
 
-function checkTensor(fn: string, arg: string, t: unknown, rank: number, what: string): Tensor {
+/** `dtype`: the dtype required (float32, or the input's dtype for weight and bias of a float16 conv2d). */
+function checkTensor(fn: string, arg: string, t: unknown, rank: number, what: string, dtype: 'float32' | 'float16' = 'float32', why = ''): Tensor {
   if (!(t instanceof Tensor)) throw new ArgumentError(fn, arg, `is ${t === null ? 'null' : typeof t}`, `a Tensor of rank ${rank} (${what})`);
   if (t.ndim !== rank) throw new ArgumentError(fn, arg, `has shape ${fmtShape(t.shape)}`, `rank ${rank} (${what})`);
-  if (t.dtype !== 'float32') throw new ArgumentError(fn, arg, `has dtype ${t.dtype}`, 'float32');
+  if (t.dtype !== dtype) throw new ArgumentError(fn, arg, `has dtype ${t.dtype}`, `${dtype}${why}`);
   return t;
 }
 
-function checkBias(fn: string, bias: unknown, channels: number): Tensor | undefined {
+function checkBias(fn: string, bias: unknown, channels: number, dtype: 'float32' | 'float16' = 'float32'): Tensor | undefined {
   if (bias === undefined || bias === null) return undefined;
-  const b = checkTensor(fn, 'bias', bias, 1, `[${channels}]`);
+  const b = checkTensor(fn, 'bias', bias, 1, `[${channels}]`, dtype, dtype === 'float16' ? ' (the dtype of input)' : '');
   if (b.shape[0] !== channels) throw new ArgumentError(fn, 'bias', `has shape ${fmtShape(b.shape)}`, `[${channels}] (one per output channel)`);
   return b;
 }
@@ -134,12 +137,15 @@ function checkOut(fn: string, x: Tensor, w: readonly number[], a: ConvAttrs, out
 /**
  * 2-D convolution like torch.nn.functional.conv2d. x: [N, Cin, H, W]; w: [Cout, Cin/groups, kH, kW].
  * `padding`: number, [pH, pW], [left, right, top, bottom] (F.pad order), 'same' (stride 1) or 'valid'.
- * `activation: 'relu'` fuses a ReLU after the bias.
+ * `activation: 'relu'` fuses a ReLU after the bias. float16 x, w and bias (forward only) accumulate in
+ * f32 and round the result to float16.
  */
 export function conv2d(x: Tensor, w: Tensor, o: Conv2dOptions = {}): Tensor {
   const fn = 'conv2d';
-  checkTensor(fn, 'input', x, 4, '[N, Cin, H, W]');
-  checkTensor(fn, 'weight', w, 4, '[Cout, Cin/groups, kH, kW]');
+  // float16 input (inference only: no gradient kernels) needs float16 weight and bias
+  const dtype = x instanceof Tensor && x.dtype === 'float16' ? 'float16' : 'float32';
+  checkTensor(fn, 'input', x, 4, '[N, Cin, H, W]', dtype);
+  checkTensor(fn, 'weight', w, 4, '[Cout, Cin/groups, kH, kW]', dtype, dtype === 'float16' ? ' (the dtype of input; cast the weights too)' : '');
   const groups = checkGroups(fn, o.groups ?? 1, x.shape[1], w.shape[0], `input channels of ${fmtShape(x.shape)}`, `output channels of weight ${fmtShape(w.shape)}`);
   if (w.shape[1] * groups !== x.shape[1]) {
     throw new ArgumentError(fn, 'weight', `has shape ${fmtShape(w.shape)}: in-channels ${w.shape[1]} × groups ${groups} = ${w.shape[1] * groups}`, `${x.shape[1]} (the input channels of input ${fmtShape(x.shape)})`);
@@ -151,7 +157,7 @@ export function conv2d(x: Tensor, w: Tensor, o: Conv2dOptions = {}): Tensor {
   if (act !== 'none' && act !== 'relu') throw new ArgumentError(fn, 'activation', `is ${JSON.stringify(act)}`, "'none' or 'relu'");
   const a: ConvAttrs = { stride, padding, dilation, groups, act };
   checkOut(fn, x, w.shape, a, convOutShape(x.shape, w.shape, a));
-  const b = checkBias(fn, o.bias, w.shape[0]);
+  const b = checkBias(fn, o.bias, w.shape[0], dtype);
   return conv2dOp.call1(b ? [x, w, b] : [x, w], a);
 }
 

@@ -3,7 +3,7 @@ import type { Device } from '../../kernels/webgpu/device';
 import { getDefaultDevice } from '../../kernels/webgpu/devices';
 import { elementwiseKernel, WG } from '../../kernels/wgsl/elementwise';
 import { grid } from '../../kernels/webgpu/device';
-import { type AnyTypedArray, type DType, parseDType, typedArrayFor, wgslType } from '../dtype';
+import { type AnyTypedArray, type DType, encodeFloat16, parseDType, typedArrayFor, wgslType } from '../dtype';
 import { ArgumentError, checkShape, sizeOf } from '../shape';
 import { Tensor, empty } from '../tensor';
 import { defineOp, type RefTensor } from './define';
@@ -52,7 +52,7 @@ export function tensor(data: Nested | AnyTypedArray | ArrayLike<number>, options
   const typed = typedArrayFor(dtype, flat.length);
   for (let i = 0; i < flat.length; i++) typed[i] = dtype === 'bool' ? (flat[i] ? 1 : 0) : flat[i];
   const t = empty(shape, dtype, dev(options));
-  t.device.upload(t.buffer, typed);
+  t.device.upload(t.buffer, dtype === 'float16' ? encodeFloat16(typed) : typed);
   return t;
 }
 
@@ -95,7 +95,7 @@ export function arange(start: number, end?: number, step = 1, options: CreateOpt
   const n = Math.max(0, Math.ceil((end - start) / step));
   const allInt = [start, end, step].every(Number.isInteger);
   const dtype = dt('arange', options, allInt ? 'int32' : 'float32');
-  const t = wgslType(dtype);
+  const t = wgslType(dtype === 'float16' ? 'float32' : dtype);
   return fillOp.call1([], { shape: [n], dtype, device: dev(options), expr: `v0 + ${t}(i) * v1`, scalars: [start, step] });
 }
 
@@ -112,7 +112,7 @@ export function linspace(start: number, end: number, steps: number, options: Cre
 /** Identity matrix n×m (m defaults to n). */
 export function eye(n: number, m = n, options: CreateOptions = {}): Tensor {
   const dtype = dt('eye', options);
-  const t = wgslType(dtype);
+  const t = wgslType(dtype === 'float16' ? 'float32' : dtype);
   return fillOp.call1([], { shape: checkShape('eye', 'n', [n, m]), dtype, device: dev(options),
     expr: `select(${t}(0), ${t}(1), i / u32(v0) == i % u32(v0))`, scalars: [m] });
 }

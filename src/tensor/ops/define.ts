@@ -4,7 +4,7 @@
  * lets the test suite iterate over every op.
  */
 import type { Device } from '../../kernels/webgpu/device';
-import type { DType } from '../dtype';
+import { type DType, FLOAT16_OPS } from '../dtype';
 import { ArgumentError } from '../shape';
 import { Tensor } from '../tensor';
 import { record, withoutTape, isRecording } from '../tape';
@@ -126,6 +126,9 @@ export function checkOperands(fn: string, inputs: readonly unknown[], names?: re
     if (typeof x === 'number') return;
     if (!(x instanceof Tensor)) throw new ArgumentError(fn, arg, `is ${describe(x)}`, 'a Tensor or a number');
     if (x.isDisposed) throw new ArgumentError(fn, arg, `is a disposed tensor (shape [${x.shape.join(', ')}])`, 'a live tensor');
+    if (x.dtype === 'float16' && !FLOAT16_OPS.has(fn)) {
+      throw new ArgumentError(fn, arg, 'has dtype float16', `float32: ${fn} does not support float16 (only ${[...FLOAT16_OPS].join(', ')} do; cast(x, 'float32') first)`);
+    }
     if (device && x.device !== device) throw new ArgumentError(fn, arg, `is on device ${x.device.label}`, `the same device as the other inputs (${device.label})`);
     device ??= x.device;
   });

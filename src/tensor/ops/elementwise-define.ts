@@ -60,12 +60,12 @@ export function defineElementwise(spec: ElementwiseSpec): Op<Record<string, neve
       const { compute, out } = resultTypes(spec.types, inputs);
       const y = empty(shape, out, device);
       if (y.size === 0) return y;
-      const ct = compute === 'float32' ? 'f32' : compute === 'int32' ? 'i32' : 'u32';
+      const ct = compute === 'float32' || compute === 'float16' ? 'f32' : compute === 'int32' ? 'i32' : 'u32';
       const expr = typeof spec.wgsl === 'string' ? spec.wgsl : spec.wgsl(ct);
       const k = elementwiseKernel(spec.name, expr,
         inputs.map((x) => (x instanceof Tensor ? { dtype: x.dtype, shape: x.shape } : { dtype: compute, shape: null, value: x })),
         compute, out, shape);
-      device.run(spec.name, k.key, () => WGSL_HELPERS + k.source(), [...tensors.map((t) => t.buffer), y.buffer], grid(y.size, WG),
+      device.run(spec.name, k.key, () => withHelpers(k.source()), [...tensors.map((t) => t.buffer), y.buffer], grid(y.size, WG),
         { layout: k.layout, values: k.values });
       return y;
     },
@@ -80,6 +80,9 @@ export function defineElementwise(spec: ElementwiseSpec): Op<Record<string, neve
     noGrad: spec.noGrad,
   });
 }
+
+/** Prepends the helpers, after an `enable` directive if the kernel has one (WGSL wants directives first). */
+const withHelpers = (src: string) => (src.startsWith('enable f16;\n') ? `enable f16;\n${WGSL_HELPERS}${src.slice(12)}` : WGSL_HELPERS + src);
 
 /** WGSL helpers available to elementwise expressions. NaN/Inf are built at run time with bitcast (WGSL rejects them as constants). */
 export const WGSL_HELPERS = /* wgsl */ `

@@ -1,6 +1,6 @@
 /** Elementwise ops: one table row each (WGSL, float64 reference, VJP). */
 import { Tensor } from '../tensor';
-import { parseDType, type DType } from '../dtype';
+import { isFloat, parseDType, roundFloat16, type DType } from '../dtype';
 import { defineElementwise } from './elementwise-define';
 import { defineOp, type Operand } from './define';
 import { ArgumentError } from '../shape';
@@ -221,24 +221,29 @@ const castOp = defineOp<CastAttrs>({
     const y = empty(t.shape, dtype, t.device);
     if (y.size === 0) return y;
     const to = wgslType(dtype);
-    const expr = dtype === 'bool' ? `select(0u, 1u, v0 != ${wgslType(t.dtype)}(0))` : `${to}(v0)`;
+    // float16 inputs are read as f32 (the kernel converts on load); a float16 output rounds on store
+    const from = t.dtype === 'float16' ? 'f32' : wgslType(t.dtype);
+    const expr = dtype === 'bool' ? `select(0u, 1u, v0 != ${from}(0))` : `${to}(v0)`;
     const k = elementwiseKernel('cast', expr, [{ dtype: t.dtype, shape: t.shape }], t.dtype, dtype, t.shape);
     t.device.run('cast', k.key, k.source, [t.buffer, y.buffer], grid(y.size, WG), { layout: k.layout, values: k.values });
     return y;
   },
   reference([x], { dtype }) {
-    const fromFloat = typeof x !== 'number' && x.dtype === 'float32';
-    const conv = (v: number) => dtype === 'bool' ? (v !== 0 ? 1 : 0) : dtype === 'float32' ? v
+    const fromFloat = typeof x !== 'number' && isFloat(x.dtype);
+    const conv = (v: number) => dtype === 'bool' ? (v !== 0 ? 1 : 0) : dtype === 'float32' ? v : dtype === 'float16' ? roundFloat16(v)
       // float→int saturates (WGSL and PyTorch agree within range); int→int wraps like two's complement
       : fromFloat ? (dtype === 'int32' ? clampInt(v, -2147483648, 2147483647) : clampInt(v, 0, 4294967295))
       : dtype === 'int32' ? v | 0 : v >>> 0;
     return refMap([x], conv, dtype);
   },
-  vjp: ({ dy, inputs: [x] }) => [(x as Tensor).dtype === 'float32' ? dy : null],
+  vjp: ({ dy, inputs: [x] }) => [!isFloat((x as Tensor).dtype) ? null : dy.dtype === (x as Tensor).dtype ? dy : cast(dy, (x as Tensor).dtype)],
 });
 const clampInt = (v: number, lo: number, hi: number) => (Number.isNaN(v) ? 0 : Math.min(Math.max(Math.trunc(v), lo), hi));
 
-/** Converts to another dtype (float→int truncates toward zero, as PyTorch). Same dtype returns a copy. */
+/**
+ * Converts to another dtype (float→int truncates toward zero, as PyTorch). Same dtype returns a copy.
+ * To float16 (needs a device with 'shader-f16'): rounds to nearest even; beyond ±65504 gives ±Infinity.
+ */
 export function cast(x: Tensor, dtype: DType | string): Tensor {
   return castOp.call1([x], { dtype: parseDType(dtype, 'cast') });
 }

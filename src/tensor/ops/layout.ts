@@ -11,13 +11,16 @@
 import { copyRegionKernel, gatherKernel, LAYOUT_WG, oneHotKernel, padBackwardKernel, padKernel, scatterAddKernel, stridedGatherKernel, type LayoutKernel, type PadMode } from '../../kernels/wgsl/layout';
 import { grid } from '../../kernels/webgpu/device';
 import * as R from '../../kernels/reference/layout';
-import { wgslType } from '../dtype';
+import { wgslType, type DType } from '../dtype';
 import { ArgumentError, fmtShape, normAxis, sizeOf, stridesOf } from '../shape';
 import { Tensor, empty } from '../tensor';
 import { checkOperands, defineComposite, defineOp, type Op, type RefTensor , internal } from './define';
 import { full } from './creation';
 import { sum } from './reduce';
 import { reshape, broadcastTo } from './shape-ops';
+
+/** WGSL type of a 4-byte dtype (float16 never reaches these ops: checkOperands refuses it). */
+const word = (d: DType) => wgslType(d) as 'f32' | 'i32' | 'u32';
 
 export { reshape as view };
 
@@ -329,7 +332,7 @@ const concatOp: Op<{ dim: number }> = defineOp<{ dim: number }>({
     const st = stridesOf(shape);
     let offset = 0;
     for (const t of ts) {
-      if (t.size > 0) run('concat', t, copyRegionKernel({ shape: t.shape, base: offset * st[dim], dstStride: st }), [t.buffer, y.buffer], t.size);
+      if (t.size > 0) run('concat', t, copyRegionKernel({ shape: t.shape, base: offset * st[dim], dstStride: st }, t.dtype === 'float16' ? 'f16' : 'u32'), [t.buffer, y.buffer], t.size);
       offset += t.shape[dim];
     }
     return y;
@@ -451,7 +454,7 @@ const padOp: Op<PadAttrs> = defineOp<PadAttrs>({
     const outShape = t.shape.map((n, d) => n + before[d] + after[d]);
     const y = empty(outShape, t.dtype, t.device);
     if (y.size === 0) return y;
-    run('pad', t, padKernel(mode, wgslType(t.dtype), { outShape, inShape: t.shape, lo: before, value }), [t.buffer, y.buffer], y.size);
+    run('pad', t, padKernel(mode, word(t.dtype), { outShape, inShape: t.shape, lo: before, value }), [t.buffer, y.buffer], y.size);
     return y;
   },
   reference: ([x], a) => R.refPad(x as RefTensor, a.before, a.after, a.mode, a.value),
@@ -465,7 +468,7 @@ const padBackwardOp: Op<{ inShape: number[]; before: number[]; mode: PadMode }> 
     const y = empty(inShape, dy.dtype, dy.device);
     if (y.size === 0) return y;
     if (dy.size === 0) { y.dispose(); return full(inShape, 0, { dtype: dy.dtype, device: dy.device }); }
-    run('padBackward', dy, padBackwardKernel(mode, wgslType(dy.dtype), { outShape: dy.shape, inShape, lo: before }), [dy.buffer, y.buffer], y.size);
+    run('padBackward', dy, padBackwardKernel(mode, word(dy.dtype), { outShape: dy.shape, inShape, lo: before }), [dy.buffer, y.buffer], y.size);
     return y;
   },
   reference: ([dy], a) => R.refPadBackward(dy as RefTensor, a.inShape, a.before, a.mode),
@@ -547,7 +550,7 @@ const scatterAddOp: Op<{ dim: number }> = defineOp<{ dim: number }>({
     const t = x as Tensor, idx = index as Tensor, s = src as Tensor;
     const y = empty(t.shape, t.dtype, t.device);
     if (y.size === 0) return y;
-    const k = scatterAddKernel(wgslType(t.dtype), { outShape: t.shape, dim, count: idx.shape[dim], idxShape: idx.shape, idxStride: stridesOf(idx.shape), srcStride: stridesOf(s.shape) });
+    const k = scatterAddKernel(word(t.dtype), { outShape: t.shape, dim, count: idx.shape[dim], idxShape: idx.shape, idxStride: stridesOf(idx.shape), srcStride: stridesOf(s.shape) });
     run('scatterAdd', t, k, [t.buffer, idx.buffer, s.buffer, y.buffer], y.size);
     return y;
   },
@@ -610,7 +613,7 @@ const indexAddOp: Op<{ dim: number }> = defineOp<{ dim: number }>({
     const t = x as Tensor, idx = index as Tensor, s = src as Tensor;
     const y = empty(t.shape, t.dtype, t.device);
     if (y.size === 0) return y;
-    const k = scatterAddKernel(wgslType(t.dtype), { outShape: t.shape, dim, count: idx.size, idxShape: t.shape, idxStride: selectStrides(t.ndim, dim), srcStride: stridesOf(s.shape) });
+    const k = scatterAddKernel(word(t.dtype), { outShape: t.shape, dim, count: idx.size, idxShape: t.shape, idxStride: selectStrides(t.ndim, dim), srcStride: stridesOf(s.shape) });
     run('indexAdd', t, k, [t.buffer, idx.buffer, s.buffer, y.buffer], y.size);
     return y;
   },

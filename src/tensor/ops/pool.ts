@@ -42,7 +42,7 @@ const lead = (x: Tensor) => x.shape.slice(0, -2);
 function run(kind: PoolKind, g: PoolGeometry, ins: Tensor[], outs: Tensor[]): void {
   const n = outs[0].size;
   if (n === 0) return;
-  const plan = poolPlan(kind, g, n);
+  const plan = poolPlan(kind, g, n, outs[0].dtype === 'float16' ? 'f16' : 'f32');
   outs[0].device.run(kind === 'max' || kind === 'avg' ? `${kind}Pool2d` : `pool:${kind}`, plan.key, plan.source,
     [...ins, ...outs].map((t) => t.buffer), grid(n, POOL_WG), { layout: plan.layout, values: plan.values });
 }
@@ -52,7 +52,7 @@ const maxPoolOp: Op<PoolAttrs> = defineOp<PoolAttrs>({
   forward([x], a) {
     const t = T(x);
     const g = geometry(a, t.shape[t.ndim - 2], t.shape[t.ndim - 1]);
-    const y = empty([...lead(t), g.OH, g.OW], 'float32', t.device);
+    const y = empty([...lead(t), g.OH, g.OW], t.dtype === 'float16' ? 'float16' : 'float32', t.device);
     const idx = empty(y.shape, 'int32', t.device);
     run('max', g, [t], [y, idx]);
     return [y, idx];
@@ -148,7 +148,8 @@ function pair(fn: string, arg: string, v: Pair, min: number): [number, number] {
 function checkInput(fn: string, x: Tensor): void {
   if (!(x instanceof Tensor)) throw new ArgumentError(fn, 'input', `is ${typeof x}`, 'a Tensor');
   if (x.ndim !== 3 && x.ndim !== 4) throw new ArgumentError(fn, 'input', `has shape ${fmtShape(x.shape)}`, 'a 3-d (C, H, W) or 4-d (N, C, H, W) tensor');
-  if (x.dtype !== 'float32') throw new ArgumentError(fn, 'input', `has dtype ${x.dtype}`, 'float32');
+  // maxPool2d's forward also takes float16 (inference); the other pools and every backward do not
+  if (x.dtype !== 'float32' && !(x.dtype === 'float16' && fn === 'maxPool2d')) throw new ArgumentError(fn, 'input', `has dtype ${x.dtype}`, fn === 'maxPool2d' ? 'float32 or float16' : 'float32');
   if (x.shape.slice(0, -2).some((d) => d === 0)) return;
   if (x.shape[x.ndim - 2] === 0 || x.shape[x.ndim - 1] === 0) throw new ArgumentError(fn, 'input', `has shape ${fmtShape(x.shape)} with an empty plane`, 'non-zero H and W');
 }

@@ -22,10 +22,13 @@ function axisScale(a: ResizeAttrs, axis: 0 | 1): number {
 
 function runResize(a: ResizeAttrs, backward: boolean, src: Tensor): Tensor {
   const lead = src.shape.slice(0, -2);
-  const out = empty([...lead, ...(backward ? a.inputSize : a.outputSize)], 'float32', src.device);
+  // float16 (forward only, inference): f16 storage, f32 arithmetic
+  const dtype = src.dtype === 'float16' ? 'float16' : 'float32';
+  const out = empty([...lead, ...(backward ? a.inputSize : a.outputSize)], dtype, src.device);
   if (out.size === 0) return out;
   const [H, W] = a.inputSize, [OH, OW] = a.outputSize;
-  const plan = resizePlan(a.mode, backward, { n: out.size, H, W, OH, OW, scaleH: axisScale(a, 0), scaleW: axisScale(a, 1), alignCorners: a.alignCorners });
+  const plan = resizePlan(a.mode, backward, { n: out.size, H, W, OH, OW, scaleH: axisScale(a, 0), scaleW: axisScale(a, 1), alignCorners: a.alignCorners },
+    dtype === 'float16' ? 'f16' : 'f32');
   src.device.run(backward ? 'interpolateBackward' : 'interpolate', plan.key, plan.source, [src.buffer, out.buffer], grid(out.size, RESIZE_WG),
     { layout: plan.layout, values: plan.values });
   return out;
@@ -65,9 +68,10 @@ export function interpolate(x: Tensor, options: InterpolateOptions): Tensor {
   const fn = 'interpolate';
   if (!(x instanceof Tensor)) throw new ArgumentError(fn, 'input', `is ${typeof x}`, 'a Tensor');
   if (x.ndim !== 4) throw new ArgumentError(fn, 'input', `has shape ${fmtShape(x.shape)}`, 'a 4-d (N, C, H, W) tensor');
-  if (x.dtype !== 'float32') throw new ArgumentError(fn, 'input', `has dtype ${x.dtype}`, 'float32');
   const o = options ?? {};
   const mode = o.mode ?? 'nearest';
+  // float16 (forward only: inference) as well
+  if (x.dtype !== 'float32' && x.dtype !== 'float16') throw new ArgumentError(fn, 'input', `has dtype ${x.dtype}`, 'float32 or float16');
   if (mode !== 'nearest' && mode !== 'bilinear') throw new ArgumentError(fn, 'mode', `is ${JSON.stringify(mode)}`, "'nearest' or 'bilinear'");
   if (mode === 'nearest' && o.alignCorners != null) {
     throw new ArgumentError(fn, 'alignCorners', `is ${o.alignCorners} with mode 'nearest'`, "it unset: it only applies to 'bilinear' (as in PyTorch)");

@@ -4,6 +4,7 @@
  * tensors' bytes, offsets relative to the end of the header. Runtime-neutral (no `node:` imports).
  */
 import { Tensor } from '../../tensor/tensor';
+import { encodeFloat16 } from '../../tensor/dtype';
 import { type HostArray, type HostDType, HostTensor, ITEM_SIZE, hostArrayBytes, hostArrayFromBytes, isHostTensor } from './host-tensor';
 
 const FROM_ST: Readonly<Record<string, HostDType>> = {
@@ -104,6 +105,7 @@ async function tensorBytes(t: Tensor): Promise<{ dtype: string; bytes: Uint8Arra
     case 'int32': return { dtype: 'I32', bytes: hostArrayBytes(data) };
     case 'uint32': return { dtype: 'U32', bytes: hostArrayBytes(data) };
     case 'bool': return { dtype: 'BOOL', bytes: Uint8Array.from(data, (v) => (v ? 1 : 0)) };
+    case 'float16': return { dtype: 'F16', bytes: new Uint8Array(encodeFloat16(data).buffer) };
   }
 }
 

@@ -1,0 +1,304 @@
+/**
+ * U²-Net inference in fp16 (mixed precision) or fp32, with BatchNorm folded into the convolutions.
+ *
+ * The standard safe recipe, which is what this file does:
+ *   - BatchNorm (eval mode) is folded into the preceding conv in float32, on the GPU, BEFORE anything
+ *     is cast:  s = γ/√(var + eps),  w' = w·s (per output channel),  b' = (b − mean)·s + β.
+ *   - Weights, biases and activations are then STORED as float16 (half the memory traffic), but every
+ *     multiply-accumulate runs in f32: the kernels convert each f16 load to f32 and round to f16 only
+ *     when they store a result (conv2d, maxPool2d, interpolate, concat, add; see FLOAT16_OPS).
+ *   - The input is cast to float16 on the GPU and the mask (sigmoid of the fused logits) comes back
+ *     as float32.
+ * Why this matters (a naive `.half()` of everything gives all-black masks): f16's largest finite value
+ * is 65504 and its smallest normal 6.1e-5, with 11 significant bits. Folding BN in f16 computes
+ * var + eps with eps = 1e-5 below the normal range and 1/√(var + eps) for near-zero running variances,
+ * so scales lose their precision or overflow to Infinity; accumulating a 3×3 conv over up to 1152
+ * products in f16 loses ~10 bits to rounding and lets partial sums overflow. One Infinity becomes NaN
+ * at the next Inf − Inf or 0·Inf, spreads through every later conv, and sigmoid(NaN) is not a mask.
+ * Folding in f32 and accumulating in f32 keeps the only f16 error to the storage rounding of each
+ * tensor (relative 2^-11). That is small except where folding made a conv ill-conditioned: a channel
+ * with a near-zero running variance gets a huge scale, so its output is the small difference of two
+ * large terms (Σ w'x and the folded bias) and their f16 rounding dominates it. Such convs (folded
+ * |bias| > `float32BiasAbove`, default 64) stay in f32: 3 of the 119 in the pretrained U²-NetP. With
+ * them, the fp16 mask is within 1.2e-3 mean |Δ| of fp32 on chelsea.png (all-f16: 3.4e-3, max 0.16);
+ * see test/models/u2net-half.test.ts.
+ *
+ * The forward below mirrors `u2net().apply` (src/models/u2net.ts) with each conv + BN + ReLU as one
+ * conv with fused bias and ReLU; the tests check the folded fp32 forward against `apply`.
+ */
+import type { Tensor } from '../tensor/tensor';
+import type { Device } from '../kernels/webgpu/device';
+import { hasFloat16 } from '../tensor/dtype';
+import { add, cast, mul, rsqrt, sigmoid, sub } from '../tensor/ops/elementwise';
+import { concat } from '../tensor/ops/layout';
+import { maxPool2d } from '../tensor/ops/pool';
+import { upsampleLike } from '../tensor/ops/resize';
+import { conv2d, type Conv2dOptions } from '../tensor/ops/conv';
+import { reshape } from '../tensor/ops/shape-ops';
+import { full } from '../tensor/ops/creation';
+import { tidy } from '../tensor/scope';
+import * as tree from '../tensor/tree';
+import { U2NET_CONFIG, type U2NetConfig, type U2NetModel } from './u2net';
+
+export type U2NetPrecision = 'fp16' | 'fp32' | 'auto';
+
+type P = { [k: string]: Tensor | P };
+
+/** One folded conv: weight and bias in the inference dtype. */
+export interface FoldedConv { weight: Tensor; bias: Tensor; }
+/** A REBNCONV after folding: its 3×3 conv (+ BN) as one conv, or a depthwise conv then a folded pointwise one. */
+export type FoldedRebnconv = { conv: FoldedConv } | { depthwise: FoldedConv; pointwise: FoldedConv };
+
+export interface FoldedU2Net {
+  config: Required<U2NetConfig>;
+  /** Dtype of the activations (and of every conv's weights except those in `float32Convs`). */
+  dtype: 'float32' | 'float16';
+  /** Convs kept in float32 in a float16 model (ill-conditioned after folding: see FoldOptions.float32BiasAbove). */
+  float32Convs: string[];
+  /** stageName → rebnconvName → folded conv; plus side1..side6 and outconv. */
+  params: { [stage: string]: { [block: string]: FoldedRebnconv } | FoldedConv };
+}
+
+export interface FoldOptions {
+  /** Storage dtype of the folded weights and of the activations in the forward (default float32). */
+  dtype?: 'float32' | 'float16';
+  /** BatchNorm eps (U²-Net's BatchNorm2d default, 1e-5). */
+  eps?: number;
+  /**
+   * In a float16 model, a conv whose folded |bias| exceeds this stays float32 (weights, bias, and its
+   * input and output in f32). Default 64. A large folded bias b' = β − mean·γ/√(var + eps) comes from a
+   * channel with a near-zero running variance: its output is the small difference of Σ w'x and b',
+   * both large, so the f16 rounding of w', x and b' (relative 2^-11 of the large terms) becomes a
+   * large error in the output. Measured on the pretrained U²-NetP: the two convs with |b'| of 228 and
+   * 1361 (stage2d.rebnconv2d, rebnconv1d) alone moved the mask by 2.6e-3 and 2.3e-3 mean; every other
+   * conv by < 1.5e-4. Infinity keeps every conv in f16.
+   */
+  float32BiasAbove?: number;
+}
+
+/**
+ * Whether a forward at `precision` runs in fp16 on `device`: 'auto' picks fp16 where the device has
+ * 'shader-f16', else fp32; 'fp16' without it throws (name the fallback).
+ */
+export function resolvePrecision(device: Device, precision: U2NetPrecision = 'auto', fn = 'u2netPredict'): 'fp16' | 'fp32' {
+  if (precision !== 'fp16' && precision !== 'fp32' && precision !== 'auto') {
+    throw new Error(`${fn}: precision must be 'fp16', 'fp32' or 'auto'; got ${JSON.stringify(precision)}`);
+  }
+  if (precision === 'auto') return hasFloat16(device) ? 'fp16' : 'fp32';
+  if (precision === 'fp16' && !hasFloat16(device)) {
+    throw new Error(`${fn}: precision 'fp16' needs the WebGPU feature 'shader-f16', which device ${device.label} lacks; use precision 'auto' (falls back to fp32) or 'fp32'`);
+  }
+  return precision;
+}
+
+const leaf = (p: P | undefined, k: string): Tensor | undefined => p?.[k] as Tensor | undefined;
+
+/** The conv's weight and bias with BN folded in, in f32 (bias zeros when the conv has none). */
+function foldBn(conv: P, bn: P | undefined, st: P | undefined, eps: number, where: string): FoldedConv {
+  const w = conv.weight as Tensor;
+  const C = w.shape[0];
+  const o = { device: w.device };
+  const b = leaf(conv, 'bias') ?? full([C], 0, o);
+  const mean = leaf(st, 'running_mean'), variance = leaf(st, 'running_var');
+  if (!mean || !variance) throw new Error(`foldU2NetForInference: ${where} has no running statistics (state.${where}.bn_s1.running_mean/running_var); inference needs them`);
+  const gamma = leaf(bn, 'weight') ?? full([C], 1, o), beta = leaf(bn, 'bias') ?? full([C], 0, o);
+  const s = mul(gamma, rsqrt(add(variance, eps)));
+  return { weight: mul(w, reshape(s, [C, 1, 1, 1])), bias: add(mul(sub(b, mean), s), beta) };
+}
+
+function plainConv(conv: P, where: string): FoldedConv {
+  const w = conv.weight as Tensor;
+  if (!w) throw new Error(`foldU2NetForInference: params.${where} has no weight`);
+  return { weight: w, bias: leaf(conv, 'bias') ?? full([w.shape[0]], 0, { device: w.device }) };
+}
+
+/**
+ * Folds every BatchNorm of a U²-Net (standard, grouped or separable) into its conv, in float32, then
+ * casts the result to `dtype`. The returned weights are new tensors (dispose them with
+ * `disposeFolded`); `params` and `state` are left as they are.
+ */
+export async function foldU2NetForInference(model: U2NetModel, params: P, state: P, options: FoldOptions = {}): Promise<FoldedU2Net> {
+  const dtype = options.dtype ?? 'float32';
+  const eps = options.eps ?? 1e-5;
+  const threshold = options.float32BiasAbove ?? 64;
+  if (dtype !== 'float32' && dtype !== 'float16') throw new Error(`foldU2NetForInference: dtype must be 'float32' or 'float16'; got ${JSON.stringify(dtype)}`);
+  const c = model.config;
+  const table = U2NET_CONFIG[c.model];
+  // fold everything in f32 first; then read each folded bias back to decide which convs may go to f16
+  const f32 = tidy(() => {
+    const result: FoldedU2Net['params'] = {};
+    for (const stage of Object.keys(table.stages)) {
+      const sp = params[stage] as P, ss = state[stage] as P;
+      if (!sp || !ss) throw new Error(`foldU2NetForInference: params or state has no '${stage}' (is this a ${c.model}?)`);
+      const blocks: { [block: string]: FoldedRebnconv } = {};
+      for (const name of Object.keys(sp)) {
+        const where = `${stage}.${name}`;
+        const bp = sp[name] as P, bs = ss[name] as P;
+        const conv = bp.conv_s1 as P;
+        if ('depthwise' in conv) {
+          blocks[name] = {
+            depthwise: plainConv(conv.depthwise as P, `${where}.conv_s1.depthwise`),
+            pointwise: foldBn(conv.pointwise as P, bp.bn_s1 as P, bs?.bn_s1 as P, eps, where),
+          };
+        } else {
+          blocks[name] = { conv: foldBn(conv, bp.bn_s1 as P, bs?.bn_s1 as P, eps, where) };
+        }
+      }
+      result[stage] = blocks;
+    }
+    for (const name of ['side1', 'side2', 'side3', 'side4', 'side5', 'side6', 'outconv']) result[name] = plainConv(params[name] as P, name);
+    return result;
+  });
+  if (dtype === 'float32') return { config: c, dtype, float32Convs: [], params: f32 };
+  // cast to f16 (keeping the ill-conditioned convs in f32), then free the f32 copies that were replaced
+  const float32Convs: string[] = [];
+  const own = new Set<Tensor>(tree.leaves(params) as Tensor[]);
+  const half = async (f: FoldedConv, where: string): Promise<FoldedConv> => {
+    const b = (await f.bias.data()) as Float32Array;
+    if (b.some((v) => Math.abs(v) > threshold)) { float32Convs.push(where); return f; }
+    const r = { weight: cast(f.weight, 'float16'), bias: cast(f.bias, 'float16') };
+    for (const t of [f.weight, f.bias]) if (!own.has(t)) t.dispose();
+    return r;
+  };
+  const out: FoldedU2Net['params'] = {};
+  for (const [k, v] of Object.entries(f32)) {
+    if ('weight' in v) { out[k] = await half(v as FoldedConv, k); continue; }
+    const blocks: { [block: string]: FoldedRebnconv } = {};
+    for (const [name, b] of Object.entries(v as { [block: string]: FoldedRebnconv })) {
+      blocks[name] = 'conv' in b ? { conv: await half(b.conv, `${k}.${name}`) }
+        : { depthwise: await half(b.depthwise, `${k}.${name}.depthwise`), pointwise: await half(b.pointwise, `${k}.${name}.pointwise`) };
+    }
+    out[k] = blocks;
+  }
+  return { config: c, dtype, float32Convs, params: out };
+}
+
+/** Frees the folded weights (never the model's own params: float32 side convs are shared with them, and are skipped). */
+export function disposeFolded(folded: FoldedU2Net, original?: P): void {
+  const own = new Set<Tensor>(original ? (tree.leaves(original) as Tensor[]) : []);
+  for (const t of tree.leaves(folded.params) as Tensor[]) if (!own.has(t)) t.dispose();
+}
+
+// ---- the forward ---------------------------------------------------------------------------------
+
+const encDilation = (L: number, dilated: boolean, i: number) => (dilated ? 2 ** (i - 1) : i === L ? 2 : 1);
+const decDilation = (dilated: boolean, i: number) => (dilated ? 2 ** (i - 1) : 1);
+const pool = (x: Tensor) => maxPool2d(x, { kernelSize: 2, stride: 2, ceilMode: true });
+
+/** A conv in its weights' dtype: an f32 conv inside an f16 model reads its input as f32 and stores f16. */
+function conv(f: FoldedConv, x: Tensor, o: Conv2dOptions): Tensor {
+  const dt = f.weight.dtype;
+  if (x.dtype === dt) return conv2d(x, f.weight, { ...o, bias: f.bias });
+  return cast(conv2d(cast(x, dt), f.weight, { ...o, bias: f.bias }), x.dtype);
+}
+
+/** conv3x3 + BN + ReLU as one conv with fused bias and ReLU (or depthwise, then pointwise + ReLU). */
+function rebnconv(f: FoldedRebnconv, x: Tensor, dilation: number): Tensor {
+  if ('depthwise' in f) {
+    const h = conv(f.depthwise, x, { padding: dilation, dilation, groups: x.shape[1] });
+    return conv(f.pointwise, h, { activation: 'relu' });
+  }
+  return conv(f.conv, x, { padding: dilation, dilation, groups: x.shape[1] / f.conv.weight.shape[1], activation: 'relu' });
+}
+
+function rsu(p: { [block: string]: FoldedRebnconv }, x: Tensor, L: number, dilated: boolean): Tensor {
+  const hxin = rebnconv(p.rebnconvin, x, 1);
+  const enc: Tensor[] = [];
+  let hx = hxin;
+  for (let i = 1; i <= L; i++) {
+    if (i > 1 && !dilated && i < L) hx = pool(enc[i - 2]);
+    else if (i > 1) hx = enc[i - 2];
+    enc.push(rebnconv(p[`rebnconv${i}`], hx, encDilation(L, dilated, i)));
+  }
+  let d = enc[L - 1];
+  for (let i = L - 1; i >= 1; i--) {
+    const skip = enc[i - 1];
+    const up = dilated || i === L - 1 ? d : upsampleLike(d, skip);
+    d = rebnconv(p[`rebnconv${i}d`], concat([up, skip], 1), decDilation(dilated, i));
+  }
+  return add(d, hxin);
+}
+
+const ENCODER = ['stage1', 'stage2', 'stage3', 'stage4', 'stage5', 'stage6'];
+const DECODER = ['stage5d', 'stage4d', 'stage3d', 'stage2d', 'stage1d'];
+
+/**
+ * The 7 logit maps [d0 (fused), d1, …, d6] of a folded U²-Net, in the folded dtype. `x` is float32
+ * (cast here when the model is float16) or already of the folded dtype. Run it inside `tidy`.
+ */
+export function u2netFoldedApply(folded: FoldedU2Net, x: Tensor): Tensor[] {
+  const c = folded.config;
+  if (x.ndim !== 4 || x.shape[1] !== c.inChannels) {
+    throw new Error(`u2netFoldedApply: input must have shape [N, ${c.inChannels}, H, W]; got [${x.shape.join(', ')}]`);
+  }
+  if (x.dtype !== 'float32' && x.dtype !== folded.dtype) throw new Error(`u2netFoldedApply: input has dtype ${x.dtype}; expected float32 or ${folded.dtype}`);
+  const table = U2NET_CONFIG[c.model].stages;
+  const P = folded.params;
+  const stage = (name: string, input: Tensor) => rsu(P[name] as { [block: string]: FoldedRebnconv }, input, table[name][0], table[name][4]);
+  const enc: Tensor[] = [];
+  let hx = x.dtype === folded.dtype ? x : cast(x, folded.dtype);
+  ENCODER.forEach((name, i) => {
+    if (i > 0) hx = pool(enc[i - 1]);
+    enc.push(stage(name, hx));
+  });
+  const dec: Tensor[] = [enc[5]];
+  DECODER.forEach((name, j) => {
+    const skip = enc[4 - j];
+    dec.push(stage(name, concat([upsampleLike(dec[j], skip), skip], 1)));
+  });
+  const sources = [dec[5], dec[4], dec[3], dec[2], dec[1], dec[0]];
+  const side = (i: number) => {
+    return conv(P[`side${i + 1}`] as FoldedConv, sources[i], { padding: 1 });
+  };
+  const d1 = side(0);
+  const sides = [d1, ...[1, 2, 3, 4, 5].map((i) => upsampleLike(side(i), d1))];
+  const d0 = conv(P.outconv as FoldedConv, concat(sides, 1), {});
+  return [d0, ...sides];
+}
+
+export interface U2NetPredictOptions {
+  /** 'auto' (default): fp16 where the device has 'shader-f16', else fp32. */
+  precision?: U2NetPrecision;
+  eps?: number;
+  /** See FoldOptions.float32BiasAbove. */
+  float32BiasAbove?: number;
+}
+
+export interface U2NetPredictor {
+  /** The precision actually used. */
+  precision: 'fp16' | 'fp32';
+  folded: FoldedU2Net;
+  /** Saliency probabilities sigmoid(d0), float32 [N, outChannels, H, W]. */
+  predict(x: Tensor): Tensor;
+  dispose(): void;
+}
+
+/**
+ * Folds once, predicts many times: the inference path for repeated use (e.g. a folder of photos).
+ * `params` and `state` stay owned by the caller.
+ */
+export async function u2netPredictor(model: U2NetModel, params: P, state: P, options: U2NetPredictOptions = {}): Promise<U2NetPredictor> {
+  const first = tree.leaves(params)[0] as Tensor | undefined;
+  if (!first) throw new Error('u2netPredictor: params has no tensors');
+  const precision = resolvePrecision(first.device, options.precision, 'u2netPredictor');
+  const folded = await foldU2NetForInference(model, params, state, { dtype: precision === 'fp16' ? 'float16' : 'float32', eps: options.eps, float32BiasAbove: options.float32BiasAbove });
+  return {
+    precision,
+    folded,
+    predict: (x) => tidy(() => sigmoid(u2netFoldedApply(folded, x)[0])),
+    dispose: () => disposeFolded(folded, params),
+  };
+}
+
+/**
+ * One-shot inference: sigmoid of the fused logits, float32, at `precision` ('auto': fp16 where the
+ * device has 'shader-f16', else fp32). Folds the BatchNorms each call; use u2netPredictor to reuse them.
+ */
+export async function u2netPredict(model: U2NetModel, params: P, state: P, x: Tensor, options: U2NetPredictOptions = {}): Promise<Tensor> {
+  const p = await u2netPredictor(model, params, state, options);
+  try {
+    return p.predict(x);
+  } finally {
+    p.dispose();
+  }
+}
