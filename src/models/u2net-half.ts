@@ -38,7 +38,7 @@ import { reshape } from '../tensor/ops/shape-ops';
 import { full } from '../tensor/ops/creation';
 import { tidy } from '../tensor/scope';
 import * as tree from '../tensor/tree';
-import { U2NET_CONFIG, type U2NetConfig, type U2NetModel } from './u2net';
+import { U2NET_CONFIG, type U2NetModel } from './u2net';
 
 export type U2NetPrecision = 'fp16' | 'fp32' | 'auto';
 
@@ -50,7 +50,7 @@ export interface FoldedConv { weight: Tensor; bias: Tensor; }
 export type FoldedRebnconv = { conv: FoldedConv } | { depthwise: FoldedConv; pointwise: FoldedConv };
 
 export interface FoldedU2Net {
-  config: Required<U2NetConfig>;
+  config: U2NetModel['config'];
   /** Dtype of the activations (and of every conv's weights except those in `float32Convs`). */
   dtype: 'float32' | 'float16';
   /** Convs kept in float32 in a float16 model (ill-conditioned after folding: see FoldOptions.float32BiasAbove). */
