@@ -62,6 +62,10 @@ export const resnetSuite: Suite = async ({ device, quick }) => {
   let tf: Tfjs | null = null, tfModel: any = null, tfMissing = '';
   try { tf = await initTfjsWebGPU(); tfModel = tfResnet18(tf); } catch (e) { tfMissing = errText(e); }
 
+  /** Progress on stderr: a batch-32 pass on a CPU adapter runs for many minutes without a row. */
+  const progress = (what: string, m: { s: number; peak: number } | { error: string }) =>
+    console.error(`  [resnet] ${what}: ${'error' in m ? `error: ${m.error}` : `${(m.s * 1e3).toFixed(0)} ms, peak ${mb(m.peak).toFixed(0)} MB`}`);
+
   /** Seconds per call after one warm-up call, and the peak pool bytes over the warm-up. */
   const measure = async (fn: () => void, B: number, train: boolean): Promise<{ s: number; peak: number } | { error: string }> => {
     try {
@@ -90,6 +94,7 @@ export const resnetSuite: Suite = async ({ device, quick }) => {
     const x = rand(random.key(1), [B, 3, SIZE, SIZE]);
     const t = tensor(Int32Array.from({ length: B }, (_, i) => (i * 37) % 1000), { shape: [B] });
     const fwd = await measure(() => { tidy(() => { model.apply(params, state, x, { training: false }); }); }, B, false);
+    progress(`webgrad batch ${B} inference`, fwd);
     optState = opt.init(params);
     const train = await measure(() => {
       const oldState = state;
@@ -102,6 +107,7 @@ export const resnetSuite: Suite = async ({ device, quick }) => {
       r.loss.dispose();
       params = r.p; state = r.st; optState = r.os;
     }, B, true);
+    progress(`webgrad batch ${B} training`, train);
     x.dispose(); t.dispose();
     tree.dispose(optState.slots);
     optState = null;
@@ -113,9 +119,11 @@ export const resnetSuite: Suite = async ({ device, quick }) => {
       const tfy = tf.oneHot(tf.tensor1d(Array.from({ length: B }, (_, i) => (i * 37) % 1000), 'int32'), 1000);
       const tfOpt = tf.train.momentum(1e-3, 0.9);
       tfF = await measureTf(() => { (tfModel.apply(tfx, { training: false }) as any).dispose(); }, B, false);
+      progress(`tfjs batch ${B} inference`, tfF);
       tfT = await measureTf(() => {
         tfOpt.minimize(() => tf!.losses.softmaxCrossEntropy(tfy, tfModel.apply(tfx, { training: true }) as any) as any);
       }, B, true);
+      progress(`tfjs batch ${B} training`, tfT);
       tfx.dispose(); tfy.dispose(); tfOpt.dispose();
     }
     const peer = (m: M, rate: boolean): BenchRow['peer'] => ('error' in m ? { name: 'tfjs-webgpu', missing: m.error } : { name: 'tfjs-webgpu', value: rate ? B / m.s : mb(m.peak) });
