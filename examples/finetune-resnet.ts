@@ -10,10 +10,13 @@
  * Data: an image folder, one sub-folder per class (`DIR/<class>/*.png|jpg`), or `DIR/train/<class>`
  * and `DIR/val/<class>`; without a val folder `--val-split` of each class (shuffled by --seed) is held
  * out. The class-index map is saved as `classes.json` beside the checkpoint.
- * Training augmentation runs on the host (there are no GPU augment kernels in this build): random
- * resized crop (torchvision's area/aspect sampling), rotation, horizontal flip, colour jitter
- * (brightness, contrast, saturation; no hue) and random grayscale, composed into one bilinear
- * resampling per image. Validation: resize the shorter side to --resize, centre crop --size.
+ * Training augmentation (torchvision's recipe): random resized crop (area/aspect sampling), random
+ * rotation, horizontal and vertical flips with probabilities --hflip/--vflip, colour jitter
+ * (brightness, contrast, saturation, hue) and random grayscale, then ImageNet normalisation. By default
+ * it runs on the GPU (--augment-on gpu): each batch's decoded images are padded into one canvas, crop,
+ * flips and rotation compose into one affine resampling per image (`affineResample`), then
+ * `colorJitter` and `normalize`, three dispatches a batch; --augment-on host does the same on the CPU
+ * (no hue). Validation: resize the shorter side to --resize, centre crop --size.
  * Without --init the whole network trains from scratch (no phase 1).
  * Weights: --init takes a torchvision state_dict (.pth) or safetensors; `fc.*` is dropped when its shape
  * differs (a new head for these classes). --planes makes a width-reduced network (not torchvision's).
@@ -21,7 +24,8 @@
 import { readdirSync, statSync, existsSync, readFileSync, mkdirSync } from 'node:fs';
 import { join, dirname, extname } from 'node:path';
 import {
-  init, tensor, tidy, valueAndGrad, tree, optim, schedules, random, crossEntropy, softmax, loadSafetensors, loadStateDict, writeFileAtomic, type Tensor,
+  init, tensor, tidy, valueAndGrad, tree, optim, schedules, random, crossEntropy, softmax, loadSafetensors, loadStateDict, writeFileAtomic,
+  affineResample, colorJitter, normalize, sampleGeometry, Tensor, type Key,
 } from '../src/node';
 import { resnet, isResNetHead, type ResNetName } from '../src/models/resnet';
 import { readImage, pixelsToCHW } from '../src/io/images';
@@ -53,8 +57,12 @@ const args = parseArgs(process.argv.slice(2), {
   batch: { default: 32, help: 'batch size' },
   augment: { default: true, help: 'training augmentation (--augment=false to turn off)' },
   'crop-scale': { default: '0.08,1', help: 'random resized crop: area fraction range' },
+  'augment-on': { default: 'gpu', help: 'where training augmentation runs: gpu (affineResample, colorJitter, normalize kernels) or host' },
   rotate: { default: 10, help: 'random rotation range in degrees (±)' },
+  hflip: { default: 0.5, help: 'probability of a horizontal flip' },
+  vflip: { default: 0, help: 'probability of a vertical flip' },
   jitter: { default: 0.2, help: 'colour jitter strength (brightness, contrast, saturation)' },
+  hue: { default: 0, help: 'colour jitter hue range in turns (±, at most 0.5; gpu augmentation only)' },
   grayscale: { default: 0.1, help: 'probability of random grayscale' },
   mean: { default: '0.485,0.456,0.406', help: 'normalisation mean (ImageNet default)' },
   std: { default: '0.229,0.224,0.225', help: 'normalisation std' },
@@ -147,14 +155,14 @@ function augment(img: { data: Uint8Array; h: number; w: number }, size: number, 
       break;
     }
   }
-  const flip = r() < 0.5 ? -1 : 1;
+  const flip = r() < args.hflip ? -1 : 1, vflip = r() < args.vflip ? -1 : 1;
   const th = ((r() * 2 - 1) * args.rotate * Math.PI) / 180, cos = Math.cos(th), sin = Math.sin(th);
   const j = args.jitter;
   const bright = 1 + j * (2 * r() - 1), contrast = 1 + j * (2 * r() - 1), sat = 1 + j * (2 * r() - 1);
   const gray = r() < args.grayscale;
   const n = size * size, px = new Float32Array(3 * n);
   for (let y = 0; y < size; y++) for (let x = 0; x < size; x++) {
-    const u = (((x + 0.5) / size - 0.5) * cw) * flip, v = ((y + 0.5) / size - 0.5) * ch;
+    const u = (((x + 0.5) / size - 0.5) * cw) * flip, v = (((y + 0.5) / size - 0.5) * ch) * vflip;
     const sx = cx + cos * u - sin * v - 0.5, sy = cy + sin * u + cos * v - 0.5;
     const x0 = Math.floor(sx), y0 = Math.floor(sy), tx = sx - x0, ty = sy - y0;
     for (let c = 0; c < 3; c++) {
@@ -172,6 +180,35 @@ function augment(img: { data: Uint8Array; h: number; w: number }, size: number, 
     [rr, gg, bb] = gray ? [g, g, g] : [rr, gg, bb].map((v) => (v - g) * sat + g);
     [rr, gg, bb].forEach((v, c) => { out[off + c * n + i] = (Math.min(1, Math.max(0, v)) - MEAN[c]) / STD[c]; });
   }
+}
+
+/**
+ * The same augmentation on the GPU for a whole batch: the decoded images (of different sizes) are
+ * padded into one [B, 3, maxH, maxW] canvas with each image at the top left, so each sample's own
+ * crop/flip/rotation matrix (drawn for its own size) addresses it directly; zero fill outside.
+ */
+function gpuAugment(imgs: { data: Uint8Array; h: number; w: number }[], size: number, key: Key): Tensor {
+  const B = imgs.length, H = Math.max(...imgs.map((im) => im.h)), W = Math.max(...imgs.map((im) => im.w));
+  const canvas = new Float32Array(B * 3 * H * W);
+  imgs.forEach((im, b) => {
+    for (let c = 0; c < 3; c++) for (let y = 0; y < im.h; y++) {
+      const src = (c * im.h + y) * im.w, dst = ((b * 3 + c) * H + y) * W;
+      for (let x = 0; x < im.w; x++) canvas[dst + x] = im.data[src + x] / 255;
+    }
+  });
+  const [kGeo, kColour] = random.split(key);
+  const theta = new Float32Array(6 * B);
+  imgs.forEach((im, b) => theta.set(sampleGeometry(random.foldIn(kGeo, b), 1, [im.h, im.w], {
+    size, crop: 'resizedCrop', scale: nums(args['crop-scale']) as [number, number], hflip: args.hflip, vflip: args.vflip, degrees: args.rotate,
+  }), 6 * b));
+  const j = args.jitter;
+  return tidy(() => {
+    const x = affineResample(tensor(canvas, { shape: [B, 3, H, W] }), theta, { size });
+    const jittered = j > 0 || args.hue > 0 || args.grayscale > 0
+      ? colorJitter(x, kColour, { brightness: j || undefined, contrast: j || undefined, saturation: j || undefined, hue: args.hue || undefined, grayscale: args.grayscale })
+      : x;
+    return normalize(jittered, MEAN, STD);
+  });
 }
 
 // ---- model and weights ---------------------------------------------------------------------------
@@ -271,6 +308,11 @@ const history: Record<string, number>[] = [];
 let epoch = 0, globalStep = 0;
 const tStart = performance.now();
 const augRng = rng(args.seed * 7919 + 1);
+const augKey = random.foldIn(root, 7919);
+if (args['augment-on'] !== 'gpu' && args['augment-on'] !== 'host') throw new Error(`--augment-on must be 'gpu' or 'host'; got '${args['augment-on']}'`);
+const onGpu = args.augment && args['augment-on'] === 'gpu';
+if (args.augment && !onGpu && args.hue > 0) throw new Error('--hue needs --augment-on gpu (the host augmentation has no hue jitter)');
+let augSeconds = 0;
 for (const { phase, epochs, lr } of phases) {
   const opt = makeOptimizer(lr, phase);
   let optState = opt.init(params);
@@ -283,12 +325,19 @@ for (const { phase, epochs, lr } of phases) {
     let lossSum = 0, h1 = 0, h5 = 0;
     for (let s = 0; s < order.length; s += args.batch) {
       const idx = order.slice(s, s + args.batch), B = idx.length;
-      const per = 3 * SIZE * SIZE, xb = new Float32Array(B * per);
-      idx.forEach((k, b) => (args.augment ? augment(trainImgs[k], SIZE, augRng, xb, b * per) : centreCrop(trainImgs[k], SIZE, xb, b * per)));
+      const ta = performance.now();
+      let xb: Float32Array | Tensor;
+      if (onGpu) xb = gpuAugment(idx.map((k) => trainImgs[k]), SIZE, random.foldIn(augKey, globalStep));
+      else {
+        const per = 3 * SIZE * SIZE;
+        xb = new Float32Array(B * per);
+        idx.forEach((k, b) => (args.augment ? augment(trainImgs[k], SIZE, augRng, xb as Float32Array, b * per) : centreCrop(trainImgs[k], SIZE, xb as Float32Array, b * per)));
+      }
+      augSeconds += (performance.now() - ta) / 1000;
       const labels = idx.map((k) => train[k].label);
       const oldState = state;
       const r = tidy(() => {
-        const x = tensor(xb, { shape: [B, 3, SIZE, SIZE] }), t = tensor(Int32Array.from(labels), { shape: [B] });
+        const x = xb instanceof Float32Array ? tensor(xb, { shape: [B, 3, SIZE, SIZE] }) : xb, t = tensor(Int32Array.from(labels), { shape: [B] });
         if (phase === 1) {
           const { fc, ...backbone } = params;
           const [[loss, aux], g] = headStep(fc, backbone, state, x, t);
@@ -301,6 +350,7 @@ for (const { phase, epochs, lr } of phases) {
         return { loss, logits: aux.logits as Tensor, state: aux.state, params: u.params, optState: u.state };
       });
       tree.dispose(oldState);
+      if (xb instanceof Tensor) xb.dispose();
       ({ params, state, optState } = r);
       globalStep++;
       lossSum += (await r.loss.item()) * B;
@@ -310,10 +360,10 @@ for (const { phase, epochs, lr } of phases) {
     }
     const v = await evaluate();
     const secs = (performance.now() - te) / 1000;
-    const row = { epoch, phase, trainLoss: lossSum / train.length, trainTop1: h1 / train.length, valLoss: v.loss, valTop1: v.top1, valTop5: v.top5, lr: lrNow, lrHead, seconds: secs };
+    const row = { epoch, phase, trainLoss: lossSum / train.length, trainTop1: h1 / train.length, trainTop5: h5 / train.length, valLoss: v.loss, valTop1: v.top1, valTop5: v.top5, lr: lrNow, lrHead, seconds: secs };
     history.push(row);
     const improved = v.top1 > best.top1;
-    console.log(`epoch ${String(epoch).padStart(2)} [phase ${phase}]  train loss ${row.trainLoss.toFixed(4)} top1 ${(100 * row.trainTop1).toFixed(1)}%  |  val loss ${v.loss.toFixed(4)} top1 ${(100 * v.top1).toFixed(1)}% top5 ${(100 * v.top5).toFixed(1)}%  |  lr ${lrNow.toPrecision(3)} head ${lrHead.toPrecision(3)}  ${secs.toFixed(1)} s${improved ? '  *best' : ''}`);
+    console.log(`epoch ${String(epoch).padStart(2)} [phase ${phase}]  train loss ${row.trainLoss.toFixed(4)} top1 ${(100 * row.trainTop1).toFixed(1)}% top5 ${(100 * row.trainTop5).toFixed(1)}%  |  val loss ${v.loss.toFixed(4)} top1 ${(100 * v.top1).toFixed(1)}% top5 ${(100 * v.top5).toFixed(1)}%  |  lr ${lrNow.toPrecision(3)} head ${lrHead.toPrecision(3)}  ${secs.toFixed(1)} s${improved ? '  *best' : ''}`);
     if (improved) {
       Object.assign(best, { top1: v.top1, top5: v.top5, epoch });
       await saveTrainingCheckpoint(join(args.out, 'best.safetensors'), {
@@ -325,8 +375,10 @@ for (const { phase, epochs, lr } of phases) {
   tree.dispose(optState.slots);
 }
 const total = (performance.now() - tStart) / 1000;
+const nImages = history.length ? train.length * history.length : 0;
+console.log(`training: ${(nImages / total).toFixed(1)} images/s overall (incl. evaluation); batch preparation ${augSeconds.toFixed(1)} s (${args.augment ? `augmentation on the ${onGpu ? 'GPU' : 'host'}` : 'no augmentation'})`);
 console.log(`best val top1 ${(100 * best.top1).toFixed(2)}% (top5 ${(100 * best.top5).toFixed(2)}%) at epoch ${best.epoch}; ${total.toFixed(1)} s; checkpoint ${join(args.out, 'best.safetensors')}`);
-await writeFileAtomic(join(args.out, 'summary.json'), new TextEncoder().encode(JSON.stringify({ best, history, seconds: total, train: train.length, val: val.length, classes, pretrained: args.init || null }, null, 2) + '\n'));
+await writeFileAtomic(join(args.out, 'summary.json'), new TextEncoder().encode(JSON.stringify({ best, history, seconds: total, augmentOn: args.augment ? args['augment-on'] : 'off', augmentSeconds: augSeconds, train: train.length, val: val.length, classes, pretrained: args.init || null }, null, 2) + '\n'));
 process.exit(0);
 
 // ---- predict ---------------------------------------------------------------------------------------

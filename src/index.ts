@@ -29,6 +29,7 @@ export { dropout } from './nn/dropout';
 export { HostTensor, toTensor, toTensors, hostValues, type HostDType, type HostArray } from './train/checkpoint/host-tensor';
 export { parseSafetensors, serializeSafetensors, SafetensorsError } from './train/checkpoint/safetensors';
 export { readPth, flattenStateDict, PthError } from './train/checkpoint/pth';
+export { serializePth, toStateDict, PthWriteError, type PthView, type SerializePthOptions } from './train/checkpoint/pth-write';
 export { UnpicklingError } from './train/checkpoint/pickle';
 export { loadStateDict, type LoadStateDictOptions, type LoadStateDictResult } from './train/checkpoint/load-state';
 export { conv2d, conv1d, convTranspose2d, type Conv2dOptions, type Conv1dOptions, type ConvTranspose2dOptions, type Padding } from './tensor/ops/conv';

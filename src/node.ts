@@ -17,7 +17,7 @@ registerGPUProvider(() => {
 });
 
 export * from './index';
-export { saveSafetensors, loadSafetensors, loadPth, writeFileAtomic, type AtomicWriteOptions } from './io/files';
+export { saveSafetensors, loadSafetensors, loadPth, savePth, writeFileAtomic, type AtomicWriteOptions } from './io/files';
 export { imageFolder, sodDataset, loadFileTask, type ImageFolderDataset, type FolderOptions, type SodDatasetOptions } from './io/image-folder';
 export { decodeWorkers } from './io/decode-workers';
 export { decodeImage, readImage, encodePng, ImageDecodeError, type RGBAImage } from './io/images';

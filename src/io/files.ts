@@ -1,5 +1,5 @@
 /**
- * Node-only checkpoint file I/O: safetensors (written atomically) and PyTorch .pth/.pt reading.
+ * Node-only checkpoint file I/O: safetensors (written atomically) and PyTorch .pth/.pt reading and writing.
  * Exported from `webgrad/node`, never from the runtime-neutral core.
  */
 import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
@@ -9,6 +9,7 @@ import { Tensor } from '../tensor/tensor';
 import { HostTensor, isHostTensor } from '../train/checkpoint/host-tensor';
 import { parseSafetensors, serializeSafetensors } from '../train/checkpoint/safetensors';
 import { readPth } from '../train/checkpoint/pth';
+import { serializePth, isPthView, type PthView, type SerializePthOptions } from '../train/checkpoint/pth-write';
 
 export interface AtomicWriteOptions {
   /** Writes the data into the open temp file (tests inject failures here). Default: write it all. */
@@ -83,4 +84,31 @@ export async function loadSafetensors(path: string): Promise<ReturnType<typeof p
 /** Reads a `torch.save` file (.pth/.pt/.tar) into a nested value with HostTensor leaves. */
 export async function loadPth(path: string): Promise<unknown> {
   return readPth(new Uint8Array(await readFile(path)));
+}
+
+/**
+ * Saves the tensors of a tree (Tensors, HostTensors or PthViews, keyed by dotted path — a webgrad
+ * model's params and state give torchvision's state_dict keys) as a `torch.save` zip file that
+ * `torch.load` reads, atomically. `num_batches_tracked` counters are written as int64, as in torch.
+ */
+export async function savePth(path: string, tree: unknown, options: SerializePthOptions & AtomicWriteOptions = {}): Promise<void> {
+  const dict: Record<string, Tensor | HostTensor | PthView> = {};
+  const seen = new Set<unknown>();
+  const walk = (x: unknown, p: string) => {
+    if (x instanceof Tensor || isHostTensor(x) || isPthView(x)) {
+      const k = p || 'tensor';
+      if (Object.prototype.hasOwnProperty.call(dict, k)) throw new Error(`savePth: two tensors share the key '${k}'`);
+      Object.defineProperty(dict, k, { value: x, enumerable: true, writable: true, configurable: true });
+      return;
+    }
+    if (typeof x !== 'object' || x === null || seen.has(x)) return;
+    if (ArrayBuffer.isView(x)) throw new TypeError(`savePth: leaf '${p}' is a bare typed array; wrap it as a HostTensor { dtype, shape, data }`);
+    seen.add(x);
+    if (Array.isArray(x)) x.forEach((c, i) => walk(c, p ? `${p}.${i}` : String(i)));
+    else for (const k of Object.keys(x)) walk((x as Record<string, unknown>)[k], p ? `${p}.${k}` : k);
+    seen.delete(x);
+  };
+  walk(tree, '');
+  const stem = basename(path).replace(/\.[^.]*$/, '').replace(/[^A-Za-z0-9_.-]/g, '_') || 'archive';
+  await writeFileAtomic(path, await serializePth(dict, { archiveName: options.archiveName ?? stem, int64: options.int64 }), options);
 }

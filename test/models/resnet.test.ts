@@ -1,9 +1,10 @@
 /** ResNet: torchvision parameter counts and keys, shapes, loading a torchvision-layout state_dict, transfer-learning groups. */
 import { describe, it, expect } from 'vitest';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { tree, random, tidy, tensor, rand, optim, valueAndGrad, crossEntropy, saveSafetensors, HostTensor, type Tensor } from '../../src/node';
+import { tree, random, tidy, tensor, rand, optim, valueAndGrad, crossEntropy, saveSafetensors, savePth, toStateDict, readPth, HostTensor, type PthView, type Tensor } from '../../src/node';
+import { readZipDirectory } from '../../src/train/checkpoint/zip';
 import { resnet, isResNetHead, type ResNetName } from '../../src/models/resnet';
 import { loadInitialWeights } from '../../src/io/load-weights';
 import { refConv2d } from '../../src/kernels/reference/conv';
@@ -119,27 +120,7 @@ describe('ResNet', () => {
   it('loads a state_dict in torchvision layout (safetensors, by key) and matches a float64 reference forward', async () => {
     const planes: [number, number, number, number] = [4, 6, 8, 8];
     const m = resnet({ model: 'resnet18', planes, numClasses: 5 });
-    // the state_dict written independently from torchvision's layout
-    const sd: Record<string, HostTensor> = {};
-    let seed = 1;
-    const rnd = () => { seed = (seed * 1103515245 + 12345) % 2 ** 31; return seed / 2 ** 31 - 0.5; };
-    const put = (k: string, shape: number[], f: () => number = rnd) => { sd[k] = new HostTensor('float32', shape, Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, f)); };
-    const bn = (k: string, c: number) => {
-      put(`${k}.weight`, [c], () => 1 + rnd()); put(`${k}.bias`, [c]); put(`${k}.running_mean`, [c], () => rnd() * 0.2);
-      put(`${k}.running_var`, [c], () => 0.5 + rnd() + 0.5); sd[`${k}.num_batches_tracked`] = new HostTensor('int64', [], BigInt64Array.of(7n));
-    };
-    put('conv1.weight', [4, 3, 7, 7]); bn('bn1', 4);
-    let cin = 4;
-    planes.forEach((p, i) => {
-      for (let j = 0; j < 2; j++) {
-        const k = `layer${i + 1}.${j}`;
-        put(`${k}.conv1.weight`, [p, j ? p : cin, 3, 3]); bn(`${k}.bn1`, p);
-        put(`${k}.conv2.weight`, [p, p, 3, 3]); bn(`${k}.bn2`, p);
-        if (j === 0 && (i > 0 || cin !== p)) { put(`${k}.downsample.0.weight`, [p, cin, 1, 1]); bn(`${k}.downsample.1`, p); }
-      }
-      cin = p;
-    });
-    put('fc.weight', [5, 8]); put('fc.bias', [5]);
+    const { sd, rnd } = torchvisionStateDict(planes, 5);
     const dir = mkdtempSync(join(tmpdir(), 'resnet-'));
     try {
       const file = join(dir, 'resnet18-tv.safetensors');
@@ -158,6 +139,102 @@ describe('ResNet', () => {
       tree.dispose([params, state, y]);
     } finally { rmSync(dir, { recursive: true, force: true }); }
   }, 60_000);
+
+  it('loads a torch-format .pth (torchvision layout, shared and strided storages, int64 counters) by key', async () => {
+    const planes: [number, number, number, number] = [4, 6, 8, 8];
+    const m = resnet({ model: 'resnet18', planes, numClasses: 5 });
+    const { sd, rnd } = torchvisionStateDict(planes, 5);
+    // what torch.save writes for a torchvision model after `.to(memory_format=torch.channels_last)` and
+    // with BatchNorm statistics living in one buffer: conv weights as NHWC storages with permuted strides,
+    // each BN's running_mean and running_var two views (offsets 0 and C) of one storage, fc.weight a
+    // transposed view, num_batches_tracked a LongStorage
+    const file: Record<string, HostTensor | PthView> = {};
+    for (const [k, t] of Object.entries(sd)) {
+      const [O, I, H, W] = t.shape;
+      if (k.endsWith('conv1.weight') || k.endsWith('conv2.weight') || k.endsWith('downsample.0.weight')) {
+        const nhwc = new Float32Array(t.size);
+        const src = t.data as Float32Array;
+        for (let o = 0; o < O; o++) for (let i = 0; i < I; i++) for (let h = 0; h < H; h++) for (let w = 0; w < W; w++) nhwc[((o * H + h) * W + w) * I + i] = src[((o * I + i) * H + h) * W + w];
+        file[k] = { storage: { dtype: 'float32', data: nhwc }, offset: 0, shape: [O, I, H, W], stride: [H * W * I, 1, W * I, I] };
+      } else if (k.endsWith('running_mean')) {
+        const base = k.slice(0, -'running_mean'.length), C = t.size;
+        const both = new Float32Array(2 * C);
+        both.set(t.data as Float32Array, 0);
+        both.set(sd[`${base}running_var`].data as Float32Array, C);
+        const storage = { dtype: 'float32' as const, data: both };
+        file[k] = { storage, offset: 0, shape: [C], stride: [1] };
+        file[`${base}running_var`] = { storage, offset: C, shape: [C], stride: [1] };
+      } else if (k === 'fc.weight') {
+        const tr = new Float32Array(t.size);
+        for (let o = 0; o < O; o++) for (let i = 0; i < I; i++) tr[i * O + o] = (t.data as Float32Array)[o * I + i];
+        file[k] = { storage: { dtype: 'float32', data: tr }, offset: 0, shape: [O, I], stride: [1, O] };
+      } else if (!k.endsWith('running_var')) file[k] = t;
+    }
+    expect(Object.keys(file).sort()).toEqual(Object.keys(sd).sort());
+    const dir = mkdtempSync(join(tmpdir(), 'resnet-'));
+    try {
+      const path = join(dir, 'resnet18-tv.pth');
+      await savePth(path, file);
+      const onDisk = await readPth(new Uint8Array(readFileSync(path))) as Record<string, HostTensor>;
+      expect(onDisk['layer1.0.bn1.num_batches_tracked'].dtype).toBe('int64');
+      // BN statistics share a storage: fewer storages in the archive than tensors
+      const stored = [...readZipDirectory(new Uint8Array(readFileSync(path))).keys()].filter((n) => n.includes('/data/'));
+      expect(stored.length).toBe(Object.keys(sd).length - 20);
+      const fresh = m.init(random.key(0));
+      const { params, state, missing, unexpected } = await loadInitialWeights(path, fresh.params, fresh.state);
+      expect(missing).toEqual([]);
+      expect(unexpected).toEqual([]);
+      // values land on their keys
+      const flat = Object.fromEntries([...tree.flatten(params), ...tree.flatten(state)].map((l) => [l.path, l.value as Tensor]));
+      for (const k of ['conv1.weight', 'layer2.0.downsample.0.weight', 'layer3.1.conv2.weight', 'layer4.0.bn2.running_mean', 'layer4.0.bn2.running_var', 'bn1.running_var', 'fc.weight', 'fc.bias', 'layer2.0.downsample.1.bias']) {
+        expect(Array.from(await flat[k].data()), k).toEqual(Array.from(sd[k].data as Float32Array));
+      }
+      expect(flat['layer3.0.downsample.1.num_batches_tracked'].dtype).toBe('int32');
+      expect(await flat['layer3.0.downsample.1.num_batches_tracked'].item()).toBe(7);
+      const input = Float32Array.from({ length: 2 * 3 * 40 * 40 }, () => rnd() * 2);
+      const y = tidy(() => m.apply(params, state, tensor(input, { shape: [2, 3, 40, 40] }), { training: false }).y);
+      const got = await y.data();
+      const want = referenceForward(sd, planes, { shape: [2, 3, 40, 40], dtype: 'float32', data: Float64Array.from(input) });
+      const scale = Math.max(...want.data.map(Math.abs));
+      for (let i = 0; i < got.length; i++) expect(Math.abs(got[i] - want.data[i])).toBeLessThan(1e-4 * scale + 1e-5);
+      tree.dispose([params, state, y]);
+
+      // a checkpoint with another head: the error names the key, the shape in the file and the model's
+      const m10 = resnet({ model: 'resnet18', planes, numClasses: 10 });
+      const p10 = m10.init(random.key(1));
+      const err = await loadInitialWeights(path, p10.params, p10.state).then(() => null, (e: Error) => e);
+      expect(err?.message).toMatch(/shape of fc\.weight: file \[5, 8\], model \[10, 8\]/);
+      expect(err?.message).toMatch(/shape of fc\.bias: file \[5\], model \[10\]/);
+      expect(err?.message).toMatch(/2 of another shape/);
+      expect(tree.tensors(p10).every((t) => !t.isDisposed)).toBe(true); // a failed load leaves the model as it was
+      tree.dispose(p10);
+    } finally { rmSync(dir, { recursive: true, force: true }); }
+  }, 60_000);
+
+  it('a full-size ResNet-18 round-trips through savePth in torchvision order and gives the same logits', async () => {
+    const m = resnet({ model: 'resnet18' });
+    const a = m.init(random.key(11));
+    // one training step so BN statistics and counters differ from their init
+    const st = tidy(() => m.apply(a.params, a.state, rand(random.key(12), [2, 3, 32, 32]), { training: true }).state);
+    tree.dispose(a.state);
+    const sd = toStateDict(a.params, st);
+    const keys = Object.keys(sd);
+    expect(keys.slice(0, 8)).toEqual(['conv1.weight', 'bn1.weight', 'bn1.bias', 'bn1.running_mean', 'bn1.running_var', 'bn1.num_batches_tracked', 'layer1.0.conv1.weight', 'layer1.0.bn1.weight']);
+    expect(keys.slice(-2)).toEqual(['fc.weight', 'fc.bias']);
+    expect(keys).toHaveLength(122); // torchvision's resnet18().state_dict() has 122 entries
+    const dir = mkdtempSync(join(tmpdir(), 'resnet-'));
+    try {
+      const path = join(dir, 'resnet18.pth');
+      await savePth(path, sd);
+      const b = m.init(random.key(13));
+      const loaded = await loadInitialWeights(path, b.params, b.state);
+      const x = rand(random.key(14), [1, 3, 64, 64]);
+      const [ya, yb] = tidy(() => [m.apply(a.params, st, x, { training: false }).y, m.apply(loaded.params, loaded.state, x, { training: false }).y]);
+      expect(Array.from(await yb.data())).toEqual(Array.from(await ya.data()));
+      expect(await (loaded.state as any).bn1.num_batches_tracked.item()).toBe(1);
+      tree.dispose([a.params, st, loaded.params, loaded.state, x, ya, yb]);
+    } finally { rmSync(dir, { recursive: true, force: true }); }
+  }, 120_000);
 
   it('frozen backbone: no update, no optimizer state; the head gets lr × lrScale', async () => {
     const m = resnet({ model: 'resnet18', planes: [4, 4, 8, 8], numClasses: 3 });
@@ -191,6 +268,31 @@ describe('ResNet', () => {
     tree.dispose([params, state]);
   });
 });
+
+/** A ResNet-18 state_dict written by hand in torchvision's layout (keys, shapes, int64 counters), seeded. */
+function torchvisionStateDict(planes: number[], classes: number) {
+  const sd: Record<string, HostTensor> = {};
+  let seed = 1;
+  const rnd = () => { seed = (seed * 1103515245 + 12345) % 2 ** 31; return seed / 2 ** 31 - 0.5; };
+  const put = (k: string, shape: number[], f: () => number = rnd) => { sd[k] = new HostTensor('float32', shape, Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, f)); };
+  const bn = (k: string, c: number) => {
+    put(`${k}.weight`, [c], () => 1 + rnd()); put(`${k}.bias`, [c]); put(`${k}.running_mean`, [c], () => rnd() * 0.2);
+    put(`${k}.running_var`, [c], () => 0.5 + rnd() + 0.5); sd[`${k}.num_batches_tracked`] = new HostTensor('int64', [], BigInt64Array.of(7n));
+  };
+  put('conv1.weight', [planes[0], 3, 7, 7]); bn('bn1', planes[0]);
+  let cin = planes[0];
+  planes.forEach((p, i) => {
+    for (let j = 0; j < 2; j++) {
+      const k = `layer${i + 1}.${j}`;
+      put(`${k}.conv1.weight`, [p, j ? p : cin, 3, 3]); bn(`${k}.bn1`, p);
+      put(`${k}.conv2.weight`, [p, p, 3, 3]); bn(`${k}.bn2`, p);
+      if (j === 0 && (i > 0 || cin !== p)) { put(`${k}.downsample.0.weight`, [p, cin, 1, 1]); bn(`${k}.downsample.1`, p); }
+    }
+    cin = p;
+  });
+  put('fc.weight', [classes, planes[3]]); put('fc.bias', [classes]);
+  return { sd, rnd };
+}
 
 // ---- an independent float64 forward over the state_dict itself (ResNet-18 eval) ----------------
 
