@@ -12,9 +12,10 @@
  * - Resize (mode linear, coordinate_transformation_mode half_pixel) to the skip's size, the size
  *   taken at run time with Shape → Slice → Concat, so the graph works for any batch and image size.
  *   half_pixel maps output pixel x to (x + 0.5)·in/out − 0.5 and clamps at the border, which is
- *   PyTorch's bilinear rule with alignCorners false (`pytorch_half_pixel`, which the original
- *   exporter used, differs only for an output of size 1, where PyTorch itself uses the same
- *   formula as half_pixel);
+ *   PyTorch's bilinear rule with alignCorners false (area_pixel_compute_source_index with scale
+ *   in/out). `pytorch_half_pixel`, which the original PyTorch exporter wrote, differs only for an
+ *   output of length 1 (it samples 0); in U²-Net an output of length 1 only comes from an input
+ *   of length 1, where both give the input;
  * - Concat on channels, Add for the RSU residuals, Relu.
  *
  * Outputs: like the original export, the seven maps d0 (fused), d1, …, d6 as probabilities (a
