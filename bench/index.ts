@@ -41,7 +41,7 @@ export function formatTable(rows: BenchRow[]): string {
   const body = rows.map((r) => {
     const peer = !r.peer ? '—' : 'value' in r.peer ? `${num(r.peer.value)} (${r.peer.name})` : `n/a (${r.peer.name}: ${r.peer.missing})`;
     const ratio = ratioOf(r);
-    return [r.suite, r.name + (r.note ? ` [${r.note}]` : ''), r.metric, num(r.value), peer, ratio === null ? '—' : `${ratio.toFixed(2)}×`];
+    return [r.suite, r.name + (r.note ? ` [${r.note}]` : '') + (r.error ? ` [FAILED: ${r.error}]` : ''), r.metric, r.error ? 'failed' : num(r.value), peer, ratio === null ? '—' : `${ratio.toFixed(2)}×`];
   });
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
   const line = (cells: string[]) => cells.map((c, i) => (i >= 3 ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join('  ');
@@ -82,7 +82,7 @@ async function main(): Promise<void> {
       for (const s of found) {
         const got = await s({ device, quick });
         rows.push(...got);
-        for (const r of got) console.log(`  ${r.suite} · ${r.name}: ${num(r.value)} ${r.metric}`);
+        for (const r of got) console.log(`  ${r.suite} · ${r.name}: ${r.error ? `FAILED (${r.error})` : `${num(r.value)} ${r.metric}`}`);
       }
       console.log(`[${names[i]}] done in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
     } catch (e) {

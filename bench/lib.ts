@@ -13,6 +13,8 @@ export interface BenchRow {
   /** The same work on a peer library on the same adapter, when one runs it. */
   peer?: { name: string; value: number } | { name: string; missing: string };
   note?: string;
+  /** The run failed with this message (value is then NaN, shown as 'failed'). */
+  error?: string;
 }
 
 export interface BenchContext {
