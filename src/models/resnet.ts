@@ -20,6 +20,7 @@ import { batchNorm2d, linear } from '../nn/index';
 import { kaimingNormal } from '../nn/init';
 import { full } from '../tensor/ops/creation';
 import type { Ctx } from '../nn/module';
+import { isRecording } from '../tensor/tape';
 
 export type ResNetName = 'resnet18' | 'resnet34' | 'resnet50' | 'resnet101' | 'resnet152' | 'resnext50_32x4d' | 'resnext101_32x8d' | 'wide_resnet50_2';
 export type BlockKind = 'basic' | 'bottleneck';
@@ -98,11 +99,20 @@ function bnInit(c: number, device: Device | undefined, zero = false): Built {
 }
 
 const BN = batchNorm2d({ numFeatures: 0 });
+/** BatchNorm with its ReLU fused into the same kernel (only momentum and eps of the config matter to apply). */
+const BN_RELU = batchNorm2d({ numFeatures: 0, activation: 'relu' });
 
-/** conv (no bias) → BN; the caller applies ReLU. */
-function convBn(p: P, s: P, conv: string, bn: string, x: Tensor, o: { stride?: number; padding?: number; groups?: number }, ctx: Ctx, state: P): Tensor {
+/**
+ * Frees an intermediate once its last reader has run, when no gradient trace needs it (inference):
+ * otherwise every activation of a batch-32 forward lives until the enclosing tidy ends.
+ */
+const drop = (...ts: Tensor[]) => { if (!isRecording()) for (const t of ts) t.dispose(); };
+
+/** conv (no bias) → BN, with the ReLU fused when `relu`. */
+function convBn(p: P, s: P, conv: string, bn: string, x: Tensor, o: { stride?: number; padding?: number; groups?: number; relu?: boolean }, ctx: Ctx, state: P): Tensor {
   const h = convOp(x, (p[conv] as P).weight as Tensor, { stride: o.stride ?? 1, padding: o.padding ?? 0, groups: o.groups ?? 1 });
-  const r = BN.apply(p[bn] as any, s[bn] as any, h, ctx);
+  const r = (o.relu ? BN_RELU : BN).apply(p[bn] as any, s[bn] as any, h, ctx);
+  drop(h);
   state[bn] = r.state as P;
   return r.y;
 }
@@ -139,8 +149,9 @@ function block(p: P, s: P, x: Tensor, b: BlockSpec, w: Widths, ctx: Ctx): { y: T
   const convs = blockConvs(b, w);
   let h = x;
   convs.forEach(([name, , , k, stride, groups], i) => {
-    h = convBn(p, s, name, `bn${i + 1}`, h, { stride, padding: k === 3 ? 1 : 0, groups }, ctx, state);
-    if (i < convs.length - 1) h = relu(h);
+    const next = convBn(p, s, name, `bn${i + 1}`, h, { stride, padding: k === 3 ? 1 : 0, groups, relu: i < convs.length - 1 }, ctx, state);
+    if (h !== x) drop(h);
+    h = next;
   });
   let identity = x;
   if (b.downsample) {
@@ -148,7 +159,12 @@ function block(p: P, s: P, x: Tensor, b: BlockSpec, w: Widths, ctx: Ctx): { y: T
     identity = convBn(p.downsample as P, s.downsample as P, '0', '1', x, { stride: b.stride }, ctx, ds);
     state.downsample = ds;
   }
-  return { y: relu(add(h, identity)), state };
+  const sum = add(h, identity);
+  drop(h);
+  if (identity !== x) drop(identity);
+  const y = relu(sum);
+  drop(sum);
+  return { y, state };
 }
 
 // ---- the network ----------------------------------------------------------------------------------
@@ -212,8 +228,9 @@ export function resnet(config: ResNetConfig = {}): ResNetModel {
       throw new Error(`resnet: input must have shape [N, ${c.inChannels}, H, W]; got [${x.shape.join(', ')}]`);
     }
     const newState: P = {};
-    let h = relu(convBn(params, state, 'conv1', 'bn1', x, { stride: 2, padding: 3 }, ctx, newState));
-    h = maxPool2d(h, { kernelSize: 3, stride: 2, padding: 1 });
+    const stem = convBn(params, state, 'conv1', 'bn1', x, { stride: 2, padding: 3, relu: true }, ctx, newState);
+    let h = maxPool2d(stem, { kernelSize: 3, stride: 2, padding: 1 });
+    drop(stem);
     const stages: Tensor[] = [];
     blocks.forEach((stage, i) => {
       const name = `layer${i + 1}`;
@@ -222,6 +239,7 @@ export function resnet(config: ResNetConfig = {}): ResNetModel {
       stage.forEach((b, j) => {
         const r = block(lp[j] as P, ls[j] as P, h, b, w, ctx);
         st[j] = r.state;
+        if (j > 0 || i === 0) drop(h); // the stage maps (each stage's last output) are returned
         h = r.y;
       });
       newState[name] = st;

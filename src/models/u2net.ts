@@ -16,6 +16,7 @@ import { upsampleLike } from '../tensor/ops/resize';
 import { conv2d as convOp } from '../tensor/ops/conv';
 import { conv2d, batchNorm2d } from '../nn/index';
 import type { Ctx } from '../nn/module';
+import { isRecording } from '../tensor/tape';
 import { binaryCrossEntropyWithLogits } from '../nn/losses';
 
 export type U2NetVariant = 'standard' | 'grouped' | 'separable';
@@ -51,6 +52,12 @@ export interface U2NetConfig {
 
 type P = { [k: string]: Tensor | P };
 
+/**
+ * Frees intermediates as soon as their last reader has run when no gradient trace needs them
+ * (inference): U²-NetP's 320² forward otherwise holds every activation until the enclosing tidy ends.
+ */
+const drop = (...ts: Tensor[]) => { if (!isRecording()) for (const t of ts) t.dispose(); };
+
 // ---- REBNCONV: 3×3 conv (standard, grouped or separable) + BN + ReLU ----------------------------
 
 /** Whether a 3×3 conv from `cin` to `cout` can use the variant (2 groups need even channel counts). */
@@ -78,7 +85,13 @@ function conv3x3Cat(p: P, parts: Tensor[], dilation: number, maxBytes: number): 
   const [N, , H, W] = parts[0].shape;
   const channels = parts.map((t) => t.shape[1]);
   const total = channels.reduce((a, b) => a + b, 0);
-  if (parts.length === 1 || N * total * H * W * 4 <= maxBytes) return conv3x3(p, parts.length === 1 ? parts[0] : concat(parts, 1), dilation);
+  if (parts.length === 1) return conv3x3(p, parts[0], dilation);
+  if (N * total * H * W * 4 <= maxBytes) {
+    const cat = concat(parts, 1);
+    const y = conv3x3(p, cat, dilation);
+    drop(cat);
+    return y;
+  }
   const offsets = channels.map((_, i) => channels.slice(0, i).reduce((a, b) => a + b, 0));
   const opts = { padding: dilation, dilation };
   if ('depthwise' in p) {
@@ -108,7 +121,9 @@ function conv3x3(p: P, x: Tensor, dilation: number): Tensor {
   if ('depthwise' in p) {
     const dw = p.depthwise as P, pw = p.pointwise as P;
     const h = convOp(x, dw.weight as Tensor, { bias: dw.bias as Tensor, padding: dilation, dilation, groups: x.shape[1] });
-    return convOp(h, pw.weight as Tensor, { bias: pw.bias as Tensor });
+    const y = convOp(h, pw.weight as Tensor, { bias: pw.bias as Tensor });
+    drop(h);
+    return y;
   }
   const w = p.weight as Tensor;
   return convOp(x, w, { bias: p.bias as Tensor, padding: dilation, dilation, groups: x.shape[1] / w.shape[1] });
@@ -127,6 +142,7 @@ const BN_RELU = batchNorm2d({ numFeatures: 0, activation: 'relu' });
 function rebnconv(p: P, s: P, x: Tensor[], dilation: number, ctx: Ctx, maxBytes: number): { y: Tensor; state: P } {
   const h = conv3x3Cat(p.conv_s1 as P, x, dilation, maxBytes);
   const r = BN_RELU.apply(p.bn_s1 as any, s.bn_s1 as any, h, ctx);
+  drop(h);
   return { y: r.y, state: { bn_s1: r.state as P } };
 }
 
@@ -159,17 +175,22 @@ function rsu(p: P, s: P, x: Tensor[], [L, , , , dilated]: StageSpec, ctx: Ctx, m
   const enc: Tensor[] = [];
   let hx = hxin;
   for (let i = 1; i <= L; i++) {
-    if (i > 1 && !dilated && i < L) hx = pool(enc[i - 2]);
-    else if (i > 1) hx = enc[i - 2];
+    const pooled = i > 1 && !dilated && i < L;
+    hx = pooled ? pool(enc[i - 2]) : i > 1 ? enc[i - 2] : hx;
     enc.push(block(`rebnconv${i}`, [hx], encDilation(L, dilated, i)));
+    if (pooled) drop(hx);
   }
   let d = enc[L - 1];
   for (let i = L - 1; i >= 1; i--) {
     const skip = enc[i - 1];
     const up = dilated || i === L - 1 ? d : upsampleLike(d, skip);
-    d = block(`rebnconv${i}d`, [up, skip], decDilation(dilated, i));
+    const next = block(`rebnconv${i}d`, [up, skip], decDilation(dilated, i));
+    drop(...new Set([up, d, skip]));
+    d = next;
   }
-  return { y: add(d, hxin), state };
+  const y = add(d, hxin);
+  drop(d, hxin);
+  return { y, state };
 }
 
 // ---- the whole network -------------------------------------------------------------------------
@@ -222,11 +243,14 @@ export function u2net(config: U2NetConfig = {}): U2NetModel {
       ENCODER.forEach((name, i) => {
         if (i > 0) hx = pool(enc[i - 1]);
         enc.push(stage(name, [hx]));
+        if (i > 0) drop(hx);
       });
       const dec: Tensor[] = [enc[5]]; // hx6, then hx5d … hx1d
       DECODER.forEach((name, j) => {
         const skip = enc[4 - j];
-        dec.push(stage(name, [upsampleLike(dec[j], skip), skip]));
+        const up = upsampleLike(dec[j], skip);
+        dec.push(stage(name, [up, skip]));
+        drop(up, skip);
       });
       // side outputs from hx1d, hx2d, …, hx5d, hx6, each upsampled to d1's size
       const sources = [dec[5], dec[4], dec[3], dec[2], dec[1], dec[0]];
@@ -235,9 +259,12 @@ export function u2net(config: U2NetConfig = {}): U2NetModel {
         return convOp(sources[i], p.weight as Tensor, { bias: p.bias as Tensor, padding: 1 });
       };
       const d1 = side(0);
-      const sides = [d1, ...[1, 2, 3, 4, 5].map((i) => upsampleLike(side(i), d1))];
+      const sides = [d1, ...[1, 2, 3, 4, 5].map((i) => { const raw = side(i); const up = upsampleLike(raw, d1); drop(raw); return up; })];
+      drop(...dec);
       const out = params.outconv as P;
-      const d0 = convOp(concat(sides, 1), out.weight as Tensor, { bias: out.bias as Tensor });
+      const cat = concat(sides, 1);
+      const d0 = convOp(cat, out.weight as Tensor, { bias: out.bias as Tensor });
+      drop(cat);
       return { logits: [d0, ...sides], state: newState };
     },
   };

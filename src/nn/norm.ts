@@ -26,7 +26,10 @@ export function batchNorm2d({ numFeatures, eps = 1e-5, momentum = 0.1, affine = 
       // without running statistics PyTorch always normalises with batch statistics
       const training = ctx.training || !trackRunningStats;
       const r = batchNormAct(x, s.running_mean ?? null, s.running_var ?? null, p.weight ?? null, p.bias ?? null, { training, momentum, eps, activation });
-      if (!trackRunningStats || !ctx.training) return { y: r.y, state: s };
+      if (!trackRunningStats || !ctx.training) {
+        r.runningMean?.dispose(); r.runningVar?.dispose(); // eval mode: views of s's own statistics, unused
+        return { y: r.y, state: s };
+      }
       return { y: r.y, state: { running_mean: r.runningMean!, running_var: r.runningVar!, num_batches_tracked: add(s.num_batches_tracked!, 1) } };
     },
   };
