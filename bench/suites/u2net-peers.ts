@@ -22,12 +22,13 @@
 import { cpus } from 'node:os';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { init, tidy, tensor, valueAndGrad, optim, tree, memory, random, type Tensor, type Device } from '../../src/node';
-import { u2net, u2netLoss, type U2NetName } from '../../src/models/u2net';
+import { init, tidy, tensor, tree, memory, random, type Device } from '../../src/node';
+import { u2net, type U2NetName } from '../../src/models/u2net';
 import { u2netInferenceGraph, u2netOnnxModel } from '../../src/models/u2net-onnx-export';
 import { writeOnnx } from '../../src/train/checkpoint/onnx-write';
 import { defaultCacheDir } from '../../src/io/pretrained';
 import { timeIt, type BenchRow, type Suite } from '../lib';
+import { makeTrainer } from './u2net';
 import { initTfjsWebGPU, timeTfjs, type Tfjs } from '../peers/tfjs';
 import { tfU2Net, trainStepError } from '../peers/tfjs-u2net';
 
@@ -42,29 +43,8 @@ type Ort = typeof import('onnxruntime-node');
 
 /** Images/s of training steps at batch × size², or the error; peak MB of webgrad's pool. */
 async function trainRate(device: Device, name: U2NetName, batch: number, size: number, quick: boolean): Promise<{ rate: number; peak: number } | { error: string }> {
-  const model = u2net({ model: name });
-  let { params, state } = model.init(random.key(0));
-  const opt = optim.adam({ lr: 1e-3 });
-  let optState = opt.init(params);
-  const img = wave(batch * 3 * size * size, 0.37);
-  const mask = Float32Array.from({ length: batch * size * size }, (_, i) => ((i % size) > size / 3 && (Math.floor(i / size) % size) > size / 3 ? 1 : 0));
-  const lossFn = valueAndGrad((p: any, st: any, x: Tensor, y: Tensor) => {
-    const out = model.apply(p, st, x, { training: true });
-    return [u2netLoss(out.logits, y), out.state];
-  }, { hasAux: true });
-  const step = () => {
-    const old = state;
-    const r = tidy(() => {
-      const x = tensor(img, { shape: [batch, 3, size, size] });
-      const y = tensor(mask, { shape: [batch, 1, size, size] });
-      const [[loss, st], grads] = lossFn(params, state, x, y);
-      const u = opt.update(grads, optState, params, { donate: true });
-      loss.dispose();
-      return { state: st, params: u.params, optState: u.state };
-    });
-    tree.dispose(old);
-    ({ params, state, optState } = r as any);
-  };
+  const trainer = makeTrainer(batch, size, u2net({ model: name }));
+  const step = trainer.step;
   try {
     device.pool.resetPeak();
     const s = await timeIt(step, () => device.sync(), quick ? { warmup: 0, iters: 1, repeats: 1 } : { warmup: 1, iters: 2, repeats: 1 });
@@ -73,7 +53,7 @@ async function trainRate(device: Device, name: U2NetName, batch: number, size: n
     return { error: firstLine(e) };
   } finally {
     try { await device.sync(); } catch { /* the error is already reported */ }
-    tree.dispose([params, state, optState]);
+    trainer.dispose();
   }
 }
 
