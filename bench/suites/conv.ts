@@ -7,7 +7,7 @@ import { init, tidy, tensor, type Tensor } from '../../src/node';
 
 const randn = (shape: number[]) => tensor(Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => Math.random() * 2 - 1), { shape });
 import { conv2dOp, conv2dGradInputOp, conv2dGradWeightOp } from '../../src/tensor/ops/conv';
-import type { ConvAttrs } from '../../src/tensor/ops/conv-args';
+import type { ConvAttrs } from '../../src/base/conv-args';
 import { timeIt, type BenchRow, type Suite } from '../lib';
 import { tfConvRunners } from '../peers/tfjs-conv';
 

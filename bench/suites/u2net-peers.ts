@@ -25,7 +25,7 @@ import { join } from 'node:path';
 import { init, tidy, tensor, tree, memory, random, type Device } from '../../src/node';
 import { u2net, type U2NetName } from '../../src/models/u2net';
 import { u2netInferenceGraph, u2netOnnxModel } from '../../src/models/u2net-onnx-export';
-import { writeOnnx } from '../../src/train/checkpoint/onnx-write';
+import { writeOnnx } from '../../src/formats/onnx-write';
 import { defaultCacheDir } from '../../src/io/pretrained';
 import { timeIt, type BenchRow, type Suite } from '../lib';
 import { makeTrainer } from './u2net';

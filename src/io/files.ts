@@ -6,10 +6,10 @@ import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { FileHandle } from 'node:fs/promises';
 import { Tensor } from '../tensor/tensor';
-import { HostTensor, isHostTensor } from '../train/checkpoint/host-tensor';
-import { parseSafetensors, serializeSafetensors } from '../train/checkpoint/safetensors';
-import { readPth } from '../train/checkpoint/pth';
-import { serializePth, isPthView, type PthView, type SerializePthOptions } from '../train/checkpoint/pth-write';
+import { HostTensor, isHostTensor } from '../formats/host-tensor';
+import { parseSafetensors, serializeSafetensors } from '../formats/safetensors';
+import { readPth } from '../formats/pth';
+import { serializePth, isPthView, type PthView, type SerializePthOptions } from '../formats/pth-write';
 
 export interface AtomicWriteOptions {
   /** Writes the data into the open temp file (tests inject failures here). Default: write it all. */

@@ -5,9 +5,9 @@
  */
 import { readFile } from 'node:fs/promises';
 import { loadSafetensors } from './files';
-import { readPth, flattenStateDict } from '../train/checkpoint/pth';
-import { loadStateDict } from '../train/checkpoint/load-state';
-import type { HostTensor } from '../train/checkpoint/host-tensor';
+import { readPth, flattenStateDict } from '../formats/pth';
+import { loadStateDict } from '../formats/load-state';
+import type { HostTensor } from '../formats/host-tensor';
 import * as tree from '../tensor/tree';
 
 export async function readStateDict(path: string): Promise<Record<string, HostTensor>> {

@@ -14,8 +14,8 @@ import { mkdir, mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { gunzipSync } from 'node:zlib';
-import { readTar } from '../train/checkpoint/tar';
-import { readOnnx } from '../train/checkpoint/onnx';
+import { readTar } from '../formats/tar';
+import { readOnnx } from '../formats/onnx';
 import { u2netStateDictFromOnnx } from '../models/u2net-onnx';
 import { saveSafetensors, loadSafetensors, writeFileAtomic } from './files';
 

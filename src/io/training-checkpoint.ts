@@ -7,12 +7,12 @@
 import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { saveSafetensors, loadSafetensors } from './files';
-import { toTensor } from '../train/checkpoint/host-tensor';
-import type { HostTensor } from '../train/checkpoint/host-tensor';
+import { toTensor } from '../formats/host-tensor';
+import type { HostTensor } from '../formats/host-tensor';
 import { Tensor } from '../tensor/tensor';
 import * as tree from '../tensor/tree';
 import type { OptimizerState } from '../train/optim/optimizer';
-import { fmtShape, sameShape } from '../tensor/shape';
+import { fmtShape, sameShape } from '../base/shape';
 
 export interface TrainingCheckpoint<P = any, S = any> {
   params: P;

@@ -28,7 +28,7 @@
  */
 import type { Tensor } from '../tensor/tensor';
 import type { Device } from '../kernels/webgpu/device';
-import { hasFloat16 } from '../tensor/dtype';
+import { hasFloat16 } from '../base/dtype';
 import { add, cast, mul, rsqrt, sigmoid, sub } from '../tensor/ops/elementwise';
 import { concat } from '../tensor/ops/layout';
 import { maxPool2d } from '../tensor/ops/pool';

@@ -23,8 +23,8 @@
  */
 import type { Tensor } from '../tensor/tensor';
 import * as tree from '../tensor/tree';
-import { HostTensor } from '../train/checkpoint/host-tensor';
-import { writeOnnx, type OnnxWriteNode, type OnnxWriteModel } from '../train/checkpoint/onnx-write';
+import { HostTensor } from '../formats/host-tensor';
+import { writeOnnx, type OnnxWriteNode, type OnnxWriteModel } from '../formats/onnx-write';
 import { U2NET_CONFIG, type U2NetModel } from './u2net';
 
 /** One step of the lowered inference network; values are named by string. */

@@ -11,8 +11,8 @@
  * With BN folded, the model's BatchNorms must be the identity in eval mode: weight 1, bias 0,
  * running_mean 0 and running_var 1 − eps, so (x − 0)/sqrt(var + eps) is exactly x in float32.
  */
-import { HostTensor } from '../train/checkpoint/host-tensor';
-import type { OnnxModel, OnnxNode } from '../train/checkpoint/onnx';
+import { HostTensor } from '../formats/host-tensor';
+import type { OnnxModel, OnnxNode } from '../formats/onnx';
 import { U2NET_CONFIG, type U2NetName } from './u2net';
 
 export interface ConvSlot {

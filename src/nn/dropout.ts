@@ -1,7 +1,7 @@
 /** Dropout as PyTorch's F.dropout, with an explicit key. */
 import type { Key } from '../tensor/random';
 import { checkKey } from '../tensor/random';
-import { ArgumentError } from '../tensor/shape';
+import { ArgumentError } from '../base/shape';
 import { Tensor } from '../tensor/tensor';
 import { checkOperands } from '../tensor/ops/define';
 import { mul } from '../tensor/ops/elementwise';

@@ -9,7 +9,7 @@
  * loss and 0 to the weight sum of a 'mean' reduction, i.e. it behaves like `ignoreIndex`.
  * (PyTorch raises a device-side assert instead; a GPU kernel cannot throw.)
  */
-import { ArgumentError, fmtShape, sameShape, broadcastShapes } from '../tensor/shape';
+import { ArgumentError, fmtShape, sameShape, broadcastShapes } from '../base/shape';
 import { Tensor } from '../tensor/tensor';
 import { defineComposite, checkOperands, type Operand, type RefOperand, type RefTensor } from '../tensor/ops/define';
 import { sum } from '../tensor/ops/reduce';

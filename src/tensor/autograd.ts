@@ -7,7 +7,7 @@
 import { Tensor, view } from './tensor';
 import { startScope, endScope } from './scope';
 import * as tree from './tree';
-import { sameShape, fmtShape } from './shape';
+import { sameShape, fmtShape } from '../base/shape';
 import type { Operand } from './ops/define';
 import { add, onesLike, zerosLike, sumToShape, alias } from './autograd-ops';
 import { Trace, active, withoutTape } from './tape';

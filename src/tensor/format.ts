@@ -1,6 +1,6 @@
 /** Text rendering of tensor values, in PyTorch's style, eliding the middle of large dims. */
-import type { DType } from './dtype';
-import { sizeOf } from './shape';
+import type { DType } from '../base/dtype';
+import { sizeOf } from '../base/shape';
 
 const EDGE = 3, LIMIT = 1000;
 

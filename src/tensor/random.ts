@@ -19,7 +19,7 @@
  * Reusing one key for two different random ops gives related values (rand and randn draw on the
  * same words): split the key instead, as in JAX.
  */
-import { ArgumentError } from './shape';
+import { ArgumentError } from '../base/shape';
 
 export type Key = readonly [number, number];
 

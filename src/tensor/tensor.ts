@@ -1,7 +1,7 @@
 /** The Tensor handle: shape, dtype, device and a ref-counted GPU storage. Always contiguous. */
 import type { Device } from '../kernels/webgpu/device';
-import { type AnyTypedArray, type DType, byteSize, hasFloat16, typedArrayFor } from './dtype';
-import { type Shape, sizeOf } from './shape';
+import { type AnyTypedArray, type DType, byteSize, hasFloat16, typedArrayFor } from '../base/dtype';
+import { type Shape, sizeOf } from '../base/shape';
 import { registerTensor, unregisterTensor } from './scope';
 import { formatTensor } from './format';
 

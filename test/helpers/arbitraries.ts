@@ -1,6 +1,6 @@
 /** fast-check building blocks for op tests: shapes, broadcast pairs, reference tensors. */
 import fc from 'fast-check';
-import type { DType } from '../../src/tensor/dtype';
+import type { DType } from '../../src/base/dtype';
 import type { RefTensor } from '../../src/tensor/ops/define';
 
 export const size = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);

@@ -1,7 +1,7 @@
 /** Moving reference tensors to the GPU and back, and poisoning the pool so skipped writes show. */
 import { tensor, Tensor, getDefaultDevice } from '../../src/node';
 import type { RefOperand, RefTensor } from '../../src/tensor/ops/define';
-import { typedArrayFor } from '../../src/tensor/dtype';
+import { typedArrayFor } from '../../src/base/dtype';
 
 export function toGPU(x: RefOperand): Tensor | number {
   if (typeof x === 'number') return x;

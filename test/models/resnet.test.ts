@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { tree, random, tidy, tensor, rand, optim, valueAndGrad, crossEntropy, saveSafetensors, savePth, toStateDict, readPth, HostTensor, type PthView, type Tensor } from '../../src/node';
-import { readZipDirectory } from '../../src/train/checkpoint/zip';
+import { readZipDirectory } from '../../src/formats/zip';
 import { resnet, isResNetHead, type ResNetName } from '../../src/models/resnet';
 import { loadInitialWeights } from '../../src/io/load-weights';
 import { refConv2d } from '../../src/kernels/reference/conv';

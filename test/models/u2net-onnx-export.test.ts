@@ -11,10 +11,10 @@ import { random, tensor, tidy, tree, type Tensor } from '../../src/node';
 import { u2net, type U2NetName, type U2NetVariant } from '../../src/models/u2net';
 import { exportU2NetOnnx, u2netInferenceGraph } from '../../src/models/u2net-onnx-export';
 import { u2netStateDictFromOnnx } from '../../src/models/u2net-onnx';
-import { readOnnx } from '../../src/train/checkpoint/onnx';
-import { writeOnnx, onnxFloat } from '../../src/train/checkpoint/onnx-write';
-import { HostTensor } from '../../src/train/checkpoint/host-tensor';
-import { loadStateDict } from '../../src/train/checkpoint/load-state';
+import { readOnnx } from '../../src/formats/onnx';
+import { writeOnnx, onnxFloat } from '../../src/formats/onnx-write';
+import { HostTensor } from '../../src/formats/host-tensor';
+import { loadStateDict } from '../../src/formats/load-state';
 import { fetchU2netpOnnx, pretrainedU2netp } from '../../src/io/pretrained';
 import { loadInitialWeights } from '../../src/io/load-weights';
 

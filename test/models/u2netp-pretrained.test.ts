@@ -14,7 +14,7 @@ import { fetchU2netpOnnx, pretrainedU2netp } from '../../src/io/pretrained';
 import { loadInitialWeights } from '../../src/io/load-weights';
 import { readImage } from '../../src/io/images';
 import { u2netPreprocess } from '../../src/io/u2net-preprocess';
-import { readOnnx } from '../../src/train/checkpoint/onnx';
+import { readOnnx } from '../../src/formats/onnx';
 
 const fixture = (f: string) => fileURLToPath(new URL(`../fixtures/${f}`, import.meta.url));
 let onnxPath = '', weightsPath = '';

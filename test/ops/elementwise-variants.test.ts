@@ -7,7 +7,7 @@
 import { describe, it, expect } from 'vitest';
 import { registeredOps, tidy, type Tensor } from '../../src/node';
 import { coalesce } from '../../src/kernels/wgsl/elementwise';
-import { broadcastStrides } from '../../src/tensor/shape';
+import { broadcastStrides } from '../../src/base/shape';
 import { toGPU, fromGPU, poisonPool } from '../helpers/gpu-ref';
 import { expectClose } from '../helpers/close';
 import type { RefTensor } from '../../src/tensor/ops/define';

@@ -10,7 +10,7 @@ import {
   tensor, cast, conv2d, maxPool2d, interpolate, concat, add, sigmoid, exp, matmul, getDefaultDevice, Device, ArgumentError, type Tensor,
 } from '../../src/node';
 import { requestAdapter } from '../../src/kernels/webgpu/device';
-import { hasFloat16, roundFloat16, toFloat16Bits, fromFloat16Bits } from '../../src/tensor/dtype';
+import { hasFloat16, roundFloat16, toFloat16Bits, fromFloat16Bits } from '../../src/base/dtype';
 import { refConv2d } from '../../src/kernels/reference/conv';
 import { refMaxPool } from '../../src/kernels/reference/pool';
 import { refInterpolate } from '../../src/kernels/reference/resize';

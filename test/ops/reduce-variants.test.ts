@@ -9,7 +9,7 @@ import { reducePlan } from '../../src/kernels/wgsl/reduce';
 import { toGPU, fromGPU, poisonPool } from '../helpers/gpu-ref';
 import { expectClose } from '../helpers/close';
 import type { RefTensor } from '../../src/tensor/ops/define';
-import type { DType } from '../../src/tensor/dtype';
+import type { DType } from '../../src/base/dtype';
 
 /** Deterministic values; integer-valued so float sums are exact in any order. */
 function values(shape: number[], dtype: DType, seed: number): RefTensor {

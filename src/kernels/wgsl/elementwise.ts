@@ -5,8 +5,8 @@
  * travel as uniforms.
  */
 import { UniformLayout, type UniformField, type UniformValues } from '../webgpu/uniforms';
-import { wgslType, type DType } from '../../tensor/dtype';
-import { broadcastStrides, type Shape } from '../../tensor/shape';
+import { wgslType, type DType } from '../../base/dtype';
+import { broadcastStrides, type Shape } from '../../base/shape';
 
 export const MAX_RANK = 8;
 export const WG = 256;

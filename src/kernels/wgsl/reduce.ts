@@ -12,8 +12,8 @@
  *   argmax/argmin), and pass 2 reduces the partials (a contiguous innermost reduction).
  */
 import { UniformLayout, type UniformValues } from '../webgpu/uniforms';
-import { wgslType, type DType } from '../../tensor/dtype';
-import { stridesOf, type Shape } from '../../tensor/shape';
+import { wgslType, type DType } from '../../base/dtype';
+import { stridesOf, type Shape } from '../../base/shape';
 import { MAX_RANK } from './elementwise';
 
 export type ReduceKind = 'sum' | 'prod' | 'max' | 'min' | 'argmax' | 'argmin';

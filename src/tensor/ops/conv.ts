@@ -5,16 +5,16 @@
  */
 import { convKey, convSource, convValues, convWorkgroups, convLayout, type ConvGeometry, type ConvVariant } from '../../kernels/wgsl/conv';
 import { refConv2d, refConv2dGradInput, refConv2dGradWeight } from '../../kernels/reference/conv';
-import { ArgumentError, fmtShape } from '../shape';
+import { ArgumentError, fmtShape } from '../../base/shape';
 import { GPUOpError } from '../../kernels/webgpu/device';
 import { Tensor, empty } from '../tensor';
 import { defineOp, type Op, type RefTensor } from './define';
 import { mul, cast, gt, add as addOp } from './elementwise';
 import { sum } from './reduce';
 import { reshape } from './shape-ops';
-import { checkGroups, normPadding, outSize, pair, type ConvAttrs, type Conv2dOptions, type Pair, type Padding } from './conv-args';
+import { checkGroups, normPadding, outSize, pair, type ConvAttrs, type Conv2dOptions, type Pair, type Padding } from '../../base/conv-args';
 
-export type { Conv2dOptions, Padding, Pair } from './conv-args';
+export type { Conv2dOptions, Padding, Pair } from '../../base/conv-args';
 
 function geometry(x: readonly number[], w: readonly number[], y: readonly number[], a: ConvAttrs): ConvGeometry {
   const [N, C, H, W] = x, [O, Cg, kH, kW] = w, [, , OH, OW] = y;

@@ -4,17 +4,16 @@
  * lets the test suite iterate over every op.
  */
 import type { Device } from '../../kernels/webgpu/device';
-import { type DType, FLOAT16_OPS } from '../dtype';
-import { ArgumentError } from '../shape';
+import { type DType, FLOAT16_OPS } from '../../base/dtype';
+import { ArgumentError } from '../../base/shape';
 import { Tensor } from '../tensor';
 import { record, withoutTape, isRecording } from '../tape';
 import { startScope, endScope } from '../scope';
 
 export type Operand = Tensor | number;
 
-/** A float64 tensor on the CPU, used by references and tests. */
-export interface RefTensor { shape: number[]; dtype: DType; data: Float64Array; }
-export type RefOperand = RefTensor | number;
+import type { RefTensor, RefOperand } from '../../base/ref-tensor';
+export type { RefTensor, RefOperand };
 
 export interface VjpContext<A> {
   inputs: readonly Operand[];

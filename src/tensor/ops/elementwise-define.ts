@@ -6,8 +6,8 @@
 import { elementwiseKernel, WG } from '../../kernels/wgsl/elementwise';
 import { grid } from '../../kernels/webgpu/device';
 import { refMap } from '../../kernels/reference/elementwise';
-import { type DType, promoteTypes, scalarResultType } from '../dtype';
-import { broadcastShapes, ArgumentError } from '../shape';
+import { type DType, promoteTypes, scalarResultType } from '../../base/dtype';
+import { broadcastShapes, ArgumentError } from '../../base/shape';
 import { Tensor, empty } from '../tensor';
 import { defineOp, checkOperands, type Op, type Operand, type VjpContext } from './define';
 

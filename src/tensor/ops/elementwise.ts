@@ -1,14 +1,14 @@
 /** Elementwise ops: one table row each (WGSL, float64 reference, VJP). */
 import { Tensor } from '../tensor';
-import { isFloat, parseDType, roundFloat16, type DType } from '../dtype';
+import { isFloat, parseDType, roundFloat16, type DType } from '../../base/dtype';
 import { defineElementwise } from './elementwise-define';
 import { defineOp, type Operand } from './define';
-import { ArgumentError } from '../shape';
+import { ArgumentError } from '../../base/shape';
 import { empty } from '../tensor';
 import { refMap } from '../../kernels/reference/elementwise';
 import { elementwiseKernel, WG } from '../../kernels/wgsl/elementwise';
 import { grid } from '../../kernels/webgpu/device';
-import { wgslType } from '../dtype';
+import { wgslType } from '../../base/dtype';
 
 const T = (x: Operand) => x as Tensor;
 const erf = (x: number) => {

@@ -11,8 +11,8 @@
 import { copyRegionKernel, gatherKernel, LAYOUT_WG, oneHotKernel, padBackwardKernel, padKernel, scatterAddKernel, stridedGatherKernel, type LayoutKernel, type PadMode } from '../../kernels/wgsl/layout';
 import { grid } from '../../kernels/webgpu/device';
 import * as R from '../../kernels/reference/layout';
-import { wgslType, type DType } from '../dtype';
-import { ArgumentError, fmtShape, normAxis, sizeOf, stridesOf } from '../shape';
+import { wgslType, type DType } from '../../base/dtype';
+import { ArgumentError, fmtShape, normAxis, sizeOf, stridesOf } from '../../base/shape';
 import { Tensor, empty } from '../tensor';
 import { checkOperands, defineComposite, defineOp, type Op, type RefTensor , internal } from './define';
 import { full } from './creation';

@@ -7,7 +7,7 @@
  */
 import { matmulPlan, MATMUL_MAX_BATCH_RANK, type MatmulProblem } from '../../kernels/wgsl/matmul';
 import { chooseMatmulTile } from '../../kernels/webgpu/autotune';
-import { ArgumentError, fmtShape, sizeOf } from '../shape';
+import { ArgumentError, fmtShape, sizeOf } from '../../base/shape';
 import { Tensor, empty } from '../tensor';
 import { defineOp, defineComposite, type Op, type RefTensor, type RefOperand } from './define';
 import { add } from './elementwise';

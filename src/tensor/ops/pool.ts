@@ -9,7 +9,7 @@ import { grid } from '../../kernels/webgpu/device';
 import {
   refAvgPool, refAvgPoolBackward, refMaxPool, refMaxPoolBackward, refPoolGather, type RefPoolParams,
 } from '../../kernels/reference/pool';
-import { ArgumentError, fmtShape } from '../shape';
+import { ArgumentError, fmtShape } from '../../base/shape';
 import { Tensor, empty } from '../tensor';
 import { defineOp, type Op, type Operand, type RefTensor } from './define';
 

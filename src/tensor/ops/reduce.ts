@@ -1,7 +1,7 @@
 /** Reductions over any axes with keepdim: sum, prod, max, min, argmax, argmin. */
 import { reducePlan, type ReduceKind } from '../../kernels/wgsl/reduce';
-import type { DType } from '../dtype';
-import { normAxes, ArgumentError, fmtShape } from '../shape';
+import type { DType } from '../../base/dtype';
+import { normAxes, ArgumentError, fmtShape } from '../../base/shape';
 import { Tensor, empty } from '../tensor';
 import { defineOp, internal, type RefTensor } from './define';
 import { mul, div, eq } from './elementwise';

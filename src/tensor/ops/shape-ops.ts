@@ -2,7 +2,7 @@
 import { elementwiseKernel, WG } from '../../kernels/wgsl/elementwise';
 import { grid } from '../../kernels/webgpu/device';
 import { refMap } from '../../kernels/reference/elementwise';
-import { ArgumentError, broadcastShapes, fmtShape, sameShape, sizeOf } from '../shape';
+import { ArgumentError, broadcastShapes, fmtShape, sameShape, sizeOf } from '../../base/shape';
 import { Tensor, empty, view } from '../tensor';
 import { defineOp, type RefTensor } from './define';
 import { sumToShape } from './sum-to-shape';

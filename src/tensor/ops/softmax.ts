@@ -1,5 +1,5 @@
 /** softmax and logSoftmax along one dim: composites, shifted by the max for stability. */
-import { normAxis, ArgumentError } from '../shape';
+import { normAxis, ArgumentError } from '../../base/shape';
 import { Tensor } from '../tensor';
 import { defineComposite, type RefTensor } from './define';
 import { sum } from './reduce';

@@ -2,8 +2,8 @@
  * Statistics built from the reductions: mean, variance (torch.var), std, logsumexp, all, any.
  * Composites (taped through public ops), each with an independent float64 reference.
  */
-import type { DType } from '../dtype';
-import { normAxes, ArgumentError } from '../shape';
+import type { DType } from '../../base/dtype';
+import { normAxes, ArgumentError } from '../../base/shape';
 import { Tensor } from '../tensor';
 import { stopGradient } from '../autograd';
 import { defineComposite, type RefTensor } from './define';

@@ -1,6 +1,6 @@
 /** Sums a broadcast gradient back to an input's shape (the engine's broadcast rule). */
 import type { Tensor } from '../tensor';
-import { sameShape } from '../shape';
+import { sameShape } from '../../base/shape';
 import { sum } from './reduce';
 import { reshape } from './shape-ops';
 

@@ -16,7 +16,7 @@ import { grid } from '../../kernels/webgpu/device';
 import { affineLayout, affineSource, jitterLayout, jitterSource, normalizeLayout, normalizeSource, AUGMENT_WG } from '../../kernels/wgsl/augment';
 import { refAffineResample, refColorJitter, refNormalize, type RefAffineParams } from '../../kernels/reference/augment';
 import { defineOp, type Op, type RefTensor } from '../../tensor/ops/define';
-import { ArgumentError, fmtShape } from '../../tensor/shape';
+import { ArgumentError, fmtShape } from '../../base/shape';
 import { Tensor, empty } from '../../tensor/tensor';
 import { tensor } from '../../tensor/ops/creation';
 import { div } from '../../tensor/ops/elementwise';

@@ -4,7 +4,7 @@
  * live in src/io/ and add `task(i)`, a plain-data description of how to load sample i, so a loader
  * can decode it on a worker thread (src/io/decode-workers.ts) instead of calling get(i).
  */
-import { ArgumentError } from '../../tensor/shape';
+import { ArgumentError } from '../../base/shape';
 
 /** A float image on the host: `data` is [channels, height, width], row-major. */
 export interface HostImage { data: Float32Array; channels: number; height: number; width: number; }

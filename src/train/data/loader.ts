@@ -13,7 +13,7 @@
 import type { Device } from '../../kernels/webgpu/device';
 import { getDefaultDevice } from '../../kernels/webgpu/devices';
 import { tensor } from '../../tensor/ops/creation';
-import { ArgumentError } from '../../tensor/shape';
+import { ArgumentError } from '../../base/shape';
 import type { Tensor } from '../../tensor/tensor';
 import { type Key, checkKey, foldIn, permutation } from '../../tensor/random';
 import type { Dataset, FileTask, HostImage, Sample } from './datasets';

@@ -1,7 +1,7 @@
 /** Runs a fused update rule over one parameter tensor: returns the new parameter and new state tensors. */
 import { updateKernel, type UpdateRule } from '../../kernels/wgsl/fused-update';
 import { grid } from '../../kernels/webgpu/device';
-import { ArgumentError, fmtShape, sameShape } from '../../tensor/shape';
+import { ArgumentError, fmtShape, sameShape } from '../../base/shape';
 import { Tensor, empty } from '../../tensor/tensor';
 
 const kernels = new Map<string, ReturnType<typeof updateKernel>>();

@@ -4,7 +4,7 @@
  * (dotted, as PyTorch's state_dict keys) to freeze them or scale their learning rate and weight decay.
  */
 import type { UpdateRule } from '../../kernels/wgsl/fused-update';
-import { ArgumentError } from '../../tensor/shape';
+import { ArgumentError } from '../../base/shape';
 import { Tensor } from '../../tensor/tensor';
 import * as tree from '../../tensor/tree';
 import { zerosLike } from '../../tensor/ops/creation';

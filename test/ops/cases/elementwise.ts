@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { shape, broadcastPair, refTensor } from '../../helpers/arbitraries';
 import type { CaseSpec, CaseTable } from '../../helpers/cases';
-import type { DType } from '../../../src/tensor/dtype';
+import type { DType } from '../../../src/base/dtype';
 
 /** Unary op on one float tensor drawn from [min, max], avoiding kinks given by `avoid`. */
 const unary = (min: number, max: number, extra: number[] = [], avoid?: (v: number) => boolean, more: Partial<CaseSpec> = {}): CaseSpec => ({

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { shape, refTensor } from '../../helpers/arbitraries';
 import type { CaseSpec, CaseTable } from '../../helpers/cases';
-import type { DType } from '../../../src/tensor/dtype';
+import type { DType } from '../../../src/base/dtype';
 import type { RefTensor } from '../../../src/tensor/ops/define';
 
 /** A tensor plus a random subset of its axes and keepdim. */

@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { flattenStateDict, readPth, PthError } from '../../src/train/checkpoint/pth';
-import { HostTensor, hostValues } from '../../src/train/checkpoint/host-tensor';
-import { UnpicklingError } from '../../src/train/checkpoint/pickle';
+import { flattenStateDict, readPth, PthError } from '../../src/formats/pth';
+import { HostTensor, hostValues } from '../../src/formats/host-tensor';
+import { UnpicklingError } from '../../src/formats/pickle';
 import { loadPth } from '../../src/io/files';
 import { FIXTURES, f32bytes, makePtZip, makeZip, op, pickle, tensorOps } from './helpers';
 

@@ -3,10 +3,10 @@ import { readFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { readPth, flattenStateDict } from '../../src/train/checkpoint/pth';
-import { serializePth, toStateDict, crc32, PthWriteError } from '../../src/train/checkpoint/pth-write';
-import { HostTensor, hostValues } from '../../src/train/checkpoint/host-tensor';
-import { readZipDirectory, readZipEntry } from '../../src/train/checkpoint/zip';
+import { readPth, flattenStateDict } from '../../src/formats/pth';
+import { serializePth, toStateDict, crc32, PthWriteError } from '../../src/formats/pth-write';
+import { HostTensor, hostValues } from '../../src/formats/host-tensor';
+import { readZipDirectory, readZipEntry } from '../../src/formats/zip';
 import { savePth, tensor, tree } from '../../src/node';
 import { FIXTURES } from './helpers';
 

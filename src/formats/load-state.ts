@@ -2,9 +2,9 @@
  * Loading a state_dict (from a .pth or safetensors file, or webgrad tensors) into a webgrad
  * parameter tree, matching the tree's dotted paths (`tree.flatten`) to state_dict keys.
  */
-import { cast } from '../../tensor/ops/elementwise';
-import { Tensor } from '../../tensor/tensor';
-import { flatten, unflatten } from '../../tensor/tree';
+import { cast } from '../tensor/ops/elementwise';
+import { Tensor } from '../tensor/tensor';
+import { flatten, unflatten } from '../tensor/tree';
 import { HostTensor, isHostTensor, leafEntries, toTensor } from './host-tensor';
 
 export interface LoadStateDictOptions {

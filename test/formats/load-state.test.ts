@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { loadStateDict } from '../../src/train/checkpoint/load-state';
-import { HostTensor } from '../../src/train/checkpoint/host-tensor';
-import { readPth } from '../../src/train/checkpoint/pth';
+import { loadStateDict } from '../../src/formats/load-state';
+import { HostTensor } from '../../src/formats/host-tensor';
+import { readPth } from '../../src/formats/pth';
 import { tensor, zeros } from '../../src/tensor/ops/creation';
 import { Tensor } from '../../src/tensor/tensor';
 import { readFileSync } from 'node:fs';

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadSafetensors, saveSafetensors, writeFileAtomic } from '../../src/io/files';
-import { HostTensor, hostValues } from '../../src/train/checkpoint/host-tensor';
+import { HostTensor, hostValues } from '../../src/formats/host-tensor';
 import { tensor } from '../../src/tensor/ops/creation';
 
 const dir = mkdtempSync(join(tmpdir(), 'webgrad-ckpt-'));

@@ -7,7 +7,7 @@
  * 64 bytes as torch does; `<archive>/version` says 3. Tensors sharing one storage (views at other
  * offsets or strides, `PthView`) are written once. Runtime-neutral: no `node:` imports.
  */
-import { Tensor } from '../../tensor/tensor';
+import { Tensor } from '../tensor/tensor';
 import { type HostArray, type HostDType, hostArrayBytes, isHostTensor } from './host-tensor';
 
 export class PthWriteError extends Error {

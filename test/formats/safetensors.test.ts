@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { parseSafetensors, serializeSafetensors, SafetensorsError } from '../../src/train/checkpoint/safetensors';
-import { HostTensor, hostValues, toTensors } from '../../src/train/checkpoint/host-tensor';
+import { parseSafetensors, serializeSafetensors, SafetensorsError } from '../../src/formats/safetensors';
+import { HostTensor, hostValues, toTensors } from '../../src/formats/host-tensor';
 import { tensor } from '../../src/tensor/ops/creation';
 import { Tensor } from '../../src/tensor/tensor';
 

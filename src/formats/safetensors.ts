@@ -3,8 +3,8 @@
  * `{ name: { dtype, shape, data_offsets: [begin, end] }, __metadata__?: { string: string } }`, then the
  * tensors' bytes, offsets relative to the end of the header. Runtime-neutral (no `node:` imports).
  */
-import { Tensor } from '../../tensor/tensor';
-import { encodeFloat16 } from '../../tensor/dtype';
+import { Tensor } from '../tensor/tensor';
+import { encodeFloat16 } from '../base/dtype';
 import { type HostArray, type HostDType, HostTensor, ITEM_SIZE, hostArrayBytes, hostArrayFromBytes, isHostTensor } from './host-tensor';
 
 const FROM_ST: Readonly<Record<string, HostDType>> = {

@@ -2,10 +2,10 @@
  * Host-side tensors read from checkpoint files: raw element data in a typed array, no GPU involved.
  * `toTensors` is the only place that touches the device.
  */
-import type { Device } from '../../kernels/webgpu/device';
-import type { DType } from '../../tensor/dtype';
-import { tensor } from '../../tensor/ops/creation';
-import { Tensor } from '../../tensor/tensor';
+import type { Device } from '../kernels/webgpu/device';
+import type { DType } from '../base/dtype';
+import { tensor } from '../tensor/ops/creation';
+import { Tensor } from '../tensor/tensor';
 
 /** Element types a checkpoint can hold (a superset of webgrad's tensor dtypes). */
 export type HostDType =

@@ -1,7 +1,7 @@
 /** The hand-written ONNX reader: a model built with a tiny protobuf writer here, then mutated (fuzz). */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { OnnxError, readOnnx } from '../../src/train/checkpoint/onnx';
+import { OnnxError, readOnnx } from '../../src/formats/onnx';
 
 // ---- a minimal protobuf writer (independent of the reader) --------------------------------------
 const varint = (v: number | bigint): number[] => {

@@ -2,7 +2,7 @@
  * Argument normalisation for the convolution family (PyTorch semantics). Every public wrapper turns
  * its options into one `ConvAttrs`, which the three primitive ops (forward, grad-input, grad-weight) share.
  */
-import { ArgumentError, fmtShape } from '../shape';
+import { ArgumentError, fmtShape } from './shape';
 
 /** Normalised geometry. `padding` is [top, bottom, left, right]. */
 export interface ConvAttrs {

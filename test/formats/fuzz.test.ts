@@ -2,9 +2,9 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { readPth } from '../../src/train/checkpoint/pth';
-import { parseSafetensors, serializeSafetensors } from '../../src/train/checkpoint/safetensors';
-import { HostTensor } from '../../src/train/checkpoint/host-tensor';
+import { readPth } from '../../src/formats/pth';
+import { parseSafetensors, serializeSafetensors } from '../../src/formats/safetensors';
+import { HostTensor } from '../../src/formats/host-tensor';
 import { FIXTURES, f32bytes, makePtZip, op, pickle, tensorOps } from './helpers';
 
 /** Applies byte edits: overwrite, flip, delete, insert, truncate. Offsets wrap around the input size. */
