@@ -15,7 +15,7 @@ describe('GPU errors', () => {
     // assigns a vec2 to a u32 element: fails WGSL validation
     const bad = `@group(0) @binding(0) var<storage, read_write> out: array<u32>;
 @compute @workgroup_size(1) fn main() { out[0] = vec2<u32>(1u, 2u); }`;
-    device.run('deliberately-bad', 'test:deliberately-bad-kernel', () => bad, [out.buffer], [1]);
+    device.run('deliberately-bad', 'test:deliberately-bad-kernel', () => ({ code: bad, bindings: ['storage'] }), [out.buffer], [1]);
     const e = await asyncErr(() => out.data());
     expect(e).toBeInstanceOf(GPUOpError);
     expect(e.message).toContain("kernel 'test:deliberately-bad-kernel' failed to compile");

@@ -4,6 +4,7 @@ import fc from 'fast-check';
 import { getDefaultDevice } from '../../src/node';
 import { UniformLayout, type UniformField, type ScalarType } from '../../src/kernels/webgpu/uniforms';
 import { empty } from '../../src/tensor/tensor';
+import { buildShader } from '../../src/kernels/wgsl/builder';
 
 /** Offsets per the WGSL spec: scalars align to 4, array<vec4<T>, N> to 16 with stride 16; struct size rounds to 16. */
 function specOffsets(fields: readonly UniformField[]): { offsets: number[]; size: number } {
@@ -27,15 +28,10 @@ async function roundTrip(fields: UniformField[], values: Record<string, number |
     if ('vec4s' in f) for (let i = 0; i < f.vec4s * 4; i++) lines.push(`out[${k++}u] = bitcast<u32>(p.${f.name}[${i >> 2}][${i & 3}]);`);
     else lines.push(`out[${k++}u] = bitcast<u32>(p.${f.name});`);
   }
-  const src = `${layout.wgsl()}
-@group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read_write> out: array<u32>;
-@compute @workgroup_size(1) fn main() {
-${lines.join('\n')}
-}`;
+  const shader = buildShader({ uniforms: layout, storage: [{ name: 'out', type: 'u32', access: 'read_write' }], workgroupSize: 1, body: lines.join('\n') });
   const device = getDefaultDevice();
   const out = empty([k], 'uint32', device);
-  device.run('uniform-roundtrip', `test-uniform-roundtrip:${JSON.stringify(fields)}`, () => src, [out.buffer], [1], { layout, values });
+  device.run('uniform-roundtrip', `test-uniform-roundtrip:${JSON.stringify(fields)}`, () => shader, [out.buffer], [1], { layout, values });
   const got = (await out.data()) as Uint32Array;
   out.dispose();
   return got;

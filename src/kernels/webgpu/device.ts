@@ -4,7 +4,7 @@
  * batched queue, and GPU errors surfaced as JS errors that name the op.
  */
 import { BufferPool, STORAGE_USAGE } from './pool';
-import { PipelineCache } from './pipelines';
+import { PipelineCache, type Shader } from './pipelines';
 import { CommandQueue, type Dispatch } from './queue';
 import { BufferUsage, MapMode } from './usage';
 import type { UniformLayout, UniformValues } from './uniforms';
@@ -145,7 +145,7 @@ export class Device {
   }
 
   /** Runs one kernel. `source` is only called when `key` is not yet compiled. */
-  run(name: string, key: string, source: () => string, buffers: GPUBuffer[], workgroups: Dispatch['workgroups'],
+  run(name: string, key: string, source: () => Shader, buffers: GPUBuffer[], workgroups: Dispatch['workgroups'],
       uniforms?: { layout: UniformLayout; values: UniformValues }): void {
     this.check(name);
     const kernel = this.pipelines.get(key, source);

@@ -1,21 +1,14 @@
 /**
  * Compute pipelines cached by kernel key; WGSL is generated only on a miss. Each pipeline gets an
- * explicit bind-group layout read off its WGSL declarations: the uniform block (binding 0) uses a
- * dynamic offset into the per-batch arena, so bind groups can be reused across dispatches, and
- * bindings the compiler finds unused stay in the layout (an 'auto' layout would drop them).
+ * explicit bind-group layout built from the binding types the shader builder lists: the uniform
+ * block (binding 0) uses a dynamic offset into the per-batch arena, so bind groups can be reused
+ * across dispatches, and bindings the compiler finds unused stay in the layout (an 'auto' layout
+ * would drop them).
  */
 export interface Kernel { id: number; pipeline: GPUComputePipeline; layout: GPUBindGroupLayout; }
 
-const DECL = /@group\(0\)\s*@binding\((\d+)\)\s*var\s*<\s*(uniform|storage\s*,\s*read_write|storage\s*,\s*read|storage)\s*>/g;
-
-export function bindingTypes(code: string): Map<number, GPUBufferBindingType> {
-  const m = new Map<number, GPUBufferBindingType>();
-  for (const [, b, kind] of code.matchAll(DECL)) {
-    const k = kind.replace(/\s/g, '');
-    m.set(Number(b), k === 'uniform' ? 'uniform' : k === 'storage,read' ? 'read-only-storage' : 'storage');
-  }
-  return m;
-}
+/** A WGSL module and the type of each of its bindings, binding i at index i (src/kernels/wgsl/builder.ts makes these). */
+export interface Shader { code: string; bindings: readonly GPUBufferBindingType[]; }
 
 export class PipelineCache {
   private readonly cache = new Map<string, Kernel>();
@@ -23,12 +16,12 @@ export class PipelineCache {
 
   constructor(private readonly device: GPUDevice, private readonly onCompileError: (key: string, err: GPUError, source: string) => void) {}
 
-  get(key: string, source: () => string): Kernel {
+  get(key: string, source: () => Shader): Kernel {
     let k = this.cache.get(key);
     if (!k) {
-      const code = source();
+      const { code, bindings } = source();
       this.device.pushErrorScope('validation');
-      const entries: GPUBindGroupLayoutEntry[] = [...bindingTypes(code)].map(([binding, type]) => ({
+      const entries: GPUBindGroupLayoutEntry[] = bindings.map((type, binding) => ({
         binding, visibility: 4 /* GPUShaderStage.COMPUTE */, buffer: { type, hasDynamicOffset: type === 'uniform' },
       }));
       const layout = this.device.createBindGroupLayout({ entries, label: key });

@@ -16,6 +16,7 @@
  * copies the sample to the output, then applies each step in place, separated by barriers.
  */
 import { UniformLayout } from '../webgpu/uniforms';
+import { kernel, type ShaderSpec } from './builder';
 
 export const AUGMENT_WG = 256;
 
@@ -24,7 +25,10 @@ export const affineLayout = new UniformLayout([
   { name: 'OH', type: 'u32' }, { name: 'OW', type: 'u32' }, { name: 'fill', type: 'f32' },
 ]);
 
-export function affineSource(mode: 'bilinear' | 'nearest'): string {
+/** Bilinear or nearest resampling under per-sample affine matrices. */
+export const affineKernel = (mode: 'bilinear' | 'nearest') => kernel('augment', { op: 'affine', mode }, (v) => affineShader(v.mode));
+
+function affineShader(mode: 'bilinear' | 'nearest'): ShaderSpec {
   const sample = mode === 'nearest' ? `
   let xi = clamp(i32(floor(u)), 0, p.W - 1); let yi = clamp(i32(floor(v)), 0, p.H - 1);
   y[i] = x[base + u32(yi * p.W + xi)];` : `
@@ -36,37 +40,31 @@ export function affineSource(mode: 'bilinear' | 'nearest'): string {
   let r0 = x[base + u32(y0 * p.W + x0)] * (1.0 - lx) + x[base + u32(y0 * p.W + x1)] * lx;
   let r1 = x[base + u32(y1 * p.W + x0)] * (1.0 - lx) + x[base + u32(y1 * p.W + x1)] * lx;
   y[i] = r0 * (1.0 - ly) + r1 * ly;`;
-  return `${affineLayout.wgsl()}
-@group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read> m: array<f32>;
-@group(0) @binding(3) var<storage, read_write> y: array<f32>;
-@compute @workgroup_size(${AUGMENT_WG})
-fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let i = gid.x + gid.y * nwg.x * ${AUGMENT_WG}u;
-  if (i >= p.n) { return; }
+  return {
+    uniforms: affineLayout, workgroupSize: AUGMENT_WG, grid: 'n',
+    storage: [{ name: 'x', type: 'f32' }, { name: 'm', type: 'f32' }, { name: 'y', type: 'f32', access: 'read_write' }],
+    body: `
   let ox = i % p.OW; let oy = (i / p.OW) % p.OH; let plane = i / (p.OW * p.OH);
   let s = plane / p.C;
   let px = f32(ox) + 0.5; let py = f32(oy) + 0.5;
   let u = m[6u * s] * px + m[6u * s + 1u] * py + m[6u * s + 2u];
   let v = m[6u * s + 3u] * px + m[6u * s + 4u] * py + m[6u * s + 5u];
   if (!(u >= 0.0 && u <= f32(p.W) && v >= 0.0 && v <= f32(p.H))) { y[i] = p.fill; return; }
-  let base = plane * u32(p.H * p.W);${sample}
-}
-`;
+  let base = plane * u32(p.H * p.W);${sample}`,
+  };
 }
 
 export const jitterLayout = new UniformLayout([{ name: 'HW', type: 'u32' }, { name: 'N', type: 'u32' }]);
 
 /** Colour jitter and random grayscale for [N, 3, H, W]; dispatch N workgroups (folded into y past 65535). */
-export function jitterSource(): string {
+export const jitterKernel = () => kernel('augment', { op: 'jitter' }, jitterShader);
+
+function jitterShader(): ShaderSpec {
   const WG = AUGMENT_WG;
-  return `${jitterLayout.wgsl()}
-@group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read> prm: array<f32>;
-@group(0) @binding(3) var<storage, read_write> y: array<f32>;
-var<workgroup> partial: array<f32, ${WG}>;
+  return {
+    uniforms: jitterLayout, workgroupSize: WG,
+    storage: [{ name: 'x', type: 'f32' }, { name: 'prm', type: 'f32' }, { name: 'y', type: 'f32', access: 'read_write' }],
+    decls: `var<workgroup> partial: array<f32, ${WG}>;
 
 fn gray(c: vec3<f32>) -> f32 { return 0.2989 * c.x + 0.587 * c.y + 0.114 * c.z; }
 fn load(b: u32, j: u32) -> vec3<f32> { return vec3<f32>(y[b + j], y[b + p.HW + j], y[b + 2u * p.HW + j]); }
@@ -94,10 +92,8 @@ fn hsv2rgb(c: vec3<f32>) -> vec3<f32> {
     case 4u: { return vec3<f32>(t, pp, v); }
     default: { return vec3<f32>(v, pp, q); }
   }
-}
-
-@compute @workgroup_size(${WG})
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+}`,
+    body: `
   let n = wid.x + wid.y * nwg.x;
   if (n >= p.N) { return; }  // uniform per workgroup, so barriers below stay in uniform control flow
   let b = n * 3u * p.HW;
@@ -142,27 +138,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   }
   if (prm[pb + 8u] != 0.0) {
     for (var j = li; j < p.HW; j += ${WG}u) { let g = gray(load(b, j)); store(b, j, vec3<f32>(g, g, g)); }
-  }
-}
-`;
+  }`,
+  };
 }
 
 export const normalizeLayout = new UniformLayout([{ name: 'n', type: 'u32' }, { name: 'C', type: 'u32' }, { name: 'HW', type: 'u32' }]);
 
 /** y = (x − mean[c]) / std[c] over [N, C, H, W], one thread per element. */
-export function normalizeSource(): string {
-  return `${normalizeLayout.wgsl()}
-@group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read> mean: array<f32>;
-@group(0) @binding(3) var<storage, read> sd: array<f32>;
-@group(0) @binding(4) var<storage, read_write> y: array<f32>;
-@compute @workgroup_size(${AUGMENT_WG})
-fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let i = gid.x + gid.y * nwg.x * ${AUGMENT_WG}u;
-  if (i >= p.n) { return; }
+export const normalizeKernel = () => kernel('augment', { op: 'normalize' }, (): ShaderSpec => ({
+  uniforms: normalizeLayout, workgroupSize: AUGMENT_WG, grid: 'n',
+  storage: [{ name: 'x', type: 'f32' }, { name: 'mean', type: 'f32' }, { name: 'sd', type: 'f32' }, { name: 'y', type: 'f32', access: 'read_write' }],
+  body: `
   let c = (i / p.HW) % p.C;
-  y[i] = (x[i] - mean[c]) / sd[c];
-}
-`;
-}
+  y[i] = (x[i] - mean[c]) / sd[c];`,
+}));

@@ -10,6 +10,7 @@
  * Specialised only on tile sizes, bias and the fused activation; sizes and strides go in uniforms.
  */
 import { UniformLayout, type UniformValues } from '../webgpu/uniforms';
+import { buildShader, variantKey, type Shader, type ShaderSpec } from './builder';
 
 const names = ['N', 'C', 'H', 'W', 'O', 'OH', 'OW', 'kH', 'kW', 'sH', 'sW', 'dH', 'dW', 'pT', 'pL', 'G', 'Cg', 'Og'] as const;
 export const convLayout = new UniformLayout(names.map((name) => ({ name, type: 'i32' as const })));
@@ -23,7 +24,7 @@ export type ConvKind = 'fwd' | 'dx' | 'dw';
  */
 export interface ConvVariant { kind: ConvKind; tc: 1 | 4; tp: number; bias: boolean; act: 'none' | 'relu'; elem?: 'f32' | 'f16'; }
 
-export const convKey = (v: ConvVariant) => `conv:${v.kind}:c${v.tc}:p${v.tp}:${v.bias ? 'b' : 'nb'}:${v.act}${v.elem === 'f16' ? ':f16' : ''}`;
+export const convKey = (v: ConvVariant) => variantKey('conv', { ...v, elem: v.elem ?? 'f32' });
 
 /** Workgroups for a variant on geometry `g`. */
 export function convWorkgroups(v: ConvVariant, g: ConvGeometry): [number, number, number] {
@@ -39,22 +40,21 @@ const range = (n: number) => Array.from({ length: n }, (_, i) => i);
 const vecT = (tc: number) => (tc === 1 ? 'f32' : 'vec4<f32>');
 const lane = (tc: number, c: number) => (tc === 1 ? '' : `[${c}]`);
 
-export function convSource(v: ConvVariant): string {
+/** The WGSL of a variant (with its bindings). */
+export const convSource = (v: ConvVariant): Shader => buildShader(convShader(v));
+
+function convShader(v: ConvVariant): ShaderSpec {
   const half = v.elem === 'f16';
   if (half && v.kind !== 'fwd') throw new Error(`convSource: f16 storage is only implemented for the forward kernel, not '${v.kind}'`);
   // element type in memory, and a load converted to f32 (the f32 text is unchanged)
   const E = half ? 'f16' : 'f32';
   const ld = (e: string) => (half ? `f32(${e})` : e);
-  const header = `${half ? 'enable f16;\n' : ''}${convLayout.wgsl()}
-@group(0) @binding(0) var<uniform> p: Params;`;
-  const main = `@compute @workgroup_size(${WG_X}, ${WG_Y})
-fn main(@builtin(global_invocation_id) gid: vec3<u32>) {`;
-  if (v.kind === 'fwd') return `${header}
-@group(0) @binding(1) var<storage, read> x: array<${E}>;
-@group(0) @binding(2) var<storage, read> w: array<${E}>;
-${v.bias ? `@group(0) @binding(3) var<storage, read> b: array<${E}>;` : ''}
-@group(0) @binding(${v.bias ? 4 : 3}) var<storage, read_write> y: array<${E}>;
-${main}
+  const head = { uniforms: convLayout, workgroupSize: [WG_X, WG_Y] as const };
+  const rw = 'read_write' as const;
+  if (v.kind === 'fwd') return { ...head,
+    storage: [{ name: 'x', type: E }, { name: 'w', type: E }, ...(v.bias ? [{ name: 'b', type: E }] : []), { name: 'y', type: E, access: rw }],
+    decls: `fn epi(v: f32) -> ${E} { return ${half ? 'f16(' : ''}${v.act === 'relu' ? 'max(v, 0.0)' : 'v'}${half ? ')' : ''}; }`,
+    body: `
   // a thread owns TP consecutive output pixels of one row: row validity is decided once per kh, column
   // validity once per (kh, kw), so the innermost loop over input channels is loads and FMAs only
   let nT = (p.OW + ${v.tp - 1}) / ${v.tp};
@@ -93,14 +93,10 @@ ${range(v.tp).map((j) => `        a${j} += select(0.0, ${ld(`x[xr + xo${j}]`)}, 
 ${range(v.tp).map((j) => `  if (owb + ${j} < p.OW) {
 ${range(v.tc).map((c) => `    if (${c} < nc) { y[yb + ${c} * cs + ${j}] = epi(a${j}${lane(v.tc, c)}${v.bias ? ` + ${ld(`b[o0 + ${c}]`)}` : ''}); }`).join('\n')}
   }`).join('\n')}
-}
-fn epi(v: f32) -> ${E} { return ${half ? 'f16(' : ''}${v.act === 'relu' ? 'max(v, 0.0)' : 'v'}${half ? ')' : ''}; }
-`;
-  if (v.kind === 'dx') return `${header}
-@group(0) @binding(1) var<storage, read> dy: array<f32>;
-@group(0) @binding(2) var<storage, read> w: array<f32>;
-@group(0) @binding(3) var<storage, read_write> dx: array<f32>;
-${main}
+` };
+  if (v.kind === 'dx') return { ...head,
+    storage: [{ name: 'dy', type: 'f32' }, { name: 'w', type: 'f32' }, { name: 'dx', type: 'f32', access: rw }],
+    body: `
   // a thread owns TP input pixels of one row sharing a stride phase: iw = px + (t·TP + j)·sW, so every tap
   // (kh, kw) is valid or invalid for all of them at once and they read consecutive dY columns
   let nT = ((p.W + p.sW - 1) / p.sW + ${v.tp - 1}) / ${v.tp};
@@ -142,14 +138,11 @@ ${range(v.tp).map((j) => `        a${j} += select(0.0, dy[yo + yc${j}], ok${j}) 
   let cs = p.H * p.W;
 ${range(v.tp).map((j) => `  if (iwb + ${j} * p.sW < p.W) {
 ${range(v.tc).map((c) => `    if (${c} < nc) { dx[xb + ${c} * cs + ${j} * p.sW] = a${j}${lane(v.tc, c)}; }`).join('\n')}
-  }`).join('\n')}
-}
-`;
-  return `${header}
-@group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read> dy: array<f32>;
-@group(0) @binding(3) var<storage, read_write> dwt: array<f32>;
-${main}
+  }`).join('\n')}`,
+  };
+  return { ...head,
+    storage: [{ name: 'x', type: 'f32' }, { name: 'dy', type: 'f32' }, { name: 'dwt', type: 'f32', access: rw }],
+    body: `
   let KK = p.kH * p.kW;
   let K = p.Cg * KK;
   let rs = i32(gid.x) * ${v.tp};
@@ -179,7 +172,6 @@ ${range(v.tp).map((j) => `        { let ww = ws + bw${j}; let ok = hok${j} && ww
   }
 ${range(v.tp).map((j) => `  if (rs + ${j} < K) {
 ${range(v.tc).map((c) => `    if (${c} < nc) { dwt[(o0 + ${c}) * K + rs + ${j}] = a${j}${lane(v.tc, c)}; }`).join('\n')}
-  }`).join('\n')}
-}
-`;
+  }`).join('\n')}`,
+  };
 }

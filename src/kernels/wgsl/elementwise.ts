@@ -7,6 +7,7 @@
 import { UniformLayout, type UniformField, type UniformValues } from '../webgpu/uniforms';
 import { wgslType, type DType } from '../../base/dtype';
 import { broadcastStrides, type Shape } from '../../base/shape';
+import { kernel, type Shader, type StorageBinding } from './builder';
 
 export const MAX_RANK = 8;
 export const WG = 256;
@@ -15,7 +16,7 @@ export interface EwOperand { dtype: DType; shape: Shape | null /* null = scalar 
 
 export interface EwKernel {
   key: string;
-  source: () => string;
+  source: () => Shader;
   layout: UniformLayout;
   values: UniformValues;
 }
@@ -85,52 +86,45 @@ export function elementwiseKernel(name: string, expr: string, operands: readonly
   }
   const layout = new UniformLayout(fields);
   const ct = scalarType(computeType);
-  const half = outDtype === 'float16' || operands.some((o) => o.shape !== null && o.dtype === 'float16');
 
-  const key = `ew:${name}:${operands.map((o, i) => (o.shape === null ? `s${scalarType(o.dtype)}` : `${mode.get(i)}${wgslType(o.dtype)}`)).join(',')}:${ct}:${wgslType(outDtype)}:r${gathers.length ? rank : 0}${gathers.map((b) => `.${plan.strides[buffers.indexOf(b)].map((v) => (v ? 1 : 0)).join('')}`).join('')}:${expr}`;
-
-  const source = () => {
-    let binding = 1;
-    const decls: string[] = [];
+  const kinds = operands.map((o, i) => (o.shape === null ? `s${scalarType(o.dtype)}` : `${mode.get(i)}${wgslType(o.dtype)}`));
+  // the gathering operands' stride patterns (which coalesced dims each walks) fix the index code
+  const walks = gathers.map((b) => plan.strides[buffers.indexOf(b)].map((v) => (v ? 1 : 0)));
+  const variant = { name, expr, operands: kinds, compute: ct, out: wgslType(outDtype), rank: gathers.length ? rank : 0, walks };
+  const { key, source } = kernel('ew', variant, (v) => {
+    const storage: StorageBinding[] = [];
     const loads: string[] = [];
-    operands.forEach((o, i) => {
-      if (o.shape === null) { loads.push(`let v${i} = ${ct}(p.s${i});`); return; }
-      decls.push(`@group(0) @binding(${binding++}) var<storage, read> in${i}: array<${wgslType(o.dtype)}>;`);
-      const m = mode.get(i);
-      loads.push(`let v${i} = ${ct}(in${i}[${m === 'i' ? 'i' : m === 'z' ? '0u' : `o${i}`}]);`);
+    v.operands.forEach((kind, i) => {
+      if (kind[0] === 's') { loads.push(`let v${i} = ${v.compute}(p.s${i});`); return; }
+      storage.push({ name: `in${i}`, type: kind.slice(1) });
+      loads.push(`let v${i} = ${v.compute}(in${i}[${kind[0] === 'i' ? 'i' : kind[0] === 'z' ? '0u' : `o${i}`}]);`);
     });
-    decls.push(`@group(0) @binding(${binding}) var<storage, read_write> out: array<${wgslType(outDtype)}>;`);
+    storage.push({ name: 'out', type: v.out, access: 'read_write' });
     const at = (f: string, d: number) => `p.${f}[${d >> 2}][${d & 3}]`;
     const index: string[] = [];
-    if (gathers.length > 0) {
+    const gathering = v.operands.map((kind, i) => (kind[0] === 'g' ? i : -1)).filter((i) => i >= 0);
+    if (gathering.length > 0) {
       // coordinates only for dims some gathering operand walks (the rest are divided out)
-      const used = (d: number) => gathers.some((b) => plan.strides[buffers.indexOf(b)][d] !== 0);
+      const used = (d: number) => v.walks.some((w) => w[d] !== 0);
       index.push('var r = i;');
-      for (let d = rank - 1; d > 0; d--) {
+      for (let d = v.rank - 1; d > 0; d--) {
         if (used(d)) index.push(`let q${d} = r / ${at('shape', d)}; let c${d} = r - q${d} * ${at('shape', d)}; r = q${d};`);
         else index.push(`r = r / ${at('shape', d)};`);
       }
       index.push('let c0 = r;');
-      gathers.forEach((b) => {
-        const st = plan.strides[buffers.indexOf(b)];
-        const terms = Array.from({ length: rank }, (_, d) => d).filter((d) => st[d] !== 0).map((d) => `c${d} * ${at(`st${b}`, d)}`);
+      gathering.forEach((b, g) => {
+        const terms = Array.from({ length: v.rank }, (_, d) => d).filter((d) => v.walks[g][d] !== 0).map((d) => `c${d} * ${at(`st${b}`, d)}`);
         index.push(`let o${b} = ${terms.join(' + ')};`);
       });
     }
-    return `${half ? 'enable f16;\n' : ''}${layout.wgsl()}
-@group(0) @binding(0) var<uniform> p: Params;
-${decls.join('\n')}
-
-@compute @workgroup_size(${WG})
-fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let i = gid.x + gid.y * nwg.x * ${WG}u;
-  if (i >= p.n) { return; }
+    return {
+      uniforms: layout, storage, workgroupSize: WG, grid: 'n',
+      body: `
   ${index.join('\n  ')}
   ${loads.join('\n  ')}
-  out[i] = ${outDtype === 'float16' ? `f16(${expr})` : expr};
-}
-`;
-  };
+  out[i] = ${v.out === 'f16' ? `f16(${v.expr})` : v.expr};`,
+    };
+  });
   return { key, source, layout, values };
 }
 

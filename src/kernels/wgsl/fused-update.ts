@@ -4,6 +4,7 @@
  * bias corrections…) are per-step uniforms, so the kernel compiles once per rule.
  */
 import { UniformLayout } from '../webgpu/uniforms';
+import { kernel } from './builder';
 
 export interface UpdateRule {
   name: string;
@@ -17,29 +18,23 @@ export interface UpdateRule {
 
 export function updateKernel(rule: UpdateRule) {
   const layout = new UniformLayout([{ name: 'n', type: 'u32' }, ...rule.scalars.map((name) => ({ name, type: 'f32' as const }))]);
-  const key = `update:${rule.name}`;
-  const source = () => {
-    const stateDecls = rule.state.map((st, i) => `@group(0) @binding(${3 + 2 * i}) var<storage, read> ${st}_in: array<f32>;
-@group(0) @binding(${4 + 2 * i}) var<storage, read_write> ${st}_out: array<f32>;`).join('\n');
-    return `${layout.wgsl()}
-@group(0) @binding(0) var<uniform> s: Params;
-@group(0) @binding(1) var<storage, read> p_in: array<f32>;
-@group(0) @binding(2) var<storage, read> g_in: array<f32>;
-${stateDecls}
-@group(0) @binding(${3 + 2 * rule.state.length}) var<storage, read_write> p_out: array<f32>;
-
-@compute @workgroup_size(256)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let i = gid.x + gid.y * nwg.x * 256u;
-  if (i >= s.n) { return; }
+  const { name, state, scalars, body } = rule;
+  return {
+    layout,
+    ...kernel('update', { name, state, scalars, body }, (v) => ({
+      uniforms: layout, uniformName: 's', workgroupSize: 256, grid: 'n',
+      storage: [
+        { name: 'p_in', type: 'f32' }, { name: 'g_in', type: 'f32' },
+        ...v.state.flatMap((st) => [{ name: `${st}_in`, type: 'f32' }, { name: `${st}_out`, type: 'f32', access: 'read_write' as const }]),
+        { name: 'p_out', type: 'f32', access: 'read_write' },
+      ],
+      body: `
   var p = p_in[i];
   let g = g_in[i];
-  ${rule.state.map((st) => `var ${st} = ${st}_in[i];`).join('\n  ')}
-  ${rule.body}
+  ${v.state.map((st) => `var ${st} = ${st}_in[i];`).join('\n  ')}
+  ${v.body}
   p_out[i] = p;
-  ${rule.state.map((st) => `${st}_out[i] = ${st};`).join('\n  ')}
-}
-`;
+  ${v.state.map((st) => `${st}_out[i] = ${st};`).join('\n  ')}`,
+    })),
   };
-  return { key, layout, source };
 }

@@ -14,22 +14,14 @@
  */
 import { UniformLayout, type UniformValues } from '../webgpu/uniforms';
 import { MAX_RANK } from './elementwise';
+import { kernel, type Shader } from './builder';
 
 export const LAYOUT_WG = 256;
 
-export interface LayoutKernel { key: string; source: () => string; layout: UniformLayout; values: UniformValues; }
+export interface LayoutKernel { key: string; source: () => Shader; layout: UniformLayout; values: UniformValues; }
 
 const vec = (name: string, type: 'u32' | 'i32' = 'u32') => ({ name, type, vec4s: 2 } as const);
 const at = (field: string) => `p.${field}[k / 4u][k % 4u]`;
-const head = (layout: UniformLayout) => `${layout.wgsl()}
-@group(0) @binding(0) var<uniform> p: Params;`;
-const main = (body: string) => `
-@compute @workgroup_size(${LAYOUT_WG})
-fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let i = gid.x + gid.y * nwg.x * ${LAYOUT_WG}u;
-  if (i >= p.n) { return; }${body}
-}
-`;
 const checkRank = (name: string, rank: number) => {
   if (rank > MAX_RANK) throw new Error(`${name}: tensors of rank ${rank} exceed the supported rank ${MAX_RANK}`);
 };
@@ -61,11 +53,10 @@ export function stridedGatherKernel(o: { shape: readonly number[]; base: number;
   });
   const values = { n: o.shape.reduce((a, b) => a * b, 1), rank: shape.length, base, shape, start, step, wrap, stride };
   return {
-    key: 'layout:stridedGather', layout: gatherLayout, values,
-    source: () => `${head(gatherLayout)}
-@group(0) @binding(1) var<storage, read> x: array<u32>;
-@group(0) @binding(2) var<storage, read_write> out: array<u32>;
-${main(`
+    layout: gatherLayout, values,
+    ...kernel('layout', { op: 'stridedGather' }, () => ({
+      uniforms: gatherLayout, storage: [{ name: 'x', type: 'u32' }, { name: 'out', type: 'u32', access: 'read_write' }], workgroupSize: LAYOUT_WG, grid: 'n',
+      body: `
   var r = i;
   var off = p.base;
   for (var d = i32(p.rank) - 1; d >= 0; d--) {
@@ -77,7 +68,8 @@ ${main(`
     if (w > 0) { c = ((c % w) + w) % w; }
     off += c * ${at('stride')};
   }
-  out[i] = x[u32(off)];`)}`,
+  out[i] = x[u32(off)];`,
+    })),
   };
 }
 
@@ -101,11 +93,10 @@ export function copyRegionKernel(o: { shape: readonly number[]; base: number; ds
   });
   const values = { n: o.shape.reduce((a, b) => a * b, 1), rank: shape.length, base: o.base, shape, dstStride };
   return {
-    key: `layout:copyRegion${elem === 'f16' ? ':f16' : ''}`, layout: copyLayout, values,
-    source: () => `${elem === 'f16' ? 'enable f16;\n' : ''}${head(copyLayout)}
-@group(0) @binding(1) var<storage, read> src: array<${elem}>;
-@group(0) @binding(2) var<storage, read_write> dst: array<${elem}>;
-${main(`
+    layout: copyLayout, values,
+    ...kernel('layout', { op: 'copyRegion', elem }, () => ({
+      uniforms: copyLayout, storage: [{ name: 'src', type: elem }, { name: 'dst', type: elem, access: 'read_write' }], workgroupSize: LAYOUT_WG, grid: 'n',
+      body: `
   var r = i;
   var off = p.base;
   for (var d = i32(p.rank) - 1; d >= 0; d--) {
@@ -114,7 +105,8 @@ ${main(`
     off += (r % sz) * ${at('dstStride')};
     r = r / sz;
   }
-  dst[off] = src[i];`)}`,
+  dst[off] = src[i];`,
+    })),
   };
 }
 
@@ -137,11 +129,10 @@ export function padKernel(mode: PadMode, t: 'f32' | 'i32' | 'u32', o: { outShape
     : mode === 'reflect' ? 'if (j < 0) { j = -j; } if (j >= n) { j = 2 * (n - 1) - j; }'
     : 'j = clamp(j, 0, n - 1);';
   return {
-    key: `layout:pad:${mode}:${t}`, layout, values,
-    source: () => `${head(layout)}
-@group(0) @binding(1) var<storage, read> x: array<${t}>;
-@group(0) @binding(2) var<storage, read_write> out: array<${t}>;
-${main(`
+    layout, values,
+    ...kernel('layout', { op: 'pad', mode, t }, () => ({
+      uniforms: layout, storage: [{ name: 'x', type: t }, { name: 'out', type: t, access: 'read_write' }], workgroupSize: LAYOUT_WG, grid: 'n',
+      body: `
   var r = i;
   var off = 0u;
   var scale = 1u;
@@ -156,7 +147,8 @@ ${main(`
     off += u32(max(j, 0)) * scale;
     scale *= u32(n);
   }
-  if (inside) { out[i] = x[off]; } else { out[i] = p.value; }`)}`,
+  if (inside) { out[i] = x[off]; } else { out[i] = p.value; }`,
+    })),
   };
 }
 
@@ -192,11 +184,10 @@ export function padBackwardKernel(mode: PadMode, t: 'f32' | 'i32' | 'u32', o: { 
     cand[k * 3u] = q0; cnt[k] = select(0u, 1u, q0 >= 0 && q0 < m);`;
   const pick = mode === 'replicate' ? 'first[k] + i32(c)' : 'cand[k * 3u + c]';
   return {
-    key: `layout:padBackward:${mode}:${t}`, layout: padBackLayout, values,
-    source: () => `${head(padBackLayout)}
-@group(0) @binding(1) var<storage, read> dy: array<${t}>;
-@group(0) @binding(2) var<storage, read_write> dx: array<${t}>;
-${main(`
+    layout: padBackLayout, values,
+    ...kernel('layout', { op: 'padBackward', mode, t }, () => ({
+      uniforms: padBackLayout, storage: [{ name: 'dy', type: `${t}` }, { name: 'dx', type: `${t}`, access: 'read_write' }], workgroupSize: LAYOUT_WG, grid: 'n',
+      body: `
   var cand: array<i32, ${MAX_RANK * 3}>;
   var first: array<i32, ${MAX_RANK}>;
   var cnt: array<u32, ${MAX_RANK}>;
@@ -225,7 +216,8 @@ ${main(`
     }
     acc += dy[off];
   }
-  dx[i] = acc;`)}`,
+  dx[i] = acc;`,
+    })),
   };
 }
 
@@ -243,12 +235,10 @@ export function gatherKernel(o: { outShape: readonly number[]; dim: number; dimS
   checkRank('gather', o.outShape.length);
   const values = { n: o.outShape.reduce((a, b) => a * b, 1), rank: o.outShape.length, dim: o.dim, dimSize: o.dimSize, outShape: o.outShape, xStride: o.xStride, idxStride: o.idxStride };
   return {
-    key: 'layout:gather', layout: indexLayout, values,
-    source: () => `${head(indexLayout)}
-@group(0) @binding(1) var<storage, read> x: array<u32>;
-@group(0) @binding(2) var<storage, read> index: array<i32>;
-@group(0) @binding(3) var<storage, read_write> out: array<u32>;
-${main(`
+    layout: indexLayout, values,
+    ...kernel('layout', { op: 'gather' }, () => ({
+      uniforms: indexLayout, storage: [{ name: 'x', type: 'u32' }, { name: 'index', type: 'i32' }, { name: 'out', type: 'u32', access: 'read_write' }], workgroupSize: LAYOUT_WG, grid: 'n',
+      body: `
   var r = i;
   var xo = 0u;
   var io = 0u;
@@ -262,7 +252,8 @@ ${main(`
   }
   let j = index[io];
   if (j < 0 || u32(j) >= p.dimSize) { out[i] = 0u; return; }
-  out[i] = x[xo + u32(j) * p.xStride[p.dim / 4u][p.dim % 4u]];`)}`,
+  out[i] = x[xo + u32(j) * p.xStride[p.dim / 4u][p.dim % 4u]];`,
+    })),
   };
 }
 
@@ -283,13 +274,10 @@ export function scatterAddKernel(t: 'f32' | 'i32' | 'u32', o: { outShape: readon
   const values = { n: o.outShape.reduce((a, b) => a * b, 1), rank: o.outShape.length, dim: o.dim, count: o.count, outShape: o.outShape,
     idxShape: o.idxShape, idxStride: o.idxStride, srcStride: o.srcStride };
   return {
-    key: `layout:scatterAdd:${t}`, layout: scatterLayout, values,
-    source: () => `${head(scatterLayout)}
-@group(0) @binding(1) var<storage, read> x: array<${t}>;
-@group(0) @binding(2) var<storage, read> index: array<i32>;
-@group(0) @binding(3) var<storage, read> src: array<${t}>;
-@group(0) @binding(4) var<storage, read_write> out: array<${t}>;
-${main(`
+    layout: scatterLayout, values,
+    ...kernel('layout', { op: 'scatterAdd', t }, () => ({
+      uniforms: scatterLayout, storage: [{ name: 'x', type: `${t}` }, { name: 'index', type: 'i32' }, { name: 'src', type: `${t}` }, { name: 'out', type: `${t}`, access: 'read_write' }], workgroupSize: LAYOUT_WG, grid: 'n',
+      body: `
   var r = i;
   var io = 0u;
   var so = 0u;
@@ -313,7 +301,8 @@ ${main(`
       if (index[io + q * istep] == tgt) { acc += src[so + q * sstep]; }
     }
   }
-  out[i] = acc;`)}`,
+  out[i] = acc;`,
+    })),
   };
 }
 
@@ -322,11 +311,11 @@ const oneHotLayout = new UniformLayout([{ name: 'n', type: 'u32' }, { name: 'cla
 /** out[i·C + c] = 1 if index[i] == c else 0 (int32). */
 export function oneHotKernel(n: number, classes: number): LayoutKernel {
   return {
-    key: 'layout:oneHot', layout: oneHotLayout, values: { n, classes },
-    source: () => `${head(oneHotLayout)}
-@group(0) @binding(1) var<storage, read> index: array<i32>;
-@group(0) @binding(2) var<storage, read_write> out: array<i32>;
-${main(`
-  out[i] = select(0, 1, index[i / p.classes] == i32(i % p.classes));`)}`,
+    layout: oneHotLayout, values: { n, classes },
+    ...kernel('layout', { op: 'oneHot' }, () => ({
+      uniforms: oneHotLayout, storage: [{ name: 'index', type: 'i32' }, { name: 'out', type: 'i32', access: 'read_write' }], workgroupSize: LAYOUT_WG, grid: 'n',
+      body: `
+  out[i] = select(0, 1, index[i / p.classes] == i32(i % p.classes));`,
+    })),
   };
 }

@@ -13,6 +13,7 @@
  * load and never stored; the k tail is handled exactly.
  */
 import { UniformLayout, type UniformValues } from '../webgpu/uniforms';
+import { kernel, type Shader, type ShaderSpec } from './builder';
 
 export const MATMUL_MAX_BATCH_RANK = 8;
 
@@ -45,7 +46,7 @@ export interface MatmulProblem {
 }
 
 export interface MatmulPlan {
-  key: string; source: () => string; values: UniformValues; layout: UniformLayout;
+  key: string; source: () => Shader; values: UniformValues; layout: UniformLayout;
   workgroups: [number, number, number];
 }
 
@@ -68,27 +69,26 @@ export function matmulPlan(p: MatmulProblem, tile: MatmulTile): MatmulPlan {
   const batch = p.batchShape.reduce((a, b) => a * b, 1);
   const tilesN = Math.ceil(p.N / bn), tilesM = Math.ceil(p.M / bm);
   const workgroups: [number, number, number] = [Math.min(tilesN, MAXG), Math.min(tilesM, MAXG), Math.min(batch, MAXG)];
-  const name = tile.kind === 'reg' ? `reg${tile.tm}x${tile.tn4}:${tile.wx}x${tile.wy}` : `wg${tile.tm}x${tile.tn4}:${tile.wx}x${tile.wy}:${tile.bk}`;
-  const key = `matmul:${name}:${p.transA ? 'T' : 'N'}${p.transB ? 'T' : 'N'}:${v.va ? 'v4' : 's'}`;
   const values: UniformValues = {
     M: p.M, N: p.N, K: p.K, batch, nb: p.batchShape.length,
     aBatch: p.M * p.K, bBatch: p.K * p.N,
     bshape: p.batchShape, astride: p.aStrides, bstride: p.bStrides,
   };
-  const source = () => (tile.kind === 'reg' ? regSource(p.transA, p.transB, v, tile) : wgSource(p.transA, p.transB, v, tile));
+  const { key, source } = kernel('matmul', { tile, transA: p.transA, transB: p.transB, vec: v },
+    (k) => (k.tile.kind === 'reg' ? regShader(k.transA, k.transB, k.vec, k.tile) : wgShader(k.transA, k.transB, k.vec, k.tile)));
   return { key, source, values, layout: matmulLayout, workgroups };
 }
 
 const range = (n: number) => Array.from({ length: n }, (_, i) => i);
 const comp = ['x', 'y', 'z', 'w'];
 
-function header(v: { va: boolean; vb: boolean; vc: boolean }): string {
-  return `${matmulLayout.wgsl()}
-@group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> A: array<${v.va ? 'vec4<f32>' : 'f32'}>;
-@group(0) @binding(2) var<storage, read> B: array<${v.vb ? 'vec4<f32>' : 'f32'}>;
-@group(0) @binding(3) var<storage, read_write> C: array<${v.vc ? 'vec4<f32>' : 'f32'}>;
-// element offsets of batch z in A and B (strides are in units of whole matrices: 0 or 1 per step)
+/** Uniforms, A, B and C, and the batch-offset function every matmul kernel uses. */
+function header(v: { va: boolean; vb: boolean; vc: boolean }, wx: number, wy: number) {
+  return {
+    uniforms: matmulLayout, workgroupSize: [wx, wy] as const,
+    storage: [{ name: 'A', type: v.va ? 'vec4<f32>' : 'f32' }, { name: 'B', type: v.vb ? 'vec4<f32>' : 'f32' },
+      { name: 'C', type: v.vc ? 'vec4<f32>' : 'f32', access: 'read_write' as const }],
+    decls: `// element offsets of batch z in A and B (strides are in units of whole matrices: 0 or 1 per step)
 fn batchOffsets(z: u32) -> vec2<u32> {
   var r = z; var oa = 0u; var ob = 0u;
   for (var d = i32(p.nb) - 1; d >= 0; d--) {
@@ -97,7 +97,8 @@ fn batchOffsets(z: u32) -> vec2<u32> {
     oa += c * p.astride[k / 4u][k % 4u]; ob += c * p.bstride[k / 4u][k % 4u];
   }
   return vec2<u32>(oa * p.aBatch, ob * p.bBatch);
-}`;
+}`,
+  };
 }
 
 /** WGSL that reads element A(m, k) of the logical (already transposed) matrix, scalar. */
@@ -130,7 +131,7 @@ function storeC(tm: number, tn4: number, vc: boolean): string {
  * n0..n0+4·TN4-1. Per step of 4 in k it loads TM vec4s of A (over k) and 4×TN4 vec4s of B (over n),
  * then does 4·TM·TN4 vec4 multiply-adds.
  */
-function regSource(tA: boolean, tB: boolean, v: { va: boolean; vb: boolean; vc: boolean }, t: RegTile): string {
+function regShader(tA: boolean, tB: boolean, v: { va: boolean; vb: boolean; vc: boolean }, t: RegTile): ShaderSpec {
   const { tm, tn4, wx, wy } = t;
   const tn = 4 * tn4;
   const L: string[] = [];
@@ -168,9 +169,7 @@ function regSource(tA: boolean, tB: boolean, v: { va: boolean; vb: boolean; vc: 
   for (let j = 0; j < tn4; j++) tail.push(`let b${j} = vec4<f32>(${range(4).map((c) => bScalar(tB, v.vb, 'k', `nc${4 * j + c}`)).join(', ')});`);
   for (let i = 0; i < tm; i++) for (let j = 0; j < tn4; j++) tail.push(`c${i}_${j} = fma(vec4<f32>(a${i}), b${j}, c${i}_${j});`);
 
-  return `${header(v)}
-@compute @workgroup_size(${wx}, ${wy}, 1)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  return { ...header(v, wx, wy), body: `
   let tilesN = (p.N + ${tn * wx - 1}u) / ${tn * wx}u;
   let tilesM = (p.M + ${tm * wy - 1}u) / ${tm * wy}u;
   let k4 = p.K & ~3u;
@@ -192,9 +191,7 @@ ${L.join('\n')}
 ${storeC(tm, tn4, v.vc).replace(/^/gm, '  ')}
   }
   }
-  }
-}
-`;
+  }` };
 }
 
 /**
@@ -202,7 +199,7 @@ ${storeC(tm, tn4, v.vc).replace(/^/gm, '  ')}
  * stage the A tile (as [BK][BM]) and B tile (as [BK][BN]) with bounds-checked loads (zeros past K),
  * then each thread accumulates its TM×4·TN4 outputs from workgroup memory.
  */
-function wgSource(tA: boolean, tB: boolean, v: { va: boolean; vb: boolean; vc: boolean }, t: WgTile): string {
+function wgShader(tA: boolean, tB: boolean, v: { va: boolean; vb: boolean; vc: boolean }, t: WgTile): ShaderSpec {
   const { tm, tn4, wx, wy, bk } = t;
   const tn = 4 * tn4, bm = tm * wy, bn = tn * wx, nthreads = wx * wy;
   // A tile: element e of the staging loop → (m, k) in the order that walks memory contiguously
@@ -216,12 +213,10 @@ function wgSource(tA: boolean, tB: boolean, v: { va: boolean; vb: boolean; vc: b
   for (let g = 0; g < tm / 4; g++) inner.push(`let a${g} = vec4<f32>(${range(4).map((c) => `As[kk * ${bm}u + mb + ${4 * g + c}u]`).join(', ')});`);
   for (let j = 0; j < tn4; j++) inner.push(`let b${j} = vec4<f32>(${range(4).map((c) => `Bs[kk * ${bn}u + nb + ${4 * j + c}u]`).join(', ')});`);
   for (let i = 0; i < tm; i++) for (let j = 0; j < tn4; j++) inner.push(`c${i}_${j} = fma(vec4<f32>(a${i >> 2}.${comp[i & 3]}), b${j}, c${i}_${j});`);
-  return `${header(v)}
+  const h = header(v, wx, wy);
+  return { ...h, decls: `${h.decls}
 var<workgroup> As: array<f32, ${bm * bk}>;
-var<workgroup> Bs: array<f32, ${bn * bk}>;
-@compute @workgroup_size(${wx}, ${wy}, 1)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>,
-        @builtin(local_invocation_index) li: u32, @builtin(num_workgroups) nwg: vec3<u32>) {
+var<workgroup> Bs: array<f32, ${bn * bk}>;`, body: `
   let tilesN = (p.N + ${bn - 1}u) / ${bn}u;
   let tilesM = (p.M + ${bm - 1}u) / ${bm}u;
   for (var z = wid.z; z < p.batch; z += nwg.z) {
@@ -258,8 +253,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
 ${storeC(tm, tn4, v.vc).replace(/^/gm, '  ')}
   }
   }
-  }
-}
-`;
+  }` };
 }
 

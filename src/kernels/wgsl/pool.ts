@@ -12,6 +12,7 @@
  *   gather   (x, idx) → y    y[o] = x[idx[o]] within the plane (the transpose of maxBack)
  */
 import { UniformLayout, type UniformValues } from '../webgpu/uniforms';
+import { kernel, type Shader, type ShaderSpec, type StorageBinding } from './builder';
 
 export type PoolKind = 'max' | 'avg' | 'maxBack' | 'avgBack' | 'gather';
 export const POOL_WG = 256;
@@ -36,7 +37,7 @@ const layout = new UniformLayout([
   { name: 'dW', type: 'i32' }, { name: 'countIncludePad', type: 'u32' }, { name: 'divisor', type: 'f32' },
 ]);
 
-export interface PoolPlan { key: string; source: () => string; layout: UniformLayout; values: UniformValues; }
+export interface PoolPlan { key: string; source: () => Shader; layout: UniformLayout; values: UniformValues; }
 
 /**
  * `n` = number of threads (outputs for forward kinds and gather, inputs for the backward kinds).
@@ -48,11 +49,10 @@ export function poolPlan(kind: PoolKind, g: PoolGeometry, n: number, elem: 'f32'
     n, H: g.H, W: g.W, OH: g.OH, OW: g.OW, kH: g.kH, kW: g.kW, sH: g.sH, sW: g.sW, pH: g.pH, pW: g.pW, dH: g.dH, dW: g.dW,
     countIncludePad: g.countIncludePad ? 1 : 0, divisor: g.divisorOverride,
   };
-  const key = `pool:${kind}:${g.adaptive ? 'a' : 'r'}${elem === 'f16' ? ':f16' : ''}`;
-  return { key, layout, values, source: () => poolSource(kind, g.adaptive, elem === 'f16') };
+  return { layout, values, ...kernel('pool', { kind, adaptive: g.adaptive, elem }, (v) => poolShader(v.kind, v.adaptive, v.elem === 'f16')) };
 }
 
-function poolSource(kind: PoolKind, adaptive: boolean, half = false): string {
+function poolShader(kind: PoolKind, adaptive: boolean, half: boolean): ShaderSpec {
   const E = half ? 'f16' : 'f32';
   const bindings = {
     max: [`x: array<${E}>`, `y: array<${E}>`, 'idx: array<i32>'],
@@ -62,8 +62,10 @@ function poolSource(kind: PoolKind, adaptive: boolean, half = false): string {
     gather: ['x: array<f32>', 'idx: array<i32>', 'y: array<f32>'],
   }[kind];
   const outputs = { max: 2, avg: 1, maxBack: 1, avgBack: 1, gather: 1 }[kind];
-  const decls = bindings.map((b, i) =>
-    `@group(0) @binding(${i + 1}) var<storage, ${i >= bindings.length - outputs ? 'read_write' : 'read'}> ${b};`).join('\n');
+  const storage: StorageBinding[] = bindings.map((b, i) => {
+    const [name, type] = b.split(': ');
+    return { name, type: type.slice('array<'.length, -1), access: i >= bindings.length - outputs ? 'read_write' : 'read' };
+  });
 
   // window of output row/col o along one axis: first tap, tap count, tap step; and the avg divisor
   const windowFns = adaptive ? `
@@ -146,17 +148,9 @@ fn divisor(oh: i32, ow: i32) -> f32 {
   var acc = 0.0;${coverLoop('h', coverLoop('w', take).replace(/\n/g, '\n    '))}
   dx[i] = acc;`;
   }
-  return `${half ? 'enable f16;\n' : ''}${layout.wgsl()}
-@group(0) @binding(0) var<uniform> p: Params;
-${decls}
-fn is_nan(x: f32) -> bool { return (bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u; }
-fn inf_f32() -> f32 { var bits = 0x7f800000u; return bitcast<f32>(bits); }
-${windowFns}
-${kind === 'avg' || kind === 'avgBack' ? divisorFn : ''}
-@compute @workgroup_size(${POOL_WG})
-fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let i = gid.x + gid.y * nwg.x * ${POOL_WG}u;
-  if (i >= p.n) { return; }${body}
-}
-`;
+  return {
+    uniforms: layout, storage, workgroupSize: POOL_WG, grid: 'n',
+    decls: `${windowFns}\n${kind === 'avg' || kind === 'avgBack' ? divisorFn : ''}`,
+    body,
+  };
 }

@@ -14,6 +14,7 @@
  *              with a tensor p: 1 if u < p[i]
  */
 import { UniformLayout, type UniformField } from '../webgpu/uniforms';
+import { kernel, type Shader } from './builder';
 
 export type RandomKind = 'uniform' | 'normal' | 'randint' | 'bernoulli' | 'bernoulliTensor';
 export const RANDOM_WG = 256;
@@ -28,7 +29,7 @@ const extra: Record<RandomKind, UniformField[]> = {
 };
 const layouts = Object.fromEntries(Object.entries(extra).map(([k, f]) => [k, new UniformLayout([...common, ...f])])) as Record<RandomKind, UniformLayout>;
 
-export interface RandomKernel { key: string; source: () => string; layout: UniformLayout; }
+export interface RandomKernel { key: string; source: () => Shader; layout: UniformLayout; }
 
 /** Threefry-2x32 rotation amounts and the key-schedule parity constant (Random123). */
 const ROT = [13, 15, 26, 6, 17, 29, 16, 24];
@@ -99,20 +100,15 @@ const RANDINT = /* wgsl */ `fn randint(y: vec2<u32>) -> i32 {
 export function randomKernel(kind: RandomKind): RandomKernel {
   const layout = layouts[kind];
   const { out, expr } = bodies[kind];
-  const source = () => `${layout.wgsl()}
-@group(0) @binding(0) var<uniform> p: Params;
-${kind === 'bernoulliTensor' ? '@group(0) @binding(1) var<storage, read> prob: array<f32>;\n@group(0) @binding(2)' : '@group(0) @binding(1)'} var<storage, read_write> out: array<${out}>;
-${helpers}
-${threefryWGSL()}
-${kind === 'randint' ? RANDINT : ''}
-
-@compute @workgroup_size(${RANDOM_WG})
-fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let i = gid.x + gid.y * nwg.x * ${RANDOM_WG}u;
-  if (i >= p.n) { return; }
+  return {
+    layout,
+    ...kernel('random', { kind }, (v) => ({
+      uniforms: layout, workgroupSize: RANDOM_WG, grid: 'n',
+      storage: [...(v.kind === 'bernoulliTensor' ? [{ name: 'prob', type: 'f32' }] : []), { name: 'out', type: out, access: 'read_write' as const }],
+      decls: `${helpers}\n${threefryWGSL()}\n${v.kind === 'randint' ? RANDINT : ''}`,
+      body: `
   let y = threefry(p.k0, p.k1, i, 0u);
-  out[i] = ${expr};
-}
-`;
-  return { key: `random:${kind}`, source, layout };
+  out[i] = ${expr};`,
+    })),
+  };
 }

@@ -15,6 +15,7 @@ import { UniformLayout, type UniformValues } from '../webgpu/uniforms';
 import { wgslType, type DType } from '../../base/dtype';
 import { stridesOf, type Shape } from '../../base/shape';
 import { MAX_RANK } from './elementwise';
+import { kernel, type Shader, type ShaderSpec, type StorageBinding } from './builder';
 
 export type ReduceKind = 'sum' | 'prod' | 'max' | 'min' | 'argmax' | 'argmin';
 export const REDUCE_WG = 256;
@@ -30,7 +31,7 @@ const layout = new UniformLayout([
 
 export interface ReduceStage {
   key: string;
-  source: () => string;
+  source: () => Shader;
   values: UniformValues;
   layout: UniformLayout;
   workgroups: [number, number, number];
@@ -76,9 +77,8 @@ export function reducePlan(kind: ReduceKind, dtype: DType, shape: Shape, axes: r
   const values = { nOut, nRed, rankK: kshape.length, rankR: rshape.length, kshape, kstride, rshape, rstride, splits: 1, chunk: nRed };
   if (perThread) {
     const vec4 = rowThreads && nRed % 4 === 0;
-    const key = `reduce:${kind}:${t}:t:${rshape.length === 1 ? 'r1' : 'rn'}${vec4 ? ':v4' : ''}`;
-    return { nOut, partials: 0, stages: [{ key, values, layout, workgroups: groupsOf(Math.ceil(nOut / REDUCE_WG)),
-      source: () => reduceSource({ kind, t, outT: isArg ? 'i32' : t, mode: 't', r1: rshape.length === 1, vec4, partialOut: false, partialIn: false }) }] };
+    return { nOut, partials: 0, stages: [{ values, layout, workgroups: groupsOf(Math.ceil(nOut / REDUCE_WG)),
+      ...kernel('reduce', { kind, t, outT: isArg ? 'i32' : t, mode: 't', r1: rshape.length === 1, vec4, partialOut: false, partialIn: false }, reduceShader) }] };
   }
   const splits = nOut <= 64 && nRed >= 4 * SPLIT_CHUNK ? Math.min(Math.ceil(nRed / SPLIT_CHUNK), 4096) : 1;
   const chunk = splits > 1 ? Math.ceil(nRed / splits / 4) * 4 : nRed;
@@ -87,18 +87,16 @@ export function reducePlan(kind: ReduceKind, dtype: DType, shape: Shape, axes: r
   const vec4 = rows ? rshape[1] % 4 === 0 && rstride[0] % 4 === 0 && kstride.every((v) => v % 4 === 0) : contiguous && nRed % 4 === 0;
   const mode = contiguous ? 'c' : rows ? 'r' : 'w';
   const first: ReduceStage = {
-    key: `reduce:${kind}:${t}:w:${contiguous ? (vec4 ? 'v4' : 'c') : rows ? (vec4 ? 'r4' : 'r') : 'g'}:${splits > 1 ? 'p' : 'f'}`,
     values: { ...values, splits: Math.ceil(nRed / chunk), chunk }, layout, workgroups: groupsOf(nOut * Math.ceil(nRed / chunk)),
-    source: () => reduceSource({ kind, t, outT: isArg ? 'i32' : t, mode, r1: false, vec4, partialOut: splits > 1, partialIn: false }),
+    ...kernel('reduce', { kind, t, outT: isArg ? 'i32' : t, mode, r1: false, vec4, partialOut: splits > 1, partialIn: false }, reduceShader),
   };
   if (splits === 1) return { nOut, partials: 0, stages: [first] };
   const S = Math.ceil(nRed / chunk);
   // pass 2: partials laid out [nOut, S], reduced over the contiguous last axis
   const second: ReduceStage = {
-    key: `reduce:${kind}:${t}:w:c:f:partials`,
     values: { nOut, nRed: S, rankK: 1, rankR: 1, kshape: [nOut], kstride: [S], rshape: [S], rstride: [1], splits: 1, chunk: S },
     layout, workgroups: groupsOf(nOut),
-    source: () => reduceSource({ kind, t, outT: isArg ? 'i32' : t, mode: 'c', r1: false, vec4: false, partialOut: false, partialIn: isArg }),
+    ...kernel('reduce', { kind, t, outT: isArg ? 'i32' : t, mode: 'c', r1: false, vec4: false, partialOut: false, partialIn: isArg }, reduceShader),
   };
   return { nOut, partials: nOut * S, stages: [first, second] };
 }
@@ -125,7 +123,7 @@ interface SourceOptions {
   partialIn: boolean;
 }
 
-function reduceSource(o: SourceOptions): string {
+function reduceShader(o: SourceOptions): ShaderSpec {
   const { kind, t, mode } = o;
   const isArg = kind === 'argmax' || kind === 'argmin';
   const nanAware = t === 'f32';
@@ -143,7 +141,7 @@ function reduceSource(o: SourceOptions): string {
   let body: string;
   if (mode === 't') {
     body = `
-  let o = (wid.x + wid.y * nwg.x) * ${REDUCE_WG}u + lid;
+  let o = (wid.x + wid.y * nwg.x) * ${REDUCE_WG}u + li;
   if (o >= p.nOut) { return; }
   let base = keptOffset(o);
   var acc = V(${init(kind, t)}, 0);
@@ -159,20 +157,20 @@ function reduceSource(o: SourceOptions): string {
       ? `let rows = p.rshape[0][0]; let len = p.rshape[0][1]; let rs = p.rstride[0][0];
   for (var a = 0u; a < rows; a++) {
     let rb = base + a * rs; let ib = a * len;
-    ${o.vec4 ? `for (var r = lid * 4u; r < len; r += ${REDUCE_WG * 4}u) {
+    ${o.vec4 ? `for (var r = li * 4u; r < len; r += ${REDUCE_WG * 4}u) {
       let q = x[(rb + r) / 4u]; let j = i32(ib + r);
       acc = combine(acc, V(q.x, j)); acc = combine(acc, V(q.y, j + 1)); acc = combine(acc, V(q.z, j + 2)); acc = combine(acc, V(q.w, j + 3));
-    }` : `for (var r = lid; r < len; r += ${REDUCE_WG}u) { acc = combine(acc, V(x[rb + r], i32(ib + r))); }`}
+    }` : `for (var r = li; r < len; r += ${REDUCE_WG}u) { acc = combine(acc, V(x[rb + r], i32(ib + r))); }`}
   }`
       : mode === 'w'
-      ? `for (var r = lo + lid; r < hi; r += ${REDUCE_WG}u) { acc = combine(acc, V(x[base + redOffset(r)], i32(r))); }`
+      ? `for (var r = lo + li; r < hi; r += ${REDUCE_WG}u) { acc = combine(acc, V(x[base + redOffset(r)], i32(r))); }`
       : o.vec4
-        ? `for (var r = lo + lid * 4u; r < hi; r += ${REDUCE_WG * 4}u) {
+        ? `for (var r = lo + li * 4u; r < hi; r += ${REDUCE_WG * 4}u) {
     let q = x[(base + r) / 4u];
     acc = combine(acc, V(q.x, i32(r))); acc = combine(acc, V(q.y, i32(r + 1u)));
     acc = combine(acc, V(q.z, i32(r + 2u))); acc = combine(acc, V(q.w, i32(r + 3u)));
   }`
-        : `for (var r = lo + lid; r < hi; r += ${REDUCE_WG}u) { acc = combine(acc, V(x[base + r], ${o.partialIn ? 'xi[base + r]' : 'i32(r)'})); }`;
+        : `for (var r = lo + li; r < hi; r += ${REDUCE_WG}u) { acc = combine(acc, V(x[base + r], ${o.partialIn ? 'xi[base + r]' : 'i32(r)'})); }`;
     body = `
   let w = wid.x + wid.y * nwg.x;
   if (w >= p.nOut * p.splits) { return; }
@@ -182,29 +180,25 @@ function reduceSource(o: SourceOptions): string {
   let base = ${mode === 'c' ? 'o * p.nRed' : 'keptOffset(o)'};
   var acc = V(${init(kind, t)}, 2147483647);
   ${load}
-  scratch[lid] = acc;
+  scratch[li] = acc;
   workgroupBarrier();
   for (var s = ${REDUCE_WG / 2}u; s > 0u; s >>= 1u) {
-    if (lid < s) { scratch[lid] = combine(scratch[lid], scratch[lid + s]); }
+    if (li < s) { scratch[li] = combine(scratch[li], scratch[li + s]); }
     workgroupBarrier();
   }
-  if (lid == 0u) { ${write('scratch[0]')} }`;
+  if (li == 0u) { ${write('scratch[0]')} }`;
   }
-  const bindings = [
-    `@group(0) @binding(1) var<storage, read> x: array<${o.vec4 ? `vec4<${t}>` : t}>;`,
-    ...(o.partialIn ? [`@group(0) @binding(2) var<storage, read> xi: array<i32>;`] : []),
+  const storage: StorageBinding[] = [
+    { name: 'x', type: o.vec4 ? `vec4<${t}>` : t },
+    ...(o.partialIn ? [{ name: 'xi', type: 'i32' }] : []),
+    ...(o.partialOut
+      ? [{ name: 'out', type: t, access: 'read_write' as const }, ...(isArg ? [{ name: 'outIdx', type: 'i32', access: 'read_write' as const }] : [])]
+      : [{ name: 'out', type: o.outT, access: 'read_write' as const }]),
   ];
-  const outs = o.partialOut
-    ? [`var<storage, read_write> out: array<${t}>;`, ...(isArg ? ['var<storage, read_write> outIdx: array<i32>;'] : [])]
-    : [`var<storage, read_write> out: array<${o.outT}>;`];
-  outs.forEach((d) => bindings.push(`@group(0) @binding(${bindings.length + 1}) ${d}`));
-  return `${layout.wgsl()}
-@group(0) @binding(0) var<uniform> p: Params;
-${bindings.join('\n')}
-struct V { v: ${t}, i: i32 };
+  return {
+    uniforms: layout, storage, workgroupSize: REDUCE_WG, body,
+    decls: `struct V { v: ${t}, i: i32 };
 ${mode === 't' ? '' : `var<workgroup> scratch: array<V, ${REDUCE_WG}>;`}
-fn is_nan(x: f32) -> bool { return (bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u; }
-fn inf_f32() -> f32 { var bits = 0x7f800000u; return bitcast<f32>(bits); }
 fn combine(a: V, b: V) -> V {${combine}
 }
 fn keptOffset(o: u32) -> u32 {
@@ -222,9 +216,6 @@ fn redOffset(q: u32) -> u32 {
     off += (r % sz) * p.rstride[k / 4u][k % 4u]; r = r / sz;
   }
   return off;
-}
-@compute @workgroup_size(${REDUCE_WG})
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32, @builtin(num_workgroups) nwg: vec3<u32>) {${body}
-}
-`;
+}`,
+  };
 }

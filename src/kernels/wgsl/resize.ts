@@ -8,6 +8,7 @@
  * index map is monotone) range of output rows and columns that read it and sums their weighted dy.
  */
 import { UniformLayout, type UniformValues } from '../webgpu/uniforms';
+import { kernel, type Shader, type ShaderSpec } from './builder';
 
 export type ResizeMode = 'nearest' | 'bilinear';
 export const RESIZE_WG = 256;
@@ -17,20 +18,19 @@ const layout = new UniformLayout([
   { name: 'OW', type: 'i32' }, { name: 'scaleH', type: 'f32' }, { name: 'scaleW', type: 'f32' }, { name: 'alignCorners', type: 'u32' },
 ]);
 
-export interface ResizePlan { key: string; source: () => string; layout: UniformLayout; values: UniformValues; }
+export interface ResizePlan { key: string; source: () => Shader; layout: UniformLayout; values: UniformValues; }
 
 /** `elem: 'f16'` (forward only): x and y stored as f16, interpolated in f32. */
 export function resizePlan(mode: ResizeMode, backward: boolean, v: { n: number; H: number; W: number; OH: number; OW: number; scaleH: number; scaleW: number; alignCorners: boolean },
                            elem: 'f32' | 'f16' = 'f32'): ResizePlan {
   if (elem === 'f16' && backward) throw new Error('resizePlan: f16 storage is only implemented for the forward resize');
   return {
-    key: `resize:${mode}:${backward ? 'b' : 'f'}${elem === 'f16' ? ':f16' : ''}`, layout,
-    values: { ...v, alignCorners: v.alignCorners ? 1 : 0 },
-    source: () => resizeSource(mode, backward, elem === 'f16'),
+    layout, values: { ...v, alignCorners: v.alignCorners ? 1 : 0 },
+    ...kernel('resize', { mode, backward, elem }, (k) => resizeShader(k.mode, k.backward, k.elem === 'f16')),
   };
 }
 
-function resizeSource(mode: ResizeMode, backward: boolean, half = false): string {
+function resizeShader(mode: ResizeMode, backward: boolean, half: boolean): ShaderSpec {
   const E = half ? 'f16' : 'f32';
   const ld = (e: string) => (half ? `f32(${e})` : e);
   // tap(dst) gives the first source index and the weight of the second tap (0 for nearest)
@@ -85,17 +85,12 @@ fn weight(t: Tap, j: i32, insz: i32) -> f32 {
   ${mode === 'nearest' ? 'return select(0.0, 1.0, t.i == j);' : `let second = t.i + select(0, 1, t.i < insz - 1);
   return select(0.0, 1.0 - t.l, t.i == j) + select(0.0, t.l, second == j);`}
 }` : '';
-  return `${half ? 'enable f16;\n' : ''}${layout.wgsl()}
-@group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> ${backward ? 'dy' : 'x'}: array<${E}>;
-@group(0) @binding(2) var<storage, read_write> ${backward ? 'dx' : 'y'}: array<${E}>;
-struct Tap { i: i32, l: f32 };
+  return {
+    uniforms: layout, workgroupSize: RESIZE_WG, grid: 'n',
+    storage: [{ name: backward ? 'dy' : 'x', type: E }, { name: backward ? 'dx' : 'y', type: E, access: 'read_write' }],
+    decls: `struct Tap { i: i32, l: f32 };
 ${tapFn}
-${helpers}
-@compute @workgroup_size(${RESIZE_WG})
-fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let i = gid.x + gid.y * nwg.x * ${RESIZE_WG}u;
-  if (i >= p.n) { return; }${body}
-}
-`;
+${helpers}`,
+    body,
+  };
 }

@@ -23,7 +23,7 @@ export interface ElementwiseSpec {
   /** Number of operands (tensors or numbers), in the order the public function passes them. */
   arity: number;
   types: TypeRule;
-  /** WGSL over v0..v{arity-1} of the compute type, giving the output's storage type. May use the helpers in WGSL_HELPERS. */
+  /** WGSL over v0..v{arity-1} of the compute type, giving the output's storage type. May call the helpers in src/kernels/wgsl/helpers.ts. */
   wgsl: string | ((computeType: 'f32' | 'i32' | 'u32') => string);
   reference: (...xs: number[]) => number;
   vjp?: (ctx: VjpContext<Record<string, never>>) => readonly (Tensor | null | undefined)[];
@@ -65,7 +65,7 @@ export function defineElementwise(spec: ElementwiseSpec): Op<Record<string, neve
       const k = elementwiseKernel(spec.name, expr,
         inputs.map((x) => (x instanceof Tensor ? { dtype: x.dtype, shape: x.shape } : { dtype: compute, shape: null, value: x })),
         compute, out, shape);
-      device.run(spec.name, k.key, () => withHelpers(k.source()), [...tensors.map((t) => t.buffer), y.buffer], grid(y.size, WG),
+      device.run(spec.name, k.key, k.source, [...tensors.map((t) => t.buffer), y.buffer], grid(y.size, WG),
         { layout: k.layout, values: k.values });
       return y;
     },
@@ -81,43 +81,3 @@ export function defineElementwise(spec: ElementwiseSpec): Op<Record<string, neve
   });
 }
 
-/** Prepends the helpers, after an `enable` directive if the kernel has one (WGSL wants directives first). */
-const withHelpers = (src: string) => (src.startsWith('enable f16;\n') ? `enable f16;\n${WGSL_HELPERS}${src.slice(12)}` : WGSL_HELPERS + src);
-
-/** WGSL helpers available to elementwise expressions. NaN/Inf are built at run time with bitcast (WGSL rejects them as constants). */
-export const WGSL_HELPERS = /* wgsl */ `
-fn nan_f32() -> f32 { var bits = 0x7fc00000u; return bitcast<f32>(bits); }
-fn inf_f32() -> f32 { var bits = 0x7f800000u; return bitcast<f32>(bits); }
-fn is_nan(x: f32) -> bool { return (bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u; }
-fn log1p_f32(x: f32) -> f32 {
-  let u = 1.0 + x;
-  if (u == 1.0) { return x; }
-  if (abs(x) > 0.5) { return log(u); }
-  return log(u) * x / (u - 1.0);
-}
-fn expm1_f32(x: f32) -> f32 {
-  if (abs(x) < 1e-5) { return x + 0.5 * x * x; }
-  if (abs(x) > 0.5) { return exp(x) - 1.0; }
-  let u = exp(x);
-  return (u - 1.0) * x / log(u);
-}
-fn sigmoid_f32(x: f32) -> f32 {
-  if (x >= 0.0) { return 1.0 / (1.0 + exp(-x)); }
-  let e = exp(x);
-  return e / (1.0 + e);
-}
-fn erf_f32(x: f32) -> f32 {
-  // Abramowitz & Stegun 7.1.26 refined: |error| < 1.5e-7
-  let t = 1.0 / (1.0 + 0.3275911 * abs(x));
-  let y = 1.0 - (((((1.061405429 * t - 1.453152027) * t) + 1.421413741) * t - 0.284496736) * t + 0.254829592) * t * exp(-x * x);
-  return select(-y, y, x >= 0.0);
-}
-fn pow_f32(a: f32, b: f32) -> f32 {
-  if (b == 0.0) { return 1.0; }
-  if (a == 0.0) { return select(0.0, inf_f32(), b < 0.0); }
-  let r = exp2(b * log2(abs(a)));
-  if (a > 0.0) { return r; }
-  if (fract(b) != 0.0) { return nan_f32(); }
-  return select(r, -r, fract(b * 0.5) != 0.0);
-}
-`;

@@ -13,7 +13,7 @@
  * defaults. All of these are data ops (no gradient).
  */
 import { grid } from '../../kernels/webgpu/device';
-import { affineLayout, affineSource, jitterLayout, jitterSource, normalizeLayout, normalizeSource, AUGMENT_WG } from '../../kernels/wgsl/augment';
+import { affineLayout, affineKernel, jitterLayout, jitterKernel, normalizeLayout, normalizeKernel, AUGMENT_WG } from '../../kernels/wgsl/augment';
 import { refAffineResample, refColorJitter, refNormalize, type RefAffineParams } from '../../kernels/reference/augment';
 import { defineOp, type Op, type RefTensor } from '../../tensor/ops/define';
 import { ArgumentError, fmtShape } from '../../base/shape';
@@ -35,7 +35,8 @@ const affineResampleOp: Op<AffineAttrs> = defineOp<AffineAttrs>({
     const [N, C, H, W] = xt.shape;
     const y = empty([N, C, a.outSize[0], a.outSize[1]], 'float32', xt.device);
     if (y.size === 0) return y;
-    xt.device.run('affineResample', `augment:affine:${a.mode}`, () => affineSource(a.mode), [xt.buffer, t.buffer, y.buffer], grid(y.size, AUGMENT_WG),
+    const k = affineKernel(a.mode);
+    xt.device.run('affineResample', k.key, k.source, [xt.buffer, t.buffer, y.buffer], grid(y.size, AUGMENT_WG),
       { layout: affineLayout, values: { n: y.size, C, H, W, OH: a.outSize[0], OW: a.outSize[1], fill: a.fill } });
     return y;
   },
@@ -50,7 +51,8 @@ const colorJitterOp: Op<Record<string, never>> = defineOp({
     const [N, , H, W] = xt.shape;
     const y = empty(xt.shape, 'float32', xt.device);
     if (y.size === 0) return y;
-    xt.device.run('colorJitter', 'augment:jitter', jitterSource, [xt.buffer, (params as Tensor).buffer, y.buffer], grid(N, 1),
+    const k = jitterKernel();
+    xt.device.run('colorJitter', k.key, k.source, [xt.buffer, (params as Tensor).buffer, y.buffer], grid(N, 1),
       { layout: jitterLayout, values: { HW: H * W, N } });
     return y;
   },
@@ -65,7 +67,8 @@ const normalizeOp: Op<Record<string, never>> = defineOp({
     const xt = x as Tensor;
     const y = empty(xt.shape, 'float32', xt.device);
     if (y.size === 0) return y;
-    xt.device.run('normalizeChannels', 'augment:normalize', normalizeSource, [xt.buffer, (mean as Tensor).buffer, (std as Tensor).buffer, y.buffer], grid(y.size, AUGMENT_WG),
+    const k = normalizeKernel();
+    xt.device.run('normalizeChannels', k.key, k.source, [xt.buffer, (mean as Tensor).buffer, (std as Tensor).buffer, y.buffer], grid(y.size, AUGMENT_WG),
       { layout: normalizeLayout, values: { n: y.size, C: xt.shape[1], HW: xt.shape[2] * xt.shape[3] } });
     return y;
   },
