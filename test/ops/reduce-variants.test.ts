@@ -3,7 +3,7 @@
  * shapes): two-pass split (full reductions), contiguous rows with and without vec4 loads, thread per
  * output (outer-axis reductions), and general addressing. GPU vs the registered float64 reference.
  */
-import { describe, it } from 'vitest';
+import { describe, it, expect } from 'vitest';
 import { registeredOps, tidy, type Tensor } from '../../src/node';
 import { reducePlan } from '../../src/kernels/wgsl/reduce';
 import { toGPU, fromGPU, poisonPool } from '../helpers/gpu-ref';
@@ -21,19 +21,20 @@ function values(shape: number[], dtype: DType, seed: number): RefTensor {
   return { shape, dtype, data };
 }
 
-const CASES: { shape: number[]; axes: number[]; variant: string }[] = [
-  { shape: [300_001], axes: [0], variant: 'w:c:p' },            // two passes, no vec4 (odd length)
-  { shape: [4, 65_536], axes: [0, 1], variant: 'w:v4:p' },      // two passes, vec4
-  { shape: [2, 200_000], axes: [1], variant: 'w:v4:p' },        // two outputs, each split
-  { shape: [64, 1024], axes: [1], variant: 'w:v4:f' },          // rows, vec4
-  { shape: [33, 1023], axes: [1], variant: 'w:c:f' },           // rows, scalar loads
-  { shape: [300, 1030], axes: [0], variant: 't:r1' },           // outer axis: thread per output
-  { shape: [1030, 100], axes: [1], variant: 't:r1:v4' },        // many rows: thread per row, vec4
-  { shape: [1030, 3, 33], axes: [1, 2], variant: 't:r1' },      // many rows, scalar loads
-  { shape: [9, 100, 11, 3], axes: [0, 2], variant: 'w:g:f' },    // general addressing
-  { shape: [9, 100, 11], axes: [0, 2], variant: 'w:r:f' },       // two reduced dims, inner contiguous: rows
-  { shape: [7, 40, 4, 9], axes: [0, 2, 3], variant: 'w:r4:f' },  // NCHW over [0, 2, 3]: rows, vec4
-  { shape: [6, 5, 4, 3], axes: [1, 3], variant: 't:rn' },       // few elements per output
+/** `planned`: fields the first stage's kernel variant must have (read back from its key, 'reduce:' + the variant as JSON). */
+const CASES: { shape: number[]; axes: number[]; variant: string; planned: Record<string, unknown> }[] = [
+  { shape: [300_001], axes: [0], variant: 'w:c:p', planned: { mode: 'c', vec4: false, partialOut: true } },            // two passes, no vec4 (odd length)
+  { shape: [4, 65_536], axes: [0, 1], variant: 'w:v4:p', planned: { mode: 'c', vec4: true, partialOut: true } },      // two passes, vec4
+  { shape: [2, 200_000], axes: [1], variant: 'w:v4:p', planned: { mode: 'c', vec4: true, partialOut: true } },        // two outputs, each split
+  { shape: [64, 1024], axes: [1], variant: 'w:v4:f', planned: { mode: 'c', vec4: true, partialOut: false } },          // rows, vec4
+  { shape: [33, 1023], axes: [1], variant: 'w:c:f', planned: { mode: 'c', vec4: false, partialOut: false } },           // rows, scalar loads
+  { shape: [300, 1030], axes: [0], variant: 't:r1', planned: { mode: 't', r1: true, vec4: false } },           // outer axis: thread per output
+  { shape: [1030, 100], axes: [1], variant: 't:r1:v4', planned: { mode: 't', r1: true, vec4: true } },        // many rows: thread per row, vec4
+  { shape: [1030, 3, 33], axes: [1, 2], variant: 't:r1', planned: { mode: 't', r1: true, vec4: false } },      // many rows, scalar loads
+  { shape: [9, 100, 11, 3], axes: [0, 2], variant: 'w:g:f', planned: { mode: 'w', partialOut: false } },    // general addressing
+  { shape: [9, 100, 11], axes: [0, 2], variant: 'w:r:f', planned: { mode: 'r', vec4: false, partialOut: false } },       // two reduced dims, inner contiguous: rows
+  { shape: [7, 40, 4, 9], axes: [0, 2, 3], variant: 'w:r4:f', planned: { mode: 'r', vec4: true, partialOut: false } },  // NCHW over [0, 2, 3]: rows, vec4
+  { shape: [6, 5, 4, 3], axes: [1, 3], variant: 't:rn', planned: { mode: 't', r1: false } },       // few elements per output
 ];
 
 describe('reduce kernel variants match the reference', () => {
@@ -44,7 +45,7 @@ describe('reduce kernel variants match the reference', () => {
         if ((kind === 'argmax' || kind === 'argmin') && c.axes.length !== 1) continue;
         it(`${kind} ${dtype} [${c.shape}] over [${c.axes}] (${c.variant})`, async () => {
           const plan = reducePlan(kind === 'amax' ? 'max' : kind === 'amin' ? 'min' : kind, dtype, c.shape, c.axes);
-          if (!plan.stages[0].key.includes(c.variant)) throw new Error(`expected variant ${c.variant}, planned ${plan.stages[0].key}`);
+          expect(JSON.parse(plan.stages[0].key.slice('reduce:'.length))).toMatchObject(c.planned);
           const op = registeredOps().get(kind)!;
           const x = values(c.shape, dtype, c.shape.length * 7 + c.axes.length);
           const attrs = { axes: c.axes, keepdim: false };
