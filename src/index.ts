@@ -17,7 +17,7 @@ export * from './tensor/ops/pool';
 export * from './tensor/ops/resize';
 export * from './tensor/ops/norm';
 export { matmul, linear, type MatmulAttrs } from './tensor/ops/matmul';
-export { configureMatmul, type MatmulConfig } from './kernels/webgpu/autotune';
+export { configureMatmul, type MatmulConfig } from './kernels/wgsl/matmul-autotune';
 export { registeredOps } from './tensor/ops/define';
 export * as optim from './train/optim/index';
 export * as schedules from './train/schedules';

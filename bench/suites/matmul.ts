@@ -6,7 +6,7 @@
 import { pathToFileURL } from 'node:url';
 import { matmul, full, type Tensor } from '../../src/node';
 import { matmulProblem } from '../../src/tensor/ops/matmul';
-import { tuneMatmul } from '../../src/kernels/webgpu/autotune';
+import { tuneMatmul } from '../../src/kernels/wgsl/matmul-autotune';
 import { timeIt, type BenchRow, type Suite } from '../lib';
 import { initTfjsWebGPU, timeTfjs, type Tfjs } from '../peers/tfjs';
 

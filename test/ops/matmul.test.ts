@@ -7,7 +7,7 @@ import { describe, it, expect, afterAll } from 'vitest';
 import fc from 'fast-check';
 import { matmul, linear, tensor, zeros, configureMatmul, registeredOps, tidy, getDefaultDevice, ArgumentError } from '../../src/node';
 import { MATMUL_VARIANTS } from '../../src/kernels/wgsl/matmul';
-import { tuneMatmul, matmulTuning, resetMatmulTuning } from '../../src/kernels/webgpu/autotune';
+import { tuneMatmul, matmulTuning, resetMatmulTuning } from '../../src/kernels/wgsl/matmul-autotune';
 import { matmulCase } from './cases/matmul';
 import { toGPU, poisonPool } from '../helpers/gpu-ref';
 import { mismatch } from '../helpers/close';

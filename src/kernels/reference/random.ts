@@ -1,10 +1,10 @@
 /**
- * Float64 CPU reference of the random streams (src/tensor/random.ts describes the counter scheme),
+ * Float64 CPU reference of the random streams (src/base/random.ts describes the counter scheme),
  * written from the definitions: Threefry block i of the key, 24-bit uniforms, Box–Muller with
  * float64 log/cos, randint by exact BigInt multiply-shift, Bernoulli by comparison with p.
  */
 import type { RefTensor } from '../../base/ref-tensor';
-import { type Key, randomBits } from '../../tensor/random';
+import { type Key, randomBits } from '../../base/random';
 import { refMap } from './elementwise';
 
 const size = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);

@@ -1,6 +1,6 @@
 /**
  * Generator for random-tensor kernels: one thread per element, element i hashing the counter
- * [i, 0] under the key with Threefry-2x32-20 (see src/tensor/random.ts), so the values do not
+ * [i, 0] under the key with Threefry-2x32-20 (see src/base/random.ts), so the values do not
  * depend on the dispatch layout. Specialised only on the distribution; the key, sizes and
  * distribution parameters travel in the uniform block.
  *

@@ -6,7 +6,7 @@
  * float32 only: integer tensors are rejected with an error that says to cast.
  */
 import { matmulPlan, MATMUL_MAX_BATCH_RANK, type MatmulProblem } from '../../kernels/wgsl/matmul';
-import { chooseMatmulTile } from '../../kernels/webgpu/autotune';
+import { chooseMatmulTile } from '../../kernels/wgsl/matmul-autotune';
 import { ArgumentError, fmtShape, sizeOf } from '../../base/shape';
 import { Tensor, empty } from '../tensor';
 import { defineOp, defineComposite, type Op, type RefTensor, type RefOperand } from './define';

@@ -10,8 +10,8 @@
  * explicitly and waits for it (benchmarks, warm-up). Every variant sums over k in the same order,
  * so the choice changes speed only, not results (beyond float rounding of fused multiply-adds).
  */
-import type { Device } from './device';
-import { MATMUL_VARIANTS, matmulPlan, vecFlags, type MatmulProblem, type MatmulTile } from '../wgsl/matmul';
+import type { Device } from '../webgpu/device';
+import { MATMUL_VARIANTS, matmulPlan, vecFlags, type MatmulProblem, type MatmulTile } from './matmul';
 
 export interface MatmulConfig {
   /** Force one variant (a key of MATMUL_VARIANTS) for every matmul; null = choose per adapter and shape. */
