@@ -60,7 +60,3 @@ export class UniformLayout {
     }
   }
 }
-
-/** WGSL helper reading element `i` of an `array<vec4<u32>, N>` field. */
-export const vecIndexFn = (name: string, field: string, type: ScalarType = 'u32') =>
-  `fn ${name}(i: u32) -> ${type} { return p.${field}[i / 4u][i % 4u]; }`;
