@@ -60,10 +60,23 @@ export function stableStringify(v: unknown): string {
     if (typeof v === 'number' && !Number.isFinite(v)) return String(v);
     return JSON.stringify(v);
   }
-  if (Array.isArray(v)) return `[${v.map(stableStringify).join(',')}]`;
-  const entries = Object.keys(v).sort().filter((k) => (v as Record<string, unknown>)[k] !== undefined)
-    .map((k) => `${JSON.stringify(k)}:${stableStringify((v as Record<string, unknown>)[k])}`);
-  return `{${entries.join(',')}}`;
+  // plain loops: this runs on every dispatch (the key is looked up before any source is built)
+  let out: string;
+  if (Array.isArray(v)) {
+    out = '[';
+    for (let i = 0; i < v.length; i++) out += (i ? ',' : '') + stableStringify(v[i]);
+    return `${out}]`;
+  }
+  const o = v as Record<string, unknown>;
+  const keys = Object.keys(o).sort();
+  out = '{';
+  let first = true;
+  for (const k of keys) {
+    if (o[k] === undefined) continue;
+    out += `${first ? '' : ','}${JSON.stringify(k)}:${stableStringify(o[k])}`;
+    first = false;
+  }
+  return `${out}}`;
 }
 
 /** The pipeline-cache key of a variant of a kernel family. */
