@@ -6,9 +6,9 @@
  *   WEBGRAD_CACHE=… npx tsx bench/u2net-half.ts [--rounds 3] [--size 320]
  */
 import { init, random, sigmoid, tensor, tidy, tree, type Tensor } from '../src/node';
-import { u2net } from '../src/models/u2net';
-import { u2netPredictor } from '../src/models/u2net-half';
-import { pretrainedU2netp } from '../src/io/pretrained';
+import { u2net } from '../src/models/u2net/model';
+import { u2netPredictor } from '../src/models/u2net/inference';
+import { pretrainedU2netp } from '../src/sod/node/pretrained';
 import { loadInitialWeights } from '../src/io/load-weights';
 
 const arg = (name: string, def: number) => { const i = process.argv.indexOf(`--${name}`); return i > 0 ? Number(process.argv[i + 1]) : def; };

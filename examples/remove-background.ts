@@ -21,13 +21,13 @@
 import { readdirSync, statSync, mkdirSync } from 'node:fs';
 import { basename, extname, join } from 'node:path';
 import { init, random, tensor, tidy, tree } from '../src/node';
-import { u2netPredictor, type U2NetPrecision } from '../src/models/u2net-half';
-import { u2net, type U2NetName, type U2NetVariant } from '../src/models/u2net';
+import { u2netPredictor, type U2NetPrecision } from '../src/models/u2net/inference';
+import { u2net, type U2NetName, type U2NetVariant } from '../src/models/u2net/model';
 import { readImage, writePng, pixelsToCHW, type RGBAImage } from '../src/io/images';
-import { u2netPreprocess, normalizeMask, maskToImageSize } from '../src/io/u2net-preprocess';
-import { pretrainedU2netp } from '../src/io/pretrained';
+import { u2netPreprocess, normalizeMask, maskToImageSize } from '../src/sod/preprocess';
+import { pretrainedU2netp } from '../src/sod/node/pretrained';
 import { loadInitialWeights } from '../src/io/load-weights';
-import { writePanels } from '../src/io/panels';
+import { writePanels } from '../src/sod/node/panels';
 import { parseArgs } from './args';
 
 const USAGE = 'usage: remove-bg [options] IMAGE|FOLDER ...';

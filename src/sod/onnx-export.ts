@@ -25,7 +25,7 @@ import type { Tensor } from '../tensor/tensor';
 import * as tree from '../tensor/tree';
 import { HostTensor } from '../formats/host-tensor';
 import { writeOnnx, type OnnxWriteNode, type OnnxWriteModel } from '../formats/onnx-write';
-import { U2NET_CONFIG, type U2NetModel } from './u2net';
+import { U2NET_CONFIG, type U2NetModel } from '../models/u2net/model';
 
 /** One step of the lowered inference network; values are named by string. */
 export type U2NetInferenceOp =

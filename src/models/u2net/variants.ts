@@ -6,13 +6,13 @@
  * convs and the fuse conv are copied; a conv the variant cannot take (odd channel counts for 2
  * groups) stays standard, as in the model itself.
  */
-import type { Tensor } from '../tensor/tensor';
-import { mean } from '../tensor/ops/stats';
-import { reshape } from '../tensor/ops/shape-ops';
-import { zeros } from '../tensor/ops/creation';
-import * as tree from '../tensor/tree';
-import type { U2NetVariant } from './u2net';
-import { internal } from '../tensor/ops/define';
+import type { Tensor } from '../../tensor/tensor';
+import { mean } from '../../tensor/ops/stats';
+import { reshape } from '../../tensor/ops/shape-ops';
+import { zeros } from '../../tensor/ops/creation';
+import * as tree from '../../tensor/tree';
+import type { U2NetVariant } from './model';
+import { internal } from '../../tensor/ops/define';
 
 type P = { [k: string]: Tensor | P };
 

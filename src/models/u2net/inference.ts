@@ -26,19 +26,19 @@
  * The forward below mirrors `u2net().apply` (src/models/u2net.ts) with each conv + BN + ReLU as one
  * conv with fused bias and ReLU; the tests check the folded fp32 forward against `apply`.
  */
-import type { Tensor } from '../tensor/tensor';
-import type { Device } from '../kernels/webgpu/device';
-import { hasFloat16 } from '../base/dtype';
-import { add, cast, mul, rsqrt, sigmoid, sub } from '../tensor/ops/elementwise';
-import { concat } from '../tensor/ops/layout';
-import { maxPool2d } from '../tensor/ops/pool';
-import { upsampleLike } from '../tensor/ops/resize';
-import { conv2d, type Conv2dOptions } from '../tensor/ops/conv';
-import { reshape } from '../tensor/ops/shape-ops';
-import { full } from '../tensor/ops/creation';
-import { tidy } from '../tensor/scope';
-import * as tree from '../tensor/tree';
-import { U2NET_CONFIG, type U2NetModel } from './u2net';
+import type { Tensor } from '../../tensor/tensor';
+import type { Device } from '../../kernels/webgpu/device';
+import { hasFloat16 } from '../../base/dtype';
+import { add, cast, mul, rsqrt, sigmoid, sub } from '../../tensor/ops/elementwise';
+import { concat } from '../../tensor/ops/layout';
+import { maxPool2d } from '../../tensor/ops/pool';
+import { upsampleLike } from '../../tensor/ops/resize';
+import { conv2d, type Conv2dOptions } from '../../tensor/ops/conv';
+import { reshape } from '../../tensor/ops/shape-ops';
+import { full } from '../../tensor/ops/creation';
+import { tidy } from '../../tensor/scope';
+import * as tree from '../../tensor/tree';
+import { U2NET_CONFIG, type U2NetModel } from './model';
 
 export type U2NetPrecision = 'fp16' | 'fp32' | 'auto';
 

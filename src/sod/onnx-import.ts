@@ -13,7 +13,7 @@
  */
 import { HostTensor } from '../formats/host-tensor';
 import type { OnnxModel, OnnxNode } from '../formats/onnx';
-import { U2NET_CONFIG, type U2NetName } from './u2net';
+import { U2NET_CONFIG, type U2NetName } from '../models/u2net/model';
 
 export interface ConvSlot {
   /** Parameter path of the conv (e.g. `stage1.rebnconvin.conv_s1`, `side3`, `outconv`). */

@@ -5,19 +5,19 @@
  * upsample bilinearly (alignCorners false) to the skip's size. `apply` returns the 7 logit maps,
  * fused first. Compact variants swap each 3×3 conv for a 2-group or a depthwise-separable one.
  */
-import type { Key } from '../tensor/random';
-import { split } from '../tensor/random';
-import type { Tensor } from '../tensor/tensor';
-import type { Device } from '../kernels/webgpu/device';
-import { add, sigmoid } from '../tensor/ops/elementwise';
-import { concat, narrow } from '../tensor/ops/layout';
-import { maxPool2d } from '../tensor/ops/pool';
-import { upsampleLike } from '../tensor/ops/resize';
-import { conv2d as convOp } from '../tensor/ops/conv';
-import { conv2d, batchNorm2d } from '../nn/index';
-import type { Ctx } from '../nn/module';
-import { isRecording } from '../tensor/tape';
-import { binaryCrossEntropyWithLogits } from '../nn/losses';
+import type { Key } from '../../tensor/random';
+import { split } from '../../tensor/random';
+import type { Tensor } from '../../tensor/tensor';
+import type { Device } from '../../kernels/webgpu/device';
+import { add, sigmoid } from '../../tensor/ops/elementwise';
+import { concat, narrow } from '../../tensor/ops/layout';
+import { maxPool2d } from '../../tensor/ops/pool';
+import { upsampleLike } from '../../tensor/ops/resize';
+import { conv2d as convOp } from '../../tensor/ops/conv';
+import { conv2d, batchNorm2d } from '../../nn/index';
+import type { Ctx } from '../../nn/module';
+import { isRecording } from '../../tensor/tape';
+import { binaryCrossEntropyWithLogits } from '../../nn/losses';
 
 export type U2NetVariant = 'standard' | 'grouped' | 'separable';
 export type U2NetName = 'u2net' | 'u2netp';
