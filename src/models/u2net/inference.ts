@@ -46,7 +46,6 @@ import type { U2NetModel } from './model';
 
 export type U2NetPrecision = 'fp16' | 'fp32' | 'auto';
 
-type P = Params;
 
 /** One folded conv: weight and bias in the inference dtype. */
 export interface FoldedConv { weight: Tensor; bias: Tensor; }
@@ -95,13 +94,13 @@ export function resolvePrecision(device: Device, precision: U2NetPrecision = 'au
   return precision;
 }
 
-const leaf = (p: P | undefined, k: string): Tensor | undefined => p?.[k] as Tensor | undefined;
+const leaf = (p: Params | undefined, k: string): Tensor | undefined => p?.[k] as Tensor | undefined;
 
 /**
  * The conv's weight and bias with the eval-mode BatchNorm after it folded in, in f32 (bias zeros when
  * the conv has none): s = γ/√(var + eps), w' = w·s per output channel, b' = (b − mean)·s + β.
  */
-export function foldConvBatchNorm(conv: P, bn: P | undefined, st: State | undefined, eps: number, where: string): FoldedConv {
+export function foldConvBatchNorm(conv: Params, bn: Params | undefined, st: State | undefined, eps: number, where: string): FoldedConv {
   const w = conv.weight as Tensor;
   const C = w.shape[0];
   const o = { device: w.device };
@@ -113,7 +112,7 @@ export function foldConvBatchNorm(conv: P, bn: P | undefined, st: State | undefi
   return { weight: mul(w, reshape(s, [C, 1, 1, 1])), bias: add(mul(sub(b, mean), s), beta) };
 }
 
-function plainConv(conv: P, where: string): FoldedConv {
+function plainConv(conv: Params, where: string): FoldedConv {
   const w = conv.weight as Tensor;
   if (!w) throw new Error(`foldU2NetForInference: params.${where} has no weight`);
   return { weight: w, bias: leaf(conv, 'bias') ?? full([w.shape[0]], 0, { device: w.device }) };
@@ -124,7 +123,7 @@ function plainConv(conv: P, where: string): FoldedConv {
  * casts the result to `dtype`. The returned weights are new tensors (dispose them with
  * `disposeFolded`); `params` and `state` are left as they are.
  */
-export async function foldU2NetForInference(model: U2NetModel, params: P, state: P, options: FoldOptions = {}): Promise<FoldedU2Net> {
+export async function foldU2NetForInference(model: U2NetModel, params: Params, state: State, options: FoldOptions = {}): Promise<FoldedU2Net> {
   const dtype = options.dtype ?? 'float32';
   const eps = options.eps ?? 1e-5;
   const threshold = options.float32BiasAbove ?? 64;
@@ -135,16 +134,16 @@ export async function foldU2NetForInference(model: U2NetModel, params: P, state:
   const f32 = tidy(() => {
     const result: FoldedU2Net['params'] = {};
     for (const n of graph.nodes) {
-      if (n.op === 'conv') result[n.name] = plainConv(params[n.name] as P, n.name);
+      if (n.op === 'conv') result[n.name] = plainConv(params[n.name] as Params, n.name);
       if (n.op !== 'rebnconv') continue;
       const [stage, block] = n.name.split('.');
-      const bp = (params[stage] as P | undefined)?.[block] as P | undefined, bs = (state[stage] as P | undefined)?.[block] as P | undefined;
+      const bp = (params[stage] as Params | undefined)?.[block] as Params | undefined, bs = (state[stage] as Params | undefined)?.[block] as Params | undefined;
       if (!bp || !bs) throw new Error(`foldU2NetForInference: params or state has no '${n.name}' (is this a ${c.model}?)`);
-      const conv = bp.conv_s1 as P;
+      const conv = bp.conv_s1 as Params;
       const blocks = (result[stage] ??= {}) as { [block: string]: FoldedRebnconv };
       blocks[block] = 'depthwise' in conv
-        ? { depthwise: plainConv(conv.depthwise as P, `${n.name}.conv_s1.depthwise`), pointwise: foldConvBatchNorm(conv.pointwise as P, bp.bn_s1 as P, bs.bn_s1 as State, eps, n.name) }
-        : { conv: foldConvBatchNorm(conv, bp.bn_s1 as P, bs.bn_s1 as State, eps, n.name) };
+        ? { depthwise: plainConv(conv.depthwise as Params, `${n.name}.conv_s1.depthwise`), pointwise: foldConvBatchNorm(conv.pointwise as Params, bp.bn_s1 as Params, bs.bn_s1 as State, eps, n.name) }
+        : { conv: foldConvBatchNorm(conv, bp.bn_s1 as Params, bs.bn_s1 as State, eps, n.name) };
     }
     return result;
   });
@@ -173,7 +172,7 @@ export async function foldU2NetForInference(model: U2NetModel, params: P, state:
 }
 
 /** Frees the folded weights (never the model's own params: float32 side convs are shared with them, and are skipped). */
-export function disposeFolded(folded: FoldedU2Net, original?: P): void {
+export function disposeFolded(folded: FoldedU2Net, original?: Params): void {
   const own = new Set<Tensor>(original ? (tree.leaves(original) as Tensor[]) : []);
   for (const t of tree.leaves(folded.params) as Tensor[]) if (!own.has(t)) t.dispose();
 }
@@ -209,15 +208,15 @@ export function u2netFoldedApply(folded: FoldedU2Net, x: Tensor): Tensor[] {
     throw new Error(`u2netFoldedApply: input must have shape [N, ${c.inChannels}, H, W]; got [${x.shape.join(', ')}]`);
   }
   if (x.dtype !== 'float32' && x.dtype !== folded.dtype) throw new Error(`u2netFoldedApply: input has dtype ${x.dtype}; expected float32 or ${folded.dtype}`);
-  const P = folded.params;
+  const fp = folded.params;
   const cat = (xs: Tensor[]) => (xs.length === 1 ? xs[0] : concat(xs, 1));
   const input = x.dtype === folded.dtype ? x : cast(x, folded.dtype);
   return runU2NetGraph<Tensor>(u2netGraph(c), input, {
     rebnconv: (n, xs) => {
       const [stage, block] = n.name.split('.');
-      return rebnconv((P[stage] as { [block: string]: FoldedRebnconv })[block], cat(xs), n.dilation);
+      return rebnconv((fp[stage] as { [block: string]: FoldedRebnconv })[block], cat(xs), n.dilation);
     },
-    conv: (n, xs) => conv(P[n.name] as FoldedConv, cat(xs), { padding: n.padding }),
+    conv: (n, xs) => conv(fp[n.name] as FoldedConv, cat(xs), { padding: n.padding }),
     maxpool: (_n, t) => pool(t),
     upsample: (_n, t, like) => upsampleLike(t, like),
     add: (_n, a, b) => add(a, b),
@@ -246,7 +245,7 @@ export interface U2NetPredictor {
  * Folds once, predicts many times: the inference path for repeated use (e.g. a folder of photos).
  * `params` and `state` stay owned by the caller.
  */
-export async function u2netPredictor(model: U2NetModel, params: P, state: P, options: U2NetPredictOptions = {}): Promise<U2NetPredictor> {
+export async function u2netPredictor(model: U2NetModel, params: Params, state: Params, options: U2NetPredictOptions = {}): Promise<U2NetPredictor> {
   const first = tree.leaves(params)[0] as Tensor | undefined;
   if (!first) throw new Error('u2netPredictor: params has no tensors');
   const precision = resolvePrecision(first.device, options.precision, 'u2netPredictor');
@@ -263,7 +262,7 @@ export async function u2netPredictor(model: U2NetModel, params: P, state: P, opt
  * One-shot inference: sigmoid of the fused logits, float32, at `precision` ('auto': fp16 where the
  * device has 'shader-f16', else fp32). Folds the BatchNorms each call; use u2netPredictor to reuse them.
  */
-export async function u2netPredict(model: U2NetModel, params: P, state: P, x: Tensor, options: U2NetPredictOptions = {}): Promise<Tensor> {
+export async function u2netPredict(model: U2NetModel, params: Params, state: Params, x: Tensor, options: U2NetPredictOptions = {}): Promise<Tensor> {
   const p = await u2netPredictor(model, params, state, options);
   try {
     return p.predict(x);
