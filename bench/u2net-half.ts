@@ -1,6 +1,6 @@
 /**
  * U²-NetP inference at 320², one image: `apply` (fp32, conv then BatchNorm+ReLU) vs the folded fp32
- * forward vs fp16 (src/models/u2net-half.ts), pretrained weights. Median of --rounds alternating runs
+ * forward vs fp16 (src/models/u2net/inference.ts), pretrained weights. Median of --rounds alternating runs
  * after one warm-up each; each run includes reading the mask back. Also the pool's peak bytes
  * allocated during a forward (activations: the forward's tensors are freed as tidy ends).
  *   WEBGRAD_CACHE=… npx tsx bench/u2net-half.ts [--rounds 3] [--size 320]

@@ -14,7 +14,7 @@
  * official U²-Net (320×320, divide by the maximum, ImageNet mean/std); the fused map is min–max
  * normalised (the official normPRED; --raw keeps the sigmoid) and resized back bilinearly.
  * --precision fp16 runs the network with float16 weights and activations (f32 arithmetic, BatchNorm
- * folded in f32 first; src/models/u2net-half.ts): mask within ~1e-3 mean of fp32. The default stays
+ * folded in f32 first; src/models/u2net/inference.ts): mask within ~1e-3 mean of fp32. The default stays
  * fp32: on lavapipe (CPU) fp16 measured no faster; on GPUs with shader-f16, try --precision auto.
  * Unreadable files are reported and skipped; the exit code is 1 if any input failed.
  */

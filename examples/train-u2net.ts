@@ -70,7 +70,7 @@ if (args.resume) {
   if (args.variant === 'standard') {
     ({ params, state } = await loadInitialWeights(args.init, params, state));
   } else {
-    // a standard checkpoint initialises a compact variant by averaging (src/models/u2net-variants.ts)
+    // a standard checkpoint initialises a compact variant by averaging (src/models/u2net/variants.ts)
     const { convertU2netVariant } = await import('../src/models/u2net/variants');
     const standard = u2net({ model: args.model as U2NetName }).init(initKey);
     const loaded = await loadInitialWeights(args.init, standard.params, standard.state);

@@ -1,5 +1,5 @@
 /**
- * fp16 U²-Net inference (src/models/u2net-half.ts): BN folding against `apply`, the pretrained U²-NetP
+ * fp16 U²-Net inference (src/models/u2net/inference.ts): BN folding against `apply`, the pretrained U²-NetP
  * mask in fp16 against fp32 on two real photos (the issue's bound: mean |Δ| < 1/255), and the clean
  * fallback on a device without 'shader-f16'. Four 320² forwards in all; the rest runs at 32².
  */
