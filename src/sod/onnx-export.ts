@@ -48,7 +48,6 @@ export interface U2NetInferenceGraph {
   ops: U2NetInferenceOp[];
 }
 
-
 /** A folded conv read back to the host (float32). */
 async function hostConv(f: FoldedConv, where: string): Promise<{ weight: HostTensor; bias: HostTensor }> {
   const read = async (t: Tensor, what: string) => {

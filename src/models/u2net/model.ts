@@ -190,7 +190,7 @@ export function u2net(config: U2NetConfig = {}): U2NetModel {
         maxpool: (_n, t) => pool(t),
         upsample: (_n, t, like) => upsampleLike(t, like),
         add: (_n, a, b) => add(a, b),
-        free: (t) => { if (t !== x) drop(t); },
+        free: (t) => drop(t),
       });
       return { logits, state: newState };
     },
