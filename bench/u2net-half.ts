@@ -1,14 +1,14 @@
 /**
  * U²-NetP inference at 320², one image: `apply` (fp32, conv then BatchNorm+ReLU) vs the folded fp32
- * forward vs fp16 (src/models/u2net-half.ts), pretrained weights. Median of --rounds alternating runs
+ * forward vs fp16 (src/models/u2net/inference.ts), pretrained weights. Median of --rounds alternating runs
  * after one warm-up each; each run includes reading the mask back. Also the pool's peak bytes
  * allocated during a forward (activations: the forward's tensors are freed as tidy ends).
  *   WEBGRAD_CACHE=… npx tsx bench/u2net-half.ts [--rounds 3] [--size 320]
  */
 import { init, random, sigmoid, tensor, tidy, tree, type Tensor } from '../src/node';
-import { u2net } from '../src/models/u2net';
-import { u2netPredictor } from '../src/models/u2net-half';
-import { pretrainedU2netp } from '../src/io/pretrained';
+import { u2net } from '../src/models/u2net/model';
+import { u2netPredictor } from '../src/models/u2net/inference';
+import { pretrainedU2netp } from '../src/sod/node/pretrained';
 import { loadInitialWeights } from '../src/io/load-weights';
 
 const arg = (name: string, def: number) => { const i = process.argv.indexOf(`--${name}`); return i > 0 ? Number(process.argv[i + 1]) : def; };

@@ -12,9 +12,9 @@
  */
 import { writeFileSync } from 'node:fs';
 import { init, random, sigmoid, tensor, tidy, tree } from '../src/node';
-import { u2net, type U2NetName, type U2NetVariant } from '../src/models/u2net';
-import { exportU2NetOnnx } from '../src/models/u2net-onnx-export';
-import { pretrainedU2netp } from '../src/io/pretrained';
+import { u2net, type U2NetName, type U2NetVariant } from '../src/models/u2net/model';
+import { exportU2NetOnnx } from '../src/sod/onnx-export';
+import { pretrainedU2netp } from '../src/sod/node/pretrained';
 import { loadInitialWeights } from '../src/io/load-weights';
 import { parseArgs } from './args';
 

@@ -14,20 +14,20 @@
  * official U²-Net (320×320, divide by the maximum, ImageNet mean/std); the fused map is min–max
  * normalised (the official normPRED; --raw keeps the sigmoid) and resized back bilinearly.
  * --precision fp16 runs the network with float16 weights and activations (f32 arithmetic, BatchNorm
- * folded in f32 first; src/models/u2net-half.ts): mask within ~1e-3 mean of fp32. The default stays
+ * folded in f32 first; src/models/u2net/inference.ts): mask within ~1e-3 mean of fp32. The default stays
  * fp32: on lavapipe (CPU) fp16 measured no faster; on GPUs with shader-f16, try --precision auto.
  * Unreadable files are reported and skipped; the exit code is 1 if any input failed.
  */
 import { readdirSync, statSync, mkdirSync } from 'node:fs';
 import { basename, extname, join } from 'node:path';
 import { init, random, tensor, tidy, tree } from '../src/node';
-import { u2netPredictor, type U2NetPrecision } from '../src/models/u2net-half';
-import { u2net, type U2NetName, type U2NetVariant } from '../src/models/u2net';
+import { u2netPredictor, type U2NetPrecision } from '../src/models/u2net/inference';
+import { u2net, type U2NetName, type U2NetVariant } from '../src/models/u2net/model';
 import { readImage, writePng, pixelsToCHW, type RGBAImage } from '../src/io/images';
-import { u2netPreprocess, normalizeMask, maskToImageSize } from '../src/io/u2net-preprocess';
-import { pretrainedU2netp } from '../src/io/pretrained';
+import { u2netPreprocess, normalizeMask, maskToImageSize } from '../src/sod/preprocess';
+import { pretrainedU2netp } from '../src/sod/node/pretrained';
 import { loadInitialWeights } from '../src/io/load-weights';
-import { writePanels } from '../src/io/panels';
+import { writePanels } from '../src/sod/node/panels';
 import { parseArgs } from './args';
 
 const USAGE = 'usage: remove-bg [options] IMAGE|FOLDER ...';

@@ -9,13 +9,13 @@
 import {
   init, tensor, tidy, valueAndGrad, tree, optim, memory, add, sigmoid, random, type Tensor,
 } from '../src/node';
-import { u2net, u2netLoss, type U2NetName, type U2NetVariant } from '../src/models/u2net';
-import { syntheticSample } from '../src/train/data/synthetic-sod';
-import { assembleBatch, type Flip, type SodPair } from '../src/train/data/sod-batches';
-import { sodScores } from '../src/train/metrics/sod';
+import { u2net, u2netLoss, type U2NetName, type U2NetVariant } from '../src/models/u2net/model';
+import { syntheticSample } from '../src/sod/synthetic';
+import { assembleBatch, type Flip, type SodPair } from '../src/sod/batches';
+import { sodScores } from '../src/sod/metrics';
 import { saveTrainingCheckpoint, loadTrainingCheckpoint } from '../src/io/training-checkpoint';
-import { loadSodFolder } from '../src/io/sod-folder';
-import { writePanels } from '../src/io/panels';
+import { loadSodFolder } from '../src/sod/node/folder';
+import { writePanels } from '../src/sod/node/panels';
 import { Progress } from '../src/train/progress';
 import { parseArgs } from './args';
 import { join } from 'node:path';
@@ -70,8 +70,8 @@ if (args.resume) {
   if (args.variant === 'standard') {
     ({ params, state } = await loadInitialWeights(args.init, params, state));
   } else {
-    // a standard checkpoint initialises a compact variant by averaging (src/models/u2net-variants.ts)
-    const { convertU2netVariant } = await import('../src/models/u2net-variants');
+    // a standard checkpoint initialises a compact variant by averaging (src/models/u2net/variants.ts)
+    const { convertU2netVariant } = await import('../src/models/u2net/variants');
     const standard = u2net({ model: args.model as U2NetName }).init(initKey);
     const loaded = await loadInitialWeights(args.init, standard.params, standard.state);
     const converted = convertU2netVariant(loaded.params, args.variant as U2NetVariant);

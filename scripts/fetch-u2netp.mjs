@@ -6,7 +6,7 @@
 import { register } from 'tsx/esm/api';
 
 register();
-const { fetchU2netpOnnx, pretrainedU2netp } = await import('../src/io/pretrained.ts');
+const { fetchU2netpOnnx, pretrainedU2netp } = await import('../src/sod/node/pretrained.ts');
 try {
   const log = (line) => console.error(line);
   const onnx = await fetchU2netpOnnx({ log });

@@ -40,13 +40,13 @@ export * from './nn/losses';
 export * as nn from './nn/index';
 export { Progress } from './train/progress';
 /** Salient-object metrics: mae, fMeasure, sMeasure, eMeasure, iou, dice, sodScores. */
-export * as metrics from './train/metrics/sod';
-export { syntheticSample, syntheticBatch } from './train/data/synthetic-sod';
+export * as metrics from './sod/metrics';
+export { syntheticSample, syntheticBatch } from './sod/synthetic';
 export * from './train/data/augment';
 export * from './train/data/datasets';
 export * from './train/data/loader';
 export { readOnnx, OnnxError, type OnnxModel, type OnnxGraph, type OnnxNode, type OnnxAttributeValue, type OnnxValueInfo } from './formats/onnx';
 export { writeOnnx, onnxFloat, onnxFloats, ONNX_DATA_TYPE, type OnnxWriteModel, type OnnxWriteGraph, type OnnxWriteNode, type OnnxWriteValueInfo, type OnnxWriteAttribute } from './formats/onnx-write';
-export { exportU2NetOnnx, u2netInferenceGraph, u2netOnnxModel, type U2NetOnnxOptions, type U2NetInferenceGraph, type U2NetInferenceOp } from './models/u2net-onnx-export';
+export { exportU2NetOnnx, u2netInferenceGraph, u2netOnnxModel, type U2NetOnnxOptions, type U2NetInferenceGraph, type U2NetInferenceOp } from './sod/onnx-export';
 export { resnet, resnetBlocks, isResNetHead, RESNET_CONFIG, type ResNetModel, type ResNetConfig, type ResNetName, type ResNetFeatures, type BlockSpec, type BlockKind } from './models/resnet';
-export { u2netPredict, u2netPredictor, foldU2NetForInference, u2netFoldedApply, disposeFolded, resolvePrecision, type U2NetPrecision, type U2NetPredictor, type U2NetPredictOptions, type FoldedU2Net, type FoldedConv, type FoldedRebnconv, type FoldOptions } from './models/u2net-half';
+export { u2netPredict, u2netPredictor, foldU2NetForInference, u2netFoldedApply, disposeFolded, resolvePrecision, type U2NetPrecision, type U2NetPredictor, type U2NetPredictOptions, type FoldedU2Net, type FoldedConv, type FoldedRebnconv, type FoldOptions } from './models/u2net/inference';

@@ -21,4 +21,4 @@ export { saveSafetensors, loadSafetensors, loadPth, savePth, writeFileAtomic, ty
 export { imageFolder, sodDataset, loadFileTask, type ImageFolderDataset, type FolderOptions, type SodDatasetOptions } from './io/image-folder';
 export { decodeWorkers } from './io/decode-workers';
 export { decodeImage, readImage, encodePng, ImageDecodeError, type RGBAImage } from './io/images';
-export { pretrainedU2netp, fetchU2netpOnnx, defaultCacheDir, U2NETP_ONNX_SHA256, type PretrainedOptions } from './io/pretrained';
+export { pretrainedU2netp, fetchU2netpOnnx, defaultCacheDir, U2NETP_ONNX_SHA256, type PretrainedOptions } from './sod/node/pretrained';

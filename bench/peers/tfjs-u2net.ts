@@ -16,7 +16,7 @@
  * returns the error TF.js raises (its Conv2D gradient refuses dilation > 1), or null if it ran.
  */
 import type * as TF from '@tensorflow/tfjs';
-import type { U2NetInferenceGraph } from '../../src/models/u2net-onnx-export';
+import type { U2NetInferenceGraph } from '../../src/sod/onnx-export';
 import type { Tfjs } from './tfjs';
 
 type T4 = TF.Tensor4D;

@@ -7,7 +7,7 @@
  * `--profile` replays one training step dispatch by dispatch and prints GPU time per op kind.
  */
 import { init, tidy, tensor, valueAndGrad, optim, tree, memory, add, type Tensor, type Device } from '../../src/node';
-import { u2net, u2netLoss } from '../../src/models/u2net';
+import { u2net, u2netLoss } from '../../src/models/u2net/model';
 import { random } from '../../src/node';
 import { recordDispatches, profileDispatches, formatProfile } from '../../src/kernels/webgpu/profile';
 import type { BenchRow, Suite } from '../lib';

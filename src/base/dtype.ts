@@ -1,7 +1,7 @@
 /**
  * Element types a tensor can hold. `bool` is stored as one u32 (0 or 1) per element. `float16` is
  * stored as IEEE binary16 (2 bytes) and needs a device with WebGPU's 'shader-f16' feature; it is
- * meant for inference (see src/models/u2net-half.ts): only the ops in FLOAT16_OPS accept it, and
+ * meant for inference (see src/models/u2net/inference.ts): only the ops in FLOAT16_OPS accept it, and
  * they compute in f32, rounding to f16 only when they store.
  */
 export type DType = 'float32' | 'float16' | 'int32' | 'uint32' | 'bool';

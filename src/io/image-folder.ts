@@ -8,7 +8,7 @@
 import { readdirSync, statSync } from 'node:fs';
 import { join, extname } from 'node:path';
 import { readImage, pixelsToCHW } from './images';
-import { sodPairs } from './sod-folder';
+import { sodPairs } from '../sod/node/folder';
 import { resizeBilinearCHW } from '../train/data/resize-host';
 import { checkIndex, type Dataset, type FileTask, type HostImage, type Sample } from '../train/data/datasets';
 

@@ -19,8 +19,8 @@ import { linear as linearOp } from '../tensor/ops/matmul';
 import { batchNorm2d, linear } from '../nn/index';
 import { kaimingNormal } from '../nn/init';
 import { full } from '../tensor/ops/creation';
-import type { Ctx } from '../nn/module';
-import { isRecording } from '../tensor/tape';
+import type { Ctx, Params, State } from '../nn/module';
+import { disposeUnlessTraced as drop } from '../nn/dispose';
 
 export type ResNetName = 'resnet18' | 'resnet34' | 'resnet50' | 'resnet101' | 'resnet152' | 'resnext50_32x4d' | 'resnext101_32x8d' | 'wide_resnet50_2';
 export type BlockKind = 'basic' | 'bottleneck';
@@ -60,8 +60,7 @@ export interface ResNetConfig {
   planes?: [number, number, number, number];
 }
 
-type P = { [k: string]: Tensor | P };
-interface Built { params: P; state: P; }
+interface Built { params: Params; state: State; }
 
 const EXPANSION: Record<BlockKind, number> = { basic: 1, bottleneck: 4 };
 
@@ -95,25 +94,16 @@ const convWeight = (key: Key, cout: number, cin: number, k: number, groups: numb
 function bnInit(c: number, device: Device | undefined, zero = false): Built {
   const bn = batchNorm2d({ numFeatures: c }).init([0, 0], { device });
   if (zero) { (bn.params.weight as Tensor).dispose(); bn.params.weight = full([c], 0, { device }); }
-  return { params: bn.params as P, state: bn.state as P };
+  return { params: bn.params, state: bn.state };
 }
 
-const BN = batchNorm2d({ numFeatures: 0 });
-/** BatchNorm with its ReLU fused into the same kernel (only momentum and eps of the config matter to apply). */
-const BN_RELU = batchNorm2d({ numFeatures: 0, activation: 'relu' });
-
-/**
- * Frees an intermediate once its last reader has run, when no gradient trace needs it (inference):
- * otherwise every activation of a batch-32 forward lives until the enclosing tidy ends.
- */
-const drop = (...ts: Tensor[]) => { if (!isRecording()) for (const t of ts) t.dispose(); };
-
-/** conv (no bias) → BN, with the ReLU fused when `relu`. */
-function convBn(p: P, s: P, conv: string, bn: string, x: Tensor, o: { stride?: number; padding?: number; groups?: number; relu?: boolean }, ctx: Ctx, state: P): Tensor {
-  const h = convOp(x, (p[conv] as P).weight as Tensor, { stride: o.stride ?? 1, padding: o.padding ?? 0, groups: o.groups ?? 1 });
-  const r = (o.relu ? BN_RELU : BN).apply(p[bn] as any, s[bn] as any, h, ctx);
+/** conv (no bias) → BN, with the ReLU fused into the BN kernel when `relu`. Intermediates are freed unless traced. */
+function convBn(p: Params, s: State, conv: string, bn: string, x: Tensor, o: { stride?: number; padding?: number; groups?: number; relu?: boolean }, ctx: Ctx, state: State): Tensor {
+  const w = (p[conv] as Params).weight as Tensor;
+  const h = convOp(x, w, { stride: o.stride ?? 1, padding: o.padding ?? 0, groups: o.groups ?? 1 });
+  const r = batchNorm2d({ numFeatures: w.shape[0], activation: o.relu ? 'relu' : 'none' }).apply(p[bn] as Params, s[bn] as State, h, ctx);
   drop(h);
-  state[bn] = r.state as P;
+  state[bn] = r.state;
   return r.y;
 }
 
@@ -129,7 +119,7 @@ function blockConvs(b: BlockSpec, w: Widths): [string, number, number, number, n
 function blockInit(key: Key, b: BlockSpec, w: Widths, device?: Device): Built {
   const convs = blockConvs(b, w);
   const keys = split(key, convs.length + 1);
-  const params: P = {}, state: P = {};
+  const params: Params = {}, state: State = {};
   convs.forEach(([name, cin, cout, k, , g], i) => {
     params[name] = { weight: convWeight(keys[i], cout, cin, k, g, device) };
     const bn = bnInit(cout, device, w.zeroInitResidual && i === convs.length - 1);
@@ -144,8 +134,8 @@ function blockInit(key: Key, b: BlockSpec, w: Widths, device?: Device): Built {
   return { params, state };
 }
 
-function block(p: P, s: P, x: Tensor, b: BlockSpec, w: Widths, ctx: Ctx): { y: Tensor; state: P } {
-  const state: P = {};
+function block(p: Params, s: State, x: Tensor, b: BlockSpec, w: Widths, ctx: Ctx): { y: Tensor; state: State } {
+  const state: State = {};
   const convs = blockConvs(b, w);
   let h = x;
   convs.forEach(([name, , , k, stride, groups], i) => {
@@ -155,8 +145,8 @@ function block(p: P, s: P, x: Tensor, b: BlockSpec, w: Widths, ctx: Ctx): { y: T
   });
   let identity = x;
   if (b.downsample) {
-    const ds: P = {};
-    identity = convBn(p.downsample as P, s.downsample as P, '0', '1', x, { stride: b.stride }, ctx, ds);
+    const ds: State = {};
+    identity = convBn(p.downsample as Params, s.downsample as State, '0', '1', x, { stride: b.stride }, ctx, ds);
     state.downsample = ds;
   }
   const sum = add(h, identity);
@@ -174,7 +164,7 @@ export interface ResNetFeatures {
   y: Tensor;
   /** The outputs of layer1…layer4 (strides 4, 8, 16, 32), for detection and segmentation heads. */
   stages: Tensor[];
-  state: P;
+  state: State;
 }
 
 export interface ResNetModel {
@@ -183,13 +173,13 @@ export interface ResNetModel {
   blocks: BlockSpec[][];
   /** Channels of the pooled features (the fc's input). */
   featureDim: number;
-  init(key: Key, options?: { device?: Device }): { params: P; state: P };
+  init(key: Key, options?: { device?: Device }): { params: Params; state: State };
   /** Logits [N, numClasses] and the new BatchNorm state. */
-  apply(params: P, state: P, x: Tensor, ctx: Ctx): { y: Tensor; state: P };
+  apply(params: Params, state: State, x: Tensor, ctx: Ctx): { y: Tensor; state: State };
   /** Everything up to and including global average pooling (no fc). */
-  features(params: P, state: P, x: Tensor, ctx: Ctx): ResNetFeatures;
+  features(params: Params, state: State, x: Tensor, ctx: Ctx): ResNetFeatures;
   /** A new `fc` for `numClasses` outputs (default nn.Linear init); other leaves are shared with `params`, the old fc is left to the caller. */
-  replaceHead(params: P, numClasses: number, key: Key, options?: { device?: Device }): P;
+  replaceHead(params: Params, numClasses: number, key: Key, options?: { device?: Device }): Params;
 }
 
 export function resnet(config: ResNetConfig = {}): ResNetModel {
@@ -223,21 +213,21 @@ export function resnet(config: ResNetConfig = {}): ResNetModel {
   const w: Widths = c;
   const fc = (n: number) => linear({ inFeatures: featureDim, outFeatures: n });
 
-  const features = (params: P, state: P, x: Tensor, ctx: Ctx): ResNetFeatures => {
+  const features = (params: Params, state: State, x: Tensor, ctx: Ctx): ResNetFeatures => {
     if (x.ndim !== 4 || x.shape[1] !== c.inChannels) {
       throw new Error(`resnet: input must have shape [N, ${c.inChannels}, H, W]; got [${x.shape.join(', ')}]`);
     }
-    const newState: P = {};
+    const newState: State = {};
     const stem = convBn(params, state, 'conv1', 'bn1', x, { stride: 2, padding: 3, relu: true }, ctx, newState);
     let h = maxPool2d(stem, { kernelSize: 3, stride: 2, padding: 1 });
     drop(stem);
     const stages: Tensor[] = [];
     blocks.forEach((stage, i) => {
       const name = `layer${i + 1}`;
-      const lp = params[name] as P, ls = state[name] as P;
-      const st: P = {};
+      const lp = params[name] as Params, ls = state[name] as State;
+      const st: State = {};
       stage.forEach((b, j) => {
-        const r = block(lp[j] as P, ls[j] as P, h, b, w, ctx);
+        const r = block(lp[j] as Params, ls[j] as State, h, b, w, ctx);
         st[j] = r.state;
         if (j > 0 || i === 0) drop(h); // the stage maps (each stage's last output) are returned
         h = r.y;
@@ -255,32 +245,32 @@ export function resnet(config: ResNetConfig = {}): ResNetModel {
     init(key, options = {}) {
       const device = options.device;
       const [kStem, kLayers, kFc] = split(key, 3);
-      const params: P = { conv1: { weight: convWeight(kStem, stem, c.inChannels, 7, 1, device) } };
-      const state: P = {};
+      const params: Params = { conv1: { weight: convWeight(kStem, stem, c.inChannels, 7, 1, device) } };
+      const state: State = {};
       const bn1 = bnInit(stem, device);
       params.bn1 = bn1.params; state.bn1 = bn1.state;
       const stageKeys = split(kLayers, 4);
       blocks.forEach((stage, i) => {
         const keys = split(stageKeys[i], stage.length);
-        const lp: P = {}, ls: P = {};
+        const lp: Params = {}, ls: State = {};
         stage.forEach((b, j) => {
           const r = blockInit(keys[j], b, w, device);
           lp[j] = r.params; ls[j] = r.state;
         });
         params[`layer${i + 1}`] = lp; state[`layer${i + 1}`] = ls;
       });
-      params.fc = fc(c.numClasses).init(kFc, { device }).params as P;
+      params.fc = fc(c.numClasses).init(kFc, { device }).params as Params;
       return { params, state };
     },
     apply(params, state, x, ctx) {
       const f = features(params, state, x, ctx);
-      const head = params.fc as P;
+      const head = params.fc as Params;
       return { y: linearOp(f.y, head.weight as Tensor, head.bias as Tensor), state: f.state };
     },
     features,
     replaceHead(params, numClasses, key, options = {}) {
       if (!(Number.isInteger(numClasses) && numClasses > 0)) throw new Error(`resnet.replaceHead: numClasses must be a positive integer; got ${numClasses}`);
-      return { ...params, fc: fc(numClasses).init(key, options).params as P };
+      return { ...params, fc: fc(numClasses).init(key, options).params as Params };
     },
   };
 }

@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { memory, rand, random, tidy, tree, valueAndGrad, sum } from '../../src/node';
-import { u2net } from '../../src/models/u2net';
+import { u2net } from '../../src/models/u2net/model';
 import { resnet } from '../../src/models/resnet';
 
 describe('inference memory', () => {

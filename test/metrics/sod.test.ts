@@ -1,6 +1,6 @@
 /** SOD metrics on small cases computed by hand (working in the comments). */
 import { describe, it, expect } from 'vitest';
-import { mae, fMeasure, iou, dice, sMeasure, eMeasure } from '../../src/train/metrics/sod';
+import { mae, fMeasure, iou, dice, sMeasure, eMeasure } from '../../src/sod/metrics';
 
 // 2×2 case: prediction vs ground truth
 const pred = [0.95, 0.21, 0.61, 0.11]; // off the k/255 grid, so threshold counts are exact

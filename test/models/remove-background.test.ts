@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readImage, writePng } from '../../src/io/images';
-import { pretrainedU2netp } from '../../src/io/pretrained';
+import { pretrainedU2netp } from '../../src/sod/node/pretrained';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const fixture = (f: string) => join(root, 'test/fixtures', f);

@@ -1,18 +1,18 @@
 /**
- * fp16 U²-Net inference (src/models/u2net-half.ts): BN folding against `apply`, the pretrained U²-NetP
+ * fp16 U²-Net inference (src/models/u2net/inference.ts): BN folding against `apply`, the pretrained U²-NetP
  * mask in fp16 against fp32 on two real photos (the issue's bound: mean |Δ| < 1/255), and the clean
  * fallback on a device without 'shader-f16'. Four 320² forwards in all; the rest runs at 32².
  */
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { random, tensor, tidy, tree, full, uniform, Device, getDefaultDevice, type Tensor } from '../../src/node';
-import { u2net, type U2NetVariant } from '../../src/models/u2net';
-import { foldU2NetForInference, u2netFoldedApply, u2netPredict, u2netPredictor, disposeFolded, resolvePrecision } from '../../src/models/u2net-half';
+import { u2net, type U2NetVariant } from '../../src/models/u2net/model';
+import { foldU2NetForInference, u2netFoldedApply, u2netPredict, u2netPredictor, disposeFolded, resolvePrecision } from '../../src/models/u2net/inference';
 import { requestAdapter } from '../../src/kernels/webgpu/device';
-import { pretrainedU2netp } from '../../src/io/pretrained';
+import { pretrainedU2netp } from '../../src/sod/node/pretrained';
 import { loadInitialWeights } from '../../src/io/load-weights';
 import { readImage } from '../../src/io/images';
-import { u2netPreprocess } from '../../src/io/u2net-preprocess';
+import { u2netPreprocess } from '../../src/sod/preprocess';
 
 const fixture = (f: string) => fileURLToPath(new URL(`../fixtures/${f}`, import.meta.url));
 type P = { [k: string]: Tensor | P };

@@ -8,14 +8,14 @@ import { existsSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import * as ort from 'onnxruntime-node';
 import { random, tensor, tidy, tree, type Tensor } from '../../src/node';
-import { u2net, type U2NetName, type U2NetVariant } from '../../src/models/u2net';
-import { exportU2NetOnnx, u2netInferenceGraph } from '../../src/models/u2net-onnx-export';
-import { u2netStateDictFromOnnx } from '../../src/models/u2net-onnx';
+import { u2net, type U2NetName, type U2NetVariant } from '../../src/models/u2net/model';
+import { exportU2NetOnnx, u2netInferenceGraph } from '../../src/sod/onnx-export';
+import { u2netStateDictFromOnnx } from '../../src/sod/onnx-import';
 import { readOnnx } from '../../src/formats/onnx';
 import { writeOnnx, onnxFloat } from '../../src/formats/onnx-write';
 import { HostTensor } from '../../src/formats/host-tensor';
 import { loadStateDict } from '../../src/formats/load-state';
-import { fetchU2netpOnnx, pretrainedU2netp } from '../../src/io/pretrained';
+import { fetchU2netpOnnx, pretrainedU2netp } from '../../src/sod/node/pretrained';
 import { loadInitialWeights } from '../../src/io/load-weights';
 
 /** Deterministic pseudo-random floats in [lo, hi). */

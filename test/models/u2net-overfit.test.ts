@@ -7,9 +7,9 @@
  */
 import { describe, expect, it } from 'vitest';
 import { optim, random, tensor, tidy, tree, valueAndGrad, type Tensor } from '../../src/node';
-import { u2net, u2netLoss } from '../../src/models/u2net';
+import { u2net, u2netLoss } from '../../src/models/u2net/model';
 import { binaryCrossEntropyWithLogits } from '../../src/nn/losses';
-import { syntheticBatch } from '../../src/train/data/synthetic-sod';
+import { syntheticBatch } from '../../src/sod/synthetic';
 
 describe('U²-NetP overfits one batch', () => {
   it('30 Adam steps on one 64² image take the fused-map BCE below 0.05 and the 7-map loss below 12% of its start', async () => {

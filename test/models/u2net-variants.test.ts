@@ -1,8 +1,8 @@
 /** Compact U²-Net variants initialised from a standard model (the write-up's averaging rules). */
 import { describe, it, expect, beforeAll } from 'vitest';
 import { random, tree, type Tensor } from '../../src/node';
-import { u2net } from '../../src/models/u2net';
-import { convertU2netVariant } from '../../src/models/u2net-variants';
+import { u2net } from '../../src/models/u2net/model';
+import { convertU2netVariant } from '../../src/models/u2net/variants';
 
 const leaf = (t: unknown, path: string) => tree.flatten(t).find((l) => l.path === path)!.value as Tensor;
 

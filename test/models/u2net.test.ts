@@ -1,7 +1,7 @@
 /** U²-Net structure: parameter counts and names as the original, output shapes, deep-supervision loss. */
 import { describe, it, expect } from 'vitest';
 import { tree, random, tidy, rand, valueAndGrad, type Tensor } from '../../src/node';
-import { u2net, u2netLoss } from '../../src/models/u2net';
+import { u2net, u2netLoss } from '../../src/models/u2net/model';
 
 const count = (params: unknown) => tree.tensors(params).reduce((s, t) => s + t.size, 0);
 

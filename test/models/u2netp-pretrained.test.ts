@@ -8,12 +8,12 @@ import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as ort from 'onnxruntime-node';
 import { random, sigmoid, tensor, tidy, tree } from '../../src/node';
-import { u2net } from '../../src/models/u2net';
-import { u2netConvOrder, u2netStateDictFromOnnx } from '../../src/models/u2net-onnx';
-import { fetchU2netpOnnx, pretrainedU2netp } from '../../src/io/pretrained';
+import { u2net } from '../../src/models/u2net/model';
+import { u2netConvOrder, u2netStateDictFromOnnx } from '../../src/sod/onnx-import';
+import { fetchU2netpOnnx, pretrainedU2netp } from '../../src/sod/node/pretrained';
 import { loadInitialWeights } from '../../src/io/load-weights';
 import { readImage } from '../../src/io/images';
-import { u2netPreprocess } from '../../src/io/u2net-preprocess';
+import { u2netPreprocess } from '../../src/sod/preprocess';
 import { readOnnx } from '../../src/formats/onnx';
 
 const fixture = (f: string) => fileURLToPath(new URL(`../fixtures/${f}`, import.meta.url));

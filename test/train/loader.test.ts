@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import jpeg from 'jpeg-js';
 import { sequential, lambda, linear } from '../../src/nn';
-import { loadSodFolder } from '../../src/io/sod-folder';
+import { loadSodFolder } from '../../src/sod/node/folder';
 import { type Tensor, crossEntropy, reshape, tidy, valueAndGrad, optim, colorJitter, normalize, encodePng, imageFolder, sodDataset, decodeWorkers, loader, arrayDataset, subset, random, augmentGeometry, type HostBatch } from '../../src/node';
 
 let root: string;

@@ -1,6 +1,6 @@
 /** U²-Net preprocessing on the host: antialiased resize, divide by the maximum, ImageNet normalisation. */
 import { describe, expect, it } from 'vitest';
-import { IMAGENET_MEAN, IMAGENET_STD, maskToImageSize, normalizeMask, resizeAntialiasCHW, u2netPreprocess } from '../../src/io/u2net-preprocess';
+import { IMAGENET_MEAN, IMAGENET_STD, maskToImageSize, normalizeMask, resizeAntialiasCHW, u2netPreprocess } from '../../src/sod/preprocess';
 import { resizeBilinearCHW } from '../../src/train/data/resize-host';
 
 describe('u2net preprocessing', () => {

@@ -13,7 +13,7 @@
  */
 import { HostTensor } from '../formats/host-tensor';
 import type { OnnxModel, OnnxNode } from '../formats/onnx';
-import { U2NET_CONFIG, type U2NetName } from './u2net';
+import { u2netGraph, type U2NetName } from '../models/u2net/graph';
 
 export interface ConvSlot {
   /** Parameter path of the conv (e.g. `stage1.rebnconvin.conv_s1`, `side3`, `outconv`). */
@@ -25,23 +25,16 @@ export interface ConvSlot {
   padding: number;
 }
 
-const ENCODER = ['stage1', 'stage2', 'stage3', 'stage4', 'stage5', 'stage6'];
-const DECODER = ['stage5d', 'stage4d', 'stage3d', 'stage2d', 'stage1d'];
-
-/** The convolutions of U²-Net / U²-NetP (3 input channels, 1 output) in the original forward order. */
+/** The convolutions of U²-Net / U²-NetP (3 input channels, 1 output) in the original forward order: the graph's conv nodes in order. */
 export function u2netConvOrder(name: U2NetName = 'u2netp'): ConvSlot[] {
-  const table = U2NET_CONFIG[name];
   const slots: ConvSlot[] = [];
-  const reb = (stage: string, block: string, cin: number, cout: number, dilation: number) =>
-    slots.push({ path: `${stage}.${block}.conv_s1`, bn: `${stage}.${block}.bn_s1`, shape: [cout, cin, 3, 3], dilation, padding: dilation });
-  for (const stage of [...ENCODER, ...DECODER]) {
-    const [L, cin, mid, cout, dilated] = table.stages[stage];
-    reb(stage, 'rebnconvin', cin, cout, 1);
-    for (let i = 1; i <= L; i++) reb(stage, `rebnconv${i}`, i === 1 ? cout : mid, mid, dilated ? 2 ** (i - 1) : i === L ? 2 : 1);
-    for (let i = L - 1; i >= 1; i--) reb(stage, `rebnconv${i}d`, 2 * mid, i === 1 ? cout : mid, dilated ? 2 ** (i - 1) : 1);
+  for (const n of u2netGraph({ model: name }).nodes) {
+    if (n.op === 'rebnconv') {
+      slots.push({ path: `${n.name}.conv_s1`, bn: `${n.name}.bn_s1`, shape: [n.outChannels, n.inChannels, 3, 3], dilation: n.dilation, padding: n.dilation });
+    } else if (n.op === 'conv') {
+      slots.push({ path: n.name, bn: null, shape: [n.outChannels, n.inChannels, n.kernelSize, n.kernelSize], dilation: 1, padding: n.padding });
+    }
   }
-  table.sides.forEach((ch, i) => slots.push({ path: `side${i + 1}`, bn: null, shape: [1, ch, 3, 3], dilation: 1, padding: 1 }));
-  slots.push({ path: 'outconv', bn: null, shape: [1, 6, 1, 1], dilation: 1, padding: 0 });
   return slots;
 }
 

@@ -1,5 +1,5 @@
 /** Stage panels for segmentation: rows of image | predicted mask | cutout on black | ground truth, as one PNG. */
-import { writePng } from './images';
+import { writePng } from '../../io/images';
 
 export interface PanelRow { image: Float32Array; pred: Float32Array; mask?: Float32Array; size: number; width?: number; }
 

@@ -1,9 +1,10 @@
 /**
  * ONNX export of U²-Net / U²-NetP (every variant: standard, grouped, separable) for inference
  * runtimes (onnxruntime, a C++ deployment, …). The network is first lowered to a small inference
- * graph (`u2netInferenceGraph`): eval-mode BatchNorm folded into the conv before it in float64 and
- * rounded to float32, so each REBNCONV is one conv (or depthwise + pointwise) with a ReLU. That graph
- * is then written as ONNX (opset 13, ir_version 8):
+ * graph (`u2netInferenceGraph`) by interpreting the layout of src/models/u2net/graph.ts with the
+ * weights of `foldU2NetForInference` (eval-mode BatchNorm folded into the conv before it, in float32),
+ * so each REBNCONV is one conv (or depthwise + pointwise) with a ReLU. That graph is then written as
+ * ONNX (opset 13, ir_version 8):
  *
  * - Conv with pads = dilations = the dilation (3×3 convs), group 2 for the grouped variant and
  *   group = C for the depthwise half of the separable one;
@@ -25,7 +26,10 @@ import type { Tensor } from '../tensor/tensor';
 import * as tree from '../tensor/tree';
 import { HostTensor } from '../formats/host-tensor';
 import { writeOnnx, type OnnxWriteNode, type OnnxWriteModel } from '../formats/onnx-write';
-import { U2NET_CONFIG, type U2NetModel } from './u2net';
+import type { Params, State } from '../nn/module';
+import type { U2NetModel } from '../models/u2net/model';
+import { runU2NetGraph } from '../models/u2net/graph';
+import { foldU2NetForInference, disposeFolded, type FoldedConv, type FoldedRebnconv } from '../models/u2net/inference';
 
 /** One step of the lowered inference network; values are named by string. */
 export type U2NetInferenceOp =
@@ -44,117 +48,69 @@ export interface U2NetInferenceGraph {
   ops: U2NetInferenceOp[];
 }
 
-type P = { [k: string]: Tensor | P };
-type Host = { shape: readonly number[]; data: Float32Array };
-
-const ENCODER = ['stage1', 'stage2', 'stage3', 'stage4', 'stage5', 'stage6'];
-const DECODER = ['stage5d', 'stage4d', 'stage3d', 'stage2d', 'stage1d'];
-
-async function hostLeaves(t: unknown): Promise<Map<string, Host>> {
-  const out = new Map<string, Host>();
-  await Promise.all(tree.flatten(t).map(async ({ path, value }) => {
-    const v = value as Tensor;
-    if (!v || typeof v.data !== 'function') return;
-    if (path.endsWith('num_batches_tracked')) return; // not used in eval mode
-    if (v.dtype !== 'float32') throw new Error(`exportU2NetOnnx: '${path}' is ${v.dtype}; expected float32`);
-    out.set(path, { shape: v.shape, data: Float32Array.from((await v.data()) as Float32Array) });
-  }));
-  return out;
+/** A folded conv read back to the host (float32). */
+async function hostConv(f: FoldedConv, where: string): Promise<{ weight: HostTensor; bias: HostTensor }> {
+  const read = async (t: Tensor, what: string) => {
+    if (t.dtype !== 'float32') throw new Error(`exportU2NetOnnx: '${where}' ${what} is ${t.dtype}; expected float32`);
+    return new HostTensor('float32', [...t.shape], Float32Array.from((await t.data()) as Float32Array));
+  };
+  return { weight: await read(f.weight, 'weight'), bias: await read(f.bias, 'bias') };
 }
 
 /**
  * The eval-mode network with every BatchNorm folded into the conv before it. `params`/`state` are the
  * model's (state gives the running statistics); `eps` is the BatchNorm epsilon (1e-5, as the model uses).
  */
-export async function u2netInferenceGraph(model: U2NetModel, params: P, state: P, { eps = 1e-5 } = {}): Promise<U2NetInferenceGraph> {
+export async function u2netInferenceGraph(model: U2NetModel, params: Params, state: State, { eps = 1e-5 } = {}): Promise<U2NetInferenceGraph> {
   const c = model.config;
-  const table = U2NET_CONFIG[c.model];
-  const ps = await hostLeaves(params), ss = await hostLeaves(state);
-  const need = (m: Map<string, Host>, k: string, what: string): Host => {
-    const v = m.get(k);
-    if (!v) throw new Error(`exportU2NetOnnx: ${what} has no '${k}' (is this a ${c.model} '${c.variant}' model's ${what}?)`);
-    return v;
-  };
-  const ops: U2NetInferenceOp[] = [];
-  const channels = new Map<string, number>([['input', c.inChannels]]);
-
-  /** Conv at `path` (weight/bias), optionally folding the BatchNorm at `bn` and adding a ReLU. */
-  const conv = (x: string, y: string, path: string, { padding, dilation, bn, relu, depthwise = false }: { padding: number; dilation: number; bn?: string; relu: boolean; depthwise?: boolean }) => {
-    const w = need(ps, `${path}.weight`, 'params');
-    const b = ps.get(`${path}.bias`);
-    const [cout, cinG, kh, kw] = w.shape;
-    const cin = channels.get(x)!;
-    if (cin % cinG) throw new Error(`exportU2NetOnnx: '${path}.weight' has shape [${w.shape.join(', ')}], which does not divide its ${cin} input channels`);
-    const groups = cin / cinG;
-    if (depthwise && groups !== cin) throw new Error(`exportU2NetOnnx: '${path}' should be depthwise; its weight has shape [${w.shape.join(', ')}] for ${cin} channels`);
-    const weight = new Float32Array(w.data.length), bias = new Float32Array(cout);
-    const per = cinG * kh * kw;
-    for (let o = 0; o < cout; o++) {
-      let scale = 1, shift = b ? b.data[o] : 0;
-      if (bn) {
-        const gamma = ps.get(`${bn}.weight`)?.data[o] ?? 1, beta = ps.get(`${bn}.bias`)?.data[o] ?? 0;
-        const mean = need(ss, `${bn}.running_mean`, 'state').data[o], v = need(ss, `${bn}.running_var`, 'state').data[o];
-        scale = gamma / Math.sqrt(v + Math.fround(eps));
-        shift = (shift - mean) * scale + beta;
+  const graph = model.graph;
+  for (const { path, value } of tree.flatten({ params, state })) {
+    const t = value as Tensor;
+    if (!path.endsWith('num_batches_tracked') && t.dtype !== 'float32') throw new Error(`exportU2NetOnnx: '${path}' is ${t.dtype}; expected float32`);
+  }
+  const folded = await foldU2NetForInference(model, params, state, { dtype: 'float32', eps });
+  // read every folded conv back once: keyed by the graph node (and '.depthwise' for the separable half)
+  const host = new Map<string, { weight: HostTensor; bias: HostTensor }>();
+  try {
+    for (const [k, v] of Object.entries(folded.params)) {
+      if ('weight' in v) { host.set(k, await hostConv(v as FoldedConv, k)); continue; }
+      for (const [block, f] of Object.entries(v as { [block: string]: FoldedRebnconv })) {
+        const name = `${k}.${block}`;
+        if ('conv' in f) host.set(name, await hostConv(f.conv, name));
+        else { host.set(`${name}.depthwise`, await hostConv(f.depthwise, `${name}.conv_s1.depthwise`)); host.set(name, await hostConv(f.pointwise, `${name}.conv_s1.pointwise`)); }
       }
-      for (let i = 0; i < per; i++) weight[o * per + i] = w.data[o * per + i] * scale;
-      bias[o] = shift;
     }
-    ops.push({ op: 'conv', x, y, weight: new HostTensor('float32', [cout, cinG, kh, kw], weight), bias: new HostTensor('float32', [cout], bias), padding, dilation, groups, relu });
-    channels.set(y, cout);
+  } finally {
+    disposeFolded(folded, params);
+  }
+  const ops: U2NetInferenceOp[] = [];
+  const conv = (x: string, y: string, cin: number, padding: number, dilation: number, relu: boolean, depthwise = false) => {
+    const { weight, bias } = host.get(y)!;
+    const cinG = weight.shape[1];
+    if (cin % cinG) throw new Error(`exportU2NetOnnx: the conv '${y}' has a weight of shape [${weight.shape.join(', ')}], which does not divide its ${cin} input channels`);
+    const groups = cin / cinG;
+    if (depthwise && groups !== cin) throw new Error(`exportU2NetOnnx: '${y}' should be depthwise; its weight has shape [${weight.shape.join(', ')}] for ${cin} channels`);
+    ops.push({ op: 'conv', x, y, weight, bias, padding, dilation, groups, relu });
     return y;
   };
-  const rebnconv = (x: string, path: string, dilation: number) => {
-    const conv3 = `${path}.conv_s1`, bn = `${path}.bn_s1`;
-    if (ps.has(`${conv3}.depthwise.weight`)) {
-      const h = conv(x, `${path}.depthwise`, `${conv3}.depthwise`, { padding: dilation, dilation, relu: false, depthwise: true });
-      return conv(h, path, `${conv3}.pointwise`, { padding: 0, dilation: 1, bn, relu: true });
-    }
-    return conv(x, path, conv3, { padding: dilation, dilation, bn, relu: true });
+  const cat = (xs: string[], y: string | undefined) => {
+    if (xs.length === 1) return xs[0];
+    ops.push({ op: 'concat', xs, y: y! });
+    return y!;
   };
-  const pool = (x: string) => { const y = `${x}.pool`; ops.push({ op: 'maxpool', x, y }); channels.set(y, channels.get(x)!); return y; };
-  const up = (x: string, like: string) => { const y = `${x}.up`; ops.push({ op: 'upsample', x, like, y }); channels.set(y, channels.get(x)!); return y; };
-  const cat = (xs: string[], y: string) => { ops.push({ op: 'concat', xs, y }); channels.set(y, xs.reduce((s, v) => s + channels.get(v)!, 0)); return y; };
-
-  const rsu = (stage: string, x: string) => {
-    const [L, , , , dilated] = table.stages[stage];
-    const hxin = rebnconv(x, `${stage}.rebnconvin`, 1);
-    const enc: string[] = [];
-    let hx = hxin;
-    for (let i = 1; i <= L; i++) {
-      if (i > 1 && !dilated && i < L) hx = pool(enc[i - 2]);
-      else if (i > 1) hx = enc[i - 2];
-      const dil = dilated ? 2 ** (i - 1) : i === L ? 2 : 1;
-      enc.push(rebnconv(hx, `${stage}.rebnconv${i}`, dil));
-    }
-    let d = enc[L - 1];
-    for (let i = L - 1; i >= 1; i--) {
-      const skip = enc[i - 1];
-      const u = dilated || i === L - 1 ? d : up(d, skip);
-      d = rebnconv(cat([u, skip], `${stage}.cat${i}d`), `${stage}.rebnconv${i}d`, dilated ? 2 ** (i - 1) : 1);
-    }
-    ops.push({ op: 'add', a: d, b: hxin, y: stage });
-    channels.set(stage, channels.get(d)!);
-    return stage;
-  };
-
-  const enc: string[] = [];
-  let hx = 'input';
-  ENCODER.forEach((name, i) => {
-    if (i > 0) hx = pool(enc[i - 1]);
-    enc.push(rsu(name, hx));
+  const outputs = runU2NetGraph<string>(graph, 'input', {
+    rebnconv(n, xs) {
+      const x = cat(xs, n.concat);
+      const d = n.dilation;
+      if (host.has(`${n.name}.depthwise`)) return conv(conv(x, `${n.name}.depthwise`, n.inChannels, d, d, false, true), n.y, n.inChannels, 0, 1, true);
+      return conv(x, n.y, n.inChannels, d, d, true);
+    },
+    conv: (n, xs) => conv(cat(xs, n.concat), n.y, n.inChannels, n.padding, 1, false),
+    maxpool: (n, x) => { ops.push({ op: 'maxpool', x, y: n.y }); return n.y; },
+    upsample: (n, x, like) => { ops.push({ op: 'upsample', x, like, y: n.y }); return n.y; },
+    add: (n, a, b) => { ops.push({ op: 'add', a, b, y: n.y }); return n.y; },
   });
-  const dec: string[] = [enc[5]];
-  DECODER.forEach((name, j) => {
-    const skip = enc[4 - j];
-    dec.push(rsu(name, cat([up(dec[j], skip), skip], `${name}.in`)));
-  });
-  const sources = [dec[5], dec[4], dec[3], dec[2], dec[1], dec[0]];
-  const sides = sources.map((s, i) => conv(s, `side${i + 1}`, `side${i + 1}`, { padding: 1, dilation: 1, relu: false }));
-  const d1 = sides[0];
-  const maps = [d1, ...sides.slice(1).map((s) => up(s, d1))];
-  const d0 = conv(cat(maps, 'fuse'), 'outconv', 'outconv', { padding: 0, dilation: 1, relu: false });
-  return { input: 'input', inChannels: c.inChannels, outChannels: c.outChannels, outputs: [d0, ...maps], ops };
+  return { input: graph.input, inChannels: c.inChannels, outChannels: c.outChannels, outputs, ops };
 }
 
 export interface U2NetOnnxOptions {
@@ -243,7 +199,7 @@ export function u2netOnnxModel(g: U2NetInferenceGraph, options: U2NetOnnxOptions
  * ONNX bytes of the model's inference graph (eval-mode BatchNorm folded; see the file comment).
  * Reads the parameters back from the GPU once.
  */
-export async function exportU2NetOnnx(model: U2NetModel, params: P, state: P, options: U2NetOnnxOptions = {}): Promise<Uint8Array> {
+export async function exportU2NetOnnx(model: U2NetModel, params: Params, state: State, options: U2NetOnnxOptions = {}): Promise<Uint8Array> {
   const g = await u2netInferenceGraph(model, params, state, { eps: options.eps });
   return writeOnnx(u2netOnnxModel(g, options));
 }

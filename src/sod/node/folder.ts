@@ -5,9 +5,9 @@
  */
 import { readdirSync, statSync } from 'node:fs';
 import { join, extname, basename } from 'node:path';
-import { readImage, pixelsToCHW } from './images';
-import { resizeBilinearCHW } from '../train/data/resize-host';
-import type { SodPair } from '../train/data/sod-batches';
+import { readImage, pixelsToCHW } from '../../io/images';
+import { resizeBilinearCHW } from '../../train/data/resize-host';
+import type { SodPair } from '../batches';
 
 const IMAGE_EXT = new Set(['.jpg', '.jpeg', '.png']);
 

@@ -23,26 +23,29 @@
  * them, the fp16 mask is within 1.2e-3 mean |Δ| of fp32 on chelsea.png (all-f16: 3.4e-3, max 0.16);
  * see test/models/u2net-half.test.ts.
  *
- * The forward below mirrors `u2net().apply` (src/models/u2net.ts) with each conv + BN + ReLU as one
- * conv with fused bias and ReLU; the tests check the folded fp32 forward against `apply`.
+ * The forward interprets the same layout as `u2net().apply` (graph.ts) with each conv + BN + ReLU as
+ * one conv with fused bias and ReLU; the tests check the folded fp32 forward against `apply`. The
+ * folding here is the only one: the ONNX export (src/sod/onnx-export.ts) reads these folded weights.
  */
-import type { Tensor } from '../tensor/tensor';
-import type { Device } from '../kernels/webgpu/device';
-import { hasFloat16 } from '../base/dtype';
-import { add, cast, mul, rsqrt, sigmoid, sub } from '../tensor/ops/elementwise';
-import { concat } from '../tensor/ops/layout';
-import { maxPool2d } from '../tensor/ops/pool';
-import { upsampleLike } from '../tensor/ops/resize';
-import { conv2d, type Conv2dOptions } from '../tensor/ops/conv';
-import { reshape } from '../tensor/ops/shape-ops';
-import { full } from '../tensor/ops/creation';
-import { tidy } from '../tensor/scope';
-import * as tree from '../tensor/tree';
-import { U2NET_CONFIG, type U2NetModel } from './u2net';
+import type { Tensor } from '../../tensor/tensor';
+import type { Device } from '../../kernels/webgpu/device';
+import { hasFloat16 } from '../../base/dtype';
+import { add, cast, mul, rsqrt, sigmoid, sub } from '../../tensor/ops/elementwise';
+import { concat } from '../../tensor/ops/layout';
+import { maxPool2d } from '../../tensor/ops/pool';
+import { upsampleLike } from '../../tensor/ops/resize';
+import { conv2d, type Conv2dOptions } from '../../tensor/ops/conv';
+import { reshape } from '../../tensor/ops/shape-ops';
+import { full } from '../../tensor/ops/creation';
+import { tidy } from '../../tensor/scope';
+import * as tree from '../../tensor/tree';
+import type { Params, State } from '../../nn/module';
+import { disposeUnlessTraced } from '../../nn/dispose';
+import { u2netGraph, runU2NetGraph } from './graph';
+import type { U2NetModel } from './model';
 
 export type U2NetPrecision = 'fp16' | 'fp32' | 'auto';
 
-type P = { [k: string]: Tensor | P };
 
 /** One folded conv: weight and bias in the inference dtype. */
 export interface FoldedConv { weight: Tensor; bias: Tensor; }
@@ -91,10 +94,13 @@ export function resolvePrecision(device: Device, precision: U2NetPrecision = 'au
   return precision;
 }
 
-const leaf = (p: P | undefined, k: string): Tensor | undefined => p?.[k] as Tensor | undefined;
+const leaf = (p: Params | undefined, k: string): Tensor | undefined => p?.[k] as Tensor | undefined;
 
-/** The conv's weight and bias with BN folded in, in f32 (bias zeros when the conv has none). */
-function foldBn(conv: P, bn: P | undefined, st: P | undefined, eps: number, where: string): FoldedConv {
+/**
+ * The conv's weight and bias with the eval-mode BatchNorm after it folded in, in f32 (bias zeros when
+ * the conv has none): s = γ/√(var + eps), w' = w·s per output channel, b' = (b − mean)·s + β.
+ */
+export function foldConvBatchNorm(conv: Params, bn: Params | undefined, st: State | undefined, eps: number, where: string): FoldedConv {
   const w = conv.weight as Tensor;
   const C = w.shape[0];
   const o = { device: w.device };
@@ -106,7 +112,7 @@ function foldBn(conv: P, bn: P | undefined, st: P | undefined, eps: number, wher
   return { weight: mul(w, reshape(s, [C, 1, 1, 1])), bias: add(mul(sub(b, mean), s), beta) };
 }
 
-function plainConv(conv: P, where: string): FoldedConv {
+function plainConv(conv: Params, where: string): FoldedConv {
   const w = conv.weight as Tensor;
   if (!w) throw new Error(`foldU2NetForInference: params.${where} has no weight`);
   return { weight: w, bias: leaf(conv, 'bias') ?? full([w.shape[0]], 0, { device: w.device }) };
@@ -117,36 +123,28 @@ function plainConv(conv: P, where: string): FoldedConv {
  * casts the result to `dtype`. The returned weights are new tensors (dispose them with
  * `disposeFolded`); `params` and `state` are left as they are.
  */
-export async function foldU2NetForInference(model: U2NetModel, params: P, state: P, options: FoldOptions = {}): Promise<FoldedU2Net> {
+export async function foldU2NetForInference(model: U2NetModel, params: Params, state: State, options: FoldOptions = {}): Promise<FoldedU2Net> {
   const dtype = options.dtype ?? 'float32';
   const eps = options.eps ?? 1e-5;
   const threshold = options.float32BiasAbove ?? 64;
   if (dtype !== 'float32' && dtype !== 'float16') throw new Error(`foldU2NetForInference: dtype must be 'float32' or 'float16'; got ${JSON.stringify(dtype)}`);
   const c = model.config;
-  const table = U2NET_CONFIG[c.model];
+  const graph = u2netGraph(c);
   // fold everything in f32 first; then read each folded bias back to decide which convs may go to f16
   const f32 = tidy(() => {
     const result: FoldedU2Net['params'] = {};
-    for (const stage of Object.keys(table.stages)) {
-      const sp = params[stage] as P, ss = state[stage] as P;
-      if (!sp || !ss) throw new Error(`foldU2NetForInference: params or state has no '${stage}' (is this a ${c.model}?)`);
-      const blocks: { [block: string]: FoldedRebnconv } = {};
-      for (const name of Object.keys(sp)) {
-        const where = `${stage}.${name}`;
-        const bp = sp[name] as P, bs = ss[name] as P;
-        const conv = bp.conv_s1 as P;
-        if ('depthwise' in conv) {
-          blocks[name] = {
-            depthwise: plainConv(conv.depthwise as P, `${where}.conv_s1.depthwise`),
-            pointwise: foldBn(conv.pointwise as P, bp.bn_s1 as P, bs?.bn_s1 as P, eps, where),
-          };
-        } else {
-          blocks[name] = { conv: foldBn(conv, bp.bn_s1 as P, bs?.bn_s1 as P, eps, where) };
-        }
-      }
-      result[stage] = blocks;
+    for (const n of graph.nodes) {
+      if (n.op === 'conv') result[n.name] = plainConv(params[n.name] as Params, n.name);
+      if (n.op !== 'rebnconv') continue;
+      const [stage, block] = n.name.split('.');
+      const bp = (params[stage] as Params | undefined)?.[block] as Params | undefined, bs = (state[stage] as Params | undefined)?.[block] as Params | undefined;
+      if (!bp || !bs) throw new Error(`foldU2NetForInference: params or state has no '${n.name}' (is this a ${c.model}?)`);
+      const conv = bp.conv_s1 as Params;
+      const blocks = (result[stage] ??= {}) as { [block: string]: FoldedRebnconv };
+      blocks[block] = 'depthwise' in conv
+        ? { depthwise: plainConv(conv.depthwise as Params, `${n.name}.conv_s1.depthwise`), pointwise: foldConvBatchNorm(conv.pointwise as Params, bp.bn_s1 as Params, bs.bn_s1 as State, eps, n.name) }
+        : { conv: foldConvBatchNorm(conv, bp.bn_s1 as Params, bs.bn_s1 as State, eps, n.name) };
     }
-    for (const name of ['side1', 'side2', 'side3', 'side4', 'side5', 'side6', 'outconv']) result[name] = plainConv(params[name] as P, name);
     return result;
   });
   if (dtype === 'float32') return { config: c, dtype, float32Convs: [], params: f32 };
@@ -174,15 +172,13 @@ export async function foldU2NetForInference(model: U2NetModel, params: P, state:
 }
 
 /** Frees the folded weights (never the model's own params: float32 side convs are shared with them, and are skipped). */
-export function disposeFolded(folded: FoldedU2Net, original?: P): void {
+export function disposeFolded(folded: FoldedU2Net, original?: Params): void {
   const own = new Set<Tensor>(original ? (tree.leaves(original) as Tensor[]) : []);
   for (const t of tree.leaves(folded.params) as Tensor[]) if (!own.has(t)) t.dispose();
 }
 
 // ---- the forward ---------------------------------------------------------------------------------
 
-const encDilation = (L: number, dilated: boolean, i: number) => (dilated ? 2 ** (i - 1) : i === L ? 2 : 1);
-const decDilation = (dilated: boolean, i: number) => (dilated ? 2 ** (i - 1) : 1);
 const pool = (x: Tensor) => maxPool2d(x, { kernelSize: 2, stride: 2, ceilMode: true });
 
 /** A conv in its weights' dtype: an f32 conv inside an f16 model reads its input as f32 and stores f16. */
@@ -201,30 +197,10 @@ function rebnconv(f: FoldedRebnconv, x: Tensor, dilation: number): Tensor {
   return conv(f.conv, x, { padding: dilation, dilation, groups: x.shape[1] / f.conv.weight.shape[1], activation: 'relu' });
 }
 
-function rsu(p: { [block: string]: FoldedRebnconv }, x: Tensor, L: number, dilated: boolean): Tensor {
-  const hxin = rebnconv(p.rebnconvin, x, 1);
-  const enc: Tensor[] = [];
-  let hx = hxin;
-  for (let i = 1; i <= L; i++) {
-    if (i > 1 && !dilated && i < L) hx = pool(enc[i - 2]);
-    else if (i > 1) hx = enc[i - 2];
-    enc.push(rebnconv(p[`rebnconv${i}`], hx, encDilation(L, dilated, i)));
-  }
-  let d = enc[L - 1];
-  for (let i = L - 1; i >= 1; i--) {
-    const skip = enc[i - 1];
-    const up = dilated || i === L - 1 ? d : upsampleLike(d, skip);
-    d = rebnconv(p[`rebnconv${i}d`], concat([up, skip], 1), decDilation(dilated, i));
-  }
-  return add(d, hxin);
-}
-
-const ENCODER = ['stage1', 'stage2', 'stage3', 'stage4', 'stage5', 'stage6'];
-const DECODER = ['stage5d', 'stage4d', 'stage3d', 'stage2d', 'stage1d'];
-
 /**
  * The 7 logit maps [d0 (fused), d1, …, d6] of a folded U²-Net, in the folded dtype. `x` is float32
- * (cast here when the model is float16) or already of the folded dtype. Run it inside `tidy`.
+ * (cast here when the model is float16) or already of the folded dtype. Run it inside `tidy`;
+ * intermediates are freed as soon as their last reader has run.
  */
 export function u2netFoldedApply(folded: FoldedU2Net, x: Tensor): Tensor[] {
   const c = folded.config;
@@ -232,28 +208,20 @@ export function u2netFoldedApply(folded: FoldedU2Net, x: Tensor): Tensor[] {
     throw new Error(`u2netFoldedApply: input must have shape [N, ${c.inChannels}, H, W]; got [${x.shape.join(', ')}]`);
   }
   if (x.dtype !== 'float32' && x.dtype !== folded.dtype) throw new Error(`u2netFoldedApply: input has dtype ${x.dtype}; expected float32 or ${folded.dtype}`);
-  const table = U2NET_CONFIG[c.model].stages;
-  const P = folded.params;
-  const stage = (name: string, input: Tensor) => rsu(P[name] as { [block: string]: FoldedRebnconv }, input, table[name][0], table[name][4]);
-  const enc: Tensor[] = [];
-  let hx = x.dtype === folded.dtype ? x : cast(x, folded.dtype);
-  ENCODER.forEach((name, i) => {
-    if (i > 0) hx = pool(enc[i - 1]);
-    enc.push(stage(name, hx));
+  const fp = folded.params;
+  const cat = (xs: Tensor[]) => (xs.length === 1 ? xs[0] : concat(xs, 1));
+  const input = x.dtype === folded.dtype ? x : cast(x, folded.dtype);
+  return runU2NetGraph<Tensor>(u2netGraph(c), input, {
+    rebnconv: (n, xs) => {
+      const [stage, block] = n.name.split('.');
+      return rebnconv((fp[stage] as { [block: string]: FoldedRebnconv })[block], cat(xs), n.dilation);
+    },
+    conv: (n, xs) => conv(fp[n.name] as FoldedConv, cat(xs), { padding: n.padding }),
+    maxpool: (_n, t) => pool(t),
+    upsample: (_n, t, like) => upsampleLike(t, like),
+    add: (_n, a, b) => add(a, b),
+    free: (t) => disposeUnlessTraced(t),
   });
-  const dec: Tensor[] = [enc[5]];
-  DECODER.forEach((name, j) => {
-    const skip = enc[4 - j];
-    dec.push(stage(name, concat([upsampleLike(dec[j], skip), skip], 1)));
-  });
-  const sources = [dec[5], dec[4], dec[3], dec[2], dec[1], dec[0]];
-  const side = (i: number) => {
-    return conv(P[`side${i + 1}`] as FoldedConv, sources[i], { padding: 1 });
-  };
-  const d1 = side(0);
-  const sides = [d1, ...[1, 2, 3, 4, 5].map((i) => upsampleLike(side(i), d1))];
-  const d0 = conv(P.outconv as FoldedConv, concat(sides, 1), {});
-  return [d0, ...sides];
 }
 
 export interface U2NetPredictOptions {
@@ -277,7 +245,7 @@ export interface U2NetPredictor {
  * Folds once, predicts many times: the inference path for repeated use (e.g. a folder of photos).
  * `params` and `state` stay owned by the caller.
  */
-export async function u2netPredictor(model: U2NetModel, params: P, state: P, options: U2NetPredictOptions = {}): Promise<U2NetPredictor> {
+export async function u2netPredictor(model: U2NetModel, params: Params, state: Params, options: U2NetPredictOptions = {}): Promise<U2NetPredictor> {
   const first = tree.leaves(params)[0] as Tensor | undefined;
   if (!first) throw new Error('u2netPredictor: params has no tensors');
   const precision = resolvePrecision(first.device, options.precision, 'u2netPredictor');
@@ -294,7 +262,7 @@ export async function u2netPredictor(model: U2NetModel, params: P, state: P, opt
  * One-shot inference: sigmoid of the fused logits, float32, at `precision` ('auto': fp16 where the
  * device has 'shader-f16', else fp32). Folds the BatchNorms each call; use u2netPredictor to reuse them.
  */
-export async function u2netPredict(model: U2NetModel, params: P, state: P, x: Tensor, options: U2NetPredictOptions = {}): Promise<Tensor> {
+export async function u2netPredict(model: U2NetModel, params: Params, state: Params, x: Tensor, options: U2NetPredictOptions = {}): Promise<Tensor> {
   const p = await u2netPredictor(model, params, state, options);
   try {
     return p.predict(x);

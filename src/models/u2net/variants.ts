@@ -6,17 +6,17 @@
  * convs and the fuse conv are copied; a conv the variant cannot take (odd channel counts for 2
  * groups) stays standard, as in the model itself.
  */
-import type { Tensor } from '../tensor/tensor';
-import { mean } from '../tensor/ops/stats';
-import { reshape } from '../tensor/ops/shape-ops';
-import { zeros } from '../tensor/ops/creation';
-import * as tree from '../tensor/tree';
-import type { U2NetVariant } from './u2net';
-import { internal } from '../tensor/ops/define';
+import type { Tensor } from '../../tensor/tensor';
+import { mean } from '../../tensor/ops/stats';
+import { reshape } from '../../tensor/ops/shape-ops';
+import { zeros } from '../../tensor/ops/creation';
+import * as tree from '../../tensor/tree';
+import type { U2NetVariant } from './graph';
+import type { Params } from '../../nn/module';
+import { internal } from '../../tensor/ops/define';
 
-type P = { [k: string]: Tensor | P };
 
-function convertConv(conv: P, variant: U2NetVariant): P {
+function convertConv(conv: Params, variant: U2NetVariant): Params {
   const w = conv.weight as Tensor, b = conv.bias as Tensor;
   const [cout, cin, kh, kw] = w.shape;
   if (variant === 'grouped' && cin % 2 === 0 && cout % 2 === 0) {
@@ -32,13 +32,13 @@ function convertConv(conv: P, variant: U2NetVariant): P {
 }
 
 /** New params for `variant` from a standard model's params (the input is left untouched). */
-export function convertU2netVariant(params: P, variant: U2NetVariant): P {
+export function convertU2netVariant(params: Params, variant: U2NetVariant): Params {
   if (variant === 'standard') return params;
-  const walk = (node: P): P => {
-    const out: P = {};
+  const walk = (node: Params): Params => {
+    const out: Params = {};
     for (const [k, v] of Object.entries(node)) {
-      if (k === 'conv_s1') out[k] = convertConv(v as P, variant);
-      else out[k] = (v as Tensor).shape !== undefined && !(v as P).weight ? v : walk(v as P);
+      if (k === 'conv_s1') out[k] = convertConv(v as Params, variant);
+      else out[k] = (v as Tensor).shape !== undefined && !(v as Params).weight ? v : walk(v as Params);
     }
     return out;
   };
@@ -46,7 +46,7 @@ export function convertU2netVariant(params: P, variant: U2NetVariant): P {
 }
 
 /** Tensors of `converted` that are not shared with `original` (to dispose the original safely). */
-export const sharedLeaves = (original: P, converted: P): Set<Tensor> => {
+export const sharedLeaves = (original: Params, converted: Params): Set<Tensor> => {
   const keep = new Set(tree.tensors(converted));
   return new Set(tree.tensors(original).filter((t) => keep.has(t)));
 };
