@@ -20,7 +20,7 @@ import { getDefaultDevice } from '../../kernels/webgpu/devices';
 import { randomKernel, RANDOM_WG, type RandomKind } from '../../kernels/wgsl/random';
 import { refBernoulli, refNormal, refRandint, refUniform } from '../../kernels/reference/random';
 import { parseDType, type DType } from '../../base/dtype';
-import { type Key, checkKey, permutation } from '../random';
+import { type Key, checkKey, isKey, permutation } from '../random';
 import { ArgumentError, broadcastShapes, checkShape, fmtShape, sameShape } from '../../base/shape';
 import { Tensor, empty } from '../tensor';
 import { checkOperands, defineOp, type RefTensor } from './define';
@@ -84,8 +84,16 @@ const bernoulliOp = defineOp<BernoulliAttrs>({
   noGrad: 'random',
 });
 
-function base(fn: string, k: Key, shape: readonly number[], o: RandomOptions, allowed: DType): Base {
+/** A key passed where the shape belongs (`randn(shape, key)`) says so instead of a vague key error. */
+export function checkKeyFirst(fn: string, k: unknown, second: unknown, secondName: string): void {
+  if (!isKey(k) && isKey(second)) {
+    throw new ArgumentError(fn, 'key', `is ${JSON.stringify(k)} and '${secondName}' is a key`, `the key first: ${fn}(key, ${secondName}, ...)`);
+  }
   checkKey(fn, k);
+}
+
+function base(fn: string, k: Key, shape: readonly number[], o: RandomOptions, allowed: DType): Base {
+  checkKeyFirst(fn, k, shape, 'shape');
   const s = checkShape(fn, 'shape', shape);
   if (o.dtype !== undefined && parseDType(o.dtype, fn) !== allowed) throw new ArgumentError(fn, 'dtype', `is '${o.dtype}'`, `'${allowed}'`);
   return { key: [k[0], k[1]], shape: s, ...(o.device ? { device: o.device } : {}) };
