@@ -94,7 +94,7 @@ ${range(v.tp).map((j) => `  if (owb + ${j} < p.OW) {
 ${range(v.tc).map((c) => `    if (${c} < nc) { y[yb + ${c} * cs + ${j}] = epi(a${j}${lane(v.tc, c)}${v.bias ? ` + ${ld(`b[o0 + ${c}]`)}` : ''}); }`).join('\n')}
   }`).join('\n')}
 }
-fn epi(v: f32) -> ${E} { return ${half ? 'f16(' : ''}${v.act === 'relu' ? 'max(v, 0.0)' : 'v'}${half ? ')' : ''}; }
+fn epi(v: f32) -> ${E} { return ${half ? 'f16(' : ''}${v.act === 'relu' ? 'select(v, 0.0, v < 0.0)' : 'v'}${half ? ')' : ''}; }
 `;
   if (v.kind === 'dx') return `${header}
 @group(0) @binding(1) var<storage, read> dy: array<f32>;

@@ -91,7 +91,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
 `;
 
 const applySource = (relu: boolean) => perChannelSource(['x', 'mean', 'variance', 'w', 'b'],
-  `let v = (x[i] - mean[c]) / sqrt(variance[c] + p.eps) * w[c] + b[c];\n  y[i] = ${relu ? 'max(v, 0.0)' : 'v'};`);
+  `let v = (x[i] - mean[c]) / sqrt(variance[c] + p.eps) * w[c] + b[c];\n  y[i] = ${relu ? 'select(v, 0.0, v < 0.0)' : 'v'};`);
 
 export function bnGradStatsPlan(N: number, C: number, inner: number, relu: boolean): NormPlan {
   return { key: `bn:gradStats:${relu ? 'relu' : 'id'}`, layout: statsLayout, values: { N, C, inner, count: N * inner }, source: () => gradStatsSource(relu) };
