@@ -98,9 +98,9 @@ function bnInit(c: number, device: Device | undefined, zero = false): Built {
   return { params: bn.params as P, state: bn.state as P };
 }
 
-const BN = batchNorm2d({ numFeatures: 0 });
+const BN = batchNorm2d({ numFeatures: 1 });
 /** BatchNorm with its ReLU fused into the same kernel (only momentum and eps of the config matter to apply). */
-const BN_RELU = batchNorm2d({ numFeatures: 0, activation: 'relu' });
+const BN_RELU = batchNorm2d({ numFeatures: 1, activation: 'relu' });
 
 /**
  * Frees an intermediate once its last reader has run, when no gradient trace needs it (inference):

@@ -137,7 +137,7 @@ function rebnconvInit(key: Key, cin: number, cout: number, variant: U2NetVariant
 }
 
 /** BatchNorm with the ReLU fused into its kernel (only momentum and eps of the config matter to apply). */
-const BN_RELU = batchNorm2d({ numFeatures: 0, activation: 'relu' });
+const BN_RELU = batchNorm2d({ numFeatures: 1, activation: 'relu' });
 
 function rebnconv(p: P, s: P, x: Tensor[], dilation: number, ctx: Ctx, maxBytes: number): { y: Tensor; state: P } {
   const h = conv3x3Cat(p.conv_s1 as P, x, dilation, maxBytes);
