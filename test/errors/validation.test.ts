@@ -148,7 +148,7 @@ describe('layer configs', () => {
     expect(msg(() => nn.groupNorm({ numGroups: 2, numChannels: 8, eps: -1 }))).toMatch(/nn.groupNorm: argument 'eps' is -1/);
     expect(msg(() => nn.dropout({ p: 1.5 }))).toBe("ArgumentError: nn.dropout: argument 'p' is 1.5; expected a probability in [0, 1]");
     expect(msg(() => nn.dropout({ rate: 0.5 } as never))).toMatch(/nn.dropout: argument 'config' has unknown key 'rate'; expected only p/);
-    expect(msg(() => nn.sequential(nn.linear({ inFeatures: 2, outFeatures: 2 }), (x: Tensor) => x as never))).toBe(
+    expect(msg(() => nn.sequential(nn.linear({ inFeatures: 2, outFeatures: 2 }), ((x: Tensor) => x) as never))).toBe(
       "ArgumentError: nn.sequential: argument 'layers[1]' is a function; expected a module { init, apply } (e.g. nn.linear({...}) or nn.lambda(relu))");
   });
 
