@@ -4,7 +4,7 @@
  */
 import { describe, it, expect } from 'vitest';
 import {
-  tensor, sum, mean, max, min, prod, argmax, argmin, variance, std, logsumexp, all, any, randn, rand, random, optim, schedules, nn,
+  tensor, sum, mean, max, min, prod, argmax, argmin, variance, std, logsumexp, all, any, randn, rand, uniform, normal, random, optim, schedules, nn,
   tidy, type Tensor,
 } from '../../src/node';
 
@@ -75,6 +75,11 @@ describe('random keys are recognisable', () => {
       "ArgumentError: randn: argument 'key' is [2,3] and 'shape' is a key; expected the key first: randn(key, shape, ...)");
     expect(msg(() => rand([0, 42] as never, [2, 3]))).toBe(
       "ArgumentError: rand: argument 'key' is [0,42] (a plain array, not a key); expected a Key from random.key(seed), split or foldIn (random.wrapKeyData([k0, k1]) turns saved words back into a key)");
+  });
+
+  it("random ops refuse option keys they do not know (uniform's bounds are low/high, not min/max)", () => {
+    expect(msg(() => uniform(random.key(0), [2], { min: 0, max: 2 } as never))).toBe("ArgumentError: uniform: argument 'options' has unknown key 'min'; expected only dtype, device, low, high");
+    expect(msg(() => normal(random.key(0), [2], { sigma: 2 } as never))).toMatch(/normal: argument 'options' has unknown key 'sigma'/);
   });
 
   it('keys still print and compare as two words, and wrapKeyData restores a saved one', async () => {
