@@ -4,7 +4,7 @@
  * for NaN, so the kernels test for it explicitly; these tests put NaN through each GPU path.
  */
 import { describe, it, expect } from 'vitest';
-import { tensor, relu, clamp, conv2d, batchNormAct, type Tensor } from '../../src/node';
+import { tensor, relu, clamp, conv2d, batchNormAct, grad, sum, mul, type Tensor } from '../../src/node';
 
 const vals = async (t: Tensor) => { const v = Array.from(await t.data()); t.dispose(); return v; };
 
@@ -47,5 +47,27 @@ describe('NaN propagation', () => {
     expect(y[0]).toBeNaN();
     expect(y.slice(1)).toEqual([0, 3]);
     x.dispose(); rm.dispose(); rv.dispose();
+  });
+
+  it("gradients as PyTorch's threshold_backward: zero where the ReLU output is ≤ 0, passed on at NaN", async () => {
+    // d/dx Σ relu(x)·c = c where x > 0 or x is NaN; 0 where x ≤ 0. clamp's gradient is 0 at NaN (PyTorch's clamp_backward)
+    const c = tensor([1, 2, 3, 4]);
+    const at = tensor([NaN, -1, 0, 2]);
+    expect(await vals(grad((x: Tensor) => sum(mul(relu(x), c)))(at))).toEqual([1, 0, 0, 4]);
+    const gc = await vals(grad((x: Tensor) => sum(mul(clamp(x, -1, 1), c)))(at));
+    expect(gc).toEqual([0, 2, 3, 0]);
+    // the fused conv ReLU, through the same 1×1 identity conv (its output equals its input)
+    const w = tensor([[[[1]]]]);
+    const x4 = tensor([[[[NaN, -1, 0, 2]]]]);
+    const gconv = await vals(grad((x: Tensor) => sum(mul(conv2d(x, w, { activation: 'relu' }), c)))(x4));
+    expect(gconv).toEqual([1, 0, 0, 4]);
+    // batchNormAct in eval mode (mean 0, variance 1, eps 0): the same identity before the ReLU
+    const rm = tensor([0]), rv = tensor([1]);
+    const gbn = await vals(grad((x: Tensor) => {
+      const r = batchNormAct(x, rm, rv, null, null, { training: false, eps: 0, activation: 'relu' });
+      return sum(mul(r.y, c));
+    })(x4));
+    expect(gbn).toEqual([1, 0, 0, 4]);
+    for (const t of [c, at, w, x4, rm, rv]) t.dispose();
   });
 });

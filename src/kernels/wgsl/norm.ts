@@ -112,7 +112,7 @@ export function bnRunningPlan(C: number, factor: number, bessel: number): NormPl
 }
 
 /** g, or g·[y > 0] when the forward fused a ReLU (reads binding y). */
-const maskedGrad = (relu: boolean, i: string) => (relu ? `select(0.0, g[${i}], y[${i}] > 0.0)` : `g[${i}]`);
+const maskedGrad = (relu: boolean, i: string) => (relu ? `select(g[${i}], 0.0, y[${i}] <= 0.0)` : `g[${i}]`);
 
 const gradStatsSource = (relu: boolean) => `${statsLayout.wgsl()}
 @group(0) @binding(0) var<uniform> p: Params;

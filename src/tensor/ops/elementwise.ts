@@ -60,7 +60,8 @@ const sigmoidOp = defineElementwise({ name: 'sigmoid', arity: 1, types: 'float',
   vjp: ({ dy, outputs: [y] }) => [mul(dy, mul(y, sub(1, y)))] });
 const reluOp = defineElementwise({ name: 'relu', arity: 1, types: 'same', // NaN stays NaN (PyTorch); WGSL's max may return either operand for NaN, so test it by its bits
   wgsl: (t) => (t === 'f32' ? 'select(max(v0, 0.0), v0, is_nan(v0))' : `max(v0, ${t}(0))`), reference: (x) => (Number.isNaN(x) ? NaN : Math.max(x, 0)), rejects: ['bool'],
-  vjp: ({ dy, inputs: [x] }) => [mul(dy, gt(T(x), 0))] });
+  // PyTorch's threshold_backward: zero where x ≤ 0, so a NaN input passes its gradient on
+  vjp: ({ dy, inputs: [x] }) => [where(le(T(x), 0), 0, dy)] });
 const leakyReluOp = defineElementwise({ name: 'leakyRelu', arity: 2, types: 'float', wgsl: 'select(v0 * v1, v0, v0 > 0.0)', reference: (x, s) => (x > 0 ? x : x * s),
   vjp: ({ dy, inputs: [x, s] }) => [mul(dy, where(gt(T(x), 0), 1, s as number)), null] });
 const eluOp = defineElementwise({ name: 'elu', arity: 2, types: 'float', wgsl: 'select(v1 * expm1_f32(v0), v0, v0 > 0.0)', reference: (x, a) => (x > 0 ? x : a * Math.expm1(x)),
