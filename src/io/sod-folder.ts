@@ -91,10 +91,16 @@ export function reportSodMatch(root: string, options: SodErrorOptions = {}): Sod
 
 export interface SodFolderSkip { stem: string; error: string; }
 
-export function loadSodFolder(root: string, size: number, heldOutFraction = 0.1, options: SodErrorOptions = {}): SodFolder & { readonly skipped: readonly SodFolderSkip[] } {
+/**
+ * A DUTS folder for the training example: `train(i)`/`heldOut(i)` decode pair i, resized. With
+ * onError 'skip' (default) a pair that fails to decode is reported once (warning, `skipped`) and the
+ * next good pair stands in; `unmatched` lists the files left out at start-up.
+ */
+export function loadSodFolder(root: string, size: number, heldOutFraction = 0.1, options: SodErrorOptions = {}):
+    SodFolder & { readonly skipped: readonly SodFolderSkip[]; readonly unmatched: Omit<SodMatch, 'pairs'> } {
   const onError = checkOnError('loadSodFolder', options.onError);
   const warn = options.warn ?? ((m: string) => console.warn(m));
-  const pairs = sodPairs(root, options);
+  const { pairs, imagesWithoutMask, masksWithoutImage } = reportSodMatch(root, options);
   const stems = pairs.map((p) => p.stem);
   const imgs = new Map(pairs.map((p) => [p.stem, p.image])), masks = new Map(pairs.map((p) => [p.stem, p.mask]));
   const held = Math.max(1, Math.round(stems.length * heldOutFraction));
@@ -123,7 +129,7 @@ export function loadSodFolder(root: string, size: number, heldOutFraction = 0.1,
     throw new Error(`loadSodFolder: every pair of '${root}' in this split failed to load (${skipped.length} skipped)`);
   };
   return {
-    count: trainStems.length, heldOutCount: heldStems.length, stems, skipped,
+    count: trainStems.length, heldOutCount: heldStems.length, stems, skipped, unmatched: { imagesWithoutMask, masksWithoutImage },
     train: (i) => load(trainStems, i % trainStems.length),
     heldOut: (i) => load(heldStems, i % heldStems.length),
   };

@@ -174,6 +174,7 @@ describe('loader', () => {
     const a = f.train(1), b = f.train(2);
     expect(a.image).toEqual(b.image);
     expect(f.skipped.map((x) => x.stem)).toEqual(['im1']);
+    expect(f.unmatched.imagesWithoutMask.length).toBe(1);
     expect(w2[1]).toMatch(/^loadSodFolder: skipping 'im1': .*im1\.png: corrupt or truncated PNG.*\[1 skipped so far/);
     expect(() => loadSodFolder(d, 4, 0.25, { onError: 'raise', warn: () => {} })).toThrow(/lonely/);
   });
