@@ -20,5 +20,6 @@ export * from './index';
 export { saveSafetensors, loadSafetensors, loadPth, savePth, writeFileAtomic, type AtomicWriteOptions } from './io/files';
 export { imageFolder, sodDataset, loadFileTask, type ImageFolderDataset, type FolderOptions, type SodDatasetOptions } from './io/image-folder';
 export { decodeWorkers } from './io/decode-workers';
-export { decodeImage, readImage, encodePng, ImageDecodeError, type RGBAImage } from './io/images';
+export { decodeImage, readImage, encodePng, ImageDecodeError, type RGBAImage, type DecodeOptions } from './io/images';
+export { setMaxImagePixels, getMaxImagePixels, DEFAULT_MAX_IMAGE_PIXELS } from './io/image-header';
 export { pretrainedU2netp, fetchU2netpOnnx, defaultCacheDir, U2NETP_ONNX_SHA256, type PretrainedOptions } from './sod/node/pretrained';

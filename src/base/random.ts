@@ -49,19 +49,45 @@ export function threefry2x32(k0: number, k1: number, c0: number, c1: number): [n
 
 const isU32 = (v: unknown) => typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= 0xffffffff;
 
-/** Throws unless `k` is a Key (two uint32 words). */
+/**
+ * Keys carry a hidden brand (a non-enumerable symbol: JSON and equality still see two numbers) so that a
+ * shape or any other pair of integers passed where a key belongs is an error, not a silent seed.
+ * `Symbol.for` so that keys made by one bundle of webgrad are recognised by another.
+ */
+const BRAND = Symbol.for('webgrad.random.key');
+
+/** Throws unless `k` is a Key made by key(), split(), foldIn() or wrapKeyData(). */
 export function checkKey(fn: string, k: unknown, arg = 'key'): Key {
-  if (!Array.isArray(k) || k.length !== 2 || !isU32(k[0]) || !isU32(k[1])) {
-    throw new ArgumentError(fn, arg, `is ${describe(k)}`, 'a Key from key(seed), split or foldIn (two uint32 words)');
+  if (!isKey(k)) {
+    const words = Array.isArray(k) && k.length === 2 && isU32(k[0]) && isU32(k[1]);
+    throw new ArgumentError(fn, arg, `is ${describe(k)}${words ? ' (a plain array, not a key)' : ''}`,
+      'a Key from random.key(seed), split or foldIn (random.wrapKeyData([k0, k1]) turns saved words back into a key)');
   }
-  return k as unknown as Key;
+  return k;
+}
+
+/** True when `k` is a key made by this library (not merely two numbers). */
+export function isKey(k: unknown): k is Key {
+  return Array.isArray(k) && k.length === 2 && (k as unknown as Record<symbol, unknown>)[BRAND] === true && isU32(k[0]) && isU32(k[1]);
 }
 
 const describe = (k: unknown) => {
   try { return JSON.stringify(k) ?? String(k); } catch { return String(k); }
 };
 
-const make = (a: number, b: number): Key => Object.freeze([a >>> 0, b >>> 0]) as Key;
+const make = (a: number, b: number): Key => {
+  const k = [a >>> 0, b >>> 0];
+  Object.defineProperty(k, BRAND, { value: true, enumerable: false });
+  return Object.freeze(k) as unknown as Key;
+};
+
+/** A key from its two uint32 words, e.g. read back from JSON (`JSON.stringify(key)` gives `[k0, k1]`). Like JAX's wrap_key_data. */
+export function wrapKeyData(words: readonly number[]): Key {
+  if (!Array.isArray(words) || words.length !== 2 || !isU32(words[0]) || !isU32(words[1])) {
+    throw new ArgumentError('wrapKeyData', 'words', `is ${describe(words)}`, 'two uint32 words [k0, k1]');
+  }
+  return make(words[0], words[1]);
+}
 
 /**
  * A key from an integer seed (any safe integer; negative seeds wrap like 64-bit two's complement).

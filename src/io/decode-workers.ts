@@ -11,6 +11,7 @@ import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
 import { pathToFileURL, fileURLToPath } from 'node:url';
 import type { FileTask, Sample } from '../train/data/datasets';
+import { getMaxImagePixels } from './image-header';
 import type { TaskRunner } from '../train/data/loader';
 
 interface Pending { task: FileTask; resolve(s: Sample): void; reject(e: Error): void; }
@@ -66,7 +67,7 @@ export function decodeWorkers(count = Math.max(1, Math.min(4, availableParalleli
       return new Promise<Sample>((resolve, reject) => {
         slot.pending.set(id, { task, resolve, reject });
         slot.worker.ref();
-        slot.worker.postMessage({ id, task });
+        slot.worker.postMessage({ id, task, maxPixels: getMaxImagePixels() });
       });
     },
     async close() {

@@ -2,7 +2,7 @@
  * Node-only checkpoint file I/O: safetensors (written atomically) and PyTorch .pth/.pt reading and writing.
  * Exported from `webgrad/node`, never from the runtime-neutral core.
  */
-import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
+import { mkdir, open, readFile, readdir, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { FileHandle } from 'node:fs/promises';
 import { Tensor } from '../tensor/tensor';
@@ -16,13 +16,45 @@ export interface AtomicWriteOptions {
   write?: (file: FileHandle, data: Uint8Array) => Promise<void>;
 }
 
+/** A temp file of a live writer older than this is abandoned anyway (its pid was reused, or it hung). */
+export const STALE_TEMP_AGE_MS = 24 * 3600 * 1000;
+
+const pidAlive = (pid: number): boolean => {
+  try { process.kill(pid, 0); return true; } catch (e) { return (e as NodeJS.ErrnoException).code === 'EPERM'; }
+};
+
+/**
+ * Removes temp files that earlier writes of `path` left behind when killed (`.<name>.<pid>.<id>.tmp`):
+ * those whose process is gone, or that are older than STALE_TEMP_AGE_MS. A live writer's file (its
+ * pid runs, this process included) is left alone. Returns the names removed.
+ */
+export async function removeStaleTemps(path: string, now = Date.now()): Promise<string[]> {
+  const dir = dirname(path), prefix = `.${basename(path)}.`;
+  let names: string[];
+  try { names = await readdir(dir); } catch { return []; }
+  const removed: string[] = [];
+  for (const name of names) {
+    if (!name.startsWith(prefix) || !name.endsWith('.tmp')) continue;
+    const m = /^(\d+)\.[0-9a-z]+\.tmp$/.exec(name.slice(prefix.length));
+    if (!m) continue;
+    const file = join(dir, name);
+    let old = false;
+    try { old = now - (await stat(file)).mtimeMs > STALE_TEMP_AGE_MS; } catch { continue; }
+    if (!old && pidAlive(Number(m[1]))) continue;
+    try { await rm(file, { force: true }); removed.push(name); } catch { /* another writer cleaned it first */ }
+  }
+  return removed;
+}
+
 /**
  * Writes `data` to `path` atomically: a temp file in the same directory, fsync, rename over the
- * target, then fsync the directory. A crash at any point leaves either the old file or the new one.
+ * target, then fsync the directory. A crash at any point leaves either the old file or the new one;
+ * the temp files of crashed writers of the same target are removed by the next write.
  */
 export async function writeFileAtomic(path: string, data: Uint8Array, options: AtomicWriteOptions = {}): Promise<void> {
   const dir = dirname(path);
   await mkdir(dir, { recursive: true });
+  await removeStaleTemps(path);
   const tmp = join(dir, `.${basename(path)}.${process.pid}.${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}.tmp`);
   const fh = await open(tmp, 'wx');
   try {

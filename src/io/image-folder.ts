@@ -8,7 +8,7 @@
 import { readdirSync, statSync } from 'node:fs';
 import { join, extname } from 'node:path';
 import { readImage, pixelsToCHW } from './images';
-import { sodPairs } from '../sod/node/folder';
+import { reportSodMatch, type SodErrorOptions, type SodMatch } from '../sod/node/folder';
 import { resizeBilinearCHW } from '../train/data/resize-host';
 import { checkIndex, type Dataset, type FileTask, type HostImage, type Sample } from '../train/data/datasets';
 
@@ -84,22 +84,29 @@ export function imageFolder(root: string, options: FolderOptions = {}): ImageFol
   };
 }
 
-export interface SodDatasetOptions extends FolderOptions {
+/**
+ * onError: 'skip' (default) leaves images without a mask out with a warning at start-up; 'raise'
+ * makes them an error. (Files that fail to decode are the loader's business: its onError option.)
+ */
+export interface SodDatasetOptions extends FolderOptions, SodErrorOptions {
   /** Which stems: 'train' (all but the held-out tail), 'heldOut' (the last heldOutFraction, sorted), or 'all' (default). */
   split?: 'train' | 'heldOut' | 'all';
   heldOutFraction?: number;
 }
 
 /** A DUTS-layout folder (`*-Image/` + `*-Mask/`, or `images/` + `masks/`) → samples { image, mask }. */
-export function sodDataset(root: string, options: SodDatasetOptions = {}): Dataset & { stems: string[]; task(i: number): FileTask } {
+export function sodDataset(root: string, options: SodDatasetOptions = {}): Dataset & { stems: string[]; task(i: number): FileTask; unmatched: Omit<SodMatch, 'pairs'> } {
   const fn = 'sodDataset';
   const size = sizeOpt(fn, options.size);
   const channels = options.channels ?? 3;
-  const pairs = sodPairs(root);
+  const { pairs, imagesWithoutMask, masksWithoutImage } = reportSodMatch(root, options);
   const held = Math.max(1, Math.round(pairs.length * (options.heldOutFraction ?? 0.1)));
   const split = options.split ?? 'all';
   const chosen = split === 'all' ? pairs : split === 'train' ? pairs.slice(0, pairs.length - held) : split === 'heldOut' ? pairs.slice(pairs.length - held) : null;
   if (!chosen) throw new Error(`${fn}: split is ${JSON.stringify(split)}; expected 'train', 'heldOut' or 'all'`);
   const task = (i: number): FileTask => { checkIndex(fn, i, chosen.length); return { image: chosen[i].image, mask: chosen[i].mask, size, channels }; };
-  return { length: chosen.length, stems: chosen.map((p) => p.stem), task, get: (i) => loadFileTask(task(i)) };
+  return {
+    length: chosen.length, stems: chosen.map((p) => p.stem), task, get: (i) => loadFileTask(task(i)),
+    unmatched: { imagesWithoutMask, masksWithoutImage },
+  };
 }

@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import { tensor } from '../tensor/ops/creation';
 import type { Tensor } from '../tensor/tensor';
 import { writeFileAtomic } from './files';
+import { checkPng, checkJpeg, getMaxImagePixels } from './image-header';
 
 export interface RGBAImage { width: number; height: number; data: Uint8Array; /** channels in the file: 1 grey, 2 grey+alpha, 3 RGB, 4 RGBA */ channels: number; }
 
@@ -19,8 +20,21 @@ export class ImageDecodeError extends Error {
 const isPng = (b: Uint8Array) => b.length >= 8 && b[0] === 0x89 && b[1] === 0x50 && b[2] === 0x4e && b[3] === 0x47;
 const isJpeg = (b: Uint8Array) => b.length >= 3 && b[0] === 0xff && b[1] === 0xd8 && b[2] === 0xff;
 
-/** Decodes PNG or JPEG bytes to RGBA; `what` names the source in errors. */
-export function decodeImage(bytes: Uint8Array, what = 'image'): RGBAImage {
+export interface DecodeOptions {
+  /** Refuse images with more pixels than this (default: getMaxImagePixels(), 89,478,485 unless changed). */
+  maxPixels?: number;
+}
+
+/**
+ * Decodes PNG or JPEG bytes to RGBA; `what` names the source in errors. The header is checked first:
+ * more pixels than the limit, or pixel data that is cut short, is an ImageDecodeError (never a black image).
+ */
+export function decodeImage(bytes: Uint8Array, what = 'image', options: DecodeOptions = {}): RGBAImage {
+  const maxPixels = options.maxPixels ?? getMaxImagePixels();
+  if (isPng(bytes) || isJpeg(bytes)) {
+    const h = isPng(bytes) ? checkPng(bytes, maxPixels) : checkJpeg(bytes, maxPixels);
+    if ('error' in h) throw new ImageDecodeError(what, h.error);
+  }
   if (isPng(bytes)) {
     let png: PNG;
     try { png = PNG.sync.read(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)); } catch (e) { throw new ImageDecodeError(what, `corrupt or truncated PNG (${(e as Error).message})`); }
@@ -32,7 +46,7 @@ export function decodeImage(bytes: Uint8Array, what = 'image'): RGBAImage {
   if (isJpeg(bytes)) {
     let img: { width: number; height: number; data: Uint8Array };
     try {
-      img = jpeg.decode(bytes, { useTArray: true, formatAsRGBA: true, maxResolutionInMP: 200, maxMemoryUsageInMB: 1024 });
+      img = jpeg.decode(bytes, { useTArray: true, formatAsRGBA: true, maxResolutionInMP: Math.max(1, Math.ceil(maxPixels / 1e6)), maxMemoryUsageInMB: 2048 });
     } catch (e) { throw new ImageDecodeError(what, `corrupt or truncated JPEG (${(e as Error).message})`); }
     if (!img.width || !img.height) throw new ImageDecodeError(what, 'JPEG has no image data');
     const oriented = applyOrientation({ width: img.width, height: img.height, data: img.data, channels: 3 }, exifOrientation(bytes));
@@ -42,10 +56,10 @@ export function decodeImage(bytes: Uint8Array, what = 'image'): RGBAImage {
   throw new ImageDecodeError(what, `not a PNG or JPEG file (first bytes: ${head || 'none'})`);
 }
 
-export function readImage(path: string): RGBAImage {
+export function readImage(path: string, options: DecodeOptions = {}): RGBAImage {
   let bytes: Uint8Array;
   try { bytes = readFileSync(path); } catch (e) { throw new ImageDecodeError(path, `cannot read file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`); }
-  return decodeImage(bytes, path);
+  return decodeImage(bytes, path, options);
 }
 
 /** EXIF orientation (1–8) from a JPEG's APP1 segment; 1 when absent or unreadable. */

@@ -5,6 +5,29 @@ import { conv2d as conv2dOp, convTranspose2d as convTranspose2dOp } from '../ten
 import type { Tensor } from '../tensor/tensor';
 import { defaultBias, defaultWeight } from './init';
 import type { Module } from './module';
+import { ArgumentError } from '../base/shape';
+import { checkConfig, positiveInt, optionalBoolean, optionalPair, checkPadding } from './config';
+
+const CONV_KEYS = ['stride', 'padding', 'dilation', 'groups', 'bias'];
+
+/** Shared checks of both conv layers; returns groups. */
+function checkConv(fn: string, c: Conv2dConfig | ConvTranspose2dConfig, transposed: boolean): number {
+  checkConfig(fn, c, ['inChannels', 'outChannels', 'kernelSize'], transposed ? [...CONV_KEYS, 'outputPadding'] : CONV_KEYS,
+    '{ inChannels: 3, outChannels: 8, kernelSize: 3 }');
+  positiveInt(fn, 'inChannels', c.inChannels);
+  positiveInt(fn, 'outChannels', c.outChannels);
+  optionalPair(fn, 'kernelSize', c.kernelSize, 1);
+  optionalPair(fn, 'stride', c.stride, 1);
+  optionalPair(fn, 'dilation', c.dilation, 1);
+  checkPadding(fn, c.padding, !transposed);
+  if (transposed) optionalPair(fn, 'outputPadding', (c as ConvTranspose2dConfig).outputPadding, 0);
+  optionalBoolean(fn, 'bias', c.bias);
+  const groups = c.groups === undefined ? 1 : positiveInt(fn, 'groups', c.groups);
+  if (c.inChannels % groups || c.outChannels % groups) {
+    throw new ArgumentError(fn, 'groups', `is ${groups}`, `a divisor of inChannels (${c.inChannels}) and outChannels (${c.outChannels})`);
+  }
+  return groups;
+}
 
 type Pair = number | [number, number];
 export interface Conv2dConfig {
@@ -24,10 +47,7 @@ function initConv(key: Key, shape: number[], size: number, bias: boolean, o: { d
 }
 
 export function conv2d(c: Conv2dConfig): Module<ConvParams, {}> {
-  const groups = c.groups ?? 1;
-  if (c.inChannels % groups || c.outChannels % groups) {
-    throw new Error(`nn.conv2d: groups=${groups} must divide inChannels (${c.inChannels}) and outChannels (${c.outChannels})`);
-  }
+  const groups = checkConv('nn.conv2d', c, false);
   const [kh, kw] = pair(c.kernelSize);
   const shape = [c.outChannels, c.inChannels / groups, kh, kw];
   return {
@@ -42,7 +62,7 @@ export function conv2d(c: Conv2dConfig): Module<ConvParams, {}> {
 export interface ConvTranspose2dConfig extends Omit<Conv2dConfig, 'padding'> { padding?: Pair; outputPadding?: Pair; }
 
 export function convTranspose2d(c: ConvTranspose2dConfig): Module<ConvParams, {}> {
-  const groups = c.groups ?? 1;
+  const groups = checkConv('nn.convTranspose2d', c, true);
   const [kh, kw] = pair(c.kernelSize);
   // PyTorch stores transposed weights as [in, out/groups, kH, kW]; its fan-in is therefore out/groups·k²
   const shape = [c.inChannels, c.outChannels / groups, kh, kw];

@@ -1,8 +1,13 @@
 /** nn.Dropout as a module: draws its mask from `ctx.key` in training mode. */
 import { dropout as dropoutFn } from './dropout';
 import type { Module } from './module';
+import { ArgumentError } from '../base/shape';
+import { checkConfig } from './config';
 
-export function dropoutLayer({ p = 0.5 }: { p?: number } = {}): Module<{}, {}> {
+export function dropoutLayer(config: { p?: number } = {}): Module<{}, {}> {
+  checkConfig('nn.dropout', config, [], ['p'], '{ p: 0.5 }');
+  const { p = 0.5 } = config;
+  if (typeof p !== 'number' || !(p >= 0 && p <= 1)) throw new ArgumentError('nn.dropout', 'p', `is ${p}`, 'a probability in [0, 1]');
   return {
     init: () => ({ params: {}, state: {} }),
     apply(_p, state, x, ctx) {

@@ -15,9 +15,10 @@ import { defineComposite, checkOperands, type Operand, type RefOperand, type Ref
 import { sum } from '../tensor/ops/reduce';
 import { mean } from '../tensor/ops/stats';
 import { logSoftmax } from '../tensor/ops/softmax';
-import { add, sub, mul, div, neg, log, clamp, softplus, abs, square, where, lt, eq, ne, cast } from '../tensor/ops/elementwise';
+import { add, sub, mul, div, neg, log, clamp, softplus, abs, square, where, lt, ge, eq, ne, cast } from '../tensor/ops/elementwise';
 import { arange } from '../tensor/ops/creation';
 import { reshape } from '../tensor/ops/shape-ops';
+import { stopGradient } from '../tensor/autograd';
 
 export type Reduction = 'mean' | 'sum' | 'none';
 const REDUCTIONS: readonly Reduction[] = ['mean', 'sum', 'none'];
@@ -71,12 +72,23 @@ function refAt(w: RefTensor, shape: readonly number[], k: number): number {
 // ---- binary cross-entropy ----------------------------------------------------------------------
 
 interface BceAttrs { reduction: Reduction; weighted: boolean; }
+/** PyTorch's EPSILON in binary_cross_entropy_backward: the floor of p(1 − p) in the gradient's denominator. */
+const BCE_EPS = 1e-12;
 
 const bceOp = defineComposite<BceAttrs>({
   name: 'binaryCrossEntropy',
   impl: ([p, t, w], a) => {
-    const lp = clamp(log(T(p)), -100), l1p = clamp(log(sub(1, T(p))), -100);
-    let l = neg(add(mul(t, lp), mul(sub(1, T(t)), l1p)));
+    // PyTorch's gradient is (p − t)/max(p(1 − p), 1e-12): finite at p = 0 or 1, where the logs' is not.
+    // Inside (p(1 − p) ≥ 1e-12, so log p > −28 and the −100 clamp is idle) the logs are differentiated as
+    // usual, on p swapped for 0.5 outside so no NaN leaks through the masked branch; outside, the clamped
+    // logs of a constant p give the value and a zero-valued (p − sg p)·sg((p − t)/1e-12) term the gradient.
+    const P = T(p);
+    const inside = ge(mul(P, sub(1, P)), BCE_EPS);
+    const ps = where(inside, P, 0.5), pc = stopGradient(P);
+    const lp = where(inside, log(ps), clamp(log(pc), -100));
+    const l1p = where(inside, log(sub(1, ps)), clamp(log(sub(1, pc)), -100));
+    const edge = where(inside, 0, mul(sub(P, pc), stopGradient(div(sub(P, t), BCE_EPS))));
+    let l = add(neg(add(mul(t, lp), mul(sub(1, T(t)), l1p))), edge);
     if (a.weighted) l = mul(l, w);
     return reduce(l, a.reduction);
   },
@@ -96,7 +108,7 @@ export interface BceOptions { weight?: Tensor; reduction?: Reduction; }
 /**
  * −w·(t·log p + (1−t)·log(1−p)), with each log clamped at −100 as PyTorch (so p = 0, t = 1 gives 100).
  * `p` must lie in [0, 1] (not checked on the GPU; PyTorch raises). `weight` broadcasts to p's shape.
- * Gradient: w·(p − t)/(p(1 − p)); at p exactly 0 or 1 it is NaN (PyTorch clamps the denominator at 1e-12).
+ * Gradient: w·(p − t)/max(p(1 − p), 1e-12), as PyTorch (finite at p exactly 0 or 1).
  */
 export function binaryCrossEntropy(p: Tensor, target: Tensor, { weight, reduction = 'mean' }: BceOptions = {}): Tensor {
   const fn = 'binaryCrossEntropy';

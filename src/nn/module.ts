@@ -7,6 +7,8 @@ import type { Key } from '../tensor/random';
 import { split } from '../tensor/random';
 import type { Tensor } from '../tensor/tensor';
 import type { Device } from '../kernels/webgpu/device';
+import { ArgumentError } from '../base/shape';
+import { checkModule } from './config';
 
 export interface Ctx {
   /** Training mode (BatchNorm uses batch statistics, Dropout drops). */
@@ -25,11 +27,13 @@ export interface Module<P extends Params = Params, S extends State = State> {
 
 /** A stateless function as a module (e.g. relu). */
 export function lambda(fn: (x: Tensor) => Tensor): Module<Params, State> {
+  if (typeof fn !== 'function') throw new ArgumentError('nn.lambda', 'fn', `is ${fn === null ? 'null' : typeof fn}`, 'a function (x) => Tensor');
   return { init: () => ({ params: {}, state: {} }), apply: (_p, state, x) => ({ y: fn(x), state }) };
 }
 
 /** nn.Sequential: children named '0', '1', … so paths match PyTorch (e.g. `0.weight`). */
 export function sequential(...layers: Module<any, any>[]): Module<Params, State> {
+  layers.forEach((l, i) => checkModule('nn.sequential', `layers[${i}]`, l));
   return {
     init(key, options) {
       const keys = split(key, Math.max(layers.length, 1));

@@ -4,6 +4,9 @@ import { add } from '../tensor/ops/elementwise';
 import { full } from '../tensor/ops/creation';
 import type { Tensor } from '../tensor/tensor';
 import type { Module } from './module';
+import { ArgumentError } from '../base/shape';
+import { describe } from '../base/options';
+import { checkConfig, positiveInt, optionalBoolean, checkEps } from './config';
 
 export interface BatchNormConfig {
   numFeatures: number; eps?: number; momentum?: number; affine?: boolean; trackRunningStats?: boolean;
@@ -13,7 +16,16 @@ export interface BatchNormConfig {
 export type BatchNormParams = { weight?: Tensor; bias?: Tensor };
 export type BatchNormState = { running_mean?: Tensor; running_var?: Tensor; num_batches_tracked?: Tensor };
 
-export function batchNorm2d({ numFeatures, eps = 1e-5, momentum = 0.1, affine = true, trackRunningStats = true, activation = 'none' }: BatchNormConfig): Module<BatchNormParams, BatchNormState> {
+export function batchNorm2d(config: BatchNormConfig): Module<BatchNormParams, BatchNormState> {
+  const fn = 'nn.batchNorm2d';
+  checkConfig(fn, config, ['numFeatures'], ['eps', 'momentum', 'affine', 'trackRunningStats', 'activation'], '{ numFeatures: 16 }');
+  const { numFeatures, eps = 1e-5, momentum = 0.1, affine = true, trackRunningStats = true, activation = 'none' } = config;
+  positiveInt(fn, 'numFeatures', numFeatures);
+  checkEps(fn, eps);
+  if (typeof momentum !== 'number' || !(momentum >= 0 && momentum <= 1)) throw new ArgumentError(fn, 'momentum', `is ${describe(momentum)}`, 'a number in [0, 1]');
+  optionalBoolean(fn, 'affine', affine);
+  optionalBoolean(fn, 'trackRunningStats', trackRunningStats);
+  if (activation !== 'none' && activation !== 'relu') throw new ArgumentError(fn, 'activation', `is ${describe(activation)}`, "'none' or 'relu'");
   return {
     init(_key, o = {}) {
       const params: BatchNormParams = affine ? { weight: full([numFeatures], 1, o), bias: full([numFeatures], 0, o) } : {};
@@ -35,7 +47,16 @@ export function batchNorm2d({ numFeatures, eps = 1e-5, momentum = 0.1, affine = 
   };
 }
 
-export function layerNorm({ normalizedShape, eps = 1e-5, elementwiseAffine = true }: { normalizedShape: number | number[]; eps?: number; elementwiseAffine?: boolean }): Module<BatchNormParams, {}> {
+export function layerNorm(config: { normalizedShape: number | number[]; eps?: number; elementwiseAffine?: boolean }): Module<BatchNormParams, {}> {
+  const fn = 'nn.layerNorm';
+  checkConfig(fn, config, ['normalizedShape'], ['eps', 'elementwiseAffine'], '{ normalizedShape: [64] }');
+  const { normalizedShape, eps = 1e-5, elementwiseAffine = true } = config;
+  const okDim = (d: unknown) => typeof d === 'number' && Number.isInteger(d) && d >= 1;
+  if (!(okDim(normalizedShape) || (Array.isArray(normalizedShape) && normalizedShape.length > 0 && normalizedShape.every(okDim)))) {
+    throw new ArgumentError(fn, 'normalizedShape', `is ${describe(normalizedShape)}`, 'a positive integer or a non-empty array of them');
+  }
+  checkEps(fn, eps);
+  optionalBoolean(fn, 'elementwiseAffine', elementwiseAffine);
   const shape = typeof normalizedShape === 'number' ? [normalizedShape] : normalizedShape;
   return {
     init: (_k, o = {}) => ({ params: elementwiseAffine ? { weight: full(shape, 1, o), bias: full(shape, 0, o) } : {}, state: {} }),
@@ -43,7 +64,15 @@ export function layerNorm({ normalizedShape, eps = 1e-5, elementwiseAffine = tru
   };
 }
 
-export function groupNorm({ numGroups, numChannels, eps = 1e-5, affine = true }: { numGroups: number; numChannels: number; eps?: number; affine?: boolean }): Module<BatchNormParams, {}> {
+export function groupNorm(config: { numGroups: number; numChannels: number; eps?: number; affine?: boolean }): Module<BatchNormParams, {}> {
+  const fn = 'nn.groupNorm';
+  checkConfig(fn, config, ['numGroups', 'numChannels'], ['eps', 'affine'], '{ numGroups: 4, numChannels: 16 }');
+  const { numGroups, numChannels, eps = 1e-5, affine = true } = config;
+  positiveInt(fn, 'numGroups', numGroups);
+  positiveInt(fn, 'numChannels', numChannels);
+  if (numChannels % numGroups) throw new ArgumentError(fn, 'numGroups', `is ${numGroups}`, `a divisor of numChannels (${numChannels})`);
+  checkEps(fn, eps);
+  optionalBoolean(fn, 'affine', affine);
   return {
     init: (_k, o = {}) => ({ params: affine ? { weight: full([numChannels], 1, o), bias: full([numChannels], 0, o) } : {}, state: {} }),
     apply: (p, state, x) => ({ y: groupNormOp(x, numGroups, p.weight, p.bias, eps), state }),

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -60,6 +60,23 @@ describe('safetensors files (Node)', () => {
     const tmp = readdirSync(dir).filter((f) => f.startsWith('.killed.bin.') && f.endsWith('.tmp'));
     expect(tmp.length).toBe(1);
     expect(readFileSync(join(dir, tmp[0])).length).toBe(4096);
+  });
+
+  it("the next write removes a killed writer's temp file, never a live writer's", async () => {
+    const path = join(dir, 'killed.bin');
+    const orphan = readdirSync(dir).filter((f) => f.startsWith('.killed.bin.') && f.endsWith('.tmp'));
+    expect(orphan.length).toBe(1); // left by the test above (its process is gone)
+    const live = join(dir, `.killed.bin.${process.pid}.zzlive.tmp`);               // this process: alive
+    const liveOld = join(dir, `.killed.bin.${process.pid}.zzold.tmp`);             // alive but a day old
+    const other = join(dir, `.killed.binary.99999999.zz.tmp`);                        // another target
+    for (const f of [live, liveOld, other]) writeFileSync(f, 'x');
+    const dayAgo = (Date.now() - 25 * 3600 * 1000) / 1000;
+    utimesSync(liveOld, dayAgo, dayAgo);
+    await writeFileAtomic(path, new Uint8Array([9]));
+    const left = readdirSync(dir).filter((f) => f.endsWith('.tmp')).sort();
+    expect(left).toEqual([`.killed.bin.${process.pid}.zzlive.tmp`, '.killed.binary.99999999.zz.tmp']);
+    expect([...readFileSync(path)]).toEqual([9]);
+    rmSync(live); rmSync(other);
   });
 
   it('writeFileAtomic replaces the target', async () => {

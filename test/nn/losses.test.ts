@@ -27,6 +27,20 @@ describe('losses: known values', () => {
     near(await vals(m), [(100 + 2 * ln(2)) / 2]);  // weighted, then mean over elements
   });
 
+  it("binaryCrossEntropy's gradient is finite at p = 0 and 1: (p − t)/max(p(1 − p), 1e-12), as PyTorch", async () => {
+    // p = 0, t = 1 → −1e12;  p = 1, t = 0 → 1e12;  (0, 0) and (1, 1) → 0;  (0.25, 1) → −0.75/0.1875 = −4;
+    // p = 1e-13 (p(1 − p) below the floor), t = 0 → 1e-13/1e-12 = 0.1.  The loss values stay as before.
+    const p = [0, 1, 0, 1, 0.25, 1e-13], t = [1, 0, 0, 1, 1, 0];
+    const g = grad((x: Tensor) => binaryCrossEntropy(x, tensor(t), { reduction: 'sum' }))(tensor(p));
+    const got = await vals(g);
+    expect(got.every(Number.isFinite), `gradient ${got}`).toBe(true);
+    near(got, [-1e12, 1e12, 0, 0, -4, 0.1]);
+    // weighted: the weight scales the gradient
+    const gw = grad((x: Tensor) => binaryCrossEntropy(x, tensor([1, 0.25]), { weight: tensor([3, 2]), reduction: 'sum' }))(tensor([0, 0.5]));
+    near(await vals(gw), [-3e12, 2 * 0.25 / 0.25]);
+    near(await vals(tidy(() => binaryCrossEntropy(tensor(p), tensor(t), { reduction: 'none' }))), [100, 100, 0, 0, ln(4), 0]);
+  });
+
   it('binaryCrossEntropyWithLogits is stable and weights positives by posWeight', async () => {
     // x = 100, t = 0 → 100;  x = −100, t = 1 → 100;  x = 0 → ln 2 whatever t;  posWeight 2, x = 0, t = 1 → 2 ln 2
     const l = tidy(() => binaryCrossEntropyWithLogits(tensor([100, -100, 0, 0]), tensor([0, 1, 0.3, 1]), { reduction: 'none' }));

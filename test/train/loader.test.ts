@@ -129,12 +129,54 @@ describe('loader', () => {
       expect(n).toBe(ds.length);
       const bad = imageFolder(join(root, 'bad'));
       const run = async (l: ReturnType<typeof loader>) => { for await (const batch of l.epoch(0)) batch.dispose(); };
-      await expect(run(loader(bad, { batchSize: 2, runner: workers }))).rejects.toThrow(/broken\.png.*(corrupt or truncated|PNG)/);
-      await expect(run(loader(bad, { batchSize: 2 }))).rejects.toThrow(/broken\.png.*(corrupt or truncated|PNG)/);
+      await expect(run(loader(bad, { batchSize: 2, runner: workers, onError: 'raise' }))).rejects.toThrow(/broken\.png.*(corrupt or truncated|PNG)/);
+      await expect(run(loader(bad, { batchSize: 2, onError: 'raise' }))).rejects.toThrow(/broken\.png.*(corrupt or truncated|PNG)/);
+      // the default skips it, with one warning and a count, on worker threads and in this thread alike
+      for (const runner of [workers, undefined]) {
+        const warnings: string[] = [];
+        const l = loader(bad, { batchSize: 2, runner, warn: (m) => warnings.push(m) });
+        const seen: number[] = [];
+        for (let e = 0; e < 2; e++) for await (const batch of l.epoch(e)) { seen.push(...batch.indices); batch.dispose(); }
+        expect(seen).toEqual([1, 2, 3, 1, 2, 3]); // broken.png sorts first: index 0
+        expect(l.skipped.length).toBe(1);
+        expect(l.skipped[0]).toMatchObject({ index: 0, file: join(root, 'bad', 'a', 'broken.png') });
+        expect(warnings.length).toBe(1); // once, not once per epoch
+        expect(warnings[0]).toMatch(/^loader: skipping sample 0: .*broken\.png.*corrupt or truncated PNG.*\[1 skipped so far; onError: 'raise' stops instead\]$/);
+      }
       // the pool survives a decode error
       expect((await a.hostBatch(0, 0)).images.length).toBe(4 * 3 * H * W);
       await expect(run(loader(imageFolder(join(root, 'mixed')), { batchSize: 2 }))).rejects.toThrow(/2\.png.*3×4×4.*size option/);
     } finally { await workers.close(); }
+  });
+
+  it('DUTS folders: images without a mask are reported at start-up; a corrupt pair is skipped with a count', () => {
+    const d = join(root, 'duts-gaps');
+    mkdirSync(join(d, 'DUTS-TR-Image'), { recursive: true });
+    mkdirSync(join(d, 'DUTS-TR-Mask'), { recursive: true });
+    const mask = encodePng(new Uint8Array(W * H).fill(255), W, H, 1);
+    for (let s = 0; s < 4; s++) {
+      writeFileSync(join(d, 'DUTS-TR-Image', `im${s}.png`), s === 1 ? encodePng(pattern(s, 0), W, H, 3).subarray(0, 50) : encodePng(pattern(s, 0), W, H, 3));
+      writeFileSync(join(d, 'DUTS-TR-Mask', `im${s}.png`), mask);
+    }
+    writeFileSync(join(d, 'DUTS-TR-Image', 'lonely.png'), encodePng(pattern(9, 0), W, H, 3));
+    writeFileSync(join(d, 'DUTS-TR-Mask', 'orphan.png'), mask);
+    const warnings: string[] = [];
+    const ds = sodDataset(d, { warn: (m) => warnings.push(m) });
+    expect(ds.length).toBe(4);
+    expect(ds.unmatched.imagesWithoutMask).toEqual([join(d, 'DUTS-TR-Image', 'lonely.png')]);
+    expect(ds.unmatched.masksWithoutImage).toEqual([join(d, 'DUTS-TR-Mask', 'orphan.png')]);
+    expect(warnings).toEqual([`sod folder '${d}': 1 image(s) without a mask: lonely.png; 1 mask(s) without an image: orphan.png; left out, 4 pairs used`]);
+    expect(() => sodDataset(d, { onError: 'raise' })).toThrow(/sod folder .*1 image\(s\) without a mask: lonely\.png.*\(onError: 'skip' leaves them out\)/);
+    // loadSodFolder (the training example's reader): the corrupt pair im1 is skipped, the next one stands in
+    const w2: string[] = [];
+    const f = loadSodFolder(d, 4, 0.25, { warn: (m) => w2.push(m) });
+    expect(f.count).toBe(3);
+    const a = f.train(1), b = f.train(2);
+    expect(a.image).toEqual(b.image);
+    expect(f.skipped.map((x) => x.stem)).toEqual(['im1']);
+    expect(f.unmatched.imagesWithoutMask.length).toBe(1);
+    expect(w2[1]).toMatch(/^loadSodFolder: skipping 'im1': .*im1\.png: corrupt or truncated PNG.*\[1 skipped so far/);
+    expect(() => loadSodFolder(d, 4, 0.25, { onError: 'raise', warn: () => {} })).toThrow(/lonely/);
   });
 
   it('DUTS batches carry masks that augmentGeometry moves with the images', async () => {

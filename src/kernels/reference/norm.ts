@@ -77,7 +77,7 @@ export function refGroupNorm(x: RefTensor, groups: number, w: RefTensor | null, 
 }
 
 /** g, or g·[y > 0] with a fused ReLU: the gradient reaching the normalised pre-activation. */
-const masked = (g: RefTensor, y: RefTensor, relu: boolean, i: number) => (relu && !(y.data[i] > 0) ? 0 : g.data[i]);
+const masked = (g: RefTensor, y: RefTensor, relu: boolean, i: number) => (relu && y.data[i] <= 0 ? 0 : g.data[i]);
 
 /** Per channel c of (N, C, …): [Σ g, Σ g·(x − mean[c])] over every other axis (batch-norm backward's two sums). */
 export function refBatchNormGradStats(g: RefTensor, y: RefTensor, x: RefTensor, mean: RefTensor, relu: boolean): RefTensor[] {

@@ -53,7 +53,7 @@ function convShader(v: ConvVariant): ShaderSpec {
   const rw = 'read_write' as const;
   if (v.kind === 'fwd') return { ...head,
     storage: [{ name: 'x', type: E }, { name: 'w', type: E }, ...(v.bias ? [{ name: 'b', type: E }] : []), { name: 'y', type: E, access: rw }],
-    decls: `fn epi(v: f32) -> ${E} { return ${half ? 'f16(' : ''}${v.act === 'relu' ? 'max(v, 0.0)' : 'v'}${half ? ')' : ''}; }`,
+    decls: `fn epi(v: f32) -> ${E} { return ${half ? 'f16(' : ''}${v.act === 'relu' ? 'select(v, 0.0, v < 0.0)' : 'v'}${half ? ')' : ''}; }`,
     body: `
   // a thread owns TP consecutive output pixels of one row: row validity is decided once per kh, column
   // validity once per (kh, kw), so the innermost loop over input channels is loads and FMAs only

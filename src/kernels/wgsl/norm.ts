@@ -78,7 +78,7 @@ const perChannelShader = (inputs: readonly string[], expr: string, output = 'y')
 });
 
 const applyShader = (relu: boolean) => perChannelShader(['x', 'mean', 'variance', 'w', 'b'],
-  `let v = (x[i] - mean[c]) / sqrt(variance[c] + p.eps) * w[c] + b[c];\n  y[i] = ${relu ? 'max(v, 0.0)' : 'v'};`);
+  `let v = (x[i] - mean[c]) / sqrt(variance[c] + p.eps) * w[c] + b[c];\n  y[i] = ${relu ? 'select(v, 0.0, v < 0.0)' : 'v'};`);
 
 export function bnGradStatsPlan(N: number, C: number, inner: number, relu: boolean): NormPlan {
   return { layout: statsLayout, values: { N, C, inner, count: N * inner }, ...kernel('bn', { op: 'gradStats', relu }, (v) => gradStatsShader(v.relu)) };
@@ -99,7 +99,7 @@ export function bnRunningPlan(C: number, factor: number, bessel: number): NormPl
 }
 
 /** g, or g·[y > 0] when the forward fused a ReLU (reads binding y). */
-const maskedGrad = (relu: boolean, i: string) => (relu ? `select(0.0, g[${i}], y[${i}] > 0.0)` : `g[${i}]`);
+const maskedGrad = (relu: boolean, i: string) => (relu ? `select(g[${i}], 0.0, y[${i}] <= 0.0)` : `g[${i}]`);
 
 const gradStatsShader = (relu: boolean): ShaderSpec => ({
   uniforms: statsLayout, workgroupSize: NORM_WG,

@@ -9,7 +9,7 @@ import { ArgumentError, fmtShape } from '../../base/shape';
 import { GPUOpError } from '../../kernels/webgpu/device';
 import { Tensor, empty } from '../tensor';
 import { defineOp, type Op, type RefTensor } from './define';
-import { mul, cast, gt, add as addOp } from './elementwise';
+import { le, where, add as addOp } from './elementwise';
 import { sum } from './reduce';
 import { reshape } from './shape-ops';
 import { checkGroups, normPadding, outSize, pair, type ConvAttrs, type Conv2dOptions, type Pair, type Padding } from '../../base/conv-args';
@@ -63,7 +63,7 @@ export const conv2dOp: Op<ConvAttrs> = defineOp<ConvAttrs>({
   reference: ([x, w, b], a) => refConv2d(x as RefTensor, w as RefTensor, b as RefTensor | undefined, a),
   vjp({ dy, inputs: [x, w, b], outputs: [y], attrs: a }) {
     const X = x as Tensor, Wt = w as Tensor;
-    const g = a.act === 'relu' ? mul(dy, cast(gt(y, 0), 'float32')) : dy;
+    const g = a.act === 'relu' ? where(le(y, 0), 0, dy) : dy; // as relu's VJP (NaN passes)
     const p = plain(a);
     return [
       conv2dGradInputOp.call1([g, Wt], { ...p, inSize: [X.shape[2], X.shape[3]] }),

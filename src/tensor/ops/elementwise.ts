@@ -58,8 +58,10 @@ const tanhOp = defineElementwise({ name: 'tanh', arity: 1, types: 'float', wgsl:
   vjp: ({ dy, outputs: [y] }) => [mul(dy, sub(1, square(y)))] });
 const sigmoidOp = defineElementwise({ name: 'sigmoid', arity: 1, types: 'float', wgsl: 'sigmoid_f32(v0)', reference: (x) => 1 / (1 + Math.exp(-x)),
   vjp: ({ dy, outputs: [y] }) => [mul(dy, mul(y, sub(1, y)))] });
-const reluOp = defineElementwise({ name: 'relu', arity: 1, types: 'same', wgsl: (t) => `max(v0, ${t}(0))`, reference: (x) => Math.max(x, 0), rejects: ['bool'],
-  vjp: ({ dy, inputs: [x] }) => [mul(dy, gt(T(x), 0))] });
+const reluOp = defineElementwise({ name: 'relu', arity: 1, types: 'same', // NaN stays NaN (PyTorch); WGSL's max may return either operand for NaN, so test it by its bits
+  wgsl: (t) => (t === 'f32' ? 'select(max(v0, 0.0), v0, is_nan(v0))' : `max(v0, ${t}(0))`), reference: (x) => (Number.isNaN(x) ? NaN : Math.max(x, 0)), rejects: ['bool'],
+  // PyTorch's threshold_backward: zero where x ≤ 0, so a NaN input passes its gradient on
+  vjp: ({ dy, inputs: [x] }) => [where(le(T(x), 0), 0, dy)] });
 const leakyReluOp = defineElementwise({ name: 'leakyRelu', arity: 2, types: 'float', wgsl: 'select(v0 * v1, v0, v0 > 0.0)', reference: (x, s) => (x > 0 ? x : x * s),
   vjp: ({ dy, inputs: [x, s] }) => [mul(dy, where(gt(T(x), 0), 1, s as number)), null] });
 const eluOp = defineElementwise({ name: 'elu', arity: 2, types: 'float', wgsl: 'select(v1 * expm1_f32(v0), v0, v0 > 0.0)', reference: (x, a) => (x > 0 ? x : a * Math.expm1(x)),
@@ -90,7 +92,9 @@ const softplusOp = defineElementwise({ name: 'softplus', arity: 3, types: 'float
     const xb = mul(T(x), b as number);
     return [mul(dy, where(gt(xb, th as number), 1, sigmoid(xb))), null, null];
   } });
-const clampOp = defineElementwise({ name: 'clamp', arity: 3, types: 'same', wgsl: 'min(max(v0, v1), v2)', reference: (x, lo, hi) => Math.min(Math.max(x, lo), hi), rejects: ['bool'],
+const clampOp = defineElementwise({ name: 'clamp', arity: 3, types: 'same', // NaN in x or a bound gives NaN (PyTorch); WGSL's min/max may drop it
+  wgsl: (t) => (t === 'f32' ? 'select(min(max(v0, v1), v2), nan_f32(), is_nan(v0) || is_nan(v1) || is_nan(v2))' : 'min(max(v0, v1), v2)'),
+  reference: (x, lo, hi) => (Number.isNaN(x) || Number.isNaN(lo) || Number.isNaN(hi) ? NaN : Math.min(Math.max(x, lo), hi)), rejects: ['bool'],
   vjp: ({ dy, inputs: [x, lo, hi] }) => [mul(dy, logicalAnd(ge(T(x), lo as number), le(T(x), hi as number))), null, null] });
 
 const erfApprox = (x: Tensor) => erfOp.call1([x], {});

@@ -10,7 +10,7 @@ import { ArgumentError, fmtShape } from '../../base/shape';
 import { Tensor, empty, view } from '../tensor';
 import { withoutTape } from '../tape';
 import { defineComposite, defineOp, type Operand, type RefTensor } from './define';
-import { add, div, gt, mul, neg, rsqrt, sub, square } from './elementwise';
+import { add, div, le, mul, neg, rsqrt, sub, square, where } from './elementwise';
 import { sum } from './reduce';
 import { reshape } from './shape-ops';
 import { ones, zeros, zerosLike } from './creation';
@@ -37,7 +37,7 @@ const perChannel = (t: Tensor, v: Tensor) => reshape(v, chanShape(t));
 
 interface GradAttrs { relu: boolean; }
 /** g·[y > 0] with a fused ReLU, else g (public ops, for the VJPs of the fused backward kernels). */
-const reluMask = (g: Tensor, y: Tensor, relu: boolean) => (relu ? mul(g, gt(y, 0)) : g);
+const reluMask = (g: Tensor, y: Tensor, relu: boolean) => (relu ? where(le(y, 0), 0, g) : g); // as relu's VJP (NaN passes)
 /** Row r of a [3, C] coefficient tensor as a [C] vector. */
 const row = (coef: Tensor, r: number) => reshape(narrow(coef, 0, r, 1), [coef.shape[1]]);
 
@@ -194,7 +194,7 @@ const bnEvalOp = defineOp<BnAttrs>({
   vjp({ dy, inputs: [x, rm, rv, w], outputs: [y], attrs: a }) {
     const X = T(x);
     const cs = chanShape(X), axes = otherAxes(X), C = [X.shape[1]];
-    const g = a.relu ? mul(dy, gt(y, 0)) : dy;
+    const g = reluMask(dy, T(y), a.relu);
     const inv = rsqrt(add(T(rv), a.eps));
     const xc = sub(X, reshape(T(rm), cs));
     const sg = reshape(sum(g, { dim: axes }), C);

@@ -20,7 +20,8 @@ import { getDefaultDevice } from '../../kernels/webgpu/devices';
 import { randomKernel, RANDOM_WG, type RandomKind } from '../../kernels/wgsl/random';
 import { refBernoulli, refNormal, refRandint, refUniform } from '../../kernels/reference/random';
 import { parseDType, type DType } from '../../base/dtype';
-import { type Key, checkKey, permutation } from '../random';
+import { type Key, checkKey, isKey, permutation } from '../random';
+import { checkOptions } from '../../base/options';
 import { ArgumentError, broadcastShapes, checkShape, fmtShape, sameShape } from '../../base/shape';
 import { Tensor, empty } from '../tensor';
 import { checkOperands, defineOp, type RefTensor } from './define';
@@ -84,8 +85,16 @@ const bernoulliOp = defineOp<BernoulliAttrs>({
   noGrad: 'random',
 });
 
-function base(fn: string, k: Key, shape: readonly number[], o: RandomOptions, allowed: DType): Base {
+/** A key passed where the shape belongs (`randn(shape, key)`) says so instead of a vague key error. */
+export function checkKeyFirst(fn: string, k: unknown, second: unknown, secondName: string): void {
+  if (!isKey(k) && isKey(second)) {
+    throw new ArgumentError(fn, 'key', `is ${JSON.stringify(k)} and '${secondName}' is a key`, `the key first: ${fn}(key, ${secondName}, ...)`);
+  }
   checkKey(fn, k);
+}
+
+function base(fn: string, k: Key, shape: readonly number[], o: RandomOptions, allowed: DType): Base {
+  checkKeyFirst(fn, k, shape, 'shape');
   const s = checkShape(fn, 'shape', shape);
   if (o.dtype !== undefined && parseDType(o.dtype, fn) !== allowed) throw new ArgumentError(fn, 'dtype', `is '${o.dtype}'`, `'${allowed}'`);
   return { key: [k[0], k[1]], shape: s, ...(o.device ? { device: o.device } : {}) };
@@ -96,21 +105,28 @@ const finite = (fn: string, arg: string, v: number) => {
 };
 
 /** Uniform samples in [0, 1) with 24 random mantissa bits (float32). */
-export const rand = (k: Key, shape: readonly number[], o: RandomOptions = {}): Tensor => randOp.call1([], base('rand', k, shape, o, 'float32'));
+export const rand = (k: Key, shape: readonly number[], o: RandomOptions = {}): Tensor => {
+  checkOptions('rand', 'options', o, ['dtype', 'device']);
+  return randOp.call1([], base('rand', k, shape, o, 'float32'));
+};
 
 /** Uniform samples in [low, high) (defaults 0, 1), like torch's uniform_. */
 export function uniform(k: Key, shape: readonly number[], o: RandomOptions & { low?: number; high?: number } = {}): Tensor {
+  checkOptions('uniform', 'options', o, ['dtype', 'device', 'low', 'high']);
   const low = finite('uniform', 'low', o.low ?? 0), high = finite('uniform', 'high', o.high ?? 1);
   if (!(low <= high)) throw new ArgumentError('uniform', 'high', `is ${high}, below low = ${low}`, 'high ≥ low');
   return uniformOp.call1([], { ...base('uniform', k, shape, o, 'float32'), low, high });
 }
 
 /** Standard normal samples (float32). */
-export const randn = (k: Key, shape: readonly number[], o: RandomOptions = {}): Tensor =>
-  normalOp.call1([], { ...base('randn', k, shape, o, 'float32'), mean: 0, std: 1 });
+export const randn = (k: Key, shape: readonly number[], o: RandomOptions = {}): Tensor => {
+  checkOptions('randn', 'options', o, ['dtype', 'device']);
+  return normalOp.call1([], { ...base('randn', k, shape, o, 'float32'), mean: 0, std: 1 });
+};
 
 /** Normal samples with the given mean and standard deviation (defaults 0, 1). */
 export function normal(k: Key, shape: readonly number[], o: RandomOptions & { mean?: number; std?: number } = {}): Tensor {
+  checkOptions('normal', 'options', o, ['dtype', 'device', 'mean', 'std']);
   const mean = finite('normal', 'mean', o.mean ?? 0), std = finite('normal', 'std', o.std ?? 1);
   if (std < 0) throw new ArgumentError('normal', 'std', `is ${std}`, 'a non-negative number');
   return normalOp.call1([], { ...base('normal', k, shape, o, 'float32'), mean, std });

@@ -2,6 +2,7 @@
 import { reducePlan, type ReduceKind } from '../../kernels/wgsl/reduce';
 import type { DType } from '../../base/dtype';
 import { normAxes, ArgumentError, fmtShape } from '../../base/shape';
+import { reduceArgs } from '../../base/options';
 import { Tensor, empty } from '../tensor';
 import { defineOp, internal, type RefTensor } from './define';
 import { mul, div, eq } from './elementwise';
@@ -110,15 +111,29 @@ const argOp = (name: 'argmax' | 'argmin') => defineOp<ReduceAttrs>({
 const argmaxOp = argOp('argmax');
 const argminOp = argOp('argmin');
 
-export const sum = (x: Tensor, o: ReduceOptions = {}) => sumOp.call1([x], attrs('sum', x, o));
-export const prod = (x: Tensor, o: ReduceOptions = {}) => prodOp.call1([x], attrs('prod', x, o));
+/** `f(x, dim?, keepdim?)` (PyTorch's positional form) or `f(x, { dim, keepdim })`. */
+export type DimArg = number | readonly number[] | ReduceOptions;
+const REDUCE_KEYS = ['dim', 'keepdim'] as const;
+const opts = (fn: string, d: unknown, k: unknown) => reduceArgs<ReduceOptions>(fn, d, k, REDUCE_KEYS);
+
+export const sum = (x: Tensor, dim?: DimArg, keepdim?: boolean) => sumOp.call1([x], attrs('sum', x, opts('sum', dim, keepdim)));
+export const prod = (x: Tensor, dim?: DimArg, keepdim?: boolean) => prodOp.call1([x], attrs('prod', x, opts('prod', dim, keepdim)));
 /** Maximum over `dim` (all dims by default); like torch.amax. */
-export const max = (x: Tensor, o: ReduceOptions = {}) => amaxOp.call1([x], attrs('max', x, o));
-export const min = (x: Tensor, o: ReduceOptions = {}) => aminOp.call1([x], attrs('min', x, o));
+export const max = (x: Tensor, dim?: DimArg, keepdim?: boolean) => amaxOp.call1([x], attrs('max', x, opts('max', dim, keepdim)));
+export const min = (x: Tensor, dim?: DimArg, keepdim?: boolean) => aminOp.call1([x], attrs('min', x, opts('min', dim, keepdim)));
+
+function argOptions(fn: string, x: Tensor, d: unknown, k: unknown): ReduceOptions {
+  const o = opts(fn, d, k);
+  if (o.dim !== undefined && typeof o.dim !== 'number') throw new ArgumentError(fn, 'dim', `is ${JSON.stringify(o.dim)}`, 'a single integer (or omitted: the flattened tensor)');
+  if (!(x instanceof Tensor)) throw new ArgumentError(fn, 'input', `is ${typeof x}`, 'a Tensor');
+  return o;
+}
 /** Index of the first maximum along one `dim` (over the flattened tensor when `dim` is omitted). */
-export function argmax(x: Tensor, o: { dim?: number; keepdim?: boolean } = {}): Tensor {
+export function argmax(x: Tensor, dim?: number | { dim?: number; keepdim?: boolean }, keepdim?: boolean): Tensor {
+  const o = argOptions('argmax', x, dim, keepdim);
   return o.dim === undefined ? internal(() => argmaxOp.call1([reshape(x, [x.size])], { axes: [0], keepdim: false })) : argmaxOp.call1([x], attrs('argmax', x, o));
 }
-export function argmin(x: Tensor, o: { dim?: number; keepdim?: boolean } = {}): Tensor {
+export function argmin(x: Tensor, dim?: number | { dim?: number; keepdim?: boolean }, keepdim?: boolean): Tensor {
+  const o = argOptions('argmin', x, dim, keepdim);
   return o.dim === undefined ? internal(() => argminOp.call1([reshape(x, [x.size])], { axes: [0], keepdim: false })) : argminOp.call1([x], attrs('argmin', x, o));
 }

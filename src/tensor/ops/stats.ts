@@ -4,10 +4,11 @@
  */
 import type { DType } from '../../base/dtype';
 import { normAxes, ArgumentError } from '../../base/shape';
+import { reduceArgs } from '../../base/options';
 import { Tensor } from '../tensor';
 import { stopGradient } from '../autograd';
 import { defineComposite, type RefTensor } from './define';
-import { sum, max, reducedShape, type ReduceOptions } from './reduce';
+import { sum, max, reducedShape, type ReduceOptions, type DimArg } from './reduce';
 import { sub, mul, div, exp, log, sqrt, square, where, eq, abs, add, ne, logicalNot, logicalOr, isnan } from './elementwise';
 import { reshape } from './shape-ops';
 
@@ -116,34 +117,40 @@ export interface VarOptions extends ReduceOptions {
   /** Bessel's correction: divide by N − correction (1 = unbiased, the default, as torch.var; 0 = population). */
   correction?: number;
 }
-const varAttrs = (fn: string, x: Tensor, o: VarOptions): VarAttrs => {
+const varAttrs = (fn: string, x: Tensor, d: unknown, third: unknown): VarAttrs => {
+  const o = reduceArgs<VarOptions>(fn, d, third, ['dim', 'keepdim', 'correction'], false);
   const a = axesOf(fn, x, o);
   floatOnly(fn, x);
   const correction = o.correction ?? 1;
-  if (!Number.isFinite(correction) || correction < 0) throw new ArgumentError(fn, 'correction', `is ${correction}`, 'a finite non-negative number');
+  if (typeof correction !== 'number' || !Number.isFinite(correction) || correction < 0) throw new ArgumentError(fn, 'correction', `is ${correction}`, 'a finite non-negative number');
   return { ...a, correction };
 };
+const opts = (fn: string, d: unknown, k: unknown) => reduceArgs<ReduceOptions>(fn, d, k, ['dim', 'keepdim']);
 
-/** Mean over `dim` (all dims by default), as torch.mean. Needs a float tensor. */
-export function mean(x: Tensor, o: ReduceOptions = {}): Tensor {
-  const a = axesOf('mean', x, o);
+/** Mean over `dim` (all dims by default), as torch.mean. Needs a float tensor. `mean(x, dim, keepdim?)` or `mean(x, { dim, keepdim })`. */
+export function mean(x: Tensor, dim?: DimArg, keepdim?: boolean): Tensor {
+  const a = axesOf('mean', x, opts('mean', dim, keepdim));
   floatOnly('mean', x);
   return meanOp.call1([x], a);
 }
 /**
  * Variance over `dim`: torch.var (named `variance` because `var` is reserved in JavaScript).
  * Divides by max(0, N − correction): NaN or Inf when N ≤ correction, as PyTorch.
+ * `variance(x, dim, { correction, keepdim })` or `variance(x, { dim, correction, keepdim })`; a boolean third
+ * argument is refused (torch's old overload reads it as `unbiased`, the newer one as `keepdim`).
  */
-export const variance = (x: Tensor, o: VarOptions = {}) => varianceOp.call1([x], varAttrs('variance', x, o));
+export const variance = (x: Tensor, dim?: number | readonly number[] | VarOptions, o?: Omit<VarOptions, 'dim'>) =>
+  varianceOp.call1([x], varAttrs('variance', x, dim, o));
 /** Standard deviation: sqrt(variance), as torch.std (its gradient is infinite where the variance is 0). */
-export const std = (x: Tensor, o: VarOptions = {}) => stdOp.call1([x], varAttrs('std', x, o));
+export const std = (x: Tensor, dim?: number | readonly number[] | VarOptions, o?: Omit<VarOptions, 'dim'>) =>
+  stdOp.call1([x], varAttrs('std', x, dim, o));
 /** log(sum(exp(x))) over `dim`, computed stably (shifted by the max); its gradient is softmax(x). */
-export function logsumexp(x: Tensor, o: ReduceOptions = {}): Tensor {
-  const a = axesOf('logsumexp', x, o);
+export function logsumexp(x: Tensor, dim?: DimArg, keepdim?: boolean): Tensor {
+  const a = axesOf('logsumexp', x, opts('logsumexp', dim, keepdim));
   floatOnly('logsumexp', x);
   return logsumexpOp.call1([x], a);
 }
 /** True where every element along `dim` is nonzero (any dtype; NaN counts as nonzero). Empty → true. */
-export const all = (x: Tensor, o: ReduceOptions = {}) => allOp.call1([x], axesOf('all', x, o));
+export const all = (x: Tensor, dim?: DimArg, keepdim?: boolean) => allOp.call1([x], axesOf('all', x, opts('all', dim, keepdim)));
 /** True where some element along `dim` is nonzero. Empty → false. */
-export const any = (x: Tensor, o: ReduceOptions = {}) => anyOp.call1([x], axesOf('any', x, o));
+export const any = (x: Tensor, dim?: DimArg, keepdim?: boolean) => anyOp.call1([x], axesOf('any', x, opts('any', dim, keepdim)));

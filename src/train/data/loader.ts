@@ -6,6 +6,8 @@
  * Loading runs in the calling thread by default (dataset.get, any runtime). Give a `runner` (Node:
  * decodeWorkers(n) from the Node entry) and file-backed datasets are decoded on worker threads: the
  * next batches decode while the GPU trains on the current one. Errors from a worker name the file.
+ * A sample that fails to load is skipped with a warning and counted in `loader.skipped` (default),
+ * or stops the loader (`onError: 'raise'`).
  *
  *   const data = loader(ds, { batchSize: 32, shuffle: true, key, dropLast: true });
  *   for (let e = 0; e < epochs; e++) for await (const b of data.epoch(e)) { …; b.dispose(); }
@@ -33,7 +35,18 @@ export interface LoaderOptions {
   /** Where file tasks are decoded (worker threads); default: dataset.get in this thread. */
   runner?: TaskRunner;
   device?: Device;
+  /**
+   * A sample that fails to load (a corrupt or unreadable file): 'skip' (default) leaves it out of its
+   * batch (the batch is one smaller), warns once and counts it in `loader.skipped`; later epochs skip
+   * it without decoding it again. 'raise' stops with the error, naming the file.
+   */
+  onError?: 'skip' | 'raise';
+  /** Where skip warnings go; default console.warn. */
+  warn?: (message: string) => void;
 }
+
+/** A sample the loader left out because it failed to load. */
+export interface SkippedSample { index: number; file?: string; error: string; }
 
 /** A collated batch on the host. */
 export interface HostBatch {
@@ -78,6 +91,8 @@ export interface Loader {
   epoch(epoch: number, start?: number): AsyncGenerator<Batch, void, undefined>;
   /** Closes the runner (worker threads), if any. */
   close(): Promise<void>;
+  /** Samples left out so far because they failed to load (onError: 'skip'), each once, in the order met. */
+  readonly skipped: readonly SkippedSample[];
 }
 
 const shapeOf = (im: HostImage) => `${im.channels}×${im.height}×${im.width}`;
@@ -135,6 +150,11 @@ export function loader(dataset: Dataset, options: LoaderOptions): Loader {
   const N = dataset.length;
   const length = o.dropLast ? Math.floor(N / B) : Math.ceil(N / B);
   const runner = o.runner && dataset.task ? o.runner : undefined;
+  const onError = o.onError ?? 'skip';
+  if (onError !== 'skip' && onError !== 'raise') throw new ArgumentError(fn, 'onError', `is ${JSON.stringify(onError)}`, "'skip' or 'raise'");
+  const warn = o.warn ?? ((m: string) => console.warn(m));
+  const skipped: SkippedSample[] = [];
+  const bad = new Set<number>();
   const describe = (i: number) => { const t = dataset.task?.(i); return t ? `${i} (${t.image})` : `${i}`; };
 
   const orders = new Map<number, Int32Array>();
@@ -152,7 +172,7 @@ export function loader(dataset: Dataset, options: LoaderOptions): Loader {
     if (!Number.isInteger(b) || b < 0 || b >= length) throw new ArgumentError(fn, 'batch', `is ${b}`, `an integer in [0, ${length})`);
     return order(epoch).slice(b * B, Math.min(N, (b + 1) * B));
   };
-  const load = async (i: number): Promise<Sample> => {
+  const loadOrThrow = async (i: number): Promise<Sample> => {
     if (runner) return runner.run(dataset.task!(i));
     try { return await dataset.get(i); } catch (e) {
       const err = e as Error;
@@ -161,23 +181,46 @@ export function loader(dataset: Dataset, options: LoaderOptions): Loader {
       throw new Error(`${fn}: sample ${i}${where}: ${err.message}`, { cause: e });
     }
   };
-  const hostBatch = async (epoch: number, b: number): Promise<HostBatch> => {
+  /** A sample, or null when it failed and onError is 'skip'. */
+  const load = async (i: number): Promise<Sample | null> => {
+    if (bad.has(i)) return null;
+    try { return await loadOrThrow(i); } catch (e) {
+      if (onError === 'raise') throw e;
+      if (bad.has(i)) return null; // a concurrent load of the same sample already reported it
+      bad.add(i);
+      const file = dataset.task?.(i).image;
+      const error = (e as Error)?.message ?? String(e);
+      skipped.push({ index: i, ...(file !== undefined ? { file } : {}), error });
+      warn(`${fn}: skipping sample ${i}${file !== undefined && !error.includes(file) ? ` (${file})` : ''}: ${error} [${skipped.length} skipped so far; onError: 'raise' stops instead]`);
+      return null;
+    }
+  };
+  /** The batch without its failed samples; null when every sample failed. */
+  const hostBatchOrNull = async (epoch: number, b: number): Promise<HostBatch | null> => {
     const idx = batchIndices(epoch, b);
-    const samples = await Promise.all(Array.from(idx, load));
-    return collate(fn, samples, idx, describe, epoch, b);
+    const loaded = await Promise.all(Array.from(idx, load));
+    const keep = loaded.map((s, k) => (s ? k : -1)).filter((k) => k >= 0);
+    if (keep.length === 0) return null;
+    const samples = keep.map((k) => loaded[k]!);
+    return collate(fn, samples, keep.length === idx.length ? idx : Int32Array.from(keep, (k) => idx[k]), describe, epoch, b);
+  };
+  const hostBatch = async (epoch: number, b: number): Promise<HostBatch> => {
+    const hb = await hostBatchOrNull(epoch, b);
+    if (!hb) throw new Error(`${fn}: every sample of batch ${b} (epoch ${epoch}) failed to load; see loader.skipped`);
+    return hb;
   };
   const device = o.device;
   return {
-    dataset, length, batchSize: B, order, batchIndices, hostBatch,
+    dataset, length, batchSize: B, order, batchIndices, hostBatch, skipped,
     batch: async (epoch, b) => uploadBatch(await hostBatch(epoch, b), device),
     async *epoch(epoch, start = 0) {
       order(epoch);
       if (!Number.isInteger(start) || start < 0 || start > length) throw new ArgumentError(fn, 'start', `is ${start}`, `an integer in [0, ${length}]`);
-      const queue: Promise<HostBatch>[] = [];
+      const queue: Promise<HostBatch | null>[] = [];
       let next = start;
       const fill = () => {
         while (next < length && queue.length < prefetch) {
-          const p = hostBatch(epoch, next++);
+          const p = hostBatchOrNull(epoch, next++);
           p.catch(() => {}); // observed when awaited; silences batches abandoned by an early break
           queue.push(p);
         }
@@ -186,7 +229,7 @@ export function loader(dataset: Dataset, options: LoaderOptions): Loader {
       while (queue.length > 0) {
         const hb = await queue.shift()!;
         fill();
-        yield uploadBatch(hb, device);
+        if (hb) yield uploadBatch(hb, device); // a batch whose samples all failed is left out
       }
     },
     close: async () => { await runner?.close(); },

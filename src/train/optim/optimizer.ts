@@ -9,6 +9,7 @@ import { Tensor } from '../../tensor/tensor';
 import * as tree from '../../tensor/tree';
 import { zerosLike } from '../../tensor/ops/creation';
 import { applyRule } from './fused';
+import { checkScheduledRate } from './validate';
 
 /** A learning rate, or a schedule: the rate for a given update count (0 for the first update). */
 export type LearningRate = number | ((step: number) => number);
@@ -62,7 +63,7 @@ const matches = (g: ParamGroup, path: string) =>
 
 export function makeOptimizer(def: OptimizerDef): Optimizer {
   const groupOf = (path: string) => def.groups?.find((g) => matches(g, path));
-  const lrAt = (step: number) => (typeof def.lr === 'function' ? def.lr(step) : def.lr);
+  const lrAt = (step: number) => (typeof def.lr === 'function' ? checkScheduledRate(def.name, def.lr(step), step) : def.lr);
   const flat = (params: unknown, what: string) => {
     const leaves = tree.flatten(params);
     for (const { path, value } of leaves) {
@@ -81,6 +82,9 @@ export function makeOptimizer(def: OptimizerDef): Optimizer {
       return { step: 0, slots };
     },
     update(grads, state, params, options = {}) {
+      if (!state || typeof state !== 'object' || !Number.isInteger(state.step) || typeof state.slots !== 'object') {
+        throw new ArgumentError(def.name, 'state', `is ${state === null ? 'null' : typeof state}`, 'the state returned by init() (or the previous update)');
+      }
       const gradByPath = new Map(tree.flatten(grads).map((l) => [l.path, l.value]));
       const t = state.step + 1;
       const baseLr = lrAt(state.step);

@@ -1,5 +1,8 @@
 /** SGD, Adam, AdamW and RMSprop with PyTorch's exact update formulas, each one fused kernel per tensor. */
 import type { UpdateRule } from '../../kernels/wgsl/fused-update';
+import { ArgumentError } from '../../base/shape';
+import { checkNumberOption, describe } from '../../base/options';
+import { checkLearningRate, checkOptimizerOptions, checkBoolean } from './validate';
 import { makeOptimizer, type LearningRate, type Optimizer, type ParamGroup, type RuleChoice } from './optimizer';
 
 interface Common { lr: LearningRate; weightDecay?: number; groups?: readonly ParamGroup[]; }
@@ -7,7 +10,15 @@ interface Common { lr: LearningRate; weightDecay?: number; groups?: readonly Par
 export interface SGDOptions extends Common { momentum?: number; dampening?: number; nesterov?: boolean; }
 
 /** torch.optim.SGD: g ← g + wd·p; buf ← μ·buf + (1−τ)·g (buf = g on the first step); p ← p − lr·(nesterov ? g + μ·buf : buf). */
-export function sgd({ lr, momentum = 0, dampening = 0, nesterov = false, weightDecay = 0, groups }: SGDOptions): Optimizer {
+const COMMON_KEYS = ['lr', 'weightDecay', 'groups'];
+
+export function sgd(options: SGDOptions): Optimizer {
+  checkOptimizerOptions('sgd', options, [...COMMON_KEYS, 'momentum', 'dampening', 'nesterov']);
+  const { lr, momentum = 0, dampening = 0, nesterov = false, weightDecay = 0, groups } = options;
+  checkLearningRate('sgd', lr);
+  checkNumberOption('sgd', 'momentum', momentum, { min: 0 });
+  checkNumberOption('sgd', 'dampening', dampening);
+  checkBoolean('sgd', 'nesterov', nesterov);
   if (nesterov && (momentum <= 0 || dampening !== 0)) throw new Error('sgd: nesterov needs momentum > 0 and dampening = 0 (as PyTorch)');
   const plain: UpdateRule = { name: 'sgd', state: [], scalars: ['lr', 'wd'], body: 'let d = g + s.wd * p; p = p - s.lr * d;' };
   const withMomentum: UpdateRule = {
@@ -26,7 +37,15 @@ export function sgd({ lr, momentum = 0, dampening = 0, nesterov = false, weightD
 
 export interface AdamOptions extends Common { betas?: [number, number]; eps?: number; amsgrad?: boolean; }
 
-function adamFamily(name: 'adam' | 'adamw', { lr, betas = [0.9, 0.999], eps = 1e-8, weightDecay, amsgrad = false, groups }: AdamOptions): Optimizer {
+function adamFamily(name: 'adam' | 'adamw', options: AdamOptions): Optimizer {
+  checkOptimizerOptions(name, options, [...COMMON_KEYS, 'betas', 'eps', 'amsgrad']);
+  const { lr, betas = [0.9, 0.999], eps = 1e-8, weightDecay, amsgrad = false, groups } = options;
+  checkLearningRate(name, lr);
+  if (!Array.isArray(betas) || betas.length !== 2 || !betas.every((b) => typeof b === 'number' && b >= 0 && b < 1)) {
+    throw new ArgumentError(name, 'betas', `is ${describe(betas)}`, 'two numbers in [0, 1)');
+  }
+  checkNumberOption(name, 'eps', eps, { min: 0 });
+  checkBoolean(name, 'amsgrad', amsgrad);
   const decoupled = name === 'adamw';
   const rule: UpdateRule = {
     name: `${name}${amsgrad ? '-amsgrad' : ''}`,
@@ -53,7 +72,14 @@ export const adamw = (o: AdamOptions) => adamFamily('adamw', o);
 export interface RMSpropOptions extends Common { alpha?: number; eps?: number; momentum?: number; centered?: boolean; }
 
 /** torch.optim.RMSprop: v ← αv + (1−α)g²; avg = sqrt(v − ḡ²[centered]) + eps; p ← p − lr·g/avg (or through a momentum buffer). */
-export function rmsprop({ lr = 1e-2, alpha = 0.99, eps = 1e-8, weightDecay = 0, momentum = 0, centered = false, groups }: Partial<RMSpropOptions> = {}): Optimizer {
+export function rmsprop(options: Partial<RMSpropOptions> = {}): Optimizer {
+  checkOptimizerOptions('rmsprop', options, [...COMMON_KEYS, 'alpha', 'eps', 'momentum', 'centered']);
+  const { lr = 1e-2, alpha = 0.99, eps = 1e-8, weightDecay = 0, momentum = 0, centered = false, groups } = options;
+  checkLearningRate('rmsprop', lr);
+  checkNumberOption('rmsprop', 'alpha', alpha, { min: 0 });
+  checkNumberOption('rmsprop', 'eps', eps, { min: 0 });
+  checkNumberOption('rmsprop', 'momentum', momentum, { min: 0 });
+  checkBoolean('rmsprop', 'centered', centered);
   const state = ['v', ...(centered ? ['gavg'] : []), ...(momentum ? ['buf'] : [])];
   const rule: UpdateRule = {
     name: `rmsprop${centered ? '-centered' : ''}${momentum ? '-momentum' : ''}`, state, scalars: ['lr', 'wd', 'alpha', 'eps', 'momentum'],
