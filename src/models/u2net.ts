@@ -17,7 +17,7 @@ import { conv2d as convOp } from '../tensor/ops/conv';
 import { conv2d, batchNorm2d } from '../nn/index';
 import type { Ctx } from '../nn/module';
 import { isRecording } from '../tensor/tape';
-import { binaryCrossEntropyWithLogits } from '../nn/losses';
+import { binaryCrossEntropyWithLogits } from '../tensor/ops/losses';
 
 export type U2NetVariant = 'standard' | 'grouped' | 'separable';
 export type U2NetName = 'u2net' | 'u2netp';

@@ -4,7 +4,7 @@
  * conv2d / conv1d / convTranspose2d wrappers.
  */
 import { convKey, convSource, convValues, convWorkgroups, convLayout, type ConvGeometry, type ConvVariant } from '../../kernels/wgsl/conv';
-import { refConv2d, refConv2dGradInput, refConv2dGradWeight } from '../../kernels/reference/conv';
+import { refConv2d, refConv2dGradInput, refConv2dGradWeight } from './ref/conv';
 import { ArgumentError, fmtShape } from '../../base/shape';
 import { GPUOpError } from '../../kernels/webgpu/device';
 import { Tensor, empty } from '../tensor';

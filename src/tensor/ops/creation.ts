@@ -7,7 +7,7 @@ import { type AnyTypedArray, type DType, encodeFloat16, parseDType, typedArrayFo
 import { ArgumentError, checkShape, sizeOf } from '../../base/shape';
 import { Tensor, empty } from '../tensor';
 import { defineOp, type RefTensor } from './define';
-import { roundTo } from '../../kernels/reference/elementwise';
+import { roundTo } from './ref/elementwise';
 
 export interface CreateOptions { dtype?: DType | string; device?: Device; }
 

@@ -5,7 +5,7 @@
  */
 import { elementwiseKernel, WG } from '../../kernels/wgsl/elementwise';
 import { grid } from '../../kernels/webgpu/device';
-import { refMap } from '../../kernels/reference/elementwise';
+import { refMap } from './ref/elementwise';
 import { type DType, promoteTypes, scalarResultType } from '../../base/dtype';
 import { broadcastShapes, ArgumentError } from '../../base/shape';
 import { Tensor, empty } from '../tensor';

@@ -5,7 +5,7 @@ import { defineElementwise } from './elementwise-define';
 import { defineOp, type Operand } from './define';
 import { ArgumentError } from '../../base/shape';
 import { empty } from '../tensor';
-import { refMap } from '../../kernels/reference/elementwise';
+import { refMap } from './ref/elementwise';
 import { elementwiseKernel, WG } from '../../kernels/wgsl/elementwise';
 import { grid } from '../../kernels/webgpu/device';
 import { wgslType } from '../../base/dtype';

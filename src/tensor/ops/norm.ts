@@ -5,7 +5,7 @@
  */
 import { bnApplyPlan, bnGradApplyPlan, bnGradCoeffsPlan, bnGradStatsPlan, bnRunningPlan, bnStatsPlan, NORM_WG } from '../../kernels/wgsl/norm';
 import { grid } from '../../kernels/webgpu/device';
-import { refBatchNormEval, refBatchNormGradApply, refBatchNormGradCoeffs, refBatchNormGradStats, refBatchNormRunning, refBatchNormTrain, refGroupNorm, refLayerNorm } from '../../kernels/reference/norm';
+import { refBatchNormEval, refBatchNormGradApply, refBatchNormGradCoeffs, refBatchNormGradStats, refBatchNormRunning, refBatchNormTrain, refGroupNorm, refLayerNorm } from './ref/norm';
 import { ArgumentError, fmtShape } from '../../base/shape';
 import { Tensor, empty, view } from '../tensor';
 import { withoutTape } from '../tape';

@@ -8,7 +8,7 @@ import { poolPlan, POOL_WG, type PoolGeometry, type PoolKind } from '../../kerne
 import { grid } from '../../kernels/webgpu/device';
 import {
   refAvgPool, refAvgPoolBackward, refMaxPool, refMaxPoolBackward, refPoolGather, type RefPoolParams,
-} from '../../kernels/reference/pool';
+} from './ref/pool';
 import { ArgumentError, fmtShape } from '../../base/shape';
 import { Tensor, empty } from '../tensor';
 import { defineOp, type Op, type Operand, type RefTensor } from './define';

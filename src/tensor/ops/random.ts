@@ -18,7 +18,7 @@ import type { Device } from '../../kernels/webgpu/device';
 import { grid } from '../../kernels/webgpu/device';
 import { getDefaultDevice } from '../../kernels/webgpu/devices';
 import { randomKernel, RANDOM_WG, type RandomKind } from '../../kernels/wgsl/random';
-import { refBernoulli, refNormal, refRandint, refUniform } from '../../kernels/reference/random';
+import { refBernoulli, refNormal, refRandint, refUniform } from './ref/random';
 import { parseDType, type DType } from '../../base/dtype';
 import { type Key, checkKey, permutation } from '../random';
 import { ArgumentError, broadcastShapes, checkShape, fmtShape, sameShape } from '../../base/shape';

@@ -6,7 +6,7 @@
  */
 import { resizePlan, RESIZE_WG } from '../../kernels/wgsl/resize';
 import { grid } from '../../kernels/webgpu/device';
-import { refInterpolate, refInterpolateBackward, type RefResizeParams } from '../../kernels/reference/resize';
+import { refInterpolate, refInterpolateBackward, type RefResizeParams } from './ref/resize';
 import { ArgumentError, fmtShape } from '../../base/shape';
 import { Tensor, empty } from '../tensor';
 import { defineOp, type Op, type RefTensor } from './define';

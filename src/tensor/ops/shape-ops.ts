@@ -1,7 +1,7 @@
 /** The two layout ops the engine itself needs: reshape (a view) and broadcastTo (a copy). */
 import { elementwiseKernel, WG } from '../../kernels/wgsl/elementwise';
 import { grid } from '../../kernels/webgpu/device';
-import { refMap } from '../../kernels/reference/elementwise';
+import { refMap } from './ref/elementwise';
 import { ArgumentError, broadcastShapes, fmtShape, sameShape, sizeOf } from '../../base/shape';
 import { Tensor, empty, view } from '../tensor';
 import { defineOp, type RefTensor } from './define';

@@ -9,15 +9,15 @@
  * loss and 0 to the weight sum of a 'mean' reduction, i.e. it behaves like `ignoreIndex`.
  * (PyTorch raises a device-side assert instead; a GPU kernel cannot throw.)
  */
-import { ArgumentError, fmtShape, sameShape, broadcastShapes } from '../base/shape';
-import { Tensor } from '../tensor/tensor';
-import { defineComposite, checkOperands, type Operand, type RefOperand, type RefTensor } from '../tensor/ops/define';
-import { sum } from '../tensor/ops/reduce';
-import { mean } from '../tensor/ops/stats';
-import { logSoftmax } from '../tensor/ops/softmax';
-import { add, sub, mul, div, neg, log, clamp, softplus, abs, square, where, lt, eq, ne, cast } from '../tensor/ops/elementwise';
-import { arange } from '../tensor/ops/creation';
-import { reshape } from '../tensor/ops/shape-ops';
+import { ArgumentError, fmtShape, sameShape, broadcastShapes } from '../../base/shape';
+import { Tensor } from '../tensor';
+import { defineComposite, checkOperands, type Operand, type RefOperand, type RefTensor } from './define';
+import { sum } from './reduce';
+import { mean } from './stats';
+import { logSoftmax } from './softmax';
+import { add, sub, mul, div, neg, log, clamp, softplus, abs, square, where, lt, eq, ne, cast } from './elementwise';
+import { arange } from './creation';
+import { reshape } from './shape-ops';
 
 export type Reduction = 'mean' | 'sum' | 'none';
 const REDUCTIONS: readonly Reduction[] = ['mean', 'sum', 'none'];
