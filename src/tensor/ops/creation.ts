@@ -59,15 +59,15 @@ export function tensor(data: Nested | AnyTypedArray | ArrayLike<number>, options
 interface FillAttrs { shape: number[]; dtype: DType; device: Device; expr: string; scalars: number[]; }
 
 /** Tensors whose element i is a closed form of i: constants, ranges, identity. */
-const fillOp = defineOp<FillAttrs>({
+const fillOp = defineOp({
   name: 'fill',
-  forward(_, { shape, dtype, device, expr, scalars }) {
-    const y = empty(shape, dtype, device);
-    if (y.size === 0) return y;
+  inputs: {},
+  shape: (_, { shape, dtype }: FillAttrs) => ({ shape, dtype }),
+  device: (a) => a.device,
+  forward(_, { shape, dtype, device, expr, scalars }, [y]) {
     const compute: DType = dtype === 'bool' ? 'uint32' : dtype;
     const k = elementwiseKernel('fill', expr, scalars.map((value) => ({ dtype: compute, shape: null, value })), compute, dtype, shape);
     device.run('fill', k.key, k.source, [y.buffer], grid(y.size, WG), { layout: k.layout, values: k.values });
-    return y;
   },
   reference: () => { throw new Error('fill: tested through full/arange/linspace/eye references'); },
   noGrad: 'creation',
