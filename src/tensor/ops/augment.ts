@@ -7,61 +7,56 @@
 import { grid } from '../../kernels/webgpu/device';
 import { affineLayout, affineSource, jitterLayout, jitterSource, normalizeLayout, normalizeSource, AUGMENT_WG } from '../../kernels/wgsl/augment';
 import { refAffineResample, refColorJitter, refNormalize, type RefAffineParams } from './ref/augment';
-import { defineOp, type Op, type RefTensor } from './define';
+import { defineOp, isRecording, type Op, type TensorMeta } from './define';
 import { ArgumentError, fmtShape } from '../../base/shape';
-import { Tensor, empty } from '../tensor';
+import { Tensor } from '../tensor';
 import { tensor } from './creation';
 import { div } from './elementwise';
 import { reshape } from './shape-ops';
-import { isRecording } from '../tape';
 
 // ---- ops -----------------------------------------------------------------------------------------
 
 export type AffineAttrs = RefAffineParams;
 
-const affineResampleOp: Op<AffineAttrs> = defineOp<AffineAttrs>({
+const affineResampleOp: Op<AffineAttrs> = defineOp({
   name: 'affineResample',
-  forward([x, theta], a) {
-    const xt = x as Tensor, t = theta as Tensor;
-    const [N, C, H, W] = xt.shape;
-    const y = empty([N, C, a.outSize[0], a.outSize[1]], 'float32', xt.device);
-    if (y.size === 0) return y;
-    xt.device.run('affineResample', `augment:affine:${a.mode}`, () => affineSource(a.mode), [xt.buffer, t.buffer, y.buffer], grid(y.size, AUGMENT_WG),
+  inputs: { x: 'tensor', theta: 'tensor' },
+  shape: ({ x }, a: AffineAttrs) => ({ shape: [x.shape[0], x.shape[1], a.outSize[0], a.outSize[1]], dtype: 'float32' }),
+  forward({ x, theta }, a, [y]) {
+    const [, C, H, W] = x.shape;
+    x.device.run('affineResample', `augment:affine:${a.mode}`, () => affineSource(a.mode), [x.buffer, theta.buffer, y.buffer], grid(y.size, AUGMENT_WG),
       { layout: affineLayout, values: { n: y.size, C, H, W, OH: a.outSize[0], OW: a.outSize[1], fill: a.fill } });
-    return y;
   },
-  reference: ([x, theta], a) => refAffineResample(x as RefTensor, theta as RefTensor, a),
+  reference: ({ x, theta }, a) => refAffineResample(x, theta, a),
   noGrad: 'data augmentation: runs on input batches, outside any gradient trace',
 });
 
-const colorJitterOp: Op<Record<string, never>> = defineOp({
+const sameAsX = ({ x }: { x: TensorMeta }) => ({ shape: x.shape, dtype: 'float32' as const });
+
+const colorJitterOp = defineOp({
   name: 'colorJitter',
-  forward([x, params]) {
-    const xt = x as Tensor;
-    const [N, , H, W] = xt.shape;
-    const y = empty(xt.shape, 'float32', xt.device);
-    if (y.size === 0) return y;
-    xt.device.run('colorJitter', 'augment:jitter', jitterSource, [xt.buffer, (params as Tensor).buffer, y.buffer], grid(N, 1),
+  inputs: { x: 'tensor', params: 'tensor' },
+  shape: sameAsX,
+  forward({ x, params }, _, [y]) {
+    const [N, , H, W] = x.shape;
+    x.device.run('colorJitter', 'augment:jitter', jitterSource, [x.buffer, params.buffer, y.buffer], grid(N, 1),
       { layout: jitterLayout, values: { HW: H * W, N } });
-    return y;
   },
-  reference: ([x, params]) => refColorJitter(x as RefTensor, params as RefTensor),
+  reference: ({ x, params }) => refColorJitter(x, params),
   noGrad: 'data augmentation: runs on input batches, outside any gradient trace',
 });
 
 /** Per-channel (x − mean) / std; differentiable in x (dx = dy / std), as inputs are sometimes traced. */
-const normalizeOp: Op<Record<string, never>> = defineOp({
+const normalizeOp = defineOp({
   name: 'normalizeChannels',
-  forward([x, mean, std]) {
-    const xt = x as Tensor;
-    const y = empty(xt.shape, 'float32', xt.device);
-    if (y.size === 0) return y;
-    xt.device.run('normalizeChannels', 'augment:normalize', normalizeSource, [xt.buffer, (mean as Tensor).buffer, (std as Tensor).buffer, y.buffer], grid(y.size, AUGMENT_WG),
-      { layout: normalizeLayout, values: { n: y.size, C: xt.shape[1], HW: xt.shape[2] * xt.shape[3] } });
-    return y;
+  inputs: { x: 'tensor', mean: 'tensor', std: 'tensor' },
+  shape: sameAsX,
+  forward({ x, mean, std }, _, [y]) {
+    x.device.run('normalizeChannels', 'augment:normalize', normalizeSource, [x.buffer, mean.buffer, std.buffer, y.buffer], grid(y.size, AUGMENT_WG),
+      { layout: normalizeLayout, values: { n: y.size, C: x.shape[1], HW: x.shape[2] * x.shape[3] } });
   },
-  reference: ([x, mean, std]) => refNormalize(x as RefTensor, mean as RefTensor, std as RefTensor),
-  vjp: ({ dy, inputs }) => [div(dy, reshape(inputs[2] as Tensor, [1, (inputs[2] as Tensor).size, 1, 1])), null, null],
+  reference: ({ x, mean, std }) => refNormalize(x, mean, std),
+  vjp: ({ dy, inputs: { std } }) => [div(dy, reshape(std, [1, std.size, 1, 1])), null, null],
 });
 
 export function checkBatch(fn: string, arg: string, x: unknown, channels?: number): Tensor {

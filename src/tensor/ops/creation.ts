@@ -56,6 +56,13 @@ export function tensor(data: Nested | AnyTypedArray | ArrayLike<number>, options
   return t;
 }
 
+/** Writes element i = expr(i, v0, v1, …) into an existing tensor (also how an op's forward zeroes its output). */
+export function fillInto(y: Tensor, expr = 'v0', scalars: readonly number[] = [0]): void {
+  const compute: DType = y.dtype === 'bool' ? 'uint32' : y.dtype;
+  const k = elementwiseKernel('fill', expr, scalars.map((value) => ({ dtype: compute, shape: null, value })), compute, y.dtype, y.shape);
+  y.device.run('fill', k.key, k.source, [y.buffer], grid(y.size, WG), { layout: k.layout, values: k.values });
+}
+
 interface FillAttrs { shape: number[]; dtype: DType; device: Device; expr: string; scalars: number[]; }
 
 /** Tensors whose element i is a closed form of i: constants, ranges, identity. */
@@ -64,11 +71,7 @@ const fillOp = defineOp({
   inputs: {},
   shape: (_, { shape, dtype }: FillAttrs) => ({ shape, dtype }),
   device: (a) => a.device,
-  forward(_, { shape, dtype, device, expr, scalars }, [y]) {
-    const compute: DType = dtype === 'bool' ? 'uint32' : dtype;
-    const k = elementwiseKernel('fill', expr, scalars.map((value) => ({ dtype: compute, shape: null, value })), compute, dtype, shape);
-    device.run('fill', k.key, k.source, [y.buffer], grid(y.size, WG), { layout: k.layout, values: k.values });
-  },
+  forward: (_, { expr, scalars }, [y]) => fillInto(y, expr, scalars),
   reference: () => { throw new Error('fill: tested through full/arange/linspace/eye references'); },
   noGrad: 'creation',
 });

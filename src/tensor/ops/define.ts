@@ -19,11 +19,11 @@ import type { RefTensor, RefOperand } from '../../base/ref-tensor';
 export type { RefTensor, RefOperand };
 
 /**
- * How an input is passed: 'tensor' (required), 'tensor?' (optional: may be left out at the end of
- * the positional list), 'operand' (a tensor or a plain number, as elementwise ops take) and
+ * How an input is passed: 'tensor' (required), 'operand' (a tensor or a plain number, as elementwise
+ * ops take), 'tensor?' / 'operand?' (optional: may be left out at the end of the positional list) and
  * 'tensor[]' (the rest of the inputs as a list; last only).
  */
-export type InputKind = 'tensor' | 'tensor?' | 'operand' | 'tensor[]';
+export type InputKind = 'tensor' | 'tensor?' | 'operand' | 'operand?' | 'tensor[]';
 export type InputDecl = Readonly<Record<string, InputKind>>;
 
 /** What a shape rule sees of a tensor: Tensor and RefTensor both have it. */
@@ -31,7 +31,8 @@ export interface TensorMeta { readonly shape: readonly number[]; readonly dtype:
 /** One output as a shape rule states it. */
 export interface OutputMeta { shape: readonly number[]; dtype: DType }
 
-type Slot<K extends InputKind, T> = K extends 'tensor' ? T : K extends 'tensor?' ? T | undefined : K extends 'tensor[]' ? readonly T[] : T | number;
+type Slot<K extends InputKind, T> = K extends 'tensor' ? T : K extends 'tensor?' ? T | undefined : K extends 'tensor[]' ? readonly T[]
+  : K extends 'operand' ? T | number : T | number | undefined;
 /** The named inputs of an op whose tensors are `T` (Tensor in forward/VJP, RefTensor in the reference, TensorMeta in the rule). */
 export type Inputs<I extends InputDecl, T> = { readonly [K in keyof I]: Slot<I[K], T> };
 

@@ -9,9 +9,9 @@ import { gatherKernel, LAYOUT_WG, oneHotKernel, scatterAddKernel, type LayoutKer
 import { grid } from '../../kernels/webgpu/device';
 import * as R from './ref/layout';
 import { wgslType, type DType } from '../../base/dtype';
-import { ArgumentError, fmtShape, normAxis, stridesOf } from '../../base/shape';
-import { Tensor, empty } from '../tensor';
-import { defineOp, type Op, type RefTensor } from './define';
+import { ArgumentError, fmtShape, normAxis, sizeOf, stridesOf } from '../../base/shape';
+import { Tensor } from '../tensor';
+import { defineOp, type Op, type TensorMeta } from './define';
 import { full } from './creation';
 import { reshape } from './shape-ops';
 import { padOp } from './layout';
@@ -31,20 +31,17 @@ function checkIndex(fn: string, index: unknown, arg = 'index'): asserts index is
   if (index.dtype !== 'int32') throw new ArgumentError(fn, arg, `has dtype ${index.dtype}`, 'int32 indices (cast(index, "int32"))');
 }
 
-const gatherOp: Op<{ dim: number }> = defineOp<{ dim: number }>({
+interface DimAttrs { dim: number }
+
+const gatherOp: Op<DimAttrs> = defineOp({
   name: 'gather',
-  forward([x, index], { dim }) {
-    const t = x as Tensor, idx = index as Tensor;
-    const y = empty(idx.shape, t.dtype, t.device);
-    if (y.size === 0) return y;
-    run('gather', t, gatherKernel({ outShape: idx.shape, dim, dimSize: t.shape[dim], xStride: stridesOf(t.shape), idxStride: stridesOf(idx.shape) }), [t.buffer, idx.buffer, y.buffer], y.size);
-    return y;
-  },
-  reference: ([x, index], { dim }) => R.refGather(x as RefTensor, dim, index as RefTensor),
-  vjp: ({ dy, inputs: [x, index], attrs: { dim } }) => {
-    const t = x as Tensor;
-    return [scatterAddOp.call1([full(t.shape, 0, { dtype: dy.dtype, device: dy.device }), index, dy], { dim }), null];
-  },
+  inputs: { x: 'tensor', index: 'tensor' },
+  shape: ({ x, index }, _: DimAttrs) => ({ shape: index.shape, dtype: x.dtype }),
+  forward: ({ x, index }, { dim }, [y]) =>
+    run('gather', x, gatherKernel({ outShape: index.shape, dim, dimSize: x.shape[dim], xStride: stridesOf(x.shape), idxStride: stridesOf(index.shape) }), [x.buffer, index.buffer, y.buffer], y.size),
+  reference: ({ x, index }, { dim }) => R.refGather(x, dim, index),
+  vjp: ({ dy, inputs: { x, index }, attrs: { dim } }) =>
+    [scatterAddOp.call1([full(x.shape, 0, { dtype: dy.dtype, device: dy.device }), index, dy], { dim }), null],
 });
 
 /** torch.gather: out[i][j][k] = x[index[i][j][k]][j][k] for dim 0 (etc.). index has x's rank and sizes ≤ x's on the other dims. */
@@ -59,21 +56,21 @@ export function gather(x: Tensor, dim: number, index: Tensor): Tensor {
   return gatherOp.call1([x, index], { dim: d });
 }
 
-const scatterAddOp: Op<{ dim: number }> = defineOp<{ dim: number }>({
+/** Keeps x's shape and dtype (scatterAdd, indexAdd). */
+const likeX = ({ x }: { x: TensorMeta }, _: DimAttrs) => ({ shape: x.shape, dtype: x.dtype });
+
+const scatterAddOp: Op<DimAttrs> = defineOp({
   name: 'scatterAdd',
-  forward([x, index, src], { dim }) {
-    const t = x as Tensor, idx = index as Tensor, s = src as Tensor;
-    const y = empty(t.shape, t.dtype, t.device);
-    if (y.size === 0) return y;
-    const k = scatterAddKernel(word(t.dtype), { outShape: t.shape, dim, count: idx.shape[dim], idxShape: idx.shape, idxStride: stridesOf(idx.shape), srcStride: stridesOf(s.shape) });
-    run('scatterAdd', t, k, [t.buffer, idx.buffer, s.buffer, y.buffer], y.size);
-    return y;
+  inputs: { x: 'tensor', index: 'tensor', src: 'tensor' },
+  shape: likeX,
+  forward({ x, index, src }, { dim }, [y]) {
+    const k = scatterAddKernel(word(x.dtype), { outShape: x.shape, dim, count: index.shape[dim], idxShape: index.shape, idxStride: stridesOf(index.shape), srcStride: stridesOf(src.shape) });
+    run('scatterAdd', x, k, [x.buffer, index.buffer, src.buffer, y.buffer], y.size);
   },
-  reference: ([x, index, src], { dim }) => R.refScatterAdd(x as RefTensor, dim, index as RefTensor, src as RefTensor),
-  vjp: ({ dy, inputs: [, index, src], attrs: { dim } }) => {
-    const idx = index as Tensor, s = src as Tensor;
-    let g: Tensor = gatherOp.call1([dy, idx], { dim });
-    if (s.shape.some((n, d) => n !== idx.shape[d])) g = padOp.call1([g], { before: s.shape.map(() => 0), after: s.shape.map((n, d) => n - idx.shape[d]), mode: 'constant', value: 0 });
+  reference: ({ x, index, src }, { dim }) => R.refScatterAdd(x, dim, index, src),
+  vjp: ({ dy, inputs: { index, src }, attrs: { dim } }) => {
+    let g: Tensor = gatherOp.call1([dy, index], { dim });
+    if (src.shape.some((n, d) => n !== index.shape[d])) g = padOp.call1([g], { before: src.shape.map(() => 0), after: src.shape.map((n, d) => n - index.shape[d]), mode: 'constant', value: 0 });
     return [dy, null, g];
   },
 });
@@ -98,18 +95,14 @@ export function scatterAdd(x: Tensor, dim: number, index: Tensor, src: Tensor): 
 
 const selectStrides = (rank: number, dim: number) => Array.from({ length: rank }, (_, k) => (k === dim ? 1 : 0));
 
-const indexSelectOp: Op<{ dim: number }> = defineOp<{ dim: number }>({
+const indexSelectOp: Op<DimAttrs> = defineOp({
   name: 'indexSelect',
-  forward([x, index], { dim }) {
-    const t = x as Tensor, idx = index as Tensor;
-    const shape = [...t.shape]; shape[dim] = idx.size;
-    const y = empty(shape, t.dtype, t.device);
-    if (y.size === 0) return y;
-    run('indexSelect', t, gatherKernel({ outShape: shape, dim, dimSize: t.shape[dim], xStride: stridesOf(t.shape), idxStride: selectStrides(shape.length, dim) }), [t.buffer, idx.buffer, y.buffer], y.size);
-    return y;
-  },
-  reference: ([x, index], { dim }) => R.refIndexSelect(x as RefTensor, dim, index as RefTensor),
-  vjp: ({ dy, inputs: [x, index], attrs: { dim } }) => [indexAddOp.call1([full((x as Tensor).shape, 0, { dtype: dy.dtype, device: dy.device }), index, dy], { dim }), null],
+  inputs: { x: 'tensor', index: 'tensor' },
+  shape: ({ x, index }, { dim }: DimAttrs) => { const shape = [...x.shape]; shape[dim] = sizeOf(index.shape); return { shape, dtype: x.dtype }; },
+  forward: ({ x, index }, { dim }, [y]) =>
+    run('indexSelect', x, gatherKernel({ outShape: y.shape, dim, dimSize: x.shape[dim], xStride: stridesOf(x.shape), idxStride: selectStrides(y.shape.length, dim) }), [x.buffer, index.buffer, y.buffer], y.size),
+  reference: ({ x, index }, { dim }) => R.refIndexSelect(x, dim, index),
+  vjp: ({ dy, inputs: { x, index }, attrs: { dim } }) => [indexAddOp.call1([full(x.shape, 0, { dtype: dy.dtype, device: dy.device }), index, dy], { dim }), null],
 });
 
 /** torch.index_select: the entries index[k] (a 1-D int32 tensor) along `dim`. */
@@ -122,18 +115,16 @@ export function indexSelect(x: Tensor, dim: number, index: Tensor): Tensor {
   return indexSelectOp.call1([x, reshape(index, [index.size])], { dim: d });
 }
 
-const indexAddOp: Op<{ dim: number }> = defineOp<{ dim: number }>({
+const indexAddOp: Op<DimAttrs> = defineOp({
   name: 'indexAdd',
-  forward([x, index, src], { dim }) {
-    const t = x as Tensor, idx = index as Tensor, s = src as Tensor;
-    const y = empty(t.shape, t.dtype, t.device);
-    if (y.size === 0) return y;
-    const k = scatterAddKernel(word(t.dtype), { outShape: t.shape, dim, count: idx.size, idxShape: t.shape, idxStride: selectStrides(t.ndim, dim), srcStride: stridesOf(s.shape) });
-    run('indexAdd', t, k, [t.buffer, idx.buffer, s.buffer, y.buffer], y.size);
-    return y;
+  inputs: { x: 'tensor', index: 'tensor', src: 'tensor' },
+  shape: likeX,
+  forward({ x, index, src }, { dim }, [y]) {
+    const k = scatterAddKernel(word(x.dtype), { outShape: x.shape, dim, count: index.size, idxShape: x.shape, idxStride: selectStrides(x.ndim, dim), srcStride: stridesOf(src.shape) });
+    run('indexAdd', x, k, [x.buffer, index.buffer, src.buffer, y.buffer], y.size);
   },
-  reference: ([x, index, src], { dim }) => R.refIndexAdd(x as RefTensor, dim, index as RefTensor, src as RefTensor),
-  vjp: ({ dy, inputs: [, index], attrs: { dim } }) => [dy, null, indexSelectOp.call1([dy, index], { dim })],
+  reference: ({ x, index, src }, { dim }) => R.refIndexAdd(x, dim, index, src),
+  vjp: ({ dy, inputs: { index }, attrs: { dim } }) => [dy, null, indexSelectOp.call1([dy, index], { dim })],
 });
 
 /** torch.index_add (out of place): out = x; out[.., index[k], ..] += src[.., k, ..] along `dim`. Deterministic. */
@@ -149,16 +140,12 @@ export function indexAdd(x: Tensor, dim: number, index: Tensor, src: Tensor): Te
   return indexAddOp.call1([x, reshape(index, [index.size]), src], { dim: d });
 }
 
-const oneHotOp: Op<{ numClasses: number }> = defineOp<{ numClasses: number }>({
+const oneHotOp: Op<{ numClasses: number }> = defineOp({
   name: 'oneHot',
-  forward([index], { numClasses }) {
-    const idx = index as Tensor;
-    const y = empty([...idx.shape, numClasses], 'int32', idx.device);
-    if (y.size === 0) return y;
-    run('oneHot', idx, oneHotKernel(y.size, numClasses), [idx.buffer, y.buffer], y.size);
-    return y;
-  },
-  reference: ([index], { numClasses }) => R.refOneHot(index as RefTensor, numClasses),
+  inputs: { index: 'tensor' },
+  shape: ({ index }, { numClasses }: { numClasses: number }) => ({ shape: [...index.shape, numClasses], dtype: 'int32' }),
+  forward: ({ index }, { numClasses }, [y]) => run('oneHot', index, oneHotKernel(y.size, numClasses), [index.buffer, y.buffer], y.size),
+  reference: ({ index }, { numClasses }) => R.refOneHot(index, numClasses),
   noGrad: 'integer output',
 });
 

@@ -7,11 +7,11 @@
 import { copyRegionKernel, LAYOUT_WG, padBackwardKernel, padKernel, stridedGatherKernel, type LayoutKernel, type PadMode } from '../../kernels/wgsl/layout';
 import { grid } from '../../kernels/webgpu/device';
 import * as R from './ref/layout';
-import { wgslType, type DType } from '../../base/dtype';
+import { ALL_DTYPES, DTYPES, wgslType, type DType } from '../../base/dtype';
 import { ArgumentError, fmtShape, normAxis, sizeOf, stridesOf } from '../../base/shape';
-import { Tensor, empty } from '../tensor';
-import { checkOperands, defineComposite, defineOp, type Op, type RefTensor , internal } from './define';
-import { full } from './creation';
+import { Tensor } from '../tensor';
+import { checkOperands, defineComposite, defineOp, internal, type Op, type OutputMeta, type TensorMeta } from './define';
+import { fillInto, full } from './creation';
 import { sum } from './reduce';
 import { reshape, broadcastTo } from './shape-ops';
 
@@ -35,25 +35,27 @@ function intList(fn: string, arg: string, v: unknown, min = -Infinity): number[]
   return list.slice();
 }
 
-/** out[o] = x[base + Σ stride_d · wrap_d(start_d + o_d·step_d)]. */
-function stridedGather(name: string, x: Tensor, shape: readonly number[], o: { base?: number; start?: readonly number[]; step?: readonly number[]; wrap?: readonly number[]; stride: readonly number[] }): Tensor {
-  const y = empty(shape, x.dtype, x.device);
-  if (y.size === 0) return y;
-  const r = shape.length;
+/** y[o] = x[base + Σ stride_d · wrap_d(start_d + o_d·step_d)]. */
+function stridedGather(name: string, x: Tensor, y: Tensor, o: { base?: number; start?: readonly number[]; step?: readonly number[]; wrap?: readonly number[]; stride: readonly number[] }): void {
+  const shape = y.shape, r = shape.length;
   const k = stridedGatherKernel({ shape, base: o.base ?? 0, start: o.start ?? new Array(r).fill(0), step: o.step ?? new Array(r).fill(1), wrap: o.wrap ?? new Array(r).fill(0), stride: o.stride });
   run(name, x, k, [x.buffer, y.buffer], y.size);
-  return y;
 }
+
+/** The rule of an op whose output keeps the input's dtype, with the shape `shape` gives. */
+const keepsDtype = <A>(shape: (x: TensorMeta, a: A) => readonly number[]) => ({ x }: { x: TensorMeta }, a: A): OutputMeta => ({ shape: shape(x, a), dtype: x.dtype });
 
 // ---------------------------------------------------------------- permute
 
-const permuteOp: Op<{ dims: number[] }> = defineOp<{ dims: number[] }>({
+const permuteOp: Op<{ dims: number[] }> = defineOp({
   name: 'permute',
-  forward([x], { dims }) {
-    const t = x as Tensor, st = stridesOf(t.shape);
-    return stridedGather('permute', t, dims.map((d) => t.shape[d]), { stride: dims.map((d) => st[d]) });
+  inputs: { x: 'tensor' },
+  shape: keepsDtype((x, { dims }: { dims: number[] }) => dims.map((d) => x.shape[d])),
+  forward({ x }, { dims }, [y]) {
+    const st = stridesOf(x.shape);
+    stridedGather('permute', x, y, { stride: dims.map((d) => st[d]) });
   },
-  reference: ([x], { dims }) => R.refPermute(x as RefTensor, dims),
+  reference: ({ x }, { dims }) => R.refPermute(x, dims),
   vjp: ({ dy, attrs: { dims } }) => { const inv = new Array<number>(dims.length); dims.forEach((d, i) => { inv[d] = i; }); return [permuteOp.call1([dy], { dims: inv })]; },
 });
 
@@ -68,11 +70,16 @@ export function permute(x: Tensor, dims: readonly number[]): Tensor {
   return permuteOp.call1([x], { dims: norm });
 }
 
-const transposeOp = defineComposite<{ dim0: number; dim1: number }>({
+const transposeOp: Op<{ dim0: number; dim1: number }> = defineComposite({
   name: 'transpose',
-  impl: ([x], { dim0, dim1 }) => transpose(x as Tensor, dim0, dim1),
-  reference: ([x], { dim0, dim1 }) => {
-    const r = x as RefTensor, dims = r.shape.map((_, i) => i);
+  inputs: { x: 'tensor' },
+  shape: keepsDtype((x, { dim0, dim1 }: { dim0: number; dim1: number }) => {
+    const r = x.shape.length, a = dim0 < 0 ? dim0 + r : dim0, b = dim1 < 0 ? dim1 + r : dim1;
+    return x.shape.map((_, d) => x.shape[d === a ? b : d === b ? a : d]);
+  }),
+  impl: ({ x }, { dim0, dim1 }) => transpose(x, dim0, dim1),
+  reference: ({ x: r }, { dim0, dim1 }) => {
+    const dims = r.shape.map((_, i) => i);
     const a = dim0 < 0 ? dim0 + r.shape.length : dim0, b = dim1 < 0 ? dim1 + r.shape.length : dim1;
     return R.build(dims.map((d) => r.shape[d === a ? b : d === b ? a : d]), r.dtype, (o) => { const i = o.slice(); i[a] = o[b]; i[b] = o[a]; return R.at(r, i); });
   },
@@ -138,20 +145,23 @@ export function expand(x: Tensor, shape: readonly number[]): Tensor {
 
 interface SliceAttrs { start: number[]; step: number[]; shape: number[] }
 
-const sliceOp: Op<SliceAttrs> = defineOp<SliceAttrs>({
+const sliceOp: Op<SliceAttrs> = defineOp({
   name: 'slice',
-  forward([x], { start, step, shape }) {
-    const t = x as Tensor;
-    return stridedGather('slice', t, shape, { start, step, stride: stridesOf(t.shape) });
-  },
-  reference: ([x], a) => R.refSlice(x as RefTensor, a.start, a.step, a.shape),
-  vjp: ({ dy, inputs: [x], attrs: a }) => [sliceBackwardOp.call1([dy], { shape: [...(x as Tensor).shape], start: a.start, step: a.step })],
+  inputs: { x: 'tensor' },
+  shape: keepsDtype((_, a: SliceAttrs) => a.shape),
+  forward: ({ x }, { start, step }, [y]) => stridedGather('slice', x, y, { start, step, stride: stridesOf(x.shape) }),
+  reference: ({ x }, a) => R.refSlice(x, a.start, a.step, a.shape),
+  vjp: ({ dy, inputs: { x }, attrs: a }) => [sliceBackwardOp.call1([dy], { shape: [...x.shape], start: a.start, step: a.step })],
 });
 
-const sliceBackwardOp: Op<{ shape: number[]; start: number[]; step: number[] }> = defineOp<{ shape: number[]; start: number[]; step: number[] }>({
+interface SliceBackwardAttrs { shape: number[]; start: number[]; step: number[] }
+
+const sliceBackwardOp: Op<SliceBackwardAttrs> = defineOp({
   name: 'sliceBackward',
-  forward([g], { shape, start, step }) {
-    const dy = g as Tensor;
+  inputs: { dy: 'tensor' },
+  shape: ({ dy }, { shape }: SliceBackwardAttrs) => ({ shape, dtype: dy.dtype }),
+  // zeros around the slice: built with full, then the slice's region copied in
+  produce({ dy }, { shape, start, step }) {
     const y = full(shape, 0, { dtype: dy.dtype, device: dy.device });
     if (dy.size === 0) return y;
     const st = stridesOf(shape);
@@ -159,8 +169,8 @@ const sliceBackwardOp: Op<{ shape: number[]; start: number[]; step: number[] }> 
     run('sliceBackward', dy, k, [dy.buffer, y.buffer], dy.size);
     return y;
   },
-  reference: ([dy], a) => R.refSliceBackward(dy as RefTensor, a.shape, a.start, a.step),
-  vjp: ({ dy, inputs: [g], attrs: a }) => [sliceOp.call1([dy], { start: a.start, step: a.step, shape: [...(g as Tensor).shape] })],
+  reference: ({ dy }, a) => R.refSliceBackward(dy, a.shape, a.start, a.step),
+  vjp: ({ dy, inputs: { dy: g }, attrs: a }) => [sliceOp.call1([dy], { start: a.start, step: a.step, shape: [...g.shape] })],
 });
 
 /** One dim of a Python slice: resolves negative/None bounds and clamps, as `x[start:end:step]`. */
@@ -221,15 +231,16 @@ export function narrow(x: Tensor, dim: number, start: number, length: number): T
 
 // ---------------------------------------------------------------- flip, roll, tile
 
-const flipOp: Op<{ dims: number[] }> = defineOp<{ dims: number[] }>({
+const flipOp: Op<{ dims: number[] }> = defineOp({
   name: 'flip',
-  forward([x], { dims }) {
-    const t = x as Tensor;
-    return stridedGather('flip', t, t.shape, {
-      start: t.shape.map((n, d) => (dims.includes(d) ? n - 1 : 0)), step: t.shape.map((_, d) => (dims.includes(d) ? -1 : 1)), stride: stridesOf(t.shape),
+  inputs: { x: 'tensor' },
+  shape: keepsDtype((x, _: { dims: number[] }) => x.shape),
+  forward({ x }, { dims }, [y]) {
+    stridedGather('flip', x, y, {
+      start: x.shape.map((n, d) => (dims.includes(d) ? n - 1 : 0)), step: x.shape.map((_, d) => (dims.includes(d) ? -1 : 1)), stride: stridesOf(x.shape),
     });
   },
-  reference: ([x], { dims }) => R.refFlip(x as RefTensor, dims),
+  reference: ({ x }, { dims }) => R.refFlip(x, dims),
   vjp: ({ dy, attrs }) => [flipOp.call1([dy], attrs)],
 });
 
@@ -241,15 +252,16 @@ export function flip(x: Tensor, dims: number | readonly number[]): Tensor {
   return flipOp.call1([x], { dims: list });
 }
 
-const rollOp: Op<{ shifts: number[]; dims: number[] }> = defineOp<{ shifts: number[]; dims: number[] }>({
+const rollOp: Op<{ shifts: number[]; dims: number[] }> = defineOp({
   name: 'roll',
-  forward([x], { shifts, dims }) {
-    const t = x as Tensor;
-    const start = t.shape.map(() => 0);
+  inputs: { x: 'tensor' },
+  shape: keepsDtype((x, _: { shifts: number[]; dims: number[] }) => x.shape),
+  forward({ x }, { shifts, dims }, [y]) {
+    const start = x.shape.map(() => 0);
     dims.forEach((d, q) => { start[d] -= shifts[q]; });
-    return stridedGather('roll', t, t.shape, { start: start.map((s, d) => (t.shape[d] ? s % t.shape[d] : 0)), wrap: t.shape, stride: stridesOf(t.shape) });
+    stridedGather('roll', x, y, { start: start.map((s, d) => (x.shape[d] ? s % x.shape[d] : 0)), wrap: x.shape, stride: stridesOf(x.shape) });
   },
-  reference: ([x], { shifts, dims }) => R.refRoll(x as RefTensor, shifts, dims),
+  reference: ({ x }, { shifts, dims }) => R.refRoll(x, shifts, dims),
   vjp: ({ dy, attrs: { shifts, dims } }) => [rollOp.call1([dy], { shifts: shifts.map((s) => -s), dims })],
 });
 
@@ -267,15 +279,14 @@ export function roll(x: Tensor, shifts: number | readonly number[], dims?: numbe
   return rollOp.call1([x], { shifts: s, dims: d });
 }
 
-const tileOp: Op<{ reps: number[] }> = defineOp<{ reps: number[] }>({
+const tileOp: Op<{ reps: number[] }> = defineOp({
   name: 'tile',
-  forward([x], { reps }) {
-    const t = x as Tensor;
-    return stridedGather('tile', t, t.shape.map((n, d) => n * reps[d]), { wrap: t.shape, stride: stridesOf(t.shape) });
-  },
-  reference: ([x], { reps }) => R.refTile(x as RefTensor, reps),
-  vjp: ({ dy, inputs: [x], attrs: { reps } }) => {
-    const xs = (x as Tensor).shape;
+  inputs: { x: 'tensor' },
+  shape: keepsDtype((x, { reps }: { reps: number[] }) => x.shape.map((n, d) => n * reps[d])),
+  forward: ({ x }, _, [y]) => stridedGather('tile', x, y, { wrap: x.shape, stride: stridesOf(x.shape) }),
+  reference: ({ x }, { reps }) => R.refTile(x, reps),
+  vjp: ({ dy, inputs: { x }, attrs: { reps } }) => {
+    const xs = x.shape;
     const split = reshape(dy, xs.flatMap((n, d) => [reps[d], n]));
     return [reshape(sum(split, { dim: xs.map((_, d) => 2 * d) }), xs)];
   },
@@ -318,31 +329,33 @@ export function repeatInterleave(x: Tensor, repeats: number, dim?: number): Tens
 
 // ---------------------------------------------------------------- concat, stack, split, chunk
 
-const concatOp: Op<{ dim: number }> = defineOp<{ dim: number }>({
+const concatOp: Op<{ dim: number }> = defineOp({
   name: 'concat',
-  forward(xs, { dim }) {
-    const ts = xs as Tensor[];
-    const shape = [...ts[0].shape];
-    shape[dim] = ts.reduce((s, t) => s + t.shape[dim], 0);
-    const y = empty(shape, ts[0].dtype, ts[0].device);
-    const st = stridesOf(shape);
+  inputs: { xs: 'tensor[]' },
+  dtypes: ALL_DTYPES,
+  shape: ({ xs }, { dim }: { dim: number }) => {
+    const shape = [...xs[0].shape];
+    shape[dim] = xs.reduce((s, t) => s + t.shape[dim], 0);
+    return { shape, dtype: xs[0].dtype };
+  },
+  forward({ xs }, { dim }, [y]) {
+    const st = stridesOf(y.shape);
     let offset = 0;
-    for (const t of ts) {
+    for (const t of xs) {
       if (t.size > 0) run('concat', t, copyRegionKernel({ shape: t.shape, base: offset * st[dim], dstStride: st }, t.dtype === 'float16' ? 'f16' : 'u32'), [t.buffer, y.buffer], t.size);
       offset += t.shape[dim];
     }
-    return y;
   },
-  reference: (xs, { dim }) => R.refConcat(xs as RefTensor[], dim),
-  vjp: ({ dy, inputs, attrs: { dim } }) => {
+  reference: ({ xs }, { dim }) => R.refConcat([...xs], dim),
+  vjp: ({ dy, inputs: { xs }, attrs: { dim } }) => {
     let offset = 0;
-    return (inputs as Tensor[]).map((t) => { const n = t.shape[dim]; offset += n; return slice(dy, dim, offset - n, offset); });
+    return xs.map((t) => { const n = t.shape[dim]; offset += n; return slice(dy, dim, offset - n, offset); });
   },
 });
 
 function checkList(fn: string, tensors: readonly Tensor[]): void {
   if (!Array.isArray(tensors) || tensors.length === 0) throw new ArgumentError(fn, 'tensors', `is ${Array.isArray(tensors) ? 'an empty array' : typeof tensors}`, 'a non-empty array of Tensors');
-  checkOperands(fn, tensors, tensors.map((_, i) => `tensors[${i}]`));
+  checkOperands(fn, tensors, tensors.map((_, i) => `tensors[${i}]`), fn === 'concat' ? ALL_DTYPES : DTYPES);
   tensors.forEach((t, i) => {
     if (t.dtype !== tensors[0].dtype) throw new ArgumentError(fn, `tensors[${i}]`, `has dtype ${t.dtype}`, `${tensors[0].dtype}, the dtype of tensors[0] (cast first)`);
   });
@@ -365,11 +378,16 @@ export function concat(tensors: readonly Tensor[], dim = 0): Tensor {
 }
 export { concat as cat };
 
-const stackOp = defineComposite<{ dim: number }>({
+const stackOp = defineComposite({
   name: 'stack',
-  impl: (xs, { dim }) => stack(xs as Tensor[], dim),
-  reference: (xs, { dim }) => {
-    const rs = xs as RefTensor[];
+  inputs: { xs: 'tensor[]' },
+  shape: ({ xs }, { dim }: { dim: number }) => {
+    const d = dim < 0 ? dim + xs[0].shape.length + 1 : dim;
+    const shape = [...xs[0].shape]; shape.splice(d, 0, xs.length);
+    return { shape, dtype: xs[0].dtype };
+  },
+  impl: ({ xs }, { dim }) => stack(xs, dim),
+  reference: ({ xs: rs }, { dim }) => {
     const d = dim < 0 ? dim + rs[0].shape.length + 1 : dim;
     const shape = [...rs[0].shape]; shape.splice(d, 0, rs.length);
     return R.build(shape, rs[0].dtype, (o) => { const i = o.slice(); const [k] = i.splice(d, 1); return R.at(rs[k], i); });
@@ -408,11 +426,12 @@ function splitBy(x: Tensor, sizes: readonly number[], d: number): Tensor[] {
   return sizes.map((k) => { offset += k; return slice(x, d, offset - k, offset); });
 }
 
-const splitOp = defineComposite<{ sizes: number[]; dim: number }>({
+const splitOp = defineComposite({
   name: 'split',
-  impl: ([x], { sizes, dim }) => split(x as Tensor, sizes, dim),
-  reference: ([x], { sizes, dim }) => {
-    const r = x as RefTensor;
+  inputs: { x: 'tensor' },
+  shape: ({ x }, { sizes, dim }: { sizes: number[]; dim: number }) => sizes.map((k) => { const shape = [...x.shape]; shape[dim] = k; return { shape, dtype: x.dtype }; }),
+  impl: ({ x }, { sizes, dim }) => split(x, sizes, dim),
+  reference: ({ x: r }, { sizes, dim }) => {
     let offset = 0;
     return sizes.map((k) => {
       const o0 = offset; offset += k;
@@ -443,33 +462,30 @@ export function chunk(x: Tensor, chunks: number, dim = 0): Tensor[] {
 
 interface PadAttrs { before: number[]; after: number[]; mode: PadMode; value: number }
 
-export const padOp: Op<PadAttrs> = defineOp<PadAttrs>({
+export const padOp: Op<PadAttrs> = defineOp({
   name: 'pad',
-  forward([x], { before, after, mode, value }) {
-    const t = x as Tensor;
-    const outShape = t.shape.map((n, d) => n + before[d] + after[d]);
-    const y = empty(outShape, t.dtype, t.device);
-    if (y.size === 0) return y;
-    run('pad', t, padKernel(mode, word(t.dtype), { outShape, inShape: t.shape, lo: before, value }), [t.buffer, y.buffer], y.size);
-    return y;
-  },
-  reference: ([x], a) => R.refPad(x as RefTensor, a.before, a.after, a.mode, a.value),
-  vjp: ({ dy, inputs: [x], attrs: a }) => [padBackwardOp.call1([dy], { inShape: [...(x as Tensor).shape], before: a.before, mode: a.mode })],
+  inputs: { x: 'tensor' },
+  shape: keepsDtype((x, { before, after }: PadAttrs) => x.shape.map((n, d) => n + before[d] + after[d])),
+  forward: ({ x }, { before, mode, value }, [y]) =>
+    run('pad', x, padKernel(mode, word(x.dtype), { outShape: y.shape, inShape: x.shape, lo: before, value }), [x.buffer, y.buffer], y.size),
+  reference: ({ x }, a) => R.refPad(x, a.before, a.after, a.mode, a.value),
+  vjp: ({ dy, inputs: { x }, attrs: a }) => [padBackwardOp.call1([dy], { inShape: [...x.shape], before: a.before, mode: a.mode })],
 });
 
-const padBackwardOp: Op<{ inShape: number[]; before: number[]; mode: PadMode }> = defineOp<{ inShape: number[]; before: number[]; mode: PadMode }>({
+interface PadBackwardAttrs { inShape: number[]; before: number[]; mode: PadMode }
+
+const padBackwardOp: Op<PadBackwardAttrs> = defineOp({
   name: 'padBackward',
-  forward([g], { inShape, before, mode }) {
-    const dy = g as Tensor;
-    const y = empty(inShape, dy.dtype, dy.device);
-    if (y.size === 0) return y;
-    if (dy.size === 0) { y.dispose(); return full(inShape, 0, { dtype: dy.dtype, device: dy.device }); }
+  inputs: { dy: 'tensor' },
+  shape: ({ dy }, { inShape }: PadBackwardAttrs) => ({ shape: inShape, dtype: dy.dtype }),
+  forward({ dy }, { inShape, before, mode }, [y]) {
+    // nothing to gather from: the gradient is zero (a fill into the output)
+    if (dy.size === 0) return fillInto(y);
     run('padBackward', dy, padBackwardKernel(mode, word(dy.dtype), { outShape: dy.shape, inShape, lo: before }), [dy.buffer, y.buffer], y.size);
-    return y;
   },
-  reference: ([dy], a) => R.refPadBackward(dy as RefTensor, a.inShape, a.before, a.mode),
-  vjp: ({ dy, inputs: [g], attrs: a }) => {
-    const out = (g as Tensor).shape;
+  reference: ({ dy }, a) => R.refPadBackward(dy, a.inShape, a.before, a.mode),
+  vjp: ({ dy, inputs: { dy: g }, attrs: a }) => {
+    const out = g.shape;
     return [padOp.call1([dy], { before: a.before, after: out.map((m, d) => m - a.inShape[d] - a.before[d]), mode: a.mode, value: 0 })];
   },
 });
