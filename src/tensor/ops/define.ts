@@ -106,6 +106,8 @@ export interface Op<A = any> {
   call(inputs: readonly Operand[], attrs: A): Tensor | Tensor[];
   /** `call` for single-output ops. */
   call1(inputs: readonly Operand[], attrs: A): Tensor;
+  /** `call` for multi-output ops: always the list. */
+  callN(inputs: readonly Operand[], attrs: A): Tensor[];
 }
 
 const registry = new Map<string, Op>();
@@ -176,9 +178,8 @@ export function defineOp<I extends InputDecl, A = Record<string, never>>(spec: O
       if (spec.vjp) record(op, inputs, outs, attrs);
       return Array.isArray(rule) ? outs : outs[0];
     },
-    call1(inputs, attrs) {
-      return op.call(inputs, attrs) as Tensor;
-    },
+    call1: (inputs, attrs) => asList(op.call(inputs, attrs))[0],
+    callN: (inputs, attrs) => asList(op.call(inputs, attrs)),
   };
   if (register) registry.set(spec.name, op as Op);
   return op;
@@ -194,9 +195,8 @@ export function defineComposite<I extends InputDecl, A = Record<string, never>>(
       checkOperands(spec.name, inputs, undefined, dtypes);
       return internal(() => spec.impl(named(inputs), attrs));
     },
-    call1(inputs, attrs) {
-      return op.call(inputs, attrs) as Tensor;
-    },
+    call1: (inputs, attrs) => asList(op.call(inputs, attrs))[0],
+    callN: (inputs, attrs) => asList(op.call(inputs, attrs)),
   };
   registry.set(spec.name, op as Op);
   return op;

@@ -166,10 +166,10 @@ const bnTrainOp = defineOp({
     // per-channel coefficients, then dx = γ·inv·g − γ·inv·Σg/M − γ·inv³·Σ(g·xc)·xc/M (+ the statistics'
     // own cotangents: dMean/M and 2·dVar·xc/M) as g·A + (x − mean)·B + D
     const r = { relu: a.relu };
-    const [sg, sgxc] = bnGradStatsOp.call([dy, y, X, mean], r) as Tensor[];
+    const [sg, sgxc] = bnGradStatsOp.callN([dy, y, X, mean], r);
     // dMean/dVar are null (sparseCotangents) unless some loss used the batch statistics themselves
     const statGrads = dMean || dVar ? [dMean ?? zerosLike(mean), dVar ?? zerosLike(variance)] : [];
-    const [coef, dw] = bnGradCoeffsOp.call([w, variance, sg, sgxc, ...statGrads], { eps: a.eps, M }) as Tensor[];
+    const [coef, dw] = bnGradCoeffsOp.callN([w, variance, sg, sgxc, ...statGrads], { eps: a.eps, M });
     const dx = bnGradApplyOp.call1([dy, y, X, mean, coef], r);
     return [dx, dw, sg];
   },
@@ -258,11 +258,11 @@ function batchNormImpl(fn: string, x: Tensor, runningMean: Tensor | null, runnin
     if (!(momentum >= 0 && momentum <= 1)) throw new ArgumentError(fn, 'momentum', `is ${momentum}`, 'a number in [0, 1] or null');
     factor = momentum;
   }
-  const [y, mean, variance] = bnTrainOp.call([x, w, b], a) as Tensor[];
+  const [y, mean, variance] = bnTrainOp.callN([x, w, b], a);
   free(y);
   // PyTorch updates the running variance with the unbiased batch variance (Bessel's correction)
   const [rm, rv] = runningMean && runningVar
-    ? untraced(() => bnRunningOp.call([runningMean, runningVar, mean, variance], { factor, bessel: count / (count - 1) }) as Tensor[])
+    ? untraced(() => bnRunningOp.callN([runningMean, runningVar, mean, variance], { factor, bessel: count / (count - 1) }))
     : untraced(() => [
       runningMean ? add(mul(runningMean, 1 - factor), mul(mean, factor)) : null,
       runningVar ? add(mul(runningVar, 1 - factor), mul(variance, (factor * count) / (count - 1))) : null,

@@ -169,7 +169,7 @@ export function maxPool2d(x: Tensor, options: MaxPool2dOptions & { returnIndices
 export function maxPool2d(x: Tensor, options: MaxPool2dOptions): Tensor;
 export function maxPool2d(x: Tensor, options: MaxPool2dOptions): Tensor | [Tensor, Tensor] {
   const a = windowAttrs('maxPool2d', x, options, { countIncludePad: false, divisorOverride: null });
-  return pick(maxPoolOp.call([x], a) as Tensor[], options.returnIndices ?? false);
+  return pick(maxPoolOp.callN([x], a), options.returnIndices ?? false);
 }
 
 /** Average pooling (torch.nn.functional.avg_pool2d): countIncludePad defaults to true; divisorOverride replaces the divisor. */
@@ -211,7 +211,7 @@ export function adaptiveAvgPool2d(x: Tensor, outputSize: AdaptiveSize): Tensor {
 export function adaptiveMaxPool2d(x: Tensor, outputSize: AdaptiveSize, options: { returnIndices: true }): [Tensor, Tensor];
 export function adaptiveMaxPool2d(x: Tensor, outputSize: AdaptiveSize, options?: { returnIndices?: boolean }): Tensor;
 export function adaptiveMaxPool2d(x: Tensor, outputSize: AdaptiveSize, options: { returnIndices?: boolean } = {}): Tensor | [Tensor, Tensor] {
-  return pick(maxPoolOp.call([x], adaptiveAttrs('adaptiveMaxPool2d', x, outputSize)) as Tensor[], options.returnIndices ?? false);
+  return pick(maxPoolOp.callN([x], adaptiveAttrs('adaptiveMaxPool2d', x, outputSize)), options.returnIndices ?? false);
 }
 
 /** Mean over H and W, keeping them as 1×1 (adaptiveAvgPool2d(x, 1)). */
