@@ -20,6 +20,7 @@ export * from './tensor/ops/norm';
 export { matmul, linear, type MatmulAttrs } from './tensor/ops/matmul';
 export { configureMatmul, type MatmulConfig } from './kernels/webgpu/autotune';
 export { registeredOps } from './tensor/ops/define';
+export { customOp, customVjp, type CustomOpSpec, type CustomOpFn, type CustomVjpContext, type InputDecl, type InputKind, type Inputs, type OpSpec, type OutputMeta, type TensorMeta, type VjpContext } from './tensor/custom';
 export * as optim from './train/optim/index';
 export * as schedules from './train/schedules';
 /** Keys: `random.key(seed)`, `random.split(key, n)`, `random.foldIn(key, i)` (JAX's names; `split` alone is the tensor op). */
