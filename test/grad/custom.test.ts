@@ -68,6 +68,16 @@ describe('customOp', () => {
     expect(() => wrong({ x: tensor([1, 2]) })).toThrow(/wrongRule: the forward gave \[2\] float32 but the shape rule says \[2, 1\] float32/);
   });
 
+  it('refuses undefined for a required input, as built-in ops do', () => {
+    const x = tensor([1, 2]);
+    expect(() => add(x, undefined as unknown as Tensor)).toThrow(/add: argument 'input 1' is a undefined; expected a Tensor or a number/);
+    const opt = customOp({
+      name: 'optionalBias', inputs: { x: 'tensor', bias: 'tensor?' },
+      shape: ({ x: t }) => ({ shape: t.shape, dtype: 'float32' }), produce: ({ x: t, bias }) => (bias ? add(t, bias) : mul(t, 1)), noGrad: 'test',
+    });
+    expect(opt({ x, bias: undefined })).toBeTruthy();
+  });
+
   it('refuses dtypes it does not declare', () => {
     const floatsOnly = customOp({
       name: 'floatsOnly', inputs: { x: 'tensor' }, dtypes: ['float32'],

@@ -134,9 +134,12 @@ function base<I extends InputDecl, A>(spec: CommonSpec<I, A>) {
   if (registry.has(spec.name)) throw new Error(`op '${spec.name}' defined twice`);
   const named = namer(spec.name, spec.inputs);
   const dtypes = spec.dtypes ?? DTYPES;
+  // which positions may hold undefined (an optional input passed explicitly as absent)
+  const optional = Object.values(spec.inputs).map((k) => k.endsWith('?'));
   return {
     named,
     dtypes,
+    optional,
     op: {
       name: spec.name,
       inputNames: Object.keys(spec.inputs),
@@ -152,13 +155,13 @@ function base<I extends InputDecl, A>(spec: CommonSpec<I, A>) {
 export function defineOp<I extends InputDecl, A = Record<string, never>>(spec: OpSpec<I, A>, { register = true } = {}): Op<A> {
   if (!spec.vjp && !spec.noGrad) throw new Error(`op '${spec.name}' needs a vjp or a noGrad reason`);
   if (!spec.forward === !spec.produce) throw new Error(`op '${spec.name}' needs exactly one of forward and produce`);
-  const { named, dtypes, op: common } = base(spec);
+  const { named, dtypes, optional, op: common } = base(spec);
   const op: Op<A> = {
     ...common,
     sparseCotangents: spec.sparseCotangents,
     vjp: spec.vjp && ((ctx) => spec.vjp!({ ...ctx, inputs: named(ctx.inputs) })),
     call(inputs, attrs) {
-      const device = checkOperands(spec.name, inputs, undefined, dtypes);
+      const device = checkOperands(spec.name, inputs, undefined, dtypes, optional);
       const args = named(inputs);
       const rule = spec.shape(args, attrs);
       const metas = asList(rule);
@@ -187,12 +190,12 @@ export function defineOp<I extends InputDecl, A = Record<string, never>>(spec: O
 
 /** Registers an op made of other ops (softmax, var, …) so the registry tests cover it too. */
 export function defineComposite<I extends InputDecl, A = Record<string, never>>(spec: CompositeSpec<I, A>): Op<A> {
-  const { named, dtypes, op: common } = base(spec);
+  const { named, dtypes, optional, op: common } = base(spec);
   const op: Op<A> = {
     ...common,
     composite: true,
     call(inputs, attrs) {
-      checkOperands(spec.name, inputs, undefined, dtypes);
+      checkOperands(spec.name, inputs, undefined, dtypes, optional);
       return internal(() => spec.impl(named(inputs), attrs));
     },
     call1: (inputs, attrs) => asList(op.call(inputs, attrs))[0],
@@ -247,11 +250,12 @@ const REFUSAL_ORDER: readonly DType[] = ['bool', 'uint32', 'int32', 'float32'];
  * Checks tensors are alive, of an accepted dtype (`dtypes`, default every 4-byte dtype) and on one
  * device; returns that device (undefined if none).
  */
-export function checkOperands(fn: string, inputs: readonly unknown[], names?: readonly string[], dtypes: readonly DType[] = DTYPES): Device | undefined {
+export function checkOperands(fn: string, inputs: readonly unknown[], names?: readonly string[], dtypes: readonly DType[] = DTYPES,
+                              optional?: readonly boolean[]): Device | undefined {
   let device: Device | undefined;
   inputs.forEach((x, i) => {
     const arg = names?.[i] ?? `input ${i}`;
-    if (typeof x === 'number' || (x === undefined && i > 0)) return;
+    if (typeof x === 'number' || (x === undefined && optional?.[i])) return;
     if (!(x instanceof Tensor)) throw new ArgumentError(fn, arg, `is ${describe(x)}`, 'a Tensor or a number');
     if (x.isDisposed) throw new ArgumentError(fn, arg, `is a disposed tensor (shape [${x.shape.join(', ')}])`, 'a live tensor');
     if (!dtypes.includes(x.dtype)) {
