@@ -1,4 +1,4 @@
-/** Elementwise ops: one table row each (WGSL, float64 reference, VJP). */
+/** Elementwise ops: one table row each (WGSL, float64 reference, VJP, accepted dtypes) that is the public function. */
 import { Tensor } from '../tensor';
 import { ALL_DTYPES, isFloat, parseDType, roundFloat16, wgslType, type DType } from '../../base/dtype';
 import { defineElementwise, type ElementwiseFn } from './elementwise-define';
