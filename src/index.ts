@@ -13,12 +13,14 @@ export * from './tensor/ops/elementwise';
 export * from './tensor/ops/reduce';
 export { reshape, broadcastTo } from './tensor/ops/shape-ops';
 export * from './tensor/ops/layout';
+export * from './tensor/ops/indexing';
 export * from './tensor/ops/pool';
 export * from './tensor/ops/resize';
 export * from './tensor/ops/norm';
 export { matmul, linear, type MatmulAttrs } from './tensor/ops/matmul';
 export { configureMatmul, type MatmulConfig } from './kernels/wgsl/matmul-autotune';
 export { registeredOps } from './tensor/ops/define';
+export { customOp, customVjp, type CustomOpSpec, type CustomOpFn, type CustomVjpContext, type InputDecl, type InputKind, type Inputs, type OpSpec, type OutputMeta, type TensorMeta, type VjpContext } from './tensor/custom';
 export * as optim from './train/optim/index';
 export * as schedules from './train/schedules';
 /** Keys: `random.key(seed)`, `random.split(key, n)`, `random.foldIn(key, i)` (JAX's names; `split` alone is the tensor op). */
@@ -35,13 +37,14 @@ export { loadStateDict, type LoadStateDictOptions, type LoadStateDictResult } fr
 export { conv2d, conv1d, convTranspose2d, type Conv2dOptions, type Conv1dOptions, type ConvTranspose2dOptions, type Padding } from './tensor/ops/conv';
 export * from './tensor/ops/stats';
 export * from './tensor/ops/softmax';
-export * from './nn/losses';
+export * from './tensor/ops/losses';
 /** Layers as { init, apply } values and initialisers: nn.linear, nn.conv2d, nn.batchNorm2d, nn.sequential, nn.init.* */
 export * as nn from './nn/index';
 export { Progress } from './train/progress';
 /** Salient-object metrics: mae, fMeasure, sMeasure, eMeasure, iou, dice, sodScores. */
 export * as metrics from './sod/metrics';
 export { syntheticSample, syntheticBatch } from './sod/synthetic';
+export * from './tensor/ops/augment';
 export * from './train/data/augment';
 export * from './train/data/datasets';
 export * from './train/data/loader';

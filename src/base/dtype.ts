@@ -1,12 +1,12 @@
 /**
  * Element types a tensor can hold. `bool` is stored as one u32 (0 or 1) per element. `float16` is
  * stored as IEEE binary16 (2 bytes) and needs a device with WebGPU's 'shader-f16' feature; it is
- * meant for inference (see src/models/u2net/inference.ts): only the ops in FLOAT16_OPS accept it, and
- * they compute in f32, rounding to f16 only when they store.
+ * meant for inference (see src/models/u2net/inference.ts): only the ops that list it in their accepted
+ * dtypes (`dtypes` in defineOp) take it, and they compute in f32, rounding to f16 only when they store.
  */
 export type DType = 'float32' | 'float16' | 'int32' | 'uint32' | 'bool';
 
-/** The dtypes every op supports (float16 is opt-in: see FLOAT16_OPS). */
+/** The 4-byte dtypes: what an op accepts unless it declares otherwise (float16 is opt-in per op). */
 export const DTYPES: readonly DType[] = ['float32', 'int32', 'uint32', 'bool'];
 
 /** The WGSL scalar type that stores each dtype. */
@@ -63,11 +63,8 @@ export function parseDType(d: string, fn: string): DType {
   return r;
 }
 
-/**
- * The ops that accept float16 tensors (what a U²-Net forward needs). Every other op refuses them in
- * checkOperands with an error naming the op, instead of reading 2-byte elements as 4-byte ones.
- */
-export const FLOAT16_OPS: ReadonlySet<string> = new Set(['cast', 'conv2d', 'maxPool2d', 'interpolate', 'concat', 'add', 'sigmoid']);
+/** Every dtype, float16 included: what the few ops that store float16 (for inference) declare. */
+export const ALL_DTYPES: readonly DType[] = [...DTYPES, 'float16'];
 
 // ---- binary16 on the host -------------------------------------------------------------------------
 

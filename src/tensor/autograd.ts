@@ -8,7 +8,7 @@ import { Tensor, view } from './tensor';
 import { startScope, endScope } from './scope';
 import * as tree from './tree';
 import { sameShape, fmtShape } from '../base/shape';
-import type { Operand } from './ops/define';
+import { detached, type Operand } from './ops/define';
 import { add, onesLike, zerosLike, sumToShape, alias } from './autograd-ops';
 import { Trace, active, withoutTape } from './tape';
 
@@ -138,11 +138,7 @@ export function vjp(f: (...args: any[]) => Tensor, ...primals: any[]): [Tensor, 
 }
 
 /** A handle on the same values that gradients do not flow through. */
-export function stopGradient(x: Tensor): Tensor {
-  const y = view(x, x.shape);
-  y.traces = [];
-  return y;
-}
+export const stopGradient = (x: Tensor): Tensor => detached(x);
 
 /** Runs `fn` without recording gradients (e.g. evaluation, optimizer updates). */
 export function noGrad<T>(fn: () => T): T {

@@ -7,7 +7,7 @@ import { tree, random, tidy, tensor, rand, optim, valueAndGrad, crossEntropy, sa
 import { readZipDirectory } from '../../src/formats/zip';
 import { resnet, isResNetHead, type ResNetName } from '../../src/models/resnet';
 import { loadInitialWeights } from '../../src/io/load-weights';
-import { refConv2d } from '../../src/kernels/reference/conv';
+import { refConv2d } from '../../src/tensor/ops/ref/conv';
 import type { RefTensor } from '../../src/tensor/ops/define';
 
 const count = (params: unknown) => tree.tensors(params).reduce((s, t) => s + t.size, 0);

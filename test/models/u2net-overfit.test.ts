@@ -8,7 +8,7 @@
 import { describe, expect, it } from 'vitest';
 import { optim, random, tensor, tidy, tree, valueAndGrad, type Tensor } from '../../src/node';
 import { u2net, u2netLoss } from '../../src/models/u2net/model';
-import { binaryCrossEntropyWithLogits } from '../../src/nn/losses';
+import { binaryCrossEntropyWithLogits } from '../../src/tensor/ops/losses';
 import { syntheticBatch } from '../../src/sod/synthetic';
 
 describe('U²-NetP overfits one batch', () => {

@@ -1,7 +1,7 @@
 /** Convolution family: hand-computed values, PyTorch's padding and size rules, and the argument errors. */
 import { describe, it, expect } from 'vitest';
 import { tensor, conv2d, conv1d, convTranspose2d, grad, sum, mul, ArgumentError, type Tensor } from '../../src/node';
-import { refConv2d, refConv2dGradInput } from '../../src/kernels/reference/conv';
+import { refConv2d, refConv2dGradInput } from '../../src/tensor/ops/ref/conv';
 
 const x3 = () => tensor([[[[1, 2, 3], [4, 5, 6], [7, 8, 9]]]]);
 const close = async (t: Tensor, want: number[], tol = 1e-4) => {

@@ -11,9 +11,9 @@ import {
 } from '../../src/node';
 import { requestAdapter } from '../../src/kernels/webgpu/device';
 import { hasFloat16, roundFloat16, toFloat16Bits, fromFloat16Bits } from '../../src/base/dtype';
-import { refConv2d } from '../../src/kernels/reference/conv';
-import { refMaxPool } from '../../src/kernels/reference/pool';
-import { refInterpolate } from '../../src/kernels/reference/resize';
+import { refConv2d } from '../../src/tensor/ops/ref/conv';
+import { refMaxPool } from '../../src/tensor/ops/ref/pool';
+import { refInterpolate } from '../../src/tensor/ops/ref/resize';
 import type { RefTensor } from '../../src/tensor/ops/define';
 import { poisonPool } from '../helpers/gpu-ref';
 

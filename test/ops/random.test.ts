@@ -4,7 +4,7 @@ import { key, split, foldIn, permutation, threefry2x32 } from '../../src/tensor/
 import {
   rand, uniform, randn, normal, randint, bernoulli, randperm, tensor, tidy, ArgumentError,
 } from '../../src/node';
-import { refUniform, refRandint } from '../../src/kernels/reference/random';
+import { refUniform, refRandint } from '../../src/tensor/ops/ref/random';
 import { scaleBits64, randomBits } from '../../src/tensor/random';
 
 const N = 100_000;

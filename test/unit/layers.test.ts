@@ -20,7 +20,6 @@ function files(dir: string): string[] {
 const RULES: [layer: string, allowed: string[]][] = [
   ['base', ['base']],
   ['kernels/webgpu', ['base', 'kernels/webgpu']],
-  ['kernels/reference', ['base', 'kernels/reference']],
   ['kernels/wgsl', ['base', 'kernels/webgpu', 'kernels/wgsl']],
 ];
 

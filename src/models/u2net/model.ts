@@ -17,7 +17,7 @@ import { conv2d as convOp } from '../../tensor/ops/conv';
 import { conv2d, batchNorm2d } from '../../nn/index';
 import type { Ctx, Params, State } from '../../nn/module';
 import { disposeUnlessTraced as drop } from '../../nn/dispose';
-import { binaryCrossEntropyWithLogits } from '../../nn/losses';
+import { binaryCrossEntropyWithLogits } from '../../tensor/ops/losses';
 
 import { u2netGraph, runU2NetGraph, rebnconvVariant, type KeyPath, type RebnconvNode, type U2NetGraph, type U2NetName, type U2NetVariant } from './graph';
 

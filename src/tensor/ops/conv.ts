@@ -4,12 +4,12 @@
  * conv2d / conv1d / convTranspose2d wrappers.
  */
 import { convKey, convSource, convValues, convWorkgroups, convLayout, type ConvGeometry, type ConvVariant } from '../../kernels/wgsl/conv';
-import { refConv2d, refConv2dGradInput, refConv2dGradWeight } from '../../kernels/reference/conv';
+import { refConv2d, refConv2dGradInput, refConv2dGradWeight } from './ref/conv';
 import { ArgumentError, fmtShape } from '../../base/shape';
 import { GPUOpError } from '../../kernels/webgpu/device';
-import { Tensor, empty } from '../tensor';
-import { defineOp, type Op, type RefTensor } from './define';
-import { le, where, add as addOp } from './elementwise';
+import { Tensor } from '../tensor';
+import { defineOp, type Op } from './define';
+import { le, where, mul, cast, gt, add as addOp } from './elementwise';
 import { sum } from './reduce';
 import { reshape } from './shape-ops';
 import { checkGroups, normPadding, outSize, pair, type ConvAttrs, type Conv2dOptions, type Pair, type Padding } from '../../base/conv-args';
@@ -22,15 +22,12 @@ function geometry(x: readonly number[], w: readonly number[], y: readonly number
     pT: a.padding[0], pL: a.padding[2], G: a.groups, Cg, Og: O / a.groups };
 }
 
-function dispatch(name: string, v: ConvVariant, g: ConvGeometry, buffers: GPUBuffer[], out: Tensor): Tensor {
-  if (out.size === 0) return out;
+function dispatch(name: string, v: ConvVariant, g: ConvGeometry, buffers: GPUBuffer[], out: Tensor): void {
   const wg = convWorkgroups(v, g);
   if (wg.some((d) => d > 65535)) {
-    out.dispose();
     throw new GPUOpError(`${name}: a ${fmtShape(out.shape)} result needs a ${wg.join('×')} workgroup grid, past WebGPU's 65535 per dimension (split the batch or the image)`);
   }
   out.device.run(name, convKey(v), () => convSource(v), [...buffers, out.buffer], wg, { layout: convLayout, values: convValues(g) });
-  return out;
 }
 
 const convOutShape = (x: readonly number[], w: readonly number[], a: ConvAttrs) => [x[0], w[0],
@@ -48,65 +45,62 @@ const rowTile = (base: number, row: number) => (row >= convTiles.wideRow ? convT
 const plain = (a: ConvAttrs): ConvAttrs => ({ stride: a.stride, padding: a.padding, dilation: a.dilation, groups: a.groups });
 
 /** y = act(conv(x, w) + bias); inputs [x, w] or [x, w, bias]. */
-export const conv2dOp: Op<ConvAttrs> = defineOp<ConvAttrs>({
+export const conv2dOp: Op<ConvAttrs> = defineOp({
   name: 'conv2d',
-  forward([x, w, b], a) {
-    const X = x as Tensor, Wt = w as Tensor;
-    // float16 (inference): f16 storage, f32 accumulation; the wrapper checked that w and bias match x
-    const y = empty(convOutShape(X.shape, Wt.shape, a), X.dtype === 'float16' ? 'float16' : 'float32', X.device);
-    const g = geometry(X.shape, Wt.shape, y.shape, a);
+  inputs: { x: 'tensor', w: 'tensor', bias: 'tensor?' },
+  // float16 (inference): f16 storage, f32 accumulation; the wrapper checked that w and bias match x
+  dtypes: ['float32', 'float16'],
+  shape: ({ x, w }, a: ConvAttrs) => ({ shape: convOutShape(x.shape, w.shape, a), dtype: x.dtype === 'float16' ? 'float16' : 'float32' }),
+  forward({ x, w, bias }, a, [y]) {
+    const g = geometry(x.shape, w.shape, y.shape, a);
     const depthwise = g.Cg === 1 && g.Og < 4;
-    const v: ConvVariant = { kind: 'fwd', tc: depthwise ? 1 : 4, tp: depthwise ? 8 : rowTile(convTiles.fwd, g.OW), bias: b !== undefined, act: a.act ?? 'none' };
-    if (X.dtype === 'float16') v.elem = 'f16';
-    return dispatch('conv2d', v, g, b !== undefined ? [X.buffer, Wt.buffer, (b as Tensor).buffer] : [X.buffer, Wt.buffer], y);
+    const v: ConvVariant = { kind: 'fwd', tc: depthwise ? 1 : 4, tp: depthwise ? 8 : rowTile(convTiles.fwd, g.OW), bias: bias !== undefined, act: a.act ?? 'none' };
+    if (x.dtype === 'float16') v.elem = 'f16';
+    dispatch('conv2d', v, g, bias !== undefined ? [x.buffer, w.buffer, bias.buffer] : [x.buffer, w.buffer], y);
   },
-  reference: ([x, w, b], a) => refConv2d(x as RefTensor, w as RefTensor, b as RefTensor | undefined, a),
-  vjp({ dy, inputs: [x, w, b], outputs: [y], attrs: a }) {
-    const X = x as Tensor, Wt = w as Tensor;
+  reference: ({ x, w, bias }, a) => refConv2d(x, w, bias, a),
+  vjp({ dy, inputs: { x, w, bias }, outputs: [y], attrs: a }) {
     const g = a.act === 'relu' ? where(le(y, 0), 0, dy) : dy; // as relu's VJP (NaN passes)
     const p = plain(a);
     return [
-      conv2dGradInputOp.call1([g, Wt], { ...p, inSize: [X.shape[2], X.shape[3]] }),
-      conv2dGradWeightOp.call1([X, g], { ...p, kSize: [Wt.shape[2], Wt.shape[3]] }),
-      b === undefined ? null : sum(g, { dim: [0, 2, 3] }),
+      conv2dGradInputOp.call1([g, w], { ...p, inSize: [x.shape[2], x.shape[3]] }),
+      conv2dGradWeightOp.call1([x, g], { ...p, kSize: [w.shape[2], w.shape[3]] }),
+      bias === undefined ? null : sum(g, { dim: [0, 2, 3] }),
     ];
   },
 });
 
 /** dX from (dY, w): the adjoint of conv2d in x, for an input of spatial size attrs.inSize. */
-export const conv2dGradInputOp: Op<ConvAttrs> = defineOp<ConvAttrs>({
+export const conv2dGradInputOp: Op<ConvAttrs> = defineOp({
   name: 'conv2dGradInput',
-  forward([dy, w], a) {
-    const D = dy as Tensor, Wt = w as Tensor;
-    const [N, O, OH, OW] = D.shape, Cg = Wt.shape[1];
-    const dx = empty([N, Cg * a.groups, a.inSize![0], a.inSize![1]], 'float32', D.device);
-    const g = geometry(dx.shape, Wt.shape, [N, O, OH, OW], a);
+  inputs: { dy: 'tensor', w: 'tensor' },
+  shape: ({ dy, w }, a: ConvAttrs) => ({ shape: [dy.shape[0], w.shape[1] * a.groups, a.inSize![0], a.inSize![1]], dtype: 'float32' }),
+  forward({ dy, w }, a, [dx]) {
+    const g = geometry(dx.shape, w.shape, dy.shape, a);
     const v: ConvVariant = { kind: 'dx', tc: g.Cg === 1 ? 1 : 4, tp: g.Cg === 1 ? 8 : rowTile(convTiles.dx, Math.ceil(g.W / g.sW)), bias: false, act: 'none' };
-    return dispatch('conv2dGradInput', v, g, [D.buffer, Wt.buffer], dx);
+    dispatch('conv2dGradInput', v, g, [dy.buffer, w.buffer], dx);
   },
-  reference: ([dy, w], a) => refConv2dGradInput(dy as RefTensor, w as RefTensor, a),
-  vjp({ dy: gx, inputs: [dy, w], attrs: a }) {
+  reference: ({ dy, w }, a) => refConv2dGradInput(dy, w, a),
+  vjp({ dy: gx, inputs: { dy, w }, attrs: a }) {
     const p = plain(a);
-    const Wt = w as Tensor;
-    return [conv2dOp.call1([gx, Wt], p), conv2dGradWeightOp.call1([gx, dy as Tensor], { ...p, kSize: [Wt.shape[2], Wt.shape[3]] })];
+    return [conv2dOp.call1([gx, w], p), conv2dGradWeightOp.call1([gx, dy], { ...p, kSize: [w.shape[2], w.shape[3]] })];
   },
 });
 
 /** dW from (x, dY): the adjoint of conv2d in w, for a kernel of size attrs.kSize. */
-export const conv2dGradWeightOp: Op<ConvAttrs> = defineOp<ConvAttrs>({
+export const conv2dGradWeightOp: Op<ConvAttrs> = defineOp({
   name: 'conv2dGradWeight',
-  forward([x, dy], a) {
-    const X = x as Tensor, D = dy as Tensor;
-    const dw = empty([D.shape[1], X.shape[1] / a.groups, a.kSize![0], a.kSize![1]], 'float32', X.device);
-    const g = geometry(X.shape, dw.shape, D.shape, a);
+  inputs: { x: 'tensor', dy: 'tensor' },
+  shape: ({ x, dy }, a: ConvAttrs) => ({ shape: [dy.shape[1], x.shape[1] / a.groups, a.kSize![0], a.kSize![1]], dtype: 'float32' }),
+  forward({ x, dy }, a, [dw]) {
+    const g = geometry(x.shape, dw.shape, dy.shape, a);
     const v: ConvVariant = { kind: 'dw', tc: g.Og < 4 ? 1 : 4, tp: convTiles.dw, bias: false, act: 'none' };
-    return dispatch('conv2dGradWeight', v, g, [X.buffer, D.buffer], dw);
+    dispatch('conv2dGradWeight', v, g, [x.buffer, dy.buffer], dw);
   },
-  reference: ([x, dy], a) => refConv2dGradWeight(x as RefTensor, dy as RefTensor, a),
-  vjp({ dy: gw, inputs: [x, dy], attrs: a }) {
+  reference: ({ x, dy }, a) => refConv2dGradWeight(x, dy, a),
+  vjp({ dy: gw, inputs: { x, dy }, attrs: a }) {
     const p = plain(a);
-    const X = x as Tensor;
-    return [conv2dGradInputOp.call1([dy as Tensor, gw], { ...p, inSize: [X.shape[2], X.shape[3]] }), conv2dOp.call1([X, gw], p)];
+    return [conv2dGradInputOp.call1([dy, gw], { ...p, inSize: [x.shape[2], x.shape[3]] }), conv2dOp.call1([x, gw], p)];
   },
 });
 

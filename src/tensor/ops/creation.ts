@@ -7,7 +7,7 @@ import { type AnyTypedArray, type DType, encodeFloat16, parseDType, typedArrayFo
 import { ArgumentError, checkShape, sizeOf } from '../../base/shape';
 import { Tensor, empty } from '../tensor';
 import { defineOp, type RefTensor } from './define';
-import { roundTo } from '../../kernels/reference/elementwise';
+import { roundTo } from './ref/elementwise';
 
 export interface CreateOptions { dtype?: DType | string; device?: Device; }
 
@@ -56,20 +56,48 @@ export function tensor(data: Nested | AnyTypedArray | ArrayLike<number>, options
   return t;
 }
 
-interface FillAttrs { shape: number[]; dtype: DType; device: Device; expr: string; scalars: number[]; }
+/** Writes element i = expr(i, v0, v1, …) into an existing tensor (also how an op's forward zeroes its output). */
+export function fillInto(y: Tensor, expr = 'v0', scalars: readonly number[] = [0]): void {
+  const compute: DType = y.dtype === 'bool' ? 'uint32' : y.dtype;
+  const k = elementwiseKernel('fill', expr, scalars.map((value) => ({ dtype: compute, shape: null, value })), compute, y.dtype, y.shape);
+  y.device.run('fill', k.key, k.source, [y.buffer], grid(y.size, WG), { layout: k.layout, values: k.values });
+}
+
+/** Which closed form of the element index i a fill computes, with its scalars. */
+type FillForm = 'full' | 'arange' | 'linspace' | 'eye';
+interface FillAttrs { shape: number[]; dtype: DType; device?: Device; form: FillForm; scalars: number[]; }
+
+/** The WGSL of each form over i and the scalars v0…: full [value], arange [start, step], linspace [start, end, step, steps], eye [m]. */
+function fillExpr(form: FillForm, dtype: DType): string {
+  const t = wgslType(dtype === 'float16' ? 'float32' : dtype === 'bool' ? 'uint32' : dtype);
+  switch (form) {
+    case 'full': return 'v0';
+    case 'arange': return `v0 + ${t}(i) * v1`;
+    // symmetric: the first half counts up from start, the second down from end (one step gives [start])
+    case 'linspace': return 'select(v1 - f32(u32(v3) - 1u - i) * v2, v0 + f32(i) * v2, i < u32(v3) / 2u)';
+    case 'eye': return `select(${t}(0), ${t}(1), i / u32(v0) == i % u32(v0))`;
+  }
+}
+
+/** Float64 value of element i of each form (independent of the WGSL: the plain formulas). */
+function fillValue(form: FillForm, s: readonly number[], i: number): number {
+  switch (form) {
+    case 'full': return s[0];
+    case 'arange': return s[0] + i * s[1];
+    case 'linspace': return s[3] === 1 ? s[0] : s[0] + ((s[1] - s[0]) * i) / (s[3] - 1);
+    case 'eye': return Math.floor(i / s[0]) === i % s[0] ? 1 : 0;
+  }
+}
 
 /** Tensors whose element i is a closed form of i: constants, ranges, identity. */
-const fillOp = defineOp<FillAttrs>({
+const fillOp = defineOp({
   name: 'fill',
-  forward(_, { shape, dtype, device, expr, scalars }) {
-    const y = empty(shape, dtype, device);
-    if (y.size === 0) return y;
-    const compute: DType = dtype === 'bool' ? 'uint32' : dtype;
-    const k = elementwiseKernel('fill', expr, scalars.map((value) => ({ dtype: compute, shape: null, value })), compute, dtype, shape);
-    device.run('fill', k.key, k.source, [y.buffer], grid(y.size, WG), { layout: k.layout, values: k.values });
-    return y;
-  },
-  reference: () => { throw new Error('fill: tested through full/arange/linspace/eye references'); },
+  inputs: {},
+  shape: (_, { shape, dtype }: FillAttrs) => ({ shape, dtype }),
+  device: (a) => a.device ?? getDefaultDevice(),
+  forward: (_, { form, dtype, scalars }, [y]) => fillInto(y, fillExpr(form, dtype), scalars),
+  reference: (_, { shape, dtype, form, scalars }) =>
+    ({ shape, dtype, data: Float64Array.from({ length: sizeOf(shape) }, (_, i) => roundTo(dtype, fillValue(form, scalars, i))) }),
   noGrad: 'creation',
 });
 
@@ -77,7 +105,7 @@ export function full(shape: readonly number[], value: number | boolean, options:
   const s = checkShape('full', 'shape', shape);
   const dtype = dt('full', options, typeof value === 'boolean' ? 'bool' : 'float32');
   // bool: any non-zero value (NaN too) is true, as torch.full
-  return fillOp.call1([], { shape: s, dtype, device: dev(options), expr: 'v0', scalars: [dtype === 'bool' ? (Number(value) !== 0 ? 1 : 0) : Number(value)] });
+  return fillOp.call1([], { shape: s, dtype, device: dev(options), form: 'full', scalars: [dtype === 'bool' ? (Number(value) !== 0 ? 1 : 0) : Number(value)] });
 }
 export const zeros = (shape: readonly number[], o: CreateOptions = {}) => full(shape, 0, o);
 export const ones = (shape: readonly number[], o: CreateOptions = {}) => full(shape, 1, o);
@@ -95,8 +123,7 @@ export function arange(start: number, end?: number, step = 1, options: CreateOpt
   const n = Math.max(0, Math.ceil((end - start) / step));
   const allInt = [start, end, step].every(Number.isInteger);
   const dtype = dt('arange', options, allInt ? 'int32' : 'float32');
-  const t = wgslType(dtype === 'float16' ? 'float32' : dtype);
-  return fillOp.call1([], { shape: [n], dtype, device: dev(options), expr: `v0 + ${t}(i) * v1`, scalars: [start, step] });
+  return fillOp.call1([], { shape: [n], dtype, device: dev(options), form: 'arange', scalars: [start, step] });
 }
 
 /** `steps` evenly spaced values from start to end inclusive (symmetric formula, as PyTorch). */
@@ -104,17 +131,14 @@ export function linspace(start: number, end: number, steps: number, options: Cre
   if (!Number.isInteger(steps) || steps < 0) throw new ArgumentError('linspace', 'steps', `is ${steps}`, 'a non-negative integer');
   const step = steps > 1 ? (end - start) / (steps - 1) : 0;
   return fillOp.call1([], {
-    shape: [steps], dtype: dt('linspace', options), device: dev(options),
-    expr: `select(v1 - f32(u32(v3) - 1u - i) * v2, v0 + f32(i) * v2, i < u32(v3) / 2u)`, scalars: [start, steps === 1 ? start : end, step, steps],  // one step gives [start]
+    shape: [steps], dtype: dt('linspace', options), device: dev(options), form: 'linspace', scalars: [start, steps === 1 ? start : end, step, steps],
   });
 }
 
 /** Identity matrix n×m (m defaults to n). */
 export function eye(n: number, m = n, options: CreateOptions = {}): Tensor {
   const dtype = dt('eye', options);
-  const t = wgslType(dtype === 'float16' ? 'float32' : dtype);
-  return fillOp.call1([], { shape: checkShape('eye', 'n', [n, m]), dtype, device: dev(options),
-    expr: `select(${t}(0), ${t}(1), i / u32(v0) == i % u32(v0))`, scalars: [m] });
+  return fillOp.call1([], { shape: checkShape('eye', 'n', [n, m]), dtype, device: dev(options), form: 'eye', scalars: [m] });
 }
 
 /** Float64 references of the creation functions (for tests). */

@@ -1,15 +1,16 @@
 /**
- * Declaring an elementwise op is one call: WGSL expression, float64 reference, VJP, type rule.
- * Plain numbers are allowed as operands (attributes such as a slope are passed the same way)
- * and travel to the GPU in the uniform block, never as uploaded tensors.
+ * Declaring an elementwise op is one table row: WGSL expression, float64 reference, VJP, type rule,
+ * accepted dtypes. The row returns the public function. Plain numbers are allowed as operands
+ * (attributes such as a slope are passed the same way) and travel to the GPU in the uniform block,
+ * never as uploaded tensors.
  */
 import { elementwiseKernel, WG } from '../../kernels/wgsl/elementwise';
 import { grid } from '../../kernels/webgpu/device';
-import { refMap } from '../../kernels/reference/elementwise';
+import { refMap } from './ref/elementwise';
 import { type DType, promoteTypes, scalarResultType } from '../../base/dtype';
 import { broadcastShapes, ArgumentError } from '../../base/shape';
-import { Tensor, empty } from '../tensor';
-import { defineOp, checkOperands, type Op, type Operand, type VjpContext } from './define';
+import { Tensor } from '../tensor';
+import { defineOp, type InputKind, type Op, type Operand, type TensorMeta } from './define';
 
 /**
  * How dtypes flow: 'float' computes in f32 and returns float32 (exp of an int tensor is float, as in
@@ -18,22 +19,31 @@ import { defineOp, checkOperands, type Op, type Operand, type VjpContext } from 
  */
 export type TypeRule = 'float' | 'same' | 'compare' | 'logical';
 
-export interface ElementwiseSpec {
+/** A VJP context whose inputs keep the public function's positional types. */
+export interface ElementwiseVjpContext<Args extends readonly Operand[]> {
+  inputs: Args;
+  outputs: readonly Tensor[];
+  dy: Tensor;
+}
+
+export interface ElementwiseSpec<Args extends readonly Operand[]> {
   name: string;
-  /** Number of operands (tensors or numbers), in the order the public function passes them. */
-  arity: number;
+  /** Operand names in the order the public function takes them (default: input, other, third). */
+  inputs?: readonly string[];
+  /** Number of operands (tensors or numbers). */
+  arity: Args['length'];
   types: TypeRule;
   /** WGSL over v0..v{arity-1} of the compute type, giving the output's storage type. May call the helpers in src/kernels/wgsl/helpers.ts. */
   wgsl: string | ((computeType: 'f32' | 'i32' | 'u32') => string);
   reference: (...xs: number[]) => number;
-  vjp?: (ctx: VjpContext<Record<string, never>>) => readonly (Tensor | null | undefined)[];
+  vjp?: (ctx: ElementwiseVjpContext<Args>) => readonly (Tensor | null | undefined)[];
   noGrad?: string;
-  /** Dtypes the op refuses (e.g. bool for neg). */
-  rejects?: readonly DType[];
+  /** Dtypes the tensor operands may have (default: every 4-byte dtype). */
+  dtypes?: readonly DType[];
 }
 
-export function resultTypes(rule: TypeRule, operands: readonly Operand[]): { compute: DType; out: DType } {
-  const tensors = operands.filter((x): x is Tensor => x instanceof Tensor);
+export function resultTypes(rule: TypeRule, operands: readonly (TensorMeta | number)[]): { compute: DType; out: DType } {
+  const tensors = operands.filter((x): x is TensorMeta => typeof x !== 'number');
   let compute: DType = tensors.map((t) => t.dtype).reduce(promoteTypes);
   for (const x of operands) if (typeof x === 'number') compute = promoteTypes(compute, scalarResultType(compute, x));
   switch (rule) {
@@ -44,40 +54,47 @@ export function resultTypes(rule: TypeRule, operands: readonly Operand[]): { com
   }
 }
 
-export function defineElementwise(spec: ElementwiseSpec): Op<Record<string, never>> {
-  return defineOp<Record<string, never>>({
+/** The public function of an elementwise op; `op` is its registry entry. */
+export type ElementwiseFn<Args extends readonly Operand[]> = ((...xs: Args) => Tensor) & { readonly op: Op<Record<string, never>> };
+
+const DEFAULT_NAMES = ['input', 'other', 'third'];
+
+export function defineElementwise<Args extends readonly Operand[]>(spec: ElementwiseSpec<Args>): ElementwiseFn<Args> {
+  const names = spec.inputs ?? DEFAULT_NAMES.slice(0, spec.arity);
+  const decl: Record<string, InputKind> = Object.fromEntries(names.map((n) => [n, 'operand']));
+  const list = (ins: Readonly<Record<string, unknown>>) => names.map((n) => ins[n]);
+  const op = defineOp<Record<string, InputKind>>({
     name: spec.name,
-    forward(inputs) {
-      if (inputs.length !== spec.arity) throw new Error(`${spec.name}: expected ${spec.arity} operands, got ${inputs.length}`);
-      const device = checkOperands(spec.name, inputs);
-      if (!device) throw new ArgumentError(spec.name, 'input', 'has no tensor operand', 'at least one Tensor');
-      const tensors = inputs.filter((x): x is Tensor => x instanceof Tensor);
-      for (const t of tensors) {
-        if (spec.rejects?.includes(t.dtype)) throw new ArgumentError(spec.name, 'input', `has dtype ${t.dtype}`, `a dtype other than ${spec.rejects.join(', ')}`);
-      }
-      let shape: number[] = [];
-      inputs.forEach((x, i) => { if (x instanceof Tensor) shape = broadcastShapes(spec.name, shape, x.shape, ['input', i === 0 ? 'input' : `operand ${i}`]); });
-      const { compute, out } = resultTypes(spec.types, inputs);
-      const y = empty(shape, out, device);
-      if (y.size === 0) return y;
+    inputs: decl,
+    dtypes: spec.dtypes,
+    shape(ins) {
+      const xs = list(ins) as (TensorMeta | number)[];
+      if (xs.every((x) => typeof x === 'number')) throw new ArgumentError(spec.name, 'input', 'has no tensor operand', 'at least one Tensor');
+      let shape: readonly number[] = [];
+      xs.forEach((x, i) => { if (typeof x !== 'number') shape = broadcastShapes(spec.name, shape, x.shape, ['input', i === 0 ? 'input' : `operand ${i}`]); });
+      return { shape, dtype: resultTypes(spec.types, xs).out };
+    },
+    forward(ins, _, [y]) {
+      const xs = list(ins) as Operand[];
+      const { compute, out } = resultTypes(spec.types, xs);
       const ct = compute === 'float32' || compute === 'float16' ? 'f32' : compute === 'int32' ? 'i32' : 'u32';
       const expr = typeof spec.wgsl === 'string' ? spec.wgsl : spec.wgsl(ct);
+      const tensors = xs.filter((x): x is Tensor => x instanceof Tensor);
       const k = elementwiseKernel(spec.name, expr,
-        inputs.map((x) => (x instanceof Tensor ? { dtype: x.dtype, shape: x.shape } : { dtype: compute, shape: null, value: x })),
-        compute, out, shape);
-      device.run(spec.name, k.key, k.source, [...tensors.map((t) => t.buffer), y.buffer], grid(y.size, WG),
+        xs.map((x) => (x instanceof Tensor ? { dtype: x.dtype, shape: x.shape } : { dtype: compute, shape: null, value: x })),
+        compute, out, y.shape);
+      y.device.run(spec.name, k.key, k.source, [...tensors.map((t) => t.buffer), y.buffer], grid(y.size, WG),
         { layout: k.layout, values: k.values });
-      return y;
     },
-    reference(inputs) {
-      const tensors = inputs.filter((x) => typeof x !== 'number') as { dtype: DType }[];
-      let compute: DType = tensors.map((t) => t.dtype).reduce(promoteTypes);
-      for (const x of inputs) if (typeof x === 'number') compute = promoteTypes(compute, scalarResultType(compute, x));
-      const out: DType = spec.types === 'float' ? 'float32' : spec.types === 'same' ? (compute === 'bool' ? 'int32' : compute) : 'bool';
-      return refMap(inputs, spec.reference, out);
+    reference(ins) {
+      const xs = list(ins) as (TensorMeta | number)[];
+      return refMap(xs as never, spec.reference, resultTypes(spec.types, xs).out);
     },
-    vjp: spec.vjp,
+    vjp: spec.vjp && ((ctx) => spec.vjp!({ inputs: list(ctx.inputs) as unknown as Args, outputs: ctx.outputs, dy: ctx.dy })),
     noGrad: spec.noGrad,
   });
+  // extra arguments are ignored (as `xs.map(exp)` passes index and array)
+  const fn = (...xs: Args) => op.call1(xs.slice(0, spec.arity), {});
+  return Object.assign(fn, { op });
 }
 

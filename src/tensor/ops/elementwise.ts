@@ -1,16 +1,18 @@
-/** Elementwise ops: one table row each (WGSL, float64 reference, VJP). */
+/** Elementwise ops: one table row each (WGSL, float64 reference, VJP, accepted dtypes) that is the public function. */
 import { Tensor } from '../tensor';
-import { isFloat, parseDType, roundFloat16, type DType } from '../../base/dtype';
-import { defineElementwise } from './elementwise-define';
+import { ALL_DTYPES, isFloat, parseDType, roundFloat16, wgslType, type DType } from '../../base/dtype';
+import { defineElementwise, type ElementwiseFn } from './elementwise-define';
 import { defineOp, type Operand } from './define';
 import { ArgumentError } from '../../base/shape';
-import { empty } from '../tensor';
-import { refMap } from '../../kernels/reference/elementwise';
+import { refMap } from './ref/elementwise';
 import { elementwiseKernel, WG } from '../../kernels/wgsl/elementwise';
 import { grid } from '../../kernels/webgpu/device';
-import { wgslType } from '../../base/dtype';
 
-const T = (x: Operand) => x as Tensor;
+type Unary = ElementwiseFn<[Tensor]>;
+type Binary = ElementwiseFn<[Operand, Operand]>;
+/** The dtypes of ops that make no sense on booleans. */
+const NUMERIC: readonly DType[] = ['float32', 'int32', 'uint32'];
+
 const erf = (x: number) => {
   // float64 erf by series / continued fraction (independent of the WGSL approximation)
   const ax = Math.abs(x);
@@ -28,101 +30,84 @@ const erf = (x: number) => {
 
 // ---- unary ---------------------------------------------------------------------------------
 
-const negOp = defineElementwise({ name: 'neg', arity: 1, types: 'same', wgsl: '-v0', reference: (x) => -x, rejects: ['bool', 'uint32'],
+export const neg: Unary = defineElementwise<[Tensor]>({ name: 'neg', arity: 1, types: 'same', wgsl: '-v0', reference: (x) => -x, dtypes: ['float32', 'int32'],
   vjp: ({ dy }) => [neg(dy)] });
-const absOp = defineElementwise({ name: 'abs', arity: 1, types: 'same', wgsl: 'abs(v0)', reference: Math.abs, rejects: ['bool'],
-  vjp: ({ dy, inputs: [x] }) => [mul(dy, sign(T(x)))] });
-const signOp = defineElementwise({ name: 'sign', arity: 1, types: 'same', wgsl: (t) => (t === 'u32' ? 'select(0u, 1u, v0 > 0u)' : 'sign(v0)'), reference: Math.sign, rejects: ['bool'],
+export const abs: Unary = defineElementwise<[Tensor]>({ name: 'abs', arity: 1, types: 'same', wgsl: 'abs(v0)', reference: Math.abs, dtypes: NUMERIC,
+  vjp: ({ dy, inputs: [x] }) => [mul(dy, sign(x))] });
+export const sign: Unary = defineElementwise<[Tensor]>({ name: 'sign', arity: 1, types: 'same', wgsl: (t) => (t === 'u32' ? 'select(0u, 1u, v0 > 0u)' : 'sign(v0)'), reference: Math.sign, dtypes: NUMERIC,
   vjp: ({ dy }) => [mul(dy, 0)] });
-const expOp = defineElementwise({ name: 'exp', arity: 1, types: 'float', wgsl: 'exp(v0)', reference: Math.exp,
+export const exp: Unary = defineElementwise<[Tensor]>({ name: 'exp', arity: 1, types: 'float', wgsl: 'exp(v0)', reference: Math.exp,
   vjp: ({ dy, outputs: [y] }) => [mul(dy, y)] });
-const logOp = defineElementwise({ name: 'log', arity: 1, types: 'float', wgsl: 'select(select(log(v0), -inf_f32(), v0 == 0.0), nan_f32(), v0 < 0.0)', reference: (x) => (x < 0 ? NaN : Math.log(x)),
-  vjp: ({ dy, inputs: [x] }) => [div(dy, T(x))] });
-const log1pOp = defineElementwise({ name: 'log1p', arity: 1, types: 'float', wgsl: 'log1p_f32(v0)', reference: Math.log1p,
-  vjp: ({ dy, inputs: [x] }) => [div(dy, add(T(x), 1))] });
-const expm1Op = defineElementwise({ name: 'expm1', arity: 1, types: 'float', wgsl: 'expm1_f32(v0)', reference: Math.expm1,
+export const log: Unary = defineElementwise<[Tensor]>({ name: 'log', arity: 1, types: 'float', wgsl: 'select(select(log(v0), -inf_f32(), v0 == 0.0), nan_f32(), v0 < 0.0)', reference: (x) => (x < 0 ? NaN : Math.log(x)),
+  vjp: ({ dy, inputs: [x] }) => [div(dy, x)] });
+export const log1p: Unary = defineElementwise<[Tensor]>({ name: 'log1p', arity: 1, types: 'float', wgsl: 'log1p_f32(v0)', reference: Math.log1p,
+  vjp: ({ dy, inputs: [x] }) => [div(dy, add(x, 1))] });
+export const expm1: Unary = defineElementwise<[Tensor]>({ name: 'expm1', arity: 1, types: 'float', wgsl: 'expm1_f32(v0)', reference: Math.expm1,
   vjp: ({ dy, outputs: [y] }) => [mul(dy, add(y, 1))] });
-const sqrtOp = defineElementwise({ name: 'sqrt', arity: 1, types: 'float', wgsl: 'select(sqrt(v0), nan_f32(), v0 < 0.0)', reference: Math.sqrt,
+export const sqrt: Unary = defineElementwise<[Tensor]>({ name: 'sqrt', arity: 1, types: 'float', wgsl: 'select(sqrt(v0), nan_f32(), v0 < 0.0)', reference: Math.sqrt,
   vjp: ({ dy, outputs: [y] }) => [div(mul(dy, 0.5), y)] });
-const rsqrtOp = defineElementwise({ name: 'rsqrt', arity: 1, types: 'float', wgsl: 'select(inverseSqrt(v0), nan_f32(), v0 < 0.0)', reference: (x) => 1 / Math.sqrt(x),
+export const rsqrt: Unary = defineElementwise<[Tensor]>({ name: 'rsqrt', arity: 1, types: 'float', wgsl: 'select(inverseSqrt(v0), nan_f32(), v0 < 0.0)', reference: (x) => 1 / Math.sqrt(x),
   vjp: ({ dy, outputs: [y] }) => [mul(dy, mul(pow(y, 3), -0.5))] });
-const squareOp = defineElementwise({ name: 'square', arity: 1, types: 'same', wgsl: 'v0 * v0', reference: (x) => x * x, rejects: ['bool'],
-  vjp: ({ dy, inputs: [x] }) => [mul(dy, mul(T(x), 2))] });
-const reciprocalOp = defineElementwise({ name: 'reciprocal', arity: 1, types: 'float', wgsl: '1.0 / v0', reference: (x) => 1 / x,
+export const square: Unary = defineElementwise<[Tensor]>({ name: 'square', arity: 1, types: 'same', wgsl: 'v0 * v0', reference: (x) => x * x, dtypes: NUMERIC,
+  vjp: ({ dy, inputs: [x] }) => [mul(dy, mul(x, 2))] });
+export const reciprocal: Unary = defineElementwise<[Tensor]>({ name: 'reciprocal', arity: 1, types: 'float', wgsl: '1.0 / v0', reference: (x) => 1 / x,
   vjp: ({ dy, outputs: [y] }) => [neg(mul(dy, square(y)))] });
-const sinOp = defineElementwise({ name: 'sin', arity: 1, types: 'float', wgsl: 'sin(v0)', reference: Math.sin,
-  vjp: ({ dy, inputs: [x] }) => [mul(dy, cos(T(x)))] });
-const cosOp = defineElementwise({ name: 'cos', arity: 1, types: 'float', wgsl: 'cos(v0)', reference: Math.cos,
-  vjp: ({ dy, inputs: [x] }) => [neg(mul(dy, sin(T(x))))] });
-const tanhOp = defineElementwise({ name: 'tanh', arity: 1, types: 'float', wgsl: 'tanh(clamp(v0, -15.0, 15.0))', reference: Math.tanh,
+export const sin: Unary = defineElementwise<[Tensor]>({ name: 'sin', arity: 1, types: 'float', wgsl: 'sin(v0)', reference: Math.sin,
+  vjp: ({ dy, inputs: [x] }) => [mul(dy, cos(x))] });
+export const cos: Unary = defineElementwise<[Tensor]>({ name: 'cos', arity: 1, types: 'float', wgsl: 'cos(v0)', reference: Math.cos,
+  vjp: ({ dy, inputs: [x] }) => [neg(mul(dy, sin(x)))] });
+export const tanh: Unary = defineElementwise<[Tensor]>({ name: 'tanh', arity: 1, types: 'float', wgsl: 'tanh(clamp(v0, -15.0, 15.0))', reference: Math.tanh,
   vjp: ({ dy, outputs: [y] }) => [mul(dy, sub(1, square(y)))] });
-const sigmoidOp = defineElementwise({ name: 'sigmoid', arity: 1, types: 'float', wgsl: 'sigmoid_f32(v0)', reference: (x) => 1 / (1 + Math.exp(-x)),
+export const sigmoid: Unary = defineElementwise<[Tensor]>({ name: 'sigmoid', arity: 1, types: 'float', dtypes: ALL_DTYPES, wgsl: 'sigmoid_f32(v0)', reference: (x) => 1 / (1 + Math.exp(-x)),
   vjp: ({ dy, outputs: [y] }) => [mul(dy, mul(y, sub(1, y)))] });
-const reluOp = defineElementwise({ name: 'relu', arity: 1, types: 'same', // NaN stays NaN (PyTorch); WGSL's max may return either operand for NaN, so test it by its bits
-  wgsl: (t) => (t === 'f32' ? 'select(max(v0, 0.0), v0, is_nan(v0))' : `max(v0, ${t}(0))`), reference: (x) => (Number.isNaN(x) ? NaN : Math.max(x, 0)), rejects: ['bool'],
+// NaN stays NaN (PyTorch); WGSL's max may return either operand for NaN, so test it by its bits
+export const relu: Unary = defineElementwise<[Tensor]>({ name: 'relu', arity: 1, types: 'same',
+  wgsl: (t) => (t === 'f32' ? 'select(max(v0, 0.0), v0, is_nan(v0))' : `max(v0, ${t}(0))`), reference: (x) => (Number.isNaN(x) ? NaN : Math.max(x, 0)), dtypes: NUMERIC,
   // PyTorch's threshold_backward: zero where x ≤ 0, so a NaN input passes its gradient on
-  vjp: ({ dy, inputs: [x] }) => [where(le(T(x), 0), 0, dy)] });
-const leakyReluOp = defineElementwise({ name: 'leakyRelu', arity: 2, types: 'float', wgsl: 'select(v0 * v1, v0, v0 > 0.0)', reference: (x, s) => (x > 0 ? x : x * s),
-  vjp: ({ dy, inputs: [x, s] }) => [mul(dy, where(gt(T(x), 0), 1, s as number)), null] });
-const eluOp = defineElementwise({ name: 'elu', arity: 2, types: 'float', wgsl: 'select(v1 * expm1_f32(v0), v0, v0 > 0.0)', reference: (x, a) => (x > 0 ? x : a * Math.expm1(x)),
-  vjp: ({ dy, inputs: [x, a], outputs: [y] }) => [mul(dy, where(gt(T(x), 0), 1, add(y, a as number))), null] });
-const geluOp = defineElementwise({ name: 'gelu', arity: 1, types: 'float', wgsl: '0.5 * v0 * (1.0 + erf_f32(v0 * 0.70710678118654752))', reference: (x) => 0.5 * x * (1 + erf(x / Math.SQRT2)),
+  vjp: ({ dy, inputs: [x] }) => [where(le(x, 0), 0, dy)] });
+const leakyReluFn: ElementwiseFn<[Tensor, number]> = defineElementwise<[Tensor, number]>({ name: 'leakyRelu', arity: 2, types: 'float', wgsl: 'select(v0 * v1, v0, v0 > 0.0)', reference: (x, s) => (x > 0 ? x : x * s),
+  vjp: ({ dy, inputs: [x, s] }) => [mul(dy, where(gt(x, 0), 1, s)), null] });
+const eluFn: ElementwiseFn<[Tensor, number]> = defineElementwise<[Tensor, number]>({ name: 'elu', arity: 2, types: 'float', wgsl: 'select(v1 * expm1_f32(v0), v0, v0 > 0.0)', reference: (x, a) => (x > 0 ? x : a * Math.expm1(x)),
+  vjp: ({ dy, inputs: [x, a], outputs: [y] }) => [mul(dy, where(gt(x, 0), 1, add(y, a))), null] });
+const geluErf: Unary = defineElementwise<[Tensor]>({ name: 'gelu', arity: 1, types: 'float', wgsl: '0.5 * v0 * (1.0 + erf_f32(v0 * 0.70710678118654752))', reference: (x) => 0.5 * x * (1 + erf(x / Math.SQRT2)),
   vjp: ({ dy, inputs: [x] }) => {
-    const xt = T(x);
-    const cdf = mul(add(erfApprox(mul(xt, Math.SQRT1_2)), 1), 0.5);
+    const xt = x;
+    const cdf = mul(add(erfFn(mul(xt, Math.SQRT1_2)), 1), 0.5);
     const pdf = mul(exp(mul(square(xt), -0.5)), 1 / Math.sqrt(2 * Math.PI));
     return [mul(dy, add(cdf, mul(xt, pdf)))];
   } });
-const geluTanhOp = defineElementwise({ name: 'geluTanh', arity: 1, types: 'float',
+const geluTanh: Unary = defineElementwise<[Tensor]>({ name: 'geluTanh', arity: 1, types: 'float',
   wgsl: '0.5 * v0 * (1.0 + tanh(clamp(0.7978845608028654 * (v0 + 0.044715 * v0 * v0 * v0), -15.0, 15.0)))',
   reference: (x) => 0.5 * x * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (x + 0.044715 * x ** 3))),
   vjp: ({ dy, inputs: [x] }) => {
-    const xt = T(x);
+    const xt = x;
     const inner = mul(add(xt, mul(pow(xt, 3), 0.044715)), Math.sqrt(2 / Math.PI));
     const th = tanh(inner);
     const dInner = mul(add(mul(square(xt), 3 * 0.044715), 1), Math.sqrt(2 / Math.PI));
     return [mul(dy, add(mul(add(th, 1), 0.5), mul(mul(mul(xt, 0.5), sub(1, square(th))), dInner)))];
   } });
-const erfOp = defineElementwise({ name: 'erf', arity: 1, types: 'float', wgsl: 'erf_f32(v0)', reference: erf,
-  vjp: ({ dy, inputs: [x] }) => [mul(dy, mul(exp(neg(square(T(x)))), 2 / Math.sqrt(Math.PI)))] });
-const softplusOp = defineElementwise({ name: 'softplus', arity: 3, types: 'float',
+export const erfFn: Unary = defineElementwise<[Tensor]>({ name: 'erf', arity: 1, types: 'float', wgsl: 'erf_f32(v0)', reference: erf,
+  vjp: ({ dy, inputs: [x] }) => [mul(dy, mul(exp(neg(square(x))), 2 / Math.sqrt(Math.PI)))] });
+const softplusFn: ElementwiseFn<[Tensor, number, number]> = defineElementwise<[Tensor, number, number]>({ name: 'softplus', arity: 3, types: 'float',
   wgsl: 'select(log1p_f32(exp(v0 * v1)) / v1, v0, v0 * v1 > v2)',
   reference: (x, b, th) => (x * b > th ? x : Math.log1p(Math.exp(x * b)) / b),
   vjp: ({ dy, inputs: [x, b, th] }) => {
-    const xb = mul(T(x), b as number);
-    return [mul(dy, where(gt(xb, th as number), 1, sigmoid(xb))), null, null];
+    const xb = mul(x, b);
+    return [mul(dy, where(gt(xb, th), 1, sigmoid(xb))), null, null];
   } });
-const clampOp = defineElementwise({ name: 'clamp', arity: 3, types: 'same', // NaN in x or a bound gives NaN (PyTorch); WGSL's min/max may drop it
+const clampFn: ElementwiseFn<[Tensor, number, number]> = defineElementwise<[Tensor, number, number]>({ name: 'clamp', arity: 3, types: 'same', // NaN in x or a bound gives NaN (PyTorch); WGSL's min/max may drop it
   wgsl: (t) => (t === 'f32' ? 'select(min(max(v0, v1), v2), nan_f32(), is_nan(v0) || is_nan(v1) || is_nan(v2))' : 'min(max(v0, v1), v2)'),
-  reference: (x, lo, hi) => (Number.isNaN(x) || Number.isNaN(lo) || Number.isNaN(hi) ? NaN : Math.min(Math.max(x, lo), hi)), rejects: ['bool'],
-  vjp: ({ dy, inputs: [x, lo, hi] }) => [mul(dy, logicalAnd(ge(T(x), lo as number), le(T(x), hi as number))), null, null] });
+  reference: (x, lo, hi) => (Number.isNaN(x) || Number.isNaN(lo) || Number.isNaN(hi) ? NaN : Math.min(Math.max(x, lo), hi)), dtypes: NUMERIC,
+  vjp: ({ dy, inputs: [x, lo, hi] }) => [mul(dy, logicalAnd(ge(x, lo), le(x, hi))), null, null] });
 
-const erfApprox = (x: Tensor) => erfOp.call1([x], {});
 
-export const neg = (x: Tensor) => negOp.call1([x], {});
-export const abs = (x: Tensor) => absOp.call1([x], {});
-export const sign = (x: Tensor) => signOp.call1([x], {});
-export const exp = (x: Tensor) => expOp.call1([x], {});
-export const log = (x: Tensor) => logOp.call1([x], {});
-export const log1p = (x: Tensor) => log1pOp.call1([x], {});
-export const expm1 = (x: Tensor) => expm1Op.call1([x], {});
-export const sqrt = (x: Tensor) => sqrtOp.call1([x], {});
-export const rsqrt = (x: Tensor) => rsqrtOp.call1([x], {});
-export const square = (x: Tensor) => squareOp.call1([x], {});
-export const reciprocal = (x: Tensor) => reciprocalOp.call1([x], {});
-export const sin = (x: Tensor) => sinOp.call1([x], {});
-export const cos = (x: Tensor) => cosOp.call1([x], {});
-export const tanh = (x: Tensor) => tanhOp.call1([x], {});
-export const sigmoid = (x: Tensor) => sigmoidOp.call1([x], {});
-export const relu = (x: Tensor) => reluOp.call1([x], {});
-export const erfFn = erfApprox;
 /** PyTorch's leaky_relu (negativeSlope defaults to 0.01). */
-export const leakyRelu = (x: Tensor, negativeSlope = 0.01) => leakyReluOp.call1([x, negativeSlope], {});
-export const elu = (x: Tensor, alpha = 1) => eluOp.call1([x, alpha], {});
+export const leakyRelu = (x: Tensor, negativeSlope = 0.01) => leakyReluFn(x, negativeSlope);
+export const elu = (x: Tensor, alpha = 1) => eluFn(x, alpha);
 /** GELU; `approximate: 'tanh'` selects the tanh formula, as in PyTorch. */
 export const gelu = (x: Tensor, { approximate = 'none' }: { approximate?: 'none' | 'tanh' } = {}) =>
-  (approximate === 'tanh' ? geluTanhOp : geluOp).call1([x], {});
-export const softplus = (x: Tensor, { beta = 1, threshold = 20 }: { beta?: number; threshold?: number } = {}) => softplusOp.call1([x, beta, threshold], {});
+  (approximate === 'tanh' ? geluTanh : geluErf)(x);
+export const softplus = (x: Tensor, { beta = 1, threshold = 20 }: { beta?: number; threshold?: number } = {}) => softplusFn(x, beta, threshold);
 /** Clamps to [min, max]; either bound may be omitted. Tensor bounds use maximum/minimum. */
 export function clamp(x: Tensor, min?: number | Tensor, max?: number | Tensor): Tensor {
   if (typeof min !== 'number' && min !== undefined || typeof max !== 'number' && max !== undefined) {
@@ -131,29 +116,29 @@ export function clamp(x: Tensor, min?: number | Tensor, max?: number | Tensor): 
   }
   const big = x.dtype === 'float32' ? Infinity : x.dtype === 'int32' ? 2147483647 : 4294967295;
   const small = x.dtype === 'float32' ? -Infinity : x.dtype === 'int32' ? -2147483648 : 0;
-  return clampOp.call1([x, min ?? small, max ?? big], {});
+  return clampFn(x, min ?? small, max ?? big);
 }
 
 // ---- binary --------------------------------------------------------------------------------
 
-const addOp = defineElementwise({ name: 'add', arity: 2, types: 'same', wgsl: 'v0 + v1', reference: (a, b) => a + b,
+export const add: Binary = defineElementwise<[Operand, Operand]>({ name: 'add', arity: 2, types: 'same', dtypes: ALL_DTYPES, wgsl: 'v0 + v1', reference: (a, b) => a + b,
   vjp: ({ dy }) => [dy, dy] });
-const subOp = defineElementwise({ name: 'sub', arity: 2, types: 'same', wgsl: 'v0 - v1', reference: (a, b) => a - b,
+export const sub: Binary = defineElementwise<[Operand, Operand]>({ name: 'sub', arity: 2, types: 'same', wgsl: 'v0 - v1', reference: (a, b) => a - b,
   vjp: ({ dy }) => [dy, neg(dy)] });
-const mulOp = defineElementwise({ name: 'mul', arity: 2, types: 'same', wgsl: 'v0 * v1', reference: (a, b) => a * b,
+export const mul: Binary = defineElementwise<[Operand, Operand]>({ name: 'mul', arity: 2, types: 'same', wgsl: 'v0 * v1', reference: (a, b) => a * b,
   vjp: ({ dy, inputs: [a, b] }) => [mul(dy, b), mul(dy, a)] });
-const divOp = defineElementwise({ name: 'div', arity: 2, types: 'float', wgsl: 'v0 / v1', reference: (a, b) => a / b,
+export const div: Binary = defineElementwise<[Operand, Operand]>({ name: 'div', arity: 2, types: 'float', wgsl: 'v0 / v1', reference: (a, b) => a / b,
   vjp: ({ dy, inputs: [a, b] }) => [div(dy, b), typeof b === 'number' ? null : neg(div(mul(dy, a), mul(b, b)))] });
-const powOp = defineElementwise({ name: 'pow', arity: 2, types: 'float', wgsl: 'pow_f32(v0, v1)', reference: (a, b) => a ** b,
+export const pow: Binary = defineElementwise<[Operand, Operand]>({ name: 'pow', arity: 2, types: 'float', wgsl: 'pow_f32(v0, v1)', reference: (a, b) => a ** b,
   vjp: ({ dy, inputs: [a, b], outputs: [y] }) => [
     mul(dy, mul(b, pow(a, typeof b === 'number' ? b - 1 : sub(b, 1)))),
     typeof b === 'number' ? null : mul(dy, mul(y, log(a as Tensor))),
   ] });
-const maximumOp = defineElementwise({ name: 'maximum', arity: 2, types: 'same',
+export const maximum: Binary = defineElementwise<[Operand, Operand]>({ name: 'maximum', arity: 2, types: 'same',
   wgsl: (t) => (t === 'f32' ? 'select(max(v0, v1), nan_f32(), is_nan(v0) || is_nan(v1))' : 'max(v0, v1)'),
   reference: (a, b) => (Number.isNaN(a) || Number.isNaN(b) ? NaN : Math.max(a, b)),
   vjp: ({ dy, inputs: [a, b] }) => tieSplit(dy, a, b, gt) });
-const minimumOp = defineElementwise({ name: 'minimum', arity: 2, types: 'same',
+export const minimum: Binary = defineElementwise<[Operand, Operand]>({ name: 'minimum', arity: 2, types: 'same',
   wgsl: (t) => (t === 'f32' ? 'select(min(v0, v1), nan_f32(), is_nan(v0) || is_nan(v1))' : 'min(v0, v1)'),
   reference: (a, b) => (Number.isNaN(a) || Number.isNaN(b) ? NaN : Math.min(a, b)),
   vjp: ({ dy, inputs: [a, b] }) => tieSplit(dy, a, b, lt) });
@@ -164,48 +149,30 @@ function tieSplit(dy: Tensor, a: Operand, b: Operand, wins: (a: Operand, b: Oper
   return [mul(dy, share), mul(dy, sub(1, share))];
 }
 
-export const add = (a: Operand, b: Operand) => addOp.call1([a, b], {});
-export const sub = (a: Operand, b: Operand) => subOp.call1([a, b], {});
-export const mul = (a: Operand, b: Operand) => mulOp.call1([a, b], {});
 /** True division (integers give float), as torch.div. */
-export const div = (a: Operand, b: Operand) => divOp.call1([a, b], {});
-export const pow = (a: Operand, b: Operand) => powOp.call1([a, b], {});
-export const maximum = (a: Operand, b: Operand) => maximumOp.call1([a, b], {});
-export const minimum = (a: Operand, b: Operand) => minimumOp.call1([a, b], {});
 
 // ---- comparisons and logic (bool results, no gradient) -------------------------------------
 
 const cmp = (name: string, op: string, f: (a: number, b: number) => boolean) =>
-  defineElementwise({ name, arity: 2, types: 'compare', wgsl: `select(0u, 1u, v0 ${op} v1)`, reference: (a, b) => (f(a, b) ? 1 : 0), noGrad: 'boolean output' });
-const eqOp = cmp('eq', '==', (a, b) => a === b);
-const neOp = cmp('ne', '!=', (a, b) => a !== b);
-const ltOp = cmp('lt', '<', (a, b) => a < b);
-const leOp = cmp('le', '<=', (a, b) => a <= b);
-const gtOp = cmp('gt', '>', (a, b) => a > b);
-const geOp = cmp('ge', '>=', (a, b) => a >= b);
+  defineElementwise<[Operand, Operand]>({ name, arity: 2, types: 'compare', wgsl: `select(0u, 1u, v0 ${op} v1)`, reference: (a, b) => (f(a, b) ? 1 : 0), noGrad: 'boolean output' });
+export const eq: Binary = cmp('eq', '==', (a, b) => a === b);
+export const ne: Binary = cmp('ne', '!=', (a, b) => a !== b);
+export const lt: Binary = cmp('lt', '<', (a, b) => a < b);
+export const le: Binary = cmp('le', '<=', (a, b) => a <= b);
+export const gt: Binary = cmp('gt', '>', (a, b) => a > b);
+export const ge: Binary = cmp('ge', '>=', (a, b) => a >= b);
 const logic = (name: string, op: string, f: (a: boolean, b: boolean) => boolean) =>
-  defineElementwise({ name, arity: 2, types: 'logical', wgsl: `select(0u, 1u, (v0 != 0u) ${op} (v1 != 0u))`, reference: (a, b) => (f(a !== 0, b !== 0) ? 1 : 0), noGrad: 'boolean output' });
-const andOp = logic('logicalAnd', '&&', (a, b) => a && b);
-const orOp = logic('logicalOr', '||', (a, b) => a || b);
-const xorOp = logic('logicalXor', '!=', (a, b) => a !== b);
-const notOp = defineElementwise({ name: 'logicalNot', arity: 1, types: 'logical', wgsl: 'select(0u, 1u, v0 == 0u)', reference: (a) => (a === 0 ? 1 : 0), noGrad: 'boolean output' });
-const isNanOp = defineElementwise({ name: 'isnan', arity: 1, types: 'compare', wgsl: (t) => (t === 'f32' ? 'select(0u, 1u, is_nan(v0))' : '0u'), reference: (a) => (Number.isNaN(a) ? 1 : 0), noGrad: 'boolean output' });
+  defineElementwise<[Operand, Operand]>({ name, arity: 2, types: 'logical', wgsl: `select(0u, 1u, (v0 != 0u) ${op} (v1 != 0u))`, reference: (a, b) => (f(a !== 0, b !== 0) ? 1 : 0), noGrad: 'boolean output' });
+export const logicalAnd: Binary = logic('logicalAnd', '&&', (a, b) => a && b);
+export const logicalOr: Binary = logic('logicalOr', '||', (a, b) => a || b);
+export const logicalXor: Binary = logic('logicalXor', '!=', (a, b) => a !== b);
+export const logicalNot: Unary = defineElementwise<[Tensor]>({ name: 'logicalNot', arity: 1, types: 'logical', wgsl: 'select(0u, 1u, v0 == 0u)', reference: (a) => (a === 0 ? 1 : 0), noGrad: 'boolean output' });
+export const isnan: Unary = defineElementwise<[Tensor]>({ name: 'isnan', arity: 1, types: 'compare', wgsl: (t) => (t === 'f32' ? 'select(0u, 1u, is_nan(v0))' : '0u'), reference: (a) => (Number.isNaN(a) ? 1 : 0), noGrad: 'boolean output' });
 
-export const eq = (a: Operand, b: Operand) => eqOp.call1([a, b], {});
-export const ne = (a: Operand, b: Operand) => neOp.call1([a, b], {});
-export const lt = (a: Operand, b: Operand) => ltOp.call1([a, b], {});
-export const le = (a: Operand, b: Operand) => leOp.call1([a, b], {});
-export const gt = (a: Operand, b: Operand) => gtOp.call1([a, b], {});
-export const ge = (a: Operand, b: Operand) => geOp.call1([a, b], {});
-export const logicalAnd = (a: Operand, b: Operand) => andOp.call1([a, b], {});
-export const logicalOr = (a: Operand, b: Operand) => orOp.call1([a, b], {});
-export const logicalXor = (a: Operand, b: Operand) => xorOp.call1([a, b], {});
-export const logicalNot = (a: Tensor) => notOp.call1([a], {});
-export const isnan = (a: Tensor) => isNanOp.call1([a], {});
 
 // ---- where and cast -------------------------------------------------------------------------
 
-const whereOp = defineElementwise({ name: 'where', arity: 3, types: 'same',
+const whereFn: ElementwiseFn<[Operand, Operand, Operand]> = defineElementwise<[Operand, Operand, Operand]>({ name: 'where', inputs: ['condition', 'input', 'other'], arity: 3, types: 'same',
   // v0 is the condition converted to the compute type; nonzero selects v1
   wgsl: (t) => `select(v2, v1, v0 != ${t}(0))`,
   reference: (c, a, b) => (c !== 0 ? a : b),
@@ -214,33 +181,32 @@ const whereOp = defineElementwise({ name: 'where', arity: 3, types: 'same',
 /** Elementwise `condition ? a : b` with broadcasting; the result type promotes a and b (not the condition). */
 export function where(condition: Operand, a: Operand, b: Operand): Tensor {
   if (condition instanceof Tensor && condition.dtype !== 'bool') throw new ArgumentError('where', 'condition', `has dtype ${condition.dtype}`, 'a bool tensor (as PyTorch; compare first, e.g. ne(x, 0))');
-  return whereOp.call1([condition, a, b], {});
+  return whereFn(condition, a, b);
 }
 
 interface CastAttrs { dtype: DType }
-const castOp = defineOp<CastAttrs>({
+const castOp = defineOp({
   name: 'cast',
-  forward([x], { dtype }) {
-    const t = x as Tensor;
-    const y = empty(t.shape, dtype, t.device);
-    if (y.size === 0) return y;
+  inputs: { x: 'tensor' },
+  dtypes: ALL_DTYPES,
+  shape: ({ x }, { dtype }: CastAttrs) => ({ shape: x.shape, dtype }),
+  forward({ x }, { dtype }, [y]) {
     const to = wgslType(dtype);
     // float16 inputs are read as f32 (the kernel converts on load); a float16 output rounds on store
-    const from = t.dtype === 'float16' ? 'f32' : wgslType(t.dtype);
+    const from = x.dtype === 'float16' ? 'f32' : wgslType(x.dtype);
     const expr = dtype === 'bool' ? `select(0u, 1u, v0 != ${from}(0))` : `${to}(v0)`;
-    const k = elementwiseKernel('cast', expr, [{ dtype: t.dtype, shape: t.shape }], t.dtype, dtype, t.shape);
-    t.device.run('cast', k.key, k.source, [t.buffer, y.buffer], grid(y.size, WG), { layout: k.layout, values: k.values });
-    return y;
+    const k = elementwiseKernel('cast', expr, [{ dtype: x.dtype, shape: x.shape }], x.dtype, dtype, x.shape);
+    x.device.run('cast', k.key, k.source, [x.buffer, y.buffer], grid(y.size, WG), { layout: k.layout, values: k.values });
   },
-  reference([x], { dtype }) {
-    const fromFloat = typeof x !== 'number' && isFloat(x.dtype);
+  reference({ x }, { dtype }) {
+    const fromFloat = isFloat(x.dtype);
     const conv = (v: number) => dtype === 'bool' ? (v !== 0 ? 1 : 0) : dtype === 'float32' ? v : dtype === 'float16' ? roundFloat16(v)
       // float→int saturates (WGSL and PyTorch agree within range); int→int wraps like two's complement
       : fromFloat ? (dtype === 'int32' ? clampInt(v, -2147483648, 2147483647) : clampInt(v, 0, 4294967295))
       : dtype === 'int32' ? v | 0 : v >>> 0;
     return refMap([x], conv, dtype);
   },
-  vjp: ({ dy, inputs: [x] }) => [!isFloat((x as Tensor).dtype) ? null : dy.dtype === (x as Tensor).dtype ? dy : cast(dy, (x as Tensor).dtype)],
+  vjp: ({ dy, inputs: { x } }) => [!isFloat(x.dtype) ? null : dy.dtype === x.dtype ? dy : cast(dy, x.dtype)],
 });
 const clampInt = (v: number, lo: number, hi: number) => (Number.isNaN(v) ? 0 : Math.min(Math.max(Math.trunc(v), lo), hi));
 

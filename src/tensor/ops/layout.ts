@@ -1,21 +1,17 @@
 /**
  * Layout ops with PyTorch semantics: views (flatten, squeeze, unsqueeze, view), strided copies
  * (permute, transpose, slice/narrow/sliceAxes, flip, roll, tile/repeat, expand), joins and splits
- * (concat/cat, stack, split, chunk), padding (constant/reflect/replicate) and index ops (gather,
- * indexSelect, scatterAdd, indexAdd, oneHot).
- *
- * Index tensors are int32. A GPU cannot throw, so out-of-range indices never fault: a read
- * (gather, indexSelect) gives 0 and a write (scatterAdd, indexAdd) is skipped; oneHot gives an
- * all-zero row. Negative indices are out of range (as in PyTorch's gather/scatter, which reject them).
+ * (concat/cat, stack, split, chunk) and padding (constant/reflect/replicate). Index ops (gather,
+ * scatterAdd, indexSelect, indexAdd, oneHot) live in indexing.ts.
  */
-import { copyRegionKernel, gatherKernel, LAYOUT_WG, oneHotKernel, padBackwardKernel, padKernel, scatterAddKernel, stridedGatherKernel, type LayoutKernel, type PadMode } from '../../kernels/wgsl/layout';
+import { copyRegionKernel, LAYOUT_WG, padBackwardKernel, padKernel, stridedGatherKernel, type LayoutKernel, type PadMode } from '../../kernels/wgsl/layout';
 import { grid } from '../../kernels/webgpu/device';
-import * as R from '../../kernels/reference/layout';
-import { wgslType, type DType } from '../../base/dtype';
+import * as R from './ref/layout';
+import { ALL_DTYPES, DTYPES, wgslType, type DType } from '../../base/dtype';
 import { ArgumentError, fmtShape, normAxis, sizeOf, stridesOf } from '../../base/shape';
-import { Tensor, empty } from '../tensor';
-import { checkOperands, defineComposite, defineOp, type Op, type RefTensor , internal } from './define';
-import { full } from './creation';
+import { Tensor } from '../tensor';
+import { checkOperands, defineComposite, defineOp, internal, type Op, type OutputMeta, type TensorMeta } from './define';
+import { fillInto, full } from './creation';
 import { sum } from './reduce';
 import { reshape, broadcastTo } from './shape-ops';
 
@@ -39,25 +35,27 @@ function intList(fn: string, arg: string, v: unknown, min = -Infinity): number[]
   return list.slice();
 }
 
-/** out[o] = x[base + Σ stride_d · wrap_d(start_d + o_d·step_d)]. */
-function stridedGather(name: string, x: Tensor, shape: readonly number[], o: { base?: number; start?: readonly number[]; step?: readonly number[]; wrap?: readonly number[]; stride: readonly number[] }): Tensor {
-  const y = empty(shape, x.dtype, x.device);
-  if (y.size === 0) return y;
-  const r = shape.length;
+/** y[o] = x[base + Σ stride_d · wrap_d(start_d + o_d·step_d)]. */
+function stridedGather(name: string, x: Tensor, y: Tensor, o: { base?: number; start?: readonly number[]; step?: readonly number[]; wrap?: readonly number[]; stride: readonly number[] }): void {
+  const shape = y.shape, r = shape.length;
   const k = stridedGatherKernel({ shape, base: o.base ?? 0, start: o.start ?? new Array(r).fill(0), step: o.step ?? new Array(r).fill(1), wrap: o.wrap ?? new Array(r).fill(0), stride: o.stride });
   run(name, x, k, [x.buffer, y.buffer], y.size);
-  return y;
 }
+
+/** The rule of an op whose output keeps the input's dtype, with the shape `shape` gives. */
+const keepsDtype = <A>(shape: (x: TensorMeta, a: A) => readonly number[]) => ({ x }: { x: TensorMeta }, a: A): OutputMeta => ({ shape: shape(x, a), dtype: x.dtype });
 
 // ---------------------------------------------------------------- permute
 
-const permuteOp: Op<{ dims: number[] }> = defineOp<{ dims: number[] }>({
+const permuteOp: Op<{ dims: number[] }> = defineOp({
   name: 'permute',
-  forward([x], { dims }) {
-    const t = x as Tensor, st = stridesOf(t.shape);
-    return stridedGather('permute', t, dims.map((d) => t.shape[d]), { stride: dims.map((d) => st[d]) });
+  inputs: { x: 'tensor' },
+  shape: keepsDtype((x, { dims }: { dims: number[] }) => dims.map((d) => x.shape[d])),
+  forward({ x }, { dims }, [y]) {
+    const st = stridesOf(x.shape);
+    stridedGather('permute', x, y, { stride: dims.map((d) => st[d]) });
   },
-  reference: ([x], { dims }) => R.refPermute(x as RefTensor, dims),
+  reference: ({ x }, { dims }) => R.refPermute(x, dims),
   vjp: ({ dy, attrs: { dims } }) => { const inv = new Array<number>(dims.length); dims.forEach((d, i) => { inv[d] = i; }); return [permuteOp.call1([dy], { dims: inv })]; },
 });
 
@@ -72,11 +70,16 @@ export function permute(x: Tensor, dims: readonly number[]): Tensor {
   return permuteOp.call1([x], { dims: norm });
 }
 
-const transposeOp = defineComposite<{ dim0: number; dim1: number }>({
+const transposeOp: Op<{ dim0: number; dim1: number }> = defineComposite({
   name: 'transpose',
-  impl: ([x], { dim0, dim1 }) => transpose(x as Tensor, dim0, dim1),
-  reference: ([x], { dim0, dim1 }) => {
-    const r = x as RefTensor, dims = r.shape.map((_, i) => i);
+  inputs: { x: 'tensor' },
+  shape: keepsDtype((x, { dim0, dim1 }: { dim0: number; dim1: number }) => {
+    const r = x.shape.length, a = dim0 < 0 ? dim0 + r : dim0, b = dim1 < 0 ? dim1 + r : dim1;
+    return x.shape.map((_, d) => x.shape[d === a ? b : d === b ? a : d]);
+  }),
+  impl: ({ x }, { dim0, dim1 }) => transpose(x, dim0, dim1),
+  reference: ({ x: r }, { dim0, dim1 }) => {
+    const dims = r.shape.map((_, i) => i);
     const a = dim0 < 0 ? dim0 + r.shape.length : dim0, b = dim1 < 0 ? dim1 + r.shape.length : dim1;
     return R.build(dims.map((d) => r.shape[d === a ? b : d === b ? a : d]), r.dtype, (o) => { const i = o.slice(); i[a] = o[b]; i[b] = o[a]; return R.at(r, i); });
   },
@@ -142,20 +145,23 @@ export function expand(x: Tensor, shape: readonly number[]): Tensor {
 
 interface SliceAttrs { start: number[]; step: number[]; shape: number[] }
 
-const sliceOp: Op<SliceAttrs> = defineOp<SliceAttrs>({
+const sliceOp: Op<SliceAttrs> = defineOp({
   name: 'slice',
-  forward([x], { start, step, shape }) {
-    const t = x as Tensor;
-    return stridedGather('slice', t, shape, { start, step, stride: stridesOf(t.shape) });
-  },
-  reference: ([x], a) => R.refSlice(x as RefTensor, a.start, a.step, a.shape),
-  vjp: ({ dy, inputs: [x], attrs: a }) => [sliceBackwardOp.call1([dy], { shape: [...(x as Tensor).shape], start: a.start, step: a.step })],
+  inputs: { x: 'tensor' },
+  shape: keepsDtype((_, a: SliceAttrs) => a.shape),
+  forward: ({ x }, { start, step }, [y]) => stridedGather('slice', x, y, { start, step, stride: stridesOf(x.shape) }),
+  reference: ({ x }, a) => R.refSlice(x, a.start, a.step, a.shape),
+  vjp: ({ dy, inputs: { x }, attrs: a }) => [sliceBackwardOp.call1([dy], { shape: [...x.shape], start: a.start, step: a.step })],
 });
 
-const sliceBackwardOp: Op<{ shape: number[]; start: number[]; step: number[] }> = defineOp<{ shape: number[]; start: number[]; step: number[] }>({
+interface SliceBackwardAttrs { shape: number[]; start: number[]; step: number[] }
+
+const sliceBackwardOp: Op<SliceBackwardAttrs> = defineOp({
   name: 'sliceBackward',
-  forward([g], { shape, start, step }) {
-    const dy = g as Tensor;
+  inputs: { dy: 'tensor' },
+  shape: ({ dy }, { shape }: SliceBackwardAttrs) => ({ shape, dtype: dy.dtype }),
+  // zeros around the slice: built with full, then the slice's region copied in
+  produce({ dy }, { shape, start, step }) {
     const y = full(shape, 0, { dtype: dy.dtype, device: dy.device });
     if (dy.size === 0) return y;
     const st = stridesOf(shape);
@@ -163,8 +169,8 @@ const sliceBackwardOp: Op<{ shape: number[]; start: number[]; step: number[] }> 
     run('sliceBackward', dy, k, [dy.buffer, y.buffer], dy.size);
     return y;
   },
-  reference: ([dy], a) => R.refSliceBackward(dy as RefTensor, a.shape, a.start, a.step),
-  vjp: ({ dy, inputs: [g], attrs: a }) => [sliceOp.call1([dy], { start: a.start, step: a.step, shape: [...(g as Tensor).shape] })],
+  reference: ({ dy }, a) => R.refSliceBackward(dy, a.shape, a.start, a.step),
+  vjp: ({ dy, inputs: { dy: g }, attrs: a }) => [sliceOp.call1([dy], { start: a.start, step: a.step, shape: [...g.shape] })],
 });
 
 /** One dim of a Python slice: resolves negative/None bounds and clamps, as `x[start:end:step]`. */
@@ -225,15 +231,16 @@ export function narrow(x: Tensor, dim: number, start: number, length: number): T
 
 // ---------------------------------------------------------------- flip, roll, tile
 
-const flipOp: Op<{ dims: number[] }> = defineOp<{ dims: number[] }>({
+const flipOp: Op<{ dims: number[] }> = defineOp({
   name: 'flip',
-  forward([x], { dims }) {
-    const t = x as Tensor;
-    return stridedGather('flip', t, t.shape, {
-      start: t.shape.map((n, d) => (dims.includes(d) ? n - 1 : 0)), step: t.shape.map((_, d) => (dims.includes(d) ? -1 : 1)), stride: stridesOf(t.shape),
+  inputs: { x: 'tensor' },
+  shape: keepsDtype((x, _: { dims: number[] }) => x.shape),
+  forward({ x }, { dims }, [y]) {
+    stridedGather('flip', x, y, {
+      start: x.shape.map((n, d) => (dims.includes(d) ? n - 1 : 0)), step: x.shape.map((_, d) => (dims.includes(d) ? -1 : 1)), stride: stridesOf(x.shape),
     });
   },
-  reference: ([x], { dims }) => R.refFlip(x as RefTensor, dims),
+  reference: ({ x }, { dims }) => R.refFlip(x, dims),
   vjp: ({ dy, attrs }) => [flipOp.call1([dy], attrs)],
 });
 
@@ -245,15 +252,16 @@ export function flip(x: Tensor, dims: number | readonly number[]): Tensor {
   return flipOp.call1([x], { dims: list });
 }
 
-const rollOp: Op<{ shifts: number[]; dims: number[] }> = defineOp<{ shifts: number[]; dims: number[] }>({
+const rollOp: Op<{ shifts: number[]; dims: number[] }> = defineOp({
   name: 'roll',
-  forward([x], { shifts, dims }) {
-    const t = x as Tensor;
-    const start = t.shape.map(() => 0);
+  inputs: { x: 'tensor' },
+  shape: keepsDtype((x, _: { shifts: number[]; dims: number[] }) => x.shape),
+  forward({ x }, { shifts, dims }, [y]) {
+    const start = x.shape.map(() => 0);
     dims.forEach((d, q) => { start[d] -= shifts[q]; });
-    return stridedGather('roll', t, t.shape, { start: start.map((s, d) => (t.shape[d] ? s % t.shape[d] : 0)), wrap: t.shape, stride: stridesOf(t.shape) });
+    stridedGather('roll', x, y, { start: start.map((s, d) => (x.shape[d] ? s % x.shape[d] : 0)), wrap: x.shape, stride: stridesOf(x.shape) });
   },
-  reference: ([x], { shifts, dims }) => R.refRoll(x as RefTensor, shifts, dims),
+  reference: ({ x }, { shifts, dims }) => R.refRoll(x, shifts, dims),
   vjp: ({ dy, attrs: { shifts, dims } }) => [rollOp.call1([dy], { shifts: shifts.map((s) => -s), dims })],
 });
 
@@ -271,15 +279,14 @@ export function roll(x: Tensor, shifts: number | readonly number[], dims?: numbe
   return rollOp.call1([x], { shifts: s, dims: d });
 }
 
-const tileOp: Op<{ reps: number[] }> = defineOp<{ reps: number[] }>({
+const tileOp: Op<{ reps: number[] }> = defineOp({
   name: 'tile',
-  forward([x], { reps }) {
-    const t = x as Tensor;
-    return stridedGather('tile', t, t.shape.map((n, d) => n * reps[d]), { wrap: t.shape, stride: stridesOf(t.shape) });
-  },
-  reference: ([x], { reps }) => R.refTile(x as RefTensor, reps),
-  vjp: ({ dy, inputs: [x], attrs: { reps } }) => {
-    const xs = (x as Tensor).shape;
+  inputs: { x: 'tensor' },
+  shape: keepsDtype((x, { reps }: { reps: number[] }) => x.shape.map((n, d) => n * reps[d])),
+  forward: ({ x }, _, [y]) => stridedGather('tile', x, y, { wrap: x.shape, stride: stridesOf(x.shape) }),
+  reference: ({ x }, { reps }) => R.refTile(x, reps),
+  vjp: ({ dy, inputs: { x }, attrs: { reps } }) => {
+    const xs = x.shape;
     const split = reshape(dy, xs.flatMap((n, d) => [reps[d], n]));
     return [reshape(sum(split, { dim: xs.map((_, d) => 2 * d) }), xs)];
   },
@@ -322,31 +329,33 @@ export function repeatInterleave(x: Tensor, repeats: number, dim?: number): Tens
 
 // ---------------------------------------------------------------- concat, stack, split, chunk
 
-const concatOp: Op<{ dim: number }> = defineOp<{ dim: number }>({
+const concatOp: Op<{ dim: number }> = defineOp({
   name: 'concat',
-  forward(xs, { dim }) {
-    const ts = xs as Tensor[];
-    const shape = [...ts[0].shape];
-    shape[dim] = ts.reduce((s, t) => s + t.shape[dim], 0);
-    const y = empty(shape, ts[0].dtype, ts[0].device);
-    const st = stridesOf(shape);
+  inputs: { xs: 'tensor[]' },
+  dtypes: ALL_DTYPES,
+  shape: ({ xs }, { dim }: { dim: number }) => {
+    const shape = [...xs[0].shape];
+    shape[dim] = xs.reduce((s, t) => s + t.shape[dim], 0);
+    return { shape, dtype: xs[0].dtype };
+  },
+  forward({ xs }, { dim }, [y]) {
+    const st = stridesOf(y.shape);
     let offset = 0;
-    for (const t of ts) {
+    for (const t of xs) {
       if (t.size > 0) run('concat', t, copyRegionKernel({ shape: t.shape, base: offset * st[dim], dstStride: st }, t.dtype === 'float16' ? 'f16' : 'u32'), [t.buffer, y.buffer], t.size);
       offset += t.shape[dim];
     }
-    return y;
   },
-  reference: (xs, { dim }) => R.refConcat(xs as RefTensor[], dim),
-  vjp: ({ dy, inputs, attrs: { dim } }) => {
+  reference: ({ xs }, { dim }) => R.refConcat([...xs], dim),
+  vjp: ({ dy, inputs: { xs }, attrs: { dim } }) => {
     let offset = 0;
-    return (inputs as Tensor[]).map((t) => { const n = t.shape[dim]; offset += n; return slice(dy, dim, offset - n, offset); });
+    return xs.map((t) => { const n = t.shape[dim]; offset += n; return slice(dy, dim, offset - n, offset); });
   },
 });
 
 function checkList(fn: string, tensors: readonly Tensor[]): void {
   if (!Array.isArray(tensors) || tensors.length === 0) throw new ArgumentError(fn, 'tensors', `is ${Array.isArray(tensors) ? 'an empty array' : typeof tensors}`, 'a non-empty array of Tensors');
-  checkOperands(fn, tensors, tensors.map((_, i) => `tensors[${i}]`));
+  checkOperands(fn, tensors, tensors.map((_, i) => `tensors[${i}]`), fn === 'concat' ? ALL_DTYPES : DTYPES);
   tensors.forEach((t, i) => {
     if (t.dtype !== tensors[0].dtype) throw new ArgumentError(fn, `tensors[${i}]`, `has dtype ${t.dtype}`, `${tensors[0].dtype}, the dtype of tensors[0] (cast first)`);
   });
@@ -369,11 +378,16 @@ export function concat(tensors: readonly Tensor[], dim = 0): Tensor {
 }
 export { concat as cat };
 
-const stackOp = defineComposite<{ dim: number }>({
+const stackOp = defineComposite({
   name: 'stack',
-  impl: (xs, { dim }) => stack(xs as Tensor[], dim),
-  reference: (xs, { dim }) => {
-    const rs = xs as RefTensor[];
+  inputs: { xs: 'tensor[]' },
+  shape: ({ xs }, { dim }: { dim: number }) => {
+    const d = dim < 0 ? dim + xs[0].shape.length + 1 : dim;
+    const shape = [...xs[0].shape]; shape.splice(d, 0, xs.length);
+    return { shape, dtype: xs[0].dtype };
+  },
+  impl: ({ xs }, { dim }) => stack(xs, dim),
+  reference: ({ xs: rs }, { dim }) => {
     const d = dim < 0 ? dim + rs[0].shape.length + 1 : dim;
     const shape = [...rs[0].shape]; shape.splice(d, 0, rs.length);
     return R.build(shape, rs[0].dtype, (o) => { const i = o.slice(); const [k] = i.splice(d, 1); return R.at(rs[k], i); });
@@ -412,11 +426,12 @@ function splitBy(x: Tensor, sizes: readonly number[], d: number): Tensor[] {
   return sizes.map((k) => { offset += k; return slice(x, d, offset - k, offset); });
 }
 
-const splitOp = defineComposite<{ sizes: number[]; dim: number }>({
+const splitOp = defineComposite({
   name: 'split',
-  impl: ([x], { sizes, dim }) => split(x as Tensor, sizes, dim),
-  reference: ([x], { sizes, dim }) => {
-    const r = x as RefTensor;
+  inputs: { x: 'tensor' },
+  shape: ({ x }, { sizes, dim }: { sizes: number[]; dim: number }) => sizes.map((k) => { const shape = [...x.shape]; shape[dim] = k; return { shape, dtype: x.dtype }; }),
+  impl: ({ x }, { sizes, dim }) => split(x, sizes, dim),
+  reference: ({ x: r }, { sizes, dim }) => {
     let offset = 0;
     return sizes.map((k) => {
       const o0 = offset; offset += k;
@@ -447,33 +462,30 @@ export function chunk(x: Tensor, chunks: number, dim = 0): Tensor[] {
 
 interface PadAttrs { before: number[]; after: number[]; mode: PadMode; value: number }
 
-const padOp: Op<PadAttrs> = defineOp<PadAttrs>({
+export const padOp: Op<PadAttrs> = defineOp({
   name: 'pad',
-  forward([x], { before, after, mode, value }) {
-    const t = x as Tensor;
-    const outShape = t.shape.map((n, d) => n + before[d] + after[d]);
-    const y = empty(outShape, t.dtype, t.device);
-    if (y.size === 0) return y;
-    run('pad', t, padKernel(mode, word(t.dtype), { outShape, inShape: t.shape, lo: before, value }), [t.buffer, y.buffer], y.size);
-    return y;
-  },
-  reference: ([x], a) => R.refPad(x as RefTensor, a.before, a.after, a.mode, a.value),
-  vjp: ({ dy, inputs: [x], attrs: a }) => [padBackwardOp.call1([dy], { inShape: [...(x as Tensor).shape], before: a.before, mode: a.mode })],
+  inputs: { x: 'tensor' },
+  shape: keepsDtype((x, { before, after }: PadAttrs) => x.shape.map((n, d) => n + before[d] + after[d])),
+  forward: ({ x }, { before, mode, value }, [y]) =>
+    run('pad', x, padKernel(mode, word(x.dtype), { outShape: y.shape, inShape: x.shape, lo: before, value }), [x.buffer, y.buffer], y.size),
+  reference: ({ x }, a) => R.refPad(x, a.before, a.after, a.mode, a.value),
+  vjp: ({ dy, inputs: { x }, attrs: a }) => [padBackwardOp.call1([dy], { inShape: [...x.shape], before: a.before, mode: a.mode })],
 });
 
-const padBackwardOp: Op<{ inShape: number[]; before: number[]; mode: PadMode }> = defineOp<{ inShape: number[]; before: number[]; mode: PadMode }>({
+interface PadBackwardAttrs { inShape: number[]; before: number[]; mode: PadMode }
+
+const padBackwardOp: Op<PadBackwardAttrs> = defineOp({
   name: 'padBackward',
-  forward([g], { inShape, before, mode }) {
-    const dy = g as Tensor;
-    const y = empty(inShape, dy.dtype, dy.device);
-    if (y.size === 0) return y;
-    if (dy.size === 0) { y.dispose(); return full(inShape, 0, { dtype: dy.dtype, device: dy.device }); }
+  inputs: { dy: 'tensor' },
+  shape: ({ dy }, { inShape }: PadBackwardAttrs) => ({ shape: inShape, dtype: dy.dtype }),
+  forward({ dy }, { inShape, before, mode }, [y]) {
+    // nothing to gather from: the gradient is zero (a fill into the output)
+    if (dy.size === 0) return fillInto(y);
     run('padBackward', dy, padBackwardKernel(mode, word(dy.dtype), { outShape: dy.shape, inShape, lo: before }), [dy.buffer, y.buffer], y.size);
-    return y;
   },
-  reference: ([dy], a) => R.refPadBackward(dy as RefTensor, a.inShape, a.before, a.mode),
-  vjp: ({ dy, inputs: [g], attrs: a }) => {
-    const out = (g as Tensor).shape;
+  reference: ({ dy }, a) => R.refPadBackward(dy, a.inShape, a.before, a.mode),
+  vjp: ({ dy, inputs: { dy: g }, attrs: a }) => {
+    const out = g.shape;
     return [padOp.call1([dy], { before: a.before, after: out.map((m, d) => m - a.inShape[d] - a.before[d]), mode: a.mode, value: 0 })];
   },
 });
@@ -507,152 +519,4 @@ export function pad(x: Tensor, pads: readonly number[], { mode = 'constant', val
   if (before.every((b, d) => b === 0 && after[d] === 0)) return x;
   const v = x.dtype === 'float32' ? value : x.dtype === 'bool' ? (value ? 1 : 0) : Math.trunc(value);
   return padOp.call1([x], { before, after, mode, value: v });
-}
-
-// ---------------------------------------------------------------- index ops
-
-function checkIndex(fn: string, index: unknown, arg = 'index'): asserts index is Tensor {
-  isTensor(fn, index, arg);
-  if (index.dtype !== 'int32') throw new ArgumentError(fn, arg, `has dtype ${index.dtype}`, 'int32 indices (cast(index, "int32"))');
-}
-
-const gatherOp: Op<{ dim: number }> = defineOp<{ dim: number }>({
-  name: 'gather',
-  forward([x, index], { dim }) {
-    const t = x as Tensor, idx = index as Tensor;
-    const y = empty(idx.shape, t.dtype, t.device);
-    if (y.size === 0) return y;
-    run('gather', t, gatherKernel({ outShape: idx.shape, dim, dimSize: t.shape[dim], xStride: stridesOf(t.shape), idxStride: stridesOf(idx.shape) }), [t.buffer, idx.buffer, y.buffer], y.size);
-    return y;
-  },
-  reference: ([x, index], { dim }) => R.refGather(x as RefTensor, dim, index as RefTensor),
-  vjp: ({ dy, inputs: [x, index], attrs: { dim } }) => {
-    const t = x as Tensor;
-    return [scatterAddOp.call1([full(t.shape, 0, { dtype: dy.dtype, device: dy.device }), index, dy], { dim }), null];
-  },
-});
-
-/** torch.gather: out[i][j][k] = x[index[i][j][k]][j][k] for dim 0 (etc.). index has x's rank and sizes ≤ x's on the other dims. */
-export function gather(x: Tensor, dim: number, index: Tensor): Tensor {
-  isTensor('gather', x);
-  checkIndex('gather', index);
-  const d = normAxis('gather', dim, x.ndim);
-  if (x.ndim === 0 && index.ndim === 0) return reshape(gather(reshape(x, [1]), 0, reshape(index, [1])), []);
-  if (index.ndim !== x.ndim || index.shape.some((n, k) => k !== d && n > x.shape[k])) {
-    throw new ArgumentError('gather', 'index', `has shape ${fmtShape(index.shape)}`, `rank ${x.ndim} with sizes ≤ ${fmtShape(x.shape)} on every dim but ${d}`);
-  }
-  return gatherOp.call1([x, index], { dim: d });
-}
-
-const scatterAddOp: Op<{ dim: number }> = defineOp<{ dim: number }>({
-  name: 'scatterAdd',
-  forward([x, index, src], { dim }) {
-    const t = x as Tensor, idx = index as Tensor, s = src as Tensor;
-    const y = empty(t.shape, t.dtype, t.device);
-    if (y.size === 0) return y;
-    const k = scatterAddKernel(word(t.dtype), { outShape: t.shape, dim, count: idx.shape[dim], idxShape: idx.shape, idxStride: stridesOf(idx.shape), srcStride: stridesOf(s.shape) });
-    run('scatterAdd', t, k, [t.buffer, idx.buffer, s.buffer, y.buffer], y.size);
-    return y;
-  },
-  reference: ([x, index, src], { dim }) => R.refScatterAdd(x as RefTensor, dim, index as RefTensor, src as RefTensor),
-  vjp: ({ dy, inputs: [, index, src], attrs: { dim } }) => {
-    const idx = index as Tensor, s = src as Tensor;
-    let g: Tensor = gatherOp.call1([dy, idx], { dim });
-    if (s.shape.some((n, d) => n !== idx.shape[d])) g = padOp.call1([g], { before: s.shape.map(() => 0), after: s.shape.map((n, d) => n - idx.shape[d]), mode: 'constant', value: 0 });
-    return [dy, null, g];
-  },
-});
-
-/**
- * torch.scatter_add (out of place): out = x, then out[index[i][j]][j] += src[i][j] for dim 0 (etc.), over
- * index's shape. Deterministic: each output element sums its contributions in index order.
- */
-export function scatterAdd(x: Tensor, dim: number, index: Tensor, src: Tensor): Tensor {
-  isTensor('scatterAdd', x);
-  checkIndex('scatterAdd', index);
-  isTensor('scatterAdd', src, 'src');
-  const d = normAxis('scatterAdd', dim, x.ndim);
-  if (src.dtype !== x.dtype) throw new ArgumentError('scatterAdd', 'src', `has dtype ${src.dtype}`, `${x.dtype}, the dtype of input`);
-  if (x.dtype === 'bool') throw new ArgumentError('scatterAdd', 'input', 'has dtype bool', 'a numeric dtype');
-  if (x.ndim === 0 && index.ndim === 0 && src.ndim === 0) return reshape(scatterAdd(reshape(x, [1]), 0, reshape(index, [1]), reshape(src, [1])), []);
-  if (index.ndim !== x.ndim || src.ndim !== x.ndim || index.shape.some((n, k) => (k !== d && n > x.shape[k]) || n > src.shape[k])) {
-    throw new ArgumentError('scatterAdd', 'index', `has shape ${fmtShape(index.shape)}`, `rank ${x.ndim}, sizes ≤ src's ${fmtShape(src.shape)}, and ≤ input's ${fmtShape(x.shape)} on every dim but ${d}`);
-  }
-  return scatterAddOp.call1([x, index, src], { dim: d });
-}
-
-const selectStrides = (rank: number, dim: number) => Array.from({ length: rank }, (_, k) => (k === dim ? 1 : 0));
-
-const indexSelectOp: Op<{ dim: number }> = defineOp<{ dim: number }>({
-  name: 'indexSelect',
-  forward([x, index], { dim }) {
-    const t = x as Tensor, idx = index as Tensor;
-    const shape = [...t.shape]; shape[dim] = idx.size;
-    const y = empty(shape, t.dtype, t.device);
-    if (y.size === 0) return y;
-    run('indexSelect', t, gatherKernel({ outShape: shape, dim, dimSize: t.shape[dim], xStride: stridesOf(t.shape), idxStride: selectStrides(shape.length, dim) }), [t.buffer, idx.buffer, y.buffer], y.size);
-    return y;
-  },
-  reference: ([x, index], { dim }) => R.refIndexSelect(x as RefTensor, dim, index as RefTensor),
-  vjp: ({ dy, inputs: [x, index], attrs: { dim } }) => [indexAddOp.call1([full((x as Tensor).shape, 0, { dtype: dy.dtype, device: dy.device }), index, dy], { dim }), null],
-});
-
-/** torch.index_select: the entries index[k] (a 1-D int32 tensor) along `dim`. */
-export function indexSelect(x: Tensor, dim: number, index: Tensor): Tensor {
-  isTensor('indexSelect', x);
-  checkIndex('indexSelect', index);
-  if (index.ndim > 1) throw new ArgumentError('indexSelect', 'index', `has shape ${fmtShape(index.shape)}`, 'a 1-D (or 0-D) index');
-  const d = normAxis('indexSelect', dim, x.ndim);
-  if (x.ndim === 0) return x;
-  return indexSelectOp.call1([x, reshape(index, [index.size])], { dim: d });
-}
-
-const indexAddOp: Op<{ dim: number }> = defineOp<{ dim: number }>({
-  name: 'indexAdd',
-  forward([x, index, src], { dim }) {
-    const t = x as Tensor, idx = index as Tensor, s = src as Tensor;
-    const y = empty(t.shape, t.dtype, t.device);
-    if (y.size === 0) return y;
-    const k = scatterAddKernel(word(t.dtype), { outShape: t.shape, dim, count: idx.size, idxShape: t.shape, idxStride: selectStrides(t.ndim, dim), srcStride: stridesOf(s.shape) });
-    run('indexAdd', t, k, [t.buffer, idx.buffer, s.buffer, y.buffer], y.size);
-    return y;
-  },
-  reference: ([x, index, src], { dim }) => R.refIndexAdd(x as RefTensor, dim, index as RefTensor, src as RefTensor),
-  vjp: ({ dy, inputs: [, index], attrs: { dim } }) => [dy, null, indexSelectOp.call1([dy, index], { dim })],
-});
-
-/** torch.index_add (out of place): out = x; out[.., index[k], ..] += src[.., k, ..] along `dim`. Deterministic. */
-export function indexAdd(x: Tensor, dim: number, index: Tensor, src: Tensor): Tensor {
-  isTensor('indexAdd', x);
-  checkIndex('indexAdd', index);
-  isTensor('indexAdd', src, 'src');
-  if (index.ndim > 1) throw new ArgumentError('indexAdd', 'index', `has shape ${fmtShape(index.shape)}`, 'a 1-D index');
-  const d = normAxis('indexAdd', dim, x.ndim);
-  const want = [...x.shape]; want[d] = index.size;
-  if (src.ndim !== x.ndim || src.shape.some((n, k) => n !== want[k])) throw new ArgumentError('indexAdd', 'src', `has shape ${fmtShape(src.shape)}`, `${fmtShape(want)} (the input's shape with dim ${d} = index length)`);
-  if (src.dtype !== x.dtype) throw new ArgumentError('indexAdd', 'src', `has dtype ${src.dtype}`, `${x.dtype}, the dtype of input`);
-  return indexAddOp.call1([x, reshape(index, [index.size]), src], { dim: d });
-}
-
-const oneHotOp: Op<{ numClasses: number }> = defineOp<{ numClasses: number }>({
-  name: 'oneHot',
-  forward([index], { numClasses }) {
-    const idx = index as Tensor;
-    const y = empty([...idx.shape, numClasses], 'int32', idx.device);
-    if (y.size === 0) return y;
-    run('oneHot', idx, oneHotKernel(y.size, numClasses), [idx.buffer, y.buffer], y.size);
-    return y;
-  },
-  reference: ([index], { numClasses }) => R.refOneHot(index as RefTensor, numClasses),
-  noGrad: 'integer output',
-});
-
-/**
- * F.one_hot: int32 (PyTorch returns int64) with a trailing dim of `numClasses`. numClasses is required
- * (inferring it would need a read-back); indices outside [0, numClasses) give an all-zero row.
- */
-export function oneHot(index: Tensor, numClasses: number): Tensor {
-  checkIndex('oneHot', index, 'input');
-  if (!Number.isInteger(numClasses) || numClasses < 1) throw new ArgumentError('oneHot', 'numClasses', `is ${numClasses}`, 'a positive integer');
-  return oneHotOp.call1([index], { numClasses });
 }

@@ -8,8 +8,8 @@
 import { matmulPlan, MATMUL_MAX_BATCH_RANK, type MatmulProblem } from '../../kernels/wgsl/matmul';
 import { chooseMatmulTile } from '../../kernels/wgsl/matmul-autotune';
 import { ArgumentError, fmtShape, sizeOf } from '../../base/shape';
-import { Tensor, empty } from '../tensor';
-import { defineOp, defineComposite, type Op, type RefTensor, type RefOperand } from './define';
+import { Tensor } from '../tensor';
+import { defineOp, defineComposite, type Op, type RefTensor } from './define';
 import { add } from './elementwise';
 import { reshape } from './shape-ops';
 
@@ -79,14 +79,10 @@ export function matmulProblem(aShape: readonly number[], bShape: readonly number
   return { batchShape: batch, aStrides, bStrides, M, N: d.N, K: d.K, transA, transB: attrs.transB ?? false };
 }
 
-function forwardMatmul(a: Tensor, b: Tensor, attrs: MatmulAttrs): Tensor {
-  const d = dims('matmul', a.shape, b.shape, attrs);
-  const y = empty(d.out, 'float32', a.device);
-  if (y.size === 0) return y;
+function forwardMatmul(a: Tensor, b: Tensor, attrs: MatmulAttrs, y: Tensor): void {
   const problem = matmulProblem(a.shape, b.shape, attrs);
   const plan = matmulPlan(problem, chooseMatmulTile(a.device, problem));
   a.device.run('matmul', plan.key, plan.source, [a.buffer, b.buffer, y.buffer], plan.workgroups, { layout: plan.layout, values: plan.values });
-  return y;
 }
 
 /** Float64 reference, straight from the definition: out[..., m, n] = Σ_k opA[..., m, k] · opB[..., k, n]. */
@@ -131,12 +127,13 @@ function refMatmul(a: RefTensor, b: RefTensor, attrs: MatmulAttrs): RefTensor {
   return { shape, dtype: 'float32', data };
 }
 
-const matmulOp: Op<MatmulAttrs> = defineOp<MatmulAttrs>({
+const matmulOp: Op<MatmulAttrs> = defineOp({
   name: 'matmul',
-  forward: ([a, b], attrs) => forwardMatmul(a as Tensor, b as Tensor, attrs),
-  reference: ([a, b], attrs) => refMatmul(a as RefTensor, b as RefTensor, attrs),
-  vjp: ({ dy, inputs: [a0, b0], attrs }) => {
-    const a = a0 as Tensor, b = b0 as Tensor;
+  inputs: { a: 'tensor', b: 'tensor' },
+  shape: ({ a, b }, attrs: MatmulAttrs) => ({ shape: dims('matmul', a.shape, b.shape, attrs).out, dtype: 'float32' }),
+  forward: ({ a, b }, attrs, [y]) => forwardMatmul(a, b, attrs, y),
+  reference: ({ a, b }, attrs) => refMatmul(a, b, attrs),
+  vjp: ({ dy, inputs: { a, b }, attrs }) => {
     const tA = attrs.transA ?? false, tB = attrs.transB ?? false;
     const d = dims('matmul', a.shape, b.shape, attrs);
     // work on matrices: a 1-D a is a row [1, k], a 1-D b a column [k, 1]; dy gets its dims back
@@ -174,8 +171,7 @@ export function matmul(a: Tensor, b: Tensor, options: MatmulAttrs = {}): Tensor 
 }
 
 /** Float64 reference for linear: y[..., o] = Σ_i x[..., i] · w[o, i] + bias[o]. */
-function refLinear(inputs: readonly RefOperand[]): RefTensor {
-  const [x, w, bias] = inputs as RefTensor[];
+function refLinear({ x, w, bias }: { x: RefTensor; w: RefTensor; bias?: RefTensor }): RefTensor {
   const inF = x.shape[x.shape.length - 1];
   const wIs1d = w.shape.length === 1;
   const outF = wIs1d ? 1 : w.shape[0];
@@ -194,11 +190,13 @@ function refLinear(inputs: readonly RefOperand[]): RefTensor {
 
 const linearOp = defineComposite({
   name: 'linear',
-  impl: ([x, w, bias]) => {
-    const xw = matmulOp.call1([x, w], { transA: false, transB: (w as Tensor).ndim === 2 });
+  inputs: { x: 'tensor', w: 'tensor', bias: 'tensor?' },
+  shape: ({ x, w }) => ({ shape: [...x.shape.slice(0, -1), ...(w.shape.length === 1 ? [] : [w.shape[0]])], dtype: 'float32' }),
+  impl: ({ x, w, bias }) => {
+    const xw = matmulOp.call1([x, w], { transA: false, transB: w.ndim === 2 });
     return bias === undefined ? xw : add(xw, bias);
   },
-  reference: (inputs) => refLinear(inputs),
+  reference: refLinear,
 });
 
 /**

@@ -5,12 +5,11 @@
  */
 import { bnApplyPlan, bnGradApplyPlan, bnGradCoeffsPlan, bnGradStatsPlan, bnRunningPlan, bnStatsPlan, NORM_WG } from '../../kernels/wgsl/norm';
 import { grid } from '../../kernels/webgpu/device';
-import { refBatchNormEval, refBatchNormGradApply, refBatchNormGradCoeffs, refBatchNormGradStats, refBatchNormRunning, refBatchNormTrain, refGroupNorm, refLayerNorm } from '../../kernels/reference/norm';
+import { refBatchNormEval, refBatchNormGradApply, refBatchNormGradCoeffs, refBatchNormGradStats, refBatchNormRunning, refBatchNormTrain, refGroupNorm, refLayerNorm } from './ref/norm';
 import { ArgumentError, fmtShape } from '../../base/shape';
-import { Tensor, empty, view } from '../tensor';
-import { withoutTape } from '../tape';
-import { defineComposite, defineOp, type Operand, type RefTensor } from './define';
-import { add, div, le, mul, neg, rsqrt, sub, square, where } from './elementwise';
+import { Tensor, view } from '../tensor';
+import { defineComposite, defineOp, untraced, type OutputMeta, type RefTensor, type TensorMeta } from './define';
+import { add, div, gt, le, mul, neg, rsqrt, sub, square, where } from './elementwise';
 import { sum } from './reduce';
 import { reshape } from './shape-ops';
 import { ones, zeros, zerosLike } from './creation';
@@ -18,19 +17,20 @@ import { concat, narrow } from './layout';
 
 interface BnAttrs { eps: number; relu: boolean; }
 
-const T = (x: Operand) => x as Tensor;
-const inner = (x: Tensor) => x.shape.slice(2).reduce((a, b) => a * b, 1);
+const inner = (x: TensorMeta) => x.shape.slice(2).reduce((a, b) => a * b, 1);
 /** Shape that broadcasts a per-channel [C] vector against x. */
 const chanShape = (x: Tensor) => x.shape.map((d, i) => (i === 1 ? d : 1));
 const otherAxes = (x: Tensor) => x.shape.map((_, i) => i).filter((i) => i !== 1);
+/** A float32 output shaped like `x`; a float32 [C] vector. */
+const like = (x: TensorMeta): OutputMeta => ({ shape: x.shape, dtype: 'float32' });
+const channels = (c: number): OutputMeta => ({ shape: [c], dtype: 'float32' });
 
-function apply(x: Tensor, mean: Tensor, variance: Tensor, w: Tensor, b: Tensor, a: BnAttrs): Tensor {
-  const y = empty(x.shape, 'float32', x.device);
-  if (y.size === 0) return y;
+/** y = (x − mean)·inv·γ + β (then ReLU): writes into y, which may be empty when the batch is. */
+function apply(x: Tensor, mean: Tensor, variance: Tensor, w: Tensor, b: Tensor, a: BnAttrs, y: Tensor): void {
+  if (y.size === 0) return;
   const plan = bnApplyPlan(y.size, x.shape[1], inner(x), a.eps, a.relu);
   x.device.run(a.relu ? 'batchNormRelu' : 'batchNorm', plan.key, plan.source, [x, mean, variance, w, b, y].map((t) => t.buffer),
     grid(y.size, NORM_WG), { layout: plan.layout, values: plan.values });
-  return y;
 }
 
 const perChannel = (t: Tensor, v: Tensor) => reshape(v, chanShape(t));
@@ -45,29 +45,26 @@ const row = (coef: Tensor, r: number) => reshape(narrow(coef, 0, r, 1), [coef.sh
  * Batch-norm backward's channel sums [Σ g, Σ g·(x − mean[c])] over every axis but 1, in one pass;
  * g = dy·[y > 0] when the forward fused a ReLU (inputs [dy, y, x, mean]; y is ignored without ReLU).
  */
-const bnGradStatsOp = defineOp<GradAttrs>({
+const bnGradStatsOp = defineOp({
   name: 'batchNormGradStats',
-  forward([g, y, x, mean], a) {
-    const G = T(g), X = T(x), Cn = G.shape[1];
-    const sg = empty([Cn], 'float32', G.device), sgxc = empty([Cn], 'float32', G.device);
-    if (Cn > 0) {
-      const plan = bnGradStatsPlan(G.shape[0], Cn, inner(G), a.relu);
-      const bufs = (a.relu ? [G, T(y), X, T(mean), sg, sgxc] : [G, X, T(mean), sg, sgxc]).map((t) => t.buffer);
-      G.device.run('batchNormGradStats', plan.key, plan.source, bufs,
-        Cn <= 65535 ? [Cn, 1, 1] : [65535, Math.ceil(Cn / 65535), 1], { layout: plan.layout, values: plan.values });
-    }
-    return [sg, sgxc];
+  inputs: { g: 'tensor', y: 'tensor', x: 'tensor', mean: 'tensor' },
+  shape: ({ g }, _: GradAttrs) => [channels(g.shape[1]), channels(g.shape[1])],
+  forward({ g, y, x, mean }, a, [sg, sgxc]) {
+    const Cn = g.shape[1];
+    const plan = bnGradStatsPlan(g.shape[0], Cn, inner(g), a.relu);
+    const bufs = (a.relu ? [g, y, x, mean, sg, sgxc] : [g, x, mean, sg, sgxc]).map((t) => t.buffer);
+    g.device.run('batchNormGradStats', plan.key, plan.source, bufs,
+      Cn <= 65535 ? [Cn, 1, 1] : [65535, Math.ceil(Cn / 65535), 1], { layout: plan.layout, values: plan.values });
   },
-  reference: ([g, y, x, mean], a) => refBatchNormGradStats(g as RefTensor, y as RefTensor, x as RefTensor, mean as RefTensor, a.relu),
-  vjp({ dys: [dsg, dsgxc], inputs: [g, y, x, mean], attrs: a }) {
-    const G = T(g), X = T(x);
-    const gm = reluMask(G, T(y), a.relu);
-    const xc = sub(X, perChannel(X, T(mean)));
+  reference: ({ g, y, x, mean }, a) => refBatchNormGradStats(g, y, x, mean, a.relu),
+  vjp({ dys: [dsg, dsgxc], inputs: { g, y, x, mean }, attrs: a }) {
+    const gm = reluMask(g, y, a.relu);
+    const xc = sub(x, perChannel(x, mean));
     return [
-      reluMask(add(perChannel(G, dsg), mul(xc, perChannel(G, dsgxc))), T(y), a.relu),
-      zerosLike(T(y)), // the ReLU mask is piecewise constant in y
-      mul(gm, perChannel(G, dsgxc)),
-      mul(neg(dsgxc), reshape(sum(gm, { dim: otherAxes(G) }), [G.shape[1]])),
+      reluMask(add(perChannel(g, dsg), mul(xc, perChannel(g, dsgxc))), y, a.relu),
+      zerosLike(y), // the ReLU mask is piecewise constant in y
+      mul(gm, perChannel(g, dsgxc)),
+      mul(neg(dsgxc), reshape(sum(gm, { dim: otherAxes(g) }), [g.shape[1]])),
     ];
   },
 });
@@ -78,22 +75,21 @@ interface CoeffAttrs { eps: number; M: number; }
  * Batch-norm backward's per-channel coefficients: [coef [3, C] (rows A, B, D of dx), dγ [C]].
  * Inputs [γ, var, Σg, Σg·xc] and, when a loss used the batch statistics, their cotangents [dMean, dVar].
  */
-const bnGradCoeffsOp = defineOp<CoeffAttrs>({
+const bnGradCoeffsOp = defineOp({
   name: 'batchNormGradCoeffs',
-  forward(inputs, a) {
-    const W = T(inputs[0]), C = W.shape[0];
-    const coef = empty([3, C], 'float32', W.device), dw = empty([C], 'float32', W.device);
-    if (C === 0) return [coef, dw];
-    const plan = bnGradCoeffsPlan(C, a.eps, a.M, inputs.length === 6);
-    W.device.run('batchNormGradCoeffs', plan.key, plan.source, [...inputs, coef, dw].map((t) => T(t).buffer),
+  inputs: { w: 'tensor', variance: 'tensor', sg: 'tensor', sgxc: 'tensor', dMean: 'tensor?', dVar: 'tensor?' },
+  shape: ({ w }, _: CoeffAttrs) => [{ shape: [3, w.shape[0]], dtype: 'float32' }, channels(w.shape[0])],
+  forward({ w, variance, sg, sgxc, dMean, dVar }, a, [coef, dw]) {
+    const C = w.shape[0];
+    const stats = dMean && dVar ? [dMean, dVar] : [];
+    const plan = bnGradCoeffsPlan(C, a.eps, a.M, stats.length === 2);
+    w.device.run('batchNormGradCoeffs', plan.key, plan.source, [w, variance, sg, sgxc, ...stats, coef, dw].map((t) => t.buffer),
       grid(C, NORM_WG), { layout: plan.layout, values: plan.values });
-    return [coef, dw];
   },
-  reference: ([w, v, sg, sgxc, dm, dv], a) => refBatchNormGradCoeffs(w as RefTensor, v as RefTensor, sg as RefTensor, sgxc as RefTensor, dm as RefTensor | undefined, dv as RefTensor | undefined, a.eps, a.M),
-  vjp({ dys: [dCoef, cW], inputs, attrs: a }) {
-    const [w, variance, sg, sgxc] = inputs;
+  reference: ({ w, variance, sg, sgxc, dMean, dVar }, a) => refBatchNormGradCoeffs(w, variance, sg, sgxc, dMean, dVar, a.eps, a.M),
+  vjp({ dys: [dCoef, cW], inputs: { w: W, variance, sg: SG, sgxc: SX, dMean }, attrs: a }) {
     const [cA, cB, cD] = [0, 1, 2].map((r) => row(dCoef, r));
-    const W = T(w), SG = T(sg), SX = T(sgxc), inv = rsqrt(add(T(variance), a.eps)), inv3 = mul(square(inv), inv), m = 1 / a.M;
+    const inv = rsqrt(add(variance, a.eps)), inv3 = mul(square(inv), inv), m = 1 / a.M;
     // d inv / d var = −inv³/2 and d inv³ / d var = −3·inv⁵/2
     const dInv = add(add(mul(cA, W), mul(cD, mul(W, mul(SG, -m)))), mul(cW, SX));
     const dInv3 = mul(cB, mul(W, mul(SX, -m)));
@@ -102,26 +98,24 @@ const bnGradCoeffsOp = defineOp<CoeffAttrs>({
       add(mul(dInv, mul(inv3, -0.5)), mul(dInv3, mul(mul(inv3, square(inv)), -1.5))),
       mul(cD, mul(mul(W, inv), -m)),
       add(mul(cB, mul(mul(W, inv3), -m)), mul(cW, inv)),
-      ...(inputs.length === 6 ? [mul(cD, m), mul(cB, 2 * m)] : []),
+      ...(dMean !== undefined ? [mul(cD, m), mul(cB, 2 * m)] : []),
     ];
   },
 });
 
 /** dy·A[c] + (x − m[c])·B[c] + D[c] (batch-norm backward's dx; dy masked by [y > 0] with a fused ReLU). */
-const bnGradApplyOp = defineOp<GradAttrs>({
+const bnGradApplyOp = defineOp({
   name: 'batchNormGradApply',
-  forward([g, y, x, m, coef], a) {
-    const G = T(g);
-    const out = empty(G.shape, 'float32', G.device);
-    if (out.size === 0) return out;
-    const plan = bnGradApplyPlan(out.size, G.shape[1], inner(G), a.relu);
-    const bufs = (a.relu ? [g, y, x, m, coef, out] : [g, x, m, coef, out]).map((t) => T(t).buffer);
-    G.device.run('batchNormGradApply', plan.key, plan.source, bufs, grid(out.size, NORM_WG), { layout: plan.layout, values: plan.values });
-    return out;
+  inputs: { g: 'tensor', y: 'tensor', x: 'tensor', m: 'tensor', coef: 'tensor' },
+  shape: ({ g }, _: GradAttrs) => like(g),
+  forward({ g, y, x, m, coef }, a, [out]) {
+    const plan = bnGradApplyPlan(out.size, g.shape[1], inner(g), a.relu);
+    const bufs = (a.relu ? [g, y, x, m, coef, out] : [g, x, m, coef, out]).map((t) => t.buffer);
+    g.device.run('batchNormGradApply', plan.key, plan.source, bufs, grid(out.size, NORM_WG), { layout: plan.layout, values: plan.values });
   },
-  reference: ([g, y, x, m, coef], a) => refBatchNormGradApply(g as RefTensor, y as RefTensor, x as RefTensor, m as RefTensor, coef as RefTensor, a.relu),
-  vjp({ dy, inputs: [g, y, x, m, coef], attrs: a }) {
-    const G = T(g), X = T(x), Y = T(y), K = T(coef), axes = otherAxes(G), C = [G.shape[1]];
+  reference: ({ g, y, x, m, coef }, a) => refBatchNormGradApply(g, y, x, m, coef, a.relu),
+  vjp({ dy, inputs: { g: G, y: Y, x: X, m, coef: K }, attrs: a }) {
+    const axes = otherAxes(G), C = [G.shape[1]];
     const [A, B] = [row(K, 0), row(K, 1)];
     const sdy = reshape(sum(dy, { dim: axes }), C);
     const chan = (t: Tensor) => reshape(sum(t, { dim: axes }), [1, G.shape[1]]);
@@ -130,7 +124,7 @@ const bnGradApplyOp = defineOp<GradAttrs>({
       zerosLike(Y),
       mul(dy, perChannel(G, B)),
       mul(neg(sdy), B),
-      concat([chan(mul(dy, reluMask(G, Y, a.relu))), chan(mul(dy, sub(X, perChannel(X, T(m))))), reshape(sdy, [1, G.shape[1]])], 0),
+      concat([chan(mul(dy, reluMask(G, Y, a.relu))), chan(mul(dy, sub(X, perChannel(X, m)))), reshape(sdy, [1, G.shape[1]])], 0),
     ];
   },
 });
@@ -138,48 +132,44 @@ const bnGradApplyOp = defineOp<GradAttrs>({
 interface RunningAttrs { factor: number; bessel: number; }
 
 /** Both running-statistic updates in one dispatch: [(1 − f)·rm + f·mean, (1 − f)·rv + f·bessel·var]. */
-const bnRunningOp = defineOp<RunningAttrs>({
+const bnRunningOp = defineOp({
   name: 'batchNormRunningStats',
-  forward([rm, rv, mean, variance], a) {
-    const R = T(rm), C = R.shape[0];
-    const m = empty([C], 'float32', R.device), v = empty([C], 'float32', R.device);
-    if (C > 0) {
-      const plan = bnRunningPlan(C, a.factor, a.bessel);
-      R.device.run('batchNormRunningStats', plan.key, plan.source, [rm, rv, mean, variance, m, v].map((t) => T(t).buffer),
-        grid(C, NORM_WG), { layout: plan.layout, values: plan.values });
-    }
-    return [m, v];
+  inputs: { runningMean: 'tensor', runningVar: 'tensor', mean: 'tensor', variance: 'tensor' },
+  shape: ({ runningMean }, _: RunningAttrs) => [channels(runningMean.shape[0]), channels(runningMean.shape[0])],
+  forward({ runningMean, runningVar, mean, variance }, a, [m, v]) {
+    const plan = bnRunningPlan(m.size, a.factor, a.bessel);
+    m.device.run('batchNormRunningStats', plan.key, plan.source, [runningMean, runningVar, mean, variance, m, v].map((t) => t.buffer),
+      grid(m.size, NORM_WG), { layout: plan.layout, values: plan.values });
   },
-  reference: ([rm, rv, mean, variance], a) => refBatchNormRunning(rm as RefTensor, rv as RefTensor, mean as RefTensor, variance as RefTensor, a.factor, a.bessel),
+  reference: ({ runningMean, runningVar, mean, variance }, a) => refBatchNormRunning(runningMean, runningVar, mean, variance, a.factor, a.bessel),
   vjp: ({ dys: [dm, dv], attrs: a }) => [mul(dm, 1 - a.factor), mul(dv, 1 - a.factor), mul(dm, a.factor), mul(dv, a.factor * a.bessel)],
 });
 
 /** Training mode: [y, batch mean, biased batch variance]. Gradients flow through the statistics. */
-const bnTrainOp = defineOp<BnAttrs>({
+const bnTrainOp = defineOp({
   name: 'batchNormTrain',
-  forward([x, w, b], a) {
-    const t = T(x);
-    const C = t.shape[1];
-    const mean = empty([C], 'float32', t.device), variance = empty([C], 'float32', t.device);
+  inputs: { x: 'tensor', w: 'tensor', b: 'tensor' },
+  shape: ({ x }, _: BnAttrs) => [like(x), channels(x.shape[1]), channels(x.shape[1])],
+  forward({ x, w, b }, a, [y, mean, variance]) {
+    const C = x.shape[1];
     if (C > 0) {
-      const plan = bnStatsPlan(t.shape[0], C, inner(t));
-      t.device.run('batchNormStats', plan.key, plan.source, [t.buffer, mean.buffer, variance.buffer],
+      const plan = bnStatsPlan(x.shape[0], C, inner(x));
+      x.device.run('batchNormStats', plan.key, plan.source, [x.buffer, mean.buffer, variance.buffer],
         C <= 65535 ? [C, 1, 1] : [65535, Math.ceil(C / 65535), 1], { layout: plan.layout, values: plan.values });
     }
-    return [apply(t, mean, variance, T(w), T(b), a), mean, variance];
+    apply(x, mean, variance, w, b, a, y);
   },
-  reference: ([x, w, b], a) => refBatchNormTrain(x as RefTensor, w as RefTensor, b as RefTensor, a.eps, a.relu),
-  vjp({ dys: [dy, dMean, dVar], inputs: [x, w], outputs: [y, mean, variance], attrs: a }) {
-    const X = T(x);
+  reference: ({ x, w, b }, a) => refBatchNormTrain(x, w, b, a.eps, a.relu),
+  vjp({ dys: [dy, dMean, dVar], inputs: { x: X, w }, outputs: [y, mean, variance], attrs: a }) {
     const M = X.size / X.shape[1];
     // three dispatches: the channel sums Σg and Σg·(x − mean) (g = dy masked by the fused ReLU), the
     // per-channel coefficients, then dx = γ·inv·g − γ·inv·Σg/M − γ·inv³·Σ(g·xc)·xc/M (+ the statistics'
     // own cotangents: dMean/M and 2·dVar·xc/M) as g·A + (x − mean)·B + D
     const r = { relu: a.relu };
-    const [sg, sgxc] = bnGradStatsOp.call([dy, y, X, mean], r) as Tensor[];
+    const [sg, sgxc] = bnGradStatsOp.callN([dy, y, X, mean], r);
     // dMean/dVar are null (sparseCotangents) unless some loss used the batch statistics themselves
     const statGrads = dMean || dVar ? [dMean ?? zerosLike(mean), dVar ?? zerosLike(variance)] : [];
-    const [coef, dw] = bnGradCoeffsOp.call([T(w), variance, sg, sgxc, ...statGrads], { eps: a.eps, M }) as Tensor[];
+    const [coef, dw] = bnGradCoeffsOp.callN([w, variance, sg, sgxc, ...statGrads], { eps: a.eps, M });
     const dx = bnGradApplyOp.call1([dy, y, X, mean, coef], r);
     return [dx, dw, sg];
   },
@@ -187,23 +177,24 @@ const bnTrainOp = defineOp<BnAttrs>({
 });
 
 /** Evaluation mode: normalises with the running statistics (gradients to x, both statistics, γ and β). */
-const bnEvalOp = defineOp<BnAttrs>({
+const bnEvalOp = defineOp({
   name: 'batchNormEval',
-  forward: ([x, rm, rv, w, b], a) => apply(T(x), T(rm), T(rv), T(w), T(b), a),
-  reference: ([x, rm, rv, w, b], a) => refBatchNormEval(x as RefTensor, rm as RefTensor, rv as RefTensor, w as RefTensor, b as RefTensor, a.eps, a.relu),
-  vjp({ dy, inputs: [x, rm, rv, w], outputs: [y], attrs: a }) {
-    const X = T(x);
+  inputs: { x: 'tensor', runningMean: 'tensor', runningVar: 'tensor', w: 'tensor', b: 'tensor' },
+  shape: ({ x }, _: BnAttrs) => like(x),
+  forward: ({ x, runningMean, runningVar, w, b }, a, [y]) => apply(x, runningMean, runningVar, w, b, a, y),
+  reference: ({ x, runningMean, runningVar, w, b }, a) => refBatchNormEval(x, runningMean, runningVar, w, b, a.eps, a.relu),
+  vjp({ dy, inputs: { x: X, runningMean: rm, runningVar: rv, w }, outputs: [y], attrs: a }) {
     const cs = chanShape(X), axes = otherAxes(X), C = [X.shape[1]];
-    const g = reluMask(dy, T(y), a.relu);
-    const inv = rsqrt(add(T(rv), a.eps));
-    const xc = sub(X, reshape(T(rm), cs));
+    const g = a.relu ? where(le(y, 0), 0, dy) : dy; // as relu's VJP (NaN passes)
+    const inv = rsqrt(add(rv, a.eps));
+    const xc = sub(X, reshape(rm, cs));
     const sg = reshape(sum(g, { dim: axes }), C);
     const sgxc = reshape(sum(mul(g, xc), { dim: axes }), C);
-    const wInv = mul(T(w), inv);
+    const wInv = mul(w, inv);
     return [
       mul(g, reshape(wInv, cs)),
       mul(sg, mul(wInv, -1)),
-      mul(mul(sgxc, T(w)), mul(mul(square(inv), inv), -0.5)),
+      mul(mul(sgxc, w), mul(mul(square(inv), inv), -0.5)),
       mul(sgxc, inv),
       sg,
     ];
@@ -267,12 +258,12 @@ function batchNormImpl(fn: string, x: Tensor, runningMean: Tensor | null, runnin
     if (!(momentum >= 0 && momentum <= 1)) throw new ArgumentError(fn, 'momentum', `is ${momentum}`, 'a number in [0, 1] or null');
     factor = momentum;
   }
-  const [y, mean, variance] = bnTrainOp.call([x, w, b], a) as Tensor[];
+  const [y, mean, variance] = bnTrainOp.callN([x, w, b], a);
   free(y);
   // PyTorch updates the running variance with the unbiased batch variance (Bessel's correction)
   const [rm, rv] = runningMean && runningVar
-    ? withoutTape(() => bnRunningOp.call([runningMean, runningVar, mean, variance], { factor, bessel: count / (count - 1) }) as Tensor[])
-    : withoutTape(() => [
+    ? untraced(() => bnRunningOp.callN([runningMean, runningVar, mean, variance], { factor, bessel: count / (count - 1) }))
+    : untraced(() => [
       runningMean ? add(mul(runningMean, 1 - factor), mul(mean, factor)) : null,
       runningVar ? add(mul(runningVar, 1 - factor), mul(variance, (factor * count) / (count - 1))) : null,
     ]);
@@ -313,30 +304,34 @@ function standardise(x: Tensor, k: number, eps: number): Tensor {
 }
 
 /** Optional scale and shift; absent ones travel as the numbers 1 and 0. */
-function affine(y: Tensor, w: Operand | undefined, b: Operand | undefined, shape: (v: Tensor) => Tensor): Tensor {
+function affine(y: Tensor, w: Tensor | number | undefined, b: Tensor | number | undefined, shape: (v: Tensor) => Tensor): Tensor {
   if (w instanceof Tensor) y = mul(y, shape(w));
   if (b instanceof Tensor) y = add(y, shape(b));
   return y;
 }
-const refOrNull = (v: unknown) => (v !== null && typeof v === 'object' ? (v as RefTensor) : null);
+const refOrNull = (v: RefTensor | number | undefined) => (typeof v === 'object' ? v : null);
+const NORM_INPUTS = { x: 'tensor', w: 'operand?', b: 'operand?' } as const;
 
-const layerNormOp = defineComposite<LnAttrs>({
+const layerNormOp = defineComposite({
   name: 'layerNorm',
-  impl([x, w, b], a) {
-    const y = standardise(T(x), a.normalizedShape.length, a.eps);
+  inputs: NORM_INPUTS,
+  shape: ({ x }, _: LnAttrs) => like(x),
+  impl({ x, w, b }, a) {
+    const y = standardise(x, a.normalizedShape.length, a.eps);
     return affine(y, w, b, (v) => v);
   },
-  reference: ([x, w, b], a) => refLayerNorm(x as RefTensor, a.normalizedShape, refOrNull(w), refOrNull(b), a.eps),
+  reference: ({ x, w, b }, a) => refLayerNorm(x, a.normalizedShape, refOrNull(w), refOrNull(b), a.eps),
 });
 
-const groupNormOp = defineComposite<GnAttrs>({
+const groupNormOp = defineComposite({
   name: 'groupNorm',
-  impl([x, w, b], a) {
-    const X = T(x);
+  inputs: NORM_INPUTS,
+  shape: ({ x }, _: GnAttrs) => like(x),
+  impl({ x: X, w, b }, a) {
     const y = reshape(standardise(reshape(X, [X.shape[0], a.groups, X.size / Math.max(X.shape[0] * a.groups, 1)]), 1, a.eps), X.shape);
     return affine(y, w, b, (v) => reshape(v, chanShape(X)));
   },
-  reference: ([x, w, b], a) => refGroupNorm(x as RefTensor, a.groups, refOrNull(w), refOrNull(b), a.eps),
+  reference: ({ x, w, b }, a) => refGroupNorm(x, a.groups, refOrNull(w), refOrNull(b), a.eps),
 });
 
 /** torch.nn.functional.layer_norm: normalises over the trailing dims `normalizedShape`; weight and bias have that shape. */

@@ -8,10 +8,10 @@ import { poolPlan, POOL_WG, type PoolGeometry, type PoolKind } from '../../kerne
 import { grid } from '../../kernels/webgpu/device';
 import {
   refAvgPool, refAvgPoolBackward, refMaxPool, refMaxPoolBackward, refPoolGather, type RefPoolParams,
-} from '../../kernels/reference/pool';
+} from './ref/pool';
 import { ArgumentError, fmtShape } from '../../base/shape';
-import { Tensor, empty } from '../tensor';
-import { defineOp, type Op, type Operand, type RefTensor } from './define';
+import { Tensor } from '../tensor';
+import { defineOp, type Op, type TensorMeta } from './define';
 
 export type PoolAttrs = RefPoolParams;
 type Pair = number | readonly [number, number];
@@ -35,84 +35,71 @@ function geometry(a: PoolAttrs, H: number, W: number): PoolGeometry {
   };
 }
 
-const T = (x: Operand) => x as Tensor;
-const lead = (x: Tensor) => x.shape.slice(0, -2);
+const lead = (x: TensorMeta) => x.shape.slice(0, -2);
+const planeOf = (x: TensorMeta): [number, number] => [x.shape[x.shape.length - 2], x.shape[x.shape.length - 1]];
 
 /** Runs one pool kernel; `threads` is the output (forward) or input (backward) element count. */
 function run(kind: PoolKind, g: PoolGeometry, ins: Tensor[], outs: Tensor[]): void {
   const n = outs[0].size;
-  if (n === 0) return;
   const plan = poolPlan(kind, g, n, outs[0].dtype === 'float16' ? 'f16' : 'f32');
   outs[0].device.run(kind === 'max' || kind === 'avg' ? `${kind}Pool2d` : `pool:${kind}`, plan.key, plan.source,
     [...ins, ...outs].map((t) => t.buffer), grid(n, POOL_WG), { layout: plan.layout, values: plan.values });
 }
 
-const maxPoolOp: Op<PoolAttrs> = defineOp<PoolAttrs>({
+/** Pooled planes: [..., OH, OW]. */
+const pooled = (x: TensorMeta, a: PoolAttrs) => { const g = geometry(a, ...planeOf(x)); return [...lead(x), g.OH, g.OW]; };
+/** A backward's planes: the forward's input size. */
+const unpooled = (dy: TensorMeta, a: PoolAttrs) => [...lead(dy), ...a.inputSize];
+
+const maxPoolOp: Op<PoolAttrs> = defineOp({
   name: 'maxPool2d',
-  forward([x], a) {
-    const t = T(x);
-    const g = geometry(a, t.shape[t.ndim - 2], t.shape[t.ndim - 1]);
-    const y = empty([...lead(t), g.OH, g.OW], t.dtype === 'float16' ? 'float16' : 'float32', t.device);
-    const idx = empty(y.shape, 'int32', t.device);
-    run('max', g, [t], [y, idx]);
-    return [y, idx];
+  inputs: { x: 'tensor' },
+  dtypes: ['float32', 'float16'],
+  shape: ({ x }, a: PoolAttrs) => {
+    const shape = pooled(x, a);
+    return [{ shape, dtype: x.dtype === 'float16' ? 'float16' : 'float32' }, { shape, dtype: 'int32' }];
   },
-  reference: ([x], a) => refMaxPool(x as RefTensor, a),
+  forward: ({ x }, a, [y, idx]) => run('max', geometry(a, ...planeOf(x)), [x], [y, idx]),
+  reference: ({ x }, a) => refMaxPool(x, a),
   vjp: ({ dy, outputs: [, idx], attrs }) => [maxPoolBackwardOp.call1([dy, idx], attrs)],
 });
 
 /** Routes dy to the saved argmax of each window (a gather over the windows covering each input pixel). */
-const maxPoolBackwardOp: Op<PoolAttrs> = defineOp<PoolAttrs>({
+const maxPoolBackwardOp: Op<PoolAttrs> = defineOp({
   name: 'maxPool2dBackward',
-  forward([dy, idx], a) {
-    const d = T(dy);
-    const [H, W] = a.inputSize;
-    const dx = empty([...lead(d), H, W], 'float32', d.device);
-    run('maxBack', geometry(a, H, W), [d, T(idx)], [dx]);
-    return dx;
-  },
-  reference: ([dy, idx], a) => refMaxPoolBackward(dy as RefTensor, idx as RefTensor, a),
-  vjp: ({ dy, inputs: [, idx], attrs }) => [poolGatherOp.call1([dy, idx], attrs), null],
+  inputs: { dy: 'tensor', idx: 'tensor' },
+  shape: ({ dy }, a: PoolAttrs) => ({ shape: unpooled(dy, a), dtype: 'float32' }),
+  forward: ({ dy, idx }, a, [dx]) => run('maxBack', geometry(a, ...a.inputSize), [dy, idx], [dx]),
+  reference: ({ dy, idx }, a) => refMaxPoolBackward(dy, idx, a),
+  vjp: ({ dy, inputs: { idx }, attrs }) => [poolGatherOp.call1([dy, idx], attrs), null],
 });
 
 /** y[o] = x[idx[o]] within each plane: the transpose of maxPool2dBackward. */
-const poolGatherOp: Op<PoolAttrs> = defineOp<PoolAttrs>({
+const poolGatherOp: Op<PoolAttrs> = defineOp({
   name: 'poolGather',
-  forward([x, idx], a) {
-    const t = T(x), i = T(idx);
-    const y = empty(i.shape, 'float32', t.device);
-    const g = geometry(a, t.shape[t.ndim - 2], t.shape[t.ndim - 1]);
-    run('gather', g, [t, i], [y]);
-    return y;
-  },
-  reference: ([x, idx]) => refPoolGather(x as RefTensor, idx as RefTensor),
-  vjp: ({ dy, inputs: [, idx], attrs }) => [maxPoolBackwardOp.call1([dy, idx], attrs), null],
+  inputs: { x: 'tensor', idx: 'tensor' },
+  shape: ({ idx }) => ({ shape: idx.shape, dtype: 'float32' }),
+  forward: ({ x, idx }, a: PoolAttrs, [y]) => run('gather', geometry(a, ...planeOf(x)), [x, idx], [y]),
+  reference: ({ x, idx }) => refPoolGather(x, idx),
+  vjp: ({ dy, inputs: { idx }, attrs }) => [maxPoolBackwardOp.call1([dy, idx], attrs), null],
 });
 
-const avgPoolOp: Op<PoolAttrs> = defineOp<PoolAttrs>({
+const avgPoolOp: Op<PoolAttrs> = defineOp({
   name: 'avgPool2d',
-  forward([x], a) {
-    const t = T(x);
-    const g = geometry(a, t.shape[t.ndim - 2], t.shape[t.ndim - 1]);
-    const y = empty([...lead(t), g.OH, g.OW], 'float32', t.device);
-    run('avg', g, [t], [y]);
-    return y;
-  },
-  reference: ([x], a) => refAvgPool(x as RefTensor, a),
+  inputs: { x: 'tensor' },
+  shape: ({ x }, a: PoolAttrs) => ({ shape: pooled(x, a), dtype: 'float32' }),
+  forward: ({ x }, a, [y]) => run('avg', geometry(a, ...planeOf(x)), [x], [y]),
+  reference: ({ x }, a) => refAvgPool(x, a),
   vjp: ({ dy, attrs }) => [avgPoolBackwardOp.call1([dy], attrs)],
 });
 
 /** Spreads dy / divisor over each window (a gather over the windows covering each input pixel). */
-const avgPoolBackwardOp: Op<PoolAttrs> = defineOp<PoolAttrs>({
+const avgPoolBackwardOp: Op<PoolAttrs> = defineOp({
   name: 'avgPool2dBackward',
-  forward([dy], a) {
-    const d = T(dy);
-    const [H, W] = a.inputSize;
-    const dx = empty([...lead(d), H, W], 'float32', d.device);
-    run('avgBack', geometry(a, H, W), [d], [dx]);
-    return dx;
-  },
-  reference: ([dy], a) => refAvgPoolBackward(dy as RefTensor, a),
+  inputs: { dy: 'tensor' },
+  shape: ({ dy }, a: PoolAttrs) => ({ shape: unpooled(dy, a), dtype: 'float32' }),
+  forward: ({ dy }, a, [dx]) => run('avgBack', geometry(a, ...a.inputSize), [dy], [dx]),
+  reference: ({ dy }, a) => refAvgPoolBackward(dy, a),
   // a linear map whose transpose is the forward pool
   vjp: ({ dy, attrs }) => [avgPoolOp.call1([dy], attrs)],
 });
@@ -182,7 +169,7 @@ export function maxPool2d(x: Tensor, options: MaxPool2dOptions & { returnIndices
 export function maxPool2d(x: Tensor, options: MaxPool2dOptions): Tensor;
 export function maxPool2d(x: Tensor, options: MaxPool2dOptions): Tensor | [Tensor, Tensor] {
   const a = windowAttrs('maxPool2d', x, options, { countIncludePad: false, divisorOverride: null });
-  return pick(maxPoolOp.call([x], a) as Tensor[], options.returnIndices ?? false);
+  return pick(maxPoolOp.callN([x], a), options.returnIndices ?? false);
 }
 
 /** Average pooling (torch.nn.functional.avg_pool2d): countIncludePad defaults to true; divisorOverride replaces the divisor. */
@@ -224,7 +211,7 @@ export function adaptiveAvgPool2d(x: Tensor, outputSize: AdaptiveSize): Tensor {
 export function adaptiveMaxPool2d(x: Tensor, outputSize: AdaptiveSize, options: { returnIndices: true }): [Tensor, Tensor];
 export function adaptiveMaxPool2d(x: Tensor, outputSize: AdaptiveSize, options?: { returnIndices?: boolean }): Tensor;
 export function adaptiveMaxPool2d(x: Tensor, outputSize: AdaptiveSize, options: { returnIndices?: boolean } = {}): Tensor | [Tensor, Tensor] {
-  return pick(maxPoolOp.call([x], adaptiveAttrs('adaptiveMaxPool2d', x, outputSize)) as Tensor[], options.returnIndices ?? false);
+  return pick(maxPoolOp.callN([x], adaptiveAttrs('adaptiveMaxPool2d', x, outputSize)), options.returnIndices ?? false);
 }
 
 /** Mean over H and W, keeping them as 1×1 (adaptiveAvgPool2d(x, 1)). */

@@ -1,7 +1,7 @@
 /**
  * Random tensors from explicit keys (src/tensor/random.ts). Element i of every result uses counter
  * i of the key, so the values are the same on any device and dispatch layout, and the float64
- * references in src/kernels/reference/random.ts reproduce them. None of these ops has a gradient.
+ * references in ./ref/random.ts reproduce them. None of these ops has a gradient.
  *
  * Methods (see src/kernels/wgsl/random.ts):
  * - rand / uniform: 24 random bits → u = m / 2^24 ∈ [0, 1), exactly representable in float32;
@@ -18,13 +18,13 @@ import type { Device } from '../../kernels/webgpu/device';
 import { grid } from '../../kernels/webgpu/device';
 import { getDefaultDevice } from '../../kernels/webgpu/devices';
 import { randomKernel, RANDOM_WG, type RandomKind } from '../../kernels/wgsl/random';
-import { refBernoulli, refNormal, refRandint, refUniform } from '../../kernels/reference/random';
+import { refBernoulli, refNormal, refRandint, refUniform } from './ref/random';
 import { parseDType, type DType } from '../../base/dtype';
 import { type Key, checkKey, isKey, permutation } from '../random';
 import { checkOptions } from '../../base/options';
 import { ArgumentError, broadcastShapes, checkShape, fmtShape, sameShape } from '../../base/shape';
-import { Tensor, empty } from '../tensor';
-import { checkOperands, defineOp, type RefTensor } from './define';
+import type { Tensor } from '../tensor';
+import { checkOperands, defineOp } from './define';
 import { broadcastTo } from './shape-ops';
 import { cast } from './elementwise';
 import { tensor } from './creation';
@@ -36,52 +36,63 @@ interface UniformAttrs extends Base { low: number; high: number; }
 interface NormalAttrs extends Base { mean: number; std: number; }
 interface BernoulliAttrs extends Base { p?: number; }
 
-function launch(kind: RandomKind, a: Base, dtype: DType, values: Record<string, number>, input?: Tensor): Tensor {
-  const device = input?.device ?? a.device ?? getDefaultDevice();
-  const y = empty(a.shape, dtype, device);
-  if (y.size === 0) return y;
+function launch(kind: RandomKind, a: Base, y: Tensor, values: Record<string, number>, input?: Tensor): void {
   const k = randomKernel(kind);
-  device.run(kind, k.key, k.source, input ? [input.buffer, y.buffer] : [y.buffer], grid(y.size, RANDOM_WG),
+  y.device.run(kind, k.key, k.source, input ? [input.buffer, y.buffer] : [y.buffer], grid(y.size, RANDOM_WG),
     { layout: k.layout, values: { n: y.size, k0: a.key[0], k1: a.key[1], ...values } });
-  return y;
 }
 
-const randOp = defineOp<Base>({
+/** The rule and device of a random op: `a.shape` of `dtype` on the attrs' device (or the default one). */
+const sampled = <A extends Base>(dtype: DType) => ({
+  shape: (_: unknown, a: A) => ({ shape: a.shape, dtype }),
+  device: (a: A) => a.device ?? getDefaultDevice(),
+});
+
+const randOp = defineOp({
   name: 'rand',
-  forward: (_, a) => launch('uniform', a, 'float32', { low: 0, high: 1 }),
+  inputs: {},
+  ...sampled<Base>('float32'),
+  forward: (_, a, [y]) => launch('uniform', a, y, { low: 0, high: 1 }),
   reference: (_, a) => refUniform(a.key, a.shape, 0, 1),
   noGrad: 'random',
 });
-const uniformOp = defineOp<UniformAttrs>({
+const uniformOp = defineOp({
   name: 'uniform',
-  forward: (_, a) => launch('uniform', a, 'float32', { low: a.low, high: a.high }),
+  inputs: {},
+  ...sampled<UniformAttrs>('float32'),
+  forward: (_, a, [y]) => launch('uniform', a, y, { low: a.low, high: a.high }),
   reference: (_, a) => refUniform(a.key, a.shape, a.low, a.high),
   noGrad: 'random',
 });
-const normalOp = defineOp<NormalAttrs>({
+const normalOp = defineOp({
   name: 'randn',
-  forward: (_, a) => launch('normal', a, 'float32', { mean: a.mean, sd: a.std }),
+  inputs: {},
+  ...sampled<NormalAttrs>('float32'),
+  forward: (_, a, [y]) => launch('normal', a, y, { mean: a.mean, sd: a.std }),
   reference: (_, a) => refNormal(a.key, a.shape, a.mean, a.std),
   noGrad: 'random',
 });
-const randintOp = defineOp<UniformAttrs>({
+const randintOp = defineOp({
   name: 'randint',
-  forward: (_, a) => launch('randint', a, 'int32', { low: a.low, range: a.high - a.low }),
+  inputs: {},
+  ...sampled<UniformAttrs>('int32'),
+  forward: (_, a, [y]) => launch('randint', a, y, { low: a.low, range: a.high - a.low }),
   reference: (_, a) => refRandint(a.key, a.shape, a.low, a.high),
   noGrad: 'random',
 });
-const bernoulliOp = defineOp<BernoulliAttrs>({
+const bernoulliOp = defineOp({
   name: 'bernoulli',
-  forward([p], a) {
-    if (p === undefined) return launch('bernoulli', a, 'float32', { threshold: Math.ceil((a.p ?? 0.5) * 16777216) });
-    let probs = p as Tensor;
+  inputs: { p: 'tensor?' },
+  ...sampled<BernoulliAttrs>('float32'),
+  forward({ p }, a, [y]) {
+    if (p === undefined) return launch('bernoulli', a, y, { threshold: Math.ceil((a.p ?? 0.5) * 16777216) });
+    let probs = p;
     if (probs.dtype !== 'float32') probs = cast(probs, 'float32');
     if (!sameShape(probs.shape, a.shape)) probs = broadcastTo(probs, a.shape);
-    const y = launch('bernoulliTensor', a, 'float32', {}, probs);
+    launch('bernoulliTensor', a, y, {}, probs);
     if (probs !== p) probs.dispose();
-    return y;
   },
-  reference: ([p], a) => refBernoulli(a.key, a.shape, p === undefined ? a.p ?? 0.5 : (p as RefTensor)),
+  reference: ({ p }, a) => refBernoulli(a.key, a.shape, p === undefined ? a.p ?? 0.5 : p),
   noGrad: 'random',
 });
 

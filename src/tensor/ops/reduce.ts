@@ -4,7 +4,7 @@ import type { DType } from '../../base/dtype';
 import { normAxes, ArgumentError, fmtShape } from '../../base/shape';
 import { reduceArgs } from '../../base/options';
 import { Tensor, empty } from '../tensor';
-import { defineOp, internal, type RefTensor } from './define';
+import { defineOp, internal, type OutputMeta, type RefTensor, type TensorMeta } from './define';
 import { mul, div, eq } from './elementwise';
 import { reshape, broadcastTo } from './shape-ops';
 
@@ -15,20 +15,16 @@ interface ReduceAttrs { axes: number[]; keepdim: boolean; }
 export const reducedShape = (shape: readonly number[], axes: readonly number[], keepdim: boolean) =>
   keepdim ? shape.map((d, i) => (axes.includes(i) ? 1 : d)) : shape.filter((_, i) => !axes.includes(i));
 
-function runReduce(kind: ReduceKind, x: Tensor, { axes, keepdim }: ReduceAttrs, outDtype: DType): Tensor {
-  const shape = reducedShape(x.shape, axes, keepdim);
-  const y = empty(shape, outDtype, x.device);
-  if (y.size === 0) return y;
+function runReduce(kind: ReduceKind, x: Tensor, { axes }: ReduceAttrs, y: Tensor): void {
   const isArg = kind === 'argmax' || kind === 'argmin';
   if (x.size === 0 && (kind === 'max' || kind === 'min' || isArg)) {
-    y.dispose();
     throw new ArgumentError(kind, 'input', `is empty along the reduced dims (shape ${fmtShape(x.shape)})`, 'a non-empty reduction (it has no identity)');
   }
   const plan = reducePlan(kind, x.dtype === 'bool' ? 'uint32' : x.dtype, x.shape, axes);
   const [first, second] = plan.stages;
   if (!second) {
     x.device.run(kind, first.key, first.source, [x.buffer, y.buffer], first.workgroups, { layout: first.layout, values: first.values });
-    return y;
+    return;
   }
   // two passes: partial results (and their indices for argmax/argmin) in pooled scratch buffers
   const pv = empty([plan.partials], x.dtype === 'bool' ? 'uint32' : x.dtype, x.device);
@@ -37,7 +33,6 @@ function runReduce(kind: ReduceKind, x: Tensor, { axes, keepdim }: ReduceAttrs, 
   x.device.run(kind, second.key, second.source, [pv.buffer, ...(pi ? [pi.buffer] : []), y.buffer], second.workgroups, { layout: second.layout, values: second.values });
   // queued work runs in order, so the pool may hand these buffers out again right away
   pv.dispose(); pi?.dispose();
-  return y;
 }
 
 /** Float64 reference: walks every input element and folds it into its output cell. */
@@ -69,39 +64,51 @@ export const expandBack = (dy: Tensor, x: Tensor, a: ReduceAttrs) => broadcastTo
 
 const sumDtype = (d: DType): DType => (d === 'bool' || d === 'uint32' ? (d === 'bool' ? 'int32' : 'uint32') : d);
 
-const sumOp = defineOp<ReduceAttrs>({
+/** A reduction's rule: the reduced shape, with `dtype` of the input's dtype. */
+const reduced = (dtype: (d: DType) => DType) => ({ x }: { x: TensorMeta }, a: ReduceAttrs): OutputMeta =>
+  ({ shape: reducedShape(x.shape, a.axes, a.keepdim), dtype: dtype(x.dtype) });
+
+const sumOp = defineOp({
   name: 'sum',
-  forward: ([x], a) => runReduce('sum', x as Tensor, a, sumDtype((x as Tensor).dtype)),
-  reference: ([x], a) => refReduce(x as RefTensor, a.axes, a.keepdim, 0, (s, v) => [s + v, 0], false, sumDtype((x as RefTensor).dtype)),
-  vjp: ({ dy, inputs: [x], attrs: a }) => [expandBack(dy, x as Tensor, a)],
+  inputs: { x: 'tensor' },
+  shape: reduced(sumDtype),
+  forward: ({ x }, a, [y]) => runReduce('sum', x, a, y),
+  reference: ({ x }, a) => refReduce(x, a.axes, a.keepdim, 0, (s, v) => [s + v, 0], false, sumDtype(x.dtype)),
+  vjp: ({ dy, inputs: { x }, attrs: a }) => [expandBack(dy, x, a)],
 });
-const prodOp = defineOp<ReduceAttrs>({
+const prodOp = defineOp({
   name: 'prod',
-  forward: ([x], a) => runReduce('prod', x as Tensor, a, sumDtype((x as Tensor).dtype)),
-  reference: ([x], a) => refReduce(x as RefTensor, a.axes, a.keepdim, 1, (s, v) => [s * v, 0], false, sumDtype((x as RefTensor).dtype)),
+  inputs: { x: 'tensor' },
+  shape: reduced(sumDtype),
+  forward: ({ x }, a, [y]) => runReduce('prod', x, a, y),
+  reference: ({ x }, a) => refReduce(x, a.axes, a.keepdim, 1, (s, v) => [s * v, 0], false, sumDtype(x.dtype)),
   // d prod / d x_i = prod / x_i (inputs with zeros give NaN/Inf here; PyTorch special-cases them)
-  vjp: ({ dy, inputs: [x], outputs: [y], attrs: a }) => [div(expandBack(mul(dy, y), x as Tensor, a), x as Tensor)],
+  vjp: ({ dy, inputs: { x }, outputs: [y], attrs: a }) => [div(expandBack(mul(dy, y), x, a), x)],
 });
 
-const extremum = (name: 'max' | 'min') => defineOp<ReduceAttrs>({
+const extremum = (name: 'max' | 'min') => defineOp({
   name: name === 'max' ? 'amax' : 'amin',
-  forward: ([x], a) => runReduce(name, x as Tensor, a, (x as Tensor).dtype),
-  reference: ([x], a) => refReduce(x as RefTensor, a.axes, a.keepdim, name === 'max' ? -Infinity : Infinity,
-    (s, v) => [Number.isNaN(s) || Number.isNaN(v) ? NaN : name === 'max' ? Math.max(s, v) : Math.min(s, v), 0], false, (x as RefTensor).dtype),
+  inputs: { x: 'tensor' },
+  shape: reduced((d) => d),
+  forward: ({ x }, a, [y]) => runReduce(name, x, a, y),
+  reference: ({ x }, a) => refReduce(x, a.axes, a.keepdim, name === 'max' ? -Infinity : Infinity,
+    (s, v) => [Number.isNaN(s) || Number.isNaN(v) ? NaN : name === 'max' ? Math.max(s, v) : Math.min(s, v), 0], false, x.dtype),
   // the gradient is shared evenly among tied extremes (PyTorch's amax/amin rule)
-  vjp: ({ dy, inputs: [x], outputs: [y], attrs: a }) => {
-    const mask = eq(x as Tensor, expandBack(y, x as Tensor, a));
+  vjp: ({ dy, inputs: { x }, outputs: [y], attrs: a }) => {
+    const mask = eq(x, expandBack(y, x, a));
     const count = sumOp.call1([mask], { axes: a.axes, keepdim: true });
-    return [div(mul(expandBack(dy, x as Tensor, a), mask), count)];
+    return [div(mul(expandBack(dy, x, a), mask), count)];
   },
 });
 const amaxOp = extremum('max');
 const aminOp = extremum('min');
 
-const argOp = (name: 'argmax' | 'argmin') => defineOp<ReduceAttrs>({
+const argOp = (name: 'argmax' | 'argmin') => defineOp({
   name,
-  forward: ([x], a) => runReduce(name, x as Tensor, a, 'int32'),
-  reference: ([x], a) => refReduce(x as RefTensor, a.axes, a.keepdim, name === 'argmax' ? -Infinity : Infinity, (s, v, i, si) => {
+  inputs: { x: 'tensor' },
+  shape: reduced(() => 'int32'),
+  forward: ({ x }, a, [y]) => runReduce(name, x, a, y),
+  reference: ({ x }, a) => refReduce(x, a.axes, a.keepdim, name === 'argmax' ? -Infinity : Infinity, (s, v, i, si) => {
     if (Number.isNaN(s)) return [s, si];
     if (Number.isNaN(v) || (name === 'argmax' ? v > s : v < s) || si < 0) return [v, i];
     return [s, si];

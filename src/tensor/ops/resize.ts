@@ -6,10 +6,10 @@
  */
 import { resizePlan, RESIZE_WG } from '../../kernels/wgsl/resize';
 import { grid } from '../../kernels/webgpu/device';
-import { refInterpolate, refInterpolateBackward, type RefResizeParams } from '../../kernels/reference/resize';
+import { refInterpolate, refInterpolateBackward, type RefResizeParams } from './ref/resize';
 import { ArgumentError, fmtShape } from '../../base/shape';
-import { Tensor, empty } from '../tensor';
-import { defineOp, type Op, type RefTensor } from './define';
+import { Tensor } from '../tensor';
+import { defineOp, type Op, type OutputMeta, type TensorMeta } from './define';
 
 export type ResizeAttrs = RefResizeParams;
 
@@ -20,32 +20,35 @@ function axisScale(a: ResizeAttrs, axis: 0 | 1): number {
   return sf !== null && sf > 0 ? Math.fround(1 / sf) : Math.fround(inS / outS);
 }
 
-function runResize(a: ResizeAttrs, backward: boolean, src: Tensor): Tensor {
-  const lead = src.shape.slice(0, -2);
-  // float16 (forward only, inference): f16 storage, f32 arithmetic
-  const dtype = src.dtype === 'float16' ? 'float16' : 'float32';
-  const out = empty([...lead, ...(backward ? a.inputSize : a.outputSize)], dtype, src.device);
-  if (out.size === 0) return out;
+function runResize(a: ResizeAttrs, backward: boolean, src: Tensor, out: Tensor): void {
   const [H, W] = a.inputSize, [OH, OW] = a.outputSize;
   const plan = resizePlan(a.mode, backward, { n: out.size, H, W, OH, OW, scaleH: axisScale(a, 0), scaleW: axisScale(a, 1), alignCorners: a.alignCorners },
-    dtype === 'float16' ? 'f16' : 'f32');
+    out.dtype === 'float16' ? 'f16' : 'f32');
   src.device.run(backward ? 'interpolateBackward' : 'interpolate', plan.key, plan.source, [src.buffer, out.buffer], grid(out.size, RESIZE_WG),
     { layout: plan.layout, values: plan.values });
-  return out;
 }
 
-const interpolateOp: Op<ResizeAttrs> = defineOp<ResizeAttrs>({
+/** The resized planes keep the leading dims; float16 (forward only, inference) stays float16, computed in f32. */
+const resized = (backward: boolean) => ({ x }: { x: TensorMeta }, a: ResizeAttrs): OutputMeta =>
+  ({ shape: [...x.shape.slice(0, -2), ...(backward ? a.inputSize : a.outputSize)], dtype: x.dtype === 'float16' ? 'float16' : 'float32' });
+
+const interpolateOp: Op<ResizeAttrs> = defineOp({
   name: 'interpolate',
-  forward: ([x], a) => runResize(a, false, x as Tensor),
-  reference: ([x], a) => refInterpolate(x as RefTensor, a),
+  inputs: { x: 'tensor' },
+  dtypes: ['float32', 'float16'],
+  shape: resized(false),
+  forward: ({ x }, a, [y]) => runResize(a, false, x, y),
+  reference: ({ x }, a) => refInterpolate(x, a),
   vjp: ({ dy, attrs }) => [interpolateBackwardOp.call1([dy], attrs)],
 });
 
 /** Gradient of interpolate with respect to its input: a gather over the outputs that sample each pixel. */
-const interpolateBackwardOp: Op<ResizeAttrs> = defineOp<ResizeAttrs>({
+const interpolateBackwardOp: Op<ResizeAttrs> = defineOp({
   name: 'interpolateBackward',
-  forward: ([dy], a) => runResize(a, true, dy as Tensor),
-  reference: ([dy], a) => refInterpolateBackward(dy as RefTensor, a),
+  inputs: { x: 'tensor' },
+  shape: resized(true),
+  forward: ({ x }, a, [y]) => runResize(a, true, x, y),
+  reference: ({ x }, a) => refInterpolateBackward(x, a),
   // linear in dy; its transpose is the forward resize
   vjp: ({ dy, attrs }) => [interpolateOp.call1([dy], attrs)],
 });

@@ -1,19 +1,21 @@
 /** The two layout ops the engine itself needs: reshape (a view) and broadcastTo (a copy). */
 import { elementwiseKernel, WG } from '../../kernels/wgsl/elementwise';
 import { grid } from '../../kernels/webgpu/device';
-import { refMap } from '../../kernels/reference/elementwise';
+import { refMap } from './ref/elementwise';
 import { ArgumentError, broadcastShapes, fmtShape, sameShape, sizeOf } from '../../base/shape';
-import { Tensor, empty, view } from '../tensor';
-import { defineOp, type RefTensor } from './define';
+import { Tensor, view } from '../tensor';
+import { defineOp } from './define';
 import { sumToShape } from './sum-to-shape';
 
 interface ShapeAttrs { shape: number[] }
 
-const reshapeOp = defineOp<ShapeAttrs>({
+const reshapeOp = defineOp({
   name: 'reshape',
-  forward: ([x], { shape }) => view(x as Tensor, shape),
-  reference: ([x], { shape }) => ({ ...(x as RefTensor), shape }),
-  vjp: ({ dy, inputs: [x] }) => [reshape(dy, (x as Tensor).shape)],
+  inputs: { x: 'tensor' },
+  shape: ({ x }, { shape }: ShapeAttrs) => ({ shape, dtype: x.dtype }),
+  produce: ({ x }, { shape }) => view(x, shape),
+  reference: ({ x }, { shape }) => ({ ...x, shape }),
+  vjp: ({ dy, inputs: { x } }) => [reshape(dy, x.shape)],
 });
 
 /** Same data, new shape (one entry may be -1). A view: no copy. */
@@ -33,22 +35,16 @@ export function reshape(x: Tensor, shape: readonly number[]): Tensor {
   return reshapeOp.call1([x], { shape: s });
 }
 
-const broadcastOp = defineOp<ShapeAttrs>({
+const broadcastOp = defineOp({
   name: 'broadcastTo',
-  forward([x], { shape }) {
-    const t = x as Tensor;
-    const y = empty(shape, t.dtype, t.device);
-    if (y.size === 0) return y;
+  inputs: { x: 'tensor' },
+  shape: ({ x }, { shape }: ShapeAttrs) => ({ shape, dtype: x.dtype }),
+  forward({ x: t }, { shape }, [y]) {
     const k = elementwiseKernel('broadcastTo', 'v0', [{ dtype: t.dtype, shape: t.shape }], t.dtype, t.dtype, shape);
     t.device.run('broadcastTo', k.key, k.source, [t.buffer, y.buffer], grid(y.size, WG), { layout: k.layout, values: k.values });
-    return y;
   },
-  reference: ([x], { shape }) => {
-    const r = x as RefTensor;
-    const out = refMap([r, { shape, dtype: r.dtype, data: new Float64Array(sizeOf(shape)) }], (a) => a, r.dtype);
-    return out;
-  },
-  vjp: ({ dy, inputs: [x] }) => [sumToShape(dy, (x as Tensor).shape)],
+  reference: ({ x }, { shape }) => refMap([x, { shape, dtype: x.dtype, data: new Float64Array(sizeOf(shape)) }], (a) => a, x.dtype),
+  vjp: ({ dy, inputs: { x } }) => [sumToShape(dy, x.shape)],
 });
 
 /** Broadcasts to `shape` with PyTorch's rules (materialised: tensors are always contiguous). */

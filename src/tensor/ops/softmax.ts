@@ -1,7 +1,7 @@
 /** softmax and logSoftmax along one dim: composites, shifted by the max for stability. */
 import { normAxis, ArgumentError } from '../../base/shape';
 import { Tensor } from '../tensor';
-import { defineComposite, type RefTensor } from './define';
+import { defineComposite, type RefTensor, type TensorMeta } from './define';
 import { sum } from './reduce';
 import { sub, div, exp, log } from './elementwise';
 import { stableShift } from './stats';
@@ -23,30 +23,40 @@ function refAlong(x: RefTensor, dim: number, f: (vs: number[]) => number[]): Ref
   }
   return { shape: [...x.shape], dtype: 'float32', data };
 }
+/** The float64 log-softmax of one slice (the one log-softmax reference; the losses use it too). */
 const refLogSoftmax = (vs: number[]) => {
   const m = Math.max(...vs);
   const lse = m + Math.log(vs.reduce((s, v) => s + Math.exp(v - m), 0));
   return vs.map((v) => v - lse);
 };
 
-const softmaxOp = defineComposite<DimAttrs>({
+/** Float64 log-softmax along `dim`. */
+export const refLogSoftmaxAlong = (x: RefTensor, dim: number): RefTensor => refAlong(x, dim, refLogSoftmax);
+
+const sameAsInput = ({ x }: { x: TensorMeta }, _: DimAttrs) => ({ shape: x.shape, dtype: 'float32' as const });
+
+const softmaxOp = defineComposite({
   name: 'softmax',
-  impl: ([x], { dim }) => {
-    if ((x as Tensor).size === 0) return exp(x as Tensor);
-    const e = exp(sub(x as Tensor, stableShift(x as Tensor, [dim])));
+  inputs: { x: 'tensor' },
+  shape: sameAsInput,
+  impl: ({ x }, { dim }) => {
+    if (x.size === 0) return exp(x);
+    const e = exp(sub(x, stableShift(x, [dim])));
     return div(e, sum(e, { dim, keepdim: true }));
   },
-  reference: ([x], { dim }) => refAlong(x as RefTensor, dim, (vs) => refLogSoftmax(vs).map(Math.exp)),
+  reference: ({ x }, { dim }) => refAlong(x, dim, (vs) => refLogSoftmax(vs).map(Math.exp)),
 });
 
-const logSoftmaxOp = defineComposite<DimAttrs>({
+const logSoftmaxOp = defineComposite({
   name: 'logSoftmax',
-  impl: ([x], { dim }) => {
-    if ((x as Tensor).size === 0) return exp(x as Tensor);
-    const z = sub(x as Tensor, stableShift(x as Tensor, [dim]));
+  inputs: { x: 'tensor' },
+  shape: sameAsInput,
+  impl: ({ x }, { dim }) => {
+    if (x.size === 0) return exp(x);
+    const z = sub(x, stableShift(x, [dim]));
     return sub(z, log(sum(exp(z), { dim, keepdim: true })));
   },
-  reference: ([x], { dim }) => refAlong(x as RefTensor, dim, refLogSoftmax),
+  reference: ({ x }, { dim }) => refLogSoftmaxAlong(x, dim),
 });
 
 const dimAttrs = (fn: string, x: Tensor, dim: number | undefined): DimAttrs => {

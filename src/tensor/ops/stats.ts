@@ -6,8 +6,7 @@ import type { DType } from '../../base/dtype';
 import { normAxes, ArgumentError } from '../../base/shape';
 import { reduceArgs } from '../../base/options';
 import { Tensor } from '../tensor';
-import { stopGradient } from '../autograd';
-import { defineComposite, type RefTensor } from './define';
+import { defineComposite, detached, type OutputMeta, type RefTensor, type TensorMeta } from './define';
 import { sum, max, reducedShape, type ReduceOptions, type DimArg } from './reduce';
 import { sub, mul, div, exp, log, sqrt, square, where, eq, abs, add, ne, logicalNot, logicalOr, isnan } from './elementwise';
 import { reshape } from './shape-ops';
@@ -56,60 +55,74 @@ const lseOf = (vs: number[]) => {
 
 // ---- composites -------------------------------------------------------------------------------
 
-const meanOp = defineComposite<Axes>({
+/** A statistic's rule: the reduced shape, float32 (bool for all/any). */
+const stat = <A extends Axes>(dtype: DType = 'float32') => ({ x }: { x: TensorMeta }, a: A): OutputMeta =>
+  ({ shape: reducedShape(x.shape, a.axes, a.keepdim), dtype });
+
+const meanOp = defineComposite({
   name: 'mean',
-  impl: ([x], a) => div(sum(x as Tensor, { dim: a.axes, keepdim: a.keepdim }), count((x as Tensor).shape, a.axes)),
-  reference: ([x], a) => refStat(x as RefTensor, a, meanOf),
+  inputs: { x: 'tensor' },
+  shape: stat<Axes>(),
+  impl: ({ x }, a) => div(sum(x, { dim: a.axes, keepdim: a.keepdim }), count(x.shape, a.axes)),
+  reference: ({ x }, a) => refStat(x, a, meanOf),
 });
 
-const varianceOp = defineComposite<VarAttrs>({
+const varianceOp = defineComposite({
   name: 'variance',
-  impl: ([x], a) => {
-    const t = x as Tensor;
-    const n = count(t.shape, a.axes);
-    const m = div(sum(t, { dim: a.axes, keepdim: true }), n);
-    return div(sum(square(sub(t, m)), { dim: a.axes, keepdim: a.keepdim }), Math.max(0, n - a.correction));
+  inputs: { x: 'tensor' },
+  shape: stat<VarAttrs>(),
+  impl: ({ x }, a) => {
+    const n = count(x.shape, a.axes);
+    const m = div(sum(x, { dim: a.axes, keepdim: true }), n);
+    return div(sum(square(sub(x, m)), { dim: a.axes, keepdim: a.keepdim }), Math.max(0, n - a.correction));
   },
-  reference: ([x], a) => refStat(x as RefTensor, a, (vs) => varOf(vs, a.correction)),
+  reference: ({ x }, a) => refStat(x, a, (vs) => varOf(vs, a.correction)),
 });
 
-const stdOp = defineComposite<VarAttrs>({
+const stdOp = defineComposite({
   name: 'std',
-  impl: (inputs, a) => sqrt(varianceOp.call1(inputs, a)),
-  reference: ([x], a) => refStat(x as RefTensor, a, (vs) => Math.sqrt(varOf(vs, a.correction))),
+  inputs: { x: 'tensor' },
+  shape: stat<VarAttrs>(),
+  impl: ({ x }, a) => sqrt(varianceOp.call1([x], a)),
+  reference: ({ x }, a) => refStat(x, a, (vs) => Math.sqrt(varOf(vs, a.correction))),
 });
 
 /** max over axes (keepdim), with ±inf replaced by 0 so x − m stays finite; no gradient flows through it. */
 export function stableShift(x: Tensor, axes: readonly number[]): Tensor {
-  const m = stopGradient(max(x, { dim: axes, keepdim: true }));
+  const m = detached(max(x, { dim: axes, keepdim: true }));
   return where(eq(abs(m), Infinity), 0, m);
 }
 
-const logsumexpOp = defineComposite<Axes>({
+const logsumexpOp = defineComposite({
   name: 'logsumexp',
-  impl: ([x], a) => {
-    const t = x as Tensor;
+  inputs: { x: 'tensor' },
+  shape: stat<Axes>(),
+  impl: ({ x: t }, a) => {
     if (t.size === 0) return log(sum(exp(t), { dim: a.axes, keepdim: a.keepdim }));
     const m = stableShift(t, a.axes);
     const s = log(sum(exp(sub(t, m)), { dim: a.axes, keepdim: true }));
     const y = add(s, m);
     return a.keepdim ? y : reshape(y, reducedShape(t.shape, a.axes, false));
   },
-  reference: ([x], a) => refStat(x as RefTensor, a, lseOf),
+  reference: ({ x }, a) => refStat(x, a, lseOf),
 });
 
 // NaN is truthy (as in PyTorch); the explicit isnan keeps it so under compilers that assume no NaNs
 const truthy = (x: Tensor) => (x.dtype === 'bool' ? x : x.dtype === 'float32' ? logicalOr(ne(x, 0), isnan(x)) : ne(x, 0));
-const allOp = defineComposite<Axes>({
+const allOp = defineComposite({
   name: 'all',
-  impl: ([x], a) => eq(sum(logicalNot(truthy(x as Tensor)), { dim: a.axes, keepdim: a.keepdim }), 0),
-  reference: ([x], a) => refStat(x as RefTensor, a, (vs) => (vs.every((v) => v !== 0) ? 1 : 0), 'bool'),
+  inputs: { x: 'tensor' },
+  shape: stat<Axes>('bool'),
+  impl: ({ x }, a) => eq(sum(logicalNot(truthy(x)), { dim: a.axes, keepdim: a.keepdim }), 0),
+  reference: ({ x }, a) => refStat(x, a, (vs) => (vs.every((v) => v !== 0) ? 1 : 0), 'bool'),
   noGrad: 'boolean output',
 });
-const anyOp = defineComposite<Axes>({
+const anyOp = defineComposite({
   name: 'any',
-  impl: ([x], a) => ne(sum(truthy(x as Tensor), { dim: a.axes, keepdim: a.keepdim }), 0),
-  reference: ([x], a) => refStat(x as RefTensor, a, (vs) => (vs.some((v) => v !== 0) ? 1 : 0), 'bool'),
+  inputs: { x: 'tensor' },
+  shape: stat<Axes>('bool'),
+  impl: ({ x }, a) => ne(sum(truthy(x), { dim: a.axes, keepdim: a.keepdim }), 0),
+  reference: ({ x }, a) => refStat(x, a, (vs) => (vs.some((v) => v !== 0) ? 1 : 0), 'bool'),
   noGrad: 'boolean output',
 });
 

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { refTensor } from '../../helpers/arbitraries';
 import type { CaseTable } from '../../helpers/cases';
-import { refConv2d } from '../../../src/kernels/reference/conv';
+import { refConv2d } from '../../../src/tensor/ops/ref/conv';
 import type { ConvAttrs } from '../../../src/base/conv-args';
 
 const ext = (i: number, p0: number, p1: number, k: number, s: number, d: number) => Math.floor((i + p0 + p1 - d * (k - 1) - 1) / s) + 1;

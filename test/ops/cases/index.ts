@@ -2,6 +2,7 @@
 import type { CaseTable } from '../../helpers/cases';
 import { augmentCases } from './augment';
 import { convCases } from './conv';
+import { creationCases } from './creation';
 import { elementwiseCases } from './elementwise';
 import { layoutCases } from './layout';
 import { lossCases } from './losses';
@@ -14,6 +15,7 @@ import { visionCases } from './vision';
 const TABLES: CaseTable[] = [
   augmentCases,
   convCases,
+  creationCases,
   elementwiseCases,
   layoutCases,
   lossCases,
@@ -27,6 +29,4 @@ const TABLES: CaseTable[] = [
 export const ALL_CASES: CaseTable = Object.assign({}, ...TABLES);
 
 /** Ops tested elsewhere, with where. */
-export const EXEMPT: Record<string, string> = {
-  fill: 'its public forms (full, arange, linspace, eye) are tested in test/ops/creation.test.ts',
-};
+export const EXEMPT: Record<string, string> = {};

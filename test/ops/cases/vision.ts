@@ -2,10 +2,10 @@
 import fc from 'fast-check';
 import { refTensor } from '../../helpers/arbitraries';
 import type { CaseTable, OpCase } from '../../helpers/cases';
-import { refMaxPool, refPoolOutSize, type RefPoolParams } from '../../../src/kernels/reference/pool';
+import { refMaxPool, refPoolOutSize, type RefPoolParams } from '../../../src/tensor/ops/ref/pool';
 import type { RefTensor } from '../../../src/tensor/ops/define';
-import type { RefResizeParams } from '../../../src/kernels/reference/resize';
-import { refBatchNormEval, refBatchNormTrain, refChannelStats } from '../../../src/kernels/reference/norm';
+import type { RefResizeParams } from '../../../src/tensor/ops/ref/resize';
+import { refBatchNormEval, refBatchNormTrain, refChannelStats } from '../../../src/tensor/ops/ref/norm';
 
 /** Leading dims: (C, H, W) or (N, C, H, W). */
 const leadDims = fc.oneof(fc.tuple(fc.integer({ min: 1, max: 3 })).map((a) => a), fc.tuple(fc.integer({ min: 1, max: 2 }), fc.integer({ min: 1, max: 2 })).map((a) => a));

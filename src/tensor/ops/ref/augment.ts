@@ -7,7 +7,7 @@
  *   adjust_saturation / adjust_hue on float images in [0, 1], and rgb_to_grayscale
  *   (ITU-R 601-2 luma 0.2989 R + 0.587 G + 0.114 B); hue shifts in the HSV hexcone model.
  */
-import type { RefTensor } from '../../base/ref-tensor';
+import type { RefTensor } from '../../../base/ref-tensor';
 
 export interface RefAffineParams { mode: 'bilinear' | 'nearest'; outSize: [number, number]; fill: number; }
 

@@ -4,7 +4,7 @@
  * arithmetic is rounded with Math.fround at each step (that decides which pixel nearest picks);
  * the blending itself is float64. The backward reference scatters (the GPU gathers).
  */
-import type { RefTensor } from '../../base/ref-tensor';
+import type { RefTensor } from '../../../base/ref-tensor';
 
 export interface RefResizeParams {
   mode: 'nearest' | 'bilinear';

@@ -4,8 +4,8 @@
  * (zero outside the input). The two gradients are the same seven loops with the products
  * accumulated into dX or dW instead (adjoints of the sum above), so they are independent of the kernels' gather forms.
  */
-import type { RefTensor } from '../../base/ref-tensor';
-import type { ConvAttrs } from '../../base/conv-args';
+import type { RefTensor } from '../../../base/ref-tensor';
+import type { ConvAttrs } from '../../../base/conv-args';
 
 interface Geo { N: number; C: number; H: number; W: number; O: number; OH: number; OW: number; kH: number; kW: number; G: number; }
 

@@ -1,6 +1,6 @@
 /** Float64 reference for elementwise ops: broadcasting by explicit multi-index walking. */
-import type { RefOperand, RefTensor } from '../../base/ref-tensor';
-import { type DType, roundFloat16 } from '../../base/dtype';
+import type { RefOperand, RefTensor } from '../../../base/ref-tensor';
+import { type DType, roundFloat16 } from '../../../base/dtype';
 
 export function refBroadcastShape(shapes: number[][]): number[] {
   const n = Math.max(0, ...shapes.map((s) => s.length));

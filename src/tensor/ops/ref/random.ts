@@ -3,8 +3,8 @@
  * written from the definitions: Threefry block i of the key, 24-bit uniforms, Box–Muller with
  * float64 log/cos, randint by exact BigInt multiply-shift, Bernoulli by comparison with p.
  */
-import type { RefTensor } from '../../base/ref-tensor';
-import { type Key, randomBits } from '../../base/random';
+import type { RefTensor } from '../../../base/ref-tensor';
+import { type Key, randomBits } from '../../../base/random';
 import { refMap } from './elementwise';
 
 const size = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);

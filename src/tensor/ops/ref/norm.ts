@@ -2,7 +2,7 @@
  * Float64 references for batch, layer and group normalisation, from the definitions in PyTorch's
  * docs: y = (x − E[x]) / sqrt(Var[x] + eps) · γ + β with the biased variance for normalising.
  */
-import type { RefTensor } from '../../base/ref-tensor';
+import type { RefTensor } from '../../../base/ref-tensor';
 
 const prodOf = (s: number[]) => s.reduce((a, b) => a * b, 1);
 

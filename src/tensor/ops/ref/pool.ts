@@ -4,7 +4,7 @@
  * for max, count_include_pad / divisor_override for avg, adaptive windows ⌊i·H/o⌋..⌈(i+1)·H/o⌉.
  * Backward references scatter (the GPU kernels gather), so the two are independent.
  */
-import type { RefTensor } from '../../base/ref-tensor';
+import type { RefTensor } from '../../../base/ref-tensor';
 
 export interface RefPoolParams {
   adaptive: boolean;

@@ -2,8 +2,8 @@
  * Float64 references for layout ops, written from PyTorch's definitions with explicit
  * multi-indices (no strides, no shared index arithmetic with the WGSL).
  */
-import type { RefTensor } from '../../base/ref-tensor';
-import type { DType } from '../../base/dtype';
+import type { RefTensor } from '../../../base/ref-tensor';
+import type { DType } from '../../../base/dtype';
 
 const count = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
 

@@ -9,26 +9,26 @@
  * loss and 0 to the weight sum of a 'mean' reduction, i.e. it behaves like `ignoreIndex`.
  * (PyTorch raises a device-side assert instead; a GPU kernel cannot throw.)
  */
-import { ArgumentError, fmtShape, sameShape, broadcastShapes } from '../base/shape';
-import { Tensor } from '../tensor/tensor';
-import { defineComposite, checkOperands, type Operand, type RefOperand, type RefTensor } from '../tensor/ops/define';
-import { sum } from '../tensor/ops/reduce';
-import { mean } from '../tensor/ops/stats';
-import { logSoftmax } from '../tensor/ops/softmax';
-import { add, sub, mul, div, neg, log, clamp, softplus, abs, square, where, lt, ge, eq, ne, cast } from '../tensor/ops/elementwise';
-import { arange } from '../tensor/ops/creation';
-import { reshape } from '../tensor/ops/shape-ops';
-import { stopGradient } from '../tensor/autograd';
+import { ArgumentError, fmtShape, sameShape, broadcastShapes } from '../../base/shape';
+import { Tensor } from '../tensor';
+import { defineComposite, checkOperands, detached, type OutputMeta, type RefTensor, type TensorMeta } from './define';
+import { sum } from './reduce';
+import { mean } from './stats';
+import { logSoftmax, refLogSoftmaxAlong } from './softmax';
+import { add, sub, mul, div, neg, log, clamp, softplus, abs, square, where, lt, ge, eq, ne, cast } from './elementwise';
+import { arange } from './creation';
+import { reshape } from './shape-ops';
 
 export type Reduction = 'mean' | 'sum' | 'none';
 const REDUCTIONS: readonly Reduction[] = ['mean', 'sum', 'none'];
 
-const T = (x: Operand) => x as Tensor;
-const R = (x: RefOperand) => x as RefTensor;
 
 function reduce(l: Tensor, reduction: Reduction): Tensor {
   return reduction === 'none' ? l : reduction === 'sum' ? sum(l) : mean(l);
 }
+/** A loss's rule: the input's shape for 'none', else a scalar (float32). */
+const lossShape = (shape: readonly number[], reduction: Reduction): OutputMeta => ({ shape: reduction === 'none' ? shape : [], dtype: 'float32' });
+
 function refReduce(shape: number[], vals: Float64Array, reduction: Reduction): RefTensor {
   if (reduction === 'none') return { shape, dtype: 'float32', data: vals };
   const s = vals.reduce((a, b) => a + b, 0);
@@ -75,29 +75,29 @@ interface BceAttrs { reduction: Reduction; weighted: boolean; }
 /** PyTorch's EPSILON in binary_cross_entropy_backward: the floor of p(1 − p) in the gradient's denominator. */
 const BCE_EPS = 1e-12;
 
-const bceOp = defineComposite<BceAttrs>({
+const bceOp = defineComposite({
   name: 'binaryCrossEntropy',
-  impl: ([p, t, w], a) => {
+  inputs: { p: 'tensor', target: 'tensor', weight: 'tensor?' },
+  shape: ({ p }, a: BceAttrs) => lossShape(p.shape, a.reduction),
+  impl: ({ p, target: t, weight: w }, a) => {
     // PyTorch's gradient is (p − t)/max(p(1 − p), 1e-12): finite at p = 0 or 1, where the logs' is not.
     // Inside (p(1 − p) ≥ 1e-12, so log p > −28 and the −100 clamp is idle) the logs are differentiated as
     // usual, on p swapped for 0.5 outside so no NaN leaks through the masked branch; outside, the clamped
     // logs of a constant p give the value and a zero-valued (p − sg p)·sg((p − t)/1e-12) term the gradient.
-    const P = T(p);
-    const inside = ge(mul(P, sub(1, P)), BCE_EPS);
-    const ps = where(inside, P, 0.5), pc = stopGradient(P);
+    const inside = ge(mul(p, sub(1, p)), BCE_EPS);
+    const ps = where(inside, p, 0.5), pc = detached(p);
     const lp = where(inside, log(ps), clamp(log(pc), -100));
     const l1p = where(inside, log(sub(1, ps)), clamp(log(sub(1, pc)), -100));
-    const edge = where(inside, 0, mul(sub(P, pc), stopGradient(div(sub(P, t), BCE_EPS))));
-    let l = add(neg(add(mul(t, lp), mul(sub(1, T(t)), l1p))), edge);
-    if (a.weighted) l = mul(l, w);
+    const edge = where(inside, 0, mul(sub(p, pc), detached(div(sub(p, t), BCE_EPS))));
+    let l = add(neg(add(mul(t, lp), mul(sub(1, t), l1p))), edge);
+    if (a.weighted && w) l = mul(l, w);
     return reduce(l, a.reduction);
   },
-  reference: ([p, t, w], a) => {
-    const P = R(p), Y = R(t);
+  reference: ({ p: P, target: Y, weight: W }, a) => {
     const vals = P.data.map((pv, k) => {
       const y = Y.data[k];
       const l = -(y * Math.max(Math.log(pv), -100) + (1 - y) * Math.max(Math.log(1 - pv), -100));
-      return a.weighted ? l * refAt(R(w), P.shape, k) : l;
+      return a.weighted && W ? l * refAt(W, P.shape, k) : l;
     });
     return refReduce(P.shape, vals, a.reduction);
   },
@@ -120,12 +120,14 @@ export function binaryCrossEntropy(p: Tensor, target: Tensor, { weight, reductio
 
 interface BceLogitsAttrs extends BceAttrs { posWeighted: boolean; }
 
-const bceLogitsOp = defineComposite<BceLogitsAttrs>({
+/** weights: [weight] and/or [posWeight], in that order, as attrs.weighted / attrs.posWeighted say. */
+const bceLogitsOp = defineComposite({
   name: 'binaryCrossEntropyWithLogits',
-  impl: (inputs, a) => {
-    const [x, t] = inputs.map(T);
-    const w = a.weighted ? T(inputs[2]) : null;
-    const pw = a.posWeighted ? T(inputs[a.weighted ? 3 : 2]) : null;
+  inputs: { x: 'tensor', target: 'tensor', weights: 'tensor[]' },
+  shape: ({ x }, a: BceLogitsAttrs) => lossShape(x.shape, a.reduction),
+  impl: ({ x, target: t, weights }, a) => {
+    const w = a.weighted ? weights[0] : null;
+    const pw = a.posWeighted ? weights[a.weighted ? 1 : 0] : null;
     // softplus(−x) = log(1 + e^−x) = max(−x, 0) + log1p(e^−|x|), smooth at x = 0 (its gradient there is exact)
     const sp = softplus(neg(x));
     const lw = pw ? add(mul(sub(pw, 1), t), 1) : null;
@@ -133,9 +135,8 @@ const bceLogitsOp = defineComposite<BceLogitsAttrs>({
     if (w) l = mul(l, w);
     return reduce(l, a.reduction);
   },
-  reference: (inputs, a) => {
-    const X = R(inputs[0]), Y = R(inputs[1]);
-    const W = a.weighted ? R(inputs[2]) : null, PW = a.posWeighted ? R(inputs[a.weighted ? 3 : 2]) : null;
+  reference: ({ x: X, target: Y, weights }, a) => {
+    const W = a.weighted ? weights[0] : null, PW = a.posWeighted ? weights[a.weighted ? 1 : 0] : null;
     const vals = X.data.map((x, k) => {
       const y = Y.data[k];
       const logSig = x >= 0 ? -Math.log1p(Math.exp(-x)) : x - Math.log1p(Math.exp(x));       // log σ(x)
@@ -225,50 +226,38 @@ function refNll(logp: RefTensor, t: RefTensor, w: RefTensor | null, a: NllAttrs)
   return { shape: [], dtype: 'float32', data: Float64Array.of(a.reduction === 'sum' ? total : total / wsum) };
 }
 
-function refLogSoftmax(x: RefTensor): RefTensor {
-  const cd = classDim(x);
-  const C = x.shape[cd];
-  const inner = x.shape.slice(cd + 1).reduce((p, q) => p * q, 1);
-  const outer = x.shape.slice(0, cd).reduce((p, q) => p * q, 1);
-  const data = new Float64Array(x.data.length);
-  for (let n = 0; n < outer; n++) {
-    for (let s = 0; s < inner; s++) {
-      const at = (c: number) => (n * C + c) * inner + s;
-      let m = -Infinity;
-      for (let c = 0; c < C; c++) m = Math.max(m, x.data[at(c)]);
-      let z = 0;
-      for (let c = 0; c < C; c++) z += Math.exp(x.data[at(c)] - m);
-      for (let c = 0; c < C; c++) data[at(c)] = x.data[at(c)] - m - Math.log(z);
-    }
-  }
-  return { shape: x.shape, dtype: 'float32', data };
-}
+/** An NLL-style loss's rule: the input's shape without the class dim for 'none', else a scalar. */
+const perSample = ({ x }: { x: TensorMeta }, a: NllAttrs) => lossShape(x.shape.filter((_, i) => i !== classDim(x)), a.reduction);
 
-const nllOp = defineComposite<NllAttrs>({
+const nllOp = defineComposite({
   name: 'nllLoss',
-  impl: ([x, t, w], a) => nllCore(T(x), T(t), a.weighted ? T(w) : null, a),
-  reference: ([x, t, w], a) => refNll(R(x), R(t), a.weighted ? R(w) : null, a),
+  inputs: { x: 'tensor', target: 'tensor', weight: 'tensor?' },
+  shape: perSample,
+  impl: ({ x, target, weight }, a) => nllCore(x, target, a.weighted && weight ? weight : null, a),
+  reference: ({ x, target, weight }, a) => refNll(x, target, a.weighted && weight ? weight : null, a),
 });
 
 interface CeAttrs extends NllAttrs { probs: boolean; }
 
-const ceOp = defineComposite<CeAttrs>({
+const ceOp = defineComposite({
   name: 'crossEntropy',
-  impl: ([x, t, w], a) => {
-    const logp = logSoftmax(T(x), classDim(T(x)));
-    const wt = a.weighted ? T(w) : null;
-    if (!a.probs) return nllCore(logp, T(t), wt, a);
+  inputs: { x: 'tensor', target: 'tensor', weight: 'tensor?' },
+  shape: (ins, a: CeAttrs) => perSample(ins, a),
+  impl: ({ x, target: t, weight }, a) => {
+    const logp = logSoftmax(x, classDim(x));
+    const wt = a.weighted && weight ? weight : null;
+    if (!a.probs) return nllCore(logp, t, wt, a);
     const cd = classDim(logp);
     const C = logp.shape[cd];
-    const q = a.labelSmoothing > 0 ? add(mul(t, 1 - a.labelSmoothing), a.labelSmoothing / C) : T(t);
+    const q = a.labelSmoothing > 0 ? add(mul(t, 1 - a.labelSmoothing), a.labelSmoothing / C) : t;
     const wq = wt ? mul(q, reshape(wt, logp.shape.map((d, i) => (i === cd ? C : 1)))) : q;
     const l = neg(sum(mul(logp, wq), { dim: cd }));
     // 'mean' divides by the number of samples (batch × spatial), not by weights, for probability targets
     return reduce(l, a.reduction);
   },
-  reference: ([x, t, w], a) => {
-    const logp = refLogSoftmax(R(x));
-    if (!a.probs) return refNll(logp, R(t), a.weighted ? R(w) : null, a);
+  reference: ({ x, target: t, weight: w }, a) => {
+    const logp = refLogSoftmaxAlong(x, classDim(x));
+    if (!a.probs) return refNll(logp, t, a.weighted && w ? w : null, a);
     const cd = classDim(logp);
     const C = logp.shape[cd];
     const inner = logp.shape.slice(cd + 1).reduce((p, q) => p * q, 1);
@@ -278,8 +267,8 @@ const ceOp = defineComposite<CeAttrs>({
       for (let s = 0; s < inner; s++) {
         for (let c = 0; c < C; c++) {
           const k = (n * C + c) * inner + s;
-          const q = R(t).data[k] * (1 - a.labelSmoothing) + a.labelSmoothing / C;
-          vals[n * inner + s] -= (a.weighted ? R(w).data[c] : 1) * q * logp.data[k];
+          const q = t.data[k] * (1 - a.labelSmoothing) + a.labelSmoothing / C;
+          vals[n * inner + s] -= (a.weighted && w ? w.data[c] : 1) * q * logp.data[k];
         }
       }
     }
@@ -356,10 +345,12 @@ export function crossEntropy(logits: Tensor, target: Tensor, { weight, ignoreInd
 
 interface PairAttrs { reduction: Reduction; beta: number; }
 
-const pairLoss = (name: string, f: (d: Tensor, a: PairAttrs) => Tensor, ref: (d: number, a: PairAttrs) => number) => defineComposite<PairAttrs>({
+const pairLoss = (name: string, f: (d: Tensor, a: PairAttrs) => Tensor, ref: (d: number, a: PairAttrs) => number) => defineComposite({
   name,
-  impl: ([x, t], a) => reduce(f(sub(x, t), a), a.reduction),
-  reference: ([x, t], a) => refReduce(R(x).shape, R(x).data.map((v, k) => ref(v - R(t).data[k], a)), a.reduction),
+  inputs: { x: 'tensor', target: 'tensor' },
+  shape: ({ x }, a: PairAttrs) => lossShape(x.shape, a.reduction),
+  impl: ({ x, target }, a) => reduce(f(sub(x, target), a), a.reduction),
+  reference: ({ x, target }, a) => refReduce(x.shape, x.data.map((v, k) => ref(v - target.data[k], a)), a.reduction),
 });
 const mseOp = pairLoss('mseLoss', (d) => square(d), (d) => d * d);
 const l1Op = pairLoss('l1Loss', (d) => abs(d), Math.abs);
