@@ -1,7 +1,7 @@
 import { defineConfig } from 'tsup';
 
 export default defineConfig({
-  entry: { index: 'src/index.ts', node: 'src/node.ts', 'decode-worker': 'src/io/decode-worker.ts' },
+  entry: { index: 'src/index.ts', formats: 'src/formats.ts', models: 'src/models.ts', sod: 'src/sod.ts', node: 'src/node.ts', 'decode-worker': 'src/io/decode-worker.ts' },
   format: ['esm'],
   dts: true,
   clean: true,

@@ -24,9 +24,10 @@
 import { readdirSync, statSync, existsSync, readFileSync, mkdirSync } from 'node:fs';
 import { join, dirname, extname } from 'node:path';
 import {
-  init, tensor, tidy, valueAndGrad, tree, optim, schedules, random, crossEntropy, softmax, loadSafetensors, loadStateDict, writeFileAtomic,
+  init, tensor, tidy, valueAndGrad, tree, optim, schedules, random, crossEntropy, softmax, loadSafetensors, writeFileAtomic,
   affineResample, colorJitter, normalize, sampleGeometry, Tensor, type Key,
 } from '../src/node';
+import { loadStateDict } from '../src/formats';
 import { resnet, isResNetHead, type ResNetName } from '../src/models/resnet';
 import { readImage, pixelsToCHW } from '../src/io/images';
 import { readStateDict } from '../src/io/load-weights';

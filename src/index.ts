@@ -1,55 +1,78 @@
-/** webgrad's public API. Runtime-neutral: imports no `node:` module. */
+/**
+ * `@webgrad/core`: tensors, ops, autograd, layers and optimizers. Runtime-neutral (no `node:` module).
+ * Every name is listed on purpose; internals stay behind their files. File formats, models and the
+ * Node runtime have entry points of their own: `@webgrad/core/formats`, `/models`, `/sod`, `/node`.
+ */
+// Tensors, dtypes, errors, memory
 export { Tensor } from './tensor/tensor';
 export type { DType } from './base/dtype';
 export { hasFloat16 } from './base/dtype';
 export { ArgumentError } from './base/shape';
 export { tidy, keep, memory, type MemoryInfo } from './tensor/scope';
-export * as tree from './tensor/tree';
-export { grad, valueAndGrad, vjp, stopGradient, noGrad, type GradOptions } from './tensor/autograd';
+export { tree } from './api/tree';
+export type { Tree, FlattenOptions } from './tensor/tree';
+
+// Devices
 export { init, createDevice, getDefaultDevice, setDefaultDevice } from './kernels/webgpu/devices';
 export { Device, GPUOpError, registerGPUProvider, type DeviceOptions } from './kernels/webgpu/device';
-export * from './tensor/ops/creation';
-export * from './tensor/ops/elementwise';
-export * from './tensor/ops/reduce';
-export { reshape, broadcastTo } from './tensor/ops/shape-ops';
-export * from './tensor/ops/layout';
-export * from './tensor/ops/indexing';
-export * from './tensor/ops/pool';
-export * from './tensor/ops/resize';
-export * from './tensor/ops/norm';
-export { matmul, linear, type MatmulAttrs } from './tensor/ops/matmul';
 export { configureMatmul, type MatmulConfig } from './kernels/wgsl/matmul-autotune';
-export { registeredOps } from './tensor/ops/define';
-export { customOp, customVjp, type CustomOpSpec, type CustomOpFn, type CustomVjpContext, type InputDecl, type InputKind, type Inputs, type OpSpec, type OutputMeta, type TensorMeta, type VjpContext } from './tensor/custom';
-export * as optim from './train/optim/index';
-export * as schedules from './train/schedules';
-/** Keys: `random.key(seed)`, `random.split(key, n)`, `random.foldIn(key, i)` (JAX's names; `split` alone is the tensor op). */
-export * as random from './tensor/random';
-export type { Key } from './tensor/random';
-export * from './tensor/ops/random';
-export { dropout } from './nn/dropout';
-export { HostTensor, toTensor, toTensors, hostValues, type HostDType, type HostArray } from './formats/host-tensor';
-export { parseSafetensors, serializeSafetensors, SafetensorsError } from './formats/safetensors';
-export { readPth, flattenStateDict, PthError } from './formats/pth';
-export { serializePth, toStateDict, PthWriteError, type PthView, type SerializePthOptions } from './formats/pth-write';
-export { UnpicklingError } from './formats/pickle';
-export { loadStateDict, type LoadStateDictOptions, type LoadStateDictResult } from './formats/load-state';
+
+// Autograd
+export { grad, valueAndGrad, vjp, stopGradient, noGrad, type GradOptions } from './tensor/autograd';
+export {
+  customOp, customVjp, type CustomOpSpec, type CustomOpFn, type CustomVjpContext, type InputDecl, type InputKind, type Inputs, type OpSpec,
+  type OutputMeta, type TensorMeta, type VjpContext,
+} from './tensor/custom';
+export type { RefTensor } from './base/ref-tensor';
+
+// Creation and random numbers (keys: random.key / split / foldIn, as in JAX)
+export { tensor, zeros, ones, full, arange, linspace, eye, zerosLike, onesLike, fullLike } from './tensor/ops/creation';
+export { rand, randn, randint, uniform, normal, bernoulli, randperm } from './tensor/ops/random';
+export { random } from './api/random';
+export type { Key } from './base/random';
+
+// Elementwise
+export {
+  abs, add, cast, clamp, cos, div, elu, eq, erfFn as erf, exp, expm1, ge, gelu, gt, isnan, le, leakyRelu, log, log1p,
+  logicalAnd, logicalNot, logicalOr, logicalXor, lt, maximum, minimum, mul, ne, neg, pow, reciprocal, relu, rsqrt,
+  sigmoid, sign, sin, softplus, sqrt, square, sub, tanh, where,
+} from './tensor/ops/elementwise';
+
+// Reductions and statistics
+export { sum, prod, max, min, argmax, argmin } from './tensor/ops/reduce';
+export { mean, variance, std, logsumexp, all, any } from './tensor/ops/stats';
+export { softmax, logSoftmax } from './tensor/ops/softmax';
+
+// Layout and indexing
+export { reshape, broadcastTo } from './tensor/ops/shape-ops';
+export {
+  cat, chunk, concat, expand, flatten, flip, narrow, pad, permute, repeat, repeatInterleave, roll, slice, sliceAxes, split,
+  squeeze, stack, t, tile, transpose, unsqueeze, index,
+} from './tensor/ops/layout';
+export { gather, indexAdd, indexSelect, oneHot, scatterAdd } from './tensor/ops/indexing';
+
+// Linear algebra, convolution, pooling, resizing, normalisation
+export { matmul, linear } from './tensor/ops/matmul';
 export { conv2d, conv1d, convTranspose2d, type Conv2dOptions, type Conv1dOptions, type ConvTranspose2dOptions, type Padding } from './tensor/ops/conv';
-export * from './tensor/ops/stats';
-export * from './tensor/ops/softmax';
-export * from './tensor/ops/losses';
+export { maxPool2d, avgPool2d, adaptiveAvgPool2d, adaptiveMaxPool2d, globalAvgPool2d, globalMaxPool2d } from './tensor/ops/pool';
+export { interpolate, upsampleLike } from './tensor/ops/resize';
+export { batchNorm, batchNormAct, layerNorm, groupNorm } from './tensor/ops/norm';
+export { dropout } from './nn/dropout';
+
+// Losses
+export { binaryCrossEntropy, binaryCrossEntropyWithLogits, crossEntropy, nllLoss, mseLoss, l1Loss, smoothL1Loss } from './tensor/ops/losses';
+
+// Image augmentation on the GPU
+export { affineResample, normalize, IMAGENET_MEAN, IMAGENET_STD } from './tensor/ops/augment';
+export {
+  augmentGeometry, colorJitter, sampleColorJitter, sampleGeometry, sampleResizedCrop, type GeometryOptions, type ColorJitterOptions,
+} from './train/data/augment';
+
+// Layers, optimizers, schedules, data
 /** Layers as { init, apply } values and initialisers: nn.linear, nn.conv2d, nn.batchNorm2d, nn.sequential, nn.init.* */
 export * as nn from './nn/index';
+export * as optim from './train/optim/index';
+export * as schedules from './train/schedules';
+export { arrayDataset, subset, type Dataset, type Sample, type HostImage } from './train/data/datasets';
+export { loader, uploadBatch, type Loader, type LoaderOptions, type Batch, type SkippedSample } from './train/data/loader';
 export { Progress } from './train/progress';
-/** Salient-object metrics: mae, fMeasure, sMeasure, eMeasure, iou, dice, sodScores. */
-export * as metrics from './sod/metrics';
-export { syntheticSample, syntheticBatch } from './sod/synthetic';
-export * from './tensor/ops/augment';
-export * from './train/data/augment';
-export * from './train/data/datasets';
-export * from './train/data/loader';
-export { readOnnx, OnnxError, type OnnxModel, type OnnxGraph, type OnnxNode, type OnnxAttributeValue, type OnnxValueInfo } from './formats/onnx';
-export { writeOnnx, onnxFloat, onnxFloats, ONNX_DATA_TYPE, type OnnxWriteModel, type OnnxWriteGraph, type OnnxWriteNode, type OnnxWriteValueInfo, type OnnxWriteAttribute } from './formats/onnx-write';
-export { exportU2NetOnnx, u2netInferenceGraph, u2netOnnxModel, type U2NetOnnxOptions, type U2NetInferenceGraph, type U2NetInferenceOp } from './sod/onnx-export';
-export { resnet, resnetBlocks, isResNetHead, RESNET_CONFIG, type ResNetModel, type ResNetConfig, type ResNetName, type ResNetFeatures, type BlockSpec, type BlockKind } from './models/resnet';
-export { u2netPredict, u2netPredictor, foldU2NetForInference, u2netFoldedApply, disposeFolded, resolvePrecision, type U2NetPrecision, type U2NetPredictor, type U2NetPredictOptions, type FoldedU2Net, type FoldedConv, type FoldedRebnconv, type FoldOptions } from './models/u2net/inference';

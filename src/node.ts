@@ -16,10 +16,15 @@ registerGPUProvider(() => {
   return gpu;
 });
 
+// The core, whole: `@webgrad/core/node` is the one import a Node program needs besides the subpaths.
 export * from './index';
 export { saveSafetensors, loadSafetensors, loadPth, savePth, writeFileAtomic, type AtomicWriteOptions } from './io/files';
+export { readStateDict, loadInitialWeights } from './io/load-weights';
+export { saveTrainingCheckpoint, loadTrainingCheckpoint, type TrainingCheckpoint } from './io/training-checkpoint';
 export { imageFolder, sodDataset, loadFileTask, type ImageFolderDataset, type FolderOptions, type SodDatasetOptions } from './io/image-folder';
 export { decodeWorkers } from './io/decode-workers';
 export { decodeImage, readImage, encodePng, ImageDecodeError, type RGBAImage, type DecodeOptions } from './io/images';
 export { setMaxImagePixels, getMaxImagePixels, DEFAULT_MAX_IMAGE_PIXELS } from './io/image-header';
 export { pretrainedU2netp, fetchU2netpOnnx, defaultCacheDir, U2NETP_ONNX_SHA256, type PretrainedOptions } from './sod/node/pretrained';
+export { loadSodFolder, sodPairs, type SodErrorOptions } from './sod/node/folder';
+export { writePanels, type PanelRow } from './sod/node/panels';

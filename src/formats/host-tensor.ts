@@ -6,6 +6,7 @@ import type { Device } from '../kernels/webgpu/device';
 import type { DType } from '../base/dtype';
 import { tensor } from '../tensor/ops/creation';
 import { Tensor } from '../tensor/tensor';
+import { flatten } from '../tensor/tree';
 
 /** Element types a checkpoint can hold (a superset of webgrad's tensor dtypes). */
 export type HostDType =
@@ -163,16 +164,5 @@ export function toTensors(host: unknown, device?: Device): any {
 
 /** Leaves of a nested state_dict that `isLeaf` accepts, with dotted keys (arrays by index; cycles and typed arrays skipped). */
 export function leafEntries<T>(obj: unknown, isLeaf: (x: unknown) => boolean): [string, T][] {
-  const out: [string, T][] = [];
-  const seen = new Set<unknown>();
-  const walk = (x: unknown, path: string) => {
-    if (isLeaf(x)) { out.push([path, x as T]); return; }
-    if (typeof x !== 'object' || x === null || ArrayBuffer.isView(x) || seen.has(x)) return;
-    seen.add(x);
-    if (Array.isArray(x)) x.forEach((c, i) => walk(c, path ? `${path}.${i}` : String(i)));
-    else for (const k of Object.keys(x)) walk((x as Record<string, unknown>)[k], path ? `${path}.${k}` : k);
-    seen.delete(x);
-  };
-  walk(obj, '');
-  return out;
+  return flatten(obj, { isLeaf }).filter((l) => isLeaf(l.value)).map((l) => [l.path, l.value as T]);
 }

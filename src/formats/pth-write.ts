@@ -7,6 +7,7 @@
  * 64 bytes as torch does; `<archive>/version` says 3. Tensors sharing one storage (views at other
  * offsets or strides, `PthView`) are written once. Runtime-neutral: no `node:` imports.
  */
+import { flatten } from '../tensor/tree';
 import { Tensor } from '../tensor/tensor';
 import { type HostArray, type HostDType, hostArrayBytes, isHostTensor } from './host-tensor';
 
@@ -282,24 +283,31 @@ export async function serializePth(stateDict: Record<string, Tensor | { dtype: H
  * PyTorch's order: per module, its parameters, then its buffers (`bn1.weight`, `bn1.bias`,
  * `bn1.running_mean`, …). Leaves are kept as they are (Tensors or HostTensors); no copy is made.
  */
-export function toStateDict(params: unknown, state?: unknown): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
+export function stateDict(params: unknown, state?: unknown): Record<string, unknown> {
   const isLeaf = (x: unknown) => x instanceof Tensor || isHostTensor(x) || isPthView(x);
-  const put = (k: string, v: unknown) => {
-    if (Object.prototype.hasOwnProperty.call(out, k)) throw new Error(`toStateDict: params and state both hold '${k}'`);
-    Object.defineProperty(out, k, { value: v, enumerable: true, writable: true, configurable: true });
-  };
-  const walk = (a: unknown, b: unknown, path: string) => {
-    const kids = (x: unknown) => (x !== null && typeof x === 'object' && !isLeaf(x) && !ArrayBuffer.isView(x) ? Object.keys(x) : null);
-    const ka = kids(a), kb = kids(b);
-    if (ka === null && a !== undefined && isLeaf(a)) put(path, a);
-    if (kb === null && b !== undefined && isLeaf(b)) put(path, b);
-    const keys = [...(ka ?? []), ...(kb ?? []).filter((k) => !ka?.includes(k))];
-    for (const k of keys) {
-      walk(ka?.includes(k) ? (a as Record<string, unknown>)[k] : undefined, kb?.includes(k) ? (b as Record<string, unknown>)[k] : undefined, path ? `${path}.${k}` : k);
+  const leaves = (t: unknown) => (t === undefined ? [] : flatten(t, { isLeaf }).filter((l) => isLeaf(l.value)));
+  const entries = [...leaves(params), ...leaves(state)];
+  // A module's parameters come before its buffers, and modules in the order they first appear:
+  // rank each path prefix by its first appearance (params first), then sort paths by their ranks.
+  const rank = new Map<string, number>();
+  for (const { path } of entries) {
+    const parts = path.split('.');
+    for (let i = 1; i <= parts.length; i++) {
+      const prefix = parts.slice(0, i).join('.');
+      if (!rank.has(prefix)) rank.set(prefix, rank.size);
     }
-  };
-  walk(params, state, '');
+  }
+  const key = (path: string) => path.split('.').map((_, i, parts) => rank.get(parts.slice(0, i + 1).join('.'))!);
+  const keyed = entries.map((e) => ({ ...e, key: key(e.path) }));
+  keyed.sort((x, y) => {
+    for (let i = 0; i < Math.min(x.key.length, y.key.length); i++) if (x.key[i] !== y.key[i]) return x.key[i] - y.key[i];
+    return x.key.length - y.key.length;
+  });
+  const out: Record<string, unknown> = {};
+  for (const { path, value } of keyed) {
+    if (Object.prototype.hasOwnProperty.call(out, path)) throw new Error(`stateDict: params and state both hold '${path}'`);
+    Object.defineProperty(out, path, { value, enumerable: true, writable: true, configurable: true });
+  }
   return out;
 }
 

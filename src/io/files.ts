@@ -6,6 +6,7 @@ import { mkdir, open, readFile, readdir, rename, rm, stat } from 'node:fs/promis
 import { basename, dirname, join } from 'node:path';
 import type { FileHandle } from 'node:fs/promises';
 import { Tensor } from '../tensor/tensor';
+import { flatten } from '../tensor/tree';
 import { HostTensor, isHostTensor } from '../formats/host-tensor';
 import { parseSafetensors, serializeSafetensors } from '../formats/safetensors';
 import { readPth } from '../formats/pth';
@@ -89,22 +90,7 @@ export async function writeFileAtomic(path: string, data: Uint8Array, options: A
 
 /** Saves the tensors of a tree (Tensors or HostTensors, keyed by dotted path) as a safetensors file, atomically. */
 export async function saveSafetensors(path: string, tree: unknown, metadata?: Record<string, string>, options: AtomicWriteOptions = {}): Promise<void> {
-  const dict: Record<string, Tensor | HostTensor> = {};
-  const add = (k: string, v: Tensor | HostTensor) => {
-    if (Object.prototype.hasOwnProperty.call(dict, k)) throw new Error(`saveSafetensors: two tensors share the key '${k}'`);
-    Object.defineProperty(dict, k, { value: v, enumerable: true, writable: true, configurable: true });
-  };
-  const seen = new Set<unknown>();
-  const walk = (x: unknown, p: string) => {
-    if (x instanceof Tensor || isHostTensor(x)) { add(p || 'tensor', x as Tensor | HostTensor); return; }
-    if (typeof x !== 'object' || x === null || seen.has(x)) return;
-    if (ArrayBuffer.isView(x)) throw new TypeError(`saveSafetensors: leaf '${p}' is a bare typed array; wrap it as a HostTensor { dtype, shape, data }`);
-    seen.add(x);
-    if (Array.isArray(x)) x.forEach((c, i) => walk(c, p ? `${p}.${i}` : String(i)));
-    else for (const k of Object.keys(x)) walk((x as Record<string, unknown>)[k], p ? `${p}.${k}` : k);
-    seen.delete(x);
-  };
-  walk(tree, '');
+  const dict = tensorDict('saveSafetensors', tree, (x) => x instanceof Tensor || isHostTensor(x)) as Record<string, Tensor | HostTensor>;
   await writeFileAtomic(path, await serializeSafetensors(dict, metadata), options);
 }
 
@@ -124,23 +110,20 @@ export async function loadPth(path: string): Promise<unknown> {
  * `torch.load` reads, atomically. `num_batches_tracked` counters are written as int64, as in torch.
  */
 export async function savePth(path: string, tree: unknown, options: SerializePthOptions & AtomicWriteOptions = {}): Promise<void> {
-  const dict: Record<string, Tensor | HostTensor | PthView> = {};
-  const seen = new Set<unknown>();
-  const walk = (x: unknown, p: string) => {
-    if (x instanceof Tensor || isHostTensor(x) || isPthView(x)) {
-      const k = p || 'tensor';
-      if (Object.prototype.hasOwnProperty.call(dict, k)) throw new Error(`savePth: two tensors share the key '${k}'`);
-      Object.defineProperty(dict, k, { value: x, enumerable: true, writable: true, configurable: true });
-      return;
-    }
-    if (typeof x !== 'object' || x === null || seen.has(x)) return;
-    if (ArrayBuffer.isView(x)) throw new TypeError(`savePth: leaf '${p}' is a bare typed array; wrap it as a HostTensor { dtype, shape, data }`);
-    seen.add(x);
-    if (Array.isArray(x)) x.forEach((c, i) => walk(c, p ? `${p}.${i}` : String(i)));
-    else for (const k of Object.keys(x)) walk((x as Record<string, unknown>)[k], p ? `${p}.${k}` : k);
-    seen.delete(x);
-  };
-  walk(tree, '');
+  const dict = tensorDict('savePth', tree, (x) => x instanceof Tensor || isHostTensor(x) || isPthView(x)) as Record<string, Tensor | HostTensor | PthView>;
   const stem = basename(path).replace(/\.[^.]*$/, '').replace(/[^A-Za-z0-9_.-]/g, '_') || 'archive';
   await writeFileAtomic(path, await serializePth(dict, { archiveName: options.archiveName ?? stem, int64: options.int64 }), options);
+}
+
+/** The tensor leaves of a tree by dotted key (a lone root tensor is 'tensor'); bare typed arrays and duplicate keys are errors. */
+function tensorDict(fn: string, tree: unknown, isLeaf: (x: unknown) => boolean): Record<string, unknown> {
+  const dict: Record<string, unknown> = {};
+  for (const { path, value } of flatten(tree, { isLeaf })) {
+    if (ArrayBuffer.isView(value)) throw new TypeError(`${fn}: leaf '${path}' is a bare typed array; wrap it as a HostTensor { dtype, shape, data }`);
+    if (!isLeaf(value)) continue;
+    const k = path || 'tensor';
+    if (Object.prototype.hasOwnProperty.call(dict, k)) throw new Error(`${fn}: two tensors share the key '${k}'`);
+    Object.defineProperty(dict, k, { value, enumerable: true, writable: true, configurable: true });
+  }
+  return dict;
 }

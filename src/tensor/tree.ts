@@ -6,15 +6,39 @@ export type Tree<L = Tensor> = L | readonly Tree<L>[] | { readonly [k: string]: 
 const isPlainObject = (x: unknown): x is Record<string, unknown> =>
   typeof x === 'object' && x !== null && !(x instanceof Tensor) && !Array.isArray(x) && Object.getPrototypeOf(x) === Object.prototype;
 
-/** Leaves in a fixed order (arrays by index, objects by insertion order), with their dotted paths. */
-export function flatten(tree: unknown, prefix = ''): { path: string; value: unknown }[] {
+export interface FlattenOptions {
+  /**
+   * Which nodes are leaves. By default anything that is not a plain object or an array (a Tensor,
+   * a number, a class instance). With a custom test, every other non-null object (except typed
+   * arrays) is walked into, which is what file formats need: a parsed pickle's dicts may have no
+   * prototype, and a state_dict may hold HostTensors beside Tensors.
+   */
+  isLeaf?: (x: unknown) => boolean;
+  /** Path of the root (default ''). */
+  prefix?: string;
+}
+
+/**
+ * Leaves in a fixed order (arrays by index, objects by own-key order), with their dotted paths:
+ * the one walk behind state_dict keys, optimizer parameter paths and checkpoint files. Nodes that
+ * are neither leaves nor walkable containers are reported too (callers filter or reject them);
+ * a container reached again through a cycle is skipped.
+ */
+export function flatten(tree: unknown, options: FlattenOptions = {}): { path: string; value: unknown }[] {
+  const custom = options.isLeaf;
   const out: { path: string; value: unknown }[] = [];
+  const seen = new Set<unknown>();
+  const container = (x: unknown) =>
+    custom ? !custom(x) && typeof x === 'object' && x !== null && !ArrayBuffer.isView(x) : Array.isArray(x) || isPlainObject(x);
   const walk = (node: unknown, path: string) => {
+    if (!container(node)) { out.push({ path, value: node }); return; }
+    if (seen.has(node)) return;
+    seen.add(node);
     if (Array.isArray(node)) node.forEach((c, i) => walk(c, path ? `${path}.${i}` : String(i)));
-    else if (isPlainObject(node)) for (const k of Object.keys(node)) walk(node[k], path ? `${path}.${k}` : k);
-    else out.push({ path, value: node });
+    else for (const k of Object.keys(node as object)) walk((node as Record<string, unknown>)[k], path ? `${path}.${k}` : k);
+    seen.delete(node);
   };
-  walk(tree, prefix);
+  walk(tree, options.prefix ?? '');
   return out;
 }
 
@@ -47,13 +71,6 @@ export function unflatten(tree: unknown, values: readonly unknown[]): any {
   const out = map(tree, () => values[i++]);
   if (i !== values.length) throw new Error(`tree.unflatten: structure has ${i} leaves; got ${values.length} values`);
   return out;
-}
-
-/** Dictionary of tensors by dotted path (a PyTorch-style state_dict view). */
-export function toStateDict(tree: unknown): Record<string, Tensor> {
-  const o: Record<string, Tensor> = {};
-  for (const { path, value } of flatten(tree)) if (value instanceof Tensor) o[path] = value;
-  return o;
 }
 
 export function dispose(tree: unknown): void {

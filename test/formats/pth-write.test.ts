@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { readPth, flattenStateDict } from '../../src/formats/pth';
-import { serializePth, toStateDict, crc32, PthWriteError } from '../../src/formats/pth-write';
+import { serializePth, stateDict, crc32, PthWriteError } from '../../src/formats/pth-write';
 import { HostTensor, hostValues } from '../../src/formats/host-tensor';
 import { readZipDirectory, readZipEntry } from '../../src/formats/zip';
 import { savePth, tensor, tree } from '../../src/node';
@@ -85,7 +85,7 @@ describe('serializePth', () => {
     const w = tensor(Float32Array.of(1, 2, 3, 4), { shape: [2, 2] });
     const params = { conv: { weight: w }, bn: { weight: tensor(Float32Array.of(1, 1), { shape: [2] }), bias: tensor(Float32Array.of(0, 0), { shape: [2] }) }, tied: { weight: w } };
     const state = { bn: { running_mean: tensor(Float32Array.of(0.5, -0.5), { shape: [2] }), num_batches_tracked: tensor(Int32Array.of(3), { shape: [], dtype: 'int32' }), mask: tensor(Uint32Array.of(1, 0), { shape: [2], dtype: 'bool' }) } };
-    const sd = toStateDict(params, state);
+    const sd = stateDict(params, state);
     expect(Object.keys(sd)).toEqual(['conv.weight', 'bn.weight', 'bn.bias', 'bn.running_mean', 'bn.num_batches_tracked', 'bn.mask', 'tied.weight']);
     const dir = mkdtempSync(join(tmpdir(), 'pthw-'));
     try {

@@ -1,8 +1,9 @@
 /** customVjp and customOp: user-defined gradients and ops on the built-in op contract. */
 import { describe, it, expect } from 'vitest';
 import {
-  tensor, add, mul, div, abs, clamp, sign, sum, square, grad, registeredOps, customOp, customVjp, type Tensor,
+  tensor, add, mul, div, abs, clamp, sign, sum, square, grad, customOp, customVjp, type Tensor,
 } from '../../src/node';
+import { registeredOps } from '../../src/tensor/ops/define';
 
 const vals = async (t: Tensor) => [...await t.data()];
 

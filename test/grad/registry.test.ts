@@ -1,9 +1,10 @@
 /** Every differentiable op: GPU VJP vs central differences of the float64 reference along random directions. */
 import { describe, it } from 'vitest';
 import fc from 'fast-check';
-import { registeredOps } from '../../src/node';
+import {  } from '../../src/node';
 import { ALL_CASES } from '../ops/cases';
 import { gradCheck, seedArb } from '../helpers/gradcheck';
+import { registeredOps } from '../../src/tensor/ops/define';
 
 describe('VJP matches finite differences', () => {
   for (const [name, spec] of Object.entries(ALL_CASES)) {

@@ -3,12 +3,13 @@ import { describe, it, expect } from 'vitest';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { tree, random, tidy, tensor, rand, optim, valueAndGrad, crossEntropy, saveSafetensors, savePth, toStateDict, readPth, HostTensor, type PthView, type Tensor } from '../../src/node';
+import { tree, random, tidy, tensor, rand, optim, valueAndGrad, crossEntropy, saveSafetensors, savePth, type Tensor } from '../../src/node';
 import { readZipDirectory } from '../../src/formats/zip';
 import { resnet, isResNetHead, type ResNetName } from '../../src/models/resnet';
 import { loadInitialWeights } from '../../src/io/load-weights';
 import { refConv2d } from '../../src/tensor/ops/ref/conv';
 import type { RefTensor } from '../../src/tensor/ops/define';
+import { stateDict, readPth, HostTensor, type PthView } from '../../src/formats';
 
 const count = (params: unknown) => tree.tensors(params).reduce((s, t) => s + t.size, 0);
 
@@ -217,7 +218,7 @@ describe('ResNet', () => {
     // one training step so BN statistics and counters differ from their init
     const st = tidy(() => m.apply(a.params, a.state, rand(random.key(12), [2, 3, 32, 32]), { training: true }).state);
     tree.dispose(a.state);
-    const sd = toStateDict(a.params, st);
+    const sd = stateDict(a.params, st);
     const keys = Object.keys(sd);
     expect(keys.slice(0, 8)).toEqual(['conv1.weight', 'bn1.weight', 'bn1.bias', 'bn1.running_mean', 'bn1.running_var', 'bn1.num_batches_tracked', 'layer1.0.conv1.weight', 'layer1.0.bn1.weight']);
     expect(keys.slice(-2)).toEqual(['fc.weight', 'fc.bias']);

@@ -5,12 +5,13 @@
  * outer, middle or inner coalesced dims are broadcast. GPU vs the registered float64 reference.
  */
 import { describe, it, expect } from 'vitest';
-import { registeredOps, tidy, type Tensor } from '../../src/node';
+import { tidy, type Tensor } from '../../src/node';
 import { coalesce } from '../../src/kernels/wgsl/elementwise';
 import { broadcastStrides } from '../../src/base/shape';
 import { toGPU, fromGPU, poisonPool } from '../helpers/gpu-ref';
 import { expectClose } from '../helpers/close';
 import type { RefTensor } from '../../src/tensor/ops/define';
+import { registeredOps } from '../../src/tensor/ops/define';
 
 function values(shape: number[], seed: number): RefTensor {
   const n = shape.reduce((a, b) => a * b, 1);

@@ -1,11 +1,8 @@
 /** Layout ops: known values (checked against PyTorch by hand), public-wrapper semantics and error messages. */
 import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
-import {
-  tensor, arange, reshape, tidy, grad, sum, mul,
-  flatten, squeeze, unsqueeze, view, permute, transpose, t, slice, sliceAxes, narrow, flip, roll, tile, repeat, repeatInterleave, expand,
-  concat, cat, stack, split, chunk, pad, gather, indexSelect, scatterAdd, indexAdd, oneHot, type Tensor,
-} from '../../src/node';
+import { tensor, arange, reshape, tidy, grad, sum, mul, flatten, squeeze, unsqueeze, permute, transpose, t, slice, sliceAxes, narrow, flip, roll, tile, repeat, repeatInterleave, expand, concat, cat, stack, split, chunk, pad, gather, indexSelect, scatterAdd, indexAdd, oneHot, type Tensor } from '../../src/node';
+import { view } from '../../src/tensor/ops/layout';
 
 const arr = (x: Tensor) => x.toArray();
 const a23 = () => tensor([[1, 2, 3], [4, 5, 6]]);

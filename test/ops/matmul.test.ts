@@ -5,7 +5,7 @@
  */
 import { describe, it, expect, afterAll } from 'vitest';
 import fc from 'fast-check';
-import { matmul, linear, tensor, zeros, configureMatmul, registeredOps, tidy, getDefaultDevice, ArgumentError } from '../../src/node';
+import { matmul, linear, tensor, zeros, configureMatmul, tidy, getDefaultDevice, ArgumentError } from '../../src/node';
 import { MATMUL_VARIANTS } from '../../src/kernels/wgsl/matmul';
 import { tuneMatmul, matmulTuning, resetMatmulTuning } from '../../src/kernels/wgsl/matmul-autotune';
 import { matmulCase } from './cases/matmul';
@@ -13,6 +13,7 @@ import { toGPU, poisonPool } from '../helpers/gpu-ref';
 import { mismatch } from '../helpers/close';
 import type { Tensor } from '../../src/node';
 import type { RefOperand } from '../../src/tensor/ops/define';
+import { registeredOps } from '../../src/tensor/ops/define';
 
 const op = registeredOps().get('matmul')!;
 const tol = { rtol: 1e-4, atol: 1e-4 };

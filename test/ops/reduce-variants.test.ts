@@ -4,12 +4,13 @@
  * output (outer-axis reductions), and general addressing. GPU vs the registered float64 reference.
  */
 import { describe, it, expect } from 'vitest';
-import { registeredOps, tidy, type Tensor } from '../../src/node';
+import { tidy, type Tensor } from '../../src/node';
 import { reducePlan } from '../../src/kernels/wgsl/reduce';
 import { toGPU, fromGPU, poisonPool } from '../helpers/gpu-ref';
 import { expectClose } from '../helpers/close';
 import type { RefTensor } from '../../src/tensor/ops/define';
 import type { DType } from '../../src/base/dtype';
+import { registeredOps } from '../../src/tensor/ops/define';
 
 /** Deterministic values; integer-valued so float sums are exact in any order. */
 function values(shape: number[], dtype: DType, seed: number): RefTensor {

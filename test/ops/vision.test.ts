@@ -1,10 +1,7 @@
 /** Known values for pooling, resizing and normalisation (worked out by hand from PyTorch's rules). */
 import { describe, it, expect } from 'vitest';
-import {
-  tensor, tidy, valueAndGrad, sum, mul, relu, memory, ArgumentError, Tensor,
-  maxPool2d, avgPool2d, adaptiveAvgPool2d, adaptiveMaxPool2d, globalAvgPool2d, interpolate, upsampleLike,
-  batchNorm, batchNormAct, layerNorm, groupNorm, poolOutputSize, arange, reshape,
-} from '../../src/node';
+import { tensor, tidy, valueAndGrad, sum, mul, relu, memory, ArgumentError, Tensor, maxPool2d, avgPool2d, adaptiveAvgPool2d, adaptiveMaxPool2d, globalAvgPool2d, interpolate, upsampleLike, batchNorm, batchNormAct, layerNorm, groupNorm, arange, reshape } from '../../src/node';
+import { poolOutputSize } from '../../src/tensor/ops/pool';
 
 const vals = async (t: Tensor) => Array.from(await t.data());
 const close = (got: number[], want: number[], tol = 1e-5) => {

@@ -1,7 +1,9 @@
 /** Augmentations: geometric identities (flips, 90° rotation, resize = interpolate, crops), image/mask alignment, samplers, colour steps. */
 import { describe, it, expect } from 'vitest';
-import { tensor, tidy, random, affineResample, augmentGeometry, sampleGeometry, sampleResizedCrop, uniformStream, colorJitter, colorJitterWith, sampleColorJitter, normalize, IMAGENET_MEAN, IMAGENET_STD } from '../../src/node';
+import { tensor, tidy, random, affineResample, augmentGeometry, sampleGeometry, sampleResizedCrop, colorJitter, sampleColorJitter, normalize, IMAGENET_MEAN, IMAGENET_STD } from '../../src/node';
 import { refInterpolate } from '../../src/tensor/ops/ref/resize';
+import { uniformStream } from '../../src/train/data/augment';
+import { colorJitterWith } from '../../src/tensor/ops/augment';
 
 const ramp = (n: number) => Float32Array.from({ length: n }, (_, i) => ((i * 37) % 101) / 100);
 const at = (d: ArrayLike<number>, shape: number[], n: number, c: number, y: number, x: number) => d[((n * shape[1] + c) * shape[2] + y) * shape[3] + x];

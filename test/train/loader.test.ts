@@ -6,7 +6,9 @@ import { join } from 'node:path';
 import jpeg from 'jpeg-js';
 import { sequential, lambda, linear } from '../../src/nn';
 import { loadSodFolder } from '../../src/sod/node/folder';
-import { type Tensor, crossEntropy, reshape, tidy, valueAndGrad, optim, colorJitter, normalize, encodePng, imageFolder, sodDataset, decodeWorkers, loader, arrayDataset, subset, random, augmentGeometry, type HostBatch } from '../../src/node';
+import { type Tensor, crossEntropy, reshape, tidy, valueAndGrad, optim, colorJitter, normalize, encodePng, imageFolder, sodDataset, decodeWorkers, loader, arrayDataset, subset, random, augmentGeometry } from '../../src/node';
+import type { HostBatch } from '../../src/train/data/loader';
+import { permutation } from '../../src/base/random';
 
 let root: string;
 const W = 6, H = 5;
@@ -97,7 +99,7 @@ describe('loader', () => {
     }
     expect(sizes).toEqual([4, 4, 2]);
     expect([...seen].sort((a, b) => a - b)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
-    expect(seen).toEqual([...random.permutation(random.foldIn(key, 0), 10)]);
+    expect(seen).toEqual([...permutation(random.foldIn(key, 0), 10)]);
     expect([...l.order(1)]).not.toEqual(seen);
     expect([...loader(arr, { batchSize: 4, shuffle: true, key }).order(1)]).toEqual([...l.order(1)]);
     const d = loader(arr, { batchSize: 4, dropLast: true });

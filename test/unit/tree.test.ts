@@ -1,6 +1,7 @@
 /** Pytrees: flatten order and paths, map over several trees, unflatten, state-dict paths. */
 import { describe, it, expect } from 'vitest';
 import { tree, tensor, type Tensor } from '../../src/node';
+import { stateDict } from '../../src/formats';
 
 describe('tree', () => {
   const nested = { conv: { weight: 1, bias: 2 }, layers: [{ w: 3 }, { w: 4, extra: [5, 6] }], scale: 7 };
@@ -40,13 +41,38 @@ describe('tree', () => {
     expect(() => tree.unflatten(nested, new Array(8).fill(0))).toThrow(/7 leaves; got 8/);
   });
 
-  it('toStateDict gives PyTorch-style keys for tensor leaves only', () => {
+  it('stateDict gives PyTorch-style keys for tensor leaves only', () => {
     const w = tensor([1]), b = tensor([2]), v = tensor([3]);
     const params = { stage1: { rebnconvin: { conv_s1: { weight: w, bias: b } } }, layer1: [{ conv1: { weight: v } }], steps: 3 };
-    const sd = tree.toStateDict(params);
+    const sd = stateDict(params);
     expect(Object.keys(sd)).toEqual(['stage1.rebnconvin.conv_s1.weight', 'stage1.rebnconvin.conv_s1.bias', 'layer1.0.conv1.weight']);
     expect(sd['layer1.0.conv1.weight']).toBe(v);
     tree.dispose(params);
     expect([w, b, v].every((t: Tensor) => t.isDisposed)).toBe(true);
+  });
+});
+
+describe('tree.flatten with isLeaf (the walk behind state_dict keys and checkpoint files)', () => {
+  it('walks null-prototype dicts and class instances when isLeaf decides, skips cycles, reports other nodes', () => {
+    const dict = Object.create(null) as Record<string, unknown>;
+    dict.a = { leaf: 1 };
+    dict.b = [{ leaf: 2 }, 'text'];
+    dict.self = dict; // a cycle from a hostile pickle must not loop
+    const isLeaf = (x: unknown) => typeof x === 'object' && x !== null && 'leaf' in x;
+    const flat = tree.flatten(dict, { isLeaf });
+    expect(flat.map((l) => l.path)).toEqual(['a', 'b.0', 'b.1']);
+    expect(flat.filter((l) => isLeaf(l.value)).map((l) => l.path)).toEqual(['a', 'b.0']);
+    // by default only plain objects and arrays are containers
+    expect(tree.flatten(dict).map((l) => l.path)).toEqual(['']);
+    expect(tree.flatten({ x: [1, 2] }, { prefix: 'm' }).map((l) => l.path)).toEqual(['m.x.0', 'm.x.1']);
+  });
+
+  it("stateDict interleaves params and state per module, as PyTorch's state_dict orders them", () => {
+    const w = tensor([1]), b = tensor([2]), rm = tensor([0]), w2 = tensor([3]);
+    const params = { bn1: { weight: w, bias: b }, fc: { weight: w2 } };
+    const state = { bn1: { running_mean: rm } };
+    expect(Object.keys(stateDict(params, state))).toEqual(['bn1.weight', 'bn1.bias', 'bn1.running_mean', 'fc.weight']);
+    expect(() => stateDict(params, { fc: { weight: rm } })).toThrow(/both hold 'fc.weight'/);
+    tree.dispose([params, state]);
   });
 });

@@ -1,0 +1,14 @@
+/**
+ * `@webgrad/core/formats`: reading and writing model files in memory (runtime-neutral). Node's
+ * file-level helpers (saveSafetensors, loadPth, …) are in `@webgrad/core/node`.
+ */
+export { HostTensor, isHostTensor, toTensor, toTensors, hostValues, type HostDType, type HostArray } from './formats/host-tensor';
+export { parseSafetensors, serializeSafetensors, SafetensorsError } from './formats/safetensors';
+export { readPth, flattenStateDict, PthError } from './formats/pth';
+export { serializePth, stateDict, PthWriteError, type PthView, type SerializePthOptions } from './formats/pth-write';
+export { UnpicklingError } from './formats/pickle';
+export { loadStateDict, type LoadStateDictOptions, type LoadStateDictResult } from './formats/load-state';
+export { readOnnx, OnnxError, type OnnxModel, type OnnxGraph, type OnnxNode, type OnnxAttributeValue, type OnnxValueInfo } from './formats/onnx';
+export {
+  writeOnnx, onnxFloat, onnxFloats, type OnnxWriteModel, type OnnxWriteGraph, type OnnxWriteNode, type OnnxWriteValueInfo, type OnnxWriteAttribute,
+} from './formats/onnx-write';
