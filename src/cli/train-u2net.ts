@@ -145,7 +145,7 @@ export async function run(argv: string[]): Promise<number> {
     for (const k of Object.keys(scores) as (keyof Scores)[]) scores[k] /= evalCount;
     const tag = iteration < 0 ? 'final' : `iter ${iteration}`;
     console.log(`eval (${tag}, ${evalCount} held-out): IoU ${scores.iou.toFixed(3)}  MAE ${scores.mae.toFixed(4)}  maxF ${scores.maxF.toFixed(3)}  S ${scores.sMeasure.toFixed(3)}`);
-    if (!Object.values(scores).every(Number.isFinite)) throw new RunStopped(`the held-out evaluation at iteration ${iteration} is not finite: the weights diverged`);
+    if (!Object.values(scores).every(Number.isFinite)) throw stopped(`the held-out evaluation ${iteration < 0 ? 'at the end' : `at iteration ${iteration}`} is not finite (IoU ${scores.iou}, MAE ${scores.mae}): the weights diverged`);
     if (iteration >= 0) await writePanels(join(args.out, `stage-${String(iteration).padStart(6, '0')}.png`), panels);
     return scores;
   }
