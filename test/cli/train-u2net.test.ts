@@ -46,12 +46,20 @@ describe('webgrad train-u2net: bad command lines', () => {
 });
 
 describe('webgrad train-u2net: runs', () => {
-  it('writes last and best checkpoints; a diverging resume stops with exit 1 and keeps them', () => {
+  it('writes last and best checkpoints (eval-u2net scores them alike); a diverging resume stops with exit 1 and keeps them', () => {
     const out = join(dir, 'run');
     const r = runCli(['train-u2net', ...TINY, '--iters', '2', '--eval-every', '2', '--ckpt-every', '2', '--out', out]);
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/best held-out IoU so far: [\d.]+ → .*best\.safetensors/);
     const last = readFileSync(join(out, 'last.safetensors')), best = readFileSync(join(out, 'best.safetensors'));
+    // eval-u2net scores the checkpoint as the training run's own evaluation did
+    const final = /eval \(final, 2 held-out\): IoU ([\d.]+)  MAE ([\d.]+)/.exec(r.stdout)!;
+    const e = runCli(['eval-u2net', '--weights', join(out, 'best.safetensors'), '--size', '32', '--count', '2', '--json']);
+    expect(e.status, e.stderr).toBe(0);
+    const scores = JSON.parse(e.stdout);
+    expect(scores.samples).toBe(2);
+    expect(scores.iou).toBeCloseTo(Number(final[1]), 3);
+    expect(scores.mae).toBeCloseTo(Number(final[2]), 4);
     const d = runCli(['train-u2net', ...TINY, '--iters', '6', '--eval-every', '2', '--ckpt-every', '2', '--lr', '1e6', '--resume', join(out, 'last.safetensors'), '--out', out]);
     expect(d.status, d.stderr).toBe(1);
     const lines = ownLines(d.stderr);
