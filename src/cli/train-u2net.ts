@@ -92,7 +92,7 @@ export async function run(argv: string[]): Promise<number> {
   let { params, state } = model.init(initKey);
   let optState = opt.init(params);
   let start = 0;
-  let best = -Infinity;
+  let best = { iou: -Infinity, mae: Infinity };
   if (args.resume) {
     let ck;
     try {
@@ -107,7 +107,7 @@ export async function run(argv: string[]): Promise<number> {
     ({ params, state, optState } = ck);
     start = ck.step;
     best = await bestSoFar(bestPath);
-    console.log(`resumed from ${args.resume} at iteration ${start}${Number.isFinite(best) ? `; best held-out IoU so far ${best.toFixed(3)}` : ''}`);
+    console.log(`resumed from ${args.resume} at iteration ${start}${Number.isFinite(best.iou) ? `; best held-out IoU so far ${best.iou.toFixed(3)}` : ''}`);
     if (start >= args.iters) throw new UsageError(`--resume: '${args.resume}' is at iteration ${start} already; give --iters > ${start}`);
   } else if (args.init) {
     try {
@@ -151,7 +151,7 @@ export async function run(argv: string[]): Promise<number> {
   }
 
   let lastSaved = args.resume ? `${args.resume} (iteration ${start})` : '';
-  const stopped = (why: string) => new RunStopped(`${why}; stopped. ${lastSaved ? `The last good checkpoint is ${lastSaved}` : 'No checkpoint was written'}${Number.isFinite(best) ? `, the best (IoU ${best.toFixed(3)}) ${bestPath}` : ''}. Try a lower --lr (now ${args.lr}).`);
+  const stopped = (why: string) => new RunStopped(`${why}; stopped. ${lastSaved ? `The last good checkpoint is ${lastSaved}` : 'No checkpoint was written'}${Number.isFinite(best.iou) ? `, the best (IoU ${best.iou.toFixed(3)}) ${bestPath}` : ''}. Try a lower --lr (now ${args.lr}).`);
 
   const progress = new Progress(args.iters - start, 'train');
   const t0 = performance.now();
@@ -188,10 +188,11 @@ export async function run(argv: string[]): Promise<number> {
         await saveTrainingCheckpoint(lastPath, { params, state, optState, step: it + 1, meta });
         lastSaved = `${lastPath} (iteration ${it + 1})`;
       }
-      if (scores && scores.iou > best) {
-        best = scores.iou;
+      // best by held-out IoU; a tie (early runs sit at IoU 0) goes to the lower MAE
+      if (scores && (scores.iou > best.iou || (scores.iou === best.iou && scores.mae < best.mae))) {
+        best = { iou: scores.iou, mae: scores.mae };
         await saveTrainingCheckpoint(bestPath, { params, state, optState, step: it + 1, meta: { ...meta, iou: scores.iou, mae: scores.mae } });
-        console.log(`best held-out IoU so far: ${best.toFixed(3)} → ${bestPath}`);
+        console.log(`best held-out IoU so far: ${best.iou.toFixed(3)} (MAE ${best.mae.toFixed(4)}) → ${bestPath}`);
       }
     }
     progress.done();
@@ -218,15 +219,17 @@ async function allFinite(trees: unknown[]): Promise<boolean> {
   return true;
 }
 
-/** The held-out IoU recorded in an existing best checkpoint (to keep comparing after --resume). */
-async function bestSoFar(path: string): Promise<number> {
-  if (!existsSync(path)) return -Infinity;
+/** The held-out scores recorded in an existing best checkpoint (to keep comparing after --resume). */
+async function bestSoFar(path: string): Promise<{ iou: number; mae: number }> {
+  const none = { iou: -Infinity, mae: Infinity };
+  if (!existsSync(path)) return none;
   try {
     const { metadata } = await loadSafetensors(path);
-    const iou = Number(JSON.parse(metadata?.meta ?? '{}').iou);
-    return Number.isFinite(iou) ? iou : -Infinity;
+    const meta = JSON.parse(metadata?.meta ?? '{}');
+    const iou = Number(meta.iou), mae = Number(meta.mae);
+    return Number.isFinite(iou) && Number.isFinite(mae) ? { iou, mae } : none;
   } catch {
-    return -Infinity;
+    return none;
   }
 }
 

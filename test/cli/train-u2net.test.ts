@@ -50,7 +50,7 @@ describe('webgrad train-u2net: runs', () => {
     const out = join(dir, 'run');
     const r = runCli(['train-u2net', ...TINY, '--iters', '2', '--eval-every', '2', '--ckpt-every', '2', '--out', out]);
     expect(r.status, r.stderr).toBe(0);
-    expect(r.stdout).toMatch(/best held-out IoU so far: [\d.]+ → .*best\.safetensors/);
+    expect(r.stdout).toMatch(/best held-out IoU so far: [\d.]+ \(MAE [\d.]+\) → .*best\.safetensors/);
     const last = readFileSync(join(out, 'last.safetensors')), best = readFileSync(join(out, 'best.safetensors'));
     // eval-u2net scores the checkpoint as the training run's own evaluation did
     const final = /eval \(final, 2 held-out\): IoU ([\d.]+)  MAE ([\d.]+)/.exec(r.stdout)!;
