@@ -63,7 +63,6 @@ export async function run(argv: string[]): Promise<number> {
   if (args.data) checkInputDir('--data', args.data);
   if (args.init) checkInputFile('--init', args.init);
   if (args.resume) checkInputFile('--resume', args.resume);
-  prepareOutDir('--out', args.out);
 
   // ---- data (before the device: a bad folder is a usage error) ----------------------------------
   let folder: CheckedSodFolder | null = null;
@@ -75,6 +74,7 @@ export async function run(argv: string[]): Promise<number> {
     }
     console.log(`data: ${args.data}: ${folder.trainCount} training and ${folder.heldOutCount} held-out pairs; ${folder.skipped()} skipped (unreadable); ${folder.unmatchedImages} images without a mask, ${folder.unmatchedMasks} masks without an image (unused)`);
   }
+  prepareOutDir('--out', args.out);
   const HELD_OUT = 1_000_000;
   const trainPair = (i: number): SodPair => (folder ? folder.train(i) : syntheticSample(args.seed, i, args.size));
   const evalPair = (i: number): SodPair => (folder ? folder.heldOut(i) : syntheticSample(args.seed, HELD_OUT + i, args.crop));
