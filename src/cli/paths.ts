@@ -2,7 +2,7 @@
  * Up-front checks of the CLIs' input and output paths, so that a bad path is one line (exit 2) before
  * any model is loaded or any image is processed, rather than a stack trace at the first write.
  */
-import { accessSync, constants, mkdirSync, statSync, rmSync, writeFileSync } from 'node:fs';
+import { accessSync, closeSync, constants, fstatSync, mkdirSync, openSync, readSync, statSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { UsageError } from './args';
 
@@ -77,4 +77,29 @@ export function checkInputDir(flag: string, dir: string): string {
   try { st = statSync(dir); } catch (e) { throw new UsageError(`${flag} '${dir}': cannot read (${code(e)})`); }
   if (!st.isDirectory()) throw new UsageError(`${flag} '${dir}' is not a folder`);
   return dir;
+}
+
+/**
+ * The metadata of a safetensors file from its header alone (no tensor data read), so a wrong or
+ * corrupt checkpoint is refused before the device opens. Throws a UsageError naming the flag.
+ */
+export function safetensorsMetadata(flag: string, file: string): Record<string, string> {
+  const bad = (why: string): never => { throw new UsageError(`${flag} '${file}' is not a safetensors file (${why})`); };
+  const fd = openSync(file, 'r');
+  try {
+    const size = fstatSync(fd).size;
+    if (size < 8) bad(`${size} bytes`);
+    const len = Buffer.alloc(8);
+    readSync(fd, len, 0, 8, 0);
+    const n = Number(len.readBigUInt64LE(0));
+    if (n < 2 || n > Math.min(size - 8, 100 * 2 ** 20)) bad(`header length ${n} in a file of ${size} bytes`);
+    const head = Buffer.alloc(n);
+    readSync(fd, head, 0, n, 8);
+    let json: unknown;
+    try { json = JSON.parse(head.toString('utf8')); } catch { bad('its header is not JSON'); }
+    if (!json || typeof json !== 'object') bad('its header is not a JSON object');
+    return ((json as Record<string, unknown>).__metadata__ ?? {}) as Record<string, string>;
+  } finally {
+    closeSync(fd);
+  }
 }

@@ -22,7 +22,7 @@ import { loadSafetensors } from '../io/files';
 import { writePanels } from '../io/panels';
 import { Progress } from '../train/progress';
 import { parseArgs, UsageError } from './args';
-import { checkInputDir, checkInputFile, prepareOutDir } from './paths';
+import { checkInputDir, checkInputFile, prepareOutDir, safetensorsMetadata } from './paths';
 import { openSodFolder, BadImageError, type BadImagePolicy, type CheckedSodFolder } from './sod-data';
 import { MODELS, VARIANTS } from './u2net-choices';
 
@@ -62,7 +62,16 @@ export async function run(argv: string[]): Promise<number> {
   if (args.init && args.resume) throw new UsageError('give --init or --resume, not both');
   if (args.data) checkInputDir('--data', args.data);
   if (args.init) checkInputFile('--init', args.init);
-  if (args.resume) checkInputFile('--resume', args.resume);
+  if (args.resume) {
+    // refuse a wrong or corrupt checkpoint before the device opens (shapes are checked on load)
+    checkInputFile('--resume', args.resume);
+    const m = safetensorsMetadata('--resume', args.resume);
+    if (m.format !== 'webgrad-training/1') throw new UsageError(`--resume '${args.resume}' is not a webgrad training checkpoint (format '${m.format ?? 'none'}'); use --init to start from plain weights`);
+    const meta = JSON.parse(m.meta ?? '{}') as { model?: string; variant?: string };
+    if ((meta.model && meta.model !== args.model) || (meta.variant && meta.variant !== args.variant)) {
+      throw new UsageError(`--resume '${args.resume}' holds ${meta.model} (${meta.variant}); give --model ${meta.model} --variant ${meta.variant}`);
+    }
+  }
 
   // ---- data (before the device: a bad folder is a usage error) ----------------------------------
   let folder: CheckedSodFolder | null = null;
@@ -99,10 +108,6 @@ export async function run(argv: string[]): Promise<number> {
       ck = await loadTrainingCheckpoint(args.resume, { params, state, optState });
     } catch (e) {
       throw new UsageError(`--resume: ${firstLine(e)}`);
-    }
-    const m = ck.meta as { model?: string; variant?: string };
-    if ((m.model && m.model !== args.model) || (m.variant && m.variant !== args.variant)) {
-      throw new UsageError(`--resume: '${args.resume}' holds ${m.model} (${m.variant}); give --model ${m.model} --variant ${m.variant}`);
     }
     ({ params, state, optState } = ck);
     start = ck.step;

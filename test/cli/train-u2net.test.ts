@@ -38,10 +38,10 @@ describe('webgrad train-u2net: bad command lines', () => {
     expect(ownLines(r.stderr)[0]).toMatch(message);
     expect(r.stdout).toBe('');
   });
-  it('a bad --resume file: one line, exit 2', () => {
+  it('a bad --resume file: one line, exit 2, before the device opens', () => {
     const r = runCli(['train-u2net', '--resume', join(dir, 'bad.safetensors'), '--out', join(dir, 'r')]);
     expect(r.status, r.stderr).toBe(2);
-    expect(ownLines(r.stderr)).toEqual([expect.stringMatching(/^webgrad train-u2net: --resume: safetensors: file is 4 bytes/)]);
+    expect(r.stderr.split('\n').filter(Boolean)).toEqual([expect.stringMatching(/^webgrad train-u2net: --resume '.*bad\.safetensors' is not a safetensors file \(4 bytes\)/)]);
   });
 });
 
@@ -52,6 +52,9 @@ describe('webgrad train-u2net: runs', () => {
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/best held-out IoU so far: [\d.]+ \(MAE [\d.]+\) → .*best\.safetensors/);
     const last = readFileSync(join(out, 'last.safetensors')), best = readFileSync(join(out, 'best.safetensors'));
+    const wrong = runCli(['train-u2net', '--model', 'u2net', '--resume', join(out, 'last.safetensors'), '--out', out]);
+    expect(wrong.status, wrong.stderr).toBe(2);
+    expect(wrong.stderr.split('\n').filter(Boolean)).toEqual([expect.stringMatching(/--resume '.*last\.safetensors' holds u2netp \(standard\); give --model u2netp --variant standard/)]);
     // eval-u2net scores the checkpoint as the training run's own evaluation did
     const final = /eval \(final, 2 held-out\): IoU ([\d.]+)  MAE ([\d.]+)/.exec(r.stdout)!;
     const e = runCli(['eval-u2net', '--weights', join(out, 'best.safetensors'), '--size', '32', '--count', '2', '--json']);
