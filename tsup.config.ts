@@ -1,11 +1,24 @@
 import { defineConfig } from 'tsup';
 
+// ESM only (package.json has no `require` condition): decode workers are found through
+// import.meta.url and the CLI uses top-level await. CommonJS code can `await import('@webgrad/core/node')`.
 export default defineConfig({
-  entry: { index: 'src/index.ts', formats: 'src/formats.ts', models: 'src/models.ts', sod: 'src/sod.ts', node: 'src/node.ts', 'decode-worker': 'src/io/decode-worker.ts' },
+  entry: {
+    index: 'src/index.ts',
+    formats: 'src/formats.ts',
+    models: 'src/models.ts',
+    sod: 'src/sod.ts',
+    node: 'src/node.ts',
+    'decode-worker': 'src/io/decode-worker.ts',
+    // the `webgrad` command; esbuild keeps src/cli/bin.ts's shebang line
+    cli: 'src/cli/bin.ts',
+  },
   format: ['esm'],
-  dts: true,
+  dts: { entry: { index: 'src/index.ts', formats: 'src/formats.ts', models: 'src/models.ts', sod: 'src/sod.ts', node: 'src/node.ts' } },
   clean: true,
   sourcemap: true,
   target: 'es2022',
-  external: ['webgpu', 'pngjs'],
+  platform: 'node',
+  // runtime dependencies stay imports; onnxruntime-node is optional (export-onnx --check)
+  external: ['webgpu', 'pngjs', 'jpeg-js', 'onnxruntime-node'],
 });

@@ -33,9 +33,9 @@ import { readImage, pixelsToCHW } from '../src/io/images';
 import { readStateDict } from '../src/io/load-weights';
 import { saveTrainingCheckpoint } from '../src/io/training-checkpoint';
 import { resizeBilinearCHW } from '../src/train/data/resize-host';
-import { parseArgs } from './args';
+import { parseArgsOrExit } from '../src/cli/args';
 
-const args = parseArgs(process.argv.slice(2), {
+const args = parseArgsOrExit(process.argv.slice(2), {
   data: { default: '', help: 'image folder (class per sub-folder, or train/ and val/ inside)' },
   'val-split': { default: 0.2, help: 'fraction of each class held out when there is no val/ folder' },
   'max-per-class': { default: 0, help: 'use at most this many training images per class (0 = all)' },
@@ -71,7 +71,7 @@ const args = parseArgs(process.argv.slice(2), {
   out: { default: 'runs/finetune-resnet', help: 'output folder (best.safetensors, classes.json, summary.json)' },
   ckpt: { default: '', help: 'predict: the checkpoint (classes.json beside it)' },
   topk: { default: 5, help: 'predict: classes to print per image' },
-}, 'usage: finetune-resnet [predict] [options] [images…]');
+}, 'usage: finetune-resnet [predict] [options] [images…]', 'finetune-resnet');
 
 const nums = (s: string) => s.split(',').map(Number);
 let MEAN = nums(args.mean), STD = nums(args.std);

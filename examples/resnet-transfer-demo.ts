@@ -21,9 +21,9 @@ import { gunzipSync } from 'node:zlib';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { encodePng } from '../src/io/images';
-import { parseArgs } from './args';
+import { parseArgsOrExit } from '../src/cli/args';
 
-const args = parseArgs(process.argv.slice(2), {
+const args = parseArgsOrExit(process.argv.slice(2), {
   fmnist: { default: '/usr/share/datasets/fashion-mnist', help: 'folder with the Fashion-MNIST *-idx?-ubyte.gz files' },
   out: { default: 'runs/resnet-demo', help: 'working folder (data and runs)' },
   'source-per-class': { default: 400, help: 'pretraining images per source class' },
@@ -37,7 +37,7 @@ const args = parseArgs(process.argv.slice(2), {
   'reuse-pretrain': { default: false, help: 'skip pretraining when OUT/pretrain-source/summary.json exists' },
   'ft-lr': { default: 0.001, help: 'fine-tuning: backbone lr in phase 2 (head ×10; phase 1 head lr = 10 × this)' },
   'scratch-lr': { default: 0.02, help: 'from-scratch lr' },
-}, 'usage: resnet-transfer-demo [options]');
+}, 'usage: resnet-transfer-demo [options]', 'resnet-transfer-demo');
 
 const NAMES = ['T-shirt_top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle_boot'];
 

@@ -71,6 +71,7 @@ export {
 // Layers, optimizers, schedules, data
 /** Layers as { init, apply } values and initialisers: nn.linear, nn.conv2d, nn.batchNorm2d, nn.sequential, nn.init.* */
 export * as nn from './nn/index';
+export type { Module, Ctx, Params, State } from './nn/module';
 export * as optim from './train/optim/index';
 export * as schedules from './train/schedules';
 export { arrayDataset, subset, type Dataset, type Sample, type HostImage } from './train/data/datasets';

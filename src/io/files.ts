@@ -1,6 +1,6 @@
 /**
  * Node-only checkpoint file I/O: safetensors (written atomically) and PyTorch .pth/.pt reading and writing.
- * Exported from `webgrad/node`, never from the runtime-neutral core.
+ * Exported from `@webgrad/core/node`, never from the runtime-neutral core.
  */
 import { mkdir, open, readFile, readdir, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';

@@ -1,5 +1,4 @@
 /** Layers (`nn.*`), initialisers (`nn.init.*`) and losses. */
-export type { Module, Ctx, Params, State } from './module';
 export { sequential, lambda } from './module';
 export { linear, type LinearConfig } from './linear';
 export { conv2d, convTranspose2d, type Conv2dConfig, type ConvTranspose2dConfig } from './conv';

@@ -41,10 +41,10 @@ beforeAll(async () => {
 
 afterAll(() => { if (dir) rmSync(dir, { recursive: true, force: true }); });
 
-describe('examples/remove-background.ts', () => {
+describe('webgrad remove-bg', () => {
   it('writes mask, cutout, black and panel PNGs at each input size; reports the corrupt file and exits 1', () => {
     const out = join(dir, 'out');
-    const r = spawnSync(process.execPath, [join(root, 'node_modules/tsx/dist/cli.mjs'), join(root, 'examples/remove-background.ts'), join(dir, 'in'), '--out', out, '--size', '64', '--panel'], {
+    const r = spawnSync(process.execPath, [join(root, 'node_modules/tsx/dist/cli.mjs'), join(root, 'src/cli/bin.ts'), 'remove-bg', join(dir, 'in'), '--out', out, '--size', '64', '--panel'], {
       cwd: root, encoding: 'utf8', timeout: 110_000, env: { ...process.env, XDG_RUNTIME_DIR: process.env.XDG_RUNTIME_DIR ?? '/tmp' },
     });
     expect(r.status, r.stderr).toBe(1);

@@ -15,14 +15,14 @@ export class GPUOpError extends Error {
 
 let gpuProvider: (() => GPU | undefined) | null = null;
 
-/** Lets a runtime entry point (e.g. `webgrad/node`) supply `navigator.gpu`'s equivalent. */
+/** Lets a runtime entry point (e.g. `@webgrad/core/node`) supply `navigator.gpu`'s equivalent. */
 export function registerGPUProvider(provider: () => GPU | undefined): void {
   gpuProvider = provider;
 }
 
 const NO_GPU_HELP = [
   'webgrad: no WebGPU implementation found.',
-  '- Node: import "webgrad/node" (it uses the "webgpu" package, Dawn).',
+  '- Node: import "@webgrad/core/node" (it uses the "webgpu" package, Dawn).',
   '- Deno 2 and Chromium provide navigator.gpu (Chromium: enable WebGPU, e.g. --enable-unsafe-webgpu).',
 ].join('\n');
 

@@ -51,6 +51,8 @@ export interface SodErrorOptions {
    * fails to decode is skipped with a warning (counted in `skipped`). 'raise': either is an error.
    */
   onError?: 'skip' | 'raise';
+  /** Images without a mask and masks without an image: 'warn' (the default with onError 'skip'), 'raise' (with 'raise'), or 'ignore' (a caller that reports them itself). */
+  onUnmatched?: 'warn' | 'raise' | 'ignore';
   /** Where warnings go; default console.warn. */
   warn?: (message: string) => void;
 }
@@ -77,12 +79,13 @@ export function reportSodMatch(root: string, options: SodErrorOptions = {}): Sod
   const onError = checkOnError(`sod folder '${root}'`, options.onError);
   const warn = options.warn ?? ((m: string) => console.warn(m));
   const m = matchSodPairs(root);
+  const onUnmatched = options.onUnmatched ?? (onError === 'raise' ? 'raise' : 'warn');
   const notes: string[] = [];
   if (m.imagesWithoutMask.length) notes.push(`${m.imagesWithoutMask.length} image(s) without a mask: ${listSome(m.imagesWithoutMask)}`);
   if (m.masksWithoutImage.length) notes.push(`${m.masksWithoutImage.length} mask(s) without an image: ${listSome(m.masksWithoutImage)}`);
-  if (notes.length) {
+  if (notes.length && onUnmatched !== 'ignore') {
     const text = `sod folder '${root}': ${notes.join('; ')}`;
-    if (onError === 'raise') throw new Error(`${text} (onError: 'skip' leaves them out)`);
+    if (onUnmatched === 'raise') throw new Error(`${text} (onError: 'skip' leaves them out)`);
     warn(`${text}; left out, ${m.pairs.length} pairs used`);
   }
   if (m.pairs.length < 2) throw new Error(`sod folder '${root}': found ${m.pairs.length} image/mask pairs with matching stems; need at least 2`);

