@@ -4,6 +4,7 @@
  */
 import { create, globals } from 'webgpu';
 import { registerGPUProvider } from './kernels/webgpu/device';
+import { filterDawnNotices } from './io/dawn-notices';
 
 let gpu: GPU | undefined;
 registerGPUProvider(() => {
@@ -12,6 +13,9 @@ registerGPUProvider(() => {
     // lavapipe and other Vulkan drivers need a runtime dir; Dawn only warns without one
     process.env.XDG_RUNTIME_DIR ??= '/tmp';
     gpu = create([]);
+    // Dawn prints two limit-clamping warnings on the first adapter request: keep them off the user's stderr
+    const request = gpu.requestAdapter.bind(gpu);
+    gpu.requestAdapter = (options) => filterDawnNotices(() => request(options));
   }
   return gpu;
 });

