@@ -4,7 +4,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 
 const root = join(import.meta.dirname, '../../src');
-const allowed = (rel: string) => rel === 'node.ts' || rel.startsWith('node/') || rel.includes('/node/') || rel.startsWith('io/');
+const allowed = (rel: string) => rel.startsWith('cli/') || rel === 'node.ts' || rel.startsWith('node/') || rel.includes('/node/') || rel.startsWith('io/');
 
 function files(dir: string): string[] {
   return readdirSync(dir).flatMap((n) => {
