@@ -1,6 +1,7 @@
 /**
  * Layers point one way (docs/ARCHITECTURE.md): a module may import its own layer and the ones below it,
- * never one above. The ground floor src/base imports nothing of the library.
+ * never one above. The ground floor src/base imports nothing of the library; inside src/kernels the
+ * runtime (webgpu/) sits below the generators (wgsl/).
  */
 import { describe, it, expect } from 'vitest';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
@@ -34,6 +35,24 @@ const FORBIDDEN: Record<string, readonly string[]> = {
   models: ['formats', 'io', 'sod', 'cli', '.'],
 };
 
+/** Inside a folder: each sub-layer and the folders (under src/) its files may import from at all. */
+const ALLOWED: [layer: string, allowed: string[]][] = [
+  ['base', ['base']],
+  ['kernels/webgpu', ['base', 'kernels/webgpu']],
+  ['kernels/wgsl', ['base', 'kernels/webgpu', 'kernels/wgsl']],
+];
+
+function outside(layer: string, allowed: string[]): string[] {
+  const bad: string[] = [];
+  for (const f of files(join(root, layer))) {
+    for (const [, spec] of readFileSync(f, 'utf8').matchAll(SPEC)) {
+      const target = relative(root, resolve(dirname(f), spec)).replaceAll('\\', '/');
+      if (!allowed.some((a) => target === a || target.startsWith(`${a}/`))) bad.push(`${relative(root, f)} imports '${spec}'`);
+    }
+  }
+  return bad;
+}
+
 function violations(): string[] {
   const bad: string[] = [];
   for (const f of files(root)) {
@@ -51,6 +70,14 @@ describe('layering', () => {
     const bad = violations();
     expect(bad, `upward imports:\n${bad.join('\n')}`).toEqual([]);
   });
+
+  for (const [layer, allowed] of ALLOWED) {
+    it(`src/${layer} imports only from ${allowed.map((a) => `src/${a}`).join(', ')}`, () => {
+      expect(files(join(root, layer)).length).toBeGreaterThan(0);
+      const bad = outside(layer, allowed);
+      expect(bad, `upward imports:\n${bad.join('\n')}`).toEqual([]);
+    });
+  }
 
   it('the rules name only folders that exist (a renamed folder must not silently escape them)', () => {
     const areas = new Set(readdirSync(root).filter((n) => statSync(join(root, n)).isDirectory()));
