@@ -1,7 +1,8 @@
 /**
  * `webgrad eval-u2net`: score U²-Net weights on a DUTS-style folder (or the built-in synthetic
- * held-out set) with the metrics of the training run's evaluation: IoU at 0.5, MAE, max F-beta and
- * S-measure, averaged over the samples.
+ * held-out set) with the training run's evaluation: the dataset-level numbers of the SOD literature as
+ * PySODMetrics computes them (MAE, S-measure, weighted F, max/mean/adaptive F and E of the curves
+ * averaged over samples; IoU and Dice at 0.5), from the network's probabilities as they are.
  *   webgrad eval-u2net --weights runs/u2net/best.safetensors --data ~/DUTS-TE --split all --size 320
  *   webgrad eval-u2net --data ~/DUTS-TE --split all            # the pretrained U²-NetP
  * Inputs: a webgrad training checkpoint sees images as training does ([0, 1] RGB); other weights
@@ -12,7 +13,7 @@ import { init, random, sigmoid, tensor, tidy, tree } from '../node';
 import { u2net, type U2NetName, type U2NetVariant } from '../models/u2net/model';
 import { syntheticSample } from '../sod/synthetic';
 import type { SodPair } from '../sod/batches';
-import { sodScores } from '../sod/metrics';
+import { SodEvaluator } from '../sod/evaluate';
 import { IMAGENET_MEAN, IMAGENET_STD } from '../sod/preprocess';
 import { pretrainedU2netp } from '../sod/node/pretrained';
 import { loadInitialWeights } from '../io/load-weights';
@@ -84,8 +85,7 @@ export async function run(argv: string[]): Promise<number> {
   const preprocess = args.preprocess === 'auto' ? (await isTrainingCheckpoint(weightsPath) ? 'train' : 'imagenet') : args.preprocess;
   log(`weights: ${weightsPath} (${args.model} ${args.variant}; inputs: ${preprocess === 'train' ? '[0, 1] RGB' : 'ImageNet-normalised'})`);
 
-  const sum = { iou: 0, mae: 0, maxF: 0, sMeasure: 0 };
-  let scored = 0;
+  const ev = new SodEvaluator({ range: 'unit' });
   try {
     for (const next of samples) {
       const pair = next();
@@ -94,9 +94,8 @@ export async function run(argv: string[]): Promise<number> {
       const probs = tidy(() => sigmoid(model.apply(params, state, tensor(input, { shape: [1, 3, pair.height, pair.width] }), { training: false }).logits[0]));
       const pred = Float32Array.from(await probs.data());
       probs.dispose();
-      const sc = sodScores(pred, pair.mask, pair.height, pair.width);
-      sum.iou += sc.iou; sum.mae += sc.mae; sum.maxF += sc.maxF; sum.sMeasure += sc.sMeasure;
-      scored++;
+      if (!pred.every(Number.isFinite)) { console.error('webgrad eval-u2net: the network gives non-finite outputs (broken weights?)'); return 1; }
+      ev.add(pred, pair.mask, pair.height, pair.width);
     }
   } catch (e) {
     if (e instanceof BadImageError) { console.error(`webgrad eval-u2net: ${e.message}`); return 1; }
@@ -104,11 +103,11 @@ export async function run(argv: string[]): Promise<number> {
   } finally {
     tree.dispose([params, state]);
   }
-  if (scored === 0) { console.error('webgrad eval-u2net: no readable samples to score'); return 1; }
-  const mean = Object.fromEntries(Object.entries(sum).map(([k, v]) => [k, v / scored])) as typeof sum;
+  if (ev.images === 0) { console.error('webgrad eval-u2net: no readable samples to score'); return 1; }
+  const { curves: _curves, images, ...m } = ev.result();
   const skipped = folder ? folder.skipped() : 0;
-  if (args.json) console.log(JSON.stringify({ samples: scored, skipped, ...mean }));
-  else console.log(`${scored} samples${skipped ? ` (${skipped} skipped)` : ''}: IoU ${mean.iou.toFixed(3)}  MAE ${mean.mae.toFixed(4)}  maxF ${mean.maxF.toFixed(3)}  S ${mean.sMeasure.toFixed(3)}`);
+  if (args.json) console.log(JSON.stringify({ samples: images, skipped, ...m }));
+  else console.log(`${images} samples${skipped ? ` (${skipped} skipped)` : ''}: IoU ${m.IoU.toFixed(3)}  MAE ${m.MAE.toFixed(4)}  maxF ${m.maxFm.toFixed(3)}  meanF ${m.meanFm.toFixed(3)}  S ${m.Smeasure.toFixed(3)}  meanE ${m.meanEm.toFixed(3)}  wF ${m.wFmeasure.toFixed(3)}`);
   return 0;
 }
 

@@ -12,7 +12,8 @@ interface Command { run(argv: string[]): Promise<number>; }
 const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }> = {
   'remove-bg': { summary: 'cut the background out of photos with U²-NetP (pretrained or your weights)', load: () => import('./remove-bg') },
   'train-u2net': { summary: 'train U²-Net / U²-NetP (synthetic set or a DUTS-style folder)', load: () => import('./train-u2net') },
-  'eval-u2net': { summary: 'score U²-Net weights on a DUTS-style folder (IoU, MAE, maxF, S-measure)', load: () => import('./eval-u2net') },
+  'eval-u2net': { summary: 'score U²-Net weights on a DUTS-style folder (IoU, MAE, max/mean F, S, E, weighted F)', load: () => import('./eval-u2net') },
+  'evaluate-sod': { summary: 'score saved saliency maps against masks (MAE, S, wF, max/mean/adp F and E; PR plots)', load: () => import('./evaluate-sod') },
   'export-onnx': { summary: 'export U²-Net / U²-NetP to ONNX (opset 13)', load: () => import('./export-onnx') },
 };
 

@@ -4,7 +4,7 @@
  *   webgrad train-u2net --data ~/DUTS-TR ...   # a DUTS-style folder (*-Image/*.jpg + *-Mask/*.png)
  * Adam with the original's defaults (lr 1e-3, betas 0.9/0.999, eps 1e-8), deep supervision over the
  * 7 side outputs, checkpoints every N iterations (atomic; --resume continues bit-identically), a
- * held-out evaluation with IoU/MAE/F-beta, and stage panels (image | mask | cutout | truth) as PNG.
+ * held-out evaluation with the dataset-level SOD numbers (IoU, MAE, max/mean F, S, E, weighted F), and stage panels (image | mask | cutout | truth) as PNG.
  * OUT/last.safetensors is the latest checkpoint, OUT/best.safetensors the one with the best held-out
  * IoU. A loss (or weights) that become non-finite stop the run and leave both untouched.
  */
@@ -16,7 +16,7 @@ import {
 import { u2net, u2netLoss, type U2NetName, type U2NetVariant } from '../models/u2net/model';
 import { syntheticSample } from '../sod/synthetic';
 import { assembleBatch, type Flip, type SodPair } from '../sod/batches';
-import { sodScores } from '../sod/metrics';
+import { SodEvaluator } from '../sod/evaluate';
 import { saveTrainingCheckpoint, loadTrainingCheckpoint } from '../io/training-checkpoint';
 import { loadSafetensors } from '../io/files';
 import { writePanels } from '../sod/node/panels';
@@ -50,7 +50,8 @@ const SPEC = {
   'time-limit': { default: 0, help: 'stop after this many seconds (0 = no limit), then evaluate', min: 0 },
 } as const;
 
-type Scores = { iou: number; mae: number; maxF: number; sMeasure: number };
+/** the held-out numbers, dataset-level as PySODMetrics (maxF/meanF/E of the curve averaged over images) */
+type Scores = { iou: number; mae: number; maxF: number; meanF: number; sMeasure: number; eMeasure: number; wF: number };
 
 /** A run that cannot go on (diverged, unreadable data): one line, exit code 1. */
 class RunStopped extends Error {}
@@ -133,8 +134,9 @@ export async function run(argv: string[]): Promise<number> {
   }, { hasAux: true });
 
   async function evaluate(iteration: number): Promise<Scores> {
-    const scores: Scores = { iou: 0, mae: 0, maxF: 0, sMeasure: 0 };
+    const ev = new SodEvaluator({ range: 'unit' });
     const panels: { image: Float32Array; pred: Float32Array; mask: Float32Array; size: number }[] = [];
+    let finite = true;
     for (let i = 0; i < evalCount; i++) {
       const pair = evalPair(i);
       const probs = tidy(() => {
@@ -143,13 +145,16 @@ export async function run(argv: string[]): Promise<number> {
       });
       const pred = Float32Array.from(await probs.data());
       probs.dispose();
-      const sc = sodScores(pred, pair.mask, pair.height, pair.width);
-      scores.iou += sc.iou; scores.mae += sc.mae; scores.maxF += sc.maxF; scores.sMeasure += sc.sMeasure;
+      if (!pred.every(Number.isFinite)) { finite = false; break; } // reported below as a diverged run
+      ev.add(pred, pair.mask, pair.height, pair.width);
       if (i < 4) panels.push({ image: pair.image, pred, mask: pair.mask, size: pair.height });
     }
-    for (const k of Object.keys(scores) as (keyof Scores)[]) scores[k] /= evalCount;
+    const r = finite ? ev.result() : null;
+    const scores: Scores = r
+      ? { iou: r.IoU, mae: r.MAE, maxF: r.maxFm, meanF: r.meanFm, sMeasure: r.Smeasure, eMeasure: r.meanEm, wF: r.wFmeasure }
+      : { iou: NaN, mae: NaN, maxF: NaN, meanF: NaN, sMeasure: NaN, eMeasure: NaN, wF: NaN };
     const tag = iteration < 0 ? 'final' : `iter ${iteration}`;
-    console.log(`eval (${tag}, ${evalCount} held-out): IoU ${scores.iou.toFixed(3)}  MAE ${scores.mae.toFixed(4)}  maxF ${scores.maxF.toFixed(3)}  S ${scores.sMeasure.toFixed(3)}`);
+    console.log(`eval (${tag}, ${evalCount} held-out): IoU ${scores.iou.toFixed(3)}  MAE ${scores.mae.toFixed(4)}  maxF ${scores.maxF.toFixed(3)}  meanF ${scores.meanF.toFixed(3)}  S ${scores.sMeasure.toFixed(3)}  meanE ${scores.eMeasure.toFixed(3)}  wF ${scores.wF.toFixed(3)}`);
     if (!Object.values(scores).every(Number.isFinite)) throw stopped(`the held-out evaluation ${iteration < 0 ? 'at the end' : `at iteration ${iteration}`} is not finite (IoU ${scores.iou}, MAE ${scores.mae}): the weights diverged`);
     if (iteration >= 0) await writePanels(join(args.out, `stage-${String(iteration).padStart(6, '0')}.png`), panels);
     return scores;

@@ -61,8 +61,8 @@ describe('webgrad train-u2net: runs', () => {
     expect(e.status, e.stderr).toBe(0);
     const scores = JSON.parse(e.stdout);
     expect(scores.samples).toBe(2);
-    expect(scores.iou).toBeCloseTo(Number(final[1]), 3);
-    expect(scores.mae).toBeCloseTo(Number(final[2]), 4);
+    expect(scores.IoU).toBeCloseTo(Number(final[1]), 3);
+    expect(scores.MAE).toBeCloseTo(Number(final[2]), 4);
     const d = runCli(['train-u2net', ...TINY, '--iters', '6', '--eval-every', '2', '--ckpt-every', '2', '--lr', '1e6', '--resume', join(out, 'last.safetensors'), '--out', out]);
     expect(d.status, d.stderr).toBe(1);
     const lines = ownLines(d.stderr);

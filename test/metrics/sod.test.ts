@@ -12,7 +12,10 @@ describe('SOD metrics', () => {
     // at 0.5: predicted {0, 2}; truth {0, 2, 3} → IoU 2/3, Dice 2·2/(2+3)
     expect(iou(pred, gt)).toBeCloseTo(2 / 3, 12);
     expect(dice(pred, gt)).toBeCloseTo(0.8, 12);
-    expect(iou([0, 0], [0, 0])).toBe(1);
+    // both empty: 0 as PySODMetrics, or 1 when asked
+    expect(iou([0, 0], [0, 0])).toBe(0);
+    expect(iou([0, 0], [0, 0], 0.5, { empty: 1 })).toBe(1);
+    expect(dice([0, 0], [0, 0])).toBe(0);
   });
 
   it('F-beta (β² = 0.3): max, mean, adaptive', () => {
@@ -41,8 +44,9 @@ describe('SOD metrics', () => {
     // threshold 0.94 → FM = [1,0,0,0] (mean .25); GT mean .75; alignment per pixel .6, .6, −1, −1
     // enhanced (1+φ)²/4 = .64, .64, 0, 0 → sum 1.28 / (4 − 1)
     expect(eMeasure(pred, gt).adaptive).toBeCloseTo(1.28 / 3, 6);
-    // empty truth: 1 − mean(FM); threshold 2·0.3 = 0.6 leaves FM empty
-    expect(eMeasure([0.2, 0.4], [0, 0]).adaptive).toBe(1);
+    // empty truth: the count predicted background over N − 1 as the reference; threshold 2·0.3 = 0.6 leaves FM empty
+    expect(eMeasure([0.2, 0.4], [0, 0]).adaptive).toBeCloseTo(2 / 1, 12);
+    expect(eMeasure([0.2, 0.4, 0.1, 0.3], [0, 0, 0, 0]).adaptive).toBeCloseTo(4 / 3, 12);
   });
 
   it('mismatched sizes are a clear error', () => {
