@@ -4,10 +4,10 @@
  *  - in: scale to [0, 1], resize to 320×320, divide by the resized image's maximum, normalise each channel
  *    with the ImageNet mean/std. Grey images are RGB with equal channels; alpha is ignored.
  *    The resize is skimage's `resize(order=1, mode='constant')` without a prefilter: plain bilinear on
- *    pixel centres, zero outside the image. The official result masks were made that way (the skimage of
- *    the time had no default antialiasing): on the 18 official test images it agrees with them to IoU
- *    0.997, an antialiased resize to 0.979 (README, "Background removal"). `resize: 'antialias'` keeps
- *    the antialiased triangle filter as an alternative.
+ *    pixel centres, zero outside the image. The official result masks were made that way (the skimage
+ *    that made them did not antialias): on the 18 official test images remove-bg's masks agree with them
+ *    to mean IoU 0.998 / MAE 0.0005, with an antialiased resize to 0.979 / 0.0056 (README, "Removing
+ *    backgrounds"). `resize: 'antialias'` keeps the antialiased triangle filter as an alternative.
  *  - out: min–max normalisation (normPRED), ×255 truncated to 8 bits (PIL's float → L conversion), and
  *    PIL's bilinear resize back to the image size (`u2netMaskU8`).
  */

@@ -66,8 +66,8 @@ describe.skipIf(!dataDir)('remove-bg against the official U²-NetP masks', () =>
     official = await agreement([]);
     for (const a of official.per) expect(a.iou).toBeGreaterThan(0.99);
     // PNGs decode to the same pixels as in the official run, so their masks agree to the last 8-bit step or
-    // so; JPEGs differ a little in decoding (jpeg-js here, libjpeg there)
-    IMAGES.forEach((f, i) => { if (f.endsWith('.png')) expect(official.per[i].mae).toBeLessThan(1e-4); });
+    // so (MAE < 1e-5; the edge-clamped bilinear gives 9e-5); JPEGs differ a little in decoding (jpeg-js here, libjpeg there)
+    IMAGES.forEach((f, i) => { if (f.endsWith('.png')) expect(official.per[i].mae).toBeLessThan(1e-5); });
     expect(official.iou).toBeGreaterThanOrEqual(0.995);
     expect(official.mae).toBeLessThanOrEqual(0.001);
   }, 600_000);
