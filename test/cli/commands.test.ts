@@ -29,6 +29,7 @@ describe('webgrad', () => {
     [['remove-bg', 'test/fixtures/coffee.jpg', '--out', '@DIR/afile'], "webgrad remove-bg: --out '@DIR/afile' is a file, not a folder"],
     [['remove-bg', 'test/fixtures/coffee.jpg', '--out', '@DIR/afile/sub'], "webgrad remove-bg: --out '@DIR/afile/sub' is under a file ('@DIR/afile'), not a folder"],
     [['remove-bg', 'test/fixtures/coffee.jpg', '--precision', 'fp8'], "webgrad remove-bg: --precision must be fp32, fp16 or auto; got 'fp8'"],
+    [['remove-bg', 'test/fixtures/coffee.jpg', '--resize', 'bicubic'], "webgrad remove-bg: --resize must be bilinear or antialias; got 'bicubic'"],
     [['export-onnx'], 'webgrad export-onnx: --out FILE.onnx is required'],
     [['export-onnx', '--random', '--out', '@DIR'], "webgrad export-onnx: --out '@DIR' is a folder; give a file name"],
     [['export-onnx', '--random', '--out', '@DIR/afile/x.onnx'], "webgrad export-onnx: --out '@DIR/afile/x.onnx' is under a file ('@DIR/afile'), not a folder"],

@@ -65,8 +65,8 @@ describe('pretrained U²-NetP from ONNX', () => {
     expect(() => u2netStateDictFromOnnx(model)).toThrow(/Conv node 5 \(expected stage1\.rebnconv5\.conv_s1\) does not use the output of Conv node 4/);
   });
 
-  // The README's figure comes from this test's log lines (2 cores, lavapipe). An outside check over the 18 official
-  // U-2-Net test images found a largest difference of 9.0e-5; the bounds below leave room for that.
+  // The README's figure comes from this test's log lines (2 cores, lavapipe). scripts/onnx-agreement.ts over the 18 official
+  // U-2-Net test images finds a largest difference of 8.6e-5; the bounds below leave room for that.
   it('webgrad matches onnxruntime on the two test photos (fused sigmoid mask at 320×320)', async () => {
     const model = u2net({ model: 'u2netp' });
     const fresh = model.init(random.key(0));
