@@ -21,7 +21,7 @@ import { loadSafetensors } from '../io/files';
 import { parseArgs, UsageError } from './args';
 import { checkInputDir, checkInputFile } from './paths';
 import { openSodFolder, BadImageError, type BadImagePolicy } from './sod-data';
-import { MODELS, VARIANTS } from './u2net-choices';
+import { MODELS, VARIANTS, openU2Net } from './u2net-choices';
 
 const USAGE = 'usage: webgrad eval-u2net [options]';
 const SPEC = {
@@ -70,18 +70,7 @@ export async function run(argv: string[]): Promise<number> {
   }
   if (args.count) samples = samples.slice(0, args.count);
 
-  const device = await init({ sleepWhileWaiting: true });
-  log(`device: ${device.adapterInfo?.description || device.adapterInfo?.vendor || 'WebGPU'}`);
-  const model = u2net({ model: args.model as U2NetName, variant: args.variant as U2NetVariant });
-  const weightsPath = args.weights || await pretrainedU2netp({ log });
-  const fresh = model.init(random.key(0));
-  let loaded;
-  try {
-    loaded = await loadInitialWeights(weightsPath, fresh.params, fresh.state);
-  } catch (e) {
-    throw new UsageError(`cannot load weights: ${String((e as Error).message).split('\n')[0]}`);
-  }
-  const { params, state } = loaded;
+  const { model, params, state, weightsPath } = await openU2Net(args, log, { sleepWhileWaiting: true });
   const preprocess = args.preprocess === 'auto' ? (await isTrainingCheckpoint(weightsPath) ? 'train' : 'imagenet') : args.preprocess;
   log(`weights: ${weightsPath} (${args.model} ${args.variant}; inputs: ${preprocess === 'train' ? '[0, 1] RGB' : 'ImageNet-normalised'})`);
 

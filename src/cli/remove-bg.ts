@@ -31,7 +31,7 @@ import { loadInitialWeights } from '../io/load-weights';
 import { writePanels } from '../sod/node/panels';
 import { parseArgs, UsageError } from './args';
 import { checkInputFile, prepareOutDir } from './paths';
-import { MODELS, VARIANTS } from './u2net-choices';
+import { MODELS, VARIANTS, openU2Net } from './u2net-choices';
 
 const USAGE = 'usage: webgrad remove-bg [options] IMAGE|FOLDER ...';
 const SPEC = {
@@ -76,18 +76,7 @@ export async function run(argv: string[]): Promise<number> {
   let failed = errors.length;
   const size = args.size;
 
-  const device = await init();
-  console.error(`device: ${device.adapterInfo?.description || device.adapterInfo?.vendor || 'WebGPU'}`);
-  const model = u2net({ model: args.model as U2NetName, variant: args.variant as U2NetVariant });
-  const weightsPath = args.weights || await pretrainedU2netp({ log: (l) => console.error(l) });
-  const fresh = model.init(random.key(0));
-  let loaded;
-  try {
-    loaded = await loadInitialWeights(weightsPath, fresh.params, fresh.state);
-  } catch (e) {
-    throw new UsageError(`cannot load weights: ${String((e as Error).message).split('\n')[0]}`);
-  }
-  const { params, state } = loaded;
+  const { model, params, state, weightsPath } = await openU2Net(args, (l) => console.error(l));
   console.error(`weights: ${weightsPath}`);
   let predictor;
   try {
