@@ -19,10 +19,15 @@ function parseArgs(argv: string[]): { quick: boolean; suites: string[] } {
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--quick') quick = true;
-    else if (a === '--suite') { const v = argv[++i]; if (!v) throw new Error('--suite needs a name'); suites.push(...v.split(',')); }
-    else if (a.startsWith('--suite=')) suites.push(...a.slice(8).split(','));
-    else if (a === '--help' || a === '-h') { console.log('usage: npm run bench -- [--quick] [--suite NAME[,NAME]]'); process.exit(0); }
-    else throw new Error(`unknown argument '${a}' (use --quick, --suite NAME)`);
+    else if (a === '--suite') {
+      const v = argv[++i];
+      if (!v) throw new Error('--suite needs a name');
+      suites.push(...v.split(','));
+    } else if (a.startsWith('--suite=')) suites.push(...a.slice(8).split(','));
+    else if (a === '--help' || a === '-h') {
+      console.log('usage: npm run bench -- [--quick] [--suite NAME[,NAME]]');
+      process.exit(0);
+    } else throw new Error(`unknown argument '${a}' (use --quick, --suite NAME)`);
   }
   return { quick, suites };
 }
@@ -41,7 +46,14 @@ export function formatTable(rows: BenchRow[]): string {
   const body = rows.map((r) => {
     const peer = !r.peer ? '—' : 'value' in r.peer ? `${num(r.peer.value)} (${r.peer.name})` : `n/a (${r.peer.name}: ${r.peer.missing})`;
     const ratio = ratioOf(r);
-    return [r.suite, r.name + (r.note ? ` [${r.note}]` : '') + (r.error ? ` [FAILED: ${r.error}]` : ''), r.metric, r.error ? 'failed' : num(r.value), peer, ratio === null ? '—' : `${ratio.toFixed(2)}×`];
+    return [
+      r.suite,
+      r.name + (r.note ? ` [${r.note}]` : '') + (r.error ? ` [FAILED: ${r.error}]` : ''),
+      r.metric,
+      r.error ? 'failed' : num(r.value),
+      peer,
+      ratio === null ? '—' : `${ratio.toFixed(2)}×`,
+    ];
   });
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
   const line = (cells: string[]) => cells.map((c, i) => (i >= 3 ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join('  ');
@@ -59,7 +71,9 @@ function suitesIn(mod: Record<string, unknown>): Suite[] {
 
 async function main(): Promise<void> {
   const { quick, suites: wanted } = parseArgs(process.argv.slice(2));
-  const files = readdirSync(join(here, 'suites')).filter((f) => /\.ts$/.test(f) && !f.endsWith('.d.ts')).sort();
+  const files = readdirSync(join(here, 'suites'))
+    .filter((f) => /\.ts$/.test(f) && !f.endsWith('.d.ts'))
+    .sort();
   const names = files.map((f) => basename(f, '.ts'));
   const unknown = wanted.filter((w) => !names.includes(w));
   if (unknown.length) throw new Error(`no suite named ${unknown.join(', ')}; have: ${names.join(', ') || '(none)'}`);
@@ -94,13 +108,25 @@ async function main(): Promise<void> {
 
   console.log(`\n${formatTable(rows)}`);
   const date = new Date().toISOString();
-  const slug = (adapter.description || adapter.vendor || 'unknown').toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 48);
+  const slug = (adapter.description || adapter.vendor || 'unknown')
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/^-|-$/g, '')
+    .slice(0, 48);
   const dir = join(here, 'results');
   mkdirSync(dir, { recursive: true });
-  const report = { date, adapter, runtime: `node ${process.version}`, quick, suites: wanted.length ? wanted : names, rows: rows.map((r) => ({ ...r, ratio: ratioOf(r) })), errors };
+  const report = {
+    date,
+    adapter,
+    runtime: `node ${process.version}`,
+    quick,
+    suites: wanted.length ? wanted : names,
+    rows: rows.map((r) => ({ ...r, ratio: ratioOf(r) })),
+    errors,
+  };
   const file = join(dir, `${date.replace(/:/g, '-').replace(/\.\d+Z$/, 'Z')}-${slug}.json`);
-  writeFileSync(file, JSON.stringify(report, null, 2) + '\n');
-  writeFileSync(join(dir, 'latest.json'), JSON.stringify(report, null, 2) + '\n');
+  writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`);
+  writeFileSync(join(dir, 'latest.json'), `${JSON.stringify(report, null, 2)}\n`);
   console.log(`\nwrote ${file} and bench/results/latest.json`);
   device.destroy();
   if (errors.length) process.exitCode = 1;

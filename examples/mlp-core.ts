@@ -10,14 +10,19 @@ export type Params = { l1: { weight: Tensor; bias: Tensor }; l2: { weight: Tenso
 /** Deterministic uniform numbers in [-1, 1) (a 32-bit LCG), so every runtime sees the same data. */
 function lcg(seed: number): () => number {
   let s = seed >>> 0;
-  return () => { s = (Math.imul(s, 1664525) + 1013904223) >>> 0; return (s / 2 ** 32) * 2 - 1; };
+  return () => {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    return (s / 2 ** 32) * 2 - 1;
+  };
 }
 
 export function makeData(n = 64, seed = 1): { x: Tensor; y: Tensor } {
   const r = lcg(seed);
-  const xs: number[] = [], ys: number[] = [];
+  const xs: number[] = [],
+    ys: number[] = [];
   for (let i = 0; i < n; i++) {
-    const a = r() * 1.5, b = r() * 1.5;
+    const a = r() * 1.5,
+      b = r() * 1.5;
     xs.push(a, b);
     ys.push(Math.sin(2 * a) * 0.8 + 0.5 * b);
   }
@@ -60,7 +65,15 @@ export function sgdStep(params: Params, x: Tensor, y: Tensor, lr: number): { los
 }
 
 /** Trains for `steps` SGD steps; returns the loss before each step. */
-export async function trainMLP({ steps = 20, lr = 0.2, log }: { steps?: number; lr?: number; log?: (step: number, loss: number) => void } = {}): Promise<number[]> {
+export async function trainMLP({
+  steps = 20,
+  lr = 0.2,
+  log,
+}: {
+  steps?: number;
+  lr?: number;
+  log?: (step: number, loss: number) => void;
+} = {}): Promise<number[]> {
   const { x, y } = makeData();
   let params = initParams();
   const losses: number[] = [];
@@ -73,6 +86,7 @@ export async function trainMLP({ steps = 20, lr = 0.2, log }: { steps?: number; 
     log?.(i, l);
   }
   tree.dispose(params);
-  x.dispose(); y.dispose();
+  x.dispose();
+  y.dispose();
   return losses;
 }

@@ -25,32 +25,40 @@ import { spawnSync } from 'node:child_process';
 import { encodePng } from '../src/io/images';
 import { parseArgsOrExit } from '../src/cli/args';
 
-const args = parseArgsOrExit(process.argv.slice(2), {
-  fmnist: { default: '/usr/share/datasets/fashion-mnist', help: 'folder with the Fashion-MNIST *-idx?-ubyte.gz files' },
-  out: { default: 'runs/resnet-demo', help: 'working folder (data and runs)' },
-  'source-per-class': { default: 400, help: 'pretraining images per source class' },
-  'per-class': { default: 20, help: 'labelled images per target class' },
-  'val-per-class': { default: 100, help: 'validation images per class (from the test set)' },
-  'pretrain-epochs': { default: 4, help: 'pretraining epochs' },
-  'frozen-epochs': { default: 2, help: 'fine-tuning phase 1 epochs' },
-  epochs: { default: 8, help: 'fine-tuning phase 2 epochs (scratch gets frozen-epochs + epochs)' },
-  planes: { default: '16,32,64,128', help: 'ResNet-18 stage widths' },
-  seed: { default: 0, help: 'seed' },
-  'reuse-pretrain': { default: false, help: 'skip pretraining when OUT/pretrain-source/summary.json exists' },
-  'ft-lr': { default: '0.001,0.003', help: 'fine-tuning: backbone lr(s) in phase 2, comma-separated, one run each (head ×10; phase 1 head lr = 10 × this)' },
-  'scratch-lr': { default: '0.02,0.005', help: 'from-scratch lr(s), comma-separated, one run each' },
-}, 'usage: resnet-transfer-demo [options]', 'resnet-transfer-demo');
+const args = parseArgsOrExit(
+  process.argv.slice(2),
+  {
+    fmnist: { default: '/usr/share/datasets/fashion-mnist', help: 'folder with the Fashion-MNIST *-idx?-ubyte.gz files' },
+    out: { default: 'runs/resnet-demo', help: 'working folder (data and runs)' },
+    'source-per-class': { default: 400, help: 'pretraining images per source class' },
+    'per-class': { default: 20, help: 'labelled images per target class' },
+    'val-per-class': { default: 100, help: 'validation images per class (from the test set)' },
+    'pretrain-epochs': { default: 4, help: 'pretraining epochs' },
+    'frozen-epochs': { default: 2, help: 'fine-tuning phase 1 epochs' },
+    epochs: { default: 8, help: 'fine-tuning phase 2 epochs (scratch gets frozen-epochs + epochs)' },
+    planes: { default: '16,32,64,128', help: 'ResNet-18 stage widths' },
+    seed: { default: 0, help: 'seed' },
+    'reuse-pretrain': { default: false, help: 'skip pretraining when OUT/pretrain-source/summary.json exists' },
+    'ft-lr': { default: '0.001,0.003', help: 'fine-tuning: backbone lr(s) in phase 2, comma-separated, one run each (head ×10; phase 1 head lr = 10 × this)' },
+    'scratch-lr': { default: '0.02,0.005', help: 'from-scratch lr(s), comma-separated, one run each' },
+  },
+  'usage: resnet-transfer-demo [options]',
+  'resnet-transfer-demo',
+);
 
 /** A comma list of positive learning rates, e.g. '0.02,0.005'. */
 function lrList(name: string, raw: string | number): number[] {
-  const xs = String(raw).split(',').map((t) => Number(t.trim()));
+  const xs = String(raw)
+    .split(',')
+    .map((t) => Number(t.trim()));
   if (!xs.length || xs.some((x) => !(Number.isFinite(x) && x > 0))) {
     console.error(`resnet-transfer-demo: --${name} must be positive numbers separated by commas; got '${raw}'`);
     process.exit(2);
   }
   return xs;
 }
-const ftLrs = lrList('ft-lr', args['ft-lr']), scratchLrs = lrList('scratch-lr', args['scratch-lr']);
+const ftLrs = lrList('ft-lr', args['ft-lr']),
+  scratchLrs = lrList('scratch-lr', args['scratch-lr']);
 
 const NAMES = ['T-shirt_top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle_boot'];
 
@@ -83,19 +91,47 @@ function writeFolder(dir: string, images: { shape: number[]; data: Uint8Array },
 
 const data = join(args.out, 'data');
 rmSync(args['reuse-pretrain'] ? join(data, 'target') : data, { recursive: true, force: true });
-const tr = readIdx(join(args.fmnist, 'train-images-idx3-ubyte.gz')), trl = readIdx(join(args.fmnist, 'train-labels-idx1-ubyte.gz')).data;
-const te = readIdx(join(args.fmnist, 't10k-images-idx3-ubyte.gz')), tel = readIdx(join(args.fmnist, 't10k-labels-idx1-ubyte.gz')).data;
-const SRC = [0, 1, 2, 3, 4], TGT = [5, 6, 7, 8, 9];
+const tr = readIdx(join(args.fmnist, 'train-images-idx3-ubyte.gz')),
+  trl = readIdx(join(args.fmnist, 'train-labels-idx1-ubyte.gz')).data;
+const te = readIdx(join(args.fmnist, 't10k-images-idx3-ubyte.gz')),
+  tel = readIdx(join(args.fmnist, 't10k-labels-idx1-ubyte.gz')).data;
+const SRC = [0, 1, 2, 3, 4],
+  TGT = [5, 6, 7, 8, 9];
 writeFolder(join(data, 'source/train'), tr, trl, SRC, args['source-per-class']);
 writeFolder(join(data, 'source/val'), te, tel, SRC, args['val-per-class']);
 writeFolder(join(data, 'target/train'), tr, trl, TGT, args['per-class']);
 writeFolder(join(data, 'target/val'), te, tel, TGT, args['val-per-class']);
-console.log(`wrote Fashion-MNIST folders under ${data}: source ${SRC.length}×${args['source-per-class']} train, target ${TGT.length}×${args['per-class']} train, ${args['val-per-class']} val per class`);
+console.log(
+  `wrote Fashion-MNIST folders under ${data}: source ${SRC.length}×${args['source-per-class']} train, target ${TGT.length}×${args['per-class']} train, ${args['val-per-class']} val per class`,
+);
 
-const common = ['--planes', args.planes, '--size', '32', '--resize', '32', '--crop-scale', '0.5,1', '--rotate', '10', '--jitter', '0.2', '--grayscale', '0',
-  '--mean', '0.286,0.286,0.286', '--std', '0.353,0.353,0.353', '--seed', String(args.seed), '--step-size', '100',
+const common = [
+  '--planes',
+  args.planes,
+  '--size',
+  '32',
+  '--resize',
+  '32',
+  '--crop-scale',
+  '0.5,1',
+  '--rotate',
+  '10',
+  '--jitter',
+  '0.2',
+  '--grayscale',
+  '0',
+  '--mean',
+  '0.286,0.286,0.286',
+  '--std',
+  '0.353,0.353,0.353',
+  '--seed',
+  String(args.seed),
+  '--step-size',
+  '100',
   // the README's figures were measured with host augmentation (its own random stream); the GPU path draws differently
-  '--augment-on', 'host'];
+  '--augment-on',
+  'host',
+];
 /** What examples/finetune-resnet.ts writes to OUT/summary.json (the parts used here). */
 type Summary = { best: { top1: number; top5: number; epoch: number }; seconds: number; history: { valTop1: number }[] };
 function run(name: string, extra: string[]): Summary {
@@ -107,27 +143,63 @@ function run(name: string, extra: string[]): Summary {
 }
 
 const reuse = args['reuse-pretrain'] && existsSync(join(args.out, 'pretrain-source/summary.json'));
-const pre = reuse ? JSON.parse(readFileSync(join(args.out, 'pretrain-source/summary.json'), 'utf8')) : run('pretrain-source', ['--data', join(data, 'source'), '--epochs', String(args['pretrain-epochs']), '--batch', '64', '--lr', '0.02']);
+const pre = reuse
+  ? JSON.parse(readFileSync(join(args.out, 'pretrain-source/summary.json'), 'utf8'))
+  : run('pretrain-source', ['--data', join(data, 'source'), '--epochs', String(args['pretrain-epochs']), '--batch', '64', '--lr', '0.02']);
 const total = args['frozen-epochs'] + args.epochs;
 const batch = '16';
-const fts = ftLrs.map((lr): [number, Summary] => [lr, run(`finetune-target-lr${lr}`, ['--data', join(data, 'target'), '--init', join(args.out, 'pretrain-source/best.safetensors'),
-  '--frozen-epochs', String(args['frozen-epochs']), '--epochs', String(args.epochs), '--batch', batch, '--lr', String(lr), '--head-lr-scale', '10'])]);
-const scs = scratchLrs.map((lr): [number, Summary] => [lr, run(`scratch-target-lr${lr}`, ['--data', join(data, 'target'), '--epochs', String(total), '--batch', batch, '--lr', String(lr)])]);
+const fts = ftLrs.map((lr): [number, Summary] => [
+  lr,
+  run(`finetune-target-lr${lr}`, [
+    '--data',
+    join(data, 'target'),
+    '--init',
+    join(args.out, 'pretrain-source/best.safetensors'),
+    '--frozen-epochs',
+    String(args['frozen-epochs']),
+    '--epochs',
+    String(args.epochs),
+    '--batch',
+    batch,
+    '--lr',
+    String(lr),
+    '--head-lr-scale',
+    '10',
+  ]),
+]);
+const scs = scratchLrs.map((lr): [number, Summary] => [
+  lr,
+  run(`scratch-target-lr${lr}`, ['--data', join(data, 'target'), '--epochs', String(total), '--batch', batch, '--lr', String(lr)]),
+]);
 
 const pct = (v: number) => `${(100 * v).toFixed(1)}%`;
 const last = (r: Summary) => r.history[r.history.length - 1].valTop1;
 const bestOf = (runs: [number, Summary][]) => runs.reduce((a, b) => (b[1].best.top1 > a[1].best.top1 ? b : a));
 console.log(`\nsource pretraining (${SRC.length} classes × ${args['source-per-class']}): val top1 ${pct(pre.best.top1)} in ${pre.seconds.toFixed(0)} s`);
 console.log(`target (${TGT.length} classes × ${args['per-class']} labelled, ${TGT.length * args['val-per-class']} val), ${total} epochs each:`);
-for (const [arm, runs] of [['fine-tuned from source', fts], ['from scratch', scs]] as const) {
+for (const [arm, runs] of [
+  ['fine-tuned from source', fts],
+  ['from scratch', scs],
+] as const) {
   // the best epoch is chosen on the validation images it is reported on; the last epoch is not chosen at all
-  for (const [lr, r] of runs) console.log(`  ${arm.padEnd(22)} lr ${String(lr).padEnd(6)} best val top1 ${pct(r.best.top1)} (epoch ${r.best.epoch}), last epoch ${pct(last(r))}, ${r.seconds.toFixed(0)} s`);
+  for (const [lr, r] of runs)
+    console.log(
+      `  ${arm.padEnd(22)} lr ${String(lr).padEnd(6)} best val top1 ${pct(r.best.top1)} (epoch ${r.best.epoch}), last epoch ${pct(last(r))}, ${r.seconds.toFixed(0)} s`,
+    );
 }
-const [ftLr, ft] = bestOf(fts), [scLr, sc] = bestOf(scs);
+const [ftLr, ft] = bestOf(fts),
+  [scLr, sc] = bestOf(scs);
 console.log(`best of each: fine-tuned ${pct(ft.best.top1)} (lr ${ftLr}) vs from scratch ${pct(sc.best.top1)} (lr ${scLr})`);
-writeFileSync(join(args.out, 'demo-summary.json'), JSON.stringify({
-  pretrain: { ...pre.best, seconds: pre.seconds },
-  finetune: fts.map(([lr, r]) => ({ lr, ...r.best, lastTop1: last(r), seconds: r.seconds })),
-  scratch: scs.map(([lr, r]) => ({ lr, ...r.best, lastTop1: last(r), seconds: r.seconds })),
-  args,
-}, null, 2) + '\n');
+writeFileSync(
+  join(args.out, 'demo-summary.json'),
+  `${JSON.stringify(
+    {
+      pretrain: { ...pre.best, seconds: pre.seconds },
+      finetune: fts.map(([lr, r]) => ({ lr, ...r.best, lastTop1: last(r), seconds: r.seconds })),
+      scratch: scs.map(([lr, r]) => ({ lr, ...r.best, lastTop1: last(r), seconds: r.seconds })),
+      args,
+    },
+    null,
+    2,
+  )}\n`,
+);

@@ -35,14 +35,21 @@ export const HELP = `webgrad: the Chromium smoke test needs Chromium, and none w
   or point CHROMIUM_PATH at its executable (CHROMIUM_PATH=/path/to/chrome npm test).`;
 
 function readOsRelease() {
-  try { return readFileSync('/etc/os-release', 'utf8'); } catch { return ''; }
+  try {
+    return readFileSync('/etc/os-release', 'utf8');
+  } catch {
+    return '';
+  }
 }
 
 function main() {
   let path = findChromium();
   if (!path) {
     const plan = whenMissing();
-    if (plan.help) { console.error(plan.help); process.exit(1); }
+    if (plan.help) {
+      console.error(plan.help);
+      process.exit(1);
+    }
     console.error("webgrad: no Chromium for the browser smoke test; installing Debian's chromium package:");
     const run = (args) => {
       console.error(`  ${args.join(' ')}`);
@@ -51,7 +58,10 @@ function main() {
     run(['apt-get', 'update', '-qq']);
     run(plan.install);
     path = findChromium();
-    if (!path) { console.error(`webgrad: installed chromium, but still found none.\n${HELP}`); process.exit(1); }
+    if (!path) {
+      console.error(`webgrad: installed chromium, but still found none.\n${HELP}`);
+      process.exit(1);
+    }
   }
   console.log(path);
 }

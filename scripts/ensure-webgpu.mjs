@@ -15,21 +15,28 @@ function probe() {
     process.exit(0);
   }).catch((e) => { console.log('error ' + e.message); process.exit(0); });`;
   const r = spawnSync(process.execPath, ['--input-type=module', '-e', code], { encoding: 'utf8', timeout: 60_000, env: process.env });
-  const line = (r.stdout || '').trim().split('\n').filter((l) => l.startsWith('{') || l === 'none' || l.startsWith('error')).pop();
-  return line && line.startsWith('{') ? JSON.parse(line) : null;
+  const line = (r.stdout || '')
+    .trim()
+    .split('\n')
+    .filter((l) => l.startsWith('{') || l === 'none' || l.startsWith('error'))
+    .pop();
+  return line?.startsWith('{') ? JSON.parse(line) : null;
 }
 
 const isDebian12 = () => existsSync('/etc/debian_version') && /^12\./.test(readFileSync('/etc/debian_version', 'utf8'));
 const isRoot = () => typeof process.getuid === 'function' && process.getuid() === 0;
 
 function installLavapipe() {
-  console.log('webgrad: no WebGPU adapter; installing Mesa\'s lavapipe Vulkan driver (CPU) from bookworm-backports:');
+  console.log("webgrad: no WebGPU adapter; installing Mesa's lavapipe Vulkan driver (CPU) from bookworm-backports:");
   const list = '/etc/apt/sources.list.d/backports.list';
   if (!existsSync(list)) {
     console.log(`  writing ${list}`);
     writeFileSync(list, 'deb http://deb.debian.org/debian bookworm-backports main\n');
   }
-  const run = (cmd, args) => { console.log(`  ${cmd} ${args.join(' ')}`); execFileSync(cmd, args, { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } }); };
+  const run = (cmd, args) => {
+    console.log(`  ${cmd} ${args.join(' ')}`);
+    execFileSync(cmd, args, { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+  };
   run('apt-get', ['update', '-qq']);
   run('apt-get', ['install', '-y', '-qq', '-t', 'bookworm-backports', 'mesa-vulkan-drivers', 'libvulkan1']);
 }
@@ -47,6 +54,9 @@ if (!adapter) {
     installLavapipe();
     adapter = probe();
   }
-  if (!adapter) { console.error(HELP); process.exit(1); }
+  if (!adapter) {
+    console.error(HELP);
+    process.exit(1);
+  }
 }
 if (!process.argv.includes('--quiet')) console.log(`webgrad: WebGPU adapter: ${adapter.description || adapter.vendor} (${adapter.architecture || 'unknown'})`);

@@ -23,8 +23,10 @@ function chunk(type, data) {
 const SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
 function ihdr(width, height, colorType = 2) {
   const d = Buffer.alloc(13);
-  d.writeUInt32BE(width, 0); d.writeUInt32BE(height, 4);
-  d[8] = 8; d[9] = colorType; // 8-bit; compression, filter, interlace 0
+  d.writeUInt32BE(width, 0);
+  d.writeUInt32BE(height, 4);
+  d[8] = 8;
+  d[9] = colorType; // 8-bit; compression, filter, interlace 0
   return chunk('IHDR', d);
 }
 /** A PNG whose IDAT inflates to `rows` rows of a width×height 8-bit RGB image. */
@@ -35,19 +37,25 @@ function png(width, height, rows) {
 }
 /** A small valid JPEG (16×16 gradient, jpeg-js quality 80). */
 function smallJpeg() {
-  const w = 16, h = 16, px = Buffer.alloc(w * h * 4);
+  const w = 16,
+    h = 16,
+    px = Buffer.alloc(w * h * 4);
   for (let i = 0; i < w * h; i++) px.set([(i * 13) % 256, (i * 7) % 256, 128, 255], i * 4);
   return Buffer.from(jpeg.encode({ data: px, width: w, height: h }, 80).data);
 }
 /** Offset of the first marker `m` (0xFF m) in a JPEG. */
-const markerAt = (b, m) => { for (let o = 2; o < b.length - 1; o++) if (b[o] === 0xff && b[o + 1] === m) return o; throw new Error(`no marker ${m}`); };
+const markerAt = (b, m) => {
+  for (let o = 2; o < b.length - 1; o++) if (b[o] === 0xff && b[o + 1] === m) return o;
+  throw new Error(`no marker ${m}`);
+};
 
 export function badImages() {
   const good = png(16, 16, 16);
   const j = smallJpeg();
   const bombJpeg = Buffer.from(j);
   const sof = markerAt(bombJpeg, 0xc0);
-  bombJpeg.writeUInt16BE(30000, sof + 5); bombJpeg.writeUInt16BE(30000, sof + 7);
+  bombJpeg.writeUInt16BE(30000, sof + 5);
+  bombJpeg.writeUInt16BE(30000, sof + 7);
   const sos = markerAt(j, 0xda);
   return {
     // header claims 30000×30000 RGB (2.7 GB of pixels); the pixel data is 64 zero bytes (the issue's 167-byte kind of file)

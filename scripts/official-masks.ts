@@ -25,15 +25,20 @@ const out = mkdtempSync(join(tmpdir(), 'official-masks-'));
 try {
   const code = await run([images, '--out', out, ...rest]);
   if (code !== 0) throw new Error(`remove-bg exited with ${code}`);
-  const names = readdirSync(images).filter((n) => /\.(png|jpe?g)$/i.test(n)).sort();
-  let iouSum = 0, maeSum = 0;
+  const names = readdirSync(images)
+    .filter((n) => /\.(png|jpe?g)$/i.test(n))
+    .sort();
+  let iouSum = 0,
+    maeSum = 0;
   console.log('image\tsize\tIoU\tMAE');
   for (const n of names) {
     const stem = basename(n, extname(n));
-    const ours = grey(join(out, `${stem}.mask.png`)), ref = grey(join(masks, `${stem}.png`));
+    const ours = grey(join(out, `${stem}.mask.png`)),
+      ref = grey(join(masks, `${stem}.png`));
     if (ours.w !== ref.w || ours.h !== ref.h) throw new Error(`${n}: mask ${ours.w}×${ours.h}, reference ${ref.w}×${ref.h}`);
     const a = maskAgreement(ours.v, ref.v);
-    iouSum += a.iou; maeSum += a.mae;
+    iouSum += a.iou;
+    maeSum += a.mae;
     console.log(`${n}\t${ours.w}×${ours.h}\t${a.iou.toFixed(4)}\t${a.mae.toFixed(5)}`);
   }
   console.log(`mean (${names.length} images)\t\t${(iouSum / names.length).toFixed(4)}\t${(maeSum / names.length).toFixed(5)}`);

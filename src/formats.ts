@@ -10,5 +10,12 @@ export { UnpicklingError } from './formats/pickle';
 export { loadStateDict, type LoadStateDictOptions, type LoadStateDictResult } from './formats/load-state';
 export { readOnnx, OnnxError, type OnnxModel, type OnnxGraph, type OnnxNode, type OnnxAttributeValue, type OnnxValueInfo } from './formats/onnx';
 export {
-  writeOnnx, onnxFloat, onnxFloats, type OnnxWriteModel, type OnnxWriteGraph, type OnnxWriteNode, type OnnxWriteValueInfo, type OnnxWriteAttribute,
+  writeOnnx,
+  onnxFloat,
+  onnxFloats,
+  type OnnxWriteModel,
+  type OnnxWriteGraph,
+  type OnnxWriteNode,
+  type OnnxWriteValueInfo,
+  type OnnxWriteAttribute,
 } from './formats/onnx-write';

@@ -20,8 +20,18 @@ export { configureMatmul, type MatmulConfig } from './kernels/wgsl/matmul-autotu
 // Autograd
 export { grad, valueAndGrad, vjp, stopGradient, noGrad, type GradOptions } from './tensor/autograd';
 export {
-  customOp, customVjp, type CustomOpSpec, type CustomOpFn, type CustomVjpContext, type InputDecl, type InputKind, type Inputs, type OpSpec,
-  type OutputMeta, type TensorMeta, type VjpContext,
+  customOp,
+  customVjp,
+  type CustomOpSpec,
+  type CustomOpFn,
+  type CustomVjpContext,
+  type InputDecl,
+  type InputKind,
+  type Inputs,
+  type OpSpec,
+  type OutputMeta,
+  type TensorMeta,
+  type VjpContext,
 } from './tensor/custom';
 export type { RefTensor } from './base/ref-tensor';
 
@@ -33,9 +43,48 @@ export type { Key } from './base/random';
 
 // Elementwise
 export {
-  abs, add, cast, clamp, cos, div, elu, eq, erfFn as erf, exp, expm1, ge, gelu, gt, isnan, le, leakyRelu, log, log1p,
-  logicalAnd, logicalNot, logicalOr, logicalXor, lt, maximum, minimum, mul, ne, neg, pow, reciprocal, relu, rsqrt,
-  sigmoid, sign, sin, softplus, sqrt, square, sub, tanh, where,
+  abs,
+  add,
+  cast,
+  clamp,
+  cos,
+  div,
+  elu,
+  eq,
+  erfFn as erf,
+  exp,
+  expm1,
+  ge,
+  gelu,
+  gt,
+  isnan,
+  le,
+  leakyRelu,
+  log,
+  log1p,
+  logicalAnd,
+  logicalNot,
+  logicalOr,
+  logicalXor,
+  lt,
+  maximum,
+  minimum,
+  mul,
+  ne,
+  neg,
+  pow,
+  reciprocal,
+  relu,
+  rsqrt,
+  sigmoid,
+  sign,
+  sin,
+  softplus,
+  sqrt,
+  square,
+  sub,
+  tanh,
+  where,
 } from './tensor/ops/elementwise';
 
 // Reductions and statistics
@@ -46,8 +95,28 @@ export { softmax, logSoftmax } from './tensor/ops/softmax';
 // Layout and indexing
 export { reshape, broadcastTo } from './tensor/ops/shape-ops';
 export {
-  cat, chunk, concat, expand, flatten, flip, narrow, pad, permute, repeat, repeatInterleave, roll, slice, sliceAxes, split,
-  squeeze, stack, t, tile, transpose, unsqueeze, index,
+  cat,
+  chunk,
+  concat,
+  expand,
+  flatten,
+  flip,
+  narrow,
+  pad,
+  permute,
+  repeat,
+  repeatInterleave,
+  roll,
+  slice,
+  sliceAxes,
+  split,
+  squeeze,
+  stack,
+  t,
+  tile,
+  transpose,
+  unsqueeze,
+  index,
 } from './tensor/ops/layout';
 export { gather, indexAdd, indexSelect, oneHot, scatterAdd } from './tensor/ops/indexing';
 
@@ -65,7 +134,13 @@ export { binaryCrossEntropy, binaryCrossEntropyWithLogits, crossEntropy, nllLoss
 // Image augmentation on the GPU
 export { affineResample, normalize, IMAGENET_MEAN, IMAGENET_STD } from './tensor/ops/augment';
 export {
-  augmentGeometry, colorJitter, sampleColorJitter, sampleGeometry, sampleResizedCrop, type GeometryOptions, type ColorJitterOptions,
+  augmentGeometry,
+  colorJitter,
+  sampleColorJitter,
+  sampleGeometry,
+  sampleResizedCrop,
+  type GeometryOptions,
+  type ColorJitterOptions,
 } from './train/data/augment';
 
 // Layers, optimizers, schedules, data

@@ -1,9 +1,25 @@
 /** `@webgrad/core/models`: ResNet and U²-Net with PyTorch's parameter names (runtime-neutral). */
-export { resnet, isResNetHead, RESNET_CONFIG, type ResNetModel, type ResNetConfig, type ResNetName, type ResNetFeatures, type BlockKind } from './models/resnet';
+export {
+  resnet,
+  isResNetHead,
+  RESNET_CONFIG,
+  type ResNetModel,
+  type ResNetConfig,
+  type ResNetName,
+  type ResNetFeatures,
+  type BlockKind,
+} from './models/resnet';
 export { u2net, u2netLoss, u2netMask, U2NET_CONFIG, type U2NetModel, type U2NetConfig, type U2NetName, type U2NetVariant } from './models/u2net/model';
 export { u2netGraph, type U2NetGraph, type U2NetNode } from './models/u2net/graph';
 export { convertU2netVariant } from './models/u2net/variants';
 export {
-  u2netPredict, u2netPredictor, foldU2NetForInference, disposeFolded, type U2NetPrecision, type U2NetPredictor, type U2NetPredictOptions, type FoldedU2Net,
+  u2netPredict,
+  u2netPredictor,
+  foldU2NetForInference,
+  disposeFolded,
+  type U2NetPrecision,
+  type U2NetPredictor,
+  type U2NetPredictOptions,
+  type FoldedU2Net,
   type FoldOptions,
 } from './models/u2net/inference';

@@ -6,8 +6,17 @@
 export { u2netPreprocess, normalizeMask, maskToImageSize, U2NET_SIZE } from './sod/preprocess';
 export { mae, fMeasure, sMeasure, eMeasure, iou, dice, sodScores, type SodScores, type OverlapOptions } from './sod/metrics';
 export {
-  SodEvaluator, evaluateSod, prepareSodPair, scoreSodImage, structureMeasure, SOD_THRESHOLDS,
-  type SodEvaluation, type SodEvaluatorOptions, type SodImageScores, type SodInputRange, type PreparedSodPair,
+  SodEvaluator,
+  evaluateSod,
+  prepareSodPair,
+  scoreSodImage,
+  structureMeasure,
+  SOD_THRESHOLDS,
+  type SodEvaluation,
+  type SodEvaluatorOptions,
+  type SodImageScores,
+  type SodInputRange,
+  type PreparedSodPair,
 } from './sod/evaluate';
 export { weightedFmeasure } from './sod/weighted-fmeasure';
 export { distanceTransformEdt, type FeatureTransform } from './sod/distance';

@@ -23,7 +23,17 @@ export function loadTF(): Promise<TF> {
   return tfp;
 }
 
-export interface TFConvCase { N: number; C: number; H: number; W: number; O: number; k: number; stride: number; pad: number; dilation: number; }
+export interface TFConvCase {
+  N: number;
+  C: number;
+  H: number;
+  W: number;
+  O: number;
+  k: number;
+  stride: number;
+  pad: number;
+  dilation: number;
+}
 
 export type Runner = { run: () => void; sync: () => Promise<void> } | { missing: string };
 
@@ -37,21 +47,52 @@ export async function tfConvRunners(c: TFConvCase): Promise<{ fwd: Runner; dx: R
   type T4 = import('@tensorflow/tfjs').Tensor4D;
   const x = tf.randomNormal([c.N, c.H, c.W, c.C]) as T4;
   const w = tf.randomNormal([c.k, c.k, c.C, c.O]) as T4;
-  const pad = c.pad === 0 ? 'valid' as const : [[0, 0], [c.pad, c.pad], [c.pad, c.pad], [0, 0]] as [[number, number], [number, number], [number, number], [number, number]];
+  const pad =
+    c.pad === 0
+      ? ('valid' as const)
+      : ([
+          [0, 0],
+          [c.pad, c.pad],
+          [c.pad, c.pad],
+          [0, 0],
+        ] as [[number, number], [number, number], [number, number], [number, number]]);
   const y = tf.conv2d(x, w, c.stride, pad, 'NHWC', c.dilation);
   const dy = tf.randomNormal(y.shape) as T4;
   y.dispose();
   let last: import('@tensorflow/tfjs').Tensor | null = null;
-  const sync = async () => { if (last) { await last.data(); last.dispose(); last = null; } };
-  const keep = (t: import('@tensorflow/tfjs').Tensor) => { if (last) last.dispose(); last = t; };
+  const sync = async () => {
+    if (last) {
+      await last.data();
+      last.dispose();
+      last = null;
+    }
+  };
+  const keep = (t: import('@tensorflow/tfjs').Tensor) => {
+    if (last) last.dispose();
+    last = t;
+  };
   const missing = 'TF.js has no dilated conv2d gradients';
   return {
     fwd: { run: () => keep(tf.conv2d(x, w, c.stride, pad, 'NHWC', c.dilation)), sync },
     dx: c.dilation > 1 ? { missing } : { run: () => keep(tf.conv2dTranspose(dy, w, x.shape, c.stride, pad)), sync },
-    dw: c.dilation > 1 ? { missing } : {
-      run: () => keep(tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, { strides: c.stride, pad, dataFormat: 'NHWC', filterShape: w.shape } as never) as import('@tensorflow/tfjs').Tensor),
-      sync,
+    dw:
+      c.dilation > 1
+        ? { missing }
+        : {
+            run: () =>
+              keep(
+                tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, {
+                  strides: c.stride,
+                  pad,
+                  dataFormat: 'NHWC',
+                  filterShape: w.shape,
+                } as never) as import('@tensorflow/tfjs').Tensor,
+              ),
+            sync,
+          },
+    dispose: () => {
+      void sync();
+      tf.dispose([x, w, dy]);
     },
-    dispose: () => { void sync(); tf.dispose([x, w, dy]); },
   };
 }

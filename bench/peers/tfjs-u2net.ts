@@ -43,9 +43,12 @@ export interface TfU2Net {
 function toHWIO(w: Float32Array, [O, I, KH, KW]: readonly number[], o0: number, o1: number): Float32Array {
   const out = new Float32Array(KH * KW * I * (o1 - o0));
   const n = o1 - o0;
-  for (let o = o0; o < o1; o++) for (let i = 0; i < I; i++) for (let h = 0; h < KH; h++) for (let k = 0; k < KW; k++) {
-    out[((h * KW + k) * I + i) * n + (o - o0)] = w[((o * I + i) * KH + h) * KW + k];
-  }
+  for (let o = o0; o < o1; o++)
+    for (let i = 0; i < I; i++)
+      for (let h = 0; h < KH; h++)
+        for (let k = 0; k < KW; k++) {
+          out[((h * KW + k) * I + i) * n + (o - o0)] = w[((o * I + i) * KH + h) * KW + k];
+        }
   void O;
   return out;
 }
@@ -53,11 +56,16 @@ function toHWIO(w: Float32Array, [O, I, KH, KW]: readonly number[], o0: number, 
 export function tfU2Net(tf: Tfjs, g: U2NetInferenceGraph): TfU2Net {
   const convs = new Map<string, TfConv>();
   const variables: TF.Variable[] = [];
-  const v = (data: Float32Array, shape: number[]) => { const t = tf.variable(tf.tensor(data, shape)); variables.push(t); return t; };
+  const v = (data: Float32Array, shape: number[]) => {
+    const t = tf.variable(tf.tensor(data, shape));
+    variables.push(t);
+    return t;
+  };
   for (const o of g.ops) {
     if (o.op !== 'conv') continue;
     const [O, I, KH, KW] = o.weight.shape;
-    const w = o.weight.data as Float32Array, b = o.bias.data as Float32Array;
+    const w = o.weight.data as Float32Array,
+      b = o.bias.data as Float32Array;
     const depthwise = o.groups > 1 && I === 1 && O === o.groups;
     if (depthwise) {
       // [C, 1, kh, kw] → [kh, kw, C, 1]
@@ -66,7 +74,8 @@ export function tfU2Net(tf: Tfjs, g: U2NetInferenceGraph): TfU2Net {
       convs.set(o.y, { groups: o.groups, depthwise, filters: [v(f, [KH, KW, O, 1])], biases: [v(b, [O])], dilation: o.dilation, relu: o.relu });
     } else {
       const og = O / o.groups;
-      const filters: TF.Variable[] = [], biases: TF.Variable[] = [];
+      const filters: TF.Variable[] = [],
+        biases: TF.Variable[] = [];
       for (let gi = 0; gi < o.groups; gi++) {
         filters.push(v(toHWIO(w, o.weight.shape, gi * og, (gi + 1) * og), [KH, KW, I, og]));
         biases.push(v(b.slice(gi * og, (gi + 1) * og), [og]));
@@ -86,30 +95,69 @@ export function tfU2Net(tf: Tfjs, g: U2NetInferenceGraph): TfU2Net {
             const activation = c.relu ? 'relu' : 'linear';
             let y: T4;
             if (c.depthwise) {
-              y = tf.fused.depthwiseConv2d({ x: inp, filter: c.filters[0] as unknown as T4, strides: 1, pad: 'same', dilations: c.dilation, bias: c.biases[0], activation });
+              y = tf.fused.depthwiseConv2d({
+                x: inp,
+                filter: c.filters[0] as unknown as T4,
+                strides: 1,
+                pad: 'same',
+                dilations: c.dilation,
+                bias: c.biases[0],
+                activation,
+              });
             } else if (c.groups === 1) {
-              y = tf.fused.conv2d({ x: inp, filter: c.filters[0] as unknown as T4, strides: 1, pad: 'same', dilations: c.dilation, bias: c.biases[0], activation });
+              y = tf.fused.conv2d({
+                x: inp,
+                filter: c.filters[0] as unknown as T4,
+                strides: 1,
+                pad: 'same',
+                dilations: c.dilation,
+                bias: c.biases[0],
+                activation,
+              });
             } else {
               const parts = tf.split(inp, c.groups, 3).map((xi, gi) =>
-                tf.fused.conv2d({ x: xi as T4, filter: c.filters[gi] as unknown as T4, strides: 1, pad: 'same', dilations: c.dilation, bias: c.biases[gi], activation }));
+                tf.fused.conv2d({
+                  x: xi as T4,
+                  filter: c.filters[gi] as unknown as T4,
+                  strides: 1,
+                  pad: 'same',
+                  dilations: c.dilation,
+                  bias: c.biases[gi],
+                  activation,
+                }),
+              );
               y = tf.concat(parts, 3);
             }
             vals.set(o.y, y);
             break;
           }
-          case 'maxpool': vals.set(o.y, tf.maxPool(vals.get(o.x)!, 2, 2, 'same')); break;
+          case 'maxpool':
+            vals.set(o.y, tf.maxPool(vals.get(o.x)!, 2, 2, 'same'));
+            break;
           case 'upsample': {
             const like = vals.get(o.like)!;
             vals.set(o.y, tf.image.resizeBilinear(vals.get(o.x)!, [like.shape[1], like.shape[2]], false, true));
             break;
           }
-          case 'concat': vals.set(o.y, tf.concat(o.xs.map((n) => vals.get(n)!), 3)); break;
-          case 'add': vals.set(o.y, tf.add(vals.get(o.a)!, vals.get(o.b)!)); break;
+          case 'concat':
+            vals.set(
+              o.y,
+              tf.concat(
+                o.xs.map((n) => vals.get(n)!),
+                3,
+              ),
+            );
+            break;
+          case 'add':
+            vals.set(o.y, tf.add(vals.get(o.a)!, vals.get(o.b)!));
+            break;
         }
       }
       return g.outputs.map((n) => vals.get(n)!);
     },
-    dispose() { tf.dispose(variables); },
+    dispose() {
+      tf.dispose(variables);
+    },
   };
 }
 

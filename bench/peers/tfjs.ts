@@ -35,8 +35,11 @@ export function initTfjsWebGPU(): Promise<Tfjs> {
 export async function syncTfjs(tf: Tfjs): Promise<void> {
   // the same steps TF.js takes before a read-back: close the open pass, submit the encoder, wait
   const backend = tf.backend() as unknown as {
-    device?: GPUDevice; commandEncoder?: GPUCommandEncoder | null;
-    ensureCommandEncoderReady?: () => void; endComputePassEncoder?: () => void; submitQueue?: () => void;
+    device?: GPUDevice;
+    commandEncoder?: GPUCommandEncoder | null;
+    ensureCommandEncoderReady?: () => void;
+    endComputePassEncoder?: () => void;
+    submitQueue?: () => void;
   };
   if (!backend.device) throw new Error(`TF.js backend '${tf.getBackend()}' is not WebGPU`);
   backend.ensureCommandEncoderReady?.();
@@ -50,7 +53,10 @@ export async function syncTfjs(tf: Tfjs): Promise<void> {
  * `repeats` batches of `iters` calls after `warmup` calls. The queue is drained after each batch.
  */
 export async function timeTfjs(tf: Tfjs, fn: () => TF.Tensor | TF.Tensor[], { warmup = 2, iters = 5, repeats = 3 } = {}): Promise<number> {
-  const call = () => { const r = fn(); (Array.isArray(r) ? r : [r]).forEach((t) => t.dispose()); };
+  const call = () => {
+    const r = fn();
+    (Array.isArray(r) ? r : [r]).forEach((t) => t.dispose());
+  };
   for (let i = 0; i < warmup; i++) call();
   await syncTfjs(tf);
   const times: number[] = [];

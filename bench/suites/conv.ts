@@ -5,7 +5,11 @@
  */
 import { init, tidy, tensor, type Tensor } from '../../src/node';
 
-const randn = (shape: number[]) => tensor(Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => Math.random() * 2 - 1), { shape });
+const randn = (shape: number[]) =>
+  tensor(
+    Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => Math.random() * 2 - 1),
+    { shape },
+  );
 import { conv2dOp, conv2dGradInputOp, conv2dGradWeightOp } from '../../src/tensor/ops/conv';
 import type { ConvAttrs } from '../../src/base/conv-args';
 import { timeIt, type BenchRow, type Suite } from '../lib';
@@ -14,7 +18,18 @@ import { tfConvRunners } from '../peers/tfjs-conv';
 type Pass = 'fwd' | 'dx' | 'dw';
 const PASSES: Pass[] = ['fwd', 'dx', 'dw'];
 
-interface Case { name: string; N: number; C: number; H: number; W: number; O: number; k: number; stride: number; pad: number; dilation: number; }
+interface Case {
+  name: string;
+  N: number;
+  C: number;
+  H: number;
+  W: number;
+  O: number;
+  k: number;
+  stride: number;
+  pad: number;
+  dilation: number;
+}
 
 const CASES: Case[] = [
   ...[1, 2, 4, 8].map((d) => ({ name: `U2Net 3x3 64→64 @80² d${d}`, N: 1, C: 64, H: 80, W: 80, O: 64, k: 3, stride: 1, pad: d, dilation: d })),
@@ -31,14 +46,24 @@ export const convSuite: Suite = async ({ device, quick }) => {
   const peer = !process.argv.includes('--no-peer');
   const opts = quick ? { warmup: 1, iters: 1, repeats: 1 } : { warmup: 1, iters: 1, repeats: 3 };
   const rounds = quick ? 1 : 2;
-  const sync = async () => { const t = randn([1]); await t.data(); t.dispose(); };
+  const sync = async () => {
+    const t = randn([1]);
+    await t.data();
+    t.dispose();
+  };
   for (const c of CASES) {
     const OH = Math.floor((c.H + 2 * c.pad - c.dilation * (c.k - 1) - 1) / c.stride) + 1;
     const OW = Math.floor((c.W + 2 * c.pad - c.dilation * (c.k - 1) - 1) / c.stride) + 1;
     const flops = 2 * c.N * c.O * OH * OW * c.C * c.k * c.k;
     const a: ConvAttrs = { stride: [c.stride, c.stride], padding: [c.pad, c.pad, c.pad, c.pad], dilation: [c.dilation, c.dilation], groups: 1 };
-    const x = randn([c.N, c.C, c.H, c.W]), w = randn([c.O, c.C, c.k, c.k]), dy = randn([c.N, c.O, OH, OW]);
-    const run = (f: () => Tensor) => () => { tidy(() => { f(); }); };
+    const x = randn([c.N, c.C, c.H, c.W]),
+      w = randn([c.O, c.C, c.k, c.k]),
+      dy = randn([c.N, c.O, OH, OW]);
+    const run = (f: () => Tensor) => () => {
+      tidy(() => {
+        f();
+      });
+    };
     const ours: Record<Pass, () => void> = {
       fwd: run(() => conv2dOp.call1([x, w], a)),
       dx: run(() => conv2dGradInputOp.call1([dy, w], { ...a, inSize: [c.H, c.W] })),
@@ -46,7 +71,13 @@ export const convSuite: Suite = async ({ device, quick }) => {
     };
     let tf: Awaited<ReturnType<typeof tfConvRunners>> | null = null;
     let tfError = '';
-    if (peer) { try { tf = await tfConvRunners(c); } catch (e) { tfError = `TF.js failed: ${(e as Error).message}`; } }
+    if (peer) {
+      try {
+        tf = await tfConvRunners(c);
+      } catch (e) {
+        tfError = `TF.js failed: ${(e as Error).message}`;
+      }
+    }
     // alternate ours and theirs and keep each one's best round: other processes on the machine add noise
     const best: Record<Pass, number> = { fwd: Infinity, dx: Infinity, dw: Infinity };
     const bestTf: Record<Pass, number> = { fwd: Infinity, dx: Infinity, dw: Infinity };
@@ -58,12 +89,21 @@ export const convSuite: Suite = async ({ device, quick }) => {
       }
     }
     tf?.dispose();
-    x.dispose(); w.dispose(); dy.dispose();
+    x.dispose();
+    w.dispose();
+    dy.dispose();
     for (const pass of PASSES) {
       const r = tf?.[pass];
       rows.push({
-        suite: 'conv', name: `${pass === 'fwd' ? 'forward' : pass === 'dx' ? 'grad-input' : 'grad-weight'} ${c.name}`, metric: 'GFLOP/s', value: flops / best[pass] / 1e9,
-        peer: !peer ? undefined : r && 'run' in r ? { name: 'tfjs-webgpu', value: flops / bestTf[pass] / 1e9 } : { name: 'tfjs-webgpu', missing: r && 'missing' in r ? r.missing : tfError },
+        suite: 'conv',
+        name: `${pass === 'fwd' ? 'forward' : pass === 'dx' ? 'grad-input' : 'grad-weight'} ${c.name}`,
+        metric: 'GFLOP/s',
+        value: flops / best[pass] / 1e9,
+        peer: !peer
+          ? undefined
+          : r && 'run' in r
+            ? { name: 'tfjs-webgpu', value: flops / bestTf[pass] / 1e9 }
+            : { name: 'tfjs-webgpu', missing: r && 'missing' in r ? r.missing : tfError },
       });
     }
   }
@@ -78,7 +118,9 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   console.log(`${pad('case', 46)} ${pad('webgrad', 9)} ${pad('tfjs', 9)} ratio`);
   for (const r of rows) {
     const p = r.peer && 'value' in r.peer ? r.peer.value : null;
-    console.log(`${pad(r.name, 46)} ${pad(r.value.toFixed(2), 9)} ${pad(p === null ? '—' : p.toFixed(2), 9)} ${p === null ? (r.peer && 'missing' in r.peer ? r.peer.missing : '') : (r.value / p).toFixed(2) + '×'}`);
+    console.log(
+      `${pad(r.name, 46)} ${pad(r.value.toFixed(2), 9)} ${pad(p === null ? '—' : p.toFixed(2), 9)} ${p === null ? (r.peer && 'missing' in r.peer ? r.peer.missing : '') : `${(r.value / p).toFixed(2)}×`}`,
+    );
   }
   process.exit(0);
 }

@@ -4,13 +4,20 @@
  * Standalone: `npx tsx bench/suites/matmul.ts [--quick] [--no-peer]`.
  */
 import { pathToFileURL } from 'node:url';
-import { matmul, full, type Tensor } from '../../src/node';
+import { matmul, full } from '../../src/node';
 import { matmulProblem } from '../../src/tensor/ops/matmul';
 import { tuneMatmul } from '../../src/kernels/wgsl/matmul-autotune';
 import { timeIt, type BenchRow, type Suite } from '../lib';
 import { initTfjsWebGPU, timeTfjs, type Tfjs } from '../peers/tfjs';
 
-interface Shape { batch: number; m: number; k: number; n: number; transB?: boolean; quick: boolean; }
+interface Shape {
+  batch: number;
+  m: number;
+  k: number;
+  n: number;
+  transB?: boolean;
+  quick: boolean;
+}
 
 const SHAPES: Shape[] = [
   { batch: 1, m: 256, k: 256, n: 256, quick: true },
@@ -37,28 +44,51 @@ export const matmulSuite: Suite = async ({ device, quick }) => {
   let tf: Tfjs | null = null;
   let peerMissing = noPeer ? 'disabled (--no-peer)' : '';
   if (!noPeer) {
-    try { tf = await initTfjsWebGPU(); } catch (e) { peerMissing = `TF.js WebGPU unavailable: ${(e as Error).message}`; }
+    try {
+      tf = await initTfjsWebGPU();
+    } catch (e) {
+      peerMissing = `TF.js WebGPU unavailable: ${(e as Error).message}`;
+    }
   }
   for (const s of SHAPES) {
     if (quick && !s.quick) continue;
     const flops = 2 * s.batch * s.m * s.n * s.k;
     const aShape = s.batch > 1 ? [s.batch, s.m, s.k] : [s.m, s.k];
     const bShape = s.transB ? [s.n, s.k] : s.batch > 1 ? [s.batch, s.k, s.n] : [s.k, s.n];
-    const a = full(aShape, 0.5), b = full(bShape, 0.25);
+    const a = full(aShape, 0.5),
+      b = full(bShape, 0.25);
     const attrs = { transB: s.transB ?? false };
     const tuned = await tuneMatmul(device, matmulProblem(a.shape, b.shape, attrs));
     const opts = plan(flops, quick);
-    const secs = await timeIt(() => { matmul(a, b, attrs).dispose(); }, () => device.sync(), opts);
-    a.dispose(); b.dispose();
+    const secs = await timeIt(
+      () => {
+        matmul(a, b, attrs).dispose();
+      },
+      () => device.sync(),
+      opts,
+    );
+    a.dispose();
+    b.dispose();
     let peer: BenchRow['peer'] = { name: 'tfjs-webgpu', missing: peerMissing };
     if (tf) {
-      const ta = tf.fill(aShape, 0.5), tb = tf.fill(bShape, 0.25);
+      const ta = tf.fill(aShape, 0.5),
+        tb = tf.fill(bShape, 0.25);
       const ps = await timeTfjs(tf, () => tf!.matMul(ta, tb, false, s.transB ?? false), opts);
-      ta.dispose(); tb.dispose();
+      ta.dispose();
+      tb.dispose();
       peer = { name: 'tfjs-webgpu', value: flops / ps / 1e9 };
     }
-    const times = Object.entries(tuned.secondsPerRun).map(([v, t]) => `${v} ${(t * 1e3).toFixed(2)}ms`).join(', ');
-    rows.push({ suite: 'matmul', name: label(s), metric: 'GFLOP/s', value: flops / secs / 1e9, peer, note: `autotune picked ${tuned.variant} (proxy runs: ${times})` });
+    const times = Object.entries(tuned.secondsPerRun)
+      .map(([v, t]) => `${v} ${(t * 1e3).toFixed(2)}ms`)
+      .join(', ');
+    rows.push({
+      suite: 'matmul',
+      name: label(s),
+      metric: 'GFLOP/s',
+      value: flops / secs / 1e9,
+      peer,
+      note: `autotune picked ${tuned.variant} (proxy runs: ${times})`,
+    });
   }
   return rows;
 };
@@ -69,7 +99,12 @@ if (typeof process !== 'undefined' && process.argv[1] && import.meta.url === pat
   const device = await init();
   const rows = await matmulSuite({ device, quick: process.argv.includes('--quick') });
   for (const r of rows) {
-    const p = r.peer && 'value' in r.peer ? `${r.peer.name} ${r.peer.value.toFixed(2)} (×${(r.value / r.peer.value).toFixed(2)})` : r.peer ? `${r.peer.name}: ${r.peer.missing}` : '';
+    const p =
+      r.peer && 'value' in r.peer
+        ? `${r.peer.name} ${r.peer.value.toFixed(2)} (×${(r.value / r.peer.value).toFixed(2)})`
+        : r.peer
+          ? `${r.peer.name}: ${r.peer.missing}`
+          : '';
     console.log(`${r.name.padEnd(34)} ${r.value.toFixed(2).padStart(8)} ${r.metric}   peer ${p}\n    ${r.note ?? ''}`);
   }
   process.exit(0);

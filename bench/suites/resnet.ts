@@ -40,7 +40,10 @@ function tfResnet18(tf: Tfjs) {
   return tf.model({ inputs: inp, outputs: L.dense({ units: 1000 }).apply(x) as any });
 }
 
-const errText = (e: unknown) => String((e as Error)?.message ?? e).split('\n')[0].slice(0, 160);
+const errText = (e: unknown) =>
+  String((e as Error)?.message ?? e)
+    .split('\n')[0]
+    .slice(0, 160);
 const mb = (bytes: number) => bytes / 2 ** 20;
 
 export const resnetSuite: Suite = async ({ device, quick }) => {
@@ -53,14 +56,24 @@ export const resnetSuite: Suite = async ({ device, quick }) => {
   const opt = optim.sgd({ lr: 1e-3, momentum: 0.9 });
   // created per batch size after the inference rows, so the inference peak holds no optimizer slots
   let optState: ReturnType<typeof opt.init> | null = null;
-  const step = valueAndGrad((p: any, st: any, x: Tensor, t: Tensor) => {
-    const out = model.apply(p, st, x, { training: true });
-    return [crossEntropy(out.y, t), out.state];
-  }, { hasAux: true });
+  const step = valueAndGrad(
+    (p: any, st: any, x: Tensor, t: Tensor) => {
+      const out = model.apply(p, st, x, { training: true });
+      return [crossEntropy(out.y, t), out.state];
+    },
+    { hasAux: true },
+  );
   const sync = () => device.sync();
 
-  let tf: Tfjs | null = null, tfModel: any = null, tfMissing = '';
-  try { tf = await initTfjsWebGPU(); tfModel = tfResnet18(tf); } catch (e) { tfMissing = errText(e); }
+  let tf: Tfjs | null = null,
+    tfModel: any = null,
+    tfMissing = '';
+  try {
+    tf = await initTfjsWebGPU();
+    tfModel = tfResnet18(tf);
+  } catch (e) {
+    tfMissing = errText(e);
+  }
 
   /** Progress on stderr: a batch-32 pass on a CPU adapter runs for many minutes without a row. */
   const progress = (what: string, m: { s: number; peak: number } | { error: string }) =>
@@ -82,9 +95,21 @@ export const resnetSuite: Suite = async ({ device, quick }) => {
   };
   const measureTf = async (fn: () => void, B: number, train: boolean): Promise<{ s: number; peak: number } | { error: string }> => {
     try {
-      const prof = await tf!.profile(() => { fn(); });
+      const prof = await tf!.profile(() => {
+        fn();
+      });
       await syncTfjs(tf!);
-      return { s: await timeTfjs(tf!, () => { fn(); return []; }, opts(B, train)), peak: prof.peakBytes };
+      return {
+        s: await timeTfjs(
+          tf!,
+          () => {
+            fn();
+            return [];
+          },
+          opts(B, train),
+        ),
+        peak: prof.peakBytes,
+      };
     } catch (e) {
       return { error: errText(e) };
     }
@@ -92,47 +117,99 @@ export const resnetSuite: Suite = async ({ device, quick }) => {
 
   for (const B of batches) {
     const x = rand(random.key(1), [B, 3, SIZE, SIZE]);
-    const t = tensor(Int32Array.from({ length: B }, (_, i) => (i * 37) % 1000), { shape: [B] });
-    const fwd = await measure(() => { tidy(() => { model.apply(params, state, x, { training: false }); }); }, B, false);
+    const t = tensor(
+      Int32Array.from({ length: B }, (_, i) => (i * 37) % 1000),
+      { shape: [B] },
+    );
+    const fwd = await measure(
+      () => {
+        tidy(() => {
+          model.apply(params, state, x, { training: false });
+        });
+      },
+      B,
+      false,
+    );
     progress(`webgrad batch ${B} inference`, fwd);
     optState = opt.init(params);
-    const train = await measure(() => {
-      const oldState = state;
-      const r = tidy(() => {
-        const [[loss, st], g] = step(params, state, x, t);
-        const u = opt.update(g, optState!, params, { donate: true });
-        return { loss, st, p: u.params, os: u.state };
-      });
-      tree.dispose(oldState);
-      r.loss.dispose();
-      params = r.p; state = r.st; optState = r.os;
-    }, B, true);
+    const train = await measure(
+      () => {
+        const oldState = state;
+        const r = tidy(() => {
+          const [[loss, st], g] = step(params, state, x, t);
+          const u = opt.update(g, optState!, params, { donate: true });
+          return { loss, st, p: u.params, os: u.state };
+        });
+        tree.dispose(oldState);
+        r.loss.dispose();
+        params = r.p;
+        state = r.st;
+        optState = r.os;
+      },
+      B,
+      true,
+    );
     progress(`webgrad batch ${B} training`, train);
-    x.dispose(); t.dispose();
+    x.dispose();
+    t.dispose();
     tree.dispose(optState.slots);
     optState = null;
 
     type M = { s: number; peak: number } | { error: string };
-    let tfF: M = { error: tfMissing }, tfT: M = tfF;
+    let tfF: M = { error: tfMissing },
+      tfT: M = tfF;
     if (tf && tfModel) {
       const tfx = tf.randomNormal([B, SIZE, SIZE, 3]);
-      const tfy = tf.oneHot(tf.tensor1d(Array.from({ length: B }, (_, i) => (i * 37) % 1000), 'int32'), 1000);
+      const tfy = tf.oneHot(
+        tf.tensor1d(
+          Array.from({ length: B }, (_, i) => (i * 37) % 1000),
+          'int32',
+        ),
+        1000,
+      );
       const tfOpt = tf.train.momentum(1e-3, 0.9);
-      tfF = await measureTf(() => { (tfModel.apply(tfx, { training: false }) as any).dispose(); }, B, false);
+      tfF = await measureTf(
+        () => {
+          (tfModel.apply(tfx, { training: false }) as any).dispose();
+        },
+        B,
+        false,
+      );
       progress(`tfjs batch ${B} inference`, tfF);
-      tfT = await measureTf(() => {
-        tfOpt.minimize(() => tf!.losses.softmaxCrossEntropy(tfy, tfModel.apply(tfx, { training: true }) as any) as any);
-      }, B, true);
+      tfT = await measureTf(
+        () => {
+          tfOpt.minimize(() => tf!.losses.softmaxCrossEntropy(tfy, tfModel.apply(tfx, { training: true }) as any) as any);
+        },
+        B,
+        true,
+      );
       progress(`tfjs batch ${B} training`, tfT);
-      tfx.dispose(); tfy.dispose(); tfOpt.dispose();
+      tfx.dispose();
+      tfy.dispose();
+      tfOpt.dispose();
     }
-    const peer = (m: M, rate: boolean): BenchRow['peer'] => ('error' in m ? { name: 'tfjs-webgpu', missing: m.error } : { name: 'tfjs-webgpu', value: rate ? B / m.s : mb(m.peak) });
+    const peer = (m: M, rate: boolean): BenchRow['peer'] =>
+      'error' in m ? { name: 'tfjs-webgpu', missing: m.error } : { name: 'tfjs-webgpu', value: rate ? B / m.s : mb(m.peak) };
     const add = (what: string, m: M, pm: M, unit: string) => {
       if ('error' in m) {
-        rows.push({ suite: 'resnet', name: `ResNet-18 224² ${what}, batch ${B}`, metric: 'images/s', value: NaN, peer: peer(pm, true), note: `error: ${m.error}` });
+        rows.push({
+          suite: 'resnet',
+          name: `ResNet-18 224² ${what}, batch ${B}`,
+          metric: 'images/s',
+          value: NaN,
+          peer: peer(pm, true),
+          note: `error: ${m.error}`,
+        });
         return;
       }
-      rows.push({ suite: 'resnet', name: `ResNet-18 224² ${what}, batch ${B}`, metric: 'images/s', value: B / m.s, peer: peer(pm, true), note: `${(m.s * 1e3).toFixed(0)} ms/${unit}` });
+      rows.push({
+        suite: 'resnet',
+        name: `ResNet-18 224² ${what}, batch ${B}`,
+        metric: 'images/s',
+        value: B / m.s,
+        peer: peer(pm, true),
+        note: `${(m.s * 1e3).toFixed(0)} ms/${unit}`,
+      });
       rows.push({ suite: 'resnet', name: `ResNet-18 224² ${what} peak memory, batch ${B}`, metric: 'MB', value: mb(m.peak), peer: peer(pm, false) });
     };
     add('inference', fwd, tfF, 'batch');

@@ -8,7 +8,11 @@ export const trainStepSuite: Suite = async ({ device, quick }) => {
   const { x, y } = makeData(256);
   let params: Params = initParams();
   const dispatches0 = device.queue.dispatchCount;
-  const step = () => { const r = sgdStep(params, x, y, 0.05); params = r.params; r.loss.dispose(); };
+  const step = () => {
+    const r = sgdStep(params, x, y, 0.05);
+    params = r.params;
+    r.loss.dispose();
+  };
   step();
   const perStep = device.queue.dispatchCount - dispatches0;
   const s = await timeIt(step, () => device.sync(), quick ? { warmup: 1, iters: 3, repeats: 1 } : { warmup: 3, iters: 20, repeats: 3 });

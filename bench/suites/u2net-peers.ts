@@ -33,16 +33,26 @@ import { initTfjsWebGPU, timeTfjs, type Tfjs } from '../peers/tfjs';
 import { tfU2Net, trainStepError } from '../peers/tfjs-u2net';
 
 const SUITE = 'u2net-peers';
-const FWD = 320, TRAIN = 288;
+const FWD = 320,
+  TRAIN = 288;
 const LABEL: Record<U2NetName, string> = { u2netp: 'U²-NetP', u2net: 'U²-Net' };
 const MB = (b: number) => b / 2 ** 20;
-const firstLine = (e: unknown) => String((e as Error)?.message ?? e).split('\n')[0].slice(0, 300);
+const firstLine = (e: unknown) =>
+  String((e as Error)?.message ?? e)
+    .split('\n')[0]
+    .slice(0, 300);
 const wave = (n: number, f: number) => Float32Array.from({ length: n }, (_, i) => Math.sin(i * f) * 0.8);
 
 type Ort = typeof import('onnxruntime-node');
 
 /** Images/s of training steps at batch × size², or the error; peak MB of webgrad's pool. */
-async function trainRate(device: Device, name: U2NetName, batch: number, size: number, quick: boolean): Promise<{ rate: number; peak: number } | { error: string }> {
+async function trainRate(
+  device: Device,
+  name: U2NetName,
+  batch: number,
+  size: number,
+  quick: boolean,
+): Promise<{ rate: number; peak: number } | { error: string }> {
   const trainer = makeTrainer(batch, size, u2net({ model: name }));
   const step = trainer.step;
   try {
@@ -52,7 +62,11 @@ async function trainRate(device: Device, name: U2NetName, batch: number, size: n
   } catch (e) {
     return { error: firstLine(e) };
   } finally {
-    try { await device.sync(); } catch { /* the error is already reported */ }
+    try {
+      await device.sync();
+    } catch {
+      /* the error is already reported */
+    }
     trainer.dispose();
   }
 }
@@ -61,7 +75,14 @@ async function ortRate(ort: Ort, model: Uint8Array | string, x: Float32Array, qu
   const session = await ort.InferenceSession.create(model as Uint8Array, { executionProviders: ['cpu'] });
   const feeds = { [session.inputNames[0]]: new ort.Tensor('float32', x, [1, 3, FWD, FWD]) };
   let out: Float32Array = new Float32Array();
-  const s = await timeIt(async () => { const r = await session.run(feeds); out = r[session.outputNames[0]].data as Float32Array; }, async () => {}, quick ? { warmup: 1, iters: 1, repeats: 1 } : { warmup: 1, iters: 3, repeats: 3 });
+  const s = await timeIt(
+    async () => {
+      const r = await session.run(feeds);
+      out = r[session.outputNames[0]].data as Float32Array;
+    },
+    async () => {},
+    quick ? { warmup: 1, iters: 1, repeats: 1 } : { warmup: 1, iters: 3, repeats: 3 },
+  );
   await session.release();
   return { rate: 1 / s, out };
 }
@@ -81,10 +102,20 @@ export const u2netPeersSuite: Suite = async ({ device, quick }) => {
   const fwdOpts = quick ? { warmup: 0, iters: 1, repeats: 1 } : { warmup: 1, iters: 3, repeats: 1 };
   const threads = `${cpus().length} CPU threads`;
 
-  let tf: Tfjs | null = null, tfMissing = '';
-  try { tf = await initTfjsWebGPU(); } catch (e) { tfMissing = firstLine(e); }
-  let ort: Ort | null = null, ortMissing = '';
-  try { ort = await import('onnxruntime-node'); } catch (e) { ortMissing = firstLine(e); }
+  let tf: Tfjs | null = null,
+    tfMissing = '';
+  try {
+    tf = await initTfjsWebGPU();
+  } catch (e) {
+    tfMissing = firstLine(e);
+  }
+  let ort: Ort | null = null,
+    ortMissing = '';
+  try {
+    ort = await import('onnxruntime-node');
+  } catch (e) {
+    ortMissing = firstLine(e);
+  }
 
   for (const name of names) {
     const L = LABEL[name];
@@ -99,7 +130,15 @@ export const u2netPeersSuite: Suite = async ({ device, quick }) => {
     ours = Float32Array.from((await first.data()) as Float32Array);
     first.dispose();
     device.pool.resetPeak();
-    const sW = await timeIt(() => { tidy(() => { model.apply(params, state, x, { training: false }); }); }, () => device.sync(), fwdOpts);
+    const sW = await timeIt(
+      () => {
+        tidy(() => {
+          model.apply(params, state, x, { training: false });
+        });
+      },
+      () => device.sync(),
+      fwdOpts,
+    );
     const peakW = memory().peakBytes;
     const wRate = 1 / sW;
 
@@ -110,14 +149,19 @@ export const u2netPeersSuite: Suite = async ({ device, quick }) => {
     // TF.js WebGPU
     let peerTf: BenchRow['peer'] = { name: 'tfjs-webgpu', missing: tfMissing };
     let peerTfMem: BenchRow['peer'] = peerTf;
-    let tfNote = '', trainMissing = tfMissing || 'TF.js did not load';
+    let tfNote = '',
+      trainMissing = tfMissing || 'TF.js did not load';
     if (tf) {
       const tfl = tf;
       const net = tfU2Net(tfl, g);
       try {
         const tx = tfl.tidy(() => tfl.transpose(tfl.tensor(xData, [1, 3, FWD, FWD]), [0, 2, 3, 1])) as import('@tensorflow/tfjs').Tensor4D;
         let peakTf = 0;
-        const d0 = tfl.tidy(() => { const outs = net.forward(tx); peakTf = tfl.memory().numBytes; return tfl.transpose(outs[0], [0, 3, 1, 2]); });
+        const d0 = tfl.tidy(() => {
+          const outs = net.forward(tx);
+          peakTf = tfl.memory().numBytes;
+          return tfl.transpose(outs[0], [0, 3, 1, 2]);
+        });
         const diff = maxDiff((await d0.data()) as Float32Array, ours);
         d0.dispose();
         const sT = await timeTfjs(tfl, () => tfl.tidy(() => net.forward(tx)[0].clone()), fwdOpts);
@@ -131,25 +175,58 @@ export const u2netPeersSuite: Suite = async ({ device, quick }) => {
       trainMissing = trainStepError(tfl, net) ?? 'ran (no error)';
       net.dispose();
     }
-    rows.push({ suite: SUITE, name: `${name0} vs TF.js WebGPU`, metric: 'images/s', value: wRate, peer: peerTf, note: `peak ${MB(peakW).toFixed(0)} MB${tfNote}` });
+    rows.push({
+      suite: SUITE,
+      name: `${name0} vs TF.js WebGPU`,
+      metric: 'images/s',
+      value: wRate,
+      peer: peerTf,
+      note: `peak ${MB(peakW).toFixed(0)} MB${tfNote}`,
+    });
     rows.push({ suite: SUITE, name: `${name0}, peak GPU memory`, metric: 'MB', value: MB(peakW), peer: peerTfMem });
 
     // onnxruntime-node CPU on webgrad's export (and the official file for U²-NetP)
     if (ort) {
       const bytes = writeOnnx(u2netOnnxModel(g, { height: FWD, width: FWD, outputs: 'logits' }));
       const r = await ortRate(ort, bytes, xData, quick);
-      rows.push({ suite: SUITE, name: `${name0} vs onnxruntime-node CPU (webgrad's ONNX export)`, metric: 'images/s', value: wRate, peer: { name: 'onnxruntime-cpu', value: r.rate }, note: `${threads}; export d0 vs webgrad max |Δ| ${maxDiff(r.out, ours).toExponential(1)}` });
+      rows.push({
+        suite: SUITE,
+        name: `${name0} vs onnxruntime-node CPU (webgrad's ONNX export)`,
+        metric: 'images/s',
+        value: wRate,
+        peer: { name: 'onnxruntime-cpu', value: r.rate },
+        note: `${threads}; export d0 vs webgrad max |Δ| ${maxDiff(r.out, ours).toExponential(1)}`,
+      });
       const official = join(defaultCacheDir(), 'u2netp.onnx');
       if (name === 'u2netp') {
         if (existsSync(official)) {
           const o = await ortRate(ort, new Uint8Array(readFileSync(official)), xData, quick);
-          rows.push({ suite: SUITE, name: `${name0} vs onnxruntime-node CPU (official u2netp.onnx)`, metric: 'images/s', value: wRate, peer: { name: 'onnxruntime-cpu', value: o.rate }, note: `${threads}; pretrained weights, same work` });
+          rows.push({
+            suite: SUITE,
+            name: `${name0} vs onnxruntime-node CPU (official u2netp.onnx)`,
+            metric: 'images/s',
+            value: wRate,
+            peer: { name: 'onnxruntime-cpu', value: o.rate },
+            note: `${threads}; pretrained weights, same work`,
+          });
         } else {
-          rows.push({ suite: SUITE, name: `${name0} vs onnxruntime-node CPU (official u2netp.onnx)`, metric: 'images/s', value: wRate, peer: { name: 'onnxruntime-cpu', missing: `${official} not cached (npm run fetch-u2netp)` } });
+          rows.push({
+            suite: SUITE,
+            name: `${name0} vs onnxruntime-node CPU (official u2netp.onnx)`,
+            metric: 'images/s',
+            value: wRate,
+            peer: { name: 'onnxruntime-cpu', missing: `${official} not cached (npm run fetch-u2netp)` },
+          });
         }
       }
     } else {
-      rows.push({ suite: SUITE, name: `${name0} vs onnxruntime-node CPU`, metric: 'images/s', value: wRate, peer: { name: 'onnxruntime-cpu', missing: ortMissing } });
+      rows.push({
+        suite: SUITE,
+        name: `${name0} vs onnxruntime-node CPU`,
+        metric: 'images/s',
+        value: wRate,
+        peer: { name: 'onnxruntime-cpu', missing: ortMissing },
+      });
     }
 
     // training
@@ -159,7 +236,14 @@ export const u2netPeersSuite: Suite = async ({ device, quick }) => {
       const rowName = `${L} train step ${TRAIN}², batch ${B}`;
       if ('error' in t) rows.push({ suite: SUITE, name: rowName, metric: 'images/s', value: NaN, peer, error: t.error });
       else {
-        rows.push({ suite: SUITE, name: rowName, metric: 'images/s', value: t.rate, peer, note: `peak ${MB(t.peak).toFixed(0)} MB${quick ? ', quick: one step including pipeline compilation' : ''}` });
+        rows.push({
+          suite: SUITE,
+          name: rowName,
+          metric: 'images/s',
+          value: t.rate,
+          peer,
+          note: `peak ${MB(t.peak).toFixed(0)} MB${quick ? ', quick: one step including pipeline compilation' : ''}`,
+        });
         rows.push({ suite: SUITE, name: `${rowName}, peak GPU memory`, metric: 'MB', value: MB(t.peak) });
       }
     }

@@ -6,7 +6,7 @@
  * Standalone: `npx tsx bench/suites/u2net.ts [--quick] [--profile] [--crop N] [--batch N]`;
  * `--profile` replays one training step dispatch by dispatch and prints GPU time per op kind.
  */
-import { init, tidy, tensor, valueAndGrad, optim, tree, memory, add, type Tensor, type Device } from '../../src/node';
+import { init, tidy, tensor, valueAndGrad, optim, tree, memory, type Tensor, type Device } from '../../src/node';
 import { u2net, u2netLoss } from '../../src/models/u2net/model';
 import { random } from '../../src/node';
 import { recordDispatches, profileDispatches, formatProfile } from '../../src/kernels/webgpu/profile';
@@ -16,7 +16,10 @@ import type { Dispatch } from '../../src/kernels/webgpu/queue';
 const model = u2net({ model: 'u2netp' });
 const rand = (n: number, f: (i: number) => number) => Float32Array.from({ length: n }, (_, i) => f(i));
 
-export interface Trainer { step: () => void; dispose: () => void; }
+export interface Trainer {
+  step: () => void;
+  dispose: () => void;
+}
 
 /** One U²-Net training step on fixed synthetic data: forward, 7-map BCE, backward, Adam, inside tidy. */
 export function makeTrainer(batch: number, crop: number, net = model): Trainer {
@@ -24,11 +27,14 @@ export function makeTrainer(batch: number, crop: number, net = model): Trainer {
   const opt = optim.adam({ lr: 1e-3 });
   let optState = opt.init(params);
   const img = rand(batch * 3 * crop * crop, (i) => Math.sin(i * 0.37) * 0.5);
-  const mask = rand(batch * crop * crop, (i) => ((i % crop) > crop / 3 && (Math.floor(i / crop) % crop) > crop / 3 ? 1 : 0));
-  const lossFn = valueAndGrad((p: any, st: any, x: Tensor, y: Tensor) => {
-    const out = net.apply(p, st, x, { training: true });
-    return [u2netLoss(out.logits, y), out.state];
-  }, { hasAux: true });
+  const mask = rand(batch * crop * crop, (i) => (i % crop > crop / 3 && Math.floor(i / crop) % crop > crop / 3 ? 1 : 0));
+  const lossFn = valueAndGrad(
+    (p: any, st: any, x: Tensor, y: Tensor) => {
+      const out = net.apply(p, st, x, { training: true });
+      return [u2netLoss(out.logits, y), out.state];
+    },
+    { hasAux: true },
+  );
   return {
     step() {
       const old = state;
@@ -43,14 +49,22 @@ export function makeTrainer(batch: number, crop: number, net = model): Trainer {
       tree.dispose(old);
       ({ params, state, optState } = r as any);
     },
-    dispose() { tree.dispose([params, state, optState]); },
+    dispose() {
+      tree.dispose([params, state, optState]);
+    },
   };
 }
 
 /** Images/s of training, dispatches per step and peak bytes. */
-async function trainRate(device: Device, batch: number, crop: number, steps: number): Promise<{ rate: number; dispatches: number; peak: number; hostMs: number; cpuPerImage: number }> {
+async function trainRate(
+  device: Device,
+  batch: number,
+  crop: number,
+  steps: number,
+): Promise<{ rate: number; dispatches: number; peak: number; hostMs: number; cpuPerImage: number }> {
   const t = makeTrainer(batch, crop);
-  t.step(); await device.sync(); // compile pipelines
+  t.step();
+  await device.sync(); // compile pipelines
   device.pool.resetPeak();
   const d0 = device.queue.dispatchCount;
   const h0 = performance.now();
@@ -72,9 +86,16 @@ async function trainRate(device: Device, batch: number, crop: number, steps: num
 
 async function forwardRate(device: Device, size: number, reps: number): Promise<number> {
   const { params, state } = model.init(random.key(1));
-  const x = tensor(rand(3 * size * size, (i) => Math.cos(i * 0.11)), { shape: [1, 3, size, size] });
-  const run = () => tidy(() => { model.apply(params, state, x, { training: false }); });
-  run(); await device.sync();
+  const x = tensor(
+    rand(3 * size * size, (i) => Math.cos(i * 0.11)),
+    { shape: [1, 3, size, size] },
+  );
+  const run = () =>
+    tidy(() => {
+      model.apply(params, state, x, { training: false });
+    });
+  run();
+  await device.sync();
   const t0 = performance.now();
   for (let i = 0; i < reps; i++) run();
   await device.sync();
@@ -86,11 +107,23 @@ async function forwardRate(device: Device, size: number, reps: number): Promise<
 export const u2netSuite: Suite = async ({ device, quick }) => {
   const rows: BenchRow[] = [];
   const a = await trainRate(device, 8, 64, quick ? 1 : 3);
-  rows.push({ suite: 'u2net', name: 'U²-NetP train step, crop 64, batch 8', metric: 'images/s', value: a.rate, note: `${a.dispatches} dispatches/step, host ${a.hostMs.toFixed(0)} ms/step, ${a.cpuPerImage.toFixed(2)} CPU-s/image (all threads; robust to other load)` });
+  rows.push({
+    suite: 'u2net',
+    name: 'U²-NetP train step, crop 64, batch 8',
+    metric: 'images/s',
+    value: a.rate,
+    note: `${a.dispatches} dispatches/step, host ${a.hostMs.toFixed(0)} ms/step, ${a.cpuPerImage.toFixed(2)} CPU-s/image (all threads; robust to other load)`,
+  });
   rows.push({ suite: 'u2net', name: 'U²-NetP train peak memory, crop 64, batch 8', metric: 'MB', value: a.peak / 2 ** 20 });
   if (!quick) {
     const b = await trainRate(device, 2, 288, 1);
-    rows.push({ suite: 'u2net', name: 'U²-NetP train step, 288², batch 2', metric: 'images/s', value: b.rate, note: `${b.dispatches} dispatches/step, ${b.cpuPerImage.toFixed(2)} CPU-s/image` });
+    rows.push({
+      suite: 'u2net',
+      name: 'U²-NetP train step, 288², batch 2',
+      metric: 'images/s',
+      value: b.rate,
+      note: `${b.dispatches} dispatches/step, ${b.cpuPerImage.toFixed(2)} CPU-s/image`,
+    });
     rows.push({ suite: 'u2net', name: 'U²-NetP train peak memory, 288², batch 2', metric: 'MB', value: b.peak / 2 ** 20 });
   }
   rows.push({ suite: 'u2net', name: 'U²-NetP forward, 320², batch 1', metric: 'images/s', value: await forwardRate(device, 320, quick ? 1 : 3) });
@@ -100,13 +133,17 @@ export const u2netSuite: Suite = async ({ device, quick }) => {
 /** Per-op-kind GPU time of one training step (each dispatch replayed alone). */
 export async function profileStep(device: Device, batch: number, crop: number, detail = false): Promise<string> {
   const t = makeTrainer(batch, crop);
-  t.step(); await device.sync();
+  t.step();
+  await device.sync();
   const { dispatches } = recordDispatches(device, () => t.step());
   await device.sync();
   const keyOf = (d: Dispatch) => {
     if (!detail || !d.uniforms) return d.name;
     const v = d.uniforms.values as Record<string, unknown>;
-    return `${d.name} ${['N', 'C', 'H', 'W', 'O', 'OH', 'OW', 'kH', 'dH', 'G'].filter((k) => k in v).map((k) => `${k}${v[k]}`).join(' ')} wg${d.workgroups.join('x')}`;
+    return `${d.name} ${['N', 'C', 'H', 'W', 'O', 'OH', 'OW', 'kH', 'dH', 'G']
+      .filter((k) => k in v)
+      .map((k) => `${k}${v[k]}`)
+      .join(' ')} wg${d.workgroups.join('x')}`;
   };
   const p = await profileDispatches(device, dispatches, 2, keyOf);
   t.dispose();
@@ -115,13 +152,17 @@ export async function profileStep(device: Device, batch: number, crop: number, d
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   const argv = process.argv.slice(2);
-  const opt = (n: string, d: number) => { const i = argv.indexOf(n); return i >= 0 ? Number(argv[i + 1]) : d; };
+  const opt = (n: string, d: number) => {
+    const i = argv.indexOf(n);
+    return i >= 0 ? Number(argv[i + 1]) : d;
+  };
   const device = await init();
   console.log(`adapter: ${device.adapterInfo?.description || device.adapterInfo?.vendor || 'unknown'}`);
   if (argv.includes('--profile')) {
     console.log(await profileStep(device, opt('--batch', 8), opt('--crop', 64), argv.includes('--detail')));
   } else {
-    for (const r of await u2netSuite({ device, quick: argv.includes('--quick') })) console.log(`${r.name.padEnd(46)} ${r.value.toFixed(2).padStart(9)} ${r.metric}  ${r.note ?? ''}`);
+    for (const r of await u2netSuite({ device, quick: argv.includes('--quick') }))
+      console.log(`${r.name.padEnd(46)} ${r.value.toFixed(2).padStart(9)} ${r.metric}  ${r.note ?? ''}`);
   }
   process.exit(0);
 }

@@ -7,40 +7,69 @@
 import { init, tidy, tensor, maxPool2d, interpolate, batchNorm, type Tensor } from '../../src/node';
 import { timeIt, type BenchRow, type Suite } from '../lib';
 
-const randn = (shape: number[]) => tensor(Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => Math.random() * 2 - 1), { shape });
+const randn = (shape: number[]) =>
+  tensor(
+    Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => Math.random() * 2 - 1),
+    { shape },
+  );
 
-interface Case { name: string; shape: number[]; bytes: (x: Tensor) => number; run: (x: Tensor, stats: Tensor[]) => void; }
+interface Case {
+  name: string;
+  shape: number[];
+  bytes: (x: Tensor) => number;
+  run: (x: Tensor, stats: Tensor[]) => void;
+}
 
 const CASES: Case[] = [
   {
-    name: 'maxPool2d 2x2 ceil [1,64,320,320]', shape: [1, 64, 320, 320],
+    name: 'maxPool2d 2x2 ceil [1,64,320,320]',
+    shape: [1, 64, 320, 320],
     // read x, write values and int32 indices (the backward pass needs them)
     bytes: (x) => x.size * 4 + 2 * (x.size / 4) * 4,
-    run: (x) => { maxPool2d(x, { kernelSize: 2, ceilMode: true, returnIndices: true }); },
+    run: (x) => {
+      maxPool2d(x, { kernelSize: 2, ceilMode: true, returnIndices: true });
+    },
   },
   {
-    name: 'interpolate bilinear x2 [1,64,80,80]', shape: [1, 64, 80, 80],
+    name: 'interpolate bilinear x2 [1,64,80,80]',
+    shape: [1, 64, 80, 80],
     bytes: (x) => x.size * 4 + x.size * 4 * 4,
-    run: (x) => { interpolate(x, { scaleFactor: 2, mode: 'bilinear' }); },
+    run: (x) => {
+      interpolate(x, { scaleFactor: 2, mode: 'bilinear' });
+    },
   },
   {
-    name: 'batchNorm train fwd [4,64,80,80]', shape: [4, 64, 80, 80],
+    name: 'batchNorm train fwd [4,64,80,80]',
+    shape: [4, 64, 80, 80],
     bytes: (x) => 2 * x.size * 4,
-    run: (x, [rm, rv, w, b]) => { batchNorm(x, rm, rv, w, b, { training: true }); },
+    run: (x, [rm, rv, w, b]) => {
+      batchNorm(x, rm, rv, w, b, { training: true });
+    },
   },
 ];
 
 export const visionSuite: Suite = async ({ quick }) => {
   const rows: BenchRow[] = [];
   const opts = quick ? { warmup: 1, iters: 1, repeats: 1 } : { warmup: 2, iters: 5, repeats: 3 };
-  const sync = async () => { const t = tensor([0]); await t.data(); t.dispose(); };
+  const sync = async () => {
+    const t = tensor([0]);
+    await t.data();
+    t.dispose();
+  };
   for (const c of CASES) {
     const x = randn(c.shape);
     const C = c.shape[1];
     const stats = [tensor(new Float32Array(C)), tensor(new Float32Array(C).fill(1)), randn([C]), randn([C])];
-    const s = await timeIt(() => { tidy(() => c.run(x, stats)); }, sync, opts);
+    const s = await timeIt(
+      () => {
+        tidy(() => c.run(x, stats));
+      },
+      sync,
+      opts,
+    );
     rows.push({ suite: 'vision', name: c.name, metric: 'GB/s', value: c.bytes(x) / s / 1e9, note: `${(s * 1e3).toFixed(3)} ms/call` });
-    x.dispose(); stats.forEach((t) => t.dispose());
+    x.dispose();
+    stats.forEach((t) => t.dispose());
   }
   return rows;
 };

@@ -25,7 +25,14 @@ export type Pair = number | readonly [number, number];
  */
 export type Padding = number | readonly [number, number] | readonly [number, number, number, number] | 'same' | 'valid';
 
-export interface Conv2dOptions { bias?: unknown; stride?: Pair; padding?: Padding; dilation?: Pair; groups?: number; activation?: 'none' | 'relu'; }
+export interface Conv2dOptions {
+  bias?: unknown;
+  stride?: Pair;
+  padding?: Padding;
+  dilation?: Pair;
+  groups?: number;
+  activation?: 'none' | 'relu';
+}
 
 const isInt = (v: unknown, min: number): v is number => typeof v === 'number' && Number.isInteger(v) && v >= min;
 
@@ -41,11 +48,19 @@ export function outSize(fn: string, inp: number, padBefore: number, padAfter: nu
 }
 
 /** Normalised padding [top, bottom, left, right] for kernel size [kH, kW]. */
-export function normPadding(fn: string, p: unknown, k: [number, number], stride: [number, number], dilation: [number, number]): [number, number, number, number] {
+export function normPadding(
+  fn: string,
+  p: unknown,
+  k: [number, number],
+  stride: [number, number],
+  dilation: [number, number],
+): [number, number, number, number] {
   if (p === undefined || p === 'valid') return [0, 0, 0, 0];
   if (p === 'same') {
-    if (stride[0] !== 1 || stride[1] !== 1) throw new ArgumentError(fn, 'padding', `is 'same' with stride ${fmtShape(stride)}`, "stride 1 for padding 'same' (as PyTorch)");
-    const tH = dilation[0] * (k[0] - 1), tW = dilation[1] * (k[1] - 1);
+    if (stride[0] !== 1 || stride[1] !== 1)
+      throw new ArgumentError(fn, 'padding', `is 'same' with stride ${fmtShape(stride)}`, "stride 1 for padding 'same' (as PyTorch)");
+    const tH = dilation[0] * (k[0] - 1),
+      tW = dilation[1] * (k[1] - 1);
     return [Math.floor(tH / 2), tH - Math.floor(tH / 2), Math.floor(tW / 2), tW - Math.floor(tW / 2)];
   }
   if (isInt(p, 0)) return [p, p, p, p];
@@ -59,6 +74,7 @@ export function normPadding(fn: string, p: unknown, k: [number, number], stride:
 export function checkGroups(fn: string, groups: unknown, cin: number, cout: number, cinName: string, coutName: string): number {
   if (!isInt(groups, 1)) throw new ArgumentError(fn, 'groups', `is ${JSON.stringify(groups)}`, 'a positive integer');
   if (cin % groups !== 0) throw new ArgumentError(fn, 'groups', `is ${groups}, which does not divide ${cinName} (${cin})`, `a divisor of both channel counts`);
-  if (cout % groups !== 0) throw new ArgumentError(fn, 'groups', `is ${groups}, which does not divide ${coutName} (${cout})`, `a divisor of both channel counts`);
+  if (cout % groups !== 0)
+    throw new ArgumentError(fn, 'groups', `is ${groups}, which does not divide ${coutName} (${cout})`, `a divisor of both channel counts`);
   return groups;
 }

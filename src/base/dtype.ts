@@ -57,7 +57,16 @@ export function scalarResultType(other: DType, value: number): DType {
 
 /** Normalises user spellings (`'f32'`, `'f16'`, `'half'`, `'i32'`, `'u32'`) to canonical dtype names. */
 export function parseDType(d: string, fn: string): DType {
-  const aliases: Record<string, DType> = { f32: 'float32', i32: 'int32', u32: 'uint32', float: 'float32', int: 'int32', float16: 'float16', f16: 'float16', half: 'float16' };
+  const aliases: Record<string, DType> = {
+    f32: 'float32',
+    i32: 'int32',
+    u32: 'uint32',
+    float: 'float32',
+    int: 'int32',
+    float16: 'float16',
+    f16: 'float16',
+    half: 'float16',
+  };
   const r = (DTYPES as readonly string[]).includes(d) ? (d as DType) : aliases[d];
   if (!r) throw new TypeError(`${fn}: dtype must be one of ${[...DTYPES, 'float16'].join(', ')}; got '${d}'`);
   return r;
@@ -88,20 +97,21 @@ export function toFloat16Bits(v: number): number {
     const half = 1 << (shift - 1);
     let m = mant >>> shift;
     const rest = mant & ((1 << shift) - 1);
-    if (rest > half || (rest === half && (m & 1))) m++;
+    if (rest > half || (rest === half && m & 1)) m++;
     return sign | m;
   }
-  let m = mant >>> 13;
+  const m = mant >>> 13;
   const rest = mant & 0x1fff;
   let r = sign | (e << 10) | m;
-  if (rest > 0x1000 || (rest === 0x1000 && (m & 1))) r++; // a carry into the exponent is the right result (up to Infinity)
+  if (rest > 0x1000 || (rest === 0x1000 && m & 1)) r++; // a carry into the exponent is the right result (up to Infinity)
   return r;
 }
 
 /** The number a binary16 bit pattern holds. */
 export function fromFloat16Bits(h: number): number {
   const s = h & 0x8000 ? -1 : 1;
-  const e = (h >>> 10) & 0x1f, m = h & 0x3ff;
+  const e = (h >>> 10) & 0x1f,
+    m = h & 0x3ff;
   if (e === 0) return s * m * 2 ** -24;
   if (e === 0x1f) return m ? NaN : s * Infinity;
   return s * (1 + m / 1024) * 2 ** (e - 15);

@@ -24,27 +24,45 @@ export function checkOptions(fn: string, arg: string, o: unknown, allowed: reado
 }
 
 /** A number option: finite (and positive / non-negative / an integer when asked); undefined passes through. */
-export function checkNumberOption(fn: string, arg: string, v: unknown,
-                                  { min, minExclusive = false, integer = false, max }: { min?: number; minExclusive?: boolean; integer?: boolean; max?: number } = {}): void {
+export function checkNumberOption(
+  fn: string,
+  arg: string,
+  v: unknown,
+  { min, minExclusive = false, integer = false, max }: { min?: number; minExclusive?: boolean; integer?: boolean; max?: number } = {},
+): void {
   if (v === undefined) return;
-  const ok = typeof v === 'number' && Number.isFinite(v) && (!integer || Number.isInteger(v))
-    && (min === undefined || (minExclusive ? v > min : v >= min)) && (max === undefined || v <= max);
+  const ok =
+    typeof v === 'number' &&
+    Number.isFinite(v) &&
+    (!integer || Number.isInteger(v)) &&
+    (min === undefined || (minExclusive ? v > min : v >= min)) &&
+    (max === undefined || v <= max);
   if (ok) return;
   const kind = integer ? 'an integer' : 'a finite number';
-  const range = min === undefined ? (max === undefined ? '' : ` ≤ ${max}`)
-    : max === undefined ? (minExclusive ? ` > ${min}` : ` ≥ ${min}`) : ` in ${minExclusive ? '(' : '['}${min}, ${max}]`;
+  const range =
+    min === undefined
+      ? max === undefined
+        ? ''
+        : ` ≤ ${max}`
+      : max === undefined
+        ? minExclusive
+          ? ` > ${min}`
+          : ` ≥ ${min}`
+        : ` in ${minExclusive ? '(' : '['}${min}, ${max}]`;
   throw new ArgumentError(fn, arg, `is ${describe(v)}`, `${kind}${range}`);
 }
 
-export interface DimOptions { dim?: number | readonly number[]; keepdim?: boolean; }
+export interface DimOptions {
+  dim?: number | readonly number[];
+  keepdim?: boolean;
+}
 
 /**
  * Reads a reduction's arguments in either of PyTorch's forms: `f(x, dim, keepdim?)` or `f(x, { dim, keepdim, ... })`.
  * `allowed` lists the keys the options object may carry. With `booleanKeepdim` false a positional third argument
  * must be an options object (var/std: torch's old overload reads a boolean there as `unbiased`).
  */
-export function reduceArgs<O extends DimOptions>(fn: string, dimOrOptions: unknown, third: unknown, allowed: readonly string[],
-                                                 booleanKeepdim = true): O {
+export function reduceArgs<O extends DimOptions>(fn: string, dimOrOptions: unknown, third: unknown, allowed: readonly string[], booleanKeepdim = true): O {
   let o: Record<string, unknown>;
   if (dimOrOptions === undefined || (typeof dimOrOptions === 'object' && dimOrOptions !== null && !Array.isArray(dimOrOptions))) {
     if (third !== undefined) throw new ArgumentError(fn, 'keepdim', `is ${describe(third)} after an options object`, 'keepdim inside the options object');
@@ -54,11 +72,20 @@ export function reduceArgs<O extends DimOptions>(fn: string, dimOrOptions: unkno
     if (third === undefined) o = { dim: dimOrOptions };
     else if (typeof third === 'boolean' && booleanKeepdim) o = { dim: dimOrOptions, keepdim: third };
     else if (typeof third === 'object' && third !== null && !Array.isArray(third)) {
-      checkOptions(fn, 'options', third, allowed.filter((k) => k !== 'dim'));
+      checkOptions(
+        fn,
+        'options',
+        third,
+        allowed.filter((k) => k !== 'dim'),
+      );
       o = { ...third, dim: dimOrOptions };
     } else {
-      throw new ArgumentError(fn, booleanKeepdim ? 'keepdim' : 'options', `is ${describe(third)}`,
-        booleanKeepdim ? 'a boolean' : `an options object with keys among ${allowed.filter((k) => k !== 'dim').join(', ')}`);
+      throw new ArgumentError(
+        fn,
+        booleanKeepdim ? 'keepdim' : 'options',
+        `is ${describe(third)}`,
+        booleanKeepdim ? 'a boolean' : `an options object with keys among ${allowed.filter((k) => k !== 'dim').join(', ')}`,
+      );
     }
   } else {
     throw new ArgumentError(fn, 'dim', `is ${describe(dimOrOptions)}`, 'an integer, an array of integers or an options object { dim, keepdim }');

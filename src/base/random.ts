@@ -39,7 +39,7 @@ export function threefry2x32(k0: number, k1: number, c0: number, c1: number): [n
     x1 = ((x1 << s) | (x1 >>> (32 - s))) >>> 0;
     x1 = (x1 ^ x0) >>> 0;
     if (r % 4 === 3) {
-      const j = (r + 1) / 4;  // key injection number 1..5
+      const j = (r + 1) / 4; // key injection number 1..5
       x0 = (x0 + ks[j % 3]) >>> 0;
       x1 = (x1 + ks[(j + 1) % 3] + j) >>> 0;
     }
@@ -60,8 +60,12 @@ const BRAND = Symbol.for('webgrad.random.key');
 export function checkKey(fn: string, k: unknown, arg = 'key'): Key {
   if (!isKey(k)) {
     const words = Array.isArray(k) && k.length === 2 && isU32(k[0]) && isU32(k[1]);
-    throw new ArgumentError(fn, arg, `is ${describe(k)}${words ? ' (a plain array, not a key)' : ''}`,
-      'a Key from random.key(seed), split or foldIn (random.wrapKeyData([k0, k1]) turns saved words back into a key)');
+    throw new ArgumentError(
+      fn,
+      arg,
+      `is ${describe(k)}${words ? ' (a plain array, not a key)' : ''}`,
+      'a Key from random.key(seed), split or foldIn (random.wrapKeyData([k0, k1]) turns saved words back into a key)',
+    );
   }
   return k;
 }
@@ -72,7 +76,11 @@ export function isKey(k: unknown): k is Key {
 }
 
 const describe = (k: unknown) => {
-  try { return JSON.stringify(k) ?? String(k); } catch { return String(k); }
+  try {
+    return JSON.stringify(k) ?? String(k);
+  } catch {
+    return String(k);
+  }
 };
 
 const make = (a: number, b: number): Key => {
@@ -108,7 +116,8 @@ export function split(k: Key, n = 2): Key[] {
 /** A new key from `key` and an integer (e.g. a step or worker index): like JAX's fold_in. */
 export function foldIn(k: Key, data: number): Key {
   checkKey('foldIn', k);
-  if (!Number.isInteger(data) || data < -0x80000000 || data > 0xffffffff) throw new ArgumentError('foldIn', 'data', `is ${data}`, 'an integer in [-2^31, 2^32)');
+  if (!Number.isInteger(data) || data < -0x80000000 || data > 0xffffffff)
+    throw new ArgumentError('foldIn', 'data', `is ${data}`, 'an integer in [-2^31, 2^32)');
   return make(...threefry2x32(k[0], k[1], data >>> 0, 2));
 }
 
@@ -122,10 +131,13 @@ export const randomBits = (k: Key, i: number): [number, number] => threefry2x32(
 export function scaleBits64(hi: number, lo: number, range: number): number {
   const top = (w: number): [number, number] => {
     // w · range as (high 32 bits, low 32 bits)
-    const rl = range % 65536, rh = Math.floor(range / 65536);
-    const a = w * rl, b = w * rh;                          // both < 2^48
-    const bl = b % 65536, bh = Math.floor(b / 65536);
-    const mid = bl * 65536 + a;                             // < 2^49
+    const rl = range % 65536,
+      rh = Math.floor(range / 65536);
+    const a = w * rl,
+      b = w * rh; // both < 2^48
+    const bl = b % 65536,
+      bh = Math.floor(b / 65536);
+    const mid = bl * 65536 + a; // < 2^49
     return [bh + Math.floor(mid / 4294967296), mid % 4294967296];
   };
   const [h0, l0] = top(hi);
@@ -148,7 +160,9 @@ export function permutation(k: Key, n: number): Int32Array {
     const i = n - 1 - t;
     const [hi, lo] = randomBits(k, t);
     const j = scaleBits64(hi, lo, i + 1);
-    const tmp = p[i]; p[i] = p[j]; p[j] = tmp;
+    const tmp = p[i];
+    p[i] = p[j];
+    p[j] = tmp;
   }
   return p;
 }

@@ -5,5 +5,9 @@
 import type { DType } from './dtype';
 
 /** A float64 tensor on the CPU, used by references and tests. */
-export interface RefTensor { shape: number[]; dtype: DType; data: Float64Array; }
+export interface RefTensor {
+  shape: number[];
+  dtype: DType;
+  data: Float64Array;
+}
 export type RefOperand = RefTensor | number;

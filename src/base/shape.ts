@@ -7,7 +7,10 @@ export const sizeOf = (shape: Shape): number => shape.reduce((a, b) => a * b, 1)
 export function stridesOf(shape: Shape): number[] {
   const s = new Array<number>(shape.length);
   let acc = 1;
-  for (let i = shape.length - 1; i >= 0; i--) { s[i] = acc; acc *= shape[i]; }
+  for (let i = shape.length - 1; i >= 0; i--) {
+    s[i] = acc;
+    acc *= shape[i];
+  }
   return s;
 }
 
@@ -32,8 +35,12 @@ export function broadcastShapes(fn: string, a: Shape, b: Shape, names: [string, 
     const da = a[a.length - n + i] ?? 1;
     const db = b[b.length - n + i] ?? 1;
     if (da !== db && da !== 1 && db !== 1) {
-      throw new ArgumentError(fn, names[1], `has shape ${fmtShape(b)} which does not broadcast with ${names[0]}'s shape ${fmtShape(a)}`,
-        `dimension ${i - n} to be ${da} or 1 (got ${db})`);
+      throw new ArgumentError(
+        fn,
+        names[1],
+        `has shape ${fmtShape(b)} which does not broadcast with ${names[0]}'s shape ${fmtShape(a)}`,
+        `dimension ${i - n} to be ${da} or 1 (got ${db})`,
+      );
     }
     out[i] = da === 1 ? db : da;
   }

@@ -17,7 +17,9 @@ export interface OptionSpec {
   minExclusive?: boolean;
 }
 export type Spec = Record<string, OptionSpec>;
-export type Parsed<S extends Spec> = { [K in keyof S]: S[K]['default'] extends boolean ? boolean : S[K]['default'] extends number ? number : string } & { _: string[] };
+export type Parsed<S extends Spec> = { [K in keyof S]: S[K]['default'] extends boolean ? boolean : S[K]['default'] extends number ? number : string } & {
+  _: string[];
+};
 
 /** A bad command line: the CLI prints `command: message` and exits with code 2. */
 export class UsageError extends Error {
@@ -34,13 +36,27 @@ export function parseArgs<S extends Spec>(argv: string[], spec: S, usage: string
   for (const [k, v] of Object.entries(spec)) out[k] = v.default;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
-    if (a === '--help' || a === '-h') { console.log(helpText(spec, usage)); throw new HelpShown(); }
-    if (a === '--') { (out._ as string[]).push(...argv.slice(i + 1)); break; }
-    if (!a.startsWith('--')) { (out._ as string[]).push(a); continue; }
+    if (a === '--help' || a === '-h') {
+      console.log(helpText(spec, usage));
+      throw new HelpShown();
+    }
+    if (a === '--') {
+      (out._ as string[]).push(...argv.slice(i + 1));
+      break;
+    }
+    if (!a.startsWith('--')) {
+      (out._ as string[]).push(a);
+      continue;
+    }
     const eq = a.indexOf('=');
     const name = eq < 0 ? a.slice(2) : a.slice(2, eq);
     const inline = eq < 0 ? undefined : a.slice(eq + 1);
-    if (!Object.hasOwn(spec, name)) throw new UsageError(`unknown option --${name}; known: ${Object.keys(spec).map((k) => `--${k}`).join(' ')}`);
+    if (!Object.hasOwn(spec, name))
+      throw new UsageError(
+        `unknown option --${name}; known: ${Object.keys(spec)
+          .map((k) => `--${k}`)
+          .join(' ')}`,
+      );
     const opt = spec[name];
     if (typeof opt.default === 'boolean') {
       if (inline !== undefined && !['true', 'false'].includes(inline)) throw new UsageError(`--${name} is a flag (true or false); got '${inline}'`);
@@ -99,7 +115,10 @@ export function parseArgsOrExit<S extends Spec>(argv: string[], spec: S, usage: 
     return parseArgs(argv, spec, usage);
   } catch (e) {
     if (e instanceof HelpShown) process.exit(0);
-    if (e instanceof UsageError) { console.error(`${command}: ${e.message}`); process.exit(2); }
+    if (e instanceof UsageError) {
+      console.error(`${command}: ${e.message}`);
+      process.exit(2);
+    }
     throw e;
   }
 }

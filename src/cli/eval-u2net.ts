@@ -9,14 +9,11 @@
  * (the pretrained U²-NetP, a PyTorch state_dict) get the official U²-Net normalisation
  * (divide by the maximum, ImageNet mean/std). --preprocess overrides.
  */
-import { init, random, sigmoid, tensor, tidy, tree } from '../node';
-import { u2net, type U2NetName, type U2NetVariant } from '../models/u2net/model';
+import { sigmoid, tensor, tidy, tree } from '../node';
 import { syntheticSample } from '../sod/synthetic';
 import type { SodPair } from '../sod/batches';
 import { SodEvaluator } from '../sod/evaluate';
 import { IMAGENET_MEAN, IMAGENET_STD } from '../sod/preprocess';
-import { pretrainedU2netp } from '../sod/node/pretrained';
-import { loadInitialWeights } from '../io/load-weights';
 import { loadSafetensors } from '../io/files';
 import { parseArgs, UsageError } from './args';
 import { checkInputDir, checkInputFile } from './paths';
@@ -34,7 +31,11 @@ const SPEC = {
   size: { default: 320, help: 'images are resized (or generated) at this size', int: true, min: 32, max: 4096 },
   count: { default: 0, help: 'score at most this many samples (0 = all; the synthetic set needs a count, default 32)', int: true, min: 0 },
   seed: { default: 0, help: 'seed of the synthetic set', int: true, min: 0, max: 2 ** 32 - 1 },
-  preprocess: { default: 'auto', help: 'train = [0, 1] RGB as train-u2net; imagenet = the official U²-Net normalisation', choices: ['auto', 'train', 'imagenet'] },
+  preprocess: {
+    default: 'auto',
+    help: 'train = [0, 1] RGB as train-u2net; imagenet = the official U²-Net normalisation',
+    choices: ['auto', 'train', 'imagenet'],
+  },
   json: { default: false, help: 'print the scores as one JSON line' },
 } as const;
 
@@ -46,7 +47,10 @@ export async function run(argv: string[]): Promise<number> {
   }
   if (args.weights) checkInputFile('--weights', args.weights);
   if (args.data) checkInputDir('--data', args.data);
-  const log = (l: string) => { if (!args.json) console.log(l); else console.error(l); };
+  const log = (l: string) => {
+    if (!args.json) console.log(l);
+    else console.error(l);
+  };
 
   // the samples to score, as (split, index) or synthetic indices
   let samples: (() => SodPair | null)[];
@@ -63,7 +67,9 @@ export async function run(argv: string[]): Promise<number> {
     const held = Array.from({ length: f.heldOutCount }, (_, k) => () => f.exact('held-out', k));
     const train = args.split === 'all' ? Array.from({ length: f.trainCount }, (_, k) => () => f.exact('train', k)) : [];
     samples = [...train, ...held];
-    log(`data: ${args.data}: ${samples.length} pairs (${args.split}); ${skippedAtStart} skipped (unreadable); ${f.unmatchedImages} images without a mask, ${f.unmatchedMasks} masks without an image (unused)`);
+    log(
+      `data: ${args.data}: ${samples.length} pairs (${args.split}); ${skippedAtStart} skipped (unreadable); ${f.unmatchedImages} images without a mask, ${f.unmatchedMasks} masks without an image (unused)`,
+    );
   } else {
     const n = args.count || 32;
     samples = Array.from({ length: n }, (_, i) => () => syntheticSample(args.seed, 1_000_000 + i, args.size));
@@ -71,7 +77,7 @@ export async function run(argv: string[]): Promise<number> {
   if (args.count) samples = samples.slice(0, args.count);
 
   const { model, params, state, weightsPath } = await openU2Net(args, log, { sleepWhileWaiting: true });
-  const preprocess = args.preprocess === 'auto' ? (await isTrainingCheckpoint(weightsPath) ? 'train' : 'imagenet') : args.preprocess;
+  const preprocess = args.preprocess === 'auto' ? ((await isTrainingCheckpoint(weightsPath)) ? 'train' : 'imagenet') : args.preprocess;
   log(`weights: ${weightsPath} (${args.model} ${args.variant}; inputs: ${preprocess === 'train' ? '[0, 1] RGB' : 'ImageNet-normalised'})`);
 
   const ev = new SodEvaluator({ range: 'unit' });
@@ -83,20 +89,32 @@ export async function run(argv: string[]): Promise<number> {
       const probs = tidy(() => sigmoid(model.apply(params, state, tensor(input, { shape: [1, 3, pair.height, pair.width] }), { training: false }).logits[0]));
       const pred = Float32Array.from(await probs.data());
       probs.dispose();
-      if (!pred.every(Number.isFinite)) { console.error('webgrad eval-u2net: the network gives non-finite outputs (broken weights?)'); return 1; }
+      if (!pred.every(Number.isFinite)) {
+        console.error('webgrad eval-u2net: the network gives non-finite outputs (broken weights?)');
+        return 1;
+      }
       ev.add(pred, pair.mask, pair.height, pair.width);
     }
   } catch (e) {
-    if (e instanceof BadImageError) { console.error(`webgrad eval-u2net: ${e.message}`); return 1; }
+    if (e instanceof BadImageError) {
+      console.error(`webgrad eval-u2net: ${e.message}`);
+      return 1;
+    }
     throw e;
   } finally {
     tree.dispose([params, state]);
   }
-  if (ev.images === 0) { console.error('webgrad eval-u2net: no readable samples to score'); return 1; }
+  if (ev.images === 0) {
+    console.error('webgrad eval-u2net: no readable samples to score');
+    return 1;
+  }
   const { curves: _curves, images, ...m } = ev.result();
   const skipped = folder ? folder.skipped() : 0;
   if (args.json) console.log(JSON.stringify({ samples: images, skipped, ...m }));
-  else console.log(`${images} samples${skipped ? ` (${skipped} skipped)` : ''}: IoU ${m.IoU.toFixed(3)}  MAE ${m.MAE.toFixed(4)}  maxF ${m.maxFm.toFixed(3)}  meanF ${m.meanFm.toFixed(3)}  S ${m.Smeasure.toFixed(3)}  meanE ${m.meanEm.toFixed(3)}  wF ${m.wFmeasure.toFixed(3)}`);
+  else
+    console.log(
+      `${images} samples${skipped ? ` (${skipped} skipped)` : ''}: IoU ${m.IoU.toFixed(3)}  MAE ${m.MAE.toFixed(4)}  maxF ${m.maxFm.toFixed(3)}  meanF ${m.meanFm.toFixed(3)}  S ${m.Smeasure.toFixed(3)}  meanE ${m.meanEm.toFixed(3)}  wF ${m.wFmeasure.toFixed(3)}`,
+    );
   return 0;
 }
 
@@ -104,10 +122,12 @@ export async function run(argv: string[]): Promise<number> {
 function imagenetNormalise(chw: Float32Array): Float32Array {
   let max = 0;
   for (let i = 0; i < chw.length; i++) max = Math.max(max, chw[i]);
-  const plane = chw.length / 3, out = new Float32Array(chw.length);
-  for (let c = 0; c < 3; c++) for (let i = 0; i < plane; i++) {
-    out[c * plane + i] = ((max > 0 ? chw[c * plane + i] / max : 0) - IMAGENET_MEAN[c]) / IMAGENET_STD[c];
-  }
+  const plane = chw.length / 3,
+    out = new Float32Array(chw.length);
+  for (let c = 0; c < 3; c++)
+    for (let i = 0; i < plane; i++) {
+      out[c * plane + i] = ((max > 0 ? chw[c * plane + i] / max : 0) - IMAGENET_MEAN[c]) / IMAGENET_STD[c];
+    }
   return out;
 }
 

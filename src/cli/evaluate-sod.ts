@@ -24,16 +24,29 @@ const SPEC = {
 
 /** The table's columns: the JSON key and its header. */
 const COLUMNS: [keyof SodFolderEvaluation['evaluation'], string][] = [
-  ['MAE', 'MAE'], ['Smeasure', 'Sm'], ['wFmeasure', 'wFm'], ['maxFm', 'maxFm'], ['meanFm', 'meanFm'], ['adpFm', 'adpFm'],
-  ['maxEm', 'maxEm'], ['meanEm', 'meanEm'], ['adpEm', 'adpEm'], ['IoU', 'IoU'], ['Dice', 'Dice'],
+  ['MAE', 'MAE'],
+  ['Smeasure', 'Sm'],
+  ['wFmeasure', 'wFm'],
+  ['maxFm', 'maxFm'],
+  ['meanFm', 'meanFm'],
+  ['adpFm', 'adpFm'],
+  ['maxEm', 'maxEm'],
+  ['meanEm', 'meanEm'],
+  ['adpEm', 'adpEm'],
+  ['IoU', 'IoU'],
+  ['Dice', 'Dice'],
 ];
 
 /** `--pred` may be given several times; the shared parser keeps one value, so collect them first. */
 function takeRepeated(argv: string[], name: string): { values: string[]; rest: string[] } {
-  const values: string[] = [], rest: string[] = [];
+  const values: string[] = [],
+    rest: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
-    if (a === '--') { rest.push(...argv.slice(i)); break; }
+    if (a === '--') {
+      rest.push(...argv.slice(i));
+      break;
+    }
     if (a === `--${name}`) {
       const v = argv[++i];
       if (v === undefined) throw new UsageError(`--${name} needs a value`);
@@ -41,13 +54,21 @@ function takeRepeated(argv: string[], name: string): { values: string[]; rest: s
     } else if (a.startsWith(`--${name}=`)) values.push(a.slice(name.length + 3));
     else rest.push(a);
   }
-  return { values: values.flatMap((v) => v.split(',')).map((v) => v.trim()).filter((v) => v !== ''), rest };
+  return {
+    values: values
+      .flatMap((v) => v.split(','))
+      .map((v) => v.trim())
+      .filter((v) => v !== ''),
+    rest,
+  };
 }
 
 export function formatTable(results: SodFolderEvaluation[]): string {
   const nameW = Math.max(6, ...results.map((r) => r.name.length));
   const head = ['method'.padEnd(nameW), 'images'.padStart(6), ...COLUMNS.map(([, h]) => h.padStart(7))].join('  ');
-  const rows = results.map((r) => [r.name.padEnd(nameW), String(r.evaluation.images).padStart(6), ...COLUMNS.map(([k]) => (r.evaluation[k] as number).toFixed(4).padStart(7))].join('  '));
+  const rows = results.map((r) =>
+    [r.name.padEnd(nameW), String(r.evaluation.images).padStart(6), ...COLUMNS.map(([k]) => (r.evaluation[k] as number).toFixed(4).padStart(7))].join('  '),
+  );
   return [head, ...rows].join('\n');
 }
 
@@ -64,8 +85,12 @@ export async function run(argv: string[]): Promise<number> {
 
   const results = evaluateSodFolders(preds, args.gt, { emptyIoU: args['empty-iou'] as 0 | 1 });
   for (const r of results) {
-    if (r.missing.length) console.error(`warning: ${r.name}: ${r.missing.length} ground truths without a prediction (e.g. ${r.missing.slice(0, 3).join(', ')}); scored ${r.evaluation.images}`);
-    if (r.extra.length) console.error(`warning: ${r.name}: ${r.extra.length} predictions without a ground truth (e.g. ${r.extra.slice(0, 3).join(', ')}); ignored`);
+    if (r.missing.length)
+      console.error(
+        `warning: ${r.name}: ${r.missing.length} ground truths without a prediction (e.g. ${r.missing.slice(0, 3).join(', ')}); scored ${r.evaluation.images}`,
+      );
+    if (r.extra.length)
+      console.error(`warning: ${r.name}: ${r.extra.length} predictions without a ground truth (e.g. ${r.extra.slice(0, 3).join(', ')}); ignored`);
   }
   console.log(formatTable(results));
   if (args.json) {
@@ -73,14 +98,24 @@ export async function run(argv: string[]): Promise<number> {
       gt: args.gt,
       methods: results.map((r) => {
         const { curves, ...numbers } = r.evaluation;
-        return { name: r.name, pred: r.dir, ...numbers, missing: r.missing, extra: r.extra, curves: { thresholds: 'index t = 0…255: prediction ≥ t/255', ...curves } };
+        return {
+          name: r.name,
+          pred: r.dir,
+          ...numbers,
+          missing: r.missing,
+          extra: r.extra,
+          curves: { thresholds: 'index t = 0…255: prediction ≥ t/255', ...curves },
+        };
       }),
     };
     await writeFileAtomic(args.json, new TextEncoder().encode(`${JSON.stringify(out, null, 2)}\n`));
     console.log(`wrote ${args.json}`);
   }
   if (args.plots) {
-    const files = await writeSodPlots(args.plots, results.map((r) => ({ name: r.name, evaluation: r.evaluation })));
+    const files = await writeSodPlots(
+      args.plots,
+      results.map((r) => ({ name: r.name, evaluation: r.evaluation })),
+    );
     console.log(`wrote ${files.join(', ')}`);
   }
   return 0;

@@ -59,9 +59,10 @@ export async function run(argv: string[]): Promise<number> {
   await init();
   const model = u2net({ model: args.model as U2NetName, variant: args.variant as U2NetVariant });
   const fresh = model.init(random.key(0));
-  let params = fresh.params, state = fresh.state;
+  let params = fresh.params,
+    state = fresh.state;
   if (!args.random) {
-    const path = args.weights || await pretrainedU2netp({ log: (l) => console.error(l) });
+    const path = args.weights || (await pretrainedU2netp({ log: (l) => console.error(l) }));
     try {
       ({ params, state } = await loadInitialWeights(path, fresh.params, fresh.state));
     } catch (e) {
@@ -72,7 +73,9 @@ export async function run(argv: string[]): Promise<number> {
   const dims = args.dynamic ? { height: null, width: null, dynamicBatch: true } : { height: args.size, width: args.size };
   const bytes = await exportU2NetOnnx(model, params, state, { ...dims, outputs: args.logits ? 'logits' : 'sigmoid' });
   writeFileSync(args.out, bytes);
-  console.log(`wrote ${args.out} (${(bytes.length / 2 ** 20).toFixed(1)} MB): ${args.model} ${args.variant}, opset 13, input 'input' [${args.dynamic ? 'batch, 3, height, width' : `1, 3, ${args.size}, ${args.size}`}], outputs d0 … d6 (${args.logits ? 'logits' : 'probabilities'})`);
+  console.log(
+    `wrote ${args.out} (${(bytes.length / 2 ** 20).toFixed(1)} MB): ${args.model} ${args.variant}, opset 13, input 'input' [${args.dynamic ? 'batch, 3, height, width' : `1, 3, ${args.size}, ${args.size}`}], outputs d0 … d6 (${args.logits ? 'logits' : 'probabilities'})`,
+  );
 
   let code = 0;
   if (ort) {
@@ -90,7 +93,10 @@ export async function run(argv: string[]): Promise<number> {
     let max = 0;
     for (let i = 0; i < ref.length; i++) max = Math.max(max, Math.abs(ref[i] - ours[i]));
     console.log(`check at ${S}×${S}: onnxruntime-node d0 vs webgrad max |Δ| ${max.toExponential(2)}`);
-    if (!(max < 1e-3)) { console.error('webgrad export-onnx: the exported model does not match webgrad'); code = 1; }
+    if (!(max < 1e-3)) {
+      console.error('webgrad export-onnx: the exported model does not match webgrad');
+      code = 1;
+    }
   }
   tree.dispose([params, state]);
   return code;

@@ -7,7 +7,9 @@
 import { readFileSync } from 'node:fs';
 import { HelpShown, UsageError } from './args';
 
-interface Command { run(argv: string[]): Promise<number>; }
+interface Command {
+  run(argv: string[]): Promise<number>;
+}
 
 const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }> = {
   'remove-bg': { summary: 'cut the background out of photos with U²-NetP (pretrained or your weights)', load: () => import('./remove-bg') },
@@ -23,7 +25,9 @@ function version(): string {
     try {
       const pkg = JSON.parse(readFileSync(new URL(rel, import.meta.url), 'utf8'));
       if (pkg.name === '@webgrad/core') return pkg.version;
-    } catch { /* try the next */ }
+    } catch {
+      /* try the next */
+    }
   }
   return 'unknown';
 }
@@ -45,11 +49,17 @@ export async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     if (name === 'help' && rest[0] && COMMANDS[rest[0]]) return main([rest[0], '--help']);
-    if (name === undefined) { console.error(help()); return 2; }
+    if (name === undefined) {
+      console.error(help());
+      return 2;
+    }
     console.log(help());
     return 0;
   }
-  if (name === '--version' || name === '-v') { console.log(version()); return 0; }
+  if (name === '--version' || name === '-v') {
+    console.log(version());
+    return 0;
+  }
   const entry = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
   if (!entry) {
     console.error(`webgrad: unknown command '${name}'; commands: ${Object.keys(COMMANDS).join(', ')} (webgrad --help)`);

@@ -49,7 +49,11 @@ export function prepareOutDir(flag: string, dir: string): string {
 /** `--out` as a file: not a folder, its folder creatable and writable. Creates the folder only. */
 export function prepareOutFile(flag: string, file: string): string {
   let isDir = false;
-  try { isDir = statSync(file).isDirectory(); } catch { /* absent: fine */ }
+  try {
+    isDir = statSync(file).isDirectory();
+  } catch {
+    /* absent: fine */
+  }
   if (isDir) throw new UsageError(`${flag} '${file}' is a folder; give a file name`);
   const anc = existingAncestor(dirname(resolve(file)));
   if (!anc.isDirectory) throw new UsageError(`${flag} '${file}' is under a file ('${anc.path}'), not a folder`);
@@ -65,16 +69,28 @@ export function prepareOutFile(flag: string, file: string): string {
 /** An input file given by a flag must exist and be a file. */
 export function checkInputFile(flag: string, file: string): string {
   let st;
-  try { st = statSync(file); } catch (e) { throw new UsageError(`${flag} '${file}': cannot read (${code(e)})`); }
+  try {
+    st = statSync(file);
+  } catch (e) {
+    throw new UsageError(`${flag} '${file}': cannot read (${code(e)})`);
+  }
   if (!st.isFile()) throw new UsageError(`${flag} '${file}' is not a file`);
-  try { accessSync(file, constants.R_OK); } catch (e) { throw new UsageError(`${flag} '${file}': cannot read (${code(e)})`); }
+  try {
+    accessSync(file, constants.R_OK);
+  } catch (e) {
+    throw new UsageError(`${flag} '${file}': cannot read (${code(e)})`);
+  }
   return file;
 }
 
 /** An input folder given by a flag must exist and be a folder. */
 export function checkInputDir(flag: string, dir: string): string {
   let st;
-  try { st = statSync(dir); } catch (e) { throw new UsageError(`${flag} '${dir}': cannot read (${code(e)})`); }
+  try {
+    st = statSync(dir);
+  } catch (e) {
+    throw new UsageError(`${flag} '${dir}': cannot read (${code(e)})`);
+  }
   if (!st.isDirectory()) throw new UsageError(`${flag} '${dir}' is not a folder`);
   return dir;
 }
@@ -84,7 +100,9 @@ export function checkInputDir(flag: string, dir: string): string {
  * corrupt checkpoint is refused before the device opens. Throws a UsageError naming the flag.
  */
 export function safetensorsMetadata(flag: string, file: string): Record<string, string> {
-  const bad = (why: string): never => { throw new UsageError(`${flag} '${file}' is not a safetensors file (${why})`); };
+  const bad = (why: string): never => {
+    throw new UsageError(`${flag} '${file}' is not a safetensors file (${why})`);
+  };
   const fd = openSync(file, 'r');
   try {
     const size = fstatSync(fd).size;
@@ -96,7 +114,11 @@ export function safetensorsMetadata(flag: string, file: string): Record<string, 
     const head = Buffer.alloc(n);
     readSync(fd, head, 0, n, 8);
     let json: unknown;
-    try { json = JSON.parse(head.toString('utf8')); } catch { bad('its header is not JSON'); }
+    try {
+      json = JSON.parse(head.toString('utf8'));
+    } catch {
+      bad('its header is not JSON');
+    }
     if (!json || typeof json !== 'object') bad('its header is not a JSON object');
     return ((json as Record<string, unknown>).__metadata__ ?? {}) as Record<string, string>;
   } finally {

@@ -21,13 +21,10 @@
  */
 import { readdirSync, statSync, mkdirSync } from 'node:fs';
 import { basename, extname, join } from 'node:path';
-import { init, random, tensor, tidy, tree } from '../node';
+import { tensor, tidy, tree } from '../node';
 import { u2netPredictor, type U2NetPrecision } from '../models/u2net/inference';
-import { u2net, type U2NetName, type U2NetVariant } from '../models/u2net/model';
 import { readImage, writePng, pixelsToCHW, type RGBAImage } from '../io/images';
 import { u2netPreprocess, u2netMaskU8, U2NET_RESIZES, type U2NetResize } from '../sod/preprocess';
-import { pretrainedU2netp } from '../sod/node/pretrained';
-import { loadInitialWeights } from '../io/load-weights';
 import { writePanels } from '../sod/node/panels';
 import { parseArgs, UsageError } from './args';
 import { checkInputFile, prepareOutDir } from './paths';
@@ -50,12 +47,23 @@ const IMAGE_EXT = /\.(png|jpe?g)$/i;
 
 /** Inputs in order: files as given, folders' PNG/JPEG files sorted by name (not recursive). */
 function listInputs(paths: string[]): { files: string[]; errors: string[] } {
-  const files: string[] = [], errors: string[] = [];
+  const files: string[] = [],
+    errors: string[] = [];
   for (const p of paths) {
     let st;
-    try { st = statSync(p); } catch (e) { errors.push(`${p}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`); continue; }
-    if (!st.isDirectory()) { files.push(p); continue; }
-    const names = readdirSync(p).filter((n) => !n.startsWith('.') && IMAGE_EXT.test(n)).sort();
+    try {
+      st = statSync(p);
+    } catch (e) {
+      errors.push(`${p}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+      continue;
+    }
+    if (!st.isDirectory()) {
+      files.push(p);
+      continue;
+    }
+    const names = readdirSync(p)
+      .filter((n) => !n.startsWith('.') && IMAGE_EXT.test(n))
+      .sort();
     if (names.length === 0) errors.push(`${p}: no PNG or JPEG files in this folder`);
     for (const n of names) files.push(join(p, n));
   }
@@ -84,7 +92,9 @@ export async function run(argv: string[]): Promise<number> {
   } catch (e) {
     throw new UsageError((e as Error).message);
   }
-  console.error(`precision: ${predictor.precision}${predictor.folded.float32Convs.length ? ` (${predictor.folded.float32Convs.length} ill-conditioned convs kept in fp32)` : ''}`);
+  console.error(
+    `precision: ${predictor.precision}${predictor.folded.float32Convs.length ? ` (${predictor.folded.float32Convs.length} ill-conditioned convs kept in fp32)` : ''}`,
+  );
   mkdirSync(args.out, { recursive: true });
 
   /** Output stem per input; a second input with the same stem (a.png, a.jpg) keeps its extension. */
@@ -115,12 +125,17 @@ export async function run(argv: string[]): Promise<number> {
     try {
       const img = readImage(file);
       const maskPx = await predict(img);
-      const { width: w, height: h, data } = img, n = w * h;
+      const { width: w, height: h, data } = img,
+        n = w * h;
       const mask = Float32Array.from(maskPx, (v) => v / 255);
-      const cutout = new Uint8Array(4 * n), black = new Uint8Array(3 * n);
+      const cutout = new Uint8Array(4 * n),
+        black = new Uint8Array(3 * n);
       for (let i = 0; i < n; i++) {
         const a = mask[i];
-        for (let c = 0; c < 3; c++) { cutout[4 * i + c] = data[4 * i + c]; black[3 * i + c] = Math.round(data[4 * i + c] * a); }
+        for (let c = 0; c < 3; c++) {
+          cutout[4 * i + c] = data[4 * i + c];
+          black[3 * i + c] = Math.round(data[4 * i + c] * a);
+        }
         cutout[4 * i + 3] = Math.round(a * data[4 * i + 3]);
       }
       const stem = join(args.out, stemFor(file));
@@ -130,7 +145,9 @@ export async function run(argv: string[]): Promise<number> {
       if (args.panel) await writePanels(`${stem}.panel.png`, [{ image: pixelsToCHW(img, 3), pred: mask, size: h, width: w }]);
       let fg = 0;
       for (let i = 0; i < n; i++) if (mask[i] > 0.5) fg++;
-      console.log(`${file}: ${w}×${h}, foreground ${(100 * fg / n).toFixed(1)}% → ${stem}.{mask,cutout,black${args.panel ? ',panel' : ''}}.png (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
+      console.log(
+        `${file}: ${w}×${h}, foreground ${((100 * fg) / n).toFixed(1)}% → ${stem}.{mask,cutout,black${args.panel ? ',panel' : ''}}.png (${((performance.now() - t0) / 1000).toFixed(1)} s)`,
+      );
     } catch (e) {
       failed++;
       console.error(`error: ${(e as Error).message}`);

@@ -30,7 +30,11 @@ export function imageSignatureProblem(path: string): string | null {
   let n = 0;
   try {
     const fd = openSync(path, 'r');
-    try { n = readSync(fd, head, 0, 8, 0); } finally { closeSync(fd); }
+    try {
+      n = readSync(fd, head, 0, 8, 0);
+    } finally {
+      closeSync(fd);
+    }
   } catch (e) {
     return `cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`;
   }
@@ -42,15 +46,19 @@ export function imageSignatureProblem(path: string): string | null {
 export function openSodFolder(root: string, size: number, policy: BadImagePolicy, warn: (line: string) => void): CheckedSodFolder {
   // the library's folder raises on a bad decode here: this wrapper applies the policy and counts
   const { pairs, imagesWithoutMask, masksWithoutImage } = matchSodPairs(root);
-  const unmatchedImages = imagesWithoutMask.length, unmatchedMasks = masksWithoutImage.length;
+  const unmatchedImages = imagesWithoutMask.length,
+    unmatchedMasks = masksWithoutImage.length;
   const folder = loadSodFolder(root, size, 0.1, { onError: 'raise', onUnmatched: 'ignore' });
   const stemIndex = new Map(folder.stems.map((s, i) => [s, i]));
-  const trainCount = folder.count, heldOutCount = folder.heldOutCount;
+  const trainCount = folder.count,
+    heldOutCount = folder.heldOutCount;
   // bad samples by split: indices into the train and held-out lists
-  const badTrain = new Set<number>(), badHeld = new Set<number>();
+  const badTrain = new Set<number>(),
+    badHeld = new Set<number>();
   const markBad = (stem: string) => {
     const k = stemIndex.get(stem)!;
-    if (k < trainCount) badTrain.add(k); else badHeld.add(k - trainCount);
+    if (k < trainCount) badTrain.add(k);
+    else badHeld.add(k - trainCount);
   };
   for (const p of pairs) {
     const problem = imageSignatureProblem(p.image) ?? imageSignatureProblem(p.mask);
@@ -76,7 +84,10 @@ export function openSodFolder(root: string, size: number, policy: BadImagePolicy
   };
   if (badTrain.size >= trainCount) throw new BadImageError(`every training sample in '${root}' is unreadable`);
   return {
-    trainCount, heldOutCount, unmatchedImages, unmatchedMasks,
+    trainCount,
+    heldOutCount,
+    unmatchedImages,
+    unmatchedMasks,
     skipped: () => badTrain.size + badHeld.size,
     train: (i) => pick(i % trainCount, trainCount, badTrain, folder.train, 'training'),
     heldOut: (i) => pick(i % heldOutCount, heldOutCount, badHeld, folder.heldOut, 'held-out'),

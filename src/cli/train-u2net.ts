@@ -10,9 +10,7 @@
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import {
-  init, tensor, tidy, valueAndGrad, tree, optim, memory, add, sigmoid, random, type Tensor,
-} from '../node';
+import { init, tensor, tidy, valueAndGrad, tree, optim, memory, add, sigmoid, random, type Tensor } from '../node';
 import { u2net, u2netLoss, type U2NetName, type U2NetVariant } from '../models/u2net/model';
 import { syntheticSample } from '../sod/synthetic';
 import { assembleBatch, type Flip, type SodPair } from '../sod/batches';
@@ -38,7 +36,11 @@ const SPEC = {
   batch: { default: 8, help: 'batch size', int: true, min: 1, max: 4096 },
   iters: { default: 400, help: 'training iterations', int: true, min: 1 },
   lr: { default: 1e-3, help: 'Adam learning rate', min: 0, minExclusive: true },
-  'fuse-lr-scale': { default: 10, help: "learning-rate multiplier for the 1×1 fuse conv (7 weights that start as a random mix of the side maps; 1 = the original's single rate)", min: 0 },
+  'fuse-lr-scale': {
+    default: 10,
+    help: "learning-rate multiplier for the 1×1 fuse conv (7 weights that start as a random mix of the side maps; 1 = the original's single rate)",
+    min: 0,
+  },
   flip: { default: 'horizontal', help: "random flip (vertical is the original's)", choices: ['horizontal', 'vertical', 'none'] },
   seed: { default: 0, help: 'seed for data, initialisation and augmentation', int: true, min: 0, max: 2 ** 32 - 1 },
   init: { default: '', help: 'initialise from weights (.safetensors or .pth)' },
@@ -67,7 +69,10 @@ export async function run(argv: string[]): Promise<number> {
     // refuse a wrong or corrupt checkpoint before the device opens (shapes are checked on load)
     checkInputFile('--resume', args.resume);
     const m = safetensorsMetadata('--resume', args.resume);
-    if (m.format !== 'webgrad-training/1') throw new UsageError(`--resume '${args.resume}' is not a webgrad training checkpoint (format '${m.format ?? 'none'}'); use --init to start from plain weights`);
+    if (m.format !== 'webgrad-training/1')
+      throw new UsageError(
+        `--resume '${args.resume}' is not a webgrad training checkpoint (format '${m.format ?? 'none'}'); use --init to start from plain weights`,
+      );
     const meta = JSON.parse(m.meta ?? '{}') as { model?: string; variant?: string };
     if ((meta.model && meta.model !== args.model) || (meta.variant && meta.variant !== args.variant)) {
       throw new UsageError(`--resume '${args.resume}' holds ${meta.model} (${meta.variant}); give --model ${meta.model} --variant ${meta.variant}`);
@@ -82,7 +87,9 @@ export async function run(argv: string[]): Promise<number> {
     } catch (e) {
       throw new UsageError(`--data: ${(e as Error).message}`);
     }
-    console.log(`data: ${args.data}: ${folder.trainCount} training and ${folder.heldOutCount} held-out pairs; ${folder.skipped()} skipped (unreadable); ${folder.unmatchedImages} images without a mask, ${folder.unmatchedMasks} masks without an image (unused)`);
+    console.log(
+      `data: ${args.data}: ${folder.trainCount} training and ${folder.heldOutCount} held-out pairs; ${folder.skipped()} skipped (unreadable); ${folder.unmatchedImages} images without a mask, ${folder.unmatchedMasks} masks without an image (unused)`,
+    );
   }
   prepareOutDir('--out', args.out);
   const HELD_OUT = 1_000_000;
@@ -97,7 +104,8 @@ export async function run(argv: string[]): Promise<number> {
   const [initKey, dataKey] = random.split(random.key(args.seed));
   const opt = optim.adam({ lr: args.lr, betas: [0.9, 0.999], eps: 1e-8, groups: [{ match: 'outconv', lrScale: args['fuse-lr-scale'] }] });
   const meta = { model: args.model, variant: args.variant };
-  const lastPath = join(args.out, 'last.safetensors'), bestPath = join(args.out, 'best.safetensors');
+  const lastPath = join(args.out, 'last.safetensors'),
+    bestPath = join(args.out, 'best.safetensors');
 
   let { params, state } = model.init(initKey);
   let optState = opt.init(params);
@@ -117,7 +125,14 @@ export async function run(argv: string[]): Promise<number> {
     if (start >= args.iters) throw new UsageError(`--resume: '${args.resume}' is at iteration ${start} already; give --iters > ${start}`);
   } else if (args.init) {
     try {
-      ({ params, state, optState } = await initialWeights(args.init, args.model as U2NetName, args.variant as U2NetVariant, initKey, { params, state, optState }, opt));
+      ({ params, state, optState } = await initialWeights(
+        args.init,
+        args.model as U2NetName,
+        args.variant as U2NetVariant,
+        initKey,
+        { params, state, optState },
+        opt,
+      ));
     } catch (e) {
       throw new UsageError(`--init: ${firstLine(e)}`);
     }
@@ -127,11 +142,14 @@ export async function run(argv: string[]): Promise<number> {
   const nParams = tree.tensors(params).reduce((s, t) => s + t.size, 0);
   console.log(`${args.model} (${args.variant}): ${nParams.toLocaleString()} parameters; batch ${args.batch}, crop ${args.crop}, ${args.iters} iterations`);
 
-  const step = valueAndGrad((p: any, st: any, x: Tensor, y: Tensor) => {
-    const out = model.apply(p, st, x, { training: true });
-    const sides = out.logits.map((l) => u2netLoss([l], y));
-    return [sides.reduce((a, b) => add(a, b)), { state: out.state, sides }];
-  }, { hasAux: true });
+  const step = valueAndGrad(
+    (p: any, st: any, x: Tensor, y: Tensor) => {
+      const out = model.apply(p, st, x, { training: true });
+      const sides = out.logits.map((l) => u2netLoss([l], y));
+      return [sides.reduce((a, b) => add(a, b)), { state: out.state, sides }];
+    },
+    { hasAux: true },
+  );
 
   async function evaluate(iteration: number): Promise<Scores> {
     const ev = new SodEvaluator({ range: 'unit' });
@@ -145,7 +163,10 @@ export async function run(argv: string[]): Promise<number> {
       });
       const pred = Float32Array.from(await probs.data());
       probs.dispose();
-      if (!pred.every(Number.isFinite)) { finite = false; break; } // reported below as a diverged run
+      if (!pred.every(Number.isFinite)) {
+        finite = false;
+        break;
+      } // reported below as a diverged run
       ev.add(pred, pair.mask, pair.height, pair.width);
       if (i < 4) panels.push({ image: pair.image, pred, mask: pair.mask, size: pair.height });
     }
@@ -154,21 +175,32 @@ export async function run(argv: string[]): Promise<number> {
       ? { iou: r.IoU, mae: r.MAE, maxF: r.maxFm, meanF: r.meanFm, sMeasure: r.Smeasure, eMeasure: r.meanEm, wF: r.wFmeasure }
       : { iou: NaN, mae: NaN, maxF: NaN, meanF: NaN, sMeasure: NaN, eMeasure: NaN, wF: NaN };
     const tag = iteration < 0 ? 'final' : `iter ${iteration}`;
-    console.log(`eval (${tag}, ${evalCount} held-out): IoU ${scores.iou.toFixed(3)}  MAE ${scores.mae.toFixed(4)}  maxF ${scores.maxF.toFixed(3)}  meanF ${scores.meanF.toFixed(3)}  S ${scores.sMeasure.toFixed(3)}  meanE ${scores.eMeasure.toFixed(3)}  wF ${scores.wF.toFixed(3)}`);
-    if (!Object.values(scores).every(Number.isFinite)) throw stopped(`the held-out evaluation ${iteration < 0 ? 'at the end' : `at iteration ${iteration}`} is not finite (IoU ${scores.iou}, MAE ${scores.mae}): the weights diverged`);
+    console.log(
+      `eval (${tag}, ${evalCount} held-out): IoU ${scores.iou.toFixed(3)}  MAE ${scores.mae.toFixed(4)}  maxF ${scores.maxF.toFixed(3)}  meanF ${scores.meanF.toFixed(3)}  S ${scores.sMeasure.toFixed(3)}  meanE ${scores.eMeasure.toFixed(3)}  wF ${scores.wF.toFixed(3)}`,
+    );
+    if (!Object.values(scores).every(Number.isFinite))
+      throw stopped(
+        `the held-out evaluation ${iteration < 0 ? 'at the end' : `at iteration ${iteration}`} is not finite (IoU ${scores.iou}, MAE ${scores.mae}): the weights diverged`,
+      );
     if (iteration >= 0) await writePanels(join(args.out, `stage-${String(iteration).padStart(6, '0')}.png`), panels);
     return scores;
   }
 
   let lastSaved = args.resume ? `${args.resume} (iteration ${start})` : '';
-  const stopped = (why: string) => new RunStopped(`${why}; stopped. ${lastSaved ? `The last good checkpoint is ${lastSaved}` : 'No checkpoint was written'}${Number.isFinite(best.iou) ? `, the best (IoU ${best.iou.toFixed(3)}) ${bestPath}` : ''}. Try a lower --lr (now ${args.lr}).`);
+  const stopped = (why: string) =>
+    new RunStopped(
+      `${why}; stopped. ${lastSaved ? `The last good checkpoint is ${lastSaved}` : 'No checkpoint was written'}${Number.isFinite(best.iou) ? `, the best (IoU ${best.iou.toFixed(3)}) ${bestPath}` : ''}. Try a lower --lr (now ${args.lr}).`,
+    );
 
   const progress = new Progress(args.iters - start, 'train');
   const t0 = performance.now();
   let seen = 0;
   try {
     for (let it = start; it < args.iters; it++) {
-      if (args['time-limit'] && (performance.now() - t0) / 1000 > args['time-limit']) { console.log(`time limit reached at iteration ${it}`); break; }
+      if (args['time-limit'] && (performance.now() - t0) / 1000 > args['time-limit']) {
+        console.log(`time limit reached at iteration ${it}`);
+        break;
+      }
       const pairs = Array.from({ length: args.batch }, (_, k) => trainPair(it * args.batch + k));
       const batch = assembleBatch(pairs, { crop: args.crop, flip: args.flip as Flip, key: random.foldIn(dataKey, it) });
       const oldState = state;
@@ -184,15 +216,22 @@ export async function run(argv: string[]): Promise<number> {
       seen += args.batch;
       const sides = await Promise.all(r.sides.map((t) => t.item()));
       const loss = await r.loss.item();
-      r.loss.dispose(); r.sides.forEach((t) => t.dispose());
-      if (!Number.isFinite(loss)) { progress.done(); throw stopped(`the loss became ${loss} at iteration ${it + 1}`); }
+      r.loss.dispose();
+      r.sides.forEach((t) => t.dispose());
+      if (!Number.isFinite(loss)) {
+        progress.done();
+        throw stopped(`the loss became ${loss} at iteration ${it + 1}`);
+      }
       progress.tick(it - start + 1, { loss, ...Object.fromEntries(sides.map((v, i) => [`d${i}`, v])) }, args.batch);
       const last = it + 1 === args.iters;
       const evalDue = (args['eval-every'] && (it + 1) % args['eval-every'] === 0) || last;
       const ckptDue = (args['ckpt-every'] && (it + 1) % args['ckpt-every'] === 0) || last;
       if (!evalDue && !ckptDue) continue;
       // nothing non-finite may overwrite a good checkpoint
-      if (!(await allFinite([params, state]))) { progress.done(); throw stopped(`the weights became non-finite by iteration ${it + 1} (loss ${loss.toExponential(2)})`); }
+      if (!(await allFinite([params, state]))) {
+        progress.done();
+        throw stopped(`the weights became non-finite by iteration ${it + 1} (loss ${loss.toExponential(2)})`);
+      }
       const scores = evalDue ? await evaluate(it + 1) : null;
       if (ckptDue) {
         await saveTrainingCheckpoint(lastPath, { params, state, optState, step: it + 1, meta });
@@ -206,7 +245,9 @@ export async function run(argv: string[]): Promise<number> {
       }
     }
     progress.done();
-    console.log(`trained ${seen} images in ${((performance.now() - t0) / 1000).toFixed(1)} s; live GPU memory ${(memory().liveBytes / 2 ** 20).toFixed(1)} MiB`);
+    console.log(
+      `trained ${seen} images in ${((performance.now() - t0) / 1000).toFixed(1)} s; live GPU memory ${(memory().liveBytes / 2 ** 20).toFixed(1)} MiB`,
+    );
     if (!(await allFinite([params, state]))) throw stopped('the weights became non-finite');
     await evaluate(-1);
   } catch (e) {
@@ -236,14 +277,22 @@ async function bestSoFar(path: string): Promise<{ iou: number; mae: number }> {
   try {
     const { metadata } = await loadSafetensors(path);
     const meta = JSON.parse(metadata?.meta ?? '{}');
-    const iou = Number(meta.iou), mae = Number(meta.mae);
+    const iou = Number(meta.iou),
+      mae = Number(meta.mae);
     return Number.isFinite(iou) && Number.isFinite(mae) ? { iou, mae } : none;
   } catch {
     return none;
   }
 }
 
-async function initialWeights(path: string, name: U2NetName, variant: U2NetVariant, key: ReturnType<typeof random.key>, cur: { params: any; state: any; optState: any }, opt: ReturnType<typeof optim.adam>) {
+async function initialWeights(
+  path: string,
+  name: U2NetName,
+  variant: U2NetVariant,
+  key: ReturnType<typeof random.key>,
+  cur: { params: any; state: any; optState: any },
+  opt: ReturnType<typeof optim.adam>,
+) {
   const { loadInitialWeights } = await import('../io/load-weights');
   if (variant === 'standard') {
     const { params, state } = await loadInitialWeights(path, cur.params, cur.state);
@@ -255,7 +304,9 @@ async function initialWeights(path: string, name: U2NetName, variant: U2NetVaria
   const loaded = await loadInitialWeights(path, standard.params, standard.state);
   const converted = convertU2netVariant(loaded.params, variant);
   const kept = new Set(tree.tensors(converted));
-  tree.tensors(loaded.params).forEach((t) => { if (!kept.has(t)) t.dispose(); });
+  tree.tensors(loaded.params).forEach((t) => {
+    if (!kept.has(t)) t.dispose();
+  });
   tree.dispose([cur.params, cur.state, cur.optState.slots]);
   return { params: converted, state: loaded.state, optState: opt.init(converted) };
 }

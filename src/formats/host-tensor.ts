@@ -9,9 +9,7 @@ import { Tensor } from '../tensor/tensor';
 import { flatten } from '../tensor/tree';
 
 /** Element types a checkpoint can hold (a superset of webgrad's tensor dtypes). */
-export type HostDType =
-  | 'float32' | 'float16' | 'bfloat16' | 'float64'
-  | 'int64' | 'int32' | 'int16' | 'int8' | 'uint8' | 'uint32' | 'bool';
+export type HostDType = 'float32' | 'float16' | 'bfloat16' | 'float64' | 'int64' | 'int32' | 'int16' | 'int8' | 'uint8' | 'uint32' | 'bool';
 
 /**
  * Storage of each host dtype: float16/bfloat16 keep their raw bits in a Uint16Array, int64 is a
@@ -20,13 +18,27 @@ export type HostDType =
 export type HostArray = Float32Array | Float64Array | Uint16Array | BigInt64Array | Int32Array | Uint32Array | Int16Array | Int8Array | Uint8Array;
 
 export const ITEM_SIZE: Readonly<Record<HostDType, number>> = {
-  float32: 4, float16: 2, bfloat16: 2, float64: 8, int64: 8, int32: 4, int16: 2, int8: 1, uint8: 1, uint32: 4, bool: 1,
+  float32: 4,
+  float16: 2,
+  bfloat16: 2,
+  float64: 8,
+  int64: 8,
+  int32: 4,
+  int16: 2,
+  int8: 1,
+  uint8: 1,
+  uint32: 4,
+  bool: 1,
 };
 
 /** A tensor held in host memory: dtype, shape and row-major data. */
 export class HostTensor {
   readonly size: number;
-  constructor(readonly dtype: HostDType, readonly shape: readonly number[], readonly data: HostArray) {
+  constructor(
+    readonly dtype: HostDType,
+    readonly shape: readonly number[],
+    readonly data: HostArray,
+  ) {
     this.size = shape.reduce((a, b) => a * b, 1);
     if (data.length !== this.size) throw new Error(`HostTensor: data has ${data.length} elements; shape [${shape.join(', ')}] needs ${this.size}`);
   }
@@ -51,15 +63,26 @@ export function hostArrayFromBytes(dtype: HostDType, bytes: Uint8Array, copy = t
   const buf = own ? (bytes.buffer as ArrayBuffer) : bytes.slice().buffer;
   const n = bytes.byteLength / size;
   switch (dtype) {
-    case 'float32': return new Float32Array(buf, 0, n);
-    case 'float64': return new Float64Array(buf, 0, n);
-    case 'float16': case 'bfloat16': return new Uint16Array(buf, 0, n);
-    case 'int64': return new BigInt64Array(buf, 0, n);
-    case 'int32': return new Int32Array(buf, 0, n);
-    case 'uint32': return new Uint32Array(buf, 0, n);
-    case 'int16': return new Int16Array(buf, 0, n);
-    case 'int8': return new Int8Array(buf, 0, n);
-    case 'uint8': case 'bool': return new Uint8Array(buf, 0, n);
+    case 'float32':
+      return new Float32Array(buf, 0, n);
+    case 'float64':
+      return new Float64Array(buf, 0, n);
+    case 'float16':
+    case 'bfloat16':
+      return new Uint16Array(buf, 0, n);
+    case 'int64':
+      return new BigInt64Array(buf, 0, n);
+    case 'int32':
+      return new Int32Array(buf, 0, n);
+    case 'uint32':
+      return new Uint32Array(buf, 0, n);
+    case 'int16':
+      return new Int16Array(buf, 0, n);
+    case 'int8':
+      return new Int8Array(buf, 0, n);
+    case 'uint8':
+    case 'bool':
+      return new Uint8Array(buf, 0, n);
   }
 }
 
@@ -98,10 +121,21 @@ export function hostValues(t: { dtype: HostDType; data: HostArray }): number[] {
 /** The webgrad dtype a host dtype loads as. */
 export function deviceDTypeFor(d: HostDType): DType {
   switch (d) {
-    case 'float32': case 'float16': case 'bfloat16': case 'float64': return 'float32';
-    case 'int64': case 'int32': case 'int16': case 'int8': case 'uint8': return 'int32';
-    case 'uint32': return 'uint32';
-    case 'bool': return 'bool';
+    case 'float32':
+    case 'float16':
+    case 'bfloat16':
+    case 'float64':
+      return 'float32';
+    case 'int64':
+    case 'int32':
+    case 'int16':
+    case 'int8':
+    case 'uint8':
+      return 'int32';
+    case 'uint32':
+      return 'uint32';
+    case 'bool':
+      return 'bool';
   }
 }
 
@@ -118,7 +152,10 @@ export function hostToDeviceArray(t: HostTensor, target: DType = deviceDTypeFor(
     const hi = target === 'int32' ? 2n ** 31n - 1n : target === 'float32' ? 2n ** 63n : 2n ** 32n - 1n;
     for (let i = 0; i < n; i++) {
       const v = d[i];
-      if (target === 'bool') { out[i] = v !== 0n ? 1 : 0; continue; }
+      if (target === 'bool') {
+        out[i] = v !== 0n ? 1 : 0;
+        continue;
+      }
       if (v < lo || v > hi) throw new RangeError(`${name}: int64 value ${v} at flat index ${i} does not fit in ${target}`);
       out[i] = Number(v);
     }
@@ -155,7 +192,12 @@ export function toTensors(host: unknown, device?: Device): any {
     if (Array.isArray(node)) return node.map((c, i) => walk(c, path ? `${path}.${i}` : String(i)));
     const o: Record<string, unknown> = {};
     for (const k of Object.keys(node)) {
-      Object.defineProperty(o, k, { value: walk((node as Record<string, unknown>)[k], path ? `${path}.${k}` : k), enumerable: true, writable: true, configurable: true });
+      Object.defineProperty(o, k, {
+        value: walk((node as Record<string, unknown>)[k], path ? `${path}.${k}` : k),
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      });
     }
     return o;
   };
@@ -164,5 +206,7 @@ export function toTensors(host: unknown, device?: Device): any {
 
 /** Leaves of a nested state_dict that `isLeaf` accepts, with dotted keys (arrays by index; cycles and typed arrays skipped). */
 export function leafEntries<T>(obj: unknown, isLeaf: (x: unknown) => boolean): [string, T][] {
-  return flatten(obj, { isLeaf }).filter((l) => isLeaf(l.value)).map((l) => [l.path, l.value as T]);
+  return flatten(obj, { isLeaf })
+    .filter((l) => isLeaf(l.value))
+    .map((l) => [l.path, l.value as T]);
 }

@@ -5,7 +5,7 @@
 import { cast } from '../tensor/ops/elementwise';
 import { Tensor } from '../tensor/tensor';
 import { flatten, unflatten } from '../tensor/tree';
-import { HostTensor, isHostTensor, leafEntries, toTensor } from './host-tensor';
+import { type HostTensor, isHostTensor, leafEntries, toTensor } from './host-tensor';
 
 export interface LoadStateDictOptions {
   /** Throw when any key is missing, unexpected or has the wrong shape (default true). */
@@ -62,7 +62,8 @@ export function loadStateDict<T>(params: T, stateDict: unknown, options: LoadSta
     const lines = ['loadStateDict: the state_dict does not match the parameters (pass { strict: false } to load what matches):'];
     if (missing.length) lines.push(`  missing keys (${missing.length}): ${list(missing)}`);
     if (unexpected.length) lines.push(`  unexpected keys (${unexpected.length}): ${list(unexpected)}`);
-    for (const m of shapeMismatch.slice(0, 20)) lines.push(`  shape mismatch for ${m.key}: parameter has [${m.expected.join(', ')}], state_dict has [${m.got.join(', ')}]`);
+    for (const m of shapeMismatch.slice(0, 20))
+      lines.push(`  shape mismatch for ${m.key}: parameter has [${m.expected.join(', ')}], state_dict has [${m.got.join(', ')}]`);
     if (shapeMismatch.length > 20) lines.push(`  … ${shapeMismatch.length - 20} more shape mismatches`);
     throw new Error(lines.join('\n'));
   }

@@ -14,13 +14,26 @@ import { HostTensor, ITEM_SIZE, type HostDType } from './host-tensor';
 import type { OnnxGraph } from './onnx';
 
 /** A float attribute whose value may be an integer. */
-export interface OnnxFloatAttr { readonly float: number }
+export interface OnnxFloatAttr {
+  readonly float: number;
+}
 /** A floats attribute whose values may all be integers. */
-export interface OnnxFloatsAttr { readonly floats: readonly number[] }
+export interface OnnxFloatsAttr {
+  readonly floats: readonly number[];
+}
 export const onnxFloat = (x: number): OnnxFloatAttr => ({ float: x });
 export const onnxFloats = (xs: readonly number[]): OnnxFloatsAttr => ({ floats: xs });
 
-export type OnnxWriteAttribute = number | string | readonly number[] | readonly string[] | HostTensor | OnnxWriteGraph | OnnxGraph | OnnxFloatAttr | OnnxFloatsAttr;
+export type OnnxWriteAttribute =
+  | number
+  | string
+  | readonly number[]
+  | readonly string[]
+  | HostTensor
+  | OnnxWriteGraph
+  | OnnxGraph
+  | OnnxFloatAttr
+  | OnnxFloatsAttr;
 
 export interface OnnxWriteNode {
   opType: string;
@@ -62,12 +75,24 @@ export interface OnnxWriteModel {
 
 /** TensorProto.DataType of each host dtype. */
 export const ONNX_DATA_TYPE: Readonly<Record<HostDType, number>> = {
-  float32: 1, uint8: 2, int8: 3, int16: 5, int32: 6, int64: 7, bool: 9, float16: 10, float64: 11, uint32: 12, bfloat16: 16,
+  float32: 1,
+  uint8: 2,
+  int8: 3,
+  int16: 5,
+  int32: 6,
+  int64: 7,
+  bool: 9,
+  float16: 10,
+  float64: 11,
+  uint32: 12,
+  bfloat16: 16,
 };
 
 // ---- wire format -----------------------------------------------------------------------------
 
-const WIRE_VARINT = 0, WIRE_LEN = 2, WIRE_I32 = 5;
+const WIRE_VARINT = 0,
+  WIRE_LEN = 2,
+  WIRE_I32 = 5;
 const utf8 = new TextEncoder();
 
 /** A message under construction: byte chunks and their total length. */
@@ -91,17 +116,29 @@ class Msg {
       if (x < 0) x = BigInt.asUintN(64, BigInt(x));
     }
     if (typeof x === 'number') {
-      while (x >= 0x80) { this.scratch.push((x % 0x80) | 0x80); x = Math.floor(x / 0x80); }
+      while (x >= 0x80) {
+        this.scratch.push((x % 0x80) | 0x80);
+        x = Math.floor(x / 0x80);
+      }
       this.scratch.push(x);
     } else {
-      while (x >= 0x80n) { this.scratch.push(Number(x & 0x7fn) | 0x80); x >>= 7n; }
+      while (x >= 0x80n) {
+        this.scratch.push(Number(x & 0x7fn) | 0x80);
+        x >>= 7n;
+      }
       this.scratch.push(Number(x));
     }
   }
 
-  private tag(field: number, wire: number): void { this.rawVarint(field * 8 + wire); }
+  private tag(field: number, wire: number): void {
+    this.rawVarint(field * 8 + wire);
+  }
 
-  varint(field: number, v: number | bigint): this { this.tag(field, WIRE_VARINT); this.rawVarint(v); return this; }
+  varint(field: number, v: number | bigint): this {
+    this.tag(field, WIRE_VARINT);
+    this.rawVarint(v);
+    return this;
+  }
 
   float(field: number, v: number): this {
     this.tag(field, WIRE_I32);
@@ -115,11 +152,16 @@ class Msg {
     this.tag(field, WIRE_LEN);
     this.rawVarint(b.length);
     this.flush();
-    if (b.length) { this.parts.push(b); this.length += b.length; }
+    if (b.length) {
+      this.parts.push(b);
+      this.length += b.length;
+    }
     return this;
   }
 
-  string(field: number, s: string): this { return this.bytes(field, utf8.encode(s)); }
+  string(field: number, s: string): this {
+    return this.bytes(field, utf8.encode(s));
+  }
 
   message(field: number, m: Msg): this {
     m.flush();
@@ -140,7 +182,8 @@ class Msg {
 
   /** Packed repeated float32. */
   packedFloats(field: number, vs: readonly number[]): this {
-    const b = new Uint8Array(4 * vs.length), dv = new DataView(b.buffer);
+    const b = new Uint8Array(4 * vs.length),
+      dv = new DataView(b.buffer);
     vs.forEach((v, i) => dv.setFloat32(4 * i, v, true));
     return this.bytes(field, b);
   }
@@ -150,12 +193,18 @@ class Msg {
     this.flush();
     const out = new Uint8Array(this.length);
     let o = 0;
-    for (const p of this.parts) { out.set(p, o); o += p.length; }
+    for (const p of this.parts) {
+      out.set(p, o);
+      o += p.length;
+    }
     return out;
   }
 
   // make flush reachable for nested messages
-  static close(m: Msg): Msg { m.flush(); return m; }
+  static close(m: Msg): Msg {
+    m.flush();
+    return m;
+  }
 }
 
 // ---- messages ----------------------------------------------------------------------------------
@@ -168,7 +217,8 @@ function tensorMsg(name: string, t: HostTensor): Msg {
   m.varint(2, type); // data_type
   if (name) m.string(8, name);
   const d = t.data;
-  if (d.length * ITEM_SIZE[t.dtype] !== d.byteLength) throw new Error(`onnx write: tensor '${name}' has ${d.byteLength} bytes for ${d.length} ${t.dtype} elements`);
+  if (d.length * ITEM_SIZE[t.dtype] !== d.byteLength)
+    throw new Error(`onnx write: tensor '${name}' has ${d.byteLength} bytes for ${d.length} ${t.dtype} elements`);
   // raw_data is little-endian, like every host webgrad runs on
   m.bytes(9, new Uint8Array(d.buffer, d.byteOffset, d.byteLength));
   return m;
@@ -206,7 +256,10 @@ function attributeMsg(name: string, v: OnnxWriteAttribute, where: string, depth:
   else if (Array.isArray(v)) {
     if (v.every((x) => typeof x === 'string')) {
       if (v.length === 0) m.varint(20, 7);
-      else { for (const s of v as string[]) m.string(9, s); m.varint(20, 8); }
+      else {
+        for (const s of v as string[]) m.string(9, s);
+        m.varint(20, 8);
+      }
     } else if (v.every((x) => typeof x === 'number')) {
       if ((v as number[]).every(Number.isInteger)) m.packedInts(8, v as number[]).varint(20, 7);
       else m.packedFloats(7, v as number[]).varint(20, 6);
@@ -239,7 +292,11 @@ function graphMsg(g: OnnxWriteGraph | OnnxGraph, depth = 0): Msg {
   const m = new Msg();
   g.nodes.forEach((n, i) => m.message(1, Msg.close(nodeMsg(n as OnnxWriteNode, i, depth))));
   m.string(2, g.name || 'graph');
-  const inits = g.initializers ? (g.initializers instanceof Map ? [...g.initializers] : [...(g.initializers as readonly (readonly [string, HostTensor])[])]) : [];
+  const inits = g.initializers
+    ? g.initializers instanceof Map
+      ? [...g.initializers]
+      : [...(g.initializers as readonly (readonly [string, HostTensor])[])]
+    : [];
   const seen = new Set<string>();
   for (const [name, t] of inits) {
     if (seen.has(name)) throw new Error(`onnx write: two initializers are named '${name}'`);

@@ -50,11 +50,19 @@ export interface OnnxModel {
 
 // ---- wire format -----------------------------------------------------------------------------
 
-const WIRE_VARINT = 0, WIRE_I64 = 1, WIRE_LEN = 2, WIRE_I32 = 5;
+const WIRE_VARINT = 0,
+  WIRE_I64 = 1,
+  WIRE_LEN = 2,
+  WIRE_I32 = 5;
 const MAX_DEPTH = 32;
 
 class Reader {
-  constructor(readonly b: Uint8Array, public pos: number, readonly end: number, readonly what: string) {}
+  constructor(
+    readonly b: Uint8Array,
+    public pos: number,
+    readonly end: number,
+    readonly what: string,
+  ) {}
 
   fail(msg: string): never {
     throw new OnnxError(`onnx: ${this.what}: ${msg} (at byte ${this.pos})`);
@@ -62,14 +70,17 @@ class Reader {
 
   /** A varint as a bigint (up to 10 bytes, 64 bits). */
   varint64(): bigint {
-    let lo = 0, hi = 0;
+    let lo = 0,
+      hi = 0;
     for (let i = 0; i < 10; i++) {
       if (this.pos >= this.end) this.fail('truncated varint');
       const c = this.b[this.pos++];
       const bits = c & 0x7f;
       if (i < 4) lo |= bits << (7 * i);
-      else if (i === 4) { lo |= (bits & 0x0f) << 28; hi |= bits >> 4; }
-      else hi |= bits << (7 * i - 32);
+      else if (i === 4) {
+        lo |= (bits & 0x0f) << 28;
+        hi |= bits >> 4;
+      } else hi |= bits << (7 * i - 32);
       if (!(c & 0x80)) return (BigInt(hi >>> 0) << 32n) | BigInt(lo >>> 0);
     }
     return this.fail('varint longer than 10 bytes');
@@ -114,17 +125,22 @@ class Reader {
   tag(): { field: number; wire: number } | null {
     if (this.pos >= this.end) return null;
     const t = this.int();
-    const field = Math.floor(t / 8), wire = t & 7;
+    const field = Math.floor(t / 8),
+      wire = t & 7;
     if (field < 1) this.fail(`invalid field number ${field}`);
     return { field, wire };
   }
 
   skip(wire: number): void {
     if (wire === WIRE_VARINT) this.varint64();
-    else if (wire === WIRE_I64) { if (this.end - this.pos < 8) this.fail('truncated fixed64'); this.pos += 8; }
-    else if (wire === WIRE_LEN) this.bytes();
-    else if (wire === WIRE_I32) { if (this.end - this.pos < 4) this.fail('truncated fixed32'); this.pos += 4; }
-    else this.fail(`unsupported wire type ${wire}`);
+    else if (wire === WIRE_I64) {
+      if (this.end - this.pos < 8) this.fail('truncated fixed64');
+      this.pos += 8;
+    } else if (wire === WIRE_LEN) this.bytes();
+    else if (wire === WIRE_I32) {
+      if (this.end - this.pos < 4) this.fail('truncated fixed32');
+      this.pos += 4;
+    } else this.fail(`unsupported wire type ${wire}`);
   }
 
   expect(wire: number, want: number, field: string): void {
@@ -136,7 +152,10 @@ class Reader {
     if (wire === WIRE_LEN) {
       const r = this.message(field);
       while (r.pos < r.end) out.push(r.int());
-    } else { this.expect(wire, WIRE_VARINT, field); out.push(this.int()); }
+    } else {
+      this.expect(wire, WIRE_VARINT, field);
+      out.push(this.int());
+    }
   }
 
   /** A repeated float field, packed or not; appends to `out`. */
@@ -145,15 +164,42 @@ class Reader {
       const r = this.message(field);
       if ((r.end - r.pos) % 4) r.fail(`packed '${field}' has ${r.end - r.pos} bytes, not a multiple of 4`);
       while (r.pos < r.end) out.push(r.f32());
-    } else { this.expect(wire, WIRE_I32, field); out.push(this.f32()); }
+    } else {
+      this.expect(wire, WIRE_I32, field);
+      out.push(this.f32());
+    }
   }
 }
 
 // ---- TensorProto -----------------------------------------------------------------------------
 
 /** TensorProto.DataType → host dtype (the types a HostTensor can hold). */
-const DATA_TYPES: Record<number, HostDType> = { 1: 'float32', 2: 'uint8', 3: 'int8', 5: 'int16', 6: 'int32', 7: 'int64', 9: 'bool', 10: 'float16', 11: 'float64', 12: 'uint32', 16: 'bfloat16' };
-const ITEM: Record<HostDType, number> = { float32: 4, float16: 2, bfloat16: 2, float64: 8, int64: 8, int32: 4, int16: 2, int8: 1, uint8: 1, uint32: 4, bool: 1 };
+const DATA_TYPES: Record<number, HostDType> = {
+  1: 'float32',
+  2: 'uint8',
+  3: 'int8',
+  5: 'int16',
+  6: 'int32',
+  7: 'int64',
+  9: 'bool',
+  10: 'float16',
+  11: 'float64',
+  12: 'uint32',
+  16: 'bfloat16',
+};
+const ITEM: Record<HostDType, number> = {
+  float32: 4,
+  float16: 2,
+  bfloat16: 2,
+  float64: 8,
+  int64: 8,
+  int32: 4,
+  int16: 2,
+  int8: 1,
+  uint8: 1,
+  uint32: 4,
+  bool: 1,
+};
 
 function typedFromBytes(dtype: HostDType, raw: Uint8Array) {
   // an aligned copy (a Node Buffer's slice() would share the file's memory); ONNX raw_data is
@@ -162,31 +208,64 @@ function typedFromBytes(dtype: HostDType, raw: Uint8Array) {
   copy.set(raw);
   const buf = copy.buffer;
   switch (dtype) {
-    case 'float32': return new Float32Array(buf);
-    case 'float64': return new Float64Array(buf);
-    case 'float16': case 'bfloat16': return new Uint16Array(buf);
-    case 'int64': return new BigInt64Array(buf);
-    case 'int32': return new Int32Array(buf);
-    case 'uint32': return new Uint32Array(buf);
-    case 'int16': return new Int16Array(buf);
-    case 'int8': return new Int8Array(buf);
-    default: return copy; // uint8, bool
+    case 'float32':
+      return new Float32Array(buf);
+    case 'float64':
+      return new Float64Array(buf);
+    case 'float16':
+    case 'bfloat16':
+      return new Uint16Array(buf);
+    case 'int64':
+      return new BigInt64Array(buf);
+    case 'int32':
+      return new Int32Array(buf);
+    case 'uint32':
+      return new Uint32Array(buf);
+    case 'int16':
+      return new Int16Array(buf);
+    case 'int8':
+      return new Int8Array(buf);
+    default:
+      return copy; // uint8, bool
   }
 }
 
 function readTensor(r: Reader): { name: string; tensor: HostTensor } {
   const dims: number[] = [];
-  let dataType = 0, name = '', raw: Uint8Array | null = null, location = 0;
-  const floatData: number[] = [], int32Data: number[] = [], int64Data: number[] = [], doubleData: number[] = [];
+  let dataType = 0,
+    name = '',
+    raw: Uint8Array | null = null,
+    location = 0;
+  const floatData: number[] = [],
+    int32Data: number[] = [],
+    int64Data: number[] = [],
+    doubleData: number[] = [];
   for (let t = r.tag(); t; t = r.tag()) {
     switch (t.field) {
-      case 1: r.ints(t.wire, dims, 'dims'); break;
-      case 2: r.expect(t.wire, WIRE_VARINT, 'data_type'); dataType = r.int(); break;
-      case 4: r.floats(t.wire, floatData, 'float_data'); break;
-      case 5: r.ints(t.wire, int32Data, 'int32_data'); break;
-      case 7: r.ints(t.wire, int64Data, 'int64_data'); break;
-      case 8: r.expect(t.wire, WIRE_LEN, 'name'); name = r.string(); break;
-      case 9: r.expect(t.wire, WIRE_LEN, 'raw_data'); raw = r.bytes(); break;
+      case 1:
+        r.ints(t.wire, dims, 'dims');
+        break;
+      case 2:
+        r.expect(t.wire, WIRE_VARINT, 'data_type');
+        dataType = r.int();
+        break;
+      case 4:
+        r.floats(t.wire, floatData, 'float_data');
+        break;
+      case 5:
+        r.ints(t.wire, int32Data, 'int32_data');
+        break;
+      case 7:
+        r.ints(t.wire, int64Data, 'int64_data');
+        break;
+      case 8:
+        r.expect(t.wire, WIRE_LEN, 'name');
+        name = r.string();
+        break;
+      case 9:
+        r.expect(t.wire, WIRE_LEN, 'raw_data');
+        raw = r.bytes();
+        break;
       case 10:
         if (t.wire === WIRE_LEN) {
           const s = r.message('double_data');
@@ -194,14 +273,21 @@ function readTensor(r: Reader): { name: string; tensor: HostTensor } {
           for (; s.pos < s.end; s.pos += 8) doubleData.push(new DataView(s.b.buffer, s.b.byteOffset + s.pos, 8).getFloat64(0, true));
         } else r.skip(t.wire);
         break;
-      case 14: r.expect(t.wire, WIRE_VARINT, 'data_location'); location = r.int(); break;
-      default: r.skip(t.wire);
+      case 14:
+        r.expect(t.wire, WIRE_VARINT, 'data_location');
+        location = r.int();
+        break;
+      default:
+        r.skip(t.wire);
     }
   }
   const label = name ? `tensor '${name}'` : 'unnamed tensor';
   if (location === 1) throw new OnnxError(`onnx: ${label} keeps its data in an external file, which this reader does not support`);
   const dtype = DATA_TYPES[dataType];
-  if (!dtype) throw new OnnxError(`onnx: ${label} has data_type ${dataType}, which this reader does not support (float, double, float16, bfloat16, (u)int8/16/32, int64, bool)`);
+  if (!dtype)
+    throw new OnnxError(
+      `onnx: ${label} has data_type ${dataType}, which this reader does not support (float, double, float16, bfloat16, (u)int8/16/32, int64, bool)`,
+    );
   let size = 1;
   for (const d of dims) {
     if (d < 0) throw new OnnxError(`onnx: ${label} has a negative dimension in [${dims.join(', ')}]`);
@@ -210,21 +296,40 @@ function readTensor(r: Reader): { name: string; tensor: HostTensor } {
   if (size > 2 ** 31) throw new OnnxError(`onnx: ${label} has ${size} elements ([${dims.join(', ')}]); too large`);
   let data;
   if (raw) {
-    if (raw.length !== size * ITEM[dtype]) throw new OnnxError(`onnx: ${label} has ${raw.length} bytes of raw_data; shape [${dims.join(', ')}] of ${dtype} needs ${size * ITEM[dtype]}`);
+    if (raw.length !== size * ITEM[dtype])
+      throw new OnnxError(`onnx: ${label} has ${raw.length} bytes of raw_data; shape [${dims.join(', ')}] of ${dtype} needs ${size * ITEM[dtype]}`);
     data = typedFromBytes(dtype, raw);
   } else {
     const typed = dtype === 'float32' ? floatData : dtype === 'float64' ? doubleData : dtype === 'int64' ? int64Data : int32Data;
     if (typed.length !== size) throw new OnnxError(`onnx: ${label} has ${typed.length} values; shape [${dims.join(', ')}] needs ${size}`);
     switch (dtype) {
-      case 'float32': data = Float32Array.from(typed); break;
-      case 'float64': data = Float64Array.from(typed); break;
-      case 'int64': data = BigInt64Array.from(typed, (v) => BigInt(v)); break;
-      case 'int32': data = Int32Array.from(typed); break;
-      case 'uint32': data = Uint32Array.from(typed); break;
-      case 'int16': data = Int16Array.from(typed); break;
-      case 'int8': data = Int8Array.from(typed); break;
-      case 'float16': case 'bfloat16': data = Uint16Array.from(typed); break;
-      default: data = Uint8Array.from(typed);
+      case 'float32':
+        data = Float32Array.from(typed);
+        break;
+      case 'float64':
+        data = Float64Array.from(typed);
+        break;
+      case 'int64':
+        data = BigInt64Array.from(typed, (v) => BigInt(v));
+        break;
+      case 'int32':
+        data = Int32Array.from(typed);
+        break;
+      case 'uint32':
+        data = Uint32Array.from(typed);
+        break;
+      case 'int16':
+        data = Int16Array.from(typed);
+        break;
+      case 'int8':
+        data = Int8Array.from(typed);
+        break;
+      case 'float16':
+      case 'bfloat16':
+        data = Uint16Array.from(typed);
+        break;
+      default:
+        data = Uint8Array.from(typed);
     }
   }
   return { name, tensor: new HostTensor(dtype, dims, data) };
@@ -239,7 +344,10 @@ function readValueInfo(r: Reader): OnnxValueInfo {
     else if (t.field === 2 && t.wire === WIRE_LEN) {
       const type = r.message('type');
       for (let u = type.tag(); u; u = type.tag()) {
-        if (u.field !== 1 || u.wire !== WIRE_LEN) { type.skip(u.wire); continue; }
+        if (u.field !== 1 || u.wire !== WIRE_LEN) {
+          type.skip(u.wire);
+          continue;
+        }
         const tt = type.message('tensor_type'); // TypeProto.Tensor
         for (let v = tt.tag(); v; v = tt.tag()) {
           if (v.field === 1 && v.wire === WIRE_VARINT) info.elemType = tt.int();
@@ -247,7 +355,10 @@ function readValueInfo(r: Reader): OnnxValueInfo {
             const shape = tt.message('shape');
             info.shape = [];
             for (let w = shape.tag(); w; w = shape.tag()) {
-              if (w.field !== 1 || w.wire !== WIRE_LEN) { shape.skip(w.wire); continue; }
+              if (w.field !== 1 || w.wire !== WIRE_LEN) {
+                shape.skip(w.wire);
+                continue;
+              }
               const dim = shape.message('dim');
               let d: number | string | null = null;
               for (let x = dim.tag(); x; x = dim.tag()) {
@@ -268,35 +379,87 @@ function readValueInfo(r: Reader): OnnxValueInfo {
 // ---- NodeProto / AttributeProto -----------------------------------------------------------------
 
 function readAttribute(r: Reader, depth: number): { name: string; value: OnnxAttributeValue } {
-  let name = '', type = 0;
-  let f: number | null = null, i: number | null = null, s: string | null = null, tensor: HostTensor | null = null, g: OnnxGraph | null = null;
-  const floats: number[] = [], ints: number[] = [], strings: string[] = [];
+  let name = '',
+    type = 0;
+  let f: number | null = null,
+    i: number | null = null,
+    s: string | null = null,
+    tensor: HostTensor | null = null,
+    g: OnnxGraph | null = null;
+  const floats: number[] = [],
+    ints: number[] = [],
+    strings: string[] = [];
   for (let t = r.tag(); t; t = r.tag()) {
     switch (t.field) {
-      case 1: r.expect(t.wire, WIRE_LEN, 'name'); name = r.string(); break;
-      case 2: r.expect(t.wire, WIRE_I32, 'f'); f = r.f32(); break;
-      case 3: r.expect(t.wire, WIRE_VARINT, 'i'); i = r.int(); break;
-      case 4: r.expect(t.wire, WIRE_LEN, 's'); s = r.string(); break;
-      case 5: r.expect(t.wire, WIRE_LEN, 't'); tensor = readTensor(r.message('t')).tensor; break;
-      case 6: r.expect(t.wire, WIRE_LEN, 'g'); g = readGraph(r.message('g'), depth + 1); break;
-      case 7: r.floats(t.wire, floats, 'floats'); break;
-      case 8: r.ints(t.wire, ints, 'ints'); break;
-      case 9: r.expect(t.wire, WIRE_LEN, 'strings'); strings.push(r.string()); break;
-      case 20: r.expect(t.wire, WIRE_VARINT, 'type'); type = r.int(); break;
-      default: r.skip(t.wire);
+      case 1:
+        r.expect(t.wire, WIRE_LEN, 'name');
+        name = r.string();
+        break;
+      case 2:
+        r.expect(t.wire, WIRE_I32, 'f');
+        f = r.f32();
+        break;
+      case 3:
+        r.expect(t.wire, WIRE_VARINT, 'i');
+        i = r.int();
+        break;
+      case 4:
+        r.expect(t.wire, WIRE_LEN, 's');
+        s = r.string();
+        break;
+      case 5:
+        r.expect(t.wire, WIRE_LEN, 't');
+        tensor = readTensor(r.message('t')).tensor;
+        break;
+      case 6:
+        r.expect(t.wire, WIRE_LEN, 'g');
+        g = readGraph(r.message('g'), depth + 1);
+        break;
+      case 7:
+        r.floats(t.wire, floats, 'floats');
+        break;
+      case 8:
+        r.ints(t.wire, ints, 'ints');
+        break;
+      case 9:
+        r.expect(t.wire, WIRE_LEN, 'strings');
+        strings.push(r.string());
+        break;
+      case 20:
+        r.expect(t.wire, WIRE_VARINT, 'type');
+        type = r.int();
+        break;
+      default:
+        r.skip(t.wire);
     }
   }
   // AttributeProto.AttributeType: FLOAT 1, INT 2, STRING 3, TENSOR 4, GRAPH 5, FLOATS 6, INTS 7, STRINGS 8
   let value: OnnxAttributeValue;
   switch (type) {
-    case 1: value = f ?? 0; break;
-    case 2: value = i ?? 0; break;
-    case 3: value = s ?? ''; break;
-    case 4: value = tensor; break;
-    case 5: value = g; break;
-    case 6: value = floats; break;
-    case 7: value = ints; break;
-    case 8: value = strings; break;
+    case 1:
+      value = f ?? 0;
+      break;
+    case 2:
+      value = i ?? 0;
+      break;
+    case 3:
+      value = s ?? '';
+      break;
+    case 4:
+      value = tensor;
+      break;
+    case 5:
+      value = g;
+      break;
+    case 6:
+      value = floats;
+      break;
+    case 7:
+      value = ints;
+      break;
+    case 8:
+      value = strings;
+      break;
     default:
       // files from before the type field: infer it from what is set
       value = f ?? i ?? s ?? tensor ?? g ?? (floats.length ? floats : ints.length ? ints : strings.length ? strings : null);
@@ -308,18 +471,34 @@ function readNode(r: Reader, depth: number): OnnxNode {
   const node: OnnxNode = { name: '', opType: '', domain: '', inputs: [], outputs: [], attributes: {} };
   for (let t = r.tag(); t; t = r.tag()) {
     switch (t.field) {
-      case 1: r.expect(t.wire, WIRE_LEN, 'input'); node.inputs.push(r.string()); break;
-      case 2: r.expect(t.wire, WIRE_LEN, 'output'); node.outputs.push(r.string()); break;
-      case 3: r.expect(t.wire, WIRE_LEN, 'name'); node.name = r.string(); break;
-      case 4: r.expect(t.wire, WIRE_LEN, 'op_type'); node.opType = r.string(); break;
+      case 1:
+        r.expect(t.wire, WIRE_LEN, 'input');
+        node.inputs.push(r.string());
+        break;
+      case 2:
+        r.expect(t.wire, WIRE_LEN, 'output');
+        node.outputs.push(r.string());
+        break;
+      case 3:
+        r.expect(t.wire, WIRE_LEN, 'name');
+        node.name = r.string();
+        break;
+      case 4:
+        r.expect(t.wire, WIRE_LEN, 'op_type');
+        node.opType = r.string();
+        break;
       case 5: {
         r.expect(t.wire, WIRE_LEN, 'attribute');
         const a = readAttribute(r.message('attribute'), depth);
         Object.defineProperty(node.attributes, a.name, { value: a.value, enumerable: true, writable: true, configurable: true });
         break;
       }
-      case 7: r.expect(t.wire, WIRE_LEN, 'domain'); node.domain = r.string(); break;
-      default: r.skip(t.wire);
+      case 7:
+        r.expect(t.wire, WIRE_LEN, 'domain');
+        node.domain = r.string();
+        break;
+      default:
+        r.skip(t.wire);
     }
   }
   if (!node.opType) r.fail(`node '${node.name}' has no op_type`);
@@ -333,8 +512,14 @@ function readGraph(r: Reader, depth: number): OnnxGraph {
   const graph: OnnxGraph = { name: '', nodes: [], initializers: new Map(), inputs: [], outputs: [] };
   for (let t = r.tag(); t; t = r.tag()) {
     switch (t.field) {
-      case 1: r.expect(t.wire, WIRE_LEN, 'node'); graph.nodes.push(readNode(r.message('node'), depth)); break;
-      case 2: r.expect(t.wire, WIRE_LEN, 'name'); graph.name = r.string(); break;
+      case 1:
+        r.expect(t.wire, WIRE_LEN, 'node');
+        graph.nodes.push(readNode(r.message('node'), depth));
+        break;
+      case 2:
+        r.expect(t.wire, WIRE_LEN, 'name');
+        graph.name = r.string();
+        break;
       case 5: {
         r.expect(t.wire, WIRE_LEN, 'initializer');
         const { name, tensor } = readTensor(r.message('initializer'));
@@ -342,9 +527,16 @@ function readGraph(r: Reader, depth: number): OnnxGraph {
         graph.initializers.set(name, tensor);
         break;
       }
-      case 11: r.expect(t.wire, WIRE_LEN, 'input'); graph.inputs.push(readValueInfo(r.message('input'))); break;
-      case 12: r.expect(t.wire, WIRE_LEN, 'output'); graph.outputs.push(readValueInfo(r.message('output'))); break;
-      default: r.skip(t.wire);
+      case 11:
+        r.expect(t.wire, WIRE_LEN, 'input');
+        graph.inputs.push(readValueInfo(r.message('input')));
+        break;
+      case 12:
+        r.expect(t.wire, WIRE_LEN, 'output');
+        graph.outputs.push(readValueInfo(r.message('output')));
+        break;
+      default:
+        r.skip(t.wire);
     }
   }
   return graph;
@@ -356,10 +548,22 @@ export function readOnnx(bytes: Uint8Array): OnnxModel {
   const model: OnnxModel = { irVersion: 0, producerName: '', producerVersion: '', opsetImport: [], graph: null as unknown as OnnxGraph };
   for (let t = r.tag(); t; t = r.tag()) {
     switch (t.field) {
-      case 1: r.expect(t.wire, WIRE_VARINT, 'ir_version'); model.irVersion = r.int(); break;
-      case 2: r.expect(t.wire, WIRE_LEN, 'producer_name'); model.producerName = r.string(); break;
-      case 3: r.expect(t.wire, WIRE_LEN, 'producer_version'); model.producerVersion = r.string(); break;
-      case 7: r.expect(t.wire, WIRE_LEN, 'graph'); model.graph = readGraph(r.message('graph'), 0); break;
+      case 1:
+        r.expect(t.wire, WIRE_VARINT, 'ir_version');
+        model.irVersion = r.int();
+        break;
+      case 2:
+        r.expect(t.wire, WIRE_LEN, 'producer_name');
+        model.producerName = r.string();
+        break;
+      case 3:
+        r.expect(t.wire, WIRE_LEN, 'producer_version');
+        model.producerVersion = r.string();
+        break;
+      case 7:
+        r.expect(t.wire, WIRE_LEN, 'graph');
+        model.graph = readGraph(r.message('graph'), 0);
+        break;
       case 8: {
         r.expect(t.wire, WIRE_LEN, 'opset_import');
         const o = r.message('opset_import');
@@ -372,7 +576,8 @@ export function readOnnx(bytes: Uint8Array): OnnxModel {
         model.opsetImport.push(entry);
         break;
       }
-      default: r.skip(t.wire);
+      default:
+        r.skip(t.wire);
     }
   }
   if (!model.graph) throw new OnnxError(`onnx: not an ONNX model: no graph in ${bytes.length} bytes${bytes.length ? '' : ' (empty input)'}`);

@@ -11,8 +11,13 @@ export class UnpicklingError extends Error {
 
 /** A Python global (`module.name`) that the allow-list admitted. */
 export class PyGlobal {
-  constructor(readonly module: string, readonly name: string) {}
-  get qualname(): string { return `${this.module}.${this.name}`; }
+  constructor(
+    readonly module: string,
+    readonly name: string,
+  ) {}
+  get qualname(): string {
+    return `${this.module}.${this.name}`;
+  }
 }
 
 /** What an allowed global does when called (REDUCE/NEWOBJ); globals without `call` are only values. */
@@ -29,8 +34,6 @@ export interface UnpickleOptions {
   offset?: number;
 }
 
-const MARK = Symbol('mark');
-
 /** Python dict with string-able keys as a plain object (own properties, safe for any key). */
 function setKey(d: Record<string, unknown>, k: unknown, v: unknown, pos: number): void {
   let key: string;
@@ -41,8 +44,7 @@ function setKey(d: Record<string, unknown>, k: unknown, v: unknown, pos: number)
   Object.defineProperty(d, key, { value: v, enumerable: true, writable: true, configurable: true });
 }
 
-export const isDict = (x: unknown): x is Record<string, unknown> =>
-  typeof x === 'object' && x !== null && Object.getPrototypeOf(x) === Object.prototype;
+export const isDict = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && Object.getPrototypeOf(x) === Object.prototype;
 
 function describe(x: unknown): string {
   if (x === null) return 'None';
@@ -67,14 +69,47 @@ export function unpickle(bytes: Uint8Array, options: UnpickleOptions): { value: 
   const utf8 = new TextDecoder('utf-8', { fatal: true });
   let opPos = pos;
 
-  const err = (msg: string): never => { throw new UnpicklingError(`pickle: ${msg} (at byte ${opPos})`); };
-  const need = (k: number) => { if (k < 0 || pos + k > n) err(`truncated: needs ${k} more bytes, ${n - pos} left`); };
-  const u8 = () => { need(1); return bytes[pos++]; };
-  const u16 = () => { need(2); const v = dv.getUint16(pos, true); pos += 2; return v; };
-  const u32 = () => { need(4); const v = dv.getUint32(pos, true); pos += 4; return v; };
-  const i32 = () => { need(4); const v = dv.getInt32(pos, true); pos += 4; return v; };
-  const u64 = () => { need(8); const v = dv.getBigUint64(pos, true); pos += 8; if (v > BigInt(n)) err(`length ${v} exceeds the input size`); return Number(v); };
-  const take = (k: number) => { need(k); const s = bytes.subarray(pos, pos + k); pos += k; return s; };
+  const err = (msg: string): never => {
+    throw new UnpicklingError(`pickle: ${msg} (at byte ${opPos})`);
+  };
+  const need = (k: number) => {
+    if (k < 0 || pos + k > n) err(`truncated: needs ${k} more bytes, ${n - pos} left`);
+  };
+  const u8 = () => {
+    need(1);
+    return bytes[pos++];
+  };
+  const u16 = () => {
+    need(2);
+    const v = dv.getUint16(pos, true);
+    pos += 2;
+    return v;
+  };
+  const u32 = () => {
+    need(4);
+    const v = dv.getUint32(pos, true);
+    pos += 4;
+    return v;
+  };
+  const i32 = () => {
+    need(4);
+    const v = dv.getInt32(pos, true);
+    pos += 4;
+    return v;
+  };
+  const u64 = () => {
+    need(8);
+    const v = dv.getBigUint64(pos, true);
+    pos += 8;
+    if (v > BigInt(n)) err(`length ${v} exceeds the input size`);
+    return Number(v);
+  };
+  const take = (k: number) => {
+    need(k);
+    const s = bytes.subarray(pos, pos + k);
+    pos += k;
+    return s;
+  };
   const line = () => {
     const start = pos;
     while (pos < n && bytes[pos] !== 0x0a) pos++;
@@ -83,7 +118,13 @@ export function unpickle(bytes: Uint8Array, options: UnpickleOptions): { value: 
     pos++;
     return s;
   };
-  const str = (b: Uint8Array) => { try { return utf8.decode(b); } catch { return err('string is not valid UTF-8'); } };
+  const str = (b: Uint8Array) => {
+    try {
+      return utf8.decode(b);
+    } catch {
+      return err('string is not valid UTF-8');
+    }
+  };
   const floor = () => (marks.length ? marks[marks.length - 1] : 0);
   const pop = () => (stack.length > floor() ? stack.pop() : err('stack underflow'));
   const top = () => (stack.length > floor() ? stack[stack.length - 1] : err('stack underflow'));
@@ -114,7 +155,7 @@ export function unpickle(bytes: Uint8Array, options: UnpickleOptions): { value: 
   };
   const resolveGlobal = (module: string, name: string): PyGlobal => {
     const q = `${module}.${name}`;
-    if (!Object.prototype.hasOwnProperty.call(options.globals, q)) {
+    if (!Object.hasOwn(options.globals, q)) {
       err(`refusing to load global '${q}': only the classes and functions a PyTorch state_dict needs are allowed; this file may contain code`);
     }
     return new PyGlobal(module, name);
@@ -122,7 +163,7 @@ export function unpickle(bytes: Uint8Array, options: UnpickleOptions): { value: 
   const call = (fn: unknown, args: unknown): unknown => {
     if (!(fn instanceof PyGlobal)) return err(`cannot call ${describe(fn)}; only allowed globals can be called`);
     if (!Array.isArray(args)) return err(`arguments to ${fn.qualname} must be a tuple; got ${describe(args)}`);
-    const h = Object.prototype.hasOwnProperty.call(options.globals, fn.qualname) ? options.globals[fn.qualname] : undefined;
+    const h = Object.hasOwn(options.globals, fn.qualname) ? options.globals[fn.qualname] : undefined;
     if (!h?.call) return err(`global '${fn.qualname}' cannot be called here`);
     try {
       return h.call(args);
@@ -137,61 +178,176 @@ export function unpickle(bytes: Uint8Array, options: UnpickleOptions): { value: 
     if (pos >= n) err('truncated: reached the end of the data before STOP');
     const op = bytes[pos++];
     switch (op) {
-      case 0x80: { const p = u8(); if (p > 5) err(`unsupported pickle protocol ${p}`); break; } // PROTO
-      case 0x95: u64(); break; // FRAME (frames are only a hint for buffering)
-      case 0x2e: { // STOP
+      case 0x80: {
+        const p = u8();
+        if (p > 5) err(`unsupported pickle protocol ${p}`);
+        break;
+      } // PROTO
+      case 0x95:
+        u64();
+        break; // FRAME (frames are only a hint for buffering)
+      case 0x2e: {
+        // STOP
         if (stack.length !== 1 || marks.length) err(`STOP with ${stack.length} values and ${marks.length} open marks on the stack; expected exactly one value`);
         return { value: stack[0], end: pos };
       }
-      case 0x28: marks.push(stack.length); break; // MARK
-      case 0x30: if (marks.length && marks[marks.length - 1] === stack.length) marks.pop(); else pop(); break; // POP
-      case 0x31: popMark(); break; // POP_MARK
-      case 0x32: stack.push(top()); break; // DUP
+      case 0x28:
+        marks.push(stack.length);
+        break; // MARK
+      case 0x30:
+        if (marks.length && marks[marks.length - 1] === stack.length) marks.pop();
+        else pop();
+        break; // POP
+      case 0x31:
+        popMark();
+        break; // POP_MARK
+      case 0x32:
+        stack.push(top());
+        break; // DUP
       // integers
-      case 0x49: stack.push(parseIntText(line())); break; // INT
-      case 0x4a: stack.push(i32()); break; // BININT
-      case 0x4b: stack.push(u8()); break; // BININT1
-      case 0x4d: stack.push(u16()); break; // BININT2
-      case 0x4c: { const v = parseIntText(line()); stack.push(typeof v === 'boolean' ? Number(v) : v); break; } // LONG
-      case 0x8a: { const k = u8(); stack.push(longFromBytes(take(k))); break; } // LONG1
-      case 0x8b: { const k = i32(); if (k < 0) err('negative LONG4 length'); stack.push(longFromBytes(take(k))); break; } // LONG4
+      case 0x49:
+        stack.push(parseIntText(line()));
+        break; // INT
+      case 0x4a:
+        stack.push(i32());
+        break; // BININT
+      case 0x4b:
+        stack.push(u8());
+        break; // BININT1
+      case 0x4d:
+        stack.push(u16());
+        break; // BININT2
+      case 0x4c: {
+        const v = parseIntText(line());
+        stack.push(typeof v === 'boolean' ? Number(v) : v);
+        break;
+      } // LONG
+      case 0x8a: {
+        const k = u8();
+        stack.push(longFromBytes(take(k)));
+        break;
+      } // LONG1
+      case 0x8b: {
+        const k = i32();
+        if (k < 0) err('negative LONG4 length');
+        stack.push(longFromBytes(take(k)));
+        break;
+      } // LONG4
       // floats
-      case 0x46: { const s = line().trim(); const v = Number(s); if (Number.isNaN(v) && !/^[-+]?nan$/i.test(s)) err(`invalid float literal ${JSON.stringify(s.slice(0, 40))}`); stack.push(v); break; } // FLOAT
-      case 0x47: { need(8); stack.push(dv.getFloat64(pos, false)); pos += 8; break; } // BINFLOAT (big-endian)
+      case 0x46: {
+        const s = line().trim();
+        const v = Number(s);
+        if (Number.isNaN(v) && !/^[-+]?nan$/i.test(s)) err(`invalid float literal ${JSON.stringify(s.slice(0, 40))}`);
+        stack.push(v);
+        break;
+      } // FLOAT
+      case 0x47: {
+        need(8);
+        stack.push(dv.getFloat64(pos, false));
+        pos += 8;
+        break;
+      } // BINFLOAT (big-endian)
       // strings and bytes
-      case 0x53: stack.push(quoted(line())); break; // STRING
-      case 0x54: { const k = i32(); if (k < 0) err('negative BINSTRING length'); stack.push(latin1.decode(take(k))); break; } // BINSTRING
-      case 0x55: stack.push(latin1.decode(take(u8()))); break; // SHORT_BINSTRING
-      case 0x56: stack.push(line()); break; // UNICODE (raw-unicode-escape; ASCII in practice)
-      case 0x58: stack.push(str(take(u32()))); break; // BINUNICODE
-      case 0x8c: stack.push(str(take(u8()))); break; // SHORT_BINUNICODE
-      case 0x8d: stack.push(str(take(u64()))); break; // BINUNICODE8
-      case 0x42: stack.push(take(u32()).slice()); break; // BINBYTES
-      case 0x43: stack.push(take(u8()).slice()); break; // SHORT_BINBYTES
-      case 0x8e: case 0x96: stack.push(take(u64()).slice()); break; // BINBYTES8, BYTEARRAY8
+      case 0x53:
+        stack.push(quoted(line()));
+        break; // STRING
+      case 0x54: {
+        const k = i32();
+        if (k < 0) err('negative BINSTRING length');
+        stack.push(latin1.decode(take(k)));
+        break;
+      } // BINSTRING
+      case 0x55:
+        stack.push(latin1.decode(take(u8())));
+        break; // SHORT_BINSTRING
+      case 0x56:
+        stack.push(line());
+        break; // UNICODE (raw-unicode-escape; ASCII in practice)
+      case 0x58:
+        stack.push(str(take(u32())));
+        break; // BINUNICODE
+      case 0x8c:
+        stack.push(str(take(u8())));
+        break; // SHORT_BINUNICODE
+      case 0x8d:
+        stack.push(str(take(u64())));
+        break; // BINUNICODE8
+      case 0x42:
+        stack.push(take(u32()).slice());
+        break; // BINBYTES
+      case 0x43:
+        stack.push(take(u8()).slice());
+        break; // SHORT_BINBYTES
+      case 0x8e:
+      case 0x96:
+        stack.push(take(u64()).slice());
+        break; // BINBYTES8, BYTEARRAY8
       // constants
-      case 0x4e: stack.push(null); break; // NONE
-      case 0x88: stack.push(true); break; // NEWTRUE
-      case 0x89: stack.push(false); break; // NEWFALSE
+      case 0x4e:
+        stack.push(null);
+        break; // NONE
+      case 0x88:
+        stack.push(true);
+        break; // NEWTRUE
+      case 0x89:
+        stack.push(false);
+        break; // NEWFALSE
       // containers
-      case 0x5d: stack.push([]); break; // EMPTY_LIST
-      case 0x29: stack.push([]); break; // EMPTY_TUPLE
-      case 0x7d: stack.push({}); break; // EMPTY_DICT
-      case 0x8f: stack.push([]); break; // EMPTY_SET (a list of its items)
-      case 0x6c: case 0x74: stack.push(popMark()); break; // LIST, TUPLE
-      case 0x85: { const a = pop(); stack.push([a]); break; } // TUPLE1
-      case 0x86: { const b = pop(); const a = pop(); stack.push([a, b]); break; } // TUPLE2
-      case 0x87: { const c = pop(); const b = pop(); const a = pop(); stack.push([a, b, c]); break; } // TUPLE3
-      case 0x91: stack.push(popMark()); break; // FROZENSET
-      case 0x61: { const v = pop(); const l = top(); if (!Array.isArray(l)) err(`APPEND to ${describe(l)}`); (l as unknown[]).push(v); break; } // APPEND
-      case 0x65: case 0x90: { // APPENDS, ADDITEMS
+      case 0x5d:
+        stack.push([]);
+        break; // EMPTY_LIST
+      case 0x29:
+        stack.push([]);
+        break; // EMPTY_TUPLE
+      case 0x7d:
+        stack.push({});
+        break; // EMPTY_DICT
+      case 0x8f:
+        stack.push([]);
+        break; // EMPTY_SET (a list of its items)
+      case 0x6c:
+      case 0x74:
+        stack.push(popMark());
+        break; // LIST, TUPLE
+      case 0x85: {
+        const a = pop();
+        stack.push([a]);
+        break;
+      } // TUPLE1
+      case 0x86: {
+        const b = pop();
+        const a = pop();
+        stack.push([a, b]);
+        break;
+      } // TUPLE2
+      case 0x87: {
+        const c = pop();
+        const b = pop();
+        const a = pop();
+        stack.push([a, b, c]);
+        break;
+      } // TUPLE3
+      case 0x91:
+        stack.push(popMark());
+        break; // FROZENSET
+      case 0x61: {
+        const v = pop();
+        const l = top();
+        if (!Array.isArray(l)) err(`APPEND to ${describe(l)}`);
+        (l as unknown[]).push(v);
+        break;
+      } // APPEND
+      case 0x65:
+      case 0x90: {
+        // APPENDS, ADDITEMS
         const items = popMark();
         const l = top();
         if (!Array.isArray(l)) err(`APPENDS to ${describe(l)}`);
         for (const it of items) (l as unknown[]).push(it);
         break;
       }
-      case 0x64: { // DICT
+      case 0x64: {
+        // DICT
         const items = popMark();
         if (items.length % 2) err('DICT with an odd number of items');
         const d: Record<string, unknown> = {};
@@ -199,8 +355,16 @@ export function unpickle(bytes: Uint8Array, options: UnpickleOptions): { value: 
         stack.push(d);
         break;
       }
-      case 0x73: { const v = pop(); const k = pop(); const d = top(); if (!isDict(d)) err(`SETITEM on ${describe(d)}`); setKey(d as Record<string, unknown>, k, v, opPos); break; } // SETITEM
-      case 0x75: { // SETITEMS
+      case 0x73: {
+        const v = pop();
+        const k = pop();
+        const d = top();
+        if (!isDict(d)) err(`SETITEM on ${describe(d)}`);
+        setKey(d as Record<string, unknown>, k, v, opPos);
+        break;
+      } // SETITEM
+      case 0x75: {
+        // SETITEMS
         const items = popMark();
         if (items.length % 2) err('SETITEMS with an odd number of items');
         const d = top();
@@ -209,28 +373,51 @@ export function unpickle(bytes: Uint8Array, options: UnpickleOptions): { value: 
         break;
       }
       // globals and calls
-      case 0x63: { const module = line(); const name = line(); stack.push(resolveGlobal(module, name)); break; } // GLOBAL
-      case 0x93: { // STACK_GLOBAL
-        const name = pop(); const module = pop();
+      case 0x63: {
+        const module = line();
+        const name = line();
+        stack.push(resolveGlobal(module, name));
+        break;
+      } // GLOBAL
+      case 0x93: {
+        // STACK_GLOBAL
+        const name = pop();
+        const module = pop();
         if (typeof module !== 'string' || typeof name !== 'string') err('STACK_GLOBAL needs two strings');
         stack.push(resolveGlobal(module as string, name as string));
         break;
       }
-      case 0x52: { const args = pop(); const fn = pop(); stack.push(call(fn, args)); break; } // REDUCE
-      case 0x81: { const args = pop(); const cls = pop(); stack.push(call(cls, args)); break; } // NEWOBJ
-      case 0x92: { // NEWOBJ_EX
-        const kwargs = pop(); const args = pop(); const cls = pop();
+      case 0x52: {
+        const args = pop();
+        const fn = pop();
+        stack.push(call(fn, args));
+        break;
+      } // REDUCE
+      case 0x81: {
+        const args = pop();
+        const cls = pop();
+        stack.push(call(cls, args));
+        break;
+      } // NEWOBJ
+      case 0x92: {
+        // NEWOBJ_EX
+        const kwargs = pop();
+        const args = pop();
+        const cls = pop();
         if (isDict(kwargs) && Object.keys(kwargs).length) err('NEWOBJ_EX with keyword arguments is not supported');
         stack.push(call(cls, args));
         break;
       }
-      case 0x62: { // BUILD: sets attributes (e.g. an OrderedDict's _metadata); webgrad keeps only the items
+      case 0x62: {
+        // BUILD: sets attributes (e.g. an OrderedDict's _metadata); webgrad keeps only the items
         pop();
         const obj = top();
         if (obj instanceof PyGlobal) err(`BUILD on global ${obj.qualname}`);
         break;
       }
-      case 0x50: case 0x51: { // PERSID, BINPERSID
+      case 0x50:
+      case 0x51: {
+        // PERSID, BINPERSID
         const pid = op === 0x50 ? line() : pop();
         if (!options.persistentLoad) err('persistent id found but this format has no persistent storage');
         try {
@@ -242,11 +429,25 @@ export function unpickle(bytes: Uint8Array, options: UnpickleOptions): { value: 
         break;
       }
       // memo
-      case 0x70: { const s = line(); if (!/^\d+$/.test(s)) err('PUT index is not a number'); memo.set(Number(s), top()); break; } // PUT
-      case 0x71: memo.set(u8(), top()); break; // BINPUT
-      case 0x72: memo.set(u32(), top()); break; // LONG_BINPUT
-      case 0x94: memo.set(memo.size, top()); break; // MEMOIZE
-      case 0x67: case 0x68: case 0x6a: { // GET, BINGET, LONG_BINGET
+      case 0x70: {
+        const s = line();
+        if (!/^\d+$/.test(s)) err('PUT index is not a number');
+        memo.set(Number(s), top());
+        break;
+      } // PUT
+      case 0x71:
+        memo.set(u8(), top());
+        break; // BINPUT
+      case 0x72:
+        memo.set(u32(), top());
+        break; // LONG_BINPUT
+      case 0x94:
+        memo.set(memo.size, top());
+        break; // MEMOIZE
+      case 0x67:
+      case 0x68:
+      case 0x6a: {
+        // GET, BINGET, LONG_BINGET
         const k = op === 0x67 ? Number(line()) : op === 0x68 ? u8() : u32();
         if (!memo.has(k)) err(`memo key ${k} is not defined`);
         stack.push(memo.get(k));

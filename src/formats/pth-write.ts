@@ -14,7 +14,9 @@ import { type HostArray, type HostDType, hostArrayBytes, isHostTensor } from './
 export class PthWriteError extends Error {
   override name = 'PthWriteError';
 }
-const fail = (msg: string): never => { throw new PthWriteError(`serializePth: ${msg}`); };
+const fail = (msg: string): never => {
+  throw new PthWriteError(`serializePth: ${msg}`);
+};
 
 /**
  * A strided view of a storage, as torch keeps tensors that share memory (e.g. slices of one buffer,
@@ -28,8 +30,7 @@ export interface PthView {
   stride: readonly number[];
 }
 
-export const isPthView = (x: unknown): x is PthView =>
-  typeof x === 'object' && x !== null && 'storage' in x && 'stride' in x && 'shape' in x && 'offset' in x;
+export const isPthView = (x: unknown): x is PthView => typeof x === 'object' && x !== null && 'storage' in x && 'stride' in x && 'shape' in x && 'offset' in x;
 
 export interface SerializePthOptions {
   /** Folder of the archive's entries (torch uses the file name's stem); default 'archive'. */
@@ -42,8 +43,16 @@ export interface SerializePthOptions {
 }
 
 const STORAGE_CLASS: Partial<Record<HostDType, string>> = {
-  float32: 'FloatStorage', float64: 'DoubleStorage', float16: 'HalfStorage', bfloat16: 'BFloat16Storage',
-  int64: 'LongStorage', int32: 'IntStorage', int16: 'ShortStorage', int8: 'CharStorage', uint8: 'ByteStorage', bool: 'BoolStorage',
+  float32: 'FloatStorage',
+  float64: 'DoubleStorage',
+  float16: 'HalfStorage',
+  bfloat16: 'BFloat16Storage',
+  int64: 'LongStorage',
+  int32: 'IntStorage',
+  int16: 'ShortStorage',
+  int8: 'CharStorage',
+  uint8: 'ByteStorage',
+  bool: 'BoolStorage',
 };
 
 // ---- a protocol-2 pickle writer (only what a state_dict needs) -------------------------------------
@@ -53,15 +62,25 @@ class Pickler {
   private memo = new Map<string, number>();
   private enc = new TextEncoder();
 
-  op(...bytes: number[]) { for (const b of bytes) this.out.push(b); }
-  private u32(v: number) { this.op(v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, (v >>> 24) & 0xff); }
+  op(...bytes: number[]) {
+    for (const b of bytes) this.out.push(b);
+  }
+  private u32(v: number) {
+    this.op(v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, (v >>> 24) & 0xff);
+  }
 
   int(v: number) {
     if (!Number.isSafeInteger(v)) fail(`integer ${v} is not a safe integer`);
-    if (v >= 0 && v < 0x100) this.op(0x4b, v); // BININT1
-    else if (v >= 0 && v < 0x10000) this.op(0x4d, v & 0xff, v >>> 8); // BININT2
-    else if (v >= -(2 ** 31) && v < 2 ** 31) { this.op(0x4a); this.u32(v | 0); } // BININT
-    else { // LONG1: little-endian two's complement
+    if (v >= 0 && v < 0x100)
+      this.op(0x4b, v); // BININT1
+    else if (v >= 0 && v < 0x10000)
+      this.op(0x4d, v & 0xff, v >>> 8); // BININT2
+    else if (v >= -(2 ** 31) && v < 2 ** 31) {
+      this.op(0x4a);
+      this.u32(v | 0);
+    } // BININT
+    else {
+      // LONG1: little-endian two's complement
       let b = BigInt(v);
       const bytes: number[] = [];
       for (;;) {
@@ -73,17 +92,33 @@ class Pickler {
     }
   }
 
-  str(s: string) { const b = this.enc.encode(s); this.op(0x58); this.u32(b.length); for (const x of b) this.out.push(x); } // BINUNICODE
+  str(s: string) {
+    const b = this.enc.encode(s);
+    this.op(0x58);
+    this.u32(b.length);
+    for (const x of b) this.out.push(x);
+  } // BINUNICODE
 
   /** GLOBAL, memoised (BINPUT once, BINGET after). */
   global(module: string, name: string) {
     const q = `${module}\n${name}\n`;
     const m = this.memo.get(q);
-    if (m !== undefined) { if (m < 256) this.op(0x68, m); else { this.op(0x6a); this.u32(m); } return; }
+    if (m !== undefined) {
+      if (m < 256) this.op(0x68, m);
+      else {
+        this.op(0x6a);
+        this.u32(m);
+      }
+      return;
+    }
     this.op(0x63, ...this.enc.encode(q));
     const i = this.memo.size;
     this.memo.set(q, i);
-    if (i < 256) this.op(0x71, i); else { this.op(0x72); this.u32(i); }
+    if (i < 256) this.op(0x71, i);
+    else {
+      this.op(0x72);
+      this.u32(i);
+    }
   }
 
   intTuple(xs: readonly number[]) {
@@ -93,7 +128,9 @@ class Pickler {
     this.op(xs.length === 1 ? 0x85 : xs.length === 2 ? 0x86 : xs.length === 3 ? 0x87 : 0x74); // TUPLE1/2/3, TUPLE
   }
 
-  bytes() { return Uint8Array.from(this.out); }
+  bytes() {
+    return Uint8Array.from(this.out);
+  }
 }
 
 // ---- a stored-entry zip writer ----------------------------------------------------------------------
@@ -131,40 +168,68 @@ function storedZip(entries: { name: string; data: Uint8Array }[]): Uint8Array {
   const cdStart = offset;
   const cdSize = heads.reduce((n, h) => n + 46 + h.name.length, 0);
   const total = cdStart + cdSize + 22;
-  if (total > 0xffffffff || heads.length > 0xffff) fail(`the archive would be ${total} bytes in ${heads.length} entries; savePth writes archives under 4 GiB (no zip64)`);
+  if (total > 0xffffffff || heads.length > 0xffff)
+    fail(`the archive would be ${total} bytes in ${heads.length} entries; savePth writes archives under 4 GiB (no zip64)`);
   const out = new Uint8Array(total);
   const dv = new DataView(out.buffer);
   const DOS_DATE = (0 << 9) | (1 << 5) | 1; // 1980-01-01
   for (const h of heads) {
     let p = h.offset;
-    dv.setUint32(p, 0x04034b50, true); dv.setUint16(p + 4, 20, true); dv.setUint16(p + 6, 0, true); dv.setUint16(p + 8, 0, true);
-    dv.setUint16(p + 10, 0, true); dv.setUint16(p + 12, DOS_DATE, true); dv.setUint32(p + 14, h.crc, true);
-    dv.setUint32(p + 18, h.data.length, true); dv.setUint32(p + 22, h.data.length, true);
-    dv.setUint16(p + 26, h.name.length, true); dv.setUint16(p + 28, 4 + h.pad, true);
+    dv.setUint32(p, 0x04034b50, true);
+    dv.setUint16(p + 4, 20, true);
+    dv.setUint16(p + 6, 0, true);
+    dv.setUint16(p + 8, 0, true);
+    dv.setUint16(p + 10, 0, true);
+    dv.setUint16(p + 12, DOS_DATE, true);
+    dv.setUint32(p + 14, h.crc, true);
+    dv.setUint32(p + 18, h.data.length, true);
+    dv.setUint32(p + 22, h.data.length, true);
+    dv.setUint16(p + 26, h.name.length, true);
+    dv.setUint16(p + 28, 4 + h.pad, true);
     out.set(h.name, p + 30);
     p += 30 + h.name.length;
-    dv.setUint16(p, 0x4246, true); dv.setUint16(p + 2, h.pad, true); // 'FB' padding field
+    dv.setUint16(p, 0x4246, true);
+    dv.setUint16(p + 2, h.pad, true); // 'FB' padding field
     out.fill(0x5a, p + 4, p + 4 + h.pad);
     out.set(h.data, p + 4 + h.pad);
   }
   let p = cdStart;
   for (const h of heads) {
-    dv.setUint32(p, 0x02014b50, true); dv.setUint16(p + 4, 20, true); dv.setUint16(p + 6, 20, true); dv.setUint16(p + 8, 0, true);
-    dv.setUint16(p + 10, 0, true); dv.setUint16(p + 12, 0, true); dv.setUint16(p + 14, DOS_DATE, true); dv.setUint32(p + 16, h.crc, true);
-    dv.setUint32(p + 20, h.data.length, true); dv.setUint32(p + 24, h.data.length, true);
-    dv.setUint16(p + 28, h.name.length, true); dv.setUint16(p + 30, 0, true); dv.setUint16(p + 32, 0, true);
-    dv.setUint16(p + 34, 0, true); dv.setUint16(p + 36, 0, true); dv.setUint32(p + 38, 0, true); dv.setUint32(p + 42, h.offset, true);
+    dv.setUint32(p, 0x02014b50, true);
+    dv.setUint16(p + 4, 20, true);
+    dv.setUint16(p + 6, 20, true);
+    dv.setUint16(p + 8, 0, true);
+    dv.setUint16(p + 10, 0, true);
+    dv.setUint16(p + 12, 0, true);
+    dv.setUint16(p + 14, DOS_DATE, true);
+    dv.setUint32(p + 16, h.crc, true);
+    dv.setUint32(p + 20, h.data.length, true);
+    dv.setUint32(p + 24, h.data.length, true);
+    dv.setUint16(p + 28, h.name.length, true);
+    dv.setUint16(p + 30, 0, true);
+    dv.setUint16(p + 32, 0, true);
+    dv.setUint16(p + 34, 0, true);
+    dv.setUint16(p + 36, 0, true);
+    dv.setUint32(p + 38, 0, true);
+    dv.setUint32(p + 42, h.offset, true);
     out.set(h.name, p + 46);
     p += 46 + h.name.length;
   }
-  dv.setUint32(p, 0x06054b50, true); dv.setUint16(p + 8, heads.length, true); dv.setUint16(p + 10, heads.length, true);
-  dv.setUint32(p + 12, cdSize, true); dv.setUint32(p + 16, cdStart, true);
+  dv.setUint32(p, 0x06054b50, true);
+  dv.setUint16(p + 8, heads.length, true);
+  dv.setUint16(p + 10, heads.length, true);
+  dv.setUint32(p + 12, cdSize, true);
+  dv.setUint32(p + 16, cdStart, true);
   return out;
 }
 
 // ---- state_dict → archive ---------------------------------------------------------------------------
 
-interface Storage { key: string; dtype: HostDType; data: HostArray }
+interface Storage {
+  key: string;
+  dtype: HostDType;
+  data: HostArray;
+}
 
 /** The host array and dtype a webgrad tensor is saved as (int32 → int64 when asked; bool as bytes). */
 async function tensorHost(t: Tensor, long: boolean): Promise<{ dtype: HostDType; data: HostArray }> {
@@ -184,7 +249,10 @@ const isCount = (x: unknown): x is number => typeof x === 'number' && Number.isS
  * to `torch.save`'s zip format. Tensors are downloaded from the GPU. `torch.load(f)` returns an
  * OrderedDict of CPU tensors with the same keys, dtypes, shapes and strides.
  */
-export async function serializePth(stateDict: Record<string, Tensor | { dtype: HostDType; shape: readonly number[]; data: HostArray } | PthView>, options: SerializePthOptions = {}): Promise<Uint8Array> {
+export async function serializePth(
+  stateDict: Record<string, Tensor | { dtype: HostDType; shape: readonly number[]; data: HostArray } | PthView>,
+  options: SerializePthOptions = {},
+): Promise<Uint8Array> {
   const archive = options.archiveName ?? 'archive';
   if (!/^[A-Za-z0-9_.-]+$/.test(archive)) fail(`archiveName must be a plain folder name; got ${JSON.stringify(archive)}`);
   const long = options.int64 ?? ((k: string) => k.endsWith('num_batches_tracked'));
@@ -209,13 +277,16 @@ export async function serializePth(stateDict: Record<string, Tensor | { dtype: H
   for (let i = 0; i < keys.length; i++) {
     const key = keys[i];
     const v = stateDict[key];
-    let storage: Storage, offset = 0, shape: readonly number[], stride: readonly number[];
+    let storage: Storage,
+      offset = 0,
+      shape: readonly number[],
+      stride: readonly number[];
     if (v instanceof Tensor) {
       // a tensor under two keys (tied weights) is one storage, as in torch
       const kind = long(key) ? 'long' : 'own';
       if (!downloaded.has(kind)) downloaded.set(kind, new Map());
       const cache = downloaded.get(kind)!;
-      const h = cache.get(v) ?? await tensorHost(v, kind === 'long');
+      const h = cache.get(v) ?? (await tensorHost(v, kind === 'long'));
       cache.set(v, h);
       storage = storageOf(key, h.dtype, h.data);
       shape = v.shape;
@@ -233,7 +304,10 @@ export async function serializePth(stateDict: Record<string, Tensor | { dtype: H
       stride = v.stride;
       const numel = shape.reduce((a, b) => a * b, 1);
       const last = offset + shape.reduce((a, d, j) => a + (d - 1) * stride[j], 0);
-      if (numel > 0 && last >= st.data.length) fail(`'${key}' of size [${shape.join(', ')}], stride [${stride.join(', ')}] at offset ${offset} reads element ${last} of a storage of ${st.data.length}`);
+      if (numel > 0 && last >= st.data.length)
+        fail(
+          `'${key}' of size [${shape.join(', ')}], stride [${stride.join(', ')}] at offset ${offset} reads element ${last} of a storage of ${st.data.length}`,
+        );
     } else if (isHostTensor(v)) {
       let { dtype, data } = v;
       if (long(key) && (dtype === 'int32' || dtype === 'uint32' || dtype === 'int16' || dtype === 'int8' || dtype === 'uint8')) {
@@ -252,7 +326,13 @@ export async function serializePth(stateDict: Record<string, Tensor | { dtype: H
     p.str(key);
     p.global('torch._utils', '_rebuild_tensor_v2');
     p.op(0x28); // MARK: the argument tuple
-    p.op(0x28); p.str('storage'); p.global('torch', STORAGE_CLASS[storage.dtype]!); p.str(storage.key); p.str('cpu'); p.int(storage.data.length); p.op(0x74, 0x51); // TUPLE, BINPERSID
+    p.op(0x28);
+    p.str('storage');
+    p.global('torch', STORAGE_CLASS[storage.dtype]!);
+    p.str(storage.key);
+    p.str('cpu');
+    p.int(storage.data.length);
+    p.op(0x74, 0x51); // TUPLE, BINPERSID
     p.int(offset);
     p.intTuple(shape);
     p.intTuple(stride);
@@ -305,7 +385,7 @@ export function stateDict(params: unknown, state?: unknown): Record<string, unkn
   });
   const out: Record<string, unknown> = {};
   for (const { path, value } of keyed) {
-    if (Object.prototype.hasOwnProperty.call(out, path)) throw new Error(`stateDict: params and state both hold '${path}'`);
+    if (Object.hasOwn(out, path)) throw new Error(`stateDict: params and state both hold '${path}'`);
     Object.defineProperty(out, path, { value, enumerable: true, writable: true, configurable: true });
   }
   return out;
@@ -313,6 +393,9 @@ export function stateDict(params: unknown, state?: unknown): Record<string, unkn
 
 function contiguousStride(shape: readonly number[]): number[] {
   const s = new Array<number>(shape.length);
-  for (let i = shape.length - 1, acc = 1; i >= 0; i--) { s[i] = acc; acc *= Math.max(shape[i], 1); }
+  for (let i = shape.length - 1, acc = 1; i >= 0; i--) {
+    s[i] = acc;
+    acc *= Math.max(shape[i], 1);
+  }
   return s;
 }

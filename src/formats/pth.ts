@@ -13,33 +13,67 @@ import { isZip, readZipDirectory, readZipEntry } from './zip';
 export class PthError extends Error {
   override name = 'PthError';
 }
-const fail = (msg: string): never => { throw new PthError(`readPth: ${msg}`); };
+const fail = (msg: string): never => {
+  throw new PthError(`readPth: ${msg}`);
+};
 
 const STORAGE_DTYPES: Readonly<Record<string, HostDType>> = {
-  FloatStorage: 'float32', DoubleStorage: 'float64', HalfStorage: 'float16', BFloat16Storage: 'bfloat16',
-  LongStorage: 'int64', IntStorage: 'int32', ShortStorage: 'int16', CharStorage: 'int8', ByteStorage: 'uint8',
-  BoolStorage: 'bool', UntypedStorage: 'uint8',
+  FloatStorage: 'float32',
+  DoubleStorage: 'float64',
+  HalfStorage: 'float16',
+  BFloat16Storage: 'bfloat16',
+  LongStorage: 'int64',
+  IntStorage: 'int32',
+  ShortStorage: 'int16',
+  CharStorage: 'int8',
+  ByteStorage: 'uint8',
+  BoolStorage: 'bool',
+  UntypedStorage: 'uint8',
 };
 const TORCH_DTYPES: Readonly<Record<string, HostDType>> = {
-  float32: 'float32', float: 'float32', float64: 'float64', double: 'float64', float16: 'float16', half: 'float16',
-  bfloat16: 'bfloat16', int64: 'int64', long: 'int64', int32: 'int32', int: 'int32', int16: 'int16', short: 'int16',
-  int8: 'int8', uint8: 'uint8', bool: 'bool',
+  float32: 'float32',
+  float: 'float32',
+  float64: 'float64',
+  double: 'float64',
+  float16: 'float16',
+  half: 'float16',
+  bfloat16: 'bfloat16',
+  int64: 'int64',
+  long: 'int64',
+  int32: 'int32',
+  int: 'int32',
+  int16: 'int16',
+  short: 'int16',
+  int8: 'int8',
+  uint8: 'uint8',
+  bool: 'bool',
 };
 
 /** A storage (or a legacy view into one) as the pickle declares it; bytes arrive later. */
 class StorageRef {
-  constructor(readonly key: string, readonly dtype: HostDType, readonly numel: number, readonly elemOffset = 0) {}
+  constructor(
+    readonly key: string,
+    readonly dtype: HostDType,
+    readonly numel: number,
+    readonly elemOffset = 0,
+  ) {}
 }
 
 /** A tensor as `_rebuild_tensor_v2` describes it: a strided view of a storage. */
 class TensorRef {
-  constructor(readonly storage: StorageRef, readonly offset: number, readonly shape: number[], readonly stride: number[]) {}
+  constructor(
+    readonly storage: StorageRef,
+    readonly offset: number,
+    readonly shape: number[],
+    readonly stride: number[],
+  ) {}
 }
 
 const isCount = (x: unknown): x is number => typeof x === 'number' && Number.isSafeInteger(x) && x >= 0;
 
 function intList(x: unknown, what: string): number[] {
-  if (!Array.isArray(x) || !x.every(isCount)) return fail(`${what} must be a tuple of non-negative integers; got ${JSON.stringify(x, (_, v) => (typeof v === 'bigint' ? String(v) : v))?.slice(0, 80)}`);
+  if (!Array.isArray(x) || !x.every(isCount))
+    return fail(`${what} must be a tuple of non-negative integers; got ${JSON.stringify(x, (_, v) => (typeof v === 'bigint' ? String(v) : v))?.slice(0, 80)}`);
   return x.slice();
 }
 
@@ -58,7 +92,8 @@ class StorageTable {
 
   /** Resolves a persistent id `('storage', type, key, location, numel[, view_metadata])`. */
   resolve(pid: unknown): StorageRef {
-    if (!Array.isArray(pid) || pid[0] !== 'storage' || pid.length < 3) return fail(`unsupported persistent id ${describePid(pid)}; expected ('storage', type, key, location, numel)`);
+    if (!Array.isArray(pid) || pid[0] !== 'storage' || pid.length < 3)
+      return fail(`unsupported persistent id ${describePid(pid)}; expected ('storage', type, key, location, numel)`);
     // the old tar format refers to storages by key only: ('storage', key)
     if (pid.length === 2 || (pid.length === 3 && typeof pid[1] === 'string')) {
       const r = this.byKey.get(String(pid[1]));
@@ -71,7 +106,7 @@ class StorageTable {
     let root = this.byKey.get(key);
     if (!root || root.dtype !== dtype) {
       if (root && this.format === 'tar') fail(`storage '${key}' is ${root.dtype} in the archive but the pickle reads it as ${dtype}`);
-      const count = numel === undefined ? root?.numel ?? 0 : isCount(numel) ? numel : fail(`storage '${key}' size must be a non-negative integer`);
+      const count = numel === undefined ? (root?.numel ?? 0) : isCount(numel) ? numel : fail(`storage '${key}' size must be a non-negative integer`);
       root = new StorageRef(key, dtype, count);
       if (!this.byKey.has(key) || this.format !== 'tar') this.byKey.set(key, root);
     }
@@ -111,10 +146,11 @@ function stateDictGlobals(storages: StorageTable): Record<string, GlobalHandler>
   const dictFrom = (args: unknown[]) => {
     const d: Record<string, unknown> = {};
     const items = args[0];
-    if (Array.isArray(items)) for (const kv of items) {
-      if (!Array.isArray(kv) || kv.length !== 2) fail('OrderedDict items must be (key, value) pairs');
-      Object.defineProperty(d, String(kv[0]), { value: kv[1], enumerable: true, writable: true, configurable: true });
-    }
+    if (Array.isArray(items))
+      for (const kv of items) {
+        if (!Array.isArray(kv) || kv.length !== 2) fail('OrderedDict items must be (key, value) pairs');
+        Object.defineProperty(d, String(kv[0]), { value: kv[1], enumerable: true, writable: true, configurable: true });
+      }
     return d;
   };
   g['collections.OrderedDict'] = { call: dictFrom };
@@ -125,7 +161,8 @@ function stateDictGlobals(storages: StorageTable): Record<string, GlobalHandler>
   g['torch.nn.parameter.Parameter'] = { call: first };
   g['torch._tensor._rebuild_from_type_v2'] = {
     call: ([fn, , args]) => {
-      if (!(fn instanceof PyGlobal) || !g[fn.qualname]?.call || !Array.isArray(args)) return fail('_rebuild_from_type_v2 needs an allowed function and an argument tuple');
+      if (!(fn instanceof PyGlobal) || !g[fn.qualname]?.call || !Array.isArray(args))
+        return fail('_rebuild_from_type_v2 needs an allowed function and an argument tuple');
       return g[fn.qualname].call!(args);
     },
   };
@@ -169,7 +206,10 @@ function copyStrided(raw: Uint8Array, out: Uint8Array, item: number, base: numbe
     let p = s0 * words;
     for (let j = 0; j < inner; j++, p += innerStride) for (let w = 0; w < words; w++) dst[o++] = src[p + w];
     for (let d = r - 2; d >= 0; d--) {
-      if (++idx[d] < shape[d]) { s0 += stride[d]; break; }
+      if (++idx[d] < shape[d]) {
+        s0 += stride[d];
+        break;
+      }
       s0 -= (shape[d] - 1) * stride[d];
       idx[d] = 0;
     }
@@ -187,8 +227,12 @@ function materialise(t: TensorRef, raw: Uint8Array, bigEndian: boolean): HostTen
   if (numel > 0) {
     let last = t.offset;
     for (let i = 0; i < shape.length; i++) last += (shape[i] - 1) * stride[i];
-    if (last >= s.numel) fail(`tensor of size [${shape.join(', ')}], stride [${stride.join(', ')}] at offset ${t.offset} reads element ${last} of storage '${s.key}' which has ${s.numel}`);
-    if (numel * item > 4 * raw.byteLength + (1 << 20)) fail(`tensor of size [${shape.join(', ')}] expands ${s.numel} stored elements to ${numel}; refusing such a large broadcast view`);
+    if (last >= s.numel)
+      fail(
+        `tensor of size [${shape.join(', ')}], stride [${stride.join(', ')}] at offset ${t.offset} reads element ${last} of storage '${s.key}' which has ${s.numel}`,
+      );
+    if (numel * item > 4 * raw.byteLength + (1 << 20))
+      fail(`tensor of size [${shape.join(', ')}] expands ${s.numel} stored elements to ${numel}; refusing such a large broadcast view`);
   }
   const out = new Uint8Array(numel * item);
   let contiguous = true;
@@ -206,7 +250,10 @@ async function resolveTensors(value: unknown, bytesFor: (key: string) => Promise
   const seen = new Set<unknown>();
   const collect = (x: unknown, depth: number) => {
     if (depth > 10_000) fail('structure is nested too deeply');
-    if (x instanceof TensorRef) { refs.push(x); return; }
+    if (x instanceof TensorRef) {
+      refs.push(x);
+      return;
+    }
     if (typeof x !== 'object' || x === null || seen.has(x) || ArrayBuffer.isView(x)) return;
     seen.add(x);
     if (Array.isArray(x)) for (const c of x) collect(c, depth + 1);
@@ -260,11 +307,15 @@ async function readZipPth(bytes: Uint8Array): Promise<unknown> {
     if (order !== 'little' && order !== 'big') fail(`byteorder entry says '${order.slice(0, 20)}'; expected 'little' or 'big'`);
     bigEndian = order === 'big';
   }
-  return resolveTensors(value, async (key) => {
-    const e = dir.get(`${prefix}data/${key}`);
-    if (!e) return fail(`storage '${key}' is missing from the archive (no ${prefix}data/${key})`);
-    return readZipEntry(bytes, e);
-  }, bigEndian);
+  return resolveTensors(
+    value,
+    async (key) => {
+      const e = dir.get(`${prefix}data/${key}`);
+      if (!e) return fail(`storage '${key}' is missing from the archive (no ${prefix}data/${key})`);
+      return readZipEntry(bytes, e);
+    },
+    bigEndian,
+  );
 }
 
 const LEGACY_MAGIC = 0x1950a86a20f9469cfc6cn;
@@ -277,7 +328,8 @@ function readRawStorages(bytes: Uint8Array, pos: number, keys: string[], dtypeOf
     if (pos + 8 > bytes.byteLength) fail(`truncated: storage '${key}' has no size field`);
     const count = dv.getBigInt64(pos, true);
     const nbytes = count * BigInt(ITEM_SIZE[dtypeOf(key)]);
-    if (count < 0n || nbytes > BigInt(bytes.byteLength - pos - 8)) fail(`truncated: storage '${key}' declares ${count} elements, more than the ${bytes.byteLength - pos - 8} bytes left`);
+    if (count < 0n || nbytes > BigInt(bytes.byteLength - pos - 8))
+      fail(`truncated: storage '${key}' declares ${count} elements, more than the ${bytes.byteLength - pos - 8} bytes left`);
     map.set(key, bytes.subarray(pos + 8, pos + 8 + Number(nbytes)));
     pos += 8 + Number(nbytes);
   }
@@ -307,7 +359,8 @@ async function readTarPth(bytes: Uint8Array): Promise<unknown> {
   const files = readTar(bytes);
   const pickle = files.get('pickle');
   const st = files.get('storages');
-  if (!pickle || !st) fail(`tar archive lacks the 'pickle' and 'storages' members of a torch.save checkpoint (has: ${[...files.keys()].slice(0, 8).join(', ')})`);
+  if (!pickle || !st)
+    fail(`tar archive lacks the 'pickle' and 'storages' members of a torch.save checkpoint (has: ${[...files.keys()].slice(0, 8).join(', ')})`);
   const storages = new StorageTable('tar');
   const g = stateDictGlobals(storages);
   const count = unpickle(st!, { globals: {} });
@@ -351,7 +404,9 @@ export async function readPth(bytes: Uint8Array): Promise<unknown> {
     throw new PthError(`readPth: ${String(e)}`);
   }
   const head = Array.from(bytes.subarray(0, 8), (b) => b.toString(16).padStart(2, '0')).join(' ');
-  return fail(`not a PyTorch checkpoint (${bytes.length} bytes starting ${head || '(empty)'}): expected a zip archive (torch ≥ 1.6), a legacy pickle stream (0x80 …) or a tar archive`);
+  return fail(
+    `not a PyTorch checkpoint (${bytes.length} bytes starting ${head || '(empty)'}): expected a zip archive (torch ≥ 1.6), a legacy pickle stream (0x80 …) or a tar archive`,
+  );
 }
 
 /**
@@ -361,6 +416,7 @@ export async function readPth(bytes: Uint8Array): Promise<unknown> {
 export function flattenStateDict(obj: unknown): Record<string, HostTensor> {
   const out: Record<string, HostTensor> = {};
   // defineProperty: a key such as '__proto__' stays an ordinary entry
-  for (const [k, v] of leafEntries<HostTensor>(obj, isHostTensor)) Object.defineProperty(out, k, { value: v, enumerable: true, writable: true, configurable: true });
+  for (const [k, v] of leafEntries<HostTensor>(obj, isHostTensor))
+    Object.defineProperty(out, k, { value: v, enumerable: true, writable: true, configurable: true });
   return out;
 }

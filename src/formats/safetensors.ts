@@ -8,8 +8,17 @@ import { encodeFloat16 } from '../base/dtype';
 import { type HostArray, type HostDType, HostTensor, ITEM_SIZE, hostArrayBytes, hostArrayFromBytes, isHostTensor } from './host-tensor';
 
 const FROM_ST: Readonly<Record<string, HostDType>> = {
-  F32: 'float32', F16: 'float16', BF16: 'bfloat16', F64: 'float64', I64: 'int64', I32: 'int32', U32: 'uint32',
-  I16: 'int16', I8: 'int8', U8: 'uint8', BOOL: 'bool',
+  F32: 'float32',
+  F16: 'float16',
+  BF16: 'bfloat16',
+  F64: 'float64',
+  I64: 'int64',
+  I32: 'int32',
+  U32: 'uint32',
+  I16: 'int16',
+  I8: 'int8',
+  U8: 'uint8',
+  BOOL: 'bool',
 };
 const TO_ST: Readonly<Record<HostDType, string>> = Object.fromEntries(Object.entries(FROM_ST).map(([k, v]) => [v, k])) as Record<HostDType, string>;
 
@@ -20,7 +29,9 @@ export class SafetensorsError extends Error {
   override name = 'SafetensorsError';
 }
 
-const fail = (msg: string): never => { throw new SafetensorsError(`safetensors: ${msg}`); };
+const fail = (msg: string): never => {
+  throw new SafetensorsError(`safetensors: ${msg}`);
+};
 
 const isSafeNonNeg = (x: unknown): x is number => typeof x === 'number' && Number.isSafeInteger(x) && x >= 0;
 
@@ -65,11 +76,12 @@ export function parseSafetensors(bytes: Uint8Array): { tensors: Record<string, H
     const where = `tensor ${JSON.stringify(name)}`;
     if (typeof info !== 'object' || info === null || Array.isArray(info)) fail(`${where}: entry must be an object with dtype, shape and data_offsets`);
     const { dtype, shape, data_offsets: offs } = info as Record<string, unknown>;
-    if (typeof dtype !== 'string' || !Object.prototype.hasOwnProperty.call(FROM_ST, dtype)) {
+    if (typeof dtype !== 'string' || !Object.hasOwn(FROM_ST, dtype)) {
       fail(`${where}: dtype ${JSON.stringify(dtype)} is not supported (expected one of ${Object.keys(FROM_ST).join(', ')})`);
     }
     if (!Array.isArray(shape) || !shape.every(isSafeNonNeg)) fail(`${where}: shape must be an array of non-negative integers; got ${JSON.stringify(shape)}`);
-    if (!Array.isArray(offs) || offs.length !== 2 || !offs.every(isSafeNonNeg)) fail(`${where}: data_offsets must be [begin, end] non-negative integers; got ${JSON.stringify(offs)}`);
+    if (!Array.isArray(offs) || offs.length !== 2 || !offs.every(isSafeNonNeg))
+      fail(`${where}: data_offsets must be [begin, end] non-negative integers; got ${JSON.stringify(offs)}`);
     const [begin, end] = offs as number[];
     if (begin > end) fail(`${where}: data_offsets [${begin}, ${end}] has begin after end`);
     if (end > dataLen) fail(`${where}: data_offsets [${begin}, ${end}] run past the data section (${dataLen} bytes)`);
@@ -77,7 +89,8 @@ export function parseSafetensors(bytes: Uint8Array): { tensors: Record<string, H
     let numel = 1;
     for (const d of shape as number[]) numel *= d;
     const expected = numel * ITEM_SIZE[hd];
-    if (expected !== end - begin) fail(`${where}: shape [${(shape as number[]).join(', ')}] of ${dtype} needs ${expected} bytes; data_offsets [${begin}, ${end}] hold ${end - begin}`);
+    if (expected !== end - begin)
+      fail(`${where}: shape [${(shape as number[]).join(', ')}] of ${dtype} needs ${expected} bytes; data_offsets [${begin}, ${end}] hold ${end - begin}`);
     entries.push({ name, dtype: hd, shape: (shape as number[]).slice(), begin, end });
   }
   // The byte ranges must tile the data section exactly: sorted, no gaps, no overlaps.
@@ -101,11 +114,16 @@ export function parseSafetensors(bytes: Uint8Array): { tensors: Record<string, H
 async function tensorBytes(t: Tensor): Promise<{ dtype: string; bytes: Uint8Array }> {
   const data = await t.data();
   switch (t.dtype) {
-    case 'float32': return { dtype: 'F32', bytes: hostArrayBytes(data) };
-    case 'int32': return { dtype: 'I32', bytes: hostArrayBytes(data) };
-    case 'uint32': return { dtype: 'U32', bytes: hostArrayBytes(data) };
-    case 'bool': return { dtype: 'BOOL', bytes: Uint8Array.from(data, (v) => (v ? 1 : 0)) };
-    case 'float16': return { dtype: 'F16', bytes: new Uint8Array(encodeFloat16(data).buffer) };
+    case 'float32':
+      return { dtype: 'F32', bytes: hostArrayBytes(data) };
+    case 'int32':
+      return { dtype: 'I32', bytes: hostArrayBytes(data) };
+    case 'uint32':
+      return { dtype: 'U32', bytes: hostArrayBytes(data) };
+    case 'bool':
+      return { dtype: 'BOOL', bytes: Uint8Array.from(data, (v) => (v ? 1 : 0)) };
+    case 'float16':
+      return { dtype: 'F16', bytes: new Uint8Array(encodeFloat16(data).buffer) };
   }
 }
 
@@ -113,11 +131,15 @@ async function tensorBytes(t: Tensor): Promise<{ dtype: string; bytes: Uint8Arra
  * Serialises tensors (webgrad Tensors, downloaded from the GPU, or HostTensors of any dtype) and an
  * optional string→string metadata map into safetensors bytes. Tensors are laid out in name order.
  */
-export async function serializeSafetensors(tensors: Record<string, Tensor | HostTensor | { dtype: HostDType; shape: readonly number[]; data: HostArray }>, metadata?: Record<string, string> | null): Promise<Uint8Array> {
+export async function serializeSafetensors(
+  tensors: Record<string, Tensor | HostTensor | { dtype: HostDType; shape: readonly number[]; data: HostArray }>,
+  metadata?: Record<string, string> | null,
+): Promise<Uint8Array> {
   const names = Object.keys(tensors).sort();
   const header: Record<string, unknown> = {};
   if (metadata) {
-    for (const [k, v] of Object.entries(metadata)) if (typeof v !== 'string') throw new TypeError(`serializeSafetensors: metadata[${JSON.stringify(k)}] must be a string; got ${typeof v}`);
+    for (const [k, v] of Object.entries(metadata))
+      if (typeof v !== 'string') throw new TypeError(`serializeSafetensors: metadata[${JSON.stringify(k)}] must be a string; got ${typeof v}`);
     header.__metadata__ = { ...metadata };
   }
   const parts: Uint8Array[] = [];
@@ -135,10 +157,13 @@ export async function serializeSafetensors(tensors: Record<string, Tensor | Host
       dtype = TO_ST[t.dtype];
       shape = t.shape;
       const numel = shape.reduce((a, b) => a * b, 1);
-      if (t.data.length !== numel) throw new Error(`serializeSafetensors: ${JSON.stringify(name)} has ${t.data.length} elements; shape [${shape.join(', ')}] needs ${numel}`);
+      if (t.data.length !== numel)
+        throw new Error(`serializeSafetensors: ${JSON.stringify(name)} has ${t.data.length} elements; shape [${shape.join(', ')}] needs ${numel}`);
       bytes = t.dtype === 'bool' ? Uint8Array.from(t.data as Uint8Array, (v) => (v ? 1 : 0)) : hostArrayBytes(t.data);
     } else {
-      throw new TypeError(`serializeSafetensors: ${JSON.stringify(name)} must be a Tensor or a HostTensor { dtype, shape, data }; got ${Object.prototype.toString.call(t)}`);
+      throw new TypeError(
+        `serializeSafetensors: ${JSON.stringify(name)} must be a Tensor or a HostTensor { dtype, shape, data }; got ${Object.prototype.toString.call(t)}`,
+      );
     }
     header[name] = { dtype, shape: shape.slice(), data_offsets: [offset, offset + bytes.byteLength] };
     parts.push(bytes);
@@ -155,6 +180,9 @@ export async function serializeSafetensors(tensors: Record<string, Tensor | Host
   new DataView(out.buffer).setBigUint64(0, BigInt(json.byteLength), true);
   out.set(json, 8);
   let pos = 8 + json.byteLength;
-  for (const p of parts) { out.set(p, pos); pos += p.byteLength; }
+  for (const p of parts) {
+    out.set(p, pos);
+    pos += p.byteLength;
+  }
   return out;
 }

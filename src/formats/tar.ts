@@ -16,7 +16,10 @@ function octal(b: Uint8Array, start: number, len: number): number {
   let seen = false;
   for (let i = start; i < start + len; i++) {
     const c = b[i];
-    if (c === 0 || c === 0x20) { if (seen) break; continue; }
+    if (c === 0 || c === 0x20) {
+      if (seen) break;
+      continue;
+    }
     if (c < 0x30 || c > 0x37) return NaN;
     v = v * 8 + (c - 0x30);
     seen = true;

@@ -16,7 +16,9 @@ export interface ZipEntry {
   headerOffset: number;
 }
 
-const fail = (msg: string): never => { throw new ZipError(`zip: ${msg}`); };
+const fail = (msg: string): never => {
+  throw new ZipError(`zip: ${msg}`);
+};
 
 export const isZip = (b: Uint8Array) => b.length >= 4 && b[0] === 0x50 && b[1] === 0x4b && (b[2] === 3 || b[2] === 5) && (b[3] === 4 || b[3] === 6);
 
@@ -27,7 +29,10 @@ export function readZipDirectory(bytes: Uint8Array): Map<string, ZipEntry> {
   // End of central directory: 22 bytes plus a comment of at most 65535 bytes.
   let eocd = -1;
   for (let i = n - 22; i >= Math.max(0, n - 22 - 0xffff); i--) {
-    if (dv.getUint32(i, true) === 0x06054b50) { eocd = i; break; }
+    if (dv.getUint32(i, true) === 0x06054b50) {
+      eocd = i;
+      break;
+    }
   }
   if (eocd < 0) fail('end of central directory not found (the archive is truncated or not a zip file)');
   let count = dv.getUint16(eocd + 10, true);
@@ -68,7 +73,12 @@ export function readZipDirectory(bytes: Uint8Array): Map<string, ZipEntry> {
       if (q + 4 + len > qEnd) fail(`extra field of entry '${name}' is corrupt`);
       if (id === 0x0001) {
         let r = q + 4;
-        const next = () => { if (r + 8 > q + 4 + len) fail(`zip64 extra field of entry '${name}' is too short`); const v = Number(dv.getBigUint64(r, true)); r += 8; return v; };
+        const next = () => {
+          if (r + 8 > q + 4 + len) fail(`zip64 extra field of entry '${name}' is too short`);
+          const v = Number(dv.getBigUint64(r, true));
+          r += 8;
+          return v;
+        };
         if (size === 0xffffffff) size = next();
         if (compressedSize === 0xffffffff) compressedSize = next();
         if (headerOffset === 0xffffffff) headerOffset = next();
@@ -122,7 +132,10 @@ async function inflateRaw(data: Uint8Array, expected: number, name: string): Pro
   if (chunks.length === 1) return chunks[0];
   const out = new Uint8Array(len);
   let pos = 0;
-  for (const c of chunks) { out.set(c, pos); pos += c.byteLength; }
+  for (const c of chunks) {
+    out.set(c, pos);
+    pos += c.byteLength;
+  }
   return out;
 }
 

@@ -12,20 +12,25 @@ import { closeSync, openSync, readFileSync, unlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-const NOTICE = /^Warning: maxDynamic(?:Uniform|Storage)BuffersPerPipelineLayout artificially reduced from \d+ to \d+ to fit dynamic offset allocation limit\.\r?$/;
+const NOTICE =
+  /^Warning: maxDynamic(?:Uniform|Storage)BuffersPerPipelineLayout artificially reduced from \d+ to \d+ to fit dynamic offset allocation limit\.\r?$/;
 
 /** Drops Dawn's limit-clamping notices from text written to stderr; keeps every other line. */
 export function withoutLimitNotices(text: string): string {
-  return text.split('\n').filter((line) => !NOTICE.test(line)).join('\n');
+  return text
+    .split('\n')
+    .filter((line) => !NOTICE.test(line))
+    .join('\n');
 }
 
 /** Runs `fn` (synchronous native code) with fd 2 captured, then writes what it printed, minus Dawn's notices, to stderr. */
 export function filterDawnNotices<T>(fn: () => T): T {
   if (process.platform !== 'linux') return fn();
-  let saved = -1, capture = -1;
+  let saved = -1,
+    capture = -1;
   const path = join(tmpdir(), `webgrad-dawn-${process.pid}-${Date.now().toString(36)}.log`);
   try {
-    saved = openSync('/proc/self/fd/2', 'a');       // a second handle on the real stderr (pipe, tty or file)
+    saved = openSync('/proc/self/fd/2', 'a'); // a second handle on the real stderr (pipe, tty or file)
     capture = openSync(path, 'w+');
   } catch {
     if (saved >= 0) closeSync(saved);
@@ -34,7 +39,7 @@ export function filterDawnNotices<T>(fn: () => T): T {
   let redirected = false;
   try {
     closeSync(2);
-    const fd = openSync(path, 'a');                  // lowest free descriptor: 2
+    const fd = openSync(path, 'a'); // lowest free descriptor: 2
     redirected = fd === 2;
     // another thread took descriptor 2 in between: it is theirs now, leave it (Dawn's lines go there)
     if (!redirected) closeSync(fd);
@@ -43,16 +48,28 @@ export function filterDawnNotices<T>(fn: () => T): T {
     if (redirected) restore(saved);
     closeSync(saved);
     let text = '';
-    try { text = readFileSync(path, 'utf8'); } catch { /* nothing written */ }
+    try {
+      text = readFileSync(path, 'utf8');
+    } catch {
+      /* nothing written */
+    }
     closeSync(capture);
-    try { unlinkSync(path); } catch { /* already gone */ }
+    try {
+      unlinkSync(path);
+    } catch {
+      /* already gone */
+    }
     const rest = withoutLimitNotices(text);
-    if (rest.trim()) process.stderr.write(rest.endsWith('\n') ? rest : rest + '\n');
+    if (rest.trim()) process.stderr.write(rest.endsWith('\n') ? rest : `${rest}\n`);
   }
 }
 
 /** Points fd 2 back at the real stderr (`saved` is a handle on it). */
 function restore(saved: number): void {
-  try { closeSync(2); } catch { /* already closed */ }
-  openSync(`/proc/self/fd/${saved}`, 'a');           // lowest free descriptor: 2 again
+  try {
+    closeSync(2);
+  } catch {
+    /* already closed */
+  }
+  openSync(`/proc/self/fd/${saved}`, 'a'); // lowest free descriptor: 2 again
 }

@@ -7,7 +7,9 @@ import type { FileTask, Sample } from '../train/data/datasets';
 parentPort!.on('message', ({ id, task, maxPixels }: { id: number; task: FileTask; maxPixels: number }) => {
   setMaxImagePixels(maxPixels); // the main thread's limit
   let sample: Sample;
-  try { sample = loadFileTask(task); } catch (e) {
+  try {
+    sample = loadFileTask(task);
+  } catch (e) {
     const msg = (e as Error)?.message ?? String(e);
     parentPort!.postMessage({ id, error: msg.includes(task.image) || (task.mask && msg.includes(task.mask)) ? msg : `${task.image}: ${msg}` });
     return;

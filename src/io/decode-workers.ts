@@ -14,8 +14,15 @@ import type { FileTask, Sample } from '../train/data/datasets';
 import { getMaxImagePixels } from './image-header';
 import type { TaskRunner } from '../train/data/loader';
 
-interface Pending { task: FileTask; resolve(s: Sample): void; reject(e: Error): void; }
-interface Slot { worker: Worker; pending: Map<number, Pending>; }
+interface Pending {
+  task: FileTask;
+  resolve(s: Sample): void;
+  reject(e: Error): void;
+}
+interface Slot {
+  worker: Worker;
+  pending: Map<number, Pending>;
+}
 
 /** The worker entry beside this file; from TypeScript sources (tsx, vitest) it is loaded through tsx's ESM hooks. */
 function spawn(): Worker {
@@ -23,7 +30,13 @@ function spawn(): Worker {
   if (!here.endsWith('.ts')) return new Worker(new URL('./decode-worker.js', here));
   const entry = new URL('./decode-worker.ts', here).href;
   let api: string;
-  try { api = pathToFileURL(createRequire(fileURLToPath(here)).resolve('tsx/esm/api').replace(/\.cjs$/, '.mjs')).href; } catch {
+  try {
+    api = pathToFileURL(
+      createRequire(fileURLToPath(here))
+        .resolve('tsx/esm/api')
+        .replace(/\.cjs$/, '.mjs'),
+    ).href;
+  } catch {
     throw new Error('decodeWorkers: running from TypeScript sources needs the tsx package to load the worker (or use the built package)');
   }
   return new Worker(`import(${JSON.stringify(api)}).then((m) => { m.register(); return import(${JSON.stringify(entry)}); })`, { eval: true });
@@ -52,7 +65,9 @@ export function decodeWorkers(count = Math.max(1, Math.min(4, availableParalleli
       slot.pending.clear();
     };
     worker.on('error', (e: Error) => die(`failed (${e.message})`));
-    worker.on('exit', (code) => { if (!closed) die(`exited with code ${code}`); });
+    worker.on('exit', (code) => {
+      if (!closed) die(`exited with code ${code}`);
+    });
     slots[k] = slot;
     return slot;
   };
@@ -72,11 +87,13 @@ export function decodeWorkers(count = Math.max(1, Math.min(4, availableParalleli
     },
     async close() {
       closed = true;
-      await Promise.all(slots.map(async (s) => {
-        if (!s) return;
-        for (const p of s.pending.values()) p.reject(new Error(`decodeWorkers: closed while decoding ${p.task.image}`));
-        await s.worker.terminate();
-      }));
+      await Promise.all(
+        slots.map(async (s) => {
+          if (!s) return;
+          for (const p of s.pending.values()) p.reject(new Error(`decodeWorkers: closed while decoding ${p.task.image}`));
+          await s.worker.terminate();
+        }),
+      );
       slots.fill(null);
     },
   };

@@ -7,7 +7,7 @@ import { basename, dirname, join } from 'node:path';
 import type { FileHandle } from 'node:fs/promises';
 import { Tensor } from '../tensor/tensor';
 import { flatten } from '../tensor/tree';
-import { HostTensor, isHostTensor } from '../formats/host-tensor';
+import { type HostTensor, isHostTensor } from '../formats/host-tensor';
 import { parseSafetensors, serializeSafetensors } from '../formats/safetensors';
 import { readPth } from '../formats/pth';
 import { serializePth, isPthView, type PthView, type SerializePthOptions } from '../formats/pth-write';
@@ -21,7 +21,12 @@ export interface AtomicWriteOptions {
 export const STALE_TEMP_AGE_MS = 24 * 3600 * 1000;
 
 const pidAlive = (pid: number): boolean => {
-  try { process.kill(pid, 0); return true; } catch (e) { return (e as NodeJS.ErrnoException).code === 'EPERM'; }
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
 };
 
 /**
@@ -30,9 +35,14 @@ const pidAlive = (pid: number): boolean => {
  * pid runs, this process included) is left alone. Returns the names removed.
  */
 export async function removeStaleTemps(path: string, now = Date.now()): Promise<string[]> {
-  const dir = dirname(path), prefix = `.${basename(path)}.`;
+  const dir = dirname(path),
+    prefix = `.${basename(path)}.`;
   let names: string[];
-  try { names = await readdir(dir); } catch { return []; }
+  try {
+    names = await readdir(dir);
+  } catch {
+    return [];
+  }
   const removed: string[] = [];
   for (const name of names) {
     if (!name.startsWith(prefix) || !name.endsWith('.tmp')) continue;
@@ -40,9 +50,18 @@ export async function removeStaleTemps(path: string, now = Date.now()): Promise<
     if (!m) continue;
     const file = join(dir, name);
     let old = false;
-    try { old = now - (await stat(file)).mtimeMs > STALE_TEMP_AGE_MS; } catch { continue; }
+    try {
+      old = now - (await stat(file)).mtimeMs > STALE_TEMP_AGE_MS;
+    } catch {
+      continue;
+    }
     if (!old && pidAlive(Number(m[1]))) continue;
-    try { await rm(file, { force: true }); removed.push(name); } catch { /* another writer cleaned it first */ }
+    try {
+      await rm(file, { force: true });
+      removed.push(name);
+    } catch {
+      /* another writer cleaned it first */
+    }
   }
   return removed;
 }
@@ -81,7 +100,11 @@ export async function writeFileAtomic(path: string, data: Uint8Array, options: A
   // make the rename itself durable; some platforms cannot fsync a directory
   try {
     const d = await open(dir, 'r');
-    try { await d.sync(); } finally { await d.close(); }
+    try {
+      await d.sync();
+    } finally {
+      await d.close();
+    }
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code !== 'EISDIR' && code !== 'EPERM' && code !== 'EINVAL' && code !== 'EBADF') throw e;
@@ -111,7 +134,10 @@ export async function loadPth(path: string): Promise<unknown> {
  */
 export async function savePth(path: string, tree: unknown, options: SerializePthOptions & AtomicWriteOptions = {}): Promise<void> {
   const dict = tensorDict('savePth', tree, (x) => x instanceof Tensor || isHostTensor(x) || isPthView(x)) as Record<string, Tensor | HostTensor | PthView>;
-  const stem = basename(path).replace(/\.[^.]*$/, '').replace(/[^A-Za-z0-9_.-]/g, '_') || 'archive';
+  const stem =
+    basename(path)
+      .replace(/\.[^.]*$/, '')
+      .replace(/[^A-Za-z0-9_.-]/g, '_') || 'archive';
   await writeFileAtomic(path, await serializePth(dict, { archiveName: options.archiveName ?? stem, int64: options.int64 }), options);
 }
 
@@ -122,7 +148,7 @@ function tensorDict(fn: string, tree: unknown, isLeaf: (x: unknown) => boolean):
     if (ArrayBuffer.isView(value)) throw new TypeError(`${fn}: leaf '${path}' is a bare typed array; wrap it as a HostTensor { dtype, shape, data }`);
     if (!isLeaf(value)) continue;
     const k = path || 'tensor';
-    if (Object.prototype.hasOwnProperty.call(dict, k)) throw new Error(`${fn}: two tensors share the key '${k}'`);
+    if (Object.hasOwn(dict, k)) throw new Error(`${fn}: two tensors share the key '${k}'`);
     Object.defineProperty(dict, k, { value, enumerable: true, writable: true, configurable: true });
   }
   return dict;

@@ -18,7 +18,10 @@ function toHost(path: string, channels: 1 | 3, size: [number, number] | undefine
   const img = readImage(path);
   let data = pixelsToCHW(img, channels);
   let [h, w] = [img.height, img.width];
-  if (size && (size[0] !== h || size[1] !== w)) { data = resizeBilinearCHW(data, channels, h, w, size[0], size[1]); [h, w] = size; }
+  if (size && (size[0] !== h || size[1] !== w)) {
+    data = resizeBilinearCHW(data, channels, h, w, size[0], size[1]);
+    [h, w] = size;
+  }
   return { data, channels, height: h, width: w };
 }
 
@@ -42,12 +45,17 @@ export interface FolderOptions {
 const sizeOpt = (fn: string, s: FolderOptions['size']): [number, number] | undefined => {
   if (s === undefined) return undefined;
   const v = typeof s === 'number' ? [s, s] : s;
-  if (!Array.isArray(v) || v.length !== 2 || !v.every((d) => Number.isInteger(d) && d >= 1)) throw new Error(`${fn}: size is ${JSON.stringify(s)}; expected a positive integer or an [H, W] pair`);
+  if (!Array.isArray(v) || v.length !== 2 || !v.every((d) => Number.isInteger(d) && d >= 1))
+    throw new Error(`${fn}: size is ${JSON.stringify(s)}; expected a positive integer or an [H, W] pair`);
   return [v[0], v[1]];
 };
 
 const listDir = (fn: string, dir: string) => {
-  try { return readdirSync(dir).sort(); } catch (e) { throw new Error(`${fn}: cannot list '${dir}' (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`); }
+  try {
+    return readdirSync(dir).sort();
+  } catch (e) {
+    throw new Error(`${fn}: cannot list '${dir}' (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
 };
 
 export interface ImageFolderDataset extends Dataset {
@@ -69,18 +77,30 @@ export function imageFolder(root: string, options: FolderOptions = {}): ImageFol
   const exts = new Set((options.extensions ?? IMAGE_EXTENSIONS).map((e) => e.toLowerCase()));
   const classes = listDir(fn, root).filter((d) => statSync(join(root, d)).isDirectory());
   if (classes.length === 0) throw new Error(`${fn}: '${root}' has no sub-folders; expected one folder per class (root/<class>/<image>)`);
-  const files: string[] = [], labels: number[] = [];
+  const files: string[] = [],
+    labels: number[] = [];
   classes.forEach((c, k) => {
     for (const f of listDir(fn, join(root, c))) {
-      if (exts.has(extname(f).toLowerCase())) { files.push(join(root, c, f)); labels.push(k); }
+      if (exts.has(extname(f).toLowerCase())) {
+        files.push(join(root, c, f));
+        labels.push(k);
+      }
     }
   });
   if (files.length === 0) throw new Error(`${fn}: no ${[...exts].join('/')} files in the class folders of '${root}' (${classes.join(', ')})`);
   const lab = Int32Array.from(labels);
-  const task = (i: number): FileTask => { checkIndex(fn, i, files.length); return { image: files[i], label: lab[i], size, channels }; };
+  const task = (i: number): FileTask => {
+    checkIndex(fn, i, files.length);
+    return { image: files[i], label: lab[i], size, channels };
+  };
   return {
-    length: files.length, classes, classToIndex: Object.fromEntries(classes.map((c, i) => [c, i])), files, labels: lab,
-    task, get: (i) => loadFileTask(task(i)),
+    length: files.length,
+    classes,
+    classToIndex: Object.fromEntries(classes.map((c, i) => [c, i])),
+    files,
+    labels: lab,
+    task,
+    get: (i) => loadFileTask(task(i)),
   };
 }
 
@@ -95,18 +115,28 @@ export interface SodDatasetOptions extends FolderOptions, SodErrorOptions {
 }
 
 /** A DUTS-layout folder (`*-Image/` + `*-Mask/`, or `images/` + `masks/`) → samples { image, mask }. */
-export function sodDataset(root: string, options: SodDatasetOptions = {}): Dataset & { stems: string[]; task(i: number): FileTask; unmatched: Omit<SodMatch, 'pairs'> } {
+export function sodDataset(
+  root: string,
+  options: SodDatasetOptions = {},
+): Dataset & { stems: string[]; task(i: number): FileTask; unmatched: Omit<SodMatch, 'pairs'> } {
   const fn = 'sodDataset';
   const size = sizeOpt(fn, options.size);
   const channels = options.channels ?? 3;
   const { pairs, imagesWithoutMask, masksWithoutImage } = reportSodMatch(root, options);
   const held = Math.max(1, Math.round(pairs.length * (options.heldOutFraction ?? 0.1)));
   const split = options.split ?? 'all';
-  const chosen = split === 'all' ? pairs : split === 'train' ? pairs.slice(0, pairs.length - held) : split === 'heldOut' ? pairs.slice(pairs.length - held) : null;
+  const chosen =
+    split === 'all' ? pairs : split === 'train' ? pairs.slice(0, pairs.length - held) : split === 'heldOut' ? pairs.slice(pairs.length - held) : null;
   if (!chosen) throw new Error(`${fn}: split is ${JSON.stringify(split)}; expected 'train', 'heldOut' or 'all'`);
-  const task = (i: number): FileTask => { checkIndex(fn, i, chosen.length); return { image: chosen[i].image, mask: chosen[i].mask, size, channels }; };
+  const task = (i: number): FileTask => {
+    checkIndex(fn, i, chosen.length);
+    return { image: chosen[i].image, mask: chosen[i].mask, size, channels };
+  };
   return {
-    length: chosen.length, stems: chosen.map((p) => p.stem), task, get: (i) => loadFileTask(task(i)),
+    length: chosen.length,
+    stems: chosen.map((p) => p.stem),
+    task,
+    get: (i) => loadFileTask(task(i)),
     unmatched: { imagesWithoutMask, masksWithoutImage },
   };
 }

@@ -20,7 +20,11 @@ export function setMaxImagePixels(n: number): void {
 }
 export const getMaxImagePixels = (): number => maxImagePixels;
 
-export interface ImageHeader { format: 'png' | 'jpeg'; width: number; height: number; }
+export interface ImageHeader {
+  format: 'png' | 'jpeg';
+  width: number;
+  height: number;
+}
 
 /** Problems are returned as a message (the caller throws ImageDecodeError naming the file). */
 export type HeaderResult = ImageHeader | { error: string };
@@ -32,12 +36,24 @@ const ascii = (b: Uint8Array, o: number) => String.fromCharCode(b[o], b[o + 1], 
 /** Channels per colour type (0 grey, 2 RGB, 3 palette, 4 grey+alpha, 6 RGBA). */
 const PNG_CHANNELS: Record<number, number> = { 0: 1, 2: 3, 3: 1, 4: 2, 6: 4 };
 /** Adam7 passes: x0, y0, dx, dy. */
-const ADAM7 = [[0, 0, 8, 8], [4, 0, 8, 8], [0, 4, 4, 8], [2, 0, 4, 4], [0, 2, 2, 4], [1, 0, 2, 2], [0, 1, 1, 2]];
+const ADAM7 = [
+  [0, 0, 8, 8],
+  [4, 0, 8, 8],
+  [0, 4, 4, 8],
+  [2, 0, 4, 4],
+  [0, 2, 2, 4],
+  [1, 0, 2, 2],
+  [0, 1, 1, 2],
+];
 
 /** PNG: IHDR size, then every chunk must fit in the file and the IDAT stream must inflate to the full image. */
 export function checkPng(b: Uint8Array, maxPixels: number): HeaderResult {
   if (b.length < 33 || ascii(b, 12) !== 'IHDR') return { error: 'corrupt or truncated PNG (no IHDR header)' };
-  const width = u32(b, 16), height = u32(b, 20), depth = b[24], colorType = b[25], interlace = b[28];
+  const width = u32(b, 16),
+    height = u32(b, 20),
+    depth = b[24],
+    colorType = b[25],
+    interlace = b[28];
   if (width === 0 || height === 0) return { error: `PNG header gives a size of ${width}×${height}` };
   const limit = pixelLimit(width, height, maxPixels);
   if (limit) return { error: limit };
@@ -47,14 +63,16 @@ export function checkPng(b: Uint8Array, maxPixels: number): HeaderResult {
   let expected = 0;
   if (interlace) {
     for (const [x0, y0, dx, dy] of ADAM7) {
-      const pw = Math.ceil((width - x0) / dx), ph = Math.ceil((height - y0) / dy);
+      const pw = Math.ceil((width - x0) / dx),
+        ph = Math.ceil((height - y0) / dy);
       if (pw > 0 && ph > 0) expected += ph * rowBytes(pw);
     }
   } else expected = height * rowBytes(width);
   const idat: Uint8Array[] = [];
   let o = 8;
   while (o + 8 <= b.length) {
-    const len = u32(b, o), type = ascii(b, o + 4);
+    const len = u32(b, o),
+      type = ascii(b, o + 4);
     if (o + 12 + len > b.length) return { error: `corrupt or truncated PNG (chunk ${type} at byte ${o} needs ${len + 12} bytes, ${b.length - o} left)` };
     if (type === 'IDAT') idat.push(b.subarray(o + 8, o + 8 + len));
     if (type === 'IEND') break;
@@ -80,13 +98,21 @@ export function checkJpeg(b: Uint8Array, maxPixels: number): HeaderResult {
   while (o + 4 <= b.length) {
     if (b[o] !== 0xff) return { error: `corrupt or truncated JPEG (no marker at byte ${o})` };
     const m = b[o + 1];
-    if (m === 0xff) { o++; continue; }                                   // fill byte
-    if (m === 0xd8 || m === 0x01 || (m >= 0xd0 && m <= 0xd7)) { o += 2; continue; } // no length
+    if (m === 0xff) {
+      o++;
+      continue;
+    } // fill byte
+    if (m === 0xd8 || m === 0x01 || (m >= 0xd0 && m <= 0xd7)) {
+      o += 2;
+      continue;
+    } // no length
     const len = u16(b, o + 2);
-    if (len < 2 || o + 2 + len > b.length) return { error: `corrupt or truncated JPEG (segment 0xFF${m.toString(16).toUpperCase()} at byte ${o} runs past the end of the file)` };
+    if (len < 2 || o + 2 + len > b.length)
+      return { error: `corrupt or truncated JPEG (segment 0xFF${m.toString(16).toUpperCase()} at byte ${o} runs past the end of the file)` };
     if (m >= 0xc0 && m <= 0xcf && m !== 0xc4 && m !== 0xc8 && m !== 0xcc) {
       if (len < 7) return { error: 'corrupt or truncated JPEG (short frame header)' };
-      const height = u16(b, o + 5), width = u16(b, o + 7);
+      const height = u16(b, o + 5),
+        width = u16(b, o + 7);
       if (width === 0 || height === 0) return { error: `JPEG frame header gives a size of ${width}×${height}` };
       const limit = pixelLimit(width, height, maxPixels);
       if (limit) return { error: limit };

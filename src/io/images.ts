@@ -11,10 +11,18 @@ import type { Tensor } from '../tensor/tensor';
 import { writeFileAtomic } from './files';
 import { checkPng, checkJpeg, getMaxImagePixels } from './image-header';
 
-export interface RGBAImage { width: number; height: number; data: Uint8Array; /** channels in the file: 1 grey, 2 grey+alpha, 3 RGB, 4 RGBA */ channels: number; }
+export interface RGBAImage {
+  width: number;
+  height: number;
+  data: Uint8Array /** channels in the file: 1 grey, 2 grey+alpha, 3 RGB, 4 RGBA */;
+  channels: number;
+}
 
 export class ImageDecodeError extends Error {
-  constructor(what: string, message: string) { super(`${what}: ${message}`); this.name = 'ImageDecodeError'; }
+  constructor(what: string, message: string) {
+    super(`${what}: ${message}`);
+    this.name = 'ImageDecodeError';
+  }
 }
 
 const isPng = (b: Uint8Array) => b.length >= 8 && b[0] === 0x89 && b[1] === 0x50 && b[2] === 0x4e && b[3] === 0x47;
@@ -37,7 +45,11 @@ export function decodeImage(bytes: Uint8Array, what = 'image', options: DecodeOp
   }
   if (isPng(bytes)) {
     let png: PNG;
-    try { png = PNG.sync.read(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)); } catch (e) { throw new ImageDecodeError(what, `corrupt or truncated PNG (${(e as Error).message})`); }
+    try {
+      png = PNG.sync.read(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+    } catch (e) {
+      throw new ImageDecodeError(what, `corrupt or truncated PNG (${(e as Error).message})`);
+    }
     const meta = png as unknown as { colorType?: number; alpha?: boolean };
     const ct = meta.colorType ?? 6; // 0 grey, 2 RGB, 3 palette, 4 grey+alpha, 6 RGBA
     const channels = ct === 0 ? 1 : ct === 4 ? 2 : ct === 2 || ct === 3 ? (meta.alpha ? 4 : 3) : 4;
@@ -47,7 +59,9 @@ export function decodeImage(bytes: Uint8Array, what = 'image', options: DecodeOp
     let img: { width: number; height: number; data: Uint8Array };
     try {
       img = jpeg.decode(bytes, { useTArray: true, formatAsRGBA: true, maxResolutionInMP: Math.max(1, Math.ceil(maxPixels / 1e6)), maxMemoryUsageInMB: 2048 });
-    } catch (e) { throw new ImageDecodeError(what, `corrupt or truncated JPEG (${(e as Error).message})`); }
+    } catch (e) {
+      throw new ImageDecodeError(what, `corrupt or truncated JPEG (${(e as Error).message})`);
+    }
     if (!img.width || !img.height) throw new ImageDecodeError(what, 'JPEG has no image data');
     const oriented = applyOrientation({ width: img.width, height: img.height, data: img.data, channels: 3 }, exifOrientation(bytes));
     return oriented;
@@ -58,7 +72,11 @@ export function decodeImage(bytes: Uint8Array, what = 'image', options: DecodeOp
 
 export function readImage(path: string, options: DecodeOptions = {}): RGBAImage {
   let bytes: Uint8Array;
-  try { bytes = readFileSync(path); } catch (e) { throw new ImageDecodeError(path, `cannot read file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`); }
+  try {
+    bytes = readFileSync(path);
+  } catch (e) {
+    throw new ImageDecodeError(path, `cannot read file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
   return decodeImage(bytes, path, options);
 }
 
@@ -74,13 +92,21 @@ export function exifOrientation(b: Uint8Array): number {
       if (t + 8 > b.length) return 1;
       const le = b[t] === 0x49;
       const u16 = (o: number) => (o + 2 <= b.length ? (le ? b[o] | (b[o + 1] << 8) : (b[o] << 8) | b[o + 1]) : 0);
-      const u32 = (o: number) => (o + 4 <= b.length ? (le ? (b[o] | (b[o + 1] << 8) | (b[o + 2] << 16) | (b[o + 3] << 24)) >>> 0 : ((b[o] << 24) | (b[o + 1] << 16) | (b[o + 2] << 8) | b[o + 3]) >>> 0) : 0);
+      const u32 = (o: number) =>
+        o + 4 <= b.length
+          ? le
+            ? (b[o] | (b[o + 1] << 8) | (b[o + 2] << 16) | (b[o + 3] << 24)) >>> 0
+            : ((b[o] << 24) | (b[o + 1] << 16) | (b[o + 2] << 8) | b[o + 3]) >>> 0
+          : 0;
       const ifd = t + u32(t + 4);
       const count = Math.min(u16(ifd), 512);
       for (let k = 0; k < count; k++) {
         const e = ifd + 2 + 12 * k;
         if (e + 12 > b.length) break;
-        if (u16(e) === 0x0112) { const v = u16(e + 8); return v >= 1 && v <= 8 ? v : 1; }
+        if (u16(e) === 0x0112) {
+          const v = u16(e + 8);
+          return v >= 1 && v <= 8 ? v : 1;
+        }
       }
       return 1;
     }
@@ -94,20 +120,42 @@ export function applyOrientation(img: RGBAImage, orientation: number): RGBAImage
   if (orientation <= 1 || orientation > 8) return img;
   const { width: w, height: h, data } = img;
   const swap = orientation >= 5;
-  const W = swap ? h : w, H = swap ? w : h;
+  const W = swap ? h : w,
+    H = swap ? w : h;
   const out = new Uint8Array(W * H * 4);
   for (let y = 0; y < H; y++) {
     for (let x = 0; x < W; x++) {
       // source pixel for destination (x, y)
       let sx: number, sy: number;
       switch (orientation) {
-        case 2: sx = w - 1 - x; sy = y; break;
-        case 3: sx = w - 1 - x; sy = h - 1 - y; break;
-        case 4: sx = x; sy = h - 1 - y; break;
-        case 5: sx = y; sy = x; break;
-        case 6: sx = y; sy = h - 1 - x; break;
-        case 7: sx = w - 1 - y; sy = h - 1 - x; break;
-        default: sx = w - 1 - y; sy = x; break; // 8
+        case 2:
+          sx = w - 1 - x;
+          sy = y;
+          break;
+        case 3:
+          sx = w - 1 - x;
+          sy = h - 1 - y;
+          break;
+        case 4:
+          sx = x;
+          sy = h - 1 - y;
+          break;
+        case 5:
+          sx = y;
+          sy = x;
+          break;
+        case 6:
+          sx = y;
+          sy = h - 1 - x;
+          break;
+        case 7:
+          sx = w - 1 - y;
+          sy = h - 1 - x;
+          break;
+        default:
+          sx = w - 1 - y;
+          sy = x;
+          break; // 8
       }
       out.set(data.subarray((sy * w + sx) * 4, (sy * w + sx) * 4 + 4), (y * W + x) * 4);
     }
@@ -118,9 +166,19 @@ export function applyOrientation(img: RGBAImage, orientation: number): RGBAImage
 /** PNG bytes from 8-bit pixels with 1 (grey), 3 (RGB) or 4 (RGBA) interleaved channels. */
 export function encodePng(pixels: Uint8Array, width: number, height: number, channels: 1 | 3 | 4): Uint8Array {
   if (pixels.length !== width * height * channels) throw new Error(`encodePng: ${pixels.length} bytes do not match ${width}×${height}×${channels}`);
-  const png = new PNG({ width, height, colorType: channels === 1 ? 0 : channels === 3 ? 2 : 6, inputColorType: channels === 1 ? 0 : channels === 3 ? 2 : 6, inputHasAlpha: channels === 4 });
+  const png = new PNG({
+    width,
+    height,
+    colorType: channels === 1 ? 0 : channels === 3 ? 2 : 6,
+    inputColorType: channels === 1 ? 0 : channels === 3 ? 2 : 6,
+    inputHasAlpha: channels === 4,
+  });
   png.data = Buffer.from(pixels.buffer, pixels.byteOffset, pixels.byteLength);
-  return PNG.sync.write(png, { colorType: channels === 1 ? 0 : channels === 3 ? 2 : 6, inputColorType: channels === 1 ? 0 : channels === 3 ? 2 : 6, inputHasAlpha: channels === 4 });
+  return PNG.sync.write(png, {
+    colorType: channels === 1 ? 0 : channels === 3 ? 2 : 6,
+    inputColorType: channels === 1 ? 0 : channels === 3 ? 2 : 6,
+    inputHasAlpha: channels === 4,
+  });
 }
 
 export async function writePng(path: string, pixels: Uint8Array, width: number, height: number, channels: 1 | 3 | 4): Promise<void> {
@@ -132,9 +190,17 @@ export function pixelsToCHW(img: RGBAImage, channels: 1 | 3 | 4 = 3): Float32Arr
   const n = img.width * img.height;
   const out = new Float32Array(channels * n);
   for (let i = 0; i < n; i++) {
-    const r = img.data[4 * i], g = img.data[4 * i + 1], b = img.data[4 * i + 2], a = img.data[4 * i + 3];
+    const r = img.data[4 * i],
+      g = img.data[4 * i + 1],
+      b = img.data[4 * i + 2],
+      a = img.data[4 * i + 3];
     if (channels === 1) out[i] = (0.299 * r + 0.587 * g + 0.114 * b) / 255;
-    else { out[i] = r / 255; out[n + i] = g / 255; out[2 * n + i] = b / 255; if (channels === 4) out[3 * n + i] = a / 255; }
+    else {
+      out[i] = r / 255;
+      out[n + i] = g / 255;
+      out[2 * n + i] = b / 255;
+      if (channels === 4) out[3 * n + i] = a / 255;
+    }
   }
   return out;
 }

@@ -24,14 +24,21 @@ export async function readStateDict(path: string): Promise<Record<string, HostTe
   }
   const obj = await readPth(new Uint8Array(await readFile(path)));
   // torch.save(model.state_dict()) or a dict holding one (e.g. {'state_dict': …} or {'model_state_dict': …})
-  const inner = (obj && typeof obj === 'object' && ('state_dict' in obj || 'model_state_dict' in obj))
-    ? (obj as Record<string, unknown>).state_dict ?? (obj as Record<string, unknown>).model_state_dict : obj;
+  const inner =
+    obj && typeof obj === 'object' && ('state_dict' in obj || 'model_state_dict' in obj)
+      ? ((obj as Record<string, unknown>).state_dict ?? (obj as Record<string, unknown>).model_state_dict)
+      : obj;
   const flat = flattenStateDict(inner);
   // checkpoints saved from nn.DataParallel prefix every key with 'module.'
   return Object.fromEntries(Object.entries(flat).map(([k, v]) => [k.replace(/^module\./, ''), v]));
 }
 
-export async function loadInitialWeights<P, S>(path: string, params: P, state: S, { strict = true } = {}): Promise<{ params: P; state: S; missing: string[]; unexpected: string[] }> {
+export async function loadInitialWeights<P, S>(
+  path: string,
+  params: P,
+  state: S,
+  { strict = true } = {},
+): Promise<{ params: P; state: S; missing: string[]; unexpected: string[] }> {
   const sd = await readStateDict(path);
   const p = loadStateDict(params, sd, { strict: false });
   const s = loadStateDict(state, sd, { strict: false });
@@ -46,7 +53,9 @@ export async function loadInitialWeights<P, S>(path: string, params: P, state: S
       ...mismatch.slice(0, 10).map((m) => `  shape of ${m.key}: file [${m.got.join(', ')}], model [${m.expected.join(', ')}]`),
     ];
     disposeReplaced([params, state], [p.params, s.params], true);
-    throw new Error(`${path}: weights do not fit the model (${missing.length} missing, ${unexpected.length} unexpected, ${mismatch.length} of another shape):\n${lines.join('\n')}`);
+    throw new Error(
+      `${path}: weights do not fit the model (${missing.length} missing, ${unexpected.length} unexpected, ${mismatch.length} of another shape):\n${lines.join('\n')}`,
+    );
   }
   disposeReplaced([params, state], [p.params, s.params], false);
   return { params: p.params, state: s.params, missing, unexpected };
@@ -54,6 +63,9 @@ export async function loadInitialWeights<P, S>(path: string, params: P, state: S
 
 /** Frees the leaves that loading replaced (or, on failure, the new ones). */
 function disposeReplaced(before: unknown, after: unknown, failed: boolean): void {
-  const a = tree.tensors(before), b = tree.tensors(after);
-  a.forEach((t, i) => { if (b[i] !== t) (failed ? b[i] : t).dispose(); });
+  const a = tree.tensors(before),
+    b = tree.tensors(after);
+  a.forEach((t, i) => {
+    if (b[i] !== t) (failed ? b[i] : t).dispose();
+  });
 }

@@ -26,15 +26,26 @@ const FORMAT = 'webgrad-training/1';
 
 export async function saveTrainingCheckpoint(path: string, ck: TrainingCheckpoint): Promise<void> {
   await mkdir(dirname(path), { recursive: true });
-  await saveSafetensors(path, { params: ck.params, state: ck.state, optim: ck.optState.slots }, {
-    format: FORMAT, step: String(ck.step), optimizerStep: String(ck.optState.step), meta: JSON.stringify(ck.meta ?? {}),
-  });
+  await saveSafetensors(
+    path,
+    { params: ck.params, state: ck.state, optim: ck.optState.slots },
+    {
+      format: FORMAT,
+      step: String(ck.step),
+      optimizerStep: String(ck.optState.step),
+      meta: JSON.stringify(ck.meta ?? {}),
+    },
+  );
 }
 
 /** Loads a checkpoint into trees shaped like `template` (e.g. a fresh `model.init` and `opt.init`); shapes must match. */
-export async function loadTrainingCheckpoint<P, S>(path: string, template: { params: P; state: S; optState: OptimizerState }): Promise<TrainingCheckpoint<P, S>> {
+export async function loadTrainingCheckpoint<P, S>(
+  path: string,
+  template: { params: P; state: S; optState: OptimizerState },
+): Promise<TrainingCheckpoint<P, S>> {
   const { tensors, metadata } = await loadSafetensors(path);
-  if (metadata?.format !== FORMAT) throw new Error(`${path}: not a webgrad training checkpoint (format '${metadata?.format ?? 'none'}'); use --init to load plain weights`);
+  if (metadata?.format !== FORMAT)
+    throw new Error(`${path}: not a webgrad training checkpoint (format '${metadata?.format ?? 'none'}'); use --init to load plain weights`);
   const take = (key: string, like: Tensor): Tensor => {
     const host = tensors[key] as HostTensor | undefined;
     if (!host) throw new Error(`${path}: checkpoint has no tensor '${key}'`);

@@ -60,12 +60,20 @@ export interface ResNetConfig {
   planes?: [number, number, number, number];
 }
 
-interface Built { params: Params; state: State; }
+interface Built {
+  params: Params;
+  state: State;
+}
 
 const EXPANSION: Record<BlockKind, number> = { basic: 1, bottleneck: 4 };
 
 /** One residual block's shape: input channels, planes, stride, and whether it projects its shortcut. */
-export interface BlockSpec { inplanes: number; planes: number; stride: number; downsample: boolean; }
+export interface BlockSpec {
+  inplanes: number;
+  planes: number;
+  stride: number;
+  downsample: boolean;
+}
 
 /**
  * The blocks of the four stages as a pure fold: each stage starts from the previous stage's output
@@ -73,16 +81,22 @@ export interface BlockSpec { inplanes: number; planes: number; stride: number; d
  */
 export function resnetBlocks(block: BlockKind, layers: readonly number[], planes: readonly number[], stem: number): BlockSpec[][] {
   const e = EXPANSION[block];
-  return layers.reduce<{ inplanes: number; stages: BlockSpec[][] }>(({ inplanes, stages }, n, i) => {
-    const stride = i === 0 ? 1 : 2;
-    const blocks = Array.from({ length: n }, (_, j): BlockSpec => ({
-      inplanes: j === 0 ? inplanes : planes[i] * e,
-      planes: planes[i],
-      stride: j === 0 ? stride : 1,
-      downsample: j === 0 && (stride !== 1 || inplanes !== planes[i] * e),
-    }));
-    return { inplanes: planes[i] * e, stages: [...stages, blocks] };
-  }, { inplanes: stem, stages: [] }).stages;
+  return layers.reduce<{ inplanes: number; stages: BlockSpec[][] }>(
+    ({ inplanes, stages }, n, i) => {
+      const stride = i === 0 ? 1 : 2;
+      const blocks = Array.from(
+        { length: n },
+        (_, j): BlockSpec => ({
+          inplanes: j === 0 ? inplanes : planes[i] * e,
+          planes: planes[i],
+          stride: j === 0 ? stride : 1,
+          downsample: j === 0 && (stride !== 1 || inplanes !== planes[i] * e),
+        }),
+      );
+      return { inplanes: planes[i] * e, stages: [...stages, blocks] };
+    },
+    { inplanes: stem, stages: [] },
+  ).stages;
 }
 
 // ---- layers ---------------------------------------------------------------------------------------
@@ -93,12 +107,24 @@ const convWeight = (key: Key, cout: number, cin: number, k: number, groups: numb
 
 function bnInit(c: number, device: Device | undefined, zero = false): Built {
   const bn = batchNorm2d({ numFeatures: c }).init([0, 0], { device });
-  if (zero) { (bn.params.weight as Tensor).dispose(); bn.params.weight = full([c], 0, { device }); }
+  if (zero) {
+    (bn.params.weight as Tensor).dispose();
+    bn.params.weight = full([c], 0, { device });
+  }
   return { params: bn.params, state: bn.state };
 }
 
 /** conv (no bias) → BN, with the ReLU fused into the BN kernel when `relu`. Intermediates are freed unless traced. */
-function convBn(p: Params, s: State, conv: string, bn: string, x: Tensor, o: { stride?: number; padding?: number; groups?: number; relu?: boolean }, ctx: Ctx, state: State): Tensor {
+function convBn(
+  p: Params,
+  s: State,
+  conv: string,
+  bn: string,
+  x: Tensor,
+  o: { stride?: number; padding?: number; groups?: number; relu?: boolean },
+  ctx: Ctx,
+  state: State,
+): Tensor {
   const w = (p[conv] as Params).weight as Tensor;
   const h = convOp(x, w, { stride: o.stride ?? 1, padding: o.padding ?? 0, groups: o.groups ?? 1 });
   const r = batchNorm2d({ numFeatures: w.shape[0], activation: o.relu ? 'relu' : 'none' }).apply(p[bn] as Params, s[bn] as State, h, ctx);
@@ -107,23 +133,38 @@ function convBn(p: Params, s: State, conv: string, bn: string, x: Tensor, o: { s
   return r.y;
 }
 
-interface Widths { block: BlockKind; groups: number; widthPerGroup: number; zeroInitResidual: boolean; }
+interface Widths {
+  block: BlockKind;
+  groups: number;
+  widthPerGroup: number;
+  zeroInitResidual: boolean;
+}
 
 /** Convolutions of a block: [name, in, out, kernel, stride, groups]. */
 function blockConvs(b: BlockSpec, w: Widths): [string, number, number, number, number, number][] {
-  if (w.block === 'basic') return [['conv1', b.inplanes, b.planes, 3, b.stride, 1], ['conv2', b.planes, b.planes, 3, 1, 1]];
+  if (w.block === 'basic')
+    return [
+      ['conv1', b.inplanes, b.planes, 3, b.stride, 1],
+      ['conv2', b.planes, b.planes, 3, 1, 1],
+    ];
   const width = Math.floor(b.planes * (w.widthPerGroup / 64)) * w.groups;
-  return [['conv1', b.inplanes, width, 1, 1, 1], ['conv2', width, width, 3, b.stride, w.groups], ['conv3', width, b.planes * 4, 1, 1, 1]];
+  return [
+    ['conv1', b.inplanes, width, 1, 1, 1],
+    ['conv2', width, width, 3, b.stride, w.groups],
+    ['conv3', width, b.planes * 4, 1, 1, 1],
+  ];
 }
 
 function blockInit(key: Key, b: BlockSpec, w: Widths, device?: Device): Built {
   const convs = blockConvs(b, w);
   const keys = split(key, convs.length + 1);
-  const params: Params = {}, state: State = {};
+  const params: Params = {},
+    state: State = {};
   convs.forEach(([name, cin, cout, k, , g], i) => {
     params[name] = { weight: convWeight(keys[i], cout, cin, k, g, device) };
     const bn = bnInit(cout, device, w.zeroInitResidual && i === convs.length - 1);
-    params[`bn${i + 1}`] = bn.params; state[`bn${i + 1}`] = bn.state;
+    params[`bn${i + 1}`] = bn.params;
+    state[`bn${i + 1}`] = bn.state;
   });
   if (b.downsample) {
     const cout = b.planes * EXPANSION[w.block];
@@ -186,7 +227,7 @@ export function resnet(config: ResNetConfig = {}): ResNetModel {
   const table = RESNET_CONFIG[config.model ?? 'resnet18'];
   if (!table) throw new Error(`resnet: unknown model '${config.model}'; known: ${Object.keys(RESNET_CONFIG).join(', ')}`);
   const c = {
-    model: (config.block || config.layers ? 'custom' : config.model ?? 'resnet18') as ResNetName | 'custom',
+    model: (config.block || config.layers ? 'custom' : (config.model ?? 'resnet18')) as ResNetName | 'custom',
     block: config.block ?? table.block,
     layers: config.layers ?? table.layers,
     numClasses: config.numClasses ?? 1000,
@@ -194,18 +235,27 @@ export function resnet(config: ResNetConfig = {}): ResNetModel {
     groups: config.groups ?? table.groups ?? 1,
     widthPerGroup: config.widthPerGroup ?? table.widthPerGroup ?? 64,
     inChannels: config.inChannels ?? 3,
-    planes: config.planes ?? [64, 128, 256, 512] as [number, number, number, number],
+    planes: config.planes ?? ([64, 128, 256, 512] as [number, number, number, number]),
   };
   if (c.block === 'basic' && (c.groups !== 1 || c.widthPerGroup !== 64)) {
-    throw new Error(`resnet: BasicBlock only supports groups=1 and widthPerGroup=64 (as torchvision); got groups=${c.groups}, widthPerGroup=${c.widthPerGroup}`);
+    throw new Error(
+      `resnet: BasicBlock only supports groups=1 and widthPerGroup=64 (as torchvision); got groups=${c.groups}, widthPerGroup=${c.widthPerGroup}`,
+    );
   }
-  for (const [name, v] of [['numClasses', c.numClasses], ['inChannels', c.inChannels], ['groups', c.groups], ['widthPerGroup', c.widthPerGroup]] as const) {
+  for (const [name, v] of [
+    ['numClasses', c.numClasses],
+    ['inChannels', c.inChannels],
+    ['groups', c.groups],
+    ['widthPerGroup', c.widthPerGroup],
+  ] as const) {
     if (!(Number.isInteger(v) && v > 0)) throw new Error(`resnet: ${name} must be a positive integer; got ${v}`);
   }
-  if (c.layers.length !== 4 || c.planes.length !== 4) throw new Error(`resnet: layers and planes need 4 entries; got layers [${c.layers}] and planes [${c.planes}]`);
+  if (c.layers.length !== 4 || c.planes.length !== 4)
+    throw new Error(`resnet: layers and planes need 4 entries; got layers [${c.layers}] and planes [${c.planes}]`);
   if (c.block === 'bottleneck') {
     const narrow = c.planes.find((p) => Math.floor(p * (c.widthPerGroup / 64)) < 1);
-    if (narrow !== undefined) throw new Error(`resnet: bottleneck width ⌊planes·widthPerGroup/64⌋ is 0 for planes ${narrow} and widthPerGroup ${c.widthPerGroup}; use more planes`);
+    if (narrow !== undefined)
+      throw new Error(`resnet: bottleneck width ⌊planes·widthPerGroup/64⌋ is 0 for planes ${narrow} and widthPerGroup ${c.widthPerGroup}; use more planes`);
   }
   const stem = c.planes[0];
   const blocks = resnetBlocks(c.block, c.layers, c.planes, stem);
@@ -224,7 +274,8 @@ export function resnet(config: ResNetConfig = {}): ResNetModel {
     const stages: Tensor[] = [];
     blocks.forEach((stage, i) => {
       const name = `layer${i + 1}`;
-      const lp = params[name] as Params, ls = state[name] as State;
+      const lp = params[name] as Params,
+        ls = state[name] as State;
       const st: State = {};
       stage.forEach((b, j) => {
         const r = block(lp[j] as Params, ls[j] as State, h, b, w, ctx);
@@ -248,16 +299,20 @@ export function resnet(config: ResNetConfig = {}): ResNetModel {
       const params: Params = { conv1: { weight: convWeight(kStem, stem, c.inChannels, 7, 1, device) } };
       const state: State = {};
       const bn1 = bnInit(stem, device);
-      params.bn1 = bn1.params; state.bn1 = bn1.state;
+      params.bn1 = bn1.params;
+      state.bn1 = bn1.state;
       const stageKeys = split(kLayers, 4);
       blocks.forEach((stage, i) => {
         const keys = split(stageKeys[i], stage.length);
-        const lp: Params = {}, ls: State = {};
+        const lp: Params = {},
+          ls: State = {};
         stage.forEach((b, j) => {
           const r = blockInit(keys[j], b, w, device);
-          lp[j] = r.params; ls[j] = r.state;
+          lp[j] = r.params;
+          ls[j] = r.state;
         });
-        params[`layer${i + 1}`] = lp; state[`layer${i + 1}`] = ls;
+        params[`layer${i + 1}`] = lp;
+        state[`layer${i + 1}`] = ls;
       });
       params.fc = fc(c.numClasses).init(kFc, { device }).params as Params;
       return { params, state };

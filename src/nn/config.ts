@@ -15,7 +15,8 @@ export function checkConfig(fn: string, c: unknown, required: readonly string[],
   }
   checkOptions(fn, 'config', c, [...required, ...optional]);
   for (const k of required) {
-    if ((c as Record<string, unknown>)[k] === undefined) throw new ArgumentError(fn, k, 'is missing', `a value (config keys: ${[...required, ...optional].join(', ')})`);
+    if ((c as Record<string, unknown>)[k] === undefined)
+      throw new ArgumentError(fn, k, 'is missing', `a value (config keys: ${[...required, ...optional].join(', ')})`);
   }
 }
 
@@ -30,7 +31,8 @@ export function optionalBoolean(fn: string, arg: string, v: unknown): void {
 
 /** eps of a normalisation layer: finite and ≥ 0 (it is added to a variance under a square root). */
 export function checkEps(fn: string, v: unknown): void {
-  if (v !== undefined && !(typeof v === 'number' && Number.isFinite(v) && v >= 0)) throw new ArgumentError(fn, 'eps', `is ${describe(v)}`, 'a finite number ≥ 0');
+  if (v !== undefined && !(typeof v === 'number' && Number.isFinite(v) && v >= 0))
+    throw new ArgumentError(fn, 'eps', `is ${describe(v)}`, 'a finite number ≥ 0');
 }
 
 /** An optional size pair (stride, dilation: ≥ 1; output padding: ≥ 0). */
@@ -44,8 +46,12 @@ export function checkPadding(fn: string, v: unknown, allowStrings: boolean): voi
   if (allowStrings && (v === 'same' || v === 'valid')) return;
   const nonNeg = (x: unknown) => typeof x === 'number' && Number.isInteger(x) && x >= 0;
   if (nonNeg(v) || (Array.isArray(v) && (v.length === 2 || (allowStrings && v.length === 4)) && v.every(nonNeg))) return;
-  throw new ArgumentError(fn, 'padding', `is ${describe(v)}`,
-    allowStrings ? "an integer ≥ 0, a pair or four of them, 'same' or 'valid'" : 'an integer ≥ 0 or a pair of them');
+  throw new ArgumentError(
+    fn,
+    'padding',
+    `is ${describe(v)}`,
+    allowStrings ? "an integer ≥ 0, a pair or four of them, 'same' or 'valid'" : 'an integer ≥ 0 or a pair of them',
+  );
 }
 
 /** Each child of a container must be a module `{ init, apply }`. */

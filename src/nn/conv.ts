@@ -12,8 +12,13 @@ const CONV_KEYS = ['stride', 'padding', 'dilation', 'groups', 'bias'];
 
 /** Shared checks of both conv layers; returns groups. */
 function checkConv(fn: string, c: Conv2dConfig | ConvTranspose2dConfig, transposed: boolean): number {
-  checkConfig(fn, c, ['inChannels', 'outChannels', 'kernelSize'], transposed ? [...CONV_KEYS, 'outputPadding'] : CONV_KEYS,
-    '{ inChannels: 3, outChannels: 8, kernelSize: 3 }');
+  checkConfig(
+    fn,
+    c,
+    ['inChannels', 'outChannels', 'kernelSize'],
+    transposed ? [...CONV_KEYS, 'outputPadding'] : CONV_KEYS,
+    '{ inChannels: 3, outChannels: 8, kernelSize: 3 }',
+  );
   positiveInt(fn, 'inChannels', c.inChannels);
   positiveInt(fn, 'outChannels', c.outChannels);
   optionalPair(fn, 'kernelSize', c.kernelSize, 1);
@@ -31,8 +36,14 @@ function checkConv(fn: string, c: Conv2dConfig | ConvTranspose2dConfig, transpos
 
 type Pair = number | [number, number];
 export interface Conv2dConfig {
-  inChannels: number; outChannels: number; kernelSize: Pair;
-  stride?: Pair; padding?: Pair | 'same' | 'valid'; dilation?: Pair; groups?: number; bias?: boolean;
+  inChannels: number;
+  outChannels: number;
+  kernelSize: Pair;
+  stride?: Pair;
+  padding?: Pair | 'same' | 'valid';
+  dilation?: Pair;
+  groups?: number;
+  bias?: boolean;
 }
 export type ConvParams = { weight: Tensor; bias?: Tensor };
 
@@ -59,7 +70,10 @@ export function conv2d(c: Conv2dConfig): Module<ConvParams, {}> {
   };
 }
 
-export interface ConvTranspose2dConfig extends Omit<Conv2dConfig, 'padding'> { padding?: Pair; outputPadding?: Pair; }
+export interface ConvTranspose2dConfig extends Omit<Conv2dConfig, 'padding'> {
+  padding?: Pair;
+  outputPadding?: Pair;
+}
 
 export function convTranspose2d(c: ConvTranspose2dConfig): Module<ConvParams, {}> {
   const groups = checkConv('nn.convTranspose2d', c, true);

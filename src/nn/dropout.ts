@@ -2,7 +2,7 @@
 import type { Key } from '../tensor/random';
 import { checkKey } from '../tensor/random';
 import { ArgumentError } from '../base/shape';
-import { Tensor } from '../tensor/tensor';
+import type { Tensor } from '../tensor/tensor';
 import { checkOperands } from '../tensor/ops/define';
 import { mul } from '../tensor/ops/elementwise';
 import { bernoulli } from '../tensor/ops/random';

@@ -8,7 +8,9 @@ import { full } from '../tensor/ops/creation';
 import type { Tensor } from '../tensor/tensor';
 import type { Device } from '../kernels/webgpu/device';
 
-export interface InitOptions { device?: Device; }
+export interface InitOptions {
+  device?: Device;
+}
 
 export function fans(shape: readonly number[]): { fanIn: number; fanOut: number } {
   if (shape.length < 2) throw new Error(`init: fan in and fan out need at least 2 dims; got shape [${shape.join(', ')}]`);
@@ -21,24 +23,43 @@ export type Nonlinearity = 'linear' | 'conv2d' | 'sigmoid' | 'tanh' | 'relu' | '
 /** torch.nn.init.calculate_gain. */
 export function calculateGain(nonlinearity: Nonlinearity, param?: number): number {
   switch (nonlinearity) {
-    case 'linear': case 'conv2d': case 'sigmoid': return 1;
-    case 'tanh': return 5 / 3;
-    case 'relu': return Math.SQRT2;
-    case 'leaky_relu': { const s = param ?? 0.01; return Math.sqrt(2 / (1 + s * s)); }
-    case 'selu': return 3 / 4;
+    case 'linear':
+    case 'conv2d':
+    case 'sigmoid':
+      return 1;
+    case 'tanh':
+      return 5 / 3;
+    case 'relu':
+      return Math.SQRT2;
+    case 'leaky_relu': {
+      const s = param ?? 0.01;
+      return Math.sqrt(2 / (1 + s * s));
+    }
+    case 'selu':
+      return 3 / 4;
   }
 }
 
-export const uniform = (key: Key, shape: readonly number[], low = 0, high = 1, o: InitOptions = {}): Tensor => uniformOp(key, shape, { low, high, device: o.device });
-export const normal = (key: Key, shape: readonly number[], mean = 0, std = 1, o: InitOptions = {}): Tensor => normalOp(key, shape, { mean, std, device: o.device });
+export const uniform = (key: Key, shape: readonly number[], low = 0, high = 1, o: InitOptions = {}): Tensor =>
+  uniformOp(key, shape, { low, high, device: o.device });
+export const normal = (key: Key, shape: readonly number[], mean = 0, std = 1, o: InitOptions = {}): Tensor =>
+  normalOp(key, shape, { mean, std, device: o.device });
 export const zeros = (shape: readonly number[], o: InitOptions = {}): Tensor => full(shape, 0, { device: o.device });
 export const ones = (shape: readonly number[], o: InitOptions = {}): Tensor => full(shape, 1, { device: o.device });
 export const constant = (shape: readonly number[], value: number, o: InitOptions = {}): Tensor => full(shape, value, { device: o.device });
 
-export interface KaimingOptions extends InitOptions { a?: number; mode?: 'fanIn' | 'fanOut'; nonlinearity?: Nonlinearity; }
+export interface KaimingOptions extends InitOptions {
+  a?: number;
+  mode?: 'fanIn' | 'fanOut';
+  nonlinearity?: Nonlinearity;
+}
 
 /** kaiming_uniform_: U(−b, b) with b = gain·√(3/fan). PyTorch's default for conv/linear weights uses a = √5. */
-export function kaimingUniform(key: Key, shape: readonly number[], { a = 0, mode = 'fanIn', nonlinearity = 'leaky_relu', device }: KaimingOptions = {}): Tensor {
+export function kaimingUniform(
+  key: Key,
+  shape: readonly number[],
+  { a = 0, mode = 'fanIn', nonlinearity = 'leaky_relu', device }: KaimingOptions = {},
+): Tensor {
   const f = fans(shape);
   const gain = calculateGain(nonlinearity, a);
   const bound = gain * Math.sqrt(3 / (mode === 'fanIn' ? f.fanIn : f.fanOut));

@@ -6,7 +6,11 @@ import { defaultBias, defaultWeight } from './init';
 import type { Module } from './module';
 import { checkConfig, positiveInt, optionalBoolean } from './config';
 
-export interface LinearConfig { inFeatures: number; outFeatures: number; bias?: boolean; }
+export interface LinearConfig {
+  inFeatures: number;
+  outFeatures: number;
+  bias?: boolean;
+}
 export type LinearParams = { weight: Tensor; bias?: Tensor };
 
 export function linear(config: LinearConfig): Module<LinearParams, {}> {

@@ -37,7 +37,8 @@ export function sequential(...layers: Module<any, any>[]): Module<Params, State>
   return {
     init(key, options) {
       const keys = split(key, Math.max(layers.length, 1));
-      const params: Params = {}, state: State = {};
+      const params: Params = {},
+        state: State = {};
       layers.forEach((l, i) => {
         const r = l.init(keys[i], options);
         if (Object.keys(r.params).length) params[i] = r.params;

@@ -9,7 +9,11 @@ import { describe } from '../base/options';
 import { checkConfig, positiveInt, optionalBoolean, checkEps } from './config';
 
 export interface BatchNormConfig {
-  numFeatures: number; eps?: number; momentum?: number; affine?: boolean; trackRunningStats?: boolean;
+  numFeatures: number;
+  eps?: number;
+  momentum?: number;
+  affine?: boolean;
+  trackRunningStats?: boolean;
   /** 'relu' fuses the activation into the normalising kernel (one pass instead of two). */
   activation?: 'relu' | 'none';
 }
@@ -22,7 +26,8 @@ export function batchNorm2d(config: BatchNormConfig): Module<BatchNormParams, Ba
   const { numFeatures, eps = 1e-5, momentum = 0.1, affine = true, trackRunningStats = true, activation = 'none' } = config;
   positiveInt(fn, 'numFeatures', numFeatures);
   checkEps(fn, eps);
-  if (typeof momentum !== 'number' || !(momentum >= 0 && momentum <= 1)) throw new ArgumentError(fn, 'momentum', `is ${describe(momentum)}`, 'a number in [0, 1]');
+  if (typeof momentum !== 'number' || !(momentum >= 0 && momentum <= 1))
+    throw new ArgumentError(fn, 'momentum', `is ${describe(momentum)}`, 'a number in [0, 1]');
   optionalBoolean(fn, 'affine', affine);
   optionalBoolean(fn, 'trackRunningStats', trackRunningStats);
   if (activation !== 'none' && activation !== 'relu') throw new ArgumentError(fn, 'activation', `is ${describe(activation)}`, "'none' or 'relu'");
@@ -39,7 +44,8 @@ export function batchNorm2d(config: BatchNormConfig): Module<BatchNormParams, Ba
       const training = ctx.training || !trackRunningStats;
       const r = batchNormAct(x, s.running_mean ?? null, s.running_var ?? null, p.weight ?? null, p.bias ?? null, { training, momentum, eps, activation });
       if (!trackRunningStats || !ctx.training) {
-        r.runningMean?.dispose(); r.runningVar?.dispose(); // eval mode: views of s's own statistics, unused
+        r.runningMean?.dispose();
+        r.runningVar?.dispose(); // eval mode: views of s's own statistics, unused
         return { y: r.y, state: s };
       }
       return { y: r.y, state: { running_mean: r.runningMean!, running_var: r.runningVar!, num_batches_tracked: add(s.num_batches_tracked!, 1) } };

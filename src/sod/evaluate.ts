@@ -37,10 +37,16 @@ export interface SodEvaluatorOptions {
 }
 
 /** A prediction in [0, 1] and a binary mask, ready to score. */
-export interface PreparedSodPair { pred: Float64Array; gt: Uint8Array; height: number; width: number; }
+export interface PreparedSodPair {
+  pred: Float64Array;
+  gt: Uint8Array;
+  height: number;
+  width: number;
+}
 
 function checkPair(fn: string, pred: ArrayLike<number>, gt: ArrayLike<number>, height: number, width: number) {
-  if (!Number.isInteger(height) || !Number.isInteger(width) || height < 1 || width < 1) throw new Error(`${fn}: height × width must be positive integers; got ${height}×${width}`);
+  if (!Number.isInteger(height) || !Number.isInteger(width) || height < 1 || width < 1)
+    throw new Error(`${fn}: height × width must be positive integers; got ${height}×${width}`);
   if (pred.length !== gt.length) throw new Error(`${fn}: prediction has ${pred.length} values, ground truth ${gt.length}; expected equal sizes`);
   if (pred.length !== height * width) throw new Error(`${fn}: ${pred.length} values do not match ${height}×${width}; expected ${height * width}`);
 }
@@ -48,9 +54,12 @@ function checkPair(fn: string, pred: ArrayLike<number>, gt: ArrayLike<number>, h
 /** Binarises the ground truth and normalises the prediction as the reference toolbox does. */
 export function prepareSodPair(pred: ArrayLike<number>, gt: ArrayLike<number>, height: number, width: number, range: SodInputRange = 'unit'): PreparedSodPair {
   checkPair('prepareSodPair', pred, gt, height, width);
-  const n = pred.length, p = new Float64Array(n), g = new Uint8Array(n);
+  const n = pred.length,
+    p = new Float64Array(n),
+    g = new Uint8Array(n);
   if (range === 'uint8') {
-    let lo = Infinity, hi = -Infinity;
+    let lo = Infinity,
+      hi = -Infinity;
     for (let i = 0; i < n; i++) {
       g[i] = gt[i] > 128 ? 1 : 0;
       const v = (p[i] = pred[i] / 255);
@@ -61,8 +70,10 @@ export function prepareSodPair(pred: ArrayLike<number>, gt: ArrayLike<number>, h
   } else if (range === 'unit') {
     for (let i = 0; i < n; i++) {
       const v = pred[i];
-      if (!(v >= 0 && v <= 1)) throw new Error(`prepareSodPair: prediction value ${v} at ${i} is outside [0, 1]; expected probabilities (or range 'uint8' for 0–255 images)`);
-      p[i] = v; g[i] = gt[i] >= 0.5 ? 1 : 0;
+      if (!(v >= 0 && v <= 1))
+        throw new Error(`prepareSodPair: prediction value ${v} at ${i} is outside [0, 1]; expected probabilities (or range 'uint8' for 0–255 images)`);
+      p[i] = v;
+      g[i] = gt[i] >= 0.5 ? 1 : 0;
     }
   } else {
     throw new Error(`prepareSodPair: range must be 'uint8' or 'unit'; got ${JSON.stringify(range)}`);
@@ -71,13 +82,19 @@ export function prepareSodPair(pred: ArrayLike<number>, gt: ArrayLike<number>, h
 }
 
 /** Confusion counts at one threshold. */
-interface Counts { tp: number; fp: number; fn: number; tn: number; }
+interface Counts {
+  tp: number;
+  fp: number;
+  fn: number;
+  tn: number;
+}
 
 const ratio = (a: number, b: number) => (b === 0 ? 0 : a / b);
 const precisionOf = (c: Counts) => ratio(c.tp, c.tp + c.fp);
 const recallOf = (c: Counts) => ratio(c.tp, c.tp + c.fn);
 function fOf(c: Counts, beta2 = BETA2): number {
-  const p = precisionOf(c), r = recallOf(c);
+  const p = precisionOf(c),
+    r = recallOf(c);
   const num = (1 + beta2) * p * r;
   return num === 0 ? 0 : num / (beta2 * p + r);
 }
@@ -86,18 +103,28 @@ const diceOf = (c: Counts, empty: number) => (c.tp + c.fp + c.fn === 0 ? empty :
 
 /** E-measure (Fan et al., IJCAI 2018) of a binarised prediction from its confusion counts. */
 function eOf(c: Counts): number {
-  const n = c.tp + c.fp + c.fn + c.tn, fg = c.tp + c.fn, predFg = c.tp + c.fp;
+  const n = c.tp + c.fp + c.fn + c.tn,
+    fg = c.tp + c.fn,
+    predFg = c.tp + c.fp;
   let sum: number;
-  if (fg === 0) sum = n - predFg; // all background: the share predicted background
-  else if (fg === n) sum = predFg; // all foreground: the share predicted foreground
+  if (fg === 0)
+    sum = n - predFg; // all background: the share predicted background
+  else if (fg === n)
+    sum = predFg; // all foreground: the share predicted foreground
   else {
-    const mp = predFg / n, mg = fg / n;
+    const mp = predFg / n,
+      mg = fg / n;
     // the four (prediction, truth) combinations, each with its demeaned values and pixel count
-    const parts: [number, number, number][] = [[c.tp, 1 - mp, 1 - mg], [c.fp, 1 - mp, -mg], [c.fn, -mp, 1 - mg], [c.tn, -mp, -mg]];
+    const parts: [number, number, number][] = [
+      [c.tp, 1 - mp, 1 - mg],
+      [c.fp, 1 - mp, -mg],
+      [c.fn, -mp, 1 - mg],
+      [c.tn, -mp, -mg],
+    ];
     sum = 0;
     for (const [count, a, b] of parts) {
       const align = (2 * a * b) / (a * a + b * b + EPS);
-      sum += (((align + 1) ** 2) / 4) * count;
+      sum += ((align + 1) ** 2 / 4) * count;
     }
   }
   return sum / (n - 1 + EPS); // N − 1 as the reference, also when the truth is all one class
@@ -123,16 +150,31 @@ function objectScore(values: Float64Array | number[]): number {
 function regionSsim(p: Float64Array, g: Uint8Array, w: number, x0: number, x1: number, y0: number, y1: number): number {
   const n = (x1 - x0) * (y1 - y0);
   if (n <= 0) return 0; // an empty quadrant has weight 0
-  let mx = 0, my = 0;
-  for (let y = y0; y < y1; y++) for (let x = x0; x < x1; x++) { mx += p[y * w + x]; my += g[y * w + x]; }
-  mx /= n; my /= n;
-  let vx = 0, vy = 0, cxy = 0;
-  for (let y = y0; y < y1; y++) for (let x = x0; x < x1; x++) {
-    const a = p[y * w + x] - mx, b = g[y * w + x] - my;
-    vx += a * a; vy += b * b; cxy += a * b;
-  }
-  vx /= n - 1 + EPS; vy /= n - 1 + EPS; cxy /= n - 1 + EPS;
-  const alpha = 4 * mx * my * cxy, beta = (mx * mx + my * my) * (vx + vy);
+  let mx = 0,
+    my = 0;
+  for (let y = y0; y < y1; y++)
+    for (let x = x0; x < x1; x++) {
+      mx += p[y * w + x];
+      my += g[y * w + x];
+    }
+  mx /= n;
+  my /= n;
+  let vx = 0,
+    vy = 0,
+    cxy = 0;
+  for (let y = y0; y < y1; y++)
+    for (let x = x0; x < x1; x++) {
+      const a = p[y * w + x] - mx,
+        b = g[y * w + x] - my;
+      vx += a * a;
+      vy += b * b;
+      cxy += a * b;
+    }
+  vx /= n - 1 + EPS;
+  vy /= n - 1 + EPS;
+  cxy /= n - 1 + EPS;
+  const alpha = 4 * mx * my * cxy,
+    beta = (mx * mx + my * my) * (vx + vy);
   if (alpha !== 0) return alpha / (beta + EPS);
   return beta === 0 ? 1 : 0;
 }
@@ -140,25 +182,44 @@ function regionSsim(p: Float64Array, g: Uint8Array, w: number, x0: number, x1: n
 /** S-measure (Fan et al., ICCV 2017), α = 0.5, of a prepared pair. */
 export function structureMeasure({ pred: p, gt: g, height: h, width: w }: PreparedSodPair, alpha = 0.5): number {
   const n = h * w;
-  let fgCount = 0, pm = 0, sy = 0, sx = 0;
-  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) {
-    const i = y * w + x;
-    pm += p[i];
-    if (g[i]) { fgCount++; sy += y; sx += x; }
-  }
+  let fgCount = 0,
+    pm = 0,
+    sy = 0,
+    sx = 0;
+  for (let y = 0; y < h; y++)
+    for (let x = 0; x < w; x++) {
+      const i = y * w + x;
+      pm += p[i];
+      if (g[i]) {
+        fgCount++;
+        sy += y;
+        sx += x;
+      }
+    }
   const gm = fgCount / n;
   pm /= n;
   if (fgCount === 0) return 1 - pm;
   if (fgCount === n) return pm;
   // object term
-  const fg = new Float64Array(fgCount), bg = new Float64Array(n - fgCount);
-  for (let i = 0, a = 0, b = 0; i < n; i++) { if (g[i]) fg[a++] = p[i]; else bg[b++] = 1 - p[i]; }
+  const fg = new Float64Array(fgCount),
+    bg = new Float64Array(n - fgCount);
+  for (let i = 0, a = 0, b = 0; i < n; i++) {
+    if (g[i]) fg[a++] = p[i];
+    else bg[b++] = 1 - p[i];
+  }
   const object = gm * objectScore(fg) + (1 - gm) * objectScore(bg);
   // region term: quadrants split at the foreground centroid (rounded as numpy, + 1 as MATLAB's 1:X)
-  const cy = roundHalfEven(sy / fgCount) + 1, cx = roundHalfEven(sx / fgCount) + 1;
-  const wlt = (cx * cy) / n, wrt = (cy * (w - cx)) / n, wlb = ((h - cy) * cx) / n, wrb = 1 - wlt - wrt - wlb;
-  const region = wlt * regionSsim(p, g, w, 0, cx, 0, cy) + wrt * regionSsim(p, g, w, cx, w, 0, cy)
-    + wlb * regionSsim(p, g, w, 0, cx, cy, h) + wrb * regionSsim(p, g, w, cx, w, cy, h);
+  const cy = roundHalfEven(sy / fgCount) + 1,
+    cx = roundHalfEven(sx / fgCount) + 1;
+  const wlt = (cx * cy) / n,
+    wrt = (cy * (w - cx)) / n,
+    wlb = ((h - cy) * cx) / n,
+    wrb = 1 - wlt - wrt - wlb;
+  const region =
+    wlt * regionSsim(p, g, w, 0, cx, 0, cy) +
+    wrt * regionSsim(p, g, w, cx, w, 0, cy) +
+    wlb * regionSsim(p, g, w, 0, cx, cy, h) +
+    wrb * regionSsim(p, g, w, cx, w, cy, h);
   return Math.max(0, alpha * object + (1 - alpha) * region);
 }
 
@@ -167,18 +228,33 @@ export interface SodImageScores {
   MAE: number;
   Smeasure: number;
   wFmeasure: number;
-  adpFm: number; adpEm: number; adpIoU: number; adpDice: number; adpPrecision: number; adpRecall: number;
+  adpFm: number;
+  adpEm: number;
+  adpIoU: number;
+  adpDice: number;
+  adpPrecision: number;
+  adpRecall: number;
   /** IoU and Dice of the prediction binarised at > 0.5 (PySODMetrics' binary, sample-based form) */
-  IoU: number; Dice: number;
+  IoU: number;
+  Dice: number;
   /** curves over thresholds t = 0…255 (ascending) */
-  precision: Float64Array; recall: Float64Array; fmeasure: Float64Array; emeasure: Float64Array; iou: Float64Array; dice: Float64Array;
+  precision: Float64Array;
+  recall: Float64Array;
+  fmeasure: Float64Array;
+  emeasure: Float64Array;
+  iou: Float64Array;
+  dice: Float64Array;
 }
 
 function countsAt(p: Float64Array, g: Uint8Array, above: (v: number) => boolean): Counts {
   const c: Counts = { tp: 0, fp: 0, fn: 0, tn: 0 };
   for (let i = 0; i < g.length; i++) {
     const on = above(p[i]);
-    if (g[i]) { if (on) c.tp++; else c.fn++; } else if (on) c.fp++; else c.tn++;
+    if (g[i]) {
+      if (on) c.tp++;
+      else c.fn++;
+    } else if (on) c.fp++;
+    else c.tn++;
   }
   return c;
 }
@@ -186,22 +262,41 @@ function countsAt(p: Float64Array, g: Uint8Array, above: (v: number) => boolean)
 /** Per-image scores and curves of a prepared pair. */
 export function scoreSodImage(pair: PreparedSodPair, options: { emptyIoU?: 0 | 1 } = {}): SodImageScores {
   const { pred: p, gt: g } = pair;
-  const n = p.length, empty = options.emptyIoU ?? 0;
-  let mae = 0, mean = 0;
-  for (let i = 0; i < n; i++) { mae += Math.abs(p[i] - g[i]); mean += p[i]; }
-  mae /= n; mean /= n;
+  const n = p.length,
+    empty = options.emptyIoU ?? 0;
+  let mae = 0,
+    mean = 0;
+  for (let i = 0; i < n; i++) {
+    mae += Math.abs(p[i] - g[i]);
+    mean += p[i];
+  }
+  mae /= n;
+  mean /= n;
   // histograms of the prediction quantised as uint8(pred·255) over truth foreground / background
-  const fgHist = new Float64Array(256), bgHist = new Float64Array(256);
+  const fgHist = new Float64Array(256),
+    bgHist = new Float64Array(256);
   let fgTotal = 0;
   for (let i = 0; i < n; i++) {
     const bin = Math.min(255, Math.floor(p[i] * 255));
-    if (g[i]) { fgHist[bin]++; fgTotal++; } else bgHist[bin]++;
+    if (g[i]) {
+      fgHist[bin]++;
+      fgTotal++;
+    } else bgHist[bin]++;
   }
   const bgTotal = n - fgTotal;
-  const curves = { precision: new Float64Array(256), recall: new Float64Array(256), fmeasure: new Float64Array(256), emeasure: new Float64Array(256), iou: new Float64Array(256), dice: new Float64Array(256) };
-  let tp = 0, fp = 0;
+  const curves = {
+    precision: new Float64Array(256),
+    recall: new Float64Array(256),
+    fmeasure: new Float64Array(256),
+    emeasure: new Float64Array(256),
+    iou: new Float64Array(256),
+    dice: new Float64Array(256),
+  };
+  let tp = 0,
+    fp = 0;
   for (let t = 255; t >= 0; t--) {
-    tp += fgHist[t]; fp += bgHist[t];
+    tp += fgHist[t];
+    fp += bgHist[t];
     const c: Counts = { tp, fp, fn: fgTotal - tp, tn: bgTotal - fp };
     curves.precision[t] = precisionOf(c);
     curves.recall[t] = recallOf(c);
@@ -217,9 +312,14 @@ export function scoreSodImage(pair: PreparedSodPair, options: { emptyIoU?: 0 | 1
     MAE: mae,
     Smeasure: structureMeasure(pair),
     wFmeasure: weightedFmeasure(p, g, pair.height, pair.width),
-    adpFm: fOf(adp), adpEm: eOf(adp), adpIoU: iouOf(adp, empty), adpDice: diceOf(adp, empty),
-    adpPrecision: precisionOf(adp), adpRecall: recallOf(adp),
-    IoU: iouOf(bin, empty), Dice: diceOf(bin, empty),
+    adpFm: fOf(adp),
+    adpEm: eOf(adp),
+    adpIoU: iouOf(adp, empty),
+    adpDice: diceOf(adp, empty),
+    adpPrecision: precisionOf(adp),
+    adpRecall: recallOf(adp),
+    IoU: iouOf(bin, empty),
+    Dice: diceOf(bin, empty),
     ...curves,
   };
 }
@@ -232,12 +332,21 @@ export interface SodEvaluation {
   Smeasure: number;
   /** weighted F-measure F^w_β, β = 1 */
   wFmeasure: number;
-  maxFm: number; meanFm: number; adpFm: number;
-  maxEm: number; meanEm: number; adpEm: number;
-  maxIoU: number; meanIoU: number; adpIoU: number;
-  maxDice: number; meanDice: number; adpDice: number;
+  maxFm: number;
+  meanFm: number;
+  adpFm: number;
+  maxEm: number;
+  meanEm: number;
+  adpEm: number;
+  maxIoU: number;
+  meanIoU: number;
+  adpIoU: number;
+  maxDice: number;
+  meanDice: number;
+  adpDice: number;
   /** IoU / Dice of predictions binarised at > 0.5, averaged over images */
-  IoU: number; Dice: number;
+  IoU: number;
+  Dice: number;
   /** the averaged curves over thresholds t = 0…255 (ascending) */
   curves: { precision: number[]; recall: number[]; fmeasure: number[]; emeasure: number[]; iou: number[]; dice: number[] };
 }
@@ -278,12 +387,18 @@ export class SodEvaluator {
   /** Adds scores computed elsewhere (e.g. by scoreSodImage in a worker). */
   addScores(s: SodImageScores): SodImageScores {
     for (const k of SCALARS) this.sums[k] += s[k];
-    for (const k of CURVES) { const sum = this.curveSums[k], c = s[k]; for (let t = 0; t < SOD_THRESHOLDS; t++) sum[t] += c[t]; }
+    for (const k of CURVES) {
+      const sum = this.curveSums[k],
+        c = s[k];
+      for (let t = 0; t < SOD_THRESHOLDS; t++) sum[t] += c[t];
+    }
     this.count++;
     return s;
   }
 
-  get images(): number { return this.count; }
+  get images(): number {
+    return this.count;
+  }
 
   result(): SodEvaluation {
     if (this.count === 0) throw new Error('SodEvaluator.result: no images were added; expected at least one');
@@ -292,19 +407,33 @@ export class SodEvaluator {
     const mean = (k: (typeof SCALARS)[number]) => this.sums[k] / n;
     return {
       images: n,
-      MAE: mean('MAE'), Smeasure: mean('Smeasure'), wFmeasure: mean('wFmeasure'),
-      maxFm: maxOf(curves.fmeasure), meanFm: meanOf(curves.fmeasure), adpFm: mean('adpFm'),
-      maxEm: maxOf(curves.emeasure), meanEm: meanOf(curves.emeasure), adpEm: mean('adpEm'),
-      maxIoU: maxOf(curves.iou), meanIoU: meanOf(curves.iou), adpIoU: mean('adpIoU'),
-      maxDice: maxOf(curves.dice), meanDice: meanOf(curves.dice), adpDice: mean('adpDice'),
-      IoU: mean('IoU'), Dice: mean('Dice'),
+      MAE: mean('MAE'),
+      Smeasure: mean('Smeasure'),
+      wFmeasure: mean('wFmeasure'),
+      maxFm: maxOf(curves.fmeasure),
+      meanFm: meanOf(curves.fmeasure),
+      adpFm: mean('adpFm'),
+      maxEm: maxOf(curves.emeasure),
+      meanEm: meanOf(curves.emeasure),
+      adpEm: mean('adpEm'),
+      maxIoU: maxOf(curves.iou),
+      meanIoU: meanOf(curves.iou),
+      adpIoU: mean('adpIoU'),
+      maxDice: maxOf(curves.dice),
+      meanDice: meanOf(curves.dice),
+      adpDice: mean('adpDice'),
+      IoU: mean('IoU'),
+      Dice: mean('Dice'),
       curves,
     };
   }
 }
 
 /** Evaluates a whole set of (prediction, ground truth) pairs at once. */
-export function evaluateSod(pairs: Iterable<{ pred: ArrayLike<number>; gt: ArrayLike<number>; height: number; width: number }>, options: SodEvaluatorOptions = {}): SodEvaluation {
+export function evaluateSod(
+  pairs: Iterable<{ pred: ArrayLike<number>; gt: ArrayLike<number>; height: number; width: number }>,
+  options: SodEvaluatorOptions = {},
+): SodEvaluation {
   const ev = new SodEvaluator(options);
   for (const p of pairs) ev.add(p.pred, p.gt, p.height, p.width);
   return ev.result();

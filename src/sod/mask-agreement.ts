@@ -5,13 +5,20 @@
  */
 import { ArgumentError } from '../base/shape';
 
-export interface MaskAgreement { iou: number; mae: number }
+export interface MaskAgreement {
+  iou: number;
+  mae: number;
+}
 
 export function maskAgreement(a: ArrayLike<number>, b: ArrayLike<number>): MaskAgreement {
-  if (a.length !== b.length || a.length === 0) throw new ArgumentError('maskAgreement', 'b', `has ${b.length} values`, `as many as a (${a.length}), at least one`);
-  let inter = 0, union = 0, abs = 0;
+  if (a.length !== b.length || a.length === 0)
+    throw new ArgumentError('maskAgreement', 'b', `has ${b.length} values`, `as many as a (${a.length}), at least one`);
+  let inter = 0,
+    union = 0,
+    abs = 0;
   for (let i = 0; i < a.length; i++) {
-    const p = a[i] >= 0.5, q = b[i] >= 0.5;
+    const p = a[i] >= 0.5,
+      q = b[i] >= 0.5;
     if (p && q) inter++;
     if (p || q) union++;
     abs += Math.abs(a[i] - b[i]);

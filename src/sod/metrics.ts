@@ -12,7 +12,8 @@ import { prepareSodPair, scoreSodImage, structureMeasure, type PreparedSodPair, 
 function prepare(fn: string, pred: ArrayLike<number>, gt: ArrayLike<number>, height?: number, width?: number): PreparedSodPair {
   if (pred.length !== gt.length) throw new Error(`${fn}: prediction has ${pred.length} values, ground truth ${gt.length}; expected equal sizes`);
   if (pred.length === 0) throw new Error(`${fn}: empty input; expected at least one value`);
-  if (height !== undefined && width !== undefined && height * width !== pred.length) throw new Error(`${fn}: ${height}×${width} does not match ${pred.length} values`);
+  if (height !== undefined && width !== undefined && height * width !== pred.length)
+    throw new Error(`${fn}: ${height}×${width} does not match ${pred.length} values`);
   try {
     return prepareSodPair(pred, gt, height ?? 1, width ?? pred.length, 'unit');
   } catch (e) {
@@ -49,30 +50,54 @@ export interface OverlapOptions {
 
 function overlap(fn: string, pred: ArrayLike<number>, gt: ArrayLike<number>, threshold: number, options: OverlapOptions, dice: boolean): number {
   const p = prepare(fn, pred, gt);
-  let tp = 0, fp = 0, fnCount = 0;
+  let tp = 0,
+    fp = 0,
+    fnCount = 0;
   for (let i = 0; i < p.gt.length; i++) {
     const on = p.pred[i] > threshold;
-    if (on && p.gt[i]) tp++; else if (on) fp++; else if (p.gt[i]) fnCount++;
+    if (on && p.gt[i]) tp++;
+    else if (on) fp++;
+    else if (p.gt[i]) fnCount++;
   }
   if (tp + fp + fnCount === 0) return options.empty ?? 0;
   return dice ? (2 * tp) / (2 * tp + fp + fnCount) : tp / (tp + fp + fnCount);
 }
 
 /** IoU of the prediction binarised at > threshold (PySODMetrics' binary form). */
-export const iou = (pred: ArrayLike<number>, gt: ArrayLike<number>, threshold = 0.5, options: OverlapOptions = {}): number => overlap('iou', pred, gt, threshold, options, false);
+export const iou = (pred: ArrayLike<number>, gt: ArrayLike<number>, threshold = 0.5, options: OverlapOptions = {}): number =>
+  overlap('iou', pred, gt, threshold, options, false);
 
 /** Dice of the prediction binarised at > threshold. */
-export const dice = (pred: ArrayLike<number>, gt: ArrayLike<number>, threshold = 0.5, options: OverlapOptions = {}): number => overlap('dice', pred, gt, threshold, options, true);
+export const dice = (pred: ArrayLike<number>, gt: ArrayLike<number>, threshold = 0.5, options: OverlapOptions = {}): number =>
+  overlap('dice', pred, gt, threshold, options, true);
 
 /** Structure measure with α = 0.5. */
 export function sMeasure(pred: ArrayLike<number>, gt: ArrayLike<number>, height: number, width: number): number {
   return structureMeasure(prepare('sMeasure', pred, gt, height, width));
 }
 
-export interface SodScores { mae: number; maxF: number; meanF: number; adaptiveF: number; sMeasure: number; eMeasure: number; iou: number; dice: number; }
+export interface SodScores {
+  mae: number;
+  maxF: number;
+  meanF: number;
+  adaptiveF: number;
+  sMeasure: number;
+  eMeasure: number;
+  iou: number;
+  dice: number;
+}
 
 /** Every metric for one prediction (eMeasure is the adaptive one; iou/dice at > 0.5). */
 export function sodScores(pred: ArrayLike<number>, gt: ArrayLike<number>, height: number, width: number): SodScores {
   const s: SodImageScores = scoreSodImage(prepare('sodScores', pred, gt, height, width));
-  return { mae: s.MAE, maxF: maxOf(s.fmeasure), meanF: meanOf(s.fmeasure), adaptiveF: s.adpFm, sMeasure: s.Smeasure, eMeasure: s.adpEm, iou: s.IoU, dice: s.Dice };
+  return {
+    mae: s.MAE,
+    maxF: maxOf(s.fmeasure),
+    meanF: meanOf(s.fmeasure),
+    adaptiveF: s.adpFm,
+    sMeasure: s.Smeasure,
+    eMeasure: s.adpEm,
+    iou: s.IoU,
+    dice: s.Dice,
+  };
 }

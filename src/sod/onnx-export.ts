@@ -73,11 +73,17 @@ export async function u2netInferenceGraph(model: U2NetModel, params: Params, sta
   const host = new Map<string, { weight: HostTensor; bias: HostTensor }>();
   try {
     for (const [k, v] of Object.entries(folded.params)) {
-      if ('weight' in v) { host.set(k, await hostConv(v as FoldedConv, k)); continue; }
+      if ('weight' in v) {
+        host.set(k, await hostConv(v as FoldedConv, k));
+        continue;
+      }
       for (const [block, f] of Object.entries(v as { [block: string]: FoldedRebnconv })) {
         const name = `${k}.${block}`;
         if ('conv' in f) host.set(name, await hostConv(f.conv, name));
-        else { host.set(`${name}.depthwise`, await hostConv(f.depthwise, `${name}.conv_s1.depthwise`)); host.set(name, await hostConv(f.pointwise, `${name}.conv_s1.pointwise`)); }
+        else {
+          host.set(`${name}.depthwise`, await hostConv(f.depthwise, `${name}.conv_s1.depthwise`));
+          host.set(name, await hostConv(f.pointwise, `${name}.conv_s1.pointwise`));
+        }
       }
     }
   } finally {
@@ -87,9 +93,11 @@ export async function u2netInferenceGraph(model: U2NetModel, params: Params, sta
   const conv = (x: string, y: string, cin: number, padding: number, dilation: number, relu: boolean, depthwise = false) => {
     const { weight, bias } = host.get(y)!;
     const cinG = weight.shape[1];
-    if (cin % cinG) throw new Error(`exportU2NetOnnx: the conv '${y}' has a weight of shape [${weight.shape.join(', ')}], which does not divide its ${cin} input channels`);
+    if (cin % cinG)
+      throw new Error(`exportU2NetOnnx: the conv '${y}' has a weight of shape [${weight.shape.join(', ')}], which does not divide its ${cin} input channels`);
     const groups = cin / cinG;
-    if (depthwise && groups !== cin) throw new Error(`exportU2NetOnnx: '${y}' should be depthwise; its weight has shape [${weight.shape.join(', ')}] for ${cin} channels`);
+    if (depthwise && groups !== cin)
+      throw new Error(`exportU2NetOnnx: '${y}' should be depthwise; its weight has shape [${weight.shape.join(', ')}] for ${cin} channels`);
     ops.push({ op: 'conv', x, y, weight, bias, padding, dilation, groups, relu });
     return y;
   };
@@ -106,9 +114,18 @@ export async function u2netInferenceGraph(model: U2NetModel, params: Params, sta
       return conv(x, n.y, n.inChannels, d, d, true);
     },
     conv: (n, xs) => conv(cat(xs, n.concat), n.y, n.inChannels, n.padding, 1, false),
-    maxpool: (n, x) => { ops.push({ op: 'maxpool', x, y: n.y }); return n.y; },
-    upsample: (n, x, like) => { ops.push({ op: 'upsample', x, like, y: n.y }); return n.y; },
-    add: (n, a, b) => { ops.push({ op: 'add', a, b, y: n.y }); return n.y; },
+    maxpool: (n, x) => {
+      ops.push({ op: 'maxpool', x, y: n.y });
+      return n.y;
+    },
+    upsample: (n, x, like) => {
+      ops.push({ op: 'upsample', x, like, y: n.y });
+      return n.y;
+    },
+    add: (n, a, b) => {
+      ops.push({ op: 'add', a, b, y: n.y });
+      return n.y;
+    },
   });
   return { input: graph.input, inChannels: c.inChannels, outChannels: c.outChannels, outputs, ops };
 }
@@ -134,7 +151,11 @@ export function u2netOnnxModel(g: U2NetInferenceGraph, options: U2NetOnnxOptions
   const { height = 320, width = 320, dynamicBatch = false, outputs = 'sigmoid', opset = 13 } = options;
   if (opset < 13) throw new Error(`exportU2NetOnnx: opset ${opset} is too old; Resize with a sizes input and no scales needs opset 13 or later`);
   const nodes: OnnxWriteNode[] = [];
-  const inits = new Map<string, HostTensor>([['const.0', i64([0])], ['const.2', i64([2])], ['const.4', i64([4])]]);
+  const inits = new Map<string, HostTensor>([
+    ['const.0', i64([0])],
+    ['const.2', i64([2])],
+    ['const.4', i64([4])],
+  ]);
   const node = (opType: string, inputs: string[], outs: string[], attributes: OnnxWriteNode['attributes'] = {}, name = outs[0]) =>
     nodes.push({ opType, inputs, outputs: outs, name: `${opType}:${name}`, attributes });
   for (const o of g.ops) {
@@ -145,7 +166,11 @@ export function u2netOnnxModel(g: U2NetInferenceGraph, options: U2NetOnnxOptions
         inits.set(`${o.y}.weight`, o.weight);
         inits.set(`${o.y}.bias`, o.bias);
         node('Conv', [o.x, `${o.y}.weight`, `${o.y}.bias`], [base], {
-          kernel_shape: [kh, kw], pads: [o.padding, o.padding, o.padding, o.padding], dilations: [o.dilation, o.dilation], strides: [1, 1], group: o.groups,
+          kernel_shape: [kh, kw],
+          pads: [o.padding, o.padding, o.padding, o.padding],
+          dilations: [o.dilation, o.dilation],
+          strides: [1, 1],
+          group: o.groups,
         });
         if (o.relu) node('Relu', [base], [o.y]);
         void cout;
@@ -178,7 +203,8 @@ export function u2netOnnxModel(g: U2NetInferenceGraph, options: U2NetOnnxOptions
     else node('Identity', [v], [names[i]]);
   });
   const batch = dynamicBatch ? 'batch' : 1;
-  const h = height ?? 'height', w = width ?? 'width';
+  const h = height ?? 'height',
+    w = width ?? 'width';
   return {
     irVersion: 8,
     producerName: 'webgrad',

@@ -48,7 +48,8 @@ function checkConvChain(model: OnnxModel, convs: OnnxNode[], slots: ConvSlot[]):
   const producer = new Map<string, OnnxNode>();
   for (const n of model.graph.nodes) for (const o of n.outputs) producer.set(o, n);
   const dependsOn = (node: OnnxNode, target: OnnxNode): boolean => {
-    const seen = new Set<OnnxNode>(), stack = [node];
+    const seen = new Set<OnnxNode>(),
+      stack = [node];
     while (stack.length) {
       const n = stack.pop()!;
       for (const input of n === node ? n.inputs.slice(0, 1) : n.inputs) {
@@ -63,7 +64,9 @@ function checkConvChain(model: OnnxModel, convs: OnnxNode[], slots: ConvSlot[]):
   };
   for (let i = 1; i < slots.length && slots[i].bn; i++) {
     if (!dependsOn(convs[i], convs[i - 1])) {
-      throw new Error(`u2net from ONNX: Conv node ${i} (expected ${slots[i].path}) does not use the output of Conv node ${i - 1} (expected ${slots[i - 1].path}); the graph is not U²-Net's forward order`);
+      throw new Error(
+        `u2net from ONNX: Conv node ${i} (expected ${slots[i].path}) does not use the output of Conv node ${i - 1} (expected ${slots[i - 1].path}); the graph is not U²-Net's forward order`,
+      );
     }
   }
 }
@@ -95,16 +98,22 @@ export function u2netStateDictFromOnnx(model: OnnxModel, name: U2NetName = 'u2ne
     const slot = slots[i];
     const where = `Conv node ${i} ('${node.name || node.outputs[0]}', expected ${slot.path})`;
     const [wName, bName] = node.inputs.slice(1);
-    const w = g.initializers.get(wName), b = bName ? g.initializers.get(bName) : undefined;
+    const w = g.initializers.get(wName),
+      b = bName ? g.initializers.get(bName) : undefined;
     if (!w) throw new Error(`u2net from ONNX: ${where} has no initializer for its weight '${wName}'`);
     if (w.dtype !== 'float32' || w.shape.length !== 4 || w.shape.some((d, j) => d !== slot.shape[j])) {
       throw new Error(`u2net from ONNX: ${where} has a ${w.dtype} weight of shape [${w.shape.join(', ')}]; expected float32 [${slot.shape.join(', ')}]`);
     }
-    const dil = ints(node, 'dilations', [1, 1]), pads = ints(node, 'pads', [0, 0, 0, 0]), strides = ints(node, 'strides', [1, 1]);
+    const dil = ints(node, 'dilations', [1, 1]),
+      pads = ints(node, 'pads', [0, 0, 0, 0]),
+      strides = ints(node, 'strides', [1, 1]);
     const group = typeof node.attributes.group === 'number' ? node.attributes.group : 1;
-    const ok = dil.every((d) => d === slot.dilation) && pads.length === 4 && pads.every((p) => p === slot.padding) && strides.every((s) => s === 1) && group === 1;
+    const ok =
+      dil.every((d) => d === slot.dilation) && pads.length === 4 && pads.every((p) => p === slot.padding) && strides.every((s) => s === 1) && group === 1;
     if (!ok) {
-      throw new Error(`u2net from ONNX: ${where} has dilations [${dil}], pads [${pads}], strides [${strides}], group ${group}; expected dilation ${slot.dilation}, padding ${slot.padding}, stride 1, group 1`);
+      throw new Error(
+        `u2net from ONNX: ${where} has dilations [${dil}], pads [${pads}], strides [${strides}], group ${group}; expected dilation ${slot.dilation}, padding ${slot.padding}, stride 1, group 1`,
+      );
     }
     const cout = slot.shape[0];
     if (b && (b.dtype !== 'float32' || b.shape.length !== 1 || b.shape[0] !== cout)) {

@@ -11,7 +11,12 @@ import { ArgumentError } from '../base/shape';
 const PRECISION_BITS = 32 - 8 - 2;
 const ONE = 1 << PRECISION_BITS;
 
-interface Coeffs { start: Int32Array; len: Int32Array; k: Int32Array; taps: number }
+interface Coeffs {
+  start: Int32Array;
+  len: Int32Array;
+  k: Int32Array;
+  taps: number;
+}
 
 /** Fixed-point weights for resampling `inSize` samples to `outSize` (PIL's precompute + normalise). */
 function pilCoeffs(inSize: number, outSize: number): Coeffs {
@@ -19,7 +24,9 @@ function pilCoeffs(inSize: number, outSize: number): Coeffs {
   const filterScale = Math.max(1, scale);
   const support = filterScale; // the bilinear filter's support is 1
   const taps = Math.ceil(support) * 2 + 1;
-  const start = new Int32Array(outSize), len = new Int32Array(outSize), k = new Int32Array(outSize * taps);
+  const start = new Int32Array(outSize),
+    len = new Int32Array(outSize),
+    k = new Int32Array(outSize * taps);
   const w = new Float64Array(taps);
   for (let o = 0; o < outSize; o++) {
     const center = (o + 0.5) * scale;
@@ -36,7 +43,8 @@ function pilCoeffs(inSize: number, outSize: number): Coeffs {
       const v = total !== 0 ? w[i] / total : w[i];
       k[o * taps + i] = Math.trunc(v < 0 ? -0.5 + v * ONE : 0.5 + v * ONE);
     }
-    start[o] = lo; len[o] = n;
+    start[o] = lo;
+    len[o] = n;
   }
   return { start, len, k, taps };
 }
@@ -46,15 +54,18 @@ const clip8 = (acc: number): number => (acc <= 0 ? 0 : acc >= ONE * 256 ? 255 : 
 /** One pass along rows (`horizontal`) or columns of a single-channel 8-bit image. */
 function pass(src: Uint8Array, w: number, h: number, c: Coeffs, horizontal: boolean, outW: number, outH: number): Uint8Array {
   const out = new Uint8Array(outW * outH);
-  for (let y = 0; y < outH; y++) for (let x = 0; x < outW; x++) {
-    const o = horizontal ? x : y;
-    const s0 = c.start[o], n = c.len[o], base = o * c.taps;
-    // the products stay below 2^53, so the double sum is the same integer as PIL's 32-bit one
-    let acc = ONE / 2;
-    if (horizontal) for (let i = 0; i < n; i++) acc += src[y * w + s0 + i] * c.k[base + i];
-    else for (let i = 0; i < n; i++) acc += src[(s0 + i) * w + x] * c.k[base + i];
-    out[y * outW + x] = clip8(acc);
-  }
+  for (let y = 0; y < outH; y++)
+    for (let x = 0; x < outW; x++) {
+      const o = horizontal ? x : y;
+      const s0 = c.start[o],
+        n = c.len[o],
+        base = o * c.taps;
+      // the products stay below 2^53, so the double sum is the same integer as PIL's 32-bit one
+      let acc = ONE / 2;
+      if (horizontal) for (let i = 0; i < n; i++) acc += src[y * w + s0 + i] * c.k[base + i];
+      else for (let i = 0; i < n; i++) acc += src[(s0 + i) * w + x] * c.k[base + i];
+      out[y * outW + x] = clip8(acc);
+    }
   return out;
 }
 

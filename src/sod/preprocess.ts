@@ -26,19 +26,26 @@ export const IMAGENET_STD = [0.229, 0.224, 0.225] as const;
 
 /** Weights of the 1-D antialiased bilinear (triangle) resampling from `n` to `m` samples. */
 function resampleWeights(n: number, m: number): { start: Int32Array; len: Int32Array; w: Float32Array; taps: number } {
-  const scale = n / m, support = Math.max(1, scale);
+  const scale = n / m,
+    support = Math.max(1, scale);
   const taps = Math.ceil(support) * 2 + 1;
-  const start = new Int32Array(m), len = new Int32Array(m), w = new Float32Array(m * taps);
+  const start = new Int32Array(m),
+    len = new Int32Array(m),
+    w = new Float32Array(m * taps);
   for (let i = 0; i < m; i++) {
     const center = (i + 0.5) * scale;
-    const lo = Math.max(0, Math.floor(center - support)), hi = Math.min(n, Math.ceil(center + support));
-    let total = 0, k = 0;
+    const lo = Math.max(0, Math.floor(center - support)),
+      hi = Math.min(n, Math.ceil(center + support));
+    let total = 0,
+      k = 0;
     for (let j = lo; j < hi && k < taps; j++, k++) {
       const v = Math.max(0, 1 - Math.abs((j + 0.5 - center) / support));
-      w[i * taps + k] = v; total += v;
+      w[i * taps + k] = v;
+      total += v;
     }
     for (let q = 0; q < k; q++) w[i * taps + q] /= total || 1;
-    start[i] = lo; len[i] = k;
+    start[i] = lo;
+    len[i] = k;
   }
   return { start, len, w, taps };
 }
@@ -46,22 +53,26 @@ function resampleWeights(n: number, m: number): { start: Int32Array; len: Int32A
 /** Antialiased bilinear resize of CHW float planes (separable; equals plain bilinear when enlarging). */
 export function resizeAntialiasCHW(src: Float32Array, channels: number, h: number, w: number, outH: number, outW: number): Float32Array {
   if (outH >= h && outW >= w) return resizeBilinearCHW(src, channels, h, w, outH, outW);
-  const X = resampleWeights(w, outW), Y = resampleWeights(h, outH);
+  const X = resampleWeights(w, outW),
+    Y = resampleWeights(h, outH);
   const tmp = new Float32Array(channels * h * outW);
-  for (let c = 0; c < channels; c++) for (let y = 0; y < h; y++) {
-    const row = c * h * w + y * w;
-    for (let x = 0; x < outW; x++) {
-      let s = 0;
-      for (let k = 0; k < X.len[x]; k++) s += src[row + X.start[x] + k] * X.w[x * X.taps + k];
-      tmp[c * h * outW + y * outW + x] = s;
+  for (let c = 0; c < channels; c++)
+    for (let y = 0; y < h; y++) {
+      const row = c * h * w + y * w;
+      for (let x = 0; x < outW; x++) {
+        let s = 0;
+        for (let k = 0; k < X.len[x]; k++) s += src[row + X.start[x] + k] * X.w[x * X.taps + k];
+        tmp[c * h * outW + y * outW + x] = s;
+      }
     }
-  }
   const out = new Float32Array(channels * outH * outW);
-  for (let c = 0; c < channels; c++) for (let y = 0; y < outH; y++) for (let x = 0; x < outW; x++) {
-    let s = 0;
-    for (let k = 0; k < Y.len[y]; k++) s += tmp[c * h * outW + (Y.start[y] + k) * outW + x] * Y.w[y * Y.taps + k];
-    out[c * outH * outW + y * outW + x] = s;
-  }
+  for (let c = 0; c < channels; c++)
+    for (let y = 0; y < outH; y++)
+      for (let x = 0; x < outW; x++) {
+        let s = 0;
+        for (let k = 0; k < Y.len[y]; k++) s += tmp[c * h * outW + (Y.start[y] + k) * outW + x] * Y.w[y * Y.taps + k];
+        out[c * outH * outW + y * outW + x] = s;
+      }
   return out;
 }
 
@@ -72,14 +83,19 @@ export function resizeAntialiasCHW(src: Float32Array, channels: number, h: numbe
  */
 export function resizeBilinearConstantCHW(src: Float32Array, channels: number, h: number, w: number, outH: number, outW: number): Float32Array {
   const out = new Float32Array(channels * outH * outW);
-  const sy = h / outH, sx = w / outW;
+  const sy = h / outH,
+    sx = w / outW;
   const px = (p: number, y: number, x: number) => (y < 0 || y >= h || x < 0 || x >= w ? 0 : src[p + y * w + x]);
   for (let c = 0; c < channels; c++) {
     const p = c * h * w;
     for (let y = 0; y < outH; y++) {
-      const fy = (y + 0.5) * sy - 0.5, y0 = Math.floor(fy), ty = fy - y0;
+      const fy = (y + 0.5) * sy - 0.5,
+        y0 = Math.floor(fy),
+        ty = fy - y0;
       for (let x = 0; x < outW; x++) {
-        const fx = (x + 0.5) * sx - 0.5, x0 = Math.floor(fx), tx = fx - x0;
+        const fx = (x + 0.5) * sx - 0.5,
+          x0 = Math.floor(fx),
+          tx = fx - x0;
         const top = px(p, y0, x0) * (1 - tx) + px(p, y0, x0 + 1) * tx;
         const bot = px(p, y0 + 1, x0) * (1 - tx) + px(p, y0 + 1, x0 + 1) * tx;
         out[c * outH * outW + y * outW + x] = top * (1 - ty) + bot * ty;
@@ -111,8 +127,12 @@ export function u2netPreprocess(img: RGBAImage, size = U2NET_SIZE, options: U2Ne
 
 /** Min–max normalisation of a predicted map to [0, 1] (the official `normPRED`); a flat map becomes 0. */
 export function normalizeMask(mask: Float32Array): Float32Array {
-  let lo = Infinity, hi = -Infinity;
-  for (const v of mask) { if (v < lo) lo = v; if (v > hi) hi = v; }
+  let lo = Infinity,
+    hi = -Infinity;
+  for (const v of mask) {
+    if (v < lo) lo = v;
+    if (v > hi) hi = v;
+  }
   const out = new Float32Array(mask.length);
   if (hi > lo) for (let i = 0; i < mask.length; i++) out[i] = (mask[i] - lo) / (hi - lo);
   return out;
@@ -130,9 +150,14 @@ export const maskToImageSize = (mask: Float32Array, size: number, width: number,
 export function u2netMaskU8(map: Float32Array, size: number, width: number, height: number, options: { normalize?: boolean } = {}): Uint8Array {
   if (map.length !== size * size) throw new ArgumentError('u2netMaskU8', 'map', `has ${map.length} values`, `size² = ${size * size}`);
   const f = Math.fround;
-  let lo = Infinity, hi = -Infinity;
-  for (const v of map) { if (v < lo) lo = v; if (v > hi) hi = v; }
-  const norm = options.normalize ?? true, range = f(hi - lo);
+  let lo = Infinity,
+    hi = -Infinity;
+  for (const v of map) {
+    if (v < lo) lo = v;
+    if (v > hi) hi = v;
+  }
+  const norm = options.normalize ?? true,
+    range = f(hi - lo);
   const u8 = new Uint8Array(map.length);
   for (let i = 0; i < map.length; i++) {
     const v = f((norm ? (range > 0 ? f(f(map[i] - lo) / range) : 0) : map[i]) * 255);

@@ -5,7 +5,12 @@
  * Pure arithmetic on 32-bit integers, so every runtime produces the same bytes.
  */
 
-export interface SodSample { image: Float32Array; mask: Float32Array; height: number; width: number; }
+export interface SodSample {
+  image: Float32Array;
+  mask: Float32Array;
+  height: number;
+  width: number;
+}
 
 /** mulberry32: a tiny 32-bit PRNG; plenty for procedural images. */
 function rng(seed: number): () => number {
@@ -24,19 +29,33 @@ const hashSeed = (seed: number, index: number) => (Math.imul(seed ^ 0x9e3779b9, 
 /** Smooth value noise in [0, 1] with `octaves` layers, lattice cell `cell` pixels. */
 function valueNoise(r: () => number, h: number, w: number, cell: number, octaves: number): Float32Array {
   const out = new Float32Array(h * w);
-  let amp = 1, total = 0, c = cell;
+  let amp = 1,
+    total = 0,
+    c = cell;
   for (let o = 0; o < octaves; o++) {
-    const gh = Math.ceil(h / c) + 2, gw = Math.ceil(w / c) + 2;
+    const gh = Math.ceil(h / c) + 2,
+      gw = Math.ceil(w / c) + 2;
     const grid = Float32Array.from({ length: gh * gw }, r);
     for (let y = 0; y < h; y++) {
-      const gy = y / c, y0 = Math.floor(gy), fy = gy - y0, sy = fy * fy * (3 - 2 * fy);
+      const gy = y / c,
+        y0 = Math.floor(gy),
+        fy = gy - y0,
+        sy = fy * fy * (3 - 2 * fy);
       for (let x = 0; x < w; x++) {
-        const gx = x / c, x0 = Math.floor(gx), fx = gx - x0, sx = fx * fx * (3 - 2 * fx);
-        const a = grid[y0 * gw + x0], b = grid[y0 * gw + x0 + 1], d = grid[(y0 + 1) * gw + x0], e = grid[(y0 + 1) * gw + x0 + 1];
+        const gx = x / c,
+          x0 = Math.floor(gx),
+          fx = gx - x0,
+          sx = fx * fx * (3 - 2 * fx);
+        const a = grid[y0 * gw + x0],
+          b = grid[y0 * gw + x0 + 1],
+          d = grid[(y0 + 1) * gw + x0],
+          e = grid[(y0 + 1) * gw + x0 + 1];
         out[y * w + x] += amp * ((a * (1 - sx) + b * sx) * (1 - sy) + (d * (1 - sx) + e * sx) * sy);
       }
     }
-    total += amp; amp *= 0.5; c = Math.max(1, c / 2);
+    total += amp;
+    amp *= 0.5;
+    c = Math.max(1, c / 2);
   }
   for (let i = 0; i < out.length; i++) out[i] /= total;
   return out;
@@ -46,47 +65,82 @@ type Colour = [number, number, number];
 
 function hsv(hue: number, s: number, v: number): Colour {
   const h = ((hue % 1) + 1) % 1;
-  const i = Math.floor(h * 6), f = h * 6 - i, p = v * (1 - s), q = v * (1 - f * s), t = v * (1 - (1 - f) * s);
-  return ([[v, t, p], [q, v, p], [p, v, t], [p, q, v], [t, p, v], [v, p, q]] as Colour[])[i % 6];
+  const i = Math.floor(h * 6),
+    f = h * 6 - i,
+    p = v * (1 - s),
+    q = v * (1 - f * s),
+    t = v * (1 - (1 - f) * s);
+  return (
+    [
+      [v, t, p],
+      [q, v, p],
+      [p, v, t],
+      [p, q, v],
+      [t, p, v],
+      [v, p, q],
+    ] as Colour[]
+  )[i % 6];
 }
 
 /** Signed "inside-ness" of a shape at (x, y): > 0 inside, in pixels from the edge (approximately). */
 type Shape = (x: number, y: number) => number;
 
 function randomShape(r: () => number, h: number, w: number, scale: number): Shape {
-  const cx = w * (0.3 + 0.4 * r()), cy = h * (0.3 + 0.4 * r());
+  const cx = w * (0.3 + 0.4 * r()),
+    cy = h * (0.3 + 0.4 * r());
   const size = Math.min(h, w) * scale * (0.6 + 0.4 * r());
   const angle = r() * Math.PI;
-  const cos = Math.cos(angle), sin = Math.sin(angle);
+  const cos = Math.cos(angle),
+    sin = Math.sin(angle);
   const kind = Math.floor(r() * 4);
-  if (kind === 0) { // ellipse
-    const ax = size * (0.6 + 0.5 * r()), ay = size * (0.4 + 0.4 * r());
+  if (kind === 0) {
+    // ellipse
+    const ax = size * (0.6 + 0.5 * r()),
+      ay = size * (0.4 + 0.4 * r());
     return (x, y) => {
-      const dx = x - cx, dy = y - cy, u = dx * cos + dy * sin, v = -dx * sin + dy * cos;
+      const dx = x - cx,
+        dy = y - cy,
+        u = dx * cos + dy * sin,
+        v = -dx * sin + dy * cos;
       return (1 - Math.hypot(u / ax, v / ay)) * Math.min(ax, ay);
     };
   }
-  if (kind === 1) { // rounded rectangle
-    const ax = size * (0.5 + 0.5 * r()), ay = size * (0.4 + 0.4 * r()), rad = size * 0.15;
+  if (kind === 1) {
+    // rounded rectangle
+    const ax = size * (0.5 + 0.5 * r()),
+      ay = size * (0.4 + 0.4 * r()),
+      rad = size * 0.15;
     return (x, y) => {
-      const dx = x - cx, dy = y - cy, u = Math.abs(dx * cos + dy * sin) - ax + rad, v = Math.abs(-dx * sin + dy * cos) - ay + rad;
+      const dx = x - cx,
+        dy = y - cy,
+        u = Math.abs(dx * cos + dy * sin) - ax + rad,
+        v = Math.abs(-dx * sin + dy * cos) - ay + rad;
       return -(Math.hypot(Math.max(u, 0), Math.max(v, 0)) + Math.min(Math.max(u, v), 0) - rad);
     };
   }
-  if (kind === 2) { // star / polygon-like blob with k lobes
-    const k = 3 + Math.floor(r() * 5), depth = 0.15 + 0.3 * r(), phase = r() * 6.28;
+  if (kind === 2) {
+    // star / polygon-like blob with k lobes
+    const k = 3 + Math.floor(r() * 5),
+      depth = 0.15 + 0.3 * r(),
+      phase = r() * 6.28;
     return (x, y) => {
-      const dx = x - cx, dy = y - cy, th = Math.atan2(dy, dx);
+      const dx = x - cx,
+        dy = y - cy,
+        th = Math.atan2(dy, dx);
       const radius = size * (1 - depth + depth * Math.cos(k * th + phase));
       return radius - Math.hypot(dx, dy);
     };
   }
   // organic blob: radius modulated by a few random harmonics
-  const harm = Array.from({ length: 4 }, (_, i) => [0.25 * r() / (i + 1), r() * 6.28] as const);
+  const harm = Array.from({ length: 4 }, (_, i) => [(0.25 * r()) / (i + 1), r() * 6.28] as const);
   return (x, y) => {
-    const dx = x - cx, dy = y - cy, th = Math.atan2(dy, dx);
+    const dx = x - cx,
+      dy = y - cy,
+      th = Math.atan2(dy, dx);
     let m = 1;
-    harm.forEach(([a, ph], i) => { m += a * Math.cos((i + 2) * th + ph); });
+    harm.forEach(([a, ph], i) => {
+      m += a * Math.cos((i + 2) * th + ph);
+    });
     return size * m - Math.hypot(dx, dy);
   };
 }
@@ -94,7 +148,9 @@ function randomShape(r: () => number, h: number, w: number, scale: number): Shap
 /** One sample; `index` selects it within the seed's stream (so splits are disjoint index ranges). */
 export function syntheticSample(seed: number, index: number, height: number, width = height): SodSample {
   const r = rng(hashSeed(seed, index));
-  const h = height, w = width, n = h * w;
+  const h = height,
+    w = width,
+    n = h * w;
   const image = new Float32Array(3 * n);
   const mask = new Float32Array(n);
 
@@ -125,14 +181,24 @@ export function syntheticSample(seed: number, index: number, height: number, wid
 }
 
 /** Alpha-blends `shape` (soft edge one pixel wide) in `colour` onto the image (and the mask if given). */
-function paint(image: Float32Array, mask: Float32Array | null, shape: Shape, colour: Colour, alpha: number, h: number, w: number, texture: Float32Array | null) {
+function paint(
+  image: Float32Array,
+  mask: Float32Array | null,
+  shape: Shape,
+  colour: Colour,
+  alpha: number,
+  h: number,
+  w: number,
+  texture: Float32Array | null,
+) {
   const n = h * w;
   for (let y = 0; y < h; y++) {
     for (let x = 0; x < w; x++) {
       const d = shape(x + 0.5, y + 0.5);
       if (d < -1) continue;
       const cover = Math.min(1, Math.max(0, (d + 1) / 2));
-      const a = cover * alpha, i = y * w + x;
+      const a = cover * alpha,
+        i = y * w + x;
       const shade = texture ? 0.75 + 0.5 * texture[i] : 1;
       for (let c = 0; c < 3; c++) image[c * n + i] = image[c * n + i] * (1 - a) + Math.min(1, colour[c] * shade) * a;
       if (mask) mask[i] = Math.max(mask[i], cover);
@@ -143,7 +209,8 @@ function paint(image: Float32Array, mask: Float32Array | null, shape: Shape, col
 /** `count` samples starting at `start` as batched arrays: images [count,3,H,W], masks [count,1,H,W]. */
 export function syntheticBatch(seed: number, start: number, count: number, height: number, width = height): { images: Float32Array; masks: Float32Array } {
   const n = height * width;
-  const images = new Float32Array(count * 3 * n), masks = new Float32Array(count * n);
+  const images = new Float32Array(count * 3 * n),
+    masks = new Float32Array(count * n);
   for (let k = 0; k < count; k++) {
     const s = syntheticSample(seed, start + k, height, width);
     images.set(s.image, k * 3 * n);

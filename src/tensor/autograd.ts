@@ -4,7 +4,7 @@
  * (a reverse topological order), calling each op's VJP. VJPs are written with public ops, so they
  * run on the GPU and are themselves traced by any outer trace (higher-order gradients).
  */
-import { Tensor, view } from './tensor';
+import { Tensor } from './tensor';
 import { startScope, endScope } from './scope';
 import * as tree from './tree';
 import { sameShape, fmtShape } from '../base/shape';
@@ -45,15 +45,26 @@ function backward(trace: Trace, roots: readonly Tensor[], cts: readonly Tensor[]
     let gin: (Tensor | null)[];
     if (freeEarly) {
       startScope();
-      try { gin = compute(); } finally { endScope(gin!); }
+      try {
+        gin = compute();
+      } finally {
+        endScope(gin!);
+      }
     } else gin = compute();
     if (freeEarly) {
       for (const o of e.outputs) {
         const g = grads.get(o.id);
-        if (g && !roots.includes(o)) { grads.delete(o.id); owned.delete(g); if (!gin.includes(g)) g.dispose(); }
+        if (g && !roots.includes(o)) {
+          grads.delete(o.id);
+          owned.delete(g);
+          if (!gin.includes(g)) g.dispose();
+        }
       }
     }
-    e.inputs.forEach((x, i) => { const g = gin[i]; if (g) store(x as Tensor, g); });
+    e.inputs.forEach((x, i) => {
+      const g = gin[i];
+      if (g) store(x as Tensor, g);
+    });
   }
   return grads;
 }
@@ -77,7 +88,8 @@ export function valueAndGrad<F extends (...args: any[]) => any>(f: F, options: G
   const nums = typeof argnums === 'number' ? [argnums] : [...argnums];
   return (...args: Parameters<F>): [any, GradResult] => {
     nums.forEach((n) => {
-      if (!Number.isInteger(n) || n < 0 || n >= args.length) throw new RangeError(`valueAndGrad: argnums entry ${n} is out of range for ${args.length} arguments`);
+      if (!Number.isInteger(n) || n < 0 || n >= args.length)
+        throw new RangeError(`valueAndGrad: argnums entry ${n} is out of range for ${args.length} arguments`);
     });
     const trace = new Trace();
     const outer = active.length > 0;
@@ -92,11 +104,15 @@ export function valueAndGrad<F extends (...args: any[]) => any>(f: F, options: G
       });
       active.push(trace);
       let out: any;
-      try { out = f(...traced); } finally { active.splice(active.indexOf(trace), 1); }
+      try {
+        out = f(...traced);
+      } finally {
+        active.splice(active.indexOf(trace), 1);
+      }
       const [value, aux] = hasAux ? checkAux(out) : [out, undefined];
       checkScalar('valueAndGrad', value);
       const grads = backward(trace, [value], [onesLike(value)]);
-      const g = leafTrees.map((lt) => tree.map(lt, (leaf: unknown) => (leaf instanceof Tensor ? grads.get(leaf.id) ?? zerosLike(leaf) : null)));
+      const g = leafTrees.map((lt) => tree.map(lt, (leaf: unknown) => (leaf instanceof Tensor ? (grads.get(leaf.id) ?? zerosLike(leaf)) : null)));
       result = [hasAux ? [value, aux] : value, typeof argnums === 'number' ? g[0] : g];
       return result;
     } finally {
@@ -125,14 +141,20 @@ export function vjp(f: (...args: any[]) => Tensor, ...primals: any[]): [Tensor, 
   const leafTrees = primals.map((p) => tree.map(p, (leaf: unknown) => (leaf instanceof Tensor ? track(alias(leaf), trace) : leaf)));
   active.push(trace);
   let out: Tensor;
-  try { out = f(...leafTrees); } finally { active.splice(active.indexOf(trace), 1); }
+  try {
+    out = f(...leafTrees);
+  } finally {
+    active.splice(active.indexOf(trace), 1);
+  }
   if (!(out instanceof Tensor)) throw new TypeError('vjp: the function must return a Tensor');
   const fn = (ct: Tensor) => {
     if (!(ct instanceof Tensor) || !sameShape(ct.shape, out.shape)) {
-      throw new TypeError(`vjp: cotangent must be a Tensor of the output's shape ${fmtShape(out.shape)}; got ${ct instanceof Tensor ? fmtShape(ct.shape) : typeof ct}`);
+      throw new TypeError(
+        `vjp: cotangent must be a Tensor of the output's shape ${fmtShape(out.shape)}; got ${ct instanceof Tensor ? fmtShape(ct.shape) : typeof ct}`,
+      );
     }
     const grads = backward(trace, [out], [ct]);
-    return leafTrees.map((lt) => tree.map(lt, (leaf: unknown) => (leaf instanceof Tensor ? grads.get(leaf.id) ?? zerosLike(leaf) : null)));
+    return leafTrees.map((lt) => tree.map(lt, (leaf: unknown) => (leaf instanceof Tensor ? (grads.get(leaf.id) ?? zerosLike(leaf)) : null)));
   };
   return [out, fn];
 }
@@ -157,6 +179,9 @@ function checkAux(out: unknown): [unknown, unknown] {
 
 function checkScalar(fn: string, v: unknown): asserts v is Tensor {
   if (!(v instanceof Tensor)) throw new TypeError(`${fn}: the function must return a scalar Tensor; got ${typeof v}`);
-  if (v.size !== 1) throw new TypeError(`${fn}: the function must return a scalar (one element); got shape ${fmtShape(v.shape)}. Reduce it (e.g. mean) or use vjp for non-scalar outputs`);
+  if (v.size !== 1)
+    throw new TypeError(
+      `${fn}: the function must return a scalar (one element); got shape ${fmtShape(v.shape)}. Reduce it (e.g. mean) or use vjp for non-scalar outputs`,
+    );
   if (v.dtype !== 'float32') throw new TypeError(`${fn}: the function must return a float32 tensor; got ${v.dtype}`);
 }

@@ -5,9 +5,7 @@
  * (JAX's custom_vjp, TF.js's customGrad). Custom ops stay out of the built-in registry.
  */
 import { view, type Tensor } from './tensor';
-import {
-  defineOp, internal, untraced, type InputDecl, type Inputs, type OpSpec, type Operand, type RefTensor,
-} from './ops/define';
+import { defineOp, internal, untraced, type InputDecl, type Inputs, type OpSpec, type Operand, type RefTensor } from './ops/define';
 
 export type { InputDecl, InputKind, Inputs, OpSpec, OutputMeta, TensorMeta, VjpContext } from './ops/define';
 
@@ -26,7 +24,11 @@ export type CustomOpFn<I extends InputDecl, A> = (inputs: Partial<Inputs<I, Tens
  * records the op for `grad` when traced (the VJP is written with public ops).
  */
 export function customOp<I extends InputDecl, A = Record<string, never>>(spec: CustomOpSpec<I, A>): CustomOpFn<I, A> {
-  const reference = spec.reference ?? (() => { throw new Error(`${spec.name}: custom op without a float64 reference`); });
+  const reference =
+    spec.reference ??
+    (() => {
+      throw new Error(`${spec.name}: custom op without a float64 reference`);
+    });
   const op = defineOp<I, A>({ ...spec, reference } as OpSpec<I, A>, { register: false });
   const names = Object.keys(spec.inputs);
   return (inputs, attrs) => {
@@ -56,18 +58,31 @@ export interface CustomVjpContext<Args extends readonly Tensor[]> {
  *
  *   const clipGrad = customVjp((x: Tensor) => mul(x, 1), ({ dy }) => [clamp(dy, -1, 1)]);
  */
-export function customVjp<Args extends Tensor[]>(fn: (...xs: Args) => Tensor, vjp: (ctx: CustomVjpContext<Args>) => readonly (Tensor | null)[],
-                                                 name = 'customVjp'): (...xs: Args) => Tensor {
+export function customVjp<Args extends Tensor[]>(
+  fn: (...xs: Args) => Tensor,
+  vjp: (ctx: CustomVjpContext<Args>) => readonly (Tensor | null)[],
+  name = 'customVjp',
+): (...xs: Args) => Tensor {
   // the attrs carry the forward's result, computed once: its shape is the op's rule
-  interface Run { result: () => Tensor }
-  const op = defineOp({
-    name,
-    inputs: { xs: 'tensor[]' },
-    shape: (_, a: Run) => { const y = a.result(); return { shape: y.shape, dtype: y.dtype }; },
-    produce: (_, a) => a.result(),
-    reference: (): RefTensor => { throw new Error(`${name}: customVjp has no float64 reference`); },
-    vjp: ({ dy, inputs: { xs }, outputs: [y] }) => vjp({ dy, inputs: xs as unknown as Args, output: y }),
-  }, { register: false });
+  interface Run {
+    result: () => Tensor;
+  }
+  const op = defineOp(
+    {
+      name,
+      inputs: { xs: 'tensor[]' },
+      shape: (_, a: Run) => {
+        const y = a.result();
+        return { shape: y.shape, dtype: y.dtype };
+      },
+      produce: (_, a) => a.result(),
+      reference: (): RefTensor => {
+        throw new Error(`${name}: customVjp has no float64 reference`);
+      },
+      vjp: ({ dy, inputs: { xs }, outputs: [y] }) => vjp({ dy, inputs: xs as unknown as Args, output: y }),
+    },
+    { register: false },
+  );
   return (...xs: Args) => {
     let y: Tensor | undefined;
     // intermediates of fn are freed; only its result is kept

@@ -81,7 +81,10 @@ export function memory(device?: Device): MemoryInfo {
   const acc: MemoryInfo = { liveTensors, liveBytes: 0, peakBytes: 0, pooledBytes: 0, liveBuffers: 0 };
   for (const d of devices) {
     const s = d.pool.snapshot;
-    acc.liveBytes += s.liveBytes; acc.peakBytes += s.peakBytes; acc.pooledBytes += s.pooledBytes; acc.liveBuffers += s.liveBuffers;
+    acc.liveBytes += s.liveBytes;
+    acc.peakBytes += s.peakBytes;
+    acc.pooledBytes += s.pooledBytes;
+    acc.liveBuffers += s.liveBuffers;
   }
   return acc;
 }

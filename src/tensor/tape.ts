@@ -5,7 +5,12 @@
 import { Tensor } from './tensor';
 import type { Op, Operand } from './ops/define';
 
-export interface Entry { op: Op; inputs: readonly Operand[]; outputs: readonly Tensor[]; attrs: unknown; }
+export interface Entry {
+  op: Op;
+  inputs: readonly Operand[];
+  outputs: readonly Tensor[];
+  attrs: unknown;
+}
 
 export class Trace {
   private static next = 1;
@@ -19,7 +24,11 @@ let paused = 0;
 /** Runs `fn` with no tape recording (used for op forwards and `noGrad`). */
 export function withoutTape<T>(fn: () => T): T {
   paused++;
-  try { return fn(); } finally { paused--; }
+  try {
+    return fn();
+  } finally {
+    paused--;
+  }
 }
 
 /** Whether ops are being recorded onto some trace right now. */
@@ -37,4 +46,3 @@ export function record(op: Op, inputs: readonly Operand[], outputs: readonly Ten
   for (const t of active) if (ids.includes(t.id)) t.entries.push(entry);
   for (const y of outputs) if (y.dtype === 'float32') y.traces = ids;
 }
-

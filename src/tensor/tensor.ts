@@ -8,9 +8,16 @@ import { formatTensor } from './format';
 /** A GPU buffer shared by tensors that view the same data (e.g. after reshape). */
 export class Storage {
   refs = 1;
-  constructor(readonly device: Device, readonly buffer: GPUBuffer, readonly byteSize: number) {}
+  constructor(
+    readonly device: Device,
+    readonly buffer: GPUBuffer,
+    readonly byteSize: number,
+  ) {}
 
-  retain(): this { this.refs++; return this; }
+  retain(): this {
+    this.refs++;
+    return this;
+  }
 
   release(): void {
     if (--this.refs === 0) this.device.pool.release(this.buffer);
@@ -27,16 +34,26 @@ export class Tensor {
   /** Ids of the gradient traces following this tensor (see autograd.ts). */
   traces: readonly number[] = [];
 
-  constructor(shape: Shape, readonly dtype: DType, storage: Storage) {
+  constructor(
+    shape: Shape,
+    readonly dtype: DType,
+    storage: Storage,
+  ) {
     this.shape = Object.freeze(shape.slice());
     this.size = sizeOf(shape);
     this._storage = storage;
     registerTensor(this);
   }
 
-  get ndim(): number { return this.shape.length; }
-  get device(): Device { return this.storage.device; }
-  get isDisposed(): boolean { return this._storage === null; }
+  get ndim(): number {
+    return this.shape.length;
+  }
+  get device(): Device {
+    return this.storage.device;
+  }
+  get isDisposed(): boolean {
+    return this._storage === null;
+  }
 
   /** The storage; throws if the tensor was disposed. */
   get storage(): Storage {
@@ -44,7 +61,9 @@ export class Tensor {
     return this._storage;
   }
 
-  get buffer(): GPUBuffer { return this.storage.buffer; }
+  get buffer(): GPUBuffer {
+    return this.storage.buffer;
+  }
 
   /** Frees the GPU memory (returns it to the pool once no other view shares it). Idempotent. */
   dispose(): void {
@@ -54,7 +73,9 @@ export class Tensor {
     unregisterTensor(this);
   }
 
-  [Symbol.dispose](): void { this.dispose(); }
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
 
   /** Reads the values back as a typed array (bool as Uint32Array of 0/1, float16 decoded to a Float32Array). */
   async data(): Promise<AnyTypedArray> {

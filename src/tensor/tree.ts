@@ -31,7 +31,10 @@ export function flatten(tree: unknown, options: FlattenOptions = {}): { path: st
   const container = (x: unknown) =>
     custom ? !custom(x) && typeof x === 'object' && x !== null && !ArrayBuffer.isView(x) : Array.isArray(x) || isPlainObject(x);
   const walk = (node: unknown, path: string) => {
-    if (!container(node)) { out.push({ path, value: node }); return; }
+    if (!container(node)) {
+      out.push({ path, value: node });
+      return;
+    }
     if (seen.has(node)) return;
     seen.add(node);
     if (Array.isArray(node)) node.forEach((c, i) => walk(c, path ? `${path}.${i}` : String(i)));
@@ -54,10 +57,22 @@ export function tensors(tree: unknown): Tensor[] {
 /** Maps every leaf keeping the structure; `fn` also gets the leaf's path and the matching leaves of `others`. */
 export function map<T = unknown>(tree: unknown, fn: (leaf: any, path: string, ...others: any[]) => T, ...others: unknown[]): any {
   const walk = (node: unknown, path: string, rest: unknown[]): unknown => {
-    if (Array.isArray(node)) return node.map((c, i) => walk(c, path ? `${path}.${i}` : String(i), rest.map((r) => (r as unknown[])?.[i])));
+    if (Array.isArray(node))
+      return node.map((c, i) =>
+        walk(
+          c,
+          path ? `${path}.${i}` : String(i),
+          rest.map((r) => (r as unknown[])?.[i]),
+        ),
+      );
     if (isPlainObject(node)) {
       const o: Record<string, unknown> = {};
-      for (const k of Object.keys(node)) o[k] = walk(node[k], path ? `${path}.${k}` : k, rest.map((r) => (r as Record<string, unknown>)?.[k]));
+      for (const k of Object.keys(node))
+        o[k] = walk(
+          node[k],
+          path ? `${path}.${k}` : k,
+          rest.map((r) => (r as Record<string, unknown>)?.[k]),
+        );
       return o;
     }
     return (fn as (...a: unknown[]) => T)(node, path, ...rest);

@@ -21,11 +21,15 @@ const checkSchedule = (fn: string, arg: string, f: unknown) => {
   if (typeof f !== 'function') throw new ArgumentError(fn, arg, `is ${describe(f)}`, 'a schedule (step) => number');
 };
 
-export const constant = (lr: number): Schedule => { rate('constant', lr); return () => lr; };
+export const constant = (lr: number): Schedule => {
+  rate('constant', lr);
+  return () => lr;
+};
 
 /** StepLR: lr·γ^⌊step/stepSize⌋. */
 export const stepLR = (lr: number, o: { stepSize: number; gamma?: number }): Schedule => {
-  rate('stepLR', lr); opts('stepLR', o, ['stepSize', 'gamma'], ['stepSize']);
+  rate('stepLR', lr);
+  opts('stepLR', o, ['stepSize', 'gamma'], ['stepSize']);
   const { stepSize, gamma = 0.1 } = o;
   checkNumberOption('stepLR', 'stepSize', stepSize, { min: 0, minExclusive: true, integer: true });
   checkNumberOption('stepLR', 'gamma', gamma, { min: 0 });
@@ -34,7 +38,8 @@ export const stepLR = (lr: number, o: { stepSize: number; gamma?: number }): Sch
 
 /** MultiStepLR: multiplied by γ at each milestone passed. */
 export const multiStepLR = (lr: number, o: { milestones: readonly number[]; gamma?: number }): Schedule => {
-  rate('multiStepLR', lr); opts('multiStepLR', o, ['milestones', 'gamma'], ['milestones']);
+  rate('multiStepLR', lr);
+  opts('multiStepLR', o, ['milestones', 'gamma'], ['milestones']);
   const { milestones, gamma = 0.1 } = o;
   if (!Array.isArray(milestones) || !milestones.every((m) => Number.isInteger(m) && m >= 0)) {
     throw new ArgumentError('multiStepLR', 'milestones', `is ${describe(milestones)}`, 'an array of non-negative integers');
@@ -44,7 +49,8 @@ export const multiStepLR = (lr: number, o: { milestones: readonly number[]; gamm
 };
 
 export const exponentialLR = (lr: number, o: { gamma: number }): Schedule => {
-  rate('exponentialLR', lr); opts('exponentialLR', o, ['gamma'], ['gamma']);
+  rate('exponentialLR', lr);
+  opts('exponentialLR', o, ['gamma'], ['gamma']);
   const { gamma } = o;
   checkNumberOption('exponentialLR', 'gamma', gamma, { min: 0 });
   return (step) => lr * gamma ** step;
@@ -52,7 +58,8 @@ export const exponentialLR = (lr: number, o: { gamma: number }): Schedule => {
 
 /** CosineAnnealingLR (closed form): ηmin + (lr − ηmin)(1 + cos(π·t/Tmax))/2, held at ηmin past Tmax. */
 export const cosineAnnealingLR = (lr: number, o: { tMax: number; etaMin?: number }): Schedule => {
-  rate('cosineAnnealingLR', lr); opts('cosineAnnealingLR', o, ['tMax', 'etaMin'], ['tMax']);
+  rate('cosineAnnealingLR', lr);
+  opts('cosineAnnealingLR', o, ['tMax', 'etaMin'], ['tMax']);
   const { tMax, etaMin = 0 } = o;
   checkNumberOption('cosineAnnealingLR', 'tMax', tMax, { min: 0, minExclusive: true, integer: true });
   checkNumberOption('cosineAnnealingLR', 'etaMin', etaMin, { min: 0 });
@@ -61,21 +68,27 @@ export const cosineAnnealingLR = (lr: number, o: { tMax: number; etaMin?: number
 
 /** CosineAnnealingWarmRestarts: restarts after T0, then T0·Tmult, … updates. */
 export const cosineWarmRestarts = (lr: number, o: { t0: number; tMult?: number; etaMin?: number }): Schedule => {
-  rate('cosineWarmRestarts', lr); opts('cosineWarmRestarts', o, ['t0', 'tMult', 'etaMin'], ['t0']);
+  rate('cosineWarmRestarts', lr);
+  opts('cosineWarmRestarts', o, ['t0', 'tMult', 'etaMin'], ['t0']);
   const { t0, tMult = 1, etaMin = 0 } = o;
   checkNumberOption('cosineWarmRestarts', 't0', t0, { min: 0, minExclusive: true, integer: true });
   checkNumberOption('cosineWarmRestarts', 'tMult', tMult, { min: 1, integer: true });
   checkNumberOption('cosineWarmRestarts', 'etaMin', etaMin, { min: 0 });
   return (step) => {
-    let tCur = step, tI = t0;
-    while (tCur >= tI) { tCur -= tI; tI *= tMult; }
+    let tCur = step,
+      tI = t0;
+    while (tCur >= tI) {
+      tCur -= tI;
+      tI *= tMult;
+    }
     return etaMin + ((lr - etaMin) * (1 + Math.cos((Math.PI * tCur) / tI))) / 2;
   };
 };
 
 /** LinearLR warm-up: factor goes linearly from startFactor to 1 over `steps` updates, then the schedule `after` (or lr). */
 export const linearWarmup = (lr: number, o: { steps: number; startFactor?: number; after?: Schedule }): Schedule => {
-  rate('linearWarmup', lr); opts('linearWarmup', o, ['steps', 'startFactor', 'after'], ['steps']);
+  rate('linearWarmup', lr);
+  opts('linearWarmup', o, ['steps', 'startFactor', 'after'], ['steps']);
   const { steps, startFactor = 1 / 3, after } = o;
   checkNumberOption('linearWarmup', 'steps', steps, { min: 0, integer: true });
   // PyTorch's LinearLR: 0 < start_factor ≤ 1
@@ -86,7 +99,8 @@ export const linearWarmup = (lr: number, o: { steps: number; startFactor?: numbe
 
 /** SequentialLR: each schedule runs for its span of updates, counted from its own start. */
 export const sequential = (parts: readonly { schedule: Schedule; steps: number }[]): Schedule => {
-  if (!Array.isArray(parts) || parts.length === 0) throw new ArgumentError('sequential', 'parts', `is ${describe(parts)}`, 'a non-empty array of { schedule, steps }');
+  if (!Array.isArray(parts) || parts.length === 0)
+    throw new ArgumentError('sequential', 'parts', `is ${describe(parts)}`, 'a non-empty array of { schedule, steps }');
   parts.forEach((p, i) => {
     checkOptions('sequential', `parts[${i}]`, p, ['schedule', 'steps']);
     checkSchedule('sequential', `parts[${i}].schedule`, p.schedule);

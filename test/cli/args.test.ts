@@ -15,7 +15,14 @@ const refuse = (argv: string[], msg: string) => expect(() => parse(...argv)).toT
 describe('parseArgs', () => {
   it('reads defaults, --name value, --name=value, flags and positionals', () => {
     expect(parse()).toEqual({ _: [], model: 'a', lr: 0.1, batch: 2, panel: false, out: 'x' });
-    expect(parse('--model', 'b', '--lr=1e-3', '--batch', '8', '--panel', 'in.png', '--out=a=b')).toEqual({ _: ['in.png'], model: 'b', lr: 1e-3, batch: 8, panel: true, out: 'a=b' });
+    expect(parse('--model', 'b', '--lr=1e-3', '--batch', '8', '--panel', 'in.png', '--out=a=b')).toEqual({
+      _: ['in.png'],
+      model: 'b',
+      lr: 1e-3,
+      batch: 8,
+      panel: true,
+      out: 'a=b',
+    });
     expect(parse('--panel=false', '--', '--not-an-option')).toMatchObject({ panel: false, _: ['--not-an-option'] });
   });
   it('refuses bad values with the option, what it got and what it expects', () => {

@@ -6,8 +6,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from './run-cli';
 
 let dir = '';
-beforeAll(() => { dir = mkdtempSync(join(tmpdir(), 'webgrad-cli-')); writeFileSync(join(dir, 'afile'), 'x'); });
-afterAll(() => { if (dir) rmSync(dir, { recursive: true, force: true }); });
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), 'webgrad-cli-'));
+  writeFileSync(join(dir, 'afile'), 'x');
+});
+afterAll(() => {
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
 
 describe('webgrad', () => {
   it('--help lists the commands (exit 0); no command prints it to stderr (exit 2); an unknown command is one line (exit 2)', () => {
@@ -27,7 +32,10 @@ describe('webgrad', () => {
     [['remove-bg'], 'webgrad remove-bg: no input images (give files or folders)'],
     [['remove-bg', '/nonexistent.jpg'], 'webgrad remove-bg: /nonexistent.jpg: cannot read (ENOENT)'],
     [['remove-bg', 'test/fixtures/coffee.jpg', '--out', '@DIR/afile'], "webgrad remove-bg: --out '@DIR/afile' is a file, not a folder"],
-    [['remove-bg', 'test/fixtures/coffee.jpg', '--out', '@DIR/afile/sub'], "webgrad remove-bg: --out '@DIR/afile/sub' is under a file ('@DIR/afile'), not a folder"],
+    [
+      ['remove-bg', 'test/fixtures/coffee.jpg', '--out', '@DIR/afile/sub'],
+      "webgrad remove-bg: --out '@DIR/afile/sub' is under a file ('@DIR/afile'), not a folder",
+    ],
     [['remove-bg', 'test/fixtures/coffee.jpg', '--precision', 'fp8'], "webgrad remove-bg: --precision must be fp32, fp16 or auto; got 'fp8'"],
     [['remove-bg', 'test/fixtures/coffee.jpg', '--resize', 'bicubic'], "webgrad remove-bg: --resize must be bilinear or antialias; got 'bicubic'"],
     [['export-onnx'], 'webgrad export-onnx: --out FILE.onnx is required'],

@@ -12,8 +12,14 @@ import { writePng } from '../../src/io/images';
 import { ownLines, runCli } from './run-cli';
 
 let dir = '';
-beforeAll(() => { dir = mkdtempSync(join(tmpdir(), 'webgrad-cli-train-')); writeFileSync(join(dir, 'afile'), 'x'); writeFileSync(join(dir, 'bad.safetensors'), 'junk'); });
-afterAll(() => { if (dir) rmSync(dir, { recursive: true, force: true }); });
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), 'webgrad-cli-train-'));
+  writeFileSync(join(dir, 'afile'), 'x');
+  writeFileSync(join(dir, 'bad.safetensors'), 'junk');
+});
+afterAll(() => {
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
 
 const TINY = ['--size', '32', '--crop', '32', '--batch', '2', '--eval-count', '2'];
 
@@ -41,7 +47,9 @@ describe('webgrad train-u2net: bad command lines', () => {
   it('a bad --resume file: one line, exit 2, before the device opens', () => {
     const r = runCli(['train-u2net', '--resume', join(dir, 'bad.safetensors'), '--out', join(dir, 'r')]);
     expect(r.status, r.stderr).toBe(2);
-    expect(r.stderr.split('\n').filter(Boolean)).toEqual([expect.stringMatching(/^webgrad train-u2net: --resume '.*bad\.safetensors' is not a safetensors file \(4 bytes\)/)]);
+    expect(r.stderr.split('\n').filter(Boolean)).toEqual([
+      expect.stringMatching(/^webgrad train-u2net: --resume '.*bad\.safetensors' is not a safetensors file \(4 bytes\)/),
+    ]);
   });
 });
 
@@ -51,23 +59,43 @@ describe('webgrad train-u2net: runs', () => {
     const r = runCli(['train-u2net', ...TINY, '--iters', '2', '--eval-every', '2', '--ckpt-every', '2', '--out', out]);
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/best held-out IoU so far: [\d.]+ \(MAE [\d.]+\) → .*best\.safetensors/);
-    const last = readFileSync(join(out, 'last.safetensors')), best = readFileSync(join(out, 'best.safetensors'));
+    const last = readFileSync(join(out, 'last.safetensors')),
+      best = readFileSync(join(out, 'best.safetensors'));
     const wrong = runCli(['train-u2net', '--model', 'u2net', '--resume', join(out, 'last.safetensors'), '--out', out]);
     expect(wrong.status, wrong.stderr).toBe(2);
-    expect(wrong.stderr.split('\n').filter(Boolean)).toEqual([expect.stringMatching(/--resume '.*last\.safetensors' holds u2netp \(standard\); give --model u2netp --variant standard/)]);
+    expect(wrong.stderr.split('\n').filter(Boolean)).toEqual([
+      expect.stringMatching(/--resume '.*last\.safetensors' holds u2netp \(standard\); give --model u2netp --variant standard/),
+    ]);
     // eval-u2net scores the checkpoint as the training run's own evaluation did
-    const final = /eval \(final, 2 held-out\): IoU ([\d.]+)  MAE ([\d.]+)/.exec(r.stdout)!;
+    const final = /eval \(final, 2 held-out\): IoU ([\d.]+) {2}MAE ([\d.]+)/.exec(r.stdout)!;
     const e = runCli(['eval-u2net', '--weights', join(out, 'best.safetensors'), '--size', '32', '--count', '2', '--json']);
     expect(e.status, e.stderr).toBe(0);
     const scores = JSON.parse(e.stdout);
     expect(scores.samples).toBe(2);
     expect(scores.IoU).toBeCloseTo(Number(final[1]), 3);
     expect(scores.MAE).toBeCloseTo(Number(final[2]), 4);
-    const d = runCli(['train-u2net', ...TINY, '--iters', '6', '--eval-every', '2', '--ckpt-every', '2', '--lr', '1e6', '--resume', join(out, 'last.safetensors'), '--out', out]);
+    const d = runCli([
+      'train-u2net',
+      ...TINY,
+      '--iters',
+      '6',
+      '--eval-every',
+      '2',
+      '--ckpt-every',
+      '2',
+      '--lr',
+      '1e6',
+      '--resume',
+      join(out, 'last.safetensors'),
+      '--out',
+      out,
+    ]);
     expect(d.status, d.stderr).toBe(1);
     const lines = ownLines(d.stderr);
     expect(lines).toHaveLength(1);
-    expect(lines[0]).toMatch(/^webgrad train-u2net: the (loss became|weights became non-finite|held-out evaluation).*; stopped\. The last good checkpoint is .*last\.safetensors \(iteration 2\).*Try a lower --lr \(now 1000000\)\.$/);
+    expect(lines[0]).toMatch(
+      /^webgrad train-u2net: the (loss became|weights became non-finite|held-out evaluation).*; stopped\. The last good checkpoint is .*last\.safetensors \(iteration 2\).*Try a lower --lr \(now 1000000\)\.$/,
+    );
     expect(readFileSync(join(out, 'last.safetensors')).equals(last)).toBe(true);
     expect(readFileSync(join(out, 'best.safetensors')).equals(best)).toBe(true);
   });

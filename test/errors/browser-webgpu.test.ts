@@ -3,13 +3,20 @@ import { describe, it, expect, afterEach, vi } from 'vitest';
 import { findGPU, registerGPUProvider, requestAdapter, GPUOpError } from '../../src/kernels/webgpu/device';
 
 const reason = async (f: () => Promise<unknown>): Promise<Error> => {
-  try { await f(); } catch (e) { return e as Error; }
+  try {
+    await f();
+  } catch (e) {
+    return e as Error;
+  }
   throw new Error('expected an error; none was thrown');
 };
 
 describe('no WebGPU in a browser', () => {
-  const nodeGpu = findGPU();      // Dawn, registered by test/helpers/setup.ts
-  afterEach(() => { vi.unstubAllGlobals(); registerGPUProvider(() => nodeGpu); });
+  const nodeGpu = findGPU(); // Dawn, registered by test/helpers/setup.ts
+  afterEach(() => {
+    vi.unstubAllGlobals();
+    registerGPUProvider(() => nodeGpu);
+  });
 
   /** A page: `document` exists, no runtime provider, `navigator` as given. */
   const page = (navigator: object) => {

@@ -4,7 +4,11 @@ import { tensor, add, createDevice, GPUOpError } from '../../src/node';
 import { empty } from '../../src/tensor/tensor';
 
 const asyncErr = async (f: () => Promise<unknown>): Promise<Error> => {
-  try { await f(); } catch (e) { return e as Error; }
+  try {
+    await f();
+  } catch (e) {
+    return e as Error;
+  }
   throw new Error('expected an error; none was thrown');
 };
 
@@ -20,15 +24,17 @@ describe('GPU errors', () => {
     expect(e).toBeInstanceOf(GPUOpError);
     expect(e.message).toContain("kernel 'test:deliberately-bad-kernel' failed to compile");
     expect(e.message).toContain('bad-kernel-device');
-    expect(e.message).toMatch(/\d+\| @compute/);        // the numbered source is included
+    expect(e.message).toMatch(/\d+\| @compute/); // the numbered source is included
     // the error is reported once; the device stays usable for valid work
     out.dispose();
     const t = tensor([1, 2], { device });
     const u = add(t, 1);
-    await device.sync().catch(() => {});             // drain a follow-on batch error from the invalid pipeline, if any
+    await device.sync().catch(() => {}); // drain a follow-on batch error from the invalid pipeline, if any
     const v = add(t, 2);
-    expect([...await v.data()]).toEqual([3, 4]);
-    t.dispose(); u.dispose(); v.dispose();
+    expect([...(await v.data())]).toEqual([3, 4]);
+    t.dispose();
+    u.dispose();
+    v.dispose();
     device.destroy();
   });
 
@@ -39,7 +45,11 @@ describe('GPU errors', () => {
     await device.gpu.lost;
     expect(device.isLost).toBe(true);
     let e: Error | null = null;
-    try { add(t, 1); } catch (err) { e = err as Error; }
+    try {
+      add(t, 1);
+    } catch (err) {
+      e = err as Error;
+    }
     expect(e).toBeInstanceOf(GPUOpError);
     expect(e!.message).toMatch(/add: doomed: device lost/);
     const e2 = await asyncErr(() => t.data());
@@ -52,7 +62,10 @@ describe('GPU errors', () => {
     const device = await createDevice({ label: 'doomed2' });
     const t = tensor([1, 2, 3], { device });
     device.gpu.destroy();
-    const e = await asyncErr(async () => { const y = add(t, 1); await y.data(); });
+    const e = await asyncErr(async () => {
+      const y = add(t, 1);
+      await y.data();
+    });
     expect(e.message).toMatch(/lost/);
   });
 });

@@ -14,7 +14,16 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 describe('safetensors files (Node)', () => {
   it('saves a param tree by dotted path and loads it back', async () => {
     const path = join(dir, 'model.safetensors');
-    const params = { fc: { weight: tensor([[1, 2], [3, 4]]), bias: tensor([0.5, -0.5]) }, layers: [{ scale: new HostTensor('float64', [1], Float64Array.of(2.5)) }] };
+    const params = {
+      fc: {
+        weight: tensor([
+          [1, 2],
+          [3, 4],
+        ]),
+        bias: tensor([0.5, -0.5]),
+      },
+      layers: [{ scale: new HostTensor('float64', [1], Float64Array.of(2.5)) }],
+    };
     await saveSafetensors(path, params, { step: '10' });
     const { tensors, metadata } = await loadSafetensors(path);
     expect(metadata).toEqual({ step: '10' });
@@ -45,12 +54,15 @@ describe('safetensors files (Node)', () => {
     writeFileSync(path, 'old contents');
     const files = fileURLToPath(new URL('../../src/io/files.ts', import.meta.url));
     const script = join(dir, 'child.mts');
-    writeFileSync(script, `
+    writeFileSync(
+      script,
+      `
       import { writeFileAtomic } from ${JSON.stringify(files)};
       await writeFileAtomic(${JSON.stringify(path)}, new Uint8Array(1 << 20).fill(65), {
         write: async (fh, data) => { await fh.write(data, 0, 4096); await fh.sync(); process.kill(process.pid, 'SIGKILL'); },
       });
-    `);
+    `,
+    );
     const root = fileURLToPath(new URL('../../', import.meta.url));
     const r = spawnSync(process.execPath, ['--import', 'tsx', script], { encoding: 'utf8', cwd: root });
     expect(r.stderr).not.toMatch(/Error/);
@@ -66,17 +78,20 @@ describe('safetensors files (Node)', () => {
     const path = join(dir, 'killed.bin');
     const orphan = readdirSync(dir).filter((f) => f.startsWith('.killed.bin.') && f.endsWith('.tmp'));
     expect(orphan.length).toBe(1); // left by the test above (its process is gone)
-    const live = join(dir, `.killed.bin.${process.pid}.zzlive.tmp`);               // this process: alive
-    const liveOld = join(dir, `.killed.bin.${process.pid}.zzold.tmp`);             // alive but a day old
-    const other = join(dir, `.killed.binary.99999999.zz.tmp`);                        // another target
+    const live = join(dir, `.killed.bin.${process.pid}.zzlive.tmp`); // this process: alive
+    const liveOld = join(dir, `.killed.bin.${process.pid}.zzold.tmp`); // alive but a day old
+    const other = join(dir, `.killed.binary.99999999.zz.tmp`); // another target
     for (const f of [live, liveOld, other]) writeFileSync(f, 'x');
     const dayAgo = (Date.now() - 25 * 3600 * 1000) / 1000;
     utimesSync(liveOld, dayAgo, dayAgo);
     await writeFileAtomic(path, new Uint8Array([9]));
-    const left = readdirSync(dir).filter((f) => f.endsWith('.tmp')).sort();
+    const left = readdirSync(dir)
+      .filter((f) => f.endsWith('.tmp'))
+      .sort();
     expect(left).toEqual([`.killed.bin.${process.pid}.zzlive.tmp`, '.killed.binary.99999999.zz.tmp']);
     expect([...readFileSync(path)]).toEqual([9]);
-    rmSync(live); rmSync(other);
+    rmSync(live);
+    rmSync(other);
   });
 
   it('writeFileAtomic replaces the target', async () => {

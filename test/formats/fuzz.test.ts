@@ -41,8 +41,15 @@ async function outcome(f: () => unknown): Promise<'ok' | 'error'> {
 
 describe('fuzz: mutated checkpoints give an Error or parse, never crash or hang', () => {
   it('.pt / .tar fixtures and hand-made zips (200 mutations)', async () => {
-    const files: Uint8Array[] = ['float32.pt', 'checkpoint.pt', 'legacy_with_offsets.pt', 'simple_legacy.pt', 'tar_weight_bias.tar', 'bool.pt', 'parameter.pt']
-      .map((f) => new Uint8Array(readFileSync(join(FIXTURES, f))));
+    const files: Uint8Array[] = [
+      'float32.pt',
+      'checkpoint.pt',
+      'legacy_with_offsets.pt',
+      'simple_legacy.pt',
+      'tar_weight_bias.tar',
+      'bool.pt',
+      'parameter.pt',
+    ].map((f) => new Uint8Array(readFileSync(join(FIXTURES, f))));
     const strided = pickle(op.proto(2), op.emptyDict, op.str('a'), tensorOps('FloatStorage', '0', 12, 0, [4, 3], [1, 4]), op.setitem, op.stop);
     files.push(makePtZip(strided, { 0: f32bytes(Array.from({ length: 12 }, (_, i) => i)) }, { deflate: true }));
     const counts = { ok: 0, error: 0 };
@@ -56,12 +63,15 @@ describe('fuzz: mutated checkpoints give an Error or parse, never crash or hang'
   });
 
   it('safetensors files (200 mutations)', async () => {
-    const bytes = await serializeSafetensors({
-      a: new HostTensor('float32', [2, 3], Float32Array.of(1, 2, 3, 4, 5, 6)),
-      b: new HostTensor('int64', [2], BigInt64Array.of(1n, -1n)),
-      c: new HostTensor('bool', [3], Uint8Array.of(1, 0, 1)),
-      d: new HostTensor('bfloat16', [1], Uint16Array.of(0x3fc0)),
-    }, { note: 'fuzz' });
+    const bytes = await serializeSafetensors(
+      {
+        a: new HostTensor('float32', [2, 3], Float32Array.of(1, 2, 3, 4, 5, 6)),
+        b: new HostTensor('int64', [2], BigInt64Array.of(1n, -1n)),
+        c: new HostTensor('bool', [3], Uint8Array.of(1, 0, 1)),
+        d: new HostTensor('bfloat16', [1], Uint16Array.of(0x3fc0)),
+      },
+      { note: 'fuzz' },
+    );
     const counts = { ok: 0, error: 0 };
     await fc.assert(
       fc.asyncProperty(fc.array(mutation, { minLength: 1, maxLength: 4 }), async (edits) => {

@@ -23,16 +23,16 @@ describe('serializePth', () => {
     const bytes = await serializePth({
       'a.weight': new HostTensor('float32', [2, 3], Float32Array.of(1, 2, -3.5, 4, 5e-30, 6e30)),
       'bn.num_batches_tracked': new HostTensor('int32', [], Int32Array.of(7)),
-      'head': { storage: { dtype: 'float32', data: buf }, offset: 2, shape: [2, 2], stride: [4, 1] },
-      'tail': { storage: { dtype: 'float32', data: buf }, offset: 0, shape: [4, 3], stride: [1, 4] },
-      'mask': new HostTensor('bool', [3], Uint8Array.of(1, 0, 1)),
-      'big': new HostTensor('int64', [2], BigInt64Array.of(5_000_000_000n, -3n)),
-      'd': new HostTensor('float64', [1, 2], Float64Array.of(0.5, -1e300)),
-      'h': new HostTensor('float16', [1], Uint16Array.of(0x3e00)),
-      'i8': new HostTensor('int8', [2], Int8Array.of(-128, 127)),
-      'empty': new HostTensor('float32', [0, 3], new Float32Array(0)),
+      head: { storage: { dtype: 'float32', data: buf }, offset: 2, shape: [2, 2], stride: [4, 1] },
+      tail: { storage: { dtype: 'float32', data: buf }, offset: 0, shape: [4, 3], stride: [1, 4] },
+      mask: new HostTensor('bool', [3], Uint8Array.of(1, 0, 1)),
+      big: new HostTensor('int64', [2], BigInt64Array.of(5_000_000_000n, -3n)),
+      d: new HostTensor('float64', [1, 2], Float64Array.of(0.5, -1e300)),
+      h: new HostTensor('float16', [1], Uint16Array.of(0x3e00)),
+      i8: new HostTensor('int8', [2], Int8Array.of(-128, 127)),
+      empty: new HostTensor('float32', [0, 3], new Float32Array(0)),
     });
-    const r = await readPth(bytes) as Record<string, HostTensor>;
+    const r = (await readPth(bytes)) as Record<string, HostTensor>;
     expect(Object.keys(r)).toEqual(['a.weight', 'bn.num_batches_tracked', 'head', 'tail', 'mask', 'big', 'd', 'h', 'i8', 'empty']);
     expect(vals(r['a.weight'])).toEqual(Array.from(Float32Array.of(1, 2, -3.5, 4, 5e-30, 6e30)));
     expect(r['bn.num_batches_tracked'].dtype).toBe('int64');
@@ -74,17 +74,34 @@ describe('serializePth', () => {
 
   it('errors name the key and what was wrong', async () => {
     const s = { dtype: 'float32' as const, data: new Float32Array(4) };
-    await expect(serializePth({ 'x.y': { storage: s, offset: 2, shape: [2, 2], stride: [2, 1] } })).rejects.toThrow(/'x\.y' of size \[2, 2\], stride \[2, 1\] at offset 2 reads element 5 of a storage of 4/);
+    await expect(serializePth({ 'x.y': { storage: s, offset: 2, shape: [2, 2], stride: [2, 1] } })).rejects.toThrow(
+      /'x\.y' of size \[2, 2\], stride \[2, 1\] at offset 2 reads element 5 of a storage of 4/,
+    );
     await expect(serializePth({ u: new HostTensor('uint32', [1], Uint32Array.of(1)) })).rejects.toThrow(PthWriteError);
     await expect(serializePth({ u: new HostTensor('uint32', [1], Uint32Array.of(1)) })).rejects.toThrow(/'u' is uint32/);
     await expect(serializePth({ a: s as any })).rejects.toThrow(/'a' must be a Tensor, a HostTensor/);
-    await expect(serializePth({ a: { storage: s, offset: 0, shape: [4], stride: [1] }, b: { storage: { dtype: 'int32', data: s.data }, offset: 0, shape: [1], stride: [1] } })).rejects.toThrow(/'b' reads a storage as int32 that another tensor reads as float32/);
+    await expect(
+      serializePth({
+        a: { storage: s, offset: 0, shape: [4], stride: [1] },
+        b: { storage: { dtype: 'int32', data: s.data }, offset: 0, shape: [1], stride: [1] },
+      }),
+    ).rejects.toThrow(/'b' reads a storage as int32 that another tensor reads as float32/);
   });
 
   it('savePth writes GPU tensors of params and state in PyTorch module order; tied tensors share a storage', async () => {
     const w = tensor(Float32Array.of(1, 2, 3, 4), { shape: [2, 2] });
-    const params = { conv: { weight: w }, bn: { weight: tensor(Float32Array.of(1, 1), { shape: [2] }), bias: tensor(Float32Array.of(0, 0), { shape: [2] }) }, tied: { weight: w } };
-    const state = { bn: { running_mean: tensor(Float32Array.of(0.5, -0.5), { shape: [2] }), num_batches_tracked: tensor(Int32Array.of(3), { shape: [], dtype: 'int32' }), mask: tensor(Uint32Array.of(1, 0), { shape: [2], dtype: 'bool' }) } };
+    const params = {
+      conv: { weight: w },
+      bn: { weight: tensor(Float32Array.of(1, 1), { shape: [2] }), bias: tensor(Float32Array.of(0, 0), { shape: [2] }) },
+      tied: { weight: w },
+    };
+    const state = {
+      bn: {
+        running_mean: tensor(Float32Array.of(0.5, -0.5), { shape: [2] }),
+        num_batches_tracked: tensor(Int32Array.of(3), { shape: [], dtype: 'int32' }),
+        mask: tensor(Uint32Array.of(1, 0), { shape: [2], dtype: 'bool' }),
+      },
+    };
     const sd = stateDict(params, state);
     expect(Object.keys(sd)).toEqual(['conv.weight', 'bn.weight', 'bn.bias', 'bn.running_mean', 'bn.num_batches_tracked', 'bn.mask', 'tied.weight']);
     const dir = mkdtempSync(join(tmpdir(), 'pthw-'));
@@ -95,7 +112,7 @@ describe('serializePth', () => {
       const names = [...readZipDirectory(bytes).keys()];
       expect(names[0]).toBe('model/data.pkl'); // torch names the folder after the file
       expect(names.filter((n) => n.startsWith('model/data/'))).toHaveLength(6);
-      const r = await readPth(bytes) as Record<string, HostTensor>;
+      const r = (await readPth(bytes)) as Record<string, HostTensor>;
       expect(Object.keys(r)).toEqual(Object.keys(sd));
       expect(vals(r['conv.weight'])).toEqual([1, 2, 3, 4]);
       expect(vals(r['tied.weight'])).toEqual([1, 2, 3, 4]);

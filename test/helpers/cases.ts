@@ -6,7 +6,10 @@ import type fc from 'fast-check';
 import type { RefOperand } from '../../src/tensor/ops/define';
 import type { Tol } from './close';
 
-export interface OpCase<A = any> { inputs: RefOperand[]; attrs: A; }
+export interface OpCase<A = any> {
+  inputs: RefOperand[];
+  attrs: A;
+}
 
 export interface CaseSpec<A = any> {
   arb: fc.Arbitrary<OpCase<A>>;

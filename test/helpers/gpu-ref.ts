@@ -1,5 +1,5 @@
 /** Moving reference tensors to the GPU and back, and poisoning the pool so skipped writes show. */
-import { tensor, Tensor, getDefaultDevice } from '../../src/node';
+import { tensor, type Tensor, getDefaultDevice } from '../../src/node';
 import type { RefOperand, RefTensor } from '../../src/tensor/ops/define';
 import { typedArrayFor } from '../../src/base/dtype';
 

@@ -3,6 +3,6 @@ import { init, tensor, add } from '../../src/node';
 
 await init();
 const y = add(tensor([1, 2]), 1);
-console.log(JSON.stringify([...await y.data()]));
+console.log(JSON.stringify([...(await y.data())]));
 console.error('stderr still reaches the caller');
 process.exit(0);

@@ -14,7 +14,11 @@ import { badImages } from '../../scripts/make-bad-images.mjs';
 const dir = join(__dirname, '..', 'fixtures', 'bad-images');
 const fixture = (name: string) => join(dir, name);
 const err = (f: () => unknown): Error => {
-  try { f(); } catch (e) { return e as Error; }
+  try {
+    f();
+  } catch (e) {
+    return e as Error;
+  }
   throw new Error('expected an error; none was thrown');
 };
 
@@ -23,7 +27,9 @@ afterEach(() => setMaxImagePixels(DEFAULT_MAX_IMAGE_PIXELS));
 describe('bad images', () => {
   it('the committed fixtures equal a fresh run of the generator', () => {
     const fresh = badImages() as Record<string, Uint8Array>;
-    const files = readdirSync(dir).filter((f) => f !== 'README.md').sort();
+    const files = readdirSync(dir)
+      .filter((f) => f !== 'README.md')
+      .sort();
     expect(files).toEqual(Object.keys(fresh).sort());
     for (const [name, bytes] of Object.entries(fresh)) expect(Buffer.compare(readFileSync(fixture(name)), Buffer.from(bytes)), name).toBe(0);
   });
@@ -33,7 +39,9 @@ describe('bad images', () => {
     const e = err(() => readImage(fixture('bomb-30000x30000.png')));
     expect(performance.now() - t0).toBeLessThan(1000);
     expect(e).toBeInstanceOf(ImageDecodeError);
-    expect(e.message).toBe(`${fixture('bomb-30000x30000.png')}: 30000×30000 = 900000000 pixels exceeds the limit of 89478485 (a decompression bomb? raise it with setMaxImagePixels or the maxPixels option)`);
+    expect(e.message).toBe(
+      `${fixture('bomb-30000x30000.png')}: 30000×30000 = 900000000 pixels exceeds the limit of 89478485 (a decompression bomb? raise it with setMaxImagePixels or the maxPixels option)`,
+    );
   });
 
   it('a JPEG frame header claiming 30000×30000 is refused the same way', () => {
@@ -44,12 +52,14 @@ describe('bad images', () => {
 
   it('short pixel data and cut files are errors naming the file, not black images', () => {
     expect(err(() => readImage(fixture('short-pixels.png'))).message).toBe(
-      `${fixture('short-pixels.png')}: corrupt or truncated PNG (pixel data holds 196 of the 784 bytes a 16×16 image needs)`);
+      `${fixture('short-pixels.png')}: corrupt or truncated PNG (pixel data holds 196 of the 784 bytes a 16×16 image needs)`,
+    );
     const t = err(() => readImage(fixture('truncated.png')));
     expect(t).toBeInstanceOf(ImageDecodeError);
     expect(t.message).toMatch(/truncated\.png: corrupt or truncated PNG \(chunk IDAT at byte 33 needs \d+ bytes, \d+ left\)/);
     expect(err(() => readImage(fixture('truncated.jpg'))).message).toBe(
-      `${fixture('truncated.jpg')}: corrupt or truncated JPEG (the image data ends without an EOI marker)`);
+      `${fixture('truncated.jpg')}: corrupt or truncated JPEG (the image data ends without an EOI marker)`,
+    );
   });
 
   it('the limit is configurable globally and per call; valid images still decode', () => {

@@ -10,13 +10,15 @@ import { crc32 } from 'node:zlib';
 import { decodeImage, encodePng, ImageDecodeError } from '../../src/node';
 
 /** 16×8 RGB: top-left quadrant red, bottom-left green, right half blue. */
-const W = 16, H = 8;
+const W = 16,
+  H = 8;
 function quadrants(): Uint8Array {
   const px = new Uint8Array(W * H * 4);
-  for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) {
-    const c = x >= 8 ? [0, 0, 255] : y < 4 ? [255, 0, 0] : [0, 255, 0];
-    px.set([...c, 255], (y * W + x) * 4);
-  }
+  for (let y = 0; y < H; y++)
+    for (let x = 0; x < W; x++) {
+      const c = x >= 8 ? [0, 0, 255] : y < 4 ? [255, 0, 0] : [0, 255, 0];
+      px.set([...c, 255], (y * W + x) * 4);
+    }
   return px;
 }
 const jpegBytes = () => new Uint8Array(jpeg.encode({ data: quadrants(), width: W, height: H }, 95).data);
@@ -25,7 +27,34 @@ const pngBytes = () => encodePng(rgb(quadrants()), W, H, 3);
 
 /** Inserts an APP1 Exif segment (little-endian TIFF, one IFD entry: Orientation) right after SOI. */
 function withOrientation(j: Uint8Array, orientation: number): Uint8Array {
-  const tiff = [0x49, 0x49, 0x2a, 0x00, 8, 0, 0, 0, /* IFD0 */ 1, 0, /* tag 0x0112, type SHORT, count 1, value */ 0x12, 0x01, 3, 0, 1, 0, 0, 0, orientation, 0, 0, 0, /* next IFD */ 0, 0, 0, 0];
+  const tiff = [
+    0x49,
+    0x49,
+    0x2a,
+    0x00,
+    8,
+    0,
+    0,
+    0,
+    /* IFD0 */ 1,
+    0,
+    /* tag 0x0112, type SHORT, count 1, value */ 0x12,
+    0x01,
+    3,
+    0,
+    1,
+    0,
+    0,
+    0,
+    orientation,
+    0,
+    0,
+    0,
+    /* next IFD */ 0,
+    0,
+    0,
+    0,
+  ];
   const body = [0x45, 0x78, 0x69, 0x66, 0, 0, ...tiff]; // "Exif\0\0"
   const len = body.length + 2;
   const seg = [0xff, 0xe1, len >> 8, len & 0xff, ...body];
@@ -79,13 +108,20 @@ describe('malformed files', () => {
     const pos = Math.floor(m.at * src.length);
     const b = Uint8Array.from(src);
     switch (m.kind) {
-      case 'truncate': return src.subarray(0, pos);
-      case 'flip': for (let k = 0; k < m.count; k++) b[(pos + k * 131) % b.length] ^= 1 << (k % 8); return b;
-      case 'overwrite': b.set(m.bytes.subarray(0, Math.max(0, b.length - pos)), pos); return b;
-      case 'insert': return Uint8Array.from([...src.subarray(0, pos), ...m.bytes, ...src.subarray(pos)]);
+      case 'truncate':
+        return src.subarray(0, pos);
+      case 'flip':
+        for (let k = 0; k < m.count; k++) b[(pos + k * 131) % b.length] ^= 1 << (k % 8);
+        return b;
+      case 'overwrite':
+        b.set(m.bytes.subarray(0, Math.max(0, b.length - pos)), pos);
+        return b;
+      case 'insert':
+        return Uint8Array.from([...src.subarray(0, pos), ...m.bytes, ...src.subarray(pos)]);
       default: {
         // huge dimensions in the header (PNG IHDR width/height; JPEG SOF0 height/width)
-        if (m.which === 'png') { // with a valid IHDR CRC, so the decoder gets past the checksum
+        if (m.which === 'png') {
+          // with a valid IHDR CRC, so the decoder gets past the checksum
           b.set([0x7f, 0xff, 0xff, 0xff], 16 + 4 * (m.count % 2));
           new DataView(b.buffer).setUint32(29, crc32(b.subarray(12, 29)));
           return b;
@@ -98,21 +134,27 @@ describe('malformed files', () => {
   }
 
   it('~200 mutations and truncations: a well-formed image or ImageDecodeError, nothing else', () => {
-    let decoded = 0, rejected = 0;
-    fc.assert(fc.property(mutation, (m) => {
-      const bytes = mutate(m);
-      let img;
-      try { img = decodeImage(bytes, 'fuzz.bin'); } catch (e) {
-        if (!(e instanceof ImageDecodeError)) throw new Error(`${m.which}/${m.kind}: ${(e as Error)?.constructor?.name}: ${(e as Error)?.message}`);
-        expect((e as Error).message).toMatch(/^fuzz\.bin: /);
-        rejected++;
-        return;
-      }
-      expect(img.width).toBeGreaterThan(0);
-      expect(img.height).toBeGreaterThan(0);
-      expect(img.data.length).toBe(img.width * img.height * 4);
-      decoded++;
-    }), { seed: 20261122, numRuns: 200 });
+    let decoded = 0,
+      rejected = 0;
+    fc.assert(
+      fc.property(mutation, (m) => {
+        const bytes = mutate(m);
+        let img;
+        try {
+          img = decodeImage(bytes, 'fuzz.bin');
+        } catch (e) {
+          if (!(e instanceof ImageDecodeError)) throw new Error(`${m.which}/${m.kind}: ${(e as Error)?.constructor?.name}: ${(e as Error)?.message}`);
+          expect((e as Error).message).toMatch(/^fuzz\.bin: /);
+          rejected++;
+          return;
+        }
+        expect(img.width).toBeGreaterThan(0);
+        expect(img.height).toBeGreaterThan(0);
+        expect(img.data.length).toBe(img.width * img.height * 4);
+        decoded++;
+      }),
+      { seed: 20261122, numRuns: 200 },
+    );
     expect(rejected).toBeGreaterThan(20); // the fuzzing reaches the error paths
     expect(decoded).toBeGreaterThan(5); // and mutations the formats tolerate (e.g. in pixel data) still decode
     expect(decoded + rejected).toBe(200);

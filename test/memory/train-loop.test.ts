@@ -10,7 +10,7 @@ it('200 SGD steps of an MLP inside tidy: liveTensors and liveBytes equal after s
   let at2: ReturnType<typeof memory> | null = null;
   const losses: number[] = [];
   for (let step = 1; step <= 200; step++) {
-    const r = sgdStep(params, x, y, 0.1);          // tidy inside; new params kept (returned), old disposed
+    const r = sgdStep(params, x, y, 0.1); // tidy inside; new params kept (returned), old disposed
     params = r.params;
     if (step % 50 === 0 || step === 1) losses.push(await r.loss.item());
     r.loss.dispose();

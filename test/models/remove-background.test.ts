@@ -33,20 +33,36 @@ beforeAll(async () => {
   await writePng(join(input, 'grey.png'), grey, cat.width, cat.height, 1);
   const rgba = new Uint8Array(cat.data).map((v, i) => (i % 4 === 3 ? ((i >> 2) % cat.width < 40 ? 0 : 255) : v));
   await writePng(join(input, 'rgba.png'), rgba, cat.width, cat.height, 4);
-  const ow = 33, oh = 21;
-  await writePng(join(input, 'odd.png'), new Uint8Array(ow * oh * 3).map((_, i) => (i * 37) % 256), ow, oh, 3);
+  const ow = 33,
+    oh = 21;
+  await writePng(
+    join(input, 'odd.png'),
+    new Uint8Array(ow * oh * 3).map((_, i) => (i * 37) % 256),
+    ow,
+    oh,
+    3,
+  );
   writeFileSync(join(input, 'corrupt.png'), Uint8Array.of(0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 1, 2, 3));
   writeFileSync(join(input, 'notes.txt'), 'not an image');
 }, 300_000);
 
-afterAll(() => { if (dir) rmSync(dir, { recursive: true, force: true }); });
+afterAll(() => {
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
 
 describe('webgrad remove-bg', () => {
   it('writes mask, cutout, black and panel PNGs at each input size; reports the corrupt file and exits 1', () => {
     const out = join(dir, 'out');
-    const r = spawnSync(process.execPath, [join(root, 'node_modules/tsx/dist/cli.mjs'), join(root, 'src/cli/bin.ts'), 'remove-bg', join(dir, 'in'), '--out', out, '--size', '64', '--panel'], {
-      cwd: root, encoding: 'utf8', timeout: 110_000, env: { ...process.env, XDG_RUNTIME_DIR: process.env.XDG_RUNTIME_DIR ?? '/tmp' },
-    });
+    const r = spawnSync(
+      process.execPath,
+      [join(root, 'node_modules/tsx/dist/cli.mjs'), join(root, 'src/cli/bin.ts'), 'remove-bg', join(dir, 'in'), '--out', out, '--size', '64', '--panel'],
+      {
+        cwd: root,
+        encoding: 'utf8',
+        timeout: 110_000,
+        env: { ...process.env, XDG_RUNTIME_DIR: process.env.XDG_RUNTIME_DIR ?? '/tmp' },
+      },
+    );
     expect(r.status, r.stderr).toBe(1);
     expect(r.stderr).toMatch(/corrupt\.png: corrupt or truncated PNG/);
     expect(r.stderr).toMatch(/1 input\(s\) failed; 4 done/);

@@ -19,7 +19,8 @@ const count = (params: unknown) => tree.tensors(params).reduce((s, t) => s + t.s
  */
 function torchvisionCount(block: 'basic' | 'bottleneck', layers: number[], classes = 1000): number {
   const e = block === 'basic' ? 1 : 4;
-  let n = 3 * 64 * 49 + 2 * 64, cin = 64;
+  let n = 3 * 64 * 49 + 2 * 64,
+    cin = 64;
   [64, 128, 256, 512].forEach((p, i) => {
     for (let j = 0; j < layers[i]; j++) {
       const inC = j === 0 ? cin : p * e;
@@ -34,8 +35,10 @@ function torchvisionCount(block: 'basic' | 'bottleneck', layers: number[], class
 describe('ResNet', () => {
   it('torchvision parameter counts (and the formula agrees)', () => {
     const want: [ResNetName, number, 'basic' | 'bottleneck', number[]][] = [
-      ['resnet18', 11_689_512, 'basic', [2, 2, 2, 2]], ['resnet34', 21_797_672, 'basic', [3, 4, 6, 3]],
-      ['resnet50', 25_557_032, 'bottleneck', [3, 4, 6, 3]], ['resnet101', 44_549_160, 'bottleneck', [3, 4, 23, 3]],
+      ['resnet18', 11_689_512, 'basic', [2, 2, 2, 2]],
+      ['resnet34', 21_797_672, 'basic', [3, 4, 6, 3]],
+      ['resnet50', 25_557_032, 'bottleneck', [3, 4, 6, 3]],
+      ['resnet101', 44_549_160, 'bottleneck', [3, 4, 23, 3]],
     ];
     for (const [name, n, block, layers] of want) {
       expect(torchvisionCount(block, layers)).toBe(n);
@@ -48,8 +51,20 @@ describe('ResNet', () => {
   it('has torchvision state_dict keys (params and BatchNorm state)', () => {
     const { params, state } = resnet({ model: 'resnet50' }).init(random.key(0));
     const keys = tree.flatten(params).map((l) => l.path);
-    for (const k of ['conv1.weight', 'bn1.weight', 'bn1.bias', 'layer1.0.conv1.weight', 'layer1.0.conv3.weight', 'layer1.0.bn3.bias',
-      'layer1.0.downsample.0.weight', 'layer1.0.downsample.1.weight', 'layer3.5.conv2.weight', 'layer4.2.bn3.weight', 'fc.weight', 'fc.bias']) {
+    for (const k of [
+      'conv1.weight',
+      'bn1.weight',
+      'bn1.bias',
+      'layer1.0.conv1.weight',
+      'layer1.0.conv3.weight',
+      'layer1.0.bn3.bias',
+      'layer1.0.downsample.0.weight',
+      'layer1.0.downsample.1.weight',
+      'layer3.5.conv2.weight',
+      'layer4.2.bn3.weight',
+      'fc.weight',
+      'fc.bias',
+    ]) {
       expect(keys).toContain(k);
     }
     expect(keys).not.toContain('layer1.1.downsample.0.weight');
@@ -138,7 +153,9 @@ describe('ResNet', () => {
       const scale = Math.max(...want.data.map(Math.abs));
       for (let i = 0; i < got.length; i++) expect(Math.abs(got[i] - want.data[i])).toBeLessThan(1e-4 * scale + 1e-5);
       tree.dispose([params, state, y]);
-    } finally { rmSync(dir, { recursive: true, force: true }); }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   }, 60_000);
 
   it('loads a torch-format .pth (torchvision layout, shared and strided storages, int64 counters) by key', async () => {
@@ -155,10 +172,13 @@ describe('ResNet', () => {
       if (k.endsWith('conv1.weight') || k.endsWith('conv2.weight') || k.endsWith('downsample.0.weight')) {
         const nhwc = new Float32Array(t.size);
         const src = t.data as Float32Array;
-        for (let o = 0; o < O; o++) for (let i = 0; i < I; i++) for (let h = 0; h < H; h++) for (let w = 0; w < W; w++) nhwc[((o * H + h) * W + w) * I + i] = src[((o * I + i) * H + h) * W + w];
+        for (let o = 0; o < O; o++)
+          for (let i = 0; i < I; i++)
+            for (let h = 0; h < H; h++) for (let w = 0; w < W; w++) nhwc[((o * H + h) * W + w) * I + i] = src[((o * I + i) * H + h) * W + w];
         file[k] = { storage: { dtype: 'float32', data: nhwc }, offset: 0, shape: [O, I, H, W], stride: [H * W * I, 1, W * I, I] };
       } else if (k.endsWith('running_mean')) {
-        const base = k.slice(0, -'running_mean'.length), C = t.size;
+        const base = k.slice(0, -'running_mean'.length),
+          C = t.size;
         const both = new Float32Array(2 * C);
         both.set(t.data as Float32Array, 0);
         both.set(sd[`${base}running_var`].data as Float32Array, C);
@@ -176,7 +196,7 @@ describe('ResNet', () => {
     try {
       const path = join(dir, 'resnet18-tv.pth');
       await savePth(path, file);
-      const onDisk = await readPth(new Uint8Array(readFileSync(path))) as Record<string, HostTensor>;
+      const onDisk = (await readPth(new Uint8Array(readFileSync(path)))) as Record<string, HostTensor>;
       expect(onDisk['layer1.0.bn1.num_batches_tracked'].dtype).toBe('int64');
       // BN statistics share a storage: fewer storages in the archive than tensors
       const stored = [...readZipDirectory(new Uint8Array(readFileSync(path))).keys()].filter((n) => n.includes('/data/'));
@@ -187,7 +207,17 @@ describe('ResNet', () => {
       expect(unexpected).toEqual([]);
       // values land on their keys
       const flat = Object.fromEntries([...tree.flatten(params), ...tree.flatten(state)].map((l) => [l.path, l.value as Tensor]));
-      for (const k of ['conv1.weight', 'layer2.0.downsample.0.weight', 'layer3.1.conv2.weight', 'layer4.0.bn2.running_mean', 'layer4.0.bn2.running_var', 'bn1.running_var', 'fc.weight', 'fc.bias', 'layer2.0.downsample.1.bias']) {
+      for (const k of [
+        'conv1.weight',
+        'layer2.0.downsample.0.weight',
+        'layer3.1.conv2.weight',
+        'layer4.0.bn2.running_mean',
+        'layer4.0.bn2.running_var',
+        'bn1.running_var',
+        'fc.weight',
+        'fc.bias',
+        'layer2.0.downsample.1.bias',
+      ]) {
         expect(Array.from(await flat[k].data()), k).toEqual(Array.from(sd[k].data as Float32Array));
       }
       expect(flat['layer3.0.downsample.1.num_batches_tracked'].dtype).toBe('int32');
@@ -203,13 +233,18 @@ describe('ResNet', () => {
       // a checkpoint with another head: the error names the key, the shape in the file and the model's
       const m10 = resnet({ model: 'resnet18', planes, numClasses: 10 });
       const p10 = m10.init(random.key(1));
-      const err = await loadInitialWeights(path, p10.params, p10.state).then(() => null, (e: Error) => e);
+      const err = await loadInitialWeights(path, p10.params, p10.state).then(
+        () => null,
+        (e: Error) => e,
+      );
       expect(err?.message).toMatch(/shape of fc\.weight: file \[5, 8\], model \[10, 8\]/);
       expect(err?.message).toMatch(/shape of fc\.bias: file \[5\], model \[10\]/);
       expect(err?.message).toMatch(/2 of another shape/);
       expect(tree.tensors(p10).every((t) => !t.isDisposed)).toBe(true); // a failed load leaves the model as it was
       tree.dispose(p10);
-    } finally { rmSync(dir, { recursive: true, force: true }); }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   }, 60_000);
 
   it('a full-size ResNet-18 round-trips through savePth in torchvision order and gives the same logits', async () => {
@@ -220,7 +255,16 @@ describe('ResNet', () => {
     tree.dispose(a.state);
     const sd = stateDict(a.params, st);
     const keys = Object.keys(sd);
-    expect(keys.slice(0, 8)).toEqual(['conv1.weight', 'bn1.weight', 'bn1.bias', 'bn1.running_mean', 'bn1.running_var', 'bn1.num_batches_tracked', 'layer1.0.conv1.weight', 'layer1.0.bn1.weight']);
+    expect(keys.slice(0, 8)).toEqual([
+      'conv1.weight',
+      'bn1.weight',
+      'bn1.bias',
+      'bn1.running_mean',
+      'bn1.running_var',
+      'bn1.num_batches_tracked',
+      'layer1.0.conv1.weight',
+      'layer1.0.bn1.weight',
+    ]);
     expect(keys.slice(-2)).toEqual(['fc.weight', 'fc.bias']);
     expect(keys).toHaveLength(122); // torchvision's resnet18().state_dict() has 122 entries
     const dir = mkdtempSync(join(tmpdir(), 'resnet-'));
@@ -234,13 +278,21 @@ describe('ResNet', () => {
       expect(Array.from(await yb.data())).toEqual(Array.from(await ya.data()));
       expect(await (loaded.state as any).bn1.num_batches_tracked.item()).toBe(1);
       tree.dispose([a.params, st, loaded.params, loaded.state, x, ya, yb]);
-    } finally { rmSync(dir, { recursive: true, force: true }); }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   }, 120_000);
 
   it('frozen backbone: no update, no optimizer state; the head gets lr × lrScale', async () => {
     const m = resnet({ model: 'resnet18', planes: [4, 4, 8, 8], numClasses: 3 });
     const { params, state } = m.init(random.key(4));
-    const opt = optim.sgd({ lr: 0.1, groups: [{ match: isResNetHead, lrScale: 10 }, { match: () => true, frozen: true }] });
+    const opt = optim.sgd({
+      lr: 0.1,
+      groups: [
+        { match: isResNetHead, lrScale: 10 },
+        { match: () => true, frozen: true },
+      ],
+    });
     const os = opt.init(params);
     expect(Object.keys(os.slots).sort()).toEqual(['fc.bias', 'fc.weight']);
     expect(opt.learningRate(os, 'fc.weight')).toBeCloseTo(1);
@@ -252,10 +304,15 @@ describe('ResNet', () => {
       const u = opt.update(g, os, params);
       return { g: (g as any).fc.weight as Tensor, u };
     });
-    const flatOld = tree.flatten(params), flatNew = tree.flatten(r.u.params);
-    flatOld.forEach((l, i) => { if (!isResNetHead(l.path)) expect(flatNew[i].value).toBe(l.value); });
+    const flatOld = tree.flatten(params),
+      flatNew = tree.flatten(r.u.params);
+    flatOld.forEach((l, i) => {
+      if (!isResNetHead(l.path)) expect(flatNew[i].value).toBe(l.value);
+    });
     expect(Object.keys(r.u.state.slots).sort()).toEqual(['fc.bias', 'fc.weight']);
-    const [w0, g, w1] = (await Promise.all([(params.fc as any).weight.data(), r.g.data(), (r.u.params as any).fc.weight.data()])).map((a) => Array.from(a as Float32Array, Number));
+    const [w0, g, w1] = (await Promise.all([(params.fc as any).weight.data(), r.g.data(), (r.u.params as any).fc.weight.data()])).map((a) =>
+      Array.from(a as Float32Array, Number),
+    );
     for (let i = 0; i < w0.length; i++) expect(w1[i]).toBeCloseTo(w0[i] - 1 * g[i], 5);
     expect(g.reduce((a, v) => Math.max(a, Math.abs(v)), 0)).toBeGreaterThan(1e-4);
     tree.dispose([params, state, r.g, (r.u.params as any).fc]);
@@ -274,24 +331,39 @@ describe('ResNet', () => {
 function torchvisionStateDict(planes: number[], classes: number) {
   const sd: Record<string, HostTensor> = {};
   let seed = 1;
-  const rnd = () => { seed = (seed * 1103515245 + 12345) % 2 ** 31; return seed / 2 ** 31 - 0.5; };
-  const put = (k: string, shape: number[], f: () => number = rnd) => { sd[k] = new HostTensor('float32', shape, Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, f)); };
-  const bn = (k: string, c: number) => {
-    put(`${k}.weight`, [c], () => 1 + rnd()); put(`${k}.bias`, [c]); put(`${k}.running_mean`, [c], () => rnd() * 0.2);
-    put(`${k}.running_var`, [c], () => 0.5 + rnd() + 0.5); sd[`${k}.num_batches_tracked`] = new HostTensor('int64', [], BigInt64Array.of(7n));
+  const rnd = () => {
+    seed = (seed * 1103515245 + 12345) % 2 ** 31;
+    return seed / 2 ** 31 - 0.5;
   };
-  put('conv1.weight', [planes[0], 3, 7, 7]); bn('bn1', planes[0]);
+  const put = (k: string, shape: number[], f: () => number = rnd) => {
+    sd[k] = new HostTensor('float32', shape, Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, f));
+  };
+  const bn = (k: string, c: number) => {
+    put(`${k}.weight`, [c], () => 1 + rnd());
+    put(`${k}.bias`, [c]);
+    put(`${k}.running_mean`, [c], () => rnd() * 0.2);
+    put(`${k}.running_var`, [c], () => 0.5 + rnd() + 0.5);
+    sd[`${k}.num_batches_tracked`] = new HostTensor('int64', [], BigInt64Array.of(7n));
+  };
+  put('conv1.weight', [planes[0], 3, 7, 7]);
+  bn('bn1', planes[0]);
   let cin = planes[0];
   planes.forEach((p, i) => {
     for (let j = 0; j < 2; j++) {
       const k = `layer${i + 1}.${j}`;
-      put(`${k}.conv1.weight`, [p, j ? p : cin, 3, 3]); bn(`${k}.bn1`, p);
-      put(`${k}.conv2.weight`, [p, p, 3, 3]); bn(`${k}.bn2`, p);
-      if (j === 0 && (i > 0 || cin !== p)) { put(`${k}.downsample.0.weight`, [p, cin, 1, 1]); bn(`${k}.downsample.1`, p); }
+      put(`${k}.conv1.weight`, [p, j ? p : cin, 3, 3]);
+      bn(`${k}.bn1`, p);
+      put(`${k}.conv2.weight`, [p, p, 3, 3]);
+      bn(`${k}.bn2`, p);
+      if (j === 0 && (i > 0 || cin !== p)) {
+        put(`${k}.downsample.0.weight`, [p, cin, 1, 1]);
+        bn(`${k}.downsample.1`, p);
+      }
     }
     cin = p;
   });
-  put('fc.weight', [classes, planes[3]]); put('fc.bias', [classes]);
+  put('fc.weight', [classes, planes[3]]);
+  put('fc.bias', [classes]);
   return { sd, rnd };
 }
 
@@ -299,28 +371,44 @@ function torchvisionStateDict(planes: number[], classes: number) {
 
 function referenceForward(sd: Record<string, HostTensor>, planes: number[], x: RefTensor): RefTensor {
   const T = (k: string): RefTensor => ({ shape: [...sd[k].shape], dtype: 'float32', data: Float64Array.from(sd[k].data as Float32Array) });
-  const conv = (h: RefTensor, k: string, stride: number, pad: number) => refConv2d(h, T(k), undefined, { stride: [stride, stride], padding: [pad, pad, pad, pad], dilation: [1, 1], groups: 1 });
+  const conv = (h: RefTensor, k: string, stride: number, pad: number) =>
+    refConv2d(h, T(k), undefined, { stride: [stride, stride], padding: [pad, pad, pad, pad], dilation: [1, 1], groups: 1 });
   const bn = (h: RefTensor, k: string) => {
-    const [N, C, H, W] = h.shape, w = T(`${k}.weight`).data, b = T(`${k}.bias`).data, m = T(`${k}.running_mean`).data, v = T(`${k}.running_var`).data;
-    const data = h.data.map((val, i) => { const c = Math.floor(i / (H * W)) % C; return ((val - m[c]) / Math.sqrt(v[c] + 1e-5)) * w[c] + b[c]; });
+    const [N, C, H, W] = h.shape,
+      w = T(`${k}.weight`).data,
+      b = T(`${k}.bias`).data,
+      m = T(`${k}.running_mean`).data,
+      v = T(`${k}.running_var`).data;
+    const data = h.data.map((val, i) => {
+      const c = Math.floor(i / (H * W)) % C;
+      return ((val - m[c]) / Math.sqrt(v[c] + 1e-5)) * w[c] + b[c];
+    });
     return { ...h, shape: [N, C, H, W], data };
   };
   const relu = (h: RefTensor) => ({ ...h, data: h.data.map((v) => Math.max(v, 0)) });
   const addT = (a: RefTensor, b: RefTensor) => ({ ...a, data: a.data.map((v, i) => v + b.data[i]) });
-  const maxpool = (h: RefTensor) => { // 3×3, stride 2, padding 1 (padding never wins)
-    const [N, C, H, W] = h.shape, OH = Math.floor((H - 1) / 2) + 1, OW = Math.floor((W - 1) / 2) + 1;
+  const maxpool = (h: RefTensor) => {
+    // 3×3, stride 2, padding 1 (padding never wins)
+    const [N, C, H, W] = h.shape,
+      OH = Math.floor((H - 1) / 2) + 1,
+      OW = Math.floor((W - 1) / 2) + 1;
     const data = new Float64Array(N * C * OH * OW).fill(-Infinity);
-    for (let p = 0; p < N * C; p++) for (let i = 0; i < OH; i++) for (let j = 0; j < OW; j++)
-      for (let u = -1; u <= 1; u++) for (let v = -1; v <= 1; v++) {
-        const r = 2 * i + u, c = 2 * j + v;
-        if (r >= 0 && r < H && c >= 0 && c < W) data[(p * OH + i) * OW + j] = Math.max(data[(p * OH + i) * OW + j], h.data[(p * H + r) * W + c]);
-      }
+    for (let p = 0; p < N * C; p++)
+      for (let i = 0; i < OH; i++)
+        for (let j = 0; j < OW; j++)
+          for (let u = -1; u <= 1; u++)
+            for (let v = -1; v <= 1; v++) {
+              const r = 2 * i + u,
+                c = 2 * j + v;
+              if (r >= 0 && r < H && c >= 0 && c < W) data[(p * OH + i) * OW + j] = Math.max(data[(p * OH + i) * OW + j], h.data[(p * H + r) * W + c]);
+            }
     return { ...h, shape: [N, C, OH, OW], data };
   };
   let h = maxpool(relu(bn(conv(x, 'conv1.weight', 2, 3), 'bn1')));
   planes.forEach((_, i) => {
     for (let j = 0; j < 2; j++) {
-      const k = `layer${i + 1}.${j}`, s = i > 0 && j === 0 ? 2 : 1;
+      const k = `layer${i + 1}.${j}`,
+        s = i > 0 && j === 0 ? 2 : 1;
       const y = bn(conv(relu(bn(conv(h, `${k}.conv1.weight`, s, 1), `${k}.bn1`)), `${k}.conv2.weight`, 1, 1), `${k}.bn2`);
       const idn = sd[`${k}.downsample.0.weight`] ? bn(conv(h, `${k}.downsample.0.weight`, s, 0), `${k}.downsample.1`) : h;
       h = relu(addT(y, idn));
@@ -328,12 +416,15 @@ function referenceForward(sd: Record<string, HostTensor>, planes: number[], x: R
   });
   const [N, C, H, W] = h.shape;
   const pooled = Array.from({ length: N * C }, (_, p) => h.data.subarray(p * H * W, (p + 1) * H * W).reduce((a, b) => a + b, 0) / (H * W));
-  const fw = T('fc.weight'), fb = T('fc.bias'), K = fw.shape[0];
+  const fw = T('fc.weight'),
+    fb = T('fc.bias'),
+    K = fw.shape[0];
   const out = new Float64Array(N * K);
-  for (let n = 0; n < N; n++) for (let k = 0; k < K; k++) {
-    let s = fb.data[k];
-    for (let c = 0; c < C; c++) s += fw.data[k * C + c] * pooled[n * C + c];
-    out[n * K + k] = s;
-  }
+  for (let n = 0; n < N; n++)
+    for (let k = 0; k < K; k++) {
+      let s = fb.data[k];
+      for (let c = 0; c < C; c++) s += fw.data[k * C + c] * pooled[n * C + c];
+      out[n * K + k] = s;
+    }
   return { shape: [N, K], dtype: 'float32', data: out };
 }

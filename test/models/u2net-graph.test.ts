@@ -58,9 +58,16 @@ describe('the U²-Net graph', () => {
     const g = u2netGraph({ model: 'u2netp' });
     const freed: string[] = [];
     const seen = new Set<string>();
-    const mark = (y: string, ...xs: string[]) => { for (const x of xs) expect(seen.has(x) || x === 'input', `${y} reads ${x}`).toBe(true); seen.add(y); return y; };
+    const mark = (y: string, ...xs: string[]) => {
+      for (const x of xs) expect(seen.has(x) || x === 'input', `${y} reads ${x}`).toBe(true);
+      seen.add(y);
+      return y;
+    };
     const out = runU2NetGraph<string>(g, 'input', {
-      rebnconv: (n, xs) => { for (const x of xs) expect(freed).not.toContain(x); return mark(n.y, ...xs); },
+      rebnconv: (n, xs) => {
+        for (const x of xs) expect(freed).not.toContain(x);
+        return mark(n.y, ...xs);
+      },
       conv: (n, xs) => mark(n.y, ...xs),
       maxpool: (n, x) => mark(n.y, x),
       upsample: (n, x, like) => mark(n.y, x, like),
@@ -73,11 +80,13 @@ describe('the U²-Net graph', () => {
     expect(freed).not.toContain('input');
   });
 
-  it('the ONNX import order, the folded weights and the ONNX export are all the graph\'s convs, in order', async () => {
+  it("the ONNX import order, the folded weights and the ONNX export are all the graph's convs, in order", async () => {
     const model = u2net({ model: 'u2netp', variant: 'separable' });
     const { params, state } = model.init(random.key(1));
     const rebnconvs = model.graph.nodes.filter((n) => n.op === 'rebnconv').map((n) => (n.op === 'rebnconv' ? n.name : ''));
-    const convNames = model.graph.nodes.filter((n) => n.op === 'rebnconv' || n.op === 'conv').map((n) => (n.op === 'rebnconv' || n.op === 'conv' ? n.name : ''));
+    const convNames = model.graph.nodes
+      .filter((n) => n.op === 'rebnconv' || n.op === 'conv')
+      .map((n) => (n.op === 'rebnconv' || n.op === 'conv' ? n.name : ''));
     // import: one slot per conv node
     expect(u2netConvOrder('u2netp').map((s) => s.path.replace(/\.conv_s1$/, ''))).toEqual(convNames);
     // folded inference: one folded block per REBNCONV, one plain conv per conv node
@@ -95,12 +104,20 @@ describe('the U²-Net graph', () => {
   it('ONNX export → import round trip gives back the same network (standard U²-NetP)', async () => {
     const model = u2net({ model: 'u2netp' });
     const { params, state } = model.init(random.key(2));
-    const x = tensor(Float32Array.from({ length: 3 * 24 * 20 }, (_, i) => Math.sin(i)), { shape: [1, 3, 24, 20] });
+    const x = tensor(
+      Float32Array.from({ length: 3 * 24 * 20 }, (_, i) => Math.sin(i)),
+      { shape: [1, 3, 24, 20] },
+    );
     const before = tidy(() => model.apply(params, state, x, { training: false }).logits[0]);
     const sd = u2netStateDictFromOnnx(readOnnx(await exportU2NetOnnx(model, params, state, { height: 24, width: 20 })), 'u2netp');
     const keys = [...u2netParameterShapes(model.graph).params.keys(), ...u2netParameterShapes(model.graph).state.keys()];
     expect(Object.keys(sd).sort()).toEqual(keys.sort());
-    const re = { params: tree.map(params, (_t: Tensor, path: string) => tensor(sd[path].data as Float32Array, { shape: sd[path].shape })), state: tree.map(state, (t: Tensor, path: string) => (path.endsWith('num_batches_tracked') ? t : tensor(sd[path].data as Float32Array, { shape: sd[path].shape }))) };
+    const re = {
+      params: tree.map(params, (_t: Tensor, path: string) => tensor(sd[path].data as Float32Array, { shape: sd[path].shape })),
+      state: tree.map(state, (t: Tensor, path: string) =>
+        path.endsWith('num_batches_tracked') ? t : tensor(sd[path].data as Float32Array, { shape: sd[path].shape }),
+      ),
+    };
     const after = tidy(() => model.apply(re.params, re.state, x, { training: false }).logits[0]);
     const [a, b] = [await before.data(), await after.data()];
     let m = 0;

@@ -22,15 +22,25 @@ function randomModel(variant: U2NetVariant, device?: Device) {
   const model = u2net({ model: 'u2netp', variant });
   const { params, state } = model.init(random.key(3), { device });
   let k = 0;
-  const u = (shape: readonly number[], lo: number, hi: number) => uniform(random.key(100 + k++), shape, { low: lo, high: hi, device: device ?? getDefaultDevice() });
-  const p2 = tree.map(params, (t: Tensor, path: string) => (/bn_s1\.weight$/.test(path) ? u(t.shape, 0.5, 1.5) : /bn_s1\.bias$/.test(path) ? u(t.shape, -0.2, 0.2) : t)) as P;
-  const s2 = tree.map(state, (t: Tensor, path: string) => (/running_mean$/.test(path) ? u(t.shape, -0.3, 0.3) : /running_var$/.test(path) ? u(t.shape, 0.2, 2) : t)) as P;
+  const u = (shape: readonly number[], lo: number, hi: number) =>
+    uniform(random.key(100 + k++), shape, { low: lo, high: hi, device: device ?? getDefaultDevice() });
+  const p2 = tree.map(params, (t: Tensor, path: string) =>
+    /bn_s1\.weight$/.test(path) ? u(t.shape, 0.5, 1.5) : /bn_s1\.bias$/.test(path) ? u(t.shape, -0.2, 0.2) : t,
+  ) as P;
+  const s2 = tree.map(state, (t: Tensor, path: string) =>
+    /running_mean$/.test(path) ? u(t.shape, -0.3, 0.3) : /running_var$/.test(path) ? u(t.shape, 0.2, 2) : t,
+  ) as P;
   return { model, params: p2, state: s2 };
 }
 
 const diff = (a: ArrayLike<number>, b: ArrayLike<number>) => {
-  let sum = 0, max = 0;
-  for (let i = 0; i < a.length; i++) { const d = Math.abs(a[i] - b[i]); sum += d; max = Math.max(max, Number.isNaN(d) ? Infinity : d); }
+  let sum = 0,
+    max = 0;
+  for (let i = 0; i < a.length; i++) {
+    const d = Math.abs(a[i] - b[i]);
+    sum += d;
+    max = Math.max(max, Number.isNaN(d) ? Infinity : d);
+  }
   return { mean: sum / a.length, max };
 };
 
@@ -90,7 +100,9 @@ describe('fallback where the device lacks shader-f16', () => {
       const b = await u2netPredict(model, params, state, x, { precision: 'fp32' });
       expect([...(await a.data())]).toEqual([...(await b.data())]);
       auto.dispose();
-      await expect(u2netPredict(model, params, state, x, { precision: 'fp16' })).rejects.toThrow(/precision 'fp16' needs the WebGPU feature 'shader-f16', which device no-f16 lacks; use precision 'auto'/);
+      await expect(u2netPredict(model, params, state, x, { precision: 'fp16' })).rejects.toThrow(
+        /precision 'fp16' needs the WebGPU feature 'shader-f16', which device no-f16 lacks; use precision 'auto'/,
+      );
       await expect(u2netPredict(model, params, state, x, { precision: 'half' as never })).rejects.toThrow(/precision must be 'fp16', 'fp32' or 'auto'/);
       tree.dispose([params, state, x, a, b]);
     } finally {
@@ -117,21 +129,29 @@ describe('pretrained U²-NetP in fp16', () => {
     expect(p16.folded.float32Convs).toEqual(['stage2d.rebnconv2d', 'stage2d.rebnconv1d', 'stage1d.rebnconv2d']);
     for (const photo of ['chelsea.png', 'coffee.jpg']) {
       const x = tensor(u2netPreprocess(readImage(fixture(photo))), { shape: [1, 3, 320, 320] });
-      const m32 = p32.predict(x), m16 = p16.predict(x);
+      const m32 = p32.predict(x),
+        m16 = p16.predict(x);
       expect(m16.dtype).toBe('float32');
       const [a, b] = [await m32.data(), await m16.data()];
       const d = diff(a, b);
-      let fg32 = 0, fg16 = 0;
-      for (let i = 0; i < a.length; i++) { if (a[i] > 0.5) fg32++; if (b[i] > 0.5) fg16++; }
+      let fg32 = 0,
+        fg16 = 0;
+      for (let i = 0; i < a.length; i++) {
+        if (a[i] > 0.5) fg32++;
+        if (b[i] > 0.5) fg16++;
+      }
       // measured here: chelsea mean 1.19e-3, max 4.0e-2; coffee mean 1.04e-4, max 2.7e-2
-      console.log(`${photo}: fp16 vs fp32 mask mean |Δ| ${d.mean.toExponential(3)}, max |Δ| ${d.max.toExponential(3)}, foreground ${(fg32 / a.length).toFixed(4)} vs ${(fg16 / a.length).toFixed(4)}`);
+      console.log(
+        `${photo}: fp16 vs fp32 mask mean |Δ| ${d.mean.toExponential(3)}, max |Δ| ${d.max.toExponential(3)}, foreground ${(fg32 / a.length).toFixed(4)} vs ${(fg16 / a.length).toFixed(4)}`,
+      );
       expect(d.mean).toBeLessThan(1 / 255);
       expect(d.max).toBeLessThan(0.25);
       expect(Math.abs(fg32 - fg16) / a.length).toBeLessThan(0.01);
       expect(fg16 / a.length).toBeGreaterThan(0.05); // a mask, not an all-black one
       tree.dispose([x, m32, m16]);
     }
-    p32.dispose(); p16.dispose();
+    p32.dispose();
+    p16.dispose();
     tree.dispose([params, state]);
   }, 300_000);
 });

@@ -39,9 +39,11 @@ function randomModel(name: U2NetName, variant: U2NetVariant) {
     return r;
   };
   const params = tree.map(fresh.params, (t: Tensor, path: string) =>
-    path.includes('bn_s1.weight') ? bnLike(t, path, 0.5, 1.5) : path.includes('bn_s1.bias') ? bnLike(t, path, -0.2, 0.2) : t);
+    path.includes('bn_s1.weight') ? bnLike(t, path, 0.5, 1.5) : path.includes('bn_s1.bias') ? bnLike(t, path, -0.2, 0.2) : t,
+  );
   const state = tree.map(fresh.state, (t: Tensor, path: string) =>
-    path.endsWith('running_mean') ? bnLike(t, path, -0.3, 0.3) : path.endsWith('running_var') ? bnLike(t, path, 0.5, 2) : t);
+    path.endsWith('running_mean') ? bnLike(t, path, -0.3, 0.3) : path.endsWith('running_var') ? bnLike(t, path, 0.5, 2) : t,
+  );
   return { model, params, state };
 }
 
@@ -69,9 +71,17 @@ describe('ONNX writer', () => {
         name: 'g',
         nodes: [
           { opType: 'MatMul', inputs: ['x', 'w'], outputs: ['y'], name: 'mm' },
-          { opType: 'LeakyRelu', inputs: ['y'], outputs: ['z'], attributes: { alpha: onnxFloat(2), beta: 0.25, ks: [1, -3, 300], mode: 'linear', s: ['a', 'bé'], t: w } },
+          {
+            opType: 'LeakyRelu',
+            inputs: ['y'],
+            outputs: ['z'],
+            attributes: { alpha: onnxFloat(2), beta: 0.25, ks: [1, -3, 300], mode: 'linear', s: ['a', 'bé'], t: w },
+          },
         ],
-        initializers: new Map([['w', w], ['idx', idx]]),
+        initializers: new Map([
+          ['w', w],
+          ['idx', idx],
+        ]),
         inputs: [{ name: 'x', shape: ['batch', 2] }],
         outputs: [{ name: 'z', shape: [null, 3] }],
       },
@@ -79,7 +89,10 @@ describe('ONNX writer', () => {
     const m = readOnnx(bytes);
     expect(m.irVersion).toBe(8);
     expect(m.opsetImport).toEqual([{ domain: '', version: 13 }]);
-    expect(m.graph.nodes.map((n) => [n.name, n.opType, n.inputs, n.outputs])).toEqual([['mm', 'MatMul', ['x', 'w'], ['y']], ['', 'LeakyRelu', ['y'], ['z']]]);
+    expect(m.graph.nodes.map((n) => [n.name, n.opType, n.inputs, n.outputs])).toEqual([
+      ['mm', 'MatMul', ['x', 'w'], ['y']],
+      ['', 'LeakyRelu', ['y'], ['z']],
+    ]);
     const a = m.graph.nodes[1].attributes;
     expect(a.alpha).toBe(2);
     expect(a.beta).toBe(0.25);
@@ -96,8 +109,9 @@ describe('ONNX writer', () => {
   });
 
   it('rejects values ONNX cannot hold, naming the node', () => {
-    expect(() => writeOnnx({ graph: { nodes: [{ opType: 'X', inputs: [], outputs: ['y'], attributes: { bad: [1, 'a'] as never } }], inputs: [], outputs: [] } }))
-      .toThrow(/node 0 \(X\): attribute 'bad' mixes strings and numbers/);
+    expect(() =>
+      writeOnnx({ graph: { nodes: [{ opType: 'X', inputs: [], outputs: ['y'], attributes: { bad: [1, 'a'] as never } }], inputs: [], outputs: [] } }),
+    ).toThrow(/node 0 \(X\): attribute 'bad' mixes strings and numbers/);
     expect(() => writeOnnx({ graph: { nodes: [], inputs: [{ name: 'x', shape: [-1] }], outputs: [] } })).toThrow(/'x' has dimension -1/);
   });
 });
@@ -106,17 +120,23 @@ describe('U²-Net ONNX export → onnxruntime-node', () => {
   // [model, variant, batch, H, W]: 48×40 gives odd sizes (3, 5) at the deeper levels, so ceil-mode
   // pooling and resizing to a skip of another size are exercised
   const cases: [U2NetName, U2NetVariant, number, number, number][] = [
-    ['u2netp', 'standard', 2, 64, 64], ['u2netp', 'separable', 2, 64, 64], ['u2netp', 'grouped', 2, 64, 64], ['u2netp', 'standard', 1, 48, 40], ['u2net', 'standard', 1, 32, 32],
+    ['u2netp', 'standard', 2, 64, 64],
+    ['u2netp', 'separable', 2, 64, 64],
+    ['u2netp', 'grouped', 2, 64, 64],
+    ['u2netp', 'standard', 1, 48, 40],
+    ['u2net', 'standard', 1, 32, 32],
   ];
   for (const [name, variant, N, H, W] of cases) {
     it(`${name} ${variant}: all 7 outputs match webgrad's eval-mode forward at ${H}×${W} (batch ${N}, dynamic batch)`, async () => {
       const { model, params, state } = randomModel(name, variant);
       const xData = rnd(N * 3 * H * W, 7, -1, 1);
-      const ours = await Promise.all(tidy(() => model.apply(params, state, tensor(xData, { shape: [N, 3, H, W] }), { training: false }).logits.map((l) => l)).map(async (t) => {
-        const d = Float32Array.from((await t.data()) as Float32Array);
-        t.dispose();
-        return d;
-      }));
+      const ours = await Promise.all(
+        tidy(() => model.apply(params, state, tensor(xData, { shape: [N, 3, H, W] }), { training: false }).logits.map((l) => l)).map(async (t) => {
+          const d = Float32Array.from((await t.data()) as Float32Array);
+          t.dispose();
+          return d;
+        }),
+      );
       const bytes = await exportU2NetOnnx(model, params, state, { height: H, width: W, dynamicBatch: true, outputs: 'logits' });
       tree.dispose([params, state]);
       const parsed = readOnnx(bytes);
@@ -133,7 +153,9 @@ describe('U²-Net ONNX export → onnxruntime-node', () => {
       const ref = await ortRun(bytes, xData, [N, 3, H, W]);
       const diffs = ref.map((r, i) => maxDiff(r, ours[i]));
       const scale = Math.max(...ours[0].map(Math.abs));
-      console.log(`${name} ${variant} ${H}×${W} export vs webgrad: max |Δ| per output ${diffs.map((d) => d.toExponential(1)).join(' ')} (|d0| up to ${scale.toFixed(2)})`);
+      console.log(
+        `${name} ${variant} ${H}×${W} export vs webgrad: max |Δ| per output ${diffs.map((d) => d.toExponential(1)).join(' ')} (|d0| up to ${scale.toFixed(2)})`,
+      );
       for (const d of diffs) expect(d).toBeLessThan(1e-4 * Math.max(1, scale)); // measured ~2e-7
     }, 60_000);
   }
@@ -145,9 +167,12 @@ describe('U²-Net ONNX export → onnxruntime-node', () => {
     tree.dispose([params, state]);
     const sd = u2netStateDictFromOnnx(readOnnx(bytes), 'u2netp');
     const conv0 = g.ops.find((o) => o.op === 'conv')!;
-    expect(Array.from(sd['stage1.rebnconvin.conv_s1.weight'].data as Float32Array)).toEqual(Array.from((conv0 as { weight: HostTensor }).weight.data as Float32Array));
+    expect(Array.from(sd['stage1.rebnconvin.conv_s1.weight'].data as Float32Array)).toEqual(
+      Array.from((conv0 as { weight: HostTensor }).weight.data as Float32Array),
+    );
     const fresh = model.init(random.key(9));
-    const p = loadStateDict(fresh.params, sd, { strict: false }), s = loadStateDict(fresh.state, sd, { strict: false });
+    const p = loadStateDict(fresh.params, sd, { strict: false }),
+      s = loadStateDict(fresh.state, sd, { strict: false });
     expect(p.missing).toEqual([]);
     expect(s.missing.filter((k) => !k.endsWith('num_batches_tracked'))).toEqual([]);
     expect(p.shapeMismatch.concat(s.shapeMismatch)).toEqual([]);
@@ -169,7 +194,9 @@ describe('pretrained U²-NetP exported by webgrad vs the official u2netp.onnx', 
     const ours = await ortRun(bytes, x, [1, 3, 320, 320]);
     const official = await ortRun(new Uint8Array(readFileSync(onnxPath)), x, [1, 3, 320, 320]);
     const diffs = ours.map((o, i) => maxDiff(o, official[i]));
-    console.log(`pretrained U²-NetP, webgrad export vs official u2netp.onnx (onnxruntime CPU): max |Δ| per output ${diffs.map((d) => d.toExponential(1)).join(' ')}`);
+    console.log(
+      `pretrained U²-NetP, webgrad export vs official u2netp.onnx (onnxruntime CPU): max |Δ| per output ${diffs.map((d) => d.toExponential(1)).join(' ')}`,
+    );
     for (const d of diffs) expect(d).toBeLessThan(1e-4);
   }, 300_000);
 });

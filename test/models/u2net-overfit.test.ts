@@ -6,7 +6,7 @@
  * 64² input) are bilinearly upsampled and can only approximate a sharp mask.
  */
 import { describe, expect, it } from 'vitest';
-import { optim, random, tensor, tidy, tree, valueAndGrad, type Tensor } from '../../src/node';
+import { optim, random, tensor, tidy, tree, valueAndGrad } from '../../src/node';
 import { u2net, u2netLoss } from '../../src/models/u2net/model';
 import { binaryCrossEntropyWithLogits } from '../../src/tensor/ops/losses';
 import { syntheticBatch } from '../../src/sod/synthetic';
@@ -20,11 +20,17 @@ describe('U²-NetP overfits one batch', () => {
     let optState = opt.init(params);
     const b = syntheticBatch(3, 0, 1, S);
     const x = tensor(b.images, { shape: [1, 3, S, S] });
-    const y = tensor(b.masks.map((v) => (v > 0.5 ? 1 : 0)), { shape: [1, 1, S, S] });
-    const step = valueAndGrad((p: any, st: any) => {
-      const o = model.apply(p, st, x, { training: true });
-      return [u2netLoss(o.logits, y), { state: o.state, fused: binaryCrossEntropyWithLogits(o.logits[0], y) }];
-    }, { hasAux: true });
+    const y = tensor(
+      b.masks.map((v) => (v > 0.5 ? 1 : 0)),
+      { shape: [1, 1, S, S] },
+    );
+    const step = valueAndGrad(
+      (p: any, st: any) => {
+        const o = model.apply(p, st, x, { training: true });
+        return [u2netLoss(o.logits, y), { state: o.state, fused: binaryCrossEntropyWithLogits(o.logits[0], y) }];
+      },
+      { hasAux: true },
+    );
     const losses: number[] = [];
     let fused = Infinity;
     for (let i = 0; i < 30; i++) {

@@ -10,7 +10,15 @@ describe('U²-Net', () => {
     const { params, state } = u2net({ model: 'u2netp' }).init(random.key(0));
     expect(count(params)).toBe(1_131_181);
     const keys = tree.flatten(params).map((l) => l.path);
-    for (const k of ['stage1.rebnconvin.conv_s1.weight', 'stage1.rebnconvin.bn_s1.bias', 'stage5.rebnconv4.conv_s1.weight', 'stage1d.rebnconv1d.conv_s1.bias', 'side1.weight', 'side6.bias', 'outconv.weight']) {
+    for (const k of [
+      'stage1.rebnconvin.conv_s1.weight',
+      'stage1.rebnconvin.bn_s1.bias',
+      'stage5.rebnconv4.conv_s1.weight',
+      'stage1d.rebnconv1d.conv_s1.bias',
+      'side1.weight',
+      'side6.bias',
+      'outconv.weight',
+    ]) {
       expect(keys).toContain(k);
     }
     const stateKeys = tree.flatten(state).map((l) => l.path);
@@ -81,7 +89,8 @@ describe('U²-Net', () => {
         tree.dispose([params, state]);
         return { loss, grads: tree.tensors(grads) };
       };
-      const a = run(), b = run(0);
+      const a = run(),
+        b = run(0);
       expect(await b.loss.item()).toBeCloseTo(await a.loss.item(), 5);
       let worst = 0;
       for (let i = 0; i < a.grads.length; i++) {

@@ -17,7 +17,8 @@ import { u2netPreprocess } from '../../src/sod/preprocess';
 import { readOnnx } from '../../src/formats/onnx';
 
 const fixture = (f: string) => fileURLToPath(new URL(`../fixtures/${f}`, import.meta.url));
-let onnxPath = '', weightsPath = '';
+let onnxPath = '',
+  weightsPath = '';
 
 beforeAll(async () => {
   try {
@@ -60,7 +61,8 @@ describe('pretrained U²-NetP from ONNX', () => {
     const nodes = model.graph.nodes;
     const convs = nodes.filter((n) => n.opType === 'Conv');
     // stage1.rebnconv4 and rebnconv5: both [16, 16, 3, 3], dilation 1
-    const a = nodes.indexOf(convs[4]), b = nodes.indexOf(convs[5]);
+    const a = nodes.indexOf(convs[4]),
+      b = nodes.indexOf(convs[5]);
     [nodes[a], nodes[b]] = [nodes[b], nodes[a]];
     expect(() => u2netStateDictFromOnnx(model)).toThrow(/Conv node 5 \(expected stage1\.rebnconv5\.conv_s1\) does not use the output of Conv node 4/);
   });
@@ -73,7 +75,10 @@ describe('pretrained U²-NetP from ONNX', () => {
     const { params, state } = await loadInitialWeights(weightsPath, fresh.params, fresh.state);
     const session = await ort.InferenceSession.create(onnxPath, { executionProviders: ['cpu'] });
     // the photo's foreground share: the cat fills much of chelsea.png, the cup less of coffee.jpg
-    for (const [photo, fgMin] of [['chelsea.png', 0.3], ['coffee.jpg', 0.05]] as const) {
+    for (const [photo, fgMin] of [
+      ['chelsea.png', 0.3],
+      ['coffee.jpg', 0.05],
+    ] as const) {
       const x = u2netPreprocess(readImage(fixture(photo)));
       const m = tidy(() => sigmoid(model.apply(params, state, tensor(x, { shape: [1, 3, 320, 320] }), { training: false }).logits[0]));
       const ours = (await m.data()) as Float32Array;
@@ -81,10 +86,13 @@ describe('pretrained U²-NetP from ONNX', () => {
       const out = await session.run({ [session.inputNames[0]]: new ort.Tensor('float32', x, [1, 3, 320, 320]) });
       const ref = out[session.outputNames[0]].data as Float32Array;
       expect(ref.length).toBe(ours.length);
-      let max = 0, sum = 0, fg = 0;
+      let max = 0,
+        sum = 0,
+        fg = 0;
       for (let i = 0; i < ref.length; i++) {
         const d = Math.abs(ref[i] - ours[i]);
-        max = Math.max(max, d); sum += d;
+        max = Math.max(max, d);
+        sum += d;
         if (ref[i] > 0.5) fg++;
       }
       console.log(`${photo}: webgrad vs onnxruntime mask max |Δ| ${max.toExponential(2)}, mean |Δ| ${(sum / ref.length).toExponential(2)}`);

@@ -51,7 +51,8 @@ describe('nn layers', () => {
     const rm = await r.state.running_mean!.data();
     // running_mean = 0.9·0 + 0.1·batch mean; rand is U[0,1) so the batch mean is near 0.5
     rm.forEach((m) => expect(m).toBeGreaterThan(0.02));
-    const unfused = await relu(r.y).data(), fused = await f.y.data();
+    const unfused = await relu(r.y).data(),
+      fused = await f.y.data();
     fused.forEach((v, i) => expect(v).toBeCloseTo(unfused[i], 5));
     const e = bn.apply(params, r.state, x, { training: false });
     expect(e.state).toBe(r.state);

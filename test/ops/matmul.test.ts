@@ -36,10 +36,19 @@ async function check(inputs: RefOperand[], attrs: object) {
 const rnd = (shape: number[], seed: number) => {
   let s = seed;
   const n = shape.reduce((a, b) => a * b, 1);
-  return { shape, dtype: 'float32' as const, data: Float64Array.from({ length: n }, () => { s = (s * 1103515245 + 12345) % 2147483648; return Math.fround((s / 2147483648) * 4 - 2); }) };
+  return {
+    shape,
+    dtype: 'float32' as const,
+    data: Float64Array.from({ length: n }, () => {
+      s = (s * 1103515245 + 12345) % 2147483648;
+      return Math.fround((s / 2147483648) * 4 - 2);
+    }),
+  };
 };
 
-afterAll(() => { configureMatmul({ variant: null, autotune: true }); });
+afterAll(() => {
+  configureMatmul({ variant: null, autotune: true });
+});
 
 describe('matmul kernel variants', () => {
   for (const variant of Object.keys(MATMUL_VARIANTS)) {
@@ -47,15 +56,27 @@ describe('matmul kernel variants', () => {
       configureMatmul({ variant });
       try {
         // fixed edge cases: 1×1, sizes around the tiles, every transpose, aligned and not
-        const fixed: [number, number, number][] = [[1, 1, 1], [5, 1, 9], [33, 17, 5], [65, 66, 7], [8, 12, 16], [3, 4, 0]];
+        const fixed: [number, number, number][] = [
+          [1, 1, 1],
+          [5, 1, 9],
+          [33, 17, 5],
+          [65, 66, 7],
+          [8, 12, 16],
+          [3, 4, 0],
+        ];
         let seed = 1;
-        for (const [m, n, k] of fixed) for (const tA of [false, true]) for (const tB of [false, true]) {
-          await check([rnd(tA ? [k, m] : [m, k], seed++), rnd(tB ? [n, k] : [k, n], seed++)], { transA: tA, transB: tB });
-        }
+        for (const [m, n, k] of fixed)
+          for (const tA of [false, true])
+            for (const tB of [false, true]) {
+              await check([rnd(tA ? [k, m] : [m, k], seed++), rnd(tB ? [n, k] : [k, n], seed++)], { transA: tA, transB: tB });
+            }
         // broadcast batches on both sides
         await check([rnd([2, 1, 9, 6], 7), rnd([3, 6, 5], 8)], { transA: false, transB: false });
         await check([rnd([3, 8, 12], 9), rnd([12, 8], 10)], { transA: false, transB: false });
-        await fc.assert(fc.asyncProperty(matmulCase, async ({ inputs, attrs }) => check(inputs, attrs)), { numRuns: 8 });
+        await fc.assert(
+          fc.asyncProperty(matmulCase, async ({ inputs, attrs }) => check(inputs, attrs)),
+          { numRuns: 8 },
+        );
       } finally {
         configureMatmul({ variant: null });
       }
@@ -63,7 +84,8 @@ describe('matmul kernel variants', () => {
   }
 
   it('matmul variants agree with each other on one problem', async () => {
-    const a = toGPU(rnd([70, 45], 3)) as Tensor, b = toGPU(rnd([45, 38], 4)) as Tensor;
+    const a = toGPU(rnd([70, 45], 3)) as Tensor,
+      b = toGPU(rnd([45, 38], 4)) as Tensor;
     const outs: Float32Array[] = [];
     for (const variant of Object.keys(MATMUL_VARIANTS)) {
       configureMatmul({ variant });
@@ -72,8 +94,10 @@ describe('matmul kernel variants', () => {
       y.dispose();
     }
     configureMatmul({ variant: null });
-    for (const o of outs.slice(1)) for (let i = 0; i < o.length; i++) expect(Math.abs(o[i] - outs[0][i])).toBeLessThanOrEqual(1e-5 * (1 + Math.abs(outs[0][i])));
-    a.dispose(); b.dispose();
+    for (const o of outs.slice(1))
+      for (let i = 0; i < o.length; i++) expect(Math.abs(o[i] - outs[0][i])).toBeLessThanOrEqual(1e-5 * (1 + Math.abs(outs[0][i])));
+    a.dispose();
+    b.dispose();
   });
 });
 
@@ -96,7 +120,11 @@ describe('matmul autotune', () => {
 describe('matmul and linear semantics', () => {
   it('matmul follows torch.matmul for 1-D operands', async () => {
     const v = tensor([1, 2, 3]);
-    const m = tensor([[1, 0], [0, 1], [1, 1]]);
+    const m = tensor([
+      [1, 0],
+      [0, 1],
+      [1, 1],
+    ]);
     const dot = matmul(v, v);
     expect(dot.shape).toEqual([]);
     expect(await dot.item()).toBe(14);
@@ -116,9 +144,19 @@ describe('matmul and linear semantics', () => {
   });
 
   it('linear is x·wᵀ + b and checks its arguments', async () => {
-    const x = tensor([[1, 2], [3, 4]]);
-    const w = tensor([[1, 0], [1, 1], [0, 2]]);
-    expect(await linear(x, w, tensor([1, 2, 3])).toArray()).toEqual([[2, 5, 7], [4, 9, 11]]);
+    const x = tensor([
+      [1, 2],
+      [3, 4],
+    ]);
+    const w = tensor([
+      [1, 0],
+      [1, 1],
+      [0, 2],
+    ]);
+    expect(await linear(x, w, tensor([1, 2, 3])).toArray()).toEqual([
+      [2, 5, 7],
+      [4, 9, 11],
+    ]);
     expect(await linear(tensor([1, 2]), w).toArray()).toEqual([1, 3, 4]);
     expect(() => linear(zeros([2, 3]), w)).toThrow(/features/);
     expect(() => linear(x, w, zeros([2]))).toThrow(/bias/);

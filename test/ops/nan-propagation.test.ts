@@ -6,7 +6,11 @@
 import { describe, it, expect } from 'vitest';
 import { tensor, relu, clamp, conv2d, batchNormAct, grad, sum, mul, type Tensor } from '../../src/node';
 
-const vals = async (t: Tensor) => { const v = Array.from(await t.data()); t.dispose(); return v; };
+const vals = async (t: Tensor) => {
+  const v = Array.from(await t.data());
+  t.dispose();
+  return v;
+};
 
 describe('NaN propagation', () => {
   it('relu keeps NaN (and ±Inf behave as PyTorch)', async () => {
@@ -32,21 +36,30 @@ describe('NaN propagation', () => {
 
   it("conv2d's fused ReLU keeps NaN", async () => {
     // 1×1 kernel of weight 1 over [NaN, −2, 3]: the output equals the input before the ReLU
-    const x = tensor([[[[NaN, -2, 3]]]]), w = tensor([[[[1]]]]), b = tensor([0]);
+    const x = tensor([[[[NaN, -2, 3]]]]),
+      w = tensor([[[[1]]]]),
+      b = tensor([0]);
     const y = await vals(conv2d(x, w, { bias: b, activation: 'relu' }));
     expect(y[0]).toBeNaN();
     expect(y.slice(1)).toEqual([0, 3]);
-    x.dispose(); w.dispose(); b.dispose();
+    x.dispose();
+    w.dispose();
+    b.dispose();
   });
 
   it("batchNormAct's fused ReLU keeps NaN (eval mode, running statistics 0 and 1)", async () => {
-    const x = tensor([[[[NaN, -2, 3]]]]), rm = tensor([0]), rv = tensor([1]);
+    const x = tensor([[[[NaN, -2, 3]]]]),
+      rm = tensor([0]),
+      rv = tensor([1]);
     const r = batchNormAct(x, rm, rv, null, null, { training: false, eps: 0, activation: 'relu' });
     const y = await vals(r.y);
-    r.runningMean?.dispose(); r.runningVar?.dispose();
+    r.runningMean?.dispose();
+    r.runningVar?.dispose();
     expect(y[0]).toBeNaN();
     expect(y.slice(1)).toEqual([0, 3]);
-    x.dispose(); rm.dispose(); rv.dispose();
+    x.dispose();
+    rm.dispose();
+    rv.dispose();
   });
 
   it("gradients as PyTorch's threshold_backward: zero where the ReLU output is ≤ 0, passed on at NaN", async () => {
@@ -62,11 +75,14 @@ describe('NaN propagation', () => {
     const gconv = await vals(grad((x: Tensor) => sum(mul(conv2d(x, w, { activation: 'relu' }), c)))(x4));
     expect(gconv).toEqual([1, 0, 0, 4]);
     // batchNormAct in eval mode (mean 0, variance 1, eps 0): the same identity before the ReLU
-    const rm = tensor([0]), rv = tensor([1]);
-    const gbn = await vals(grad((x: Tensor) => {
-      const r = batchNormAct(x, rm, rv, null, null, { training: false, eps: 0, activation: 'relu' });
-      return sum(mul(r.y, c));
-    })(x4));
+    const rm = tensor([0]),
+      rv = tensor([1]);
+    const gbn = await vals(
+      grad((x: Tensor) => {
+        const r = batchNormAct(x, rm, rv, null, null, { training: false, eps: 0, activation: 'relu' });
+        return sum(mul(r.y, c));
+      })(x4),
+    );
     expect(gbn).toEqual([1, 0, 0, 4]);
     for (const t of [c, at, w, x4, rm, rv]) t.dispose();
   });

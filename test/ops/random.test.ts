@@ -1,21 +1,24 @@
 /** Random keys and tensors: Threefry known answers, determinism, statistics, sizes. */
 import { describe, it, expect } from 'vitest';
 import { key, split, foldIn, permutation, threefry2x32 } from '../../src/tensor/random';
-import {
-  rand, uniform, randn, normal, randint, bernoulli, randperm, tensor, tidy, ArgumentError,
-} from '../../src/node';
+import { rand, uniform, randn, normal, randint, bernoulli, randperm, tensor, tidy, ArgumentError } from '../../src/node';
 import { refUniform, refRandint } from '../../src/tensor/ops/ref/random';
 import { scaleBits64, randomBits } from '../../src/tensor/random';
 
 const N = 100_000;
 const meanVar = (xs: ArrayLike<number>) => {
-  let s = 0, s2 = 0;
-  for (let i = 0; i < xs.length; i++) { s += xs[i]; s2 += xs[i] * xs[i]; }
+  let s = 0,
+    s2 = 0;
+  for (let i = 0; i < xs.length; i++) {
+    s += xs[i];
+    s2 += xs[i] * xs[i];
+  }
   const m = s / xs.length;
   return [m, s2 / xs.length - m * m];
 };
 const corr = (a: ArrayLike<number>, b: ArrayLike<number>) => {
-  const [ma, va] = meanVar(a), [mb, vb] = meanVar(b);
+  const [ma, va] = meanVar(a),
+    [mb, vb] = meanVar(b);
   let c = 0;
   for (let i = 0; i < a.length; i++) c += (a[i] - ma) * (b[i] - mb);
   return c / a.length / Math.sqrt(va * vb);
@@ -39,7 +42,7 @@ describe('random: Threefry-2x32-20 known answers (Random123 kat_vectors)', () =>
 });
 
 describe('random: keys', () => {
-  it('key(seed) is the seed\'s 64 bits, high word first; rejects non-integers', () => {
+  it("key(seed) is the seed's 64 bits, high word first; rejects non-integers", () => {
     expect(key(0)).toEqual([0, 0]);
     expect(key(42)).toEqual([0, 42]);
     expect(key(2 ** 32 + 5)).toEqual([1, 5]);
@@ -98,7 +101,7 @@ describe('random: determinism and streams', () => {
     expect(s).toBe(refUniform(key(1), [], 0, 1).data[0]);
   });
   it('tensors past 65535 workgroups match the reference at every fold boundary', async () => {
-    const n = 65535 * 256 + 1000;  // the dispatch folds into y
+    const n = 65535 * 256 + 1000; // the dispatch folds into y
     const k = key(77);
     const got = await rand(k, [n]).data();
     expect(got.length).toBe(n);
@@ -134,11 +137,11 @@ describe('random: distributions (100k samples, bounds of 4–5 standard errors)'
     expect(Math.abs(v - 1)).toBeLessThan(4 * Math.sqrt(2 / N));
     // P(|z| > 2) = 0.0455
     const tail = x.filter((z) => Math.abs(z) > 2).length / N;
-    expect(Math.abs(tail - 0.0455)).toBeLessThan(4 * Math.sqrt(0.0455 * 0.9545 / N));
+    expect(Math.abs(tail - 0.0455)).toBeLessThan(4 * Math.sqrt((0.0455 * 0.9545) / N));
     expect(x.every(Number.isFinite)).toBe(true);
     const y = await normal(key(3), [N], { mean: 10, std: 0.5 }).data();
     const [my, vy] = meanVar(y);
-    expect(Math.abs(my - 10)).toBeLessThan(4 * 0.5 / Math.sqrt(N));
+    expect(Math.abs(my - 10)).toBeLessThan((4 * 0.5) / Math.sqrt(N));
     expect(Math.abs(vy / 0.25 - 1)).toBeLessThan(4 * Math.sqrt(2 / N));
     expect(() => normal(key(3), [2], { std: -1 })).toThrow(/normal: argument 'std' is -1/);
   });
@@ -151,7 +154,7 @@ describe('random: distributions (100k samples, bounds of 4–5 standard errors)'
     expect([...counts.keys()].sort((a, b) => a - b)).toEqual([-3, -2, -1, 0, 1, 2, 3, 4, 5, 6]);
     const e = N / 10;
     const chi2 = [...counts.values()].reduce((s, c) => s + (c - e) ** 2 / e, 0);
-    expect(chi2).toBeLessThan(27.9);  // 9 degrees of freedom, p = 0.001
+    expect(chi2).toBeLessThan(27.9); // 9 degrees of freedom, p = 0.001
     const wide = await randint(key(4), [1000], -2147483648, 2147483647).data();
     expect(Math.min(...wide)).toBeLessThan(-2e9);
     expect(Math.max(...wide)).toBeGreaterThan(2e9);
@@ -169,7 +172,8 @@ describe('random: distributions (100k samples, bounds of 4–5 standard errors)'
     expect((await bernoulli(key(5), 1, [100]).data()).every((v) => v === 1)).toBe(true);
     const probs = tidy(() => tensor([[0.1], [0.9]]));
     const y = await bernoulli(key(6), probs, [2, N / 2]).data();
-    const [m0] = meanVar(y.subarray(0, N / 2)), [m1] = meanVar(y.subarray(N / 2));
+    const [m0] = meanVar(y.subarray(0, N / 2)),
+      [m1] = meanVar(y.subarray(N / 2));
     expect(Math.abs(m0 - 0.1)).toBeLessThan(4 * Math.sqrt(0.09 / (N / 2)));
     expect(Math.abs(m1 - 0.9)).toBeLessThan(4 * Math.sqrt(0.09 / (N / 2)));
     expect(bernoulli(key(6), probs).shape).toEqual([2, 1]);
@@ -198,18 +202,27 @@ describe('random: permutations', () => {
     expect(() => permutation(key(9), 2.5)).toThrow(/permutation: argument 'n' is 2.5/);
   });
   it('every element lands in every position evenly (n = 5, 20k shuffles)', () => {
-    const n = 5, T = 20_000;
+    const n = 5,
+      T = 20_000;
     const counts = new Float64Array(n * n);
-    for (let s = 0; s < T; s++) { const p = permutation(foldIn(key(1), s), n); p.forEach((v, pos) => counts[v * n + pos]++); }
+    for (let s = 0; s < T; s++) {
+      const p = permutation(foldIn(key(1), s), n);
+      p.forEach((v, pos) => counts[v * n + pos]++);
+    }
     const e = T / n;
     const chi2 = counts.reduce((s, c) => s + (c - e) ** 2 / e, 0);
-    expect(chi2).toBeLessThan(39.3);  // 16 degrees of freedom, p = 0.001
+    expect(chi2).toBeLessThan(39.3); // 16 degrees of freedom, p = 0.001
   });
   it('the exact 64×32-bit multiply-shift agrees with BigInt', () => {
     let s = 12345;
-    const next = () => { s = threefry2x32(s, 1, 2, 3)[0]; return s; };
+    const next = () => {
+      s = threefry2x32(s, 1, 2, 3)[0];
+      return s;
+    };
     for (let t = 0; t < 2000; t++) {
-      const hi = next(), lo = next(), r = (next() % 0xffffffff) + 1;
+      const hi = next(),
+        lo = next(),
+        r = (next() % 0xffffffff) + 1;
       expect(scaleBits64(hi, lo, r)).toBe(Number((((BigInt(hi) << 32n) | BigInt(lo)) * BigInt(r)) >> 64n));
     }
   });

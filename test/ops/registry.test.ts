@@ -20,7 +20,8 @@ describe('op registry', () => {
       expect(op.dtypes.length, `${name} accepts no dtype`).toBeGreaterThan(0);
       expect(Boolean(op.vjp) || Boolean(op.noGrad) || Boolean(op.composite), `${name} has neither vjp nor noGrad`).toBe(true);
       expect(name in ALL_CASES || name in EXEMPT, `op '${name}' has no test case in test/ops/cases`).toBe(true);
-      if ((op.vjp || (op.composite && !op.noGrad)) && name in ALL_CASES) expect(ALL_CASES[name].grad, `${name} has a VJP, so its gradient must be checked`).not.toBe(false);
+      if ((op.vjp || (op.composite && !op.noGrad)) && name in ALL_CASES)
+        expect(ALL_CASES[name].grad, `${name} has a VJP, so its gradient must be checked`).not.toBe(false);
     }
   });
 });
@@ -34,16 +35,19 @@ describe('shape/dtype rule matches the reference (no GPU dispatch)', () => {
     it(name, () => {
       const op = registeredOps().get(name);
       if (!op) throw new Error(`case for unknown op '${name}'`);
-      fc.assert(fc.property(spec.arb, ({ inputs, attrs }) => {
-        const want = op.reference(inputs, attrs);
-        const wants = Array.isArray(want) ? want : [want];
-        const rule = op.outputs(inputs, attrs);
-        expect(rule.length, 'number of outputs').toBe(wants.length);
-        rule.forEach((r, k) => {
-          expect([...r.shape], `output ${k} shape (attrs ${JSON.stringify(attrs)})`).toEqual(wants[k].shape);
-          expect(r.dtype, `output ${k} dtype`).toBe(wants[k].dtype);
-        });
-      }), { numRuns: spec.runs ?? 25 });
+      fc.assert(
+        fc.property(spec.arb, ({ inputs, attrs }) => {
+          const want = op.reference(inputs, attrs);
+          const wants = Array.isArray(want) ? want : [want];
+          const rule = op.outputs(inputs, attrs);
+          expect(rule.length, 'number of outputs').toBe(wants.length);
+          rule.forEach((r, k) => {
+            expect([...r.shape], `output ${k} shape (attrs ${JSON.stringify(attrs)})`).toEqual(wants[k].shape);
+            expect(r.dtype, `output ${k} dtype`).toBe(wants[k].dtype);
+          });
+        }),
+        { numRuns: spec.runs ?? 25 },
+      );
     });
   }
 });
@@ -53,25 +57,34 @@ describe('GPU matches float64 reference', () => {
     it(name, async () => {
       const op = registeredOps().get(name);
       if (!op) throw new Error(`case for unknown op '${name}'`);
-      await fc.assert(fc.asyncProperty(spec.arb, async ({ inputs, attrs }) => {
-        poisonPool();
-        const want = op.reference(inputs, attrs);
-        const wants = Array.isArray(want) ? want : [want];
-        const gpuIn = inputs.map(toGPU);
-        const outs = tidy(() => { const r = op.call(gpuIn, attrs); return Array.isArray(r) ? r : [r]; }) as Tensor[];
-        try {
-          expect(outs.length).toBe(wants.length);
-          for (let k = 0; k < outs.length; k++) {
-            expect(outs[k].shape, `output ${k} shape`).toEqual(wants[k].shape);
-            expect(outs[k].dtype, `output ${k} dtype`).toBe(wants[k].dtype);
-            const m = mismatch(await outs[k].data(), wants[k], spec.tol);
-            if (m) throw new Error(`output ${k}: ${m}\ninputs: ${JSON.stringify(inputs.map((x) => (typeof x === 'number' ? x : { shape: x.shape, dtype: x.dtype, data: [...x.data] })))}\nattrs: ${JSON.stringify(attrs)}`);
+      await fc.assert(
+        fc.asyncProperty(spec.arb, async ({ inputs, attrs }) => {
+          poisonPool();
+          const want = op.reference(inputs, attrs);
+          const wants = Array.isArray(want) ? want : [want];
+          const gpuIn = inputs.map(toGPU);
+          const outs = tidy(() => {
+            const r = op.call(gpuIn, attrs);
+            return Array.isArray(r) ? r : [r];
+          }) as Tensor[];
+          try {
+            expect(outs.length).toBe(wants.length);
+            for (let k = 0; k < outs.length; k++) {
+              expect(outs[k].shape, `output ${k} shape`).toEqual(wants[k].shape);
+              expect(outs[k].dtype, `output ${k} dtype`).toBe(wants[k].dtype);
+              const m = mismatch(await outs[k].data(), wants[k], spec.tol);
+              if (m)
+                throw new Error(
+                  `output ${k}: ${m}\ninputs: ${JSON.stringify(inputs.map((x) => (typeof x === 'number' ? x : { shape: x.shape, dtype: x.dtype, data: [...x.data] })))}\nattrs: ${JSON.stringify(attrs)}`,
+                );
+            }
+          } finally {
+            outs.forEach((t) => t.dispose());
+            gpuIn.forEach((t) => typeof t !== 'number' && t.dispose());
           }
-        } finally {
-          outs.forEach((t) => t.dispose());
-          gpuIn.forEach((t) => typeof t !== 'number' && t.dispose());
-        }
-      }), { numRuns: spec.runs ?? 25 });
+        }),
+        { numRuns: spec.runs ?? 25 },
+      );
     });
   }
 });

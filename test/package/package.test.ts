@@ -39,10 +39,25 @@ function distIsCurrent(): boolean {
 }
 
 const run = (cmd: string, args: string[], cwd: string, timeout = 120_000): SpawnSyncReturns<string> =>
-  spawnSync(cmd, args, { cwd, encoding: 'utf8', timeout, env: { ...process.env, XDG_RUNTIME_DIR: process.env.XDG_RUNTIME_DIR ?? '/tmp', npm_config_update_notifier: 'false', npm_config_fund: 'false', npm_config_audit: 'false' } });
+  spawnSync(cmd, args, {
+    cwd,
+    encoding: 'utf8',
+    timeout,
+    env: {
+      ...process.env,
+      XDG_RUNTIME_DIR: process.env.XDG_RUNTIME_DIR ?? '/tmp',
+      npm_config_update_notifier: 'false',
+      npm_config_fund: 'false',
+      npm_config_audit: 'false',
+    },
+  });
 const timed = <T>(name: string, f: () => T): T => {
   const t0 = performance.now();
-  try { return f(); } finally { figures[name] = `${((performance.now() - t0) / 1000).toFixed(1)} s`; }
+  try {
+    return f();
+  } finally {
+    figures[name] = `${((performance.now() - t0) / 1000).toFixed(1)} s`;
+  }
 };
 
 beforeAll(() => {
@@ -54,13 +69,30 @@ beforeAll(() => {
   figures.tarball = `${info.filename}: ${(info.size / 1024).toFixed(0)} KiB packed, ${(info.unpackedSize / 1024).toFixed(0)} KiB unpacked, ${info.entryCount} files`;
   writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'webgrad-user', private: true, type: 'module' }));
   cpSync(join(root, 'test/package/user'), project, { recursive: true });
-  const installed = timed('install', () => run('npm', ['install', '--prefer-offline', '--no-package-lock', join(project, info.filename),
-    `@webgpu/types@${devVersion('@webgpu/types')}`, `@types/node@${devVersion('@types/node')}`], project, 240_000));
+  const installed = timed('install', () =>
+    run(
+      'npm',
+      [
+        'install',
+        '--prefer-offline',
+        '--no-package-lock',
+        join(project, info.filename),
+        `@webgpu/types@${devVersion('@webgpu/types')}`,
+        `@types/node@${devVersion('@types/node')}`,
+      ],
+      project,
+      240_000,
+    ),
+  );
   if (installed.status !== 0) throw new Error(`npm install of the tarball failed: ${installed.stderr}`);
 }, 600_000);
 
 afterAll(() => {
-  console.log(`package test: ${Object.entries(figures).map(([k, v]) => `${k} ${v}`).join('; ')}`);
+  console.log(
+    `package test: ${Object.entries(figures)
+      .map(([k, v]) => `${k} ${v}`)
+      .join('; ')}`,
+  );
   if (project) rmSync(project, { recursive: true, force: true });
 });
 
@@ -74,13 +106,22 @@ describe(`the installed ${pkg.name} package`, () => {
     expect(installedPkg.bin).toEqual({ webgrad: 'dist/cli.js' });
     expect(readFileSync(join(dir, 'dist/cli.js'), 'utf8')).toMatch(/^#!\/usr\/bin\/env node\n/);
     // the CLI bundle imports runtime dependencies only
-    const bundled = readdirSync(join(dir, 'dist')).filter((f) => f.endsWith('.js')).map((f) => readFileSync(join(dir, 'dist', f), 'utf8')).join('\n');
+    const bundled = readdirSync(join(dir, 'dist'))
+      .filter((f) => f.endsWith('.js'))
+      .map((f) => readFileSync(join(dir, 'dist', f), 'utf8'))
+      .join('\n');
     const specifiers = [
       ...[...bundled.matchAll(/^\s*(?:import|export)\s[^;]*?\sfrom\s*["']([^"']+)["']/gm)].map((m) => m[1]),
       ...[...bundled.matchAll(/^\s*import\s*["']([^"']+)["']/gm)].map((m) => m[1]),
       ...[...bundled.matchAll(/\bimport\(\s*["']([^"']+)["']\s*\)/g)].map((m) => m[1]),
     ];
-    const packages = new Set(specifiers.filter((s) => !s.startsWith('.')).map((s) => s.replace(/^node:/, '')).filter((s) => !builtinModules.includes(s)).map((s) => s.split('/')[0]));
+    const packages = new Set(
+      specifiers
+        .filter((s) => !s.startsWith('.'))
+        .map((s) => s.replace(/^node:/, ''))
+        .filter((s) => !builtinModules.includes(s))
+        .map((s) => s.split('/')[0]),
+    );
     expect(specifiers.length).toBeGreaterThan(5);
     expect([...packages].sort()).toEqual(Object.keys(pkg.dependencies).sort());
   });
@@ -95,13 +136,21 @@ describe(`the installed ${pkg.name} package`, () => {
   ];
   it.each(checks)('a user file type-checks: %s', (name, compiler, resolution, types) => {
     const config = `tsconfig.${name.replace(/\W+/g, '-')}.json`;
-    writeFileSync(join(project, config), JSON.stringify({
-      compilerOptions: {
-        target: 'es2022', lib: ['es2022', 'dom'], types, strict: true, noEmit: true, skipLibCheck: false,
-        ...(resolution === 'node16' ? { module: 'node16', moduleResolution: 'node16' } : { module: 'esnext', moduleResolution: 'bundler' }),
-      },
-      files: ['user.ts'],
-    }));
+    writeFileSync(
+      join(project, config),
+      JSON.stringify({
+        compilerOptions: {
+          target: 'es2022',
+          lib: ['es2022', 'dom'],
+          types,
+          strict: true,
+          noEmit: true,
+          skipLibCheck: false,
+          ...(resolution === 'node16' ? { module: 'node16', moduleResolution: 'node16' } : { module: 'esnext', moduleResolution: 'bundler' }),
+        },
+        files: ['user.ts'],
+      }),
+    );
     const r = timed(`typecheck ${name}`, () => run(process.execPath, [compiler, '-p', config], project));
     expect(r.stdout + r.stderr).toBe('');
     expect(r.status).toBe(0);
@@ -118,7 +167,9 @@ describe(`the installed ${pkg.name} package`, () => {
     }
     const bad = run('npx', ['--no-install', 'webgrad', 'train-u2net', '--lr', 'abc'], project);
     expect(bad.status).toBe(2);
-    expect(bad.stderr.split('\n').filter((l) => l && !l.startsWith('npm warn'))).toEqual(["webgrad train-u2net: --lr must be a number > 0; got 'abc' (webgrad train-u2net --help)"]);
+    expect(bad.stderr.split('\n').filter((l) => l && !l.startsWith('npm warn'))).toEqual([
+      "webgrad train-u2net: --lr must be a number > 0; got 'abc' (webgrad train-u2net --help)",
+    ]);
   });
 
   it('a tiny training script runs from the installed package', () => {

@@ -7,7 +7,11 @@ const w = globalThis as unknown as { __result?: unknown };
   try {
     const device = await init();
     const losses = await trainMLP();
-    w.__result = { runtime: 'chromium', adapter: [device.adapterInfo?.vendor, device.adapterInfo?.architecture, device.adapterInfo?.device, device.adapterInfo?.description].join(' | '), losses };
+    w.__result = {
+      runtime: 'chromium',
+      adapter: [device.adapterInfo?.vendor, device.adapterInfo?.architecture, device.adapterInfo?.device, device.adapterInfo?.description].join(' | '),
+      losses,
+    };
     device.destroy();
   } catch (e) {
     w.__result = { error: String((e as Error)?.stack ?? e) };

@@ -16,9 +16,17 @@ import { chromium } from 'playwright-core';
 // picks its bundled SwiftShader (Vulkan on the CPU), not lavapipe, whatever the Vulkan/ANGLE flags (ANGLE itself
 // does use lavapipe). The rest keep the run headless, offline and reproducible.
 export const CHROMIUM_FLAGS = [
-  '--headless', '--no-sandbox', '--enable-unsafe-webgpu', '--enable-features=Vulkan', '--use-vulkan=native',
-  '--use-angle=vulkan', '--disable-gpu-sandbox', '--disable-background-networking', '--disable-component-update',
-  '--disable-sync', '--no-first-run',
+  '--headless',
+  '--no-sandbox',
+  '--enable-unsafe-webgpu',
+  '--enable-features=Vulkan',
+  '--use-vulkan=native',
+  '--use-angle=vulkan',
+  '--disable-gpu-sandbox',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
 ];
 
 const executablePath = process.argv[2] ?? process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -29,14 +37,26 @@ if (!existsSync(executablePath)) {
 
 const here = dirname(fileURLToPath(import.meta.url));
 const bundle = await build({
-  entryPoints: [join(here, 'browser-mlp.ts')], bundle: true, format: 'esm', platform: 'browser', target: 'es2022', write: false,
+  entryPoints: [join(here, 'browser-mlp.ts')],
+  bundle: true,
+  format: 'esm',
+  platform: 'browser',
+  target: 'es2022',
+  write: false,
 });
 const js = bundle.outputFiles[0].text;
 const html = '<!doctype html><meta charset="utf-8"><title>webgrad smoke</title><script type="module" src="/mlp.js"></script>';
 const server = createServer((req, res) => {
-  if (req.url === '/mlp.js') { res.writeHead(200, { 'content-type': 'text/javascript' }); res.end(js); }
-  else if (req.url === '/' || req.url === '/index.html') { res.writeHead(200, { 'content-type': 'text/html' }); res.end(html); }
-  else { res.writeHead(404); res.end(); }
+  if (req.url === '/mlp.js') {
+    res.writeHead(200, { 'content-type': 'text/javascript' });
+    res.end(js);
+  } else if (req.url === '/' || req.url === '/index.html') {
+    res.writeHead(200, { 'content-type': 'text/html' });
+    res.end(html);
+  } else {
+    res.writeHead(404);
+    res.end();
+  }
 });
 await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
 const port = (server.address() as { port: number }).port;
@@ -44,15 +64,20 @@ const port = (server.address() as { port: number }).port;
 const userDataDir = mkdtempSync(join(tmpdir(), 'webgrad-chromium-'));
 let result: any;
 // a fresh profile each run (playwright passes it as --user-data-dir)
-const browser = await chromium.launchPersistentContext(userDataDir, { executablePath, args: process.env.WEBGRAD_CHROMIUM_FLAGS?.split(' ') ?? CHROMIUM_FLAGS, headless: true, timeout: 60_000 });
+const browser = await chromium.launchPersistentContext(userDataDir, {
+  executablePath,
+  args: process.env.WEBGRAD_CHROMIUM_FLAGS?.split(' ') ?? CHROMIUM_FLAGS,
+  headless: true,
+  timeout: 60_000,
+});
 try {
-  const page = browser.pages()[0] ?? await browser.newPage();
+  const page = browser.pages()[0] ?? (await browser.newPage());
   const logs: string[] = [];
   page.on('console', (m) => logs.push(`${m.type()}: ${m.text()}`));
   page.on('pageerror', (e) => logs.push(`pageerror: ${e.message}`));
   await page.goto(`http://127.0.0.1:${port}/`);
   await page.waitForFunction(() => (globalThis as any).__result !== undefined, null, { timeout: 90_000 }).catch(() => {});
-  result = await page.evaluate(() => (globalThis as any).__result) ?? { error: `no result within 90 s; console:\n${logs.join('\n')}` };
+  result = (await page.evaluate(() => (globalThis as any).__result)) ?? { error: `no result within 90 s; console:\n${logs.join('\n')}` };
   if (result.error && logs.length) result.error += `\nconsole:\n${logs.join('\n')}`;
 } catch (e) {
   result = { error: String((e as Error).stack ?? e) };

@@ -14,7 +14,7 @@ beforeAll(() => {
   const r = spawnSync(process.execPath, [join(root, 'scripts/ensure-chromium.mjs')], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
   if (r.status !== 0) throw new Error(`no Chromium for this test (scripts/ensure-chromium.mjs exited with ${r.status ?? r.signal}; its message is above)`);
   chromiumPath = r.stdout.trim().split('\n').pop()!;
-}, 900_000);  // an apt install of chromium takes minutes
+}, 900_000); // an apt install of chromium takes minutes
 
 it('MLP loss falls in headless Chromium', () => {
   const r = runRunner(process.execPath, [join(root, 'node_modules/tsx/dist/cli.mjs'), join(root, 'test/smoke/chromium-mlp.ts'), chromiumPath]);

@@ -10,7 +10,13 @@ import { join } from 'node:path';
 import { root } from '../cli/run-cli';
 import { distanceTransformEdt } from '../../src/sod/distance';
 
-interface Case { h: number; w: number; input: number[]; distance: number[]; nearest: number[]; }
+interface Case {
+  h: number;
+  w: number;
+  input: number[];
+  distance: number[];
+  nearest: number[];
+}
 const cases: Case[] = JSON.parse(readFileSync(join(root, 'test/fixtures/sod/scipy-edt.json'), 'utf8'));
 
 describe('distanceTransformEdt', () => {

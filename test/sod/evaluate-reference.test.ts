@@ -14,7 +14,10 @@ import { evaluateSodFolders, readGrey } from '../../src/sod/node/evaluate-folder
 
 const DATA = process.env.WEBGRAD_PYSODMETRICS ?? join(root, '.cache/pysodmetrics');
 const present = existsSync(join(DATA, 'preds')) && existsSync(join(DATA, 'masks'));
-if (!present) console.warn(`PySODMetrics example data not found in ${DATA}: its published-values test is skipped (scripts/pysodmetrics-data.sh fetches nothing; it copies from a clone)`);
+if (!present)
+  console.warn(
+    `PySODMetrics example data not found in ${DATA}: its published-values test is skipped (scripts/pysodmetrics-data.sh fetches nothing; it copies from a clone)`,
+  );
 
 // PySODMetrics v1_4_3 published values, keyed by our names (theirs in the comments where they differ)
 const PUBLISHED = {

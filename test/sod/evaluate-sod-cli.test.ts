@@ -20,9 +20,10 @@ function makeSet(): void {
   mkdirSync(join(DATA, 'preds'), { recursive: true });
   mkdirSync(join(DATA, 'masks'), { recursive: true });
   let seed = 7;
-  const rnd = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
+  const rnd = () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
   for (const [k, [w, h]] of Object.entries(SIZES)) {
-    const mask = new Uint8Array(w * h), pred = new Uint8Array(w * h);
+    const mask = new Uint8Array(w * h),
+      pred = new Uint8Array(w * h);
     for (let y = 0; y < h; y++) {
       for (let x = 0; x < w; x++) {
         const fg = k === '0001' ? x > 8 && x < 30 && y > 5 && y < 22 : k === '19' ? (x - 18) ** 2 + (y - 24) ** 2 < 140 : false;
@@ -46,7 +47,8 @@ describe('webgrad evaluate-sod', () => {
     copyFileSync(join(DATA, 'preds/0001.png'), join(other, '0001.png'));
     copyFileSync(join(DATA, 'preds/19.png'), join(other, '19.png'));
     copyFileSync(join(DATA, 'preds/19.png'), join(other, 'stray.png'));
-    const json = join(dir, 'out/scores.json'), plots = join(dir, 'plots');
+    const json = join(dir, 'out/scores.json'),
+      plots = join(dir, 'plots');
     const r = runCli(['evaluate-sod', '--pred', join(DATA, 'preds'), '--pred', other, '--gt', join(DATA, 'masks'), '--json', json, '--plots', plots]);
     expect(r.status, r.stderr).toBe(0);
     const lines = r.stdout.split('\n');
@@ -67,7 +69,10 @@ describe('webgrad evaluate-sod', () => {
       const img = decodeImage(readFileSync(join(plots, f)));
       expect([img.width, img.height]).toEqual([720, 540]);
       // the two methods' colours are drawn
-      const has = (c: number[]) => { for (let i = 0; i < img.data.length; i += 4) if (img.data[i] === c[0] && img.data[i + 1] === c[1] && img.data[i + 2] === c[2]) return true; return false; };
+      const has = (c: number[]) => {
+        for (let i = 0; i < img.data.length; i += 4) if (img.data[i] === c[0] && img.data[i + 1] === c[1] && img.data[i + 2] === c[2]) return true;
+        return false;
+      };
       expect(has([31, 119, 180]) && has([255, 127, 14])).toBe(true);
     }
   });
@@ -80,7 +85,10 @@ describe('webgrad evaluate-sod', () => {
 
   const usage: [string[], string][] = [
     [['evaluate-sod', '--gt', 'x'], 'webgrad evaluate-sod: --pred DIR is required (a folder of prediction maps) (webgrad evaluate-sod --help)'],
-    [['evaluate-sod', '--pred', '/nonexistent-sod', '--gt', 'x'], "webgrad evaluate-sod: --pred '/nonexistent-sod': cannot read (ENOENT) (webgrad evaluate-sod --help)"],
+    [
+      ['evaluate-sod', '--pred', '/nonexistent-sod', '--gt', 'x'],
+      "webgrad evaluate-sod: --pred '/nonexistent-sod': cannot read (ENOENT) (webgrad evaluate-sod --help)",
+    ],
     [['evaluate-sod', '--pred', 'test'], 'webgrad evaluate-sod: --gt DIR is required (a folder of ground-truth masks) (webgrad evaluate-sod --help)'],
     [['evaluate-sod', '--pred'], 'webgrad evaluate-sod: --pred needs a value (webgrad evaluate-sod --help)'],
   ];
@@ -96,7 +104,11 @@ describe('webgrad evaluate-sod', () => {
     copyFileSync(join(DATA, 'preds/19.png'), join(bad, '0001.png'));
     const r = runCli(['evaluate-sod', '--pred', bad, '--gt', join(DATA, 'masks')]);
     expect(r.status).toBe(1);
-    expect(r.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^webgrad evaluate-sod: evaluateSodFolder: .*0001\.png is 36×48 but its ground truth .*0001\.png is 40×30; expected the same size$/)]);
+    expect(r.stderr.trim().split('\n')).toEqual([
+      expect.stringMatching(
+        /^webgrad evaluate-sod: evaluateSodFolder: .*0001\.png is 36×48 but its ground truth .*0001\.png is 40×30; expected the same size$/,
+      ),
+    ]);
   });
 
   it('--help shows the options', () => {

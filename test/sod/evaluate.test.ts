@@ -119,29 +119,35 @@ describe('SodEvaluator (dataset level, as PySODMetrics)', () => {
 describe('properties', () => {
   const image = fc.record({ h: fc.integer({ min: 1, max: 7 }), w: fc.integer({ min: 1, max: 7 }) }).chain(({ h, w }) =>
     fc.record({
-      h: fc.constant(h), w: fc.constant(w),
+      h: fc.constant(h),
+      w: fc.constant(w),
       pred: fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { minLength: h * w, maxLength: h * w }),
       gt: fc.array(fc.integer({ min: 0, max: 1 }), { minLength: h * w, maxLength: h * w }),
-    }));
+    }),
+  );
 
   it('a one-image dataset gives the per-image values', () => {
-    fc.assert(fc.property(image, ({ h, w, pred, gt }) => {
-      const ev = new SodEvaluator();
-      ev.add(pred, gt, h, w);
-      const r = ev.result();
-      const f = fMeasure(pred, gt), e = eMeasure(pred, gt);
-      expect(r.MAE).toBeCloseTo(mae(pred, gt), 12);
-      expect(r.maxFm).toBeCloseTo(f.max, 12);
-      expect(r.meanFm).toBeCloseTo(f.mean, 12);
-      expect(r.adpFm).toBeCloseTo(f.adaptive, 12);
-      expect(r.maxEm).toBeCloseTo(e.max, 12);
-      expect(r.meanEm).toBeCloseTo(e.mean, 12);
-      expect(r.adpEm).toBeCloseTo(e.adaptive, 12);
-      expect(r.Smeasure).toBeCloseTo(sMeasure(pred, gt, h, w), 12);
-      expect(r.IoU).toBeCloseTo(iou(pred, gt), 12);
-      expect(r.Dice).toBeCloseTo(dice(pred, gt), 12);
-      expect(r.wFmeasure).toBeCloseTo(weightedFmeasure(pred, Uint8Array.from(gt), h, w), 12);
-    }), { numRuns: 60 });
+    fc.assert(
+      fc.property(image, ({ h, w, pred, gt }) => {
+        const ev = new SodEvaluator();
+        ev.add(pred, gt, h, w);
+        const r = ev.result();
+        const f = fMeasure(pred, gt),
+          e = eMeasure(pred, gt);
+        expect(r.MAE).toBeCloseTo(mae(pred, gt), 12);
+        expect(r.maxFm).toBeCloseTo(f.max, 12);
+        expect(r.meanFm).toBeCloseTo(f.mean, 12);
+        expect(r.adpFm).toBeCloseTo(f.adaptive, 12);
+        expect(r.maxEm).toBeCloseTo(e.max, 12);
+        expect(r.meanEm).toBeCloseTo(e.mean, 12);
+        expect(r.adpEm).toBeCloseTo(e.adaptive, 12);
+        expect(r.Smeasure).toBeCloseTo(sMeasure(pred, gt, h, w), 12);
+        expect(r.IoU).toBeCloseTo(iou(pred, gt), 12);
+        expect(r.Dice).toBeCloseTo(dice(pred, gt), 12);
+        expect(r.wFmeasure).toBeCloseTo(weightedFmeasure(pred, Uint8Array.from(gt), h, w), 12);
+      }),
+      { numRuns: 60 },
+    );
   });
 
   it('the dataset numbers do not depend on the order of the images; a repeated image changes nothing', () => {
@@ -152,11 +158,16 @@ describe('properties', () => {
       const { curves: _c, images: _n, ...m } = ev.result();
       return m;
     };
-    fc.assert(fc.property(image, image, (a, b) => {
-      const ab = run([a, b]), ba = run([b, a]);
-      for (const k of Object.keys(ab) as (keyof typeof ab)[]) expect(ab[k]).toBeCloseTo(ba[k], 12);
-      const one = run([a]), twice = run([a, a]);
-      for (const k of Object.keys(one) as (keyof typeof one)[]) expect(twice[k]).toBeCloseTo(one[k], 12);
-    }), { numRuns: 40 });
+    fc.assert(
+      fc.property(image, image, (a, b) => {
+        const ab = run([a, b]),
+          ba = run([b, a]);
+        for (const k of Object.keys(ab) as (keyof typeof ab)[]) expect(ab[k]).toBeCloseTo(ba[k], 12);
+        const one = run([a]),
+          twice = run([a, a]);
+        for (const k of Object.keys(one) as (keyof typeof one)[]) expect(twice[k]).toBeCloseTo(one[k], 12);
+      }),
+      { numRuns: 40 },
+    );
   });
 });

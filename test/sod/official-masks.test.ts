@@ -29,7 +29,8 @@ const candidates = [
   join('.cache', 'u2net-official'),
 ].filter(Boolean);
 const dataDir = candidates.find(hasAll);
-if (!dataDir) console.warn(`official-masks.test.ts skipped: no folder with images/ and u2netp_results/ for ${IMAGES.join(', ')} (looked in ${candidates.join(', ')})`);
+if (!dataDir)
+  console.warn(`official-masks.test.ts skipped: no folder with images/ and u2netp_results/ for ${IMAGES.join(', ')} (looked in ${candidates.join(', ')})`);
 
 const grey = (path: string) => {
   const img = readImage(path);
@@ -60,14 +61,19 @@ describe.skipIf(!dataDir)('remove-bg against the official U²-NetP masks', () =>
     console.log = (...a: unknown[]) => logs.push(a.join(' '));
     console.error = (...a: unknown[]) => logs.push(a.join(' '));
   }, 300_000);
-  afterAll(() => { console.log = log; console.error = error; });
+  afterAll(() => {
+    console.log = log;
+    console.error = error;
+  });
 
   it('the default pipeline reproduces the official masks', async () => {
     official = await agreement([]);
     for (const a of official.per) expect(a.iou).toBeGreaterThan(0.99);
     // PNGs decode to the same pixels as in the official run, so their masks agree to the last 8-bit step or
     // so (MAE < 1e-5; the edge-clamped bilinear gives 9e-5); JPEGs differ a little in decoding (jpeg-js here, libjpeg there)
-    IMAGES.forEach((f, i) => { if (f.endsWith('.png')) expect(official.per[i].mae).toBeLessThan(1e-5); });
+    IMAGES.forEach((f, i) => {
+      if (f.endsWith('.png')) expect(official.per[i].mae).toBeLessThan(1e-5);
+    });
     expect(official.iou).toBeGreaterThanOrEqual(0.995);
     expect(official.mae).toBeLessThanOrEqual(0.001);
   }, 600_000);

@@ -1,6 +1,19 @@
 /** Augmentations: geometric identities (flips, 90° rotation, resize = interpolate, crops), image/mask alignment, samplers, colour steps. */
 import { describe, it, expect } from 'vitest';
-import { tensor, tidy, random, affineResample, augmentGeometry, sampleGeometry, sampleResizedCrop, colorJitter, sampleColorJitter, normalize, IMAGENET_MEAN, IMAGENET_STD } from '../../src/node';
+import {
+  tensor,
+  tidy,
+  random,
+  affineResample,
+  augmentGeometry,
+  sampleGeometry,
+  sampleResizedCrop,
+  colorJitter,
+  sampleColorJitter,
+  normalize,
+  IMAGENET_MEAN,
+  IMAGENET_STD,
+} from '../../src/node';
 import { refInterpolate } from '../../src/tensor/ops/ref/resize';
 import { uniformStream } from '../../src/train/data/augment';
 import { colorJitterWith } from '../../src/tensor/ops/augment';
@@ -18,13 +31,16 @@ describe('affine resampling', () => {
     const v = augmentGeometry({ image: x }, k, { size: [H, W], vflip: 1 }).image;
     const r = augmentGeometry({ image: x }, k, { size: [H, W], degrees: [90, 90] }).image;
     const [hd, vd, rd] = [await h.data(), await v.data(), await r.data()];
-    for (let n = 0; n < N; n++) for (let c = 0; c < C; c++) for (let y = 0; y < H; y++) for (let q = 0; q < W; q++) {
-      const s = [N, C, H, W];
-      expect(at(hd, s, n, c, y, q)).toBeCloseTo(at(data, s, n, c, y, W - 1 - q), 6);
-      expect(at(vd, s, n, c, y, q)).toBeCloseTo(at(data, s, n, c, H - 1 - y, q), 6);
-      // counter-clockwise: torch.rot90(x, 1, [2, 3]) has out[y][q] = in[q][W-1-y]
-      expect(at(rd, s, n, c, y, q)).toBeCloseTo(at(data, s, n, c, q, W - 1 - y), 5);
-    }
+    for (let n = 0; n < N; n++)
+      for (let c = 0; c < C; c++)
+        for (let y = 0; y < H; y++)
+          for (let q = 0; q < W; q++) {
+            const s = [N, C, H, W];
+            expect(at(hd, s, n, c, y, q)).toBeCloseTo(at(data, s, n, c, y, W - 1 - q), 6);
+            expect(at(vd, s, n, c, y, q)).toBeCloseTo(at(data, s, n, c, H - 1 - y, q), 6);
+            // counter-clockwise: torch.rot90(x, 1, [2, 3]) has out[y][q] = in[q][W-1-y]
+            expect(at(rd, s, n, c, y, q)).toBeCloseTo(at(data, s, n, c, q, W - 1 - y), 5);
+          }
     [x, h, v, r].forEach((t) => t.dispose());
   });
 
@@ -34,16 +50,24 @@ describe('affine resampling', () => {
     const rd = await r.data();
     expect(rd[0]).toBe(0); // corners leave the rotated square
     expect(rd[5]).toBeCloseTo(1, 6);
-    for (const [H, W, OH, OW] of [[5, 7, 3, 4], [3, 4, 8, 5]]) {
+    for (const [H, W, OH, OW] of [
+      [5, 7, 3, 4],
+      [3, 4, 8, 5],
+    ]) {
       const d = ramp(2 * H * W);
       const xi = tensor(d, { shape: [1, 2, H, W] });
       const y = augmentGeometry({ image: xi }, random.key(1), { size: [OH, OW] }).image;
-      const want = refInterpolate({ shape: [1, 2, H, W], dtype: 'float32', data: Float64Array.from(d) }, { mode: 'bilinear', alignCorners: false, inputSize: [H, W], outputSize: [OH, OW], scaleFactor: [null, null] });
+      const want = refInterpolate(
+        { shape: [1, 2, H, W], dtype: 'float32', data: Float64Array.from(d) },
+        { mode: 'bilinear', alignCorners: false, inputSize: [H, W], outputSize: [OH, OW], scaleFactor: [null, null] },
+      );
       const got = await y.data();
       want.data.forEach((w, i) => expect(got[i]).toBeCloseTo(w, 5));
-      xi.dispose(); y.dispose();
+      xi.dispose();
+      y.dispose();
     }
-    x.dispose(); r.dispose();
+    x.dispose();
+    r.dispose();
   });
 
   it('random crop takes a window of the input; the same key gives the same crops', async () => {
@@ -58,7 +82,9 @@ describe('affine resampling', () => {
     for (let n = 0; n < N; n++) {
       const [sx, , left, , sy, top] = theta.subarray(6 * n, 6 * n + 6);
       expect([sx, sy]).toEqual([1, 1]);
-      for (let c = 0; c < 3; c++) for (let r = 0; r < S; r++) for (let q = 0; q < S; q++) expect(at(y, [N, 3, S, S], n, c, r, q)).toBeCloseTo(at(d, [N, 3, H, W], n, c, top + r, left + q), 6);
+      for (let c = 0; c < 3; c++)
+        for (let r = 0; r < S; r++)
+          for (let q = 0; q < S; q++) expect(at(y, [N, 3, S, S], n, c, r, q)).toBeCloseTo(at(d, [N, 3, H, W], n, c, top + r, left + q), 6);
     }
     tidy(() => x.dispose());
   });
@@ -66,20 +92,32 @@ describe('affine resampling', () => {
   it('the mask follows the image: the same transform, nearest (stays binary)', async () => {
     const [N, H, W] = [4, 12, 10];
     const m = new Float32Array(N * H * W);
-    for (let n = 0; n < N; n++) for (let y = 0; y < H; y++) for (let q = 0; q < W; q++) m[(n * H + y) * W + q] = (y >= 2 + n && y < 8 && q >= 3 && q < 6 + n) ? 1 : 0;
+    for (let n = 0; n < N; n++)
+      for (let y = 0; y < H; y++) for (let q = 0; q < W; q++) m[(n * H + y) * W + q] = y >= 2 + n && y < 8 && q >= 3 && q < 6 + n ? 1 : 0;
     const img = new Float32Array(N * 3 * H * W);
     for (let n = 0; n < N; n++) for (let c = 0; c < 3; c++) img.set(m.subarray(n * H * W, (n + 1) * H * W), (n * 3 + c) * H * W);
-    const out = augmentGeometry({ image: tensor(img, { shape: [N, 3, H, W] }), mask: tensor(m, { shape: [N, 1, H, W] }) }, random.key(5),
-      { size: [8, 8], crop: 'resizedCrop', scale: [0.3, 1], hflip: 0.5, vflip: 0.5, degrees: 20 });
+    const out = augmentGeometry({ image: tensor(img, { shape: [N, 3, H, W] }), mask: tensor(m, { shape: [N, 1, H, W] }) }, random.key(5), {
+      size: [8, 8],
+      crop: 'resizedCrop',
+      scale: [0.3, 1],
+      hflip: 0.5,
+      vflip: 0.5,
+      degrees: 20,
+    });
     expect(out.image.shape).toEqual([N, 3, 8, 8]);
     expect(out.mask!.shape).toEqual([N, 1, 8, 8]);
     const [im, mk] = [await out.image.data(), await out.mask!.data()];
     let agreed = 0;
-    for (let n = 0; n < N; n++) for (let i = 0; i < 64; i++) {
-      const v = mk[n * 64 + i], g = im[n * 3 * 64 + i];
-      expect(v === 0 || v === 1).toBe(true);
-      if (g < 1e-6 || g > 1 - 1e-6) { expect(v).toBe(Math.round(g)); agreed++; } // where the image is flat, the mask must agree
-    }
+    for (let n = 0; n < N; n++)
+      for (let i = 0; i < 64; i++) {
+        const v = mk[n * 64 + i],
+          g = im[n * 3 * 64 + i];
+        expect(v === 0 || v === 1).toBe(true);
+        if (g < 1e-6 || g > 1 - 1e-6) {
+          expect(v).toBe(Math.round(g));
+          agreed++;
+        } // where the image is flat, the mask must agree
+      }
     expect(agreed).toBeGreaterThan(N * 20);
   });
 
@@ -88,8 +126,13 @@ describe('affine resampling', () => {
     for (let t = 0; t < 200; t++) {
       const b = sampleResizedCrop(u, 50, 80);
       expect(b.top >= 0 && b.left >= 0 && b.top + b.height <= 50 && b.left + b.width <= 80).toBe(true);
-      const area = (b.height * b.width) / 4000, ratio = b.width / b.height;
-      if (!(b.height === 50 && b.width === 80)) { expect(area).toBeGreaterThan(0.07); expect(ratio).toBeGreaterThan(0.7); expect(ratio).toBeLessThan(1.45); }
+      const area = (b.height * b.width) / 4000,
+        ratio = b.width / b.height;
+      if (!(b.height === 50 && b.width === 80)) {
+        expect(area).toBeGreaterThan(0.07);
+        expect(ratio).toBeGreaterThan(0.7);
+        expect(ratio).toBeLessThan(1.45);
+      }
     }
     // 10 × 100 with ratio 1 and scale ≥ 0.9 can never fit: centre crop of the widest allowed ratio
     expect(sampleResizedCrop(u, 10, 100, [0.9, 1], [1, 1])).toEqual({ top: 0, left: 45, height: 10, width: 10 });
@@ -114,7 +157,9 @@ describe('colour', () => {
     const br = await colorJitterWith(x, Float32Array.from([1.5, 1, 1, 0, 0, -1, -1, -1, 0, 0, 0, 0])).data();
     expect([...br].map((v) => +v.toFixed(5))).toEqual([1, 0.75, 0, 0.75, 0, 0.3]);
     const g = await colorJitterWith(x, Float32Array.from([1, 1, 1, 0, -1, -1, -1, -1, 1, 0, 0, 0])).data();
-    expect(g[0]).toBeCloseTo(0.2989, 5); expect(g[2]).toBeCloseTo(0.2989, 5); expect(g[5]).toBeCloseTo(0.5 * 0.2989 + 0.5 * 0.587 + 0.2 * 0.114, 5);
+    expect(g[0]).toBeCloseTo(0.2989, 5);
+    expect(g[2]).toBeCloseTo(0.2989, 5);
+    expect(g[5]).toBeCloseTo(0.5 * 0.2989 + 0.5 * 0.587 + 0.2 * 0.114, 5);
     x.dispose();
   });
 
@@ -131,7 +176,8 @@ describe('colour', () => {
       gray += s[8];
     }
     expect(orders.size).toBe(24);
-    expect(gray).toBeGreaterThan(60); expect(gray).toBeLessThan(140);
+    expect(gray).toBeGreaterThan(60);
+    expect(gray).toBeLessThan(140);
     // an unset factor is skipped; a fixed order keeps torchvision's listing order
     const q = sampleColorJitter(random.key(2), 1, { contrast: 0.5, order: 'fixed' });
     expect([...q.subarray(4, 8)]).toEqual([-1, 1, -1, -1]);
@@ -141,11 +187,16 @@ describe('colour', () => {
     const d = ramp(2 * 3 * 4 * 4);
     const x = tensor(d, { shape: [2, 3, 4, 4] });
     const o = { brightness: 0.3, contrast: 0.3, saturation: 0.3, hue: 0.05 };
-    const a = await colorJitter(x, random.key(7), o).data(), b = await colorJitter(x, random.key(7), o).data(), c = await colorJitter(x, random.key(8), o).data();
+    const a = await colorJitter(x, random.key(7), o).data(),
+      b = await colorJitter(x, random.key(7), o).data(),
+      c = await colorJitter(x, random.key(8), o).data();
     expect(a).toEqual(b);
     expect(a).not.toEqual(c);
     const nz = await normalize(x).data();
-    for (let i = 0; i < d.length; i++) { const ch = Math.floor(i / 16) % 3; expect(nz[i]).toBeCloseTo((d[i] - IMAGENET_MEAN[ch]) / IMAGENET_STD[ch], 5); }
+    for (let i = 0; i < d.length; i++) {
+      const ch = Math.floor(i / 16) % 3;
+      expect(nz[i]).toBeCloseTo((d[i] - IMAGENET_MEAN[ch]) / IMAGENET_STD[ch], 5);
+    }
     x.dispose();
   });
 });

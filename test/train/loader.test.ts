@@ -6,12 +6,31 @@ import { join } from 'node:path';
 import jpeg from 'jpeg-js';
 import { sequential, lambda, linear } from '../../src/nn';
 import { loadSodFolder } from '../../src/sod/node/folder';
-import { type Tensor, crossEntropy, reshape, tidy, valueAndGrad, optim, colorJitter, normalize, encodePng, imageFolder, sodDataset, decodeWorkers, loader, arrayDataset, subset, random, augmentGeometry } from '../../src/node';
+import {
+  type Tensor,
+  crossEntropy,
+  reshape,
+  tidy,
+  valueAndGrad,
+  optim,
+  colorJitter,
+  normalize,
+  encodePng,
+  imageFolder,
+  sodDataset,
+  decodeWorkers,
+  loader,
+  arrayDataset,
+  subset,
+  random,
+  augmentGeometry,
+} from '../../src/node';
 import type { HostBatch } from '../../src/train/data/loader';
 import { permutation } from '../../src/base/random';
 
 let root: string;
-const W = 6, H = 5;
+const W = 6,
+  H = 5;
 /** A distinct RGB pattern per (class, file). */
 const pattern = (c: number, f: number) => Uint8Array.from({ length: W * H * 3 }, (_, i) => (i * 7 + c * 50 + f * 13) % 256);
 
@@ -30,7 +49,15 @@ beforeAll(() => {
   mkdirSync(join(root, 'duts', 'DUTS-TR-Mask'), { recursive: true });
   for (let s = 0; s < 5; s++) {
     writeFileSync(join(root, 'duts', 'DUTS-TR-Image', `im${s}.png`), encodePng(pattern(s, 0), W, H, 3));
-    writeFileSync(join(root, 'duts', 'DUTS-TR-Mask', `im${s}.png`), encodePng(Uint8Array.from({ length: W * H }, (_, i) => (i % W < 3 ? 255 : 0)), W, H, 1));
+    writeFileSync(
+      join(root, 'duts', 'DUTS-TR-Mask', `im${s}.png`),
+      encodePng(
+        Uint8Array.from({ length: W * H }, (_, i) => (i % W < 3 ? 255 : 0)),
+        W,
+        H,
+        1,
+      ),
+    );
   }
   // a class folder with one truncated file
   mkdirSync(join(root, 'bad', 'a'), { recursive: true });
@@ -80,7 +107,10 @@ describe('datasets', () => {
 });
 
 describe('loader', () => {
-  const arr = arrayDataset({ data: Float32Array.from({ length: 10 }, (_, i) => i), shape: [10, 1, 1, 1] }, Array.from({ length: 10 }, (_, i) => i % 3));
+  const arr = arrayDataset(
+    { data: Float32Array.from({ length: 10 }, (_, i) => i), shape: [10, 1, 1, 1] },
+    Array.from({ length: 10 }, (_, i) => i % 3),
+  );
 
   it('shuffles per epoch from its key, batches, drops the last partial batch on request', async () => {
     const key = random.key(4);
@@ -91,10 +121,12 @@ describe('loader', () => {
     for await (const b of l.epoch(0)) {
       expect(b.images.shape.slice(1)).toEqual([1, 1, 1]);
       expect(b.labels!.dtype).toBe('int32');
-      const v = [...(await b.images.data())], lab = [...(await b.labels!.data())];
+      const v = [...(await b.images.data())],
+        lab = [...(await b.labels!.data())];
       expect(v).toEqual([...b.indices]);
       expect(lab).toEqual(v.map((i) => i % 3));
-      seen.push(...v); sizes.push(v.length);
+      seen.push(...v);
+      sizes.push(v.length);
       b.dispose();
     }
     expect(sizes).toEqual([4, 4, 2]);
@@ -127,10 +159,15 @@ describe('loader', () => {
         expect(x.imageShape).toEqual(y.imageShape);
       }
       let n = 0;
-      for await (const batch of a.epoch(0)) { n += batch.images.shape[0]; batch.dispose(); }
+      for await (const batch of a.epoch(0)) {
+        n += batch.images.shape[0];
+        batch.dispose();
+      }
       expect(n).toBe(ds.length);
       const bad = imageFolder(join(root, 'bad'));
-      const run = async (l: ReturnType<typeof loader>) => { for await (const batch of l.epoch(0)) batch.dispose(); };
+      const run = async (l: ReturnType<typeof loader>) => {
+        for await (const batch of l.epoch(0)) batch.dispose();
+      };
       await expect(run(loader(bad, { batchSize: 2, runner: workers, onError: 'raise' }))).rejects.toThrow(/broken\.png.*(corrupt or truncated|PNG)/);
       await expect(run(loader(bad, { batchSize: 2, onError: 'raise' }))).rejects.toThrow(/broken\.png.*(corrupt or truncated|PNG)/);
       // the default skips it, with one warning and a count, on worker threads and in this thread alike
@@ -138,17 +175,25 @@ describe('loader', () => {
         const warnings: string[] = [];
         const l = loader(bad, { batchSize: 2, runner, warn: (m) => warnings.push(m) });
         const seen: number[] = [];
-        for (let e = 0; e < 2; e++) for await (const batch of l.epoch(e)) { seen.push(...batch.indices); batch.dispose(); }
+        for (let e = 0; e < 2; e++)
+          for await (const batch of l.epoch(e)) {
+            seen.push(...batch.indices);
+            batch.dispose();
+          }
         expect(seen).toEqual([1, 2, 3, 1, 2, 3]); // broken.png sorts first: index 0
         expect(l.skipped.length).toBe(1);
         expect(l.skipped[0]).toMatchObject({ index: 0, file: join(root, 'bad', 'a', 'broken.png') });
         expect(warnings.length).toBe(1); // once, not once per epoch
-        expect(warnings[0]).toMatch(/^loader: skipping sample 0: .*broken\.png.*corrupt or truncated PNG.*\[1 skipped so far; onError: 'raise' stops instead\]$/);
+        expect(warnings[0]).toMatch(
+          /^loader: skipping sample 0: .*broken\.png.*corrupt or truncated PNG.*\[1 skipped so far; onError: 'raise' stops instead\]$/,
+        );
       }
       // the pool survives a decode error
       expect((await a.hostBatch(0, 0)).images.length).toBe(4 * 3 * H * W);
       await expect(run(loader(imageFolder(join(root, 'mixed')), { batchSize: 2 }))).rejects.toThrow(/2\.png.*3×4×4.*size option/);
-    } finally { await workers.close(); }
+    } finally {
+      await workers.close();
+    }
   });
 
   it('DUTS folders: images without a mask are reported at start-up; a corrupt pair is skipped with a count', () => {
@@ -173,7 +218,8 @@ describe('loader', () => {
     const w2: string[] = [];
     const f = loadSodFolder(d, 4, 0.25, { warn: (m) => w2.push(m) });
     expect(f.count).toBe(3);
-    const a = f.train(1), b = f.train(2);
+    const a = f.train(1),
+      b = f.train(2);
     expect(a.image).toEqual(b.image);
     expect(f.skipped.map((x) => x.stem)).toEqual(['im1']);
     expect(f.unmatched.imagesWithoutMask.length).toBe(1);
@@ -189,7 +235,9 @@ describe('loader', () => {
     const out = augmentGeometry({ image: b.images, mask: b.masks }, random.key(0), { size: [H, W], hflip: 1 });
     const m = await out.mask!.data();
     expect([m[0], m[W - 1]]).toEqual([0, 1]); // columns 0–2 were 1; flipped they are columns 3–5
-    b.dispose(); out.image.dispose(); out.mask!.dispose();
+    b.dispose();
+    out.image.dispose();
+    out.mask!.dispose();
   });
 
   it('loadSodFolder still reads the DUTS layout through sodPairs', () => {
@@ -202,7 +250,10 @@ describe('loader', () => {
     const ds = imageFolder(join(root, 'folder'), { size: 8 });
     const workers = decodeWorkers(2);
     const data = loader(ds, { batchSize: 4, shuffle: true, key: random.key(0), dropLast: true, runner: workers });
-    const model = sequential(lambda((x) => reshape(x, [x.shape[0], -1])), linear({ inFeatures: 3 * 6 * 6, outFeatures: ds.classes.length }));
+    const model = sequential(
+      lambda((x) => reshape(x, [x.shape[0], -1])),
+      linear({ inFeatures: 3 * 6 * 6, outFeatures: ds.classes.length }),
+    );
     let { params } = model.init(random.key(1));
     const opt = optim.sgd({ lr: 0.1 });
     let state = opt.init(params);
@@ -222,7 +273,8 @@ describe('loader', () => {
         ({ params, state } = r);
         const loss = r.loss;
         losses.push(await loss.item());
-        loss.dispose(); b.dispose();
+        loss.dispose();
+        b.dispose();
       }
     }
     await data.close();

@@ -6,7 +6,11 @@ import { describe, it, expect } from 'vitest';
 import { tensor, optim, tidy, type Tensor } from '../../src/node';
 
 const P0 = [0.5, -1.25, 2, 0.1, -0.3];
-const GRADS = [[0.2, -0.1, 0.4, -0.05, 0.3], [-0.3, 0.2, 0.1, 0.15, -0.2], [0.05, 0.05, -0.4, 0.2, 0.1]];
+const GRADS = [
+  [0.2, -0.1, 0.4, -0.05, 0.3],
+  [-0.3, 0.2, 0.1, 0.15, -0.2],
+  [0.05, 0.05, -0.4, 0.2, 0.1],
+];
 
 type Ref = (p: number[], grads: number[][]) => number[];
 
@@ -15,56 +19,76 @@ async function run(opt: optim.Optimizer): Promise<number[]> {
   let state = opt.init(params);
   for (const g of GRADS) {
     const r = tidy(() => opt.update({ w: tensor(g) }, state, params, { donate: true }));
-    params = r.params; state = r.state;
+    params = r.params;
+    state = r.state;
   }
   return Array.from(await params.w.data());
 }
 
-const sgdRef = (lr: number, mom: number, damp: number, nesterov: boolean, wd: number): Ref => (p0, grads) => {
-  const p = p0.slice(); let buf: number[] | null = null;
-  for (const g0 of grads) {
-    const g = g0.map((g, i) => g + wd * p[i]);
-    let d = g;
-    if (mom) {
-      buf = buf ? buf.map((b, i) => mom * b + (1 - damp) * g[i]) : g.slice();
-      d = nesterov ? g.map((x, i) => x + mom * buf![i]) : buf;
+const sgdRef =
+  (lr: number, mom: number, damp: number, nesterov: boolean, wd: number): Ref =>
+  (p0, grads) => {
+    const p = p0.slice();
+    let buf: number[] | null = null;
+    for (const g0 of grads) {
+      const g = g0.map((g, i) => g + wd * p[i]);
+      let d = g;
+      if (mom) {
+        buf = buf ? buf.map((b, i) => mom * b + (1 - damp) * g[i]) : g.slice();
+        d = nesterov ? g.map((x, i) => x + mom * buf![i]) : buf;
+      }
+      for (let i = 0; i < p.length; i++) p[i] -= lr * d[i];
     }
-    for (let i = 0; i < p.length; i++) p[i] -= lr * d[i];
-  }
-  return p;
-};
+    return p;
+  };
 
-const adamRef = (lr: number, b1: number, b2: number, eps: number, wd: number, decoupled: boolean, amsgrad: boolean): Ref => (p0, grads) => {
-  const p = p0.slice(); const m = p.map(() => 0); const v = p.map(() => 0); const vmax = p.map(() => 0);
-  grads.forEach((g0, k) => {
-    const t = k + 1;
-    for (let i = 0; i < p.length; i++) {
-      if (decoupled) p[i] *= 1 - lr * wd;
-      const g = decoupled ? g0[i] : g0[i] + wd * p[i];
-      m[i] = b1 * m[i] + (1 - b1) * g;
-      v[i] = b2 * v[i] + (1 - b2) * g * g;
-      vmax[i] = Math.max(vmax[i], v[i]);
-      const mhat = m[i] / (1 - b1 ** t);
-      const vhat = (amsgrad ? vmax[i] : v[i]) / (1 - b2 ** t);
-      p[i] -= (lr * mhat) / (Math.sqrt(vhat) + eps);
-    }
-  });
-  return p;
-};
+const adamRef =
+  (lr: number, b1: number, b2: number, eps: number, wd: number, decoupled: boolean, amsgrad: boolean): Ref =>
+  (p0, grads) => {
+    const p = p0.slice();
+    const m = p.map(() => 0);
+    const v = p.map(() => 0);
+    const vmax = p.map(() => 0);
+    grads.forEach((g0, k) => {
+      const t = k + 1;
+      for (let i = 0; i < p.length; i++) {
+        if (decoupled) p[i] *= 1 - lr * wd;
+        const g = decoupled ? g0[i] : g0[i] + wd * p[i];
+        m[i] = b1 * m[i] + (1 - b1) * g;
+        v[i] = b2 * v[i] + (1 - b2) * g * g;
+        vmax[i] = Math.max(vmax[i], v[i]);
+        const mhat = m[i] / (1 - b1 ** t);
+        const vhat = (amsgrad ? vmax[i] : v[i]) / (1 - b2 ** t);
+        p[i] -= (lr * mhat) / (Math.sqrt(vhat) + eps);
+      }
+    });
+    return p;
+  };
 
-const rmspropRef = (lr: number, alpha: number, eps: number, wd: number, mom: number, centered: boolean): Ref => (p0, grads) => {
-  const p = p0.slice(); const v = p.map(() => 0); const ga = p.map(() => 0); const buf = p.map(() => 0);
-  for (const g0 of grads) {
-    for (let i = 0; i < p.length; i++) {
-      const g = g0[i] + wd * p[i];
-      v[i] = alpha * v[i] + (1 - alpha) * g * g;
-      let avg: number;
-      if (centered) { ga[i] = alpha * ga[i] + (1 - alpha) * g; avg = Math.sqrt(v[i] - ga[i] * ga[i]) + eps; } else avg = Math.sqrt(v[i]) + eps;
-      if (mom > 0) { buf[i] = mom * buf[i] + g / avg; p[i] -= lr * buf[i]; } else p[i] -= (lr * g) / avg;
+const rmspropRef =
+  (lr: number, alpha: number, eps: number, wd: number, mom: number, centered: boolean): Ref =>
+  (p0, grads) => {
+    const p = p0.slice();
+    const v = p.map(() => 0);
+    const ga = p.map(() => 0);
+    const buf = p.map(() => 0);
+    for (const g0 of grads) {
+      for (let i = 0; i < p.length; i++) {
+        const g = g0[i] + wd * p[i];
+        v[i] = alpha * v[i] + (1 - alpha) * g * g;
+        let avg: number;
+        if (centered) {
+          ga[i] = alpha * ga[i] + (1 - alpha) * g;
+          avg = Math.sqrt(v[i] - ga[i] * ga[i]) + eps;
+        } else avg = Math.sqrt(v[i]) + eps;
+        if (mom > 0) {
+          buf[i] = mom * buf[i] + g / avg;
+          p[i] -= lr * buf[i];
+        } else p[i] -= (lr * g) / avg;
+      }
     }
-  }
-  return p;
-};
+    return p;
+  };
 
 const cases: [string, optim.Optimizer, Ref][] = [
   ['sgd', optim.sgd({ lr: 0.1 }), sgdRef(0.1, 0, 0, false, 0)],

@@ -25,11 +25,15 @@ function trainSteps(run: Run, from: number, to: number): Run {
       // batches depend only on the iteration, as in the examples
       const k = random.foldIn(dataKey, it);
       const [kx, ky] = random.split(k);
-      const x = rand(kx, [2, 2, 5, 5]), y = rand(ky, [2, 1, 5, 5]);
-      const [[, st], g] = valueAndGrad((p: any) => {
-        const o = net.apply(p, state, x, { training: true });
-        return [mean(square(sub(o.y, y))), o.state];
-      }, { hasAux: true })(params);
+      const x = rand(kx, [2, 2, 5, 5]),
+        y = rand(ky, [2, 1, 5, 5]);
+      const [[, st], g] = valueAndGrad(
+        (p: any) => {
+          const o = net.apply(p, state, x, { training: true });
+          return [mean(square(sub(o.y, y))), o.state];
+        },
+        { hasAux: true },
+      )(params);
       const u = opt.update(g, optState, params, { donate: true });
       return { params: u.params, optState: u.state, state: st };
     });
@@ -39,7 +43,10 @@ function trainSteps(run: Run, from: number, to: number): Run {
   return { params, state, optState };
 }
 
-const fresh = (): Run => { const { params, state } = net.init(random.key(7)); return { params, state, optState: opt.init(params) }; };
+const fresh = (): Run => {
+  const { params, state } = net.init(random.key(7));
+  return { params, state, optState: opt.init(params) };
+};
 const bits = async (t: unknown) => Promise.all(tree.tensors(t).map(async (x) => Array.from(new Uint32Array((await x.data()).buffer))));
 
 describe('training checkpoints', () => {

@@ -17,7 +17,14 @@ it('ratio and table', () => {
 });
 
 it('a failed row shows "failed" and its message, with no ratio', () => {
-  const row = { suite: 'u2net-peers', name: 'train', metric: 'images/s' as const, value: NaN, peer: { name: 'tfjs', missing: 'no dilated gradient' }, error: 'a tensor of 201326592 bytes exceeds this device\'s largest buffer' };
+  const row = {
+    suite: 'u2net-peers',
+    name: 'train',
+    metric: 'images/s' as const,
+    value: NaN,
+    peer: { name: 'tfjs', missing: 'no dilated gradient' },
+    error: "a tensor of 201326592 bytes exceeds this device's largest buffer",
+  };
   expect(ratioOf(row)).toBeNull();
   const t = formatTable([row]).split('\n');
   expect(t[2]).toMatch(/train \[FAILED: a tensor of 201326592 bytes .*\]\s+images\/s\s+failed\s+n\/a \(tfjs: no dilated gradient\)\s+—$/);

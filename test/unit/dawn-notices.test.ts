@@ -16,16 +16,25 @@ describe("Dawn's limit notices", () => {
       const dir = mkdtempSync(join(tmpdir(), 'webgrad-notices-'));
       try {
         const errPath = join(dir, 'stderr.txt');
-        const cmd = [process.execPath, join(root, 'node_modules/tsx/dist/cli.mjs'), join(root, 'test/helpers/node-run-stderr.ts')].map((a) => `'${a}'`).join(' ');
+        const cmd = [process.execPath, join(root, 'node_modules/tsx/dist/cli.mjs'), join(root, 'test/helpers/node-run-stderr.ts')]
+          .map((a) => `'${a}'`)
+          .join(' ');
         // file: 2> file; pipe: stderr through `cat` (a real pipe) into the file
         const script = how === 'file' ? `${cmd} 2> '${errPath}'` : `{ ${cmd} 2>&1 1>&3 | cat > '${errPath}'; } 3>&1`;
-        const r = spawnSync('sh', ['-c', script], { cwd: root, encoding: 'utf8', timeout: 90_000, env: { ...process.env, XDG_RUNTIME_DIR: process.env.XDG_RUNTIME_DIR ?? '/tmp' } });
+        const r = spawnSync('sh', ['-c', script], {
+          cwd: root,
+          encoding: 'utf8',
+          timeout: 90_000,
+          env: { ...process.env, XDG_RUNTIME_DIR: process.env.XDG_RUNTIME_DIR ?? '/tmp' },
+        });
         const stderr = readFileSync(errPath, 'utf8');
         expect(r.status, stderr).toBe(0);
         expect(r.stdout.trim()).toBe('[2,3]');
         expect(stderr).not.toMatch(/artificially reduced/);
         expect(stderr).toContain('stderr still reaches the caller');
-      } finally { rmSync(dir, { recursive: true, force: true }); }
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
     }, 120_000);
   }
 

@@ -5,7 +5,10 @@ import { formatTensor } from '../../src/tensor/format';
 
 describe('format', () => {
   it('prints floats, ints and bools like PyTorch', async () => {
-    const a = tensor([[1, 2], [3, 4]]);
+    const a = tensor([
+      [1, 2],
+      [3, 4],
+    ]);
     expect(await a.format()).toBe('tensor([[1., 2.],\n        [3., 4.]])');
     const b = tensor([1.5, -0.25, 1 / 3]);
     expect(await b.format()).toBe('tensor([1.5, -0.25, 0.3333])');
@@ -28,7 +31,11 @@ describe('format', () => {
   });
 
   it('elides the middle of large tensors', () => {
-    const s = formatTensor([2000], 'int32', Array.from({ length: 2000 }, (_, i) => i));
+    const s = formatTensor(
+      [2000],
+      'int32',
+      Array.from({ length: 2000 }, (_, i) => i),
+    );
     expect(s).toBe('tensor([0, 1, 2, ..., 1997, 1998, 1999], dtype=int32)');
   });
 });

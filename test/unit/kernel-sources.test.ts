@@ -18,17 +18,48 @@ import { updateKernel } from '../../src/kernels/wgsl/fused-update';
 import { affineKernel, jitterKernel, normalizeKernel } from '../../src/kernels/wgsl/augment';
 import { bnApplyPlan, bnGradCoeffsPlan, bnGradStatsPlan, bnRunningPlan, bnStatsPlan } from '../../src/kernels/wgsl/norm';
 
-const geo: PoolGeometry = { H: 8, W: 8, OH: 4, OW: 4, adaptive: false, kH: 2, kW: 2, sH: 2, sW: 2, pH: 0, pW: 0, dH: 1, dW: 1, countIncludePad: false, divisorOverride: 0 };
+const geo: PoolGeometry = {
+  H: 8,
+  W: 8,
+  OH: 4,
+  OW: 4,
+  adaptive: false,
+  kH: 2,
+  kW: 2,
+  sH: 2,
+  sW: 2,
+  pH: 0,
+  pW: 0,
+  dH: 1,
+  dW: 1,
+  countIncludePad: false,
+  divisorOverride: 0,
+};
 const rs = { n: 16, H: 4, W: 4, OH: 8, OW: 8, scaleH: 0.5, scaleW: 0.5, alignCorners: false };
 const conv = (elem: 'f32' | 'f16') => convSource({ kind: 'fwd', tc: 4, tp: 4, bias: true, act: 'relu', elem });
-const ew = (dt: 'float32' | 'float16') => elementwiseKernel('add', 'v0 + v1', [{ dtype: dt, shape: [2, 3] }, { dtype: dt, shape: [3] }], 'float32', dt, [2, 3]).source();
+const ew = (dt: 'float32' | 'float16') =>
+  elementwiseKernel(
+    'add',
+    'v0 + v1',
+    [
+      { dtype: dt, shape: [2, 3] },
+      { dtype: dt, shape: [3] },
+    ],
+    'float32',
+    dt,
+    [2, 3],
+  ).source();
 
 /** Kernels that take an element type, as [f32 source, f16 source]. */
 const PAIRS: [string, Shader, Shader][] = [
   ['conv2d', conv('f32'), conv('f16')],
   ['maxPool2d', poolPlan('max', geo, 16, 'f32').source(), poolPlan('max', geo, 16, 'f16').source()],
   ['interpolate', resizePlan('bilinear', false, rs, 'f32').source(), resizePlan('bilinear', false, rs, 'f16').source()],
-  ['copyRegion', copyRegionKernel({ shape: [2, 3], base: 0, dstStride: [3, 1] }, 'u32').source(), copyRegionKernel({ shape: [2, 3], base: 0, dstStride: [3, 1] }, 'f16').source()],
+  [
+    'copyRegion',
+    copyRegionKernel({ shape: [2, 3], base: 0, dstStride: [3, 1] }, 'u32').source(),
+    copyRegionKernel({ shape: [2, 3], base: 0, dstStride: [3, 1] }, 'f16').source(),
+  ],
   ['elementwise', ew('float32'), ew('float16')],
 ];
 
@@ -37,12 +68,22 @@ const OTHERS: [string, Shader][] = [
   ['pad', padKernel('reflect', 'f32', { outShape: [4], inShape: [2], lo: [1], value: 0 }).source()],
   ...reducePlan('argmax', 'float32', [4, 100_000], [1]).stages.map((s, i) => [`reduce stage ${i}`, s.source()] as [string, Shader]),
   ['reduce sum int32', reducePlan('sum', 'int32', [8, 8], [1]).stages[0].source()],
-  ...Object.entries(MATMUL_VARIANTS).map(([name, tile]) => [`matmul ${name}`, matmulPlan({ batchShape: [], aStrides: [], bStrides: [], M: 8, N: 8, K: 8, transA: false, transB: true }, tile).source()] as [string, Shader]),
+  ...Object.entries(MATMUL_VARIANTS).map(
+    ([name, tile]) =>
+      [`matmul ${name}`, matmulPlan({ batchShape: [], aStrides: [], bStrides: [], M: 8, N: 8, K: 8, transA: false, transB: true }, tile).source()] as [
+        string,
+        Shader,
+      ],
+  ),
   ['random normal', randomKernel('normal').source()],
   ['adam', updateKernel({ name: 'adam', state: ['m', 'v'], scalars: ['lr'], body: 'm = g; v = g; p = p - s.lr * m;' }).source()],
-  ['affine', affineKernel('bilinear').source()], ['jitter', jitterKernel().source()], ['normalize', normalizeKernel().source()],
-  ['bn stats', bnStatsPlan(2, 3, 4).source()], ['bn apply', bnApplyPlan(24, 3, 4, 1e-5, true).source()],
-  ['bn gradStats', bnGradStatsPlan(2, 3, 4, true).source()], ['bn gradCoeffs', bnGradCoeffsPlan(3, 1e-5, 8, true).source()],
+  ['affine', affineKernel('bilinear').source()],
+  ['jitter', jitterKernel().source()],
+  ['normalize', normalizeKernel().source()],
+  ['bn stats', bnStatsPlan(2, 3, 4).source()],
+  ['bn apply', bnApplyPlan(24, 3, 4, 1e-5, true).source()],
+  ['bn gradStats', bnGradStatsPlan(2, 3, 4, true).source()],
+  ['bn gradCoeffs', bnGradCoeffsPlan(3, 1e-5, 8, true).source()],
   ['bn running', bnRunningPlan(3, 0.1, 1).source()],
 ];
 
@@ -55,7 +96,16 @@ describe('kernel sources', () => {
     });
   }
 
-  for (const [name, s] of [...OTHERS, ...PAIRS.flatMap(([n, a, b]) => [[`${n} f32`, a], [`${n} f16`, b]] as [string, Shader][])]) {
+  for (const [name, s] of [
+    ...OTHERS,
+    ...PAIRS.flatMap(
+      ([n, a, b]) =>
+        [
+          [`${n} f32`, a],
+          [`${n} f16`, b],
+        ] as [string, Shader][],
+    ),
+  ]) {
     it(`${name}: one declaration per binding, each helper at most once, one entry point`, () => {
       expect((s.code.match(/@binding\(/g) ?? []).length).toBe(s.bindings.length);
       s.bindings.forEach((_, i) => expect(s.code).toContain(`@binding(${i})`));

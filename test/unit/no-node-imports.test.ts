@@ -15,7 +15,25 @@ function files(dir: string): string[] {
 
 // import/export … from 'x', import('x'), require('x')
 const SPEC = /(?:\bfrom\s*|\bimport\s*\(\s*|\bimport\s+|\brequire\s*\(\s*)['"]([^'"]+)['"]/g;
-const NODE_BUILTINS = new Set(['fs', 'path', 'os', 'url', 'http', 'https', 'child_process', 'crypto', 'worker_threads', 'util', 'stream', 'buffer', 'process', 'module', 'zlib', 'events', 'fs/promises']);
+const NODE_BUILTINS = new Set([
+  'fs',
+  'path',
+  'os',
+  'url',
+  'http',
+  'https',
+  'child_process',
+  'crypto',
+  'worker_threads',
+  'util',
+  'stream',
+  'buffer',
+  'process',
+  'module',
+  'zlib',
+  'events',
+  'fs/promises',
+]);
 
 describe('core imports', () => {
   it('src/ (outside node.ts, node/, */node/, io/) imports no node: module and not the webgpu package', () => {

@@ -11,16 +11,22 @@ const ops = join(import.meta.dirname, '../../src/tensor/ops');
 const engine = ['autograd', 'autograd-ops', 'tape'].map((n) => resolve(ops, '..', n));
 const SPEC = /(?:\bfrom\s*|\bimport\s*\(\s*|\bimport\s+)['"](\.{1,2}\/[^'"]+)['"]/g;
 
-const files = (dir: string): string[] => readdirSync(dir).flatMap((n) => {
-  const p = join(dir, n);
-  return statSync(p).isDirectory() ? files(p) : n.endsWith('.ts') ? [p] : [];
-});
+const files = (dir: string): string[] =>
+  readdirSync(dir).flatMap((n) => {
+    const p = join(dir, n);
+    return statSync(p).isDirectory() ? files(p) : n.endsWith('.ts') ? [p] : [];
+  });
 
 describe('ops and the autograd engine', () => {
   it('no op module but define.ts imports autograd, autograd-ops or tape', () => {
-    const bad = files(ops).filter((f) => basename(f) !== 'define.ts').flatMap((f) =>
-      [...readFileSync(f, 'utf8').matchAll(SPEC)].map(([, s]) => resolve(dirname(f), s).replace(/\.ts$/, ''))
-        .filter((to) => engine.includes(to)).map((to) => `${relative(ops, f)} imports ${relative(ops, to)}`));
+    const bad = files(ops)
+      .filter((f) => basename(f) !== 'define.ts')
+      .flatMap((f) =>
+        [...readFileSync(f, 'utf8').matchAll(SPEC)]
+          .map(([, s]) => resolve(dirname(f), s).replace(/\.ts$/, ''))
+          .filter((to) => engine.includes(to))
+          .map((to) => `${relative(ops, f)} imports ${relative(ops, to)}`),
+      );
     expect(bad).toEqual([]);
   });
 });

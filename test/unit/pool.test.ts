@@ -8,21 +8,29 @@ function fakePool() {
   let destroyed = 0;
   const pool = new BufferPool((size) => {
     created.push(size);
-    return { size, destroy: () => { destroyed++; } } as unknown as GPUBuffer;
+    return {
+      size,
+      destroy: () => {
+        destroyed++;
+      },
+    } as unknown as GPUBuffer;
   });
   return { pool, created, destroyed: () => destroyed };
 }
 
 describe('sizeClass', () => {
   it('covers the request, is 16-byte aligned, wastes under 25% past 1 KiB, and is monotonic', () => {
-    fc.assert(fc.property(fc.integer({ min: 0, max: 2 ** 31 }), fc.integer({ min: 0, max: 2 ** 31 }), (a, b) => {
-      const c = sizeClass(a);
-      expect(c).toBeGreaterThanOrEqual(Math.max(a, 16));
-      expect(c % 16).toBe(0);
-      if (a > 1024) expect(c).toBeLessThan(a * 1.25 + 16);
-      if (a <= b) expect(sizeClass(b)).toBeGreaterThanOrEqual(c);
-      expect(sizeClass(c)).toBe(c);  // a class is its own class
-    }), { numRuns: 2000 });
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 2 ** 31 }), fc.integer({ min: 0, max: 2 ** 31 }), (a, b) => {
+        const c = sizeClass(a);
+        expect(c).toBeGreaterThanOrEqual(Math.max(a, 16));
+        expect(c % 16).toBe(0);
+        if (a > 1024) expect(c).toBeLessThan(a * 1.25 + 16);
+        if (a <= b) expect(sizeClass(b)).toBeGreaterThanOrEqual(c);
+        expect(sizeClass(c)).toBe(c); // a class is its own class
+      }),
+      { numRuns: 2000 },
+    );
   });
 
   it('has the documented classes', () => {
@@ -34,44 +42,49 @@ describe('sizeClass', () => {
 describe('BufferPool', () => {
   it('reuses a released buffer for any request of the same class, and tracks bytes', () => {
     const { pool, created } = fakePool();
-    const a = pool.acquire(1100);                  // class 1280
+    const a = pool.acquire(1100); // class 1280
     expect(pool.snapshot).toEqual({ liveBytes: 1280, peakBytes: 1280, pooledBytes: 0, liveBuffers: 1 });
     pool.release(a);
     expect(pool.snapshot).toMatchObject({ liveBytes: 0, pooledBytes: 1280, liveBuffers: 0 });
     const b = pool.acquire(1280);
     expect(b).toBe(a);
     expect(created).toEqual([1280]);
-    const c = pool.acquire(1100);                  // a is taken: a new one
+    const c = pool.acquire(1100); // a is taken: a new one
     expect(c).not.toBe(a);
-    const d = pool.acquire(2000);                  // another class
+    const d = pool.acquire(2000); // another class
     expect(created).toEqual([1280, 1280, 2048]);
     expect(pool.snapshot).toEqual({ liveBytes: 1280 * 2 + 2048, peakBytes: 1280 * 2 + 2048, pooledBytes: 0, liveBuffers: 3 });
-    pool.release(b); pool.release(c); pool.release(d);
+    pool.release(b);
+    pool.release(c);
+    pool.release(d);
     pool.resetPeak();
     expect(pool.snapshot.peakBytes).toBe(0);
   });
 
   it('reuses last-released first and never hands one buffer out twice', () => {
     const { pool } = fakePool();
-    fc.assert(fc.property(fc.array(fc.tuple(fc.boolean(), fc.integer({ min: 1, max: 5000 })), { maxLength: 60 }), (opsList) => {
-      const held: GPUBuffer[] = [];
-      for (const [acq, n] of opsList) {
-        if (acq || held.length === 0) {
-          const b = pool.acquire(n);
-          expect(held).not.toContain(b);
-          expect(b.size).toBe(sizeClass(n));
-          held.push(b);
-        } else pool.release(held.splice(n % held.length, 1)[0]);
-      }
-      expect(pool.snapshot.liveBytes).toBe(held.reduce((s, b) => s + b.size, 0));
-      expect(pool.snapshot.liveBuffers).toBe(held.length);
-      held.forEach((b) => pool.release(b));
-    }));
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.boolean(), fc.integer({ min: 1, max: 5000 })), { maxLength: 60 }), (opsList) => {
+        const held: GPUBuffer[] = [];
+        for (const [acq, n] of opsList) {
+          if (acq || held.length === 0) {
+            const b = pool.acquire(n);
+            expect(held).not.toContain(b);
+            expect(b.size).toBe(sizeClass(n));
+            held.push(b);
+          } else pool.release(held.splice(n % held.length, 1)[0]);
+        }
+        expect(pool.snapshot.liveBytes).toBe(held.reduce((s, b) => s + b.size, 0));
+        expect(pool.snapshot.liveBuffers).toBe(held.length);
+        held.forEach((b) => pool.release(b));
+      }),
+    );
   });
 
   it('emptyCache destroys only pooled buffers', () => {
     const { pool, destroyed } = fakePool();
-    const a = pool.acquire(100), b = pool.acquire(100);
+    const a = pool.acquire(100),
+      b = pool.acquire(100);
     pool.release(a);
     let visited = 0;
     pool.forEachFree(() => visited++);

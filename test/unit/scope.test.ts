@@ -7,11 +7,15 @@ describe('tidy', () => {
     const before = memory();
     const x = tensor([1, 2, 3]);
     let mid!: Tensor;
-    const y = tidy(() => { mid = add(x, 1); return mul(mid, 2); });
+    const y = tidy(() => {
+      mid = add(x, 1);
+      return mul(mid, 2);
+    });
     expect(mid.isDisposed).toBe(true);
-    expect(x.isDisposed).toBe(false);            // created outside: untouched
-    expect([...await y.data()]).toEqual([4, 6, 8]);
-    x.dispose(); y.dispose();
+    expect(x.isDisposed).toBe(false); // created outside: untouched
+    expect([...(await y.data())]).toEqual([4, 6, 8]);
+    x.dispose();
+    y.dispose();
     expect(memory().liveTensors).toBe(before.liveTensors);
     expect(memory().liveBytes).toBe(before.liveBytes);
   });
@@ -20,24 +24,32 @@ describe('tidy', () => {
     let a!: Tensor, b!: Tensor, k!: Tensor, gone!: Tensor;
     const out = tidy(() => {
       gone = tensor([0]);
-      a = tensor([1]); b = tensor([2]);
+      a = tensor([1]);
+      b = tensor([2]);
       k = keep(tensor([3]));
       return { a, list: [b, 5], name: 'x' };
     });
     expect(out.list[1]).toBe(5);
     expect([a.isDisposed, b.isDisposed, k.isDisposed, gone.isDisposed]).toEqual([false, false, false, true]);
-    a.dispose(); b.dispose(); k.dispose();
+    a.dispose();
+    b.dispose();
+    k.dispose();
   });
 
   it('nested tidy moves its result to the parent, which then disposes it', () => {
-    let inner!: Tensor, innerTmp!: Tensor, seenAfterInner = false;
+    let inner!: Tensor,
+      innerTmp!: Tensor,
+      seenAfterInner = false;
     const outer = tidy(() => {
-      inner = tidy(() => { innerTmp = tensor([1]); return add(innerTmp, 1); });
+      inner = tidy(() => {
+        innerTmp = tensor([1]);
+        return add(innerTmp, 1);
+      });
       seenAfterInner = !inner.isDisposed && innerTmp.isDisposed;
       return tensor([9]);
     });
     expect(seenAfterInner).toBe(true);
-    expect(inner.isDisposed).toBe(true);         // the parent did not return it
+    expect(inner.isDisposed).toBe(true); // the parent did not return it
     expect(outer.isDisposed).toBe(false);
     outer.dispose();
   });
@@ -50,14 +62,23 @@ describe('tidy', () => {
 
   it('keep inside a nested tidy escapes every scope', () => {
     let k!: Tensor;
-    tidy(() => { tidy(() => { k = keep(tensor([1])); }); });
+    tidy(() => {
+      tidy(() => {
+        k = keep(tensor([1]));
+      });
+    });
     expect(k.isDisposed).toBe(false);
     k.dispose();
   });
 
   it('disposes on throw, too', () => {
     const before = memory().liveTensors;
-    expect(() => tidy(() => { tensor([1]); throw new Error('boom'); })).toThrow('boom');
+    expect(() =>
+      tidy(() => {
+        tensor([1]);
+        throw new Error('boom');
+      }),
+    ).toThrow('boom');
     expect(memory().liveTensors).toBe(before);
   });
 
@@ -71,7 +92,7 @@ describe('tidy', () => {
 
   it('memory() counts bytes by size class and pooled bytes after dispose', () => {
     const m0 = memory();
-    const t = tensor(new Float32Array(1000));     // 4000 bytes → class 4096
+    const t = tensor(new Float32Array(1000)); // 4000 bytes → class 4096
     const m1 = memory();
     expect(m1.liveTensors - m0.liveTensors).toBe(1);
     expect(m1.liveBytes - m0.liveBytes).toBe(4096);

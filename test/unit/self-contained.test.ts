@@ -17,7 +17,10 @@ function* files(dir: string): Generator<string> {
   }
 }
 const all = [...DIRS.flatMap((d) => [...files(join(root, d))]), join(root, 'README.md'), join(root, 'package.json')];
-const inside = (p: string) => { const r = relative(root, p); return !r.startsWith('..' + sep) && r !== '..'; };
+const inside = (p: string) => {
+  const r = relative(root, p);
+  return !r.startsWith(`..${sep}`) && r !== '..';
+};
 const rel = (p: string) => relative(root, p);
 
 describe('the repository is self-contained', () => {
@@ -43,7 +46,7 @@ describe('the repository is self-contained', () => {
     for (const f of all.filter((f) => f.endsWith('.md'))) {
       for (const m of readFileSync(f, 'utf8').matchAll(/\]\(([^)\s#]+)(?:#[^)]*)?\)/g)) {
         const target = m[1];
-        if (/^[a-z]+:/i.test(target)) continue;          // https:, mailto:
+        if (/^[a-z]+:/i.test(target)) continue; // https:, mailto:
         const p = resolve(dirname(f), target);
         if (!inside(p) || !existsSync(p)) bad.push(`${rel(f)}: ${target}`);
       }

@@ -5,10 +5,20 @@ import { buildShader, kernel, stableStringify, variantKey, type ShaderSpec } fro
 import { HELPERS } from '../../src/kernels/wgsl/helpers';
 import { UniformLayout } from '../../src/kernels/webgpu/uniforms';
 
-const layout = new UniformLayout([{ name: 'n', type: 'u32' }, { name: 'alpha', type: 'f32' }]);
+const layout = new UniformLayout([
+  { name: 'n', type: 'u32' },
+  { name: 'alpha', type: 'f32' },
+]);
 const spec = (body: string, more: Partial<ShaderSpec> = {}): ShaderSpec => ({
-  uniforms: layout, storage: [{ name: 'x', type: 'f32' }, { name: 'y', type: 'f32', access: 'read_write' }],
-  workgroupSize: 64, grid: 'n', body, ...more,
+  uniforms: layout,
+  storage: [
+    { name: 'x', type: 'f32' },
+    { name: 'y', type: 'f32', access: 'read_write' },
+  ],
+  workgroupSize: 64,
+  grid: 'n',
+  body,
+  ...more,
 });
 const count = (code: string, s: string) => code.split(s).length - 1;
 
@@ -51,8 +61,16 @@ describe('shader builder: helpers', () => {
 
 describe('shader builder: bindings and main', () => {
   it('puts the uniform block at 0 and the storage buffers after it, in the order given', () => {
-    const s = buildShader({ uniforms: layout, workgroupSize: 8, body: 'c[0] = a[0] + b[0];',
-      storage: [{ name: 'a', type: 'f32' }, { name: 'b', type: 'vec4<f32>' }, { name: 'c', type: 'f32', access: 'read_write' }] });
+    const s = buildShader({
+      uniforms: layout,
+      workgroupSize: 8,
+      body: 'c[0] = a[0] + b[0];',
+      storage: [
+        { name: 'a', type: 'f32' },
+        { name: 'b', type: 'vec4<f32>' },
+        { name: 'c', type: 'f32', access: 'read_write' },
+      ],
+    });
     expect(s.bindings).toEqual(['uniform', 'read-only-storage', 'read-only-storage', 'storage']);
     expect(s.code).toContain('struct Params {');
     expect(s.code).toContain('@group(0) @binding(0) var<uniform> p: Params;');
@@ -76,9 +94,15 @@ describe('shader builder: bindings and main', () => {
   });
 
   it('declares exactly the builtins the body names', () => {
-    const { code } = buildShader({ uniforms: layout, storage: [{ name: 'y', type: 'f32', access: 'read_write' }], workgroupSize: [8, 4],
-      body: 'if (li == 0u) { y[wid.x] = f32(lid.y); }' });
-    expect(code).toContain('fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>, @builtin(local_invocation_index) li: u32)');
+    const { code } = buildShader({
+      uniforms: layout,
+      storage: [{ name: 'y', type: 'f32', access: 'read_write' }],
+      workgroupSize: [8, 4],
+      body: 'if (li == 0u) { y[wid.x] = f32(lid.y); }',
+    });
+    expect(code).toContain(
+      'fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>, @builtin(local_invocation_index) li: u32)',
+    );
     expect(code).toContain('@workgroup_size(8, 4)');
     expect(code).not.toContain('global_invocation_id');
   });
@@ -86,7 +110,14 @@ describe('shader builder: bindings and main', () => {
 
 describe('shader builder: f16', () => {
   it('enables f16 when a binding stores f16, as the first line', () => {
-    const { code } = buildShader(spec('y[i] = f16(f32(x[i]) * p.alpha);', { storage: [{ name: 'x', type: 'f16' }, { name: 'y', type: 'f16', access: 'read_write' }] }));
+    const { code } = buildShader(
+      spec('y[i] = f16(f32(x[i]) * p.alpha);', {
+        storage: [
+          { name: 'x', type: 'f16' },
+          { name: 'y', type: 'f16', access: 'read_write' },
+        ],
+      }),
+    );
     expect(code.startsWith('enable f16;\n')).toBe(true);
     expect(count(code, 'enable f16;')).toBe(1);
   });
@@ -103,19 +134,31 @@ describe('shader builder: f16', () => {
 
 describe('shader builder: keys', () => {
   it('equal variants give equal keys whatever the order of their fields', () => {
-    fc.assert(fc.property(fc.dictionary(fc.string({ maxLength: 6 }), fc.oneof(fc.integer(), fc.boolean(), fc.string({ maxLength: 4 }), fc.array(fc.integer(), { maxLength: 3 }))), (obj) => {
-      const reversed = Object.fromEntries(Object.entries(obj).reverse());
-      expect(variantKey('f', reversed)).toBe(variantKey('f', obj));
-    }));
+    fc.assert(
+      fc.property(
+        fc.dictionary(fc.string({ maxLength: 6 }), fc.oneof(fc.integer(), fc.boolean(), fc.string({ maxLength: 4 }), fc.array(fc.integer(), { maxLength: 3 }))),
+        (obj) => {
+          const reversed = Object.fromEntries(Object.entries(obj).reverse());
+          expect(variantKey('f', reversed)).toBe(variantKey('f', obj));
+        },
+      ),
+    );
   });
 
   it('different variants give different keys', () => {
-    fc.assert(fc.property(fc.jsonValue(), fc.jsonValue(), (a, b) => {
-      fc.pre(stableStringify(a) !== stableStringify(b));
-      expect(variantKey('f', a)).not.toBe(variantKey('f', b));
-    }));
-    const keys = [{ kind: 'max', t: 'f32' }, { kind: 'max', t: 'i32' }, { kind: 'min', t: 'f32' }, { kind: 'max', t: 'f32', vec4: true }, { kind: 'max', t: 'f32', vec4: false }]
-      .map((v) => variantKey('reduce', v));
+    fc.assert(
+      fc.property(fc.jsonValue(), fc.jsonValue(), (a, b) => {
+        fc.pre(stableStringify(a) !== stableStringify(b));
+        expect(variantKey('f', a)).not.toBe(variantKey('f', b));
+      }),
+    );
+    const keys = [
+      { kind: 'max', t: 'f32' },
+      { kind: 'max', t: 'i32' },
+      { kind: 'min', t: 'f32' },
+      { kind: 'max', t: 'f32', vec4: true },
+      { kind: 'max', t: 'f32', vec4: false },
+    ].map((v) => variantKey('reduce', v));
     expect(new Set(keys).size).toBe(keys.length);
     expect(variantKey('a', { x: 1 })).not.toBe(variantKey('b', { x: 1 }));
     expect(variantKey('a', ['1'])).not.toBe(variantKey('a', [1]));
@@ -123,7 +166,10 @@ describe('shader builder: keys', () => {
 
   it('kernel(): the key is known before the source is built, and the source is built from the variant', () => {
     let built = 0;
-    const k = kernel('demo', { scale: 2, half: false }, (v) => { built++; return spec(`y[i] = x[i] * ${v.scale}.0;`); });
+    const k = kernel('demo', { scale: 2, half: false }, (v) => {
+      built++;
+      return spec(`y[i] = x[i] * ${v.scale}.0;`);
+    });
     expect(k.key).toBe('demo:{"half":false,"scale":2}');
     expect(built).toBe(0);
     expect(k.source().code).toContain('y[i] = x[i] * 2.0;');

@@ -8,8 +8,12 @@ describe('tree', () => {
 
   it('flattens in insertion / index order with dotted paths', () => {
     expect(tree.flatten(nested)).toEqual([
-      { path: 'conv.weight', value: 1 }, { path: 'conv.bias', value: 2 }, { path: 'layers.0.w', value: 3 },
-      { path: 'layers.1.w', value: 4 }, { path: 'layers.1.extra.0', value: 5 }, { path: 'layers.1.extra.1', value: 6 },
+      { path: 'conv.weight', value: 1 },
+      { path: 'conv.bias', value: 2 },
+      { path: 'layers.0.w', value: 3 },
+      { path: 'layers.1.w', value: 4 },
+      { path: 'layers.1.extra.0', value: 5 },
+      { path: 'layers.1.extra.1', value: 6 },
       { path: 'scale', value: 7 },
     ]);
     expect(tree.leaves([1, [2, [3]], {}])).toEqual([1, 2, 3]);
@@ -17,7 +21,9 @@ describe('tree', () => {
   });
 
   it('treats null, undefined, class instances and tensors as leaves', () => {
-    class Box { v = 1; }
+    class Box {
+      v = 1;
+    }
     const b = new Box();
     const t = tensor([1, 2]);
     expect(tree.leaves({ a: null, b: undefined, c: b, d: t })).toEqual([null, undefined, b, t]);
@@ -28,7 +34,14 @@ describe('tree', () => {
   it('map keeps structure, passes paths and the matching leaves of other trees', () => {
     const other = tree.map(nested, (x: number) => x * 10);
     const seen: string[] = [];
-    const out = tree.map(nested, (x: number, path: string, y: number) => { seen.push(path); return x + y; }, other);
+    const out = tree.map(
+      nested,
+      (x: number, path: string, y: number) => {
+        seen.push(path);
+        return x + y;
+      },
+      other,
+    );
     expect(out).toEqual({ conv: { weight: 11, bias: 22 }, layers: [{ w: 33 }, { w: 44, extra: [55, 66] }], scale: 77 });
     expect(seen).toEqual(tree.flatten(nested).map((l) => l.path));
     expect(Array.isArray(out.layers)).toBe(true);
@@ -42,7 +55,9 @@ describe('tree', () => {
   });
 
   it('stateDict gives PyTorch-style keys for tensor leaves only', () => {
-    const w = tensor([1]), b = tensor([2]), v = tensor([3]);
+    const w = tensor([1]),
+      b = tensor([2]),
+      v = tensor([3]);
     const params = { stage1: { rebnconvin: { conv_s1: { weight: w, bias: b } } }, layer1: [{ conv1: { weight: v } }], steps: 3 };
     const sd = stateDict(params);
     expect(Object.keys(sd)).toEqual(['stage1.rebnconvin.conv_s1.weight', 'stage1.rebnconvin.conv_s1.bias', 'layer1.0.conv1.weight']);
@@ -68,7 +83,10 @@ describe('tree.flatten with isLeaf (the walk behind state_dict keys and checkpoi
   });
 
   it("stateDict interleaves params and state per module, as PyTorch's state_dict orders them", () => {
-    const w = tensor([1]), b = tensor([2]), rm = tensor([0]), w2 = tensor([3]);
+    const w = tensor([1]),
+      b = tensor([2]),
+      rm = tensor([0]),
+      w2 = tensor([3]);
     const params = { bn1: { weight: w, bias: b }, fc: { weight: w2 } };
     const state = { bn1: { running_mean: rm } };
     expect(Object.keys(stateDict(params, state))).toEqual(['bn1.weight', 'bn1.bias', 'bn1.running_mean', 'fc.weight']);

@@ -1,11 +1,22 @@
 /** U²-Net pre/post-processing on the host: the official bilinear or the antialiased resize, divide by the maximum, ImageNet normalisation; the official 8-bit mask. */
 import { describe, expect, it } from 'vitest';
-import { IMAGENET_MEAN, IMAGENET_STD, maskToImageSize, normalizeMask, resizeAntialiasCHW, resizeBilinearConstantCHW, u2netMaskU8, u2netPreprocess, type U2NetResize } from '../../src/sod/preprocess';
+import {
+  IMAGENET_MEAN,
+  IMAGENET_STD,
+  maskToImageSize,
+  normalizeMask,
+  resizeAntialiasCHW,
+  resizeBilinearConstantCHW,
+  u2netMaskU8,
+  u2netPreprocess,
+  type U2NetResize,
+} from '../../src/sod/preprocess';
 import { resizeBilinearCHW } from '../../src/train/data/resize-host';
 
 describe('u2net preprocessing', () => {
   it('shrinking averages (a 1-pixel checkerboard becomes flat grey), keeps constants, and enlarging is bilinear', () => {
-    const w = 64, h = 48;
+    const w = 64,
+      h = 48;
     const checker = Float32Array.from({ length: w * h }, (_, i) => ((i % w) + Math.floor(i / w)) % 2);
     const small = resizeAntialiasCHW(checker, 1, h, w, 12, 16);
     for (const v of small) expect(v).toBeCloseTo(0.5, 2);
@@ -16,7 +27,9 @@ describe('u2net preprocessing', () => {
   });
 
   it('divides by the image maximum, then normalises each channel with the ImageNet mean/std', () => {
-    const w = 10, h = 6, data = new Uint8Array(4 * w * h);
+    const w = 10,
+      h = 6,
+      data = new Uint8Array(4 * w * h);
     for (let i = 0; i < w * h; i++) data.set([100, 50, 25, 255], 4 * i); // max is 100/255
     const x = u2netPreprocess({ width: w, height: h, data, channels: 4 }, 8);
     expect(x.length).toBe(3 * 64);
@@ -36,16 +49,20 @@ describe('u2net preprocessing', () => {
     // 1×4 → 1×2: samples at 0.5 and 2.5, no prefilter
     expect(Array.from(resizeBilinearConstantCHW(Float32Array.of(0, 1, 2, 3), 1, 1, 4, 1, 2))).toEqual([0.5, 2.5]);
     // a 1-pixel checkerboard shrunk by 4 is not averaged to grey (each sample sits between two pixels: 0.5)…
-    const w = 64, h = 48;
+    const w = 64,
+      h = 48;
     const checker = Float32Array.from({ length: w * h }, (_, i) => ((i % w) + Math.floor(i / w)) % 2);
     expect(new Set(resizeBilinearConstantCHW(checker, 1, h, w, 12, 16))).toEqual(new Set([0.5]));
     // …and the two options give different network inputs for a detailed image
-    const data = Uint8Array.from({ length: 4 * w * h }, (_, i) => (i % 4 === 3 ? 255 : ((i * 7919) % 251)));
+    const data = Uint8Array.from({ length: 4 * w * h }, (_, i) => (i % 4 === 3 ? 255 : (i * 7919) % 251));
     const img = { width: w, height: h, data, channels: 4 };
-    const a = u2netPreprocess(img, 16), b = u2netPreprocess(img, 16, { resize: 'antialias' });
+    const a = u2netPreprocess(img, 16),
+      b = u2netPreprocess(img, 16, { resize: 'antialias' });
     expect(Array.from(a)).toEqual(Array.from(u2netPreprocess(img, 16, { resize: 'bilinear' })));
     expect(a.some((v, i) => Math.abs(v - b[i]) > 0.1)).toBe(true);
-    expect(() => u2netPreprocess(img, 16, { resize: 'bicubic' as U2NetResize })).toThrow(/u2netPreprocess: argument 'options.resize' is "bicubic"; expected bilinear or antialias/);
+    expect(() => u2netPreprocess(img, 16, { resize: 'bicubic' as U2NetResize })).toThrow(
+      /u2netPreprocess: argument 'options.resize' is "bicubic"; expected bilinear or antialias/,
+    );
   });
 
   it('the official 8-bit mask: min–max in float32, ×255 truncated, PIL bilinear to the image size', () => {

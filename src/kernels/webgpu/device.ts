@@ -10,7 +10,10 @@ import { BufferUsage, MapMode } from './usage';
 import type { UniformLayout, UniformValues } from './uniforms';
 
 export class GPUOpError extends Error {
-  constructor(message: string) { super(message); this.name = 'GPUOpError'; }
+  constructor(message: string) {
+    super(message);
+    this.name = 'GPUOpError';
+  }
 }
 
 let gpuProvider: (() => GPU | undefined) | null = null;
@@ -28,7 +31,7 @@ const NO_GPU_HELP = [
 
 export const NO_ADAPTER_HELP = [
   'webgrad: WebGPU found no adapter.',
-  '- Linux without a GPU: install Mesa\'s lavapipe Vulkan driver (Debian 12 needs the backports version):',
+  "- Linux without a GPU: install Mesa's lavapipe Vulkan driver (Debian 12 needs the backports version):",
   "    echo 'deb http://deb.debian.org/debian bookworm-backports main' > /etc/apt/sources.list.d/backports.list",
   '    apt-get update && apt-get install -y -t bookworm-backports mesa-vulkan-drivers libvulkan1',
   '  and run with XDG_RUNTIME_DIR set (e.g. XDG_RUNTIME_DIR=/tmp).',
@@ -101,7 +104,11 @@ export class Device {
   private failure: GPUOpError | null = null;
   private lost = false;
 
-  constructor(readonly gpu: GPUDevice, readonly adapterInfo: GPUAdapterInfo | undefined, options: DeviceOptions = {}) {
+  constructor(
+    readonly gpu: GPUDevice,
+    readonly adapterInfo: GPUAdapterInfo | undefined,
+    options: DeviceOptions = {},
+  ) {
     this.label = options.label ?? `webgpu:${this.id}`;
     this.debug = options.debug ?? false;
     this.sleepWhileWaiting = options.sleepWhileWaiting ?? false;
@@ -113,7 +120,8 @@ export class Device {
       this.failure = new GPUOpError(`${this.label}: kernel '${key}' failed to compile: ${e.message}\n${numbered(src)}`);
     });
     this.queue = new CommandQueue(gpu, options.flushEvery ?? 16, (ops, e) =>
-      this.fail(`GPU ${e.constructor.name === 'GPUOutOfMemoryError' ? 'out of memory' : 'error'} in a batch running [${summarise(ops)}]: ${e.message}`));
+      this.fail(`GPU ${e.constructor.name === 'GPUOutOfMemoryError' ? 'out of memory' : 'error'} in a batch running [${summarise(ops)}]: ${e.message}`),
+    );
     gpu.lost.then((info) => {
       this.lost = true;
       this.failure = new GPUOpError(`${this.label}: device lost (${info.reason}): ${info.message}`);
@@ -156,18 +164,28 @@ export class Device {
     }
   }
 
-  get isLost(): boolean { return this.lost; }
+  get isLost(): boolean {
+    return this.lost;
+  }
 
   private createStorage(size: number): GPUBuffer {
     if (size > this.limits.maxBufferSize || size > this.limits.maxStorageBufferBindingSize) {
-      throw new GPUOpError(`${this.label}: a tensor of ${size} bytes exceeds this device's largest buffer (${Math.min(this.limits.maxBufferSize, this.limits.maxStorageBufferBindingSize)} bytes)`);
+      throw new GPUOpError(
+        `${this.label}: a tensor of ${size} bytes exceeds this device's largest buffer (${Math.min(this.limits.maxBufferSize, this.limits.maxStorageBufferBindingSize)} bytes)`,
+      );
     }
     return this.gpu.createBuffer({ size, usage: STORAGE_USAGE });
   }
 
   /** Runs one kernel. `source` is only called when `key` is not yet compiled. */
-  run(name: string, key: string, source: () => Shader, buffers: GPUBuffer[], workgroups: Dispatch['workgroups'],
-      uniforms?: { layout: UniformLayout; values: UniformValues }): void {
+  run(
+    name: string,
+    key: string,
+    source: () => Shader,
+    buffers: GPUBuffer[],
+    workgroups: Dispatch['workgroups'],
+    uniforms?: { layout: UniformLayout; values: UniformValues },
+  ): void {
     this.check(name);
     const kernel = this.pipelines.get(key, source);
     this.queue.dispatch({ name, kernel, buffers, workgroups, uniforms });
@@ -264,7 +282,10 @@ function summarise(ops: string[]): string {
 }
 
 function numbered(src: string): string {
-  return src.split('\n').map((l, i) => `${String(i + 1).padStart(4)}| ${l}`).join('\n');
+  return src
+    .split('\n')
+    .map((l, i) => `${String(i + 1).padStart(4)}| ${l}`)
+    .join('\n');
 }
 
 /** Workgroup grid for `n` threads in groups of `size`, folding into y past the 65535 limit. */

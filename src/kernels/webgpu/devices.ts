@@ -11,7 +11,14 @@ let pending: Promise<Device> | null = null;
 /** Opens the default device once; later calls return it. Call before the first op. */
 export function init(options: DeviceOptions = {}): Promise<Device> {
   if (defaultDevice) return Promise.resolve(defaultDevice);
-  pending ??= Device.create(options).then((d) => { opened.add(d); return (defaultDevice = d); }).finally(() => { pending = null; });
+  pending ??= Device.create(options)
+    .then((d) => {
+      opened.add(d);
+      return (defaultDevice = d);
+    })
+    .finally(() => {
+      pending = null;
+    });
   return pending;
 }
 

@@ -2,7 +2,7 @@
  * GPU buffers recycled by size class. A size class is the requested size rounded up to
  * 2^k·{1, 1.25, 1.5, 1.75}, so waste stays under 25% while reuse stays likely.
  */
-import { BufferUsage } from "./usage";
+import { BufferUsage } from './usage';
 
 export const STORAGE_USAGE = BufferUsage.STORAGE | BufferUsage.COPY_SRC | BufferUsage.COPY_DST;
 
@@ -14,7 +14,12 @@ export function sizeClass(bytes: number): number {
   return Math.ceil(b / step) * step;
 }
 
-export interface PoolStats { liveBytes: number; peakBytes: number; pooledBytes: number; liveBuffers: number; }
+export interface PoolStats {
+  liveBytes: number;
+  peakBytes: number;
+  pooledBytes: number;
+  liveBuffers: number;
+}
 
 export class BufferPool {
   private readonly free = new Map<number, GPUBuffer[]>();
@@ -55,7 +60,11 @@ export class BufferPool {
     this.stats.pooledBytes = 0;
   }
 
-  resetPeak(): void { this.stats.peakBytes = this.stats.liveBytes; }
+  resetPeak(): void {
+    this.stats.peakBytes = this.stats.liveBytes;
+  }
 
-  get snapshot(): PoolStats { return { ...this.stats }; }
+  get snapshot(): PoolStats {
+    return { ...this.stats };
+  }
 }

@@ -19,9 +19,18 @@ export function recordDispatches<T>(device: Device, fn: () => T): { result: T; d
   }
 }
 
-export interface OpProfile { name: string; count: number; ms: number; }
+export interface OpProfile {
+  name: string;
+  count: number;
+  ms: number;
+}
 
-export async function profileDispatches(device: Device, dispatches: readonly Dispatch[], repeats = 1, keyOf: (d: Dispatch) => string = (d) => d.name): Promise<{ ops: OpProfile[]; totalMs: number; overheadMs: number }> {
+export async function profileDispatches(
+  device: Device,
+  dispatches: readonly Dispatch[],
+  repeats = 1,
+  keyOf: (d: Dispatch) => string = (d) => d.name,
+): Promise<{ ops: OpProfile[]; totalMs: number; overheadMs: number }> {
   await device.sync();
   const q = device.gpu.queue;
   // cost of an empty submit + wait
@@ -47,7 +56,8 @@ export async function profileDispatches(device: Device, dispatches: readonly Dis
     total += ms;
     const k = keyOf(d);
     const e = by.get(k) ?? { name: k, count: 0, ms: 0 };
-    e.count++; e.ms += ms;
+    e.count++;
+    e.ms += ms;
     by.set(k, e);
   }
   device.check();
@@ -55,6 +65,12 @@ export async function profileDispatches(device: Device, dispatches: readonly Dis
 }
 
 export function formatProfile(p: { ops: OpProfile[]; totalMs: number }): string {
-  const lines = p.ops.map((o) => `${o.name.padEnd(60)} ${String(o.count).padStart(6)} ${o.ms.toFixed(1).padStart(10)} ms ${((100 * o.ms) / p.totalMs).toFixed(1).padStart(6)}%`);
-  return [`${'op'.padEnd(60)} ${'count'.padStart(6)} ${'time'.padStart(13)} ${'share'.padStart(7)}`, ...lines, `${'total'.padEnd(60)} ${String(p.ops.reduce((s, o) => s + o.count, 0)).padStart(6)} ${p.totalMs.toFixed(1).padStart(10)} ms`].join('\n');
+  const lines = p.ops.map(
+    (o) => `${o.name.padEnd(60)} ${String(o.count).padStart(6)} ${o.ms.toFixed(1).padStart(10)} ms ${((100 * o.ms) / p.totalMs).toFixed(1).padStart(6)}%`,
+  );
+  return [
+    `${'op'.padEnd(60)} ${'count'.padStart(6)} ${'time'.padStart(13)} ${'share'.padStart(7)}`,
+    ...lines,
+    `${'total'.padEnd(60)} ${String(p.ops.reduce((s, o) => s + o.count, 0)).padStart(6)} ${p.totalMs.toFixed(1).padStart(10)} ms`,
+  ].join('\n');
 }

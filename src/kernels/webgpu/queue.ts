@@ -37,7 +37,11 @@ export class CommandQueue {
   private readonly bufferIds = new WeakMap<GPUBuffer, number>();
   private nextBufferId = 0;
 
-  constructor(private readonly device: GPUDevice, readonly flushEvery = 16, private readonly onSubmitError: (ops: string[], e: GPUError) => void) {
+  constructor(
+    private readonly device: GPUDevice,
+    readonly flushEvery = 16,
+    private readonly onSubmitError: (ops: string[], e: GPUError) => void,
+  ) {
     this.arenaBytes = new ArrayBuffer(SLOT * flushEvery);
     this.arenaView = new DataView(this.arenaBytes);
     this.arena = this.newArena();
@@ -99,27 +103,39 @@ export class CommandQueue {
   }
 
   /** Forgets cached bind groups (call before destroying buffers they reference). */
-  clearBindGroups(): void { this.bindGroups.clear(); }
+  clearBindGroups(): void {
+    this.bindGroups.clear();
+  }
 
   /** Records a buffer copy (ends the open compute pass). */
   copy(src: GPUBuffer, srcOffset: number, dst: GPUBuffer, dstOffset: number, size: number): void {
-    if (this.pass) { this.pass.end(); this.pass = null; }
+    if (this.pass) {
+      this.pass.end();
+      this.pass = null;
+    }
     if (!this.encoder) this.encoder = this.device.createCommandEncoder();
     this.encoder.copyBufferToBuffer(src, srcOffset, dst, dstOffset, size);
     this.names.push('copy');
   }
 
-  get pending(): boolean { return this.encoder !== null; }
+  get pending(): boolean {
+    return this.encoder !== null;
+  }
 
   flush(): void {
     if (!this.encoder) return;
-    if (this.pass) { this.pass.end(); this.pass = null; }
+    if (this.pass) {
+      this.pass.end();
+      this.pass = null;
+    }
     const ops = this.names;
     this.device.pushErrorScope('out-of-memory');
     this.device.pushErrorScope('validation');
     if (this.slots > 0) this.device.queue.writeBuffer(this.arena, 0, this.arenaBytes, 0, this.slots * SLOT);
     this.device.queue.submit([this.encoder.finish()]);
-    const report = (e: GPUError | null) => { if (e) this.onSubmitError(ops, e); };
+    const report = (e: GPUError | null) => {
+      if (e) this.onSubmitError(ops, e);
+    };
     this.device.popErrorScope().then(report, () => {});
     this.device.popErrorScope().then(report, () => {});
     this.encoder = null;
@@ -128,5 +144,7 @@ export class CommandQueue {
     this.submitCount++;
   }
 
-  destroy(): void { this.arena.destroy(); }
+  destroy(): void {
+    this.arena.destroy();
+  }
 }

@@ -4,13 +4,14 @@
  * (16-byte aligned and strided, as WGSL's uniform address space requires).
  */
 export type ScalarType = 'u32' | 'i32' | 'f32';
-export type UniformField =
-  | { name: string; type: ScalarType }
-  | { name: string; type: ScalarType; vec4s: number };
+export type UniformField = { name: string; type: ScalarType } | { name: string; type: ScalarType; vec4s: number };
 
 export type UniformValues = Record<string, number | readonly number[]>;
 
-interface Placed { field: UniformField; offset: number; }
+interface Placed {
+  field: UniformField;
+  offset: number;
+}
 
 export class UniformLayout {
   readonly byteSize: number;
@@ -30,9 +31,7 @@ export class UniformLayout {
 
   /** WGSL declaration of the struct. */
   wgsl(structName = 'Params'): string {
-    const body = this.fields
-      .map((f) => `  ${f.name}: ${'vec4s' in f ? `array<vec4<${f.type}>, ${f.vec4s}>` : f.type},`)
-      .join('\n');
+    const body = this.fields.map((f) => `  ${f.name}: ${'vec4s' in f ? `array<vec4<${f.type}>, ${f.vec4s}>` : f.type},`).join('\n');
     return `struct ${structName} {\n${body || '  _pad: u32,'}\n};`;
   }
 

@@ -21,17 +21,25 @@ import { kernel, type ShaderSpec } from './builder';
 export const AUGMENT_WG = 256;
 
 export const affineLayout = new UniformLayout([
-  { name: 'n', type: 'u32' }, { name: 'C', type: 'u32' }, { name: 'H', type: 'i32' }, { name: 'W', type: 'i32' },
-  { name: 'OH', type: 'u32' }, { name: 'OW', type: 'u32' }, { name: 'fill', type: 'f32' },
+  { name: 'n', type: 'u32' },
+  { name: 'C', type: 'u32' },
+  { name: 'H', type: 'i32' },
+  { name: 'W', type: 'i32' },
+  { name: 'OH', type: 'u32' },
+  { name: 'OW', type: 'u32' },
+  { name: 'fill', type: 'f32' },
 ]);
 
 /** Bilinear or nearest resampling under per-sample affine matrices. */
 export const affineKernel = (mode: 'bilinear' | 'nearest') => kernel('augment', { op: 'affine', mode }, (v) => affineShader(v.mode));
 
 function affineShader(mode: 'bilinear' | 'nearest'): ShaderSpec {
-  const sample = mode === 'nearest' ? `
+  const sample =
+    mode === 'nearest'
+      ? `
   let xi = clamp(i32(floor(u)), 0, p.W - 1); let yi = clamp(i32(floor(v)), 0, p.H - 1);
-  y[i] = x[base + u32(yi * p.W + xi)];` : `
+  y[i] = x[base + u32(yi * p.W + xi)];`
+      : `
   let sx = u - 0.5; let sy = v - 0.5;
   let fx = floor(sx); let fy = floor(sy);
   let lx = sx - fx; let ly = sy - fy;
@@ -41,8 +49,14 @@ function affineShader(mode: 'bilinear' | 'nearest'): ShaderSpec {
   let r1 = x[base + u32(y1 * p.W + x0)] * (1.0 - lx) + x[base + u32(y1 * p.W + x1)] * lx;
   y[i] = r0 * (1.0 - ly) + r1 * ly;`;
   return {
-    uniforms: affineLayout, workgroupSize: AUGMENT_WG, grid: 'n',
-    storage: [{ name: 'x', type: 'f32' }, { name: 'm', type: 'f32' }, { name: 'y', type: 'f32', access: 'read_write' }],
+    uniforms: affineLayout,
+    workgroupSize: AUGMENT_WG,
+    grid: 'n',
+    storage: [
+      { name: 'x', type: 'f32' },
+      { name: 'm', type: 'f32' },
+      { name: 'y', type: 'f32', access: 'read_write' },
+    ],
     body: `
   let ox = i % p.OW; let oy = (i / p.OW) % p.OH; let plane = i / (p.OW * p.OH);
   let s = plane / p.C;
@@ -54,7 +68,10 @@ function affineShader(mode: 'bilinear' | 'nearest'): ShaderSpec {
   };
 }
 
-export const jitterLayout = new UniformLayout([{ name: 'HW', type: 'u32' }, { name: 'N', type: 'u32' }]);
+export const jitterLayout = new UniformLayout([
+  { name: 'HW', type: 'u32' },
+  { name: 'N', type: 'u32' },
+]);
 
 /** Colour jitter and random grayscale for [N, 3, H, W]; dispatch N workgroups (folded into y past 65535). */
 export const jitterKernel = () => kernel('augment', { op: 'jitter' }, jitterShader);
@@ -62,8 +79,13 @@ export const jitterKernel = () => kernel('augment', { op: 'jitter' }, jitterShad
 function jitterShader(): ShaderSpec {
   const WG = AUGMENT_WG;
   return {
-    uniforms: jitterLayout, workgroupSize: WG,
-    storage: [{ name: 'x', type: 'f32' }, { name: 'prm', type: 'f32' }, { name: 'y', type: 'f32', access: 'read_write' }],
+    uniforms: jitterLayout,
+    workgroupSize: WG,
+    storage: [
+      { name: 'x', type: 'f32' },
+      { name: 'prm', type: 'f32' },
+      { name: 'y', type: 'f32', access: 'read_write' },
+    ],
     decls: `var<workgroup> partial: array<f32, ${WG}>;
 
 fn gray(c: vec3<f32>) -> f32 { return 0.2989 * c.x + 0.587 * c.y + 0.114 * c.z; }
@@ -142,13 +164,29 @@ fn hsv2rgb(c: vec3<f32>) -> vec3<f32> {
   };
 }
 
-export const normalizeLayout = new UniformLayout([{ name: 'n', type: 'u32' }, { name: 'C', type: 'u32' }, { name: 'HW', type: 'u32' }]);
+export const normalizeLayout = new UniformLayout([
+  { name: 'n', type: 'u32' },
+  { name: 'C', type: 'u32' },
+  { name: 'HW', type: 'u32' },
+]);
 
 /** y = (x − mean[c]) / std[c] over [N, C, H, W], one thread per element. */
-export const normalizeKernel = () => kernel('augment', { op: 'normalize' }, (): ShaderSpec => ({
-  uniforms: normalizeLayout, workgroupSize: AUGMENT_WG, grid: 'n',
-  storage: [{ name: 'x', type: 'f32' }, { name: 'mean', type: 'f32' }, { name: 'sd', type: 'f32' }, { name: 'y', type: 'f32', access: 'read_write' }],
-  body: `
+export const normalizeKernel = () =>
+  kernel(
+    'augment',
+    { op: 'normalize' },
+    (): ShaderSpec => ({
+      uniforms: normalizeLayout,
+      workgroupSize: AUGMENT_WG,
+      grid: 'n',
+      storage: [
+        { name: 'x', type: 'f32' },
+        { name: 'mean', type: 'f32' },
+        { name: 'sd', type: 'f32' },
+        { name: 'y', type: 'f32', access: 'read_write' },
+      ],
+      body: `
   let c = (i / p.HW) % p.C;
   y[i] = (x[i] - mean[c]) / sd[c];`,
-}));
+    }),
+  );

@@ -97,7 +97,10 @@ export function buildShader(spec: ShaderSpec): Shader {
     bindings.push(rw ? 'storage' : 'read-only-storage');
   }
   const [wx, wy] = typeof spec.workgroupSize === 'number' ? [spec.workgroupSize, 1] : spec.workgroupSize;
-  const index = spec.grid === undefined ? '' : `
+  const index =
+    spec.grid === undefined
+      ? ''
+      : `
   let i = gid.x + gid.y * nwg.x * ${wx}u;
   if (i >= ${u}.${spec.grid}) { return; }`;
   const own = `${spec.decls ?? ''}\n${index}\n${spec.body}`;

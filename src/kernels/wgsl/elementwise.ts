@@ -12,7 +12,11 @@ import { kernel, type Shader, type StorageBinding } from './builder';
 export const MAX_RANK = 8;
 export const WG = 256;
 
-export interface EwOperand { dtype: DType; shape: Shape | null /* null = scalar uniform */; value?: number; }
+export interface EwOperand {
+  dtype: DType;
+  shape: Shape | null /* null = scalar uniform */;
+  value?: number;
+}
 
 export interface EwKernel {
   key: string;
@@ -41,7 +45,9 @@ export function coalesce(outShape: Shape, strides: readonly (readonly number[])[
     const k = shape.length - 1;
     if (k >= 0 && strides.every((s, b) => st[b][k] === s[i] * d)) {
       shape[k] *= d;
-      strides.forEach((s, b) => { st[b][k] = s[i]; });
+      strides.forEach((s, b) => {
+        st[b][k] = s[i];
+      });
     } else {
       shape.push(d);
       strides.forEach((s, b) => st[b].push(s[i]));
@@ -55,18 +61,26 @@ export function coalesce(outShape: Shape, strides: readonly (readonly number[])[
  * @param expr    WGSL expression over `v0..v{k-1}` (already converted to `computeType`), yielding the output's storage type
  * @param computeType  type each operand is converted to before `expr`
  */
-export function elementwiseKernel(name: string, expr: string, operands: readonly EwOperand[], computeType: DType,
-                                  outDtype: DType, outShape: Shape): EwKernel {
+export function elementwiseKernel(name: string, expr: string, operands: readonly EwOperand[], computeType: DType, outDtype: DType, outShape: Shape): EwKernel {
   if (outShape.length > MAX_RANK) throw new Error(`${name}: tensors of rank ${outShape.length} exceed the supported rank ${MAX_RANK}`);
-  const fields: UniformField[] = [{ name: 'n', type: 'u32' }, { name: 'rank', type: 'u32' }];
+  const fields: UniformField[] = [
+    { name: 'n', type: 'u32' },
+    { name: 'rank', type: 'u32' },
+  ];
   const values: UniformValues = { n: outShape.reduce((a, b) => a * b, 1), rank: outShape.length };
   // float16 operands are converted to f32 and computed in f32 (scalars travel as f32); only the store rounds to f16
   const scalarType = (d: DType) => wgslType(d === 'float16' ? 'float32' : d) as 'f32' | 'i32' | 'u32';
   operands.forEach((o, i) => {
-    if (o.shape === null) { fields.push({ name: `s${i}`, type: scalarType(o.dtype) }); values[`s${i}`] = o.value ?? 0; }
+    if (o.shape === null) {
+      fields.push({ name: `s${i}`, type: scalarType(o.dtype) });
+      values[`s${i}`] = o.value ?? 0;
+    }
   });
   const buffers = operands.map((o, i) => (o.shape === null ? -1 : i)).filter((i) => i >= 0);
-  const plan = coalesce(outShape, buffers.map((b) => broadcastStrides(operands[b].shape!, outShape)));
+  const plan = coalesce(
+    outShape,
+    buffers.map((b) => broadcastStrides(operands[b].shape!, outShape)),
+  );
   const rank = plan.shape.length;
   const dense = stridesOfShape(plan.shape);
   // per buffer operand: 'i' (reads at the flat index), 'z' (one element: offset 0) or 'g' (gathers)
@@ -95,7 +109,10 @@ export function elementwiseKernel(name: string, expr: string, operands: readonly
     const storage: StorageBinding[] = [];
     const loads: string[] = [];
     v.operands.forEach((kind, i) => {
-      if (kind[0] === 's') { loads.push(`let v${i} = ${v.compute}(p.s${i});`); return; }
+      if (kind[0] === 's') {
+        loads.push(`let v${i} = ${v.compute}(p.s${i});`);
+        return;
+      }
       storage.push({ name: `in${i}`, type: kind.slice(1) });
       loads.push(`let v${i} = ${v.compute}(in${i}[${kind[0] === 'i' ? 'i' : kind[0] === 'z' ? '0u' : `o${i}`}]);`);
     });
@@ -113,12 +130,17 @@ export function elementwiseKernel(name: string, expr: string, operands: readonly
       }
       index.push('let c0 = r;');
       gathering.forEach((b, g) => {
-        const terms = Array.from({ length: v.rank }, (_, d) => d).filter((d) => v.walks[g][d] !== 0).map((d) => `c${d} * ${at(`st${b}`, d)}`);
+        const terms = Array.from({ length: v.rank }, (_, d) => d)
+          .filter((d) => v.walks[g][d] !== 0)
+          .map((d) => `c${d} * ${at(`st${b}`, d)}`);
         index.push(`let o${b} = ${terms.join(' + ')};`);
       });
     }
     return {
-      uniforms: layout, storage, workgroupSize: WG, grid: 'n',
+      uniforms: layout,
+      storage,
+      workgroupSize: WG,
+      grid: 'n',
       body: `
   ${index.join('\n  ')}
   ${loads.join('\n  ')}
@@ -131,6 +153,9 @@ export function elementwiseKernel(name: string, expr: string, operands: readonly
 function stridesOfShape(shape: readonly number[]): number[] {
   const st = new Array<number>(shape.length);
   let s = 1;
-  for (let d = shape.length - 1; d >= 0; d--) { st[d] = s; s *= shape[d]; }
+  for (let d = shape.length - 1; d >= 0; d--) {
+    st[d] = s;
+    s *= shape[d];
+  }
   return st;
 }

@@ -22,10 +22,17 @@ export function updateKernel(rule: UpdateRule) {
   return {
     layout,
     ...kernel('update', { name, state, scalars, body }, (v) => ({
-      uniforms: layout, uniformName: 's', workgroupSize: 256, grid: 'n',
+      uniforms: layout,
+      uniformName: 's',
+      workgroupSize: 256,
+      grid: 'n',
       storage: [
-        { name: 'p_in', type: 'f32' }, { name: 'g_in', type: 'f32' },
-        ...v.state.flatMap((st) => [{ name: `${st}_in`, type: 'f32' }, { name: `${st}_out`, type: 'f32', access: 'read_write' as const }]),
+        { name: 'p_in', type: 'f32' },
+        { name: 'g_in', type: 'f32' },
+        ...v.state.flatMap((st) => [
+          { name: `${st}_in`, type: 'f32' },
+          { name: `${st}_out`, type: 'f32', access: 'read_write' as const },
+        ]),
         { name: 'p_out', type: 'f32', access: 'read_write' },
       ],
       body: `

@@ -18,44 +18,80 @@ import { kernel, type Shader } from './builder';
 
 export const LAYOUT_WG = 256;
 
-export interface LayoutKernel { key: string; source: () => Shader; layout: UniformLayout; values: UniformValues; }
+export interface LayoutKernel {
+  key: string;
+  source: () => Shader;
+  layout: UniformLayout;
+  values: UniformValues;
+}
 
-const vec = (name: string, type: 'u32' | 'i32' = 'u32') => ({ name, type, vec4s: 2 } as const);
+const vec = (name: string, type: 'u32' | 'i32' = 'u32') => ({ name, type, vec4s: 2 }) as const;
 const at = (field: string) => `p.${field}[k / 4u][k % 4u]`;
 const checkRank = (name: string, rank: number) => {
   if (rank > MAX_RANK) throw new Error(`${name}: tensors of rank ${rank} exceed the supported rank ${MAX_RANK}`);
 };
 
 const gatherLayout = new UniformLayout([
-  { name: 'n', type: 'u32' }, { name: 'rank', type: 'u32' }, { name: 'base', type: 'i32' },
-  vec('shape'), vec('start', 'i32'), vec('step', 'i32'), vec('wrap'), vec('stride', 'i32'),
+  { name: 'n', type: 'u32' },
+  { name: 'rank', type: 'u32' },
+  { name: 'base', type: 'i32' },
+  vec('shape'),
+  vec('start', 'i32'),
+  vec('step', 'i32'),
+  vec('wrap'),
+  vec('stride', 'i32'),
 ]);
 
 /**
  * Generic strided gather. Per output dim d: source coordinate c = start_d + i_d·step_d, reduced
  * modulo wrap_d when wrap_d > 0; the source offset is base + Σ c·stride_d (strides may be 0 or negative).
  */
-export function stridedGatherKernel(o: { shape: readonly number[]; base: number; start: readonly number[]; step: readonly number[];
-  wrap: readonly number[]; stride: readonly number[] }): LayoutKernel {
+export function stridedGatherKernel(o: {
+  shape: readonly number[];
+  base: number;
+  start: readonly number[];
+  step: readonly number[];
+  wrap: readonly number[];
+  stride: readonly number[];
+}): LayoutKernel {
   checkRank('stridedGather', o.shape.length);
   // fold the start of every unwrapped dim into base, then drop size-1 dims and merge neighbours that
   // walk the source as one run (fewer index divisions per element; same addresses)
   let base = o.base;
-  const shape: number[] = [], start: number[] = [], step: number[] = [], wrap: number[] = [], stride: number[] = [];
+  const shape: number[] = [],
+    start: number[] = [],
+    step: number[] = [],
+    wrap: number[] = [],
+    stride: number[] = [];
   o.shape.forEach((d, i) => {
     const wrapped = o.wrap[i] > 0;
     if (!wrapped) base += o.start[i] * o.stride[i];
     if (d === 1 && !wrapped) return;
     const e = wrapped ? o.stride[i] : o.step[i] * o.stride[i];
     const k = shape.length - 1;
-    if (!wrapped && k >= 0 && wrap[k] === 0 && stride[k] === e * d) { shape[k] *= d; stride[k] = e; return; }
-    shape.push(d); start.push(wrapped ? o.start[i] : 0); step.push(wrapped ? o.step[i] : 1); wrap.push(o.wrap[i]); stride.push(e);
+    if (!wrapped && k >= 0 && wrap[k] === 0 && stride[k] === e * d) {
+      shape[k] *= d;
+      stride[k] = e;
+      return;
+    }
+    shape.push(d);
+    start.push(wrapped ? o.start[i] : 0);
+    step.push(wrapped ? o.step[i] : 1);
+    wrap.push(o.wrap[i]);
+    stride.push(e);
   });
   const values = { n: o.shape.reduce((a, b) => a * b, 1), rank: shape.length, base, shape, start, step, wrap, stride };
   return {
-    layout: gatherLayout, values,
+    layout: gatherLayout,
+    values,
     ...kernel('layout', { op: 'stridedGather' }, () => ({
-      uniforms: gatherLayout, storage: [{ name: 'x', type: 'u32' }, { name: 'out', type: 'u32', access: 'read_write' }], workgroupSize: LAYOUT_WG, grid: 'n',
+      uniforms: gatherLayout,
+      storage: [
+        { name: 'x', type: 'u32' },
+        { name: 'out', type: 'u32', access: 'read_write' },
+      ],
+      workgroupSize: LAYOUT_WG,
+      grid: 'n',
       body: `
   var r = i;
   var off = p.base;
@@ -74,7 +110,11 @@ export function stridedGatherKernel(o: { shape: readonly number[]; base: number;
 }
 
 const copyLayout = new UniformLayout([
-  { name: 'n', type: 'u32' }, { name: 'rank', type: 'u32' }, { name: 'base', type: 'u32' }, vec('shape'), vec('dstStride'),
+  { name: 'n', type: 'u32' },
+  { name: 'rank', type: 'u32' },
+  { name: 'base', type: 'u32' },
+  vec('shape'),
+  vec('dstStride'),
 ]);
 
 /**
@@ -84,18 +124,31 @@ const copyLayout = new UniformLayout([
 export function copyRegionKernel(o: { shape: readonly number[]; base: number; dstStride: readonly number[] }, elem: 'u32' | 'f16' = 'u32'): LayoutKernel {
   checkRank('copyRegion', o.shape.length);
   // drop size-1 dims and merge neighbours that are one contiguous run in dst
-  const shape: number[] = [], dstStride: number[] = [];
+  const shape: number[] = [],
+    dstStride: number[] = [];
   o.shape.forEach((d, i) => {
     if (d === 1) return;
     const k = shape.length - 1;
-    if (k >= 0 && dstStride[k] === o.dstStride[i] * d) { shape[k] *= d; dstStride[k] = o.dstStride[i]; return; }
-    shape.push(d); dstStride.push(o.dstStride[i]);
+    if (k >= 0 && dstStride[k] === o.dstStride[i] * d) {
+      shape[k] *= d;
+      dstStride[k] = o.dstStride[i];
+      return;
+    }
+    shape.push(d);
+    dstStride.push(o.dstStride[i]);
   });
   const values = { n: o.shape.reduce((a, b) => a * b, 1), rank: shape.length, base: o.base, shape, dstStride };
   return {
-    layout: copyLayout, values,
+    layout: copyLayout,
+    values,
     ...kernel('layout', { op: 'copyRegion', elem }, () => ({
-      uniforms: copyLayout, storage: [{ name: 'src', type: elem }, { name: 'dst', type: elem, access: 'read_write' }], workgroupSize: LAYOUT_WG, grid: 'n',
+      uniforms: copyLayout,
+      storage: [
+        { name: 'src', type: elem },
+        { name: 'dst', type: elem, access: 'read_write' },
+      ],
+      workgroupSize: LAYOUT_WG,
+      grid: 'n',
       body: `
   var r = i;
   var off = p.base;
@@ -112,26 +165,45 @@ export function copyRegionKernel(o: { shape: readonly number[]; base: number; ds
 
 export type PadMode = 'constant' | 'reflect' | 'replicate';
 
-const padLayout = (t: string) => new UniformLayout([
-  { name: 'n', type: 'u32' }, { name: 'rank', type: 'u32' }, { name: 'value', type: t as 'f32' },
-  vec('outShape'), vec('inShape'), vec('lo', 'i32'),
-]);
+const padLayout = (t: string) =>
+  new UniformLayout([
+    { name: 'n', type: 'u32' },
+    { name: 'rank', type: 'u32' },
+    { name: 'value', type: t as 'f32' },
+    vec('outShape'),
+    vec('inShape'),
+    vec('lo', 'i32'),
+  ]);
 
 /**
  * Forward padding: output coordinate o along d maps to input coordinate j = o − lo_d, then
  * constant: outside [0, n) gives `value`; reflect: −j / 2(n−1)−j; replicate: clamp to [0, n−1].
  */
-export function padKernel(mode: PadMode, t: 'f32' | 'i32' | 'u32', o: { outShape: readonly number[]; inShape: readonly number[]; lo: readonly number[]; value: number }): LayoutKernel {
+export function padKernel(
+  mode: PadMode,
+  t: 'f32' | 'i32' | 'u32',
+  o: { outShape: readonly number[]; inShape: readonly number[]; lo: readonly number[]; value: number },
+): LayoutKernel {
   checkRank('pad', o.outShape.length);
   const layout = padLayout(t);
   const values = { n: o.outShape.reduce((a, b) => a * b, 1), rank: o.outShape.length, value: o.value, outShape: o.outShape, inShape: o.inShape, lo: o.lo };
-  const map = mode === 'constant' ? 'if (j < 0 || j >= n) { inside = false; }'
-    : mode === 'reflect' ? 'if (j < 0) { j = -j; } if (j >= n) { j = 2 * (n - 1) - j; }'
-    : 'j = clamp(j, 0, n - 1);';
+  const map =
+    mode === 'constant'
+      ? 'if (j < 0 || j >= n) { inside = false; }'
+      : mode === 'reflect'
+        ? 'if (j < 0) { j = -j; } if (j >= n) { j = 2 * (n - 1) - j; }'
+        : 'j = clamp(j, 0, n - 1);';
   return {
-    layout, values,
+    layout,
+    values,
     ...kernel('layout', { op: 'pad', mode, t }, () => ({
-      uniforms: layout, storage: [{ name: 'x', type: t }, { name: 'out', type: t, access: 'read_write' }], workgroupSize: LAYOUT_WG, grid: 'n',
+      uniforms: layout,
+      storage: [
+        { name: 'x', type: t },
+        { name: 'out', type: t, access: 'read_write' },
+      ],
+      workgroupSize: LAYOUT_WG,
+      grid: 'n',
       body: `
   var r = i;
   var off = 0u;
@@ -152,9 +224,7 @@ export function padKernel(mode: PadMode, t: 'f32' | 'i32' | 'u32', o: { outShape
   };
 }
 
-const padBackLayout = new UniformLayout([
-  { name: 'n', type: 'u32' }, { name: 'rank', type: 'u32' }, vec('outShape'), vec('inShape'), vec('lo', 'i32'),
-]);
+const padBackLayout = new UniformLayout([{ name: 'n', type: 'u32' }, { name: 'rank', type: 'u32' }, vec('outShape'), vec('inShape'), vec('lo', 'i32')]);
 
 /**
  * Adjoint of pad: for each input element (i over `inShape`), sums dy over every padded-output
@@ -163,30 +233,44 @@ const padBackLayout = new UniformLayout([
  * range (the whole left border for j = 0, the right border for j = n−1). The sum runs over the
  * Cartesian product in a fixed order.
  */
-export function padBackwardKernel(mode: PadMode, t: 'f32' | 'i32' | 'u32', o: { outShape: readonly number[]; inShape: readonly number[]; lo: readonly number[] }): LayoutKernel {
+export function padBackwardKernel(
+  mode: PadMode,
+  t: 'f32' | 'i32' | 'u32',
+  o: { outShape: readonly number[]; inShape: readonly number[]; lo: readonly number[] },
+): LayoutKernel {
   checkRank('padBackward', o.outShape.length);
   const values = { n: o.inShape.reduce((a, b) => a * b, 1), rank: o.inShape.length, outShape: o.outShape, inShape: o.inShape, lo: o.lo };
-  const cands = mode === 'replicate' ? `
+  const cands =
+    mode === 'replicate'
+      ? `
     var a = j + lo; var b = j + lo;
     if (j == 0) { a = 0; }
     if (j == n - 1) { b = m - 1; }
     a = max(a, 0); b = min(b, m - 1);
     first[k] = a; cnt[k] = u32(max(b - a + 1, 0));`
-    : mode === 'reflect' ? `
+      : mode === 'reflect'
+        ? `
     var c = 0u;
     let q0 = j + lo; let q1 = lo - j; let q2 = lo + 2 * (n - 1) - j;
     if (q0 >= 0 && q0 < m) { cand[k * 3u + c] = q0; c++; }
     if (j >= 1 && q1 >= 0 && q1 < m) { cand[k * 3u + c] = q1; c++; }
     if (j <= n - 2 && q2 >= 0 && q2 < m) { cand[k * 3u + c] = q2; c++; }
     cnt[k] = c;`
-    : `
+        : `
     let q0 = j + lo;
     cand[k * 3u] = q0; cnt[k] = select(0u, 1u, q0 >= 0 && q0 < m);`;
   const pick = mode === 'replicate' ? 'first[k] + i32(c)' : 'cand[k * 3u + c]';
   return {
-    layout: padBackLayout, values,
+    layout: padBackLayout,
+    values,
     ...kernel('layout', { op: 'padBackward', mode, t }, () => ({
-      uniforms: padBackLayout, storage: [{ name: 'dy', type: `${t}` }, { name: 'dx', type: `${t}`, access: 'read_write' }], workgroupSize: LAYOUT_WG, grid: 'n',
+      uniforms: padBackLayout,
+      storage: [
+        { name: 'dy', type: `${t}` },
+        { name: 'dx', type: `${t}`, access: 'read_write' },
+      ],
+      workgroupSize: LAYOUT_WG,
+      grid: 'n',
       body: `
   var cand: array<i32, ${MAX_RANK * 3}>;
   var first: array<i32, ${MAX_RANK}>;
@@ -222,8 +306,13 @@ export function padBackwardKernel(mode: PadMode, t: 'f32' | 'i32' | 'u32', o: { 
 }
 
 const indexLayout = new UniformLayout([
-  { name: 'n', type: 'u32' }, { name: 'rank', type: 'u32' }, { name: 'dim', type: 'u32' }, { name: 'dimSize', type: 'u32' },
-  vec('outShape'), vec('xStride'), vec('idxStride'),
+  { name: 'n', type: 'u32' },
+  { name: 'rank', type: 'u32' },
+  { name: 'dim', type: 'u32' },
+  { name: 'dimSize', type: 'u32' },
+  vec('outShape'),
+  vec('xStride'),
+  vec('idxStride'),
 ]);
 
 /**
@@ -231,13 +320,35 @@ const indexLayout = new UniformLayout([
  * gather: idxStride = the index tensor's strides (it has the output's shape); indexSelect:
  * idxStride is 1 on `dim`, 0 elsewhere. An index outside [0, dimSize) reads 0.
  */
-export function gatherKernel(o: { outShape: readonly number[]; dim: number; dimSize: number; xStride: readonly number[]; idxStride: readonly number[] }): LayoutKernel {
+export function gatherKernel(o: {
+  outShape: readonly number[];
+  dim: number;
+  dimSize: number;
+  xStride: readonly number[];
+  idxStride: readonly number[];
+}): LayoutKernel {
   checkRank('gather', o.outShape.length);
-  const values = { n: o.outShape.reduce((a, b) => a * b, 1), rank: o.outShape.length, dim: o.dim, dimSize: o.dimSize, outShape: o.outShape, xStride: o.xStride, idxStride: o.idxStride };
+  const values = {
+    n: o.outShape.reduce((a, b) => a * b, 1),
+    rank: o.outShape.length,
+    dim: o.dim,
+    dimSize: o.dimSize,
+    outShape: o.outShape,
+    xStride: o.xStride,
+    idxStride: o.idxStride,
+  };
   return {
-    layout: indexLayout, values,
+    layout: indexLayout,
+    values,
     ...kernel('layout', { op: 'gather' }, () => ({
-      uniforms: indexLayout, storage: [{ name: 'x', type: 'u32' }, { name: 'index', type: 'i32' }, { name: 'out', type: 'u32', access: 'read_write' }], workgroupSize: LAYOUT_WG, grid: 'n',
+      uniforms: indexLayout,
+      storage: [
+        { name: 'x', type: 'u32' },
+        { name: 'index', type: 'i32' },
+        { name: 'out', type: 'u32', access: 'read_write' },
+      ],
+      workgroupSize: LAYOUT_WG,
+      grid: 'n',
       body: `
   var r = i;
   var xo = 0u;
@@ -258,8 +369,14 @@ export function gatherKernel(o: { outShape: readonly number[]; dim: number; dimS
 }
 
 const scatterLayout = new UniformLayout([
-  { name: 'n', type: 'u32' }, { name: 'rank', type: 'u32' }, { name: 'dim', type: 'u32' }, { name: 'count', type: 'u32' },
-  vec('outShape'), vec('idxShape'), vec('idxStride'), vec('srcStride'),
+  { name: 'n', type: 'u32' },
+  { name: 'rank', type: 'u32' },
+  { name: 'dim', type: 'u32' },
+  { name: 'count', type: 'u32' },
+  vec('outShape'),
+  vec('idxShape'),
+  vec('idxStride'),
+  vec('srcStride'),
 ]);
 
 /**
@@ -268,15 +385,34 @@ const scatterLayout = new UniformLayout([
  * entries whose index[p_k] equals o_dim count. Entries whose index is out of range match nothing.
  * scatterAdd: idxStride/srcStride are those tensors' strides; indexAdd: idxStride is 1 on `dim`, 0 elsewhere.
  */
-export function scatterAddKernel(t: 'f32' | 'i32' | 'u32', o: { outShape: readonly number[]; dim: number; count: number; idxShape: readonly number[];
-  idxStride: readonly number[]; srcStride: readonly number[] }): LayoutKernel {
+export function scatterAddKernel(
+  t: 'f32' | 'i32' | 'u32',
+  o: { outShape: readonly number[]; dim: number; count: number; idxShape: readonly number[]; idxStride: readonly number[]; srcStride: readonly number[] },
+): LayoutKernel {
   checkRank('scatterAdd', o.outShape.length);
-  const values = { n: o.outShape.reduce((a, b) => a * b, 1), rank: o.outShape.length, dim: o.dim, count: o.count, outShape: o.outShape,
-    idxShape: o.idxShape, idxStride: o.idxStride, srcStride: o.srcStride };
+  const values = {
+    n: o.outShape.reduce((a, b) => a * b, 1),
+    rank: o.outShape.length,
+    dim: o.dim,
+    count: o.count,
+    outShape: o.outShape,
+    idxShape: o.idxShape,
+    idxStride: o.idxStride,
+    srcStride: o.srcStride,
+  };
   return {
-    layout: scatterLayout, values,
+    layout: scatterLayout,
+    values,
     ...kernel('layout', { op: 'scatterAdd', t }, () => ({
-      uniforms: scatterLayout, storage: [{ name: 'x', type: `${t}` }, { name: 'index', type: 'i32' }, { name: 'src', type: `${t}` }, { name: 'out', type: `${t}`, access: 'read_write' }], workgroupSize: LAYOUT_WG, grid: 'n',
+      uniforms: scatterLayout,
+      storage: [
+        { name: 'x', type: `${t}` },
+        { name: 'index', type: 'i32' },
+        { name: 'src', type: `${t}` },
+        { name: 'out', type: `${t}`, access: 'read_write' },
+      ],
+      workgroupSize: LAYOUT_WG,
+      grid: 'n',
       body: `
   var r = i;
   var io = 0u;
@@ -306,14 +442,24 @@ export function scatterAddKernel(t: 'f32' | 'i32' | 'u32', o: { outShape: readon
   };
 }
 
-const oneHotLayout = new UniformLayout([{ name: 'n', type: 'u32' }, { name: 'classes', type: 'u32' }]);
+const oneHotLayout = new UniformLayout([
+  { name: 'n', type: 'u32' },
+  { name: 'classes', type: 'u32' },
+]);
 
 /** out[i·C + c] = 1 if index[i] == c else 0 (int32). */
 export function oneHotKernel(n: number, classes: number): LayoutKernel {
   return {
-    layout: oneHotLayout, values: { n, classes },
+    layout: oneHotLayout,
+    values: { n, classes },
     ...kernel('layout', { op: 'oneHot' }, () => ({
-      uniforms: oneHotLayout, storage: [{ name: 'index', type: 'i32' }, { name: 'out', type: 'i32', access: 'read_write' }], workgroupSize: LAYOUT_WG, grid: 'n',
+      uniforms: oneHotLayout,
+      storage: [
+        { name: 'index', type: 'i32' },
+        { name: 'out', type: 'i32', access: 'read_write' },
+      ],
+      workgroupSize: LAYOUT_WG,
+      grid: 'n',
       body: `
   out[i] = select(0, 1, index[i / p.classes] == i32(i % p.classes));`,
     })),

@@ -37,7 +37,12 @@ const TUNE_MIN_WORK = 1 << 18;
 /** The stand-in problem measured for a class does about this many multiply-adds per run. */
 const PROXY_WORK = 1 << 22;
 
-export interface TuneResult { adapter: string; shapeClass: string; variant: string; secondsPerRun: Record<string, number>; }
+export interface TuneResult {
+  adapter: string;
+  shapeClass: string;
+  variant: string;
+  secondsPerRun: Record<string, number>;
+}
 
 const chosen = new Map<string, string>();
 const results = new Map<string, TuneResult>();
@@ -76,7 +81,8 @@ function defaultVariant(d: Device, p: MatmulProblem): string {
 function candidates(p: MatmulProblem): string[] {
   return Object.keys(MATMUL_VARIANTS).filter((name) => {
     const t = MATMUL_VARIANTS[name];
-    const bm = t.tm * t.wy, bn = 4 * t.tn4 * t.wx;
+    const bm = t.tm * t.wy,
+      bn = 4 * t.tn4 * t.wx;
     return bm <= Math.max(p.M, 16) * 2 && bn <= Math.max(p.N, 16) * 2;
   });
 }
@@ -89,14 +95,19 @@ export function chooseMatmulTile(device: Device, p: MatmulProblem): MatmulTile {
   const hit = chosen.get(key);
   if (hit) return MATMUL_VARIANTS[hit];
   if (work(p) < TUNE_MIN_WORK) return MATMUL_VARIANTS[defaultVariant(device, p)];
-  if (!inflight.has(key)) tuneMatmul(device, p).catch(() => { /* keep the default; errors surface on the next op */ });
+  if (!inflight.has(key))
+    tuneMatmul(device, p).catch(() => {
+      /* keep the default; errors surface on the next op */
+    });
   return MATMUL_VARIANTS[defaultVariant(device, p)];
 }
 
 /** A smaller problem of the same class (same flags and alignment) doing about PROXY_WORK multiply-adds. */
 function proxy(p: MatmulProblem): MatmulProblem {
   const cap = (x: number) => (x <= 256 ? x : 256 + (x % 4 === 0 ? 0 : x % 4));
-  const M = cap(p.M), N = cap(p.N), K = cap(p.K);
+  const M = cap(p.M),
+    N = cap(p.N),
+    K = cap(p.K);
   const batch = Math.max(1, Math.min(work(p) / (M * N * K), Math.floor(PROXY_WORK / (M * N * K))));
   const b = Math.floor(batch);
   return b > 1
@@ -132,7 +143,8 @@ async function measure(device: Device, p: MatmulProblem, key: string): Promise<T
     // zeros: timing must not depend on leftover values (denormals, NaN)
     bufs.forEach((b, i) => device.upload(b, new Uint8Array([aBytes, bBytes, cBytes][i])));
     const plans = names.map((n) => matmulPlan(q, MATMUL_VARIANTS[n]));
-    const dispatch = (i: number) => device.run('matmul-autotune', plans[i].key, plans[i].source, bufs, plans[i].workgroups, { layout: plans[i].layout, values: plans[i].values });
+    const dispatch = (i: number) =>
+      device.run('matmul-autotune', plans[i].key, plans[i].source, bufs, plans[i].workgroups, { layout: plans[i].layout, values: plans[i].values });
     // compile and warm every candidate
     plans.forEach((_, i) => dispatch(i));
     await device.sync();
@@ -147,9 +159,13 @@ async function measure(device: Device, p: MatmulProblem, key: string): Promise<T
       }
     }
     let win = 0;
-    best.forEach((t, i) => { if (t < best[win]) win = i; });
+    best.forEach((t, i) => {
+      if (t < best[win]) win = i;
+    });
     const secondsPerRun: Record<string, number> = {};
-    names.forEach((n, i) => { secondsPerRun[n] = best[i]; });
+    names.forEach((n, i) => {
+      secondsPerRun[n] = best[i];
+    });
     const [adapter, shape] = key.split('#');
     const result = { adapter, shapeClass: shape, variant: names[win], secondsPerRun };
     chosen.set(key, names[win]);

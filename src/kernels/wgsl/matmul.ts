@@ -17,36 +17,64 @@ import { kernel, type Shader, type ShaderSpec } from './builder';
 
 export const MATMUL_MAX_BATCH_RANK = 8;
 
-export interface RegTile { kind: 'reg'; tm: number; tn4: number; wx: number; wy: number; }
-export interface WgTile { kind: 'wg'; tm: number; tn4: number; wx: number; wy: number; bk: number; }
+export interface RegTile {
+  kind: 'reg';
+  tm: number;
+  tn4: number;
+  wx: number;
+  wy: number;
+}
+export interface WgTile {
+  kind: 'wg';
+  tm: number;
+  tn4: number;
+  wx: number;
+  wy: number;
+  bk: number;
+}
 export type MatmulTile = RegTile | WgTile;
 
 /** The variants autotune chooses from, by name. */
 export const MATMUL_VARIANTS: Readonly<Record<string, MatmulTile>> = {
-  'reg4x4': { kind: 'reg', tm: 4, tn4: 1, wx: 8, wy: 8 },
+  reg4x4: { kind: 'reg', tm: 4, tn4: 1, wx: 8, wy: 8 },
   // wy = 1: every invocation of a workgroup shares its rows, so A's loads are uniform (CPU adapters)
-  'reg8x4': { kind: 'reg', tm: 8, tn4: 1, wx: 16, wy: 1 },
-  'reg4x8': { kind: 'reg', tm: 4, tn4: 2, wx: 16, wy: 1 },
-  'wg32': { kind: 'wg', tm: 4, tn4: 1, wx: 8, wy: 8, bk: 16 },
-  'wg64': { kind: 'wg', tm: 4, tn4: 1, wx: 16, wy: 16, bk: 16 },
+  reg8x4: { kind: 'reg', tm: 8, tn4: 1, wx: 16, wy: 1 },
+  reg4x8: { kind: 'reg', tm: 4, tn4: 2, wx: 16, wy: 1 },
+  wg32: { kind: 'wg', tm: 4, tn4: 1, wx: 8, wy: 8, bk: 16 },
+  wg64: { kind: 'wg', tm: 4, tn4: 1, wx: 16, wy: 16, bk: 16 },
 };
 export type MatmulVariant = keyof typeof MATMUL_VARIANTS & string;
 
 export const matmulLayout = new UniformLayout([
-  { name: 'M', type: 'u32' }, { name: 'N', type: 'u32' }, { name: 'K', type: 'u32' }, { name: 'batch', type: 'u32' },
-  { name: 'nb', type: 'u32' }, { name: 'aBatch', type: 'u32' }, { name: 'bBatch', type: 'u32' },
-  { name: 'bshape', type: 'u32', vec4s: 2 }, { name: 'astride', type: 'u32', vec4s: 2 }, { name: 'bstride', type: 'u32', vec4s: 2 },
+  { name: 'M', type: 'u32' },
+  { name: 'N', type: 'u32' },
+  { name: 'K', type: 'u32' },
+  { name: 'batch', type: 'u32' },
+  { name: 'nb', type: 'u32' },
+  { name: 'aBatch', type: 'u32' },
+  { name: 'bBatch', type: 'u32' },
+  { name: 'bshape', type: 'u32', vec4s: 2 },
+  { name: 'astride', type: 'u32', vec4s: 2 },
+  { name: 'bstride', type: 'u32', vec4s: 2 },
 ]);
 
 export interface MatmulProblem {
   /** Batch shape of the output (may be empty) and each operand's strides over it (0 = broadcast). */
-  batchShape: number[]; aStrides: number[]; bStrides: number[];
-  M: number; N: number; K: number;
-  transA: boolean; transB: boolean;
+  batchShape: number[];
+  aStrides: number[];
+  bStrides: number[];
+  M: number;
+  N: number;
+  K: number;
+  transA: boolean;
+  transB: boolean;
 }
 
 export interface MatmulPlan {
-  key: string; source: () => Shader; values: UniformValues; layout: UniformLayout;
+  key: string;
+  source: () => Shader;
+  values: UniformValues;
+  layout: UniformLayout;
   workgroups: [number, number, number];
 }
 
@@ -65,17 +93,27 @@ export function matmulPlan(p: MatmulProblem, tile: MatmulTile): MatmulPlan {
   if (p.batchShape.length > MATMUL_MAX_BATCH_RANK) throw new Error(`matmul: batch rank ${p.batchShape.length} exceeds ${MATMUL_MAX_BATCH_RANK}`);
   const v = vecFlags(p);
   // the 'reg' kernel's transposed-A vec4 path loads 4 rows of m at once: needs tm % 4 == 0 (always true here)
-  const bm = tile.tm * tile.wy, bn = 4 * tile.tn4 * tile.wx;
+  const bm = tile.tm * tile.wy,
+    bn = 4 * tile.tn4 * tile.wx;
   const batch = p.batchShape.reduce((a, b) => a * b, 1);
-  const tilesN = Math.ceil(p.N / bn), tilesM = Math.ceil(p.M / bm);
+  const tilesN = Math.ceil(p.N / bn),
+    tilesM = Math.ceil(p.M / bm);
   const workgroups: [number, number, number] = [Math.min(tilesN, MAXG), Math.min(tilesM, MAXG), Math.min(batch, MAXG)];
   const values: UniformValues = {
-    M: p.M, N: p.N, K: p.K, batch, nb: p.batchShape.length,
-    aBatch: p.M * p.K, bBatch: p.K * p.N,
-    bshape: p.batchShape, astride: p.aStrides, bstride: p.bStrides,
+    M: p.M,
+    N: p.N,
+    K: p.K,
+    batch,
+    nb: p.batchShape.length,
+    aBatch: p.M * p.K,
+    bBatch: p.K * p.N,
+    bshape: p.batchShape,
+    astride: p.aStrides,
+    bstride: p.bStrides,
   };
-  const { key, source } = kernel('matmul', { tile, transA: p.transA, transB: p.transB, vec: v },
-    (k) => (k.tile.kind === 'reg' ? regShader(k.transA, k.transB, k.vec, k.tile) : wgShader(k.transA, k.transB, k.vec, k.tile)));
+  const { key, source } = kernel('matmul', { tile, transA: p.transA, transB: p.transB, vec: v }, (k) =>
+    k.tile.kind === 'reg' ? regShader(k.transA, k.transB, k.vec, k.tile) : wgShader(k.transA, k.transB, k.vec, k.tile),
+  );
   return { key, source, values, layout: matmulLayout, workgroups };
 }
 
@@ -85,9 +123,13 @@ const comp = ['x', 'y', 'z', 'w'];
 /** Uniforms, A, B and C, and the batch-offset function every matmul kernel uses. */
 function header(v: { va: boolean; vb: boolean; vc: boolean }, wx: number, wy: number) {
   return {
-    uniforms: matmulLayout, workgroupSize: [wx, wy] as const,
-    storage: [{ name: 'A', type: v.va ? 'vec4<f32>' : 'f32' }, { name: 'B', type: v.vb ? 'vec4<f32>' : 'f32' },
-      { name: 'C', type: v.vc ? 'vec4<f32>' : 'f32', access: 'read_write' as const }],
+    uniforms: matmulLayout,
+    workgroupSize: [wx, wy] as const,
+    storage: [
+      { name: 'A', type: v.va ? 'vec4<f32>' : 'f32' },
+      { name: 'B', type: v.vb ? 'vec4<f32>' : 'f32' },
+      { name: 'C', type: v.vc ? 'vec4<f32>' : 'f32', access: 'read_write' as const },
+    ],
     decls: `// element offsets of batch z in A and B (strides are in units of whole matrices: 0 or 1 per step)
 fn batchOffsets(z: u32) -> vec2<u32> {
   var r = z; var oa = 0u; var ob = 0u;
@@ -146,9 +188,20 @@ function regShader(tA: boolean, tB: boolean, v: { va: boolean; vb: boolean; vc: 
     for (let g = 0; g < tm / 4; g++) {
       body.push(`let mg${g} = min(m0 + ${4 * g}u, p.M - 4u);`);
       for (let kk = 0; kk < 4; kk++) body.push(`let r${g}_${kk} = A[(aOff + (k + ${kk}u) * p.M + mg${g}) / 4u];`);
-      for (let ii = 0; ii < 4; ii++) body.push(`let a${4 * g + ii} = vec4<f32>(${range(4).map((kk) => `r${g}_${kk}.${comp[ii]}`).join(', ')});`);
+      for (let ii = 0; ii < 4; ii++)
+        body.push(
+          `let a${4 * g + ii} = vec4<f32>(${range(4)
+            .map((kk) => `r${g}_${kk}.${comp[ii]}`)
+            .join(', ')});`,
+        );
     }
-  } else for (let i = 0; i < tm; i++) body.push(`let a${i} = vec4<f32>(${range(4).map((kk) => aScalar(tA, false, `mr${i}`, `k + ${kk}u`)).join(', ')});`);
+  } else
+    for (let i = 0; i < tm; i++)
+      body.push(
+        `let a${i} = vec4<f32>(${range(4)
+          .map((kk) => aScalar(tA, false, `mr${i}`, `k + ${kk}u`))
+          .join(', ')});`,
+      );
   // B loads: b{kk}_{j} = vec4(B(k+kk, n0+4j..n0+4j+3))
   if (!tB && v.vb) {
     for (let j = 0; j < tn4; j++) body.push(`let ng${j} = min(n0 + ${4 * j}u, p.N - 4u);`);
@@ -156,20 +209,40 @@ function regShader(tA: boolean, tB: boolean, v: { va: boolean; vb: boolean; vc: 
   } else if (tB && v.vb) {
     // stored [N, K]: one vec4 over k per column, then a register transpose
     for (let j = 0; j < tn; j++) body.push(`let q${j} = B[(bOff + nc${j} * p.K + k) / 4u];`);
-    for (let kk = 0; kk < 4; kk++) for (let j = 0; j < tn4; j++) body.push(`let b${kk}_${j} = vec4<f32>(${range(4).map((c) => `q${4 * j + c}.${comp[kk]}`).join(', ')});`);
+    for (let kk = 0; kk < 4; kk++)
+      for (let j = 0; j < tn4; j++)
+        body.push(
+          `let b${kk}_${j} = vec4<f32>(${range(4)
+            .map((c) => `q${4 * j + c}.${comp[kk]}`)
+            .join(', ')});`,
+        );
   } else {
-    for (let kk = 0; kk < 4; kk++) for (let j = 0; j < tn4; j++) body.push(`let b${kk}_${j} = vec4<f32>(${range(4).map((c) => bScalar(tB, false, `k + ${kk}u`, `nc${4 * j + c}`)).join(', ')});`);
+    for (let kk = 0; kk < 4; kk++)
+      for (let j = 0; j < tn4; j++)
+        body.push(
+          `let b${kk}_${j} = vec4<f32>(${range(4)
+            .map((c) => bScalar(tB, false, `k + ${kk}u`, `nc${4 * j + c}`))
+            .join(', ')});`,
+        );
   }
-  for (let i = 0; i < tm; i++) for (let j = 0; j < tn4; j++) {
-    for (let kk = 0; kk < 4; kk++) body.push(`c${i}_${j} = fma(vec4<f32>(a${i}.${comp[kk]}), b${kk}_${j}, c${i}_${j});`);
-  }
+  for (let i = 0; i < tm; i++)
+    for (let j = 0; j < tn4; j++) {
+      for (let kk = 0; kk < 4; kk++) body.push(`c${i}_${j} = fma(vec4<f32>(a${i}.${comp[kk]}), b${kk}_${j}, c${i}_${j});`);
+    }
   // k tail (K % 4 elements), scalar
   const tail: string[] = [];
   for (let i = 0; i < tm; i++) tail.push(`let a${i} = ${aScalar(tA, v.va, `mr${i}`, 'k')};`);
-  for (let j = 0; j < tn4; j++) tail.push(`let b${j} = vec4<f32>(${range(4).map((c) => bScalar(tB, v.vb, 'k', `nc${4 * j + c}`)).join(', ')});`);
+  for (let j = 0; j < tn4; j++)
+    tail.push(
+      `let b${j} = vec4<f32>(${range(4)
+        .map((c) => bScalar(tB, v.vb, 'k', `nc${4 * j + c}`))
+        .join(', ')});`,
+    );
   for (let i = 0; i < tm; i++) for (let j = 0; j < tn4; j++) tail.push(`c${i}_${j} = fma(vec4<f32>(a${i}), b${j}, c${i}_${j});`);
 
-  return { ...header(v, wx, wy), body: `
+  return {
+    ...header(v, wx, wy),
+    body: `
   let tilesN = (p.N + ${tn * wx - 1}u) / ${tn * wx}u;
   let tilesM = (p.M + ${tm * wy - 1}u) / ${tm * wy}u;
   let k4 = p.K & ~3u;
@@ -181,7 +254,9 @@ function regShader(tA: boolean, tB: boolean, v: { va: boolean; vb: boolean; vc: 
     let m0 = ${wy === 1 ? `ty * ${tm}u` : `(ty * ${wy}u + lid.y) * ${tm}u`};
     let n0 = (tx * ${wx}u + lid.x) * ${tn}u;
 ${L.join('\n')}
-    ${range(tm).flatMap((i) => range(tn4).map((j) => `var c${i}_${j} = vec4<f32>(0.0);`)).join(' ')}
+    ${range(tm)
+      .flatMap((i) => range(tn4).map((j) => `var c${i}_${j} = vec4<f32>(0.0);`))
+      .join(' ')}
     for (var k = 0u; k < k4; k += 4u) {
       ${body.join('\n      ')}
     }
@@ -191,7 +266,8 @@ ${L.join('\n')}
 ${storeC(tm, tn4, v.vc).replace(/^/gm, '  ')}
   }
   }
-  }` };
+  }`,
+  };
 }
 
 /**
@@ -201,22 +277,34 @@ ${storeC(tm, tn4, v.vc).replace(/^/gm, '  ')}
  */
 function wgShader(tA: boolean, tB: boolean, v: { va: boolean; vb: boolean; vc: boolean }, t: WgTile): ShaderSpec {
   const { tm, tn4, wx, wy, bk } = t;
-  const tn = 4 * tn4, bm = tm * wy, bn = tn * wx, nthreads = wx * wy;
+  const tn = 4 * tn4,
+    bm = tm * wy,
+    bn = tn * wx,
+    nthreads = wx * wy;
   // A tile: element e of the staging loop → (m, k) in the order that walks memory contiguously
-  const aLoad = tA
-    ? `let kk = e / ${bm}u; let mm = e % ${bm}u;`
-    : `let mm = e / ${bk}u; let kk = e % ${bk}u;`;
-  const bLoad = tB
-    ? `let nn = e / ${bk}u; let kk = e % ${bk}u;`
-    : `let kk = e / ${bn}u; let nn = e % ${bn}u;`;
+  const aLoad = tA ? `let kk = e / ${bm}u; let mm = e % ${bm}u;` : `let mm = e / ${bk}u; let kk = e % ${bk}u;`;
+  const bLoad = tB ? `let nn = e / ${bk}u; let kk = e % ${bk}u;` : `let kk = e / ${bn}u; let nn = e % ${bn}u;`;
   const inner: string[] = [];
-  for (let g = 0; g < tm / 4; g++) inner.push(`let a${g} = vec4<f32>(${range(4).map((c) => `As[kk * ${bm}u + mb + ${4 * g + c}u]`).join(', ')});`);
-  for (let j = 0; j < tn4; j++) inner.push(`let b${j} = vec4<f32>(${range(4).map((c) => `Bs[kk * ${bn}u + nb + ${4 * j + c}u]`).join(', ')});`);
+  for (let g = 0; g < tm / 4; g++)
+    inner.push(
+      `let a${g} = vec4<f32>(${range(4)
+        .map((c) => `As[kk * ${bm}u + mb + ${4 * g + c}u]`)
+        .join(', ')});`,
+    );
+  for (let j = 0; j < tn4; j++)
+    inner.push(
+      `let b${j} = vec4<f32>(${range(4)
+        .map((c) => `Bs[kk * ${bn}u + nb + ${4 * j + c}u]`)
+        .join(', ')});`,
+    );
   for (let i = 0; i < tm; i++) for (let j = 0; j < tn4; j++) inner.push(`c${i}_${j} = fma(vec4<f32>(a${i >> 2}.${comp[i & 3]}), b${j}, c${i}_${j});`);
   const h = header(v, wx, wy);
-  return { ...h, decls: `${h.decls}
+  return {
+    ...h,
+    decls: `${h.decls}
 var<workgroup> As: array<f32, ${bm * bk}>;
-var<workgroup> Bs: array<f32, ${bn * bk}>;`, body: `
+var<workgroup> Bs: array<f32, ${bn * bk}>;`,
+    body: `
   let tilesN = (p.N + ${bn - 1}u) / ${bn}u;
   let tilesM = (p.M + ${bm - 1}u) / ${bm}u;
   for (var z = wid.z; z < p.batch; z += nwg.z) {
@@ -227,7 +315,9 @@ var<workgroup> Bs: array<f32, ${bn * bk}>;`, body: `
     let mt = ty * ${bm}u; let nt = tx * ${bn}u;
     let m0 = mt + lid.y * ${tm}u; let n0 = nt + lid.x * ${tn}u;
     let mb = lid.y * ${tm}u; let nb = lid.x * ${tn}u;
-    ${range(tm).flatMap((i) => range(tn4).map((j) => `var c${i}_${j} = vec4<f32>(0.0);`)).join(' ')}
+    ${range(tm)
+      .flatMap((i) => range(tn4).map((j) => `var c${i}_${j} = vec4<f32>(0.0);`))
+      .join(' ')}
     for (var k0 = 0u; k0 < p.K; k0 += ${bk}u) {
       for (var e = li; e < ${bm * bk}u; e += ${nthreads}u) {
         ${aLoad}
@@ -253,6 +343,6 @@ var<workgroup> Bs: array<f32, ${bn * bk}>;`, body: `
 ${storeC(tm, tn4, v.vc).replace(/^/gm, '  ')}
   }
   }
-  }` };
+  }`,
+  };
 }
-

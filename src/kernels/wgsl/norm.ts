@@ -19,13 +19,24 @@ import { kernel, type Shader, type ShaderSpec } from './builder';
 export const NORM_WG = 256;
 
 const statsLayout = new UniformLayout([
-  { name: 'N', type: 'u32' }, { name: 'C', type: 'u32' }, { name: 'inner', type: 'u32' }, { name: 'count', type: 'u32' },
+  { name: 'N', type: 'u32' },
+  { name: 'C', type: 'u32' },
+  { name: 'inner', type: 'u32' },
+  { name: 'count', type: 'u32' },
 ]);
 const applyLayout = new UniformLayout([
-  { name: 'n', type: 'u32' }, { name: 'C', type: 'u32' }, { name: 'inner', type: 'u32' }, { name: 'eps', type: 'f32' },
+  { name: 'n', type: 'u32' },
+  { name: 'C', type: 'u32' },
+  { name: 'inner', type: 'u32' },
+  { name: 'eps', type: 'f32' },
 ]);
 
-export interface NormPlan { key: string; source: () => Shader; layout: UniformLayout; values: UniformValues; }
+export interface NormPlan {
+  key: string;
+  source: () => Shader;
+  layout: UniformLayout;
+  values: UniformValues;
+}
 
 export function bnStatsPlan(N: number, C: number, inner: number): NormPlan {
   return { layout: statsLayout, values: { N, C, inner, count: N * inner }, ...kernel('bn', { op: 'stats' }, statsShader) };
@@ -36,7 +47,13 @@ export function bnApplyPlan(n: number, C: number, inner: number, eps: number, re
 }
 
 const statsShader = (): ShaderSpec => ({
-  uniforms: statsLayout, workgroupSize: NORM_WG, storage: [{ name: 'x', type: 'f32' }, { name: 'mean', type: 'f32', access: 'read_write' as const }, { name: 'variance', type: 'f32', access: 'read_write' as const }],
+  uniforms: statsLayout,
+  workgroupSize: NORM_WG,
+  storage: [
+    { name: 'x', type: 'f32' },
+    { name: 'mean', type: 'f32', access: 'read_write' as const },
+    { name: 'variance', type: 'f32', access: 'read_write' as const },
+  ],
   decls: `var<workgroup> scratch: array<f32, ${NORM_WG}>;
 fn total(li: u32, v: f32) -> f32 {
   scratch[li] = v;
@@ -70,15 +87,20 @@ fn total(li: u32, v: f32) -> f32 {
 
 /** One thread per element of an NCHW-like tensor, with `c` its channel: reads the named buffers, writes `y`. */
 const perChannelShader = (inputs: readonly string[], expr: string, output = 'y'): ShaderSpec => ({
-  uniforms: applyLayout, workgroupSize: NORM_WG, grid: 'n',
+  uniforms: applyLayout,
+  workgroupSize: NORM_WG,
+  grid: 'n',
   storage: [...inputs.map((name) => ({ name, type: 'f32' })), { name: output, type: 'f32', access: 'read_write' }],
   body: `
   let c = (i / p.inner) % p.C;
   ${expr}`,
 });
 
-const applyShader = (relu: boolean) => perChannelShader(['x', 'mean', 'variance', 'w', 'b'],
-  `let v = (x[i] - mean[c]) / sqrt(variance[c] + p.eps) * w[c] + b[c];\n  y[i] = ${relu ? 'select(v, 0.0, v < 0.0)' : 'v'};`);
+const applyShader = (relu: boolean) =>
+  perChannelShader(
+    ['x', 'mean', 'variance', 'w', 'b'],
+    `let v = (x[i] - mean[c]) / sqrt(variance[c] + p.eps) * w[c] + b[c];\n  y[i] = ${relu ? 'select(v, 0.0, v < 0.0)' : 'v'};`,
+  );
 
 export function bnGradStatsPlan(N: number, C: number, inner: number, relu: boolean): NormPlan {
   return { layout: statsLayout, values: { N, C, inner, count: N * inner }, ...kernel('bn', { op: 'gradStats', relu }, (v) => gradStatsShader(v.relu)) };
@@ -88,7 +110,11 @@ export function bnGradApplyPlan(n: number, C: number, inner: number, relu: boole
   return { layout: applyLayout, values: { n, C, inner, eps: 0 }, ...kernel('bn', { op: 'gradApply', relu }, (v) => gradApplyShader(v.relu)) };
 }
 
-const coeffLayout = new UniformLayout([{ name: 'C', type: 'u32' }, { name: 'eps', type: 'f32' }, { name: 'invM', type: 'f32' }]);
+const coeffLayout = new UniformLayout([
+  { name: 'C', type: 'u32' },
+  { name: 'eps', type: 'f32' },
+  { name: 'invM', type: 'f32' },
+]);
 
 export function bnGradCoeffsPlan(C: number, eps: number, M: number, statGrads: boolean): NormPlan {
   return { layout: coeffLayout, values: { C, eps, invM: 1 / M }, ...kernel('bn', { op: 'gradCoeffs', statGrads }, (v) => gradCoeffsShader(v.statGrads)) };
@@ -102,8 +128,16 @@ export function bnRunningPlan(C: number, factor: number, bessel: number): NormPl
 const maskedGrad = (relu: boolean, i: string) => (relu ? `select(g[${i}], 0.0, y[${i}] <= 0.0)` : `g[${i}]`);
 
 const gradStatsShader = (relu: boolean): ShaderSpec => ({
-  uniforms: statsLayout, workgroupSize: NORM_WG,
-  storage: [{ name: 'g', type: 'f32' }, ...(relu ? [{ name: 'y', type: 'f32' }] : []), { name: 'x', type: 'f32' }, { name: 'mean', type: 'f32' }, { name: 'sg', type: 'f32', access: 'read_write' }, { name: 'sgxc', type: 'f32', access: 'read_write' }],
+  uniforms: statsLayout,
+  workgroupSize: NORM_WG,
+  storage: [
+    { name: 'g', type: 'f32' },
+    ...(relu ? [{ name: 'y', type: 'f32' }] : []),
+    { name: 'x', type: 'f32' },
+    { name: 'mean', type: 'f32' },
+    { name: 'sg', type: 'f32', access: 'read_write' },
+    { name: 'sgxc', type: 'f32', access: 'read_write' },
+  ],
   decls: `var<workgroup> s1: array<f32, ${NORM_WG}>;
 var<workgroup> s2: array<f32, ${NORM_WG}>;`,
   body: `
@@ -125,8 +159,12 @@ var<workgroup> s2: array<f32, ${NORM_WG}>;`,
 });
 
 // (the output binding is named out here: y is the forward output when a ReLU was fused)
-const gradApplyShader = (relu: boolean) => perChannelShader(relu ? ['g', 'y', 'x', 'm', 'coef'] : ['g', 'x', 'm', 'coef'],
-  `out[i] = ${maskedGrad(relu, 'i')} * coef[c] + (x[i] - m[c]) * coef[p.C + c] + coef[2u * p.C + c];`, 'out');
+const gradApplyShader = (relu: boolean) =>
+  perChannelShader(
+    relu ? ['g', 'y', 'x', 'm', 'coef'] : ['g', 'x', 'm', 'coef'],
+    `out[i] = ${maskedGrad(relu, 'i')} * coef[c] + (x[i] - m[c]) * coef[p.C + c] + coef[2u * p.C + c];`,
+    'out',
+  );
 
 /**
  * Per channel, with inv = 1/√(var + eps) and M values per channel (dMean/dVar: the cotangents of the
@@ -134,9 +172,13 @@ const gradApplyShader = (relu: boolean) => perChannelShader(relu ? ['g', 'y', 'x
  *   A = γ·inv   B = −γ·inv³·Σg(x−m)/M + 2·dVar/M   D = −γ·inv·Σg/M + dMean/M   dγ = inv·Σg(x−m)
  */
 const gradCoeffsShader = (statGrads: boolean): ShaderSpec => ({
-  uniforms: coeffLayout, workgroupSize: NORM_WG,
-  storage: [...['w', 'variance', 'sg', 'sgxc', ...(statGrads ? ['dmean', 'dvar'] : [])].map((name) => ({ name, type: 'f32' })),
-    { name: 'coef', type: 'f32', access: 'read_write' }, { name: 'dw', type: 'f32', access: 'read_write' }],
+  uniforms: coeffLayout,
+  workgroupSize: NORM_WG,
+  storage: [
+    ...['w', 'variance', 'sg', 'sgxc', ...(statGrads ? ['dmean', 'dvar'] : [])].map((name) => ({ name, type: 'f32' })),
+    { name: 'coef', type: 'f32', access: 'read_write' },
+    { name: 'dw', type: 'f32', access: 'read_write' },
+  ],
   body: `
   let c = gid.x;
   if (c >= p.C) { return; }
@@ -148,13 +190,22 @@ const gradCoeffsShader = (statGrads: boolean): ShaderSpec => ({
   dw[c] = sgxc[c] * inv;`,
 });
 
-const runningLayout = new UniformLayout([{ name: 'C', type: 'u32' }, { name: 'keep', type: 'f32' }, { name: 'factor', type: 'f32' }, { name: 'bessel', type: 'f32' }]);
+const runningLayout = new UniformLayout([
+  { name: 'C', type: 'u32' },
+  { name: 'keep', type: 'f32' },
+  { name: 'factor', type: 'f32' },
+  { name: 'bessel', type: 'f32' },
+]);
 
 /** running_mean ← (1 − f)·running_mean + f·mean; running_var ← (1 − f)·running_var + f·bessel·var. */
 const runningShader = (): ShaderSpec => ({
-  uniforms: runningLayout, workgroupSize: NORM_WG,
-  storage: [...['rm', 'rv', 'mean', 'variance'].map((name) => ({ name, type: 'f32' })),
-    { name: 'outMean', type: 'f32', access: 'read_write' }, { name: 'outVar', type: 'f32', access: 'read_write' }],
+  uniforms: runningLayout,
+  workgroupSize: NORM_WG,
+  storage: [
+    ...['rm', 'rv', 'mean', 'variance'].map((name) => ({ name, type: 'f32' })),
+    { name: 'outMean', type: 'f32', access: 'read_write' },
+    { name: 'outVar', type: 'f32', access: 'read_write' },
+  ],
   body: `
   let c = gid.x;
   if (c >= p.C) { return; }

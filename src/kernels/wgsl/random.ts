@@ -19,17 +19,34 @@ import { kernel, type Shader } from './builder';
 export type RandomKind = 'uniform' | 'normal' | 'randint' | 'bernoulli' | 'bernoulliTensor';
 export const RANDOM_WG = 256;
 
-const common: UniformField[] = [{ name: 'n', type: 'u32' }, { name: 'k0', type: 'u32' }, { name: 'k1', type: 'u32' }];
+const common: UniformField[] = [
+  { name: 'n', type: 'u32' },
+  { name: 'k0', type: 'u32' },
+  { name: 'k1', type: 'u32' },
+];
 const extra: Record<RandomKind, UniformField[]> = {
-  uniform: [{ name: 'low', type: 'f32' }, { name: 'high', type: 'f32' }],
-  normal: [{ name: 'mean', type: 'f32' }, { name: 'sd', type: 'f32' }],
-  randint: [{ name: 'low', type: 'i32' }, { name: 'range', type: 'u32' }],
+  uniform: [
+    { name: 'low', type: 'f32' },
+    { name: 'high', type: 'f32' },
+  ],
+  normal: [
+    { name: 'mean', type: 'f32' },
+    { name: 'sd', type: 'f32' },
+  ],
+  randint: [
+    { name: 'low', type: 'i32' },
+    { name: 'range', type: 'u32' },
+  ],
   bernoulli: [{ name: 'threshold', type: 'u32' }],
   bernoulliTensor: [],
 };
 const layouts = Object.fromEntries(Object.entries(extra).map(([k, f]) => [k, new UniformLayout([...common, ...f])])) as Record<RandomKind, UniformLayout>;
 
-export interface RandomKernel { key: string; source: () => Shader; layout: UniformLayout; }
+export interface RandomKernel {
+  key: string;
+  source: () => Shader;
+  layout: UniformLayout;
+}
 
 /** Threefry-2x32 rotation amounts and the key-schedule parity constant (Random123). */
 const ROT = [13, 15, 26, 6, 17, 29, 16, 24];
@@ -103,7 +120,9 @@ export function randomKernel(kind: RandomKind): RandomKernel {
   return {
     layout,
     ...kernel('random', { kind }, (v) => ({
-      uniforms: layout, workgroupSize: RANDOM_WG, grid: 'n',
+      uniforms: layout,
+      workgroupSize: RANDOM_WG,
+      grid: 'n',
       storage: [...(v.kind === 'bernoulliTensor' ? [{ name: 'prob', type: 'f32' }] : []), { name: 'out', type: out, access: 'read_write' as const }],
       decls: `${helpers}\n${threefryWGSL()}\n${v.kind === 'randint' ? RANDINT : ''}`,
       body: `

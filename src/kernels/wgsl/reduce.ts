@@ -23,10 +23,16 @@ export const REDUCE_WG = 256;
 export const SPLIT_CHUNK = 16384;
 
 const layout = new UniformLayout([
-  { name: 'nOut', type: 'u32' }, { name: 'nRed', type: 'u32' }, { name: 'rankK', type: 'u32' }, { name: 'rankR', type: 'u32' },
-  { name: 'splits', type: 'u32' }, { name: 'chunk', type: 'u32' },
-  { name: 'kshape', type: 'u32', vec4s: 2 }, { name: 'kstride', type: 'u32', vec4s: 2 },
-  { name: 'rshape', type: 'u32', vec4s: 2 }, { name: 'rstride', type: 'u32', vec4s: 2 },
+  { name: 'nOut', type: 'u32' },
+  { name: 'nRed', type: 'u32' },
+  { name: 'rankK', type: 'u32' },
+  { name: 'rankR', type: 'u32' },
+  { name: 'splits', type: 'u32' },
+  { name: 'chunk', type: 'u32' },
+  { name: 'kshape', type: 'u32', vec4s: 2 },
+  { name: 'kstride', type: 'u32', vec4s: 2 },
+  { name: 'rshape', type: 'u32', vec4s: 2 },
+  { name: 'rstride', type: 'u32', vec4s: 2 },
 ]);
 
 export interface ReduceStage {
@@ -42,18 +48,31 @@ export interface ReduceStage {
  * indices to a second buffer) and stage 1 reads them; `partials` is the number of elements each
  * partial buffer needs.
  */
-export interface ReducePlan { stages: ReduceStage[]; partials: number; nOut: number; }
+export interface ReducePlan {
+  stages: ReduceStage[];
+  partials: number;
+  nOut: number;
+}
 
 /** Kept and reduced dims with their strides, size-1 dims dropped and same-kind neighbours merged. */
 export function splitDims(shape: Shape, axes: readonly number[]) {
   const st = stridesOf(shape);
-  const kshape: number[] = [], kstride: number[] = [], rshape: number[] = [], rstride: number[] = [];
+  const kshape: number[] = [],
+    kstride: number[] = [],
+    rshape: number[] = [],
+    rstride: number[] = [];
   let last: 'k' | 'r' | null = null;
   shape.forEach((d, i) => {
     if (d === 1) return;
     const kind = axes.includes(i) ? 'r' : 'k';
     const [s, t] = kind === 'r' ? [rshape, rstride] : [kshape, kstride];
-    if (last === kind) { s[s.length - 1] *= d; t[t.length - 1] = st[i]; } else { s.push(d); t.push(st[i]); }
+    if (last === kind) {
+      s[s.length - 1] *= d;
+      t[t.length - 1] = st[i];
+    } else {
+      s.push(d);
+      t.push(st[i]);
+    }
     last = kind;
   });
   return { kshape, kstride, rshape, rstride };
@@ -77,8 +96,22 @@ export function reducePlan(kind: ReduceKind, dtype: DType, shape: Shape, axes: r
   const values = { nOut, nRed, rankK: kshape.length, rankR: rshape.length, kshape, kstride, rshape, rstride, splits: 1, chunk: nRed };
   if (perThread) {
     const vec4 = rowThreads && nRed % 4 === 0;
-    return { nOut, partials: 0, stages: [{ values, layout, workgroups: groupsOf(Math.ceil(nOut / REDUCE_WG)),
-      ...kernel('reduce', { kind, t, outT: isArg ? 'i32' : t, mode: 't', r1: rshape.length === 1, vec4, partialOut: false, partialIn: false }, reduceShader) }] };
+    return {
+      nOut,
+      partials: 0,
+      stages: [
+        {
+          values,
+          layout,
+          workgroups: groupsOf(Math.ceil(nOut / REDUCE_WG)),
+          ...kernel(
+            'reduce',
+            { kind, t, outT: isArg ? 'i32' : t, mode: 't', r1: rshape.length === 1, vec4, partialOut: false, partialIn: false },
+            reduceShader,
+          ),
+        },
+      ],
+    };
   }
   const splits = nOut <= 64 && nRed >= 4 * SPLIT_CHUNK ? Math.min(Math.ceil(nRed / SPLIT_CHUNK), 4096) : 1;
   const chunk = splits > 1 ? Math.ceil(nRed / splits / 4) * 4 : nRed;
@@ -87,7 +120,9 @@ export function reducePlan(kind: ReduceKind, dtype: DType, shape: Shape, axes: r
   const vec4 = rows ? rshape[1] % 4 === 0 && rstride[0] % 4 === 0 && kstride.every((v) => v % 4 === 0) : contiguous && nRed % 4 === 0;
   const mode = contiguous ? 'c' : rows ? 'r' : 'w';
   const first: ReduceStage = {
-    values: { ...values, splits: Math.ceil(nRed / chunk), chunk }, layout, workgroups: groupsOf(nOut * Math.ceil(nRed / chunk)),
+    values: { ...values, splits: Math.ceil(nRed / chunk), chunk },
+    layout,
+    workgroups: groupsOf(nOut * Math.ceil(nRed / chunk)),
     ...kernel('reduce', { kind, t, outT: isArg ? 'i32' : t, mode, r1: false, vec4, partialOut: splits > 1, partialIn: false }, reduceShader),
   };
   if (splits === 1) return { nOut, partials: 0, stages: [first] };
@@ -95,7 +130,8 @@ export function reducePlan(kind: ReduceKind, dtype: DType, shape: Shape, axes: r
   // pass 2: partials laid out [nOut, S], reduced over the contiguous last axis
   const second: ReduceStage = {
     values: { nOut, nRed: S, rankK: 1, rankR: 1, kshape: [nOut], kstride: [S], rshape: [S], rstride: [1], splits: 1, chunk: S },
-    layout, workgroups: groupsOf(nOut),
+    layout,
+    workgroups: groupsOf(nOut),
     ...kernel('reduce', { kind, t, outT: isArg ? 'i32' : t, mode: 'c', r1: false, vec4: false, partialOut: false, partialIn: isArg }, reduceShader),
   };
   return { nOut, partials: nOut * S, stages: [first, second] };
@@ -110,7 +146,9 @@ function init(kind: ReduceKind, t: string): string {
 }
 
 interface SourceOptions {
-  kind: ReduceKind; t: string; outT: string;
+  kind: ReduceKind;
+  t: string;
+  outT: string;
   /** 't': thread per output; 'w': workgroup per output chunk, general addressing; 'c': same, one contiguous run;
    *  'r': workgroup per output over rshape[0] contiguous rows of rshape[1] (no splits). */
   mode: 't' | 'w' | 'c' | 'r';
@@ -129,15 +167,16 @@ function reduceShader(o: SourceOptions): ShaderSpec {
   const nanAware = t === 'f32';
   // combine(a, b): for arg kinds keeps the first index among equal values; NaN wins (PyTorch)
   const better = kind === 'max' || kind === 'argmax' ? '>' : '<';
-  const combine = kind === 'sum' ? 'return V(a.v + b.v, 0);'
-    : kind === 'prod' ? 'return V(a.v * b.v, 0);'
-    : `
+  const combine =
+    kind === 'sum'
+      ? 'return V(a.v + b.v, 0);'
+      : kind === 'prod'
+        ? 'return V(a.v * b.v, 0);'
+        : `
   ${nanAware ? 'if (is_nan(a.v) || is_nan(b.v)) { if (is_nan(a.v) && (!is_nan(b.v) || a.i <= b.i)) { return a; } return b; }' : ''}
   if (b.v ${better} a.v || (b.v == a.v && b.i < a.i)) { return b; }
   return a;`;
-  const write = (acc: string) => (o.partialOut
-    ? `out[w] = ${acc}.v;${isArg ? ` outIdx[w] = ${acc}.i;` : ''}`
-    : `out[o] = ${isArg ? `${acc}.i` : `${acc}.v`};`);
+  const write = (acc: string) => (o.partialOut ? `out[w] = ${acc}.v;${isArg ? ` outIdx[w] = ${acc}.i;` : ''}` : `out[o] = ${isArg ? `${acc}.i` : `${acc}.v`};`);
   let body: string;
   if (mode === 't') {
     body = `
@@ -146,31 +185,40 @@ function reduceShader(o: SourceOptions): ShaderSpec {
   let base = keptOffset(o);
   var acc = V(${init(kind, t)}, 0);
   ${o.r1 ? 'let rs = p.rstride[0][0];' : ''}
-  ${o.vec4 ? `for (var r = 0u; r < p.nRed; r += 4u) {
+  ${
+    o.vec4
+      ? `for (var r = 0u; r < p.nRed; r += 4u) {
     let q = x[(base + r) / 4u];
     acc = combine(acc, V(q.x, i32(r))); acc = combine(acc, V(q.y, i32(r + 1u)));
     acc = combine(acc, V(q.z, i32(r + 2u))); acc = combine(acc, V(q.w, i32(r + 3u)));
-  }` : `for (var r = 0u; r < p.nRed; r++) { acc = combine(acc, V(x[base + ${o.r1 ? 'r * rs' : 'redOffset(r)'}], i32(r))); }`}
+  }`
+      : `for (var r = 0u; r < p.nRed; r++) { acc = combine(acc, V(x[base + ${o.r1 ? 'r * rs' : 'redOffset(r)'}], i32(r))); }`
+  }
   out[o] = ${isArg ? 'acc.i' : 'acc.v'};`;
   } else {
-    const load = mode === 'r'
-      ? `let rows = p.rshape[0][0]; let len = p.rshape[0][1]; let rs = p.rstride[0][0];
+    const load =
+      mode === 'r'
+        ? `let rows = p.rshape[0][0]; let len = p.rshape[0][1]; let rs = p.rstride[0][0];
   for (var a = 0u; a < rows; a++) {
     let rb = base + a * rs; let ib = a * len;
-    ${o.vec4 ? `for (var r = li * 4u; r < len; r += ${REDUCE_WG * 4}u) {
+    ${
+      o.vec4
+        ? `for (var r = li * 4u; r < len; r += ${REDUCE_WG * 4}u) {
       let q = x[(rb + r) / 4u]; let j = i32(ib + r);
       acc = combine(acc, V(q.x, j)); acc = combine(acc, V(q.y, j + 1)); acc = combine(acc, V(q.z, j + 2)); acc = combine(acc, V(q.w, j + 3));
-    }` : `for (var r = li; r < len; r += ${REDUCE_WG}u) { acc = combine(acc, V(x[rb + r], i32(ib + r))); }`}
+    }`
+        : `for (var r = li; r < len; r += ${REDUCE_WG}u) { acc = combine(acc, V(x[rb + r], i32(ib + r))); }`
+    }
   }`
-      : mode === 'w'
-      ? `for (var r = lo + li; r < hi; r += ${REDUCE_WG}u) { acc = combine(acc, V(x[base + redOffset(r)], i32(r))); }`
-      : o.vec4
-        ? `for (var r = lo + li * 4u; r < hi; r += ${REDUCE_WG * 4}u) {
+        : mode === 'w'
+          ? `for (var r = lo + li; r < hi; r += ${REDUCE_WG}u) { acc = combine(acc, V(x[base + redOffset(r)], i32(r))); }`
+          : o.vec4
+            ? `for (var r = lo + li * 4u; r < hi; r += ${REDUCE_WG * 4}u) {
     let q = x[(base + r) / 4u];
     acc = combine(acc, V(q.x, i32(r))); acc = combine(acc, V(q.y, i32(r + 1u)));
     acc = combine(acc, V(q.z, i32(r + 2u))); acc = combine(acc, V(q.w, i32(r + 3u)));
   }`
-        : `for (var r = lo + li; r < hi; r += ${REDUCE_WG}u) { acc = combine(acc, V(x[base + r], ${o.partialIn ? 'xi[base + r]' : 'i32(r)'})); }`;
+            : `for (var r = lo + li; r < hi; r += ${REDUCE_WG}u) { acc = combine(acc, V(x[base + r], ${o.partialIn ? 'xi[base + r]' : 'i32(r)'})); }`;
     body = `
   let w = wid.x + wid.y * nwg.x;
   if (w >= p.nOut * p.splits) { return; }
@@ -196,7 +244,10 @@ function reduceShader(o: SourceOptions): ShaderSpec {
       : [{ name: 'out', type: o.outT, access: 'read_write' as const }]),
   ];
   return {
-    uniforms: layout, storage, workgroupSize: REDUCE_WG, body,
+    uniforms: layout,
+    storage,
+    workgroupSize: REDUCE_WG,
+    body,
     decls: `struct V { v: ${t}, i: i32 };
 ${mode === 't' ? '' : `var<workgroup> scratch: array<V, ${REDUCE_WG}>;`}
 fn combine(a: V, b: V) -> V {${combine}

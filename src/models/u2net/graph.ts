@@ -22,17 +22,33 @@ export type StageSpec = [number, number, number, number, boolean];
 export const U2NET_CONFIG: Record<U2NetName, { stages: Record<string, StageSpec>; sides: number[] }> = {
   u2net: {
     stages: {
-      stage1: [7, 3, 32, 64, false], stage2: [6, 64, 32, 128, false], stage3: [5, 128, 64, 256, false], stage4: [4, 256, 128, 512, false],
-      stage5: [4, 512, 256, 512, true], stage6: [4, 512, 256, 512, true],
-      stage5d: [4, 1024, 256, 512, true], stage4d: [4, 1024, 128, 256, false], stage3d: [5, 512, 64, 128, false], stage2d: [6, 256, 32, 64, false], stage1d: [7, 128, 16, 64, false],
+      stage1: [7, 3, 32, 64, false],
+      stage2: [6, 64, 32, 128, false],
+      stage3: [5, 128, 64, 256, false],
+      stage4: [4, 256, 128, 512, false],
+      stage5: [4, 512, 256, 512, true],
+      stage6: [4, 512, 256, 512, true],
+      stage5d: [4, 1024, 256, 512, true],
+      stage4d: [4, 1024, 128, 256, false],
+      stage3d: [5, 512, 64, 128, false],
+      stage2d: [6, 256, 32, 64, false],
+      stage1d: [7, 128, 16, 64, false],
     },
     sides: [64, 64, 128, 256, 512, 512],
   },
   u2netp: {
     stages: {
-      stage1: [7, 3, 16, 64, false], stage2: [6, 64, 16, 64, false], stage3: [5, 64, 16, 64, false], stage4: [4, 64, 16, 64, false],
-      stage5: [4, 64, 16, 64, true], stage6: [4, 64, 16, 64, true],
-      stage5d: [4, 128, 16, 64, true], stage4d: [4, 128, 16, 64, false], stage3d: [5, 128, 16, 64, false], stage2d: [6, 128, 16, 64, false], stage1d: [7, 128, 16, 64, false],
+      stage1: [7, 3, 16, 64, false],
+      stage2: [6, 64, 16, 64, false],
+      stage3: [5, 64, 16, 64, false],
+      stage4: [4, 64, 16, 64, false],
+      stage5: [4, 64, 16, 64, true],
+      stage6: [4, 64, 16, 64, true],
+      stage5d: [4, 128, 16, 64, true],
+      stage4d: [4, 128, 16, 64, false],
+      stage3d: [5, 128, 16, 64, false],
+      stage2d: [6, 128, 16, 64, false],
+      stage1d: [7, 128, 16, 64, false],
     },
     sides: [64, 64, 64, 64, 64, 64],
   },
@@ -49,17 +65,46 @@ export type KeyPath = readonly (readonly [count: number, index: number])[];
 
 /** 3×3 conv + BatchNorm + ReLU on the channel concat of `x` (named `concat` where a lowering needs it). */
 export interface RebnconvNode {
-  op: 'rebnconv'; name: string; x: string[]; y: string; concat?: string;
-  inChannels: number; outChannels: number; dilation: number; key: KeyPath;
+  op: 'rebnconv';
+  name: string;
+  x: string[];
+  y: string;
+  concat?: string;
+  inChannels: number;
+  outChannels: number;
+  dilation: number;
+  key: KeyPath;
 }
 /** A plain conv with bias (stride 1, dilation 1) on the channel concat of `x`. */
 export interface ConvNode {
-  op: 'conv'; name: string; x: string[]; y: string; concat?: string;
-  inChannels: number; outChannels: number; kernelSize: number; padding: number; key: KeyPath;
+  op: 'conv';
+  name: string;
+  x: string[];
+  y: string;
+  concat?: string;
+  inChannels: number;
+  outChannels: number;
+  kernelSize: number;
+  padding: number;
+  key: KeyPath;
 }
-export interface MaxPoolNode { op: 'maxpool'; x: string; y: string; }
-export interface UpsampleNode { op: 'upsample'; x: string; like: string; y: string; }
-export interface AddNode { op: 'add'; a: string; b: string; y: string; }
+export interface MaxPoolNode {
+  op: 'maxpool';
+  x: string;
+  y: string;
+}
+export interface UpsampleNode {
+  op: 'upsample';
+  x: string;
+  like: string;
+  y: string;
+}
+export interface AddNode {
+  op: 'add';
+  a: string;
+  b: string;
+  y: string;
+}
 export type U2NetNode = RebnconvNode | ConvNode | MaxPoolNode | UpsampleNode | AddNode;
 
 export interface U2NetGraph {
@@ -78,28 +123,57 @@ export const decoderDilation = (dilated: boolean, i: number) => (dilated ? 2 ** 
 
 /** The variant a REBNCONV from `cin` to `cout` channels actually takes: 2 groups need even channel counts. */
 export const rebnconvVariant = (variant: U2NetVariant, cin: number, cout: number): U2NetVariant =>
-  (variant === 'grouped' && (cin % 2 || cout % 2) ? 'standard' : variant);
+  variant === 'grouped' && (cin % 2 || cout % 2) ? 'standard' : variant;
 
 const ROOT_KEYS = 20;
 const cache = new Map<string, U2NetGraph>();
 
 /** The network as data (cached per configuration; treat it as read-only). */
-export function u2netGraph({ model = 'u2net', inChannels = 3, outChannels = 1 }: { model?: U2NetName; inChannels?: number; outChannels?: number } = {}): U2NetGraph {
+export function u2netGraph({
+  model = 'u2net',
+  inChannels = 3,
+  outChannels = 1,
+}: {
+  model?: U2NetName;
+  inChannels?: number;
+  outChannels?: number;
+} = {}): U2NetGraph {
   const id = `${model}/${inChannels}/${outChannels}`;
   const hit = cache.get(id);
   if (hit) return hit;
   const table = U2NET_CONFIG[model];
   if (!table) throw new Error(`u2netGraph: model must be one of ${Object.keys(U2NET_CONFIG).join(', ')}; got ${JSON.stringify(model)}`);
   const nodes: U2NetNode[] = [];
-  const pool = (x: string) => { const y = `${x}.pool`; nodes.push({ op: 'maxpool', x, y }); return y; };
-  const upsample = (x: string, like: string) => { const y = `${x}.up`; nodes.push({ op: 'upsample', x, like, y }); return y; };
+  const pool = (x: string) => {
+    const y = `${x}.pool`;
+    nodes.push({ op: 'maxpool', x, y });
+    return y;
+  };
+  const upsample = (x: string, like: string) => {
+    const y = `${x}.up`;
+    nodes.push({ op: 'upsample', x, like, y });
+    return y;
+  };
 
   const rsu = (stage: string, index: number, x: string[], concat?: string) => {
     const [L, tableIn, mid, cout, dilated] = table.stages[stage];
     const cin = stage === 'stage1' ? inChannels : tableIn;
     const rebnconv = (block: string, xs: string[], ci: number, co: number, dilation: number, k: number, cat?: string) => {
       const name = `${stage}.${block}`;
-      nodes.push({ op: 'rebnconv', name, x: xs, y: name, ...(cat ? { concat: cat } : {}), inChannels: ci, outChannels: co, dilation, key: [[ROOT_KEYS, index], [2 * L, k]] });
+      nodes.push({
+        op: 'rebnconv',
+        name,
+        x: xs,
+        y: name,
+        ...(cat ? { concat: cat } : {}),
+        inChannels: ci,
+        outChannels: co,
+        dilation,
+        key: [
+          [ROOT_KEYS, index],
+          [2 * L, k],
+        ],
+      });
       return name;
     };
     const hxin = rebnconv('rebnconvin', x, cin, cout, 1, 0, concat);
@@ -138,7 +212,18 @@ export function u2netGraph({ model = 'u2net', inChannels = 3, outChannels = 1 }:
     return name;
   });
   const maps = [sides[0], ...sides.slice(1).map((s) => upsample(s, sides[0]))];
-  nodes.push({ op: 'conv', name: 'outconv', x: maps, y: 'outconv', concat: 'fuse', inChannels: 6 * outChannels, outChannels, kernelSize: 1, padding: 0, key: [[ROOT_KEYS, 17]] });
+  nodes.push({
+    op: 'conv',
+    name: 'outconv',
+    x: maps,
+    y: 'outconv',
+    concat: 'fuse',
+    inChannels: 6 * outChannels,
+    outChannels,
+    kernelSize: 1,
+    padding: 0,
+    key: [[ROOT_KEYS, 17]],
+  });
   const graph: U2NetGraph = { model, inChannels, outChannels, input: 'input', nodes, outputs: ['outconv', ...maps] };
   cache.set(id, graph);
   return graph;
@@ -157,17 +242,24 @@ export interface U2NetInterpreter<T> {
 
 const inputsOf = (n: U2NetNode): string[] => {
   switch (n.op) {
-    case 'rebnconv': case 'conv': return n.x;
-    case 'maxpool': return [n.x];
-    case 'upsample': return [n.x, n.like];
-    case 'add': return [n.a, n.b];
+    case 'rebnconv':
+    case 'conv':
+      return n.x;
+    case 'maxpool':
+      return [n.x];
+    case 'upsample':
+      return [n.x, n.like];
+    case 'add':
+      return [n.a, n.b];
   }
 };
 
 /** Runs the graph with `impl` from `input`; returns the output values d0 … d6. */
 export function runU2NetGraph<T>(graph: U2NetGraph, input: T, impl: U2NetInterpreter<T>): T[] {
   const lastUse = new Map<string, number>();
-  graph.nodes.forEach((n, i) => { for (const x of inputsOf(n)) lastUse.set(x, i); });
+  graph.nodes.forEach((n, i) => {
+    for (const x of inputsOf(n)) lastUse.set(x, i);
+  });
   const keep = new Set([graph.input, ...graph.outputs]);
   const values = new Map<string, T>([[graph.input, input]]);
   const get = (k: string) => {
@@ -178,16 +270,29 @@ export function runU2NetGraph<T>(graph: U2NetGraph, input: T, impl: U2NetInterpr
   graph.nodes.forEach((n, i) => {
     let y: T;
     switch (n.op) {
-      case 'rebnconv': y = impl.rebnconv(n, n.x.map(get)); break;
-      case 'conv': y = impl.conv(n, n.x.map(get)); break;
-      case 'maxpool': y = impl.maxpool(n, get(n.x)); break;
-      case 'upsample': y = impl.upsample(n, get(n.x), get(n.like)); break;
-      case 'add': y = impl.add(n, get(n.a), get(n.b)); break;
+      case 'rebnconv':
+        y = impl.rebnconv(n, n.x.map(get));
+        break;
+      case 'conv':
+        y = impl.conv(n, n.x.map(get));
+        break;
+      case 'maxpool':
+        y = impl.maxpool(n, get(n.x));
+        break;
+      case 'upsample':
+        y = impl.upsample(n, get(n.x), get(n.like));
+        break;
+      case 'add':
+        y = impl.add(n, get(n.a), get(n.b));
+        break;
     }
     values.set(n.y, y);
     if (!impl.free) return;
     for (const x of new Set(inputsOf(n))) {
-      if (lastUse.get(x) === i && !keep.has(x)) { impl.free(values.get(x)!); values.delete(x); }
+      if (lastUse.get(x) === i && !keep.has(x)) {
+        impl.free(values.get(x)!);
+        values.delete(x);
+      }
     }
   });
   return graph.outputs.map(get);
@@ -198,14 +303,18 @@ export function runU2NetGraph<T>(graph: U2NetGraph, input: T, impl: U2NetInterpr
  * `u2net({ model, variant }).init` must produce and what an official checkpoint holds.
  */
 export function u2netParameterShapes(graph: U2NetGraph, variant: U2NetVariant = 'standard'): { params: Map<string, number[]>; state: Map<string, number[]> } {
-  const params = new Map<string, number[]>(), state = new Map<string, number[]>();
+  const params = new Map<string, number[]>(),
+    state = new Map<string, number[]>();
   for (const n of graph.nodes) {
     if (n.op === 'conv') {
       params.set(`${n.name}.weight`, [n.outChannels, n.inChannels, n.kernelSize, n.kernelSize]);
       params.set(`${n.name}.bias`, [n.outChannels]);
     }
     if (n.op !== 'rebnconv') continue;
-    const cin = n.inChannels, cout = n.outChannels, conv = `${n.name}.conv_s1`, bn = `${n.name}.bn_s1`;
+    const cin = n.inChannels,
+      cout = n.outChannels,
+      conv = `${n.name}.conv_s1`,
+      bn = `${n.name}.bn_s1`;
     const v = rebnconvVariant(variant, cin, cout);
     if (v === 'separable') {
       params.set(`${conv}.depthwise.weight`, [cin, 1, 3, 3]);

@@ -46,9 +46,11 @@ import type { U2NetModel } from './model';
 
 export type U2NetPrecision = 'fp16' | 'fp32' | 'auto';
 
-
 /** One folded conv: weight and bias in the inference dtype. */
-export interface FoldedConv { weight: Tensor; bias: Tensor; }
+export interface FoldedConv {
+  weight: Tensor;
+  bias: Tensor;
+}
 /** A REBNCONV after folding: its 3×3 conv (+ BN) as one conv, or a depthwise conv then a folded pointwise one. */
 export type FoldedRebnconv = { conv: FoldedConv } | { depthwise: FoldedConv; pointwise: FoldedConv };
 
@@ -89,7 +91,9 @@ export function resolvePrecision(device: Device, precision: U2NetPrecision = 'au
   }
   if (precision === 'auto') return hasFloat16(device) ? 'fp16' : 'fp32';
   if (precision === 'fp16' && !hasFloat16(device)) {
-    throw new Error(`${fn}: precision 'fp16' needs the WebGPU feature 'shader-f16', which device ${device.label} lacks; use precision 'auto' (falls back to fp32) or 'fp32'`);
+    throw new Error(
+      `${fn}: precision 'fp16' needs the WebGPU feature 'shader-f16', which device ${device.label} lacks; use precision 'auto' (falls back to fp32) or 'fp32'`,
+    );
   }
   return precision;
 }
@@ -105,9 +109,12 @@ export function foldConvBatchNorm(conv: Params, bn: Params | undefined, st: Stat
   const C = w.shape[0];
   const o = { device: w.device };
   const b = leaf(conv, 'bias') ?? full([C], 0, o);
-  const mean = leaf(st, 'running_mean'), variance = leaf(st, 'running_var');
-  if (!mean || !variance) throw new Error(`foldU2NetForInference: ${where} has no running statistics (state.${where}.bn_s1.running_mean/running_var); inference needs them`);
-  const gamma = leaf(bn, 'weight') ?? full([C], 1, o), beta = leaf(bn, 'bias') ?? full([C], 0, o);
+  const mean = leaf(st, 'running_mean'),
+    variance = leaf(st, 'running_var');
+  if (!mean || !variance)
+    throw new Error(`foldU2NetForInference: ${where} has no running statistics (state.${where}.bn_s1.running_mean/running_var); inference needs them`);
+  const gamma = leaf(bn, 'weight') ?? full([C], 1, o),
+    beta = leaf(bn, 'bias') ?? full([C], 0, o);
   const s = mul(gamma, rsqrt(add(variance, eps)));
   return { weight: mul(w, reshape(s, [C, 1, 1, 1])), bias: add(mul(sub(b, mean), s), beta) };
 }
@@ -137,13 +144,18 @@ export async function foldU2NetForInference(model: U2NetModel, params: Params, s
       if (n.op === 'conv') result[n.name] = plainConv(params[n.name] as Params, n.name);
       if (n.op !== 'rebnconv') continue;
       const [stage, block] = n.name.split('.');
-      const bp = (params[stage] as Params | undefined)?.[block] as Params | undefined, bs = (state[stage] as Params | undefined)?.[block] as Params | undefined;
+      const bp = (params[stage] as Params | undefined)?.[block] as Params | undefined,
+        bs = (state[stage] as Params | undefined)?.[block] as Params | undefined;
       if (!bp || !bs) throw new Error(`foldU2NetForInference: params or state has no '${n.name}' (is this a ${c.model}?)`);
       const conv = bp.conv_s1 as Params;
       const blocks = (result[stage] ??= {}) as { [block: string]: FoldedRebnconv };
-      blocks[block] = 'depthwise' in conv
-        ? { depthwise: plainConv(conv.depthwise as Params, `${n.name}.conv_s1.depthwise`), pointwise: foldConvBatchNorm(conv.pointwise as Params, bp.bn_s1 as Params, bs.bn_s1 as State, eps, n.name) }
-        : { conv: foldConvBatchNorm(conv, bp.bn_s1 as Params, bs.bn_s1 as State, eps, n.name) };
+      blocks[block] =
+        'depthwise' in conv
+          ? {
+              depthwise: plainConv(conv.depthwise as Params, `${n.name}.conv_s1.depthwise`),
+              pointwise: foldConvBatchNorm(conv.pointwise as Params, bp.bn_s1 as Params, bs.bn_s1 as State, eps, n.name),
+            }
+          : { conv: foldConvBatchNorm(conv, bp.bn_s1 as Params, bs.bn_s1 as State, eps, n.name) };
     }
     return result;
   });
@@ -153,18 +165,26 @@ export async function foldU2NetForInference(model: U2NetModel, params: Params, s
   const own = new Set<Tensor>(tree.leaves(params) as Tensor[]);
   const half = async (f: FoldedConv, where: string): Promise<FoldedConv> => {
     const b = (await f.bias.data()) as Float32Array;
-    if (b.some((v) => Math.abs(v) > threshold)) { float32Convs.push(where); return f; }
+    if (b.some((v) => Math.abs(v) > threshold)) {
+      float32Convs.push(where);
+      return f;
+    }
     const r = { weight: cast(f.weight, 'float16'), bias: cast(f.bias, 'float16') };
     for (const t of [f.weight, f.bias]) if (!own.has(t)) t.dispose();
     return r;
   };
   const out: FoldedU2Net['params'] = {};
   for (const [k, v] of Object.entries(f32)) {
-    if ('weight' in v) { out[k] = await half(v as FoldedConv, k); continue; }
+    if ('weight' in v) {
+      out[k] = await half(v as FoldedConv, k);
+      continue;
+    }
     const blocks: { [block: string]: FoldedRebnconv } = {};
     for (const [name, b] of Object.entries(v as { [block: string]: FoldedRebnconv })) {
-      blocks[name] = 'conv' in b ? { conv: await half(b.conv, `${k}.${name}`) }
-        : { depthwise: await half(b.depthwise, `${k}.${name}.depthwise`), pointwise: await half(b.pointwise, `${k}.${name}.pointwise`) };
+      blocks[name] =
+        'conv' in b
+          ? { conv: await half(b.conv, `${k}.${name}`) }
+          : { depthwise: await half(b.depthwise, `${k}.${name}.depthwise`), pointwise: await half(b.pointwise, `${k}.${name}.pointwise`) };
     }
     out[k] = blocks;
   }
@@ -249,7 +269,11 @@ export async function u2netPredictor(model: U2NetModel, params: Params, state: P
   const first = tree.leaves(params)[0] as Tensor | undefined;
   if (!first) throw new Error('u2netPredictor: params has no tensors');
   const precision = resolvePrecision(first.device, options.precision, 'u2netPredictor');
-  const folded = await foldU2NetForInference(model, params, state, { dtype: precision === 'fp16' ? 'float16' : 'float32', eps: options.eps, float32BiasAbove: options.float32BiasAbove });
+  const folded = await foldU2NetForInference(model, params, state, {
+    dtype: precision === 'fp16' ? 'float16' : 'float32',
+    eps: options.eps,
+    float32BiasAbove: options.float32BiasAbove,
+  });
   return {
     precision,
     folded,

@@ -24,7 +24,10 @@ import { u2netGraph, runU2NetGraph, rebnconvVariant, type KeyPath, type Rebnconv
 export { U2NET_CONFIG, type U2NetName, type U2NetVariant, type StageSpec } from './graph';
 
 export interface U2NetConfig {
-  model?: U2NetName; variant?: U2NetVariant; inChannels?: number; outChannels?: number;
+  model?: U2NetName;
+  variant?: U2NetVariant;
+  inChannels?: number;
+  outChannels?: number;
   /** Decoder concats larger than this many bytes are never built: their conv is split by input channel (default: the device's largest binding). */
   maxConcatBytes?: number;
 }
@@ -64,30 +67,42 @@ function conv3x3Cat(p: Params, parts: Tensor[], dilation: number, maxBytes: numb
   const opts = { padding: dilation, dilation };
   if ('depthwise' in p) {
     // pointwise(cat(dw(a), dw(b))) = pw_a(dw_a(a)) + pw_b(dw_b(b))
-    const dw = p.depthwise as Params, pw = p.pointwise as Params;
+    const dw = p.depthwise as Params,
+      pw = p.pointwise as Params;
     const terms = parts.map((x, i) => {
-      const h = convOp(x, narrow(dw.weight as Tensor, 0, offsets[i], channels[i]), { bias: narrow(dw.bias as Tensor, 0, offsets[i], channels[i]), ...opts, groups: channels[i] });
-      return convOp(h, narrow(pw.weight as Tensor, 1, offsets[i], channels[i]), { bias: i === 0 ? pw.bias as Tensor : undefined });
+      const h = convOp(x, narrow(dw.weight as Tensor, 0, offsets[i], channels[i]), {
+        bias: narrow(dw.bias as Tensor, 0, offsets[i], channels[i]),
+        ...opts,
+        groups: channels[i],
+      });
+      return convOp(h, narrow(pw.weight as Tensor, 1, offsets[i], channels[i]), { bias: i === 0 ? (pw.bias as Tensor) : undefined });
     });
     return terms.reduce((a, b) => add(a, b));
   }
-  const w = p.weight as Tensor, b = p.bias as Tensor;
+  const w = p.weight as Tensor,
+    b = p.bias as Tensor;
   const groups = total / w.shape[1];
   if (groups === 1) {
     return parts.map((x, i) => convOp(x, narrow(w, 1, offsets[i], channels[i]), { bias: i === 0 ? b : undefined, ...opts })).reduce((a, c) => add(a, c));
   }
   // grouped: each part must be whole groups (U²-Net's decoder halves are exactly the 2 groups)
-  const cg = w.shape[1], og = w.shape[0] / groups;
+  const cg = w.shape[1],
+    og = w.shape[0] / groups;
   if (channels.some((c, i) => c % cg || offsets[i] % cg)) return conv3x3(p, concat(parts, 1), dilation);
-  return concat(parts.map((x, i) => {
-    const g0 = offsets[i] / cg, gs = channels[i] / cg;
-    return convOp(x, narrow(w, 0, g0 * og, gs * og), { bias: narrow(b, 0, g0 * og, gs * og), ...opts, groups: gs });
-  }), 1);
+  return concat(
+    parts.map((x, i) => {
+      const g0 = offsets[i] / cg,
+        gs = channels[i] / cg;
+      return convOp(x, narrow(w, 0, g0 * og, gs * og), { bias: narrow(b, 0, g0 * og, gs * og), ...opts, groups: gs });
+    }),
+    1,
+  );
 }
 
 function conv3x3(p: Params, x: Tensor, dilation: number): Tensor {
   if ('depthwise' in p) {
-    const dw = p.depthwise as Params, pw = p.pointwise as Params;
+    const dw = p.depthwise as Params,
+      pw = p.pointwise as Params;
     const h = convOp(x, dw.weight as Tensor, { bias: dw.bias as Tensor, padding: dilation, dilation, groups: x.shape[1] });
     const y = convOp(h, pw.weight as Tensor, { bias: pw.bias as Tensor });
     drop(h);
@@ -102,8 +117,7 @@ const rebnconvBn = (n: RebnconvNode) => batchNorm2d({ numFeatures: n.outChannels
 
 // ---- params by path ------------------------------------------------------------------------------
 
-const at = (tree: Params | State, path: string): Params | undefined =>
-  path.split('.').reduce<Params | undefined>((t, k) => (t?.[k] as Params | undefined), tree);
+const at = (tree: Params | State, path: string): Params | undefined => path.split('.').reduce<Params | undefined>((t, k) => t?.[k] as Params | undefined, tree);
 
 function put(tree: Params | State, path: string, value: Params | State): void {
   const keys = path.split('.');
@@ -116,11 +130,12 @@ function put(tree: Params | State, path: string, value: Params | State): void {
 function keyFinder(root: Key): (path: KeyPath) => Key {
   const memo = new Map<string, Key[]>();
   return (path) => {
-    let k = root, id = '';
+    let k = root,
+      id = '';
     for (const [count, index] of path) {
       id += `/${count}`;
       let ks = memo.get(id);
-      if (!ks) memo.set(id, ks = split(k, count));
+      if (!ks) memo.set(id, (ks = split(k, count)));
       k = ks[index];
       id += `.${index}`;
     }
@@ -150,15 +165,24 @@ export function u2net(config: U2NetConfig = {}): U2NetModel {
     init(key, options = {}) {
       const keyOf = keyFinder(key);
       const device = options.device;
-      const params: Params = {}, state: State = {};
+      const params: Params = {},
+        state: State = {};
       for (const n of graph.nodes) {
         if (n.op === 'rebnconv') {
           const k = keyOf(n.key);
           const bn = rebnconvBn(n).init(k, { device });
-          put(params, n.name, { conv_s1: conv3x3Init(k, n.inChannels, n.outChannels, rebnconvVariant(c.variant, n.inChannels, n.outChannels), device), bn_s1: bn.params });
+          put(params, n.name, {
+            conv_s1: conv3x3Init(k, n.inChannels, n.outChannels, rebnconvVariant(c.variant, n.inChannels, n.outChannels), device),
+            bn_s1: bn.params,
+          });
           put(state, n.name, { bn_s1: bn.state });
         } else if (n.op === 'conv') {
-          put(params, n.name, conv2d({ inChannels: n.inChannels, outChannels: n.outChannels, kernelSize: n.kernelSize, padding: n.padding }).init(keyOf(n.key), { device }).params);
+          put(
+            params,
+            n.name,
+            conv2d({ inChannels: n.inChannels, outChannels: n.outChannels, kernelSize: n.kernelSize, padding: n.padding }).init(keyOf(n.key), { device })
+              .params,
+          );
         }
       }
       return { params, state };
@@ -171,7 +195,8 @@ export function u2net(config: U2NetConfig = {}): U2NetModel {
       const maxBytes = c.maxConcatBytes ?? x.device.limits.maxStorageBufferBindingSize;
       const logits = runU2NetGraph<Tensor>(graph, x, {
         rebnconv(n, xs) {
-          const p = at(params, n.name), s = at(state, n.name);
+          const p = at(params, n.name),
+            s = at(state, n.name);
           if (!p || !s) throw new Error(`u2net: params or state has no '${n.name}' (is this a ${c.model}?)`);
           const h = conv3x3Cat(p.conv_s1 as Params, xs, n.dilation, maxBytes);
           const r = rebnconvBn(n).apply(p.bn_s1 as Params, s.bn_s1 as State, h, ctx);

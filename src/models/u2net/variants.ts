@@ -15,9 +15,9 @@ import type { U2NetVariant } from './graph';
 import type { Params } from '../../nn/module';
 import { internal } from '../../tensor/ops/define';
 
-
 function convertConv(conv: Params, variant: U2NetVariant): Params {
-  const w = conv.weight as Tensor, b = conv.bias as Tensor;
+  const w = conv.weight as Tensor,
+    b = conv.bias as Tensor;
   const [cout, cin, kh, kw] = w.shape;
   if (variant === 'grouped' && cin % 2 === 0 && cout % 2 === 0) {
     return { weight: internal(() => mean(reshape(w, [cout, cin / 2, 2, kh, kw]), { dim: 2 })), bias: b };

@@ -29,7 +29,8 @@ export function imagesByStem(dir: string): Map<string, string> {
     const ext = extname(f).toLowerCase();
     if (!IMAGE_EXT.has(ext) || f.startsWith('.')) continue;
     const stem = f.slice(0, -ext.length);
-    if (out.has(stem)) throw new Error(`evaluateSodFolders: '${dir}' has two images named '${stem}' (${basename(out.get(stem)!)} and ${f}); expected one per stem`);
+    if (out.has(stem))
+      throw new Error(`evaluateSodFolders: '${dir}' has two images named '${stem}' (${basename(out.get(stem)!)} and ${f}); expected one per stem`);
     out.set(stem, join(dir, f));
   }
   return out;
@@ -38,7 +39,9 @@ export function imagesByStem(dir: string): Map<string, string> {
 /** An image file as 8-bit grey: the one channel, or round(0.299 R + 0.587 G + 0.114 B). */
 export function readGrey(path: string): { grey: Uint8Array; width: number; height: number } {
   const img = decodeImage(readFileSync(path), path);
-  const n = img.width * img.height, grey = new Uint8Array(n), d = img.data;
+  const n = img.width * img.height,
+    grey = new Uint8Array(n),
+    d = img.data;
   const isGrey = img.channels <= 2;
   for (let i = 0; i < n; i++) grey[i] = isGrey ? d[4 * i] : Math.round(0.299 * d[4 * i] + 0.587 * d[4 * i + 1] + 0.114 * d[4 * i + 2]);
   return { grey, width: img.width, height: img.height };
@@ -51,13 +54,21 @@ export function evaluateSodFolder(predDir: string, gts: Map<string, string>, opt
   const missing: string[] = [];
   for (const [stem, gtPath] of gts) {
     const predPath = preds.get(stem);
-    if (!predPath) { missing.push(stem); continue; }
-    const g = readGrey(gtPath), p = readGrey(predPath);
-    if (g.width !== p.width || g.height !== p.height) throw new Error(`evaluateSodFolder: ${predPath} is ${p.width}×${p.height} but its ground truth ${gtPath} is ${g.width}×${g.height}; expected the same size`);
+    if (!predPath) {
+      missing.push(stem);
+      continue;
+    }
+    const g = readGrey(gtPath),
+      p = readGrey(predPath);
+    if (g.width !== p.width || g.height !== p.height)
+      throw new Error(
+        `evaluateSodFolder: ${predPath} is ${p.width}×${p.height} but its ground truth ${gtPath} is ${g.width}×${g.height}; expected the same size`,
+      );
     ev.add(p.grey, g.grey, g.height, g.width);
   }
   const extra = [...preds.keys()].filter((s) => !gts.has(s));
-  if (ev.images === 0) throw new Error(`evaluateSodFolder: no prediction in '${predDir}' matches a ground truth by name (${preds.size} predictions, ${gts.size} ground truths)`);
+  if (ev.images === 0)
+    throw new Error(`evaluateSodFolder: no prediction in '${predDir}' matches a ground truth by name (${preds.size} predictions, ${gts.size} ground truths)`);
   return { name: options.name ?? (basename(predDir.replace(/[/\\]+$/, '')) || predDir), dir: predDir, evaluation: ev.result(), missing, extra };
 }
 

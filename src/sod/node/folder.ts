@@ -11,16 +11,25 @@ import type { SodPair } from '../batches';
 
 const IMAGE_EXT = new Set(['.jpg', '.jpeg', '.png']);
 
-export interface SodFolder { count: number; heldOutCount: number; train(i: number): SodPair; heldOut(i: number): SodPair; stems: string[]; }
+export interface SodFolder {
+  count: number;
+  heldOutCount: number;
+  train(i: number): SodPair;
+  heldOut(i: number): SodPair;
+  stems: string[];
+}
 
 export function findSodDirs(root: string): { images: string; masks: string } {
   let entries: string[];
-  try { entries = readdirSync(root).filter((d) => statSync(join(root, d)).isDirectory()); } catch (e) {
+  try {
+    entries = readdirSync(root).filter((d) => statSync(join(root, d)).isDirectory());
+  } catch (e) {
     throw new Error(`sod folder '${root}': cannot list (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
   }
   const images = entries.find((d) => /-image$/i.test(d) || /^images?$/i.test(d));
   const masks = entries.find((d) => /-mask$/i.test(d) || /^masks?$/i.test(d));
-  if (!images || !masks) throw new Error(`sod folder '${root}': expected an image folder (*-Image or images/) and a mask folder (*-Mask or masks/); found [${entries.join(', ')}]`);
+  if (!images || !masks)
+    throw new Error(`sod folder '${root}': expected an image folder (*-Image or images/) and a mask folder (*-Mask or masks/); found [${entries.join(', ')}]`);
   return { images: join(root, images), masks: join(root, masks) };
 }
 
@@ -35,13 +44,25 @@ export interface SodMatch {
 
 export function matchSodPairs(root: string): SodMatch {
   const dirs = findSodDirs(root);
-  const byStem = (dir: string) => new Map(readdirSync(dir).filter((f) => IMAGE_EXT.has(extname(f).toLowerCase())).map((f) => [basename(f, extname(f)), join(dir, f)]));
-  const imgs = byStem(dirs.images), masks = byStem(dirs.masks);
+  const byStem = (dir: string) =>
+    new Map(
+      readdirSync(dir)
+        .filter((f) => IMAGE_EXT.has(extname(f).toLowerCase()))
+        .map((f) => [basename(f, extname(f)), join(dir, f)]),
+    );
+  const imgs = byStem(dirs.images),
+    masks = byStem(dirs.masks);
   const stems = [...imgs.keys()].filter((s) => masks.has(s)).sort();
   return {
     pairs: stems.map((stem) => ({ stem, image: imgs.get(stem)!, mask: masks.get(stem)! })),
-    imagesWithoutMask: [...imgs.keys()].filter((s) => !masks.has(s)).sort().map((s) => imgs.get(s)!),
-    masksWithoutImage: [...masks.keys()].filter((s) => !imgs.has(s)).sort().map((s) => masks.get(s)!),
+    imagesWithoutMask: [...imgs.keys()]
+      .filter((s) => !masks.has(s))
+      .sort()
+      .map((s) => imgs.get(s)!),
+    masksWithoutImage: [...masks.keys()]
+      .filter((s) => !imgs.has(s))
+      .sort()
+      .map((s) => masks.get(s)!),
   };
 }
 
@@ -58,7 +79,10 @@ export interface SodErrorOptions {
 }
 
 const listSome = (files: readonly string[], n = 5) =>
-  files.slice(0, n).map((f) => basename(f)).join(', ') + (files.length > n ? `, … (${files.length - n} more)` : '');
+  files
+    .slice(0, n)
+    .map((f) => basename(f))
+    .join(', ') + (files.length > n ? `, … (${files.length - n} more)` : '');
 
 export function checkOnError(fn: string, v: unknown): 'skip' | 'raise' {
   if (v === undefined) return 'skip';
@@ -92,24 +116,34 @@ export function reportSodMatch(root: string, options: SodErrorOptions = {}): Sod
   return m;
 }
 
-export interface SodFolderSkip { stem: string; error: string; }
+export interface SodFolderSkip {
+  stem: string;
+  error: string;
+}
 
 /**
  * A DUTS folder for the training example: `train(i)`/`heldOut(i)` decode pair i, resized. With
  * onError 'skip' (default) a pair that fails to decode is reported once (warning, `skipped`) and the
  * next good pair stands in; `unmatched` lists the files left out at start-up.
  */
-export function loadSodFolder(root: string, size: number, heldOutFraction = 0.1, options: SodErrorOptions = {}):
-    SodFolder & { readonly skipped: readonly SodFolderSkip[]; readonly unmatched: Omit<SodMatch, 'pairs'> } {
+export function loadSodFolder(
+  root: string,
+  size: number,
+  heldOutFraction = 0.1,
+  options: SodErrorOptions = {},
+): SodFolder & { readonly skipped: readonly SodFolderSkip[]; readonly unmatched: Omit<SodMatch, 'pairs'> } {
   const onError = checkOnError('loadSodFolder', options.onError);
   const warn = options.warn ?? ((m: string) => console.warn(m));
   const { pairs, imagesWithoutMask, masksWithoutImage } = reportSodMatch(root, options);
   const stems = pairs.map((p) => p.stem);
-  const imgs = new Map(pairs.map((p) => [p.stem, p.image])), masks = new Map(pairs.map((p) => [p.stem, p.mask]));
+  const imgs = new Map(pairs.map((p) => [p.stem, p.image])),
+    masks = new Map(pairs.map((p) => [p.stem, p.mask]));
   const held = Math.max(1, Math.round(stems.length * heldOutFraction));
-  const trainStems = stems.slice(0, stems.length - held), heldStems = stems.slice(stems.length - held);
+  const trainStems = stems.slice(0, stems.length - held),
+    heldStems = stems.slice(stems.length - held);
   const decode = (stem: string): SodPair => {
-    const im = readImage(imgs.get(stem)!), mk = readImage(masks.get(stem)!);
+    const im = readImage(imgs.get(stem)!),
+      mk = readImage(masks.get(stem)!);
     const image = resizeBilinearCHW(pixelsToCHW(im, 3), 3, im.height, im.width, size, size);
     const mask = resizeBilinearCHW(pixelsToCHW(mk, 1), 1, mk.height, mk.width, size, size);
     return { image, mask, height: size, width: size };
@@ -121,7 +155,9 @@ export function loadSodFolder(root: string, size: number, heldOutFraction = 0.1,
     for (let k = 0; k < list.length; k++) {
       const stem = list[(i + k) % list.length];
       if (bad.has(stem)) continue;
-      try { return decode(stem); } catch (e) {
+      try {
+        return decode(stem);
+      } catch (e) {
         if (onError === 'raise') throw e;
         bad.add(stem);
         const error = (e as Error)?.message ?? String(e);
@@ -132,7 +168,11 @@ export function loadSodFolder(root: string, size: number, heldOutFraction = 0.1,
     throw new Error(`loadSodFolder: every pair of '${root}' in this split failed to load (${skipped.length} skipped)`);
   };
   return {
-    count: trainStems.length, heldOutCount: heldStems.length, stems, skipped, unmatched: { imagesWithoutMask, masksWithoutImage },
+    count: trainStems.length,
+    heldOutCount: heldStems.length,
+    stems,
+    skipped,
+    unmatched: { imagesWithoutMask, masksWithoutImage },
     train: (i) => load(trainStems, i % trainStems.length),
     heldOut: (i) => load(heldStems, i % heldStems.length),
   };

@@ -1,29 +1,38 @@
 /** Stage panels for segmentation: rows of image | predicted mask | cutout on black | ground truth, as one PNG. */
 import { writePng } from '../../io/images';
 
-export interface PanelRow { image: Float32Array; pred: Float32Array; mask?: Float32Array; size: number; width?: number; }
+export interface PanelRow {
+  image: Float32Array;
+  pred: Float32Array;
+  mask?: Float32Array;
+  size: number;
+  width?: number;
+}
 
 export function panelPixels(rows: readonly PanelRow[]): { pixels: Uint8Array; width: number; height: number } {
   const w = Math.max(...rows.map((r) => r.width ?? r.size));
   const cols = rows.some((r) => r.mask) ? 4 : 3;
-  const height = rows.reduce((s, r) => s + r.size, 0), width = w * cols;
+  const height = rows.reduce((s, r) => s + r.size, 0),
+    width = w * cols;
   const pixels = new Uint8Array(width * height * 3);
   let top = 0;
   for (const r of rows) {
-    const rw = r.width ?? r.size, n = r.size * rw;
+    const rw = r.width ?? r.size,
+      n = r.size * rw;
     const put = (col: number, x: number, y: number, rgb: [number, number, number]) => {
       const o = ((top + y) * width + col * w + x) * 3;
       for (let c = 0; c < 3; c++) pixels[o + c] = Math.round(Math.min(1, Math.max(0, rgb[c])) * 255);
     };
-    for (let y = 0; y < r.size; y++) for (let x = 0; x < rw; x++) {
-      const i = y * rw + x;
-      const rgb: [number, number, number] = [r.image[i], r.image[n + i], r.image[2 * n + i]];
-      const p = r.pred[i];
-      put(0, x, y, rgb);
-      put(1, x, y, [p, p, p]);
-      put(2, x, y, [rgb[0] * p, rgb[1] * p, rgb[2] * p]);
-      if (r.mask) put(3, x, y, [r.mask[i], r.mask[i], r.mask[i]]);
-    }
+    for (let y = 0; y < r.size; y++)
+      for (let x = 0; x < rw; x++) {
+        const i = y * rw + x;
+        const rgb: [number, number, number] = [r.image[i], r.image[n + i], r.image[2 * n + i]];
+        const p = r.pred[i];
+        put(0, x, y, rgb);
+        put(1, x, y, [p, p, p]);
+        put(2, x, y, [rgb[0] * p, rgb[1] * p, rgb[2] * p]);
+        if (r.mask) put(3, x, y, [r.mask[i], r.mask[i], r.mask[i]]);
+      }
     top += r.size;
   }
   return { pixels, width, height };

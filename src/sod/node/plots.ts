@@ -4,15 +4,25 @@ import { writePng } from '../../io/images';
 import { drawLinePlot, type RgbImage } from '../plot/line-plot';
 import type { SodEvaluation } from '../evaluate';
 
-export interface NamedEvaluation { name: string; evaluation: SodEvaluation; }
+export interface NamedEvaluation {
+  name: string;
+  evaluation: SodEvaluation;
+}
 
 const UNIT_TICKS = [0, 0.2, 0.4, 0.6, 0.8, 1];
 
 /** Precision (y) against recall (x), one curve per method over the 256 thresholds. */
 export function prCurvePlot(methods: NamedEvaluation[]): RgbImage {
   return drawLinePlot({
-    title: 'PR curves', xLabel: 'Recall', yLabel: 'Precision', xRange: [0, 1], yRange: [0, 1], xTicks: UNIT_TICKS, yTicks: UNIT_TICKS,
-    series: methods.map((m) => ({ name: m.name, x: m.evaluation.curves.recall, y: m.evaluation.curves.precision })), legend: 'lower-left',
+    title: 'PR curves',
+    xLabel: 'Recall',
+    yLabel: 'Precision',
+    xRange: [0, 1],
+    yRange: [0, 1],
+    xTicks: UNIT_TICKS,
+    yTicks: UNIT_TICKS,
+    series: methods.map((m) => ({ name: m.name, x: m.evaluation.curves.recall, y: m.evaluation.curves.precision })),
+    legend: 'lower-left',
   });
 }
 
@@ -20,15 +30,25 @@ export function prCurvePlot(methods: NamedEvaluation[]): RgbImage {
 export function fmeasureCurvePlot(methods: NamedEvaluation[]): RgbImage {
   const t = Array.from({ length: 256 }, (_, i) => i);
   return drawLinePlot({
-    title: 'F-measure curves', xLabel: 'Threshold', yLabel: 'F-measure', xRange: [0, 255], yRange: [0, 1], xTicks: [0, 50, 100, 150, 200, 250], yTicks: UNIT_TICKS,
-    series: methods.map((m) => ({ name: m.name, x: t, y: m.evaluation.curves.fmeasure })), legend: 'lower-left',
+    title: 'F-measure curves',
+    xLabel: 'Threshold',
+    yLabel: 'F-measure',
+    xRange: [0, 255],
+    yRange: [0, 1],
+    xTicks: [0, 50, 100, 150, 200, 250],
+    yTicks: UNIT_TICKS,
+    series: methods.map((m) => ({ name: m.name, x: t, y: m.evaluation.curves.fmeasure })),
+    legend: 'lower-left',
   });
 }
 
 /** Writes DIR/pr-curves.png and DIR/fmeasure-curves.png; returns their paths. */
 export async function writeSodPlots(dir: string, methods: NamedEvaluation[]): Promise<string[]> {
   const out: string[] = [];
-  for (const [file, img] of [['pr-curves.png', prCurvePlot(methods)], ['fmeasure-curves.png', fmeasureCurvePlot(methods)]] as const) {
+  for (const [file, img] of [
+    ['pr-curves.png', prCurvePlot(methods)],
+    ['fmeasure-curves.png', fmeasureCurvePlot(methods)],
+  ] as const) {
     const path = join(dir, file);
     await writePng(path, img.pixels, img.width, img.height, 3);
     out.push(path);

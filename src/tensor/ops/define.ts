@@ -27,12 +27,25 @@ export type InputKind = 'tensor' | 'tensor?' | 'operand' | 'operand?' | 'tensor[
 export type InputDecl = Readonly<Record<string, InputKind>>;
 
 /** What a shape rule sees of a tensor: Tensor and RefTensor both have it. */
-export interface TensorMeta { readonly shape: readonly number[]; readonly dtype: DType }
+export interface TensorMeta {
+  readonly shape: readonly number[];
+  readonly dtype: DType;
+}
 /** One output as a shape rule states it. */
-export interface OutputMeta { shape: readonly number[]; dtype: DType }
+export interface OutputMeta {
+  shape: readonly number[];
+  dtype: DType;
+}
 
-type Slot<K extends InputKind, T> = K extends 'tensor' ? T : K extends 'tensor?' ? T | undefined : K extends 'tensor[]' ? readonly T[]
-  : K extends 'operand' ? T | number : T | number | undefined;
+type Slot<K extends InputKind, T> = K extends 'tensor'
+  ? T
+  : K extends 'tensor?'
+    ? T | undefined
+    : K extends 'tensor[]'
+      ? readonly T[]
+      : K extends 'operand'
+        ? T | number
+        : T | number | undefined;
 /** The named inputs of an op whose tensors are `T` (Tensor in forward/VJP, RefTensor in the reference, TensorMeta in the rule). */
 export type Inputs<I extends InputDecl, T> = { readonly [K in keyof I]: Slot<I[K], T> };
 
@@ -114,16 +127,21 @@ const registry = new Map<string, Op>();
 
 /** Positional → named, following the declaration order ('tensor[]' takes the rest). */
 function namer(name: string, decl: InputDecl) {
-  const names = Object.keys(decl), kinds = names.map((n) => decl[n]);
+  const names = Object.keys(decl),
+    kinds = names.map((n) => decl[n]);
   const rest = kinds.indexOf('tensor[]');
   if (rest >= 0 && rest !== kinds.length - 1) throw new Error(`op '${name}': a 'tensor[]' input must come last`);
   const required = kinds.filter((k) => k === 'tensor' || k === 'operand').length;
   return <T>(xs: readonly T[]): any => {
     if (xs.length < required || (rest < 0 && xs.length > names.length)) {
-      throw new Error(`${name}: expected ${required === names.length ? required : `${required} to ${names.length}`} inputs (${names.join(', ')}), got ${xs.length}`);
+      throw new Error(
+        `${name}: expected ${required === names.length ? required : `${required} to ${names.length}`} inputs (${names.join(', ')}), got ${xs.length}`,
+      );
     }
     const o: Record<string, unknown> = {};
-    names.forEach((n, i) => { o[n] = i === rest ? xs.slice(i) : xs[i]; });
+    names.forEach((n, i) => {
+      o[n] = i === rest ? xs.slice(i) : xs[i];
+    });
     return o;
   };
 }
@@ -175,7 +193,12 @@ export function defineOp<I extends InputDecl, A = Record<string, never>>(spec: O
         outs = metas.map((m) => empty(m.shape, m.dtype, dev));
         // the empty-output early return, once for every op
         if (outs.some((o) => o.size > 0)) {
-          try { withoutTape(() => spec.forward!(args, attrs, outs)); } catch (e) { outs.forEach((o) => o.dispose()); throw e; }
+          try {
+            withoutTape(() => spec.forward!(args, attrs, outs));
+          } catch (e) {
+            outs.forEach((o) => o.dispose());
+            throw e;
+          }
         }
       }
       if (spec.vjp) record(op, inputs, outs, attrs);
@@ -224,7 +247,11 @@ export function internal<T>(fn: () => T): T {
   if (isRecording()) return fn();
   startScope();
   let result: T | undefined;
-  try { return (result = fn()); } finally { endScope(result); }
+  try {
+    return (result = fn());
+  } finally {
+    endScope(result);
+  }
 }
 
 /**
@@ -250,8 +277,13 @@ const REFUSAL_ORDER: readonly DType[] = ['bool', 'uint32', 'int32', 'float32'];
  * Checks tensors are alive, of an accepted dtype (`dtypes`, default every 4-byte dtype) and on one
  * device; returns that device (undefined if none).
  */
-export function checkOperands(fn: string, inputs: readonly unknown[], names?: readonly string[], dtypes: readonly DType[] = DTYPES,
-                              optional?: readonly boolean[]): Device | undefined {
+export function checkOperands(
+  fn: string,
+  inputs: readonly unknown[],
+  names?: readonly string[],
+  dtypes: readonly DType[] = DTYPES,
+  optional?: readonly boolean[],
+): Device | undefined {
   let device: Device | undefined;
   inputs.forEach((x, i) => {
     const arg = names?.[i] ?? `input ${i}`;
@@ -263,9 +295,15 @@ export function checkOperands(fn: string, inputs: readonly unknown[], names?: re
         const f16 = [...registry.values()].filter((o) => o.dtypes.includes('float16')).map((o) => o.name);
         throw new ArgumentError(fn, arg, 'has dtype float16', `float32: ${fn} does not support float16 (only ${f16.join(', ')} do; cast(x, 'float32') first)`);
       }
-      throw new ArgumentError(fn, names?.[i] ?? 'input', `has dtype ${x.dtype}`, `a dtype other than ${REFUSAL_ORDER.filter((d) => !dtypes.includes(d)).join(', ')}`);
+      throw new ArgumentError(
+        fn,
+        names?.[i] ?? 'input',
+        `has dtype ${x.dtype}`,
+        `a dtype other than ${REFUSAL_ORDER.filter((d) => !dtypes.includes(d)).join(', ')}`,
+      );
     }
-    if (device && x.device !== device) throw new ArgumentError(fn, arg, `is on device ${x.device.label}`, `the same device as the other inputs (${device.label})`);
+    if (device && x.device !== device)
+      throw new ArgumentError(fn, arg, `is on device ${x.device.label}`, `the same device as the other inputs (${device.label})`);
     device ??= x.device;
   });
   device?.check(fn);

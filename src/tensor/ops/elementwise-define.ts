@@ -47,10 +47,14 @@ export function resultTypes(rule: TypeRule, operands: readonly (TensorMeta | num
   let compute: DType = tensors.map((t) => t.dtype).reduce(promoteTypes);
   for (const x of operands) if (typeof x === 'number') compute = promoteTypes(compute, scalarResultType(compute, x));
   switch (rule) {
-    case 'float': return { compute: 'float32', out: 'float32' };
-    case 'same': return { compute: compute === 'bool' ? 'int32' : compute, out: compute === 'bool' ? 'int32' : compute };
-    case 'compare': return { compute: compute === 'bool' ? 'uint32' : compute, out: 'bool' };
-    case 'logical': return { compute: 'uint32', out: 'bool' };
+    case 'float':
+      return { compute: 'float32', out: 'float32' };
+    case 'same':
+      return { compute: compute === 'bool' ? 'int32' : compute, out: compute === 'bool' ? 'int32' : compute };
+    case 'compare':
+      return { compute: compute === 'bool' ? 'uint32' : compute, out: 'bool' };
+    case 'logical':
+      return { compute: 'uint32', out: 'bool' };
   }
 }
 
@@ -71,7 +75,9 @@ export function defineElementwise<Args extends readonly Operand[]>(spec: Element
       const xs = list(ins) as (TensorMeta | number)[];
       if (xs.every((x) => typeof x === 'number')) throw new ArgumentError(spec.name, 'input', 'has no tensor operand', 'at least one Tensor');
       let shape: readonly number[] = [];
-      xs.forEach((x, i) => { if (typeof x !== 'number') shape = broadcastShapes(spec.name, shape, x.shape, ['input', i === 0 ? 'input' : `operand ${i}`]); });
+      xs.forEach((x, i) => {
+        if (typeof x !== 'number') shape = broadcastShapes(spec.name, shape, x.shape, ['input', i === 0 ? 'input' : `operand ${i}`]);
+      });
       return { shape, dtype: resultTypes(spec.types, xs).out };
     },
     forward(ins, _, [y]) {
@@ -80,11 +86,15 @@ export function defineElementwise<Args extends readonly Operand[]>(spec: Element
       const ct = compute === 'float32' || compute === 'float16' ? 'f32' : compute === 'int32' ? 'i32' : 'u32';
       const expr = typeof spec.wgsl === 'string' ? spec.wgsl : spec.wgsl(ct);
       const tensors = xs.filter((x): x is Tensor => x instanceof Tensor);
-      const k = elementwiseKernel(spec.name, expr,
+      const k = elementwiseKernel(
+        spec.name,
+        expr,
         xs.map((x) => (x instanceof Tensor ? { dtype: x.dtype, shape: x.shape } : { dtype: compute, shape: null, value: x })),
-        compute, out, y.shape);
-      y.device.run(spec.name, k.key, k.source, [...tensors.map((t) => t.buffer), y.buffer], grid(y.size, WG),
-        { layout: k.layout, values: k.values });
+        compute,
+        out,
+        y.shape,
+      );
+      y.device.run(spec.name, k.key, k.source, [...tensors.map((t) => t.buffer), y.buffer], grid(y.size, WG), { layout: k.layout, values: k.values });
     },
     reference(ins) {
       const xs = list(ins) as (TensorMeta | number)[];
@@ -97,4 +107,3 @@ export function defineElementwise<Args extends readonly Operand[]>(spec: Element
   const fn = (...xs: Args) => op.call1(xs.slice(0, spec.arity), {});
   return Object.assign(fn, { op });
 }
-

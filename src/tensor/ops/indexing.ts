@@ -31,17 +31,27 @@ function checkIndex(fn: string, index: unknown, arg = 'index'): asserts index is
   if (index.dtype !== 'int32') throw new ArgumentError(fn, arg, `has dtype ${index.dtype}`, 'int32 indices (cast(index, "int32"))');
 }
 
-interface DimAttrs { dim: number }
+interface DimAttrs {
+  dim: number;
+}
 
 const gatherOp: Op<DimAttrs> = defineOp({
   name: 'gather',
   inputs: { x: 'tensor', index: 'tensor' },
   shape: ({ x, index }, _: DimAttrs) => ({ shape: index.shape, dtype: x.dtype }),
   forward: ({ x, index }, { dim }, [y]) =>
-    run('gather', x, gatherKernel({ outShape: index.shape, dim, dimSize: x.shape[dim], xStride: stridesOf(x.shape), idxStride: stridesOf(index.shape) }), [x.buffer, index.buffer, y.buffer], y.size),
+    run(
+      'gather',
+      x,
+      gatherKernel({ outShape: index.shape, dim, dimSize: x.shape[dim], xStride: stridesOf(x.shape), idxStride: stridesOf(index.shape) }),
+      [x.buffer, index.buffer, y.buffer],
+      y.size,
+    ),
   reference: ({ x, index }, { dim }) => R.refGather(x, dim, index),
-  vjp: ({ dy, inputs: { x, index }, attrs: { dim } }) =>
-    [scatterAddOp.call1([full(x.shape, 0, { dtype: dy.dtype, device: dy.device }), index, dy], { dim }), null],
+  vjp: ({ dy, inputs: { x, index }, attrs: { dim } }) => [
+    scatterAddOp.call1([full(x.shape, 0, { dtype: dy.dtype, device: dy.device }), index, dy], { dim }),
+    null,
+  ],
 });
 
 /** torch.gather: out[i][j][k] = x[index[i][j][k]][j][k] for dim 0 (etc.). index has x's rank and sizes ≤ x's on the other dims. */
@@ -64,13 +74,21 @@ const scatterAddOp: Op<DimAttrs> = defineOp({
   inputs: { x: 'tensor', index: 'tensor', src: 'tensor' },
   shape: likeX,
   forward({ x, index, src }, { dim }, [y]) {
-    const k = scatterAddKernel(word(x.dtype), { outShape: x.shape, dim, count: index.shape[dim], idxShape: index.shape, idxStride: stridesOf(index.shape), srcStride: stridesOf(src.shape) });
+    const k = scatterAddKernel(word(x.dtype), {
+      outShape: x.shape,
+      dim,
+      count: index.shape[dim],
+      idxShape: index.shape,
+      idxStride: stridesOf(index.shape),
+      srcStride: stridesOf(src.shape),
+    });
     run('scatterAdd', x, k, [x.buffer, index.buffer, src.buffer, y.buffer], y.size);
   },
   reference: ({ x, index, src }, { dim }) => R.refScatterAdd(x, dim, index, src),
   vjp: ({ dy, inputs: { index, src }, attrs: { dim } }) => {
     let g: Tensor = gatherOp.call1([dy, index], { dim });
-    if (src.shape.some((n, d) => n !== index.shape[d])) g = padOp.call1([g], { before: src.shape.map(() => 0), after: src.shape.map((n, d) => n - index.shape[d]), mode: 'constant', value: 0 });
+    if (src.shape.some((n, d) => n !== index.shape[d]))
+      g = padOp.call1([g], { before: src.shape.map(() => 0), after: src.shape.map((n, d) => n - index.shape[d]), mode: 'constant', value: 0 });
     return [dy, null, g];
   },
 });
@@ -88,7 +106,12 @@ export function scatterAdd(x: Tensor, dim: number, index: Tensor, src: Tensor): 
   if (x.dtype === 'bool') throw new ArgumentError('scatterAdd', 'input', 'has dtype bool', 'a numeric dtype');
   if (x.ndim === 0 && index.ndim === 0 && src.ndim === 0) return reshape(scatterAdd(reshape(x, [1]), 0, reshape(index, [1]), reshape(src, [1])), []);
   if (index.ndim !== x.ndim || src.ndim !== x.ndim || index.shape.some((n, k) => (k !== d && n > x.shape[k]) || n > src.shape[k])) {
-    throw new ArgumentError('scatterAdd', 'index', `has shape ${fmtShape(index.shape)}`, `rank ${x.ndim}, sizes ≤ src's ${fmtShape(src.shape)}, and ≤ input's ${fmtShape(x.shape)} on every dim but ${d}`);
+    throw new ArgumentError(
+      'scatterAdd',
+      'index',
+      `has shape ${fmtShape(index.shape)}`,
+      `rank ${x.ndim}, sizes ≤ src's ${fmtShape(src.shape)}, and ≤ input's ${fmtShape(x.shape)} on every dim but ${d}`,
+    );
   }
   return scatterAddOp.call1([x, index, src], { dim: d });
 }
@@ -98,11 +121,24 @@ const selectStrides = (rank: number, dim: number) => Array.from({ length: rank }
 const indexSelectOp: Op<DimAttrs> = defineOp({
   name: 'indexSelect',
   inputs: { x: 'tensor', index: 'tensor' },
-  shape: ({ x, index }, { dim }: DimAttrs) => { const shape = [...x.shape]; shape[dim] = sizeOf(index.shape); return { shape, dtype: x.dtype }; },
+  shape: ({ x, index }, { dim }: DimAttrs) => {
+    const shape = [...x.shape];
+    shape[dim] = sizeOf(index.shape);
+    return { shape, dtype: x.dtype };
+  },
   forward: ({ x, index }, { dim }, [y]) =>
-    run('indexSelect', x, gatherKernel({ outShape: y.shape, dim, dimSize: x.shape[dim], xStride: stridesOf(x.shape), idxStride: selectStrides(y.shape.length, dim) }), [x.buffer, index.buffer, y.buffer], y.size),
+    run(
+      'indexSelect',
+      x,
+      gatherKernel({ outShape: y.shape, dim, dimSize: x.shape[dim], xStride: stridesOf(x.shape), idxStride: selectStrides(y.shape.length, dim) }),
+      [x.buffer, index.buffer, y.buffer],
+      y.size,
+    ),
   reference: ({ x, index }, { dim }) => R.refIndexSelect(x, dim, index),
-  vjp: ({ dy, inputs: { x, index }, attrs: { dim } }) => [indexAddOp.call1([full(x.shape, 0, { dtype: dy.dtype, device: dy.device }), index, dy], { dim }), null],
+  vjp: ({ dy, inputs: { x, index }, attrs: { dim } }) => [
+    indexAddOp.call1([full(x.shape, 0, { dtype: dy.dtype, device: dy.device }), index, dy], { dim }),
+    null,
+  ],
 });
 
 /** torch.index_select: the entries index[k] (a 1-D int32 tensor) along `dim`. */
@@ -120,7 +156,14 @@ const indexAddOp: Op<DimAttrs> = defineOp({
   inputs: { x: 'tensor', index: 'tensor', src: 'tensor' },
   shape: likeX,
   forward({ x, index, src }, { dim }, [y]) {
-    const k = scatterAddKernel(word(x.dtype), { outShape: x.shape, dim, count: index.size, idxShape: x.shape, idxStride: selectStrides(x.ndim, dim), srcStride: stridesOf(src.shape) });
+    const k = scatterAddKernel(word(x.dtype), {
+      outShape: x.shape,
+      dim,
+      count: index.size,
+      idxShape: x.shape,
+      idxStride: selectStrides(x.ndim, dim),
+      srcStride: stridesOf(src.shape),
+    });
     run('indexAdd', x, k, [x.buffer, index.buffer, src.buffer, y.buffer], y.size);
   },
   reference: ({ x, index, src }, { dim }) => R.refIndexAdd(x, dim, index, src),
@@ -134,8 +177,10 @@ export function indexAdd(x: Tensor, dim: number, index: Tensor, src: Tensor): Te
   isTensor('indexAdd', src, 'src');
   if (index.ndim > 1) throw new ArgumentError('indexAdd', 'index', `has shape ${fmtShape(index.shape)}`, 'a 1-D index');
   const d = normAxis('indexAdd', dim, x.ndim);
-  const want = [...x.shape]; want[d] = index.size;
-  if (src.ndim !== x.ndim || src.shape.some((n, k) => n !== want[k])) throw new ArgumentError('indexAdd', 'src', `has shape ${fmtShape(src.shape)}`, `${fmtShape(want)} (the input's shape with dim ${d} = index length)`);
+  const want = [...x.shape];
+  want[d] = index.size;
+  if (src.ndim !== x.ndim || src.shape.some((n, k) => n !== want[k]))
+    throw new ArgumentError('indexAdd', 'src', `has shape ${fmtShape(src.shape)}`, `${fmtShape(want)} (the input's shape with dim ${d} = index length)`);
   if (src.dtype !== x.dtype) throw new ArgumentError('indexAdd', 'src', `has dtype ${src.dtype}`, `${x.dtype}, the dtype of input`);
   return indexAddOp.call1([x, reshape(index, [index.size]), src], { dim: d });
 }

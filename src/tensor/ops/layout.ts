@@ -36,14 +36,29 @@ function intList(fn: string, arg: string, v: unknown, min = -Infinity): number[]
 }
 
 /** y[o] = x[base + Σ stride_d · wrap_d(start_d + o_d·step_d)]. */
-function stridedGather(name: string, x: Tensor, y: Tensor, o: { base?: number; start?: readonly number[]; step?: readonly number[]; wrap?: readonly number[]; stride: readonly number[] }): void {
-  const shape = y.shape, r = shape.length;
-  const k = stridedGatherKernel({ shape, base: o.base ?? 0, start: o.start ?? new Array(r).fill(0), step: o.step ?? new Array(r).fill(1), wrap: o.wrap ?? new Array(r).fill(0), stride: o.stride });
+function stridedGather(
+  name: string,
+  x: Tensor,
+  y: Tensor,
+  o: { base?: number; start?: readonly number[]; step?: readonly number[]; wrap?: readonly number[]; stride: readonly number[] },
+): void {
+  const shape = y.shape,
+    r = shape.length;
+  const k = stridedGatherKernel({
+    shape,
+    base: o.base ?? 0,
+    start: o.start ?? new Array(r).fill(0),
+    step: o.step ?? new Array(r).fill(1),
+    wrap: o.wrap ?? new Array(r).fill(0),
+    stride: o.stride,
+  });
   run(name, x, k, [x.buffer, y.buffer], y.size);
 }
 
 /** The rule of an op whose output keeps the input's dtype, with the shape `shape` gives. */
-const keepsDtype = <A>(shape: (x: TensorMeta, a: A) => readonly number[]) => ({ x }: { x: TensorMeta }, a: A): OutputMeta => ({ shape: shape(x, a), dtype: x.dtype });
+const keepsDtype =
+  <A>(shape: (x: TensorMeta, a: A) => readonly number[]) =>
+  ({ x }: { x: TensorMeta }, a: A): OutputMeta => ({ shape: shape(x, a), dtype: x.dtype });
 
 // ---------------------------------------------------------------- permute
 
@@ -56,16 +71,29 @@ const permuteOp: Op<{ dims: number[] }> = defineOp({
     stridedGather('permute', x, y, { stride: dims.map((d) => st[d]) });
   },
   reference: ({ x }, { dims }) => R.refPermute(x, dims),
-  vjp: ({ dy, attrs: { dims } }) => { const inv = new Array<number>(dims.length); dims.forEach((d, i) => { inv[d] = i; }); return [permuteOp.call1([dy], { dims: inv })]; },
+  vjp: ({ dy, attrs: { dims } }) => {
+    const inv = new Array<number>(dims.length);
+    dims.forEach((d, i) => {
+      inv[d] = i;
+    });
+    return [permuteOp.call1([dy], { dims: inv })];
+  },
 });
 
 /** Reorders dims: result dim i is input dim dims[i] (torch.permute). A copy. */
 export function permute(x: Tensor, dims: readonly number[]): Tensor {
   isTensor('permute', x);
   const list = intList('permute', 'dims', dims);
-  if (list.length !== x.ndim) throw new ArgumentError('permute', 'dims', `has ${list.length} entries (${JSON.stringify(dims)})`, `${x.ndim}, one per dim of the input of shape ${fmtShape(x.shape)}`);
+  if (list.length !== x.ndim)
+    throw new ArgumentError(
+      'permute',
+      'dims',
+      `has ${list.length} entries (${JSON.stringify(dims)})`,
+      `${x.ndim}, one per dim of the input of shape ${fmtShape(x.shape)}`,
+    );
   const norm = list.map((d) => normAxis('permute', d, x.ndim, 'dims'));
-  if (new Set(norm).size !== norm.length) throw new ArgumentError('permute', 'dims', `is ${JSON.stringify(dims)}, which is not a permutation`, `each of 0..${x.ndim - 1} exactly once`);
+  if (new Set(norm).size !== norm.length)
+    throw new ArgumentError('permute', 'dims', `is ${JSON.stringify(dims)}, which is not a permutation`, `each of 0..${x.ndim - 1} exactly once`);
   if (x.ndim === 0) return x;
   return permuteOp.call1([x], { dims: norm });
 }
@@ -74,14 +102,26 @@ const transposeOp: Op<{ dim0: number; dim1: number }> = defineComposite({
   name: 'transpose',
   inputs: { x: 'tensor' },
   shape: keepsDtype((x, { dim0, dim1 }: { dim0: number; dim1: number }) => {
-    const r = x.shape.length, a = dim0 < 0 ? dim0 + r : dim0, b = dim1 < 0 ? dim1 + r : dim1;
+    const r = x.shape.length,
+      a = dim0 < 0 ? dim0 + r : dim0,
+      b = dim1 < 0 ? dim1 + r : dim1;
     return x.shape.map((_, d) => x.shape[d === a ? b : d === b ? a : d]);
   }),
   impl: ({ x }, { dim0, dim1 }) => transpose(x, dim0, dim1),
   reference: ({ x: r }, { dim0, dim1 }) => {
     const dims = r.shape.map((_, i) => i);
-    const a = dim0 < 0 ? dim0 + r.shape.length : dim0, b = dim1 < 0 ? dim1 + r.shape.length : dim1;
-    return R.build(dims.map((d) => r.shape[d === a ? b : d === b ? a : d]), r.dtype, (o) => { const i = o.slice(); i[a] = o[b]; i[b] = o[a]; return R.at(r, i); });
+    const a = dim0 < 0 ? dim0 + r.shape.length : dim0,
+      b = dim1 < 0 ? dim1 + r.shape.length : dim1;
+    return R.build(
+      dims.map((d) => r.shape[d === a ? b : d === b ? a : d]),
+      r.dtype,
+      (o) => {
+        const i = o.slice();
+        i[a] = o[b];
+        i[b] = o[a];
+        return R.at(r, i);
+      },
+    );
   },
 });
 void transposeOp;
@@ -89,7 +129,8 @@ void transposeOp;
 /** Swaps two dims (torch.transpose). */
 export function transpose(x: Tensor, dim0: number, dim1: number): Tensor {
   isTensor('transpose', x);
-  const a = normAxis('transpose', dim0, x.ndim, 'dim0'), b = normAxis('transpose', dim1, x.ndim, 'dim1');
+  const a = normAxis('transpose', dim0, x.ndim, 'dim0'),
+    b = normAxis('transpose', dim1, x.ndim, 'dim1');
   if (x.ndim === 0) return x;
   const dims = x.shape.map((_, i) => (i === a ? b : i === b ? a : i));
   return permuteOp.call1([x], { dims });
@@ -108,7 +149,8 @@ export function t(x: Tensor): Tensor {
 export function flatten(x: Tensor, startDim = 0, endDim = -1): Tensor {
   isTensor('flatten', x);
   if (x.ndim === 0) return reshape(x, [1]);
-  const s = normAxis('flatten', startDim, x.ndim, 'startDim'), e = normAxis('flatten', endDim, x.ndim, 'endDim');
+  const s = normAxis('flatten', startDim, x.ndim, 'startDim'),
+    e = normAxis('flatten', endDim, x.ndim, 'endDim');
   if (s > e) throw new ArgumentError('flatten', 'startDim', `is ${startDim} (dim ${s}), after endDim ${endDim} (dim ${e})`, 'startDim ≤ endDim');
   return reshape(x, [...x.shape.slice(0, s), sizeOf(x.shape.slice(s, e + 1)), ...x.shape.slice(e + 1)]);
 }
@@ -117,7 +159,10 @@ export function flatten(x: Tensor, startDim = 0, endDim = -1): Tensor {
 export function squeeze(x: Tensor, dim?: number | readonly number[]): Tensor {
   isTensor('squeeze', x);
   const dims = dim === undefined ? x.shape.map((_, i) => i) : intList('squeeze', 'dim', dim).map((d) => normAxis('squeeze', d, x.ndim));
-  return reshape(x, x.shape.filter((d, i) => !(d === 1 && dims.includes(i))));
+  return reshape(
+    x,
+    x.shape.filter((d, i) => !(d === 1 && dims.includes(i))),
+  );
 }
 
 /** Inserts a size-1 dim at `dim` (in [-ndim-1, ndim], torch.unsqueeze). A view. */
@@ -131,7 +176,13 @@ export function unsqueeze(x: Tensor, dim: number): Tensor {
 export function expand(x: Tensor, shape: readonly number[]): Tensor {
   isTensor('expand', x);
   const s = intList('expand', 'shape', shape, -1);
-  if (s.length < x.ndim) throw new ArgumentError('expand', 'shape', `is ${fmtShape(s)} (${s.length} dims)`, `at least ${x.ndim} dims, the input's rank (shape ${fmtShape(x.shape)})`);
+  if (s.length < x.ndim)
+    throw new ArgumentError(
+      'expand',
+      'shape',
+      `is ${fmtShape(s)} (${s.length} dims)`,
+      `at least ${x.ndim} dims, the input's rank (shape ${fmtShape(x.shape)})`,
+    );
   const lead = s.length - x.ndim;
   const target = s.map((d, i) => {
     if (d !== -1) return d;
@@ -143,7 +194,11 @@ export function expand(x: Tensor, shape: readonly number[]): Tensor {
 
 // ---------------------------------------------------------------- slicing
 
-interface SliceAttrs { start: number[]; step: number[]; shape: number[] }
+interface SliceAttrs {
+  start: number[];
+  step: number[];
+  shape: number[];
+}
 
 const sliceOp: Op<SliceAttrs> = defineOp({
   name: 'slice',
@@ -154,7 +209,11 @@ const sliceOp: Op<SliceAttrs> = defineOp({
   vjp: ({ dy, inputs: { x }, attrs: a }) => [sliceBackwardOp.call1([dy], { shape: [...x.shape], start: a.start, step: a.step })],
 });
 
-interface SliceBackwardAttrs { shape: number[]; start: number[]; step: number[] }
+interface SliceBackwardAttrs {
+  shape: number[];
+  start: number[];
+  step: number[];
+}
 
 const sliceBackwardOp: Op<SliceBackwardAttrs> = defineOp({
   name: 'sliceBackward',
@@ -175,12 +234,17 @@ const sliceBackwardOp: Op<SliceBackwardAttrs> = defineOp({
 
 /** One dim of a Python slice: resolves negative/None bounds and clamps, as `x[start:end:step]`. */
 function resolveSlice(fn: string, n: number, start: number | undefined, end: number | undefined, step: number): [number, number] {
-  for (const [arg, v] of [['start', start], ['end', end]] as const) {
+  for (const [arg, v] of [
+    ['start', start],
+    ['end', end],
+  ] as const) {
     if (v !== undefined && !Number.isInteger(v)) throw new ArgumentError(fn, arg, `is ${v}`, 'an integer or undefined');
   }
-  if (!Number.isInteger(step) || step <= 0) throw new ArgumentError(fn, 'step', `is ${step}`, 'a positive integer (PyTorch slicing has no negative steps; use flip)');
+  if (!Number.isInteger(step) || step <= 0)
+    throw new ArgumentError(fn, 'step', `is ${step}`, 'a positive integer (PyTorch slicing has no negative steps; use flip)');
   const clampIdx = (v: number | undefined, dflt: number) => (v === undefined ? dflt : Math.min(Math.max(v < 0 ? v + n : v, 0), n));
-  const s = clampIdx(start, 0), e = clampIdx(end, n);
+  const s = clampIdx(start, 0),
+    e = clampIdx(end, n);
   return [s, Math.max(0, Math.ceil((e - s) / step))];
 }
 
@@ -195,12 +259,17 @@ export type SliceSpec = readonly [start?: number, end?: number, step?: number] |
  */
 export function sliceAxes(x: Tensor, specs: readonly SliceSpec[]): Tensor {
   isTensor('sliceAxes', x);
-  if (specs.length > x.ndim) throw new ArgumentError('sliceAxes', 'specs', `has ${specs.length} entries`, `at most ${x.ndim}, the rank of the input (shape ${fmtShape(x.shape)})`);
-  const start: number[] = [], step: number[] = [], shape: number[] = [];
+  if (specs.length > x.ndim)
+    throw new ArgumentError('sliceAxes', 'specs', `has ${specs.length} entries`, `at most ${x.ndim}, the rank of the input (shape ${fmtShape(x.shape)})`);
+  const start: number[] = [],
+    step: number[] = [],
+    shape: number[] = [];
   x.shape.forEach((n, d) => {
     const [s, e, k = 1] = specs[d] ?? [];
     const [s0, len] = resolveSlice('sliceAxes', n, s, e, k);
-    start.push(s0); step.push(k); shape.push(len);
+    start.push(s0);
+    step.push(k);
+    shape.push(len);
   });
   if (shape.every((n, d) => n === x.shape[d])) return x;
   return sliceOp.call1([x], { start, step, shape });
@@ -213,8 +282,12 @@ export function slice(x: Tensor, dim: number, start?: number, end?: number, step
   const d = normAxis('slice', dim, x.ndim);
   const [s, len] = resolveSlice('slice', x.shape[d], start, end, step);
   if (len === x.shape[d] && step === 1) return x;
-  const starts = x.shape.map(() => 0), steps = x.shape.map(() => 1), shape = [...x.shape];
-  starts[d] = s; steps[d] = step; shape[d] = len;
+  const starts = x.shape.map(() => 0),
+    steps = x.shape.map(() => 1),
+    shape = [...x.shape];
+  starts[d] = s;
+  steps[d] = step;
+  shape[d] = len;
   return sliceOp.call1([x], { start: starts, step: steps, shape });
 }
 
@@ -223,9 +296,11 @@ export function narrow(x: Tensor, dim: number, start: number, length: number): T
   isTensor('narrow', x);
   const d = normAxis('narrow', dim, x.ndim);
   const n = x.shape[d];
-  if (!Number.isInteger(start) || start < -n || start > n) throw new ArgumentError('narrow', 'start', `is ${start}`, `an integer in [${-n}, ${n}] for dim ${d} of size ${n}`);
+  if (!Number.isInteger(start) || start < -n || start > n)
+    throw new ArgumentError('narrow', 'start', `is ${start}`, `an integer in [${-n}, ${n}] for dim ${d} of size ${n}`);
   const s = start < 0 ? start + n : start;
-  if (!Number.isInteger(length) || length < 0 || s + length > n) throw new ArgumentError('narrow', 'length', `is ${length}`, `an integer in [0, ${n - s}] (start ${s}, dim size ${n})`);
+  if (!Number.isInteger(length) || length < 0 || s + length > n)
+    throw new ArgumentError('narrow', 'length', `is ${length}`, `an integer in [0, ${n - s}] (start ${s}, dim size ${n})`);
   return slice(x, d, s, s + length);
 }
 
@@ -237,7 +312,9 @@ const flipOp: Op<{ dims: number[] }> = defineOp({
   shape: keepsDtype((x, _: { dims: number[] }) => x.shape),
   forward({ x }, { dims }, [y]) {
     stridedGather('flip', x, y, {
-      start: x.shape.map((n, d) => (dims.includes(d) ? n - 1 : 0)), step: x.shape.map((_, d) => (dims.includes(d) ? -1 : 1)), stride: stridesOf(x.shape),
+      start: x.shape.map((n, d) => (dims.includes(d) ? n - 1 : 0)),
+      step: x.shape.map((_, d) => (dims.includes(d) ? -1 : 1)),
+      stride: stridesOf(x.shape),
     });
   },
   reference: ({ x }, { dims }) => R.refFlip(x, dims),
@@ -258,7 +335,9 @@ const rollOp: Op<{ shifts: number[]; dims: number[] }> = defineOp({
   shape: keepsDtype((x, _: { shifts: number[]; dims: number[] }) => x.shape),
   forward({ x }, { shifts, dims }, [y]) {
     const start = x.shape.map(() => 0);
-    dims.forEach((d, q) => { start[d] -= shifts[q]; });
+    dims.forEach((d, q) => {
+      start[d] -= shifts[q];
+    });
     stridedGather('roll', x, y, { start: start.map((s, d) => (x.shape[d] ? s % x.shape[d] : 0)), wrap: x.shape, stride: stridesOf(x.shape) });
   },
   reference: ({ x }, { shifts, dims }) => R.refRoll(x, shifts, dims),
@@ -287,7 +366,10 @@ const tileOp: Op<{ reps: number[] }> = defineOp({
   reference: ({ x }, { reps }) => R.refTile(x, reps),
   vjp: ({ dy, inputs: { x }, attrs: { reps } }) => {
     const xs = x.shape;
-    const split = reshape(dy, xs.flatMap((n, d) => [reps[d], n]));
+    const split = reshape(
+      dy,
+      xs.flatMap((n, d) => [reps[d], n]),
+    );
     return [reshape(sum(split, { dim: xs.map((_, d) => 2 * d) }), xs)];
   },
 });
@@ -307,7 +389,13 @@ export function tile(x: Tensor, reps: number | readonly number[]): Tensor {
 export function repeat(x: Tensor, repeats: readonly number[]): Tensor {
   isTensor('repeat', x);
   const r = intList('repeat', 'repeats', repeats, 0);
-  if (r.length < x.ndim) throw new ArgumentError('repeat', 'repeats', `has ${r.length} entries (${JSON.stringify(repeats)})`, `at least ${x.ndim}, the input's rank (shape ${fmtShape(x.shape)})`);
+  if (r.length < x.ndim)
+    throw new ArgumentError(
+      'repeat',
+      'repeats',
+      `has ${r.length} entries (${JSON.stringify(repeats)})`,
+      `at least ${x.ndim}, the input's rank (shape ${fmtShape(x.shape)})`,
+    );
   return tile(x, r);
 }
 
@@ -323,7 +411,8 @@ export function repeatInterleave(x: Tensor, repeats: number, dim?: number): Tens
   const d = normAxis('repeatInterleave', dim, x.ndim);
   if (x.ndim === 0) return repeatInterleave(reshape(x, [1]), repeats, 0);
   const shape = [...x.shape.slice(0, d + 1), repeats, ...x.shape.slice(d + 1)];
-  const out = [...x.shape]; out[d] *= repeats;
+  const out = [...x.shape];
+  out[d] *= repeats;
   return internal(() => reshape(broadcastTo(unsqueeze(x, d + 1), shape), out));
 }
 
@@ -342,22 +431,40 @@ const concatOp: Op<{ dim: number }> = defineOp({
     const st = stridesOf(y.shape);
     let offset = 0;
     for (const t of xs) {
-      if (t.size > 0) run('concat', t, copyRegionKernel({ shape: t.shape, base: offset * st[dim], dstStride: st }, t.dtype === 'float16' ? 'f16' : 'u32'), [t.buffer, y.buffer], t.size);
+      if (t.size > 0)
+        run(
+          'concat',
+          t,
+          copyRegionKernel({ shape: t.shape, base: offset * st[dim], dstStride: st }, t.dtype === 'float16' ? 'f16' : 'u32'),
+          [t.buffer, y.buffer],
+          t.size,
+        );
       offset += t.shape[dim];
     }
   },
   reference: ({ xs }, { dim }) => R.refConcat([...xs], dim),
   vjp: ({ dy, inputs: { xs }, attrs: { dim } }) => {
     let offset = 0;
-    return xs.map((t) => { const n = t.shape[dim]; offset += n; return slice(dy, dim, offset - n, offset); });
+    return xs.map((t) => {
+      const n = t.shape[dim];
+      offset += n;
+      return slice(dy, dim, offset - n, offset);
+    });
   },
 });
 
 function checkList(fn: string, tensors: readonly Tensor[]): void {
-  if (!Array.isArray(tensors) || tensors.length === 0) throw new ArgumentError(fn, 'tensors', `is ${Array.isArray(tensors) ? 'an empty array' : typeof tensors}`, 'a non-empty array of Tensors');
-  checkOperands(fn, tensors, tensors.map((_, i) => `tensors[${i}]`), fn === 'concat' ? ALL_DTYPES : DTYPES);
+  if (!Array.isArray(tensors) || tensors.length === 0)
+    throw new ArgumentError(fn, 'tensors', `is ${Array.isArray(tensors) ? 'an empty array' : typeof tensors}`, 'a non-empty array of Tensors');
+  checkOperands(
+    fn,
+    tensors,
+    tensors.map((_, i) => `tensors[${i}]`),
+    fn === 'concat' ? ALL_DTYPES : DTYPES,
+  );
   tensors.forEach((t, i) => {
-    if (t.dtype !== tensors[0].dtype) throw new ArgumentError(fn, `tensors[${i}]`, `has dtype ${t.dtype}`, `${tensors[0].dtype}, the dtype of tensors[0] (cast first)`);
+    if (t.dtype !== tensors[0].dtype)
+      throw new ArgumentError(fn, `tensors[${i}]`, `has dtype ${t.dtype}`, `${tensors[0].dtype}, the dtype of tensors[0] (cast first)`);
   });
 }
 
@@ -370,7 +477,12 @@ export function concat(tensors: readonly Tensor[], dim = 0): Tensor {
   tensors.forEach((t, i) => {
     if (t.ndim !== first.ndim || t.shape.some((n, k) => k !== d && n !== first.shape[k])) {
       const want = first.shape.map((n, k) => (k === d ? '*' : String(n)));
-      throw new ArgumentError('concat', `tensors[${i}]`, `has shape ${fmtShape(t.shape)}`, `shape [${want.join(', ')}] (that of tensors[0], ${fmtShape(first.shape)}, except along dim ${d})`);
+      throw new ArgumentError(
+        'concat',
+        `tensors[${i}]`,
+        `has shape ${fmtShape(t.shape)}`,
+        `shape [${want.join(', ')}] (that of tensors[0], ${fmtShape(first.shape)}, except along dim ${d})`,
+      );
     }
   });
   if (tensors.length === 1) return first;
@@ -383,14 +495,20 @@ const stackOp = defineComposite({
   inputs: { xs: 'tensor[]' },
   shape: ({ xs }, { dim }: { dim: number }) => {
     const d = dim < 0 ? dim + xs[0].shape.length + 1 : dim;
-    const shape = [...xs[0].shape]; shape.splice(d, 0, xs.length);
+    const shape = [...xs[0].shape];
+    shape.splice(d, 0, xs.length);
     return { shape, dtype: xs[0].dtype };
   },
   impl: ({ xs }, { dim }) => stack(xs, dim),
   reference: ({ xs: rs }, { dim }) => {
     const d = dim < 0 ? dim + rs[0].shape.length + 1 : dim;
-    const shape = [...rs[0].shape]; shape.splice(d, 0, rs.length);
-    return R.build(shape, rs[0].dtype, (o) => { const i = o.slice(); const [k] = i.splice(d, 1); return R.at(rs[k], i); });
+    const shape = [...rs[0].shape];
+    shape.splice(d, 0, rs.length);
+    return R.build(shape, rs[0].dtype, (o) => {
+      const i = o.slice();
+      const [k] = i.splice(d, 1);
+      return R.at(rs[k], i);
+    });
   },
 });
 void stackOp;
@@ -401,7 +519,8 @@ export function stack(tensors: readonly Tensor[], dim = 0): Tensor {
   const first = tensors[0];
   const d = normAxis('stack', dim, first.ndim + 1);
   tensors.forEach((t, i) => {
-    if (t.ndim !== first.ndim || t.shape.some((n, k) => n !== first.shape[k])) throw new ArgumentError('stack', `tensors[${i}]`, `has shape ${fmtShape(t.shape)}`, `${fmtShape(first.shape)}, the shape of tensors[0]`);
+    if (t.ndim !== first.ndim || t.shape.some((n, k) => n !== first.shape[k]))
+      throw new ArgumentError('stack', `tensors[${i}]`, `has shape ${fmtShape(t.shape)}`, `${fmtShape(first.shape)}, the shape of tensors[0]`);
   });
   return internal(() => {
     const parts = tensors.map((t) => unsqueeze(t, d));
@@ -411,32 +530,48 @@ export function stack(tensors: readonly Tensor[], dim = 0): Tensor {
 
 const splitSizes = (fn: string, n: number, sizeOrSections: number | readonly number[]): number[] => {
   if (typeof sizeOrSections === 'number') {
-    if (!Number.isInteger(sizeOrSections) || sizeOrSections <= 0) throw new ArgumentError(fn, 'splitSizeOrSections', `is ${sizeOrSections}`, 'a positive integer or an array of sizes');
+    if (!Number.isInteger(sizeOrSections) || sizeOrSections <= 0)
+      throw new ArgumentError(fn, 'splitSizeOrSections', `is ${sizeOrSections}`, 'a positive integer or an array of sizes');
     if (n === 0) return [0];
     return Array.from({ length: Math.ceil(n / sizeOrSections) }, (_, i) => Math.min(sizeOrSections, n - i * sizeOrSections));
   }
   const list = intList(fn, 'splitSizeOrSections', sizeOrSections, 0);
   const total = list.reduce((a, b) => a + b, 0);
-  if (total !== n) throw new ArgumentError(fn, 'splitSizeOrSections', `sums to ${total} (${JSON.stringify(list)})`, `sizes summing to ${n}, the size of the split dim`);
+  if (total !== n)
+    throw new ArgumentError(fn, 'splitSizeOrSections', `sums to ${total} (${JSON.stringify(list)})`, `sizes summing to ${n}, the size of the split dim`);
   return list;
 };
 
 function splitBy(x: Tensor, sizes: readonly number[], d: number): Tensor[] {
   let offset = 0;
-  return sizes.map((k) => { offset += k; return slice(x, d, offset - k, offset); });
+  return sizes.map((k) => {
+    offset += k;
+    return slice(x, d, offset - k, offset);
+  });
 }
 
 const splitOp = defineComposite({
   name: 'split',
   inputs: { x: 'tensor' },
-  shape: ({ x }, { sizes, dim }: { sizes: number[]; dim: number }) => sizes.map((k) => { const shape = [...x.shape]; shape[dim] = k; return { shape, dtype: x.dtype }; }),
+  shape: ({ x }, { sizes, dim }: { sizes: number[]; dim: number }) =>
+    sizes.map((k) => {
+      const shape = [...x.shape];
+      shape[dim] = k;
+      return { shape, dtype: x.dtype };
+    }),
   impl: ({ x }, { sizes, dim }) => split(x, sizes, dim),
   reference: ({ x: r }, { sizes, dim }) => {
     let offset = 0;
     return sizes.map((k) => {
-      const o0 = offset; offset += k;
-      const shape = [...r.shape]; shape[dim] = k;
-      return R.build(shape, r.dtype, (o) => { const i = o.slice(); i[dim] += o0; return R.at(r, i); });
+      const o0 = offset;
+      offset += k;
+      const shape = [...r.shape];
+      shape[dim] = k;
+      return R.build(shape, r.dtype, (o) => {
+        const i = o.slice();
+        i[dim] += o0;
+        return R.at(r, i);
+      });
     });
   },
 });
@@ -460,7 +595,12 @@ export function chunk(x: Tensor, chunks: number, dim = 0): Tensor[] {
 
 // ---------------------------------------------------------------- pad
 
-interface PadAttrs { before: number[]; after: number[]; mode: PadMode; value: number }
+interface PadAttrs {
+  before: number[];
+  after: number[];
+  mode: PadMode;
+  value: number;
+}
 
 export const padOp: Op<PadAttrs> = defineOp({
   name: 'pad',
@@ -472,7 +612,11 @@ export const padOp: Op<PadAttrs> = defineOp({
   vjp: ({ dy, inputs: { x }, attrs: a }) => [padBackwardOp.call1([dy], { inShape: [...x.shape], before: a.before, mode: a.mode })],
 });
 
-interface PadBackwardAttrs { inShape: number[]; before: number[]; mode: PadMode }
+interface PadBackwardAttrs {
+  inShape: number[];
+  before: number[];
+  mode: PadMode;
+}
 
 const padBackwardOp: Op<PadBackwardAttrs> = defineOp({
   name: 'padBackward',
@@ -490,7 +634,10 @@ const padBackwardOp: Op<PadBackwardAttrs> = defineOp({
   },
 });
 
-export interface PadOptions { mode?: PadMode; value?: number }
+export interface PadOptions {
+  mode?: PadMode;
+  value?: number;
+}
 
 /**
  * torch.nn.functional.pad. `pads` lists (before, after) pairs starting from the LAST dim:
@@ -501,19 +648,36 @@ export interface PadOptions { mode?: PadMode; value?: number }
 export function pad(x: Tensor, pads: readonly number[], { mode = 'constant', value = 0 }: PadOptions = {}): Tensor {
   isTensor('pad', x);
   const p = intList('pad', 'pads', pads);
-  if (p.length % 2 !== 0 || p.length / 2 > x.ndim) throw new ArgumentError('pad', 'pads', `has ${p.length} entries (${JSON.stringify(pads)})`, `an even number of entries, at most ${2 * x.ndim} (two per dim of the input of shape ${fmtShape(x.shape)})`);
-  if (!['constant', 'reflect', 'replicate'].includes(mode)) throw new ArgumentError('pad', 'mode', `is ${JSON.stringify(mode)}`, "'constant', 'reflect' or 'replicate'");
+  if (p.length % 2 !== 0 || p.length / 2 > x.ndim)
+    throw new ArgumentError(
+      'pad',
+      'pads',
+      `has ${p.length} entries (${JSON.stringify(pads)})`,
+      `an even number of entries, at most ${2 * x.ndim} (two per dim of the input of shape ${fmtShape(x.shape)})`,
+    );
+  if (!['constant', 'reflect', 'replicate'].includes(mode))
+    throw new ArgumentError('pad', 'mode', `is ${JSON.stringify(mode)}`, "'constant', 'reflect' or 'replicate'");
   if (typeof value !== 'number') throw new ArgumentError('pad', 'value', `is ${typeof value}`, 'a number');
-  const before = x.shape.map(() => 0), after = x.shape.map(() => 0);
+  const before = x.shape.map(() => 0),
+    after = x.shape.map(() => 0);
   for (let k = 0; k < p.length / 2; k++) {
     const d = x.ndim - 1 - k;
-    before[d] = p[2 * k]; after[d] = p[2 * k + 1];
+    before[d] = p[2 * k];
+    after[d] = p[2 * k + 1];
     const n = x.shape[d];
     if (n + before[d] + after[d] < 0) throw new ArgumentError('pad', 'pads', `crop dim ${d} (size ${n}) by ${-(before[d] + after[d])}`, 'a resulting size ≥ 0');
     if (mode !== 'constant') {
-      if (before[d] < 0 || after[d] < 0) throw new ArgumentError('pad', 'pads', `has negative entries ${JSON.stringify(pads)} in ${mode} mode`, 'non-negative pads (only constant mode crops)');
-      if (mode === 'reflect' && (before[d] >= n || after[d] >= n)) throw new ArgumentError('pad', 'pads', `of (${before[d]}, ${after[d]}) on dim ${d} of size ${n} are too large for reflect mode`, `pads < ${n}, the size of dim ${d} (input shape ${fmtShape(x.shape)})`);
-      if (mode === 'replicate' && n === 0 && before[d] + after[d] > 0) throw new ArgumentError('pad', 'input', `is empty along dim ${d} (shape ${fmtShape(x.shape)})`, 'a non-empty dim to replicate');
+      if (before[d] < 0 || after[d] < 0)
+        throw new ArgumentError('pad', 'pads', `has negative entries ${JSON.stringify(pads)} in ${mode} mode`, 'non-negative pads (only constant mode crops)');
+      if (mode === 'reflect' && (before[d] >= n || after[d] >= n))
+        throw new ArgumentError(
+          'pad',
+          'pads',
+          `of (${before[d]}, ${after[d]}) on dim ${d} of size ${n} are too large for reflect mode`,
+          `pads < ${n}, the size of dim ${d} (input shape ${fmtShape(x.shape)})`,
+        );
+      if (mode === 'replicate' && n === 0 && before[d] + after[d] > 0)
+        throw new ArgumentError('pad', 'input', `is empty along dim ${d} (shape ${fmtShape(x.shape)})`, 'a non-empty dim to replicate');
     }
   }
   if (before.every((b, d) => b === 0 && after[d] === 0)) return x;

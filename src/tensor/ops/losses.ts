@@ -22,7 +22,6 @@ import { reshape } from './shape-ops';
 export type Reduction = 'mean' | 'sum' | 'none';
 const REDUCTIONS: readonly Reduction[] = ['mean', 'sum', 'none'];
 
-
 function reduce(l: Tensor, reduction: Reduction): Tensor {
   return reduction === 'none' ? l : reduction === 'sum' ? sum(l) : mean(l);
 }
@@ -54,24 +53,34 @@ function checkSame(fn: string, input: Tensor, arg: string, t: Tensor): void {
 /** `w` must broadcast to the input's shape without growing it. */
 function checkBroadcastsTo(fn: string, arg: string, w: Tensor, input: Tensor): void {
   const out = broadcastShapes(fn, input.shape, w.shape, ['input', arg]);
-  if (!sameShape(out, input.shape)) throw new ArgumentError(fn, arg, `has shape ${fmtShape(w.shape)}`, `a shape that broadcasts to the input's shape ${fmtShape(input.shape)}`);
+  if (!sameShape(out, input.shape))
+    throw new ArgumentError(fn, arg, `has shape ${fmtShape(w.shape)}`, `a shape that broadcasts to the input's shape ${fmtShape(input.shape)}`);
 }
 
 /** Float64 broadcast read of `w` (right-aligned) at flat index k of `shape`. */
 function refAt(w: RefTensor, shape: readonly number[], k: number): number {
-  let off = 0, stride = 1, rem = k;
+  let off = 0,
+    stride = 1,
+    rem = k;
   const idx = new Array<number>(shape.length);
-  for (let d = shape.length - 1; d >= 0; d--) { idx[d] = rem % shape[d]; rem = Math.floor(rem / shape[d]); }
+  for (let d = shape.length - 1; d >= 0; d--) {
+    idx[d] = rem % shape[d];
+    rem = Math.floor(rem / shape[d]);
+  }
   for (let d = w.shape.length - 1; d >= 0; d--) {
     const i = w.shape[d] === 1 ? 0 : idx[shape.length - w.shape.length + d];
-    off += i * stride; stride *= w.shape[d];
+    off += i * stride;
+    stride *= w.shape[d];
   }
   return w.data[off];
 }
 
 // ---- binary cross-entropy ----------------------------------------------------------------------
 
-interface BceAttrs { reduction: Reduction; weighted: boolean; }
+interface BceAttrs {
+  reduction: Reduction;
+  weighted: boolean;
+}
 /** PyTorch's EPSILON in binary_cross_entropy_backward: the floor of p(1 − p) in the gradient's denominator. */
 const BCE_EPS = 1e-12;
 
@@ -85,7 +94,8 @@ const bceOp = defineComposite({
     // usual, on p swapped for 0.5 outside so no NaN leaks through the masked branch; outside, the clamped
     // logs of a constant p give the value and a zero-valued (p − sg p)·sg((p − t)/1e-12) term the gradient.
     const inside = ge(mul(p, sub(1, p)), BCE_EPS);
-    const ps = where(inside, p, 0.5), pc = detached(p);
+    const ps = where(inside, p, 0.5),
+      pc = detached(p);
     const lp = where(inside, log(ps), clamp(log(pc), -100));
     const l1p = where(inside, log(sub(1, ps)), clamp(log(sub(1, pc)), -100));
     const edge = where(inside, 0, mul(sub(p, pc), detached(div(sub(p, t), BCE_EPS))));
@@ -103,7 +113,10 @@ const bceOp = defineComposite({
   },
 });
 
-export interface BceOptions { weight?: Tensor; reduction?: Reduction; }
+export interface BceOptions {
+  weight?: Tensor;
+  reduction?: Reduction;
+}
 
 /**
  * −w·(t·log p + (1−t)·log(1−p)), with each log clamped at −100 as PyTorch (so p = 0, t = 1 gives 100).
@@ -112,13 +125,20 @@ export interface BceOptions { weight?: Tensor; reduction?: Reduction; }
  */
 export function binaryCrossEntropy(p: Tensor, target: Tensor, { weight, reduction = 'mean' }: BceOptions = {}): Tensor {
   const fn = 'binaryCrossEntropy';
-  checkFloat(fn, 'input', p); checkFloat(fn, 'target', target); checkSame(fn, p, 'target', target);
-  if (weight !== undefined) { checkFloat(fn, 'weight', weight); checkBroadcastsTo(fn, 'weight', weight, p); }
+  checkFloat(fn, 'input', p);
+  checkFloat(fn, 'target', target);
+  checkSame(fn, p, 'target', target);
+  if (weight !== undefined) {
+    checkFloat(fn, 'weight', weight);
+    checkBroadcastsTo(fn, 'weight', weight, p);
+  }
   checkOperands(fn, weight ? [p, target, weight] : [p, target], ['input', 'target', 'weight']);
   return bceOp.call1(weight ? [p, target, weight] : [p, target], { reduction: checkReduction(fn, reduction), weighted: !!weight });
 }
 
-interface BceLogitsAttrs extends BceAttrs { posWeighted: boolean; }
+interface BceLogitsAttrs extends BceAttrs {
+  posWeighted: boolean;
+}
 
 /** weights: [weight] and/or [posWeight], in that order, as attrs.weighted / attrs.posWeighted say. */
 const bceLogitsOp = defineComposite({
@@ -136,11 +156,12 @@ const bceLogitsOp = defineComposite({
     return reduce(l, a.reduction);
   },
   reference: ({ x: X, target: Y, weights }, a) => {
-    const W = a.weighted ? weights[0] : null, PW = a.posWeighted ? weights[a.weighted ? 1 : 0] : null;
+    const W = a.weighted ? weights[0] : null,
+      PW = a.posWeighted ? weights[a.weighted ? 1 : 0] : null;
     const vals = X.data.map((x, k) => {
       const y = Y.data[k];
-      const logSig = x >= 0 ? -Math.log1p(Math.exp(-x)) : x - Math.log1p(Math.exp(x));       // log σ(x)
-      const logOneMinusSig = logSig - x;                                                     // log(1 − σ(x))
+      const logSig = x >= 0 ? -Math.log1p(Math.exp(-x)) : x - Math.log1p(Math.exp(x)); // log σ(x)
+      const logOneMinusSig = logSig - x; // log(1 − σ(x))
       const pw = PW ? refAt(PW, X.shape, k) : 1;
       const l = -(pw * y * logSig + (1 - y) * logOneMinusSig);
       return W ? l * refAt(W, X.shape, k) : l;
@@ -149,7 +170,9 @@ const bceLogitsOp = defineComposite({
   },
 });
 
-export interface BceLogitsOptions extends BceOptions { posWeight?: Tensor; }
+export interface BceLogitsOptions extends BceOptions {
+  posWeight?: Tensor;
+}
 
 /**
  * BCE on logits, stable for any x: (1 − t)·x + (1 + (posWeight − 1)·t)·softplus(−x), which equals
@@ -158,9 +181,17 @@ export interface BceLogitsOptions extends BceOptions { posWeight?: Tensor; }
  */
 export function binaryCrossEntropyWithLogits(logits: Tensor, target: Tensor, { weight, posWeight, reduction = 'mean' }: BceLogitsOptions = {}): Tensor {
   const fn = 'binaryCrossEntropyWithLogits';
-  checkFloat(fn, 'input', logits); checkFloat(fn, 'target', target); checkSame(fn, logits, 'target', target);
-  if (weight !== undefined) { checkFloat(fn, 'weight', weight); checkBroadcastsTo(fn, 'weight', weight, logits); }
-  if (posWeight !== undefined) { checkFloat(fn, 'posWeight', posWeight); checkBroadcastsTo(fn, 'posWeight', posWeight, logits); }
+  checkFloat(fn, 'input', logits);
+  checkFloat(fn, 'target', target);
+  checkSame(fn, logits, 'target', target);
+  if (weight !== undefined) {
+    checkFloat(fn, 'weight', weight);
+    checkBroadcastsTo(fn, 'weight', weight, logits);
+  }
+  if (posWeight !== undefined) {
+    checkFloat(fn, 'posWeight', posWeight);
+    checkBroadcastsTo(fn, 'posWeight', posWeight, logits);
+  }
   const inputs = [logits, target, ...(weight ? [weight] : []), ...(posWeight ? [posWeight] : [])];
   checkOperands(fn, inputs, ['input', 'target', ...(weight ? ['weight'] : []), ...(posWeight ? ['posWeight'] : [])]);
   return bceLogitsOp.call1(inputs, { reduction: checkReduction(fn, reduction), weighted: !!weight, posWeighted: !!posWeight });
@@ -168,7 +199,12 @@ export function binaryCrossEntropyWithLogits(logits: Tensor, target: Tensor, { w
 
 // ---- negative log-likelihood and cross-entropy ---------------------------------------------------
 
-interface NllAttrs { reduction: Reduction; weighted: boolean; ignoreIndex: number; labelSmoothing: number; }
+interface NllAttrs {
+  reduction: Reduction;
+  weighted: boolean;
+  ignoreIndex: number;
+  labelSmoothing: number;
+}
 
 /** Class dim: 1, or 0 for an unbatched input of shape [C]. */
 const classDim = (x: { shape: readonly number[] }) => (x.shape.length === 1 ? 0 : 1);
@@ -182,13 +218,16 @@ function nllCore(logp: Tensor, t: Tensor, w: Tensor | null, a: NllAttrs): Tensor
   const cd = classDim(logp);
   const C = logp.shape[cd];
   const atClass = logp.shape.map((_, i) => (i === cd ? C : 1));
-  const tUn = reshape(t, logp.shape.map((d, i) => (i === cd ? 1 : d)));
+  const tUn = reshape(
+    t,
+    logp.shape.map((d, i) => (i === cd ? 1 : d)),
+  );
   const mask = cast(eq(reshape(arange(0, C, 1, { dtype: 'int32', device: logp.device }), atClass), tUn), 'float32');
   const valid = cast(ne(t, a.ignoreIndex), 'float32');
   const wRow = w ? reshape(w, atClass) : null;
-  const wt = mul(sum(wRow ? mul(mask, wRow) : mask, { dim: cd }), valid);                 // w[t_i], 0 if ignored
-  const picked = sum(mul(logp, mask), { dim: cd });                                        // logp[i, t_i]
-  let l = neg(mul(picked, wt));
+  const wt = mul(sum(wRow ? mul(mask, wRow) : mask, { dim: cd }), valid); // w[t_i], 0 if ignored
+  const picked = sum(mul(logp, mask), { dim: cd }); // logp[i, t_i]
+  const l = neg(mul(picked, wt));
   let smooth: Tensor | null = null;
   if (a.labelSmoothing > 0) smooth = mul(neg(sum(wRow ? mul(logp, wRow) : logp, { dim: cd })), valid);
   if (a.reduction === 'none') {
@@ -227,7 +266,11 @@ function refNll(logp: RefTensor, t: RefTensor, w: RefTensor | null, a: NllAttrs)
 }
 
 /** An NLL-style loss's rule: the input's shape without the class dim for 'none', else a scalar. */
-const perSample = ({ x }: { x: TensorMeta }, a: NllAttrs) => lossShape(x.shape.filter((_, i) => i !== classDim(x)), a.reduction);
+const perSample = ({ x }: { x: TensorMeta }, a: NllAttrs) =>
+  lossShape(
+    x.shape.filter((_, i) => i !== classDim(x)),
+    a.reduction,
+  );
 
 const nllOp = defineComposite({
   name: 'nllLoss',
@@ -237,7 +280,9 @@ const nllOp = defineComposite({
   reference: ({ x, target, weight }, a) => refNll(x, target, a.weighted && weight ? weight : null, a),
 });
 
-interface CeAttrs extends NllAttrs { probs: boolean; }
+interface CeAttrs extends NllAttrs {
+  probs: boolean;
+}
 
 const ceOp = defineComposite({
   name: 'crossEntropy',
@@ -250,7 +295,15 @@ const ceOp = defineComposite({
     const cd = classDim(logp);
     const C = logp.shape[cd];
     const q = a.labelSmoothing > 0 ? add(mul(t, 1 - a.labelSmoothing), a.labelSmoothing / C) : t;
-    const wq = wt ? mul(q, reshape(wt, logp.shape.map((d, i) => (i === cd ? C : 1)))) : q;
+    const wq = wt
+      ? mul(
+          q,
+          reshape(
+            wt,
+            logp.shape.map((d, i) => (i === cd ? C : 1)),
+          ),
+        )
+      : q;
     const l = neg(sum(mul(logp, wq), { dim: cd }));
     // 'mean' divides by the number of samples (batch × spatial), not by weights, for probability targets
     return reduce(l, a.reduction);
@@ -272,12 +325,22 @@ const ceOp = defineComposite({
         }
       }
     }
-    return refReduce(logp.shape.filter((_, i) => i !== cd), vals, a.reduction);
+    return refReduce(
+      logp.shape.filter((_, i) => i !== cd),
+      vals,
+      a.reduction,
+    );
   },
 });
 
-export interface NllOptions { weight?: Tensor; ignoreIndex?: number; reduction?: Reduction; }
-export interface CrossEntropyOptions extends NllOptions { labelSmoothing?: number; }
+export interface NllOptions {
+  weight?: Tensor;
+  ignoreIndex?: number;
+  reduction?: Reduction;
+}
+export interface CrossEntropyOptions extends NllOptions {
+  labelSmoothing?: number;
+}
 
 function checkIndexTarget(fn: string, input: Tensor, target: unknown): Tensor {
   const cd = classDim(input);
@@ -285,7 +348,12 @@ function checkIndexTarget(fn: string, input: Tensor, target: unknown): Tensor {
   if (!(target instanceof Tensor)) throw new ArgumentError(fn, 'target', `is ${target === null ? 'null' : typeof target}`, 'a Tensor');
   if (target.dtype !== 'int32') throw new ArgumentError(fn, 'target', `has dtype ${target.dtype}`, 'int32 class indices');
   if (!sameShape(target.shape, want)) {
-    throw new ArgumentError(fn, 'target', `has shape ${fmtShape(target.shape)}`, `${fmtShape(want)} (the input's shape ${fmtShape(input.shape)} without the class dim ${cd})`);
+    throw new ArgumentError(
+      fn,
+      'target',
+      `has shape ${fmtShape(target.shape)}`,
+      `${fmtShape(want)} (the input's shape ${fmtShape(input.shape)} without the class dim ${cd})`,
+    );
   }
   return target;
 }
@@ -298,7 +366,8 @@ function checkClassWeight(fn: string, input: Tensor, weight: Tensor | undefined)
   if (weight === undefined) return;
   checkFloat(fn, 'weight', weight);
   const C = input.shape[classDim(input)];
-  if (!sameShape(weight.shape, [C])) throw new ArgumentError(fn, 'weight', `has shape ${fmtShape(weight.shape)}`, `[${C}], one weight per class of the input ${fmtShape(input.shape)}`);
+  if (!sameShape(weight.shape, [C]))
+    throw new ArgumentError(fn, 'weight', `has shape ${fmtShape(weight.shape)}`, `[${C}], one weight per class of the input ${fmtShape(input.shape)}`);
 }
 function checkIgnore(fn: string, v: number): number {
   if (!Number.isInteger(v)) throw new ArgumentError(fn, 'ignoreIndex', `is ${v}`, 'an integer');
@@ -312,7 +381,9 @@ function checkIgnore(fn: string, v: number): number {
  */
 export function nllLoss(logProbs: Tensor, target: Tensor, { weight, ignoreIndex = -100, reduction = 'mean' }: NllOptions = {}): Tensor {
   const fn = 'nllLoss';
-  checkInput(fn, logProbs); checkIndexTarget(fn, logProbs, target); checkClassWeight(fn, logProbs, weight);
+  checkInput(fn, logProbs);
+  checkIndexTarget(fn, logProbs, target);
+  checkClassWeight(fn, logProbs, weight);
   const inputs = weight ? [logProbs, target, weight] : [logProbs, target];
   checkOperands(fn, inputs, ['input', 'target', 'weight']);
   return nllOp.call1(inputs, { reduction: checkReduction(fn, reduction), weighted: !!weight, ignoreIndex: checkIgnore(fn, ignoreIndex), labelSmoothing: 0 });
@@ -324,14 +395,22 @@ export function nllLoss(logProbs: Tensor, target: Tensor, { weight, ignoreIndex 
  * float class probabilities of the input's shape. labelSmoothing ε mixes in the uniform distribution:
  * (1 − ε)·nll + ε/C·(−Σ_c w_c log p_c), each part reduced with PyTorch's rules.
  */
-export function crossEntropy(logits: Tensor, target: Tensor, { weight, ignoreIndex = -100, labelSmoothing = 0, reduction = 'mean' }: CrossEntropyOptions = {}): Tensor {
+export function crossEntropy(
+  logits: Tensor,
+  target: Tensor,
+  { weight, ignoreIndex = -100, labelSmoothing = 0, reduction = 'mean' }: CrossEntropyOptions = {},
+): Tensor {
   const fn = 'crossEntropy';
   checkInput(fn, logits);
   const probs = target instanceof Tensor && target.dtype === 'float32';
   if (probs) {
     if (!sameShape(target.shape, logits.shape)) {
-      throw new ArgumentError(fn, 'target', `has shape ${fmtShape(target.shape)} (float, so read as class probabilities)`,
-        `the input's shape ${fmtShape(logits.shape)}, or int32 class indices of shape ${fmtShape(logits.shape.filter((_, i) => i !== classDim(logits)))}`);
+      throw new ArgumentError(
+        fn,
+        'target',
+        `has shape ${fmtShape(target.shape)} (float, so read as class probabilities)`,
+        `the input's shape ${fmtShape(logits.shape)}, or int32 class indices of shape ${fmtShape(logits.shape.filter((_, i) => i !== classDim(logits)))}`,
+      );
     }
   } else checkIndexTarget(fn, logits, target);
   checkClassWeight(fn, logits, weight);
@@ -343,23 +422,39 @@ export function crossEntropy(logits: Tensor, target: Tensor, { weight, ignoreInd
 
 // ---- regression losses ---------------------------------------------------------------------------
 
-interface PairAttrs { reduction: Reduction; beta: number; }
+interface PairAttrs {
+  reduction: Reduction;
+  beta: number;
+}
 
-const pairLoss = (name: string, f: (d: Tensor, a: PairAttrs) => Tensor, ref: (d: number, a: PairAttrs) => number) => defineComposite({
-  name,
-  inputs: { x: 'tensor', target: 'tensor' },
-  shape: ({ x }, a: PairAttrs) => lossShape(x.shape, a.reduction),
-  impl: ({ x, target }, a) => reduce(f(sub(x, target), a), a.reduction),
-  reference: ({ x, target }, a) => refReduce(x.shape, x.data.map((v, k) => ref(v - target.data[k], a)), a.reduction),
-});
-const mseOp = pairLoss('mseLoss', (d) => square(d), (d) => d * d);
+const pairLoss = (name: string, f: (d: Tensor, a: PairAttrs) => Tensor, ref: (d: number, a: PairAttrs) => number) =>
+  defineComposite({
+    name,
+    inputs: { x: 'tensor', target: 'tensor' },
+    shape: ({ x }, a: PairAttrs) => lossShape(x.shape, a.reduction),
+    impl: ({ x, target }, a) => reduce(f(sub(x, target), a), a.reduction),
+    reference: ({ x, target }, a) =>
+      refReduce(
+        x.shape,
+        x.data.map((v, k) => ref(v - target.data[k], a)),
+        a.reduction,
+      ),
+  });
+const mseOp = pairLoss(
+  'mseLoss',
+  (d) => square(d),
+  (d) => d * d,
+);
 const l1Op = pairLoss('l1Loss', (d) => abs(d), Math.abs);
-const smoothL1Op = pairLoss('smoothL1Loss',
+const smoothL1Op = pairLoss(
+  'smoothL1Loss',
   (d, { beta }) => (beta === 0 ? abs(d) : where(lt(abs(d), beta), mul(square(d), 0.5 / beta), sub(abs(d), 0.5 * beta))),
-  (d, { beta }) => (Math.abs(d) < beta ? (0.5 * d * d) / beta : Math.abs(d) - 0.5 * beta));
+  (d, { beta }) => (Math.abs(d) < beta ? (0.5 * d * d) / beta : Math.abs(d) - 0.5 * beta),
+);
 
 function pair(fn: string, op: typeof mseOp, x: Tensor, t: Tensor, reduction: Reduction, beta = 0): Tensor {
-  checkFloat(fn, 'input', x); checkFloat(fn, 'target', t);
+  checkFloat(fn, 'input', x);
+  checkFloat(fn, 'target', t);
   // PyTorch broadcasts with a warning; a mismatch is almost always a bug ([N, 1] vs [N]), so it is an error here
   checkSame(fn, x, 'target', t);
   checkOperands(fn, [x, t], ['input', 'target']);
@@ -367,7 +462,8 @@ function pair(fn: string, op: typeof mseOp, x: Tensor, t: Tensor, reduction: Red
 }
 
 /** Mean squared error (x − t)², as torch.nn.functional.mse_loss (shapes must match). */
-export const mseLoss = (input: Tensor, target: Tensor, { reduction = 'mean' }: { reduction?: Reduction } = {}) => pair('mseLoss', mseOp, input, target, reduction);
+export const mseLoss = (input: Tensor, target: Tensor, { reduction = 'mean' }: { reduction?: Reduction } = {}) =>
+  pair('mseLoss', mseOp, input, target, reduction);
 /** Mean absolute error |x − t|. */
 export const l1Loss = (input: Tensor, target: Tensor, { reduction = 'mean' }: { reduction?: Reduction } = {}) => pair('l1Loss', l1Op, input, target, reduction);
 /** Huber-like: 0.5·d²/β where |d| < β, else |d| − 0.5·β (β = 1 by default; β = 0 is l1Loss). */

@@ -13,12 +13,19 @@ import { defineOp, defineComposite, type Op, type RefTensor } from './define';
 import { add } from './elementwise';
 import { reshape } from './shape-ops';
 
-export interface MatmulAttrs { transA?: boolean; transB?: boolean; }
+export interface MatmulAttrs {
+  transA?: boolean;
+  transB?: boolean;
+}
 
 interface Dims {
   /** Output batch shape, and each operand's batch strides over it in whole matrices (0 = broadcast). */
-  batch: number[]; aStrides: number[]; bStrides: number[];
-  M: number; N: number; K: number;
+  batch: number[];
+  aStrides: number[];
+  bStrides: number[];
+  M: number;
+  N: number;
+  K: number;
   /** Output shape (with the dims of 1-D operands removed). */
   out: number[];
 }
@@ -27,26 +34,38 @@ interface Dims {
 function dims(fn: string, aShape: readonly number[], bShape: readonly number[], { transA = false, transB = false }: MatmulAttrs): Dims {
   if (aShape.length === 0) throw new ArgumentError(fn, 'a', 'is a 0-d tensor', 'a tensor with at least 1 dimension');
   if (bShape.length === 0) throw new ArgumentError(fn, 'b', 'is a 0-d tensor', 'a tensor with at least 1 dimension');
-  if (transA && aShape.length < 2) throw new ArgumentError(fn, 'transA', `is set but a is 1-D (shape ${fmtShape(aShape)})`, 'a with at least 2 dimensions when transA is set');
-  if (transB && bShape.length < 2) throw new ArgumentError(fn, 'transB', `is set but b is 1-D (shape ${fmtShape(bShape)})`, 'b with at least 2 dimensions when transB is set');
-  const ra = aShape.length, rb = bShape.length;
+  if (transA && aShape.length < 2)
+    throw new ArgumentError(fn, 'transA', `is set but a is 1-D (shape ${fmtShape(aShape)})`, 'a with at least 2 dimensions when transA is set');
+  if (transB && bShape.length < 2)
+    throw new ArgumentError(fn, 'transB', `is set but b is 1-D (shape ${fmtShape(bShape)})`, 'b with at least 2 dimensions when transB is set');
+  const ra = aShape.length,
+    rb = bShape.length;
   const [M, Ka] = ra === 1 ? [1, aShape[0]] : transA ? [aShape[ra - 1], aShape[ra - 2]] : [aShape[ra - 2], aShape[ra - 1]];
   const [Kb, N] = rb === 1 ? [bShape[0], 1] : transB ? [bShape[rb - 1], bShape[rb - 2]] : [bShape[rb - 2], bShape[rb - 1]];
   if (Ka !== Kb) {
     const aw = ra === 1 ? 'its length' : transA ? 'dim -2 (transposed)' : 'its last dim';
     const bw = rb === 1 ? 'its length' : transB ? 'its last dim (transposed)' : 'dim -2';
-    throw new ArgumentError(fn, 'b', `has shape ${fmtShape(bShape)} with ${bw} = ${Kb}, but a has shape ${fmtShape(aShape)} with ${aw} = ${Ka}`,
-      'the inner dimensions to match (a·b needs a [..., m, k] and b [..., k, n])');
+    throw new ArgumentError(
+      fn,
+      'b',
+      `has shape ${fmtShape(bShape)} with ${bw} = ${Kb}, but a has shape ${fmtShape(aShape)} with ${aw} = ${Ka}`,
+      'the inner dimensions to match (a·b needs a [..., m, k] and b [..., k, n])',
+    );
   }
   const ab = ra > 2 ? aShape.slice(0, ra - 2) : [];
   const bb = rb > 2 ? bShape.slice(0, rb - 2) : [];
   const nb = Math.max(ab.length, bb.length);
   const batch: number[] = [];
   for (let i = 0; i < nb; i++) {
-    const da = ab[ab.length - nb + i] ?? 1, db = bb[bb.length - nb + i] ?? 1;
+    const da = ab[ab.length - nb + i] ?? 1,
+      db = bb[bb.length - nb + i] ?? 1;
     if (da !== db && da !== 1 && db !== 1) {
-      throw new ArgumentError(fn, 'b', `has shape ${fmtShape(bShape)} whose batch dims ${fmtShape(bb)} do not broadcast with a's batch dims ${fmtShape(ab)} (a has shape ${fmtShape(aShape)})`,
-        `batch dimension ${i - nb} to be ${da} or 1 (got ${db})`);
+      throw new ArgumentError(
+        fn,
+        'b',
+        `has shape ${fmtShape(bShape)} whose batch dims ${fmtShape(bb)} do not broadcast with a's batch dims ${fmtShape(ab)} (a has shape ${fmtShape(aShape)})`,
+        `batch dimension ${i - nb} to be ${da} or 1 (got ${db})`,
+      );
     }
     batch.push(da === 1 ? db : da);
   }
@@ -74,7 +93,9 @@ export function matmulProblem(aShape: readonly number[], bShape: readonly number
   // b shared by every batch and a not transposed: fold a's batch into its rows (one bigger matmul)
   if (batch.length > 0 && bStrides.every((s) => s === 0) && !transA && sizeOf(aShape) === sizeOf(batch) * M * d.K) {
     M *= sizeOf(batch);
-    batch = []; aStrides = []; bStrides = [];
+    batch = [];
+    aStrides = [];
+    bStrides = [];
   }
   return { batchShape: batch, aStrides, bStrides, M, N: d.N, K: d.K, transA, transB: attrs.transB ?? false };
 }
@@ -87,18 +108,23 @@ function forwardMatmul(a: Tensor, b: Tensor, attrs: MatmulAttrs, y: Tensor): voi
 
 /** Float64 reference, straight from the definition: out[..., m, n] = Σ_k opA[..., m, k] · opB[..., k, n]. */
 function refMatmul(a: RefTensor, b: RefTensor, attrs: MatmulAttrs): RefTensor {
-  const transA = attrs.transA ?? false, transB = attrs.transB ?? false;
+  const transA = attrs.transA ?? false,
+    transB = attrs.transB ?? false;
   // view 1-D operands as matrices: a as a row [1, k], b as a column [k, 1]
   const as = a.shape.length === 1 ? [1, a.shape[0]] : a.shape;
   const bs = b.shape.length === 1 ? [b.shape[0], 1] : b.shape;
   const rows = (s: number[], t: boolean) => (t ? s[s.length - 1] : s[s.length - 2]);
   const cols = (s: number[], t: boolean) => (t ? s[s.length - 2] : s[s.length - 1]);
-  const M = rows(as, transA), K = cols(as, transA), N = cols(bs, transB);
+  const M = rows(as, transA),
+    K = cols(as, transA),
+    N = cols(bs, transB);
   if (rows(bs, transB) !== K) throw new Error('matmul reference: inner dims differ');
-  const aBatch = as.slice(0, -2), bBatch = bs.slice(0, -2);
+  const aBatch = as.slice(0, -2),
+    bBatch = bs.slice(0, -2);
   const nb = Math.max(aBatch.length, bBatch.length);
   const pad = (s: number[]) => [...new Array(nb - s.length).fill(1), ...s];
-  const pa = pad(aBatch), pb = pad(bBatch);
+  const pa = pad(aBatch),
+    pb = pad(bBatch);
   const batch = pa.map((x, i) => Math.max(x, pb[i]));
   const nBatch = batch.reduce((x, y) => x * y, 1);
   const data = new Float64Array(nBatch * M * N);
@@ -106,10 +132,16 @@ function refMatmul(a: RefTensor, b: RefTensor, attrs: MatmulAttrs): RefTensor {
   // element (i, j) of the stored last-two-dims matrix of shape [r, c] at flat batch position `base`
   const at = (t: RefTensor, base: number, c: number, i: number, j: number) => t.data[base + i * c + j];
   for (let z = 0; z < nBatch; z++) {
-    let ia = 0, ib = 0;
-    for (let d = 0; d < nb; d++) { ia = ia * pa[d] + (pa[d] === 1 ? 0 : idx[d]); ib = ib * pb[d] + (pb[d] === 1 ? 0 : idx[d]); }
-    const baseA = ia * M * K, baseB = ib * K * N;
-    const aCols = as[as.length - 1], bCols = bs[bs.length - 1];
+    let ia = 0,
+      ib = 0;
+    for (let d = 0; d < nb; d++) {
+      ia = ia * pa[d] + (pa[d] === 1 ? 0 : idx[d]);
+      ib = ib * pb[d] + (pb[d] === 1 ? 0 : idx[d]);
+    }
+    const baseA = ia * M * K,
+      baseB = ib * K * N;
+    const aCols = as[as.length - 1],
+      bCols = bs[bs.length - 1];
     for (let m = 0; m < M; m++) {
       for (let n = 0; n < N; n++) {
         let s = 0;
@@ -121,7 +153,10 @@ function refMatmul(a: RefTensor, b: RefTensor, attrs: MatmulAttrs): RefTensor {
         data[(z * M + m) * N + n] = s;
       }
     }
-    for (let d = nb - 1; d >= 0; d--) { if (++idx[d] < batch[d]) break; idx[d] = 0; }
+    for (let d = nb - 1; d >= 0; d--) {
+      if (++idx[d] < batch[d]) break;
+      idx[d] = 0;
+    }
   }
   const shape = [...batch, ...(a.shape.length === 1 ? [] : [M]), ...(b.shape.length === 1 ? [] : [N])];
   return { shape, dtype: 'float32', data };
@@ -134,7 +169,8 @@ const matmulOp: Op<MatmulAttrs> = defineOp({
   forward: ({ a, b }, attrs, [y]) => forwardMatmul(a, b, attrs, y),
   reference: ({ a, b }, attrs) => refMatmul(a, b, attrs),
   vjp: ({ dy, inputs: { a, b }, attrs }) => {
-    const tA = attrs.transA ?? false, tB = attrs.transB ?? false;
+    const tA = attrs.transA ?? false,
+      tB = attrs.transB ?? false;
     const d = dims('matmul', a.shape, b.shape, attrs);
     // work on matrices: a 1-D a is a row [1, k], a 1-D b a column [k, 1]; dy gets its dims back
     const A = a.ndim === 1 ? reshape(a, [1, a.shape[0]]) : a;
@@ -153,7 +189,8 @@ const matmulOp: Op<MatmulAttrs> = defineOp({
 
 function checkFloat(fn: string, arg: string, x: unknown): asserts x is Tensor {
   if (!(x instanceof Tensor)) throw new ArgumentError(fn, arg, `is ${x === null ? 'null' : typeof x}`, 'a Tensor');
-  if (x.dtype !== 'float32') throw new ArgumentError(fn, arg, `has dtype ${x.dtype} (shape ${fmtShape(x.shape)})`, `a float32 tensor (cast it: cast(${arg}, 'float32'))`);
+  if (x.dtype !== 'float32')
+    throw new ArgumentError(fn, arg, `has dtype ${x.dtype} (shape ${fmtShape(x.shape)})`, `a float32 tensor (cast it: cast(${arg}, 'float32'))`);
 }
 
 /**
@@ -207,17 +244,28 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor): Tensor {
   checkFloat('linear', 'input', x);
   checkFloat('linear', 'weight', weight);
   if (x.ndim === 0) throw new ArgumentError('linear', 'input', 'is a 0-d tensor', 'a tensor of shape [..., inFeatures]');
-  if (weight.ndim !== 2 && weight.ndim !== 1) throw new ArgumentError('linear', 'weight', `has shape ${fmtShape(weight.shape)}`, 'a 2-D tensor [outFeatures, inFeatures] (or 1-D [inFeatures])');
+  if (weight.ndim !== 2 && weight.ndim !== 1)
+    throw new ArgumentError('linear', 'weight', `has shape ${fmtShape(weight.shape)}`, 'a 2-D tensor [outFeatures, inFeatures] (or 1-D [inFeatures])');
   const inF = weight.shape[weight.ndim - 1];
   if (x.shape[x.ndim - 1] !== inF) {
-    throw new ArgumentError('linear', 'input', `has shape ${fmtShape(x.shape)} with ${x.shape[x.ndim - 1]} features in its last dim`,
-      `${inF} features to match weight of shape ${fmtShape(weight.shape)} ([outFeatures, inFeatures])`);
+    throw new ArgumentError(
+      'linear',
+      'input',
+      `has shape ${fmtShape(x.shape)} with ${x.shape[x.ndim - 1]} features in its last dim`,
+      `${inF} features to match weight of shape ${fmtShape(weight.shape)} ([outFeatures, inFeatures])`,
+    );
   }
   if (bias !== undefined && bias !== null) {
     checkFloat('linear', 'bias', bias);
     const outF = weight.ndim === 2 ? weight.shape[0] : 1;
     const ok = weight.ndim === 2 ? bias.ndim === 1 && bias.shape[0] === outF : bias.ndim === 0;
-    if (!ok) throw new ArgumentError('linear', 'bias', `has shape ${fmtShape(bias.shape)}`, weight.ndim === 2 ? `shape [${outF}] (outFeatures of weight ${fmtShape(weight.shape)})` : 'a 0-d tensor (weight is 1-D)');
+    if (!ok)
+      throw new ArgumentError(
+        'linear',
+        'bias',
+        `has shape ${fmtShape(bias.shape)}`,
+        weight.ndim === 2 ? `shape [${outF}] (outFeatures of weight ${fmtShape(weight.shape)})` : 'a 0-d tensor (weight is 1-D)',
+      );
     return linearOp.call1([x, weight, bias], {});
   }
   return linearOp.call1([x, weight], {});

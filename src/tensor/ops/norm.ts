@@ -5,17 +5,29 @@
  */
 import { bnApplyPlan, bnGradApplyPlan, bnGradCoeffsPlan, bnGradStatsPlan, bnRunningPlan, bnStatsPlan, NORM_WG } from '../../kernels/wgsl/norm';
 import { grid } from '../../kernels/webgpu/device';
-import { refBatchNormEval, refBatchNormGradApply, refBatchNormGradCoeffs, refBatchNormGradStats, refBatchNormRunning, refBatchNormTrain, refGroupNorm, refLayerNorm } from './ref/norm';
+import {
+  refBatchNormEval,
+  refBatchNormGradApply,
+  refBatchNormGradCoeffs,
+  refBatchNormGradStats,
+  refBatchNormRunning,
+  refBatchNormTrain,
+  refGroupNorm,
+  refLayerNorm,
+} from './ref/norm';
 import { ArgumentError, fmtShape } from '../../base/shape';
 import { Tensor, view } from '../tensor';
 import { defineComposite, defineOp, untraced, type OutputMeta, type RefTensor, type TensorMeta } from './define';
-import { add, div, gt, le, mul, neg, rsqrt, sub, square, where } from './elementwise';
+import { add, div, le, mul, neg, rsqrt, sub, square, where } from './elementwise';
 import { sum } from './reduce';
 import { reshape } from './shape-ops';
 import { ones, zeros, zerosLike } from './creation';
 import { concat, narrow } from './layout';
 
-interface BnAttrs { eps: number; relu: boolean; }
+interface BnAttrs {
+  eps: number;
+  relu: boolean;
+}
 
 const inner = (x: TensorMeta) => x.shape.slice(2).reduce((a, b) => a * b, 1);
 /** Shape that broadcasts a per-channel [C] vector against x. */
@@ -29,13 +41,21 @@ const channels = (c: number): OutputMeta => ({ shape: [c], dtype: 'float32' });
 function apply(x: Tensor, mean: Tensor, variance: Tensor, w: Tensor, b: Tensor, a: BnAttrs, y: Tensor): void {
   if (y.size === 0) return;
   const plan = bnApplyPlan(y.size, x.shape[1], inner(x), a.eps, a.relu);
-  x.device.run(a.relu ? 'batchNormRelu' : 'batchNorm', plan.key, plan.source, [x, mean, variance, w, b, y].map((t) => t.buffer),
-    grid(y.size, NORM_WG), { layout: plan.layout, values: plan.values });
+  x.device.run(
+    a.relu ? 'batchNormRelu' : 'batchNorm',
+    plan.key,
+    plan.source,
+    [x, mean, variance, w, b, y].map((t) => t.buffer),
+    grid(y.size, NORM_WG),
+    { layout: plan.layout, values: plan.values },
+  );
 }
 
 const perChannel = (t: Tensor, v: Tensor) => reshape(v, chanShape(t));
 
-interface GradAttrs { relu: boolean; }
+interface GradAttrs {
+  relu: boolean;
+}
 /** g·[y > 0] with a fused ReLU, else g (public ops, for the VJPs of the fused backward kernels). */
 const reluMask = (g: Tensor, y: Tensor, relu: boolean) => (relu ? where(le(y, 0), 0, g) : g); // as relu's VJP (NaN passes)
 /** Row r of a [3, C] coefficient tensor as a [C] vector. */
@@ -53,8 +73,10 @@ const bnGradStatsOp = defineOp({
     const Cn = g.shape[1];
     const plan = bnGradStatsPlan(g.shape[0], Cn, inner(g), a.relu);
     const bufs = (a.relu ? [g, y, x, mean, sg, sgxc] : [g, x, mean, sg, sgxc]).map((t) => t.buffer);
-    g.device.run('batchNormGradStats', plan.key, plan.source, bufs,
-      Cn <= 65535 ? [Cn, 1, 1] : [65535, Math.ceil(Cn / 65535), 1], { layout: plan.layout, values: plan.values });
+    g.device.run('batchNormGradStats', plan.key, plan.source, bufs, Cn <= 65535 ? [Cn, 1, 1] : [65535, Math.ceil(Cn / 65535), 1], {
+      layout: plan.layout,
+      values: plan.values,
+    });
   },
   reference: ({ g, y, x, mean }, a) => refBatchNormGradStats(g, y, x, mean, a.relu),
   vjp({ dys: [dsg, dsgxc], inputs: { g, y, x, mean }, attrs: a }) {
@@ -69,7 +91,10 @@ const bnGradStatsOp = defineOp({
   },
 });
 
-interface CoeffAttrs { eps: number; M: number; }
+interface CoeffAttrs {
+  eps: number;
+  M: number;
+}
 
 /**
  * Batch-norm backward's per-channel coefficients: [coef [3, C] (rows A, B, D of dx), dγ [C]].
@@ -83,13 +108,21 @@ const bnGradCoeffsOp = defineOp({
     const C = w.shape[0];
     const stats = dMean && dVar ? [dMean, dVar] : [];
     const plan = bnGradCoeffsPlan(C, a.eps, a.M, stats.length === 2);
-    w.device.run('batchNormGradCoeffs', plan.key, plan.source, [w, variance, sg, sgxc, ...stats, coef, dw].map((t) => t.buffer),
-      grid(C, NORM_WG), { layout: plan.layout, values: plan.values });
+    w.device.run(
+      'batchNormGradCoeffs',
+      plan.key,
+      plan.source,
+      [w, variance, sg, sgxc, ...stats, coef, dw].map((t) => t.buffer),
+      grid(C, NORM_WG),
+      { layout: plan.layout, values: plan.values },
+    );
   },
   reference: ({ w, variance, sg, sgxc, dMean, dVar }, a) => refBatchNormGradCoeffs(w, variance, sg, sgxc, dMean, dVar, a.eps, a.M),
   vjp({ dys: [dCoef, cW], inputs: { w: W, variance, sg: SG, sgxc: SX, dMean }, attrs: a }) {
     const [cA, cB, cD] = [0, 1, 2].map((r) => row(dCoef, r));
-    const inv = rsqrt(add(variance, a.eps)), inv3 = mul(square(inv), inv), m = 1 / a.M;
+    const inv = rsqrt(add(variance, a.eps)),
+      inv3 = mul(square(inv), inv),
+      m = 1 / a.M;
     // d inv / d var = −inv³/2 and d inv³ / d var = −3·inv⁵/2
     const dInv = add(add(mul(cA, W), mul(cD, mul(W, mul(SG, -m)))), mul(cW, SX));
     const dInv3 = mul(cB, mul(W, mul(SX, -m)));
@@ -115,7 +148,8 @@ const bnGradApplyOp = defineOp({
   },
   reference: ({ g, y, x, m, coef }, a) => refBatchNormGradApply(g, y, x, m, coef, a.relu),
   vjp({ dy, inputs: { g: G, y: Y, x: X, m, coef: K }, attrs: a }) {
-    const axes = otherAxes(G), C = [G.shape[1]];
+    const axes = otherAxes(G),
+      C = [G.shape[1]];
     const [A, B] = [row(K, 0), row(K, 1)];
     const sdy = reshape(sum(dy, { dim: axes }), C);
     const chan = (t: Tensor) => reshape(sum(t, { dim: axes }), [1, G.shape[1]]);
@@ -129,7 +163,10 @@ const bnGradApplyOp = defineOp({
   },
 });
 
-interface RunningAttrs { factor: number; bessel: number; }
+interface RunningAttrs {
+  factor: number;
+  bessel: number;
+}
 
 /** Both running-statistic updates in one dispatch: [(1 − f)·rm + f·mean, (1 − f)·rv + f·bessel·var]. */
 const bnRunningOp = defineOp({
@@ -138,8 +175,14 @@ const bnRunningOp = defineOp({
   shape: ({ runningMean }, _: RunningAttrs) => [channels(runningMean.shape[0]), channels(runningMean.shape[0])],
   forward({ runningMean, runningVar, mean, variance }, a, [m, v]) {
     const plan = bnRunningPlan(m.size, a.factor, a.bessel);
-    m.device.run('batchNormRunningStats', plan.key, plan.source, [runningMean, runningVar, mean, variance, m, v].map((t) => t.buffer),
-      grid(m.size, NORM_WG), { layout: plan.layout, values: plan.values });
+    m.device.run(
+      'batchNormRunningStats',
+      plan.key,
+      plan.source,
+      [runningMean, runningVar, mean, variance, m, v].map((t) => t.buffer),
+      grid(m.size, NORM_WG),
+      { layout: plan.layout, values: plan.values },
+    );
   },
   reference: ({ runningMean, runningVar, mean, variance }, a) => refBatchNormRunning(runningMean, runningVar, mean, variance, a.factor, a.bessel),
   vjp: ({ dys: [dm, dv], attrs: a }) => [mul(dm, 1 - a.factor), mul(dv, 1 - a.factor), mul(dm, a.factor), mul(dv, a.factor * a.bessel)],
@@ -154,8 +197,14 @@ const bnTrainOp = defineOp({
     const C = x.shape[1];
     if (C > 0) {
       const plan = bnStatsPlan(x.shape[0], C, inner(x));
-      x.device.run('batchNormStats', plan.key, plan.source, [x.buffer, mean.buffer, variance.buffer],
-        C <= 65535 ? [C, 1, 1] : [65535, Math.ceil(C / 65535), 1], { layout: plan.layout, values: plan.values });
+      x.device.run(
+        'batchNormStats',
+        plan.key,
+        plan.source,
+        [x.buffer, mean.buffer, variance.buffer],
+        C <= 65535 ? [C, 1, 1] : [65535, Math.ceil(C / 65535), 1],
+        { layout: plan.layout, values: plan.values },
+      );
     }
     apply(x, mean, variance, w, b, a, y);
   },
@@ -184,20 +233,16 @@ const bnEvalOp = defineOp({
   forward: ({ x, runningMean, runningVar, w, b }, a, [y]) => apply(x, runningMean, runningVar, w, b, a, y),
   reference: ({ x, runningMean, runningVar, w, b }, a) => refBatchNormEval(x, runningMean, runningVar, w, b, a.eps, a.relu),
   vjp({ dy, inputs: { x: X, runningMean: rm, runningVar: rv, w }, outputs: [y], attrs: a }) {
-    const cs = chanShape(X), axes = otherAxes(X), C = [X.shape[1]];
+    const cs = chanShape(X),
+      axes = otherAxes(X),
+      C = [X.shape[1]];
     const g = a.relu ? where(le(y, 0), 0, dy) : dy; // as relu's VJP (NaN passes)
     const inv = rsqrt(add(rv, a.eps));
     const xc = sub(X, reshape(rm, cs));
     const sg = reshape(sum(g, { dim: axes }), C);
     const sgxc = reshape(sum(mul(g, xc), { dim: axes }), C);
     const wInv = mul(w, inv);
-    return [
-      mul(g, reshape(wInv, cs)),
-      mul(sg, mul(wInv, -1)),
-      mul(mul(sgxc, w), mul(mul(square(inv), inv), -0.5)),
-      mul(sgxc, inv),
-      sg,
-    ];
+    return [mul(g, reshape(wInv, cs)), mul(sg, mul(wInv, -1)), mul(mul(sgxc, w), mul(mul(square(inv), inv), -0.5)), mul(sgxc, inv), sg];
   },
 });
 
@@ -211,7 +256,11 @@ export interface BatchNormOptions {
   numBatchesTracked?: number;
 }
 
-export interface BatchNormResult { y: Tensor; runningMean: Tensor | null; runningVar: Tensor | null; }
+export interface BatchNormResult {
+  y: Tensor;
+  runningMean: Tensor | null;
+  runningVar: Tensor | null;
+}
 
 function checkVector(fn: string, arg: string, v: Tensor | null | undefined, C: number, required: boolean): void {
   if (v == null) {
@@ -224,10 +273,19 @@ function checkVector(fn: string, arg: string, v: Tensor | null | undefined, C: n
   }
 }
 
-function batchNormImpl(fn: string, x: Tensor, runningMean: Tensor | null, runningVar: Tensor | null, weight: Tensor | null | undefined,
-                       bias: Tensor | null | undefined, o: BatchNormOptions, relu: boolean): BatchNormResult {
+function batchNormImpl(
+  fn: string,
+  x: Tensor,
+  runningMean: Tensor | null,
+  runningVar: Tensor | null,
+  weight: Tensor | null | undefined,
+  bias: Tensor | null | undefined,
+  o: BatchNormOptions,
+  relu: boolean,
+): BatchNormResult {
   if (!(x instanceof Tensor)) throw new ArgumentError(fn, 'input', `is ${typeof x}`, 'a Tensor');
-  if (x.ndim < 2 || x.dtype !== 'float32') throw new ArgumentError(fn, 'input', `has shape ${fmtShape(x.shape)} (${x.dtype})`, 'a float32 tensor (N, C, …) of rank ≥ 2');
+  if (x.ndim < 2 || x.dtype !== 'float32')
+    throw new ArgumentError(fn, 'input', `has shape ${fmtShape(x.shape)} (${x.dtype})`, 'a float32 tensor (N, C, …) of rank ≥ 2');
   const C = x.shape[1];
   const training = o.training ?? false;
   const eps = o.eps ?? 1e-5;
@@ -240,7 +298,11 @@ function batchNormImpl(fn: string, x: Tensor, runningMean: Tensor | null, runnin
   const b = bias ?? zeros([C], { device: x.device });
   const a: BnAttrs = { eps, relu };
   // the stand-in γ = 1 / β = 0 are freed at once unless a gradient trace holds them (its VJP reads γ)
-  const free = (out: Tensor) => { if (out.traces.length > 0) return; if (!weight) w.dispose(); if (!bias) b.dispose(); };
+  const free = (out: Tensor) => {
+    if (out.traces.length > 0) return;
+    if (!weight) w.dispose();
+    if (!bias) b.dispose();
+  };
   if (!training) {
     const y = bnEvalOp.call1([x, runningMean!, runningVar!, w, b], a);
     free(y);
@@ -252,7 +314,8 @@ function batchNormImpl(fn: string, x: Tensor, runningMean: Tensor | null, runnin
   let factor: number;
   if (momentum === null) {
     const nb = o.numBatchesTracked;
-    if (!Number.isInteger(nb) || nb! < 1) throw new ArgumentError(fn, 'numBatchesTracked', `is ${nb}`, 'a positive integer when momentum is null (cumulative average)');
+    if (!Number.isInteger(nb) || nb! < 1)
+      throw new ArgumentError(fn, 'numBatchesTracked', `is ${nb}`, 'a positive integer when momentum is null (cumulative average)');
     factor = 1 / nb!;
   } else {
     if (!(momentum >= 0 && momentum <= 1)) throw new ArgumentError(fn, 'momentum', `is ${momentum}`, 'a number in [0, 1] or null');
@@ -261,13 +324,17 @@ function batchNormImpl(fn: string, x: Tensor, runningMean: Tensor | null, runnin
   const [y, mean, variance] = bnTrainOp.callN([x, w, b], a);
   free(y);
   // PyTorch updates the running variance with the unbiased batch variance (Bessel's correction)
-  const [rm, rv] = runningMean && runningVar
-    ? untraced(() => bnRunningOp.callN([runningMean, runningVar, mean, variance], { factor, bessel: count / (count - 1) }))
-    : untraced(() => [
-      runningMean ? add(mul(runningMean, 1 - factor), mul(mean, factor)) : null,
-      runningVar ? add(mul(runningVar, 1 - factor), mul(variance, (factor * count) / (count - 1))) : null,
-    ]);
-  if (y.traces.length === 0) { mean.dispose(); variance.dispose(); }
+  const [rm, rv] =
+    runningMean && runningVar
+      ? untraced(() => bnRunningOp.callN([runningMean, runningVar, mean, variance], { factor, bessel: count / (count - 1) }))
+      : untraced(() => [
+          runningMean ? add(mul(runningMean, 1 - factor), mul(mean, factor)) : null,
+          runningVar ? add(mul(runningVar, 1 - factor), mul(variance, (factor * count) / (count - 1))) : null,
+        ]);
+  if (y.traces.length === 0) {
+    mean.dispose();
+    variance.dispose();
+  }
   return { y, runningMean: rm, runningVar: rv };
 }
 
@@ -276,14 +343,26 @@ function batchNormImpl(fn: string, x: Tensor, runningMean: Tensor | null, runnin
  * running statistics (new tensors; in eval mode, new handles on the same values). Training mode
  * normalises with the biased batch variance and updates the running variance with the unbiased one.
  */
-export function batchNorm(x: Tensor, runningMean: Tensor | null, runningVar: Tensor | null, weight?: Tensor | null, bias?: Tensor | null,
-                          options: BatchNormOptions = {}): BatchNormResult {
+export function batchNorm(
+  x: Tensor,
+  runningMean: Tensor | null,
+  runningVar: Tensor | null,
+  weight?: Tensor | null,
+  bias?: Tensor | null,
+  options: BatchNormOptions = {},
+): BatchNormResult {
   return batchNormImpl('batchNorm', x, runningMean, runningVar, weight, bias, options, false);
 }
 
 /** batchNorm followed by an activation; 'relu' runs as one fused kernel (BN apply + ReLU in one pass). */
-export function batchNormAct(x: Tensor, runningMean: Tensor | null, runningVar: Tensor | null, weight?: Tensor | null, bias?: Tensor | null,
-                             options: BatchNormOptions & { activation?: 'relu' | 'none' } = {}): BatchNormResult {
+export function batchNormAct(
+  x: Tensor,
+  runningMean: Tensor | null,
+  runningVar: Tensor | null,
+  weight?: Tensor | null,
+  bias?: Tensor | null,
+  options: BatchNormOptions & { activation?: 'relu' | 'none' } = {},
+): BatchNormResult {
   const act = options.activation ?? 'relu';
   if (act !== 'relu' && act !== 'none') throw new ArgumentError('batchNormAct', 'activation', `is ${JSON.stringify(act)}`, "'relu' or 'none'");
   return batchNormImpl('batchNormAct', x, runningMean, runningVar, weight, bias, options, act === 'relu');
@@ -291,8 +370,14 @@ export function batchNormAct(x: Tensor, runningMean: Tensor | null, runningVar: 
 
 // ---- layer and group norm (composites) --------------------------------------------------------
 
-interface LnAttrs { normalizedShape: number[]; eps: number; }
-interface GnAttrs { groups: number; eps: number; }
+interface LnAttrs {
+  normalizedShape: number[];
+  eps: number;
+}
+interface GnAttrs {
+  groups: number;
+  eps: number;
+}
 
 /** Normalises over the trailing `k` dims of x: (x − mean) / sqrt(biased var + eps). */
 function standardise(x: Tensor, k: number, eps: number): Tensor {
@@ -341,9 +426,17 @@ export function layerNorm(x: Tensor, normalizedShape: number | readonly number[]
   const ns = typeof normalizedShape === 'number' ? [normalizedShape] : [...normalizedShape];
   const tail = x.shape.slice(x.ndim - ns.length);
   if (ns.length === 0 || ns.length > x.ndim || !ns.every((d, i) => d === tail[i])) {
-    throw new ArgumentError(fn, 'normalizedShape', `is ${fmtShape(ns)} for an input of shape ${fmtShape(x.shape)}`, "a non-empty shape equal to the input's trailing dims");
+    throw new ArgumentError(
+      fn,
+      'normalizedShape',
+      `is ${fmtShape(ns)} for an input of shape ${fmtShape(x.shape)}`,
+      "a non-empty shape equal to the input's trailing dims",
+    );
   }
-  for (const [arg, v] of [['weight', weight], ['bias', bias]] as const) {
+  for (const [arg, v] of [
+    ['weight', weight],
+    ['bias', bias],
+  ] as const) {
     if (v != null && (!(v instanceof Tensor) || v.shape.length !== ns.length || !v.shape.every((d, i) => d === ns[i]))) {
       throw new ArgumentError(fn, arg, `has shape ${v instanceof Tensor ? fmtShape(v.shape) : typeof v}`, `shape ${fmtShape(ns)} (normalizedShape)`);
     }

@@ -6,9 +6,7 @@
  */
 import { poolPlan, POOL_WG, type PoolGeometry, type PoolKind } from '../../kernels/wgsl/pool';
 import { grid } from '../../kernels/webgpu/device';
-import {
-  refAvgPool, refAvgPoolBackward, refMaxPool, refMaxPoolBackward, refPoolGather, type RefPoolParams,
-} from './ref/pool';
+import { refAvgPool, refAvgPoolBackward, refMaxPool, refMaxPoolBackward, refPoolGather, type RefPoolParams } from './ref/pool';
 import { ArgumentError, fmtShape } from '../../base/shape';
 import { Tensor } from '../tensor';
 import { defineOp, type Op, type TensorMeta } from './define';
@@ -29,9 +27,21 @@ function geometry(a: PoolAttrs, H: number, W: number): PoolGeometry {
   const OH = a.adaptive ? a.outputSize[0] : poolOutputSize(H, a.kernel[0], a.stride[0], a.padding[0], a.dilation[0], a.ceilMode);
   const OW = a.adaptive ? a.outputSize[1] : poolOutputSize(W, a.kernel[1], a.stride[1], a.padding[1], a.dilation[1], a.ceilMode);
   return {
-    H, W, OH, OW, adaptive: a.adaptive, kH: a.kernel[0], kW: a.kernel[1], sH: a.stride[0], sW: a.stride[1],
-    pH: a.padding[0], pW: a.padding[1], dH: a.dilation[0], dW: a.dilation[1],
-    countIncludePad: a.countIncludePad, divisorOverride: a.divisorOverride ?? 0,
+    H,
+    W,
+    OH,
+    OW,
+    adaptive: a.adaptive,
+    kH: a.kernel[0],
+    kW: a.kernel[1],
+    sH: a.stride[0],
+    sW: a.stride[1],
+    pH: a.padding[0],
+    pW: a.padding[1],
+    dH: a.dilation[0],
+    dW: a.dilation[1],
+    countIncludePad: a.countIncludePad,
+    divisorOverride: a.divisorOverride ?? 0,
   };
 }
 
@@ -42,12 +52,21 @@ const planeOf = (x: TensorMeta): [number, number] => [x.shape[x.shape.length - 2
 function run(kind: PoolKind, g: PoolGeometry, ins: Tensor[], outs: Tensor[]): void {
   const n = outs[0].size;
   const plan = poolPlan(kind, g, n, outs[0].dtype === 'float16' ? 'f16' : 'f32');
-  outs[0].device.run(kind === 'max' || kind === 'avg' ? `${kind}Pool2d` : `pool:${kind}`, plan.key, plan.source,
-    [...ins, ...outs].map((t) => t.buffer), grid(n, POOL_WG), { layout: plan.layout, values: plan.values });
+  outs[0].device.run(
+    kind === 'max' || kind === 'avg' ? `${kind}Pool2d` : `pool:${kind}`,
+    plan.key,
+    plan.source,
+    [...ins, ...outs].map((t) => t.buffer),
+    grid(n, POOL_WG),
+    { layout: plan.layout, values: plan.values },
+  );
 }
 
 /** Pooled planes: [..., OH, OW]. */
-const pooled = (x: TensorMeta, a: PoolAttrs) => { const g = geometry(a, ...planeOf(x)); return [...lead(x), g.OH, g.OW]; };
+const pooled = (x: TensorMeta, a: PoolAttrs) => {
+  const g = geometry(a, ...planeOf(x));
+  return [...lead(x), g.OH, g.OW];
+};
 /** A backward's planes: the forward's input size. */
 const unpooled = (dy: TensorMeta, a: PoolAttrs) => [...lead(dy), ...a.inputSize];
 
@@ -57,7 +76,10 @@ const maxPoolOp: Op<PoolAttrs> = defineOp({
   dtypes: ['float32', 'float16'],
   shape: ({ x }, a: PoolAttrs) => {
     const shape = pooled(x, a);
-    return [{ shape, dtype: x.dtype === 'float16' ? 'float16' : 'float32' }, { shape, dtype: 'int32' }];
+    return [
+      { shape, dtype: x.dtype === 'float16' ? 'float16' : 'float32' },
+      { shape, dtype: 'int32' },
+    ];
   },
   forward: ({ x }, a, [y, idx]) => run('max', geometry(a, ...planeOf(x)), [x], [y, idx]),
   reference: ({ x }, a) => refMaxPool(x, a),
@@ -136,13 +158,19 @@ function checkInput(fn: string, x: Tensor): void {
   if (!(x instanceof Tensor)) throw new ArgumentError(fn, 'input', `is ${typeof x}`, 'a Tensor');
   if (x.ndim !== 3 && x.ndim !== 4) throw new ArgumentError(fn, 'input', `has shape ${fmtShape(x.shape)}`, 'a 3-d (C, H, W) or 4-d (N, C, H, W) tensor');
   // maxPool2d's forward also takes float16 (inference); the other pools and every backward do not
-  if (x.dtype !== 'float32' && !(x.dtype === 'float16' && fn === 'maxPool2d')) throw new ArgumentError(fn, 'input', `has dtype ${x.dtype}`, fn === 'maxPool2d' ? 'float32 or float16' : 'float32');
+  if (x.dtype !== 'float32' && !(x.dtype === 'float16' && fn === 'maxPool2d'))
+    throw new ArgumentError(fn, 'input', `has dtype ${x.dtype}`, fn === 'maxPool2d' ? 'float32 or float16' : 'float32');
   if (x.shape.slice(0, -2).some((d) => d === 0)) return;
-  if (x.shape[x.ndim - 2] === 0 || x.shape[x.ndim - 1] === 0) throw new ArgumentError(fn, 'input', `has shape ${fmtShape(x.shape)} with an empty plane`, 'non-zero H and W');
+  if (x.shape[x.ndim - 2] === 0 || x.shape[x.ndim - 1] === 0)
+    throw new ArgumentError(fn, 'input', `has shape ${fmtShape(x.shape)} with an empty plane`, 'non-zero H and W');
 }
 
-function windowAttrs(fn: string, x: Tensor, o: { kernelSize: Pair; stride?: Pair | null; padding?: Pair; dilation?: Pair; ceilMode?: boolean },
-                     extra: { countIncludePad: boolean; divisorOverride: number | null }): PoolAttrs {
+function windowAttrs(
+  fn: string,
+  x: Tensor,
+  o: { kernelSize: Pair; stride?: Pair | null; padding?: Pair; dilation?: Pair; ceilMode?: boolean },
+  extra: { countIncludePad: boolean; divisorOverride: number | null },
+): PoolAttrs {
   checkInput(fn, x);
   if (!o || o.kernelSize === undefined) throw new ArgumentError(fn, 'kernelSize', 'is missing', 'an integer ≥ 1 or a pair of them');
   const kernel = pair(fn, 'kernelSize', o.kernelSize, 1);
@@ -151,15 +179,26 @@ function windowAttrs(fn: string, x: Tensor, o: { kernelSize: Pair; stride?: Pair
   const dilation = pair(fn, 'dilation', o.dilation ?? 1, 1);
   for (const d of [0, 1]) {
     if (padding[d] > Math.floor(kernel[d] / 2)) {
-      throw new ArgumentError(fn, 'padding', `is ${JSON.stringify(o.padding)} with kernelSize ${JSON.stringify(o.kernelSize)}`, 'at most half the kernel size (PyTorch\'s rule)');
+      throw new ArgumentError(
+        fn,
+        'padding',
+        `is ${JSON.stringify(o.padding)} with kernelSize ${JSON.stringify(o.kernelSize)}`,
+        "at most half the kernel size (PyTorch's rule)",
+      );
     }
   }
-  const H = x.shape[x.ndim - 2], W = x.shape[x.ndim - 1];
+  const H = x.shape[x.ndim - 2],
+    W = x.shape[x.ndim - 1];
   const ceilMode = o.ceilMode ?? false;
   const OH = poolOutputSize(H, kernel[0], stride[0], padding[0], dilation[0], ceilMode);
   const OW = poolOutputSize(W, kernel[1], stride[1], padding[1], dilation[1], ceilMode);
   if (OH < 1 || OW < 1) {
-    throw new ArgumentError(fn, 'input', `of spatial size ${H}×${W} gives an output of ${OH}×${OW} with kernelSize ${kernel.join('×')}, stride ${stride.join('×')}, padding ${padding.join('×')}, dilation ${dilation.join('×')}`, 'an input at least as large as the (dilated) kernel minus padding');
+    throw new ArgumentError(
+      fn,
+      'input',
+      `of spatial size ${H}×${W} gives an output of ${OH}×${OW} with kernelSize ${kernel.join('×')}, stride ${stride.join('×')}, padding ${padding.join('×')}, dilation ${dilation.join('×')}`,
+      'an input at least as large as the (dilated) kernel minus padding',
+    );
   }
   return { adaptive: false, kernel, stride, padding, dilation, ceilMode, ...extra, outputSize: [OH, OW], inputSize: [H, W] };
 }
@@ -184,14 +223,33 @@ type AdaptiveSize = number | readonly [number | null, number | null];
 
 function adaptiveAttrs(fn: string, x: Tensor, outputSize: AdaptiveSize): PoolAttrs {
   checkInput(fn, x);
-  const H = x.shape[x.ndim - 2], W = x.shape[x.ndim - 1];
-  const s = typeof outputSize === 'number' ? [outputSize, outputSize] : Array.isArray(outputSize) && outputSize.length === 2 ? [outputSize[0] ?? H, outputSize[1] ?? W] : [];
+  const H = x.shape[x.ndim - 2],
+    W = x.shape[x.ndim - 1];
+  const s =
+    typeof outputSize === 'number'
+      ? [outputSize, outputSize]
+      : Array.isArray(outputSize) && outputSize.length === 2
+        ? [outputSize[0] ?? H, outputSize[1] ?? W]
+        : [];
   if (s.length !== 2 || !s.every((d) => Number.isInteger(d) && d >= 1)) {
-    throw new ArgumentError(fn, 'outputSize', `is ${JSON.stringify(outputSize)}`, 'a positive integer or a pair of positive integers (or null to keep that dim)');
+    throw new ArgumentError(
+      fn,
+      'outputSize',
+      `is ${JSON.stringify(outputSize)}`,
+      'a positive integer or a pair of positive integers (or null to keep that dim)',
+    );
   }
   return {
-    adaptive: true, kernel: [1, 1], stride: [1, 1], padding: [0, 0], dilation: [1, 1], ceilMode: false, countIncludePad: false,
-    divisorOverride: null, outputSize: s as [number, number], inputSize: [H, W],
+    adaptive: true,
+    kernel: [1, 1],
+    stride: [1, 1],
+    padding: [0, 0],
+    dilation: [1, 1],
+    ceilMode: false,
+    countIncludePad: false,
+    divisorOverride: null,
+    outputSize: s as [number, number],
+    inputSize: [H, W],
   };
 }
 

@@ -29,17 +29,34 @@ import { broadcastTo } from './shape-ops';
 import { cast } from './elementwise';
 import { tensor } from './creation';
 
-export interface RandomOptions { dtype?: DType | string; device?: Device; }
+export interface RandomOptions {
+  dtype?: DType | string;
+  device?: Device;
+}
 
-interface Base { key: Key; shape: number[]; device?: Device; }
-interface UniformAttrs extends Base { low: number; high: number; }
-interface NormalAttrs extends Base { mean: number; std: number; }
-interface BernoulliAttrs extends Base { p?: number; }
+interface Base {
+  key: Key;
+  shape: number[];
+  device?: Device;
+}
+interface UniformAttrs extends Base {
+  low: number;
+  high: number;
+}
+interface NormalAttrs extends Base {
+  mean: number;
+  std: number;
+}
+interface BernoulliAttrs extends Base {
+  p?: number;
+}
 
 function launch(kind: RandomKind, a: Base, y: Tensor, values: Record<string, number>, input?: Tensor): void {
   const k = randomKernel(kind);
-  y.device.run(kind, k.key, k.source, input ? [input.buffer, y.buffer] : [y.buffer], grid(y.size, RANDOM_WG),
-    { layout: k.layout, values: { n: y.size, k0: a.key[0], k1: a.key[1], ...values } });
+  y.device.run(kind, k.key, k.source, input ? [input.buffer, y.buffer] : [y.buffer], grid(y.size, RANDOM_WG), {
+    layout: k.layout,
+    values: { n: y.size, k0: a.key[0], k1: a.key[1], ...values },
+  });
 }
 
 /** The rule and device of a random op: `a.shape` of `dtype` on the attrs' device (or the default one). */
@@ -92,7 +109,7 @@ const bernoulliOp = defineOp({
     launch('bernoulliTensor', a, y, {}, probs);
     if (probs !== p) probs.dispose();
   },
-  reference: ({ p }, a) => refBernoulli(a.key, a.shape, p === undefined ? a.p ?? 0.5 : p),
+  reference: ({ p }, a) => refBernoulli(a.key, a.shape, p === undefined ? (a.p ?? 0.5) : p),
   noGrad: 'random',
 });
 
@@ -124,7 +141,8 @@ export const rand = (k: Key, shape: readonly number[], o: RandomOptions = {}): T
 /** Uniform samples in [low, high) (defaults 0, 1), like torch's uniform_. */
 export function uniform(k: Key, shape: readonly number[], o: RandomOptions & { low?: number; high?: number } = {}): Tensor {
   checkOptions('uniform', 'options', o, ['dtype', 'device', 'low', 'high']);
-  const low = finite('uniform', 'low', o.low ?? 0), high = finite('uniform', 'high', o.high ?? 1);
+  const low = finite('uniform', 'low', o.low ?? 0),
+    high = finite('uniform', 'high', o.high ?? 1);
   if (!(low <= high)) throw new ArgumentError('uniform', 'high', `is ${high}, below low = ${low}`, 'high ≥ low');
   return uniformOp.call1([], { ...base('uniform', k, shape, o, 'float32'), low, high });
 }
@@ -138,7 +156,8 @@ export const randn = (k: Key, shape: readonly number[], o: RandomOptions = {}): 
 /** Normal samples with the given mean and standard deviation (defaults 0, 1). */
 export function normal(k: Key, shape: readonly number[], o: RandomOptions & { mean?: number; std?: number } = {}): Tensor {
   checkOptions('normal', 'options', o, ['dtype', 'device', 'mean', 'std']);
-  const mean = finite('normal', 'mean', o.mean ?? 0), std = finite('normal', 'std', o.std ?? 1);
+  const mean = finite('normal', 'mean', o.mean ?? 0),
+    std = finite('normal', 'std', o.std ?? 1);
   if (std < 0) throw new ArgumentError('normal', 'std', `is ${std}`, 'a non-negative number');
   return normalOp.call1([], { ...base('normal', k, shape, o, 'float32'), mean, std });
 }

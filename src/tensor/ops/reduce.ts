@@ -8,8 +8,14 @@ import { defineOp, internal, type OutputMeta, type RefTensor, type TensorMeta } 
 import { mul, div, eq } from './elementwise';
 import { reshape, broadcastTo } from './shape-ops';
 
-export interface ReduceOptions { dim?: number | readonly number[]; keepdim?: boolean; }
-interface ReduceAttrs { axes: number[]; keepdim: boolean; }
+export interface ReduceOptions {
+  dim?: number | readonly number[];
+  keepdim?: boolean;
+}
+interface ReduceAttrs {
+  axes: number[];
+  keepdim: boolean;
+}
 
 /** Output shape of reducing `shape` over `axes`. */
 export const reducedShape = (shape: readonly number[], axes: readonly number[], keepdim: boolean) =>
@@ -29,15 +35,29 @@ function runReduce(kind: ReduceKind, x: Tensor, { axes }: ReduceAttrs, y: Tensor
   // two passes: partial results (and their indices for argmax/argmin) in pooled scratch buffers
   const pv = empty([plan.partials], x.dtype === 'bool' ? 'uint32' : x.dtype, x.device);
   const pi = isArg ? empty([plan.partials], 'int32', x.device) : null;
-  x.device.run(kind, first.key, first.source, [x.buffer, pv.buffer, ...(pi ? [pi.buffer] : [])], first.workgroups, { layout: first.layout, values: first.values });
-  x.device.run(kind, second.key, second.source, [pv.buffer, ...(pi ? [pi.buffer] : []), y.buffer], second.workgroups, { layout: second.layout, values: second.values });
+  x.device.run(kind, first.key, first.source, [x.buffer, pv.buffer, ...(pi ? [pi.buffer] : [])], first.workgroups, {
+    layout: first.layout,
+    values: first.values,
+  });
+  x.device.run(kind, second.key, second.source, [pv.buffer, ...(pi ? [pi.buffer] : []), y.buffer], second.workgroups, {
+    layout: second.layout,
+    values: second.values,
+  });
   // queued work runs in order, so the pool may hand these buffers out again right away
-  pv.dispose(); pi?.dispose();
+  pv.dispose();
+  pi?.dispose();
 }
 
 /** Float64 reference: walks every input element and folds it into its output cell. */
-export function refReduce(x: RefTensor, axes: readonly number[], keepdim: boolean, init: number,
-                          fold: (acc: number, v: number, idx: number, accIdx: number) => [number, number], arg: boolean, dtype: DType): RefTensor {
+export function refReduce(
+  x: RefTensor,
+  axes: readonly number[],
+  keepdim: boolean,
+  init: number,
+  fold: (acc: number, v: number, idx: number, accIdx: number) => [number, number],
+  arg: boolean,
+  dtype: DType,
+): RefTensor {
   const shape = reducedShape(x.shape, axes, keepdim);
   const n = shape.reduce((a, b) => a * b, 1);
   const acc = new Float64Array(n).fill(init);
@@ -46,10 +66,15 @@ export function refReduce(x: RefTensor, axes: readonly number[], keepdim: boolea
   const idx = new Array<number>(x.shape.length).fill(0);
   for (let k = 0; k < x.data.length; k++) {
     let o = 0;
-    x.shape.forEach((d, i) => { if (!axes.includes(i)) o = o * d + idx[i]; });
+    x.shape.forEach((d, i) => {
+      if (!axes.includes(i)) o = o * d + idx[i];
+    });
     const local = counters[o]++;
     [acc[o], accIdx[o]] = fold(acc[o], x.data[k], local, accIdx[o]);
-    for (let d = x.shape.length - 1; d >= 0; d--) { if (++idx[d] < x.shape[d]) break; idx[d] = 0; }
+    for (let d = x.shape.length - 1; d >= 0; d--) {
+      if (++idx[d] < x.shape[d]) break;
+      idx[d] = 0;
+    }
   }
   return { shape, dtype, data: arg ? accIdx : acc };
 }
@@ -65,8 +90,9 @@ export const expandBack = (dy: Tensor, x: Tensor, a: ReduceAttrs) => broadcastTo
 const sumDtype = (d: DType): DType => (d === 'bool' || d === 'uint32' ? (d === 'bool' ? 'int32' : 'uint32') : d);
 
 /** A reduction's rule: the reduced shape, with `dtype` of the input's dtype. */
-const reduced = (dtype: (d: DType) => DType) => ({ x }: { x: TensorMeta }, a: ReduceAttrs): OutputMeta =>
-  ({ shape: reducedShape(x.shape, a.axes, a.keepdim), dtype: dtype(x.dtype) });
+const reduced =
+  (dtype: (d: DType) => DType) =>
+  ({ x }: { x: TensorMeta }, a: ReduceAttrs): OutputMeta => ({ shape: reducedShape(x.shape, a.axes, a.keepdim), dtype: dtype(x.dtype) });
 
 const sumOp = defineOp({
   name: 'sum',
@@ -86,35 +112,54 @@ const prodOp = defineOp({
   vjp: ({ dy, inputs: { x }, outputs: [y], attrs: a }) => [div(expandBack(mul(dy, y), x, a), x)],
 });
 
-const extremum = (name: 'max' | 'min') => defineOp({
-  name: name === 'max' ? 'amax' : 'amin',
-  inputs: { x: 'tensor' },
-  shape: reduced((d) => d),
-  forward: ({ x }, a, [y]) => runReduce(name, x, a, y),
-  reference: ({ x }, a) => refReduce(x, a.axes, a.keepdim, name === 'max' ? -Infinity : Infinity,
-    (s, v) => [Number.isNaN(s) || Number.isNaN(v) ? NaN : name === 'max' ? Math.max(s, v) : Math.min(s, v), 0], false, x.dtype),
-  // the gradient is shared evenly among tied extremes (PyTorch's amax/amin rule)
-  vjp: ({ dy, inputs: { x }, outputs: [y], attrs: a }) => {
-    const mask = eq(x, expandBack(y, x, a));
-    const count = sumOp.call1([mask], { axes: a.axes, keepdim: true });
-    return [div(mul(expandBack(dy, x, a), mask), count)];
-  },
-});
+const extremum = (name: 'max' | 'min') =>
+  defineOp({
+    name: name === 'max' ? 'amax' : 'amin',
+    inputs: { x: 'tensor' },
+    shape: reduced((d) => d),
+    forward: ({ x }, a, [y]) => runReduce(name, x, a, y),
+    reference: ({ x }, a) =>
+      refReduce(
+        x,
+        a.axes,
+        a.keepdim,
+        name === 'max' ? -Infinity : Infinity,
+        (s, v) => [Number.isNaN(s) || Number.isNaN(v) ? NaN : name === 'max' ? Math.max(s, v) : Math.min(s, v), 0],
+        false,
+        x.dtype,
+      ),
+    // the gradient is shared evenly among tied extremes (PyTorch's amax/amin rule)
+    vjp: ({ dy, inputs: { x }, outputs: [y], attrs: a }) => {
+      const mask = eq(x, expandBack(y, x, a));
+      const count = sumOp.call1([mask], { axes: a.axes, keepdim: true });
+      return [div(mul(expandBack(dy, x, a), mask), count)];
+    },
+  });
 const amaxOp = extremum('max');
 const aminOp = extremum('min');
 
-const argOp = (name: 'argmax' | 'argmin') => defineOp({
-  name,
-  inputs: { x: 'tensor' },
-  shape: reduced(() => 'int32'),
-  forward: ({ x }, a, [y]) => runReduce(name, x, a, y),
-  reference: ({ x }, a) => refReduce(x, a.axes, a.keepdim, name === 'argmax' ? -Infinity : Infinity, (s, v, i, si) => {
-    if (Number.isNaN(s)) return [s, si];
-    if (Number.isNaN(v) || (name === 'argmax' ? v > s : v < s) || si < 0) return [v, i];
-    return [s, si];
-  }, true, 'int32'),
-  noGrad: 'integer output',
-});
+const argOp = (name: 'argmax' | 'argmin') =>
+  defineOp({
+    name,
+    inputs: { x: 'tensor' },
+    shape: reduced(() => 'int32'),
+    forward: ({ x }, a, [y]) => runReduce(name, x, a, y),
+    reference: ({ x }, a) =>
+      refReduce(
+        x,
+        a.axes,
+        a.keepdim,
+        name === 'argmax' ? -Infinity : Infinity,
+        (s, v, i, si) => {
+          if (Number.isNaN(s)) return [s, si];
+          if (Number.isNaN(v) || (name === 'argmax' ? v > s : v < s) || si < 0) return [v, i];
+          return [s, si];
+        },
+        true,
+        'int32',
+      ),
+    noGrad: 'integer output',
+  });
 const argmaxOp = argOp('argmax');
 const argminOp = argOp('argmin');
 
@@ -131,16 +176,21 @@ export const min = (x: Tensor, dim?: DimArg, keepdim?: boolean) => aminOp.call1(
 
 function argOptions(fn: string, x: Tensor, d: unknown, k: unknown): ReduceOptions {
   const o = opts(fn, d, k);
-  if (o.dim !== undefined && typeof o.dim !== 'number') throw new ArgumentError(fn, 'dim', `is ${JSON.stringify(o.dim)}`, 'a single integer (or omitted: the flattened tensor)');
+  if (o.dim !== undefined && typeof o.dim !== 'number')
+    throw new ArgumentError(fn, 'dim', `is ${JSON.stringify(o.dim)}`, 'a single integer (or omitted: the flattened tensor)');
   if (!(x instanceof Tensor)) throw new ArgumentError(fn, 'input', `is ${typeof x}`, 'a Tensor');
   return o;
 }
 /** Index of the first maximum along one `dim` (over the flattened tensor when `dim` is omitted). */
 export function argmax(x: Tensor, dim?: number | { dim?: number; keepdim?: boolean }, keepdim?: boolean): Tensor {
   const o = argOptions('argmax', x, dim, keepdim);
-  return o.dim === undefined ? internal(() => argmaxOp.call1([reshape(x, [x.size])], { axes: [0], keepdim: false })) : argmaxOp.call1([x], attrs('argmax', x, o));
+  return o.dim === undefined
+    ? internal(() => argmaxOp.call1([reshape(x, [x.size])], { axes: [0], keepdim: false }))
+    : argmaxOp.call1([x], attrs('argmax', x, o));
 }
 export function argmin(x: Tensor, dim?: number | { dim?: number; keepdim?: boolean }, keepdim?: boolean): Tensor {
   const o = argOptions('argmin', x, dim, keepdim);
-  return o.dim === undefined ? internal(() => argminOp.call1([reshape(x, [x.size])], { axes: [0], keepdim: false })) : argminOp.call1([x], attrs('argmin', x, o));
+  return o.dim === undefined
+    ? internal(() => argminOp.call1([reshape(x, [x.size])], { axes: [0], keepdim: false }))
+    : argminOp.call1([x], attrs('argmin', x, o));
 }

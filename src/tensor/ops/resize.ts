@@ -15,22 +15,35 @@ export type ResizeAttrs = RefResizeParams;
 
 /** The index scale PyTorch uses along one axis (computed in float32, as PyTorch does for float tensors). */
 function axisScale(a: ResizeAttrs, axis: 0 | 1): number {
-  const inS = a.inputSize[axis], outS = a.outputSize[axis], sf = a.scaleFactor[axis];
+  const inS = a.inputSize[axis],
+    outS = a.outputSize[axis],
+    sf = a.scaleFactor[axis];
   if (a.mode === 'bilinear' && a.alignCorners) return outS > 1 ? Math.fround((inS - 1) / (outS - 1)) : 0;
   return sf !== null && sf > 0 ? Math.fround(1 / sf) : Math.fround(inS / outS);
 }
 
 function runResize(a: ResizeAttrs, backward: boolean, src: Tensor, out: Tensor): void {
-  const [H, W] = a.inputSize, [OH, OW] = a.outputSize;
-  const plan = resizePlan(a.mode, backward, { n: out.size, H, W, OH, OW, scaleH: axisScale(a, 0), scaleW: axisScale(a, 1), alignCorners: a.alignCorners },
-    out.dtype === 'float16' ? 'f16' : 'f32');
-  src.device.run(backward ? 'interpolateBackward' : 'interpolate', plan.key, plan.source, [src.buffer, out.buffer], grid(out.size, RESIZE_WG),
-    { layout: plan.layout, values: plan.values });
+  const [H, W] = a.inputSize,
+    [OH, OW] = a.outputSize;
+  const plan = resizePlan(
+    a.mode,
+    backward,
+    { n: out.size, H, W, OH, OW, scaleH: axisScale(a, 0), scaleW: axisScale(a, 1), alignCorners: a.alignCorners },
+    out.dtype === 'float16' ? 'f16' : 'f32',
+  );
+  src.device.run(backward ? 'interpolateBackward' : 'interpolate', plan.key, plan.source, [src.buffer, out.buffer], grid(out.size, RESIZE_WG), {
+    layout: plan.layout,
+    values: plan.values,
+  });
 }
 
 /** The resized planes keep the leading dims; float16 (forward only, inference) stays float16, computed in f32. */
-const resized = (backward: boolean) => ({ x }: { x: TensorMeta }, a: ResizeAttrs): OutputMeta =>
-  ({ shape: [...x.shape.slice(0, -2), ...(backward ? a.inputSize : a.outputSize)], dtype: x.dtype === 'float16' ? 'float16' : 'float32' });
+const resized =
+  (backward: boolean) =>
+  ({ x }: { x: TensorMeta }, a: ResizeAttrs): OutputMeta => ({
+    shape: [...x.shape.slice(0, -2), ...(backward ? a.inputSize : a.outputSize)],
+    dtype: x.dtype === 'float16' ? 'float16' : 'float32',
+  });
 
 const interpolateOp: Op<ResizeAttrs> = defineOp({
   name: 'interpolate',
@@ -82,20 +95,32 @@ export function interpolate(x: Tensor, options: InterpolateOptions): Tensor {
   const [H, W] = [x.shape[2], x.shape[3]];
   if (H === 0 || W === 0) throw new ArgumentError(fn, 'input', `has shape ${fmtShape(x.shape)} with an empty plane`, 'non-zero H and W');
   if ((o.size === undefined) === (o.scaleFactor === undefined)) {
-    throw new ArgumentError(fn, 'options', o.size === undefined ? 'give neither size nor scaleFactor' : 'give both size and scaleFactor', 'exactly one of them');
+    throw new ArgumentError(
+      fn,
+      'options',
+      o.size === undefined ? 'give neither size nor scaleFactor' : 'give both size and scaleFactor',
+      'exactly one of them',
+    );
   }
   let outputSize: [number, number];
   let scaleFactor: [number | null, number | null] = [null, null];
   if (o.size !== undefined) {
     const s = pair(o.size);
-    if (s.length !== 2 || !s.every((d) => Number.isInteger(d) && d >= 1)) throw new ArgumentError(fn, 'size', `is ${JSON.stringify(o.size)}`, 'a positive integer or a pair of them');
+    if (s.length !== 2 || !s.every((d) => Number.isInteger(d) && d >= 1))
+      throw new ArgumentError(fn, 'size', `is ${JSON.stringify(o.size)}`, 'a positive integer or a pair of them');
     outputSize = s as [number, number];
   } else {
     const s = pair(o.scaleFactor!);
-    if (s.length !== 2 || !s.every((d) => Number.isFinite(d) && d > 0)) throw new ArgumentError(fn, 'scaleFactor', `is ${JSON.stringify(o.scaleFactor)}`, 'a positive number or a pair of them');
+    if (s.length !== 2 || !s.every((d) => Number.isFinite(d) && d > 0))
+      throw new ArgumentError(fn, 'scaleFactor', `is ${JSON.stringify(o.scaleFactor)}`, 'a positive number or a pair of them');
     outputSize = [Math.floor(H * s[0]), Math.floor(W * s[1])];
     if (outputSize[0] < 1 || outputSize[1] < 1) {
-      throw new ArgumentError(fn, 'scaleFactor', `is ${JSON.stringify(o.scaleFactor)}, which gives an empty ${outputSize.join('×')} output from ${H}×${W}`, 'a factor giving at least 1×1');
+      throw new ArgumentError(
+        fn,
+        'scaleFactor',
+        `is ${JSON.stringify(o.scaleFactor)}, which gives an empty ${outputSize.join('×')} output from ${H}×${W}`,
+        'a factor giving at least 1×1',
+      );
     }
     scaleFactor = s as [number, number];
   }
@@ -104,6 +129,12 @@ export function interpolate(x: Tensor, options: InterpolateOptions): Tensor {
 
 /** Bilinear resize of `x` to `ref`'s H×W, alignCorners false (U²-Net's `_upsample_like`). */
 export function upsampleLike(x: Tensor, ref: Tensor): Tensor {
-  if (!(ref instanceof Tensor) || ref.ndim < 2) throw new ArgumentError('upsampleLike', 'ref', `is ${ref instanceof Tensor ? `of shape ${fmtShape(ref.shape)}` : typeof ref}`, 'a tensor whose last two dims are H and W');
+  if (!(ref instanceof Tensor) || ref.ndim < 2)
+    throw new ArgumentError(
+      'upsampleLike',
+      'ref',
+      `is ${ref instanceof Tensor ? `of shape ${fmtShape(ref.shape)}` : typeof ref}`,
+      'a tensor whose last two dims are H and W',
+    );
   return interpolate(x, { size: [ref.shape[ref.ndim - 2], ref.shape[ref.ndim - 1]], mode: 'bilinear', alignCorners: false });
 }

@@ -7,7 +7,9 @@ import { Tensor, view } from '../tensor';
 import { defineOp } from './define';
 import { sumToShape } from './sum-to-shape';
 
-interface ShapeAttrs { shape: number[] }
+interface ShapeAttrs {
+  shape: number[];
+}
 
 const reshapeOp = defineOp({
   name: 'reshape',
@@ -28,10 +30,17 @@ export function reshape(x: Tensor, shape: readonly number[]): Tensor {
   }
   if (unknown >= 0) {
     const known = sizeOf(s.filter((_, i) => i !== unknown));
-    if (known === 0 || x.size % known !== 0) throw new ArgumentError('reshape', 'shape', `${fmtShape(shape)} cannot hold ${x.size} elements`, `a shape with ${x.size} elements`);
+    if (known === 0 || x.size % known !== 0)
+      throw new ArgumentError('reshape', 'shape', `${fmtShape(shape)} cannot hold ${x.size} elements`, `a shape with ${x.size} elements`);
     s[unknown] = x.size / known;
   }
-  if (sizeOf(s) !== x.size) throw new ArgumentError('reshape', 'shape', `is ${fmtShape(shape)} (${sizeOf(s)} elements)`, `a shape with ${x.size} elements, like the input ${fmtShape(x.shape)}`);
+  if (sizeOf(s) !== x.size)
+    throw new ArgumentError(
+      'reshape',
+      'shape',
+      `is ${fmtShape(shape)} (${sizeOf(s)} elements)`,
+      `a shape with ${x.size} elements, like the input ${fmtShape(x.shape)}`,
+    );
   return reshapeOp.call1([x], { shape: s });
 }
 
@@ -50,6 +59,12 @@ const broadcastOp = defineOp({
 /** Broadcasts to `shape` with PyTorch's rules (materialised: tensors are always contiguous). */
 export function broadcastTo(x: Tensor, shape: readonly number[]): Tensor {
   const target = broadcastShapes('broadcastTo', shape, x.shape, ['shape', 'input']);
-  if (!sameShape(target, shape)) throw new ArgumentError('broadcastTo', 'input', `of shape ${fmtShape(x.shape)} cannot broadcast to ${fmtShape(shape)}`, 'a shape whose dims are 1 or match');
+  if (!sameShape(target, shape))
+    throw new ArgumentError(
+      'broadcastTo',
+      'input',
+      `of shape ${fmtShape(x.shape)} cannot broadcast to ${fmtShape(shape)}`,
+      'a shape whose dims are 1 or match',
+    );
   return broadcastOp.call1([x], { shape: target });
 }

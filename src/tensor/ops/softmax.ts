@@ -6,7 +6,9 @@ import { sum } from './reduce';
 import { sub, div, exp, log } from './elementwise';
 import { stableShift } from './stats';
 
-interface DimAttrs { dim: number; }
+interface DimAttrs {
+  dim: number;
+}
 
 /** Float64 reference: applies `f` to every 1-D slice along `dim`. */
 function refAlong(x: RefTensor, dim: number, f: (vs: number[]) => number[]): RefTensor {
@@ -18,7 +20,9 @@ function refAlong(x: RefTensor, dim: number, f: (vs: number[]) => number[]): Ref
     for (let i = 0; i < inner; i++) {
       const at = (k: number) => (o * n + k) * inner + i;
       const ys = f(Array.from({ length: n }, (_, k) => x.data[at(k)]));
-      ys.forEach((y, k) => { data[at(k)] = y; });
+      ys.forEach((y, k) => {
+        data[at(k)] = y;
+      });
     }
   }
   return { shape: [...x.shape], dtype: 'float32', data };

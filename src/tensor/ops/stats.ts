@@ -8,18 +8,24 @@ import { reduceArgs } from '../../base/options';
 import { Tensor } from '../tensor';
 import { defineComposite, detached, type OutputMeta, type RefTensor, type TensorMeta } from './define';
 import { sum, max, reducedShape, type ReduceOptions, type DimArg } from './reduce';
-import { sub, mul, div, exp, log, sqrt, square, where, eq, abs, add, ne, logicalNot, logicalOr, isnan } from './elementwise';
+import { sub, div, exp, log, sqrt, square, where, eq, abs, add, ne, logicalNot, logicalOr, isnan } from './elementwise';
 import { reshape } from './shape-ops';
 
-interface Axes { axes: number[]; keepdim: boolean; }
-interface VarAttrs extends Axes { correction: number; }
+interface Axes {
+  axes: number[];
+  keepdim: boolean;
+}
+interface VarAttrs extends Axes {
+  correction: number;
+}
 
 const axesOf = (fn: string, x: Tensor, o: ReduceOptions): Axes => {
   if (!(x instanceof Tensor)) throw new ArgumentError(fn, 'input', `is ${typeof x}`, 'a Tensor');
   return { axes: normAxes(fn, o.dim, x.ndim), keepdim: o.keepdim ?? false };
 };
 const floatOnly = (fn: string, x: Tensor) => {
-  if (x.dtype !== 'float32') throw new ArgumentError(fn, 'input', `has dtype ${x.dtype}`, 'float32 (cast integer tensors first, as torch requires a floating dtype)');
+  if (x.dtype !== 'float32')
+    throw new ArgumentError(fn, 'input', `has dtype ${x.dtype}`, 'float32 (cast integer tensors first, as torch requires a floating dtype)');
 };
 const count = (shape: readonly number[], axes: readonly number[]) => axes.reduce((n, a) => n * shape[a], 1);
 
@@ -35,7 +41,10 @@ function groups(x: RefTensor, axes: readonly number[]): number[][] {
     let o = 0;
     for (const i of kept) o = o * x.shape[i] + idx[i];
     out[o].push(x.data[k]);
-    for (let d = x.shape.length - 1; d >= 0; d--) { if (++idx[d] < x.shape[d]) break; idx[d] = 0; }
+    for (let d = x.shape.length - 1; d >= 0; d--) {
+      if (++idx[d] < x.shape[d]) break;
+      idx[d] = 0;
+    }
   }
   return out;
 }
@@ -56,8 +65,9 @@ const lseOf = (vs: number[]) => {
 // ---- composites -------------------------------------------------------------------------------
 
 /** A statistic's rule: the reduced shape, float32 (bool for all/any). */
-const stat = <A extends Axes>(dtype: DType = 'float32') => ({ x }: { x: TensorMeta }, a: A): OutputMeta =>
-  ({ shape: reducedShape(x.shape, a.axes, a.keepdim), dtype });
+const stat =
+  <A extends Axes>(dtype: DType = 'float32') =>
+  ({ x }: { x: TensorMeta }, a: A): OutputMeta => ({ shape: reducedShape(x.shape, a.axes, a.keepdim), dtype });
 
 const meanOp = defineComposite({
   name: 'mean',
@@ -135,7 +145,8 @@ const varAttrs = (fn: string, x: Tensor, d: unknown, third: unknown): VarAttrs =
   const a = axesOf(fn, x, o);
   floatOnly(fn, x);
   const correction = o.correction ?? 1;
-  if (typeof correction !== 'number' || !Number.isFinite(correction) || correction < 0) throw new ArgumentError(fn, 'correction', `is ${correction}`, 'a finite non-negative number');
+  if (typeof correction !== 'number' || !Number.isFinite(correction) || correction < 0)
+    throw new ArgumentError(fn, 'correction', `is ${correction}`, 'a finite non-negative number');
   return { ...a, correction };
 };
 const opts = (fn: string, d: unknown, k: unknown) => reduceArgs<ReduceOptions>(fn, d, k, ['dim', 'keepdim']);
@@ -155,8 +166,7 @@ export function mean(x: Tensor, dim?: DimArg, keepdim?: boolean): Tensor {
 export const variance = (x: Tensor, dim?: number | readonly number[] | VarOptions, o?: Omit<VarOptions, 'dim'>) =>
   varianceOp.call1([x], varAttrs('variance', x, dim, o));
 /** Standard deviation: sqrt(variance), as torch.std (its gradient is infinite where the variance is 0). */
-export const std = (x: Tensor, dim?: number | readonly number[] | VarOptions, o?: Omit<VarOptions, 'dim'>) =>
-  stdOp.call1([x], varAttrs('std', x, dim, o));
+export const std = (x: Tensor, dim?: number | readonly number[] | VarOptions, o?: Omit<VarOptions, 'dim'>) => stdOp.call1([x], varAttrs('std', x, dim, o));
 /** log(sum(exp(x))) over `dim`, computed stably (shifted by the max); its gradient is softmax(x). */
 export function logsumexp(x: Tensor, dim?: DimArg, keepdim?: boolean): Tensor {
   const a = axesOf('logsumexp', x, opts('logsumexp', dim, keepdim));

@@ -8,7 +8,9 @@ export function sumToShape(g: Tensor, shape: readonly number[]): Tensor {
   if (sameShape(g.shape, shape)) return g;
   const lead = g.ndim - shape.length;
   const axes: number[] = [];
-  g.shape.forEach((d, i) => { if (i < lead || (shape[i - lead] === 1 && d !== 1)) axes.push(i); });
+  g.shape.forEach((d, i) => {
+    if (i < lead || (shape[i - lead] === 1 && d !== 1)) axes.push(i);
+  });
   const s = axes.length ? sum(g, { dim: axes, keepdim: true }) : g;
   return reshape(s, shape);
 }

@@ -13,7 +13,7 @@
  * defaults. All of these are data ops (no gradient).
  */
 import { ArgumentError, fmtShape } from '../../base/shape';
-import { Tensor } from '../../tensor/tensor';
+import type { Tensor } from '../../tensor/tensor';
 import { tensor } from '../../tensor/ops/creation';
 import { type Key, checkKey, foldIn, randomBits, permutation } from '../../tensor/random';
 import { affineResample, colorJitterWith, checkBatch, size2 } from '../../tensor/ops/augment';
@@ -21,40 +21,71 @@ import { affineResample, colorJitterWith, checkBatch, size2 } from '../../tensor
 /** A stream of uniform numbers in [0, 1) from a key: draw j uses the 53 top bits of block j. */
 export function uniformStream(k: Key): () => number {
   let j = 0;
-  return () => { const [hi, lo] = randomBits(k, j++); return (hi * 2097152 + (lo >>> 11)) / 9007199254740992; };
+  return () => {
+    const [hi, lo] = randomBits(k, j++);
+    return (hi * 2097152 + (lo >>> 11)) / 9007199254740992;
+  };
 }
 
 const uniformIn = (u: () => number, lo: number, hi: number) => lo + (hi - lo) * u();
 /** Integer in [lo, hi) (torch.randint's half-open range). */
 const randint = (u: () => number, lo: number, hi: number) => lo + Math.min(hi - lo - 1, Math.floor(u() * (hi - lo)));
 /** Python's round(): halves to even. */
-const roundHalfEven = (v: number) => { const r = Math.round(v); return Math.abs(v % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r; };
+const roundHalfEven = (v: number) => {
+  const r = Math.round(v);
+  return Math.abs(v % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
+};
 
 /** A crop box in input pixels: top, left, height, width. */
-export interface Box { top: number; left: number; height: number; width: number; }
+export interface Box {
+  top: number;
+  left: number;
+  height: number;
+  width: number;
+}
 
 /** torchvision RandomResizedCrop.get_params: 10 tries of (scale, log-uniform ratio), then a centre crop clamped to the ratio range. */
-export function sampleResizedCrop(u: () => number, H: number, W: number, scale: readonly [number, number] = [0.08, 1], ratio: readonly [number, number] = [3 / 4, 4 / 3]): Box {
+export function sampleResizedCrop(
+  u: () => number,
+  H: number,
+  W: number,
+  scale: readonly [number, number] = [0.08, 1],
+  ratio: readonly [number, number] = [3 / 4, 4 / 3],
+): Box {
   const area = H * W;
-  const logLo = Math.log(ratio[0]), logHi = Math.log(ratio[1]);
+  const logLo = Math.log(ratio[0]),
+    logHi = Math.log(ratio[1]);
   for (let t = 0; t < 10; t++) {
     const target = area * uniformIn(u, scale[0], scale[1]);
     const aspect = Math.exp(uniformIn(u, logLo, logHi));
-    const w = roundHalfEven(Math.sqrt(target * aspect)), h = roundHalfEven(Math.sqrt(target / aspect));
+    const w = roundHalfEven(Math.sqrt(target * aspect)),
+      h = roundHalfEven(Math.sqrt(target / aspect));
     if (w > 0 && w <= W && h > 0 && h <= H) return { top: randint(u, 0, H - h + 1), left: randint(u, 0, W - w + 1), height: h, width: w };
   }
   const inRatio = W / H;
   let w: number, h: number;
-  if (inRatio < Math.min(...ratio)) { w = W; h = roundHalfEven(w / Math.min(...ratio)); }
-  else if (inRatio > Math.max(...ratio)) { h = H; w = roundHalfEven(h * Math.max(...ratio)); }
-  else { w = W; h = H; }
+  if (inRatio < Math.min(...ratio)) {
+    w = W;
+    h = roundHalfEven(w / Math.min(...ratio));
+  } else if (inRatio > Math.max(...ratio)) {
+    h = H;
+    w = roundHalfEven(h * Math.max(...ratio));
+  } else {
+    w = W;
+    h = H;
+  }
   return { top: Math.floor((H - h) / 2), left: Math.floor((W - w) / 2), height: h, width: w };
 }
 
 type M3 = [number, number, number, number, number, number]; // rows [a b c; d e f] of an affine map
-const compose = (p: M3, q: M3): M3 => [ // p ∘ q
-  p[0] * q[0] + p[1] * q[3], p[0] * q[1] + p[1] * q[4], p[0] * q[2] + p[1] * q[5] + p[2],
-  p[3] * q[0] + p[4] * q[3], p[3] * q[1] + p[4] * q[4], p[3] * q[2] + p[4] * q[5] + p[5],
+const compose = (p: M3, q: M3): M3 => [
+  // p ∘ q
+  p[0] * q[0] + p[1] * q[3],
+  p[0] * q[1] + p[1] * q[4],
+  p[0] * q[2] + p[1] * q[5] + p[2],
+  p[3] * q[0] + p[4] * q[3],
+  p[3] * q[1] + p[4] * q[4],
+  p[3] * q[2] + p[4] * q[5] + p[5],
 ];
 
 export interface GeometryOptions {
@@ -94,14 +125,25 @@ export function sampleGeometry(key: Key, n: number, inSize: readonly [number, nu
     if (!(v >= 0 && v <= 1)) throw new ArgumentError(fn, arg, `is ${p}`, 'a probability in [0, 1]');
     return v;
   };
-  const ph = prob('hflip', options.hflip), pv = prob('vflip', options.vflip);
-  const deg = options.degrees === undefined ? null : typeof options.degrees === 'number' ? [-Math.abs(options.degrees), Math.abs(options.degrees)] : [...options.degrees];
-  if (deg && (deg.length !== 2 || !deg.every(Number.isFinite) || deg[0] > deg[1])) throw new ArgumentError(fn, 'degrees', `is ${JSON.stringify(options.degrees)}`, 'a number d (for [−d, d]) or a [lo, hi] range');
-  const scale = options.scale ?? [0.08, 1], ratio = options.ratio ?? [3 / 4, 4 / 3];
+  const ph = prob('hflip', options.hflip),
+    pv = prob('vflip', options.vflip);
+  const deg =
+    options.degrees === undefined ? null : typeof options.degrees === 'number' ? [-Math.abs(options.degrees), Math.abs(options.degrees)] : [...options.degrees];
+  if (deg && (deg.length !== 2 || !deg.every(Number.isFinite) || deg[0] > deg[1]))
+    throw new ArgumentError(fn, 'degrees', `is ${JSON.stringify(options.degrees)}`, 'a number d (for [−d, d]) or a [lo, hi] range');
+  const scale = options.scale ?? [0.08, 1],
+    ratio = options.ratio ?? [3 / 4, 4 / 3];
   if (!(scale[0] > 0 && scale[0] <= scale[1] && scale[1] <= 1)) throw new ArgumentError(fn, 'scale', `is ${JSON.stringify(scale)}`, 'a range 0 < lo ≤ hi ≤ 1');
   if (!(ratio[0] > 0 && ratio[0] <= ratio[1])) throw new ArgumentError(fn, 'ratio', `is ${JSON.stringify(ratio)}`, 'a range 0 < lo ≤ hi');
-  if (mode === 'crop' && (H < OH || W < OW)) throw new ArgumentError(fn, 'size', `is ${OH}×${OW} for ${H}×${W} inputs`, "a crop no larger than the input for crop: 'crop' (resize first, or use 'resizedCrop')");
-  if (!['resize', 'crop', 'centerCrop', 'resizedCrop'].includes(mode)) throw new ArgumentError(fn, 'crop', `is ${JSON.stringify(mode)}`, "'resize', 'crop', 'centerCrop' or 'resizedCrop'");
+  if (mode === 'crop' && (H < OH || W < OW))
+    throw new ArgumentError(
+      fn,
+      'size',
+      `is ${OH}×${OW} for ${H}×${W} inputs`,
+      "a crop no larger than the input for crop: 'crop' (resize first, or use 'resizedCrop')",
+    );
+  if (!['resize', 'crop', 'centerCrop', 'resizedCrop'].includes(mode))
+    throw new ArgumentError(fn, 'crop', `is ${JSON.stringify(mode)}`, "'resize', 'crop', 'centerCrop' or 'resizedCrop'");
   const out = new Float32Array(6 * n);
   for (let i = 0; i < n; i++) {
     const u = uniformStream(foldIn(key, i));
@@ -117,7 +159,10 @@ export function sampleGeometry(key: Key, n: number, inSize: readonly [number, nu
     if (pv > 0 && u() < pv) m = compose(m, [1, 0, 0, 0, -1, OH]);
     if (deg) {
       const a = (uniformIn(u, deg[0], deg[1]) * Math.PI) / 180;
-      const c = Math.cos(a), s = Math.sin(a), cx = OW / 2, cy = OH / 2;
+      const c = Math.cos(a),
+        s = Math.sin(a),
+        cx = OW / 2,
+        cy = OH / 2;
       // counter-clockwise on screen (y down): output offset d comes from input offset [c −s; s c]·d
       m = compose(m, [c, -s, cx - c * cx + s * cy, s, c, cy - s * cx - c * cy]);
     }
@@ -126,7 +171,10 @@ export function sampleGeometry(key: Key, n: number, inSize: readonly [number, nu
   return out;
 }
 
-export interface GeometryBatch { image: Tensor; mask?: Tensor; }
+export interface GeometryBatch {
+  image: Tensor;
+  mask?: Tensor;
+}
 
 /**
  * Applies one random geometric transform per sample to the image batch and, identically, to the
@@ -149,7 +197,9 @@ export function augmentGeometry(batch: GeometryBatch, key: Key, options: Geometr
     const out: { image: Tensor; mask?: Tensor } = { image: affineResample(image, t, { size, mode: 'bilinear', fill: options.fill }) };
     if (batch.mask) out.mask = affineResample(batch.mask, t, { size, mode: 'nearest', fill: 0 });
     return out;
-  } finally { t.dispose(); }
+  } finally {
+    t.dispose();
+  }
 }
 
 export interface ColorJitterOptions {
@@ -176,10 +226,16 @@ export function sampleColorJitter(key: Key, n: number, o: ColorJitterOptions): F
       if (!(v >= 0)) throw new ArgumentError(fn, arg, `is ${v}`, 'a non-negative number');
       r = [Math.max(bound[0], centre - v), centre + v];
     } else r = [v[0], v[1]];
-    if (!(r[0] >= bound[0] && r[0] <= r[1] && r[1] <= bound[1])) throw new ArgumentError(fn, arg, `is ${JSON.stringify(v)}`, `a range within [${bound[0]}, ${bound[1]}]`);
+    if (!(r[0] >= bound[0] && r[0] <= r[1] && r[1] <= bound[1]))
+      throw new ArgumentError(fn, arg, `is ${JSON.stringify(v)}`, `a range within [${bound[0]}, ${bound[1]}]`);
     return r[0] === centre && r[1] === centre ? null : r;
   };
-  const ranges = [range('brightness', o.brightness, 1, [0, Infinity]), range('contrast', o.contrast, 1, [0, Infinity]), range('saturation', o.saturation, 1, [0, Infinity]), range('hue', o.hue, 0, [-0.5, 0.5])];
+  const ranges = [
+    range('brightness', o.brightness, 1, [0, Infinity]),
+    range('contrast', o.contrast, 1, [0, Infinity]),
+    range('saturation', o.saturation, 1, [0, Infinity]),
+    range('hue', o.hue, 0, [-0.5, 0.5]),
+  ];
   const pg = o.grayscale ?? 0;
   if (!(pg >= 0 && pg <= 1)) throw new ArgumentError(fn, 'grayscale', `is ${o.grayscale}`, 'a probability in [0, 1]');
   const order = o.order ?? 'random';
@@ -192,7 +248,9 @@ export function sampleColorJitter(key: Key, n: number, o: ColorJitterOptions): F
     const p = out.subarray(12 * i, 12 * i + 12);
     p.set([1, 1, 1, 0]);
     // as torchvision: the four factors are drawn first (in fixed order), then applied in `perm` order
-    ranges.forEach((r, j) => { if (r) p[j] = uniformIn(u, r[0], r[1]); });
+    ranges.forEach((r, j) => {
+      if (r) p[j] = uniformIn(u, r[0], r[1]);
+    });
     for (let s = 0; s < 4; s++) p[4 + s] = ranges[perm[s]] ? perm[s] : -1;
     p[8] = pg > 0 && u() < pg ? 1 : 0;
   }

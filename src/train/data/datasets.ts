@@ -7,9 +7,18 @@
 import { ArgumentError } from '../../base/shape';
 
 /** A float image on the host: `data` is [channels, height, width], row-major. */
-export interface HostImage { data: Float32Array; channels: number; height: number; width: number; }
+export interface HostImage {
+  data: Float32Array;
+  channels: number;
+  height: number;
+  width: number;
+}
 
-export interface Sample { image: HostImage; label?: number; mask?: HostImage; }
+export interface Sample {
+  image: HostImage;
+  label?: number;
+  mask?: HostImage;
+}
 
 /** How to load one sample from files: plain data, so it can be posted to a worker. */
 export interface FileTask {
@@ -34,12 +43,16 @@ export function checkIndex(fn: string, i: number, length: number): void {
 }
 
 /** [N, C, H, W] host data: a flat Float32Array with its shape. */
-export interface HostBatchArray { data: Float32Array; shape: readonly [number, number, number, number]; }
+export interface HostBatchArray {
+  data: Float32Array;
+  shape: readonly [number, number, number, number];
+}
 
 const slices = (fn: string, arg: string, a: HostBatchArray | readonly HostImage[]): HostImage[] => {
   if (Array.isArray(a)) return a as HostImage[];
   const b = a as HostBatchArray;
-  if (!b || !(b.data instanceof Float32Array) || !Array.isArray(b.shape) || b.shape.length !== 4) throw new ArgumentError(fn, arg, `is ${typeof a}`, '{ data: Float32Array, shape: [N, C, H, W] } or an array of { data, channels, height, width }');
+  if (!b || !(b.data instanceof Float32Array) || !Array.isArray(b.shape) || b.shape.length !== 4)
+    throw new ArgumentError(fn, arg, `is ${typeof a}`, '{ data: Float32Array, shape: [N, C, H, W] } or an array of { data, channels, height, width }');
   const [N, C, H, W] = b.shape;
   if (b.data.length !== N * C * H * W) throw new ArgumentError(fn, arg, `has ${b.data.length} values for shape [${b.shape.join(', ')}]`, `${N * C * H * W}`);
   const n = C * H * W;
@@ -47,11 +60,16 @@ const slices = (fn: string, arg: string, a: HostBatchArray | readonly HostImage[
 };
 
 /** A dataset over arrays in memory: images (and optional labels, masks) indexed together. */
-export function arrayDataset(images: HostBatchArray | readonly HostImage[], labels?: ArrayLike<number>, masks?: HostBatchArray | readonly HostImage[]): Dataset {
+export function arrayDataset(
+  images: HostBatchArray | readonly HostImage[],
+  labels?: ArrayLike<number>,
+  masks?: HostBatchArray | readonly HostImage[],
+): Dataset {
   const fn = 'arrayDataset';
   const ims = slices(fn, 'images', images);
   const mks = masks === undefined ? undefined : slices(fn, 'masks', masks);
-  if (labels !== undefined && labels.length !== ims.length) throw new ArgumentError(fn, 'labels', `has ${labels.length} entries`, `${ims.length}, one per image`);
+  if (labels !== undefined && labels.length !== ims.length)
+    throw new ArgumentError(fn, 'labels', `has ${labels.length} entries`, `${ims.length}, one per image`);
   if (mks && mks.length !== ims.length) throw new ArgumentError(fn, 'masks', `has ${mks.length} entries`, `${ims.length}, one per image`);
   return {
     length: ims.length,
@@ -69,7 +87,17 @@ export function arrayDataset(images: HostBatchArray | readonly HostImage[], labe
 export function subset<S extends Sample>(ds: Dataset<S>, indices: ArrayLike<number>): Dataset<S> {
   const idx = Int32Array.from(indices as ArrayLike<number>);
   idx.forEach((j) => checkIndex('subset', j, ds.length));
-  const out: Dataset<S> = { length: idx.length, get: (i) => { checkIndex('subset', i, idx.length); return ds.get(idx[i]); } };
-  if (ds.task) out.task = (i) => { checkIndex('subset', i, idx.length); return ds.task!(idx[i]); };
+  const out: Dataset<S> = {
+    length: idx.length,
+    get: (i) => {
+      checkIndex('subset', i, idx.length);
+      return ds.get(idx[i]);
+    },
+  };
+  if (ds.task)
+    out.task = (i) => {
+      checkIndex('subset', i, idx.length);
+      return ds.task!(idx[i]);
+    };
   return out;
 }

@@ -21,7 +21,10 @@ import { type Key, checkKey, foldIn, permutation } from '../../tensor/random';
 import type { Dataset, FileTask, HostImage, Sample } from './datasets';
 
 /** Runs file tasks somewhere else (worker threads); see decodeWorkers in src/io/decode-workers.ts. */
-export interface TaskRunner { run(task: FileTask): Promise<Sample>; close(): Promise<void>; }
+export interface TaskRunner {
+  run(task: FileTask): Promise<Sample>;
+  close(): Promise<void>;
+}
 
 export interface LoaderOptions {
   batchSize: number;
@@ -46,7 +49,11 @@ export interface LoaderOptions {
 }
 
 /** A sample the loader left out because it failed to load. */
-export interface SkippedSample { index: number; file?: string; error: string; }
+export interface SkippedSample {
+  index: number;
+  file?: string;
+  error: string;
+}
 
 /** A collated batch on the host. */
 export interface HostBatch {
@@ -102,26 +109,33 @@ function collate(fn: string, samples: Sample[], indices: Int32Array, describe: (
   const [C, H, W] = [first.image.channels, first.image.height, first.image.width];
   const n = C * H * W;
   const images = new Float32Array(samples.length * n);
-  const hasLabel = first.label !== undefined, hasMask = first.mask !== undefined;
+  const hasLabel = first.label !== undefined,
+    hasMask = first.mask !== undefined;
   const labels = hasLabel ? new Int32Array(samples.length) : undefined;
-  const mh = first.mask?.height ?? 0, mw = first.mask?.width ?? 0;
+  const mh = first.mask?.height ?? 0,
+    mw = first.mask?.width ?? 0;
   const masks = hasMask ? new Float32Array(samples.length * mh * mw) : undefined;
   samples.forEach((s, k) => {
     const im = s.image;
-    if (!im || !(im.data instanceof Float32Array)) throw new Error(`${fn}: sample ${describe(indices[k])} has no image ({ data: Float32Array, channels, height, width })`);
+    if (!im || !(im.data instanceof Float32Array))
+      throw new Error(`${fn}: sample ${describe(indices[k])} has no image ({ data: Float32Array, channels, height, width })`);
     if (im.channels !== C || im.height !== H || im.width !== W) {
-      throw new Error(`${fn}: sample ${describe(indices[k])} is ${shapeOf(im)} but sample ${describe(indices[0])} is ${C}×${H}×${W}; samples in a batch must share a size (give the dataset a size option)`);
+      throw new Error(
+        `${fn}: sample ${describe(indices[k])} is ${shapeOf(im)} but sample ${describe(indices[0])} is ${C}×${H}×${W}; samples in a batch must share a size (give the dataset a size option)`,
+      );
     }
     if (im.data.length !== n) throw new Error(`${fn}: sample ${describe(indices[k])} has ${im.data.length} values for ${shapeOf(im)}`);
     images.set(im.data, k * n);
-    if (hasLabel !== (s.label !== undefined) || hasMask !== (s.mask !== undefined)) throw new Error(`${fn}: sample ${describe(indices[k])} differs from sample ${describe(indices[0])} in having a label or a mask`);
+    if (hasLabel !== (s.label !== undefined) || hasMask !== (s.mask !== undefined))
+      throw new Error(`${fn}: sample ${describe(indices[k])} differs from sample ${describe(indices[0])} in having a label or a mask`);
     if (labels) {
       if (!Number.isInteger(s.label)) throw new Error(`${fn}: sample ${describe(indices[k])} has label ${s.label}; expected an integer class index`);
       labels[k] = s.label!;
     }
     if (masks) {
       const m = s.mask!;
-      if (m.channels !== 1 || m.height !== mh || m.width !== mw || m.data.length !== mh * mw) throw new Error(`${fn}: mask of sample ${describe(indices[k])} is ${shapeOf(m)}; expected 1×${mh}×${mw}`);
+      if (m.channels !== 1 || m.height !== mh || m.width !== mw || m.data.length !== mh * mw)
+        throw new Error(`${fn}: mask of sample ${describe(indices[k])} is ${shapeOf(m)}; expected 1×${mh}×${mw}`);
       masks.set(m.data, k * mh * mw);
     }
   });
@@ -134,12 +148,25 @@ export function uploadBatch(hb: HostBatch, device: Device = getDefaultDevice()):
   const images = tensor(hb.images, { shape: hb.imageShape, device });
   const labels = hb.labels ? tensor(hb.labels, { shape: [hb.labels.length], dtype: 'int32', device }) : undefined;
   const masks = hb.masks ? tensor(hb.masks, { shape: hb.maskShape!, device }) : undefined;
-  return { epoch: hb.epoch, index: hb.index, indices: hb.indices, images, labels, masks, dispose: () => { images.dispose(); labels?.dispose(); masks?.dispose(); } };
+  return {
+    epoch: hb.epoch,
+    index: hb.index,
+    indices: hb.indices,
+    images,
+    labels,
+    masks,
+    dispose: () => {
+      images.dispose();
+      labels?.dispose();
+      masks?.dispose();
+    },
+  };
 }
 
 export function loader(dataset: Dataset, options: LoaderOptions): Loader {
   const fn = 'loader';
-  if (!dataset || !Number.isInteger(dataset.length) || dataset.length < 0 || typeof dataset.get !== 'function') throw new ArgumentError(fn, 'dataset', `is ${typeof dataset}`, 'a Dataset { length, get(i) }');
+  if (!dataset || !Number.isInteger(dataset.length) || dataset.length < 0 || typeof dataset.get !== 'function')
+    throw new ArgumentError(fn, 'dataset', `is ${typeof dataset}`, 'a Dataset { length, get(i) }');
   const o = options ?? ({} as LoaderOptions);
   const B = o.batchSize;
   if (!Number.isInteger(B) || B < 1) throw new ArgumentError(fn, 'batchSize', `is ${B}`, 'a positive integer');
@@ -155,7 +182,10 @@ export function loader(dataset: Dataset, options: LoaderOptions): Loader {
   const warn = o.warn ?? ((m: string) => console.warn(m));
   const skipped: SkippedSample[] = [];
   const bad = new Set<number>();
-  const describe = (i: number) => { const t = dataset.task?.(i); return t ? `${i} (${t.image})` : `${i}`; };
+  const describe = (i: number) => {
+    const t = dataset.task?.(i);
+    return t ? `${i} (${t.image})` : `${i}`;
+  };
 
   const orders = new Map<number, Int32Array>();
   const order = (epoch: number): Int32Array => {
@@ -174,7 +204,9 @@ export function loader(dataset: Dataset, options: LoaderOptions): Loader {
   };
   const loadOrThrow = async (i: number): Promise<Sample> => {
     if (runner) return runner.run(dataset.task!(i));
-    try { return await dataset.get(i); } catch (e) {
+    try {
+      return await dataset.get(i);
+    } catch (e) {
       const err = e as Error;
       const where = dataset.task ? ` (${dataset.task(i).image})` : '';
       if (where && err.message.includes(dataset.task!(i).image)) throw err;
@@ -184,14 +216,18 @@ export function loader(dataset: Dataset, options: LoaderOptions): Loader {
   /** A sample, or null when it failed and onError is 'skip'. */
   const load = async (i: number): Promise<Sample | null> => {
     if (bad.has(i)) return null;
-    try { return await loadOrThrow(i); } catch (e) {
+    try {
+      return await loadOrThrow(i);
+    } catch (e) {
       if (onError === 'raise') throw e;
       if (bad.has(i)) return null; // a concurrent load of the same sample already reported it
       bad.add(i);
       const file = dataset.task?.(i).image;
       const error = (e as Error)?.message ?? String(e);
       skipped.push({ index: i, ...(file !== undefined ? { file } : {}), error });
-      warn(`${fn}: skipping sample ${i}${file !== undefined && !error.includes(file) ? ` (${file})` : ''}: ${error} [${skipped.length} skipped so far; onError: 'raise' stops instead]`);
+      warn(
+        `${fn}: skipping sample ${i}${file !== undefined && !error.includes(file) ? ` (${file})` : ''}: ${error} [${skipped.length} skipped so far; onError: 'raise' stops instead]`,
+      );
       return null;
     }
   };
@@ -211,7 +247,13 @@ export function loader(dataset: Dataset, options: LoaderOptions): Loader {
   };
   const device = o.device;
   return {
-    dataset, length, batchSize: B, order, batchIndices, hostBatch, skipped,
+    dataset,
+    length,
+    batchSize: B,
+    order,
+    batchIndices,
+    hostBatch,
+    skipped,
     batch: async (epoch, b) => uploadBatch(await hostBatch(epoch, b), device),
     async *epoch(epoch, start = 0) {
       order(epoch);
@@ -232,6 +274,8 @@ export function loader(dataset: Dataset, options: LoaderOptions): Loader {
         if (hb) yield uploadBatch(hb, device); // a batch whose samples all failed is left out
       }
     },
-    close: async () => { await runner?.close(); },
+    close: async () => {
+      await runner?.close();
+    },
   };
 }

@@ -6,10 +6,20 @@ import { Tensor, empty } from '../../tensor/tensor';
 
 const kernels = new Map<string, ReturnType<typeof updateKernel>>();
 
-export function applyRule(rule: UpdateRule, p: Tensor, g: Tensor, state: readonly Tensor[], scalars: Record<string, number>, path: string): { p: Tensor; state: Tensor[] } {
-  if (!(g instanceof Tensor)) throw new ArgumentError(rule.name, `grads.${path}`, `is ${g === undefined ? 'missing' : typeof g}`, `a Tensor of shape ${fmtShape(p.shape)}`);
-  if (!sameShape(p.shape, g.shape)) throw new ArgumentError(rule.name, `grads.${path}`, `has shape ${fmtShape(g.shape)}`, `the parameter's shape ${fmtShape(p.shape)}`);
-  if (p.dtype !== 'float32' || g.dtype !== 'float32') throw new ArgumentError(rule.name, `params.${path}`, `has dtype ${p.dtype}/${g.dtype}`, 'float32 parameters and gradients');
+export function applyRule(
+  rule: UpdateRule,
+  p: Tensor,
+  g: Tensor,
+  state: readonly Tensor[],
+  scalars: Record<string, number>,
+  path: string,
+): { p: Tensor; state: Tensor[] } {
+  if (!(g instanceof Tensor))
+    throw new ArgumentError(rule.name, `grads.${path}`, `is ${g === undefined ? 'missing' : typeof g}`, `a Tensor of shape ${fmtShape(p.shape)}`);
+  if (!sameShape(p.shape, g.shape))
+    throw new ArgumentError(rule.name, `grads.${path}`, `has shape ${fmtShape(g.shape)}`, `the parameter's shape ${fmtShape(p.shape)}`);
+  if (p.dtype !== 'float32' || g.dtype !== 'float32')
+    throw new ArgumentError(rule.name, `params.${path}`, `has dtype ${p.dtype}/${g.dtype}`, 'float32 parameters and gradients');
   if (p.device !== g.device) throw new ArgumentError(rule.name, `grads.${path}`, `is on device ${g.device.label}`, `the parameter's device ${p.device.label}`);
   let k = kernels.get(rule.name);
   if (!k) kernels.set(rule.name, (k = updateKernel(rule)));

@@ -45,7 +45,10 @@ export interface Optimizer {
   learningRate(state: OptimizerState, path?: string): number;
 }
 
-export interface RuleChoice { rule: UpdateRule; scalars: Record<string, number>; }
+export interface RuleChoice {
+  rule: UpdateRule;
+  scalars: Record<string, number>;
+}
 
 export interface OptimizerDef {
   name: string;
@@ -93,12 +96,22 @@ export function makeOptimizer(def: OptimizerDef): Optimizer {
       const old: Tensor[] = [];
       for (const { path, value: p } of flat(params, 'params')) {
         const group = groupOf(path);
-        if (group?.frozen) { newLeaves.push(p); continue; }
+        if (group?.frozen) {
+          newLeaves.push(p);
+          continue;
+        }
         const slot = state.slots[path];
         if (!slot) throw new ArgumentError(def.name, 'state', `has no entry for parameter '${path}'`, 'the state returned by init() for these params');
         const lr = baseLr * (group?.lrScale ?? 1);
         const { rule, scalars } = def.rule(t, lr, group?.weightDecay ?? def.weightDecay);
-        const r = applyRule(rule, p, gradByPath.get(path) as Tensor, rule.state.map((s) => slot[s]), scalars, path);
+        const r = applyRule(
+          rule,
+          p,
+          gradByPath.get(path) as Tensor,
+          rule.state.map((s) => slot[s]),
+          scalars,
+          path,
+        );
         newLeaves.push(r.p);
         slots[path] = Object.fromEntries(rule.state.map((s, i) => [s, r.state[i]]));
         old.push(p, ...rule.state.map((s) => slot[s]));
@@ -107,7 +120,7 @@ export function makeOptimizer(def: OptimizerDef): Optimizer {
       return { params: tree.unflatten(params, newLeaves), state: { step: t, slots } };
     },
     learningRate(state, path) {
-      return lrAt(state.step) * (path ? groupOf(path)?.lrScale ?? 1 : 1);
+      return lrAt(state.step) * (path ? (groupOf(path)?.lrScale ?? 1) : 1);
     },
   };
 }

@@ -5,9 +5,17 @@ import { checkNumberOption, describe } from '../../base/options';
 import { checkLearningRate, checkOptimizerOptions, checkBoolean } from './validate';
 import { makeOptimizer, type LearningRate, type Optimizer, type ParamGroup, type RuleChoice } from './optimizer';
 
-interface Common { lr: LearningRate; weightDecay?: number; groups?: readonly ParamGroup[]; }
+interface Common {
+  lr: LearningRate;
+  weightDecay?: number;
+  groups?: readonly ParamGroup[];
+}
 
-export interface SGDOptions extends Common { momentum?: number; dampening?: number; nesterov?: boolean; }
+export interface SGDOptions extends Common {
+  momentum?: number;
+  dampening?: number;
+  nesterov?: boolean;
+}
 
 /** torch.optim.SGD: g ← g + wd·p; buf ← μ·buf + (1−τ)·g (buf = g on the first step); p ← p − lr·(nesterov ? g + μ·buf : buf). */
 const COMMON_KEYS = ['lr', 'weightDecay', 'groups'];
@@ -22,20 +30,29 @@ export function sgd(options: SGDOptions): Optimizer {
   if (nesterov && (momentum <= 0 || dampening !== 0)) throw new Error('sgd: nesterov needs momentum > 0 and dampening = 0 (as PyTorch)');
   const plain: UpdateRule = { name: 'sgd', state: [], scalars: ['lr', 'wd'], body: 'let d = g + s.wd * p; p = p - s.lr * d;' };
   const withMomentum: UpdateRule = {
-    name: `sgd-momentum${nesterov ? '-nesterov' : ''}`, state: ['buf'], scalars: ['lr', 'wd', 'momentum', 'dampening', 'first'],
+    name: `sgd-momentum${nesterov ? '-nesterov' : ''}`,
+    state: ['buf'],
+    scalars: ['lr', 'wd', 'momentum', 'dampening', 'first'],
     body: `let d = g + s.wd * p;
   buf = select(s.momentum * buf + (1.0 - s.dampening) * d, d, s.first > 0.5);
   p = p - s.lr * ${nesterov ? '(d + s.momentum * buf)' : 'buf'};`,
   };
   return makeOptimizer({
-    name: 'sgd', lr, weightDecay, groups, state: momentum ? ['buf'] : [],
-    rule: (t, lr, wd): RuleChoice => (momentum
-      ? { rule: withMomentum, scalars: { lr, wd, momentum, dampening, first: t === 1 ? 1 : 0 } }
-      : { rule: plain, scalars: { lr, wd } }),
+    name: 'sgd',
+    lr,
+    weightDecay,
+    groups,
+    state: momentum ? ['buf'] : [],
+    rule: (t, lr, wd): RuleChoice =>
+      momentum ? { rule: withMomentum, scalars: { lr, wd, momentum, dampening, first: t === 1 ? 1 : 0 } } : { rule: plain, scalars: { lr, wd } },
   });
 }
 
-export interface AdamOptions extends Common { betas?: [number, number]; eps?: number; amsgrad?: boolean; }
+export interface AdamOptions extends Common {
+  betas?: [number, number];
+  eps?: number;
+  amsgrad?: boolean;
+}
 
 function adamFamily(name: 'adam' | 'adamw', options: AdamOptions): Optimizer {
   checkOptimizerOptions(name, options, [...COMMON_KEYS, 'betas', 'eps', 'amsgrad']);
@@ -59,7 +76,11 @@ function adamFamily(name: 'adam' | 'adamw', options: AdamOptions): Optimizer {
   p = p - (s.lr / s.bc1) * m / (sqrt(vhat) / s.bc2sqrt + s.eps);`,
   };
   return makeOptimizer({
-    name, lr, weightDecay: weightDecay ?? (decoupled ? 1e-2 : 0), groups, state: rule.state,
+    name,
+    lr,
+    weightDecay: weightDecay ?? (decoupled ? 1e-2 : 0),
+    groups,
+    state: rule.state,
     rule: (t, lr, wd) => ({ rule, scalars: { lr, wd, b1: betas[0], b2: betas[1], eps, bc1: 1 - betas[0] ** t, bc2sqrt: Math.sqrt(1 - betas[1] ** t) } }),
   });
 }
@@ -69,7 +90,12 @@ export const adam = (o: AdamOptions) => adamFamily('adam', o);
 /** torch.optim.AdamW (decoupled weight decay, default 0.01). */
 export const adamw = (o: AdamOptions) => adamFamily('adamw', o);
 
-export interface RMSpropOptions extends Common { alpha?: number; eps?: number; momentum?: number; centered?: boolean; }
+export interface RMSpropOptions extends Common {
+  alpha?: number;
+  eps?: number;
+  momentum?: number;
+  centered?: boolean;
+}
 
 /** torch.optim.RMSprop: v ← αv + (1−α)g²; avg = sqrt(v − ḡ²[centered]) + eps; p ← p − lr·g/avg (or through a momentum buffer). */
 export function rmsprop(options: Partial<RMSpropOptions> = {}): Optimizer {
@@ -82,7 +108,9 @@ export function rmsprop(options: Partial<RMSpropOptions> = {}): Optimizer {
   checkBoolean('rmsprop', 'centered', centered);
   const state = ['v', ...(centered ? ['gavg'] : []), ...(momentum ? ['buf'] : [])];
   const rule: UpdateRule = {
-    name: `rmsprop${centered ? '-centered' : ''}${momentum ? '-momentum' : ''}`, state, scalars: ['lr', 'wd', 'alpha', 'eps', 'momentum'],
+    name: `rmsprop${centered ? '-centered' : ''}${momentum ? '-momentum' : ''}`,
+    state,
+    scalars: ['lr', 'wd', 'alpha', 'eps', 'momentum'],
     body: `let d = g + s.wd * p;
   v = s.alpha * v + (1.0 - s.alpha) * d * d;
   ${centered ? 'gavg = s.alpha * gavg + (1.0 - s.alpha) * d;\n  let avg = sqrt(v - gavg * gavg) + s.eps;' : 'let avg = sqrt(v) + s.eps;'}

@@ -7,22 +7,37 @@ import type { ConvAttrs } from '../../../src/base/conv-args';
 const ext = (i: number, p0: number, p1: number, k: number, s: number, d: number) => Math.floor((i + p0 + p1 - d * (k - 1) - 1) / s) + 1;
 
 /** A convolution geometry: shapes, stride 1–3, asymmetric padding 0–3, dilation 1–4, groups over divisors; never an empty output. */
-export const convGeometry = fc.record({
-  N: fc.integer({ min: 1, max: 3 }), G: fc.integer({ min: 1, max: 3 }), Cg: fc.integer({ min: 1, max: 5 }), Og: fc.integer({ min: 1, max: 5 }),
-  H: fc.integer({ min: 1, max: 9 }), W: fc.integer({ min: 1, max: 9 }), kH: fc.integer({ min: 1, max: 5 }), kW: fc.integer({ min: 1, max: 5 }),
-  stride: fc.tuple(fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 3 })),
-  padding: fc.tuple(fc.integer({ min: 0, max: 3 }), fc.integer({ min: 0, max: 3 }), fc.integer({ min: 0, max: 3 }), fc.integer({ min: 0, max: 3 })),
-  dilation: fc.tuple(fc.integer({ min: 1, max: 4 }), fc.integer({ min: 1, max: 4 })),
-}).map((g) => {
-  const a: ConvAttrs = { stride: g.stride, padding: g.padding, dilation: g.dilation, groups: g.G };
-  return { ...g, a, OH: ext(g.H, g.padding[0], g.padding[1], g.kH, g.stride[0], g.dilation[0]), OW: ext(g.W, g.padding[2], g.padding[3], g.kW, g.stride[1], g.dilation[1]) };
-}).filter((g) => g.OH >= 1 && g.OW >= 1 && g.N * g.G * g.Og * g.OH * g.OW * g.Cg * g.kH * g.kW <= 40000);
+export const convGeometry = fc
+  .record({
+    N: fc.integer({ min: 1, max: 3 }),
+    G: fc.integer({ min: 1, max: 3 }),
+    Cg: fc.integer({ min: 1, max: 5 }),
+    Og: fc.integer({ min: 1, max: 5 }),
+    H: fc.integer({ min: 1, max: 9 }),
+    W: fc.integer({ min: 1, max: 9 }),
+    kH: fc.integer({ min: 1, max: 5 }),
+    kW: fc.integer({ min: 1, max: 5 }),
+    stride: fc.tuple(fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 3 })),
+    padding: fc.tuple(fc.integer({ min: 0, max: 3 }), fc.integer({ min: 0, max: 3 }), fc.integer({ min: 0, max: 3 }), fc.integer({ min: 0, max: 3 })),
+    dilation: fc.tuple(fc.integer({ min: 1, max: 4 }), fc.integer({ min: 1, max: 4 })),
+  })
+  .map((g) => {
+    const a: ConvAttrs = { stride: g.stride, padding: g.padding, dilation: g.dilation, groups: g.G };
+    return {
+      ...g,
+      a,
+      OH: ext(g.H, g.padding[0], g.padding[1], g.kH, g.stride[0], g.dilation[0]),
+      OW: ext(g.W, g.padding[2], g.padding[3], g.kW, g.stride[1], g.dilation[1]),
+    };
+  })
+  .filter((g) => g.OH >= 1 && g.OW >= 1 && g.N * g.G * g.Og * g.OH * g.OW * g.Cg * g.kH * g.kW <= 40000);
 
 const t = (s: number[]) => refTensor(s, { min: -1, max: 1 });
 const tol = { rtol: 1e-3, atol: 1e-4 };
 
 const convArb = (geo: typeof convGeometry, relu: boolean) =>
-  geo.chain((g) => fc.tuple(fc.constant(g), t([g.N, g.G * g.Cg, g.H, g.W]), t([g.G * g.Og, g.Cg, g.kH, g.kW]), fc.option(t([g.G * g.Og]), { nil: undefined })))
+  geo
+    .chain((g) => fc.tuple(fc.constant(g), t([g.N, g.G * g.Cg, g.H, g.W]), t([g.G * g.Og, g.Cg, g.kH, g.kW]), fc.option(t([g.G * g.Og]), { nil: undefined })))
     .map(([g, x, w, b]) => ({ inputs: b ? [x, w, b] : [x, w], attrs: { ...g.a, act: relu ? 'relu' : 'none' } as ConvAttrs }));
 
 export const convCases: CaseTable = {
@@ -30,19 +45,32 @@ export const convCases: CaseTable = {
     arb: fc.oneof(
       { weight: 3, arbitrary: convArb(convGeometry, false) },
       // fused ReLU: few outputs, pre-activations kept away from the kink so finite differences are valid
-      { weight: 1, arbitrary: convArb(convGeometry.filter((g) => g.N * g.G * g.Og * g.OH * g.OW <= 16), true)
-        .filter((c) => refConv2d(c.inputs[0], c.inputs[1], c.inputs[2], { ...c.attrs, act: 'none' }).data.every((v) => Math.abs(v) > 0.05)) },
+      {
+        weight: 1,
+        arbitrary: convArb(
+          convGeometry.filter((g) => g.N * g.G * g.Og * g.OH * g.OW <= 16),
+          true,
+        ).filter((c) => refConv2d(c.inputs[0], c.inputs[1], c.inputs[2], { ...c.attrs, act: 'none' }).data.every((v) => Math.abs(v) > 0.05)),
+      },
     ),
-    tol, runs: 30, gradRuns: 25,
+    tol,
+    runs: 30,
+    gradRuns: 25,
   },
   conv2dGradInput: {
-    arb: convGeometry.chain((g) => fc.tuple(fc.constant(g), t([g.N, g.G * g.Og, g.OH, g.OW]), t([g.G * g.Og, g.Cg, g.kH, g.kW])))
+    arb: convGeometry
+      .chain((g) => fc.tuple(fc.constant(g), t([g.N, g.G * g.Og, g.OH, g.OW]), t([g.G * g.Og, g.Cg, g.kH, g.kW])))
       .map(([g, dy, w]) => ({ inputs: [dy, w], attrs: { ...g.a, inSize: [g.H, g.W] } as ConvAttrs })),
-    tol, runs: 25, gradRuns: 15,
+    tol,
+    runs: 25,
+    gradRuns: 15,
   },
   conv2dGradWeight: {
-    arb: convGeometry.chain((g) => fc.tuple(fc.constant(g), t([g.N, g.G * g.Cg, g.H, g.W]), t([g.N, g.G * g.Og, g.OH, g.OW])))
+    arb: convGeometry
+      .chain((g) => fc.tuple(fc.constant(g), t([g.N, g.G * g.Cg, g.H, g.W]), t([g.N, g.G * g.Og, g.OH, g.OW])))
       .map(([g, x, dy]) => ({ inputs: [x, dy], attrs: { ...g.a, kSize: [g.kH, g.kW] } as ConvAttrs })),
-    tol, runs: 25, gradRuns: 15,
+    tol,
+    runs: 25,
+    gradRuns: 15,
   },
 };

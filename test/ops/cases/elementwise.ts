@@ -5,7 +5,9 @@ import type { DType } from '../../../src/base/dtype';
 
 /** Unary op on one float tensor drawn from [min, max], avoiding kinks given by `avoid`. */
 const unary = (min: number, max: number, extra: number[] = [], avoid?: (v: number) => boolean, more: Partial<CaseSpec> = {}): CaseSpec => ({
-  arb: shape({ allowEmpty: true }).chain((s) => refTensor(s, { min, max, avoid })).map((x) => ({ inputs: [x, ...extra], attrs: {} })),
+  arb: shape({ allowEmpty: true })
+    .chain((s) => refTensor(s, { min, max, avoid }))
+    .map((x) => ({ inputs: [x, ...extra], attrs: {} })),
   ...more,
 });
 const nearZero = (v: number) => Math.abs(v) < 0.05;
@@ -13,9 +15,18 @@ const nearZero = (v: number) => Math.abs(v) < 0.05;
 /** Binary op on broadcast pairs; sometimes one side is a plain number. */
 const binary = (min: number, max: number, avoidB?: (v: number) => boolean, dtypes: DType[] = ['float32'], more: Partial<CaseSpec> = {}): CaseSpec => ({
   arb: fc.tuple(broadcastPair({ allowEmpty: true }), fc.constantFrom(...dtypes), fc.integer({ min: 0, max: 4 })).chain(([[sa, sb], dtype, scalarSide]) =>
-    fc.tuple(refTensor(sa, { min, max, dtype }), refTensor(sb, { min, max, dtype, avoid: dtype === 'float32' ? avoidB : undefined }),
-      fc.double({ min, max, noNaN: true }).map(Math.fround).filter((v) => !avoidB?.(v)).map((v) => (dtype === 'float32' ? v : Math.round(v))))
-      .map(([a, b, s]) => ({ inputs: scalarSide === 1 ? [a, dtype === 'float32' || !avoidB?.(s) ? s : 1] : [a, b], attrs: {} }))),
+    fc
+      .tuple(
+        refTensor(sa, { min, max, dtype }),
+        refTensor(sb, { min, max, dtype, avoid: dtype === 'float32' ? avoidB : undefined }),
+        fc
+          .double({ min, max, noNaN: true })
+          .map(Math.fround)
+          .filter((v) => !avoidB?.(v))
+          .map((v) => (dtype === 'float32' ? v : Math.round(v))),
+      )
+      .map(([a, b, s]) => ({ inputs: scalarSide === 1 ? [a, dtype === 'float32' || !avoidB?.(s) ? s : 1] : [a, b], attrs: {} })),
+  ),
   ...more,
 });
 
@@ -25,11 +36,14 @@ const intsToo: DType[] = ['float32', 'int32'];
 function noTies(): CaseSpec {
   const offGrid = (v: number) => Math.abs(v * 2 - Math.round(v * 2)) < 0.1;
   const base = binary(-3, 3, offGrid, intsToo);
-  return { ...base, arb: base.arb.map((c) => {
-    const [a, b] = c.inputs;
-    if (typeof a === 'number' || a.dtype !== 'float32') return c;
-    return { ...c, inputs: [{ ...a, data: a.data.map((v) => Math.round(v * 2) / 2) }, b] };
-  }) };
+  return {
+    ...base,
+    arb: base.arb.map((c) => {
+      const [a, b] = c.inputs;
+      if (typeof a === 'number' || a.dtype !== 'float32') return c;
+      return { ...c, inputs: [{ ...a, data: a.data.map((v) => Math.round(v * 2) / 2) }, b] };
+    }),
+  };
 }
 
 export const elementwiseCases: CaseTable = {
@@ -61,7 +75,8 @@ export const elementwiseCases: CaseTable = {
   mul: binary(-3, 3, undefined, intsToo),
   div: binary(-3, 3, (v) => Math.abs(v) < 0.3),
   pow: {
-    arb: broadcastPair().chain(([sa, sb]) => fc.tuple(refTensor(sa, { min: 0.2, max: 3 }), refTensor(sb, { min: -2, max: 2 }), fc.boolean()))
+    arb: broadcastPair()
+      .chain(([sa, sb]) => fc.tuple(refTensor(sa, { min: 0.2, max: 3 }), refTensor(sb, { min: -2, max: 2 }), fc.boolean()))
       .map(([a, b, scalar]) => ({ inputs: [a, scalar ? 2 : b], attrs: {} })),
   },
   maximum: noTies(),
@@ -75,14 +90,26 @@ export const elementwiseCases: CaseTable = {
   logicalAnd: binary(0, 1, undefined, ['bool'], { grad: false }),
   logicalOr: binary(0, 1, undefined, ['bool'], { grad: false }),
   logicalXor: binary(0, 1, undefined, ['bool'], { grad: false }),
-  logicalNot: { arb: shape().chain((s) => refTensor(s, { dtype: 'bool' })).map((x) => ({ inputs: [x], attrs: {} })), grad: false },
-  isnan: { arb: shape().chain((s) => refTensor(s)).map((x) => ({ inputs: [x], attrs: {} })), grad: false },
+  logicalNot: {
+    arb: shape()
+      .chain((s) => refTensor(s, { dtype: 'bool' }))
+      .map((x) => ({ inputs: [x], attrs: {} })),
+    grad: false,
+  },
+  isnan: {
+    arb: shape()
+      .chain((s) => refTensor(s))
+      .map((x) => ({ inputs: [x], attrs: {} })),
+    grad: false,
+  },
   where: {
-    arb: broadcastPair().chain(([sa, sb]) => fc.tuple(refTensor(sa, { dtype: 'bool' }), refTensor(sb), refTensor(sa), fc.boolean()))
+    arb: broadcastPair()
+      .chain(([sa, sb]) => fc.tuple(refTensor(sa, { dtype: 'bool' }), refTensor(sb), refTensor(sa), fc.boolean()))
       .map(([c, a, b, scalar]) => ({ inputs: [c, a, scalar ? 0.5 : b], attrs: {} })),
   },
   cast: {
-    arb: fc.tuple(shape(), fc.constantFrom<DType>('float32', 'int32', 'uint32', 'bool'), fc.constantFrom<DType>('float32', 'int32', 'uint32', 'bool'))
+    arb: fc
+      .tuple(shape(), fc.constantFrom<DType>('float32', 'int32', 'uint32', 'bool'), fc.constantFrom<DType>('float32', 'int32', 'uint32', 'bool'))
       .chain(([s, from, to]) => refTensor(s, { dtype: from, min: from === 'uint32' ? 0 : -5, max: 5 }).map((x) => ({ inputs: [x], attrs: { dtype: to } }))),
   },
 };

@@ -14,36 +14,60 @@ const dim = fc.oneof(
 );
 
 /** Batch shapes of a and b that broadcast together (each may be shorter or have 1s). */
-const batchPair = fc.array(fc.integer({ min: 1, max: 3 }), { minLength: 0, maxLength: 3 }).chain((full) =>
-  fc.tuple(fc.integer({ min: 0, max: full.length }), fc.integer({ min: 0, max: full.length }),
-    fc.array(fc.integer({ min: 0, max: 2 }), { minLength: full.length, maxLength: full.length }))
-    .map(([dropA, dropB, ones]) => [
-      full.slice(dropA).map((d, i) => (ones[i + dropA] === 1 ? 1 : d)),
-      full.slice(dropB).map((d, i) => (ones[i + dropB] === 2 ? 1 : d)),
-    ] as const));
+const batchPair = fc
+  .array(fc.integer({ min: 1, max: 3 }), { minLength: 0, maxLength: 3 })
+  .chain((full) =>
+    fc
+      .tuple(
+        fc.integer({ min: 0, max: full.length }),
+        fc.integer({ min: 0, max: full.length }),
+        fc.array(fc.integer({ min: 0, max: 2 }), { minLength: full.length, maxLength: full.length }),
+      )
+      .map(
+        ([dropA, dropB, ones]) =>
+          [full.slice(dropA).map((d, i) => (ones[i + dropA] === 1 ? 1 : d)), full.slice(dropB).map((d, i) => (ones[i + dropB] === 2 ? 1 : d))] as const,
+      ),
+  );
 
 /** Keeps the total work small: at most ~40k multiply-adds per case. */
 const small = (batch: readonly number[], m: number, n: number, k: number) => batch.reduce((x, y) => x * y, 1) * m * n * k <= 40_000;
 
-const matmulCase = fc.record({
-  m: dim, n: dim, k: dim, batches: batchPair,
-  // rank of each operand: 1 (vector) or ≥ 2 (matrix with the drawn batch dims)
-  aVec: fc.integer({ min: 0, max: 5 }).map((x) => x === 0), bVec: fc.integer({ min: 0, max: 5 }).map((x) => x === 0),
-  transA: fc.boolean(), transB: fc.boolean(),
-}).filter(({ m, n, k, batches }) => small([...batches[0], ...batches[1]], m, n, k)).chain(({ m, n, k, batches: [ba, bb], aVec, bVec, transA, transB }) => {
-  const tA = transA && !aVec, tB = transB && !bVec;
-  const aShape = aVec ? [k] : [...ba, ...(tA ? [k, m] : [m, k])];
-  const bShape = bVec ? [k] : [...bb, ...(tB ? [n, k] : [k, n])];
-  return fc.tuple(refTensor(aShape, { min: -2, max: 2 }), refTensor(bShape, { min: -2, max: 2 }))
-    .map(([a, b]) => ({ inputs: [a, b], attrs: { transA: tA, transB: tB } }));
-});
+const matmulCase = fc
+  .record({
+    m: dim,
+    n: dim,
+    k: dim,
+    batches: batchPair,
+    // rank of each operand: 1 (vector) or ≥ 2 (matrix with the drawn batch dims)
+    aVec: fc.integer({ min: 0, max: 5 }).map((x) => x === 0),
+    bVec: fc.integer({ min: 0, max: 5 }).map((x) => x === 0),
+    transA: fc.boolean(),
+    transB: fc.boolean(),
+  })
+  .filter(({ m, n, k, batches }) => small([...batches[0], ...batches[1]], m, n, k))
+  .chain(({ m, n, k, batches: [ba, bb], aVec, bVec, transA, transB }) => {
+    const tA = transA && !aVec,
+      tB = transB && !bVec;
+    const aShape = aVec ? [k] : [...ba, ...(tA ? [k, m] : [m, k])];
+    const bShape = bVec ? [k] : [...bb, ...(tB ? [n, k] : [k, n])];
+    return fc
+      .tuple(refTensor(aShape, { min: -2, max: 2 }), refTensor(bShape, { min: -2, max: 2 }))
+      .map(([a, b]) => ({ inputs: [a, b], attrs: { transA: tA, transB: tB } }));
+  });
 
-const linearCase = fc.record({
-  lead: fc.array(fc.integer({ min: 1, max: 4 }), { minLength: 0, maxLength: 2 }),
-  inF: dim, outF: dim, bias: fc.boolean(),
-}).filter(({ lead, inF, outF }) => small(lead, 1, inF, outF)).chain(({ lead, inF, outF, bias }) =>
-  fc.tuple(refTensor([...lead, inF], { min: -2, max: 2 }), refTensor([outF, inF], { min: -2, max: 2 }), refTensor([outF], { min: -2, max: 2 }))
-    .map(([x, w, b]) => ({ inputs: bias ? [x, w, b] : [x, w], attrs: {} })));
+const linearCase = fc
+  .record({
+    lead: fc.array(fc.integer({ min: 1, max: 4 }), { minLength: 0, maxLength: 2 }),
+    inF: dim,
+    outF: dim,
+    bias: fc.boolean(),
+  })
+  .filter(({ lead, inF, outF }) => small(lead, 1, inF, outF))
+  .chain(({ lead, inF, outF, bias }) =>
+    fc
+      .tuple(refTensor([...lead, inF], { min: -2, max: 2 }), refTensor([outF, inF], { min: -2, max: 2 }), refTensor([outF], { min: -2, max: 2 }))
+      .map(([x, w, b]) => ({ inputs: bias ? [x, w, b] : [x, w], attrs: {} })),
+  );
 
 // sums of up to 40 products of values in [-2, 2]: float32 rounding grows with k
 const tol = { rtol: 1e-4, atol: 1e-4 };

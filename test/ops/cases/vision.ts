@@ -8,47 +8,67 @@ import type { RefResizeParams } from '../../../src/tensor/ops/ref/resize';
 import { refBatchNormEval, refBatchNormTrain, refChannelStats } from '../../../src/tensor/ops/ref/norm';
 
 /** Leading dims: (C, H, W) or (N, C, H, W). */
-const leadDims = fc.oneof(fc.tuple(fc.integer({ min: 1, max: 3 })).map((a) => a), fc.tuple(fc.integer({ min: 1, max: 2 }), fc.integer({ min: 1, max: 2 })).map((a) => a));
+const leadDims = fc.oneof(
+  fc.tuple(fc.integer({ min: 1, max: 3 })).map((a) => a),
+  fc.tuple(fc.integer({ min: 1, max: 2 }), fc.integer({ min: 1, max: 2 })).map((a) => a),
+);
 
 /** Pool parameters over an H×W plane: kernel 1–4, stride 1–3, padding ≤ k/2, dilation 1–2 (max only), ceil mode, or adaptive. */
-export const poolParams = (withDilation: boolean) => fc.record({
-  H: fc.integer({ min: 1, max: 9 }), W: fc.integer({ min: 1, max: 9 }),
-  k: fc.tuple(fc.integer({ min: 1, max: 4 }), fc.integer({ min: 1, max: 4 })),
-  s: fc.tuple(fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 3 })),
-  pf: fc.tuple(fc.double({ min: 0, max: 1, noNaN: true }), fc.double({ min: 0, max: 1, noNaN: true })),
-  d: withDilation ? fc.tuple(fc.integer({ min: 1, max: 2 }), fc.integer({ min: 1, max: 2 })) : fc.constant([1, 1] as [number, number]),
-  ceilMode: fc.boolean(),
-  countIncludePad: fc.boolean(),
-  divisorOverride: fc.option(fc.constantFrom(1, 3, 5), { freq: 4 }),
-  adaptive: fc.integer({ min: 0, max: 3 }).map((v) => v === 0),
-  os: fc.tuple(fc.integer({ min: 1, max: 5 }), fc.integer({ min: 1, max: 5 })),
-}).map((r): RefPoolParams => {
-  const padding: [number, number] = [Math.floor(r.pf[0] * (Math.floor(r.k[0] / 2) + 0.999)), Math.floor(r.pf[1] * (Math.floor(r.k[1] / 2) + 0.999))];
-  return {
-    adaptive: r.adaptive, kernel: r.k, stride: r.s, padding, dilation: r.d, ceilMode: r.ceilMode,
-    countIncludePad: r.countIncludePad, divisorOverride: r.adaptive ? null : r.divisorOverride,
-    outputSize: r.adaptive ? r.os : [refPoolOutSize(r.H, r.k[0], r.s[0], padding[0], r.d[0], r.ceilMode), refPoolOutSize(r.W, r.k[1], r.s[1], padding[1], r.d[1], r.ceilMode)],
-    inputSize: [r.H, r.W],
-  };
-}).filter((a) => a.outputSize[0] >= 1 && a.outputSize[1] >= 1);
+export const poolParams = (withDilation: boolean) =>
+  fc
+    .record({
+      H: fc.integer({ min: 1, max: 9 }),
+      W: fc.integer({ min: 1, max: 9 }),
+      k: fc.tuple(fc.integer({ min: 1, max: 4 }), fc.integer({ min: 1, max: 4 })),
+      s: fc.tuple(fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 3 })),
+      pf: fc.tuple(fc.double({ min: 0, max: 1, noNaN: true }), fc.double({ min: 0, max: 1, noNaN: true })),
+      d: withDilation ? fc.tuple(fc.integer({ min: 1, max: 2 }), fc.integer({ min: 1, max: 2 })) : fc.constant([1, 1] as [number, number]),
+      ceilMode: fc.boolean(),
+      countIncludePad: fc.boolean(),
+      divisorOverride: fc.option(fc.constantFrom(1, 3, 5), { freq: 4 }),
+      adaptive: fc.integer({ min: 0, max: 3 }).map((v) => v === 0),
+      os: fc.tuple(fc.integer({ min: 1, max: 5 }), fc.integer({ min: 1, max: 5 })),
+    })
+    .map((r): RefPoolParams => {
+      const padding: [number, number] = [Math.floor(r.pf[0] * (Math.floor(r.k[0] / 2) + 0.999)), Math.floor(r.pf[1] * (Math.floor(r.k[1] / 2) + 0.999))];
+      return {
+        adaptive: r.adaptive,
+        kernel: r.k,
+        stride: r.s,
+        padding,
+        dilation: r.d,
+        ceilMode: r.ceilMode,
+        countIncludePad: r.countIncludePad,
+        divisorOverride: r.adaptive ? null : r.divisorOverride,
+        outputSize: r.adaptive
+          ? r.os
+          : [refPoolOutSize(r.H, r.k[0], r.s[0], padding[0], r.d[0], r.ceilMode), refPoolOutSize(r.W, r.k[1], r.s[1], padding[1], r.d[1], r.ceilMode)],
+        inputSize: [r.H, r.W],
+      };
+    })
+    .filter((a) => a.outputSize[0] >= 1 && a.outputSize[1] >= 1);
 
 const outShape = (lead: number[], a: RefPoolParams) => [...lead, ...a.outputSize];
 const inShape = (lead: number[], a: RefPoolParams) => [...lead, ...a.inputSize];
 /** Every max window must see at least one input element (dilation can skip a tiny input entirely). */
 const maxWellDefined = (x: RefTensor, a: RefPoolParams) => refMaxPool(x, a)[1].data.every((j) => j >= 0);
 
-const maxCase = fc.tuple(leadDims, poolParams(true)).chain(([lead, a]) =>
-  refTensor(inShape(lead, a), { distinct: true }).map((x): OpCase => ({ inputs: [x], attrs: a }))).filter((c) => maxWellDefined(c.inputs[0] as RefTensor, c.attrs));
+const maxCase = fc
+  .tuple(leadDims, poolParams(true))
+  .chain(([lead, a]) => refTensor(inShape(lead, a), { distinct: true }).map((x): OpCase => ({ inputs: [x], attrs: a })))
+  .filter((c) => maxWellDefined(c.inputs[0] as RefTensor, c.attrs));
 
-const avgCase = fc.tuple(leadDims, poolParams(false)).chain(([lead, a]) =>
-  refTensor(inShape(lead, a)).map((x): OpCase => ({ inputs: [x], attrs: a })));
+const avgCase = fc.tuple(leadDims, poolParams(false)).chain(([lead, a]) => refTensor(inShape(lead, a)).map((x): OpCase => ({ inputs: [x], attrs: a })));
 
 export const visionCases: CaseTable = {
   maxPool2d: { arb: maxCase, runs: 30, gradRuns: 20 },
   maxPool2dBackward: {
-    arb: maxCase.chain((c) => refTensor(outShape((c.inputs[0] as RefTensor).shape.slice(0, -2), c.attrs)).map((dy) => ({
-      inputs: [dy, refMaxPool(c.inputs[0] as RefTensor, c.attrs)[1]], attrs: c.attrs,
-    }))),
+    arb: maxCase.chain((c) =>
+      refTensor(outShape((c.inputs[0] as RefTensor).shape.slice(0, -2), c.attrs)).map((dy) => ({
+        inputs: [dy, refMaxPool(c.inputs[0] as RefTensor, c.attrs)[1]],
+        attrs: c.attrs,
+      })),
+    ),
     grad: [0],
   },
   poolGather: {
@@ -62,29 +82,45 @@ export const visionCases: CaseTable = {
 };
 
 /** interpolate draws: up and down, sizes or scale factors, nearest and bilinear with both alignCorners. */
-const resizeAttrs = fc.record({
-  H: fc.integer({ min: 1, max: 7 }), W: fc.integer({ min: 1, max: 7 }),
-  size: fc.option(fc.tuple(fc.integer({ min: 1, max: 12 }), fc.integer({ min: 1, max: 12 }))),
-  sf: fc.tuple(fc.constantFrom(0.5, 0.7, 1, 1.5, 2, 2.5, 3, 1 / 3), fc.constantFrom(0.5, 0.7, 1.5, 2, 3)),
-  mode: fc.constantFrom<'nearest' | 'bilinear'>('nearest', 'bilinear'),
-  alignCorners: fc.boolean(),
-}).map((r): RefResizeParams => ({
-  mode: r.mode, alignCorners: r.mode === 'bilinear' && r.alignCorners, inputSize: [r.H, r.W],
-  outputSize: r.size ?? [Math.floor(r.H * r.sf[0]), Math.floor(r.W * r.sf[1])],
-  scaleFactor: r.size ? [null, null] : r.sf,
-})).filter((a) => a.outputSize[0] >= 1 && a.outputSize[1] >= 1);
+const resizeAttrs = fc
+  .record({
+    H: fc.integer({ min: 1, max: 7 }),
+    W: fc.integer({ min: 1, max: 7 }),
+    size: fc.option(fc.tuple(fc.integer({ min: 1, max: 12 }), fc.integer({ min: 1, max: 12 }))),
+    sf: fc.tuple(fc.constantFrom(0.5, 0.7, 1, 1.5, 2, 2.5, 3, 1 / 3), fc.constantFrom(0.5, 0.7, 1.5, 2, 3)),
+    mode: fc.constantFrom<'nearest' | 'bilinear'>('nearest', 'bilinear'),
+    alignCorners: fc.boolean(),
+  })
+  .map(
+    (r): RefResizeParams => ({
+      mode: r.mode,
+      alignCorners: r.mode === 'bilinear' && r.alignCorners,
+      inputSize: [r.H, r.W],
+      outputSize: r.size ?? [Math.floor(r.H * r.sf[0]), Math.floor(r.W * r.sf[1])],
+      scaleFactor: r.size ? [null, null] : r.sf,
+    }),
+  )
+  .filter((a) => a.outputSize[0] >= 1 && a.outputSize[1] >= 1);
 
 const resizeLead = fc.tuple(fc.integer({ min: 1, max: 2 }), fc.integer({ min: 1, max: 2 }));
 
 Object.assign(visionCases, {
-  interpolate: { arb: fc.tuple(resizeLead, resizeAttrs).chain(([l, a]) => refTensor([...l, ...a.inputSize]).map((x) => ({ inputs: [x], attrs: a }))), runs: 40 },
-  interpolateBackward: { arb: fc.tuple(resizeLead, resizeAttrs).chain(([l, a]) => refTensor([...l, ...a.outputSize]).map((dy) => ({ inputs: [dy], attrs: a }))), runs: 40 },
+  interpolate: {
+    arb: fc.tuple(resizeLead, resizeAttrs).chain(([l, a]) => refTensor([...l, ...a.inputSize]).map((x) => ({ inputs: [x], attrs: a }))),
+    runs: 40,
+  },
+  interpolateBackward: {
+    arb: fc.tuple(resizeLead, resizeAttrs).chain(([l, a]) => refTensor([...l, ...a.outputSize]).map((dy) => ({ inputs: [dy], attrs: a }))),
+    runs: 40,
+  },
 } satisfies CaseTable);
 
 // ---- normalisation ---------------------------------------------------------------------------
 
-const bnShape = fc.tuple(fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 3 }), fc.array(fc.integer({ min: 1, max: 4 }), { maxLength: 2 }))
-  .map(([n, c, rest]) => [n, c, ...rest]).filter((s) => s[0] * s.slice(2).reduce((a, b) => a * b, 1) > 1);
+const bnShape = fc
+  .tuple(fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 3 }), fc.array(fc.integer({ min: 1, max: 4 }), { maxLength: 2 }))
+  .map(([n, c, rest]) => [n, c, ...rest])
+  .filter((s) => s[0] * s.slice(2).reduce((a, b) => a * b, 1) > 1);
 const vec = (c: number, min: number, max: number) => refTensor([c], { min, max });
 const normTol = { rtol: 1e-3, atol: 1e-4 };
 /** Channels not nearly constant (their gradients blow up). */
@@ -104,7 +140,10 @@ function awayFromKink(pre0: RefTensor, b: RefTensor): RefTensor {
     const ok = (bias: number) => vals.every((v) => Math.abs(v + bias) > 0.02);
     for (let step = 0; step < 2000; step++) {
       const cand = [data[c] + step * 0.01, data[c] - step * 0.01].find(ok);
-      if (cand !== undefined) { data[c] = Math.fround(cand); break; }
+      if (cand !== undefined) {
+        data[c] = Math.fround(cand);
+        break;
+      }
     }
   }
   return { ...b, data };
@@ -115,28 +154,55 @@ const zeroLike = (v: RefTensor): RefTensor => ({ ...v, data: new Float64Array(v.
 const bnGradShape = fc.oneof(bnShape, fc.constant([2, 3, 17, 19]));
 /** A fused ReLU's output: values kept away from 0 so finite differences never cross the mask's step. */
 const reluOut = (s: readonly number[]) => refTensor(s, { min: -1, max: 1, avoid: (v) => Math.abs(v) < 0.05 });
-const bnGradStatsCase = fc.tuple(bnGradShape, fc.boolean()).chain(([s, relu]) => fc.tuple(refTensor(s), reluOut(s), refTensor(s), vec(s[1], -1, 1))
-  .map(([g, y, x, mean]): OpCase => ({ inputs: [g, y, x, mean], attrs: { relu } })));
-const bnGradApplyCase = fc.tuple(bnGradShape, fc.boolean()).chain(([s, relu]) =>
-  fc.tuple(refTensor(s), reluOut(s), refTensor(s), vec(s[1], -1, 1), refTensor([3, s[1]], { min: -2, max: 2 }))
-    .map(([g, y, x, m, coef]): OpCase => ({ inputs: [g, y, x, m, coef], attrs: { relu } })));
+const bnGradStatsCase = fc
+  .tuple(bnGradShape, fc.boolean())
+  .chain(([s, relu]) =>
+    fc.tuple(refTensor(s), reluOut(s), refTensor(s), vec(s[1], -1, 1)).map(([g, y, x, mean]): OpCase => ({ inputs: [g, y, x, mean], attrs: { relu } })),
+  );
+const bnGradApplyCase = fc
+  .tuple(bnGradShape, fc.boolean())
+  .chain(([s, relu]) =>
+    fc
+      .tuple(refTensor(s), reluOut(s), refTensor(s), vec(s[1], -1, 1), refTensor([3, s[1]], { min: -2, max: 2 }))
+      .map(([g, y, x, m, coef]): OpCase => ({ inputs: [g, y, x, m, coef], attrs: { relu } })),
+  );
 // with and without the batch statistics' own cotangents (dMean, dVar)
-const bnGradCoeffsCase = fc.tuple(fc.integer({ min: 1, max: 6 }), fc.integer({ min: 2, max: 40 }), fc.constantFrom(1e-5, 0.1), fc.boolean()).chain(([C, M, eps, stats]) =>
-  fc.tuple(vec(C, -1.5, 1.5), vec(C, 0.2, 2), vec(C, -2, 2), vec(C, -2, 2), vec(C, -1, 1), vec(C, -1, 1))
-    .map((inputs): OpCase => ({ inputs: stats ? inputs : inputs.slice(0, 4), attrs: { eps, M } })));
-const bnRunningCase = fc.tuple(fc.integer({ min: 1, max: 6 }), fc.double({ min: 0, max: 1, noNaN: true }), fc.double({ min: 1, max: 2, noNaN: true })).chain(([C, factor, bessel]) =>
-  fc.tuple(vec(C, -1, 1), vec(C, 0.2, 2), vec(C, -1, 1), vec(C, 0, 2)).map((inputs): OpCase => ({ inputs, attrs: { factor, bessel } })));
+const bnGradCoeffsCase = fc
+  .tuple(fc.integer({ min: 1, max: 6 }), fc.integer({ min: 2, max: 40 }), fc.constantFrom(1e-5, 0.1), fc.boolean())
+  .chain(([C, M, eps, stats]) =>
+    fc
+      .tuple(vec(C, -1.5, 1.5), vec(C, 0.2, 2), vec(C, -2, 2), vec(C, -2, 2), vec(C, -1, 1), vec(C, -1, 1))
+      .map((inputs): OpCase => ({ inputs: stats ? inputs : inputs.slice(0, 4), attrs: { eps, M } })),
+  );
+const bnRunningCase = fc
+  .tuple(fc.integer({ min: 1, max: 6 }), fc.double({ min: 0, max: 1, noNaN: true }), fc.double({ min: 1, max: 2, noNaN: true }))
+  .chain(([C, factor, bessel]) =>
+    fc.tuple(vec(C, -1, 1), vec(C, 0.2, 2), vec(C, -1, 1), vec(C, 0, 2)).map((inputs): OpCase => ({ inputs, attrs: { factor, bessel } })),
+  );
 
-const bnTrainCase = fc.tuple(bnShape, fc.boolean(), fc.constantFrom(1e-5, 0.1)).chain(([s, relu, eps]) =>
-  fc.tuple(refTensor(s), vec(s[1], -1.5, 1.5), vec(s[1], -1, 1)).map(([x, w, b]): OpCase => ({
-    inputs: [x, w, relu ? awayFromKink(refBatchNormTrain(x, w, zeroLike(b), eps, false)[0], b) : b], attrs: { eps, relu },
-  }))).filter(bnOk);
+const bnTrainCase = fc
+  .tuple(bnShape, fc.boolean(), fc.constantFrom(1e-5, 0.1))
+  .chain(([s, relu, eps]) =>
+    fc.tuple(refTensor(s), vec(s[1], -1.5, 1.5), vec(s[1], -1, 1)).map(
+      ([x, w, b]): OpCase => ({
+        inputs: [x, w, relu ? awayFromKink(refBatchNormTrain(x, w, zeroLike(b), eps, false)[0], b) : b],
+        attrs: { eps, relu },
+      }),
+    ),
+  )
+  .filter(bnOk);
 
-const bnEvalCase = fc.tuple(bnShape, fc.boolean(), fc.constantFrom(1e-5, 0.1)).chain(([s, relu, eps]) =>
-  fc.tuple(refTensor(s), vec(s[1], -1, 1), vec(s[1], 0.2, 2), vec(s[1], -1.5, 1.5), vec(s[1], -1, 1))
-    .map(([x, rm, rv, w, b]): OpCase => ({
-      inputs: [x, rm, rv, w, relu ? awayFromKink(refBatchNormEval(x, rm, rv, w, zeroLike(b), eps, false), b) : b], attrs: { eps, relu },
-    }))).filter(bnOk);
+const bnEvalCase = fc
+  .tuple(bnShape, fc.boolean(), fc.constantFrom(1e-5, 0.1))
+  .chain(([s, relu, eps]) =>
+    fc.tuple(refTensor(s), vec(s[1], -1, 1), vec(s[1], 0.2, 2), vec(s[1], -1.5, 1.5), vec(s[1], -1, 1)).map(
+      ([x, rm, rv, w, b]): OpCase => ({
+        inputs: [x, rm, rv, w, relu ? awayFromKink(refBatchNormEval(x, rm, rv, w, zeroLike(b), eps, false), b) : b],
+        attrs: { eps, relu },
+      }),
+    ),
+  )
+  .filter(bnOk);
 
 /** Every normalised group (consecutive `size` elements) has variance > 0.05: gradients stay well conditioned. */
 const varied = (x: RefTensor, size: number) => {
@@ -148,20 +214,39 @@ const varied = (x: RefTensor, size: number) => {
   return true;
 };
 
-const layerNormCase = fc.tuple(fc.array(fc.integer({ min: 1, max: 4 }), { minLength: 1, maxLength: 4 }), fc.nat(), fc.boolean(), fc.constantFrom(1e-5, 0.1))
+const layerNormCase = fc
+  .tuple(fc.array(fc.integer({ min: 1, max: 4 }), { minLength: 1, maxLength: 4 }), fc.nat(), fc.boolean(), fc.constantFrom(1e-5, 0.1))
   .chain(([s, kk, affine, eps]) => {
     const k = 1 + (kk % s.length);
     const ns = s.slice(s.length - k);
-    return fc.tuple(refTensor(s), refTensor(ns, { min: -1.5, max: 1.5 }), refTensor(ns, { min: -1, max: 1 }))
+    return fc
+      .tuple(refTensor(s), refTensor(ns, { min: -1.5, max: 1.5 }), refTensor(ns, { min: -1, max: 1 }))
       .map(([x, w, b]): OpCase => ({ inputs: affine ? [x, w, b] : [x], attrs: { normalizedShape: ns, eps } }));
   })
-  .filter((c) => varied(c.inputs[0] as RefTensor, (c.attrs.normalizedShape as number[]).reduce((a: number, b: number) => a * b, 1)));
+  .filter((c) =>
+    varied(
+      c.inputs[0] as RefTensor,
+      (c.attrs.normalizedShape as number[]).reduce((a: number, b: number) => a * b, 1),
+    ),
+  );
 
-const groupNormCase = fc.tuple(fc.integer({ min: 1, max: 2 }), fc.constantFrom([1, 1], [2, 1], [2, 2], [4, 2], [6, 3], [6, 2]), fc.array(fc.integer({ min: 1, max: 3 }), { maxLength: 2 }),
-  fc.boolean(), fc.constantFrom(1e-5, 0.1))
-  .chain(([n, [c, g], rest, affine, eps]) => fc.tuple(refTensor([n, c, ...rest]), vec(c, -1.5, 1.5), vec(c, -1, 1))
-    .map(([x, w, b]): OpCase => ({ inputs: affine ? [x, w, b] : [x], attrs: { groups: g, eps } })))
-  .filter((c) => { const x = c.inputs[0] as RefTensor; return varied(x, x.data.length / (x.shape[0] * c.attrs.groups)); });
+const groupNormCase = fc
+  .tuple(
+    fc.integer({ min: 1, max: 2 }),
+    fc.constantFrom([1, 1], [2, 1], [2, 2], [4, 2], [6, 3], [6, 2]),
+    fc.array(fc.integer({ min: 1, max: 3 }), { maxLength: 2 }),
+    fc.boolean(),
+    fc.constantFrom(1e-5, 0.1),
+  )
+  .chain(([n, [c, g], rest, affine, eps]) =>
+    fc
+      .tuple(refTensor([n, c, ...rest]), vec(c, -1.5, 1.5), vec(c, -1, 1))
+      .map(([x, w, b]): OpCase => ({ inputs: affine ? [x, w, b] : [x], attrs: { groups: g, eps } })),
+  )
+  .filter((c) => {
+    const x = c.inputs[0] as RefTensor;
+    return varied(x, x.data.length / (x.shape[0] * c.attrs.groups));
+  });
 
 Object.assign(visionCases, {
   batchNormTrain: { arb: bnTrainCase, tol: normTol, runs: 25, gradRuns: 20 },

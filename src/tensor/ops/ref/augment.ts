@@ -9,7 +9,11 @@
  */
 import type { RefTensor } from '../../../base/ref-tensor';
 
-export interface RefAffineParams { mode: 'bilinear' | 'nearest'; outSize: [number, number]; fill: number; }
+export interface RefAffineParams {
+  mode: 'bilinear' | 'nearest';
+  outSize: [number, number];
+  fill: number;
+}
 
 /** x [N, C, H, W], theta [N, 6] → [N, C, OH, OW]. */
 export function refAffineResample(x: RefTensor, theta: RefTensor, a: RefAffineParams): RefTensor {
@@ -17,28 +21,34 @@ export function refAffineResample(x: RefTensor, theta: RefTensor, a: RefAffinePa
   const [OH, OW] = a.outSize;
   const out = new Float64Array(N * C * OH * OW);
   const px = (n: number, c: number, r: number, q: number) => {
-    const rr = Math.min(Math.max(r, 0), H - 1), qq = Math.min(Math.max(q, 0), W - 1);
+    const rr = Math.min(Math.max(r, 0), H - 1),
+      qq = Math.min(Math.max(q, 0), W - 1);
     return x.data[((n * C + c) * H + rr) * W + qq];
   };
   for (let n = 0; n < N; n++) {
     const t = theta.data.subarray(6 * n, 6 * n + 6);
-    for (let oy = 0; oy < OH; oy++) for (let ox = 0; ox < OW; ox++) {
-      const cx = ox + 0.5, cy = oy + 0.5;
-      const u = t[0] * cx + t[1] * cy + t[2], v = t[3] * cx + t[4] * cy + t[5];
-      const inside = u >= 0 && u <= W && v >= 0 && v <= H;
-      for (let c = 0; c < C; c++) {
-        let val: number;
-        if (!inside) val = a.fill;
-        else if (a.mode === 'nearest') val = px(n, c, Math.floor(v), Math.floor(u));
-        else {
-          // centres of pixels q and q+1 bracket u
-          const q = Math.floor(u - 0.5), r = Math.floor(v - 0.5);
-          const wx = u - 0.5 - q, wy = v - 0.5 - r;
-          val = (1 - wy) * ((1 - wx) * px(n, c, r, q) + wx * px(n, c, r, q + 1)) + wy * ((1 - wx) * px(n, c, r + 1, q) + wx * px(n, c, r + 1, q + 1));
+    for (let oy = 0; oy < OH; oy++)
+      for (let ox = 0; ox < OW; ox++) {
+        const cx = ox + 0.5,
+          cy = oy + 0.5;
+        const u = t[0] * cx + t[1] * cy + t[2],
+          v = t[3] * cx + t[4] * cy + t[5];
+        const inside = u >= 0 && u <= W && v >= 0 && v <= H;
+        for (let c = 0; c < C; c++) {
+          let val: number;
+          if (!inside) val = a.fill;
+          else if (a.mode === 'nearest') val = px(n, c, Math.floor(v), Math.floor(u));
+          else {
+            // centres of pixels q and q+1 bracket u
+            const q = Math.floor(u - 0.5),
+              r = Math.floor(v - 0.5);
+            const wx = u - 0.5 - q,
+              wy = v - 0.5 - r;
+            val = (1 - wy) * ((1 - wx) * px(n, c, r, q) + wx * px(n, c, r, q + 1)) + wy * ((1 - wx) * px(n, c, r + 1, q) + wx * px(n, c, r + 1, q + 1));
+          }
+          out[((n * C + c) * OH + oy) * OW + ox] = val;
         }
-        out[((n * C + c) * OH + oy) * OW + ox] = val;
       }
-    }
   }
   return { shape: [N, C, OH, OW], dtype: 'float32', data: out };
 }
@@ -48,7 +58,8 @@ const luma = (r: number, g: number, b: number) => 0.2989 * r + 0.587 * g + 0.114
 
 /** Hue rotation of one RGB colour by `shift` turns (HSV hexcone). */
 function shiftHue(r: number, g: number, b: number, shift: number): [number, number, number] {
-  const v = Math.max(r, g, b), chroma = v - Math.min(r, g, b);
+  const v = Math.max(r, g, b),
+    chroma = v - Math.min(r, g, b);
   if (chroma <= 0) return [r, g, b]; // grey: hue undefined, unchanged
   const s = chroma / v;
   let sector: number; // hue in sixths of a turn
@@ -58,7 +69,10 @@ function shiftHue(r: number, g: number, b: number, shift: number): [number, numb
   let h = sector / 6 + shift;
   h -= Math.floor(h);
   // back to RGB: the channel of each colour is v·(1 − s·max(0, min(k, 4 − k, 1))) with k = (n + 6h) mod 6
-  const chan = (nn: number) => { const k = (nn + 6 * h) % 6; return clamp01(v * (1 - s * Math.max(0, Math.min(k, 4 - k, 1)))); };
+  const chan = (nn: number) => {
+    const k = (nn + 6 * h) % 6;
+    return clamp01(v * (1 - s * Math.max(0, Math.min(k, 4 - k, 1))));
+  };
   return [chan(5), chan(3), chan(1)];
 }
 
@@ -69,9 +83,16 @@ export function refColorJitter(x: RefTensor, params: RefTensor): RefTensor {
   const out = Float64Array.from(x.data);
   for (let n = 0; n < N; n++) {
     const pr = params.data.subarray(12 * n, 12 * n + 12);
-    const R = out.subarray(n * C * P, n * C * P + P), G = out.subarray(n * C * P + P, n * C * P + 2 * P), B = out.subarray(n * C * P + 2 * P, n * C * P + 3 * P);
+    const R = out.subarray(n * C * P, n * C * P + P),
+      G = out.subarray(n * C * P + P, n * C * P + 2 * P),
+      B = out.subarray(n * C * P + 2 * P, n * C * P + 3 * P);
     const blend = (f: number, other: (j: number) => number) => {
-      for (let j = 0; j < P; j++) { const o = other(j); R[j] = clamp01(f * R[j] + (1 - f) * o); G[j] = clamp01(f * G[j] + (1 - f) * o); B[j] = clamp01(f * B[j] + (1 - f) * o); }
+      for (let j = 0; j < P; j++) {
+        const o = other(j);
+        R[j] = clamp01(f * R[j] + (1 - f) * o);
+        G[j] = clamp01(f * G[j] + (1 - f) * o);
+        B[j] = clamp01(f * B[j] + (1 - f) * o);
+      }
     };
     for (let k = 0; k < 4; k++) {
       const op = pr[4 + k];
@@ -88,7 +109,13 @@ export function refColorJitter(x: RefTensor, params: RefTensor): RefTensor {
         for (let j = 0; j < P; j++) [R[j], G[j], B[j]] = shiftHue(R[j], G[j], B[j], pr[3]);
       }
     }
-    if (pr[8] !== 0) for (let j = 0; j < P; j++) { const g = luma(R[j], G[j], B[j]); R[j] = g; G[j] = g; B[j] = g; }
+    if (pr[8] !== 0)
+      for (let j = 0; j < P; j++) {
+        const g = luma(R[j], G[j], B[j]);
+        R[j] = g;
+        G[j] = g;
+        B[j] = g;
+      }
   }
   return { shape: [...x.shape], dtype: 'float32', data: out };
 }
@@ -96,6 +123,9 @@ export function refColorJitter(x: RefTensor, params: RefTensor): RefTensor {
 /** (x − mean[c]) / std[c] for x [N, C, H, W], mean and std [C]. */
 export function refNormalize(x: RefTensor, mean: RefTensor, std: RefTensor): RefTensor {
   const [, C, H, W] = x.shape;
-  const data = x.data.map((v, i) => { const c = Math.floor(i / (H * W)) % C; return (v - mean.data[c]) / std.data[c]; });
+  const data = x.data.map((v, i) => {
+    const c = Math.floor(i / (H * W)) % C;
+    return (v - mean.data[c]) / std.data[c];
+  });
   return { shape: [...x.shape], dtype: 'float32', data };
 }

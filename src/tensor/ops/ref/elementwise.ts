@@ -22,7 +22,10 @@ export function refMap(inputs: readonly RefOperand[], f: (...xs: number[]) => nu
   const xs = new Array<number>(inputs.length);
   for (let k = 0; k < size; k++) {
     inputs.forEach((x, j) => {
-      if (typeof x === 'number') { xs[j] = x; return; }
+      if (typeof x === 'number') {
+        xs[j] = x;
+        return;
+      }
       // position of idx inside x's own shape, right-aligned
       let off = 0;
       const r = x.shape.length;
@@ -33,7 +36,10 @@ export function refMap(inputs: readonly RefOperand[], f: (...xs: number[]) => nu
       xs[j] = x.data[off];
     });
     data[k] = roundTo(dtype, f(...xs));
-    for (let d = shape.length - 1; d >= 0; d--) { if (++idx[d] < shape[d]) break; idx[d] = 0; }
+    for (let d = shape.length - 1; d >= 0; d--) {
+      if (++idx[d] < shape[d]) break;
+      idx[d] = 0;
+    }
   }
   return { shape, dtype, data };
 }

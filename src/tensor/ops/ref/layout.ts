@@ -13,7 +13,10 @@ export function forEachIndex(shape: readonly number[], f: (idx: number[], flat: 
   const idx = new Array<number>(shape.length).fill(0);
   for (let k = 0; k < n; k++) {
     f(idx, k);
-    for (let d = shape.length - 1; d >= 0; d--) { if (++idx[d] < shape[d]) break; idx[d] = 0; }
+    for (let d = shape.length - 1; d >= 0; d--) {
+      if (++idx[d] < shape[d]) break;
+      idx[d] = 0;
+    }
   }
 }
 
@@ -24,31 +27,64 @@ export function at(x: RefTensor, idx: readonly number[]): number {
   return x.data[off];
 }
 
-const flatOf = (shape: readonly number[], idx: readonly number[]) => { let off = 0; for (let d = 0; d < shape.length; d++) off = off * shape[d] + idx[d]; return off; };
+const flatOf = (shape: readonly number[], idx: readonly number[]) => {
+  let off = 0;
+  for (let d = 0; d < shape.length; d++) off = off * shape[d] + idx[d];
+  return off;
+};
 
 /** A tensor whose element at idx is f(idx). */
 export function build(shape: readonly number[], dtype: DType, f: (idx: number[]) => number): RefTensor {
   const data = new Float64Array(count(shape));
-  forEachIndex(shape, (idx, k) => { data[k] = f(idx); });
+  forEachIndex(shape, (idx, k) => {
+    data[k] = f(idx);
+  });
   return { shape: [...shape], dtype, data };
 }
 
 export const refPermute = (x: RefTensor, dims: readonly number[]) =>
-  build(dims.map((d) => x.shape[d]), x.dtype, (o) => { const i = new Array<number>(dims.length); dims.forEach((d, k) => { i[d] = o[k]; }); return at(x, i); });
+  build(
+    dims.map((d) => x.shape[d]),
+    x.dtype,
+    (o) => {
+      const i = new Array<number>(dims.length);
+      dims.forEach((d, k) => {
+        i[d] = o[k];
+      });
+      return at(x, i);
+    },
+  );
 
 /** Python-style slicing per dim: element o_d of the result is start_d + o_d·step_d (already resolved, in range). */
 export const refSlice = (x: RefTensor, start: readonly number[], step: readonly number[], shape: readonly number[]) =>
-  build(shape, x.dtype, (o) => at(x, o.map((c, d) => start[d] + c * step[d])));
+  build(shape, x.dtype, (o) =>
+    at(
+      x,
+      o.map((c, d) => start[d] + c * step[d]),
+    ),
+  );
 
 /** Zeros of `shape` with dy written at the sliced positions (the adjoint of slicing). */
 export function refSliceBackward(dy: RefTensor, shape: readonly number[], start: readonly number[], step: readonly number[]): RefTensor {
   const out = { shape: [...shape], dtype: dy.dtype, data: new Float64Array(count(shape)) };
-  forEachIndex(dy.shape, (o, k) => { out.data[flatOf(shape, o.map((c, d) => start[d] + c * step[d]))] += dy.data[k]; });
+  forEachIndex(dy.shape, (o, k) => {
+    out.data[
+      flatOf(
+        shape,
+        o.map((c, d) => start[d] + c * step[d]),
+      )
+    ] += dy.data[k];
+  });
   return out;
 }
 
 export const refFlip = (x: RefTensor, dims: readonly number[]) =>
-  build(x.shape, x.dtype, (o) => at(x, o.map((c, d) => (dims.includes(d) ? x.shape[d] - 1 - c : c))));
+  build(x.shape, x.dtype, (o) =>
+    at(
+      x,
+      o.map((c, d) => (dims.includes(d) ? x.shape[d] - 1 - c : c)),
+    ),
+  );
 
 /** torch.roll: element at i moves to (i + shift) mod n. */
 export function refRoll(x: RefTensor, shifts: readonly number[], dims: readonly number[]): RefTensor {
@@ -56,7 +92,10 @@ export function refRoll(x: RefTensor, shifts: readonly number[], dims: readonly 
   forEachIndex(x.shape, (i, k) => {
     const j = i.slice();
     // a dim listed twice is shifted twice (as torch.roll)
-    dims.forEach((d, q) => { const n = x.shape[d]; j[d] = (((j[d] + shifts[q]) % n) + n) % n; });
+    dims.forEach((d, q) => {
+      const n = x.shape[d];
+      j[d] = (((j[d] + shifts[q]) % n) + n) % n;
+    });
     out.data[flatOf(x.shape, j)] = x.data[k];
   });
   return out;
@@ -64,7 +103,15 @@ export function refRoll(x: RefTensor, shifts: readonly number[], dims: readonly 
 
 /** torch.tile with reps already as long as x's rank (x is reshaped with leading 1s by the caller). */
 export const refTile = (x: RefTensor, reps: readonly number[]) =>
-  build(x.shape.map((d, i) => d * reps[i]), x.dtype, (o) => at(x, o.map((c, d) => c % x.shape[d])));
+  build(
+    x.shape.map((d, i) => d * reps[i]),
+    x.dtype,
+    (o) =>
+      at(
+        x,
+        o.map((c, d) => c % x.shape[d]),
+      ),
+  );
 
 export function refConcat(xs: readonly RefTensor[], dim: number): RefTensor {
   const shape = [...xs[0].shape];
@@ -72,7 +119,11 @@ export function refConcat(xs: readonly RefTensor[], dim: number): RefTensor {
   return build(shape, xs[0].dtype, (o) => {
     let c = o[dim];
     for (const x of xs) {
-      if (c < x.shape[dim]) { const i = o.slice(); i[dim] = c; return at(x, i); }
+      if (c < x.shape[dim]) {
+        const i = o.slice();
+        i[dim] = c;
+        return at(x, i);
+      }
       c -= x.shape[dim];
     }
     throw new Error('unreachable');
@@ -125,16 +176,21 @@ export const refGather = (x: RefTensor, dim: number, index: RefTensor) =>
   build(index.shape, x.dtype, (o) => {
     const j = at(index, o);
     if (!inRange(j, x.shape[dim])) return 0;
-    const i = o.slice(); i[dim] = j; return at(x, i);
+    const i = o.slice();
+    i[dim] = j;
+    return at(x, i);
   });
 
 /** torch.index_select: out[o] = x[o with o[dim] := index[o[dim]]]; out-of-range gives 0. */
 export function refIndexSelect(x: RefTensor, dim: number, index: RefTensor): RefTensor {
-  const shape = [...x.shape]; shape[dim] = index.data.length;
+  const shape = [...x.shape];
+  shape[dim] = index.data.length;
   return build(shape, x.dtype, (o) => {
     const j = index.data[o[dim]];
     if (!inRange(j, x.shape[dim])) return 0;
-    const i = o.slice(); i[dim] = j; return at(x, i);
+    const i = o.slice();
+    i[dim] = j;
+    return at(x, i);
   });
 }
 
@@ -144,7 +200,8 @@ export function refScatterAdd(x: RefTensor, dim: number, index: RefTensor, src: 
   forEachIndex(index.shape, (p, k) => {
     const j = index.data[k];
     if (!inRange(j, x.shape[dim])) return;
-    const q = p.slice(); q[dim] = j;
+    const q = p.slice();
+    q[dim] = j;
     out.data[flatOf(x.shape, q)] += at(src, p);
   });
   return out;
@@ -156,7 +213,8 @@ export function refIndexAdd(x: RefTensor, dim: number, index: RefTensor, src: Re
   forEachIndex(src.shape, (p, k) => {
     const j = index.data[p[dim]];
     if (!inRange(j, x.shape[dim])) return;
-    const q = p.slice(); q[dim] = j;
+    const q = p.slice();
+    q[dim] = j;
     out.data[flatOf(x.shape, q)] += src.data[k];
   });
   return out;

@@ -10,7 +10,8 @@ const prodOf = (s: number[]) => s.reduce((a, b) => a * b, 1);
 export function refChannelStats(x: RefTensor): { mean: Float64Array; variance: Float64Array; count: number } {
   const [N, C] = x.shape;
   const inner = prodOf(x.shape.slice(2));
-  const mean = new Float64Array(C), variance = new Float64Array(C);
+  const mean = new Float64Array(C),
+    variance = new Float64Array(C);
   for (let c = 0; c < C; c++) {
     const vals: number[] = [];
     for (let n = 0; n < N; n++) for (let j = 0; j < inner; j++) vals.push(x.data[(n * C + c) * inner + j]);
@@ -83,29 +84,45 @@ const masked = (g: RefTensor, y: RefTensor, relu: boolean, i: number) => (relu &
 export function refBatchNormGradStats(g: RefTensor, y: RefTensor, x: RefTensor, mean: RefTensor, relu: boolean): RefTensor[] {
   const C = g.shape[1];
   const inner = g.shape.slice(2).reduce((a, v) => a * v, 1);
-  const sg = new Float64Array(C), sgxc = new Float64Array(C);
+  const sg = new Float64Array(C),
+    sgxc = new Float64Array(C);
   for (let i = 0; i < g.data.length; i++) {
     const c = Math.floor(i / inner) % C;
     const gv = masked(g, y, relu, i);
     sg[c] += gv;
     sgxc[c] += gv * (x.data[i] - mean.data[c]);
   }
-  return [{ shape: [C], dtype: 'float32', data: sg }, { shape: [C], dtype: 'float32', data: sgxc }];
+  return [
+    { shape: [C], dtype: 'float32', data: sg },
+    { shape: [C], dtype: 'float32', data: sgxc },
+  ];
 }
 
 /** Batch-norm backward's per-channel coefficients [rows A, B, D; dγ] (see the kernel's comment); absent dMean/dVar count as 0. */
-export function refBatchNormGradCoeffs(w: RefTensor, variance: RefTensor, sg: RefTensor, sgxc: RefTensor, dMean: RefTensor | undefined, dVar: RefTensor | undefined,
-                                       eps: number, M: number): RefTensor[] {
+export function refBatchNormGradCoeffs(
+  w: RefTensor,
+  variance: RefTensor,
+  sg: RefTensor,
+  sgxc: RefTensor,
+  dMean: RefTensor | undefined,
+  dVar: RefTensor | undefined,
+  eps: number,
+  M: number,
+): RefTensor[] {
   const C = w.shape[0];
-  const out = new Float64Array(3 * C), dw = new Float64Array(C);
+  const out = new Float64Array(3 * C),
+    dw = new Float64Array(C);
   for (let c = 0; c < C; c++) {
     const inv = 1 / Math.sqrt(variance.data[c] + eps);
     out[c] = w.data[c] * inv;
-    out[C + c] = -w.data[c] * inv ** 3 * sgxc.data[c] / M + (2 * (dVar?.data[c] ?? 0)) / M;
-    out[2 * C + c] = -w.data[c] * inv * sg.data[c] / M + (dMean?.data[c] ?? 0) / M;
+    out[C + c] = (-w.data[c] * inv ** 3 * sgxc.data[c]) / M + (2 * (dVar?.data[c] ?? 0)) / M;
+    out[2 * C + c] = (-w.data[c] * inv * sg.data[c]) / M + (dMean?.data[c] ?? 0) / M;
     dw[c] = sgxc.data[c] * inv;
   }
-  return [{ shape: [3, C], dtype: 'float32', data: out }, { shape: [C], dtype: 'float32', data: dw }];
+  return [
+    { shape: [3, C], dtype: 'float32', data: out },
+    { shape: [C], dtype: 'float32', data: dw },
+  ];
 }
 
 /** g·A[c] + (x − m[c])·B[c] + D[c] over (N, C, …) with coef rows [A, B, D] (batch-norm backward's dx). */
@@ -123,10 +140,14 @@ export function refBatchNormGradApply(g: RefTensor, y: RefTensor, x: RefTensor, 
 /** The two running-statistic updates: [(1 − f)·rm + f·mean, (1 − f)·rv + f·bessel·var]. */
 export function refBatchNormRunning(rm: RefTensor, rv: RefTensor, mean: RefTensor, variance: RefTensor, factor: number, bessel: number): RefTensor[] {
   const C = rm.shape[0];
-  const m = new Float64Array(C), v = new Float64Array(C);
+  const m = new Float64Array(C),
+    v = new Float64Array(C);
   for (let c = 0; c < C; c++) {
     m[c] = (1 - factor) * rm.data[c] + factor * mean.data[c];
     v[c] = (1 - factor) * rv.data[c] + factor * bessel * variance.data[c];
   }
-  return [{ shape: [C], dtype: 'float32', data: m }, { shape: [C], dtype: 'float32', data: v }];
+  return [
+    { shape: [C], dtype: 'float32', data: m },
+    { shape: [C], dtype: 'float32', data: v },
+  ];
 }

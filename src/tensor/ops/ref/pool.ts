@@ -8,8 +8,13 @@ import type { RefTensor } from '../../../base/ref-tensor';
 
 export interface RefPoolParams {
   adaptive: boolean;
-  kernel: [number, number]; stride: [number, number]; padding: [number, number]; dilation: [number, number];
-  ceilMode: boolean; countIncludePad: boolean; divisorOverride: number | null;
+  kernel: [number, number];
+  stride: [number, number];
+  padding: [number, number];
+  dilation: [number, number];
+  ceilMode: boolean;
+  countIncludePad: boolean;
+  divisorOverride: number | null;
   /** Adaptive output size. */
   outputSize: [number, number];
   /** Input plane size (needed by the backward references). */
@@ -27,7 +32,8 @@ export function refPoolOutSize(n: number, k: number, s: number, p: number, d: nu
 /** Input rows read by output row o along one axis (may include out-of-range rows, which are padding). */
 function taps(o: number, n: number, on: number, k: number, s: number, p: number, d: number, adaptive: boolean): number[] {
   if (adaptive) {
-    const a = Math.floor((o * n) / on), b = Math.ceil(((o + 1) * n) / on);
+    const a = Math.floor((o * n) / on),
+      b = Math.ceil(((o + 1) * n) / on);
     return Array.from({ length: b - a }, (_, t) => a + t);
   }
   return Array.from({ length: k }, (_, t) => o * s - p + t * d);
@@ -56,19 +62,31 @@ export function refMaxPool(x: RefTensor, a: RefPoolParams): [RefTensor, RefTenso
   const [H, W] = x.shape.slice(-2);
   const g = geometry(a, H, W);
   const P = planes(x.shape);
-  const y = new Float64Array(P * g.OH * g.OW), idx = new Float64Array(y.length);
+  const y = new Float64Array(P * g.OH * g.OW),
+    idx = new Float64Array(y.length);
   let k = 0;
-  for (let pl = 0; pl < P; pl++) for (let oh = 0; oh < g.OH; oh++) for (let ow = 0; ow < g.OW; ow++, k++) {
-    let best = -Infinity, at = -1;
-    for (const r of g.rows(oh)) for (const c of g.cols(ow)) {
-      if (r < 0 || r >= H || c < 0 || c >= W) continue;
-      const v = x.data[pl * H * W + r * W + c];
-      if (at < 0 || v > best || Number.isNaN(v)) { best = v; at = r * W + c; }
-    }
-    y[k] = best; idx[k] = at;
-  }
+  for (let pl = 0; pl < P; pl++)
+    for (let oh = 0; oh < g.OH; oh++)
+      for (let ow = 0; ow < g.OW; ow++, k++) {
+        let best = -Infinity,
+          at = -1;
+        for (const r of g.rows(oh))
+          for (const c of g.cols(ow)) {
+            if (r < 0 || r >= H || c < 0 || c >= W) continue;
+            const v = x.data[pl * H * W + r * W + c];
+            if (at < 0 || v > best || Number.isNaN(v)) {
+              best = v;
+              at = r * W + c;
+            }
+          }
+        y[k] = best;
+        idx[k] = at;
+      }
   const shape = [...x.shape.slice(0, -2), g.OH, g.OW];
-  return [{ shape, dtype: 'float32', data: y }, { shape, dtype: 'int32', data: idx }];
+  return [
+    { shape, dtype: 'float32', data: y },
+    { shape, dtype: 'int32', data: idx },
+  ];
 }
 
 export function refAvgPool(x: RefTensor, a: RefPoolParams): RefTensor {
@@ -77,11 +95,13 @@ export function refAvgPool(x: RefTensor, a: RefPoolParams): RefTensor {
   const P = planes(x.shape);
   const y = new Float64Array(P * g.OH * g.OW);
   let k = 0;
-  for (let pl = 0; pl < P; pl++) for (let oh = 0; oh < g.OH; oh++) for (let ow = 0; ow < g.OW; ow++, k++) {
-    let s = 0;
-    for (const r of g.rows(oh)) for (const c of g.cols(ow)) if (r >= 0 && r < H && c >= 0 && c < W) s += x.data[pl * H * W + r * W + c];
-    y[k] = s / g.divisor(oh, ow);
-  }
+  for (let pl = 0; pl < P; pl++)
+    for (let oh = 0; oh < g.OH; oh++)
+      for (let ow = 0; ow < g.OW; ow++, k++) {
+        let s = 0;
+        for (const r of g.rows(oh)) for (const c of g.cols(ow)) if (r >= 0 && r < H && c >= 0 && c < W) s += x.data[pl * H * W + r * W + c];
+        y[k] = s / g.divisor(oh, ow);
+      }
   return { shape: [...x.shape.slice(0, -2), g.OH, g.OW], dtype: 'float32', data: y };
 }
 
@@ -91,10 +111,11 @@ export function refMaxPoolBackward(dy: RefTensor, idx: RefTensor, a: RefPoolPara
   const [OH, OW] = dy.shape.slice(-2);
   const P = planes(dy.shape);
   const dx = new Float64Array(P * H * W);
-  for (let pl = 0; pl < P; pl++) for (let o = 0; o < OH * OW; o++) {
-    const j = idx.data[pl * OH * OW + o];
-    if (j >= 0) dx[pl * H * W + j] += dy.data[pl * OH * OW + o];
-  }
+  for (let pl = 0; pl < P; pl++)
+    for (let o = 0; o < OH * OW; o++) {
+      const j = idx.data[pl * OH * OW + o];
+      if (j >= 0) dx[pl * H * W + j] += dy.data[pl * OH * OW + o];
+    }
   return { shape: [...dy.shape.slice(0, -2), H, W], dtype: 'float32', data: dx };
 }
 
@@ -104,10 +125,12 @@ export function refAvgPoolBackward(dy: RefTensor, a: RefPoolParams): RefTensor {
   const g = geometry(a, H, W);
   const P = planes(dy.shape);
   const dx = new Float64Array(P * H * W);
-  for (let pl = 0; pl < P; pl++) for (let oh = 0; oh < g.OH; oh++) for (let ow = 0; ow < g.OW; ow++) {
-    const v = dy.data[(pl * g.OH + oh) * g.OW + ow] / g.divisor(oh, ow);
-    for (const r of g.rows(oh)) for (const c of g.cols(ow)) if (r >= 0 && r < H && c >= 0 && c < W) dx[pl * H * W + r * W + c] += v;
-  }
+  for (let pl = 0; pl < P; pl++)
+    for (let oh = 0; oh < g.OH; oh++)
+      for (let ow = 0; ow < g.OW; ow++) {
+        const v = dy.data[(pl * g.OH + oh) * g.OW + ow] / g.divisor(oh, ow);
+        for (const r of g.rows(oh)) for (const c of g.cols(ow)) if (r >= 0 && r < H && c >= 0 && c < W) dx[pl * H * W + r * W + c] += v;
+      }
   return { shape: [...dy.shape.slice(0, -2), H, W], dtype: 'float32', data: dx };
 }
 

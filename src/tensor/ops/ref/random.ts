@@ -15,7 +15,10 @@ const unit = (w: number) => Math.floor(w / 256) / 16777216;
 function fill(k: Key, shape: readonly number[], dtype: RefTensor['dtype'], f: (y0: number, y1: number, i: number) => number): RefTensor {
   const n = size(shape);
   const data = new Float64Array(n);
-  for (let i = 0; i < n; i++) { const [y0, y1] = randomBits(k, i); data[i] = f(y0, y1, i); }
+  for (let i = 0; i < n; i++) {
+    const [y0, y1] = randomBits(k, i);
+    data[i] = f(y0, y1, i);
+  }
   return { shape: [...shape], dtype, data };
 }
 
@@ -33,6 +36,7 @@ export const refRandint = (k: Key, shape: readonly number[], low: number, high: 
 
 /** p: a number, or a tensor broadcast to `shape`. */
 export function refBernoulli(k: Key, shape: readonly number[], p: number | RefTensor): RefTensor {
-  const probs = typeof p === 'number' ? null : refMap([p, { shape: [...shape], dtype: 'float32', data: new Float64Array(size(shape)) }], (a) => a, 'float32').data;
+  const probs =
+    typeof p === 'number' ? null : refMap([p, { shape: [...shape], dtype: 'float32', data: new Float64Array(size(shape)) }], (a) => a, 'float32').data;
   return fill(k, shape, 'float32', (y0, _, i) => (unit(y0) < (probs ? probs[i] : (p as number)) ? 1 : 0));
 }

@@ -43,7 +43,10 @@ function axisTaps(inSize: number, outSize: number, sf: number | null, a: RefResi
     const i0 = Math.min(Math.floor(src), inSize - 1);
     const i1 = Math.min(i0 + 1, inSize - 1);
     const l1 = Math.min(Math.max(f(src - i0), 0), 1);
-    out.push([[i0, 1 - l1], [i1, l1]]);
+    out.push([
+      [i0, 1 - l1],
+      [i1, l1],
+    ]);
   }
   return out;
 }
@@ -51,14 +54,17 @@ function axisTaps(inSize: number, outSize: number, sf: number | null, a: RefResi
 export function refInterpolate(x: RefTensor, a: RefResizeParams): RefTensor {
   const [H, W] = x.shape.slice(-2);
   const [OH, OW] = a.outputSize;
-  const rows = axisTaps(H, OH, a.scaleFactor[0], a), cols = axisTaps(W, OW, a.scaleFactor[1], a);
+  const rows = axisTaps(H, OH, a.scaleFactor[0], a),
+    cols = axisTaps(W, OW, a.scaleFactor[1], a);
   const P = x.shape.slice(0, -2).reduce((p, q) => p * q, 1);
   const y = new Float64Array(P * OH * OW);
-  for (let pl = 0; pl < P; pl++) for (let oh = 0; oh < OH; oh++) for (let ow = 0; ow < OW; ow++) {
-    let s = 0;
-    for (const [r, wr] of rows[oh]) for (const [c, wc] of cols[ow]) s += wr * wc * x.data[pl * H * W + r * W + c];
-    y[(pl * OH + oh) * OW + ow] = s;
-  }
+  for (let pl = 0; pl < P; pl++)
+    for (let oh = 0; oh < OH; oh++)
+      for (let ow = 0; ow < OW; ow++) {
+        let s = 0;
+        for (const [r, wr] of rows[oh]) for (const [c, wc] of cols[ow]) s += wr * wc * x.data[pl * H * W + r * W + c];
+        y[(pl * OH + oh) * OW + ow] = s;
+      }
   return { shape: [...x.shape.slice(0, -2), OH, OW], dtype: 'float32', data: y };
 }
 
@@ -66,12 +72,15 @@ export function refInterpolate(x: RefTensor, a: RefResizeParams): RefTensor {
 export function refInterpolateBackward(dy: RefTensor, a: RefResizeParams): RefTensor {
   const [H, W] = a.inputSize;
   const [OH, OW] = a.outputSize;
-  const rows = axisTaps(H, OH, a.scaleFactor[0], a), cols = axisTaps(W, OW, a.scaleFactor[1], a);
+  const rows = axisTaps(H, OH, a.scaleFactor[0], a),
+    cols = axisTaps(W, OW, a.scaleFactor[1], a);
   const P = dy.shape.slice(0, -2).reduce((p, q) => p * q, 1);
   const dx = new Float64Array(P * H * W);
-  for (let pl = 0; pl < P; pl++) for (let oh = 0; oh < OH; oh++) for (let ow = 0; ow < OW; ow++) {
-    const g = dy.data[(pl * OH + oh) * OW + ow];
-    for (const [r, wr] of rows[oh]) for (const [c, wc] of cols[ow]) dx[pl * H * W + r * W + c] += wr * wc * g;
-  }
+  for (let pl = 0; pl < P; pl++)
+    for (let oh = 0; oh < OH; oh++)
+      for (let ow = 0; ow < OW; ow++) {
+        const g = dy.data[(pl * OH + oh) * OW + ow];
+        for (const [r, wr] of rows[oh]) for (const [c, wc] of cols[ow]) dx[pl * H * W + r * W + c] += wr * wc * g;
+      }
   return { shape: [...dy.shape.slice(0, -2), H, W], dtype: 'float32', data: dx };
 }
