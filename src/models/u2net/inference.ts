@@ -6,7 +6,7 @@
  *     is cast:  s = γ/√(var + eps),  w' = w·s (per output channel),  b' = (b − mean)·s + β.
  *   - Weights, biases and activations are then STORED as float16 (half the memory traffic), but every
  *     multiply-accumulate runs in f32: the kernels convert each f16 load to f32 and round to f16 only
- *     when they store a result (conv2d, maxPool2d, interpolate, concat, add; see FLOAT16_OPS).
+ *     when they store a result (conv2d, maxPool2d, interpolate, concat, add; each lists float16 in its accepted dtypes).
  *   - The input is cast to float16 on the GPU and the mask (sigmoid of the fused logits) comes back
  *     as float32.
  * Why this matters (a naive `.half()` of everything gives all-black masks): f16's largest finite value
