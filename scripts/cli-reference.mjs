@@ -17,7 +17,7 @@ const lines = [
   '# The `webgrad` command',
   '',
   'Installed as `webgrad` with the package (`npx webgrad <command>`); in a checkout, `npm run webgrad -- <command>`.',
-  'Each section below is the command\'s own `--help` output. A bad command line prints one line and exits with code 2.',
+  "Each section below is the command's own `--help` output. A bad command line prints one line and exits with code 2.",
   '',
   ...block(top),
 ];

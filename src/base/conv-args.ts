@@ -25,6 +25,9 @@ export type Pair = number | readonly [number, number];
  */
 export type Padding = number | readonly [number, number] | readonly [number, number, number, number] | 'same' | 'valid';
 
+/**
+ * Options of {@link conv2d}: stride, padding, dilation and groups, as torch.nn.functional.conv2d.
+ */
 export interface Conv2dOptions {
   bias?: unknown;
   stride?: Pair;

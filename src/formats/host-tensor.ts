@@ -34,6 +34,7 @@ export const ITEM_SIZE: Readonly<Record<HostDType, number>> = {
 /** A tensor held in host memory: dtype, shape and row-major data. */
 export class HostTensor {
   readonly size: number;
+  /** Wraps row-major `data` of the given dtype and shape (no copy). */
   constructor(
     readonly dtype: HostDType,
     readonly shape: readonly number[],

@@ -21,9 +21,12 @@ export interface OnnxFloatAttr {
 export interface OnnxFloatsAttr {
   readonly floats: readonly number[];
 }
+/** Marks a number as a FLOAT attribute (a plain integer number would be written as INT). */
 export const onnxFloat = (x: number): OnnxFloatAttr => ({ float: x });
+/** Marks a list of numbers as a FLOATS attribute (plain integer lists would be written as INTS). */
 export const onnxFloats = (xs: readonly number[]): OnnxFloatsAttr => ({ floats: xs });
 
+/** A node attribute to write: numbers (INT, or FLOAT when not an integer), strings, lists, tensors or graphs. */
 export type OnnxWriteAttribute =
   | number
   | string
@@ -35,6 +38,7 @@ export type OnnxWriteAttribute =
   | OnnxFloatAttr
   | OnnxFloatsAttr;
 
+/** One node to write: operator type, input and output names, and attributes. */
 export interface OnnxWriteNode {
   opType: string;
   inputs: readonly string[];
@@ -44,6 +48,7 @@ export interface OnnxWriteNode {
   attributes?: Readonly<Record<string, OnnxWriteAttribute | null | undefined>>;
 }
 
+/** A graph input or output to declare: name, element type and shape. */
 export interface OnnxWriteValueInfo {
   name: string;
   /** TensorProto.DataType (default 1, float). */
@@ -52,6 +57,7 @@ export interface OnnxWriteValueInfo {
   shape?: readonly (number | string | null)[] | null;
 }
 
+/** A graph to write: nodes in topological order, initializers, inputs and outputs. */
 export interface OnnxWriteGraph {
   name?: string;
   nodes: readonly OnnxWriteNode[];
@@ -62,6 +68,9 @@ export interface OnnxWriteGraph {
   docString?: string;
 }
 
+/**
+ * A model for {@link writeOnnx}: the graph and the header fields (IR version, opsets, producer).
+ */
 export interface OnnxWriteModel {
   /** Default 8 (ONNX 1.10+ runtimes read it; opset 13 needs ir_version 7 or later). */
   irVersion?: number;

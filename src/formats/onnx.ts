@@ -8,10 +8,14 @@
  */
 import { HostTensor, type HostDType } from './host-tensor';
 
+/**
+ * Thrown by {@link readOnnx} for a malformed or unsupported ONNX file.
+ */
 export class OnnxError extends Error {
   override name = 'OnnxError';
 }
 
+/** A graph input or output as the file declares it: name, element type and shape. */
 export interface OnnxValueInfo {
   name: string;
   /** TensorProto.DataType of a tensor value (0 when not given). */
@@ -20,8 +24,10 @@ export interface OnnxValueInfo {
   shape: (number | string | null)[] | null;
 }
 
+/** A node attribute's value as read: a number, string, list, tensor or subgraph. */
 export type OnnxAttributeValue = number | string | number[] | string[] | HostTensor | OnnxGraph | null;
 
+/** One node of an ONNX graph: its operator, inputs, outputs and attributes. */
 export interface OnnxNode {
   name: string;
   opType: string;
@@ -31,6 +37,7 @@ export interface OnnxNode {
   attributes: Record<string, OnnxAttributeValue>;
 }
 
+/** An ONNX graph as read: nodes in file order, initializers, inputs and outputs. */
 export interface OnnxGraph {
   name: string;
   nodes: OnnxNode[];
@@ -40,6 +47,9 @@ export interface OnnxGraph {
   outputs: OnnxValueInfo[];
 }
 
+/**
+ * An ONNX model as {@link readOnnx} returns it: versions, opsets and the main graph.
+ */
 export interface OnnxModel {
   irVersion: number;
   producerName: string;

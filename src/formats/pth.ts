@@ -10,6 +10,9 @@ import { PyGlobal, UnpicklingError, isDict, unpickle, type GlobalHandler } from 
 import { isTar, readTar } from './tar';
 import { isZip, readZipDirectory, readZipEntry } from './zip';
 
+/**
+ * Thrown by {@link readPth} for a malformed or unsupported `.pth` file.
+ */
 export class PthError extends Error {
   override name = 'PthError';
 }
@@ -389,6 +392,15 @@ async function readTarPth(bytes: Uint8Array): Promise<unknown> {
 /**
  * Reads a `torch.save` file (zip, legacy or tar format) into a nested JS value with HostTensor leaves.
  * Any global outside the state_dict allow-list is refused before anything is read or built.
+ *
+ * @example
+ * ```ts
+ * import { readFileSync } from 'node:fs';
+ * import { readPth, flattenStateDict } from '@webgrad/core/formats';
+ * // a file written by torch.save(model.state_dict(), 'model.pth')
+ * const sd = flattenStateDict(await readPth(new Uint8Array(readFileSync('model.pth'))));
+ * for (const [k, v] of Object.entries(sd)) console.log(k, v.dtype, v.shape);
+ * ```
  */
 export async function readPth(bytes: Uint8Array): Promise<unknown> {
   if (!(bytes instanceof Uint8Array)) fail(`expected the file's bytes as a Uint8Array; got ${Object.prototype.toString.call(bytes)}`);

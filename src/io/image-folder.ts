@@ -33,6 +33,9 @@ export function loadFileTask(task: FileTask): Sample {
   return s;
 }
 
+/**
+ * Options of {@link imageFolder}: decode size, channels and file extensions.
+ */
 export interface FolderOptions {
   /** Resize every image to size×size (or [H, W]) when decoding, so batches collate; default: keep. */
   size?: number | readonly [number, number];
@@ -58,6 +61,7 @@ const listDir = (fn: string, dir: string) => {
   }
 };
 
+/** A dataset of class folders, as torchvision.datasets.ImageFolder: one folder per class, sorted by name. */
 export interface ImageFolderDataset extends Dataset {
   /** Class names, sorted; class i is `classes[i]`. */
   readonly classes: string[];
@@ -118,7 +122,14 @@ export interface SodDatasetOptions extends FolderOptions, SodErrorOptions {
 export function sodDataset(
   root: string,
   options: SodDatasetOptions = {},
-): Dataset & { stems: string[]; task(i: number): FileTask; unmatched: Omit<SodMatch, 'pairs'> } {
+): Dataset & {
+  /** File stems of the samples, in index order. */
+  stems: string[];
+  /** Sample i as plain data (paths, size, channels), for decoding in a worker. */
+  task(i: number): FileTask;
+  /** Images without a mask and masks without an image (left out). */
+  unmatched: Omit<SodMatch, 'pairs'>;
+} {
   const fn = 'sodDataset';
   const size = sizeOpt(fn, options.size);
   const channels = options.channels ?? 3;

@@ -35,6 +35,9 @@ function checkConv(fn: string, c: Conv2dConfig | ConvTranspose2dConfig, transpos
 }
 
 type Pair = number | [number, number];
+/**
+ * Configuration of {@link conv2d}, as torch.nn.Conv2d's arguments.
+ */
 export interface Conv2dConfig {
   inChannels: number;
   outChannels: number;
@@ -57,6 +60,19 @@ function initConv(key: Key, shape: number[], size: number, bias: boolean, o: { d
   return params;
 }
 
+/**
+ * A 2-D convolution layer, as torch.nn.Conv2d: parameters `weight` [out, in/groups, kH, kW] and `bias`,
+ * initialised as PyTorch does.
+ *
+ * @example
+ * ```ts
+ * import { init, nn, random, zeros } from '@webgrad/core/node';
+ * await init();
+ * const conv = nn.conv2d({ inChannels: 3, outChannels: 16, kernelSize: 3, padding: 1 });
+ * const { params, state } = conv.init(random.key(0));
+ * console.log(conv.apply(params, state, zeros([1, 3, 32, 32]), { training: false }).y.shape); // [1, 16, 32, 32]
+ * ```
+ */
 export function conv2d(c: Conv2dConfig): Module<ConvParams, {}> {
   const groups = checkConv('nn.conv2d', c, false);
   const [kh, kw] = pair(c.kernelSize);
@@ -70,11 +86,15 @@ export function conv2d(c: Conv2dConfig): Module<ConvParams, {}> {
   };
 }
 
+/**
+ * Configuration of {@link convTranspose2d}, as torch.nn.ConvTranspose2d's arguments.
+ */
 export interface ConvTranspose2dConfig extends Omit<Conv2dConfig, 'padding'> {
   padding?: Pair;
   outputPadding?: Pair;
 }
 
+/** A transposed 2-D convolution layer, as torch.nn.ConvTranspose2d. */
 export function convTranspose2d(c: ConvTranspose2dConfig): Module<ConvParams, {}> {
   const groups = checkConv('nn.convTranspose2d', c, true);
   const [kh, kw] = pair(c.kernelSize);

@@ -8,6 +8,9 @@ import { ArgumentError } from '../base/shape';
 import { describe } from '../base/options';
 import { checkConfig, positiveInt, optionalBoolean, checkEps } from './config';
 
+/**
+ * Configuration of {@link batchNorm2d}, as torch.nn.BatchNorm2d's arguments.
+ */
 export interface BatchNormConfig {
   numFeatures: number;
   eps?: number;
@@ -20,6 +23,10 @@ export interface BatchNormConfig {
 export type BatchNormParams = { weight?: Tensor; bias?: Tensor };
 export type BatchNormState = { running_mean?: Tensor; running_var?: Tensor; num_batches_tracked?: Tensor };
 
+/**
+ * Batch normalisation over N, H and W, as torch.nn.BatchNorm2d: batch statistics and running-average updates in
+ * training, running statistics in evaluation.
+ */
 export function batchNorm2d(config: BatchNormConfig): Module<BatchNormParams, BatchNormState> {
   const fn = 'nn.batchNorm2d';
   checkConfig(fn, config, ['numFeatures'], ['eps', 'momentum', 'affine', 'trackRunningStats', 'activation'], '{ numFeatures: 16 }');
@@ -53,6 +60,7 @@ export function batchNorm2d(config: BatchNormConfig): Module<BatchNormParams, Ba
   };
 }
 
+/** Layer normalisation over the trailing `normalizedShape` dimensions, as torch.nn.LayerNorm. */
 export function layerNorm(config: { normalizedShape: number | number[]; eps?: number; elementwiseAffine?: boolean }): Module<BatchNormParams, {}> {
   const fn = 'nn.layerNorm';
   checkConfig(fn, config, ['normalizedShape'], ['eps', 'elementwiseAffine'], '{ normalizedShape: [64] }');
@@ -70,6 +78,7 @@ export function layerNorm(config: { normalizedShape: number | number[]; eps?: nu
   };
 }
 
+/** Group normalisation over channel groups, as torch.nn.GroupNorm. */
 export function groupNorm(config: { numGroups: number; numChannels: number; eps?: number; affine?: boolean }): Module<BatchNormParams, {}> {
   const fn = 'nn.groupNorm';
   checkConfig(fn, config, ['numGroups', 'numChannels'], ['eps', 'affine'], '{ numGroups: 4, numChannels: 16 }');

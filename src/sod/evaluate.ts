@@ -14,6 +14,7 @@ import { weightedFmeasure } from './weighted-fmeasure';
 
 const EPS = 2.220446049250313e-16;
 const BETA2 = 0.3;
+/** Number of thresholds (0..255) of the precision-recall, F-measure and E-measure curves, as PySODMetrics. */
 export const SOD_THRESHOLDS = 256;
 
 /**
@@ -26,6 +27,10 @@ export const SOD_THRESHOLDS = 256;
  */
 export type SodInputRange = 'uint8' | 'unit';
 
+/**
+ * Options of {@link SodEvaluator} and {@link evaluateSod}: how input values are read and the IoU of two empty
+ * masks.
+ */
 export interface SodEvaluatorOptions {
   /** how raw values are read (default 'unit') */
   range?: SodInputRange;
@@ -372,6 +377,7 @@ export class SodEvaluator {
   private readonly sums = Object.fromEntries(SCALARS.map((k) => [k, 0])) as Record<(typeof SCALARS)[number], number>;
   private readonly curveSums = Object.fromEntries(CURVES.map((k) => [k, new Float64Array(SOD_THRESHOLDS)])) as Record<CurveName, Float64Array>;
 
+  /** An empty evaluator; add images with `add`. */
   constructor(options: SodEvaluatorOptions = {}) {
     this.range = options.range ?? 'unit';
     if (this.range !== 'uint8' && this.range !== 'unit') throw new Error(`SodEvaluator: range must be 'uint8' or 'unit'; got ${JSON.stringify(this.range)}`);
@@ -396,10 +402,12 @@ export class SodEvaluator {
     return s;
   }
 
+  /** Number of images added so far. */
   get images(): number {
     return this.count;
   }
 
+  /** The dataset-level scores and curves, averaged over the images added; throws if none was. */
   result(): SodEvaluation {
     if (this.count === 0) throw new Error('SodEvaluator.result: no images were added; expected at least one');
     const n = this.count;
@@ -429,7 +437,18 @@ export class SodEvaluator {
   }
 }
 
-/** Evaluates a whole set of (prediction, ground truth) pairs at once. */
+/**
+ * Evaluates a whole set of (prediction, ground truth) pairs at once.
+ *
+ * @example
+ * ```ts
+ * import { evaluateSod } from '@webgrad/core/sod';
+ * const gt = new Uint8Array(64).fill(255, 16, 48); // 8×8 masks in 0..255
+ * const pred = gt.map((v) => (v ? 230 : 20));
+ * const r = evaluateSod([{ pred, gt, height: 8, width: 8 }], { range: 'uint8' });
+ * console.log(r.images, r.MAE, r.maxFm, r.Smeasure, r.curves.precision.length); // 1, 0.08, …, 256
+ * ```
+ */
 export function evaluateSod(
   pairs: Iterable<{ pred: ArrayLike<number>; gt: ArrayLike<number>; height: number; width: number }>,
   options: SodEvaluatorOptions = {},

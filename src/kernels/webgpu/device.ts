@@ -9,7 +9,12 @@ import { CommandQueue, type Dispatch } from './queue';
 import { BufferUsage, MapMode } from './usage';
 import type { UniformLayout, UniformValues } from './uniforms';
 
+/**
+ * An error the GPU reported: a lost device, out of memory, a failed kernel compile or a validation error. It
+ * names the batch of ops that was running.
+ */
 export class GPUOpError extends Error {
+  /** Wraps a GPU error message. */
   constructor(message: string) {
     super(message);
     this.name = 'GPUOpError';
@@ -72,6 +77,9 @@ export async function requestAdapter(options?: GPURequestAdapterOptions): Promis
   return adapter;
 }
 
+/**
+ * How {@link Device.create} picks and sets up a WebGPU device.
+ */
 export interface DeviceOptions {
   adapter?: GPUAdapter;
   powerPreference?: GPUPowerPreference;
@@ -90,6 +98,10 @@ export interface DeviceOptions {
 
 let nextDeviceId = 0;
 
+/**
+ * One WebGPU device with its buffer pool, pipeline cache and command queue. Most programs use the default device
+ * (`init()`, {@link getDefaultDevice}); create more with {@link createDevice}.
+ */
 export class Device {
   readonly id = nextDeviceId++;
   readonly pool: BufferPool;
@@ -104,6 +116,9 @@ export class Device {
   private failure: GPUOpError | null = null;
   private lost = false;
 
+  /**
+   * Wraps a GPUDevice that was already requested; {@link Device.create} does the requesting.
+   */
   constructor(
     readonly gpu: GPUDevice,
     readonly adapterInfo: GPUAdapterInfo | undefined,
@@ -131,6 +146,7 @@ export class Device {
     });
   }
 
+  /** Requests an adapter and a device (with the features webgrad can use, such as shader-f16) and wraps it. */
   static async create(options: DeviceOptions = {}): Promise<Device> {
     const adapter = options.adapter ?? (await requestAdapter({ powerPreference: options.powerPreference }));
     const wanted: GPUFeatureName[] = (['shader-f16', 'timestamp-query'] as GPUFeatureName[]).filter((f) => adapter.features.has(f));
@@ -164,6 +180,7 @@ export class Device {
     }
   }
 
+  /** True once the GPU device has been lost; every later op on it throws. */
   get isLost(): boolean {
     return this.lost;
   }
@@ -263,6 +280,7 @@ export class Device {
     this.pool.emptyCache();
   }
 
+  /** Frees the pooled buffers and destroys the GPU device; its tensors are unusable afterwards. */
   destroy(): void {
     this.emptyCache();
     this.queue.destroy();

@@ -1,6 +1,7 @@
 /** Stage panels for segmentation: rows of image | predicted mask | cutout on black | ground truth, as one PNG. */
 import { writePng } from '../../io/images';
 
+/** One row of a panel: the image, the predicted mask, optionally the ground truth, and the size. */
 export interface PanelRow {
   image: Float32Array;
   pred: Float32Array;
@@ -38,6 +39,10 @@ export function panelPixels(rows: readonly PanelRow[]): { pixels: Uint8Array; wi
   return { pixels, width, height };
 }
 
+/**
+ * Writes rows of image | predicted mask | cutout | ground truth as one PNG, to look at predictions during
+ * training.
+ */
 export async function writePanels(path: string, rows: readonly PanelRow[]): Promise<void> {
   if (rows.length === 0) return;
   const { pixels, width, height } = panelPixels(rows);

@@ -4,6 +4,7 @@ import { writePng } from '../../io/images';
 import { drawLinePlot, type RgbImage } from '../plot/line-plot';
 import type { SodEvaluation } from '../evaluate';
 
+/** A dataset evaluation with the name it has in plot legends. */
 export interface NamedEvaluation {
   name: string;
   evaluation: SodEvaluation;

@@ -24,6 +24,7 @@ export type { RefTensor, RefOperand };
  * 'tensor[]' (the rest of the inputs as a list; last only).
  */
 export type InputKind = 'tensor' | 'tensor?' | 'operand' | 'operand?' | 'tensor[]';
+/** The inputs of a custom op: input names mapped to their kinds, in positional order. */
 export type InputDecl = Readonly<Record<string, InputKind>>;
 
 /** What a shape rule sees of a tensor: Tensor and RefTensor both have it. */
@@ -49,6 +50,7 @@ type Slot<K extends InputKind, T> = K extends 'tensor'
 /** The named inputs of an op whose tensors are `T` (Tensor in forward/VJP, RefTensor in the reference, TensorMeta in the rule). */
 export type Inputs<I extends InputDecl, T> = { readonly [K in keyof I]: Slot<I[K], T> };
 
+/** What an op's vector-Jacobian product receives: the inputs, outputs, attributes and output cotangents. */
 export interface VjpContext<I extends InputDecl, A> {
   inputs: Inputs<I, Tensor>;
   outputs: readonly Tensor[];
@@ -75,6 +77,9 @@ interface CommonSpec<I extends InputDecl, A> {
   noGrad?: string;
 }
 
+/**
+ * The declaration of an op for {@link customOp}: name, inputs, shape rule, forward, float64 reference and VJP.
+ */
 export interface OpSpec<I extends InputDecl, A> extends CommonSpec<I, A> {
   /**
    * Runs on the GPU, writing into `outputs` (allocated by the engine from `shape`; never called

@@ -88,6 +88,10 @@ const compose = (p: M3, q: M3): M3 => [
   p[3] * q[2] + p[4] * q[5] + p[5],
 ];
 
+/**
+ * The random geometric augmentation drawn by {@link sampleGeometry}: flips, rotation, scale and translation
+ * ranges.
+ */
 export interface GeometryOptions {
   /** Output H×W. */
   size: number | readonly [number, number];
@@ -202,6 +206,7 @@ export function augmentGeometry(batch: GeometryBatch, key: Key, options: Geometr
   }
 }
 
+/** Ranges of brightness, contrast, saturation and hue changes, as torchvision.transforms.ColorJitter. */
 export interface ColorJitterOptions {
   /** Factor uniform in [max(0, 1−b), 1+b] (or a [lo, hi] range); 0 or undefined: off. */
   brightness?: number | readonly [number, number];

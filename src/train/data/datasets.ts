@@ -14,6 +14,7 @@ export interface HostImage {
   width: number;
 }
 
+/** One sample on the host: an image, and optionally a label and a mask. */
 export interface Sample {
   image: HostImage;
   label?: number;
@@ -31,8 +32,10 @@ export interface FileTask {
   channels: 1 | 3;
 }
 
+/** Random access to samples by index, as torch.utils.data.Dataset. */
 export interface Dataset<S extends Sample = Sample> {
   readonly length: number;
+  /** Sample `i` (0 ≤ i < length), synchronously or as a promise. */
   get(i: number): S | Promise<S>;
   /** File-backed datasets: what to decode for sample i (lets a loader use worker threads). */
   task?(i: number): FileTask;

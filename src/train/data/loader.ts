@@ -26,6 +26,9 @@ export interface TaskRunner {
   close(): Promise<void>;
 }
 
+/**
+ * Options of {@link loader}: batch size, shuffling, prefetching and where files are decoded.
+ */
 export interface LoaderOptions {
   batchSize: number;
   /** Shuffle every epoch with `key` (required then); default false (dataset order). */
@@ -81,6 +84,10 @@ export interface Batch {
   dispose(): void;
 }
 
+/**
+ * Batches of a dataset by epoch, as torch.utils.data.DataLoader; random access by (epoch, batch) makes resuming
+ * exact.
+ */
 export interface Loader {
   readonly dataset: Dataset;
   /** Batches per epoch. */
@@ -163,6 +170,10 @@ export function uploadBatch(hb: HostBatch, device: Device = getDefaultDevice()):
   };
 }
 
+/**
+ * Makes a {@link Loader}: collates samples into batches on the host and uploads them, shuffling each epoch with
+ * its own key.
+ */
 export function loader(dataset: Dataset, options: LoaderOptions): Loader {
   const fn = 'loader';
   if (!dataset || !Number.isInteger(dataset.length) || dataset.length < 0 || typeof dataset.get !== 'function')

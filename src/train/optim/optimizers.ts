@@ -11,6 +11,9 @@ interface Common {
   groups?: readonly ParamGroup[];
 }
 
+/**
+ * Options of {@link sgd}, as torch.optim.SGD.
+ */
 export interface SGDOptions extends Common {
   momentum?: number;
   dampening?: number;
@@ -20,6 +23,20 @@ export interface SGDOptions extends Common {
 /** torch.optim.SGD: g ← g + wd·p; buf ← μ·buf + (1−τ)·g (buf = g on the first step); p ← p − lr·(nesterov ? g + μ·buf : buf). */
 const COMMON_KEYS = ['lr', 'weightDecay', 'groups'];
 
+/**
+ * Stochastic gradient descent with optional momentum, dampening, Nesterov and weight decay (torch.optim.SGD).
+ *
+ * @example
+ * ```ts
+ * import { init, tensor, grad, optim, sum, square, schedules } from '@webgrad/core/node';
+ * await init();
+ * const opt = optim.sgd({ lr: schedules.stepLR(0.1, { stepSize: 10, gamma: 0.5 }), momentum: 0.9 });
+ * const params = { w: tensor([1, 2]) };
+ * const state = opt.init(params);
+ * const grads = grad((p: typeof params) => sum(square(p.w)))(params);
+ * console.log(await opt.update(grads, state, params).params.w.data()); // [0.8, 1.6]
+ * ```
+ */
 export function sgd(options: SGDOptions): Optimizer {
   checkOptimizerOptions('sgd', options, [...COMMON_KEYS, 'momentum', 'dampening', 'nesterov']);
   const { lr, momentum = 0, dampening = 0, nesterov = false, weightDecay = 0, groups } = options;
@@ -48,6 +65,9 @@ export function sgd(options: SGDOptions): Optimizer {
   });
 }
 
+/**
+ * Options of {@link adam} and {@link adamw}, as torch.optim.Adam.
+ */
 export interface AdamOptions extends Common {
   betas?: [number, number];
   eps?: number;
@@ -85,11 +105,32 @@ function adamFamily(name: 'adam' | 'adamw', options: AdamOptions): Optimizer {
   });
 }
 
-/** torch.optim.Adam (L2 weight decay added to the gradient; default 0). */
+/**
+ * torch.optim.Adam (L2 weight decay added to the gradient; default 0).
+ *
+ * @example
+ * ```ts
+ * import { init, tensor, valueAndGrad, tidy, optim, sum, square } from '@webgrad/core/node';
+ * await init();
+ * let params = { w: tensor([1, -2, 3]) };
+ * const opt = optim.adam({ lr: 0.1 });
+ * let state = opt.init(params);
+ * for (let step = 0; step < 50; step++) {
+ *   ({ params, state } = tidy(() => {
+ *     const [, grads] = valueAndGrad((p: typeof params) => sum(square(p.w)))(params);
+ *     return opt.update(grads, state, params, { donate: true });
+ *   }));
+ * }
+ * console.log(await params.w.data()); // close to [0, 0, 0]
+ * ```
+ */
 export const adam = (o: AdamOptions) => adamFamily('adam', o);
 /** torch.optim.AdamW (decoupled weight decay, default 0.01). */
 export const adamw = (o: AdamOptions) => adamFamily('adamw', o);
 
+/**
+ * Options of {@link rmsprop}, as torch.optim.RMSprop.
+ */
 export interface RMSpropOptions extends Common {
   alpha?: number;
   eps?: number;
