@@ -395,10 +395,12 @@ async function readTarPth(bytes: Uint8Array): Promise<unknown> {
  *
  * @example
  * ```ts
- * import { readFileSync } from 'node:fs';
+ * import { readFile } from 'node:fs/promises';
+ * import { init, tensor, savePth } from '@webgrad/core/node';
  * import { readPth, flattenStateDict } from '@webgrad/core/formats';
- * // a file written by torch.save(model.state_dict(), 'model.pth')
- * const sd = flattenStateDict(await readPth(new Uint8Array(readFileSync('model.pth'))));
+ * await init();
+ * await savePth('/tmp/model.pth', { 'fc.weight': tensor([[1, 2]]) }); // or a file from torch.save(model.state_dict(), path)
+ * const sd = flattenStateDict(await readPth(new Uint8Array(await readFile('/tmp/model.pth'))));
  * for (const [k, v] of Object.entries(sd)) console.log(k, v.dtype, v.shape);
  * ```
  */

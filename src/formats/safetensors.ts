@@ -41,8 +41,8 @@ const isSafeNonNeg = (x: unknown): x is number => typeof x === 'number' && Numbe
  *
  * @example
  * ```ts
- * import { init, tensor, toTensors } from '@webgrad/core/node';
- * import { parseSafetensors, serializeSafetensors } from '@webgrad/core/formats';
+ * import { init, tensor } from '@webgrad/core/node';
+ * import { parseSafetensors, serializeSafetensors, toTensors } from '@webgrad/core/formats';
  * await init();
  * const bytes = await serializeSafetensors({ 'fc.weight': tensor([[1, 2]]), 'fc.bias': tensor([0.5]) }, { epoch: '3' });
  * const { tensors, metadata } = parseSafetensors(bytes); // HostTensors by name

@@ -119,7 +119,8 @@ export async function writeFileAtomic(path: string, data: Uint8Array, options: A
  *
  * @example
  * ```ts
- * import { init, nn, random, saveSafetensors, loadSafetensors, loadStateDict } from '@webgrad/core/node';
+ * import { init, nn, random, saveSafetensors, loadSafetensors } from '@webgrad/core/node';
+ * import { loadStateDict } from '@webgrad/core/formats';
  * await init();
  * const layer = nn.linear({ inFeatures: 4, outFeatures: 2 });
  * const { params } = layer.init(random.key(0));
@@ -150,7 +151,8 @@ export async function loadPth(path: string): Promise<unknown> {
  *
  * @example
  * ```ts
- * import { init, nn, random, savePth, loadPth, flattenStateDict, stateDict } from '@webgrad/core/node';
+ * import { init, nn, random, savePth, loadPth } from '@webgrad/core/node';
+ * import { flattenStateDict, stateDict } from '@webgrad/core/formats';
  * await init();
  * const net = nn.sequential(nn.conv2d({ inChannels: 3, outChannels: 8, kernelSize: 3 }), nn.batchNorm2d({ numFeatures: 8 }));
  * const { params, state } = net.init(random.key(0));

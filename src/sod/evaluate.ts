@@ -446,7 +446,8 @@ export class SodEvaluator {
  * const gt = new Uint8Array(64).fill(255, 16, 48); // 8×8 masks in 0..255
  * const pred = gt.map((v) => (v ? 230 : 20));
  * const r = evaluateSod([{ pred, gt, height: 8, width: 8 }], { range: 'uint8' });
- * console.log(r.images, r.MAE, r.maxFm, r.Smeasure, r.curves.precision.length); // 1, 0.08, …, 256
+ * // MAE is 0 here: a uint8 prediction is min-max normalised per image, as PySODMetrics does
+ * console.log(r.images, r.MAE, r.maxFm, r.Smeasure, r.curves.precision.length); // 1 0 1 1 256
  * ```
  */
 export function evaluateSod(

@@ -54,7 +54,7 @@ export function endScope(result?: unknown): void {
  * await init();
  * const x = tensor([1, 2, 3]);
  * const y = tidy(() => add(mul(x, 2), 1)); // the intermediate mul(x, 2) is freed here
- * console.log(await y.data(), memory().tensors); // Float32Array [3, 5, 7], 2 live tensors
+ * console.log(await y.data(), memory().liveTensors); // Float32Array [3, 5, 7], 2 live tensors (x and y)
  * ```
  */
 export function tidy<T>(fn: () => T): T;
@@ -93,10 +93,10 @@ export interface MemoryInfo {
  * ```ts
  * import { init, zeros, memory } from '@webgrad/core/node';
  * await init();
- * const before = memory().tensors;
+ * const before = memory().liveTensors;
  * const t = zeros([1024]);
  * t.dispose();
- * console.log(memory().tensors === before); // true: nothing leaked
+ * console.log(memory().liveTensors === before); // true: nothing leaked
  * ```
  */
 export function memory(device?: Device): MemoryInfo {

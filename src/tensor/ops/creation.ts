@@ -161,7 +161,7 @@ export function full(shape: readonly number[], value: number | boolean, options:
  * await init();
  * const z = zeros([2, 3]); // float32 [2, 3] of 0
  * const b = ones([4], { dtype: 'int32' });
- * console.log(await arange(0, 6, 2).data()); // Float32Array [0, 2, 4]
+ * console.log(await arange(0, 6, 2).data()); // Int32Array [0, 2, 4]: integer arguments give int32, as torch.arange
  * ```
  */
 export const zeros = (shape: readonly number[], o: CreateOptions = {}) => full(shape, 0, o);

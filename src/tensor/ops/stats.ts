@@ -160,7 +160,7 @@ const opts = (fn: string, d: unknown, k: unknown) => reduceArgs<ReduceOptions>(f
  * await init();
  * const x = tensor([[1, 2], [3, 6]]);
  * console.log(await mean(x, 1).data()); // Float32Array [1.5, 4.5]
- * console.log(await variance(x).item()); // unbiased, as torch.var: 4.917
+ * console.log(await variance(x).item()); // unbiased, as torch.var: 4.667
  * ```
  */
 export function mean(x: Tensor, dim?: DimArg, keepdim?: boolean): Tensor {
