@@ -28,6 +28,7 @@ export interface LoadStateDictResult<T> {
   missing: string[];
   /** State_dict keys (after `map`) that match no parameter. */
   unexpected: string[];
+  /** Keys whose tensor has another shape than the parameter (not loaded). */
   shapeMismatch: { key: string; expected: number[]; got: number[] }[];
 }
 

@@ -40,16 +40,23 @@ export type OnnxWriteAttribute =
 
 /** One node to write: operator type, input and output names, and attributes. */
 export interface OnnxWriteNode {
+  /** The operator, e.g. 'Conv' or 'Relu'. */
   opType: string;
+  /** Names of the input values ('' for an omitted optional input). */
   inputs: readonly string[];
+  /** Names of the output values. */
   outputs: readonly string[];
+  /** The node's name (optional in ONNX). */
   name?: string;
+  /** Operator set domain (default '', the ONNX standard). */
   domain?: string;
+  /** Attributes by name; null or undefined ones are left out. */
   attributes?: Readonly<Record<string, OnnxWriteAttribute | null | undefined>>;
 }
 
 /** A graph input or output to declare: name, element type and shape. */
 export interface OnnxWriteValueInfo {
+  /** The value's name. */
   name: string;
   /** TensorProto.DataType (default 1, float). */
   elemType?: number;
@@ -59,12 +66,17 @@ export interface OnnxWriteValueInfo {
 
 /** A graph to write: nodes in topological order, initializers, inputs and outputs. */
 export interface OnnxWriteGraph {
+  /** The graph's name. */
   name?: string;
+  /** Nodes in topological order. */
   nodes: readonly OnnxWriteNode[];
   /** By name; a Map or a list of pairs (written in that order). */
   initializers?: ReadonlyMap<string, HostTensor> | readonly (readonly [string, HostTensor])[];
+  /** Graph inputs. */
   inputs: readonly OnnxWriteValueInfo[];
+  /** Graph outputs. */
   outputs: readonly OnnxWriteValueInfo[];
+  /** Free-form documentation. */
   docString?: string;
 }
 
@@ -74,11 +86,15 @@ export interface OnnxWriteGraph {
 export interface OnnxWriteModel {
   /** Default 8 (ONNX 1.10+ runtimes read it; opset 13 needs ir_version 7 or later). */
   irVersion?: number;
+  /** The tool that wrote the file. */
   producerName?: string;
+  /** Its version. */
   producerVersion?: string;
+  /** Free-form documentation. */
   docString?: string;
   /** Default [{ domain: '', version: 13 }]. */
   opsetImport?: readonly { domain: string; version: number }[];
+  /** The main graph. */
   graph: OnnxWriteGraph | OnnxGraph;
 }
 

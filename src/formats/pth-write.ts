@@ -15,6 +15,7 @@ import { type HostArray, type HostDType, hostArrayBytes, isHostTensor } from './
  * Thrown by {@link serializePth} for a value it cannot write as a torch.save file.
  */
 export class PthWriteError extends Error {
+  /** The error's class name. */
   override name = 'PthWriteError';
 }
 const fail = (msg: string): never => {
@@ -27,9 +28,13 @@ const fail = (msg: string): never => {
  * Views with the same `storage.data` array share one storage in the file.
  */
 export interface PthView {
+  /** The shared storage: its dtype and all its elements. */
   storage: { dtype: HostDType; data: HostArray };
+  /** Index of the view's first element in the storage. */
   offset: number;
+  /** Size of each dimension. */
   shape: readonly number[];
+  /** Storage elements between neighbours along each dimension. */
   stride: readonly number[];
 }
 

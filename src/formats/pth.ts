@@ -14,6 +14,7 @@ import { isZip, readZipDirectory, readZipEntry } from './zip';
  * Thrown by {@link readPth} for a malformed or unsupported `.pth` file.
  */
 export class PthError extends Error {
+  /** The error's class name. */
   override name = 'PthError';
 }
 const fail = (msg: string): never => {

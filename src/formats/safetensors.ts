@@ -27,6 +27,7 @@ const MAX_HEADER = 100_000_000;
 
 /** Thrown for a malformed safetensors file or a tensor it cannot hold. */
 export class SafetensorsError extends Error {
+  /** The error's class name. */
   override name = 'SafetensorsError';
 }
 

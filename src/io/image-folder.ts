@@ -67,7 +67,9 @@ export interface ImageFolderDataset extends Dataset {
   readonly classes: string[];
   /** Class name → index (save it as JSON beside a checkpoint to map predictions back to names). */
   readonly classToIndex: Record<string, number>;
+  /** Image paths in index order. */
   readonly files: string[];
+  /** Class index of each file. */
   readonly labels: Int32Array;
   task(i: number): FileTask;
 }
@@ -115,6 +117,7 @@ export function imageFolder(root: string, options: FolderOptions = {}): ImageFol
 export interface SodDatasetOptions extends FolderOptions, SodErrorOptions {
   /** Which stems: 'train' (all but the held-out tail), 'heldOut' (the last heldOutFraction, sorted), or 'all' (default). */
   split?: 'train' | 'heldOut' | 'all';
+  /** Fraction of the pairs held out (default 0.1, at least one). */
   heldOutFraction?: number;
 }
 

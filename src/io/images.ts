@@ -13,9 +13,13 @@ import { checkPng, checkJpeg, getMaxImagePixels } from './image-header';
 
 /** A decoded image: width, height and RGBA bytes, with the channel count the file had. */
 export interface RGBAImage {
+  /** Width in pixels. */
   width: number;
+  /** Height in pixels. */
   height: number;
+  /** RGBA bytes, row-major, 4 per pixel. */
   data: Uint8Array /** channels in the file: 1 grey, 2 grey+alpha, 3 RGB, 4 RGBA */;
+  /** Channels in the file: 1 grey, 2 grey and alpha, 3 RGB, 4 RGBA. */
   channels: number;
 }
 

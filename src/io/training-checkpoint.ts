@@ -19,10 +19,15 @@ import { fmtShape, sameShape } from '../base/shape';
  * metadata.
  */
 export interface TrainingCheckpoint<P = any, S = any> {
+  /** The model's parameters. */
   params: P;
+  /** The model's state (BatchNorm statistics). */
   state: S;
+  /** The optimizer's state. */
   optState: OptimizerState;
+  /** Updates done so far. */
   step: number;
+  /** Free-form JSON metadata (configuration, epoch, metrics). */
   meta?: Record<string, unknown>;
 }
 

@@ -51,7 +51,9 @@ export const RESNET_CONFIG: Record<ResNetName, { block: BlockKind; layers: [numb
 export interface ResNetConfig {
   /** A torchvision architecture (default 'resnet18'); `block`/`layers` override its table entry. */
   model?: ResNetName;
+  /** Override the block kind of `model`. */
   block?: BlockKind;
+  /** Override the blocks per stage of `model`. */
   layers?: [number, number, number, number];
   /** Output classes of `fc` (default 1000). */
   numClasses?: number;
@@ -217,11 +219,13 @@ export interface ResNetFeatures {
   y: Tensor;
   /** The outputs of layer1…layer4 (strides 4, 8, 16, 32), for detection and segmentation heads. */
   stages: Tensor[];
+  /** The new BatchNorm state. */
   state: State;
 }
 
 /** A ResNet as a model: `init` and `apply` like a layer, plus `features` and `replaceHead` for transfer learning. */
 export interface ResNetModel {
+  /** The resolved configuration. */
   config: Required<Omit<ResNetConfig, 'model'>> & { model: ResNetName | 'custom' };
   /** Blocks of each stage (what the fold produced). */
   blocks: BlockSpec[][];

@@ -39,13 +39,21 @@ type Pair = number | [number, number];
  * Configuration of {@link conv2d}, as torch.nn.Conv2d's arguments.
  */
 export interface Conv2dConfig {
+  /** Channels of the input. */
   inChannels: number;
+  /** Channels of the output. */
   outChannels: number;
+  /** Kernel height and width (one number for both). */
   kernelSize: Pair;
+  /** Step of the kernel (default 1). */
   stride?: Pair;
+  /** Zero padding on each side, or 'same' / 'valid' (default 0). */
   padding?: Pair | 'same' | 'valid';
+  /** Spacing between kernel elements (default 1). */
   dilation?: Pair;
+  /** Channel groups convolved separately (default 1; inChannels for a depthwise conv). */
   groups?: number;
+  /** Learn a bias (default true). */
   bias?: boolean;
 }
 export type ConvParams = { weight: Tensor; bias?: Tensor };
@@ -90,7 +98,9 @@ export function conv2d(c: Conv2dConfig): Module<ConvParams, {}> {
  * Configuration of {@link convTranspose2d}, as torch.nn.ConvTranspose2d's arguments.
  */
 export interface ConvTranspose2dConfig extends Omit<Conv2dConfig, 'padding'> {
+  /** Rows and columns removed from each side of the full output (default 0). */
   padding?: Pair;
+  /** Extra rows and columns on one side of the output (default 0). */
   outputPadding?: Pair;
 }
 

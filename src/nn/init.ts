@@ -10,6 +10,7 @@ import type { Device } from '../kernels/webgpu/device';
 
 /** Where an initialiser puts its tensor. */
 export interface InitOptions {
+  /** The device of the new tensor (default: the default device). */
   device?: Device;
 }
 
@@ -58,8 +59,11 @@ export const constant = (shape: readonly number[], value: number, o: InitOptions
 
 /** Options of the Kaiming (He) initialisers: fan mode, nonlinearity and its slope. */
 export interface KaimingOptions extends InitOptions {
+  /** Negative slope of the leaky ReLU that follows (default 0). */
   a?: number;
+  /** 'fanIn' (default) keeps the forward variance, 'fanOut' the backward one. */
   mode?: 'fanIn' | 'fanOut';
+  /** The nonlinearity whose gain scales the values (default 'leaky_relu'). */
   nonlinearity?: Nonlinearity;
 }
 

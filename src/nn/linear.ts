@@ -10,8 +10,11 @@ import { checkConfig, positiveInt, optionalBoolean } from './config';
  * Configuration of {@link linear}, as torch.nn.Linear's arguments.
  */
 export interface LinearConfig {
+  /** Size of each input's last dimension. */
   inFeatures: number;
+  /** Size of each output's last dimension. */
   outFeatures: number;
+  /** Learn a bias (default true). */
   bias?: boolean;
 }
 export type LinearParams = { weight: Tensor; bias?: Tensor };

@@ -12,10 +12,15 @@ import { checkConfig, positiveInt, optionalBoolean, checkEps } from './config';
  * Configuration of {@link batchNorm2d}, as torch.nn.BatchNorm2d's arguments.
  */
 export interface BatchNormConfig {
+  /** Channels (dim 1 of the input). */
   numFeatures: number;
+  /** Added to the variance for stability (default 1e-5). */
   eps?: number;
+  /** Running-average factor of the statistics (default 0.1); null for a cumulative average. */
   momentum?: number;
+  /** Learn a per-channel `weight` and `bias` (default true). */
   affine?: boolean;
+  /** Keep running statistics for evaluation (default true); without them evaluation uses batch statistics. */
   trackRunningStats?: boolean;
   /** 'relu' fuses the activation into the normalising kernel (one pass instead of two). */
   activation?: 'relu' | 'none';

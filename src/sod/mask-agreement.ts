@@ -7,7 +7,9 @@ import { ArgumentError } from '../base/shape';
 
 /** How closely two masks agree: IoU at 0.5 and mean absolute difference. */
 export interface MaskAgreement {
+  /** IoU of the two masks binarised at 0.5. */
   iou: number;
+  /** Mean absolute difference of the soft values. */
   mae: number;
 }
 

@@ -84,13 +84,21 @@ export function sMeasure(pred: ArrayLike<number>, gt: ArrayLike<number>, height:
  * The per-image scores of {@link sodScores}: MAE, F-measures, S-measure, E-measures, IoU and Dice.
  */
 export interface SodScores {
+  /** Mean absolute error. */
   mae: number;
+  /** Largest F-measure (β² = 0.3) over the thresholds. */
   maxF: number;
+  /** Mean F-measure over the thresholds. */
   meanF: number;
+  /** F-measure at the adaptive threshold (twice the mean prediction). */
   adaptiveF: number;
+  /** Structure measure (Fan et al. 2017). */
   sMeasure: number;
+  /** Enhanced-alignment measure (Fan et al. 2018). */
   eMeasure: number;
+  /** IoU at threshold 0.5. */
   iou: number;
+  /** Dice at threshold 0.5. */
   dice: number;
 }
 

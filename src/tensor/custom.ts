@@ -47,7 +47,9 @@ export function customOp<I extends InputDecl, A = Record<string, never>>(spec: C
 export interface CustomVjpContext<Args extends readonly Tensor[]> {
   /** Cotangent of the output. */
   dy: Tensor;
+  /** The inputs of the forward call. */
   inputs: Args;
+  /** The forward's result. */
   output: Tensor;
 }
 

@@ -80,9 +80,11 @@ export interface MemoryInfo {
   liveTensors: number;
   /** Bytes of GPU buffers held by live tensors (size-class rounded). */
   liveBytes: number;
+  /** The largest liveBytes seen so far. */
   peakBytes: number;
   /** Bytes held by the pool for reuse. */
   pooledBytes: number;
+  /** GPU buffers held by live tensors. */
   liveBuffers: number;
 }
 

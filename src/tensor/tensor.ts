@@ -32,8 +32,11 @@ let nextId = 1;
  * `dispose()` or {@link tidy}.
  */
 export class Tensor {
+  /** A number unique to this handle, for debugging. */
   readonly id = nextId++;
+  /** Size of each dimension. */
   readonly shape: readonly number[];
+  /** Number of elements (the product of the shape). */
   readonly size: number;
   private _storage: Storage | null;
   /** Ids of the gradient traces following this tensor (see autograd.ts). */
@@ -45,6 +48,7 @@ export class Tensor {
    */
   constructor(
     shape: Shape,
+    /** Element type. */
     readonly dtype: DType,
     storage: Storage,
   ) {

@@ -81,7 +81,9 @@ export async function requestAdapter(options?: GPURequestAdapterOptions): Promis
  * How {@link Device.create} picks and sets up a WebGPU device.
  */
 export interface DeviceOptions {
+  /** Use this adapter instead of requesting one. */
   adapter?: GPUAdapter;
+  /** Passed to requestAdapter: 'high-performance' or 'low-power'. */
   powerPreference?: GPUPowerPreference;
   /** Dispatches per submit. */
   flushEvery?: number;
@@ -93,6 +95,7 @@ export interface DeviceOptions {
    * loops (training); hurts short irregular waits.
    */
   sleepWhileWaiting?: boolean;
+  /** A name for errors and logs (default webgpu:N). */
   label?: string;
 }
 
@@ -103,14 +106,23 @@ let nextDeviceId = 0;
  * (`init()`, {@link getDefaultDevice}); create more with {@link createDevice}.
  */
 export class Device {
+  /** A number unique to this device in the process. */
   readonly id = nextDeviceId++;
+  /** The buffer pool that recycles GPU memory. */
   readonly pool: BufferPool;
+  /** Compiled compute pipelines by kernel key. */
   readonly pipelines: PipelineCache;
+  /** The batched command queue. */
   readonly queue: CommandQueue;
+  /** WebGPU features the device was created with (e.g. shader-f16). */
   readonly features: ReadonlySet<string>;
+  /** The device's WebGPU limits. */
   readonly limits: GPUSupportedLimits;
+  /** The name used in errors. */
   readonly label: string;
+  /** Submit and check errors after every op (slow; set from DeviceOptions.debug). */
   debug: boolean;
+  /** See DeviceOptions.sleepWhileWaiting. */
   sleepWhileWaiting: boolean;
   /** Set when the device is lost or a GPU error was reported; thrown at the next op or read-back. */
   private failure: GPUOpError | null = null;
@@ -120,7 +132,9 @@ export class Device {
    * Wraps a GPUDevice that was already requested; {@link Device.create} does the requesting.
    */
   constructor(
+    /** The underlying GPUDevice. */
     readonly gpu: GPUDevice,
+    /** Vendor and architecture of the adapter, when the runtime reports them. */
     readonly adapterInfo: GPUAdapterInfo | undefined,
     options: DeviceOptions = {},
   ) {

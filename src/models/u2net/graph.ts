@@ -117,10 +117,15 @@ export type U2NetNode = RebnconvNode | ConvNode | MaxPoolNode | UpsampleNode | A
  * inference, ONNX export and import).
  */
 export interface U2NetGraph {
+  /** Which network: u2net or u2netp. */
   model: U2NetName;
+  /** Channels of the input image. */
   inChannels: number;
+  /** Channels of each saliency map. */
   outChannels: number;
+  /** Name of the input value. */
   input: string;
+  /** The nodes in execution order. */
   nodes: readonly U2NetNode[];
   /** The logit maps d0 (fused), d1, …, d6. */
   outputs: readonly string[];

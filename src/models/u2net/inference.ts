@@ -57,6 +57,7 @@ export type FoldedRebnconv = { conv: FoldedConv } | { depthwise: FoldedConv; poi
 
 /** U²-Net with every BatchNorm folded into its conv, ready for fast inference. */
 export interface FoldedU2Net {
+  /** The configuration of the model it was folded from. */
   config: U2NetModel['config'];
   /** Dtype of the activations (and of every conv's weights except those in `float32Convs`). */
   dtype: 'float32' | 'float16';
@@ -255,6 +256,7 @@ export function u2netFoldedApply(folded: FoldedU2Net, x: Tensor): Tensor[] {
 export interface U2NetPredictOptions {
   /** 'auto' (default): fp16 where the device has 'shader-f16', else fp32. */
   precision?: U2NetPrecision;
+  /** BatchNorm eps used when folding (default 1e-5). */
   eps?: number;
   /** See FoldOptions.float32BiasAbove. */
   float32BiasAbove?: number;
@@ -264,6 +266,7 @@ export interface U2NetPredictOptions {
 export interface U2NetPredictor {
   /** The precision actually used. */
   precision: 'fp16' | 'fp32';
+  /** The folded weights it runs. */
   folded: FoldedU2Net;
   /** Saliency probabilities sigmoid(d0), float32 [N, outChannels, H, W]. */
   predict(x: Tensor): Tensor;

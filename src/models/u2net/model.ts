@@ -27,9 +27,13 @@ export { U2NET_CONFIG, type U2NetName, type U2NetVariant, type StageSpec } from 
  * Configuration of {@link u2net}: the model (u2net or u2netp), the variant and the channel counts.
  */
 export interface U2NetConfig {
+  /** 'u2net' (default, 44M parameters) or 'u2netp' (the 1.1M-parameter small one). */
   model?: U2NetName;
+  /** The block variant: the original convs, or grouped / depthwise-separable ones. */
   variant?: U2NetVariant;
+  /** Channels of the input (default 3). */
   inChannels?: number;
+  /** Channels of each saliency map (default 1). */
   outChannels?: number;
   /** Decoder concats larger than this many bytes are never built: their conv is split by input channel (default: the device's largest binding). */
   maxConcatBytes?: number;
@@ -152,6 +156,7 @@ const pool = (x: Tensor) => maxPool2d(x, { kernelSize: 2, stride: 2, ceilMode: t
 
 /** U²-Net as a model: `init` and `apply` like a layer, plus its configuration and graph. */
 export interface U2NetModel {
+  /** The resolved configuration. */
   config: Required<Omit<U2NetConfig, 'maxConcatBytes'>> & Pick<U2NetConfig, 'maxConcatBytes'>;
   /** The layout every interpreter (this forward, folded inference, ONNX export/import) reads. */
   graph: U2NetGraph;

@@ -3,10 +3,15 @@ import { writePng } from '../../io/images';
 
 /** One row of a panel: the image, the predicted mask, optionally the ground truth, and the size. */
 export interface PanelRow {
+  /** The image, channel-major RGB [3, size, width] in [0, 1]. */
   image: Float32Array;
+  /** The predicted mask, [size, width] in [0, 1]. */
   pred: Float32Array;
+  /** The ground truth, when there is one. */
   mask?: Float32Array;
+  /** Height (and width, unless `width` is given) of the row. */
   size: number;
+  /** Width, when not square. */
   width?: number;
 }
 

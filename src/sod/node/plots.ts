@@ -6,7 +6,9 @@ import type { SodEvaluation } from '../evaluate';
 
 /** A dataset evaluation with the name it has in plot legends. */
 export interface NamedEvaluation {
+  /** The legend entry. */
   name: string;
+  /** The evaluation to plot. */
   evaluation: SodEvaluation;
 }
 

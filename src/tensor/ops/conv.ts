@@ -218,11 +218,17 @@ export function conv2d(x: Tensor, w: Tensor, o: Conv2dOptions = {}): Tensor {
  * Options of {@link conv1d}: stride, padding, dilation and groups, as torch.nn.functional.conv1d.
  */
 export interface Conv1dOptions {
+  /** Bias tensor [out] added to every output position (default: none). */
   bias?: unknown;
+  /** Step of the kernel over the input (default 1). */
   stride?: number;
+  /** Zero padding added on each side, or 'same' / 'valid' (default 0). */
   padding?: number | readonly [number, number] | 'same' | 'valid';
+  /** Spacing between kernel elements (default 1). */
   dilation?: number;
+  /** Split input and output channels into this many groups, each convolved separately (default 1). */
   groups?: number;
+  /** 'relu' fuses a ReLU into the convolution kernel (default 'none'). */
   activation?: 'none' | 'relu';
 }
 
@@ -253,11 +259,20 @@ export function conv1d(x: Tensor, w: Tensor, o: Conv1dOptions = {}): Tensor {
  * torch.nn.functional.conv_transpose2d.
  */
 export interface ConvTranspose2dOptions {
+  /** Bias tensor [out] added to every output position (default: none). */
   bias?: unknown;
+  /** Step of the kernel over the input (default 1). */
   stride?: Pair;
+  /**
+   * Removes this many rows and columns from each side of the full transposed output (default 0), as PyTorch's
+   * padding.
+   */
   padding?: Pair;
+  /** Extra rows and columns on one side of the output, to pick among output sizes a stride allows (default 0). */
   outputPadding?: Pair;
+  /** Spacing between kernel elements (default 1). */
   dilation?: Pair;
+  /** Split input and output channels into this many groups, each convolved separately (default 1). */
   groups?: number;
 }
 

@@ -29,12 +29,16 @@ export type InputDecl = Readonly<Record<string, InputKind>>;
 
 /** What a shape rule sees of a tensor: Tensor and RefTensor both have it. */
 export interface TensorMeta {
+  /** Size of each dimension. */
   readonly shape: readonly number[];
+  /** Element type. */
   readonly dtype: DType;
 }
 /** One output as a shape rule states it. */
 export interface OutputMeta {
+  /** Size of each dimension of the output. */
   shape: readonly number[];
+  /** Element type of the output. */
   dtype: DType;
 }
 
@@ -52,8 +56,11 @@ export type Inputs<I extends InputDecl, T> = { readonly [K in keyof I]: Slot<I[K
 
 /** What an op's vector-Jacobian product receives: the inputs, outputs, attributes and output cotangents. */
 export interface VjpContext<I extends InputDecl, A> {
+  /** The op's inputs by name. */
   inputs: Inputs<I, Tensor>;
+  /** The op's outputs. */
   outputs: readonly Tensor[];
+  /** The op's attributes, as given to the forward. */
   attrs: A;
   /** Cotangent of the first output (zeros if it received none). */
   dy: Tensor;
@@ -64,6 +71,7 @@ export interface VjpContext<I extends InputDecl, A> {
 type Grads = readonly (Tensor | null | undefined)[];
 
 interface CommonSpec<I extends InputDecl, A> {
+  /** The op's name, used in errors and pipeline keys. */
   name: string;
   /** Input names in positional order, with their kinds. */
   inputs: I;

@@ -30,9 +30,11 @@ export interface TaskRunner {
  * Options of {@link loader}: batch size, shuffling, prefetching and where files are decoded.
  */
 export interface LoaderOptions {
+  /** Samples per batch. */
   batchSize: number;
   /** Shuffle every epoch with `key` (required then); default false (dataset order). */
   shuffle?: boolean;
+  /** Random key for shuffling; each epoch folds in its number. */
   key?: Key;
   /** Drop the last batch when it is smaller than batchSize; default false. */
   dropLast?: boolean;
@@ -40,6 +42,7 @@ export interface LoaderOptions {
   prefetch?: number;
   /** Where file tasks are decoded (worker threads); default: dataset.get in this thread. */
   runner?: TaskRunner;
+  /** Where batches are uploaded (default: the default device). */
   device?: Device;
   /**
    * A sample that fails to load (a corrupt or unreadable file): 'skip' (default) leaves it out of its
@@ -53,8 +56,11 @@ export interface LoaderOptions {
 
 /** A sample the loader left out because it failed to load. */
 export interface SkippedSample {
+  /** Dataset index of the sample. */
   index: number;
+  /** The file that failed, when known. */
   file?: string;
+  /** Why it failed. */
   error: string;
 }
 
@@ -74,11 +80,17 @@ export interface HostBatch {
 
 /** A batch on the GPU: images [N, C, H, W] float32, labels [N] int32, masks [N, 1, H, W]. */
 export interface Batch {
+  /** The epoch this batch belongs to. */
   epoch: number;
+  /** The batch's index within its epoch. */
   index: number;
+  /** Dataset indices of the samples. */
   indices: Int32Array;
+  /** Images, float32 [N, C, H, W]. */
   images: Tensor;
+  /** Class labels, int32 [N], when the samples have them. */
   labels?: Tensor;
+  /** Masks, float32 [N, 1, H, W], when the samples have them. */
   masks?: Tensor;
   /** Disposes the batch's tensors. */
   dispose(): void;
@@ -89,9 +101,11 @@ export interface Batch {
  * exact.
  */
 export interface Loader {
+  /** The dataset being loaded. */
   readonly dataset: Dataset;
   /** Batches per epoch. */
   readonly length: number;
+  /** Samples per batch. */
   readonly batchSize: number;
   /** Dataset indices in epoch `e`'s order. */
   order(epoch: number): Int32Array;

@@ -50,6 +50,7 @@ export interface UpdateOptions {
  * and state.
  */
 export interface Optimizer {
+  /** The optimizer's name, as in error messages ('adam', 'sgd', …). */
   readonly name: string;
   /** The initial state for a parameter tree (zero moments, step 0). */
   init(params: unknown): OptimizerState;

@@ -6,8 +6,11 @@ import { checkLearningRate, checkOptimizerOptions, checkBoolean } from './valida
 import { makeOptimizer, type LearningRate, type Optimizer, type ParamGroup, type RuleChoice } from './optimizer';
 
 interface Common {
+  /** Learning rate: a number or a schedule of the update count. */
   lr: LearningRate;
+  /** L2 penalty (decoupled in adamw); default 0, 0.01 for adamw. */
   weightDecay?: number;
+  /** Per-parameter settings by path: frozen parts, learning-rate scales, their own weight decay. */
   groups?: readonly ParamGroup[];
 }
 
@@ -15,8 +18,11 @@ interface Common {
  * Options of {@link sgd}, as torch.optim.SGD.
  */
 export interface SGDOptions extends Common {
+  /** Momentum factor (default 0). */
   momentum?: number;
+  /** Dampening of the momentum (default 0). */
   dampening?: number;
+  /** Nesterov momentum (default false). */
   nesterov?: boolean;
 }
 
@@ -69,8 +75,11 @@ export function sgd(options: SGDOptions): Optimizer {
  * Options of {@link adam} and {@link adamw}, as torch.optim.Adam.
  */
 export interface AdamOptions extends Common {
+  /** Decay rates of the first and second moment estimates (default [0.9, 0.999]). */
   betas?: [number, number];
+  /** Added to the denominator for stability (default 1e-8). */
   eps?: number;
+  /** Use the maximum of past second moments (AMSGrad; default false). */
   amsgrad?: boolean;
 }
 
@@ -132,9 +141,13 @@ export const adamw = (o: AdamOptions) => adamFamily('adamw', o);
  * Options of {@link rmsprop}, as torch.optim.RMSprop.
  */
 export interface RMSpropOptions extends Common {
+  /** Smoothing constant of the squared-gradient average (default 0.99). */
   alpha?: number;
+  /** Added to the denominator for stability (default 1e-8). */
   eps?: number;
+  /** Momentum factor (default 0). */
   momentum?: number;
+  /** Normalise by the estimated variance instead of the second moment (default false). */
   centered?: boolean;
 }
 
