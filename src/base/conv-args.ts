@@ -25,9 +25,7 @@ export type Pair = number | readonly [number, number];
  */
 export type Padding = number | readonly [number, number] | readonly [number, number, number, number] | 'same' | 'valid';
 
-/**
- * Options of {@link conv2d}: stride, padding, dilation and groups, as torch.nn.functional.conv2d.
- */
+/** Options of {@link conv2d}: stride, padding, dilation and groups, as torch.nn.functional.conv2d. */
 export interface Conv2dOptions {
   /** Bias tensor [out] added to every output position (default: none). */
   bias?: unknown;

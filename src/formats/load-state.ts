@@ -18,9 +18,7 @@ export interface LoadStateDictOptions {
   map?: (key: string) => string | null;
 }
 
-/**
- * What {@link loadStateDict} returns: the loaded tree and the keys that did not match, as PyTorch reports them.
- */
+/** What {@link loadStateDict} returns: the loaded tree and the keys that did not match, as PyTorch reports them. */
 export interface LoadStateDictResult<T> {
   /** The tree with loaded leaves replaced by new tensors (others kept as they were). */
   params: T;

@@ -80,9 +80,7 @@ export interface OnnxWriteGraph {
   docString?: string;
 }
 
-/**
- * A model for {@link writeOnnx}: the graph and the header fields (IR version, opsets, producer).
- */
+/** A model for {@link writeOnnx}: the graph and the header fields (IR version, opsets, producer). */
 export interface OnnxWriteModel {
   /** Default 8 (ONNX 1.10+ runtimes read it; opset 13 needs ir_version 7 or later). */
   irVersion?: number;

@@ -8,9 +8,7 @@
  */
 import { HostTensor, type HostDType } from './host-tensor';
 
-/**
- * Thrown by {@link readOnnx} for a malformed or unsupported ONNX file.
- */
+/** Thrown by {@link readOnnx} for a malformed or unsupported ONNX file. */
 export class OnnxError extends Error {
   /** The error's class name. */
   override name = 'OnnxError';
@@ -59,9 +57,7 @@ export interface OnnxGraph {
   outputs: OnnxValueInfo[];
 }
 
-/**
- * An ONNX model as {@link readOnnx} returns it: versions, opsets and the main graph.
- */
+/** An ONNX model as {@link readOnnx} returns it: versions, opsets and the main graph. */
 export interface OnnxModel {
   /** The ONNX IR version. */
   irVersion: number;

@@ -11,9 +11,7 @@ import { flatten } from '../tensor/tree';
 import { Tensor } from '../tensor/tensor';
 import { type HostArray, type HostDType, hostArrayBytes, isHostTensor } from './host-tensor';
 
-/**
- * Thrown by {@link serializePth} for a value it cannot write as a torch.save file.
- */
+/** Thrown by {@link serializePth} for a value it cannot write as a torch.save file. */
 export class PthWriteError extends Error {
   /** The error's class name. */
   override name = 'PthWriteError';
@@ -40,9 +38,7 @@ export interface PthView {
 
 export const isPthView = (x: unknown): x is PthView => typeof x === 'object' && x !== null && 'storage' in x && 'stride' in x && 'shape' in x && 'offset' in x;
 
-/**
- * Options of {@link serializePth}: the archive folder name and which integer tensors are int64.
- */
+/** Options of {@link serializePth}: the archive folder name and which integer tensors are int64. */
 export interface SerializePthOptions {
   /** Folder of the archive's entries (torch uses the file name's stem); default 'archive'. */
   archiveName?: string;

@@ -10,9 +10,7 @@ import { PyGlobal, UnpicklingError, isDict, unpickle, type GlobalHandler } from 
 import { isTar, readTar } from './tar';
 import { isZip, readZipDirectory, readZipEntry } from './zip';
 
-/**
- * Thrown by {@link readPth} for a malformed or unsupported `.pth` file.
- */
+/** Thrown by {@link readPth} for a malformed or unsupported `.pth` file. */
 export class PthError extends Error {
   /** The error's class name. */
   override name = 'PthError';

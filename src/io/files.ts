@@ -12,9 +12,7 @@ import { parseSafetensors, serializeSafetensors } from '../formats/safetensors';
 import { readPth } from '../formats/pth';
 import { serializePth, isPthView, type PthView, type SerializePthOptions } from '../formats/pth-write';
 
-/**
- * Options of {@link writeFileAtomic}.
- */
+/** Options of {@link writeFileAtomic}. */
 export interface AtomicWriteOptions {
   /** Writes the data into the open temp file (tests inject failures here). Default: write it all. */
   write?: (file: FileHandle, data: Uint8Array) => Promise<void>;

@@ -33,9 +33,7 @@ export function loadFileTask(task: FileTask): Sample {
   return s;
 }
 
-/**
- * Options of {@link imageFolder}: decode size, channels and file extensions.
- */
+/** Options of {@link imageFolder}: decode size, channels and file extensions. */
 export interface FolderOptions {
   /** Resize every image to size×size (or [H, W]) when decoding, so batches collate; default: keep. */
   size?: number | readonly [number, number];

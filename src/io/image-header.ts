@@ -19,9 +19,7 @@ export function setMaxImagePixels(n: number): void {
   if (!(n === Infinity || (Number.isInteger(n) && n > 0))) throw new RangeError(`setMaxImagePixels: n is ${n}; expected a positive integer or Infinity`);
   maxImagePixels = n;
 }
-/**
- * The pixel limit decoders use when not given one (see {@link setMaxImagePixels}).
- */
+/** The pixel limit decoders use when not given one (see {@link setMaxImagePixels}). */
 export const getMaxImagePixels = (): number => maxImagePixels;
 
 export interface ImageHeader {

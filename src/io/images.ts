@@ -35,9 +35,7 @@ export class ImageDecodeError extends Error {
 const isPng = (b: Uint8Array) => b.length >= 8 && b[0] === 0x89 && b[1] === 0x50 && b[2] === 0x4e && b[3] === 0x47;
 const isJpeg = (b: Uint8Array) => b.length >= 3 && b[0] === 0xff && b[1] === 0xd8 && b[2] === 0xff;
 
-/**
- * Options of {@link decodeImage} and {@link readImage}.
- */
+/** Options of {@link decodeImage} and {@link readImage}. */
 export interface DecodeOptions {
   /** Refuse images with more pixels than this (default: getMaxImagePixels(), 89,478,485 unless changed). */
   maxPixels?: number;

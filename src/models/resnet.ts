@@ -22,9 +22,7 @@ import { full } from '../tensor/ops/creation';
 import type { Ctx, Params, State } from '../nn/module';
 import { disposeUnlessTraced as drop } from '../nn/dispose';
 
-/**
- * The torchvision ResNet architectures {@link resnet} can build.
- */
+/** The torchvision ResNet architectures {@link resnet} can build. */
 export type ResNetName = 'resnet18' | 'resnet34' | 'resnet50' | 'resnet101' | 'resnet152' | 'resnext50_32x4d' | 'resnext101_32x8d' | 'wide_resnet50_2';
 /**
  * The residual block: `basic` (two 3×3 convs, ResNet-18/34) or `bottleneck` (1×1, 3×3, 1×1; ResNet-50 and

@@ -35,9 +35,7 @@ function checkConv(fn: string, c: Conv2dConfig | ConvTranspose2dConfig, transpos
 }
 
 type Pair = number | [number, number];
-/**
- * Configuration of {@link conv2d}, as torch.nn.Conv2d's arguments.
- */
+/** Configuration of {@link conv2d}, as torch.nn.Conv2d's arguments. */
 export interface Conv2dConfig {
   /** Channels of the input. */
   inChannels: number;
@@ -94,9 +92,7 @@ export function conv2d(c: Conv2dConfig): Module<ConvParams, {}> {
   };
 }
 
-/**
- * Configuration of {@link convTranspose2d}, as torch.nn.ConvTranspose2d's arguments.
- */
+/** Configuration of {@link convTranspose2d}, as torch.nn.ConvTranspose2d's arguments. */
 export interface ConvTranspose2dConfig extends Omit<Conv2dConfig, 'padding'> {
   /** Rows and columns removed from each side of the full output (default 0). */
   padding?: Pair;

@@ -6,9 +6,7 @@ import { defaultBias, defaultWeight } from './init';
 import type { Module } from './module';
 import { checkConfig, positiveInt, optionalBoolean } from './config';
 
-/**
- * Configuration of {@link linear}, as torch.nn.Linear's arguments.
- */
+/** Configuration of {@link linear}, as torch.nn.Linear's arguments. */
 export interface LinearConfig {
   /** Size of each input's last dimension. */
   inFeatures: number;

@@ -8,9 +8,7 @@ import { ArgumentError } from '../base/shape';
 import { describe } from '../base/options';
 import { checkConfig, positiveInt, optionalBoolean, checkEps } from './config';
 
-/**
- * Configuration of {@link batchNorm2d}, as torch.nn.BatchNorm2d's arguments.
- */
+/** Configuration of {@link batchNorm2d}, as torch.nn.BatchNorm2d's arguments. */
 export interface BatchNormConfig {
   /** Channels (dim 1 of the input). */
   numFeatures: number;

@@ -44,9 +44,7 @@ export function eMeasure(pred: ArrayLike<number>, gt: ArrayLike<number>): { adap
   return { adaptive: s.adpEm, mean: meanOf(s.emeasure), max: maxOf(s.emeasure) };
 }
 
-/**
- * Options of {@link iou} and {@link dice}.
- */
+/** Options of {@link iou} and {@link dice}. */
 export interface OverlapOptions {
   /** the score when prediction and truth are both empty: 0 as PySODMetrics (default) or 1 */
   empty?: 0 | 1;
@@ -80,9 +78,7 @@ export function sMeasure(pred: ArrayLike<number>, gt: ArrayLike<number>, height:
   return structureMeasure(prepare('sMeasure', pred, gt, height, width));
 }
 
-/**
- * The per-image scores of {@link sodScores}: MAE, F-measures, S-measure, E-measures, IoU and Dice.
- */
+/** The per-image scores of {@link sodScores}: MAE, F-measures, S-measure, E-measures, IoU and Dice. */
 export interface SodScores {
   /** Mean absolute error. */
   mae: number;

@@ -130,9 +130,7 @@ export async function u2netInferenceGraph(model: U2NetModel, params: Params, sta
   return { input: graph.input, inChannels: c.inChannels, outChannels: c.outChannels, outputs, ops };
 }
 
-/**
- * Options of {@link exportU2NetOnnx}: declared input size, dynamic batch and output kind.
- */
+/** Options of {@link exportU2NetOnnx}: declared input size, dynamic batch and output kind. */
 export interface U2NetOnnxOptions {
   /** Declared input height and width (default 320); null declares a named dynamic dimension. The graph itself runs at any size. */
   height?: number | null;

@@ -72,9 +72,7 @@ export function tidy<T>(a: string | (() => T), b?: () => T): T {
   }
 }
 
-/**
- * GPU memory in use, as reported by {@link memory}.
- */
+/** GPU memory in use, as reported by {@link memory}. */
 export interface MemoryInfo {
   /** Tensor handles not yet disposed. */
   liveTensors: number;

@@ -77,9 +77,7 @@ export async function requestAdapter(options?: GPURequestAdapterOptions): Promis
   return adapter;
 }
 
-/**
- * How {@link Device.create} picks and sets up a WebGPU device.
- */
+/** How {@link Device.create} picks and sets up a WebGPU device. */
 export interface DeviceOptions {
   /** Use this adapter instead of requesting one. */
   adapter?: GPUAdapter;
@@ -128,9 +126,7 @@ export class Device {
   private failure: GPUOpError | null = null;
   private lost = false;
 
-  /**
-   * Wraps a GPUDevice that was already requested; {@link Device.create} does the requesting.
-   */
+  /** Wraps a GPUDevice that was already requested; {@link Device.create} does the requesting. */
   constructor(
     /** The underlying GPUDevice. */
     readonly gpu: GPUDevice,

@@ -67,9 +67,7 @@ export interface FoldedU2Net {
   params: { [stage: string]: { [block: string]: FoldedRebnconv } | FoldedConv };
 }
 
-/**
- * Options of {@link foldU2NetForInference}.
- */
+/** Options of {@link foldU2NetForInference}. */
 export interface FoldOptions {
   /** Storage dtype of the folded weights and of the activations in the forward (default float32). */
   dtype?: 'float32' | 'float16';
@@ -250,9 +248,7 @@ export function u2netFoldedApply(folded: FoldedU2Net, x: Tensor): Tensor[] {
   });
 }
 
-/**
- * Options of {@link u2netPredict} and {@link u2netPredictor}.
- */
+/** Options of {@link u2netPredict} and {@link u2netPredictor}. */
 export interface U2NetPredictOptions {
   /** 'auto' (default): fp16 where the device has 'shader-f16', else fp32. */
   precision?: U2NetPrecision;

@@ -23,9 +23,7 @@ import { u2netGraph, runU2NetGraph, rebnconvVariant, type KeyPath, type Rebnconv
 
 export { U2NET_CONFIG, type U2NetName, type U2NetVariant, type StageSpec } from './graph';
 
-/**
- * Configuration of {@link u2net}: the model (u2net or u2netp), the variant and the channel counts.
- */
+/** Configuration of {@link u2net}: the model (u2net or u2netp), the variant and the channel counts. */
 export interface U2NetConfig {
   /** 'u2net' (default, 44M parameters) or 'u2netp' (the 1.1M-parameter small one). */
   model?: U2NetName;

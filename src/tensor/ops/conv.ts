@@ -214,9 +214,7 @@ export function conv2d(x: Tensor, w: Tensor, o: Conv2dOptions = {}): Tensor {
   return conv2dOp.call1(b ? [x, w, b] : [x, w], a);
 }
 
-/**
- * Options of {@link conv1d}: stride, padding, dilation and groups, as torch.nn.functional.conv1d.
- */
+/** Options of {@link conv1d}: stride, padding, dilation and groups, as torch.nn.functional.conv1d. */
 export interface Conv1dOptions {
   /** Bias tensor [out] added to every output position (default: none). */
   bias?: unknown;

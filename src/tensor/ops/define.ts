@@ -85,9 +85,7 @@ interface CommonSpec<I extends InputDecl, A> {
   noGrad?: string;
 }
 
-/**
- * The declaration of an op for {@link customOp}: name, inputs, shape rule, forward, float64 reference and VJP.
- */
+/** The declaration of an op for {@link customOp}: name, inputs, shape rule, forward, float64 reference and VJP. */
 export interface OpSpec<I extends InputDecl, A> extends CommonSpec<I, A> {
   /**
    * Runs on the GPU, writing into `outputs` (allocated by the engine from `shape`; never called

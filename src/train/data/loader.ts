@@ -26,9 +26,7 @@ export interface TaskRunner {
   close(): Promise<void>;
 }
 
-/**
- * Options of {@link loader}: batch size, shuffling, prefetching and where files are decoded.
- */
+/** Options of {@link loader}: batch size, shuffling, prefetching and where files are decoded. */
 export interface LoaderOptions {
   /** Samples per batch. */
   batchSize: number;

@@ -37,9 +37,7 @@ export interface OptimizerState {
   slots: Record<string, Record<string, Tensor>>;
 }
 
-/**
- * Options of {@link Optimizer.update}.
- */
+/** Options of {@link Optimizer.update}. */
 export interface UpdateOptions {
   /** Dispose the old parameters and state once the new ones are computed (keeps memory flat). */
   donate?: boolean;

@@ -14,9 +14,7 @@ interface Common {
   groups?: readonly ParamGroup[];
 }
 
-/**
- * Options of {@link sgd}, as torch.optim.SGD.
- */
+/** Options of {@link sgd}, as torch.optim.SGD. */
 export interface SGDOptions extends Common {
   /** Momentum factor (default 0). */
   momentum?: number;
@@ -71,9 +69,7 @@ export function sgd(options: SGDOptions): Optimizer {
   });
 }
 
-/**
- * Options of {@link adam} and {@link adamw}, as torch.optim.Adam.
- */
+/** Options of {@link adam} and {@link adamw}, as torch.optim.Adam. */
 export interface AdamOptions extends Common {
   /** Decay rates of the first and second moment estimates (default [0.9, 0.999]). */
   betas?: [number, number];
@@ -137,9 +133,7 @@ export const adam = (o: AdamOptions) => adamFamily('adam', o);
 /** torch.optim.AdamW (decoupled weight decay, default 0.01). */
 export const adamw = (o: AdamOptions) => adamFamily('adamw', o);
 
-/**
- * Options of {@link rmsprop}, as torch.optim.RMSprop.
- */
+/** Options of {@link rmsprop}, as torch.optim.RMSprop. */
 export interface RMSpropOptions extends Common {
   /** Smoothing constant of the squared-gradient average (default 0.99). */
   alpha?: number;
