@@ -394,12 +394,11 @@ async function readTarPth(bytes: Uint8Array): Promise<unknown> {
  *
  * @example
  * ```ts
- * import { readFile } from 'node:fs/promises';
- * import { init, tensor, savePth } from '@webgrad/core/node';
- * import { readPth, flattenStateDict } from '@webgrad/core/formats';
+ * import { init, tensor } from '@webgrad/core/node';
+ * import { readPth, serializePth, flattenStateDict } from '@webgrad/core/formats';
  * await init();
- * await savePth('/tmp/model.pth', { 'fc.weight': tensor([[1, 2]]) }); // or a file from torch.save(model.state_dict(), path)
- * const sd = flattenStateDict(await readPth(new Uint8Array(await readFile('/tmp/model.pth'))));
+ * const bytes = await serializePth({ 'fc.weight': tensor([[1, 2]]) }); // or the bytes of a torch.save file
+ * const sd = flattenStateDict(await readPth(bytes));
  * for (const [k, v] of Object.entries(sd)) console.log(k, v.dtype, v.shape);
  * ```
  */
