@@ -1,6 +1,8 @@
 /**
  * `@webgrad/core/formats`: reading and writing model files in memory (runtime-neutral). Node's
  * file-level helpers (saveSafetensors, loadPth, …) are in `@webgrad/core/node`.
+ *
+ * @module
  */
 export { HostTensor, isHostTensor, toTensor, toTensors, hostValues, type HostDType, type HostArray } from './formats/host-tensor';
 export { parseSafetensors, serializeSafetensors, SafetensorsError } from './formats/safetensors';

@@ -2,6 +2,8 @@
  * `@webgrad/core`: tensors, ops, autograd, layers and optimizers. Runtime-neutral (no `node:` module).
  * Every name is listed on purpose; internals stay behind their files. File formats, models and the
  * Node runtime have entry points of their own: `@webgrad/core/formats`, `/models`, `/sod`, `/node`.
+ *
+ * @module
  */
 // Tensors, dtypes, errors, memory
 export { Tensor } from './tensor/tensor';
@@ -147,7 +149,9 @@ export {
 /** Layers as { init, apply } values and initialisers: nn.linear, nn.conv2d, nn.batchNorm2d, nn.sequential, nn.init.* */
 export * as nn from './nn/index';
 export type { Module, Ctx, Params, State } from './nn/module';
+/** Optimizers as pure functions (optim.sgd, optim.adam, optim.adamw, optim.rmsprop) and gradient clipping. */
 export * as optim from './train/optim/index';
+/** Learning-rate schedules: functions from the update count to a rate, to pass as an optimizer's `lr`. */
 export * as schedules from './train/schedules';
 export { arrayDataset, subset, type Dataset, type Sample, type HostImage } from './train/data/datasets';
 export { loader, uploadBatch, type Loader, type LoaderOptions, type Batch, type SkippedSample } from './train/data/loader';

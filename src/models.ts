@@ -1,4 +1,8 @@
-/** `@webgrad/core/models`: ResNet and U²-Net with PyTorch's parameter names (runtime-neutral). */
+/**
+ * `@webgrad/core/models`: ResNet and U²-Net with PyTorch's parameter names (runtime-neutral).
+ *
+ * @module
+ */
 export {
   resnet,
   isResNetHead,

@@ -1,6 +1,8 @@
 /**
  * Node entry point: everything in the core, plus Dawn (the `webgpu` package) as the WebGPU
  * implementation. File I/O helpers for Node live here too, never in the core.
+ *
+ * @module
  */
 import { create, globals } from 'webgpu';
 import { registerGPUProvider } from './kernels/webgpu/device';

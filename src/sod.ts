@@ -2,6 +2,8 @@
  * `@webgrad/core/sod`: salient-object detection around U²-Net (runtime-neutral): the official
  * pre- and post-processing, the metrics the literature reports, built-in synthetic data, and
  * ONNX export/import of U²-Net. Folders, panels and the pretrained weights are in `@webgrad/core/node`.
+ *
+ * @module
  */
 export { u2netPreprocess, normalizeMask, maskToImageSize, U2NET_SIZE } from './sod/preprocess';
 export { mae, fMeasure, sMeasure, eMeasure, iou, dice, sodScores, type SodScores, type OverlapOptions } from './sod/metrics';

@@ -25,12 +25,19 @@ export type Pair = number | readonly [number, number];
  */
 export type Padding = number | readonly [number, number] | readonly [number, number, number, number] | 'same' | 'valid';
 
+/** Options of {@link conv2d}: stride, padding, dilation and groups, as torch.nn.functional.conv2d. */
 export interface Conv2dOptions {
+  /** Bias tensor [out] added to every output position (default: none). */
   bias?: unknown;
+  /** Step of the kernel over the input (default 1). */
   stride?: Pair;
+  /** Zero padding added on each side, or 'same' / 'valid' (default 0). */
   padding?: Padding;
+  /** Spacing between kernel elements (default 1). */
   dilation?: Pair;
+  /** Split input and output channels into this many groups, each convolved separately (default 1). */
   groups?: number;
+  /** 'relu' fuses a ReLU into the convolution kernel (default 'none'). */
   activation?: 'none' | 'relu';
 }
 

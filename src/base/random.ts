@@ -21,6 +21,10 @@
  */
 import { ArgumentError } from './shape';
 
+/**
+ * A random key: two 32-bit words for the Threefry generator, as in JAX. Make one with `random.key(seed)` and
+ * derive new ones with `random.split` or `random.foldIn`; never reuse one key for two draws.
+ */
 export type Key = readonly [number, number];
 
 /** Rotation amounts of Threefry-2x32 (Random123's R_32x2). */

@@ -6,8 +6,11 @@ import type { DType } from './dtype';
 
 /** A float64 tensor on the CPU, used by references and tests. */
 export interface RefTensor {
+  /** Size of each dimension. */
   shape: number[];
+  /** Element type the values are rounded to. */
   dtype: DType;
+  /** The values in float64, row-major. */
   data: Float64Array;
 }
 export type RefOperand = RefTensor | number;

@@ -22,6 +22,10 @@ export function sameShape(a: Shape, b: Shape): boolean {
 
 /** An error about one argument: names the function, the argument, what it got and what it wanted. */
 export class ArgumentError extends Error {
+  /**
+   * Builds the message "fn: arg got, expected want" from the function, argument, what it got and what was
+   * expected.
+   */
   constructor(fn: string, arg: string, got: string, want: string) {
     super(`${fn}: argument '${arg}' ${got}; expected ${want}`);
     this.name = 'ArgumentError';

@@ -33,10 +33,15 @@ export const ITEM_SIZE: Readonly<Record<HostDType, number>> = {
 
 /** A tensor held in host memory: dtype, shape and row-major data. */
 export class HostTensor {
+  /** Number of elements. */
   readonly size: number;
+  /** Wraps row-major `data` of the given dtype and shape (no copy). */
   constructor(
+    /** Element type. */
     readonly dtype: HostDType,
+    /** Size of each dimension. */
     readonly shape: readonly number[],
+    /** The values, row-major, in a typed array of the dtype. */
     readonly data: HostArray,
   ) {
     this.size = shape.reduce((a, b) => a * b, 1);

@@ -7,6 +7,10 @@ import { Tensor } from '../tensor/tensor';
 import { flatten, unflatten } from '../tensor/tree';
 import { type HostTensor, isHostTensor, leafEntries, toTensor } from './host-tensor';
 
+/**
+ * Options of {@link loadStateDict}, as the `strict` argument of torch.nn.Module.load_state_dict plus a key
+ * renamer.
+ */
 export interface LoadStateDictOptions {
   /** Throw when any key is missing, unexpected or has the wrong shape (default true). */
   strict?: boolean;
@@ -14,6 +18,7 @@ export interface LoadStateDictOptions {
   map?: (key: string) => string | null;
 }
 
+/** What {@link loadStateDict} returns: the loaded tree and the keys that did not match, as PyTorch reports them. */
 export interface LoadStateDictResult<T> {
   /** The tree with loaded leaves replaced by new tensors (others kept as they were). */
   params: T;
@@ -21,6 +26,7 @@ export interface LoadStateDictResult<T> {
   missing: string[];
   /** State_dict keys (after `map`) that match no parameter. */
   unexpected: string[];
+  /** Keys whose tensor has another shape than the parameter (not loaded). */
   shapeMismatch: { key: string; expected: number[]; got: number[] }[];
 }
 
@@ -33,6 +39,17 @@ const list = (xs: string[], max = 20) => (xs.length > max ? `${xs.slice(0, max).
  * Loads `stateDict` into a copy of `params`. Values are converted to each parameter's dtype and
  * device. In strict mode (the default) a missing, unexpected or mis-shaped key throws an Error that
  * lists every problem; otherwise the problems are returned and the affected parameters kept.
+ *
+ * @example
+ * ```ts
+ * import { init, nn, random, tensor } from '@webgrad/core/node';
+ * import { HostTensor, loadStateDict } from '@webgrad/core/formats';
+ * await init();
+ * const { params } = nn.linear({ inFeatures: 2, outFeatures: 1 }).init(random.key(0));
+ * const sd = { 'head.weight': new HostTensor('float32', [1, 2], new Float32Array([0.5, -0.5])), 'head.bias': new HostTensor('float32', [1], new Float32Array([1])) };
+ * const r = loadStateDict(params, sd, { map: (k) => k.replace(/^head\./, '') });
+ * console.log(await r.params.weight.data(), r.missing, r.unexpected); // Float32Array [0.5, -0.5] [] []
+ * ```
  */
 export function loadStateDict<T>(params: T, stateDict: unknown, options: LoadStateDictOptions = {}): LoadStateDictResult<T> {
   const strict = options.strict ?? true;

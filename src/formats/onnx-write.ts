@@ -21,9 +21,12 @@ export interface OnnxFloatAttr {
 export interface OnnxFloatsAttr {
   readonly floats: readonly number[];
 }
+/** Marks a number as a FLOAT attribute (a plain integer number would be written as INT). */
 export const onnxFloat = (x: number): OnnxFloatAttr => ({ float: x });
+/** Marks a list of numbers as a FLOATS attribute (plain integer lists would be written as INTS). */
 export const onnxFloats = (xs: readonly number[]): OnnxFloatsAttr => ({ floats: xs });
 
+/** A node attribute to write: numbers (INT, or FLOAT when not an integer), strings, lists, tensors or graphs. */
 export type OnnxWriteAttribute =
   | number
   | string
@@ -35,16 +38,25 @@ export type OnnxWriteAttribute =
   | OnnxFloatAttr
   | OnnxFloatsAttr;
 
+/** One node to write: operator type, input and output names, and attributes. */
 export interface OnnxWriteNode {
+  /** The operator, e.g. 'Conv' or 'Relu'. */
   opType: string;
+  /** Names of the input values ('' for an omitted optional input). */
   inputs: readonly string[];
+  /** Names of the output values. */
   outputs: readonly string[];
+  /** The node's name (optional in ONNX). */
   name?: string;
+  /** Operator set domain (default '', the ONNX standard). */
   domain?: string;
+  /** Attributes by name; null or undefined ones are left out. */
   attributes?: Readonly<Record<string, OnnxWriteAttribute | null | undefined>>;
 }
 
+/** A graph input or output to declare: name, element type and shape. */
 export interface OnnxWriteValueInfo {
+  /** The value's name. */
   name: string;
   /** TensorProto.DataType (default 1, float). */
   elemType?: number;
@@ -52,24 +64,35 @@ export interface OnnxWriteValueInfo {
   shape?: readonly (number | string | null)[] | null;
 }
 
+/** A graph to write: nodes in topological order, initializers, inputs and outputs. */
 export interface OnnxWriteGraph {
+  /** The graph's name. */
   name?: string;
+  /** Nodes in topological order. */
   nodes: readonly OnnxWriteNode[];
   /** By name; a Map or a list of pairs (written in that order). */
   initializers?: ReadonlyMap<string, HostTensor> | readonly (readonly [string, HostTensor])[];
+  /** Graph inputs. */
   inputs: readonly OnnxWriteValueInfo[];
+  /** Graph outputs. */
   outputs: readonly OnnxWriteValueInfo[];
+  /** Free-form documentation. */
   docString?: string;
 }
 
+/** A model for {@link writeOnnx}: the graph and the header fields (IR version, opsets, producer). */
 export interface OnnxWriteModel {
   /** Default 8 (ONNX 1.10+ runtimes read it; opset 13 needs ir_version 7 or later). */
   irVersion?: number;
+  /** The tool that wrote the file. */
   producerName?: string;
+  /** Its version. */
   producerVersion?: string;
+  /** Free-form documentation. */
   docString?: string;
   /** Default [{ domain: '', version: 13 }]. */
   opsetImport?: readonly { domain: string; version: number }[];
+  /** The main graph. */
   graph: OnnxWriteGraph | OnnxGraph;
 }
 

@@ -8,11 +8,15 @@
  */
 import { HostTensor, type HostDType } from './host-tensor';
 
+/** Thrown by {@link readOnnx} for a malformed or unsupported ONNX file. */
 export class OnnxError extends Error {
+  /** The error's class name. */
   override name = 'OnnxError';
 }
 
+/** A graph input or output as the file declares it: name, element type and shape. */
 export interface OnnxValueInfo {
+  /** The value's name. */
   name: string;
   /** TensorProto.DataType of a tensor value (0 when not given). */
   elemType: number;
@@ -20,31 +24,50 @@ export interface OnnxValueInfo {
   shape: (number | string | null)[] | null;
 }
 
+/** A node attribute's value as read: a number, string, list, tensor or subgraph. */
 export type OnnxAttributeValue = number | string | number[] | string[] | HostTensor | OnnxGraph | null;
 
+/** One node of an ONNX graph: its operator, inputs, outputs and attributes. */
 export interface OnnxNode {
+  /** The node's name (may be empty). */
   name: string;
+  /** The operator, e.g. 'Conv'. */
   opType: string;
+  /** Operator set domain ('' for the ONNX standard). */
   domain: string;
+  /** Names of the input values. */
   inputs: string[];
+  /** Names of the output values. */
   outputs: string[];
+  /** Attributes by name. */
   attributes: Record<string, OnnxAttributeValue>;
 }
 
+/** An ONNX graph as read: nodes in file order, initializers, inputs and outputs. */
 export interface OnnxGraph {
+  /** The graph's name. */
   name: string;
+  /** Nodes in file order. */
   nodes: OnnxNode[];
   /** Initializers in file order, by name. */
   initializers: Map<string, HostTensor>;
+  /** Graph inputs. */
   inputs: OnnxValueInfo[];
+  /** Graph outputs. */
   outputs: OnnxValueInfo[];
 }
 
+/** An ONNX model as {@link readOnnx} returns it: versions, opsets and the main graph. */
 export interface OnnxModel {
+  /** The ONNX IR version. */
   irVersion: number;
+  /** The tool that wrote the file. */
   producerName: string;
+  /** Its version. */
   producerVersion: string;
+  /** Operator sets used, by domain. */
   opsetImport: { domain: string; version: number }[];
+  /** The main graph. */
   graph: OnnxGraph;
 }
 

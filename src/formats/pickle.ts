@@ -6,6 +6,7 @@
  */
 
 export class UnpicklingError extends Error {
+  /** The error's class name. */
   override name = 'UnpicklingError';
 }
 

@@ -11,7 +11,9 @@ import { flatten } from '../tensor/tree';
 import { Tensor } from '../tensor/tensor';
 import { type HostArray, type HostDType, hostArrayBytes, isHostTensor } from './host-tensor';
 
+/** Thrown by {@link serializePth} for a value it cannot write as a torch.save file. */
 export class PthWriteError extends Error {
+  /** The error's class name. */
   override name = 'PthWriteError';
 }
 const fail = (msg: string): never => {
@@ -24,14 +26,19 @@ const fail = (msg: string): never => {
  * Views with the same `storage.data` array share one storage in the file.
  */
 export interface PthView {
+  /** The shared storage: its dtype and all its elements. */
   storage: { dtype: HostDType; data: HostArray };
+  /** Index of the view's first element in the storage. */
   offset: number;
+  /** Size of each dimension. */
   shape: readonly number[];
+  /** Storage elements between neighbours along each dimension. */
   stride: readonly number[];
 }
 
 export const isPthView = (x: unknown): x is PthView => typeof x === 'object' && x !== null && 'storage' in x && 'stride' in x && 'shape' in x && 'offset' in x;
 
+/** Options of {@link serializePth}: the archive folder name and which integer tensors are int64. */
 export interface SerializePthOptions {
   /** Folder of the archive's entries (torch uses the file name's stem); default 'archive'. */
   archiveName?: string;
@@ -248,6 +255,15 @@ const isCount = (x: unknown): x is number => typeof x === 'number' && Number.isS
  * Serialises a flat state_dict (dotted keys → Tensors, HostTensors or PthViews, in the order given)
  * to `torch.save`'s zip format. Tensors are downloaded from the GPU. `torch.load(f)` returns an
  * OrderedDict of CPU tensors with the same keys, dtypes, shapes and strides.
+ *
+ * @example
+ * ```ts
+ * import { init, tensor } from '@webgrad/core/node';
+ * import { serializePth, readPth, flattenStateDict } from '@webgrad/core/formats';
+ * await init();
+ * const bytes = await serializePth({ 'fc.weight': tensor([[1, 2], [3, 4]]), 'fc.bias': tensor([0, 1]) });
+ * console.log(Object.keys(flattenStateDict(await readPth(bytes)))); // ['fc.weight', 'fc.bias']
+ * ```
  */
 export async function serializePth(
   stateDict: Record<string, Tensor | { dtype: HostDType; shape: readonly number[]; data: HostArray } | PthView>,

@@ -10,7 +10,9 @@ import { PyGlobal, UnpicklingError, isDict, unpickle, type GlobalHandler } from 
 import { isTar, readTar } from './tar';
 import { isZip, readZipDirectory, readZipEntry } from './zip';
 
+/** Thrown by {@link readPth} for a malformed or unsupported `.pth` file. */
 export class PthError extends Error {
+  /** The error's class name. */
   override name = 'PthError';
 }
 const fail = (msg: string): never => {
@@ -389,6 +391,16 @@ async function readTarPth(bytes: Uint8Array): Promise<unknown> {
 /**
  * Reads a `torch.save` file (zip, legacy or tar format) into a nested JS value with HostTensor leaves.
  * Any global outside the state_dict allow-list is refused before anything is read or built.
+ *
+ * @example
+ * ```ts
+ * import { init, tensor } from '@webgrad/core/node';
+ * import { readPth, serializePth, flattenStateDict } from '@webgrad/core/formats';
+ * await init();
+ * const bytes = await serializePth({ 'fc.weight': tensor([[1, 2]]) }); // or the bytes of a torch.save file
+ * const sd = flattenStateDict(await readPth(bytes));
+ * for (const [k, v] of Object.entries(sd)) console.log(k, v.dtype, v.shape);
+ * ```
  */
 export async function readPth(bytes: Uint8Array): Promise<unknown> {
   if (!(bytes instanceof Uint8Array)) fail(`expected the file's bytes as a Uint8Array; got ${Object.prototype.toString.call(bytes)}`);

@@ -25,7 +25,9 @@ const TO_ST: Readonly<Record<HostDType, string>> = Object.fromEntries(Object.ent
 /** Largest header accepted (the reference implementation uses 100 MB too). */
 const MAX_HEADER = 100_000_000;
 
+/** Thrown for a malformed safetensors file or a tensor it cannot hold. */
 export class SafetensorsError extends Error {
+  /** The error's class name. */
   override name = 'SafetensorsError';
 }
 
@@ -35,7 +37,20 @@ const fail = (msg: string): never => {
 
 const isSafeNonNeg = (x: unknown): x is number => typeof x === 'number' && Number.isSafeInteger(x) && x >= 0;
 
-/** Parses a whole safetensors file, validating the header against the data. */
+/**
+ * Parses a whole safetensors file, validating the header against the data.
+ *
+ * @example
+ * ```ts
+ * import { init, tensor } from '@webgrad/core/node';
+ * import { parseSafetensors, serializeSafetensors, toTensors } from '@webgrad/core/formats';
+ * await init();
+ * const bytes = await serializeSafetensors({ 'fc.weight': tensor([[1, 2]]), 'fc.bias': tensor([0.5]) }, { epoch: '3' });
+ * const { tensors, metadata } = parseSafetensors(bytes); // HostTensors by name
+ * const onGpu = toTensors(tensors);
+ * console.log(tensors['fc.weight'].shape, metadata, onGpu['fc.bias'].dtype); // [1, 2] { epoch: '3' } float32
+ * ```
+ */
 export function parseSafetensors(bytes: Uint8Array): { tensors: Record<string, HostTensor>; metadata: Record<string, string> | null } {
   if (!(bytes instanceof Uint8Array)) fail(`expected the file's bytes as a Uint8Array; got ${Object.prototype.toString.call(bytes)}`);
   if (bytes.byteLength < 8) fail(`file is ${bytes.byteLength} bytes; a safetensors file starts with an 8-byte header length`);

@@ -42,6 +42,10 @@ function spawn(): Worker {
   return new Worker(`import(${JSON.stringify(api)}).then((m) => { m.register(); return import(${JSON.stringify(entry)}); })`, { eval: true });
 }
 
+/**
+ * A pool of worker threads that decode image files for a {@link loader} (its `runner` option), so decoding
+ * overlaps training. Close it with the loader.
+ */
 export function decodeWorkers(count = Math.max(1, Math.min(4, availableParallelism() - 1))): TaskRunner & { readonly size: number } {
   if (!Number.isInteger(count) || count < 1) throw new Error(`decodeWorkers: count is ${count}; expected a positive integer`);
   let nextId = 0;

@@ -12,6 +12,7 @@ import { parseSafetensors, serializeSafetensors } from '../formats/safetensors';
 import { readPth } from '../formats/pth';
 import { serializePth, isPthView, type PthView, type SerializePthOptions } from '../formats/pth-write';
 
+/** Options of {@link writeFileAtomic}. */
 export interface AtomicWriteOptions {
   /** Writes the data into the open temp file (tests inject failures here). Default: write it all. */
   write?: (file: FileHandle, data: Uint8Array) => Promise<void>;
@@ -111,7 +112,21 @@ export async function writeFileAtomic(path: string, data: Uint8Array, options: A
   }
 }
 
-/** Saves the tensors of a tree (Tensors or HostTensors, keyed by dotted path) as a safetensors file, atomically. */
+/**
+ * Saves the tensors of a tree (Tensors or HostTensors, keyed by dotted path) as a safetensors file, atomically.
+ *
+ * @example
+ * ```ts
+ * import { init, nn, random, saveSafetensors, loadSafetensors } from '@webgrad/core/node';
+ * import { loadStateDict } from '@webgrad/core/formats';
+ * await init();
+ * const layer = nn.linear({ inFeatures: 4, outFeatures: 2 });
+ * const { params } = layer.init(random.key(0));
+ * await saveSafetensors('/tmp/linear.safetensors', params); // keys 'weight', 'bias'
+ * const { tensors } = await loadSafetensors('/tmp/linear.safetensors');
+ * const loaded = loadStateDict(layer.init(random.key(1)).params, tensors).params;
+ * ```
+ */
 export async function saveSafetensors(path: string, tree: unknown, metadata?: Record<string, string>, options: AtomicWriteOptions = {}): Promise<void> {
   const dict = tensorDict('saveSafetensors', tree, (x) => x instanceof Tensor || isHostTensor(x)) as Record<string, Tensor | HostTensor>;
   await writeFileAtomic(path, await serializeSafetensors(dict, metadata), options);
@@ -131,6 +146,18 @@ export async function loadPth(path: string): Promise<unknown> {
  * Saves the tensors of a tree (Tensors, HostTensors or PthViews, keyed by dotted path — a webgrad
  * model's params and state give torchvision's state_dict keys) as a `torch.save` zip file that
  * `torch.load` reads, atomically. `num_batches_tracked` counters are written as int64, as in torch.
+ *
+ * @example
+ * ```ts
+ * import { init, nn, random, savePth, loadPth } from '@webgrad/core/node';
+ * import { flattenStateDict, stateDict } from '@webgrad/core/formats';
+ * await init();
+ * const net = nn.sequential(nn.conv2d({ inChannels: 3, outChannels: 8, kernelSize: 3 }), nn.batchNorm2d({ numFeatures: 8 }));
+ * const { params, state } = net.init(random.key(0));
+ * await savePth('/tmp/net.pth', stateDict(params, state)); // torch.load('/tmp/net.pth') reads it
+ * const sd = flattenStateDict(await loadPth('/tmp/net.pth'));
+ * console.log(Object.keys(sd)); // ['0.weight', '0.bias', '1.weight', '1.bias', '1.running_mean', …]
+ * ```
  */
 export async function savePth(path: string, tree: unknown, options: SerializePthOptions & AtomicWriteOptions = {}): Promise<void> {
   const dict = tensorDict('savePth', tree, (x) => x instanceof Tensor || isHostTensor(x) || isPthView(x)) as Record<string, Tensor | HostTensor | PthView>;

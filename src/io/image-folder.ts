@@ -33,6 +33,7 @@ export function loadFileTask(task: FileTask): Sample {
   return s;
 }
 
+/** Options of {@link imageFolder}: decode size, channels and file extensions. */
 export interface FolderOptions {
   /** Resize every image to size×size (or [H, W]) when decoding, so batches collate; default: keep. */
   size?: number | readonly [number, number];
@@ -58,12 +59,15 @@ const listDir = (fn: string, dir: string) => {
   }
 };
 
+/** A dataset of class folders, as torchvision.datasets.ImageFolder: one folder per class, sorted by name. */
 export interface ImageFolderDataset extends Dataset {
   /** Class names, sorted; class i is `classes[i]`. */
   readonly classes: string[];
   /** Class name → index (save it as JSON beside a checkpoint to map predictions back to names). */
   readonly classToIndex: Record<string, number>;
+  /** Image paths in index order. */
   readonly files: string[];
+  /** Class index of each file. */
   readonly labels: Int32Array;
   task(i: number): FileTask;
 }
@@ -111,6 +115,7 @@ export function imageFolder(root: string, options: FolderOptions = {}): ImageFol
 export interface SodDatasetOptions extends FolderOptions, SodErrorOptions {
   /** Which stems: 'train' (all but the held-out tail), 'heldOut' (the last heldOutFraction, sorted), or 'all' (default). */
   split?: 'train' | 'heldOut' | 'all';
+  /** Fraction of the pairs held out (default 0.1, at least one). */
   heldOutFraction?: number;
 }
 
@@ -118,7 +123,14 @@ export interface SodDatasetOptions extends FolderOptions, SodErrorOptions {
 export function sodDataset(
   root: string,
   options: SodDatasetOptions = {},
-): Dataset & { stems: string[]; task(i: number): FileTask; unmatched: Omit<SodMatch, 'pairs'> } {
+): Dataset & {
+  /** File stems of the samples, in index order. */
+  stems: string[];
+  /** Sample i as plain data (paths, size, channels), for decoding in a worker. */
+  task(i: number): FileTask;
+  /** Images without a mask and masks without an image (left out). */
+  unmatched: Omit<SodMatch, 'pairs'>;
+} {
   const fn = 'sodDataset';
   const size = sizeOpt(fn, options.size);
   const channels = options.channels ?? 3;

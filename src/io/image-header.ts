@@ -10,6 +10,7 @@
  */
 import { inflateSync } from 'node:zlib';
 
+/** The default pixel limit of the image decoders: Pillow's MAX_IMAGE_PIXELS, a guard against decompression bombs. */
 export const DEFAULT_MAX_IMAGE_PIXELS = 89_478_485;
 let maxImagePixels = DEFAULT_MAX_IMAGE_PIXELS;
 
@@ -18,6 +19,7 @@ export function setMaxImagePixels(n: number): void {
   if (!(n === Infinity || (Number.isInteger(n) && n > 0))) throw new RangeError(`setMaxImagePixels: n is ${n}; expected a positive integer or Infinity`);
   maxImagePixels = n;
 }
+/** The pixel limit decoders use when not given one (see {@link setMaxImagePixels}). */
 export const getMaxImagePixels = (): number => maxImagePixels;
 
 export interface ImageHeader {

@@ -11,14 +11,21 @@ import type { Tensor } from '../tensor/tensor';
 import { writeFileAtomic } from './files';
 import { checkPng, checkJpeg, getMaxImagePixels } from './image-header';
 
+/** A decoded image: width, height and RGBA bytes, with the channel count the file had. */
 export interface RGBAImage {
+  /** Width in pixels. */
   width: number;
+  /** Height in pixels. */
   height: number;
+  /** RGBA bytes, row-major, 4 per pixel. */
   data: Uint8Array /** channels in the file: 1 grey, 2 grey+alpha, 3 RGB, 4 RGBA */;
+  /** Channels in the file: 1 grey, 2 grey and alpha, 3 RGB, 4 RGBA. */
   channels: number;
 }
 
+/** Thrown for an image that cannot be decoded: unknown format, corrupt data or too many pixels. */
 export class ImageDecodeError extends Error {
+  /** The message names the source (`what`) and the reason. */
   constructor(what: string, message: string) {
     super(`${what}: ${message}`);
     this.name = 'ImageDecodeError';
@@ -28,6 +35,7 @@ export class ImageDecodeError extends Error {
 const isPng = (b: Uint8Array) => b.length >= 8 && b[0] === 0x89 && b[1] === 0x50 && b[2] === 0x4e && b[3] === 0x47;
 const isJpeg = (b: Uint8Array) => b.length >= 3 && b[0] === 0xff && b[1] === 0xd8 && b[2] === 0xff;
 
+/** Options of {@link decodeImage} and {@link readImage}. */
 export interface DecodeOptions {
   /** Refuse images with more pixels than this (default: getMaxImagePixels(), 89,478,485 unless changed). */
   maxPixels?: number;
@@ -70,6 +78,7 @@ export function decodeImage(bytes: Uint8Array, what = 'image', options: DecodeOp
   throw new ImageDecodeError(what, `not a PNG or JPEG file (first bytes: ${head || 'none'})`);
 }
 
+/** Reads and decodes a PNG or JPEG file to RGBA (synchronously). */
 export function readImage(path: string, options: DecodeOptions = {}): RGBAImage {
   let bytes: Uint8Array;
   try {

@@ -10,6 +10,10 @@ import { loadStateDict } from '../formats/load-state';
 import type { HostTensor } from '../formats/host-tensor';
 import * as tree from '../tensor/tree';
 
+/**
+ * Reads a state_dict from a `.safetensors` or `.pth` file as host tensors by name; unwraps `state_dict`
+ * wrappers, training checkpoints and DataParallel `module.` prefixes.
+ */
 export async function readStateDict(path: string): Promise<Record<string, HostTensor>> {
   if (/\.safetensors$/i.test(path)) {
     const { tensors } = await loadSafetensors(path);
@@ -33,6 +37,10 @@ export async function readStateDict(path: string): Promise<Record<string, HostTe
   return Object.fromEntries(Object.entries(flat).map(([k, v]) => [k.replace(/^module\./, ''), v]));
 }
 
+/**
+ * Loads a weights file into a model's parameters and state (e.g. pretrained weights before fine-tuning); with
+ * `strict` (default) a missing or unexpected key is an error.
+ */
 export async function loadInitialWeights<P, S>(
   path: string,
   params: P,

@@ -14,16 +14,26 @@ import * as tree from '../tensor/tree';
 import type { OptimizerState } from '../train/optim/optimizer';
 import { fmtShape, sameShape } from '../base/shape';
 
+/**
+ * Everything needed to resume training: parameters, model state, optimizer state, the step and free-form
+ * metadata.
+ */
 export interface TrainingCheckpoint<P = any, S = any> {
+  /** The model's parameters. */
   params: P;
+  /** The model's state (BatchNorm statistics). */
   state: S;
+  /** The optimizer's state. */
   optState: OptimizerState;
+  /** Updates done so far. */
   step: number;
+  /** Free-form JSON metadata (configuration, epoch, metrics). */
   meta?: Record<string, unknown>;
 }
 
 const FORMAT = 'webgrad-training/1';
 
+/** Writes a training checkpoint as one safetensors file, atomically (a crash never leaves a half-written file). */
 export async function saveTrainingCheckpoint(path: string, ck: TrainingCheckpoint): Promise<void> {
   await mkdir(dirname(path), { recursive: true });
   await saveSafetensors(

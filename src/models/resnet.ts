@@ -22,7 +22,12 @@ import { full } from '../tensor/ops/creation';
 import type { Ctx, Params, State } from '../nn/module';
 import { disposeUnlessTraced as drop } from '../nn/dispose';
 
+/** The torchvision ResNet architectures {@link resnet} can build. */
 export type ResNetName = 'resnet18' | 'resnet34' | 'resnet50' | 'resnet101' | 'resnet152' | 'resnext50_32x4d' | 'resnext101_32x8d' | 'wide_resnet50_2';
+/**
+ * The residual block: `basic` (two 3×3 convs, ResNet-18/34) or `bottleneck` (1×1, 3×3, 1×1; ResNet-50 and
+ * deeper).
+ */
 export type BlockKind = 'basic' | 'bottleneck';
 
 /** Block kind and blocks per stage, as torchvision's builders. */
@@ -37,10 +42,16 @@ export const RESNET_CONFIG: Record<ResNetName, { block: BlockKind; layers: [numb
   wide_resnet50_2: { block: 'bottleneck', layers: [3, 4, 6, 3], widthPerGroup: 128 },
 };
 
+/**
+ * Configuration of {@link resnet}: the architecture, the number of classes and initialisation choices, as
+ * torchvision's builder arguments.
+ */
 export interface ResNetConfig {
   /** A torchvision architecture (default 'resnet18'); `block`/`layers` override its table entry. */
   model?: ResNetName;
+  /** Override the block kind of `model`. */
   block?: BlockKind;
+  /** Override the blocks per stage of `model`. */
   layers?: [number, number, number, number];
   /** Output classes of `fc` (default 1000). */
   numClasses?: number;
@@ -200,20 +211,25 @@ function block(p: Params, s: State, x: Tensor, b: BlockSpec, w: Widths, ctx: Ctx
 
 // ---- the network ----------------------------------------------------------------------------------
 
+/** What `ResNetModel.features` returns: the pooled features, the four stage outputs and the new state. */
 export interface ResNetFeatures {
   /** Globally average-pooled features [N, C] (C = 512 for ResNet-18/34, 2048 for the bottleneck nets). */
   y: Tensor;
   /** The outputs of layer1…layer4 (strides 4, 8, 16, 32), for detection and segmentation heads. */
   stages: Tensor[];
+  /** The new BatchNorm state. */
   state: State;
 }
 
+/** A ResNet as a model: `init` and `apply` like a layer, plus `features` and `replaceHead` for transfer learning. */
 export interface ResNetModel {
+  /** The resolved configuration. */
   config: Required<Omit<ResNetConfig, 'model'>> & { model: ResNetName | 'custom' };
   /** Blocks of each stage (what the fold produced). */
   blocks: BlockSpec[][];
   /** Channels of the pooled features (the fc's input). */
   featureDim: number;
+  /** New parameters and BatchNorm state, initialised as torchvision does. */
   init(key: Key, options?: { device?: Device }): { params: Params; state: State };
   /** Logits [N, numClasses] and the new BatchNorm state. */
   apply(params: Params, state: State, x: Tensor, ctx: Ctx): { y: Tensor; state: State };
@@ -223,6 +239,21 @@ export interface ResNetModel {
   replaceHead(params: Params, numClasses: number, key: Key, options?: { device?: Device }): Params;
 }
 
+/**
+ * ResNet (He et al. 2016) as torchvision builds it: resnet18 to resnet152, ResNeXt and wide variants, with
+ * torchvision's state_dict names so its pretrained weights load directly.
+ *
+ * @example
+ * ```ts
+ * import { init, random, zeros, argmax } from '@webgrad/core/node';
+ * import { resnet } from '@webgrad/core/models';
+ * await init();
+ * const model = resnet({ model: 'resnet18', numClasses: 10 });
+ * const { params, state } = model.init(random.key(0)); // torchvision's names: conv1.weight, layer1.0.bn1.weight, …
+ * const { y } = model.apply(params, state, zeros([2, 3, 64, 64]), { training: false });
+ * console.log(y.shape, await argmax(y, 1).data()); // [2, 10], the predicted classes
+ * ```
+ */
 export function resnet(config: ResNetConfig = {}): ResNetModel {
   const table = RESNET_CONFIG[config.model ?? 'resnet18'];
   if (!table) throw new Error(`resnet: unknown model '${config.model}'; known: ${Object.keys(RESNET_CONFIG).join(', ')}`);

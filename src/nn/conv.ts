@@ -35,14 +35,23 @@ function checkConv(fn: string, c: Conv2dConfig | ConvTranspose2dConfig, transpos
 }
 
 type Pair = number | [number, number];
+/** Configuration of {@link conv2d}, as torch.nn.Conv2d's arguments. */
 export interface Conv2dConfig {
+  /** Channels of the input. */
   inChannels: number;
+  /** Channels of the output. */
   outChannels: number;
+  /** Kernel height and width (one number for both). */
   kernelSize: Pair;
+  /** Step of the kernel (default 1). */
   stride?: Pair;
+  /** Zero padding on each side, or 'same' / 'valid' (default 0). */
   padding?: Pair | 'same' | 'valid';
+  /** Spacing between kernel elements (default 1). */
   dilation?: Pair;
+  /** Channel groups convolved separately (default 1; inChannels for a depthwise conv). */
   groups?: number;
+  /** Learn a bias (default true). */
   bias?: boolean;
 }
 export type ConvParams = { weight: Tensor; bias?: Tensor };
@@ -57,6 +66,19 @@ function initConv(key: Key, shape: number[], size: number, bias: boolean, o: { d
   return params;
 }
 
+/**
+ * A 2-D convolution layer, as torch.nn.Conv2d: parameters `weight` [out, in/groups, kH, kW] and `bias`,
+ * initialised as PyTorch does.
+ *
+ * @example
+ * ```ts
+ * import { init, nn, random, zeros } from '@webgrad/core/node';
+ * await init();
+ * const conv = nn.conv2d({ inChannels: 3, outChannels: 16, kernelSize: 3, padding: 1 });
+ * const { params, state } = conv.init(random.key(0));
+ * console.log(conv.apply(params, state, zeros([1, 3, 32, 32]), { training: false }).y.shape); // [1, 16, 32, 32]
+ * ```
+ */
 export function conv2d(c: Conv2dConfig): Module<ConvParams, {}> {
   const groups = checkConv('nn.conv2d', c, false);
   const [kh, kw] = pair(c.kernelSize);
@@ -70,11 +92,15 @@ export function conv2d(c: Conv2dConfig): Module<ConvParams, {}> {
   };
 }
 
+/** Configuration of {@link convTranspose2d}, as torch.nn.ConvTranspose2d's arguments. */
 export interface ConvTranspose2dConfig extends Omit<Conv2dConfig, 'padding'> {
+  /** Rows and columns removed from each side of the full output (default 0). */
   padding?: Pair;
+  /** Extra rows and columns on one side of the output (default 0). */
   outputPadding?: Pair;
 }
 
+/** A transposed 2-D convolution layer, as torch.nn.ConvTranspose2d. */
 export function convTranspose2d(c: ConvTranspose2dConfig): Module<ConvParams, {}> {
   const groups = checkConv('nn.convTranspose2d', c, true);
   const [kh, kw] = pair(c.kernelSize);

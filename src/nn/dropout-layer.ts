@@ -4,6 +4,10 @@ import type { Module } from './module';
 import { ArgumentError } from '../base/shape';
 import { checkConfig } from './config';
 
+/**
+ * A dropout layer, as torch.nn.Dropout: zeroes elements with probability `p` in training mode (drawing from
+ * `ctx.key`) and scales the rest by 1 / (1 - p); the identity in evaluation. Exported as `nn.dropout`.
+ */
 export function dropoutLayer(config: { p?: number } = {}): Module<{}, {}> {
   checkConfig('nn.dropout', config, [], ['p'], '{ p: 0.5 }');
   const { p = 0.5 } = config;

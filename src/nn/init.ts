@@ -8,16 +8,20 @@ import { full } from '../tensor/ops/creation';
 import type { Tensor } from '../tensor/tensor';
 import type { Device } from '../kernels/webgpu/device';
 
+/** Where an initialiser puts its tensor. */
 export interface InitOptions {
+  /** The device of the new tensor (default: the default device). */
   device?: Device;
 }
 
+/** Fan-in and fan-out of a weight shape, as torch.nn.init computes them. */
 export function fans(shape: readonly number[]): { fanIn: number; fanOut: number } {
   if (shape.length < 2) throw new Error(`init: fan in and fan out need at least 2 dims; got shape [${shape.join(', ')}]`);
   const receptive = shape.slice(2).reduce((a, b) => a * b, 1);
   return { fanIn: shape[1] * receptive, fanOut: shape[0] * receptive };
 }
 
+/** The nonlinearities torch.nn.init.calculate_gain knows. */
 export type Nonlinearity = 'linear' | 'conv2d' | 'sigmoid' | 'tanh' | 'relu' | 'leaky_relu' | 'selu';
 
 /** torch.nn.init.calculate_gain. */
@@ -40,17 +44,26 @@ export function calculateGain(nonlinearity: Nonlinearity, param?: number): numbe
   }
 }
 
+/** Values drawn uniformly from [low, high) (torch.nn.init.uniform_). */
 export const uniform = (key: Key, shape: readonly number[], low = 0, high = 1, o: InitOptions = {}): Tensor =>
   uniformOp(key, shape, { low, high, device: o.device });
+/** Values drawn from a normal distribution (torch.nn.init.normal_). */
 export const normal = (key: Key, shape: readonly number[], mean = 0, std = 1, o: InitOptions = {}): Tensor =>
   normalOp(key, shape, { mean, std, device: o.device });
+/** A tensor of zeros (torch.nn.init.zeros_). */
 export const zeros = (shape: readonly number[], o: InitOptions = {}): Tensor => full(shape, 0, { device: o.device });
+/** A tensor of ones (torch.nn.init.ones_). */
 export const ones = (shape: readonly number[], o: InitOptions = {}): Tensor => full(shape, 1, { device: o.device });
+/** A tensor filled with `value` (torch.nn.init.constant_). */
 export const constant = (shape: readonly number[], value: number, o: InitOptions = {}): Tensor => full(shape, value, { device: o.device });
 
+/** Options of the Kaiming (He) initialisers: fan mode, nonlinearity and its slope. */
 export interface KaimingOptions extends InitOptions {
+  /** Negative slope of the leaky ReLU that follows (default 0). */
   a?: number;
+  /** 'fanIn' (default) keeps the forward variance, 'fanOut' the backward one. */
   mode?: 'fanIn' | 'fanOut';
+  /** The nonlinearity whose gain scales the values (default 'leaky_relu'). */
   nonlinearity?: Nonlinearity;
 }
 

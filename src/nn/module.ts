@@ -10,6 +10,7 @@ import type { Device } from '../kernels/webgpu/device';
 import { ArgumentError } from '../base/shape';
 import { checkModule } from './config';
 
+/** What a layer's apply receives besides its input: training mode and a random key. */
 export interface Ctx {
   /** Training mode (BatchNorm uses batch statistics, Dropout drops). */
   training: boolean;
@@ -17,11 +18,16 @@ export interface Ctx {
   key?: Key;
 }
 
+/** A tree of parameter tensors, keyed by PyTorch's parameter names. */
 export type Params = { [name: string]: Tensor | Params };
+/** A tree of non-trainable tensors (buffers such as BatchNorm's running statistics). */
 export type State = { [name: string]: Tensor | State };
 
+/** A layer as a pair of pure functions: `init` makes parameters and state, `apply` runs the layer on them. */
 export interface Module<P extends Params = Params, S extends State = State> {
+  /** New parameters and state, drawn with `key`, on the default device or `options.device`. */
   init(key: Key, options?: { device?: Device }): { params: P; state: S };
+  /** Runs the layer: the output and the new state (BatchNorm updates its running statistics in training). */
   apply(params: P, state: S, x: Tensor, ctx: Ctx): { y: Tensor; state: S };
 }
 
@@ -31,7 +37,23 @@ export function lambda(fn: (x: Tensor) => Tensor): Module<Params, State> {
   return { init: () => ({ params: {}, state: {} }), apply: (_p, state, x) => ({ y: fn(x), state }) };
 }
 
-/** nn.Sequential: children named '0', '1', … so paths match PyTorch (e.g. `0.weight`). */
+/**
+ * nn.Sequential: children named '0', '1', … so paths match PyTorch (e.g. `0.weight`).
+ *
+ * @example
+ * ```ts
+ * import { init, nn, relu, random, zeros } from '@webgrad/core/node';
+ * await init();
+ * const net = nn.sequential(
+ *   nn.conv2d({ inChannels: 1, outChannels: 8, kernelSize: 3 }),
+ *   nn.batchNorm2d({ numFeatures: 8 }),
+ *   nn.lambda(relu),
+ * );
+ * const { params, state } = net.init(random.key(0)); // params['0'].weight, state['1'].running_mean, …
+ * const out = net.apply(params, state, zeros([2, 1, 28, 28]), { training: true });
+ * console.log(out.y.shape); // [2, 8, 26, 26]; out.state holds the updated BatchNorm statistics
+ * ```
+ */
 export function sequential(...layers: Module<any, any>[]): Module<Params, State> {
   layers.forEach((l, i) => checkModule('nn.sequential', `layers[${i}]`, l));
   return {

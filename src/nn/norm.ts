@@ -8,11 +8,17 @@ import { ArgumentError } from '../base/shape';
 import { describe } from '../base/options';
 import { checkConfig, positiveInt, optionalBoolean, checkEps } from './config';
 
+/** Configuration of {@link batchNorm2d}, as torch.nn.BatchNorm2d's arguments. */
 export interface BatchNormConfig {
+  /** Channels (dim 1 of the input). */
   numFeatures: number;
+  /** Added to the variance for stability (default 1e-5). */
   eps?: number;
+  /** Running-average factor of the statistics (default 0.1); null for a cumulative average. */
   momentum?: number;
+  /** Learn a per-channel `weight` and `bias` (default true). */
   affine?: boolean;
+  /** Keep running statistics for evaluation (default true); without them evaluation uses batch statistics. */
   trackRunningStats?: boolean;
   /** 'relu' fuses the activation into the normalising kernel (one pass instead of two). */
   activation?: 'relu' | 'none';
@@ -20,6 +26,10 @@ export interface BatchNormConfig {
 export type BatchNormParams = { weight?: Tensor; bias?: Tensor };
 export type BatchNormState = { running_mean?: Tensor; running_var?: Tensor; num_batches_tracked?: Tensor };
 
+/**
+ * Batch normalisation over N, H and W, as torch.nn.BatchNorm2d: batch statistics and running-average updates in
+ * training, running statistics in evaluation.
+ */
 export function batchNorm2d(config: BatchNormConfig): Module<BatchNormParams, BatchNormState> {
   const fn = 'nn.batchNorm2d';
   checkConfig(fn, config, ['numFeatures'], ['eps', 'momentum', 'affine', 'trackRunningStats', 'activation'], '{ numFeatures: 16 }');
@@ -53,6 +63,7 @@ export function batchNorm2d(config: BatchNormConfig): Module<BatchNormParams, Ba
   };
 }
 
+/** Layer normalisation over the trailing `normalizedShape` dimensions, as torch.nn.LayerNorm. */
 export function layerNorm(config: { normalizedShape: number | number[]; eps?: number; elementwiseAffine?: boolean }): Module<BatchNormParams, {}> {
   const fn = 'nn.layerNorm';
   checkConfig(fn, config, ['normalizedShape'], ['eps', 'elementwiseAffine'], '{ normalizedShape: [64] }');
@@ -70,6 +81,7 @@ export function layerNorm(config: { normalizedShape: number | number[]; eps?: nu
   };
 }
 
+/** Group normalisation over channel groups, as torch.nn.GroupNorm. */
 export function groupNorm(config: { numGroups: number; numChannels: number; eps?: number; affine?: boolean }): Module<BatchNormParams, {}> {
   const fn = 'nn.groupNorm';
   checkConfig(fn, config, ['numGroups', 'numChannels'], ['eps', 'affine'], '{ numGroups: 4, numChannels: 16 }');

@@ -14,6 +14,7 @@ import { weightedFmeasure } from './weighted-fmeasure';
 
 const EPS = 2.220446049250313e-16;
 const BETA2 = 0.3;
+/** Number of thresholds (0..255) of the precision-recall, F-measure and E-measure curves, as PySODMetrics. */
 export const SOD_THRESHOLDS = 256;
 
 /**
@@ -26,6 +27,10 @@ export const SOD_THRESHOLDS = 256;
  */
 export type SodInputRange = 'uint8' | 'unit';
 
+/**
+ * Options of {@link SodEvaluator} and {@link evaluateSod}: how input values are read and the IoU of two empty
+ * masks.
+ */
 export interface SodEvaluatorOptions {
   /** how raw values are read (default 'unit') */
   range?: SodInputRange;
@@ -38,9 +43,13 @@ export interface SodEvaluatorOptions {
 
 /** A prediction in [0, 1] and a binary mask, ready to score. */
 export interface PreparedSodPair {
+  /** The prediction normalised to [0, 1]. */
   pred: Float64Array;
+  /** The binarised ground truth (0 or 1). */
   gt: Uint8Array;
+  /** Height in pixels. */
   height: number;
+  /** Width in pixels. */
   width: number;
 }
 
@@ -225,24 +234,39 @@ export function structureMeasure({ pred: p, gt: g, height: h, width: w }: Prepar
 
 /** Everything one image contributes to the dataset numbers. */
 export interface SodImageScores {
+  /** Mean absolute error. */
   MAE: number;
+  /** Structure measure. */
   Smeasure: number;
+  /** Weighted F-measure (Margolin et al. 2014). */
   wFmeasure: number;
+  /** F-measure at the adaptive threshold (twice the mean prediction, at most 1). */
   adpFm: number;
+  /** E-measure at the adaptive threshold. */
   adpEm: number;
+  /** IoU at the adaptive threshold. */
   adpIoU: number;
+  /** Dice at the adaptive threshold. */
   adpDice: number;
+  /** Precision at the adaptive threshold. */
   adpPrecision: number;
+  /** Recall at the adaptive threshold. */
   adpRecall: number;
   /** IoU and Dice of the prediction binarised at > 0.5 (PySODMetrics' binary, sample-based form) */
   IoU: number;
+  /** Dice of the prediction binarised at 0.5. */
   Dice: number;
   /** curves over thresholds t = 0…255 (ascending) */
   precision: Float64Array;
+  /** Recall at each threshold. */
   recall: Float64Array;
+  /** F-measure at each threshold. */
   fmeasure: Float64Array;
+  /** E-measure at each threshold. */
   emeasure: Float64Array;
+  /** IoU at each threshold. */
   iou: Float64Array;
+  /** Dice at each threshold. */
   dice: Float64Array;
 }
 
@@ -326,26 +350,41 @@ export function scoreSodImage(pair: PreparedSodPair, options: { emptyIoU?: 0 | 1
 
 /** The dataset-level numbers, named as the literature (and PySODMetrics) name them. */
 export interface SodEvaluation {
+  /** Number of images averaged. */
   images: number;
+  /** Mean absolute error. */
   MAE: number;
   /** S-measure S_α, α = 0.5 */
   Smeasure: number;
   /** weighted F-measure F^w_β, β = 1 */
   wFmeasure: number;
+  /** Largest F-measure (β² = 0.3) of the mean F-measure curve. */
   maxFm: number;
+  /** Mean of the mean F-measure curve. */
   meanFm: number;
+  /** F-measure at each image's adaptive threshold, averaged. */
   adpFm: number;
+  /** Largest E-measure of the mean curve. */
   maxEm: number;
+  /** Mean of the mean E-measure curve. */
   meanEm: number;
+  /** E-measure at the adaptive threshold, averaged. */
   adpEm: number;
+  /** Largest IoU of the mean curve. */
   maxIoU: number;
+  /** Mean of the mean IoU curve. */
   meanIoU: number;
+  /** IoU at the adaptive threshold, averaged. */
   adpIoU: number;
+  /** Largest Dice of the mean curve. */
   maxDice: number;
+  /** Mean of the mean Dice curve. */
   meanDice: number;
+  /** Dice at the adaptive threshold, averaged. */
   adpDice: number;
   /** IoU / Dice of predictions binarised at > 0.5, averaged over images */
   IoU: number;
+  /** Dice of the prediction binarised at 0.5, averaged. */
   Dice: number;
   /** the averaged curves over thresholds t = 0…255 (ascending) */
   curves: { precision: number[]; recall: number[]; fmeasure: number[]; emeasure: number[]; iou: number[]; dice: number[] };
@@ -366,12 +405,15 @@ const meanOf = (c: number[]) => c.reduce((a, b) => a + b, 0) / c.length;
  *   ev.result().maxFm
  */
 export class SodEvaluator {
+  /** How raw input values are read. */
   readonly range: SodInputRange;
+  /** IoU and Dice when prediction and ground truth are both empty. */
   readonly emptyIoU: 0 | 1;
   private count = 0;
   private readonly sums = Object.fromEntries(SCALARS.map((k) => [k, 0])) as Record<(typeof SCALARS)[number], number>;
   private readonly curveSums = Object.fromEntries(CURVES.map((k) => [k, new Float64Array(SOD_THRESHOLDS)])) as Record<CurveName, Float64Array>;
 
+  /** An empty evaluator; add images with `add`. */
   constructor(options: SodEvaluatorOptions = {}) {
     this.range = options.range ?? 'unit';
     if (this.range !== 'uint8' && this.range !== 'unit') throw new Error(`SodEvaluator: range must be 'uint8' or 'unit'; got ${JSON.stringify(this.range)}`);
@@ -396,10 +438,12 @@ export class SodEvaluator {
     return s;
   }
 
+  /** Number of images added so far. */
   get images(): number {
     return this.count;
   }
 
+  /** The dataset-level scores and curves, averaged over the images added; throws if none was. */
   result(): SodEvaluation {
     if (this.count === 0) throw new Error('SodEvaluator.result: no images were added; expected at least one');
     const n = this.count;
@@ -429,7 +473,19 @@ export class SodEvaluator {
   }
 }
 
-/** Evaluates a whole set of (prediction, ground truth) pairs at once. */
+/**
+ * Evaluates a whole set of (prediction, ground truth) pairs at once.
+ *
+ * @example
+ * ```ts
+ * import { evaluateSod } from '@webgrad/core/sod';
+ * const gt = new Uint8Array(64).fill(255, 16, 48); // 8×8 masks in 0..255
+ * const pred = gt.map((v) => (v ? 230 : 20));
+ * const r = evaluateSod([{ pred, gt, height: 8, width: 8 }], { range: 'uint8' });
+ * // MAE is 0 here: a uint8 prediction is min-max normalised per image, as PySODMetrics does
+ * console.log(r.images, r.MAE, r.maxFm, r.Smeasure, r.curves.precision.length); // 1 0 1 1 256
+ * ```
+ */
 export function evaluateSod(
   pairs: Iterable<{ pred: ArrayLike<number>; gt: ArrayLike<number>; height: number; width: number }>,
   options: SodEvaluatorOptions = {},

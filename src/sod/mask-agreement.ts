@@ -5,11 +5,18 @@
  */
 import { ArgumentError } from '../base/shape';
 
+/** How closely two masks agree: IoU at 0.5 and mean absolute difference. */
 export interface MaskAgreement {
+  /** IoU of the two masks binarised at 0.5. */
   iou: number;
+  /** Mean absolute difference of the soft values. */
   mae: number;
 }
 
+/**
+ * Compares two soft masks in [0, 1] of equal length: IoU of both binarised at 0.5, and the mean absolute
+ * difference.
+ */
 export function maskAgreement(a: ArrayLike<number>, b: ArrayLike<number>): MaskAgreement {
   if (a.length !== b.length || a.length === 0)
     throw new ArgumentError('maskAgreement', 'b', `has ${b.length} values`, `as many as a (${a.length}), at least one`);

@@ -24,6 +24,7 @@ function prepare(fn: string, pred: ArrayLike<number>, gt: ArrayLike<number>, hei
 const maxOf = (c: Float64Array) => c.reduce((a, b) => Math.max(a, b), -Infinity);
 const meanOf = (c: Float64Array) => c.reduce((a, b) => a + b, 0) / c.length;
 
+/** Mean absolute error between a prediction and ground truth in [0, 1], as the SOD literature reports it. */
 export function mae(pred: ArrayLike<number>, gt: ArrayLike<number>): number {
   const p = prepare('mae', pred, gt);
   let s = 0;
@@ -43,6 +44,7 @@ export function eMeasure(pred: ArrayLike<number>, gt: ArrayLike<number>): { adap
   return { adaptive: s.adpEm, mean: meanOf(s.emeasure), max: maxOf(s.emeasure) };
 }
 
+/** Options of {@link iou} and {@link dice}. */
 export interface OverlapOptions {
   /** the score when prediction and truth are both empty: 0 as PySODMetrics (default) or 1 */
   empty?: 0 | 1;
@@ -76,18 +78,38 @@ export function sMeasure(pred: ArrayLike<number>, gt: ArrayLike<number>, height:
   return structureMeasure(prepare('sMeasure', pred, gt, height, width));
 }
 
+/** The per-image scores of {@link sodScores}: MAE, F-measures, S-measure, E-measures, IoU and Dice. */
 export interface SodScores {
+  /** Mean absolute error. */
   mae: number;
+  /** Largest F-measure (β² = 0.3) over the thresholds. */
   maxF: number;
+  /** Mean F-measure over the thresholds. */
   meanF: number;
+  /** F-measure at the adaptive threshold (twice the mean prediction). */
   adaptiveF: number;
+  /** Structure measure (Fan et al. 2017). */
   sMeasure: number;
+  /** Enhanced-alignment measure (Fan et al. 2018). */
   eMeasure: number;
+  /** IoU at threshold 0.5. */
   iou: number;
+  /** Dice at threshold 0.5. */
   dice: number;
 }
 
-/** Every metric for one prediction (eMeasure is the adaptive one; iou/dice at > 0.5). */
+/**
+ * Every metric for one prediction (eMeasure is the adaptive one; iou/dice at > 0.5).
+ *
+ * @example
+ * ```ts
+ * import { sodScores } from '@webgrad/core/sod';
+ * const gt = new Float32Array(16).fill(0).fill(1, 4, 12); // a 4×4 mask, rows 1–2 foreground
+ * const pred = gt.map((v) => v * 0.9);
+ * const s = sodScores(pred, gt, 4, 4);
+ * console.log(s.mae, s.maxF, s.sMeasure); // 0.05 and scores near 1
+ * ```
+ */
 export function sodScores(pred: ArrayLike<number>, gt: ArrayLike<number>, height: number, width: number): SodScores {
   const s: SodImageScores = scoreSodImage(prepare('sodScores', pred, gt, height, width));
   return {

@@ -130,9 +130,11 @@ export async function u2netInferenceGraph(model: U2NetModel, params: Params, sta
   return { input: graph.input, inChannels: c.inChannels, outChannels: c.outChannels, outputs, ops };
 }
 
+/** Options of {@link exportU2NetOnnx}: declared input size, dynamic batch and output kind. */
 export interface U2NetOnnxOptions {
   /** Declared input height and width (default 320); null declares a named dynamic dimension. The graph itself runs at any size. */
   height?: number | null;
+  /** Declared input width (default 320); null declares a dynamic dimension. */
   width?: number | null;
   /** Declare the batch dimension as 'batch' instead of 1 (default false). */
   dynamicBatch?: boolean;

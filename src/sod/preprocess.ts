@@ -18,8 +18,10 @@ import { resizeBilinearPIL } from './pil-resize';
 
 /** How the image is resized to the network's input: `bilinear` (official) or `antialias`. */
 export type U2NetResize = 'bilinear' | 'antialias';
+/** The resize methods {@link u2netPreprocess} accepts. */
 export const U2NET_RESIZES: readonly U2NetResize[] = ['bilinear', 'antialias'];
 
+/** The input size of the official U²-Net pipeline: images are resized to 320×320. */
 export const U2NET_SIZE = 320;
 export const IMAGENET_MEAN = [0.485, 0.456, 0.406] as const;
 export const IMAGENET_STD = [0.229, 0.224, 0.225] as const;
@@ -105,6 +107,7 @@ export function resizeBilinearConstantCHW(src: Float32Array, channels: number, h
   return out;
 }
 
+/** Options of {@link u2netPreprocess}. */
 export interface U2NetPreprocessOptions {
   /** `bilinear` (default): the official pipeline's plain bilinear; `antialias`: triangle filter widened when shrinking. */
   resize?: U2NetResize;

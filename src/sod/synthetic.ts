@@ -6,9 +6,13 @@
  */
 
 export interface SodSample {
+  /** RGB image, float32 [3, height, width] in [0, 1]. */
   image: Float32Array;
+  /** Its mask, [height, width], 1 on the object. */
   mask: Float32Array;
+  /** Height in pixels. */
   height: number;
+  /** Width in pixels. */
   width: number;
 }
 

@@ -69,6 +69,10 @@ function backward(trace: Trace, roots: readonly Tensor[], cts: readonly Tensor[]
   return grads;
 }
 
+/**
+ * Options of {@link grad} and {@link valueAndGrad}: which arguments to differentiate and whether the function
+ * returns auxiliary data.
+ */
 export interface GradOptions {
   /** Which positional arguments to differentiate (default 0). */
   argnums?: number | readonly number[];
@@ -82,6 +86,16 @@ type GradResult = any;
  * `valueAndGrad(f)(...args)` → `[value, grads]` (`[[value, aux], grads]` with hasAux). Grads mirror
  * the pytree structure of the differentiated arguments; unused inputs get zeros. Tensors created
  * inside (activations, cotangents) are disposed on return unless an outer trace still needs them.
+ *
+ * @typeParam F - The function to differentiate; its returned value must be a scalar tensor (or `[scalar, aux]` with `hasAux`).
+ * @example
+ * ```ts
+ * import { init, tensor, valueAndGrad, sum, square } from '@webgrad/core/node';
+ * await init();
+ * const f = (p: { w: ReturnType<typeof tensor> }) => sum(square(p.w));
+ * const [value, grads] = valueAndGrad(f)({ w: tensor([1, 2, 3]) });
+ * console.log(await value.item(), await grads.w.data()); // 14, Float32Array [2, 4, 6]
+ * ```
  */
 export function valueAndGrad<F extends (...args: any[]) => any>(f: F, options: GradOptions = {}) {
   const { argnums = 0, hasAux = false } = options;
@@ -121,7 +135,19 @@ export function valueAndGrad<F extends (...args: any[]) => any>(f: F, options: G
   };
 }
 
-/** `grad(f)(...args)` → gradients of the scalar `f` (with hasAux: `[grads, aux]`). */
+/**
+ * `grad(f)(...args)` → gradients of the scalar `f` (with hasAux: `[grads, aux]`).
+ *
+ * @typeParam F - The function to differentiate; it must return a scalar tensor (or `[scalar, aux]` with `hasAux`).
+ * @example
+ * ```ts
+ * import { init, tensor, grad, mul, sum } from '@webgrad/core/node';
+ * await init();
+ * const f = (x: ReturnType<typeof tensor>, y: ReturnType<typeof tensor>) => sum(mul(x, y));
+ * const [dx, dy] = grad(f, { argnums: [0, 1] })(tensor([1, 2]), tensor([3, 4]));
+ * console.log(await dx.data(), await dy.data()); // [3, 4] and [1, 2]
+ * ```
+ */
 export function grad<F extends (...args: any[]) => any>(f: F, options: GradOptions = {}) {
   const vg = valueAndGrad(f, options);
   return (...args: Parameters<F>): GradResult => {

@@ -47,7 +47,9 @@ export function customOp<I extends InputDecl, A = Record<string, never>>(spec: C
 export interface CustomVjpContext<Args extends readonly Tensor[]> {
   /** Cotangent of the output. */
   dy: Tensor;
+  /** The inputs of the forward call. */
   inputs: Args;
+  /** The forward's result. */
   output: Tensor;
 }
 
@@ -57,6 +59,16 @@ export interface CustomVjpContext<Args extends readonly Tensor[]> {
  * cotangent (or null) per input, written with public ops (so it is differentiable in turn).
  *
  *   const clipGrad = customVjp((x: Tensor) => mul(x, 1), ({ dy }) => [clamp(dy, -1, 1)]);
+ *
+ * @example
+ * ```ts
+ * import { init, tensor, customVjp, grad, mul, sum, clamp, type Tensor } from '@webgrad/core/node';
+ * await init();
+ * // identity forward, gradient clipped to [-1, 1] on the way back
+ * const clipGrad = customVjp((x: Tensor) => mul(x, 1), ({ dy }) => [clamp(dy, -1, 1)]);
+ * const g = grad((x: Tensor) => sum(mul(clipGrad(x), 5)))(tensor([1, 2]));
+ * console.log(await g.data()); // Float32Array [1, 1]
+ * ```
  */
 export function customVjp<Args extends Tensor[]>(
   fn: (...xs: Args) => Tensor,

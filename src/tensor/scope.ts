@@ -47,6 +47,15 @@ export function endScope(result?: unknown): void {
 /**
  * Runs `fn` and disposes every tensor it created, except the tensors in its (pytree) result and
  * those passed to `keep`. `fn` must be synchronous: an `await` inside would let tensors escape.
+ *
+ * @example
+ * ```ts
+ * import { init, tensor, tidy, add, mul, memory } from '@webgrad/core/node';
+ * await init();
+ * const x = tensor([1, 2, 3]);
+ * const y = tidy(() => add(mul(x, 2), 1)); // the intermediate mul(x, 2) is freed here
+ * console.log(await y.data(), memory().liveTensors); // Float32Array [3, 5, 7], 2 live tensors (x and y)
+ * ```
  */
 export function tidy<T>(fn: () => T): T;
 export function tidy<T>(name: string, fn: () => T): T;
@@ -63,17 +72,33 @@ export function tidy<T>(a: string | (() => T), b?: () => T): T {
   }
 }
 
+/** GPU memory in use, as reported by {@link memory}. */
 export interface MemoryInfo {
   /** Tensor handles not yet disposed. */
   liveTensors: number;
   /** Bytes of GPU buffers held by live tensors (size-class rounded). */
   liveBytes: number;
+  /** The largest liveBytes seen so far. */
   peakBytes: number;
   /** Bytes held by the pool for reuse. */
   pooledBytes: number;
+  /** GPU buffers held by live tensors. */
   liveBuffers: number;
 }
 
+/**
+ * Live tensors and pooled GPU bytes on a device (the default one when omitted), to find leaks in a loop.
+ *
+ * @example
+ * ```ts
+ * import { init, zeros, memory } from '@webgrad/core/node';
+ * await init();
+ * const before = memory().liveTensors;
+ * const t = zeros([1024]);
+ * t.dispose();
+ * console.log(memory().liveTensors === before); // true: nothing leaked
+ * ```
+ */
 export function memory(device?: Device): MemoryInfo {
   const devices = new Set<Device>(device ? [device] : openDevices());
   let liveTensors = 0;

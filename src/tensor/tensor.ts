@@ -26,16 +26,29 @@ export class Storage {
 
 let nextId = 1;
 
+/**
+ * An n-dimensional array on a WebGPU device, like torch.Tensor: a shape, a dtype and contiguous GPU memory. Ops
+ * return new tensors and never modify their inputs; read values with `await data()` and free memory with
+ * `dispose()` or {@link tidy}.
+ */
 export class Tensor {
+  /** A number unique to this handle, for debugging. */
   readonly id = nextId++;
+  /** Size of each dimension. */
   readonly shape: readonly number[];
+  /** Number of elements (the product of the shape). */
   readonly size: number;
   private _storage: Storage | null;
   /** Ids of the gradient traces following this tensor (see autograd.ts). */
   traces: readonly number[] = [];
 
+  /**
+   * Wraps a GPU buffer; user code makes tensors with {@link tensor}, {@link zeros} and the other creation
+   * functions.
+   */
   constructor(
     shape: Shape,
+    /** Element type. */
     readonly dtype: DType,
     storage: Storage,
   ) {
@@ -45,12 +58,15 @@ export class Tensor {
     registerTensor(this);
   }
 
+  /** Number of dimensions (torch.Tensor.dim()). */
   get ndim(): number {
     return this.shape.length;
   }
+  /** The device whose memory holds the values. */
   get device(): Device {
     return this.storage.device;
   }
+  /** True once the tensor's memory was released; using it then throws. */
   get isDisposed(): boolean {
     return this._storage === null;
   }
@@ -61,6 +77,7 @@ export class Tensor {
     return this._storage;
   }
 
+  /** The GPU buffer holding the values (shared by views of one storage). */
   get buffer(): GPUBuffer {
     return this.storage.buffer;
   }
@@ -73,6 +90,7 @@ export class Tensor {
     unregisterTensor(this);
   }
 
+  /** Disposes the tensor at the end of a `using` block. */
   [Symbol.dispose](): void {
     this.dispose();
   }
@@ -106,6 +124,7 @@ export class Tensor {
     return formatTensor(this.shape, this.dtype, await this.data());
   }
 
+  /** A short description: dtype, shape and device (no values: reading them needs `await data()`). */
   toString(): string {
     return `Tensor(shape=[${this.shape.join(', ')}], dtype=${this.dtype}${this.isDisposed ? ', disposed' : ''})`;
   }

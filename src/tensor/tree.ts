@@ -1,11 +1,13 @@
 /** Pytrees: nested plain objects and arrays whose leaves are tensors (or other values). */
 import { Tensor } from './tensor';
 
+/** A pytree: a leaf (a Tensor by default), or arrays and plain objects of pytrees, as parameters and states are. */
 export type Tree<L = Tensor> = L | readonly Tree<L>[] | { readonly [k: string]: Tree<L> };
 
 const isPlainObject = (x: unknown): x is Record<string, unknown> =>
   typeof x === 'object' && x !== null && !(x instanceof Tensor) && !Array.isArray(x) && Object.getPrototypeOf(x) === Object.prototype;
 
+/** Options of `tree.flatten`. */
 export interface FlattenOptions {
   /**
    * Which nodes are leaves. By default anything that is not a plain object or an array (a Tensor,
@@ -45,6 +47,7 @@ export function flatten(tree: unknown, options: FlattenOptions = {}): { path: st
   return out;
 }
 
+/** The leaves of a pytree in flatten order. */
 export function leaves(tree: unknown): unknown[] {
   return flatten(tree).map((l) => l.value);
 }

@@ -7,6 +7,7 @@ export interface ProgressOptions {
   stream?: { write(s: string): unknown; isTTY?: boolean };
 }
 
+/** A one-line progress report for loops: iteration count, values such as the loss, rate, elapsed time and ETA. */
 export class Progress {
   private readonly t0 = performance.now();
   private items = 0;
@@ -14,6 +15,7 @@ export class Progress {
   private readonly every: number;
   private readonly out: { write(s: string): unknown; isTTY?: boolean };
 
+  /** A report for `total` iterations, prefixed with `label`. */
   constructor(
     private readonly total: number,
     private readonly label = '',
@@ -31,6 +33,7 @@ export class Progress {
     this.lastLine = done;
   }
 
+  /** The report line for iteration `done` with `values`. */
   format(done: number, values: Record<string, number>): string {
     const secs = (performance.now() - this.t0) / 1000;
     const rate = done / Math.max(secs, 1e-9);
@@ -42,6 +45,7 @@ export class Progress {
     return `${this.label ? `${this.label} ` : ''}${done}/${this.total}  ${vals}  ${rate.toFixed(2)} it/s${ips}  elapsed ${clock(secs)}  ETA ${clock(eta)}`;
   }
 
+  /** Ends the report (moves a terminal to the next line). */
   done(): void {
     if (this.out.isTTY && this.lastLine) this.out.write('\n');
   }

@@ -6,6 +6,7 @@
 import { ArgumentError } from '../base/shape';
 import { checkOptions, checkNumberOption, describe } from '../base/options';
 
+/** A learning rate as a function of the update count (0 for the first update). */
 export type Schedule = (step: number) => number;
 
 const rate = (fn: string, lr: unknown) => {
@@ -21,6 +22,7 @@ const checkSchedule = (fn: string, arg: string, f: unknown) => {
   if (typeof f !== 'function') throw new ArgumentError(fn, arg, `is ${describe(f)}`, 'a schedule (step) => number');
 };
 
+/** The same learning rate at every step (a schedule, for code that always takes one). */
 export const constant = (lr: number): Schedule => {
   rate('constant', lr);
   return () => lr;
@@ -48,6 +50,10 @@ export const multiStepLR = (lr: number, o: { milestones: readonly number[]; gamm
   return (step) => lr * gamma ** milestones.filter((m) => step >= m).length;
 };
 
+/**
+ * The rate multiplied by `gamma` after every update: lr * gamma^step (torch.optim.lr_scheduler.ExponentialLR
+ * stepped per update).
+ */
 export const exponentialLR = (lr: number, o: { gamma: number }): Schedule => {
   rate('exponentialLR', lr);
   opts('exponentialLR', o, ['gamma'], ['gamma']);
@@ -56,7 +62,18 @@ export const exponentialLR = (lr: number, o: { gamma: number }): Schedule => {
   return (step) => lr * gamma ** step;
 };
 
-/** CosineAnnealingLR (closed form): ηmin + (lr − ηmin)(1 + cos(π·t/Tmax))/2, held at ηmin past Tmax. */
+/**
+ * CosineAnnealingLR (closed form): ηmin + (lr − ηmin)(1 + cos(π·t/Tmax))/2, held at ηmin past Tmax.
+ *
+ * @example
+ * ```ts
+ * import { init, optim, schedules } from '@webgrad/core/node';
+ * await init();
+ * const lr = schedules.linearWarmup(1e-3, { steps: 100, after: schedules.cosineAnnealingLR(1e-3, { tMax: 900 }) });
+ * console.log(lr(0), lr(100), lr(1000)); // warming up, 1e-3, 0
+ * const opt = optim.adamw({ lr, weightDecay: 0.01 });
+ * ```
+ */
 export const cosineAnnealingLR = (lr: number, o: { tMax: number; etaMin?: number }): Schedule => {
   rate('cosineAnnealingLR', lr);
   opts('cosineAnnealingLR', o, ['tMax', 'etaMin'], ['tMax']);

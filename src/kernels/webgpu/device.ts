@@ -9,7 +9,12 @@ import { CommandQueue, type Dispatch } from './queue';
 import { BufferUsage, MapMode } from './usage';
 import type { UniformLayout, UniformValues } from './uniforms';
 
+/**
+ * An error the GPU reported: a lost device, out of memory, a failed kernel compile or a validation error. It
+ * names the batch of ops that was running.
+ */
 export class GPUOpError extends Error {
+  /** Wraps a GPU error message. */
   constructor(message: string) {
     super(message);
     this.name = 'GPUOpError';
@@ -72,8 +77,11 @@ export async function requestAdapter(options?: GPURequestAdapterOptions): Promis
   return adapter;
 }
 
+/** How {@link Device.create} picks and sets up a WebGPU device. */
 export interface DeviceOptions {
+  /** Use this adapter instead of requesting one. */
   adapter?: GPUAdapter;
+  /** Passed to requestAdapter: 'high-performance' or 'low-power'. */
   powerPreference?: GPUPowerPreference;
   /** Dispatches per submit. */
   flushEvery?: number;
@@ -85,27 +93,44 @@ export interface DeviceOptions {
    * loops (training); hurts short irregular waits.
    */
   sleepWhileWaiting?: boolean;
+  /** A name for errors and logs (default webgpu:N). */
   label?: string;
 }
 
 let nextDeviceId = 0;
 
+/**
+ * One WebGPU device with its buffer pool, pipeline cache and command queue. Most programs use the default device
+ * (`init()`, {@link getDefaultDevice}); create more with {@link createDevice}.
+ */
 export class Device {
+  /** A number unique to this device in the process. */
   readonly id = nextDeviceId++;
+  /** The buffer pool that recycles GPU memory. */
   readonly pool: BufferPool;
+  /** Compiled compute pipelines by kernel key. */
   readonly pipelines: PipelineCache;
+  /** The batched command queue. */
   readonly queue: CommandQueue;
+  /** WebGPU features the device was created with (e.g. shader-f16). */
   readonly features: ReadonlySet<string>;
+  /** The device's WebGPU limits. */
   readonly limits: GPUSupportedLimits;
+  /** The name used in errors. */
   readonly label: string;
+  /** Submit and check errors after every op (slow; set from DeviceOptions.debug). */
   debug: boolean;
+  /** See DeviceOptions.sleepWhileWaiting. */
   sleepWhileWaiting: boolean;
   /** Set when the device is lost or a GPU error was reported; thrown at the next op or read-back. */
   private failure: GPUOpError | null = null;
   private lost = false;
 
+  /** Wraps a GPUDevice that was already requested; {@link Device.create} does the requesting. */
   constructor(
+    /** The underlying GPUDevice. */
     readonly gpu: GPUDevice,
+    /** Vendor and architecture of the adapter, when the runtime reports them. */
     readonly adapterInfo: GPUAdapterInfo | undefined,
     options: DeviceOptions = {},
   ) {
@@ -131,6 +156,7 @@ export class Device {
     });
   }
 
+  /** Requests an adapter and a device (with the features webgrad can use, such as shader-f16) and wraps it. */
   static async create(options: DeviceOptions = {}): Promise<Device> {
     const adapter = options.adapter ?? (await requestAdapter({ powerPreference: options.powerPreference }));
     const wanted: GPUFeatureName[] = (['shader-f16', 'timestamp-query'] as GPUFeatureName[]).filter((f) => adapter.features.has(f));
@@ -164,6 +190,7 @@ export class Device {
     }
   }
 
+  /** True once the GPU device has been lost; every later op on it throws. */
   get isLost(): boolean {
     return this.lost;
   }
@@ -263,6 +290,7 @@ export class Device {
     this.pool.emptyCache();
   }
 
+  /** Frees the pooled buffers and destroys the GPU device; its tensors are unusable afterwards. */
   destroy(): void {
     this.emptyCache();
     this.queue.destroy();

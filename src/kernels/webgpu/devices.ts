@@ -29,12 +29,14 @@ export async function createDevice(options: DeviceOptions = {}): Promise<Device>
   return d;
 }
 
+/** The device ops use when none is given; throws if `init()` has not been awaited. */
 export function getDefaultDevice(): Device {
   if (!defaultDevice) throw new GPUOpError('webgrad: no device yet: `await init()` before creating tensors');
   if (defaultDevice.isLost) defaultDevice.check();
   return defaultDevice;
 }
 
+/** Makes `device` the default for ops and creation functions that are not given one. */
 export function setDefaultDevice(device: Device): void {
   opened.add(device);
   defaultDevice = device;

@@ -13,6 +13,7 @@
 import type { Device } from '../webgpu/device';
 import { MATMUL_VARIANTS, matmulPlan, vecFlags, type MatmulProblem, type MatmulTile } from './matmul';
 
+/** How matmul chooses its kernel variant; set with {@link configureMatmul}. */
 export interface MatmulConfig {
   /** Force one variant (a key of MATMUL_VARIANTS) for every matmul; null = choose per adapter and shape. */
   variant: string | null;

@@ -19,6 +19,10 @@ export type U2NetVariant = 'standard' | 'grouped' | 'separable';
 /** [height, inChannels, midChannels, outChannels, dilated] of one RSU stage. */
 export type StageSpec = [number, number, number, number, boolean];
 
+/**
+ * The stage layout of U²-Net and U²-NetP as in the reference implementation: per stage its height, channels and
+ * dilation.
+ */
 export const U2NET_CONFIG: Record<U2NetName, { stages: Record<string, StageSpec>; sides: number[] }> = {
   u2net: {
     stages: {
@@ -105,13 +109,23 @@ export interface AddNode {
   b: string;
   y: string;
 }
+/** One node of the U²-Net graph: a REBNCONV, a conv, a max-pool, an upsample or an add. */
 export type U2NetNode = RebnconvNode | ConvNode | MaxPoolNode | UpsampleNode | AddNode;
 
+/**
+ * U²-Net as a flat list of nodes with named values, read by every interpreter (training forward, folded
+ * inference, ONNX export and import).
+ */
 export interface U2NetGraph {
+  /** Which network: u2net or u2netp. */
   model: U2NetName;
+  /** Channels of the input image. */
   inChannels: number;
+  /** Channels of each saliency map. */
   outChannels: number;
+  /** Name of the input value. */
   input: string;
+  /** The nodes in execution order. */
   nodes: readonly U2NetNode[];
   /** The logit maps d0 (fused), d1, …, d6. */
   outputs: readonly string[];

@@ -44,6 +44,7 @@ import { disposeUnlessTraced } from '../../nn/dispose';
 import { u2netGraph, runU2NetGraph } from './graph';
 import type { U2NetModel } from './model';
 
+/** Inference precision: float16, float32, or 'auto' (float16 where the device supports shader-f16). */
 export type U2NetPrecision = 'fp16' | 'fp32' | 'auto';
 
 /** One folded conv: weight and bias in the inference dtype. */
@@ -54,7 +55,9 @@ export interface FoldedConv {
 /** A REBNCONV after folding: its 3×3 conv (+ BN) as one conv, or a depthwise conv then a folded pointwise one. */
 export type FoldedRebnconv = { conv: FoldedConv } | { depthwise: FoldedConv; pointwise: FoldedConv };
 
+/** U²-Net with every BatchNorm folded into its conv, ready for fast inference. */
 export interface FoldedU2Net {
+  /** The configuration of the model it was folded from. */
   config: U2NetModel['config'];
   /** Dtype of the activations (and of every conv's weights except those in `float32Convs`). */
   dtype: 'float32' | 'float16';
@@ -64,6 +67,7 @@ export interface FoldedU2Net {
   params: { [stage: string]: { [block: string]: FoldedRebnconv } | FoldedConv };
 }
 
+/** Options of {@link foldU2NetForInference}. */
 export interface FoldOptions {
   /** Storage dtype of the folded weights and of the activations in the forward (default float32). */
   dtype?: 'float32' | 'float16';
@@ -244,20 +248,25 @@ export function u2netFoldedApply(folded: FoldedU2Net, x: Tensor): Tensor[] {
   });
 }
 
+/** Options of {@link u2netPredict} and {@link u2netPredictor}. */
 export interface U2NetPredictOptions {
   /** 'auto' (default): fp16 where the device has 'shader-f16', else fp32. */
   precision?: U2NetPrecision;
+  /** BatchNorm eps used when folding (default 1e-5). */
   eps?: number;
   /** See FoldOptions.float32BiasAbove. */
   float32BiasAbove?: number;
 }
 
+/** A folded U²-Net ready to predict many batches; dispose it when done. */
 export interface U2NetPredictor {
   /** The precision actually used. */
   precision: 'fp16' | 'fp32';
+  /** The folded weights it runs. */
   folded: FoldedU2Net;
   /** Saliency probabilities sigmoid(d0), float32 [N, outChannels, H, W]. */
   predict(x: Tensor): Tensor;
+  /** Frees the folded weights. */
   dispose(): void;
 }
 
@@ -285,6 +294,17 @@ export async function u2netPredictor(model: U2NetModel, params: Params, state: P
 /**
  * One-shot inference: sigmoid of the fused logits, float32, at `precision` ('auto': fp16 where the
  * device has 'shader-f16', else fp32). Folds the BatchNorms each call; use u2netPredictor to reuse them.
+ *
+ * @example
+ * ```ts
+ * import { init, random, rand } from '@webgrad/core/node';
+ * import { u2net, u2netPredict } from '@webgrad/core/models';
+ * await init();
+ * const model = u2net({ model: 'u2netp' });
+ * const { params, state } = model.init(random.key(0)); // or pretrainedU2netp() for trained weights
+ * const mask = await u2netPredict(model, params, state, rand(random.key(1), [1, 3, 64, 64]));
+ * console.log(mask.shape); // [1, 1, 64, 64], saliency in [0, 1]
+ * ```
  */
 export async function u2netPredict(model: U2NetModel, params: Params, state: Params, x: Tensor, options: U2NetPredictOptions = {}): Promise<Tensor> {
   const p = await u2netPredictor(model, params, state, options);

@@ -23,10 +23,15 @@ import { u2netGraph, runU2NetGraph, rebnconvVariant, type KeyPath, type Rebnconv
 
 export { U2NET_CONFIG, type U2NetName, type U2NetVariant, type StageSpec } from './graph';
 
+/** Configuration of {@link u2net}: the model (u2net or u2netp), the variant and the channel counts. */
 export interface U2NetConfig {
+  /** 'u2net' (default, 44M parameters) or 'u2netp' (the 1.1M-parameter small one). */
   model?: U2NetName;
+  /** The block variant: the original convs, or grouped / depthwise-separable ones. */
   variant?: U2NetVariant;
+  /** Channels of the input (default 3). */
   inChannels?: number;
+  /** Channels of each saliency map (default 1). */
   outChannels?: number;
   /** Decoder concats larger than this many bytes are never built: their conv is split by input channel (default: the device's largest binding). */
   maxConcatBytes?: number;
@@ -147,15 +152,33 @@ const pool = (x: Tensor) => maxPool2d(x, { kernelSize: 2, stride: 2, ceilMode: t
 
 // ---- the whole network -------------------------------------------------------------------------
 
+/** U²-Net as a model: `init` and `apply` like a layer, plus its configuration and graph. */
 export interface U2NetModel {
+  /** The resolved configuration. */
   config: Required<Omit<U2NetConfig, 'maxConcatBytes'>> & Pick<U2NetConfig, 'maxConcatBytes'>;
   /** The layout every interpreter (this forward, folded inference, ONNX export/import) reads. */
   graph: U2NetGraph;
+  /** New parameters and BatchNorm state, initialised as the reference implementation's PyTorch layers are. */
   init(key: Key, options?: { device?: Device }): { params: Params; state: State };
   /** The 7 logit maps [d0 (fused), d1, …, d6], each [N, outChannels, H, W]. */
   apply(params: Params, state: State, x: Tensor, ctx: Ctx): { logits: Tensor[]; state: State };
 }
 
+/**
+ * U²-Net (Qin et al. 2020) for salient-object detection, with the reference implementation's parameter names so
+ * its checkpoints load directly.
+ *
+ * @example
+ * ```ts
+ * import { init, random, zeros } from '@webgrad/core/node';
+ * import { u2net } from '@webgrad/core/models';
+ * await init();
+ * const model = u2net({ model: 'u2netp' });
+ * const { params, state } = model.init(random.key(0));
+ * const { logits } = model.apply(params, state, zeros([1, 3, 64, 64]), { training: false });
+ * console.log(logits.length, logits[0].shape); // 7 side outputs, [1, 1, 64, 64]
+ * ```
+ */
 export function u2net(config: U2NetConfig = {}): U2NetModel {
   const c: U2NetModel['config'] = { model: 'u2net', variant: 'standard', inChannels: 3, outChannels: 1, ...config };
   const graph = u2netGraph(c);

@@ -13,8 +13,11 @@ const IMAGE_EXT = new Set(['.png', '.jpg', '.jpeg']);
 
 /** One method's result: its numbers and the files that found no partner. */
 export interface SodFolderEvaluation {
+  /** The name of the method (the folder's name by default). */
   name: string;
+  /** The folder of predictions. */
   dir: string;
+  /** The scores. */
   evaluation: SodEvaluation;
   /** ground-truth stems with no prediction */
   missing: string[];

@@ -66,6 +66,7 @@ export function matchSodPairs(root: string): SodMatch {
   };
 }
 
+/** What to do with images that have no mask or fail to decode: skip them with a warning, or raise. */
 export interface SodErrorOptions {
   /**
    * 'skip' (default): images without a mask are left out with one warning at start-up, and a pair that

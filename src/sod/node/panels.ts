@@ -1,11 +1,17 @@
 /** Stage panels for segmentation: rows of image | predicted mask | cutout on black | ground truth, as one PNG. */
 import { writePng } from '../../io/images';
 
+/** One row of a panel: the image, the predicted mask, optionally the ground truth, and the size. */
 export interface PanelRow {
+  /** The image, channel-major RGB [3, size, width] in [0, 1]. */
   image: Float32Array;
+  /** The predicted mask, [size, width] in [0, 1]. */
   pred: Float32Array;
+  /** The ground truth, when there is one. */
   mask?: Float32Array;
+  /** Height (and width, unless `width` is given) of the row. */
   size: number;
+  /** Width, when not square. */
   width?: number;
 }
 
@@ -38,6 +44,10 @@ export function panelPixels(rows: readonly PanelRow[]): { pixels: Uint8Array; wi
   return { pixels, width, height };
 }
 
+/**
+ * Writes rows of image | predicted mask | cutout | ground truth as one PNG, to look at predictions during
+ * training.
+ */
 export async function writePanels(path: string, rows: readonly PanelRow[]): Promise<void> {
   if (rows.length === 0) return;
   const { pixels, width, height } = panelPixels(rows);

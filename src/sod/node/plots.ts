@@ -4,8 +4,11 @@ import { writePng } from '../../io/images';
 import { drawLinePlot, type RgbImage } from '../plot/line-plot';
 import type { SodEvaluation } from '../evaluate';
 
+/** A dataset evaluation with the name it has in plot legends. */
 export interface NamedEvaluation {
+  /** The legend entry. */
   name: string;
+  /** The evaluation to plot. */
   evaluation: SodEvaluation;
 }
 

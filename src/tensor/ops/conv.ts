@@ -168,6 +168,17 @@ function checkOut(fn: string, x: Tensor, w: readonly number[], a: ConvAttrs, out
  * `padding`: number, [pH, pW], [left, right, top, bottom] (F.pad order), 'same' (stride 1) or 'valid'.
  * `activation: 'relu'` fuses a ReLU after the bias. float16 x, w and bias (forward only) accumulate in
  * f32 and round the result to float16.
+ *
+ * @example
+ * ```ts
+ * import { init, random, randn, conv2d } from '@webgrad/core/node';
+ * await init();
+ * const [k1, k2] = random.split(random.key(0));
+ * const x = randn(k1, [1, 3, 8, 8]); // N, C, H, W
+ * const w = randn(k2, [4, 3, 3, 3]); // out, in, kH, kW
+ * console.log(conv2d(x, w, { padding: 1 }).shape); // [1, 4, 8, 8]
+ * console.log(conv2d(x, w, { stride: 2 }).shape); // [1, 4, 3, 3]
+ * ```
  */
 export function conv2d(x: Tensor, w: Tensor, o: Conv2dOptions = {}): Tensor {
   const fn = 'conv2d';
@@ -203,12 +214,19 @@ export function conv2d(x: Tensor, w: Tensor, o: Conv2dOptions = {}): Tensor {
   return conv2dOp.call1(b ? [x, w, b] : [x, w], a);
 }
 
+/** Options of {@link conv1d}: stride, padding, dilation and groups, as torch.nn.functional.conv1d. */
 export interface Conv1dOptions {
+  /** Bias tensor [out] added to every output position (default: none). */
   bias?: unknown;
+  /** Step of the kernel over the input (default 1). */
   stride?: number;
+  /** Zero padding added on each side, or 'same' / 'valid' (default 0). */
   padding?: number | readonly [number, number] | 'same' | 'valid';
+  /** Spacing between kernel elements (default 1). */
   dilation?: number;
+  /** Split input and output channels into this many groups, each convolved separately (default 1). */
   groups?: number;
+  /** 'relu' fuses a ReLU into the convolution kernel (default 'none'). */
   activation?: 'none' | 'relu';
 }
 
@@ -234,12 +252,25 @@ export function conv1d(x: Tensor, w: Tensor, o: Conv1dOptions = {}): Tensor {
   return reshape(y, [y.shape[0], y.shape[1], y.shape[3]]);
 }
 
+/**
+ * Options of {@link convTranspose2d}: stride, padding, output padding, dilation and groups, as
+ * torch.nn.functional.conv_transpose2d.
+ */
 export interface ConvTranspose2dOptions {
+  /** Bias tensor [out] added to every output position (default: none). */
   bias?: unknown;
+  /** Step of the kernel over the input (default 1). */
   stride?: Pair;
+  /**
+   * Removes this many rows and columns from each side of the full transposed output (default 0), as PyTorch's
+   * padding.
+   */
   padding?: Pair;
+  /** Extra rows and columns on one side of the output, to pick among output sizes a stride allows (default 0). */
   outputPadding?: Pair;
+  /** Spacing between kernel elements (default 1). */
   dilation?: Pair;
+  /** Split input and output channels into this many groups, each convolved separately (default 1). */
   groups?: number;
 }
 

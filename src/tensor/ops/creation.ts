@@ -19,7 +19,18 @@ const dt = (fn: string, o: CreateOptions, fallback: DType = 'float32') => (o.dty
 
 type Nested = number | boolean | readonly Nested[];
 
-/** A tensor from nested arrays, a typed array (with `shape`), or a number. */
+/**
+ * A tensor from nested arrays, a typed array (with `shape`), or a number.
+ *
+ * @example
+ * ```ts
+ * import { init, tensor } from '@webgrad/core/node';
+ * await init();
+ * const x = tensor([[1, 2], [3, 4]]); // float32, shape [2, 2]
+ * const labels = tensor([0, 2, 1], { dtype: 'int32' });
+ * console.log(x.shape, await labels.data()); // [2, 2] Int32Array [0, 2, 1]
+ * ```
+ */
 export function tensor(data: Nested | AnyTypedArray | ArrayLike<number>, options: CreateOptions & { shape?: readonly number[] } = {}): Tensor {
   let shape: number[];
   let flat: ArrayLike<number>;
@@ -134,17 +145,37 @@ const fillOp = defineOp({
   noGrad: 'creation',
 });
 
+/** A tensor of the given shape filled with `value` (torch.full); a boolean value makes a bool tensor. */
 export function full(shape: readonly number[], value: number | boolean, options: CreateOptions = {}): Tensor {
   const s = checkShape('full', 'shape', shape);
   const dtype = dt('full', options, typeof value === 'boolean' ? 'bool' : 'float32');
   // bool: any non-zero value (NaN too) is true, as torch.full
   return fillOp.call1([], { shape: s, dtype, device: dev(options), form: 'full', scalars: [dtype === 'bool' ? (Number(value) !== 0 ? 1 : 0) : Number(value)] });
 }
+/**
+ * A tensor of zeros (torch.zeros); float32 unless `dtype` says otherwise.
+ *
+ * @example
+ * ```ts
+ * import { init, zeros, ones, arange } from '@webgrad/core/node';
+ * await init();
+ * const z = zeros([2, 3]); // float32 [2, 3] of 0
+ * const b = ones([4], { dtype: 'int32' });
+ * console.log(await arange(0, 6, 2).data()); // Int32Array [0, 2, 4]: integer arguments give int32, as torch.arange
+ * ```
+ */
 export const zeros = (shape: readonly number[], o: CreateOptions = {}) => full(shape, 0, o);
+/** A tensor of ones (torch.ones); float32 unless `dtype` says otherwise. */
 export const ones = (shape: readonly number[], o: CreateOptions = {}) => full(shape, 1, o);
 const like = (x: Tensor, o: CreateOptions): CreateOptions => ({ dtype: o.dtype ?? x.dtype, device: o.device ?? x.device });
+/**
+ * A tensor shaped like `x` filled with `value`, on x's device and of its dtype unless overridden
+ * (torch.full_like).
+ */
 export const fullLike = (x: Tensor, value: number | boolean, o: CreateOptions = {}) => full(x.shape, value, like(x, o));
+/** Zeros shaped like `x`, with its dtype and device unless overridden (torch.zeros_like). */
 export const zerosLike = (x: Tensor, o: CreateOptions = {}) => full(x.shape, 0, like(x, o));
+/** Ones shaped like `x`, with its dtype and device unless overridden (torch.ones_like). */
 export const onesLike = (x: Tensor, o: CreateOptions = {}) => full(x.shape, 1, like(x, o));
 /** Uninitialised memory (fast; contents are whatever the pool held). */
 export const emptyTensor = (shape: readonly number[], o: CreateOptions = {}) => empty(checkShape('empty', 'shape', shape), dt('empty', o), dev(o));

@@ -24,16 +24,21 @@ export type { RefTensor, RefOperand };
  * 'tensor[]' (the rest of the inputs as a list; last only).
  */
 export type InputKind = 'tensor' | 'tensor?' | 'operand' | 'operand?' | 'tensor[]';
+/** The inputs of a custom op: input names mapped to their kinds, in positional order. */
 export type InputDecl = Readonly<Record<string, InputKind>>;
 
 /** What a shape rule sees of a tensor: Tensor and RefTensor both have it. */
 export interface TensorMeta {
+  /** Size of each dimension. */
   readonly shape: readonly number[];
+  /** Element type. */
   readonly dtype: DType;
 }
 /** One output as a shape rule states it. */
 export interface OutputMeta {
+  /** Size of each dimension of the output. */
   shape: readonly number[];
+  /** Element type of the output. */
   dtype: DType;
 }
 
@@ -49,9 +54,13 @@ type Slot<K extends InputKind, T> = K extends 'tensor'
 /** The named inputs of an op whose tensors are `T` (Tensor in forward/VJP, RefTensor in the reference, TensorMeta in the rule). */
 export type Inputs<I extends InputDecl, T> = { readonly [K in keyof I]: Slot<I[K], T> };
 
+/** What an op's vector-Jacobian product receives: the inputs, outputs, attributes and output cotangents. */
 export interface VjpContext<I extends InputDecl, A> {
+  /** The op's inputs by name. */
   inputs: Inputs<I, Tensor>;
+  /** The op's outputs. */
   outputs: readonly Tensor[];
+  /** The op's attributes, as given to the forward. */
   attrs: A;
   /** Cotangent of the first output (zeros if it received none). */
   dy: Tensor;
@@ -62,6 +71,7 @@ export interface VjpContext<I extends InputDecl, A> {
 type Grads = readonly (Tensor | null | undefined)[];
 
 interface CommonSpec<I extends InputDecl, A> {
+  /** The op's name, used in errors and pipeline keys. */
   name: string;
   /** Input names in positional order, with their kinds. */
   inputs: I;
@@ -75,6 +85,7 @@ interface CommonSpec<I extends InputDecl, A> {
   noGrad?: string;
 }
 
+/** The declaration of an op for {@link customOp}: name, inputs, shape rule, forward, float64 reference and VJP. */
 export interface OpSpec<I extends InputDecl, A> extends CommonSpec<I, A> {
   /**
    * Runs on the GPU, writing into `outputs` (allocated by the engine from `shape`; never called

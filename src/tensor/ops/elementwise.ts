@@ -36,6 +36,7 @@ const erf = (x: number) => {
 
 // ---- unary ---------------------------------------------------------------------------------
 
+/** Elementwise negation, -x (torch.neg). */
 export const neg: Unary = defineElementwise<[Tensor]>({
   name: 'neg',
   arity: 1,
@@ -45,6 +46,7 @@ export const neg: Unary = defineElementwise<[Tensor]>({
   dtypes: ['float32', 'int32'],
   vjp: ({ dy }) => [neg(dy)],
 });
+/** Elementwise absolute value (torch.abs). */
 export const abs: Unary = defineElementwise<[Tensor]>({
   name: 'abs',
   arity: 1,
@@ -54,6 +56,7 @@ export const abs: Unary = defineElementwise<[Tensor]>({
   dtypes: NUMERIC,
   vjp: ({ dy, inputs: [x] }) => [mul(dy, sign(x))],
 });
+/** Elementwise sign: -1, 0 or 1 (torch.sign). */
 export const sign: Unary = defineElementwise<[Tensor]>({
   name: 'sign',
   arity: 1,
@@ -63,6 +66,7 @@ export const sign: Unary = defineElementwise<[Tensor]>({
   dtypes: NUMERIC,
   vjp: ({ dy }) => [mul(dy, 0)],
 });
+/** Elementwise e^x (torch.exp). */
 export const exp: Unary = defineElementwise<[Tensor]>({
   name: 'exp',
   arity: 1,
@@ -71,6 +75,7 @@ export const exp: Unary = defineElementwise<[Tensor]>({
   reference: Math.exp,
   vjp: ({ dy, outputs: [y] }) => [mul(dy, y)],
 });
+/** Elementwise natural logarithm (torch.log); -Infinity at 0, NaN below. */
 export const log: Unary = defineElementwise<[Tensor]>({
   name: 'log',
   arity: 1,
@@ -79,6 +84,7 @@ export const log: Unary = defineElementwise<[Tensor]>({
   reference: (x) => (x < 0 ? NaN : Math.log(x)),
   vjp: ({ dy, inputs: [x] }) => [div(dy, x)],
 });
+/** Elementwise log(1 + x), accurate for small x (torch.log1p). */
 export const log1p: Unary = defineElementwise<[Tensor]>({
   name: 'log1p',
   arity: 1,
@@ -87,6 +93,7 @@ export const log1p: Unary = defineElementwise<[Tensor]>({
   reference: Math.log1p,
   vjp: ({ dy, inputs: [x] }) => [div(dy, add(x, 1))],
 });
+/** Elementwise e^x - 1, accurate for small x (torch.expm1). */
 export const expm1: Unary = defineElementwise<[Tensor]>({
   name: 'expm1',
   arity: 1,
@@ -95,6 +102,7 @@ export const expm1: Unary = defineElementwise<[Tensor]>({
   reference: Math.expm1,
   vjp: ({ dy, outputs: [y] }) => [mul(dy, add(y, 1))],
 });
+/** Elementwise square root (torch.sqrt). */
 export const sqrt: Unary = defineElementwise<[Tensor]>({
   name: 'sqrt',
   arity: 1,
@@ -103,6 +111,7 @@ export const sqrt: Unary = defineElementwise<[Tensor]>({
   reference: Math.sqrt,
   vjp: ({ dy, outputs: [y] }) => [div(mul(dy, 0.5), y)],
 });
+/** Elementwise reciprocal square root, 1 / sqrt(x) (torch.rsqrt). */
 export const rsqrt: Unary = defineElementwise<[Tensor]>({
   name: 'rsqrt',
   arity: 1,
@@ -111,6 +120,7 @@ export const rsqrt: Unary = defineElementwise<[Tensor]>({
   reference: (x) => 1 / Math.sqrt(x),
   vjp: ({ dy, outputs: [y] }) => [mul(dy, mul(pow(y, 3), -0.5))],
 });
+/** Elementwise x * x (torch.square). */
 export const square: Unary = defineElementwise<[Tensor]>({
   name: 'square',
   arity: 1,
@@ -120,6 +130,7 @@ export const square: Unary = defineElementwise<[Tensor]>({
   dtypes: NUMERIC,
   vjp: ({ dy, inputs: [x] }) => [mul(dy, mul(x, 2))],
 });
+/** Elementwise 1 / x (torch.reciprocal). */
 export const reciprocal: Unary = defineElementwise<[Tensor]>({
   name: 'reciprocal',
   arity: 1,
@@ -128,6 +139,7 @@ export const reciprocal: Unary = defineElementwise<[Tensor]>({
   reference: (x) => 1 / x,
   vjp: ({ dy, outputs: [y] }) => [neg(mul(dy, square(y)))],
 });
+/** Elementwise sine, in radians (torch.sin). */
 export const sin: Unary = defineElementwise<[Tensor]>({
   name: 'sin',
   arity: 1,
@@ -136,6 +148,7 @@ export const sin: Unary = defineElementwise<[Tensor]>({
   reference: Math.sin,
   vjp: ({ dy, inputs: [x] }) => [mul(dy, cos(x))],
 });
+/** Elementwise cosine, in radians (torch.cos). */
 export const cos: Unary = defineElementwise<[Tensor]>({
   name: 'cos',
   arity: 1,
@@ -144,6 +157,7 @@ export const cos: Unary = defineElementwise<[Tensor]>({
   reference: Math.cos,
   vjp: ({ dy, inputs: [x] }) => [neg(mul(dy, sin(x)))],
 });
+/** Elementwise hyperbolic tangent (torch.tanh). */
 export const tanh: Unary = defineElementwise<[Tensor]>({
   name: 'tanh',
   arity: 1,
@@ -152,6 +166,7 @@ export const tanh: Unary = defineElementwise<[Tensor]>({
   reference: Math.tanh,
   vjp: ({ dy, outputs: [y] }) => [mul(dy, sub(1, square(y)))],
 });
+/** Elementwise logistic function 1 / (1 + e^-x) (torch.sigmoid). */
 export const sigmoid: Unary = defineElementwise<[Tensor]>({
   name: 'sigmoid',
   arity: 1,
@@ -162,6 +177,17 @@ export const sigmoid: Unary = defineElementwise<[Tensor]>({
   vjp: ({ dy, outputs: [y] }) => [mul(dy, mul(y, sub(1, y)))],
 });
 // NaN stays NaN (PyTorch); WGSL's max may return either operand for NaN, so test it by its bits
+/**
+ * Elementwise max(x, 0) (torch.relu); the gradient at 0 is 0, as in PyTorch.
+ *
+ * @example
+ * ```ts
+ * import { init, tensor, relu, sigmoid } from '@webgrad/core/node';
+ * await init();
+ * const x = tensor([-1, 0, 2]);
+ * console.log(await relu(x).data(), await sigmoid(x).data()); // [0, 0, 2] and [0.269, 0.5, 0.881]
+ * ```
+ */
 export const relu: Unary = defineElementwise<[Tensor]>({
   name: 'relu',
   arity: 1,
@@ -215,6 +241,7 @@ const geluTanh: Unary = defineElementwise<[Tensor]>({
     return [mul(dy, add(mul(add(th, 1), 0.5), mul(mul(mul(xt, 0.5), sub(1, square(th))), dInner)))];
   },
 });
+/** Elementwise Gauss error function (torch.erf); exported as `erf`. */
 export const erfFn: Unary = defineElementwise<[Tensor]>({
   name: 'erf',
   arity: 1,
@@ -246,9 +273,11 @@ const clampFn: ElementwiseFn<[Tensor, number, number]> = defineElementwise<[Tens
 
 /** PyTorch's leaky_relu (negativeSlope defaults to 0.01). */
 export const leakyRelu = (x: Tensor, negativeSlope = 0.01) => leakyReluFn(x, negativeSlope);
+/** Exponential linear unit: x for x > 0, alpha * (e^x - 1) otherwise (torch.nn.functional.elu). */
 export const elu = (x: Tensor, alpha = 1) => eluFn(x, alpha);
 /** GELU; `approximate: 'tanh'` selects the tanh formula, as in PyTorch. */
 export const gelu = (x: Tensor, { approximate = 'none' }: { approximate?: 'none' | 'tanh' } = {}) => (approximate === 'tanh' ? geluTanh : geluErf)(x);
+/** Smooth ReLU log(1 + e^(beta x)) / beta, linear above `threshold` (torch.nn.functional.softplus). */
 export const softplus = (x: Tensor, { beta = 1, threshold = 20 }: { beta?: number; threshold?: number } = {}) => softplusFn(x, beta, threshold);
 /** Clamps to [min, max]; either bound may be omitted. Tensor bounds use maximum/minimum. */
 export function clamp(x: Tensor, min?: number | Tensor, max?: number | Tensor): Tensor {
@@ -263,6 +292,18 @@ export function clamp(x: Tensor, min?: number | Tensor, max?: number | Tensor): 
 
 // ---- binary --------------------------------------------------------------------------------
 
+/**
+ * Elementwise a + b with broadcasting; either side may be a number (torch.add).
+ *
+ * @example
+ * ```ts
+ * import { init, tensor, add, mul } from '@webgrad/core/node';
+ * await init();
+ * const x = tensor([[1, 2], [3, 4]]);
+ * const y = add(x, tensor([10, 20])); // broadcasts over rows: [[11, 22], [13, 24]]
+ * console.log(await mul(y, 2).data()); // Float32Array [22, 44, 26, 48]
+ * ```
+ */
 export const add: Binary = defineElementwise<[Operand, Operand]>({
   name: 'add',
   arity: 2,
@@ -272,6 +313,7 @@ export const add: Binary = defineElementwise<[Operand, Operand]>({
   reference: (a, b) => a + b,
   vjp: ({ dy }) => [dy, dy],
 });
+/** Elementwise a - b with broadcasting; either side may be a number (torch.sub). */
 export const sub: Binary = defineElementwise<[Operand, Operand]>({
   name: 'sub',
   arity: 2,
@@ -280,6 +322,7 @@ export const sub: Binary = defineElementwise<[Operand, Operand]>({
   reference: (a, b) => a - b,
   vjp: ({ dy }) => [dy, neg(dy)],
 });
+/** Elementwise a * b with broadcasting; either side may be a number (torch.mul). */
 export const mul: Binary = defineElementwise<[Operand, Operand]>({
   name: 'mul',
   arity: 2,
@@ -288,6 +331,7 @@ export const mul: Binary = defineElementwise<[Operand, Operand]>({
   reference: (a, b) => a * b,
   vjp: ({ dy, inputs: [a, b] }) => [mul(dy, b), mul(dy, a)],
 });
+/** Elementwise true division a / b with broadcasting (torch.div). */
 export const div: Binary = defineElementwise<[Operand, Operand]>({
   name: 'div',
   arity: 2,
@@ -296,6 +340,7 @@ export const div: Binary = defineElementwise<[Operand, Operand]>({
   reference: (a, b) => a / b,
   vjp: ({ dy, inputs: [a, b] }) => [div(dy, b), typeof b === 'number' ? null : neg(div(mul(dy, a), mul(b, b)))],
 });
+/** Elementwise a ** b with broadcasting (torch.pow). */
 export const pow: Binary = defineElementwise<[Operand, Operand]>({
   name: 'pow',
   arity: 2,
@@ -307,6 +352,7 @@ export const pow: Binary = defineElementwise<[Operand, Operand]>({
     typeof b === 'number' ? null : mul(dy, mul(y, log(a as Tensor))),
   ],
 });
+/** Elementwise larger of a and b with broadcasting; NaN wins, as in torch.maximum. */
 export const maximum: Binary = defineElementwise<[Operand, Operand]>({
   name: 'maximum',
   arity: 2,
@@ -315,6 +361,7 @@ export const maximum: Binary = defineElementwise<[Operand, Operand]>({
   reference: (a, b) => (Number.isNaN(a) || Number.isNaN(b) ? NaN : Math.max(a, b)),
   vjp: ({ dy, inputs: [a, b] }) => tieSplit(dy, a, b, gt),
 });
+/** Elementwise smaller of a and b with broadcasting; NaN wins, as in torch.minimum. */
 export const minimum: Binary = defineElementwise<[Operand, Operand]>({
   name: 'minimum',
   arity: 2,
@@ -343,11 +390,17 @@ const cmp = (name: string, op: string, f: (a: number, b: number) => boolean) =>
     reference: (a, b) => (f(a, b) ? 1 : 0),
     noGrad: 'boolean output',
   });
+/** Elementwise a == b with broadcasting (torch.eq); returns a bool tensor. */
 export const eq: Binary = cmp('eq', '==', (a, b) => a === b);
+/** Elementwise a != b with broadcasting (torch.ne); returns a bool tensor. */
 export const ne: Binary = cmp('ne', '!=', (a, b) => a !== b);
+/** Elementwise a < b with broadcasting (torch.lt); returns a bool tensor. */
 export const lt: Binary = cmp('lt', '<', (a, b) => a < b);
+/** Elementwise a <= b with broadcasting (torch.le); returns a bool tensor. */
 export const le: Binary = cmp('le', '<=', (a, b) => a <= b);
+/** Elementwise a > b with broadcasting (torch.gt); returns a bool tensor. */
 export const gt: Binary = cmp('gt', '>', (a, b) => a > b);
+/** Elementwise a >= b with broadcasting (torch.ge); returns a bool tensor. */
 export const ge: Binary = cmp('ge', '>=', (a, b) => a >= b);
 const logic = (name: string, op: string, f: (a: boolean, b: boolean) => boolean) =>
   defineElementwise<[Operand, Operand]>({
@@ -358,9 +411,13 @@ const logic = (name: string, op: string, f: (a: boolean, b: boolean) => boolean)
     reference: (a, b) => (f(a !== 0, b !== 0) ? 1 : 0),
     noGrad: 'boolean output',
   });
+/** Elementwise boolean AND of the truth values of a and b (torch.logical_and); returns a bool tensor. */
 export const logicalAnd: Binary = logic('logicalAnd', '&&', (a, b) => a && b);
+/** Elementwise boolean OR of the truth values of a and b (torch.logical_or); returns a bool tensor. */
 export const logicalOr: Binary = logic('logicalOr', '||', (a, b) => a || b);
+/** Elementwise boolean XOR of the truth values of a and b (torch.logical_xor); returns a bool tensor. */
 export const logicalXor: Binary = logic('logicalXor', '!=', (a, b) => a !== b);
+/** Elementwise boolean NOT: true where x is zero or false (torch.logical_not); returns a bool tensor. */
 export const logicalNot: Unary = defineElementwise<[Tensor]>({
   name: 'logicalNot',
   arity: 1,
@@ -369,6 +426,7 @@ export const logicalNot: Unary = defineElementwise<[Tensor]>({
   reference: (a) => (a === 0 ? 1 : 0),
   noGrad: 'boolean output',
 });
+/** Elementwise NaN test (torch.isnan); returns a bool tensor. */
 export const isnan: Unary = defineElementwise<[Tensor]>({
   name: 'isnan',
   arity: 1,

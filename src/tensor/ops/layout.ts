@@ -80,7 +80,17 @@ const permuteOp: Op<{ dims: number[] }> = defineOp({
   },
 });
 
-/** Reorders dims: result dim i is input dim dims[i] (torch.permute). A copy. */
+/**
+ * Reorders dims: result dim i is input dim dims[i] (torch.permute). A copy.
+ *
+ * @example
+ * ```ts
+ * import { init, zeros, permute } from '@webgrad/core/node';
+ * await init();
+ * const nhwc = zeros([1, 4, 4, 3]);
+ * console.log(permute(nhwc, [0, 3, 1, 2]).shape); // [1, 3, 4, 4]
+ * ```
+ */
 export function permute(x: Tensor, dims: readonly number[]): Tensor {
   isTensor('permute', x);
   const list = intList('permute', 'dims', dims);
@@ -468,7 +478,16 @@ function checkList(fn: string, tensors: readonly Tensor[]): void {
   });
 }
 
-/** Joins tensors along an existing dim (torch.cat). All shapes must match except along `dim`. */
+/**
+ * Joins tensors along an existing dim (torch.cat). All shapes must match except along `dim`.
+ *
+ * @example
+ * ```ts
+ * import { init, ones, zeros, cat } from '@webgrad/core/node';
+ * await init();
+ * console.log(cat([ones([2, 3]), zeros([1, 3])], 0).shape); // [3, 3]
+ * ```
+ */
 export function concat(tensors: readonly Tensor[], dim = 0): Tensor {
   checkList('concat', tensors);
   const first = tensors[0];

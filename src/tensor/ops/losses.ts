@@ -394,6 +394,16 @@ export function nllLoss(logProbs: Tensor, target: Tensor, { weight, ignoreIndex 
  * `target` is either int32 class indices (the input's shape without the class dim; ignoreIndex applies) or
  * float class probabilities of the input's shape. labelSmoothing ε mixes in the uniform distribution:
  * (1 − ε)·nll + ε/C·(−Σ_c w_c log p_c), each part reduced with PyTorch's rules.
+ *
+ * @example
+ * ```ts
+ * import { init, tensor, crossEntropy } from '@webgrad/core/node';
+ * await init();
+ * const logits = tensor([[2, 0.5, -1], [0, 1, 3]]); // [N, C]
+ * const target = tensor([0, 2], { dtype: 'int32' }); // class indices
+ * console.log(await crossEntropy(logits, target).item()); // ≈ 0.206
+ * console.log(await crossEntropy(logits, target, { labelSmoothing: 0.1 }).item());
+ * ```
  */
 export function crossEntropy(
   logits: Tensor,

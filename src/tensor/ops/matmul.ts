@@ -198,6 +198,15 @@ function checkFloat(fn: string, arg: string, x: unknown): asserts x is Tensor {
  * operand is a row vector and a 1-D second one a column vector (the added dim is removed again);
  * N-D operands are stacks of matrices whose batch dims broadcast. float32 only.
  * webgrad extension: `transA` / `transB` use aᵀ / bᵀ (last two dims) without copying.
+ *
+ * @example
+ * ```ts
+ * import { init, tensor, matmul } from '@webgrad/core/node';
+ * await init();
+ * const a = tensor([[1, 2], [3, 4]]);
+ * const b = tensor([[1], [1]]);
+ * console.log(await matmul(a, b).data()); // Float32Array [3, 7]
+ * ```
  */
 export function matmul(a: Tensor, b: Tensor, options: MatmulAttrs = {}): Tensor {
   checkFloat('matmul', 'a', a);

@@ -342,6 +342,15 @@ function batchNormImpl(
  * torch.nn.functional.batch_norm over dim 1 of an (N, C, …) tensor. Returns the output and the new
  * running statistics (new tensors; in eval mode, new handles on the same values). Training mode
  * normalises with the biased batch variance and updates the running variance with the unbiased one.
+ *
+ * @example
+ * ```ts
+ * import { init, random, randn, zeros, ones, batchNorm } from '@webgrad/core/node';
+ * await init();
+ * const x = randn(random.key(0), [8, 3, 4, 4]);
+ * const { y, runningMean, runningVar } = batchNorm(x, zeros([3]), ones([3]), ones([3]), zeros([3]), { training: true });
+ * console.log(y.shape, await runningMean!.data()); // [8, 3, 4, 4], 0.1 × the batch means
+ * ```
  */
 export function batchNorm(
   x: Tensor,

@@ -203,7 +203,19 @@ function windowAttrs(
   return { adaptive: false, kernel, stride, padding, dilation, ceilMode, ...extra, outputSize: [OH, OW], inputSize: [H, W] };
 }
 
-/** Max pooling (torch.nn.functional.max_pool2d). With `returnIndices`, also the flat h·W+w index of each maximum (int32). */
+/**
+ * Max pooling (torch.nn.functional.max_pool2d). With `returnIndices`, also the flat h·W+w index of each maximum (int32).
+ *
+ * @example
+ * ```ts
+ * import { init, random, rand, maxPool2d } from '@webgrad/core/node';
+ * await init();
+ * const x = rand(random.key(0), [1, 2, 8, 8]);
+ * console.log(maxPool2d(x, { kernelSize: 2 }).shape); // [1, 2, 4, 4]
+ * const [y, indices] = maxPool2d(x, { kernelSize: 3, stride: 2, padding: 1, returnIndices: true });
+ * console.log(y.shape, indices.dtype); // [1, 2, 4, 4] int32
+ * ```
+ */
 export function maxPool2d(x: Tensor, options: MaxPool2dOptions & { returnIndices: true }): [Tensor, Tensor];
 export function maxPool2d(x: Tensor, options: MaxPool2dOptions): Tensor;
 export function maxPool2d(x: Tensor, options: MaxPool2dOptions): Tensor | [Tensor, Tensor] {

@@ -168,10 +168,25 @@ export type DimArg = number | readonly number[] | ReduceOptions;
 const REDUCE_KEYS = ['dim', 'keepdim'] as const;
 const opts = (fn: string, d: unknown, k: unknown) => reduceArgs<ReduceOptions>(fn, d, k, REDUCE_KEYS);
 
+/**
+ * Sum over `dim` (all dimensions by default), keeping reduced dimensions as size 1 when `keepdim` (torch.sum).
+ *
+ * @example
+ * ```ts
+ * import { init, tensor, sum } from '@webgrad/core/node';
+ * await init();
+ * const x = tensor([[1, 2, 3], [4, 5, 6]]);
+ * console.log(await sum(x).item()); // 21
+ * console.log(await sum(x, 1).data()); // Float32Array [6, 15]
+ * console.log(sum(x, { dim: 0, keepdim: true }).shape); // [1, 3]
+ * ```
+ */
 export const sum = (x: Tensor, dim?: DimArg, keepdim?: boolean) => sumOp.call1([x], attrs('sum', x, opts('sum', dim, keepdim)));
+/** Product over `dim` (all dimensions by default) (torch.prod). */
 export const prod = (x: Tensor, dim?: DimArg, keepdim?: boolean) => prodOp.call1([x], attrs('prod', x, opts('prod', dim, keepdim)));
 /** Maximum over `dim` (all dims by default); like torch.amax. */
 export const max = (x: Tensor, dim?: DimArg, keepdim?: boolean) => amaxOp.call1([x], attrs('max', x, opts('max', dim, keepdim)));
+/** Minimum over `dim` (all dimensions by default); like torch.amin. */
 export const min = (x: Tensor, dim?: DimArg, keepdim?: boolean) => aminOp.call1([x], attrs('min', x, opts('min', dim, keepdim)));
 
 function argOptions(fn: string, x: Tensor, d: unknown, k: unknown): ReduceOptions {
@@ -188,6 +203,7 @@ export function argmax(x: Tensor, dim?: number | { dim?: number; keepdim?: boole
     ? internal(() => argmaxOp.call1([reshape(x, [x.size])], { axes: [0], keepdim: false }))
     : argmaxOp.call1([x], attrs('argmax', x, o));
 }
+/** Index of the first minimum along one `dim` (over the flattened tensor when `dim` is omitted) (torch.argmin). */
 export function argmin(x: Tensor, dim?: number | { dim?: number; keepdim?: boolean }, keepdim?: boolean): Tensor {
   const o = argOptions('argmin', x, dim, keepdim);
   return o.dim === undefined

@@ -79,7 +79,18 @@ export interface InterpolateOptions {
 
 const pair = (v: number | readonly number[]): number[] => (typeof v === 'number' ? [v, v] : [...v]);
 
-/** Resizes the H and W dims of an (N, C, H, W) tensor, like torch.nn.functional.interpolate. */
+/**
+ * Resizes the H and W dims of an (N, C, H, W) tensor, like torch.nn.functional.interpolate.
+ *
+ * @example
+ * ```ts
+ * import { init, random, rand, interpolate } from '@webgrad/core/node';
+ * await init();
+ * const x = rand(random.key(0), [1, 3, 10, 10]);
+ * console.log(interpolate(x, { scaleFactor: 2, mode: 'bilinear' }).shape); // [1, 3, 20, 20]
+ * console.log(interpolate(x, { size: [4, 6] }).shape); // nearest: [1, 3, 4, 6]
+ * ```
+ */
 export function interpolate(x: Tensor, options: InterpolateOptions): Tensor {
   const fn = 'interpolate';
   if (!(x instanceof Tensor)) throw new ArgumentError(fn, 'input', `is ${typeof x}`, 'a Tensor');

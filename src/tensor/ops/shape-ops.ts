@@ -20,7 +20,17 @@ const reshapeOp = defineOp({
   vjp: ({ dy, inputs: { x } }) => [reshape(dy, x.shape)],
 });
 
-/** Same data, new shape (one entry may be -1). A view: no copy. */
+/**
+ * Same data, new shape (one entry may be -1). A view: no copy.
+ *
+ * @example
+ * ```ts
+ * import { init, arange, reshape } from '@webgrad/core/node';
+ * await init();
+ * const x = reshape(arange(6), [2, 3]);
+ * console.log(reshape(x, [-1]).shape); // [6]
+ * ```
+ */
 export function reshape(x: Tensor, shape: readonly number[]): Tensor {
   if (!(x instanceof Tensor)) throw new ArgumentError('reshape', 'input', `is ${typeof x}`, 'a Tensor');
   const s = shape.slice();

@@ -70,7 +70,17 @@ const dimAttrs = (fn: string, x: Tensor, dim: number | undefined): DimAttrs => {
   return { dim: normAxis(fn, dim, x.ndim) };
 };
 
-/** exp(x) / sum(exp(x)) along `dim`, as torch.softmax (computed with the max subtracted). */
+/**
+ * exp(x) / sum(exp(x)) along `dim`, as torch.softmax (computed with the max subtracted).
+ *
+ * @example
+ * ```ts
+ * import { init, tensor, softmax } from '@webgrad/core/node';
+ * await init();
+ * const p = softmax(tensor([[1, 2, 3]]), 1);
+ * console.log(await p.data()); // Float32Array [0.090, 0.245, 0.665]
+ * ```
+ */
 export const softmax = (x: Tensor, dim: number) => softmaxOp.call1([x], dimAttrs('softmax', x, dim));
 /** x − logsumexp(x) along `dim`, as torch.log_softmax. */
 export const logSoftmax = (x: Tensor, dim: number) => logSoftmaxOp.call1([x], dimAttrs('logSoftmax', x, dim));

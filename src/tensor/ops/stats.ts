@@ -151,7 +151,18 @@ const varAttrs = (fn: string, x: Tensor, d: unknown, third: unknown): VarAttrs =
 };
 const opts = (fn: string, d: unknown, k: unknown) => reduceArgs<ReduceOptions>(fn, d, k, ['dim', 'keepdim']);
 
-/** Mean over `dim` (all dims by default), as torch.mean. Needs a float tensor. `mean(x, dim, keepdim?)` or `mean(x, { dim, keepdim })`. */
+/**
+ * Mean over `dim` (all dims by default), as torch.mean. Needs a float tensor. `mean(x, dim, keepdim?)` or `mean(x, { dim, keepdim })`.
+ *
+ * @example
+ * ```ts
+ * import { init, tensor, mean, variance } from '@webgrad/core/node';
+ * await init();
+ * const x = tensor([[1, 2], [3, 6]]);
+ * console.log(await mean(x, 1).data()); // Float32Array [1.5, 4.5]
+ * console.log(await variance(x).item()); // unbiased, as torch.var: 4.667
+ * ```
+ */
 export function mean(x: Tensor, dim?: DimArg, keepdim?: boolean): Tensor {
   const a = axesOf('mean', x, opts('mean', dim, keepdim));
   floatOnly('mean', x);

@@ -88,6 +88,7 @@ const compose = (p: M3, q: M3): M3 => [
   p[3] * q[2] + p[4] * q[5] + p[5],
 ];
 
+/** The random geometric augmentation of {@link sampleGeometry}: output size, crop mode, flips and rotation. */
 export interface GeometryOptions {
   /** Output H×W. */
   size: number | readonly [number, number];
@@ -97,7 +98,9 @@ export interface GeometryOptions {
    * that large), 'centerCrop', or 'resizedCrop' (RandomResizedCrop with `scale`, `ratio`).
    */
   crop?: 'resize' | 'crop' | 'centerCrop' | 'resizedCrop';
+  /** Range of the crop's area as a fraction of the image, as RandomResizedCrop. */
   scale?: readonly [number, number];
+  /** Range of the crop's aspect ratio, as RandomResizedCrop. */
   ratio?: readonly [number, number];
   /** Probability of a horizontal (left–right) flip; default 0. */
   hflip?: number;
@@ -202,10 +205,13 @@ export function augmentGeometry(batch: GeometryBatch, key: Key, options: Geometr
   }
 }
 
+/** Ranges of brightness, contrast, saturation and hue changes, as torchvision.transforms.ColorJitter. */
 export interface ColorJitterOptions {
   /** Factor uniform in [max(0, 1−b), 1+b] (or a [lo, hi] range); 0 or undefined: off. */
   brightness?: number | readonly [number, number];
+  /** Contrast factor drawn from [max(0, 1 - c), 1 + c]. */
   contrast?: number | readonly [number, number];
+  /** Saturation factor drawn from [max(0, 1 - s), 1 + s]. */
   saturation?: number | readonly [number, number];
   /** Shift uniform in [−h, h] turns, 0 ≤ h ≤ 0.5 (or a range within [−0.5, 0.5]). */
   hue?: number | readonly [number, number];

@@ -8,15 +8,23 @@ import { ArgumentError } from '../../base/shape';
 
 /** A float image on the host: `data` is [channels, height, width], row-major. */
 export interface HostImage {
+  /** Values in [0, 1], channel-major: [channels, height, width]. */
   data: Float32Array;
+  /** Number of channels (1 or 3). */
   channels: number;
+  /** Height in pixels. */
   height: number;
+  /** Width in pixels. */
   width: number;
 }
 
+/** One sample on the host: an image, and optionally a label and a mask. */
 export interface Sample {
+  /** The image. */
   image: HostImage;
+  /** Class index, for classification. */
   label?: number;
+  /** One-channel mask, for segmentation. */
   mask?: HostImage;
 }
 
@@ -31,8 +39,11 @@ export interface FileTask {
   channels: 1 | 3;
 }
 
+/** Random access to samples by index, as torch.utils.data.Dataset. */
 export interface Dataset<S extends Sample = Sample> {
+  /** Number of samples. */
   readonly length: number;
+  /** Sample `i` (0 ≤ i < length), synchronously or as a promise. */
   get(i: number): S | Promise<S>;
   /** File-backed datasets: what to decode for sample i (lets a loader use worker threads). */
   task?(i: number): FileTask;

@@ -26,10 +26,13 @@ export interface TaskRunner {
   close(): Promise<void>;
 }
 
+/** Options of {@link loader}: batch size, shuffling, prefetching and where files are decoded. */
 export interface LoaderOptions {
+  /** Samples per batch. */
   batchSize: number;
   /** Shuffle every epoch with `key` (required then); default false (dataset order). */
   shuffle?: boolean;
+  /** Random key for shuffling; each epoch folds in its number. */
   key?: Key;
   /** Drop the last batch when it is smaller than batchSize; default false. */
   dropLast?: boolean;
@@ -37,6 +40,7 @@ export interface LoaderOptions {
   prefetch?: number;
   /** Where file tasks are decoded (worker threads); default: dataset.get in this thread. */
   runner?: TaskRunner;
+  /** Where batches are uploaded (default: the default device). */
   device?: Device;
   /**
    * A sample that fails to load (a corrupt or unreadable file): 'skip' (default) leaves it out of its
@@ -50,8 +54,11 @@ export interface LoaderOptions {
 
 /** A sample the loader left out because it failed to load. */
 export interface SkippedSample {
+  /** Dataset index of the sample. */
   index: number;
+  /** The file that failed, when known. */
   file?: string;
+  /** Why it failed. */
   error: string;
 }
 
@@ -71,20 +78,32 @@ export interface HostBatch {
 
 /** A batch on the GPU: images [N, C, H, W] float32, labels [N] int32, masks [N, 1, H, W]. */
 export interface Batch {
+  /** The epoch this batch belongs to. */
   epoch: number;
+  /** The batch's index within its epoch. */
   index: number;
+  /** Dataset indices of the samples. */
   indices: Int32Array;
+  /** Images, float32 [N, C, H, W]. */
   images: Tensor;
+  /** Class labels, int32 [N], when the samples have them. */
   labels?: Tensor;
+  /** Masks, float32 [N, 1, H, W], when the samples have them. */
   masks?: Tensor;
   /** Disposes the batch's tensors. */
   dispose(): void;
 }
 
+/**
+ * Batches of a dataset by epoch, as torch.utils.data.DataLoader; random access by (epoch, batch) makes resuming
+ * exact.
+ */
 export interface Loader {
+  /** The dataset being loaded. */
   readonly dataset: Dataset;
   /** Batches per epoch. */
   readonly length: number;
+  /** Samples per batch. */
   readonly batchSize: number;
   /** Dataset indices in epoch `e`'s order. */
   order(epoch: number): Int32Array;
@@ -163,6 +182,10 @@ export function uploadBatch(hb: HostBatch, device: Device = getDefaultDevice()):
   };
 }
 
+/**
+ * Makes a {@link Loader}: collates samples into batches on the host and uploads them, shuffling each epoch with
+ * its own key.
+ */
 export function loader(dataset: Dataset, options: LoaderOptions): Loader {
   const fn = 'loader';
   if (!dataset || !Number.isInteger(dataset.length) || dataset.length < 0 || typeof dataset.get !== 'function')

@@ -14,6 +14,10 @@ import { checkScheduledRate } from './validate';
 /** A learning rate, or a schedule: the rate for a given update count (0 for the first update). */
 export type LearningRate = number | ((step: number) => number);
 
+/**
+ * Settings for the parameters whose paths match: frozen, a learning-rate scale or its own weight decay
+ * (PyTorch's param_groups).
+ */
 export interface ParamGroup {
   /** Which parameters (by dotted path) belong to the group; the first matching group wins. */
   match: ((path: string) => boolean) | RegExp | string;
@@ -25,6 +29,7 @@ export interface ParamGroup {
   weightDecay?: number;
 }
 
+/** An optimizer's state: the update count and its tensors per parameter (momenta, moments). */
 export interface OptimizerState {
   /** Updates done so far. */
   step: number;
@@ -32,14 +37,22 @@ export interface OptimizerState {
   slots: Record<string, Record<string, Tensor>>;
 }
 
+/** Options of {@link Optimizer.update}. */
 export interface UpdateOptions {
   /** Dispose the old parameters and state once the new ones are computed (keeps memory flat). */
   donate?: boolean;
 }
 
+/**
+ * A functional optimizer: `init(params)` makes its state, `update(grads, state, params)` returns new parameters
+ * and state.
+ */
 export interface Optimizer {
+  /** The optimizer's name, as in error messages ('adam', 'sgd', …). */
   readonly name: string;
+  /** The initial state for a parameter tree (zero moments, step 0). */
   init(params: unknown): OptimizerState;
+  /** One step: new parameters and state from the gradients (a tree shaped like the parameters). */
   update<P>(grads: unknown, state: OptimizerState, params: P, options?: UpdateOptions): { params: P; state: OptimizerState };
   /** The learning rate the next update will use for a parameter at `path` (after schedules and group scales). */
   learningRate(state: OptimizerState, path?: string): number;
@@ -64,6 +77,7 @@ export interface OptimizerDef {
 const matches = (g: ParamGroup, path: string) =>
   typeof g.match === 'function' ? g.match(path) : typeof g.match === 'string' ? path === g.match || path.startsWith(`${g.match}.`) : g.match.test(path);
 
+/** Builds an optimizer from a per-parameter update rule; sgd, adam, adamw and rmsprop are made with it. */
 export function makeOptimizer(def: OptimizerDef): Optimizer {
   const groupOf = (path: string) => def.groups?.find((g) => matches(g, path));
   const lrAt = (step: number) => (typeof def.lr === 'function' ? checkScheduledRate(def.name, def.lr(step), step) : def.lr);

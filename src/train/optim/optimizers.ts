@@ -6,20 +6,41 @@ import { checkLearningRate, checkOptimizerOptions, checkBoolean } from './valida
 import { makeOptimizer, type LearningRate, type Optimizer, type ParamGroup, type RuleChoice } from './optimizer';
 
 interface Common {
+  /** Learning rate: a number or a schedule of the update count. */
   lr: LearningRate;
+  /** L2 penalty (decoupled in adamw); default 0, 0.01 for adamw. */
   weightDecay?: number;
+  /** Per-parameter settings by path: frozen parts, learning-rate scales, their own weight decay. */
   groups?: readonly ParamGroup[];
 }
 
+/** Options of {@link sgd}, as torch.optim.SGD. */
 export interface SGDOptions extends Common {
+  /** Momentum factor (default 0). */
   momentum?: number;
+  /** Dampening of the momentum (default 0). */
   dampening?: number;
+  /** Nesterov momentum (default false). */
   nesterov?: boolean;
 }
 
 /** torch.optim.SGD: g ← g + wd·p; buf ← μ·buf + (1−τ)·g (buf = g on the first step); p ← p − lr·(nesterov ? g + μ·buf : buf). */
 const COMMON_KEYS = ['lr', 'weightDecay', 'groups'];
 
+/**
+ * Stochastic gradient descent with optional momentum, dampening, Nesterov and weight decay (torch.optim.SGD).
+ *
+ * @example
+ * ```ts
+ * import { init, tensor, grad, optim, sum, square, schedules } from '@webgrad/core/node';
+ * await init();
+ * const opt = optim.sgd({ lr: schedules.stepLR(0.1, { stepSize: 10, gamma: 0.5 }), momentum: 0.9 });
+ * const params = { w: tensor([1, 2]) };
+ * const state = opt.init(params);
+ * const grads = grad((p: typeof params) => sum(square(p.w)))(params);
+ * console.log(await opt.update(grads, state, params).params.w.data()); // [0.8, 1.6]
+ * ```
+ */
 export function sgd(options: SGDOptions): Optimizer {
   checkOptimizerOptions('sgd', options, [...COMMON_KEYS, 'momentum', 'dampening', 'nesterov']);
   const { lr, momentum = 0, dampening = 0, nesterov = false, weightDecay = 0, groups } = options;
@@ -48,9 +69,13 @@ export function sgd(options: SGDOptions): Optimizer {
   });
 }
 
+/** Options of {@link adam} and {@link adamw}, as torch.optim.Adam. */
 export interface AdamOptions extends Common {
+  /** Decay rates of the first and second moment estimates (default [0.9, 0.999]). */
   betas?: [number, number];
+  /** Added to the denominator for stability (default 1e-8). */
   eps?: number;
+  /** Use the maximum of past second moments (AMSGrad; default false). */
   amsgrad?: boolean;
 }
 
@@ -85,15 +110,38 @@ function adamFamily(name: 'adam' | 'adamw', options: AdamOptions): Optimizer {
   });
 }
 
-/** torch.optim.Adam (L2 weight decay added to the gradient; default 0). */
+/**
+ * torch.optim.Adam (L2 weight decay added to the gradient; default 0).
+ *
+ * @example
+ * ```ts
+ * import { init, tensor, valueAndGrad, tidy, optim, sum, square } from '@webgrad/core/node';
+ * await init();
+ * let params = { w: tensor([1, -2, 3]) };
+ * const opt = optim.adam({ lr: 0.1 });
+ * let state = opt.init(params);
+ * for (let step = 0; step < 50; step++) {
+ *   ({ params, state } = tidy(() => {
+ *     const [, grads] = valueAndGrad((p: typeof params) => sum(square(p.w)))(params);
+ *     return opt.update(grads, state, params, { donate: true });
+ *   }));
+ * }
+ * console.log(await params.w.data()); // close to [0, 0, 0]
+ * ```
+ */
 export const adam = (o: AdamOptions) => adamFamily('adam', o);
 /** torch.optim.AdamW (decoupled weight decay, default 0.01). */
 export const adamw = (o: AdamOptions) => adamFamily('adamw', o);
 
+/** Options of {@link rmsprop}, as torch.optim.RMSprop. */
 export interface RMSpropOptions extends Common {
+  /** Smoothing constant of the squared-gradient average (default 0.99). */
   alpha?: number;
+  /** Added to the denominator for stability (default 1e-8). */
   eps?: number;
+  /** Momentum factor (default 0). */
   momentum?: number;
+  /** Normalise by the estimated variance instead of the second moment (default false). */
   centered?: boolean;
 }
 
