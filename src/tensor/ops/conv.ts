@@ -65,7 +65,12 @@ const convOutShape = (x: readonly number[], w: readonly number[], a: ConvAttrs) 
  * (16: U²-NetP 64→64@64² batch 8 forward 639 → 484 ms CPU, grad-input 514 → 438 ms; neutral on 16-pixel rows).
  */
 export const convTiles = { fwd: 8, dx: 8, dw: 8, wide: 16, wideRow: 32 };
-const rowTile = (base: number, row: number) => (row >= convTiles.wideRow ? convTiles.wide : base);
+/**
+ * Dawn's SwiftShader (headless Chromium's WebGPU without a GPU) never finishes the padded 16-pixel
+ * variants (the device is lost after minutes; 8-pixel tiles run in 0.2 s), so it keeps the base tile.
+ */
+const wideTilesHang = (info: GPUAdapterInfo | undefined) => /swiftshader/i.test(`${info?.vendor} ${info?.architecture} ${info?.description}`);
+const rowTile = (base: number, row: number, info?: GPUAdapterInfo) => (row >= convTiles.wideRow && !wideTilesHang(info) ? convTiles.wide : base);
 
 const plain = (a: ConvAttrs): ConvAttrs => ({ stride: a.stride, padding: a.padding, dilation: a.dilation, groups: a.groups });
 
@@ -82,7 +87,7 @@ export const conv2dOp: Op<ConvAttrs> = defineOp({
     const v: ConvVariant = {
       kind: 'fwd',
       tc: depthwise ? 1 : 4,
-      tp: depthwise ? 8 : rowTile(convTiles.fwd, g.OW),
+      tp: depthwise ? 8 : rowTile(convTiles.fwd, g.OW, x.device.adapterInfo),
       bias: bias !== undefined,
       act: a.act ?? 'none',
     };
@@ -108,7 +113,13 @@ export const conv2dGradInputOp: Op<ConvAttrs> = defineOp({
   shape: ({ dy, w }, a: ConvAttrs) => ({ shape: [dy.shape[0], w.shape[1] * a.groups, a.inSize![0], a.inSize![1]], dtype: 'float32' }),
   forward({ dy, w }, a, [dx]) {
     const g = geometry(dx.shape, w.shape, dy.shape, a);
-    const v: ConvVariant = { kind: 'dx', tc: g.Cg === 1 ? 1 : 4, tp: g.Cg === 1 ? 8 : rowTile(convTiles.dx, Math.ceil(g.W / g.sW)), bias: false, act: 'none' };
+    const v: ConvVariant = {
+      kind: 'dx',
+      tc: g.Cg === 1 ? 1 : 4,
+      tp: g.Cg === 1 ? 8 : rowTile(convTiles.dx, Math.ceil(g.W / g.sW), dy.device.adapterInfo),
+      bias: false,
+      act: 'none',
+    };
     dispatch('conv2dGradInput', v, g, [dy.buffer, w.buffer], dx);
   },
   reference: ({ dy, w }, a) => refConv2dGradInput(dy, w, a),
