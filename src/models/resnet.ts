@@ -7,8 +7,8 @@
  * instead). Initialisation as torchvision: convs kaiming_normal (fan_out, relu), BatchNorm weight 1
  * and bias 0, fc the default nn.Linear init; `zeroInitResidual` zeroes each block's last BN weight.
  */
-import type { Key } from '../tensor/random';
-import { split } from '../tensor/random';
+import type { Key } from '../base/random';
+import { split } from '../base/random';
 import type { Tensor } from '../tensor/tensor';
 import type { Device } from '../kernels/webgpu/device';
 import { add, relu } from '../tensor/ops/elementwise';

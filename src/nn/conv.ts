@@ -1,5 +1,5 @@
 /** nn.Conv2d and nn.ConvTranspose2d with PyTorch's parameter shapes and default initialisation. */
-import { split, type Key } from '../tensor/random';
+import { split, type Key } from '../base/random';
 import type { Device } from '../kernels/webgpu/device';
 import { conv2d as conv2dOp, convTranspose2d as convTranspose2dOp } from '../tensor/ops/conv';
 import type { Tensor } from '../tensor/tensor';

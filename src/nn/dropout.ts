@@ -1,6 +1,6 @@
 /** Dropout as PyTorch's F.dropout, with an explicit key. */
-import type { Key } from '../tensor/random';
-import { checkKey } from '../tensor/random';
+import type { Key } from '../base/random';
+import { checkKey } from '../base/random';
 import { ArgumentError } from '../base/shape';
 import type { Tensor } from '../tensor/tensor';
 import { checkOperands } from '../tensor/ops/define';

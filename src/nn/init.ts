@@ -2,7 +2,7 @@
  * Weight initialisers with PyTorch's formulas (torch.nn.init). Fans follow
  * `_calculate_fan_in_and_fan_out`: fan_in = shape[1]·receptive field, fan_out = shape[0]·receptive field.
  */
-import type { Key } from '../tensor/random';
+import type { Key } from '../base/random';
 import { uniform as uniformOp, normal as normalOp } from '../tensor/ops/random';
 import { full } from '../tensor/ops/creation';
 import type { Tensor } from '../tensor/tensor';

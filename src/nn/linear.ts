@@ -1,5 +1,5 @@
 /** nn.Linear: y = x·Wᵀ + b with W [out, in], PyTorch's default initialisation. */
-import { split } from '../tensor/random';
+import { split } from '../base/random';
 import { linear as linearOp } from '../tensor/ops/matmul';
 import type { Tensor } from '../tensor/tensor';
 import { defaultBias, defaultWeight } from './init';

@@ -3,8 +3,8 @@
  * `params` are trained; `state` holds buffers such as BatchNorm's running statistics, returned anew
  * by every apply (never mutated). Flattened, params and state together give PyTorch's state_dict keys.
  */
-import type { Key } from '../tensor/random';
-import { split } from '../tensor/random';
+import type { Key } from '../base/random';
+import { split } from '../base/random';
 import type { Tensor } from '../tensor/tensor';
 import type { Device } from '../kernels/webgpu/device';
 import { ArgumentError } from '../base/shape';

@@ -4,7 +4,7 @@
  * The original U²-Net pipeline resizes to 320, crops 288 and flips vertically; webgrad defaults
  * to horizontal flips (photos are rarely upside down) and offers 'vertical' to match the original.
  */
-import { type Key, foldIn, randomBits } from '../tensor/random';
+import { type Key, foldIn, randomBits } from '../base/random';
 
 export type Flip = 'horizontal' | 'vertical' | 'none';
 

@@ -1,6 +1,6 @@
 /** dropout: PyTorch's F.dropout semantics with an explicit key. */
 import { describe, it, expect } from 'vitest';
-import { key } from '../../src/tensor/random';
+import { key } from '../../src/base/random';
 import { dropout, bernoulli, tensor, full, grad, sum, mul, tidy, ArgumentError } from '../../src/node';
 
 describe('dropout', () => {

@@ -1,9 +1,9 @@
 /** Random keys and tensors: Threefry known answers, determinism, statistics, sizes. */
 import { describe, it, expect } from 'vitest';
-import { key, split, foldIn, permutation, threefry2x32 } from '../../src/tensor/random';
+import { key, split, foldIn, permutation, threefry2x32 } from '../../src/base/random';
 import { rand, uniform, randn, normal, randint, bernoulli, randperm, tensor, tidy, ArgumentError } from '../../src/node';
 import { refUniform, refRandint } from '../../src/tensor/ops/ref/random';
-import { scaleBits64, randomBits } from '../../src/tensor/random';
+import { scaleBits64, randomBits } from '../../src/base/random';
 
 const N = 100_000;
 const meanVar = (xs: ArrayLike<number>) => {

@@ -5,8 +5,8 @@
  * maps, fused first. Compact variants swap each 3×3 conv for a 2-group or a depthwise-separable one.
  * Without a gradient trace (inference) every intermediate is freed right after its last reader.
  */
-import type { Key } from '../../tensor/random';
-import { split } from '../../tensor/random';
+import type { Key } from '../../base/random';
+import { split } from '../../base/random';
 import type { Tensor } from '../../tensor/tensor';
 import type { Device } from '../../kernels/webgpu/device';
 import { add, sigmoid } from '../../tensor/ops/elementwise';

@@ -20,7 +20,7 @@ import { getDefaultDevice } from '../../kernels/webgpu/devices';
 import { randomKernel, RANDOM_WG, type RandomKind } from '../../kernels/wgsl/random';
 import { refBernoulli, refNormal, refRandint, refUniform } from './ref/random';
 import { parseDType, type DType } from '../../base/dtype';
-import { type Key, checkKey, isKey, permutation } from '../random';
+import { type Key, checkKey, isKey, permutation } from '../../base/random';
 import { checkOptions } from '../../base/options';
 import { ArgumentError, broadcastShapes, checkShape, fmtShape, sameShape } from '../../base/shape';
 import type { Tensor } from '../tensor';

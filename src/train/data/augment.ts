@@ -15,7 +15,7 @@
 import { ArgumentError, fmtShape } from '../../base/shape';
 import type { Tensor } from '../../tensor/tensor';
 import { tensor } from '../../tensor/ops/creation';
-import { type Key, checkKey, foldIn, randomBits, permutation } from '../../tensor/random';
+import { type Key, checkKey, foldIn, randomBits, permutation } from '../../base/random';
 import { affineResample, colorJitterWith, checkBatch, size2 } from '../../tensor/ops/augment';
 
 /** A stream of uniform numbers in [0, 1) from a key: draw j uses the 53 top bits of block j. */

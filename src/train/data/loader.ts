@@ -17,7 +17,7 @@ import { getDefaultDevice } from '../../kernels/webgpu/devices';
 import { tensor } from '../../tensor/ops/creation';
 import { ArgumentError } from '../../base/shape';
 import type { Tensor } from '../../tensor/tensor';
-import { type Key, checkKey, foldIn, permutation } from '../../tensor/random';
+import { type Key, checkKey, foldIn, permutation } from '../../base/random';
 import type { Dataset, FileTask, HostImage, Sample } from './datasets';
 
 /** Runs file tasks somewhere else (worker threads); see decodeWorkers in src/io/decode-workers.ts. */
