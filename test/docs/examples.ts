@@ -40,7 +40,8 @@ export function docExamples(): DocExample[] {
 
 /** The example as a module that imports the sources and writes its files under `tmp`. */
 export function runnable(example: DocExample, tmp: string): string {
+  // /tmp/ first: the sources' own path may start with /tmp/ too (CI works in a clone under mktemp -d)
   return example.code
-    .replace(/(['"])@webgrad\/core(?:\/(formats|models|sod|node))?\1/g, (_, q, entry) => JSON.stringify(join(src, `${entry ?? 'index'}.ts`)))
-    .replace(/(['"])\/tmp\//g, (_, q) => `${q}${tmp}/`);
+    .replace(/(['"])\/tmp\//g, (_, q) => `${q}${tmp}/`)
+    .replace(/(['"])@webgrad\/core(?:\/(formats|models|sod|node))?\1/g, (_, q, entry) => JSON.stringify(join(src, `${entry ?? 'index'}.ts`)));
 }
