@@ -7,10 +7,11 @@
  */
 import { createServer, type Server } from 'node:http';
 import { spawnSync } from 'node:child_process';
-import { createReadStream, readdirSync, statSync } from 'node:fs';
+import { createReadStream, statSync } from 'node:fs';
 import { extname, join, normalize, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { pretrainedU2netp } from '../../src/sod/node/pretrained';
+import { distIsCurrent } from '../../scripts/dist-current';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const TYPES: Record<string, string> = {
@@ -24,24 +25,9 @@ const TYPES: Record<string, string> = {
 /** The browser-safe entry points (dist/node.js and the CLI are Node-only and not served). */
 const DIST_ENTRIES = ['index.js', 'models.js', 'sod.js', 'formats.js'];
 
-function newestMtime(dir: string): number {
-  let t = 0;
-  for (const e of readdirSync(dir, { withFileTypes: true })) {
-    const p = join(dir, e.name);
-    t = Math.max(t, e.isDirectory() ? newestMtime(p) : statSync(p).mtimeMs);
-  }
-  return t;
-}
-
 /** Builds dist/ with tsup when an entry is missing or older than src/. */
 export function ensureDist(log: (line: string) => void = () => {}): void {
-  let built = 0;
-  try {
-    built = Math.min(...DIST_ENTRIES.map((f) => statSync(join(root, 'dist', f)).mtimeMs));
-  } catch {
-    /* missing: build */
-  }
-  if (built >= newestMtime(join(root, 'src'))) return;
+  if (distIsCurrent(root, DIST_ENTRIES)) return;
   log('building dist/ (tsup)…');
   const r = spawnSync(process.execPath, [join(root, 'node_modules/tsup/dist/cli-default.js')], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] });
   if (r.status !== 0) throw new Error(`demo:web: tsup failed (exit ${r.status ?? r.signal})`);

@@ -7,12 +7,13 @@
  * missing or older than src/ (the tarball holds dist only).
  */
 import { execFileSync, spawnSync, type SpawnSyncReturns } from 'node:child_process';
-import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { builtinModules } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { distIsCurrent as distIsCurrentIn } from '../../scripts/dist-current';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
@@ -20,23 +21,7 @@ const devVersion = (name: string) => JSON.parse(readFileSync(join(root, 'node_mo
 let project = '';
 const figures: Record<string, string> = {};
 
-function newestMtime(dir: string): number {
-  let t = 0;
-  for (const e of readdirSync(dir, { withFileTypes: true })) {
-    const p = join(dir, e.name);
-    t = Math.max(t, e.isDirectory() ? newestMtime(p) : statSync(p).mtimeMs);
-  }
-  return t;
-}
-
-function distIsCurrent(): boolean {
-  try {
-    const built = Math.min(...['index.js', 'index.d.ts', 'node.js', 'node.d.ts', 'cli.js'].map((f) => statSync(join(root, 'dist', f)).mtimeMs));
-    return built >= Math.max(newestMtime(join(root, 'src')), statSync(join(root, 'package.json')).mtimeMs, statSync(join(root, 'tsup.config.ts')).mtimeMs);
-  } catch {
-    return false;
-  }
-}
+const distIsCurrent = () => distIsCurrentIn(root, ['index.js', 'index.d.ts', 'node.js', 'node.d.ts', 'cli.js']);
 
 const run = (cmd: string, args: string[], cwd: string, timeout = 120_000): SpawnSyncReturns<string> =>
   spawnSync(cmd, args, {

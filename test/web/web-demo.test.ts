@@ -20,22 +20,9 @@ import { join } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { readImage, writePng } from '../../src/io/images';
 import { startDemoServer, type DemoServer } from '../../examples/web/serve';
+import { CHROMIUM_FLAGS } from '../smoke/chromium-flags';
 
 const root = join(import.meta.dirname, '../..');
-// as test/smoke/chromium-mlp.ts (which runs on import, so the list is repeated here)
-const CHROMIUM_FLAGS = [
-  '--headless',
-  '--no-sandbox',
-  '--enable-unsafe-webgpu',
-  '--enable-features=Vulkan',
-  '--use-vulkan=native',
-  '--use-angle=vulkan',
-  '--disable-gpu-sandbox',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-];
 const REPEATS = Number(process.env.WEBGRAD_WEB_REPEATS ?? 3);
 const enabled = process.env.WEBGRAD_WEB_DEMO !== '0';
 let tmp = '';
