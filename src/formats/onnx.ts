@@ -6,7 +6,7 @@
  * against the input, so malformed files end in an OnnxError, never a hang or an out-of-range read.
  * Tensors stored as external data are not supported.
  */
-import { HostTensor, type HostDType } from './host-tensor';
+import { HostTensor, ITEM_SIZE, type HostDType } from './host-tensor';
 
 /** Thrown by {@link readOnnx} for a malformed or unsupported ONNX file. */
 export class OnnxError extends Error {
@@ -210,19 +210,6 @@ const DATA_TYPES: Record<number, HostDType> = {
   12: 'uint32',
   16: 'bfloat16',
 };
-const ITEM: Record<HostDType, number> = {
-  float32: 4,
-  float16: 2,
-  bfloat16: 2,
-  float64: 8,
-  int64: 8,
-  int32: 4,
-  int16: 2,
-  int8: 1,
-  uint8: 1,
-  uint32: 4,
-  bool: 1,
-};
 
 function typedFromBytes(dtype: HostDType, raw: Uint8Array) {
   // an aligned copy (a Node Buffer's slice() would share the file's memory); ONNX raw_data is
@@ -319,8 +306,8 @@ function readTensor(r: Reader): { name: string; tensor: HostTensor } {
   if (size > 2 ** 31) throw new OnnxError(`onnx: ${label} has ${size} elements ([${dims.join(', ')}]); too large`);
   let data;
   if (raw) {
-    if (raw.length !== size * ITEM[dtype])
-      throw new OnnxError(`onnx: ${label} has ${raw.length} bytes of raw_data; shape [${dims.join(', ')}] of ${dtype} needs ${size * ITEM[dtype]}`);
+    if (raw.length !== size * ITEM_SIZE[dtype])
+      throw new OnnxError(`onnx: ${label} has ${raw.length} bytes of raw_data; shape [${dims.join(', ')}] of ${dtype} needs ${size * ITEM_SIZE[dtype]}`);
     data = typedFromBytes(dtype, raw);
   } else {
     const typed = dtype === 'float32' ? floatData : dtype === 'float64' ? doubleData : dtype === 'int64' ? int64Data : int32Data;
