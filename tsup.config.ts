@@ -8,13 +8,16 @@ export default defineConfig({
     formats: 'src/formats.ts',
     models: 'src/models.ts',
     sod: 'src/sod.ts',
+    detection: 'src/detection.ts',
     node: 'src/node.ts',
     'decode-worker': 'src/io/decode-worker.ts',
     // the `webgrad` command; esbuild keeps src/cli/bin.ts's shebang line
     cli: 'src/cli/bin.ts',
   },
   format: ['esm'],
-  dts: { entry: { index: 'src/index.ts', formats: 'src/formats.ts', models: 'src/models.ts', sod: 'src/sod.ts', node: 'src/node.ts' } },
+  dts: {
+    entry: { index: 'src/index.ts', formats: 'src/formats.ts', models: 'src/models.ts', sod: 'src/sod.ts', detection: 'src/detection.ts', node: 'src/node.ts' },
+  },
   clean: true,
   sourcemap: true,
   target: 'es2022',

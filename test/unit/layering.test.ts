@@ -26,13 +26,15 @@ const area = (abs: string) => {
 
 /** What each area must never import. */
 const FORBIDDEN: Record<string, readonly string[]> = {
-  base: ['kernels', 'tensor', 'nn', 'train', 'formats', 'io', 'models', 'sod', 'cli', '.'],
-  kernels: ['tensor', 'nn', 'train', 'formats', 'io', 'models', 'sod', 'cli', '.'],
-  tensor: ['nn', 'train', 'formats', 'io', 'models', 'sod', 'cli', '.'],
-  nn: ['train', 'formats', 'io', 'models', 'sod', 'cli', '.'],
-  formats: ['nn', 'train', 'io', 'models', 'sod', 'cli', '.'],
-  train: ['io', 'models', 'sod', 'cli', '.'],
-  models: ['formats', 'io', 'sod', 'cli', '.'],
+  base: ['kernels', 'tensor', 'nn', 'train', 'formats', 'io', 'models', 'sod', 'detection', 'cli', '.'],
+  kernels: ['tensor', 'nn', 'train', 'formats', 'io', 'models', 'sod', 'detection', 'cli', '.'],
+  tensor: ['nn', 'train', 'formats', 'io', 'models', 'sod', 'detection', 'cli', '.'],
+  nn: ['train', 'formats', 'io', 'models', 'sod', 'detection', 'cli', '.'],
+  formats: ['nn', 'train', 'io', 'models', 'sod', 'detection', 'cli', '.'],
+  train: ['io', 'models', 'sod', 'detection', 'cli', '.'],
+  models: ['formats', 'io', 'sod', 'detection', 'cli', '.'],
+  sod: ['detection', 'cli', '.'],
+  detection: ['sod', 'cli', '.'],
 };
 
 /** Inside a folder: each sub-layer and the folders (under src/) its files may import from at all. */

@@ -1,0 +1,14 @@
+/**
+ * `@webgrad/core/detection`: object detection on the GPU (runtime-neutral): box operations and
+ * losses, anchors and their matching to ground truth, non-maximum suppression, TinySSD with its
+ * loss and inference, detection data and augmentation, and the mAP metrics of Pascal VOC and COCO.
+ * Folder and file loaders and the panels are in `@webgrad/core/node`.
+ *
+ * @module
+ */
+export type { DetectionSample, DetectionBatch, ImageDetections, ImageGroundTruth } from './detection/types';
+// boxes, anchors, matching (src/tensor/ops/boxes.ts, src/detection/anchors.ts, …)
+// non-maximum suppression and multibox detection (src/detection/nms.ts, …)
+// data: synthetic set, batching, augmentation (src/detection/synthetic.ts, …)
+// metrics (src/detection/metrics.ts)
+// TinySSD and its loss (src/models/tiny-ssd.ts, src/detection/ssd.ts)
