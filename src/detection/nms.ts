@@ -1,0 +1,354 @@
+/**
+ * Non-maximum suppression on the GPU: single-class (`nms`, and d2l's rules in `nmsD2l`),
+ * class-aware (`batchedNms`) and per image of a batch (`nmsPerImage`). The boxes are sorted by score
+ * on the GPU (a bitonic sort, stable by index), then swept in tiles of 256: a bitmask of the tile's
+ * IoUs in workgroup memory, an in-order pass that keeps boxes, and a pass that marks later boxes the
+ * kept ones suppress (src/kernels/wgsl/nms.ts). Memory stays O(N) (no N×N mask: 100k boxes would
+ * need 1.25 GB) and the sweep stops once `maxDetections` boxes are kept. Only the kept counts are
+ * read back, to size the returned index tensors.
+ */
+import { ArgumentError } from '../base/shape';
+import type { Device } from '../kernels/webgpu/device';
+import { grid } from '../kernels/webgpu/device';
+import {
+  NMS_TILE,
+  NMS_WG,
+  SORT_BLOCK,
+  STATE_COUNTS,
+  gatherKernel,
+  gatherLayout,
+  propagateKernel,
+  propagateLayout,
+  resolveKernel,
+  resolveLayout,
+  segStartKernel,
+  sortGlobalKernel,
+  sortGlobalLayout,
+  sortInitKernel,
+  sortInitLayout,
+  sortLocalKernel,
+  sortLocalLayout,
+} from '../kernels/wgsl/nms';
+import { checkOptions } from '../base/options';
+import { type Tensor, empty } from '../tensor/tensor';
+import type { NmsRule } from './ref/nms';
+
+/** Options shared by the NMS functions. */
+export interface NmsOptions {
+  /** Only boxes whose score is strictly greater take part (TF.js's and torchvision's detectors' rule). Default: all. */
+  scoreThreshold?: number;
+  /** Before suppression, only the `topK` highest-scoring boxes (per image for `nmsPerImage`) take part. Default: all. */
+  topK?: number;
+  /** Stop once this many boxes are kept (per image for `nmsPerImage`). Default: all. */
+  maxDetections?: number;
+}
+
+/** Time spent in each phase of one NMS call, in milliseconds (each phase awaited on the GPU); for benchmarks. */
+export interface NmsProfile {
+  /** Building keys and sorting them. */
+  sort: number;
+  /** Gathering the sorted boxes and the tiled IoU mask with its sweep (resolve and propagate passes). */
+  suppress: number;
+  /** Reading back the kept counts and copying the kept indices out. */
+  readback: number;
+}
+
+interface Plan {
+  fn: string;
+  boxes: Tensor;
+  scores: Tensor;
+  classes?: Tensor;
+  /** Boxes per segment (image); n for one segment. */
+  segLen: number;
+  nseg: number;
+  iouThreshold: number;
+  rule: NmsRule;
+  opts: NmsOptions;
+  profile?: NmsProfile;
+}
+
+const U32_MAX = 0xffffffff;
+
+/** The largest float32 not above x: for float32 v, v > x (in double) exactly when v > down32(x). */
+function down32(x: number): number {
+  const r = Math.fround(x);
+  if (!(r > x)) return r;
+  const b = new DataView(new ArrayBuffer(4));
+  b.setFloat32(0, r);
+  const bits = b.getUint32(0);
+  // r > x: step toward −∞ (positive r: fewer bits; negative r: more; +0 goes to −min subnormal)
+  b.setUint32(0, r === 0 ? 0x80000001 : r > 0 ? bits - 1 : bits + 1);
+  return b.getFloat32(0);
+}
+
+function countOption(fn: string, name: string, v: number | undefined): number {
+  if (v === undefined) return U32_MAX;
+  if (!Number.isInteger(v) || v < 0) throw new ArgumentError(fn, name, `got ${v}`, 'a non-negative integer');
+  return Math.min(v, U32_MAX);
+}
+
+function checkNmsOptions(fn: string, opts: NmsOptions): void {
+  checkOptions(fn, 'opts', opts, ['scoreThreshold', 'topK', 'maxDetections']);
+  if (opts.scoreThreshold !== undefined && (typeof opts.scoreThreshold !== 'number' || Number.isNaN(opts.scoreThreshold))) {
+    throw new ArgumentError(fn, 'scoreThreshold', `got ${opts.scoreThreshold}`, 'a number');
+  }
+  countOption(fn, 'topK', opts.topK);
+  countOption(fn, 'maxDetections', opts.maxDetections);
+}
+
+function checkThreshold(fn: string, t: number): void {
+  if (typeof t !== 'number' || Number.isNaN(t)) throw new ArgumentError(fn, 'iouThreshold', `got ${t}`, 'a number');
+}
+
+function checkFloat(fn: string, name: string, t: Tensor, shape: number[]): void {
+  const ok = t.dtype === 'float32' && t.shape.length === shape.length && t.shape.every((d, i) => shape[i] < 0 || d === shape[i]);
+  if (!ok) {
+    const want = shape.map((d) => (d < 0 ? 'N' : String(d))).join(', ');
+    throw new ArgumentError(fn, name, `has shape [${t.shape.join(', ')}] and dtype ${t.dtype}`, `float32 of shape [${want}]`);
+  }
+}
+
+async function awaitPhase(device: Device, profile: NmsProfile | undefined, phase: keyof NmsProfile, t0: number): Promise<number> {
+  if (!profile) return t0;
+  await device.sync();
+  const t1 = performance.now();
+  profile[phase] += t1 - t0;
+  return t1;
+}
+
+/** Runs the whole pipeline; returns one int32 tensor of kept indices per segment. */
+async function runNms(plan: Plan): Promise<Tensor[]> {
+  const { boxes, scores, segLen, nseg, opts } = plan;
+  const device = boxes.device;
+  const n = scores.size;
+  if (n === 0 || nseg === 0) return Array.from({ length: nseg }, () => empty([0], 'int32', device));
+  const topK = countOption(plan.fn, 'topK', opts.topK);
+  const maxDet = countOption(plan.fn, 'maxDetections', opts.maxDetections);
+  // one segment: valid entries come first, so only the first min(n, topK) sorted positions matter
+  const M = nseg === 1 ? Math.min(n, topK) : n;
+  const P = Math.max(SORT_BLOCK, 2 ** Math.ceil(Math.log2(n)));
+  const T = plan.rule === 'torchvision' ? down32(plan.iouThreshold) : Math.fround(plan.iouThreshold);
+  const nanSup = plan.rule === 'd2l' ? 1 : 0;
+  const temps: Tensor[] = [];
+  const tmp = (size: number, dtype: 'int32' | 'float32' = 'int32') => {
+    const t = empty([size], dtype, device);
+    temps.push(t);
+    return t;
+  };
+  const keys = tmp(2 * P);
+  const segStart = tmp(Math.max(nseg, 1));
+  const sbox = tmp(4 * M, 'float32');
+  const smeta = tmp(4 * M);
+  const sup = tmp(M);
+  const keptList = tmp(M);
+  const keptPos = tmp(NMS_TILE);
+  const state = tmp(STATE_COUNTS + nseg);
+  const profile = plan.profile;
+  try {
+    if (M === 0 || maxDet === 0) return Array.from({ length: nseg }, () => empty([0], 'int32', device));
+    let t0 = profile ? performance.now() : 0;
+    device.upload(state.buffer, new Uint32Array(STATE_COUNTS + nseg));
+    // sort
+    const thr = opts.scoreThreshold;
+    const init = sortInitKernel();
+    device.run('nms.sortInit', init.key, init.source, [scores.buffer, keys.buffer], grid(P, NMS_WG), {
+      layout: sortInitLayout,
+      values: { P, n, hasThr: thr === undefined ? 0 : 1, thr: thr === undefined ? 0 : down32(thr) },
+    });
+    const local = sortLocalKernel();
+    const global = sortGlobalKernel();
+    const blocks = grid(P / SORT_BLOCK, 1);
+    device.run('nms.sortLocal', local.key, local.source, [keys.buffer], blocks, {
+      layout: sortLocalLayout,
+      values: { k0: 2, k1: SORT_BLOCK, segLen },
+    });
+    for (let k = 2 * SORT_BLOCK; k <= P; k *= 2) {
+      for (let j = k / 2; j >= SORT_BLOCK; j /= 2) {
+        device.run('nms.sortGlobal', global.key, global.source, [keys.buffer], grid(P / 2, NMS_WG), {
+          layout: sortGlobalLayout,
+          values: { half: P / 2, k, j, segLen },
+        });
+      }
+      device.run('nms.sortLocal', local.key, local.source, [keys.buffer], blocks, { layout: sortLocalLayout, values: { k0: k, k1: k, segLen } });
+    }
+    t0 = await awaitPhase(device, profile, 'sort', t0);
+    // gather into sorted order
+    const gv = { M, n, segLen, nseg, topK };
+    const ss = segStartKernel();
+    device.run('nms.segStart', ss.key, ss.source, [keys.buffer, segStart.buffer], grid(M, NMS_WG), { layout: gatherLayout, values: gv });
+    const ga = gatherKernel(plan.classes !== undefined);
+    const cls = plan.classes ?? scores; // a stand-in binding when there are no classes (never read)
+    device.run(
+      'nms.gather',
+      ga.key,
+      ga.source,
+      [keys.buffer, segStart.buffer, boxes.buffer, cls.buffer, sbox.buffer, smeta.buffer, sup.buffer, state.buffer],
+      grid(M, NMS_WG),
+      {
+        layout: gatherLayout,
+        values: gv,
+      },
+    );
+    // the tiled sweep, in rounds; between rounds read the done flag when the sweep may stop early
+    const tiles = Math.ceil(M / NMS_TILE);
+    const mayStop = maxDet !== U32_MAX || thr !== undefined || nseg > 1;
+    const res = resolveKernel();
+    const prop = propagateKernel();
+    let round = 4;
+    for (let t = 0; t < tiles; ) {
+      const end = Math.min(tiles, t + round);
+      for (; t < end; t++) {
+        const tile = t * NMS_TILE;
+        device.run('nms.resolve', res.key, res.source, [sbox.buffer, smeta.buffer, sup.buffer, keptList.buffer, keptPos.buffer, state.buffer], [1, 1, 1], {
+          layout: resolveLayout,
+          values: { tile, M, maxDet, nseg, T, nanSup },
+        });
+        const from = tile + NMS_TILE;
+        if (from < M) {
+          device.run('nms.propagate', prop.key, prop.source, [sbox.buffer, smeta.buffer, sup.buffer, keptPos.buffer, state.buffer], grid(M - from, NMS_WG), {
+            layout: propagateLayout,
+            values: { start: from, M, T, nanSup },
+          });
+        }
+      }
+      if (t < tiles && mayStop) {
+        const done = new Uint32Array(await device.download(state.buffer, 4, 8))[0];
+        if (done) break;
+        round = Math.min(2 * round, 64);
+      }
+    }
+    t0 = await awaitPhase(device, profile, 'suppress', t0);
+    // read back the kept counts only; copy each segment's indices into its own tensor
+    const counts = new Uint32Array(await device.download(state.buffer, 4 * nseg, 4 * STATE_COUNTS));
+    const out: Tensor[] = [];
+    let at = 0;
+    for (let s = 0; s < nseg; s++) {
+      const t = empty([counts[s]], 'int32', device);
+      if (counts[s] > 0) device.queue.copy(keptList.buffer, 4 * at, t.buffer, 0, 4 * counts[s]);
+      at += counts[s];
+      out.push(t);
+    }
+    await awaitPhase(device, profile, 'readback', t0);
+    return out;
+  } finally {
+    for (const t of temps) t.dispose();
+  }
+}
+
+function checkBoxesScores(fn: string, boxes: Tensor, scores: Tensor): void {
+  checkFloat(fn, 'boxes', boxes, [-1, 4]);
+  checkFloat(fn, 'scores', scores, [boxes.shape[0]]);
+}
+
+/**
+ * Non-maximum suppression with torchvision's semantics (`torchvision.ops.nms`), on the GPU. Boxes
+ * are sorted by score, descending, stably (ties: the lower index first; NaN above everything, as
+ * torch.sort puts it); a box is dropped when its IoU with a box kept before it is greater than
+ * `iouThreshold` (the IoU is float32, compared with the threshold as a double, as the CPU kernel
+ * does; a 0/0 IoU of two degenerate boxes suppresses nothing).
+ *
+ * @param boxes (N, 4) float32 corner boxes (x1, y1, x2, y2), finite.
+ * @param scores (N) float32.
+ * @param iouThreshold Suppress when IoU > this.
+ * @param opts Score threshold, top-k before and max detections after.
+ * @returns (K) int32: the kept boxes' indices, highest score first. Only K is read back.
+ *
+ * ```ts
+ * const keep = await nms(boxes, scores, 0.5, { maxDetections: 100 });
+ * ```
+ */
+export async function nms(boxes: Tensor, scores: Tensor, iouThreshold: number, opts: NmsOptions = {}): Promise<Tensor> {
+  return nmsProfiled(boxes, scores, iouThreshold, opts);
+}
+
+/** {@link nms}, adding each phase's time to `profile` when given (each phase is then awaited: for benchmarks). */
+export async function nmsProfiled(boxes: Tensor, scores: Tensor, iouThreshold: number, opts: NmsOptions = {}, profile?: NmsProfile): Promise<Tensor> {
+  checkBoxesScores('nms', boxes, scores);
+  checkThreshold('nms', iouThreshold);
+  checkNmsOptions('nms', opts);
+  const [out] = await runNms({ fn: 'nms', boxes, scores, segLen: Math.max(scores.size, 1), nseg: 1, iouThreshold, rule: 'torchvision', opts, profile });
+  return out;
+}
+
+/**
+ * Non-maximum suppression with d2l's rules (`d2l.nms`, the anchors chapter), on the GPU. The same
+ * greedy loop as {@link nms}, with two differences from torchvision: d2l keeps a box when
+ * `IoU <= iouThreshold` with the threshold rounded to float32 (torch compares a float32 tensor with
+ * a Python float in float32), and a 0/0 IoU (two degenerate boxes) is NaN, which fails `<=`, so it
+ * suppresses. d2l's `argsort` leaves ties in an unspecified order; here they go by index, as in
+ * {@link nms}.
+ *
+ * @param boxes (N, 4) float32 corner boxes.
+ * @param scores (N) float32.
+ * @param iouThreshold Keep when IoU ≤ this.
+ * @param opts Score threshold, top-k before and max detections after.
+ * @returns (K) int32 kept indices, highest score first.
+ */
+export async function nmsD2l(boxes: Tensor, scores: Tensor, iouThreshold: number, opts: NmsOptions = {}): Promise<Tensor> {
+  checkBoxesScores('nmsD2l', boxes, scores);
+  checkThreshold('nmsD2l', iouThreshold);
+  checkNmsOptions('nmsD2l', opts);
+  const [out] = await runNms({ fn: 'nmsD2l', boxes, scores, segLen: Math.max(scores.size, 1), nseg: 1, iouThreshold, rule: 'd2l', opts });
+  return out;
+}
+
+/**
+ * Class-aware NMS (`torchvision.ops.batched_nms`): boxes suppress each other only when their
+ * `idxs` are equal. torchvision offsets each class's boxes by `idx · (max coordinate + 1)` and runs
+ * one NMS, which can round the IoUs of large coordinates; this compares the classes instead, which
+ * is what the offset trick stands for (and equals torchvision's per-class path). Output in score order
+ * over all classes, ties by index; `topK` and `maxDetections` count over all classes.
+ *
+ * @param boxes (N, 4) float32 corner boxes.
+ * @param scores (N) float32.
+ * @param idxs (N) int32 class (or image, or any group) of each box.
+ * @param iouThreshold Suppress when IoU > this.
+ * @param opts Score threshold, top-k before and max detections after.
+ * @returns (K) int32 kept indices, highest score first.
+ */
+export async function batchedNms(boxes: Tensor, scores: Tensor, idxs: Tensor, iouThreshold: number, opts: NmsOptions = {}): Promise<Tensor> {
+  checkBoxesScores('batchedNms', boxes, scores);
+  if (idxs.dtype !== 'int32' || idxs.shape.length !== 1 || idxs.shape[0] !== boxes.shape[0]) {
+    throw new ArgumentError('batchedNms', 'idxs', `has shape [${idxs.shape.join(', ')}] and dtype ${idxs.dtype}`, `int32 of shape [${boxes.shape[0]}]`);
+  }
+  checkThreshold('batchedNms', iouThreshold);
+  checkNmsOptions('batchedNms', opts);
+  const [out] = await runNms({
+    fn: 'batchedNms',
+    boxes,
+    scores,
+    classes: idxs,
+    segLen: Math.max(scores.size, 1),
+    nseg: 1,
+    iouThreshold,
+    rule: 'torchvision',
+    opts,
+  });
+  return out;
+}
+
+/**
+ * NMS for each image of a batch in one pass (torchvision's rules, class-agnostic inside an image):
+ * boxes of different images never suppress each other, and the score threshold, `topK` and
+ * `maxDetections` apply per image.
+ *
+ * @param boxes (B, N, 4) float32 corner boxes.
+ * @param scores (B, N) float32.
+ * @param iouThreshold Suppress when IoU > this.
+ * @param opts Score threshold, top-k before and max detections after, per image.
+ * @returns B int32 tensors of indices into each image's N boxes, highest score first.
+ */
+export async function nmsPerImage(boxes: Tensor, scores: Tensor, iouThreshold: number, opts: NmsOptions = {}): Promise<Tensor[]> {
+  return nmsPerImageWith('nmsPerImage', boxes, scores, iouThreshold, opts, 'torchvision');
+}
+
+/** nmsPerImage with either rule (multiboxDetection uses d2l's). */
+export async function nmsPerImageWith(fn: string, boxes: Tensor, scores: Tensor, iouThreshold: number, opts: NmsOptions, rule: NmsRule): Promise<Tensor[]> {
+  checkFloat(fn, 'boxes', boxes, [-1, -1, 4]);
+  checkFloat(fn, 'scores', scores, [boxes.shape[0], boxes.shape[1]]);
+  checkThreshold(fn, iouThreshold);
+  checkNmsOptions(fn, opts);
+  const [B, N] = boxes.shape;
+  if (N === 0) return Array.from({ length: B }, () => empty([0], 'int32', boxes.device));
+  return runNms({ fn, boxes, scores, segLen: N, nseg: B, iouThreshold, rule, opts });
+}
