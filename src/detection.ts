@@ -9,6 +9,8 @@
 export type { DetectionSample, DetectionBatch, ImageDetections, ImageGroundTruth } from './detection/types';
 // boxes, anchors, matching (src/tensor/ops/boxes.ts, src/detection/anchors.ts, …)
 // non-maximum suppression and multibox detection (src/detection/nms.ts, …)
+export { nms, nmsD2l, batchedNms, nmsPerImage, type NmsOptions } from './detection/nms';
+export { multiboxDetection, type MultiboxDetectionOptions } from './detection/multibox-detection';
 // data: synthetic set, batching, augmentation (src/detection/synthetic.ts, …)
 // metrics (src/detection/metrics.ts)
 // TinySSD and its loss (src/models/tiny-ssd.ts, src/detection/ssd.ts)
