@@ -155,8 +155,8 @@ async function runNms(plan: Plan): Promise<Tensor[]> {
       layout: sortInitLayout,
       values: { P, n, hasThr: thr === undefined ? 0 : 1, thr: thr === undefined ? 0 : down32(thr) },
     });
-    const local = sortLocalKernel();
-    const global = sortGlobalKernel();
+    const local = sortLocalKernel(nseg > 1);
+    const global = sortGlobalKernel(nseg > 1);
     const blocks = grid(P / SORT_BLOCK, 1);
     device.run('nms.sortLocal', local.key, local.source, [keys.buffer], blocks, {
       layout: sortLocalLayout,

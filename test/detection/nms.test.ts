@@ -159,6 +159,31 @@ describe('nms (torchvision semantics)', () => {
     st.dispose();
   });
 
+  it('nmsPerImage matches per image on a batch large enough for the global sort steps', async () => {
+    let seed = 11;
+    const rnd = () => (seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) / 2 ** 32;
+    const [B, N] = [3, 1500];
+    const b: number[] = [];
+    const s: number[] = [];
+    for (let i = 0; i < B * N; i++) {
+      const x = Math.round(rnd() * 40) / 50;
+      const y = Math.round(rnd() * 40) / 50;
+      b.push(x, y, x + 0.02 + Math.round(rnd() * 5) / 50, y + 0.02 + Math.round(rnd() * 5) / 50);
+      s.push(Math.round(rnd() * 50) / 50);
+    }
+    const bf = b.map(Math.fround);
+    const sf = s.map(Math.fround);
+    const bt = tensor(Float32Array.from(bf), { shape: [B, N, 4] });
+    const st = tensor(Float32Array.from(sf), { shape: [B, N] });
+    for (const opts of [{}, { topK: 700, maxDetections: 40 }, { scoreThreshold: 0.5 }]) {
+      const got = await nmsPerImage(bt, st, 0.5, opts);
+      const want = refNms(bf, sf, 0.5, { ...opts, perImage: N });
+      for (let i = 0; i < B; i++) expect(await ints(got[i])).toEqual(want[i]);
+    }
+    bt.dispose();
+    st.dispose();
+  });
+
   it('rejects bad arguments with one-line errors', async () => {
     const b = boxesT([0, 0, 1, 1]);
     await expect(nms(b, scoresT([1, 2]), 0.5)).rejects.toThrow(ArgumentError);

@@ -29,11 +29,16 @@ export const SORT_BLOCK = 512;
 /** Offset of the per-segment kept counts in the state buffer. */
 export const STATE_COUNTS = 8;
 
-const BEFORE = `
-fn before(a: vec2<u32>, b: vec2<u32>) -> bool {
+// Without segments (one image) the segment test is left out: integer division is slow on CPU adapters.
+const before = (segmented: boolean) => `
+fn before(a: vec2<u32>, b: vec2<u32>) -> bool {${
+  segmented
+    ? `
   let sa = a.y / p.segLen;
   let sb = b.y / p.segLen;
-  if (sa != sb) { return sa < sb; }
+  if (sa != sb) { return sa < sb; }`
+    : ''
+}
   if (a.x != b.x) { return a.x > b.x; }
   return a.y < b.y;
 }`;
@@ -98,15 +103,15 @@ export const sortGlobalLayout = new UniformLayout([
 ]);
 
 /** One bitonic compare-exchange step of distance j ≥ 512 inside sequences of length k; P/2 threads. */
-export const sortGlobalKernel = () => kernel('nms', { op: 'sortGlobal' }, sortGlobalShader);
+export const sortGlobalKernel = (segmented: boolean) => kernel('nms', { op: 'sortGlobal', segmented }, sortGlobalShader);
 
-function sortGlobalShader(): ShaderSpec {
+function sortGlobalShader(v: { segmented: boolean }): ShaderSpec {
   return {
     uniforms: sortGlobalLayout,
     workgroupSize: NMS_WG,
     grid: 'half',
     storage: [{ name: 'keys', type: 'vec2<u32>', access: 'read_write' }],
-    decls: BEFORE,
+    decls: before(v.segmented),
     body: `
   let lo = (i / p.j) * 2u * p.j + (i % p.j);
   let hi = lo + p.j;
@@ -123,14 +128,14 @@ export const sortLocalLayout = new UniformLayout([
 ]);
 
 /** Bitonic stages k = k0, 2k0, …, k1 restricted to distances < 512, each block of 512 in workgroup memory. */
-export const sortLocalKernel = () => kernel('nms', { op: 'sortLocal' }, sortLocalShader);
+export const sortLocalKernel = (segmented: boolean) => kernel('nms', { op: 'sortLocal', segmented }, sortLocalShader);
 
-function sortLocalShader(): ShaderSpec {
+function sortLocalShader(v: { segmented: boolean }): ShaderSpec {
   return {
     uniforms: sortLocalLayout,
     workgroupSize: NMS_WG,
     storage: [{ name: 'keys', type: 'vec2<u32>', access: 'read_write' }],
-    decls: `${BEFORE}
+    decls: `${before(v.segmented)}
 var<workgroup> sh: array<vec2<u32>, ${SORT_BLOCK}>;`,
     body: `
   let base = (wid.x + wid.y * nwg.x) * ${SORT_BLOCK}u;
