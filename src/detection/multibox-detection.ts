@@ -73,6 +73,12 @@ export async function multiboxDetection(clsProbs: Tensor, offsetPreds: Tensor, a
     throw new ArgumentError(fn, 'offsetPreds', `has shape [${offsetPreds.shape.join(', ')}] and dtype ${offsetPreds.dtype}`, `float32 (${B}, ${4 * A})`);
   }
   const device = clsProbs.device;
+  for (const [name, t] of [
+    ['offsetPreds', offsetPreds],
+    ['anchors', anchors],
+  ] as const) {
+    if (t.device !== device) throw new ArgumentError(fn, name, `is on device ${t.device.label}`, `clsProbs' device ${device.label}`);
+  }
   const out = empty([B, A, 6], 'float32', device);
   if (B * A === 0) return out;
   const conf = empty([B, A], 'float32', device);

@@ -6,6 +6,12 @@
  * kept ones suppress (src/kernels/wgsl/nms.ts). Memory stays O(N) (no N×N mask: 100k boxes would
  * need 1.25 GB) and the sweep stops once `maxDetections` boxes are kept. Only the kept counts are
  * read back, to size the returned index tensors.
+ *
+ * Exactness: the IoU's area, intersection and union are computed with torchvision's float32
+ * operations in its order, and whether the float32 quotient exceeds the threshold is decided
+ * exactly in integer arithmetic (WGSL lets f32 division be 2.5 ULP off), so the kept set equals
+ * the host reference (src/detection/ref/nms.ts) on any adapter that does not fuse the multiply-adds.
+ * (One corner left: a positive threshold below 2^−126 counts any overlap as above it.)
  */
 import { ArgumentError } from '../base/shape';
 import type { Device } from '../kernels/webgpu/device';
@@ -16,6 +22,7 @@ import {
   SORT_BLOCK,
   STATE_COUNTS,
   gatherKernel,
+  iouTest,
   gatherLayout,
   propagateKernel,
   propagateLayout,
@@ -128,7 +135,7 @@ async function runNms(plan: Plan): Promise<Tensor[]> {
   const M = nseg === 1 ? Math.min(n, topK) : n;
   const P = Math.max(SORT_BLOCK, 2 ** Math.ceil(Math.log2(n)));
   const T = plan.rule === 'torchvision' ? down32(plan.iouThreshold) : Math.fround(plan.iouThreshold);
-  const nanSup = plan.rule === 'd2l' ? 1 : 0;
+  const test = iouTest(T, plan.rule === 'd2l');
   const temps: Tensor[] = [];
   const tmp = (size: number, dtype: 'int32' | 'float32' = 'int32') => {
     const t = empty([size], dtype, device);
@@ -201,13 +208,13 @@ async function runNms(plan: Plan): Promise<Tensor[]> {
         const tile = t * NMS_TILE;
         device.run('nms.resolve', res.key, res.source, [sbox.buffer, smeta.buffer, sup.buffer, keptList.buffer, keptPos.buffer, state.buffer], [1, 1, 1], {
           layout: resolveLayout,
-          values: { tile, M, maxDet, nseg, T, nanSup },
+          values: { tile, M, maxDet, nseg, ...test },
         });
         const from = tile + NMS_TILE;
         if (from < M) {
           device.run('nms.propagate', prop.key, prop.source, [sbox.buffer, smeta.buffer, sup.buffer, keptPos.buffer, state.buffer], grid(M - from, NMS_WG), {
             layout: propagateLayout,
-            values: { start: from, M, T, nanSup },
+            values: { start: from, M, ...test },
           });
         }
       }
@@ -235,9 +242,16 @@ async function runNms(plan: Plan): Promise<Tensor[]> {
   }
 }
 
+function checkSameDevice(fn: string, boxes: Tensor, others: Record<string, Tensor>): void {
+  for (const [name, t] of Object.entries(others)) {
+    if (t.device !== boxes.device) throw new ArgumentError(fn, name, `is on device ${t.device.label}`, `the boxes' device ${boxes.device.label}`);
+  }
+}
+
 function checkBoxesScores(fn: string, boxes: Tensor, scores: Tensor): void {
   checkFloat(fn, 'boxes', boxes, [-1, 4]);
   checkFloat(fn, 'scores', scores, [boxes.shape[0]]);
+  checkSameDevice(fn, boxes, { scores });
 }
 
 /**
@@ -311,6 +325,7 @@ export async function batchedNms(boxes: Tensor, scores: Tensor, idxs: Tensor, io
   if (idxs.dtype !== 'int32' || idxs.shape.length !== 1 || idxs.shape[0] !== boxes.shape[0]) {
     throw new ArgumentError('batchedNms', 'idxs', `has shape [${idxs.shape.join(', ')}] and dtype ${idxs.dtype}`, `int32 of shape [${boxes.shape[0]}]`);
   }
+  checkSameDevice('batchedNms', boxes, { idxs });
   checkThreshold('batchedNms', iouThreshold);
   checkNmsOptions('batchedNms', opts);
   const [out] = await runNms({
@@ -346,6 +361,7 @@ export async function nmsPerImage(boxes: Tensor, scores: Tensor, iouThreshold: n
 export async function nmsPerImageWith(fn: string, boxes: Tensor, scores: Tensor, iouThreshold: number, opts: NmsOptions, rule: NmsRule): Promise<Tensor[]> {
   checkFloat(fn, 'boxes', boxes, [-1, -1, 4]);
   checkFloat(fn, 'scores', scores, [boxes.shape[0], boxes.shape[1]]);
+  checkSameDevice(fn, boxes, { scores });
   checkThreshold(fn, iouThreshold);
   checkNmsOptions(fn, opts);
   const [B, N] = boxes.shape;

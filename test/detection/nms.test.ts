@@ -110,6 +110,41 @@ describe('nms (torchvision semantics)', () => {
     expect(await ints(await nmsD2l(boxesT(b), scoresT([0.9, 0.8]), 0.1))).toEqual([0, 1]);
   });
 
+  it('decides IoUs at and one float away from the threshold as the reference does (both rules)', async () => {
+    const step = (x: number, up: boolean) => {
+      const v = new DataView(new ArrayBuffer(4));
+      v.setFloat32(0, x);
+      v.setUint32(0, v.getUint32(0) + (up ? 1 : -1));
+      return v.getFloat32(0);
+    };
+    const floatBox = fc
+      .tuple(
+        fc.float({ min: 0, max: 1, noNaN: true }),
+        fc.float({ min: 0, max: 1, noNaN: true }),
+        fc.float({ min: Math.fround(0.01), max: 1, noNaN: true }),
+        fc.float({ min: Math.fround(0.01), max: 1, noNaN: true }),
+      )
+      .map(([x, y, w, h]) => [x, y, Math.fround(x + w), Math.fround(y + h)]);
+    await fc.assert(
+      fc.asyncProperty(fc.array(floatBox, { minLength: 2, maxLength: 12 }), fc.nat(), fc.constantFrom(-1, 0, 1, 0.5), async (bs, pick, shift) => {
+        const boxes = bs.flat();
+        const n = bs.length;
+        const scores = Array.from({ length: n }, (_, i) => Math.fround(1 - i / n));
+        // a threshold equal to one pair's float32 IoU, one float above or below it, or halfway to the next (a double)
+        const i = pick % n;
+        const j = (i + 1 + (Math.floor(pick / n) % (n - 1))) % n;
+        const iou = refIou32(bs[Math.min(i, j)], bs[Math.max(i, j)]);
+        if (!(iou > 0 && iou < 1)) return;
+        const thr = shift === 0 ? iou : shift === 0.5 ? (iou + step(iou, true)) / 2 : step(iou, shift > 0);
+        for (const rule of ['torchvision', 'd2l'] as const) {
+          const fn = rule === 'torchvision' ? nms : nmsD2l;
+          expect(await ints(await fn(boxesT(boxes), scoresT(scores), thr))).toEqual(refNms(boxes, scores, thr, { rule })[0]);
+        }
+      }),
+      { numRuns: 80 },
+    );
+  });
+
   it('breaks equal scores by index and suppresses identical boxes', async () => {
     const b = [0, 0, 1, 1, 0, 0, 1, 1, 0, 0, 1, 1, 5, 5, 6, 6];
     expect(await ints(await nms(boxesT(b), scoresT([0.5, 0.5, 0.5, 0.5]), 0.5))).toEqual([0, 3]);

@@ -44,9 +44,36 @@ fn before(a: vec2<u32>, b: vec2<u32>) -> bool {${
 }`;
 
 // torchvision's IoU, operation for operation: areas, clamped intersection, union = (a1 + a2) − inter.
-// A zero union (0/0, both boxes degenerate) is decided by nanSup: torchvision keeps (NaN > t is
-// false), d2l suppresses (NaN <= t is false).
+// Whether float32(inter / union) > T is decided exactly, without the division (WGSL lets f32
+// division be 2.5 ULP off): float32 rounding puts the quotient above T exactly when it exceeds the
+// midpoint between T and the next float, A·2^eA (A = 2·mantissa(T) + 1), or equals it and that
+// next float is the even one (T's mantissa odd). inter and union are split into 24-bit mantissas
+// and exponents; with d = e(inter) − e(union) − eA the answer is plain for d ≤ 23 (no) and d ≥ 26
+// (yes); d = 24, 25 compare mantissa(inter)·2^d with A·mantissa(union) in 64 bits.
+// tmode (set on the host from T): 0 the exact test (0 < T < 1, T normal), 1 T < 0 (always), 2 T ≥ 1
+// (never: IoU ≤ 1), 3 T = 0 or subnormal (inter > 0). A zero union (0/0, both boxes degenerate)
+// follows nanSup: torchvision keeps (NaN > t is false), d2l suppresses (NaN <= t is false).
 const SUPPRESSES = `
+fn split_f32(x: f32) -> vec2<i32> {
+  let b = bitcast<u32>(x);
+  let be = i32((b >> 23u) & 0xffu);
+  var m = b & 0x7fffffu;
+  if (be == 0) {
+    let s = countLeadingZeros(m) - 8u;
+    return vec2<i32>(i32(m << s), -149 - i32(s));
+  }
+  return vec2<i32>(i32(m | 0x800000u), be - 150);
+}
+fn mul_wide(a: u32, b: u32) -> vec2<u32> {
+  let a0 = a & 0xffffu;
+  let a1 = a >> 16u;
+  let b0 = b & 0xffffu;
+  let b1 = b >> 16u;
+  let ll = a0 * b0;
+  let mid = a1 * b0 + a0 * b1;
+  let lo = ll + (mid << 16u);
+  return vec2<u32>(a1 * b1 + (mid >> 16u) + select(0u, 1u, lo < ll), lo);
+}
 fn suppresses(a: vec4<f32>, b: vec4<f32>) -> bool {
   let aa = (a.z - a.x) * (a.w - a.y);
   let ab = (b.z - b.x) * (b.w - b.y);
@@ -55,8 +82,44 @@ fn suppresses(a: vec4<f32>, b: vec4<f32>) -> bool {
   let inter = w * h;
   let uni = aa + ab - inter;
   if (uni == 0.0) { return p.nanSup != 0u; }
-  return inter / uni > p.T;
+  if (p.tmode == 1u) { return true; }
+  if (p.tmode == 2u) { return false; }
+  if (inter <= 0.0) { return false; }
+  if (p.tmode == 3u) { return true; }
+  let mi = split_f32(inter);
+  let mu = split_f32(uni);
+  let d = mi.y - mu.y - p.eA;
+  if (d <= 23) { return false; }
+  if (d >= 26) { return true; }
+  let m = u32(mi.x);
+  let l = vec2<u32>(m >> (32u - u32(d)), m << u32(d));
+  let r = mul_wide(p.A, u32(mu.x));
+  if (l.x != r.x) { return l.x > r.x; }
+  if (l.y != r.y) { return l.y > r.y; }
+  return p.oddT != 0u;
 }`;
+
+/** Uniform fields of the exact IoU test (see SUPPRESSES); {@link iouTest} computes them from T. */
+const IOU_FIELDS = [
+  { name: 'A', type: 'u32' },
+  { name: 'eA', type: 'i32' },
+  { name: 'oddT', type: 'u32' },
+  { name: 'tmode', type: 'u32' },
+  { name: 'nanSup', type: 'u32' },
+] as const;
+
+/** The uniform values that make `suppresses` decide float32(IoU) > T for a float32 T. */
+export function iouTest(T: number, nanSup: boolean): { A: number; eA: number; oddT: number; tmode: number; nanSup: number } {
+  const base = { A: 0, eA: 0, oddT: 0, nanSup: nanSup ? 1 : 0 };
+  if (T < 0) return { ...base, tmode: 1 };
+  if (T >= 1) return { ...base, tmode: 2 };
+  if (T < 2 ** -126) return { ...base, tmode: 3 };
+  const v = new DataView(new ArrayBuffer(4));
+  v.setFloat32(0, T);
+  const bits = v.getUint32(0);
+  const mT = (bits & 0x7fffff) | 0x800000;
+  return { ...base, A: 2 * mT + 1, eA: ((bits >>> 23) & 0xff) - 151, oddT: mT & 1, tmode: 0 };
+}
 
 export const sortInitLayout = new UniformLayout([
   { name: 'P', type: 'u32' },
@@ -229,8 +292,7 @@ export const resolveLayout = new UniformLayout([
   { name: 'M', type: 'u32' },
   { name: 'maxDet', type: 'u32' },
   { name: 'nseg', type: 'u32' },
-  { name: 'T', type: 'f32' },
-  { name: 'nanSup', type: 'u32' },
+  ...IOU_FIELDS,
 ]);
 
 /** Resolves one tile of 256 sorted boxes: bitmask in workgroup memory, then an in-order sweep. One workgroup. */
@@ -306,8 +368,7 @@ var<workgroup> stop: u32;`,
 export const propagateLayout = new UniformLayout([
   { name: 'start', type: 'u32' },
   { name: 'M', type: 'u32' },
-  { name: 'T', type: 'f32' },
-  { name: 'nanSup', type: 'u32' },
+  ...IOU_FIELDS,
 ]);
 
 /** Marks the boxes after a tile that the tile's kept boxes suppress; one thread per later box. */
