@@ -4,8 +4,10 @@
  * on the GPU (a bitonic sort, stable by index), then swept in tiles of 256: a bitmask of the tile's
  * IoUs in workgroup memory, an in-order pass that keeps boxes, and a pass that marks later boxes the
  * kept ones suppress (src/kernels/wgsl/nms.ts). Memory stays O(N) (no N×N mask: 100k boxes would
- * need 1.25 GB) and the sweep stops once `maxDetections` boxes are kept. Only the kept counts are
- * read back, to size the returned index tensors.
+ * need 1.25 GB) and the sweep stops once `maxDetections` boxes are kept. With `maxDetections` on
+ * one image, only the top candidates (at least 8 × maxDetections, by a histogram of the scores) are
+ * sorted, and the full sort runs only if they run out first. Only counts are read back: the
+ * candidates', the done flag between sweep rounds, and the kept counts that size the results.
  *
  * Exactness: the IoU's area, intersection and union are computed with torchvision's float32
  * operations in its order, and whether the float32 quotient exceeds the threshold is decided
@@ -21,7 +23,14 @@ import {
   NMS_WG,
   SORT_BLOCK,
   STATE_COUNTS,
+  PRESELECT_BUCKETS,
+  compactKernel,
   gatherKernel,
+  histogramKernel,
+  padKernel,
+  padLayout,
+  preselectLayout,
+  selectKernel,
   iouTest,
   gatherLayout,
   propagateKernel,
@@ -75,6 +84,8 @@ interface Plan {
 }
 
 const U32_MAX = 0xffffffff;
+/** The fewest candidates the preselection keeps (8 × maxDetections otherwise). */
+const PRESELECT_MIN = 2048;
 
 /** The largest float32 not above x: for float32 v, v > x (in double) exactly when v > down32(x). */
 function down32(x: number): number {
@@ -123,122 +134,182 @@ async function awaitPhase(device: Device, profile: NmsProfile | undefined, phase
   return t1;
 }
 
+/** What the sort-and-sweep core needs besides the sorted keys. */
+interface Run {
+  plan: Plan;
+  n: number;
+  topK: number;
+  maxDet: number;
+  test: ReturnType<typeof iouTest>;
+  temps: Tensor[];
+}
+
+function tmpTensor(run: Run, size: number, dtype: 'int32' | 'float32' = 'int32'): Tensor {
+  const t = empty([size], dtype, run.plan.boxes.device);
+  run.temps.push(t);
+  return t;
+}
+
+/** Builds the (key, index) pairs of all n scores into `keys` (P ≥ n entries, padded with key 0). */
+function initKeys(run: Run, keys: Tensor, P: number): void {
+  const { device } = run.plan.boxes;
+  const thr = run.plan.opts.scoreThreshold;
+  const init = sortInitKernel();
+  device.run('nms.sortInit', init.key, init.source, [run.plan.scores.buffer, keys.buffer], grid(P, NMS_WG), {
+    layout: sortInitLayout,
+    values: { P, n: run.n, hasThr: thr === undefined ? 0 : 1, thr: thr === undefined ? 0 : down32(thr) },
+  });
+}
+
+/**
+ * Sorts the P keys, sweeps the first M sorted positions and returns the kept indices per segment
+ * (and the total kept). P is a power of two ≥ SORT_BLOCK.
+ */
+async function sortAndSweep(run: Run, keys: Tensor, P: number, M: number, t0: number): Promise<{ out: Tensor[]; kept: number }> {
+  const { plan, n, topK, maxDet, test } = run;
+  const { segLen, nseg, profile } = plan;
+  const device = plan.boxes.device;
+  const local = sortLocalKernel(nseg > 1);
+  const global = sortGlobalKernel(nseg > 1);
+  const blocks = grid(P / SORT_BLOCK, 1);
+  device.run('nms.sortLocal', local.key, local.source, [keys.buffer], blocks, { layout: sortLocalLayout, values: { k0: 2, k1: SORT_BLOCK, segLen } });
+  for (let k = 2 * SORT_BLOCK; k <= P; k *= 2) {
+    for (let j = k / 2; j >= SORT_BLOCK; j /= 2) {
+      device.run('nms.sortGlobal', global.key, global.source, [keys.buffer], grid(P / 2, NMS_WG), {
+        layout: sortGlobalLayout,
+        values: { half: P / 2, k, j, segLen },
+      });
+    }
+    device.run('nms.sortLocal', local.key, local.source, [keys.buffer], blocks, { layout: sortLocalLayout, values: { k0: k, k1: k, segLen } });
+  }
+  t0 = await awaitPhase(device, profile, 'sort', t0);
+  // gather into sorted order
+  const segStart = tmpTensor(run, Math.max(nseg, 1));
+  const sbox = tmpTensor(run, 4 * M, 'float32');
+  const smeta = tmpTensor(run, 4 * M);
+  const sup = tmpTensor(run, M);
+  const keptList = tmpTensor(run, M);
+  const keptPos = tmpTensor(run, NMS_TILE);
+  const state = tmpTensor(run, STATE_COUNTS + nseg);
+  device.upload(state.buffer, new Uint32Array(STATE_COUNTS + nseg));
+  const gv = { M, n, segLen, nseg, topK };
+  const ss = segStartKernel();
+  device.run('nms.segStart', ss.key, ss.source, [keys.buffer, segStart.buffer], grid(M, NMS_WG), { layout: gatherLayout, values: gv });
+  const ga = gatherKernel(plan.classes !== undefined);
+  const cls = plan.classes ?? plan.scores; // a stand-in binding when there are no classes (never read)
+  device.run(
+    'nms.gather',
+    ga.key,
+    ga.source,
+    [keys.buffer, segStart.buffer, plan.boxes.buffer, cls.buffer, sbox.buffer, smeta.buffer, sup.buffer, state.buffer],
+    grid(M, NMS_WG),
+    { layout: gatherLayout, values: gv },
+  );
+  // the tiled sweep, in rounds; between rounds read the done flag when the sweep may stop early
+  const tiles = Math.ceil(M / NMS_TILE);
+  const mayStop = maxDet !== U32_MAX || plan.opts.scoreThreshold !== undefined || nseg > 1;
+  const res = resolveKernel();
+  const prop = propagateKernel();
+  let round = 4;
+  for (let t = 0; t < tiles; ) {
+    const end = Math.min(tiles, t + round);
+    for (; t < end; t++) {
+      const tile = t * NMS_TILE;
+      device.run('nms.resolve', res.key, res.source, [sbox.buffer, smeta.buffer, sup.buffer, keptList.buffer, keptPos.buffer, state.buffer], [1, 1, 1], {
+        layout: resolveLayout,
+        values: { tile, M, maxDet, nseg, ...test },
+      });
+      const from = tile + NMS_TILE;
+      if (from < M) {
+        device.run('nms.propagate', prop.key, prop.source, [sbox.buffer, smeta.buffer, sup.buffer, keptPos.buffer, state.buffer], grid(M - from, NMS_WG), {
+          layout: propagateLayout,
+          values: { start: from, M, ...test },
+        });
+      }
+    }
+    if (t < tiles && mayStop) {
+      const done = new Uint32Array(await device.download(state.buffer, 4, 8))[0];
+      if (done) break;
+      round = Math.min(2 * round, 64);
+    }
+  }
+  t0 = await awaitPhase(device, profile, 'suppress', t0);
+  // read back the kept counts only; copy each segment's indices into its own tensor
+  const counts = new Uint32Array(await device.download(state.buffer, 4 * nseg, 4 * STATE_COUNTS));
+  const out: Tensor[] = [];
+  let at = 0;
+  for (let s = 0; s < nseg; s++) {
+    const t = empty([counts[s]], 'int32', device);
+    if (counts[s] > 0) device.queue.copy(keptList.buffer, 4 * at, t.buffer, 0, 4 * counts[s]);
+    at += counts[s];
+    out.push(t);
+  }
+  await awaitPhase(device, profile, 'readback', t0);
+  return { out, kept: at };
+}
+
+/**
+ * With one segment and a max-detections limit, sorts only the top candidates: a histogram of the
+ * keys' top 16 bits picks the highest bucket boundary with at least `target` keys above it (all
+ * keys of one score fall in one bucket, so the candidates are exactly a prefix of the full sorted
+ * order), and those are compacted and sorted. Returns null when the sweep ran out of candidates
+ * before keeping maxDetections while more boxes were left (then the full sort runs).
+ */
+async function preselected(run: Run, target: number, t0: number): Promise<Tensor[] | null> {
+  const { plan, n, topK, maxDet } = run;
+  const device = plan.boxes.device;
+  const all = tmpTensor(run, 2 * n);
+  initKeys(run, all, n);
+  const hist = tmpTensor(run, PRESELECT_BUCKETS);
+  device.upload(hist.buffer, new Uint32Array(PRESELECT_BUCKETS));
+  const sel = tmpTensor(run, 4);
+  const cand = tmpTensor(run, 2 * n);
+  const values = { n, want: target };
+  const h = histogramKernel();
+  device.run('nms.histogram', h.key, h.source, [all.buffer, hist.buffer], grid(n, NMS_WG), { layout: preselectLayout, values });
+  const sk = selectKernel();
+  device.run('nms.select', sk.key, sk.source, [hist.buffer, sel.buffer], [1, 1, 1], { layout: preselectLayout, values });
+  const ck = compactKernel();
+  device.run('nms.compact', ck.key, ck.source, [all.buffer, sel.buffer, cand.buffer], grid(n, NMS_WG), { layout: preselectLayout, values });
+  const [, count, valid] = new Uint32Array(await device.download(sel.buffer, 16));
+  if (count === 0) return [empty([0], 'int32', device)];
+  const P = Math.max(SORT_BLOCK, 2 ** Math.ceil(Math.log2(count)));
+  const keys = tmpTensor(run, 2 * P);
+  const pk = padKernel();
+  device.run('nms.pad', pk.key, pk.source, [cand.buffer, keys.buffer], grid(P, NMS_WG), { layout: padLayout, values: { P, count } });
+  const { out, kept } = await sortAndSweep(run, keys, P, Math.min(count, topK), t0);
+  if (kept < maxDet && count < Math.min(valid, topK)) {
+    for (const t of out) t.dispose();
+    return null;
+  }
+  return out;
+}
+
 /** Runs the whole pipeline; returns one int32 tensor of kept indices per segment. */
 async function runNms(plan: Plan): Promise<Tensor[]> {
-  const { boxes, scores, segLen, nseg, opts } = plan;
+  const { boxes, scores, nseg, opts } = plan;
   const device = boxes.device;
   const n = scores.size;
-  if (n === 0 || nseg === 0) return Array.from({ length: nseg }, () => empty([0], 'int32', device));
   const topK = countOption(plan.fn, 'topK', opts.topK);
   const maxDet = countOption(plan.fn, 'maxDetections', opts.maxDetections);
   // one segment: valid entries come first, so only the first min(n, topK) sorted positions matter
   const M = nseg === 1 ? Math.min(n, topK) : n;
-  const P = Math.max(SORT_BLOCK, 2 ** Math.ceil(Math.log2(n)));
+  if (n === 0 || nseg === 0 || M === 0 || maxDet === 0) return Array.from({ length: nseg }, () => empty([0], 'int32', device));
   const T = plan.rule === 'torchvision' ? down32(plan.iouThreshold) : Math.fround(plan.iouThreshold);
-  const test = iouTest(T, plan.rule === 'd2l');
-  const temps: Tensor[] = [];
-  const tmp = (size: number, dtype: 'int32' | 'float32' = 'int32') => {
-    const t = empty([size], dtype, device);
-    temps.push(t);
-    return t;
-  };
-  const keys = tmp(2 * P);
-  const segStart = tmp(Math.max(nseg, 1));
-  const sbox = tmp(4 * M, 'float32');
-  const smeta = tmp(4 * M);
-  const sup = tmp(M);
-  const keptList = tmp(M);
-  const keptPos = tmp(NMS_TILE);
-  const state = tmp(STATE_COUNTS + nseg);
-  const profile = plan.profile;
+  const run: Run = { plan, n, topK, maxDet, test: iouTest(T, plan.rule === 'd2l'), temps: [] };
   try {
-    if (M === 0 || maxDet === 0) return Array.from({ length: nseg }, () => empty([0], 'int32', device));
-    let t0 = profile ? performance.now() : 0;
-    device.upload(state.buffer, new Uint32Array(STATE_COUNTS + nseg));
-    // sort
-    const thr = opts.scoreThreshold;
-    const init = sortInitKernel();
-    device.run('nms.sortInit', init.key, init.source, [scores.buffer, keys.buffer], grid(P, NMS_WG), {
-      layout: sortInitLayout,
-      values: { P, n, hasThr: thr === undefined ? 0 : 1, thr: thr === undefined ? 0 : down32(thr) },
-    });
-    const local = sortLocalKernel(nseg > 1);
-    const global = sortGlobalKernel(nseg > 1);
-    const blocks = grid(P / SORT_BLOCK, 1);
-    device.run('nms.sortLocal', local.key, local.source, [keys.buffer], blocks, {
-      layout: sortLocalLayout,
-      values: { k0: 2, k1: SORT_BLOCK, segLen },
-    });
-    for (let k = 2 * SORT_BLOCK; k <= P; k *= 2) {
-      for (let j = k / 2; j >= SORT_BLOCK; j /= 2) {
-        device.run('nms.sortGlobal', global.key, global.source, [keys.buffer], grid(P / 2, NMS_WG), {
-          layout: sortGlobalLayout,
-          values: { half: P / 2, k, j, segLen },
-        });
-      }
-      device.run('nms.sortLocal', local.key, local.source, [keys.buffer], blocks, { layout: sortLocalLayout, values: { k0: k, k1: k, segLen } });
+    const t0 = plan.profile ? performance.now() : 0;
+    const target = Math.max(8 * maxDet, PRESELECT_MIN);
+    if (nseg === 1 && maxDet !== U32_MAX && 2 * target <= Math.min(n, topK)) {
+      const out = await preselected(run, target, t0);
+      if (out) return out;
     }
-    t0 = await awaitPhase(device, profile, 'sort', t0);
-    // gather into sorted order
-    const gv = { M, n, segLen, nseg, topK };
-    const ss = segStartKernel();
-    device.run('nms.segStart', ss.key, ss.source, [keys.buffer, segStart.buffer], grid(M, NMS_WG), { layout: gatherLayout, values: gv });
-    const ga = gatherKernel(plan.classes !== undefined);
-    const cls = plan.classes ?? scores; // a stand-in binding when there are no classes (never read)
-    device.run(
-      'nms.gather',
-      ga.key,
-      ga.source,
-      [keys.buffer, segStart.buffer, boxes.buffer, cls.buffer, sbox.buffer, smeta.buffer, sup.buffer, state.buffer],
-      grid(M, NMS_WG),
-      {
-        layout: gatherLayout,
-        values: gv,
-      },
-    );
-    // the tiled sweep, in rounds; between rounds read the done flag when the sweep may stop early
-    const tiles = Math.ceil(M / NMS_TILE);
-    const mayStop = maxDet !== U32_MAX || thr !== undefined || nseg > 1;
-    const res = resolveKernel();
-    const prop = propagateKernel();
-    let round = 4;
-    for (let t = 0; t < tiles; ) {
-      const end = Math.min(tiles, t + round);
-      for (; t < end; t++) {
-        const tile = t * NMS_TILE;
-        device.run('nms.resolve', res.key, res.source, [sbox.buffer, smeta.buffer, sup.buffer, keptList.buffer, keptPos.buffer, state.buffer], [1, 1, 1], {
-          layout: resolveLayout,
-          values: { tile, M, maxDet, nseg, ...test },
-        });
-        const from = tile + NMS_TILE;
-        if (from < M) {
-          device.run('nms.propagate', prop.key, prop.source, [sbox.buffer, smeta.buffer, sup.buffer, keptPos.buffer, state.buffer], grid(M - from, NMS_WG), {
-            layout: propagateLayout,
-            values: { start: from, M, ...test },
-          });
-        }
-      }
-      if (t < tiles && mayStop) {
-        const done = new Uint32Array(await device.download(state.buffer, 4, 8))[0];
-        if (done) break;
-        round = Math.min(2 * round, 64);
-      }
-    }
-    t0 = await awaitPhase(device, profile, 'suppress', t0);
-    // read back the kept counts only; copy each segment's indices into its own tensor
-    const counts = new Uint32Array(await device.download(state.buffer, 4 * nseg, 4 * STATE_COUNTS));
-    const out: Tensor[] = [];
-    let at = 0;
-    for (let s = 0; s < nseg; s++) {
-      const t = empty([counts[s]], 'int32', device);
-      if (counts[s] > 0) device.queue.copy(keptList.buffer, 4 * at, t.buffer, 0, 4 * counts[s]);
-      at += counts[s];
-      out.push(t);
-    }
-    await awaitPhase(device, profile, 'readback', t0);
-    return out;
+    const P = Math.max(SORT_BLOCK, 2 ** Math.ceil(Math.log2(n)));
+    const keys = tmpTensor(run, 2 * P);
+    initKeys(run, keys, P);
+    return (await sortAndSweep(run, keys, P, M, t0)).out;
   } finally {
-    for (const t of temps) t.dispose();
+    for (const t of run.temps) t.dispose();
   }
 }
 

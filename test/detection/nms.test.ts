@@ -194,6 +194,47 @@ describe('nms (torchvision semantics)', () => {
     st.dispose();
   });
 
+  it('falls back to the full sort when the preselected candidates run out before maxDetections', async () => {
+    let seed = 5;
+    const rnd = () => (seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) / 2 ** 32;
+    const n = 10_000;
+    const b: number[] = [];
+    const s: number[] = [];
+    for (let i = 0; i < n; i++) {
+      // the 6000 best-scored boxes are one box repeated: the candidates keep one of them
+      const x = i < 6000 ? 0.2 : rnd() * 0.9;
+      const y = i < 6000 ? 0.2 : rnd() * 0.9;
+      b.push(x, y, x + 0.05, y + 0.05);
+      s.push(i < 6000 ? 0.9 + Math.round(rnd() * 50) / 1000 : Math.round(rnd() * 800) / 1000);
+    }
+    const bf = b.map(Math.fround);
+    const sf = s.map(Math.fround);
+    for (const opts of [{ maxDetections: 300 }, { maxDetections: 300, topK: 7000 }, { maxDetections: 1 }]) {
+      expect(await ints(await nms(boxesT(bf), scoresT(sf), 0.5, opts))).toEqual(refNms(bf, sf, 0.5, opts)[0]);
+    }
+  });
+
+  it('preselection keeps every box of the boundary score bucket (few distinct scores)', async () => {
+    let seed = 9;
+    const rnd = () => (seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) / 2 ** 32;
+    const n = 5000;
+    const b: number[] = [];
+    const s: number[] = [];
+    for (let i = 0; i < n; i++) {
+      // a third score 0.9 on one repeated box, the rest 0.5 spread out: the kept boxes come from the boundary bucket
+      const top = i % 3 === 0;
+      const x = top ? 0.4 : rnd() * 0.9;
+      const y = top ? 0.4 : rnd() * 0.9;
+      b.push(x, y, x + 0.03, y + 0.03);
+      s.push(top ? 0.9 : 0.5);
+    }
+    const bf = b.map(Math.fround);
+    const sf = s.map(Math.fround);
+    for (const opts of [{ maxDetections: 50 }, { maxDetections: 200, scoreThreshold: 0.4 }]) {
+      expect(await ints(await nms(boxesT(bf), scoresT(sf), 0.5, opts))).toEqual(refNms(bf, sf, 0.5, opts)[0]);
+    }
+  });
+
   it('nmsPerImage matches per image on a batch large enough for the global sort steps', async () => {
     let seed = 11;
     const rnd = () => (seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) / 2 ** 32;

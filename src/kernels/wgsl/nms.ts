@@ -7,6 +7,10 @@
  * A bitonic network over a power of two ≥ 512: `sortLocal` sorts or merges 512-element blocks in
  * workgroup memory, `sortGlobal` does the compare-exchange steps whose distance is ≥ 512.
  *
+ * Preselection (one image with a max-detections limit): `histogram` counts keys by their top 16
+ * bits, `select` finds the highest bucket boundary with enough keys above it, `compact` copies
+ * those keys out and `pad` pads them to a power of two for the sort.
+ *
  * Sweep: the sorted boxes are taken in tiles of 256. `resolve` (one workgroup) computes the tile's
  * 256×256 upper-triangular suppression bitmask in workgroup memory, then one thread walks the tile
  * in order and keeps every box nothing kept before it suppressed (appending to the kept list);
@@ -226,6 +230,127 @@ var<workgroup> sh: array<vec2<u32>, ${SORT_BLOCK}>;`,
   };
 }
 
+export const preselectLayout = new UniformLayout([
+  { name: 'n', type: 'u32' },
+  { name: 'want', type: 'u32' },
+]);
+
+/** Buckets of the preselection: the top 16 bits of the key. */
+export const PRESELECT_BUCKETS = 65536;
+
+/** Counts the valid keys per bucket (key >> 16); n threads. */
+export const histogramKernel = () => kernel('nms', { op: 'histogram' }, histogramShader);
+
+function histogramShader(): ShaderSpec {
+  return {
+    uniforms: preselectLayout,
+    workgroupSize: NMS_WG,
+    grid: 'n',
+    storage: [
+      { name: 'keys', type: 'vec2<u32>' },
+      { name: 'hist', type: 'atomic<u32>', access: 'read_write' },
+    ],
+    body: `
+  let k = keys[i].x;
+  if (k != 0u) { atomicAdd(&hist[k >> 16u], 1u); }`,
+  };
+}
+
+/**
+ * One workgroup: the highest bucket b such that the keys in buckets ≥ b number at least
+ * the target (bucket 0 when all valid keys are fewer). Writes sel = [b, keys in buckets ≥ b, valid keys, 0].
+ */
+export const selectKernel = () => kernel('nms', { op: 'select' }, selectShader);
+
+function selectShader(): ShaderSpec {
+  const per = PRESELECT_BUCKETS / NMS_WG;
+  return {
+    uniforms: preselectLayout,
+    workgroupSize: NMS_WG,
+    storage: [
+      { name: 'hist', type: 'u32' },
+      { name: 'sel', type: 'u32', access: 'read_write' },
+    ],
+    decls: `var<workgroup> sums: array<u32, ${NMS_WG}>;`,
+    body: `
+  var s = 0u;
+  for (var k = 0u; k < ${per}u; k++) { s += hist[li * ${per}u + k]; }
+  sums[li] = s;
+  workgroupBarrier();
+  if (li != 0u) { return; }
+  var total = 0u;
+  for (var k = 0u; k < ${NMS_WG}u; k++) { total += sums[k]; }
+  var acc = 0u;
+  var tb = 0u;
+  var found = false;
+  for (var blk = ${NMS_WG - 1}i; blk >= 0i && !found; blk--) {
+    if (acc + sums[blk] < p.want) {
+      acc += sums[blk];
+      continue;
+    }
+    for (var k = ${per - 1}i; k >= 0i; k--) {
+      let b = u32(blk) * ${per}u + u32(k);
+      acc += hist[b];
+      if (acc >= p.want) {
+        tb = b;
+        found = true;
+        break;
+      }
+    }
+  }
+  if (!found) {
+    tb = 0u;
+    acc = total;
+  }
+  sel[0] = tb;
+  sel[1] = acc;
+  sel[2] = total;
+  sel[3] = 0u;`,
+  };
+}
+
+/** Copies the keys in buckets ≥ sel[0] to the front of cand (any order; the sort follows); n threads. */
+export const compactKernel = () => kernel('nms', { op: 'compact' }, compactShader);
+
+function compactShader(): ShaderSpec {
+  return {
+    uniforms: preselectLayout,
+    workgroupSize: NMS_WG,
+    grid: 'n',
+    storage: [
+      { name: 'keys', type: 'vec2<u32>' },
+      { name: 'sel', type: 'atomic<u32>', access: 'read_write' },
+      { name: 'cand', type: 'vec2<u32>', access: 'read_write' },
+    ],
+    body: `
+  let e = keys[i];
+  if (e.x == 0u || (e.x >> 16u) < atomicLoad(&sel[0])) { return; }
+  cand[atomicAdd(&sel[3], 1u)] = e;`,
+  };
+}
+
+export const padLayout = new UniformLayout([
+  { name: 'P', type: 'u32' },
+  { name: 'count', type: 'u32' },
+]);
+
+/** keys[i] = cand[i] for i < count, else padding (0, 0xffffffff); P threads. */
+export const padKernel = () => kernel('nms', { op: 'pad' }, padShader);
+
+function padShader(): ShaderSpec {
+  return {
+    uniforms: padLayout,
+    workgroupSize: NMS_WG,
+    grid: 'P',
+    storage: [
+      { name: 'cand', type: 'vec2<u32>' },
+      { name: 'keys', type: 'vec2<u32>', access: 'read_write' },
+    ],
+    body: `
+  keys[i] = select(vec2<u32>(0u, 0xffffffffu), cand[min(i, max(p.count, 1u) - 1u)], i < p.count);`,
+  };
+}
+
 export const gatherLayout = new UniformLayout([
   { name: 'M', type: 'u32' },
   { name: 'n', type: 'u32' },
@@ -365,11 +490,7 @@ var<workgroup> stop: u32;`,
   };
 }
 
-export const propagateLayout = new UniformLayout([
-  { name: 'start', type: 'u32' },
-  { name: 'M', type: 'u32' },
-  ...IOU_FIELDS,
-]);
+export const propagateLayout = new UniformLayout([{ name: 'start', type: 'u32' }, { name: 'M', type: 'u32' }, ...IOU_FIELDS]);
 
 /** Marks the boxes after a tile that the tile's kept boxes suppress; one thread per later box. */
 export const propagateKernel = () => kernel('nms', { op: 'propagate' }, propagateShader);
