@@ -327,8 +327,8 @@ function checkBoxesScores(fn: string, boxes: Tensor, scores: Tensor): void {
 
 /**
  * Non-maximum suppression with torchvision's semantics (`torchvision.ops.nms`), on the GPU. Boxes
- * are sorted by score, descending, stably (ties: the lower index first; NaN above everything, as
- * torch.sort puts it); a box is dropped when its IoU with a box kept before it is greater than
+ * are sorted by score, descending, stably (ties: the lower index first, as torch's CPU sort leaves
+ * them; NaN above everything, as torch.sort puts it); a box is dropped when its IoU with a box kept before it is greater than
  * `iouThreshold` (the IoU is float32, compared with the threshold as a double, as the CPU kernel
  * does; a 0/0 IoU of two degenerate boxes suppresses nothing).
  *
@@ -379,10 +379,11 @@ export async function nmsD2l(boxes: Tensor, scores: Tensor, iouThreshold: number
 
 /**
  * Class-aware NMS (`torchvision.ops.batched_nms`): boxes suppress each other only when their
- * `idxs` are equal. torchvision offsets each class's boxes by `idx · (max coordinate + 1)` and runs
- * one NMS, which can round the IoUs of large coordinates; this compares the classes instead, which
- * is what the offset trick stands for (and equals torchvision's per-class path). Output in score order
- * over all classes, ties by index; `topK` and `maxDetections` count over all classes.
+ * `idxs` are equal. torchvision runs one NMS per class on large inputs and, on small ones, offsets
+ * each class's boxes by `idx · (max coordinate + 1)` and runs a single NMS (the offsets can round
+ * the IoUs of large coordinates); this compares the classes instead, which is the per-class result.
+ * Output in score order over all classes, ties by index; `topK` and `maxDetections` count over all
+ * classes.
  *
  * @param boxes (N, 4) float32 corner boxes.
  * @param scores (N) float32.
