@@ -8,6 +8,24 @@
  */
 export type { DetectionSample, DetectionBatch, ImageDetections, ImageGroundTruth } from './detection/types';
 // boxes, anchors, matching (src/tensor/ops/boxes.ts, src/detection/anchors.ts, …)
+export {
+  boxConvert,
+  boxCornerToCenter,
+  boxCenterToCorner,
+  boxArea,
+  clipBoxesToImage,
+  removeSmallBoxes,
+  boxIou,
+  generalizedBoxIou,
+  generalizedBoxIouLoss,
+  boxIouLoss,
+  type BoxFormat,
+  type BoxLossOptions,
+  type BoxLossReduction,
+} from './tensor/ops/boxes';
+export { multiboxPrior, clearAnchorCache } from './detection/anchors';
+export { offsetBoxes, offsetInverse } from './detection/box-coder';
+export { assignAnchorToBbox, multiboxTarget, type MultiboxTargetOptions } from './detection/matching';
 // non-maximum suppression and multibox detection (src/detection/nms.ts, …)
 // data: synthetic set, batching, augmentation (src/detection/synthetic.ts, …)
 // metrics (src/detection/metrics.ts)
