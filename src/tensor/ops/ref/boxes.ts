@@ -4,6 +4,7 @@
  */
 import type { RefTensor } from '../../../base/ref-tensor';
 
+/** A box layout, torchvision's names: 'xyxy' corners, 'xywh' top-left corner and size, 'cxcywh' centre and size. */
 export type BoxFormat = 'xyxy' | 'xywh' | 'cxcywh';
 
 const out = (shape: number[], data: Float64Array | number[], dtype: RefTensor['dtype'] = 'float32'): RefTensor => ({
