@@ -23,7 +23,7 @@ export {
   type BoxLossOptions,
   type BoxLossReduction,
 } from './tensor/ops/boxes';
-export { multiboxPrior, clearAnchorCache } from './detection/anchors';
+export { multiboxPrior, multiboxPriorPyramid, clearAnchorCache } from './detection/anchors';
 export { offsetBoxes, offsetInverse } from './detection/box-coder';
 export { assignAnchorToBbox, multiboxTarget, type MultiboxTargetOptions } from './detection/matching';
 // non-maximum suppression and multibox detection (src/detection/nms.ts, …)

@@ -9,6 +9,7 @@ import { keep } from '../tensor/scope';
 import { Tensor, view } from '../tensor/tensor';
 import { untraced } from '../tensor/ops/define';
 import { multiboxPriorOp } from '../tensor/ops/boxes';
+import { concat } from '../tensor/ops/layout';
 
 const cache = new WeakMap<Device, Map<string, Tensor>>();
 
@@ -39,6 +40,39 @@ export function multiboxPrior(data: Tensor, sizes: readonly number[], ratios: re
   let anchors = perDevice.get(key);
   if (!anchors || anchors.isDisposed) {
     anchors = keep(untraced(() => multiboxPriorOp.call1([], { H, W, sizes: s, ratios: r, device: data.device })));
+    perDevice.set(key, anchors);
+  }
+  return view(anchors, anchors.shape);
+}
+
+/**
+ * The anchors of a whole pyramid (an SSD's scales), d2l's TinySSD order: level by level, each as
+ * {@link multiboxPrior} of `maps[i]` with `sizes[i]` and `ratios[i]` (or one `ratios` list for every
+ * level), concatenated into (1, ΣAᵢ, 4). Cached like the levels; each call returns a new handle.
+ */
+export function multiboxPriorPyramid(
+  maps: readonly Tensor[],
+  sizes: readonly (readonly number[])[],
+  ratios: readonly number[] | readonly (readonly number[])[],
+): Tensor {
+  const fn = 'multiboxPriorPyramid';
+  if (!Array.isArray(maps) || maps.length === 0 || !maps.every((m) => m instanceof Tensor))
+    throw new ArgumentError(fn, 'maps', `is ${Array.isArray(maps) ? `a list of ${maps.length}` : typeof maps}`, 'a non-empty list of feature maps (…, H, W)');
+  if (!Array.isArray(sizes) || sizes.length !== maps.length)
+    throw new ArgumentError(fn, 'sizes', `has ${Array.isArray(sizes) ? sizes.length : 'no'} levels`, `${maps.length}, one size list per map`);
+  const perLevel = Array.isArray(ratios[0]);
+  if (perLevel && ratios.length !== maps.length)
+    throw new ArgumentError(fn, 'ratios', `has ${ratios.length} levels`, `${maps.length}, or one list for every level`);
+  const ratioOf = (i: number) => (perLevel ? (ratios as readonly (readonly number[])[])[i] : (ratios as readonly number[]));
+  const device = maps[0].device;
+  const key = JSON.stringify(['pyramid', maps.map((m) => m.shape.slice(-2)), sizes, maps.map((_, i) => ratioOf(i))]);
+  let perDevice = cache.get(device);
+  if (!perDevice) cache.set(device, (perDevice = new Map()));
+  let anchors = perDevice.get(key);
+  if (!anchors || anchors.isDisposed) {
+    const levels = maps.map((m, i) => multiboxPrior(m, sizes[i], ratioOf(i)));
+    anchors = keep(untraced(() => concat(levels, 1)));
+    for (const l of levels) l.dispose();
     perDevice.set(key, anchors);
   }
   return view(anchors, anchors.shape);

@@ -5,7 +5,7 @@
 import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
 import { tensor, zeros, memory, tidy, ArgumentError, type Tensor } from '../../src/node';
-import { multiboxPrior, clearAnchorCache, offsetBoxes, offsetInverse, assignAnchorToBbox, multiboxTarget } from '../../src/detection';
+import { multiboxPrior, multiboxPriorPyramid, clearAnchorCache, offsetBoxes, offsetInverse, assignAnchorToBbox, multiboxTarget } from '../../src/detection';
 import { refAssign, refMultiboxPrior, refMultiboxTarget } from '../../src/tensor/ops/ref/boxes';
 import { getDefaultDevice } from '../../src/kernels/webgpu/devices';
 
@@ -80,6 +80,27 @@ describe('multiboxPrior (d2l multibox_prior)', () => {
     c.dispose();
     clearAnchorCache(x.device);
     x.dispose();
+  });
+
+  it("a pyramid is the levels' anchors concatenated, level by level (TinySSD's sizes and ratios)", async () => {
+    const maps = [zeros([1, 4, 8, 8]), zeros([1, 4, 4, 4]), zeros([1, 4, 1, 1])];
+    const sizes = [
+      [0.2, 0.272],
+      [0.37, 0.447],
+      [0.54, 0.619],
+    ];
+    const all = multiboxPriorPyramid(maps, sizes, [1, 2, 0.5]);
+    expect(all.shape).toEqual([1, (64 + 16 + 1) * 4, 4]);
+    const want = maps.flatMap((m, i) => Array.from(refMultiboxPrior(m.shape[2], m.shape[3], sizes[i], [1, 2, 0.5]).data));
+    closeTo(await vals(all), want, 1e-6, 1e-7);
+    const again = multiboxPriorPyramid(maps, sizes, [
+      [1, 2, 0.5],
+      [1, 2, 0.5],
+      [1, 2, 0.5],
+    ]);
+    expect(again.storage).toBe(all.storage);
+    expect(() => multiboxPriorPyramid(maps, sizes.slice(1), [1])).toThrow(/multiboxPriorPyramid: argument 'sizes' has 2 levels/);
+    for (const t of [...maps, all, again]) t.dispose();
   });
 
   it('rejects bad arguments with one line naming the argument', () => {
