@@ -15,13 +15,15 @@
  *   pass: G times, the first maximum of the whole IoU matrix, whose row and column are then set to
  *   −1) and writes multibox_target's offsets, masks and class labels. Ground-truth rows whose class
  *   is negative are padding: their columns do not exist. The anchor→box map lives in the class
- *   output until the last phase; discarded rows and columns are flags in a scratch buffer.
+ *   output until the last phase; a scratch buffer holds the flags of discarded rows and columns and
+ *   the list of anchors overlapping any box with each one's best free box, so an iteration reads
+ *   one entry per listed anchor instead of recomputing its row.
  */
 import { UniformLayout } from '../webgpu/uniforms';
 import { kernel, type ShaderSpec } from './builder';
 
 export const BOX_WG = 256;
-const MATCH_WG = 256;
+const MATCH_WG = 128;
 
 export const linear4Layout = new UniformLayout([
   { name: 'n', type: 'u32' },
@@ -254,6 +256,7 @@ function matchShader(v: { targets: boolean }): ShaderSpec {
     ],
     decls: `var<workgroup> bv: array<f32, ${WG}>;
 var<workgroup> bi: array<u32, ${WG}>;
+var<workgroup> count: atomic<u32>;
 
 fn anc(a: u32) -> vec4<f32> { return vec4<f32>(anchors[4u * a], anchors[4u * a + 1u], anchors[4u * a + 2u], anchors[4u * a + 3u]); }
 fn gt(b: u32, g: u32) -> vec4<f32> {
@@ -271,10 +274,13 @@ fn iou(a: vec4<f32>, t: vec4<f32>) -> f32 {
   let b = wid.x + wid.y * nwg.x;
   if (b >= p.B) { return; }  // uniform per workgroup: the barriers below stay in uniform control flow
   let A = p.A; let G = p.G;
-  let rows = b * (A + G); let cols = rows + A;
+  let rows = b * (4u * A + G); let cols = rows + A; let list = cols + G; let rbv = list + A; let rbc = rbv + A;
+  if (li == 0u) { atomicStore(&count, 0u); }
   var live = 0u;
   for (var g = 0u; g < G; g++) { if (valid(b, g)) { live++; } }
-  // threshold pass: each anchor takes its best box (first maximum) when its IoU reaches the threshold
+  workgroupBarrier();
+  // threshold pass: each anchor takes its best box (first maximum) when their IoU reaches the
+  // threshold; anchors overlapping some box go on the list the greedy pass scans
   for (var a = li; a < A; a += ${WG}u) {
     flags[rows + a] = 0u;
     var best = -1.0; var bj = -1;
@@ -283,21 +289,37 @@ fn iou(a: vec4<f32>, t: vec4<f32>) -> f32 {
       if (valid(b, g)) { let v = iou(an, gt(b, g)); if (v > best || bj < 0) { best = v; bj = i32(g); } }
     }
     cls[b * A + a] = select(-1, bj, bj >= 0 && best >= p.thr);
+    if (best > 0.0) {
+      let t = atomicAdd(&count, 1u);
+      flags[list + t] = a; flags[rbv + t] = bitcast<u32>(best); flags[rbc + t] = u32(bj);
+    }
   }
   for (var g = li; g < G; g += ${WG}u) { flags[cols + g] = 0u; }
   storageBarrier();
   workgroupBarrier();
-  // greedy pass: one iteration per live box; discarded cells count as −1, as in d2l's matrix
+  let listed = atomicLoad(&count);
+  // greedy pass: one iteration per live box, the first maximum of the matrix whose discarded cells
+  // count as −1 (d2l's). Positive cells are all on listed rows, each of which keeps its best free
+  // box (recomputed only when that box is taken); once none is positive the answer is
+  // the first free anchor with the first free box (a zero), or cell (0, first live box) when every
+  // anchor is taken (all −1), which thread 0 finds in O(G) steps.
   for (var k = 0u; k < G; k++) {
     var best = -2.0; var bidx = 0xffffffffu;
     if (k < live) {
-      for (var c = li; c < A * G; c += ${WG}u) {
-        let a = c / G; let g = c % G;
-        if (valid(b, g)) {
-          var v = -1.0;
-          if (flags[rows + a] == 0u && flags[cols + g] == 0u) { v = iou(anc(a), gt(b, g)); }
-          if (v > best) { best = v; bidx = c; }
+      for (var t = li; t < listed; t += ${WG}u) {
+        let a = flags[list + t];
+        if (flags[rows + a] != 0u) { continue; }
+        var v = bitcast<f32>(flags[rbv + t]); var g = flags[rbc + t];
+        if (flags[cols + g] != 0u) {
+          // the row's best box was taken: its next best among the free boxes (first maximum)
+          v = -1.0; g = 0u; let an = anc(a);
+          for (var h = 0u; h < G; h++) {
+            if (valid(b, h) && flags[cols + h] == 0u) { let w = iou(an, gt(b, h)); if (w > v) { v = w; g = h; } }
+          }
+          flags[rbv + t] = bitcast<u32>(v); flags[rbc + t] = g;
         }
+        let c = a * G + g;
+        if (v > best || (v == best && c < bidx)) { best = v; bidx = c; }
       }
     }
     bv[li] = best; bi[li] = bidx;
@@ -309,8 +331,15 @@ fn iou(a: vec4<f32>, t: vec4<f32>) -> f32 {
       }
       workgroupBarrier();
     }
-    if (li == 0u && bi[0] != 0xffffffffu) {
-      let c = bi[0]; let a = c / G; let g = c % G;
+    if (li == 0u && k < live) {
+      var a = 0u; var g = 0u;
+      if (bv[0] > 0.0) {
+        a = bi[0] / G; g = bi[0] % G;
+      } else {
+        var fa = 0u; while (fa < A && flags[rows + fa] != 0u) { fa++; }
+        var fg = 0u; while (!valid(b, fg) || (fa < A && flags[cols + fg] != 0u)) { fg++; }
+        a = select(0u, fa, fa < A); g = fg;
+      }
       cls[b * A + a] = i32(g); flags[rows + a] = 1u; flags[cols + g] = 1u;
     }
     storageBarrier();

@@ -507,7 +507,7 @@ interface MatchAttrs {
 
 function runMatch(anchors: Tensor, targets: Tensor, B: number, G: number, stride: number, thr: number, eps: number, outs: Tensor[]): void {
   const A = anchors.size / 4;
-  const flags = empty([B * (A + G)], 'uint32', anchors.device);
+  const flags = empty([B * (4 * A + G)], 'uint32', anchors.device);
   const k = matchKernel(outs.length === 3);
   const [cls, ...rest] = outs.length === 3 ? [outs[2], outs[0], outs[1]] : outs;
   const buffers = [anchors.buffer, targets.buffer, flags.buffer, cls.buffer, ...rest.map((t) => t.buffer)];
