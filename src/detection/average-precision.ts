@@ -34,14 +34,15 @@ export function averagePrecisionAllPoint(recall: ArrayLike<number>, precision: A
  */
 export function averagePrecision11Point(recall: ArrayLike<number>, precision: ArrayLike<number>): number {
   const n = checkCurve('averagePrecision11Point', recall, precision);
-  let ap = 0;
+  let sum = 0;
   for (let k = 0; k <= 10; k++) {
     const t = k / 10;
     let best = 0;
     for (let i = 0; i < n; i++) if (recall[i] >= t && precision[i] > best) best = precision[i];
-    ap += best / 11;
+    sum += best;
   }
-  return ap;
+  // one division at the end: eleven 1/11 terms would add up to 1.0000000000000002
+  return sum / 11;
 }
 
 /**
@@ -53,9 +54,7 @@ export const COCO_RECALL_THRESHOLDS: readonly number[] = Object.freeze(Array.fro
 /**
  * COCO's IoU thresholds 0.5, 0.55, …, 0.95 (10), computed as numpy's `linspace` does in pycocotools.
  */
-export const COCO_IOU_THRESHOLDS: readonly number[] = Object.freeze(
-  Array.from({ length: 10 }, (_, i) => (i === 9 ? 0.95 : 0.5 + i * ((0.95 - 0.5) / 9))),
-);
+export const COCO_IOU_THRESHOLDS: readonly number[] = Object.freeze(Array.from({ length: 10 }, (_, i) => (i === 9 ? 0.95 : 0.5 + i * ((0.95 - 0.5) / 9))));
 
 /**
  * COCO's interpolated precision at each recall threshold (pycocotools' `accumulate`): the precision envelope

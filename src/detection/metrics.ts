@@ -137,8 +137,7 @@ export class DetectionEvaluator {
       throw new ArgumentError(fn, 'iouThreshold', `is ${iouThreshold}`, 'a number in (0, 1]');
     if (numClasses !== undefined && !(Number.isInteger(numClasses) && numClasses >= 0))
       throw new ArgumentError(fn, 'numClasses', `is ${numClasses}`, 'a non-negative integer');
-    if (!(Number.isInteger(maxDetections) && maxDetections >= 1))
-      throw new ArgumentError(fn, 'maxDetections', `is ${maxDetections}`, 'a positive integer');
+    if (!(Number.isInteger(maxDetections) && maxDetections >= 1)) throw new ArgumentError(fn, 'maxDetections', `is ${maxDetections}`, 'a positive integer');
     this.iouThreshold = iouThreshold;
     this.numClasses = numClasses;
     this.coco = coco;
@@ -161,8 +160,7 @@ export class DetectionEvaluator {
   ): void {
     const dets = Array.isArray(detections) ? detections : [detections as ImageDetections];
     const gts = Array.isArray(groundTruth) ? groundTruth : [groundTruth as CrowdGroundTruth];
-    if (dets.length !== gts.length)
-      throw new ArgumentError(FN_ADD, 'groundTruth', `has ${gts.length} images`, `one per image of detections (${dets.length})`);
+    if (dets.length !== gts.length) throw new ArgumentError(FN_ADD, 'groundTruth', `has ${gts.length} images`, `one per image of detections (${dets.length})`);
     const checked = dets.map((d, i) => checkImage(d, gts[i], this.store.length + i, this.numClasses));
     this.store.push(...checked);
   }
@@ -175,9 +173,10 @@ export class DetectionEvaluator {
   /** The metrics of every image added so far. */
   compute(): DetectionMetrics {
     const byClass = splitByClass(this.store);
-    const ids =
-      this.numClasses === undefined ? [...byClass.keys()].sort((a, b) => a - b) : Array.from({ length: this.numClasses }, (_, c) => c);
-    const cocoAll = new Map(ids.map((c) => [c, this.coco ? evaluateCocoClass(this.store, byClass.get(c) ?? [], this.maxDetections, COCO_AREAS.all) : undefined]));
+    const ids = this.numClasses === undefined ? [...byClass.keys()].sort((a, b) => a - b) : Array.from({ length: this.numClasses }, (_, c) => c);
+    const cocoAll = new Map(
+      ids.map((c) => [c, this.coco ? evaluateCocoClass(this.store, byClass.get(c) ?? [], this.maxDetections, COCO_AREAS.all) : undefined]),
+    );
     const perClass = ids.map((classId): ClassDetectionMetrics => {
       const voc = evaluateVocClass(this.store, byClass.get(classId) ?? [], this.iouThreshold);
       const coco = cocoAll.get(classId);
@@ -250,14 +249,18 @@ function checkImage(det: ImageDetections, gt: CrowdGroundTruth, image: number, n
   const n = det.labels.length;
   const g = gt.labels.length;
   const where = `image ${image}`;
-  if (det.scores.length !== n) throw new ArgumentError(FN_ADD, 'detections', `has ${det.scores.length} scores for ${n} labels in ${where}`, 'one score per label');
-  if (det.boxes.length !== 4 * n) throw new ArgumentError(FN_ADD, 'detections', `has ${det.boxes.length} box values for ${n} labels in ${where}`, `4 per label (${4 * n})`);
-  if (gt.boxes.length !== 4 * g) throw new ArgumentError(FN_ADD, 'groundTruth', `has ${gt.boxes.length} box values for ${g} labels in ${where}`, `4 per label (${4 * g})`);
+  if (det.scores.length !== n)
+    throw new ArgumentError(FN_ADD, 'detections', `has ${det.scores.length} scores for ${n} labels in ${where}`, 'one score per label');
+  if (det.boxes.length !== 4 * n)
+    throw new ArgumentError(FN_ADD, 'detections', `has ${det.boxes.length} box values for ${n} labels in ${where}`, `4 per label (${4 * n})`);
+  if (gt.boxes.length !== 4 * g)
+    throw new ArgumentError(FN_ADD, 'groundTruth', `has ${gt.boxes.length} box values for ${g} labels in ${where}`, `4 per label (${4 * g})`);
   for (const [name, flags] of [
     ['difficult', gt.difficult],
     ['iscrowd', gt.iscrowd],
   ] as const)
-    if (flags && flags.length !== g) throw new ArgumentError(FN_ADD, 'groundTruth', `has ${flags.length} ${name} flags for ${g} labels in ${where}`, 'one per label');
+    if (flags && flags.length !== g)
+      throw new ArgumentError(FN_ADD, 'groundTruth', `has ${flags.length} ${name} flags for ${g} labels in ${where}`, 'one per label');
   checkLabels('detections', det.labels, where, numClasses);
   checkLabels('groundTruth', gt.labels, where, numClasses);
   for (let i = 0; i < n; i++)
@@ -279,7 +282,12 @@ function checkLabels(arg: string, labels: Int32Array, where: string, numClasses:
   for (let i = 0; i < labels.length; i++) {
     const c = labels[i];
     if (c < 0 || (numClasses !== undefined && c >= numClasses))
-      throw new ArgumentError(FN_ADD, arg, `has class ${c} at ${i} in ${where}`, numClasses === undefined ? 'class ids ≥ 0' : `class ids in [0, ${numClasses})`);
+      throw new ArgumentError(
+        FN_ADD,
+        arg,
+        `has class ${c} at ${i} in ${where}`,
+        numClasses === undefined ? 'class ids ≥ 0' : `class ids in [0, ${numClasses})`,
+      );
   }
 }
 
