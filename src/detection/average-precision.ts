@@ -68,7 +68,7 @@ export function interpolatedPrecision101(
   recallThresholds: readonly number[] = COCO_RECALL_THRESHOLDS,
 ): Float64Array {
   const n = checkCurve('interpolatedPrecision101', recall, precision);
-  const envelope = Float64Array.from({ length: n }, (_, i) => precision[i]);
+  const envelope = Float64Array.from(precision);
   for (let i = n - 1; i > 0; i--) if (envelope[i] > envelope[i - 1]) envelope[i - 1] = envelope[i];
   const out = new Float64Array(recallThresholds.length);
   let at = 0;

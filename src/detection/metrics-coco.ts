@@ -57,7 +57,7 @@ export function evaluateCocoClass(
       .sort(byScoreThenPosition)
       .slice(0, maxDetections);
     const ious = dets.map((d) => gts.map((j) => overlap(im.detBoxes, d.index, im.gtBoxes, j, im.crowd[j] === 1)));
-    const rows: Ranked[] = dets.map((d) => ({ ...d, matched: new Uint8Array(T), ignored: new Uint8Array(T) }));
+    const rows: Ranked[] = dets.map((d) => ({ score: d.score, image: d.image, index: d.index, matched: new Uint8Array(T), ignored: new Uint8Array(T) }));
     for (let t = 0; t < T; t++) {
       const taken = new Uint8Array(gts.length);
       rows.forEach((row, d) => {
@@ -87,22 +87,24 @@ export function evaluateCocoClass(
   const apPerThreshold = new Float64Array(T).fill(Number.NaN);
   const recallPerThreshold = new Float64Array(T).fill(Number.NaN);
   if (positives === 0) return { positives, apPerThreshold, recallPerThreshold };
+  const n = ranked.length;
+  const recall = new Float64Array(n);
+  const precision = new Float64Array(n);
   for (let t = 0; t < T; t++) {
-    const recall: number[] = [];
-    const precision: number[] = [];
     let tp = 0;
-    let fp = 0;
-    for (const r of ranked) {
+    let k = 0;
+    for (let i = 0; i < n; i++) {
+      const r = ranked[i];
       if (r.ignored[t]) continue;
       if (r.matched[t]) tp++;
-      else fp++;
-      recall.push(tp / positives);
-      // pycocotools adds 2⁻⁵² to the denominator; tp + fp ≥ 1 here, so it only shaves an ulp off 1
-      precision.push(tp / (tp + fp));
+      recall[k] = tp / positives;
+      // pycocotools adds 2⁻⁵² to the denominator; tp + fp = k + 1 ≥ 1 here, so it would only shave an ulp off 1
+      precision[k] = tp / (k + 1);
+      k++;
     }
-    const q = interpolatedPrecision101(recall, precision);
+    const q = interpolatedPrecision101(recall.subarray(0, k), precision.subarray(0, k));
     apPerThreshold[t] = q.reduce((s, v) => s + v, 0) / q.length;
-    recallPerThreshold[t] = recall.length > 0 ? recall[recall.length - 1] : 0;
+    recallPerThreshold[t] = k > 0 ? recall[k - 1] : 0;
   }
   return { positives, apPerThreshold, recallPerThreshold };
 }
