@@ -138,6 +138,16 @@ describe('evaluateDetections: COCO, worked by hand', () => {
     expect(r.cocoApSmall).toBeNaN(); // areaRanges off
   });
 
+  it('a duplicate is a false positive in COCO too', () => {
+    // d1 and d2 on g1, d3 on g2: TP FP TP → the same curve as above at IoU .5: 253/303 (all TP would give 1)
+    const d = evaluateDetections(
+      [dets([0, 0.9, [0, 0, 100, 100]], [0, 0.8, [0, 0, 100, 100]], [0, 0.7, [200, 0, 300, 100]])],
+      [truth([0, [0, 0, 100, 100]], [0, [200, 0, 300, 100]])],
+    );
+    expect(d.cocoAp50).toBeCloseTo(253 / 303, 14);
+    expect(d.cocoAr).toBe(1);
+  });
+
   it('thresholds are numpy linspace values', () => {
     expect(COCO_IOU_THRESHOLDS.length).toBe(10);
     expect(COCO_IOU_THRESHOLDS[0]).toBe(0.5);
@@ -184,6 +194,15 @@ describe('where VOC and COCO match differently', () => {
     expect(r.cocoAp).toBe(1);
   });
 
+  it('COCO keeps a counted match over a better-overlapping ignored object; VOC takes the best overlap', () => {
+    // A [0,0,10,10] counts, B [0,0,10,9] is difficult; the detection [0,0,10,9] overlaps A by .9 and B by 1.
+    // COCO matches A (ignored objects are only tried when no counted one fits) at IoU thresholds up to .9:
+    // AP50 = AP75 = 1. VOC's best overlap is B: the detection is left out and A is never found: AP 0.
+    const r = evaluateDetections([dets([0, 0.9, [0, 0, 10, 9]])], [truth([0, [0, 0, 10, 10]], [0, [0, 0, 10, 9], 1])]);
+    expect([r.cocoAp50, r.cocoAp75]).toEqual([1, 1]);
+    expect(r.map).toBe(0);
+  });
+
   it('a crowd region absorbs several detections without false positives (COCO) and is difficult for VOC', () => {
     const g: CrowdGroundTruth = { ...truth([0, [0, 0, 100, 100]], [0, [200, 0, 210, 10]]), iscrowd: Uint8Array.from([1, 0]) };
     // three detections inside the crowd (intersection over their own area 1), then the hit
@@ -198,6 +217,16 @@ describe('where VOC and COCO match differently', () => {
 });
 
 describe('edge cases', () => {
+  it('equal scores rank by image, then by index in the image (a stable sort, as the references)', () => {
+    // one object, in image 1; a miss in image 0 and the hit in image 1, both scored .5
+    const d = [dets([0, 0.5, [50, 50, 60, 60]]), dets([0, 0.5, [0, 0, 10, 10]])];
+    const g = [truth(), truth([0, [0, 0, 10, 10]])];
+    const missFirst = evaluateDetections(d, g);
+    expect([missFirst.map, missFirst.cocoAp50]).toEqual([0.5, 0.5]);
+    const hitFirst = evaluateDetections([d[1], d[0]], [g[1], g[0]]);
+    expect([hitFirst.map, hitFirst.cocoAp50]).toEqual([1, 1]);
+  });
+
   it('no detections: AP 0 for every class with ground truth', () => {
     const r = evaluateDetections([dets(), dets()], [truth([0, [0, 0, 1, 1]]), truth([1, [0, 0, 1, 1]])]);
     expect([r.map, r.map11, r.cocoAp, r.cocoAp50, r.cocoAr]).toEqual([0, 0, 0, 0, 0]);
@@ -284,6 +313,12 @@ describe('average precision from a curve', () => {
     const short = interpolatedPrecision101([0.25], [1]);
     expect(short[25]).toBe(1);
     expect(short[26]).toBe(0);
+  });
+
+  it('all-point reads the envelope, not the precision at the recall step', () => {
+    // FP then two hits: the step to recall .5 has precision .5, but 2/3 is reached later at a higher recall
+    expect(averagePrecisionAllPoint([0, 0.5, 1], [0, 0.5, 2 / 3])).toBeCloseTo(2 / 3, 15);
+    expect(averagePrecision11Point([0, 0.5, 1], [0, 0.5, 2 / 3])).toBeCloseTo(2 / 3, 15);
   });
 
   it('rejects a decreasing recall', () => {
