@@ -13,6 +13,8 @@ import {
   COCO_RECALL_THRESHOLDS,
 } from '../../src/detection/average-precision';
 import type { ImageDetections, ImageGroundTruth } from '../../src/detection/types';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 
 type Box = [number, number, number, number];
 
@@ -203,6 +205,28 @@ describe('where VOC and COCO match differently', () => {
     expect(r.map).toBe(0);
   });
 
+  it('COCO matches the highest IoU among the free objects, not the first above the threshold', () => {
+    // A [0,0,10,10] then B [0,0,10,6]; d1 .9 [0,0,10,7] overlaps A by .7 and B by 6/7 ≈ .857, d2 .8 [0,0,10,10]
+    // overlaps A by 1. d1 takes B up to IoU threshold .85 and d2 takes A: AP 1 at 8 thresholds; at .9 and .95
+    // d1 misses: FP then TP → precision .5 up to recall .5: 51·.5/101. (Taking the first object above the
+    // threshold, d1 would take A from .5 to .7, and d2 would miss from .65 on.)
+    // The objects' order does not matter (neither the first nor the last object above the threshold is taken).
+    const d = [dets([0, 0.9, [0, 0, 10, 7]], [0, 0.8, [0, 0, 10, 10]])];
+    for (const g of [truth([0, [0, 0, 10, 10]], [0, [0, 0, 10, 6]]), truth([0, [0, 0, 10, 6]], [0, [0, 0, 10, 10]])]) {
+      const r = evaluateDetections(d, [g]);
+      expect(r.cocoAp).toBeCloseTo((8 + 51 / 101) / 10, 14);
+      expect(r.map).toBe(1);
+    }
+  });
+
+  it('of equal overlaps VOC takes the first object (the devkit keeps ov > ovmax), even a difficult one', () => {
+    // A (difficult) and B share a box: the detection's best is A, so it is left out and B is never found
+    const r = evaluateDetections([dets([0, 0.9, [0, 0, 10, 10]])], [truth([0, [0, 0, 10, 10], 1], [0, [0, 0, 10, 10]])]);
+    expect(r.map).toBe(0);
+    // COCO tries the counted B first
+    expect(r.cocoAp).toBe(1);
+  });
+
   it('a crowd region absorbs several detections without false positives (COCO) and is difficult for VOC', () => {
     const g: CrowdGroundTruth = { ...truth([0, [0, 0, 100, 100]], [0, [200, 0, 210, 10]]), iscrowd: Uint8Array.from([1, 0]) };
     // three detections inside the crowd (intersection over their own area 1), then the hit
@@ -323,6 +347,51 @@ describe('average precision from a curve', () => {
 
   it('rejects a decreasing recall', () => {
     expect(() => averagePrecisionAllPoint([0.5, 0.2], [1, 1])).toThrow(/averagePrecisionAllPoint: recall\[1\] = 0.2 after 0.5/);
+  });
+});
+
+describe('random cases from an independent transcription of pycocotools and the VOC devkit', () => {
+  interface FixtureImage {
+    gb: Box[];
+    gl: number[];
+    diff: number[];
+    crowd: number[];
+    db: Box[];
+    dl: number[];
+    ds: number[];
+  }
+  interface FixtureCase {
+    C: number;
+    thr: number;
+    maxDet: number;
+    images: FixtureImage[];
+    expected: ({ ap: number; ap11: number; cocoAp: number; ap50: number; ap75: number; ar: number } | null)[];
+  }
+  // see test/fixtures/detection-metrics/README.md
+  const cases: FixtureCase[] = JSON.parse(readFileSync(join(import.meta.dirname, '../fixtures/detection-metrics/random-cases.json'), 'utf8'));
+
+  it.each(cases.map((c, k) => [k, c] as const))('case %i', (_, c) => {
+    const r = evaluateDetections(
+      c.images.map((im) => ({ boxes: Float32Array.from(im.db.flat()), labels: Int32Array.from(im.dl), scores: Float32Array.from(im.ds) })),
+      c.images.map((im) => ({
+        boxes: Float32Array.from(im.gb.flat()),
+        labels: Int32Array.from(im.gl),
+        difficult: Uint8Array.from(im.diff),
+        iscrowd: Uint8Array.from(im.crowd),
+      })),
+      { iouThreshold: c.thr, maxDetections: c.maxDet, numClasses: c.C },
+    );
+    const got = r.perClass.map((p) => (p.groundTruth === 0 ? null : [p.ap, p.ap11, p.cocoAp, p.cocoAp50, p.cocoAp75]));
+    const want = c.expected.map((e) => (e === null ? null : [e.ap, e.ap11, e.cocoAp, e.ap50, e.ap75]));
+    expect(got.length).toBe(want.length);
+    got.forEach((g, k) => {
+      const w = want[k];
+      if (g === null || w === null) expect(g).toEqual(w);
+      else g.forEach((v, i) => expect(v).toBeCloseTo(w[i], 12));
+    });
+    const ars = c.expected.flatMap((e) => (e === null ? [] : [e.ar]));
+    if (ars.length > 0) expect(r.cocoAr).toBeCloseTo(ars.reduce((s, v) => s + v, 0) / ars.length, 12);
+    else expect(r.cocoAr).toBeNaN();
   });
 });
 
