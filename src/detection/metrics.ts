@@ -281,12 +281,12 @@ function checkImage(det: ImageDetections, gt: CrowdGroundTruth, image: number, n
 function checkLabels(arg: string, labels: Int32Array, where: string, numClasses: number | undefined): void {
   for (let i = 0; i < labels.length; i++) {
     const c = labels[i];
-    if (c < 0 || (numClasses !== undefined && c >= numClasses))
+    if (!Number.isInteger(c) || c < 0 || (numClasses !== undefined && c >= numClasses))
       throw new ArgumentError(
         FN_ADD,
         arg,
         `has class ${c} at ${i} in ${where}`,
-        numClasses === undefined ? 'class ids ≥ 0' : `class ids in [0, ${numClasses})`,
+        numClasses === undefined ? 'integer class ids ≥ 0' : `integer class ids in [0, ${numClasses})`,
       );
   }
 }
