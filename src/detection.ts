@@ -29,4 +29,19 @@ export { assignAnchorToBbox, multiboxTarget, type MultiboxTargetOptions } from '
 // non-maximum suppression and multibox detection (src/detection/nms.ts, …)
 // data: synthetic set, batching, augmentation (src/detection/synthetic.ts, …)
 // metrics (src/detection/metrics.ts)
+export {
+  evaluateDetections,
+  DetectionEvaluator,
+  type DetectionEvaluationOptions,
+  type DetectionMetrics,
+  type ClassDetectionMetrics,
+  type CrowdGroundTruth,
+} from './detection/metrics';
+export {
+  averagePrecisionAllPoint,
+  averagePrecision11Point,
+  interpolatedPrecision101,
+  COCO_IOU_THRESHOLDS,
+  COCO_RECALL_THRESHOLDS,
+} from './detection/average-precision';
 // TinySSD and its loss (src/models/tiny-ssd.ts, src/detection/ssd.ts)
