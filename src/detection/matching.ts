@@ -41,6 +41,19 @@ export interface MultiboxTargetOptions {
  * different numbers of objects). Returns [bboxOffset (B, A·4) float32 (d2l's offset_boxes of the
  * assigned box, 0 for background), bboxMask (B, A·4) float32 (1 where an anchor has a box),
  * classLabels (B, A) int32 (class + 1, 0 = background)].
+ *
+ * @example
+ * ```ts
+ * import { init, tensor } from '@webgrad/core/node';
+ * import { multiboxTarget } from '@webgrad/core/detection';
+ * await init();
+ * // d2l's anchors chapter: two labelled objects (a dog, class 0; a cat, class 1) and five anchors
+ * const groundTruth = tensor([[[0, 0.1, 0.08, 0.52, 0.92], [1, 0.55, 0.2, 0.9, 0.88]]]);
+ * const anchors = tensor([[[0, 0.1, 0.2, 0.3], [0.15, 0.2, 0.4, 0.4], [0.63, 0.05, 0.88, 0.98], [0.66, 0.45, 0.8, 0.8], [0.57, 0.3, 0.92, 0.9]]]);
+ * const [offsets, mask, classes] = multiboxTarget(anchors, groundTruth);
+ * console.log(Array.from(await classes.data())); // [0, 1, 2, 0, 2], as the book prints
+ * console.log(offsets.shape, mask.shape); // [1, 20] [1, 20]
+ * ```
  */
 export function multiboxTarget(anchors: Tensor, targets: Tensor, options: MultiboxTargetOptions = {}): [Tensor, Tensor, Tensor] {
   const fn = 'multiboxTarget';

@@ -285,6 +285,17 @@ const boxIouOp = defineOp({
 /**
  * Pairwise IoU (N, M) of corner boxes (N, 4) and (M, 4), intersection over union, as
  * torchvision.ops.box_iou and d2l's box_iou: one fused kernel, differentiable in both inputs.
+ *
+ * @example
+ * ```ts
+ * import { init, tensor } from '@webgrad/core/node';
+ * import { boxIou, generalizedBoxIou } from '@webgrad/core/detection';
+ * await init();
+ * const a = tensor([[0, 0, 2, 2]]);
+ * const b = tensor([[1, 1, 3, 3], [0, 0, 2, 2], [5, 5, 6, 6]]);
+ * console.log(Array.from(await boxIou(a, b).data())); // [1/7, 1, 0]
+ * console.log(Array.from(await generalizedBoxIou(a, b).data())); // [1/7 − 2/9, 1, −31/36]
+ * ```
  */
 export function boxIou(boxes1: Tensor, boxes2: Tensor): Tensor {
   checkBoxes('boxIou', 'boxes1', boxes1, 2);
