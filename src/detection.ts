@@ -14,6 +14,8 @@ export {
   boxCenterToCorner,
   boxArea,
   clipBoxesToImage,
+  boxesToPixels,
+  boxesToNormalized,
   removeSmallBoxes,
   boxIou,
   generalizedBoxIou,

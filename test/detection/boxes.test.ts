@@ -5,7 +5,7 @@
  */
 import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
-import { tensor, zeros, valueAndGrad, sum, ArgumentError, type Tensor } from '../../src/node';
+import { tensor, zeros, valueAndGrad, sum, memory, ArgumentError, type Tensor } from '../../src/node';
 import {
   boxArea,
   boxCenterToCorner,
@@ -13,6 +13,8 @@ import {
   boxCornerToCenter,
   boxIou,
   boxIouLoss,
+  boxesToNormalized,
+  boxesToPixels,
   clipBoxesToImage,
   generalizedBoxIou,
   generalizedBoxIouLoss,
@@ -79,6 +81,8 @@ describe('box ops: hand-computed values', () => {
     closeTo(await vals(boxConvert(tensor([[1, 2, 4, 6]]), 'xywh', 'cxcywh')), [3, 5, 4, 6]);
     closeTo(await vals(boxArea(tensor([[0, 0, 2, 3], ...A]))), [6, 4, 1]);
     closeTo(await vals(clipBoxesToImage(tensor([[-1, 2, 10, 20]]), [15, 8])), [0, 2, 8, 15]);
+    closeTo(await vals(boxesToPixels(tensor([[0.1, 0.5, 1, 0.25]]), [200, 100])), [10, 100, 100, 50], 1e-5);
+    closeTo(await vals(boxesToNormalized(tensor([[10, 100, 100, 50]]), [200, 100])), [0.1, 0.5, 1, 0.25]);
     const keep = await removeSmallBoxes(
       tensor([
         [0, 0, 1, 1],
@@ -101,11 +105,37 @@ describe('box ops: hand-computed values', () => {
     expect(() => generalizedBoxIouLoss(tensor(A), tensor(B), { eps: 1e-7, beta: 1 } as never)).toThrow(ArgumentError);
     expect(() => clipBoxesToImage(tensor(A), [4] as never)).toThrow(/clipBoxesToImage: argument 'size'/);
     expect(() => boxArea(tensor([1, 2, 3]))).toThrow(/boxArea: argument 'boxes'/);
+    expect(() => boxesToPixels(tensor(A), [0, 100])).toThrow(
+      /boxesToPixels: argument 'size' is \[0,100\]; expected an \[height, width\] pair of finite positive numbers/,
+    );
   });
 });
 
 const coord = fc.integer({ min: 0, max: 1 << 16 }).map((k) => k / (1 << 12));
 const cornerBox = fc.tuple(coord, coord, coord, coord).map(([a, b, c, d]) => [Math.min(a, c), Math.min(b, d), Math.max(a, c) + 0.01, Math.max(b, d) + 0.01]);
+
+describe('box ops: memory', () => {
+  it('a GIoU-loss gradient step frees everything but its results', async () => {
+    const target = tensor(B);
+    const x = tensor(A);
+    const step = valueAndGrad((b: Tensor) => generalizedBoxIouLoss(b, target, { reduction: 'mean' }));
+    const first = step(x);
+    await first[0].data();
+    first[0].dispose();
+    (first[1] as Tensor).dispose();
+    const before = memory();
+    for (let k = 0; k < 3; k++) {
+      const [v, g] = step(x);
+      await v.data();
+      v.dispose();
+      (g as Tensor).dispose();
+    }
+    expect(memory().liveTensors).toBe(before.liveTensors);
+    expect(memory().liveBytes).toBe(before.liveBytes);
+    x.dispose();
+    target.dispose();
+  });
+});
 
 describe('box ops: properties', () => {
   it('IoU is symmetric, in [0, 1], 1 on the diagonal; GIoU ≤ IoU and in [−1, 1]', async () => {

@@ -210,9 +210,36 @@ const clipOp = defineComposite({
  */
 export function clipBoxesToImage(boxes: Tensor, size: readonly [number, number]): Tensor {
   checkBoxes('clipBoxesToImage', 'boxes', boxes);
-  if (!Array.isArray(size) || size.length !== 2 || !size.every((s) => Number.isFinite(s) && s >= 0))
-    throw new ArgumentError('clipBoxesToImage', 'size', `is ${JSON.stringify(size)}`, 'an [height, width] pair of finite non-negative numbers');
-  return clipOp.call1([boxes], { size: [size[0], size[1]] });
+  return clipOp.call1([boxes], { size: checkSize('clipBoxesToImage', size, false) });
+}
+
+const scaleOp = defineComposite({
+  name: 'scaleBoxes',
+  inputs: { x: 'tensor' },
+  dtypes: ['float32'],
+  shape: sameAsBoxes,
+  impl: ({ x }, { sx, sy }: { sx: number; sy: number }) => mul(x, tensor(Float32Array.of(sx, sy, sx, sy), { device: x.device })),
+  reference: ({ x }, { sx, sy }) => ({ shape: [...x.shape], dtype: 'float32', data: x.data.map((v, i) => v * (i % 2 === 0 ? sx : sy)) }),
+});
+
+function checkSize(fn: string, size: unknown, positive: boolean): [number, number] {
+  if (!Array.isArray(size) || size.length !== 2 || !size.every((s) => typeof s === 'number' && Number.isFinite(s) && (positive ? s > 0 : s >= 0)))
+    throw new ArgumentError(fn, 'size', `is ${JSON.stringify(size)}`, `an [height, width] pair of finite ${positive ? 'positive' : 'non-negative'} numbers`);
+  return [size[0], size[1]];
+}
+
+/** Normalised corner boxes (…, 4) in [0, 1] to pixels of an image of `size` = [height, width]: x·width, y·height. Differentiable. */
+export function boxesToPixels(boxes: Tensor, size: readonly [number, number]): Tensor {
+  checkBoxes('boxesToPixels', 'boxes', boxes);
+  const [h, w] = checkSize('boxesToPixels', size, true);
+  return scaleOp.call1([boxes], { sx: w, sy: h });
+}
+
+/** Pixel corner boxes (…, 4) of an image of `size` = [height, width] to normalised ones: x/width, y/height. Differentiable. */
+export function boxesToNormalized(boxes: Tensor, size: readonly [number, number]): Tensor {
+  checkBoxes('boxesToNormalized', 'boxes', boxes);
+  const [h, w] = checkSize('boxesToNormalized', size, true);
+  return scaleOp.call1([boxes], { sx: 1 / w, sy: 1 / h });
 }
 
 /**

@@ -59,6 +59,10 @@ const clipCase = fc
     ),
   );
 
+const scaleCase = fc
+  .record({ sx: fc.constantFrom(728, 0.5, 1 / 561), sy: fc.constantFrom(561, 2, 1 / 728), s: shape({ minRank: 0, maxRank: 2, maxDim: 4 }) })
+  .chain(({ sx, sy, s }) => refTensor([...s, 4]).map((x): OpCase => ({ inputs: [x], attrs: { sx, sy } })));
+
 const iouAttrs = fc.record({ giou: fc.boolean(), pairwise: fc.boolean(), eps: fc.constantFrom(0, 1e-7) });
 
 const iouCase = fc
@@ -146,6 +150,7 @@ export const boxesCases: CaseTable = {
   boxConvertTranspose: { arb: convertCase, runs: 10, gradRuns: 5 },
   boxArea: { arb: areaCase, runs: 10, gradRuns: 6 },
   clipBoxesToImage: { arb: clipCase, runs: 10, gradRuns: 6 },
+  scaleBoxes: { arb: scaleCase, runs: 10, gradRuns: 6 },
   boxIou: { arb: iouCase, runs: 25, gradRuns: 15, tol: { rtol: 2e-4, atol: 1e-5 }, gradTol: 2e-3 },
   boxIouBackward: { arb: iouBackwardCase, grad: false, runs: 20, tol: { rtol: 1e-3, atol: 1e-4 } },
   boxIouLoss: { arb: lossCase, runs: 20, gradRuns: 10, gradTol: 2e-3 },
