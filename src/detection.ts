@@ -10,5 +10,13 @@ export type { DetectionSample, DetectionBatch, ImageDetections, ImageGroundTruth
 // boxes, anchors, matching (src/tensor/ops/boxes.ts, src/detection/anchors.ts, …)
 // non-maximum suppression and multibox detection (src/detection/nms.ts, …)
 // data: synthetic set, batching, augmentation (src/detection/synthetic.ts, …)
+export {
+  SYNTHETIC_DETECTION_CLASSES,
+  syntheticDetectionSample,
+  syntheticDetectionDataset,
+  type SyntheticDetectionOptions,
+  type SyntheticDetectionDatasetOptions,
+} from './detection/synthetic';
+export { detectionBatch, checkDetectionSample, type DetectionDataset, type DetectionBatchOptions } from './detection/batch';
 // metrics (src/detection/metrics.ts)
 // TinySSD and its loss (src/models/tiny-ssd.ts, src/detection/ssd.ts)
