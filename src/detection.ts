@@ -17,6 +17,13 @@ export {
   type SyntheticDetectionOptions,
   type SyntheticDetectionDatasetOptions,
 } from './detection/synthetic';
+export {
+  augmentDetection,
+  detectionTargets,
+  sampleDetectionWindows,
+  windowsToAffine,
+  type DetectionAugmentOptions,
+} from './detection/augment';
 export { detectionBatch, checkDetectionSample, type DetectionDataset, type DetectionBatchOptions } from './detection/batch';
 // metrics (src/detection/metrics.ts)
 // TinySSD and its loss (src/models/tiny-ssd.ts, src/detection/ssd.ts)

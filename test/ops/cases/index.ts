@@ -3,6 +3,7 @@ import type { CaseTable } from '../../helpers/cases';
 import { augmentCases } from './augment';
 import { convCases } from './conv';
 import { creationCases } from './creation';
+import { detectionAugmentCases } from './detection-augment';
 import { elementwiseCases } from './elementwise';
 import { layoutCases } from './layout';
 import { lossCases } from './losses';
@@ -16,6 +17,7 @@ const TABLES: CaseTable[] = [
   augmentCases,
   convCases,
   creationCases,
+  detectionAugmentCases,
   elementwiseCases,
   layoutCases,
   lossCases,
