@@ -25,5 +25,6 @@ export {
   type DetectionAugmentOptions,
 } from './detection/augment';
 export { detectionBatch, checkDetectionSample, type DetectionDataset, type DetectionBatchOptions } from './detection/batch';
+export { detectionLoader, type DetectionLoader, type DetectionLoaderOptions, type IndexedDetectionBatch } from './detection/loader';
 // metrics (src/detection/metrics.ts)
 // TinySSD and its loss (src/models/tiny-ssd.ts, src/detection/ssd.ts)

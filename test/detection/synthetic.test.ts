@@ -1,7 +1,8 @@
 /** The synthetic detection set (determinism, box exactness, sizes, overlap, speed) and detectionBatch's padded layout. */
 import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
-import { SYNTHETIC_DETECTION_CLASSES, syntheticDetectionSample, syntheticDetectionDataset, detectionBatch } from '../../src/detection';
+import { SYNTHETIC_DETECTION_CLASSES, syntheticDetectionSample, syntheticDetectionDataset, detectionBatch, detectionLoader } from '../../src/detection';
+import { random } from '../../src/node';
 import type { DetectionSample } from '../../src/detection';
 
 const boxesOf = (s: DetectionSample) => Array.from({ length: s.labels.length }, (_, k) => Array.from(s.boxes.subarray(4 * k, 4 * k + 4)));
@@ -248,5 +249,36 @@ describe('detectionBatch', () => {
     expect(() => detectionBatch([{ ...one, boxes: new Float32Array(3) }])).toThrow("argument 'samples[0].boxes' has 3 values");
     expect(() => detectionBatch([{ ...one, labels: Int32Array.from([-2]) }])).toThrow("argument 'samples[0].labels[0]' is -2");
     expect(() => detectionBatch([{ ...one, boxes: Float32Array.from([0.5, 0, 0.2, 1]) }])).toThrow("argument 'samples[0].boxes[0]'");
+  });
+});
+
+describe('detectionLoader', () => {
+  it('shuffles per epoch with the key, covers every sample once, pads to maxObjects and resumes by (epoch, batch)', async () => {
+    const ds = syntheticDetectionDataset({ length: 10, size: 16 });
+    const data = detectionLoader(ds, { batchSize: 4, shuffle: true, key: random.key(5), maxObjects: 4 });
+    expect(data.numBatches).toBe(3);
+    const seen: number[] = [];
+    for await (const b of data.epoch(1)) {
+      expect(b.images.shape).toEqual([b.indices.length, 3, 16, 16]);
+      expect(b.targets.shape).toEqual([b.indices.length, 4, 5]);
+      const t = await b.targets.data();
+      const first = ds.get(b.indices[0]) as DetectionSample;
+      expect(t[0]).toBe(first.labels[0]);
+      seen.push(...b.indices);
+      b.images.dispose();
+      b.targets.dispose();
+    }
+    expect([...seen].sort((a, b) => a - b)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    expect(Array.from(data.batchIndices(1, 0))).toEqual(seen.slice(0, 4));
+    expect(Array.from(data.batchIndices(2, 0))).not.toEqual(seen.slice(0, 4));
+    const again = await data.batch(1, 2);
+    expect(Array.from(again.indices)).toEqual(seen.slice(8));
+    again.images.dispose();
+    again.targets.dispose();
+    const dropped = detectionLoader(ds, { batchSize: 4, dropLast: true });
+    expect(dropped.numBatches).toBe(2);
+    expect(Array.from(dropped.batchIndices(0, 1))).toEqual([4, 5, 6, 7]);
+    expect(() => detectionLoader(ds, { batchSize: 4, shuffle: true })).toThrow("detectionLoader: argument 'key'");
+    expect(() => dropped.batchIndices(0, 2)).toThrow("argument 'batch' is 2");
   });
 });
