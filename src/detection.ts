@@ -27,4 +27,19 @@ export {
 export { detectionBatch, checkDetectionSample, type DetectionDataset, type DetectionBatchOptions } from './detection/batch';
 export { detectionLoader, type DetectionLoader, type DetectionLoaderOptions, type IndexedDetectionBatch } from './detection/loader';
 // metrics (src/detection/metrics.ts)
+export {
+  evaluateDetections,
+  DetectionEvaluator,
+  type DetectionEvaluationOptions,
+  type DetectionMetrics,
+  type ClassDetectionMetrics,
+  type CrowdGroundTruth,
+} from './detection/metrics';
+export {
+  averagePrecisionAllPoint,
+  averagePrecision11Point,
+  interpolatedPrecision101,
+  COCO_IOU_THRESHOLDS,
+  COCO_RECALL_THRESHOLDS,
+} from './detection/average-precision';
 // TinySSD and its loss (src/models/tiny-ssd.ts, src/detection/ssd.ts)
