@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PNG } from 'pngjs';
 import { bananaDataset, cocoDataset, parseCocoDetection, parseBananaCsv, DetectionDataError, getMaxImagePixels, setMaxImagePixels } from '../../src/node';
-import { detectionBatch, type DetectionSample } from '../../src/detection';
+import { detectionBatch, evaluateDetections, type DetectionSample } from '../../src/detection';
 
 let dir: string;
 
@@ -177,6 +177,22 @@ describe('cocoDataset', () => {
     expect(Array.from(b.labels)).toEqual([2]);
     expect(box(b, 0)).toEqual([0, 0, 1, 1]);
     expect((ds.get(2) as DetectionSample).labels.length).toBe(0);
+    // the ground truth for the metrics keeps the crowd box, flagged (and still leaves out the empty one)
+    const gt = ds.groundTruth(0);
+    expect(Array.from(gt.labels)).toEqual([1, 0, 0]);
+    expect(Array.from(gt.iscrowd!)).toEqual([0, 1, 0]);
+    expect(Array.from(gt.boxes.subarray(4, 8))).toEqual([0, 0, 1, 1]);
+    expect(Array.from(gt.boxes.subarray(0, 4))).toEqual(f32([2 / 20, 1 / 10, 12 / 20, 5 / 10]));
+    expect(ds.groundTruth(1).labels.length).toBe(1);
+    expect(Array.from(ds.groundTruth(0, { pixels: true }).boxes.subarray(0, 8))).toEqual([2, 1, 12, 5, 0, 0, 20, 10]);
+    // the samples' own boxes as detections score a perfect COCO AP against it (the crowd box is neither hit nor miss)
+    const gts = [0, 1, 2].map((i) => ds.groundTruth(i));
+    const dets = [0, 1, 2].map((i) => {
+      const s = ds.get(i) as DetectionSample;
+      return { boxes: s.boxes, labels: s.labels, scores: new Float32Array(s.labels.length).fill(1) };
+    });
+    expect(evaluateDetections(dets, gts).cocoAp).toBeCloseTo(1, 10);
+    expect(() => ds.groundTruth(3)).toThrow("cocoDataset: argument 'index' is 3");
     // options: keep crowd boxes, leave out empty images, resize
     const kept = cocoDataset(file, images, { crowd: 'keep', skipEmpty: true, size: [8, 8] });
     expect(kept.length).toBe(2);

@@ -6,11 +6,14 @@
  * (iscrowd 1: one box over a group, which COCO's evaluation treats as an ignore region) are left
  * out by default, as torchvision's detection references do for training; `crowd: 'keep'` keeps them
  * as ordinary boxes. Boxes with zero width or height are left out (torchvision drops them too).
+ * `groundTruth(i)` gives an image's annotations for the metrics, crowd regions flagged as COCO's
+ * evaluation wants them.
  */
 import { existsSync } from 'node:fs';
 import { isAbsolute, join, normalize, sep } from 'node:path';
 import { ArgumentError } from '../../base/shape';
 import type { DetectionDataset } from '../batch';
+import type { CrowdGroundTruth } from '../metrics';
 import type { DetectionSample } from '../types';
 import { DetectionDataError, type PixelObject, checkSize, loadDetectionSample, readTextCapped } from './common';
 
@@ -38,8 +41,10 @@ export interface CocoImage {
   width: number;
   /** Height in pixels, as the file says. */
   height: number;
-  /** Its objects: pixel corners, contiguous class id and the annotation each came from. */
+  /** Its objects for training: pixel corners, contiguous class id and the annotation each came from (crowd ones only with crowd: 'keep'). */
   objects: PixelObject[];
+  /** Every annotation with a non-empty box, crowd ones included and flagged: the ground truth for evaluation. */
+  annotations: PixelObject[];
 }
 
 /** A parsed COCO detection file. */
@@ -89,7 +94,7 @@ export function parseCocoDetection(json: unknown, what: string, options: CocoDat
     if (im.file_name === '' || isAbsolute(im.file_name) || name === '..' || name.startsWith(`..${sep}`))
       throw new DetectionDataError(where, `file_name '${im.file_name}' is not a path inside the image folder`);
     if (byId.has(im.id)) throw new DetectionDataError(where, `repeats image id ${im.id}`);
-    const entry: CocoImage = { id: im.id, fileName: im.file_name, width, height, objects: [] };
+    const entry: CocoImage = { id: im.id, fileName: im.file_name, width, height, objects: [], annotations: [] };
     images.push(entry);
     byId.set(im.id, entry);
   });
@@ -111,15 +116,17 @@ export function parseCocoDetection(json: unknown, what: string, options: CocoDat
     if (w < 0 || h < 0) throw new DetectionDataError(where, `bbox [${b.join(', ')}] has a negative width or height`);
     if (x < -tolerance || y < -tolerance || x + w > image.width + tolerance || y + h > image.height + tolerance)
       throw new DetectionDataError(where, `box [${x}, ${y}, ${x + w}, ${y + h}] lies outside the ${image.width}×${image.height} image ${image.fileName}`);
-    if (crowd === 1 && crowdMode === 'skip') {
-      skipped.crowd++;
-      return;
-    }
     if (w === 0 || h === 0) {
       skipped.empty++;
       return;
     }
-    image.objects.push({ x1: x, y1: y, x2: x + w, y2: y + h, label, where });
+    const object: PixelObject = { x1: x, y1: y, x2: x + w, y2: y + h, label, where, crowd: crowd === 1 };
+    image.annotations.push(object);
+    if (crowd === 1 && crowdMode === 'skip') {
+      skipped.crowd++;
+      return;
+    }
+    image.objects.push(object);
   });
   return {
     images: options.skipEmpty ? images.filter((im) => im.objects.length > 0) : images,
@@ -141,6 +148,13 @@ export interface CocoDataset extends DetectionDataset {
   readonly files: readonly string[];
   /** Annotations left out: crowd ones (unless kept) and boxes with zero width or height. */
   readonly skipped: { readonly crowd: number; readonly empty: number };
+  /**
+   * Image i's ground truth for the metrics, without decoding the image: every annotation with a
+   * non-empty box (crowd ones too, flagged in `iscrowd`, as COCO's evaluation wants them), boxes
+   * normalised by the file's width and height like the samples' (clamped to [0, 1]), or in the
+   * file's pixels with `pixels: true` (COCO's small/medium/large areas are in pixels).
+   */
+  groundTruth(i: number, options?: { pixels?: boolean }): CrowdGroundTruth;
 }
 
 /**
@@ -170,6 +184,9 @@ export function cocoDataset(annotationFile: string, imageDir: string, options: C
   files.forEach((f, i) => {
     if (!existsSync(f)) throw new DetectionDataError(`${annotationFile} image id ${coco.images[i].id}`, `image ${f} does not exist`);
   });
+  const checkIndex = (i: number) => {
+    if (!Number.isInteger(i) || i < 0 || i >= files.length) throw new ArgumentError(fn, 'index', `is ${i}`, `an integer in [0, ${files.length})`);
+  };
   return {
     length: coco.images.length,
     classNames: coco.classNames,
@@ -177,8 +194,24 @@ export function cocoDataset(annotationFile: string, imageDir: string, options: C
     imageIds: coco.images.map((im) => im.id),
     files,
     skipped: coco.skipped,
+    groundTruth(i: number, options: { pixels?: boolean } = {}): CrowdGroundTruth {
+      checkIndex(i);
+      const im = coco.images[i];
+      const [sx, sy] = options.pixels ? [im.width, im.height] : [1, 1];
+      const n = im.annotations.length;
+      const boxes = new Float32Array(4 * n),
+        labels = new Int32Array(n),
+        iscrowd = new Uint8Array(n);
+      const clamp = (v: number) => Math.min(1, Math.max(0, v));
+      im.annotations.forEach((o, k) => {
+        boxes.set([sx * clamp(o.x1 / im.width), sy * clamp(o.y1 / im.height), sx * clamp(o.x2 / im.width), sy * clamp(o.y2 / im.height)], 4 * k);
+        labels[k] = o.label;
+        iscrowd[k] = o.crowd ? 1 : 0;
+      });
+      return { boxes, labels, iscrowd };
+    },
     get(i: number): DetectionSample {
-      if (!Number.isInteger(i) || i < 0 || i >= files.length) throw new ArgumentError(fn, 'index', `is ${i}`, `an integer in [0, ${files.length})`);
+      checkIndex(i);
       const im = coco.images[i];
       return loadDetectionSample(files[i], im.objects, size, tolerance, { width: im.width, height: im.height, where: `${annotationFile} image id ${im.id}` });
     },

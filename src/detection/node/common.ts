@@ -51,6 +51,8 @@ export interface PixelObject {
   label: number;
   /** e.g. "label.csv line 17" or "annotation id 42". */
   where: string;
+  /** COCO's iscrowd flag, when the source has one. */
+  crowd?: boolean;
 }
 
 /**
