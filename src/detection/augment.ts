@@ -1,6 +1,6 @@
 /**
  * Detection-aware augmentation on the GPU, with explicit keys: a random crop (a window of random
- * area and aspect ratio, as SSD samples its patches), a random horizontal flip and a resize, applied
+ * area and aspect ratio, like SSD's patches), a random horizontal flip and a resize, applied
  * to the images and, consistently, to the boxes of a {@link DetectionBatch}.
  *
  * The window and the flip of sample i come from foldIn(key, i) on the host (a few numbers); the
@@ -99,7 +99,10 @@ export interface DetectionAugmentOptions {
   size?: number | readonly [number, number];
   /** Probability of a random crop; default 0 (the window is the whole image). */
   crop?: number;
-  /** Range of the crop's area as a fraction of the image; default [0.3, 1] (SSD's). */
+  /**
+   * Range of the crop's area as a fraction of the image's; default [0.3, 1]. (SSD draws a side
+   * scale in [0.3, 1] instead, so its areas go down to 0.09: give [0.09, 1] for as small crops.)
+   */
   scale?: readonly [number, number];
   /** Range of the crop's aspect ratio (width / height); default [0.5, 2] (SSD's). */
   ratio?: readonly [number, number];
