@@ -21,14 +21,14 @@
  * treats as background).
  */
 import { ArgumentError, fmtShape } from '../base/shape';
-import { type Key, checkKey, foldIn } from '../base/random';
+import { type Key, checkKey, foldIn, split } from '../base/random';
 import { grid } from '../kernels/webgpu/device';
 import { DETECTION_AUGMENT_WG, detectionTargetsKernel, detectionTargetsLayout } from '../kernels/wgsl/detection-augment';
 import { affineResample, checkBatch, size2 } from '../tensor/ops/augment';
 import { tensor } from '../tensor/ops/creation';
 import { defineOp } from '../tensor/ops/define';
 import { Tensor } from '../tensor/tensor';
-import { sampleResizedCrop, uniformStream } from '../train/data/augment';
+import { type ColorJitterOptions, colorJitter, sampleResizedCrop, uniformStream } from '../train/data/augment';
 import { type DetectionTargetsAttrs, refDetectionTargets } from './augment-ref';
 import type { DetectionBatch } from './types';
 
@@ -110,6 +110,8 @@ export interface DetectionAugmentOptions {
   hflip?: number;
   /** Least fraction of a kept box's area that must lie inside the crop, besides its centre; default 0. */
   minVisible?: number;
+  /** Colour jitter after the geometry (torchvision's ColorJitter and random grayscale, see `colorJitter`); default none. Boxes are unaffected. */
+  color?: ColorJitterOptions;
 }
 
 const prob = (fn: string, arg: string, p: number | undefined) => {
@@ -173,8 +175,8 @@ export function windowsToAffine(windows: Float32Array, inSize: readonly [number,
 /**
  * Applies one random crop / flip per sample (drawn with {@link sampleDetectionWindows}) and a
  * resize to `size` to a detection batch: the images through one bilinear resampling (no
- * antialiasing when shrinking, as F.interpolate's default), the targets through
- * {@link detectionTargets}. Returns a new batch; the input batch is kept (dispose it yourself).
+ * antialiasing when shrinking, as F.interpolate's default) and an optional colour jitter, the
+ * targets through {@link detectionTargets}. Returns a new batch; the input batch is kept (dispose it yourself).
  */
 export function augmentDetection(batch: DetectionBatch, key: Key, options: DetectionAugmentOptions = {}): DetectionBatch {
   const fn = 'augmentDetection';
@@ -185,11 +187,20 @@ export function augmentDetection(batch: DetectionBatch, key: Key, options: Detec
   const minVisible = checkMinVisible(fn, options.minVisible);
   const outSize = options.size === undefined ? ([H, W] as const) : size2(fn, 'size', options.size);
   const windows = sampleDetectionWindows(key, B, [H, W], options);
-  const out = affineResample(images, windowsToAffine(windows, [H, W], outSize), { size: outSize, mode: 'bilinear' });
+  let out = affineResample(images, windowsToAffine(windows, [H, W], outSize), { size: outSize, mode: 'bilinear' });
   try {
+    if (options.color) {
+      // its own key: split's stream is separate from the per-sample foldIn(key, i) draws of the geometry
+      const resampled = out;
+      try {
+        out = colorJitter(resampled, split(key)[1], options.color);
+      } finally {
+        resampled.dispose();
+      }
+    }
     return { images: out, targets: detectionTargets(targets, windows, { minVisible }) };
   } catch (e) {
-    out.dispose();
+    if (!out.isDisposed) out.dispose();
     throw e;
   }
 }

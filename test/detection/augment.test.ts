@@ -265,6 +265,19 @@ describe('augmentDetection', () => {
     for (const t of [batch.images, batch.targets, out.images, out.targets]) t.dispose();
   });
 
+  it('jitters colours when asked, without moving the boxes or the geometry draws, and frees the intermediate', async () => {
+    const batch = detectionBatch([painted([[0.25, 0.25, 0.75, 0.75]], 16, 16), painted([[0, 0, 0.5, 0.5]], 16, 16)]);
+    const o = { size: 8, crop: 1, hflip: 0.5 };
+    const plain = augmentDetection(batch, random.key(4), o);
+    const before = memory().liveTensors;
+    const jittered = augmentDetection(batch, random.key(4), { ...o, color: { brightness: [0.5, 0.5] } });
+    expect(memory().liveTensors - before).toBe(2);
+    expect(Array.from(await jittered.targets.data())).toEqual(Array.from(await plain.targets.data()));
+    const [a, b] = [await plain.images.data(), await jittered.images.data()];
+    a.forEach((v, i) => expect(b[i]).toBeCloseTo(v * 0.5, 5));
+    for (const t of [batch.images, batch.targets, plain.images, plain.targets, jittered.images, jittered.targets]) t.dispose();
+  });
+
   it('rejects mismatched batches in one line', () => {
     const batch = detectionBatch([painted([[0, 0, 1, 1]], 8, 8)]);
     const t2 = tensor(new Float32Array(10), { shape: [2, 1, 5] });

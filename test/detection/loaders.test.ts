@@ -84,6 +84,27 @@ describe('bananaDataset', () => {
     expect(bananaDataset(join(root, 'bananas_train')).length).toBe(2);
   });
 
+  it("batches like d2l's load_data_bananas: images (B, 3, 256, 256), targets (B, 1, 5) = [label, corners / 256]", async () => {
+    const rows = [
+      ['0.png', 104, 20, 143, 58],
+      ['1.png', 68, 175, 118, 223],
+      ['2.png', 163, 173, 218, 239],
+    ];
+    const root = bananaFolder(
+      'd2l',
+      `img_name,label,xmin,ymin,xmax,ymax\n${rows.map((r) => `${r[0]},0,${r.slice(1).join(',')}`).join('\n')}\n`,
+      rows.map((r) => [r[0] as string, 256, 256]),
+    );
+    const ds = bananaDataset(root, 'train');
+    const { images, targets } = detectionBatch([0, 1, 2].map((i) => ds.get(i) as DetectionSample));
+    expect(images.shape).toEqual([3, 3, 256, 256]);
+    expect(targets.shape).toEqual([3, 1, 5]);
+    const t = await targets.data();
+    rows.forEach((r, b) => expect(Array.from(t.subarray(5 * b, 5 * b + 5))).toEqual(f32([0, ...(r.slice(1) as number[]).map((v) => v / 256)])));
+    images.dispose();
+    targets.dispose();
+  });
+
   it('clamps boxes that stick out by at most the tolerance, refuses those further out, naming the CSV line', () => {
     const root = bananaFolder('edge', 'img_name,label,xmin,ymin,xmax,ymax\na.png,0,-0.5,0,16.5,16\nb.png,0,0,0,18,16\n', [
       ['a.png', 16, 16],
