@@ -177,6 +177,18 @@ export function windowsToAffine(windows: Float32Array, inSize: readonly [number,
  * resize to `size` to a detection batch: the images through one bilinear resampling (no
  * antialiasing when shrinking, as F.interpolate's default) and an optional colour jitter, the
  * targets through {@link detectionTargets}. Returns a new batch; the input batch is kept (dispose it yourself).
+ *
+ * @example
+ * ```ts
+ * import { init, random } from '@webgrad/core/node';
+ * import { syntheticDetectionSample, detectionBatch, augmentDetection } from '@webgrad/core/detection';
+ * await init();
+ * const samples = [0, 1, 2, 3].map((i) => syntheticDetectionSample(i, { size: 128 }));
+ * const batch = detectionBatch(samples, { maxObjects: 4 }); // images (4, 3, 128, 128), targets (4, 4, 5)
+ * const aug = augmentDetection(batch, random.key(0), { size: 96, crop: 0.5, hflip: 0.5, color: { brightness: 0.2 } });
+ * console.log(aug.images.shape, aug.targets.shape); // [ 4, 3, 96, 96 ] [ 4, 4, 5 ]
+ * for (const t of [batch.images, batch.targets, aug.images, aug.targets]) t.dispose();
+ * ```
  */
 export function augmentDetection(batch: DetectionBatch, key: Key, options: DetectionAugmentOptions = {}): DetectionBatch {
   const fn = 'augmentDetection';

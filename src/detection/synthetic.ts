@@ -314,6 +314,15 @@ function generate(index: number, o: Resolved): DetectionSample {
  * Sample `index` of the synthetic detection set (`index` selects it within the seed's stream, so
  * splits are disjoint index ranges). Its image is RGB (3, H, W) in [0, 1]; its boxes are normalised
  * corners, clamped to the image by construction; its labels index {@link SYNTHETIC_DETECTION_CLASSES}.
+ *
+ * @example
+ * ```ts
+ * import { syntheticDetectionSample, SYNTHETIC_DETECTION_CLASSES } from '@webgrad/core/detection';
+ * const s = syntheticDetectionSample(0, { size: 256, seed: 0 });
+ * console.log(s.labels.length, Array.from(s.labels, (c) => SYNTHETIC_DETECTION_CLASSES[c]));
+ * // 4 [ 'yellow cross', 'yellow cross', 'blue triangle', 'yellow cross' ]
+ * console.log(s.boxes.subarray(0, 4)); // the first object's [x1, y1, x2, y2], in [0, 1]
+ * ```
  */
 export function syntheticDetectionSample(index: number, options: SyntheticDetectionOptions = {}): DetectionSample {
   const fn = 'syntheticDetectionSample';

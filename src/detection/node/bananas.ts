@@ -86,6 +86,18 @@ export function parseBananaCsv(text: string, what: string): Map<string, PixelObj
  * `bananas_train/` and `bananas_val/` (or a split folder itself). Sample i has the objects of the
  * i-th distinct image name, boxes as normalised corners. Errors are one line naming the file and,
  * for the CSV, the line: a missing folder or image, a malformed row, a box outside its image.
+ *
+ * @example
+ * ```ts
+ * import { bananaDataset, encodePng } from '@webgrad/core/node';
+ * import { mkdirSync, writeFileSync } from 'node:fs';
+ * mkdirSync('/tmp/banana-detection/bananas_val/images', { recursive: true });
+ * writeFileSync('/tmp/banana-detection/bananas_val/images/0.png', encodePng(new Uint8Array(256 * 256 * 3), 256, 256, 3));
+ * writeFileSync('/tmp/banana-detection/bananas_val/label.csv', 'img_name,label,xmin,ymin,xmax,ymax\n0.png,0,64,32,128,96\n');
+ * const val = bananaDataset('/tmp/banana-detection', 'val');
+ * const s = val.get(0);
+ * console.log(val.length, s.labels, s.boxes); // 1 Int32Array(1) [ 0 ] Float32Array(4) [ 0.25, 0.125, 0.5, 0.375 ]
+ * ```
  */
 export function bananaDataset(root: string, split: 'train' | 'val' = 'train', options: BananaDatasetOptions = {}): BananaDataset {
   const fn = 'bananaDataset';

@@ -163,6 +163,23 @@ export interface CocoDataset extends DetectionDataset {
  * normalised corners, labels contiguous class ids. One-line errors name the file and the entry:
  * a file over `maxBytes`, malformed JSON, an unknown image or category id, a box outside its image,
  * a missing image file, an image whose size differs from the file's width and height.
+ *
+ * @example
+ * ```ts
+ * import { cocoDataset, encodePng } from '@webgrad/core/node';
+ * import { mkdirSync, writeFileSync } from 'node:fs';
+ * mkdirSync('/tmp/coco-demo/images', { recursive: true });
+ * writeFileSync('/tmp/coco-demo/images/a.png', encodePng(new Uint8Array(32 * 16 * 3).fill(128), 32, 16, 3));
+ * const json = {
+ *   images: [{ id: 1, file_name: 'a.png', width: 32, height: 16 }],
+ *   categories: [{ id: 18, name: 'dog' }, { id: 1, name: 'person' }],
+ *   annotations: [{ id: 5, image_id: 1, category_id: 18, bbox: [8, 4, 16, 8], iscrowd: 0 }],
+ * };
+ * writeFileSync('/tmp/coco-demo/instances.json', JSON.stringify(json));
+ * const ds = cocoDataset('/tmp/coco-demo/instances.json', '/tmp/coco-demo/images');
+ * const s = ds.get(0);
+ * console.log(ds.classNames, s.labels, s.boxes); // [ 'person', 'dog' ] Int32Array(1) [ 1 ] Float32Array(4) [ 0.25, 0.25, 0.75, 0.75 ]
+ * ```
  */
 export function cocoDataset(annotationFile: string, imageDir: string, options: CocoDatasetOptions = {}): CocoDataset {
   const fn = 'cocoDataset';
