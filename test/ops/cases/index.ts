@@ -1,8 +1,10 @@
 /** All op cases by op name. Each family adds one import and one entry in TABLES. */
 import type { CaseTable } from '../../helpers/cases';
 import { augmentCases } from './augment';
+import { boxesCases } from './boxes';
 import { convCases } from './conv';
 import { creationCases } from './creation';
+import { detectionAugmentCases } from './detection-augment';
 import { elementwiseCases } from './elementwise';
 import { layoutCases } from './layout';
 import { lossCases } from './losses';
@@ -14,8 +16,10 @@ import { visionCases } from './vision';
 
 const TABLES: CaseTable[] = [
   augmentCases,
+  boxesCases,
   convCases,
   creationCases,
+  detectionAugmentCases,
   elementwiseCases,
   layoutCases,
   lossCases,
