@@ -6,7 +6,10 @@
 import { ArgumentError } from '../base/shape';
 import { checkOptions } from '../base/options';
 import { grid } from '../kernels/webgpu/device';
-import { MULTIBOX_WG, assembleKernel, assembleLayout, bestClassKernel, bestLayout, decodeKernel, decodeLayout } from '../kernels/wgsl/multibox';
+import { MULTIBOX_WG, assembleKernel, assembleLayout, bestClassKernel, bestLayout } from '../kernels/wgsl/multibox';
+import { tidy } from '../tensor/scope';
+import { reshape } from '../tensor/ops/shape-ops';
+import { offsetInverse } from './box-coder';
 import { type Tensor, empty } from '../tensor/tensor';
 import { nmsPerImageWith } from './nms';
 
@@ -16,18 +19,6 @@ export interface MultiboxDetectionOptions {
   nmsThreshold?: number;
   /** A confidence below this marks the row as background (class −1, confidence 1 − confidence). Default 0.009999999 (d2l's). */
   posThreshold?: number;
-}
-
-/** d2l's `offset_inverse` for anchors (A, 4) and offsets (B, A, 4); a private copy until src/detection/box-coder.ts lands. */
-function decodeOffsets(anchors: Tensor, offsets: Tensor, B: number, A: number): Tensor {
-  const out = empty([B, A, 4], 'float32', anchors.device);
-  if (B * A === 0) return out;
-  const k = decodeKernel();
-  anchors.device.run('multibox.decode', k.key, k.source, [anchors.buffer, offsets.buffer, out.buffer], grid(B * A, MULTIBOX_WG), {
-    layout: decodeLayout,
-    values: { n: B * A, A },
-  });
-  return out;
 }
 
 /**
@@ -84,7 +75,7 @@ export async function multiboxDetection(clsProbs: Tensor, offsetPreds: Tensor, a
   const conf = empty([B, A], 'float32', device);
   const cls = empty([B, A], 'int32', device);
   const rank = empty([B, A], 'int32', device);
-  const boxes = decodeOffsets(anchors, offsetPreds, B, A);
+  const boxes = tidy(() => offsetInverse(anchors, reshape(offsetPreds, [B, A, 4])));
   const counts = empty([B], 'int32', device);
   let kept: Tensor[] = [];
   try {

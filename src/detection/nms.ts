@@ -13,7 +13,9 @@
  * operations in its order, and whether the float32 quotient exceeds the threshold is decided
  * exactly in integer arithmetic (WGSL lets f32 division be 2.5 ULP off), so the kept set equals
  * the host reference (src/detection/ref/nms.ts) on any adapter that does not fuse the multiply-adds.
- * (One corner left: a positive threshold below 2^−126 counts any overlap as above it.)
+ * (Corners left: a positive threshold below 2^−126 counts any overlap as above it; WGSL lets an
+ * adapter flush subnormal floats to zero, so coordinates, sides or areas below 2^−126 may be taken
+ * as 0 there. Scores are compared as bits, so they order exactly.)
  */
 import { ArgumentError } from '../base/shape';
 import type { Device } from '../kernels/webgpu/device';
@@ -42,6 +44,7 @@ import {
   sortGlobalLayout,
   sortInitKernel,
   sortInitLayout,
+  sortKey,
   sortLocalKernel,
   sortLocalLayout,
 } from '../kernels/wgsl/nms';
@@ -157,7 +160,7 @@ function initKeys(run: Run, keys: Tensor, P: number): void {
   const init = sortInitKernel();
   device.run('nms.sortInit', init.key, init.source, [run.plan.scores.buffer, keys.buffer], grid(P, NMS_WG), {
     layout: sortInitLayout,
-    values: { P, n: run.n, hasThr: thr === undefined ? 0 : 1, thr: thr === undefined ? 0 : down32(thr) },
+    values: { P, n: run.n, hasThr: thr === undefined ? 0 : 1, thrKey: thr === undefined ? 0 : sortKey(down32(thr)) },
   });
 }
 

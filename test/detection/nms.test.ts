@@ -16,6 +16,12 @@ const ints = async (t: Tensor) => {
 const boxesT = (b: number[]) => tensor(Float32Array.from(b), { shape: [b.length / 4, 4] });
 const scoresT = (s: number[]) => tensor(Float32Array.from(s), { shape: [s.length] });
 
+/**
+ * Coordinates below 2^−40 become 0: WGSL lets an adapter flush subnormal floats to zero, and sides
+ * or areas of such boxes would be subnormal (lavapipe flushes them). Scores keep their subnormals.
+ */
+const noTiny = (v: number) => (Math.abs(v) < 2 ** -40 ? 0 : v);
+
 /** Boxes on a coarse grid (identical boxes, shared edges, exact IoUs such as 1/2) or anywhere, zero-area ones included. */
 const boxArb = fc.oneof(
   fc
@@ -28,6 +34,7 @@ const boxArb = fc.oneof(
       fc.float({ min: 0, max: 0.5, noNaN: true }),
       fc.float({ min: 0, max: 0.5, noNaN: true }),
     )
+    .map(([x, y, w, h]) => [noTiny(x), noTiny(y), noTiny(w), noTiny(h)])
     .map(([x, y, w, h]) => [x, y, Math.fround(x + w), Math.fround(y + h)]),
 );
 const scoreArb = fc.oneof(fc.constantFrom(0, 0.25, 0.5, 0.75, 1, -0, Number.NaN), fc.float({ noNaN: true, noDefaultInfinity: true }));
@@ -53,7 +60,7 @@ describe('nms (torchvision semantics)', () => {
         const got = await ints(await nms(boxesT(boxes), scoresT(scores), thr, opts));
         expect(got).toEqual(refNms(boxes, scores, thr, opts)[0]);
       }),
-      { numRuns: 60 },
+      { numRuns: 150 },
     );
   });
 
@@ -63,7 +70,7 @@ describe('nms (torchvision semantics)', () => {
         const got = await ints(await nmsD2l(boxesT(boxes), scoresT(scores), thr, opts));
         expect(got).toEqual(refNms(boxes, scores, thr, { ...opts, rule: 'd2l' })[0]);
       }),
-      { numRuns: 30 },
+      { numRuns: 60 },
     );
   });
 
@@ -75,7 +82,7 @@ describe('nms (torchvision semantics)', () => {
         idxs.dispose();
         expect(got).toEqual(refNms(boxes, scores, thr, { ...opts, classes })[0]);
       }),
-      { numRuns: 30 },
+      { numRuns: 60 },
     );
   });
 
@@ -90,7 +97,7 @@ describe('nms (torchvision semantics)', () => {
         const want = refNms(b, s, thr, { ...opts, perImage: N });
         for (let i = 0; i < B; i++) expect(await ints(got[i])).toEqual(N === 0 ? [] : want[i]);
       }),
-      { numRuns: 30 },
+      { numRuns: 60 },
     );
   });
 
@@ -124,7 +131,7 @@ describe('nms (torchvision semantics)', () => {
         fc.float({ min: Math.fround(0.01), max: 1, noNaN: true }),
         fc.float({ min: Math.fround(0.01), max: 1, noNaN: true }),
       )
-      .map(([x, y, w, h]) => [x, y, Math.fround(x + w), Math.fround(y + h)]);
+      .map(([x, y, w, h]) => [noTiny(x), noTiny(y), Math.fround(noTiny(x) + w), Math.fround(noTiny(y) + h)]);
     await fc.assert(
       fc.asyncProperty(fc.array(floatBox, { minLength: 2, maxLength: 12 }), fc.nat(), fc.constantFrom(-1, 0, 1, 0.5), async (bs, pick, shift) => {
         const boxes = bs.flat();
@@ -141,7 +148,7 @@ describe('nms (torchvision semantics)', () => {
           expect(await ints(await fn(boxesT(boxes), scoresT(scores), thr))).toEqual(refNms(boxes, scores, thr, { rule })[0]);
         }
       }),
-      { numRuns: 80 },
+      { numRuns: 150 },
     );
   });
 

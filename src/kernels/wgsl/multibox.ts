@@ -3,8 +3,6 @@
  *
  * best: per anchor, the largest probability over the object classes 1…C (torch.max over dim 0 of
  * cls_prob[1:]: the first maximum wins ties, NaN wins over numbers) and its class id.
- * decode: d2l's `offset_inverse` in its order of float operations (a private copy until the box
- * coder's lands).
  * assemble: one workgroup per image writes the (A, 6) rows: first the kept anchors in NMS order
  * with their class, then the others in ascending index with class −1; a confidence below the
  * positive threshold turns the class to −1 and the confidence to 1 − confidence.
@@ -44,39 +42,6 @@ function bestShader(): ShaderSpec {
   }
   conf[i] = best;
   cls[i] = i32(id);`,
-  };
-}
-
-export const decodeLayout = new UniformLayout([
-  { name: 'n', type: 'u32' },
-  { name: 'A', type: 'u32' },
-]);
-
-/** d2l's offset_inverse: anchors (A, 4), offsets (B, A, 4) → corner boxes (B, A, 4); n = B·A threads. */
-export const decodeKernel = () => kernel('multibox', { op: 'decode' }, decodeShader);
-
-function decodeShader(): ShaderSpec {
-  return {
-    uniforms: decodeLayout,
-    workgroupSize: MULTIBOX_WG,
-    grid: 'n',
-    storage: [
-      { name: 'anchors', type: 'vec4<f32>' },
-      { name: 'offsets', type: 'vec4<f32>' },
-      { name: 'out', type: 'vec4<f32>', access: 'read_write' },
-    ],
-    body: `
-  let an = anchors[i % p.A];
-  let o = offsets[i];
-  let cx = (an.x + an.z) / 2.0;
-  let cy = (an.y + an.w) / 2.0;
-  let w = an.z - an.x;
-  let h = an.w - an.y;
-  let px = o.x * w / 10.0 + cx;
-  let py = o.y * h / 10.0 + cy;
-  let pw = exp(o.z / 5.0) * w;
-  let ph = exp(o.w / 5.0) * h;
-  out[i] = vec4<f32>(px - 0.5 * pw, py - 0.5 * ph, px + 0.5 * pw, py + 0.5 * ph);`,
   };
 }
 

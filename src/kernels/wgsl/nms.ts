@@ -129,11 +129,24 @@ export const sortInitLayout = new UniformLayout([
   { name: 'P', type: 'u32' },
   { name: 'n', type: 'u32' },
   { name: 'hasThr', type: 'u32' },
-  { name: 'thr', type: 'f32' },
+  { name: 'thrKey', type: 'u32' },
 ]);
 
-/** Builds the (key, index) pairs, padding to P with key 0. */
+/**
+ * Builds the (key, index) pairs, padding to P with key 0. Only bit operations touch the scores (no
+ * float compare), so subnormal scores order as they do on the host even where the adapter flushes
+ * subnormals to zero; the score threshold is compared as a key too (thrKey = sortKey(threshold)).
+ */
 export const sortInitKernel = () => kernel('nms', { op: 'sortInit' }, sortInitShader);
+
+/** The u32 that orders like the float32 `s` (−0 as +0, NaN above +∞), as sortInit computes it. */
+export function sortKey(s: number): number {
+  if (Number.isNaN(s)) return 0xffffffff;
+  const v = new DataView(new ArrayBuffer(4));
+  v.setFloat32(0, s === 0 ? 0 : s);
+  const b = v.getUint32(0);
+  return (b & 0x80000000 ? ~b : b | 0x80000000) >>> 0;
+}
 
 function sortInitShader(): ShaderSpec {
   return {
@@ -141,22 +154,21 @@ function sortInitShader(): ShaderSpec {
     workgroupSize: NMS_WG,
     grid: 'P',
     storage: [
-      { name: 'scores', type: 'f32' },
+      { name: 'scores', type: 'u32' },
       { name: 'keys', type: 'vec2<u32>', access: 'read_write' },
     ],
     decls: `
-fn sortable(s: f32) -> u32 {
-  if (is_nan(s)) { return 0xffffffffu; }
-  var b = bitcast<u32>(s);
-  if (s == 0.0) { b = 0u; }
+fn sortable(b: u32) -> u32 {
+  if ((b & 0x7fffffffu) > 0x7f800000u) { return 0xffffffffu; }
+  if ((b & 0x7fffffffu) == 0u) { return 0x80000000u; }
   if ((b & 0x80000000u) != 0u) { return ~b; }
   return b | 0x80000000u;
 }`,
     body: `
   var key = 0u;
   if (i < p.n) {
-    let s = scores[i];
-    if (p.hasThr == 0u || (!is_nan(s) && s > p.thr)) { key = sortable(s); }
+    let k = sortable(scores[i]);
+    if (p.hasThr == 0u || (k != 0xffffffffu && k > p.thrKey)) { key = k; }
   }
   keys[i] = vec2<u32>(key, i);`,
   };
