@@ -13,9 +13,9 @@
  * operations in its order, and whether the float32 quotient exceeds the threshold is decided
  * exactly in integer arithmetic (WGSL lets f32 division be 2.5 ULP off), so the kept set equals
  * the host reference (src/detection/ref/nms.ts) on any adapter that does not fuse the multiply-adds.
- * (Corners left: a positive threshold below 2^−126 counts any overlap as above it; WGSL lets an
- * adapter flush subnormal floats to zero, so coordinates, sides or areas below 2^−126 may be taken
- * as 0 there. Scores are compared as bits, so they order exactly.)
+ * (One corner left: WGSL lets an adapter flush subnormal floats to zero, so coordinates, sides or
+ * areas below 2^−126 may be taken as 0 there; lavapipe keeps them. Scores are compared as bits, so
+ * they order exactly everywhere.)
  */
 import { ArgumentError } from '../base/shape';
 import type { Device } from '../kernels/webgpu/device';

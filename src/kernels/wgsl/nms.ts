@@ -54,8 +54,8 @@ fn before(a: vec2<u32>, b: vec2<u32>) -> bool {${
 // next float is the even one (T's mantissa odd). inter and union are split into 24-bit mantissas
 // and exponents; with d = e(inter) − e(union) − eA the answer is plain for d ≤ 23 (no) and d ≥ 26
 // (yes); d = 24, 25 compare mantissa(inter)·2^d with A·mantissa(union) in 64 bits.
-// tmode (set on the host from T): 0 the exact test (0 < T < 1, T normal), 1 T < 0 (always), 2 T ≥ 1
-// (never: IoU ≤ 1), 3 T = 0 or subnormal (inter > 0). A zero union (0/0, both boxes degenerate)
+// tmode (set on the host from T): 0 the exact test (0 ≤ T < 1), 1 T < 0 (always), 2 T ≥ 1 (never:
+// IoU ≤ 1). A zero union (0/0, both boxes degenerate)
 // follows nanSup: torchvision keeps (NaN > t is false), d2l suppresses (NaN <= t is false).
 const SUPPRESSES = `
 fn split_f32(x: f32) -> vec2<i32> {
@@ -89,7 +89,6 @@ fn suppresses(a: vec4<f32>, b: vec4<f32>) -> bool {
   if (p.tmode == 1u) { return true; }
   if (p.tmode == 2u) { return false; }
   if (inter <= 0.0) { return false; }
-  if (p.tmode == 3u) { return true; }
   let mi = split_f32(inter);
   let mu = split_f32(uni);
   let d = mi.y - mu.y - p.eA;
@@ -117,12 +116,20 @@ export function iouTest(T: number, nanSup: boolean): { A: number; eA: number; od
   const base = { A: 0, eA: 0, oddT: 0, nanSup: nanSup ? 1 : 0 };
   if (T < 0) return { ...base, tmode: 1 };
   if (T >= 1) return { ...base, tmode: 2 };
-  if (T < 2 ** -126) return { ...base, tmode: 3 };
+  // T = m·2^e with ulp(T) = 2^e (subnormals and zero: e = −149); the rounding boundary above T is
+  // (2m + 1)·2^(e−1), scaled here so that A has 25 bits as the kernel's bounds assume
   const v = new DataView(new ArrayBuffer(4));
   v.setFloat32(0, T);
   const bits = v.getUint32(0);
-  const mT = (bits & 0x7fffff) | 0x800000;
-  return { ...base, A: 2 * mT + 1, eA: ((bits >>> 23) & 0xff) - 151, oddT: mT & 1, tmode: 0 };
+  const be = (bits >>> 23) & 0xff;
+  const m = be === 0 ? bits & 0x7fffff : (bits & 0x7fffff) | 0x800000;
+  let A = 2 * m + 1;
+  let eA = (be === 0 ? -149 : be - 150) - 1;
+  while (A < 2 ** 24) {
+    A *= 2;
+    eA -= 1;
+  }
+  return { ...base, A, eA, oddT: m & 1, tmode: 0 };
 }
 
 export const sortInitLayout = new UniformLayout([
