@@ -1,7 +1,7 @@
 /** multiboxDetection against d2l's printed example and a float32 host reference of d2l's code. */
 import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
-import { tensor, ArgumentError } from '../../src/node';
+import { tensor, memory, ArgumentError } from '../../src/node';
 import { multiboxDetection } from '../../src/detection/multibox-detection';
 import { refMultiboxDetection } from '../../src/detection/ref/multibox-detection';
 
@@ -99,6 +99,16 @@ describe('multiboxDetection', () => {
     const want = refMultiboxDetection([0, 0, 0.6, 0.9].map(Math.fround), offsets, anchors.map(Math.fround), [1, 2, 2], 1);
     for (let i = 0; i < want.length; i++) expect(Math.abs(got[i] - want[i])).toBeLessThan(1e-6);
     out.dispose();
+  });
+
+  it('leaves no tensors behind but its result', async () => {
+    const p = tensor(PROBS, { shape: [1, 3, 4] });
+    const o = tensor(new Float32Array(16), { shape: [1, 16] });
+    const a = tensor(ANCHORS, { shape: [1, 4, 4] });
+    const before = memory().liveTensors;
+    const out = await multiboxDetection(p, o, a);
+    expect(memory().liveTensors).toBe(before + 1);
+    for (const t of [out, p, o, a]) t.dispose();
   });
 
   it('rejects bad shapes with one-line errors', async () => {
