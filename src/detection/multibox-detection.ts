@@ -37,8 +37,16 @@ export interface MultiboxDetectionOptions {
  * @param opts `nmsThreshold` (0.5) and `posThreshold` (0.009999999).
  * @returns (B, A, 6) float32 rows `[class, confidence, x1, y1, x2, y2]`.
  *
+ * @example
  * ```ts
- * const out = await multiboxDetection(softmax(clsPreds, 2).permute(0, 2, 1), bboxPreds, anchors);
+ * import { init, tensor } from '@webgrad/core/node';
+ * import { multiboxDetection } from '@webgrad/core/detection';
+ * await init();
+ * // d2l's anchors chapter: four anchors, zero offsets, probabilities of background, dog and cat
+ * const anchors = tensor([[[0.1, 0.08, 0.52, 0.92], [0.08, 0.2, 0.56, 0.95], [0.15, 0.3, 0.62, 0.91], [0.55, 0.2, 0.9, 0.88]]]);
+ * const clsProbs = tensor([[[0, 0, 0, 0], [0.9, 0.8, 0.7, 0.1], [0.1, 0.2, 0.3, 0.9]]]);
+ * const out = await multiboxDetection(clsProbs, tensor(new Float32Array(16), { shape: [1, 16] }), anchors, { nmsThreshold: 0.5 });
+ * console.log(await out.format()); // rows [0, 0.9, …], [1, 0.9, …], [-1, 0.8, …], [-1, 0.7, …], as the book prints
  * ```
  */
 export async function multiboxDetection(clsProbs: Tensor, offsetPreds: Tensor, anchors: Tensor, opts: MultiboxDetectionOptions = {}): Promise<Tensor> {

@@ -341,8 +341,15 @@ function checkBoxesScores(fn: string, boxes: Tensor, scores: Tensor): void {
  * @param opts Score threshold, top-k before and max detections after.
  * @returns (K) int32: the kept boxes' indices, highest score first. Only K is read back.
  *
+ * @example
  * ```ts
- * const keep = await nms(boxes, scores, 0.5, { maxDetections: 100 });
+ * import { init, tensor } from '@webgrad/core/node';
+ * import { nms } from '@webgrad/core/detection';
+ * await init();
+ * // the second box overlaps the first with IoU 0.9 and goes; the third is elsewhere
+ * const boxes = tensor([[0, 0, 1, 1], [0, 0, 1, 0.9], [2, 2, 3, 3]]);
+ * const keep = await nms(boxes, tensor([0.9, 0.8, 0.7]), 0.5, { maxDetections: 100 });
+ * console.log(Array.from(await keep.data())); // [0, 2]
  * ```
  */
 export async function nms(boxes: Tensor, scores: Tensor, iouThreshold: number, opts: NmsOptions = {}): Promise<Tensor> {
