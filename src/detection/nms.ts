@@ -25,6 +25,7 @@ import {
   NMS_WG,
   SORT_BLOCK,
   STATE_COUNTS,
+  STATE_PER_SEG,
   PRESELECT_BUCKETS,
   compactKernel,
   gatherKernel,
@@ -39,7 +40,6 @@ import {
   propagateLayout,
   resolveKernel,
   resolveLayout,
-  segStartKernel,
   sortGlobalKernel,
   sortGlobalLayout,
   sortInitKernel,
@@ -153,102 +153,115 @@ function tmpTensor(run: Run, size: number, dtype: 'int32' | 'float32' = 'int32')
   return t;
 }
 
-/** Builds the (key, index) pairs of all n scores into `keys` (P ≥ n entries, padded with key 0). */
-function initKeys(run: Run, keys: Tensor, P: number): void {
+/**
+ * Builds the (key, index) pairs of all scores into `keys`: one block of `stride` entries per
+ * segment (stride ≥ segLen), padded with key 0.
+ */
+function initKeys(run: Run, keys: Tensor, stride: number, segLen: number): void {
   const { device } = run.plan.boxes;
   const thr = run.plan.opts.scoreThreshold;
   const init = sortInitKernel();
+  const P = stride * run.plan.nseg;
   device.run('nms.sortInit', init.key, init.source, [run.plan.scores.buffer, keys.buffer], grid(P, NMS_WG), {
     layout: sortInitLayout,
-    values: { P, n: run.n, hasThr: thr === undefined ? 0 : 1, thrKey: thr === undefined ? 0 : sortKey(down32(thr)) },
+    values: { P, n: run.n, segLen, stride, hasThr: thr === undefined ? 0 : 1, thrKey: thr === undefined ? 0 : sortKey(down32(thr)) },
   });
 }
 
 /**
- * Sorts the P keys, sweeps the first M sorted positions and returns the kept indices per segment
- * (and the total kept). P is a power of two ≥ SORT_BLOCK.
+ * Sorts each segment's block of `stride` keys (a power of two ≥ SORT_BLOCK), sweeps the first M
+ * sorted positions of every segment, the segments side by side, and returns the kept indices per
+ * segment (and the total kept).
  */
-async function sortAndSweep(run: Run, keys: Tensor, P: number, M: number, t0: number): Promise<{ out: Tensor[]; kept: number }> {
+async function sortAndSweep(run: Run, keys: Tensor, stride: number, M: number, t0: number): Promise<{ out: Tensor[]; kept: number }> {
   const { plan, n, topK, maxDet, test } = run;
   const { segLen, nseg, profile } = plan;
   const device = plan.boxes.device;
-  const local = sortLocalKernel(nseg > 1);
-  const global = sortGlobalKernel(nseg > 1);
+  const P = stride * nseg;
+  const mask = stride - 1;
+  const local = sortLocalKernel();
+  const global = sortGlobalKernel();
   const blocks = grid(P / SORT_BLOCK, 1);
-  device.run('nms.sortLocal', local.key, local.source, [keys.buffer], blocks, { layout: sortLocalLayout, values: { k0: 2, k1: SORT_BLOCK, segLen } });
-  for (let k = 2 * SORT_BLOCK; k <= P; k *= 2) {
+  device.run('nms.sortLocal', local.key, local.source, [keys.buffer], blocks, { layout: sortLocalLayout, values: { k0: 2, k1: SORT_BLOCK, mask } });
+  for (let k = 2 * SORT_BLOCK; k <= stride; k *= 2) {
     for (let j = k / 2; j >= SORT_BLOCK; j /= 2) {
       device.run('nms.sortGlobal', global.key, global.source, [keys.buffer], grid(P / 2, NMS_WG), {
         layout: sortGlobalLayout,
-        values: { half: P / 2, k, j, segLen },
+        values: { half: P / 2, k, j, mask },
       });
     }
-    device.run('nms.sortLocal', local.key, local.source, [keys.buffer], blocks, { layout: sortLocalLayout, values: { k0: k, k1: k, segLen } });
+    device.run('nms.sortLocal', local.key, local.source, [keys.buffer], blocks, { layout: sortLocalLayout, values: { k0: k, k1: k, mask } });
   }
   t0 = await awaitPhase(device, profile, 'sort', t0);
   // gather into sorted order
-  const segStart = tmpTensor(run, Math.max(nseg, 1));
-  const sbox = tmpTensor(run, 4 * M, 'float32');
-  const smeta = tmpTensor(run, 4 * M);
-  const sup = tmpTensor(run, M);
-  const keptList = tmpTensor(run, M);
-  const keptPos = tmpTensor(run, NMS_TILE);
-  const state = tmpTensor(run, STATE_COUNTS + nseg);
-  device.upload(state.buffer, new Uint32Array(STATE_COUNTS + nseg));
-  const gv = { M, n, segLen, nseg, topK };
-  const ss = segStartKernel();
-  device.run('nms.segStart', ss.key, ss.source, [keys.buffer, segStart.buffer], grid(M, NMS_WG), { layout: gatherLayout, values: gv });
+  const sbox = tmpTensor(run, 4 * P, 'float32');
+  const smeta = tmpTensor(run, 4 * P);
+  const sup = tmpTensor(run, P);
+  const keptList = tmpTensor(run, M * nseg);
+  const keptPos = tmpTensor(run, NMS_TILE * nseg);
+  const words = STATE_COUNTS + STATE_PER_SEG * nseg;
+  const state = tmpTensor(run, words);
+  device.upload(state.buffer, new Uint32Array(words));
   const ga = gatherKernel(plan.classes !== undefined);
   const cls = plan.classes ?? plan.scores; // a stand-in binding when there are no classes (never read)
   device.run(
     'nms.gather',
     ga.key,
     ga.source,
-    [keys.buffer, segStart.buffer, plan.boxes.buffer, cls.buffer, sbox.buffer, smeta.buffer, sup.buffer, state.buffer],
-    grid(M, NMS_WG),
-    { layout: gatherLayout, values: gv },
+    [keys.buffer, plan.boxes.buffer, cls.buffer, sbox.buffer, smeta.buffer, sup.buffer, state.buffer],
+    grid(P, NMS_WG),
+    { layout: gatherLayout, values: { M: P, n, segLen, stride, topK } },
   );
-  // the tiled sweep, in rounds; between rounds read the done flag when the sweep may stop early
+  // the tiled sweep, every segment at once, in rounds; between rounds read the done flags when the sweep may stop early
   const tiles = Math.ceil(M / NMS_TILE);
   const mayStop = maxDet !== U32_MAX || plan.opts.scoreThreshold !== undefined || nseg > 1;
   const res = resolveKernel();
   const prop = propagateKernel();
+  const readState = async () => new Uint32Array(await device.download(state.buffer, 4 * STATE_PER_SEG * nseg, 4 * STATE_COUNTS));
   let round = 4;
   for (let t = 0; t < tiles; ) {
     const end = Math.min(tiles, t + round);
     for (; t < end; t++) {
       const tile = t * NMS_TILE;
-      device.run('nms.resolve', res.key, res.source, [sbox.buffer, smeta.buffer, sup.buffer, keptList.buffer, keptPos.buffer, state.buffer], [1, 1, 1], {
+      device.run('nms.resolve', res.key, res.source, [sbox.buffer, smeta.buffer, sup.buffer, keptList.buffer, keptPos.buffer, state.buffer], grid(nseg, 1), {
         layout: resolveLayout,
-        values: { tile, M, maxDet, nseg, ...test },
+        values: { tile, M, stride, maxDet, ...test },
       });
       const from = tile + NMS_TILE;
       if (from < M) {
-        device.run('nms.propagate', prop.key, prop.source, [sbox.buffer, smeta.buffer, sup.buffer, keptPos.buffer, state.buffer], grid(M - from, NMS_WG), {
-          layout: propagateLayout,
-          values: { start: from, M, ...test },
-        });
+        const chunks = Math.ceil((M - from) / NMS_WG);
+        device.run(
+          'nms.propagate',
+          prop.key,
+          prop.source,
+          [sbox.buffer, smeta.buffer, sup.buffer, keptPos.buffer, state.buffer],
+          grid(chunks * nseg * NMS_WG, NMS_WG),
+          { layout: propagateLayout, values: { start: from, M, stride, chunks, groups: chunks * nseg, ...test } },
+        );
       }
     }
     if (t < tiles && mayStop) {
-      const done = new Uint32Array(await device.download(state.buffer, 4, 8))[0];
+      const st = await readState();
+      let done = true;
+      for (let s = 0; s < nseg && done; s++) done = st[STATE_PER_SEG * s + 2] !== 0;
       if (done) break;
       round = Math.min(2 * round, 64);
     }
   }
   t0 = await awaitPhase(device, profile, 'suppress', t0);
   // read back the kept counts only; copy each segment's indices into its own tensor
-  const counts = new Uint32Array(await device.download(state.buffer, 4 * nseg, 4 * STATE_COUNTS));
+  const st = await readState();
   const out: Tensor[] = [];
-  let at = 0;
+  let kept = 0;
   for (let s = 0; s < nseg; s++) {
-    const t = empty([counts[s]], 'int32', device);
-    if (counts[s] > 0) device.queue.copy(keptList.buffer, 4 * at, t.buffer, 0, 4 * counts[s]);
-    at += counts[s];
+    const count = st[STATE_PER_SEG * s];
+    const t = empty([count], 'int32', device);
+    if (count > 0) device.queue.copy(keptList.buffer, 4 * s * M, t.buffer, 0, 4 * count);
+    kept += count;
     out.push(t);
   }
   await awaitPhase(device, profile, 'readback', t0);
-  return { out, kept: at };
+  return { out, kept };
 }
 
 /**
@@ -262,7 +275,7 @@ async function preselected(run: Run, target: number, t0: number): Promise<Tensor
   const { plan, n, topK, maxDet } = run;
   const device = plan.boxes.device;
   const all = tmpTensor(run, 2 * n);
-  initKeys(run, all, n);
+  initKeys(run, all, n, n);
   const hist = tmpTensor(run, PRESELECT_BUCKETS);
   device.upload(hist.buffer, new Uint32Array(PRESELECT_BUCKETS));
   const sel = tmpTensor(run, 4);
@@ -295,8 +308,8 @@ async function runNms(plan: Plan): Promise<Tensor[]> {
   const n = scores.size;
   const topK = countOption(plan.fn, 'topK', opts.topK);
   const maxDet = countOption(plan.fn, 'maxDetections', opts.maxDetections);
-  // one segment: valid entries come first, so only the first min(n, topK) sorted positions matter
-  const M = nseg === 1 ? Math.min(n, topK) : n;
+  // valid entries come first in each segment, so only the first min(segLen, topK) sorted positions matter
+  const M = Math.min(plan.segLen, topK);
   if (n === 0 || nseg === 0 || M === 0 || maxDet === 0) return Array.from({ length: nseg }, () => empty([0], 'int32', device));
   const T = plan.rule === 'torchvision' ? down32(plan.iouThreshold) : Math.fround(plan.iouThreshold);
   const run: Run = { plan, n, topK, maxDet, test: iouTest(T, plan.rule === 'd2l'), temps: [] };
@@ -307,10 +320,10 @@ async function runNms(plan: Plan): Promise<Tensor[]> {
       const out = await preselected(run, target, t0);
       if (out) return out;
     }
-    const P = Math.max(SORT_BLOCK, 2 ** Math.ceil(Math.log2(n)));
-    const keys = tmpTensor(run, 2 * P);
-    initKeys(run, keys, P);
-    return (await sortAndSweep(run, keys, P, M, t0)).out;
+    const stride = Math.max(SORT_BLOCK, 2 ** Math.ceil(Math.log2(plan.segLen)));
+    const keys = tmpTensor(run, 2 * stride * nseg);
+    initKeys(run, keys, stride, plan.segLen);
+    return (await sortAndSweep(run, keys, stride, M, t0)).out;
   } finally {
     for (const t of run.temps) t.dispose();
   }

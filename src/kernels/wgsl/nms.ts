@@ -2,24 +2,26 @@
  * Non-maximum suppression kernels (src/detection/nms.ts drives them).
  *
  * Sort: entries are (key, flat index) pairs; key is the score mapped to a u32 that orders like the
- * float (NaN above +∞, −0 equal to +0), or 0 for a filtered entry or padding. Order: segment
- * (flat index / segLen) ascending, key descending, index ascending, so the sort is stable by index.
- * A bitonic network over a power of two ≥ 512: `sortLocal` sorts or merges 512-element blocks in
- * workgroup memory, `sortGlobal` does the compare-exchange steps whose distance is ≥ 512.
+ * float (NaN above +∞, −0 equal to +0), or 0 for a filtered entry or padding. Each segment (image)
+ * has its own block of `stride` entries (a power of two ≥ 512), sorted on its own: key descending,
+ * index ascending, so the sort is stable by index. A bitonic network: `sortLocal` sorts or merges
+ * 512-element blocks in workgroup memory, `sortGlobal` does the compare-exchange steps whose
+ * distance is ≥ 512; stages stop at the block length, whose last merge sorts every block the same way.
  *
  * Preselection (one image with a max-detections limit): `histogram` counts keys by their top 16
  * bits, `select` finds the highest bucket boundary with enough keys above it, `compact` copies
  * those keys out and `pad` pads them to a power of two for the sort.
  *
- * Sweep: the sorted boxes are taken in tiles of 256. `resolve` (one workgroup) computes the tile's
+ * Sweep: the sorted boxes of every segment are taken in tiles of 256, the segments side by side.
+ * `resolve` (one workgroup per segment) computes the tile's
  * 256×256 upper-triangular suppression bitmask in workgroup memory, then one thread walks the tile
  * in order and keeps every box nothing kept before it suppressed (appending to the kept list);
  * `propagate` then marks every later box that one of the tile's kept boxes suppresses. Memory is
  * O(N); the IoU work is (kept boxes) × (boxes after them), and a `done` flag in the state buffer
  * (max detections reached, or no valid box left) makes the remaining dispatches return at once.
  *
- * State buffer (u32): [0] kept so far, [1] kept before the current tile, [2] done, [3] one past the
- * last valid sorted position, [4] segments that reached max detections, [8 + s] kept in segment s.
+ * State buffer (u32): for segment s at 8 + 4s: [kept so far, kept in the current tile, done, one past
+ * the last valid sorted position in the segment].
  */
 import { UniformLayout } from '../webgpu/uniforms';
 import { kernel, type ShaderSpec } from './builder';
@@ -30,19 +32,15 @@ export const NMS_WG = 256;
 export const NMS_TILE = 256;
 /** Elements one workgroup sorts in workgroup memory (the sort's length is a multiple of it). */
 export const SORT_BLOCK = 512;
-/** Offset of the per-segment kept counts in the state buffer. */
+/** Offset of the per-segment state (4 u32 each) in the state buffer. */
 export const STATE_COUNTS = 8;
+/** u32 words of state per segment: kept, kept in the current tile, done, valid end. */
+export const STATE_PER_SEG = 4;
 
-// Without segments (one image) the segment test is left out: integer division is slow on CPU adapters.
-const before = (segmented: boolean) => `
-fn before(a: vec2<u32>, b: vec2<u32>) -> bool {${
-  segmented
-    ? `
-  let sa = a.y / p.segLen;
-  let sb = b.y / p.segLen;
-  if (sa != sb) { return sa < sb; }`
-    : ''
-}
+// Segments are sorted in their own blocks, so the order needs no segment test (no integer division,
+// slow on CPU adapters).
+const BEFORE = `
+fn before(a: vec2<u32>, b: vec2<u32>) -> bool {
   if (a.x != b.x) { return a.x > b.x; }
   return a.y < b.y;
 }`;
@@ -135,12 +133,15 @@ export function iouTest(T: number, nanSup: boolean): { A: number; eA: number; od
 export const sortInitLayout = new UniformLayout([
   { name: 'P', type: 'u32' },
   { name: 'n', type: 'u32' },
+  { name: 'segLen', type: 'u32' },
+  { name: 'stride', type: 'u32' },
   { name: 'hasThr', type: 'u32' },
   { name: 'thrKey', type: 'u32' },
 ]);
 
 /**
- * Builds the (key, index) pairs, padding to P with key 0. Only bit operations touch the scores (no
+ * Builds the (key, index) pairs: entry q of segment s's block (stride entries) is score s·segLen + q,
+ * padded with key 0 past segLen. Only bit operations touch the scores (no
  * float compare), so subnormal scores order as they do on the host even where the adapter flushes
  * subnormals to zero; the score threshold is compared as a key too (thrKey = sortKey(threshold)).
  */
@@ -172,12 +173,15 @@ fn sortable(b: u32) -> u32 {
   return b | 0x80000000u;
 }`,
     body: `
+  let s = i / p.stride;
+  let q = i - s * p.stride;
+  let src = s * p.segLen + q;
   var key = 0u;
-  if (i < p.n) {
-    let k = sortable(scores[i]);
+  if (q < p.segLen && src < p.n) {
+    let k = sortable(scores[src]);
     if (p.hasThr == 0u || (k != 0xffffffffu && k > p.thrKey)) { key = k; }
   }
-  keys[i] = vec2<u32>(key, i);`,
+  keys[i] = vec2<u32>(key, select(0xffffffffu, src, q < p.segLen));`,
   };
 }
 
@@ -185,43 +189,46 @@ export const sortGlobalLayout = new UniformLayout([
   { name: 'half', type: 'u32' },
   { name: 'k', type: 'u32' },
   { name: 'j', type: 'u32' },
-  { name: 'segLen', type: 'u32' },
+  { name: 'mask', type: 'u32' },
 ]);
 
-/** One bitonic compare-exchange step of distance j ≥ 512 inside sequences of length k; P/2 threads. */
-export const sortGlobalKernel = (segmented: boolean) => kernel('nms', { op: 'sortGlobal', segmented }, sortGlobalShader);
+/**
+ * One bitonic compare-exchange step of distance j ≥ 512 inside sequences of length k; P/2 threads.
+ * mask = block length − 1: the last stage (k = block length) sorts every block in the same direction.
+ */
+export const sortGlobalKernel = () => kernel('nms', { op: 'sortGlobal' }, sortGlobalShader);
 
-function sortGlobalShader(v: { segmented: boolean }): ShaderSpec {
+function sortGlobalShader(): ShaderSpec {
   return {
     uniforms: sortGlobalLayout,
     workgroupSize: NMS_WG,
     grid: 'half',
     storage: [{ name: 'keys', type: 'vec2<u32>', access: 'read_write' }],
-    decls: before(v.segmented),
+    decls: BEFORE,
     body: `
   let lo = (i / p.j) * 2u * p.j + (i % p.j);
   let hi = lo + p.j;
   let a = keys[lo];
   let b = keys[hi];
-  if (select(before(a, b), before(b, a), (lo & p.k) == 0u)) { keys[lo] = b; keys[hi] = a; }`,
+  if (select(before(a, b), before(b, a), (lo & p.k & p.mask) == 0u)) { keys[lo] = b; keys[hi] = a; }`,
   };
 }
 
 export const sortLocalLayout = new UniformLayout([
   { name: 'k0', type: 'u32' },
   { name: 'k1', type: 'u32' },
-  { name: 'segLen', type: 'u32' },
+  { name: 'mask', type: 'u32' },
 ]);
 
 /** Bitonic stages k = k0, 2k0, …, k1 restricted to distances < 512, each block of 512 in workgroup memory. */
-export const sortLocalKernel = (segmented: boolean) => kernel('nms', { op: 'sortLocal', segmented }, sortLocalShader);
+export const sortLocalKernel = () => kernel('nms', { op: 'sortLocal' }, sortLocalShader);
 
-function sortLocalShader(v: { segmented: boolean }): ShaderSpec {
+function sortLocalShader(): ShaderSpec {
   return {
     uniforms: sortLocalLayout,
     workgroupSize: NMS_WG,
     storage: [{ name: 'keys', type: 'vec2<u32>', access: 'read_write' }],
-    decls: `${before(v.segmented)}
+    decls: `${BEFORE}
 var<workgroup> sh: array<vec2<u32>, ${SORT_BLOCK}>;`,
     body: `
   let base = (wid.x + wid.y * nwg.x) * ${SORT_BLOCK}u;
@@ -238,7 +245,7 @@ var<workgroup> sh: array<vec2<u32>, ${SORT_BLOCK}>;`,
       let hi = lo + j;
       let a = sh[lo];
       let b = sh[hi];
-      if (select(before(a, b), before(b, a), ((base + lo) & k) == 0u)) { sh[lo] = b; sh[hi] = a; }
+      if (select(before(a, b), before(b, a), ((base + lo) & k & p.mask) == 0u)) { sh[lo] = b; sh[hi] = a; }
       j = j >> 1u;
     }
     k = k << 1u;
@@ -374,31 +381,14 @@ export const gatherLayout = new UniformLayout([
   { name: 'M', type: 'u32' },
   { name: 'n', type: 'u32' },
   { name: 'segLen', type: 'u32' },
-  { name: 'nseg', type: 'u32' },
+  { name: 'stride', type: 'u32' },
   { name: 'topK', type: 'u32' },
 ]);
 
-/** Marks the first sorted position of each segment (for the per-segment top-k). */
-export const segStartKernel = () => kernel('nms', { op: 'segStart' }, segStartShader);
-
-function segStartShader(): ShaderSpec {
-  return {
-    uniforms: gatherLayout,
-    workgroupSize: NMS_WG,
-    grid: 'M',
-    storage: [
-      { name: 'keys', type: 'vec2<u32>' },
-      { name: 'segStart', type: 'u32', access: 'read_write' },
-    ],
-    body: `
-  let s = keys[i].y / p.segLen;
-  if (s < p.nseg && (i == 0u || keys[i - 1u].y / p.segLen != s)) { segStart[s] = i; }`,
-  };
-}
-
 /**
  * Gathers boxes into sorted order with their metadata (index inside the segment, segment, class,
- * flat index) and the initial suppression flag (filtered by score or beyond the segment's top-k).
+ * flat index) and the initial suppression flag (filtered by score or beyond the segment's top-k);
+ * records each segment's valid end. M = segments × stride threads.
  */
 export const gatherKernel = (classes: boolean) => kernel('nms', { op: 'gather', classes }, gatherShader);
 
@@ -409,7 +399,6 @@ function gatherShader(v: { classes: boolean }): ShaderSpec {
     grid: 'M',
     storage: [
       { name: 'keys', type: 'vec2<u32>' },
-      { name: 'segStart', type: 'u32' },
       { name: 'boxes', type: 'vec4<f32>' },
       { name: 'classes', type: 'i32' },
       { name: 'sbox', type: 'vec4<f32>', access: 'read_write' },
@@ -419,27 +408,31 @@ function gatherShader(v: { classes: boolean }): ShaderSpec {
     ],
     body: `
   let e = keys[i];
-  let s = e.y / p.segLen;
-  var valid = e.x != 0u && s < p.nseg;
-  if (valid) { valid = i - segStart[s] < p.topK; }
+  let s = i / p.stride;
+  let q = i - s * p.stride;
+  let valid = e.x != 0u && q < p.topK;
   let idx = min(e.y, p.n - 1u);
   sbox[i] = boxes[idx];
   let c = ${v.classes ? 'bitcast<u32>(classes[idx])' : '0u'};
   smeta[i] = vec4<u32>(e.y - s * p.segLen, s, c, e.y);
   sup[i] = select(1u, 0u, valid);
-  if (valid) { atomicMax(&state[3], i + 1u); }`,
+  if (valid) { atomicMax(&state[${STATE_COUNTS}u + ${STATE_PER_SEG}u * s + 3u], q + 1u); }`,
   };
 }
 
 export const resolveLayout = new UniformLayout([
   { name: 'tile', type: 'u32' },
   { name: 'M', type: 'u32' },
+  { name: 'stride', type: 'u32' },
   { name: 'maxDet', type: 'u32' },
-  { name: 'nseg', type: 'u32' },
   ...IOU_FIELDS,
 ]);
 
-/** Resolves one tile of 256 sorted boxes: bitmask in workgroup memory, then an in-order sweep. One workgroup. */
+/**
+ * Resolves one tile of 256 sorted boxes in every segment (one workgroup per segment, positions
+ * tile… of its first M): bitmask in workgroup memory, then an in-order sweep. The segment's kept
+ * list is keptList[s·M…], the tile's kept positions keptPos[s·256…].
+ */
 export const resolveKernel = () => kernel('nms', { op: 'resolve' }, resolveShader);
 
 function resolveShader(): ShaderSpec {
@@ -458,18 +451,20 @@ function resolveShader(): ShaderSpec {
     ],
     decls: `${SUPPRESSES}
 var<workgroup> bx: array<vec4<f32>, ${T}>;
-var<workgroup> grp: array<vec2<u32>, ${T}>;
+var<workgroup> grp: array<u32, ${T}>;
 var<workgroup> alive: array<u32, ${T}>;
 var<workgroup> mask: array<u32, ${T * W}>;
 var<workgroup> stop: u32;`,
     body: `
-  if (li == 0u) { stop = state[2]; }
+  let seg = wid.x + wid.y * nwg.x;
+  let st = ${STATE_COUNTS}u + ${STATE_PER_SEG}u * seg;
+  if (li == 0u) { stop = state[st + 2u]; }
   if (workgroupUniformLoad(&stop) != 0u) { return; }
-  let q = p.tile + li;
+  let base = seg * p.stride + p.tile;
   var b = vec4<f32>(0.0);
-  var g = vec2<u32>(0u);
+  var g = 0u;
   var al = 0u;
-  if (q < p.M) { b = sbox[q]; g = smeta[q].yz; al = 1u - sup[q]; }
+  if (p.tile + li < p.M) { b = sbox[base + li]; g = smeta[base + li].z; al = 1u - sup[base + li]; }
   bx[li] = b;
   grp[li] = g;
   alive[li] = al;
@@ -479,7 +474,7 @@ var<workgroup> stop: u32;`,
     if (al != 0u) {
       for (var t = 0u; t < 32u; t++) {
         let m = w * 32u + t;
-        if (m > li && alive[m] != 0u && all(grp[m] == g) && suppresses(b, bx[m])) { bits |= 1u << t; }
+        if (m > li && alive[m] != 0u && grp[m] == g && suppresses(b, bx[m])) { bits |= 1u << t; }
       }
     }
     mask[li * ${W}u + w] = bits;
@@ -487,31 +482,35 @@ var<workgroup> stop: u32;`,
   workgroupBarrier();
   if (li != 0u) { return; }
   var removed: array<u32, ${W}>;
-  var total = state[0];
+  var total = state[st];
   let first = total;
-  var full = state[4];
   for (var l = 0u; l < ${T}u; l++) {
+    if (total >= p.maxDet) { break; }
     if (alive[l] == 0u || (removed[l >> 5u] & (1u << (l & 31u))) != 0u) { continue; }
-    let seg = grp[l].x;
-    let cnt = state[${STATE_COUNTS}u + seg];
-    if (cnt >= p.maxDet) { continue; }
-    keptList[total] = i32(smeta[p.tile + l].x);
-    keptPos[total - first] = p.tile + l;
+    keptList[seg * p.M + total] = i32(smeta[base + l].x);
+    keptPos[seg * ${T}u + total - first] = base + l;
     total++;
-    state[${STATE_COUNTS}u + seg] = cnt + 1u;
-    if (cnt + 1u == p.maxDet) { full++; }
     for (var w = 0u; w < ${W}u; w++) { removed[w] |= mask[l * ${W}u + w]; }
   }
-  state[0] = total;
-  state[1] = first;
-  state[4] = full;
-  if (full >= p.nseg || p.tile + ${T}u >= min(p.M, state[3])) { state[2] = 1u; }`,
+  state[st] = total;
+  state[st + 1u] = total - first;
+  if (total >= p.maxDet || p.tile + ${T}u >= min(p.M, state[st + 3u])) { state[st + 2u] = 1u; }`,
   };
 }
 
-export const propagateLayout = new UniformLayout([{ name: 'start', type: 'u32' }, { name: 'M', type: 'u32' }, ...IOU_FIELDS]);
+export const propagateLayout = new UniformLayout([
+  { name: 'start', type: 'u32' },
+  { name: 'M', type: 'u32' },
+  { name: 'stride', type: 'u32' },
+  { name: 'chunks', type: 'u32' },
+  { name: 'groups', type: 'u32' },
+  ...IOU_FIELDS,
+]);
 
-/** Marks the boxes after a tile that the tile's kept boxes suppress; one thread per later box. */
+/**
+ * Marks the boxes after a tile that the tile's kept boxes suppress; one thread per later box,
+ * `chunks` workgroups per segment (groups = segments × chunks).
+ */
 export const propagateKernel = () => kernel('nms', { op: 'propagate' }, propagateShader);
 
 function propagateShader(): ShaderSpec {
@@ -528,27 +527,33 @@ function propagateShader(): ShaderSpec {
     ],
     decls: `${SUPPRESSES}
 var<workgroup> kb: array<vec4<f32>, ${T}>;
-var<workgroup> kg: array<vec2<u32>, ${T}>;
+var<workgroup> kg: array<u32, ${T}>;
 var<workgroup> info: vec2<u32>;`,
     body: `
-  if (li == 0u) { info = vec2<u32>(state[0] - state[1], state[2]); }
+  let w = wid.x + wid.y * nwg.x;
+  if (w >= p.groups) { return; }  // uniform per workgroup
+  let seg = w / p.chunks;
+  let chunk = w - seg * p.chunks;
+  let st = ${STATE_COUNTS}u + ${STATE_PER_SEG}u * seg;
+  if (li == 0u) { info = vec2<u32>(state[st + 1u], state[st + 2u]); }
   let inf = workgroupUniformLoad(&info);
   if (inf.y != 0u || inf.x == 0u) { return; }
   let cnt = inf.x;
   if (li < cnt) {
-    let k = keptPos[li];
+    let k = keptPos[seg * ${T}u + li];
     kb[li] = sbox[k];
-    kg[li] = smeta[k].yz;
+    kg[li] = smeta[k].z;
   }
   workgroupBarrier();
-  let q = p.start + (wid.x + wid.y * nwg.x) * ${NMS_WG}u + li;
+  let q = p.start + chunk * ${NMS_WG}u + li;
   if (q >= p.M) { return; }
-  if (sup[q] != 0u) { return; }
-  let b = sbox[q];
-  let g = smeta[q].yz;
+  let at = seg * p.stride + q;
+  if (sup[at] != 0u) { return; }
+  let b = sbox[at];
+  let g = smeta[at].z;
   for (var t = 0u; t < cnt; t++) {
-    if (all(kg[t] == g) && suppresses(kb[t], b)) {
-      sup[q] = 1u;
+    if (kg[t] == g && suppresses(kb[t], b)) {
+      sup[at] = 1u;
       return;
     }
   }`,
