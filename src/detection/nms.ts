@@ -1,11 +1,12 @@
 /**
  * Non-maximum suppression on the GPU: single-class (`nms`, and d2l's rules in `nmsD2l`),
  * class-aware (`batchedNms`) and per image of a batch (`nmsPerImage`). The boxes are sorted by score
- * on the GPU (a bitonic sort, stable by index), then swept in tiles of 256: a bitmask of the tile's
+ * on the GPU (a bitonic sort, stable by index; each image of a batch in its own block), then swept in
+ * tiles of 256, the images side by side (one workgroup per image per tile): a bitmask of the tile's
  * IoUs in workgroup memory, an in-order pass that keeps boxes, and a pass that marks later boxes the
  * kept ones suppress (src/kernels/wgsl/nms.ts). Memory stays O(N) (no N×N mask: 100k boxes would
  * need 1.25 GB) and the sweep stops once `maxDetections` boxes are kept. With `maxDetections` on
- * one image, only the top candidates (at least 8 × maxDetections, by a histogram of the scores) are
+ * one image, only the top candidates (at least max(8 × maxDetections, 512), by a histogram of the scores) are
  * sorted, and the full sort runs only if they run out first. Only counts are read back: the
  * candidates', the done flag between sweep rounds, and the kept counts that size the results.
  *
@@ -87,8 +88,10 @@ interface Plan {
 }
 
 const U32_MAX = 0xffffffff;
-/** The fewest candidates the preselection keeps (8 × maxDetections otherwise). */
-const PRESELECT_MIN = 2048;
+/** The fewest candidates the preselection keeps (8 × maxDetections otherwise); fewer to sort is faster, too few falls back to the full sort. */
+const PRESELECT_MIN = 512;
+/** With maxDetections at most this, the sweep reads the done flags after its first tile. */
+const FIRST_ROUND_MAXDET = 128;
 
 /** The largest float32 not above x: for float32 v, v > x (in double) exactly when v > down32(x). */
 function down32(x: number): number {
@@ -168,13 +171,30 @@ function initKeys(run: Run, keys: Tensor, stride: number, segLen: number): void 
   });
 }
 
+/** Sorted boxes and the sweep's state, as the gather leaves them. */
+interface Sorted {
+  sbox: Tensor;
+  smeta: Tensor;
+  sup: Tensor;
+  state: Tensor;
+  /** Sorted positions per segment. */
+  stride: number;
+}
+
+function sweepBuffers(run: Run, P: number, stride: number): Sorted {
+  const words = STATE_COUNTS + STATE_PER_SEG * run.plan.nseg;
+  const state = tmpTensor(run, words);
+  run.plan.boxes.device.upload(state.buffer, new Uint32Array(words));
+  return { sbox: tmpTensor(run, 4 * P, 'float32'), smeta: tmpTensor(run, 4 * P), sup: tmpTensor(run, P), state, stride };
+}
+
 /**
  * Sorts each segment's block of `stride` keys (a power of two ≥ SORT_BLOCK), sweeps the first M
  * sorted positions of every segment, the segments side by side, and returns the kept indices per
  * segment (and the total kept).
  */
 async function sortAndSweep(run: Run, keys: Tensor, stride: number, M: number, t0: number): Promise<{ out: Tensor[]; kept: number }> {
-  const { plan, n, topK, maxDet, test } = run;
+  const { plan, n, topK } = run;
   const { segLen, nseg, profile } = plan;
   const device = plan.boxes.device;
   const P = stride * nseg;
@@ -194,14 +214,8 @@ async function sortAndSweep(run: Run, keys: Tensor, stride: number, M: number, t
   }
   t0 = await awaitPhase(device, profile, 'sort', t0);
   // gather into sorted order
-  const sbox = tmpTensor(run, 4 * P, 'float32');
-  const smeta = tmpTensor(run, 4 * P);
-  const sup = tmpTensor(run, P);
-  const keptList = tmpTensor(run, M * nseg);
-  const keptPos = tmpTensor(run, NMS_TILE * nseg);
-  const words = STATE_COUNTS + STATE_PER_SEG * nseg;
-  const state = tmpTensor(run, words);
-  device.upload(state.buffer, new Uint32Array(words));
+  const sorted = sweepBuffers(run, P, stride);
+  const { sbox, smeta, sup, state } = sorted;
   const ga = gatherKernel(plan.classes !== undefined);
   const cls = plan.classes ?? plan.scores; // a stand-in binding when there are no classes (never read)
   device.run(
@@ -212,13 +226,25 @@ async function sortAndSweep(run: Run, keys: Tensor, stride: number, M: number, t
     grid(P, NMS_WG),
     { layout: gatherLayout, values: { M: P, n, segLen, stride, topK } },
   );
+  return sweep(run, sorted, M, t0);
+}
+
+/** The tiled sweep over the first M sorted positions of every segment; returns the kept indices per segment. */
+async function sweep(run: Run, sorted: Sorted, M: number, t0: number): Promise<{ out: Tensor[]; kept: number }> {
+  const { plan, maxDet, test } = run;
+  const { nseg, profile } = plan;
+  const device = plan.boxes.device;
+  const { sbox, smeta, sup, state, stride } = sorted;
+  const keptList = tmpTensor(run, M * nseg);
+  const keptPos = tmpTensor(run, NMS_TILE * nseg);
   // the tiled sweep, every segment at once, in rounds; between rounds read the done flags when the sweep may stop early
   const tiles = Math.ceil(M / NMS_TILE);
   const mayStop = maxDet !== U32_MAX || plan.opts.scoreThreshold !== undefined || nseg > 1;
   const res = resolveKernel();
   const prop = propagateKernel();
   const readState = async () => new Uint32Array(await device.download(state.buffer, 4 * STATE_PER_SEG * nseg, 4 * STATE_COUNTS));
-  let round = 4;
+  // a max-detections limit that one tile may reach: look after the first tile
+  let round = maxDet <= FIRST_ROUND_MAXDET ? 1 : 4;
   for (let t = 0; t < tiles; ) {
     const end = Math.min(tiles, t + round);
     for (; t < end; t++) {
@@ -453,7 +479,15 @@ export async function nmsPerImage(boxes: Tensor, scores: Tensor, iouThreshold: n
 }
 
 /** nmsPerImage with either rule (multiboxDetection uses d2l's). */
-export async function nmsPerImageWith(fn: string, boxes: Tensor, scores: Tensor, iouThreshold: number, opts: NmsOptions, rule: NmsRule): Promise<Tensor[]> {
+export async function nmsPerImageWith(
+  fn: string,
+  boxes: Tensor,
+  scores: Tensor,
+  iouThreshold: number,
+  opts: NmsOptions,
+  rule: NmsRule,
+  profile?: NmsProfile,
+): Promise<Tensor[]> {
   checkFloat(fn, 'boxes', boxes, [-1, -1, 4]);
   checkFloat(fn, 'scores', scores, [boxes.shape[0], boxes.shape[1]]);
   checkSameDevice(fn, boxes, { scores });
@@ -461,5 +495,5 @@ export async function nmsPerImageWith(fn: string, boxes: Tensor, scores: Tensor,
   checkNmsOptions(fn, opts);
   const [B, N] = boxes.shape;
   if (N === 0) return Array.from({ length: B }, () => empty([0], 'int32', boxes.device));
-  return runNms({ fn, boxes, scores, segLen: N, nseg: B, iouThreshold, rule, opts });
+  return runNms({ fn, boxes, scores, segLen: N, nseg: B, iouThreshold, rule, opts, profile });
 }

@@ -229,6 +229,26 @@ describe('nms (torchvision semantics)', () => {
     }
   });
 
+  it('small max detections: preselection from 1024 boxes, fallback when the candidates are one box, sweep that needs more than one tile', async () => {
+    let seed = 13;
+    const rnd = () => (seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) / 2 ** 32;
+    const n = 1500;
+    const b: number[] = [];
+    const s: number[] = [];
+    for (let i = 0; i < n; i++) {
+      // the 600 best-scored boxes: one box repeated (the 512+ candidates keep one), then spread-out boxes
+      const x = i < 600 ? 0.3 : rnd() * 0.9;
+      const y = i < 600 ? 0.3 : rnd() * 0.9;
+      b.push(x, y, x + 0.04, y + 0.04);
+      s.push(i < 600 ? 0.9 + Math.round(rnd() * 50) / 1000 : Math.round(rnd() * 800) / 1000);
+    }
+    const bf = b.map(Math.fround);
+    const sf = s.map(Math.fround);
+    for (const opts of [{ maxDetections: 10 }, { maxDetections: 64, topK: 1200 }, { maxDetections: 1 }, { maxDetections: 128, scoreThreshold: 0.5 }]) {
+      expect(await ints(await nms(boxesT(bf), scoresT(sf), 0.5, opts))).toEqual(refNms(bf, sf, 0.5, opts)[0]);
+    }
+  });
+
   it('preselection keeps every box of the boundary score bucket (few distinct scores)', async () => {
     let seed = 9;
     const rnd = () => (seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) / 2 ** 32;
