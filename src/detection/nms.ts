@@ -27,6 +27,9 @@ import {
   SORT_BLOCK,
   STATE_COUNTS,
   STATE_PER_SEG,
+  SMALL_MAX,
+  smallKernel,
+  smallLayout,
   PRESELECT_BUCKETS,
   compactKernel,
   gatherKernel,
@@ -327,6 +330,44 @@ async function preselected(run: Run, target: number, t0: number): Promise<Tensor
   return out;
 }
 
+/**
+ * Internal switches, not part of the public API: tests set `smallMax` to 0 to run small inputs
+ * through the multi-dispatch path too. `smallMax`: one image of at most this many boxes (≤ SMALL_MAX)
+ * takes the single-dispatch path.
+ */
+export const nmsTuning = { smallMax: SMALL_MAX };
+
+/** One image of at most SMALL_MAX boxes: keys, sort and sweep in one dispatch (smallKernel), then its count read back. */
+async function small(run: Run, t0: number): Promise<Tensor[]> {
+  const { plan, n, topK, maxDet, test } = run;
+  const device = plan.boxes.device;
+  const thr = plan.opts.scoreThreshold;
+  const P = 2 ** Math.ceil(Math.log2(Math.max(n, 2)));
+  const keptList = tmpTensor(run, n);
+  const count = tmpTensor(run, 1);
+  const mask = tmpTensor(run, NMS_TILE * (NMS_TILE / 32));
+  const sup = tmpTensor(run, P);
+  const k = smallKernel(plan.classes !== undefined);
+  const cls = plan.classes ?? plan.scores; // a stand-in binding when there are no classes (never read)
+  device.run(
+    'nms.small',
+    k.key,
+    k.source,
+    [plan.scores.buffer, plan.boxes.buffer, cls.buffer, keptList.buffer, count.buffer, mask.buffer, sup.buffer],
+    [1, 1, 1],
+    {
+      layout: smallLayout,
+      values: { n, P, topK, maxDet, hasThr: thr === undefined ? 0 : 1, thrKey: thr === undefined ? 0 : sortKey(down32(thr)), ...test },
+    },
+  );
+  t0 = await awaitPhase(device, plan.profile, 'suppress', t0);
+  const kept = new Uint32Array(await device.download(count.buffer, 4))[0];
+  const out = empty([kept], 'int32', device);
+  if (kept > 0) device.queue.copy(keptList.buffer, 0, out.buffer, 0, 4 * kept);
+  await awaitPhase(device, plan.profile, 'readback', t0);
+  return [out];
+}
+
 /** Runs the whole pipeline; returns one int32 tensor of kept indices per segment. */
 async function runNms(plan: Plan): Promise<Tensor[]> {
   const { boxes, scores, nseg, opts } = plan;
@@ -341,6 +382,7 @@ async function runNms(plan: Plan): Promise<Tensor[]> {
   const run: Run = { plan, n, topK, maxDet, test: iouTest(T, plan.rule === 'd2l'), temps: [] };
   try {
     const t0 = plan.profile ? performance.now() : 0;
+    if (nseg === 1 && n <= nmsTuning.smallMax) return await small(run, t0);
     const target = Math.max(8 * maxDet, PRESELECT_MIN);
     if (nseg === 1 && maxDet !== U32_MAX && 2 * target <= Math.min(n, topK)) {
       const out = await preselected(run, target, t0);

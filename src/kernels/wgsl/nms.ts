@@ -559,3 +559,151 @@ var<workgroup> info: vec2<u32>;`,
   }`,
   };
 }
+
+/** The most boxes the single-dispatch path ({@link smallKernel}) takes: its keys fill 8 KB of workgroup memory. */
+export const SMALL_MAX = 1024;
+
+export const smallLayout = new UniformLayout([
+  { name: 'n', type: 'u32' },
+  { name: 'P', type: 'u32' },
+  { name: 'topK', type: 'u32' },
+  { name: 'maxDet', type: 'u32' },
+  { name: 'hasThr', type: 'u32' },
+  { name: 'thrKey', type: 'u32' },
+  ...IOU_FIELDS,
+]);
+
+/**
+ * The whole NMS of one image of at most SMALL_MAX boxes in one workgroup and one dispatch: keys
+ * (as sortInit), a bitonic sort of P (a power of two ≥ n) keys in workgroup memory, then the tiled
+ * sweep of `resolve` and `propagate` with workgroup barriers between the steps instead of
+ * dispatches, stopping at maxDet. Writes the kept indices to keptList and their count to count[0].
+ * `mask` (256 × 8 u32) and `sup` (SMALL_MAX u32) are scratch.
+ */
+export const smallKernel = (classes: boolean) => kernel('nms', { op: 'small', classes }, smallShader);
+
+function smallShader(v: { classes: boolean }): ShaderSpec {
+  const T = NMS_TILE;
+  const W = T / 32;
+  return {
+    uniforms: smallLayout,
+    workgroupSize: T,
+    storage: [
+      { name: 'scores', type: 'u32' },
+      { name: 'boxes', type: 'vec4<f32>' },
+      { name: 'classes', type: 'i32' },
+      { name: 'keptList', type: 'i32', access: 'read_write' },
+      { name: 'count', type: 'u32', access: 'read_write' },
+      { name: 'mask', type: 'u32', access: 'read_write' },
+      { name: 'sup', type: 'u32', access: 'read_write' },
+    ],
+    decls: `${BEFORE}
+${SUPPRESSES}
+fn sortable(b: u32) -> u32 {
+  if ((b & 0x7fffffffu) > 0x7f800000u) { return 0xffffffffu; }
+  if ((b & 0x7fffffffu) == 0u) { return 0x80000000u; }
+  if ((b & 0x80000000u) != 0u) { return ~b; }
+  return b | 0x80000000u;
+}
+var<workgroup> sk: array<vec2<u32>, ${SMALL_MAX}>;
+var<workgroup> bx: array<vec4<f32>, ${T}>;
+var<workgroup> grp: array<u32, ${T}>;
+var<workgroup> alive: array<u32, ${T}>;
+var<workgroup> keptLocal: array<u32, ${T}>;
+var<workgroup> info: vec2<u32>;
+var<workgroup> validEnd: atomic<u32>;`,
+    body: `
+  if (li == 0u) { atomicStore(&validEnd, 0u); }
+  for (var q = li; q < p.P; q += ${T}u) {
+    var key = 0u;
+    if (q < p.n) {
+      let k = sortable(scores[q]);
+      if (p.hasThr == 0u || (k != 0xffffffffu && k > p.thrKey)) { key = k; }
+    }
+    sk[q] = vec2<u32>(key, select(0xffffffffu, q, q < p.n));
+  }
+  for (var k = 2u; k <= p.P; k <<= 1u) {
+    for (var j = k >> 1u; j > 0u; j >>= 1u) {
+      workgroupBarrier();
+      for (var t = li; t < p.P / 2u; t += ${T}u) {
+        let lo = (t / j) * 2u * j + (t % j);
+        let hi = lo + j;
+        let a = sk[lo];
+        let b = sk[hi];
+        if (select(before(a, b), before(b, a), (lo & k) == 0u)) { sk[lo] = b; sk[hi] = a; }
+      }
+    }
+  }
+  workgroupBarrier();
+  // valid entries (key ≠ 0) form a prefix of the sorted keys; the sweep covers its first topK
+  for (var q = li; q < p.P; q += ${T}u) {
+    if (sk[q].x != 0u && (q + 1u == p.P || sk[q + 1u].x == 0u)) { atomicMax(&validEnd, q + 1u); }
+    sup[q] = 0u;
+  }
+  storageBarrier();
+  let M = min(workgroupUniformLoad(&validEnd), p.topK);
+  var total = 0u;
+  for (var tile = 0u; tile < M; tile += ${T}u) {
+    let l = tile + li;
+    var b = vec4<f32>(0.0);
+    var g = 0u;
+    var al = 0u;
+    if (l < M) {
+      let idx = sk[l].y;
+      b = boxes[idx];
+      g = ${v.classes ? 'bitcast<u32>(classes[idx])' : '0u'};
+      al = 1u - sup[l];
+    }
+    bx[li] = b;
+    grp[li] = g;
+    alive[li] = al;
+    workgroupBarrier();
+    for (var w = 0u; w < ${W}u; w++) {
+      var bits = 0u;
+      if (al != 0u) {
+        for (var t = 0u; t < 32u; t++) {
+          let m = w * 32u + t;
+          if (m > li && alive[m] != 0u && grp[m] == g && suppresses(b, bx[m])) { bits |= 1u << t; }
+        }
+      }
+      mask[li * ${W}u + w] = bits;
+    }
+    storageBarrier();
+    workgroupBarrier();
+    if (li == 0u) {
+      // zeroed by hand: a declaration inside the loop is not reinitialised on every adapter
+      var removed: array<u32, ${W}>;
+      for (var w = 0u; w < ${W}u; w++) { removed[w] = 0u; }
+      let first = total;
+      for (var r = 0u; r < ${T}u; r++) {
+        if (total >= p.maxDet) { break; }
+        if (alive[r] == 0u || (removed[r >> 5u] & (1u << (r & 31u))) != 0u) { continue; }
+        keptList[total] = i32(sk[tile + r].y);
+        keptLocal[total - first] = r;
+        total++;
+        for (var w = 0u; w < ${W}u; w++) { removed[w] |= mask[r * ${W}u + w]; }
+      }
+      info = vec2<u32>(total, total - first);
+    }
+    let inf = workgroupUniformLoad(&info);
+    total = inf.x;
+    if (total >= p.maxDet) { break; }
+    for (var q = tile + ${T}u + li; q < M; q += ${T}u) {
+      if (sup[q] != 0u) { continue; }
+      let idx = sk[q].y;
+      let bq = boxes[idx];
+      let gq = ${v.classes ? 'bitcast<u32>(classes[idx])' : '0u'};
+      for (var t = 0u; t < inf.y; t++) {
+        let r = keptLocal[t];
+        if (grp[r] == gq && suppresses(bx[r], bq)) {
+          sup[q] = 1u;
+          break;
+        }
+      }
+    }
+    storageBarrier();
+    workgroupBarrier();
+  }
+  if (li == 0u) { count[0] = total; }`,
+  };
+}
