@@ -95,6 +95,12 @@ const U32_MAX = 0xffffffff;
 const PRESELECT_MIN = 512;
 /** With maxDetections at most this, the sweep reads the done flags after its first tile. */
 const FIRST_ROUND_MAXDET = 128;
+/**
+ * Without a small maxDetections (≤ 256), the single-dispatch path takes at most this many boxes:
+ * its sweep runs in one workgroup (one core on a CPU adapter), which loses to the multi-dispatch
+ * sweep when most of a thousand boxes are kept.
+ */
+const SMALL_ALL_MAX = 768;
 
 /** The largest float32 not above x: for float32 v, v > x (in double) exactly when v > down32(x). */
 function down32(x: number): number {
@@ -318,11 +324,16 @@ async function preselected(run: Run, target: number, t0: number): Promise<Tensor
   device.run('nms.compact', ck.key, ck.source, [all.buffer, sel.buffer, cand.buffer], grid(n, NMS_WG), { layout: preselectLayout, values });
   const [, count, valid] = new Uint32Array(await device.download(sel.buffer, 16));
   if (count === 0) return [empty([0], 'int32', device)];
-  const P = Math.max(SORT_BLOCK, 2 ** Math.ceil(Math.log2(count)));
-  const keys = tmpTensor(run, 2 * P);
-  const pk = padKernel();
-  device.run('nms.pad', pk.key, pk.source, [cand.buffer, keys.buffer], grid(P, NMS_WG), { layout: padLayout, values: { P, count } });
-  const { out, kept } = await sortAndSweep(run, keys, P, Math.min(count, topK), t0);
+  let res: { out: Tensor[]; kept: number };
+  if (count <= nmsTuning.smallMax) res = await small(run, t0, { keys: cand, count });
+  else {
+    const P = Math.max(SORT_BLOCK, 2 ** Math.ceil(Math.log2(count)));
+    const keys = tmpTensor(run, 2 * P);
+    const pk = padKernel();
+    device.run('nms.pad', pk.key, pk.source, [cand.buffer, keys.buffer], grid(P, NMS_WG), { layout: padLayout, values: { P, count } });
+    res = await sortAndSweep(run, keys, P, Math.min(count, topK), t0);
+  }
+  const { out, kept } = res;
   if (kept < maxDet && count < Math.min(valid, topK)) {
     for (const t of out) t.dispose();
     return null;
@@ -337,27 +348,33 @@ async function preselected(run: Run, target: number, t0: number): Promise<Tensor
  */
 export const nmsTuning = { smallMax: SMALL_MAX };
 
-/** One image of at most SMALL_MAX boxes: keys, sort and sweep in one dispatch (smallKernel), then its count read back. */
-async function small(run: Run, t0: number): Promise<Tensor[]> {
-  const { plan, n, topK, maxDet, test } = run;
+/**
+ * One image of at most SMALL_MAX boxes: keys, sort and sweep in one dispatch (smallKernel), then
+ * its count read back. With `cand`, sorts and sweeps those `count` (key, index) pairs instead.
+ */
+async function small(run: Run, t0: number, cand?: { keys: Tensor; count: number }): Promise<{ out: Tensor[]; kept: number }> {
+  const { plan, topK, maxDet, test } = run;
+  const n = cand ? cand.count : run.n;
   const device = plan.boxes.device;
   const thr = plan.opts.scoreThreshold;
   const P = 2 ** Math.ceil(Math.log2(Math.max(n, 2)));
+  // tiles a little wider than maxDetections (most boxes of a tile are usually kept), 32 to 256
+  const tw = Math.min(NMS_TILE, Math.max(32, 2 ** Math.ceil(Math.log2(maxDet + Math.ceil(maxDet / 4)))));
   const keptList = tmpTensor(run, n);
   const count = tmpTensor(run, 1);
   const mask = tmpTensor(run, NMS_TILE * (NMS_TILE / 32));
   const sup = tmpTensor(run, P);
-  const k = smallKernel(plan.classes !== undefined);
+  const k = smallKernel(plan.classes !== undefined, cand !== undefined);
   const cls = plan.classes ?? plan.scores; // a stand-in binding when there are no classes (never read)
   device.run(
     'nms.small',
     k.key,
     k.source,
-    [plan.scores.buffer, plan.boxes.buffer, cls.buffer, keptList.buffer, count.buffer, mask.buffer, sup.buffer],
+    [(cand?.keys ?? plan.scores).buffer, plan.boxes.buffer, cls.buffer, keptList.buffer, count.buffer, mask.buffer, sup.buffer],
     [1, 1, 1],
     {
       layout: smallLayout,
-      values: { n, P, topK, maxDet, hasThr: thr === undefined ? 0 : 1, thrKey: thr === undefined ? 0 : sortKey(down32(thr)), ...test },
+      values: { n, P, topK, maxDet, hasThr: thr === undefined ? 0 : 1, thrKey: thr === undefined ? 0 : sortKey(down32(thr)), tw, ...test },
     },
   );
   t0 = await awaitPhase(device, plan.profile, 'suppress', t0);
@@ -365,7 +382,7 @@ async function small(run: Run, t0: number): Promise<Tensor[]> {
   const out = empty([kept], 'int32', device);
   if (kept > 0) device.queue.copy(keptList.buffer, 0, out.buffer, 0, 4 * kept);
   await awaitPhase(device, plan.profile, 'readback', t0);
-  return [out];
+  return { out: [out], kept };
 }
 
 /** Runs the whole pipeline; returns one int32 tensor of kept indices per segment. */
@@ -382,7 +399,7 @@ async function runNms(plan: Plan): Promise<Tensor[]> {
   const run: Run = { plan, n, topK, maxDet, test: iouTest(T, plan.rule === 'd2l'), temps: [] };
   try {
     const t0 = plan.profile ? performance.now() : 0;
-    if (nseg === 1 && n <= nmsTuning.smallMax) return await small(run, t0);
+    if (nseg === 1 && n <= nmsTuning.smallMax && (n <= SMALL_ALL_MAX || maxDet <= 256)) return (await small(run, t0)).out;
     const target = Math.max(8 * maxDet, PRESELECT_MIN);
     if (nseg === 1 && maxDet !== U32_MAX && 2 * target <= Math.min(n, topK)) {
       const out = await preselected(run, target, t0);

@@ -95,7 +95,8 @@ for (const [path, smallMax] of [
         const sf = s.map(Math.fround);
         const bt = boxesT(bf);
         const st = scoresT(sf);
-        for (const opts of [{}, { maxDetections: 100 }, { topK: 400, scoreThreshold: 0.2 }]) {
+        // maxDetections 20 sweeps tiles of 32 (most boxes of the 700 large ones suppressed)
+        for (const opts of [{}, { maxDetections: 100 }, { maxDetections: 20 }, { topK: 400, scoreThreshold: 0.2 }]) {
           expect(await ints(await nms(bt, st, 0.5, opts))).toEqual(refNms(bf, sf, 0.5, opts)[0]);
           expect(await ints(await nmsD2l(bt, st, 0.3, opts))).toEqual(refNms(bf, sf, 0.3, { ...opts, rule: 'd2l' })[0]);
         }
@@ -307,6 +308,27 @@ describe('nms (torchvision semantics)', () => {
     const sf = s.map(Math.fround);
     for (const opts of [{ maxDetections: 10 }, { maxDetections: 64, topK: 1200 }, { maxDetections: 1 }, { maxDetections: 128, scoreThreshold: 0.5 }]) {
       expect(await ints(await nms(boxesT(bf), scoresT(sf), 0.5, opts))).toEqual(refNms(bf, sf, 0.5, opts)[0]);
+    }
+  });
+
+  it('preselected candidates fewer than maxDetections (score threshold) are swept to their end, once each', async () => {
+    let seed = 17;
+    const rnd = () => (seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) / 2 ** 32;
+    const n = 1100;
+    const b: number[] = [];
+    const s: number[] = [];
+    for (let i = 0; i < n; i++) {
+      const x = rnd() * 0.9;
+      const y = rnd() * 0.9;
+      b.push(x, y, x + 0.01 + rnd() * 0.1, y + 0.01 + rnd() * 0.1);
+      s.push(i % 27 === 0 ? 0.9 + Math.round(rnd() * 90) / 1000 : Math.round(rnd() * 400) / 1000);
+    }
+    const bf = b.map(Math.fround);
+    const sf = s.map(Math.fround);
+    // 41 boxes pass the score threshold: the 512 candidates are those 41, all swept (threshold 1: all kept)
+    for (const thr of [1, 0.5]) {
+      const opts = { maxDetections: 64, scoreThreshold: 0.5 };
+      expect(await ints(await nms(boxesT(bf), scoresT(sf), thr, opts))).toEqual(refNms(bf, sf, thr, opts)[0]);
     }
   });
 

@@ -206,7 +206,7 @@ function sortGlobalShader(): ShaderSpec {
     storage: [{ name: 'keys', type: 'vec2<u32>', access: 'read_write' }],
     decls: BEFORE,
     body: `
-  let lo = (i / p.j) * 2u * p.j + (i % p.j);
+  let lo = ((i & ~(p.j - 1u)) << 1u) | (i & (p.j - 1u));
   let hi = lo + p.j;
   let a = keys[lo];
   let b = keys[hi];
@@ -241,7 +241,7 @@ var<workgroup> sh: array<vec2<u32>, ${SORT_BLOCK}>;`,
     loop {
       if (j == 0u) { break; }
       workgroupBarrier();
-      let lo = (li / j) * 2u * j + (li % j);
+      let lo = ((li & ~(j - 1u)) << 1u) | (li & (j - 1u));
       let hi = lo + j;
       let a = sh[lo];
       let b = sh[hi];
@@ -570,6 +570,7 @@ export const smallLayout = new UniformLayout([
   { name: 'maxDet', type: 'u32' },
   { name: 'hasThr', type: 'u32' },
   { name: 'thrKey', type: 'u32' },
+  { name: 'tw', type: 'u32' },
   ...IOU_FIELDS,
 ]);
 
@@ -577,19 +578,21 @@ export const smallLayout = new UniformLayout([
  * The whole NMS of one image of at most SMALL_MAX boxes in one workgroup and one dispatch: keys
  * (as sortInit), a bitonic sort of P (a power of two ≥ n) keys in workgroup memory, then the tiled
  * sweep of `resolve` and `propagate` with workgroup barriers between the steps instead of
- * dispatches, stopping at maxDet. Writes the kept indices to keptList and their count to count[0].
- * `mask` (256 × 8 u32) and `sup` (SMALL_MAX u32) are scratch.
+ * dispatches, stopping at maxDet. Tiles are `tw` boxes wide (32, 64, 128 or 256): narrower when
+ * maxDetections is small, so the tile's IoU mask is not computed far past the last box kept. Writes the kept indices to keptList and their count to count[0].
+ * `mask` (256 × 8 u32) and `sup` (SMALL_MAX u32) are scratch. With `fromKeys`, the first binding
+ * holds n ready (key, index) pairs (the preselected candidates) instead of the scores.
  */
-export const smallKernel = (classes: boolean) => kernel('nms', { op: 'small', classes }, smallShader);
+export const smallKernel = (classes: boolean, fromKeys: boolean) => kernel('nms', { op: 'small', classes, fromKeys }, smallShader);
 
-function smallShader(v: { classes: boolean }): ShaderSpec {
+function smallShader(v: { classes: boolean; fromKeys: boolean }): ShaderSpec {
   const T = NMS_TILE;
   const W = T / 32;
   return {
     uniforms: smallLayout,
     workgroupSize: T,
     storage: [
-      { name: 'scores', type: 'u32' },
+      { name: 'scores', type: v.fromKeys ? 'vec2<u32>' : 'u32' },
       { name: 'boxes', type: 'vec4<f32>' },
       { name: 'classes', type: 'i32' },
       { name: 'keptList', type: 'i32', access: 'read_write' },
@@ -614,19 +617,24 @@ var<workgroup> info: vec2<u32>;
 var<workgroup> validEnd: atomic<u32>;`,
     body: `
   if (li == 0u) { atomicStore(&validEnd, 0u); }
-  for (var q = li; q < p.P; q += ${T}u) {
+  for (var q = li; q < p.P; q += ${T}u) {${
+    v.fromKeys
+      ? `
+    sk[q] = select(vec2<u32>(0u, 0xffffffffu), scores[min(q, p.n - 1u)], q < p.n);`
+      : `
     var key = 0u;
     if (q < p.n) {
       let k = sortable(scores[q]);
       if (p.hasThr == 0u || (k != 0xffffffffu && k > p.thrKey)) { key = k; }
     }
-    sk[q] = vec2<u32>(key, select(0xffffffffu, q, q < p.n));
+    sk[q] = vec2<u32>(key, select(0xffffffffu, q, q < p.n));`
+  }
   }
   for (var k = 2u; k <= p.P; k <<= 1u) {
     for (var j = k >> 1u; j > 0u; j >>= 1u) {
       workgroupBarrier();
       for (var t = li; t < p.P / 2u; t += ${T}u) {
-        let lo = (t / j) * 2u * j + (t % j);
+        let lo = ((t & ~(j - 1u)) << 1u) | (t & (j - 1u));
         let hi = lo + j;
         let a = sk[lo];
         let b = sk[hi];
@@ -643,12 +651,12 @@ var<workgroup> validEnd: atomic<u32>;`,
   storageBarrier();
   let M = min(workgroupUniformLoad(&validEnd), p.topK);
   var total = 0u;
-  for (var tile = 0u; tile < M; tile += ${T}u) {
+  for (var tile = 0u; tile < M; tile += p.tw) {
     let l = tile + li;
     var b = vec4<f32>(0.0);
     var g = 0u;
     var al = 0u;
-    if (l < M) {
+    if (li < p.tw && l < M) {
       let idx = sk[l].y;
       b = boxes[idx];
       g = ${v.classes ? 'bitcast<u32>(classes[idx])' : '0u'};
@@ -658,7 +666,7 @@ var<workgroup> validEnd: atomic<u32>;`,
     grp[li] = g;
     alive[li] = al;
     workgroupBarrier();
-    for (var w = 0u; w < ${W}u; w++) {
+    for (var w = 0u; w < p.tw / 32u; w++) {
       var bits = 0u;
       if (al != 0u) {
         for (var t = 0u; t < 32u; t++) {
@@ -675,20 +683,20 @@ var<workgroup> validEnd: atomic<u32>;`,
       var removed: array<u32, ${W}>;
       for (var w = 0u; w < ${W}u; w++) { removed[w] = 0u; }
       let first = total;
-      for (var r = 0u; r < ${T}u; r++) {
+      for (var r = 0u; r < p.tw; r++) {
         if (total >= p.maxDet) { break; }
         if (alive[r] == 0u || (removed[r >> 5u] & (1u << (r & 31u))) != 0u) { continue; }
         keptList[total] = i32(sk[tile + r].y);
         keptLocal[total - first] = r;
         total++;
-        for (var w = 0u; w < ${W}u; w++) { removed[w] |= mask[r * ${W}u + w]; }
+        for (var w = 0u; w < p.tw / 32u; w++) { removed[w] |= mask[r * ${W}u + w]; }
       }
       info = vec2<u32>(total, total - first);
     }
     let inf = workgroupUniformLoad(&info);
     total = inf.x;
     if (total >= p.maxDet) { break; }
-    for (var q = tile + ${T}u + li; q < M; q += ${T}u) {
+    for (var q = tile + p.tw + li; q < M; q += ${T}u) {
       if (sup[q] != 0u) { continue; }
       let idx = sk[q].y;
       let bq = boxes[idx];
