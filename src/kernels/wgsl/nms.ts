@@ -471,7 +471,7 @@ var<workgroup> stop: u32;`,
   workgroupBarrier();
   for (var w = 0u; w < ${W}u; w++) {
     var bits = 0u;
-    if (al != 0u) {
+    if (al != 0u && 32u * w + 31u > li) {  // words wholly at or before li stay 0
       for (var t = 0u; t < 32u; t++) {
         let m = w * 32u + t;
         if (m > li && alive[m] != 0u && grp[m] == g && suppresses(b, bx[m])) { bits |= 1u << t; }
@@ -668,7 +668,7 @@ var<workgroup> validEnd: atomic<u32>;`,
     workgroupBarrier();
     for (var w = 0u; w < p.tw / 32u; w++) {
       var bits = 0u;
-      if (al != 0u) {
+      if (al != 0u && 32u * w + 31u > li) {  // words wholly at or before li stay 0
         for (var t = 0u; t < 32u; t++) {
           let m = w * 32u + t;
           if (m > li && alive[m] != 0u && grp[m] == g && suppresses(b, bx[m])) { bits |= 1u << t; }
