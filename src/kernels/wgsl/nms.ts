@@ -562,6 +562,11 @@ var<workgroup> info: vec2<u32>;`,
 
 /** The most boxes the single-dispatch path ({@link smallKernel}) takes: its keys fill 8 KB of workgroup memory. */
 export const SMALL_MAX = 1024;
+/**
+ * Threads of the single-dispatch kernel: few, each doing more between barriers (lavapipe: 64 threads
+ * ran 1000 boxes in 0.70 ms against 0.83 ms with 256, and 700 boxes without a limit 3.4 against 4.8 ms).
+ */
+const SMALL_WG = 64;
 
 export const smallLayout = new UniformLayout([
   { name: 'n', type: 'u32' },
@@ -588,9 +593,11 @@ export const smallKernel = (classes: boolean, fromKeys: boolean) => kernel('nms'
 function smallShader(v: { classes: boolean; fromKeys: boolean }): ShaderSpec {
   const T = NMS_TILE;
   const W = T / 32;
+  const G = SMALL_WG;
+  const cls = (idx: string) => (v.classes ? `bitcast<u32>(classes[${idx}])` : '0u');
   return {
     uniforms: smallLayout,
-    workgroupSize: T,
+    workgroupSize: G,
     storage: [
       { name: 'scores', type: v.fromKeys ? 'vec2<u32>' : 'u32' },
       { name: 'boxes', type: 'vec4<f32>' },
@@ -617,7 +624,7 @@ var<workgroup> info: vec2<u32>;
 var<workgroup> validEnd: atomic<u32>;`,
     body: `
   if (li == 0u) { atomicStore(&validEnd, 0u); }
-  for (var q = li; q < p.P; q += ${T}u) {${
+  for (var q = li; q < p.P; q += ${G}u) {${
     v.fromKeys
       ? `
     sk[q] = select(vec2<u32>(0u, 0xffffffffu), scores[min(q, p.n - 1u)], q < p.n);`
@@ -633,7 +640,7 @@ var<workgroup> validEnd: atomic<u32>;`,
   for (var k = 2u; k <= p.P; k <<= 1u) {
     for (var j = k >> 1u; j > 0u; j >>= 1u) {
       workgroupBarrier();
-      for (var t = li; t < p.P / 2u; t += ${T}u) {
+      for (var t = li; t < p.P / 2u; t += ${G}u) {
         let lo = ((t & ~(j - 1u)) << 1u) | (t & (j - 1u));
         let hi = lo + j;
         let a = sk[lo];
@@ -644,7 +651,7 @@ var<workgroup> validEnd: atomic<u32>;`,
   }
   workgroupBarrier();
   // valid entries (key ≠ 0) form a prefix of the sorted keys; the sweep covers its first topK
-  for (var q = li; q < p.P; q += ${T}u) {
+  for (var q = li; q < p.P; q += ${G}u) {
     if (sk[q].x != 0u && (q + 1u == p.P || sk[q + 1u].x == 0u)) { atomicMax(&validEnd, q + 1u); }
     sup[q] = 0u;
   }
@@ -652,29 +659,36 @@ var<workgroup> validEnd: atomic<u32>;`,
   let M = min(workgroupUniformLoad(&validEnd), p.topK);
   var total = 0u;
   for (var tile = 0u; tile < M; tile += p.tw) {
-    let l = tile + li;
-    var b = vec4<f32>(0.0);
-    var g = 0u;
-    var al = 0u;
-    if (li < p.tw && l < M) {
-      let idx = sk[l].y;
-      b = boxes[idx];
-      g = ${v.classes ? 'bitcast<u32>(classes[idx])' : '0u'};
-      al = 1u - sup[l];
-    }
-    bx[li] = b;
-    grp[li] = g;
-    alive[li] = al;
-    workgroupBarrier();
-    for (var w = 0u; w < p.tw / 32u; w++) {
-      var bits = 0u;
-      if (al != 0u && 32u * w + 31u > li) {  // words wholly at or before li stay 0
-        for (var t = 0u; t < 32u; t++) {
-          let m = w * 32u + t;
-          if (m > li && alive[m] != 0u && grp[m] == g && suppresses(b, bx[m])) { bits |= 1u << t; }
-        }
+    for (var r = li; r < p.tw; r += ${G}u) {
+      let l = tile + r;
+      var b = vec4<f32>(0.0);
+      var g = 0u;
+      var al = 0u;
+      if (l < M) {
+        let idx = sk[l].y;
+        b = boxes[idx];
+        g = ${cls('idx')};
+        al = 1u - sup[l];
       }
-      mask[li * ${W}u + w] = bits;
+      bx[r] = b;
+      grp[r] = g;
+      alive[r] = al;
+    }
+    workgroupBarrier();
+    for (var r = li; r < p.tw; r += ${G}u) {
+      let b = bx[r];
+      let g = grp[r];
+      let al = alive[r];
+      for (var w = 0u; w < p.tw / 32u; w++) {
+        var bits = 0u;
+        if (al != 0u && 32u * w + 31u > r) {  // words wholly at or before r stay 0
+          for (var t = 0u; t < 32u; t++) {
+            let m = w * 32u + t;
+            if (m > r && alive[m] != 0u && grp[m] == g && suppresses(b, bx[m])) { bits |= 1u << t; }
+          }
+        }
+        mask[r * ${W}u + w] = bits;
+      }
     }
     storageBarrier();
     workgroupBarrier();
@@ -696,11 +710,11 @@ var<workgroup> validEnd: atomic<u32>;`,
     let inf = workgroupUniformLoad(&info);
     total = inf.x;
     if (total >= p.maxDet) { break; }
-    for (var q = tile + p.tw + li; q < M; q += ${T}u) {
+    for (var q = tile + p.tw + li; q < M; q += ${G}u) {
       if (sup[q] != 0u) { continue; }
       let idx = sk[q].y;
       let bq = boxes[idx];
-      let gq = ${v.classes ? 'bitcast<u32>(classes[idx])' : '0u'};
+      let gq = ${cls('idx')};
       for (var t = 0u; t < inf.y; t++) {
         let r = keptLocal[t];
         if (grp[r] == gq && suppresses(bx[r], bq)) {
