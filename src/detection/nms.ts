@@ -368,6 +368,8 @@ async function small(run: Run, t0: number, cand?: { keys: Tensor; count: number 
   const P = 2 ** Math.ceil(Math.log2(Math.max(n, 2)));
   // tiles a little wider than maxDetections (most boxes of a tile are usually kept), 32 to 256
   const tw = Math.min(NMS_TILE, Math.max(32, 2 ** Math.ceil(Math.log2(maxDet + Math.ceil(maxDet / 4)))));
+  // sort and sweep the top 4 × maxDetections keys (at least 64) first, all of them only if those run out
+  const target = maxDet === U32_MAX ? U32_MAX : Math.min(U32_MAX, Math.max(64, 4 * maxDet));
   const keptList = tmpTensor(run, n);
   const count = tmpTensor(run, 1);
   const mask = tmpTensor(run, NMS_TILE * (NMS_TILE / 32));
@@ -382,7 +384,7 @@ async function small(run: Run, t0: number, cand?: { keys: Tensor; count: number 
     [1, 1, 1],
     {
       layout: smallLayout,
-      values: { n, P, topK, maxDet, hasThr: thr === undefined ? 0 : 1, thrKey: thr === undefined ? 0 : sortKey(down32(thr)), tw, ...test },
+      values: { n, P, topK, maxDet, hasThr: thr === undefined ? 0 : 1, thrKey: thr === undefined ? 0 : sortKey(down32(thr)), tw, want: target, ...test },
     },
   );
   t0 = await awaitPhase(device, plan.profile, 'suppress', t0);

@@ -74,6 +74,27 @@ for (const [path, smallMax] of [
       );
     });
 
+    it('sweeps every box when the top 4 × maxDetections candidates are one box repeated', async () => {
+      let seed = 21;
+      const rnd = () => (seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) / 2 ** 32;
+      for (const n of [300, 1000]) {
+        const b: number[] = [];
+        const s: number[] = [];
+        for (let i = 0; i < n; i++) {
+          const top = i < 150;
+          const x = top ? 0.5 : rnd() * 0.9;
+          const y = top ? 0.5 : rnd() * 0.9;
+          b.push(x, y, x + 0.05, y + 0.05);
+          s.push(top ? 0.9 + Math.round(rnd() * 90) / 1000 : Math.round(rnd() * 800) / 1000);
+        }
+        const bf = b.map(Math.fround);
+        const sf = s.map(Math.fround);
+        for (const opts of [{ maxDetections: 10 }, { maxDetections: 30, topK: 250 }]) {
+          expect(await ints(await nms(boxesT(bf), scoresT(sf), 0.5, opts))).toEqual(refNms(bf, sf, 0.5, opts)[0]);
+        }
+      }
+    });
+
     it('matches the reference on up to SMALL_MAX random boxes (several tiles, few and many kept), leaking nothing', async () => {
       const before = memory().liveTensors;
       for (const [n, side] of [

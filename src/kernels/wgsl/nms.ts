@@ -582,6 +582,7 @@ export const smallLayout = new UniformLayout([
   { name: 'hasThr', type: 'u32' },
   { name: 'thrKey', type: 'u32' },
   { name: 'tw', type: 'u32' },
+  { name: 'want', type: 'u32' },
   ...IOU_FIELDS,
 ]);
 
@@ -591,7 +592,9 @@ export const smallLayout = new UniformLayout([
  * sweep of `resolve` and `propagate` with workgroup barriers between the steps instead of
  * dispatches, stopping at maxDet. Tiles are `tw` boxes wide (32, 64, 128 or 256): narrower when
  * maxDetections is small, so the tile's IoU mask is not computed far past the last box kept. Writes the kept indices to keptList and their count to count[0].
- * `mask` (256 × 8 u32) and `sup` (SMALL_MAX u32) are scratch. With `fromKeys`, the first binding
+ * With maxDetections, only the keys above a threshold (at least `want` of them) are sorted and swept
+ * first, and all keys only if the sweep runs out of them before maxDetections (as the host-side
+ * preselection does). `mask` (256 × 8 u32) and `sup` (SMALL_MAX u32) are scratch. With `fromKeys`, the first binding
  * holds n ready (key, index) pairs (the preselected candidates) instead of the scores.
  */
 export const smallKernel = (classes: boolean, fromKeys: boolean) => kernel('nms', { op: 'small', classes, fromKeys }, smallShader);
@@ -627,9 +630,20 @@ var<workgroup> grp: array<u32, ${T}>;
 var<workgroup> alive: array<u32, ${T}>;
 var<workgroup> keptLocal: array<u32, ${T}>;
 var<workgroup> info: vec2<u32>;
-var<workgroup> validEnd: atomic<u32>;`,
+var<workgroup> validEnd: atomic<u32>;
+var<workgroup> cnt: atomic<u32>;
+var<workgroup> passv: u32;`,
     body: `
-  if (li == 0u) { atomicStore(&validEnd, 0u); }
+  var total = 0u;
+  // first only the candidates (the keys ≥ the largest threshold that leaves at least p.want of
+  // them, a prefix of the sorted order); everything if the sweep runs out of them before maxDet
+  for (var attempt = 0u; attempt < 2u; attempt++) {
+  if (li == 0u) {
+    atomicStore(&validEnd, 0u);
+    atomicStore(&cnt, 0u);
+  }
+  workgroupBarrier();
+  var nv = 0u;
   for (var q = li; q < p.P; q += ${G}u) {${
     v.fromKeys
       ? `
@@ -642,11 +656,51 @@ var<workgroup> validEnd: atomic<u32>;`,
     }
     sk[q] = vec2<u32>(key, select(0xffffffffu, q, q < p.n));`
   }
+    if (sk[q].x != 0u) { nv++; }
   }
-  for (var k = 2u; k <= p.P; k <<= 1u) {
+  atomicAdd(&cnt, nv);
+  workgroupBarrier();
+  if (li == 0u) { passv = atomicExchange(&cnt, 0u); }
+  let nValid = workgroupUniformLoad(&passv);
+  var Pn = p.P;
+  var cands = nValid;
+  if (attempt == 0u && p.want < nValid) {
+    // binary search over the top 16 bits for the largest threshold with at least p.want keys at or
+    // above it (16 steps: a coarser threshold only adds candidates)
+    var thr = 0u;
+    for (var bit = 31i; bit >= 16i; bit--) {
+      let c = thr | (1u << u32(bit));
+      var mine = 0u;
+      for (var q = li; q < p.P; q += ${G}u) { mine += select(0u, 1u, sk[q].x >= c); }
+      atomicAdd(&cnt, mine);
+      workgroupBarrier();
+      if (li == 0u) { passv = atomicExchange(&cnt, 0u); }
+      let got = workgroupUniformLoad(&passv);
+      if (got >= p.want) {
+        thr = c;
+        cands = got;
+      }
+    }
+    // compact the candidates to the front (any order: the sort follows), padding after them
+    var held: array<vec2<u32>, ${SMALL_MAX / G}>;
+    var m = 0u;
+    for (var q = li; q < p.P; q += ${G}u) {
+      held[m] = sk[q];
+      m++;
+    }
+    workgroupBarrier();
+    for (var q = li; q < p.P; q += ${G}u) { sk[q] = vec2<u32>(0u, 0xffffffffu); }
+    workgroupBarrier();
+    for (var h = 0u; h < m; h++) {
+      if (held[h].x >= thr) { sk[atomicAdd(&cnt, 1u)] = held[h]; }
+    }
+    Pn = 2u;
+    while (Pn < cands) { Pn <<= 1u; }
+  }
+  for (var k = 2u; k <= Pn; k <<= 1u) {
     for (var j = k >> 1u; j > 0u; j >>= 1u) {
       workgroupBarrier();
-      for (var t = li; t < p.P / 2u; t += ${G}u) {
+      for (var t = li; t < Pn / 2u; t += ${G}u) {
         let lo = ((t & ~(j - 1u)) << 1u) | (t & (j - 1u));
         let hi = lo + j;
         let a = sk[lo];
@@ -656,14 +710,15 @@ var<workgroup> validEnd: atomic<u32>;`,
     }
   }
   workgroupBarrier();
+  if (li == 0u) { atomicStore(&cnt, 0u); }
   // valid entries (key ≠ 0) form a prefix of the sorted keys; the sweep covers its first topK
-  for (var q = li; q < p.P; q += ${G}u) {
-    if (sk[q].x != 0u && (q + 1u == p.P || sk[q + 1u].x == 0u)) { atomicMax(&validEnd, q + 1u); }
+  for (var q = li; q < Pn; q += ${G}u) {
+    if (sk[q].x != 0u && (q + 1u == Pn || sk[q + 1u].x == 0u)) { atomicMax(&validEnd, q + 1u); }
     sup[q] = 0u;
   }
   storageBarrier();
   let M = min(workgroupUniformLoad(&validEnd), p.topK);
-  var total = 0u;
+  total = 0u;
   for (var tile = 0u; tile < M; tile += p.tw) {
     for (var r = li; r < p.tw; r += ${G}u) {
       let l = tile + r;
@@ -731,6 +786,9 @@ var<workgroup> validEnd: atomic<u32>;`,
     }
     storageBarrier();
     workgroupBarrier();
+  }
+  if (total >= p.maxDet || cands >= min(nValid, p.topK)) { break; }
+  workgroupBarrier();
   }
   if (li == 0u) { count[0] = total; }`,
   };
