@@ -736,11 +736,13 @@ var<workgroup> passv: u32;`,
       alive[r] = al;
     }
     workgroupBarrier();
+    // mask words that hold boxes of this tile (the last tile may be short)
+    let words = (min(p.tw, M - tile) + 31u) / 32u;
     for (var r = li; r < p.tw; r += ${G}u) {
       let b = bx[r];
       let g = grp[r];
       let al = alive[r];
-      for (var w = 0u; w < p.tw / 32u; w++) {
+      for (var w = 0u; w < words; w++) {
         var bits = 0u;
         if (al != 0u && 32u * w + 31u > r) {  // words wholly at or before r stay 0
           for (var t = 0u; t < 32u; t++) {
@@ -764,7 +766,7 @@ var<workgroup> passv: u32;`,
         keptList[total] = i32(sk[tile + r].y);
         keptLocal[total - first] = r;
         total++;
-        for (var w = 0u; w < p.tw / 32u; w++) { removed[w] |= mask[r * ${W}u + w]; }
+        for (var w = 0u; w < words; w++) { removed[w] |= mask[r * ${W}u + w]; }
       }
       info = vec2<u32>(total, total - first);
     }
