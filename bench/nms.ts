@@ -4,7 +4,8 @@
  * sides 0.01–0.11), IoU threshold 0.5, max detections 100 and "all". Median ms per call, each call
  * awaited to its kept indices (webgrad: an int32 tensor on the GPU, only its length read back;
  * TF.js: its result tensor). Then webgrad's breakdown (each phase awaited on the GPU): sort, IoU
- * mask + sweep, read-back of the counts. A note is printed if TF.js keeps a different index list. 100k boxes with max detections "all" run once each, without
+ * mask + sweep, read-back of the counts (the single-dispatch path for small inputs counts its sort
+ * under the sweep). A note is printed if TF.js keeps a different index list. 100k boxes with max detections "all" run once each, without
  * a warm-up (TF.js takes minutes there).
  * `--multibox 1:2,8:4` times `multiboxDetection` instead, at TinySSD's size (A = 5444 anchors from d2l's
  * five levels 32², 16², 8², 4², 1² with its sizes and ratios), for each batch:classes pair (random

@@ -70,7 +70,7 @@ export interface NmsOptions {
 
 /** Time spent in each phase of one NMS call, in milliseconds (each phase awaited on the GPU); for benchmarks. */
 export interface NmsProfile {
-  /** Building keys and sorting them. */
+  /** Building keys and sorting them (0 on the single-dispatch path for small inputs, which counts it under `suppress`). */
   sort: number;
   /** Gathering the sorted boxes and the tiled IoU mask with its sweep (resolve and propagate passes). */
   suppress: number;
