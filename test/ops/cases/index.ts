@@ -10,6 +10,7 @@ import { matmulCases } from './matmul';
 import { randomCases } from './random';
 import { reduceCases } from './reduce';
 import { shapeCases } from './shape';
+import { ssdCases } from './ssd';
 import { visionCases } from './vision';
 
 const TABLES: CaseTable[] = [
@@ -23,6 +24,7 @@ const TABLES: CaseTable[] = [
   randomCases,
   reduceCases,
   shapeCases,
+  ssdCases,
   visionCases,
 ];
 
