@@ -12,3 +12,4 @@ export type { DetectionSample, DetectionBatch, ImageDetections, ImageGroundTruth
 // data: synthetic set, batching, augmentation (src/detection/synthetic.ts, …)
 // metrics (src/detection/metrics.ts)
 // TinySSD and its loss (src/models/tiny-ssd.ts, src/detection/ssd.ts)
+export { ssdLoss, clsEval, bboxEval, tinySsdAnchors } from './detection/ssd';
