@@ -8,8 +8,43 @@
  */
 export type { DetectionSample, DetectionBatch, ImageDetections, ImageGroundTruth } from './detection/types';
 // boxes, anchors, matching (src/tensor/ops/boxes.ts, src/detection/anchors.ts, …)
+export {
+  boxConvert,
+  boxCornerToCenter,
+  boxCenterToCorner,
+  boxArea,
+  clipBoxesToImage,
+  boxesToPixels,
+  boxesToNormalized,
+  removeSmallBoxes,
+  boxIou,
+  generalizedBoxIou,
+  generalizedBoxIouLoss,
+  boxIouLoss,
+  type BoxFormat,
+  type BoxLossOptions,
+  type BoxLossReduction,
+} from './tensor/ops/boxes';
+export { multiboxPrior, multiboxPriorPyramid, clearAnchorCache } from './detection/anchors';
+export { offsetBoxes, offsetInverse } from './detection/box-coder';
+export { assignAnchorToBbox, multiboxTarget, type MultiboxTargetOptions } from './detection/matching';
 // non-maximum suppression and multibox detection (src/detection/nms.ts, …)
 // data: synthetic set, batching, augmentation (src/detection/synthetic.ts, …)
 // metrics (src/detection/metrics.ts)
+export {
+  evaluateDetections,
+  DetectionEvaluator,
+  type DetectionEvaluationOptions,
+  type DetectionMetrics,
+  type ClassDetectionMetrics,
+  type CrowdGroundTruth,
+} from './detection/metrics';
+export {
+  averagePrecisionAllPoint,
+  averagePrecision11Point,
+  interpolatedPrecision101,
+  COCO_IOU_THRESHOLDS,
+  COCO_RECALL_THRESHOLDS,
+} from './detection/average-precision';
 // TinySSD and its loss (src/models/tiny-ssd.ts, src/detection/ssd.ts)
 export { ssdLoss, clsEval, bboxEval, tinySsdAnchors } from './detection/ssd';

@@ -1,6 +1,7 @@
 /** All op cases by op name. Each family adds one import and one entry in TABLES. */
 import type { CaseTable } from '../../helpers/cases';
 import { augmentCases } from './augment';
+import { boxesCases } from './boxes';
 import { convCases } from './conv';
 import { creationCases } from './creation';
 import { elementwiseCases } from './elementwise';
@@ -15,6 +16,7 @@ import { visionCases } from './vision';
 
 const TABLES: CaseTable[] = [
   augmentCases,
+  boxesCases,
   convCases,
   creationCases,
   elementwiseCases,
