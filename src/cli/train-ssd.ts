@@ -17,7 +17,9 @@ import { join } from 'node:path';
 import { init, tidy, valueAndGrad, tree, optim, memory, random, mean, softmax, permute, stack, type Tensor } from '../node';
 import { tinySsd } from '../models/tiny-ssd';
 import { ssdLoss, clsEval, bboxEval, tinySsdAnchors } from '../detection/ssd';
-import { multiboxTarget, multiboxDetection, syntheticDetectionSample, detectionBatch, DetectionEvaluator } from '../detection/_pending';
+import { multiboxTarget } from '../detection/matching';
+import { DetectionEvaluator } from '../detection/metrics';
+import { multiboxDetection, syntheticDetectionSample, detectionBatch } from '../detection/_pending';
 import type { DetectionSample, ImageDetections } from '../detection/types';
 import { writeDetectionPanels } from '../detection/node/panels';
 import { saveTrainingCheckpoint, loadTrainingCheckpoint } from '../io/training-checkpoint';
@@ -152,7 +154,7 @@ export async function run(argv: string[]): Promise<number> {
       });
     }
     const m = ev.compute();
-    const scores: Scores = { map: m.map, perClass: m.perClass.map((c) => c.ap), cocoAp: (m as { cocoAp?: number }).cocoAp ?? NaN };
+    const scores: Scores = { map: m.map, perClass: m.perClass.map((c) => c.ap), cocoAp: m.cocoAp };
     const tag = iteration < 0 ? 'final' : `iter ${iteration}`;
     console.log(
       `eval (${tag}, ${args['eval-count']} held-out): mAP@0.5 ${scores.map.toFixed(3)}  COCO AP@[.5:.95] ${scores.cocoAp.toFixed(3)}  per class ${scores.perClass.map((v, i) => `${CLASS_NAMES[i]} ${v.toFixed(3)}`).join(', ')}`,
@@ -183,7 +185,7 @@ export async function run(argv: string[]): Promise<number> {
       const key = random.foldIn(dataKey, it);
       const samples = Array.from({ length: B }, (_, k) => sample(it * B + k));
       const batch = detectionBatch(args.flip ? flipSome(samples, key) : samples);
-      const [bboxLabels, bboxMasks, clsLabels] = await multiboxTarget(anchors, batch.targets);
+      const [bboxLabels, bboxMasks, clsLabels] = multiboxTarget(anchors, batch.targets);
       const oldState = state;
       const r = tidy(() => {
         const [[loss, aux], grads] = step(params, state, batch.images, bboxLabels, bboxMasks, clsLabels);

@@ -9,7 +9,7 @@
  * - {@link clsEval} / {@link bboxEval}: anchors whose arg-max class is the label, and the summed absolute
  *   offset error over the positive anchors (scalars on the GPU; d2l reads them back as floats).
  * - {@link tinySsdAnchors}: d2l's `multibox_prior` anchors of the five scales, concatenated in the model's
- *   order: (1, A, 4) normalised corners.
+ *   order: (1, A, 4) normalised corners (`multiboxPriorPyramid`, cached per device and size).
  */
 import { ArgumentError, fmtShape } from '../base/shape';
 import { Tensor } from '../tensor/tensor';
@@ -19,11 +19,10 @@ import { add, mul, abs, sub, eq, cast } from '../tensor/ops/elementwise';
 import { argmax, sum } from '../tensor/ops/reduce';
 import { mean } from '../tensor/ops/stats';
 import { reshape } from '../tensor/ops/shape-ops';
-import { concat } from '../tensor/ops/layout';
 import { zeros } from '../tensor/ops/creation';
 import type { Device } from '../kernels/webgpu/device';
 import type { TinySsdModel } from '../models/tiny-ssd';
-import { multiboxPrior } from './_pending';
+import { multiboxPriorPyramid } from './anchors';
 
 const ssdLossOp = defineComposite({
   name: 'ssdLoss',
@@ -143,14 +142,9 @@ export function tinySsdAnchors(model: TinySsdModel, height: number, width: numbe
     ['width', width],
   ] as const)
     if (!Number.isInteger(v) || v < 64) throw new ArgumentError(fn, arg, `is ${v}`, 'an integer ≥ 64 (TinySSD halves the image six times)');
-  const parts = model.featureSizes(height, width).map(([h, w], i) => {
-    // multiboxPrior reads only the feature map's height and width
-    const feature = zeros([1, 1, h, w], { device: options.device });
-    const a = multiboxPrior(feature, model.sizes[i], model.ratios[i]);
-    feature.dispose();
-    return a;
-  });
-  const anchors = concat(parts, 1);
-  for (const p of parts) if (p !== anchors) p.dispose();
+  // multiboxPriorPyramid reads only the feature maps' heights and widths (and caches the anchors)
+  const maps = model.featureSizes(height, width).map(([h, w]) => zeros([1, 1, h, w], { device: options.device }));
+  const anchors = multiboxPriorPyramid(maps, model.sizes, model.ratios);
+  for (const m of maps) m.dispose();
   return anchors;
 }

@@ -7,7 +7,8 @@ import { describe, it, expect } from 'vitest';
 import { tree, random, tidy, tensor, valueAndGrad, optim, mean, memory, getDefaultDevice, type Tensor } from '../../src/node';
 import { tinySsd } from '../../src/models/tiny-ssd';
 import { ssdLoss, clsEval, bboxEval, tinySsdAnchors } from '../../src/detection/ssd';
-import { multiboxTarget, syntheticDetectionSample, detectionBatch } from '../../src/detection/_pending';
+import { multiboxTarget } from '../../src/detection/matching';
+import { syntheticDetectionSample, detectionBatch } from '../../src/detection/_pending';
 
 const close = (got: ArrayLike<number>, want: number[], digits = 5) => want.forEach((w, i) => expect(got[i]).toBeCloseTo(w, digits));
 
@@ -100,7 +101,7 @@ describe('training TinySSD', () => {
     let optState = opt.init(params);
     const anchors = tinySsdAnchors(net, S, S);
     const batch = detectionBatch([0, 1, 2, 3].map((i) => syntheticDetectionSample(i, { size: S })));
-    const [bboxLabels, bboxMasks, clsLabels] = await multiboxTarget(anchors, batch.targets);
+    const [bboxLabels, bboxMasks, clsLabels] = multiboxTarget(anchors, batch.targets);
     expect(bboxLabels.shape).toEqual([4, anchors.shape[1] * 4]);
     const step = valueAndGrad(
       (p: any, st: any) => {
