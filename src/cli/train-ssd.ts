@@ -1,6 +1,6 @@
 /**
  * `webgrad train-ssd`: train d2l's TinySSD on the built-in synthetic detection set.
- *   webgrad train-ssd                          # defaults: 96² images, batch 16, SGD (momentum 0.9)
+ *   webgrad train-ssd                          # defaults: 96² images, batch 16, Adam lr 1e-3
  *   webgrad train-ssd --time-limit 480         # stop after 8 minutes, then evaluate
  *   webgrad train-ssd --resume runs/ssd/last.safetensors --iters 4000
  * Each iteration draws fresh images from the synthetic set (an endless stream; the held-out images come
@@ -38,16 +38,16 @@ const SPEC = {
   size: { default: 96, help: 'image side in pixels (TinySSD needs ≥ 64)', int: true, min: 64, max: 1024 },
   batch: { default: 16, help: 'batch size', int: true, min: 1, max: 1024 },
   iters: { default: 3000, help: 'training iterations', int: true, min: 1 },
-  optimizer: { default: 'sgd', help: "sgd (d2l's choice; with --momentum) or adam", choices: ['sgd', 'adam'] },
-  lr: { default: 0.1, help: 'learning rate', min: 0, minExclusive: true },
-  momentum: { default: 0.9, help: 'SGD momentum (d2l: 0)', min: 0, max: 0.999 },
+  optimizer: { default: 'adam', help: "adam, or sgd (d2l's: --optimizer sgd --lr 0.2 --momentum 0)", choices: ['sgd', 'adam'] },
+  lr: { default: 1e-3, help: 'learning rate', min: 0, minExclusive: true },
+  momentum: { default: 0.9, help: 'SGD momentum', min: 0, max: 0.999 },
   'weight-decay': { default: 5e-4, help: 'L2 weight decay (d2l: 5e-4)', min: 0 },
   flip: { default: true, help: 'random horizontal flips of the training images (--flip=false: none)' },
   seed: { default: 0, help: 'seed for data, initialisation and augmentation', int: true, min: 0, max: 2 ** 32 - 1 },
   resume: { default: '', help: 'resume from a training checkpoint (e.g. OUT/last.safetensors)' },
   out: { default: 'runs/ssd', help: 'folder for checkpoints and panels' },
   'ckpt-every': { default: 100, help: 'checkpoint every N iterations (0 = only at the end)', int: true, min: 0 },
-  'eval-every': { default: 200, help: 'evaluate every N iterations (0 = only at the end)', int: true, min: 0 },
+  'eval-every': { default: 100, help: 'evaluate every N iterations (0 = only at the end)', int: true, min: 0 },
   'eval-count': { default: 64, help: 'held-out images per evaluation', int: true, min: 1 },
   'nms-threshold': { default: 0.5, help: "NMS IoU threshold of multibox_detection (d2l's default)", min: 0, max: 1 },
   'time-limit': { default: 0, help: 'stop after this many seconds (0 = no limit), then evaluate', min: 0 },

@@ -58,9 +58,9 @@ describe('webgrad train-ssd: runs', () => {
     const last = readFileSync(join(out, 'last.safetensors')),
       best = readFileSync(join(out, 'best.safetensors'));
 
-    const wrong = runCli(['train-ssd', '--optimizer', 'adam', '--resume', join(out, 'last.safetensors'), '--out', out]);
+    const wrong = runCli(['train-ssd', '--optimizer', 'sgd', '--resume', join(out, 'last.safetensors'), '--out', out]);
     expect(wrong.status, wrong.stderr).toBe(2);
-    expect(ownLines(wrong.stderr)).toEqual([expect.stringMatching(/--resume '.*last\.safetensors' was trained with --optimizer sgd; give --optimizer sgd/)]);
+    expect(ownLines(wrong.stderr)).toEqual([expect.stringMatching(/--resume '.*last\.safetensors' was trained with --optimizer adam; give --optimizer adam/)]);
 
     const d = runCli(
       ['train-ssd', ...TINY, '--iters', '6', '--eval-every', '3', '--ckpt-every', '3', '--lr', '1e6', '--resume', join(out, 'last.safetensors'), '--out', out],
