@@ -30,6 +30,22 @@ export { offsetBoxes, offsetInverse } from './detection/box-coder';
 export { assignAnchorToBbox, multiboxTarget, type MultiboxTargetOptions } from './detection/matching';
 // non-maximum suppression and multibox detection (src/detection/nms.ts, …)
 // data: synthetic set, batching, augmentation (src/detection/synthetic.ts, …)
+export {
+  SYNTHETIC_DETECTION_CLASSES,
+  syntheticDetectionSample,
+  syntheticDetectionDataset,
+  type SyntheticDetectionOptions,
+  type SyntheticDetectionDatasetOptions,
+} from './detection/synthetic';
+export {
+  augmentDetection,
+  detectionTargets,
+  sampleDetectionWindows,
+  windowsToAffine,
+  type DetectionAugmentOptions,
+} from './detection/augment';
+export { detectionBatch, checkDetectionSample, type DetectionDataset, type DetectionBatchOptions } from './detection/batch';
+export { detectionLoader, type DetectionLoader, type DetectionLoaderOptions, type IndexedDetectionBatch } from './detection/loader';
 // metrics (src/detection/metrics.ts)
 export {
   evaluateDetections,

@@ -37,3 +37,14 @@ export { writePanels, type PanelRow } from './sod/node/panels';
 export { writeDetectionPanels, detectionPanelPixels, DETECTION_COLOURS, type DetectionPanelItem, type DetectionPanelOptions } from './detection/node/panels';
 export { evaluateSodFolders, evaluateSodFolder, readGrey, type SodFolderEvaluation } from './sod/node/evaluate-folders';
 export { writeSodPlots, prCurvePlot, fmeasureCurvePlot, type NamedEvaluation } from './sod/node/plots';
+// detection: file loaders (src/detection/node/)
+export { bananaDataset, parseBananaCsv, type BananaDataset, type BananaDatasetOptions } from './detection/node/bananas';
+export {
+  cocoDataset,
+  parseCocoDetection,
+  type CocoDataset,
+  type CocoDatasetOptions,
+  type CocoDetection,
+  type CocoImage,
+} from './detection/node/coco';
+export { DetectionDataError, type PixelObject } from './detection/node/common';

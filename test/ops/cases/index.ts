@@ -4,6 +4,7 @@ import { augmentCases } from './augment';
 import { boxesCases } from './boxes';
 import { convCases } from './conv';
 import { creationCases } from './creation';
+import { detectionAugmentCases } from './detection-augment';
 import { elementwiseCases } from './elementwise';
 import { layoutCases } from './layout';
 import { lossCases } from './losses';
@@ -19,6 +20,7 @@ const TABLES: CaseTable[] = [
   boxesCases,
   convCases,
   creationCases,
+  detectionAugmentCases,
   elementwiseCases,
   layoutCases,
   lossCases,

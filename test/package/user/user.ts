@@ -1,10 +1,11 @@
 // A user's file, type-checked against the installed package's declarations (test/package).
-import { init, tensor, matmul, tanh, mean, square, sub, valueAndGrad, tidy, optim, nn, random, memory, type Tensor, type Device } from '@webgrad/core/node';
+import { init, tensor, reshape, matmul, tanh, mean, square, sub, valueAndGrad, tidy, optim, nn, random, memory, type Tensor, type Device } from '@webgrad/core/node';
 import { conv2d, GPUOpError } from '@webgrad/core';
 import { readImage, saveSafetensors, type RGBAImage } from '@webgrad/core/node';
 import { u2net, u2netLoss, resnet, type U2NetModel } from '@webgrad/core/models';
 import { parseSafetensors, stateDict, type HostTensor } from '@webgrad/core/formats';
 import { sodScores, u2netPreprocess, type SodScores } from '@webgrad/core/sod';
+import { boxIou, multiboxPrior, evaluateDetections, type DetectionBatch } from '@webgrad/core/detection';
 
 const device: Device = await init();
 const info: GPUAdapterInfo | undefined = device.adapterInfo;
@@ -29,4 +30,7 @@ if (Math.random() > 2) await saveSafetensors('x.safetensors', { w: params.w });
 const model: U2NetModel = u2net({ model: 'u2netp' });
 const scores: SodScores | null = Math.random() > 2 ? sodScores(new Float32Array(4), new Float32Array(4), 2, 2) : null;
 const host: Record<string, HostTensor> | null = Math.random() > 2 ? parseSafetensors(new Uint8Array(8)).tensors : null;
-export const used = [info, v, lp, img, c, bytes, GPUOpError, model, u2netLoss, resnet, stateDict, scores, host, u2netPreprocess];
+const anchors: Tensor = multiboxPrior(tensor([[[[0]]]]), [0.5], [1]);
+const iou: Tensor = boxIou(reshape(anchors, [-1, 4]), reshape(anchors, [-1, 4]));
+const batch: DetectionBatch | null = null;
+export const used = [anchors, iou, batch, evaluateDetections, info, v, lp, img, c, bytes, GPUOpError, model, u2netLoss, resnet, stateDict, scores, host, u2netPreprocess];
