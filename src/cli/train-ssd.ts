@@ -19,20 +19,23 @@ import { tinySsd } from '../models/tiny-ssd';
 import { ssdLoss, clsEval, bboxEval, tinySsdAnchors } from '../detection/ssd';
 import { multiboxTarget } from '../detection/matching';
 import { DetectionEvaluator } from '../detection/metrics';
-import { multiboxDetection, syntheticDetectionSample, detectionBatch } from '../detection/_pending';
+import { multiboxDetection } from '../detection/_pending';
+import { syntheticDetectionSample, SYNTHETIC_DETECTION_CLASSES } from '../detection/synthetic';
+import { detectionBatch } from '../detection/batch';
+import { augmentDetection } from '../detection/augment';
 import type { DetectionSample, ImageDetections } from '../detection/types';
 import { writeDetectionPanels } from '../detection/node/panels';
 import { saveTrainingCheckpoint, loadTrainingCheckpoint } from '../io/training-checkpoint';
 import { loadSafetensors } from '../io/files';
 import { Progress } from '../train/progress';
-import { threefry2x32, type Key } from '../base/random';
 import { parseArgs, UsageError } from './args';
 import { checkInputFile, prepareOutDir, safetensorsMetadata } from './paths';
 
 const USAGE = 'usage: webgrad train-ssd [options]';
 
-/** The synthetic set's classes (det-data's SYNTHETIC_DETECTION_CLASSES). */
-const CLASS_NAMES = ['red rectangle', 'green disc', 'blue triangle', 'yellow cross'];
+const CLASS_NAMES = SYNTHETIC_DETECTION_CLASSES;
+/** The synthetic set's most objects an image: targets keep one shape (B, 4, 5) every step. */
+const MAX_OBJECTS = 4;
 
 const SPEC = {
   size: { default: 96, help: 'image side in pixels (TinySSD needs ≥ 64)', int: true, min: 64, max: 1024 },
@@ -42,7 +45,13 @@ const SPEC = {
   lr: { default: 1e-3, help: 'learning rate', min: 0, minExclusive: true },
   momentum: { default: 0.9, help: 'SGD momentum', min: 0, max: 0.999 },
   'weight-decay': { default: 5e-4, help: 'L2 weight decay (d2l: 5e-4)', min: 0 },
-  flip: { default: true, help: 'random horizontal flips of the training images (--flip=false: none)' },
+  flip: { default: 0.5, help: 'probability of a horizontal flip of a training image (on the GPU, boxes flipped with it)', min: 0, max: 1 },
+  crop: {
+    default: 0,
+    help: 'probability of an SSD-style random crop of a training image (boxes clipped, those whose centre falls outside dropped)',
+    min: 0,
+    max: 1,
+  },
   seed: { default: 0, help: 'seed for data, initialisation and augmentation', int: true, min: 0, max: 2 ** 32 - 1 },
   resume: { default: '', help: 'resume from a training checkpoint (e.g. OUT/last.safetensors)' },
   out: { default: 'runs/ssd', help: 'folder for checkpoints and panels' },
@@ -138,7 +147,7 @@ export async function run(argv: string[]): Promise<number> {
     const A = anchors.shape[1];
     for (let first = 0; first < args['eval-count']; first += B) {
       const samples = Array.from({ length: Math.min(B, args['eval-count'] - first) }, (_, k) => sample(HELD_OUT + first + k));
-      const batch = detectionBatch(samples);
+      const batch = detectionBatch(samples, { maxObjects: MAX_OBJECTS });
       const [probs, offsets] = tidy(() => {
         const out = model.apply(params, state, batch.images, { training: false });
         return [permute(softmax(out.clsPreds, 2), [0, 2, 1]), out.bboxPreds];
@@ -184,7 +193,9 @@ export async function run(argv: string[]): Promise<number> {
       }
       const key = random.foldIn(dataKey, it);
       const samples = Array.from({ length: B }, (_, k) => sample(it * B + k));
-      const batch = detectionBatch(args.flip ? flipSome(samples, key) : samples);
+      const plain = detectionBatch(samples, { maxObjects: MAX_OBJECTS });
+      const batch = args.flip || args.crop ? augmentDetection(plain, key, { hflip: args.flip, crop: args.crop }) : plain;
+      if (batch !== plain) tree.dispose(plain);
       const [bboxLabels, bboxMasks, clsLabels] = multiboxTarget(anchors, batch.targets);
       const oldState = state;
       const r = tidy(() => {
@@ -259,24 +270,6 @@ function detectionsOf(rows: Float32Array, b: number, A: number): ImageDetections
     boxes.push(x1, y1, x2, y2);
   }
   return { boxes: Float32Array.from(boxes), scores: Float32Array.from(scores), labels: Int32Array.from(labels) };
-}
-
-/** Mirrors about half the samples left–right (image and boxes), chosen by the key. */
-function flipSome(samples: DetectionSample[], key: Key): DetectionSample[] {
-  return samples.map((s, i) => {
-    if (threefry2x32(key[0], key[1], i, 0)[0] & 1) return s;
-    const { height: H, width: W } = s;
-    const image = new Float32Array(s.image.length);
-    for (let c = 0; c < 3; c++) for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) image[(c * H + y) * W + x] = s.image[(c * H + y) * W + (W - 1 - x)];
-    const boxes = new Float32Array(s.boxes.length);
-    for (let k = 0; k < s.boxes.length; k += 4) {
-      boxes[k] = 1 - s.boxes[k + 2];
-      boxes[k + 1] = s.boxes[k + 1];
-      boxes[k + 2] = 1 - s.boxes[k];
-      boxes[k + 3] = s.boxes[k + 3];
-    }
-    return { ...s, image, boxes };
-  });
 }
 
 /** Every tensor of the trees holds finite values (read back to the host: exact on every device). */

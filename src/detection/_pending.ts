@@ -4,8 +4,6 @@
  */
 import type { Tensor } from '../tensor/tensor';
 import { tensor } from '../tensor/ops/creation';
-import type { Device } from '../kernels/webgpu/device';
-import type { DetectionBatch, DetectionSample } from './types';
 
 const iou = (a: ArrayLike<number>, i: number, b: ArrayLike<number>, j: number) => {
   const ix = Math.max(0, Math.min(a[i + 2], b[j + 2]) - Math.max(a[i], b[j]));
@@ -79,59 +77,4 @@ export async function multiboxDetection(
     });
   }
   return tensor(out, { shape: [B, A, 6], device: clsProbs.device });
-}
-
-// ---- det-data --------------------------------------------------------------------------------------
-
-/** Minimal synthetic sample: coloured squares/discs on noise. */
-export function syntheticDetectionSample(index: number, options: { size?: number; seed?: number } = {}): DetectionSample {
-  const S = options.size ?? 256;
-  let s = (index * 2654435761 + (options.seed ?? 0) * 97 + 1) >>> 0;
-  const r = () => {
-    s = (s * 1664525 + 1013904223) >>> 0;
-    return s / 2 ** 32;
-  };
-  const image = new Float32Array(3 * S * S);
-  for (let i = 0; i < image.length; i++) image[i] = 0.3 + 0.4 * r();
-  const n = 1 + Math.floor(r() * 3);
-  const boxes: number[] = [],
-    labels: number[] = [];
-  const colours = [
-    [1, 0, 0],
-    [0, 1, 0],
-    [0, 0, 1],
-    [1, 1, 0],
-  ];
-  for (let k = 0; k < n; k++) {
-    const c = Math.floor(r() * 4);
-    const side = Math.floor(S * (0.15 + 0.35 * r()));
-    const x0 = Math.floor(r() * (S - side)),
-      y0 = Math.floor(r() * (S - side));
-    for (let y = y0; y < y0 + side; y++)
-      for (let x = x0; x < x0 + side; x++) {
-        const dx = (x - x0 - side / 2) / (side / 2),
-          dy = (y - y0 - side / 2) / (side / 2);
-        if (c === 1 && dx * dx + dy * dy > 1) continue;
-        for (let ch = 0; ch < 3; ch++) image[ch * S * S + y * S + x] = colours[c][ch];
-      }
-    boxes.push(x0 / S, y0 / S, (x0 + side) / S, (y0 + side) / S);
-    labels.push(c);
-  }
-  return { image, height: S, width: S, boxes: Float32Array.from(boxes), labels: Int32Array.from(labels) };
-}
-
-/** Collate with class −1 padding. */
-export function detectionBatch(samples: readonly DetectionSample[], options: { maxObjects?: number; device?: Device } = {}): DetectionBatch {
-  const { height: H, width: W } = samples[0];
-  const G = options.maxObjects ?? Math.max(1, ...samples.map((s) => s.labels.length));
-  const img = new Float32Array(samples.length * 3 * H * W);
-  const tg = new Float32Array(samples.length * G * 5).fill(-1);
-  samples.forEach((s, b) => {
-    img.set(s.image, b * 3 * H * W);
-    for (let g = 0; g < s.labels.length; g++) tg.set([s.labels[g], ...s.boxes.subarray(g * 4, g * 4 + 4)], (b * G + g) * 5);
-  });
-  return {
-    images: tensor(img, { shape: [samples.length, 3, H, W], device: options.device }),
-    targets: tensor(tg, { shape: [samples.length, G, 5], device: options.device }),
-  };
 }

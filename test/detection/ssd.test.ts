@@ -8,7 +8,8 @@ import { tree, random, tidy, tensor, valueAndGrad, optim, mean, memory, getDefau
 import { tinySsd } from '../../src/models/tiny-ssd';
 import { ssdLoss, clsEval, bboxEval, tinySsdAnchors } from '../../src/detection/ssd';
 import { multiboxTarget } from '../../src/detection/matching';
-import { syntheticDetectionSample, detectionBatch } from '../../src/detection/_pending';
+import { syntheticDetectionSample } from '../../src/detection/synthetic';
+import { detectionBatch } from '../../src/detection/batch';
 
 const close = (got: ArrayLike<number>, want: number[], digits = 5) => want.forEach((w, i) => expect(got[i]).toBeCloseTo(w, digits));
 
