@@ -29,6 +29,8 @@ export { multiboxPrior, multiboxPriorPyramid, clearAnchorCache } from './detecti
 export { offsetBoxes, offsetInverse } from './detection/box-coder';
 export { assignAnchorToBbox, multiboxTarget, type MultiboxTargetOptions } from './detection/matching';
 // non-maximum suppression and multibox detection (src/detection/nms.ts, …)
+export { nms, nmsD2l, batchedNms, nmsPerImage, type NmsOptions } from './detection/nms';
+export { multiboxDetection, type MultiboxDetectionOptions } from './detection/multibox-detection';
 // data: synthetic set, batching, augmentation (src/detection/synthetic.ts, …)
 export {
   SYNTHETIC_DETECTION_CLASSES,
