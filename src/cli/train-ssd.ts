@@ -19,7 +19,7 @@ import { tinySsd } from '../models/tiny-ssd';
 import { ssdLoss, clsEval, bboxEval, tinySsdAnchors } from '../detection/ssd';
 import { multiboxTarget } from '../detection/matching';
 import { DetectionEvaluator } from '../detection/metrics';
-import { multiboxDetection } from '../detection/_pending';
+import { multiboxDetection } from '../detection/multibox-detection';
 import { syntheticDetectionSample, SYNTHETIC_DETECTION_CLASSES } from '../detection/synthetic';
 import { detectionBatch } from '../detection/batch';
 import { augmentDetection } from '../detection/augment';
