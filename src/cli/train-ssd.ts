@@ -1,6 +1,6 @@
 /**
  * `webgrad train-ssd`: train d2l's TinySSD on the built-in synthetic detection set.
- *   webgrad train-ssd                          # defaults: 96² images, batch 16, Adam lr 1e-3
+ *   webgrad train-ssd                          # defaults: 64² images, batch 16, Adam lr 1e-3
  *   webgrad train-ssd --time-limit 480         # stop after 8 minutes, then evaluate
  *   webgrad train-ssd --resume runs/ssd/last.safetensors --iters 4000
  * Each iteration draws fresh images from the synthetic set (an endless stream; the held-out images come
@@ -38,7 +38,7 @@ const CLASS_NAMES = SYNTHETIC_DETECTION_CLASSES;
 const MAX_OBJECTS = 4;
 
 const SPEC = {
-  size: { default: 96, help: 'image side in pixels (TinySSD needs ≥ 64)', int: true, min: 64, max: 1024 },
+  size: { default: 64, help: 'image side in pixels (TinySSD needs ≥ 64; d2l uses 256)', int: true, min: 64, max: 1024 },
   batch: { default: 16, help: 'batch size', int: true, min: 1, max: 1024 },
   iters: { default: 3000, help: 'training iterations', int: true, min: 1 },
   optimizer: { default: 'adam', help: "adam, or sgd (d2l's: --optimizer sgd --lr 0.2 --momentum 0)", choices: ['sgd', 'adam'] },
@@ -171,7 +171,7 @@ export async function run(argv: string[]): Promise<number> {
     if (!Number.isFinite(scores.map))
       throw stopped(`the held-out mAP ${iteration < 0 ? 'at the end' : `at iteration ${iteration}`} is ${scores.map}: the weights diverged`);
     const name = iteration < 0 ? 'eval-final.png' : `eval-${String(iteration).padStart(6, '0')}.png`;
-    await writeDetectionPanels(join(args.out, name), panel, { classNames: CLASS_NAMES, scale: S < 160 ? 2 : 1 });
+    await writeDetectionPanels(join(args.out, name), panel, { classNames: CLASS_NAMES, scale: Math.max(1, Math.round(192 / S)) });
     return scores;
   }
 
@@ -185,6 +185,8 @@ export async function run(argv: string[]): Promise<number> {
   const t0 = performance.now();
   let seen = 0;
   let memoryAt2: { tensors: number; bytes: number } | null = null;
+  let done = start,
+    saved = start;
   try {
     for (let it = start; it < args.iters; it++) {
       if (args['time-limit'] && (performance.now() - t0) / 1000 > args['time-limit']) {
@@ -207,6 +209,7 @@ export async function run(argv: string[]): Promise<number> {
       tree.dispose([oldState, batch, bboxLabels, bboxMasks, clsLabels]);
       ({ params, state, optState } = r);
       seen += B;
+      done = it + 1;
       const [loss, correct, absError] = await r.values.data();
       r.values.dispose();
       if (!Number.isFinite(loss)) {
@@ -230,6 +233,7 @@ export async function run(argv: string[]): Promise<number> {
       if (ckptDue) {
         await saveTrainingCheckpoint(lastPath, { params, state, optState, step: it + 1, meta });
         lastSaved = `${lastPath} (iteration ${it + 1})`;
+        saved = it + 1;
       }
       if (scores && scores.map > best) {
         best = scores.map;
@@ -243,7 +247,17 @@ export async function run(argv: string[]): Promise<number> {
       `trained ${seen} images in ${((performance.now() - t0) / 1000).toFixed(1)} s; live GPU memory ${mem.liveTensors} tensors, ${(mem.liveBytes / 2 ** 20).toFixed(2)} MiB${memoryAt2 ? ` (after 2 iterations: ${memoryAt2.tensors} tensors, ${(memoryAt2.bytes / 2 ** 20).toFixed(2)} MiB)` : ''}`,
     );
     if (!(await allFinite([params, state]))) throw stopped('the weights became non-finite');
-    await evaluate(-1);
+    // a run cut short by --time-limit still leaves its last iteration to --resume from
+    if (done > saved) {
+      await saveTrainingCheckpoint(lastPath, { params, state, optState, step: done, meta });
+      console.log(`checkpoint: ${lastPath} (iteration ${done})`);
+    }
+    const final = await evaluate(-1);
+    if (final.map > best) {
+      best = final.map;
+      await saveTrainingCheckpoint(bestPath, { params, state, optState, step: done, meta: { ...meta, map: final.map } });
+      console.log(`best held-out mAP@0.5 so far: ${best.toFixed(3)} → ${bestPath}`);
+    }
   } catch (e) {
     if (e instanceof RunStopped) {
       console.error(`webgrad train-ssd: ${e.message}`);

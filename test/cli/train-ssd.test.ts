@@ -77,4 +77,17 @@ describe('webgrad train-ssd: runs', () => {
     expect(readFileSync(join(out, 'last.safetensors')).equals(last)).toBe(true);
     expect(readFileSync(join(out, 'best.safetensors')).equals(best)).toBe(true);
   }, 400_000);
+
+  it('a run stopped by --time-limit checkpoints its last iteration, and --resume continues from it', () => {
+    const out = join(dir, 'timed');
+    const r = runCli(['train-ssd', ...TINY, '--iters', '50', '--time-limit', '0.001', '--out', out], 200_000);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/time limit reached at iteration 1\n/);
+    expect(r.stdout).toMatch(/checkpoint: .*last\.safetensors \(iteration 1\)/);
+    expect(r.stdout).toMatch(/eval \(final, 2 held-out\): mAP@0\.5 [\d.]+/);
+    const again = runCli(['train-ssd', ...TINY, '--iters', '2', '--resume', join(out, 'last.safetensors'), '--out', out], 200_000);
+    expect(again.status, again.stderr).toBe(0);
+    expect(again.stdout).toMatch(/resumed from .*last\.safetensors at iteration 1/);
+    expect(again.stdout).toMatch(/train 1\/1 /);
+  }, 400_000);
 });
