@@ -43,6 +43,11 @@ const SPEC = {
   iters: { default: 3000, help: 'training iterations', int: true, min: 1 },
   optimizer: { default: 'adam', help: "adam, or sgd (d2l's: --optimizer sgd --lr 0.2 --momentum 0)", choices: ['sgd', 'adam'] },
   lr: { default: 1e-3, help: 'learning rate', min: 0, minExclusive: true },
+  'lr-decay': {
+    default: 'none',
+    help: 'none: constant; cosine: the learning rate falls to 0 along a cosine over the run (--iters, or --time-limit when that comes first)',
+    choices: ['none', 'cosine'],
+  },
   momentum: { default: 0.9, help: 'SGD momentum', min: 0, max: 0.999 },
   'weight-decay': { default: 5e-4, help: 'L2 weight decay (d2l: 5e-4)', min: 0 },
   flip: { default: 0.5, help: 'probability of a horizontal flip of a training image (on the GPU, boxes flipped with it)', min: 0, max: 1 },
@@ -98,10 +103,13 @@ export async function run(argv: string[]): Promise<number> {
   console.log(`device: ${device.adapterInfo?.description || device.adapterInfo?.vendor || 'WebGPU'}`);
   const model = tinySsd({ numClasses: CLASS_NAMES.length });
   const [initKey, dataKey] = random.split(random.key(args.seed));
+  // the fraction of the run done, by iterations or by the time limit, whichever is further (set every iteration)
+  let runDone = 0;
+  const lr = args['lr-decay'] === 'cosine' ? () => args.lr * 0.5 * (1 + Math.cos(Math.PI * Math.min(1, runDone))) : args.lr;
   const opt =
     args.optimizer === 'adam'
-      ? optim.adam({ lr: args.lr, weightDecay: args['weight-decay'] })
-      : optim.sgd({ lr: args.lr, momentum: args.momentum, weightDecay: args['weight-decay'] });
+      ? optim.adam({ lr, weightDecay: args['weight-decay'] })
+      : optim.sgd({ lr, momentum: args.momentum, weightDecay: args['weight-decay'] });
   const meta = { model: 'tiny-ssd', numClasses: CLASS_NAMES.length, classes: CLASS_NAMES, size: S, optimizer: args.optimizer };
   const lastPath = join(args.out, 'last.safetensors'),
     bestPath = join(args.out, 'best.safetensors');
@@ -194,6 +202,8 @@ export async function run(argv: string[]): Promise<number> {
         console.log(`time limit reached at iteration ${it}`);
         break;
       }
+      const elapsed = (performance.now() - t0) / 1000;
+      runDone = Math.max(it / args.iters, args['time-limit'] ? elapsed / args['time-limit'] : 0);
       const key = random.foldIn(dataKey, it);
       const samples = Array.from({ length: B }, (_, k) => sample(it * B + k));
       const plain = detectionBatch(samples, { maxObjects: MAX_OBJECTS });
@@ -219,7 +229,7 @@ export async function run(argv: string[]): Promise<number> {
       }
       // as d2l: class error over all anchors, offset error averaged over all A·4 offsets of the batch
       const A = anchors.shape[1];
-      progress.tick(it - start + 1, { loss, 'cls err': 1 - correct / (B * A), 'bbox mae': absError / (B * A * 4) }, B);
+      progress.tick(it - start + 1, { loss, 'cls err': 1 - correct / (B * A), 'bbox mae': absError / (B * A * 4), lr: typeof lr === 'number' ? lr : lr() }, B);
       if (it - start + 1 === 2) memoryAt2 = { tensors: memory().liveTensors, bytes: memory().liveBytes };
       const last = it + 1 === args.iters;
       const evalDue = (args['eval-every'] && (it + 1) % args['eval-every'] === 0) || last;

@@ -46,10 +46,12 @@ describe('webgrad train-ssd: bad command lines', () => {
 describe('webgrad train-ssd: runs', () => {
   it('writes checkpoints and panels, keeps GPU memory flat, resumes; a diverging resume stops with exit 1 and keeps the checkpoints', () => {
     const out = join(dir, 'run');
-    const r = runCli(['train-ssd', ...TINY, '--iters', '3', '--eval-every', '3', '--ckpt-every', '3', '--out', out], 200_000);
+    const r = runCli(['train-ssd', ...TINY, '--iters', '3', '--eval-every', '3', '--ckpt-every', '3', '--lr-decay', 'cosine', '--out', out], 200_000);
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/TinySSD: [\d,]+ parameters, 344 anchors per 64² image, 4 classes; batch 2/);
     expect(r.stdout).toMatch(/eval \(iter 3, 2 held-out\): mAP@0\.5 [\d.]+/);
+    // --lr-decay cosine: the third of three iterations runs at 0.1 · (1 + cos(2π/3)) / 2
+    expect(r.stdout).toMatch(/train 3\/3 .* lr 0\.02500 /);
     expect(r.stdout).toMatch(/best held-out mAP@0\.5 so far: [\d.]+ → .*best\.safetensors/);
     const mem = /live GPU memory (\d+) tensors, ([\d.]+) MiB \(after 2 iterations: (\d+) tensors, ([\d.]+) MiB\)/.exec(r.stdout);
     expect(mem, r.stdout).not.toBeNull();
