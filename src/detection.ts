@@ -65,3 +65,4 @@ export {
   COCO_RECALL_THRESHOLDS,
 } from './detection/average-precision';
 // TinySSD and its loss (src/models/tiny-ssd.ts, src/detection/ssd.ts)
+export { ssdLoss, clsEval, bboxEval, tinySsdAnchors } from './detection/ssd';

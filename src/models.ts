@@ -27,3 +27,4 @@ export {
   type FoldedU2Net,
   type FoldOptions,
 } from './models/u2net/inference';
+export { tinySsd, TINY_SSD_SIZES, TINY_SSD_RATIOS, type TinySsdModel, type TinySsdConfig, type TinySsdOutput } from './models/tiny-ssd';

@@ -34,6 +34,7 @@ export { setMaxImagePixels, getMaxImagePixels, DEFAULT_MAX_IMAGE_PIXELS } from '
 export { pretrainedU2netp, fetchU2netpOnnx, defaultCacheDir, U2NETP_ONNX_SHA256, type PretrainedOptions } from './sod/node/pretrained';
 export { loadSodFolder, sodPairs, type SodErrorOptions } from './sod/node/folder';
 export { writePanels, type PanelRow } from './sod/node/panels';
+export { writeDetectionPanels, detectionPanelPixels, DETECTION_COLOURS, type DetectionPanelItem, type DetectionPanelOptions } from './detection/node/panels';
 export { evaluateSodFolders, evaluateSodFolder, readGrey, type SodFolderEvaluation } from './sod/node/evaluate-folders';
 export { writeSodPlots, prCurvePlot, fmeasureCurvePlot, type NamedEvaluation } from './sod/node/plots';
 // detection: file loaders (src/detection/node/)

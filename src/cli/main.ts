@@ -17,6 +17,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
   'eval-u2net': { summary: 'score U²-Net weights on a DUTS-style folder (IoU, MAE, max/mean F, S, E, weighted F)', load: () => import('./eval-u2net') },
   'evaluate-sod': { summary: 'score saved saliency maps against masks (MAE, S, wF, max/mean/adp F and E; PR plots)', load: () => import('./evaluate-sod') },
   'export-onnx': { summary: 'export U²-Net / U²-NetP to ONNX (opset 13)', load: () => import('./export-onnx') },
+  'train-ssd': { summary: "train d2l's TinySSD detector on the built-in synthetic set (held-out mAP@0.5, panels)", load: () => import('./train-ssd') },
 };
 
 function version(): string {

@@ -3,7 +3,7 @@
  * polyline per series and a legend, drawn into 8-bit RGB pixels. Enough for the PR and F-measure
  * curves evaluation toolboxes draw; the caller encodes the pixels (e.g. as PNG).
  */
-import { glyph, GLYPH_HEIGHT, GLYPH_WIDTH } from './font';
+import { glyph, GLYPH_HEIGHT, GLYPH_WIDTH } from '../../base/bitmap-font';
 
 export interface PlotSeries {
   name: string;

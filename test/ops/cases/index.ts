@@ -12,6 +12,7 @@ import { matmulCases } from './matmul';
 import { randomCases } from './random';
 import { reduceCases } from './reduce';
 import { shapeCases } from './shape';
+import { ssdCases } from './ssd';
 import { visionCases } from './vision';
 
 const TABLES: CaseTable[] = [
@@ -27,6 +28,7 @@ const TABLES: CaseTable[] = [
   randomCases,
   reduceCases,
   shapeCases,
+  ssdCases,
   visionCases,
 ];
 

@@ -1,5 +1,5 @@
 /**
- * A 5×7 bitmap font for plot labels: digits, capital letters (lower case is drawn as capitals) and a
+ * A 5×7 bitmap font for labels in plots and panels (the SOD curve plots, the detection panels): digits, capital letters (lower case is drawn as capitals) and a
  * little punctuation. Each glyph is 7 rows, each row 5 bits, most significant bit on the left.
  */
 const GLYPHS: Record<string, number[]> = {
