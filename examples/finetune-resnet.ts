@@ -50,6 +50,7 @@ import { readStateDict } from '../src/io/load-weights';
 import { saveTrainingCheckpoint } from '../src/io/training-checkpoint';
 import { resizeBilinearCHW } from '../src/train/data/resize-host';
 import { parseArgsOrExit } from '../src/cli/args';
+import { mulberry32 } from '../src/base/mulberry32';
 
 const args = parseArgsOrExit(
   process.argv.slice(2),
@@ -115,17 +116,6 @@ const imagesIn = (d: string) =>
     .sort()
     .map((n) => join(d, n));
 
-/** Deterministic PRNG (mulberry32) for splits and augmentation. */
-function rng(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
 function shuffle<T>(xs: T[], r: () => number): T[] {
   const a = [...xs];
   for (let i = a.length - 1; i > 0; i--) {
@@ -145,7 +135,7 @@ function listFolder(root: string): { classes: string[]; train: Item[]; val: Item
   const trainRoot = hasSplit ? join(root, 'train') : root;
   const classes = subdirs(trainRoot);
   if (classes.length < 2) throw new Error(`--data: '${trainRoot}' has ${classes.length} class folder(s); need at least 2`);
-  const r = rng(args.seed + 17);
+  const r = mulberry32(args.seed + 17);
   const train: Item[] = [],
     val: Item[] = [];
   classes.forEach((c, label) => {
@@ -427,7 +417,7 @@ const history: Record<string, number>[] = [];
 let epoch = 0,
   globalStep = 0;
 const tStart = performance.now();
-const augRng = rng(args.seed * 7919 + 1);
+const augRng = mulberry32(args.seed * 7919 + 1);
 const augKey = random.foldIn(root, 7919);
 if (args['augment-on'] !== 'gpu' && args['augment-on'] !== 'host') throw new Error(`--augment-on must be 'gpu' or 'host'; got '${args['augment-on']}'`);
 const onGpu = args.augment && args['augment-on'] === 'gpu';

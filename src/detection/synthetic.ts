@@ -10,6 +10,7 @@
 import { ArgumentError } from '../base/shape';
 import type { DetectionSample } from './types';
 import type { DetectionDataset } from './batch';
+import { mulberry32 } from '../base/mulberry32';
 
 /**
  * The class names of the synthetic set, indexed by class id: a red rectangle, a green disc
@@ -61,18 +62,6 @@ function resolve(fn: string, o: SyntheticDetectionOptions = {}): Resolved {
   const maxOverlap = o.maxOverlap ?? 0.1;
   if (!(maxOverlap >= 0 && maxOverlap <= 1)) throw new ArgumentError(fn, 'maxOverlap', `is ${o.maxOverlap}`, 'an IoU in [0, 1]');
   return { h: hw[0], w: hw[1], seed, minObjects, maxObjects, scale: [scale[0], scale[1]], maxOverlap };
-}
-
-/** mulberry32: a tiny 32-bit PRNG, plenty for procedural images. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** Mixes the seed and the index (different constants from the salient-object set's, so the two sets differ). */
@@ -241,7 +230,7 @@ function overlaps(p: number[], q: number[], maxIou: number): boolean {
 
 function generate(index: number, o: Resolved): DetectionSample {
   const { h, w } = o;
-  const r = rng(hashSeed(o.seed, index));
+  const r = mulberry32(hashSeed(o.seed, index));
   const n = h * w;
   const image = new Float32Array(3 * n);
 

@@ -4,6 +4,7 @@
  * (CHW, values in [0, 1]) and its ground-truth mask (HW, soft edges in [0, 1]), at any size.
  * Pure arithmetic on 32-bit integers, so every runtime produces the same bytes.
  */
+import { mulberry32 } from '../base/mulberry32';
 
 export interface SodSample {
   /** RGB image, float32 [3, height, width] in [0, 1]. */
@@ -14,18 +15,6 @@ export interface SodSample {
   height: number;
   /** Width in pixels. */
   width: number;
-}
-
-/** mulberry32: a tiny 32-bit PRNG; plenty for procedural images. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const hashSeed = (seed: number, index: number) => (Math.imul(seed ^ 0x9e3779b9, 0x85ebca6b) ^ Math.imul(index + 1, 0xc2b2ae35)) >>> 0;
@@ -151,7 +140,7 @@ function randomShape(r: () => number, h: number, w: number, scale: number): Shap
 
 /** One sample; `index` selects it within the seed's stream (so splits are disjoint index ranges). */
 export function syntheticSample(seed: number, index: number, height: number, width = height): SodSample {
-  const r = rng(hashSeed(seed, index));
+  const r = mulberry32(hashSeed(seed, index));
   const h = height,
     w = width,
     n = h * w;

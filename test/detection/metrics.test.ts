@@ -15,6 +15,7 @@ import {
 import type { ImageDetections, ImageGroundTruth } from '../../src/detection/types';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { mulberry32 } from '../../src/base/mulberry32';
 
 type Box = [number, number, number, number];
 
@@ -492,7 +493,7 @@ describe('properties', () => {
     fc.assert(
       fc.property(sceneArb, fc.integer(), (scene, seed) => {
         const { detections, groundTruth } = build(scene);
-        const rng = mulberry(seed);
+        const rng = mulberry32(seed);
         const order = shuffle([...detections.keys()], rng);
         const shuffled = order.map((i) => {
           const d = detections[i];
@@ -585,17 +586,6 @@ describe('properties', () => {
 
 function replaced<T>(xs: readonly T[], i: number, x: T): T[] {
   return xs.map((v, k) => (k === i ? x : v));
-}
-
-function mulberry(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 function shuffle<T>(xs: T[], rng: () => number): T[] {
