@@ -4,12 +4,18 @@
  * sides 0.01–0.11), IoU threshold 0.5, max detections 100 and "all". Median ms per call, each call
  * awaited to its kept indices (webgrad: an int32 tensor on the GPU, only its length read back;
  * TF.js: its result tensor). Then webgrad's breakdown (each phase awaited on the GPU): sort, IoU
- * mask + sweep, read-back of the counts. A note is printed if TF.js keeps a different index list. 100k boxes with max detections "all" run once each, without
+ * mask + sweep, read-back of the counts (the single-dispatch path for small inputs counts its sort
+ * under the sweep). A note is printed if TF.js keeps a different index list. 100k boxes with max detections "all" run once each, without
  * a warm-up (TF.js takes minutes there).
- *   npx tsx bench/nms.ts [--sizes 100,1000,10000,100000] [--runs 5]
+ * `--multibox 1:2,8:4` times `multiboxDetection` instead, at TinySSD's size (A = 5444 anchors from d2l's
+ * five levels 32², 16², 8², 4², 1² with its sizes and ratios), for each batch:classes pair (random
+ * softmax probabilities, offsets in [−1, 1]), median ms per call awaited to its (B, A, 6) rows.
+ *   npx tsx bench/nms.ts [--sizes 100,1000,10000,100000] [--runs 5] [--multibox 1:2,8:4]
  */
-import { init, tensor, type Tensor } from '../src/node';
+import { init, tensor, zeros, type Tensor } from '../src/node';
 import { nms, nmsProfiled, type NmsProfile } from '../src/detection/nms';
+import { multiboxPriorPyramid } from '../src/detection/anchors';
+import { multiboxDetection } from '../src/detection/multibox-detection';
 import { initTfjsWebGPU, type Tfjs } from './peers/tfjs';
 
 const arg = (name: string, def: string) => {
@@ -55,6 +61,48 @@ async function median(fn: () => Promise<void>, n: number, warm = true): Promise<
 }
 
 const fmt = (v: number) => (v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2));
+const multibox = arg('multibox', '');
+if (multibox) {
+  const maps = [32, 16, 8, 4, 1].map((s) => zeros([1, 1, s, s]));
+  const sizes = [
+    [0.2, 0.272],
+    [0.37, 0.447],
+    [0.54, 0.619],
+    [0.71, 0.79],
+    [0.88, 0.961],
+  ];
+  const anchors = multiboxPriorPyramid(maps, sizes, [1, 2, 0.5]);
+  const A = anchors.shape[1];
+  console.log(`multiboxDetection, A = ${A} anchors, runs: ${runs} (median, after one warm-up)`);
+  console.log('| batch | classes | ms |');
+  console.log('| ---: | ---: | ---: |');
+  for (const pair of multibox.split(',')) {
+    const [B, C] = pair.split(':').map(Number);
+    let s = B * 1000 + C;
+    const rnd = () => (s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32;
+    const probs = new Float32Array(B * (C + 1) * A);
+    for (let b = 0; b < B; b++) {
+      for (let a = 0; a < A; a++) {
+        const e = Array.from({ length: C + 1 }, () => Math.exp(4 * rnd()));
+        const z = e.reduce((x, y) => x + y, 0);
+        for (let c = 0; c <= C; c++) probs[(b * (C + 1) + c) * A + a] = e[c] / z;
+      }
+    }
+    const offsets = Float32Array.from({ length: B * 4 * A }, () => 2 * rnd() - 1);
+    const pt = tensor(probs, { shape: [B, C + 1, A] });
+    const ot = tensor(offsets, { shape: [B, 4 * A] });
+    const ms = await median(async () => {
+      const out = await multiboxDetection(pt, ot, anchors, { nmsThreshold: 0.5 });
+      await out.data();
+      out.dispose();
+    }, runs);
+    console.log(`| ${B} | ${C} | ${fmt(ms)} |`);
+    pt.dispose();
+    ot.dispose();
+  }
+  process.exit(0);
+}
+
 console.log(`adapter: ${device.adapterInfo?.description || device.adapterInfo?.vendor || 'WebGPU'}; runs: ${runs} (median, after one warm-up)`);
 console.log('| boxes | max det | kept | webgrad ms | TF.js ms | TF.js ÷ webgrad | sort ms | IoU mask + sweep ms | read-back ms |');
 console.log('| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');

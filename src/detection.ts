@@ -26,7 +26,7 @@ export {
   type BoxLossReduction,
 } from './tensor/ops/boxes';
 export { multiboxPrior, multiboxPriorPyramid, clearAnchorCache } from './detection/anchors';
-export { offsetBoxes, offsetInverse } from './detection/box-coder';
+export { offsetBoxes, offsetInverse } from './tensor/ops/boxes';
 export { assignAnchorToBbox, multiboxTarget, type MultiboxTargetOptions } from './detection/matching';
 // non-maximum suppression and multibox detection (src/detection/nms.ts, …)
 export { nms, nmsD2l, batchedNms, nmsPerImage, type NmsOptions } from './detection/nms';

@@ -9,7 +9,7 @@ import { grid } from '../kernels/webgpu/device';
 import { MULTIBOX_WG, assembleKernel, assembleLayout, bestClassKernel, bestLayout } from '../kernels/wgsl/multibox';
 import { tidy } from '../tensor/scope';
 import { reshape } from '../tensor/ops/shape-ops';
-import { offsetInverse } from './box-coder';
+import { offsetInverse } from '../tensor/ops/boxes';
 import { type Tensor, empty } from '../tensor/tensor';
 import { nmsPerImageWith } from './nms';
 

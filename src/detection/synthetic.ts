@@ -305,7 +305,7 @@ function generate(index: number, o: Resolved): DetectionSample {
     x ^= x >>> 17;
     x ^= x << 5;
     const v = image[i] + 0.06 * ((x >>> 0) / 4294967296 - 0.5);
-    image[i] = v < 0 ? 0 : v > 1 ? 1 : v;
+    image[i] = Math.min(1, Math.max(0, v));
   }
   return { image, height: h, width: w, boxes, labels: Int32Array.from(classes) };
 }

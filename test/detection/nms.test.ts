@@ -2,10 +2,11 @@
  * GPU NMS against the host reference (src/detection/ref/nms.ts), exactly: random and adversarial
  * inputs (identical boxes, equal scores, IoU exactly at the threshold, degenerate boxes, empty input).
  */
-import { describe, it, expect } from 'vitest';
+import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import fc from 'fast-check';
 import { tensor, memory, ArgumentError, type Tensor } from '../../src/node';
-import { nms, nmsD2l, batchedNms, nmsPerImage, type NmsOptions } from '../../src/detection/nms';
+import { nms, nmsD2l, batchedNms, nmsPerImage, nmsTuning, type NmsOptions } from '../../src/detection/nms';
+import { SMALL_MAX } from '../../src/kernels/wgsl/nms';
 import { refNms, refIou32 } from '../../src/detection/ref/nms';
 
 const ints = async (t: Tensor) => {
@@ -45,6 +46,88 @@ const caseArb = fc.integer({ min: 0, max: 300 }).chain((n) =>
     opts: optsArb,
   }),
 );
+
+// one image of at most SMALL_MAX boxes runs in a single dispatch; the same properties through the multi-dispatch path
+for (const [path, smallMax] of [
+  ['single dispatch', SMALL_MAX],
+  ['multi-dispatch', 0],
+] as const) {
+  describe(`nms on small inputs (${path} path)`, () => {
+    beforeAll(() => {
+      nmsTuning.smallMax = smallMax;
+    });
+    afterAll(() => {
+      nmsTuning.smallMax = SMALL_MAX;
+    });
+
+    it('nms, nmsD2l and batchedNms equal the host reference on random boxes, scores and options', async () => {
+      await fc.assert(
+        fc.asyncProperty(caseArb, async ({ boxes, scores, classes, thr, opts }) => {
+          expect(await ints(await nms(boxesT(boxes), scoresT(scores), thr, opts))).toEqual(refNms(boxes, scores, thr, opts)[0]);
+          expect(await ints(await nmsD2l(boxesT(boxes), scoresT(scores), thr, opts))).toEqual(refNms(boxes, scores, thr, { ...opts, rule: 'd2l' })[0]);
+          const idxs = tensor(Int32Array.from(classes), { shape: [classes.length] });
+          const got = await ints(await batchedNms(boxesT(boxes), scoresT(scores), idxs, thr, opts));
+          idxs.dispose();
+          expect(got).toEqual(refNms(boxes, scores, thr, { ...opts, classes })[0]);
+        }),
+        { numRuns: 40 },
+      );
+    });
+
+    it('sweeps every box when the top 4 × maxDetections candidates are one box repeated', async () => {
+      let seed = 21;
+      const rnd = () => (seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) / 2 ** 32;
+      for (const n of [300, 1000]) {
+        const b: number[] = [];
+        const s: number[] = [];
+        for (let i = 0; i < n; i++) {
+          const top = i < 150;
+          const x = top ? 0.5 : rnd() * 0.9;
+          const y = top ? 0.5 : rnd() * 0.9;
+          b.push(x, y, x + 0.05, y + 0.05);
+          s.push(top ? 0.9 + Math.round(rnd() * 90) / 1000 : Math.round(rnd() * 800) / 1000);
+        }
+        const bf = b.map(Math.fround);
+        const sf = s.map(Math.fround);
+        for (const opts of [{ maxDetections: 10 }, { maxDetections: 30, topK: 250 }]) {
+          expect(await ints(await nms(boxesT(bf), scoresT(sf), 0.5, opts))).toEqual(refNms(bf, sf, 0.5, opts)[0]);
+        }
+      }
+    });
+
+    it('matches the reference on up to SMALL_MAX random boxes (several tiles, few and many kept), leaking nothing', async () => {
+      const before = memory().liveTensors;
+      for (const [n, side] of [
+        [SMALL_MAX, 0.1],
+        [700, 0.5],
+        [300, 0.05],
+      ]) {
+        let seed = n;
+        const rnd = () => (seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) / 2 ** 32;
+        const b: number[] = [];
+        const s: number[] = [];
+        for (let i = 0; i < n; i++) {
+          const x = rnd() * 0.9;
+          const y = rnd() * 0.9;
+          b.push(x, y, x + 0.01 + rnd() * side, y + 0.01 + rnd() * side);
+          s.push(Math.round(rnd() * 500) / 500);
+        }
+        const bf = b.map(Math.fround);
+        const sf = s.map(Math.fround);
+        const bt = boxesT(bf);
+        const st = scoresT(sf);
+        // maxDetections 20 sweeps tiles of 32 (most boxes of the 700 large ones suppressed)
+        for (const opts of [{}, { maxDetections: 100 }, { maxDetections: 20 }, { topK: 400, scoreThreshold: 0.2 }]) {
+          expect(await ints(await nms(bt, st, 0.5, opts))).toEqual(refNms(bf, sf, 0.5, opts)[0]);
+          expect(await ints(await nmsD2l(bt, st, 0.3, opts))).toEqual(refNms(bf, sf, 0.3, { ...opts, rule: 'd2l' })[0]);
+        }
+        bt.dispose();
+        st.dispose();
+      }
+      expect(memory().liveTensors).toBe(before);
+    });
+  });
+}
 
 describe('nms (torchvision semantics)', () => {
   it('equals the host reference on random boxes, scores and options', async () => {
@@ -226,6 +309,47 @@ describe('nms (torchvision semantics)', () => {
     const sf = s.map(Math.fround);
     for (const opts of [{ maxDetections: 300 }, { maxDetections: 300, topK: 7000 }, { maxDetections: 1 }]) {
       expect(await ints(await nms(boxesT(bf), scoresT(sf), 0.5, opts))).toEqual(refNms(bf, sf, 0.5, opts)[0]);
+    }
+  });
+
+  it('small max detections: preselection from 1024 boxes, fallback when the candidates are one box, sweep that needs more than one tile', async () => {
+    let seed = 13;
+    const rnd = () => (seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) / 2 ** 32;
+    const n = 1500;
+    const b: number[] = [];
+    const s: number[] = [];
+    for (let i = 0; i < n; i++) {
+      // the 600 best-scored boxes: one box repeated (the 512+ candidates keep one), then spread-out boxes
+      const x = i < 600 ? 0.3 : rnd() * 0.9;
+      const y = i < 600 ? 0.3 : rnd() * 0.9;
+      b.push(x, y, x + 0.04, y + 0.04);
+      s.push(i < 600 ? 0.9 + Math.round(rnd() * 50) / 1000 : Math.round(rnd() * 800) / 1000);
+    }
+    const bf = b.map(Math.fround);
+    const sf = s.map(Math.fround);
+    for (const opts of [{ maxDetections: 10 }, { maxDetections: 64, topK: 1200 }, { maxDetections: 1 }, { maxDetections: 128, scoreThreshold: 0.5 }]) {
+      expect(await ints(await nms(boxesT(bf), scoresT(sf), 0.5, opts))).toEqual(refNms(bf, sf, 0.5, opts)[0]);
+    }
+  });
+
+  it('preselected candidates fewer than maxDetections (score threshold) are swept to their end, once each', async () => {
+    let seed = 17;
+    const rnd = () => (seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) / 2 ** 32;
+    const n = 1100;
+    const b: number[] = [];
+    const s: number[] = [];
+    for (let i = 0; i < n; i++) {
+      const x = rnd() * 0.9;
+      const y = rnd() * 0.9;
+      b.push(x, y, x + 0.01 + rnd() * 0.1, y + 0.01 + rnd() * 0.1);
+      s.push(i % 27 === 0 ? 0.9 + Math.round(rnd() * 90) / 1000 : Math.round(rnd() * 400) / 1000);
+    }
+    const bf = b.map(Math.fround);
+    const sf = s.map(Math.fround);
+    // 41 boxes pass the score threshold: the 512 candidates are those 41, all swept (threshold 1: all kept)
+    for (const thr of [1, 0.5]) {
+      const opts = { maxDetections: 64, scoreThreshold: 0.5 };
+      expect(await ints(await nms(boxesT(bf), scoresT(sf), thr, opts))).toEqual(refNms(bf, sf, thr, opts)[0]);
     }
   });
 

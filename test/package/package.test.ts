@@ -144,8 +144,8 @@ describe(`the installed ${pkg.name} package`, () => {
   it('npx webgrad --help lists the commands; each command has --help; a bad flag is one line and exit 2', () => {
     const help = run('npx', ['--no-install', 'webgrad', '--help'], project);
     expect(help.status, help.stderr).toBe(0);
-    for (const c of ['remove-bg', 'train-u2net', 'eval-u2net', 'evaluate-sod', 'export-onnx']) expect(help.stdout).toContain(`  ${c} `);
-    for (const c of ['remove-bg', 'train-u2net', 'eval-u2net', 'evaluate-sod', 'export-onnx']) {
+    for (const c of ['remove-bg', 'train-u2net', 'eval-u2net', 'evaluate-sod', 'export-onnx', 'train-ssd']) expect(help.stdout).toContain(`  ${c} `);
+    for (const c of ['remove-bg', 'train-u2net', 'eval-u2net', 'evaluate-sod', 'export-onnx', 'train-ssd']) {
       const h = run('npx', ['--no-install', 'webgrad', c, '--help'], project);
       expect(h.status, h.stderr).toBe(0);
       expect(h.stdout).toMatch(new RegExp(`^usage: webgrad ${c} `));

@@ -16,6 +16,10 @@ import { matmulPlan, MATMUL_VARIANTS } from '../../src/kernels/wgsl/matmul';
 import { randomKernel } from '../../src/kernels/wgsl/random';
 import { updateKernel } from '../../src/kernels/wgsl/fused-update';
 import { affineKernel, jitterKernel, normalizeKernel } from '../../src/kernels/wgsl/augment';
+import { iouGradKernel, iouKernel, linear4Kernel, matchKernel, priorKernel } from '../../src/kernels/wgsl/boxes';
+import * as nmsKernels from '../../src/kernels/wgsl/nms';
+import { assembleKernel, bestClassKernel } from '../../src/kernels/wgsl/multibox';
+import { detectionTargetsKernel } from '../../src/kernels/wgsl/detection-augment';
 import { bnApplyPlan, bnGradCoeffsPlan, bnGradStatsPlan, bnRunningPlan, bnStatsPlan } from '../../src/kernels/wgsl/norm';
 
 const geo: PoolGeometry = {
@@ -85,6 +89,31 @@ const OTHERS: [string, Shader][] = [
   ['bn gradStats', bnGradStatsPlan(2, 3, 4, true).source()],
   ['bn gradCoeffs', bnGradCoeffsPlan(3, 1e-5, 8, true).source()],
   ['bn running', bnRunningPlan(3, 0.1, 1).source()],
+  // detection: boxes, anchors, matching, NMS, multibox detection, augmentation targets
+  ...[
+    linear4Kernel(),
+    iouKernel({ giou: false, pairwise: false }),
+    iouKernel({ giou: true, pairwise: true }),
+    iouGradKernel({ giou: true, pairwise: false }),
+    priorKernel(),
+    matchKernel(true),
+    matchKernel(false),
+    nmsKernels.sortInitKernel(),
+    nmsKernels.sortGlobalKernel(),
+    nmsKernels.sortLocalKernel(),
+    nmsKernels.histogramKernel(),
+    nmsKernels.selectKernel(),
+    nmsKernels.compactKernel(),
+    nmsKernels.padKernel(),
+    nmsKernels.gatherKernel(true),
+    nmsKernels.resolveKernel(),
+    nmsKernels.propagateKernel(),
+    nmsKernels.smallKernel(true, true),
+    nmsKernels.smallKernel(false, false),
+    bestClassKernel(),
+    assembleKernel(),
+    detectionTargetsKernel(),
+  ].map((k) => [k.key, k.source()] as [string, Shader]),
 ];
 
 describe('kernel sources', () => {
