@@ -1,11 +1,11 @@
+import { mulberry32 } from '../base/mulberry32';
+
 /**
  * A built-in salient-object dataset, deterministic by seed: textured foreground shapes and blobs
  * with soft (anti-aliased) edges over cluttered, textured backgrounds. Each sample is an RGB image
  * (CHW, values in [0, 1]) and its ground-truth mask (HW, soft edges in [0, 1]), at any size.
  * Pure arithmetic on 32-bit integers, so every runtime produces the same bytes.
  */
-import { mulberry32 } from '../base/mulberry32';
-
 export interface SodSample {
   /** RGB image, float32 [3, height, width] in [0, 1]. */
   image: Float32Array;
