@@ -11,6 +11,7 @@ import { ArgumentError } from '../base/shape';
 import type { DetectionSample } from './types';
 import type { DetectionDataset } from './batch';
 import { mulberry32 } from '../base/mulberry32';
+import { type Colour, hsv, valueNoise } from '../base/procedural';
 
 /**
  * The class names of the synthetic set, indexed by class id: a red rectangle, a green disc
@@ -66,69 +67,6 @@ function resolve(fn: string, o: SyntheticDetectionOptions = {}): Resolved {
 
 /** Mixes the seed and the index (different constants from the salient-object set's, so the two sets differ). */
 const hashSeed = (seed: number, index: number) => (Math.imul(seed ^ 0x2545f491, 0x9e3779b1) ^ Math.imul(index + 1, 0x85ebca77)) >>> 0;
-
-/** Smooth value noise in [0, 1] over an h×w patch: `octaves` layers, the first with lattice cell `cell` pixels. */
-function valueNoise(r: () => number, h: number, w: number, cell: number, octaves: number): Float32Array {
-  const out = new Float32Array(h * w);
-  const sx = new Float32Array(w),
-    x0s = new Int32Array(w);
-  let amp = 1,
-    total = 0,
-    c = cell;
-  for (let o = 0; o < octaves; o++) {
-    const gh = Math.ceil(h / c) + 2,
-      gw = Math.ceil(w / c) + 2;
-    const grid = new Float32Array(gh * gw);
-    for (let i = 0; i < grid.length; i++) grid[i] = r();
-    for (let x = 0; x < w; x++) {
-      const gx = x / c,
-        x0 = Math.floor(gx),
-        f = gx - x0;
-      x0s[x] = x0;
-      sx[x] = f * f * (3 - 2 * f);
-    }
-    for (let y = 0; y < h; y++) {
-      const gy = y / c,
-        y0 = Math.floor(gy),
-        fy = gy - y0,
-        s = fy * fy * (3 - 2 * fy);
-      const row0 = y0 * gw,
-        row1 = row0 + gw;
-      for (let x = 0; x < w; x++) {
-        const x0 = x0s[x],
-          t = sx[x];
-        const top = grid[row0 + x0] * (1 - t) + grid[row0 + x0 + 1] * t;
-        const bottom = grid[row1 + x0] * (1 - t) + grid[row1 + x0 + 1] * t;
-        out[y * w + x] += amp * (top * (1 - s) + bottom * s);
-      }
-    }
-    total += amp;
-    amp *= 0.5;
-    c = Math.max(1, c / 2);
-  }
-  for (let i = 0; i < out.length; i++) out[i] /= total;
-  return out;
-}
-
-type Colour = [number, number, number];
-
-function hsv(hue: number, s: number, v: number): Colour {
-  const h = ((hue % 1) + 1) % 1;
-  const i = Math.floor(h * 6),
-    f = h * 6 - i,
-    p = v * (1 - s),
-    q = v * (1 - f * s),
-    t = v * (1 - (1 - f) * s);
-  const table: Colour[] = [
-    [v, t, p],
-    [q, v, p],
-    [p, v, t],
-    [p, q, v],
-    [t, p, v],
-    [v, p, q],
-  ];
-  return table[i % 6];
-}
 
 /**
  * Approximate signed distance in pixels (> 0 inside) of a shape filling the box centred at (cx, cy)
@@ -238,7 +176,7 @@ function generate(index: number, o: Resolved): DetectionSample {
   const bgHue = r();
   const bgA = hsv(bgHue, 0.05 + 0.25 * r(), 0.25 + 0.5 * r());
   const bgB = hsv(bgHue + 0.15 + 0.7 * r(), 0.05 + 0.25 * r(), 0.25 + 0.5 * r());
-  const bg = valueNoise(r, h, w, Math.max(4, Math.min(h, w) / (3 + 5 * r())), 4);
+  const bg = valueNoise(r, h, w, Math.max(4, Math.min(h, w) / (3 + 5 * r())), 4, Float32Array);
   for (let i = 0; i < n; i++) {
     const t = bg[i];
     image[i] = bgA[0] + (bgB[0] - bgA[0]) * t;
@@ -282,7 +220,7 @@ function generate(index: number, o: Resolved): DetectionSample {
     const colour = hsv(CLASS_HUES[cls] + 0.04 * (r() - 0.5), 0.7 + 0.3 * r(), 0.6 + 0.4 * r());
     const bw = Math.ceil(b[2]) - Math.floor(b[0]),
       bh = Math.ceil(b[3]) - Math.floor(b[1]);
-    const texture = valueNoise(r, bh, bw, Math.max(2, Math.min(bw, bh) / 3), 2);
+    const texture = valueNoise(r, bh, bw, Math.max(2, Math.min(bw, bh) / 3), 2, Float32Array);
     paint(image, h, w, classShape(cls, (b[0] + b[2]) / 2, (b[1] + b[3]) / 2, (b[2] - b[0]) / 2, (b[3] - b[1]) / 2), b, colour, 1, texture);
     boxes.set([b[0] / w, b[1] / h, b[2] / w, b[3] / h], 4 * k);
   });

@@ -1,4 +1,5 @@
 import { mulberry32 } from '../base/mulberry32';
+import { type Colour, hsv, valueNoise } from '../base/procedural';
 
 /**
  * A built-in salient-object dataset, deterministic by seed: textured foreground shapes and blobs
@@ -18,62 +19,6 @@ export interface SodSample {
 }
 
 const hashSeed = (seed: number, index: number) => (Math.imul(seed ^ 0x9e3779b9, 0x85ebca6b) ^ Math.imul(index + 1, 0xc2b2ae35)) >>> 0;
-
-/** Smooth value noise in [0, 1] with `octaves` layers, lattice cell `cell` pixels. */
-function valueNoise(r: () => number, h: number, w: number, cell: number, octaves: number): Float32Array {
-  const out = new Float32Array(h * w);
-  let amp = 1,
-    total = 0,
-    c = cell;
-  for (let o = 0; o < octaves; o++) {
-    const gh = Math.ceil(h / c) + 2,
-      gw = Math.ceil(w / c) + 2;
-    const grid = Float32Array.from({ length: gh * gw }, r);
-    for (let y = 0; y < h; y++) {
-      const gy = y / c,
-        y0 = Math.floor(gy),
-        fy = gy - y0,
-        sy = fy * fy * (3 - 2 * fy);
-      for (let x = 0; x < w; x++) {
-        const gx = x / c,
-          x0 = Math.floor(gx),
-          fx = gx - x0,
-          sx = fx * fx * (3 - 2 * fx);
-        const a = grid[y0 * gw + x0],
-          b = grid[y0 * gw + x0 + 1],
-          d = grid[(y0 + 1) * gw + x0],
-          e = grid[(y0 + 1) * gw + x0 + 1];
-        out[y * w + x] += amp * ((a * (1 - sx) + b * sx) * (1 - sy) + (d * (1 - sx) + e * sx) * sy);
-      }
-    }
-    total += amp;
-    amp *= 0.5;
-    c = Math.max(1, c / 2);
-  }
-  for (let i = 0; i < out.length; i++) out[i] /= total;
-  return out;
-}
-
-type Colour = [number, number, number];
-
-function hsv(hue: number, s: number, v: number): Colour {
-  const h = ((hue % 1) + 1) % 1;
-  const i = Math.floor(h * 6),
-    f = h * 6 - i,
-    p = v * (1 - s),
-    q = v * (1 - f * s),
-    t = v * (1 - (1 - f) * s);
-  return (
-    [
-      [v, t, p],
-      [q, v, p],
-      [p, v, t],
-      [p, q, v],
-      [t, p, v],
-      [v, p, q],
-    ] as Colour[]
-  )[i % 6];
-}
 
 /** Signed "inside-ness" of a shape at (x, y): > 0 inside, in pixels from the edge (approximately). */
 type Shape = (x: number, y: number) => number;
@@ -151,7 +96,7 @@ export function syntheticSample(seed: number, index: number, height: number, wid
   const bgHue = r();
   const bgA = hsv(bgHue, 0.2 + 0.3 * r(), 0.35 + 0.4 * r());
   const bgB = hsv((bgHue + 0.1 + 0.2 * r()) % 1, 0.2 + 0.3 * r(), 0.3 + 0.4 * r());
-  const bgNoise = valueNoise(r, h, w, Math.max(4, h / 4), 3);
+  const bgNoise = valueNoise(r, h, w, Math.max(4, h / 4), 3, Float64Array);
   for (let i = 0; i < n; i++) for (let c = 0; c < 3; c++) image[c * n + i] = bgA[c] * (1 - bgNoise[i]) + bgB[c] * bgNoise[i];
   const clutter = 2 + Math.floor(r() * 4);
   for (let k = 0; k < clutter; k++) {
@@ -167,7 +112,7 @@ export function syntheticSample(seed: number, index: number, height: number, wid
   for (let k = 0; k < objects; k++) {
     const s = randomShape(r, h, w, objects === 1 ? 0.3 : 0.2);
     const base = hsv((fgHue + 0.08 * k) % 1, 0.55 + 0.4 * r(), 0.65 + 0.35 * r());
-    const tex = valueNoise(r, h, w, Math.max(2, h / 12), 2);
+    const tex = valueNoise(r, h, w, Math.max(2, h / 12), 2, Float64Array);
     paint(image, mask, s, base, 1, h, w, tex);
   }
   return { image, mask, height: h, width: w };
