@@ -30,6 +30,7 @@ import { loadSafetensors } from '../io/files';
 import { Progress } from '../train/progress';
 import { parseArgs, UsageError } from './args';
 import { checkInputFile, prepareOutDir, safetensorsMetadata } from './paths';
+import { RunStopped, RunStops, allFinite, dueAfter } from './run-stops';
 
 const USAGE = 'usage: webgrad train-ssd [options]';
 
@@ -66,9 +67,6 @@ const SPEC = {
   'nms-threshold': { default: 0.5, help: "NMS IoU threshold of multibox_detection (d2l's default)", min: 0, max: 1 },
   'time-limit': { default: 0, help: 'stop after this many seconds (0 = no limit), then evaluate', min: 0 },
 } as const;
-
-/** A run that cannot go on (diverged): one line, exit code 1. */
-class RunStopped extends Error {}
 
 /** Where the held-out images start in the synthetic stream (training never gets there). */
 const HELD_OUT = 1_000_000_000;
@@ -177,17 +175,13 @@ export async function run(argv: string[]): Promise<number> {
       `eval (${tag}, ${args['eval-count']} held-out): mAP@0.5 ${scores.map.toFixed(3)}  COCO AP@[.5:.95] ${scores.cocoAp.toFixed(3)}  per class ${scores.perClass.map((v, i) => `${CLASS_NAMES[i]} ${v.toFixed(3)}`).join(', ')}`,
     );
     if (!Number.isFinite(scores.map))
-      throw stopped(`the held-out mAP ${iteration < 0 ? 'at the end' : `at iteration ${iteration}`} is ${scores.map}: the weights diverged`);
+      throw stops.stopped(`the held-out mAP ${iteration < 0 ? 'at the end' : `at iteration ${iteration}`} is ${scores.map}: the weights diverged`);
     const name = iteration < 0 ? 'eval-final.png' : `eval-${String(iteration).padStart(6, '0')}.png`;
     await writeDetectionPanels(join(args.out, name), panel, { classNames: CLASS_NAMES, scale: Math.max(1, Math.round(192 / S)) });
     return scores;
   }
 
-  let lastSaved = args.resume ? `${args.resume} (iteration ${start})` : '';
-  const stopped = (why: string) =>
-    new RunStopped(
-      `${why}; stopped. ${lastSaved ? `The last good checkpoint is ${lastSaved}` : 'No checkpoint was written'}${Number.isFinite(best) ? `, the best (mAP@0.5 ${best.toFixed(3)}) ${bestPath}` : ''}. Try a lower --lr (now ${args.lr}).`,
-    );
+  const stops = new RunStops(args.resume, start, args.lr, bestPath, () => (Number.isFinite(best) ? `mAP@0.5 ${best.toFixed(3)}` : null));
 
   // a line every 10 iterations in logs (the default, every 1/20 of --iters, is rare with a --time-limit)
   const progress = new Progress(args.iters - start, 'train', process.stdout.isTTY ? {} : { every: 10 });
@@ -223,27 +217,18 @@ export async function run(argv: string[]): Promise<number> {
       done = it + 1;
       const [loss, correct, absError] = await r.values.data();
       r.values.dispose();
-      if (!Number.isFinite(loss)) {
-        progress.done();
-        throw stopped(`the loss became ${loss} at iteration ${it + 1}`);
-      }
+      stops.checkLoss(loss, it + 1, progress);
       // as d2l: class error over all anchors, offset error averaged over all A·4 offsets of the batch
       const A = anchors.shape[1];
       progress.tick(it - start + 1, { loss, 'cls err': 1 - correct / (B * A), 'bbox mae': absError / (B * A * 4), lr: typeof lr === 'number' ? lr : lr() }, B);
       if (it - start + 1 === 2) memoryAt2 = { tensors: memory().liveTensors, bytes: memory().liveBytes };
-      const last = it + 1 === args.iters;
-      const evalDue = (args['eval-every'] && (it + 1) % args['eval-every'] === 0) || last;
-      const ckptDue = (args['ckpt-every'] && (it + 1) % args['ckpt-every'] === 0) || last;
+      const { evalDue, ckptDue } = dueAfter(it + 1, args.iters, args['eval-every'], args['ckpt-every']);
       if (!evalDue && !ckptDue) continue;
-      // nothing non-finite may overwrite a good checkpoint
-      if (!(await allFinite([params, state]))) {
-        progress.done();
-        throw stopped(`the weights became non-finite by iteration ${it + 1} (loss ${loss.toExponential(2)})`);
-      }
+      await stops.checkWeights([params, state], it + 1, loss, progress);
       const scores = evalDue ? await evaluate(it + 1) : null;
       if (ckptDue) {
         await saveTrainingCheckpoint(lastPath, { params, state, optState, step: it + 1, meta });
-        lastSaved = `${lastPath} (iteration ${it + 1})`;
+        stops.saved(lastPath, it + 1);
         saved = it + 1;
       }
       if (scores && scores.map > best) {
@@ -257,7 +242,7 @@ export async function run(argv: string[]): Promise<number> {
     console.log(
       `trained ${seen} images in ${((performance.now() - t0) / 1000).toFixed(1)} s; live GPU memory ${mem.liveTensors} tensors, ${(mem.liveBytes / 2 ** 20).toFixed(2)} MiB${memoryAt2 ? ` (after 2 iterations: ${memoryAt2.tensors} tensors, ${(memoryAt2.bytes / 2 ** 20).toFixed(2)} MiB)` : ''}`,
     );
-    if (!(await allFinite([params, state]))) throw stopped('the weights became non-finite');
+    if (!(await allFinite([params, state]))) throw stops.stopped('the weights became non-finite');
     // a run cut short by --time-limit still leaves its last iteration to --resume from
     if (done > saved) {
       await saveTrainingCheckpoint(lastPath, { params, state, optState, step: done, meta });
@@ -295,16 +280,6 @@ function detectionsOf(rows: Float32Array, b: number, A: number): ImageDetections
     boxes.push(x1, y1, x2, y2);
   }
   return { boxes: Float32Array.from(boxes), scores: Float32Array.from(scores), labels: Int32Array.from(labels) };
-}
-
-/** Every tensor of the trees holds finite values (read back to the host: exact on every device). */
-async function allFinite(trees: unknown[]): Promise<boolean> {
-  for (const t of tree.tensors(trees)) {
-    if (t.dtype !== 'float32') continue;
-    const d = await t.data();
-    for (let i = 0; i < d.length; i++) if (!Number.isFinite(d[i])) return false;
-  }
-  return true;
 }
 
 /** The held-out mAP recorded in an existing best checkpoint (to keep comparing after --resume). */

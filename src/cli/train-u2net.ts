@@ -23,6 +23,7 @@ import { parseArgs, UsageError } from './args';
 import { checkInputDir, checkInputFile, prepareOutDir, safetensorsMetadata } from './paths';
 import { openSodFolder, BadImageError, type BadImagePolicy, type CheckedSodFolder } from './sod-data';
 import { MODELS, VARIANTS } from './u2net-choices';
+import { RunStopped, RunStops, allFinite, dueAfter } from './run-stops';
 
 const USAGE = 'usage: webgrad train-u2net [options]';
 
@@ -54,9 +55,6 @@ const SPEC = {
 
 /** the held-out numbers, dataset-level as PySODMetrics (maxF/meanF/E of the curve averaged over images) */
 type Scores = { iou: number; mae: number; maxF: number; meanF: number; sMeasure: number; eMeasure: number; wF: number };
-
-/** A run that cannot go on (diverged, unreadable data): one line, exit code 1. */
-class RunStopped extends Error {}
 
 export async function run(argv: string[]): Promise<number> {
   const args = parseArgs(argv, SPEC, USAGE);
@@ -179,18 +177,14 @@ export async function run(argv: string[]): Promise<number> {
       `eval (${tag}, ${evalCount} held-out): IoU ${scores.iou.toFixed(3)}  MAE ${scores.mae.toFixed(4)}  maxF ${scores.maxF.toFixed(3)}  meanF ${scores.meanF.toFixed(3)}  S ${scores.sMeasure.toFixed(3)}  meanE ${scores.eMeasure.toFixed(3)}  wF ${scores.wF.toFixed(3)}`,
     );
     if (!Object.values(scores).every(Number.isFinite))
-      throw stopped(
+      throw stops.stopped(
         `the held-out evaluation ${iteration < 0 ? 'at the end' : `at iteration ${iteration}`} is not finite (IoU ${scores.iou}, MAE ${scores.mae}): the weights diverged`,
       );
     if (iteration >= 0) await writePanels(join(args.out, `stage-${String(iteration).padStart(6, '0')}.png`), panels);
     return scores;
   }
 
-  let lastSaved = args.resume ? `${args.resume} (iteration ${start})` : '';
-  const stopped = (why: string) =>
-    new RunStopped(
-      `${why}; stopped. ${lastSaved ? `The last good checkpoint is ${lastSaved}` : 'No checkpoint was written'}${Number.isFinite(best.iou) ? `, the best (IoU ${best.iou.toFixed(3)}) ${bestPath}` : ''}. Try a lower --lr (now ${args.lr}).`,
-    );
+  const stops = new RunStops(args.resume, start, args.lr, bestPath, () => (Number.isFinite(best.iou) ? `IoU ${best.iou.toFixed(3)}` : null));
 
   const progress = new Progress(args.iters - start, 'train');
   const t0 = performance.now();
@@ -218,24 +212,15 @@ export async function run(argv: string[]): Promise<number> {
       const loss = await r.loss.item();
       r.loss.dispose();
       r.sides.forEach((t) => t.dispose());
-      if (!Number.isFinite(loss)) {
-        progress.done();
-        throw stopped(`the loss became ${loss} at iteration ${it + 1}`);
-      }
+      stops.checkLoss(loss, it + 1, progress);
       progress.tick(it - start + 1, { loss, ...Object.fromEntries(sides.map((v, i) => [`d${i}`, v])) }, args.batch);
-      const last = it + 1 === args.iters;
-      const evalDue = (args['eval-every'] && (it + 1) % args['eval-every'] === 0) || last;
-      const ckptDue = (args['ckpt-every'] && (it + 1) % args['ckpt-every'] === 0) || last;
+      const { evalDue, ckptDue } = dueAfter(it + 1, args.iters, args['eval-every'], args['ckpt-every']);
       if (!evalDue && !ckptDue) continue;
-      // nothing non-finite may overwrite a good checkpoint
-      if (!(await allFinite([params, state]))) {
-        progress.done();
-        throw stopped(`the weights became non-finite by iteration ${it + 1} (loss ${loss.toExponential(2)})`);
-      }
+      await stops.checkWeights([params, state], it + 1, loss, progress);
       const scores = evalDue ? await evaluate(it + 1) : null;
       if (ckptDue) {
         await saveTrainingCheckpoint(lastPath, { params, state, optState, step: it + 1, meta });
-        lastSaved = `${lastPath} (iteration ${it + 1})`;
+        stops.saved(lastPath, it + 1);
       }
       // best by held-out IoU; a tie (early runs sit at IoU 0) goes to the lower MAE
       if (scores && (scores.iou > best.iou || (scores.iou === best.iou && scores.mae < best.mae))) {
@@ -248,7 +233,7 @@ export async function run(argv: string[]): Promise<number> {
     console.log(
       `trained ${seen} images in ${((performance.now() - t0) / 1000).toFixed(1)} s; live GPU memory ${(memory().liveBytes / 2 ** 20).toFixed(1)} MiB`,
     );
-    if (!(await allFinite([params, state]))) throw stopped('the weights became non-finite');
+    if (!(await allFinite([params, state]))) throw stops.stopped('the weights became non-finite');
     await evaluate(-1);
   } catch (e) {
     if (e instanceof RunStopped || e instanceof BadImageError) {
@@ -258,16 +243,6 @@ export async function run(argv: string[]): Promise<number> {
     throw e;
   }
   return 0;
-}
-
-/** Every tensor of the trees holds finite values (read back to the host: exact on every device). */
-async function allFinite(trees: unknown[]): Promise<boolean> {
-  for (const t of tree.tensors(trees)) {
-    if (t.dtype !== 'float32') continue;
-    const d = await t.data();
-    for (let i = 0; i < d.length; i++) if (!Number.isFinite(d[i])) return false;
-  }
-  return true;
 }
 
 /** The held-out scores recorded in an existing best checkpoint (to keep comparing after --resume). */
