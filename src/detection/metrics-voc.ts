@@ -7,28 +7,13 @@
  */
 import { averagePrecision11Point, averagePrecisionAllPoint } from './average-precision';
 import { type ClassImage, type EvalImage, byScoreThenPosition, overlap } from './metrics-classes';
+import type { ClassDetectionMetrics } from './metrics';
 
-/** One class's VOC result. */
-export interface VocClassResult {
-  /** Objects that count (not difficult, not crowd). */
-  positives: number;
-  /** Objects ignored (difficult or crowd). */
-  ignored: number;
-  /** Detections of the class. */
-  detections: number;
-  /** Hits at the threshold. */
-  truePositives: number;
-  /** Misses at the threshold: low overlap, duplicates, detections in images without the class. */
-  falsePositives: number;
-  /** Precision after each ranked detection that counts (those matched to a difficult object are left out). */
-  precision: Float64Array;
-  /** Recall after each ranked detection that counts. */
-  recall: Float64Array;
-  /** All-point AP; NaN without positives. */
-  ap: number;
-  /** 11-point AP; NaN without positives. */
-  ap11: number;
-}
+/** One class's VOC result: the VOC fields of the public per-class figures (documented there). */
+export type VocClassResult = Pick<
+  ClassDetectionMetrics,
+  'groundTruth' | 'ignored' | 'detections' | 'truePositives' | 'falsePositives' | 'precision' | 'recall' | 'ap' | 'ap11'
+>;
 
 /** VOC evaluation of one class at an overlap threshold. */
 export function evaluateVocClass(images: readonly EvalImage[], parts: readonly ClassImage[], iouThreshold: number): VocClassResult {
@@ -81,7 +66,7 @@ export function evaluateVocClass(images: readonly EvalImage[], parts: readonly C
   });
   const none = positives === 0;
   return {
-    positives,
+    groundTruth: positives,
     ignored,
     detections: ranked.length,
     truePositives: tp,

@@ -182,15 +182,7 @@ export class DetectionEvaluator {
       const coco = cocoAll.get(classId);
       return {
         classId,
-        groundTruth: voc.positives,
-        ignored: voc.ignored,
-        detections: voc.detections,
-        truePositives: voc.truePositives,
-        falsePositives: voc.falsePositives,
-        precision: voc.precision,
-        recall: voc.recall,
-        ap: voc.ap,
-        ap11: voc.ap11,
+        ...voc,
         cocoAp: coco ? mean(coco.apPerThreshold) : Number.NaN,
         cocoAp50: coco ? coco.apPerThreshold[0] : Number.NaN,
         cocoAp75: coco ? coco.apPerThreshold[5] : Number.NaN,
