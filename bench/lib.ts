@@ -2,7 +2,7 @@
  * Benchmark plumbing shared by every suite: timing on the GPU (work is flushed and awaited, so times
  * are wall-clock per iteration including submission) and the row format the harness prints and saves.
  */
-import type { Device } from '../src/node';
+import { tensor, type Device } from '../src/node';
 
 export interface BenchRow {
   suite: string;
@@ -36,6 +36,13 @@ export async function timeIt(fn: () => void | Promise<void>, sync: () => Promise
   }
   times.sort((a, b) => a - b);
   return times[Math.floor(times.length / 2)];
+}
+
+/** A `sync` for {@link timeIt} that awaits the GPU by reading back a one-element tensor (queued after the timed work). */
+export async function syncByReadBack(): Promise<void> {
+  const t = tensor([0]);
+  await t.data();
+  t.dispose();
 }
 
 export type Suite = (ctx: BenchContext) => Promise<BenchRow[]>;

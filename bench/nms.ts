@@ -12,9 +12,10 @@
  * softmax probabilities, offsets in [−1, 1]), median ms per call awaited to its (B, A, 6) rows.
  *   npx tsx bench/nms.ts [--sizes 100,1000,10000,100000] [--runs 5] [--multibox 1:2,8:4]
  */
-import { init, tensor, zeros, type Tensor } from '../src/node';
+import { init, tensor, type Tensor } from '../src/node';
 import { nms, nmsProfiled, type NmsProfile } from '../src/detection/nms';
-import { multiboxPriorPyramid } from '../src/detection/anchors';
+import { tinySsdAnchors } from '../src/detection/ssd';
+import { tinySsd } from '../src/models/tiny-ssd';
 import { multiboxDetection } from '../src/detection/multibox-detection';
 import { initTfjsWebGPU, type Tfjs } from './peers/tfjs';
 
@@ -63,15 +64,7 @@ async function median(fn: () => Promise<void>, n: number, warm = true): Promise<
 const fmt = (v: number) => (v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2));
 const multibox = arg('multibox', '');
 if (multibox) {
-  const maps = [32, 16, 8, 4, 1].map((s) => zeros([1, 1, s, s]));
-  const sizes = [
-    [0.2, 0.272],
-    [0.37, 0.447],
-    [0.54, 0.619],
-    [0.71, 0.79],
-    [0.88, 0.961],
-  ];
-  const anchors = multiboxPriorPyramid(maps, sizes, [1, 2, 0.5]);
+  const anchors = tinySsdAnchors(tinySsd({ numClasses: 1 }), 256, 256);
   const A = anchors.shape[1];
   console.log(`multiboxDetection, A = ${A} anchors, runs: ${runs} (median, after one warm-up)`);
   console.log('| batch | classes | ms |');

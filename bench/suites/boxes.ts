@@ -5,10 +5,11 @@
  * (the op itself, bypassing the cache).
  * Standalone: `npx tsx bench/suites/boxes.ts [--quick]`.
  */
-import { init, tidy, tensor, zeros, valueAndGrad, sum, type Tensor } from '../../src/node';
-import { boxIou, generalizedBoxIouLoss, multiboxPriorPyramid, multiboxTarget } from '../../src/detection';
+import { init, tidy, tensor, valueAndGrad, sum, type Tensor } from '../../src/node';
+import { tinySsd } from '../../src/models';
+import { boxIou, generalizedBoxIouLoss, multiboxTarget, tinySsdAnchors } from '../../src/detection';
 import { multiboxPriorOp } from '../../src/tensor/ops/boxes';
-import { timeIt, type BenchRow, type Suite } from '../lib';
+import { syncByReadBack, timeIt, type BenchRow, type Suite } from '../lib';
 
 /** A small seeded generator, so every run times the same boxes. */
 function lcg(seed: number) {
@@ -30,24 +31,12 @@ function randomBoxes(n: number, rnd: () => number): number[][] {
 export const boxesSuite: Suite = async ({ quick }) => {
   const rows: BenchRow[] = [];
   const opts = quick ? { warmup: 1, iters: 1, repeats: 1 } : { warmup: 2, iters: 5, repeats: 3 };
-  const sync = async () => {
-    const t = tensor([0]);
-    await t.data();
-    t.dispose();
-  };
+  const sync = syncByReadBack;
   const rnd = lcg(12);
   const ms = (s: number) => s * 1e3;
 
-  // TinySSD's pyramid at 256×256 input: 32², 16², 8², 4², 1² maps with 4 anchors a pixel
-  const maps = [32, 16, 8, 4, 1].map((s) => zeros([1, 1, s, s]));
-  const sizes = [
-    [0.2, 0.272],
-    [0.37, 0.447],
-    [0.54, 0.619],
-    [0.71, 0.79],
-    [0.88, 0.961],
-  ];
-  const anchors = multiboxPriorPyramid(maps, sizes, [1, 2, 0.5]);
+  // TinySSD's anchors at 256×256 input: 32², 16², 8², 4², 1² maps with 4 anchors a pixel
+  const anchors = tinySsdAnchors(tinySsd({ numClasses: 1 }), 256, 256);
   const B = 32;
   const G = 6;
   const targets = tensor(Array.from({ length: B }, (_, b) => randomBoxes(G, rnd).map((box, g) => (g < 2 + (b % 5) ? [g % 3, ...box] : [-1, 0, 0, 0, 0]))));
@@ -70,7 +59,7 @@ export const boxesSuite: Suite = async ({ quick }) => {
   const tPrior = await timeIt(() => void tidy(() => multiboxPriorOp.call1([], { H: 561, W: 728, sizes: [0.75, 0.5, 0.25], ratios: [1, 2, 0.5] })), sync, opts);
   rows.push({ suite: 'boxes', name: 'multiboxPrior 561x728, 5 a pixel', metric: 'ms', value: ms(tPrior) });
 
-  for (const t of [...maps, anchors, targets, b1, b2, p, q]) t.dispose();
+  for (const t of [anchors, targets, b1, b2, p, q]) t.dispose();
   return rows;
 };
 

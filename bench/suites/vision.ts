@@ -5,7 +5,7 @@
  * Standalone: `npx tsx bench/suites/vision.ts [--quick]`.
  */
 import { init, tidy, tensor, maxPool2d, interpolate, batchNorm, type Tensor } from '../../src/node';
-import { timeIt, type BenchRow, type Suite } from '../lib';
+import { syncByReadBack, timeIt, type BenchRow, type Suite } from '../lib';
 
 const randn = (shape: number[]) =>
   tensor(
@@ -51,11 +51,7 @@ const CASES: Case[] = [
 export const visionSuite: Suite = async ({ quick }) => {
   const rows: BenchRow[] = [];
   const opts = quick ? { warmup: 1, iters: 1, repeats: 1 } : { warmup: 2, iters: 5, repeats: 3 };
-  const sync = async () => {
-    const t = tensor([0]);
-    await t.data();
-    t.dispose();
-  };
+  const sync = syncByReadBack;
   for (const c of CASES) {
     const x = randn(c.shape);
     const C = c.shape[1];
