@@ -26,6 +26,9 @@ export class UsageError extends Error {
   override name = 'UsageError';
 }
 
+/** The first line of an error's message (for a one-line UsageError). */
+export const firstLine = (e: unknown): string => String((e as Error).message ?? e).split('\n')[0];
+
 /** Thrown for --help after the help is printed; the CLI exits with code 0. */
 export class HelpShown extends Error {
   override name = 'HelpShown';

@@ -12,7 +12,6 @@
  * --resume continues from it), OUT/best.safetensors the one with the best held-out mAP@0.5. A loss or
  * weights that become non-finite stop the run (exit 1) and leave both untouched.
  */
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { init, tidy, valueAndGrad, tree, optim, memory, random, mean, softmax, permute, stack, type Tensor } from '../node';
 import { tinySsd } from '../models/tiny-ssd';
@@ -25,11 +24,11 @@ import { detectionBatch } from '../detection/batch';
 import { augmentDetection } from '../detection/augment';
 import type { DetectionSample, ImageDetections } from '../detection/types';
 import { writeDetectionPanels } from '../detection/node/panels';
-import { saveTrainingCheckpoint, loadTrainingCheckpoint } from '../io/training-checkpoint';
-import { loadSafetensors } from '../io/files';
+import { saveTrainingCheckpoint } from '../io/training-checkpoint';
 import { Progress } from '../train/progress';
 import { parseArgs, UsageError } from './args';
 import { checkInputFile, prepareOutDir, safetensorsMetadata } from './paths';
+import { checkpointMeta, loadResume } from './resume';
 import { RunStopped, RunStops, allFinite, dueAfter } from './run-stops';
 
 const USAGE = 'usage: webgrad train-ssd [options]';
@@ -117,12 +116,7 @@ export async function run(argv: string[]): Promise<number> {
   let start = 0;
   let best = -Infinity;
   if (args.resume) {
-    let ck;
-    try {
-      ck = await loadTrainingCheckpoint(args.resume, { params, state, optState });
-    } catch (e) {
-      throw new UsageError(`--resume: ${firstLine(e)}`);
-    }
+    const ck = await loadResume(args.resume, { params, state, optState });
     ({ params, state, optState } = ck);
     start = ck.step;
     best = await bestSoFar(bestPath);
@@ -284,14 +278,6 @@ function detectionsOf(rows: Float32Array, b: number, A: number): ImageDetections
 
 /** The held-out mAP recorded in an existing best checkpoint (to keep comparing after --resume). */
 async function bestSoFar(path: string): Promise<number> {
-  if (!existsSync(path)) return -Infinity;
-  try {
-    const { metadata } = await loadSafetensors(path);
-    const map = Number(JSON.parse(metadata?.meta ?? '{}').map);
-    return Number.isFinite(map) ? map : -Infinity;
-  } catch {
-    return -Infinity;
-  }
+  const map = Number((await checkpointMeta(path))?.map);
+  return Number.isFinite(map) ? map : -Infinity;
 }
-
-const firstLine = (e: unknown) => String((e as Error).message ?? e).split('\n')[0];

@@ -8,21 +8,20 @@
  * OUT/last.safetensors is the latest checkpoint, OUT/best.safetensors the one with the best held-out
  * IoU. A loss (or weights) that become non-finite stop the run and leave both untouched.
  */
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { init, tensor, tidy, valueAndGrad, tree, optim, memory, add, sigmoid, random, type Tensor } from '../node';
 import { u2net, u2netLoss, type U2NetName, type U2NetVariant } from '../models/u2net/model';
 import { syntheticSample } from '../sod/synthetic';
 import { assembleBatch, type Flip, type SodPair } from '../sod/batches';
 import { SodEvaluator } from '../sod/evaluate';
-import { saveTrainingCheckpoint, loadTrainingCheckpoint } from '../io/training-checkpoint';
-import { loadSafetensors } from '../io/files';
+import { saveTrainingCheckpoint } from '../io/training-checkpoint';
 import { writePanels } from '../sod/node/panels';
 import { Progress } from '../train/progress';
-import { parseArgs, UsageError } from './args';
+import { firstLine, parseArgs, UsageError } from './args';
 import { checkInputDir, checkInputFile, prepareOutDir, safetensorsMetadata } from './paths';
 import { openSodFolder, BadImageError, type BadImagePolicy, type CheckedSodFolder } from './sod-data';
 import { MODELS, VARIANTS } from './u2net-choices';
+import { checkpointMeta, loadResume } from './resume';
 import { RunStopped, RunStops, allFinite, dueAfter } from './run-stops';
 
 const USAGE = 'usage: webgrad train-u2net [options]';
@@ -110,12 +109,7 @@ export async function run(argv: string[]): Promise<number> {
   let start = 0;
   let best = { iou: -Infinity, mae: Infinity };
   if (args.resume) {
-    let ck;
-    try {
-      ck = await loadTrainingCheckpoint(args.resume, { params, state, optState });
-    } catch (e) {
-      throw new UsageError(`--resume: ${firstLine(e)}`);
-    }
+    const ck = await loadResume(args.resume, { params, state, optState });
     ({ params, state, optState } = ck);
     start = ck.step;
     best = await bestSoFar(bestPath);
@@ -247,17 +241,10 @@ export async function run(argv: string[]): Promise<number> {
 
 /** The held-out scores recorded in an existing best checkpoint (to keep comparing after --resume). */
 async function bestSoFar(path: string): Promise<{ iou: number; mae: number }> {
-  const none = { iou: -Infinity, mae: Infinity };
-  if (!existsSync(path)) return none;
-  try {
-    const { metadata } = await loadSafetensors(path);
-    const meta = JSON.parse(metadata?.meta ?? '{}');
-    const iou = Number(meta.iou),
-      mae = Number(meta.mae);
-    return Number.isFinite(iou) && Number.isFinite(mae) ? { iou, mae } : none;
-  } catch {
-    return none;
-  }
+  const meta = await checkpointMeta(path);
+  const iou = Number(meta?.iou),
+    mae = Number(meta?.mae);
+  return Number.isFinite(iou) && Number.isFinite(mae) ? { iou, mae } : { iou: -Infinity, mae: Infinity };
 }
 
 async function initialWeights(
@@ -285,5 +272,3 @@ async function initialWeights(
   tree.dispose([cur.params, cur.state, cur.optState.slots]);
   return { params: converted, state: loaded.state, optState: opt.init(converted) };
 }
-
-const firstLine = (e: unknown) => String((e as Error).message ?? e).split('\n')[0];
