@@ -105,6 +105,15 @@ fn suppresses(a: vec4<f32>, b: vec4<f32>) -> bool {
   return p.oddT != 0u;
 }`;
 
+/** Score bits → a key whose unsigned order is torch's descending sort order (NaN first, −0 = +0). */
+const SORTABLE = `
+fn sortable(b: u32) -> u32 {
+  if ((b & 0x7fffffffu) > 0x7f800000u) { return 0xffffffffu; }
+  if ((b & 0x7fffffffu) == 0u) { return 0x80000000u; }
+  if ((b & 0x80000000u) != 0u) { return ~b; }
+  return b | 0x80000000u;
+}`;
+
 /** Uniform fields of the exact IoU test (see SUPPRESSES); {@link iouTest} computes them from T. */
 const IOU_FIELDS = [
   { name: 'A', type: 'u32' },
@@ -170,13 +179,7 @@ function sortInitShader(): ShaderSpec {
       { name: 'scores', type: 'u32' },
       { name: 'keys', type: 'vec2<u32>', access: 'read_write' },
     ],
-    decls: `
-fn sortable(b: u32) -> u32 {
-  if ((b & 0x7fffffffu) > 0x7f800000u) { return 0xffffffffu; }
-  if ((b & 0x7fffffffu) == 0u) { return 0x80000000u; }
-  if ((b & 0x80000000u) != 0u) { return ~b; }
-  return b | 0x80000000u;
-}`,
+    decls: SORTABLE,
     body: `
   let s = i / p.stride;
   let q = i - s * p.stride;
@@ -618,12 +621,7 @@ function smallShader(v: { classes: boolean; fromKeys: boolean }): ShaderSpec {
     ],
     decls: `${BEFORE}
 ${SUPPRESSES}
-fn sortable(b: u32) -> u32 {
-  if ((b & 0x7fffffffu) > 0x7f800000u) { return 0xffffffffu; }
-  if ((b & 0x7fffffffu) == 0u) { return 0x80000000u; }
-  if ((b & 0x80000000u) != 0u) { return ~b; }
-  return b | 0x80000000u;
-}
+${SORTABLE}
 var<workgroup> sk: array<vec2<u32>, ${SMALL_MAX}>;
 var<workgroup> bx: array<vec4<f32>, ${T}>;
 var<workgroup> grp: array<u32, ${T}>;
