@@ -293,40 +293,16 @@ describe('nms (torchvision semantics)', () => {
   });
 
   it('falls back to the full sort when the preselected candidates run out before maxDetections', async () => {
-    let seed = 5;
-    const rnd = () => (seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) / 2 ** 32;
-    const n = 10_000;
-    const b: number[] = [];
-    const s: number[] = [];
-    for (let i = 0; i < n; i++) {
-      // the 6000 best-scored boxes are one box repeated: the candidates keep one of them
-      const x = i < 6000 ? 0.2 : rnd() * 0.9;
-      const y = i < 6000 ? 0.2 : rnd() * 0.9;
-      b.push(x, y, x + 0.05, y + 0.05);
-      s.push(i < 6000 ? 0.9 + Math.round(rnd() * 50) / 1000 : Math.round(rnd() * 800) / 1000);
-    }
-    const bf = b.map(Math.fround);
-    const sf = s.map(Math.fround);
+    // the 6000 best-scored boxes are one box repeated: the candidates keep one of them
+    const { bf, sf } = repeatedBest({ seed: 5, n: 10_000, repeated: 6000, at: 0.2, side: 0.05 });
     for (const opts of [{ maxDetections: 300 }, { maxDetections: 300, topK: 7000 }, { maxDetections: 1 }]) {
       expect(await ints(await nms(boxesT(bf), scoresT(sf), 0.5, opts))).toEqual(refNms(bf, sf, 0.5, opts)[0]);
     }
   });
 
   it('small max detections: preselection from 1024 boxes, fallback when the candidates are one box, sweep that needs more than one tile', async () => {
-    let seed = 13;
-    const rnd = () => (seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) / 2 ** 32;
-    const n = 1500;
-    const b: number[] = [];
-    const s: number[] = [];
-    for (let i = 0; i < n; i++) {
-      // the 600 best-scored boxes: one box repeated (the 512+ candidates keep one), then spread-out boxes
-      const x = i < 600 ? 0.3 : rnd() * 0.9;
-      const y = i < 600 ? 0.3 : rnd() * 0.9;
-      b.push(x, y, x + 0.04, y + 0.04);
-      s.push(i < 600 ? 0.9 + Math.round(rnd() * 50) / 1000 : Math.round(rnd() * 800) / 1000);
-    }
-    const bf = b.map(Math.fround);
-    const sf = s.map(Math.fround);
+    // the 600 best-scored boxes: one box repeated (the 512+ candidates keep one), then spread-out boxes
+    const { bf, sf } = repeatedBest({ seed: 13, n: 1500, repeated: 600, at: 0.3, side: 0.04 });
     for (const opts of [{ maxDetections: 10 }, { maxDetections: 64, topK: 1200 }, { maxDetections: 1 }, { maxDetections: 128, scoreThreshold: 0.5 }]) {
       expect(await ints(await nms(boxesT(bf), scoresT(sf), 0.5, opts))).toEqual(refNms(bf, sf, 0.5, opts)[0]);
     }
@@ -409,3 +385,22 @@ describe('nms (torchvision semantics)', () => {
     await expect(batchedNms(b, scoresT([1]), scoresT([0]), 0.5)).rejects.toThrow(/idxs/);
   });
 });
+
+/**
+ * n square boxes (float32 values) whose `repeated` best-scored ones are one box at (at, at): NMS keeps one
+ * of those, so a preselection of the top candidates runs out and must fall back. Seeded LCG, so fixed.
+ */
+function repeatedBest(o: { seed: number; n: number; repeated: number; at: number; side: number }): { bf: number[]; sf: number[] } {
+  let seed = o.seed;
+  const rnd = () => (seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) / 2 ** 32;
+  const b: number[] = [];
+  const s: number[] = [];
+  for (let i = 0; i < o.n; i++) {
+    const top = i < o.repeated;
+    const x = top ? o.at : rnd() * 0.9;
+    const y = top ? o.at : rnd() * 0.9;
+    b.push(x, y, x + o.side, y + o.side);
+    s.push(top ? 0.9 + Math.round(rnd() * 50) / 1000 : Math.round(rnd() * 800) / 1000);
+  }
+  return { bf: b.map(Math.fround), sf: s.map(Math.fround) };
+}
