@@ -10,6 +10,7 @@ import { Tensor, view } from '../tensor/tensor';
 import { untraced } from '../tensor/ops/define';
 import { multiboxPriorOp } from '../tensor/ops/boxes';
 import { concat } from '../tensor/ops/layout';
+import { requireTensor } from '../tensor/require-tensor';
 
 const cache = new WeakMap<Device, Map<string, Tensor>>();
 
@@ -27,7 +28,7 @@ function checkList(arg: string, v: unknown, positive: string): number[] {
  * handle on the cached storage, which the caller may dispose.
  */
 export function multiboxPrior(data: Tensor, sizes: readonly number[], ratios: readonly number[]): Tensor {
-  if (!(data instanceof Tensor)) throw new ArgumentError('multiboxPrior', 'data', `is ${data === null ? 'null' : typeof data}`, 'a Tensor (…, H, W)');
+  requireTensor('multiboxPrior', 'data', data, 'a Tensor (…, H, W)');
   if (data.ndim < 2 || data.shape[data.ndim - 1] === 0 || data.shape[data.ndim - 2] === 0)
     throw new ArgumentError('multiboxPrior', 'data', `has shape ${fmtShape(data.shape)}`, 'a feature map (…, H, W) with H, W ≥ 1');
   const s = checkList('sizes', sizes, 'positive sizes');

@@ -31,6 +31,7 @@ import { Tensor } from '../tensor/tensor';
 import { type ColorJitterOptions, colorJitter, sampleResizedCrop, uniformStream } from '../train/data/augment';
 import { type DetectionTargetsAttrs, refDetectionTargets } from './augment-ref';
 import type { DetectionBatch } from './types';
+import { requireTensor } from '../tensor/require-tensor';
 
 const detectionTargetsOp = defineOp({
   name: 'detectionTargets',
@@ -50,7 +51,7 @@ const detectionTargetsOp = defineOp({
 });
 
 function checkTargets(fn: string, t: unknown): Tensor {
-  if (!(t instanceof Tensor)) throw new ArgumentError(fn, 'targets', `is ${typeof t}`, 'a Tensor');
+  requireTensor(fn, 'targets', t);
   if (t.ndim !== 3 || t.shape[2] !== 5 || t.dtype !== 'float32')
     throw new ArgumentError(fn, 'targets', `has shape ${fmtShape(t.shape)} (${t.dtype})`, '(B, G, 5) float32 rows [class, x1, y1, x2, y2]');
   return t;

@@ -5,9 +5,10 @@
  */
 import { ArgumentError, fmtShape } from '../base/shape';
 import { checkOptions } from '../base/options';
-import { Tensor } from '../tensor/tensor';
+import type { Tensor } from '../tensor/tensor';
 import { assignAnchorToBboxOp, checkBoxes, multiboxTargetOp } from '../tensor/ops/boxes';
 import { reshape } from '../tensor/ops/shape-ops';
+import { requireTensor } from '../tensor/require-tensor';
 
 function checkThreshold(fn: string, t: unknown): number {
   if (typeof t !== 'number' || !Number.isFinite(t)) throw new ArgumentError(fn, 'iouThreshold', `is ${t}`, 'a finite number (IoU, usually in [0, 1])');
@@ -60,7 +61,7 @@ export function multiboxTarget(anchors: Tensor, targets: Tensor, options: Multib
   checkBoxes(fn, 'anchors', anchors);
   if (anchors.ndim !== 2 && !(anchors.ndim === 3 && anchors.shape[0] === 1))
     throw new ArgumentError(fn, 'anchors', `has shape ${fmtShape(anchors.shape)}`, 'anchors of shape (1, A, 4) or (A, 4)');
-  if (!(targets instanceof Tensor)) throw new ArgumentError(fn, 'targets', `is ${targets === null ? 'null' : typeof targets}`, 'a Tensor (B, G, 5)');
+  requireTensor(fn, 'targets', targets, 'a Tensor (B, G, 5)');
   if (targets.dtype !== 'float32' || targets.ndim !== 3 || targets.shape[2] !== 5)
     throw new ArgumentError(
       fn,

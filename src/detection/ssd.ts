@@ -12,7 +12,7 @@
  *   order: (1, A, 4) normalised corners (`multiboxPriorPyramid`, cached per device and size).
  */
 import { ArgumentError, fmtShape } from '../base/shape';
-import { Tensor } from '../tensor/tensor';
+import type { Tensor } from '../tensor/tensor';
 import { defineComposite, type RefTensor } from '../tensor/ops/define';
 import { crossEntropy, l1Loss } from '../tensor/ops/losses';
 import { add, mul, abs, sub, eq, cast } from '../tensor/ops/elementwise';
@@ -23,6 +23,7 @@ import { zeros } from '../tensor/ops/creation';
 import type { Device } from '../kernels/webgpu/device';
 import type { TinySsdModel } from '../models/tiny-ssd';
 import { multiboxPriorPyramid } from './anchors';
+import { requireTensor } from '../tensor/require-tensor';
 
 const ssdLossOp = defineComposite({
   name: 'ssdLoss',
@@ -61,7 +62,7 @@ const ssdLossOp = defineComposite({
 });
 
 function checkTensor(fn: string, arg: string, t: unknown, want: string): Tensor {
-  if (!(t instanceof Tensor)) throw new ArgumentError(fn, arg, `is ${t === null ? 'null' : typeof t}`, `a Tensor ${want}`);
+  requireTensor(fn, arg, t, `a Tensor ${want}`);
   return t;
 }
 

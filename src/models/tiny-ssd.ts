@@ -18,7 +18,7 @@
 import { split, type Key } from '../base/random';
 import { ArgumentError, fmtShape } from '../base/shape';
 import type { Device } from '../kernels/webgpu/device';
-import { Tensor } from '../tensor/tensor';
+import type { Tensor } from '../tensor/tensor';
 import { conv2d as convOp } from '../tensor/ops/conv';
 import { maxPool2d, adaptiveMaxPool2d } from '../tensor/ops/pool';
 import { permute, concat } from '../tensor/ops/layout';
@@ -26,6 +26,7 @@ import { reshape } from '../tensor/ops/shape-ops';
 import { batchNorm2d, conv2d } from '../nn/index';
 import type { Ctx, Params, State } from '../nn/module';
 import { disposeUnlessTraced as drop } from '../nn/dispose';
+import { requireTensor } from '../tensor/require-tensor';
 
 /** d2l's anchor sizes of the five scales (fractions of the image side): 0.2 to 0.88 evenly, and the geometric means with the next. */
 export const TINY_SSD_SIZES: readonly (readonly number[])[] = [
@@ -201,7 +202,7 @@ export function tinySsd(config: TinySsdConfig): TinySsdModel {
   }
 
   function apply(params: Params, state: State, x: Tensor, ctx: Ctx): TinySsdOutput {
-    if (!(x instanceof Tensor)) throw new ArgumentError(`${fn}.apply`, 'x', `is ${x === null ? 'null' : typeof x}`, 'a Tensor (B, 3, H, W)');
+    requireTensor(`${fn}.apply`, 'x', x, 'a Tensor (B, 3, H, W)');
     if (x.ndim !== 4 || x.shape[1] !== 3 || x.shape[2] < 64 || x.shape[3] < 64)
       throw new ArgumentError(`${fn}.apply`, 'x', `has shape ${fmtShape(x.shape)}`, '(B, 3, H, W) with H, W ≥ 64 (four halvings must leave 1 pixel)');
     const B = x.shape[0];

@@ -45,6 +45,7 @@ import { concat, narrow } from './layout';
 import { reshape } from './shape-ops';
 import { mean } from './stats';
 import { sum } from './reduce';
+import { requireTensor } from '../require-tensor';
 
 export type { BoxFormat } from './ref/boxes';
 
@@ -54,7 +55,7 @@ const FORMATS: readonly BoxFormat[] = ['xyxy', 'xywh', 'cxcywh'];
 
 /** A float32 tensor whose last dim is 4 (and of rank `rank` when given). */
 export function checkBoxes(fn: string, arg: string, x: unknown, rank?: number): Tensor {
-  if (!(x instanceof Tensor)) throw new ArgumentError(fn, arg, `is ${x === null ? 'null' : typeof x}`, 'a Tensor of boxes');
+  requireTensor(fn, arg, x, 'a Tensor of boxes');
   if (x.dtype !== 'float32') throw new ArgumentError(fn, arg, `has dtype ${x.dtype}`, 'float32');
   const want = rank === 2 ? '(N, 4)' : rank === 3 ? '(B, N, 4)' : '(…, 4)';
   if (x.ndim === 0 || x.shape[x.ndim - 1] !== 4 || (rank !== undefined && x.ndim !== rank))

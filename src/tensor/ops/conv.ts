@@ -13,6 +13,7 @@ import { le, where, add as addOp } from './elementwise';
 import { sum } from './reduce';
 import { reshape } from './shape-ops';
 import { checkGroups, normPadding, outSize, pair, type ConvAttrs, type Conv2dOptions, type Pair, type Padding } from '../../base/conv-args';
+import { requireTensor } from '../require-tensor';
 
 export type { Conv2dOptions, Padding, Pair } from '../../base/conv-args';
 
@@ -150,7 +151,7 @@ export const conv2dGradWeightOp: Op<ConvAttrs> = defineOp({
 
 /** `dtype`: the dtype required (float32, or the input's dtype for weight and bias of a float16 conv2d). */
 function checkTensor(fn: string, arg: string, t: unknown, rank: number, what: string, dtype: 'float32' | 'float16' = 'float32', why = ''): Tensor {
-  if (!(t instanceof Tensor)) throw new ArgumentError(fn, arg, `is ${t === null ? 'null' : typeof t}`, `a Tensor of rank ${rank} (${what})`);
+  requireTensor(fn, arg, t, `a Tensor of rank ${rank} (${what})`);
   if (t.ndim !== rank) throw new ArgumentError(fn, arg, `has shape ${fmtShape(t.shape)}`, `rank ${rank} (${what})`);
   if (t.dtype !== dtype) throw new ArgumentError(fn, arg, `has dtype ${t.dtype}`, `${dtype}${why}`);
   return t;

@@ -10,18 +10,19 @@ import { grid } from '../../kernels/webgpu/device';
 import * as R from './ref/layout';
 import { wgslType, type DType } from '../../base/dtype';
 import { ArgumentError, fmtShape, normAxis, sizeOf, stridesOf } from '../../base/shape';
-import { Tensor } from '../tensor';
+import type { Tensor } from '../tensor';
 import { defineOp, type Op, type TensorMeta } from './define';
 import { full } from './creation';
 import { reshape } from './shape-ops';
 import { padOp } from './layout';
+import { requireTensor } from '../require-tensor';
 
 const word = (d: DType) => wgslType(d) as 'f32' | 'i32' | 'u32';
 const run = (name: string, x: Tensor, k: LayoutKernel, buffers: GPUBuffer[], n: number) =>
   x.device.run(name, k.key, k.source, buffers, grid(n, LAYOUT_WG), { layout: k.layout, values: k.values });
 
 function isTensor(fn: string, x: unknown, arg = 'input'): asserts x is Tensor {
-  if (!(x instanceof Tensor)) throw new ArgumentError(fn, arg, `is ${x === null ? 'null' : typeof x}`, 'a Tensor');
+  requireTensor(fn, arg, x);
 }
 
 // ---------------------------------------------------------------- index ops

@@ -9,11 +9,12 @@ import { grid } from '../../kernels/webgpu/device';
 import * as R from './ref/layout';
 import { ALL_DTYPES, DTYPES, wgslType, type DType } from '../../base/dtype';
 import { ArgumentError, fmtShape, normAxis, sizeOf, stridesOf } from '../../base/shape';
-import { Tensor } from '../tensor';
+import type { Tensor } from '../tensor';
 import { checkOperands, defineComposite, defineOp, internal, type Op, type OutputMeta, type TensorMeta } from './define';
 import { fillInto, full } from './creation';
 import { sum } from './reduce';
 import { reshape, broadcastTo } from './shape-ops';
+import { requireTensor } from '../require-tensor';
 
 /** WGSL type of a 4-byte dtype (float16 never reaches these ops: checkOperands refuses it). */
 const word = (d: DType) => wgslType(d) as 'f32' | 'i32' | 'u32';
@@ -24,7 +25,7 @@ const run = (name: string, x: Tensor, k: LayoutKernel, buffers: GPUBuffer[], n: 
   x.device.run(name, k.key, k.source, buffers, grid(n, LAYOUT_WG), { layout: k.layout, values: k.values });
 
 function isTensor(fn: string, x: unknown, arg = 'input'): asserts x is Tensor {
-  if (!(x instanceof Tensor)) throw new ArgumentError(fn, arg, `is ${x === null ? 'null' : typeof x}`, 'a Tensor');
+  requireTensor(fn, arg, x);
 }
 
 function intList(fn: string, arg: string, v: unknown, min = -Infinity): number[] {

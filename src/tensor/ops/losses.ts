@@ -18,6 +18,7 @@ import { logSoftmax, refLogSoftmaxAlong } from './softmax';
 import { add, sub, mul, div, neg, log, clamp, softplus, abs, square, where, lt, ge, eq, ne, cast } from './elementwise';
 import { arange } from './creation';
 import { reshape } from './shape-ops';
+import { requireTensor } from '../require-tensor';
 
 export type Reduction = 'mean' | 'sum' | 'none';
 const REDUCTIONS: readonly Reduction[] = ['mean', 'sum', 'none'];
@@ -41,7 +42,7 @@ function checkReduction(fn: string, r: unknown): Reduction {
   return r as Reduction;
 }
 function checkFloat(fn: string, arg: string, x: unknown): Tensor {
-  if (!(x instanceof Tensor)) throw new ArgumentError(fn, arg, `is ${x === null ? 'null' : typeof x}`, 'a Tensor');
+  requireTensor(fn, arg, x);
   if (x.dtype !== 'float32') throw new ArgumentError(fn, arg, `has dtype ${x.dtype}`, 'float32');
   return x;
 }

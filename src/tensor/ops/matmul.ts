@@ -8,10 +8,11 @@
 import { matmulPlan, MATMUL_MAX_BATCH_RANK, type MatmulProblem } from '../../kernels/wgsl/matmul';
 import { chooseMatmulTile } from '../../kernels/wgsl/matmul-autotune';
 import { ArgumentError, fmtShape, sizeOf } from '../../base/shape';
-import { Tensor } from '../tensor';
+import type { Tensor } from '../tensor';
 import { defineOp, defineComposite, type Op, type RefTensor } from './define';
 import { add } from './elementwise';
 import { reshape } from './shape-ops';
+import { requireTensor } from '../require-tensor';
 
 export interface MatmulAttrs {
   transA?: boolean;
@@ -188,7 +189,7 @@ const matmulOp: Op<MatmulAttrs> = defineOp({
 });
 
 function checkFloat(fn: string, arg: string, x: unknown): asserts x is Tensor {
-  if (!(x instanceof Tensor)) throw new ArgumentError(fn, arg, `is ${x === null ? 'null' : typeof x}`, 'a Tensor');
+  requireTensor(fn, arg, x);
   if (x.dtype !== 'float32')
     throw new ArgumentError(fn, arg, `has dtype ${x.dtype} (shape ${fmtShape(x.shape)})`, `a float32 tensor (cast it: cast(${arg}, 'float32'))`);
 }
