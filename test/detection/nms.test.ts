@@ -62,13 +62,10 @@ for (const [path, smallMax] of [
 
     it('nms, nmsD2l and batchedNms equal the host reference on random boxes, scores and options', async () => {
       await fc.assert(
-        fc.asyncProperty(caseArb, async ({ boxes, scores, classes, thr, opts }) => {
-          expect(await ints(await nms(boxesT(boxes), scoresT(scores), thr, opts))).toEqual(refNms(boxes, scores, thr, opts)[0]);
-          expect(await ints(await nmsD2l(boxesT(boxes), scoresT(scores), thr, opts))).toEqual(refNms(boxes, scores, thr, { ...opts, rule: 'd2l' })[0]);
-          const idxs = tensor(Int32Array.from(classes), { shape: [classes.length] });
-          const got = await ints(await batchedNms(boxesT(boxes), scoresT(scores), idxs, thr, opts));
-          idxs.dispose();
-          expect(got).toEqual(refNms(boxes, scores, thr, { ...opts, classes })[0]);
+        fc.asyncProperty(caseArb, async (c) => {
+          await expectNmsMatches(c);
+          await expectNmsD2lMatches(c);
+          await expectBatchedNmsMatches(c);
         }),
         { numRuns: 40 },
       );
@@ -131,35 +128,15 @@ for (const [path, smallMax] of [
 
 describe('nms (torchvision semantics)', () => {
   it('equals the host reference on random boxes, scores and options', async () => {
-    await fc.assert(
-      fc.asyncProperty(caseArb, async ({ boxes, scores, thr, opts }) => {
-        const got = await ints(await nms(boxesT(boxes), scoresT(scores), thr, opts));
-        expect(got).toEqual(refNms(boxes, scores, thr, opts)[0]);
-      }),
-      { numRuns: 150 },
-    );
+    await fc.assert(fc.asyncProperty(caseArb, expectNmsMatches), { numRuns: 150 });
   });
 
   it('nmsD2l equals the reference with d2l rules', async () => {
-    await fc.assert(
-      fc.asyncProperty(caseArb, async ({ boxes, scores, thr, opts }) => {
-        const got = await ints(await nmsD2l(boxesT(boxes), scoresT(scores), thr, opts));
-        expect(got).toEqual(refNms(boxes, scores, thr, { ...opts, rule: 'd2l' })[0]);
-      }),
-      { numRuns: 60 },
-    );
+    await fc.assert(fc.asyncProperty(caseArb, expectNmsD2lMatches), { numRuns: 60 });
   });
 
   it('batchedNms suppresses only inside a class', async () => {
-    await fc.assert(
-      fc.asyncProperty(caseArb, async ({ boxes, scores, classes, thr, opts }) => {
-        const idxs = tensor(Int32Array.from(classes), { shape: [classes.length] });
-        const got = await ints(await batchedNms(boxesT(boxes), scoresT(scores), idxs, thr, opts));
-        idxs.dispose();
-        expect(got).toEqual(refNms(boxes, scores, thr, { ...opts, classes })[0]);
-      }),
-      { numRuns: 60 },
-    );
+    await fc.assert(fc.asyncProperty(caseArb, expectBatchedNmsMatches), { numRuns: 60 });
   });
 
   it('nmsPerImage runs each image on its own, options per image', async () => {
@@ -403,4 +380,25 @@ function repeatedBest(o: { seed: number; n: number; repeated: number; at: number
     s.push(top ? 0.9 + Math.round(rnd() * 50) / 1000 : Math.round(rnd() * 800) / 1000);
   }
   return { bf: b.map(Math.fround), sf: s.map(Math.fround) };
+}
+
+/** One drawn NMS case (caseArb). */
+type NmsCase = typeof caseArb extends fc.Arbitrary<infer T> ? T : never;
+
+/** GPU nms on a drawn case equals the host reference (torchvision rules). */
+async function expectNmsMatches({ boxes, scores, thr, opts }: NmsCase): Promise<void> {
+  expect(await ints(await nms(boxesT(boxes), scoresT(scores), thr, opts))).toEqual(refNms(boxes, scores, thr, opts)[0]);
+}
+
+/** GPU nmsD2l equals the reference with d2l's rules. */
+async function expectNmsD2lMatches({ boxes, scores, thr, opts }: NmsCase): Promise<void> {
+  expect(await ints(await nmsD2l(boxesT(boxes), scoresT(scores), thr, opts))).toEqual(refNms(boxes, scores, thr, { ...opts, rule: 'd2l' })[0]);
+}
+
+/** GPU batchedNms equals the reference suppressing inside each class only. */
+async function expectBatchedNmsMatches({ boxes, scores, classes, thr, opts }: NmsCase): Promise<void> {
+  const idxs = tensor(Int32Array.from(classes), { shape: [classes.length] });
+  const got = await ints(await batchedNms(boxesT(boxes), scoresT(scores), idxs, thr, opts));
+  idxs.dispose();
+  expect(got).toEqual(refNms(boxes, scores, thr, { ...opts, classes })[0]);
 }
