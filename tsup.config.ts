@@ -9,6 +9,7 @@ export default defineConfig({
     models: 'src/models.ts',
     sod: 'src/sod.ts',
     detection: 'src/detection.ts',
+    segmentation: 'src/segmentation.ts',
     node: 'src/node.ts',
     'decode-worker': 'src/io/decode-worker.ts',
     // the `webgrad` command; esbuild keeps src/cli/bin.ts's shebang line
@@ -16,7 +17,7 @@ export default defineConfig({
   },
   format: ['esm'],
   dts: {
-    entry: { index: 'src/index.ts', formats: 'src/formats.ts', models: 'src/models.ts', sod: 'src/sod.ts', detection: 'src/detection.ts', node: 'src/node.ts' },
+    entry: { index: 'src/index.ts', formats: 'src/formats.ts', models: 'src/models.ts', sod: 'src/sod.ts', detection: 'src/detection.ts', segmentation: 'src/segmentation.ts', node: 'src/node.ts' },
   },
   clean: true,
   sourcemap: true,

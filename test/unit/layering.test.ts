@@ -26,15 +26,16 @@ const area = (abs: string) => {
 
 /** What each area must never import. */
 const FORBIDDEN: Record<string, readonly string[]> = {
-  base: ['kernels', 'tensor', 'nn', 'train', 'formats', 'io', 'models', 'sod', 'detection', 'cli', '.'],
-  kernels: ['tensor', 'nn', 'train', 'formats', 'io', 'models', 'sod', 'detection', 'cli', '.'],
-  tensor: ['nn', 'train', 'formats', 'io', 'models', 'sod', 'detection', 'cli', '.'],
-  nn: ['train', 'formats', 'io', 'models', 'sod', 'detection', 'cli', '.'],
-  formats: ['nn', 'train', 'io', 'models', 'sod', 'detection', 'cli', '.'],
-  train: ['io', 'models', 'sod', 'detection', 'cli', '.'],
-  models: ['formats', 'io', 'sod', 'detection', 'cli', '.'],
-  sod: ['detection', 'cli', '.'],
-  detection: ['sod', 'cli', '.'],
+  base: ['kernels', 'tensor', 'nn', 'train', 'formats', 'io', 'models', 'sod', 'detection', 'segmentation', 'cli', '.'],
+  kernels: ['tensor', 'nn', 'train', 'formats', 'io', 'models', 'sod', 'detection', 'segmentation', 'cli', '.'],
+  tensor: ['nn', 'train', 'formats', 'io', 'models', 'sod', 'detection', 'segmentation', 'cli', '.'],
+  nn: ['train', 'formats', 'io', 'models', 'sod', 'detection', 'segmentation', 'cli', '.'],
+  formats: ['nn', 'train', 'io', 'models', 'sod', 'detection', 'segmentation', 'cli', '.'],
+  train: ['io', 'models', 'sod', 'detection', 'segmentation', 'cli', '.'],
+  models: ['formats', 'io', 'sod', 'detection', 'segmentation', 'cli', '.'],
+  sod: ['detection', 'segmentation', 'cli', '.'],
+  detection: ['sod', 'segmentation', 'cli', '.'],
+  segmentation: ['sod', 'cli', '.'],
 };
 
 /** Inside a folder: each sub-layer and the folders (under src/) its files may import from at all. */

@@ -1,0 +1,12 @@
+/**
+ * `@webgrad/core/segmentation`: semantic segmentation on the GPU (runtime-neutral): the Cityscapes
+ * label table, synthetic street scenes, joint image+mask augmentation, d2l's fully convolutional
+ * network with its bilinear upsampling initialisation, and the stream metrics (confusion matrix,
+ * accuracies, mean IoU). The Cityscapes folder loader and the result panels are in `@webgrad/core/node`.
+ *
+ * @module
+ */
+// cityscapes labels, synthetic scenes, augmentation (owner: seg-data)
+// fcn, bilinear kernel, metrics (owner: seg-fcn)
+// style transfer losses (owner: style)
+export {};
