@@ -124,6 +124,17 @@ describe('fcn', () => {
     for (const t of [params, state, x]) tree.dispose(t);
   });
 
+  it('differential learning rates by path prefix: backbone ×0.1, head at the base rate (the optimizers’ groups suffice)', () => {
+    const net = fcn({ numClasses: 2, backbone: SMALL, stages: 1 });
+    const { params, state } = net.init(random.key(9));
+    const opt = optim.sgd({ lr: 0.01, momentum: 0.9, groups: [{ match: 'backbone', lrScale: 0.1 }] });
+    const st = opt.init(params);
+    expect(opt.learningRate(st, 'backbone.layer1.0.conv1.weight')).toBeCloseTo(0.001, 12);
+    expect(opt.learningRate(st, 'classifier.weight')).toBe(0.01);
+    expect(opt.learningRate(st, 'upsample.bias')).toBe(0.01);
+    for (const t of [params, state, st.slots]) tree.dispose(t);
+  });
+
   it('training with a frozen backbone (parameter group) and frozen BatchNorm: backbone untouched, loss falls, memory flat', async () => {
     const net = fcn({ numClasses: 4, backbone: SMALL, stages: 2, freezeBackboneBatchNorm: true });
     const init = net.init(random.key(4));
