@@ -7,7 +7,7 @@ import { ArgumentError, fmtShape } from '../base/shape';
 import type { Key } from '../base/random';
 import { split } from '../base/random';
 import type { Device } from '../kernels/webgpu/device';
-import { type ResNetConfig, type ResNetFeatures, type ResNetModel, resnet } from '../models/resnet';
+import { type ResNetConfig, type ResNetModel, resnet } from '../models/resnet';
 import { disposeUnlessTraced as drop } from '../nn/dispose';
 import { conv2d, convTranspose2d } from '../nn/index';
 import type { Ctx, Params, State } from '../nn/module';
@@ -72,8 +72,6 @@ export interface FcnModel {
   apply(params: Params, state: State, x: Tensor, ctx: Ctx): { y: Tensor; state: State };
 }
 
-type Features = (params: Params, state: State, x: Tensor, ctx: Ctx, options?: { stages?: 1 | 2 | 3 | 4 }) => ResNetFeatures;
-
 const EXPANSION = { basic: 1, bottleneck: 4 } as const;
 
 const isResNetModel = (b: unknown): b is ResNetModel => typeof (b as ResNetModel | undefined)?.features === 'function';
@@ -124,7 +122,6 @@ export function fcn(config: FcnConfig): FcnModel {
   const featureChannels = backbone.config.planes[stages - 1] * EXPANSION[backbone.config.block];
   const classifier = conv2d({ inChannels: featureChannels, outChannels: numClasses, kernelSize: 1 });
   const upsample = convTranspose2d({ inChannels: numClasses, outChannels: numClasses, kernelSize: 2 * stride, stride, padding: stride / 2 });
-  const features = backbone.features as Features;
 
   return {
     config: { numClasses, stages, freezeBackboneBatchNorm },
@@ -167,7 +164,9 @@ export function fcn(config: FcnConfig): FcnModel {
       const [H, W] = x.shape.slice(2);
       if (x.ndim !== 4 || H % stride !== 0 || W % stride !== 0)
         throw new ArgumentError(where, 'x', `has shape ${fmtShape(x.shape)}`, `(B, C, H, W) with H and W multiples of the output stride ${stride}`);
-      const f = features(params.backbone as Params, state.backbone as State, x, freezeBackboneBatchNorm ? { ...ctx, training: false } : ctx, { stages });
+      const f = backbone.features(params.backbone as Params, state.backbone as State, x, freezeBackboneBatchNorm ? { ...ctx, training: false } : ctx, {
+        stages,
+      });
       const h = f.stages[stages - 1];
       drop(f.y, ...f.stages.slice(0, stages - 1));
       const z = classifier.apply(params.classifier as never, {}, h, ctx).y;

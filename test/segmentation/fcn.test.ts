@@ -23,7 +23,7 @@ import {
   type State,
   type Tensor,
 } from '../../src/node';
-import { type ResNetConfig, resnet } from '../../src/models/resnet';
+import { KERAS_RESNET50_CONFIG, type ResNetConfig, resnet } from '../../src/models/resnet';
 import { fcn } from '../../src/segmentation/fcn';
 import { bilinearKernel } from '../../src/segmentation/bilinear-kernel';
 
@@ -38,12 +38,15 @@ const maxAbsDiff = (a: ArrayLike<number>, b: ArrayLike<number>) => {
 };
 
 describe('fcn', () => {
-  it('strides and channels: d2l’s default (ResNet-18, 4 stages) is stride 32 with 512 channels; ResNet-50 to layer3 is 16 and 1024', () => {
+  it('strides and channels: d2l’s default (ResNet-18, 4 stages) is stride 32 with 512 channels; ResNet-50 to layer3 16 and 1024, to layer2 8 and 512', () => {
     const d = fcn({ numClasses: 21 });
     expect([d.stride, d.featureChannels, d.config.stages]).toEqual([32, 512, 4]);
     const r50 = fcn({ numClasses: 19, backbone: { model: 'resnet50' }, stages: 3 });
     expect([r50.stride, r50.featureChannels]).toEqual([16, 1024]);
     expect(fcn({ numClasses: 2, stages: 1 }).stride).toBe(4);
+    // the Keras ImageNet ResNet-50 (the pretrained backbone) as a built model
+    const keras = fcn({ numClasses: 19, backbone: resnet(KERAS_RESNET50_CONFIG), stages: 2 });
+    expect([keras.stride, keras.featureChannels]).toEqual([8, 512]);
   });
 
   it('parameter paths: torchvision keys under backbone. (no fc, no stage past `stages`), classifier and upsample; upsample starts bilinear', async () => {
