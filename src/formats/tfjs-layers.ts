@@ -143,7 +143,11 @@ export function readTfjsLayersWeights(model: TfjsLayersModel, shard: (path: stri
     });
     const total = parts.reduce((a, b) => a + b.byteLength, 0);
     const bytes = new Uint8Array(total);
-    parts.reduce((off, b) => (bytes.set(b, off), off + b.byteLength), 0);
+    let at = 0;
+    for (const b of parts) {
+      bytes.set(b, at);
+      at += b.byteLength;
+    }
     let offset = 0;
     for (const w of group.weights) {
       if (w.quantization)
