@@ -7,6 +7,18 @@
  * @module
  */
 // cityscapes labels, synthetic scenes, augmentation (owner: seg-data)
+export {
+  CITYSCAPES_CLASSES,
+  CITYSCAPES_COLORS,
+  CITYSCAPES_LABELS,
+  CITYSCAPES_LABEL_IDS,
+  IGNORE_INDEX,
+  LABEL_TO_TRAIN_ID,
+  decodeTarget,
+  encodeTarget,
+  type CityscapesLabel,
+} from './segmentation/cityscapes-labels';
+export { syntheticStreetScene, type SyntheticStreetOptions, type SyntheticStreetScene } from './segmentation/synthetic';
 // fcn, bilinear kernel, metrics (owner: seg-fcn)
 // style transfer losses (owner: style)
 export {};
