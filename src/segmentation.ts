@@ -20,5 +20,6 @@ export {
 } from './segmentation/cityscapes-labels';
 export { syntheticStreetScene, type SyntheticStreetOptions, type SyntheticStreetScene } from './segmentation/synthetic';
 // fcn, bilinear kernel, metrics (owner: seg-fcn)
+export { confusionMatrix } from './segmentation/confusion-matrix';
+export { StreamSegMetrics, segmentationScores, type SegmentationScores, type StreamSegMetricsOptions } from './segmentation/metrics';
 // style transfer losses (owner: style)
-export {};
