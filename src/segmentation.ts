@@ -19,6 +19,15 @@ export {
   type CityscapesLabel,
 } from './segmentation/cityscapes-labels';
 export { syntheticStreetScene, type SyntheticStreetOptions, type SyntheticStreetScene } from './segmentation/synthetic';
+export {
+  segmentationBatch,
+  segmentationSample,
+  syntheticSegmentationDataset,
+  type SegmentationBatch,
+  type SegmentationBatchOptions,
+  type SegmentationSample,
+  type SyntheticSegmentationOptions,
+} from './segmentation/dataset';
 // fcn, bilinear kernel, metrics (owner: seg-fcn)
 export { confusionMatrix } from './segmentation/confusion-matrix';
 export { StreamSegMetrics, segmentationScores, type SegmentationScores, type StreamSegMetricsOptions } from './segmentation/metrics';
