@@ -29,6 +29,7 @@ export {
   type SyntheticSegmentationOptions,
 } from './segmentation/dataset';
 // fcn, bilinear kernel, metrics (owner: seg-fcn)
+export { bilinearFilter, bilinearKernel } from './segmentation/bilinear-kernel';
 export { confusionMatrix } from './segmentation/confusion-matrix';
 export { StreamSegMetrics, segmentationScores, type SegmentationScores, type StreamSegMetricsOptions } from './segmentation/metrics';
 // style transfer losses (owner: style)
