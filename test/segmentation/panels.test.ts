@@ -75,7 +75,9 @@ describe('segmentation panels', () => {
     expect(() => segmentationPanelPixels([item({ image: new Float32Array(5) })])).toThrow(
       /segmentationPanelPixels: argument 'items\[0\]\.image' is a Float32Array of 5 values; expected a Float32Array of 3·2·3 = 18 values/,
     );
-    expect(() => segmentationPanelPixels([item({ prediction: new Float32Array(6) as never })])).toThrow(/argument 'items\[0\]\.prediction' is a Float32Array of 6 values/);
+    expect(() => segmentationPanelPixels([item({ prediction: new Float32Array(6) as never })])).toThrow(
+      /argument 'items\[0\]\.prediction' is a Float32Array of 6 values/,
+    );
     expect(() => segmentationPanelPixels([item({ target: new Uint8Array(2) })])).toThrow(/argument 'items\[0\]\.target' is a Uint8Array of 2 values/);
     expect(() => segmentationPanelPixels([item()], { alpha: 2 })).toThrow(/argument 'alpha' is 2; expected a number in \[0, 1\]/);
     expect(() => segmentationPanelPixels([item()], { scale: 0 })).toThrow(/argument 'scale' is 0; expected an integer in \[1, 16\]/);

@@ -42,7 +42,12 @@ function checkItem(fn: string, it: SegmentationPanelItem, i: number): void {
   if (!(it.image instanceof Float32Array) || it.image.length !== 3 * n)
     throw new ArgumentError(fn, `${where}.image`, `is ${describe(it.image)}`, `a Float32Array of 3·${it.height}·${it.width} = ${3 * n} values`);
   if (!isIds(it.prediction) || it.prediction.length !== n)
-    throw new ArgumentError(fn, `${where}.prediction`, `is ${describe(it.prediction)}`, `a Uint8Array or Int32Array of ${it.height}·${it.width} = ${n} train ids`);
+    throw new ArgumentError(
+      fn,
+      `${where}.prediction`,
+      `is ${describe(it.prediction)}`,
+      `a Uint8Array or Int32Array of ${it.height}·${it.width} = ${n} train ids`,
+    );
   if (it.target !== undefined && (!isIds(it.target) || it.target.length !== n))
     throw new ArgumentError(fn, `${where}.target`, `is ${describe(it.target)}`, `a Uint8Array or Int32Array of ${it.height}·${it.width} = ${n} train ids`);
 }
