@@ -1,67 +1,100 @@
 /**
- * The network of `webgrad train-segmentation`: d2l's FCN on a ResNet-50 (Keras layout) cut after K stages,
- * with the ImageNet weights or from scratch, and the Keras 'caffe' input preprocessing in both cases.
- * Split into `features` (the backbone) and `head` (classifier + upsampling) so that a frozen backbone's
- * features can be computed once and the head trained on them.
+ * The network of `webgrad train-segmentation`: d2l's FCN (`fcn`) on a ResNet-50 in the Keras layout cut
+ * after K stages, with the ImageNet weights or from scratch, and the Keras 'caffe' input preprocessing in
+ * both cases. Besides the FCN end to end, it offers the two halves apart — `features` (the backbone, eval
+ * mode) and `head` (the FCN's 1×1 classifier and transposed convolution) — so that a frozen backbone's
+ * features can be computed once per image and the head trained on them.
  */
+import { join } from 'node:path';
 import type { Key } from '../base/random';
-import { conv2d, convTranspose2d, tensor, tidy, tree, type Tensor } from '../node';
+import { loadInitialWeights, tensor, flip, mul, sub, type Tensor } from '../node';
+import { conv2d, convTranspose2d } from '../nn/index';
+import { disposeUnlessTraced as drop } from '../nn/dispose';
 import type { Ctx, Params, State } from '../nn/module';
 import { KERAS_RESNET50_CONFIG, resnet } from '../models/resnet';
-import { kaimingNormal } from '../nn/init';
-import { bilinearKernel } from '../segmentation/bilinear-kernel';
+import { fcn, type FcnModel } from '../segmentation/fcn';
+import * as tree from '../tensor/tree';
 
 /** What {@link segmentationNetwork} builds. */
 export interface SegmentationNetwork {
+  /** The FCN (its `backbone`, `stride`, `featureChannels`). */
+  fcn: FcnModel;
   /** `backbone` (torchvision keys, the kept stages only), `classifier`, `upsample`. */
   params: Params;
   /** The backbone's BatchNorm statistics (`backbone`). */
   state: State;
-  /** The last kept stage's features of [0, 1] RGB images (B, 3, H, W), backbone in eval mode. */
+  /** The last kept stage's features (B, C, H/s, W/s) of [0, 1] RGB images (B, 3, H, W), backbone in eval mode. */
   features(params: Params, state: State, x: Tensor): Tensor;
-  /** Logits (B, numClasses, H, W) from the features (the classifier and the upsampling only). */
+  /** Logits (B, numClasses, H, W) from those features: the FCN's classifier and upsampling only. */
   head(params: Params, features: Tensor): Tensor;
-  /** Logits and the new state of [0, 1] RGB images, end to end. */
+  /** Logits (B, numClasses, H, W) of [0, 1] RGB images and the new state (the same object when BatchNorm is frozen). */
   apply(params: Params, state: State, x: Tensor, ctx: Ctx): { logits: Tensor; state: State };
 }
 
-/** The backbone's keys beyond `stages` (and the ImageNet fc), which the cut network has no use for. */
-const unused = (stages: number) => (key: string) => key === 'fc' || (/^layer\d$/.test(key) && Number(key.slice(5)) > stages);
+/** Options of {@link segmentationNetwork}. */
+export interface SegmentationNetworkOptions {
+  /** Output classes. */
+  numClasses: number;
+  /** ResNet stages kept (2: stride 8; 3: stride 16). */
+  stages: 2 | 3;
+  /** The ImageNet weights (BatchNorm statistics then stay fixed); false = torchvision's random initialisation. */
+  pretrained: boolean;
+}
 
-export async function segmentationNetwork(o: { numClasses: number; stages: 2 | 3; pretrained: boolean }, key: Key): Promise<SegmentationNetwork> {
-  // PROVISIONAL until seg-fcn's fcn() and pretrained's weights land
+export async function segmentationNetwork(o: SegmentationNetworkOptions, key: Key): Promise<SegmentationNetwork> {
   const backbone = resnet(KERAS_RESNET50_CONFIG);
-  const full = backbone.init(key);
-  const prune = (t: Record<string, unknown>) => {
-    const drop = Object.keys(t).filter(unused(o.stages));
-    tree.dispose(drop.map((k) => t[k]));
-    return Object.fromEntries(Object.entries(t).filter(([k]) => !drop.includes(k)));
-  };
-  const stride = 2 ** (o.stages + 1);
-  const C = o.stages === 2 ? 512 : 1024;
-  const K = 2 * stride;
-  const params: Params = {
-    backbone: prune(full.params as Record<string, unknown>),
-    classifier: { weight: kaimingNormal(key, [o.numClasses, C, 1, 1]), bias: tensor(new Float32Array(o.numClasses)) },
-    upsample: { weight: bilinearKernel(o.numClasses, o.numClasses, K) },
-  } as Params;
-  const state: State = { backbone: prune(full.state as Record<string, unknown>) } as State;
-  const feats = (p: Params, st: State, x: Tensor, ctx: Ctx) => {
-    const f = backbone.features(p.backbone as Params, st.backbone as State, x, ctx, { stages: o.stages });
-    return { y: f.stages[o.stages - 1], state: f.state };
-  };
-  const head = (p: Params, f: Tensor) => {
-    const c = conv2d(f, (p.classifier as any).weight, { bias: (p.classifier as any).bias });
-    return convTranspose2d(c, (p.upsample as any).weight, { stride, padding: stride / 2 });
+  // a pretrained backbone keeps its BatchNorm statistics (batches of a few images would only spoil them)
+  const net = fcn({ numClasses: o.numClasses, backbone, stages: o.stages, freezeBackboneBatchNorm: o.pretrained });
+  let weights: { params: Params; state: State } | undefined;
+  if (o.pretrained) {
+    // PROVISIONAL until the pretrained helper's loader lands
+    const fresh = backbone.init(key);
+    const path = join(process.env.WEBGRAD_CACHE ?? '.cache/webgrad', 'resnet50-keras.safetensors');
+    const r = await loadInitialWeights(path, fresh.params, fresh.state);
+    weights = { params: r.params, state: r.state };
+  }
+  const { params, state } = net.init(key, weights ? { backbone: weights } : {});
+  // the FCN took the stages it uses; the rest of the ImageNet network (later stages, fc) is not needed
+  if (weights) {
+    const kept = new Set(tree.tensors(params));
+    tree.dispose(tree.tensors([weights.params, weights.state]).filter((t) => !kept.has(t) && !tree.tensors(state).includes(t)));
+  }
+  // the FCN's head, built as fcn() builds it (same modules, same parameter names), to run on features computed apart
+  const s = net.stride,
+    C = o.numClasses;
+  const classifier = conv2d({ inChannels: net.featureChannels, outChannels: C, kernelSize: 1 });
+  const upsample = convTranspose2d({ inChannels: C, outChannels: C, kernelSize: 2 * s, stride: s, padding: s / 2 });
+  // PROVISIONAL: Keras 'caffe' preprocessing until the pretrained helper's preprocessKerasResNet lands
+  const MEAN = tensor(Float32Array.of(103.939, 116.779, 123.68), { shape: [1, 3, 1, 1] });
+  const preprocess = (x: Tensor) => {
+    const a = flip(x, 1);
+    const b = mul(a, 255);
+    drop(a);
+    const y = sub(b, MEAN);
+    drop(b);
+    return y;
   };
   return {
+    fcn: net,
     params,
     state,
-    features: (p, st, x) => feats(p, st, x, { training: false }).y,
-    head,
-    apply: (p, st, x, ctx) => {
-      const f = feats(p, st, x, ctx);
-      return { logits: head(p, f.y), state: { backbone: f.state } as State };
+    features(p, st, x) {
+      const input = preprocess(x);
+      const f = backbone.features(p.backbone as Params, st.backbone as State, input, { training: false }, { stages: o.stages });
+      drop(input, f.y, ...f.stages.slice(0, -1));
+      return f.stages[o.stages - 1];
+    },
+    head(p, f) {
+      const z = classifier.apply(p.classifier as never, {}, f, { training: true }).y;
+      const y = upsample.apply(p.upsample as never, {}, z, { training: true }).y;
+      drop(z);
+      return y;
+    },
+    apply(p, st, x, ctx) {
+      const input = preprocess(x);
+      const r = net.apply(p, st, input, ctx);
+      drop(input);
+      return { logits: r.y, state: r.state };
     },
   };
 }

@@ -267,7 +267,8 @@ export async function run(argv: string[]): Promise<number> {
           const u = opt.update(grads, optState, params, { donate: true });
           return { loss: l, params: u.params, state: newState, optState: u.state };
         });
-        tree.dispose([oldState, x]);
+        // a frozen BatchNorm hands the same state back
+        tree.dispose(r.state === oldState ? x : [oldState, x]);
       }
       ({ params, state, optState } = r);
       seen += B;
