@@ -339,10 +339,13 @@ export async function writeSyntheticCityscapes(root: string, options: SyntheticC
         const frame = `${city}_${String(k).padStart(6, '0')}_000019`;
         const s = syntheticStreetScene(SPLIT_NUMBER[split] * 1e7 + c * perCity + k, { size: [H, W], seed });
         const gt = join(root, 'gtFine', split, city, `${frame}_gtFine_`);
-        await writeFileAtomic(join(root, 'leftImg8bit', split, city, `${frame}${IMAGE_SUFFIX}`), encodePng(s.rgb, W, H, 3));
-        await writeFileAtomic(`${gt}labelIds.png`, encodePng(s.labelIds, W, H, 1));
-        await writeFileAtomic(`${gt}color.png`, encodePng(labelColours(s.labelIds), W, H, 3));
-        await writeFileAtomic(`${gt}instanceIds.png`, encodePng16(s.instanceIds, W, H));
+        // the four files of a frame at once: their fsyncs overlap
+        await Promise.all([
+          writeFileAtomic(join(root, 'leftImg8bit', split, city, `${frame}${IMAGE_SUFFIX}`), encodePng(s.rgb, W, H, 3)),
+          writeFileAtomic(`${gt}labelIds.png`, encodePng(s.labelIds, W, H, 1)),
+          writeFileAtomic(`${gt}color.png`, encodePng(labelColours(s.labelIds), W, H, 3)),
+          writeFileAtomic(`${gt}instanceIds.png`, encodePng16(s.instanceIds, W, H)),
+        ]);
       }
     }
   }
