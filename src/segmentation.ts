@@ -37,5 +37,8 @@ export {
   type SegmentationAugmentOptions,
 } from './segmentation/augment';
 // fcn, bilinear kernel, metrics (owner: seg-fcn)
+export { bilinearFilter, bilinearKernel } from './segmentation/bilinear-kernel';
+export { confusionMatrix } from './segmentation/confusion-matrix';
+export { fcn, type FcnConfig, type FcnInitOptions, type FcnModel } from './segmentation/fcn';
+export { StreamSegMetrics, segmentationScores, type SegmentationScores, type StreamSegMetricsOptions } from './segmentation/metrics';
 // style transfer losses (owner: style)
-export {};
