@@ -322,7 +322,8 @@ export async function writeSyntheticCityscapes(root: string, options: SyntheticC
   const splits = options.splits ?? ['train', 'val'];
   if (!Array.isArray(splits) || splits.length === 0 || splits.some((s) => !(s in SPLIT_NUMBER)) || new Set(splits).size !== splits.length)
     throw new ArgumentError(fn, 'splits', `is ${JSON.stringify(options.splits)}`, "distinct names among 'train', 'val', 'test'");
-  const config = { version: 1, cities, imagesPerCity: perCity, size: [size[0], size[1]], seed, splits: [...splits] };
+  // version: the generator's; bump it when syntheticStreetScene's pixels change (its pinned test fails then), so old sets are rewritten
+  const config = { version: 2, cities, imagesPerCity: perCity, size: [size[0], size[1]], seed, splits: [...splits] };
   const marker = join(root, SYNTHETIC_CITYSCAPES_MARKER);
   const counts: Record<string, number> = Object.fromEntries(splits.map((s) => [s, cities * perCity]));
   try {
