@@ -6,8 +6,15 @@
  */
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { memory, random, tensor, type Tensor } from '../../src/node';
-import { augmentSegmentation, augmentSegmentationWith, sampleSegmentationCrops, segmentationBatch, syntheticSegmentationDataset } from '../../src/segmentation';
+import { getDefaultDevice, memory, random, tensor, type Tensor } from '../../src/node';
+import {
+  augmentSegmentation,
+  augmentSegmentationWith,
+  decodeTarget,
+  sampleSegmentationCrops,
+  segmentationBatch,
+  syntheticSegmentationDataset,
+} from '../../src/segmentation';
 import { refAugmentSegmentation } from '../../src/segmentation/augment-ref';
 
 const batchOf = (B: number, H: number, W: number, seed: number) => {
@@ -170,6 +177,32 @@ describe('augmentSegmentation on the GPU', () => {
     const out = augmentSegmentation(batch, random.key(3), { size: 6, scale: [0.5, 2], hflip: 0.5 });
     expect(memory().liveTensors - before).toBe(2);
     dispose(batch.images, batch.masks, out.images, out.masks);
+  });
+
+  it('a data loop (batch, augment with jitter, decode colours) holds GPU memory flat from step 2 to step 20', async () => {
+    const ds = syntheticSegmentationDataset({ length: 4, size: [16, 32] });
+    const start = memory();
+    let at2: ReturnType<typeof memory> | null = null;
+    for (let step = 1; step <= 20; step++) {
+      const raw = segmentationBatch([ds.get(step % 4), ds.get((step + 1) % 4)]);
+      const aug = augmentSegmentation(raw, random.foldIn(random.key(8), step), {
+        size: [12, 20],
+        scale: [0.5, 2],
+        hflip: 0.5,
+        color: { brightness: 0.2, hue: 0.1 },
+      });
+      const colours = decodeTarget(aug.masks);
+      await colours.data();
+      dispose(raw.images, raw.masks, aug.images, aug.masks, colours);
+      if (step === 2) {
+        await getDefaultDevice().sync();
+        at2 = memory();
+      }
+    }
+    await getDefaultDevice().sync();
+    const end = memory();
+    expect([end.liveTensors, end.liveBytes, end.liveBuffers]).toEqual([at2!.liveTensors, at2!.liveBytes, at2!.liveBuffers]);
+    expect(end.liveTensors).toBe(start.liveTensors);
   });
 
   it('refuses bad input in one line naming the argument', () => {
