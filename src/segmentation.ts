@@ -27,7 +27,15 @@ export {
   type SegmentationBatchOptions,
   type SegmentationSample,
   type SyntheticSegmentationOptions,
+  type SyntheticSegmentationDataset,
 } from './segmentation/dataset';
+export {
+  augmentSegmentation,
+  augmentSegmentationWith,
+  sampleSegmentationCrops,
+  segmentationCropsToAffine,
+  type SegmentationAugmentOptions,
+} from './segmentation/augment';
 // fcn, bilinear kernel, metrics (owner: seg-fcn)
 export { bilinearFilter, bilinearKernel } from './segmentation/bilinear-kernel';
 export { confusionMatrix } from './segmentation/confusion-matrix';

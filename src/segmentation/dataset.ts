@@ -122,12 +122,18 @@ export interface SyntheticSegmentationOptions {
   offset?: number;
 }
 
+/** The in-memory synthetic set: a Dataset whose `get` is synchronous. */
+export interface SyntheticSegmentationDataset extends Dataset<SegmentationSample> {
+  /** Scene `offset + i`, generated now. */
+  get(i: number): SegmentationSample;
+}
+
 /**
  * The synthetic street scenes as an in-memory dataset (no files): sample i is
  * `syntheticStreetScene(offset + i, { size, seed })` with its labels encoded to train ids. Generated on
  * demand, a few milliseconds each; the same index always gives the same sample.
  */
-export function syntheticSegmentationDataset(options: SyntheticSegmentationOptions): Dataset<SegmentationSample> {
+export function syntheticSegmentationDataset(options: SyntheticSegmentationOptions): SyntheticSegmentationDataset {
   const fn = 'syntheticSegmentationDataset';
   const { length } = options ?? ({} as SyntheticSegmentationOptions);
   if (!Number.isInteger(length) || length < 0) throw new ArgumentError(fn, 'length', `is ${length}`, 'a non-negative integer');

@@ -105,17 +105,34 @@ function hash01(i: number, seed: number): number {
 }
 
 /**
- * Smooth value noise over H×W with the first lattice cell `cell` pixels: computed on a grid 4× coarser
- * and spread to full size (nearest), since the field varies over tens of pixels; 16× less work than full size.
+ * Smooth value noise over H×W with the first lattice cell `cell` pixels: computed on a grid 4× coarser and
+ * spread to full size bilinearly, since the field varies over tens of pixels; 16× less work than full size.
  */
 function smoothNoise(r: () => number, H: number, W: number, cell: number, octaves: number): Float32Array {
-  const h = Math.ceil(H / 4),
-    w = Math.ceil(W / 4);
+  const h = (H >> 2) + 2,
+    w = (W >> 2) + 2;
   const low = valueNoise(r, h, w, Math.max(2, cell / 4), octaves, Float32Array);
   const out = new Float32Array(H * W);
+  const x0s = new Int32Array(W),
+    txs = new Float32Array(W);
+  for (let x = 0; x < W; x++) {
+    const fx = (x + 0.5) / 4;
+    x0s[x] = Math.floor(fx);
+    txs[x] = fx - x0s[x];
+  }
   for (let y = 0; y < H; y++) {
-    const row = (y >> 2) * w;
-    for (let x = 0, i = y * W; x < W; x++, i++) out[i] = low[row + (x >> 2)];
+    const fy = (y + 0.5) / 4,
+      y0 = Math.floor(fy),
+      ty = fy - y0;
+    const r0 = y0 * w,
+      r1 = r0 + w;
+    for (let x = 0, i = y * W; x < W; x++, i++) {
+      const x0 = x0s[x],
+        tx = txs[x];
+      const top = low[r0 + x0] + (low[r0 + x0 + 1] - low[r0 + x0]) * tx;
+      const bottom = low[r1 + x0] + (low[r1 + x0 + 1] - low[r1 + x0]) * tx;
+      out[i] = top + (bottom - top) * ty;
+    }
   }
   return out;
 }
@@ -223,6 +240,8 @@ function paintScene(H: number, W: number, r: () => number): SyntheticStreetScene
   const outer = [r() < 0.5 ? ID.terrain : ID.sidewalk, r() < 0.5 ? ID.terrain : ID.sidewalk];
   const tile = Math.max(3, W * u(0.01, 0.025));
   const laneMark = r() < 0.8;
+  const kerbs = r() < 0.7;
+  const kerbStone: Colour = hsv(0, 0, u(0.6, 0.85));
   const white: Colour = [0.9, 0.9, 0.88];
   for (let y = Math.floor(groundTop); y < H; y++) {
     const row = y * W;
@@ -240,6 +259,7 @@ function paintScene(H: number, W: number, r: () => number): SyntheticStreetScene
       wr = col(vx + (roadHalf + walk) * d);
     const lanes = laneMark && frac((y - horizon) / (3 + 25 * d) / 2) < 0.5;
     const laneHalf = Math.max(0.6, 0.012 * W * d);
+    const kerbW = Math.max(1, 0.008 * W * d);
     const tileW = tile * (0.3 + d),
       tyJoint = frac((y - horizon) / (tile * 0.5 * (0.3 + d))) < 0.1;
     for (let x = 0; x < W; x++) {
@@ -249,7 +269,8 @@ function paintScene(H: number, W: number, r: () => number): SyntheticStreetScene
         cv.set(i, ID.road, ID.road, lane ? white : road, stain(i, 0.25) * grain(i, 0.35));
       } else if (x >= wl && x < wr) {
         const joint = tyJoint || frac((x + 0.5 - vx) / tileW + 0.035) < 0.07;
-        cv.set(i, ID.sidewalk, ID.sidewalk, paving, (joint ? 0.8 : 1) * grain(i, 0.25));
+        const kerb = kerbs && (x < rl ? rl - x : x - rr + 1) <= kerbW; // the kerb stones belong to the sidewalk, as in Cityscapes
+        cv.set(i, ID.sidewalk, ID.sidewalk, kerb ? kerbStone : paving, (joint ? 0.8 : 1) * grain(i, 0.25));
       } else {
         const l = outer[x < vx ? 0 : 1];
         cv.set(i, l, l, l === ID.terrain ? grass : paving, l === ID.terrain ? stain(i, 0.5) * grain(i, 0.45) : grain(i, 0.3));

@@ -322,7 +322,8 @@ export async function writeSyntheticCityscapes(root: string, options: SyntheticC
   const splits = options.splits ?? ['train', 'val'];
   if (!Array.isArray(splits) || splits.length === 0 || splits.some((s) => !(s in SPLIT_NUMBER)) || new Set(splits).size !== splits.length)
     throw new ArgumentError(fn, 'splits', `is ${JSON.stringify(options.splits)}`, "distinct names among 'train', 'val', 'test'");
-  const config = { version: 1, cities, imagesPerCity: perCity, size: [size[0], size[1]], seed, splits: [...splits] };
+  // version: the generator's; bump it when syntheticStreetScene's pixels change (its pinned test fails then), so old sets are rewritten
+  const config = { version: 2, cities, imagesPerCity: perCity, size: [size[0], size[1]], seed, splits: [...splits] };
   const marker = join(root, SYNTHETIC_CITYSCAPES_MARKER);
   const counts: Record<string, number> = Object.fromEntries(splits.map((s) => [s, cities * perCity]));
   try {
@@ -339,10 +340,13 @@ export async function writeSyntheticCityscapes(root: string, options: SyntheticC
         const frame = `${city}_${String(k).padStart(6, '0')}_000019`;
         const s = syntheticStreetScene(SPLIT_NUMBER[split] * 1e7 + c * perCity + k, { size: [H, W], seed });
         const gt = join(root, 'gtFine', split, city, `${frame}_gtFine_`);
-        await writeFileAtomic(join(root, 'leftImg8bit', split, city, `${frame}${IMAGE_SUFFIX}`), encodePng(s.rgb, W, H, 3));
-        await writeFileAtomic(`${gt}labelIds.png`, encodePng(s.labelIds, W, H, 1));
-        await writeFileAtomic(`${gt}color.png`, encodePng(labelColours(s.labelIds), W, H, 3));
-        await writeFileAtomic(`${gt}instanceIds.png`, encodePng16(s.instanceIds, W, H));
+        // the four files of a frame at once: their fsyncs overlap
+        await Promise.all([
+          writeFileAtomic(join(root, 'leftImg8bit', split, city, `${frame}${IMAGE_SUFFIX}`), encodePng(s.rgb, W, H, 3)),
+          writeFileAtomic(`${gt}labelIds.png`, encodePng(s.labelIds, W, H, 1)),
+          writeFileAtomic(`${gt}color.png`, encodePng(labelColours(s.labelIds), W, H, 3)),
+          writeFileAtomic(`${gt}instanceIds.png`, encodePng16(s.instanceIds, W, H)),
+        ]);
       }
     }
   }
