@@ -5,9 +5,10 @@
  * mode) and `head` (the FCN's 1×1 classifier and transposed convolution) — so that a frozen backbone's
  * features can be computed once per image and the head trained on them.
  */
-import { join } from 'node:path';
 import type { Key } from '../base/random';
-import { loadInitialWeights, tensor, flip, mul, sub, type Tensor } from '../node';
+import type { Tensor } from '../tensor/tensor';
+import { pretrainedResNet50 } from '../io/pretrained-resnet50';
+import { preprocessKerasResNet } from '../models/keras-preprocess';
 import { conv2d, convTranspose2d } from '../nn/index';
 import { disposeUnlessTraced as drop } from '../nn/dispose';
 import type { Ctx, Params, State } from '../nn/module';
@@ -39,47 +40,32 @@ export interface SegmentationNetworkOptions {
   stages: 2 | 3;
   /** The ImageNet weights (BatchNorm statistics then stay fixed); false = torchvision's random initialisation. */
   pretrained: boolean;
+  /** Progress lines of the weights' download (first run only). */
+  log?: (line: string) => void;
 }
 
 export async function segmentationNetwork(o: SegmentationNetworkOptions, key: Key): Promise<SegmentationNetwork> {
-  const backbone = resnet(KERAS_RESNET50_CONFIG);
+  const weights = o.pretrained ? await pretrainedResNet50({ log: o.log }) : null;
+  const backbone = weights ? weights.model : resnet(KERAS_RESNET50_CONFIG);
   // a pretrained backbone keeps its BatchNorm statistics (batches of a few images would only spoil them)
   const net = fcn({ numClasses: o.numClasses, backbone, stages: o.stages, freezeBackboneBatchNorm: o.pretrained });
-  let weights: { params: Params; state: State } | undefined;
-  if (o.pretrained) {
-    // PROVISIONAL until the pretrained helper's loader lands
-    const fresh = backbone.init(key);
-    const path = join(process.env.WEBGRAD_CACHE ?? '.cache/webgrad', 'resnet50-keras.safetensors');
-    const r = await loadInitialWeights(path, fresh.params, fresh.state);
-    weights = { params: r.params, state: r.state };
-  }
   const { params, state } = net.init(key, weights ? { backbone: weights } : {});
   // the FCN took the stages it uses; the rest of the ImageNet network (later stages, fc) is not needed
   if (weights) {
-    const kept = new Set(tree.tensors(params));
-    tree.dispose(tree.tensors([weights.params, weights.state]).filter((t) => !kept.has(t) && !tree.tensors(state).includes(t)));
+    const kept = new Set(tree.tensors([params, state]));
+    tree.dispose(tree.tensors([weights.params, weights.state]).filter((t) => !kept.has(t)));
   }
   // the FCN's head, built as fcn() builds it (same modules, same parameter names), to run on features computed apart
   const s = net.stride,
     C = o.numClasses;
   const classifier = conv2d({ inChannels: net.featureChannels, outChannels: C, kernelSize: 1 });
   const upsample = convTranspose2d({ inChannels: C, outChannels: C, kernelSize: 2 * s, stride: s, padding: s / 2 });
-  // PROVISIONAL: Keras 'caffe' preprocessing until the pretrained helper's preprocessKerasResNet lands
-  const MEAN = tensor(Float32Array.of(103.939, 116.779, 123.68), { shape: [1, 3, 1, 1] });
-  const preprocess = (x: Tensor) => {
-    const a = flip(x, 1);
-    const b = mul(a, 255);
-    drop(a);
-    const y = sub(b, MEAN);
-    drop(b);
-    return y;
-  };
   return {
     fcn: net,
     params,
     state,
     features(p, st, x) {
-      const input = preprocess(x);
+      const input = preprocessKerasResNet(x);
       const f = backbone.features(p.backbone as Params, st.backbone as State, input, { training: false }, { stages: o.stages });
       drop(input, f.y, ...f.stages.slice(0, -1));
       return f.stages[o.stages - 1];
@@ -91,7 +77,7 @@ export async function segmentationNetwork(o: SegmentationNetworkOptions, key: Ke
       return y;
     },
     apply(p, st, x, ctx) {
-      const input = preprocess(x);
+      const input = preprocessKerasResNet(x);
       const r = net.apply(p, st, input, ctx);
       drop(input);
       return { logits: r.y, state: r.state };

@@ -29,6 +29,7 @@ import { prepareOutDir } from './paths';
 import { checkpointMeta, loadResume, resumeMeta } from './resume';
 import { RunStopped, RunStops, allFinite } from './run-stops';
 import { segmentationBatch, type SegmentationSample } from '../segmentation/dataset';
+import { augmentSegmentation } from '../segmentation/augment';
 import type { Dataset } from '../train/data/datasets';
 import { openSegmentationData, parseSize } from './segmentation-data';
 import { segmentationNetwork, type SegmentationNetwork } from './segmentation-network';
@@ -39,9 +40,9 @@ const NUM_CLASSES = CITYSCAPES_CLASSES.length;
 const SPEC = {
   data: { default: '', help: 'a Cityscapes root (leftImg8bit/ and gtFine/, fine annotations); empty = the synthetic street scenes' },
   synthetic: { default: 'runs/cityscapes-synthetic', help: 'where the synthetic set is written (once, per size and seed) when --data is empty' },
-  'train-images': { default: 320, help: 'synthetic training images', int: true, min: 1, max: 100_000 },
-  'val-images': { default: 48, help: 'synthetic validation images', int: true, min: 1, max: 100_000 },
-  size: { default: '128x256', help: 'HxW the images are resized to (multiples of the output stride: 8 with 2 stages, 16 with 3)' },
+  'train-images': { default: 160, help: 'synthetic training images', int: true, min: 1, max: 100_000 },
+  'val-images': { default: 32, help: 'synthetic validation images', int: true, min: 1, max: 100_000 },
+  size: { default: '96x192', help: 'HxW the images are resized to (multiples of the output stride: 8 with 2 stages, 16 with 3)' },
   backbone: {
     default: 'imagenet',
     help: 'ResNet-50 with the ImageNet weights (Keras, downloaded once), or randomly initialised',
@@ -54,12 +55,19 @@ const SPEC = {
     min: 0,
   },
   batch: { default: 8, help: 'batch size', int: true, min: 1, max: 1024 },
-  epochs: { default: 30, help: 'epochs (a validation and a checkpoint after each)', int: true, min: 1 },
+  epochs: { default: 40, help: 'epochs (a validation and a checkpoint after each)', int: true, min: 1 },
   optimizer: { default: 'adam', help: "adam, or sgd (d2l's FCN: --optimizer sgd --lr 0.001 --weight-decay 1e-3)", choices: ['adam', 'sgd'] },
   lr: { default: 3e-3, help: 'learning rate of the classifier and the upsampling', min: 0, minExclusive: true },
   momentum: { default: 0.9, help: 'SGD momentum', min: 0, max: 0.999 },
   'weight-decay': { default: 1e-4, help: 'L2 weight decay', min: 0 },
-  flip: { default: 0.5, help: 'probability of a horizontal flip of a training image and its mask (only when the backbone trains)', min: 0, max: 1 },
+  flip: { default: 0.5, help: 'probability of a horizontal flip of a training image and its mask (when the backbone trains)', min: 0, max: 1 },
+  'scale-min': {
+    default: 0.75,
+    help: 'smallest random scale of a training image and its mask before the crop back to --size (when the backbone trains)',
+    min: 0.1,
+    max: 4,
+  },
+  'scale-max': { default: 1.25, help: 'largest random scale (1 and 1 = none)', min: 0.1, max: 4 },
   seed: { default: 0, help: 'seed for the data order, initialisation, augmentation and the synthetic set', int: true, min: 0, max: 2 ** 32 - 1 },
   resume: { default: '', help: 'resume from a training checkpoint (e.g. OUT/last.safetensors)' },
   out: { default: 'runs/segmentation', help: 'folder for checkpoints and panels' },
@@ -70,6 +78,7 @@ const SPEC = {
 export async function run(argv: string[]): Promise<number> {
   const args = parseArgs(argv, SPEC, USAGE);
   if (args._.length) throw new UsageError(`unexpected argument '${args._[0]}' (all options are --name value)`);
+  if (args['scale-min'] > args['scale-max']) throw new UsageError(`--scale-min (${args['scale-min']}) must be ≤ --scale-max (${args['scale-max']})`);
   const stride = 2 ** (args.stages + 1);
   const [H, W] = parseSize('--size', args.size, stride);
   const frozen = args['backbone-lr-scale'] === 0;
@@ -116,7 +125,7 @@ export async function run(argv: string[]): Promise<number> {
   console.log(`device: ${device.adapterInfo?.description || device.adapterInfo?.vendor || 'WebGPU'}`);
   const [initKey, dataKey, augKey] = random.split(random.key(args.seed), 3);
   const net: SegmentationNetwork = await segmentationNetwork(
-    { numClasses: NUM_CLASSES, stages: args.stages as 2 | 3, pretrained: args.backbone === 'imagenet' },
+    { numClasses: NUM_CLASSES, stages: args.stages as 2 | 3, pretrained: args.backbone === 'imagenet', log: (l) => console.log(l) },
     initKey,
   );
   const opt = (args.optimizer === 'adam' ? optim.adam : optim.sgd)({
@@ -153,6 +162,9 @@ export async function run(argv: string[]): Promise<number> {
   // ---- steps ------------------------------------------------------------------------------------
   const loss = (logits: Tensor, masks: Tensor) => crossEntropy(logits, masks, { ignoreIndex: IGNORE_INDEX });
   // frozen: gradients of the head only, from cached features (the backbone never enters the tape)
+  // augmentation on the GPU where the backbone sees every image anew (cached features are of the plain images)
+  const scale = [args['scale-min'], args['scale-max']] as const;
+  const augment = frozen || (!args.flip && scale[0] === 1 && scale[1] === 1) ? null : { hflip: args.flip, scale };
   const headStep = valueAndGrad((head: Params, features: Tensor, masks: Tensor) => loss(net.head(head, features), masks));
   const fullStep = valueAndGrad(
     (p: Params, st: State, x: Tensor, masks: Tensor) => {
@@ -236,10 +248,10 @@ export async function run(argv: string[]): Promise<number> {
     saved = start,
     validated = -1;
   try {
-    train: for (let it = start; it < totalSteps; it++) {
+    for (let it = start; it < totalSteps; it++) {
       if (args['time-limit'] && (performance.now() - t0) / 1000 > args['time-limit']) {
         console.log(`time limit reached at iteration ${it}`);
-        break train;
+        break;
       }
       const epoch = Math.floor(it / stepsPerEpoch),
         s = it % stepsPerEpoch;
@@ -259,7 +271,8 @@ export async function run(argv: string[]): Promise<number> {
         tree.dispose([feats, masks]);
       } else {
         const plain = segmentationBatch(images);
-        const x = plain; // PROVISIONAL: augmentation (seg-data) with random.foldIn(augKey, it)
+        // the augmentation's key depends on the iteration only, so a resumed run draws the same
+        const x = augment ? augmentSegmentation(plain, random.foldIn(augKey, it), augment) : plain;
         if (x !== plain) tree.dispose(plain);
         const oldState = state;
         r = tidy(() => {
