@@ -74,3 +74,5 @@ export {
   type SyntheticCityscapesOptions,
   type SyntheticCityscapesResult,
 } from './segmentation/node/cityscapes';
+// segmentation: result panels (src/segmentation/node/panels.ts, owner: seg-train)
+export { writeSegmentationPanels, segmentationPanelPixels, type SegmentationPanelItem, type SegmentationPanelOptions } from './segmentation/node/panels';

@@ -97,6 +97,7 @@ export async function run(argv: string[]): Promise<number> {
     if (meta.model !== config.model) throw new UsageError(`--resume '${args.resume}' holds ${meta.model ?? 'an unknown model'}, not ${config.model}`);
     for (const [flag, key] of [
       ['--stages', 'stages'],
+      ['--backbone', 'backbone'],
       ['--optimizer', 'optimizer'],
     ] as const)
       if (meta[key] !== undefined && meta[key] !== config[key])
@@ -115,7 +116,7 @@ export async function run(argv: string[]): Promise<number> {
     size: [H, W],
     seed: args.seed,
   });
-  console.log(`data: ${data.description}; ${data.train.length} training and ${data.val.length} validation images at ${H}×${W}`);
+  console.log(`data: ${data.description}; at ${H}×${W}`);
   const B = Math.min(args.batch, data.train.length);
   const stepsPerEpoch = Math.floor(data.train.length / B);
   const totalSteps = args.epochs * stepsPerEpoch;
@@ -144,7 +145,6 @@ export async function run(argv: string[]): Promise<number> {
   let best = -Infinity;
   if (args.resume) {
     const ck = await loadResume(args.resume, { params, state, optState });
-    tree.dispose([params, state, optState]);
     ({ params, state, optState } = ck);
     start = ck.step;
     best = await bestSoFar(bestPath);
@@ -161,10 +161,10 @@ export async function run(argv: string[]): Promise<number> {
 
   // ---- steps ------------------------------------------------------------------------------------
   const loss = (logits: Tensor, masks: Tensor) => crossEntropy(logits, masks, { ignoreIndex: IGNORE_INDEX });
-  // frozen: gradients of the head only, from cached features (the backbone never enters the tape)
   // augmentation on the GPU where the backbone sees every image anew (cached features are of the plain images)
   const scale = [args['scale-min'], args['scale-max']] as const;
   const augment = frozen || (!args.flip && scale[0] === 1 && scale[1] === 1) ? null : { hflip: args.flip, scale };
+  // frozen: gradients of the head only, from cached features (the backbone never enters the tape)
   const headStep = valueAndGrad((head: Params, features: Tensor, masks: Tensor) => loss(net.head(head, features), masks));
   const fullStep = valueAndGrad(
     (p: Params, st: State, x: Tensor, masks: Tensor) => {
