@@ -54,6 +54,11 @@ const SPEC = {
     help: "the backbone's learning rate is --lr times this; 0 = frozen (eval mode, features computed once per image and cached)",
     min: 0,
   },
+  'cache-mb': {
+    default: 2048,
+    help: "host memory for the frozen backbone's cached features (96×192: 0.6 MB an image); images beyond it are recomputed each epoch",
+    min: 0,
+  },
   batch: { default: 8, help: 'batch size', int: true, min: 1, max: 1024 },
   epochs: { default: 40, help: 'epochs (a validation and a checkpoint after each)', int: true, min: 1 },
   optimizer: { default: 'adam', help: "adam, or sgd (d2l's FCN: --optimizer sgd --lr 0.001 --weight-decay 1e-3)", choices: ['adam', 'sgd'] },
@@ -173,11 +178,15 @@ export async function run(argv: string[]): Promise<number> {
     },
     { hasAux: true },
   );
+  // beyond the budget, an image's features are computed again each time it is used
   const featureCache = new Map<string, Float32Array>();
+  const cacheBytes = args['cache-mb'] * 2 ** 20;
+  let cachedBytes = 0;
   let featureShape: number[] = [];
-  /** Frozen-backbone features of the given images (cached per image), as a (B, C, h, w) tensor. */
+  /** Frozen-backbone features of the given images (cached per image within --cache-mb), as a (B, C, h, w) tensor. */
   async function features(split: 'train' | 'val', images: SegmentationSample[], indices: number[]): Promise<Tensor> {
     const missing = indices.map((i, k) => [i, k] as const).filter(([i]) => !featureCache.has(`${split}${i}`));
+    let got = (i: number) => featureCache.get(`${split}${i}`)!;
     if (missing.length) {
       const batch = segmentationBatch(missing.map(([, k]) => images[k]));
       const f = tidy(() => net.features(params, state, batch.images));
@@ -186,11 +195,17 @@ export async function run(argv: string[]): Promise<number> {
       featureShape = f.shape.slice(1);
       f.dispose();
       const n = host.length / missing.length;
-      missing.forEach(([i], m) => featureCache.set(`${split}${i}`, host.slice(m * n, (m + 1) * n)));
+      const fresh = new Map(missing.map(([i], m) => [i, host.subarray(m * n, (m + 1) * n)]));
+      for (const [i, f] of fresh)
+        if (cachedBytes + f.byteLength <= cacheBytes) {
+          featureCache.set(`${split}${i}`, f.slice());
+          cachedBytes += f.byteLength;
+        }
+      got = (i) => featureCache.get(`${split}${i}`) ?? fresh.get(i)!;
     }
     const n = featureShape.reduce((a, b) => a * b, 1);
     const all = new Float32Array(indices.length * n);
-    indices.forEach((i, k) => all.set(featureCache.get(`${split}${i}`)!, k * n));
+    indices.forEach((i, k) => all.set(got(i), k * n));
     return tensor(all, { shape: [indices.length, ...featureShape] });
   }
 
@@ -309,7 +324,7 @@ export async function run(argv: string[]): Promise<number> {
     progress.done();
     const mem = memory();
     console.log(
-      `trained ${seen} images in ${((performance.now() - t0) / 1000).toFixed(1)} s; live GPU memory ${mem.liveTensors} tensors, ${(mem.liveBytes / 2 ** 20).toFixed(2)} MiB${memoryAt2 ? ` (after 2 iterations: ${memoryAt2.tensors} tensors, ${(memoryAt2.bytes / 2 ** 20).toFixed(2)} MiB)` : ''}`,
+      `trained ${seen} images in ${((performance.now() - t0) / 1000).toFixed(1)} s; live GPU memory ${mem.liveTensors} tensors, ${(mem.liveBytes / 2 ** 20).toFixed(2)} MiB${memoryAt2 ? ` (after 2 iterations: ${memoryAt2.tensors} tensors, ${(memoryAt2.bytes / 2 ** 20).toFixed(2)} MiB)` : ''}${frozen ? `; features of ${featureCache.size} images cached (${(cachedBytes / 2 ** 20).toFixed(1)} MiB on the host)` : ''}`,
     );
     if (!(await allFinite([params, state]))) throw stops.stopped('the weights became non-finite');
     // a run cut short by --time-limit still leaves its last iteration to --resume from, and is validated

@@ -68,9 +68,7 @@ describe('webgrad train-segmentation: runs', () => {
     const out = join(dir, 'run');
     const r = runCli(['train-segmentation', ...tiny(), '--epochs', '2', '--out', out], 300_000);
     expect(r.status, r.stderr).toBe(0);
-    expect(r.stdout).toMatch(
-      /data: .*synthetic.*32x64-seed0-40 \(synthetic, written now in [\d.]+ s\): training 4 of 40, validation 2 of 40; at 32×64/,
-    );
+    expect(r.stdout).toMatch(/data: .*synthetic.*32x64-seed0-40 \(synthetic, written now in [\d.]+ s\): training 4 of 40, validation 2 of 40; at 32×64/);
     expect(r.stdout).toMatch(
       /FCN: ResNet-50 \(scratch\) cut after 2 stages \(stride 8\), [\d,]+ backbone parameters \(frozen\).*; 19 classes; batch 2, 2 steps an epoch/,
     );
@@ -81,6 +79,8 @@ describe('webgrad train-segmentation: runs', () => {
     expect(mem, r.stdout).not.toBeNull();
     expect(mem![1]).toBe(mem![3]);
     expect(mem![2]).toBe(mem![4]);
+    // 4 training and 2 validation images, 512 × 4 × 8 floats each
+    expect(r.stdout).toMatch(/features of 6 images cached \(0\.4 MiB on the host\)/);
     for (const f of ['last.safetensors', 'best.safetensors', 'val-001.png', 'val-002.png']) expect(existsSync(join(out, f)), f).toBe(true);
     expect(existsSync(join(out, 'val-final.png'))).toBe(false);
     // two rows (32 high, scaled ×6 to 192) of four cells (64 × 6 wide), 4-pixel gaps
@@ -111,9 +111,14 @@ describe('webgrad train-segmentation: runs', () => {
     expect(r.stdout).toMatch(/checkpoint: .*last\.safetensors \(iteration 1\)/);
     expect(r.stdout).toMatch(/val \(final, 2 images\): mIoU [\d.]+/);
     expect(existsSync(join(out, 'val-final.png'))).toBe(true);
-    const again = runCli(['train-segmentation', ...tiny(), '--epochs', '1', '--resume', join(out, 'last.safetensors'), '--out', out], 300_000);
+    // no room for cached features: each image's features are computed whenever it is used
+    const again = runCli(
+      ['train-segmentation', ...tiny(), '--epochs', '1', '--cache-mb', '0', '--resume', join(out, 'last.safetensors'), '--out', out],
+      300_000,
+    );
     expect(again.status, again.stderr).toBe(0);
     expect(again.stdout).toMatch(/resumed from .*last\.safetensors at iteration 1 \(epoch 1, step 2\)/);
+    expect(again.stdout).toMatch(/features of 0 images cached \(0\.0 MiB on the host\)/);
     expect(again.stdout).toMatch(/train 1\/1 /);
     expect(again.stdout).toMatch(/val \(epoch 1, 2 images\)/);
 
