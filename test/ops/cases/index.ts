@@ -13,6 +13,7 @@ import { randomCases } from './random';
 import { reduceCases } from './reduce';
 import { shapeCases } from './shape';
 import { ssdCases } from './ssd';
+import { styleCases } from './style';
 import { visionCases } from './vision';
 
 const TABLES: CaseTable[] = [
@@ -29,6 +30,7 @@ const TABLES: CaseTable[] = [
   reduceCases,
   shapeCases,
   ssdCases,
+  styleCases,
   visionCases,
 ];
 
