@@ -1,6 +1,6 @@
 /** The style-transfer loop of examples/style-transfer.ts: a few steps at a small size lower the style loss, without leaks. */
 import { it, expect } from 'vitest';
-import { memory, random, tensor, tidy, normalize, type Tensor } from '../../src/node';
+import { memory, random, tensor, normalize, type Tensor } from '../../src/node';
 import { resnet } from '../../src/models/resnet';
 import { styleTransfer } from '../../examples/style-transfer-core';
 
