@@ -59,9 +59,18 @@ interface Planes {
   h: number;
   w: number;
 }
+/** Decodes and resizes to h×w: halvings first (each a 2×2 average), so a large shrink does not alias, then bilinear. */
 function loadResized(path: string, h: number, w: number): Planes {
   const img = readImage(path);
-  return { data: resizeBilinearCHW(pixelsToCHW(img, 3), 3, img.height, img.width, h, w), h, w };
+  let data = pixelsToCHW(img, 3),
+    ch = img.height,
+    cw = img.width;
+  while (ch >= 2 * h && cw >= 2 * w) {
+    data = resizeBilinearCHW(data, 3, ch, cw, Math.floor(ch / 2), Math.floor(cw / 2));
+    ch = Math.floor(ch / 2);
+    cw = Math.floor(cw / 2);
+  }
+  return { data: resizeBilinearCHW(data, 3, ch, cw, h, w), h, w };
 }
 
 /**
