@@ -6,6 +6,8 @@
  * The layers are a pure fold over stage configs (torchvision's `_make_layer` mutates `self.inplanes`
  * instead). Initialisation as torchvision: convs kaiming_normal (fan_out, relu), BatchNorm weight 1
  * and bias 0, fc the default nn.Linear init; `zeroInitResidual` zeroes each block's last BN weight.
+ * Three options describe the Caffe/Keras ResNet-50 (v1: stride on the bottleneck's first 1×1 conv, convs
+ * with biases, BN epsilon 1e-3) with the same keys plus `….bias` on every conv: {@link KERAS_RESNET50_CONFIG}.
  */
 import type { Key } from '../base/random';
 import { split } from '../base/random';
@@ -69,7 +71,23 @@ export interface ResNetConfig {
    * planes[0] channels. Key names and structure are unchanged.
    */
   planes?: [number, number, number, number];
+  /**
+   * Put a downsampling bottleneck's stride on its first 1×1 conv (ResNet v1 as Caffe and Keras built it)
+   * instead of its 3×3 conv (torchvision's v1.5). Default false. Bottleneck only.
+   */
+  strideIn1x1?: boolean;
+  /** Every conv carries a bias (`conv1.bias`, `layer1.0.conv1.bias`, `layer1.0.downsample.0.bias`, …), as Keras's; default false. */
+  convBias?: boolean;
+  /** Epsilon of every BatchNorm (default 1e-5, PyTorch's; Keras's ResNet-50 uses 1e-3). */
+  bnEps?: number;
 }
+
+/**
+ * Keras's ResNet-50 (keras.applications, Caffe layout) as a {@link resnet} configuration: ResNet v1 (stride on
+ * the first 1×1 conv), convs with biases, BatchNorm epsilon 1e-3. Weights converted by the Keras reader load by
+ * torchvision's keys.
+ */
+export const KERAS_RESNET50_CONFIG: ResNetConfig = { model: 'resnet50', strideIn1x1: true, convBias: true, bnEps: 1e-3 };
 
 interface Built {
   params: Params;
@@ -116,6 +134,12 @@ export function resnetBlocks(block: BlockKind, layers: readonly number[], planes
 const convWeight = (key: Key, cout: number, cin: number, k: number, groups: number, device?: Device) =>
   kaimingNormal(key, [cout, cin / groups, k, k], { mode: 'fanOut', nonlinearity: 'relu', device });
 
+/** A conv's parameters: the kaiming weight, plus a zero bias when the configuration asks for one. */
+const convInit = (key: Key, cout: number, cin: number, k: number, groups: number, bias: boolean, device?: Device): Params =>
+  bias
+    ? { weight: convWeight(key, cout, cin, k, groups, device), bias: full([cout], 0, { device }) }
+    : { weight: convWeight(key, cout, cin, k, groups, device) };
+
 function bnInit(c: number, device: Device | undefined, zero = false): Built {
   const bn = batchNorm2d({ numFeatures: c }).init([0, 0], { device });
   if (zero) {
@@ -125,20 +149,21 @@ function bnInit(c: number, device: Device | undefined, zero = false): Built {
   return { params: bn.params, state: bn.state };
 }
 
-/** conv (no bias) → BN, with the ReLU fused into the BN kernel when `relu`. Intermediates are freed unless traced. */
+/** conv (with its bias when it has one) → BN, with the ReLU fused into the BN kernel when `relu`. Intermediates are freed unless traced. */
 function convBn(
   p: Params,
   s: State,
   conv: string,
   bn: string,
   x: Tensor,
-  o: { stride?: number; padding?: number; groups?: number; relu?: boolean },
+  o: { stride?: number; padding?: number; groups?: number; relu?: boolean; eps: number },
   ctx: Ctx,
   state: State,
 ): Tensor {
-  const w = (p[conv] as Params).weight as Tensor;
-  const h = convOp(x, w, { stride: o.stride ?? 1, padding: o.padding ?? 0, groups: o.groups ?? 1 });
-  const r = batchNorm2d({ numFeatures: w.shape[0], activation: o.relu ? 'relu' : 'none' }).apply(p[bn] as Params, s[bn] as State, h, ctx);
+  const cp = p[conv] as Params;
+  const w = cp.weight as Tensor;
+  const h = convOp(x, w, { stride: o.stride ?? 1, padding: o.padding ?? 0, groups: o.groups ?? 1, bias: cp.bias as Tensor | undefined });
+  const r = batchNorm2d({ numFeatures: w.shape[0], eps: o.eps, activation: o.relu ? 'relu' : 'none' }).apply(p[bn] as Params, s[bn] as State, h, ctx);
   drop(h);
   state[bn] = r.state;
   return r.y;
@@ -149,6 +174,9 @@ interface Widths {
   groups: number;
   widthPerGroup: number;
   zeroInitResidual: boolean;
+  strideIn1x1: boolean;
+  convBias: boolean;
+  bnEps: number;
 }
 
 /** Convolutions of a block: [name, in, out, kernel, stride, groups]. */
@@ -159,9 +187,10 @@ function blockConvs(b: BlockSpec, w: Widths): [string, number, number, number, n
       ['conv2', b.planes, b.planes, 3, 1, 1],
     ];
   const width = Math.floor(b.planes * (w.widthPerGroup / 64)) * w.groups;
+  const [s1, s3] = w.strideIn1x1 ? [b.stride, 1] : [1, b.stride];
   return [
-    ['conv1', b.inplanes, width, 1, 1, 1],
-    ['conv2', width, width, 3, b.stride, w.groups],
+    ['conv1', b.inplanes, width, 1, s1, 1],
+    ['conv2', width, width, 3, s3, w.groups],
     ['conv3', width, b.planes * 4, 1, 1, 1],
   ];
 }
@@ -172,7 +201,7 @@ function blockInit(key: Key, b: BlockSpec, w: Widths, device?: Device): Built {
   const params: Params = {},
     state: State = {};
   convs.forEach(([name, cin, cout, k, , g], i) => {
-    params[name] = { weight: convWeight(keys[i], cout, cin, k, g, device) };
+    params[name] = convInit(keys[i], cout, cin, k, g, w.convBias, device);
     const bn = bnInit(cout, device, w.zeroInitResidual && i === convs.length - 1);
     params[`bn${i + 1}`] = bn.params;
     state[`bn${i + 1}`] = bn.state;
@@ -180,7 +209,7 @@ function blockInit(key: Key, b: BlockSpec, w: Widths, device?: Device): Built {
   if (b.downsample) {
     const cout = b.planes * EXPANSION[w.block];
     const bn = bnInit(cout, device);
-    params.downsample = { 0: { weight: convWeight(keys[convs.length], cout, b.inplanes, 1, 1, device) }, 1: bn.params };
+    params.downsample = { 0: convInit(keys[convs.length], cout, b.inplanes, 1, 1, w.convBias, device), 1: bn.params };
     state.downsample = { 1: bn.state };
   }
   return { params, state };
@@ -191,14 +220,14 @@ function block(p: Params, s: State, x: Tensor, b: BlockSpec, w: Widths, ctx: Ctx
   const convs = blockConvs(b, w);
   let h = x;
   convs.forEach(([name, , , k, stride, groups], i) => {
-    const next = convBn(p, s, name, `bn${i + 1}`, h, { stride, padding: k === 3 ? 1 : 0, groups, relu: i < convs.length - 1 }, ctx, state);
+    const next = convBn(p, s, name, `bn${i + 1}`, h, { stride, padding: k === 3 ? 1 : 0, groups, relu: i < convs.length - 1, eps: w.bnEps }, ctx, state);
     if (h !== x) drop(h);
     h = next;
   });
   let identity = x;
   if (b.downsample) {
     const ds: State = {};
-    identity = convBn(p.downsample as Params, s.downsample as State, '0', '1', x, { stride: b.stride }, ctx, ds);
+    identity = convBn(p.downsample as Params, s.downsample as State, '0', '1', x, { stride: b.stride, eps: w.bnEps }, ctx, ds);
     state.downsample = ds;
   }
   const sum = add(h, identity);
@@ -211,14 +240,23 @@ function block(p: Params, s: State, x: Tensor, b: BlockSpec, w: Widths, ctx: Ctx
 
 // ---- the network ----------------------------------------------------------------------------------
 
-/** What `ResNetModel.features` returns: the pooled features, the four stage outputs and the new state. */
+/** What `ResNetModel.features` returns: the pooled features, the stage outputs and the new state. */
 export interface ResNetFeatures {
-  /** Globally average-pooled features [N, C] (C = 512 for ResNet-18/34, 2048 for the bottleneck nets). */
+  /**
+   * Globally average-pooled features [N, C] of the last stage computed (C = 512 for ResNet-18/34, 2048 for the
+   * bottleneck nets with all four stages).
+   */
   y: Tensor;
-  /** The outputs of layer1…layer4 (strides 4, 8, 16, 32), for detection and segmentation heads. */
+  /** The outputs of layer1…layerK (strides 4, 8, 16, 32), K = `stages` (default 4), for detection and segmentation heads. */
   stages: Tensor[];
   /** The new BatchNorm state. */
   state: State;
+}
+
+/** Options of `ResNetModel.features`. */
+export interface ResNetFeaturesOptions {
+  /** Run only the first `stages` stages (default 4); the later stages are not computed. Their parameters may be absent. */
+  stages?: 1 | 2 | 3 | 4;
 }
 
 /** A ResNet as a model: `init` and `apply` like a layer, plus `features` and `replaceHead` for transfer learning. */
@@ -233,8 +271,11 @@ export interface ResNetModel {
   init(key: Key, options?: { device?: Device }): { params: Params; state: State };
   /** Logits [N, numClasses] and the new BatchNorm state. */
   apply(params: Params, state: State, x: Tensor, ctx: Ctx): { y: Tensor; state: State };
-  /** Everything up to and including global average pooling (no fc). */
-  features(params: Params, state: State, x: Tensor, ctx: Ctx): ResNetFeatures;
+  /**
+   * Everything up to and including global average pooling (no fc), or only the first `options.stages` stages
+   * (their BatchNorm state is returned; the state of the stages not run is passed through unchanged).
+   */
+  features(params: Params, state: State, x: Tensor, ctx: Ctx, options?: ResNetFeaturesOptions): ResNetFeatures;
   /** A new `fc` for `numClasses` outputs (default nn.Linear init); other leaves are shared with `params`, the old fc is left to the caller. */
   replaceHead(params: Params, numClasses: number, key: Key, options?: { device?: Device }): Params;
 }
@@ -267,7 +308,12 @@ export function resnet(config: ResNetConfig = {}): ResNetModel {
     widthPerGroup: config.widthPerGroup ?? table.widthPerGroup ?? 64,
     inChannels: config.inChannels ?? 3,
     planes: config.planes ?? ([64, 128, 256, 512] as [number, number, number, number]),
+    strideIn1x1: config.strideIn1x1 ?? false,
+    convBias: config.convBias ?? false,
+    bnEps: config.bnEps ?? 1e-5,
   };
+  if (!(typeof c.bnEps === 'number' && c.bnEps > 0 && Number.isFinite(c.bnEps))) throw new Error(`resnet: bnEps must be a positive number; got ${c.bnEps}`);
+  if (c.strideIn1x1 && c.block !== 'bottleneck') throw new Error(`resnet: strideIn1x1 applies to bottleneck blocks only; got block '${c.block}'`);
   if (c.block === 'basic' && (c.groups !== 1 || c.widthPerGroup !== 64)) {
     throw new Error(
       `resnet: BasicBlock only supports groups=1 and widthPerGroup=64 (as torchvision); got groups=${c.groups}, widthPerGroup=${c.widthPerGroup}`,
@@ -294,16 +340,18 @@ export function resnet(config: ResNetConfig = {}): ResNetModel {
   const w: Widths = c;
   const fc = (n: number) => linear({ inFeatures: featureDim, outFeatures: n });
 
-  const features = (params: Params, state: State, x: Tensor, ctx: Ctx): ResNetFeatures => {
+  const features = (params: Params, state: State, x: Tensor, ctx: Ctx, options: ResNetFeaturesOptions = {}): ResNetFeatures => {
     if (x.ndim !== 4 || x.shape[1] !== c.inChannels) {
       throw new Error(`resnet: input must have shape [N, ${c.inChannels}, H, W]; got [${x.shape.join(', ')}]`);
     }
-    const newState: State = {};
-    const stem = convBn(params, state, 'conv1', 'bn1', x, { stride: 2, padding: 3, relu: true }, ctx, newState);
+    const depth = options.stages ?? 4;
+    if (![1, 2, 3, 4].includes(depth)) throw new Error(`resnet.features: options.stages must be 1, 2, 3 or 4; got ${depth}`);
+    const newState: State = { ...state };
+    const stem = convBn(params, state, 'conv1', 'bn1', x, { stride: 2, padding: 3, relu: true, eps: c.bnEps }, ctx, newState);
     let h = maxPool2d(stem, { kernelSize: 3, stride: 2, padding: 1 });
     drop(stem);
     const stages: Tensor[] = [];
-    blocks.forEach((stage, i) => {
+    blocks.slice(0, depth).forEach((stage, i) => {
       const name = `layer${i + 1}`;
       const lp = params[name] as Params,
         ls = state[name] as State;
@@ -327,7 +375,7 @@ export function resnet(config: ResNetConfig = {}): ResNetModel {
     init(key, options = {}) {
       const device = options.device;
       const [kStem, kLayers, kFc] = split(key, 3);
-      const params: Params = { conv1: { weight: convWeight(kStem, stem, c.inChannels, 7, 1, device) } };
+      const params: Params = { conv1: convInit(kStem, stem, c.inChannels, 7, 1, c.convBias, device) };
       const state: State = {};
       const bn1 = bnInit(stem, device);
       params.bn1 = bn1.params;
