@@ -19,7 +19,7 @@ it('style transfer: the style loss falls over a few Adam steps (small random Res
   const style = image(40, 40, (c, y, x) => ((Math.floor(y / 4) + Math.floor(x / 4) + c) % 2 ? 0.9 : 0.1));
   const before = memory().liveTensors;
   // no tidy here: under a gradient trace the intermediates belong to the tape (the caller tidies)
-  const extract = (x: Tensor) => model.features(params, state, normalize(x), { training: false }).stages.slice(0, 3);
+  const extract = (x: Tensor) => model.features(params, state, normalize(x), { training: false }, { stages: 3 }).stages;
   const { image: out, history } = await styleTransfer({
     extract,
     content,
