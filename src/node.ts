@@ -48,3 +48,19 @@ export {
   type CocoImage,
 } from './detection/node/coco';
 export { DetectionDataError, type PixelObject } from './detection/node/common';
+// segmentation: the Cityscapes folder loader and the synthetic set writer (src/segmentation/node/, owner: seg-data)
+export {
+  cityscapesDataset,
+  encodePng16,
+  readInstanceIds,
+  writeSyntheticCityscapes,
+  SegmentationDataError,
+  SYNTHETIC_CITYSCAPES_MARKER,
+  type CityscapesDataset,
+  type CityscapesDatasetOptions,
+  type CityscapesFiles,
+  type CityscapesSample,
+  type CityscapesTargetType,
+  type SyntheticCityscapesOptions,
+  type SyntheticCityscapesResult,
+} from './segmentation/node/cityscapes';

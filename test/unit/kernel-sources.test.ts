@@ -20,6 +20,7 @@ import { iouGradKernel, iouKernel, linear4Kernel, matchKernel, priorKernel } fro
 import * as nmsKernels from '../../src/kernels/wgsl/nms';
 import { assembleKernel, bestClassKernel } from '../../src/kernels/wgsl/multibox';
 import { detectionTargetsKernel } from '../../src/kernels/wgsl/detection-augment';
+import { confusionClearKernel, confusionCountKernel } from '../../src/kernels/wgsl/confusion-matrix';
 import { bnApplyPlan, bnGradCoeffsPlan, bnGradStatsPlan, bnRunningPlan, bnStatsPlan } from '../../src/kernels/wgsl/norm';
 
 const geo: PoolGeometry = {
@@ -113,6 +114,10 @@ const OTHERS: [string, Shader][] = [
     bestClassKernel(),
     assembleKernel(),
     detectionTargetsKernel(),
+    // segmentation: the confusion matrix
+    confusionClearKernel(),
+    confusionCountKernel(64),
+    confusionCountKernel(0),
   ].map((k) => [k.key, k.source()] as [string, Shader]),
 ];
 

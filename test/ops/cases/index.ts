@@ -11,6 +11,7 @@ import { lossCases } from './losses';
 import { matmulCases } from './matmul';
 import { randomCases } from './random';
 import { reduceCases } from './reduce';
+import { segmentationCases } from './segmentation';
 import { shapeCases } from './shape';
 import { ssdCases } from './ssd';
 import { styleCases } from './style';
@@ -28,6 +29,7 @@ const TABLES: CaseTable[] = [
   matmulCases,
   randomCases,
   reduceCases,
+  segmentationCases,
   shapeCases,
   ssdCases,
   styleCases,
