@@ -20,6 +20,11 @@
  * Without --init the whole network trains from scratch (no phase 1).
  * Weights: --init takes a torchvision state_dict (.pth) or safetensors; `fc.*` is dropped when its shape
  * differs (a new head for these classes). --planes makes a width-reduced network (not torchvision's).
+ * --pretrained imagenet starts from Keras's ImageNet ResNet-50 (`pretrainedResNet50Weights`, fetched once
+ * into $WEBGRAD_CACHE): the model becomes that ResNet-50 layout (v1 strides, conv biases, BN eps 1e-3) and
+ * the normalisation Keras's 'caffe' one. Keras fed BGR, ×255, minus [103.939, 116.779, 123.68]; here conv1's
+ * input channels are reversed once instead, so the pipeline stays RGB and the normalisation is
+ * mean [123.68, 116.779, 103.939]/255, std 1/255 (the same numbers, in RGB order).
  */
 import { readdirSync, statSync, existsSync, readFileSync, mkdirSync } from 'node:fs';
 import { join, dirname, extname } from 'node:path';
@@ -44,7 +49,10 @@ import {
   type Key,
 } from '../src/node';
 import { loadStateDict } from '../src/formats';
-import { resnet, isResNetHead, type ResNetName } from '../src/models/resnet';
+import { resnet, isResNetHead, type ResNetName, type ResNetConfig } from '../src/models/resnet';
+import { KERAS_CAFFE_MEAN_BGR } from '../src/models/keras-preprocess';
+import { pretrainedResNet50Weights } from '../src/io/pretrained-resnet50';
+import { HostTensor } from '../src/formats/host-tensor';
 import { readImage, pixelsToCHW } from '../src/io/images';
 import { readStateDict } from '../src/io/load-weights';
 import { saveTrainingCheckpoint } from '../src/io/training-checkpoint';
@@ -61,6 +69,7 @@ const args = parseArgsOrExit(
     model: { default: 'resnet18', help: 'resnet18, resnet34, resnet50, resnet101, resnet152, resnext50_32x4d, …' },
     planes: { default: '', help: 'stage widths, e.g. 16,32,64,128 (default torchvision 64,128,256,512)' },
     init: { default: '', help: 'pretrained weights (.pth state_dict or .safetensors, torchvision keys)' },
+    pretrained: { default: '', help: "'imagenet': Keras's ImageNet ResNet-50 (fetched once; implies its layout and normalisation)", choices: ['', 'imagenet'] },
     size: { default: 224, help: 'training crop / evaluation size' },
     resize: { default: 0, help: 'evaluation: resize shorter side to this, then centre crop (default size·256/224)' },
     'frozen-epochs': { default: 2, help: 'phase 1 epochs (backbone frozen, only the head trains; needs --init)' },
@@ -302,13 +311,36 @@ const { classes, train, val } = listFolder(args.data);
 const SIZE = args.size,
   RESIZE = args.resize || Math.round((SIZE * 256) / 224);
 const planes = args.planes ? (nums(args.planes) as [number, number, number, number]) : undefined;
-const model = resnet({ model: args.model as ResNetName, planes, numClasses: classes.length });
+if (args.pretrained && (args.init || planes)) throw new Error('--pretrained imagenet brings its own weights and widths; leave out --init and --planes');
+/** Keras's ImageNet ResNet-50: its configuration, and its state_dict with conv1 taking RGB (channels reversed once). */
+const imagenet = args.pretrained ? await pretrainedResNet50Weights({ log: console.log }) : undefined;
+let layout: ResNetConfig = { model: args.model as ResNetName, planes };
+if (imagenet) {
+  const { model: m, strideIn1x1, convBias, bnEps } = imagenet.config;
+  layout = { model: m, strideIn1x1, convBias, bnEps };
+  // (x·255 − mean_bgr) with the channels reversed = RGB normalisation with these numbers
+  MEAN = [...KERAS_CAFFE_MEAN_BGR].reverse().map((m) => m / 255);
+  STD = [1 / 255, 1 / 255, 1 / 255];
+}
+const model = resnet({ ...layout, numClasses: classes.length });
 const root = random.key(args.seed);
 const [initKey] = random.split(root);
 let { params, state } = model.init(initKey);
-const pretrained = !!args.init;
+const pretrained = !!args.init || !!imagenet;
+
+/** conv1's [O, 3, kH, kW] weight with its input channels in reverse order (BGR-trained → RGB input). */
+function reverseInputChannels(w: HostTensor): HostTensor {
+  const [O, I, H, W] = w.shape,
+    src = w.data as Float32Array,
+    dst = new Float32Array(src.length),
+    P = H * W;
+  for (let o = 0; o < O; o++) for (let i = 0; i < I; i++) dst.set(src.subarray((o * I + i) * P, (o * I + i + 1) * P), (o * I + (I - 1 - i)) * P);
+  return new HostTensor('float32', [O, I, H, W], dst);
+}
+
 if (pretrained) {
-  const sd = await readStateDict(args.init);
+  const sd = await readStateDict(imagenet ? imagenet.path : args.init);
+  if (imagenet) sd['conv1.weight'] = reverseInputChannels(sd['conv1.weight']);
   const fcFits = ['weight', 'bias'].every((k) => sd[`fc.${k}`] && sd[`fc.${k}`].shape[0] === classes.length);
   const kept = Object.fromEntries(Object.entries(sd).filter(([k]) => fcFits || !isResNetHead(k)));
   const p = loadStateDict(params, kept, { strict: false }),
@@ -317,7 +349,7 @@ if (pretrained) {
   const bad = [...p.shapeMismatch, ...s.shapeMismatch];
   if (missing.length || bad.length)
     throw new Error(
-      `--init ${args.init}: does not fit ${args.model}${planes ? ` with planes ${planes}` : ''}: ${missing.length} missing (${missing.slice(0, 5).join(', ')}), ${bad.length} of another shape (${bad
+      `${imagenet ? '--pretrained imagenet' : `--init ${args.init}`}: does not fit ${args.model}${planes ? ` with planes ${planes}` : ''}: ${missing.length} missing (${missing.slice(0, 5).join(', ')}), ${bad.length} of another shape (${bad
         .slice(0, 5)
         .map((b) => b.key)
         .join(', ')})`,
@@ -326,11 +358,13 @@ if (pretrained) {
   replaced.forEach((t) => t.dispose());
   params = p.params;
   state = s.params;
-  console.log(`initialised from ${args.init}${fcFits ? '' : ` (new ${classes.length}-class head; the file's fc was dropped)`}`);
+  console.log(
+    `initialised from ${imagenet ? `${imagenet.path} (Keras ImageNet ResNet-50, conv1 taking RGB)` : args.init}${fcFits ? '' : ` (new ${classes.length}-class head; the file's fc was dropped)`}`,
+  );
 }
 const nParams = tree.tensors(params).reduce((s, t) => s + t.size, 0);
 console.log(
-  `${args.model}${planes ? ` planes [${planes}]` : ''}: ${nParams.toLocaleString()} parameters; ${classes.length} classes; ${train.length} train / ${val.length} val images; size ${SIZE}`,
+  `${imagenet ? 'resnet50 (Keras layout)' : args.model}${planes ? ` planes [${planes}]` : ''}: ${nParams.toLocaleString()} parameters; ${classes.length} classes; ${train.length} train / ${val.length} val images; size ${SIZE}`,
 );
 
 const t0load = performance.now();
@@ -515,8 +549,11 @@ for (const { phase, epochs, lr } of phases) {
         optState,
         step: globalStep,
         meta: {
-          model: args.model,
+          model: layout.model,
           planes: planes ?? null,
+          strideIn1x1: layout.strideIn1x1 ?? false,
+          convBias: layout.convBias ?? false,
+          bnEps: layout.bnEps ?? 1e-5,
           numClasses: classes.length,
           size: SIZE,
           resize: RESIZE,
@@ -542,7 +579,7 @@ console.log(
 await writeFileAtomic(
   join(args.out, 'summary.json'),
   new TextEncoder().encode(
-    `${JSON.stringify({ best, history, seconds: total, augmentOn: args.augment ? args['augment-on'] : 'off', augmentSeconds: augSeconds, train: train.length, val: val.length, classes, pretrained: args.init || null }, null, 2)}\n`,
+    `${JSON.stringify({ best, history, seconds: total, augmentOn: args.augment ? args['augment-on'] : 'off', augmentSeconds: augSeconds, train: train.length, val: val.length, classes, pretrained: args.init || (imagenet ? 'imagenet' : null) }, null, 2)}\n`,
   ),
 );
 process.exit(0);
@@ -558,7 +595,14 @@ async function predict(files: string[]) {
   const names: string[] = existsSync(classesPath)
     ? JSON.parse(readFileSync(classesPath, 'utf8'))
     : Array.from({ length: meta.numClasses }, (_, i) => String(i));
-  const m = resnet({ model: meta.model, planes: meta.planes ?? undefined, numClasses: meta.numClasses });
+  const m = resnet({
+    model: meta.model,
+    planes: meta.planes ?? undefined,
+    numClasses: meta.numClasses,
+    strideIn1x1: meta.strideIn1x1,
+    convBias: meta.convBias,
+    bnEps: meta.bnEps,
+  });
   const fresh = m.init(random.key(0));
   const { loadInitialWeights } = await import('../src/io/load-weights');
   const { params: p, state: s } = await loadInitialWeights(args.ckpt, fresh.params, fresh.state);

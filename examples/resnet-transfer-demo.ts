@@ -14,6 +14,8 @@
  *    head at ×10) and, for comparison, trains the same network from scratch for the same number of epochs.
  *    Both arms get the same number of learning rates to try (`--ft-lr`, `--scratch-lr`: comma lists), so
  *    neither wins by being the only one tuned; the demo prints every run and each arm's best.
+ * 4. With --imagenet-lr, a third arm: Keras's ImageNet ResNet-50 (`--pretrained imagenet`, fetched once) fine-tuned
+ *    the same way (its own normalisation; the images are grey, repeated into RGB as for the other arms).
  * Each run is examples/finetune-resnet.ts with a fixed seed: the same command gives the same numbers on the
  * same machine (data order, initialisation and augmentation all come from --seed; no kernel is chosen by timing
  * at these sizes). Measured figures, with their commands, are in the README.
@@ -41,6 +43,8 @@ const args = parseArgsOrExit(
     'reuse-pretrain': { default: false, help: 'skip pretraining when OUT/pretrain-source/summary.json exists' },
     'ft-lr': { default: '0.001,0.003', help: 'fine-tuning: backbone lr(s) in phase 2, comma-separated, one run each (head ×10; phase 1 head lr = 10 × this)' },
     'scratch-lr': { default: '0.02,0.005', help: 'from-scratch lr(s), comma-separated, one run each' },
+    'imagenet-lr': { default: '', help: 'ImageNet ResNet-50 arm: backbone lr(s) in phase 2, comma-separated (empty = no such arm)' },
+    'imagenet-size': { default: 32, help: 'ImageNet arm: input size (the others run at 32)' },
   },
   'usage: resnet-transfer-demo [options]',
   'resnet-transfer-demo',
@@ -58,7 +62,8 @@ function lrList(name: string, raw: string | number): number[] {
   return xs;
 }
 const ftLrs = lrList('ft-lr', args['ft-lr']),
-  scratchLrs = lrList('scratch-lr', args['scratch-lr']);
+  scratchLrs = lrList('scratch-lr', args['scratch-lr']),
+  imagenetLrs = args['imagenet-lr'] === '' ? [] : lrList('imagenet-lr', args['imagenet-lr']);
 
 const NAMES = ['T-shirt_top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle_boot'];
 
@@ -105,13 +110,9 @@ console.log(
   `wrote Fashion-MNIST folders under ${data}: source ${SRC.length}×${args['source-per-class']} train, target ${TGT.length}×${args['per-class']} train, ${args['val-per-class']} val per class`,
 );
 
+/** Options of every run but the ImageNet arm's (which brings its own widths and normalisation). */
+const small = ['--planes', args.planes, '--mean', '0.286,0.286,0.286', '--std', '0.353,0.353,0.353', '--size', '32', '--resize', '32'];
 const common = [
-  '--planes',
-  args.planes,
-  '--size',
-  '32',
-  '--resize',
-  '32',
   '--crop-scale',
   '0.5,1',
   '--rotate',
@@ -120,10 +121,6 @@ const common = [
   '0.2',
   '--grayscale',
   '0',
-  '--mean',
-  '0.286,0.286,0.286',
-  '--std',
-  '0.353,0.353,0.353',
   '--seed',
   String(args.seed),
   '--step-size',
@@ -134,10 +131,10 @@ const common = [
 ];
 /** What examples/finetune-resnet.ts writes to OUT/summary.json (the parts used here). */
 type Summary = { best: { top1: number; top5: number; epoch: number }; seconds: number; history: { valTop1: number }[] };
-function run(name: string, extra: string[]): Summary {
+function run(name: string, extra: string[], base = small): Summary {
   const out = join(args.out, name);
   console.log(`\n== ${name} ==`);
-  const r = spawnSync(process.execPath, ['--import', 'tsx', 'examples/finetune-resnet.ts', ...common, '--out', out, ...extra], { stdio: 'inherit' });
+  const r = spawnSync(process.execPath, ['--import', 'tsx', 'examples/finetune-resnet.ts', ...base, ...common, '--out', out, ...extra], { stdio: 'inherit' });
   if (r.status !== 0) throw new Error(`${name}: finetune-resnet exited with ${r.status}`);
   return JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8'));
 }
@@ -172,6 +169,31 @@ const scs = scratchLrs.map((lr): [number, Summary] => [
   run(`scratch-target-lr${lr}`, ['--data', join(data, 'target'), '--epochs', String(total), '--batch', batch, '--lr', String(lr)]),
 ]);
 
+const S = String(args['imagenet-size']);
+const ims = imagenetLrs.map((lr): [number, Summary] => [
+  lr,
+  run(
+    `imagenet-target-lr${lr}`,
+    [
+      '--data',
+      join(data, 'target'),
+      '--pretrained',
+      'imagenet',
+      '--frozen-epochs',
+      String(args['frozen-epochs']),
+      '--epochs',
+      String(args.epochs),
+      '--batch',
+      batch,
+      '--lr',
+      String(lr),
+      '--head-lr-scale',
+      '10',
+    ],
+    ['--size', S, '--resize', S],
+  ),
+]);
+
 const pct = (v: number) => `${(100 * v).toFixed(1)}%`;
 const last = (r: Summary) => r.history[r.history.length - 1].valTop1;
 const bestOf = (runs: [number, Summary][]) => runs.reduce((a, b) => (b[1].best.top1 > a[1].best.top1 ? b : a));
@@ -180,6 +202,7 @@ console.log(`target (${TGT.length} classes × ${args['per-class']} labelled, ${T
 for (const [arm, runs] of [
   ['fine-tuned from source', fts],
   ['from scratch', scs],
+  ['ImageNet ResNet-50', ims],
 ] as const) {
   // the best epoch is chosen on the validation images it is reported on; the last epoch is not chosen at all
   for (const [lr, r] of runs)
@@ -190,6 +213,10 @@ for (const [arm, runs] of [
 const [ftLr, ft] = bestOf(fts),
   [scLr, sc] = bestOf(scs);
 console.log(`best of each: fine-tuned ${pct(ft.best.top1)} (lr ${ftLr}) vs from scratch ${pct(sc.best.top1)} (lr ${scLr})`);
+if (ims.length) {
+  const [imLr, im] = bestOf(ims);
+  console.log(`ImageNet ResNet-50 fine-tuned: ${pct(im.best.top1)} (lr ${imLr})`);
+}
 writeFileSync(
   join(args.out, 'demo-summary.json'),
   `${JSON.stringify(
@@ -197,6 +224,7 @@ writeFileSync(
       pretrain: { ...pre.best, seconds: pre.seconds },
       finetune: fts.map(([lr, r]) => ({ lr, ...r.best, lastTop1: last(r), seconds: r.seconds })),
       scratch: scs.map(([lr, r]) => ({ lr, ...r.best, lastTop1: last(r), seconds: r.seconds })),
+      imagenet: ims.map(([lr, r]) => ({ lr, ...r.best, lastTop1: last(r), seconds: r.seconds })),
       args,
     },
     null,

@@ -21,3 +21,13 @@ export {
   type OnnxWriteValueInfo,
   type OnnxWriteAttribute,
 } from './formats/onnx-write';
+export {
+  parseTfjsLayersModel,
+  readTfjsLayersWeights,
+  TfjsLayersError,
+  type TfjsLayersModel,
+  type TfjsLayer,
+  type TfjsWeightGroup,
+  type TfjsWeightSpec,
+} from './formats/tfjs-layers';
+export { kerasResNet50StateDict, kerasResNet50Config, kerasResNetKey, KerasResNetError, type KerasResNetLayout } from './formats/keras-resnet';

@@ -15,6 +15,7 @@ export {
   type ResNetFeatures,
   type BlockKind,
 } from './models/resnet';
+export { preprocessKerasResNet, deprocessKerasResNet, KERAS_CAFFE_MEAN_BGR } from './models/keras-preprocess';
 export { u2net, u2netLoss, u2netMask, U2NET_CONFIG, type U2NetModel, type U2NetConfig, type U2NetName, type U2NetVariant } from './models/u2net/model';
 export { u2netGraph, type U2NetGraph, type U2NetNode } from './models/u2net/graph';
 export { convertU2netVariant } from './models/u2net/variants';

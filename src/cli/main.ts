@@ -18,6 +18,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
   'evaluate-sod': { summary: 'score saved saliency maps against masks (MAE, S, wF, max/mean/adp F and E; PR plots)', load: () => import('./evaluate-sod') },
   'export-onnx': { summary: 'export U²-Net / U²-NetP to ONNX (opset 13)', load: () => import('./export-onnx') },
   'train-ssd': { summary: "train d2l's TinySSD detector on the built-in synthetic set (held-out mAP@0.5, panels)", load: () => import('./train-ssd') },
+  classify: { summary: 'top-5 ImageNet classes of photos with the pretrained ResNet-50 (Keras weights)', load: () => import('./classify') },
 };
 
 function version(): string {

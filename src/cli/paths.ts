@@ -2,7 +2,7 @@
  * Up-front checks of the CLIs' input and output paths, so that a bad path is one line (exit 2) before
  * any model is loaded or any image is processed, rather than a stack trace at the first write.
  */
-import { accessSync, closeSync, constants, fstatSync, mkdirSync, openSync, readSync, statSync, rmSync, writeFileSync } from 'node:fs';
+import { accessSync, closeSync, constants, fstatSync, mkdirSync, openSync, readdirSync, readSync, statSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { UsageError } from './args';
 
@@ -124,4 +124,31 @@ export function safetensorsMetadata(flag: string, file: string): Record<string, 
   } finally {
     closeSync(fd);
   }
+}
+
+const IMAGE_EXT = /\.(png|jpe?g)$/i;
+
+/** Inputs in order: files as given, folders' PNG/JPEG files sorted by name (not recursive). */
+export function listInputs(paths: string[]): { files: string[]; errors: string[] } {
+  const files: string[] = [],
+    errors: string[] = [];
+  for (const p of paths) {
+    let st;
+    try {
+      st = statSync(p);
+    } catch (e) {
+      errors.push(`${p}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+      continue;
+    }
+    if (!st.isDirectory()) {
+      files.push(p);
+      continue;
+    }
+    const names = readdirSync(p)
+      .filter((n) => !n.startsWith('.') && IMAGE_EXT.test(n))
+      .sort();
+    if (names.length === 0) errors.push(`${p}: no PNG or JPEG files in this folder`);
+    for (const n of names) files.push(join(p, n));
+  }
+  return { files, errors };
 }

