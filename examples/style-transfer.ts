@@ -3,22 +3,26 @@
  * place of VGG-19's layers:
  *
  *   npm run style-transfer                                  # chelsea.png in a procedural brush-stroke style
- *   npm run style-transfer -- --style test/fixtures/coffee.jpg --size 150 --steps 300
+ *   npm run style-transfer -- --style test/fixtures/coffee.jpg --size 150 --steps 200 --lr-step 50
  *
  * The recipe is d2l's: the synthesised image is the only parameter, initialised with the content image;
  * content loss (MSE of features) on one layer, style loss (MSE of Gram matrices) on several, total
- * variation against noise; Adam with StepLR (×0.8 every 50 steps). Layers (ResNet stages, strides 4, 8, 16):
+ * variation against noise; Adam with StepLR (×0.8 every --lr-step steps). Layers (ResNet stages, strides 4, 8, 16):
  * content = layer2 (stride 8, like d2l's conv4_4 of VGG-19), style = layer1, layer2, layer3 (d2l takes the
  * first conv of each VGG block; ResNet's stages are its blocks). Only the first three stages are computed.
  * The image is optimised in [0, 1] RGB and the network's preprocessing is applied inside the loss, so
  * the learning rate is in pixel units (d2l's 0.3 is in ImageNet-normalised units, about 0.07 of a pixel range).
+ * Defaults for a short run on 2 CPU cores: 96×144 (d2l: 300×450), 30 steps with the lr ×0.8 every 10 (d2l: 500,
+ * every 50), lr 0.05, weights content 1, style 3e5, TV 10 (d2l: 1, 1e4, 10; ResNet-50's stage Grams are smaller
+ * than VGG-19's: at 1e4 the style term barely changes the image in a short run).
  *
  * Writes OUT/result.png (the synthesised image), OUT/progress.png (content | style | snapshots at
  * evenly spaced steps | result) and OUT/summary.json (settings, seconds, the loss history).
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { init, random, tensor, normalize, type Tensor } from '../src/node';
+import { init, random, tensor, normalize, pretrainedResNet50, type Tensor } from '../src/node';
+import { preprocessKerasResNet } from '../src/models';
 import { resnet } from '../src/models/resnet';
 import { readImage, pixelsToCHW, chwToPixels, writePng } from '../src/io/images';
 import { writeFileAtomic } from '../src/io/files';
@@ -34,14 +38,18 @@ const args = parseArgsOrExit(
     content: { default: 'test/fixtures/chelsea.png', help: 'content image (PNG or JPEG)' },
     style: { default: 'procedural', help: "style image (PNG or JPEG), or 'procedural' for a generated brush-stroke texture" },
     size: { default: 96, int: true, min: 32, max: 1024, help: 'height of the synthesised image; the width keeps the content aspect ratio' },
-    steps: { default: 150, int: true, min: 1, help: 'Adam steps (d2l: 500 epochs of one step)' },
+    steps: { default: 30, int: true, min: 1, help: 'Adam steps (d2l: 500 epochs of one step; 30 keeps the default run to a few minutes on 2 CPU cores)' },
     lr: { default: 0.05, min: 0, minExclusive: true, help: "Adam learning rate in [0, 1] pixel units (d2l's 0.3 is in normalised units)" },
-    'lr-step': { default: 50, int: true, min: 1, help: 'StepLR: multiply the lr by --lr-gamma every this many steps (d2l: 50)' },
+    'lr-step': { default: 10, int: true, min: 1, help: 'StepLR: multiply the lr by --lr-gamma every this many steps (d2l: 50 of 500)' },
     'lr-gamma': { default: 0.8, min: 0, max: 1, help: 'StepLR factor (d2l: 0.8)' },
     'content-weight': { default: 1, min: 0, help: 'content loss weight (d2l: 1)' },
-    'style-weight': { default: 1e4, min: 0, help: 'style loss weight (d2l: 1e4)' },
+    'style-weight': { default: 3e5, min: 0, help: "style loss weight (d2l: 1e4 for VGG-19; ResNet-50's stage Grams are smaller, tuned to 3e5)" },
     'tv-weight': { default: 10, min: 0, help: 'total variation weight (d2l: 10)' },
-    weights: { default: 'random', choices: ['random'], help: 'feature network: random (a random-init ResNet-50)' },
+    weights: {
+      default: 'imagenet',
+      choices: ['imagenet', 'random'],
+      help: "feature network: imagenet (Keras's pretrained ResNet-50) or random (a random-init ResNet-50)",
+    },
     snapshots: { default: 5, int: true, min: 0, max: 20, help: 'intermediate images in the progress strip' },
     seed: { default: 0, int: true, help: 'seed of the procedural style and of a random network' },
     out: { default: 'runs/style-transfer', help: 'output folder' },
@@ -107,11 +115,16 @@ const style = args.style === 'procedural' ? brushTexture(H, W, args.seed) : load
 const asTensor = (p: Planes) => tensor(p.data, { shape: [1, 3, p.h, p.w] });
 
 // ---- the feature network: ResNet-50, stages 1..3 ------------------------------------------------
-const model = resnet({ model: 'resnet50' });
-const { params, state } = model.init(random.key(args.seed));
-const preprocess = (x: Tensor) => normalize(x);
-/** Image in [0, 1] → [layer1, layer2, layer3]. No tidy: under the gradient trace the tape owns the intermediates. */
-const extract = (x: Tensor): Tensor[] => model.features(params, state, preprocess(x), { training: false }).stages.slice(0, 3);
+// imagenet: Keras's ResNet-50 (fetched once into the cache), fed its own 'caffe' preprocessing;
+// random: a torchvision-initialised ResNet-50 with ImageNet normalisation (no download; features are not meaningful)
+async function featureNetwork() {
+  if (args.weights === 'imagenet') return { ...(await pretrainedResNet50({ log: (l) => console.log(l) })), preprocess: preprocessKerasResNet };
+  const model = resnet({ model: 'resnet50' });
+  return { model, ...model.init(random.key(args.seed)), preprocess: (x: Tensor) => normalize(x) };
+}
+const { model, params, state, preprocess } = await featureNetwork();
+/** Image in [0, 1] → [layer1, layer2, layer3] (stage 4 is not computed). No tidy: under the gradient trace the tape owns the intermediates. */
+const extract = (x: Tensor): Tensor[] => model.features(params, state, preprocess(x), { training: false }, { stages: 3 }).stages;
 const CONTENT_LAYERS = [1],
   STYLE_LAYERS = [0, 1, 2];
 
