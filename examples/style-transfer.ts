@@ -67,9 +67,19 @@ interface Planes {
   h: number;
   w: number;
 }
+/** A missing or unreadable image is a usage error: one line, exit code 2. */
+function readOrExit(path: string) {
+  try {
+    return readImage(path);
+  } catch (e) {
+    console.error(`style-transfer: cannot read '${path}': ${String((e as Error).message ?? e).split('\n')[0]}`);
+    process.exit(2);
+  }
+}
+
 /** Decodes and resizes to h×w: halvings first (each a 2×2 average), so a large shrink does not alias, then bilinear. */
 function loadResized(path: string, h: number, w: number): Planes {
-  const img = readImage(path);
+  const img = readOrExit(path);
   let data = pixelsToCHW(img, 3),
     ch = img.height,
     cw = img.width;
@@ -107,7 +117,7 @@ function brushTexture(h: number, w: number, seed: number): Planes {
   return { data, h, w };
 }
 
-const probe = readImage(args.content);
+const probe = readOrExit(args.content);
 const H = args.size,
   W = Math.max(1, Math.round((probe.width / probe.height) * H));
 const content = loadResized(args.content, H, W);
