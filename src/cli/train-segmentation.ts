@@ -40,8 +40,14 @@ const NUM_CLASSES = CITYSCAPES_CLASSES.length;
 const SPEC = {
   data: { default: '', help: 'a Cityscapes root (leftImg8bit/ and gtFine/, fine annotations); empty = the synthetic street scenes' },
   synthetic: { default: 'runs/cityscapes-synthetic', help: 'where the synthetic set is written (once, per size and seed) when --data is empty' },
-  'train-images': { default: 160, help: 'synthetic training images', int: true, min: 1, max: 100_000 },
-  'val-images': { default: 32, help: 'synthetic validation images', int: true, min: 1, max: 100_000 },
+  'train-images': {
+    default: 160,
+    help: 'training images used (the synthetic set is written with this many; of --data, this many taken evenly)',
+    int: true,
+    min: 1,
+    max: 100_000,
+  },
+  'val-images': { default: 32, help: 'validation images used (as --train-images)', int: true, min: 1, max: 100_000 },
   size: { default: '96x192', help: 'HxW the images are resized to (multiples of the output stride: 8 with 2 stages, 16 with 3)' },
   backbone: {
     default: 'imagenet',
@@ -61,7 +67,7 @@ const SPEC = {
   },
   batch: { default: 8, help: 'batch size', int: true, min: 1, max: 1024 },
   epochs: { default: 40, help: 'epochs (a validation and a checkpoint after each)', int: true, min: 1 },
-  optimizer: { default: 'adam', help: "adam, or sgd (d2l's FCN: --optimizer sgd --lr 0.001 --weight-decay 1e-3)", choices: ['adam', 'sgd'] },
+  optimizer: { default: 'adam', help: "adam, or sgd (d2l's FCN: --optimizer sgd --momentum 0 --lr 0.001 --weight-decay 1e-3)", choices: ['adam', 'sgd'] },
   lr: { default: 3e-3, help: 'learning rate of the classifier and the upsampling', min: 0, minExclusive: true },
   momentum: { default: 0.9, help: 'SGD momentum', min: 0, max: 0.999 },
   'weight-decay': { default: 1e-4, help: 'L2 weight decay', min: 0 },
