@@ -133,6 +133,9 @@ export { dropout } from './nn/dropout';
 // Losses
 export { binaryCrossEntropy, binaryCrossEntropyWithLogits, crossEntropy, nllLoss, mseLoss, l1Loss, smoothL1Loss } from './tensor/ops/losses';
 
+// Neural style transfer: Gram matrices and the content, style and total variation losses (d2l's definitions)
+export { gramMatrix, contentLoss, styleLoss, totalVariationLoss } from './tensor/ops/style';
+
 // Image augmentation on the GPU
 export { affineResample, normalize, IMAGENET_MEAN, IMAGENET_STD } from './tensor/ops/augment';
 export {

@@ -58,3 +58,21 @@ export {
   type CocoImage,
 } from './detection/node/coco';
 export { DetectionDataError, type PixelObject } from './detection/node/common';
+// segmentation: the Cityscapes folder loader and the synthetic set writer (src/segmentation/node/, owner: seg-data)
+export {
+  cityscapesDataset,
+  encodePng16,
+  readInstanceIds,
+  writeSyntheticCityscapes,
+  SegmentationDataError,
+  SYNTHETIC_CITYSCAPES_MARKER,
+  type CityscapesDataset,
+  type CityscapesDatasetOptions,
+  type CityscapesFiles,
+  type CityscapesSample,
+  type CityscapesTargetType,
+  type SyntheticCityscapesOptions,
+  type SyntheticCityscapesResult,
+} from './segmentation/node/cityscapes';
+// segmentation: result panels (src/segmentation/node/panels.ts, owner: seg-train)
+export { writeSegmentationPanels, segmentationPanelPixels, type SegmentationPanelItem, type SegmentationPanelOptions } from './segmentation/node/panels';

@@ -19,6 +19,10 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
   'export-onnx': { summary: 'export U²-Net / U²-NetP to ONNX (opset 13)', load: () => import('./export-onnx') },
   'train-ssd': { summary: "train d2l's TinySSD detector on the built-in synthetic set (held-out mAP@0.5, panels)", load: () => import('./train-ssd') },
   classify: { summary: 'top-5 ImageNet classes of photos with the pretrained ResNet-50 (Keras weights)', load: () => import('./classify') },
+  'train-segmentation': {
+    summary: "train d2l's FCN (ImageNet ResNet-50) on Cityscapes or synthetic street scenes (val mIoU, panels)",
+    load: () => import('./train-segmentation'),
+  },
 };
 
 function version(): string {

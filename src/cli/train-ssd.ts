@@ -27,8 +27,8 @@ import { writeDetectionPanels } from '../detection/node/panels';
 import { saveTrainingCheckpoint } from '../io/training-checkpoint';
 import { Progress } from '../train/progress';
 import { parseArgs, UsageError } from './args';
-import { checkInputFile, prepareOutDir, safetensorsMetadata } from './paths';
-import { checkpointMeta, loadResume } from './resume';
+import { prepareOutDir } from './paths';
+import { checkpointMeta, loadResume, resumeMeta } from './resume';
 import { RunStopped, RunStops, allFinite, dueAfter } from './run-stops';
 
 const USAGE = 'usage: webgrad train-ssd [options]';
@@ -81,11 +81,7 @@ export async function run(argv: string[]): Promise<number> {
   if (args._.length) throw new UsageError(`unexpected argument '${args._[0]}' (all options are --name value)`);
   if (args.resume) {
     // refuse a wrong or corrupt checkpoint before the device opens (shapes are checked on load)
-    checkInputFile('--resume', args.resume);
-    const m = safetensorsMetadata('--resume', args.resume);
-    if (m.format !== 'webgrad-training/1')
-      throw new UsageError(`--resume '${args.resume}' is not a webgrad training checkpoint (format '${m.format ?? 'none'}')`);
-    const meta = JSON.parse(m.meta ?? '{}') as { model?: string; optimizer?: string };
+    const meta = resumeMeta(args.resume) as { model?: string; optimizer?: string };
     if (meta.model !== 'tiny-ssd') throw new UsageError(`--resume '${args.resume}' holds ${meta.model ?? 'an unknown model'}, not tiny-ssd`);
     if (meta.optimizer && meta.optimizer !== args.optimizer)
       throw new UsageError(`--resume '${args.resume}' was trained with --optimizer ${meta.optimizer}; give --optimizer ${meta.optimizer}`);

@@ -18,10 +18,10 @@ import { saveTrainingCheckpoint } from '../io/training-checkpoint';
 import { writePanels } from '../sod/node/panels';
 import { Progress } from '../train/progress';
 import { firstLine, parseArgs, UsageError } from './args';
-import { checkInputDir, checkInputFile, prepareOutDir, safetensorsMetadata } from './paths';
+import { checkInputDir, checkInputFile, prepareOutDir } from './paths';
 import { openSodFolder, BadImageError, type BadImagePolicy, type CheckedSodFolder } from './sod-data';
 import { MODELS, VARIANTS } from './u2net-choices';
-import { checkpointMeta, loadResume } from './resume';
+import { checkpointMeta, loadResume, resumeMeta } from './resume';
 import { RunStopped, RunStops, allFinite, dueAfter } from './run-stops';
 
 const USAGE = 'usage: webgrad train-u2net [options]';
@@ -64,13 +64,7 @@ export async function run(argv: string[]): Promise<number> {
   if (args.init) checkInputFile('--init', args.init);
   if (args.resume) {
     // refuse a wrong or corrupt checkpoint before the device opens (shapes are checked on load)
-    checkInputFile('--resume', args.resume);
-    const m = safetensorsMetadata('--resume', args.resume);
-    if (m.format !== 'webgrad-training/1')
-      throw new UsageError(
-        `--resume '${args.resume}' is not a webgrad training checkpoint (format '${m.format ?? 'none'}'); use --init to start from plain weights`,
-      );
-    const meta = JSON.parse(m.meta ?? '{}') as { model?: string; variant?: string };
+    const meta = resumeMeta(args.resume, '; use --init to start from plain weights') as { model?: string; variant?: string };
     if ((meta.model && meta.model !== args.model) || (meta.variant && meta.variant !== args.variant)) {
       throw new UsageError(`--resume '${args.resume}' holds ${meta.model} (${meta.variant}); give --model ${meta.model} --variant ${meta.variant}`);
     }

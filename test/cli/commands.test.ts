@@ -19,7 +19,8 @@ describe('webgrad', () => {
     const h = runCli(['--help']);
     expect(h.status).toBe(0);
     expect(h.stdout).toMatch(/^usage: webgrad <command>/);
-    for (const c of ['remove-bg', 'train-u2net', 'eval-u2net', 'evaluate-sod', 'export-onnx', 'train-ssd', 'classify']) expect(h.stdout).toContain(`  ${c} `);
+    for (const c of ['remove-bg', 'train-u2net', 'eval-u2net', 'evaluate-sod', 'export-onnx', 'train-ssd', 'classify', 'train-segmentation'])
+      expect(h.stdout).toContain(`  ${c} `);
     const none = runCli([]);
     expect([none.status, none.stdout]).toEqual([2, '']);
     expect(none.stderr).toMatch(/^usage: webgrad <command>/);

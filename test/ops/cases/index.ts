@@ -14,6 +14,7 @@ import { reduceCases } from './reduce';
 import { segmentationCases } from './segmentation';
 import { shapeCases } from './shape';
 import { ssdCases } from './ssd';
+import { styleCases } from './style';
 import { visionCases } from './vision';
 
 const TABLES: CaseTable[] = [
@@ -31,6 +32,7 @@ const TABLES: CaseTable[] = [
   segmentationCases,
   shapeCases,
   ssdCases,
+  styleCases,
   visionCases,
 ];
 
