@@ -95,6 +95,23 @@ describe('fcn', () => {
     }
   });
 
+  it('features then head = apply: the last kept stage at stride s, and the head alone on it (no backbone entries needed)', async () => {
+    const net = fcn({ numClasses: 3, backbone: SMALL, stages: 3 });
+    const { params, state } = net.init(random.key(10));
+    const x = rand(random.key(11), [2, 3, 32, 48]);
+    const whole = net.apply(params, state, x, { training: false });
+    const f = net.features(params, state, x, { training: false });
+    expect(f.y.shape).toEqual([2, net.featureChannels, 2, 3]);
+    const stage3 = tidy(() => net.backbone.features(params.backbone as Params, state.backbone as State, x, { training: false }, { stages: 3 }).stages[2]);
+    expect(maxAbsDiff(await f.y.data(), await stage3.data())).toBeLessThan(1e-6);
+    const y = net.head({ classifier: params.classifier, upsample: params.upsample }, f.y);
+    expect(y.shape).toEqual([2, 3, 32, 48]);
+    expect(maxAbsDiff(await y.data(), await whole.y.data())).toBeLessThan(1e-6);
+    // the untrained head upsamples bilinearly: not the identity on the class maps, so this compares something
+    expect(maxAbsDiff(await y.data(), new Float32Array(y.size))).toBeGreaterThan(0);
+    for (const t of [params, state, x, whole.y, whole.state, f.y, f.state, stage3, y]) tree.dispose(t);
+  });
+
   it('freezeBackboneBatchNorm: in training the backbone normalises with its running statistics (as in evaluation)', async () => {
     const frozen = fcn({ numClasses: 3, backbone: SMALL, stages: 2, freezeBackboneBatchNorm: true });
     const plain = fcn({ numClasses: 3, backbone: SMALL, stages: 2 });
@@ -121,6 +138,10 @@ describe('fcn', () => {
     expect(() => net.apply(params, state, x, { training: false })).toThrow(
       /fcn.apply: argument 'x' has shape \[1, 3, 20, 16\].*multiples of the output stride 8/,
     );
+    expect(() => net.features(params, state, x, { training: false })).toThrow(/fcn.features: argument 'x' has shape \[1, 3, 20, 16\]/);
+    const wrong = rand(random.key(0), [1, 5, 2, 2]);
+    expect(() => net.head(params, wrong)).toThrow(/fcn.head: argument 'features' has shape \[1, 5, 2, 2\].*\(B, 16, h, w\)/);
+    wrong.dispose();
     expect(() => net.init(random.key(0), { backbone: { params: { conv1: {} } as Params, state: {} } })).toThrow(
       /fcn.init: argument 'options.backbone.params' has no layer1/,
     );
