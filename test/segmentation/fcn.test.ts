@@ -10,8 +10,6 @@ import {
   conv2d,
   convTranspose2d,
   crossEntropy,
-  getDefaultDevice,
-  memory,
   optim,
   rand,
   randint,
@@ -26,6 +24,7 @@ import {
 import { KERAS_RESNET50_CONFIG, type ResNetConfig, resnet } from '../../src/models/resnet';
 import { fcn } from '../../src/segmentation/fcn';
 import { bilinearKernel } from '../../src/segmentation/bilinear-kernel';
+import { trainStepsWithoutLeak } from '../helpers/train-steps';
 
 /** A narrow ResNet-18 (same structure and keys, fewer channels) keeps the tests fast on lavapipe. */
 const SMALL: ResNetConfig = { model: 'resnet18', planes: [8, 16, 32, 64] };
@@ -176,25 +175,15 @@ describe('fcn', () => {
       expect(out.state).toBe(state);
       return crossEntropy(out.y, target, { ignoreIndex: 255 });
     });
-    const losses: number[] = [];
-    let at2: ReturnType<typeof memory> | null = null;
-    for (let i = 1; i <= 6; i++) {
+    const losses = await trainStepsWithoutLeak(6, () => {
       const r = tidy(() => {
         const [loss, grads] = step(params) as [Tensor, Params];
         const u = opt.update(grads, optState, params, { donate: true });
         return { loss, params: u.params, optState: u.state };
       });
       ({ params, optState } = r);
-      losses.push(await r.loss.item());
-      r.loss.dispose();
-      if (i === 2) {
-        await getDefaultDevice().sync();
-        at2 = memory();
-      }
-    }
-    await getDefaultDevice().sync();
-    expect(memory().liveTensors).toBe(at2!.liveTensors);
-    expect(memory().liveBytes).toBe(at2!.liveBytes);
+      return r.loss;
+    });
     expect(losses[5]).toBeLessThan(losses[0]);
     expect([...(await (params.backbone as { conv1: { weight: Tensor } }).conv1.weight.data())]).toEqual([...backboneBefore]);
     expect([...(await ((state.backbone as State).bn1 as Record<string, Tensor>).running_mean.data())]).toEqual([...meanBefore]);
