@@ -45,3 +45,34 @@ export async function checkpointMeta(path: string): Promise<Record<string, unkno
     return null;
   }
 }
+
+/** A run's starting point: the training values, the iteration to start at and the best score so far. */
+export interface RunStart<P, S> {
+  /** The model's parameters. */
+  params: P;
+  /** The model's state. */
+  state: S;
+  /** The optimizer's state. */
+  optState: OptimizerState;
+  /** Iterations already done (0 for a new run). */
+  step: number;
+  /** The best score recorded so far (-Infinity for a new run or where none is recorded). */
+  best: number;
+}
+
+/**
+ * Where a run whose best checkpoint keeps one score (higher is better) starts: without `resume`, `fresh` at
+ * iteration 0 with no best; with it, `--resume`'s checkpoint loaded into `fresh`'s shapes at its iteration, and the
+ * score the best checkpoint at `bestPath` recorded in its `meta` under `bestKey` (-Infinity where there is none).
+ */
+export async function startOrResume<P, S>(
+  resume: string | undefined,
+  fresh: { params: P; state: S; optState: OptimizerState },
+  bestPath: string,
+  bestKey: string,
+): Promise<RunStart<P, S>> {
+  if (!resume) return { ...fresh, step: 0, best: -Infinity };
+  const ck = await loadResume(resume, fresh);
+  const best = Number((await checkpointMeta(bestPath))?.[bestKey]);
+  return { params: ck.params, state: ck.state, optState: ck.optState, step: ck.step, best: Number.isFinite(best) ? best : -Infinity };
+}

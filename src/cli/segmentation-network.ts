@@ -9,7 +9,6 @@ import type { Key } from '../base/random';
 import type { Tensor } from '../tensor/tensor';
 import { pretrainedResNet50 } from '../io/pretrained-resnet50';
 import { preprocessKerasResNet } from '../models/keras-preprocess';
-import { conv2d, convTranspose2d } from '../nn/index';
 import { disposeUnlessTraced as drop } from '../nn/dispose';
 import type { Ctx, Params, State } from '../nn/module';
 import { KERAS_RESNET50_CONFIG, resnet } from '../models/resnet';
@@ -26,7 +25,7 @@ export interface SegmentationNetwork {
   state: State;
   /** The last kept stage's features (B, C, H/s, W/s) of [0, 1] RGB images (B, 3, H, W), backbone in eval mode. */
   features(params: Params, state: State, x: Tensor): Tensor;
-  /** Logits (B, numClasses, H, W) from those features: the FCN's classifier and upsampling only. */
+  /** Logits (B, numClasses, H, W) from those features: the FCN's own {@link FcnModel.head} (classifier and upsampling). */
   head(params: Params, features: Tensor): Tensor;
   /** Logits (B, numClasses, H, W) of [0, 1] RGB images and the new state (the same object when BatchNorm is frozen). */
   apply(params: Params, state: State, x: Tensor, ctx: Ctx): { logits: Tensor; state: State };
@@ -55,27 +54,18 @@ export async function segmentationNetwork(o: SegmentationNetworkOptions, key: Ke
     const kept = new Set(tree.tensors([params, state]));
     tree.dispose(tree.tensors([weights.params, weights.state]).filter((t) => !kept.has(t)));
   }
-  // the FCN's head, built as fcn() builds it (same modules, same parameter names), to run on features computed apart
-  const s = net.stride,
-    C = o.numClasses;
-  const classifier = conv2d({ inChannels: net.featureChannels, outChannels: C, kernelSize: 1 });
-  const upsample = convTranspose2d({ inChannels: C, outChannels: C, kernelSize: 2 * s, stride: s, padding: s / 2 });
   return {
     fcn: net,
     params,
     state,
     features(p, st, x) {
       const input = preprocessKerasResNet(x);
-      const f = backbone.features(p.backbone as Params, st.backbone as State, input, { training: false }, { stages: o.stages });
-      drop(input, f.y, ...f.stages.slice(0, -1));
-      return f.stages[o.stages - 1];
+      // eval mode: the backbone's state comes back as it went in (nothing new to free)
+      const f = net.features(p, st, input, { training: false }).y;
+      drop(input);
+      return f;
     },
-    head(p, f) {
-      const z = classifier.apply(p.classifier as never, {}, f, { training: true }).y;
-      const y = upsample.apply(p.upsample as never, {}, z, { training: true }).y;
-      drop(z);
-      return y;
-    },
+    head: net.head,
     apply(p, st, x, ctx) {
       const input = preprocessKerasResNet(x);
       const r = net.apply(p, st, input, ctx);

@@ -26,7 +26,7 @@ import { StreamSegMetrics, type SegmentationScores } from '../segmentation/metri
 import { writeSegmentationPanels, type SegmentationPanelItem } from '../segmentation/node/panels';
 import { parseArgs, UsageError } from './args';
 import { prepareOutDir } from './paths';
-import { checkpointMeta, loadResume, resumeMeta } from './resume';
+import { resumeMeta, startOrResume } from './resume';
 import { RunStopped, RunStops, allFinite } from './run-stops';
 import { segmentationBatch, type SegmentationSample } from '../segmentation/dataset';
 import { augmentSegmentation } from '../segmentation/augment';
@@ -149,16 +149,9 @@ export async function run(argv: string[]): Promise<number> {
   const lastPath = join(args.out, 'last.safetensors'),
     bestPath = join(args.out, 'best.safetensors');
 
-  let params: Params = net.params,
-    state: State = net.state;
-  let optState = opt.init(params);
-  let start = 0;
-  let best = -Infinity;
+  const initial = { params: net.params, state: net.state, optState: opt.init(net.params) };
+  let { params, state, optState, step: start, best } = await startOrResume(args.resume, initial, bestPath, 'meanIoU');
   if (args.resume) {
-    const ck = await loadResume(args.resume, { params, state, optState });
-    ({ params, state, optState } = ck);
-    start = ck.step;
-    best = await bestSoFar(bestPath);
     console.log(
       `resumed from ${args.resume} at iteration ${start} (epoch ${Math.floor(start / stepsPerEpoch) + 1}, step ${(start % stepsPerEpoch) + 1})${Number.isFinite(best) ? `; best val mIoU so far ${best.toFixed(3)}` : ''}`,
     );
@@ -360,9 +353,3 @@ export async function run(argv: string[]): Promise<number> {
 
 /** The images of a split by index (decoded on the host). */
 const load = (split: Dataset<SegmentationSample>, indices: number[]): Promise<SegmentationSample[]> => Promise.all(indices.map((i) => split.get(i)));
-
-/** The best validation mIoU recorded in an existing best checkpoint (to keep comparing after --resume). */
-async function bestSoFar(path: string): Promise<number> {
-  const v = Number((await checkpointMeta(path))?.meanIoU);
-  return Number.isFinite(v) ? v : -Infinity;
-}

@@ -28,7 +28,7 @@ import { saveTrainingCheckpoint } from '../io/training-checkpoint';
 import { Progress } from '../train/progress';
 import { parseArgs, UsageError } from './args';
 import { prepareOutDir } from './paths';
-import { checkpointMeta, loadResume, resumeMeta } from './resume';
+import { resumeMeta, startOrResume } from './resume';
 import { RunStopped, RunStops, allFinite, dueAfter } from './run-stops';
 
 const USAGE = 'usage: webgrad train-ssd [options]';
@@ -107,15 +107,9 @@ export async function run(argv: string[]): Promise<number> {
   const lastPath = join(args.out, 'last.safetensors'),
     bestPath = join(args.out, 'best.safetensors');
 
-  let { params, state } = model.init(initKey);
-  let optState = opt.init(params);
-  let start = 0;
-  let best = -Infinity;
+  const initial = model.init(initKey);
+  let { params, state, optState, step: start, best } = await startOrResume(args.resume, { ...initial, optState: opt.init(initial.params) }, bestPath, 'map');
   if (args.resume) {
-    const ck = await loadResume(args.resume, { params, state, optState });
-    ({ params, state, optState } = ck);
-    start = ck.step;
-    best = await bestSoFar(bestPath);
     console.log(`resumed from ${args.resume} at iteration ${start}${Number.isFinite(best) ? `; best held-out mAP@0.5 so far ${best.toFixed(3)}` : ''}`);
     if (start >= args.iters) throw new UsageError(`--resume: '${args.resume}' is at iteration ${start} already; give --iters > ${start}`);
   }
@@ -270,10 +264,4 @@ function detectionsOf(rows: Float32Array, b: number, A: number): ImageDetections
     boxes.push(x1, y1, x2, y2);
   }
   return { boxes: Float32Array.from(boxes), scores: Float32Array.from(scores), labels: Int32Array.from(labels) };
-}
-
-/** The held-out mAP recorded in an existing best checkpoint (to keep comparing after --resume). */
-async function bestSoFar(path: string): Promise<number> {
-  const map = Number((await checkpointMeta(path))?.map);
-  return Number.isFinite(map) ? map : -Infinity;
 }

@@ -36,19 +36,11 @@ export function refAugmentSegmentation(
     const scaledMask = new Int32Array(sh * sw);
     const scaledMargin = new Float64Array(sh * sw);
     for (let y = 0; y < sh; y++) {
-      const fy = ((y + 0.5) * H) / sh - 0.5;
-      const y0 = Math.floor(fy),
-        ty = fy - y0;
-      const ya = Math.min(H - 1, Math.max(0, y0)),
-        yb = Math.min(H - 1, Math.max(0, y0 + 1));
+      const { a: ya, b: yb, t: ty } = bilinearTaps(y, sh, H);
       const ny = ((y + 0.5) * H) / sh;
       const my = Math.min(H - 1, Math.floor(ny));
       for (let x = 0; x < sw; x++) {
-        const fx = ((x + 0.5) * W) / sw - 0.5;
-        const x0 = Math.floor(fx),
-          tx = fx - x0;
-        const xa = Math.min(W - 1, Math.max(0, x0)),
-          xb = Math.min(W - 1, Math.max(0, x0 + 1));
+        const { a: xa, b: xb, t: tx } = bilinearTaps(x, sw, W);
         for (let c = 0; c < 3; c++) {
           const at = (yy: number, xx: number) => batch.images[((b * 3 + c) * H + yy) * W + xx];
           const top2 = at(ya, xa) * (1 - tx) + at(ya, xb) * tx;
@@ -75,4 +67,14 @@ export function refAugmentSegmentation(
       }
   }
   return { images, masks, margin };
+}
+
+/**
+ * One axis of a bilinear resize from `n` input pixels to `size` (align_corners=False): output pixel `o`'s two
+ * source taps `a` ≤ `b`, clamped to the edge, and the weight `t` of `b`.
+ */
+function bilinearTaps(o: number, size: number, n: number): { a: number; b: number; t: number } {
+  const f = ((o + 0.5) * n) / size - 0.5;
+  const i = Math.floor(f);
+  return { a: Math.min(n - 1, Math.max(0, i)), b: Math.min(n - 1, Math.max(0, i + 1)), t: f - i };
 }

@@ -68,8 +68,23 @@ export interface FcnModel {
   /**
    * Logits (B, numClasses, H, W) for images (B, inChannels, H, W), and the new state (with
    * `freezeBackboneBatchNorm`, the `state` passed in, unchanged: do not dispose it as an old state).
+   * The same as {@link FcnModel.head} on {@link FcnModel.features}.
    */
   apply(params: Params, state: State, x: Tensor, ctx: Ctx): { y: Tensor; state: State };
+  /**
+   * The backbone alone: its last kept stage's map `y` (B, featureChannels, H/stride, W/stride) for images
+   * (B, inChannels, H, W), and the new state as {@link FcnModel.apply} gives it. Reads `params.backbone` and
+   * `state.backbone` only. With a frozen backbone (eval mode or `freezeBackboneBatchNorm`) these features can be
+   * computed once per image and the head trained on them.
+   */
+  features(params: Params, state: State, x: Tensor, ctx: Ctx): { y: Tensor; state: State };
+  /**
+   * The head alone: logits (B, numClasses, h·stride, w·stride) from backbone features (B, featureChannels, h, w),
+   * through the 1×1 `classifier` and the transposed conv `upsample`. Reads `params.classifier` and
+   * `params.upsample` only, so `{ classifier, upsample }` without the backbone will do (e.g. to differentiate
+   * the head alone).
+   */
+  head(params: Params, features: Tensor): Tensor;
 }
 
 const EXPANSION = { basic: 1, bottleneck: 4 } as const;
@@ -97,7 +112,8 @@ function used(name: string, stages: number): boolean {
  * keys. Freeze the backbone or give it a smaller learning rate with the optimizers' parameter groups, e.g.
  * `optim.adam({ lr, groups: [{ match: 'backbone', frozen: true }] })` or `{ match: 'backbone', lrScale: 0.1 }`
  * (the tutorial's head ×10 is `lr` for the head and lrScale 0.1 for the backbone). With a frozen backbone,
- * differentiate only the head (close over `params.backbone`) so no backbone gradient is computed.
+ * differentiate only the head (close over `params.backbone`) so no backbone gradient is computed, or run the two
+ * halves apart: `features` once per image, then `head` on the stored features.
  *
  * @example
  * ```ts
@@ -123,11 +139,39 @@ export function fcn(config: FcnConfig): FcnModel {
   const classifier = conv2d({ inChannels: featureChannels, outChannels: numClasses, kernelSize: 1 });
   const upsample = convTranspose2d({ inChannels: numClasses, outChannels: numClasses, kernelSize: 2 * stride, stride, padding: stride / 2 });
 
+  /** The backbone's last kept stage and the new state; `where` names the public function in errors. */
+  const runBackbone = (where: string, params: Params, state: State, x: Tensor, ctx: Ctx) => {
+    requireTensor(where, 'x', x);
+    const [H, W] = x.shape.slice(2);
+    if (x.ndim !== 4 || H % stride !== 0 || W % stride !== 0)
+      throw new ArgumentError(where, 'x', `has shape ${fmtShape(x.shape)}`, `(B, C, H, W) with H and W multiples of the output stride ${stride}`);
+    const f = backbone.features(params.backbone as Params, state.backbone as State, x, freezeBackboneBatchNorm ? { ...ctx, training: false } : ctx, {
+      stages,
+    });
+    drop(f.y, ...f.stages.slice(0, stages - 1));
+    // frozen BatchNorm passes its statistics through: hand back the caller's state itself (nothing new to free)
+    return { y: f.stages[stages - 1], state: freezeBackboneBatchNorm ? state : { backbone: f.state } };
+  };
+  const head: FcnModel['head'] = (params, f) => {
+    const where = 'fcn.head';
+    requireTensor(where, 'features', f);
+    if (f.ndim !== 4 || f.shape[1] !== featureChannels)
+      throw new ArgumentError(where, 'features', `has shape ${fmtShape(f.shape)}`, `(B, ${featureChannels}, h, w): the backbone's features`);
+    // the 1×1 conv and the transposed conv have no training-dependent behaviour
+    const ctx: Ctx = { training: false };
+    const z = classifier.apply(params.classifier as never, {}, f, ctx).y;
+    const y = upsample.apply(params.upsample as never, {}, z, ctx).y;
+    drop(z);
+    return y;
+  };
+
   return {
     config: { numClasses, stages, freezeBackboneBatchNorm },
     backbone,
     stride,
     featureChannels,
+    features: (params, state, x, ctx) => runBackbone('fcn.features', params, state, x, ctx),
+    head,
     init(key, options = {}) {
       const { device } = options;
       const [kb, kc, ku] = split(key, 3);
@@ -159,22 +203,10 @@ export function fcn(config: FcnConfig): FcnModel {
       return { params: { backbone: bp, classifier: cls, upsample: up }, state: { backbone: bs } };
     },
     apply(params, state, x, ctx) {
-      const where = 'fcn.apply';
-      requireTensor(where, 'x', x);
-      const [H, W] = x.shape.slice(2);
-      if (x.ndim !== 4 || H % stride !== 0 || W % stride !== 0)
-        throw new ArgumentError(where, 'x', `has shape ${fmtShape(x.shape)}`, `(B, C, H, W) with H and W multiples of the output stride ${stride}`);
-      const f = backbone.features(params.backbone as Params, state.backbone as State, x, freezeBackboneBatchNorm ? { ...ctx, training: false } : ctx, {
-        stages,
-      });
-      const h = f.stages[stages - 1];
-      drop(f.y, ...f.stages.slice(0, stages - 1));
-      const z = classifier.apply(params.classifier as never, {}, h, ctx).y;
-      drop(h);
-      const y = upsample.apply(params.upsample as never, {}, z, ctx).y;
-      drop(z);
-      // frozen BatchNorm passes its statistics through: hand back the caller's state itself (nothing new to free)
-      return { y, state: freezeBackboneBatchNorm ? state : { backbone: f.state } };
+      const f = runBackbone('fcn.apply', params, state, x, ctx);
+      const y = head(params, f.y);
+      drop(f.y);
+      return { y, state: f.state };
     },
   };
 }

@@ -1,6 +1,7 @@
 /**
- * The training CLI's network: its two halves (backbone features, then the head on them — the frozen-backbone
- * path that caches features) give the FCN's own logits, and they take the FCN's parameter names.
+ * The training CLI's network: its two halves (the preprocessed images' backbone features, then the FCN's head on
+ * them — the frozen-backbone path that caches features) give the FCN's own logits, with the FCN's parameter names,
+ * and leave no GPU memory behind.
  */
 import { describe, expect, it } from 'vitest';
 import { init, random, rand, tidy, tree, memory } from '../../src/node';

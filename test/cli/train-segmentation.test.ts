@@ -98,6 +98,9 @@ describe('webgrad train-segmentation: runs', () => {
     expect(again.status, again.stderr).toBe(0);
     expect(again.stdout).toMatch(/data: .*\(synthetic, written before\)/);
     expect(again.stdout).toMatch(/resumed from .*last\.safetensors at iteration 4 \(epoch 3, step 1\)/);
+    // the best score so far is read back from best.safetensors
+    const bestSoFar = [...r.stdout.matchAll(/best val mIoU so far: ([\d.]+)/g)].at(-1)![1];
+    expect(again.stdout).toContain(`(epoch 3, step 1); best val mIoU so far ${bestSoFar}\n`);
     expect(again.stdout).toMatch(/train 2\/2 /);
     expect(again.stdout).toMatch(/val \(epoch 3, 2 images\)/);
     expect(existsSync(join(out, 'val-003.png'))).toBe(true);

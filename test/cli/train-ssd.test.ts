@@ -69,7 +69,9 @@ describe('webgrad train-ssd: runs', () => {
       ['train-ssd', ...TINY, '--iters', '6', '--eval-every', '3', '--ckpt-every', '3', '--lr', '1e6', '--resume', join(out, 'last.safetensors'), '--out', out],
       200_000,
     );
-    expect(d.stdout).toMatch(/resumed from .*last\.safetensors at iteration 3/);
+    // the best score so far is read back from best.safetensors
+    const bestSoFar = [...r.stdout.matchAll(/best held-out mAP@0\.5 so far: ([\d.]+)/g)].at(-1)![1];
+    expect(d.stdout).toContain(`resumed from ${join(out, 'last.safetensors')} at iteration 3; best held-out mAP@0.5 so far ${bestSoFar}\n`);
     expect(d.status, d.stderr).toBe(1);
     const lines = ownLines(d.stderr);
     expect(lines).toHaveLength(1);

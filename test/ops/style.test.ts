@@ -48,32 +48,12 @@ describe('style-transfer losses: known values', () => {
 
   it('totalVariationLoss is 0.5·(mean |Δh| + mean |Δw|)', async () => {
     // rows [0, 1, 3] and [2, 2, 0]: |Δh| = 2, 1, 3 (mean 2); |Δw| = 1, 2, 0, 2 (mean 1.25)
-    close(
-      await vals(
-        totalVariationLoss(
-          tensor([
-            [
-              [
-                [0, 1, 3],
-                [2, 2, 0],
-              ],
-            ],
-          ]),
-        ),
-      ),
-      [0.5 * (2 + 1.25)],
-    );
-    close(
-      await vals(
-        totalVariationLoss(
-          tensor([
-            [0, 1, 3],
-            [2, 2, 0],
-          ]),
-        ),
-      ),
-      [0.5 * (2 + 1.25)],
-    );
+    const rows = [
+      [0, 1, 3],
+      [2, 2, 0],
+    ];
+    // as one (1, 1, 2, 3) image and as a bare (2, 3) one
+    for (const img of [tensor([[rows]]), tensor(rows)]) close(await vals(totalVariationLoss(img)), [0.5 * (2 + 1.25)]);
     close(await vals(totalVariationLoss(zeros([2, 3, 4, 5]))), [0]);
   });
 });

@@ -10,8 +10,6 @@ import {
   conv2d,
   convTranspose2d,
   crossEntropy,
-  getDefaultDevice,
-  memory,
   optim,
   rand,
   randint,
@@ -26,6 +24,7 @@ import {
 import { KERAS_RESNET50_CONFIG, type ResNetConfig, resnet } from '../../src/models/resnet';
 import { fcn } from '../../src/segmentation/fcn';
 import { bilinearKernel } from '../../src/segmentation/bilinear-kernel';
+import { trainStepsWithoutLeak } from '../helpers/train-steps';
 
 /** A narrow ResNet-18 (same structure and keys, fewer channels) keeps the tests fast on lavapipe. */
 const SMALL: ResNetConfig = { model: 'resnet18', planes: [8, 16, 32, 64] };
@@ -95,6 +94,23 @@ describe('fcn', () => {
     }
   });
 
+  it('features then head = apply: the last kept stage at stride s, and the head alone on it (no backbone entries needed)', async () => {
+    const net = fcn({ numClasses: 3, backbone: SMALL, stages: 3 });
+    const { params, state } = net.init(random.key(10));
+    const x = rand(random.key(11), [2, 3, 32, 48]);
+    const whole = net.apply(params, state, x, { training: false });
+    const f = net.features(params, state, x, { training: false });
+    expect(f.y.shape).toEqual([2, net.featureChannels, 2, 3]);
+    const stage3 = tidy(() => net.backbone.features(params.backbone as Params, state.backbone as State, x, { training: false }, { stages: 3 }).stages[2]);
+    expect(maxAbsDiff(await f.y.data(), await stage3.data())).toBeLessThan(1e-6);
+    const y = net.head({ classifier: params.classifier, upsample: params.upsample }, f.y);
+    expect(y.shape).toEqual([2, 3, 32, 48]);
+    expect(maxAbsDiff(await y.data(), await whole.y.data())).toBeLessThan(1e-6);
+    // the untrained head upsamples bilinearly: not the identity on the class maps, so this compares something
+    expect(maxAbsDiff(await y.data(), new Float32Array(y.size))).toBeGreaterThan(0);
+    for (const t of [params, state, x, whole.y, whole.state, f.y, f.state, stage3, y]) tree.dispose(t);
+  });
+
   it('freezeBackboneBatchNorm: in training the backbone normalises with its running statistics (as in evaluation)', async () => {
     const frozen = fcn({ numClasses: 3, backbone: SMALL, stages: 2, freezeBackboneBatchNorm: true });
     const plain = fcn({ numClasses: 3, backbone: SMALL, stages: 2 });
@@ -121,6 +137,10 @@ describe('fcn', () => {
     expect(() => net.apply(params, state, x, { training: false })).toThrow(
       /fcn.apply: argument 'x' has shape \[1, 3, 20, 16\].*multiples of the output stride 8/,
     );
+    expect(() => net.features(params, state, x, { training: false })).toThrow(/fcn.features: argument 'x' has shape \[1, 3, 20, 16\]/);
+    const wrong = rand(random.key(0), [1, 5, 2, 2]);
+    expect(() => net.head(params, wrong)).toThrow(/fcn.head: argument 'features' has shape \[1, 5, 2, 2\].*\(B, 16, h, w\)/);
+    wrong.dispose();
     expect(() => net.init(random.key(0), { backbone: { params: { conv1: {} } as Params, state: {} } })).toThrow(
       /fcn.init: argument 'options.backbone.params' has no layer1/,
     );
@@ -155,25 +175,15 @@ describe('fcn', () => {
       expect(out.state).toBe(state);
       return crossEntropy(out.y, target, { ignoreIndex: 255 });
     });
-    const losses: number[] = [];
-    let at2: ReturnType<typeof memory> | null = null;
-    for (let i = 1; i <= 6; i++) {
+    const losses = await trainStepsWithoutLeak(6, () => {
       const r = tidy(() => {
         const [loss, grads] = step(params) as [Tensor, Params];
         const u = opt.update(grads, optState, params, { donate: true });
         return { loss, params: u.params, optState: u.state };
       });
       ({ params, optState } = r);
-      losses.push(await r.loss.item());
-      r.loss.dispose();
-      if (i === 2) {
-        await getDefaultDevice().sync();
-        at2 = memory();
-      }
-    }
-    await getDefaultDevice().sync();
-    expect(memory().liveTensors).toBe(at2!.liveTensors);
-    expect(memory().liveBytes).toBe(at2!.liveBytes);
+      return r.loss;
+    });
     expect(losses[5]).toBeLessThan(losses[0]);
     expect([...(await (params.backbone as { conv1: { weight: Tensor } }).conv1.weight.data())]).toEqual([...backboneBefore]);
     expect([...(await ((state.backbone as State).bn1 as Record<string, Tensor>).running_mean.data())]).toEqual([...meanBefore]);

@@ -50,20 +50,15 @@ function reference({ N, C, H, W, logits, target }: Case) {
       if (t === 255) continue;
       const z = Array.from({ length: C }, (_, c) => logits[(n * C + c) * HW + k]);
       const m = Math.max(...z);
-      const lse = m + Math.log(z.reduce((a, v) => a + Math.exp(v - m), 0));
+      const s = z.reduce((a, v) => a + Math.exp(v - m), 0);
+      const lse = m + Math.log(s);
       perPixel[n * HW + k] = lse - z[t];
       total += lse - z[t];
       count++;
+      // softmax − one-hot; divided by the count of counted pixels once it is known
+      for (let c = 0; c < C; c++) grad[(n * C + c) * HW + k] = Math.exp(z[c] - m) / s - (c === t ? 1 : 0);
     }
-  for (let n = 0; n < N; n++)
-    for (let k = 0; k < HW; k++) {
-      const t = target[n * HW + k];
-      if (t === 255) continue;
-      const z = Array.from({ length: C }, (_, c) => logits[(n * C + c) * HW + k]);
-      const m = Math.max(...z);
-      const s = z.reduce((a, v) => a + Math.exp(v - m), 0);
-      for (let c = 0; c < C; c++) grad[(n * C + c) * HW + k] = (Math.exp(z[c] - m) / s - (c === t ? 1 : 0)) / count;
-    }
+  for (let i = 0; i < grad.length; i++) grad[i] /= count;
   return { perPixel, mean: total / count, grad };
 }
 
