@@ -17,7 +17,15 @@ export default defineConfig({
   },
   format: ['esm'],
   dts: {
-    entry: { index: 'src/index.ts', formats: 'src/formats.ts', models: 'src/models.ts', sod: 'src/sod.ts', detection: 'src/detection.ts', segmentation: 'src/segmentation.ts', node: 'src/node.ts' },
+    entry: {
+      index: 'src/index.ts',
+      formats: 'src/formats.ts',
+      models: 'src/models.ts',
+      sod: 'src/sod.ts',
+      detection: 'src/detection.ts',
+      segmentation: 'src/segmentation.ts',
+      node: 'src/node.ts',
+    },
   },
   clean: true,
   sourcemap: true,
