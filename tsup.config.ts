@@ -2,31 +2,26 @@ import { defineConfig } from 'tsup';
 
 // ESM only (package.json has no `require` condition): decode workers are found through
 // import.meta.url and the CLI uses top-level await. CommonJS code can `await import('@webgrad/core/node')`.
+// the package's entry points (package.json "exports"): built, and each with its type declarations
+const ENTRY_POINTS = {
+  index: 'src/index.ts',
+  formats: 'src/formats.ts',
+  models: 'src/models.ts',
+  sod: 'src/sod.ts',
+  detection: 'src/detection.ts',
+  segmentation: 'src/segmentation.ts',
+  node: 'src/node.ts',
+};
+
 export default defineConfig({
   entry: {
-    index: 'src/index.ts',
-    formats: 'src/formats.ts',
-    models: 'src/models.ts',
-    sod: 'src/sod.ts',
-    detection: 'src/detection.ts',
-    segmentation: 'src/segmentation.ts',
-    node: 'src/node.ts',
+    ...ENTRY_POINTS,
     'decode-worker': 'src/io/decode-worker.ts',
     // the `webgrad` command; esbuild keeps src/cli/bin.ts's shebang line
     cli: 'src/cli/bin.ts',
   },
   format: ['esm'],
-  dts: {
-    entry: {
-      index: 'src/index.ts',
-      formats: 'src/formats.ts',
-      models: 'src/models.ts',
-      sod: 'src/sod.ts',
-      detection: 'src/detection.ts',
-      segmentation: 'src/segmentation.ts',
-      node: 'src/node.ts',
-    },
-  },
+  dts: { entry: ENTRY_POINTS },
   clean: true,
   sourcemap: true,
   target: 'es2022',

@@ -145,24 +145,24 @@ const pre = reuse
   : run('pretrain-source', ['--data', join(data, 'source'), '--epochs', String(args['pretrain-epochs']), '--batch', '64', '--lr', '0.02']);
 const total = args['frozen-epochs'] + args.epochs;
 const batch = '16';
+/** The fine-tuning arguments both pretrained arms share: frozen epochs, then all layers with the head at ×10. */
+const finetuneArgs = (lr: number) => [
+  '--data',
+  join(data, 'target'),
+  '--frozen-epochs',
+  String(args['frozen-epochs']),
+  '--epochs',
+  String(args.epochs),
+  '--batch',
+  batch,
+  '--lr',
+  String(lr),
+  '--head-lr-scale',
+  '10',
+];
 const fts = ftLrs.map((lr): [number, Summary] => [
   lr,
-  run(`finetune-target-lr${lr}`, [
-    '--data',
-    join(data, 'target'),
-    '--init',
-    join(args.out, 'pretrain-source/best.safetensors'),
-    '--frozen-epochs',
-    String(args['frozen-epochs']),
-    '--epochs',
-    String(args.epochs),
-    '--batch',
-    batch,
-    '--lr',
-    String(lr),
-    '--head-lr-scale',
-    '10',
-  ]),
+  run(`finetune-target-lr${lr}`, [...finetuneArgs(lr), '--init', join(args.out, 'pretrain-source/best.safetensors')]),
 ]);
 const scs = scratchLrs.map((lr): [number, Summary] => [
   lr,
@@ -172,26 +172,7 @@ const scs = scratchLrs.map((lr): [number, Summary] => [
 const S = String(args['imagenet-size']);
 const ims = imagenetLrs.map((lr): [number, Summary] => [
   lr,
-  run(
-    `imagenet-target-lr${lr}`,
-    [
-      '--data',
-      join(data, 'target'),
-      '--pretrained',
-      'imagenet',
-      '--frozen-epochs',
-      String(args['frozen-epochs']),
-      '--epochs',
-      String(args.epochs),
-      '--batch',
-      batch,
-      '--lr',
-      String(lr),
-      '--head-lr-scale',
-      '10',
-    ],
-    ['--size', S, '--resize', S],
-  ),
+  run(`imagenet-target-lr${lr}`, [...finetuneArgs(lr), '--pretrained', 'imagenet'], ['--size', S, '--resize', S]),
 ]);
 
 const pct = (v: number) => `${(100 * v).toFixed(1)}%`;
