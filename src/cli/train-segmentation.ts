@@ -177,35 +177,55 @@ export async function run(argv: string[]): Promise<number> {
     },
     { hasAux: true },
   );
-  // beyond the budget, an image's features are computed again each time it is used
+  // beyond the budget, an image's features (and mask) are computed again each time it is used
   const featureCache = new Map<string, Float32Array>();
+  const maskCache = new Map<string, Int32Array>();
   const cacheBytes = args['cache-mb'] * 2 ** 20;
   let cachedBytes = 0;
   let featureShape: number[] = [];
-  /** Frozen-backbone features of the given images (cached per image within --cache-mb), as a (B, C, h, w) tensor. */
-  async function features(split: 'train' | 'val', images: SegmentationSample[], indices: number[]): Promise<Tensor> {
-    const missing = indices.map((i, k) => [i, k] as const).filter(([i]) => !featureCache.has(`${split}${i}`));
-    let got = (i: number) => featureCache.get(`${split}${i}`)!;
+  /**
+   * Frozen-backbone features (B, C, h, w) and masks (B, H, W) of a split's images, cached per image within
+   * --cache-mb: an image whose features and mask are cached is not decoded again (`loaded`: the samples of
+   * `indices` where the caller has decoded them already).
+   */
+  async function cachedBatch(
+    split: 'train' | 'val',
+    ds: Dataset<SegmentationSample>,
+    indices: number[],
+    loaded?: SegmentationSample[],
+  ): Promise<{ feats: Tensor; masks: Tensor }> {
+    const key = (i: number) => `${split}${i}`;
+    const missing = indices.filter((i) => !featureCache.has(key(i)) || !maskCache.has(key(i)));
+    const fresh = new Map<number, { f: Float32Array; m: Int32Array }>();
     if (missing.length) {
-      const batch = segmentationBatch(missing.map(([, k]) => images[k]));
+      const batch = segmentationBatch(loaded ? missing.map((i) => loaded[indices.indexOf(i)]) : await load(ds, missing));
       const f = tidy(() => net.features(params, state, batch.images));
-      tree.dispose(batch);
-      const host = (await f.data()) as Float32Array;
+      const [host, masks] = [(await f.data()) as Float32Array, (await batch.masks.data()) as Int32Array];
       featureShape = f.shape.slice(1);
-      f.dispose();
-      const n = host.length / missing.length;
-      const fresh = new Map(missing.map(([i], m) => [i, host.subarray(m * n, (m + 1) * n)]));
-      for (const [i, f] of fresh)
-        if (cachedBytes + f.byteLength <= cacheBytes) {
-          featureCache.set(`${split}${i}`, f.slice());
-          cachedBytes += f.byteLength;
-        }
-      got = (i) => featureCache.get(`${split}${i}`) ?? fresh.get(i)!;
+      tree.dispose([batch, f]);
+      const n = host.length / missing.length,
+        hw = masks.length / missing.length;
+      missing.forEach((i, m) => {
+        const item = { f: host.subarray(m * n, (m + 1) * n), m: masks.subarray(m * hw, (m + 1) * hw) };
+        fresh.set(i, item);
+        const bytes = item.f.byteLength + item.m.byteLength;
+        if (cachedBytes + bytes > cacheBytes) return;
+        featureCache.set(key(i), item.f.slice());
+        maskCache.set(key(i), item.m.slice());
+        cachedBytes += bytes;
+      });
     }
+    const get = (i: number) => fresh.get(i) ?? { f: featureCache.get(key(i))!, m: maskCache.get(key(i))! };
     const n = featureShape.reduce((a, b) => a * b, 1);
-    const all = new Float32Array(indices.length * n);
-    indices.forEach((i, k) => all.set(got(i), k * n));
-    return tensor(all, { shape: [indices.length, ...featureShape] });
+    const feats = new Float32Array(indices.length * n),
+      masks = new Int32Array(indices.length * H * W);
+    indices.forEach((i, k) => {
+      const { f, m } = get(i);
+      feats.set(f, k * n);
+      masks.set(m, k * H * W);
+    });
+    const ft = tensor(feats, { shape: [indices.length, ...featureShape] });
+    return { feats: ft, masks: tensor(masks, { shape: [indices.length, H, W], dtype: 'int32' }) };
   }
 
   // ---- validation -------------------------------------------------------------------------------
@@ -215,12 +235,12 @@ export async function run(argv: string[]): Promise<number> {
     const panel: SegmentationPanelItem[] = [];
     for (let first = 0; first < data.val.length; first += B) {
       const indices = Array.from({ length: Math.min(B, data.val.length - first) }, (_, k) => first + k);
-      const images = await load(data.val, indices);
-      const batch = segmentationBatch(images);
-      const feats = frozen ? await features('val', images, indices) : null;
-      const logits = tidy(() => (feats ? net.head(params, feats) : net.apply(params, state, batch.images, { training: false }).logits));
-      metrics.update(logits, batch.masks);
       const shown = Math.max(0, Math.min(args.panels - panel.length, indices.length));
+      // the frozen head needs only cached features and masks; the images are decoded for a full forward or a panel
+      const images = !frozen || shown ? await load(data.val, indices) : [];
+      const batch = frozen ? await cachedBatch('val', data.val, indices, shown ? images : undefined) : segmentationBatch(images);
+      const logits = tidy(() => ('feats' in batch ? net.head(params, batch.feats) : net.apply(params, state, batch.images, { training: false }).logits));
+      metrics.update(logits, batch.masks);
       if (shown) {
         const classes = tidy(() => argmax(logits, 1));
         const pred = (await classes.data()) as Int32Array;
@@ -234,7 +254,7 @@ export async function run(argv: string[]): Promise<number> {
             target: Uint8Array.from(images[k].mask.data),
           });
       }
-      tree.dispose([logits, batch, feats]);
+      tree.dispose([logits, batch]);
     }
     const s = await metrics.results();
     const perClass = s.classIoU
@@ -272,11 +292,9 @@ export async function run(argv: string[]): Promise<number> {
       // the epoch's order depends on the seed and the epoch only, so a resumed run sees the same batches
       const order = permutation(random.foldIn(dataKey, epoch), data.train.length);
       const indices = Array.from(order.subarray(s * B, (s + 1) * B));
-      const images = await load(data.train, indices);
       let r: { loss: Tensor; params: Params; state: State; optState: typeof optState };
       if (frozen) {
-        const feats = await features('train', images, indices);
-        const masks = tidy(() => segmentationBatch(images).masks);
+        const { feats, masks } = await cachedBatch('train', data.train, indices);
         r = tidy(() => {
           const [l, grads] = headStep({ classifier: params.classifier, upsample: params.upsample }, feats, masks);
           const u = opt.update(grads, optState, params, { donate: true });
@@ -284,7 +302,7 @@ export async function run(argv: string[]): Promise<number> {
         });
         tree.dispose([feats, masks]);
       } else {
-        const plain = segmentationBatch(images);
+        const plain = segmentationBatch(await load(data.train, indices));
         // the augmentation's key depends on the iteration only, so a resumed run draws the same
         const x = augment ? augmentSegmentation(plain, random.foldIn(augKey, it), augment) : plain;
         if (x !== plain) tree.dispose(plain);
