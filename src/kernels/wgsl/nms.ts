@@ -123,6 +123,21 @@ const IOU_FIELDS = [
   { name: 'nanSup', type: 'u32' },
 ] as const;
 
+// One word of a tile's suppression mask: bit t is set when box r (alive, group g, corners b) suppresses
+// the later alive box 32·w + t of its group. Reads the tile from the workgroup arrays bx, grp and alive,
+// which every kernel that includes it declares.
+const MASK_WORD = `
+fn maskWord(r: u32, w: u32, b: vec4<f32>, g: u32, al: u32) -> u32 {
+  var bits = 0u;
+  if (al != 0u && 32u * w + 31u > r) {  // words wholly at or before r stay 0
+    for (var t = 0u; t < 32u; t++) {
+      let m = w * 32u + t;
+      if (m > r && alive[m] != 0u && grp[m] == g && suppresses(b, bx[m])) { bits |= 1u << t; }
+    }
+  }
+  return bits;
+}`;
+
 /** The uniform values that make `suppresses` decide float32(IoU) > T for a float32 T. */
 export function iouTest(T: number, nanSup: boolean): { A: number; eA: number; oddT: number; tmode: number; nanSup: number } {
   const base = { A: 0, eA: 0, oddT: 0, nanSup: nanSup ? 1 : 0 };
@@ -463,7 +478,8 @@ var<workgroup> bx: array<vec4<f32>, ${T}>;
 var<workgroup> grp: array<u32, ${T}>;
 var<workgroup> alive: array<u32, ${T}>;
 var<workgroup> mask: array<u32, ${T * W}>;
-var<workgroup> stop: u32;`,
+var<workgroup> stop: u32;
+${MASK_WORD}`,
     body: `
   let seg = wid.x + wid.y * nwg.x;
   let st = ${STATE_COUNTS}u + ${STATE_PER_SEG}u * seg;
@@ -479,14 +495,7 @@ var<workgroup> stop: u32;`,
   alive[li] = al;
   workgroupBarrier();
   for (var w = 0u; w < ${W}u; w++) {
-    var bits = 0u;
-    if (al != 0u && 32u * w + 31u > li) {  // words wholly at or before li stay 0
-      for (var t = 0u; t < 32u; t++) {
-        let m = w * 32u + t;
-        if (m > li && alive[m] != 0u && grp[m] == g && suppresses(b, bx[m])) { bits |= 1u << t; }
-      }
-    }
-    mask[li * ${W}u + w] = bits;
+    mask[li * ${W}u + w] = maskWord(li, w, b, g, al);
   }
   workgroupBarrier();
   if (li != 0u) { return; }
@@ -630,7 +639,8 @@ var<workgroup> keptLocal: array<u32, ${T}>;
 var<workgroup> info: vec2<u32>;
 var<workgroup> validEnd: atomic<u32>;
 var<workgroup> cnt: atomic<u32>;
-var<workgroup> passv: u32;`,
+var<workgroup> passv: u32;
+${MASK_WORD}`,
     body: `
   var total = 0u;
   // first only the candidates (the keys ≥ the largest threshold that leaves at least p.want of
@@ -741,14 +751,7 @@ var<workgroup> passv: u32;`,
       let g = grp[r];
       let al = alive[r];
       for (var w = 0u; w < words; w++) {
-        var bits = 0u;
-        if (al != 0u && 32u * w + 31u > r) {  // words wholly at or before r stay 0
-          for (var t = 0u; t < 32u; t++) {
-            let m = w * 32u + t;
-            if (m > r && alive[m] != 0u && grp[m] == g && suppresses(b, bx[m])) { bits |= 1u << t; }
-          }
-        }
-        mask[r * ${W}u + w] = bits;
+        mask[r * ${W}u + w] = maskWord(r, w, b, g, al);
       }
     }
     storageBarrier();
