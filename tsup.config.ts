@@ -10,6 +10,7 @@ const ENTRY_POINTS = {
   sod: 'src/sod.ts',
   detection: 'src/detection.ts',
   segmentation: 'src/segmentation.ts',
+  parallel: 'src/parallel.ts',
   node: 'src/node.ts',
 };
 

@@ -26,16 +26,17 @@ const area = (abs: string) => {
 
 /** What each area must never import. */
 const FORBIDDEN: Record<string, readonly string[]> = {
-  base: ['kernels', 'tensor', 'nn', 'train', 'formats', 'io', 'models', 'sod', 'detection', 'segmentation', 'cli', '.'],
-  kernels: ['tensor', 'nn', 'train', 'formats', 'io', 'models', 'sod', 'detection', 'segmentation', 'cli', '.'],
-  tensor: ['nn', 'train', 'formats', 'io', 'models', 'sod', 'detection', 'segmentation', 'cli', '.'],
-  nn: ['train', 'formats', 'io', 'models', 'sod', 'detection', 'segmentation', 'cli', '.'],
-  formats: ['nn', 'train', 'io', 'models', 'sod', 'detection', 'segmentation', 'cli', '.'],
-  train: ['io', 'models', 'sod', 'detection', 'segmentation', 'cli', '.'],
-  models: ['formats', 'io', 'sod', 'detection', 'segmentation', 'cli', '.'],
-  sod: ['detection', 'segmentation', 'cli', '.'],
-  detection: ['sod', 'segmentation', 'cli', '.'],
-  segmentation: ['sod', 'cli', '.'],
+  base: ['kernels', 'tensor', 'nn', 'train', 'formats', 'io', 'models', 'sod', 'detection', 'segmentation', 'parallel', 'cli', '.'],
+  kernels: ['tensor', 'nn', 'train', 'formats', 'io', 'models', 'sod', 'detection', 'segmentation', 'parallel', 'cli', '.'],
+  tensor: ['nn', 'train', 'formats', 'io', 'models', 'sod', 'detection', 'segmentation', 'parallel', 'cli', '.'],
+  nn: ['train', 'formats', 'io', 'models', 'sod', 'detection', 'segmentation', 'parallel', 'cli', '.'],
+  formats: ['nn', 'train', 'io', 'models', 'sod', 'detection', 'segmentation', 'parallel', 'cli', '.'],
+  train: ['io', 'models', 'sod', 'detection', 'segmentation', 'parallel', 'cli', '.'],
+  models: ['formats', 'io', 'sod', 'detection', 'segmentation', 'parallel', 'cli', '.'],
+  sod: ['detection', 'segmentation', 'parallel', 'cli', '.'],
+  detection: ['sod', 'segmentation', 'parallel', 'cli', '.'],
+  segmentation: ['sod', 'parallel', 'cli', '.'],
+  parallel: ['sod', 'detection', 'segmentation', 'cli', '.'],
 };
 
 /** Inside a folder: each sub-layer and the folders (under src/) its files may import from at all. */

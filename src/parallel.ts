@@ -1,0 +1,10 @@
+/**
+ * `@webgrad/core/parallel`: data-parallel training (runtime-neutral): a batch split across K devices, gradients
+ * all-reduced through a pluggable {@link Collective}, synchronised BatchNorm. Worker threads, the shared-memory
+ * collective, the MPI collective and adapter listing for Node are in `@webgrad/core/node`.
+ *
+ * @module
+ */
+// collectives (owner: lead)
+export { type Collective, CollectiveError } from './base/collective';
+export { inProcessGroup } from './parallel/in-process-collective';
