@@ -76,3 +76,5 @@ export {
 } from './segmentation/node/cityscapes';
 // segmentation: result panels (src/segmentation/node/panels.ts, owner: seg-train)
 export { writeSegmentationPanels, segmentationPanelPixels, type SegmentationPanelItem, type SegmentationPanelOptions } from './segmentation/node/panels';
+// owner: dp-mpi — the MPI collective (src/parallel/node/mpi-collective.ts; addon built by scripts/build-mpi.mjs)
+export { mpiCollective, type MpiCollective, type MpiCollectiveOptions } from './parallel/node/mpi-collective';

@@ -1,0 +1,149 @@
+/**
+ * The MPI collective across real processes: `mpirun -np K node --import tsx test/parallel/mpi-rank.ts <case>`.
+ * Skipped, saying why, only when mpirun or the addon (node scripts/build-mpi.mjs) is missing.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { mpiCollective } from '../../src/parallel/node/mpi-collective';
+
+const root = join(import.meta.dirname, '../..');
+const addon = join(root, 'build/webgrad_mpi.node');
+const version = spawnSync('mpirun', ['--version'], { encoding: 'utf8' });
+const openMpi = /Open MPI/i.test(version.stdout ?? '');
+const missing =
+  version.error || version.status !== 0 ? 'mpirun not found' : !existsSync(addon) ? 'the MPI addon is not built (node scripts/build-mpi.mjs)' : null;
+
+interface Run {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+  seconds: number;
+  results: Record<string, unknown>[];
+}
+
+/** Runs `mpirun -np <np> node --import tsx test/parallel/mpi-rank.ts <which>`; results sorted by rank. */
+function mpirun(np: number, which: string, options: { env?: Record<string, string>; mpiArgs?: string[]; wrap?: boolean } = {}): Run {
+  const local = openMpi
+    ? {
+        // root in a container: allowed explicitly; no ssh needed for a local launch; no CMA single copies (ptrace is often denied)
+        OMPI_ALLOW_RUN_AS_ROOT: '1',
+        OMPI_ALLOW_RUN_AS_ROOT_CONFIRM: '1',
+        OMPI_MCA_plm_rsh_agent: '',
+        OMPI_MCA_btl_vader_single_copy_mechanism: 'none',
+        OMPI_MCA_mpi_yield_when_idle: '1',
+      }
+    : {};
+  const node = [process.execPath, '--import', 'tsx', 'test/parallel/mpi-rank.ts', which];
+  // wrap: a shell reports each rank's own exit status, which mpirun does not
+  const command = options.wrap ? ['sh', '-c', '"$@"; echo "rank exit status $?"', 'sh', ...node] : node;
+  const args = [...(openMpi ? ['--oversubscribe'] : []), ...(options.mpiArgs ?? []), '-np', String(np), ...command];
+  const started = performance.now();
+  const r = spawnSync('mpirun', args, { cwd: root, encoding: 'utf8', timeout: 90_000, env: { ...process.env, ...local, ...options.env } });
+  const results = r.stdout
+    .split('\n')
+    .filter((l) => l.startsWith('result '))
+    .map((l) => JSON.parse(l.slice(7)) as Record<string, unknown>)
+    .sort((a, b) => (a.rank as number) - (b.rank as number));
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr, seconds: (performance.now() - started) / 1000, results };
+}
+
+const show = (r: Run) => `exit ${r.status}\n${r.stdout}\n${r.stderr}`;
+
+describe('mpiCollective without the addon', () => {
+  it('rejects with one line saying how to build it', async () => {
+    const error = await mpiCollective({ addon: join(root, 'build/no-such-addon.node') }).catch((e: Error) => e);
+    expect(error).toBeInstanceOf(Error);
+    expect((error as Error).name).toBe('CollectiveError');
+    expect((error as Error).message).toMatch(/^mpiCollective: the MPI addon .*no-such-addon\.node is missing; build it with `node scripts\/build-mpi\.mjs`/);
+    expect((error as Error).message).not.toContain('\n');
+  });
+
+  it('rejects a bad timeout naming it', async () => {
+    await expect(mpiCollective({ timeoutMs: 0 })).rejects.toThrow(/mpiCollective: argument 'timeoutMs' is 0; expected a positive number/);
+  });
+});
+
+describe.skipIf(missing !== null)(`mpiCollective across processes${missing ? ` (skipped: ${missing})` : ''}`, () => {
+  it('allReduce gives every rank the in-process group’s rank-ordered float32 sum, bit for bit', () => {
+    // 3 ranks: with 2 the order of a float sum cannot show (a + b = b + a); several rounds of 1000 floats
+    for (const np of [2, 3]) {
+      const r = mpirun(np, 'sums', { env: { WEBGRAD_MPI_ROUND_FLOATS: '1000' } });
+      expect(r.status, show(r)).toBe(0);
+      expect(r.results.map((x) => x.rank)).toEqual([...Array(np).keys()]);
+      for (const x of r.results) {
+        expect(x.kind).toBe('mpi');
+        expect(x.size).toBe(np);
+        expect(x.mismatches, show(r)).toBe(0);
+        expect(x.digests).toEqual(r.results[0].digests);
+      }
+    }
+  });
+
+  it('broadcast copies the root’s values to every rank', () => {
+    const r = mpirun(2, 'broadcast');
+    expect(r.status, show(r)).toBe(0);
+    expect(r.results.map((x) => [x.ok, x.okRoot0])).toEqual([
+      [true, true],
+      [true, true],
+    ]);
+  });
+
+  it('barrier lets no rank through before the last one arrives', () => {
+    const r = mpirun(2, 'barrier');
+    expect(r.status, show(r)).toBe(0);
+    const lastIn = Math.max(...r.results.map((x) => x.entered as number));
+    for (const x of r.results) expect(x.left as number).toBeGreaterThanOrEqual(lastIn);
+    // rank 1 came 400 ms late, so rank 0 really waited
+    expect((r.results[0].left as number) - (r.results[0].entered as number)).toBeGreaterThanOrEqual(300);
+  });
+
+  it('the JavaScript thread keeps running while a collective waits', () => {
+    const r = mpirun(2, 'timers');
+    expect(r.status, show(r)).toBe(0);
+    // rank 0 waited ~1 s for rank 1: its 20 ms interval kept firing
+    expect(r.results[0].ticks as number).toBeGreaterThanOrEqual(10);
+  });
+
+  it('ranks that call different operations are named, and the group stays usable', () => {
+    const r = mpirun(2, 'mismatch');
+    expect(r.status, show(r)).toBe(0);
+    for (const x of r.results) {
+      expect(x.error).toMatch(
+        /^mpi collective: rank \d of 2: allReduce\(1[01]\) failed: ranks disagree: rank 1 called allReduce\(11\) as call 0, but rank 0 called allReduce\(10\) as call 0$/,
+      );
+      expect(x.after).toBe(3);
+    }
+  });
+
+  it('a killed rank ends the job: mpirun stops the survivor and names the dead rank', () => {
+    // Open MPI's default: when a rank dies, mpirun terminates the others (well before the 30 s collective timeout)
+    const r = mpirun(2, 'kill');
+    expect(r.status, show(r)).not.toBe(0);
+    expect(r.seconds).toBeLessThan(25);
+    expect(r.stdout + r.stderr).toMatch(/rank 1 .*(signal 9|Killed)/);
+  });
+
+  it.skipIf(!openMpi)('a killed rank, when mpirun lets the job run on: the survivor gives up within its timeout, with one line', () => {
+    const r = mpirun(2, 'kill', { env: { MPI_TEST_TIMEOUT_MS: '3000' }, mpiArgs: ['--mca', 'orte_enable_recovery', '1'], wrap: true });
+    const lines = r.stderr.split('\n').filter((l) => l.startsWith('rank 0 gave up'));
+    expect(lines, show(r)).toHaveLength(1);
+    expect(lines[0]).toMatch(
+      /^rank 0 gave up after (\d+) ms: mpi collective: rank 0 of 2: allReduce\(1000\) \(call 1\) got no answer within 3000 ms: another rank died, hangs or called something else; this MPI job cannot continue$/,
+    );
+    const waited = Number(/after (\d+) ms/.exec(lines[0])?.[1]);
+    expect(waited).toBeGreaterThanOrEqual(3000);
+    expect(waited).toBeLessThan(4500);
+    // the survivor exited by itself, with status 1, although its MPI thread is still stuck in the reduction
+    expect(r.stdout).toContain('rank exit status 1');
+    expect(r.seconds).toBeLessThan(30);
+  });
+
+  it('abort ends every rank with the given code', () => {
+    const r = mpirun(2, 'abort');
+    expect(r.status, show(r)).toBe(3);
+    expect(r.seconds).toBeLessThan(25);
+    expect(r.results).toEqual([]);
+  });
+});
