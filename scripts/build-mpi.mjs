@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Builds the optional MPI addon build/webgrad_mpi.node from native/mpi/webgrad_mpi.c with Open MPI's (or
-// MPICH's) `mpicc`, against the Node-API headers of the `node-api-headers` package. Without mpicc it says
-// so and exits 0: the addon is only needed for `mpiCollective` (@webgrad/core/node).
+// MPICH's) `mpicc`, against the Node-API headers of the `node-api-headers` package (else those Node ships).
+// Without mpicc it says so and exits 0: the addon is only needed for `mpiCollective` (@webgrad/core/node).
 // Rebuilds only when the source is newer than the addon (or with --force); --quiet prints only failures.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, statSync } from 'node:fs';
@@ -19,11 +19,13 @@ export function hasMpicc() {
   return !r.error && r.status === 0;
 }
 
+/** The folder with node_api.h: the node-api-headers package (a devDependency), else the headers Node ships. */
 function headers() {
   try {
-    return createRequire(join(root, 'package.json')).resolve('node-api-headers/include/node_api.h');
+    return dirname(createRequire(join(root, 'package.json')).resolve('node-api-headers/include/node_api.h'));
   } catch {
-    return null;
+    const shipped = join(dirname(process.execPath), '../include/node');
+    return existsSync(join(shipped, 'node_api.h')) ? shipped : null;
   }
 }
 
@@ -36,7 +38,7 @@ export function buildMpiAddon({ quiet = false, force = false } = {}) {
   }
   const header = headers();
   if (!header) {
-    console.error('webgrad: cannot build the MPI addon: the node-api-headers package is missing (npm install)');
+    console.error("webgrad: cannot build the MPI addon: no node_api.h (npm install node-api-headers, or install Node's headers)");
     return 1;
   }
   if (!force && existsSync(target) && statSync(target).mtimeMs >= statSync(source).mtimeMs) {
@@ -46,7 +48,7 @@ export function buildMpiAddon({ quiet = false, force = false } = {}) {
   mkdirSync(dirname(target), { recursive: true });
   // Node's symbols come from the node binary at load time: allow them undefined (macOS needs it said)
   const platform = process.platform === 'darwin' ? ['-undefined', 'dynamic_lookup'] : [];
-  const args = ['-shared', '-fPIC', '-O2', '-std=c11', '-D_GNU_SOURCE', '-Wall', '-I', dirname(header), ...platform, '-o', target, source];
+  const args = ['-shared', '-fPIC', '-O2', '-std=c11', '-D_GNU_SOURCE', '-Wall', '-I', header, ...platform, '-o', target, source];
   say(`webgrad: building the MPI addon: mpicc ${args.join(' ')}`);
   const r = spawnSync('mpicc', args, { stdio: ['ignore', 'inherit', 'inherit'] });
   if (r.status !== 0) {

@@ -67,8 +67,9 @@ describe('mpiCollective without the addon', () => {
 
 describe.skipIf(missing !== null)(`mpiCollective across processes${missing ? ` (skipped: ${missing})` : ''}`, () => {
   it('allReduce gives every rank the in-process group’s rank-ordered float32 sum, bit for bit', () => {
-    // 3 ranks: with 2 the order of a float sum cannot show (a + b = b + a); several rounds of 1000 floats
-    for (const np of [2, 3]) {
+    // with 2 ranks the order of a float sum cannot show (a + b = b + a); with 4 Open MPI's own MPI_Allreduce
+    // differs from the rank-ordered sum in ~4% of elements here. Several rounds of 1000 floats each.
+    for (const np of [2, 3, 4]) {
       const r = mpirun(np, 'sums', { env: { WEBGRAD_MPI_ROUND_FLOATS: '1000' } });
       expect(r.status, show(r)).toBe(0);
       expect(r.results.map((x) => x.rank)).toEqual([...Array(np).keys()]);

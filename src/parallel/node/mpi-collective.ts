@@ -72,7 +72,7 @@ function packageRoot(): string | null {
 function loadAddon(path?: string): MpiAddon {
   const root = packageRoot();
   const file = path ?? process.env.WEBGRAD_MPI_ADDON ?? (root ? join(root, ADDON_FILE) : ADDON_FILE);
-  const howToBuild = 'build it with `node scripts/build-mpi.mjs` in the package (needs mpicc: apt-get install libopenmpi-dev openmpi-bin)';
+  const howToBuild = `build it with \`node scripts/build-mpi.mjs\` in ${root ?? 'the package'} (needs mpicc: apt-get install libopenmpi-dev openmpi-bin)`;
   if (!existsSync(file)) throw new CollectiveError(`mpiCollective: the MPI addon ${file} is missing; ${howToBuild}`);
   const module = { exports: {} as MpiAddon };
   try {
