@@ -141,6 +141,14 @@ describe.skipIf(missing !== null)(`mpiCollective across processes${missing ? ` (
     expect(r.seconds).toBeLessThan(30);
   });
 
+  it.skipIf(!openMpi)('abort after a timeout ends the job, although the survivor’s MPI thread is stuck in the reduction', () => {
+    const env = { MPI_TEST_TIMEOUT_MS: '2000', MPI_TEST_ABORT: '1' };
+    const r = mpirun(2, 'kill', { env, mpiArgs: ['--mca', 'orte_enable_recovery', '1'], wrap: true });
+    expect(r.stderr, show(r)).toMatch(/rank 0 gave up after \d+ ms: mpi collective: rank 0 of 2: allReduce\(1000\) \(call 1\) got no answer within 2000 ms/);
+    expect(r.stdout, show(r)).toContain('rank exit status 4');
+    expect(r.seconds).toBeLessThan(30);
+  });
+
   it('abort ends every rank with the given code', () => {
     const r = mpirun(2, 'abort');
     expect(r.status, show(r)).toBe(3);
