@@ -6,15 +6,21 @@
  * thread-safe function. The JS thread never blocks in MPI, so its timers run while a collective waits.
  * Why not napi async work: it runs on libuv's thread pool, whose pending requests keep the event loop
  * alive and whose threads are joined when the process exits; a call stuck on a dead rank would then keep
- * the survivor from ever exiting. Our thread is detached, and the thread-safe function is unref'd unless JS
- * holds it (keepAlive), so a process whose collective timed out can still end.
+ * the survivor from ever exiting. Our thread is detached, and the thread-safe function is unref'd once JS
+ * calls release(), so a process whose collective failed can always end.
  *
- * allreduce is deterministic: a reduce-scatter in rank order (MPI_Alltoallv: rank j receives slice j of every
- * rank's array and sums the K parts in rank order starting from +0) and an all-gather (MPI_Allgatherv).
+ * The collectives are MPI-3's nonblocking ones, completed by polling (MPI_Test, spinning briefly, then
+ * sleeping 10-200 us between tests, so a rank that waits for a slow one leaves the cores to it). Between
+ * tests the thread also looks for an abort: abort(reason) from JS sends the reason to every other rank on a
+ * communicator of its own, and a rank that receives one fails its pending and later calls naming the sender.
+ *
+ * allreduce is deterministic: a reduce-scatter in rank order (MPI_Ialltoallv: rank j receives slice j of every
+ * rank's array and sums the K parts in rank order starting from +0) and an all-gather (MPI_Iallgatherv).
  * Each element is summed once, on one rank, in the order 0 + x0 + x1 + … + x(K-1), so every rank gets the
- * same bits as the in-process group, whatever algorithms Open MPI's collectives pick.
+ * same bits as the in-process group, whatever algorithms the MPI library's collectives pick (Open MPI 4.1's
+ * MPI_Allreduce does not sum in rank order at 4 ranks).
  *
- * Before every operation the ranks exchange (operation, length, root, call number) with MPI_Allgather, so a
+ * Before every operation the ranks exchange (operation, length, root, call number) with MPI_Iallgather, so a
  * rank that called something else is named instead of corrupting data or hanging.
  */
 #define NAPI_VERSION 8
@@ -23,10 +29,12 @@
 #include <mpi.h>
 #include <limits.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 enum op { OP_INIT, OP_ALLREDUCE, OP_BROADCAST, OP_BARRIER, OP_FINALIZE };
@@ -61,6 +69,18 @@ static int world_rank = -1, world_size = 0, thread_level = -1;
 static char library_version[MPI_MAX_LIBRARY_VERSION_STRING];
 static int64_t call_count;
 
+/* the abort channel: its own communicator, one receive always posted for a reason from any rank */
+#define ABORT_TAG 7
+#define REASON_LENGTH 512
+static MPI_Comm abort_comm = MPI_COMM_NULL;
+static MPI_Request abort_receive = MPI_REQUEST_NULL;
+static char reason_in[REASON_LENGTH];
+static char group_failure[768]; /* set once the group failed (MPI thread only): later calls fail with it */
+
+/* abort(reason) from JS: the reason, then the flag (release/acquire), then the MPI thread sends it */
+static char reason_out[REASON_LENGTH];
+static atomic_int abort_requested;
+
 /* ---- the MPI thread ---- */
 
 static int fail(job_t *job, const char *what, int rc) {
@@ -69,9 +89,74 @@ static int fail(job_t *job, const char *what, int rc) {
   if (MPI_Error_string(rc, text, &length) != MPI_SUCCESS) snprintf(text, sizeof text, "error code %d", rc);
   else text[length] = '\0';
   snprintf(job->message, sizeof job->message, "%s failed: %s", what, text);
+  snprintf(group_failure, sizeof group_failure, "%s", job->message);
   job->ok = 0;
   return 0;
 }
+
+/* sends the JS thread's abort reason to every other rank (once); the sends finish in the background */
+static void send_abort(void) {
+  static int sent;
+  if (sent || !atomic_load_explicit(&abort_requested, memory_order_acquire)) return;
+  sent = 1;
+  snprintf(group_failure, sizeof group_failure, "rank %d aborted: %s", world_rank, reason_out);
+  if (abort_comm == MPI_COMM_NULL) return;
+  for (int r = 0; r < world_size; r++) {
+    if (r == world_rank) continue;
+    MPI_Request request;
+    if (MPI_Isend(reason_out, (int)strlen(reason_out) + 1, MPI_CHAR, r, ABORT_TAG, abort_comm, &request) == MPI_SUCCESS) {
+      /* push it out for a moment (the process may end soon); a dead rank never takes it, which is fine */
+      int done = 0;
+      for (int i = 0; i < 2000 && !done; i++) {
+        MPI_Test(&request, &done, MPI_STATUS_IGNORE);
+        if (!done) usleep(100);
+      }
+      if (!done) MPI_Request_free(&request);
+    }
+  }
+}
+
+/* 1 once the group failed: an abort from JS (sent now) or from another rank, or an earlier error */
+static int group_failed(void) {
+  send_abort();
+  if (!group_failure[0] && abort_receive != MPI_REQUEST_NULL) {
+    int got = 0;
+    MPI_Status status;
+    if (MPI_Test(&abort_receive, &got, &status) == MPI_SUCCESS && got) {
+      reason_in[REASON_LENGTH - 1] = '\0';
+      snprintf(group_failure, sizeof group_failure, "rank %d aborted: %s", status.MPI_SOURCE, reason_in);
+    }
+  }
+  return group_failure[0] != '\0';
+}
+
+/* completes a nonblocking operation by polling, unless the group fails first (then the request is left) */
+static int wait_for(job_t *job, MPI_Request *request, const char *what) {
+  struct timespec nap = {0, 10000};
+  for (long spins = 0;; spins++) {
+    int done = 0;
+    int rc = MPI_Test(request, &done, MPI_STATUS_IGNORE);
+    if (rc != MPI_SUCCESS) return fail(job, what, rc);
+    if (done) return 1;
+    if (group_failed()) {
+      snprintf(job->message, sizeof job->message, "%s", group_failure);
+      return job->ok = 0;
+    }
+    if (spins > 2000) {
+      nanosleep(&nap, NULL);
+      if (nap.tv_nsec < 200000) nap.tv_nsec += nap.tv_nsec / 4;
+    }
+  }
+}
+
+/* starts a nonblocking MPI call (its return code) and completes it */
+#define NONBLOCKING(job, what, call)                 \
+  do {                                               \
+    MPI_Request request_;                            \
+    int rc_ = (call);                                \
+    if (rc_ != MPI_SUCCESS) return fail(job, what, rc_); \
+    if (!wait_for(job, &request_, what)) return 0;   \
+  } while (0)
 
 /* "allReduce(1000)" or "broadcast(1000, root 1)" for messages */
 static void describe(char *out, size_t size, const int64_t *call) {
@@ -82,6 +167,11 @@ static void describe(char *out, size_t size, const int64_t *call) {
 }
 
 /* every rank must be making the same call: exchange (op, n, root, call number) and compare with rank 0's */
+static int exchange_calls(job_t *job, const int64_t *mine, int64_t *all) {
+  NONBLOCKING(job, "MPI_Iallgather (call check)", MPI_Iallgather(mine, 4, MPI_INT64_T, all, 4, MPI_INT64_T, comm, &request_));
+  return 1;
+}
+
 static int agree(job_t *job) {
   int64_t mine[4] = {job->op, job->n, job->root, call_count++};
   int64_t *all = malloc(sizeof(int64_t) * 4 * (size_t)world_size);
@@ -89,10 +179,9 @@ static int agree(job_t *job) {
     snprintf(job->message, sizeof job->message, "out of memory");
     return job->ok = 0;
   }
-  int rc = MPI_Allgather(mine, 4, MPI_INT64_T, all, 4, MPI_INT64_T, comm);
-  if (rc != MPI_SUCCESS) {
+  if (!exchange_calls(job, mine, all)) {
     free(all);
-    return fail(job, "MPI_Allgather (call check)", rc);
+    return 0;
   }
   for (int r = 1; r < world_size; r++) {
     const int64_t *theirs = all + 4 * r;
@@ -112,75 +201,75 @@ static int agree(job_t *job) {
 }
 
 /* at most this many floats per round, so the scratch buffer and MPI's int counts stay bounded
-   (env WEBGRAD_MPI_round_floats lowers it, for the tests of arrays split over several rounds) */
+   (env WEBGRAD_MPI_ROUND_FLOATS lowers it, for the tests of arrays split over several rounds) */
 static int64_t round_floats = (int64_t)1 << 26;
+
+/* one round: reduce-scatter in rank order, then all-gather; counts/displs/scratch are the caller's */
+static int allreduce_round(job_t *job, float *data, int64_t len, int *counts, int *displs, int *recv_counts, int *recv_displs, float *scratch) {
+  const int K = world_size;
+  /* slice j: floor(len/K) floats, one more for the first len%K ranks */
+  int base = (int)(len / K), extra = (int)(len % K), offset = 0;
+  for (int j = 0; j < K; j++) {
+    counts[j] = base + (j < extra ? 1 : 0);
+    displs[j] = offset;
+    offset += counts[j];
+  }
+  const int mine = counts[world_rank];
+  for (int i = 0; i < K; i++) {
+    recv_counts[i] = mine;
+    recv_displs[i] = i * mine;
+  }
+  NONBLOCKING(job, "MPI_Ialltoallv (reduce-scatter)",
+              MPI_Ialltoallv(data, counts, displs, MPI_FLOAT, scratch, recv_counts, recv_displs, MPI_FLOAT, comm, &request_));
+  float *slice = data + displs[world_rank];
+  for (int e = 0; e < mine; e++) {
+    float total = 0.0f; /* +0 first, as the in-process group: (+0) + (-0) is +0 */
+    for (int i = 0; i < K; i++) total += scratch[(size_t)i * (size_t)mine + (size_t)e];
+    slice[e] = total;
+  }
+  NONBLOCKING(job, "MPI_Iallgatherv (all-gather)", MPI_Iallgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, data, counts, displs, MPI_FLOAT, comm, &request_));
+  return 1;
+}
 
 static void allreduce(job_t *job) {
   const int K = world_size;
   int *counts = malloc(sizeof(int) * 4 * (size_t)K);
-  if (!counts) {
-    snprintf(job->message, sizeof job->message, "out of memory");
+  int64_t largest = job->n < round_floats ? job->n : round_floats;
+  float *scratch = malloc(sizeof(float) * ((size_t)(largest / K + 1) * (size_t)K));
+  if (!counts || !scratch) {
+    snprintf(job->message, sizeof job->message, "out of memory for a %lld-float scratch buffer", (long long)largest);
     job->ok = 0;
-    return;
-  }
-  int *displs = counts + K, *recv_counts = counts + 2 * K, *recv_displs = counts + 3 * K;
-  float *scratch = NULL;
-  for (int64_t start = 0; start < job->n; start += round_floats) {
-    int64_t len = job->n - start < round_floats ? job->n - start : round_floats;
-    float *data = job->data + start;
-    /* slice j of this round: floor(len/K) floats, one more for the first len%K ranks */
-    int base = (int)(len / K), extra = (int)(len % K), offset = 0;
-    for (int j = 0; j < K; j++) {
-      counts[j] = base + (j < extra ? 1 : 0);
-      displs[j] = offset;
-      offset += counts[j];
-    }
-    const int mine = counts[world_rank];
-    for (int i = 0; i < K; i++) {
-      recv_counts[i] = mine;
-      recv_displs[i] = i * mine;
-    }
-    if (!scratch) scratch = malloc(sizeof(float) * ((size_t)(round_floats / K + 1) * (size_t)K + 1));
-    if (!scratch) {
-      snprintf(job->message, sizeof job->message, "out of memory for a %lld-float scratch buffer", (long long)(round_floats + K));
-      job->ok = 0;
-      break;
-    }
-    int rc = MPI_Alltoallv(data, counts, displs, MPI_FLOAT, scratch, recv_counts, recv_displs, MPI_FLOAT, comm);
-    if (rc != MPI_SUCCESS) {
-      fail(job, "MPI_Alltoallv (reduce-scatter)", rc);
-      break;
-    }
-    float *slice = data + displs[world_rank];
-    for (int e = 0; e < mine; e++) {
-      float total = 0.0f; /* +0 first, as the in-process group: (+0) + (-0) is +0 */
-      for (int i = 0; i < K; i++) total += scratch[(size_t)i * (size_t)mine + (size_t)e];
-      slice[e] = total;
-    }
-    rc = MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, data, counts, displs, MPI_FLOAT, comm);
-    if (rc != MPI_SUCCESS) {
-      fail(job, "MPI_Allgatherv (all-gather)", rc);
-      break;
+  } else {
+    for (int64_t start = 0; start < job->n; start += round_floats) {
+      int64_t len = job->n - start < round_floats ? job->n - start : round_floats;
+      if (!allreduce_round(job, job->data + start, len, counts, counts + K, counts + 2 * K, counts + 3 * K, scratch)) break;
     }
   }
   free(scratch);
   free(counts);
 }
 
-static void broadcast(job_t *job) {
+static int broadcast(job_t *job) {
   for (int64_t start = 0; start < job->n; start += round_floats) {
     int64_t len = job->n - start < round_floats ? job->n - start : round_floats;
-    int rc = MPI_Bcast(job->data + start, (int)len, MPI_FLOAT, job->root, comm);
-    if (rc != MPI_SUCCESS) {
-      fail(job, "MPI_Bcast", rc);
-      return;
-    }
+    NONBLOCKING(job, "MPI_Ibcast", MPI_Ibcast(job->data + start, (int)len, MPI_FLOAT, job->root, comm, &request_));
   }
+  return 1;
+}
+
+static int barrier(job_t *job) {
+  NONBLOCKING(job, "MPI_Ibarrier", MPI_Ibarrier(comm, &request_));
+  return 1;
 }
 
 static void run(job_t *job) {
   job->ok = 1;
   int rc;
+  if (job->op != OP_INIT && job->op != OP_FINALIZE && group_failed()) {
+    snprintf(job->message, sizeof job->message, "%s", group_failure);
+    job->ok = 0;
+    return;
+  }
   switch (job->op) {
     case OP_INIT: {
       int flag = 0;
@@ -191,16 +280,21 @@ static void run(job_t *job) {
       }
       if (flag) MPI_Query_thread(&thread_level);
       MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
-      /* our own communicator, so a program's other MPI traffic never matches ours */
-      if ((rc = MPI_Comm_dup(MPI_COMM_WORLD, &comm)) != MPI_SUCCESS) {
+      /* communicators of our own, so a program's other MPI traffic never matches ours */
+      if ((rc = MPI_Comm_dup(MPI_COMM_WORLD, &comm)) != MPI_SUCCESS || (rc = MPI_Comm_dup(MPI_COMM_WORLD, &abort_comm)) != MPI_SUCCESS) {
         fail(job, "MPI_Comm_dup", rc);
         return;
       }
       MPI_Comm_set_errhandler(comm, MPI_ERRORS_RETURN);
-      const char *round = getenv("WEBGRAD_MPI_round_floats");
+      MPI_Comm_set_errhandler(abort_comm, MPI_ERRORS_RETURN);
+      const char *round = getenv("WEBGRAD_MPI_ROUND_FLOATS");
       if (round && atoll(round) > 0 && atoll(round) < round_floats) round_floats = atoll(round);
       MPI_Comm_rank(comm, &world_rank);
       MPI_Comm_size(comm, &world_size);
+      if ((rc = MPI_Irecv(reason_in, REASON_LENGTH, MPI_CHAR, MPI_ANY_SOURCE, ABORT_TAG, abort_comm, &abort_receive)) != MPI_SUCCESS) {
+        fail(job, "MPI_Irecv (abort channel)", rc);
+        return;
+      }
       int length = 0;
       MPI_Get_library_version(library_version, &length);
       library_version[length < MPI_MAX_LIBRARY_VERSION_STRING ? length : MPI_MAX_LIBRARY_VERSION_STRING - 1] = '\0';
@@ -213,10 +307,21 @@ static void run(job_t *job) {
       if (agree(job)) broadcast(job);
       return;
     case OP_BARRIER:
-      if (agree(job) && (rc = MPI_Barrier(comm)) != MPI_SUCCESS) fail(job, "MPI_Barrier", rc);
+      if (agree(job)) barrier(job);
       return;
     case OP_FINALIZE:
+      if (group_failed()) { /* a rank aborted meanwhile: it will not finalize, so neither can we */
+        snprintf(job->message, sizeof job->message, "%s", group_failure);
+        job->ok = 0;
+        return;
+      }
+      /* every rank is here and in step: the abort channel's receive is the only request left */
+      if (abort_receive != MPI_REQUEST_NULL) {
+        MPI_Cancel(&abort_receive);
+        MPI_Wait(&abort_receive, MPI_STATUS_IGNORE);
+      }
       if (comm != MPI_COMM_NULL) MPI_Comm_free(&comm);
+      if (abort_comm != MPI_COMM_NULL) MPI_Comm_free(&abort_comm);
       if ((rc = MPI_Finalize()) != MPI_SUCCESS) fail(job, "MPI_Finalize", rc);
       return;
   }
@@ -226,7 +331,16 @@ static void *mpi_thread(void *unused) {
   (void)unused;
   for (;;) {
     pthread_mutex_lock(&queue_lock);
-    while (!queue_head) pthread_cond_wait(&queue_ready, &queue_lock);
+    while (!queue_head) {
+      if (atomic_load_explicit(&abort_requested, memory_order_acquire) && world_size > 0) {
+        pthread_mutex_unlock(&queue_lock);
+        send_abort(); /* once; the job loop below does nothing more for it */
+        pthread_mutex_lock(&queue_lock);
+        if (!queue_head) pthread_cond_wait(&queue_ready, &queue_lock);
+        continue;
+      }
+      pthread_cond_wait(&queue_ready, &queue_lock);
+    }
     job_t *job = queue_head;
     queue_head = job->next;
     if (!queue_head) queue_tail = NULL;
@@ -421,8 +535,26 @@ static napi_value js_release(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-/* MPI_Abort on the whole job (called from the JS thread: the MPI thread may be stuck in a collective) */
+/* abort(reason): this rank's pending and later calls fail, and every other rank's, naming this rank and the reason */
 static napi_value js_abort(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  size_t length = 0;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 1 || napi_get_value_string_utf8(env, argv[0], reason_out, sizeof reason_out, &length) != napi_ok) {
+    napi_throw_type_error(env, NULL, "webgrad_mpi.abort: expected a reason string");
+    return NULL;
+  }
+  if (!started || atomic_load_explicit(&abort_requested, memory_order_relaxed)) return NULL;
+  pthread_mutex_lock(&queue_lock);
+  atomic_store_explicit(&abort_requested, 1, memory_order_release);
+  pthread_cond_signal(&queue_ready);
+  pthread_mutex_unlock(&queue_lock);
+  return NULL;
+}
+
+/* MPI_Abort on the whole job (called from the JS thread: the MPI thread may be busy in a collective) */
+static napi_value js_abort_job(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
   int32_t code = 1;
@@ -445,6 +577,7 @@ static napi_value init_module(napi_env env, napi_value exports) {
       {"finalize", NULL, js_finalize, NULL, NULL, NULL, napi_default, NULL},
       {"release", NULL, js_release, NULL, NULL, NULL, napi_default, NULL},
       {"abort", NULL, js_abort, NULL, NULL, NULL, napi_default, NULL},
+      {"abortJob", NULL, js_abort_job, NULL, NULL, NULL, napi_default, NULL},
   };
   if (napi_define_properties(env, exports, sizeof properties / sizeof properties[0], properties) != napi_ok) return NULL;
   return exports;

@@ -95,16 +95,45 @@ async function main() {
       await c.allReduce(new Float32Array(1000));
     } catch (e) {
       console.error(`rank ${rank} gave up after ${Date.now() - started} ms: ${(e as Error).message}`);
-      if (process.env.MPI_TEST_ABORT) c.abort(4); // ends the job although this rank's MPI thread is stuck
+      if (process.env.MPI_TEST_ABORT) c.abortJob(4); // ends the job although this rank's MPI thread is stuck
       process.exitCode = 1;
       return;
     }
-  } else if (which === 'abort') {
+  } else if (which === 'slow') {
+    // rank 1 arrives after rank 0's timeout: rank 0 gave up and told it so, so rank 1 does not wait in turn
+    if (rank === 1) await sleep(2.5 * timeoutMs);
+    const started = Date.now();
+    const error = await c.allReduce(new Float32Array(10)).then(
+      () => 'resolved',
+      (e: Error) => e.message,
+    );
+    Object.assign(result, { error, ms: Date.now() - started });
+    if (rank === 0) {
+      // stay alive until rank 1 has its answer (mpirun ends the job when one rank exits without finalizing)
+      console.log(`result ${JSON.stringify(result)}`);
+      await sleep(3 * timeoutMs);
+      return;
+    }
+  } else if (which === 'abort-job') {
     if (rank === 0) {
       await sleep(300);
-      c.abort(3);
+      c.abortJob(3);
     }
     await c.barrier();
+  } else if (which === 'abort') {
+    // rank 1 gives up while rank 0 waits for it: rank 0's wait ends at once, naming rank 1 and the reason
+    const started = Date.now();
+    const errors: string[] = [];
+    if (rank === 1) {
+      await sleep(300);
+      c.abort('device 1 was lost');
+    }
+    for (const call of [() => c.allReduce(new Float32Array(10)), () => c.barrier()])
+      await call().then(
+        () => errors.push('resolved'),
+        (e: Error) => errors.push(`${e.name}: ${e.message}`),
+      );
+    Object.assign(result, { errors, ms: Date.now() - started });
   } else {
     throw new Error(`mpi-rank: unknown case ${which}`);
   }

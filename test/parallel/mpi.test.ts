@@ -141,7 +141,7 @@ describe.skipIf(missing !== null)(`mpiCollective across processes${missing ? ` (
     expect(r.seconds).toBeLessThan(30);
   });
 
-  it.skipIf(!openMpi)('abort after a timeout ends the job, although the survivor’s MPI thread is stuck in the reduction', () => {
+  it.skipIf(!openMpi)('abortJob after a timeout ends the job, although the survivor’s MPI thread is stuck in the reduction', () => {
     const env = { MPI_TEST_TIMEOUT_MS: '2000', MPI_TEST_ABORT: '1' };
     const r = mpirun(2, 'kill', { env, mpiArgs: ['--mca', 'orte_enable_recovery', '1'], wrap: true });
     expect(r.stderr, show(r)).toMatch(/rank 0 gave up after \d+ ms: mpi collective: rank 0 of 2: allReduce\(1000\) \(call 1\) got no answer within 2000 ms/);
@@ -149,8 +149,35 @@ describe.skipIf(missing !== null)(`mpiCollective across processes${missing ? ` (
     expect(r.seconds).toBeLessThan(30);
   });
 
-  it('abort ends every rank with the given code', () => {
-    const r = mpirun(2, 'abort');
+  it('abort(reason) on one rank fails every rank’s pending and later calls at once, naming it', () => {
+    const r = mpirun(2, 'abort', { wrap: true });
+    expect(
+      r.results.map((x) => x.rank),
+      show(r),
+    ).toEqual([0, 1]);
+    const [zero, one] = r.results as { errors: string[]; ms: number }[];
+    expect(zero.errors).toEqual([
+      'CollectiveError: mpi collective: rank 0 of 2: allReduce(10) failed: rank 1 aborted: device 1 was lost',
+      expect.stringMatching(
+        /^CollectiveError: mpi collective: rank 0 of 2: barrier\(\) refused after an earlier failure \(.*rank 1 aborted: device 1 was lost\)$/,
+      ),
+    ]);
+    // rank 0 waited for rank 1's 300 ms, not for its 30 s timeout
+    expect(zero.ms).toBeLessThan(5000);
+    for (const e of one.errors) expect(e).toMatch(/^CollectiveError: mpi collective: rank 1 of 2: .*rank 1 aborted: device 1 was lost\)?$/);
+    expect(one.errors).toHaveLength(2);
+  });
+
+  it('a rank that times out tells the others, so a late rank does not wait in turn', () => {
+    const r = mpirun(2, 'slow', { env: { MPI_TEST_TIMEOUT_MS: '1000' }, wrap: true });
+    const [zero, one] = r.results as { error: string; ms: number }[];
+    expect(zero.error, show(r)).toMatch(/^mpi collective: rank 0 of 2: allReduce\(10\) \(call 1\) got no answer within 1000 ms/);
+    expect(one.error).toBe('mpi collective: rank 1 of 2: allReduce(10) failed: rank 0 aborted: allReduce(10) got no answer within 1000 ms');
+    expect(one.ms).toBeLessThan(500);
+  });
+
+  it('abortJob ends every rank with the given code', () => {
+    const r = mpirun(2, 'abort-job');
     expect(r.status, show(r)).toBe(3);
     expect(r.seconds).toBeLessThan(25);
     expect(r.results).toEqual([]);

@@ -22,7 +22,8 @@ interface MpiAddon {
   barrier(): Promise<void>;
   finalize(): Promise<void>;
   release(): void;
-  abort(code: number): never;
+  abort(reason: string): void;
+  abortJob(code: number): never;
 }
 
 /** Options of {@link mpiCollective}. */
@@ -42,11 +43,16 @@ export interface MpiCollective extends Collective {
   readonly library: string;
   /**
    * Closes the collective and resolves once MPI_Finalize returned (every rank must finalize). After a failure
-   * it resolves at once without finalizing: end the process with a non-zero code, or {@link MpiCollective.abort}.
+   * it resolves at once without finalizing: end the process with a non-zero code, or {@link MpiCollective.abortJob}.
    */
   finalize(): Promise<void>;
-  /** Ends every rank of the job now (MPI_Abort) with exit code `code` (default 1). */
-  abort(code?: number): never;
+  /**
+   * Fails the group: this rank's pending and later calls reject, and so do every other rank's (within
+   * milliseconds, while they wait in or enter a collective), naming this rank and `reason`. The processes go on.
+   */
+  abort(reason: string): void;
+  /** Ends every process of the job now (MPI_Abort) with exit code `code` (default 1). */
+  abortJob(code?: number): never;
 }
 
 const DEFAULT_TIMEOUT_MS = 300_000;
@@ -124,15 +130,15 @@ function open(addon: MpiAddon, info: { rank: number; size: number; library: stri
       let timer: ReturnType<typeof setTimeout> | undefined;
       const timeout = new Promise<never>((_, reject) => {
         if (Number.isFinite(timeoutMs))
-          timer = setTimeout(
-            () =>
-              reject(
-                new CollectiveError(
-                  `${who}: ${what} (call ${call}) got no answer within ${timeoutMs} ms: another rank died, hangs or called something else; this MPI job cannot continue`,
-                ),
+          timer = setTimeout(() => {
+            reject(
+              new CollectiveError(
+                `${who}: ${what} (call ${call}) got no answer within ${timeoutMs} ms: another rank died, hangs or called something else; this MPI job cannot continue`,
               ),
-            timeoutMs,
-          );
+            );
+            // the group is broken: stop the other ranks now rather than at their own timeouts
+            addon.abort(`${what} got no answer within ${timeoutMs} ms`);
+          }, timeoutMs);
       });
       try {
         await Promise.race([start(), timeout]);
@@ -169,7 +175,10 @@ function open(addon: MpiAddon, info: { rank: number; size: number; library: stri
     if (closed) return;
     closed = true;
     process.off('beforeExit', onBeforeExit);
-    if (!failure) finalizing = enqueue('finalize', () => addon.finalize());
+    if (!failure) {
+      finalizing = enqueue('finalize', () => addon.finalize());
+      finalizing.catch(() => {}); // close() returns nothing: whoever wants the outcome awaits finalize()
+    }
   }
   const onBeforeExit = () => close();
   process.on('beforeExit', onBeforeExit);
@@ -194,6 +203,12 @@ function open(addon: MpiAddon, info: { rank: number; size: number; library: stri
       close();
       return finalizing ?? Promise.resolve();
     },
-    abort: (code = 1) => addon.abort(code),
+    abort: (reason) => {
+      const text = String(reason).split('\n')[0];
+      failure ??= new CollectiveError(`${who}: rank ${rank} aborted: ${text}`);
+      addon.abort(text);
+      addon.release();
+    },
+    abortJob: (code = 1) => addon.abortJob(code),
   };
 }
