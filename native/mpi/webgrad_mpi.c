@@ -9,8 +9,9 @@
  * the survivor from ever exiting. Our thread is detached, and the thread-safe function is unref'd once JS
  * calls release(), so a process whose collective failed can always end.
  *
- * The collectives are MPI-3's nonblocking ones, completed by polling (MPI_Test, spinning briefly, then
- * sleeping 10-200 us between tests, so a rank that waits for a slow one leaves the cores to it). Between
+ * The collectives are MPI-3's nonblocking ones, completed by polling: MPI_Test and sched_yield (each test moves
+ * the transfer on), and after a second without completion 50 us sleeps between tests, so a rank that waits
+ * for a slow one leaves the cores to it. Between
  * tests the thread also looks for an abort: abort(reason) from JS sends the reason to every other rank on a
  * communicator of its own, and a rank that receives one fails its pending and later calls naming the sender.
  *
@@ -29,6 +30,7 @@
 #include <mpi.h>
 #include <limits.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -130,22 +132,37 @@ static int group_failed(void) {
   return group_failure[0] != '\0';
 }
 
+/* seconds on a monotonic clock */
+static double seconds(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+/* how to wait between tests: env WEBGRAD_MPI_POLL = spin, yield (default) or sleep; after spin_seconds without
+   completion every mode sleeps (a rank that waits long waits for a slow or lost one: leave it the cores) */
+static int poll_mode = 1;
+static const double spin_seconds = 1.0;
+
 /* completes a nonblocking operation by polling, unless the group fails first (then the request is left) */
 static int wait_for(job_t *job, MPI_Request *request, const char *what) {
-  struct timespec nap = {0, 10000};
-  for (long spins = 0;; spins++) {
+  const double start = seconds();
+  const struct timespec nap = {0, 50000};
+  int late = poll_mode == 2;
+  for (long tests = 0;; tests++) {
     int done = 0;
     int rc = MPI_Test(request, &done, MPI_STATUS_IGNORE);
     if (rc != MPI_SUCCESS) return fail(job, what, rc);
     if (done) return 1;
-    if (group_failed()) {
+    if ((tests & 63) == 0 && group_failed()) {
       snprintf(job->message, sizeof job->message, "%s", group_failure);
       return job->ok = 0;
     }
-    if (spins > 2000) {
-      nanosleep(&nap, NULL);
-      if (nap.tv_nsec < 200000) nap.tv_nsec += nap.tv_nsec / 4;
-    }
+    /* each test moves the transfer on (Open MPI progresses nonblocking collectives only inside MPI calls), so
+       sleeping between tests would cut the bandwidth of large messages: yield instead, sleep only late */
+    if (!late && (tests & 1023) == 1023 && seconds() - start > spin_seconds) late = 1;
+    if (late) nanosleep(&nap, NULL);
+    else if (poll_mode == 1) sched_yield();
   }
 }
 
@@ -287,6 +304,8 @@ static void run(job_t *job) {
       }
       MPI_Comm_set_errhandler(comm, MPI_ERRORS_RETURN);
       MPI_Comm_set_errhandler(abort_comm, MPI_ERRORS_RETURN);
+      const char *poll = getenv("WEBGRAD_MPI_POLL");
+      if (poll) poll_mode = !strcmp(poll, "spin") ? 0 : !strcmp(poll, "sleep") ? 2 : 1;
       const char *round = getenv("WEBGRAD_MPI_ROUND_FLOATS");
       if (round && atoll(round) > 0 && atoll(round) < round_floats) round_floats = atoll(round);
       MPI_Comm_rank(comm, &world_rank);
