@@ -78,6 +78,9 @@ static MPI_Comm abort_comm = MPI_COMM_NULL;
 static MPI_Request abort_receive = MPI_REQUEST_NULL;
 static char reason_in[REASON_LENGTH];
 static char group_failure[768]; /* set once the group failed (MPI thread only): later calls fail with it */
+/* a request was left unfinished when the group failed: MPI may still write into its buffers, so they are
+   never freed (nor the typed array's reference dropped) from then on */
+static int abandoned;
 
 /* abort(reason) from JS: the reason, then the flag (release/acquire), then the MPI thread sends it */
 static char reason_out[REASON_LENGTH];
@@ -103,19 +106,21 @@ static void send_abort(void) {
   sent = 1;
   snprintf(group_failure, sizeof group_failure, "rank %d aborted: %s", world_rank, reason_out);
   if (abort_comm == MPI_COMM_NULL) return;
+  MPI_Request *requests = calloc((size_t)world_size, sizeof(MPI_Request));
+  if (!requests) return;
   for (int r = 0; r < world_size; r++) {
-    if (r == world_rank) continue;
-    MPI_Request request;
-    if (MPI_Isend(reason_out, (int)strlen(reason_out) + 1, MPI_CHAR, r, ABORT_TAG, abort_comm, &request) == MPI_SUCCESS) {
-      /* push it out for a moment (the process may end soon); a dead rank never takes it, which is fine */
-      int done = 0;
-      for (int i = 0; i < 2000 && !done; i++) {
-        MPI_Test(&request, &done, MPI_STATUS_IGNORE);
-        if (!done) usleep(100);
-      }
-      if (!done) MPI_Request_free(&request);
-    }
+    requests[r] = MPI_REQUEST_NULL;
+    if (r != world_rank) MPI_Isend(reason_out, (int)strlen(reason_out) + 1, MPI_CHAR, r, ABORT_TAG, abort_comm, &requests[r]);
   }
+  /* push them out for up to 0.2 s (the process may end soon); a dead rank never takes its copy, which is fine */
+  int done = 0;
+  for (int i = 0; i < 2000 && !done; i++) {
+    MPI_Testall(world_size, requests, &done, MPI_STATUSES_IGNORE);
+    if (!done) usleep(100);
+  }
+  for (int r = 0; r < world_size; r++)
+    if (requests[r] != MPI_REQUEST_NULL) MPI_Request_free(&requests[r]);
+  free(requests);
 }
 
 /* 1 once the group failed: an abort from JS (sent now) or from another rank, or an earlier error */
@@ -156,6 +161,7 @@ static int wait_for(job_t *job, MPI_Request *request, const char *what) {
     if (done) return 1;
     if ((tests & 63) == 0 && group_failed()) {
       snprintf(job->message, sizeof job->message, "%s", group_failure);
+      abandoned = 1;
       return job->ok = 0;
     }
     /* each test moves the transfer on (Open MPI progresses nonblocking collectives only inside MPI calls), so
@@ -190,14 +196,19 @@ static int exchange_calls(job_t *job, const int64_t *mine, int64_t *all) {
 }
 
 static int agree(job_t *job) {
-  int64_t mine[4] = {job->op, job->n, job->root, call_count++};
-  int64_t *all = malloc(sizeof(int64_t) * 4 * (size_t)world_size);
+  /* on the heap, this rank's entry after everyone's: a send buffer too must outlive an abandoned request */
+  int64_t *all = malloc(sizeof(int64_t) * 4 * ((size_t)world_size + 1));
   if (!all) {
     snprintf(job->message, sizeof job->message, "out of memory");
     return job->ok = 0;
   }
+  int64_t *mine = all + 4 * world_size;
+  mine[0] = job->op;
+  mine[1] = job->n;
+  mine[2] = job->root;
+  mine[3] = call_count++;
   if (!exchange_calls(job, mine, all)) {
-    free(all);
+    if (!abandoned) free(all);
     return 0;
   }
   for (int r = 1; r < world_size; r++) {
@@ -262,8 +273,10 @@ static void allreduce(job_t *job) {
       if (!allreduce_round(job, job->data + start, len, counts, counts + K, counts + 2 * K, counts + 3 * K, scratch)) break;
     }
   }
-  free(scratch);
-  free(counts);
+  if (!abandoned) {
+    free(scratch);
+    free(counts);
+  }
 }
 
 static int broadcast(job_t *job) {
@@ -388,7 +401,7 @@ static void answer(napi_env env, napi_value js_cb, void *context, void *data) {
   job_t *job = data;
   if (--pending == 0 && env && !detached && !released) napi_unref_threadsafe_function(env, tsfn);
   if (env) {
-    if (job->keep) napi_delete_reference(env, job->keep);
+    if (job->keep && !abandoned) napi_delete_reference(env, job->keep);
     if (job->ok) {
       napi_value value;
       if (job->op == OP_INIT) {
