@@ -23,6 +23,11 @@
  *
  * Before every operation the ranks exchange (operation, length, root, call number) with MPI_Iallgather, so a
  * rank that called something else is named instead of corrupting data or hanging.
+ *
+ * Channels: channel 0 is the communicator init() makes; openChannel(id) (itself an operation on channel 0)
+ * duplicates it into channel id, served by a thread of its own, so that two streams of collectives whose order
+ * interleaves differently on each rank (gradient buckets and synchronised BatchNorm's statistics) never wait
+ * for each other. That needs MPI_THREAD_MULTIPLE.
  */
 #define NAPI_VERSION 8
 #include <node_api.h>
@@ -39,10 +44,23 @@
 #include <time.h>
 #include <unistd.h>
 
-enum op { OP_INIT, OP_ALLREDUCE, OP_BROADCAST, OP_BARRIER, OP_FINALIZE };
-static const char *const OP_NAMES[] = {"init", "allReduce", "broadcast", "barrier", "finalize"};
+enum op { OP_INIT, OP_ALLREDUCE, OP_BROADCAST, OP_BARRIER, OP_FINALIZE, OP_CHANNEL };
+static const char *const OP_NAMES[] = {"init", "allReduce", "broadcast", "barrier", "finalize", "openChannel"};
+
+/* one stream of operations: its communicator, its queue and its thread */
+#define MAX_CHANNELS 16
+typedef struct channel {
+  pthread_mutex_t lock;
+  pthread_cond_t ready;
+  struct job *head, *tail;
+  MPI_Comm comm;
+  int64_t call_count;
+} channel_t;
+static channel_t channels[MAX_CHANNELS];
+static int channel_open[MAX_CHANNELS]; /* JS thread only: answered openChannel (channel 0: init started) */
 
 typedef struct job {
+  channel_t *channel;
   enum op op;
   float *data;
   int64_t n;
@@ -55,21 +73,16 @@ typedef struct job {
   struct job *next;
 } job_t;
 
-static pthread_mutex_t queue_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t queue_ready = PTHREAD_COND_INITIALIZER;
-static job_t *queue_head, *queue_tail;
 static napi_threadsafe_function tsfn;
-static int started;  /* the MPI thread exists (JS thread only) */
+static int started;  /* channel 0's MPI thread exists (JS thread only) */
 static int finished; /* finalize was queued (JS thread only) */
 static int released; /* the thread-safe function was released after finalize (JS thread only) */
 static int pending;  /* jobs queued and not yet answered: while > 0 the event loop stays alive (JS thread only) */
 static int detached; /* release() was called: pending jobs no longer keep the loop alive (JS thread only) */
 
-/* written by the MPI thread before it answers OP_INIT, read by JS after the answer */
-static MPI_Comm comm = MPI_COMM_NULL;
+/* written by channel 0's thread before it answers OP_INIT, read by JS and the other threads after */
 static int world_rank = -1, world_size = 0, thread_level = -1;
 static char library_version[MPI_MAX_LIBRARY_VERSION_STRING];
-static int64_t call_count;
 
 /* the abort channel: its own communicator, one receive always posted for a reason from any rank */
 #define ABORT_TAG 7
@@ -77,10 +90,11 @@ static int64_t call_count;
 static MPI_Comm abort_comm = MPI_COMM_NULL;
 static MPI_Request abort_receive = MPI_REQUEST_NULL;
 static char reason_in[REASON_LENGTH];
-static char group_failure[768]; /* set once the group failed (MPI thread only): later calls fail with it */
+static char group_failure[768]; /* set once the group failed (under failure_lock): later calls fail with it */
+static pthread_mutex_t failure_lock = PTHREAD_MUTEX_INITIALIZER;
 /* a request was left unfinished when the group failed: MPI may still write into its buffers, so they are
    never freed (nor the typed array's reference dropped) from then on */
-static int abandoned;
+static atomic_int abandoned;
 
 /* abort(reason) from JS: the reason, then the flag (release/acquire), then the MPI thread sends it */
 static char reason_out[REASON_LENGTH];
@@ -94,17 +108,19 @@ static int fail(job_t *job, const char *what, int rc) {
   if (MPI_Error_string(rc, text, &length) != MPI_SUCCESS) snprintf(text, sizeof text, "error code %d", rc);
   else text[length] = '\0';
   snprintf(job->message, sizeof job->message, "%s failed: %s", what, text);
-  snprintf(group_failure, sizeof group_failure, "%s", job->message);
+  pthread_mutex_lock(&failure_lock);
+  if (!group_failure[0]) snprintf(group_failure, sizeof group_failure, "%s", job->message);
+  pthread_mutex_unlock(&failure_lock);
   job->ok = 0;
   return 0;
 }
 
-/* sends the JS thread's abort reason to every other rank (once); the sends finish in the background */
+/* sends the JS thread's abort reason to every other rank (once; under failure_lock); the sends finish in the background */
 static void send_abort(void) {
   static int sent;
   if (sent || !atomic_load_explicit(&abort_requested, memory_order_acquire)) return;
   sent = 1;
-  snprintf(group_failure, sizeof group_failure, "rank %d aborted: %s", world_rank, reason_out);
+  if (!group_failure[0]) snprintf(group_failure, sizeof group_failure, "rank %d aborted: %s", world_rank, reason_out);
   if (abort_comm == MPI_COMM_NULL) return;
   MPI_Request *requests = calloc((size_t)world_size, sizeof(MPI_Request));
   if (!requests) return;
@@ -123,8 +139,10 @@ static void send_abort(void) {
   free(requests);
 }
 
-/* 1 once the group failed: an abort from JS (sent now) or from another rank, or an earlier error */
-static int group_failed(void) {
+/* 1 once the group failed: an abort from JS (sent now) or from another rank, or an earlier error; copies the
+   reason into `message` (when given) */
+static int group_failed(char *message, size_t size) {
+  pthread_mutex_lock(&failure_lock);
   send_abort();
   if (!group_failure[0] && abort_receive != MPI_REQUEST_NULL) {
     int got = 0;
@@ -134,7 +152,10 @@ static int group_failed(void) {
       snprintf(group_failure, sizeof group_failure, "rank %d aborted: %s", status.MPI_SOURCE, reason_in);
     }
   }
-  return group_failure[0] != '\0';
+  int failed = group_failure[0] != '\0';
+  if (failed && message) snprintf(message, size, "%s", group_failure);
+  pthread_mutex_unlock(&failure_lock);
+  return failed;
 }
 
 /* seconds on a monotonic clock */
@@ -159,9 +180,8 @@ static int wait_for(job_t *job, MPI_Request *request, const char *what) {
     int rc = MPI_Test(request, &done, MPI_STATUS_IGNORE);
     if (rc != MPI_SUCCESS) return fail(job, what, rc);
     if (done) return 1;
-    if ((tests & 63) == 0 && group_failed()) {
-      snprintf(job->message, sizeof job->message, "%s", group_failure);
-      abandoned = 1;
+    if ((tests & 63) == 0 && group_failed(job->message, sizeof job->message)) {
+      atomic_store(&abandoned, 1);
       return job->ok = 0;
     }
     /* each test moves the transfer on (Open MPI progresses nonblocking collectives only inside MPI calls), so
@@ -183,7 +203,7 @@ static int wait_for(job_t *job, MPI_Request *request, const char *what) {
 
 /* "allReduce(1000)" or "broadcast(1000, root 1)" for messages */
 static void describe(char *out, size_t size, const int64_t *call) {
-  const char *name = call[0] >= 0 && call[0] <= OP_FINALIZE ? OP_NAMES[call[0]] : "?";
+  const char *name = call[0] >= 0 && call[0] <= OP_CHANNEL ? OP_NAMES[call[0]] : "?";
   if (call[0] == OP_BROADCAST) snprintf(out, size, "%s(%lld, root %lld)", name, (long long)call[1], (long long)call[2]);
   else if (call[0] == OP_BARRIER) snprintf(out, size, "%s()", name);
   else snprintf(out, size, "%s(%lld)", name, (long long)call[1]);
@@ -191,7 +211,7 @@ static void describe(char *out, size_t size, const int64_t *call) {
 
 /* every rank must be making the same call: exchange (op, n, root, call number) and compare with rank 0's */
 static int exchange_calls(job_t *job, const int64_t *mine, int64_t *all) {
-  NONBLOCKING(job, "MPI_Iallgather (call check)", MPI_Iallgather(mine, 4, MPI_INT64_T, all, 4, MPI_INT64_T, comm, &request_));
+  NONBLOCKING(job, "MPI_Iallgather (call check)", MPI_Iallgather(mine, 4, MPI_INT64_T, all, 4, MPI_INT64_T, job->channel->comm, &request_));
   return 1;
 }
 
@@ -206,9 +226,9 @@ static int agree(job_t *job) {
   mine[0] = job->op;
   mine[1] = job->n;
   mine[2] = job->root;
-  mine[3] = call_count++;
+  mine[3] = job->channel->call_count++;
   if (!exchange_calls(job, mine, all)) {
-    if (!abandoned) free(all);
+    if (!atomic_load(&abandoned)) free(all);
     return 0;
   }
   for (int r = 1; r < world_size; r++) {
@@ -235,6 +255,7 @@ static int64_t round_floats = (int64_t)1 << 26;
 /* one round: reduce-scatter in rank order, then all-gather; counts/displs/scratch are the caller's */
 static int allreduce_round(job_t *job, float *data, int64_t len, int *counts, int *displs, int *recv_counts, int *recv_displs, float *scratch) {
   const int K = world_size;
+  MPI_Comm comm = job->channel->comm;
   /* slice j: floor(len/K) floats, one more for the first len%K ranks */
   int base = (int)(len / K), extra = (int)(len % K), offset = 0;
   for (int j = 0; j < K; j++) {
@@ -273,13 +294,14 @@ static void allreduce(job_t *job) {
       if (!allreduce_round(job, job->data + start, len, counts, counts + K, counts + 2 * K, counts + 3 * K, scratch)) break;
     }
   }
-  if (!abandoned) {
+  if (!atomic_load(&abandoned)) {
     free(scratch);
     free(counts);
   }
 }
 
 static int broadcast(job_t *job) {
+  MPI_Comm comm = job->channel->comm;
   for (int64_t start = 0; start < job->n; start += round_floats) {
     int64_t len = job->n - start < round_floats ? job->n - start : round_floats;
     NONBLOCKING(job, "MPI_Ibcast", MPI_Ibcast(job->data + start, (int)len, MPI_FLOAT, job->root, comm, &request_));
@@ -288,23 +310,55 @@ static int broadcast(job_t *job) {
 }
 
 static int barrier(job_t *job) {
-  NONBLOCKING(job, "MPI_Ibarrier", MPI_Ibarrier(comm, &request_));
+  NONBLOCKING(job, "MPI_Ibarrier", MPI_Ibarrier(job->channel->comm, &request_));
   return 1;
+}
+
+static void *mpi_thread(void *arg);
+
+/* OP_CHANNEL: channel `id` duplicates channel 0's communicator (every rank does it, in step) and gets a thread */
+static void open_channel(job_t *job, int id) {
+  int rc;
+  if (thread_level < MPI_THREAD_MULTIPLE) {
+    snprintf(job->message, sizeof job->message, "a second channel needs MPI_THREAD_MULTIPLE; this MPI library gives level %d (%s)", thread_level,
+             library_version);
+    job->recoverable = 1; /* every rank's library says so, in step */
+    job->ok = 0;
+    return;
+  }
+  channel_t *ch = &channels[id];
+  if ((rc = MPI_Comm_dup(channels[0].comm, &ch->comm)) != MPI_SUCCESS) {
+    fail(job, "MPI_Comm_dup (channel)", rc);
+    return;
+  }
+  MPI_Comm_set_errhandler(ch->comm, MPI_ERRORS_RETURN);
+  pthread_mutex_init(&ch->lock, NULL);
+  pthread_cond_init(&ch->ready, NULL);
+  pthread_t thread;
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+  rc = pthread_create(&thread, &attr, mpi_thread, ch);
+  pthread_attr_destroy(&attr);
+  if (rc != 0) {
+    snprintf(job->message, sizeof job->message, "could not start the thread of channel %d", id);
+    job->ok = 0;
+  }
 }
 
 static void run(job_t *job) {
   job->ok = 1;
   int rc;
-  if (job->op != OP_INIT && job->op != OP_FINALIZE && group_failed()) {
-    snprintf(job->message, sizeof job->message, "%s", group_failure);
+  if (job->op != OP_INIT && job->op != OP_FINALIZE && group_failed(job->message, sizeof job->message)) {
     job->ok = 0;
     return;
   }
+  MPI_Comm comm = MPI_COMM_NULL;
   switch (job->op) {
     case OP_INIT: {
       int flag = 0;
       MPI_Initialized(&flag);
-      if (!flag && (rc = MPI_Init_thread(NULL, NULL, MPI_THREAD_FUNNELED, &thread_level)) != MPI_SUCCESS) {
+      if (!flag && (rc = MPI_Init_thread(NULL, NULL, MPI_THREAD_MULTIPLE, &thread_level)) != MPI_SUCCESS) {
         fail(job, "MPI_Init_thread", rc);
         return;
       }
@@ -315,6 +369,7 @@ static void run(job_t *job) {
         fail(job, "MPI_Comm_dup", rc);
         return;
       }
+      channels[0].comm = comm;
       MPI_Comm_set_errhandler(comm, MPI_ERRORS_RETURN);
       MPI_Comm_set_errhandler(abort_comm, MPI_ERRORS_RETURN);
       const char *poll = getenv("WEBGRAD_MPI_POLL");
@@ -341,9 +396,11 @@ static void run(job_t *job) {
     case OP_BARRIER:
       if (agree(job)) barrier(job);
       return;
+    case OP_CHANNEL:
+      if (agree(job)) open_channel(job, job->root);
+      return;
     case OP_FINALIZE:
-      if (group_failed()) { /* a rank aborted meanwhile: it will not finalize, so neither can we */
-        snprintf(job->message, sizeof job->message, "%s", group_failure);
+      if (group_failed(job->message, sizeof job->message)) { /* a rank aborted meanwhile: it will not finalize, so neither can we */
         job->ok = 0;
         return;
       }
@@ -352,31 +409,34 @@ static void run(job_t *job) {
         MPI_Cancel(&abort_receive);
         MPI_Wait(&abort_receive, MPI_STATUS_IGNORE);
       }
-      if (comm != MPI_COMM_NULL) MPI_Comm_free(&comm);
+      /* the other channels' threads are idle (JS finalizes after their last operation) */
+      for (int c = 0; c < MAX_CHANNELS; c++)
+        if (channels[c].comm != MPI_COMM_NULL) MPI_Comm_free(&channels[c].comm);
       if (abort_comm != MPI_COMM_NULL) MPI_Comm_free(&abort_comm);
       if ((rc = MPI_Finalize()) != MPI_SUCCESS) fail(job, "MPI_Finalize", rc);
       return;
   }
 }
 
-static void *mpi_thread(void *unused) {
-  (void)unused;
+static void *mpi_thread(void *arg) {
+  channel_t *ch = arg;
   for (;;) {
-    pthread_mutex_lock(&queue_lock);
-    while (!queue_head) {
-      if (atomic_load_explicit(&abort_requested, memory_order_acquire) && world_size > 0) {
-        pthread_mutex_unlock(&queue_lock);
-        send_abort(); /* once; the job loop below does nothing more for it */
-        pthread_mutex_lock(&queue_lock);
-        if (!queue_head) pthread_cond_wait(&queue_ready, &queue_lock);
+    pthread_mutex_lock(&ch->lock);
+    while (!ch->head) {
+      /* channel 0's thread sends an abort requested while nothing runs */
+      if (ch == &channels[0] && atomic_load_explicit(&abort_requested, memory_order_acquire) && world_size > 0) {
+        pthread_mutex_unlock(&ch->lock);
+        group_failed(NULL, 0); /* sends it, once */
+        pthread_mutex_lock(&ch->lock);
+        if (!ch->head) pthread_cond_wait(&ch->ready, &ch->lock);
         continue;
       }
-      pthread_cond_wait(&queue_ready, &queue_lock);
+      pthread_cond_wait(&ch->ready, &ch->lock);
     }
-    job_t *job = queue_head;
-    queue_head = job->next;
-    if (!queue_head) queue_tail = NULL;
-    pthread_mutex_unlock(&queue_lock);
+    job_t *job = ch->head;
+    ch->head = job->next;
+    if (!ch->head) ch->tail = NULL;
+    pthread_mutex_unlock(&ch->lock);
     run(job);
     enum op op = job->op;
     napi_call_threadsafe_function(tsfn, job, napi_tsfn_blocking);
@@ -401,7 +461,7 @@ static void answer(napi_env env, napi_value js_cb, void *context, void *data) {
   job_t *job = data;
   if (--pending == 0 && env && !detached && !released) napi_unref_threadsafe_function(env, tsfn);
   if (env) {
-    if (job->keep && !abandoned) napi_delete_reference(env, job->keep);
+    if (job->keep && !atomic_load(&abandoned)) napi_delete_reference(env, job->keep);
     if (job->ok) {
       napi_value value;
       if (job->op == OP_INIT) {
@@ -431,6 +491,7 @@ static void answer(napi_env env, napi_value js_cb, void *context, void *data) {
       napi_reject_deferred(env, job->deferred, error);
     }
   }
+  if (job->op == OP_CHANNEL && job->ok) channel_open[job->root] = 1;
   if (job->op == OP_FINALIZE && !released) {
     released = 1;
     napi_release_threadsafe_function(tsfn, napi_tsfn_release);
@@ -438,7 +499,11 @@ static void answer(napi_env env, napi_value js_cb, void *context, void *data) {
   free(job);
 }
 
-static napi_value submit(napi_env env, enum op op, napi_value array, float *data, int64_t n, int root) {
+static napi_value submit(napi_env env, int channel, enum op op, napi_value array, float *data, int64_t n, int root) {
+  if (channel < 0 || channel >= MAX_CHANNELS || (channel > 0 && !channel_open[channel])) {
+    napi_throw_range_error(env, NULL, "webgrad_mpi: no such channel (open it with openChannel first)");
+    return NULL;
+  }
   if (finished) {
     napi_throw_error(env, NULL, "webgrad_mpi: MPI was finalized; it cannot be used again in this process");
     return NULL;
@@ -452,23 +517,28 @@ static napi_value submit(napi_env env, enum op op, napi_value array, float *data
     CHECK(napi_create_string_utf8(env, "webgrad_mpi", NAPI_AUTO_LENGTH, &name));
     CHECK(napi_create_threadsafe_function(env, NULL, NULL, name, 0, 1, NULL, NULL, NULL, answer, &tsfn));
     CHECK(napi_unref_threadsafe_function(env, tsfn));
+    for (int c = 0; c < MAX_CHANNELS; c++) channels[c].comm = MPI_COMM_NULL;
+    pthread_mutex_init(&channels[0].lock, NULL);
+    pthread_cond_init(&channels[0].ready, NULL);
     pthread_t thread;
     pthread_attr_t attr;
     pthread_attr_init(&attr);
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    int rc = pthread_create(&thread, &attr, mpi_thread, NULL);
+    int rc = pthread_create(&thread, &attr, mpi_thread, &channels[0]);
     pthread_attr_destroy(&attr);
     if (rc != 0) {
       napi_throw_error(env, NULL, "webgrad_mpi: could not start the MPI thread");
       return NULL;
     }
     started = 1;
+    channel_open[0] = 1;
   }
   job_t *job = calloc(1, sizeof *job);
   if (!job) {
     napi_throw_error(env, NULL, "webgrad_mpi: out of memory");
     return NULL;
   }
+  job->channel = &channels[channel];
   job->op = op;
   job->data = data;
   job->n = n;
@@ -478,12 +548,13 @@ static napi_value submit(napi_env env, enum op op, napi_value array, float *data
   CHECK(napi_create_promise(env, &job->deferred, &promise));
   if (op == OP_FINALIZE) finished = 1;
   if (pending++ == 0 && !detached) CHECK(napi_ref_threadsafe_function(env, tsfn));
-  pthread_mutex_lock(&queue_lock);
-  if (queue_tail) queue_tail->next = job;
-  else queue_head = job;
-  queue_tail = job;
-  pthread_cond_signal(&queue_ready);
-  pthread_mutex_unlock(&queue_lock);
+  channel_t *ch = job->channel;
+  pthread_mutex_lock(&ch->lock);
+  if (ch->tail) ch->tail->next = job;
+  else ch->head = job;
+  ch->tail = job;
+  pthread_cond_signal(&ch->ready);
+  pthread_mutex_unlock(&ch->lock);
   return promise;
 }
 
@@ -517,27 +588,39 @@ static napi_value js_init(napi_env env, napi_callback_info info) {
     napi_throw_error(env, NULL, "webgrad_mpi: init() was already called in this process");
     return NULL;
   }
-  return submit(env, OP_INIT, NULL, NULL, 0, 0);
+  return submit(env, 0, OP_INIT, NULL, NULL, 0, 0);
+}
+
+/* the optional channel argument at argv[i] (default 0) */
+static int channel_arg(napi_env env, size_t argc, napi_value *argv, size_t i, int32_t *channel) {
+  *channel = 0;
+  if (argc > i && napi_get_value_int32(env, argv[i], channel) != napi_ok) {
+    napi_throw_type_error(env, NULL, "webgrad_mpi: the channel must be a number");
+    return 0;
+  }
+  return 1;
 }
 
 static napi_value js_allreduce(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  float *data;
-  int64_t n;
-  if (argc < 1 || !float_array(env, argv[0], &data, &n, "allreduce")) return NULL;
-  return submit(env, OP_ALLREDUCE, argv[0], data, n, 0);
-}
-
-static napi_value js_broadcast(napi_env env, napi_callback_info info) {
   size_t argc = 2;
   napi_value argv[2];
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   float *data;
   int64_t n;
+  int32_t channel;
+  if (argc < 1 || !float_array(env, argv[0], &data, &n, "allreduce") || !channel_arg(env, argc, argv, 1, &channel)) return NULL;
+  return submit(env, channel, OP_ALLREDUCE, argv[0], data, n, 0);
+}
+
+static napi_value js_broadcast(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  float *data;
+  int64_t n;
   int32_t root = 0;
-  if (argc < 1 || !float_array(env, argv[0], &data, &n, "broadcast")) return NULL;
+  int32_t channel;
+  if (argc < 1 || !float_array(env, argv[0], &data, &n, "broadcast") || !channel_arg(env, argc, argv, 2, &channel)) return NULL;
   if (argc > 1 && napi_get_value_int32(env, argv[1], &root) != napi_ok) {
     napi_throw_type_error(env, NULL, "webgrad_mpi.broadcast: root must be a number");
     return NULL;
@@ -546,17 +629,34 @@ static napi_value js_broadcast(napi_env env, napi_callback_info info) {
     napi_throw_range_error(env, NULL, "webgrad_mpi.broadcast: root out of range");
     return NULL;
   }
-  return submit(env, OP_BROADCAST, argv[0], data, n, root);
+  return submit(env, channel, OP_BROADCAST, argv[0], data, n, root);
 }
 
 static napi_value js_barrier(napi_env env, napi_callback_info info) {
-  (void)info;
-  return submit(env, OP_BARRIER, NULL, NULL, 0, 0);
+  size_t argc = 1;
+  napi_value argv[1];
+  int32_t channel;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (!channel_arg(env, argc, argv, 0, &channel)) return NULL;
+  return submit(env, channel, OP_BARRIER, NULL, NULL, 0, 0);
+}
+
+/* openChannel(id): every rank, in the same order relative to channel 0's other operations */
+static napi_value js_open_channel(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  int32_t id = -1;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 1 || napi_get_value_int32(env, argv[0], &id) != napi_ok || id < 1 || id >= MAX_CHANNELS || channel_open[id]) {
+    napi_throw_range_error(env, NULL, "webgrad_mpi.openChannel: expected an unused channel number in [1, 16)");
+    return NULL;
+  }
+  return submit(env, 0, OP_CHANNEL, NULL, NULL, 0, id);
 }
 
 static napi_value js_finalize(napi_env env, napi_callback_info info) {
   (void)info;
-  return submit(env, OP_FINALIZE, NULL, NULL, 0, 0);
+  return submit(env, 0, OP_FINALIZE, NULL, NULL, 0, 0);
 }
 
 /* release(): pending answers stop keeping the event loop alive (after a timeout: the thread may never answer) */
@@ -578,10 +678,10 @@ static napi_value js_abort(napi_env env, napi_callback_info info) {
     return NULL;
   }
   if (!started || atomic_load_explicit(&abort_requested, memory_order_relaxed)) return NULL;
-  pthread_mutex_lock(&queue_lock);
+  pthread_mutex_lock(&channels[0].lock);
   atomic_store_explicit(&abort_requested, 1, memory_order_release);
-  pthread_cond_signal(&queue_ready);
-  pthread_mutex_unlock(&queue_lock);
+  pthread_cond_signal(&channels[0].ready);
+  pthread_mutex_unlock(&channels[0].lock);
   return NULL;
 }
 
@@ -607,6 +707,7 @@ static napi_value init_module(napi_env env, napi_value exports) {
       {"broadcast", NULL, js_broadcast, NULL, NULL, NULL, napi_default, NULL},
       {"barrier", NULL, js_barrier, NULL, NULL, NULL, napi_default, NULL},
       {"finalize", NULL, js_finalize, NULL, NULL, NULL, napi_default, NULL},
+      {"openChannel", NULL, js_open_channel, NULL, NULL, NULL, napi_default, NULL},
       {"release", NULL, js_release, NULL, NULL, NULL, napi_default, NULL},
       {"abort", NULL, js_abort, NULL, NULL, NULL, napi_default, NULL},
       {"abortJob", NULL, js_abort_job, NULL, NULL, NULL, napi_default, NULL},

@@ -73,6 +73,17 @@ async function main() {
     await c.allReduce(new Float32Array(10));
     clearInterval(interval);
     result.ticks = ticks;
+  } else if (which === 'channels') {
+    // two channels whose operations the ranks issue in opposite orders: neither waits for the other
+    const other = await c.duplicate();
+    const a = new Float32Array(1000).fill(rank + 1);
+    const b = new Float32Array(3000).fill(10 * (rank + 1));
+    const world = () => c.allReduce(a);
+    const second = () => Promise.all([other.allReduce(b), other.barrier()]); // in the same order on every rank
+    await Promise.all(rank % 2 ? [second(), world()] : [world(), second()]);
+    const want = (size * (size + 1)) / 2;
+    result.ok = a.every((v) => v === want) && b.every((v) => v === 10 * want);
+    other.close();
   } else if (which === 'mismatch') {
     try {
       await c.allReduce(new Float32Array(rank === 1 ? 11 : 10));

@@ -107,6 +107,12 @@ describe.skipIf(missing !== null)(`mpiCollective across processes${missing ? ` (
     expect(r.results[0].ticks as number).toBeGreaterThanOrEqual(10);
   });
 
+  it('a duplicate channel lets ranks interleave two streams of collectives in different orders', () => {
+    const r = mpirun(2, 'channels');
+    expect(r.status, show(r)).toBe(0);
+    expect(r.results.map((x) => x.ok)).toEqual([true, true]);
+  });
+
   it('ranks that call different operations are named, and the group stays usable', () => {
     const r = mpirun(2, 'mismatch');
     expect(r.status, show(r)).toBe(0);

@@ -17,9 +17,10 @@ import { ArgumentError } from '../../base/shape';
 /** What the addon exports (native/mpi/webgrad_mpi.c). */
 interface MpiAddon {
   init(): Promise<{ rank: number; size: number; threadLevel: number; library: string }>;
-  allreduce(data: Float32Array): Promise<void>;
-  broadcast(data: Float32Array, root: number): Promise<void>;
-  barrier(): Promise<void>;
+  allreduce(data: Float32Array, channel: number): Promise<void>;
+  broadcast(data: Float32Array, root: number, channel: number): Promise<void>;
+  barrier(channel: number): Promise<void>;
+  openChannel(id: number): Promise<void>;
   finalize(): Promise<void>;
   release(): void;
   abort(reason: string): void;
@@ -53,6 +54,14 @@ export interface MpiCollective extends Collective {
   abort(reason: string): void;
   /** Ends every process of the job now (MPI_Abort) with exit code `code` (default 1). */
   abortJob(code?: number): never;
+  /**
+   * A second collective over the same ranks whose operations never wait for this one's (its own communicator
+   * and MPI thread): for two streams of collectives that interleave differently on each rank, such as gradient
+   * buckets and synchronised BatchNorm's statistics. Every rank calls it, in the same order relative to this
+   * collective's operations. Needs MPI_THREAD_MULTIPLE (Open MPI and MPICH provide it). Failures and aborts
+   * are shared: one failed channel fails them all.
+   */
+  duplicate(): Promise<MpiCollective>;
 }
 
 const DEFAULT_TIMEOUT_MS = 300_000;
@@ -113,19 +122,43 @@ export function mpiCollective(options: MpiCollectiveOptions = {}): Promise<MpiCo
   return session;
 }
 
+/** What every collective of this process's MPI session shares. */
+interface Session {
+  addon: MpiAddon;
+  rank: number;
+  size: number;
+  library: string;
+  timeoutMs: number;
+  /** The first failure of any channel: the whole group is failed (MPI cannot recover). */
+  failure: CollectiveError | null;
+  /** Channels opened so far (0 is the world's). */
+  channels: number;
+  /** Settles once each channel's queued operations have (for finalize). */
+  idle: (() => Promise<unknown>)[];
+  /** Channel 0's collective. */
+  world?: MpiCollective;
+}
+
 function open(addon: MpiAddon, info: { rank: number; size: number; library: string }, timeoutMs: number): MpiCollective {
-  const { rank, size } = info;
-  const who = `mpi collective: rank ${rank} of ${size}`;
+  const session: Session = { addon, rank: info.rank, size: info.size, library: info.library, timeoutMs, failure: null, channels: 1, idle: [] };
+  return channelCollective(session, 0);
+}
+
+/** The collective of channel `channel` (0: the world's communicator; others: duplicates with threads of their own). */
+function channelCollective(session: Session, channel: number): MpiCollective {
+  const { addon, rank, size, timeoutMs } = session;
+  const who = `mpi collective${channel ? ` (channel ${channel})` : ''}: rank ${rank} of ${size}`;
   let tail: Promise<unknown> = Promise.resolve();
-  let failure: CollectiveError | null = null;
   let closed = false;
   let finalizing: Promise<void> | null = null;
   let calls = 0;
+  session.idle[channel] = () => tail;
 
-  /** Runs one native operation after the previous ones, with the timeout; a failure (but a disagreement) fails the collective. */
-  function enqueue(what: string, start: () => Promise<void>): Promise<void> {
+  /** Runs one native operation after the previous ones, with the timeout; a failure (but a disagreement) fails the group. */
+  function enqueue(what: string, start: () => Promise<unknown>): Promise<void> {
     const call = ++calls;
     const run = async () => {
+      const failure = session.failure;
       if (failure) throw new CollectiveError(`${who}: ${what} refused after an earlier failure (${failure.message})`);
       let timer: ReturnType<typeof setTimeout> | undefined;
       const timeout = new Promise<never>((_, reject) => {
@@ -146,9 +179,9 @@ function open(addon: MpiAddon, info: { rank: number; size: number; library: stri
         const error = e instanceof CollectiveError ? e : new CollectiveError(`${who}: ${what} failed: ${(e as Error).message}`);
         // a disagreement is seen by every rank in the same call: MPI stays in step and later calls may work
         if ((e as { recoverable?: boolean }).recoverable) throw error;
-        if (!failure) {
-          failure = error;
-          // the MPI thread may never answer now: its pending call must not keep the process alive
+        if (!session.failure) {
+          session.failure = error;
+          // the MPI threads may never answer now: their pending calls must not keep the process alive
           addon.release();
         }
         throw error;
@@ -161,7 +194,7 @@ function open(addon: MpiAddon, info: { rank: number; size: number; library: stri
     return result;
   }
 
-  function operation(what: string, start: () => Promise<void>): Promise<void> {
+  function operation(what: string, start: () => Promise<unknown>): Promise<void> {
     if (closed) return Promise.reject(new CollectiveError(`${who}: ${what} called after close()`));
     return enqueue(what, start);
   }
@@ -174,41 +207,53 @@ function open(addon: MpiAddon, info: { rank: number; size: number; library: stri
   function close(): void {
     if (closed) return;
     closed = true;
+    if (channel !== 0) return;
     process.off('beforeExit', onBeforeExit);
-    if (!failure) {
-      finalizing = enqueue('finalize', () => addon.finalize());
+    if (!session.failure) {
+      // after every channel's last operation: MPI_Finalize frees their communicators
+      finalizing = enqueue('finalize', () => Promise.all(session.idle.slice(1).map((idle) => idle())).then(() => addon.finalize()));
       finalizing.catch(() => {}); // close() returns nothing: whoever wants the outcome awaits finalize()
     }
   }
   const onBeforeExit = () => close();
-  process.on('beforeExit', onBeforeExit);
+  if (channel === 0) process.on('beforeExit', onBeforeExit);
 
-  return {
+  const collective: MpiCollective = {
     rank,
     size,
     kind: 'mpi',
-    library: info.library,
+    library: session.library,
     allReduce: (data) => {
       const x = floats('allReduce', data);
-      return operation(`allReduce(${x.length})`, () => addon.allreduce(x));
+      return operation(`allReduce(${x.length})`, () => addon.allreduce(x, channel));
     },
     broadcast: (data, root = 0) => {
       const x = floats('broadcast', data);
       if (!Number.isInteger(root) || root < 0 || root >= size) throw new ArgumentError('broadcast', 'root', `is ${root}`, `an integer rank in [0, ${size})`);
-      return operation(`broadcast(${x.length}, root ${root})`, () => addon.broadcast(x, root));
+      return operation(`broadcast(${x.length}, root ${root})`, () => addon.broadcast(x, root, channel));
     },
-    barrier: () => operation('barrier()', () => addon.barrier()),
+    barrier: () => operation('barrier()', () => addon.barrier(channel)),
     close,
     finalize: () => {
+      if (channel !== 0) return world.finalize();
       close();
       return finalizing ?? Promise.resolve();
     },
+    duplicate: async () => {
+      if (channel !== 0) return world.duplicate();
+      const id = session.channels++;
+      await operation(`openChannel(${id})`, () => addon.openChannel(id));
+      return channelCollective(session, id);
+    },
     abort: (reason) => {
       const text = String(reason).split('\n')[0];
-      failure ??= new CollectiveError(`${who}: rank ${rank} aborted: ${text}`);
+      session.failure ??= new CollectiveError(`${who}: rank ${rank} aborted: ${text}`);
       addon.abort(text);
       addon.release();
     },
     abortJob: (code = 1) => addon.abortJob(code),
   };
+  if (channel === 0) session.world = collective;
+  const world = session.world as MpiCollective;
+  return collective;
 }
