@@ -82,6 +82,12 @@ describe.skipIf(missing !== null)(`mpiCollective across processes${missing ? ` (
     }
   });
 
+  it('a process started without mpirun is a group of one', () => {
+    const r = spawnSync(process.execPath, ['--import', 'tsx', 'test/parallel/mpi-rank.ts', 'sums'], { cwd: root, encoding: 'utf8', timeout: 60_000 });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^result \{"rank":0,"size":1,"kind":"mpi","mismatches":0,/);
+  });
+
   it('broadcast copies the root’s values to every rank', () => {
     const r = mpirun(2, 'broadcast');
     expect(r.status, show(r)).toBe(0);
