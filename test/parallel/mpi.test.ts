@@ -88,6 +88,12 @@ describe.skipIf(missing !== null)(`mpiCollective across processes${missing ? ` (
     expect(r.stdout).toMatch(/^result \{"rank":0,"size":1,"kind":"mpi","mismatches":0,/);
   });
 
+  it('a program that never closes the collective still ends cleanly (finalized when its event loop empties)', () => {
+    const r = mpirun(2, 'no-finalize');
+    expect(r.status, show(r)).toBe(0);
+    expect(r.results).toHaveLength(2);
+  });
+
   it('broadcast copies the root’s values to every rank', () => {
     const r = mpirun(2, 'broadcast');
     expect(r.status, show(r)).toBe(0);
