@@ -212,13 +212,7 @@ export function joinSharedGroup(descriptor: SharedGroupDescriptor, rank: number)
         const out = results[resultUses++ % 2];
         const a = sliceStart(m, size, rank);
         const b = sliceStart(m, size, rank + 1);
-        // float32 sum in rank order starting from +0, exactly as inProcessGroup (typed-array stores round each step)
-        const s0 = slots[0];
-        for (let i = a; i < b; i++) out[i] = s0[i] + 0;
-        for (let r = 1; r < size; r++) {
-          const s = slots[r];
-          for (let i = a; i < b; i++) out[i] += s[i];
-        }
+        sumInRankOrder(out, slots, a, b);
         await barrierWait('allReduce');
         data.set(out.subarray(0, m), offset);
       }
@@ -256,14 +250,29 @@ export function joinSharedGroup(descriptor: SharedGroupDescriptor, rank: number)
   };
 }
 
-const hasWaitAsync = typeof (Atomics as { waitAsync?: unknown }).waitAsync === 'function';
+const fr = Math.fround;
+
+/**
+ * out[a:b] = ((0 + slots[0]) + slots[1]) + … in float32, each step rounded, exactly as inProcessGroup (a double sum
+ * of two float32 values rounded to float32 is the float32 sum). Up to four ranks per pass over memory.
+ */
+function sumInRankOrder(out: Float32Array, slots: Float32Array[], a: number, b: number): void {
+  out.fill(0, a, b);
+  for (let from = 0; from < slots.length; from += 4) {
+    const [p, q, r, s] = slots.slice(from, from + 4);
+    if (s) for (let i = a; i < b; i++) out[i] = fr(fr(fr(out[i] + p[i]) + q[i]) + r[i]) + s[i];
+    else if (r) for (let i = a; i < b; i++) out[i] = fr(fr(out[i] + p[i]) + q[i]) + r[i];
+    else if (q) for (let i = a; i < b; i++) out[i] = fr(out[i] + p[i]) + q[i];
+    else for (let i = a; i < b; i++) out[i] = out[i] + p[i];
+  }
+}
 
 /**
  * Resolves when `array[index]` may no longer be `value` (or after `ms`). A timer is kept while waiting: Node does
  * not count a pending waitAsync as work, and a worker with nothing else to do would exit.
  */
 async function waitForChange(array: Int32Array, index: number, value: number, ms: number): Promise<void> {
-  if (!hasWaitAsync) {
+  if (typeof (Atomics as { waitAsync?: unknown }).waitAsync !== 'function') {
     await new Promise((resolve) => setTimeout(resolve, Math.min(ms, 1)));
     return;
   }
