@@ -198,6 +198,17 @@ describe('shared-memory collective (worker threads)', () => {
     }
   });
 
+  it('more than four ranks (several summing passes), in one thread: the rank-ordered sum bit for bit', async () => {
+    for (const k of [5, 6, 9]) {
+      const d = createSharedGroup({ size: k, maxFloats: 64 });
+      const ranks = Array.from({ length: k }, (_, r) => joinSharedGroup(d, r));
+      const inputs = ranks.map((_, r) => stepInput(k, 1, r, 300));
+      const want = rankOrderedSum(inputs);
+      await Promise.all(ranks.map((c, r) => c.allReduce(inputs[r])));
+      for (const x of inputs) expect(sameBits(x, want), `K = ${k}`).toBe('equal');
+    }
+  });
+
   it('bad arguments are named; a rank joins once; calls after close() throw', async () => {
     expect(() => createSharedGroup({ size: 0 })).toThrow("createSharedGroup: argument 'size' is 0; expected a positive integer");
     expect(() => createSharedGroup({ size: 2, maxFloats: 3 })).toThrow(/argument 'maxFloats' is 3/);
