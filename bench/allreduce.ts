@@ -44,7 +44,7 @@ export async function benchAllReduce({
   megabytes = [1, 10, 100],
   ranks = [2, 4],
   runs = 7,
-  warmup = 1,
+  warmup = 3,
   maxFloats = 1 << 20,
 }: {
   megabytes?: number[];

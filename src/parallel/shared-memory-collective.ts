@@ -67,7 +67,17 @@ function sliceStart(n: number, size: number, r: number): number {
   return Math.min(n, 16 * Math.ceil((r * n) / size / 16));
 }
 
-/** Makes the shared memory for a group of `size` ranks; post the descriptor to each worker and join there. */
+/**
+ * Makes the shared memory for a group of `size` ranks; post the descriptor to each worker and join there:
+ * ```ts
+ * const group = createSharedGroup({ size: 2 });
+ * workers.forEach((w, rank) => w.postMessage({ group, rank }));
+ * // in each worker:
+ * const c = joinSharedGroup(group, rank);
+ * await c.allReduce(gradients); // the rank-ordered float32 sum, bit-identical on every rank
+ * ```
+ * A rank joins once; a group whose rank died is failed by the others' timeout (or an {@link SharedMemoryCollective.abort}).
+ */
 export function createSharedGroup(options: SharedGroupOptions): SharedGroupDescriptor {
   const { size, maxFloats = 1 << 20, timeoutMs = 600_000 } = options ?? ({} as SharedGroupOptions);
   if (!Number.isInteger(size) || size < 1) throw new ArgumentError('createSharedGroup', 'size', `is ${size}`, 'a positive integer');
@@ -89,7 +99,12 @@ export function createSharedGroup(options: SharedGroupOptions): SharedGroupDescr
 /** This rank's {@link Collective} in the group `descriptor` describes (made by {@link createSharedGroup}). */
 export function joinSharedGroup(descriptor: SharedGroupDescriptor, rank: number): SharedMemoryCollective {
   const d = descriptor;
-  if (d?.kind !== 'shared-memory' || !(d.control instanceof SharedArrayBuffer) || !(d.data instanceof SharedArrayBuffer))
+  if (
+    d?.kind !== 'shared-memory' ||
+    !(d.control instanceof SharedArrayBuffer) ||
+    !(d.signatures instanceof SharedArrayBuffer) ||
+    !(d.data instanceof SharedArrayBuffer)
+  )
     throw new ArgumentError('joinSharedGroup', 'descriptor', `is ${d === null ? 'null' : typeof d}`, 'the object createSharedGroup returned');
   const { size, maxFloats, timeoutMs } = d;
   if (!Number.isInteger(rank) || rank < 0 || rank >= size) throw new ArgumentError('joinSharedGroup', 'rank', `is ${rank}`, `an integer in [0, ${size - 1}]`);
