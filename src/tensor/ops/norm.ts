@@ -17,12 +17,14 @@ import {
 } from './ref/norm';
 import { ArgumentError, fmtShape } from '../../base/shape';
 import { Tensor, view } from '../tensor';
-import { defineComposite, defineOp, untraced, type OutputMeta, type RefTensor, type TensorMeta } from './define';
-import { add, div, le, mul, neg, rsqrt, sub, square, where } from './elementwise';
+import { defineComposite, defineOp, internal, untraced, type OutputMeta, type RefTensor, type TensorMeta } from './define';
+import { add, div, le, maximum, mul, neg, rsqrt, sub, square, where } from './elementwise';
 import { sum } from './reduce';
 import { reshape } from './shape-ops';
-import { ones, zeros, zerosLike } from './creation';
+import { full, ones, zeros, zerosLike } from './creation';
 import { concat, narrow } from './layout';
+import { allReduce, syncBatchNormGroup } from './collective';
+import type { Collective } from '../../base/collective';
 
 interface BnAttrs {
   eps: number;
@@ -309,7 +311,11 @@ function batchNormImpl(
     return { y, runningMean: view(runningMean!, runningMean!.shape), runningVar: view(runningVar!, runningVar!.shape) };
   }
   const count = x.size / Math.max(C, 1);
-  if (count <= 1) throw new ArgumentError(fn, 'input', `has shape ${fmtShape(x.shape)}, one value per channel`, 'more than 1 value per channel when training');
+  const group = syncBatchNormGroup();
+  if (group && count < 1)
+    throw new ArgumentError(fn, 'input', `has shape ${fmtShape(x.shape)}, no value per channel`, 'at least 1 value per channel on each rank');
+  if (!group && count <= 1)
+    throw new ArgumentError(fn, 'input', `has shape ${fmtShape(x.shape)}, one value per channel`, 'more than 1 value per channel when training');
   const momentum = o.momentum === undefined ? 0.1 : o.momentum;
   let factor: number;
   if (momentum === null) {
@@ -320,6 +326,11 @@ function batchNormImpl(
   } else {
     if (!(momentum >= 0 && momentum <= 1)) throw new ArgumentError(fn, 'momentum', `is ${momentum}`, 'a number in [0, 1] or null');
     factor = momentum;
+  }
+  if (group) {
+    const r = syncTrain(x, runningMean, runningVar, w, b, a, factor, group);
+    free(r.y);
+    return r;
   }
   const [y, mean, variance] = bnTrainOp.callN([x, w, b], a);
   free(y);
@@ -336,6 +347,40 @@ function batchNormImpl(
     variance.dispose();
   }
   return { y, runningMean: rm, runningVar: rv };
+}
+
+/**
+ * Synchronised training BatchNorm (inside syncBatchNorm): the per-channel Σx, Σx² and the count, all-reduced in
+ * one vector over the group, give the global mean and biased variance; the normalising pass is the eval kernel
+ * fed with them, so the gradient (torch's all-reduced Σdy and Σdy·x̂) comes from these ops and allReduce's VJP.
+ */
+function syncTrain(
+  x: Tensor,
+  runningMean: Tensor | null,
+  runningVar: Tensor | null,
+  w: Tensor,
+  b: Tensor,
+  a: BnAttrs,
+  factor: number,
+  group: Collective,
+): BatchNormResult {
+  const C = x.shape[1];
+  return internal(() => {
+    const axes = otherAxes(x);
+    const local = concat([sum(x, { dim: axes }), sum(square(x), { dim: axes }), full([1], x.size / C, { device: x.device })], 0);
+    const total = allReduce(local, group);
+    const n = narrow(total, 0, 2 * C, 1);
+    const mean = div(narrow(total, 0, 0, C), n);
+    // E[x²] − mean² can round below 0 for a constant channel
+    const variance = maximum(sub(div(narrow(total, 0, C, C), n), square(mean)), 0);
+    const y = bnEvalOp.call1([x, mean, variance, w, b], a);
+    // the running variance takes the unbiased global variance (the global count is only known on the GPU)
+    const [rm, rv] = untraced(() => [
+      runningMean ? add(mul(runningMean, 1 - factor), mul(mean, factor)) : null,
+      runningVar ? add(mul(runningVar, 1 - factor), mul(div(mul(variance, n), sub(n, 1)), factor)) : null,
+    ]);
+    return { y, runningMean: rm, runningVar: rv };
+  });
 }
 
 /**
