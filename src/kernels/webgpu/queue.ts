@@ -147,7 +147,10 @@ export class CommandQueue {
       this.pass.end();
       this.pass = null;
     }
-    if (this.gateOpen) return this.holdBatch();
+    if (this.gateOpen) {
+      this.holdBatch();
+      return;
+    }
     const ops = this.names;
     this.device.pushErrorScope('out-of-memory');
     this.device.pushErrorScope('validation');

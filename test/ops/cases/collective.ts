@@ -1,4 +1,3 @@
-import fc from 'fast-check';
 import { refTensor, shape } from '../../helpers/arbitraries';
 import type { CaseTable } from '../../helpers/cases';
 import { inProcessGroup } from '../../../src/parallel/in-process-collective';
