@@ -44,7 +44,10 @@ describe('device.gate', () => {
     expect(d.queue.holding).toBe(true);
     expect(d.queue.submitCount).toBe(submits); // nothing reached the GPU queue
     let done = false;
-    const read = values(w).then((v) => ((done = true), v));
+    const read = values(w).then((v) => {
+      done = true;
+      return v;
+    });
     await tick();
     expect(done).toBe(false); // the read-back waits for the held work
     g.open();
