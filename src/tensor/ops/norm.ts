@@ -18,7 +18,7 @@ import {
 import { ArgumentError, fmtShape } from '../../base/shape';
 import { Tensor, view } from '../tensor';
 import { defineComposite, defineOp, internal, untraced, type OutputMeta, type RefTensor, type TensorMeta } from './define';
-import { add, div, le, maximum, mul, neg, rsqrt, sub, square, where } from './elementwise';
+import { add, div, le, mul, neg, rsqrt, sub, square, where } from './elementwise';
 import { sum } from './reduce';
 import { reshape } from './shape-ops';
 import { full, ones, zeros, zerosLike } from './creation';
@@ -350,9 +350,12 @@ function batchNormImpl(
 }
 
 /**
- * Synchronised training BatchNorm (inside syncBatchNorm): the per-channel Σx, Σx² and the count, all-reduced in
- * one vector over the group, give the global mean and biased variance; the normalising pass is the eval kernel
- * fed with them, so the gradient (torch's all-reduced Σdy and Σdy·x̂) comes from these ops and allReduce's VJP.
+ * Synchronised training BatchNorm (inside syncBatchNorm), as torch.nn.SyncBatchNorm: each rank's count, mean and
+ * centred sum of squares M2 per channel are gathered from every rank (an allReduce of a vector that is zero
+ * outside this rank's slot, so the sum is exact) and combined as Chan et al. do: mean = Σ n·m / N and
+ * M2 = Σ M2ₖ + Σ nₖ·(mₖ − mean)², which stays accurate where Σx² − N·mean² would cancel (a channel with a large
+ * mean and a small spread). The normalising pass is the eval kernel fed with the global statistics, so the
+ * gradient (torch's all-reduced Σdy and Σdy·x̂) comes from these ops and allReduce's VJP.
  */
 function syncTrain(
   x: Tensor,
@@ -365,19 +368,33 @@ function syncTrain(
   group: Collective,
 ): BatchNormResult {
   const C = x.shape[1];
+  const K = group.size;
+  const L = 2 * C + 1;
   return internal(() => {
+    const n = x.size / C;
     const axes = otherAxes(x);
-    const local = concat([sum(x, { dim: axes }), sum(square(x), { dim: axes }), full([1], x.size / C, { device: x.device })], 0);
-    const total = allReduce(local, group);
-    const n = narrow(total, 0, 2 * C, 1);
-    const mean = div(narrow(total, 0, 0, C), n);
-    // E[x²] − mean² can round below 0 for a constant channel
-    const variance = maximum(sub(div(narrow(total, 0, C, C), n), square(mean)), 0);
+    const m = div(sum(x, { dim: axes }), n);
+    const m2 = sum(square(sub(x, perChannel(x, m))), { dim: axes });
+    const slot = [
+      ...(group.rank > 0 ? [zeros([group.rank * L], { device: x.device })] : []),
+      m,
+      m2,
+      full([1], n, { device: x.device }),
+      ...(group.rank < K - 1 ? [zeros([(K - 1 - group.rank) * L], { device: x.device })] : []),
+    ];
+    const all = reshape(allReduce(concat(slot, 0), group), [K, L]); // row k: rank k's [means, M2s, count]
+    const counts = narrow(all, 1, 2 * C, 1); // [K, 1]
+    const total = sum(counts, { dim: 0 }); // [1]
+    const means = narrow(all, 1, 0, C);
+    const mean = div(sum(mul(means, counts), { dim: 0 }), total);
+    const between = sum(mul(square(sub(means, reshape(mean, [1, C]))), counts), { dim: 0 });
+    const M2 = add(sum(narrow(all, 1, C, C), { dim: 0 }), between);
+    const variance = div(M2, total);
     const y = bnEvalOp.call1([x, mean, variance, w, b], a);
-    // the running variance takes the unbiased global variance (the global count is only known on the GPU)
+    // the running variance takes the unbiased global variance M2 / (N − 1) (N is only known on the GPU)
     const [rm, rv] = untraced(() => [
       runningMean ? add(mul(runningMean, 1 - factor), mul(mean, factor)) : null,
-      runningVar ? add(mul(runningVar, 1 - factor), mul(div(mul(variance, n), sub(n, 1)), factor)) : null,
+      runningVar ? add(mul(runningVar, 1 - factor), mul(div(M2, sub(total, 1)), factor)) : null,
     ]);
     return { y, runningMean: rm, runningVar: rv };
   });
