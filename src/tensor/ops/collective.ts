@@ -93,9 +93,16 @@ let syncGroup: Collective | null = null;
  *
  * @example
  * ```ts
- * const [c0, c1] = inProcessGroup(2);
- * const r0 = syncBatchNorm(c0, () => model.apply(p0, s0, x0, { training: true }));   // on device 0
- * const r1 = syncBatchNorm(c1, () => model.apply(p1, s1, x1, { training: true }));   // on device 1
+ * import { createDevice, randn, random, batchNorm } from '@webgrad/core/node';
+ * import { inProcessGroup, syncBatchNorm } from '@webgrad/core/parallel';
+ * const devices = [await createDevice(), await createDevice()];
+ * const group = inProcessGroup(2);
+ * // each device normalises its 4 images with the mean and variance of all 8 (nothing awaited in between)
+ * const ys = devices.map((device, r) =>
+ *   syncBatchNorm(group[r], () => batchNorm(randn(random.key(r), [4, 3, 8, 8], { device }), null, null, null, null, { training: true }).y),
+ * );
+ * console.log((await ys[0].data()).length, (await ys[1].data()).length); // 768 768
+ * for (const d of devices) d.destroy();
  * ```
  */
 export function syncBatchNorm<T>(collective: Collective, fn: () => T): T {
