@@ -89,7 +89,9 @@ let syncGroup: Collective | null = null;
  * global batch, all ranks of `collective` together (per-channel sum, sum of squares and count, all-reduced), and
  * updates the running variance with the unbiased global variance. Gradients follow through {@link allReduce}.
  * Every rank must run the same layers in the same order. `fn` must be synchronous (the context ends when it
- * returns); backward passes need no context (the collective is recorded with each op).
+ * returns); backward passes need no context (the collective is recorded with each op). With several replicas in
+ * one thread, record every replica's step before awaiting any result: a read-back on one device waits for the
+ * all-reduces, which wait for the other ranks.
  *
  * @example
  * ```ts
