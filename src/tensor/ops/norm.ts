@@ -312,9 +312,10 @@ function batchNormImpl(
   }
   const count = x.size / Math.max(C, 1);
   const group = syncBatchNormGroup();
-  if (group && count < 1)
+  // synchronised over K ≥ 2 ranks, one value a channel on each rank still gives a global batch of K
+  if (group && group.size > 1 && count < 1)
     throw new ArgumentError(fn, 'input', `has shape ${fmtShape(x.shape)}, no value per channel`, 'at least 1 value per channel on each rank');
-  if (!group && count <= 1)
+  if ((!group || group.size === 1) && count <= 1)
     throw new ArgumentError(fn, 'input', `has shape ${fmtShape(x.shape)}, one value per channel`, 'more than 1 value per channel when training');
   const momentum = o.momentum === undefined ? 0.1 : o.momentum;
   let factor: number;
