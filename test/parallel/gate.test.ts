@@ -88,10 +88,21 @@ describe('device.gate', () => {
     const x = tensor([1, 2], { device: d });
     const g = manualGate(d, 'allReduce (test collective, rank 0 of 2)');
     const y = add(x, 1);
+    let later = 'pending';
+    d.gate(
+      async () => {
+        later = 'ran';
+      },
+      'later gate',
+      () => {
+        later = 'dropped';
+      },
+    );
     const read = y.data();
     g.fail(new Error('rank 1 did not arrive within 50 ms'));
     await expect(read).rejects.toThrow(/data: gate-reject: allReduce \(test collective, rank 0 of 2\) failed: rank 1 did not arrive within 50 ms/);
     expect(d.queue.holding).toBe(false);
+    expect(later).toBe('dropped'); // a gate behind the failed one never runs, but may free what it holds
     // the error is thrown once (as other GPU errors); work recorded from here on runs
     const z = add(x, 10);
     expect(await values(z)).toEqual([11, 12]);

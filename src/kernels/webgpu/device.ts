@@ -229,11 +229,12 @@ export class Device {
    * (dispatches, copies, uploads) is held in order and submitted when `fn` resolves. Read-backs wait for the
    * held work. `fn` talks to the GPU directly (`device.gpu.queue`, `mapAsync` on its own buffers), never through
    * this device's ops. If `fn` rejects, the held work is dropped and the next op or read-back throws its error,
-   * prefixed with `name`.
+   * prefixed with `name`; `onDrop` runs instead of `fn` when this gate is dropped (an earlier gate failed, or the
+   * device was destroyed), to free what `fn` would have freed.
    */
-  gate(fn: () => Promise<void>, name = 'gate'): void {
+  gate(fn: () => Promise<void>, name = 'gate', onDrop?: () => void): void {
     this.check(name);
-    this.queue.gate(fn, name);
+    this.queue.gate(fn, name, onDrop);
   }
 
   /** Copies host data into `buffer` (flushing first: queued work may still read the buffer's old contents). */

@@ -26,7 +26,7 @@ export interface Dispatch {
 type Held =
   | { kind: 'submit'; commands: GPUCommandBuffer; uniforms: ArrayBuffer | null; ops: string[] }
   | { kind: 'write'; buffer: GPUBuffer; offset: number; data: Uint8Array<ArrayBuffer> }
-  | { kind: 'gate'; fn: () => Promise<void>; name: string };
+  | { kind: 'gate'; fn: () => Promise<void>; name: string; onDrop?: () => void };
 
 const SLOT = 256;
 /** Bind groups kept for reuse (training loops revisit the same pooled buffers every step). */
@@ -177,9 +177,9 @@ export class CommandQueue {
    * before this call is submitted; what is recorded afterwards is held until `fn` resolves. `fn` must not
    * record work on this queue itself (it would wait behind its own gate): it talks to the GPUDevice directly.
    */
-  gate(fn: () => Promise<void>, name: string): void {
+  gate(fn: () => Promise<void>, name: string, onDrop?: () => void): void {
     this.flush();
-    if (this.gateOpen) this.held.push({ kind: 'gate', fn, name });
+    if (this.gateOpen) this.held.push({ kind: 'gate', fn, name, onDrop });
     else this.openGate(fn, name);
   }
 
@@ -230,10 +230,17 @@ export class CommandQueue {
 
   /** A gate failed: its held work (and later gates) are dropped, waiters wake to see the device's error. */
   private abandon(name: string, e: unknown): void {
-    this.held = [];
+    this.dropGates();
     const message = `${name} failed: ${e instanceof Error ? e.message : String(e)}`;
     this.onGateError(message);
     this.closeGate(message);
+  }
+
+  /** Forgets the held work; gates that never ran free what they hold. */
+  private dropGates(): void {
+    const held = this.held;
+    this.held = [];
+    for (const h of held) if (h.kind === 'gate') h.onDrop?.();
   }
 
   private closeGate(dropped: string | null = null): void {
@@ -279,7 +286,7 @@ export class CommandQueue {
   /** Drops held work without running it (the device is being destroyed). */
   dropHeld(): void {
     this.epoch++;
-    this.held = [];
+    this.dropGates();
     this.closeGate('the device was destroyed');
   }
 

@@ -29,17 +29,21 @@ const allReduceOp: Op<AllReduceAttrs> = defineOp({
     device.queue.copy(x.buffer, 0, staging, 0, bytes);
     const target = y.buffer;
     // runs once the copy is submitted; everything recorded after this op is held until it resolves
-    device.gate(async () => {
-      try {
-        await staging.mapAsync(MapMode.READ);
-        const host = new Float32Array(staging.getMappedRange().slice(0));
-        staging.unmap();
-        await collective.allReduce(host);
-        device.gpu.queue.writeBuffer(target, 0, host);
-      } finally {
-        staging.destroy();
-      }
-    }, describe(collective));
+    device.gate(
+      async () => {
+        try {
+          await staging.mapAsync(MapMode.READ);
+          const host = new Float32Array(staging.getMappedRange().slice(0));
+          staging.unmap();
+          await collective.allReduce(host);
+          device.gpu.queue.writeBuffer(target, 0, host);
+        } finally {
+          staging.destroy();
+        }
+      },
+      describe(collective),
+      () => staging.destroy(),
+    );
   },
   // the other ranks' values are not here: the reference is the sum over a one-rank group, x itself
   reference: ({ x }, { collective }) => {
