@@ -12,15 +12,20 @@ type Reply = { id: number; ok: true; value: unknown } | { id: number; ok: false;
 type WithoutId<T> = T extends unknown ? Omit<T, 'id'> : never;
 type Ask = (req: WithoutId<Request>) => Promise<Reply>;
 
-/** A worker thread running shared-memory-worker.ts through tsx's ESM hooks (as src/io/decode-workers.ts does). */
-function startWorker(): { ask: Ask; worker: Worker } {
+/** A worker thread running `file` (beside this one) through tsx's ESM hooks, as src/io/decode-workers.ts does. */
+function startWorker(file: string, workerData?: unknown): Worker {
   const api = pathToFileURL(
     createRequire(fileURLToPath(import.meta.url))
       .resolve('tsx/esm/api')
       .replace(/\.cjs$/, '.mjs'),
   ).href;
-  const entry = new URL('./shared-memory-worker.ts', import.meta.url).href;
-  const worker = new Worker(`import(${JSON.stringify(api)}).then((m) => { m.register(); return import(${JSON.stringify(entry)}); })`, { eval: true });
+  const entry = new URL(file, import.meta.url).href;
+  return new Worker(`import(${JSON.stringify(api)}).then((m) => { m.register(); return import(${JSON.stringify(entry)}); })`, { eval: true, workerData });
+}
+
+/** A worker running shared-memory-worker.ts, and a function that sends it a request and resolves with the reply. */
+function startAsker(): { ask: Ask; worker: Worker } {
+  const worker = startWorker('./shared-memory-worker.ts');
   let next = 0;
   const pending = new Map<number, (r: Reply) => void>();
   worker.on('message', (r: Reply) => {
@@ -58,9 +63,9 @@ const value = <T>(r: Reply): T => {
   return r.value as T;
 };
 
-const workers: ReturnType<typeof startWorker>[] = [];
+const workers: ReturnType<typeof startAsker>[] = [];
 beforeAll(() => {
-  for (let i = 0; i < 4; i++) workers.push(startWorker());
+  for (let i = 0; i < 4; i++) workers.push(startAsker());
 });
 afterAll(async () => {
   await Promise.all(workers.map((w) => w.worker.terminate()));
@@ -197,6 +202,30 @@ describe('shared-memory collective (worker threads)', () => {
       atomics.waitAsync = saved;
     }
   });
+
+  it('inside a step: the allReduce op on a WebGPU device in each of 2 worker threads (gate + shared memory) gives the rank-ordered sum', async () => {
+    const length = 1000;
+    const descriptor = createSharedGroup({ size: 2, maxFloats: 256, timeoutMs: 60_000 });
+    const replies = await Promise.all(
+      [0, 1].map(
+        (rank) =>
+          new Promise<{ ok: boolean; out?: Float32Array; error?: string }>((resolve, reject) => {
+            const w = startWorker('./shared-memory-gpu-worker.ts', { descriptor, rank, length });
+            w.once('message', (m) => {
+              resolve(m);
+              void w.terminate();
+            });
+            w.once('error', reject);
+          }),
+      ),
+    );
+    const inputs = [0, 1].map((r) => stepInput(11, 0, r, length).map((v) => Math.fround(2 * v)));
+    const want = rankOrderedSum(inputs).map((v) => Math.fround(v + 2));
+    for (const r of replies) {
+      expect(r.error).toBeUndefined();
+      expect(sameBits(r.out as Float32Array, want)).toBe('equal');
+    }
+  }, 120_000);
 
   it('more than four ranks (several summing passes), in one thread: the rank-ordered sum bit for bit', async () => {
     for (const k of [5, 6, 9]) {
