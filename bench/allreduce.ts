@@ -8,6 +8,7 @@
  * Also runs as the `allreduce` suite of `npm run bench`.
  */
 import { createRequire } from 'node:module';
+import { availableParallelism, loadavg } from 'node:os';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { createSharedGroup } from '../src/parallel/shared-memory-collective';
@@ -104,6 +105,8 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
       console.error(`bench/allreduce: --${k === 'megabytes' ? 'sizes' : k === 'maxFloats' ? 'max-floats' : k} must be positive numbers; got ${arg(k, '')}`);
       process.exit(2);
     }
+  const load = loadavg()[0].toFixed(1);
   console.log(`shared-memory all-reduce, worker threads, ${options.runs} runs (median), shared area ${options.maxFloats} floats per rank`);
+  console.log(`Node ${process.version}, ${availableParallelism()} cores, load average ${load} at start`);
   console.log(allReduceTable(await benchAllReduce(options)));
 }
