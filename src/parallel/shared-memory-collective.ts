@@ -116,7 +116,7 @@ export function joinSharedGroup(descriptor: SharedGroupDescriptor, rank: number)
   const results = [slot(size), slot(size + 1)];
   const name = `shared-memory collective (rank ${rank} of ${size})`;
 
-  let barriers = 0; // barriers this rank completed (= GEN when in step)
+  let barriers = Atomics.load(ctl, GEN); // = GEN when in step (GEN cannot move before every rank joined); wraps like an Int32
   let calls = 0; // operations this rank started
   let resultUses = 0; // which result area is next (they alternate; see the note on safety below)
   let closed = false;
@@ -149,7 +149,7 @@ export function joinSharedGroup(descriptor: SharedGroupDescriptor, rank: number)
   /** Resolves once every rank arrived at this rank's next barrier; rejects on abort or timeout. */
   async function barrierWait(op: string): Promise<void> {
     const deadline = Date.now() + timeoutMs;
-    const target = barriers + 1;
+    const target = (barriers + 1) | 0;
     Atomics.store(ctl, arrivedWord(size, rank), target);
     if (Atomics.add(ctl, COUNT, 1) === size - 1) {
       Atomics.store(ctl, COUNT, 0); // reset before releasing: nobody arrives at the next barrier until GEN moves
@@ -171,7 +171,7 @@ export function joinSharedGroup(descriptor: SharedGroupDescriptor, rank: number)
       const left = deadline - Date.now();
       if (left <= 0) {
         const missing: number[] = [];
-        for (let r = 0; r < size; r++) if (Atomics.load(ctl, arrivedWord(size, r)) < target) missing.push(r);
+        for (let r = 0; r < size; r++) if (Atomics.load(ctl, arrivedWord(size, r)) !== target) missing.push(r); // nobody is past it
         const why = `timed out after ${timeoutMs} ms waiting for rank${missing.length === 1 ? '' : 's'} ${missing.join(', ')} (call ${calls})`;
         abort(`${op} ${why}`); // the group is broken: stop the others now rather than at their own timeout
         throw fail(op, why);

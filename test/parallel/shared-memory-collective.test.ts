@@ -238,6 +238,22 @@ describe('shared-memory collective (worker threads)', () => {
     }
   });
 
+  it('the barrier generation wraps around 2^31 like an Int32 without breaking the group', async () => {
+    const d = createSharedGroup({ size: 2, maxFloats: 16 });
+    new Int32Array(d.control)[1] = 2 ** 31 - 3; // word 1 counts completed barriers
+    const ranks = [0, 1].map((r) => joinSharedGroup(d, r));
+    const xs = [new Float32Array([1, 2, 3]), new Float32Array([10, 20, 30])];
+    for (let i = 0; i < 3; i++) {
+      await Promise.all(ranks.map((c) => c.barrier()));
+      await Promise.all(ranks.map((c, r) => c.allReduce(xs[r])));
+    }
+    expect(Array.from(new Int32Array(d.control, 4, 1))[0]).toBeLessThan(0);
+    expect(xs.map((x) => Array.from(x))).toEqual([
+      [44, 88, 132],
+      [44, 88, 132],
+    ]);
+  });
+
   it('bad arguments are named; a rank joins once; calls after close() throw', async () => {
     expect(() => createSharedGroup({ size: 0 })).toThrow("createSharedGroup: argument 'size' is 0; expected a positive integer");
     expect(() => createSharedGroup({ size: 2, maxFloats: 3 })).toThrow(/argument 'maxFloats' is 3/);
