@@ -243,9 +243,10 @@ describe('shared-memory collective (worker threads)', () => {
     new Int32Array(d.control)[1] = 2 ** 31 - 3; // word 1 counts completed barriers
     const ranks = [0, 1].map((r) => joinSharedGroup(d, r));
     const xs = [new Float32Array([1, 2, 3]), new Float32Array([10, 20, 30])];
+    const late = (r: number) => new Promise((res) => setTimeout(res, 20 * r)); // rank 1 comes late, so waiting is real
     for (let i = 0; i < 3; i++) {
-      await Promise.all(ranks.map((c) => c.barrier()));
-      await Promise.all(ranks.map((c, r) => c.allReduce(xs[r])));
+      await Promise.all(ranks.map((c, r) => late(r).then(() => c.barrier())));
+      await Promise.all(ranks.map((c, r) => late(r).then(() => c.allReduce(xs[r]))));
     }
     expect(Array.from(new Int32Array(d.control, 4, 1))[0]).toBeLessThan(0);
     expect(xs.map((x) => Array.from(x))).toEqual([
