@@ -133,15 +133,8 @@ export function joinSharedGroup(descriptor: SharedGroupDescriptor, rank: number)
   }
 
   function abort(reason: string): void {
-    const text = String(reason).slice(0, REASON_MAX);
-    localAbort ??= `rank ${rank} aborted: ${text}`;
-    if (Atomics.compareExchange(ctl, ABORT_CLAIM, 0, rank + 1) !== 0) return; // another rank aborted first
-    for (let i = 0; i < text.length; i++) Atomics.store(ctl, reasonWord(size) + i, text.charCodeAt(i));
-    Atomics.store(ctl, REASON_LEN, text.length);
-    Atomics.store(ctl, ABORT, rank + 1);
-    // change the word waiters wait on, so a waiter that checked just before still wakes
-    Atomics.add(ctl, GEN, 1);
-    Atomics.notify(ctl, GEN);
+    localAbort ??= `rank ${rank} aborted: ${String(reason).slice(0, REASON_MAX)}`;
+    markAborted(ctl, size, rank, reason);
   }
 
   const fail = (op: string, why: string) => new CollectiveError(`${name}: ${op} failed: ${why}`);
@@ -263,6 +256,35 @@ export function joinSharedGroup(descriptor: SharedGroupDescriptor, rank: number)
       closed = true;
     },
   };
+}
+
+/** Records the first abort of the group (later ones are ignored) and wakes every waiting rank. */
+function markAborted(ctl: Int32Array, size: number, rank: number, reason: string): void {
+  const text = String(reason).slice(0, REASON_MAX);
+  if (Atomics.compareExchange(ctl, ABORT_CLAIM, 0, rank + 1) !== 0) return; // another rank aborted first
+  for (let i = 0; i < text.length; i++) Atomics.store(ctl, reasonWord(size) + i, text.charCodeAt(i));
+  Atomics.store(ctl, REASON_LEN, text.length);
+  Atomics.store(ctl, ABORT, rank + 1);
+  // change the word waiters wait on, so a waiter that checked just before still wakes
+  Atomics.add(ctl, GEN, 1);
+  Atomics.notify(ctl, GEN);
+}
+
+/**
+ * Fails the group on behalf of `rank`, from any thread holding the descriptor (e.g. the main thread when that
+ * rank's worker exited): every rank's pending and later calls reject with "rank `rank` aborted: `reason`".
+ */
+export function abortSharedGroup(descriptor: SharedGroupDescriptor, rank: number, reason: string): void {
+  if (!(descriptor?.control instanceof SharedArrayBuffer))
+    throw new ArgumentError(
+      'abortSharedGroup',
+      'descriptor',
+      `is ${descriptor === null ? 'null' : typeof descriptor}`,
+      'the object createSharedGroup returned',
+    );
+  if (!Number.isInteger(rank) || rank < 0 || rank >= descriptor.size)
+    throw new ArgumentError('abortSharedGroup', 'rank', `is ${rank}`, `an integer in [0, ${descriptor.size - 1}]`);
+  markAborted(new Int32Array(descriptor.control), descriptor.size, rank, reason);
 }
 
 const fr = Math.fround;

@@ -4,7 +4,7 @@ import { Worker } from 'node:worker_threads';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inProcessGroup } from '../../src/parallel/in-process-collective';
-import { createSharedGroup, joinSharedGroup } from '../../src/parallel/shared-memory-collective';
+import { abortSharedGroup, createSharedGroup, joinSharedGroup } from '../../src/parallel/shared-memory-collective';
 import { rankOrderedSum, type Step, stepInput } from './shared-memory-data';
 import type { Request } from './shared-memory-worker';
 
@@ -156,18 +156,36 @@ describe('shared-memory collective (worker threads)', () => {
 
   it('abort on one rank rejects every other rank’s pending and later calls, naming it and the reason, without waiting for the timeout', async () => {
     const ranks = await group(3, { timeoutMs: 60_000 });
-    const t0 = Date.now();
     const pending = ranks.slice(1).map((w) => w.ask({ cmd: 'allReduce', data: new Float32Array(100) }));
     await new Promise((r) => setTimeout(r, 100));
+    const t0 = Date.now();
     await ranks[0].ask({ cmd: 'abort', reason: 'device 0 was lost' }).then(value);
     const replies = await Promise.all(pending);
-    expect(Date.now() - t0).toBeLessThan(5000);
+    expect(Date.now() - t0).toBeLessThan(800); // woken by the abort, not by a periodic re-check (every 1 s)
     for (const [i, r] of replies.entries())
       expect(r.ok ? 'resolved' : r.error).toBe(
         `CollectiveError: shared-memory collective (rank ${i + 1} of 3): allReduce failed: rank 0 aborted: device 0 was lost`,
       );
     const later = await ranks[1].ask({ cmd: 'barrier', delayMs: 0 });
     expect(later.ok ? 'resolved' : later.error).toMatch(/rank 1 of 3\): barrier failed: rank 0 aborted: device 0 was lost$/);
+    await closeAll(ranks);
+  });
+
+  it('the main thread can fail the group for a rank whose worker died (abortSharedGroup)', async () => {
+    const descriptor = createSharedGroup({ size: 3, timeoutMs: 60_000 });
+    const ranks = workers.slice(0, 2);
+    await Promise.all(ranks.map((w, rank) => w.ask({ cmd: 'join', descriptor, rank }).then(value)));
+    const pending = ranks.map((w) => w.ask({ cmd: 'allReduce', data: new Float32Array(8) }));
+    await new Promise((r) => setTimeout(r, 100));
+    const t0 = Date.now();
+    abortSharedGroup(descriptor, 2, 'worker 2 exited with code 1');
+    const replies = await Promise.all(pending);
+    expect(Date.now() - t0).toBeLessThan(800); // woken by the abort, not by a periodic re-check (every 1 s)
+    for (const [r, reply] of replies.entries())
+      expect(reply.ok ? 'resolved' : reply.error).toBe(
+        `CollectiveError: shared-memory collective (rank ${r} of 3): allReduce failed: rank 2 aborted: worker 2 exited with code 1`,
+      );
+    expect(() => abortSharedGroup(descriptor, 3, 'x')).toThrow("abortSharedGroup: argument 'rank' is 3; expected an integer in [0, 2]");
     await closeAll(ranks);
   });
 
