@@ -8,3 +8,14 @@
 // collectives (owner: lead)
 export { type Collective, CollectiveError } from './base/collective';
 export { inProcessGroup } from './parallel/in-process-collective';
+// owner: dp-gate — collectives inside a step: the allReduce op and synchronised BatchNorm
+export { allReduce, syncBatchNorm, syncBatchNormGroup } from './tensor/ops/collective';
+// owner: dp-shm
+export {
+  abortSharedGroup,
+  createSharedGroup,
+  joinSharedGroup,
+  type SharedGroupDescriptor,
+  type SharedGroupOptions,
+  type SharedMemoryCollective,
+} from './parallel/shared-memory-collective';
