@@ -23,8 +23,8 @@ interface Run {
   results: Record<string, unknown>[];
 }
 
-/** Runs `mpirun -np <np> node --import tsx test/parallel/mpi-rank.ts <which>`; results sorted by rank. */
-function mpirun(np: number, which: string, options: { env?: Record<string, string>; mpiArgs?: string[]; wrap?: boolean } = {}): Run {
+/** Runs `mpirun -np <np> node --import tsx test/parallel/mpi-rank.ts <which>` (or another script); results sorted by rank. */
+function mpirun(np: number, which: string, options: { env?: Record<string, string>; mpiArgs?: string[]; wrap?: boolean; script?: string } = {}): Run {
   const local = openMpi
     ? {
         // root in a container: allowed explicitly; no ssh needed for a local launch; no CMA single copies (ptrace is often denied)
@@ -35,12 +35,13 @@ function mpirun(np: number, which: string, options: { env?: Record<string, strin
         OMPI_MCA_mpi_yield_when_idle: '1',
       }
     : {};
-  const node = [process.execPath, '--import', 'tsx', 'test/parallel/mpi-rank.ts', which];
+  const node = [process.execPath, '--import', 'tsx', options.script ?? 'test/parallel/mpi-rank.ts', which];
   // wrap: a shell reports each rank's own exit status, which mpirun does not
   const command = options.wrap ? ['sh', '-c', '"$@"; echo "rank exit status $?"', 'sh', ...node] : node;
   const args = [...(openMpi ? ['--oversubscribe'] : []), ...(options.mpiArgs ?? []), '-np', String(np), ...command];
   const started = performance.now();
-  const r = spawnSync('mpirun', args, { cwd: root, encoding: 'utf8', timeout: 90_000, env: { ...process.env, ...local, ...options.env } });
+  const env = { ...process.env, XDG_RUNTIME_DIR: process.env.XDG_RUNTIME_DIR ?? '/tmp', ...local, ...options.env };
+  const r = spawnSync('mpirun', args, { cwd: root, encoding: 'utf8', timeout: 150_000, env });
   const results = r.stdout
     .split('\n')
     .filter((l) => l.startsWith('result '))
