@@ -8,3 +8,17 @@
 // collectives (owner: lead)
 export { type Collective, CollectiveError } from './base/collective';
 export { inProcessGroup } from './parallel/in-process-collective';
+// owner: dp-trainer
+export {
+  dataParallel,
+  DataParallelError,
+  type DataParallel,
+  type DataParallelOptions,
+  type DataParallelStats,
+  type DataParallelStepResult,
+  type DataParallelSnapshot,
+  type DataParallelLoad,
+  type DataParallelStepOptions,
+} from './parallel/data-parallel';
+export { defineReplica, type ReplicaSpec, type ReplicaBatch } from './parallel/replica';
+export type { HostBatch, HostBatchInput } from './parallel/split';

@@ -1,0 +1,292 @@
+/**
+ * The data-parallel trainer: a replica (model, optimizer, loss) on K devices, each step's batch split on dim 0,
+ * gradients all-reduced in buckets through host memory, the same optimizer update on every device. Ranks run in
+ * this thread (`threads: false`) or one worker thread per device (`threads: true`, Node).
+ */
+import type { Device } from '../kernels/webgpu/device';
+import { createDevice, getDefaultDevice, init, setDefaultDevice } from '../kernels/webgpu/devices';
+import type { OptimizerState } from '../train/optim/optimizer';
+import { PeerFailedError } from './abortable';
+import { DEFAULT_BUCKET_BYTES } from './buckets';
+import { fromSkeleton, toHostLeaves, type HostTrainingState } from './host-tree';
+import { localRanks } from './local-ranks';
+import { threadLauncher, type RankHandle } from './rank-handle';
+import { checkReplica, importReplica, type ReplicaSpec } from './replica';
+import type { RankOptions } from './replica-rank';
+import { batchRows, checkSplit, sliceBatch, splitSizes, type HostBatch } from './split';
+import { syncBatchNormHook } from './sync-bn-hook';
+
+/** Options of {@link dataParallel}. */
+export interface DataParallelOptions {
+  /** The replica: a module URL or path whose default export is {@link defineReplica}'s result, or the spec itself (threads: false only). */
+  replica: URL | string | ReplicaSpec;
+  /** How many devices to open (on the default adapter), or the devices to use (threads: false only). */
+  devices: number | readonly Device[];
+  /** One worker thread per device (Node, via `@webgrad/core/node`); default false: all replicas in this thread. */
+  threads?: boolean;
+  /** BatchNorm statistics over the whole batch (all ranks) instead of per replica. Default false. */
+  syncBatchNorm?: boolean;
+  /** Gradient bucket size in bytes (default 25 MiB, PyTorch DDP's bucket_cap_mb). */
+  bucketBytes?: number;
+  /** Seed of the replica's init (when {@link DataParallel.load} is not called). Default 0. */
+  seed?: number;
+}
+
+/** Timings of one step, in milliseconds, the maximum over ranks unless said otherwise. */
+export interface DataParallelStats {
+  /** Rows per device. */
+  split: number[];
+  /** Encoding forward and backward on the host. */
+  encodeMs: number;
+  /** Time in the collective's allReduce (gradient buckets), per rank, maximum over ranks. */
+  allReduceMs: number;
+  /** Of allReduceMs, the time before the last bucket was read back (spent while backward still ran), maximum over ranks. */
+  hiddenMs: number;
+  /** hiddenMs / allReduceMs summed over ranks (0 when nothing was reduced). */
+  hiddenFraction: number;
+  /** The whole step. */
+  stepMs: number;
+  /** Gradient buckets per step. */
+  buckets: number;
+  /** Gradient bytes all-reduced per rank. */
+  bytes: number;
+}
+
+/** The result of {@link DataParallel.step}. */
+export interface DataParallelStepResult {
+  /** The batch's loss: the slices' losses weighted by their share of the batch. */
+  loss: number;
+  /** Per-rank losses (each a mean over its slice). */
+  losses: number[];
+  /** Timings. */
+  stats: DataParallelStats;
+}
+
+/** Parameters, model state and optimizer state on the trainer's device, and the number of steps taken. */
+export interface DataParallelSnapshot {
+  /** The replica's parameters. */
+  params: any;
+  /** The replica's model state (BatchNorm statistics). */
+  state: any;
+  /** The optimizer's state. */
+  optState: OptimizerState;
+  /** Steps taken (since init, or the loaded checkpoint's step). */
+  step: number;
+}
+
+/** What {@link DataParallel.load} accepts: Tensor trees or host tensors ({ data, shape }), e.g. a training checkpoint. */
+export interface DataParallelLoad {
+  /** Parameters, shaped like the replica's init(). */
+  params: unknown;
+  /** Model state, shaped like the replica's init(). */
+  state: unknown;
+  /** Optimizer state; a fresh one when omitted. */
+  optState?: { step: number; slots: unknown };
+  /** The step to continue from (default: optState.step, or 0). */
+  step?: number;
+}
+
+/** Options of {@link DataParallel.step}. */
+export interface DataParallelStepOptions {
+  /** Rows per device (summing to the batch's rows, each ≥ 1), e.g. to give a faster device more; default: as equal as possible. */
+  split?: readonly number[];
+}
+
+/** A data-parallel trainer made by {@link dataParallel}. */
+export interface DataParallel {
+  /** Number of devices (ranks). */
+  readonly size: number;
+  /** The devices, as errors name them ('device 1 (webgpu:3, llvmpipe …)'). */
+  readonly devices: readonly string[];
+  /** Steps taken so far. */
+  readonly steps: number;
+  /** Replaces every replica's parameters, state and optimizer state (e.g. from a training checkpoint). */
+  load(values: DataParallelLoad): Promise<void>;
+  /** One training step on `batch` (split on dim 0 across the devices). */
+  step(batch: HostBatch, options?: DataParallelStepOptions): Promise<DataParallelStepResult>;
+  /** Rank 0's parameters, state and optimizer state as tensors on the trainer's (default) device. */
+  snapshot(): Promise<DataParallelSnapshot>;
+  /** Frees the replicas, stops the workers and closes the devices the trainer opened. */
+  close(): Promise<void>;
+}
+
+/** A replica failed: names the device and the step (e.g. 'data parallel: device 1 (webgpu:3, …) was lost at step 5'). */
+export class DataParallelError extends Error {
+  /** Wraps the one-line message. */
+  constructor(
+    message: string,
+    /** The rank that failed. */
+    readonly rank: number,
+    /** The step that failed (1-based). */
+    readonly step: number,
+    /** True when the failure was a lost device. */
+    readonly deviceLost: boolean,
+  ) {
+    super(message);
+    this.name = 'DataParallelError';
+  }
+}
+
+const firstLine = (e: unknown) => String((e as Error)?.message ?? e).split('\n')[0];
+
+/**
+ * Starts a data-parallel trainer over `devices`: the replica's parameters initialised from `seed` on rank 0 and
+ * broadcast, then each {@link DataParallel.step} splits the batch, runs forward and backward on every device,
+ * all-reduces the gradients and applies the same update everywhere.
+ *
+ * @example
+ * ```ts
+ * import { init } from '@webgrad/core/node';
+ * import { dataParallel } from '@webgrad/core/parallel';
+ * await init();
+ * const dp = await dataParallel({ replica: new URL('./replica.ts', import.meta.url), devices: 2, threads: true });
+ * const { loss } = await dp.step({ x: { data: xs, shape: [8, 3, 32, 32] }, y: { data: ys, shape: [8] } });
+ * await dp.close();
+ * ```
+ */
+export async function dataParallel(options: DataParallelOptions): Promise<DataParallel> {
+  const { threads = false, syncBatchNorm = false, bucketBytes = DEFAULT_BUCKET_BYTES, seed = 0 } = options ?? ({} as DataParallelOptions);
+  const fn = 'dataParallel';
+  if (!Number.isFinite(bucketBytes) || bucketBytes < 4) throw new TypeError(`${fn}: bucketBytes is ${bucketBytes}; expected at least 4`);
+  if (!Number.isInteger(seed) || seed < 0) throw new TypeError(`${fn}: seed is ${seed}; expected a non-negative integer`);
+  const devs = options.devices;
+  const k = typeof devs === 'number' ? devs : Array.isArray(devs) ? devs.length : NaN;
+  if (!Number.isInteger(k) || k < 1) throw new TypeError(`${fn}: devices is ${String(devs)}; expected a positive integer or a list of devices`);
+  const rankOptions: RankOptions = { bucketBytes, syncBatchNorm, wrapLoss: syncBatchNorm ? syncBatchNormHook(fn) : undefined };
+
+  // the trainer's own device: snapshots land there, and it is the default again after each step
+  const main = await init();
+  let ranks: RankHandle[];
+  let owned: Device[] = [];
+  if (threads) {
+    const launch = threadLauncher();
+    if (!launch) throw new TypeError(`${fn}: threads: true needs worker threads: import '@webgrad/core/node' (or use threads: false)`);
+    if (typeof devs !== 'number') throw new TypeError(`${fn}: with threads: true, devices must be a count (each worker opens its own device)`);
+    if (typeof options.replica !== 'string' && !(options.replica instanceof URL))
+      throw new TypeError(`${fn}: with threads: true, replica must be a module URL or path (workers import it)`);
+    ranks = await launch({ replica: String(options.replica), devices: k, syncBatchNorm, bucketBytes });
+  } else {
+    const spec = typeof options.replica === 'string' || options.replica instanceof URL ? await importReplica(options.replica) : options.replica;
+    checkReplica(spec, fn);
+    if (typeof devs === 'number') owned = await Promise.all(Array.from({ length: k }, (_, i) => createDevice({ label: `dp${i}` })));
+    ranks = localRanks(spec, typeof devs === 'number' ? owned : devs, rankOptions);
+  }
+
+  let steps = 0;
+  let failure: DataParallelError | null = null;
+  let closed = false;
+
+  /** Runs `call` on every rank; the first rank to fail stops the others and names itself in the error. */
+  async function all<T>(what: string, stepNo: number, call: (r: RankHandle, k: number) => Promise<T>): Promise<T[]> {
+    if (closed) throw new Error(`${fn}: ${what} after close()`);
+    if (failure) throw new Error(`data parallel: stopped after an earlier failure (${failure.message})`);
+    let first: { k: number; error: unknown } | null = null;
+    const settled = await Promise.allSettled(
+      ranks.map((r, k) =>
+        call(r, k).catch((error) => {
+          if (!first && !(error instanceof PeerFailedError)) {
+            first = { k, error };
+            const reason = new PeerFailedError(`data parallel: ${r.name} failed`);
+            ranks.forEach((o, j) => j !== k && o.abort(reason));
+          }
+          throw error;
+        }),
+      ),
+    );
+    try {
+      setDefaultDevice(main);
+    } catch {
+      // the trainer's device is the caller's; leave it
+    }
+    if (first) {
+      const { k: bad, error } = first as { k: number; error: unknown };
+      const lost = await ranks[bad].lost(error);
+      const at = stepNo > 0 ? ` at step ${stepNo}` : ` during ${what}`;
+      failure = new DataParallelError(
+        lost ? `data parallel: ${ranks[bad].name} was lost${at}` : `data parallel: ${ranks[bad].name} failed${at}: ${firstLine(error)}`,
+        bad,
+        stepNo,
+        lost,
+      );
+      throw failure;
+    }
+    return settled.map((s) => (s as PromiseFulfilledResult<T>).value);
+  }
+
+  try {
+    await all('setup', 0, (r) => r.setup(seed));
+  } catch (e) {
+    await Promise.allSettled(ranks.map((r) => r.close()));
+    for (const d of owned) d.destroy();
+    throw e;
+  }
+
+  const dp: DataParallel = {
+    size: k,
+    devices: ranks.map((r) => r.name),
+    get steps() {
+      return steps;
+    },
+    async load(values) {
+      if (!values || typeof values !== 'object') throw new TypeError(`${fn}.load: expected { params, state, optState? }; got ${typeof values}`);
+      const host: HostTrainingState = {
+        params: await toHostLeaves(values.params, 'params'),
+        state: await toHostLeaves(values.state ?? {}, 'state'),
+        optState: values.optState ? { step: values.optState.step, slots: await toHostLeaves(values.optState.slots, 'optState.slots') } : undefined,
+      };
+      await all('load', 0, (r) => r.load(host));
+      steps = values.step ?? values.optState?.step ?? 0;
+    },
+    async step(batch, stepOptions = {}) {
+      const n = batchRows(batch, k);
+      const sizes = stepOptions.split ? checkSplit(stepOptions.split, n, k) : splitSizes(n, k);
+      const starts = sizes.map((_, i) => sizes.slice(0, i).reduce((a, b) => a + b, 0));
+      const t0 = performance.now();
+      const results = await all('step', steps + 1, (r, i) => r.step(sliceBatch(batch, starts[i], sizes[i]), sizes[i] / n));
+      steps++;
+      const losses = results.map((r) => r.loss);
+      const max = (f: (s: (typeof results)[0]['stats']) => number) => Math.max(...results.map((r) => f(r.stats)));
+      const reduceSum = results.reduce((a, r) => a + r.stats.allReduceMs, 0);
+      return {
+        loss: losses.reduce((a, l, i) => a + (sizes[i] / n) * l, 0),
+        losses,
+        stats: {
+          split: sizes,
+          encodeMs: max((s) => s.encodeMs),
+          allReduceMs: max((s) => s.allReduceMs),
+          hiddenMs: max((s) => s.hiddenMs),
+          hiddenFraction: reduceSum > 0 ? results.reduce((a, r) => a + r.stats.hiddenMs, 0) / reduceSum : 0,
+          stepMs: performance.now() - t0,
+          buckets: results[0].stats.buckets,
+          bytes: results[0].stats.bytes,
+        },
+      };
+    },
+    async snapshot() {
+      const [host] = await all('snapshot', 0, (r, i) => (i === 0 ? r.snapshot() : Promise.resolve(null as unknown as HostTrainingState)));
+      const sk = host.skeleton!;
+      const params = fromSkeleton(sk.params, host.params, main);
+      const state = fromSkeleton(sk.state, host.state, main);
+      const slots = fromSkeleton(sk.slots, host.optState!.slots, main) as OptimizerState['slots'];
+      return { params, state, optState: { step: host.optState!.step, slots }, step: steps };
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      await Promise.allSettled(ranks.map((r) => r.close()));
+      for (const d of owned) {
+        try {
+          d.destroy();
+        } catch {
+          // already lost
+        }
+      }
+      try {
+        if (getDefaultDevice() !== main) setDefaultDevice(main);
+      } catch {
+        // no default device
+      }
+    },
+  };
+  return dp;
+}

@@ -1,0 +1,165 @@
+import { describe, it, expect, afterAll } from 'vitest';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { init, createDevice, memory, random, tree, type Tensor, type Device } from '../../src/node';
+import { saveTrainingCheckpoint, loadTrainingCheckpoint } from '../../src/io/training-checkpoint';
+import { dataParallel, type DataParallel, type HostBatch } from '../../src/parallel';
+import mlp from './fixtures/mlp-replica';
+
+const REPLICA = new URL('./fixtures/mlp-replica.ts', import.meta.url);
+const dir = mkdtempSync(join(tmpdir(), 'webgrad-dp-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+/** A deterministic batch of `n` rows for step `s`. */
+function batch(n: number, s: number): HostBatch {
+  const x = Float32Array.from({ length: n * 2 * 4 * 4 }, (_, i) => Math.sin(0.37 * i + 1.3 * s));
+  const y = Float32Array.from({ length: n * 3 }, (_, i) => Math.cos(0.11 * i + 0.7 * s));
+  return { x: { data: x, shape: [n, 2, 4, 4] }, y: { data: y, shape: [n, 3] } };
+}
+
+/** Parameters (or any tree) as flat host arrays by path. */
+async function values(t: unknown): Promise<Record<string, number[]>> {
+  const out: Record<string, number[]> = {};
+  for (const { path, value } of tree.flatten(t)) out[path] = Array.from(await (value as Tensor).data());
+  return out;
+}
+
+async function train(dp: DataParallel, steps: number, n = 8, split?: number[], from = 0) {
+  const losses: number[] = [];
+  for (let s = from; s < from + steps; s++) losses.push((await dp.step(batch(n, s), { split })).loss);
+  const snap = await dp.snapshot();
+  const v = { params: await values(snap.params), opt: await values(snap.optState.slots), step: snap.step, losses };
+  tree.dispose([snap.params, snap.state, snap.optState.slots]);
+  return v;
+}
+
+function expectClose(a: Record<string, number[]>, b: Record<string, number[]>, tol: number) {
+  expect(Object.keys(a)).toEqual(Object.keys(b));
+  for (const k of Object.keys(a)) {
+    const worst = Math.max(...a[k].map((v, i) => Math.abs(v - b[k][i]) / (1e-3 + Math.abs(b[k][i]))));
+    expect(worst, `${k}: largest relative difference`).toBeLessThan(tol);
+  }
+}
+
+describe('dataParallel, one thread', () => {
+  it('K=2 on split batches equals K=1 on whole batches, also for an uneven split (3+5), and the loss is the batch mean', async () => {
+    await init();
+    const one = await dataParallel({ replica: mlp, devices: 1, seed: 3 });
+    const ref = await train(one, 4);
+    await one.close();
+    const two = await dataParallel({ replica: REPLICA, devices: 2, seed: 3 });
+    expect(two.devices[1]).toMatch(/^device 1 \(dp1/);
+    const even = await train(two, 4);
+    await two.close();
+    expectClose(even.params, ref.params, 1e-4);
+    expectClose(even.opt, ref.opt, 1e-3);
+    even.losses.forEach((l, i) => expect(l).toBeCloseTo(ref.losses[i], 5));
+    const uneven = await dataParallel({ replica: mlp, devices: 2, seed: 3 });
+    const r = await train(uneven, 4, 8, [3, 5]);
+    await uneven.close();
+    expectClose(r.params, ref.params, 1e-4);
+  });
+
+  it('the same seed and K give bit-identical parameters run to run; another seed does not', async () => {
+    const run = async (seed: number) => {
+      const dp = await dataParallel({ replica: mlp, devices: 2, seed, bucketBytes: 256 });
+      const v = await train(dp, 3);
+      await dp.close();
+      return v;
+    };
+    const a = await run(5);
+    const b = await run(5);
+    expect(a.params).toEqual(b.params);
+    expect(a.opt).toEqual(b.opt);
+    expect((await run(6)).params).not.toEqual(a.params);
+  });
+
+  it('several small buckets give the same result as one large bucket', async () => {
+    const run = async (bucketBytes: number) => {
+      const dp = await dataParallel({ replica: mlp, devices: 2, seed: 1, bucketBytes });
+      const r = await dp.step(batch(6, 0));
+      const v = await train(dp, 1, 6, undefined, 1);
+      await dp.close();
+      return { v, buckets: r.stats.buckets };
+    };
+    const small = await run(300);
+    const large = await run(1 << 20);
+    expect(large.buckets).toBe(1);
+    expect(small.buckets).toBeGreaterThan(2);
+    expect(small.v.params).toEqual(large.v.params);
+  });
+
+  it('a checkpoint saved at K=2 resumes at K=1 on the trajectory of a continuous K=1 run', async () => {
+    const cont = await dataParallel({ replica: mlp, devices: 1, seed: 2 });
+    const whole = await train(cont, 6);
+    await cont.close();
+
+    const two = await dataParallel({ replica: mlp, devices: 2, seed: 2 });
+    await train(two, 3);
+    const snap = await two.snapshot();
+    const path = join(dir, 'k2.safetensors');
+    await saveTrainingCheckpoint(path, snap);
+    tree.dispose([snap.params, snap.state, snap.optState.slots]);
+    await two.close();
+
+    const t = mlp.init(random.key(0));
+    const ck = await loadTrainingCheckpoint(path, { params: t.params, state: t.state, optState: mlp.optimizer().init(t.params) });
+    expect(ck.step).toBe(3);
+    const one = await dataParallel({ replica: mlp, devices: 1, seed: 99 });
+    await one.load(ck);
+    tree.dispose([ck.params, ck.state, ck.optState.slots]);
+    expect(one.steps).toBe(3);
+    const resumed = await train(one, 3, 8, undefined, 3);
+    await one.close();
+    expect(resumed.step).toBe(6);
+    expectClose(resumed.params, whole.params, 1e-4);
+    resumed.losses.forEach((l, i) => expect(l).toBeCloseTo(whole.losses[3 + i], 5));
+  });
+
+  it('GPU memory is flat across steps on every device', async () => {
+    const devices = [await createDevice(), await createDevice()];
+    const dp = await dataParallel({ replica: mlp, devices, seed: 0, bucketBytes: 400 });
+    const seen: number[][] = [];
+    for (let s = 0; s < 6; s++) {
+      await dp.step(batch(5, s));
+      seen.push(devices.flatMap((d) => [memory(d).liveTensors, memory(d).liveBytes]));
+    }
+    await dp.close();
+    expect(seen[5]).toEqual(seen[1]);
+    for (const d of devices) expect(memory(d).liveTensors).toBe(0);
+    for (const d of devices) d.destroy();
+  });
+
+  it('a lost device stops every replica with one line naming it and the step; the checkpoint stays; the rest resumes', async () => {
+    const devices: Device[] = [await createDevice({ label: 'keep' }), await createDevice({ label: 'doomed' })];
+    const dp = await dataParallel({ replica: mlp, devices, seed: 4 });
+    await train(dp, 2);
+    const snap = await dp.snapshot();
+    const path = join(dir, 'last.safetensors');
+    await saveTrainingCheckpoint(path, snap);
+    tree.dispose([snap.params, snap.state, snap.optState.slots]);
+    const bytes = readFileSync(path);
+    await dp.step(batch(8, 2));
+    devices[1].gpu.destroy();
+    const err = await dp.step(batch(8, 3)).then(
+      () => null,
+      (e: Error) => e,
+    );
+    expect(err?.message).toMatch(/^data parallel: device 1 \(doomed, .*\) was lost at step 4$/);
+    await expect(dp.step(batch(8, 4))).rejects.toThrow(/stopped after an earlier failure/);
+    await dp.close();
+    expect(readFileSync(path).equals(bytes)).toBe(true);
+
+    const t = mlp.init(random.key(0));
+    const ck = await loadTrainingCheckpoint(path, { params: t.params, state: t.state, optState: mlp.optimizer().init(t.params) });
+    const rest = await dataParallel({ replica: mlp, devices: [devices[0]], seed: 0 });
+    await rest.load(ck);
+    tree.dispose([ck.params, ck.state, ck.optState.slots]);
+    const r = await train(rest, 2, 8, undefined, 2);
+    await rest.close();
+    expect(r.step).toBe(4);
+    expect(r.losses.every(Number.isFinite)).toBe(true);
+    devices[0].destroy();
+  });
+});
