@@ -8,6 +8,14 @@
 // collectives (owner: lead)
 export { type Collective, CollectiveError } from './base/collective';
 export { inProcessGroup } from './parallel/in-process-collective';
+// owner: dp-shm
+export {
+  createSharedGroup,
+  joinSharedGroup,
+  type SharedGroupDescriptor,
+  type SharedGroupOptions,
+  type SharedMemoryCollective,
+} from './parallel/shared-memory-collective';
 // owner: dp-trainer
 export {
   dataParallel,
