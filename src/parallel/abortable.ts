@@ -13,10 +13,10 @@ export class PeerFailedError extends CollectiveError {
   }
 }
 
-/** A collective with abort(): rejects pending and later calls with `reason` (and aborts the underlying one if it can). */
+/** A collective with stop(): rejects pending and later calls with `reason` (and aborts the underlying group if it can). */
 export interface AbortableCollective extends Collective {
   /** Stops the group: every pending and later call rejects with `reason`. */
-  abort(reason: Error): void;
+  stop(reason: Error): void;
 }
 
 /** Wraps `inner` so that its calls can be aborted. */
@@ -47,18 +47,15 @@ export function abortable(inner: Collective): AbortableCollective {
     broadcast: (data, root) => guard(() => inner.broadcast(data, root)),
     barrier: () => guard(() => inner.barrier()),
     close: () => inner.close(),
-    abort(e) {
+    stop(e) {
       if (reason) return;
       reason = e;
       for (const reject of pending) reject(e);
       pending.clear();
-      const a = (inner as { abort?: (why: string) => void }).abort;
-      if (typeof a === 'function') {
-        try {
-          a.call(inner, e.message);
-        } catch {
-          // the group may already be closed
-        }
+      try {
+        inner.abort?.(e.message);
+      } catch {
+        // the group may already be closed
       }
     },
   };

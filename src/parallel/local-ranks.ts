@@ -31,7 +31,7 @@ export function localRanks(spec: ReplicaSpec, devices: readonly Device[], option
       step: (slice, weight) => rank.step(slice, weight),
       snapshot: () => rank.snapshot(),
       lost: (e) => deviceLost(device, e),
-      abort: (reason) => group[k].abort(reason),
+      abort: (reason) => group[k].stop(reason),
       close: async () => {
         try {
           rank.dispose();

@@ -17,6 +17,7 @@ import { concat } from '../tensor/ops/layout';
 import { key } from '../base/random';
 import type { OptimizerState, Optimizer } from '../train/optim/optimizer';
 import type { AbortableCollective } from './abortable';
+import type { Collective } from '../base/collective';
 import { planBuckets, type Bucket } from './buckets';
 import { fromHostLeaves, skeleton, toHostLeaves, type HostLeaves, type HostTrainingState } from './host-tree';
 import type { ReplicaSpec } from './replica';
@@ -53,7 +54,7 @@ export interface RankOptions {
   /** BatchNorm statistics are global (every rank's state is then the same; no averaging after the step). */
   syncBatchNorm: boolean;
   /** Wraps the loss so BatchNorm uses global statistics (set by the trainer when syncBatchNorm is on). */
-  wrapLoss?: <T>(collective: AbortableCollective, fn: () => T) => T;
+  wrapLoss?: <T>(collective: Collective, fn: () => T) => T;
 }
 
 const isFloat = (t: unknown): t is Tensor => t instanceof Tensor && t.dtype === 'float32';

@@ -163,3 +163,59 @@ describe('dataParallel, one thread', () => {
     devices[0].destroy();
   });
 });
+
+describe('dataParallel, worker threads', () => {
+  it('K=2 in worker threads is bit-identical to K=2 in one thread, and matches K=1 (also for 3+5)', async () => {
+    const local = await dataParallel({ replica: mlp, devices: 2, seed: 7, bucketBytes: 300 });
+    const a = await train(local, 3);
+    const au = await train(local, 2, 8, [3, 5], 3);
+    await local.close();
+    const threaded = await dataParallel({ replica: REPLICA, devices: 2, threads: true, seed: 7, bucketBytes: 300 });
+    expect(threaded.devices).toHaveLength(2);
+    expect(threaded.devices[1]).toMatch(/^device 1 \(dp1, /);
+    const b = await train(threaded, 3);
+    const bu = await train(threaded, 2, 8, [3, 5], 3);
+    await threaded.close();
+    expect(b.params).toEqual(a.params);
+    expect(b.opt).toEqual(a.opt);
+    expect(bu.params).toEqual(au.params);
+    expect(bu.losses).toEqual(au.losses);
+    const one = await dataParallel({ replica: mlp, devices: 1, seed: 7 });
+    await train(one, 3);
+    const ou = await train(one, 2, 8, undefined, 3);
+    await one.close();
+    expectClose(bu.params, ou.params, 1e-4);
+  });
+
+  it('a device lost in a worker stops the others with one line naming it; a new trainer resumes from the checkpoint', async () => {
+    process.env.DP_LOSE_LABEL = 'dp1';
+    process.env.DP_LOSE_AT = '3';
+    const lossy = new URL('./fixtures/lossy-replica.ts', import.meta.url);
+    const dp = await dataParallel({ replica: lossy, devices: 2, threads: true, seed: 4 });
+    delete process.env.DP_LOSE_LABEL;
+    await train(dp, 2);
+    const snap = await dp.snapshot();
+    const path = join(dir, 'threads-last.safetensors');
+    await saveTrainingCheckpoint(path, snap);
+    tree.dispose([snap.params, snap.state, snap.optState.slots]);
+    const bytes = readFileSync(path);
+    const t0 = performance.now();
+    const err = await dp.step(batch(8, 2)).then(
+      () => null,
+      (e: Error) => e,
+    );
+    expect(err?.message).toMatch(/^data parallel: device 1 \(dp1, .*\) was lost at step 3$/);
+    expect(performance.now() - t0).toBeLessThan(30_000);
+    await dp.close();
+    expect(readFileSync(path).equals(bytes)).toBe(true);
+    const t = mlp.init(random.key(0));
+    const ck = await loadTrainingCheckpoint(path, { params: t.params, state: t.state, optState: mlp.optimizer().init(t.params) });
+    const rest = await dataParallel({ replica: REPLICA, devices: 1, threads: true });
+    await rest.load(ck);
+    tree.dispose([ck.params, ck.state, ck.optState.slots]);
+    const r = await train(rest, 1, 8, undefined, 2);
+    await rest.close();
+    expect(r.step).toBe(3);
+    expect(r.losses.every(Number.isFinite)).toBe(true);
+  });
+});

@@ -70,16 +70,14 @@ describe('shared-memory collective (worker threads)', () => {
         fc.record({ op: fc.constant('broadcast' as const), length: fc.integer({ min: 0, max: 3 * maxFloats + 37 }), root: fc.integer({ min: 0, max: k - 1 }) }),
         fc.constant({ op: 'barrier' as const }),
       );
-    const plan = fc
-      .record({ k: fc.integer({ min: 1, max: 4 }), maxFloats: fc.constantFrom(16, 40, 256) })
-      .chain(({ k, maxFloats }) =>
-        fc.record({
-          k: fc.constant(k),
-          maxFloats: fc.constant(maxFloats),
-          steps: fc.array(step(k, maxFloats), { minLength: 1, maxLength: 6 }),
-          seed: fc.nat(),
-        }),
-      );
+    const plan = fc.record({ k: fc.integer({ min: 1, max: 4 }), maxFloats: fc.constantFrom(16, 40, 256) }).chain(({ k, maxFloats }) =>
+      fc.record({
+        k: fc.constant(k),
+        maxFloats: fc.constant(maxFloats),
+        steps: fc.array(step(k, maxFloats), { minLength: 1, maxLength: 6 }),
+        seed: fc.nat(),
+      }),
+    );
     await fc.assert(
       fc.asyncProperty(plan, async ({ k, maxFloats, steps, seed }) => {
         const ranks = await group(k, { maxFloats, timeoutMs: 20_000 });
