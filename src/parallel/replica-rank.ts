@@ -100,6 +100,10 @@ export class ReplicaRank {
   private readonly opt: Optimizer;
   private buckets: Bucket[] = [];
   private paramShapes: (readonly number[] | null)[] = [];
+  private paramIndex = new Map<string, number>();
+  private bucketOf: number[] = [];
+  /** The step in progress: gradients final so far per bucket, and the buckets' read-backs once started. */
+  private inFlight: { ready: (Tensor | null)[][]; missing: number[]; reads: (Promise<Float32Array> | null)[]; startedAt: number[] } | null = null;
   private readonly step_: (p: unknown, s: unknown, b: Record<string, Tensor>, w: number) => [[Tensor, { state: unknown; loss: Tensor }], unknown];
 
   constructor(
@@ -119,12 +123,34 @@ export class ReplicaRank {
         // the loss is a mean over this slice; weighted by the slice's share, the summed gradients are the full batch's
         return [w === 1 ? l : mul(l, w), { state: aux.state, loss: l }];
       },
-      { hasAux: true },
+      { hasAux: true, onLeafGrad: (argnum, path, g) => argnum === 0 && this.gradReady(path, g) },
     );
     this.step_ = (p, s, b, w) => {
       const wrap = this.options.syncBatchNorm ? this.options.wrapLoss : undefined;
       return wrap ? wrap(this.collective, () => vg(p, s, b, w)) : vg(p, s, b, w);
     };
+  }
+
+  /** A parameter's gradient is complete (backward still running): once its bucket is whole, start reading it back. */
+  private gradReady(path: string, g: Tensor): void {
+    const f = this.inFlight;
+    const i = this.paramIndex.get(path);
+    if (!f || i === undefined || this.bucketOf[i] < 0) return;
+    const j = this.bucketOf[i];
+    const b = this.buckets[j];
+    const q = b.indices.indexOf(i);
+    if (f.ready[j][q]) return;
+    f.ready[j][q] = g;
+    if (--f.missing[j] > 0) return;
+    const parts = f.ready[j] as Tensor[];
+    const flat = parts.map((t) => reshape(t, [-1]));
+    const bucket = flat.length === 1 ? flat[0] : concat(flat, 0);
+    // the read-back's copy is encoded (and everything before it submitted) now, so the bucket tensor can go
+    f.reads[j] = bucket.data() as Promise<Float32Array>;
+    f.reads[j]!.catch(() => {}); // awaited in step(); keep a lost device from surfacing as an unhandled rejection
+    f.startedAt[j] = now();
+    for (const t of flat) if (!parts.includes(t)) t.dispose();
+    if (!parts.includes(bucket)) bucket.dispose();
   }
 
   private enter(): void {
@@ -143,6 +169,11 @@ export class ReplicaRank {
       leaves.map((l) => (l instanceof Tensor ? l.size : 0)),
       this.options.bucketBytes,
     ).filter((b) => b.size > 0);
+    this.paramIndex = new Map(tree.flatten(params).map((l, i) => [l.path, i]));
+    this.bucketOf = leaves.map(() => -1);
+    this.buckets.forEach((b, j) => {
+      for (const i of b.indices) this.bucketOf[i] = j;
+    });
   }
 
   /** Initialises from `replica.init(key(seed))`, then takes rank 0's float values (broadcast), or loads `host`. */
@@ -183,20 +214,29 @@ export class ReplicaRank {
   async step(slice: HostBatch, weight: number): Promise<RankStepResult> {
     const t0 = now();
     this.enter();
-    const fwd = tidy(() => {
-      const batch = Object.fromEntries(Object.entries(slice).map(([name, b]) => [name, tensor(b.data, { shape: b.shape, device: this.device })]));
-      const [[, aux], grads] = this.step_(this.params, this.state, batch, weight);
-      const g = tree.leaves(grads);
-      const flat = (i: number) => reshape(g[i] as Tensor, [-1]);
-      const buckets = this.buckets.map((b) => (b.indices.length === 1 ? flat(b.indices[0]) : concat(b.indices.map(flat), 0)));
-      return { loss: aux.loss, state: aux.state, buckets };
-    });
+    this.inFlight = {
+      ready: this.buckets.map((b) => b.indices.map(() => null)),
+      missing: this.buckets.map((b) => b.indices.length),
+      reads: this.buckets.map(() => null),
+      startedAt: this.buckets.map(() => 0),
+    };
+    const inFlight = this.inFlight;
+    let fwd: { loss: Tensor; state: unknown };
+    try {
+      fwd = tidy(() => {
+        const batch = Object.fromEntries(Object.entries(slice).map(([name, b]) => [name, tensor(b.data, { shape: b.shape, device: this.device })]));
+        const [[, aux], grads] = this.step_(this.params, this.state, batch, weight);
+        void grads; // every bucket was read back as its gradients became final (onLeafGrad); tidy frees them
+        return { loss: aux.loss as Tensor, state: aux.state };
+      });
+    } finally {
+      this.inFlight = null;
+    }
     const encodeMs = now() - t0;
-    // read-backs are encoded now (copies into staging buffers), so the GPU tensors can go at once
-    const reads = fwd.buckets.map((b) => b.data() as Promise<Float32Array>);
+    const reads = inFlight.reads as Promise<Float32Array>[];
+    if (reads.some((r) => r === null)) throw new Error('dataParallel: internal error: a gradient bucket was not read back');
     const lossRead = fwd.loss.item();
     lossRead.catch(() => {}); // awaited below; a failure is reported by the bucket reads first
-    for (const b of fwd.buckets) b.dispose();
     fwd.loss.dispose();
     const reduced: Float32Array[] = [];
     const spans: [number, number][] = [];
