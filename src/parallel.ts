@@ -8,6 +8,8 @@
 // collectives (owner: lead)
 export { type Collective, CollectiveError } from './base/collective';
 export { inProcessGroup } from './parallel/in-process-collective';
+// owner: dp-gate — collectives inside a step: the allReduce op and synchronised BatchNorm
+export { allReduce, syncBatchNorm, syncBatchNormGroup } from './tensor/ops/collective';
 // owner: dp-shm
 export {
   createSharedGroup,
