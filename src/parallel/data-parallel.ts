@@ -12,9 +12,7 @@ import { fromSkeleton, toHostLeaves, type HostTrainingState } from './host-tree'
 import { localRanks } from './local-ranks';
 import { threadLauncher, type RankHandle } from './rank-handle';
 import { checkReplica, importReplica, type ReplicaSpec } from './replica';
-import type { RankOptions } from './replica-rank';
 import { batchRows, checkSplit, sliceBatch, splitSizes, type HostBatch } from './split';
-import { syncBatchNormHook } from './sync-bn-hook';
 
 /** Options of {@link dataParallel}. */
 export interface DataParallelOptions {
@@ -152,7 +150,6 @@ export async function dataParallel(options: DataParallelOptions): Promise<DataPa
   const devs = options.devices;
   const k = typeof devs === 'number' ? devs : Array.isArray(devs) ? devs.length : NaN;
   if (!Number.isInteger(k) || k < 1) throw new TypeError(`${fn}: devices is ${String(devs)}; expected a positive integer or a list of devices`);
-  const rankOptions: RankOptions = { bucketBytes, syncBatchNorm, wrapLoss: syncBatchNorm ? syncBatchNormHook(fn) : undefined };
 
   // the trainer's own device: snapshots land there, and it is the default again after each step
   const main = await init();
@@ -169,7 +166,7 @@ export async function dataParallel(options: DataParallelOptions): Promise<DataPa
     const spec = typeof options.replica === 'string' || options.replica instanceof URL ? await importReplica(options.replica) : options.replica;
     checkReplica(spec, fn);
     if (typeof devs === 'number') owned = await Promise.all(Array.from({ length: k }, (_, i) => createDevice({ label: `dp${i}` })));
-    ranks = localRanks(spec, typeof devs === 'number' ? owned : devs, rankOptions);
+    ranks = localRanks(spec, typeof devs === 'number' ? owned : devs, { bucketBytes, syncBatchNorm });
   }
 
   let steps = 0;

@@ -2,7 +2,7 @@
 import type { Device } from '../kernels/webgpu/device';
 import { abortable } from './abortable';
 import { inProcessGroup } from './in-process-collective';
-import { ReplicaRank, type RankOptions } from './replica-rank';
+import { ReplicaRank } from './replica-rank';
 import type { ReplicaSpec } from './replica';
 import type { RankHandle } from './rank-handle';
 
@@ -20,10 +20,11 @@ export async function deviceLost(device: Device, error: unknown): Promise<boolea
 }
 
 /** K ranks on the given devices, in this thread. */
-export function localRanks(spec: ReplicaSpec, devices: readonly Device[], options: RankOptions): RankHandle[] {
+export function localRanks(spec: ReplicaSpec, devices: readonly Device[], options: { bucketBytes: number; syncBatchNorm: boolean }): RankHandle[] {
   const group = inProcessGroup(devices.length).map(abortable);
+  const bn = options.syncBatchNorm ? inProcessGroup(devices.length).map(abortable) : null;
   return devices.map((device, k) => {
-    const rank = new ReplicaRank(spec, device, group[k], options);
+    const rank = new ReplicaRank(spec, device, group[k], { bucketBytes: options.bucketBytes, syncBatchNorm: bn?.[k] ?? null });
     return {
       name: deviceName(k, device.label, describe(device)),
       setup: (seed, host) => rank.setup(seed, host),
@@ -31,7 +32,10 @@ export function localRanks(spec: ReplicaSpec, devices: readonly Device[], option
       step: (slice, weight) => rank.step(slice, weight),
       snapshot: () => rank.snapshot(),
       lost: (e) => deviceLost(device, e),
-      abort: (reason) => group[k].stop(reason),
+      abort: (reason) => {
+        group[k].stop(reason);
+        bn?.[k].stop(reason);
+      },
       close: async () => {
         try {
           rank.dispose();
@@ -39,6 +43,7 @@ export function localRanks(spec: ReplicaSpec, devices: readonly Device[], option
           // a lost device's tensors may fail to release; nothing to keep
         }
         group[k].close();
+        bn?.[k].close();
       },
     };
   });

@@ -17,7 +17,7 @@ import { concat } from '../tensor/ops/layout';
 import { key } from '../base/random';
 import type { OptimizerState, Optimizer } from '../train/optim/optimizer';
 import type { AbortableCollective } from './abortable';
-import type { Collective } from '../base/collective';
+import { syncBatchNorm } from '../tensor/ops/collective';
 import { planBuckets, type Bucket } from './buckets';
 import { fromHostLeaves, skeleton, toHostLeaves, type HostLeaves, type HostTrainingState } from './host-tree';
 import type { ReplicaSpec } from './replica';
@@ -51,10 +51,12 @@ export interface RankStepResult {
 export interface RankOptions {
   /** Bucket size for the gradient all-reduce. */
   bucketBytes: number;
-  /** BatchNorm statistics are global (every rank's state is then the same; no averaging after the step). */
-  syncBatchNorm: boolean;
-  /** Wraps the loss so BatchNorm uses global statistics (set by the trainer when syncBatchNorm is on). */
-  wrapLoss?: <T>(collective: Collective, fn: () => T) => T;
+  /**
+   * BatchNorm statistics over all ranks (every rank's state is then the same; no averaging after the step), through
+   * this collective: a group of its own, because the statistics are reduced while the GPU runs (device gates), in
+   * an order that interleaves differently with the gradient buckets on each rank.
+   */
+  syncBatchNorm: AbortableCollective | null;
 }
 
 const isFloat = (t: unknown): t is Tensor => t instanceof Tensor && t.dtype === 'float32';
@@ -125,10 +127,8 @@ export class ReplicaRank {
       },
       { hasAux: true, onLeafGrad: (argnum, path, g) => argnum === 0 && this.gradReady(path, g) },
     );
-    this.step_ = (p, s, b, w) => {
-      const wrap = this.options.syncBatchNorm ? this.options.wrapLoss : undefined;
-      return wrap ? wrap(this.collective, () => vg(p, s, b, w)) : vg(p, s, b, w);
-    };
+    const bn = this.options.syncBatchNorm;
+    this.step_ = (p, s, b, w) => (bn ? syncBatchNorm(bn, () => vg(p, s, b, w)) : vg(p, s, b, w));
   }
 
   /** A parameter's gradient is complete (backward still running): once its bucket is whole, start reading it back. */

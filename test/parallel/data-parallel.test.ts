@@ -6,6 +6,7 @@ import { init, createDevice, memory, random, tree, type Tensor, type Device } fr
 import { saveTrainingCheckpoint, loadTrainingCheckpoint } from '../../src/io/training-checkpoint';
 import { dataParallel, type DataParallel, type HostBatch } from '../../src/parallel';
 import mlp from './fixtures/mlp-replica';
+import bnReplica from './fixtures/bn-replica';
 
 const REPLICA = new URL('./fixtures/mlp-replica.ts', import.meta.url);
 const dir = mkdtempSync(join(tmpdir(), 'webgrad-dp-'));
@@ -217,5 +218,36 @@ describe('dataParallel, worker threads', () => {
     await rest.close();
     expect(r.step).toBe(3);
     expect(r.losses.every(Number.isFinite)).toBe(true);
+  });
+});
+
+describe('dataParallel with BatchNorm', () => {
+  const BN = new URL('./fixtures/bn-replica.ts', import.meta.url);
+  const run = async (options: { devices: number; syncBatchNorm?: boolean; threads?: boolean }, split?: number[]) => {
+    const dp = await dataParallel({ replica: options.threads ? BN : bnReplica, seed: 1, ...options });
+    const losses: number[] = [];
+    for (let s = 0; s < 3; s++) losses.push((await dp.step(batch(8, s), { split })).loss);
+    const snap = await dp.snapshot();
+    const v = { params: await values(snap.params), state: await values(snap.state), losses };
+    tree.dispose([snap.params, snap.state, snap.optState.slots]);
+    await dp.close();
+    return v;
+  };
+
+  it('syncBatchNorm: K=2 (even and 3+5, one thread and worker threads) equals K=1; per-replica statistics do not', async () => {
+    const one = await run({ devices: 1 });
+    const synced = await run({ devices: 2, syncBatchNorm: true });
+    expectClose(synced.params, one.params, 1e-4);
+    expectClose(synced.state, one.state, 1e-4);
+    synced.losses.forEach((l, i) => expect(l).toBeCloseTo(one.losses[i], 5));
+    expectClose((await run({ devices: 2, syncBatchNorm: true }, [3, 5])).params, one.params, 1e-4);
+    const threaded = await run({ devices: 2, syncBatchNorm: true, threads: true });
+    expect(threaded.params).toEqual(synced.params);
+    expect(threaded.state).toEqual(synced.state);
+    // per-replica statistics normalise each half with its own mean and variance: another trajectory
+    const local = await run({ devices: 2 });
+    expect(() => expectClose(local.params, one.params, 1e-4)).toThrow();
+    // their running means are averaged (weighted by the split), which for the mean is exactly the full batch's update
+    expect(local.state['bn.num_batches_tracked']).toEqual([3]);
   });
 });

@@ -10,15 +10,15 @@ import { joinSharedGroup, type SharedGroupDescriptor } from '../shared-memory-co
 import { importReplica } from '../replica';
 import { ReplicaRank } from '../replica-rank';
 import { deviceLost } from '../local-ranks';
-import { syncBatchNormHook } from '../sync-bn-hook';
 import type { Device } from '../../kernels/webgpu/device';
 
 interface Start {
   replica: string;
   descriptor: SharedGroupDescriptor;
+  /** The group for synchronised BatchNorm statistics (null: per-replica statistics). */
+  bnDescriptor: SharedGroupDescriptor | null;
   rank: number;
   bucketBytes: number;
-  syncBatchNorm: boolean;
 }
 
 // Dawn without the main thread's stderr filter (src/io/dawn-notices.ts swaps fd 2, which is process-wide: from a
@@ -35,6 +35,7 @@ registerGPUProvider(() => {
 let rank: ReplicaRank | null = null;
 let device: Device | null = null;
 let collective: AbortableCollective | null = null;
+let bn: AbortableCollective | null = null;
 
 async function handle(op: string, args: any): Promise<unknown> {
   switch (op) {
@@ -43,11 +44,8 @@ async function handle(op: string, args: any): Promise<unknown> {
       const spec = await importReplica(a.replica);
       device = await init({ label: `dp${a.rank}` });
       collective = abortable(joinSharedGroup(a.descriptor, a.rank));
-      rank = new ReplicaRank(spec, device, collective, {
-        bucketBytes: a.bucketBytes,
-        syncBatchNorm: a.syncBatchNorm,
-        wrapLoss: a.syncBatchNorm ? syncBatchNormHook('dataParallel') : undefined,
-      });
+      bn = a.bnDescriptor ? abortable(joinSharedGroup(a.bnDescriptor, a.rank)) : null;
+      rank = new ReplicaRank(spec, device, collective, { bucketBytes: a.bucketBytes, syncBatchNorm: bn });
       return { label: device.label, description: device.adapterInfo?.description || device.adapterInfo?.vendor || '' };
     }
     case 'setup':
@@ -60,11 +58,13 @@ async function handle(op: string, args: any): Promise<unknown> {
       return rank!.snapshot();
     case 'abort':
       collective?.stop(new PeerFailedError(args.reason));
+      bn?.stop(new PeerFailedError(args.reason));
       return null;
     case 'close':
       try {
         rank?.dispose();
         collective?.close();
+        bn?.close();
         // let the queue's error scopes settle: Dawn aborts the process if a thread ends with one pending
         if (device && !device.isLost) await device.sync();
         device?.destroy();
@@ -91,7 +91,11 @@ parentPort!.on('message', async ({ id, op, args }: { id: number; op: string; arg
     const peer = error instanceof PeerFailedError;
     const lost = !peer && device ? await deviceLost(device, error) : false;
     // tell the other ranks at once (they may be waiting in the collective for this one)
-    if (!peer && op === 'step') collective?.stop(new PeerFailedError(`data parallel: rank ${collective.rank} failed: ${error?.message?.split('\n')[0]}`));
+    if (!peer && op === 'step') {
+      const why = new PeerFailedError(`data parallel: rank ${collective?.rank} failed: ${error?.message?.split('\n')[0]}`);
+      collective?.stop(why);
+      bn?.stop(why);
+    }
     parentPort!.postMessage({ id, ok: false, error: String(error?.message ?? error), peer, lost });
   }
 });

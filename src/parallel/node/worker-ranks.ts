@@ -45,6 +45,8 @@ const compact = (slice: HostBatch): HostBatch => Object.fromEntries(Object.entri
 /** Starts one worker per device and joins them in a shared-memory group. */
 export const workerRanks: ThreadLauncher = async ({ replica, devices, syncBatchNorm, bucketBytes }) => {
   const descriptor = createSharedGroup({ size: devices, timeoutMs: 600_000 });
+  // BatchNorm statistics are small (2·channels + 1 floats per layer): a small area of their own
+  const bnDescriptor = syncBatchNorm ? createSharedGroup({ size: devices, maxFloats: 1 << 14, timeoutMs: 600_000 }) : null;
   const url = moduleUrl(replica);
   const handles = Array.from({ length: devices }, (_, k) => {
     const worker = spawn();
@@ -83,7 +85,7 @@ export const workerRanks: ThreadLauncher = async ({ replica, devices, syncBatchN
         return name;
       },
       async start() {
-        const info = await request<{ label: string; description: string }>('start', { replica: url, descriptor, rank: k, bucketBytes, syncBatchNorm });
+        const info = await request<{ label: string; description: string }>('start', { replica: url, descriptor, bnDescriptor, rank: k, bucketBytes });
         name = deviceName(k, info.label, info.description);
       },
       setup: (seed, host) => request('setup', { seed, host }),
