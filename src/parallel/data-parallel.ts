@@ -48,6 +48,8 @@ export interface DataParallelStats {
   buckets: number;
   /** Gradient bytes all-reduced per rank. */
   bytes: number;
+  /** Per rank: live tensors and their GPU bytes on its device after the step (flat from step to step: no leak). */
+  memory: { liveTensors: number; liveBytes: number }[];
 }
 
 /** The result of {@link DataParallel.step}. */
@@ -256,6 +258,7 @@ export async function dataParallel(options: DataParallelOptions): Promise<DataPa
           stepMs: performance.now() - t0,
           buckets: results[0].stats.buckets,
           bytes: results[0].stats.bytes,
+          memory: results.map((r) => ({ liveTensors: r.stats.liveTensors, liveBytes: r.stats.liveBytes })),
         },
       };
     },

@@ -7,7 +7,7 @@
 import type { Device } from '../kernels/webgpu/device';
 import { setDefaultDevice } from '../kernels/webgpu/devices';
 import { Tensor } from '../tensor/tensor';
-import { tidy } from '../tensor/scope';
+import { memory, tidy } from '../tensor/scope';
 import * as tree from '../tensor/tree';
 import { valueAndGrad } from '../tensor/autograd';
 import { tensor } from '../tensor/ops/creation';
@@ -37,6 +37,10 @@ export interface RankStats {
   buckets: number;
   /** Gradient bytes reduced. */
   bytes: number;
+  /** Live tensors on this rank's device after the step. */
+  liveTensors: number;
+  /** GPU bytes held by them. */
+  liveBytes: number;
 }
 
 /** What a rank reports after a step. */
@@ -288,7 +292,20 @@ export class ReplicaRank {
     const lastRead = spans.length ? spans[spans.length - 1][0] : allRead;
     const hiddenMs = spans.reduce((a, [s, e]) => a + Math.max(0, Math.min(e, lastRead) - s), 0);
     const bytes = this.buckets.reduce((a, b) => a + 4 * b.size, 0);
-    return { loss, stats: { encodeMs, allReduceMs, hiddenMs, stepMs: now() - t0, buckets: this.buckets.length, bytes } };
+    const mem = memory(this.device);
+    return {
+      loss,
+      stats: {
+        encodeMs,
+        allReduceMs,
+        hiddenMs,
+        stepMs: now() - t0,
+        buckets: this.buckets.length,
+        bytes,
+        liveTensors: mem.liveTensors,
+        liveBytes: mem.liveBytes,
+      },
+    };
   }
 
   /** Parameters, state and optimizer state as host leaves. */

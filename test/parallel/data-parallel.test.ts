@@ -188,6 +188,15 @@ describe('dataParallel, worker threads', () => {
     expectClose(bu.params, ou.params, 1e-4);
   });
 
+  it('GPU memory in the workers is flat across steps', async () => {
+    const dp = await dataParallel({ replica: REPLICA, devices: 2, threads: true, bucketBytes: 400 });
+    const seen = [];
+    for (let s = 0; s < 5; s++) seen.push((await dp.step(batch(6, s))).stats.memory);
+    await dp.close();
+    expect(seen[1][0].liveTensors).toBeGreaterThan(0);
+    expect(seen[4]).toEqual(seen[1]);
+  });
+
   it('a device lost in a worker stops the others with one line naming it; a new trainer resumes from the checkpoint', async () => {
     process.env.DP_LOSE_LABEL = 'dp1';
     process.env.DP_LOSE_AT = '3';

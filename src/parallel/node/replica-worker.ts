@@ -4,7 +4,8 @@
  */
 import { parentPort } from 'node:worker_threads';
 import { create, globals } from 'webgpu';
-import { init, registerGPUProvider } from '../../node';
+import { init } from '../../kernels/webgpu/devices';
+import { registerGPUProvider } from '../../kernels/webgpu/device';
 import { PeerFailedError, abortable, type AbortableCollective } from '../abortable';
 import { joinSharedGroup, type SharedGroupDescriptor } from '../shared-memory-collective';
 import { importReplica } from '../replica';
@@ -23,14 +24,15 @@ interface Start {
 
 // Dawn without the main thread's stderr filter (src/io/dawn-notices.ts swaps fd 2, which is process-wide: from a
 // worker it races the other threads and Node warns about it); Dawn's two limit notices are printed as they are.
+// Registered after the replica module is imported (which may import '@webgrad/core/node' and its provider).
 let gpu: GPU | undefined;
-registerGPUProvider(() => {
+const plainDawn = () => {
   if (!gpu) {
     Object.assign(globalThis, globals);
     gpu = create([]);
   }
   return gpu;
-});
+};
 
 let rank: ReplicaRank | null = null;
 let device: Device | null = null;
@@ -42,6 +44,7 @@ async function handle(op: string, args: any): Promise<unknown> {
     case 'start': {
       const a = args as Start;
       const spec = await importReplica(a.replica);
+      registerGPUProvider(plainDawn);
       device = await init({ label: `dp${a.rank}` });
       collective = abortable(joinSharedGroup(a.descriptor, a.rank));
       bn = a.bnDescriptor ? abortable(joinSharedGroup(a.bnDescriptor, a.rank)) : null;
