@@ -174,11 +174,15 @@ export async function dataParallel(options: DataParallelOptions): Promise<DataPa
   let steps = 0;
   let failure: DataParallelError | null = null;
   let closed = false;
+  let busy: string | null = null;
 
   /** Runs `call` on every rank; the first rank to fail stops the others and names itself in the error. */
   async function all<T>(what: string, stepNo: number, call: (r: RankHandle, k: number) => Promise<T>): Promise<T[]> {
     if (closed) throw new Error(`${fn}: ${what} after close()`);
     if (failure) throw new Error(`data parallel: stopped after an earlier failure (${failure.message})`);
+    // every rank must see the calls in the same order: one at a time
+    if (busy) throw new Error(`${fn}: ${what} called while ${busy} is running; await each call first`);
+    busy = what;
     let first: { k: number; error: unknown } | null = null;
     const settled = await Promise.allSettled(
       ranks.map((r, k) =>
@@ -192,6 +196,7 @@ export async function dataParallel(options: DataParallelOptions): Promise<DataPa
         }),
       ),
     );
+    busy = null;
     try {
       setDefaultDevice(main);
     } catch {

@@ -165,6 +165,25 @@ describe('dataParallel, one thread', () => {
   });
 });
 
+describe('dataParallel: bad input', () => {
+  it('says what is wrong in one line', async () => {
+    await expect(dataParallel({ replica: mlp, devices: 0 })).rejects.toThrow(/^dataParallel: devices is 0; expected a positive integer or a list of devices$/);
+    await expect(dataParallel({ replica: {} as never, devices: 1 })).rejects.toThrow(/the replica has no init\(\) function/);
+    await expect(dataParallel({ replica: mlp, devices: 2, threads: true })).rejects.toThrow(/with threads: true, replica must be a module URL or path/);
+    await expect(dataParallel({ replica: new URL('./fixtures/missing.ts', import.meta.url), devices: 1 })).rejects.toThrow(/cannot import the replica module/);
+    const dp = await dataParallel({ replica: mlp, devices: 2 });
+    await expect(dp.step(batch(1, 0))).rejects.toThrow(/the batch has 1 rows; expected at least one per device \(2\)/);
+    await expect(dp.step(batch(8, 0), { split: [2, 5] })).rejects.toThrow(/split is \[2,5\]; expected 2 positive integers summing to the batch's 8 rows/);
+    const b = batch(4, 0);
+    await expect(dp.step({ ...b, y: { data: b.y.data, shape: [3, 4] } })).rejects.toThrow(/batch.y has 3 rows; other inputs have 4/);
+    const first = dp.step(batch(4, 0));
+    await expect(dp.step(batch(4, 1))).rejects.toThrow(/step called while step is running; await each call first/);
+    await first;
+    await dp.close();
+    await expect(dp.step(batch(4, 0))).rejects.toThrow(/step after close/);
+  });
+});
+
 describe('dataParallel, worker threads', () => {
   it('K=2 in worker threads is bit-identical to K=2 in one thread, and matches K=1 (also for 3+5)', async () => {
     const local = await dataParallel({ replica: mlp, devices: 2, seed: 7, bucketBytes: 300 });
