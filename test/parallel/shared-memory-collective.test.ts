@@ -39,7 +39,20 @@ function startWorker(): { ask: Ask; worker: Worker } {
   return { ask, worker };
 }
 
-const bits = (x: Float32Array) => Array.from(new Uint32Array(x.buffer, x.byteOffset, x.length));
+const bits = (x: Float32Array) => new Uint32Array(x.buffer, x.byteOffset, x.length);
+/** 'equal', or where the bits first differ (a short message: vitest's diff of million-element arrays takes minutes). */
+function sameBits(got: Float32Array, want: Float32Array): string {
+  if (got.length !== want.length) return `length ${got.length}, expected ${want.length}`;
+  const [g, w] = [bits(got), bits(want)];
+  let bad = 0;
+  let first = -1;
+  for (let i = 0; i < g.length; i++)
+    if (g[i] !== w[i]) {
+      bad++;
+      if (first < 0) first = i;
+    }
+  return bad === 0 ? 'equal' : `${bad} elements differ, first at ${first}: ${got[first]} (bits ${g[first]}), expected ${want[first]} (bits ${w[first]})`;
+}
 const value = <T>(r: Reply): T => {
   if (!r.ok) throw new Error(r.error);
   return r.value as T;
@@ -91,9 +104,9 @@ describe('shared-memory collective (worker threads)', () => {
             // the in-process group is the reference every collective must match bit for bit
             const copies = inputs.map((x) => x.slice());
             await Promise.all(inProcessGroup(k).map((c, r) => c.allReduce(copies[r])));
-            expect(bits(copies[0])).toEqual(bits(want));
+            expect(sameBits(copies[0], want)).toBe('equal');
           }
-          for (let r = 0; r < k; r++) expect(bits(outs[r][s] as Float32Array), `step ${s} (${st.op}, length ${st.length}), rank ${r}`).toEqual(bits(want));
+          for (let r = 0; r < k; r++) expect(sameBits(outs[r][s] as Float32Array, want), `step ${s} (${st.op}, length ${st.length}), rank ${r}`).toBe('equal');
         }
         await closeAll(ranks);
       }),
@@ -105,8 +118,8 @@ describe('shared-memory collective (worker threads)', () => {
     const ranks = await group(4, { maxFloats: 65_536 + 16 });
     const inputs = ranks.map((_, r) => stepInput(7, 0, r, 1_000_003));
     const outs = await Promise.all(ranks.map((w, r) => w.ask({ cmd: 'allReduce', data: inputs[r] }).then(value<Float32Array>)));
-    const want = bits(rankOrderedSum(inputs));
-    for (const o of outs) expect(bits(o)).toEqual(want);
+    const want = rankOrderedSum(inputs);
+    for (const o of outs) expect(sameBits(o, want)).toBe('equal');
     await closeAll(ranks);
   }, 60_000);
 
@@ -162,6 +175,27 @@ describe('shared-memory collective (worker threads)', () => {
     for (const r of replies)
       expect(r.ok ? 'resolved' : r.error).toMatch(/ranks disagree on call 1: rank 0 called allReduce\(5\), rank 1 called allReduce\(6\)/);
     await closeAll(ranks);
+  });
+
+  it('without Atomics.waitAsync (polling with setTimeout), ranks in one thread still agree bit for bit', async () => {
+    const atomics = Atomics as { waitAsync?: unknown };
+    const saved = atomics.waitAsync;
+    atomics.waitAsync = undefined;
+    try {
+      const d = createSharedGroup({ size: 3, maxFloats: 32 });
+      const ranks = [0, 1, 2].map((r) => joinSharedGroup(d, r));
+      const inputs = ranks.map((_, r) => stepInput(3, 0, r, 100));
+      const want = rankOrderedSum(inputs);
+      // rank 2 arrives late, so the others really wait
+      await Promise.all(ranks.map((c, r) => new Promise((res) => setTimeout(res, 20 * r)).then(() => c.allReduce(inputs[r]))));
+      for (const x of inputs) expect(sameBits(x, want)).toBe('equal');
+      const root = stepInput(4, 0, 1, 70);
+      const xs = [new Float32Array(70), root.slice(), new Float32Array(70)];
+      await Promise.all(ranks.map((c, r) => c.broadcast(xs[r], 1)));
+      for (const x of xs) expect(sameBits(x, root)).toBe('equal');
+    } finally {
+      atomics.waitAsync = saved;
+    }
   });
 
   it('bad arguments are named; a rank joins once; calls after close() throw', async () => {
