@@ -6,7 +6,8 @@
 import type { Device } from '../kernels/webgpu/device';
 import { createDevice, getDefaultDevice, init, setDefaultDevice } from '../kernels/webgpu/devices';
 import type { OptimizerState } from '../train/optim/optimizer';
-import { PeerFailedError } from './abortable';
+import { PeerFailedError, abortable } from './abortable';
+import type { Collective } from '../base/collective';
 import { DEFAULT_BUCKET_BYTES } from './buckets';
 import { fromSkeleton, toHostLeaves, type HostTrainingState } from './host-tree';
 import { localRanks } from './local-ranks';
@@ -22,12 +23,24 @@ export interface DataParallelOptions {
   devices: number | readonly Device[];
   /** One worker thread per device (Node, via `@webgrad/core/node`); default false: all replicas in this thread. */
   threads?: boolean;
-  /** BatchNorm statistics over the whole batch (all ranks) instead of per replica. Default false. */
+  /**
+   * BatchNorm statistics over the whole batch (all ranks; torch.nn.SyncBatchNorm) instead of per replica. Default
+   * false: each replica normalises with its slice's statistics (as PyTorch's DDP), and after every step the running
+   * statistics are averaged over replicas weighted by their share of the batch (for the running mean exactly the
+   * full batch's update), so every replica, and every checkpoint, holds the same state.
+   */
   syncBatchNorm?: boolean;
   /** Gradient bucket size in bytes (default 25 MiB, PyTorch DDP's bucket_cap_mb). */
   bucketBytes?: number;
   /** Seed of the replica's init (when {@link DataParallel.load} is not called). Default 0. */
   seed?: number;
+  /**
+   * A group this process is one rank of (e.g. MPI: one process per device, `mpirun -np 2`): the trainer drives one
+   * device (devices: 1) as rank `collective.rank` of `collective.size`. Every process passes the same whole batch
+   * to {@link DataParallel.step}; each takes its own slice. With syncBatchNorm the statistics go through the same
+   * group (gradient buckets are then read back after backward, so that every rank calls it in the same order).
+   */
+  collective?: Collective;
 }
 
 /** Timings of one step, in milliseconds, the maximum over ranks unless said otherwise. */
@@ -94,9 +107,9 @@ export interface DataParallelStepOptions {
 
 /** A data-parallel trainer made by {@link dataParallel}. */
 export interface DataParallel {
-  /** Number of devices (ranks). */
+  /** Number of ranks (devices; with a collective, processes of the group). */
   readonly size: number;
-  /** The devices, as errors name them ('device 1 (webgpu:3, llvmpipe …)'). */
+  /** The devices this process drives, as errors name them ('device 1 (webgpu:3, llvmpipe …)'). */
   readonly devices: readonly string[];
   /** Steps taken so far. */
   readonly steps: number;
@@ -150,8 +163,14 @@ export async function dataParallel(options: DataParallelOptions): Promise<DataPa
   if (!Number.isFinite(bucketBytes) || bucketBytes < 4) throw new TypeError(`${fn}: bucketBytes is ${bucketBytes}; expected at least 4`);
   if (!Number.isInteger(seed) || seed < 0) throw new TypeError(`${fn}: seed is ${seed}; expected a non-negative integer`);
   const devs = options.devices;
-  const k = typeof devs === 'number' ? devs : Array.isArray(devs) ? devs.length : NaN;
-  if (!Number.isInteger(k) || k < 1) throw new TypeError(`${fn}: devices is ${String(devs)}; expected a positive integer or a list of devices`);
+  const local = typeof devs === 'number' ? devs : Array.isArray(devs) ? devs.length : NaN;
+  if (!Number.isInteger(local) || local < 1) throw new TypeError(`${fn}: devices is ${String(devs)}; expected a positive integer or a list of devices`);
+  const external = options.collective ? abortable(options.collective) : null;
+  if (external && (local !== 1 || threads))
+    throw new TypeError(`${fn}: with a collective, this process is one rank: give devices: 1 (or one device) and threads: false`);
+  // ranks in the whole group, and this process's first rank
+  const k = external ? external.size : local;
+  const myRank = external ? external.rank : 0;
 
   // the trainer's own device: snapshots land there, and it is the default again after each step
   const main = await init();
@@ -163,12 +182,12 @@ export async function dataParallel(options: DataParallelOptions): Promise<DataPa
     if (typeof devs !== 'number') throw new TypeError(`${fn}: with threads: true, devices must be a count (each worker opens its own device)`);
     if (typeof options.replica !== 'string' && !(options.replica instanceof URL))
       throw new TypeError(`${fn}: with threads: true, replica must be a module URL or path (workers import it)`);
-    ranks = await launch({ replica: String(options.replica), devices: k, syncBatchNorm, bucketBytes });
+    ranks = await launch({ replica: String(options.replica), devices: local, syncBatchNorm, bucketBytes });
   } else {
     const spec = typeof options.replica === 'string' || options.replica instanceof URL ? await importReplica(options.replica) : options.replica;
     checkReplica(spec, fn);
-    if (typeof devs === 'number') owned = await Promise.all(Array.from({ length: k }, (_, i) => createDevice({ label: `dp${i}` })));
-    ranks = localRanks(spec, typeof devs === 'number' ? owned : devs, { bucketBytes, syncBatchNorm });
+    if (typeof devs === 'number') owned = await Promise.all(Array.from({ length: local }, (_, i) => createDevice({ label: `dp${myRank + i}` })));
+    ranks = localRanks(spec, typeof devs === 'number' ? owned : devs, { bucketBytes, syncBatchNorm }, external);
   }
 
   let steps = 0;
@@ -246,9 +265,16 @@ export async function dataParallel(options: DataParallelOptions): Promise<DataPa
       const sizes = stepOptions.split ? checkSplit(stepOptions.split, n, k) : splitSizes(n, k);
       const starts = sizes.map((_, i) => sizes.slice(0, i).reduce((a, b) => a + b, 0));
       const t0 = performance.now();
-      const results = await all('step', steps + 1, (r, i) => r.step(sliceBatch(batch, starts[i], sizes[i]), sizes[i] / n));
+      const results = await all('step', steps + 1, (r, i) => r.step(sliceBatch(batch, starts[myRank + i], sizes[myRank + i]), sizes[myRank + i] / n));
       steps++;
-      const losses = results.map((r) => r.loss);
+      let losses = results.map((r) => r.loss);
+      if (external) {
+        // every rank's loss, in one all-reduce (each fills its own slot)
+        const all = new Float32Array(k);
+        all[myRank] = losses[0];
+        await external.allReduce(all);
+        losses = Array.from(all);
+      }
       const max = (f: (s: (typeof results)[0]['stats']) => number) => Math.max(...results.map((r) => f(r.stats)));
       const reduceSum = results.reduce((a, r) => a + r.stats.allReduceMs, 0);
       return {

@@ -1,6 +1,6 @@
 /** Ranks in the trainer's own thread: one device each, the in-process collective between them. */
 import type { Device } from '../kernels/webgpu/device';
-import { abortable } from './abortable';
+import { abortable, type AbortableCollective } from './abortable';
 import { inProcessGroup } from './in-process-collective';
 import { ReplicaRank } from './replica-rank';
 import type { ReplicaSpec } from './replica';
@@ -20,13 +20,20 @@ export async function deviceLost(device: Device, error: unknown): Promise<boolea
 }
 
 /** K ranks on the given devices, in this thread. */
-export function localRanks(spec: ReplicaSpec, devices: readonly Device[], options: { bucketBytes: number; syncBatchNorm: boolean }): RankHandle[] {
-  const group = inProcessGroup(devices.length).map(abortable);
-  const bn = options.syncBatchNorm ? inProcessGroup(devices.length).map(abortable) : null;
+export function localRanks(
+  spec: ReplicaSpec,
+  devices: readonly Device[],
+  options: { bucketBytes: number; syncBatchNorm: boolean },
+  external: AbortableCollective | null = null,
+): RankHandle[] {
+  // an external group (one device, this process is one of its ranks) serves BatchNorm statistics too
+  const group = external ? [external] : inProcessGroup(devices.length).map(abortable);
+  const bn = options.syncBatchNorm ? (external ? [external] : inProcessGroup(devices.length).map(abortable)) : null;
+  const first = external?.rank ?? 0;
   return devices.map((device, k) => {
     const rank = new ReplicaRank(spec, device, group[k], { bucketBytes: options.bucketBytes, syncBatchNorm: bn?.[k] ?? null });
     return {
-      name: deviceName(k, device.label, describe(device)),
+      name: deviceName(first + k, device.label, describe(device)),
       setup: (seed, host) => rank.setup(seed, host),
       load: async (host) => rank.load(host),
       step: (slice, weight) => rank.step(slice, weight),
@@ -34,7 +41,7 @@ export function localRanks(spec: ReplicaSpec, devices: readonly Device[], option
       lost: (e) => deviceLost(device, e),
       abort: (reason) => {
         group[k].stop(reason);
-        bn?.[k].stop(reason);
+        if (bn?.[k] !== group[k]) bn?.[k].stop(reason);
       },
       close: async () => {
         try {
@@ -42,8 +49,11 @@ export function localRanks(spec: ReplicaSpec, devices: readonly Device[], option
         } catch {
           // a lost device's tensors may fail to release; nothing to keep
         }
-        group[k].close();
-        bn?.[k].close();
+        // an external group belongs to the caller (it may train again with it)
+        if (!external) {
+          group[k].close();
+          bn?.[k].close();
+        }
       },
     };
   });

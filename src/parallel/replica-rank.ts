@@ -129,7 +129,12 @@ export class ReplicaRank {
         // the loss is a mean over this slice; weighted by the slice's share, the summed gradients are the full batch's
         return [w === 1 ? l : mul(l, w), { state: aux.state, loss: l }];
       },
-      { hasAux: true, onLeafGrad: (argnum, path, g) => argnum === 0 && this.gradReady(path, g) },
+      {
+        hasAux: true,
+        // read buckets back as soon as they are final, unless BatchNorm's all-reduces share the collective: then
+        // they must all come first on every rank (a bucket read after backward waits for them)
+        onLeafGrad: (argnum, path, g) => argnum === 0 && options.syncBatchNorm !== collective && this.gradReady(path, g),
+      },
     );
     const bn = this.options.syncBatchNorm;
     this.step_ = (p, s, b, w) => (bn ? syncBatchNorm(bn, () => vg(p, s, b, w)) : vg(p, s, b, w));
@@ -137,9 +142,13 @@ export class ReplicaRank {
 
   /** A parameter's gradient is complete (backward still running): once its bucket is whole, start reading it back. */
   private gradReady(path: string, g: Tensor): void {
-    const f = this.inFlight;
     const i = this.paramIndex.get(path);
-    if (!f || i === undefined || this.bucketOf[i] < 0) return;
+    if (i !== undefined) this.gradReadyAt(i, g);
+  }
+
+  private gradReadyAt(i: number, g: Tensor): void {
+    const f = this.inFlight;
+    if (!f || this.bucketOf[i] < 0) return;
     const j = this.bucketOf[i];
     const b = this.buckets[j];
     const q = b.indices.indexOf(i);
@@ -230,7 +239,9 @@ export class ReplicaRank {
       fwd = tidy(() => {
         const batch = Object.fromEntries(Object.entries(slice).map(([name, b]) => [name, tensor(b.data, { shape: b.shape, device: this.device })]));
         const [[, aux], grads] = this.step_(this.params, this.state, batch, weight);
-        void grads; // every bucket was read back as its gradients became final (onLeafGrad); tidy frees them
+        // buckets not yet read back (all of them when reads wait for the end of backward) are read now
+        const g = tree.leaves(grads);
+        for (const b of this.buckets) for (const i of b.indices) this.gradReadyAt(i, g[i] as Tensor);
         return { loss: aux.loss as Tensor, state: aux.state };
       });
     } finally {

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { init, createDevice, memory, random, tree, type Tensor, type Device } from '../../src/node';
 import { saveTrainingCheckpoint, loadTrainingCheckpoint } from '../../src/io/training-checkpoint';
-import { dataParallel, type DataParallel, type HostBatch } from '../../src/parallel';
+import { dataParallel, inProcessGroup, type DataParallel, type HostBatch, type ReplicaSpec } from '../../src/parallel';
 import mlp from './fixtures/mlp-replica';
 import bnReplica from './fixtures/bn-replica';
 
@@ -277,5 +277,55 @@ describe('dataParallel with BatchNorm', () => {
     expect(() => expectClose(local.params, one.params, 1e-4)).toThrow();
     // their running means are averaged (weighted by the split), which for the mean is exactly the full batch's update
     expect(local.state['bn.num_batches_tracked']).toEqual([3]);
+  });
+});
+
+describe('dataParallel with a collective (one rank per process, as under MPI)', () => {
+  /** Two trainers, each one rank of a group, stepping together (as two processes would). */
+  const pair = async (replica: ReplicaSpec, options: { syncBatchNorm?: boolean; bucketBytes?: number } = {}, steps = 3, split?: number[]) => {
+    const group = inProcessGroup(2);
+    const dps = await Promise.all(group.map((collective) => dataParallel({ replica, devices: 1, collective, seed: 1, ...options })));
+    expect(dps.map((d) => d.size)).toEqual([2, 2]);
+    expect(dps[1].devices[0]).toMatch(/^device 1 \(dp1, /);
+    const losses: number[][] = [];
+    for (let s = 0; s < steps; s++) {
+      const rs = await Promise.all(dps.map((d) => d.step(batch(8, s), { split })));
+      expect(rs[1].loss).toBe(rs[0].loss);
+      expect(rs[1].losses).toEqual(rs[0].losses);
+      losses.push(rs[0].losses);
+    }
+    const out = [];
+    for (const d of dps) {
+      const snap = await d.snapshot();
+      out.push({ params: await values(snap.params), state: await values(snap.state) });
+      tree.dispose([snap.params, snap.state, snap.optState.slots]);
+      await d.close();
+    }
+    expect(out[1]).toEqual(out[0]);
+    return { ...out[0], losses };
+  };
+
+  it('two one-device ranks equal K=2 in one trainer bit for bit (also 3+5), and K=1 within float tolerance', async () => {
+    const ranks = await pair(mlp, {}, 3, [3, 5]);
+    const two = await dataParallel({ replica: mlp, devices: 2, seed: 1 });
+    const ref = await train(two, 3, 8, [3, 5]);
+    await two.close();
+    expect(ranks.params).toEqual(ref.params);
+    const one = await dataParallel({ replica: mlp, devices: 1, seed: 1 });
+    const single = await train(one, 3);
+    await one.close();
+    expectClose(ranks.params, single.params, 1e-4);
+  });
+
+  it('syncBatchNorm through the same collective (buckets read after backward) equals K=1', async () => {
+    const ranks = await pair(bnReplica, { syncBatchNorm: true, bucketBytes: 64 });
+    const one = await dataParallel({ replica: bnReplica, devices: 1, seed: 1 });
+    for (let s = 0; s < 3; s++) await one.step(batch(8, s));
+    const snap = await one.snapshot();
+    const ref = { params: await values(snap.params), state: await values(snap.state) };
+    tree.dispose([snap.params, snap.state, snap.optState.slots]);
+    await one.close();
+    expectClose(ranks.params, ref.params, 1e-4);
+    expectClose(ranks.state, ref.state, 1e-4);
   });
 });
