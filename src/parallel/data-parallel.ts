@@ -149,11 +149,19 @@ const firstLine = (e: unknown) => String((e as Error)?.message ?? e).split('\n')
  *
  * @example
  * ```ts
- * import { init } from '@webgrad/core/node';
- * import { dataParallel } from '@webgrad/core/parallel';
+ * import { init, optim, randn, matmul, mean, square, sub } from '@webgrad/core/node';
+ * import { dataParallel, defineReplica } from '@webgrad/core/parallel';
  * await init();
- * const dp = await dataParallel({ replica: new URL('./replica.ts', import.meta.url), devices: 2, threads: true });
- * const { loss } = await dp.step({ x: { data: xs, shape: [8, 3, 32, 32] }, y: { data: ys, shape: [8] } });
+ * // usually a module of its own (`export default defineReplica({...})`), so that worker threads can import it
+ * const replica = defineReplica({
+ *   init: (key) => ({ params: { w: randn(key, [4, 1]) }, state: {} }),
+ *   optimizer: () => optim.sgd({ lr: 0.1 }),
+ *   loss: (p, state, batch) => [mean(square(sub(matmul(batch.x, p.w), batch.y))), { state }],
+ * });
+ * const dp = await dataParallel({ replica, devices: 2 }); // threads: true takes the module's URL instead
+ * const x = Float32Array.from({ length: 32 }, (_, i) => Math.sin(i));
+ * const { loss, stats } = await dp.step({ x: { data: x, shape: [8, 4] }, y: { data: new Float32Array(8).fill(1), shape: [8, 1] } });
+ * console.log(stats.split, loss > 0); // [4, 4] true
  * await dp.close();
  * ```
  */
