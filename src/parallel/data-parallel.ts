@@ -32,6 +32,12 @@ export interface DataParallelOptions {
   syncBatchNorm?: boolean;
   /** Gradient bucket size in bytes (default 25 MiB, PyTorch DDP's bucket_cap_mb). */
   bucketBytes?: number;
+  /**
+   * Read each gradient bucket back as soon as its gradients are final, while the rest of backward is still being
+   * encoded and run, so the all-reduce overlaps backward (default true; false waits for the whole backward, e.g. to
+   * measure what overlapping gains).
+   */
+  overlap?: boolean;
   /** Seed of the replica's init (when {@link DataParallel.load} is not called). Default 0. */
   seed?: number;
   /**
@@ -51,7 +57,7 @@ export interface DataParallelStats {
   encodeMs: number;
   /** Time in the collective's allReduce (gradient buckets), per rank, maximum over ranks. */
   allReduceMs: number;
-  /** Of allReduceMs, the time before the last bucket was read back (spent while backward still ran), maximum over ranks. */
+  /** Of allReduceMs, the time before the last bucket's values arrived (spent while the GPU still ran backward), maximum over ranks. */
   hiddenMs: number;
   /** hiddenMs / allReduceMs summed over ranks (0 when nothing was reduced). */
   hiddenFraction: number;
@@ -166,7 +172,7 @@ const firstLine = (e: unknown) => String((e as Error)?.message ?? e).split('\n')
  * ```
  */
 export async function dataParallel(options: DataParallelOptions): Promise<DataParallel> {
-  const { threads = false, syncBatchNorm = false, bucketBytes = DEFAULT_BUCKET_BYTES, seed = 0 } = options ?? ({} as DataParallelOptions);
+  const { threads = false, syncBatchNorm = false, bucketBytes = DEFAULT_BUCKET_BYTES, seed = 0, overlap = true } = options ?? ({} as DataParallelOptions);
   const fn = 'dataParallel';
   if (!Number.isFinite(bucketBytes) || bucketBytes < 4) throw new TypeError(`${fn}: bucketBytes is ${bucketBytes}; expected at least 4`);
   if (!Number.isInteger(seed) || seed < 0) throw new TypeError(`${fn}: seed is ${seed}; expected a non-negative integer`);
@@ -190,12 +196,12 @@ export async function dataParallel(options: DataParallelOptions): Promise<DataPa
     if (typeof devs !== 'number') throw new TypeError(`${fn}: with threads: true, devices must be a count (each worker opens its own device)`);
     if (typeof options.replica !== 'string' && !(options.replica instanceof URL))
       throw new TypeError(`${fn}: with threads: true, replica must be a module URL or path (workers import it)`);
-    ranks = await launch({ replica: String(options.replica), devices: local, syncBatchNorm, bucketBytes });
+    ranks = await launch({ replica: String(options.replica), devices: local, syncBatchNorm, bucketBytes, overlap });
   } else {
     const spec = typeof options.replica === 'string' || options.replica instanceof URL ? await importReplica(options.replica) : options.replica;
     checkReplica(spec, fn);
     if (typeof devs === 'number') owned = await Promise.all(Array.from({ length: local }, (_, i) => createDevice({ label: `dp${myRank + i}` })));
-    ranks = localRanks(spec, typeof devs === 'number' ? owned : devs, { bucketBytes, syncBatchNorm }, external);
+    ranks = localRanks(spec, typeof devs === 'number' ? owned : devs, { bucketBytes, syncBatchNorm, overlap }, external);
   }
 
   let steps = 0;

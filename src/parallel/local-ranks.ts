@@ -23,7 +23,7 @@ export async function deviceLost(device: Device, error: unknown): Promise<boolea
 export function localRanks(
   spec: ReplicaSpec,
   devices: readonly Device[],
-  options: { bucketBytes: number; syncBatchNorm: boolean },
+  options: { bucketBytes: number; syncBatchNorm: boolean; overlap: boolean },
   external: AbortableCollective | null = null,
 ): RankHandle[] {
   // an external group (one device, this process is one of its ranks) serves BatchNorm statistics too
@@ -31,7 +31,7 @@ export function localRanks(
   const bn = options.syncBatchNorm ? (external ? [external] : inProcessGroup(devices.length).map(abortable)) : null;
   const first = external?.rank ?? 0;
   return devices.map((device, k) => {
-    const rank = new ReplicaRank(spec, device, group[k], { bucketBytes: options.bucketBytes, syncBatchNorm: bn?.[k] ?? null });
+    const rank = new ReplicaRank(spec, device, group[k], { bucketBytes: options.bucketBytes, syncBatchNorm: bn?.[k] ?? null, overlap: options.overlap });
     return {
       name: deviceName(first + k, device.label, describe(device)),
       setup: (seed, host) => rank.setup(seed, host),

@@ -19,7 +19,13 @@ export interface RankHandle {
 }
 
 /** Registered by `@webgrad/core/node`: starts one worker thread per device. */
-export type ThreadLauncher = (options: { replica: string; devices: number; syncBatchNorm: boolean; bucketBytes: number }) => Promise<RankHandle[]>;
+export type ThreadLauncher = (options: {
+  replica: string;
+  devices: number;
+  syncBatchNorm: boolean;
+  bucketBytes: number;
+  overlap: boolean;
+}) => Promise<RankHandle[]>;
 
 let launcher: ThreadLauncher | null = null;
 

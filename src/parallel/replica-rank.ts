@@ -29,7 +29,7 @@ export interface RankStats {
   encodeMs: number;
   /** Time inside the collective's allReduce, all buckets. */
   allReduceMs: number;
-  /** The part of allReduceMs spent while backward was still running on the GPU (before the last bucket was read back). */
+  /** The part of allReduceMs spent while backward was still running on the GPU (before the last bucket's values arrived, i.e. before the GPU had finished backward). */
   hiddenMs: number;
   /** The whole step on this rank. */
   stepMs: number;
@@ -61,6 +61,8 @@ export interface RankOptions {
    * an order that interleaves differently with the gradient buckets on each rank.
    */
   syncBatchNorm: AbortableCollective | null;
+  /** Read buckets back as soon as they are final (default true); false: after backward. */
+  overlap?: boolean;
 }
 
 const isFloat = (t: unknown): t is Tensor => t instanceof Tensor && t.dtype === 'float32';
@@ -109,7 +111,7 @@ export class ReplicaRank {
   private paramIndex = new Map<string, number>();
   private bucketOf: number[] = [];
   /** The step in progress: gradients final so far per bucket, and the buckets' read-backs once started. */
-  private inFlight: { ready: (Tensor | null)[][]; missing: number[]; reads: (Promise<Float32Array> | null)[]; startedAt: number[] } | null = null;
+  private inFlight: { ready: (Tensor | null)[][]; missing: number[]; reads: (Promise<Float32Array> | null)[]; readAt: number[] } | null = null;
   private readonly step_: (p: unknown, s: unknown, b: Record<string, Tensor>, w: number) => [[Tensor, { state: unknown; loss: Tensor }], unknown];
 
   constructor(
@@ -120,6 +122,7 @@ export class ReplicaRank {
     private readonly options: RankOptions,
   ) {
     this.opt = spec.optimizer();
+    const early = options.overlap !== false && options.syncBatchNorm !== collective;
     const vg = valueAndGrad(
       (p: unknown, s: unknown, b: Record<string, Tensor>, w: number) => {
         const out = spec.loss(p, s, b);
@@ -133,7 +136,7 @@ export class ReplicaRank {
         hasAux: true,
         // read buckets back as soon as they are final, unless BatchNorm's all-reduces share the collective: then
         // they must all come first on every rank (a bucket read after backward waits for them)
-        onLeafGrad: (argnum, path, g) => argnum === 0 && options.syncBatchNorm !== collective && this.gradReady(path, g),
+        onLeafGrad: (argnum, path, g) => argnum === 0 && early && this.gradReady(path, g),
       },
     );
     const bn = this.options.syncBatchNorm;
@@ -159,9 +162,12 @@ export class ReplicaRank {
     const flat = parts.map((t) => reshape(t, [-1]));
     const bucket = flat.length === 1 ? flat[0] : concat(flat, 0);
     // the read-back's copy is encoded (and everything before it submitted) now, so the bucket tensor can go
-    f.reads[j] = bucket.data() as Promise<Float32Array>;
+    // when the values arrive, the GPU has run backward up to this bucket
+    f.reads[j] = (bucket.data() as Promise<Float32Array>).then((d) => {
+      f.readAt[j] = now();
+      return d;
+    });
     f.reads[j]!.catch(() => {}); // awaited in step(); keep a lost device from surfacing as an unhandled rejection
-    f.startedAt[j] = now();
     for (const t of flat) if (!parts.includes(t)) t.dispose();
     if (!parts.includes(bucket)) bucket.dispose();
   }
@@ -231,7 +237,7 @@ export class ReplicaRank {
       ready: this.buckets.map((b) => b.indices.map(() => null)),
       missing: this.buckets.map((b) => b.indices.length),
       reads: this.buckets.map(() => null),
-      startedAt: this.buckets.map(() => 0),
+      readAt: this.buckets.map(() => 0),
     };
     const inFlight = this.inFlight;
     let fwd: { loss: Tensor; state: unknown };
@@ -255,7 +261,6 @@ export class ReplicaRank {
     fwd.loss.dispose();
     const reduced: Float32Array[] = [];
     const spans: [number, number][] = [];
-    let allRead = 0;
     try {
       for (const r of reads) {
         const host = await r;
@@ -264,7 +269,6 @@ export class ReplicaRank {
         spans.push([s, now()]);
         reduced.push(host);
       }
-      allRead = now();
     } catch (e) {
       tree.dispose(fwd.state);
       await Promise.allSettled(reads);
@@ -298,10 +302,10 @@ export class ReplicaRank {
     this.optState = next.optState;
     this.state = state;
     const loss = await lossRead;
-    // all-reduce time spent before backward had finished on the GPU (the last bucket's read-back) was hidden behind it
+    // all-reduce time spent before backward had finished on the GPU (the last bucket's values arrived) was hidden behind it
     const allReduceMs = spans.reduce((a, [s, e]) => a + e - s, 0);
-    const lastRead = spans.length ? spans[spans.length - 1][0] : allRead;
-    const hiddenMs = spans.reduce((a, [s, e]) => a + Math.max(0, Math.min(e, lastRead) - s), 0);
+    const backwardDone = Math.max(...inFlight.readAt);
+    const hiddenMs = spans.reduce((a, [s, e]) => a + Math.max(0, Math.min(e, backwardDone) - s), 0);
     const bytes = this.buckets.reduce((a, b) => a + 4 * b.size, 0);
     const mem = memory(this.device);
     return {

@@ -76,19 +76,26 @@ describe('dataParallel, one thread', () => {
     expect((await run(6)).params).not.toEqual(a.params);
   });
 
-  it('several small buckets give the same result as one large bucket', async () => {
-    const run = async (bucketBytes: number) => {
-      const dp = await dataParallel({ replica: mlp, devices: 2, seed: 1, bucketBytes });
+  it('small buckets read during backward, or after it, give the result of one large bucket bit for bit', async () => {
+    const run = async (bucketBytes: number, overlap = true) => {
+      const dp = await dataParallel({ replica: mlp, devices: 2, seed: 1, bucketBytes, overlap });
       const r = await dp.step(batch(6, 0));
       const v = await train(dp, 1, 6, undefined, 1);
       await dp.close();
-      return { v, buckets: r.stats.buckets };
+      return { v, stats: r.stats };
     };
     const small = await run(300);
+    const late = await run(300, false);
     const large = await run(1 << 20);
-    expect(large.buckets).toBe(1);
-    expect(small.buckets).toBeGreaterThan(2);
+    expect(large.stats.buckets).toBe(1);
+    expect(small.stats.buckets).toBeGreaterThan(2);
     expect(small.v.params).toEqual(large.v.params);
+    expect(late.v.params).toEqual(large.v.params);
+    // one bucket arrives when backward is done: nothing of its all-reduce can be hidden
+    expect(large.stats.hiddenFraction).toBe(0);
+    expect(small.stats.hiddenFraction).toBeGreaterThanOrEqual(0);
+    expect(small.stats.hiddenFraction).toBeLessThanOrEqual(1);
+    expect(small.stats.bytes).toBe(large.stats.bytes);
   });
 
   it('a checkpoint saved at K=2 resumes at K=1 on the trajectory of a continuous K=1 run', async () => {

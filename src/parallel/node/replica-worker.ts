@@ -20,6 +20,7 @@ interface Start {
   bnDescriptor: SharedGroupDescriptor | null;
   rank: number;
   bucketBytes: number;
+  overlap: boolean;
 }
 
 // Dawn without the main thread's stderr filter (src/io/dawn-notices.ts swaps fd 2, which is process-wide: from a
@@ -48,7 +49,7 @@ async function handle(op: string, args: any): Promise<unknown> {
       device = await init({ label: `dp${a.rank}` });
       collective = abortable(joinSharedGroup(a.descriptor, a.rank));
       bn = a.bnDescriptor ? abortable(joinSharedGroup(a.bnDescriptor, a.rank)) : null;
-      rank = new ReplicaRank(spec, device, collective, { bucketBytes: a.bucketBytes, syncBatchNorm: bn });
+      rank = new ReplicaRank(spec, device, collective, { bucketBytes: a.bucketBytes, syncBatchNorm: bn, overlap: a.overlap });
       return { label: device.label, description: device.adapterInfo?.description || device.adapterInfo?.vendor || '' };
     }
     case 'setup':
