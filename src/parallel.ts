@@ -30,5 +30,5 @@ export {
   type DataParallelLoad,
   type DataParallelStepOptions,
 } from './parallel/data-parallel';
-export { defineReplica, type ReplicaSpec, type ReplicaBatch } from './parallel/replica';
+export { defineReplica, type ReplicaSpec, type ReplicaFactory, type ReplicaBatch } from './parallel/replica';
 export type { HostBatch, HostBatchInput } from './parallel/split';

@@ -12,13 +12,18 @@ import { DEFAULT_BUCKET_BYTES } from './buckets';
 import { fromSkeleton, toHostLeaves, type HostTrainingState } from './host-tree';
 import { localRanks } from './local-ranks';
 import { threadLauncher, type RankHandle } from './rank-handle';
-import { checkReplica, importReplica, type ReplicaSpec } from './replica';
+import { importReplica, resolveReplica, type ReplicaFactory, type ReplicaSpec } from './replica';
 import { batchRows, checkSplit, sliceBatch, splitSizes, type HostBatch } from './split';
 
 /** Options of {@link dataParallel}. */
 export interface DataParallelOptions {
-  /** The replica: a module URL or path whose default export is {@link defineReplica}'s result, or the spec itself (threads: false only). */
-  replica: URL | string | ReplicaSpec;
+  /**
+   * The replica: a module URL or path whose default export is {@link defineReplica}'s result, or the spec (or
+   * factory) itself (threads: false only).
+   */
+  replica: URL | string | ReplicaSpec | ReplicaFactory;
+  /** Passed to a replica factory (`defineReplica((config) => ...)`) in every thread; structured-cloneable for threads: true. */
+  config?: unknown;
   /** How many devices to open (on the default adapter), or the devices to use (threads: false only). */
   devices: number | readonly Device[];
   /** One worker thread per device (Node, via `@webgrad/core/node`); default false: all replicas in this thread. */
@@ -196,10 +201,12 @@ export async function dataParallel(options: DataParallelOptions): Promise<DataPa
     if (typeof devs !== 'number') throw new TypeError(`${fn}: with threads: true, devices must be a count (each worker opens its own device)`);
     if (typeof options.replica !== 'string' && !(options.replica instanceof URL))
       throw new TypeError(`${fn}: with threads: true, replica must be a module URL or path (workers import it)`);
-    ranks = await launch({ replica: String(options.replica), devices: local, syncBatchNorm, bucketBytes, overlap });
+    ranks = await launch({ replica: String(options.replica), config: options.config, devices: local, syncBatchNorm, bucketBytes, overlap });
   } else {
-    const spec = typeof options.replica === 'string' || options.replica instanceof URL ? await importReplica(options.replica) : options.replica;
-    checkReplica(spec, fn);
+    const spec =
+      typeof options.replica === 'string' || options.replica instanceof URL
+        ? await importReplica(options.replica, options.config)
+        : resolveReplica(options.replica, options.config, fn);
     if (typeof devs === 'number') owned = await Promise.all(Array.from({ length: local }, (_, i) => createDevice({ label: `dp${myRank + i}` })));
     ranks = localRanks(spec, typeof devs === 'number' ? owned : devs, { bucketBytes, syncBatchNorm, overlap }, external);
   }

@@ -21,6 +21,7 @@ export interface RankHandle {
 /** Registered by `@webgrad/core/node`: starts one worker thread per device. */
 export type ThreadLauncher = (options: {
   replica: string;
+  config: unknown;
   devices: number;
   syncBatchNorm: boolean;
   bucketBytes: number;

@@ -22,9 +22,27 @@ export interface ReplicaSpec<P = any, S = any> {
   loss(params: P, state: S, batch: ReplicaBatch): [Tensor, { state: S }];
 }
 
-/** Marks a replica definition (identity, for type checking): `export default defineReplica({ init, optimizer, loss })`. */
-export function defineReplica<P, S>(spec: ReplicaSpec<P, S>): ReplicaSpec<P, S> {
-  checkReplica(spec, 'defineReplica');
+/**
+ * A replica made from a configuration (model size, learning rate…): the trainer calls it with its `config` option
+ * in every thread, so a module can serve several configurations (`export default defineReplica((config) => ({...}))`).
+ */
+export type ReplicaFactory<C = any, P = any, S = any> = (config: C) => ReplicaSpec<P, S>;
+
+/**
+ * Marks a replica definition (identity, for type checking): `export default defineReplica({ init, optimizer, loss })`,
+ * or a factory of one, `export default defineReplica((config) => ({ init, optimizer, loss }))`.
+ */
+export function defineReplica<P, S>(spec: ReplicaSpec<P, S>): ReplicaSpec<P, S>;
+export function defineReplica<C, P, S>(factory: ReplicaFactory<C, P, S>): ReplicaFactory<C, P, S>;
+export function defineReplica(spec: ReplicaSpec | ReplicaFactory): ReplicaSpec | ReplicaFactory {
+  if (typeof spec !== 'function') checkReplica(spec, 'defineReplica');
+  return spec;
+}
+
+/** The spec: `replica` itself, or what the factory makes of `config`. */
+export function resolveReplica(replica: unknown, config: unknown, where: string): ReplicaSpec {
+  const spec = typeof replica === 'function' ? (replica as ReplicaFactory)(config) : replica;
+  checkReplica(spec, where);
   return spec;
 }
 
@@ -36,8 +54,8 @@ export function checkReplica(spec: unknown, where: string): asserts spec is Repl
   }
 }
 
-/** Imports a replica module (its default export, or `replica`) from a URL or path. */
-export async function importReplica(where: string | URL): Promise<ReplicaSpec> {
+/** Imports a replica module (its default export, or `replica`: a spec or a factory called with `config`) from a URL or path. */
+export async function importReplica(where: string | URL, config?: unknown): Promise<ReplicaSpec> {
   const url = String(where);
   let mod: { default?: unknown; replica?: unknown };
   try {
@@ -45,7 +63,5 @@ export async function importReplica(where: string | URL): Promise<ReplicaSpec> {
   } catch (e) {
     throw new Error(`dataParallel: cannot import the replica module '${url}': ${(e as Error).message.split('\n')[0]}`);
   }
-  const spec = mod.default ?? mod.replica;
-  checkReplica(spec, `dataParallel: the replica module '${url}'`);
-  return spec;
+  return resolveReplica(mod.default ?? mod.replica, config, `dataParallel: the replica module '${url}'`);
 }

@@ -214,6 +214,19 @@ describe('dataParallel, worker threads', () => {
     expectClose(bu.params, ou.params, 1e-4);
   });
 
+  it('a replica factory gets the config option in every worker', async () => {
+    const factory = new URL('./fixtures/configured-replica.ts', import.meta.url);
+    const run = async (lr: number, threads: boolean) => {
+      const dp = await dataParallel({ replica: factory, config: { lr }, devices: 2, threads, seed: 2 });
+      const v = await train(dp, 2);
+      await dp.close();
+      return v.params;
+    };
+    const slow = await run(0.001, true);
+    expect(slow).toEqual(await run(0.001, false));
+    expect(await run(0.1, true)).not.toEqual(slow);
+  });
+
   it('GPU memory in the workers is flat across steps', async () => {
     const dp = await dataParallel({ replica: REPLICA, devices: 2, threads: true, bucketBytes: 400 });
     const seen = [];

@@ -15,6 +15,7 @@ import type { Device } from '../../kernels/webgpu/device';
 
 interface Start {
   replica: string;
+  config: unknown;
   descriptor: SharedGroupDescriptor;
   /** The group for synchronised BatchNorm statistics (null: per-replica statistics). */
   bnDescriptor: SharedGroupDescriptor | null;
@@ -44,7 +45,7 @@ async function handle(op: string, args: any): Promise<unknown> {
   switch (op) {
     case 'start': {
       const a = args as Start;
-      const spec = await importReplica(a.replica);
+      const spec = await importReplica(a.replica, a.config);
       registerGPUProvider(plainDawn);
       device = await init({ label: `dp${a.rank}` });
       collective = abortable(joinSharedGroup(a.descriptor, a.rank));

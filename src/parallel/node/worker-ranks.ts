@@ -43,7 +43,7 @@ interface Failure extends Error {
 const compact = (slice: HostBatch): HostBatch => Object.fromEntries(Object.entries(slice).map(([k, v]) => [k, { data: v.data.slice(), shape: v.shape }]));
 
 /** Starts one worker per device and joins them in a shared-memory group. */
-export const workerRanks: ThreadLauncher = async ({ replica, devices, syncBatchNorm, bucketBytes, overlap }) => {
+export const workerRanks: ThreadLauncher = async ({ replica, config, devices, syncBatchNorm, bucketBytes, overlap }) => {
   const descriptor = createSharedGroup({ size: devices, timeoutMs: 600_000 });
   // BatchNorm statistics are small (2·channels + 1 floats per layer): a small area of their own
   const bnDescriptor = syncBatchNorm ? createSharedGroup({ size: devices, maxFloats: 1 << 14, timeoutMs: 600_000 }) : null;
@@ -55,7 +55,7 @@ export const workerRanks: ThreadLauncher = async ({ replica, devices, syncBatchN
     let dead: Error | null = null;
     let name = `device ${k}`;
     const fail = (why: string) => {
-      dead ??= new Error(`data parallel: the worker of ${name} ${why}`);
+      dead ??= new Error(`its worker thread ${why}`);
       for (const p of pending.values()) p.reject(dead);
       pending.clear();
     };
@@ -85,7 +85,15 @@ export const workerRanks: ThreadLauncher = async ({ replica, devices, syncBatchN
         return name;
       },
       async start() {
-        const info = await request<{ label: string; description: string }>('start', { replica: url, descriptor, bnDescriptor, rank: k, bucketBytes, overlap });
+        const info = await request<{ label: string; description: string }>('start', {
+          replica: url,
+          config,
+          descriptor,
+          bnDescriptor,
+          rank: k,
+          bucketBytes,
+          overlap,
+        });
         name = deviceName(k, info.label, info.description);
       },
       setup: (seed, host) => request('setup', { seed, host }),
