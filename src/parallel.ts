@@ -12,6 +12,7 @@ export { inProcessGroup } from './parallel/in-process-collective';
 export { allReduce, syncBatchNorm, syncBatchNormGroup } from './tensor/ops/collective';
 // owner: dp-shm
 export {
+  abortSharedGroup,
   createSharedGroup,
   joinSharedGroup,
   type SharedGroupDescriptor,

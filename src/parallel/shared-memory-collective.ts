@@ -67,7 +67,17 @@ function sliceStart(n: number, size: number, r: number): number {
   return Math.min(n, 16 * Math.ceil((r * n) / size / 16));
 }
 
-/** Makes the shared memory for a group of `size` ranks; post the descriptor to each worker and join there. */
+/**
+ * Makes the shared memory for a group of `size` ranks; post the descriptor to each worker and join there:
+ * ```ts
+ * const group = createSharedGroup({ size: 2 });
+ * workers.forEach((w, rank) => w.postMessage({ group, rank }));
+ * // in each worker:
+ * const c = joinSharedGroup(group, rank);
+ * await c.allReduce(gradients); // the rank-ordered float32 sum, bit-identical on every rank
+ * ```
+ * A rank joins once; a group whose rank died is failed by the others' timeout (or an {@link SharedMemoryCollective.abort}).
+ */
 export function createSharedGroup(options: SharedGroupOptions): SharedGroupDescriptor {
   const { size, maxFloats = 1 << 20, timeoutMs = 600_000 } = options ?? ({} as SharedGroupOptions);
   if (!Number.isInteger(size) || size < 1) throw new ArgumentError('createSharedGroup', 'size', `is ${size}`, 'a positive integer');
@@ -89,7 +99,12 @@ export function createSharedGroup(options: SharedGroupOptions): SharedGroupDescr
 /** This rank's {@link Collective} in the group `descriptor` describes (made by {@link createSharedGroup}). */
 export function joinSharedGroup(descriptor: SharedGroupDescriptor, rank: number): SharedMemoryCollective {
   const d = descriptor;
-  if (d?.kind !== 'shared-memory' || !(d.control instanceof SharedArrayBuffer) || !(d.data instanceof SharedArrayBuffer))
+  if (
+    d?.kind !== 'shared-memory' ||
+    !(d.control instanceof SharedArrayBuffer) ||
+    !(d.signatures instanceof SharedArrayBuffer) ||
+    !(d.data instanceof SharedArrayBuffer)
+  )
     throw new ArgumentError('joinSharedGroup', 'descriptor', `is ${d === null ? 'null' : typeof d}`, 'the object createSharedGroup returned');
   const { size, maxFloats, timeoutMs } = d;
   if (!Number.isInteger(rank) || rank < 0 || rank >= size) throw new ArgumentError('joinSharedGroup', 'rank', `is ${rank}`, `an integer in [0, ${size - 1}]`);
@@ -101,7 +116,7 @@ export function joinSharedGroup(descriptor: SharedGroupDescriptor, rank: number)
   const results = [slot(size), slot(size + 1)];
   const name = `shared-memory collective (rank ${rank} of ${size})`;
 
-  let barriers = 0; // barriers this rank completed (= GEN when in step)
+  let barriers = Atomics.load(ctl, GEN); // = GEN when in step (GEN cannot move before every rank joined); wraps like an Int32
   let calls = 0; // operations this rank started
   let resultUses = 0; // which result area is next (they alternate; see the note on safety below)
   let closed = false;
@@ -118,15 +133,8 @@ export function joinSharedGroup(descriptor: SharedGroupDescriptor, rank: number)
   }
 
   function abort(reason: string): void {
-    const text = String(reason).slice(0, REASON_MAX);
-    localAbort ??= `rank ${rank} aborted: ${text}`;
-    if (Atomics.compareExchange(ctl, ABORT_CLAIM, 0, rank + 1) !== 0) return; // another rank aborted first
-    for (let i = 0; i < text.length; i++) Atomics.store(ctl, reasonWord(size) + i, text.charCodeAt(i));
-    Atomics.store(ctl, REASON_LEN, text.length);
-    Atomics.store(ctl, ABORT, rank + 1);
-    // change the word waiters wait on, so a waiter that checked just before still wakes
-    Atomics.add(ctl, GEN, 1);
-    Atomics.notify(ctl, GEN);
+    localAbort ??= `rank ${rank} aborted: ${String(reason).slice(0, REASON_MAX)}`;
+    markAborted(ctl, size, rank, reason);
   }
 
   const fail = (op: string, why: string) => new CollectiveError(`${name}: ${op} failed: ${why}`);
@@ -134,7 +142,7 @@ export function joinSharedGroup(descriptor: SharedGroupDescriptor, rank: number)
   /** Resolves once every rank arrived at this rank's next barrier; rejects on abort or timeout. */
   async function barrierWait(op: string): Promise<void> {
     const deadline = Date.now() + timeoutMs;
-    const target = barriers + 1;
+    const target = (barriers + 1) | 0;
     Atomics.store(ctl, arrivedWord(size, rank), target);
     if (Atomics.add(ctl, COUNT, 1) === size - 1) {
       Atomics.store(ctl, COUNT, 0); // reset before releasing: nobody arrives at the next barrier until GEN moves
@@ -156,7 +164,7 @@ export function joinSharedGroup(descriptor: SharedGroupDescriptor, rank: number)
       const left = deadline - Date.now();
       if (left <= 0) {
         const missing: number[] = [];
-        for (let r = 0; r < size; r++) if (Atomics.load(ctl, arrivedWord(size, r)) < target) missing.push(r);
+        for (let r = 0; r < size; r++) if (Atomics.load(ctl, arrivedWord(size, r)) !== target) missing.push(r); // nobody is past it
         const why = `timed out after ${timeoutMs} ms waiting for rank${missing.length === 1 ? '' : 's'} ${missing.join(', ')} (call ${calls})`;
         abort(`${op} ${why}`); // the group is broken: stop the others now rather than at their own timeout
         throw fail(op, why);
@@ -212,13 +220,7 @@ export function joinSharedGroup(descriptor: SharedGroupDescriptor, rank: number)
         const out = results[resultUses++ % 2];
         const a = sliceStart(m, size, rank);
         const b = sliceStart(m, size, rank + 1);
-        // float32 sum in rank order starting from +0, exactly as inProcessGroup (typed-array stores round each step)
-        const s0 = slots[0];
-        for (let i = a; i < b; i++) out[i] = s0[i] + 0;
-        for (let r = 1; r < size; r++) {
-          const s = slots[r];
-          for (let i = a; i < b; i++) out[i] += s[i];
-        }
+        sumInRankOrder(out, slots, a, b);
         await barrierWait('allReduce');
         data.set(out.subarray(0, m), offset);
       }
@@ -256,14 +258,58 @@ export function joinSharedGroup(descriptor: SharedGroupDescriptor, rank: number)
   };
 }
 
-const hasWaitAsync = typeof (Atomics as { waitAsync?: unknown }).waitAsync === 'function';
+/** Records the first abort of the group (later ones are ignored) and wakes every waiting rank. */
+function markAborted(ctl: Int32Array, size: number, rank: number, reason: string): void {
+  const text = String(reason).slice(0, REASON_MAX);
+  if (Atomics.compareExchange(ctl, ABORT_CLAIM, 0, rank + 1) !== 0) return; // another rank aborted first
+  for (let i = 0; i < text.length; i++) Atomics.store(ctl, reasonWord(size) + i, text.charCodeAt(i));
+  Atomics.store(ctl, REASON_LEN, text.length);
+  Atomics.store(ctl, ABORT, rank + 1);
+  // change the word waiters wait on, so a waiter that checked just before still wakes
+  Atomics.add(ctl, GEN, 1);
+  Atomics.notify(ctl, GEN);
+}
+
+/**
+ * Fails the group on behalf of `rank`, from any thread holding the descriptor (e.g. the main thread when that
+ * rank's worker exited): every rank's pending and later calls reject with "rank `rank` aborted: `reason`".
+ */
+export function abortSharedGroup(descriptor: SharedGroupDescriptor, rank: number, reason: string): void {
+  if (!(descriptor?.control instanceof SharedArrayBuffer))
+    throw new ArgumentError(
+      'abortSharedGroup',
+      'descriptor',
+      `is ${descriptor === null ? 'null' : typeof descriptor}`,
+      'the object createSharedGroup returned',
+    );
+  if (!Number.isInteger(rank) || rank < 0 || rank >= descriptor.size)
+    throw new ArgumentError('abortSharedGroup', 'rank', `is ${rank}`, `an integer in [0, ${descriptor.size - 1}]`);
+  markAborted(new Int32Array(descriptor.control), descriptor.size, rank, reason);
+}
+
+const fr = Math.fround;
+
+/**
+ * out[a:b] = ((0 + slots[0]) + slots[1]) + … in float32, each step rounded, exactly as inProcessGroup (a double sum
+ * of two float32 values rounded to float32 is the float32 sum). Up to four ranks per pass over memory.
+ */
+function sumInRankOrder(out: Float32Array, slots: Float32Array[], a: number, b: number): void {
+  out.fill(0, a, b);
+  for (let from = 0; from < slots.length; from += 4) {
+    const [p, q, r, s] = slots.slice(from, from + 4);
+    if (s) for (let i = a; i < b; i++) out[i] = fr(fr(fr(out[i] + p[i]) + q[i]) + r[i]) + s[i];
+    else if (r) for (let i = a; i < b; i++) out[i] = fr(fr(out[i] + p[i]) + q[i]) + r[i];
+    else if (q) for (let i = a; i < b; i++) out[i] = fr(out[i] + p[i]) + q[i];
+    else for (let i = a; i < b; i++) out[i] = out[i] + p[i];
+  }
+}
 
 /**
  * Resolves when `array[index]` may no longer be `value` (or after `ms`). A timer is kept while waiting: Node does
  * not count a pending waitAsync as work, and a worker with nothing else to do would exit.
  */
 async function waitForChange(array: Int32Array, index: number, value: number, ms: number): Promise<void> {
-  if (!hasWaitAsync) {
+  if (typeof (Atomics as { waitAsync?: unknown }).waitAsync !== 'function') {
     await new Promise((resolve) => setTimeout(resolve, Math.min(ms, 1)));
     return;
   }

@@ -4,7 +4,7 @@ import { Worker } from 'node:worker_threads';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inProcessGroup } from '../../src/parallel/in-process-collective';
-import { createSharedGroup, joinSharedGroup } from '../../src/parallel/shared-memory-collective';
+import { abortSharedGroup, createSharedGroup, joinSharedGroup } from '../../src/parallel/shared-memory-collective';
 import { rankOrderedSum, type Step, stepInput } from './shared-memory-data';
 import type { Request } from './shared-memory-worker';
 
@@ -12,15 +12,20 @@ type Reply = { id: number; ok: true; value: unknown } | { id: number; ok: false;
 type WithoutId<T> = T extends unknown ? Omit<T, 'id'> : never;
 type Ask = (req: WithoutId<Request>) => Promise<Reply>;
 
-/** A worker thread running shared-memory-worker.ts through tsx's ESM hooks (as src/io/decode-workers.ts does). */
-function startWorker(): { ask: Ask; worker: Worker } {
+/** A worker thread running `file` (beside this one) through tsx's ESM hooks, as src/io/decode-workers.ts does. */
+function startWorker(file: string, workerData?: unknown): Worker {
   const api = pathToFileURL(
     createRequire(fileURLToPath(import.meta.url))
       .resolve('tsx/esm/api')
       .replace(/\.cjs$/, '.mjs'),
   ).href;
-  const entry = new URL('./shared-memory-worker.ts', import.meta.url).href;
-  const worker = new Worker(`import(${JSON.stringify(api)}).then((m) => { m.register(); return import(${JSON.stringify(entry)}); })`, { eval: true });
+  const entry = new URL(file, import.meta.url).href;
+  return new Worker(`import(${JSON.stringify(api)}).then((m) => { m.register(); return import(${JSON.stringify(entry)}); })`, { eval: true, workerData });
+}
+
+/** A worker running shared-memory-worker.ts, and a function that sends it a request and resolves with the reply. */
+function startAsker(): { ask: Ask; worker: Worker } {
+  const worker = startWorker('./shared-memory-worker.ts');
   let next = 0;
   const pending = new Map<number, (r: Reply) => void>();
   worker.on('message', (r: Reply) => {
@@ -58,9 +63,9 @@ const value = <T>(r: Reply): T => {
   return r.value as T;
 };
 
-const workers: ReturnType<typeof startWorker>[] = [];
+const workers: ReturnType<typeof startAsker>[] = [];
 beforeAll(() => {
-  for (let i = 0; i < 4; i++) workers.push(startWorker());
+  for (let i = 0; i < 4; i++) workers.push(startAsker());
 });
 afterAll(async () => {
   await Promise.all(workers.map((w) => w.worker.terminate()));
@@ -151,18 +156,36 @@ describe('shared-memory collective (worker threads)', () => {
 
   it('abort on one rank rejects every other rank’s pending and later calls, naming it and the reason, without waiting for the timeout', async () => {
     const ranks = await group(3, { timeoutMs: 60_000 });
-    const t0 = Date.now();
     const pending = ranks.slice(1).map((w) => w.ask({ cmd: 'allReduce', data: new Float32Array(100) }));
     await new Promise((r) => setTimeout(r, 100));
+    const t0 = Date.now();
     await ranks[0].ask({ cmd: 'abort', reason: 'device 0 was lost' }).then(value);
     const replies = await Promise.all(pending);
-    expect(Date.now() - t0).toBeLessThan(5000);
+    expect(Date.now() - t0).toBeLessThan(800); // woken by the abort, not by a periodic re-check (every 1 s)
     for (const [i, r] of replies.entries())
       expect(r.ok ? 'resolved' : r.error).toBe(
         `CollectiveError: shared-memory collective (rank ${i + 1} of 3): allReduce failed: rank 0 aborted: device 0 was lost`,
       );
     const later = await ranks[1].ask({ cmd: 'barrier', delayMs: 0 });
     expect(later.ok ? 'resolved' : later.error).toMatch(/rank 1 of 3\): barrier failed: rank 0 aborted: device 0 was lost$/);
+    await closeAll(ranks);
+  });
+
+  it('the main thread can fail the group for a rank whose worker died (abortSharedGroup)', async () => {
+    const descriptor = createSharedGroup({ size: 3, timeoutMs: 60_000 });
+    const ranks = workers.slice(0, 2);
+    await Promise.all(ranks.map((w, rank) => w.ask({ cmd: 'join', descriptor, rank }).then(value)));
+    const pending = ranks.map((w) => w.ask({ cmd: 'allReduce', data: new Float32Array(8) }));
+    await new Promise((r) => setTimeout(r, 100));
+    const t0 = Date.now();
+    abortSharedGroup(descriptor, 2, 'worker 2 exited with code 1');
+    const replies = await Promise.all(pending);
+    expect(Date.now() - t0).toBeLessThan(800); // woken by the abort, not by a periodic re-check (every 1 s)
+    for (const [r, reply] of replies.entries())
+      expect(reply.ok ? 'resolved' : reply.error).toBe(
+        `CollectiveError: shared-memory collective (rank ${r} of 3): allReduce failed: rank 2 aborted: worker 2 exited with code 1`,
+      );
+    expect(() => abortSharedGroup(descriptor, 3, 'x')).toThrow("abortSharedGroup: argument 'rank' is 3; expected an integer in [0, 2]");
     await closeAll(ranks);
   });
 
@@ -196,6 +219,58 @@ describe('shared-memory collective (worker threads)', () => {
     } finally {
       atomics.waitAsync = saved;
     }
+  });
+
+  it('inside a step: the allReduce op on a WebGPU device in each of 2 worker threads (gate + shared memory) gives the rank-ordered sum', async () => {
+    const length = 1000;
+    const descriptor = createSharedGroup({ size: 2, maxFloats: 256, timeoutMs: 60_000 });
+    const replies = await Promise.all(
+      [0, 1].map(
+        (rank) =>
+          new Promise<{ ok: boolean; out?: Float32Array; error?: string }>((resolve, reject) => {
+            const w = startWorker('./shared-memory-gpu-worker.ts', { descriptor, rank, length });
+            w.once('message', (m) => {
+              resolve(m);
+              void w.terminate();
+            });
+            w.once('error', reject);
+          }),
+      ),
+    );
+    const inputs = [0, 1].map((r) => stepInput(11, 0, r, length).map((v) => Math.fround(2 * v)));
+    const want = rankOrderedSum(inputs).map((v) => Math.fround(v + 2));
+    for (const r of replies) {
+      expect(r.error).toBeUndefined();
+      expect(sameBits(r.out as Float32Array, want)).toBe('equal');
+    }
+  }, 120_000);
+
+  it('more than four ranks (several summing passes), in one thread: the rank-ordered sum bit for bit', async () => {
+    for (const k of [5, 6, 9]) {
+      const d = createSharedGroup({ size: k, maxFloats: 64 });
+      const ranks = Array.from({ length: k }, (_, r) => joinSharedGroup(d, r));
+      const inputs = ranks.map((_, r) => stepInput(k, 1, r, 300));
+      const want = rankOrderedSum(inputs);
+      await Promise.all(ranks.map((c, r) => c.allReduce(inputs[r])));
+      for (const x of inputs) expect(sameBits(x, want), `K = ${k}`).toBe('equal');
+    }
+  });
+
+  it('the barrier generation wraps around 2^31 like an Int32 without breaking the group', async () => {
+    const d = createSharedGroup({ size: 2, maxFloats: 16 });
+    new Int32Array(d.control)[1] = 2 ** 31 - 3; // word 1 counts completed barriers
+    const ranks = [0, 1].map((r) => joinSharedGroup(d, r));
+    const xs = [new Float32Array([1, 2, 3]), new Float32Array([10, 20, 30])];
+    const late = (r: number) => new Promise((res) => setTimeout(res, 20 * r)); // rank 1 comes late, so waiting is real
+    for (let i = 0; i < 3; i++) {
+      await Promise.all(ranks.map((c, r) => late(r).then(() => c.barrier())));
+      await Promise.all(ranks.map((c, r) => late(r).then(() => c.allReduce(xs[r]))));
+    }
+    expect(Array.from(new Int32Array(d.control, 4, 1))[0]).toBeLessThan(0);
+    expect(xs.map((x) => Array.from(x))).toEqual([
+      [44, 88, 132],
+      [44, 88, 132],
+    ]);
   });
 
   it('bad arguments are named; a rank joins once; calls after close() throw', async () => {
