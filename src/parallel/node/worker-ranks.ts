@@ -9,7 +9,7 @@ import { pathToFileURL, fileURLToPath } from 'node:url';
 import { PeerFailedError } from '../abortable';
 import { deviceName } from '../local-ranks';
 import type { RankHandle, ThreadLauncher } from '../rank-handle';
-import { createSharedGroup } from '../shared-memory-collective';
+import { abortSharedGroup, createSharedGroup } from '../shared-memory-collective';
 import type { HostBatch } from '../split';
 
 /** The worker entry beside this file (built: dp-worker.js); from TypeScript sources it is loaded through tsx. */
@@ -53,8 +53,13 @@ export const workerRanks: ThreadLauncher = async ({ replica, config, devices, sy
     const pending = new Map<number, { resolve(v: unknown): void; reject(e: Error): void }>();
     let nextId = 0;
     let dead: Error | null = null;
+    let closing = false;
     let name = `device ${k}`;
     const fail = (why: string) => {
+      if (!dead && !closing) {
+        // the others may be waiting for this rank in a collective: fail the groups for it
+        for (const d of [descriptor, bnDescriptor]) if (d) abortSharedGroup(d, k, `the worker of device ${k} ${why}`);
+      }
       dead ??= new Error(`its worker thread ${why}`);
       for (const p of pending.values()) p.reject(dead);
       pending.clear();
@@ -105,6 +110,7 @@ export const workerRanks: ThreadLauncher = async ({ replica, config, devices, sy
         if (!dead) worker.postMessage({ id: -1, op: 'abort', args: { reason: reason.message } });
       },
       close: async () => {
+        closing = true;
         if (!dead) await request('close').catch(() => {});
         dead ??= new Error('data parallel: closed');
         // the worker ends by itself once its port is closed (terminate() could cut Dawn's pending callbacks)
