@@ -31,5 +31,12 @@ export {
   type DataParallelLoad,
   type DataParallelStepOptions,
 } from './parallel/data-parallel';
-export { defineReplica, type ReplicaSpec, type ReplicaFactory, type ReplicaBatch } from './parallel/replica';
+export {
+  defineReplica,
+  type ReplicaSpec,
+  type ReplicaFactory,
+  type ReplicaBatch,
+  type ReplicaOptimizer,
+  type ReplicaOptimizerState,
+} from './parallel/replica';
 export type { HostBatch, HostBatchInput } from './parallel/split';

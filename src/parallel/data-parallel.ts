@@ -5,14 +5,13 @@
  */
 import type { Device } from '../kernels/webgpu/device';
 import { createDevice, getDefaultDevice, init, setDefaultDevice } from '../kernels/webgpu/devices';
-import type { OptimizerState } from '../train/optim/optimizer';
 import { PeerFailedError, abortable } from './abortable';
 import type { Collective } from '../base/collective';
 import { DEFAULT_BUCKET_BYTES } from './buckets';
 import { fromSkeleton, toHostLeaves, type HostTrainingState } from './host-tree';
 import { localRanks } from './local-ranks';
 import { threadLauncher, type RankHandle } from './rank-handle';
-import { importReplica, resolveReplica, type ReplicaFactory, type ReplicaSpec } from './replica';
+import { importReplica, resolveReplica, type ReplicaFactory, type ReplicaOptimizerState, type ReplicaSpec } from './replica';
 import { batchRows, checkSplit, sliceBatch, splitSizes, type HostBatch } from './split';
 
 /** Options of {@link dataParallel}. */
@@ -93,7 +92,7 @@ export interface DataParallelSnapshot {
   /** The replica's model state (BatchNorm statistics). */
   state: any;
   /** The optimizer's state. */
-  optState: OptimizerState;
+  optState: ReplicaOptimizerState;
   /** Steps taken (since init, or the loaded checkpoint's step). */
   step: number;
 }
@@ -319,7 +318,7 @@ export async function dataParallel(options: DataParallelOptions): Promise<DataPa
       const sk = host.skeleton!;
       const params = fromSkeleton(sk.params, host.params, main);
       const state = fromSkeleton(sk.state, host.state, main);
-      const slots = fromSkeleton(sk.slots, host.optState!.slots, main) as OptimizerState['slots'];
+      const slots = fromSkeleton(sk.slots, host.optState!.slots, main) as ReplicaOptimizerState['slots'];
       return { params, state, optState: { step: host.optState!.step, slots }, step: steps };
     },
     async close() {

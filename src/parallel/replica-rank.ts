@@ -15,12 +15,11 @@ import { mul } from '../tensor/ops/elementwise';
 import { reshape } from '../tensor/ops/shape-ops';
 import { concat } from '../tensor/ops/layout';
 import { key } from '../base/random';
-import type { OptimizerState, Optimizer } from '../train/optim/optimizer';
 import type { AbortableCollective } from './abortable';
 import { syncBatchNorm } from '../tensor/ops/collective';
 import { planBuckets, type Bucket } from './buckets';
 import { fromHostLeaves, skeleton, toHostLeaves, type HostLeaves, type HostTrainingState } from './host-tree';
-import type { ReplicaSpec } from './replica';
+import type { ReplicaOptimizer as Optimizer, ReplicaOptimizerState as OptimizerState, ReplicaSpec } from './replica';
 import type { HostBatch } from './split';
 
 /** Timings of one rank's step, in milliseconds (see {@link DataParallelStats}). */

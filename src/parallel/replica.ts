@@ -4,7 +4,26 @@
  */
 import type { Key } from '../base/random';
 import type { Tensor } from '../tensor/tensor';
-import type { Optimizer } from '../train/optim/optimizer';
+
+// The optimizer types are restated structurally here (any optim.* optimizer fits): referring to the optim module's
+// own types from this entry point makes the declaration bundler split them from the `optim` namespace and emit
+// them as values there (broken .d.ts for users).
+
+/** An optimizer's state as the trainer sees it (the same shape as optim's OptimizerState). */
+export interface ReplicaOptimizerState {
+  /** Updates done so far. */
+  step: number;
+  /** State tensors by parameter path (e.g. `{ 'fc.weight': { m, v } }`). */
+  slots: Record<string, Record<string, Tensor>>;
+}
+
+/** What the trainer needs of an optimizer: optim.sgd, optim.adam and the others all fit. */
+export interface ReplicaOptimizer {
+  /** The initial state for a parameter tree. */
+  init(params: any): ReplicaOptimizerState;
+  /** One step: new parameters and state from the gradients. */
+  update(grads: any, state: ReplicaOptimizerState, params: any, options?: { donate?: boolean }): { params: any; state: ReplicaOptimizerState };
+}
 
 /** The batch a replica's loss gets: its slice of every input, as tensors on its device. */
 export type ReplicaBatch = Record<string, Tensor>;
@@ -17,7 +36,7 @@ export interface ReplicaSpec<P = any, S = any> {
   /** Parameters and model state (BatchNorm statistics); called with the same key on every rank (rank 0's values are broadcast). */
   init(key: Key): { params: P; state: S };
   /** The optimizer (a fresh one per replica; every replica applies the same update). */
-  optimizer(): Optimizer;
+  optimizer(): ReplicaOptimizer;
   /** `[loss, { state }]`: the mean loss over `batch` and the new model state (return the old one if there is none). */
   loss(params: P, state: S, batch: ReplicaBatch): [Tensor, { state: S }];
 }
