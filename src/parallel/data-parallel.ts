@@ -247,10 +247,12 @@ export async function dataParallel(options: DataParallelOptions): Promise<DataPa
       const at = stepNo > 0 ? ` at step ${stepNo}` : ` during ${what}`;
       failure = new DataParallelError(
         lost ? `data parallel: ${ranks[bad].name} was lost${at}` : `data parallel: ${ranks[bad].name} failed${at}: ${firstLine(error)}`,
-        bad,
+        myRank + bad,
         stepNo,
         lost,
       );
+      // the other processes of an external group wait for this one: fail the group (where the collective can)
+      external?.stop(new PeerFailedError(failure.message));
       throw failure;
     }
     return settled.map((s) => (s as PromiseFulfilledResult<T>).value);

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { init, createDevice, memory, random, tree, type Tensor, type Device } from '../../src/node';
 import { saveTrainingCheckpoint, loadTrainingCheckpoint } from '../../src/io/training-checkpoint';
-import { dataParallel, inProcessGroup, type DataParallel, type HostBatch, type ReplicaSpec } from '../../src/parallel';
+import { createSharedGroup, dataParallel, inProcessGroup, joinSharedGroup, type DataParallel, type HostBatch, type ReplicaSpec } from '../../src/parallel';
 import mlp from './fixtures/mlp-replica';
 import bnReplica from './fixtures/bn-replica';
 
@@ -347,5 +347,27 @@ describe('dataParallel with a collective (one rank per process, as under MPI)', 
     await one.close();
     expectClose(ranks.params, ref.params, 1e-4);
     expectClose(ranks.state, ref.state, 1e-4);
+  });
+
+  it("a rank whose device is lost fails the group: the other process's trainer stops with the reason instead of hanging", async () => {
+    const group = createSharedGroup({ size: 2, timeoutMs: 60_000 });
+    const devices = [await createDevice({ label: 'p0' }), await createDevice({ label: 'p1' })];
+    const dps = await Promise.all([0, 1].map((r) => dataParallel({ replica: mlp, devices: [devices[r]], collective: joinSharedGroup(group, r) })));
+    await Promise.all(dps.map((d) => d.step(batch(8, 0))));
+    devices[1].gpu.destroy();
+    const t0 = performance.now();
+    const errors = await Promise.all(
+      dps.map((d) =>
+        d.step(batch(8, 1)).then(
+          () => null,
+          (e: Error) => e.message,
+        ),
+      ),
+    );
+    expect(performance.now() - t0).toBeLessThan(30_000);
+    expect(errors[1]).toMatch(/^data parallel: device 1 \(p1, .*\) was lost at step 2$/);
+    expect(errors[0]).toMatch(/^data parallel: device 0 \(p0, .*\) failed at step 2: .*device 1 \(p1, .*\) was lost at step 2/);
+    for (const d of dps) await d.close();
+    devices[0].destroy();
   });
 });
