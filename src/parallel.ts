@@ -19,3 +19,24 @@ export {
   type SharedGroupOptions,
   type SharedMemoryCollective,
 } from './parallel/shared-memory-collective';
+// owner: dp-trainer
+export {
+  dataParallel,
+  DataParallelError,
+  type DataParallel,
+  type DataParallelOptions,
+  type DataParallelStats,
+  type DataParallelStepResult,
+  type DataParallelSnapshot,
+  type DataParallelLoad,
+  type DataParallelStepOptions,
+} from './parallel/data-parallel';
+export {
+  defineReplica,
+  type ReplicaSpec,
+  type ReplicaFactory,
+  type ReplicaBatch,
+  type ReplicaOptimizer,
+  type ReplicaOptimizerState,
+} from './parallel/replica';
+export type { HostBatch, HostBatchInput } from './parallel/split';
