@@ -201,4 +201,42 @@ describe.skipIf(missing !== null)(`mpiCollective across processes${missing ? ` (
     expect(r.seconds).toBeLessThan(25);
     expect(r.results).toEqual([]);
   });
+
+  it('dataParallel over MPI, one process per device: K=2 equals K=1, and bit for bit K=2 in one trainer (also 3+5)', () => {
+    const r = mpirun(2, 'equivalence', { script: 'test/parallel/mpi-trainer-rank.ts' });
+    expect(r.status, show(r)).toBe(0);
+    const [zero, one] = r.results;
+    expect([zero.rank, one.rank, zero.size]).toEqual([0, 1, 2]);
+    expect(one.params).toBe(zero.params);
+    // the tolerances of the in-process equivalence test (test/parallel/data-parallel.test.ts)
+    expect(zero.worstVsK1).toBeLessThan(1e-4);
+    expect(zero.worstUnevenVsK1).toBeLessThan(1e-4);
+    expect(zero.worstOptVsK1).toBeLessThan(1e-3);
+    expect(zero.lossDiff).toBeLessThan(1e-5);
+    expect(zero.identicalToOneTrainerK2).toBe(true);
+  });
+
+  it('dataParallel over MPI with syncBatchNorm through the group equals K=1', () => {
+    const r = mpirun(2, 'sync-bn', { script: 'test/parallel/mpi-trainer-rank.ts' });
+    expect(r.status, show(r)).toBe(0);
+    const [zero, one] = r.results;
+    expect(one.params).toBe(zero.params);
+    expect(zero.worstVsK1).toBeLessThan(1e-4);
+    expect(zero.worstStateVsK1).toBeLessThan(1e-4);
+  });
+
+  it('dataParallel over MPI: a lost device stops both ranks at once, each with one line naming it', () => {
+    const r = mpirun(2, 'lost', { script: 'test/parallel/mpi-trainer-rank.ts', wrap: true });
+    expect(
+      r.results.map((x) => x.rank),
+      show(r),
+    ).toEqual([0, 1]);
+    const [zero, one] = r.results as { error: string; ms: number }[];
+    expect(one.error).toMatch(/^DataParallelError: data parallel: device 1 \(dp1, .*\) was lost at step 3$/);
+    // rank 1's trainer aborts the group, so rank 0 learns its reason well before its 5 s collective timeout
+    expect(zero.error).toMatch(
+      /^DataParallelError: data parallel: device 0 \(dp0, .*\) failed at step 3: mpi collective: rank 0 of 2: allReduce\(\d+\) failed: rank 1 aborted: data parallel: device 1 \(dp1, .*\) was lost at step 3$/,
+    );
+    expect(zero.ms).toBeLessThan(4000);
+  });
 });
