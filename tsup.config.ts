@@ -18,6 +18,8 @@ export default defineConfig({
   entry: {
     ...ENTRY_POINTS,
     'decode-worker': 'src/io/decode-worker.ts',
+    // dataParallel({ threads: true }): one worker per device (src/parallel/node/worker-ranks.ts finds it beside itself)
+    'dp-worker': 'src/parallel/node/replica-worker.ts',
     // the `webgrad` command; esbuild keeps src/cli/bin.ts's shebang line
     cli: 'src/cli/bin.ts',
   },

@@ -76,3 +76,7 @@ export {
 } from './segmentation/node/cityscapes';
 // segmentation: result panels (src/segmentation/node/panels.ts, owner: seg-train)
 export { writeSegmentationPanels, segmentationPanelPixels, type SegmentationPanelItem, type SegmentationPanelOptions } from './segmentation/node/panels';
+// data-parallel worker threads (src/parallel/node/, owner: dp-trainer): registered so dataParallel({ threads: true }) can start them
+import { registerThreadLauncher } from './parallel/rank-handle';
+import { workerRanks } from './parallel/node/worker-ranks';
+registerThreadLauncher(workerRanks);

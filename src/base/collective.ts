@@ -21,6 +21,8 @@ export interface Collective {
   barrier(): Promise<void>;
   /** Leaves the group; later calls throw. */
   close(): void;
+  /** Where supported: fails the group, so every rank's pending and later calls reject naming this rank and `reason`. */
+  abort?(reason: string): void;
 }
 
 /** A collective failed: a participant left, timed out or reported an error. The message names it. */

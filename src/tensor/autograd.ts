@@ -15,8 +15,23 @@ import { Trace, active, withoutTape } from './tape';
 const isTraced = (x: Operand, trace: Trace): x is Tensor => x instanceof Tensor && x.traces.includes(trace.id);
 
 /** Walks `trace` backwards from `roots` with cotangents `cts`; returns cotangents by tensor id. */
-function backward(trace: Trace, roots: readonly Tensor[], cts: readonly Tensor[]): Map<number, Tensor> {
+function backward(trace: Trace, roots: readonly Tensor[], cts: readonly Tensor[], onFinal?: FinalHook): Map<number, Tensor> {
   const grads = new Map<number, Tensor>();
+  // for onFinal: the oldest entry that reads each watched leaf; once the walk has passed it, the leaf's gradient is complete
+  const finalAt = new Map<number, number[]>();
+  if (onFinal) {
+    const firstUse = new Map<number, number>();
+    trace.entries.forEach((e, k) => {
+      for (const x of e.inputs) if (x instanceof Tensor && onFinal.watch.has(x.id) && !firstUse.has(x.id)) firstUse.set(x.id, k);
+    });
+    for (const [id, k] of firstUse) finalAt.set(k, [...(finalAt.get(k) ?? []), id]);
+  }
+  const reportFinal = (k: number) => {
+    for (const id of finalAt.get(k) ?? []) {
+      const g = grads.get(id);
+      if (g) onFinal!.report(id, g);
+    }
+  };
   const owned = new Set<Tensor>();
   const store = (x: Tensor, g: Tensor) => {
     // a VJP may hand one tensor to several inputs: give each its own handle, recorded (alias) so an
@@ -32,7 +47,10 @@ function backward(trace: Trace, roots: readonly Tensor[], cts: readonly Tensor[]
   const freeEarly = active.length === 0;
   for (let k = trace.entries.length - 1; k >= 0; k--) {
     const e = trace.entries[k];
-    if (!e.outputs.some((o) => grads.has(o.id))) continue;
+    if (!e.outputs.some((o) => grads.has(o.id))) {
+      reportFinal(k);
+      continue;
+    }
     const compute = () => {
       const dys = e.outputs.map((o, j) => grads.get(o.id) ?? (e.op.sparseCotangents && j > 0 ? null : zerosLike(o))) as Tensor[];
       const gin = e.op.vjp!({ inputs: e.inputs, outputs: e.outputs, attrs: e.attrs, dy: dys[0], dys });
@@ -65,8 +83,15 @@ function backward(trace: Trace, roots: readonly Tensor[], cts: readonly Tensor[]
       const g = gin[i];
       if (g) store(x as Tensor, g);
     });
+    reportFinal(k);
   }
   return grads;
+}
+
+/** Leaves whose final gradients the backward walk reports as soon as they are complete. */
+interface FinalHook {
+  watch: ReadonlySet<number>;
+  report(id: number, g: Tensor): void;
 }
 
 /**
@@ -78,6 +103,13 @@ export interface GradOptions {
   argnums?: number | readonly number[];
   /** `f` returns `[loss, aux]`; aux is passed through untouched. */
   hasAux?: boolean;
+  /**
+   * Called once per differentiated leaf as soon as its gradient is complete, while the rest of backward is still
+   * being encoded (data-parallel training starts reading gradient buckets back then). `argnum` is the argument's
+   * position, `path` the leaf's path in it (tree.flatten's); `grad` is the tensor valueAndGrad returns (do not
+   * dispose it). Leaves that get no gradient are reported, with zeros, after backward.
+   */
+  onLeafGrad?: (argnum: number, path: string, grad: Tensor) => void;
 }
 
 type GradResult = any;
@@ -98,7 +130,7 @@ type GradResult = any;
  * ```
  */
 export function valueAndGrad<F extends (...args: any[]) => any>(f: F, options: GradOptions = {}) {
-  const { argnums = 0, hasAux = false } = options;
+  const { argnums = 0, hasAux = false, onLeafGrad } = options;
   const nums = typeof argnums === 'number' ? [argnums] : [...argnums];
   return (...args: Parameters<F>): [any, GradResult] => {
     nums.forEach((n) => {
@@ -125,8 +157,26 @@ export function valueAndGrad<F extends (...args: any[]) => any>(f: F, options: G
       }
       const [value, aux] = hasAux ? checkAux(out) : [out, undefined];
       checkScalar('valueAndGrad', value);
-      const grads = backward(trace, [value], [onesLike(value)]);
+      // watched leaves: id → [argnum, path]; reported once, as soon as final (or after backward, for the rest)
+      const watched = new Map<number, [number, string]>();
+      if (onLeafGrad)
+        leafTrees.forEach((lt, i) => {
+          for (const { path, value: leaf } of tree.flatten(lt)) if (leaf instanceof Tensor) watched.set(leaf.id, [nums[i], path]);
+        });
+      const reported = new Set<number>();
+      const report = (id: number, g: Tensor) => {
+        const w = watched.get(id);
+        if (!w || reported.has(id)) return;
+        reported.add(id);
+        onLeafGrad!(w[0], w[1], g);
+      };
+      const grads = backward(trace, [value], [onesLike(value)], onLeafGrad ? { watch: new Set(watched.keys()), report } : undefined);
       const g = leafTrees.map((lt) => tree.map(lt, (leaf: unknown) => (leaf instanceof Tensor ? (grads.get(leaf.id) ?? zerosLike(leaf)) : null)));
+      if (onLeafGrad)
+        leafTrees.forEach((lt, i) => {
+          const gl = tree.leaves(g[i]);
+          tree.leaves(lt).forEach((leaf, j) => leaf instanceof Tensor && report(leaf.id, gl[j] as Tensor));
+        });
       result = [hasAux ? [value, aux] : value, typeof argnums === 'number' ? g[0] : g];
       return result;
     } finally {

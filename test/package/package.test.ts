@@ -163,4 +163,10 @@ describe(`the installed ${pkg.name} package`, () => {
     expect(r.stdout).toMatch(/^loss [\d.]+ -> [\d.]+; live tensors \d+/);
     figures['training script output'] = r.stdout.trim();
   });
+
+  it('data parallelism runs from the installed package, in worker threads too (the dp-worker entry)', () => {
+    const r = timed('data-parallel script', () => run(process.execPath, ['data-parallel.mjs'], project));
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^data parallel: loss [\d.]+; worker threads equal one thread/);
+  });
 });

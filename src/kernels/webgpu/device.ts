@@ -144,8 +144,12 @@ export class Device {
     this.pipelines = new PipelineCache(gpu, (key, e, src) => {
       this.failure = new GPUOpError(`${this.label}: kernel '${key}' failed to compile: ${e.message}\n${numbered(src)}`);
     });
-    this.queue = new CommandQueue(gpu, options.flushEvery ?? 16, (ops, e) =>
-      this.fail(`GPU ${e.constructor.name === 'GPUOutOfMemoryError' ? 'out of memory' : 'error'} in a batch running [${summarise(ops)}]: ${e.message}`),
+    this.queue = new CommandQueue(
+      gpu,
+      options.flushEvery ?? 16,
+      (ops, e) =>
+        this.fail(`GPU ${e.constructor.name === 'GPUOutOfMemoryError' ? 'out of memory' : 'error'} in a batch running [${summarise(ops)}]: ${e.message}`),
+      (message) => this.fail(message),
     );
     gpu.lost.then((info) => {
       this.lost = true;
@@ -219,13 +223,28 @@ export class Device {
     if (this.debug) this.queue.flush();
   }
 
+  /**
+   * Runs host work in the middle of the GPU work without making the caller wait: everything recorded so far is
+   * submitted (or, behind an earlier open gate, held), then `fn` runs; everything recorded after this call
+   * (dispatches, copies, uploads) is held in order and submitted when `fn` resolves. Read-backs wait for the
+   * held work. `fn` talks to the GPU directly (`device.gpu.queue`, `mapAsync` on its own buffers), never through
+   * this device's ops. If `fn` rejects, the held work is dropped and the next op or read-back throws its error,
+   * prefixed with `name`; `onDrop` runs instead of `fn` when this gate is dropped (an earlier gate failed, or the
+   * device was destroyed), to free what `fn` would have freed.
+   */
+  gate(fn: () => Promise<void>, name = 'gate', onDrop?: () => void): void {
+    this.check(name);
+    this.queue.gate(fn, name, onDrop);
+  }
+
   /** Copies host data into `buffer` (flushing first: queued work may still read the buffer's old contents). */
   upload(buffer: GPUBuffer, data: ArrayBufferView, offset = 0): void {
     this.check('upload');
     if (this.queue.pending) this.queue.flush();
     if (data.byteLength === 0) return;
     const padded = data.byteLength % 4 === 0 ? data : padTo4(data);
-    this.gpu.queue.writeBuffer(buffer, offset, padded.buffer, padded.byteOffset, padded.byteLength);
+    if (this.queue.holding) this.queue.write(buffer, offset, padded);
+    else this.gpu.queue.writeBuffer(buffer, offset, padded.buffer, padded.byteOffset, padded.byteLength);
   }
 
   /**
@@ -263,6 +282,15 @@ export class Device {
     const staging = this.gpu.createBuffer({ size: aligned, usage: BufferUsage.MAP_READ | BufferUsage.COPY_DST });
     this.queue.copy(buffer, offset, staging, 0, aligned);
     this.queue.flush();
+    if (this.queue.holding) {
+      // the copy into staging waits behind a gate: map only once it is submitted
+      const dropped = await this.queue.whenIdle();
+      if (dropped !== null) {
+        staging.destroy();
+        this.check('data');
+        throw new GPUOpError(`data: ${this.label}: ${dropped}`);
+      }
+    }
     try {
       await this.settleThen(() => staging.mapAsync(MapMode.READ));
     } catch (e) {
@@ -279,6 +307,11 @@ export class Device {
   /** Waits until all submitted work has finished (and surfaces its errors). */
   async sync(): Promise<void> {
     this.queue.flush();
+    const dropped = this.queue.holding ? await this.queue.whenIdle() : null;
+    if (dropped !== null) {
+      this.check();
+      throw new GPUOpError(`${this.label}: ${dropped}`);
+    }
     await this.settleThen(() => this.gpu.queue.onSubmittedWorkDone());
     this.check();
   }
@@ -286,12 +319,18 @@ export class Device {
   /** Destroys the pool's unused buffers (and the bind groups that name them). */
   emptyCache(): void {
     this.queue.flush();
+    if (this.queue.holding) {
+      // held batches may name pooled buffers: destroy them only once those are submitted
+      this.queue.whenIdle().then(() => this.emptyCache());
+      return;
+    }
     this.queue.clearBindGroups();
     this.pool.emptyCache();
   }
 
   /** Frees the pooled buffers and destroys the GPU device; its tensors are unusable afterwards. */
   destroy(): void {
+    this.queue.dropHeld();
     this.emptyCache();
     this.queue.destroy();
     this.gpu.destroy();

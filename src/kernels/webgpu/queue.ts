@@ -2,6 +2,11 @@
  * Batched command recording: dispatches accumulate in one encoder/compute pass and are
  * submitted every `flushEvery` dispatches or at read-back. Per-dispatch parameters go into one
  * uniform arena per batch (256-byte aligned slots), written with one writeBuffer before submit.
+ *
+ * Gates (`gate(fn)`) let host work (a collective's all-reduce) sit inside a stream of GPU work without
+ * making the caller asynchronous: work recorded before the gate is submitted, `fn` runs, and work
+ * recorded meanwhile (batches, with a copy of their uniform bytes, and buffer writes) is held in order
+ * and replayed when `fn` resolves. Without a gate nothing is held and every path is the old one.
  */
 import { BufferUsage } from './usage';
 import type { UniformLayout, UniformValues } from './uniforms';
@@ -16,6 +21,12 @@ export interface Dispatch {
   buffers: GPUBuffer[];
   workgroups: readonly [number, number?, number?];
 }
+
+/** Work recorded while a gate is open, replayed in order when it closes. */
+type Held =
+  | { kind: 'submit'; commands: GPUCommandBuffer; uniforms: ArrayBuffer | null; ops: string[] }
+  | { kind: 'write'; buffer: GPUBuffer; offset: number; data: Uint8Array<ArrayBuffer> }
+  | { kind: 'gate'; fn: () => Promise<void>; name: string; onDrop?: () => void };
 
 const SLOT = 256;
 /** Bind groups kept for reuse (training loops revisit the same pooled buffers every step). */
@@ -36,11 +47,19 @@ export class CommandQueue {
   private readonly bindGroups = new Map<string, GPUBindGroup>();
   private readonly bufferIds = new WeakMap<GPUBuffer, number>();
   private nextBufferId = 0;
+  /** True while a gate's function runs: submits and writes go to `held` instead of the GPU queue. */
+  private gateOpen = false;
+  private held: Held[] = [];
+  private idleWaiters: ((dropped: string | null) => void)[] = [];
+  /** Bumped when held work is dropped, so a gate opened before cannot release what came after. */
+  private epoch = 0;
 
   constructor(
     private readonly device: GPUDevice,
     readonly flushEvery = 16,
     private readonly onSubmitError: (ops: string[], e: GPUError) => void,
+    /** Called with '<gate> failed: <reason>' when a gate's function rejects (its held work is dropped). */
+    private readonly onGateError: (message: string) => void = () => {},
   ) {
     this.arenaBytes = new ArrayBuffer(SLOT * flushEvery);
     this.arenaView = new DataView(this.arenaBytes);
@@ -128,6 +147,10 @@ export class CommandQueue {
       this.pass.end();
       this.pass = null;
     }
+    if (this.gateOpen) {
+      this.holdBatch();
+      return;
+    }
     const ops = this.names;
     this.device.pushErrorScope('out-of-memory');
     this.device.pushErrorScope('validation');
@@ -142,6 +165,129 @@ export class CommandQueue {
     this.names = [];
     this.slots = 0;
     this.submitCount++;
+  }
+
+  /** True while a gate holds work back (read-backs must wait for {@link whenIdle} before mapping). */
+  get holding(): boolean {
+    return this.gateOpen;
+  }
+
+  /**
+   * Submits what was recorded (or holds it, behind an open gate), then runs `fn` once everything recorded
+   * before this call is submitted; what is recorded afterwards is held until `fn` resolves. `fn` must not
+   * record work on this queue itself (it would wait behind its own gate): it talks to the GPUDevice directly.
+   */
+  gate(fn: () => Promise<void>, name: string, onDrop?: () => void): void {
+    this.flush();
+    if (this.gateOpen) this.held.push({ kind: 'gate', fn, name, onDrop });
+    else this.openGate(fn, name);
+  }
+
+  /** A buffer write in queue order: immediate without a gate, else held (with a copy of `data`). */
+  write(buffer: GPUBuffer, offset: number, data: ArrayBufferView): void {
+    if (!this.gateOpen) {
+      this.device.queue.writeBuffer(buffer, offset, data.buffer, data.byteOffset, data.byteLength);
+      return;
+    }
+    this.held.push({ kind: 'write', buffer, offset, data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength).slice() as Uint8Array<ArrayBuffer> });
+  }
+
+  /**
+   * Resolves when no gate holds work any more (at once without gates): with null once the held work is
+   * submitted, or with the failed gate's message when it was dropped.
+   */
+  whenIdle(): Promise<string | null> {
+    return this.gateOpen ? new Promise((resolve) => this.idleWaiters.push(resolve)) : Promise.resolve(null);
+  }
+
+  private openGate(fn: () => Promise<void>, name: string): void {
+    this.gateOpen = true;
+    const epoch = this.epoch;
+    Promise.resolve()
+      .then(fn)
+      .then(
+        () => epoch === this.epoch && this.release(),
+        (e) => epoch === this.epoch && this.abandon(name, e),
+      );
+  }
+
+  /** Replays the held work in order up to the next gate (which then opens), or all of it. */
+  private release(): void {
+    let i = 0;
+    for (; i < this.held.length; i++) {
+      const h = this.held[i];
+      if (h.kind === 'gate') {
+        this.held = this.held.slice(i + 1);
+        this.openGate(h.fn, h.name);
+        return;
+      }
+      if (h.kind === 'write') this.device.queue.writeBuffer(h.buffer, h.offset, h.data);
+      else this.submitHeld(h);
+    }
+    this.held = [];
+    this.closeGate();
+  }
+
+  /** A gate failed: its held work (and later gates) are dropped, waiters wake to see the device's error. */
+  private abandon(name: string, e: unknown): void {
+    this.dropGates();
+    const message = `${name} failed: ${e instanceof Error ? e.message : String(e)}`;
+    this.onGateError(message);
+    this.closeGate(message);
+  }
+
+  /** Forgets the held work; gates that never ran free what they hold. */
+  private dropGates(): void {
+    const held = this.held;
+    this.held = [];
+    for (const h of held) if (h.kind === 'gate') h.onDrop?.();
+  }
+
+  private closeGate(dropped: string | null = null): void {
+    this.gateOpen = false;
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const w of waiters) w(dropped);
+  }
+
+  /** flush() behind an open gate: finishes the batch now (errors scoped as at submit) and keeps its uniform bytes. */
+  private holdBatch(): void {
+    const ops = this.names;
+    const commands = this.scoped(ops, () => this.encoder!.finish());
+    this.held.push({ kind: 'submit', commands, uniforms: this.slots > 0 ? this.arenaBytes.slice(0, this.slots * SLOT) : null, ops });
+    this.encoder = null;
+    this.names = [];
+    this.slots = 0;
+  }
+
+  private submitHeld(h: Extract<Held, { kind: 'submit' }>): void {
+    this.scoped(h.ops, () => {
+      if (h.uniforms) this.device.queue.writeBuffer(this.arena, 0, h.uniforms);
+      this.device.queue.submit([h.commands]);
+    });
+    this.submitCount++;
+  }
+
+  /** Runs `body` inside validation and out-of-memory error scopes that report against `ops`. */
+  private scoped<T>(ops: string[], body: () => T): T {
+    this.device.pushErrorScope('out-of-memory');
+    this.device.pushErrorScope('validation');
+    try {
+      return body();
+    } finally {
+      const report = (e: GPUError | null) => {
+        if (e) this.onSubmitError(ops, e);
+      };
+      this.device.popErrorScope().then(report, () => {});
+      this.device.popErrorScope().then(report, () => {});
+    }
+  }
+
+  /** Drops held work without running it (the device is being destroyed). */
+  dropHeld(): void {
+    this.epoch++;
+    this.dropGates();
+    this.closeGate('the device was destroyed');
   }
 
   destroy(): void {

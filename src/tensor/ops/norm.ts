@@ -17,12 +17,14 @@ import {
 } from './ref/norm';
 import { ArgumentError, fmtShape } from '../../base/shape';
 import { Tensor, view } from '../tensor';
-import { defineComposite, defineOp, untraced, type OutputMeta, type RefTensor, type TensorMeta } from './define';
+import { defineComposite, defineOp, internal, untraced, type OutputMeta, type RefTensor, type TensorMeta } from './define';
 import { add, div, le, mul, neg, rsqrt, sub, square, where } from './elementwise';
 import { sum } from './reduce';
 import { reshape } from './shape-ops';
-import { ones, zeros, zerosLike } from './creation';
+import { full, ones, zeros, zerosLike } from './creation';
 import { concat, narrow } from './layout';
+import { allReduce, syncBatchNormGroup } from './collective';
+import type { Collective } from '../../base/collective';
 
 interface BnAttrs {
   eps: number;
@@ -309,7 +311,12 @@ function batchNormImpl(
     return { y, runningMean: view(runningMean!, runningMean!.shape), runningVar: view(runningVar!, runningVar!.shape) };
   }
   const count = x.size / Math.max(C, 1);
-  if (count <= 1) throw new ArgumentError(fn, 'input', `has shape ${fmtShape(x.shape)}, one value per channel`, 'more than 1 value per channel when training');
+  const group = syncBatchNormGroup();
+  // synchronised over K ≥ 2 ranks, one value a channel on each rank still gives a global batch of K
+  if (group && group.size > 1 && count < 1)
+    throw new ArgumentError(fn, 'input', `has shape ${fmtShape(x.shape)}, no value per channel`, 'at least 1 value per channel on each rank');
+  if ((!group || group.size === 1) && count <= 1)
+    throw new ArgumentError(fn, 'input', `has shape ${fmtShape(x.shape)}, one value per channel`, 'more than 1 value per channel when training');
   const momentum = o.momentum === undefined ? 0.1 : o.momentum;
   let factor: number;
   if (momentum === null) {
@@ -320,6 +327,11 @@ function batchNormImpl(
   } else {
     if (!(momentum >= 0 && momentum <= 1)) throw new ArgumentError(fn, 'momentum', `is ${momentum}`, 'a number in [0, 1] or null');
     factor = momentum;
+  }
+  if (group) {
+    const r = syncTrain(x, runningMean, runningVar, w, b, a, factor, group);
+    free(r.y);
+    return r;
   }
   const [y, mean, variance] = bnTrainOp.callN([x, w, b], a);
   free(y);
@@ -336,6 +348,57 @@ function batchNormImpl(
     variance.dispose();
   }
   return { y, runningMean: rm, runningVar: rv };
+}
+
+/**
+ * Synchronised training BatchNorm (inside syncBatchNorm), as torch.nn.SyncBatchNorm: each rank's count, mean and
+ * centred sum of squares M2 per channel are gathered from every rank (an allReduce of a vector that is zero
+ * outside this rank's slot, so the sum is exact) and combined as Chan et al. do: mean = Σ n·m / N and
+ * M2 = Σ M2ₖ + Σ nₖ·(mₖ − mean)², which stays accurate where Σx² − N·mean² would cancel (a channel with a large
+ * mean and a small spread). The normalising pass is the eval kernel fed with the global statistics, so the
+ * gradient (torch's all-reduced Σdy and Σdy·x̂) comes from these ops and allReduce's VJP.
+ */
+function syncTrain(
+  x: Tensor,
+  runningMean: Tensor | null,
+  runningVar: Tensor | null,
+  w: Tensor,
+  b: Tensor,
+  a: BnAttrs,
+  factor: number,
+  group: Collective,
+): BatchNormResult {
+  const C = x.shape[1];
+  const K = group.size;
+  const L = 2 * C + 1;
+  return internal(() => {
+    const n = x.size / C;
+    const axes = otherAxes(x);
+    const m = div(sum(x, { dim: axes }), n);
+    const m2 = sum(square(sub(x, perChannel(x, m))), { dim: axes });
+    const slot = [
+      ...(group.rank > 0 ? [zeros([group.rank * L], { device: x.device })] : []),
+      m,
+      m2,
+      full([1], n, { device: x.device }),
+      ...(group.rank < K - 1 ? [zeros([(K - 1 - group.rank) * L], { device: x.device })] : []),
+    ];
+    const all = reshape(allReduce(concat(slot, 0), group), [K, L]); // row k: rank k's [means, M2s, count]
+    const counts = narrow(all, 1, 2 * C, 1); // [K, 1]
+    const total = sum(counts, { dim: 0 }); // [1]
+    const means = narrow(all, 1, 0, C);
+    const mean = div(sum(mul(means, counts), { dim: 0 }), total);
+    const between = sum(mul(square(sub(means, reshape(mean, [1, C]))), counts), { dim: 0 });
+    const M2 = add(sum(narrow(all, 1, C, C), { dim: 0 }), between);
+    const variance = div(M2, total);
+    const y = bnEvalOp.call1([x, mean, variance, w, b], a);
+    // the running variance takes the unbiased global variance M2 / (N − 1) (N is only known on the GPU)
+    const [rm, rv] = untraced(() => [
+      runningMean ? add(mul(runningMean, 1 - factor), mul(mean, factor)) : null,
+      runningVar ? add(mul(runningVar, 1 - factor), mul(div(M2, sub(total, 1)), factor)) : null,
+    ]);
+    return { y, runningMean: rm, runningVar: rv };
+  });
 }
 
 /**

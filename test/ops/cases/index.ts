@@ -2,6 +2,7 @@
 import type { CaseTable } from '../../helpers/cases';
 import { augmentCases } from './augment';
 import { boxesCases } from './boxes';
+import { collectiveCases } from './collective';
 import { convCases } from './conv';
 import { creationCases } from './creation';
 import { detectionAugmentCases } from './detection-augment';
@@ -20,6 +21,7 @@ import { visionCases } from './vision';
 const TABLES: CaseTable[] = [
   augmentCases,
   boxesCases,
+  collectiveCases,
   convCases,
   creationCases,
   detectionAugmentCases,
