@@ -74,6 +74,12 @@ export function resolveDevicesArg(arg: DevicesArg, adapters: AdapterEntry[], opt
   });
 }
 
+/** Checks that every adapter `arg` names exists (one-line UsageError otherwise) before anything is opened; returns `arg`. */
+export async function checkDevicesArg(arg: DevicesArg, option = '--devices'): Promise<DevicesArg> {
+  if (!('count' in arg)) resolveDevicesArg(arg, await listAdapters(), option);
+  return arg;
+}
+
 /** The options {@link openDevicesArg} passes to every device it opens. */
 export interface OpenDevicesOptions {
   /** See DeviceOptions.sleepWhileWaiting (the trainers turn it on). */
