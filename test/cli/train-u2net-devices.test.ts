@@ -41,7 +41,7 @@ describe('webgrad train-u2net --devices', () => {
   });
 
   // two images per device: U²-NetP's innermost stage is 1×1 at 32², and BatchNorm needs more than one value per channel
-  it('two devices in this thread train and checkpoint; one device resumes the checkpoint', () => {
+  it('two devices train in this thread and in worker threads (the same losses) and checkpoint; one device resumes the checkpoint', () => {
     const out = join(dir, 'k2');
     const r = runCli([
       'train-u2net',
@@ -64,9 +64,32 @@ describe('webgrad train-u2net --devices', () => {
     expect(r.status).toBe(0);
     expect(r.stdout).toMatch(/data parallel: 2 devices \(one thread\): device 0 \(.*\), device 1 \(.*\)/);
     expect(r.stdout).toMatch(/train 2\/2 {2}loss \d/);
+    // worker threads (the default) compute the same steps bit for bit
+    const threads = runCli([
+      'train-u2net',
+      ...TINY,
+      '--batch',
+      '4',
+      '--devices',
+      '2',
+      '--iters',
+      '2',
+      '--eval-every',
+      '2',
+      '--ckpt-every',
+      '2',
+      '--out',
+      join(dir, 'k2t'),
+    ]);
+    expect(ownLines(threads.stderr)).toEqual([]);
+    expect(threads.status).toBe(0);
+    expect(threads.stdout).toMatch(/data parallel: 2 devices \(worker threads\)/);
+    const losses = (s: string) => [...s.matchAll(/^train (\d+\/\d+) {2}loss (\S+)/gm)].map((m) => `${m[1]} ${m[2]}`);
+    expect(losses(threads.stdout)).toEqual(losses(r.stdout));
+    expect(losses(r.stdout)).toHaveLength(2);
     const resumed = runCli(['train-u2net', ...TINY, '--iters', '3', '--resume', join(out, 'last.safetensors'), '--out', out]);
     expect(ownLines(resumed.stderr)).toEqual([]);
     expect(resumed.status).toBe(0);
     expect(resumed.stdout).toMatch(/resumed from .*last.safetensors at iteration 2/);
-  }, 150_000);
+  }, 240_000);
 });
