@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { add, crossEntropy, init, random, tensor, tidy, tree, type Tensor } from '../../src/node';
 import { u2net, u2netLoss } from '../../src/models/u2net/model';
 import { resnet } from '../../src/models/resnet';
-import { replicaOptions, replicaUrl } from '../../src/cli/replicas/options';
+import { moduleFile, replicaOptions, replicaUrl } from '../../src/cli/replicas/options';
 import { U2NET_REPLICA_DEFAULTS, u2netReplica, u2netReplicaUrl } from '../../src/cli/replicas/u2net';
 import { RESNET_REPLICA_DEFAULTS, resnetReplica, resnetReplicaUrl } from '../../src/cli/replicas/resnet';
 import { spawnSync } from 'node:child_process';
@@ -22,6 +22,11 @@ describe('replica options', () => {
     const out = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: root, encoding: 'utf8', timeout: 60_000 });
     expect(out.stdout.trim()).toBe('[0.25,2,"u2netp",0.5,3,"function"]');
   }, 60_000);
+  it('point at the TypeScript module from sources, and at its built entry beside the bundled CLI', () => {
+    expect(moduleFile('file:///r/src/cli/replicas/u2net.ts?o=1', 'replica-u2net').href).toBe('file:///r/src/cli/replicas/u2net.ts');
+    expect(moduleFile('file:///r/dist/cli.js', 'replica-u2net').href).toBe('file:///r/dist/replica-u2net.js');
+    expect(moduleFile('file:///r/dist/replica-u2net.js?o=%7B%7D', 'replica-u2net').href).toBe('file:///r/dist/replica-u2net.js');
+  });
   it('travel in the module URL, over the defaults; an unknown key is refused', () => {
     const url = replicaUrl(new URL('file:///x/m.ts'), { lr: 0.5, planes: [1, 2] });
     expect(replicaOptions(url.href, { lr: 1, planes: null as number[] | null, model: 'a' })).toEqual({ lr: 0.5, planes: [1, 2], model: 'a' });

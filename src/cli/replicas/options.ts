@@ -23,3 +23,14 @@ export function replicaOptions<T extends ReplicaOptions>(moduleUrl: string, defa
     if (!Object.hasOwn(defaults, k)) throw new Error(`replica ${moduleUrl.split('?')[0]}: unknown setting '${k}'; known: ${Object.keys(defaults).join(', ')}`);
   return { ...defaults, ...given } as T;
 }
+
+/**
+ * The file a worker imports for a replica module: the module itself when running from TypeScript sources; in the
+ * built package, where the CLI is one bundle (dist/cli.js), the replica's own entry beside it (tsup.config.ts builds
+ * `dist/<built>.js` from src/cli/replicas/).
+ */
+export function moduleFile(here: string, built: string): URL {
+  const url = new URL(here);
+  url.search = '';
+  return url.pathname.endsWith('.ts') ? url : new URL(`./${built}.js`, url);
+}

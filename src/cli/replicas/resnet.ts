@@ -10,7 +10,7 @@
 import { crossEntropy, optim, schedules, type Tensor } from '../../node';
 import type { Key } from '../../base/random';
 import { isResNetHead, resnet, type ResNetName } from '../../models/resnet';
-import { replicaOptions, replicaUrl } from './options';
+import { moduleFile, replicaOptions, replicaUrl } from './options';
 
 /** Settings of the ResNet replica (the example's model, optimizer and loss options). */
 export const RESNET_REPLICA_DEFAULTS = {
@@ -63,7 +63,7 @@ export function resnetReplica(o: ResnetReplicaOptions) {
 
 /** This module's URL carrying `options` (what `dataParallel({ replica })` takes, also in worker threads). */
 export const resnetReplicaUrl = (options: Partial<ResnetReplicaOptions> = {}): URL =>
-  replicaUrl(new URL(import.meta.url), { ...RESNET_REPLICA_DEFAULTS, ...options });
+  replicaUrl(moduleFile(import.meta.url, 'replica-resnet'), { ...RESNET_REPLICA_DEFAULTS, ...options });
 
 /** The settings this module instance was imported with (its URL's query over the defaults). */
 export const settings = replicaOptions(import.meta.url, RESNET_REPLICA_DEFAULTS);

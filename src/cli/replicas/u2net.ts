@@ -7,7 +7,7 @@
 import { optim, type Tensor } from '../../node';
 import type { Key } from '../../base/random';
 import { u2net, u2netLoss, type U2NetName, type U2NetVariant } from '../../models/u2net/model';
-import { replicaOptions, replicaUrl } from './options';
+import { moduleFile, replicaOptions, replicaUrl } from './options';
 
 /** Settings of the U²-Net replica (the CLI's --model, --variant, --lr, --fuse-lr-scale). */
 export const U2NET_REPLICA_DEFAULTS = { model: 'u2netp', variant: 'standard', lr: 1e-3, fuseLrScale: 10 };
@@ -29,7 +29,7 @@ export function u2netReplica(o: U2netReplicaOptions) {
 
 /** This module's URL carrying `options` (what `dataParallel({ replica })` takes, also in worker threads). */
 export const u2netReplicaUrl = (options: Partial<U2netReplicaOptions> = {}): URL =>
-  replicaUrl(new URL(import.meta.url), { ...U2NET_REPLICA_DEFAULTS, ...options });
+  replicaUrl(moduleFile(import.meta.url, 'replica-u2net'), { ...U2NET_REPLICA_DEFAULTS, ...options });
 
 /** The settings this module instance was imported with (its URL's query over the defaults). */
 export const settings = replicaOptions(import.meta.url, U2NET_REPLICA_DEFAULTS);
