@@ -5,6 +5,8 @@
  * model is the plain single-device step (no trainer) for the trainer's own overhead. Prints a markdown table.
  *   npx tsx bench/data-parallel.ts [--k 1,2,4] [--models u2netp,resnet18] [--steps 3] [--warmup 1]
  *                                  [--u2net-size 320] [--u2net-batch 4] [--resnet-size 224] [--resnet-batch 8] [--threads=false]
+ * The MPI row: `mpirun -np 2 --allow-run-as-root node --import tsx bench/data-parallel.ts --mpi [--models …]`: each
+ * process is one rank driving one device through the MPI collective (src/parallel/node/mpi-collective.ts); rank 0 prints.
  * Every device here sits on the one adapter `webgrad devices` lists; on a CPU adapter (lavapipe) they share the
  * same cores, so K devices cannot beat one: the table then measures the trainer's overhead, not a speed-up.
  */
@@ -30,6 +32,7 @@ const args = parseArgsOrExit(
     'resnet-batch': { default: 8, help: 'ResNet-18 global batch', int: true, min: 1 },
     'resnet-classes': { default: 10, help: 'ResNet-18 head classes', int: true, min: 2 },
     threads: { default: true, help: 'one worker thread per device (false: all replicas in this thread)' },
+    mpi: { default: false, help: 'this process is one rank of an MPI job (mpirun -np N): one device per rank, the MPI collective; rank 0 prints' },
     json: { default: '', help: 'also write the rows as JSON to this file' },
   },
   'usage: npx tsx bench/data-parallel.ts [options]',
@@ -134,8 +137,14 @@ async function plainRow(w: Workload): Promise<Row> {
   return { model: w.name, input: w.input, batch: w.batch, k: 1, mode: 'single device (no trainer)', imagesPerSecond: (1000 * w.batch) / ms, stepMs: ms };
 }
 
+// with --mpi: this process is rank `mpi.rank` of `mpi.size`, driving one device
+const mpi = args.mpi ? await (await import('../src/parallel/node/mpi-collective')).mpiCollective() : null;
+const modeName = mpi ? `MPI, ${mpi.size} ranks (${mpi.library.split(',')[0]})` : args.threads ? 'worker threads' : 'one thread';
+
 async function parallelRow(w: Workload, k: number): Promise<Row> {
-  const dp = await dataParallel({ replica: args.threads ? w.replicaUrl : w.replicaSpec, devices: k, threads: args.threads, seed: 0 });
+  const dp = mpi
+    ? await dataParallel({ replica: w.replicaSpec, devices: 1, collective: mpi, seed: 0 })
+    : await dataParallel({ replica: args.threads ? w.replicaUrl : w.replicaSpec, devices: k, threads: args.threads, seed: 0 });
   try {
     const times: number[] = [],
       reduce: number[] = [],
@@ -157,7 +166,7 @@ async function parallelRow(w: Workload, k: number): Promise<Row> {
       input: w.input,
       batch: w.batch,
       k,
-      mode: args.threads ? 'worker threads' : 'one thread',
+      mode: modeName,
       imagesPerSecond: (1000 * w.batch) / ms,
       stepMs: ms,
       allReduceMs: median(reduce),
@@ -188,11 +197,19 @@ const fail = (w: Workload, k: number, mode: string, e: unknown): Row => ({
 });
 for (const w of workloads) {
   console.error(`${w.name}: plain single-device step`);
+  if (mpi) {
+    // one row: K = the job's ranks, one device each
+    rows.push(await parallelRow(w, mpi.size).catch((e) => fail(w, mpi.size, modeName, e)));
+    if (mpi.rank === 0) console.error(JSON.stringify(rows[rows.length - 1]));
+    continue;
+  }
   rows.push(await plainRow(w).catch((e) => fail(w, 1, 'single device (no trainer)', e)));
+  console.error(JSON.stringify(rows[rows.length - 1]));
   for (const k of ks) {
     if (k > w.batch) continue;
     console.error(`${w.name}: K = ${k}`);
-    rows.push(await parallelRow(w, k).catch((e) => fail(w, k, args.threads ? 'worker threads' : 'one thread', e)));
+    rows.push(await parallelRow(w, k).catch((e) => fail(w, k, modeName, e)));
+    console.error(JSON.stringify(rows[rows.length - 1]));
   }
 }
 
@@ -207,6 +224,10 @@ const table = [
     return `| ${r.model} | ${r.input} | ${r.batch} | ${r.k} | ${r.mode}${r.error ? ` (failed: ${r.error})` : ''} | ${f(r.imagesPerSecond, 2)} | ${f(speedUp, 2)}× | ${f(100 * eff, 0)}% | ${f(r.stepMs, 0)} | ${f(r.allReduceMs, 0)} | ${r.hiddenFraction === undefined ? '—' : `${f(100 * r.hiddenFraction, 0)}%`} | ${f(r.gradientMB, 1)} |`;
   }),
 ].join('\n');
+if (mpi) {
+  await mpi.finalize();
+  if (mpi.rank !== 0) process.exit(0);
+}
 console.log(`adapter: ${adapter?.name ?? device.adapterInfo?.description} (${adapter?.backend ?? '?'}); every device on it; ${new Date().toISOString()}\n`);
 console.log(table);
 if (args.json) {
