@@ -11,7 +11,7 @@
  * same cores, so K devices cannot beat one: the table then measures the trainer's overhead, not a speed-up.
  */
 import { init, random, tensor, tidy, tree, valueAndGrad, type Tensor } from '../src/node';
-import { dataParallel, type HostBatch } from '../src/parallel';
+import { dataParallel, type Collective, type HostBatch } from '../src/parallel';
 import { parseArgsOrExit } from '../src/cli/args';
 import { syntheticSample } from '../src/sod/synthetic';
 import { assembleBatch } from '../src/sod/batches';
@@ -138,7 +138,9 @@ async function plainRow(w: Workload): Promise<Row> {
 }
 
 // with --mpi: this process is rank `mpi.rank` of `mpi.size`, driving one device
-const mpi = args.mpi ? await (await import('../src/parallel/node/mpi-collective')).mpiCollective() : null;
+// (a specifier in a variable: the MPI collective is optional, and so is its module)
+const MPI_MODULE = '../src/parallel/node/mpi-collective';
+const mpi: (Collective & { library: string; finalize(): Promise<void> }) | null = args.mpi ? await (await import(MPI_MODULE)).mpiCollective() : null;
 const modeName = mpi ? `MPI, ${mpi.size} ranks (${mpi.library.split(',')[0]})` : args.threads ? 'worker threads' : 'one thread';
 
 async function parallelRow(w: Workload, k: number): Promise<Row> {
@@ -196,13 +198,13 @@ const fail = (w: Workload, k: number, mode: string, e: unknown): Row => ({
   error: String((e as Error)?.message ?? e).split('\n')[0],
 });
 for (const w of workloads) {
-  console.error(`${w.name}: plain single-device step`);
   if (mpi) {
     // one row: K = the job's ranks, one device each
     rows.push(await parallelRow(w, mpi.size).catch((e) => fail(w, mpi.size, modeName, e)));
     if (mpi.rank === 0) console.error(JSON.stringify(rows[rows.length - 1]));
     continue;
   }
+  console.error(`${w.name}: plain single-device step`);
   rows.push(await plainRow(w).catch((e) => fail(w, 1, 'single device (no trainer)', e)));
   console.error(JSON.stringify(rows[rows.length - 1]));
   for (const k of ks) {
