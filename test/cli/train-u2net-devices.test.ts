@@ -92,4 +92,16 @@ describe('webgrad train-u2net --devices', () => {
     expect(resumed.status).toBe(0);
     expect(resumed.stdout).toMatch(/resumed from .*last.safetensors at iteration 2/);
   }, 240_000);
+
+  it('with --sync-bn, the first step of two devices has the one-device loss (BatchNorm over the whole batch)', () => {
+    const run = (extra: string[], out: string) =>
+      runCli(['train-u2net', ...TINY, '--batch', '4', '--iters', '1', '--eval-every', '1', '--ckpt-every', '1', '--out', join(dir, out), ...extra]);
+    const first = (s: string) => s.match(/^train 1\/1 {2}loss (\S+)/m)?.[1];
+    const one = run([], 'sync1');
+    const two = run(['--devices', '2', '--sync-bn'], 'sync2');
+    expect(ownLines(two.stderr)).toEqual([]);
+    expect(two.stdout).toMatch(/2 devices \(worker threads, synchronised BatchNorm\)/);
+    expect(first(two.stdout)).toBeDefined();
+    expect(first(two.stdout)).toBe(first(one.stdout));
+  }, 120_000);
 });
