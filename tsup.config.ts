@@ -18,6 +18,9 @@ export default defineConfig({
   entry: {
     ...ENTRY_POINTS,
     'decode-worker': 'src/io/decode-worker.ts',
+    // the CLIs' data-parallel replicas: worker threads import them by URL (src/cli/replicas/options.ts)
+    'replica-u2net': 'src/cli/replicas/u2net.ts',
+    'replica-resnet': 'src/cli/replicas/resnet.ts',
     // dataParallel({ threads: true }): one worker per device (src/parallel/node/worker-ranks.ts finds it beside itself)
     'dp-worker': 'src/parallel/node/replica-worker.ts',
     // the `webgrad` command; esbuild keeps src/cli/bin.ts's shebang line

@@ -57,7 +57,10 @@ import { readImage, pixelsToCHW } from '../src/io/images';
 import { readStateDict } from '../src/io/load-weights';
 import { saveTrainingCheckpoint } from '../src/io/training-checkpoint';
 import { resizeBilinearCHW } from '../src/train/data/resize-host';
-import { parseArgsOrExit } from '../src/cli/args';
+import { parseArgsOrExit, UsageError } from '../src/cli/args';
+import { DEVICES_HELP, checkDevicesArg, deviceCount, parseDevicesArg } from '../src/cli/devices-arg';
+import { initOn, openParallelTrainer, type ParallelTrainer } from '../src/cli/parallel-trainer';
+import { RESNET_REPLICA_DEFAULTS, resnetReplica, resnetReplicaUrl } from '../src/cli/replicas/resnet';
 import { mulberry32 } from '../src/base/mulberry32';
 
 const args = parseArgsOrExit(
@@ -99,15 +102,38 @@ const args = parseArgsOrExit(
     out: { default: 'runs/finetune-resnet', help: 'output folder (best.safetensors, classes.json, summary.json)' },
     ckpt: { default: '', help: 'predict: the checkpoint (classes.json beside it)' },
     topk: { default: 5, help: 'predict: classes to print per image' },
+    devices: { default: '1', help: DEVICES_HELP },
+    threads: { default: true, help: 'with several devices: one worker thread per device (--threads=false: all in this thread)' },
+    'sync-bn': { default: false, help: 'with several devices: BatchNorm statistics over the whole batch (default: per device, as DDP)' },
   },
   'usage: finetune-resnet [predict] [options] [images…]',
   'finetune-resnet',
 );
 
 const nums = (s: string) => s.split(',').map(Number);
+/** 0.5 → '50.0%'; NaN (no training accuracy with several devices) → '—' */
+const pct = (v: number) => (Number.isFinite(v) ? `${(100 * v).toFixed(1)}%` : '—');
 let MEAN = nums(args.mean),
   STD = nums(args.std);
-await init();
+/** A bad --devices is one line and exit code 2, like every other option. */
+async function usage<T>(f: () => T | Promise<T>): Promise<T> {
+  try {
+    return await f();
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e;
+    console.error(`finetune-resnet: ${e.message}`);
+    process.exit(2);
+  }
+}
+const devicesArg = await usage(() => checkDevicesArg(parseDevicesArg(args.devices)));
+const K = deviceCount(devicesArg);
+if (K > args.batch)
+  await usage(() => {
+    throw new UsageError(`--devices asks for ${K} devices but --batch is ${args.batch}; every device needs at least one image`);
+  });
+// one device as a bare count: today's path (init()); otherwise the trainer's devices (src/cli/parallel-trainer.ts)
+if ('count' in devicesArg && K === 1) await init();
+else await usage(() => initOn(devicesArg));
 if (args._[0] === 'predict') {
   await predict(args._.slice(1));
   process.exit(0);
@@ -463,6 +489,39 @@ for (const { phase, epochs, lr } of phases) {
   console.log(
     phase === 1 ? `phase 1: backbone frozen, head lr ${lr}` : `phase 2: all layers, lr ${lr}${pretrained ? ` (head ×${args['head-lr-scale']})` : ''}`,
   );
+  // several devices: the replica (src/cli/replicas/resnet.ts) carries this phase's optimizer, one trainer per phase
+  let dp: ParallelTrainer | null = null;
+  if (K > 1) {
+    const settings = {
+      ...RESNET_REPLICA_DEFAULTS,
+      model: layout.model ?? 'resnet18',
+      planes: planes ?? null,
+      numClasses: classes.length,
+      strideIn1x1: layout.strideIn1x1 ?? false,
+      convBias: layout.convBias ?? false,
+      bnEps: layout.bnEps ?? 1e-5,
+      optimizer: args.optimizer,
+      lr,
+      momentum: args.momentum,
+      weightDecay: args['weight-decay'],
+      stepSize: args['step-size'] * stepsPerEpoch,
+      gamma: args.gamma,
+      labelSmoothing: args['label-smoothing'],
+      phase,
+      headLrScale: pretrained ? args['head-lr-scale'] : 1,
+    };
+    dp = await usage(() =>
+      openParallelTrainer({
+        devices: devicesArg,
+        threads: args.threads,
+        syncBatchNorm: args['sync-bn'],
+        replica: args.threads ? resnetReplicaUrl(settings) : resnetReplica(settings),
+        start: { params, state, optState, step: 0 },
+        seed: args.seed,
+      }),
+    );
+    console.log(`data parallel: ${dp.describe()}`);
+  }
   for (let e = 0; e < epochs; e++) {
     epoch++;
     const te = performance.now();
@@ -478,6 +537,8 @@ for (const { phase, epochs, lr } of phases) {
     for (let s = 0; s < order.length; s += args.batch) {
       const idx = order.slice(s, s + args.batch),
         B = idx.length;
+      // a last batch smaller than the device count cannot be split: it is left out (as drop_last)
+      if (dp && B < K) continue;
       const ta = performance.now();
       let xb: Float32Array | Tensor;
       if (onGpu)
@@ -495,6 +556,16 @@ for (const { phase, epochs, lr } of phases) {
       }
       augSeconds += (performance.now() - ta) / 1000;
       const labels = idx.map((k) => train[k].label);
+      if (dp) {
+        const image = xb instanceof Tensor ? Float32Array.from(await xb.data()) : xb;
+        if (xb instanceof Tensor) xb.dispose();
+        const r = await dp.step({ image: { data: image, shape: [B, 3, SIZE, SIZE] }, label: { data: Int32Array.from(labels), shape: [B] } });
+        globalStep++;
+        lossSum += r.loss * B;
+        // the replicas' logits stay on their devices: no training accuracy with several devices
+        h1 = h5 = NaN;
+        continue;
+      }
       const oldState = state;
       const r = tidy(() => {
         const x = xb instanceof Float32Array ? tensor(xb, { shape: [B, 3, SIZE, SIZE] }) : xb,
@@ -521,6 +592,7 @@ for (const { phase, epochs, lr } of phases) {
       r.loss.dispose();
       r.logits.dispose();
     }
+    if (dp) ({ params, state, optState } = await dp.pull({ params, state, optState }));
     const v = await evaluate();
     const secs = (performance.now() - te) / 1000;
     const row = {
@@ -539,7 +611,7 @@ for (const { phase, epochs, lr } of phases) {
     history.push(row);
     const improved = v.top1 > best.top1;
     console.log(
-      `epoch ${String(epoch).padStart(2)} [phase ${phase}]  train loss ${row.trainLoss.toFixed(4)} top1 ${(100 * row.trainTop1).toFixed(1)}% top5 ${(100 * row.trainTop5).toFixed(1)}%  |  val loss ${v.loss.toFixed(4)} top1 ${(100 * v.top1).toFixed(1)}% top5 ${(100 * v.top5).toFixed(1)}%  |  lr ${lrNow.toPrecision(3)} head ${lrHead.toPrecision(3)}  ${secs.toFixed(1)} s${improved ? '  *best' : ''}`,
+      `epoch ${String(epoch).padStart(2)} [phase ${phase}]  train loss ${row.trainLoss.toFixed(4)} top1 ${pct(row.trainTop1)} top5 ${pct(row.trainTop5)}  |  val loss ${v.loss.toFixed(4)} top1 ${(100 * v.top1).toFixed(1)}% top5 ${(100 * v.top5).toFixed(1)}%  |  lr ${lrNow.toPrecision(3)} head ${lrHead.toPrecision(3)}  ${secs.toFixed(1)} s${improved ? '  *best' : ''}`,
     );
     if (improved) {
       Object.assign(best, { top1: v.top1, top5: v.top5, epoch });
@@ -566,6 +638,7 @@ for (const { phase, epochs, lr } of phases) {
       });
     }
   }
+  await dp?.close();
   tree.dispose(optState.slots);
 }
 const total = (performance.now() - tStart) / 1000;

@@ -23,6 +23,9 @@ import { openSodFolder, BadImageError, type BadImagePolicy, type CheckedSodFolde
 import { MODELS, VARIANTS } from './u2net-choices';
 import { checkpointMeta, loadResume, resumeMeta } from './resume';
 import { RunStopped, RunStops, allFinite, dueAfter } from './run-stops';
+import { DEVICES_HELP, checkDevicesArg, deviceCount, parseDevicesArg } from './devices-arg';
+import { initOn, openParallelTrainer, type ParallelTrainer } from './parallel-trainer';
+import { U2NET_REPLICA_DEFAULTS, u2netReplica, u2netReplicaUrl } from './replicas/u2net';
 
 const USAGE = 'usage: webgrad train-u2net [options]';
 
@@ -50,6 +53,9 @@ const SPEC = {
   'eval-every': { default: 100, help: 'evaluate every N iterations (0 = only at the end)', int: true, min: 0 },
   'eval-count': { default: 32, help: 'held-out samples per evaluation', int: true, min: 1 },
   'time-limit': { default: 0, help: 'stop after this many seconds (0 = no limit), then evaluate', min: 0 },
+  devices: { default: '1', help: DEVICES_HELP },
+  threads: { default: true, help: 'with several devices: one worker thread per device (--threads=false: all in this thread)' },
+  'sync-bn': { default: false, help: 'with several devices: BatchNorm statistics over the whole batch (default: per device, as DDP)' },
 } as const;
 
 /** the held-out numbers, dataset-level as PySODMetrics (maxF/meanF/E of the curve averaged over images) */
@@ -60,6 +66,9 @@ export async function run(argv: string[]): Promise<number> {
   if (args._.length) throw new UsageError(`unexpected argument '${args._[0]}' (all options are --name value)`);
   if (args.crop > args.size) throw new UsageError(`--crop (${args.crop}) must be ≤ --size (${args.size})`);
   if (args.init && args.resume) throw new UsageError('give --init or --resume, not both');
+  const devicesArg = await checkDevicesArg(parseDevicesArg(args.devices));
+  const K = deviceCount(devicesArg);
+  if (K > args.batch) throw new UsageError(`--devices asks for ${K} devices but --batch is ${args.batch}; every device needs at least one image`);
   if (args.data) checkInputDir('--data', args.data);
   if (args.init) checkInputFile('--init', args.init);
   if (args.resume) {
@@ -89,7 +98,8 @@ export async function run(argv: string[]): Promise<number> {
   const evalCount = folder ? Math.min(args['eval-count'], folder.heldOutCount) : args['eval-count'];
 
   // ---- model and state --------------------------------------------------------------------------
-  const device = await init({ sleepWhileWaiting: true });
+  // one device as a bare count: today's path, untouched; an adapter list or several devices: src/cli/parallel-trainer.ts
+  const device = 'count' in devicesArg && K === 1 ? await init({ sleepWhileWaiting: true }) : await initOn(devicesArg);
   console.log(`device: ${device.adapterInfo?.description || device.adapterInfo?.vendor || 'WebGPU'}`);
   const model = u2net({ model: args.model as U2NetName, variant: args.variant as U2NetVariant });
   const [initKey, dataKey] = random.split(random.key(args.seed));
@@ -127,6 +137,23 @@ export async function run(argv: string[]): Promise<number> {
 
   const nParams = tree.tensors(params).reduce((s, t) => s + t.size, 0);
   console.log(`${args.model} (${args.variant}): ${nParams.toLocaleString()} parameters; batch ${args.batch}, crop ${args.crop}, ${args.iters} iterations`);
+  let dp: ParallelTrainer | null = null;
+  if (K > 1) {
+    const settings = { ...U2NET_REPLICA_DEFAULTS, model: args.model, variant: args.variant, lr: args.lr, fuseLrScale: args['fuse-lr-scale'] };
+    dp = await openParallelTrainer({
+      devices: devicesArg,
+      threads: args.threads,
+      syncBatchNorm: args['sync-bn'],
+      replica: args.threads ? u2netReplicaUrl(settings) : u2netReplica(settings),
+      start: { params, state, optState, step: start },
+      seed: args.seed,
+    });
+    console.log(`data parallel: ${dp.describe()}`);
+  }
+  /** Brings the trainer's weights to this device (for evaluation, checkpoints and the finiteness checks). */
+  const pull = async () => {
+    if (dp) ({ params, state, optState } = await dp.pull({ params, state, optState }));
+  };
 
   const step = valueAndGrad(
     (p: any, st: any, x: Tensor, y: Tensor) => {
@@ -185,25 +212,37 @@ export async function run(argv: string[]): Promise<number> {
       }
       const pairs = Array.from({ length: args.batch }, (_, k) => trainPair(it * args.batch + k));
       const batch = assembleBatch(pairs, { crop: args.crop, flip: args.flip as Flip, key: random.foldIn(dataKey, it) });
-      const oldState = state;
-      const r = tidy(() => {
-        const x = tensor(batch.images, { shape: [args.batch, 3, args.crop, args.crop] });
-        const y = tensor(batch.masks, { shape: [args.batch, 1, args.crop, args.crop] });
-        const [[loss, aux], grads] = step(params, state, x, y);
-        const u = opt.update(grads, optState, params, { donate: true });
-        return { loss, sides: aux.sides as Tensor[], state: aux.state, params: u.params, optState: u.state };
-      });
-      tree.dispose(oldState);
-      ({ params, state, optState } = r);
-      seen += args.batch;
-      const sides = await Promise.all(r.sides.map((t) => t.item()));
-      const loss = await r.loss.item();
-      r.loss.dispose();
-      r.sides.forEach((t) => t.dispose());
-      stops.checkLoss(loss, it + 1, progress);
-      progress.tick(it - start + 1, { loss, ...Object.fromEntries(sides.map((v, i) => [`d${i}`, v])) }, args.batch);
+      let loss: number;
+      if (dp) {
+        ({ loss } = await dp.step({
+          image: { data: batch.images, shape: [args.batch, 3, args.crop, args.crop] },
+          mask: { data: batch.masks, shape: [args.batch, 1, args.crop, args.crop] },
+        }));
+        seen += args.batch;
+        stops.checkLoss(loss, it + 1, progress);
+        progress.tick(it - start + 1, { loss }, args.batch);
+      } else {
+        const oldState = state;
+        const r = tidy(() => {
+          const x = tensor(batch.images, { shape: [args.batch, 3, args.crop, args.crop] });
+          const y = tensor(batch.masks, { shape: [args.batch, 1, args.crop, args.crop] });
+          const [[loss, aux], grads] = step(params, state, x, y);
+          const u = opt.update(grads, optState, params, { donate: true });
+          return { loss, sides: aux.sides as Tensor[], state: aux.state, params: u.params, optState: u.state };
+        });
+        tree.dispose(oldState);
+        ({ params, state, optState } = r);
+        seen += args.batch;
+        const sides = await Promise.all(r.sides.map((t) => t.item()));
+        loss = await r.loss.item();
+        r.loss.dispose();
+        r.sides.forEach((t) => t.dispose());
+        stops.checkLoss(loss, it + 1, progress);
+        progress.tick(it - start + 1, { loss, ...Object.fromEntries(sides.map((v, i) => [`d${i}`, v])) }, args.batch);
+      }
       const { evalDue, ckptDue } = dueAfter(it + 1, args.iters, args['eval-every'], args['ckpt-every']);
       if (!evalDue && !ckptDue) continue;
+      await pull();
       await stops.checkWeights([params, state], it + 1, loss, progress);
       const scores = evalDue ? await evaluate(it + 1) : null;
       if (ckptDue) {
@@ -218,6 +257,7 @@ export async function run(argv: string[]): Promise<number> {
       }
     }
     progress.done();
+    await pull();
     console.log(
       `trained ${seen} images in ${((performance.now() - t0) / 1000).toFixed(1)} s; live GPU memory ${(memory().liveBytes / 2 ** 20).toFixed(1)} MiB`,
     );
@@ -229,6 +269,8 @@ export async function run(argv: string[]): Promise<number> {
       return 1;
     }
     throw e;
+  } finally {
+    await dp?.close();
   }
   return 0;
 }
