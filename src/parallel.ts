@@ -1,7 +1,8 @@
 /**
  * `@webgrad/core/parallel`: data-parallel training (runtime-neutral): a batch split across K devices, gradients
- * all-reduced through a pluggable {@link Collective}, synchronised BatchNorm. Worker threads, the shared-memory
- * collective, the MPI collective and adapter listing for Node are in `@webgrad/core/node`.
+ * all-reduced in buckets through a pluggable {@link Collective} (in one thread, or between worker threads over shared
+ * memory), synchronised BatchNorm. Importing `@webgrad/core/node` lets `dataParallel({ threads: true })` start worker
+ * threads; the MPI collective (`mpiCollective`) is exported there too.
  *
  * @module
  */
