@@ -6,10 +6,9 @@
  * name; a worker that dies rejects its pending tasks (naming their files) and is replaced.
  * Workers are unref'd, so an idle pool does not keep the process alive; close() ends them.
  */
-import { Worker } from 'node:worker_threads';
-import { createRequire } from 'node:module';
+import type { Worker } from 'node:worker_threads';
 import { availableParallelism } from 'node:os';
-import { pathToFileURL, fileURLToPath } from 'node:url';
+import { spawnWorker } from './spawn-worker';
 import type { FileTask, Sample } from '../train/data/datasets';
 import { getMaxImagePixels } from './image-header';
 import type { TaskRunner } from '../train/data/loader';
@@ -26,20 +25,7 @@ interface Slot {
 
 /** The worker entry beside this file; from TypeScript sources (tsx, vitest) it is loaded through tsx's ESM hooks. */
 function spawn(): Worker {
-  const here = import.meta.url;
-  if (!here.endsWith('.ts')) return new Worker(new URL('./decode-worker.js', here));
-  const entry = new URL('./decode-worker.ts', here).href;
-  let api: string;
-  try {
-    api = pathToFileURL(
-      createRequire(fileURLToPath(here))
-        .resolve('tsx/esm/api')
-        .replace(/\.cjs$/, '.mjs'),
-    ).href;
-  } catch {
-    throw new Error('decodeWorkers: running from TypeScript sources needs the tsx package to load the worker (or use the built package)');
-  }
-  return new Worker(`import(${JSON.stringify(api)}).then((m) => { m.register(); return import(${JSON.stringify(entry)}); })`, { eval: true });
+  return spawnWorker(import.meta.url, './decode-worker.js', './decode-worker.ts', 'decodeWorkers');
 }
 
 /**

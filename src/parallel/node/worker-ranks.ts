@@ -2,10 +2,10 @@
  * Worker threads for `dataParallel({ threads: true })` (Node): one worker per device, each running one rank
  * (replica-worker.ts), joined by the shared-memory collective. Registered with the trainer by `@webgrad/core/node`.
  */
-import { Worker } from 'node:worker_threads';
-import { createRequire } from 'node:module';
+import type { Worker } from 'node:worker_threads';
 import { resolve } from 'node:path';
-import { pathToFileURL, fileURLToPath } from 'node:url';
+import { pathToFileURL } from 'node:url';
+import { spawnWorker } from '../../io/spawn-worker';
 import { PeerFailedError } from '../abortable';
 import { deviceName } from '../local-ranks';
 import type { RankHandle, ThreadLauncher } from '../rank-handle';
@@ -14,20 +14,7 @@ import type { HostBatch } from '../split';
 
 /** The worker entry beside this file (built: dp-worker.js); from TypeScript sources it is loaded through tsx. */
 function spawn(): Worker {
-  const here = import.meta.url;
-  if (!here.endsWith('.ts')) return new Worker(new URL('./dp-worker.js', here));
-  const entry = new URL('./replica-worker.ts', here).href;
-  let api: string;
-  try {
-    api = pathToFileURL(
-      createRequire(fileURLToPath(here))
-        .resolve('tsx/esm/api')
-        .replace(/\.cjs$/, '.mjs'),
-    ).href;
-  } catch {
-    throw new Error('dataParallel: running from TypeScript sources needs the tsx package to load the worker (or use the built package)');
-  }
-  return new Worker(`import(${JSON.stringify(api)}).then((m) => { m.register(); return import(${JSON.stringify(entry)}); })`, { eval: true });
+  return spawnWorker(import.meta.url, './dp-worker.js', './replica-worker.ts', 'dataParallel');
 }
 
 /** A module specifier a worker can import: URLs as they are, paths resolved against the working directory. */
