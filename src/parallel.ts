@@ -41,3 +41,4 @@ export {
   type ReplicaOptimizerState,
 } from './parallel/replica';
 export type { HostBatch, HostBatchInput } from './parallel/split';
+export type { WorkerAdapter } from './parallel/rank-handle';

@@ -4,9 +4,8 @@
  * brings the weights back to the command's own device for evaluation and checkpoints.
  */
 import { type Device, init, tree } from '../node';
-import { dataParallel, type DataParallel, type DataParallelStepResult, type HostBatch, type ReplicaSpec } from '../parallel';
+import { dataParallel, type DataParallel, type DataParallelStepResult, type HostBatch, type ReplicaSpec, type WorkerAdapter } from '../parallel';
 import { listAdapters, requestListedAdapter } from './adapters';
-import { UsageError } from './args';
 import { type DevicesArg, deviceCount, openDevicesArg, resolveDevicesArg } from './devices-arg';
 
 /** Weights and optimizer state as a training command holds them. */
@@ -61,21 +60,15 @@ export async function openParallelTrainer(o: OpenParallelOptions): Promise<Paral
   const k = deviceCount(o.devices);
   if (o.threads && !(o.replica instanceof URL)) throw new TypeError('openParallelTrainer: worker threads need the replica as a module URL');
   let devices: number | Device[];
+  let adapters: WorkerAdapter[] | undefined;
   if (o.threads) {
-    // each worker opens its own device on the default adapter: an adapter list must name only that one
-    if (!('count' in o.devices)) {
-      const picked = resolveDevicesArg(o.devices, await listAdapters());
-      const other = picked.find((a) => !a.isDefault);
-      if (other)
-        throw new UsageError(
-          `--devices: adapter ${other.index} (${other.name}) is not the default one; worker threads open the default adapter, so give --threads=false to use it`,
-        );
-    }
+    // each worker opens its own device, on the adapter --devices picked for it (a count goes round the adapters)
+    adapters = resolveDevicesArg(o.devices, await listAdapters()).map((a) => ({ backend: a.backend, name: a.name }));
     devices = k;
   } else {
     devices = (await openDevicesArg(o.devices, { sleepWhileWaiting: true })).devices;
   }
-  const dp = await dataParallel({ replica: o.replica, devices, threads: o.threads, syncBatchNorm: o.syncBatchNorm, seed: o.seed ?? 0 });
+  const dp = await dataParallel({ replica: o.replica, devices, adapters, threads: o.threads, syncBatchNorm: o.syncBatchNorm, seed: o.seed ?? 0 });
   try {
     await dp.load({ params: o.start.params, state: o.start.state, optState: o.start.optState, step: o.start.step });
   } catch (e) {

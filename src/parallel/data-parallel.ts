@@ -10,7 +10,7 @@ import type { Collective } from '../base/collective';
 import { DEFAULT_BUCKET_BYTES } from './buckets';
 import { fromSkeleton, toHostLeaves, type HostTrainingState } from './host-tree';
 import { localRanks } from './local-ranks';
-import { threadLauncher, type RankHandle } from './rank-handle';
+import { threadLauncher, type RankHandle, type WorkerAdapter } from './rank-handle';
 import { importReplica, resolveReplica, type ReplicaFactory, type ReplicaOptimizerState, type ReplicaSpec } from './replica';
 import { batchRows, checkSplit, sliceBatch, splitSizes, type HostBatch } from './split';
 
@@ -27,6 +27,11 @@ export interface DataParallelOptions {
   devices: number | readonly Device[];
   /** One worker thread per device (Node, via `@webgrad/core/node`); default false: all replicas in this thread. */
   threads?: boolean;
+  /**
+   * With threads: true, the adapter each worker opens its device on, one entry per device, as `webgrad devices`
+   * lists them (Dawn's backend and adapter name; Node). Default: every worker opens the default adapter.
+   */
+  adapters?: readonly WorkerAdapter[];
   /**
    * BatchNorm statistics over the whole batch (all ranks; torch.nn.SyncBatchNorm) instead of per replica. Default
    * false: each replica normalises with its slice's statistics (as PyTorch's DDP), and after every step the running
@@ -200,7 +205,13 @@ export async function dataParallel(options: DataParallelOptions): Promise<DataPa
     if (typeof devs !== 'number') throw new TypeError(`${fn}: with threads: true, devices must be a count (each worker opens its own device)`);
     if (typeof options.replica !== 'string' && !(options.replica instanceof URL))
       throw new TypeError(`${fn}: with threads: true, replica must be a module URL or path (workers import it)`);
-    ranks = await launch({ replica: String(options.replica), config: options.config, devices: local, syncBatchNorm, bucketBytes, overlap });
+    const adapters = options.adapters;
+    if (
+      adapters !== undefined &&
+      (!Array.isArray(adapters) || adapters.length !== local || !adapters.every((a) => typeof a?.backend === 'string' && typeof a?.name === 'string'))
+    )
+      throw new TypeError(`${fn}: adapters must list one { backend, name } per device (${local}); got ${JSON.stringify(adapters)}`);
+    ranks = await launch({ replica: String(options.replica), config: options.config, devices: local, adapters, syncBatchNorm, bucketBytes, overlap });
   } else {
     const spec =
       typeof options.replica === 'string' || options.replica instanceof URL

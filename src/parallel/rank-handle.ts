@@ -18,11 +18,21 @@ export interface RankHandle {
   close(): Promise<void>;
 }
 
+/** An adapter as Dawn lists it (`webgrad devices`): its backend ('vulkan', 'metal', 'd3d12', …) and name. */
+export interface WorkerAdapter {
+  /** Dawn's backend name. */
+  backend: string;
+  /** Dawn's adapter name (the `adapter=` flag matches a part of it). */
+  name: string;
+}
+
 /** Registered by `@webgrad/core/node`: starts one worker thread per device. */
 export type ThreadLauncher = (options: {
   replica: string;
   config: unknown;
   devices: number;
+  /** The adapter each worker opens (Dawn's backend and name); absent: the default adapter. */
+  adapters?: readonly WorkerAdapter[];
   syncBatchNorm: boolean;
   bucketBytes: number;
   overlap: boolean;

@@ -214,6 +214,23 @@ describe('dataParallel, worker threads', () => {
     expectClose(bu.params, ou.params, 1e-4);
   });
 
+  it('adapters: each worker opens the adapter named for it, and an adapter that does not exist is a clear error', async () => {
+    const listed = { backend: 'vulkan', name: 'llvmpipe' };
+    const dp = await dataParallel({ replica: REPLICA, devices: 2, threads: true, adapters: [listed, listed], seed: 7 });
+    expect(dp.devices[1]).toMatch(/^device 1 \(dp1, llvmpipe/);
+    const a = await train(dp, 2);
+    await dp.close();
+    const plain = await dataParallel({ replica: REPLICA, devices: 2, threads: true, seed: 7 });
+    expect((await train(plain, 2)).params).toEqual(a.params);
+    await plain.close();
+    await expect(dataParallel({ replica: REPLICA, devices: 2, threads: true, adapters: [listed] })).rejects.toThrow(
+      /adapters must list one \{ backend, name \} per device \(2\)/,
+    );
+    await expect(dataParallel({ replica: REPLICA, devices: 1, threads: true, adapters: [{ backend: 'vulkan', name: 'no-such-gpu' }] })).rejects.toThrow(
+      /starting the worker of device 0 failed: .*no-such-gpu/,
+    );
+  });
+
   it('a replica factory gets the config option in every worker', async () => {
     const factory = new URL('./fixtures/configured-replica.ts', import.meta.url);
     const run = async (lr: number, threads: boolean) => {

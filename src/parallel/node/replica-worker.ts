@@ -20,6 +20,8 @@ interface Start {
   /** The group for synchronised BatchNorm statistics (null: per-replica statistics). */
   bnDescriptor: SharedGroupDescriptor | null;
   rank: number;
+  /** Dawn's backend and adapter name to open (null: the default adapter). */
+  adapter: { backend: string; name: string } | null;
   bucketBytes: number;
   overlap: boolean;
 }
@@ -28,10 +30,11 @@ interface Start {
 // worker it races the other threads and Node warns about it); Dawn's two limit notices are printed as they are.
 // Registered after the replica module is imported (which may import '@webgrad/core/node' and its provider).
 let gpu: GPU | undefined;
+let dawnFlags: string[] = [];
 const plainDawn = () => {
   if (!gpu) {
     Object.assign(globalThis, globals);
-    gpu = create([]);
+    gpu = create(dawnFlags);
   }
   return gpu;
 };
@@ -46,6 +49,8 @@ async function handle(op: string, args: any): Promise<unknown> {
     case 'start': {
       const a = args as Start;
       const spec = await importReplica(a.replica, a.config);
+      // Dawn's flags pick the adapter: `adapter=` matches a part of its name, `backend=` the API (see `webgrad devices`)
+      if (a.adapter) dawnFlags = [`backend=${a.adapter.backend}`, `adapter=${a.adapter.name}`];
       registerGPUProvider(plainDawn);
       device = await init({ label: `dp${a.rank}` });
       collective = abortable(joinSharedGroup(a.descriptor, a.rank));

@@ -30,7 +30,7 @@ interface Failure extends Error {
 const compact = (slice: HostBatch): HostBatch => Object.fromEntries(Object.entries(slice).map(([k, v]) => [k, { data: v.data.slice(), shape: v.shape }]));
 
 /** Starts one worker per device and joins them in a shared-memory group. */
-export const workerRanks: ThreadLauncher = async ({ replica, config, devices, syncBatchNorm, bucketBytes, overlap }) => {
+export const workerRanks: ThreadLauncher = async ({ replica, config, devices, adapters, syncBatchNorm, bucketBytes, overlap }) => {
   const descriptor = createSharedGroup({ size: devices, timeoutMs: 600_000 });
   // BatchNorm statistics are small (2·channels + 1 floats per layer): a small area of their own
   const bnDescriptor = syncBatchNorm ? createSharedGroup({ size: devices, maxFloats: 1 << 14, timeoutMs: 600_000 }) : null;
@@ -83,6 +83,7 @@ export const workerRanks: ThreadLauncher = async ({ replica, config, devices, sy
           descriptor,
           bnDescriptor,
           rank: k,
+          adapter: adapters?.[k] ?? null,
           bucketBytes,
           overlap,
         });
