@@ -7,7 +7,7 @@ import { create, globals } from 'webgpu';
 import { init } from '../../kernels/webgpu/devices';
 import { registerGPUProvider } from '../../kernels/webgpu/device';
 import { PeerFailedError, abortable, type AbortableCollective } from '../abortable';
-import { joinSharedGroup, type SharedGroupDescriptor } from '../shared-memory-collective';
+import { joinSharedGroup, type SharedGroupDescriptor } from '../../parallel/shared-memory-collective';
 import { importReplica } from '../replica';
 import { ReplicaRank } from '../replica-rank';
 import { deviceLost } from '../local-ranks';

@@ -9,7 +9,7 @@ import { spawnWorker } from '../../io/spawn-worker';
 import { PeerFailedError } from '../abortable';
 import { deviceName } from '../local-ranks';
 import type { RankHandle, ThreadLauncher } from '../rank-handle';
-import { abortSharedGroup, createSharedGroup } from '../shared-memory-collective';
+import { abortSharedGroup, createSharedGroup } from '../../parallel/shared-memory-collective';
 import type { HostBatch } from '../split';
 
 /** The worker entry beside this file (built: dp-worker.js); from TypeScript sources it is loaded through tsx. */
