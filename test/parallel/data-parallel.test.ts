@@ -2,29 +2,16 @@ import { describe, it, expect, afterAll } from 'vitest';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { init, createDevice, memory, random, tree, type Tensor, type Device } from '../../src/node';
+import { init, createDevice, memory, random, tree, type Device } from '../../src/node';
 import { saveTrainingCheckpoint, loadTrainingCheckpoint } from '../../src/io/training-checkpoint';
-import { createSharedGroup, dataParallel, inProcessGroup, joinSharedGroup, type DataParallel, type HostBatch, type ReplicaSpec } from '../../src/parallel';
+import { createSharedGroup, dataParallel, inProcessGroup, joinSharedGroup, type DataParallel, type ReplicaSpec } from '../../src/parallel';
 import mlp from './fixtures/mlp-replica';
 import bnReplica from './fixtures/bn-replica';
+import { batch, values } from './fixtures/mlp-data';
 
 const REPLICA = new URL('./fixtures/mlp-replica.ts', import.meta.url);
 const dir = mkdtempSync(join(tmpdir(), 'webgrad-dp-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-/** A deterministic batch of `n` rows for step `s`. */
-function batch(n: number, s: number): HostBatch {
-  const x = Float32Array.from({ length: n * 2 * 4 * 4 }, (_, i) => Math.sin(0.37 * i + 1.3 * s));
-  const y = Float32Array.from({ length: n * 3 }, (_, i) => Math.cos(0.11 * i + 0.7 * s));
-  return { x: { data: x, shape: [n, 2, 4, 4] }, y: { data: y, shape: [n, 3] } };
-}
-
-/** Parameters (or any tree) as flat host arrays by path. */
-async function values(t: unknown): Promise<Record<string, number[]>> {
-  const out: Record<string, number[]> = {};
-  for (const { path, value } of tree.flatten(t)) out[path] = Array.from(await (value as Tensor).data());
-  return out;
-}
 
 async function train(dp: DataParallel, steps: number, n = 8, split?: number[], from = 0) {
   const losses: number[] = [];

@@ -5,26 +5,14 @@
  * `result {json}` line per rank; rank 0 also trains the references in its own process (K=1 and K=2 in one
  * trainer) and compares.
  */
-import { init, tree, type Tensor } from '../../src/node';
-import { dataParallel, type DataParallel, type HostBatch } from '../../src/parallel';
+import { init, tree } from '../../src/node';
+import { dataParallel, type DataParallel } from '../../src/parallel';
 import { mpiCollective } from '../../src/parallel/node/mpi-collective';
+import { batch, values } from './fixtures/mlp-data';
 
 const which = process.argv[2];
 const MLP = new URL('./fixtures/mlp-replica.ts', import.meta.url);
 const BN = new URL('./fixtures/bn-replica.ts', import.meta.url);
-
-/** A deterministic batch of `n` rows for step `s` (as test/parallel/data-parallel.test.ts's). */
-function batch(n: number, s: number): HostBatch {
-  const x = Float32Array.from({ length: n * 2 * 4 * 4 }, (_, i) => Math.sin(0.37 * i + 1.3 * s));
-  const y = Float32Array.from({ length: n * 3 }, (_, i) => Math.cos(0.11 * i + 0.7 * s));
-  return { x: { data: x, shape: [n, 2, 4, 4] }, y: { data: y, shape: [n, 3] } };
-}
-
-async function values(t: unknown): Promise<Record<string, number[]>> {
-  const out: Record<string, number[]> = {};
-  for (const { path, value } of tree.flatten(t)) out[path] = Array.from(await (value as Tensor).data());
-  return out;
-}
 
 /** Steps on batch(8, s), then the snapshot as plain values; closes the trainer. */
 async function train(dp: DataParallel, steps: number, split?: number[]) {
