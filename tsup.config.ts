@@ -11,6 +11,7 @@ const ENTRY_POINTS = {
   detection: 'src/detection.ts',
   segmentation: 'src/segmentation.ts',
   parallel: 'src/parallel.ts',
+  sam: 'src/sam.ts',
   node: 'src/node.ts',
 };
 

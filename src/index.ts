@@ -124,6 +124,7 @@ export { gather, indexAdd, indexSelect, oneHot, scatterAdd } from './tensor/ops/
 
 // Linear algebra, convolution, pooling, resizing, normalisation
 export { matmul, linear } from './tensor/ops/matmul';
+export { scaledDotProductAttention, type AttentionOptions } from './tensor/ops/attention';
 export { conv2d, conv1d, convTranspose2d, type Conv2dOptions, type Conv1dOptions, type ConvTranspose2dOptions, type Padding } from './tensor/ops/conv';
 export { maxPool2d, avgPool2d, adaptiveAvgPool2d, adaptiveMaxPool2d, globalAvgPool2d, globalMaxPool2d } from './tensor/ops/pool';
 export { interpolate, upsampleLike } from './tensor/ops/resize';

@@ -26,17 +26,18 @@ const area = (abs: string) => {
 
 /** What each area must never import. */
 const FORBIDDEN: Record<string, readonly string[]> = {
-  base: ['kernels', 'tensor', 'nn', 'train', 'formats', 'io', 'models', 'sod', 'detection', 'segmentation', 'parallel', 'cli', '.'],
-  kernels: ['tensor', 'nn', 'train', 'formats', 'io', 'models', 'sod', 'detection', 'segmentation', 'parallel', 'cli', '.'],
-  tensor: ['nn', 'train', 'formats', 'io', 'models', 'sod', 'detection', 'segmentation', 'parallel', 'cli', '.'],
-  nn: ['train', 'formats', 'io', 'models', 'sod', 'detection', 'segmentation', 'parallel', 'cli', '.'],
-  formats: ['nn', 'train', 'io', 'models', 'sod', 'detection', 'segmentation', 'parallel', 'cli', '.'],
-  train: ['io', 'models', 'sod', 'detection', 'segmentation', 'parallel', 'cli', '.'],
-  models: ['formats', 'io', 'sod', 'detection', 'segmentation', 'parallel', 'cli', '.'],
-  sod: ['detection', 'segmentation', 'parallel', 'cli', '.'],
-  detection: ['sod', 'segmentation', 'parallel', 'cli', '.'],
-  segmentation: ['sod', 'parallel', 'cli', '.'],
-  parallel: ['sod', 'detection', 'segmentation', 'cli', '.'],
+  base: ['kernels', 'tensor', 'nn', 'train', 'formats', 'io', 'models', 'sod', 'detection', 'segmentation', 'parallel', 'sam', 'cli', '.'],
+  kernels: ['tensor', 'nn', 'train', 'formats', 'io', 'models', 'sod', 'detection', 'segmentation', 'parallel', 'sam', 'cli', '.'],
+  tensor: ['nn', 'train', 'formats', 'io', 'models', 'sod', 'detection', 'segmentation', 'parallel', 'sam', 'cli', '.'],
+  nn: ['train', 'formats', 'io', 'models', 'sod', 'detection', 'segmentation', 'parallel', 'sam', 'cli', '.'],
+  formats: ['nn', 'train', 'io', 'models', 'sod', 'detection', 'segmentation', 'parallel', 'sam', 'cli', '.'],
+  train: ['io', 'models', 'sod', 'detection', 'segmentation', 'parallel', 'sam', 'cli', '.'],
+  models: ['formats', 'io', 'sod', 'detection', 'segmentation', 'parallel', 'sam', 'cli', '.'],
+  sod: ['detection', 'segmentation', 'parallel', 'sam', 'cli', '.'],
+  detection: ['sod', 'segmentation', 'parallel', 'sam', 'cli', '.'],
+  segmentation: ['sod', 'parallel', 'sam', 'cli', '.'],
+  parallel: ['sod', 'detection', 'segmentation', 'sam', 'cli', '.'],
+  sam: ['sod', 'parallel', 'cli', '.'],
 };
 
 /** Inside a folder: each sub-layer and the folders (under src/) its files may import from at all. */

@@ -1,5 +1,6 @@
 /** All op cases by op name. Each family adds one import and one entry in TABLES. */
 import type { CaseTable } from '../../helpers/cases';
+import { attentionCases } from './attention';
 import { augmentCases } from './augment';
 import { boxesCases } from './boxes';
 import { collectiveCases } from './collective';
@@ -19,6 +20,7 @@ import { styleCases } from './style';
 import { visionCases } from './vision';
 
 const TABLES: CaseTable[] = [
+  attentionCases,
   augmentCases,
   boxesCases,
   collectiveCases,

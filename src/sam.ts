@@ -1,0 +1,9 @@
+/**
+ * `@webgrad/core/sam`: Segment Anything (runtime-neutral): the model as facebookresearch/segment-anything builds it
+ * (ViT image encoder in the vit_b, vit_l and vit_h configurations, prompt encoder, mask decoder; parameter paths equal
+ * the official state_dict keys), its pre- and post-processing, the predictor (`setImage` once, then `predict` with
+ * points, boxes or a mask), the automatic mask generator, and fine-tuning with a frozen encoder. Loading the official
+ * `.pth` checkpoints from disk and the embedding cache are in `@webgrad/core/node`.
+ *
+ * @module
+ */
