@@ -122,8 +122,12 @@ export function samplePrompt(mask: ArrayLike<number>, height: number, width: num
   const xy = (i: number): [number, number] => [i % width, Math.floor(i / width)];
   const points = draw(inside, positive, rng).map(xy);
   const labels = points.map(() => 1);
-  if (outside.length) for (const i of draw(outside, negative, rng)) points.push(xy(i)), labels.push(0);
-  else for (let k = 0; k < negative; k++) points.push([0, 0]), labels.push(-1);
+  // a mask that covers the image has no outside: its negative points become padding
+  const negatives = outside.length ? draw(outside, negative, rng) : new Array<number>(negative).fill(-1);
+  for (const i of negatives) {
+    points.push(i < 0 ? [0, 0] : xy(i));
+    labels.push(i < 0 ? -1 : 0);
+  }
   return { box, points, labels };
 }
 
