@@ -23,6 +23,10 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
     summary: "train d2l's FCN (ImageNet ResNet-50) on Cityscapes or synthetic street scenes (val mIoU, panels)",
     load: () => import('./train-segmentation'),
   },
+  'train-sam': {
+    summary: 'fine-tune Segment Anything with a frozen image encoder (semantic head or mask decoder; val mIoU, panels)',
+    load: () => import('./train-sam'),
+  },
   devices: { summary: 'list the WebGPU adapters (index, name, backend, limits, features) that --devices can pick', load: () => import('./devices') },
 };
 

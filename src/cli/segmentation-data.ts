@@ -34,6 +34,8 @@ export interface SegmentationDataOptions {
   size: [number, number];
   /** The synthetic set's seed. */
   seed: number;
+  /** Also read the instance ids (`*_instanceIds.png`) into each sample's `instanceIds` (webgrad train-sam --task prompt). */
+  instances?: boolean;
 }
 
 /** The training and validation sets, and a line that says what they are. */
@@ -65,7 +67,7 @@ export async function openSegmentationData(o: SegmentationDataOptions): Promise<
   const open = (split: 'train' | 'val', most: number): { set: Dataset<SegmentationSample>; of: number } => {
     let all: CityscapesDataset;
     try {
-      all = cityscapesDataset(root, { split, targetType: 'semantic', size: o.size });
+      all = cityscapesDataset(root, { split, targetType: o.instances ? ['semantic', 'instance'] : 'semantic', size: o.size });
     } catch (e) {
       throw new UsageError(`--data: ${firstLine(e)}`);
     }
