@@ -316,7 +316,8 @@ export async function finetuneSam(o: SamFinetuneOptions): Promise<FinetuneResult
           });
           const [owner, ious] = [(await r.owner.data()) as Int32Array, (await r.iou.data()) as Float32Array];
           tree.dispose(r);
-          for (const v of ious) (iouSum += v), iouCount++;
+          iouSum += ious.reduce((a, b) => a + b, 0);
+          iouCount += ious.length;
           classes = tensor(
             Int32Array.from(owner, (k) => objs[k].classId),
             { shape: [1, H, W], dtype: 'int32' },
