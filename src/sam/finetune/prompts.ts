@@ -231,3 +231,27 @@ export function objectMasks(
   }
   return out;
 }
+
+/**
+ * A mask (`height`·`width`, non-zero inside) as the target of the decoder's low-resolution output: the image
+ * resized so its longest side is `imgSize` fills the top-left of the padded imgSize² input, which the
+ * `lowRes`² output covers; each output pixel takes the mask value under its centre (0 in the padding).
+ */
+export function lowResTarget(mask: ArrayLike<number>, height: number, width: number, imgSize: number, lowRes: number): Float32Array {
+  checkMask('lowResTarget', mask, height, width);
+  const [h, w] = resizeLongestSideShape(height, width, imgSize);
+  const out = new Float32Array(lowRes * lowRes);
+  const step = imgSize / lowRes;
+  for (let i = 0; i < lowRes; i++) {
+    const yIn = (i + 0.5) * step;
+    if (yIn >= h) break;
+    const y = Math.min(height - 1, Math.floor((yIn * height) / h));
+    for (let j = 0; j < lowRes; j++) {
+      const xIn = (j + 0.5) * step;
+      if (xIn >= w) break;
+      const x = Math.min(width - 1, Math.floor((xIn * width) / w));
+      out[i * lowRes + j] = mask[y * width + x] ? 1 : 0;
+    }
+  }
+  return out;
+}

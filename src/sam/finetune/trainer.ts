@@ -32,7 +32,7 @@ import type { SegmentationSample } from '../../segmentation/dataset';
 import { StreamSegMetrics, type SegmentationScores } from '../../segmentation/metrics';
 import type { SamModel, SamParams, SamState } from './model-types';
 import { maskIou, samLoss } from './losses';
-import { objectMasks, promptBatch, promptRng, promptToInputFrame, resizeLongestSideShape, samplePrompt, type MaskPrompt, type ObjectMask } from './prompts';
+import { lowResTarget, objectMasks, promptBatch, promptRng, promptToInputFrame, resizeLongestSideShape, samplePrompt, type MaskPrompt, type ObjectMask } from './prompts';
 import { semanticHead, type SemanticHead } from './semantic-head';
 
 /** A sample: the image and its train-id mask (a SegmentationSample), optionally Cityscapes instance ids. */
@@ -181,6 +181,7 @@ export async function finetuneSam(o: SamFinetuneOptions): Promise<FinetuneResult
     minArea = o.minArea ?? 16;
   const log = o.log ?? (() => {});
   const S = model.config.encoder.imgSize;
+  const lowRes = (4 * S) / model.config.encoder.patchSize;
   const first = await train.get(0);
   const [H, W] = [first.image.height, first.image.width];
   const [h, w] = resizeLongestSideShape(H, W, S);
@@ -276,8 +277,9 @@ export async function finetuneSam(o: SamFinetuneOptions): Promise<FinetuneResult
       dense,
       multimaskOutput: multimask,
     });
-    return { masks: model.postprocessMasks(out.masks, [h, w], [H, W]), iouPred: out.iouPred };
+    return out;
   };
+  // the loss is taken on the decoder's low-resolution output (4E², SAM's 256²) against targets mapped there
   const promptStep = valueAndGrad((p: Params, emb: Tensor, prompts: ReturnType<typeof promptBatch>, targets: Tensor, multimask: boolean) => {
     const out = decode(p, emb, prompts, multimask);
     return samLoss(out.masks, out.iouPred, targets).loss;
@@ -310,7 +312,7 @@ export async function finetuneSam(o: SamFinetuneOptions): Promise<FinetuneResult
           const r = tidy(() => {
             const pb = promptBatch(prompts, 'box');
             const out = decode(trainParams, emb, pb, false);
-            const masks = squeeze(out.masks, 1); // [K, H, W]
+            const masks = squeeze(model.postprocessMasks(out.masks, [h, w], [H, W]), 1); // [K, H, W]
             const truth = tensor(Float32Array.from(objs.flatMap((ob) => Array.from(ob.mask))), { shape: [objs.length, H, W] });
             return { owner: argmax(masks, 0), iou: maskIou(masks, truth) };
           });
@@ -387,7 +389,7 @@ export async function finetuneSam(o: SamFinetuneOptions): Promise<FinetuneResult
             Int32Array.from(chosen, (c) => c.b),
             { shape: [chosen.length], dtype: 'int32' },
           );
-          const targets = tensor(Float32Array.from(chosen.flatMap((c) => Array.from(c.ob.mask))), { shape: [chosen.length, H, W] });
+          const targets = tensor(concatArrays(chosen.map((c) => lowResTarget(c.ob.mask, H, W, S, lowRes))), { shape: [chosen.length, lowRes, lowRes] });
           const pb = promptBatch(prompts, kind);
           const r = tidy(() => {
             const rep = indexSelect(emb, 0, idx);
@@ -429,6 +431,17 @@ export async function finetuneSam(o: SamFinetuneOptions): Promise<FinetuneResult
     metrics.dispose();
   }
   return { history, trained: { params: trainParams, state: trainState, optState }, head, encoder: { images: encoded, seconds: encoderSeconds } };
+}
+
+/** Float32 arrays one after the other. */
+function concatArrays(parts: readonly Float32Array[]): Float32Array {
+  const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
 }
 
 /** The images of same-size samples as one (B, 3, H, W) buffer. */
