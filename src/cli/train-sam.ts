@@ -95,7 +95,7 @@ export async function run(argv: string[]): Promise<number> {
   console.log(`data: ${data.description}; at ${H}×${W}`);
 
   // the model and the WebGPU device load only once the command line is known to be good
-  const [{ init, random, tree, memory }, { sam }, { finetuneSam }] = await Promise.all([
+  const [{ init, random, tree }, { sam }, { finetuneSam }] = await Promise.all([
     import('../node'),
     import('../models/sam/sam'),
     import('../sam/finetune/trainer'),
@@ -159,10 +159,11 @@ export async function run(argv: string[]): Promise<number> {
         await writeSegmentationPanels(join(args.out, `val-${String(r.epoch).padStart(3, '0')}.png`), r.panel, { scale: Math.max(1, Math.round(192 / H)) });
     },
   });
-  const mem = memory();
   const h = result.history;
+  const m = result.memory;
+  const mib = (b: number) => (b / 2 ** 20).toFixed(2);
   console.log(
-    `done: ${h.length} epochs in ${(h.at(-1)?.seconds ?? 0).toFixed(1)} s (image encoder: ${result.encoder.images} images in ${result.encoder.seconds.toFixed(1)} s, once each); val mIoU by epoch: ${h.map((e) => e.scores.meanIoU.toFixed(3)).join(' ')}; live GPU memory ${mem.liveTensors} tensors, ${(mem.liveBytes / 2 ** 20).toFixed(1)} MiB`,
+    `done: ${h.length} epochs in ${(h.at(-1)?.seconds ?? 0).toFixed(1)} s (image encoder: ${result.encoder.images} images in ${result.encoder.seconds.toFixed(1)} s, once each); val mIoU by epoch: ${h.map((e) => e.scores.meanIoU.toFixed(3)).join(' ')}${m ? `; live GPU memory after step 2: ${m.afterStep2.liveTensors} tensors, ${mib(m.afterStep2.liveBytes)} MiB; after the last step: ${m.afterLast.liveTensors} tensors, ${mib(m.afterLast.liveBytes)} MiB` : ''}`,
   );
   tree.dispose([result.trained, weights]);
   return 0;

@@ -21,7 +21,7 @@ import { indexSelect } from '../../tensor/ops/indexing';
 import { crossEntropy } from '../../tensor/ops/losses';
 import { argmax } from '../../tensor/ops/reduce';
 import { interpolate } from '../../tensor/ops/resize';
-import { tidy } from '../../tensor/scope';
+import { memory as liveMemory, tidy, type MemoryInfo } from '../../tensor/scope';
 import type { Tensor } from '../../tensor/tensor';
 import * as tree from '../../tensor/tree';
 import { squeeze } from '../../tensor/ops/layout';
@@ -32,7 +32,17 @@ import type { SegmentationSample } from '../../segmentation/dataset';
 import { StreamSegMetrics, type SegmentationScores } from '../../segmentation/metrics';
 import type { SamModel, SamParams, SamState } from './model-types';
 import { maskIou, samLoss } from './losses';
-import { lowResTarget, objectMasks, promptBatch, promptRng, promptToInputFrame, resizeLongestSideShape, samplePrompt, type MaskPrompt, type ObjectMask } from './prompts';
+import {
+  lowResTarget,
+  objectMasks,
+  promptBatch,
+  promptRng,
+  promptToInputFrame,
+  resizeLongestSideShape,
+  samplePrompt,
+  type MaskPrompt,
+  type ObjectMask,
+} from './prompts';
 import { semanticHead, type SemanticHead } from './semantic-head';
 
 /** A sample: the image and its train-id mask (a SegmentationSample), optionally Cityscapes instance ids. */
@@ -152,6 +162,8 @@ export interface FinetuneResult {
   head?: SemanticHead;
   /** Images encoded by the frozen encoder, and seconds spent there. */
   encoder: { images: number; seconds: number };
+  /** Live GPU tensors and bytes after the 2nd update and after the last one (equal when nothing leaks); null with < 2 updates. */
+  memory: { afterStep2: MemoryInfo; afterLast: MemoryInfo } | null;
 }
 
 interface Prepared {
@@ -350,6 +362,8 @@ export async function finetuneSam(o: SamFinetuneOptions): Promise<FinetuneResult
   const stepsPerEpoch = Math.floor(train.length / batch);
   let best = -Infinity,
     it = 0;
+  let afterStep2: MemoryInfo | null = null,
+    afterLast: MemoryInfo | null = null;
   const t0 = performance.now();
   try {
     for (let epoch = 0; epoch < epochs; epoch++) {
@@ -406,6 +420,8 @@ export async function finetuneSam(o: SamFinetuneOptions): Promise<FinetuneResult
         if (!Number.isFinite(v)) throw new Error(`${fn}: the loss became ${v} at step ${it + 1}`);
         lossSum += v;
         steps++;
+        if (it === 1) afterStep2 = liveMemory();
+        afterLast = liveMemory();
         if (steps % 10 === 0 || s === stepsPerEpoch - 1) log(`epoch ${epoch + 1} step ${s + 1}/${stepsPerEpoch}: loss ${v.toFixed(4)}`);
       }
       const v = await validate();
@@ -430,7 +446,13 @@ export async function finetuneSam(o: SamFinetuneOptions): Promise<FinetuneResult
   } finally {
     metrics.dispose();
   }
-  return { history, trained: { params: trainParams, state: trainState, optState }, head, encoder: { images: encoded, seconds: encoderSeconds } };
+  return {
+    history,
+    trained: { params: trainParams, state: trainState, optState },
+    head,
+    encoder: { images: encoded, seconds: encoderSeconds },
+    memory: afterStep2 && afterLast ? { afterStep2, afterLast } : null,
+  };
 }
 
 /** Float32 arrays one after the other. */
