@@ -13,6 +13,7 @@
  */
 import { permutation, foldIn, key as randomKey, type Key } from '../../base/random';
 import { ArgumentError } from '../../base/shape';
+import { getDefaultDevice } from '../../kernels/webgpu/devices';
 import type { Params, State } from '../../nn/module';
 import { noGrad, valueAndGrad } from '../../tensor/autograd';
 import { tensor } from '../../tensor/ops/creation';
@@ -194,6 +195,7 @@ export async function finetuneSam(o: SamFinetuneOptions): Promise<FinetuneResult
   const log = o.log ?? (() => {});
   const S = model.config.encoder.imgSize;
   const lowRes = (4 * S) / model.config.encoder.patchSize;
+  const device = tree.tensors(params)[0]?.device ?? getDefaultDevice();
   const first = await train.get(0);
   const [H, W] = [first.image.height, first.image.width];
   const [h, w] = resizeLongestSideShape(H, W, S);
@@ -420,6 +422,8 @@ export async function finetuneSam(o: SamFinetuneOptions): Promise<FinetuneResult
         if (!Number.isFinite(v)) throw new Error(`${fn}: the loss became ${v} at step ${it + 1}`);
         lossSum += v;
         steps++;
+        // buffers freed behind queued work return to the pool once the device is idle
+        if (it === 1 || s === stepsPerEpoch - 1) await device.sync();
         if (it === 1) afterStep2 = liveMemory();
         afterLast = liveMemory();
         if (steps % 10 === 0 || s === stepsPerEpoch - 1) log(`epoch ${epoch + 1} step ${s + 1}/${stepsPerEpoch}: loss ${v.toFixed(4)}`);
