@@ -16,6 +16,33 @@ export {
   type BlockKind,
 } from './models/resnet';
 export { preprocessKerasResNet, deprocessKerasResNet, KERAS_CAFFE_MEAN_BGR } from './models/keras-preprocess';
+// Segment Anything's ViT image encoder (owner: encoder) and its shared layers
+export {
+  imageEncoderViT,
+  initImageEncoder,
+  applyImageEncoder,
+  imageEncoderParamShapes,
+  applyPatchEmbed,
+  applyEncoderBlock,
+  applyNeck,
+  embedSize,
+  blockWindowSize,
+  type ImageEncoderViT,
+  type ImageEncoderParams,
+  type EncoderBlockParams,
+} from './models/sam/image-encoder';
+export { getRelPos, decomposedRelPos, relPosIndex } from './models/sam/rel-pos';
+export {
+  mlpBlock,
+  layerNorm2dLayer,
+  applyMlpBlock,
+  applyLayerNorm2d,
+  type MlpBlockConfig,
+  type MlpBlockParams,
+  type MlpActivation,
+  type LayerNorm2dParams,
+  type LinearWeights,
+} from './models/sam/common';
 export { u2net, u2netLoss, u2netMask, U2NET_CONFIG, type U2NetModel, type U2NetConfig, type U2NetName, type U2NetVariant } from './models/u2net/model';
 export { u2netGraph, type U2NetGraph, type U2NetNode } from './models/u2net/graph';
 export { convertU2netVariant } from './models/u2net/variants';
