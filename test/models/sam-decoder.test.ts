@@ -5,7 +5,7 @@
  */
 import { describe, it, expect, beforeAll } from 'vitest';
 import { existsSync, readFileSync } from 'node:fs';
-import { random, tree, tidy, tensor, zeros, full, randn, valueAndGrad, sum, mul, add, memory, Tensor } from '../../src/node';
+import { random, tree, tidy, tensor, zeros, full, randn, valueAndGrad, sum, mul, add, memory, type Tensor } from '../../src/node';
 import { readPth, flattenStateDict } from '../../src/formats';
 import { toTensor, hostValues, type HostTensor } from '../../src/formats/host-tensor';
 import { sam, type SamModel, type SamParams, type SamState } from '../../src/models/sam/sam';

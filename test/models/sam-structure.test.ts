@@ -5,7 +5,7 @@
  */
 import { describe, it, expect } from 'vitest';
 import { existsSync, readFileSync } from 'node:fs';
-import { random, tree, Tensor } from '../../src/node';
+import { random, tree, type Tensor } from '../../src/node';
 import { sam, samParamShapes } from '../../src/models/sam/sam';
 import { SAM_CONFIGS, samConfig, type SamConfig, type SamName } from '../../src/models/sam/config';
 
