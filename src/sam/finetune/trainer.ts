@@ -31,7 +31,7 @@ import type { OptimizerState } from '../../train/optim/optimizer';
 import type { Dataset } from '../../train/data/datasets';
 import type { SegmentationSample } from '../../segmentation/dataset';
 import { StreamSegMetrics, type SegmentationScores } from '../../segmentation/metrics';
-import type { SamModel, SamParams, SamState } from './model-types';
+import type { SamModel, SamParams, SamState } from '../../models/sam/sam';
 import { maskIou, samLoss } from './losses';
 import {
   lowResTarget,
