@@ -7,11 +7,16 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { crossEntropy, optim, randn, random, tensor, tidy, tree, valueAndGrad, type Params, type Tensor } from '../../src/node';
+import { add, configureMatmul, crossEntropy, optim, randn, random, tensor, tidy, tree, valueAndGrad, type Params, type Tensor } from '../../src/node';
+import { sam } from '../../src/models/sam/sam';
+import { samConfig } from '../../src/models/sam/config';
+import { syntheticSegmentationDataset } from '../../src/segmentation/dataset';
+import { finetuneSam } from '../../src/sam/finetune/trainer';
 import { diceLoss, maskIou, samLoss, sigmoidFocalLoss } from '../../src/sam/finetune/losses';
 import { refDicePerMask, refFocalElements, refMaskIou, refSamLoss } from '../../src/sam/finetune/losses-ref';
 import {
   jitterBox,
+  lowResTarget,
   maskBox,
   objectMasks,
   promptBatch,
@@ -316,5 +321,114 @@ describe('semantic head', () => {
     });
     expect(losses[7]).toBeLessThan(losses[0] * 0.8);
     tree.dispose([x, target, params, state, optState]);
+  });
+});
+
+/** The official fixture's tiny configuration (64² input, 8×8 embeddings of 16 channels, 32² low-res masks). */
+const TINY = samConfig('vit_b', {
+  encoder: { imgSize: 64, patchSize: 8, embedDim: 32, depth: 3, numHeads: 2, windowSize: 3, globalAttnIndexes: [1] },
+  promptEmbedDim: 16,
+  decoder: { depth: 2, mlpDim: 32, numHeads: 2, iouHeadHiddenDim: 16 },
+});
+
+describe('training SAM on a tiny configuration', () => {
+  it('lowResTarget maps a mask into the low-res output frame (padding stays 0)', () => {
+    // 4×8 image, left half inside; input 16 (→ 8×16 image in the 16×16 frame), low-res 8: rows 0..3 hold the image
+    const m = Uint8Array.from({ length: 32 }, (_, i) => (i % 8 < 4 ? 1 : 0));
+    const t = lowResTarget(m, 4, 8, 16, 8);
+    const rows = Array.from({ length: 8 }, (_, r) => Array.from(t.subarray(r * 8, r * 8 + 8)).join(''));
+    expect(rows).toEqual(['11110000', '11110000', '11110000', '11110000', '00000000', '00000000', '00000000', '00000000']);
+  });
+
+  it("mask-decoder steps with SAM's loss on fixed prompts lower the loss (single and multimask) and leak nothing", async () => {
+    const prev = configureMatmul({ autotune: false });
+    try {
+      const model = sam(TINY);
+      const { params, state } = model.init(random.key(0));
+      const emb = randn(random.key(1), [2, 16, 8, 8]);
+      const H = 32,
+        W = 64;
+      const masks = [0, 1].map((k) =>
+        Uint8Array.from({ length: H * W }, (_, i) => (i % W >= 10 + 20 * k && i % W < 30 + 20 * k && Math.floor(i / W) > 8 ? 1 : 0)),
+      );
+      const rng = promptRng(4);
+      const prompts = masks.map((m) => promptToInputFrame(samplePrompt(m, H, W, rng), [H, W], 64));
+      const targets = tensor(Float32Array.from(masks.flatMap((m) => Array.from(lowResTarget(m, H, W, 64, 32)))), { shape: [2, 32, 32] });
+      for (const [kind, multimask] of [
+        ['box', false],
+        ['points', true],
+      ] as const) {
+        const pb = promptBatch(prompts, kind);
+        const opt = optim.adamw({ lr: 1e-2 });
+        let trained: Params = tidy(() => tree.map({ mask_decoder: params.mask_decoder }, (t: Tensor) => add(t, 0))) as Params;
+        let optState = opt.init(trained);
+        const step = valueAndGrad((q: Params) => {
+          const { sparse, dense } = model.promptEncoder(params.prompt_encoder, state.prompt_encoder, pb);
+          const out = model.maskDecoder(q.mask_decoder as Params, {
+            imageEmbeddings: emb,
+            imagePe: model.denseImagePe(state.prompt_encoder),
+            sparse,
+            dense,
+            multimaskOutput: multimask,
+          });
+          expect(out.masks.shape).toEqual([2, multimask ? 3 : 1, 32, 32]);
+          return samLoss(out.masks, out.iouPred, targets).loss;
+        });
+        const losses = await trainStepsWithoutLeak(6, () => {
+          const r = tidy(() => {
+            const [l, g] = step(trained);
+            const u = opt.update(g, optState, trained, { donate: true });
+            return { l, p: u.params, o: u.state };
+          });
+          trained = r.p;
+          optState = r.o;
+          return r.l;
+        });
+        expect(losses[5], `${kind}: ${losses.map((v) => v.toFixed(3)).join(' ')}`).toBeLessThan(losses[0] * 0.9);
+        tree.dispose([trained, optState, pb]);
+      }
+      tree.dispose([params, state, emb, targets]);
+    } finally {
+      configureMatmul(prev);
+    }
+  });
+
+  it("finetuneSam: both tasks train from the frozen encoder (run once per image) and report stream-metric scores; the caller's decoder is untouched", async () => {
+    const model = sam(TINY);
+    const { params, state } = model.init(random.key(5));
+    const before = Array.from(await ((params.mask_decoder.iou_token as Params).weight as Tensor).data());
+    const train = syntheticSegmentationDataset({ length: 4, size: [32, 64], seed: 1 });
+    const val = syntheticSegmentationDataset({ length: 2, size: [32, 64], seed: 1, offset: 100 });
+    for (const task of ['semantic', 'prompt'] as const) {
+      const epochs: number[] = [];
+      const r = await finetuneSam({
+        model,
+        params,
+        state,
+        task,
+        train,
+        val,
+        epochs: 2,
+        batch: 2,
+        lr: 3e-3,
+        hiddenChannels: 8,
+        promptsPerImage: 2,
+        panels: 1,
+        onEpoch: (e) => void epochs.push(e.epoch),
+      });
+      expect(epochs).toEqual([1, 2]);
+      expect(r.encoder.images).toBe(6);
+      expect(r.history).toHaveLength(2);
+      for (const h of r.history) {
+        expect(h.scores.classIoU).toHaveLength(19);
+        expect(Number.isFinite(h.scores.meanIoU) && Number.isFinite(h.trainLoss)).toBe(true);
+        if (task === 'prompt') expect(h.maskIou).toBeGreaterThanOrEqual(0);
+      }
+      expect(Object.keys(r.trained.params)).toEqual(task === 'semantic' ? ['head'] : ['mask_decoder']);
+      expect(r.memory!.afterLast.liveTensors).toBe(r.memory!.afterStep2.liveTensors);
+      tree.dispose(r.trained);
+    }
+    expect(Array.from(await ((params.mask_decoder.iou_token as Params).weight as Tensor).data())).toEqual(before);
+    tree.dispose([params, state]);
   });
 });

@@ -27,6 +27,7 @@ import type { Tensor } from '../../tensor/tensor';
 import * as tree from '../../tensor/tree';
 import { squeeze } from '../../tensor/ops/layout';
 import { adamw } from '../../train/optim/optimizers';
+import { cosineAnnealingLR } from '../../train/schedules';
 import type { OptimizerState } from '../../train/optim/optimizer';
 import type { Dataset } from '../../train/data/datasets';
 import type { SegmentationSample } from '../../segmentation/dataset';
@@ -73,7 +74,7 @@ export interface SamFinetuneOptions {
   epochs: number;
   /** Images a step; default 4. */
   batch?: number;
-  /** AdamW's learning rate; default 1e-3. */
+  /** AdamW's peak learning rate (cosine-annealed to a tenth of it over the run); default 1e-3. */
   lr?: number;
   /** AdamW's weight decay; default 1e-4. */
   weightDecay?: number;
@@ -271,7 +272,9 @@ export async function finetuneSam(o: SamFinetuneOptions): Promise<FinetuneResult
     trainParams = tidy(() => tree.map(part, (t: Tensor) => add(t, 0)));
     trainState = {};
   }
-  const opt = adamw({ lr, weightDecay: o.weightDecay ?? 1e-4 });
+  // cosine annealing over the whole run (to a tenth of lr): late epochs settle instead of jumping around
+  const totalSteps = epochs * Math.floor(train.length / batch);
+  const opt = adamw({ lr: cosineAnnealingLR(lr, { tMax: Math.max(totalSteps, 1), etaMin: lr / 10 }), weightDecay: o.weightDecay ?? 1e-4 });
   let optState = opt.init(trainParams);
 
   const semanticStep = valueAndGrad(
