@@ -26,3 +26,43 @@ export {
   type SamDecoderInput,
   type PointLabels,
 } from './models';
+
+// fine-tuning with a frozen image encoder (src/sam/finetune)
+export {
+  sigmoidFocalLoss,
+  diceLoss,
+  maskIou,
+  samLoss,
+  type LossReduction,
+  type SigmoidFocalLossOptions,
+  type DiceLossOptions,
+  type SamLossOptions,
+  type SamLossParts,
+} from './sam/finetune/losses';
+export {
+  promptRng,
+  maskBox,
+  jitterBox,
+  samplePrompt,
+  promptToInputFrame,
+  promptBatch,
+  objectMasks,
+  lowResTarget,
+  type PromptBox,
+  type MaskPrompt,
+  type PromptSamplingOptions,
+  type PromptKind,
+  type PromptBatch,
+  type ObjectMask,
+} from './sam/finetune/prompts';
+export { semanticHead, upsampleFromGrid, type SemanticHead, type SemanticHeadConfig, type SemanticHeadOutput } from './sam/finetune/semantic-head';
+export {
+  finetuneSam,
+  type FinetuneSample,
+  type FinetuneTask,
+  type SamFinetuneOptions,
+  type EpochReport,
+  type PanelRow,
+  type TrainedPart,
+  type FinetuneResult,
+} from './sam/finetune/trainer';

@@ -24,6 +24,7 @@ import {
   promptToInputFrame,
   resizeLongestSideShape,
   samplePrompt,
+  type PromptBox,
 } from '../../src/sam/finetune/prompts';
 import { semanticHead, upsampleFromGrid } from '../../src/sam/finetune/semantic-head';
 import { trainStepsWithoutLeak } from '../helpers/train-steps';
@@ -206,7 +207,7 @@ describe('prompts from ground-truth masks', () => {
   });
 
   it('the jitter uses its whole range over many draws, and different seeds give different prompts', () => {
-    const box = [20, 10, 70, 50] as [number, number, number, number];
+    const box = [20, 10, 70, 50] as PromptBox;
     const r = promptRng(3);
     let lo = 0,
       hi = 0;

@@ -15,12 +15,12 @@ import { mulberry32 } from '../../base/mulberry32';
 export const promptRng = (seed: number): (() => number) => mulberry32(seed);
 
 /** A box as x1, y1, x2, y2 (pixels; x2, y2 the last column and row). */
-export type Box = [x1: number, y1: number, x2: number, y2: number];
+export type PromptBox = [x1: number, y1: number, x2: number, y2: number];
 
 /** One prompt: a box and points (x, y) with labels 1 (inside, positive) or 0 (outside, negative); -1 pads. */
 export interface MaskPrompt {
   /** The (jittered) bounding box. */
-  box: Box;
+  box: PromptBox;
   /** Points as [x, y] pixel positions. */
   points: [number, number][];
   /** One label a point: 1 positive, 0 negative, -1 padding (ignored by the prompt encoder). */
@@ -50,7 +50,7 @@ function checkMask(fn: string, mask: ArrayLike<number>, height: number, width: n
 }
 
 /** The bounding box of a mask's non-zero pixels (x2, y2 inclusive), or null for an empty mask. */
-export function maskBox(mask: ArrayLike<number>, height: number, width: number): Box | null {
+export function maskBox(mask: ArrayLike<number>, height: number, width: number): PromptBox | null {
   checkMask('maskBox', mask, height, width);
   let x1 = width,
     y1 = height,
@@ -71,7 +71,7 @@ export function maskBox(mask: ArrayLike<number>, height: number, width: number):
  * Moves each coordinate of `box` by a uniform amount in ±jitter·side (side = x2 − x1 for x, y2 − y1 for y),
  * then clamps it to the image ([0, width − 1] × [0, height − 1]); the corners never cross.
  */
-export function jitterBox(box: Box, height: number, width: number, rng: () => number, jitter = 0.1): Box {
+export function jitterBox(box: PromptBox, height: number, width: number, rng: () => number, jitter = 0.1): PromptBox {
   if (!(jitter >= 0 && jitter <= 0.5)) throw new ArgumentError('jitterBox', 'jitter', `is ${jitter}`, 'a fraction in [0, 0.5]');
   const [x1, y1, x2, y2] = box;
   const sx = jitter * (x2 - x1),
@@ -131,7 +131,10 @@ export function samplePrompt(mask: ArrayLike<number>, height: number, width: num
   return { box, points, labels };
 }
 
-/** The size an image of `height`×`width` is resized to so that its longest side is `longSide` (ResizeLongestSide). */
+/**
+ * The size an image of `height`×`width` is resized to so that its longest side is `longSide` (ResizeLongestSide's
+ * get_preprocess_shape; src/sam/transforms.ts has the same as `getPreprocessShape`, which this defers to once both are in).
+ */
 export function resizeLongestSideShape(height: number, width: number, longSide: number): [number, number] {
   const scale = longSide / Math.max(height, width);
   return [Math.floor(height * scale + 0.5), Math.floor(width * scale + 0.5)];
