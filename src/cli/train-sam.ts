@@ -168,7 +168,7 @@ export async function run(argv: string[]): Promise<number> {
   const m = result.memory;
   const mib = (b: number) => (b / 2 ** 20).toFixed(2);
   console.log(
-    `done: ${h.length} epochs in ${(h.at(-1)?.seconds ?? 0).toFixed(1)} s (image encoder: ${result.encoder.images} images in ${result.encoder.seconds.toFixed(1)} s, once each); val mIoU by epoch: ${h.map((e) => e.scores.meanIoU.toFixed(3)).join(' ')}${m ? `; live GPU memory after step 2: ${m.afterStep2.liveTensors} tensors, ${mib(m.afterStep2.liveBytes)} MiB; after the last step: ${m.afterLast.liveTensors} tensors, ${mib(m.afterLast.liveBytes)} MiB` : ''}`,
+    `done: ${h.length} epochs in ${(h.at(-1)?.seconds ?? 0).toFixed(1)} s (image encoder: ${result.encoder.images} images in ${result.encoder.seconds.toFixed(1)} s; ${result.encoder.cachedImages} cached on the host, ${(result.encoder.cachedBytes / 2 ** 20).toFixed(1)} MiB); val mIoU by epoch: ${h.map((e) => e.scores.meanIoU.toFixed(3)).join(' ')}${m ? `; live GPU memory after step 2: ${m.afterStep2.liveTensors} tensors, ${mib(m.afterStep2.liveBytes)} MiB; after the last step: ${m.afterLast.liveTensors} tensors, ${mib(m.afterLast.liveBytes)} MiB` : ''}`,
   );
   tree.dispose([result.trained, weights]);
   return 0;

@@ -162,16 +162,17 @@ export interface FinetuneResult {
   trained: TrainedPart;
   /** The semantic head (task 'semantic'). */
   head?: SemanticHead;
-  /** Images encoded by the frozen encoder, and seconds spent there. */
-  encoder: { images: number; seconds: number };
+  /** Images encoded by the frozen encoder (each once when the cache holds them all), seconds spent there, and the host cache. */
+  encoder: { images: number; seconds: number; cachedImages: number; cachedBytes: number };
   /** Live GPU tensors and bytes after the 2nd update and after the last one (equal when nothing leaks); null with < 2 updates. */
   memory: { afterStep2: MemoryInfo; afterLast: MemoryInfo } | null;
 }
 
+/** An encoded image: its embedding, train ids and (task prompt) instance ids, kept on the host within the budget. */
 interface Prepared {
-  emb: Float32Array | null;
+  emb: Float32Array;
   mask: Uint8Array;
-  objects: ObjectMask[];
+  instanceIds?: Int32Array;
 }
 
 /**
@@ -216,14 +217,11 @@ export async function finetuneSam(o: SamFinetuneOptions): Promise<FinetuneResult
         return model.imageEncoder(params.image_encoder, model.preprocess(mul(resized, 255)));
       }),
     );
+  /** Embeddings (uploaded) and host data of a split's images: cached ones as they are, the rest decoded and encoded now. */
   async function prepared(split: string, ds: Dataset<FinetuneSample>, indices: number[]): Promise<{ emb: Tensor; items: Prepared[] }> {
-    const items: Prepared[] = [];
-    const missing: number[] = [];
-    for (const i of indices) {
-      const c = cache.get(`${split}${i}`);
-      if (!c?.emb) missing.push(i);
-    }
-    const fresh = new Map<number, Float32Array>();
+    const key = (i: number) => `${split}${i}`;
+    const missing = indices.filter((i) => !cache.has(key(i)));
+    const fresh = new Map<number, Prepared>();
     if (missing.length) {
       const samples = await Promise.all(missing.map((i) => ds.get(i)));
       const t0 = performance.now();
@@ -236,26 +234,31 @@ export async function finetuneSam(o: SamFinetuneOptions): Promise<FinetuneResult
       encoded += samples.length;
       const n = host.length / samples.length;
       missing.forEach((i, k) => {
-        const e = host.slice(k * n, (k + 1) * n);
-        fresh.set(i, e);
         const s = samples[k];
-        const mask = Uint8Array.from(s.mask.data);
-        const prev = cache.get(`${split}${i}`);
-        const objects = prev?.objects ?? (task === 'prompt' ? objectMasks(mask, H, W, { instanceIds: s.instanceIds, minArea }) : []);
-        const keepEmb = cachedBytes + e.byteLength <= cacheBytes;
-        if (keepEmb) cachedBytes += e.byteLength;
-        cache.set(`${split}${i}`, { emb: keepEmb ? e : null, mask, objects });
+        const item: Prepared = {
+          emb: host.slice(k * n, (k + 1) * n),
+          mask: Uint8Array.from(s.mask.data),
+          instanceIds: task === 'prompt' && s.instanceIds ? Int32Array.from(s.instanceIds) : undefined,
+        };
+        fresh.set(i, item);
+        // beyond the budget an image is decoded and encoded again whenever it is used
+        const bytes = item.emb.byteLength + item.mask.byteLength + (item.instanceIds?.byteLength ?? 0);
+        if (cachedBytes + bytes > cacheBytes) return;
+        cache.set(key(i), item);
+        cachedBytes += bytes;
       });
     }
     const n = embShape.reduce((a, b) => a * b, 1);
     const all = new Float32Array(indices.length * n);
-    indices.forEach((i, k) => {
-      const c = cache.get(`${split}${i}`)!;
-      all.set(c.emb ?? fresh.get(i)!, k * n);
-      items.push(c);
+    const items = indices.map((i, k) => {
+      const c = cache.get(key(i)) ?? fresh.get(i)!;
+      all.set(c.emb, k * n);
+      return c;
     });
     return { emb: tensor(all, { shape: [indices.length, ...embShape] }), items };
   }
+  /** The objects a prompt can point at (computed when used: a pass over the image). */
+  const objectsOf = (it: Prepared): ObjectMask[] => objectMasks(it.mask, H, W, { instanceIds: it.instanceIds, minArea });
 
   // ---- what trains ---------------------------------------------------------------------------------
   let head: SemanticHead | undefined;
@@ -321,7 +324,7 @@ export async function finetuneSam(o: SamFinetuneOptions): Promise<FinetuneResult
           argmax(head!.apply(trainParams.head as Params, trainState.head as State, emb, { imgSize: S, outputSize: [H, W] }, { training: false }).y, 1),
         );
       } else {
-        const objs = items[0].objects;
+        const objs = objectsOf(items[0]);
         if (objs.length === 0) {
           classes = tensor(new Int32Array(H * W).fill(255), { shape: [1, H, W], dtype: 'int32' });
         } else {
@@ -395,7 +398,7 @@ export async function finetuneSam(o: SamFinetuneOptions): Promise<FinetuneResult
           const kind = it % 2 === 0 ? 'box' : 'points';
           const chosen: { b: number; ob: ObjectMask }[] = [];
           items.forEach((x, b) => {
-            const objs = x.objects;
+            const objs = objectsOf(x);
             if (objs.length) for (let k = 0; k < perImage; k++) chosen.push({ b, ob: objs[Math.floor(rng() * objs.length)] });
           });
           if (chosen.length === 0) {
@@ -457,7 +460,7 @@ export async function finetuneSam(o: SamFinetuneOptions): Promise<FinetuneResult
     history,
     trained: { params: trainParams, state: trainState, optState },
     head,
-    encoder: { images: encoded, seconds: encoderSeconds },
+    encoder: { images: encoded, seconds: encoderSeconds, cachedImages: cache.size, cachedBytes },
     memory: afterStep2 && afterLast ? { afterStep2, afterLast } : null,
   };
 }
