@@ -3,9 +3,8 @@
  * training checkpoint's `params.`/`state.` entries, or plain state_dict keys) or a PyTorch .pth.
  * Keys must match the model's dotted paths, which equal PyTorch's state_dict keys.
  */
-import { readFile } from 'node:fs/promises';
 import { loadSafetensors } from './files';
-import { readPth, flattenStateDict } from '../formats/pth';
+import { withPthFile } from './pth-file';
 import { loadStateDict } from '../formats/load-state';
 import type { HostTensor } from '../formats/host-tensor';
 import * as tree from '../tensor/tree';
@@ -26,13 +25,19 @@ export async function readStateDict(path: string): Promise<Record<string, HostTe
     }
     return tensors;
   }
-  const obj = await readPth(new Uint8Array(await readFile(path)));
+  // streamed tensor by tensor (openPth over a file handle): the file's bytes are never held next to the tensors
+  const all = await withPthFile(path, async (pth) => {
+    const out: Record<string, HostTensor> = {};
+    for await (const [k, t] of pth) Object.defineProperty(out, k, { value: t, enumerable: true, writable: true, configurable: true });
+    return out;
+  });
   // torch.save(model.state_dict()) or a dict holding one (e.g. {'state_dict': …} or {'model_state_dict': …})
-  const inner =
-    obj && typeof obj === 'object' && ('state_dict' in obj || 'model_state_dict' in obj)
-      ? ((obj as Record<string, unknown>).state_dict ?? (obj as Record<string, unknown>).model_state_dict)
-      : obj;
-  const flat = flattenStateDict(inner);
+  const names = Object.keys(all);
+  const wrapper = ['state_dict', 'model_state_dict'].find((w) => names.some((k) => k.startsWith(`${w}.`)));
+  const flat: Record<string, HostTensor> = {};
+  for (const k of names)
+    if (!wrapper || k.startsWith(`${wrapper}.`))
+      Object.defineProperty(flat, wrapper ? k.slice(wrapper.length + 1) : k, { value: all[k], enumerable: true, writable: true, configurable: true });
   // checkpoints saved from nn.DataParallel prefix every key with 'module.'
   return Object.fromEntries(Object.entries(flat).map(([k, v]) => [k.replace(/^module\./, ''), v]));
 }
