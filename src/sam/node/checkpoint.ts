@@ -5,11 +5,7 @@
  * device and its host bytes dropped. Peak host memory ≈ the pickle plus the largest tensor.
  */
 import type { Device } from '../../kernels/webgpu/device';
-import { getDefaultDevice } from '../../kernels/webgpu/devices';
-import { type HostTensor, toTensor } from '../../formats/host-tensor';
-import { openPth, type PthReader } from '../../formats/pth-stream';
-import { openFileSource } from '../../io/pth-file';
-import { empty, type Tensor } from '../../tensor/tensor';
+import { loadPthTrees } from '../../io/stream-weights';
 import type { SamConfig, SamName } from '../../models/sam/config';
 import { samParamShapes, type SamParams, type SamState } from '../../models/sam/sam';
 
@@ -48,7 +44,7 @@ export async function loadSamCheckpoint(
 ): Promise<{ params: SamParams; state: SamState }> {
   const expected = samParamShapes(config);
   const name = typeof config === 'string' ? config : 'the given config';
-  const { params, state } = await loadCheckpointTrees(path, expected, {
+  const { params, state } = await loadPthTrees(path, expected, {
     device: options.device,
     isState: (k) => SAM_STATE_KEYS.has(k),
     ignore: (k) => SAM_IGNORED_KEYS.has(k),
@@ -57,105 +53,3 @@ export async function loadSamCheckpoint(
   return { params: params as unknown as SamParams, state: state as unknown as SamState };
 }
 
-/** Options of {@link loadCheckpointTrees}. */
-interface TreeOptions {
-  device?: Device;
-  /** Keys that go into the state tree rather than the params tree. */
-  isState: (key: string) => boolean;
-  /** File keys skipped without complaint. */
-  ignore?: (key: string) => boolean;
-  /** Start of the error message when the file does not fit. */
-  what: string;
-}
-
-/** Nested trees built from dotted keys: ModuleList indices (`blocks.0`) become arrays, everything else objects. */
-type Tree = Record<string, unknown> | unknown[];
-
-/**
- * Streams a checkpoint file into two parameter trees (params, state) whose flattened paths are the
- * expected keys; checks names and shapes first. Runtime tensors are float32 (float16/bfloat16/float64
- * checkpoints are converted as they are uploaded).
- */
-export async function loadCheckpointTrees(
-  path: string,
-  expected: readonly (readonly [string, readonly number[]])[],
-  options: TreeOptions,
-): Promise<{ params: Tree; state: Tree }> {
-  const device = options.device ?? getDefaultDevice();
-  const source = await openFileSource(path);
-  const uploaded: Tensor[] = [];
-  try {
-    const pth = await openPth(source);
-    checkKeys(pth, expected, options);
-    const values = new Map<string, Tensor>();
-    const wanted = new Set(expected.map(([k]) => k));
-    for (const { name } of pth.tensors) {
-      if (!wanted.has(name) || values.has(name)) continue;
-      // one tensor on the host at a time: read, upload, let go
-      const t = upload(await pth.read(name), device, name);
-      uploaded.push(t);
-      values.set(name, t);
-    }
-    const params = buildTree(expected.filter(([k]) => !options.isState(k)).map(([k]) => [k, values.get(k)!]));
-    const state = buildTree(expected.filter(([k]) => options.isState(k)).map(([k]) => [k, values.get(k)!]));
-    return { params, state };
-  } catch (e) {
-    for (const t of uploaded) t.dispose();
-    throw e;
-  } finally {
-    await source.close();
-  }
-}
-
-/** One error listing a few missing, unexpected and mis-shaped keys; nothing is uploaded before it passes. */
-function checkKeys(pth: PthReader, expected: readonly (readonly [string, readonly number[]])[], options: TreeOptions): void {
-  const inFile = new Map<string, readonly number[]>();
-  for (const t of pth.tensors) if (!inFile.has(t.name)) inFile.set(t.name, t.shape);
-  const want = new Map(expected.map(([k, s]) => [k, s]));
-  const missing = expected.map(([k]) => k).filter((k) => !inFile.has(k));
-  const unexpected = [...inFile.keys()].filter((k) => !want.has(k) && !options.ignore?.(k));
-  const mismatch = expected.filter(([k, s]) => {
-    const got = inFile.get(k);
-    return got && (got.length !== s.length || got.some((d, i) => d !== s[i]));
-  });
-  if (!missing.length && !unexpected.length && !mismatch.length) return;
-  const few = (xs: string[]) => (xs.length > 5 ? `${xs.slice(0, 5).join(', ')}, … (${xs.length - 5} more)` : xs.join(', '));
-  const parts: string[] = [];
-  if (missing.length) parts.push(`${missing.length} missing (${few(missing)})`);
-  if (unexpected.length) parts.push(`${unexpected.length} unexpected (${few(unexpected)})`);
-  if (mismatch.length)
-    parts.push(
-      `${mismatch.length} of another shape (${few(mismatch.map(([k, s]) => `${k}: file [${inFile.get(k)!.join(', ')}], model [${s.join(', ')}]`))})`,
-    );
-  throw new Error(`${options.what}: ${parts.join('; ')}`);
-}
-
-/** A host tensor on the device as float32 (float32 data goes up as it is, without a host copy). */
-function upload(h: HostTensor, device: Device, name: string): Tensor {
-  if (h.dtype !== 'float32') return toTensor(h, device, undefined, name);
-  const t = empty(h.shape.slice(), 'float32', device);
-  device.upload(t.buffer, h.data);
-  return t;
-}
-
-/** Dotted keys → nested objects, with arrays where a level's keys are exactly 0 … n-1 (torch ModuleLists). */
-function buildTree(entries: [string, unknown][]): Tree {
-  const root: Record<string, unknown> = {};
-  for (const [key, value] of entries) {
-    const parts = key.split('.');
-    let node = root;
-    for (const p of parts.slice(0, -1)) {
-      if (!Object.hasOwn(node, p)) Object.defineProperty(node, p, { value: {}, enumerable: true, writable: true, configurable: true });
-      node = node[p] as Record<string, unknown>;
-    }
-    Object.defineProperty(node, parts[parts.length - 1], { value, enumerable: true, writable: true, configurable: true });
-  }
-  const arrays = (x: unknown): unknown => {
-    if (typeof x !== 'object' || x === null || x.constructor !== Object) return x;
-    const o = x as Record<string, unknown>;
-    const keys = Object.keys(o);
-    for (const k of keys) o[k] = arrays(o[k]);
-    return keys.length > 0 && keys.every((k, i) => k === String(i)) ? keys.map((k) => o[k]) : o;
-  };
-  return arrays(root) as Tree;
-}
