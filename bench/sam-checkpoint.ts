@@ -111,7 +111,10 @@ async function loadCheckpoint(file: string, model: string, how: 'stream' | 'whol
 }
 
 function child(args: string[]): string {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', here, ...args], { encoding: 'utf8', env: { ...process.env, XDG_RUNTIME_DIR: process.env.XDG_RUNTIME_DIR ?? '/tmp' } });
+  const r = spawnSync(process.execPath, ['--import', 'tsx', here, ...args], {
+    encoding: 'utf8',
+    env: { ...process.env, XDG_RUNTIME_DIR: process.env.XDG_RUNTIME_DIR ?? '/tmp' },
+  });
   if (r.status !== 0) throw new Error(`child ${args.join(' ')} failed (${r.status}):\n${r.stderr}`);
   return r.stdout;
 }

@@ -38,7 +38,8 @@ export function bytesSource(bytes: Uint8Array): ByteSource {
   return {
     size: bytes.byteLength,
     read: async (offset, length) => {
-      if (!(offset >= 0 && length >= 0 && offset + length <= bytes.byteLength)) fail(`read of ${length} bytes at ${offset} runs past the end (${bytes.byteLength} bytes)`);
+      if (!(offset >= 0 && length >= 0 && offset + length <= bytes.byteLength))
+        fail(`read of ${length} bytes at ${offset} runs past the end (${bytes.byteLength} bytes)`);
       return bytes.subarray(offset, offset + length);
     },
   };
@@ -46,9 +47,11 @@ export function bytesSource(bytes: Uint8Array): ByteSource {
 
 /** Reads exactly `length` bytes, failing on a short or out-of-range read with `what` in the message. */
 export async function readExactly(source: ByteSource, offset: number, length: number, what: string): Promise<Uint8Array> {
-  if (offset < 0 || length < 0 || offset + length > source.size) fail(`${what} (${length} bytes at ${offset}) runs past the end of the archive (${source.size} bytes)`);
+  if (offset < 0 || length < 0 || offset + length > source.size)
+    fail(`${what} (${length} bytes at ${offset}) runs past the end of the archive (${source.size} bytes)`);
   const b = await source.read(offset, length);
-  if (!(b instanceof Uint8Array) || b.byteLength !== length) fail(`${what}: read ${b?.byteLength ?? 0} of ${length} bytes at ${offset} (the file is truncated or changed)`);
+  if (!(b instanceof Uint8Array) || b.byteLength !== length)
+    fail(`${what}: read ${b?.byteLength ?? 0} of ${length} bytes at ${offset} (the file is truncated or changed)`);
   return b;
 }
 

@@ -87,9 +87,7 @@ function checkKeys(pth: PthReader, expected: readonly (readonly [string, readonl
   if (missing.length) parts.push(`${missing.length} missing (${few(missing)})`);
   if (unexpected.length) parts.push(`${unexpected.length} unexpected (${few(unexpected)})`);
   if (mismatch.length)
-    parts.push(
-      `${mismatch.length} of another shape (${few(mismatch.map(([k, s]) => `${k}: file [${inFile.get(k)!.join(', ')}], model [${s.join(', ')}]`))})`,
-    );
+    parts.push(`${mismatch.length} of another shape (${few(mismatch.map(([k, s]) => `${k}: file [${inFile.get(k)!.join(', ')}], model [${s.join(', ')}]`))})`);
   throw new Error(`${options.what}: ${parts.join('; ')}`);
 }
 

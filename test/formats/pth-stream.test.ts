@@ -164,7 +164,12 @@ describe('readPthStreaming: never the whole file at once', () => {
   it('the largest single read is one tensor, and the file is read about once', async () => {
     // 12 tensors of 256 KiB (3 MiB): no read may come near the file size
     const sd: Record<string, HostTensor> = {};
-    for (let i = 0; i < 12; i++) sd[`layer${i}.weight`] = new HostTensor('float32', [256, 256], Float32Array.from({ length: 65536 }, (_, j) => i + j / 65536));
+    for (let i = 0; i < 12; i++)
+      sd[`layer${i}.weight`] = new HostTensor(
+        'float32',
+        [256, 256],
+        Float32Array.from({ length: 65536 }, (_, j) => i + j / 65536),
+      );
     const bytes = await serializePth(sd);
     const src = recording(bytes);
     const names: string[] = [];
@@ -191,7 +196,10 @@ describe('readPthStreaming: never the whole file at once', () => {
   });
 
   it('readStateDict streams .pth files (same result as before, no whole-file read)', async () => {
-    const sd = { 'fc.weight': new HostTensor('float32', [2, 3], Float32Array.of(1, 2, 3, 4, 5, 6)), 'fc.bias': new HostTensor('float32', [2], Float32Array.of(7, 8)) };
+    const sd = {
+      'fc.weight': new HostTensor('float32', [2, 3], Float32Array.of(1, 2, 3, 4, 5, 6)),
+      'fc.bias': new HostTensor('float32', [2], Float32Array.of(7, 8)),
+    };
     const path = join(tmp, 'w.pth');
     writeFileSync(path, await serializePth(sd));
     const r = await readStateDict(path);
@@ -209,7 +217,11 @@ describe('readPthStreaming: never the whole file at once', () => {
 describe('readPthStreaming: hostile files give PthError', () => {
   const base = async () =>
     serializePth({
-      a: new HostTensor('float32', [64], Float32Array.from({ length: 64 }, (_, i) => i)),
+      a: new HostTensor(
+        'float32',
+        [64],
+        Float32Array.from({ length: 64 }, (_, i) => i),
+      ),
       b: new HostTensor('int64', [2], BigInt64Array.of(1n, 2n)),
     });
 
