@@ -224,12 +224,13 @@ export interface ReadPthStreamingOptions extends OpenPthOptions {
  *
  * @example
  * ```ts
- * import { init, tensor, toTensor } from '@webgrad/core/node';
- * import { serializePth, readPthStreaming, bytesSource } from '@webgrad/core/formats';
+ * import { init, tensor, type Tensor } from '@webgrad/core/node';
+ * import { serializePth, readPthStreaming, bytesSource, toTensor } from '@webgrad/core/formats';
  * await init();
  * const bytes = await serializePth({ w: tensor([1, 2, 3]) });
- * const onDevice: Record<string, unknown> = {};
+ * const onDevice: Record<string, Tensor> = {};
  * await readPthStreaming(bytesSource(bytes), { onTensor: (name, t) => { onDevice[name] = toTensor(t); } });
+ * console.log(await onDevice.w.data()); // Float32Array [1, 2, 3]
  * ```
  */
 export async function readPthStreaming(source: ByteSource, options: ReadPthStreamingOptions): Promise<readonly PthTensorInfo[]> {

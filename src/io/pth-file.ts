@@ -53,8 +53,11 @@ export async function openFileSource(path: string): Promise<FileSource> {
  *
  * @example
  * ```ts
- * import { withPthFile } from '@webgrad/core/node';
- * const names = await withPthFile('model.pth', async (pth) => pth.tensors.map((t) => t.name));
+ * import { init, savePth, tensor, withPthFile } from '@webgrad/core/node';
+ * await init();
+ * await savePth('/tmp/model.pth', { fc: { weight: tensor([[1, 2]]), bias: tensor([0]) } });
+ * const names = await withPthFile('/tmp/model.pth', async (pth) => pth.tensors.map((t) => t.name));
+ * console.log(names); // ['fc.weight', 'fc.bias']
  * ```
  */
 export async function withPthFile<T>(path: string, fn: (pth: PthReader) => Promise<T>, options: OpenPthOptions = {}): Promise<T> {

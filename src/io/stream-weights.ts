@@ -14,12 +14,12 @@ import { openFileSource } from './pth-file';
 export interface LoadPthTreesOptions {
   /** Device the tensors are uploaded to (default: the default device). */
   device?: Device;
-  /** Keys that go into the state tree rather than the params tree. */
-  isState: (key: string) => boolean;
+  /** Keys that go into the state tree rather than the params tree (default: none). */
+  isState?: (key: string) => boolean;
   /** File keys skipped without complaint. */
   ignore?: (key: string) => boolean;
-  /** Start of the error message when the file does not fit. */
-  what: string;
+  /** Start of the error message when the file does not fit (default `loadPthTrees: <path> does not fit`). */
+  what?: string;
 }
 
 /** Nested trees built from dotted keys: ModuleList indices (`blocks.0`) become arrays, everything else objects. */
@@ -34,22 +34,27 @@ export type PthTree = Record<string, unknown> | unknown[];
  *
  * @example
  * ```ts
- * import { init, loadPthTrees } from '@webgrad/core/node';
+ * import { init, loadPthTrees, savePth, tensor } from '@webgrad/core/node';
  * await init();
- * const { params } = await loadPthTrees('linear.pth', [['weight', [2, 3]], ['bias', [2]]], { isState: () => false, what: 'linear.pth' });
+ * await savePth('/tmp/mlp.pth', { layers: [{ weight: tensor([[1, 2, 3], [4, 5, 6]]), bias: tensor([0, 1]) }] });
+ * const expected: [string, number[]][] = [['layers.0.weight', [2, 3]], ['layers.0.bias', [2]]];
+ * const { params } = await loadPthTrees('/tmp/mlp.pth', expected, {});
+ * console.log(await (params as any).layers[0].bias.data()); // Float32Array [0, 1]
  * ```
  */
 export async function loadPthTrees(
   path: string,
   expected: readonly (readonly [string, readonly number[]])[],
-  options: LoadPthTreesOptions,
+  options: LoadPthTreesOptions = {},
 ): Promise<{ params: PthTree; state: PthTree }> {
+  const isState = options.isState ?? (() => false);
+  const what = options.what ?? `loadPthTrees: ${path} does not fit`;
   const device = options.device ?? getDefaultDevice();
   const source = await openFileSource(path);
   const uploaded: Tensor[] = [];
   try {
     const pth = await openPth(source);
-    checkKeys(pth, expected, options);
+    checkKeys(pth, expected, what, options.ignore);
     const values = new Map<string, Tensor>();
     const wanted = new Set(expected.map(([k]) => k));
     for (const { name } of pth.tensors) {
@@ -59,8 +64,8 @@ export async function loadPthTrees(
       uploaded.push(t);
       values.set(name, t);
     }
-    const params = buildTree(expected.filter(([k]) => !options.isState(k)).map(([k]) => [k, values.get(k)!]));
-    const state = buildTree(expected.filter(([k]) => options.isState(k)).map(([k]) => [k, values.get(k)!]));
+    const params = buildTree(expected.filter(([k]) => !isState(k)).map(([k]) => [k, values.get(k)!]));
+    const state = buildTree(expected.filter(([k]) => isState(k)).map(([k]) => [k, values.get(k)!]));
     return { params, state };
   } catch (e) {
     for (const t of uploaded) t.dispose();
@@ -71,12 +76,12 @@ export async function loadPthTrees(
 }
 
 /** One error listing a few missing, unexpected and mis-shaped keys; nothing is uploaded before it passes. */
-function checkKeys(pth: PthReader, expected: readonly (readonly [string, readonly number[]])[], options: LoadPthTreesOptions): void {
+function checkKeys(pth: PthReader, expected: readonly (readonly [string, readonly number[]])[], what: string, ignore?: (key: string) => boolean): void {
   const inFile = new Map<string, readonly number[]>();
   for (const t of pth.tensors) if (!inFile.has(t.name)) inFile.set(t.name, t.shape);
   const want = new Map(expected.map(([k, s]) => [k, s]));
   const missing = expected.map(([k]) => k).filter((k) => !inFile.has(k));
-  const unexpected = [...inFile.keys()].filter((k) => !want.has(k) && !options.ignore?.(k));
+  const unexpected = [...inFile.keys()].filter((k) => !want.has(k) && !ignore?.(k));
   const mismatch = expected.filter(([k, s]) => {
     const got = inFile.get(k);
     return got && (got.length !== s.length || got.some((d, i) => d !== s[i]));
@@ -88,7 +93,7 @@ function checkKeys(pth: PthReader, expected: readonly (readonly [string, readonl
   if (unexpected.length) parts.push(`${unexpected.length} unexpected (${few(unexpected)})`);
   if (mismatch.length)
     parts.push(`${mismatch.length} of another shape (${few(mismatch.map(([k, s]) => `${k}: file [${inFile.get(k)!.join(', ')}], model [${s.join(', ')}]`))})`);
-  throw new Error(`${options.what}: ${parts.join('; ')}`);
+  throw new Error(`${what}: ${parts.join('; ')}`);
 }
 
 /** A host tensor on the device as float32 (float32 data goes up as it is, without a host copy). */
