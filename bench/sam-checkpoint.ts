@@ -1,6 +1,6 @@
 /**
- * Loading a SAM checkpoint onto the WebGPU device: the streaming loader (`loadPthTrees`, what
- * `loadSamCheckpoint` runs: tensor by tensor from a file handle) against the old whole-file path
+ * Loading a SAM checkpoint onto the WebGPU device: the streaming loader (`loadSamCheckpoint`: tensor by tensor
+ * from a file handle, each uploaded and dropped) against the old whole-file path
  * (`readFile` → `readPth` → `toTensor` per key, what `loadInitialWeights` did). The checkpoint is synthetic:
  * the official vit_b (or vit_l/vit_h) state_dict keys and shapes from test/fixtures/sam-official/structure.json,
  * random float32, torch.save zip format written by `serializePth` — in a child process, so its copies never
@@ -20,7 +20,6 @@ import { fileURLToPath } from 'node:url';
 
 const here = fileURLToPath(import.meta.url);
 const STRUCTURE = fileURLToPath(new URL('../test/fixtures/sam-official/structure.json', import.meta.url));
-const STATE_KEY = 'prompt_encoder.pe_layer.positional_encoding_gaussian_matrix';
 
 const arg = (name: string, def: string) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -70,9 +69,9 @@ async function loadCheckpoint(file: string, model: string, how: 'stream' | 'whol
   let last: { data(): Promise<unknown> };
   let count = 0;
   if (how === 'stream') {
-    const { loadPthTrees } = await import('../src/io/stream-weights');
+    const { loadSamCheckpoint } = await import('../src/sam/node/checkpoint');
     const { tensors } = await import('../src/tensor/tree');
-    const { params, state } = await loadPthTrees(file, expected, { device, isState: (k) => k === STATE_KEY, what: file });
+    const { params, state } = await loadSamCheckpoint(file, model as 'vit_b', { device });
     const all = [...tensors(params), ...tensors(state)];
     count = all.length;
     last = all[all.length - 1];
@@ -142,7 +141,7 @@ async function main() {
     console.log('|---|---:|---:|---:|---:|---:|---:|---:|');
     for (const r of rows)
       console.log(
-        `| ${r.how === 'stream' ? 'streaming (loadPthTrees)' : 'whole file (readPth)'} | ${f(r.ms)} | ${f(r.maxRssMB)} | ${f(r.rssAfterInitMB)} | ${f((r.maxRssMB as number) - (r.rssAfterInitMB as number))} | ${f(r.peakArrayBuffersMB)} | ${f(r.peakExternalMB)} | ${f(r.deviceMB)} |`,
+        `| ${r.how === 'stream' ? 'streaming (loadSamCheckpoint)' : 'whole file (readPth)'} | ${f(r.ms)} | ${f(r.maxRssMB)} | ${f(r.rssAfterInitMB)} | ${f((r.maxRssMB as number) - (r.rssAfterInitMB as number))} | ${f(r.peakArrayBuffersMB)} | ${f(r.peakExternalMB)} | ${f(r.deviceMB)} |`,
       );
   } finally {
     if (own) rmSync(own, { recursive: true, force: true });

@@ -22,8 +22,8 @@ export interface LoadPthTreesOptions {
   what?: string;
 }
 
-/** Nested trees built from dotted keys: ModuleList indices (`blocks.0`) become arrays, everything else objects. */
-export type PthTree = Record<string, unknown> | unknown[];
+/** A parameter tree built from dotted keys: nested plain objects (`blocks.0.attn` → `{ blocks: { 0: { attn } } }`). */
+export type PthTree = Record<string, unknown>;
 
 /**
  * Streams a checkpoint file into two parameter trees (params, state) whose flattened paths are the
@@ -39,7 +39,7 @@ export type PthTree = Record<string, unknown> | unknown[];
  * await savePth('/tmp/mlp.pth', { layers: [{ weight: tensor([[1, 2, 3], [4, 5, 6]]), bias: tensor([0, 1]) }] });
  * const expected: [string, number[]][] = [['layers.0.weight', [2, 3]], ['layers.0.bias', [2]]];
  * const { params } = await loadPthTrees('/tmp/mlp.pth', expected, {});
- * console.log(await (params as any).layers[0].bias.data()); // Float32Array [0, 1]
+ * console.log(await (params as any).layers['0'].bias.data()); // Float32Array [0, 1]
  * ```
  */
 export async function loadPthTrees(
@@ -104,24 +104,19 @@ function upload(h: HostTensor, device: Device, name: string): Tensor {
   return t;
 }
 
-/** Dotted keys → nested objects, with arrays where a level's keys are exactly 0 … n-1 (torch ModuleLists). */
+/** Dotted keys → nested plain objects (ModuleList indices stay object keys, as webgrad's layers keep them). */
 function buildTree(entries: [string, unknown][]): PthTree {
   const root: Record<string, unknown> = {};
+  const define = (o: Record<string, unknown>, k: string, value: unknown) =>
+    Object.defineProperty(o, k, { value, enumerable: true, writable: true, configurable: true });
   for (const [key, value] of entries) {
     const parts = key.split('.');
     let node = root;
     for (const p of parts.slice(0, -1)) {
-      if (!Object.hasOwn(node, p)) Object.defineProperty(node, p, { value: {}, enumerable: true, writable: true, configurable: true });
+      if (!Object.hasOwn(node, p)) define(node, p, {});
       node = node[p] as Record<string, unknown>;
     }
-    Object.defineProperty(node, parts[parts.length - 1], { value, enumerable: true, writable: true, configurable: true });
+    define(node, parts[parts.length - 1], value);
   }
-  const arrays = (x: unknown): unknown => {
-    if (typeof x !== 'object' || x === null || x.constructor !== Object) return x;
-    const o = x as Record<string, unknown>;
-    const keys = Object.keys(o);
-    for (const k of keys) o[k] = arrays(o[k]);
-    return keys.length > 0 && keys.every((k, i) => k === String(i)) ? keys.map((k) => o[k]) : o;
-  };
-  return arrays(root) as PthTree;
+  return root;
 }
