@@ -7,12 +7,15 @@
  * count. Each loader then runs in a fresh child process and reports its load time, peak RSS
  * (`process.resourceUsage().maxRSS`) and the peaks of `process.memoryUsage()` arrayBuffers/external (sampled
  * every 5 ms and at each stage). Under lavapipe the device's buffers are host memory too, so RSS includes them:
- * compare each loader with the device bytes it ends up holding.
+ * the column "… − on device" is what the loader held on the host beyond the device's copy (the pool's size
+ * classes round the device figure up, so it is slightly low).
  *
- *   npx tsx bench/sam-checkpoint.ts [--model vit_b] [--runs 1] [--dir /tmp/somewhere]
+ * `--only stream` skips the whole-file path (vit_h's needs about three times the file in memory).
+ *
+ *   npx tsx bench/sam-checkpoint.ts [--model vit_b] [--runs 1] [--only stream|whole] [--dir /tmp/somewhere]
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -48,7 +51,11 @@ async function writeCheckpoint(file: string, model: string) {
     }
     sd[key] = new HostTensor('float32', shape, data);
   }
-  writeFileSync(file, await serializePth(sd));
+  const bytes = await serializePth(sd);
+  // writeFileSync takes at most 2 GiB at once (vit_h's file is 2.4 GiB)
+  const fd = openSync(file, 'w');
+  for (let off = 0; off < bytes.length; off += 2 ** 30) writeSync(fd, bytes, off, Math.min(2 ** 30, bytes.length - off));
+  closeSync(fd);
 }
 
 /** Child: loads the checkpoint one way and prints one JSON line of figures. */
@@ -131,17 +138,24 @@ async function main() {
     console.log(`wrote ${file}: ${MB(size).toFixed(1)} MiB, ${officialShapes(model).length} tensors (${((performance.now() - tw) / 1000).toFixed(1)} s)`);
     const rows: Record<string, number | string>[] = [];
     for (let r = 0; r < runs; r++)
-      for (const how of ['stream', 'whole'] as const) {
-        const line = child(['--child', how, file, model]).trim().split('\n').pop()!;
-        rows.push(JSON.parse(line));
+      for (const how of (['stream', 'whole'] as const).filter((h) => arg('only', h) === h)) {
+        try {
+          rows.push(JSON.parse(child(['--child', how, file, model]).trim().split('\n').pop()!));
+        } catch (e) {
+          // e.g. the whole-file path on vit_h: Node's readFile refuses files over 2 GiB
+          const why = /(\w*Error[^\n]*)/.exec((e as Error).message)?.[1] ?? (e as Error).message.split('\n')[0];
+          rows.push({ how, ms: 'failed', maxRssMB: '—', rssAfterInitMB: '—', peakArrayBuffersMB: '—', peakExternalMB: '—', deviceMB: why.slice(0, 120) });
+        }
       }
     const f = (v: unknown) => (typeof v === 'number' ? v.toFixed(0) : String(v));
     console.log(`\n${model} checkpoint, ${MB(size).toFixed(0)} MiB file; each row a fresh process (${process.platform}, node ${process.version})\n`);
-    console.log('| loader | load ms | peak RSS MiB | RSS after init MiB | peak RSS − init MiB | peak ArrayBuffers MiB | peak external MiB | on device MiB |');
-    console.log('|---|---:|---:|---:|---:|---:|---:|---:|');
+    console.log(
+      '| loader | load ms | peak RSS MiB | RSS after init MiB | peak RSS − init MiB | … − on device MiB | peak ArrayBuffers MiB | peak external MiB | on device MiB |',
+    );
+    console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|');
     for (const r of rows)
       console.log(
-        `| ${r.how === 'stream' ? 'streaming (loadSamCheckpoint)' : 'whole file (readPth)'} | ${f(r.ms)} | ${f(r.maxRssMB)} | ${f(r.rssAfterInitMB)} | ${f((r.maxRssMB as number) - (r.rssAfterInitMB as number))} | ${f(r.peakArrayBuffersMB)} | ${f(r.peakExternalMB)} | ${f(r.deviceMB)} |`,
+        `| ${r.how === 'stream' ? 'streaming (loadSamCheckpoint)' : 'whole file (readPth)'} | ${f(r.ms)} | ${f(r.maxRssMB)} | ${f(r.rssAfterInitMB)} | ${typeof r.maxRssMB === 'number' ? f(r.maxRssMB - (r.rssAfterInitMB as number)) : '—'} | ${typeof r.maxRssMB === 'number' ? f(r.maxRssMB - (r.rssAfterInitMB as number) - (r.deviceMB as number)) : '—'} | ${f(r.peakArrayBuffersMB)} | ${f(r.peakExternalMB)} | ${f(r.deviceMB)} |`,
       );
   } finally {
     if (own) rmSync(own, { recursive: true, force: true });
