@@ -4,7 +4,7 @@
  * gradients (every parameter gets one; central differences along random directions agree); one-line errors.
  */
 import { describe, it, expect, beforeAll } from 'vitest';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { random, tree, tidy, tensor, zeros, full, randn, valueAndGrad, sum, mul, add, memory, permute, reshape, type Tensor } from '../../src/node';
 import { readPth, flattenStateDict } from '../../src/formats';
 import { toTensor, hostValues, type HostTensor } from '../../src/formats/host-tensor';
@@ -16,7 +16,6 @@ import { maskDecoderLeaves } from '../../src/models/sam/mask-decoder';
 import { promptEncoderLeaves, promptEncoderStateLeaves } from '../../src/models/sam/prompt-encoder';
 
 const TINY = 'test/fixtures/sam-official/tiny.pth';
-const hasFixture = existsSync(TINY);
 
 function tinyConfig(): SamConfig {
   const j = JSON.parse(readFileSync('test/fixtures/sam-official/tiny.json', 'utf8')).config;
@@ -46,7 +45,7 @@ async function closeness(got: Tensor, want: HostTensor, atol = 1e-4, rtol = 1e-4
   return worst;
 }
 
-describe.runIf(hasFixture)('SAM prompt encoder and mask decoder vs the official float64 outputs (tiny.pth)', () => {
+describe('SAM prompt encoder and mask decoder vs the official float64 outputs (tiny.pth)', () => {
   let model: SamModel;
   let params: SamParams;
   let state: SamState;
