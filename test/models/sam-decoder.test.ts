@@ -253,6 +253,19 @@ describe('SAM prompt encoder and mask decoder: shapes and errors (random weights
     expect(out.iouPred.shape).toEqual([3, 1]);
   });
 
+  it('zero points: only the padding point, or only the box corners', async () => {
+    const none = { coords: zeros([2, 0, 2]), labels: zeros([2, 0]) };
+    const boxes = tensor([
+      [1, 2, 30, 40],
+      [5, 6, 7, 8],
+    ]);
+    expect(model.promptEncoder(pe, st, { points: none }).sparse.shape).toEqual([2, 1, 16]);
+    const both = model.promptEncoder(pe, st, { points: none, boxes }).sparse;
+    const alone = model.promptEncoder(pe, st, { boxes }).sparse;
+    expect(both.shape).toEqual([2, 2, 16]);
+    expect(Array.from(await both.data())).toEqual(Array.from(await alone.data()));
+  });
+
   it('bad prompts and decoder inputs: one-line ArgumentErrors', () => {
     const bad: [() => unknown, RegExp][] = [
       [

@@ -61,7 +61,7 @@ export const promptEncoderStateLeaves = (cfg: SamConfig): Leaf[] => [{ path: PE_
 export function peEncoding(coords: Tensor, gaussian: Tensor): Tensor {
   return scoped(() => {
     const lead = coords.shape.slice(0, -1);
-    const flat = reshape(sub(mul(coords, 2), 1), [-1, 2]);
+    const flat = reshape(sub(mul(coords, 2), 1), [lead.reduce((a, b) => a * b, 1), 2]);
     const proj = mul(matmul(flat, gaussian), 2 * Math.PI);
     return reshape(concat([sin(proj), cos(proj)], -1), [...lead, gaussian.shape[1] * 2]);
   });
