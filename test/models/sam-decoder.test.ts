@@ -266,6 +266,24 @@ describe('SAM prompt encoder and mask decoder: shapes and errors (random weights
     expect(Array.from(await both.data())).toEqual(Array.from(await alone.data()));
   });
 
+  it('a training step (prompt encoder and mask decoder under valueAndGrad) leaves only its gradients alive', async () => {
+    const img = zeros([1, 16, 8, 8]);
+    const before = memory().liveTensors;
+    const grads = tidy(() => {
+      const loss = (p: typeof params) => {
+        const { sparse, dense } = model.promptEncoder(p.prompt_encoder, st, { points: { coords, labels: [[1, 0]] }, masks: zeros([1, 1, 32, 32]) });
+        const o = model.maskDecoder(p.mask_decoder, { imageEmbeddings: img, imagePe: model.denseImagePe(st), sparse, dense, multimaskOutput: true });
+        return add(sum(o.masks), sum(o.iouPred));
+      };
+      return valueAndGrad(loss)(params)[1];
+    });
+    const n = tree.flatten(params).length;
+    expect(tree.flatten(grads).length).toBe(n);
+    expect(memory().liveTensors - before).toBe(n);
+    tree.dispose(grads);
+    img.dispose();
+  });
+
   it('bad prompts and decoder inputs: one-line ArgumentErrors', () => {
     const bad: [() => unknown, RegExp][] = [
       [
