@@ -58,3 +58,16 @@ export {
   type FoldOptions,
 } from './models/u2net/inference';
 export { tinySsd, TINY_SSD_SIZES, TINY_SSD_RATIOS, type TinySsdModel, type TinySsdConfig, type TinySsdOutput } from './models/tiny-ssd';
+// Segment Anything: configurations and the model (prompt encoder, mask decoder, image encoder)
+export {
+  SAM_CONFIGS,
+  samConfig,
+  checkSamConfig,
+  type SamConfig,
+  type SamEncoderConfig,
+  type SamDecoderConfig,
+  type SamName,
+  type SamConfigOverrides,
+} from './models/sam/config';
+export { sam, samParamShapes, type SamModel, type SamParams, type SamState, type SamPrompts, type SamDecoderInput } from './models/sam/sam';
+export type { PointLabels } from './models/sam/prompt-encoder';

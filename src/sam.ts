@@ -7,3 +7,22 @@
  *
  * @module
  */
+// the model (from @webgrad/core/models)
+export {
+  SAM_CONFIGS,
+  samConfig,
+  checkSamConfig,
+  sam,
+  samParamShapes,
+  type SamConfig,
+  type SamEncoderConfig,
+  type SamDecoderConfig,
+  type SamName,
+  type SamConfigOverrides,
+  type SamModel,
+  type SamParams,
+  type SamState,
+  type SamPrompts,
+  type SamDecoderInput,
+  type PointLabels,
+} from './models';
