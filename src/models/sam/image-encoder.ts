@@ -8,6 +8,7 @@
 import { split, type Key } from '../../base/random';
 import { ArgumentError, fmtShape } from '../../base/shape';
 import type { Device } from '../../kernels/webgpu/device';
+import { disposeUnlessTraced } from '../../nn/dispose';
 import { defaultBias, defaultWeight } from '../../nn/init';
 import type { Params } from '../../nn/module';
 import { scaledDotProductAttention } from '../../tensor/ops/attention';
@@ -170,19 +171,35 @@ export function applyPatchEmbed(cfg: SamEncoderConfig, params: ImageEncoderParam
   });
 }
 
-/** Multi-head attention with decomposed relative positions over a `[B, H, W, D]` grid of tokens (SAM's Attention). */
+/**
+ * Multi-head attention with decomposed relative positions over a `[B, H, W, D]` grid of tokens (SAM's Attention).
+ * In inference each intermediate (and the views sharing its buffer) is freed as soon as the next one exists, which
+ * keeps vit_b's windowed blocks (25 windows × 196 tokens × 2304 qkv channels, 45 MB a copy) to about two copies.
+ */
 function attention(p: EncoderBlockParams['attn'], x: Tensor, numHeads: number): Tensor {
   const [B, H, W, D] = x.shape;
   const hd = D / numHeads,
     N = H * W;
   const qkv = linear(x, p.qkv.weight, p.qkv.bias);
+  const qkv5 = reshape(qkv, [B, N, 3, numHeads, hd]);
   // [B, N, 3, heads, hd] → [3, B·heads, N, hd]: q, k and v of every head as one batch
-  const heads = reshape(permute(reshape(qkv, [B, N, 3, numHeads, hd]), [2, 0, 3, 1, 4]), [3, B * numHeads, N, hd]);
-  const [q, k, v] = splitAlong(heads, 1, 0).map((t) => reshape(t, [B * numHeads, N, hd]));
+  const heads = permute(qkv5, [2, 0, 3, 1, 4]);
+  disposeUnlessTraced(qkv, qkv5);
+  const heads4 = reshape(heads, [3, B * numHeads, N, hd]);
+  const parts = splitAlong(heads4, 1, 0);
+  disposeUnlessTraced(heads, heads4);
+  const [q, k, v] = parts.map((t) => reshape(t, [B * numHeads, N, hd]));
+  disposeUnlessTraced(...parts);
   const relPos = decomposedRelPos(q, p.rel_pos_h, p.rel_pos_w, [H, W], [H, W]);
   const o = scaledDotProductAttention(q, k, v, { relPos, scale: hd ** -0.5 });
-  const merged = reshape(permute(reshape(o, [B, numHeads, H, W, hd]), [0, 2, 3, 1, 4]), [B, H, W, D]);
-  return linear(merged, p.proj.weight, p.proj.bias);
+  disposeUnlessTraced(q, k, v, relPos.h, relPos.w);
+  const o5 = reshape(o, [B, numHeads, H, W, hd]);
+  const merged = permute(o5, [0, 2, 3, 1, 4]);
+  disposeUnlessTraced(o, o5);
+  const tokens = reshape(merged, [B, H, W, D]);
+  const y = linear(tokens, p.proj.weight, p.proj.bias);
+  disposeUnlessTraced(merged, tokens);
+  return y;
 }
 
 /**
