@@ -27,7 +27,7 @@ import {
   initImageEncoder,
   type ImageEncoderParams,
 } from '../../src/models/sam/image-encoder';
-import { getRelPos, relPosIndex } from '../../src/models/sam/rel-pos';
+import { decomposedRelPos, getRelPos, relPosIndex } from '../../src/models/sam/rel-pos';
 import { add, grad, mul, sum, memory, random, tensor, tree, windowPartition, windowUnpartition, type Tensor } from '../../src/node';
 import { refWindowPartition } from '../../src/tensor/ops/ref/window';
 
@@ -250,6 +250,44 @@ describe('window partition on the 8×8 grid with window 3 (the tiny encoder)', (
       /applyImageEncoder: argument 'x' has shape \[1, 3, 32, 32\]; expected \[B, 3, 64, 64\]/,
     );
     tree.dispose(params);
+  });
+
+  it('decomposedRelPos computes both einsums of add_decomposed_rel_pos, also for q and k grids of different sizes', async () => {
+    const [B, qh, qw, kh, kw, C] = [2, 2, 3, 4, 5, 3];
+    const wave = (n: number, k: number) => Float32Array.from({ length: n }, (_, i) => Math.sin(k * i + 0.3));
+    const qData = wave(B * qh * qw * C, 0.9),
+      hData = wave((2 * kh - 1) * C, 1.3),
+      wData = wave((2 * kw - 1) * C, 2.1);
+    const { h, w } = decomposedRelPos(
+      tensor(qData, { shape: [B, qh * qw, C] }),
+      tensor(hData, { shape: [2 * kh - 1, C] }),
+      tensor(wData, { shape: [2 * kw - 1, C] }),
+      [qh, qw],
+      [kh, kw],
+    );
+    expect([h.shape, w.shape]).toEqual([
+      [B, qh * qw, kh],
+      [B, qh * qw, kw],
+    ]);
+    // on the host: Rh[y, i] = table row relPosIndex(qh, kh)[y·kh + i]; h[b, (y, x), i] = Σ_c q[b, (y, x), c]·Rh[y, i, c]
+    const ih = relPosIndex(qh, kh),
+      iw = relPosIndex(qw, kw);
+    const [hv, wv] = [await h.data(), await w.data()];
+    for (let b = 0; b < B; b++)
+      for (let y = 0; y < qh; y++)
+        for (let x = 0; x < qw; x++) {
+          const qAt = (c: number) => qData[((b * qh + y) * qw + x) * C + c];
+          for (let i = 0; i < kh; i++) {
+            let e = 0;
+            for (let c = 0; c < C; c++) e += qAt(c) * hData[ih[y * kh + i] * C + c];
+            expect(hv[((b * qh + y) * qw + x) * kh + i]).toBeCloseTo(e, 5);
+          }
+          for (let j = 0; j < kw; j++) {
+            let e = 0;
+            for (let c = 0; c < C; c++) e += qAt(c) * wData[iw[x * kw + j] * C + c];
+            expect(wv[((b * qh + y) * qw + x) * kw + j]).toBeCloseTo(e, 5);
+          }
+        }
   });
 
   it('rel-pos indices follow get_rel_pos (offset q − k shifted to be ≥ 0; the shorter axis stretched)', () => {
