@@ -26,18 +26,22 @@ export async function readStateDict(path: string): Promise<Record<string, HostTe
     return tensors;
   }
   // streamed tensor by tensor (openPth over a file handle): the file's bytes are never held next to the tensors
-  const all = await withPthFile(path, async (pth) => {
+  const flat = await withPthFile(path, async (pth) => {
+    // torch.save(model.state_dict()) or a dict holding one (e.g. {'state_dict': …} or {'model_state_dict': …}):
+    // only the state_dict's tensors are read (a training checkpoint's optimizer state stays on disk)
+    const names = pth.tensors.map((t) => t.name);
+    const wrapper = ['state_dict', 'model_state_dict'].find((w) => names.some((k) => k.startsWith(`${w}.`)));
     const out: Record<string, HostTensor> = {};
-    for await (const [k, t] of pth) Object.defineProperty(out, k, { value: t, enumerable: true, writable: true, configurable: true });
+    for (const k of names)
+      if (!wrapper || k.startsWith(`${wrapper}.`))
+        Object.defineProperty(out, wrapper ? k.slice(wrapper.length + 1) : k, {
+          value: await pth.read(k),
+          enumerable: true,
+          writable: true,
+          configurable: true,
+        });
     return out;
   });
-  // torch.save(model.state_dict()) or a dict holding one (e.g. {'state_dict': …} or {'model_state_dict': …})
-  const names = Object.keys(all);
-  const wrapper = ['state_dict', 'model_state_dict'].find((w) => names.some((k) => k.startsWith(`${w}.`)));
-  const flat: Record<string, HostTensor> = {};
-  for (const k of names)
-    if (!wrapper || k.startsWith(`${wrapper}.`))
-      Object.defineProperty(flat, wrapper ? k.slice(wrapper.length + 1) : k, { value: all[k], enumerable: true, writable: true, configurable: true });
   // checkpoints saved from nn.DataParallel prefix every key with 'module.'
   return Object.fromEntries(Object.entries(flat).map(([k, v]) => [k.replace(/^module\./, ''), v]));
 }
