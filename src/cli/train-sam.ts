@@ -106,13 +106,9 @@ export async function run(argv: string[]): Promise<number> {
   const t0 = performance.now();
   let weights: Awaited<ReturnType<typeof model.init>>;
   if (args.checkpoint) {
-    // the streaming checkpoint reader (src/sam/node/checkpoint.ts) lands beside this command; named by a variable
-    // until it is in the tree, so the type-check does not need it
-    const loader = '../sam/node/checkpoint';
-    const { loadSamCheckpoint } = (await import(loader)) as {
-      loadSamCheckpoint(path: string, config: 'vit_b' | 'vit_l' | 'vit_h'): Promise<Awaited<ReturnType<typeof model.init>>>;
-    };
-    weights = await loadSamCheckpoint(args.checkpoint, args.model as 'vit_b');
+    // streamed tensor by tensor to the device: the file is never held whole in memory
+    const { loadSamCheckpoint } = await import('../sam/node/checkpoint');
+    weights = await loadSamCheckpoint(args.checkpoint, config);
   } else weights = model.init(random.key(args.seed));
   const count = (t: unknown) => tree.tensors(t).reduce((s, x) => s + x.size, 0);
   const E = config.encoder.imgSize / config.encoder.patchSize;
