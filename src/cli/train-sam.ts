@@ -61,6 +61,11 @@ const SPEC = {
   'prompts-per-image': { default: 4, help: 'objects prompted per training image (task prompt)', int: true, min: 1, max: 256 },
   positive: { default: 1, help: 'positive points of a point prompt (1 and --negative 0: multimask, lowest loss trained)', int: true, min: 0, max: 64 },
   negative: { default: 0, help: 'negative points of a point prompt', int: true, min: 0, max: 64 },
+  'focal-weight': {
+    default: 20,
+    help: "weight of the focal loss against the dice loss's 1 (task prompt; SAM's 20:1). From random init 20 collapses to empty masks for a while; 1 learns sooner",
+    min: 0,
+  },
   'train-prompt-encoder': { default: false, help: 'train the prompt encoder too (task prompt; frozen by default)' },
   'cache-mb': { default: 2048, help: 'host memory for cached image embeddings; images beyond it are encoded again each epoch', min: 0 },
   seed: { default: 0, help: 'seed of the data order, initialisation, prompts and the synthetic set', int: true, min: 0, max: 2 ** 32 - 1 },
@@ -77,8 +82,8 @@ export async function run(argv: string[]): Promise<number> {
     if (tiny) throw new UsageError('--checkpoint needs --model vit_b, vit_l or vit_h (the official checkpoints); the tiny model starts at random');
     checkInputFile('--checkpoint', args.checkpoint);
   }
-  if (args.task === 'semantic' && (args['train-prompt-encoder'] || argv.some((a) => a.startsWith('--prompts-per-image'))))
-    throw new UsageError('--train-prompt-encoder and --prompts-per-image apply to --task prompt');
+  if (args.task === 'semantic' && (args['train-prompt-encoder'] || argv.some((a) => a.startsWith('--prompts-per-image') || a.startsWith('--focal-weight'))))
+    throw new UsageError('--train-prompt-encoder, --prompts-per-image and --focal-weight apply to --task prompt');
   if (args.task === 'prompt' && args.positive + args.negative === 0) throw new UsageError('--positive and --negative are both 0: a point prompt needs a point');
   const [H, W] = parseSize('--size', args.size || (tiny ? '128x256' : '512x1024'), 8);
   const config = tiny ? TINY_SAM : SAM_CONFIGS[args.model as 'vit_b'];
@@ -134,6 +139,7 @@ export async function run(argv: string[]): Promise<number> {
     hiddenChannels: args.hidden,
     freezePromptEncoder: !args['train-prompt-encoder'],
     promptsPerImage: args['prompts-per-image'],
+    lossWeights: { focal: args['focal-weight'] },
     positive: args.positive,
     negative: args.negative,
     cacheBytes: args['cache-mb'] * 2 ** 20,

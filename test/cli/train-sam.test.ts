@@ -34,7 +34,7 @@ describe('webgrad train-sam: bad command lines', () => {
     [['--lr', '0'], /^webgrad train-sam: --lr must be a number > 0; got 0/],
     [['--epochs', '0'], /^webgrad train-sam: --epochs must be an integer ≥ 1; got 0/],
     [['--size', 'big'], /^webgrad train-sam: --size must be HxW/],
-    [['--prompts-per-image', '2'], /^webgrad train-sam: --train-prompt-encoder and --prompts-per-image apply to --task prompt/],
+    [['--prompts-per-image', '2'], /^webgrad train-sam: --train-prompt-encoder, --prompts-per-image and --focal-weight apply to --task prompt/],
     [['--task', 'prompt', '--positive', '0'], /^webgrad train-sam: --positive and --negative are both 0/],
     [['--data', '/nonexistent/cityscapes'], /^webgrad train-sam: --data '\/nonexistent\/cityscapes': cannot read \(ENOENT\)/],
     [['--out', '@DIR/afile'], /^webgrad train-sam: --out '.*afile' is a file, not a folder/],

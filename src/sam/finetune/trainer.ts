@@ -92,6 +92,8 @@ export interface SamFinetuneOptions {
   positive?: number;
   /** Negative points of a point prompt; default 0. */
   negative?: number;
+  /** SAM's loss weights (task 'prompt'); default 20 : 1 : 1 (focal : dice : IoU MSE). */
+  lossWeights?: { focal?: number; dice?: number; iou?: number };
   /** Box jitter as a fraction of the box side; default 0.1. */
   jitter?: number;
   /** Objects smaller than this many pixels are never prompted; default 16. */
@@ -195,6 +197,7 @@ export async function finetuneSam(o: SamFinetuneOptions): Promise<FinetuneResult
     jitter = o.jitter ?? 0.1,
     minArea = o.minArea ?? 16;
   const log = o.log ?? (() => {});
+  const weights = { focalWeight: o.lossWeights?.focal ?? 20, diceWeight: o.lossWeights?.dice ?? 1, iouWeight: o.lossWeights?.iou ?? 1 };
   const S = model.config.encoder.imgSize;
   const lowRes = (4 * S) / model.config.encoder.patchSize;
   const device = tree.tensors(params)[0]?.device ?? getDefaultDevice();
@@ -302,7 +305,7 @@ export async function finetuneSam(o: SamFinetuneOptions): Promise<FinetuneResult
   // the loss is taken on the decoder's low-resolution output (4E², SAM's 256²) against targets mapped there
   const promptStep = valueAndGrad((p: Params, emb: Tensor, prompts: ReturnType<typeof promptBatch>, targets: Tensor, multimask: boolean) => {
     const out = decode(p, emb, prompts, multimask);
-    return samLoss(out.masks, out.iouPred, targets).loss;
+    return samLoss(out.masks, out.iouPred, targets, weights).loss;
   });
 
   // ---- validation -----------------------------------------------------------------------------------
