@@ -118,7 +118,7 @@ export function imageChannels(fn: string, image: ImageBytes): 3 | 4 {
 const PRECISION_BITS = 32 - 8 - 2;
 
 const FILTERS: Record<ResizeFilter, { support: number; f: (x: number) => number }> = {
-  bilinear: { support: 1, f: (x) => (x < 0 ? -x : x) < 1 ? 1 - Math.abs(x) : 0 },
+  bilinear: { support: 1, f: (x) => ((x < 0 ? -x : x) < 1 ? 1 - Math.abs(x) : 0) },
   bicubic: {
     support: 2,
     f: (x) => {
