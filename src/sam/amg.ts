@@ -202,7 +202,12 @@ export class SamAutomaticMaskGenerator {
       upscaleChunk: options.upscaleChunk ?? Math.max(1, Math.floor((32 * 2 ** 20) / (4 * S * S))),
     };
     if ((o.pointsPerSide === null) === !options.pointGrids)
-      throw new ArgumentError(fn, 'pointsPerSide', `is ${o.pointsPerSide} with pointGrids ${options.pointGrids ? 'given' : 'not given'}`, 'exactly one of pointsPerSide and pointGrids');
+      throw new ArgumentError(
+        fn,
+        'pointsPerSide',
+        `is ${o.pointsPerSide} with pointGrids ${options.pointGrids ? 'given' : 'not given'}`,
+        'exactly one of pointsPerSide and pointGrids',
+      );
     const int = (k: keyof typeof o, min: number) => {
       const v = o[k] as number;
       if (!(Number.isInteger(v) && v >= min)) throw new ArgumentError(fn, k, `is ${v}`, `an integer ≥ ${min}`);
@@ -216,7 +221,8 @@ export class SamAutomaticMaskGenerator {
       if (typeof o[k] !== 'number' || !Number.isFinite(o[k])) throw new ArgumentError(fn, k, `is ${o[k]}`, 'a finite number');
     if (o.outputMode !== 'binary_mask' && o.outputMode !== 'uncompressed_rle')
       throw new ArgumentError(fn, 'outputMode', `is ${JSON.stringify(o.outputMode)}`, "'binary_mask' or 'uncompressed_rle'");
-    this.pointGrids = o.pointsPerSide !== null ? buildAllLayerPointGrids(o.pointsPerSide, o.cropNLayers, o.cropNPointsDownscaleFactor) : [...(options.pointGrids ?? [])];
+    this.pointGrids =
+      o.pointsPerSide !== null ? buildAllLayerPointGrids(o.pointsPerSide, o.cropNLayers, o.cropNPointsDownscaleFactor) : [...(options.pointGrids ?? [])];
     if (this.pointGrids.length < o.cropNLayers + 1)
       throw new ArgumentError(fn, 'pointGrids', `has ${this.pointGrids.length} grids`, `one per crop layer (${o.cropNLayers + 1})`);
     this.predictor = predictor;
@@ -279,7 +285,8 @@ export class SamAutomaticMaskGenerator {
       points[2 * i + 1] = grid[2 * i + 1] * cropped.height;
     }
     const data = emptyData();
-    for (const [s, e] of batchRanges(n, o.pointsPerBatch)) append(data, await this.processBatch(points.subarray(2 * s, 2 * e), [cropped.height, cropped.width], crop, origSize));
+    for (const [s, e] of batchRanges(n, o.pointsPerBatch))
+      append(data, await this.processBatch(points.subarray(2 * s, 2 * e), [cropped.height, cropped.width], crop, origSize));
     const keep = await nmsHost(this.device(), data.boxes, data.iouPreds, o.boxNmsThresh);
     const kept = take(data, keep);
     kept.boxes = kept.boxes.map((b) => uncropBox(b, crop));
@@ -315,7 +322,10 @@ export class SamAutomaticMaskGenerator {
           const sel = tensor(Int32Array.from(chunk), { shape: [chunk.length], dtype: 'int32', device });
           const { stab, bin } = tidy(() => {
             const logits = p.upscaleMasks(indexSelect(flat, 0, sel));
-            return { stab: calculateStabilityScore(logits, p.model.config.maskThreshold, o.stabilityScoreOffset), bin: gt(logits, p.model.config.maskThreshold) };
+            return {
+              stab: calculateStabilityScore(logits, p.model.config.maskThreshold, o.stabilityScoreOffset),
+              bin: gt(logits, p.model.config.maskThreshold),
+            };
           });
           sel.dispose();
           try {

@@ -335,7 +335,11 @@ export class SamPredictor {
    */
   predictLowRes(options: Omit<SamPredictTorchOptions, 'returnLogits'>): { lowResMasks: Tensor; iouPredictions: Tensor } {
     const fn = 'SamPredictor.predictLowRes';
-    checkKeys(fn, options, TORCH_KEYS.filter((k) => k !== 'returnLogits'));
+    checkKeys(
+      fn,
+      options,
+      TORCH_KEYS.filter((k) => k !== 'returnLogits'),
+    );
     return this.decode(fn, options);
   }
 

@@ -29,8 +29,14 @@ describe('SamPredictor (stand-in model)', () => {
     expect(at(1, 45 + 11, 30)).toBe(1);
     let area0 = 0;
     for (let i = 0; i < 60 * 90; i++) area0 += r.masks[i];
-    expect(Math.abs(area0 - Math.PI * (6 * 90 / 64) ** 2) / area0).toBeLessThan(0.15);
-    const one = await p.predict({ pointCoords: [45, 30], pointLabels: [1], multimaskOutput: false, returnLogits: true, maskInput: r.lowResMasks.subarray(0, 32 * 32) });
+    expect(Math.abs(area0 - Math.PI * ((6 * 90) / 64) ** 2) / area0).toBeLessThan(0.15);
+    const one = await p.predict({
+      pointCoords: [45, 30],
+      pointLabels: [1],
+      multimaskOutput: false,
+      returnLogits: true,
+      maskInput: r.lowResMasks.subarray(0, 32 * 32),
+    });
     expect(one.shape).toEqual([1, 60, 90]);
     expect(one.masks).toBeInstanceOf(Float32Array);
     expect(one.masks[30 * 90 + 45]).toBeGreaterThan(0);
