@@ -376,7 +376,7 @@ export class SamAutomaticMaskGenerator {
       scores.push(a.changed || b.changed ? 0 : 1);
       boxes.push(maskToBox(b.mask, h, w));
     }
-    const device = firstDevice(this.predictor);
+    const device = this.predictor.device;
     const keep = await nmsHost(device, boxes, scores, nmsThresh);
     for (const i of keep) {
       if (scores[i] === 0) {
@@ -387,19 +387,6 @@ export class SamAutomaticMaskGenerator {
     }
     return take(data, keep);
   }
-}
-
-/** The device of the predictor's parameters (the image is reset by the time small regions are processed). */
-function firstDevice(p: SamPredictor): Tensor['device'] | undefined {
-  const stack: unknown[] = [p.params.mask_decoder];
-  while (stack.length) {
-    const v = stack.pop();
-    if (v && typeof v === 'object') {
-      if ('device' in v && 'shape' in v) return (v as Tensor).device;
-      stack.push(...Object.values(v));
-    }
-  }
-  return undefined;
 }
 
 /** The pixels of `box` (x0, y0, x1, y1, exclusive ends) as a packed image of the same channel count. */

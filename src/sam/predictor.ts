@@ -141,6 +141,11 @@ export class SamPredictor {
     return (4 * this.model.config.encoder.imgSize) / this.model.config.encoder.patchSize;
   }
 
+  /** The device of the model's parameters (where inputs go), or undefined for the default device. */
+  get device(): Tensor['device'] | undefined {
+    return firstTensor(this.params.mask_decoder)?.device;
+  }
+
   /** Whether an image (or embedding) is set. */
   get isImageSet(): boolean {
     return this.features !== null;
@@ -159,7 +164,7 @@ export class SamPredictor {
     const n = r.width * r.height;
     const chw = new Float32Array(3 * n);
     for (let i = 0; i < n; i++) for (let c = 0; c < 3; c++) chw[c * n + i] = r.data[3 * i + (imageFormat === 'BGR' ? 2 - c : c)];
-    const device = firstTensor(this.params.image_encoder)?.device;
+    const device = this.device;
     const x = tensor(chw, { shape: [1, 3, r.height, r.width], device });
     try {
       this.setTorchImage(x, [image.height, image.width]);
