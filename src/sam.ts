@@ -7,6 +7,25 @@
  *
  * @module
  */
+// the model (from @webgrad/core/models)
+export {
+  SAM_CONFIGS,
+  samConfig,
+  checkSamConfig,
+  sam,
+  samParamShapes,
+  type SamConfig,
+  type SamEncoderConfig,
+  type SamDecoderConfig,
+  type SamName,
+  type SamConfigOverrides,
+  type SamModel,
+  type SamParams,
+  type SamState,
+  type SamPrompts,
+  type SamDecoderInput,
+  type PointLabels,
+} from './models';
 // owner: predictor — ResizeLongestSide, the predictor, the automatic mask generator and its utilities
 export {
   getPreprocessShape,
