@@ -21,6 +21,7 @@ import { sam } from '../models/sam/sam';
 import { SamAutomaticMaskGenerator } from '../sam/amg';
 import { setImageCached, weightsIdentity } from '../sam/node/embedding-cache';
 import { SamPredictor } from '../sam/predictor';
+import type { ImageBytes } from '../sam/transforms';
 import { parseArgs, UsageError } from './args';
 import { checkInputFile, prepareOutDir } from './paths';
 
@@ -55,7 +56,8 @@ const TINY: SamConfig = samConfig('vit_b', {
 
 function numbers(flag: string, raw: string, counts: number[]): number[] {
   const v = raw.split(',').map((s) => (s.trim() === '' ? Number.NaN : Number(s)));
-  if (!counts.includes(v.length) || !v.every(Number.isFinite)) throw new UsageError(`--${flag} must be ${counts.join(' or ')} comma-separated numbers; got '${raw}'`);
+  if (!counts.includes(v.length) || !v.every(Number.isFinite))
+    throw new UsageError(`--${flag} must be ${counts.join(' or ')} comma-separated numbers; got '${raw}'`);
   return v;
 }
 
@@ -128,7 +130,8 @@ export async function run(argv: string[]): Promise<number> {
   if (args._.length !== 1) throw new UsageError(args._.length === 0 ? 'no input image' : `one image at a time; got ${args._.length}`);
   if (!args.out) throw new UsageError('--out DIR is required');
   const points = rawPoints.map((p) => numbers('point', p, [2, 3]));
-  for (const p of points) if (p.length === 3 && p[2] !== 0 && p[2] !== 1) throw new UsageError(`--point label must be 1 (foreground) or 0 (background); got ${p[2]}`);
+  for (const p of points)
+    if (p.length === 3 && p[2] !== 0 && p[2] !== 1) throw new UsageError(`--point label must be 1 (foreground) or 0 (background); got ${p[2]}`);
   const box = args.box ? numbers('box', args.box, [4]) : undefined;
   if (args.auto && (points.length || box)) throw new UsageError('--auto takes no --point or --box');
   if (!args.auto && !points.length && !box) throw new UsageError('give --point, --box or --auto');
@@ -153,7 +156,7 @@ export async function run(argv: string[]): Promise<number> {
   } else console.error(`warning: no --checkpoint: random ${args.model} weights (seed ${args.seed}); the masks are meaningless (shapes and plumbing only)`);
   const predictor = new SamPredictor(model, params, state);
   const t0 = performance.now();
-  const setImage = async (image: RGBAImage | { width: number; height: number; data: Uint8Array }) => {
+  const setImage = async (image: ImageBytes) => {
     if (!args.cache) return predictor.setImage(image);
     const r = await setImageCached(predictor, image, { dir: args.cache, weightsId });
     console.error(`embedding: ${r.hit ? 'from cache' : 'computed, cached'} (${r.path})`);
@@ -175,8 +178,19 @@ export async function run(argv: string[]): Promise<number> {
       const meta = recs.map(({ segmentation: _, ...r }, k) => ({ id: k, file: `${basename(stem)}.auto-${k}.png`, ...r }));
       writeFileSync(`${stem}.auto.json`, `${JSON.stringify(meta, null, 1)}\n`);
       const byArea = recs.map((r, k) => ({ a: r.area, k })).sort((a, b) => b.a - a.a);
-      await writePng(`${stem}.overlay.png`, overlay(img, byArea.map(({ k }) => masks[k])), img.width, img.height, 3);
-      console.log(`${file}: ${img.width}×${img.height}, ${recs.length} masks → ${stem}.{auto-K,overlay}.png, ${stem}.auto.json (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
+      await writePng(
+        `${stem}.overlay.png`,
+        overlay(
+          img,
+          byArea.map(({ k }) => masks[k]),
+        ),
+        img.width,
+        img.height,
+        3,
+      );
+      console.log(
+        `${file}: ${img.width}×${img.height}, ${recs.length} masks → ${stem}.{auto-K,overlay}.png, ${stem}.auto.json (${((performance.now() - t0) / 1000).toFixed(1)} s)`,
+      );
     } else {
       await setImage(img);
       const r = await predictor.predict({
@@ -193,7 +207,9 @@ export async function run(argv: string[]): Promise<number> {
       const marks = points.map((p) => ({ x: p[0], y: p[1], fg: (p[2] ?? 1) === 1 }));
       await writePng(`${stem}.overlay.png`, overlay(img, [masks[best]], marks, box), W, H, 3);
       const ious = Array.from(r.iouPredictions, (v) => v.toFixed(3)).join(', ');
-      console.log(`${file}: ${W}×${H}, ${C} mask(s), predicted IoU [${ious}], best ${best} → ${stem}.{mask-K,overlay}.png (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
+      console.log(
+        `${file}: ${W}×${H}, ${C} mask(s), predicted IoU [${ious}], best ${best} → ${stem}.{mask-K,overlay}.png (${((performance.now() - t0) / 1000).toFixed(1)} s)`,
+      );
     }
   } finally {
     predictor.dispose();

@@ -23,7 +23,8 @@ const VERSION = 'webgrad-sam-embedding-v1';
  */
 export function embeddingCacheKey(image: ImageBytes, config: SamConfig, weightsId: string, imageFormat: 'RGB' | 'BGR' = 'RGB'): string {
   const ch = imageChannels('embeddingCacheKey', image);
-  if (typeof weightsId !== 'string' || weightsId === '') throw new ArgumentError('embeddingCacheKey', 'weightsId', `is ${JSON.stringify(weightsId)}`, 'a non-empty string');
+  if (typeof weightsId !== 'string' || weightsId === '')
+    throw new ArgumentError('embeddingCacheKey', 'weightsId', `is ${JSON.stringify(weightsId)}`, 'a non-empty string');
   const h = createHash('sha256');
   h.update(`${VERSION}\n${JSON.stringify(config)}\n${weightsId}\n${imageFormat} ${image.width}x${image.height}x${ch}\n`);
   h.update(image.data);
@@ -73,6 +74,10 @@ export async function setImageCached(
     return { hit: true, path, key };
   }
   predictor.setImage(image, format);
-  await saveSafetensors(path, { embedding: predictor.getImageEmbedding() }, { format: VERSION, originalSize: originalSize.join(','), inputSize: inputSize.join(',') });
+  await saveSafetensors(
+    path,
+    { embedding: predictor.getImageEmbedding() },
+    { format: VERSION, originalSize: originalSize.join(','), inputSize: inputSize.join(',') },
+  );
   return { hit: false, path, key };
 }
