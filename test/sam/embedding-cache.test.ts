@@ -16,7 +16,13 @@ describe('SAM embedding cache', () => {
   it('miss writes the embedding; a hit loads it without the encoder and predicts the same; keys depend on pixels, config, weights', async () => {
     const { model, params, state } = fakeSam();
     let encoderRuns = 0;
-    const counted = { ...model, imageEncoder: (p: never, x: never) => (encoderRuns++, model.imageEncoder(p, x)) };
+    const counted = {
+      ...model,
+      imageEncoder: (p: never, x: never) => {
+        encoderRuns++;
+        return model.imageEncoder(p, x);
+      },
+    };
     const p = new SamPredictor(counted, params, state);
     const base = memory().liveTensors;
     const a = await setImageCached(p, image(7), { dir, weightsId: 'w1' });
