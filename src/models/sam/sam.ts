@@ -17,7 +17,7 @@ import { SAM_CONFIGS, checkSamConfig, type SamConfig, type SamName } from './con
 import { applyMaskDecoder, maskDecoderLeaves } from './mask-decoder';
 import { initLeaves } from './param-spec';
 import { PE_MATRIX_KEY, applyPromptEncoder, denseImagePe, promptEncoderLeaves, promptEncoderStateLeaves, scoped, type PointLabels } from './prompt-encoder';
-import * as encoder from './image-encoder-bridge';
+import { applyImageEncoder, imageEncoderParamShapes, initImageEncoder } from './image-encoder';
 
 /** The trained parameters, one tree per part (paths under each are the official keys without the part's prefix). */
 export interface SamParams {
@@ -106,7 +106,7 @@ export function samParamShapes(config: SamConfig | SamName): [name: string, shap
   const cfg = resolve('samParamShapes', config);
   const pre = (prefix: string, leaves: { path: string; shape: number[] }[]) => leaves.map((l): [string, number[]] => [prefix + l.path, [...l.shape]]);
   return [
-    ...encoder.shapes(cfg).map(([k, s]): [string, number[]] => [`image_encoder.${k}`, [...s]]),
+    ...imageEncoderParamShapes(cfg.encoder).map(([k, s]): [string, number[]] => [`image_encoder.${k}`, [...s]]),
     ...pre('prompt_encoder.', [...promptEncoderStateLeaves(cfg), ...promptEncoderLeaves(cfg)]),
     ...pre('mask_decoder.', maskDecoderLeaves(cfg)),
   ];
@@ -164,7 +164,7 @@ export function sam(config: SamConfig | SamName): SamModel {
       const state = initLeaves(kg, promptEncoderStateLeaves(cfg), device) as unknown as SamState['prompt_encoder'];
       return {
         params: {
-          image_encoder: encoder.init(cfg, ke, device),
+          image_encoder: initImageEncoder(cfg.encoder, ke, { device }),
           prompt_encoder: initLeaves(kp, promptEncoderLeaves(cfg), device),
           mask_decoder: initLeaves(km, maskDecoderLeaves(cfg), device),
         },
@@ -176,7 +176,7 @@ export function sam(config: SamConfig | SamName): SamModel {
       checkTensor(fn, 'x', x);
       if (x.ndim !== 4 || x.shape[1] !== 3 || x.shape[2] !== S || x.shape[3] !== S)
         throw new ArgumentError(fn, 'x', `has shape ${fmtShape(x.shape)}`, `[B, 3, ${S}, ${S}] (preprocess pads to imgSize)`);
-      return encoder.apply(cfg, p, x);
+      return applyImageEncoder(cfg.encoder, p, x);
     },
     promptEncoder: (p, s, prompts, batch) => applyPromptEncoder(cfg, p, gaussianOf('sam.promptEncoder', s), prompts, batch),
     denseImagePe: (s) => denseImagePe(cfg, gaussianOf('sam.denseImagePe', s)),
