@@ -66,7 +66,7 @@ export interface SamAutomaticMaskGeneratorOptions {
   minMaskRegionArea?: number;
   /** 'binary_mask' (0/1 Uint8Array [H·W]) or 'uncompressed_rle'. Default 'binary_mask'. */
   outputMode?: 'binary_mask' | 'uncompressed_rle';
-  /** Full-size masks upscaled at once (memory bound). Default: as many as fit 32 MiB of imgSize² logits. */
+  /** Full-size masks upscaled at once (memory bound); 0 (default): as many as fit 32 MiB of logits (imgSize² or the crop's size, the larger). */
   upscaleChunk?: number;
 }
 
@@ -185,7 +185,6 @@ export class SamAutomaticMaskGenerator {
     if (typeof options !== 'object' || options === null) throw new ArgumentError(fn, 'options', `is ${typeof options}`, 'an options object');
     const bad = Object.keys(options).find((k) => !KEYS.includes(k));
     if (bad) throw new ArgumentError(fn, 'options', `has unknown key '${bad}'`, KEYS.join(', '));
-    const S = predictor.imgSize;
     const o = {
       pointsPerSide: options.pointsPerSide === undefined ? (options.pointGrids ? null : 32) : options.pointsPerSide,
       pointsPerBatch: options.pointsPerBatch ?? 64,
@@ -199,7 +198,7 @@ export class SamAutomaticMaskGenerator {
       cropNPointsDownscaleFactor: options.cropNPointsDownscaleFactor ?? 1,
       minMaskRegionArea: options.minMaskRegionArea ?? 0,
       outputMode: options.outputMode ?? 'binary_mask',
-      upscaleChunk: options.upscaleChunk ?? Math.max(1, Math.floor((32 * 2 ** 20) / (4 * S * S))),
+      upscaleChunk: options.upscaleChunk ?? 0,
     };
     if ((o.pointsPerSide === null) === !options.pointGrids)
       throw new ArgumentError(
@@ -216,7 +215,7 @@ export class SamAutomaticMaskGenerator {
     int('pointsPerBatch', 1);
     int('cropNLayers', 0);
     int('cropNPointsDownscaleFactor', 1);
-    int('upscaleChunk', 1);
+    int('upscaleChunk', 0);
     for (const k of ['predIouThresh', 'stabilityScoreThresh', 'stabilityScoreOffset', 'boxNmsThresh', 'cropNmsThresh', 'minMaskRegionArea'] as const)
       if (typeof o[k] !== 'number' || !Number.isFinite(o[k])) throw new ArgumentError(fn, k, `is ${o[k]}`, 'a finite number');
     if (o.outputMode !== 'binary_mask' && o.outputMode !== 'uncompressed_rle')
@@ -316,9 +315,10 @@ export class SamAutomaticMaskGenerator {
       if (o.predIouThresh > 0) idx = idx.filter((i) => ious[i] > o.predIouThresh);
       const out = emptyData();
       const flat = reshape(low, [b * M, 1, L, L]);
+      const per = o.upscaleChunk || Math.max(1, Math.floor((32 * 2 ** 20) / (4 * Math.max(p.imgSize ** 2, H * W))));
       try {
-        for (let s = 0; s < idx.length; s += o.upscaleChunk) {
-          const chunk = idx.slice(s, s + o.upscaleChunk);
+        for (let s = 0; s < idx.length; s += per) {
+          const chunk = idx.slice(s, s + per);
           const sel = tensor(Int32Array.from(chunk), { shape: [chunk.length], dtype: 'int32', device });
           const { stab, bin } = tidy(() => {
             const logits = p.upscaleMasks(indexSelect(flat, 0, sel));
