@@ -66,6 +66,12 @@ describe('SAM predictor and generator vs the official implementation (tiny model
     }
     expect(p.inputSize).toEqual([43, 64]);
     expect(worst(await p.getImageEmbedding().data(), values(cases['pred.features']), 1e-4, 1e-3)).toBeLessThan(1);
+    // the whole pipeline from pixels: the same three masks as the official predictor
+    const r = await p.predict({ pointCoords: values(cases['pred.points']), pointLabels: values(cases['pred.labels']), box: values(cases['pred.box']) });
+    expect(worst(r.iouPredictions, values(cases['pred.multi.iou']), 1e-4, 1e-3)).toBeLessThan(1);
+    const wantLogits = values(cases['pred.multi.logits']);
+    const wantMasks = values(cases['pred.multi.masks']);
+    for (let i = 0; i < wantMasks.length; i++) if (r.masks[i] !== wantMasks[i]) expect(Math.abs(wantLogits[i])).toBeLessThan(1e-3);
     p.dispose();
   }, 60_000);
 

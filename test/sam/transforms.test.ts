@@ -1,6 +1,7 @@
 /** ResizeLongestSide: sizes, prompts and the image resize against the official outputs (PIL) in tiny.pth. */
 import { describe, expect, it } from 'vitest';
-import { applyBoxes, applyCoords, getPreprocessShape, resizeImageU8, resizeLongestSide } from '../../src/sam/transforms';
+import { applyBoxes, applyBoxesTensor, applyCoords, applyCoordsTensor, getPreprocessShape, resizeImageU8, resizeLongestSide } from '../../src/sam/transforms';
+import { tensor } from '../../src/node';
 import { readImage } from '../../src/io/images';
 import { tinyFixture, values } from './tiny-fixture';
 
@@ -19,6 +20,21 @@ describe('ResizeLongestSide', () => {
     expect(Array.from(applyBoxes([10, 10, 120, 80], [90, 135], 64))).toEqual([10 * (64 / 135), 10 * (43 / 90), 120 * (64 / 135), 80 * (43 / 90)]);
     expect(() => applyBoxes([1, 2, 3], [90, 135], 64)).toThrow(/applyBoxes: argument 'boxes' has 3 numbers/);
     expect(() => applyCoords([1, 2], [90, 0] as never, 64)).toThrow(/applyCoords: argument 'originalSize'/);
+  });
+
+  it('the tensor forms scale in float32 on the device (apply_coords_torch, apply_boxes_torch)', async () => {
+    const c = tensor([[[30, 40]], [[100, 60]]]);
+    const b = tensor([[10, 10, 120, 80]]);
+    const tc = applyCoordsTensor(c, [90, 135], 64);
+    const tb = applyBoxesTensor(b, [90, 135], 64);
+    expect(tc.shape).toEqual([2, 1, 2]);
+    const f = Math.fround;
+    const sx = f(64 / 135);
+    const sy = f(43 / 90);
+    expect(Array.from(await tc.data())).toEqual([f(30 * sx), f(40 * sy), f(100 * sx), f(60 * sy)]);
+    expect(Array.from(await tb.data())).toEqual([f(10 * sx), f(10 * sy), f(120 * sx), f(80 * sy)]);
+    expect(() => applyBoxesTensor(c, [90, 135], 64)).toThrow(/applyBoxesTensor: argument 'boxes' has shape \[2, 1, 2\]/);
+    for (const t of [c, b, tc, tb]) t.dispose();
   });
 
   it("the image resize equals PIL's output in the official fixture byte for byte (135×90 → 64×43, antialiased)", async () => {
