@@ -32,7 +32,7 @@ const SPEC = {
   box: { default: '', help: 'a box prompt x1,y1,x2,y2 in image pixels' },
   auto: { default: false, help: 'automatic mask generation (a grid of point prompts) instead of prompts' },
   single: { default: false, help: 'one mask instead of three (multimask_output=False)' },
-  model: { default: 'vit_b', help: 'configuration (tiny: a small one for tests)', choices: MODELS },
+  model: { default: 'vit_b', help: "configuration (tiny: the official fixture's small one, for tests)", choices: MODELS },
   checkpoint: { default: '', help: 'official .pth checkpoint (e.g. sam_vit_b_01ec64.pth); empty = random weights' },
   seed: { default: 0, help: 'seed of the random weights (without --checkpoint)', int: true, min: 0 },
   cache: { default: '', help: 'folder caching image embeddings (safetensors); empty = none' },
@@ -46,7 +46,7 @@ const SPEC = {
   'min-region-area': { default: 0, help: '--auto: remove islands and holes smaller than this (pixels)', int: true, min: 0 },
 } as const;
 
-/** The configuration the tests use (the official fixture's tiny model). */
+/** The configuration the tests use: the official fixture's tiny model (test/fixtures/sam-official/tiny.json). */
 const TINY: SamConfig = samConfig('vit_b', {
   encoder: { imgSize: 64, patchSize: 8, embedDim: 32, depth: 3, numHeads: 2, mlpRatio: 4, windowSize: 3, globalAttnIndexes: [1] },
   promptEmbedDim: 16,
@@ -137,7 +137,6 @@ export async function run(argv: string[]): Promise<number> {
   if (!args.auto && !points.length && !box) throw new UsageError('give --point, --box or --auto');
   const file = checkInputFile('IMAGE', args._[0]);
   if (args.checkpoint) checkInputFile('--checkpoint', args.checkpoint);
-  if (args.checkpoint && args.model === 'tiny') throw new UsageError('--model tiny has no published checkpoint; use vit_b, vit_l or vit_h');
   prepareOutDir('--out', args.out);
   if (args.cache) prepareOutDir('--cache', args.cache);
   const img = readImage(file);

@@ -1,9 +1,10 @@
 /** `webgrad sam` on the test photo with the tiny random-init model: files, cache, usage errors. */
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { decodeImage } from '../../src/io/images';
+import { decodeImage, encodePng } from '../../src/io/images';
+import { tinyFixture, values } from '../sam/tiny-fixture';
 import { ownLines, runCli } from './run-cli';
 
 const dir = mkdtempSync(join(tmpdir(), 'webgrad-sam-cli-'));
@@ -69,6 +70,40 @@ describe('webgrad sam', () => {
     expect(again.stderr).toMatch(/embedding: from cache/);
     // same masks from the cached embedding
     for (const k of [0, 1, 2]) expect(Buffer.from(png(join(out, `chelsea.mask-${k}.png`)).data).equals(Buffer.from(first[k]))).toBe(true);
+  }, 120_000);
+
+  it("--checkpoint with the official tiny model's weights: the masks equal the official predictor's", async () => {
+    const { cases } = await tinyFixture();
+    const photo = join(dir, 'small.png');
+    writeFileSync(photo, encodePng(Uint8Array.from(values(cases['pred.image'])), 135, 90, 3));
+    const out = join(dir, 'official');
+    // pred.points (30, 40) fg and (100, 60) bg, pred.box
+    const args = [
+      'sam',
+      photo,
+      '--model',
+      'tiny',
+      '--checkpoint',
+      'test/fixtures/sam-official/tiny.pth',
+      '--point',
+      '30,40',
+      '--point',
+      '100,60,0',
+      '--box',
+      '10,10,120,80',
+    ];
+    const r = runCli([...args, '--out', out]);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stderr).not.toMatch(/warning/);
+    expect(values(cases['pred.points'])).toEqual([30, 40, 100, 60]);
+    expect(values(cases['pred.box'])).toEqual([10, 10, 120, 80]);
+    const want = values(cases['pred.multi.masks']);
+    for (const k of [0, 1, 2]) {
+      const m = png(join(out, `small.mask-${k}.png`));
+      let differ = 0;
+      for (let i = 0; i < 90 * 135; i++) differ += (m.data[4 * i] === 255 ? 1 : 0) !== want[k * 90 * 135 + i] ? 1 : 0;
+      expect(differ).toBeLessThanOrEqual(2);
+    }
   }, 120_000);
 
   it('--auto: mask PNGs, the records as JSON and an overlay', () => {
