@@ -46,9 +46,18 @@ export const embeddingCachePath = (dir: string, key: string): string => join(dir
  *
  * @example
  * ```ts
- * import { setImageCached } from '@webgrad/core/node';
- * const { hit } = await setImageCached(predictor, image, { dir: '.cache/sam', weightsId: 'sam_vit_b_01ec64.pth' });
- * console.log(hit ? 'encoder skipped' : 'encoded and cached');
+ * import { init, random, setImageCached } from '@webgrad/core/node';
+ * import { sam, samConfig, SamPredictor } from '@webgrad/core/sam';
+ * await init();
+ * const model = sam(samConfig('vit_b', { encoder: { imgSize: 64, patchSize: 8, embedDim: 32, depth: 2, numHeads: 2, windowSize: 3, globalAttnIndexes: [1] } }));
+ * const { params, state } = model.init(random.key(0));
+ * const predictor = new SamPredictor(model, params, state);
+ * const image = { width: 40, height: 30, data: new Uint8Array(40 * 30 * 3).fill(90) };
+ * // weightsId: e.g. await weightsIdentity('sam_vit_b_01ec64.pth') for a checkpoint
+ * const first = await setImageCached(predictor, image, { dir: '/tmp/sam-cache', weightsId: 'random-seed-0' });
+ * const again = await setImageCached(predictor, image, { dir: '/tmp/sam-cache', weightsId: 'random-seed-0' });
+ * console.log(first.hit, again.hit); // false true (the second skipped the encoder)
+ * predictor.dispose();
  * ```
  */
 export async function setImageCached(
