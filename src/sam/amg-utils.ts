@@ -278,6 +278,8 @@ export function connectedComponents(img: ArrayLike<number>, h: number, w: number
  * Removes connected regions smaller than `areaThresh` (remove_small_regions): mode 'holes' fills holes of the mask
  * (8-connected background regions) smaller than the threshold; 'islands' drops foreground regions smaller than it,
  * keeping the largest if all are small. Returns the mask (the input itself when nothing changed) and whether it changed.
+ * (Only a tie for the largest of all-small islands could differ from OpenCV: here the first in raster order wins,
+ * OpenCV's block-based scan may number equal-sized components otherwise.)
  */
 export function removeSmallRegions(
   mask: Uint8Array,

@@ -327,11 +327,17 @@ export class SamPredictor {
     checkKeys(fn, options, TORCH_KEYS);
     const { returnLogits = false } = options;
     const { lowResMasks, iouPredictions } = this.decode(fn, options);
-    const masks = tidy(() => {
-      const logits = this.upscaleMasks(lowResMasks);
-      return returnLogits ? logits : gt(logits, this.model.config.maskThreshold);
-    });
-    return { masks, iouPredictions, lowResMasks };
+    try {
+      const masks = tidy(() => {
+        const logits = this.upscaleMasks(lowResMasks);
+        return returnLogits ? logits : gt(logits, this.model.config.maskThreshold);
+      });
+      return { masks, iouPredictions, lowResMasks };
+    } catch (e) {
+      lowResMasks.dispose();
+      iouPredictions.dispose();
+      throw e;
+    }
   }
 
   /**

@@ -116,10 +116,12 @@ describe('SAM predictor and generator vs the official implementation (tiny model
 
   it('the automatic mask generator finds the official records (points_per_side 4, batches of 8, no IoU/stability filter)', async () => {
     const p = new SamPredictor(model, params, state);
+    const before = memory().liveTensors;
     const amg = new SamAutomaticMaskGenerator(p, { pointsPerSide: 4, pointsPerBatch: 8, predIouThresh: 0, stabilityScoreThresh: 0, boxNmsThresh: 0.7 });
     // one crop (the whole image): from the pixels, and from the official embedding through the setImage hook
     const fromPixels = await amg.generate(image);
     const recs = await amg.generate(image, { setImage: (crop) => p.setEmbedding(officialEmbedding(), [crop.height, crop.width]) });
+    expect(memory().liveTensors).toBe(before); // each crop's embedding is reset after its masks
     expect(fromPixels.length).toBe(recs.length);
     fromPixels.forEach((r, i) => {
       expect([r.bbox, r.pointCoords, r.cropBox]).toEqual([recs[i].bbox, recs[i].pointCoords, recs[i].cropBox]);
