@@ -4,8 +4,8 @@
  * gradients (every parameter gets one; central differences along random directions agree); one-line errors.
  */
 import { describe, it, expect, beforeAll } from 'vitest';
-import { existsSync, readFileSync } from 'node:fs';
-import { random, tree, tidy, tensor, zeros, full, randn, valueAndGrad, sum, mul, add, memory, type Tensor } from '../../src/node';
+import { readFileSync } from 'node:fs';
+import { random, tree, tidy, tensor, zeros, full, randn, valueAndGrad, sum, mul, add, memory, permute, reshape, type Tensor } from '../../src/node';
 import { readPth, flattenStateDict } from '../../src/formats';
 import { toTensor, hostValues, type HostTensor } from '../../src/formats/host-tensor';
 import { sam, type SamModel, type SamParams, type SamState } from '../../src/models/sam/sam';
@@ -16,7 +16,6 @@ import { maskDecoderLeaves } from '../../src/models/sam/mask-decoder';
 import { promptEncoderLeaves, promptEncoderStateLeaves } from '../../src/models/sam/prompt-encoder';
 
 const TINY = 'test/fixtures/sam-official/tiny.pth';
-const hasFixture = existsSync(TINY);
 
 function tinyConfig(): SamConfig {
   const j = JSON.parse(readFileSync('test/fixtures/sam-official/tiny.json', 'utf8')).config;
@@ -46,9 +45,9 @@ async function closeness(got: Tensor, want: HostTensor, atol = 1e-4, rtol = 1e-4
   return worst;
 }
 
-describe.runIf(hasFixture)('SAM prompt encoder and mask decoder vs the official float64 outputs (tiny.pth)', () => {
+describe('SAM prompt encoder and mask decoder vs the official float64 outputs (tiny.pth)', () => {
   let model: SamModel;
-  let params: Pick<SamParams, 'prompt_encoder' | 'mask_decoder'>;
+  let params: SamParams;
   let state: SamState;
   let cases: Record<string, HostTensor>;
   const input = (name: string) => {
@@ -62,7 +61,7 @@ describe.runIf(hasFixture)('SAM prompt encoder and mask decoder vs the official 
     const sd = flattenStateDict(file.state_dict);
     cases = flattenStateDict(file.cases);
     model = sam(tinyConfig());
-    params = { prompt_encoder: subtree(sd, 'prompt_encoder.'), mask_decoder: subtree(sd, 'mask_decoder.') };
+    params = { image_encoder: subtree(sd, 'image_encoder.'), prompt_encoder: subtree(sd, 'prompt_encoder.'), mask_decoder: subtree(sd, 'mask_decoder.') };
     state = { prompt_encoder: subtree(sd, 'prompt_encoder.') as unknown as SamState['prompt_encoder'] };
   });
 
@@ -127,6 +126,44 @@ describe.runIf(hasFixture)('SAM prompt encoder and mask decoder vs the official 
     expect(await closeness(post, cases['sam.postprocess.output'], 1e-5, 1e-5)).toBeLessThanOrEqual(1);
   });
 
+  it('the whole model: image → preprocess → image encoder → prompts → mask decoder → postprocess, as the official predictor (float32)', async () => {
+    // what SamPredictor does around the model: the image resized by ResizeLongestSide (given), prompts scaled to that frame
+    const img = cases['pred.input_image']; // [43, 64, 3] uint8
+    const [h, w] = img.shape;
+    const chw = tidy(() => permute(reshape(toTensor(img, undefined, 'float32'), [1, h, w, 3]), [0, 3, 1, 2]));
+    const features = model.imageEncoder(params.image_encoder, model.preprocess(chw));
+    expect(await closeness(features, cases['pred.features'], 1e-4, 1e-3), 'features').toBeLessThanOrEqual(1);
+    const [H, W] = cases['pred.image'].shape;
+    const sx = w / W,
+      sy = h / H; // apply_coords: x·new_w/old_w, y·new_h/old_h
+    const pts = hostValues(cases['pred.points']);
+    const box = hostValues(cases['pred.box']);
+    const coords = tensor([pts.map((v, i) => v * (i % 2 ? sy : sx))], { shape: [1, 2, 2] });
+    const boxes = tensor(
+      box.map((v, i) => v * (i % 2 ? sy : sx)),
+      { shape: [1, 4] },
+    );
+    const { sparse, dense } = model.promptEncoder(params.prompt_encoder, state.prompt_encoder, {
+      points: { coords, labels: [hostValues(cases['pred.labels'])] },
+      boxes,
+    });
+    const out = model.maskDecoder(params.mask_decoder, {
+      imageEmbeddings: features,
+      imagePe: model.denseImagePe(state.prompt_encoder),
+      sparse,
+      dense,
+      multimaskOutput: true,
+    });
+    expect(
+      await closeness(out.masks, { ...cases['pred.multi.low_res'], shape: [1, 3, 32, 32] } as HostTensor, 1e-3, 1e-3),
+      'low-res logits',
+    ).toBeLessThanOrEqual(1);
+    expect(await closeness(out.iouPred, { ...cases['pred.multi.iou'], shape: [1, 3] } as HostTensor, 1e-3, 1e-3), 'iou').toBeLessThanOrEqual(1);
+    const logits = model.postprocessMasks(out.masks, [h, w], [H, W]);
+    expect(await closeness(logits, { ...cases['pred.multi.logits'], shape: [1, 3, H, W] } as HostTensor, 1e-3, 1e-3), 'logits').toBeLessThanOrEqual(1);
+    tree.dispose([chw, features, coords, boxes, sparse, dense, out, logits]);
+  });
+
   it('mask decoder gradients: every parameter gets a finite, non-zero gradient; central differences agree', async () => {
     const all = prompts();
     const { sparse } = model.promptEncoder(params.prompt_encoder, state.prompt_encoder, { points: all.points, boxes: all.boxes });
@@ -135,9 +172,12 @@ describe.runIf(hasFixture)('SAM prompt encoder and mask decoder vs the official 
     const imageEmbeddings = input('dec.image_embeddings');
     const wMask = randn(random.key(5), [2, 3, 32, 32]);
     const wIou = randn(random.key(6), [2, 3]);
+    const wSingle = randn(random.key(7), [2, 1, 32, 32]);
+    // both outputs, so that mask token 0 (single-mask) and tokens 1..3 (multimask) all reach the loss
     const loss = (p: Params) => {
       const o = model.maskDecoder(p, { imageEmbeddings, imagePe, sparse, dense, multimaskOutput: true });
-      return add(mul(sum(mul(o.masks, wMask)), 0.01), sum(mul(o.iouPred, wIou)));
+      const s = model.maskDecoder(p, { imageEmbeddings, imagePe, sparse, dense, multimaskOutput: false });
+      return add(add(mul(sum(mul(o.masks, wMask)), 0.01), sum(mul(o.iouPred, wIou))), add(mul(sum(mul(s.masks, wSingle)), 0.01), sum(s.iouPred)));
     };
     const [value, grads] = valueAndGrad(loss)(params.mask_decoder);
     const g = tree.flatten(grads) as { path: string; value: Tensor }[];
@@ -155,7 +195,7 @@ describe.runIf(hasFixture)('SAM prompt encoder and mask decoder vs the official 
     for (const [i, path] of ['mask_tokens.weight', 'output_upscaling.0.bias', 'transformer.layers.1.cross_attn_image_to_token.v_proj.weight'].entries()) {
       const leaf = flatP.find((l) => l.path === path)!;
       const dir = randn(random.key(10 + i), leaf.value.shape);
-      const eps = 1e-2;
+      const eps = 1e-4; // small: the ReLU kinks make larger steps biased (1e-2 is off by 15%, 1e-3 by 3%, 1e-4 by 0.2%)
       const at = (s: number) =>
         tidy(() => {
           const moved = tree.unflatten(
@@ -168,9 +208,8 @@ describe.runIf(hasFixture)('SAM prompt encoder and mask decoder vs the official 
       const fd = ((await lp.item()) - (await lm.item())) / (2 * eps);
       const gl = g.find((l) => l.path === path)!.value;
       const an = await sum(mul(gl, dir)).item();
-      expect(Math.abs(fd - an), `${path}: fd ${fd} vs analytic ${an}`).toBeLessThanOrEqual(0.02 * Math.max(1, Math.abs(an)));
+      expect(Math.abs(fd - an), `${path}: fd ${fd} vs analytic ${an} (loss ${await value.item()})`).toBeLessThanOrEqual(0.01 * Math.max(1, Math.abs(an)));
     }
-    void value;
   });
 });
 
@@ -212,6 +251,37 @@ describe('SAM prompt encoder and mask decoder: shapes and errors (random weights
     });
     expect(out.masks.shape).toEqual([3, 1, 32, 32]);
     expect(out.iouPred.shape).toEqual([3, 1]);
+  });
+
+  it('zero points: only the padding point, or only the box corners', async () => {
+    const none = { coords: zeros([2, 0, 2]), labels: zeros([2, 0]) };
+    const boxes = tensor([
+      [1, 2, 30, 40],
+      [5, 6, 7, 8],
+    ]);
+    expect(model.promptEncoder(pe, st, { points: none }).sparse.shape).toEqual([2, 1, 16]);
+    const both = model.promptEncoder(pe, st, { points: none, boxes }).sparse;
+    const alone = model.promptEncoder(pe, st, { boxes }).sparse;
+    expect(both.shape).toEqual([2, 2, 16]);
+    expect(Array.from(await both.data())).toEqual(Array.from(await alone.data()));
+  });
+
+  it('a training step (prompt encoder and mask decoder under valueAndGrad) leaves only its gradients alive', async () => {
+    const img = zeros([1, 16, 8, 8]);
+    const before = memory().liveTensors;
+    const grads = tidy(() => {
+      const loss = (p: typeof params) => {
+        const { sparse, dense } = model.promptEncoder(p.prompt_encoder, st, { points: { coords, labels: [[1, 0]] }, masks: zeros([1, 1, 32, 32]) });
+        const o = model.maskDecoder(p.mask_decoder, { imageEmbeddings: img, imagePe: model.denseImagePe(st), sparse, dense, multimaskOutput: true });
+        return add(sum(o.masks), sum(o.iouPred));
+      };
+      return valueAndGrad(loss)(params)[1];
+    });
+    const n = tree.flatten(params).length;
+    expect(tree.flatten(grads).length).toBe(n);
+    expect(memory().liveTensors - before).toBe(n);
+    tree.dispose(grads);
+    img.dispose();
   });
 
   it('bad prompts and decoder inputs: one-line ArgumentErrors', () => {

@@ -27,8 +27,8 @@ import {
   initImageEncoder,
   type ImageEncoderParams,
 } from '../../src/models/sam/image-encoder';
-import { getRelPos, relPosIndex } from '../../src/models/sam/rel-pos';
-import { add, memory, random, tensor, tree, windowPartition, windowUnpartition, type Tensor } from '../../src/node';
+import { decomposedRelPos, getRelPos, relPosIndex } from '../../src/models/sam/rel-pos';
+import { add, grad, mul, sum, memory, random, tensor, tree, windowPartition, windowUnpartition, type Tensor } from '../../src/node';
 import { refWindowPartition } from '../../src/tensor/ops/ref/window';
 
 const DIR = join(__dirname, '..', 'fixtures', 'sam-official');
@@ -119,6 +119,59 @@ describe('SAM image encoder vs the official implementation (tiny config)', () =>
   });
 });
 
+/** A copy of `params` with the leaf at the dotted `path` replaced (the other leaves shared). */
+function withLeaf(params: ImageEncoderParams, path: string, value: Tensor): ImageEncoderParams {
+  const set = (node: Record<string, unknown>, parts: string[]): Record<string, unknown> =>
+    parts.length === 1 ? { ...node, [parts[0]]: value } : { ...node, [parts[0]]: set(node[parts[0]] as Record<string, unknown>, parts.slice(1)) };
+  return set(params as unknown as Record<string, unknown>, path.split('.')) as unknown as ImageEncoderParams;
+}
+
+describe('SAM image encoder gradients', () => {
+  it('every parameter gets a gradient, and directional derivatives match central differences', async () => {
+    const { cases } = await fixture();
+    const params = await officialParams();
+    const x = upload(cases['enc.input']);
+    const wave = (n: number, k: number) => Float32Array.from({ length: n }, (_, i) => Math.sin(k * i + 1));
+    const r = tensor(wave(2 * 16 * 8 * 8, 0.37), { shape: [2, 16, 8, 8] });
+    const loss = (p: ImageEncoderParams) => sum(mul(applyImageEncoder(cfg, p, x), r));
+    const g = grad(loss)(params) as ImageEncoderParams;
+    const leaves = tree.flatten(g);
+    expect(leaves.map((l) => l.path)).toEqual(imageEncoderParamShapes(cfg).map(([k]) => k));
+    for (const { path, value } of leaves) {
+      const v = await (value as Tensor).data();
+      expect(v.every(Number.isFinite), path).toBe(true);
+      expect(
+        v.some((e) => e !== 0),
+        path,
+      ).toBe(true);
+    }
+    const at = (t: unknown, path: string) => path.split('.').reduce((n: any, k) => n[k], t) as Tensor;
+    // through the window layout, the rel-pos gather and both relPos terms, the global block, the abs. position embedding
+    for (const path of ['blocks.0.attn.rel_pos_h', 'blocks.0.attn.rel_pos_w', 'blocks.1.attn.rel_pos_h', 'pos_embed', 'blocks.2.attn.qkv.weight']) {
+      const p0 = at(params, path);
+      const d = wave(p0.size, 1.7);
+      const analytic = Array.from(await at(g, path).data()).reduce((s, gi, i) => s + gi * d[i], 0);
+      const h = 1e-2;
+      const shifted = (sign: number) => {
+        const p = withLeaf(
+          params,
+          path,
+          add(
+            p0,
+            tensor(
+              d.map((v) => sign * h * v),
+              { shape: p0.shape },
+            ),
+          ),
+        );
+        return loss(p);
+      };
+      const fd = ((await shifted(1).item()) - (await shifted(-1).item())) / (2 * h);
+      expect(Math.abs(fd - analytic), `${path}: fd ${fd} vs analytic ${analytic}`).toBeLessThan(1e-2 * Math.max(1, Math.abs(analytic)));
+    }
+  });
+});
+
 describe('SAM image encoder structure and initialisation', () => {
   it("lists vit_b/l/h's image_encoder keys and shapes as the official build does, without allocating", () => {
     const structure = JSON.parse(readFileSync(join(DIR, 'structure.json'), 'utf8')) as Record<string, { keys: [string, number[]][] }>;
@@ -188,6 +241,53 @@ describe('window partition on the 8×8 grid with window 3 (the tiny encoder)', (
     expect(() => windowUnpartition(windows, 3, [6, 5], [4, 4])).toThrow(/windowUnpartition: argument 'padHw'/);
     expect(() => windowUnpartition(windows, 3, [6, 6], [7, 4])).toThrow(/windowUnpartition: argument 'hw'/);
     expect(() => getRelPos(0, 3, x)).toThrow(/getRelPos: argument 'qSize'/);
+    expect(() => imageEncoderViT({ ...cfg, embedDim: 33 })).toThrow(
+      /imageEncoderViT: argument 'cfg.embedDim' is 33 with numHeads 2; expected a multiple of numHeads/,
+    );
+    expect(() => imageEncoderParamShapes({ ...cfg, globalAttnIndexes: [3] })).toThrow(/argument 'cfg.globalAttnIndexes' is \[3\]/);
+    const params = initImageEncoder(cfg, random.key(0));
+    expect(() => applyImageEncoder(cfg, params, tensor(new Float32Array(3 * 32 * 32), { shape: [1, 3, 32, 32] }))).toThrow(
+      /applyImageEncoder: argument 'x' has shape \[1, 3, 32, 32\]; expected \[B, 3, 64, 64\]/,
+    );
+    tree.dispose(params);
+  });
+
+  it('decomposedRelPos computes both einsums of add_decomposed_rel_pos, also for q and k grids of different sizes', async () => {
+    const [B, qh, qw, kh, kw, C] = [2, 2, 3, 4, 5, 3];
+    const wave = (n: number, k: number) => Float32Array.from({ length: n }, (_, i) => Math.sin(k * i + 0.3));
+    const qData = wave(B * qh * qw * C, 0.9),
+      hData = wave((2 * kh - 1) * C, 1.3),
+      wData = wave((2 * kw - 1) * C, 2.1);
+    const { h, w } = decomposedRelPos(
+      tensor(qData, { shape: [B, qh * qw, C] }),
+      tensor(hData, { shape: [2 * kh - 1, C] }),
+      tensor(wData, { shape: [2 * kw - 1, C] }),
+      [qh, qw],
+      [kh, kw],
+    );
+    expect([h.shape, w.shape]).toEqual([
+      [B, qh * qw, kh],
+      [B, qh * qw, kw],
+    ]);
+    // on the host: Rh[y, i] = table row relPosIndex(qh, kh)[y·kh + i]; h[b, (y, x), i] = Σ_c q[b, (y, x), c]·Rh[y, i, c]
+    const ih = relPosIndex(qh, kh),
+      iw = relPosIndex(qw, kw);
+    const [hv, wv] = [await h.data(), await w.data()];
+    for (let b = 0; b < B; b++)
+      for (let y = 0; y < qh; y++)
+        for (let x = 0; x < qw; x++) {
+          const qAt = (c: number) => qData[((b * qh + y) * qw + x) * C + c];
+          for (let i = 0; i < kh; i++) {
+            let e = 0;
+            for (let c = 0; c < C; c++) e += qAt(c) * hData[ih[y * kh + i] * C + c];
+            expect(hv[((b * qh + y) * qw + x) * kh + i]).toBeCloseTo(e, 5);
+          }
+          for (let j = 0; j < kw; j++) {
+            let e = 0;
+            for (let c = 0; c < C; c++) e += qAt(c) * wData[iw[x * kw + j] * C + c];
+            expect(wv[((b * qh + y) * qw + x) * kw + j]).toBeCloseTo(e, 5);
+          }
+        }
   });
 
   it('rel-pos indices follow get_rel_pos (offset q − k shifted to be ≥ 0; the shorter axis stretched)', () => {

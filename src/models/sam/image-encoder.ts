@@ -8,6 +8,7 @@
 import { split, type Key } from '../../base/random';
 import { ArgumentError, fmtShape } from '../../base/shape';
 import type { Device } from '../../kernels/webgpu/device';
+import { disposeUnlessTraced } from '../../nn/dispose';
 import { defaultBias, defaultWeight } from '../../nn/init';
 import type { Params } from '../../nn/module';
 import { scaledDotProductAttention } from '../../tensor/ops/attention';
@@ -59,6 +60,20 @@ export const embedSize = (cfg: SamEncoderConfig): number => cfg.imgSize / cfg.pa
 /** Block i attends in windows of this size, or globally (0). */
 export const blockWindowSize = (cfg: SamEncoderConfig, i: number): number => (cfg.globalAttnIndexes.includes(i) ? 0 : cfg.windowSize);
 
+/** Throws an ArgumentError for an encoder configuration the architecture cannot build. */
+function checkEncoderConfig(fn: string, cfg: SamEncoderConfig): void {
+  if (typeof cfg !== 'object' || cfg === null) throw new ArgumentError(fn, 'cfg', `is ${cfg === null ? 'null' : typeof cfg}`, 'a SamEncoderConfig');
+  for (const k of ['imgSize', 'patchSize', 'embedDim', 'depth', 'numHeads', 'mlpRatio', 'outChans', 'windowSize'] as const) {
+    const v = cfg[k];
+    if (!(typeof v === 'number' && Number.isInteger(v) && v > 0)) throw new ArgumentError(fn, `cfg.${k}`, `is ${String(v)}`, 'a positive integer');
+  }
+  if (cfg.imgSize % cfg.patchSize) throw new ArgumentError(fn, 'cfg.imgSize', `is ${cfg.imgSize} with patchSize ${cfg.patchSize}`, 'a multiple of patchSize');
+  if (cfg.embedDim % cfg.numHeads) throw new ArgumentError(fn, 'cfg.embedDim', `is ${cfg.embedDim} with numHeads ${cfg.numHeads}`, 'a multiple of numHeads');
+  const g = cfg.globalAttnIndexes;
+  if (!Array.isArray(g) || !g.every((i) => Number.isInteger(i) && i >= 0 && i < cfg.depth))
+    throw new ArgumentError(fn, 'cfg.globalAttnIndexes', `is ${JSON.stringify(g)}`, `block indexes in 0..${cfg.depth - 1}`);
+}
+
 function leaves(cfg: SamEncoderConfig): Leaf[] {
   const D = cfg.embedDim,
     E = embedSize(cfg),
@@ -109,6 +124,7 @@ function leaves(cfg: SamEncoderConfig): Leaf[] {
  * configuration; allocates nothing.
  */
 export function imageEncoderParamShapes(cfg: SamEncoderConfig): [name: string, shape: number[]][] {
+  checkEncoderConfig('imageEncoderParamShapes', cfg);
   return leaves(cfg).map((l) => [l.path, [...l.shape]]);
 }
 
@@ -117,6 +133,7 @@ export function imageEncoderParamShapes(cfg: SamEncoderConfig): [name: string, s
  * biases U(±1/√fanIn), LayerNorm weights ones and biases zeros, `pos_embed` and the rel-pos tables zeros.
  */
 export function initImageEncoder(cfg: SamEncoderConfig, key: Key, options: { device?: Device } = {}): ImageEncoderParams {
+  checkEncoderConfig('initImageEncoder', cfg);
   const all = leaves(cfg);
   const keys = split(key, all.length);
   const root: Params = {};
@@ -154,19 +171,35 @@ export function applyPatchEmbed(cfg: SamEncoderConfig, params: ImageEncoderParam
   });
 }
 
-/** Multi-head attention with decomposed relative positions over a `[B, H, W, D]` grid of tokens (SAM's Attention). */
+/**
+ * Multi-head attention with decomposed relative positions over a `[B, H, W, D]` grid of tokens (SAM's Attention).
+ * In inference each intermediate (and the views sharing its buffer) is freed as soon as the next one exists, which
+ * keeps vit_b's windowed blocks (25 windows × 196 tokens × 2304 qkv channels, 45 MB a copy) to about two copies.
+ */
 function attention(p: EncoderBlockParams['attn'], x: Tensor, numHeads: number): Tensor {
   const [B, H, W, D] = x.shape;
   const hd = D / numHeads,
     N = H * W;
   const qkv = linear(x, p.qkv.weight, p.qkv.bias);
+  const qkv5 = reshape(qkv, [B, N, 3, numHeads, hd]);
   // [B, N, 3, heads, hd] → [3, B·heads, N, hd]: q, k and v of every head as one batch
-  const heads = reshape(permute(reshape(qkv, [B, N, 3, numHeads, hd]), [2, 0, 3, 1, 4]), [3, B * numHeads, N, hd]);
-  const [q, k, v] = splitAlong(heads, 1, 0).map((t) => reshape(t, [B * numHeads, N, hd]));
+  const heads = permute(qkv5, [2, 0, 3, 1, 4]);
+  disposeUnlessTraced(qkv, qkv5);
+  const heads4 = reshape(heads, [3, B * numHeads, N, hd]);
+  const parts = splitAlong(heads4, 1, 0);
+  disposeUnlessTraced(heads, heads4);
+  const [q, k, v] = parts.map((t) => reshape(t, [B * numHeads, N, hd]));
+  disposeUnlessTraced(...parts);
   const relPos = decomposedRelPos(q, p.rel_pos_h, p.rel_pos_w, [H, W], [H, W]);
   const o = scaledDotProductAttention(q, k, v, { relPos, scale: hd ** -0.5 });
-  const merged = reshape(permute(reshape(o, [B, numHeads, H, W, hd]), [0, 2, 3, 1, 4]), [B, H, W, D]);
-  return linear(merged, p.proj.weight, p.proj.bias);
+  disposeUnlessTraced(q, k, v, relPos.h, relPos.w);
+  const o5 = reshape(o, [B, numHeads, H, W, hd]);
+  const merged = permute(o5, [0, 2, 3, 1, 4]);
+  disposeUnlessTraced(o, o5);
+  const tokens = reshape(merged, [B, H, W, D]);
+  const y = linear(tokens, p.proj.weight, p.proj.bias);
+  disposeUnlessTraced(merged, tokens);
+  return y;
 }
 
 /**
@@ -240,19 +273,21 @@ export interface ImageEncoderViT {
 }
 
 /**
- * SAM's ViT image encoder for a configuration (`SAM_CONFIGS.vit_b.encoder`, or a small one from `samConfig`).
+ * SAM's ViT image encoder for a configuration (`SAM_CONFIGS.vit_b.encoder`, or a small one as here).
  *
  * @example
  * ```ts
  * import { init, random, randn } from '@webgrad/core/node';
- * import { imageEncoderViT, samConfig } from '@webgrad/core/models';
+ * import { imageEncoderViT } from '@webgrad/core/models';
  * await init();
- * const cfg = samConfig('vit_b', { encoder: { imgSize: 64, patchSize: 8, embedDim: 32, depth: 2, numHeads: 2, windowSize: 3, globalAttnIndexes: [1] } });
- * const encoder = imageEncoderViT(cfg.encoder);
- * const params = encoder.init(random.key(0));
- * console.log(encoder.apply(params, randn(random.key(1), [1, 3, 64, 64])).shape); // [1, 256, 8, 8]
+ * const encoder = imageEncoderViT({
+ *   imgSize: 64, patchSize: 8, embedDim: 32, depth: 2, numHeads: 2, mlpRatio: 4, outChans: 16, windowSize: 3, globalAttnIndexes: [1],
+ * });
+ * const params = encoder.init(random.key(0)); // params.blocks[0].attn.rel_pos_h [5, 16], params.neck['0'].weight [16, 32, 1, 1]
+ * console.log(encoder.apply(params, randn(random.key(1), [1, 3, 64, 64])).shape); // [1, 16, 8, 8]
  * ```
  */
 export function imageEncoderViT(cfg: SamEncoderConfig): ImageEncoderViT {
+  checkEncoderConfig('imageEncoderViT', cfg);
   return { config: cfg, init: (key, options) => initImageEncoder(cfg, key, options), apply: (params, x) => applyImageEncoder(cfg, params, x) };
 }

@@ -15,7 +15,8 @@ import { reshape } from '../../tensor/ops/shape-ops';
 import { Tensor } from '../../tensor/tensor';
 import type { SamConfig } from './config';
 import { convLeaves, embeddingLeaves, linearLeaves, normLeaves, type Leaf } from './param-spec';
-import { at, embeddingSide, layerNorm2dPrivate, scoped } from './prompt-encoder';
+import { at, embeddingSide, scoped } from './prompt-encoder';
+import { layerNorm2d } from '../../tensor/ops/layer-norm-2d';
 import { applyTwoWayTransformer, twoWayTransformerLeaves } from './two-way-transformer';
 
 const fn = 'sam.maskDecoder';
@@ -108,7 +109,7 @@ export function applyMaskDecoder(cfg: SamConfig, p: Params, input: MaskDecoderIn
     // the image side back to a map, then 4× up
     const map = reshape(transpose(keys, 1, 2), [B, C, E, E]);
     const up = (x: Tensor, i: number) => convTranspose2d(x, w(`output_upscaling.${i}.weight`), { bias: w(`output_upscaling.${i}.bias`), stride: 2 });
-    let u = gelu(layerNorm2dPrivate(up(map, 0), w('output_upscaling.1.weight'), w('output_upscaling.1.bias')));
+    let u = gelu(layerNorm2d(up(map, 0), w('output_upscaling.1.weight'), w('output_upscaling.1.bias'), 1e-6));
     u = gelu(up(u, 3)); // [B, C/8, 4E, 4E]
     const hyper = stack(
       Array.from({ length: numTokens }, (_, i) => applyMlp(p, `output_hypernetworks_mlps.${i}`, token(hs, 1 + i), 3)),

@@ -13,7 +13,7 @@ import { add, cast, cos, eq, gelu, mul, sin, sub } from '../../tensor/ops/elemen
 import { concat, expand, permute, unsqueeze } from '../../tensor/ops/layout';
 import { matmul } from '../../tensor/ops/matmul';
 import { conv2d } from '../../tensor/ops/conv';
-import { layerNorm } from '../../tensor/ops/norm';
+import { layerNorm2d } from '../../tensor/ops/layer-norm-2d';
 import { reshape } from '../../tensor/ops/shape-ops';
 import { tidy } from '../../tensor/scope';
 import { isRecording } from '../../tensor/tape';
@@ -33,11 +33,6 @@ export function at(p: Params, path: string, fn = 'sam'): Tensor {
   for (const part of path.split('.')) node = node instanceof Tensor || node === undefined ? undefined : node[part];
   if (!(node instanceof Tensor)) throw new ArgumentError(fn, 'params', `has no tensor at '${path}'`, 'the official state_dict layout');
   return node;
-}
-
-/** LayerNorm2d (eps 1e-6): a LayerNorm over the channels of [B, C, H, W] at every position. */
-export function layerNorm2dPrivate(x: Tensor, weight: Tensor, bias: Tensor, eps = 1e-6): Tensor {
-  return scoped(() => permute(layerNorm(permute(x, [0, 2, 3, 1]), [x.shape[1]], weight, bias, eps), [0, 3, 1, 2]));
 }
 
 /** Side of the image embedding (E = imgSize / patchSize) and of the low-res masks (4E). */
@@ -66,7 +61,7 @@ export const promptEncoderStateLeaves = (cfg: SamConfig): Leaf[] => [{ path: PE_
 export function peEncoding(coords: Tensor, gaussian: Tensor): Tensor {
   return scoped(() => {
     const lead = coords.shape.slice(0, -1);
-    const flat = reshape(sub(mul(coords, 2), 1), [-1, 2]);
+    const flat = reshape(sub(mul(coords, 2), 1), [lead.reduce((a, b) => a * b, 1), 2]);
     const proj = mul(matmul(flat, gaussian), 2 * Math.PI);
     return reshape(concat([sin(proj), cos(proj)], -1), [...lead, gaussian.shape[1] * 2]);
   });
@@ -210,7 +205,7 @@ export function applyPromptEncoder(cfg: SamConfig, p: Params, gaussian: Tensor, 
     if (masks) {
       const conv = (x: Tensor, i: number, stride: number) =>
         conv2d(x, weight(`mask_downscaling.${i}.weight`), { bias: weight(`mask_downscaling.${i}.bias`), stride });
-      const ln = (x: Tensor, i: number) => layerNorm2dPrivate(x, weight(`mask_downscaling.${i}.weight`), weight(`mask_downscaling.${i}.bias`));
+      const ln = (x: Tensor, i: number) => layerNorm2d(x, weight(`mask_downscaling.${i}.weight`), weight(`mask_downscaling.${i}.bias`), 1e-6);
       let h = gelu(ln(conv(masks, 0, 2), 1));
       h = gelu(ln(conv(h, 3, 2), 4));
       dense = conv(h, 6, 1);

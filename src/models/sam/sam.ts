@@ -99,7 +99,7 @@ function resolve(fn: string, config: SamConfig | SamName): SamConfig {
  * ```ts
  * import { samParamShapes } from '@webgrad/core/sam';
  * const keys = samParamShapes('vit_b');
- * console.log(keys.length, keys.find(([k]) => k === 'mask_decoder.iou_token.weight')); // … ['mask_decoder.iou_token.weight', [1, 256]]
+ * console.log(keys.length, keys.find(([k]) => k === 'mask_decoder.iou_token.weight')); // 314 ['mask_decoder.iou_token.weight', [1, 256]]
  * ```
  */
 export function samParamShapes(config: SamConfig | SamName): [name: string, shape: number[]][] {

@@ -1,16 +1,16 @@
 /**
  * SAM's window layout (ViTDet's window_partition / window_unpartition): a [B, H, W, C] token grid, zero-padded to
  * multiples of the window size, cut into non-overlapping ws×ws windows stacked on the batch axis, and back (with the
- * padding cropped). Composites of pad, reshape, permute and slice, so their gradients are those ops' adjoints:
- * partition's is unpartition-with-crop, and the other way round.
+ * padding cropped). One gather kernel each way (instead of pad + permute and permute + slice); each is the other's
+ * adjoint, so partition's gradient is unpartition-with-crop and the other way round.
  */
 import { ArgumentError, fmtShape } from '../../base/shape';
 import { requireTensor } from '../require-tensor';
+import { grid } from '../../kernels/webgpu/device';
+import { WINDOW_WG, windowKernel, type WindowGeometry } from '../../kernels/wgsl/window';
 import type { Tensor } from '../tensor';
-import { defineComposite, type TensorMeta } from './define';
-import { pad, permute, sliceAxes } from './layout';
+import { defineOp, type Op, type TensorMeta } from './define';
 import { paddedSize, refWindowPartition, refWindowUnpartition } from './ref/window';
-import { reshape } from './shape-ops';
 
 interface PartitionAttrs {
   windowSize: number;
@@ -21,40 +21,50 @@ interface UnpartitionAttrs {
   hw: [number, number];
 }
 
-const windowPartitionOp = defineComposite({
+/** Runs one direction's gather from `x` into `y`. */
+function gather(direction: 'partition' | 'unpartition', x: Tensor, y: Tensor, g: WindowGeometry): void {
+  const k = windowKernel(direction, y.size, g);
+  x.device.run(`window${direction === 'partition' ? 'Partition' : 'Unpartition'}`, k.key, k.source, [x.buffer, y.buffer], grid(y.size, WINDOW_WG), {
+    layout: k.layout,
+    values: k.values,
+  });
+}
+
+const windowPartitionOp: Op<PartitionAttrs> = defineOp({
   name: 'windowPartition',
   inputs: { x: 'tensor' },
   shape: ({ x }: { x: TensorMeta }, { windowSize: ws }: PartitionAttrs) => {
     const [B, H, W, C] = x.shape;
     return { shape: [(B * paddedSize(H, ws) * paddedSize(W, ws)) / (ws * ws), ws, ws, C], dtype: x.dtype };
   },
-  impl({ x }, { windowSize: ws }) {
-    const [B, H, W, C] = x.shape;
-    const Hp = paddedSize(H, ws),
-      Wp = paddedSize(W, ws);
-    // F.pad order: last dim first (C untouched), then W, then H; padding goes after the tokens
-    const padded = Hp > H || Wp > W ? pad(x, [0, 0, 0, Wp - W, 0, Hp - H]) : x;
-    const grid = reshape(padded, [B, Hp / ws, ws, Wp / ws, ws, C]);
-    return reshape(permute(grid, [0, 1, 3, 2, 4, 5]), [(B * Hp * Wp) / (ws * ws), ws, ws, C]);
+  forward({ x }, { windowSize: ws }, [y]) {
+    const [, H, W, C] = x.shape;
+    gather('partition', x, y, { H, W, C, ws, nh: paddedSize(H, ws) / ws, nw: paddedSize(W, ws) / ws });
   },
   reference: ({ x }, a) => refWindowPartition(x, a.windowSize),
+  // the adjoint of a zero-padded gather: read each token back from its window, dropping the padding
+  vjp: ({ dy, inputs: { x }, attrs: { windowSize: ws } }) => [
+    windowUnpartitionOp.call1([dy], {
+      windowSize: ws,
+      padHw: [paddedSize(x.shape[1], ws), paddedSize(x.shape[2], ws)],
+      hw: [x.shape[1], x.shape[2]],
+    }),
+  ],
 });
 
-const windowUnpartitionOp = defineComposite({
+const windowUnpartitionOp: Op<UnpartitionAttrs> = defineOp({
   name: 'windowUnpartition',
   inputs: { windows: 'tensor' },
   shape: ({ windows }: { windows: TensorMeta }, a: UnpartitionAttrs) => {
     const B = windows.shape[0] / ((a.padHw[0] * a.padHw[1]) / (a.windowSize * a.windowSize));
     return { shape: [B, a.hw[0], a.hw[1], windows.shape[3]], dtype: windows.dtype };
   },
-  impl({ windows }, { windowSize: ws, padHw: [Hp, Wp], hw: [H, W] }) {
-    const C = windows.shape[3];
-    const B = windows.shape[0] / ((Hp / ws) * (Wp / ws));
-    const grid = permute(reshape(windows, [B, Hp / ws, Wp / ws, ws, ws, C]), [0, 1, 3, 2, 4, 5]);
-    const full = reshape(grid, [B, Hp, Wp, C]);
-    return Hp > H || Wp > W ? sliceAxes(full, [null, [0, H], [0, W]]) : full;
+  forward({ windows }, { windowSize: ws, padHw, hw }, [y]) {
+    gather('unpartition', windows, y, { H: hw[0], W: hw[1], C: windows.shape[3], ws, nh: padHw[0] / ws, nw: padHw[1] / ws });
   },
   reference: ({ windows }, a) => refWindowUnpartition(windows, a.windowSize, a.padHw, a.hw),
+  // the adjoint of the cropping gather: scatter back into the windows, zeros where the padding was
+  vjp: ({ dy, attrs: { windowSize } }) => [windowPartitionOp.call1([dy], { windowSize })],
 });
 
 const positiveInt = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v > 0;
