@@ -105,6 +105,9 @@ describe('SAM predictor and generator vs the official implementation (tiny model
     for (let i = 0; i < wantSingle.length; i++) differ += single.masks[i] !== wantSingle[i] ? 1 : 0;
     expect(differ).toBeLessThanOrEqual(2);
     expect(memory().liveTensors - base).toBe(2);
+    // no prompt at all (the official accepts it: only the no-mask embedding and the output tokens)
+    const none = await p.predict({});
+    expect(none.shape).toEqual([3, 90, 135]);
     // bad input is one line
     await expect(p.predict({ pointCoords: [[1, 2]], pointLabels: [1], box: [1, 2, 3, 4, 5] })).rejects.toThrow(
       /^SamPredictor.predict: argument 'box' is \[1, 2, 3, 4, 5\] \(5 values\)/,
