@@ -35,6 +35,9 @@ export {
   applyBoxesTensor,
   resizeImageU8,
   resizeLongestSide,
+  resizeLongestSideTensor,
+  antialiasWeights,
+  imageChannels,
   type ImageBytes,
   type ResizeFilter,
 } from './sam/transforms';

@@ -9,10 +9,11 @@ import { ArgumentError } from '../base/shape';
 import type { SamModel, SamParams, SamState } from '../models/sam/sam';
 import { tensor } from '../tensor/ops/creation';
 import { gt } from '../tensor/ops/elementwise';
+import { flip } from '../tensor/ops/layout';
 import { reshape } from '../tensor/ops/shape-ops';
 import { tidy } from '../tensor/scope';
 import { Tensor } from '../tensor/tensor';
-import { applyBoxes, applyCoords, getPreprocessShape, imageChannels, resizeLongestSide, type ImageBytes } from './transforms';
+import { applyBoxes, applyCoords, getPreprocessShape, imageChannels, resizeLongestSide, resizeLongestSideTensor, type ImageBytes } from './transforms';
 
 /** Prompts of {@link SamPredictor.predict}, in pixels of the original image. */
 export interface SamPredictOptions {
@@ -155,10 +156,28 @@ export class SamPredictor {
    * Resizes an 8-bit RGB(A) image so its long side is imgSize (PIL's bilinear, as the official ResizeLongestSide),
    * normalises and pads it and runs the image encoder; keeps the embedding (the previous one is disposed).
    * `imageFormat` 'BGR' swaps the channels first, as the official does for images not in the model's RGB.
+   * A float32 tensor [1, 3, H, W] or [3, H, W] of 0–255 values is resized on the device instead
+   * (apply_image_torch: antialiased bilinear, within rounding of the byte path); it stays the caller's.
    */
-  setImage(image: ImageBytes, imageFormat: 'RGB' | 'BGR' = 'RGB'): void {
+  setImage(image: ImageBytes | Tensor, imageFormat: 'RGB' | 'BGR' = 'RGB'): void {
     const fn = 'SamPredictor.setImage';
     if (imageFormat !== 'RGB' && imageFormat !== 'BGR') throw new ArgumentError(fn, 'imageFormat', `is ${JSON.stringify(imageFormat)}`, "'RGB' or 'BGR'");
+    if (image instanceof Tensor) {
+      const ok = image.dtype === 'float32' && (image.ndim === 3 || (image.ndim === 4 && image.shape[0] === 1)) && image.shape[image.ndim - 3] === 3;
+      if (!ok)
+        throw new ArgumentError(fn, 'image', `is a ${image.dtype} tensor of shape [${image.shape.join(', ')}]`, 'float32 [1, 3, H, W] or [3, H, W] (0–255)');
+      const [H, W] = image.shape.slice(-2);
+      const x = tidy(() => {
+        const b = reshape(image, [1, 3, H, W]);
+        return resizeLongestSideTensor(imageFormat === 'BGR' ? flip(b, 1) : b, this.imgSize);
+      });
+      try {
+        this.setTorchImage(x, [H, W]);
+      } finally {
+        x.dispose();
+      }
+      return;
+    }
     imageChannels(fn, image);
     const r = resizeLongestSide(image, this.imgSize);
     const n = r.width * r.height;

@@ -11,6 +11,8 @@
 import { ArgumentError } from '../base/shape';
 import { tensor } from '../tensor/ops/creation';
 import { mul } from '../tensor/ops/elementwise';
+import { matmul } from '../tensor/ops/matmul';
+import { tidy } from '../tensor/scope';
 import type { Tensor } from '../tensor/tensor';
 
 /** An image as bytes: RGB (3 per pixel) or RGBA (4 per pixel, alpha ignored), row-major, top row first. */
@@ -259,4 +261,48 @@ export function resizeLongestSide(image: ImageBytes, longSide: number, filter: R
   imageChannels('resizeLongestSide', image);
   const [height, width] = getPreprocessShape(image.height, image.width, longSide);
   return { width, height, data: resizeImageU8(image, width, height, filter) };
+}
+
+/**
+ * The [outSize, inSize] matrix of an antialiased linear resize along one axis (PyTorch's bilinear with
+ * antialias=True, which shares PIL's taps: the triangle filter widened by the scale when shrinking, weights
+ * normalised per output), in float64.
+ */
+export function antialiasWeights(inSize: number, outSize: number): Float64Array {
+  const scale = inSize / outSize;
+  const support = Math.max(scale, 1);
+  const w = new Float64Array(outSize * inSize);
+  for (let o = 0; o < outSize; o++) {
+    const center = (o + 0.5) * scale;
+    const lo = Math.max(0, Math.trunc(center - support + 0.5));
+    const hi = Math.min(inSize, Math.trunc(center + support + 0.5));
+    let sum = 0;
+    for (let i = lo; i < hi; i++) {
+      const t = Math.abs((i - center + 0.5) / support);
+      const v = t < 1 ? 1 - t : 0;
+      w[o * inSize + i] = v;
+      sum += v;
+    }
+    if (sum !== 0) for (let i = lo; i < hi; i++) w[o * inSize + i] /= sum;
+  }
+  return w;
+}
+
+/**
+ * ResizeLongestSide.apply_image_torch: float32 images [B, C, H, W] resized on the device so that the longer side is
+ * `longSide` (bilinear, align_corners False, antialiased as F.interpolate(antialias=True)): two matmuls with the
+ * per-axis weight matrices. Within float rounding of PIL's uint8 path but not equal to it (PIL rounds to bytes
+ * after each pass), as the official notes.
+ */
+export function resizeLongestSideTensor(x: Tensor, longSide: number): Tensor {
+  const fn = 'resizeLongestSideTensor';
+  if (x.ndim !== 4 || x.dtype !== 'float32') throw new ArgumentError(fn, 'x', `has shape [${x.shape.join(', ')}] and dtype ${x.dtype}`, 'float32 [B, C, H, W]');
+  const [, , H, W] = x.shape;
+  const [h, w] = getPreprocessShape(H, W, longSide);
+  return tidy(() => {
+    const wy = tensor(Float32Array.from(antialiasWeights(H, h)), { shape: [h, H], device: x.device });
+    const wxT = tensor(Float32Array.from(antialiasWeights(W, w)), { shape: [w, W], device: x.device });
+    // rows: [h, H] @ [B, C, H, W] → [B, C, h, W]; columns: [B, C, h, W] @ [W, w]
+    return matmul(matmul(wy, x), wxT, { transB: true });
+  });
 }

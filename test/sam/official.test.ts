@@ -66,6 +66,17 @@ describe('SAM predictor and generator vs the official implementation (tiny model
     }
     expect(p.inputSize).toEqual([43, 64]);
     expect(worst(await p.getImageEmbedding().data(), values(cases['pred.features']), 1e-4, 1e-3)).toBeLessThan(1);
+    // a tensor image (resized on the device, within rounding of PIL's bytes) gives nearly the same embedding
+    const p2 = new SamPredictor(model, params, state);
+    const hwc = values(cases['pred.image']);
+    const chw = new Float32Array(3 * 90 * 135);
+    for (let i = 0; i < 90 * 135; i++) for (let c = 0; c < 3; c++) chw[c * 90 * 135 + i] = hwc[3 * i + c];
+    const t = toTensor({ dtype: 'float32', shape: [3, 90, 135], data: chw } as HostTensor);
+    p2.setImage(t);
+    expect(p2.inputSize).toEqual([43, 64]);
+    expect(worst(await p2.getImageEmbedding().data(), values(cases['pred.features']), 0.05, 0.05)).toBeLessThan(1);
+    t.dispose();
+    p2.dispose();
     // the whole pipeline from pixels: the same three masks as the official predictor
     const r = await p.predict({ pointCoords: values(cases['pred.points']), pointLabels: values(cases['pred.labels']), box: values(cases['pred.box']) });
     expect(worst(r.iouPredictions, values(cases['pred.multi.iou']), 1e-4, 1e-3)).toBeLessThan(1);

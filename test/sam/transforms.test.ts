@@ -1,7 +1,16 @@
 /** ResizeLongestSide: sizes, prompts and the image resize against the official outputs (PIL) in tiny.pth. */
 import { describe, expect, it } from 'vitest';
-import { applyBoxes, applyBoxesTensor, applyCoords, applyCoordsTensor, getPreprocessShape, resizeImageU8, resizeLongestSide } from '../../src/sam/transforms';
-import { tensor } from '../../src/node';
+import {
+  applyBoxes,
+  applyBoxesTensor,
+  applyCoords,
+  applyCoordsTensor,
+  getPreprocessShape,
+  resizeImageU8,
+  resizeLongestSide,
+  resizeLongestSideTensor,
+} from '../../src/sam/transforms';
+import { interpolate, tensor } from '../../src/node';
 import { readImage } from '../../src/io/images';
 import { tinyFixture, values } from './tiny-fixture';
 
@@ -67,5 +76,55 @@ describe('ResizeLongestSide', () => {
       ])
         expect(resizeImageU8(flat, w, h, f).every((v) => v === 77)).toBe(true);
     expect(() => resizeImageU8({ width: 2, height: 2, data: new Uint8Array(5) }, 4, 4)).toThrow(/resizeImageU8: argument 'image.data' has 5 bytes for 2×2/);
+  });
+
+  it('the tensor resize (apply_image_torch): a float64 host reference when shrinking, plain bilinear when enlarging, PIL within a byte', async () => {
+    const { cases } = await tinyFixture();
+    const hwc = values(cases['pred.image']);
+    const [H, W] = [90, 135];
+    const chw = new Float32Array(3 * H * W);
+    for (let i = 0; i < H * W; i++) for (let c = 0; c < 3; c++) chw[c * H * W + i] = hwc[3 * i + c];
+    const x = tensor(chw, { shape: [1, 3, H, W] });
+    const y = resizeLongestSideTensor(x, 64);
+    expect(y.shape).toEqual([1, 3, 43, 64]);
+    const got = await y.data();
+    // reference: PyTorch's antialiased bilinear taps written out directly (triangle of half-width max(scale, 1))
+    const taps = (inS: number, outS: number, o: number) => {
+      const scale = inS / outS;
+      const sup = Math.max(scale, 1);
+      const c = (o + 0.5) * scale;
+      const ws: [number, number][] = [];
+      for (let i = 0; i < inS; i++) {
+        const d = Math.abs(i + 0.5 - c) / sup;
+        if (d < 1 && i >= Math.trunc(c - sup + 0.5) && i < Math.trunc(c + sup + 0.5)) ws.push([i, 1 - d]);
+      }
+      const tot = ws.reduce((a, [, v]) => a + v, 0);
+      return ws.map(([i, v]) => [i, v / tot] as const);
+    };
+    let worst = 0;
+    let worstPil = 0;
+    const pil = values(cases['pred.input_image']);
+    for (let c = 0; c < 3; c++)
+      for (let oy = 0; oy < 43; oy++)
+        for (let ox = 0; ox < 64; ox++) {
+          let v = 0;
+          for (const [iy, wy] of taps(H, 43, oy)) for (const [ix, wx] of taps(W, 64, ox)) v += wy * wx * hwc[3 * (iy * W + ix) + c];
+          const g = got[c * 43 * 64 + oy * 64 + ox];
+          worst = Math.max(worst, Math.abs(g - v));
+          worstPil = Math.max(worstPil, Math.abs(g - pil[3 * (oy * 64 + ox) + c]));
+        }
+    expect(worst).toBeLessThan(1e-3);
+    expect(worstPil).toBeLessThanOrEqual(1.5); // PIL rounds to bytes after each pass
+    // enlarging: the same as interpolate(bilinear, alignCorners false)
+    const small = tensor(
+      Float32Array.from({ length: 3 * 5 * 7 }, (_, i) => (i * 37) % 255),
+      { shape: [1, 3, 5, 7] },
+    );
+    const up = resizeLongestSideTensor(small, 16);
+    const ref = interpolate(small, { size: getPreprocessShape(5, 7, 16), mode: 'bilinear', alignCorners: false });
+    expect(up.shape).toEqual(ref.shape);
+    const [a, b] = [await up.data(), await ref.data()];
+    for (let i = 0; i < a.length; i++) expect(Math.abs(a[i] - b[i])).toBeLessThan(1e-3);
+    for (const t of [x, y, small, up, ref]) t.dispose();
   });
 });
