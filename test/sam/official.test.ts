@@ -4,7 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { memory, tree } from '../../src/node';
+import { memory, tensor, tree } from '../../src/node';
 import { toTensor, type HostTensor } from '../../src/formats/host-tensor';
 import { sam, type SamModel, type SamParams, type SamState } from '../../src/models/sam/sam';
 import { samConfig } from '../../src/models/sam/config';
@@ -71,7 +71,7 @@ describe('SAM predictor and generator vs the official implementation (tiny model
     const hwc = values(cases['pred.image']);
     const chw = new Float32Array(3 * 90 * 135);
     for (let i = 0; i < 90 * 135; i++) for (let c = 0; c < 3; c++) chw[c * 90 * 135 + i] = hwc[3 * i + c];
-    const t = toTensor({ dtype: 'float32', shape: [3, 90, 135], data: chw } as HostTensor);
+    const t = tensor(chw, { shape: [3, 90, 135] });
     p2.setImage(t);
     expect(p2.inputSize).toEqual([43, 64]);
     expect(worst(await p2.getImageEmbedding().data(), values(cases['pred.features']), 0.05, 0.05)).toBeLessThan(1);
