@@ -40,6 +40,14 @@ describe('SamPredictor (stand-in model)', () => {
     expect(one.shape).toEqual([1, 60, 90]);
     expect(one.masks).toBeInstanceOf(Float32Array);
     expect(one.masks[30 * 90 + 45]).toBeGreaterThan(0);
+    // the mask input as a device tensor [1, L, L] gives the same
+    const mi = tensor(r.lowResMasks.subarray(0, 32 * 32), { shape: [1, 32, 32] });
+    const viaTensor = await p.predict({ pointCoords: [45, 30], pointLabels: [1], multimaskOutput: false, returnLogits: true, maskInput: mi });
+    expect(viaTensor.masks).toEqual(one.masks);
+    await expect(p.predict({ maskInput: tensor(new Float32Array(32 * 32), { shape: [32, 32] }) })).rejects.toThrow(
+      /argument 'maskInput' has shape \[32, 32\] \(float32\); expected float32 \[1, 32, 32\]/,
+    );
+    mi.dispose();
     // a box prompt: the disc widens to cover the box
     const b = await p.predict({ box: [20, 10, 70, 50] });
     expect(b.masks[1 * 60 * 90 + 12 * 90 + 22]).toBe(1);
