@@ -233,11 +233,14 @@ export class SamPredictor {
     checkPair(fn, 'originalSize', originalSize);
     const input = inputSize ?? getPreprocessShape(originalSize[0], originalSize[1], this.imgSize);
     checkPair(fn, 'inputSize', input);
+    if (Math.max(input[0], input[1]) > this.imgSize)
+      throw new ArgumentError(fn, 'inputSize', `is [${input.join(', ')}]`, `sides ≤ imgSize ${this.imgSize} (the resized image inside the padded input)`);
     if (embedding !== this.features) this.reset();
     this.adopt(embedding, [originalSize[0], originalSize[1]], [input[0], input[1]]);
   }
 
   private adopt(features: Tensor, originalSize: [number, number], inputSize: [number, number]): void {
+    this.imagePe?.dispose();
     this.features = features;
     this.imagePe = this.model.denseImagePe(this.state.prompt_encoder);
     this.originalSize = originalSize;

@@ -109,6 +109,9 @@ describe('SamPredictor (stand-in model)', () => {
     p.setEmbedding(e, [30, 50]);
     expect(p.getImageEmbedding()).toBe(e);
     expect(memory().liveTensors).toBe(held);
+    p.setEmbedding(e, [30, 50]); // the same tensor again: kept, nothing leaks
+    expect(memory().liveTensors).toBe(held);
+    expect(() => p.setEmbedding(e, [30, 50], [30, 80])).toThrow(/SamPredictor.setEmbedding: argument 'inputSize' is \[30, 80\]; expected sides ≤ imgSize 64/);
     p.reset();
     expect(memory().liveTensors).toBe(base);
     expect(p.isImageSet).toBe(false);
