@@ -26,6 +26,10 @@ registerGPUProvider(() => {
 export * from './index';
 export { saveSafetensors, loadSafetensors, loadPth, savePth, writeFileAtomic, type AtomicWriteOptions } from './io/files';
 export { readStateDict, loadInitialWeights } from './io/load-weights';
+// streaming checkpoints (owner: ckpt): file sources, trees from .pth files, the official SAM weights
+export { openFileSource, withPthFile, type FileSource } from './io/pth-file';
+export { loadPthTrees, type LoadPthTreesOptions, type PthTree } from './io/stream-weights';
+export { loadSamCheckpoint, type LoadSamCheckpointOptions } from './sam/node/checkpoint';
 export { saveTrainingCheckpoint, loadTrainingCheckpoint, type TrainingCheckpoint } from './io/training-checkpoint';
 export { imageFolder, sodDataset, loadFileTask, type ImageFolderDataset, type FolderOptions, type SodDatasetOptions } from './io/image-folder';
 export { decodeWorkers } from './io/decode-workers';
