@@ -15,9 +15,9 @@ import { writeFileSync } from 'node:fs';
 import { basename, extname, join } from 'node:path';
 import { init, random, tree } from '../node';
 import { readImage, writePng, type RGBAImage } from '../io/images';
-import { loadInitialWeights } from '../io/load-weights';
 import { samConfig, type SamConfig } from '../models/sam/config';
-import { sam } from '../models/sam/sam';
+import { sam, type SamParams, type SamState } from '../models/sam/sam';
+import { loadSamCheckpoint } from '../sam/node/checkpoint';
 import { SamAutomaticMaskGenerator } from '../sam/amg';
 import { setImageCached, weightsIdentity } from '../sam/node/embedding-cache';
 import { SamPredictor } from '../sam/predictor';
@@ -146,13 +146,18 @@ export async function run(argv: string[]): Promise<number> {
   console.error(`device: ${device.adapterInfo?.description || device.adapterInfo?.vendor || 'WebGPU'}`);
   const config = args.model === 'tiny' ? TINY : samConfig(args.model as 'vit_b' | 'vit_l' | 'vit_h');
   const model = sam(config);
-  let { params, state } = model.init(random.key(args.seed));
   let weightsId = `random-init:${args.model}:${args.seed}`;
+  let weights: { params: SamParams; state: SamState };
   if (args.checkpoint) {
-    ({ params, state } = await loadInitialWeights(args.checkpoint, params, state));
+    // tensor by tensor from the file to the device: the checkpoint is never in memory whole
+    weights = await loadSamCheckpoint(args.checkpoint, config);
     weightsId = await weightsIdentity(args.checkpoint);
     console.error(`weights: ${args.checkpoint}`);
-  } else console.error(`warning: no --checkpoint: random ${args.model} weights (seed ${args.seed}); the masks are meaningless (shapes and plumbing only)`);
+  } else {
+    weights = model.init(random.key(args.seed));
+    console.error(`warning: no --checkpoint: random ${args.model} weights (seed ${args.seed}); the masks are meaningless (shapes and plumbing only)`);
+  }
+  const { params, state } = weights;
   const predictor = new SamPredictor(model, params, state);
   const t0 = performance.now();
   const setImage = async (image: ImageBytes) => {

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { decodeImage, encodePng } from '../../src/io/images';
+import { savePth } from '../../src/io/files';
 import { tinyFixture, values } from '../sam/tiny-fixture';
 import { ownLines, runCli } from './run-cli';
 
@@ -73,25 +74,15 @@ describe('webgrad sam', () => {
   }, 120_000);
 
   it("--checkpoint with the official tiny model's weights: the masks equal the official predictor's", async () => {
-    const { cases } = await tinyFixture();
+    const { cases, state_dict } = await tinyFixture();
+    // an official-style checkpoint: torch.save of the state_dict alone (the fixture wraps it with its cases)
+    const ckpt = join(dir, 'sam_tiny.pth');
+    await savePth(ckpt, state_dict);
     const photo = join(dir, 'small.png');
     writeFileSync(photo, encodePng(Uint8Array.from(values(cases['pred.image'])), 135, 90, 3));
     const out = join(dir, 'official');
     // pred.points (30, 40) fg and (100, 60) bg, pred.box
-    const args = [
-      'sam',
-      photo,
-      '--model',
-      'tiny',
-      '--checkpoint',
-      'test/fixtures/sam-official/tiny.pth',
-      '--point',
-      '30,40',
-      '--point',
-      '100,60,0',
-      '--box',
-      '10,10,120,80',
-    ];
+    const args = ['sam', photo, '--model', 'tiny', '--checkpoint', ckpt, '--point', '30,40', '--point', '100,60,0', '--box', '10,10,120,80'];
     const r = runCli([...args, '--out', out]);
     expect(r.status, r.stderr).toBe(0);
     expect(r.stderr).not.toMatch(/warning/);
@@ -104,6 +95,11 @@ describe('webgrad sam', () => {
       for (let i = 0; i < 90 * 135; i++) differ += (m.data[4 * i] === 255 ? 1 : 0) !== want[k * 90 * 135 + i] ? 1 : 0;
       expect(differ).toBeLessThanOrEqual(2);
     }
+    // weights that do not fit the model: one line, exit code 1
+    const bad = runCli(['sam', photo, '--model', 'tiny', '--checkpoint', 'test/fixtures/sam-official/structure.json', '--point', '30,40', '--out', out]);
+    expect(bad.status).toBe(1);
+    expect(ownLines(bad.stderr).length, bad.stderr).toBe(1);
+    expect(ownLines(bad.stderr)[0]).toMatch(/^webgrad sam: /);
   }, 120_000);
 
   it('--auto: mask PNGs, the records as JSON and an overlay', () => {
