@@ -86,3 +86,5 @@ import { workerRanks } from './parallel/node/worker-ranks';
 registerThreadLauncher(workerRanks);
 // owner: dp-mpi — the MPI collective (src/parallel/node/mpi-collective.ts; addon built by scripts/build-mpi.mjs)
 export { mpiCollective, type MpiCollective, type MpiCollectiveOptions } from './parallel/node/mpi-collective';
+// owner: predictor — SAM image embeddings cached on disk (src/sam/node/embedding-cache.ts)
+export { setImageCached, embeddingCacheKey, embeddingCachePath, weightsIdentity } from './sam/node/embedding-cache';

@@ -26,6 +26,50 @@ export {
   type SamDecoderInput,
   type PointLabels,
 } from './models';
+// owner: predictor — ResizeLongestSide, the predictor, the automatic mask generator and its utilities
+export {
+  getPreprocessShape,
+  applyCoords,
+  applyBoxes,
+  applyCoordsTensor,
+  applyBoxesTensor,
+  resizeImageU8,
+  resizeLongestSide,
+  resizeLongestSideTensor,
+  antialiasWeights,
+  imageChannels,
+  type ImageBytes,
+  type ResizeFilter,
+} from './sam/transforms';
+export {
+  SamPredictor,
+  type SamPredictOptions,
+  type SamPrediction,
+  type SamPredictTorchOptions,
+  type SamTorchPrediction,
+} from './sam/predictor';
+export { SamAutomaticMaskGenerator, type SamAutomaticMaskGeneratorOptions, type SamMaskRecord } from './sam/amg';
+export {
+  buildPointGrid,
+  buildAllLayerPointGrids,
+  generateCropBoxes,
+  calculateStabilityScore,
+  stabilityScoreHost,
+  maskToBox,
+  boxXyxyToXywh,
+  uncropBox,
+  uncropPoint,
+  uncropMask,
+  isBoxNearCropEdge,
+  maskToRle,
+  rleToMask,
+  areaFromRle,
+  connectedComponents,
+  removeSmallRegions,
+  batchRanges,
+  type Box,
+  type Rle,
+} from './sam/amg-utils';
 
 // fine-tuning with a frozen image encoder (src/sam/finetune)
 export {

@@ -23,6 +23,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
     summary: "train d2l's FCN (ImageNet ResNet-50) on Cityscapes or synthetic street scenes (val mIoU, panels)",
     load: () => import('./train-segmentation'),
   },
+  sam: { summary: 'Segment Anything on an image: masks from point/box prompts or --auto, mask PNGs and an overlay', load: () => import('./sam') },
   'train-sam': {
     summary: 'fine-tune Segment Anything with a frozen image encoder (semantic head or mask decoder; val mIoU, panels)',
     load: () => import('./train-sam'),

@@ -22,11 +22,11 @@ import {
   promptBatch,
   promptRng,
   promptToInputFrame,
-  resizeLongestSideShape,
   samplePrompt,
   type PromptBox,
 } from '../../src/sam/finetune/prompts';
 import { semanticHead, upsampleFromGrid } from '../../src/sam/finetune/semantic-head';
+import { getPreprocessShape } from '../../src/sam/transforms';
 import { trainStepsWithoutLeak } from '../helpers/train-steps';
 
 /** Seeded values in (−3, 3) kept at least 0.1 away from 0 (so a small step never flips a thresholded mask). */
@@ -225,8 +225,8 @@ describe('prompts from ground-truth masks', () => {
   });
 
   it('input frame (ResizeLongestSide) and batching', async () => {
-    expect(resizeLongestSideShape(1024, 2048, 1024)).toEqual([512, 1024]);
-    expect(resizeLongestSideShape(375, 500, 1024)).toEqual([768, 1024]); // 375·2.048 = 768
+    expect(getPreprocessShape(1024, 2048, 1024)).toEqual([512, 1024]);
+    expect(getPreprocessShape(375, 500, 1024)).toEqual([768, 1024]); // 375·2.048 = 768
     const p = promptToInputFrame({ box: [10, 5, 20, 15], points: [[4, 2]], labels: [1] }, [128, 256], 1024);
     expect(p).toEqual({ box: [40, 20, 80, 60], points: [[16, 8]], labels: [1] });
     const b = promptBatch([p, { box: [0, 0, 1, 1], points: [[1, 1]], labels: [0] }], 'both');

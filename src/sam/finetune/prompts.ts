@@ -2,7 +2,7 @@
  * Prompts drawn from ground-truth masks on the host, as SAM's training simulates a user: the mask's bounding
  * box jittered by up to 10% of its side, and random positive points inside the mask and negative points
  * outside it; then moved into the model's input frame (the image resized so its longest side is the
- * encoder's input size, ResizeLongestSide) and batched as the prompt encoder takes them. Randomness comes
+ * encoder's input size, ResizeLongestSide: ../transforms.ts) and batched as the prompt encoder takes them. Randomness comes
  * from a host PRNG (`mulberry32(seed)`), so a seed gives the same prompts on every run.
  */
 import { ArgumentError } from '../../base/shape';
@@ -10,6 +10,7 @@ import type { Device } from '../../kernels/webgpu/device';
 import { tensor } from '../../tensor/ops/creation';
 import type { Tensor } from '../../tensor/tensor';
 import { mulberry32 } from '../../base/mulberry32';
+import { getPreprocessShape } from '../transforms';
 
 /** A seeded host random-number generator for prompt sampling: uniform numbers in [0, 1) (mulberry32). */
 export const promptRng = (seed: number): (() => number) => mulberry32(seed);
@@ -131,19 +132,10 @@ export function samplePrompt(mask: ArrayLike<number>, height: number, width: num
   return { box, points, labels };
 }
 
-/**
- * The size an image of `height`×`width` is resized to so that its longest side is `longSide` (ResizeLongestSide's
- * get_preprocess_shape; src/sam/transforms.ts has the same as `getPreprocessShape`, which this defers to once both are in).
- */
-export function resizeLongestSideShape(height: number, width: number, longSide: number): [number, number] {
-  const scale = longSide / Math.max(height, width);
-  return [Math.floor(height * scale + 0.5), Math.floor(width * scale + 0.5)];
-}
-
 /** A prompt of an image of `originalSize` [H, W] moved into the input frame of an encoder of `longSide` pixels. */
 export function promptToInputFrame(p: MaskPrompt, originalSize: readonly [number, number], longSide: number): MaskPrompt {
   const [H, W] = originalSize;
-  const [h, w] = resizeLongestSideShape(H, W, longSide);
+  const [h, w] = getPreprocessShape(H, W, longSide);
   const sx = w / W,
     sy = h / H;
   return {
@@ -242,7 +234,7 @@ export function objectMasks(
  */
 export function lowResTarget(mask: ArrayLike<number>, height: number, width: number, imgSize: number, lowRes: number): Float32Array {
   checkMask('lowResTarget', mask, height, width);
-  const [h, w] = resizeLongestSideShape(height, width, imgSize);
+  const [h, w] = getPreprocessShape(height, width, imgSize);
   const out = new Float32Array(lowRes * lowRes);
   const step = imgSize / lowRes;
   for (let i = 0; i < lowRes; i++) {

@@ -16,7 +16,7 @@ import { sliceAxes } from '../../tensor/ops/layout';
 import { interpolate } from '../../tensor/ops/resize';
 import { Tensor } from '../../tensor/tensor';
 import { disposeUnlessTraced as drop } from '../../nn/dispose';
-import { resizeLongestSideShape } from './prompts';
+import { getPreprocessShape } from '../transforms';
 
 /** Configuration of {@link semanticHead}. */
 export interface SemanticHeadConfig {
@@ -121,7 +121,7 @@ export function semanticHead(config: SemanticHeadConfig): SemanticHead {
  */
 export function upsampleFromGrid(logits: Tensor, imgSize: number, outputSize: readonly [number, number]): Tensor {
   const [H, W] = outputSize;
-  const [h, w] = resizeLongestSideShape(H, W, imgSize);
+  const [h, w] = getPreprocessShape(H, W, imgSize);
   const full = interpolate(logits, { size: [imgSize, imgSize], mode: 'bilinear', alignCorners: false });
   const crop = h === imgSize && w === imgSize ? full : sliceAxes(full, [null, null, [0, h], [0, w]]);
   if (crop !== full) drop(full);

@@ -34,18 +34,9 @@ import type { SegmentationSample } from '../../segmentation/dataset';
 import { StreamSegMetrics, type SegmentationScores } from '../../segmentation/metrics';
 import type { SamModel, SamParams, SamState } from '../../models/sam/sam';
 import { maskIou, samLoss } from './losses';
-import {
-  lowResTarget,
-  objectMasks,
-  promptBatch,
-  promptRng,
-  promptToInputFrame,
-  resizeLongestSideShape,
-  samplePrompt,
-  type MaskPrompt,
-  type ObjectMask,
-} from './prompts';
+import { lowResTarget, objectMasks, promptBatch, promptRng, promptToInputFrame, samplePrompt, type MaskPrompt, type ObjectMask } from './prompts';
 import { semanticHead, type SemanticHead } from './semantic-head';
+import { getPreprocessShape } from '../transforms';
 
 /** A sample: the image and its train-id mask (a SegmentationSample), optionally Cityscapes instance ids. */
 export interface FinetuneSample extends SegmentationSample {
@@ -203,7 +194,7 @@ export async function finetuneSam(o: SamFinetuneOptions): Promise<FinetuneResult
   const device = tree.tensors(params)[0]?.device ?? getDefaultDevice();
   const first = await train.get(0);
   const [H, W] = [first.image.height, first.image.width];
-  const [h, w] = resizeLongestSideShape(H, W, S);
+  const [h, w] = getPreprocessShape(H, W, S);
   const [initKey, dataKey] = [foldIn(randomKey(seed), 1), foldIn(randomKey(seed), 2)] as [Key, Key];
 
   // ---- the frozen encoder, once per image ---------------------------------------------------------
