@@ -1,0 +1,399 @@
+/**
+ * Fused scaled dot-product attention kernels (FlashAttention style: the [Lq, Lk] matrix is never stored).
+ *   fwd    one workgroup per (batch, tile of ATTN_ROWS query rows), one thread per query row; key/value tiles
+ *          are staged in workgroup memory; an online softmax (running max and sum, rescaled per tile) gives
+ *          the output and the row's logsumexp, which the backward kernels use to recompute P
+ *   dq     same layout: dS = P∘(dO·vᵀ − δ) per key, dQ = scale·Σ dS·k; with the decomposed relative position,
+ *          d relH (sum over each key row i) and d relW (sum over each key column j), accumulated in place
+ *          by the row's own thread
+ *   dkv    one workgroup per (batch, tile of ATTN_ROWS key rows), one thread per key row; query tiles
+ *          (scaled q, dO, logsumexp, δ) are staged in workgroup memory; dV = Σ P·dO, dK = scale·Σ dS·q
+ *   dbias  one thread per element of the (possibly broadcast) bias: the sum of dS over the positions that
+ *          element was broadcast to, recomputed from global memory (no [Lq, Lk] buffer for any bias shape)
+ * The additive bias is read by strides (0 along broadcast axes; the batch axes are folded into at most
+ * ATTN_MAX_LEAD groups), the decomposed relative position as h[q, j / kw] + w[q, j % kw].
+ * Head sizes are padded to a multiple of 16 in private and workgroup arrays (zeros), so inner loops have
+ * constant bounds. Element type f16 (forward only, shader-f16) loads f16 and accumulates in f32.
+ */
+import { UniformLayout, type UniformValues } from '../webgpu/uniforms';
+import { kernel, type Shader, type ShaderSpec, type StorageBinding } from './builder';
+
+/** Threads per workgroup, and query (fwd, dq) or key (dkv) rows per workgroup. */
+export const ATTN_ROWS = 64;
+/** Batch axes of a broadcast bias, after folding neighbours that broadcast alike. */
+export const ATTN_MAX_LEAD = 8;
+const LEAD_VEC4S = ATTN_MAX_LEAD / 4;
+
+export const attentionLayout = new UniformLayout([
+  { name: 'B', type: 'u32' },
+  { name: 'Lq', type: 'u32' },
+  { name: 'Lk', type: 'u32' },
+  { name: 'D', type: 'u32' },
+  { name: 'Dv', type: 'u32' },
+  { name: 'kh', type: 'u32' },
+  { name: 'kw', type: 'u32' },
+  { name: 'nTiles', type: 'u32' },
+  { name: 'scale', type: 'f32' },
+  { name: 'sbq', type: 'u32' },
+  { name: 'sbk', type: 'u32' },
+  { name: 'nLead', type: 'u32' },
+  { name: 'R', type: 'u32' },
+  { name: 'n', type: 'u32' },
+  // batch axes (folded), outermost first
+  { name: 'ld', type: 'u32', vec4s: LEAD_VEC4S },
+  // the bias stride along each batch axis (0 where broadcast)
+  { name: 'ls', type: 'u32', vec4s: LEAD_VEC4S },
+]);
+
+export interface AttentionVariant {
+  op: 'fwd' | 'dq' | 'dkv' | 'dbias';
+  /** head sizes of q/k and of v, padded to a multiple of 16 */
+  dp: number;
+  dvp: number;
+  /** rows of the tile staged in workgroup memory (keys for fwd/dq, queries for dkv; 0 for dbias) */
+  tile: number;
+  bias: boolean;
+  rel: boolean;
+  /** storage element type of q, k, v, bias, rel and the output (f16 only for fwd) */
+  et: 'f32' | 'f16';
+}
+
+export interface AttentionPlan {
+  key: string;
+  source: () => Shader;
+  layout: UniformLayout;
+  values: UniformValues;
+}
+
+export const padHead = (d: number): number => Math.max(16, Math.ceil(d / 16) * 16);
+
+/** The largest power-of-two tile (≤ ATTN_ROWS) whose workgroup arrays fit `bytes`; 0 when none does. */
+export function attentionTile(perRow: number, bytes: number): number {
+  let t = ATTN_ROWS;
+  while (t >= 1 && t * perRow * 4 > bytes) t >>= 1;
+  return t;
+}
+
+export function attentionPlan(v: AttentionVariant, values: UniformValues): AttentionPlan {
+  return { layout: attentionLayout, values, ...kernel('attention', v, build) };
+}
+
+const f = (x: string, et: string) => (et === 'f16' ? `f32(${x})` : x);
+
+/** Offset of batch b's bias block: b decomposed over the folded batch axes, times the bias's strides. */
+const leadOffset = `fn lead_offset(b: u32) -> u32 {
+  var rest = b;
+  var off = 0u;
+  for (var a = i32(p.nLead) - 1; a >= 0; a--) {
+    let n = p.ld[a / 4][a % 4];
+    off += (rest % n) * p.ls[a / 4][a % 4];
+    rest /= n;
+  }
+  return off;
+}`;
+
+function inputs(v: AttentionVariant): StorageBinding[] {
+  const t = v.et;
+  return [
+    { name: 'q', type: t },
+    { name: 'k', type: t },
+    { name: 'v', type: t },
+    ...(v.bias ? [{ name: 'bias', type: t }] : []),
+    ...(v.rel ? [{ name: 'relH', type: t }, { name: 'relW', type: t }] : []),
+  ];
+}
+
+/** The logit's additive terms for query row `row` (flat b·Lq + i), key j; `boff` is the bias offset of (b, i). */
+function extras(v: AttentionVariant, row: string, j: string, boff: string): string {
+  let s = '';
+  if (v.bias) s += ` + ${f(`bias[${boff} + ${j} * p.sbk]`, v.et)}`;
+  if (v.rel) s += ` + ${f(`relH[${row} * p.kh + ${j} / p.kw]`, v.et)} + ${f(`relW[${row} * p.kw + ${j} % p.kw]`, v.et)}`;
+  return s;
+}
+
+/** Workgroup index → (tile, b); the whole workgroup returns past the last batch (uniform control flow). */
+const tileHeader = `
+  let flat = wid.x + wid.y * nwg.x;
+  let tile = flat % p.nTiles;
+  let b = flat / p.nTiles;
+  if (b >= p.B) { return; }`;
+
+function build(v: AttentionVariant): ShaderSpec {
+  switch (v.op) {
+    case 'fwd':
+      return forward(v);
+    case 'dq':
+      return gradQ(v);
+    case 'dkv':
+      return gradKV(v);
+    case 'dbias':
+      return gradBias(v);
+  }
+}
+
+/** Stages key/value rows k0 … k0 + TILE − 1 of batch b into kt/vt, zero beyond Lk and beyond D/Dv. */
+function loadKV(v: AttentionVariant): string {
+  const { dp, dvp, tile: T, et } = v;
+  return `
+    workgroupBarrier();
+    for (var x = li; x < ${T * dp}u; x += ${ATTN_ROWS}u) {
+      let r = x / ${dp}u; let c = x % ${dp}u; let key = k0 + r;
+      var val = 0.0;
+      if (key < p.Lk && c < p.D) { val = ${f('k[(b * p.Lk + key) * p.D + c]', et)}; }
+      kt[x] = val;
+    }
+    for (var x = li; x < ${T * dvp}u; x += ${ATTN_ROWS}u) {
+      let r = x / ${dvp}u; let c = x % ${dvp}u; let key = k0 + r;
+      var val = 0.0;
+      if (key < p.Lk && c < p.Dv) { val = ${f('v[(b * p.Lk + key) * p.Dv + c]', et)}; }
+      vt[x] = val;
+    }
+    workgroupBarrier();`;
+}
+
+/** The thread's query row i (clamped to a valid row for reads), its scaled q in qr. */
+function queryRow(v: AttentionVariant): string {
+  return `
+  let i = tile * ${ATTN_ROWS}u + li;
+  let valid = i < p.Lq;
+  let row = b * p.Lq + min(i, p.Lq - 1u);
+  let boff = ${v.bias ? 'lead_offset(b) + min(i, p.Lq - 1u) * p.sbq' : '0u'};
+  var qr: array<f32, ${v.dp}>;
+  for (var d = 0u; d < ${v.dp}u; d++) {
+    var val = 0.0;
+    if (d < p.D) { val = ${f('q[row * p.D + d]', v.et)} * p.scale; }
+    qr[d] = val;
+  }`;
+}
+
+function forward(v: AttentionVariant): ShaderSpec {
+  const { dp, dvp, tile: T, et } = v;
+  return {
+    uniforms: attentionLayout,
+    workgroupSize: ATTN_ROWS,
+    storage: [...inputs(v), { name: 'out', type: et, access: 'read_write' }, { name: 'lse', type: 'f32', access: 'read_write' }],
+    decls: `var<workgroup> kt: array<f32, ${T * dp}>;
+var<workgroup> vt: array<f32, ${T * dvp}>;
+${v.bias ? leadOffset : ''}`,
+    body: `${tileHeader}${queryRow(v)}
+  let ninf = -inf_f32();
+  var m = ninf;
+  var l = 0.0;
+  var acc: array<f32, ${dvp}>;
+  for (var k0 = 0u; k0 < p.Lk; k0 += ${T}u) {${loadKV(v)}
+    let n = min(${T}u, p.Lk - k0);
+    var s: array<f32, ${T}>;
+    var tm = ninf;
+    for (var jj = 0u; jj < n; jj++) {
+      var dot = 0.0;
+      for (var d = 0u; d < ${dp}u; d++) { dot += qr[d] * kt[jj * ${dp}u + d]; }
+      let j = k0 + jj;
+      let sj = dot${extras(v, 'row', 'j', 'boff')};
+      s[jj] = sj;
+      tm = max(tm, sj);
+    }
+    // online softmax: rescale what was summed under the old maximum (nothing to rescale while every logit so far is -inf)
+    let mn = max(m, tm);
+    let dead = mn == ninf;
+    let corr = select(exp(m - mn), 1.0, dead);
+    l *= corr;
+    for (var d = 0u; d < ${dvp}u; d++) { acc[d] *= corr; }
+    for (var jj = 0u; jj < n; jj++) {
+      let pj = select(exp(s[jj] - mn), 0.0, dead);
+      l += pj;
+      for (var d = 0u; d < ${dvp}u; d++) { acc[d] += pj * vt[jj * ${dvp}u + d]; }
+    }
+    m = mn;
+  }
+  if (valid) {
+    let inv = select(1.0 / l, 0.0, p.Lk == 0u);
+    for (var d = 0u; d < p.Dv; d++) { out[row * p.Dv + d] = ${et === 'f16' ? 'f16(acc[d] * inv)' : 'acc[d] * inv'}; }
+    lse[row] = m + log(l);
+  }`,
+  };
+}
+
+function gradQ(v: AttentionVariant): ShaderSpec {
+  const { dp, dvp, tile: T, et } = v;
+  return {
+    uniforms: attentionLayout,
+    workgroupSize: ATTN_ROWS,
+    storage: [
+      ...inputs(v),
+      { name: 'lse', type: 'f32' },
+      { name: 'delta', type: 'f32' },
+      { name: 'dO', type: 'f32' },
+      { name: 'dq', type: 'f32', access: 'read_write' },
+      ...(v.rel ? [{ name: 'dRelH', type: 'f32', access: 'read_write' as const }, { name: 'dRelW', type: 'f32', access: 'read_write' as const }] : []),
+    ],
+    decls: `var<workgroup> kt: array<f32, ${T * dp}>;
+var<workgroup> vt: array<f32, ${T * dvp}>;
+${v.bias ? leadOffset : ''}`,
+    body: `${tileHeader}${queryRow(v)}
+  var dor: array<f32, ${dvp}>;
+  for (var d = 0u; d < ${dvp}u; d++) {
+    var val = 0.0;
+    if (d < p.Dv) { val = dO[row * p.Dv + d]; }
+    dor[d] = val;
+  }
+  let li_ = lse[row];
+  let di = delta[row];
+  var acc: array<f32, ${dp}>;${
+    v.rel
+      ? `
+  if (valid) {
+    for (var a = 0u; a < p.kh; a++) { dRelH[row * p.kh + a] = 0.0; }
+    for (var a = 0u; a < p.kw; a++) { dRelW[row * p.kw + a] = 0.0; }
+  }`
+      : ''
+  }
+  for (var k0 = 0u; k0 < p.Lk; k0 += ${T}u) {${loadKV(v)}
+    let n = min(${T}u, p.Lk - k0);
+    for (var jj = 0u; jj < n; jj++) {
+      var dot = 0.0;
+      for (var d = 0u; d < ${dp}u; d++) { dot += qr[d] * kt[jj * ${dp}u + d]; }
+      var dp_ = 0.0;
+      for (var d = 0u; d < ${dvp}u; d++) { dp_ += dor[d] * vt[jj * ${dvp}u + d]; }
+      let j = k0 + jj;
+      let pj = exp(dot${extras(v, 'row', 'j', 'boff')} - li_);
+      let ds = pj * (dp_ - di);
+      for (var d = 0u; d < ${dp}u; d++) { acc[d] += ds * kt[jj * ${dp}u + d]; }${
+        v.rel
+          ? `
+      if (valid) {
+        dRelH[row * p.kh + j / p.kw] += ds;
+        dRelW[row * p.kw + j % p.kw] += ds;
+      }`
+          : ''
+      }
+    }
+  }
+  if (valid) {
+    for (var d = 0u; d < p.D; d++) { dq[row * p.D + d] = acc[d] * p.scale; }
+  }`,
+  };
+}
+
+function gradKV(v: AttentionVariant): ShaderSpec {
+  const { dp, dvp, tile: T, et } = v;
+  return {
+    uniforms: attentionLayout,
+    workgroupSize: ATTN_ROWS,
+    storage: [
+      ...inputs(v),
+      { name: 'lse', type: 'f32' },
+      { name: 'delta', type: 'f32' },
+      { name: 'dO', type: 'f32' },
+      { name: 'dk', type: 'f32', access: 'read_write' },
+      { name: 'dv', type: 'f32', access: 'read_write' },
+    ],
+    decls: `var<workgroup> qt: array<f32, ${T * dp}>;
+var<workgroup> ot: array<f32, ${T * dvp}>;
+var<workgroup> lt: array<f32, ${T}>;
+var<workgroup> dt: array<f32, ${T}>;
+${v.bias ? leadOffset : ''}`,
+    body: `${tileHeader}
+  let j = tile * ${ATTN_ROWS}u + li;
+  let valid = j < p.Lk;
+  let krow = b * p.Lk + min(j, p.Lk - 1u);
+  let jc = min(j, p.Lk - 1u);
+  let boff = ${v.bias ? 'lead_offset(b)' : '0u'};
+  var kr: array<f32, ${dp}>;
+  for (var d = 0u; d < ${dp}u; d++) {
+    var val = 0.0;
+    if (d < p.D) { val = ${f('k[krow * p.D + d]', et)}; }
+    kr[d] = val;
+  }
+  var vr: array<f32, ${dvp}>;
+  for (var d = 0u; d < ${dvp}u; d++) {
+    var val = 0.0;
+    if (d < p.Dv) { val = ${f('v[krow * p.Dv + d]', et)}; }
+    vr[d] = val;
+  }
+  var dka: array<f32, ${dp}>;
+  var dva: array<f32, ${dvp}>;
+  for (var i0 = 0u; i0 < p.Lq; i0 += ${T}u) {
+    workgroupBarrier();
+    for (var x = li; x < ${T * dp}u; x += ${ATTN_ROWS}u) {
+      let r = x / ${dp}u; let c = x % ${dp}u; let qi = i0 + r;
+      var val = 0.0;
+      if (qi < p.Lq && c < p.D) { val = ${f('q[(b * p.Lq + qi) * p.D + c]', et)} * p.scale; }
+      qt[x] = val;
+    }
+    for (var x = li; x < ${T * dvp}u; x += ${ATTN_ROWS}u) {
+      let r = x / ${dvp}u; let c = x % ${dvp}u; let qi = i0 + r;
+      var val = 0.0;
+      if (qi < p.Lq && c < p.Dv) { val = dO[(b * p.Lq + qi) * p.Dv + c]; }
+      ot[x] = val;
+    }
+    for (var x = li; x < ${T}u; x += ${ATTN_ROWS}u) {
+      let qi = min(i0 + x, p.Lq - 1u);
+      lt[x] = lse[b * p.Lq + qi];
+      dt[x] = delta[b * p.Lq + qi];
+    }
+    workgroupBarrier();
+    let n = min(${T}u, p.Lq - i0);
+    for (var ii = 0u; ii < n; ii++) {
+      let i = i0 + ii;
+      let row = b * p.Lq + i;
+      var dot = 0.0;
+      for (var d = 0u; d < ${dp}u; d++) { dot += qt[ii * ${dp}u + d] * kr[d]; }
+      let pj = exp(dot${extras(v, 'row', 'jc', 'boff + i * p.sbq')} - lt[ii]);
+      var dp_ = 0.0;
+      for (var d = 0u; d < ${dvp}u; d++) {
+        let o = ot[ii * ${dvp}u + d];
+        dva[d] += pj * o;
+        dp_ += o * vr[d];
+      }
+      let ds = pj * (dp_ - dt[ii]);
+      for (var d = 0u; d < ${dp}u; d++) { dka[d] += ds * qt[ii * ${dp}u + d]; }
+    }
+  }
+  if (valid) {
+    for (var d = 0u; d < p.D; d++) { dk[krow * p.D + d] = dka[d]; }
+    for (var d = 0u; d < p.Dv; d++) { dv[krow * p.Dv + d] = dva[d]; }
+  }`,
+  };
+}
+
+/**
+ * One thread per bias element e (flat over the bias's own shape padded to [...batch, Lq, Lk]); its
+ * p.R broadcast positions are enumerated by t, whose digits run over the broadcast axes only.
+ */
+function gradBias(v: AttentionVariant): ShaderSpec {
+  const et = v.et;
+  return {
+    uniforms: attentionLayout,
+    workgroupSize: ATTN_ROWS,
+    grid: 'n',
+    storage: [...inputs(v), { name: 'lse', type: 'f32' }, { name: 'delta', type: 'f32' }, { name: 'dO', type: 'f32' }, { name: 'db', type: 'f32', access: 'read_write' }],
+    body: `
+  var total = 0.0;
+  for (var t = 0u; t < p.R; t++) {
+    var rest = i;
+    var r = t;
+    var j = 0u;
+    if (p.sbk != 0u) { j = rest % p.Lk; rest /= p.Lk; } else { j = r % p.Lk; r /= p.Lk; }
+    var qi = 0u;
+    if (p.sbq != 0u) { qi = rest % p.Lq; rest /= p.Lq; } else { qi = r % p.Lq; r /= p.Lq; }
+    var b = 0u;
+    var mult = 1u;
+    for (var a = i32(p.nLead) - 1; a >= 0; a--) {
+      let n = p.ld[a / 4][a % 4];
+      var c = 0u;
+      if (p.ls[a / 4][a % 4] != 0u) { c = rest % n; rest /= n; } else { c = r % n; r /= n; }
+      b += c * mult;
+      mult *= n;
+    }
+    let row = b * p.Lq + qi;
+    let krow = b * p.Lk + j;
+    var dot = 0.0;
+    for (var d = 0u; d < p.D; d++) { dot += ${f('q[row * p.D + d]', et)} * ${f('k[krow * p.D + d]', et)}; }
+    var dp_ = 0.0;
+    for (var d = 0u; d < p.Dv; d++) { dp_ += dO[row * p.Dv + d] * ${f('v[krow * p.Dv + d]', et)}; }
+    let pj = exp(dot * p.scale + ${f('bias[i]', et)}${v.rel ? ` + ${f('relH[row * p.kh + j / p.kw]', et)} + ${f('relW[row * p.kw + j % p.kw]', et)}` : ''} - lse[row]);
+    total += pj * (dp_ - delta[row]);
+  }
+  db[i] = total;`,
+  };
+}
