@@ -99,7 +99,12 @@ function inputs(v: AttentionVariant): StorageBinding[] {
     { name: 'k', type: t },
     { name: 'v', type: t },
     ...(v.bias ? [{ name: 'bias', type: t }] : []),
-    ...(v.rel ? [{ name: 'relH', type: t }, { name: 'relW', type: t }] : []),
+    ...(v.rel
+      ? [
+          { name: 'relH', type: t },
+          { name: 'relW', type: t },
+        ]
+      : []),
   ];
 }
 
@@ -214,7 +219,7 @@ ${v.bias ? leadOffset : ''}`,
 }
 
 function gradQ(v: AttentionVariant): ShaderSpec {
-  const { dp, dvp, tile: T, et } = v;
+  const { dp, dvp, tile: T } = v;
   return {
     uniforms: attentionLayout,
     workgroupSize: ATTN_ROWS,
@@ -224,7 +229,12 @@ function gradQ(v: AttentionVariant): ShaderSpec {
       { name: 'delta', type: 'f32' },
       { name: 'dO', type: 'f32' },
       { name: 'dq', type: 'f32', access: 'read_write' },
-      ...(v.rel ? [{ name: 'dRelH', type: 'f32', access: 'read_write' as const }, { name: 'dRelW', type: 'f32', access: 'read_write' as const }] : []),
+      ...(v.rel
+        ? [
+            { name: 'dRelH', type: 'f32', access: 'read_write' as const },
+            { name: 'dRelW', type: 'f32', access: 'read_write' as const },
+          ]
+        : []),
     ],
     decls: `var<workgroup> kt: array<f32, ${T * dp}>;
 var<workgroup> vt: array<f32, ${T * dvp}>;
@@ -366,7 +376,13 @@ function gradBias(v: AttentionVariant): ShaderSpec {
     uniforms: attentionLayout,
     workgroupSize: ATTN_ROWS,
     grid: 'n',
-    storage: [...inputs(v), { name: 'lse', type: 'f32' }, { name: 'delta', type: 'f32' }, { name: 'dO', type: 'f32' }, { name: 'db', type: 'f32', access: 'read_write' }],
+    storage: [
+      ...inputs(v),
+      { name: 'lse', type: 'f32' },
+      { name: 'delta', type: 'f32' },
+      { name: 'dO', type: 'f32' },
+      { name: 'db', type: 'f32', access: 'read_write' },
+    ],
     body: `
   var total = 0.0;
   for (var t = 0u; t < p.R; t++) {

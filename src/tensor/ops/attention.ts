@@ -108,7 +108,12 @@ function geometry(q: Tensor, k: Tensor, v: Tensor, extra: readonly Tensor[], a: 
   const { bias, relH, relW } = named(extra);
   const g = bias ? biasGeometry(bias.shape, [...lead, Lq, Lk]) : { sbq: 0, sbk: 0, ld: [], ls: [], R: 0 };
   if (g.ld.length > ATTN_MAX_LEAD)
-    throw new ArgumentError('scaledDotProductAttention', 'bias', `has shape ${fmtShape(bias!.shape)}`, `at most ${ATTN_MAX_LEAD} alternations of broadcast batch axes`);
+    throw new ArgumentError(
+      'scaledDotProductAttention',
+      'bias',
+      `has shape ${fmtShape(bias!.shape)}`,
+      `at most ${ATTN_MAX_LEAD} alternations of broadcast batch axes`,
+    );
   const nTiles = Math.max(1, Math.ceil((rows === 'q' ? Lq : Lk) / ATTN_ROWS));
   const values = {
     B,
@@ -139,7 +144,12 @@ function variant(q: Tensor, g: Geometry, op: AttentionVariant['op']): AttentionV
   if (op !== 'dbias') {
     tile = attentionTile(dp + dvp + (op === 'dkv' ? 2 : 0), q.device.limits.maxComputeWorkgroupStorageSize);
     if (tile === 0)
-      throw new ArgumentError('scaledDotProductAttention', 'q', `has head sizes D = ${g.D}, Dv = ${g.Dv}`, 'head sizes whose key/value tile fits workgroup memory');
+      throw new ArgumentError(
+        'scaledDotProductAttention',
+        'q',
+        `has head sizes D = ${g.D}, Dv = ${g.Dv}`,
+        'head sizes whose key/value tile fits workgroup memory',
+      );
   }
   return { op, dp, dvp, tile, bias: !!g.bias, rel: !!g.relH, et: q.dtype === 'float16' ? 'f16' : 'f32' };
 }

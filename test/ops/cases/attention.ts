@@ -67,9 +67,7 @@ const small: fc.Arbitrary<Geometry> = fc
   .chain((r) => {
     const lead = r.leadDims.slice(0, r.nLead);
     const rank = lead.length + 2;
-    return biasArb(rank).map(
-      (bias): Geometry => ({ lead, Lq: r.Lq, Lk: r.kh * r.kw, D: r.D, Dv: r.Dv, bias, rel: r.withRel ? { kh: r.kh, kw: r.kw } : null }),
-    );
+    return biasArb(rank).map((bias): Geometry => ({ lead, Lq: r.Lq, Lk: r.kh * r.kw, D: r.D, Dv: r.Dv, bias, rel: r.withRel ? { kh: r.kh, kw: r.kw } : null }));
   });
 
 const large: fc.Arbitrary<Geometry> = fc
@@ -83,7 +81,9 @@ const large: fc.Arbitrary<Geometry> = fc
   })
   .chain((r) => {
     const lead = r.nLead ? [2] : [];
-    return biasArb(lead.length + 2).map((bias): Geometry => ({ lead, Lq: r.Lq, Lk: r.kh * r.kw, D: r.D, Dv: 3, bias, rel: r.withRel ? { kh: r.kh, kw: r.kw } : null }));
+    return biasArb(lead.length + 2).map(
+      (bias): Geometry => ({ lead, Lq: r.Lq, Lk: r.kh * r.kw, D: r.D, Dv: 3, bias, rel: r.withRel ? { kh: r.kh, kw: r.kw } : null }),
+    );
   });
 
 interface Drawn {
@@ -104,7 +104,8 @@ function inputs(g: Geometry, isLarge: boolean): fc.Arbitrary<Drawn> {
     [...lead, Lk, D],
     [...lead, Lk, Dv],
     ...(g.bias ? [biasShape(g)] : []),
-    ...(g.rel ? [
+    ...(g.rel
+      ? [
           [...lead, Lq, g.rel.kh],
           [...lead, Lq, g.rel.kw],
         ]
@@ -122,10 +123,7 @@ function inputs(g: Geometry, isLarge: boolean): fc.Arbitrary<Drawn> {
   });
 }
 
-const drawn = fc.oneof(
-  { arbitrary: small.chain((g) => inputs(g, false)), weight: 5 },
-  { arbitrary: large.chain((g) => inputs(g, true)), weight: 1 },
-);
+const drawn = fc.oneof({ arbitrary: small.chain((g) => inputs(g, false)), weight: 5 }, { arbitrary: large.chain((g) => inputs(g, true)), weight: 1 });
 
 const attrsOf = (g: Geometry) => ({ scale: 1 / Math.sqrt(g.D), kh: g.rel?.kh ?? 0, kw: g.rel?.kw ?? 0 });
 

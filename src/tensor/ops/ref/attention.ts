@@ -56,7 +56,16 @@ export function refBroadcastIndex(small: readonly number[], full: readonly numbe
 }
 
 /** The logit row of query (b, i): q·k·scale + bias + relH[i, j / kw] + relW[i, j % kw], for every key j. */
-function logitRow(q: RefTensor, k: RefTensor, x: RefAttentionExtras, a: RefAttentionAttrs, n: Dims, b: number, i: number, biasAt?: (f: number) => number): Float64Array {
+function logitRow(
+  q: RefTensor,
+  k: RefTensor,
+  x: RefAttentionExtras,
+  a: RefAttentionAttrs,
+  n: Dims,
+  b: number,
+  i: number,
+  biasAt?: (f: number) => number,
+): Float64Array {
   const { Lq, Lk, D } = n;
   const s = new Float64Array(Lk);
   for (let j = 0; j < Lk; j++) {
@@ -150,7 +159,8 @@ export function refAttentionGradQ(
     }
   });
   const out: RefTensor[] = [{ shape: [...q.shape], dtype: 'float32', data: dq }];
-  if (dh && dw && x.relH && x.relW) out.push({ shape: [...x.relH.shape], dtype: 'float32', data: dh }, { shape: [...x.relW.shape], dtype: 'float32', data: dw });
+  if (dh && dw && x.relH && x.relW)
+    out.push({ shape: [...x.relH.shape], dtype: 'float32', data: dh }, { shape: [...x.relW.shape], dtype: 'float32', data: dw });
   return out;
 }
 
