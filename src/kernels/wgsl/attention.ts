@@ -136,21 +136,41 @@ function build(v: AttentionVariant): ShaderSpec {
   }
 }
 
-/** Stages key/value rows k0 … k0 + TILE − 1 of batch b into kt/vt, zero beyond Lk and beyond D/Dv. */
+/**
+ * Loaders of one vec4 of a row (zeros past its length), one per buffer: rows are D or Dv long, not a multiple
+ * of 4 in general, so vec4 loads from storage would be misaligned.
+ */
+function loaders(v: AttentionVariant, names: [buffer: string, len: string, et: string][]): string {
+  return names
+    .map(
+      ([b, len, et]) => `fn ld_${b}(base: u32, c: u32) -> vec4<f32> {
+  var r = vec4<f32>(0.0);
+  for (var e = 0u; e < 4u; e++) {
+    if (4u * c + e < p.${len}) { r[e] = ${f(`${b}[base + 4u * c + e]`, et)}; }
+  }
+  return r;
+}`,
+    )
+    .join('\n');
+}
+
+/** Stages key/value rows k0 … k0 + TILE − 1 of batch b into kt/vt as vec4s, zero beyond Lk and beyond D/Dv. */
 function loadKV(v: AttentionVariant): string {
-  const { dp, dvp, tile: T, et } = v;
+  const { tile: T } = v;
+  const d4 = v.dp / 4,
+    dv4 = v.dvp / 4;
   return `
     workgroupBarrier();
-    for (var x = li; x < ${T * dp}u; x += ${ATTN_ROWS}u) {
-      let r = x / ${dp}u; let c = x % ${dp}u; let key = k0 + r;
-      var val = 0.0;
-      if (key < p.Lk && c < p.D) { val = ${f('k[(b * p.Lk + key) * p.D + c]', et)}; }
+    for (var x = li; x < ${T * d4}u; x += ${ATTN_ROWS}u) {
+      let key = k0 + x / ${d4}u;
+      var val = vec4<f32>(0.0);
+      if (key < p.Lk) { val = ld_k((b * p.Lk + key) * p.D, x % ${d4}u); }
       kt[x] = val;
     }
-    for (var x = li; x < ${T * dvp}u; x += ${ATTN_ROWS}u) {
-      let r = x / ${dvp}u; let c = x % ${dvp}u; let key = k0 + r;
-      var val = 0.0;
-      if (key < p.Lk && c < p.Dv) { val = ${f('v[(b * p.Lk + key) * p.Dv + c]', et)}; }
+    for (var x = li; x < ${T * dv4}u; x += ${ATTN_ROWS}u) {
+      let key = k0 + x / ${dv4}u;
+      var val = vec4<f32>(0.0);
+      if (key < p.Lk) { val = ld_v((b * p.Lk + key) * p.Dv, x % ${dv4}u); }
       vt[x] = val;
     }
     workgroupBarrier();`;
@@ -163,63 +183,71 @@ function queryRow(v: AttentionVariant): string {
   let valid = i < p.Lq;
   let row = b * p.Lq + min(i, p.Lq - 1u);
   let boff = ${v.bias ? 'lead_offset(b) + min(i, p.Lq - 1u) * p.sbq' : '0u'};
-  var qr: array<f32, ${v.dp}>;
-  for (var d = 0u; d < ${v.dp}u; d++) {
-    var val = 0.0;
-    if (d < p.D) { val = ${f('q[row * p.D + d]', v.et)} * p.scale; }
-    qr[d] = val;
-  }`;
+  var qr: array<vec4<f32>, ${v.dp / 4}>;
+  for (var c = 0u; c < ${v.dp / 4}u; c++) { qr[c] = ld_q(row * p.D, c) * p.scale; }`;
 }
 
+/** Writes the vec4 accumulator `acc` (times `by`) into row `row` of `buf` (length `len`). */
+const store = (buf: string, acc: string, n4: number, len: string, by: string, et = 'f32') => `
+    for (var c = 0u; c < ${n4}u; c++) {
+      let a = ${acc}[c] * ${by};
+      for (var e = 0u; e < 4u; e++) {
+        if (4u * c + e < p.${len}) { ${buf}[row * p.${len} + 4u * c + e] = ${et === 'f16' ? 'f16(a[e])' : 'a[e]'}; }
+      }
+    }`;
+
 function forward(v: AttentionVariant): ShaderSpec {
-  const { dp, dvp, tile: T, et } = v;
+  const { tile: T, et } = v;
+  const d4 = v.dp / 4,
+    dv4 = v.dvp / 4;
   return {
     uniforms: attentionLayout,
     workgroupSize: ATTN_ROWS,
     storage: [...inputs(v), { name: 'out', type: et, access: 'read_write' }, { name: 'lse', type: 'f32', access: 'read_write' }],
-    decls: `var<workgroup> kt: array<f32, ${T * dp}>;
-var<workgroup> vt: array<f32, ${T * dvp}>;
+    decls: `var<workgroup> kt: array<vec4<f32>, ${T * d4}>;
+var<workgroup> vt: array<vec4<f32>, ${T * dv4}>;
+${loaders(v, [
+  ['q', 'D', et],
+  ['k', 'D', et],
+  ['v', 'Dv', et],
+])}
 ${v.bias ? leadOffset : ''}`,
     body: `${tileHeader}${queryRow(v)}
   let ninf = -inf_f32();
   var m = ninf;
   var l = 0.0;
-  var acc: array<f32, ${dvp}>;
+  var acc: array<vec4<f32>, ${dv4}>;
   for (var k0 = 0u; k0 < p.Lk; k0 += ${T}u) {${loadKV(v)}
     let n = min(${T}u, p.Lk - k0);
-    var s: array<f32, ${T}>;
-    var tm = ninf;
     for (var jj = 0u; jj < n; jj++) {
-      var dot = 0.0;
-      for (var d = 0u; d < ${dp}u; d++) { dot += qr[d] * kt[jj * ${dp}u + d]; }
+      var sd = 0.0;
+      for (var c = 0u; c < ${d4}u; c++) { sd += dot(qr[c], kt[jj * ${d4}u + c]); }
       let j = k0 + jj;
-      let sj = dot${extras(v, 'row', 'j', 'boff')};
-      s[jj] = sj;
-      tm = max(tm, sj);
-    }
-    // online softmax: rescale what was summed under the old maximum (nothing to rescale while every logit so far is -inf)
-    let mn = max(m, tm);
-    let dead = mn == ninf;
-    let corr = select(exp(m - mn), 1.0, dead);
-    l *= corr;
-    for (var d = 0u; d < ${dvp}u; d++) { acc[d] *= corr; }
-    for (var jj = 0u; jj < n; jj++) {
-      let pj = select(exp(s[jj] - mn), 0.0, dead);
+      let sj = sd${extras(v, 'row', 'j', 'boff')};
+      // online softmax: a new maximum rescales what was summed so far (rare after the first keys)
+      if (sj > m) {
+        let corr = exp(m - sj);
+        l *= corr;
+        for (var c = 0u; c < ${dv4}u; c++) { acc[c] *= corr; }
+        m = sj;
+      }
+      // while every logit so far is -inf, nothing counts (exp(-inf - -inf) would be NaN)
+      let pj = select(exp(sj - m), 0.0, m == ninf);
       l += pj;
-      for (var d = 0u; d < ${dvp}u; d++) { acc[d] += pj * vt[jj * ${dvp}u + d]; }
+      for (var c = 0u; c < ${dv4}u; c++) { acc[c] += pj * vt[jj * ${dv4}u + c]; }
     }
-    m = mn;
   }
   if (valid) {
-    let inv = select(1.0 / l, 0.0, p.Lk == 0u);
-    for (var d = 0u; d < p.Dv; d++) { out[row * p.Dv + d] = ${et === 'f16' ? 'f16(acc[d] * inv)' : 'acc[d] * inv'}; }
+    let inv = select(1.0 / l, 0.0, p.Lk == 0u);${store('out', 'acc', dv4, 'Dv', 'inv', et)}
     lse[row] = m + log(l);
   }`,
   };
 }
 
 function gradQ(v: AttentionVariant): ShaderSpec {
-  const { dp, dvp, tile: T } = v;
+  const { tile: T } = v;
+  const d4 = v.dp / 4,
+    dv4 = v.dvp / 4;
   return {
     uniforms: attentionLayout,
     workgroupSize: ATTN_ROWS,
@@ -229,26 +257,23 @@ function gradQ(v: AttentionVariant): ShaderSpec {
       { name: 'delta', type: 'f32' },
       { name: 'dO', type: 'f32' },
       { name: 'dq', type: 'f32', access: 'read_write' },
-      ...(v.rel
-        ? [
-            { name: 'dRelH', type: 'f32', access: 'read_write' as const },
-            { name: 'dRelW', type: 'f32', access: 'read_write' as const },
-          ]
-        : []),
+      ...(v.rel ? [{ name: 'dRelH', type: 'f32', access: 'read_write' as const }, { name: 'dRelW', type: 'f32', access: 'read_write' as const }] : []),
     ],
-    decls: `var<workgroup> kt: array<f32, ${T * dp}>;
-var<workgroup> vt: array<f32, ${T * dvp}>;
+    decls: `var<workgroup> kt: array<vec4<f32>, ${T * d4}>;
+var<workgroup> vt: array<vec4<f32>, ${T * dv4}>;
+${loaders(v, [
+  ['q', 'D', v.et],
+  ['k', 'D', v.et],
+  ['v', 'Dv', v.et],
+  ['dO', 'Dv', 'f32'],
+])}
 ${v.bias ? leadOffset : ''}`,
     body: `${tileHeader}${queryRow(v)}
-  var dor: array<f32, ${dvp}>;
-  for (var d = 0u; d < ${dvp}u; d++) {
-    var val = 0.0;
-    if (d < p.Dv) { val = dO[row * p.Dv + d]; }
-    dor[d] = val;
-  }
+  var dor: array<vec4<f32>, ${dv4}>;
+  for (var c = 0u; c < ${dv4}u; c++) { dor[c] = ld_dO(row * p.Dv, c); }
   let li_ = lse[row];
   let di = delta[row];
-  var acc: array<f32, ${dp}>;${
+  var acc: array<vec4<f32>, ${d4}>;${
     v.rel
       ? `
   if (valid) {
@@ -260,14 +285,14 @@ ${v.bias ? leadOffset : ''}`,
   for (var k0 = 0u; k0 < p.Lk; k0 += ${T}u) {${loadKV(v)}
     let n = min(${T}u, p.Lk - k0);
     for (var jj = 0u; jj < n; jj++) {
-      var dot = 0.0;
-      for (var d = 0u; d < ${dp}u; d++) { dot += qr[d] * kt[jj * ${dp}u + d]; }
+      var sd = 0.0;
+      for (var c = 0u; c < ${d4}u; c++) { sd += dot(qr[c], kt[jj * ${d4}u + c]); }
       var dp_ = 0.0;
-      for (var d = 0u; d < ${dvp}u; d++) { dp_ += dor[d] * vt[jj * ${dvp}u + d]; }
+      for (var c = 0u; c < ${dv4}u; c++) { dp_ += dot(dor[c], vt[jj * ${dv4}u + c]); }
       let j = k0 + jj;
-      let pj = exp(dot${extras(v, 'row', 'j', 'boff')} - li_);
+      let pj = exp(sd${extras(v, 'row', 'j', 'boff')} - li_);
       let ds = pj * (dp_ - di);
-      for (var d = 0u; d < ${dp}u; d++) { acc[d] += ds * kt[jj * ${dp}u + d]; }${
+      for (var c = 0u; c < ${d4}u; c++) { acc[c] += ds * kt[jj * ${d4}u + c]; }${
         v.rel
           ? `
       if (valid) {
@@ -278,14 +303,15 @@ ${v.bias ? leadOffset : ''}`,
       }
     }
   }
-  if (valid) {
-    for (var d = 0u; d < p.D; d++) { dq[row * p.D + d] = acc[d] * p.scale; }
+  if (valid) {${store('dq', 'acc', d4, 'D', 'p.scale')}
   }`,
   };
 }
 
 function gradKV(v: AttentionVariant): ShaderSpec {
-  const { dp, dvp, tile: T, et } = v;
+  const { tile: T } = v;
+  const d4 = v.dp / 4,
+    dv4 = v.dvp / 4;
   return {
     uniforms: attentionLayout,
     workgroupSize: ATTN_ROWS,
@@ -297,43 +323,41 @@ function gradKV(v: AttentionVariant): ShaderSpec {
       { name: 'dk', type: 'f32', access: 'read_write' },
       { name: 'dv', type: 'f32', access: 'read_write' },
     ],
-    decls: `var<workgroup> qt: array<f32, ${T * dp}>;
-var<workgroup> ot: array<f32, ${T * dvp}>;
+    decls: `var<workgroup> qt: array<vec4<f32>, ${T * d4}>;
+var<workgroup> ot: array<vec4<f32>, ${T * dv4}>;
 var<workgroup> lt: array<f32, ${T}>;
 var<workgroup> dt: array<f32, ${T}>;
+${loaders(v, [
+  ['q', 'D', v.et],
+  ['k', 'D', v.et],
+  ['v', 'Dv', v.et],
+  ['dO', 'Dv', 'f32'],
+])}
 ${v.bias ? leadOffset : ''}`,
     body: `${tileHeader}
   let j = tile * ${ATTN_ROWS}u + li;
   let valid = j < p.Lk;
-  let krow = b * p.Lk + min(j, p.Lk - 1u);
+  let row = b * p.Lk + min(j, p.Lk - 1u);
   let jc = min(j, p.Lk - 1u);
   let boff = ${v.bias ? 'lead_offset(b)' : '0u'};
-  var kr: array<f32, ${dp}>;
-  for (var d = 0u; d < ${dp}u; d++) {
-    var val = 0.0;
-    if (d < p.D) { val = ${f('k[krow * p.D + d]', et)}; }
-    kr[d] = val;
-  }
-  var vr: array<f32, ${dvp}>;
-  for (var d = 0u; d < ${dvp}u; d++) {
-    var val = 0.0;
-    if (d < p.Dv) { val = ${f('v[krow * p.Dv + d]', et)}; }
-    vr[d] = val;
-  }
-  var dka: array<f32, ${dp}>;
-  var dva: array<f32, ${dvp}>;
+  var kr: array<vec4<f32>, ${d4}>;
+  for (var c = 0u; c < ${d4}u; c++) { kr[c] = ld_k(row * p.D, c); }
+  var vr: array<vec4<f32>, ${dv4}>;
+  for (var c = 0u; c < ${dv4}u; c++) { vr[c] = ld_v(row * p.Dv, c); }
+  var dka: array<vec4<f32>, ${d4}>;
+  var dva: array<vec4<f32>, ${dv4}>;
   for (var i0 = 0u; i0 < p.Lq; i0 += ${T}u) {
     workgroupBarrier();
-    for (var x = li; x < ${T * dp}u; x += ${ATTN_ROWS}u) {
-      let r = x / ${dp}u; let c = x % ${dp}u; let qi = i0 + r;
-      var val = 0.0;
-      if (qi < p.Lq && c < p.D) { val = ${f('q[(b * p.Lq + qi) * p.D + c]', et)} * p.scale; }
+    for (var x = li; x < ${T * d4}u; x += ${ATTN_ROWS}u) {
+      let qi = i0 + x / ${d4}u;
+      var val = vec4<f32>(0.0);
+      if (qi < p.Lq) { val = ld_q((b * p.Lq + qi) * p.D, x % ${d4}u) * p.scale; }
       qt[x] = val;
     }
-    for (var x = li; x < ${T * dvp}u; x += ${ATTN_ROWS}u) {
-      let r = x / ${dvp}u; let c = x % ${dvp}u; let qi = i0 + r;
-      var val = 0.0;
-      if (qi < p.Lq && c < p.Dv) { val = dO[(b * p.Lq + qi) * p.Dv + c]; }
+    for (var x = li; x < ${T * dv4}u; x += ${ATTN_ROWS}u) {
+      let qi = i0 + x / ${dv4}u;
+      var val = vec4<f32>(0.0);
+      if (qi < p.Lq) { val = ld_dO((b * p.Lq + qi) * p.Dv, x % ${dv4}u); }
       ot[x] = val;
     }
     for (var x = li; x < ${T}u; x += ${ATTN_ROWS}u) {
@@ -345,23 +369,21 @@ ${v.bias ? leadOffset : ''}`,
     let n = min(${T}u, p.Lq - i0);
     for (var ii = 0u; ii < n; ii++) {
       let i = i0 + ii;
-      let row = b * p.Lq + i;
-      var dot = 0.0;
-      for (var d = 0u; d < ${dp}u; d++) { dot += qt[ii * ${dp}u + d] * kr[d]; }
-      let pj = exp(dot${extras(v, 'row', 'jc', 'boff + i * p.sbq')} - lt[ii]);
+      let qrow = b * p.Lq + i;
+      var sd = 0.0;
+      for (var c = 0u; c < ${d4}u; c++) { sd += dot(qt[ii * ${d4}u + c], kr[c]); }
+      let pj = exp(sd${extras(v, 'qrow', 'jc', 'boff + i * p.sbq')} - lt[ii]);
       var dp_ = 0.0;
-      for (var d = 0u; d < ${dvp}u; d++) {
-        let o = ot[ii * ${dvp}u + d];
-        dva[d] += pj * o;
-        dp_ += o * vr[d];
+      for (var c = 0u; c < ${dv4}u; c++) {
+        let o = ot[ii * ${dv4}u + c];
+        dva[c] += pj * o;
+        dp_ += dot(o, vr[c]);
       }
       let ds = pj * (dp_ - dt[ii]);
-      for (var d = 0u; d < ${dp}u; d++) { dka[d] += ds * qt[ii * ${dp}u + d]; }
+      for (var c = 0u; c < ${d4}u; c++) { dka[c] += ds * qt[ii * ${d4}u + c]; }
     }
   }
-  if (valid) {
-    for (var d = 0u; d < p.D; d++) { dk[krow * p.D + d] = dka[d]; }
-    for (var d = 0u; d < p.Dv; d++) { dv[krow * p.Dv + d] = dva[d]; }
+  if (valid) {${store('dk', 'dka', d4, 'D', '1.0')}${store('dv', 'dva', dv4, 'Dv', '1.0')}
   }`,
   };
 }
@@ -403,11 +425,11 @@ function gradBias(v: AttentionVariant): ShaderSpec {
     }
     let row = b * p.Lq + qi;
     let krow = b * p.Lk + j;
-    var dot = 0.0;
-    for (var d = 0u; d < p.D; d++) { dot += ${f('q[row * p.D + d]', et)} * ${f('k[krow * p.D + d]', et)}; }
+    var sd = 0.0;
+    for (var d = 0u; d < p.D; d++) { sd += ${f('q[row * p.D + d]', et)} * ${f('k[krow * p.D + d]', et)}; }
     var dp_ = 0.0;
     for (var d = 0u; d < p.Dv; d++) { dp_ += dO[row * p.Dv + d] * ${f('v[krow * p.Dv + d]', et)}; }
-    let pj = exp(dot * p.scale + ${f('bias[i]', et)}${v.rel ? ` + ${f('relH[row * p.kh + j / p.kw]', et)} + ${f('relW[row * p.kw + j % p.kw]', et)}` : ''} - lse[row]);
+    let pj = exp(sd * p.scale + ${f('bias[i]', et)}${v.rel ? ` + ${f('relH[row * p.kh + j / p.kw]', et)} + ${f('relW[row * p.kw + j % p.kw]', et)}` : ''} - lse[row]);
     total += pj * (dp_ - delta[row]);
   }
   db[i] = total;`,
