@@ -112,9 +112,14 @@ function inputs(v: AttentionVariant): StorageBinding[] {
 function extras(v: AttentionVariant, row: string, j: string, boff: string): string {
   let s = '';
   if (v.bias) s += ` + ${f(`bias[${boff} + ${j} * p.sbk]`, v.et)}`;
-  if (v.rel) s += ` + ${f(`relH[${row} * p.kh + ${j} / p.kw]`, v.et)} + ${f(`relW[${row} * p.kw + ${j} % p.kw]`, v.et)}`;
+  // jh = j / kw and jw = j % kw are kept by the key loop (integer division per key is slow on CPUs' vector units)
+  if (v.rel) s += ` + ${f(`relH[${row} * p.kh + jh]`, v.et)} + ${f(`relW[${row} * p.kw + jw]`, v.et)}`;
   return s;
 }
+
+/** Key (row, column) counters of the relative position at the start of a key tile, and their step per key. */
+const relStart = (v: AttentionVariant) => (v.rel ? '\n    var jh = k0 / p.kw;\n    var jw = k0 % p.kw;' : '');
+const relStep = (v: AttentionVariant) => (v.rel ? '\n      jw += 1u;\n      if (jw == p.kw) { jw = 0u; jh += 1u; }' : '');
 
 /** Workgroup index → (tile, b); the whole workgroup returns past the last batch (uniform control flow). */
 const tileHeader = `
@@ -218,7 +223,7 @@ ${v.bias ? leadOffset : ''}`,
   var l = 0.0;
   var acc: array<vec4<f32>, ${dv4}>;
   for (var k0 = 0u; k0 < p.Lk; k0 += ${T}u) {${loadKV(v)}
-    let n = min(${T}u, p.Lk - k0);
+    let n = min(${T}u, p.Lk - k0);${relStart(v)}
     for (var jj = 0u; jj < n; jj++) {
       var sd = 0.0;
       for (var c = 0u; c < ${d4}u; c++) { sd += dot(qr[c], kt[jj * ${d4}u + c]); }
@@ -234,7 +239,7 @@ ${v.bias ? leadOffset : ''}`,
       // while every logit so far is -inf, nothing counts (exp(-inf - -inf) would be NaN)
       let pj = select(exp(sj - m), 0.0, m == ninf);
       l += pj;
-      for (var c = 0u; c < ${dv4}u; c++) { acc[c] += pj * vt[jj * ${dv4}u + c]; }
+      for (var c = 0u; c < ${dv4}u; c++) { acc[c] += pj * vt[jj * ${dv4}u + c]; }${relStep(v)}
     }
   }
   if (valid) {
@@ -257,7 +262,12 @@ function gradQ(v: AttentionVariant): ShaderSpec {
       { name: 'delta', type: 'f32' },
       { name: 'dO', type: 'f32' },
       { name: 'dq', type: 'f32', access: 'read_write' },
-      ...(v.rel ? [{ name: 'dRelH', type: 'f32', access: 'read_write' as const }, { name: 'dRelW', type: 'f32', access: 'read_write' as const }] : []),
+      ...(v.rel
+        ? [
+            { name: 'dRelH', type: 'f32', access: 'read_write' as const },
+            { name: 'dRelW', type: 'f32', access: 'read_write' as const },
+          ]
+        : []),
     ],
     decls: `var<workgroup> kt: array<vec4<f32>, ${T * d4}>;
 var<workgroup> vt: array<vec4<f32>, ${T * dv4}>;
@@ -283,7 +293,7 @@ ${v.bias ? leadOffset : ''}`,
       : ''
   }
   for (var k0 = 0u; k0 < p.Lk; k0 += ${T}u) {${loadKV(v)}
-    let n = min(${T}u, p.Lk - k0);
+    let n = min(${T}u, p.Lk - k0);${relStart(v)}
     for (var jj = 0u; jj < n; jj++) {
       var sd = 0.0;
       for (var c = 0u; c < ${d4}u; c++) { sd += dot(qr[c], kt[jj * ${d4}u + c]); }
@@ -296,11 +306,11 @@ ${v.bias ? leadOffset : ''}`,
         v.rel
           ? `
       if (valid) {
-        dRelH[row * p.kh + j / p.kw] += ds;
-        dRelW[row * p.kw + j % p.kw] += ds;
+        dRelH[row * p.kh + jh] += ds;
+        dRelW[row * p.kw + jw] += ds;
       }`
           : ''
-      }
+      }${relStep(v)}
     }
   }
   if (valid) {${store('dq', 'acc', d4, 'D', 'p.scale')}
@@ -339,7 +349,7 @@ ${v.bias ? leadOffset : ''}`,
   let valid = j < p.Lk;
   let row = b * p.Lk + min(j, p.Lk - 1u);
   let jc = min(j, p.Lk - 1u);
-  let boff = ${v.bias ? 'lead_offset(b)' : '0u'};
+  let boff = ${v.bias ? 'lead_offset(b)' : '0u'};${v.rel ? '\n  let jh = jc / p.kw;\n  let jw = jc % p.kw;' : ''}
   var kr: array<vec4<f32>, ${d4}>;
   for (var c = 0u; c < ${d4}u; c++) { kr[c] = ld_k(row * p.D, c); }
   var vr: array<vec4<f32>, ${dv4}>;
