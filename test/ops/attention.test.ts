@@ -136,6 +136,15 @@ describe('scaledDotProductAttention (fused)', () => {
     expect(() => grad((q: Tensor) => sum(scaledDotProductAttention(q, f16(kd, [B, Lk, D]), f16(vd, [B, Lk, D]))))(f16(qd, [B, Lq, D]))).toThrow(/float16/);
   });
 
+  it('empty batch and empty query rows: empty results and zero key gradients', async () => {
+    const e = scaledDotProductAttention(tensor(new Float32Array(0), { shape: [0, 3, 4] }), tensor(new Float32Array(0), { shape: [0, 5, 4] }), tensor(new Float32Array(0), { shape: [0, 5, 2] }));
+    expect(e.shape).toEqual([0, 3, 2]);
+    const k = tensor(values(20, 7), { shape: [1, 5, 4] });
+    const [dq, dk] = grad((a: Tensor, b: Tensor) => sum(scaledDotProductAttention(a, b, b)), { argnums: [0, 1] })(tensor(new Float32Array(0), { shape: [1, 0, 4] }), k) as Tensor[];
+    expect(dq.shape).toEqual([1, 0, 4]);
+    expect([...(await dk.data())]).toEqual(new Array(20).fill(0));
+  });
+
   it('keeps no logsumexp alive outside a gradient trace', () => {
     const q = tensor(values(24, 1), { shape: [2, 3, 4] });
     const before = memory().liveTensors;
