@@ -7,6 +7,16 @@
 export { HostTensor, isHostTensor, toTensor, toTensors, hostValues, type HostDType, type HostArray } from './formats/host-tensor';
 export { parseSafetensors, serializeSafetensors, SafetensorsError } from './formats/safetensors';
 export { readPth, flattenStateDict, PthError } from './formats/pth';
+// streaming .pth reading over a random-access source (owner: ckpt)
+export {
+  openPth,
+  readPthStreaming,
+  type PthReader,
+  type PthTensorInfo,
+  type OpenPthOptions,
+  type ReadPthStreamingOptions,
+} from './formats/pth-stream';
+export { bytesSource, type ByteSource } from './formats/zip';
 export { serializePth, stateDict, PthWriteError, type PthView, type SerializePthOptions } from './formats/pth-write';
 export { UnpicklingError } from './formats/pickle';
 export { loadStateDict, type LoadStateDictOptions, type LoadStateDictResult } from './formats/load-state';

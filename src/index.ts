@@ -129,6 +129,9 @@ export { conv2d, conv1d, convTranspose2d, type Conv2dOptions, type Conv1dOptions
 export { maxPool2d, avgPool2d, adaptiveAvgPool2d, adaptiveMaxPool2d, globalAvgPool2d, globalMaxPool2d } from './tensor/ops/pool';
 export { interpolate, upsampleLike } from './tensor/ops/resize';
 export { batchNorm, batchNormAct, layerNorm, groupNorm } from './tensor/ops/norm';
+// SAM's ViT image encoder: window layout and channel LayerNorm
+export { windowPartition, windowUnpartition } from './tensor/ops/window';
+export { layerNorm2d } from './tensor/ops/layer-norm-2d';
 export { dropout } from './nn/dropout';
 
 // Losses

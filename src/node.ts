@@ -26,6 +26,10 @@ registerGPUProvider(() => {
 export * from './index';
 export { saveSafetensors, loadSafetensors, loadPth, savePth, writeFileAtomic, type AtomicWriteOptions } from './io/files';
 export { readStateDict, loadInitialWeights } from './io/load-weights';
+// streaming checkpoints (owner: ckpt): file sources, trees from .pth files, the official SAM weights
+export { openFileSource, withPthFile, type FileSource } from './io/pth-file';
+export { loadPthTrees, type LoadPthTreesOptions, type PthTree } from './io/stream-weights';
+export { loadSamCheckpoint, type LoadSamCheckpointOptions } from './sam/node/checkpoint';
 export { saveTrainingCheckpoint, loadTrainingCheckpoint, type TrainingCheckpoint } from './io/training-checkpoint';
 export { imageFolder, sodDataset, loadFileTask, type ImageFolderDataset, type FolderOptions, type SodDatasetOptions } from './io/image-folder';
 export { decodeWorkers } from './io/decode-workers';
@@ -82,3 +86,5 @@ import { workerRanks } from './parallel/node/worker-ranks';
 registerThreadLauncher(workerRanks);
 // owner: dp-mpi — the MPI collective (src/parallel/node/mpi-collective.ts; addon built by scripts/build-mpi.mjs)
 export { mpiCollective, type MpiCollective, type MpiCollectiveOptions } from './parallel/node/mpi-collective';
+// owner: predictor — SAM image embeddings cached on disk (src/sam/node/embedding-cache.ts)
+export { setImageCached, embeddingCacheKey, embeddingCachePath, weightsIdentity } from './sam/node/embedding-cache';

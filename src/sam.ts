@@ -7,3 +7,66 @@
  *
  * @module
  */
+// the model (from @webgrad/core/models)
+export {
+  SAM_CONFIGS,
+  samConfig,
+  checkSamConfig,
+  sam,
+  samParamShapes,
+  type SamConfig,
+  type SamEncoderConfig,
+  type SamDecoderConfig,
+  type SamName,
+  type SamConfigOverrides,
+  type SamModel,
+  type SamParams,
+  type SamState,
+  type SamPrompts,
+  type SamDecoderInput,
+  type PointLabels,
+} from './models';
+// owner: predictor — ResizeLongestSide, the predictor, the automatic mask generator and its utilities
+export {
+  getPreprocessShape,
+  applyCoords,
+  applyBoxes,
+  applyCoordsTensor,
+  applyBoxesTensor,
+  resizeImageU8,
+  resizeLongestSide,
+  resizeLongestSideTensor,
+  antialiasWeights,
+  imageChannels,
+  type ImageBytes,
+  type ResizeFilter,
+} from './sam/transforms';
+export {
+  SamPredictor,
+  type SamPredictOptions,
+  type SamPrediction,
+  type SamPredictTorchOptions,
+  type SamTorchPrediction,
+} from './sam/predictor';
+export { SamAutomaticMaskGenerator, type SamAutomaticMaskGeneratorOptions, type SamMaskRecord } from './sam/amg';
+export {
+  buildPointGrid,
+  buildAllLayerPointGrids,
+  generateCropBoxes,
+  calculateStabilityScore,
+  stabilityScoreHost,
+  maskToBox,
+  boxXyxyToXywh,
+  uncropBox,
+  uncropPoint,
+  uncropMask,
+  isBoxNearCropEdge,
+  maskToRle,
+  rleToMask,
+  areaFromRle,
+  connectedComponents,
+  removeSmallRegions,
+  batchRanges,
+  type Box,
+  type Rle,
+} from './sam/amg-utils';

@@ -23,6 +23,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
     summary: "train d2l's FCN (ImageNet ResNet-50) on Cityscapes or synthetic street scenes (val mIoU, panels)",
     load: () => import('./train-segmentation'),
   },
+  sam: { summary: 'Segment Anything on an image: masks from point/box prompts or --auto, mask PNGs and an overlay', load: () => import('./sam') },
   devices: { summary: 'list the WebGPU adapters (index, name, backend, limits, features) that --devices can pick', load: () => import('./devices') },
 };
 

@@ -51,8 +51,8 @@ const TORCH_DTYPES: Readonly<Record<string, HostDType>> = {
   bool: 'bool',
 };
 
-/** A storage (or a legacy view into one) as the pickle declares it; bytes arrive later. */
-class StorageRef {
+/** A storage (or a legacy view into one) as the pickle declares it; bytes arrive later. @internal (also used by pth-stream.ts) */
+export class StorageRef {
   constructor(
     readonly key: string,
     readonly dtype: HostDType,
@@ -61,8 +61,8 @@ class StorageRef {
   ) {}
 }
 
-/** A tensor as `_rebuild_tensor_v2` describes it: a strided view of a storage. */
-class TensorRef {
+/** A tensor as `_rebuild_tensor_v2` describes it: a strided view of a storage. @internal */
+export class TensorRef {
   constructor(
     readonly storage: StorageRef,
     readonly offset: number,
@@ -87,8 +87,8 @@ function storageDType(cls: unknown): HostDType {
   return fail(`unknown storage type ${cls instanceof PyGlobal ? cls.qualname : typeof cls}`);
 }
 
-/** Registry of the storages a pickle references, by key (shared storages resolve to one entry). */
-class StorageTable {
+/** Registry of the storages a pickle references, by key (shared storages resolve to one entry). @internal */
+export class StorageTable {
   readonly byKey = new Map<string, StorageRef>();
   constructor(readonly format: string) {}
 
@@ -218,8 +218,8 @@ function copyStrided(raw: Uint8Array, out: Uint8Array, item: number, base: numbe
   }
 }
 
-/** Materialises a strided view of a storage's bytes as a contiguous HostTensor. */
-function materialise(t: TensorRef, raw: Uint8Array, bigEndian: boolean): HostTensor {
+/** Materialises a strided view of a storage's bytes as a contiguous HostTensor. @internal */
+export function materialise(t: TensorRef, raw: Uint8Array, bigEndian: boolean): HostTensor {
   const { storage: s, shape, stride } = t;
   const item = ITEM_SIZE[s.dtype];
   const numel = shape.reduce((a, b) => a * b, 1);
@@ -290,16 +290,23 @@ async function resolveTensors(value: unknown, bytesFor: (key: string) => Promise
   return build(value);
 }
 
-function unpickleWith(bytes: Uint8Array, storages: StorageTable, offset = 0): { value: unknown; end: number } {
+/** Unpickles with the state_dict allow-list, storages resolved through `storages`. @internal */
+export function unpickleWith(bytes: Uint8Array, storages: StorageTable, offset = 0): { value: unknown; end: number } {
   return unpickle(bytes, { globals: stateDictGlobals(storages), persistentLoad: (pid) => storages.resolve(pid), offset });
+}
+
+/** The archive's `data.pkl` entry (the shortest path ending in it) and the folder prefix of its entries. @internal */
+export function zipPickleEntry(names: Iterable<string>): { pkl: string; prefix: string } {
+  const all = [...names];
+  const pkl = all.filter((k) => /^[^/]*\/?data\.pkl$/.test(k) || k.endsWith('/data.pkl')).sort((a, b) => a.length - b.length)[0];
+  if (!pkl) fail(`zip archive has no data.pkl (entries: ${all.slice(0, 8).join(', ')}); it is not a torch.save checkpoint`);
+  return { pkl, prefix: pkl.slice(0, -'data.pkl'.length) };
 }
 
 /** Zip format: `<dir>/data.pkl` and storages in `<dir>/data/<key>`. */
 async function readZipPth(bytes: Uint8Array): Promise<unknown> {
   const dir = readZipDirectory(bytes);
-  const pkl = [...dir.keys()].filter((k) => /^[^/]*\/?data\.pkl$/.test(k) || k.endsWith('/data.pkl')).sort((a, b) => a.length - b.length)[0];
-  if (!pkl) fail(`zip archive has no data.pkl (entries: ${[...dir.keys()].slice(0, 8).join(', ')}); it is not a torch.save checkpoint`);
-  const prefix = pkl.slice(0, -'data.pkl'.length);
+  const { pkl, prefix } = zipPickleEntry(dir.keys());
   const storages = new StorageTable('zip');
   const { value } = unpickleWith(await readZipEntry(bytes, dir.get(pkl)!), storages);
   let bigEndian = false;

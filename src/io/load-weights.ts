@@ -3,9 +3,8 @@
  * training checkpoint's `params.`/`state.` entries, or plain state_dict keys) or a PyTorch .pth.
  * Keys must match the model's dotted paths, which equal PyTorch's state_dict keys.
  */
-import { readFile } from 'node:fs/promises';
 import { loadSafetensors } from './files';
-import { readPth, flattenStateDict } from '../formats/pth';
+import { withPthFile } from './pth-file';
 import { loadStateDict } from '../formats/load-state';
 import type { HostTensor } from '../formats/host-tensor';
 import * as tree from '../tensor/tree';
@@ -26,13 +25,23 @@ export async function readStateDict(path: string): Promise<Record<string, HostTe
     }
     return tensors;
   }
-  const obj = await readPth(new Uint8Array(await readFile(path)));
-  // torch.save(model.state_dict()) or a dict holding one (e.g. {'state_dict': …} or {'model_state_dict': …})
-  const inner =
-    obj && typeof obj === 'object' && ('state_dict' in obj || 'model_state_dict' in obj)
-      ? ((obj as Record<string, unknown>).state_dict ?? (obj as Record<string, unknown>).model_state_dict)
-      : obj;
-  const flat = flattenStateDict(inner);
+  // streamed tensor by tensor (openPth over a file handle): the file's bytes are never held next to the tensors
+  const flat = await withPthFile(path, async (pth) => {
+    // torch.save(model.state_dict()) or a dict holding one (e.g. {'state_dict': …} or {'model_state_dict': …}):
+    // only the state_dict's tensors are read (a training checkpoint's optimizer state stays on disk)
+    const names = pth.tensors.map((t) => t.name);
+    const wrapper = ['state_dict', 'model_state_dict'].find((w) => names.some((k) => k.startsWith(`${w}.`)));
+    const out: Record<string, HostTensor> = {};
+    for (const k of names)
+      if (!wrapper || k.startsWith(`${wrapper}.`))
+        Object.defineProperty(out, wrapper ? k.slice(wrapper.length + 1) : k, {
+          value: await pth.read(k),
+          enumerable: true,
+          writable: true,
+          configurable: true,
+        });
+    return out;
+  });
   // checkpoints saved from nn.DataParallel prefix every key with 'module.'
   return Object.fromEntries(Object.entries(flat).map(([k, v]) => [k.replace(/^module\./, ''), v]));
 }

@@ -43,7 +43,7 @@ export function runnable(example: DocExample, tmp: string): string {
   // /tmp/ first: the sources' own path may start with /tmp/ too (CI works in a clone under mktemp -d)
   return example.code
     .replace(/(['"])\/tmp\//g, (_, q) => `${q}${tmp}/`)
-    .replace(/(['"])@webgrad\/core(?:\/(formats|models|sod|detection|segmentation|parallel|node))?\1/g, (_, q, entry) =>
+    .replace(/(['"])@webgrad\/core(?:\/(formats|models|sod|detection|segmentation|parallel|node|sam))?\1/g, (_, q, entry) =>
       JSON.stringify(join(src, `${entry ?? 'index'}.ts`)),
     );
 }

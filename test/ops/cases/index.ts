@@ -18,6 +18,7 @@ import { shapeCases } from './shape';
 import { ssdCases } from './ssd';
 import { styleCases } from './style';
 import { visionCases } from './vision';
+import { vitCases } from './vit';
 
 const TABLES: CaseTable[] = [
   attentionCases,
@@ -38,6 +39,7 @@ const TABLES: CaseTable[] = [
   ssdCases,
   styleCases,
   visionCases,
+  vitCases,
 ];
 
 export const ALL_CASES: CaseTable = Object.assign({}, ...TABLES);

@@ -68,6 +68,38 @@ export function refInterpolate(x: RefTensor, a: RefResizeParams): RefTensor {
   return { shape: [...x.shape.slice(0, -2), OH, OW], dtype: 'float32', data: y };
 }
 
+/** Attributes of the 1-d interpolation of [N, C, L] tensors ('linear' is the 1-d 'bilinear'). */
+export interface RefResize1dParams {
+  mode: 'nearest' | 'linear';
+  alignCorners: boolean;
+  inputSize: number;
+  outputSize: number;
+  /** The user's scale factor (null when the size was given). */
+  scaleFactor: number | null;
+}
+
+/** 1-d interpolate (F.interpolate on [N, C, L]): the same per-axis taps as the 2-d modes, along the last axis only. */
+export function refInterpolate1d(x: RefTensor, a: RefResize1dParams): RefTensor {
+  const L = x.shape[x.shape.length - 1];
+  const axis: RefResizeParams = {
+    mode: a.mode === 'linear' ? 'bilinear' : 'nearest',
+    alignCorners: a.alignCorners,
+    inputSize: [1, L],
+    outputSize: [1, a.outputSize],
+    scaleFactor: [null, a.scaleFactor],
+  };
+  const taps = axisTaps(L, a.outputSize, a.scaleFactor, axis);
+  const P = x.data.length / L;
+  const y = new Float64Array(P * a.outputSize);
+  for (let p = 0; p < P; p++)
+    for (let o = 0; o < a.outputSize; o++) {
+      let s = 0;
+      for (const [i, w] of taps[o]) s += w * x.data[p * L + i];
+      y[p * a.outputSize + o] = s;
+    }
+  return { shape: [...x.shape.slice(0, -1), a.outputSize], dtype: 'float32', data: y };
+}
+
 /** The transpose of refInterpolate: every output's dy is scattered to its taps. */
 export function refInterpolateBackward(dy: RefTensor, a: RefResizeParams): RefTensor {
   const [H, W] = a.inputSize;
