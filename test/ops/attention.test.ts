@@ -137,10 +137,17 @@ describe('scaledDotProductAttention (fused)', () => {
   });
 
   it('empty batch and empty query rows: empty results and zero key gradients', async () => {
-    const e = scaledDotProductAttention(tensor(new Float32Array(0), { shape: [0, 3, 4] }), tensor(new Float32Array(0), { shape: [0, 5, 4] }), tensor(new Float32Array(0), { shape: [0, 5, 2] }));
+    const e = scaledDotProductAttention(
+      tensor(new Float32Array(0), { shape: [0, 3, 4] }),
+      tensor(new Float32Array(0), { shape: [0, 5, 4] }),
+      tensor(new Float32Array(0), { shape: [0, 5, 2] }),
+    );
     expect(e.shape).toEqual([0, 3, 2]);
     const k = tensor(values(20, 7), { shape: [1, 5, 4] });
-    const [dq, dk] = grad((a: Tensor, b: Tensor) => sum(scaledDotProductAttention(a, b, b)), { argnums: [0, 1] })(tensor(new Float32Array(0), { shape: [1, 0, 4] }), k) as Tensor[];
+    const [dq, dk] = grad((a: Tensor, b: Tensor) => sum(scaledDotProductAttention(a, b, b)), { argnums: [0, 1] })(
+      tensor(new Float32Array(0), { shape: [1, 0, 4] }),
+      k,
+    ) as Tensor[];
     expect(dq.shape).toEqual([1, 0, 4]);
     expect([...(await dk.data())]).toEqual(new Array(20).fill(0));
   });
