@@ -7,6 +7,7 @@
  * 805 MB attention matrix exceeds the binding limit of lavapipe (128 MiB): only the fused path runs there.
  * Median ms per call (each awaited on the GPU), after one warm-up call; the 4096-token shape runs once, without a
  * warm-up (its pipelines are the smaller shapes' ones, so run it after them).
+ * The last column is the path `backend: 'auto'` (the default) takes at that size.
  *   npx tsx bench/attention.ts [--shapes window,global1024,global4096] [--runs 3]
  */
 import {
@@ -57,7 +58,9 @@ function unfusedAttention(q: Tensor, k: Tensor, v: Tensor, h: Tensor, w: Tensor)
 }
 
 type Attn = (q: Tensor, k: Tensor, v: Tensor, h: Tensor, w: Tensor) => Tensor;
-const fused: Attn = (q, k, v, h, w) => scaledDotProductAttention(q, k, v, { relPos: { h, w } });
+const fused: Attn = (q, k, v, h, w) => scaledDotProductAttention(q, k, v, { relPos: { h, w }, backend: 'fused' });
+/** What users get by default: 'auto' takes the unfused path while its matrix fits half the binding limit. */
+const autoPick = (s: Shape, L: number) => (s.batch * s.heads * L * L * 4 <= getDefaultDevice().limits.maxStorageBufferBindingSize / 2 ? 'unfused' : 'fused');
 
 async function median(fn: () => Promise<void>, n: number, warm: boolean): Promise<number> {
   if (warm) await fn(); // warm-up: pipelines compiled, buffers pooled
@@ -95,8 +98,8 @@ const info = device.adapterInfo;
 console.log(
   `adapter: ${info?.description || info?.vendor || 'WebGPU'}; max storage binding ${device.limits.maxStorageBufferBindingSize} bytes; runs: ${runs} (median, after one warm-up)`,
 );
-console.log('| shape | pass | fused ms | unfused ms | unfused ÷ fused |');
-console.log('| --- | --- | ---: | ---: | ---: |');
+console.log("| shape | pass | fused ms | unfused ms | unfused ÷ fused | backend 'auto' takes |");
+console.log('| --- | --- | ---: | ---: | ---: | --- |');
 const fmt = (v: number | string) => (typeof v === 'string' ? `n/a (${v.length > 90 ? `${v.slice(0, 90)}…` : v})` : v >= 100 ? v.toFixed(0) : v.toFixed(1));
 for (const key of wanted) {
   const s = SHAPES[key];
@@ -118,7 +121,7 @@ for (const key of wanted) {
     const f = await timed(run(fused), reps, !big);
     const u = await timed(run(unfusedAttention), reps, !big);
     const ratio = typeof f === 'number' && typeof u === 'number' ? `${(u / f).toFixed(2)}×` : '—';
-    console.log(`| ${s.name}, D ${s.D} | ${pass} | ${fmt(f)} | ${fmt(u)} | ${ratio} |`);
+    console.log(`| ${s.name}, D ${s.D} | ${pass} | ${fmt(f)} | ${fmt(u)} | ${ratio} | ${autoPick(s, L)} |`);
   }
   for (const t of [q, k, v, h, w]) t.dispose();
 }

@@ -4,7 +4,7 @@
  * softmax's all −inf start), SAM's window shape, float16 storage, no leaked logsumexp, argument errors.
  */
 import { describe, it, expect } from 'vitest';
-import { tensor, scaledDotProductAttention, grad, sum, mul, memory, getDefaultDevice, ArgumentError, type Tensor } from '../../src/node';
+import { tensor, scaledDotProductAttention, grad, sum, mul, memory, getDefaultDevice, ArgumentError, type AttentionOptions, type Tensor } from '../../src/node';
 import { hasFloat16, roundFloat16 } from '../../src/base/dtype';
 import { refAttention, refAttentionGradKV, refAttentionGradQ } from '../../src/tensor/ops/ref/attention';
 import type { RefTensor } from '../../src/tensor/ops/define';
@@ -29,6 +29,9 @@ const rows = (t: RefTensor, idx: number[]): RefTensor => {
 };
 const pick = (data: ArrayLike<number>, w: number, idx: number[]) => idx.flatMap((r) => Array.from({ length: w }, (_, c) => data[r * w + c]));
 
+/** The fused kernels explicitly: 'auto' would take the unfused path at the smaller sizes here. */
+const fusedAttention = (q: Tensor, k: Tensor, v: Tensor, o: AttentionOptions = {}) => scaledDotProductAttention(q, k, v, { ...o, backend: 'fused' });
+
 describe('scaledDotProductAttention (fused)', () => {
   it('runs where the unfused attention matrix exceeds one storage binding, forward and backward, checked by rows', async () => {
     const H = 3,
@@ -41,12 +44,8 @@ describe('scaledDotProductAttention (fused)', () => {
       k = tensor(kd, { shape: [1, H, L, D] }),
       v = tensor(vd, { shape: [1, H, L, D] }),
       u = tensor(ud, { shape: [1, H, L, D] });
-    const out = scaledDotProductAttention(q, k, v);
-    const [dq, dk, dv] = grad((a: Tensor, b: Tensor, c: Tensor) => sum(mul(scaledDotProductAttention(a, b, c), u)), { argnums: [0, 1, 2] })(
-      q,
-      k,
-      v,
-    ) as Tensor[];
+    const out = fusedAttention(q, k, v);
+    const [dq, dk, dv] = grad((a: Tensor, b: Tensor, c: Tensor) => sum(mul(fusedAttention(a, b, c), u)), { argnums: [0, 1, 2] })(q, k, v) as Tensor[];
     const [o, gq, gk, gv] = await Promise.all([out, dq, dk, dv].map((t) => t.data()));
     // float64 on head 1 only (the kernels do not special-case any head)
     const h = 1,
@@ -85,7 +84,7 @@ describe('scaledDotProductAttention (fused)', () => {
       bd[Lk + j] = j % 2 ? -Infinity : 0; // row 1: every other key
       bd[2 * Lk + j] = -Infinity; // row 2: nothing
     }
-    const y = scaledDotProductAttention(tensor(qd, { shape: [Lq, D] }), tensor(kd, { shape: [Lk, D] }), tensor(vd, { shape: [Lk, D] }), {
+    const y = fusedAttention(tensor(qd, { shape: [Lq, D] }), tensor(kd, { shape: [Lk, D] }), tensor(vd, { shape: [Lk, D] }), {
       bias: tensor(bd, { shape: [Lq, Lk] }),
     });
     const got = await y.data();
@@ -100,7 +99,7 @@ describe('scaledDotProductAttention (fused)', () => {
       D = 64;
     const [qd, kd, vd] = [0, 1, 2].map((s) => values(B * L * D, 21 + s));
     const [hd, wd] = [0, 1].map((s) => values(B * L * 14, 31 + s, 0.5));
-    const y = scaledDotProductAttention(tensor(qd, { shape: [B, L, D] }), tensor(kd, { shape: [B, L, D] }), tensor(vd, { shape: [B, L, D] }), {
+    const y = fusedAttention(tensor(qd, { shape: [B, L, D] }), tensor(kd, { shape: [B, L, D] }), tensor(vd, { shape: [B, L, D] }), {
       relPos: { h: tensor(hd, { shape: [B, L, 14] }), w: tensor(wd, { shape: [B, L, 14] }) },
     });
     const [want] = refAttention(
@@ -122,7 +121,7 @@ describe('scaledDotProductAttention (fused)', () => {
     const half = (n: number, seed: number) => Float32Array.from(values(n, seed), roundFloat16);
     const [qd, kd, vd, bd] = [half(B * Lq * D, 1), half(B * Lk * D, 2), half(B * Lk * D, 3), half(Lq * Lk, 4)];
     const f16 = (d: Float32Array, shape: number[]) => tensor(d, { shape, dtype: 'float16' });
-    const y = scaledDotProductAttention(f16(qd, [B, Lq, D]), f16(kd, [B, Lk, D]), f16(vd, [B, Lk, D]), { bias: f16(bd, [Lq, Lk]) });
+    const y = fusedAttention(f16(qd, [B, Lq, D]), f16(kd, [B, Lk, D]), f16(vd, [B, Lk, D]), { bias: f16(bd, [Lq, Lk]) });
     expect(y.dtype).toBe('float16');
     const [want] = refAttention(
       ref([B, Lq, D], qd),
@@ -133,18 +132,18 @@ describe('scaledDotProductAttention (fused)', () => {
     );
     const rounded = { ...want, data: want.data.map(roundFloat16) };
     expect(mismatch(await y.data(), rounded, { rtol: 2 ** -10, atol: 1e-4 })).toBeNull();
-    expect(() => grad((q: Tensor) => sum(scaledDotProductAttention(q, f16(kd, [B, Lk, D]), f16(vd, [B, Lk, D]))))(f16(qd, [B, Lq, D]))).toThrow(/float16/);
+    expect(() => grad((q: Tensor) => sum(fusedAttention(q, f16(kd, [B, Lk, D]), f16(vd, [B, Lk, D]))))(f16(qd, [B, Lq, D]))).toThrow(/float16/);
   });
 
   it('empty batch and empty query rows: empty results and zero key gradients', async () => {
-    const e = scaledDotProductAttention(
+    const e = fusedAttention(
       tensor(new Float32Array(0), { shape: [0, 3, 4] }),
       tensor(new Float32Array(0), { shape: [0, 5, 4] }),
       tensor(new Float32Array(0), { shape: [0, 5, 2] }),
     );
     expect(e.shape).toEqual([0, 3, 2]);
     const k = tensor(values(20, 7), { shape: [1, 5, 4] });
-    const [dq, dk] = grad((a: Tensor, b: Tensor) => sum(scaledDotProductAttention(a, b, b)), { argnums: [0, 1] })(
+    const [dq, dk] = grad((a: Tensor, b: Tensor) => sum(fusedAttention(a, b, b)), { argnums: [0, 1] })(
       tensor(new Float32Array(0), { shape: [1, 0, 4] }),
       k,
     ) as Tensor[];
@@ -155,7 +154,7 @@ describe('scaledDotProductAttention (fused)', () => {
   it('keeps no logsumexp alive outside a gradient trace', () => {
     const q = tensor(values(24, 1), { shape: [2, 3, 4] });
     const before = memory().liveTensors;
-    const y = scaledDotProductAttention(q, q, q);
+    const y = fusedAttention(q, q, q);
     expect(memory().liveTensors - before).toBe(1);
     y.dispose();
     q.dispose();
@@ -170,5 +169,31 @@ describe('scaledDotProductAttention (fused)', () => {
       scaledDotProductAttention(q, k, k, { relPos: { h: tensor(values(12, 5), { shape: [2, 3, 2] }), w: tensor(values(12, 6), { shape: [2, 3, 2] }) } }),
     ).toThrow(/kh·kw = 2·2 = 4/);
     expect(() => scaledDotProductAttention(q, k, k, { scale: Number.NaN })).toThrow(/scale/);
+    expect(() => scaledDotProductAttention(q, k, k, { backend: 'flash' as 'fused' })).toThrow(/argument 'backend'/);
+  });
+
+  it('the three backends agree (auto, fused, unfused) on values and gradients, with bias and relPos', async () => {
+    const [B, Lq, kh, kw, D] = [3, 7, 2, 3, 5];
+    const Lk = kh * kw;
+    const q = tensor(values(B * Lq * D, 21), { shape: [B, Lq, D] });
+    const k = tensor(values(B * Lk * D, 22), { shape: [B, Lk, D] });
+    const v = tensor(values(B * Lk * D, 23), { shape: [B, Lk, D] });
+    const bias = tensor(values(Lq * Lk, 24), { shape: [Lq, Lk] });
+    const h = tensor(values(B * Lq * kh, 25), { shape: [B, Lq, kh] });
+    const w = tensor(values(B * Lq * kw, 26), { shape: [B, Lq, kw] });
+    const u = tensor(values(B * Lq * D, 27), { shape: [B, Lq, D] });
+    const run = async (backend: 'auto' | 'fused' | 'unfused') => {
+      const f = (a: Tensor, b: Tensor, c: Tensor, rh: Tensor) => sum(mul(scaledDotProductAttention(a, b, c, { bias, relPos: { h: rh, w }, backend }), u));
+      const gs = grad(f, { argnums: [0, 1, 2, 3] })(q, k, v, h);
+      const y = scaledDotProductAttention(q, k, v, { bias, relPos: { h, w }, backend });
+      return Promise.all([y, ...gs].map((t) => t.data()));
+    };
+    const [auto, fused, unfused] = [await run('auto'), await run('fused'), await run('unfused')];
+    for (let i = 0; i < fused.length; i++) {
+      for (let j = 0; j < fused[i].length; j++) {
+        expect(Math.abs(unfused[i][j] - fused[i][j])).toBeLessThan(1e-5);
+        expect(auto[i][j]).toBe(unfused[i][j]);
+      }
+    }
   });
 });

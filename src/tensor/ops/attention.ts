@@ -7,14 +7,19 @@
  * output and each row's logsumexp; the backward recomputes P from the logsumexp in three ops (dQ with the
  * relative-position gradients, dK and dV, and the bias gradient summed to the bias's shape in the kernel). No
  * [Lq, Lk] matrix is ever stored, so the size is bounded by q, k, v and the bias, not by the attention matrix.
+ * An unfused path (matmul, softmax, matmul) serves the sizes where its matrix fits and it is faster (`backend`).
  */
 import { ArgumentError, fmtShape } from '../../base/shape';
 import type { DType } from '../../base/dtype';
 import { grid } from '../../kernels/webgpu/device';
 import { ATTN_MAX_LEAD, ATTN_ROWS, attentionPlan, attentionTile, padHead, type AttentionVariant } from '../../kernels/wgsl/attention';
 import type { Tensor } from '../tensor';
-import { defineOp, type Operand, type RefTensor, type TensorMeta } from './define';
-import { mul, sub } from './elementwise';
+import { defineComposite, defineOp, type Operand, type RefTensor, type TensorMeta } from './define';
+import { add, mul, sub } from './elementwise';
+import { matmul } from './matmul';
+import { reshape } from './shape-ops';
+import { softmax } from './softmax';
+import { unsqueeze } from './layout';
 import { sum } from './reduce';
 import { zerosLike } from './creation';
 import { refAttention, refAttentionGradBias, refAttentionGradKV, refAttentionGradQ, type RefAttentionExtras } from './ref/attention';
@@ -30,6 +35,13 @@ export interface AttentionOptions {
   relPos?: { h: Tensor; w: Tensor };
   /** The logits' scale; default `1/sqrt(D)`, as PyTorch's. */
   scale?: number;
+  /**
+   * Which implementation: `'fused'` (the flash-attention kernels: no [Lq, Lk] matrix is ever stored), `'unfused'`
+   * (matmul, softmax, matmul: stores the matrix) or `'auto'` (default): unfused while the float32 matrix takes at most
+   * half the device's largest binding, fused beyond. On lavapipe the unfused path is the faster one wherever it fits
+   * (bench/attention.ts), and only the fused one runs SAM's global blocks.
+   */
+  backend?: 'auto' | 'fused' | 'unfused';
 }
 
 /**
@@ -243,6 +255,25 @@ const attentionOp = defineOp({
 });
 
 /**
+ * The unfused path: logits, softmax and the weighted sum as separate ops (their own VJPs give the gradient). The
+ * decomposed relative-position terms are expanded to the matrix here, which has its size anyway.
+ */
+const unfusedOp = defineComposite({
+  name: 'scaledDotProductAttentionUnfused',
+  inputs: { q: 'tensor', k: 'tensor', v: 'tensor', extra: 'tensor[]' },
+  dtypes: ['float32', 'float16'],
+  shape: ({ q, v }) => ({ shape: [...q.shape.slice(0, -1), v.shape[v.shape.length - 1]], dtype: q.dtype }),
+  impl: ({ q, k, v, extra }, a: AttentionAttrs) => {
+    const { bias, relH, relW } = named(extra);
+    let s = mul(matmul(q, k, { transB: true }), a.scale);
+    if (bias) s = add(s, bias);
+    if (relH && relW) s = add(s, reshape(add(unsqueeze(relH, -1), unsqueeze(relW, -2)), [...s.shape.slice(0, -1), a.kh * a.kw]));
+    return matmul(softmax(s, -1), v);
+  },
+  reference: ({ q, k, v, extra }, a: AttentionAttrs) => refAttention(q, k, v, refExtras(extra), a)[0],
+});
+
+/**
  * Scaled dot-product attention: `softmax(q·kᵀ·scale + bias)·v` over the last two dimensions, as
  * torch.nn.functional.scaled_dot_product_attention (no dropout, no causal mask). `q` is `[...batch, Lq, D]`, `k`
  * `[...batch, Lk, D]`, `v` `[...batch, Lk, Dv]` with equal batch dimensions; the result is `[...batch, Lq, Dv]`.
@@ -261,7 +292,9 @@ const attentionOp = defineOp({
  */
 export function scaledDotProductAttention(q: Tensor, k: Tensor, v: Tensor, options: AttentionOptions = {}): Tensor {
   const fn = 'scaledDotProductAttention';
-  const { bias, relPos, scale } = options;
+  const { bias, relPos, scale, backend = 'auto' } = options;
+  if (backend !== 'auto' && backend !== 'fused' && backend !== 'unfused')
+    throw new ArgumentError(fn, 'backend', `is ${JSON.stringify(backend)}`, "'auto', 'fused' or 'unfused'");
   if (q.ndim < 2) throw new ArgumentError(fn, 'q', `has shape ${fmtShape(q.shape)}`, 'at least 2 dimensions [...batch, Lq, D]');
   const lead = q.shape.slice(0, -2);
   const [Lq, D] = q.shape.slice(-2);
@@ -301,6 +334,9 @@ export function scaledDotProductAttention(q: Tensor, k: Tensor, v: Tensor, optio
     if (t && t.dtype !== q.dtype) throw new ArgumentError(fn, name, `has dtype ${t.dtype}`, `q's dtype ${q.dtype}`);
   }
   const attrs: AttentionAttrs = { scale: scale ?? 1 / Math.sqrt(D), kh, kw };
+  const matrixBytes = full.reduce((a, b) => a * b, 1) * 4;
+  const unfused = backend === 'unfused' || (backend === 'auto' && q.dtype === 'float32' && matrixBytes <= q.device.limits.maxStorageBufferBindingSize / 2);
+  if (unfused) return unfusedOp.call1([q, k, v, ...extra] as Operand[], attrs);
   const [out, lse] = attentionOp.callN([q, k, v, ...extra] as Operand[], attrs);
   // the tape keeps the logsumexp for the backward pass; otherwise nothing needs it
   if (out.traces.length === 0) lse.dispose();

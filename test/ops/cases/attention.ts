@@ -142,6 +142,8 @@ const tol = { rtol: 1e-3, atol: 1e-4 };
 
 export const attentionCases: CaseTable = {
   scaledDotProductAttention: { arb: forwardCase, tol, runs: 40, gradRuns: 25 },
+  // the unfused path (backend 'unfused', and 'auto' below half the binding limit): same cases, fewer runs
+  scaledDotProductAttentionUnfused: { arb: forwardCase, tol, runs: 20, gradRuns: 12 },
   scaledDotProductAttentionGradQ: { arb: backwardCase(false), tol, grad: false, runs: 30 },
   scaledDotProductAttentionGradKV: { arb: backwardCase(false), tol, grad: false, runs: 30 },
   scaledDotProductAttentionGradBias: { arb: backwardCase(true), tol, grad: false, runs: 30 },
