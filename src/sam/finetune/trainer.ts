@@ -219,18 +219,22 @@ export async function finetuneSam(o: SamFinetuneOptions): Promise<FinetuneResult
     if (missing.length) {
       const samples = await Promise.all(missing.map((i) => ds.get(i)));
       const t0 = performance.now();
-      const images = tensor(concatImages(samples), { shape: [samples.length, 3, H, W] });
-      const emb = encode(images);
-      const host = (await emb.data()) as Float32Array;
-      embShape = emb.shape.slice(1);
-      tree.dispose([images, emb]);
+      // one image at a time, as the official predictor does: at vit_b's 1024² a batch of two passes lavapipe's
+      // 128 MiB binding limit inside the encoder, and one image's activations are the most the encoder needs
+      const hosts: Float32Array[] = [];
+      for (const s of samples) {
+        const image = tensor(concatImages([s]), { shape: [1, 3, H, W] });
+        const emb = encode(image);
+        hosts.push((await emb.data()) as Float32Array);
+        embShape = emb.shape.slice(1);
+        tree.dispose([image, emb]);
+      }
       encoderSeconds += (performance.now() - t0) / 1000;
       encoded += samples.length;
-      const n = host.length / samples.length;
       missing.forEach((i, k) => {
         const s = samples[k];
         const item: Prepared = {
-          emb: host.slice(k * n, (k + 1) * n),
+          emb: hosts[k],
           mask: Uint8Array.from(s.mask.data),
           instanceIds: task === 'prompt' && s.instanceIds ? Int32Array.from(s.instanceIds) : undefined,
         };
