@@ -14,25 +14,13 @@ import type { Params } from '../../src/nn/module';
 import { initLeaves } from '../../src/models/sam/param-spec';
 import { maskDecoderLeaves } from '../../src/models/sam/mask-decoder';
 import { promptEncoderLeaves, promptEncoderStateLeaves } from '../../src/models/sam/prompt-encoder';
+import { subtree } from '../sam/tiny-fixture';
 
 const TINY = 'test/fixtures/sam-official/tiny.pth';
 
 function tinyConfig(): SamConfig {
   const j = JSON.parse(readFileSync('test/fixtures/sam-official/tiny.json', 'utf8')).config;
   return samConfig('vit_b', { promptEmbedDim: j.promptEmbedDim, maskInChans: j.maskInChans, encoder: j.encoder, decoder: j.decoder });
-}
-
-/** The float32 weights under `prefix` as a nested tree (paths without the prefix). */
-function subtree(sd: Record<string, HostTensor>, prefix: string): Params {
-  const root: Params = {};
-  for (const [k, v] of Object.entries(sd)) {
-    if (!k.startsWith(prefix)) continue;
-    const parts = k.slice(prefix.length).split('.');
-    let node = root;
-    for (const p of parts.slice(0, -1)) node = (node[p] ??= {}) as Params;
-    node[parts[parts.length - 1]] = toTensor(v, undefined, 'float32');
-  }
-  return root;
 }
 
 /** Largest |got − want| / (atol + rtol·|want|): ≤ 1 passes. */

@@ -11,19 +11,7 @@ import { samConfig } from '../../src/models/sam/config';
 import type { Params } from '../../src/nn/module';
 import { SamAutomaticMaskGenerator } from '../../src/sam/amg';
 import { SamPredictor } from '../../src/sam/predictor';
-import { tinyFixture, values } from './tiny-fixture';
-
-function subtree(sd: Record<string, HostTensor>, prefix: string): Params {
-  const root: Params = {};
-  for (const [k, v] of Object.entries(sd)) {
-    if (!k.startsWith(prefix)) continue;
-    const parts = k.slice(prefix.length).split('.');
-    let node = root;
-    for (const p of parts.slice(0, -1)) node = (node[p] ??= {}) as Params;
-    node[parts[parts.length - 1]] = toTensor(v, undefined, 'float32');
-  }
-  return root;
-}
+import { subtree, tinyFixture, values } from './tiny-fixture';
 
 /** Largest |got − want| / (atol + rtol·|want|). */
 function worst(got: ArrayLike<number>, want: ArrayLike<number>, atol: number, rtol: number): number {

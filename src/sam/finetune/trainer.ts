@@ -26,9 +26,8 @@ import { memory as liveMemory, tidy, type MemoryInfo } from '../../tensor/scope'
 import type { Tensor } from '../../tensor/tensor';
 import * as tree from '../../tensor/tree';
 import { squeeze } from '../../tensor/ops/layout';
-import { adamw } from '../../train/optim/optimizers';
+import { adamw, type OptimizerState } from '../../train/optim/index';
 import { cosineAnnealingLR } from '../../train/schedules';
-import type { OptimizerState } from '../../train/optim/optimizer';
 import type { Dataset } from '../../train/data/datasets';
 import type { SegmentationSample } from '../../segmentation/dataset';
 import { StreamSegMetrics, type SegmentationScores } from '../../segmentation/metrics';
