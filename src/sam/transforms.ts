@@ -8,6 +8,7 @@
  * the coefficients in 22-bit fixed point, the horizontal pass first into a uint8 image, then the vertical pass; so
  * its output equals PIL's byte for byte (test/sam/transforms.test.ts compares it with the official fixture).
  */
+import { PIL_FILTERS, resizePil } from '../base/pil-resize';
 import { ArgumentError } from '../base/shape';
 import { tensor } from '../tensor/ops/creation';
 import { mul } from '../tensor/ops/elementwise';
@@ -117,65 +118,6 @@ export function imageChannels(fn: string, image: ImageBytes): 3 | 4 {
   throw new ArgumentError(fn, 'image.data', `has ${data.length} bytes for ${w}×${h}`, `${3 * w * h} (RGB) or ${4 * w * h} (RGBA)`);
 }
 
-const PRECISION_BITS = 32 - 8 - 2;
-
-const FILTERS: Record<ResizeFilter, { support: number; f: (x: number) => number }> = {
-  bilinear: { support: 1, f: (x) => ((x < 0 ? -x : x) < 1 ? 1 - Math.abs(x) : 0) },
-  bicubic: {
-    support: 2,
-    f: (x) => {
-      const a = -0.5;
-      const t = Math.abs(x);
-      if (t < 1) return ((a + 2) * t - (a + 3)) * t * t + 1;
-      if (t < 2) return (((t - 5) * t + 8) * t - 4) * a;
-      return 0;
-    },
-  },
-};
-
-/** One axis's taps: for each output index its first input index, tap count and fixed-point weights. */
-interface Taps {
-  start: Int32Array;
-  len: Int32Array;
-  ksize: number;
-  k: Int32Array;
-}
-
-/** PIL's coefficients for one axis (the filter widened by the scale when shrinking; weights normalised, then fixed point). */
-function axisTaps(inSize: number, outSize: number, filter: ResizeFilter): Taps {
-  const { support: base, f } = FILTERS[filter];
-  const scale = inSize / outSize;
-  const filterscale = Math.max(scale, 1);
-  const support = base * filterscale;
-  const ksize = Math.ceil(support) * 2 + 1;
-  const start = new Int32Array(outSize);
-  const len = new Int32Array(outSize);
-  const k = new Int32Array(outSize * ksize);
-  const w = new Float64Array(ksize);
-  for (let o = 0; o < outSize; o++) {
-    const center = (o + 0.5) * scale;
-    const lo = Math.max(0, Math.trunc(center - support + 0.5));
-    const hi = Math.min(inSize, Math.trunc(center + support + 0.5));
-    const n = hi - lo;
-    let sum = 0;
-    for (let i = 0; i < n; i++) {
-      w[i] = f((i + lo - center + 0.5) / filterscale);
-      sum += w[i];
-    }
-    for (let i = 0; i < n; i++) {
-      const v = sum !== 0 ? w[i] / sum : w[i];
-      k[o * ksize + i] = Math.trunc(v < 0 ? -0.5 + v * (1 << PRECISION_BITS) : 0.5 + v * (1 << PRECISION_BITS));
-    }
-    start[o] = lo;
-    len[o] = n;
-  }
-  return { start, len, ksize, k };
-}
-
-const ONE = 2 ** PRECISION_BITS;
-/** A fixed-point sum (with its rounding half already added) back to a byte, clamped. */
-const clip8 = (v: number): number => (v <= 0 ? 0 : v >= 256 * ONE ? 255 : Math.floor(v / ONE));
-
 /**
  * Resizes 8-bit RGB(A) pixels to `outW`×`outH` as PIL's `Image.resize` does for an RGB image (the alpha channel, if
  * any, is dropped): separable filter, horizontal pass first into uint8, then vertical; each pass skipped when its
@@ -186,71 +128,12 @@ export function resizeImageU8(image: ImageBytes, outW: number, outH: number, fil
   const ch = imageChannels(fn, image);
   if (!(Number.isInteger(outW) && outW > 0 && Number.isInteger(outH) && outH > 0))
     throw new ArgumentError(fn, 'size', `is ${outW}×${outH}`, 'positive integer width and height');
-  if (!Object.hasOwn(FILTERS, filter)) throw new ArgumentError(fn, 'filter', `is ${JSON.stringify(filter)}`, "'bilinear' or 'bicubic'");
+  if (!Object.hasOwn(PIL_FILTERS, filter)) throw new ArgumentError(fn, 'filter', `is ${JSON.stringify(filter)}`, "'bilinear' or 'bicubic'");
   const { width: W, height: H, data } = image;
   // to packed RGB
-  let src: Uint8Array = new Uint8Array(W * H * 3);
+  const src = new Uint8Array(W * H * 3);
   for (let i = 0, n = W * H; i < n; i++) for (let c = 0; c < 3; c++) src[3 * i + c] = data[ch * i + c];
-  let w = W;
-  let h = H;
-  const half = 1 << (PRECISION_BITS - 1);
-  if (outW !== W) {
-    // PIL resamples only the rows the vertical pass reads; the rows it skips never reach the output, so all are done here
-    const t = axisTaps(W, outW, filter);
-    const out = new Uint8Array(outW * h * 3);
-    for (let y = 0; y < h; y++) {
-      const row = y * W * 3;
-      for (let x = 0; x < outW; x++) {
-        const lo = t.start[x];
-        const n = t.len[x];
-        const kb = x * t.ksize;
-        let s0 = half;
-        let s1 = half;
-        let s2 = half;
-        for (let i = 0; i < n; i++) {
-          const kv = t.k[kb + i];
-          const p = row + (lo + i) * 3;
-          s0 += src[p] * kv;
-          s1 += src[p + 1] * kv;
-          s2 += src[p + 2] * kv;
-        }
-        const q = (y * outW + x) * 3;
-        out[q] = clip8(s0);
-        out[q + 1] = clip8(s1);
-        out[q + 2] = clip8(s2);
-      }
-    }
-    src = out;
-    w = outW;
-  }
-  if (outH !== H) {
-    const t = axisTaps(H, outH, filter);
-    const out = new Uint8Array(w * outH * 3);
-    for (let y = 0; y < outH; y++) {
-      const lo = t.start[y];
-      const n = t.len[y];
-      const kb = y * t.ksize;
-      for (let x = 0; x < w; x++) {
-        let s0 = half;
-        let s1 = half;
-        let s2 = half;
-        for (let i = 0; i < n; i++) {
-          const kv = t.k[kb + i];
-          const p = ((lo + i) * w + x) * 3;
-          s0 += src[p] * kv;
-          s1 += src[p + 1] * kv;
-          s2 += src[p + 2] * kv;
-        }
-        const q = (y * w + x) * 3;
-        out[q] = clip8(s0);
-        out[q + 1] = clip8(s1);
-        out[q + 2] = clip8(s2);
-      }
-    }
-    src = out;
-    h = outH;
-  }
-  return src;
+  return resizePil(src, W, H, 3, outW, outH, filter);
 }
 
 /**
