@@ -1,5 +1,5 @@
 /**
- * Fused scaledDotProductAttention vs the unfused composite it replaced (q·kᵀ·scale + relPos bias → softmax → ·v,
+ * scaledDotProductAttention, backend 'fused' vs 'unfused' (q·kᵀ·scale + relPos bias → softmax → ·v,
  * which stores the [batch, heads, Lq, Lk] matrix), same adapter, same inputs, forward and forward+backward
  * (gradients of q, k, v and both relative-position terms, as SAM's blocks need). Shapes are SAM ViT-B's: the
  * windowed blocks (25 windows × 12 heads, 14×14 = 196 tokens, D 64), a global block small enough for the unfused
@@ -10,23 +10,7 @@
  * The last column is the path `backend: 'auto'` (the default) takes at that size.
  *   npx tsx bench/attention.ts [--shapes window,global1024,global4096] [--runs 3]
  */
-import {
-  add,
-  getDefaultDevice,
-  grad,
-  init,
-  matmul,
-  mul,
-  randn,
-  random,
-  reshape,
-  scaledDotProductAttention,
-  softmax,
-  sum,
-  tidy,
-  unsqueeze,
-  type Tensor,
-} from '../src/node';
+import { getDefaultDevice, grad, init, mul, randn, random, scaledDotProductAttention, sum, tidy, type Tensor } from '../src/node';
 
 const arg = (name: string, def: string) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -48,17 +32,10 @@ const SHAPES: Record<string, Shape> = {
 };
 const wanted = arg('shapes', 'window,global1024,global4096').split(',');
 
-/** The composite the fused op replaced: materialises the attention matrix (kept here for comparison only). */
-function unfusedAttention(q: Tensor, k: Tensor, v: Tensor, h: Tensor, w: Tensor): Tensor {
-  const D = q.shape[q.ndim - 1];
-  let s = mul(matmul(q, k, { transB: true }), 1 / Math.sqrt(D));
-  const rel = add(unsqueeze(h, -1), unsqueeze(w, -2));
-  s = add(s, reshape(rel, [...s.shape.slice(0, -1), h.shape[h.ndim - 1] * w.shape[w.ndim - 1]]));
-  return matmul(softmax(s, -1), v);
-}
-
 type Attn = (q: Tensor, k: Tensor, v: Tensor, h: Tensor, w: Tensor) => Tensor;
 const fused: Attn = (q, k, v, h, w) => scaledDotProductAttention(q, k, v, { relPos: { h, w }, backend: 'fused' });
+/** The unfused path (matmul, softmax, matmul; stores the attention matrix). */
+const unfusedAttention: Attn = (q, k, v, h, w) => scaledDotProductAttention(q, k, v, { relPos: { h, w }, backend: 'unfused' });
 /** What users get by default: 'auto' takes the unfused path while its matrix fits half the binding limit. */
 const autoPick = (s: Shape, L: number) => (s.batch * s.heads * L * L * 4 <= getDefaultDevice().limits.maxStorageBufferBindingSize / 2 ? 'unfused' : 'fused');
 
