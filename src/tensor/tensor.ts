@@ -1,5 +1,6 @@
 /** The Tensor handle: shape, dtype, device and a ref-counted GPU storage. Always contiguous. */
 import type { Device } from '../kernels/webgpu/device';
+import type { Binding } from '../kernels/webgpu/queue';
 import { type AnyTypedArray, type DType, byteSize, hasFloat16, typedArrayFor } from '../base/dtype';
 import { type Shape, sizeOf } from '../base/shape';
 import { registerTensor, unregisterTensor } from './scope';
@@ -79,6 +80,14 @@ export class Tensor {
 
   /** The GPU buffer holding the values (shared by views of one storage). */
   get buffer(): GPUBuffer {
+    return this.storage.buffer;
+  }
+
+  /**
+   * What a kernel binds to read or write this tensor's values: the whole buffer today; a byte range of it
+   * for a view. Ops pass `binding` (never `buffer`) to `device.run`.
+   */
+  get binding(): Binding {
     return this.storage.buffer;
   }
 

@@ -5,7 +5,7 @@
  */
 import { BufferPool, STORAGE_USAGE } from './pool';
 import { PipelineCache, type Shader } from './pipelines';
-import { CommandQueue, type Dispatch } from './queue';
+import { CommandQueue, type Binding, type Dispatch } from './queue';
 import { BufferUsage, MapMode } from './usage';
 import type { UniformLayout, UniformValues } from './uniforms';
 
@@ -213,7 +213,7 @@ export class Device {
     name: string,
     key: string,
     source: () => Shader,
-    buffers: GPUBuffer[],
+    buffers: Binding[],
     workgroups: Dispatch['workgroups'],
     uniforms?: { layout: UniformLayout; values: UniformValues },
   ): void {

@@ -12,13 +12,20 @@ import { BufferUsage } from './usage';
 import type { UniformLayout, UniformValues } from './uniforms';
 import type { Kernel } from './pipelines';
 
+/**
+ * What a storage binding names: a whole buffer, or a byte range of one (a view that splits an op whose
+ * operands exceed the device's largest storage binding; the offset is a multiple of
+ * minStorageBufferOffsetAlignment).
+ */
+export type Binding = GPUBuffer | { buffer: GPUBuffer; offset: number; size: number };
+
 export interface Dispatch {
   /** Op name, reported in errors. */
   name: string;
   kernel: Kernel;
   uniforms?: { layout: UniformLayout; values: UniformValues };
   /** Storage bindings in order, from binding 1 (binding 0 is the uniform block) or 0 without uniforms. */
-  buffers: GPUBuffer[];
+  buffers: Binding[];
   workgroups: readonly [number, number?, number?];
 }
 
@@ -104,7 +111,7 @@ export class CommandQueue {
 
   private bindGroupFor(d: Dispatch): GPUBindGroup {
     let key = `${d.kernel.id}${d.uniforms ? `u${d.uniforms.layout.byteSize}` : ''}`;
-    for (const b of d.buffers) key += `,${this.bufferId(b)}`;
+    for (const b of d.buffers) key += 'buffer' in b ? `,${this.bufferId(b.buffer)}@${b.offset}+${b.size}` : `,${this.bufferId(b)}`;
     let bg = this.bindGroups.get(key);
     if (bg) {
       // refresh recency (Map keeps insertion order: the first key is the least recently used)
@@ -113,7 +120,7 @@ export class CommandQueue {
       const entries: GPUBindGroupEntry[] = [];
       if (d.uniforms) entries.push({ binding: 0, resource: { buffer: this.arena, offset: 0, size: d.uniforms.layout.byteSize } });
       const first = d.uniforms ? 1 : 0;
-      d.buffers.forEach((buffer, i) => entries.push({ binding: first + i, resource: { buffer } }));
+      d.buffers.forEach((b, i) => entries.push({ binding: first + i, resource: 'buffer' in b ? b : { buffer: b } }));
       bg = this.device.createBindGroup({ layout: d.kernel.layout, entries });
       if (this.bindGroups.size >= BIND_GROUP_CACHE) this.bindGroups.delete(this.bindGroups.keys().next().value!);
     }

@@ -170,7 +170,7 @@ function variant(q: Tensor, g: Geometry, op: AttentionVariant['op']): AttentionV
 function dispatch(name: string, q: Tensor, k: Tensor, v: Tensor, g: Geometry, op: AttentionVariant['op'], after: Tensor[], outputs: Tensor[]): void {
   const plan = attentionPlan(variant(q, g, op), g.values);
   const extra = [g.bias, g.relH, g.relW].filter((t): t is Tensor => t !== undefined);
-  const buffers = [q, k, v, ...extra, ...after, ...outputs].map((t) => t.buffer);
+  const buffers = [q, k, v, ...extra, ...after, ...outputs].map((t) => t.binding);
   const workgroups = op === 'dbias' ? grid(g.values.n as number, ATTN_ROWS) : grid(g.B * (g.values.nTiles as number) * ATTN_ROWS, ATTN_ROWS);
   q.device.run(name, plan.key, plan.source, buffers, workgroups, { layout: plan.layout, values: plan.values });
 }

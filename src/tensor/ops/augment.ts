@@ -25,7 +25,7 @@ const affineResampleOp: Op<AffineAttrs> = defineOp({
   forward({ x, theta }, a, [y]) {
     const [, C, H, W] = x.shape;
     const k = affineKernel(a.mode);
-    x.device.run('affineResample', k.key, k.source, [x.buffer, theta.buffer, y.buffer], grid(y.size, AUGMENT_WG), {
+    x.device.run('affineResample', k.key, k.source, [x.binding, theta.binding, y.binding], grid(y.size, AUGMENT_WG), {
       layout: affineLayout,
       values: { n: y.size, C, H, W, OH: a.outSize[0], OW: a.outSize[1], fill: a.fill },
     });
@@ -43,7 +43,7 @@ const colorJitterOp = defineOp({
   forward({ x, params }, _, [y]) {
     const [N, , H, W] = x.shape;
     const k = jitterKernel();
-    x.device.run('colorJitter', k.key, k.source, [x.buffer, params.buffer, y.buffer], grid(N, 1), { layout: jitterLayout, values: { HW: H * W, N } });
+    x.device.run('colorJitter', k.key, k.source, [x.binding, params.binding, y.binding], grid(N, 1), { layout: jitterLayout, values: { HW: H * W, N } });
   },
   reference: ({ x, params }) => refColorJitter(x, params),
   noGrad: 'data augmentation: runs on input batches, outside any gradient trace',
@@ -56,7 +56,7 @@ const normalizeOp = defineOp({
   shape: sameAsX,
   forward({ x, mean, std }, _, [y]) {
     const k = normalizeKernel();
-    x.device.run('normalizeChannels', k.key, k.source, [x.buffer, mean.buffer, std.buffer, y.buffer], grid(y.size, AUGMENT_WG), {
+    x.device.run('normalizeChannels', k.key, k.source, [x.binding, mean.binding, std.binding, y.binding], grid(y.size, AUGMENT_WG), {
       layout: normalizeLayout,
       values: { n: y.size, C: x.shape[1], HW: x.shape[2] * x.shape[3] },
     });

@@ -123,7 +123,7 @@ const sameAsBoxes = ({ x }: { x: TensorMeta }) => ({ shape: x.shape, dtype: 'flo
 
 function runLinear4(x: Tensor, y: Tensor, m: number[]): void {
   const k = linear4Kernel();
-  x.device.run('boxConvert', k.key, k.source, [x.buffer, y.buffer], grid(y.size, BOX_WG), { layout: linear4Layout, values: { n: y.size, m } });
+  x.device.run('boxConvert', k.key, k.source, [x.binding, y.binding], grid(y.size, BOX_WG), { layout: linear4Layout, values: { n: y.size, m } });
 }
 
 const boxConvertTransposeOp: Op<ConvertAttrs> = defineOp({
@@ -282,7 +282,7 @@ const boxIouBackwardOp = defineOp({
     const M = b2.shape[0];
     const n = a.pairwise ? N + M : N;
     const k = iouGradKernel(a);
-    dy.device.run('boxIouBackward', k.key, k.source, [dy.buffer, b1.buffer, b2.buffer, d1.buffer, d2.buffer], grid(n, BOX_WG), {
+    dy.device.run('boxIouBackward', k.key, k.source, [dy.binding, b1.binding, b2.binding, d1.binding, d2.binding], grid(n, BOX_WG), {
       layout: iouLayout,
       values: { n, N, M, eps: a.eps },
     });
@@ -298,7 +298,7 @@ const boxIouOp = defineOp({
   shape: iouShape,
   forward({ b1, b2 }, a: IouAttrs, [y]) {
     const k = iouKernel(a);
-    b1.device.run('boxIou', k.key, k.source, [b1.buffer, b2.buffer, y.buffer], grid(y.size, BOX_WG), {
+    b1.device.run('boxIou', k.key, k.source, [b1.binding, b2.binding, y.binding], grid(y.size, BOX_WG), {
       layout: iouLayout,
       values: { n: y.size, N: b1.shape[0], M: b2.shape[0], eps: a.eps },
     });
@@ -434,7 +434,7 @@ export const multiboxPriorOp = defineOp({
     const K = a.sizes.length + a.ratios.length - 1;
     const hw = tensor(priorHalves(a.H, a.W, a.sizes, a.ratios), { shape: [K, 2], device: y.device });
     const k = priorKernel();
-    y.device.run('multiboxPrior', k.key, k.source, [hw.buffer, y.buffer], grid(y.size, BOX_WG), {
+    y.device.run('multiboxPrior', k.key, k.source, [hw.binding, y.binding], grid(y.size, BOX_WG), {
       layout: priorLayout,
       values: { n: y.size, W: a.W, K, stepH: Math.fround(1 / a.H), stepW: Math.fround(1 / a.W) },
     });
@@ -549,7 +549,7 @@ function runMatch(anchors: Tensor, targets: Tensor, B: number, G: number, stride
   const flags = empty([B * (4 * A + G)], 'uint32', anchors.device);
   const k = matchKernel(outs.length === 3);
   const [cls, ...rest] = outs.length === 3 ? [outs[2], outs[0], outs[1]] : outs;
-  const buffers = [anchors.buffer, targets.buffer, flags.buffer, cls.buffer, ...rest.map((t) => t.buffer)];
+  const buffers = [anchors.binding, targets.binding, flags.binding, cls.binding, ...rest.map((t) => t.binding)];
   anchors.device.run('multiboxTarget', k.key, k.source, buffers, grid(B, 1), { layout: matchLayout, values: { B, A, G, stride, thr, eps } });
   // queued work runs in order, so the pool may hand the scratch buffer out again right away
   flags.dispose();

@@ -3,6 +3,7 @@
  * conv2dGradInput (also the transposed convolution) and conv2dGradWeight — and the public
  * conv2d / conv1d / convTranspose2d wrappers.
  */
+import type { Binding } from '../../kernels/webgpu/queue';
 import { convKey, convSource, convValues, convWorkgroups, convLayout, type ConvGeometry, type ConvVariant } from '../../kernels/wgsl/conv';
 import { refConv2d, refConv2dGradInput, refConv2dGradWeight } from './ref/conv';
 import { ArgumentError, fmtShape } from '../../base/shape';
@@ -43,14 +44,14 @@ function geometry(x: readonly number[], w: readonly number[], y: readonly number
   };
 }
 
-function dispatch(name: string, v: ConvVariant, g: ConvGeometry, buffers: GPUBuffer[], out: Tensor): void {
+function dispatch(name: string, v: ConvVariant, g: ConvGeometry, buffers: Binding[], out: Tensor): void {
   const wg = convWorkgroups(v, g);
   if (wg.some((d) => d > 65535)) {
     throw new GPUOpError(
       `${name}: a ${fmtShape(out.shape)} result needs a ${wg.join('×')} workgroup grid, past WebGPU's 65535 per dimension (split the batch or the image)`,
     );
   }
-  out.device.run(name, convKey(v), () => convSource(v), [...buffers, out.buffer], wg, { layout: convLayout, values: convValues(g) });
+  out.device.run(name, convKey(v), () => convSource(v), [...buffers, out.binding], wg, { layout: convLayout, values: convValues(g) });
 }
 
 const convOutShape = (x: readonly number[], w: readonly number[], a: ConvAttrs) => [
@@ -93,7 +94,7 @@ export const conv2dOp: Op<ConvAttrs> = defineOp({
       act: a.act ?? 'none',
     };
     if (x.dtype === 'float16') v.elem = 'f16';
-    dispatch('conv2d', v, g, bias !== undefined ? [x.buffer, w.buffer, bias.buffer] : [x.buffer, w.buffer], y);
+    dispatch('conv2d', v, g, bias !== undefined ? [x.binding, w.binding, bias.binding] : [x.binding, w.binding], y);
   },
   reference: ({ x, w, bias }, a) => refConv2d(x, w, bias, a),
   vjp({ dy, inputs: { x, w, bias }, outputs: [y], attrs: a }) {
@@ -121,7 +122,7 @@ export const conv2dGradInputOp: Op<ConvAttrs> = defineOp({
       bias: false,
       act: 'none',
     };
-    dispatch('conv2dGradInput', v, g, [dy.buffer, w.buffer], dx);
+    dispatch('conv2dGradInput', v, g, [dy.binding, w.binding], dx);
   },
   reference: ({ dy, w }, a) => refConv2dGradInput(dy, w, a),
   vjp({ dy: gx, inputs: { dy, w }, attrs: a }) {
@@ -138,7 +139,7 @@ export const conv2dGradWeightOp: Op<ConvAttrs> = defineOp({
   forward({ x, dy }, a, [dw]) {
     const g = geometry(x.shape, dw.shape, dy.shape, a);
     const v: ConvVariant = { kind: 'dw', tc: g.Og < 4 ? 1 : 4, tp: convTiles.dw, bias: false, act: 'none' };
-    dispatch('conv2dGradWeight', v, g, [x.buffer, dy.buffer], dw);
+    dispatch('conv2dGradWeight', v, g, [x.binding, dy.binding], dw);
   },
   reference: ({ x, dy }, a) => refConv2dGradWeight(x, dy, a),
   vjp({ dy: gw, inputs: { x, dy }, attrs: a }) {

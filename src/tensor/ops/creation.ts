@@ -87,7 +87,7 @@ export function fillInto(y: Tensor, expr = 'v0', scalars: readonly number[] = [0
     y.dtype,
     y.shape,
   );
-  y.device.run('fill', k.key, k.source, [y.buffer], grid(y.size, WG), { layout: k.layout, values: k.values });
+  y.device.run('fill', k.key, k.source, [y.binding], grid(y.size, WG), { layout: k.layout, values: k.values });
 }
 
 /** Which closed form of the element index i a fill computes, with its scalars. */

@@ -94,7 +94,7 @@ export function defineElementwise<Args extends readonly Operand[]>(spec: Element
         out,
         y.shape,
       );
-      y.device.run(spec.name, k.key, k.source, [...tensors.map((t) => t.buffer), y.buffer], grid(y.size, WG), { layout: k.layout, values: k.values });
+      y.device.run(spec.name, k.key, k.source, [...tensors.map((t) => t.binding), y.binding], grid(y.size, WG), { layout: k.layout, values: k.values });
     },
     reference(ins) {
       const xs = list(ins) as (TensorMeta | number)[];

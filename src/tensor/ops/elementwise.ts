@@ -470,7 +470,7 @@ const castOp = defineOp({
     const from = x.dtype === 'float16' ? 'f32' : wgslType(x.dtype);
     const expr = dtype === 'bool' ? `select(0u, 1u, v0 != ${from}(0))` : `${to}(v0)`;
     const k = elementwiseKernel('cast', expr, [{ dtype: x.dtype, shape: x.shape }], x.dtype, dtype, x.shape);
-    x.device.run('cast', k.key, k.source, [x.buffer, y.buffer], grid(y.size, WG), { layout: k.layout, values: k.values });
+    x.device.run('cast', k.key, k.source, [x.binding, y.binding], grid(y.size, WG), { layout: k.layout, values: k.values });
   },
   reference({ x }, { dtype }) {
     const fromFloat = isFloat(x.dtype);

@@ -5,6 +5,7 @@
  * (gather, indexSelect) gives 0 and a write (scatterAdd, indexAdd) is skipped; oneHot gives an
  * all-zero row. Negative indices are out of range (as in PyTorch's gather/scatter, which reject them).
  */
+import type { Binding } from '../../kernels/webgpu/queue';
 import { gatherKernel, LAYOUT_WG, oneHotKernel, scatterAddKernel, type LayoutKernel } from '../../kernels/wgsl/layout';
 import { grid } from '../../kernels/webgpu/device';
 import * as R from './ref/layout';
@@ -18,7 +19,7 @@ import { padOp } from './layout';
 import { requireTensor } from '../require-tensor';
 
 const word = (d: DType) => wgslType(d) as 'f32' | 'i32' | 'u32';
-const run = (name: string, x: Tensor, k: LayoutKernel, buffers: GPUBuffer[], n: number) =>
+const run = (name: string, x: Tensor, k: LayoutKernel, buffers: Binding[], n: number) =>
   x.device.run(name, k.key, k.source, buffers, grid(n, LAYOUT_WG), { layout: k.layout, values: k.values });
 
 function isTensor(fn: string, x: unknown, arg = 'input'): asserts x is Tensor {
@@ -45,7 +46,7 @@ const gatherOp: Op<DimAttrs> = defineOp({
       'gather',
       x,
       gatherKernel({ outShape: index.shape, dim, dimSize: x.shape[dim], xStride: stridesOf(x.shape), idxStride: stridesOf(index.shape) }),
-      [x.buffer, index.buffer, y.buffer],
+      [x.binding, index.binding, y.binding],
       y.size,
     ),
   reference: ({ x, index }, { dim }) => R.refGather(x, dim, index),
@@ -83,7 +84,7 @@ const scatterAddOp: Op<DimAttrs> = defineOp({
       idxStride: stridesOf(index.shape),
       srcStride: stridesOf(src.shape),
     });
-    run('scatterAdd', x, k, [x.buffer, index.buffer, src.buffer, y.buffer], y.size);
+    run('scatterAdd', x, k, [x.binding, index.binding, src.binding, y.binding], y.size);
   },
   reference: ({ x, index, src }, { dim }) => R.refScatterAdd(x, dim, index, src),
   vjp: ({ dy, inputs: { index, src }, attrs: { dim } }) => {
@@ -132,7 +133,7 @@ const indexSelectOp: Op<DimAttrs> = defineOp({
       'indexSelect',
       x,
       gatherKernel({ outShape: y.shape, dim, dimSize: x.shape[dim], xStride: stridesOf(x.shape), idxStride: selectStrides(y.shape.length, dim) }),
-      [x.buffer, index.buffer, y.buffer],
+      [x.binding, index.binding, y.binding],
       y.size,
     ),
   reference: ({ x, index }, { dim }) => R.refIndexSelect(x, dim, index),
@@ -165,7 +166,7 @@ const indexAddOp: Op<DimAttrs> = defineOp({
       idxStride: selectStrides(x.ndim, dim),
       srcStride: stridesOf(src.shape),
     });
-    run('indexAdd', x, k, [x.buffer, index.buffer, src.buffer, y.buffer], y.size);
+    run('indexAdd', x, k, [x.binding, index.binding, src.binding, y.binding], y.size);
   },
   reference: ({ x, index, src }, { dim }) => R.refIndexAdd(x, dim, index, src),
   vjp: ({ dy, inputs: { index }, attrs: { dim } }) => [dy, null, indexSelectOp.call1([dy, index], { dim })],
@@ -190,7 +191,7 @@ const oneHotOp: Op<{ numClasses: number }> = defineOp({
   name: 'oneHot',
   inputs: { index: 'tensor' },
   shape: ({ index }, { numClasses }: { numClasses: number }) => ({ shape: [...index.shape, numClasses], dtype: 'int32' }),
-  forward: ({ index }, { numClasses }, [y]) => run('oneHot', index, oneHotKernel(y.size, numClasses), [index.buffer, y.buffer], y.size),
+  forward: ({ index }, { numClasses }, [y]) => run('oneHot', index, oneHotKernel(y.size, numClasses), [index.binding, y.binding], y.size),
   reference: ({ index }, { numClasses }) => R.refOneHot(index, numClasses),
   noGrad: 'integer output',
 });

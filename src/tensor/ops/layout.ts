@@ -4,6 +4,7 @@
  * (concat/cat, stack, split, chunk) and padding (constant/reflect/replicate). Index ops (gather,
  * scatterAdd, indexSelect, indexAdd, oneHot) live in indexing.ts.
  */
+import type { Binding } from '../../kernels/webgpu/queue';
 import { copyRegionKernel, LAYOUT_WG, padBackwardKernel, padKernel, stridedGatherKernel, type LayoutKernel, type PadMode } from '../../kernels/wgsl/layout';
 import { grid } from '../../kernels/webgpu/device';
 import * as R from './ref/layout';
@@ -21,7 +22,7 @@ const word = (d: DType) => wgslType(d) as 'f32' | 'i32' | 'u32';
 
 export { reshape as view };
 
-const run = (name: string, x: Tensor, k: LayoutKernel, buffers: GPUBuffer[], n: number) =>
+const run = (name: string, x: Tensor, k: LayoutKernel, buffers: Binding[], n: number) =>
   x.device.run(name, k.key, k.source, buffers, grid(n, LAYOUT_WG), { layout: k.layout, values: k.values });
 
 function isTensor(fn: string, x: unknown, arg = 'input'): asserts x is Tensor {
@@ -53,7 +54,7 @@ function stridedGather(
     wrap: o.wrap ?? new Array(r).fill(0),
     stride: o.stride,
   });
-  run(name, x, k, [x.buffer, y.buffer], y.size);
+  run(name, x, k, [x.binding, y.binding], y.size);
 }
 
 /** The rule of an op whose output keeps the input's dtype, with the shape `shape` gives. */
@@ -236,7 +237,7 @@ const sliceBackwardOp: Op<SliceBackwardAttrs> = defineOp({
     if (dy.size === 0) return y;
     const st = stridesOf(shape);
     const k = copyRegionKernel({ shape: dy.shape, base: start.reduce((s, c, d) => s + c * st[d], 0), dstStride: st.map((s, d) => s * step[d]) });
-    run('sliceBackward', dy, k, [dy.buffer, y.buffer], dy.size);
+    run('sliceBackward', dy, k, [dy.binding, y.binding], dy.size);
     return y;
   },
   reference: ({ dy }, a) => R.refSliceBackward(dy, a.shape, a.start, a.step),
@@ -447,7 +448,7 @@ const concatOp: Op<{ dim: number }> = defineOp({
           'concat',
           t,
           copyRegionKernel({ shape: t.shape, base: offset * st[dim], dstStride: st }, t.dtype === 'float16' ? 'f16' : 'u32'),
-          [t.buffer, y.buffer],
+          [t.binding, y.binding],
           t.size,
         );
       offset += t.shape[dim];
@@ -627,7 +628,7 @@ export const padOp: Op<PadAttrs> = defineOp({
   inputs: { x: 'tensor' },
   shape: keepsDtype((x, { before, after }: PadAttrs) => x.shape.map((n, d) => n + before[d] + after[d])),
   forward: ({ x }, { before, mode, value }, [y]) =>
-    run('pad', x, padKernel(mode, word(x.dtype), { outShape: y.shape, inShape: x.shape, lo: before, value }), [x.buffer, y.buffer], y.size),
+    run('pad', x, padKernel(mode, word(x.dtype), { outShape: y.shape, inShape: x.shape, lo: before, value }), [x.binding, y.binding], y.size),
   reference: ({ x }, a) => R.refPad(x, a.before, a.after, a.mode, a.value),
   vjp: ({ dy, inputs: { x }, attrs: a }) => [padBackwardOp.call1([dy], { inShape: [...x.shape], before: a.before, mode: a.mode })],
 });
@@ -645,7 +646,7 @@ const padBackwardOp: Op<PadBackwardAttrs> = defineOp({
   forward({ dy }, { inShape, before, mode }, [y]) {
     // nothing to gather from: the gradient is zero (a fill into the output)
     if (dy.size === 0) return fillInto(y);
-    run('padBackward', dy, padBackwardKernel(mode, word(dy.dtype), { outShape: dy.shape, inShape, lo: before }), [dy.buffer, y.buffer], y.size);
+    run('padBackward', dy, padBackwardKernel(mode, word(dy.dtype), { outShape: dy.shape, inShape, lo: before }), [dy.binding, y.binding], y.size);
   },
   reference: ({ dy }, a) => R.refPadBackward(dy, a.inShape, a.before, a.mode),
   vjp: ({ dy, inputs: { dy: g }, attrs: a }) => {

@@ -104,7 +104,7 @@ export function matmulProblem(aShape: readonly number[], bShape: readonly number
 function forwardMatmul(a: Tensor, b: Tensor, attrs: MatmulAttrs, y: Tensor): void {
   const problem = matmulProblem(a.shape, b.shape, attrs);
   const plan = matmulPlan(problem, chooseMatmulTile(a.device, problem));
-  a.device.run('matmul', plan.key, plan.source, [a.buffer, b.buffer, y.buffer], plan.workgroups, { layout: plan.layout, values: plan.values });
+  a.device.run('matmul', plan.key, plan.source, [a.binding, b.binding, y.binding], plan.workgroups, { layout: plan.layout, values: plan.values });
 }
 
 /** Float64 reference, straight from the definition: out[..., m, n] = Σ_k opA[..., m, k] · opB[..., k, n]. */

@@ -47,7 +47,7 @@ function apply(x: Tensor, mean: Tensor, variance: Tensor, w: Tensor, b: Tensor, 
     a.relu ? 'batchNormRelu' : 'batchNorm',
     plan.key,
     plan.source,
-    [x, mean, variance, w, b, y].map((t) => t.buffer),
+    [x, mean, variance, w, b, y].map((t) => t.binding),
     grid(y.size, NORM_WG),
     { layout: plan.layout, values: plan.values },
   );
@@ -74,7 +74,7 @@ const bnGradStatsOp = defineOp({
   forward({ g, y, x, mean }, a, [sg, sgxc]) {
     const Cn = g.shape[1];
     const plan = bnGradStatsPlan(g.shape[0], Cn, inner(g), a.relu);
-    const bufs = (a.relu ? [g, y, x, mean, sg, sgxc] : [g, x, mean, sg, sgxc]).map((t) => t.buffer);
+    const bufs = (a.relu ? [g, y, x, mean, sg, sgxc] : [g, x, mean, sg, sgxc]).map((t) => t.binding);
     g.device.run('batchNormGradStats', plan.key, plan.source, bufs, Cn <= 65535 ? [Cn, 1, 1] : [65535, Math.ceil(Cn / 65535), 1], {
       layout: plan.layout,
       values: plan.values,
@@ -114,7 +114,7 @@ const bnGradCoeffsOp = defineOp({
       'batchNormGradCoeffs',
       plan.key,
       plan.source,
-      [w, variance, sg, sgxc, ...stats, coef, dw].map((t) => t.buffer),
+      [w, variance, sg, sgxc, ...stats, coef, dw].map((t) => t.binding),
       grid(C, NORM_WG),
       { layout: plan.layout, values: plan.values },
     );
@@ -145,7 +145,7 @@ const bnGradApplyOp = defineOp({
   shape: ({ g }, _: GradAttrs) => like(g),
   forward({ g, y, x, m, coef }, a, [out]) {
     const plan = bnGradApplyPlan(out.size, g.shape[1], inner(g), a.relu);
-    const bufs = (a.relu ? [g, y, x, m, coef, out] : [g, x, m, coef, out]).map((t) => t.buffer);
+    const bufs = (a.relu ? [g, y, x, m, coef, out] : [g, x, m, coef, out]).map((t) => t.binding);
     g.device.run('batchNormGradApply', plan.key, plan.source, bufs, grid(out.size, NORM_WG), { layout: plan.layout, values: plan.values });
   },
   reference: ({ g, y, x, m, coef }, a) => refBatchNormGradApply(g, y, x, m, coef, a.relu),
@@ -181,7 +181,7 @@ const bnRunningOp = defineOp({
       'batchNormRunningStats',
       plan.key,
       plan.source,
-      [runningMean, runningVar, mean, variance, m, v].map((t) => t.buffer),
+      [runningMean, runningVar, mean, variance, m, v].map((t) => t.binding),
       grid(m.size, NORM_WG),
       { layout: plan.layout, values: plan.values },
     );
@@ -203,7 +203,7 @@ const bnTrainOp = defineOp({
         'batchNormStats',
         plan.key,
         plan.source,
-        [x.buffer, mean.buffer, variance.buffer],
+        [x.binding, mean.binding, variance.binding],
         C <= 65535 ? [C, 1, 1] : [65535, Math.ceil(C / 65535), 1],
         { layout: plan.layout, values: plan.values },
       );

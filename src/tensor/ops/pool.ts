@@ -56,7 +56,7 @@ function run(kind: PoolKind, g: PoolGeometry, ins: Tensor[], outs: Tensor[]): vo
     kind === 'max' || kind === 'avg' ? `${kind}Pool2d` : `pool:${kind}`,
     plan.key,
     plan.source,
-    [...ins, ...outs].map((t) => t.buffer),
+    [...ins, ...outs].map((t) => t.binding),
     grid(n, POOL_WG),
     { layout: plan.layout, values: plan.values },
   );

@@ -53,7 +53,7 @@ interface BernoulliAttrs extends Base {
 
 function launch(kind: RandomKind, a: Base, y: Tensor, values: Record<string, number>, input?: Tensor): void {
   const k = randomKernel(kind);
-  y.device.run(kind, k.key, k.source, input ? [input.buffer, y.buffer] : [y.buffer], grid(y.size, RANDOM_WG), {
+  y.device.run(kind, k.key, k.source, input ? [input.binding, y.binding] : [y.binding], grid(y.size, RANDOM_WG), {
     layout: k.layout,
     values: { n: y.size, k0: a.key[0], k1: a.key[1], ...values },
   });

@@ -29,17 +29,17 @@ function runReduce(kind: ReduceKind, x: Tensor, { axes }: ReduceAttrs, y: Tensor
   const plan = reducePlan(kind, x.dtype === 'bool' ? 'uint32' : x.dtype, x.shape, axes);
   const [first, second] = plan.stages;
   if (!second) {
-    x.device.run(kind, first.key, first.source, [x.buffer, y.buffer], first.workgroups, { layout: first.layout, values: first.values });
+    x.device.run(kind, first.key, first.source, [x.binding, y.binding], first.workgroups, { layout: first.layout, values: first.values });
     return;
   }
   // two passes: partial results (and their indices for argmax/argmin) in pooled scratch buffers
   const pv = empty([plan.partials], x.dtype === 'bool' ? 'uint32' : x.dtype, x.device);
   const pi = isArg ? empty([plan.partials], 'int32', x.device) : null;
-  x.device.run(kind, first.key, first.source, [x.buffer, pv.buffer, ...(pi ? [pi.buffer] : [])], first.workgroups, {
+  x.device.run(kind, first.key, first.source, [x.binding, pv.binding, ...(pi ? [pi.binding] : [])], first.workgroups, {
     layout: first.layout,
     values: first.values,
   });
-  x.device.run(kind, second.key, second.source, [pv.buffer, ...(pi ? [pi.buffer] : []), y.buffer], second.workgroups, {
+  x.device.run(kind, second.key, second.source, [pv.binding, ...(pi ? [pi.binding] : []), y.binding], second.workgroups, {
     layout: second.layout,
     values: second.values,
   });

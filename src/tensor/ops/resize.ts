@@ -33,7 +33,7 @@ function runResize(a: ResizeAttrs, backward: boolean, src: Tensor, out: Tensor):
     { n: out.size, H, W, OH, OW, scaleH: axisScale(a, 0), scaleW: axisScale(a, 1), alignCorners: a.alignCorners },
     out.dtype === 'float16' ? 'f16' : 'f32',
   );
-  src.device.run(backward ? 'interpolateBackward' : 'interpolate', plan.key, plan.source, [src.buffer, out.buffer], grid(out.size, RESIZE_WG), {
+  src.device.run(backward ? 'interpolateBackward' : 'interpolate', plan.key, plan.source, [src.binding, out.binding], grid(out.size, RESIZE_WG), {
     layout: plan.layout,
     values: plan.values,
   });

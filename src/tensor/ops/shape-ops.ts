@@ -60,7 +60,7 @@ const broadcastOp = defineOp({
   shape: ({ x }, { shape }: ShapeAttrs) => ({ shape, dtype: x.dtype }),
   forward({ x: t }, { shape }, [y]) {
     const k = elementwiseKernel('broadcastTo', 'v0', [{ dtype: t.dtype, shape: t.shape }], t.dtype, t.dtype, shape);
-    t.device.run('broadcastTo', k.key, k.source, [t.buffer, y.buffer], grid(y.size, WG), { layout: k.layout, values: k.values });
+    t.device.run('broadcastTo', k.key, k.source, [t.binding, y.binding], grid(y.size, WG), { layout: k.layout, values: k.values });
   },
   reference: ({ x }, { shape }) => refMap([x, { shape, dtype: x.dtype, data: new Float64Array(sizeOf(shape)) }], (a) => a, x.dtype),
   vjp: ({ dy, inputs: { x } }) => [sumToShape(dy, x.shape)],

@@ -24,7 +24,7 @@ interface UnpartitionAttrs {
 /** Runs one direction's gather from `x` into `y`. */
 function gather(direction: 'partition' | 'unpartition', x: Tensor, y: Tensor, g: WindowGeometry): void {
   const k = windowKernel(direction, y.size, g);
-  x.device.run(`window${direction === 'partition' ? 'Partition' : 'Unpartition'}`, k.key, k.source, [x.buffer, y.buffer], grid(y.size, WINDOW_WG), {
+  x.device.run(`window${direction === 'partition' ? 'Partition' : 'Unpartition'}`, k.key, k.source, [x.binding, y.binding], grid(y.size, WINDOW_WG), {
     layout: k.layout,
     values: k.values,
   });
