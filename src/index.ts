@@ -36,6 +36,7 @@ export {
   type VjpContext,
 } from './tensor/custom';
 export type { RefTensor } from './base/ref-tensor';
+export type { SplitPlan, SplitKind } from './tensor/ops/split';
 
 // Creation and random numbers (keys: random.key / split / foldIn, as in JAX)
 export { tensor, zeros, ones, full, arange, linspace, eye, zerosLike, onesLike, fullLike } from './tensor/ops/creation';

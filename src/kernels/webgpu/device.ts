@@ -95,6 +95,12 @@ export interface DeviceOptions {
   sleepWhileWaiting?: boolean;
   /** A name for errors and logs (default webgpu:N). */
   label?: string;
+  /**
+   * The largest storage binding webgrad uses, in bytes (default, and at most, the device's
+   * maxStorageBufferBindingSize). Ops whose operands pass it split their work (by batch rows, or flat for
+   * elementwise ops); tests lower it to make small tensors split.
+   */
+  maxBindingSize?: number;
 }
 
 let nextDeviceId = 0;
@@ -118,6 +124,11 @@ export class Device {
   readonly limits: GPUSupportedLimits;
   /** The name used in errors. */
   readonly label: string;
+  /**
+   * The largest storage binding a kernel may get, in bytes: the device's maxStorageBufferBindingSize or the
+   * lower DeviceOptions.maxBindingSize. Tensors may be larger (up to maxBufferSize); ops then split.
+   */
+  readonly maxBindingSize: number;
   /** Submit and check errors after every op (slow; set from DeviceOptions.debug). */
   debug: boolean;
   /** See DeviceOptions.sleepWhileWaiting. */
@@ -139,6 +150,11 @@ export class Device {
     this.sleepWhileWaiting = options.sleepWhileWaiting ?? false;
     this.features = new Set(gpu.features as unknown as Iterable<string>);
     this.limits = gpu.limits;
+    const cap = options.maxBindingSize;
+    if (cap !== undefined && !(Number.isInteger(cap) && cap >= 256)) {
+      throw new RangeError(`createDevice: maxBindingSize is ${cap}; expected an integer number of bytes ≥ 256`);
+    }
+    this.maxBindingSize = Math.min(cap ?? Infinity, gpu.limits.maxStorageBufferBindingSize);
     this.pool = new BufferPool((size) => this.createStorage(size));
     // a compile error is the root cause of the 'invalid pipeline' errors that follow it, so it wins
     this.pipelines = new PipelineCache(gpu, (key, e, src) => {
@@ -200,12 +216,22 @@ export class Device {
   }
 
   private createStorage(size: number): GPUBuffer {
-    if (size > this.limits.maxBufferSize || size > this.limits.maxStorageBufferBindingSize) {
-      throw new GPUOpError(
-        `${this.label}: a tensor of ${size} bytes exceeds this device's largest buffer (${Math.min(this.limits.maxBufferSize, this.limits.maxStorageBufferBindingSize)} bytes)`,
-      );
+    if (size > this.limits.maxBufferSize) {
+      throw new GPUOpError(`${this.label}: a tensor of ${size} bytes exceeds this device's largest buffer (${this.limits.maxBufferSize} bytes)`);
     }
     return this.gpu.createBuffer({ size, usage: STORAGE_USAGE });
+  }
+
+  /** Throws, naming the op, when a binding passes {@link maxBindingSize} (the op should have split its work). */
+  private checkBindings(name: string, buffers: readonly Binding[]): void {
+    for (const b of buffers) {
+      const size = b.size;
+      if (size > this.maxBindingSize) {
+        throw new GPUOpError(
+          `${name}: operand of ${size} bytes exceeds this device's largest storage binding (${this.maxBindingSize} bytes) and this op does not split`,
+        );
+      }
+    }
   }
 
   /** Runs one kernel. `source` is only called when `key` is not yet compiled. */
@@ -218,6 +244,7 @@ export class Device {
     uniforms?: { layout: UniformLayout; values: UniformValues },
   ): void {
     this.check(name);
+    this.checkBindings(name, buffers);
     const kernel = this.pipelines.get(key, source);
     this.queue.dispatch({ name, kernel, buffers, workgroups, uniforms });
     if (this.debug) this.queue.flush();

@@ -12,6 +12,7 @@ import { ArgumentError, fmtShape, sameShape } from '../../base/shape';
 import { Tensor, empty, view } from '../tensor';
 import { record, withoutTape, isRecording } from '../tape';
 import { startScope, endScope } from '../scope';
+import { exceedsBinding, runSplit, type SplitPlan } from './split';
 
 export type Operand = Tensor | number;
 
@@ -106,6 +107,13 @@ export interface OpSpec<I extends InputDecl, A> extends CommonSpec<I, A> {
    * (saves a fill and a read for side outputs that are rarely differentiated, like BN's batch stats).
    */
   sparseCotangents?: boolean;
+  /**
+   * How the forward splits its work when an input or output takes more bytes than one storage binding may
+   * (Device.maxBindingSize): a {@link SplitPlan} ('batch', 'batch-sum' or 'flat' and the inputs cut into
+   * rows), or null when these inputs cannot split. Only consulted past the cap: ordinary sizes run the
+   * forward once, as without it. Without `split`, such an op fails with an error naming it.
+   */
+  split?(inputs: Inputs<I, Tensor>, attrs: A): SplitPlan | null;
 }
 
 export interface CompositeSpec<I extends InputDecl, A> extends CommonSpec<I, A> {
@@ -205,7 +213,9 @@ export function defineOp<I extends InputDecl, A = Record<string, never>>(spec: O
         // the empty-output early return, once for every op
         if (outs.some((o) => o.size > 0)) {
           try {
-            withoutTape(() => spec.forward!(args, attrs, outs));
+            const plan = spec.split && exceedsBinding(dev, [...inputs, ...outs]) ? spec.split(args, attrs) : null;
+            if (plan) withoutTape(() => runSplit(spec.name, plan, args, outs, (a, o) => spec.forward!(a as typeof args, attrs, o)));
+            else withoutTape(() => spec.forward!(args, attrs, outs));
           } catch (e) {
             outs.forEach((o) => o.dispose());
             throw e;
