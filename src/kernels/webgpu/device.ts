@@ -124,11 +124,7 @@ export class Device {
   readonly limits: GPUSupportedLimits;
   /** The name used in errors. */
   readonly label: string;
-  /**
-   * The largest storage binding a kernel may get, in bytes: the device's maxStorageBufferBindingSize or the
-   * lower DeviceOptions.maxBindingSize. Tensors may be larger (up to maxBufferSize); ops then split.
-   */
-  readonly maxBindingSize: number;
+  private bindingCap = 0;
   /** Submit and check errors after every op (slow; set from DeviceOptions.debug). */
   debug: boolean;
   /** See DeviceOptions.sleepWhileWaiting. */
@@ -150,11 +146,7 @@ export class Device {
     this.sleepWhileWaiting = options.sleepWhileWaiting ?? false;
     this.features = new Set(gpu.features as unknown as Iterable<string>);
     this.limits = gpu.limits;
-    const cap = options.maxBindingSize;
-    if (cap !== undefined && !(Number.isInteger(cap) && cap >= 256)) {
-      throw new RangeError(`createDevice: maxBindingSize is ${cap}; expected an integer number of bytes ≥ 256`);
-    }
-    this.maxBindingSize = Math.min(cap ?? Infinity, gpu.limits.maxStorageBufferBindingSize);
+    this.maxBindingSize = options.maxBindingSize ?? gpu.limits.maxStorageBufferBindingSize;
     this.pool = new BufferPool((size) => this.createStorage(size));
     // a compile error is the root cause of the 'invalid pipeline' errors that follow it, so it wins
     this.pipelines = new PipelineCache(gpu, (key, e, src) => {
@@ -220,6 +212,21 @@ export class Device {
       throw new GPUOpError(`${this.label}: a tensor of ${size} bytes exceeds this device's largest buffer (${this.limits.maxBufferSize} bytes)`);
     }
     return this.gpu.createBuffer({ size, usage: STORAGE_USAGE });
+  }
+
+  /**
+   * The largest storage binding a kernel may get, in bytes: the device's maxStorageBufferBindingSize or a lower
+   * cap (DeviceOptions.maxBindingSize, or set here, e.g. by tests). Tensors may be larger (up to maxBufferSize):
+   * ops then split their work. Setting a value above the device's limit keeps the limit.
+   */
+  get maxBindingSize(): number {
+    return this.bindingCap;
+  }
+  set maxBindingSize(bytes: number) {
+    if (!(Number.isInteger(bytes) && bytes >= 16 && bytes % 4 === 0)) {
+      throw new RangeError(`maxBindingSize: got ${bytes}; expected a multiple of 4 bytes, at least 16`);
+    }
+    this.bindingCap = Math.min(bytes, this.limits.maxStorageBufferBindingSize);
   }
 
   /** Throws, naming the op, when a binding passes {@link maxBindingSize} (the op should have split its work). */

@@ -10,6 +10,7 @@ import { ArgumentError, fmtShape } from '../../base/shape';
 import { GPUOpError } from '../../kernels/webgpu/device';
 import { Tensor } from '../tensor';
 import { defineOp, type Op } from './define';
+import { byBatch } from './split';
 import { le, where, add as addOp } from './elementwise';
 import { sum } from './reduce';
 import { reshape } from './shape-ops';
@@ -96,6 +97,7 @@ export const conv2dOp: Op<ConvAttrs> = defineOp({
     if (x.dtype === 'float16') v.elem = 'f16';
     dispatch('conv2d', v, g, bias !== undefined ? [x.binding, w.binding, bias.binding] : [x.binding, w.binding], y);
   },
+  split: byBatch('x'),
   reference: ({ x, w, bias }, a) => refConv2d(x, w, bias, a),
   vjp({ dy, inputs: { x, w, bias }, outputs: [y], attrs: a }) {
     const g = a.act === 'relu' ? where(le(y, 0), 0, dy) : dy; // as relu's VJP (NaN passes)
@@ -124,6 +126,7 @@ export const conv2dGradInputOp: Op<ConvAttrs> = defineOp({
     };
     dispatch('conv2dGradInput', v, g, [dy.binding, w.binding], dx);
   },
+  split: byBatch('dy'),
   reference: ({ dy, w }, a) => refConv2dGradInput(dy, w, a),
   vjp({ dy: gx, inputs: { dy, w }, attrs: a }) {
     const p = plain(a);
@@ -141,6 +144,8 @@ export const conv2dGradWeightOp: Op<ConvAttrs> = defineOp({
     const v: ConvVariant = { kind: 'dw', tc: g.Og < 4 ? 1 : 4, tp: convTiles.dw, bias: false, act: 'none' };
     dispatch('conv2dGradWeight', v, g, [x.binding, dy.binding], dw);
   },
+  // a sum over the batch: chunks' weight gradients add up
+  split: () => ({ kind: 'batch-sum', batched: ['x', 'dy'] }),
   reference: ({ x, dy }, a) => refConv2dGradWeight(x, dy, a),
   vjp({ dy: gw, inputs: { x, dy }, attrs: a }) {
     const p = plain(a);

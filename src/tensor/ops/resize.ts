@@ -53,6 +53,7 @@ const interpolateOp: Op<ResizeAttrs> = defineOp({
   dtypes: ['float32', 'float16'],
   shape: resized(false),
   forward: ({ x }, a, [y]) => runResize(a, false, x, y),
+  split: ({ x }) => (x.ndim >= 3 ? { kind: 'batch', batched: ['x'] } : null),
   reference: ({ x }, a) => refInterpolate(x, a),
   vjp: ({ dy, attrs }) => [interpolateBackwardOp.call1([dy], attrs)],
 });
@@ -63,6 +64,7 @@ const interpolateBackwardOp: Op<ResizeAttrs> = defineOp({
   inputs: { x: 'tensor' },
   shape: resized(true),
   forward: ({ x }, a, [y]) => runResize(a, true, x, y),
+  split: ({ x }) => (x.ndim >= 3 ? { kind: 'batch', batched: ['x'] } : null),
   reference: ({ x }, a) => refInterpolateBackward(x, a),
   // linear in dy; its transpose is the forward resize
   vjp: ({ dy, attrs }) => [interpolateOp.call1([dy], attrs)],

@@ -20,13 +20,18 @@ import { Tensor, empty, rowView, view } from '../tensor';
 /** How an op splits its work past the binding cap (see the module comment). */
 export type SplitKind = 'batch' | 'batch-sum' | 'flat';
 
-/** An op's answer to "how do you split?": the kind and the inputs cut into rows (by name). */
-export interface SplitPlan {
+/** An op's answer to "how do you split?": the kind, the inputs cut into rows (by name) and per-chunk attributes. */
+export interface SplitPlan<A = unknown> {
   /** 'batch', 'batch-sum' or 'flat'. */
   kind: SplitKind;
-  /** Names of the inputs cut along dim 0 (or flattened, for 'flat'); the others are passed whole. */
+  /** Names of the inputs cut along dim 0 (or flattened, for 'flat'; a 'tensor[]' input: each of its tensors); the others are passed whole. */
   batched: readonly string[];
+  /** The attributes for a chunk of `rows` rows, when they name the batch size (e.g. an output shape); default the op's own. */
+  attrs?(rows: number): A;
 }
+
+/** How many ops split their work so far (tests check that a small cap really split). */
+export const splitCount = { runs: 0 };
 
 /** True when some tensor of `ts` takes more bytes than one binding may. */
 export function exceedsBinding(device: Device, ts: readonly unknown[]): boolean {
@@ -111,14 +116,16 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
  * Runs `forward` once per chunk of rows, as `plan` says. `inputs` are the op's named inputs, `outs` its
  * allocated outputs; chunk tensors are freed as soon as their forward is recorded.
  */
-export function runSplit(
+export function runSplit<A>(
   name: string,
-  plan: SplitPlan,
+  plan: SplitPlan<A>,
   inputs: Readonly<Record<string, unknown>>,
+  attrs: A,
   outs: readonly Tensor[],
-  forward: (inputs: Record<string, unknown>, outs: Tensor[]) => void,
+  forward: (inputs: Record<string, unknown>, attrs: A, outs: Tensor[]) => void,
 ): void {
   const device = outs[0].device;
+  splitCount.runs++;
   const temps: Tensor[] = [];
   try {
     const flat = plan.kind === 'flat';
@@ -128,19 +135,20 @@ export function runSplit(
       return v;
     };
     const ins: Record<string, unknown> = { ...inputs };
+    const tensorsOf = (v: unknown): Tensor[] => (v instanceof Tensor ? [v] : Array.isArray(v) ? v.filter((t) => t instanceof Tensor) : []);
     for (const k of plan.batched) {
       const t = ins[k];
-      if (!(t instanceof Tensor)) throw new Error(`${name}: split plan names '${k}', which is not a tensor input`);
-      if (flat) ins[k] = flatten(t);
+      if (tensorsOf(t).length === 0) throw new Error(`${name}: split plan names '${k}', which is not a tensor input`);
+      if (flat) ins[k] = Array.isArray(t) ? t.map(flatten) : flatten(t as Tensor);
     }
     const outRows = flat ? outs.map(flatten) : [...outs];
-    const batched = [...plan.batched.map((k) => ins[k] as Tensor), ...(plan.kind === 'batch-sum' ? [] : outRows)];
+    const batched = [...plan.batched.flatMap((k) => tensorsOf(ins[k])), ...(plan.kind === 'batch-sum' ? [] : outRows)];
     const n = batched[0].shape[0];
     const bad = batched.find((t) => t.shape[0] !== n);
     if (bad) throw new Error(`${name}: cannot split: operands have ${n} and ${bad.shape[0]} rows along dim 0`);
     // what is passed whole must fit one binding
     const whole = [
-      ...Object.entries(ins).filter(([k, t]) => t instanceof Tensor && !plan.batched.includes(k)),
+      ...Object.entries(ins).flatMap(([k, t]) => (plan.batched.includes(k) ? [] : tensorsOf(t).map((x) => [k, x] as const))),
       ...(plan.kind === 'batch-sum' ? outRows.map((t, i) => [`output ${i}`, t] as const) : []),
     ];
     for (const [k, t] of whole) {
@@ -162,14 +170,17 @@ export function runSplit(
       };
       try {
         const cin: Record<string, unknown> = { ...ins };
-        for (const k of plan.batched) cin[k] = take(ins[k] as Tensor);
+        for (const k of plan.batched) {
+          const v = ins[k];
+          cin[k] = Array.isArray(v) ? v.map(take) : take(v as Tensor);
+        }
         let couts: Tensor[];
         if (plan.kind === 'batch-sum') {
           // the first chunk writes the outputs; later ones write scratch that is added in
           couts = start === 0 ? [...outRows] : outRows.map((o) => empty(o.shape, o.dtype, device));
           if (start > 0) chunk.push(...couts);
         } else couts = outRows.map(take);
-        forward(cin, couts);
+        forward(cin, plan.attrs ? plan.attrs(count) : attrs, couts);
         if (plan.kind === 'batch-sum' && start > 0) outRows.forEach((o, i) => accumulate(o, couts[i]));
         else if (plan.kind !== 'batch-sum' && !views) outRows.forEach((o, i) => putRows(o, start, couts[i]));
       } finally {
@@ -185,7 +196,7 @@ export function runSplit(
  * The split plan of an elementwise op: 'flat' when every tensor operand has the output's shape, else 'batch'
  * over the operands that have the output's rows (broadcast ones are passed whole); null when nothing splits.
  */
-export function elementwiseSplit(names: readonly string[], inputs: Readonly<Record<string, unknown>>, outShape: readonly number[]): SplitPlan | null {
+export function elementwiseSplit<A>(names: readonly string[], inputs: Readonly<Record<string, unknown>>, outShape: readonly number[]): SplitPlan<A> | null {
   const tensors = names.filter((k) => inputs[k] instanceof Tensor);
   const same = (s: readonly number[]) => s.length === outShape.length && s.every((d, i) => d === outShape[i]);
   if (tensors.every((k) => same((inputs[k] as Tensor).shape))) return { kind: 'flat', batched: tensors };
@@ -195,5 +206,10 @@ export function elementwiseSplit(names: readonly string[], inputs: Readonly<Reco
     const t = inputs[k] as Tensor;
     return t.ndim === outShape.length && t.shape[0] === n;
   });
-  return rows.length > 0 ? { kind: 'batch', batched: rows } : null;
+  return { kind: 'batch', batched: rows };
 }
+
+/** A 'batch' plan over the named inputs (pass it as an op's `split` when every output has their rows). */
+export const byBatch =
+  <A>(...batched: string[]) =>
+  (): SplitPlan<A> => ({ kind: 'batch', batched });
