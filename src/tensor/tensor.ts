@@ -96,7 +96,9 @@ export class Tensor {
    */
   get buffer(): GPUBuffer {
     if (this.byteOffset !== 0) {
-      throw new Error(`Tensor#${this.id} (shape [${this.shape.join(', ')}]) is a view at byte ${this.byteOffset} of its buffer: bind it with .binding, not .buffer`);
+      throw new Error(
+        `Tensor#${this.id} (shape [${this.shape.join(', ')}]) is a view at byte ${this.byteOffset} of its buffer: bind it with .binding, not .buffer`,
+      );
     }
     return this.storage.buffer;
   }
@@ -184,7 +186,8 @@ export function rowView(t: Tensor, start: number, count: number): Tensor {
   const rowBytes = t.shape[0] === 0 ? 0 : t.byteLength / t.shape[0];
   const offset = t.byteOffset + start * rowBytes;
   const align = t.device.limits.minStorageBufferOffsetAlignment;
-  if (offset % align !== 0) throw new Error(`rowView: rows from ${start} start at byte ${offset}, not a multiple of ${align} (minStorageBufferOffsetAlignment)`);
+  if (offset % align !== 0)
+    throw new Error(`rowView: rows from ${start} start at byte ${offset}, not a multiple of ${align} (minStorageBufferOffsetAlignment)`);
   if (start < 0 || count < 0 || start + count > t.shape[0]) throw new Error(`rowView: rows [${start}, ${start + count}) outside [0, ${t.shape[0]})`);
   return new Tensor([count, ...t.shape.slice(1)], t.dtype, t.storage.retain(), offset);
 }

@@ -199,10 +199,17 @@ function batchStats(x: Tensor, mean: Tensor, variance: Tensor): void {
   const C = x.shape[1];
   if (C === 0 || x.size === 0) return;
   const plan = bnStatsPlan(x.shape[0], C, inner(x));
-  x.device.run('batchNormStats', plan.key, plan.source, [x.binding, mean.binding, variance.binding], C <= 65535 ? [C, 1, 1] : [65535, Math.ceil(C / 65535), 1], {
-    layout: plan.layout,
-    values: plan.values,
-  });
+  x.device.run(
+    'batchNormStats',
+    plan.key,
+    plan.source,
+    [x.binding, mean.binding, variance.binding],
+    C <= 65535 ? [C, 1, 1] : [65535, Math.ceil(C / 65535), 1],
+    {
+      layout: plan.layout,
+      values: plan.values,
+    },
+  );
 }
 
 /**
