@@ -17,6 +17,7 @@ export type { Tree, FlattenOptions } from './tensor/tree';
 // Devices
 export { init, createDevice, getDefaultDevice, setDefaultDevice } from './kernels/webgpu/devices';
 export { Device, GPUOpError, registerGPUProvider, type DeviceOptions } from './kernels/webgpu/device';
+export type { Binding } from './kernels/webgpu/queue';
 export { configureMatmul, type MatmulConfig } from './kernels/wgsl/matmul-autotune';
 
 // Autograd

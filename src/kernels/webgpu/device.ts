@@ -222,6 +222,7 @@ export class Device {
   get maxBindingSize(): number {
     return this.bindingCap;
   }
+  /** Sets the cap (a multiple of 4 bytes, at least 16; kept at most the device's limit). */
   set maxBindingSize(bytes: number) {
     if (!(Number.isInteger(bytes) && bytes >= 16 && bytes % 4 === 0)) {
       throw new RangeError(`maxBindingSize: got ${bytes}; expected a multiple of 4 bytes, at least 16`);
