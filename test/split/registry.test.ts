@@ -91,8 +91,7 @@ describe('ops split past the binding cap give the unsplit values and gradients',
         let outs: Tensor[];
         try {
           outs = runOp(op, gpuIn, attrs, seeds);
-        } catch (e) {
-          if (process.env.SPLIT_DEBUG) console.log(name, 'refused', (e as Error).message);
+        } catch {
           gpuIn.forEach((t) => typeof t !== 'number' && t.dispose());
           continue; // a case the op itself refuses
         }
@@ -117,11 +116,9 @@ describe('ops split past the binding cap give the unsplit values and gradients',
             // a row wider than the cap, or an operand passed whole that passes it: refused with a clear error
             const m = (e as Error).message;
             if (!/binding/.test(m)) throw e;
-            if (process.env.SPLIT_DEBUG) console.log(name, cap, m);
           } finally {
             device.maxBindingSize = uncapped;
           }
-          if (process.env.SPLIT_DEBUG) console.log(name, 'cap', cap, 'ok', got !== null, 'split', splitCount.runs - before);
           if (got) {
             close(name, `(cap ${cap}, attrs ${JSON.stringify(attrs)}) output/gradient`, got, want);
             if (splitCount.runs > before) split++;
