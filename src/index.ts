@@ -18,6 +18,7 @@ export type { Tree, FlattenOptions } from './tensor/tree';
 export { init, createDevice, getDefaultDevice, setDefaultDevice } from './kernels/webgpu/devices';
 export { Device, GPUOpError, registerGPUProvider, type DeviceOptions } from './kernels/webgpu/device';
 export { configureMatmul, type MatmulConfig } from './kernels/wgsl/matmul-autotune';
+export { captureStep, type CapturedStep, type CaptureOptions, type CaptureStats } from './tensor/capture-step';
 
 // Autograd
 export { grad, valueAndGrad, vjp, stopGradient, noGrad, type GradOptions } from './tensor/autograd';
