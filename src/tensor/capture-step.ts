@@ -175,7 +175,6 @@ export function captureStep<A extends unknown[], R>(fn: (...args: A) => R, optio
     };
     stats.dispatches = graph.dispatches;
     stats.copies = graph.copies;
-    stats.bytes = graph.bytes;
     stats.captureMs = performance.now() - t0;
     return result;
   };
@@ -184,7 +183,7 @@ export function captureStep<A extends unknown[], R>(fn: (...args: A) => R, optio
     const t0 = performance.now();
     const { leaves, tensors } = leavesOf(args);
     if (leaves.length !== graph.leaves.length)
-      throw new ArgumentError(label, 'arguments', `have ${leaves.length} leaves`, `the ${graph.leaves.length} leaves of the captured call (same pytree structure)`);
+      throw new ArgumentError(label, 'args', `has ${leaves.length} leaves`, `the ${graph.leaves.length} leaves of the captured call (same pytree structure)`);
     leaves.forEach((l, i) => {
       const c = graph.leaves[i];
       const ok =
@@ -232,7 +231,7 @@ export function captureStep<A extends unknown[], R>(fn: (...args: A) => R, optio
     stats.calls++;
     return g ? replay(g, args) : capture(args);
   }) as CapturedStep<A, R>;
-  Object.defineProperty(step, 'stats', { get: () => ({ ...stats }) });
+  Object.defineProperty(step, 'stats', { get: () => ({ ...stats, bytes: g?.graph.bytes ?? 0 }) });
   step.dispose = () => {
     if (disposed) return;
     disposed = true;
