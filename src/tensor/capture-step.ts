@@ -10,7 +10,7 @@ import { getDefaultDevice } from '../kernels/webgpu/devices';
 import { DispatchGraph, type Copy } from '../kernels/webgpu/replay';
 import { Storage, Tensor } from './tensor';
 import { startScope, endScope } from './scope';
-import { flatten, unflatten } from './tree';
+import { dispose as disposeTree, flatten, unflatten } from './tree';
 
 /** Options of {@link captureStep}. */
 export interface CaptureOptions {
@@ -153,7 +153,7 @@ export function captureStep<A extends unknown[], R>(fn: (...args: A) => R, optio
         } finally {
           endScope(result);
         }
-      });
+      }, disposeTree);
     } catch (e) {
       for (const s of inputs) s?.release();
       for (const h of handles) h?.dispose();

@@ -99,7 +99,13 @@ export class DispatchGraph {
    * Runs `body` eagerly (its results are real) while recording its GPU work into a new graph. Throws (and
    * frees the graph) if the body fails or did something a replay cannot repeat.
    */
-  static record<T>(device: Device, label: string, body: (graph: DispatchGraph) => T): { graph: DispatchGraph; result: T } {
+  static record<T>(
+    device: Device,
+    label: string,
+    body: (graph: DispatchGraph) => T,
+    /** Frees the body's result when the recording is refused after the body returned. */
+    discard: (result: T) => void = () => {},
+  ): { graph: DispatchGraph; result: T } {
     const g = new DispatchGraph(device, label);
     const { queue, pool } = device;
     if (queue.capture || pool.acquireHook) throw new Error(`${label}: cannot capture inside another capture`);
@@ -150,6 +156,7 @@ export class DispatchGraph {
     g.recording = false;
     g.freeByClass.clear();
     if (g.refusal) {
+      discard(result);
       g.dispose();
       throw new Error(`${label}: the step cannot be captured: ${g.refusal}`);
     }
