@@ -106,6 +106,14 @@ describe('captureStep refuses what a replay cannot repeat', () => {
     // fibonacci-like: (1,10) → (10,11) → (11,21) → (21,32) → (32,53)
     expect(Array.from(await u.data())).toEqual([32, 64]);
     expect(Array.from(await v.data())).toEqual([53, 106]);
+    // the other order: p's slot is overwritten before q's slot reads p's passed-through input
+    const step2 = captureStep((p: Tensor, q: Tensor) => [add(p, q), p] as const);
+    const r = step2(p, q);
+    const r2 = step2(r[0], r[1]);
+    expect(Array.from(await r2[0].data())).toEqual([12, 24]);
+    expect(Array.from(await r2[1].data())).toEqual([11, 22]);
+    tree.dispose([r, r2]);
+    step2.dispose();
     const w = step(p, p);
     expect(Array.from(await w[1].data())).toEqual([2, 4]);
     tree.dispose([p, q, u, v, w]);
