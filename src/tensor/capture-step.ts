@@ -18,6 +18,11 @@ export interface CaptureOptions {
   device?: Device;
   /** Named in errors (default 'captureStep'). */
   name?: string;
+  /**
+   * Dispatches per command buffer a replay submits (default: all in one). Smaller batches let the GPU start
+   * while the rest is still being encoded.
+   */
+  dispatchesPerSubmit?: number;
 }
 
 /** What {@link CapturedStep.stats} reports. */
@@ -139,27 +144,36 @@ export function captureStep<A extends unknown[], R>(fn: (...args: A) => R, optio
       if (t) device.queue.copy(bufferOf(t), offsetOf(t), inputs[i]!.buffer, 0, copyBytes(t));
     });
     const handles = tensors.map((t, i) => (t ? new Tensor(t.shape, t.dtype, inputs[i]!.retain()) : null));
-    const staticArgs = unflatten(args, leaves.map((l, i) => handles[i] ?? l.value)) as A;
+    const staticArgs = unflatten(
+      args,
+      leaves.map((l, i) => handles[i] ?? l.value),
+    ) as A;
     let recorded: { graph: DispatchGraph; result: R };
     try {
-      recorded = DispatchGraph.record(device, label, (graph) => {
-        for (const s of inputs) if (s) graph.adopt(s.buffer);
-        startScope();
-        let result: R | undefined;
-        try {
-          result = fn(...staticArgs);
-          if (result instanceof Promise) throw new Error(`${label}: the step returned a Promise; a captured step must be synchronous (no await)`);
-          return result;
-        } finally {
-          endScope(result);
-        }
-      }, disposeTree);
+      recorded = DispatchGraph.record(
+        device,
+        label,
+        (graph) => {
+          for (const s of inputs) if (s) graph.adopt(s.buffer);
+          startScope();
+          let result: R | undefined;
+          try {
+            result = fn(...staticArgs);
+            if (result instanceof Promise) throw new Error(`${label}: the step returned a Promise; a captured step must be synchronous (no await)`);
+            return result;
+          } finally {
+            endScope(result);
+          }
+        },
+        disposeTree,
+      );
     } catch (e) {
       for (const s of inputs) s?.release();
       for (const h of handles) h?.dispose();
       throw e;
     }
     const { graph, result } = recorded;
+    if (options.dispatchesPerSubmit) graph.dispatchesPerSubmit = options.dispatchesPerSubmit;
     const flat = flatten(result);
     const outputs = flat.map(({ value }) => (value instanceof Tensor ? { storage: value.storage.retain(), shape: value.shape, dtype: value.dtype } : null));
     const kept = new Set(flat.map((l) => l.value));

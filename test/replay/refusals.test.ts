@@ -14,7 +14,9 @@ beforeEach(() => {
 });
 afterEach(async () => {
   a.dispose();
-  await getDefaultDevice().sync().catch(() => {});
+  await getDefaultDevice()
+    .sync()
+    .catch(() => {});
   expect(memory().liveTensors).toBe(start.liveTensors);
   expect(memory().liveBytes).toBe(start.liveBytes);
 });
@@ -118,5 +120,20 @@ describe('captureStep refuses what a replay cannot repeat', () => {
     expect(Array.from(await w[1].data())).toEqual([2, 4]);
     tree.dispose([p, q, u, v, w]);
     step.dispose();
+  });
+});
+
+describe('captureStep nesting', () => {
+  it('a captured step called inside another capture throws (the outer graph would not see its work)', () => {
+    const inner = captureStep((x: Tensor) => mul(x, 2));
+    const b = tensor([1, 2, 3]);
+    tree.dispose([inner(b), inner(b)]); // captured, then replayed: fine outside
+    const outer = captureStep((x: Tensor) => inner(x));
+    expect(() => outer(b)).toThrow(/captureStep: a captured step cannot run inside another capture/);
+    const first = captureStep((x: Tensor) => mul(x, 3));
+    const nested = captureStep((x: Tensor) => first(x));
+    expect(() => nested(b)).toThrow(/captureStep: cannot capture inside another capture/);
+    tree.dispose(b);
+    for (const s of [inner, outer, first, nested]) s.dispose();
   });
 });

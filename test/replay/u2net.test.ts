@@ -45,7 +45,8 @@ async function train(steps: number, step: (p: any, st: any, x: Tensor, y: Tensor
     tree.dispose([r.grads, state]);
     ({ params, state } = { params: u.params, state: r.state });
     optState = u.state;
-    const watch = [r.loss, params.stage1.rebnconvin.conv_s1.weight, params.side1.weight, tree.tensors(state)[0], tree.tensors(state).at(-1)!];
+    const p = params as any;
+    const watch = [r.loss, p.stage1.rebnconvin.conv_s1.weight, p.side1.weight, tree.tensors(state)[0], tree.tensors(state).at(-1)!];
     seen.push(await Promise.all(watch.map(bits)));
     r.loss.dispose();
   }

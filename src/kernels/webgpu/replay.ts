@@ -59,6 +59,8 @@ export class DispatchGraph {
   dispatches = 0;
   /** Copies per replay, besides the input copies. */
   copies = 0;
+  /** Dispatches per command buffer a replay submits (Infinity: one submit). */
+  dispatchesPerSubmit = Infinity;
 
   private constructor(
     readonly device: Device,
@@ -170,7 +172,8 @@ export class DispatchGraph {
     const withUniforms = this.steps.filter((s) => 'dispatch' in s && s.dispatch.uniforms).length;
     const bytes = new ArrayBuffer(Math.max(SLOT, withUniforms * SLOT));
     const view = new DataView(bytes);
-    if (withUniforms > 0) this.uniforms = gpu.createBuffer({ size: bytes.byteLength, usage: BufferUsage.UNIFORM | BufferUsage.COPY_DST, label: `${this.label}-uniforms` });
+    if (withUniforms > 0)
+      this.uniforms = gpu.createBuffer({ size: bytes.byteLength, usage: BufferUsage.UNIFORM | BufferUsage.COPY_DST, label: `${this.label}-uniforms` });
     const groups = new Map<string, GPUBindGroup>();
     const ids = new Map<GPUBuffer, number>();
     const id = (b: GPUBuffer) => {
@@ -226,11 +229,22 @@ export class DispatchGraph {
   replay(inputs: readonly Copy[]): void {
     this.check();
     this.device.check(this.label);
-    const enc = this.device.gpu.createCommandEncoder();
+    // an enclosing capture would not see this work, so its own replays would miss it
+    if (this.device.queue.capture) throw new Error(`${this.label}: a captured step cannot run inside another capture`);
+    let enc = this.device.gpu.createCommandEncoder();
     for (const c of inputs) enc.copyBufferToBuffer(c.src, c.srcOffset, c.dst, c.dstOffset, c.size);
     let pass: GPUComputePassEncoder | null = null;
+    let inBatch = 0;
     for (const e of this.encoded) {
       if ('pipeline' in e) {
+        if (inBatch === this.dispatchesPerSubmit) {
+          pass?.end();
+          pass = null;
+          this.device.queue.submitCommands(enc.finish(), this.opNames, inBatch);
+          enc = this.device.gpu.createCommandEncoder();
+          inBatch = 0;
+        }
+        inBatch++;
         pass ??= enc.beginComputePass();
         pass.setPipeline(e.pipeline);
         if (e.offsets) pass.setBindGroup(0, e.bindGroup, e.offsets);
@@ -243,8 +257,7 @@ export class DispatchGraph {
       }
     }
     pass?.end();
-    this.device.queue.submitCommands(enc.finish(), this.opNames, this.dispatches);
-    if (this.device.debug) this.device.queue.flush();
+    this.device.queue.submitCommands(enc.finish(), this.opNames, inBatch);
   }
 
   /** Bytes of GPU memory the graph holds (its buffers and its uniform block). */
