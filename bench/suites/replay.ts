@@ -75,7 +75,7 @@ function mlpSteppers(): { eager: Stepper; replay: Stepper & { stats: () => Retur
   };
 }
 
-const statsOf = (c: { stats: { dispatches: number; copies: number; captureMs: number } }) => ({ ...c.stats });
+const statsOf = (c: { stats: { dispatches: number; copies: number; captureMs: number; replayMs: number } }) => ({ ...c.stats });
 
 function u2netSteppers(batch: number, crop: number): { eager: Stepper; replay: Stepper & { stats: () => ReturnType<typeof statsOf> } } {
   const model = u2net({ model: 'u2netp' });
@@ -157,7 +157,7 @@ function rows(name: string, c: Awaited<ReturnType<typeof compare>>): BenchRow[] 
       name: `${name}, replayed: host ms/step`,
       metric: 'ms',
       value: r.hostMs,
-      note: `${note(r)}; ${(e.hostMs / r.hostMs).toFixed(1)}× less host time, wall ${(e.wallMs / r.wallMs).toFixed(2)}×; capture ${stats.captureMs.toFixed(0)} ms, ${stats.dispatches} dispatches recorded`,
+      note: `${note(r)}; ${(e.hostMs / r.hostMs).toFixed(1)}× less host time, wall ${(e.wallMs / r.wallMs).toFixed(2)}×; capture ${stats.captureMs.toFixed(0)} ms; the captured call: ${stats.dispatches} dispatches + ${stats.copies} copies, host ${stats.replayMs.toFixed(2)} ms`,
     },
   ];
 }
