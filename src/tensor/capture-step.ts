@@ -65,6 +65,8 @@ interface Graph {
   /** The static input storage of each tensor leaf (null for non-tensor leaves). */
   inputs: (Storage | null)[];
   inputBuffers: Set<GPUBuffer>;
+  /** What each static input last received: the same storage again needs no copy (tensors are immutable). */
+  copiedFrom: ({ storage: Storage; offset: number } | null)[];
   /** The result's structure, its tensor leaves' storages (null for other leaves) and its other leaves. */
   result: unknown;
   outputs: ({ storage: Storage; shape: readonly number[]; dtype: DType } | null)[];
@@ -103,7 +105,9 @@ const copyBytes = (t: { size: number; dtype: DType }) => Math.ceil((t.size * byt
  *   Host numbers `fn` reads from its closure (a learning-rate schedule, an optimizer's step count) are frozen
  *   at capture: keep such updates outside (as make_graphed_callables leaves the optimizer outside) or pass
  *   them as tensors.
- * - Tensors `fn` closes over are read in place: keep them alive (a replay after their disposal throws).
+ * - Tensors `fn` closes over are read in place: keep them alive (a replay after their disposal throws). An
+ *   argument that is the same tensor as in the previous call (and not one of the step's own results) is not
+ *   copied again: tensors are immutable.
  * - Like `tidy`, tensors `fn` creates and does not return are freed.
  *
  * @example
@@ -183,6 +187,7 @@ export function captureStep<A extends unknown[], R>(fn: (...args: A) => R, optio
       leaves,
       inputs,
       inputBuffers: new Set(inputs.filter((s): s is Storage => s !== null).map((s) => s.buffer)),
+      copiedFrom: tensors.map((t) => (t && !isOwned(graph, t) ? { storage: t.storage, offset: offsetOf(t) } : null)),
       result,
       outputs,
       constants: flat.map(({ value }) => (value instanceof Tensor ? undefined : value)),
@@ -210,7 +215,10 @@ export function captureStep<A extends unknown[], R>(fn: (...args: A) => R, optio
           `is ${describeLeaf(l)}`,
           `${describeLeaf(c)} as at capture (a captured step has static shapes and host values; capture another step for others)`,
         );
-      if (tensors[i]?.isDisposed) throw new ArgumentError(label, `args.${l.path}`, 'is a disposed tensor', 'a live tensor');
+      const t = tensors[i];
+      if (t?.isDisposed) throw new ArgumentError(label, `args.${l.path}`, 'is a disposed tensor', 'a live tensor');
+      if (t && t.device !== graph.graph.device)
+        throw new ArgumentError(label, `args.${l.path}`, `is on device ${t.device.label}`, `the captured step's device (${graph.graph.device.label})`);
     });
     graph.graph.check();
     const device = graph.graph.device;
@@ -224,6 +232,10 @@ export function captureStep<A extends unknown[], R>(fn: (...args: A) => R, optio
       const dst = graph.inputs[i]!.buffer;
       const src = bufferOf(t);
       if (src === dst) return;
+      // the same (immutable) tensor storage as last time, not one the graph rewrites: already in place
+      const last = graph.copiedFrom[i];
+      if (last && last.storage === t.storage && last.offset === offsetOf(t)) return;
+      graph.copiedFrom[i] = isOwned(graph.graph, t) ? null : { storage: t.storage, offset: offsetOf(t) };
       const size = copyBytes(t);
       if (graph.inputBuffers.has(src)) {
         const tmp = device.pool.acquire(size);
@@ -256,6 +268,11 @@ export function captureStep<A extends unknown[], R>(fn: (...args: A) => R, optio
     g = null;
   };
   return step;
+}
+
+/** True when `t` lives in the graph's memory (an output or input of it: rewritten by every replay). */
+function isOwned(graph: DispatchGraph, t: Tensor): boolean {
+  return graph.owned.has(bufferOf(t));
 }
 
 function bufferOf(t: Tensor): GPUBuffer {

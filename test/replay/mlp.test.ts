@@ -52,6 +52,8 @@ describe('captureStep: MLP SGD step', () => {
     const r = await replayed(6, data);
     expect(r.out).toEqual(e);
     expect(r.stats.calls).toBe(6);
+    // the same x and y every call: only the 4 parameters are copied in (the step records no copies itself)
+    expect(r.stats.copies).toBe(4);
     expect(r.stats.dispatches).toBeGreaterThan(10);
     tree.dispose(data);
   });
