@@ -19,6 +19,7 @@ export { init, createDevice, getDefaultDevice, setDefaultDevice } from './kernel
 export { Device, GPUOpError, registerGPUProvider, type DeviceOptions } from './kernels/webgpu/device';
 export type { Binding } from './kernels/webgpu/queue';
 export { configureMatmul, type MatmulConfig } from './kernels/wgsl/matmul-autotune';
+export { captureStep, type CapturedStep, type CaptureOptions, type CaptureStats } from './tensor/capture-step';
 
 // Autograd
 export { grad, valueAndGrad, vjp, stopGradient, noGrad, type GradOptions } from './tensor/autograd';

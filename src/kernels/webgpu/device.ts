@@ -278,8 +278,7 @@ export class Device {
     if (this.queue.pending) this.queue.flush();
     if (data.byteLength === 0) return;
     const padded = data.byteLength % 4 === 0 ? data : padTo4(data);
-    if (this.queue.holding) this.queue.write(buffer, offset, padded);
-    else this.gpu.queue.writeBuffer(buffer, offset, padded.buffer, padded.byteOffset, padded.byteLength);
+    this.queue.write(buffer, offset, padded); // immediate without a gate; held (in order) behind one
   }
 
   /**
