@@ -58,10 +58,34 @@ const maxCase = fc
   .chain(([lead, a]) => refTensor(inShape(lead, a), { distinct: true }).map((x): OpCase => ({ inputs: [x], attrs: a })))
   .filter((c) => maxWellDefined(c.inputs[0] as RefTensor, c.attrs));
 
+/** 2×2 stride-2 windows tiling an input whose output rows are whole vec4s: the kernel's four-outputs-per-thread path. */
+const max2x2Case = fc
+  .record({
+    lead: leadDims,
+    H: fc.integer({ min: 1, max: 5 }).map((h) => 2 * h),
+    W: fc.constantFrom(8, 16, 24),
+    ceilMode: fc.boolean(),
+  })
+  .chain(({ lead, H, W, ceilMode }) => {
+    const a: RefPoolParams = {
+      adaptive: false,
+      kernel: [2, 2],
+      stride: [2, 2],
+      padding: [0, 0],
+      dilation: [1, 1],
+      ceilMode,
+      countIncludePad: false,
+      divisorOverride: null,
+      outputSize: [H / 2, W / 2],
+      inputSize: [H, W],
+    };
+    return refTensor(inShape(lead, a), { distinct: true }).map((x): OpCase => ({ inputs: [x], attrs: a }));
+  });
+
 const avgCase = fc.tuple(leadDims, poolParams(false)).chain(([lead, a]) => refTensor(inShape(lead, a)).map((x): OpCase => ({ inputs: [x], attrs: a })));
 
 export const visionCases: CaseTable = {
-  maxPool2d: { arb: maxCase, runs: 30, gradRuns: 20 },
+  maxPool2d: { arb: fc.oneof(maxCase, max2x2Case), runs: 40, gradRuns: 20 },
   maxPool2dBackward: {
     arb: maxCase.chain((c) =>
       refTensor(outShape((c.inputs[0] as RefTensor).shape.slice(0, -2), c.attrs)).map((dy) => ({
