@@ -41,29 +41,43 @@ if (!only || only === 'matmul') {
   const ta = tf.fill([1024, 1024], 0.5),
     tb = tf.fill([1024, 1024], 0.25);
   const tuned = await tuneMatmul(device, matmulProblem(a.shape, b.shape, {}));
-  console.log(`autotune (1024³ class): ${tuned.variant}  ${JSON.stringify(Object.fromEntries(Object.entries(tuned.secondsPerRun).map(([k, v]) => [k, +(v * 1e3).toFixed(2)])))}`);
+  console.log(
+    `autotune (1024³ class): ${tuned.variant}  ${JSON.stringify(Object.fromEntries(Object.entries(tuned.secondsPerRun).map(([k, v]) => [k, +(v * 1e3).toFixed(2)])))}`,
+  );
   const peer = () => tf.tidy(() => tf.matMul(ta, tb)).dispose();
   for (const v of variants.length ? variants : ['auto'])
-    rows.push({ name: `matmul 1024³ ${v}`, setup: () => configureMatmul({ variant: v === 'auto' ? null : v }), ours: () => matmul(a, b).dispose(), peer, iters: 1 });
+    rows.push({
+      name: `matmul 1024³ ${v}`,
+      setup: () => configureMatmul({ variant: v === 'auto' ? null : v }),
+      ours: () => matmul(a, b).dispose(),
+      peer,
+      iters: 1,
+    });
 }
 if (!only || only === 'pool') {
-  const x = tensor(Float32Array.from({ length: 64 * 320 * 320 }, () => Math.random() * 2 - 1), { shape: [1, 64, 320, 320] });
+  const x = tensor(
+    Float32Array.from({ length: 64 * 320 * 320 }, () => Math.random() * 2 - 1),
+    { shape: [1, 64, 320, 320] },
+  );
   const tx = tf.randomUniform([1, 320, 320, 64], -1, 1); // TF.js is NHWC
   rows.push({
     name: 'maxPool2d 2x2 ceil [1,64,320,320] +idx',
     ours: () => tidy(() => void maxPool2d(x, { kernelSize: 2, ceilMode: true, returnIndices: true })),
-    peer: () => tf.tidy(() => tf.maxPool(tx as TF.Tensor4D, 2, 2, "same")).dispose(),
+    peer: () => tf.tidy(() => tf.maxPool(tx as TF.Tensor4D, 2, 2, 'same')).dispose(),
     iters: 20,
   });
   rows.push({
     name: 'maxPool2d 2x2 ceil [1,64,320,320] no idx',
     ours: () => tidy(() => void maxPool2d(x, { kernelSize: 2, ceilMode: true })),
-    peer: () => tf.tidy(() => tf.maxPool(tx as TF.Tensor4D, 2, 2, "same")).dispose(),
+    peer: () => tf.tidy(() => tf.maxPool(tx as TF.Tensor4D, 2, 2, 'same')).dispose(),
     iters: 20,
   });
 }
 if (!only || only === 'resize') {
-  const x = tensor(Float32Array.from({ length: 64 * 80 * 80 }, () => Math.random() * 2 - 1), { shape: [1, 64, 80, 80] });
+  const x = tensor(
+    Float32Array.from({ length: 64 * 80 * 80 }, () => Math.random() * 2 - 1),
+    { shape: [1, 64, 80, 80] },
+  );
   const tx = tf.randomUniform([1, 80, 80, 64], -1, 1);
   rows.push({
     name: 'interpolate bilinear x2 [1,64,80,80]',

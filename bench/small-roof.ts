@@ -58,6 +58,8 @@ const flops = WG * GROUPS * ITERS * CHAINS * 4 * 2;
 for (let round = 0; round < 3; round++) {
   const tf = await best(runF, 5);
   const tc = await best(runC, 5);
-  console.log(`fma ${(flops / tf / 1e9).toFixed(1)} GFLOP/s (${(tf * 1e3).toFixed(1)} ms)   copy ${((2 * N4 * 16) / tc / 1e9).toFixed(2)} GB/s (${(tc * 1e3).toFixed(1)} ms)`);
+  console.log(
+    `fma ${(flops / tf / 1e9).toFixed(1)} GFLOP/s (${(tf * 1e3).toFixed(1)} ms)   copy ${((2 * N4 * 16) / tc / 1e9).toFixed(2)} GB/s (${(tc * 1e3).toFixed(1)} ms)`,
+  );
 }
 process.exit(0);

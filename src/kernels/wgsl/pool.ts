@@ -244,7 +244,23 @@ export function max2x2Workgroups(g: PoolGeometry, n: number): [number, number, n
 }
 
 function max2x2Plan(g: PoolGeometry, n: number): PoolPlan {
-  const values: UniformValues = { n: n / (g.OH * g.OW), H: g.H, W: g.W, OH: g.OH, OW: g.OW, kH: 2, kW: 2, sH: 2, sW: 2, pH: 0, pW: 0, dH: 1, dW: 1, countIncludePad: 0, divisor: 0 };
+  const values: UniformValues = {
+    n: n / (g.OH * g.OW),
+    H: g.H,
+    W: g.W,
+    OH: g.OH,
+    OW: g.OW,
+    kH: 2,
+    kW: 2,
+    sH: 2,
+    sW: 2,
+    pH: 0,
+    pW: 0,
+    dH: 1,
+    dW: 1,
+    countIncludePad: 0,
+    divisor: 0,
+  };
   return { layout, values, ...kernel('pool-max2x2', {}, () => max2x2Shader()) };
 }
 

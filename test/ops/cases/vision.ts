@@ -128,10 +128,23 @@ const resizeAttrs = fc
 
 const resizeLead = fc.tuple(fc.integer({ min: 1, max: 2 }), fc.integer({ min: 1, max: 2 }));
 
+/** Bilinear doubling of planes whose rows are whole vec4s (by scale factor or by size): the kernel's ×2 path. */
+const bilinear2xAttrs = fc.record({ H: fc.integer({ min: 1, max: 6 }), W: fc.constantFrom(4, 8, 12), bySize: fc.boolean() }).map(
+  (r): RefResizeParams => ({
+    mode: 'bilinear',
+    alignCorners: false,
+    inputSize: [r.H, r.W],
+    outputSize: [2 * r.H, 2 * r.W],
+    scaleFactor: r.bySize ? [null, null] : [2, 2],
+  }),
+);
+
 Object.assign(visionCases, {
   interpolate: {
-    arb: fc.tuple(resizeLead, resizeAttrs).chain(([l, a]) => refTensor([...l, ...a.inputSize]).map((x) => ({ inputs: [x], attrs: a }))),
-    runs: 40,
+    arb: fc
+      .tuple(resizeLead, fc.oneof(resizeAttrs, bilinear2xAttrs))
+      .chain(([l, a]) => refTensor([...l, ...a.inputSize]).map((x) => ({ inputs: [x], attrs: a }))),
+    runs: 50,
   },
   interpolateBackward: {
     arb: fc.tuple(resizeLead, resizeAttrs).chain(([l, a]) => refTensor([...l, ...a.outputSize]).map((dy) => ({ inputs: [dy], attrs: a }))),
