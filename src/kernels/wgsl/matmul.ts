@@ -23,7 +23,10 @@ export interface RegTile {
   tn4: number;
   wx: number;
   wy: number;
-  /** Steps of k per loop iteration: 4 (vec4 loads of A over k) or 1 (fewer live registers: no spills on CPU adapters). */
+  /**
+   * Steps of k per loop iteration: 4 (default: vec4 loads of A over k), or 1 (one scalar of A per row and one
+   * vec4 of B per column group per step: far fewer live registers, which is what CPU adapters need).
+   */
   kstep?: 1 | 4;
 }
 export interface WgTile {
@@ -42,18 +45,13 @@ export const MATMUL_VARIANTS: Readonly<Record<string, MatmulTile>> = {
   // wy = 1: every invocation of a workgroup shares its rows, so A's loads are uniform (CPU adapters)
   reg8x4: { kind: 'reg', tm: 8, tn4: 1, wx: 16, wy: 1 },
   reg4x8: { kind: 'reg', tm: 4, tn4: 2, wx: 16, wy: 1 },
-  k1r4x4: { kind: 'reg', tm: 4, tn4: 1, wx: 16, wy: 1, kstep: 1 },
-  k1r6x4: { kind: 'reg', tm: 6, tn4: 1, wx: 16, wy: 1, kstep: 1 },
-  k1r8x4: { kind: 'reg', tm: 8, tn4: 1, wx: 16, wy: 1, kstep: 1 },
-  k1r4x8: { kind: 'reg', tm: 4, tn4: 2, wx: 16, wy: 1, kstep: 1 },
-  k1r12x4: { kind: 'reg', tm: 12, tn4: 1, wx: 16, wy: 1, kstep: 1 },
-  k1r16x4: { kind: 'reg', tm: 16, tn4: 1, wx: 16, wy: 1, kstep: 1 },
-  k1r24x4: { kind: 'reg', tm: 24, tn4: 1, wx: 16, wy: 1, kstep: 1 },
-  k1r8x8: { kind: 'reg', tm: 8, tn4: 2, wx: 16, wy: 1, kstep: 1 },
-  k1r16x8: { kind: 'reg', tm: 16, tn4: 2, wx: 16, wy: 1, kstep: 1 },
-  k1r8x16: { kind: 'reg', tm: 8, tn4: 4, wx: 16, wy: 1, kstep: 1 },
-  k1r12x4w8: { kind: 'reg', tm: 12, tn4: 1, wx: 8, wy: 1, kstep: 1 },
-  k1r12x4w64: { kind: 'reg', tm: 12, tn4: 1, wx: 64, wy: 1, kstep: 1 },
+  // k-step 1 register tiles for CPU adapters (chosen by rule there, see matmul-autotune.ts): a workgroup of 8
+  // invocations on 8 rows, each thread 16 (or 8, 4) columns; measured best on lavapipe for 1024³
+  k1r8x16: { kind: 'reg', tm: 8, tn4: 4, wx: 8, wy: 1, kstep: 1 },
+  k1r8x16w16: { kind: 'reg', tm: 8, tn4: 4, wx: 16, wy: 1, kstep: 1 },
+  k1r8x8: { kind: 'reg', tm: 8, tn4: 2, wx: 8, wy: 1, kstep: 1 },
+  k1r8x4: { kind: 'reg', tm: 8, tn4: 1, wx: 8, wy: 1, kstep: 1 },
+  k1r4x16: { kind: 'reg', tm: 4, tn4: 4, wx: 8, wy: 1, kstep: 1 },
   wg32: { kind: 'wg', tm: 4, tn4: 1, wx: 8, wy: 8, bk: 16 },
   wg64: { kind: 'wg', tm: 4, tn4: 1, wx: 16, wy: 16, bk: 16 },
 };
@@ -273,9 +271,13 @@ ${L.join('\n')}
     ${range(tm)
       .flatMap((i) => range(tn4).map((j) => `var c${i}_${j} = vec4<f32>(0.0);`))
       .join(' ')}
-    for (var k = 0u; k < k4; k += 4u) {
+${
+  t.kstep === 1
+    ? ''
+    : `    for (var k = 0u; k < k4; k += 4u) {
       ${body.join('\n      ')}
-    }
+    }`
+}
     for (var k = k4; k < p.K; k++) {
       ${tail.join('\n      ')}
     }
