@@ -82,6 +82,8 @@ export function shapeClass(p: MatmulProblem): string {
  * faster than with 'reg8x4' (bench/small-ab.ts).
  */
 export function cpuVariant(p: MatmulProblem): string {
+  // transposed operands keep the vec4-over-k loads of 'reg8x4' (the k-step-1 tiles were measured without transposes)
+  if (p.transA || p.transB) return 'reg8x4';
   if (p.M < 8) return 'k1r4x16';
   return p.N >= 128 ? 'k1r8x16' : p.N >= 64 ? 'k1r8x8' : 'k1r8x4';
 }
