@@ -4,7 +4,7 @@
  * Backward passes have kernels of their own (gathers, no atomics); each is an op whose VJP is
  * the forward's transpose again, so higher-order gradients work.
  */
-import { poolPlan, POOL_WG, type PoolGeometry, type PoolKind } from '../../kernels/wgsl/pool';
+import { isMax2x2, max2x2Workgroups, poolPlan, POOL_WG, type PoolGeometry, type PoolKind } from '../../kernels/wgsl/pool';
 import { grid } from '../../kernels/webgpu/device';
 import { refAvgPool, refAvgPoolBackward, refMaxPool, refMaxPoolBackward, refPoolGather, type RefPoolParams } from './ref/pool';
 import { ArgumentError, fmtShape } from '../../base/shape';
@@ -64,7 +64,7 @@ function run(kind: PoolKind, g: PoolGeometry, ins: Tensor[], outs: Tensor[]): vo
     plan.key,
     plan.source,
     [...ins, ...outs].map((t) => t.binding),
-    grid(n, POOL_WG),
+    kind === 'max' && outs[0].dtype === 'float32' && isMax2x2(g) ? max2x2Workgroups(g, n) : grid(n, POOL_WG),
     { layout: plan.layout, values: plan.values },
   );
 }
