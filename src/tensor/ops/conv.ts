@@ -167,7 +167,7 @@ export const conv2dGradInputOp: Op<ConvAttrs> = defineOp({
   shape: ({ dy, w }, a: ConvAttrs) => ({ shape: [dy.shape[0], w.shape[1] * a.groups, a.inSize![0], a.inSize![1]], dtype: 'float32' }),
   forward({ dy, w }, a, [dx]) {
     const g = geometry(dx.shape, w.shape, dy.shape, a);
-    if (g.Cg >= 2) {
+    if (g.Cg >= 2 && (g.sH > 1 || g.sW > 1)) {
       gradDispatch(
         'conv2dGradInput',
         { kind: 'dx', tc: gradTc(g.Cg, convGradTiles.dxTc), tp: convGradTiles.dxPixels, split: 1 },
