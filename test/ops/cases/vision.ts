@@ -61,7 +61,9 @@ const maxCase = fc
   .chain(([lead, a]) => refTensor(inShape(lead, a), { distinct: true }).map((x): OpCase => ({ inputs: [x], attrs: a })))
   .filter((c) => maxWellDefined(c.inputs[0] as RefTensor, c.attrs));
 
-const avgCase = fc.tuple(leadDims, fc.oneof(poolParams(false), tiledPoolParams)).chain(([lead, a]) => refTensor(inShape(lead, a)).map((x): OpCase => ({ inputs: [x], attrs: a })));
+const avgCase = fc
+  .tuple(leadDims, fc.oneof(poolParams(false), tiledPoolParams))
+  .chain(([lead, a]) => refTensor(inShape(lead, a)).map((x): OpCase => ({ inputs: [x], attrs: a })));
 
 export const visionCases: CaseTable = {
   maxPool2d: { arb: maxCase, runs: 30, gradRuns: 20 },
