@@ -1,22 +1,21 @@
 /**
- * Convolution gradient kernels laid out for uniform loads (NCHW, no materialised im2col):
+ * Convolution gradient kernels with register tiles of TC channels × TP pixels/taps per lane (NCHW, no im2col):
  *   - grad-input 'dx': a workgroup owns one input row ih, one column stride phase px and TC input channels;
- *     its lanes own TP consecutive same-phase pixels each. Every tap (kh, kw) is then valid or invalid for
- *     the whole workgroup, and the weight loads depend only on the workgroup: one scalar load broadcast to
- *     every lane on a CPU adapter (lavapipe), a shared read on a GPU. Only the dY loads differ per lane.
- *     Also the transposed convolution.
- *   - grad-weight 'dw': lanes own one kernel tap r = (c, kh, kw) each, a workgroup TO output channels;
- *     the reduction over (n, oh, ow) reads dY at addresses that depend only on the workgroup (uniform) and
- *     x once per lane. With `split` > 1 the output rows are cut into chunks, each workgroup layer z writes
- *     its partial sums to its own [O, K] slab, and the caller sums the slabs (split-K).
- * The older tiling (both operands per lane) stays in conv.ts; the choice is made in src/tensor/ops/conv.ts
- * from the shapes alone.
+ *     its lanes own TP consecutive same-phase pixels each, so every tap (kh, kw) is valid or invalid for the
+ *     whole workgroup and the taps a stride rules out are skipped without divergence (the transposed
+ *     convolution 4×4/2 does a quarter of the taps). Used for strided convolutions.
+ *   - grad-weight 'dw': lanes own TP kernel taps r = (c, kh, kw) each, a workgroup TC output channels; per
+ *     output pixel a lane loads TC dY values and TP x values for TC·TP FMAs (8 × 8: 16 loads per 64 FMAs, against
+ *     12 per 32 of the conv.ts tiling; on lavapipe every load is a per-lane gather, so loads per FMA set the
+ *     speed; 16-channel tiles spill and lose). With `split` > 1 the output rows are cut into chunks, each
+ *     workgroup layer z writes its partial sums to its own [O, K] slab, and a second pass sums the slabs (split-K).
+ * The older tiling stays in conv.ts; the choice is made in src/tensor/ops/conv.ts from the shapes alone.
  */
 import { UniformLayout } from '../webgpu/uniforms';
 import { variantKey, buildShader, type Shader, type ShaderSpec } from './builder';
 import { convLayout, type ConvGeometry } from './conv';
 
-/** Lanes per workgroup (one 8-wide SIMD vector of lavapipe's AVX2 code, two of a 16-wide one). */
+/** Lanes per workgroup (one 8-wide SIMD vector of lavapipe's AVX2 code): narrow rows waste few lanes. */
 export const GRAD_LANES = 8;
 
 export interface ConvGradVariant {
