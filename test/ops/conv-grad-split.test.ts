@@ -1,6 +1,6 @@
 /** Split-K grad-weight (src/tensor/ops/conv.ts dwSplit): chosen for tall outputs, frees its partial slabs. */
 import { describe, it, expect } from 'vitest';
-import { init, tensor, tidy, memory } from '../../src/node';
+import { init, tensor, memory } from '../../src/node';
 import { conv2dGradWeightOp, dwSplit } from '../../src/tensor/ops/conv';
 import type { ConvAttrs } from '../../src/base/conv-args';
 
@@ -18,7 +18,8 @@ describe('conv2dGradWeight split-K', () => {
       Float32Array.from({ length: 16 * 64 * 64 }, (_, i) => Math.cos(i * 0.7)),
       { shape: [1, 16, 64, 64] },
     );
-    const step = () => tidy(() => void conv2dGradWeightOp.call1([x, dy], { ...a, kSize: [3, 3] }));
+    // outside tidy: only the op's own bookkeeping can free the partial slabs
+    const step = () => conv2dGradWeightOp.call1([x, dy], { ...a, kSize: [3, 3] }).dispose();
     step();
     const before = memory().liveBytes;
     for (let i = 0; i < 3; i++) step();
