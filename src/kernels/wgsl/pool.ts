@@ -88,10 +88,19 @@ export function poolPlan(kind: PoolKind, g: PoolGeometry, n: number, elem: 'f32'
     countIncludePad: g.countIncludePad ? 1 : 0,
     divisor: g.divisorOverride,
   };
-  return { layout, values, ...kernel('pool', { kind, adaptive: g.adaptive, elem }, (v) => poolShader(v.kind, v.adaptive, v.elem === 'f16')) };
+  // backward of non-overlapping windows (kernel ≤ stride, no dilation): each input row/column has at most one
+  // covering output, found with one division instead of two per tap (lavapipe scalarises integer division)
+  const single = (kind === 'maxBack' || kind === 'avgBack') && !g.adaptive && g.dH === 1 && g.dW === 1 && g.kH <= g.sH && g.kW <= g.sW;
+  return {
+    layout,
+    values,
+    ...kernel('pool', { kind, adaptive: g.adaptive, elem, ...(single ? { single } : {}) }, (v) =>
+      poolShader(v.kind, v.adaptive, v.elem === 'f16', v.single === true),
+    ),
+  };
 }
 
-function poolShader(kind: PoolKind, adaptive: boolean, half: boolean): ShaderSpec {
+function poolShader(kind: PoolKind, adaptive: boolean, half: boolean, single = false): ShaderSpec {
   const E = half ? 'f16' : 'f32';
   const bindings = {
     max: [`x: array<${E}>`, `y: array<${E}>`, 'idx: array<i32>'],
@@ -138,6 +147,11 @@ fn divisor(oh: i32, ow: i32) -> f32 {
     const [i, size, osize, k, s, pad, d] =
       axis === 'h' ? ['ih', 'p.H', 'p.OH', 'p.kH', 'p.sH', 'p.pH', 'p.dH'] : ['iw', 'p.W', 'p.OW', 'p.kW', 'p.sW', 'p.pW', 'p.dW'];
     const o = axis === 'h' ? 'oh' : 'ow';
+    if (single)
+      return `
+    let num_${axis} = ${i} + ${pad}; let ${o} = num_${axis} / ${s};
+    if (num_${axis} - ${o} * ${s} < ${k} && ${o} < ${osize}) {${body}
+    }`;
     return adaptive
       ? `
     let lo_${axis} = (${i} * ${osize}) / ${size};

@@ -3,7 +3,16 @@
  * pass, optionally with ReLU fused in), layerNorm and groupNorm (composites of public ops).
  * Running statistics are returned as new tensors, never mutated (see DESIGN.md).
  */
-import { bnApplyPlan, bnGradApplyPlan, bnGradCoeffsPlan, bnGradStatsPlan, bnRunningPlan, bnStatsPlan, NORM_WG } from '../../kernels/wgsl/norm';
+import {
+  bnApplyPlan,
+  bnGradApplyPlan,
+  bnGradCoeffsPlan,
+  bnGradStatsPlan,
+  bnRunningPlan,
+  bnStatsPlan,
+  NORM_WG,
+  perChannelWorkgroups,
+} from '../../kernels/wgsl/norm';
 import { grid } from '../../kernels/webgpu/device';
 import {
   refBatchNormEval,
@@ -49,7 +58,7 @@ function apply(x: Tensor, mean: Tensor, variance: Tensor, w: Tensor, b: Tensor, 
     plan.key,
     plan.source,
     [x, mean, variance, w, b, y].map((t) => t.binding),
-    grid(y.size, NORM_WG),
+    perChannelWorkgroups(y.size, inner(x)),
     { layout: plan.layout, values: plan.values },
   );
 }
@@ -149,7 +158,7 @@ const bnGradApplyOp = defineOp({
   forward({ g, y, x, m, coef }, a, [out]) {
     const plan = bnGradApplyPlan(out.size, g.shape[1], inner(g), a.relu);
     const bufs = (a.relu ? [g, y, x, m, coef, out] : [g, x, m, coef, out]).map((t) => t.binding);
-    g.device.run('batchNormGradApply', plan.key, plan.source, bufs, grid(out.size, NORM_WG), { layout: plan.layout, values: plan.values });
+    g.device.run('batchNormGradApply', plan.key, plan.source, bufs, perChannelWorkgroups(out.size, inner(g)), { layout: plan.layout, values: plan.values });
   },
   split: byBatch('g', 'y', 'x'),
   reference: ({ g, y, x, m, coef }, a) => refBatchNormGradApply(g, y, x, m, coef, a.relu),

@@ -48,13 +48,16 @@ export const poolParams = (withDilation: boolean) =>
     })
     .filter((a) => a.outputSize[0] >= 1 && a.outputSize[1] >= 1);
 
+/** Non-overlapping windows (kernel ≤ stride, no dilation): the backward kernels' one-candidate variant (pool.ts `single`). */
+const tiledPoolParams = poolParams(false).filter((a) => !a.adaptive && a.kernel[0] <= a.stride[0] && a.kernel[1] <= a.stride[1]);
+
 const outShape = (lead: number[], a: RefPoolParams) => [...lead, ...a.outputSize];
 const inShape = (lead: number[], a: RefPoolParams) => [...lead, ...a.inputSize];
 /** Every max window must see at least one input element (dilation can skip a tiny input entirely). */
 const maxWellDefined = (x: RefTensor, a: RefPoolParams) => refMaxPool(x, a)[1].data.every((j) => j >= 0);
 
 const maxCase = fc
-  .tuple(leadDims, poolParams(true))
+  .tuple(leadDims, fc.oneof(poolParams(true), tiledPoolParams))
   .chain(([lead, a]) => refTensor(inShape(lead, a), { distinct: true }).map((x): OpCase => ({ inputs: [x], attrs: a })))
   .filter((c) => maxWellDefined(c.inputs[0] as RefTensor, c.attrs));
 
@@ -82,7 +85,9 @@ const max2x2Case = fc
     return refTensor(inShape(lead, a), { distinct: true }).map((x): OpCase => ({ inputs: [x], attrs: a }));
   });
 
-const avgCase = fc.tuple(leadDims, poolParams(false)).chain(([lead, a]) => refTensor(inShape(lead, a)).map((x): OpCase => ({ inputs: [x], attrs: a })));
+const avgCase = fc
+  .tuple(leadDims, fc.oneof(poolParams(false), tiledPoolParams))
+  .chain(([lead, a]) => refTensor(inShape(lead, a)).map((x): OpCase => ({ inputs: [x], attrs: a })));
 
 export const visionCases: CaseTable = {
   maxPool2d: { arb: fc.oneof(maxCase, max2x2Case), runs: 40, gradRuns: 20 },
