@@ -8,7 +8,7 @@
  */
 import { init, random, sigmoid, tensor, tidy, tree, type Tensor } from '../src/node';
 import { u2net } from '../src/models/u2net/model';
-import { u2netPredictor } from '../src/models/u2net/inference';
+import { u2netPredictor, u2netFoldedApply } from '../src/models/u2net/inference';
 import { recordDispatches, profileDispatches, formatProfile } from '../src/kernels/webgpu/profile';
 import type { Dispatch } from '../src/kernels/webgpu/queue';
 
@@ -31,6 +31,8 @@ const x = tensor(
 );
 const runs: Record<string, () => Tensor> = {
   folded: () => p32.predict(x),
+  // the folded forward before conv2dFused: conv + bias + ReLU kernels, concat and add as separate ops
+  unfused: () => tidy(() => sigmoid(u2netFoldedApply(p32.folded, x, { fusedPath: false })[0])),
   apply: () => tidy(() => sigmoid(model.apply(params, state, x, { training: false }).logits[0])),
 };
 const names = Object.keys(runs).filter((n) => !only || n === only);
@@ -55,18 +57,24 @@ if (argv.includes('--profile')) {
   );
   console.log(formatProfile(p));
 } else {
+  // wall ms, and CPU ms of every thread of the process (lavapipe's workers included): the CPU figure
+  // hardly moves with other load on a shared machine, the wall one does
   const once = async (name: string) => {
     const t0 = performance.now();
+    const c0 = process.cpuUsage();
     const m = runs[name]();
     await m.data();
     m.dispose();
-    return performance.now() - t0;
+    const c = process.cpuUsage(c0);
+    return [performance.now() - t0, (c.user + c.system) / 1000];
   };
   for (const name of names) await once(name);
-  const times: Record<string, number[]> = {};
+  const times: Record<string, number[][]> = {};
   for (let r = 0; r < rounds; r++) for (const name of names) (times[name] ??= []).push(await once(name));
   for (const [name, v] of Object.entries(times))
-    console.log(`${name.padEnd(8)} best ${Math.min(...v).toFixed(0)} ms  (runs: ${v.map((t) => t.toFixed(0)).join(', ')})`);
+    console.log(
+      `${name.padEnd(8)} wall best ${Math.min(...v.map((t) => t[0])).toFixed(0)} ms, CPU best ${Math.min(...v.map((t) => t[1])).toFixed(0)} ms  (wall runs: ${v.map((t) => t[0].toFixed(0)).join(', ')})`,
+    );
 }
 p32.dispose();
 x.dispose();

@@ -131,19 +131,13 @@ function plainConv(conv: Params, where: string): FoldedConv {
 }
 
 /**
- * Folds every BatchNorm of a U²-Net (standard, grouped or separable) into its conv, in float32, then
- * casts the result to `dtype`. The returned weights are new tensors (dispose them with
- * `disposeFolded`); `params` and `state` are left as they are.
+ * Every BatchNorm of a U²-Net folded into its conv, in float32 (synchronous: no read-back). The conv
+ * weights without a BatchNorm (side outputs, depthwise halves) are the model's own tensors.
  */
-export async function foldU2NetForInference(model: U2NetModel, params: Params, state: State, options: FoldOptions = {}): Promise<FoldedU2Net> {
-  const dtype = options.dtype ?? 'float32';
-  const eps = options.eps ?? 1e-5;
-  const threshold = options.float32BiasAbove ?? 64;
-  if (dtype !== 'float32' && dtype !== 'float16') throw new Error(`foldU2NetForInference: dtype must be 'float32' or 'float16'; got ${JSON.stringify(dtype)}`);
+export function foldU2NetFloat32(model: U2NetModel, params: Params, state: State, eps = 1e-5): FoldedU2Net['params'] {
   const c = model.config;
   const graph = u2netGraph(c);
-  // fold everything in f32 first; then read each folded bias back to decide which convs may go to f16
-  const f32 = tidy(() => {
+  return tidy(() => {
     const result: FoldedU2Net['params'] = {};
     for (const n of graph.nodes) {
       if (n.op === 'conv') result[n.name] = plainConv(params[n.name] as Params, n.name);
@@ -164,6 +158,20 @@ export async function foldU2NetForInference(model: U2NetModel, params: Params, s
     }
     return result;
   });
+}
+
+/**
+ * Folds every BatchNorm of a U²-Net (standard, grouped or separable) into its conv, in float32, then
+ * casts the result to `dtype`. The returned weights are new tensors (dispose them with
+ * `disposeFolded`); `params` and `state` are left as they are.
+ */
+export async function foldU2NetForInference(model: U2NetModel, params: Params, state: State, options: FoldOptions = {}): Promise<FoldedU2Net> {
+  const dtype = options.dtype ?? 'float32';
+  const eps = options.eps ?? 1e-5;
+  const threshold = options.float32BiasAbove ?? 64;
+  if (dtype !== 'float32' && dtype !== 'float16') throw new Error(`foldU2NetForInference: dtype must be 'float32' or 'float16'; got ${JSON.stringify(dtype)}`);
+  const c = model.config;
+  const f32 = foldU2NetFloat32(model, params, state, eps);
   if (dtype === 'float32') return { config: c, dtype, float32Convs: [], params: f32 };
   // cast to f16 (keeping the ill-conditioned convs in f32), then free the f32 copies that were replaced
   const float32Convs: string[] = [];
