@@ -21,7 +21,7 @@ const geometry = fc
     C2: fc.integer({ min: 0, max: 5 }),
     Og: fc.constantFrom(1, 3, 4, 8),
     H: fc.integer({ min: 1, max: 6 }),
-    W: fc.constantFrom(3, 4, 8, 9, 12, 36),
+    W: fc.constantFrom(3, 4, 8, 9, 12),
     k: fc.constantFrom(1, 3),
     d: fc.integer({ min: 1, max: 3 }),
     sW: fc.constantFrom(1, 1, 1, 2),
@@ -71,7 +71,8 @@ export const convFusedCases: CaseTable = {
   conv2dFused: {
     arb: arb.filter(away),
     tol: { rtol: 1e-3, atol: 1e-4 },
-    runs: 15,
+    // each case compiles its own pipelines (lavapipe: seconds each); the 16-pixel tile is covered by test/models/u2net-fused.test.ts
+    runs: 8,
     gradRuns: 6,
   },
 };
