@@ -161,7 +161,7 @@ export const conv2dFusedOp: Op<FusedConvAttrs> = defineOp({
       xc = { shape: [N, C1 + C2, H, W], dtype: 'float32', data };
     }
     const z = refConv2d(xc, w, bias, plain(a));
-    const f = a.act === 'relu' ? (v: number) => (v > 0 ? v : 0) : a.act === 'sigmoid' ? (v: number) => 1 / (1 + Math.exp(-v)) : (v: number) => v;
+    const f = a.act === 'relu' ? (v: number) => Math.max(v, 0) : a.act === 'sigmoid' ? (v: number) => 1 / (1 + Math.exp(-v)) : (v: number) => v;
     const data = z.data.map((v, i) => {
       let u = a.res === 'before' ? v + r!.data[i] : v;
       u = f(u);
