@@ -4,7 +4,8 @@
  * Times are best-of --rounds, the paths interleaved round by round (the machine is shared); each run
  * reads the mask back. `--profile` replays one folded forward dispatch by dispatch and prints GPU ms
  * per op kind (`--detail`: per conv shape).
- *   npx tsx bench/u2net-forward.ts [--rounds 3] [--size 320] [--profile [--detail]] [--only folded]
+ * `unfused` is the folded forward as it was before conv2dFused (conv+bias+ReLU kernels, concat and add apart).
+ *   npx tsx bench/u2net-forward.ts [--rounds 3] [--size 320] [--profile [--detail]] [--only folded|unfused|apply]
  */
 import { init, random, sigmoid, tensor, tidy, tree, type Tensor } from '../src/node';
 import { u2net } from '../src/models/u2net/model';
@@ -38,24 +39,26 @@ const runs: Record<string, () => Tensor> = {
 const names = Object.keys(runs).filter((n) => !only || n === only);
 
 if (argv.includes('--profile')) {
-  const name = only ?? 'folded';
-  runs[name]().dispose();
-  await device.sync();
-  const { dispatches } = recordDispatches(device, () => runs[name]().dispose());
-  await device.sync();
-  const keyOf = (d: Dispatch) => {
-    if (!argv.includes('--detail') || !d.uniforms) return d.name;
-    const v = d.uniforms.values as Record<string, unknown>;
-    return `${d.name} ${['C', 'H', 'O', 'OH', 'kH', 'dH', 'G']
-      .filter((k) => k in v)
-      .map((k) => `${k}${v[k]}`)
-      .join(' ')}`;
-  };
-  const p = await profileDispatches(device, dispatches, 2, keyOf);
-  console.log(
-    `per-op GPU time, one U²-NetP ${name} forward ${size}² batch 1 (${dispatches.length} dispatches; empty submit ${p.overheadMs.toFixed(3)} ms subtracted)`,
-  );
-  console.log(formatProfile(p));
+  // each path profiled in turn in the same process (the fused one and the unfused one it replaced)
+  for (const name of only ? [only] : ['folded', 'unfused']) {
+    runs[name]().dispose();
+    await device.sync();
+    const { dispatches } = recordDispatches(device, () => runs[name]().dispose());
+    await device.sync();
+    const keyOf = (d: Dispatch) => {
+      if (!argv.includes('--detail') || !d.uniforms) return d.name;
+      const v = d.uniforms.values as Record<string, unknown>;
+      return `${d.name} ${['C', 'H', 'O', 'OH', 'kH', 'dH', 'G']
+        .filter((k) => k in v)
+        .map((k) => `${k}${v[k]}`)
+        .join(' ')}`;
+    };
+    const p = await profileDispatches(device, dispatches, 2, keyOf);
+    console.log(
+      `per-op GPU time, one U²-NetP ${name} forward ${size}² batch 1 (${dispatches.length} dispatches; empty submit ${p.overheadMs.toFixed(3)} ms subtracted)`,
+    );
+    console.log(formatProfile(p));
+  }
 } else {
   // wall ms, and CPU ms of every thread of the process (lavapipe's workers included): the CPU figure
   // hardly moves with other load on a shared machine, the wall one does
