@@ -1,7 +1,7 @@
 /**
- * Scratch sweep: the lane conv kernel (src/kernels/wgsl/conv-lanes.ts) at each tile vs conv2d's current
+ * Sweep: the row conv kernel (src/kernels/wgsl/conv-rows.ts) at each tile (TILES=4x16w,8x8v,…: channels x pixels, v = vec4 input rows, w = vec4 rows + packed weights) vs conv2d's current
  * kernel on U²-NetP's heaviest forward shapes, interleaved, best of --rounds (CPU ms of all threads, lavapipe's included: robust
- * to other load on a shared machine).  npx tsx bench/conv-lanes-sweep.ts [--rounds 3]
+ * to other load on a shared machine).  [QUICK=1] [TILES=…] npx tsx bench/conv-rows-sweep.ts [--rounds 3]
  */
 import { init, randn, random, conv2d, permute, reshape, type Tensor } from '../src/node';
 import { empty } from '../src/tensor/tensor';
