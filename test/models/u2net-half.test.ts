@@ -51,7 +51,9 @@ describe('BatchNorm folding', () => {
       const x = uniform(random.key(7), [1, 3, 32, 32], { low: -2, high: 2 });
       const folded = await foldU2NetForInference(model, params, state, { dtype: 'float32' });
       expect(folded.float32Convs).toEqual([]);
-      const ref = tidy(() => model.apply(params, state, x, { training: false }).logits);
+      // the reference: eval-mode apply with conv, then BatchNorm+ReLU (apply itself folds by default)
+      const unfolded = u2net({ ...model.config, foldInEval: false });
+      const ref = tidy(() => unfolded.apply(params, state, x, { training: false }).logits);
       const got = tidy(() => u2netFoldedApply(folded, x));
       expect(got.length).toBe(7);
       for (let i = 0; i < 7; i++) {

@@ -35,13 +35,14 @@ import { concat } from '../../tensor/ops/layout';
 import { maxPool2d } from '../../tensor/ops/pool';
 import { upsampleLike } from '../../tensor/ops/resize';
 import { conv2d, type Conv2dOptions } from '../../tensor/ops/conv';
+import { conv2dFusedOp } from '../../tensor/ops/conv-fused';
 import { reshape } from '../../tensor/ops/shape-ops';
 import { full } from '../../tensor/ops/creation';
 import { tidy } from '../../tensor/scope';
 import * as tree from '../../tensor/tree';
 import type { Params, State } from '../../nn/module';
 import { disposeUnlessTraced } from '../../nn/dispose';
-import { u2netGraph, runU2NetGraph } from './graph';
+import { u2netGraph, runU2NetGraph, type RebnconvNode, type U2NetNode } from './graph';
 import type { U2NetModel } from './model';
 
 /** Inference precision: float16, float32, or 'auto' (float16 where the device supports shader-f16). */
@@ -130,19 +131,13 @@ function plainConv(conv: Params, where: string): FoldedConv {
 }
 
 /**
- * Folds every BatchNorm of a U²-Net (standard, grouped or separable) into its conv, in float32, then
- * casts the result to `dtype`. The returned weights are new tensors (dispose them with
- * `disposeFolded`); `params` and `state` are left as they are.
+ * Every BatchNorm of a U²-Net folded into its conv, in float32 (synchronous: no read-back). The conv
+ * weights without a BatchNorm (side outputs, depthwise halves) are the model's own tensors.
  */
-export async function foldU2NetForInference(model: U2NetModel, params: Params, state: State, options: FoldOptions = {}): Promise<FoldedU2Net> {
-  const dtype = options.dtype ?? 'float32';
-  const eps = options.eps ?? 1e-5;
-  const threshold = options.float32BiasAbove ?? 64;
-  if (dtype !== 'float32' && dtype !== 'float16') throw new Error(`foldU2NetForInference: dtype must be 'float32' or 'float16'; got ${JSON.stringify(dtype)}`);
+export function foldU2NetFloat32(model: U2NetModel, params: Params, state: State, eps = 1e-5): FoldedU2Net['params'] {
   const c = model.config;
   const graph = u2netGraph(c);
-  // fold everything in f32 first; then read each folded bias back to decide which convs may go to f16
-  const f32 = tidy(() => {
+  return tidy(() => {
     const result: FoldedU2Net['params'] = {};
     for (const n of graph.nodes) {
       if (n.op === 'conv') result[n.name] = plainConv(params[n.name] as Params, n.name);
@@ -163,6 +158,20 @@ export async function foldU2NetForInference(model: U2NetModel, params: Params, s
     }
     return result;
   });
+}
+
+/**
+ * Folds every BatchNorm of a U²-Net (standard, grouped or separable) into its conv, in float32, then
+ * casts the result to `dtype`. The returned weights are new tensors (dispose them with
+ * `disposeFolded`); `params` and `state` are left as they are.
+ */
+export async function foldU2NetForInference(model: U2NetModel, params: Params, state: State, options: FoldOptions = {}): Promise<FoldedU2Net> {
+  const dtype = options.dtype ?? 'float32';
+  const eps = options.eps ?? 1e-5;
+  const threshold = options.float32BiasAbove ?? 64;
+  if (dtype !== 'float32' && dtype !== 'float16') throw new Error(`foldU2NetForInference: dtype must be 'float32' or 'float16'; got ${JSON.stringify(dtype)}`);
+  const c = model.config;
+  const f32 = foldU2NetFloat32(model, params, state, eps);
   if (dtype === 'float32') return { config: c, dtype, float32Convs: [], params: f32 };
   // cast to f16 (keeping the ill-conditioned convs in f32), then free the f32 copies that were replaced
   const float32Convs: string[] = [];
@@ -222,11 +231,42 @@ function rebnconv(f: FoldedRebnconv, x: Tensor, dilation: number): Tensor {
 }
 
 /**
+ * A float32 conv (one or two inputs, read in place: no concat) with bias, activation and an optional
+ * residual fused into its store.
+ */
+function fusedConv(f: FoldedConv, xs: Tensor[], dilation: number, padding: number, act: 'none' | 'relu', r?: Tensor): Tensor {
+  const groups = (xs[0].shape[1] + (xs[1]?.shape[1] ?? 0)) / f.weight.shape[1];
+  return conv2dFusedOp.call1([xs[0], f.weight, f.bias, ...xs.slice(1), ...(r ? [r] : [])], {
+    stride: [1, 1],
+    padding: [padding, padding, padding, padding],
+    dilation: [dilation, dilation],
+    groups,
+    two: xs.length === 2,
+    act,
+    res: r ? 'after' : 'none',
+  });
+}
+
+/** Each RSU's residual add whose first operand is a REBNCONV read by nothing else: add → that REBNCONV's name. */
+function fusableAdds(nodes: readonly U2NetNode[]): Map<string, string> {
+  const readers = new Map<string, number>();
+  for (const n of nodes)
+    for (const x of n.op === 'add' ? [n.a, n.b] : n.op === 'upsample' ? [n.x, n.like] : n.op === 'maxpool' ? [n.x] : n.x)
+      readers.set(x, (readers.get(x) ?? 0) + 1);
+  const rebn = new Set(nodes.filter((n) => n.op === 'rebnconv').map((n) => (n as RebnconvNode).y));
+  const out = new Map<string, string>();
+  for (const n of nodes) if (n.op === 'add' && rebn.has(n.a) && readers.get(n.a) === 1 && n.a !== n.b) out.set(n.a, n.b);
+  return out;
+}
+
+/**
  * The 7 logit maps [d0 (fused), d1, …, d6] of a folded U²-Net, in the folded dtype. `x` is float32
  * (cast here when the model is float16) or already of the folded dtype. Run it inside `tidy`;
- * intermediates are freed as soon as their last reader has run.
+ * intermediates are freed as soon as their last reader has run. In float32, each REBNCONV is one
+ * conv2dFused dispatch: the decoder's two inputs read in place (no concat), bias and ReLU in the store,
+ * and an RSU's residual add fused into its last conv.
  */
-export function u2netFoldedApply(folded: FoldedU2Net, x: Tensor): Tensor[] {
+export function u2netFoldedApply(folded: FoldedU2Net, x: Tensor, { fusedPath = true }: { fusedPath?: boolean } = {}): Tensor[] {
   const c = folded.config;
   if (x.ndim !== 4 || x.shape[1] !== c.inChannels) {
     throw new Error(`u2netFoldedApply: input must have shape [N, ${c.inChannels}, H, W]; got [${x.shape.join(', ')}]`);
@@ -235,16 +275,44 @@ export function u2netFoldedApply(folded: FoldedU2Net, x: Tensor): Tensor[] {
   const fp = folded.params;
   const cat = (xs: Tensor[]) => (xs.length === 1 ? xs[0] : concat(xs, 1));
   const input = x.dtype === folded.dtype ? x : cast(x, folded.dtype);
-  return runU2NetGraph<Tensor>(u2netGraph(c), input, {
+  const graph = u2netGraph(c);
+  const fuse = fusedPath && folded.dtype === 'float32';
+  const residualOf = fuse ? fusableAdds(graph.nodes) : new Map<string, string>();
+  const values = new Map<string, Tensor>();
+  // a fused add returns its first operand, which the interpreter then frees as the add's input: skip that once
+  const aliased = new Set<Tensor>();
+  const fusedAdd = new Set<string>();
+  return runU2NetGraph<Tensor>(graph, input, {
     rebnconv: (n, xs) => {
       const [stage, block] = n.name.split('.');
-      return rebnconv((fp[stage] as { [block: string]: FoldedRebnconv })[block], cat(xs), n.dilation);
+      const f = (fp[stage] as { [block: string]: FoldedRebnconv })[block];
+      const r = values.get(residualOf.get(n.y) ?? '');
+      let y: Tensor;
+      if (!fuse || !('conv' in f) || xs.length > 2) y = rebnconv(f, cat(xs), n.dilation);
+      else {
+        y = fusedConv(f.conv, xs, n.dilation, n.dilation, 'relu', r);
+        if (r) fusedAdd.add(n.y);
+      }
+      values.set(n.y, y);
+      return y;
     },
-    conv: (n, xs) => conv(fp[n.name] as FoldedConv, cat(xs), { padding: n.padding }),
+    conv: (n, xs) => {
+      const f = fp[n.name] as FoldedConv;
+      if (!fuse || xs.length > 2) return conv(f, cat(xs), { padding: n.padding });
+      return fusedConv(f, xs, 1, n.padding, 'none');
+    },
     maxpool: (_n, t) => pool(t),
     upsample: (_n, t, like) => upsampleLike(t, like),
-    add: (_n, a, b) => add(a, b),
-    free: (t) => disposeUnlessTraced(t),
+    add: (n, a, b) => {
+      if (!fusedAdd.has(n.a)) return add(a, b);
+      aliased.add(a);
+      return a;
+    },
+    free: (t) => {
+      if (aliased.delete(t)) return;
+      for (const [k, v] of values) if (v === t) values.delete(k);
+      disposeUnlessTraced(t);
+    },
   });
 }
 

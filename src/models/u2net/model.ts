@@ -18,6 +18,9 @@ import { conv2d, batchNorm2d } from '../../nn/index';
 import type { Ctx, Params, State } from '../../nn/module';
 import { disposeUnlessTraced as drop } from '../../nn/dispose';
 import { binaryCrossEntropyWithLogits } from '../../tensor/ops/losses';
+import { isRecording } from '../../tensor/tape';
+import { foldU2NetFloat32, u2netFoldedApply } from './inference';
+import * as tree from '../../tensor/tree';
 
 import { u2netGraph, runU2NetGraph, rebnconvVariant, type KeyPath, type RebnconvNode, type U2NetGraph, type U2NetName, type U2NetVariant } from './graph';
 
@@ -35,6 +38,12 @@ export interface U2NetConfig {
   outChannels?: number;
   /** Decoder concats larger than this many bytes are never built: their conv is split by input channel (default: the device's largest binding). */
   maxConcatBytes?: number;
+  /**
+   * Eval mode without a gradient trace folds every BatchNorm into its conv and runs the fused forward
+   * (u2netFoldedApply: one conv2dFused dispatch per REBNCONV, no concat, residual in the store); same
+   * logits within float32 rounding (default true). false keeps conv, then BatchNorm+ReLU.
+   */
+  foldInEval?: boolean;
 }
 
 // ---- REBNCONV: 3×3 conv (standard, grouped or separable) + BN + ReLU ----------------------------
@@ -155,7 +164,7 @@ const pool = (x: Tensor) => maxPool2d(x, { kernelSize: 2, stride: 2, ceilMode: t
 /** U²-Net as a model: `init` and `apply` like a layer, plus its configuration and graph. */
 export interface U2NetModel {
   /** The resolved configuration. */
-  config: Required<Omit<U2NetConfig, 'maxConcatBytes'>> & Pick<U2NetConfig, 'maxConcatBytes'>;
+  config: Required<Omit<U2NetConfig, 'maxConcatBytes' | 'foldInEval'>> & Pick<U2NetConfig, 'maxConcatBytes' | 'foldInEval'>;
   /** The layout every interpreter (this forward, folded inference, ONNX export/import) reads. */
   graph: U2NetGraph;
   /** New parameters and BatchNorm state, initialised as the reference implementation's PyTorch layers are. */
@@ -182,7 +191,7 @@ export interface U2NetModel {
 export function u2net(config: U2NetConfig = {}): U2NetModel {
   const c: U2NetModel['config'] = { model: 'u2net', variant: 'standard', inChannels: 3, outChannels: 1, ...config };
   const graph = u2netGraph(c);
-  return {
+  const model: U2NetModel = {
     config: c,
     graph,
     init(key, options = {}) {
@@ -214,6 +223,15 @@ export function u2net(config: U2NetConfig = {}): U2NetModel {
       if (x.ndim !== 4 || x.shape[1] !== c.inChannels) {
         throw new Error(`u2net: input must have shape [N, ${c.inChannels}, H, W]; got [${x.shape.join(', ')}]`);
       }
+      if (!ctx.training && c.foldInEval !== false && !isRecording()) {
+        // inference: BatchNorm folded (a few small ops per conv), then the fused forward; the model's own
+        // tensors (side convs, depthwise halves) are shared by the folded tree and must stay
+        const folded = foldU2NetFloat32(model, params, state);
+        const logits = u2netFoldedApply({ config: c, dtype: 'float32', float32Convs: [], params: folded }, x);
+        const own = new Set(tree.leaves(params) as Tensor[]);
+        for (const t of tree.leaves(folded) as Tensor[]) if (!own.has(t)) t.dispose();
+        return { logits, state };
+      }
       const newState: State = {};
       const maxBytes = c.maxConcatBytes ?? x.device.maxBindingSize;
       const logits = runU2NetGraph<Tensor>(graph, x, {
@@ -243,6 +261,7 @@ export function u2net(config: U2NetConfig = {}): U2NetModel {
       return { logits, state: newState };
     },
   };
+  return model;
 }
 
 /** Deep supervision: the sum of BCE-with-logits over the 7 maps (the original sums 7 BCE terms). */

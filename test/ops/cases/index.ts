@@ -5,6 +5,7 @@ import { augmentCases } from './augment';
 import { boxesCases } from './boxes';
 import { collectiveCases } from './collective';
 import { convCases } from './conv';
+import { convFusedCases } from './conv-fused';
 import { creationCases } from './creation';
 import { detectionAugmentCases } from './detection-augment';
 import { elementwiseCases } from './elementwise';
@@ -26,6 +27,7 @@ const TABLES: CaseTable[] = [
   boxesCases,
   collectiveCases,
   convCases,
+  convFusedCases,
   creationCases,
   detectionAugmentCases,
   elementwiseCases,
