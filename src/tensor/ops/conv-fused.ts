@@ -26,6 +26,7 @@ import { add, le, mul, relu, sigmoid, sub, where } from './elementwise';
 import { concat, narrow, permute } from './layout';
 import { reshape } from './shape-ops';
 import { sum } from './reduce';
+import { convRowsVariant as rowsVariant } from './conv-route';
 
 /** Attributes of {@link conv2dFusedOp}: the conv's geometry and its epilogue. */
 export interface FusedConvAttrs extends Omit<ConvAttrs, 'act'> {
@@ -41,10 +42,7 @@ function parts<T>(xs: { x: T; w: T; bias: T; extra: readonly T[] }, a: FusedConv
   return { x2: a.two ? xs.extra[0] : undefined, r: a.res !== 'none' ? xs.extra[a.two ? 1 : 0] : undefined };
 }
 
-/** Pixels per thread of the row kernel: 16 on rows of ≥ 32 outputs (U²-NetP 32→64 @320²: 527 vs 720 CPU-ms at 8), else 8. */
-const rowTile = (OW: number) => (OW >= 32 ? 16 : 8);
-
-/** The row-kernel variant for this geometry, or null where only the unfused path applies. */
+/** The row-kernel variant of a fused conv (always with bias), or null where only the unfused path applies. */
 export function convRowsVariant(
   g: ConvRowsGeometry,
   kW: number,
@@ -52,22 +50,7 @@ export function convRowsVariant(
   dW: number,
   a: Omit<FusedConvAttrs, 'stride' | 'padding' | 'dilation' | 'groups'>,
 ): ConvRowsVariant | null {
-  if (sW !== 1 || (kW - 1) * dW > 16) return null;
-  const tp = rowTile(g.OW);
-  const vec = g.W % 4 === 0 && g.pL <= 4 && (kW - 1) * dW - g.pL <= 4 && tp % 4 === 0;
-  return {
-    tc: 4,
-    tp,
-    kw: kW,
-    d: dW,
-    two: a.two,
-    bias: true,
-    act: a.act,
-    res: a.res,
-    elem: 'f32',
-    ...(vec ? { vec: g.pL } : {}),
-    ...(g.Og % 4 === 0 ? { w4: true } : {}),
-  };
+  return rowsVariant(g, kW, sW, dW, { two: a.two, bias: true, act: a.act, res: a.res });
 }
 
 function unfused(x: Tensor, w: Tensor, bias: Tensor, x2: Tensor | undefined, r: Tensor | undefined, a: FusedConvAttrs): Tensor {

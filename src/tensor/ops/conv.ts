@@ -19,6 +19,7 @@ import { sum } from './reduce';
 import { reshape } from './shape-ops';
 import { checkGroups, normPadding, outSize, pair, type ConvAttrs, type Conv2dOptions, type Pair, type Padding } from '../../base/conv-args';
 import { requireTensor } from '../require-tensor';
+import { rowsForward, rowsGradInput, wideTilesHang } from './conv-route';
 
 export type { Conv2dOptions, Padding, Pair } from '../../base/conv-args';
 
@@ -71,11 +72,8 @@ const convOutShape = (x: readonly number[], w: readonly number[], a: ConvAttrs) 
  * (16: U²-NetP 64→64@64² batch 8 forward 639 → 484 ms CPU, grad-input 514 → 438 ms; neutral on 16-pixel rows).
  */
 export const convTiles = { fwd: 8, dx: 8, dw: 8, wide: 16, wideRow: 32 };
-/**
- * Dawn's SwiftShader (headless Chromium's WebGPU without a GPU) never finishes the padded 16-pixel
- * variants (the device is lost after minutes; 8-pixel tiles run in 0.2 s), so it keeps the base tile.
- */
-const wideTilesHang = (info: GPUAdapterInfo | undefined) => /swiftshader/i.test(`${info?.vendor} ${info?.architecture} ${info?.description}`);
+// Dawn's SwiftShader (headless Chromium's WebGPU without a GPU) never finishes the padded 16-pixel
+// variants (the device is lost after minutes; 8-pixel tiles run in 0.2 s), so it keeps the base tile.
 const rowTile = (base: number, row: number, info?: GPUAdapterInfo) => (row >= convTiles.wideRow && !wideTilesHang(info) ? convTiles.wide : base);
 
 /**
@@ -138,6 +136,7 @@ export const conv2dOp: Op<ConvAttrs> = defineOp({
   shape: ({ x, w }, a: ConvAttrs) => ({ shape: convOutShape(x.shape, w.shape, a), dtype: x.dtype === 'float16' ? 'float16' : 'float32' }),
   forward({ x, w, bias }, a, [y]) {
     const g = geometry(x.shape, w.shape, y.shape, a);
+    if (rowsForward(g, x, w, bias, a, y)) return; // float32, stride 1 along W, not depthwise
     const depthwise = g.Cg === 1 && g.Og < 4;
     const v: ConvVariant = {
       kind: 'fwd',
@@ -169,6 +168,7 @@ export const conv2dGradInputOp: Op<ConvAttrs> = defineOp({
   shape: ({ dy, w }, a: ConvAttrs) => ({ shape: [dy.shape[0], w.shape[1] * a.groups, a.inSize![0], a.inSize![1]], dtype: 'float32' }),
   forward({ dy, w }, a, [dx]) {
     const g = geometry(dx.shape, w.shape, dy.shape, a);
+    if (rowsGradInput(g, dy, w, dx)) return; // stride 1, not depthwise: a conv of dY with the flipped weights
     if (g.Cg >= 2 && (g.sH > 1 || g.sW > 1)) {
       gradDispatch(
         'conv2dGradInput',

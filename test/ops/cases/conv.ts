@@ -61,6 +61,36 @@ export const convGradGeometry = fc
   })
   .filter((g) => g.OH >= 1 && g.OW >= 1 && g.N * g.G * g.Og * g.OH * g.OW * g.Cg * g.kH * g.kW <= 150000);
 
+/**
+ * Geometries for the row kernel (src/tensor/ops/conv-route.ts): stride 1 along W (forward; stride 1 both ways routes
+ * the grad-input too), rows of 4–36 pixels (vec4 loads when W % 4 = 0, 16-pixel tiles from 32 outputs), 4 and 8
+ * channels (packed vec4 weights), groups, dilation, asymmetric padding, and padding past the kernel's reach (falls back).
+ */
+export const convRowsGeometry = fc
+  .record({
+    N: fc.integer({ min: 1, max: 2 }),
+    G: fc.integer({ min: 1, max: 2 }),
+    Cg: fc.constantFrom(1, 2, 3, 4, 5, 8),
+    Og: fc.constantFrom(1, 3, 4, 5, 8),
+    H: fc.integer({ min: 1, max: 5 }),
+    W: fc.oneof(fc.integer({ min: 1, max: 36 }), fc.constantFrom(4, 8, 12, 32, 36)),
+    kH: fc.integer({ min: 1, max: 3 }),
+    kW: fc.integer({ min: 1, max: 5 }),
+    stride: fc.tuple(fc.integer({ min: 1, max: 2 }), fc.constant(1)),
+    padding: fc.tuple(fc.integer({ min: 0, max: 3 }), fc.integer({ min: 0, max: 3 }), fc.integer({ min: 0, max: 4 }), fc.integer({ min: 0, max: 4 })),
+    dilation: fc.tuple(fc.integer({ min: 1, max: 2 }), fc.integer({ min: 1, max: 3 })),
+  })
+  .map((g) => {
+    const a: ConvAttrs = { stride: g.stride, padding: g.padding, dilation: g.dilation, groups: g.G };
+    return {
+      ...g,
+      a,
+      OH: ext(g.H, g.padding[0], g.padding[1], g.kH, g.stride[0], g.dilation[0]),
+      OW: ext(g.W, g.padding[2], g.padding[3], g.kW, g.stride[1], g.dilation[1]),
+    };
+  })
+  .filter((g) => g.OH >= 1 && g.OW >= 1 && g.N * g.G * g.Og * g.OH * g.OW * g.Cg * g.kH * g.kW <= 60000);
+
 const t = (s: number[]) => refTensor(s, { min: -1, max: 1 });
 const tol = { rtol: 1e-3, atol: 1e-4 };
 
@@ -73,6 +103,7 @@ export const convCases: CaseTable = {
   conv2d: {
     arb: fc.oneof(
       { weight: 3, arbitrary: convArb(convGeometry, false) },
+      { weight: 2, arbitrary: convArb(convRowsGeometry, false) },
       // fused ReLU: few outputs, pre-activations kept away from the kink so finite differences are valid
       {
         weight: 1,
@@ -83,16 +114,16 @@ export const convCases: CaseTable = {
       },
     ),
     tol,
-    runs: 30,
+    runs: 40,
     gradRuns: 25,
   },
   conv2dGradInput: {
     arb: fc
-      .oneof(convGeometry, convGradGeometry)
+      .oneof(convGeometry, convGradGeometry, convRowsGeometry)
       .chain((g) => fc.tuple(fc.constant(g), t([g.N, g.G * g.Og, g.OH, g.OW]), t([g.G * g.Og, g.Cg, g.kH, g.kW])))
       .map(([g, dy, w]) => ({ inputs: [dy, w], attrs: { ...g.a, inSize: [g.H, g.W] } as ConvAttrs })),
     tol,
-    runs: 25,
+    runs: 35,
     gradRuns: 15,
   },
   conv2dGradWeight: {
