@@ -149,7 +149,7 @@ ${
   let baseA = (n * p.C1 + min(ch0, p.C1)) * HW;
 ${v.two ? '  let baseB = (n * (p.C - p.C1) + max(ch0 - p.C1, 0)) * HW;' : ''}
   for (var kh = 0; kh < p.kH; kh++) {
-    let ih = oh - p.pT + kh * p.dH;
+    let ih = oh * p.sH - p.pT + kh * p.dH;
     if (ih < 0 || ih >= p.H) { continue; }${loop('xa', '0', 'n1', 'baseA')}${v.two ? loop('xb', 'n1', 'p.Cg', 'baseB') : ''}
   }
   let cs = p.OH * p.OW;
