@@ -56,6 +56,9 @@ export function convRowsVariant(
   };
 }
 
+/** Which routes are on (both by default); benchmarks switch them off to compare with the conv.ts kernels in one process. */
+export const convRouting = { forward: true, gradInput: true };
+
 /** A depthwise conv (one input channel per group, several groups) stays on its own kernels. */
 const depthwise = (g: ConvGeometry) => g.Cg === 1 && g.G > 1;
 
@@ -85,7 +88,7 @@ function regroup(x: Tensor, shape: number[], dims: number[]): Tensor {
  * conv.ts kernel: stride along W, (kW − 1)·dW > 16, depthwise, a grid past 65535.
  */
 export function rowsForward(g: ConvGeometry, x: Tensor, w: Tensor, bias: Tensor | undefined, a: ConvAttrs, y: Tensor): boolean {
-  if (x.dtype !== 'float32' || depthwise(g)) return false;
+  if (!convRouting.forward || x.dtype !== 'float32' || depthwise(g)) return false;
   const rg: ConvRowsGeometry = {
     N: g.N,
     C: g.C,
@@ -118,7 +121,7 @@ export function rowsForward(g: ConvGeometry, x: Tensor, w: Tensor, bias: Tensor 
  * g is the geometry of the forward conv (x = dX, y = dY). False where it does not apply.
  */
 export function rowsGradInput(g: ConvGeometry, dy: Tensor, w: Tensor, dx: Tensor): boolean {
-  if (g.sH !== 1 || g.sW !== 1 || depthwise(g)) return false;
+  if (!convRouting.gradInput || g.sH !== 1 || g.sW !== 1 || depthwise(g)) return false;
   const pT = (g.kH - 1) * g.dH - g.pT,
     pL = (g.kW - 1) * g.dW - g.pL;
   if (pT < 0 || pL < 0) return false;
