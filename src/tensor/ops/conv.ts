@@ -4,11 +4,25 @@
  * conv2d / conv1d / convTranspose2d wrappers.
  */
 import type { Binding } from '../../kernels/webgpu/queue';
+import type { UniformValues } from '../../kernels/webgpu/uniforms';
 import { convKey, convSource, convValues, convWorkgroups, convLayout, type ConvGeometry, type ConvVariant } from '../../kernels/wgsl/conv';
+import {
+  depthwiseKey,
+  depthwiseSource,
+  dwPartialLayout,
+  dwSumLayout,
+  dwWindowLayout,
+  windowValues,
+  DW_WG,
+  type DepthwiseTaps,
+  type DepthwiseVariant,
+  type DepthwiseWindowVariant,
+} from '../../kernels/wgsl/conv-depthwise';
+import { grid } from '../../kernels/webgpu/device';
 import { refConv2d, refConv2dGradInput, refConv2dGradWeight } from './ref/conv';
 import { ArgumentError, fmtShape } from '../../base/shape';
 import { GPUOpError } from '../../kernels/webgpu/device';
-import { Tensor } from '../tensor';
+import { Tensor, empty } from '../tensor';
 import { defineOp, type Op } from './define';
 import { le, where, add as addOp } from './elementwise';
 import { sum } from './reduce';
@@ -54,6 +68,73 @@ function dispatch(name: string, v: ConvVariant, g: ConvGeometry, buffers: Bindin
   out.device.run(name, convKey(v), () => convSource(v), [...buffers, out.binding], wg, { layout: convLayout, values: convValues(g) });
 }
 
+/**
+ * Depthwise kernels (conv-depthwise.ts) for groups = C (one input channel per group, any multiplier); the generic
+ * ones otherwise. `enabled: false` routes depthwise convs through the generic kernels (benchmarks compare the two).
+ * Tiles (rows × pixels per thread) measured on lavapipe with bench/suites/conv.ts --depthwise.
+ */
+export const depthwiseConv = { enabled: true, fwd: [2, 8] as [number, number], dx: [2, 8] as [number, number], dw: [2, 8] as [number, number] };
+
+const isDepthwise = (g: ConvGeometry) => depthwiseConv.enabled && g.Cg === 1 && g.G === g.C;
+const taps = (g: ConvGeometry): DepthwiseTaps => ({ kH: g.kH, kW: g.kW, sH: g.sH, sW: g.sW, dH: g.dH, dW: g.dW });
+/** A tile no wider than the row (rounded up to a power of two) and no taller than the image. */
+const fitTile = ([tr, tp]: [number, number], rows: number, cols: number) => ({
+  tr: Math.min(tr, rows),
+  tp: Math.min(tp, 2 ** Math.ceil(Math.log2(cols))),
+});
+
+function runDepthwise(
+  name: string,
+  v: DepthwiseVariant,
+  buffers: Binding[],
+  wg: [number, number, number],
+  layout: typeof dwWindowLayout,
+  values: UniformValues,
+  dev: Tensor['device'],
+): void {
+  dev.run(name, depthwiseKey(v), () => depthwiseSource(v), buffers, wg, { layout, values });
+}
+
+/** Forward or grad-input through the window kernel: `out` from `src` with weight w (and bias). */
+function depthwiseWindow(name: string, v: DepthwiseWindowVariant, g: ConvGeometry, buffers: Binding[], out: Tensor): void {
+  const fwd = v.pass === 'fwd';
+  const values = windowValues(
+    v,
+    fwd
+      ? { N: g.N, Cd: g.O, DH: g.OH, DW: g.OW, Cs: g.C, SH: g.H, SW: g.W, pT: g.pT, pL: g.pL, Og: g.Og }
+      : // the adjoint: dY correlated with the flipped kernel, padded so that tap 0 meets the last output
+        { N: g.N, Cd: g.C, DH: g.H, DW: g.W, Cs: g.O, SH: g.OH, SW: g.OW, pT: (g.kH - 1) * g.dH - g.pT, pL: (g.kW - 1) * g.dW - g.pL, Og: g.Og },
+  );
+  runDepthwise(name, v, [...buffers, out.binding], grid(values.n, DW_WG), dwWindowLayout, values, out.device);
+}
+
+/** Grad-weight: P partial sums per tap over every P-th block of dY, then their sum in a fixed order. */
+function depthwiseWeight(g: ConvGeometry, x: Tensor, dy: Tensor, dw: Tensor): void {
+  const { tr, tp } = fitTile(depthwiseConv.dw, g.OH, g.OW);
+  const nT = Math.ceil(g.OW / tp),
+    nR = Math.ceil(g.OH / tr);
+  const blocks = g.N * nR * nT;
+  // enough threads to fill the adapter, each with ≥ 8 blocks where there are that many
+  const P = Math.max(1, Math.min(256, Math.ceil(blocks / 8)));
+  const KK = g.kH * g.kW;
+  const part = empty([g.O * P * KK], 'float32', x.device);
+  const v1: DepthwiseVariant = { pass: 'dw', ...taps(g), tr, tp };
+  const n1 = g.O * P;
+  runDepthwise(
+    'conv2dGradWeight',
+    v1,
+    [x.binding, dy.binding, part.binding],
+    grid(n1, DW_WG),
+    dwPartialLayout,
+    { n: n1, P, nT, nR, N: g.N, C: g.C, H: g.H, W: g.W, O: g.O, OH: g.OH, OW: g.OW, pT: g.pT, pL: g.pL, Og: g.Og },
+    x.device,
+  );
+  const n2 = g.O * KK;
+  runDepthwise('conv2dGradWeight', { pass: 'dwSum', kk: KK }, [part.binding, dw.binding], grid(n2, DW_WG), dwSumLayout, { n: n2, P }, x.device);
+  // queued work runs in order, so the pool may hand the scratch buffer out again right away
+  part.dispose();
+}
+
 const convOutShape = (x: readonly number[], w: readonly number[], a: ConvAttrs) => [
   x[0],
   w[0],
@@ -85,6 +166,13 @@ export const conv2dOp: Op<ConvAttrs> = defineOp({
   shape: ({ x, w }, a: ConvAttrs) => ({ shape: convOutShape(x.shape, w.shape, a), dtype: x.dtype === 'float16' ? 'float16' : 'float32' }),
   forward({ x, w, bias }, a, [y]) {
     const g = geometry(x.shape, w.shape, y.shape, a);
+    const inputs = bias !== undefined ? [x.binding, w.binding, bias.binding] : [x.binding, w.binding];
+    if (isDepthwise(g)) {
+      const v: DepthwiseWindowVariant = { pass: 'fwd', ...taps(g), ...fitTile(depthwiseConv.fwd, g.OH, g.OW), bias: bias !== undefined, act: a.act ?? 'none' };
+      if (x.dtype === 'float16') v.elem = 'f16';
+      depthwiseWindow('conv2d', v, g, inputs, y);
+      return;
+    }
     const depthwise = g.Cg === 1 && g.Og < 4;
     const v: ConvVariant = {
       kind: 'fwd',
@@ -94,7 +182,7 @@ export const conv2dOp: Op<ConvAttrs> = defineOp({
       act: a.act ?? 'none',
     };
     if (x.dtype === 'float16') v.elem = 'f16';
-    dispatch('conv2d', v, g, bias !== undefined ? [x.binding, w.binding, bias.binding] : [x.binding, w.binding], y);
+    dispatch('conv2d', v, g, inputs, y);
   },
   reference: ({ x, w, bias }, a) => refConv2d(x, w, bias, a),
   vjp({ dy, inputs: { x, w, bias }, outputs: [y], attrs: a }) {
@@ -115,6 +203,11 @@ export const conv2dGradInputOp: Op<ConvAttrs> = defineOp({
   shape: ({ dy, w }, a: ConvAttrs) => ({ shape: [dy.shape[0], w.shape[1] * a.groups, a.inSize![0], a.inSize![1]], dtype: 'float32' }),
   forward({ dy, w }, a, [dx]) {
     const g = geometry(dx.shape, w.shape, dy.shape, a);
+    if (isDepthwise(g)) {
+      const v: DepthwiseWindowVariant = { pass: 'dx', ...taps(g), ...fitTile(depthwiseConv.dx, g.H, g.W), bias: false, act: 'none' };
+      depthwiseWindow('conv2dGradInput', v, g, [dy.binding, w.binding], dx);
+      return;
+    }
     const v: ConvVariant = {
       kind: 'dx',
       tc: g.Cg === 1 ? 1 : 4,
@@ -138,6 +231,10 @@ export const conv2dGradWeightOp: Op<ConvAttrs> = defineOp({
   shape: ({ x, dy }, a: ConvAttrs) => ({ shape: [dy.shape[1], x.shape[1] / a.groups, a.kSize![0], a.kSize![1]], dtype: 'float32' }),
   forward({ x, dy }, a, [dw]) {
     const g = geometry(x.shape, dw.shape, dy.shape, a);
+    if (isDepthwise(g)) {
+      depthwiseWeight(g, x, dy, dw);
+      return;
+    }
     const v: ConvVariant = { kind: 'dw', tc: g.Og < 4 ? 1 : 4, tp: convTiles.dw, bias: false, act: 'none' };
     dispatch('conv2dGradWeight', v, g, [x.binding, dy.binding], dw);
   },
