@@ -3,16 +3,17 @@
  * The generic implicit-GEMM kernels (conv.ts) tile over channels within a group, which a depthwise conv does not
  * have; these tile over pixels only and read each input row once per thread:
  *   - window (forward, and grad-input as a correlation of dY with the flipped kernel): a thread owns a TR × TP
- *     block of output pixels of one channel; for every input row the block touches it loads the row's window
- *     of (TP − 1)·stride + (kW − 1)·dilation + 1 values into registers once and feeds every (row, tap) that
- *     uses it, so loads per output fall from kH·kW to about (TR + kH − 1)(TP + kW − 1) / (TR·TP).
+ *     block of output pixels of one channel; per kernel row and output row it loads the input row's window of
+ *     (TP − 1)·stride + (kW − 1)·dilation + 1 values into registers once (as vec4s where rows are multiples of 4
+ *     wide) and reuses it across the kW taps, so loads per output fall from kH·kW to about kH·(TP + kW − 1) / TP.
  *     Grad-input reads dY as if zero-upsampled by the stride (a source row or column off the stride grid is
  *     zero) and sums over the Og output channels of its input channel.
  *   - grad-weight, split over the reduction (K = kH·kW taps is tiny, the reduction N·OH·OW is large): pass 1
- *     gives each of P threads per output channel every P-th TR × TP block of dY, with the same row windows of x,
- *     and writes its kH·kW partial sums; pass 2 adds the P partials of each tap in a fixed order (deterministic).
+ *     gives each of P threads per (output channel, kernel row) every P-th TR × TP block of dY, with the same row
+ *     windows of x, and writes its kW partial sums; pass 2 adds the P partials of each tap in a fixed order
+ *     (deterministic).
  * Threads are laid out over (channel, block) in one folded grid, so none idles but the last workgroup's tail.
- * Kernel size, stride and dilation are compile-time (the windows are unrolled); sizes and padding are uniforms.
+ * Kernel width, stride and dilation along rows are compile-time (the windows are unrolled); the rest is uniforms.
  */
 import { UniformLayout, type UniformValues } from '../webgpu/uniforms';
 import { buildShader, variantKey, type Shader, type ShaderSpec } from './builder';
@@ -22,67 +23,95 @@ export const DW_WG = 64;
 
 const i32 = (name: string) => ({ name, type: 'i32' as const });
 
-/** Window kernel: d = destination (y, or dx), s = source (x, or dY). */
-export const dwWindowLayout = new UniformLayout([{ name: 'n', type: 'u32' }, ...['nT', 'nR', 'Cd', 'DH', 'DW', 'Cs', 'SH', 'SW', 'pT', 'pL', 'Og'].map(i32)]);
+/** Window kernel: d = destination (y, or dx), s = source (x, or dY); rows step wsH per output row, source upsampled by uH. */
+export const dwWindowLayout = new UniformLayout([
+  { name: 'n', type: 'u32' },
+  ...['nT', 'nR', 'Cd', 'DH', 'DW', 'Cs', 'SH', 'SW', 'pT', 'pL', 'Og', 'pLq', 'kH', 'wsH', 'dH', 'uH'].map(i32),
+]);
 /** Grad-weight pass 1. */
 export const dwPartialLayout = new UniformLayout([
   { name: 'n', type: 'u32' },
-  ...['P', 'nT', 'nR', 'N', 'C', 'H', 'W', 'O', 'OH', 'OW', 'pT', 'pL', 'Og'].map(i32),
+  ...['P', 'nT', 'nR', 'N', 'C', 'H', 'W', 'O', 'OH', 'OW', 'pT', 'pL', 'Og', 'kH', 'sH', 'dH'].map(i32),
 ]);
 /** Grad-weight pass 2. */
 export const dwSumLayout = new UniformLayout([{ name: 'n', type: 'u32' }, i32('P')]);
 
-/** Compile-time geometry of a depthwise kernel. */
-export interface DepthwiseTaps {
-  kH: number;
+/**
+ * Compile-time geometry along a row: kernel width, stride and dilation (the column windows are unrolled). The
+ * row geometry (kH, sH, dH) is in uniforms and looped over, which keeps shaders small: lavapipe compiles fully
+ * unrolled 2-D windows for tens of seconds.
+ */
+export interface DepthwiseCols {
   kW: number;
-  sH: number;
   sW: number;
-  dH: number;
   dW: number;
 }
 
 /**
- * `pass: 'fwd'` y = act(conv(x, w) + b); `'dx'` the adjoint in x. TR × TP output pixels per thread.
- * `elem: 'f16'` (forward only) stores x, w, b and y as f16 and accumulates in f32.
+ * `pass: 'fwd'` y = act(conv(x, w) + b); `'dx'` the adjoint in x (then sW is the conv's stride, by which dY is
+ * read upsampled). TR × TP output pixels per thread. `elem: 'f16'` (forward only) stores x, w, b and y as f16 and
+ * accumulates in f32.
  */
-export interface DepthwiseWindowVariant extends DepthwiseTaps {
+export interface DepthwiseWindowVariant extends DepthwiseCols {
   pass: 'fwd' | 'dx';
   tr: number;
   tp: number;
   bias: boolean;
   act: 'none' | 'relu';
   elem?: 'f32' | 'f16';
+  /**
+   * Rows of source and destination as vec4s (both widths multiples of 4, window step 1 and no upsampling across
+   * columns, TP a multiple of 4): a row window is ⌈(off + span) / 4⌉ vec4 loads instead of span scalar ones, and
+   * stores go 4 at a time. `vec` = off = (−pL) mod 4, the window's offset in its first vec4.
+   */
+  vec?: number;
 }
 
-/** Grad-weight pass 1 (`pass: 'dw'`, TR × TP dY pixels per step) or pass 2 (`pass: 'dwSum'`, kH·kW taps). */
-export type DepthwiseWeightVariant = (DepthwiseTaps & { pass: 'dw'; tr: number; tp: number }) | { pass: 'dwSum'; kk: number };
+/**
+ * Grad-weight pass 1 (`pass: 'dw'`: a thread owns one kernel row kh of one channel, TR × TP dY pixels per step)
+ * or pass 2 (`pass: 'dwSum'`: the P partials of each of the kW taps of a kernel row).
+ */
+export type DepthwiseWeightVariant = (DepthwiseCols & { pass: 'dw'; tr: number; tp: number; vec?: number }) | { pass: 'dwSum'; kw: number };
 
 export type DepthwiseVariant = DepthwiseWindowVariant | DepthwiseWeightVariant;
 
-export const depthwiseKey = (v: DepthwiseVariant) => variantKey('convDepthwise', 'elem' in v ? v : { ...v, elem: undefined });
+export const depthwiseKey = (v: DepthwiseVariant) => variantKey('convDepthwise', v);
 export const depthwiseSource = (v: DepthwiseVariant): Shader => buildShader(depthwiseShader(v));
 
 const range = (n: number) => Array.from({ length: n }, (_, i) => i);
-const uniq = (xs: number[]) => [...new Set(xs)].sort((a, b) => a - b);
 
 /**
- * The register windows of a TR × TP block: source rows rr = tr·sH + kh·dH and columns cc = j·sW + kw·dW
- * relative to the block's first tap, and for each row the (tr, kh) pairs it feeds.
+ * A row's source window for TP outputs: scalar loads of columns cc = j·ws + kw·dW (validity and clamped column
+ * precomputed per thread as cok/xc), or vec4 loads u0…u(nv−1) covering them from offset `off`.
  */
-function windows(t: DepthwiseTaps, tr: number, tp: number, ws: [number, number]) {
-  const rows = uniq(range(tr).flatMap((r) => range(t.kH).map((kh) => r * ws[0] + kh * t.dH)));
-  const cols = uniq(range(tp).flatMap((j) => range(t.kW).map((kw) => j * ws[1] + kw * t.dW)));
-  const uses = (rr: number) => range(tr).flatMap((r) => range(t.kH).flatMap((kh) => (r * ws[0] + kh * t.dH === rr ? [[r, kh] as const] : [])));
-  return { rows, cols, uses };
+function rowWindow(o: { tp: number; kW: number; dW: number; ws: number; vec?: number; E: string; half: boolean }) {
+  const cols = [...new Set(range(o.tp).flatMap((j) => range(o.kW).map((kw) => j * o.ws + kw * o.dW)))].sort((a, b) => a - b);
+  const vec = o.vec !== undefined;
+  const off = o.vec ?? 0;
+  const nv = Math.ceil((off + cols[cols.length - 1] + 1) / 4);
+  const ld = (e: string) => (o.half ? `f32(${e})` : e);
+  const ldv = (e: string) => (o.half ? `vec4<f32>(${e})` : e);
+  const prelude = (uW: number, width: string, colBase: string) =>
+    vec
+      ? `  let vb = ${colBase};\n${range(nv)
+          .map((k) => `  let vok${k} = vb + ${k} >= 0 && vb + ${k} < ${width} / 4;`)
+          .join('\n')}`
+      : cols
+          .map((cc) => {
+            const e = `ec${cc}`;
+            const ok = uW === 1 ? `${e} >= 0 && ${e} < ${width}` : `${e} >= 0 && ${e} % ${uW} == 0 && ${e} / ${uW} < ${width}`;
+            return `  let ${e} = ewb + ${cc}; let cok${cc} = ${ok}; let xc${cc} = select(0, ${uW === 1 ? e : `${e} / ${uW}`}, cok${cc});`;
+          })
+          .join('\n');
+  /** Loads of one row: `rb` is the row's first element (scalar) or vec4 + vb (vec), `rok` its validity. */
+  const loads = (buf: string, ind: string) =>
+    vec
+      ? `${range(nv)
+          .map((k) => `${ind}let u${k} = select(vec4<f32>(0.0), ${ldv(`${buf}[select(0, rb + ${k}, rok && vok${k})]`)}, rok && vok${k});`)
+          .join('\n')}\n${cols.map((cc) => `${ind}let v${cc} = u${Math.floor((off + cc) / 4)}[${(off + cc) % 4}];`).join('\n')}`
+      : cols.map((cc) => `${ind}let v${cc} = select(0.0, ${ld(`${buf}[rb + xc${cc}]`)}, rok && cok${cc});`).join('\n');
+  return { prelude, loads, vec };
 }
-
-/**
- * Validity and clamped index of a source coordinate `e` on an axis of `size` sampled every `u`-th position
- * (u > 1: grad-input reads dY zero-upsampled by the stride).
- */
-const onGrid = (e: string, u: number, size: string) => (u === 1 ? `${e} >= 0 && ${e} < ${size}` : `${e} >= 0 && ${e} % ${u} == 0 && ${e} / ${u} < ${size}`);
-const gridIndex = (e: string, u: number) => (u === 1 ? e : `${e} / ${u}`);
 
 function windowShader(v: DepthwiseWindowVariant): ShaderSpec {
   const half = v.elem === 'f16';
@@ -90,34 +119,48 @@ function windowShader(v: DepthwiseWindowVariant): ShaderSpec {
   const E = half ? 'f16' : 'f32';
   const ld = (e: string) => (half ? `f32(${e})` : e);
   const fwd = v.pass === 'fwd';
-  // window step per destination pixel (the conv's stride forward, 1 backward) and the source's upsampling
-  const ws: [number, number] = fwd ? [v.sH, v.sW] : [1, 1];
-  const [uH, uW] = fwd ? [1, 1] : [v.sH, v.sW];
-  const KK = v.kH * v.kW;
-  const { rows, cols, uses } = windows(v, v.tr, v.tp, ws);
+  // window step per destination column (the conv's stride forward, 1 backward) and the source's upsampling
+  const ws = fwd ? v.sW : 1;
+  const uW = fwd ? 1 : v.sW;
+  if (v.vec !== undefined && (ws !== 1 || uW !== 1 || v.tp % 4 !== 0))
+    throw new Error('depthwiseSource: vec4 rows need a column step of 1 and TP a multiple of 4');
+  const win = rowWindow({ tp: v.tp, kW: v.kW, dW: v.dW, ws, vec: v.vec, E, half });
+  const V = `vec4<${E}>`;
   const acc = (r: number, j: number) => `a${r}_${j}`;
   // grad-input correlates with the flipped kernel
-  const wIdx = (kh: number, kw: number) => (fwd ? kh * v.kW + kw : KK - 1 - (kh * v.kW + kw));
-  const rowCode = (rr: number) => {
-    const feeds = uses(rr);
-    const used = uniq(feeds.flatMap(() => range(v.tp).flatMap((j) => range(v.kW).map((kw) => j * ws[1] + kw * v.dW))));
-    return `    {
-      let eh = ehb + ${rr};
-      let rok = ${onGrid('eh', uH, 'p.SH')};
-      let rb = sb + select(0, ${gridIndex('eh', uH)}, rok) * p.SW;
-${used.map((cc) => `      let v${cc} = select(0.0, ${ld(`s[rb + xc${cc}]`)}, rok && cok${cc});`).join('\n')}
-${feeds.flatMap(([r, kh]) => range(v.kW).flatMap((kw) => range(v.tp).map((j) => `      ${acc(r, j)} += v${j * ws[1] + kw * v.dW} * w${kh}_${kw};`))).join('\n')}
-    }`;
-  };
+  const wRow = fwd ? 'kh' : '(p.kH - 1 - kh)';
+  const wCol = (kw: number) => (fwd ? kw : v.kW - 1 - kw);
+  const rowCode = (r: number) => `      {
+        let eh = ehb + ${r} * p.wsH + kh * p.dH;
+        let rok = eh >= 0 && eh % p.uH == 0 && eh / p.uH < p.SH;
+        let rb = ${win.vec ? '(sb + select(0, eh, rok) * p.SW) / 4 + vb' : 'sb + select(0, eh / p.uH, rok) * p.SW'};
+${win.loads('s', '        ')}
+${range(v.kW)
+  .flatMap((kw) => range(v.tp).map((j) => `        ${acc(r, j)} += v${j * ws + kw * v.dW} * w${kw};`))
+  .join('\n')}
+      }`;
+  const store = (r: number) =>
+    win.vec
+      ? range(v.tp / 4)
+          .map(
+            (q) =>
+              `    if (d0w + ${4 * q} < p.DW) { d[rowb / 4 + ${q}] = ${V}(${range(4)
+                .map((l) => `epi(${acc(r, 4 * q + l)}${v.bias ? ' + bv' : ''})`)
+                .join(', ')}); }`,
+          )
+          .join('\n')
+      : range(v.tp)
+          .map((j) => `    if (d0w + ${j} < p.DW) { d[rowb + ${j}] = epi(${acc(r, j)}${v.bias ? ' + bv' : ''}); }`)
+          .join('\n');
   return {
     uniforms: dwWindowLayout,
     workgroupSize: DW_WG,
     grid: 'n',
     storage: [
-      { name: 's', type: E },
+      { name: 's', type: win.vec ? V : E },
       { name: 'w', type: E },
       ...(v.bias ? [{ name: 'b', type: E }] : []),
-      { name: 'd', type: E, access: 'read_write' as const },
+      { name: 'd', type: win.vec ? V : E, access: 'read_write' as const },
     ],
     decls: `fn epi(v: f32) -> ${E} { return ${half ? 'f16(' : ''}${v.act === 'relu' ? 'select(v, 0.0, v < 0.0)' : 'v'}${half ? ')' : ''}; }`,
     body: `
@@ -126,10 +169,10 @@ ${feeds.flatMap(([r, kh]) => range(v.kW).flatMap((kw) => range(v.tp).map((j) => 
   let r = rq % p.nR; let q = rq / p.nR;
   let n = q / p.Cd; let c = q % p.Cd;
   let d0h = r * ${v.tr}; let d0w = t * ${v.tp};
-  let ehb = d0h * ${ws[0]} - p.pT;
-  let ewb = d0w * ${ws[1]} - p.pL;
-  // column validity and clamped source column, once per thread
-${cols.map((cc) => `  let ec${cc} = ewb + ${cc}; let cok${cc} = ${onGrid(`ec${cc}`, uW, 'p.SW')}; let xc${cc} = select(0, ${gridIndex(`ec${cc}`, uW)}, cok${cc});`).join('\n')}
+  let ehb = d0h * p.wsH - p.pT;
+  let ewb = d0w * ${ws} - p.pL;
+  // column validity and clamped source columns, once per thread
+${win.prelude(uW, 'p.SW', 'd0w / 4 - p.pLq')}
 ${range(v.tr)
   .flatMap((r) => range(v.tp).map((j) => `  var ${acc(r, j)} = 0.0;`))
   .join('\n')}
@@ -142,11 +185,13 @@ ${range(v.tr)
   }
   for (var m = 0; m < ms; m++) {
     let sb = (sc0 + m) * p.SH * p.SW;
-    let wb = (wc0 + m) * ${KK};
-${range(v.kH)
-  .flatMap((kh) => range(v.kW).map((kw) => `    let w${kh}_${kw} = ${ld(`w[wb + ${wIdx(kh, kw)}]`)};`))
+    for (var kh = 0; kh < p.kH; kh++) {
+      let wr = ((wc0 + m) * p.kH + ${wRow}) * ${v.kW};
+${range(v.kW)
+  .map((kw) => `      let w${kw} = ${ld(`w[wr + ${wCol(kw)}]`)};`)
   .join('\n')}
-${rows.map(rowCode).join('\n')}
+${range(v.tr).map(rowCode).join('\n')}
+    }
   }
   let db = q * p.DH * p.DW;
 ${v.bias ? `  let bv = ${ld('b[c]')};` : ''}
@@ -154,9 +199,7 @@ ${range(v.tr)
   .map(
     (r) => `  if (d0h + ${r} < p.DH) {
     let rowb = db + (d0h + ${r}) * p.DW + d0w;
-${range(v.tp)
-  .map((j) => `    if (d0w + ${j} < p.DW) { d[rowb + ${j}] = epi(${acc(r, j)}${v.bias ? ' + bv' : ''}); }`)
-  .join('\n')}
+${store(r)}
   }`,
   )
   .join('\n')}
@@ -164,45 +207,40 @@ ${range(v.tp)
   };
 }
 
-function partialShader(v: DepthwiseTaps & { tr: number; tp: number }): ShaderSpec {
-  const ws: [number, number] = [v.sH, v.sW];
-  const { rows, cols, uses } = windows(v, v.tr, v.tp, ws);
-  const KK = v.kH * v.kW;
-  const taps = range(v.kH).flatMap((kh) => range(v.kW).map((kw) => [kh, kw] as const));
-  const rowCode = (rr: number) => {
-    const feeds = uses(rr);
-    const used = uniq(feeds.flatMap(() => range(v.tp).flatMap((j) => range(v.kW).map((kw) => j * ws[1] + kw * v.dW))));
-    return `      {
-        let eh = ehb + ${rr};
+function partialShader(v: DepthwiseCols & { tr: number; tp: number; vec?: number }): ShaderSpec {
+  const win = rowWindow({ tp: v.tp, kW: v.kW, dW: v.dW, ws: v.sW, vec: v.vec, E: 'f32', half: false });
+  const rowCode = (r: number) => `      {
+        let eh = (d0h + ${r}) * p.sH - p.pT + kh * p.dH;
         let rok = eh >= 0 && eh < p.H;
-        let rb = xb + select(0, eh, rok) * p.W;
-${used.map((cc) => `        let v${cc} = select(0.0, x[rb + xc${cc}], rok && cok${cc});`).join('\n')}
-${feeds
-  .flatMap(([r, kh]) =>
-    range(v.kW).map(
-      (kw) =>
-        `        k${kh}_${kw} += ${range(v.tp)
-          .map((j) => `g${r}_${j} * v${j * ws[1] + kw * v.dW}`)
-          .join(' + ')};`,
-    ),
+        let rb = ${win.vec ? '(xb + select(0, eh, rok) * p.W) / 4 + vb' : 'xb + select(0, eh, rok) * p.W'};
+${win.loads('x', '        ')}
+${range(v.kW)
+  .map(
+    (kw) =>
+      `        k${kw} += ${range(v.tp)
+        .map((j) => `g${r}_${j} * v${j * v.sW + kw * v.dW}`)
+        .join(' + ')};`,
   )
   .join('\n')}
       }`;
-  };
   return {
     uniforms: dwPartialLayout,
     workgroupSize: DW_WG,
     grid: 'n',
     storage: [
-      { name: 'x', type: 'f32' },
+      { name: 'x', type: win.vec ? 'vec4<f32>' : 'f32' },
       { name: 'dy', type: 'f32' },
       { name: 'part', type: 'f32', access: 'read_write' as const },
     ],
     body: `
+  // thread (o, kh, pi): kernel row kh of output channel o over every P-th block of dY
   let ii = i32(i);
-  let pi = ii % p.P; let o = ii / p.P;
+  let pi = ii % p.P; let ok = ii / p.P;
+  let kh = ok % p.kH; let o = ok / p.kH;
   let xc0 = o / p.Og;
-${taps.map(([kh, kw]) => `  var k${kh}_${kw} = 0.0;`).join('\n')}
+${range(v.kW)
+  .map((kw) => `  var k${kw} = 0.0;`)
+  .join('\n')}
   let tiles = p.N * p.nR * p.nT;
   for (var tile = pi; tile < tiles; tile += p.P) {
     let t = tile % p.nT; let rq = tile / p.nT;
@@ -219,18 +257,21 @@ ${range(v.tr)
     ),
   )
   .join('\n')}
-    let ehb = d0h * ${v.sH} - p.pT;
     let ewb = d0w * ${v.sW} - p.pL;
-${cols.map((cc) => `    let ec${cc} = ewb + ${cc}; let cok${cc} = ec${cc} >= 0 && ec${cc} < p.W; let xc${cc} = select(0, ec${cc}, cok${cc});`).join('\n')}
-${rows.map(rowCode).join('\n')}
+${win.prelude(1, 'p.W', 'd0w / 4 - (p.pL + 3) / 4')}
+    {
+${range(v.tr).map(rowCode).join('\n')}
+    }
   }
-  let pb = ii * ${KK};
-${taps.map(([kh, kw]) => `  part[pb + ${kh * v.kW + kw}] = k${kh}_${kw};`).join('\n')}
+  let pb = ii * ${v.kW};
+${range(v.kW)
+  .map((kw) => `  part[pb + ${kw}] = k${kw};`)
+  .join('\n')}
 `,
   };
 }
 
-function sumShader(kk: number): ShaderSpec {
+function sumShader(kw: number): ShaderSpec {
   return {
     uniforms: dwSumLayout,
     workgroupSize: DW_WG,
@@ -240,19 +281,19 @@ function sumShader(kk: number): ShaderSpec {
       { name: 'dwt', type: 'f32', access: 'read_write' as const },
     ],
     body: `
-  // tap i = (o, r): partials of channel o are P consecutive rows of ${kk}
+  // tap i = ((o, kh), kw): the partials of kernel row (o, kh) are P consecutive runs of ${kw}
   let ii = i32(i);
-  let o = ii / ${kk}; let r = ii % ${kk};
+  let ok = ii / ${kw}; let r = ii % ${kw};
   var a = 0.0;
-  var k = o * p.P * ${kk} + r;
-  for (var j = 0; j < p.P; j++) { a += part[k]; k += ${kk}; }
+  var k = ok * p.P * ${kw} + r;
+  for (var j = 0; j < p.P; j++) { a += part[k]; k += ${kw}; }
   dwt[ii] = a;
 `,
   };
 }
 
 function depthwiseShader(v: DepthwiseVariant): ShaderSpec {
-  if (v.pass === 'dwSum') return sumShader(v.kk);
+  if (v.pass === 'dwSum') return sumShader(v.kw);
   if (v.pass === 'dw') return partialShader(v);
   return windowShader(v);
 }
@@ -260,9 +301,24 @@ function depthwiseShader(v: DepthwiseVariant): ShaderSpec {
 /** Uniforms of a window kernel: destination [N, Cd, DH, DW] from source [N, Cs, SH, SW]. */
 export function windowValues(
   v: DepthwiseWindowVariant,
-  g: { N: number; Cd: number; DH: number; DW: number; Cs: number; SH: number; SW: number; pT: number; pL: number; Og: number },
+  g: {
+    N: number;
+    Cd: number;
+    DH: number;
+    DW: number;
+    Cs: number;
+    SH: number;
+    SW: number;
+    pT: number;
+    pL: number;
+    Og: number;
+    kH: number;
+    wsH: number;
+    dH: number;
+    uH: number;
+  },
 ): UniformValues & { n: number } {
   const nT = Math.ceil(g.DW / v.tp),
     nR = Math.ceil(g.DH / v.tr);
-  return { ...g, n: g.N * g.Cd * nR * nT, nT, nR };
+  return { ...g, n: g.N * g.Cd * nR * nT, nT, nR, pLq: Math.ceil(g.pL / 4) };
 }

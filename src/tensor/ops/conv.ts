@@ -14,7 +14,7 @@ import {
   dwWindowLayout,
   windowValues,
   DW_WG,
-  type DepthwiseTaps,
+  type DepthwiseCols,
   type DepthwiseVariant,
   type DepthwiseWindowVariant,
 } from '../../kernels/wgsl/conv-depthwise';
@@ -73,10 +73,10 @@ function dispatch(name: string, v: ConvVariant, g: ConvGeometry, buffers: Bindin
  * ones otherwise. `enabled: false` routes depthwise convs through the generic kernels (benchmarks compare the two).
  * Tiles (rows × pixels per thread) measured on lavapipe with bench/suites/conv.ts --depthwise.
  */
-export const depthwiseConv = { enabled: true, fwd: [2, 8] as [number, number], dx: [2, 8] as [number, number], dw: [2, 8] as [number, number] };
+export const depthwiseConv = { enabled: true, vec: true, fwd: [4, 8] as [number, number], dx: [4, 8] as [number, number], dw: [2, 8] as [number, number] };
 
 const isDepthwise = (g: ConvGeometry) => depthwiseConv.enabled && g.Cg === 1 && g.G === g.C;
-const taps = (g: ConvGeometry): DepthwiseTaps => ({ kH: g.kH, kW: g.kW, sH: g.sH, sW: g.sW, dH: g.dH, dW: g.dW });
+const taps = (g: ConvGeometry): DepthwiseCols => ({ kW: g.kW, sW: g.sW, dW: g.dW });
 /** A tile no wider than the row (rounded up to a power of two) and no taller than the image. */
 const fitTile = ([tr, tp]: [number, number], rows: number, cols: number) => ({
   tr: Math.min(tr, rows),
@@ -98,17 +98,35 @@ function runDepthwise(
 /** Forward or grad-input through the window kernel: `out` from `src` with weight w (and bias). */
 function depthwiseWindow(name: string, v: DepthwiseWindowVariant, g: ConvGeometry, buffers: Binding[], out: Tensor): void {
   const fwd = v.pass === 'fwd';
+  const [SW, DW, pL] = fwd ? [g.W, g.OW, g.pL] : [g.OW, g.W, (g.kW - 1) * g.dW - g.pL];
+  // vec4 rows where both widths allow them and the window moves by one column (no stride along the row)
+  if (depthwiseConv.vec && g.sW === 1 && SW % 4 === 0 && DW % 4 === 0 && v.tp % 4 === 0) v.vec = ((-pL % 4) + 4) % 4;
   const values = windowValues(
     v,
     fwd
-      ? { N: g.N, Cd: g.O, DH: g.OH, DW: g.OW, Cs: g.C, SH: g.H, SW: g.W, pT: g.pT, pL: g.pL, Og: g.Og }
+      ? { N: g.N, Cd: g.O, DH: g.OH, DW: g.OW, Cs: g.C, SH: g.H, SW: g.W, pT: g.pT, pL: g.pL, Og: g.Og, kH: g.kH, wsH: g.sH, dH: g.dH, uH: 1 }
       : // the adjoint: dY correlated with the flipped kernel, padded so that tap 0 meets the last output
-        { N: g.N, Cd: g.C, DH: g.H, DW: g.W, Cs: g.O, SH: g.OH, SW: g.OW, pT: (g.kH - 1) * g.dH - g.pT, pL: (g.kW - 1) * g.dW - g.pL, Og: g.Og },
+        {
+          N: g.N,
+          Cd: g.C,
+          DH: g.H,
+          DW: g.W,
+          Cs: g.O,
+          SH: g.OH,
+          SW: g.OW,
+          pT: (g.kH - 1) * g.dH - g.pT,
+          pL: (g.kW - 1) * g.dW - g.pL,
+          Og: g.Og,
+          kH: g.kH,
+          wsH: 1,
+          dH: g.dH,
+          uH: g.sH,
+        },
   );
   runDepthwise(name, v, [...buffers, out.binding], grid(values.n, DW_WG), dwWindowLayout, values, out.device);
 }
 
-/** Grad-weight: P partial sums per tap over every P-th block of dY, then their sum in a fixed order. */
+/** Grad-weight: P partial sums per (channel, kernel row) over every P-th block of dY, then their sum in a fixed order. */
 function depthwiseWeight(g: ConvGeometry, x: Tensor, dy: Tensor, dw: Tensor): void {
   const { tr, tp } = fitTile(depthwiseConv.dw, g.OH, g.OW);
   const nT = Math.ceil(g.OW / tp),
@@ -116,21 +134,16 @@ function depthwiseWeight(g: ConvGeometry, x: Tensor, dy: Tensor, dw: Tensor): vo
   const blocks = g.N * nR * nT;
   // enough threads to fill the adapter, each with ≥ 8 blocks where there are that many
   const P = Math.max(1, Math.min(256, Math.ceil(blocks / 8)));
-  const KK = g.kH * g.kW;
-  const part = empty([g.O * P * KK], 'float32', x.device);
+  const rows = g.O * g.kH;
+  const part = empty([rows * P * g.kW], 'float32', x.device);
   const v1: DepthwiseVariant = { pass: 'dw', ...taps(g), tr, tp };
-  const n1 = g.O * P;
-  runDepthwise(
-    'conv2dGradWeight',
-    v1,
-    [x.binding, dy.binding, part.binding],
-    grid(n1, DW_WG),
-    dwPartialLayout,
-    { n: n1, P, nT, nR, N: g.N, C: g.C, H: g.H, W: g.W, O: g.O, OH: g.OH, OW: g.OW, pT: g.pT, pL: g.pL, Og: g.Og },
-    x.device,
-  );
-  const n2 = g.O * KK;
-  runDepthwise('conv2dGradWeight', { pass: 'dwSum', kk: KK }, [part.binding, dw.binding], grid(n2, DW_WG), dwSumLayout, { n: n2, P }, x.device);
+  // x rows as vec4s where they are multiples of 4 wide and the window moves one column per output
+  if (depthwiseConv.vec && g.sW === 1 && g.W % 4 === 0 && tp % 4 === 0) v1.vec = ((-g.pL % 4) + 4) % 4;
+  const n1 = rows * P;
+  const values = { n: n1, P, nT, nR, N: g.N, C: g.C, H: g.H, W: g.W, O: g.O, OH: g.OH, OW: g.OW, pT: g.pT, pL: g.pL, Og: g.Og, kH: g.kH, sH: g.sH, dH: g.dH };
+  runDepthwise('conv2dGradWeight', v1, [x.binding, dy.binding, part.binding], grid(n1, DW_WG), dwPartialLayout, values, x.device);
+  const n2 = rows * g.kW;
+  runDepthwise('conv2dGradWeight', { pass: 'dwSum', kw: g.kW }, [part.binding, dw.binding], grid(n2, DW_WG), dwSumLayout, { n: n2, P }, x.device);
   // queued work runs in order, so the pool may hand the scratch buffer out again right away
   part.dispose();
 }
