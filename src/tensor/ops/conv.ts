@@ -77,11 +77,8 @@ export const depthwiseConv = { enabled: true, vec: true, fwd: [4, 8] as [number,
 
 const isDepthwise = (g: ConvGeometry) => depthwiseConv.enabled && g.Cg === 1 && g.G === g.C;
 const taps = (g: ConvGeometry): DepthwiseCols => ({ kW: g.kW, sW: g.sW, dW: g.dW });
-/** A tile no wider than the row (rounded up to a power of two) and no taller than the image. */
-const fitTile = ([tr, tp]: [number, number], rows: number, cols: number) => ({
-  tr: Math.min(tr, rows),
-  tp: Math.min(tp, 2 ** Math.ceil(Math.log2(cols))),
-});
+/** Fixed tiles whatever the image (blocks past its edge are masked): one shader per kernel width, not per size too. */
+const tile = ([tr, tp]: [number, number]) => ({ tr, tp });
 
 function runDepthwise(
   name: string,
@@ -128,7 +125,7 @@ function depthwiseWindow(name: string, v: DepthwiseWindowVariant, g: ConvGeometr
 
 /** Grad-weight: P partial sums per (channel, kernel row) over every P-th block of dY, then their sum in a fixed order. */
 function depthwiseWeight(g: ConvGeometry, x: Tensor, dy: Tensor, dw: Tensor): void {
-  const { tr, tp } = fitTile(depthwiseConv.dw, g.OH, g.OW);
+  const { tr, tp } = tile(depthwiseConv.dw);
   const nT = Math.ceil(g.OW / tp),
     nR = Math.ceil(g.OH / tr);
   const blocks = g.N * nR * nT;
@@ -181,7 +178,7 @@ export const conv2dOp: Op<ConvAttrs> = defineOp({
     const g = geometry(x.shape, w.shape, y.shape, a);
     const inputs = bias !== undefined ? [x.binding, w.binding, bias.binding] : [x.binding, w.binding];
     if (isDepthwise(g)) {
-      const v: DepthwiseWindowVariant = { pass: 'fwd', ...taps(g), ...fitTile(depthwiseConv.fwd, g.OH, g.OW), bias: bias !== undefined, act: a.act ?? 'none' };
+      const v: DepthwiseWindowVariant = { pass: 'fwd', ...taps(g), ...tile(depthwiseConv.fwd), bias: bias !== undefined, act: a.act ?? 'none' };
       if (x.dtype === 'float16') v.elem = 'f16';
       depthwiseWindow('conv2d', v, g, inputs, y);
       return;
@@ -217,7 +214,7 @@ export const conv2dGradInputOp: Op<ConvAttrs> = defineOp({
   forward({ dy, w }, a, [dx]) {
     const g = geometry(dx.shape, w.shape, dy.shape, a);
     if (isDepthwise(g)) {
-      const v: DepthwiseWindowVariant = { pass: 'dx', ...taps(g), ...fitTile(depthwiseConv.dx, g.H, g.W), bias: false, act: 'none' };
+      const v: DepthwiseWindowVariant = { pass: 'dx', ...taps(g), ...tile(depthwiseConv.dx), bias: false, act: 'none' };
       depthwiseWindow('conv2dGradInput', v, g, [dy.binding, w.binding], dx);
       return;
     }
