@@ -2,7 +2,7 @@
  * Convolution throughput (GFLOP/s, 2·N·Cout·OH·OW·Cin/groups·kH·kW per pass) for the forward, grad-input and
  * grad-weight kernels on U²-Net and ResNet-18 shapes, side by side with TF.js WebGPU on the same adapter.
  * Depthwise rows (groups = C) run the dedicated kernels, and with `--generic` also the generic ones, interleaved.
- * Standalone: `npx tsx bench/suites/conv.ts [--quick] [--no-peer] [--depthwise] [--generic]` (`--depthwise`: only those rows).
+ * Standalone: `npx tsx bench/suites/conv.ts [--quick] [--no-peer] [--depthwise] [--generic] [--rounds N]` (`--depthwise`: only those rows; best of N interleaved rounds, default 2).
  */
 import { init, tidy, tensor, type Tensor } from '../../src/node';
 
@@ -55,7 +55,8 @@ export const convSuite: Suite = async ({ device, quick }) => {
   const rows: BenchRow[] = [];
   const peer = !process.argv.includes('--no-peer');
   const opts = quick ? { warmup: 1, iters: 1, repeats: 1 } : { warmup: 1, iters: 1, repeats: 3 };
-  const rounds = quick ? 1 : 2;
+  const ri = process.argv.indexOf('--rounds');
+  const rounds = quick ? 1 : ri > 0 ? Number(process.argv[ri + 1]) : 2;
   const onlyDepthwise = process.argv.includes('--depthwise'),
     generic = process.argv.includes('--generic');
   const sync = async () => {

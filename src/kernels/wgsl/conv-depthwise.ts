@@ -26,7 +26,7 @@ const i32 = (name: string) => ({ name, type: 'i32' as const });
 /** Window kernel: d = destination (y, or dx), s = source (x, or dY); rows step wsH per output row, source upsampled by uH. */
 export const dwWindowLayout = new UniformLayout([
   { name: 'n', type: 'u32' },
-  ...['nT', 'nR', 'Cd', 'DH', 'DW', 'Cs', 'SH', 'SW', 'pT', 'pL', 'Og', 'pLq', 'kH', 'wsH', 'dH', 'uH'].map(i32),
+  ...['nT', 'nR', 'Cd', 'DH', 'DW', 'Cs', 'SH', 'SW', 'pT', 'pL', 'Og', 'pLq', 'kH', 'wsH', 'dH', 'uH', 'hasBias', 'relu'].map(i32),
 ]);
 /** Grad-weight pass 1. */
 export const dwPartialLayout = new UniformLayout([
@@ -48,7 +48,7 @@ export interface DepthwiseCols {
 }
 
 /**
- * `pass: 'fwd'` y = act(conv(x, w) + b); `'dx'` the adjoint in x (then sW is the conv's stride, by which dY is
+ * `pass: 'fwd'` y = act(conv(x, w) + b) (bias and ReLU switched by uniforms); `'dx'` the adjoint in x (then sW is the conv's stride, by which dY is
  * read upsampled). TR × TP output pixels per thread. `elem: 'f16'` (forward only) stores x, w, b and y as f16 and
  * accumulates in f32.
  */
@@ -56,8 +56,6 @@ export interface DepthwiseWindowVariant extends DepthwiseCols {
   pass: 'fwd' | 'dx';
   tr: number;
   tp: number;
-  bias: boolean;
-  act: 'none' | 'relu';
   elem?: 'f32' | 'f16';
   /**
    * Rows of source and destination as vec4s (both widths multiples of 4, window step 1 and no upsampling across
@@ -145,12 +143,12 @@ ${range(v.kW)
           .map(
             (q) =>
               `    if (d0w + ${4 * q} < p.DW) { d[rowb / 4 + ${q}] = ${V}(${range(4)
-                .map((l) => `epi(${acc(r, 4 * q + l)}${v.bias ? ' + bv' : ''})`)
+                .map((l) => `epi(${acc(r, 4 * q + l)}${fwd ? ' + bv' : ''})`)
                 .join(', ')}); }`,
           )
           .join('\n')
       : range(v.tp)
-          .map((j) => `    if (d0w + ${j} < p.DW) { d[rowb + ${j}] = epi(${acc(r, j)}${v.bias ? ' + bv' : ''}); }`)
+          .map((j) => `    if (d0w + ${j} < p.DW) { d[rowb + ${j}] = epi(${acc(r, j)}${fwd ? ' + bv' : ''}); }`)
           .join('\n');
   return {
     uniforms: dwWindowLayout,
@@ -159,10 +157,12 @@ ${range(v.kW)
     storage: [
       { name: 's', type: win.vec ? V : E },
       { name: 'w', type: E },
-      ...(v.bias ? [{ name: 'b', type: E }] : []),
+      // forward: the bias, or any buffer of ≥ O elements when there is none (uniform hasBias = 0)
+      ...(fwd ? [{ name: 'b', type: E }] : []),
       { name: 'd', type: win.vec ? V : E, access: 'read_write' as const },
     ],
-    decls: `fn epi(v: f32) -> ${E} { return ${half ? 'f16(' : ''}${v.act === 'relu' ? 'select(v, 0.0, v < 0.0)' : 'v'}${half ? ')' : ''}; }`,
+    // bias and ReLU are uniforms, not variants: fewer shaders to compile (lavapipe takes seconds per shader)
+    decls: `fn epi(v: f32) -> ${E} { return ${E}(select(v, select(v, 0.0, v < 0.0), p.relu != 0)); }`,
     body: `
   let ii = i32(i);
   let t = ii % p.nT; let rq = ii / p.nT;
@@ -194,7 +194,7 @@ ${range(v.tr).map(rowCode).join('\n')}
     }
   }
   let db = q * p.DH * p.DW;
-${v.bias ? `  let bv = ${ld('b[c]')};` : ''}
+${fwd ? `  let bv = select(0.0, ${ld('b[c]')}, p.hasBias != 0);` : ''}
 ${range(v.tr)
   .map(
     (r) => `  if (d0h + ${r} < p.DH) {

@@ -93,7 +93,14 @@ function runDepthwise(
 }
 
 /** Forward or grad-input through the window kernel: `out` from `src` with weight w (and bias). */
-function depthwiseWindow(name: string, v: DepthwiseWindowVariant, g: ConvGeometry, buffers: Binding[], out: Tensor): void {
+function depthwiseWindow(
+  name: string,
+  v: DepthwiseWindowVariant,
+  g: ConvGeometry,
+  buffers: Binding[],
+  out: Tensor,
+  epilogue: { hasBias: number; relu: number },
+): void {
   const fwd = v.pass === 'fwd';
   const [SW, DW, pL] = fwd ? [g.W, g.OW, g.pL] : [g.OW, g.W, (g.kW - 1) * g.dW - g.pL];
   // vec4 rows where both widths allow them and the window moves by one column (no stride along the row)
@@ -120,7 +127,7 @@ function depthwiseWindow(name: string, v: DepthwiseWindowVariant, g: ConvGeometr
           uH: g.sH,
         },
   );
-  runDepthwise(name, v, [...buffers, out.binding], grid(values.n, DW_WG), dwWindowLayout, values, out.device);
+  runDepthwise(name, v, [...buffers, out.binding], grid(values.n, DW_WG), dwWindowLayout, { ...values, ...epilogue }, out.device);
 }
 
 /** Grad-weight: P partial sums per (channel, kernel row) over every P-th block of dY, then their sum in a fixed order. */
@@ -178,9 +185,10 @@ export const conv2dOp: Op<ConvAttrs> = defineOp({
     const g = geometry(x.shape, w.shape, y.shape, a);
     const inputs = bias !== undefined ? [x.binding, w.binding, bias.binding] : [x.binding, w.binding];
     if (isDepthwise(g)) {
-      const v: DepthwiseWindowVariant = { pass: 'fwd', ...taps(g), ...tile(depthwiseConv.fwd), bias: bias !== undefined, act: a.act ?? 'none' };
+      const v: DepthwiseWindowVariant = { pass: 'fwd', ...taps(g), ...tile(depthwiseConv.fwd) };
       if (x.dtype === 'float16') v.elem = 'f16';
-      depthwiseWindow('conv2d', v, g, inputs, y);
+      // without a bias the weight stands in for its binding (≥ O elements; hasBias = 0 ignores it)
+      depthwiseWindow('conv2d', v, g, [x.binding, w.binding, (bias ?? w).binding], y, { hasBias: bias ? 1 : 0, relu: a.act === 'relu' ? 1 : 0 });
       return;
     }
     const depthwise = g.Cg === 1 && g.Og < 4;
@@ -214,8 +222,8 @@ export const conv2dGradInputOp: Op<ConvAttrs> = defineOp({
   forward({ dy, w }, a, [dx]) {
     const g = geometry(dx.shape, w.shape, dy.shape, a);
     if (isDepthwise(g)) {
-      const v: DepthwiseWindowVariant = { pass: 'dx', ...taps(g), ...tile(depthwiseConv.dx), bias: false, act: 'none' };
-      depthwiseWindow('conv2dGradInput', v, g, [dy.binding, w.binding], dx);
+      const v: DepthwiseWindowVariant = { pass: 'dx', ...taps(g), ...tile(depthwiseConv.dx) };
+      depthwiseWindow('conv2dGradInput', v, g, [dy.binding, w.binding], dx, { hasBias: 0, relu: 0 });
       return;
     }
     const v: ConvVariant = {

@@ -87,23 +87,23 @@ export const convCases: CaseTable = {
       },
     ),
     tol,
-    runs: 40,
-    gradRuns: 30,
+    runs: 30,
+    gradRuns: 25,
   },
   conv2dGradInput: {
     arb: anyGeometry
       .chain((g) => fc.tuple(fc.constant(g), t([g.N, g.G * g.Og, g.OH, g.OW]), t([g.G * g.Og, g.Cg, g.kH, g.kW])))
       .map(([g, dy, w]) => ({ inputs: [dy, w], attrs: { ...g.a, inSize: [g.H, g.W] } as ConvAttrs })),
     tol,
-    runs: 35,
-    gradRuns: 20,
+    runs: 25,
+    gradRuns: 15,
   },
   conv2dGradWeight: {
     arb: anyGeometry
       .chain((g) => fc.tuple(fc.constant(g), t([g.N, g.G * g.Cg, g.H, g.W]), t([g.N, g.G * g.Og, g.OH, g.OW])))
       .map(([g, x, dy]) => ({ inputs: [x, dy], attrs: { ...g.a, kSize: [g.kH, g.kW] } as ConvAttrs })),
     tol,
-    runs: 35,
-    gradRuns: 20,
+    runs: 25,
+    gradRuns: 15,
   },
 };
