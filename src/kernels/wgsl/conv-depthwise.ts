@@ -131,7 +131,7 @@ function windowShader(v: DepthwiseWindowVariant): ShaderSpec {
   const rowCode = (r: number) => `      {
         let eh = ehb + ${r} * p.wsH + kh * p.dH;
         let rok = eh >= 0 && eh % p.uH == 0 && eh / p.uH < p.SH;
-        let rb = ${win.vec ? '(sb + select(0, eh, rok) * p.SW) / 4 + vb' : 'sb + select(0, eh / p.uH, rok) * p.SW'};
+        let rb = ${win.vec ? '(sb + select(0, eh / p.uH, rok) * p.SW) / 4 + vb' : 'sb + select(0, eh / p.uH, rok) * p.SW'};
 ${win.loads('s', '        ')}
 ${range(v.kW)
   .flatMap((kw) => range(v.tp).map((j) => `        ${acc(r, j)} += v${j * ws + kw * v.dW} * w${kw};`))
