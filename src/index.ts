@@ -17,7 +17,9 @@ export type { Tree, FlattenOptions } from './tensor/tree';
 // Devices
 export { init, createDevice, getDefaultDevice, setDefaultDevice } from './kernels/webgpu/devices';
 export { Device, GPUOpError, registerGPUProvider, type DeviceOptions } from './kernels/webgpu/device';
+export type { Binding } from './kernels/webgpu/queue';
 export { configureMatmul, type MatmulConfig } from './kernels/wgsl/matmul-autotune';
+export { captureStep, type CapturedStep, type CaptureOptions, type CaptureStats } from './tensor/capture-step';
 
 // Autograd
 export { grad, valueAndGrad, vjp, stopGradient, noGrad, type GradOptions } from './tensor/autograd';
@@ -36,6 +38,7 @@ export {
   type VjpContext,
 } from './tensor/custom';
 export type { RefTensor } from './base/ref-tensor';
+export type { SplitPlan, SplitKind } from './tensor/ops/split';
 
 // Creation and random numbers (keys: random.key / split / foldIn, as in JAX)
 export { tensor, zeros, ones, full, arange, linspace, eye, zerosLike, onesLike, fullLike } from './tensor/ops/creation';

@@ -2,7 +2,7 @@
  * Convolution throughput (GFLOP/s, 2·N·Cout·OH·OW·Cin/groups·kH·kW per pass) for the forward, grad-input and
  * grad-weight kernels on U²-Net and ResNet-18 shapes, side by side with TF.js WebGPU on the same adapter.
  * Depthwise rows (groups = C) run the dedicated kernels, and with `--generic` also the generic ones, interleaved.
- * Standalone: `npx tsx bench/suites/conv.ts [--quick] [--no-peer] [--depthwise] [--generic] [--rounds N]` (`--depthwise`: only those rows; best of N interleaved rounds, default 2).
+ * Standalone: `npx tsx bench/suites/conv.ts [--quick] [--no-peer] [--depthwise] [--generic] [--rounds N] [--only <name part>]` (`--depthwise`: only those rows; best of N interleaved rounds, default 2).
  */
 import { init, tidy, tensor, type Tensor } from '../../src/node';
 
@@ -42,6 +42,8 @@ const CASES: Case[] = [
   { name: 'ResNet18 7x7/2 3→64 @224²', N: 1, C: 3, H: 224, W: 224, O: 64, k: 7, stride: 2, pad: 3, dilation: 1 },
   { name: 'ResNet18 3x3 64→64 @56²', N: 1, C: 64, H: 56, W: 56, O: 64, k: 3, stride: 1, pad: 1, dilation: 1 },
   { name: 'ResNet18 1x1/2 64→128 @56²', N: 1, C: 64, H: 56, W: 56, O: 128, k: 1, stride: 2, pad: 0, dilation: 1 },
+  // grad-input of this case is the transposed convolution 4×4/2 [1,64,40,40] → [1,64,80,80]
+  { name: 'tconv 4x4/2 64→64 @80²', N: 1, C: 64, H: 80, W: 80, O: 64, k: 4, stride: 2, pad: 1, dilation: 1 },
 ];
 
 const DEPTHWISE: Case[] = [
@@ -64,7 +66,9 @@ export const convSuite: Suite = async ({ device, quick }) => {
     await t.data();
     t.dispose();
   };
-  for (const c of onlyDepthwise ? DEPTHWISE : [...CASES, ...DEPTHWISE]) {
+  // --only <text>: just the cases whose name contains it
+  const only = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] : '';
+  for (const c of (onlyDepthwise ? DEPTHWISE : [...CASES, ...DEPTHWISE]).filter((k) => k.name.includes(only))) {
     const OH = Math.floor((c.H + 2 * c.pad - c.dilation * (c.k - 1) - 1) / c.stride) + 1;
     const OW = Math.floor((c.W + 2 * c.pad - c.dilation * (c.k - 1) - 1) / c.stride) + 1;
     const groups = c.depthwise ? c.C : 1;

@@ -9,7 +9,7 @@
  * IoU. A loss (or weights) that become non-finite stop the run and leave both untouched.
  */
 import { join } from 'node:path';
-import { init, tensor, tidy, valueAndGrad, tree, optim, memory, add, sigmoid, random, type Tensor } from '../node';
+import { init, tensor, tidy, valueAndGrad, tree, optim, memory, add, sigmoid, random, captureStep, type Tensor } from '../node';
 import { u2net, u2netLoss, type U2NetName, type U2NetVariant } from '../models/u2net/model';
 import { syntheticSample } from '../sod/synthetic';
 import { assembleBatch, type Flip, type SodPair } from '../sod/batches';
@@ -56,6 +56,10 @@ const SPEC = {
   devices: { default: '1', help: DEVICES_HELP },
   threads: { default: true, help: 'with several devices: one worker thread per device (--threads=false: all in this thread)' },
   'sync-bn': { default: false, help: 'with several devices: BatchNorm statistics over the whole batch (default: per device, as DDP)' },
+  replay: {
+    default: false,
+    help: 'record the forward+backward step once and replay it (captureStep; Adam runs outside; one device only)',
+  },
 } as const;
 
 /** the held-out numbers, dataset-level as PySODMetrics (maxF/meanF/E of the curve averaged over images) */
@@ -69,6 +73,7 @@ export async function run(argv: string[]): Promise<number> {
   const devicesArg = await checkDevicesArg(parseDevicesArg(args.devices));
   const K = deviceCount(devicesArg);
   if (K > args.batch) throw new UsageError(`--devices asks for ${K} devices but --batch is ${args.batch}; every device needs at least one image`);
+  if (args.replay && K > 1) throw new UsageError(`--replay runs on one device; --devices asks for ${K}`);
   if (args.data) checkInputDir('--data', args.data);
   if (args.init) checkInputFile('--init', args.init);
   if (args.resume) {
@@ -164,6 +169,14 @@ export async function run(argv: string[]): Promise<number> {
     { hasAux: true },
   );
 
+  // --replay: forward, losses and backward recorded once and replayed (fixed batch and crop); Adam stays eager
+  const graphed = args.replay
+    ? captureStep((p: any, st: any, x: Tensor, y: Tensor) => {
+        const [[loss, aux], grads] = step(p, st, x, y);
+        return { loss, sides: aux.sides as Tensor[], state: aux.state, grads };
+      })
+    : null;
+
   async function evaluate(iteration: number): Promise<Scores> {
     const ev = new SodEvaluator({ range: 'unit' });
     const panels: { image: Float32Array; pred: Float32Array; mask: Float32Array; size: number }[] = [];
@@ -224,6 +237,13 @@ export async function run(argv: string[]): Promise<number> {
       } else {
         const oldState = state;
         const r = tidy(() => {
+          if (graphed) {
+            const x = tensor(batch.images, { shape: [args.batch, 3, args.crop, args.crop] });
+            const y = tensor(batch.masks, { shape: [args.batch, 1, args.crop, args.crop] });
+            const g = graphed(params, state, x, y);
+            const u = opt.update(g.grads, optState, params, { donate: true });
+            return { loss: g.loss, sides: g.sides, state: g.state, params: u.params, optState: u.state };
+          }
           const x = tensor(batch.images, { shape: [args.batch, 3, args.crop, args.crop] });
           const y = tensor(batch.masks, { shape: [args.batch, 1, args.crop, args.crop] });
           const [[loss, aux], grads] = step(params, state, x, y);
@@ -270,6 +290,7 @@ export async function run(argv: string[]): Promise<number> {
     }
     throw e;
   } finally {
+    graphed?.dispose();
     await dp?.close();
   }
   return 0;

@@ -26,7 +26,7 @@ const confusionMatrixOp = defineOp({
   forward({ pred, target }, a, [y]) {
     const C = a.numClasses;
     const clear = confusionClearKernel();
-    y.device.run('confusionMatrix.clear', clear.key, clear.source, [y.buffer], grid(C * C, CONFUSION_WG), {
+    y.device.run('confusionMatrix.clear', clear.key, clear.source, [y.binding], grid(C * C, CONFUSION_WG), {
       layout: confusionClearLayout,
       values: { n: C * C },
     });
@@ -34,7 +34,7 @@ const confusionMatrixOp = defineOp({
     if (n === 0) return;
     const count = confusionCountKernel(confusionCap(C));
     const groups = Math.min(Math.ceil(n / CONFUSION_WG), CONFUSION_MAX_GROUPS);
-    y.device.run('confusionMatrix.count', count.key, count.source, [pred.buffer, target.buffer, y.buffer], [groups, 1, 1], {
+    y.device.run('confusionMatrix.count', count.key, count.source, [pred.binding, target.binding, y.binding], [groups, 1, 1], {
       layout: confusionCountLayout,
       values: { n, C, ignore: a.ignoreIndex },
     });

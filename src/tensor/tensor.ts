@@ -42,6 +42,11 @@ export class Tensor {
   private _storage: Storage | null;
   /** Ids of the gradient traces following this tensor (see autograd.ts). */
   traces: readonly number[] = [];
+  /**
+   * Where the values start in the storage's buffer, in bytes: 0, except for a row view that an op splitting
+   * its work past the device's largest storage binding made (a multiple of minStorageBufferOffsetAlignment).
+   */
+  readonly byteOffset: number;
 
   /**
    * Wraps a GPU buffer; user code makes tensors with {@link tensor}, {@link zeros} and the other creation
@@ -52,10 +57,12 @@ export class Tensor {
     /** Element type. */
     readonly dtype: DType,
     storage: Storage,
+    byteOffset = 0,
   ) {
     this.shape = Object.freeze(shape.slice());
     this.size = sizeOf(shape);
     this._storage = storage;
+    this.byteOffset = byteOffset;
     registerTensor(this);
   }
 
@@ -78,17 +85,34 @@ export class Tensor {
     return this._storage;
   }
 
-  /** The GPU buffer holding the values (shared by views of one storage). */
+  /** Bytes the values take (element count × dtype size). */
+  get byteLength(): number {
+    return this.size * byteSize(this.dtype);
+  }
+
+  /**
+   * The GPU buffer holding the values (shared by views of one storage). Throws for a row view that starts
+   * inside the buffer (byteOffset ≠ 0), so no code silently reads the wrong rows: use {@link binding}.
+   */
   get buffer(): GPUBuffer {
+    if (this.byteOffset !== 0) {
+      throw new Error(
+        `Tensor#${this.id} (shape [${this.shape.join(', ')}]) is a view at byte ${this.byteOffset} of its buffer: bind it with .binding, not .buffer`,
+      );
+    }
     return this.storage.buffer;
   }
 
   /**
-   * What a kernel binds to read or write this tensor's values: the whole buffer today; a byte range of it
-   * for a view. Ops pass `binding` (never `buffer`) to `device.run`.
+   * What a kernel binds to read or write this tensor's values: the whole buffer when it starts at 0 and fits
+   * the device's binding cap, else the byte range of the values. Ops pass `binding` (never `buffer`) to
+   * `device.run`; `device.run` refuses a range past the cap.
    */
   get binding(): Binding {
-    return this.storage.buffer;
+    const s = this.storage;
+    const bytes = this.byteLength;
+    if (this.byteOffset === 0 && (s.buffer.size <= s.device.maxBindingSize || bytes === 0)) return s.buffer;
+    return { buffer: s.buffer, offset: this.byteOffset, size: Math.ceil(bytes / 4) * 4 };
   }
 
   /** Frees the GPU memory (returns it to the pool once no other view shares it). Idempotent. */
@@ -106,7 +130,7 @@ export class Tensor {
 
   /** Reads the values back as a typed array (bool as Uint32Array of 0/1, float16 decoded to a Float32Array). */
   async data(): Promise<AnyTypedArray> {
-    const bytes = await this.device.download(this.buffer, this.size * byteSize(this.dtype));
+    const bytes = await this.device.download(this.storage.buffer, this.byteLength, this.byteOffset);
     return typedArrayFor(this.dtype, bytes, 0, this.size);
   }
 
@@ -150,5 +174,20 @@ export function empty(shape: Shape, dtype: DType, device: Device): Tensor {
 
 /** A new handle on the same storage with another shape of equal size. */
 export function view(t: Tensor, shape: Shape): Tensor {
-  return new Tensor(shape, t.dtype, t.storage.retain());
+  return new Tensor(shape, t.dtype, t.storage.retain(), t.byteOffset);
+}
+
+/**
+ * Rows [start, start + count) of `t` along dim 0 as a handle on the same storage (it retains the storage:
+ * dispose it like any tensor). The rows must start at a multiple of the device's
+ * minStorageBufferOffsetAlignment, as a kernel binds them at that offset.
+ */
+export function rowView(t: Tensor, start: number, count: number): Tensor {
+  const rowBytes = t.shape[0] === 0 ? 0 : t.byteLength / t.shape[0];
+  const offset = t.byteOffset + start * rowBytes;
+  const align = t.device.limits.minStorageBufferOffsetAlignment;
+  if (offset % align !== 0)
+    throw new Error(`rowView: rows from ${start} start at byte ${offset}, not a multiple of ${align} (minStorageBufferOffsetAlignment)`);
+  if (start < 0 || count < 0 || start + count > t.shape[0]) throw new Error(`rowView: rows [${start}, ${start + count}) outside [0, ${t.shape[0]})`);
+  return new Tensor([count, ...t.shape.slice(1)], t.dtype, t.storage.retain(), offset);
 }

@@ -80,7 +80,7 @@ describe('matmul kernel variants', () => {
       } finally {
         configureMatmul({ variant: null });
       }
-    });
+    }, 300_000); // eight shader variants (transposes × alignment) to compile: seconds each on a loaded CPU adapter
   }
 
   it('matmul variants agree with each other on one problem', async () => {

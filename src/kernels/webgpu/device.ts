@@ -95,6 +95,12 @@ export interface DeviceOptions {
   sleepWhileWaiting?: boolean;
   /** A name for errors and logs (default webgpu:N). */
   label?: string;
+  /**
+   * The largest storage binding webgrad uses, in bytes (default, and at most, the device's
+   * maxStorageBufferBindingSize). Ops whose operands pass it split their work (by batch rows, or flat for
+   * elementwise ops); tests lower it to make small tensors split.
+   */
+  maxBindingSize?: number;
 }
 
 let nextDeviceId = 0;
@@ -118,6 +124,7 @@ export class Device {
   readonly limits: GPUSupportedLimits;
   /** The name used in errors. */
   readonly label: string;
+  private bindingCap = 0;
   /** Submit and check errors after every op (slow; set from DeviceOptions.debug). */
   debug: boolean;
   /** See DeviceOptions.sleepWhileWaiting. */
@@ -139,6 +146,7 @@ export class Device {
     this.sleepWhileWaiting = options.sleepWhileWaiting ?? false;
     this.features = new Set(gpu.features as unknown as Iterable<string>);
     this.limits = gpu.limits;
+    this.maxBindingSize = options.maxBindingSize ?? gpu.limits.maxStorageBufferBindingSize;
     this.pool = new BufferPool((size) => this.createStorage(size));
     // a compile error is the root cause of the 'invalid pipeline' errors that follow it, so it wins
     this.pipelines = new PipelineCache(gpu, (key, e, src) => {
@@ -200,12 +208,38 @@ export class Device {
   }
 
   private createStorage(size: number): GPUBuffer {
-    if (size > this.limits.maxBufferSize || size > this.limits.maxStorageBufferBindingSize) {
-      throw new GPUOpError(
-        `${this.label}: a tensor of ${size} bytes exceeds this device's largest buffer (${Math.min(this.limits.maxBufferSize, this.limits.maxStorageBufferBindingSize)} bytes)`,
-      );
+    if (size > this.limits.maxBufferSize) {
+      throw new GPUOpError(`${this.label}: a tensor of ${size} bytes exceeds this device's largest buffer (${this.limits.maxBufferSize} bytes)`);
     }
     return this.gpu.createBuffer({ size, usage: STORAGE_USAGE });
+  }
+
+  /**
+   * The largest storage binding a kernel may get, in bytes: the device's maxStorageBufferBindingSize or a lower
+   * cap (DeviceOptions.maxBindingSize, or set here, e.g. by tests). Tensors may be larger (up to maxBufferSize):
+   * ops then split their work. Setting a value above the device's limit keeps the limit.
+   */
+  get maxBindingSize(): number {
+    return this.bindingCap;
+  }
+  /** Sets the cap (a multiple of 4 bytes, at least 16; kept at most the device's limit). */
+  set maxBindingSize(bytes: number) {
+    if (!(Number.isInteger(bytes) && bytes >= 16 && bytes % 4 === 0)) {
+      throw new RangeError(`maxBindingSize: got ${bytes}; expected a multiple of 4 bytes, at least 16`);
+    }
+    this.bindingCap = Math.min(bytes, this.limits.maxStorageBufferBindingSize);
+  }
+
+  /** Throws, naming the op, when a binding passes {@link maxBindingSize} (the op should have split its work). */
+  private checkBindings(name: string, buffers: readonly Binding[]): void {
+    for (const b of buffers) {
+      const size = b.size;
+      if (size > this.maxBindingSize) {
+        throw new GPUOpError(
+          `${name}: operand of ${size} bytes exceeds this device's largest storage binding (${this.maxBindingSize} bytes) and this op does not split`,
+        );
+      }
+    }
   }
 
   /** Runs one kernel. `source` is only called when `key` is not yet compiled. */
@@ -218,6 +252,7 @@ export class Device {
     uniforms?: { layout: UniformLayout; values: UniformValues },
   ): void {
     this.check(name);
+    this.checkBindings(name, buffers);
     const kernel = this.pipelines.get(key, source);
     this.queue.dispatch({ name, kernel, buffers, workgroups, uniforms });
     if (this.debug) this.queue.flush();
@@ -243,8 +278,7 @@ export class Device {
     if (this.queue.pending) this.queue.flush();
     if (data.byteLength === 0) return;
     const padded = data.byteLength % 4 === 0 ? data : padTo4(data);
-    if (this.queue.holding) this.queue.write(buffer, offset, padded);
-    else this.gpu.queue.writeBuffer(buffer, offset, padded.buffer, padded.byteOffset, padded.byteLength);
+    this.queue.write(buffer, offset, padded); // immediate without a gate; held (in order) behind one
   }
 
   /**

@@ -35,7 +35,16 @@ type Held =
   | { kind: 'write'; buffer: GPUBuffer; offset: number; data: Uint8Array<ArrayBuffer> }
   | { kind: 'gate'; fn: () => Promise<void>; name: string; onDrop?: () => void };
 
-const SLOT = 256;
+/** What a step capture (replay.ts) hears besides dispatches: copies, host writes and gates, in queue order. */
+export interface CaptureHook {
+  /** A dispatch, with a copy of its uniform values. */
+  dispatch(d: Dispatch): void;
+  copy(src: GPUBuffer, srcOffset: number, dst: GPUBuffer, dstOffset: number, size: number): void;
+  write(buffer: GPUBuffer): void;
+  gate(name: string): void;
+}
+
+export const SLOT = 256;
 /** Bind groups kept for reuse (training loops revisit the same pooled buffers every step). */
 const BIND_GROUP_CACHE = 4096;
 
@@ -51,6 +60,8 @@ export class CommandQueue {
   submitCount = 0;
   /** When set, every dispatch is also appended here (with a copy of its uniform values), for profiling. */
   recording: Dispatch[] | null = null;
+  /** Set while a step is captured (replay.ts): hears copies, writes and gates (dispatches go to `recording`). */
+  capture: CaptureHook | null = null;
   private readonly bindGroups = new Map<string, GPUBindGroup>();
   private readonly bufferIds = new WeakMap<GPUBuffer, number>();
   private nextBufferId = 0;
@@ -97,7 +108,11 @@ export class CommandQueue {
       pass.setBindGroup(0, bindGroup, [offset]);
     } else pass.setBindGroup(0, bindGroup);
     pass.dispatchWorkgroups(x, y, z);
-    if (this.recording) this.recording.push(d.uniforms ? { ...d, uniforms: { layout: d.uniforms.layout, values: { ...d.uniforms.values } } } : d);
+    if (this.recording || this.capture) {
+      const kept = d.uniforms ? { ...d, uniforms: { layout: d.uniforms.layout, values: { ...d.uniforms.values } } } : d;
+      this.recording?.push(kept);
+      this.capture?.dispatch(kept);
+    }
     this.names.push(d.name);
     this.dispatchCount++;
     if (this.slots >= this.flushEvery || this.names.length >= this.flushEvery) this.flush();
@@ -135,6 +150,7 @@ export class CommandQueue {
 
   /** Records a buffer copy (ends the open compute pass). */
   copy(src: GPUBuffer, srcOffset: number, dst: GPUBuffer, dstOffset: number, size: number): void {
+    this.capture?.copy(src, srcOffset, dst, dstOffset, size);
     if (this.pass) {
       this.pass.end();
       this.pass = null;
@@ -174,6 +190,17 @@ export class CommandQueue {
     this.submitCount++;
   }
 
+  /**
+   * Submits commands encoded elsewhere (a replayed step) after what was recorded here, in queue order:
+   * held behind an open gate like a batch.
+   */
+  submitCommands(commands: GPUCommandBuffer, ops: string[], dispatches: number): void {
+    this.flush();
+    if (this.gateOpen) this.held.push({ kind: 'submit', commands, uniforms: null, ops });
+    else this.submitHeld({ kind: 'submit', commands, uniforms: null, ops });
+    this.dispatchCount += dispatches;
+  }
+
   /** True while a gate holds work back (read-backs must wait for {@link whenIdle} before mapping). */
   get holding(): boolean {
     return this.gateOpen;
@@ -185,6 +212,7 @@ export class CommandQueue {
    * record work on this queue itself (it would wait behind its own gate): it talks to the GPUDevice directly.
    */
   gate(fn: () => Promise<void>, name: string, onDrop?: () => void): void {
+    this.capture?.gate(name);
     this.flush();
     if (this.gateOpen) this.held.push({ kind: 'gate', fn, name, onDrop });
     else this.openGate(fn, name);
@@ -192,6 +220,7 @@ export class CommandQueue {
 
   /** A buffer write in queue order: immediate without a gate, else held (with a copy of `data`). */
   write(buffer: GPUBuffer, offset: number, data: ArrayBufferView): void {
+    this.capture?.write(buffer);
     if (!this.gateOpen) {
       this.device.queue.writeBuffer(buffer, offset, data.buffer, data.byteOffset, data.byteLength);
       return;

@@ -9,6 +9,8 @@
  * GPUAdapterInfo), so every device on one adapter shares them. `tuneMatmul` runs the measurement
  * explicitly and waits for it (benchmarks, warm-up). Every variant sums over k in the same order,
  * so the choice changes speed only, not results (beyond float rounding of fused multiply-adds).
+ * CPU adapters (lavapipe, SwiftShader, WARP) take a fixed rule instead ({@link cpuVariant}): there `tuneMatmul`
+ * still measures and reports, but the choice does not depend on it.
  */
 import type { Device } from '../webgpu/device';
 import { MATMUL_VARIANTS, matmulPlan, vecFlags, type MatmulProblem, type MatmulTile } from './matmul';
@@ -73,8 +75,21 @@ export function shapeClass(p: MatmulProblem): string {
   return `${size}:${thin}:${p.transA ? 'T' : 'N'}${p.transB ? 'T' : 'N'}:${v.va ? 'v4' : 's'}`;
 }
 
+/**
+ * The variant for CPU adapters, by rule so that it is the same on every run (timings on a shared CPU are too noisy
+ * to pick from). A k-step-1 register tile of 8 rows (A's loads are the same for every invocation of a workgroup, so
+ * they cost one load per SIMD batch) and as many columns per thread as N fills: on lavapipe 1024³ runs about 1.9×
+ * faster than with 'reg8x4' (bench/small-ab.ts).
+ */
+export function cpuVariant(p: MatmulProblem): string {
+  // transposed operands keep the vec4-over-k loads of 'reg8x4' (the k-step-1 tiles were measured without transposes)
+  if (p.transA || p.transB) return 'reg8x4';
+  if (p.M < 8) return 'k1r4x16';
+  return p.N >= 128 ? 'k1r8x16' : p.N >= 64 ? 'k1r8x8' : 'k1r8x4';
+}
+
 function defaultVariant(d: Device, p: MatmulProblem): string {
-  if (isCpuAdapter(d)) return 'reg8x4';
+  if (isCpuAdapter(d)) return cpuVariant(p);
   return Math.min(p.M, p.N) >= 64 ? 'wg64' : 'wg32';
 }
 
@@ -91,7 +106,8 @@ function candidates(p: MatmulProblem): string[] {
 /** The variant a matmul of `p` on `device` uses now (starting a background measurement if due). */
 export function chooseMatmulTile(device: Device, p: MatmulProblem): MatmulTile {
   if (config.variant) return MATMUL_VARIANTS[config.variant];
-  if (!config.autotune) return MATMUL_VARIANTS[defaultVariant(device, p)];
+  // CPU adapters: the rule, never a measurement (deterministic given the adapter and the shape)
+  if (!config.autotune || isCpuAdapter(device)) return MATMUL_VARIANTS[defaultVariant(device, p)];
   const key = `${adapterKey(device)}#${shapeClass(p)}`;
   const hit = chosen.get(key);
   if (hit) return MATMUL_VARIANTS[hit];
@@ -118,7 +134,8 @@ function proxy(p: MatmulProblem): MatmulProblem {
 
 /**
  * Measures the candidate variants on a stand-in for `p` and caches the fastest for its shape class
- * on this adapter. Resolves to the measurement (cached after the first call).
+ * on this adapter (on CPU adapters the measurement is reported only: the rule of {@link cpuVariant} chooses).
+ * Resolves to the measurement (cached after the first call).
  */
 export function tuneMatmul(device: Device, p: MatmulProblem): Promise<TuneResult> {
   const key = `${adapterKey(device)}#${shapeClass(p)}`;

@@ -23,6 +23,11 @@ export interface RegTile {
   tn4: number;
   wx: number;
   wy: number;
+  /**
+   * Steps of k per loop iteration: 4 (default: vec4 loads of A over k), or 1 (one scalar of A per row and one
+   * vec4 of B per column group per step: far fewer live registers, which is what CPU adapters need).
+   */
+  kstep?: 1 | 4;
 }
 export interface WgTile {
   kind: 'wg';
@@ -40,6 +45,13 @@ export const MATMUL_VARIANTS: Readonly<Record<string, MatmulTile>> = {
   // wy = 1: every invocation of a workgroup shares its rows, so A's loads are uniform (CPU adapters)
   reg8x4: { kind: 'reg', tm: 8, tn4: 1, wx: 16, wy: 1 },
   reg4x8: { kind: 'reg', tm: 4, tn4: 2, wx: 16, wy: 1 },
+  // k-step 1 register tiles for CPU adapters (chosen by rule there, see matmul-autotune.ts): a workgroup of 8
+  // invocations on 8 rows, each thread 16 (or 8, 4) columns; measured best on lavapipe for 1024³
+  k1r8x16: { kind: 'reg', tm: 8, tn4: 4, wx: 8, wy: 1, kstep: 1 },
+  k1r8x16w16: { kind: 'reg', tm: 8, tn4: 4, wx: 16, wy: 1, kstep: 1 },
+  k1r8x8: { kind: 'reg', tm: 8, tn4: 2, wx: 8, wy: 1, kstep: 1 },
+  k1r8x4: { kind: 'reg', tm: 8, tn4: 1, wx: 8, wy: 1, kstep: 1 },
+  k1r4x16: { kind: 'reg', tm: 4, tn4: 4, wx: 8, wy: 1, kstep: 1 },
   wg32: { kind: 'wg', tm: 4, tn4: 1, wx: 8, wy: 8, bk: 16 },
   wg64: { kind: 'wg', tm: 4, tn4: 1, wx: 16, wy: 16, bk: 16 },
 };
@@ -234,9 +246,11 @@ function regShader(tA: boolean, tB: boolean, v: { va: boolean; vb: boolean; vc: 
   for (let i = 0; i < tm; i++) tail.push(`let a${i} = ${aScalar(tA, v.va, `mr${i}`, 'k')};`);
   for (let j = 0; j < tn4; j++)
     tail.push(
-      `let b${j} = vec4<f32>(${range(4)
-        .map((c) => bScalar(tB, v.vb, 'k', `nc${4 * j + c}`))
-        .join(', ')});`,
+      !tB && v.vb
+        ? `let b${j} = B[(bOff + k * p.N + min(n0 + ${4 * j}u, p.N - 4u)) / 4u];`
+        : `let b${j} = vec4<f32>(${range(4)
+            .map((c) => bScalar(tB, v.vb, 'k', `nc${4 * j + c}`))
+            .join(', ')});`,
     );
   for (let i = 0; i < tm; i++) for (let j = 0; j < tn4; j++) tail.push(`c${i}_${j} = fma(vec4<f32>(a${i}), b${j}, c${i}_${j});`);
 
@@ -245,7 +259,7 @@ function regShader(tA: boolean, tB: boolean, v: { va: boolean; vb: boolean; vc: 
     body: `
   let tilesN = (p.N + ${tn * wx - 1}u) / ${tn * wx}u;
   let tilesM = (p.M + ${tm * wy - 1}u) / ${tm * wy}u;
-  let k4 = p.K & ~3u;
+  let k4 = ${t.kstep === 1 ? '0u' : 'p.K & ~3u'};
   for (var z = wid.z; z < p.batch; z += nwg.z) {
   let offs = batchOffsets(z);
   let aOff = offs.x; let bOff = offs.y; let cOff = z * p.M * p.N;
@@ -257,9 +271,13 @@ ${L.join('\n')}
     ${range(tm)
       .flatMap((i) => range(tn4).map((j) => `var c${i}_${j} = vec4<f32>(0.0);`))
       .join(' ')}
-    for (var k = 0u; k < k4; k += 4u) {
+${
+  t.kstep === 1
+    ? ''
+    : `    for (var k = 0u; k < k4; k += 4u) {
       ${body.join('\n      ')}
-    }
+    }`
+}
     for (var k = k4; k < p.K; k++) {
       ${tail.join('\n      ')}
     }

@@ -85,21 +85,49 @@ fn total(li: u32, v: f32) -> f32 {
   if (li == 0u) { mean[c] = m; variance[c] = v; }`,
 });
 
-/** One thread per element of an NCHW-like tensor, with `c` its channel: reads the named buffers, writes `y`. */
-const perChannelShader = (inputs: readonly string[], expr: string, output = 'y'): ShaderSpec => ({
+/** Elements of one (n, c) row each thread of the per-channel kernels walks (4 per thread, 64 threads per workgroup). */
+const ROW_PER_THREAD = 4;
+const ROW_WG = 64;
+
+/**
+ * Workgroups of a per-channel kernel: x over one (n, c) row of `inner` values, y (folded into z past 65535) over
+ * the N·C rows. A workgroup stays inside one row, so the channel is one division per thread rather than two per
+ * element (lavapipe turns every vector integer division into scalar ones), and the per-channel values are
+ * loaded once per thread.
+ */
+export function perChannelWorkgroups(n: number, inner: number): [number, number, number] {
+  const rows = inner === 0 ? 0 : n / inner;
+  const x = Math.ceil(inner / (ROW_WG * ROW_PER_THREAD));
+  return rows <= 65535 ? [x, rows, 1] : [x, 65535, Math.ceil(rows / 65535)];
+}
+
+/**
+ * Per-channel kernel over an NCHW-like tensor: \`pre\` runs once per thread with \`c\` its channel, \`expr\` once per
+ * element \`i\`; reads the named buffers, writes \`output\`.
+ */
+const perChannelShader = (inputs: readonly string[], pre: string, expr: string, output = 'y'): ShaderSpec => ({
   uniforms: applyLayout,
-  workgroupSize: NORM_WG,
-  grid: 'n',
+  workgroupSize: ROW_WG,
   storage: [...inputs.map((name) => ({ name, type: 'f32' })), { name: output, type: 'f32', access: 'read_write' }],
   body: `
-  let c = (i / p.inner) % p.C;
-  ${expr}`,
+  let row = wid.y + wid.z * nwg.y;
+  if (row * p.inner >= p.n) { return; }
+  let c = row % p.C;
+  let base = row * p.inner;
+  ${pre}
+  for (var k = 0u; k < ${ROW_PER_THREAD}u; k++) {
+    let t = (wid.x * ${ROW_PER_THREAD}u + k) * ${ROW_WG}u + lid.x;
+    if (t >= p.inner) { break; }
+    let i = base + t;
+    ${expr}
+  }`,
 });
 
 const applyShader = (relu: boolean) =>
   perChannelShader(
     ['x', 'mean', 'variance', 'w', 'b'],
-    `let v = (x[i] - mean[c]) / sqrt(variance[c] + p.eps) * w[c] + b[c];\n  y[i] = ${relu ? 'select(v, 0.0, v < 0.0)' : 'v'};`,
+    'let mc = mean[c]; let sd = sqrt(variance[c] + p.eps); let wc = w[c]; let bc = b[c];',
+    `let v = (x[i] - mc) / sd * wc + bc;\n    y[i] = ${relu ? 'select(v, 0.0, v < 0.0)' : 'v'};`,
   );
 
 export function bnGradStatsPlan(N: number, C: number, inner: number, relu: boolean): NormPlan {
@@ -162,7 +190,8 @@ var<workgroup> s2: array<f32, ${NORM_WG}>;`,
 const gradApplyShader = (relu: boolean) =>
   perChannelShader(
     relu ? ['g', 'y', 'x', 'm', 'coef'] : ['g', 'x', 'm', 'coef'],
-    `out[i] = ${maskedGrad(relu, 'i')} * coef[c] + (x[i] - m[c]) * coef[p.C + c] + coef[2u * p.C + c];`,
+    'let A = coef[c]; let B = coef[p.C + c]; let D = coef[2u * p.C + c]; let mc = m[c];',
+    `out[i] = ${maskedGrad(relu, 'i')} * A + (x[i] - mc) * B + D;`,
     'out',
   );
 

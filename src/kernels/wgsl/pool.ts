@@ -69,6 +69,7 @@ export interface PoolPlan {
  * `elem: 'f16'` (kind 'max' only): x and y stored as f16, compared as f32.
  */
 export function poolPlan(kind: PoolKind, g: PoolGeometry, n: number, elem: 'f32' | 'f16' = 'f32'): PoolPlan {
+  if (kind === 'max' && elem === 'f32' && isMax2x2(g)) return max2x2Plan(g, n);
   if (elem === 'f16' && kind !== 'max') throw new Error(`poolPlan: f16 storage is only implemented for max pooling, not '${kind}'`);
   const values: UniformValues = {
     n,
@@ -87,10 +88,19 @@ export function poolPlan(kind: PoolKind, g: PoolGeometry, n: number, elem: 'f32'
     countIncludePad: g.countIncludePad ? 1 : 0,
     divisor: g.divisorOverride,
   };
-  return { layout, values, ...kernel('pool', { kind, adaptive: g.adaptive, elem }, (v) => poolShader(v.kind, v.adaptive, v.elem === 'f16')) };
+  // backward of non-overlapping windows (kernel ≤ stride, no dilation): each input row/column has at most one
+  // covering output, found with one division instead of two per tap (lavapipe scalarises integer division)
+  const single = (kind === 'maxBack' || kind === 'avgBack') && !g.adaptive && g.dH === 1 && g.dW === 1 && g.kH <= g.sH && g.kW <= g.sW;
+  return {
+    layout,
+    values,
+    ...kernel('pool', { kind, adaptive: g.adaptive, elem, ...(single ? { single } : {}) }, (v) =>
+      poolShader(v.kind, v.adaptive, v.elem === 'f16', v.single === true),
+    ),
+  };
 }
 
-function poolShader(kind: PoolKind, adaptive: boolean, half: boolean): ShaderSpec {
+function poolShader(kind: PoolKind, adaptive: boolean, half: boolean, single = false): ShaderSpec {
   const E = half ? 'f16' : 'f32';
   const bindings = {
     max: [`x: array<${E}>`, `y: array<${E}>`, 'idx: array<i32>'],
@@ -137,6 +147,11 @@ fn divisor(oh: i32, ow: i32) -> f32 {
     const [i, size, osize, k, s, pad, d] =
       axis === 'h' ? ['ih', 'p.H', 'p.OH', 'p.kH', 'p.sH', 'p.pH', 'p.dH'] : ['iw', 'p.W', 'p.OW', 'p.kW', 'p.sW', 'p.pW', 'p.dW'];
     const o = axis === 'h' ? 'oh' : 'ow';
+    if (single)
+      return `
+    let num_${axis} = ${i} + ${pad}; let ${o} = num_${axis} / ${s};
+    if (num_${axis} - ${o} * ${s} < ${k} && ${o} < ${osize}) {${body}
+    }`;
     return adaptive
       ? `
     let lo_${axis} = (${i} * ${osize}) / ${size};
@@ -207,5 +222,99 @@ fn divisor(oh: i32, ow: i32) -> f32 {
     grid: 'n',
     decls: `${windowFns}\n${kind === 'avg' || kind === 'avgBack' ? divisorFn : ''}`,
     body,
+  };
+}
+
+// ---- forward max pool 2×2, stride 2: four outputs per thread ---------------------------------
+
+/** Workgroup of the 2×2 kernel: 8 vec4 columns × 8 output rows (one plane per z). */
+const M22 = [8, 8] as const;
+
+/**
+ * The common down-sampling pool (kernel 2, stride 2, no padding or dilation) over planes whose
+ * windows tile the input exactly and whose output rows are whole vec4s: the fast path applies.
+ */
+export function isMax2x2(g: PoolGeometry): boolean {
+  return (
+    !g.adaptive &&
+    g.kH === 2 &&
+    g.kW === 2 &&
+    g.sH === 2 &&
+    g.sW === 2 &&
+    g.pH === 0 &&
+    g.pW === 0 &&
+    g.dH === 1 &&
+    g.dW === 1 &&
+    g.H === 2 * g.OH &&
+    g.W === 2 * g.OW &&
+    g.OW % 4 === 0
+  );
+}
+
+/** Workgroups of the 2×2 kernel for `n` outputs: x over vec4 columns, y over output rows, z over planes (folded past 65535). */
+export function max2x2Workgroups(g: PoolGeometry, n: number): [number, number, number] {
+  const planes = n / (g.OH * g.OW);
+  return [Math.ceil(g.OW / 4 / M22[0]), Math.ceil(g.OH / M22[1]), Math.min(planes, 65535)];
+}
+
+function max2x2Plan(g: PoolGeometry, n: number): PoolPlan {
+  const values: UniformValues = {
+    n: n / (g.OH * g.OW),
+    H: g.H,
+    W: g.W,
+    OH: g.OH,
+    OW: g.OW,
+    kH: 2,
+    kW: 2,
+    sH: 2,
+    sW: 2,
+    pH: 0,
+    pW: 0,
+    dH: 1,
+    dW: 1,
+    countIncludePad: 0,
+    divisor: 0,
+  };
+  return { layout, values, ...kernel('pool-max2x2', {}, () => max2x2Shader()) };
+}
+
+/**
+ * Thread (c, oh, plane) reads two vec4s from each of input rows 2·oh and 2·oh+1 and writes the
+ * vec4 of outputs 4c…4c+3 of row oh and their indices. Taps are taken in the generic kernel's order
+ * ((0,0), (0,1), (1,0), (1,1)) with its rule: a later tap wins when greater or NaN. `p.n` is the plane count.
+ */
+function max2x2Shader(): ShaderSpec {
+  return {
+    uniforms: layout,
+    storage: [
+      { name: 'x', type: 'vec4<f32>' },
+      { name: 'y', type: 'vec4<f32>', access: 'read_write' },
+      { name: 'idx', type: 'vec4<i32>', access: 'read_write' },
+    ],
+    workgroupSize: M22,
+    decls: `
+fn take(v: vec4<f32>, best: vec4<f32>) -> vec4<bool> {
+  return (v > best) | ((bitcast<vec4<u32>>(v) & vec4<u32>(0x7fffffffu)) > vec4<u32>(0x7f800000u));
+}`,
+    body: `
+  let c = gid.x; let oh = gid.y;
+  let ow4 = u32(p.OW) / 4u;
+  if (c >= ow4 || oh >= u32(p.OH)) { return; }
+  for (var plane = gid.z; plane < p.n; plane += nwg.z) {
+    let w4 = u32(p.W) / 4u;
+    let r0 = (plane * u32(p.H) + 2u * oh) * w4 + 2u * c;
+    let a0 = x[r0]; let a1 = x[r0 + 1u]; let b0 = x[r0 + w4]; let b1 = x[r0 + w4 + 1u];
+    let i00 = vec4<i32>(i32(2u * oh) * p.W + i32(8u * c)) + vec4<i32>(0, 2, 4, 6);
+    var best = vec4<f32>(a0.x, a0.z, a1.x, a1.z);
+    var bi = i00;
+    let t01 = vec4<f32>(a0.y, a0.w, a1.y, a1.w);
+    var k = take(t01, best); best = select(best, t01, k); bi = select(bi, i00 + vec4<i32>(1), k);
+    let t10 = vec4<f32>(b0.x, b0.z, b1.x, b1.z);
+    k = take(t10, best); best = select(best, t10, k); bi = select(bi, i00 + vec4<i32>(p.W), k);
+    let t11 = vec4<f32>(b0.y, b0.w, b1.y, b1.w);
+    k = take(t11, best); best = select(best, t11, k); bi = select(bi, i00 + vec4<i32>(p.W + 1), k);
+    let o = (plane * u32(p.OH) + oh) * ow4 + c;
+    y[o] = best; idx[o] = bi;
+  }`,
   };
 }

@@ -39,6 +39,9 @@ export function resizePlan(
   elem: 'f32' | 'f16' = 'f32',
 ): ResizePlan {
   if (elem === 'f16' && backward) throw new Error('resizePlan: f16 storage is only implemented for the forward resize');
+  if (!backward && elem === 'f32' && isBilinear2x(mode, v)) {
+    return { layout, values: { ...v, n: v.n / (v.OH * v.OW), alignCorners: 0 }, ...kernel('resize-bilinear2x', {}, () => bilinear2xShader()) };
+  }
   return {
     layout,
     values: { ...v, alignCorners: v.alignCorners ? 1 : 0 },
@@ -128,5 +131,95 @@ fn weight(t: Tap, j: i32, insz: i32) -> f32 {
 ${tapFn}
 ${helpers}`,
     body,
+  };
+}
+
+// ---- forward bilinear ×2 (alignCorners false): a 4×8 block of outputs per thread ---------------
+
+/** Workgroup of the ×2 kernel: 4 column groups × 16 row pairs (one plane per z). */
+const B2X = [4, 16] as const;
+/** Input rows per thread: each gives two output rows. */
+const B2X_ROWS = 2;
+
+type ResizeGeometry = { H: number; W: number; OH: number; OW: number; scaleH: number; scaleW: number; alignCorners: boolean };
+
+/**
+ * Bilinear doubling with PyTorch's half-pixel rule (scale 1/2 on both axes) of planes whose rows
+ * are whole vec4s: output 2j reads inputs j−1, j with weights ¼, ¾ and output 2j+1 reads j, j+1
+ * with ¾, ¼ (clamped at the edges), so the fast path applies.
+ */
+export function isBilinear2x(mode: ResizeMode, g: ResizeGeometry): boolean {
+  return mode === 'bilinear' && !g.alignCorners && g.OH === 2 * g.H && g.OW === 2 * g.W && g.scaleH === 0.5 && g.scaleW === 0.5 && g.W % 4 === 0;
+}
+
+/** Workgroups of the ×2 kernel over `n` outputs: x over input vec4 columns, y over blocks of input rows, z over planes (folded past 65535). */
+export function bilinear2xWorkgroups(g: ResizeGeometry, n: number): [number, number, number] {
+  const planes = n / (g.OH * g.OW);
+  return [Math.ceil(g.W / 4 / B2X[0]), Math.ceil(g.H / B2X_ROWS / B2X[1]), Math.min(planes, 65535)];
+}
+
+/**
+ * Thread (c, b, plane) owns input columns 4c…4c+3 and rows B2X_ROWS·b…: it interpolates each
+ * input row it needs (the rows above and below included) horizontally once, into two vec4s of
+ * output columns 8c…8c+7, then blends pairs of those rows vertically. Every output is the generic
+ * kernel's expression with the same taps and weights (x0·(1−l) + x1·l per axis, rows first), so
+ * results agree bit for bit. `p.n` is the plane count.
+ */
+function bilinear2xShader(): ShaderSpec {
+  const R = B2X_ROWS;
+  const rows: string[] = [];
+  // horizontal pass of input row r (clamped) into (lo, hi): output columns 8c..8c+3 and 8c+4..8c+7
+  for (let t = -1; t <= R; t++) rows.push(`let q${t + 1} = horiz(base, clamp(i32(i0) + ${t}, 0, p.H - 1), c, w4);`);
+  const out: string[] = [];
+  for (let t = 0; t < R; t++) {
+    const up = `q${t}`,
+      mid = `q${t + 1}`,
+      down = `q${t + 2}`;
+    out.push(`if (i0 + ${t}u < u32(p.H)) {
+      let i = i0 + ${t}u;
+      // row 2i: rows i−1, i with ¼, ¾ (row 0: rows 0 and min(1, H−1) with 1, 0)
+      let le = select(0.75, 0.0, i == 0u);
+      let top = i == 0u;
+      let o0 = (plane * u32(p.OH) + 2u * i) * ow4 + 2u * c;
+      y[o0] = select(${up}.lo, ${mid}.lo, top) * (1.0 - le) + select(${mid}.lo, ${down}.lo, top) * le;
+      y[o0 + 1u] = select(${up}.hi, ${mid}.hi, top) * (1.0 - le) + select(${mid}.hi, ${down}.hi, top) * le;
+      // row 2i+1: rows i, min(i+1, H−1) with ¾, ¼
+      let o1 = o0 + ow4;
+      y[o1] = ${mid}.lo * 0.75 + ${down}.lo * 0.25; y[o1 + 1u] = ${mid}.hi * 0.75 + ${down}.hi * 0.25;
+    }`);
+  }
+  return {
+    uniforms: layout,
+    workgroupSize: B2X,
+    storage: [
+      { name: 'x', type: 'vec4<f32>' },
+      { name: 'y', type: 'vec4<f32>', access: 'read_write' },
+    ],
+    decls: `struct Row { lo: vec4<f32>, hi: vec4<f32> };
+// input row r, columns 4c-1 .. 4c+4 → output columns 8c .. 8c+7 (left/right neighbours clamped to the row)
+fn horiz(base: u32, r: i32, c: u32, w4: u32) -> Row {
+  let row = base + u32(r) * w4;
+  let v = x[row + c];
+  let first = c == 0u; let last = c + 1u == w4;
+  let left = select(x[row + c - select(1u, 0u, first)].w, v.x, first);
+  let right = select(x[row + c + select(1u, 0u, last)].x, v.w, last);
+  // even outputs 2j: inputs j−1, j with ¼, ¾; output 0 takes input 0 (and input 1 with weight 0)
+  let l = select(vec4<f32>(0.75), vec4<f32>(0.0, 0.75, 0.75, 0.75), first);
+  let e0 = vec4<f32>(select(left, v.x, first), v.x, v.y, v.z);
+  let e1 = vec4<f32>(select(v.x, v.y, first), v.y, v.z, v.w);
+  let even = e0 * (1.0 - l) + e1 * l;
+  // odd outputs 2j+1: inputs j, j+1 with ¾, ¼
+  let odd = v * 0.75 + vec4<f32>(v.y, v.z, v.w, right) * 0.25;
+  return Row(vec4<f32>(even.x, odd.x, even.y, odd.y), vec4<f32>(even.z, odd.z, even.w, odd.w));
+}`,
+    body: `
+  let c = gid.x; let w4 = u32(p.W) / 4u; let ow4 = 2u * w4;
+  let i0 = gid.y * ${R}u;
+  if (c >= w4 || i0 >= u32(p.H)) { return; }
+  for (var plane = gid.z; plane < p.n; plane += nwg.z) {
+    let base = plane * u32(p.H) * w4;
+    ${rows.join('\n    ')}
+    ${out.join('\n    ')}
+  }`,
   };
 }

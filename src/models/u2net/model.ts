@@ -215,7 +215,7 @@ export function u2net(config: U2NetConfig = {}): U2NetModel {
         throw new Error(`u2net: input must have shape [N, ${c.inChannels}, H, W]; got [${x.shape.join(', ')}]`);
       }
       const newState: State = {};
-      const maxBytes = c.maxConcatBytes ?? x.device.limits.maxStorageBufferBindingSize;
+      const maxBytes = c.maxConcatBytes ?? x.device.maxBindingSize;
       const logits = runU2NetGraph<Tensor>(graph, x, {
         rebnconv(n, xs) {
           const p = at(params, n.name),

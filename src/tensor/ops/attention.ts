@@ -335,7 +335,7 @@ export function scaledDotProductAttention(q: Tensor, k: Tensor, v: Tensor, optio
   }
   const attrs: AttentionAttrs = { scale: scale ?? 1 / Math.sqrt(D), kh, kw };
   const matrixBytes = full.reduce((a, b) => a * b, 1) * 4;
-  const unfused = backend === 'unfused' || (backend === 'auto' && q.dtype === 'float32' && matrixBytes <= q.device.limits.maxStorageBufferBindingSize / 2);
+  const unfused = backend === 'unfused' || (backend === 'auto' && q.dtype === 'float32' && matrixBytes <= q.device.maxBindingSize / 2);
   if (unfused) return unfusedOp.call1([q, k, v, ...extra] as Operand[], attrs);
   const [out, lse] = attentionOp.callN([q, k, v, ...extra] as Operand[], attrs);
   // the tape keeps the logsumexp for the backward pass; otherwise nothing needs it

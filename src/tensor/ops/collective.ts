@@ -26,8 +26,9 @@ const allReduceOp: Op<AllReduceAttrs> = defineOp({
     const device = x.device;
     const bytes = 4 * x.size;
     const staging = device.gpu.createBuffer({ size: bytes, usage: BufferUsage.MAP_READ | BufferUsage.COPY_DST, label: 'allReduce-staging' });
-    device.queue.copy(x.buffer, 0, staging, 0, bytes);
-    const target = y.buffer;
+    device.queue.copy(x.storage.buffer, x.byteOffset, staging, 0, bytes);
+    const target = y.storage.buffer;
+    const targetOffset = y.byteOffset;
     // runs once the copy is submitted; everything recorded after this op is held until it resolves
     device.gate(
       async () => {
@@ -36,7 +37,7 @@ const allReduceOp: Op<AllReduceAttrs> = defineOp({
           const host = new Float32Array(staging.getMappedRange().slice(0));
           staging.unmap();
           await collective.allReduce(host);
-          device.gpu.queue.writeBuffer(target, 0, host);
+          device.gpu.queue.writeBuffer(target, targetOffset, host);
         } finally {
           staging.destroy();
         }

@@ -19,11 +19,13 @@ import {
   type DepthwiseWindowVariant,
 } from '../../kernels/wgsl/conv-depthwise';
 import { grid } from '../../kernels/webgpu/device';
+import { convGradKey, convGradSource, convGradWorkgroups, splitSumLayout, splitSumSource, type ConvGradVariant } from '../../kernels/wgsl/conv-grad';
 import { refConv2d, refConv2dGradInput, refConv2dGradWeight } from './ref/conv';
 import { ArgumentError, fmtShape } from '../../base/shape';
 import { GPUOpError } from '../../kernels/webgpu/device';
 import { Tensor, empty } from '../tensor';
 import { defineOp, type Op } from './define';
+import { byBatch } from './split';
 import { le, where, add as addOp } from './elementwise';
 import { sum } from './reduce';
 import { reshape } from './shape-ops';
@@ -172,6 +174,55 @@ export const convTiles = { fwd: 8, dx: 8, dw: 8, wide: 16, wideRow: 32 };
 const wideTilesHang = (info: GPUAdapterInfo | undefined) => /swiftshader/i.test(`${info?.vendor} ${info?.architecture} ${info?.description}`);
 const rowTile = (base: number, row: number, info?: GPUAdapterInfo) => (row >= convTiles.wideRow && !wideTilesHang(info) ? convTiles.wide : base);
 
+/**
+ * The conv-grad.ts kernels: grad-weight whenever Og ≥ 2, grad-input when strided (its phase-uniform workgroups skip
+ * the taps a stride rules out; at stride 1 the conv.ts tiling measured as fast) with Cg ≥ 2. A single channel
+ * per group (depthwise) keeps the conv.ts tiling.
+ * Channels per workgroup: 16 from 16 channels, else 8 from 8, else 4.
+ */
+const gradTc = (ch: number, max: 4 | 8 | 16): 4 | 8 | 16 => (ch >= 16 && max >= 16 ? 16 : ch >= 8 && max >= 8 ? 8 : 4);
+/** Pixels per lane of the grad-input kernel (2: 16 channels × 2 pixels of vec4 accumulators per lane). */
+export const convGradTiles: { dxPixels: number; dxTc: 4 | 8 | 16; dwTaps: number; dwTc: 4 | 8 | 16; dwMinWorkgroups: number; dwMinRows: number } = {
+  dxPixels: 8,
+  dxTc: 8,
+  dwTaps: 8,
+  dwTc: 8,
+  dwMinWorkgroups: 128,
+  dwMinRows: 8,
+};
+/**
+ * Split-K for grad-weight: cut the output rows into chunks (each at least `dwMinRows` rows) until there are
+ * `dwMinWorkgroups` workgroups, then sum the partial slabs. A function of the shapes only.
+ */
+export function dwSplit(g: ConvGeometry, tc: number): number {
+  const wgs = Math.ceil((g.Cg * g.kH * g.kW) / convGradTiles.dwTaps / 8) * Math.ceil(g.Og / tc) * g.G;
+  const want = Math.ceil(convGradTiles.dwMinWorkgroups / wgs);
+  return Math.max(1, Math.min(want, Math.floor((g.N * g.OH) / convGradTiles.dwMinRows), g.OH));
+}
+
+function gradDispatch(name: string, v: ConvGradVariant, g: ConvGeometry, buffers: Binding[], out: Tensor): void {
+  const wg = convGradWorkgroups(v, g);
+  if (wg.some((d) => d > 65535)) {
+    throw new GPUOpError(
+      `${name}: a ${fmtShape(out.shape)} result needs a ${wg.join('×')} workgroup grid, past WebGPU's 65535 per dimension (split the batch or the image)`,
+    );
+  }
+  const dev = out.device;
+  const values = convValues(g);
+  if (v.split <= 1) {
+    dev.run(name, convGradKey(v), () => convGradSource(v), [...buffers, out.binding], wg, { layout: convLayout, values });
+    return;
+  }
+  const M = out.size;
+  const part = empty([v.split * M], 'float32', dev);
+  dev.run(name, convGradKey(v), () => convGradSource(v), [...buffers, part.binding], wg, { layout: convLayout, values });
+  dev.run(`${name}:splitSum`, 'convGrad:splitSum', splitSumSource, [part.binding, out.binding], grid(M, 64), {
+    layout: splitSumLayout,
+    values: { M, S: v.split },
+  });
+  part.dispose();
+}
+
 const plain = (a: ConvAttrs): ConvAttrs => ({ stride: a.stride, padding: a.padding, dilation: a.dilation, groups: a.groups });
 
 /** y = act(conv(x, w) + bias); inputs [x, w] or [x, w, bias]. */
@@ -202,6 +253,7 @@ export const conv2dOp: Op<ConvAttrs> = defineOp({
     if (x.dtype === 'float16') v.elem = 'f16';
     dispatch('conv2d', v, g, inputs, y);
   },
+  split: byBatch('x'),
   reference: ({ x, w, bias }, a) => refConv2d(x, w, bias, a),
   vjp({ dy, inputs: { x, w, bias }, outputs: [y], attrs: a }) {
     const g = a.act === 'relu' ? where(le(y, 0), 0, dy) : dy; // as relu's VJP (NaN passes)
@@ -226,6 +278,16 @@ export const conv2dGradInputOp: Op<ConvAttrs> = defineOp({
       depthwiseWindow('conv2dGradInput', v, g, [dy.binding, w.binding], dx, { hasBias: 0, relu: 0 });
       return;
     }
+    if (g.Cg >= 2 && (g.sH > 1 || g.sW > 1)) {
+      gradDispatch(
+        'conv2dGradInput',
+        { kind: 'dx', tc: gradTc(g.Cg, convGradTiles.dxTc), tp: convGradTiles.dxPixels, split: 1 },
+        g,
+        [dy.binding, w.binding],
+        dx,
+      );
+      return;
+    }
     const v: ConvVariant = {
       kind: 'dx',
       tc: g.Cg === 1 ? 1 : 4,
@@ -235,6 +297,7 @@ export const conv2dGradInputOp: Op<ConvAttrs> = defineOp({
     };
     dispatch('conv2dGradInput', v, g, [dy.binding, w.binding], dx);
   },
+  split: byBatch('dy'),
   reference: ({ dy, w }, a) => refConv2dGradInput(dy, w, a),
   vjp({ dy: gx, inputs: { dy, w }, attrs: a }) {
     const p = plain(a);
@@ -253,9 +316,16 @@ export const conv2dGradWeightOp: Op<ConvAttrs> = defineOp({
       depthwiseWeight(g, x, dy, dw);
       return;
     }
+    if (g.Og >= 2) {
+      const tc = gradTc(g.Og, convGradTiles.dwTc);
+      gradDispatch('conv2dGradWeight', { kind: 'dw', tc, tp: convGradTiles.dwTaps, split: dwSplit(g, tc) }, g, [x.binding, dy.binding], dw);
+      return;
+    }
     const v: ConvVariant = { kind: 'dw', tc: g.Og < 4 ? 1 : 4, tp: convTiles.dw, bias: false, act: 'none' };
     dispatch('conv2dGradWeight', v, g, [x.binding, dy.binding], dw);
   },
+  // a sum over the batch: chunks' weight gradients add up
+  split: () => ({ kind: 'batch-sum', batched: ['x', 'dy'] }),
   reference: ({ x, dy }, a) => refConv2dGradWeight(x, dy, a),
   vjp({ dy: gw, inputs: { x, dy }, attrs: a }) {
     const p = plain(a);

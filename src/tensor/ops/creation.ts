@@ -137,6 +137,8 @@ const fillOp = defineOp({
   shape: (_, { shape, dtype }: FillAttrs) => ({ shape, dtype }),
   device: (a) => a.device ?? getDefaultDevice(),
   forward: (_, { form, dtype, scalars }, [y]) => fillInto(y, fillExpr(form, dtype), scalars),
+  // a constant fills any chunk alike; the other forms depend on the global index
+  split: (_, { form }) => (form === 'full' ? { kind: 'flat', batched: [] } : null),
   reference: (_, { shape, dtype, form, scalars }) => ({
     shape,
     dtype,

@@ -12,6 +12,7 @@ import { ArgumentError, fmtShape, sameShape } from '../../base/shape';
 import { Tensor, empty, view } from '../tensor';
 import { record, withoutTape, isRecording } from '../tape';
 import { startScope, endScope } from '../scope';
+import { exceedsBinding, runSplit, type SplitPlan } from './split';
 
 export type Operand = Tensor | number;
 
@@ -106,6 +107,13 @@ export interface OpSpec<I extends InputDecl, A> extends CommonSpec<I, A> {
    * (saves a fill and a read for side outputs that are rarely differentiated, like BN's batch stats).
    */
   sparseCotangents?: boolean;
+  /**
+   * How the forward splits its work when an input or output takes more bytes than one storage binding may
+   * (Device.maxBindingSize): a {@link SplitPlan} ('batch', 'batch-sum' or 'flat' and the inputs cut into
+   * rows), or null when these inputs cannot split (or the forward splits itself). Only consulted past the cap: ordinary sizes run the
+   * forward once, as without it. Without `split`, such an op fails with an error naming it.
+   */
+  split?(inputs: Inputs<I, Tensor>, attrs: A): SplitPlan<A> | null;
 }
 
 export interface CompositeSpec<I extends InputDecl, A> extends CommonSpec<I, A> {
@@ -122,6 +130,8 @@ export interface Op<A = any> {
   readonly composite?: boolean;
   readonly noGrad?: string;
   readonly sparseCotangents?: boolean;
+  /** Splits its work past the device's binding cap (declares `split`). */
+  readonly splits?: boolean;
   /** The shape/dtype rule, always as a list. */
   outputs(inputs: readonly (TensorMeta | number | undefined)[], attrs: A): OutputMeta[];
   reference(inputs: readonly RefOperand[], attrs: A): RefTensor | RefTensor[];
@@ -188,6 +198,7 @@ export function defineOp<I extends InputDecl, A = Record<string, never>>(spec: O
   const op: Op<A> = {
     ...common,
     sparseCotangents: spec.sparseCotangents,
+    splits: spec.split !== undefined,
     vjp: spec.vjp && ((ctx) => spec.vjp!({ ...ctx, inputs: named(ctx.inputs) })),
     call(inputs, attrs) {
       const device = checkOperands(spec.name, inputs, undefined, dtypes, optional);
@@ -205,7 +216,9 @@ export function defineOp<I extends InputDecl, A = Record<string, never>>(spec: O
         // the empty-output early return, once for every op
         if (outs.some((o) => o.size > 0)) {
           try {
-            withoutTape(() => spec.forward!(args, attrs, outs));
+            const plan = spec.split && exceedsBinding(dev, [...inputs, ...outs]) ? spec.split(args, attrs) : null;
+            if (plan) withoutTape(() => runSplit(spec.name, plan, args, attrs, outs, (a, at, o) => spec.forward!(a as typeof args, at, o)));
+            else withoutTape(() => spec.forward!(args, attrs, outs));
           } catch (e) {
             outs.forEach((o) => o.dispose());
             throw e;

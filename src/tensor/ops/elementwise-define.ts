@@ -11,6 +11,7 @@ import { type DType, promoteTypes, scalarResultType } from '../../base/dtype';
 import { broadcastShapes, ArgumentError } from '../../base/shape';
 import { Tensor } from '../tensor';
 import { defineOp, type InputKind, type Op, type Operand, type TensorMeta } from './define';
+import { elementwiseSplit } from './split';
 
 /**
  * How dtypes flow: 'float' computes in f32 and returns float32 (exp of an int tensor is float, as in
@@ -95,6 +96,12 @@ export function defineElementwise<Args extends readonly Operand[]>(spec: Element
         y.shape,
       );
       y.device.run(spec.name, k.key, k.source, [...tensors.map((t) => t.binding), y.binding], grid(y.size, WG), { layout: k.layout, values: k.values });
+    },
+    split(ins) {
+      const xs = list(ins) as Operand[];
+      let shape: readonly number[] = [];
+      for (const x of xs) if (typeof x !== 'number') shape = broadcastShapes(spec.name, shape, x.shape, ['input', 'operand']);
+      return elementwiseSplit(names, ins, shape);
     },
     reference(ins) {
       const xs = list(ins) as (TensorMeta | number)[];

@@ -16,6 +16,11 @@ import { fillInto, full } from './creation';
 import { sum } from './reduce';
 import { reshape, broadcastTo } from './shape-ops';
 import { requireTensor } from '../require-tensor';
+import type { SplitPlan } from './split';
+
+/** Rows of x map to the same rows of the output (dim 0 untouched): the op splits by batch, with `attrs` per chunk. */
+const rowwise = <A>(x: TensorMeta, keepsRows: boolean, attrs?: (rows: number) => A): SplitPlan<A> | null =>
+  keepsRows && x.shape.length >= 2 ? { kind: 'batch', batched: ['x'], attrs } : null;
 
 /** WGSL type of a 4-byte dtype (float16 never reaches these ops: checkOperands refuses it). */
 const word = (d: DType) => wgslType(d) as 'f32' | 'i32' | 'u32';
@@ -72,6 +77,7 @@ const permuteOp: Op<{ dims: number[] }> = defineOp({
     const st = stridesOf(x.shape);
     stridedGather('permute', x, y, { stride: dims.map((d) => st[d]) });
   },
+  split: ({ x }, { dims }) => rowwise(x, dims[0] === 0),
   reference: ({ x }, { dims }) => R.refPermute(x, dims),
   vjp: ({ dy, attrs: { dims } }) => {
     const inv = new Array<number>(dims.length);
@@ -217,6 +223,7 @@ const sliceOp: Op<SliceAttrs> = defineOp({
   inputs: { x: 'tensor' },
   shape: keepsDtype((_, a: SliceAttrs) => a.shape),
   forward: ({ x }, { start, step }, [y]) => stridedGather('slice', x, y, { start, step, stride: stridesOf(x.shape) }),
+  split: ({ x }, a) => rowwise(x, a.start[0] === 0 && a.step[0] === 1 && a.shape[0] === x.shape[0], (rows) => ({ ...a, shape: [rows, ...a.shape.slice(1)] })),
   reference: ({ x }, a) => R.refSlice(x, a.start, a.step, a.shape),
   vjp: ({ dy, inputs: { x }, attrs: a }) => [sliceBackwardOp.call1([dy], { shape: [...x.shape], start: a.start, step: a.step })],
 });
@@ -454,6 +461,8 @@ const concatOp: Op<{ dim: number }> = defineOp({
       offset += t.shape[dim];
     }
   },
+  // along another dim than 0, each input's rows go to the same output rows
+  split: ({ xs }, { dim }) => (dim !== 0 ? { kind: 'batch', batched: ['xs'] } : null),
   reference: ({ xs }, { dim }) => R.refConcat([...xs], dim),
   vjp: ({ dy, inputs: { xs }, attrs: { dim } }) => {
     let offset = 0;
@@ -629,6 +638,7 @@ export const padOp: Op<PadAttrs> = defineOp({
   shape: keepsDtype((x, { before, after }: PadAttrs) => x.shape.map((n, d) => n + before[d] + after[d])),
   forward: ({ x }, { before, mode, value }, [y]) =>
     run('pad', x, padKernel(mode, word(x.dtype), { outShape: y.shape, inShape: x.shape, lo: before, value }), [x.binding, y.binding], y.size),
+  split: ({ x }, a) => rowwise(x, a.before[0] === 0 && a.after[0] === 0),
   reference: ({ x }, a) => R.refPad(x, a.before, a.after, a.mode, a.value),
   vjp: ({ dy, inputs: { x }, attrs: a }) => [padBackwardOp.call1([dy], { inShape: [...x.shape], before: a.before, mode: a.mode })],
 });
@@ -648,6 +658,10 @@ const padBackwardOp: Op<PadBackwardAttrs> = defineOp({
     if (dy.size === 0) return fillInto(y);
     run('padBackward', dy, padBackwardKernel(mode, word(dy.dtype), { outShape: dy.shape, inShape, lo: before }), [dy.binding, y.binding], y.size);
   },
+  split: ({ dy }, a) =>
+    a.before[0] === 0 && a.inShape[0] === dy.shape[0] && dy.ndim >= 2
+      ? { kind: 'batch', batched: ['dy'], attrs: (rows) => ({ ...a, inShape: [rows, ...a.inShape.slice(1)] }) }
+      : null,
   reference: ({ dy }, a) => R.refPadBackward(dy, a.inShape, a.before, a.mode),
   vjp: ({ dy, inputs: { dy: g }, attrs: a }) => {
     const out = g.shape;

@@ -3,7 +3,16 @@
  * pass, optionally with ReLU fused in), layerNorm and groupNorm (composites of public ops).
  * Running statistics are returned as new tensors, never mutated (see DESIGN.md).
  */
-import { bnApplyPlan, bnGradApplyPlan, bnGradCoeffsPlan, bnGradStatsPlan, bnRunningPlan, bnStatsPlan, NORM_WG } from '../../kernels/wgsl/norm';
+import {
+  bnApplyPlan,
+  bnGradApplyPlan,
+  bnGradCoeffsPlan,
+  bnGradStatsPlan,
+  bnRunningPlan,
+  bnStatsPlan,
+  NORM_WG,
+  perChannelWorkgroups,
+} from '../../kernels/wgsl/norm';
 import { grid } from '../../kernels/webgpu/device';
 import {
   refBatchNormEval,
@@ -16,7 +25,8 @@ import {
   refLayerNorm,
 } from './ref/norm';
 import { ArgumentError, fmtShape } from '../../base/shape';
-import { Tensor, view } from '../tensor';
+import { Tensor, empty, view } from '../tensor';
+import { byBatch, exceedsBinding, rowChunks, runSplit, takeRows } from './split';
 import { defineComposite, defineOp, internal, untraced, type OutputMeta, type RefTensor, type TensorMeta } from './define';
 import { add, div, le, mul, neg, rsqrt, sub, square, where } from './elementwise';
 import { sum } from './reduce';
@@ -48,7 +58,7 @@ function apply(x: Tensor, mean: Tensor, variance: Tensor, w: Tensor, b: Tensor, 
     plan.key,
     plan.source,
     [x, mean, variance, w, b, y].map((t) => t.binding),
-    grid(y.size, NORM_WG),
+    perChannelWorkgroups(y.size, inner(x)),
     { layout: plan.layout, values: plan.values },
   );
 }
@@ -80,6 +90,8 @@ const bnGradStatsOp = defineOp({
       values: plan.values,
     });
   },
+  // channel sums over the batch: chunks' sums add up
+  split: () => ({ kind: 'batch-sum', batched: ['g', 'y', 'x'] }),
   reference: ({ g, y, x, mean }, a) => refBatchNormGradStats(g, y, x, mean, a.relu),
   vjp({ dys: [dsg, dsgxc], inputs: { g, y, x, mean }, attrs: a }) {
     const gm = reluMask(g, y, a.relu);
@@ -146,8 +158,9 @@ const bnGradApplyOp = defineOp({
   forward({ g, y, x, m, coef }, a, [out]) {
     const plan = bnGradApplyPlan(out.size, g.shape[1], inner(g), a.relu);
     const bufs = (a.relu ? [g, y, x, m, coef, out] : [g, x, m, coef, out]).map((t) => t.binding);
-    g.device.run('batchNormGradApply', plan.key, plan.source, bufs, grid(out.size, NORM_WG), { layout: plan.layout, values: plan.values });
+    g.device.run('batchNormGradApply', plan.key, plan.source, bufs, perChannelWorkgroups(out.size, inner(g)), { layout: plan.layout, values: plan.values });
   },
+  split: byBatch('g', 'y', 'x'),
   reference: ({ g, y, x, m, coef }, a) => refBatchNormGradApply(g, y, x, m, coef, a.relu),
   vjp({ dy, inputs: { g: G, y: Y, x: X, m, coef: K }, attrs: a }) {
     const axes = otherAxes(G),
@@ -190,26 +203,78 @@ const bnRunningOp = defineOp({
   vjp: ({ dys: [dm, dv], attrs: a }) => [mul(dm, 1 - a.factor), mul(dv, 1 - a.factor), mul(dm, a.factor), mul(dv, a.factor * a.bessel)],
 });
 
+/** Per-channel mean and biased variance of x over every axis but 1 (one dispatch). */
+function batchStats(x: Tensor, mean: Tensor, variance: Tensor): void {
+  const C = x.shape[1];
+  if (C === 0 || x.size === 0) return;
+  const plan = bnStatsPlan(x.shape[0], C, inner(x));
+  x.device.run(
+    'batchNormStats',
+    plan.key,
+    plan.source,
+    [x.binding, mean.binding, variance.binding],
+    C <= 65535 ? [C, 1, 1] : [65535, Math.ceil(C / 65535), 1],
+    {
+      layout: plan.layout,
+      values: plan.values,
+    },
+  );
+}
+
+/**
+ * batchNormTrain's forward past the binding cap: statistics per chunk of rows, combined with Chan et al.'s
+ * pairwise formula (counts nA, nB; δ = meanB − meanA; mean = meanA + δ·nB/n; M2 = M2A + M2B + δ²·nA·nB/n,
+ * as sync BN combines devices), then the normalisation chunk by chunk.
+ */
+function trainSplit(x: Tensor, w: Tensor, b: Tensor, a: BnAttrs, y: Tensor, mean: Tensor, variance: Tensor): void {
+  const C = x.shape[1];
+  const { rows, views } = rowChunks('batchNormTrain', [x, y], x.device);
+  const per = inner(x);
+  let acc: { n: number; mean: Tensor; m2: Tensor } | null = null;
+  for (let start = 0; start < x.shape[0]; start += rows) {
+    const count = Math.min(rows, x.shape[0] - start);
+    const xc = takeRows(x, start, count, views);
+    const [mc, vc] = [empty([C], 'float32', x.device), empty([C], 'float32', x.device)];
+    batchStats(xc, mc, vc);
+    xc.dispose();
+    const nb = count * per;
+    const m2b = mul(vc, nb);
+    vc.dispose();
+    if (!acc) {
+      acc = { n: nb, mean: mc, m2: m2b };
+      continue;
+    }
+    const n: number = acc.n + nb;
+    const delta = sub(mc, acc.mean);
+    const meanNext: Tensor = add(acc.mean, mul(delta, nb / n));
+    const sq = mul(square(delta), (acc.n * nb) / n);
+    const sum2: Tensor = add(acc.m2, m2b);
+    const m2Next: Tensor = add(sum2, sq);
+    for (const t of [mc, m2b, delta, sq, sum2, acc.mean, acc.m2]) t.dispose();
+    acc = { n, mean: meanNext, m2: m2Next };
+  }
+  if (!acc) return;
+  const v = mul(acc.m2, 1 / acc.n);
+  x.device.queue.copy(acc.mean.storage.buffer, acc.mean.byteOffset, mean.storage.buffer, mean.byteOffset, mean.byteLength);
+  x.device.queue.copy(v.storage.buffer, v.byteOffset, variance.storage.buffer, variance.byteOffset, variance.byteLength);
+  for (const t of [v, acc.mean, acc.m2]) t.dispose();
+  runSplit('batchNormTrain', { kind: 'batch', batched: ['x'] }, { x, mean, variance, w, b }, a, [y], (ins, at, [yc]) =>
+    apply(ins.x as Tensor, mean, variance, w, b, at, yc),
+  );
+}
+
 /** Training mode: [y, batch mean, biased batch variance]. Gradients flow through the statistics. */
 const bnTrainOp = defineOp({
   name: 'batchNormTrain',
   inputs: { x: 'tensor', w: 'tensor', b: 'tensor' },
   shape: ({ x }, _: BnAttrs) => [like(x), channels(x.shape[1]), channels(x.shape[1])],
   forward({ x, w, b }, a, [y, mean, variance]) {
-    const C = x.shape[1];
-    if (C > 0) {
-      const plan = bnStatsPlan(x.shape[0], C, inner(x));
-      x.device.run(
-        'batchNormStats',
-        plan.key,
-        plan.source,
-        [x.binding, mean.binding, variance.binding],
-        C <= 65535 ? [C, 1, 1] : [65535, Math.ceil(C / 65535), 1],
-        { layout: plan.layout, values: plan.values },
-      );
-    }
+    if (exceedsBinding(x.device, [x, y])) return trainSplit(x, w, b, a, y, mean, variance);
+    batchStats(x, mean, variance);
     apply(x, mean, variance, w, b, a, y);
   },
+  // the forward splits itself (statistics combined with Chan's formula)
+  split: () => null,
   reference: ({ x, w, b }, a) => refBatchNormTrain(x, w, b, a.eps, a.relu),
   vjp({ dys: [dy, dMean, dVar], inputs: { x: X, w }, outputs: [y, mean, variance], attrs: a }) {
     const M = X.size / X.shape[1];
@@ -233,6 +298,7 @@ const bnEvalOp = defineOp({
   inputs: { x: 'tensor', runningMean: 'tensor', runningVar: 'tensor', w: 'tensor', b: 'tensor' },
   shape: ({ x }, _: BnAttrs) => like(x),
   forward: ({ x, runningMean, runningVar, w, b }, a, [y]) => apply(x, runningMean, runningVar, w, b, a, y),
+  split: byBatch('x'),
   reference: ({ x, runningMean, runningVar, w, b }, a) => refBatchNormEval(x, runningMean, runningVar, w, b, a.eps, a.relu),
   vjp({ dy, inputs: { x: X, runningMean: rm, runningVar: rv, w }, outputs: [y], attrs: a }) {
     const cs = chanShape(X),

@@ -4,12 +4,19 @@
  * Backward passes have kernels of their own (gathers, no atomics); each is an op whose VJP is
  * the forward's transpose again, so higher-order gradients work.
  */
-import { poolPlan, POOL_WG, type PoolGeometry, type PoolKind } from '../../kernels/wgsl/pool';
+import { isMax2x2, max2x2Workgroups, poolPlan, POOL_WG, type PoolGeometry, type PoolKind } from '../../kernels/wgsl/pool';
 import { grid } from '../../kernels/webgpu/device';
 import { refAvgPool, refAvgPoolBackward, refMaxPool, refMaxPoolBackward, refPoolGather, type RefPoolParams } from './ref/pool';
 import { ArgumentError, fmtShape } from '../../base/shape';
 import { Tensor } from '../tensor';
 import { defineOp, type Op, type TensorMeta } from './define';
+import type { SplitPlan } from './split';
+
+/** Pooling works plane by plane: rows of a tensor with leading dims split (a lone [H, W] plane does not). */
+const planes =
+  (...names: string[]) =>
+  (ins: Record<string, TensorMeta>): SplitPlan<PoolAttrs> | null =>
+    ins[names[0]].shape.length >= 3 ? { kind: 'batch', batched: names } : null;
 
 export type PoolAttrs = RefPoolParams;
 type Pair = number | readonly [number, number];
@@ -57,7 +64,7 @@ function run(kind: PoolKind, g: PoolGeometry, ins: Tensor[], outs: Tensor[]): vo
     plan.key,
     plan.source,
     [...ins, ...outs].map((t) => t.binding),
-    grid(n, POOL_WG),
+    kind === 'max' && outs[0].dtype === 'float32' && isMax2x2(g) ? max2x2Workgroups(g, n) : grid(n, POOL_WG),
     { layout: plan.layout, values: plan.values },
   );
 }
@@ -82,6 +89,7 @@ const maxPoolOp: Op<PoolAttrs> = defineOp({
     ];
   },
   forward: ({ x }, a, [y, idx]) => run('max', geometry(a, ...planeOf(x)), [x], [y, idx]),
+  split: planes('x'),
   reference: ({ x }, a) => refMaxPool(x, a),
   vjp: ({ dy, outputs: [, idx], attrs }) => [maxPoolBackwardOp.call1([dy, idx], attrs)],
 });
@@ -92,6 +100,7 @@ const maxPoolBackwardOp: Op<PoolAttrs> = defineOp({
   inputs: { dy: 'tensor', idx: 'tensor' },
   shape: ({ dy }, a: PoolAttrs) => ({ shape: unpooled(dy, a), dtype: 'float32' }),
   forward: ({ dy, idx }, a, [dx]) => run('maxBack', geometry(a, ...a.inputSize), [dy, idx], [dx]),
+  split: planes('dy', 'idx'),
   reference: ({ dy, idx }, a) => refMaxPoolBackward(dy, idx, a),
   vjp: ({ dy, inputs: { idx }, attrs }) => [poolGatherOp.call1([dy, idx], attrs), null],
 });
@@ -102,6 +111,7 @@ const poolGatherOp: Op<PoolAttrs> = defineOp({
   inputs: { x: 'tensor', idx: 'tensor' },
   shape: ({ idx }) => ({ shape: idx.shape, dtype: 'float32' }),
   forward: ({ x, idx }, a: PoolAttrs, [y]) => run('gather', geometry(a, ...planeOf(x)), [x, idx], [y]),
+  split: planes('x', 'idx'),
   reference: ({ x, idx }) => refPoolGather(x, idx),
   vjp: ({ dy, inputs: { idx }, attrs }) => [maxPoolBackwardOp.call1([dy, idx], attrs), null],
 });
@@ -111,6 +121,7 @@ const avgPoolOp: Op<PoolAttrs> = defineOp({
   inputs: { x: 'tensor' },
   shape: ({ x }, a: PoolAttrs) => ({ shape: pooled(x, a), dtype: 'float32' }),
   forward: ({ x }, a, [y]) => run('avg', geometry(a, ...planeOf(x)), [x], [y]),
+  split: planes('x'),
   reference: ({ x }, a) => refAvgPool(x, a),
   vjp: ({ dy, attrs }) => [avgPoolBackwardOp.call1([dy], attrs)],
 });
@@ -121,6 +132,7 @@ const avgPoolBackwardOp: Op<PoolAttrs> = defineOp({
   inputs: { dy: 'tensor' },
   shape: ({ dy }, a: PoolAttrs) => ({ shape: unpooled(dy, a), dtype: 'float32' }),
   forward: ({ dy }, a, [dx]) => run('avgBack', geometry(a, ...a.inputSize), [dy], [dx]),
+  split: planes('dy'),
   reference: ({ dy }, a) => refAvgPoolBackward(dy, a),
   // a linear map whose transpose is the forward pool
   vjp: ({ dy, attrs }) => [avgPoolOp.call1([dy], attrs)],

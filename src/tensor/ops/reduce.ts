@@ -5,6 +5,18 @@ import { normAxes, ArgumentError, fmtShape } from '../../base/shape';
 import { reduceArgs } from '../../base/options';
 import { Tensor, empty } from '../tensor';
 import { defineOp, internal, type OutputMeta, type RefTensor, type TensorMeta } from './define';
+import type { SplitPlan } from './split';
+
+/**
+ * A reduction that keeps dim 0 works row by row ('batch'); one over dim 0 splits only when its chunks' results
+ * add up ('batch-sum', for sum); a 1-d input cannot split.
+ */
+const reduceSplit =
+  (summable: boolean) =>
+  ({ x }: { x: TensorMeta }, a: ReduceAttrs): SplitPlan<ReduceAttrs> | null => {
+    if (!a.axes.includes(0)) return { kind: 'batch', batched: ['x'] };
+    return summable ? { kind: 'batch-sum', batched: ['x'] } : null;
+  };
 import { mul, div, eq } from './elementwise';
 import { reshape, broadcastTo } from './shape-ops';
 
@@ -99,6 +111,7 @@ const sumOp = defineOp({
   inputs: { x: 'tensor' },
   shape: reduced(sumDtype),
   forward: ({ x }, a, [y]) => runReduce('sum', x, a, y),
+  split: reduceSplit(true),
   reference: ({ x }, a) => refReduce(x, a.axes, a.keepdim, 0, (s, v) => [s + v, 0], false, sumDtype(x.dtype)),
   vjp: ({ dy, inputs: { x }, attrs: a }) => [expandBack(dy, x, a)],
 });
@@ -107,6 +120,7 @@ const prodOp = defineOp({
   inputs: { x: 'tensor' },
   shape: reduced(sumDtype),
   forward: ({ x }, a, [y]) => runReduce('prod', x, a, y),
+  split: reduceSplit(false),
   reference: ({ x }, a) => refReduce(x, a.axes, a.keepdim, 1, (s, v) => [s * v, 0], false, sumDtype(x.dtype)),
   // d prod / d x_i = prod / x_i (inputs with zeros give NaN/Inf here; PyTorch special-cases them)
   vjp: ({ dy, inputs: { x }, outputs: [y], attrs: a }) => [div(expandBack(mul(dy, y), x, a), x)],
@@ -118,6 +132,7 @@ const extremum = (name: 'max' | 'min') =>
     inputs: { x: 'tensor' },
     shape: reduced((d) => d),
     forward: ({ x }, a, [y]) => runReduce(name, x, a, y),
+    split: reduceSplit(false),
     reference: ({ x }, a) =>
       refReduce(
         x,
@@ -144,6 +159,7 @@ const argOp = (name: 'argmax' | 'argmin') =>
     inputs: { x: 'tensor' },
     shape: reduced(() => 'int32'),
     forward: ({ x }, a, [y]) => runReduce(name, x, a, y),
+    split: reduceSplit(false),
     reference: ({ x }, a) =>
       refReduce(
         x,

@@ -5,7 +5,7 @@
  * upsampleLike (U²-Net's _upsample_like). With `scaleFactor`, the output size is ⌊in·scaleFactor⌋
  * and the index scale is 1/scaleFactor (PyTorch's recompute_scale_factor=None behaviour).
  */
-import { resizePlan, RESIZE_WG } from '../../kernels/wgsl/resize';
+import { bilinear2xWorkgroups, isBilinear2x, resizePlan, RESIZE_WG } from '../../kernels/wgsl/resize';
 import { grid } from '../../kernels/webgpu/device';
 import { refInterpolate, refInterpolate1d, refInterpolateBackward, type RefResize1dParams, type RefResizeParams } from './ref/resize';
 import { ArgumentError, fmtShape } from '../../base/shape';
@@ -27,16 +27,20 @@ function axisScale(a: ResizeAttrs, axis: 0 | 1): number {
 function runResize(a: ResizeAttrs, backward: boolean, src: Tensor, out: Tensor): void {
   const [H, W] = a.inputSize,
     [OH, OW] = a.outputSize;
-  const plan = resizePlan(
-    a.mode,
-    backward,
-    { n: out.size, H, W, OH, OW, scaleH: axisScale(a, 0), scaleW: axisScale(a, 1), alignCorners: a.alignCorners },
-    out.dtype === 'float16' ? 'f16' : 'f32',
+  const g = { H, W, OH, OW, scaleH: axisScale(a, 0), scaleW: axisScale(a, 1), alignCorners: a.alignCorners };
+  const plan = resizePlan(a.mode, backward, { n: out.size, ...g }, out.dtype === 'float16' ? 'f16' : 'f32');
+  const fast = !backward && out.dtype === 'float32' && isBilinear2x(a.mode, g);
+  src.device.run(
+    backward ? 'interpolateBackward' : 'interpolate',
+    plan.key,
+    plan.source,
+    [src.binding, out.binding],
+    fast ? bilinear2xWorkgroups(g, out.size) : grid(out.size, RESIZE_WG),
+    {
+      layout: plan.layout,
+      values: plan.values,
+    },
   );
-  src.device.run(backward ? 'interpolateBackward' : 'interpolate', plan.key, plan.source, [src.binding, out.binding], grid(out.size, RESIZE_WG), {
-    layout: plan.layout,
-    values: plan.values,
-  });
 }
 
 /** The resized planes keep the leading dims; float16 (forward only, inference) stays float16, computed in f32. */
@@ -53,6 +57,7 @@ const interpolateOp: Op<ResizeAttrs> = defineOp({
   dtypes: ['float32', 'float16'],
   shape: resized(false),
   forward: ({ x }, a, [y]) => runResize(a, false, x, y),
+  split: ({ x }) => (x.ndim >= 3 ? { kind: 'batch', batched: ['x'] } : null),
   reference: ({ x }, a) => refInterpolate(x, a),
   vjp: ({ dy, attrs }) => [interpolateBackwardOp.call1([dy], attrs)],
 });
@@ -63,6 +68,7 @@ const interpolateBackwardOp: Op<ResizeAttrs> = defineOp({
   inputs: { x: 'tensor' },
   shape: resized(true),
   forward: ({ x }, a, [y]) => runResize(a, true, x, y),
+  split: ({ x }) => (x.ndim >= 3 ? { kind: 'batch', batched: ['x'] } : null),
   reference: ({ x }, a) => refInterpolateBackward(x, a),
   // linear in dy; its transpose is the forward resize
   vjp: ({ dy, attrs }) => [interpolateOp.call1([dy], attrs)],

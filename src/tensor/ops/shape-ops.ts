@@ -58,10 +58,12 @@ const broadcastOp = defineOp({
   name: 'broadcastTo',
   inputs: { x: 'tensor' },
   shape: ({ x }, { shape }: ShapeAttrs) => ({ shape, dtype: x.dtype }),
-  forward({ x: t }, { shape }, [y]) {
-    const k = elementwiseKernel('broadcastTo', 'v0', [{ dtype: t.dtype, shape: t.shape }], t.dtype, t.dtype, shape);
+  forward({ x: t }, _, [y]) {
+    // y's shape, not the attribute: a split runs this on chunks of rows
+    const k = elementwiseKernel('broadcastTo', 'v0', [{ dtype: t.dtype, shape: t.shape }], t.dtype, t.dtype, y.shape);
     t.device.run('broadcastTo', k.key, k.source, [t.binding, y.binding], grid(y.size, WG), { layout: k.layout, values: k.values });
   },
+  split: ({ x }, { shape }) => ({ kind: 'batch', batched: x.ndim === shape.length && x.shape[0] === shape[0] && shape[0] > 1 ? ['x'] : [] }),
   reference: ({ x }, { shape }) => refMap([x, { shape, dtype: x.dtype, data: new Float64Array(sizeOf(shape)) }], (a) => a, x.dtype),
   vjp: ({ dy, inputs: { x } }) => [sumToShape(dy, x.shape)],
 });

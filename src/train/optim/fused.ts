@@ -26,9 +26,9 @@ export function applyRule(
   const outP = empty(p.shape, 'float32', p.device);
   const outState = state.map(() => empty(p.shape, 'float32', p.device));
   if (p.size > 0) {
-    const buffers = [p.buffer, g.buffer];
-    state.forEach((st, i) => buffers.push(st.buffer, outState[i].buffer));
-    buffers.push(outP.buffer);
+    const buffers = [p.binding, g.binding];
+    state.forEach((st, i) => buffers.push(st.binding, outState[i].binding));
+    buffers.push(outP.binding);
     p.device.run(rule.name, k.key, k.source, buffers, grid(p.size, 256), { layout: k.layout, values: { n: p.size, ...scalars } });
   }
   return { p: outP, state: outState };

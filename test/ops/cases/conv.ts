@@ -33,6 +33,38 @@ export const convGeometry = fc
   .filter((g) => g.OH >= 1 && g.OW >= 1 && g.N * g.G * g.Og * g.OH * g.OW * g.Cg * g.kH * g.kW <= 40000);
 
 /**
+ * Geometries that select the other gradient kernel variants (src/kernels/wgsl/conv-grad.ts): 8 and 16 channels
+ * per workgroup (Cg/Og from 8 and from 16), and split-K grad-weight (N·OH ≥ 16: src/tensor/ops/conv.ts dwSplit).
+ */
+export const convGradGeometry = fc
+  .record({
+    N: fc.integer({ min: 1, max: 3 }),
+    G: fc.integer({ min: 1, max: 2 }),
+    Cg: fc.integer({ min: 2, max: 18 }),
+    Og: fc.integer({ min: 2, max: 18 }),
+    H: fc.integer({ min: 1, max: 12 }),
+    W: fc.integer({ min: 1, max: 7 }),
+    kH: fc.integer({ min: 1, max: 4 }),
+    kW: fc.integer({ min: 1, max: 4 }),
+    stride: fc.tuple(fc.integer({ min: 1, max: 2 }), fc.integer({ min: 1, max: 2 })),
+    padding: fc.tuple(fc.integer({ min: 0, max: 2 }), fc.integer({ min: 0, max: 2 }), fc.integer({ min: 0, max: 2 }), fc.integer({ min: 0, max: 2 })),
+    dilation: fc.tuple(fc.integer({ min: 1, max: 2 }), fc.integer({ min: 1, max: 2 })),
+  })
+  .map((g) => {
+    const a: ConvAttrs = { stride: g.stride, padding: g.padding, dilation: g.dilation, groups: g.G };
+    return {
+      ...g,
+      a,
+      OH: ext(g.H, g.padding[0], g.padding[1], g.kH, g.stride[0], g.dilation[0]),
+      OW: ext(g.W, g.padding[2], g.padding[3], g.kW, g.stride[1], g.dilation[1]),
+    };
+  })
+  .filter((g) => g.OH >= 1 && g.OW >= 1 && g.N * g.G * g.Og * g.OH * g.OW * g.Cg * g.kH * g.kW <= 150000);
+
+const t = (s: number[]) => refTensor(s, { min: -1, max: 1 });
+const tol = { rtol: 1e-3, atol: 1e-4 };
+
+/**
  * Depthwise geometries (groups = C, one input channel per group, multiplier Og 1–3) for the dedicated kernels:
  * rows up to 20 wide, so widths that are multiples of 4 take the vec4-row path; stride and dilation 1–2,
  * kernels 1–5, batch 1–3.
@@ -65,9 +97,6 @@ export const depthwiseGeometry = fc
 /** Generic geometries, and depthwise ones drawn as often (the depthwise kernels are a separate code path). */
 const anyGeometry = fc.oneof({ weight: 1, arbitrary: convGeometry }, { weight: 1, arbitrary: depthwiseGeometry });
 
-const t = (s: number[]) => refTensor(s, { min: -1, max: 1 });
-const tol = { rtol: 1e-3, atol: 1e-4 };
-
 const convArb = (geo: typeof convGeometry, relu: boolean) =>
   geo
     .chain((g) => fc.tuple(fc.constant(g), t([g.N, g.G * g.Cg, g.H, g.W]), t([g.G * g.Og, g.Cg, g.kH, g.kW]), fc.option(t([g.G * g.Og]), { nil: undefined })))
@@ -91,7 +120,8 @@ export const convCases: CaseTable = {
     gradRuns: 25,
   },
   conv2dGradInput: {
-    arb: anyGeometry
+    arb: fc
+      .oneof(convGeometry, convGradGeometry, depthwiseGeometry)
       .chain((g) => fc.tuple(fc.constant(g), t([g.N, g.G * g.Og, g.OH, g.OW]), t([g.G * g.Og, g.Cg, g.kH, g.kW])))
       .map(([g, dy, w]) => ({ inputs: [dy, w], attrs: { ...g.a, inSize: [g.H, g.W] } as ConvAttrs })),
     tol,
@@ -99,7 +129,8 @@ export const convCases: CaseTable = {
     gradRuns: 15,
   },
   conv2dGradWeight: {
-    arb: anyGeometry
+    arb: fc
+      .oneof(convGeometry, convGradGeometry, depthwiseGeometry)
       .chain((g) => fc.tuple(fc.constant(g), t([g.N, g.G * g.Cg, g.H, g.W]), t([g.N, g.G * g.Og, g.OH, g.OW])))
       .map(([g, x, dy]) => ({ inputs: [x, dy], attrs: { ...g.a, kSize: [g.kH, g.kW] } as ConvAttrs })),
     tol,

@@ -48,20 +48,49 @@ export const poolParams = (withDilation: boolean) =>
     })
     .filter((a) => a.outputSize[0] >= 1 && a.outputSize[1] >= 1);
 
+/** Non-overlapping windows (kernel ≤ stride, no dilation): the backward kernels' one-candidate variant (pool.ts `single`). */
+const tiledPoolParams = poolParams(false).filter((a) => !a.adaptive && a.kernel[0] <= a.stride[0] && a.kernel[1] <= a.stride[1]);
+
 const outShape = (lead: number[], a: RefPoolParams) => [...lead, ...a.outputSize];
 const inShape = (lead: number[], a: RefPoolParams) => [...lead, ...a.inputSize];
 /** Every max window must see at least one input element (dilation can skip a tiny input entirely). */
 const maxWellDefined = (x: RefTensor, a: RefPoolParams) => refMaxPool(x, a)[1].data.every((j) => j >= 0);
 
 const maxCase = fc
-  .tuple(leadDims, poolParams(true))
+  .tuple(leadDims, fc.oneof(poolParams(true), tiledPoolParams))
   .chain(([lead, a]) => refTensor(inShape(lead, a), { distinct: true }).map((x): OpCase => ({ inputs: [x], attrs: a })))
   .filter((c) => maxWellDefined(c.inputs[0] as RefTensor, c.attrs));
 
-const avgCase = fc.tuple(leadDims, poolParams(false)).chain(([lead, a]) => refTensor(inShape(lead, a)).map((x): OpCase => ({ inputs: [x], attrs: a })));
+/** 2×2 stride-2 windows tiling an input whose output rows are whole vec4s: the kernel's four-outputs-per-thread path. */
+const max2x2Case = fc
+  .record({
+    lead: leadDims,
+    H: fc.integer({ min: 1, max: 5 }).map((h) => 2 * h),
+    W: fc.constantFrom(8, 16, 24),
+    ceilMode: fc.boolean(),
+  })
+  .chain(({ lead, H, W, ceilMode }) => {
+    const a: RefPoolParams = {
+      adaptive: false,
+      kernel: [2, 2],
+      stride: [2, 2],
+      padding: [0, 0],
+      dilation: [1, 1],
+      ceilMode,
+      countIncludePad: false,
+      divisorOverride: null,
+      outputSize: [H / 2, W / 2],
+      inputSize: [H, W],
+    };
+    return refTensor(inShape(lead, a), { distinct: true }).map((x): OpCase => ({ inputs: [x], attrs: a }));
+  });
+
+const avgCase = fc
+  .tuple(leadDims, fc.oneof(poolParams(false), tiledPoolParams))
+  .chain(([lead, a]) => refTensor(inShape(lead, a)).map((x): OpCase => ({ inputs: [x], attrs: a })));
 
 export const visionCases: CaseTable = {
-  maxPool2d: { arb: maxCase, runs: 30, gradRuns: 20 },
+  maxPool2d: { arb: fc.oneof(maxCase, max2x2Case), runs: 40, gradRuns: 20 },
   maxPool2dBackward: {
     arb: maxCase.chain((c) =>
       refTensor(outShape((c.inputs[0] as RefTensor).shape.slice(0, -2), c.attrs)).map((dy) => ({
@@ -104,10 +133,23 @@ const resizeAttrs = fc
 
 const resizeLead = fc.tuple(fc.integer({ min: 1, max: 2 }), fc.integer({ min: 1, max: 2 }));
 
+/** Bilinear doubling of planes whose rows are whole vec4s (by scale factor or by size): the kernel's ×2 path. */
+const bilinear2xAttrs = fc.record({ H: fc.integer({ min: 1, max: 6 }), W: fc.constantFrom(4, 8, 12), bySize: fc.boolean() }).map(
+  (r): RefResizeParams => ({
+    mode: 'bilinear',
+    alignCorners: false,
+    inputSize: [r.H, r.W],
+    outputSize: [2 * r.H, 2 * r.W],
+    scaleFactor: r.bySize ? [null, null] : [2, 2],
+  }),
+);
+
 Object.assign(visionCases, {
   interpolate: {
-    arb: fc.tuple(resizeLead, resizeAttrs).chain(([l, a]) => refTensor([...l, ...a.inputSize]).map((x) => ({ inputs: [x], attrs: a }))),
-    runs: 40,
+    arb: fc
+      .tuple(resizeLead, fc.oneof(resizeAttrs, bilinear2xAttrs))
+      .chain(([l, a]) => refTensor([...l, ...a.inputSize]).map((x) => ({ inputs: [x], attrs: a }))),
+    runs: 50,
   },
   interpolateBackward: {
     arb: fc.tuple(resizeLead, resizeAttrs).chain(([l, a]) => refTensor([...l, ...a.outputSize]).map((dy) => ({ inputs: [dy], attrs: a }))),
