@@ -106,7 +106,8 @@ export async function measureRoof(device: Device, { quick = false } = {}): Promi
       const k = fmaKernel(chains, wg);
       // about 0.5 GFLOP per dispatch
       const iters = Math.max(16, Math.round((quick ? 1.25e8 : 5e8) / (threads * chains * 8)));
-      const run = () => device.run('rooflineFma', k.key, k.source, [out.binding], [threads / wg, 1, 1], { layout: fmaLayout, values: { iters, m: 0.999999, c: 1e-6 } });
+      const run = () =>
+        device.run('rooflineFma', k.key, k.source, [out.binding], [threads / wg, 1, 1], { layout: fmaLayout, values: { iters, m: 0.999999, c: 1e-6 } });
       const s = await bestSeconds(device, run, quick ? 1 : 2, trials);
       const rate = (threads * iters * chains * 8) / s;
       variants[`fma ${chains} chains, wg ${wg}`] = rate / 1e9;
