@@ -140,6 +140,13 @@ export async function measureRoof(device: Device, { quick = false } = {}): Promi
   return { flops, bytesPerSec, variants };
 }
 
+/** The better of two measurements, figure by figure (the roof is the best a kernel reached). */
+export function bestRoof(a: RoofMeasurement, b: RoofMeasurement): RoofMeasurement {
+  const variants: Record<string, number> = { ...a.variants };
+  for (const [k, v] of Object.entries(b.variants)) variants[k] = Math.max(variants[k] ?? 0, v);
+  return { flops: Math.max(a.flops, b.flops), bytesPerSec: Math.max(a.bytesPerSec, b.bytesPerSec), variants };
+}
+
 /** 'FMA peak 41.2 GFLOP/s (…), bandwidth 9.1 GB/s (…)' with every variant's figure. */
 export function formatRoof(r: RoofMeasurement): string {
   const list = Object.entries(r.variants)

@@ -49,7 +49,7 @@ import type { BenchRow, Suite } from '../lib';
 import { initTfjsWebGPU, syncTfjs, type Tfjs } from '../peers/tfjs';
 import { tfU2Net } from '../peers/tfjs-u2net';
 import { tfU2NetTrainer } from '../peers/tfjs-u2net-train';
-import { measureRoof, formatRoof, type RoofMeasurement } from '../roofline';
+import { measureRoof, formatRoof, bestRoof, type RoofMeasurement } from '../roofline';
 import { convFlops, formatSpeedup, median, roofFraction, si, sig3, speedup, textTable, boundBy, type Work } from '../roofline-math';
 
 type TFTensor = import('@tensorflow/tfjs').Tensor;
@@ -154,6 +154,16 @@ export async function interleave(sides: Side[], { rounds = 3, iters = 1, warmup 
 
 // ---------------------------------------------------------------- rows
 
+/** One line per measured row as soon as it is measured (a long run that is stopped still leaves its figures). */
+function progress(r: Measured): Measured {
+  const f = (s: SideTiming | { missing: string }) =>
+    'ms' in s
+      ? `${sig3(median(s.ms))} ms [${s.ms.map(sig3).join(', ')}]${r.step ? `, ${s.dispatches} dispatches, host ${sig3(median(s.hostMs))} ms` : ''}`
+      : `n/a (${s.missing})`;
+  console.log(`  ${r.name}: webgrad ${f(r.ours)} | TF.js ${f(r.theirs)}`);
+  return r;
+}
+
 interface Measured {
   name: string;
   work: Work;
@@ -247,7 +257,7 @@ async function opRow(
   } else if (!theirs) theirsMissing = 'no TF.js counterpart';
   try {
     const t = await interleave(sides, { rounds: c.rounds, warmup: 1, targetMs: c.quick ? 0 : 300 });
-    return { name, work, unit, ours: t[0], theirs: t[1] ?? { missing: theirsMissing }, step: false, note };
+    return progress({ name, work, unit, ours: t[0], theirs: t[1] ?? { missing: theirsMissing }, step: false, note });
   } catch (e) {
     return { name, work, unit, ours: { missing: `failed: ${firstLine(e)}` }, theirs: { missing: theirsMissing }, step: false, note };
   } finally {
@@ -569,15 +579,17 @@ async function u2netRows(c: Ctx): Promise<Measured[]> {
     const t = await interleave(sides, { rounds: c.stepRounds, iters: 1, warmup: 1 });
     const theirs = tf ? t[t.length - 1] : { missing: c.tfMissing };
     fwdSides.forEach((s, i) =>
-      rows.push({
-        name: s.name,
-        work: fwdWork,
-        unit: 'flop',
-        ours: t[i],
-        theirs,
-        step: true,
-        note: i === 0 ? 'TF.js: the same lowered graph (BN folded) from its public ops (bench/peers/tfjs-u2net.ts)' : undefined,
-      }),
+      rows.push(
+        progress({
+          name: s.name,
+          work: fwdWork,
+          unit: 'flop',
+          ours: t[i],
+          theirs,
+          step: true,
+          note: i === 0 ? 'TF.js: the same lowered graph (BN folded) from its public ops (bench/peers/tfjs-u2net.ts)' : undefined,
+        }),
+      ),
     );
   } catch (e) {
     rows.push({
@@ -621,18 +633,20 @@ async function u2netRows(c: Ctx): Promise<Measured[]> {
     const t = await interleave(tSides, { rounds: c.stepRounds, iters: 1, warmup: 1 });
     const theirs = tfTrainer ? t[t.length - 1] : { missing: tfTrainMissing };
     trainers.forEach(({ name }, i) =>
-      rows.push({
-        name,
-        work: trainWork,
-        unit: 'flop',
-        ours: t[i],
-        theirs,
-        step: true,
-        note:
-          i === 0
-            ? 'webgrad: model.apply + u2netLoss + valueAndGrad + optim.sgd; TF.js: conv+BN(batch stats)+ReLU from public ops, dilated convs via spaceToBatchND, tf.train.sgd; work ≈ 3× the forward'
-            : undefined,
-      }),
+      rows.push(
+        progress({
+          name,
+          work: trainWork,
+          unit: 'flop',
+          ours: t[i],
+          theirs,
+          step: true,
+          note:
+            i === 0
+              ? 'webgrad: model.apply + u2netLoss + valueAndGrad + optim.sgd; TF.js: conv+BN(batch stats)+ReLU from public ops, dilated convs via spaceToBatchND, tf.train.sgd; work ≈ 3× the forward'
+              : undefined,
+        }),
+      ),
     );
   } catch (e) {
     rows.push({
@@ -709,13 +723,17 @@ export const peersTableSuite: Suite = async ({ device, quick }) => {
     tfMissing = `TF.js WebGPU unavailable: ${firstLine(e)}`;
   }
   const c: Ctx = { device, tf, tfMissing, rounds, stepRounds, quick };
-  const roof = await measureRoof(device, { quick });
-  console.log(formatRoof(roof));
+  // the roof is the best a kernel reaches: measured before and after the table (the load on a shared machine drifts)
+  const before = await measureRoof(device, { quick });
+  console.log(formatRoof(before));
   const want = (name: string) => !only || only.some((w) => name.toLowerCase().includes(w.toLowerCase()));
   const rows: Measured[] = [];
   if (!only || only.some((w) => !/u2net|u²/i.test(w))) rows.push(...(await smallRows(c)).filter((r) => want(r.name)));
   if (!only || only.some((w) => /u2net|u²|forward|training/i.test(w)))
     rows.push(...(await u2netRows(c)).filter((r) => want(r.name) || /u2net/i.test(only?.join() ?? '')));
+  const after = await measureRoof(device, { quick });
+  console.log(`after the table: ${formatRoof(after)}`);
+  const roof = bestRoof(before, after);
   const adapter = device.adapterInfo?.description || device.adapterInfo?.vendor || 'unknown adapter';
   console.log(
     `\nissue 17 table on ${adapter}: median of ${rounds} interleaved round(s), U²-Net rows ${stepRounds}${quick ? ' (quick: U²-NetP at 64²)' : ''}\n${formatPeersTable(rows, roof)}`,
