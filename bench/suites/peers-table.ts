@@ -11,6 +11,8 @@
  * the U²-Net rows (one call per round; a TF.js training step takes minutes on lavapipe), one warm-up
  * call per side first. --quick: one round, one call, U²-NetP at 64² (a smoke run, not the figures).
  * --only: keep the rows whose name contains one of the words (e.g. --only matmul,depthwise).
+ * Through `npm run bench` (which takes only --quick and --suite) set PEERS_TABLE_ROUNDS,
+ * PEERS_TABLE_STEP_ROUNDS and PEERS_TABLE_ONLY instead.
  *
  * Columns: ms = median wall time per call (work queued, then the GPU drained; lower is better);
  * ratio = TF.js ms ÷ webgrad ms; work = FLOP (or bytes for pure data movement) per call;
@@ -707,13 +709,21 @@ export function formatPeersTable(rows: Measured[], roof: RoofMeasurement): strin
 
 /** Runs everything; returns the harness rows (metric ms, peer = TF.js) and prints the table. */
 export const peersTableSuite: Suite = async ({ device, quick }) => {
-  const argv = process.argv;
-  const ri = argv.indexOf('--rounds');
-  const rounds = ri >= 0 ? Number(argv[ri + 1]) : quick ? 1 : 3;
-  const si2 = argv.indexOf('--step-rounds');
-  const stepRounds = si2 >= 0 ? Number(argv[si2 + 1]) : quick ? 1 : 2;
-  const oi = argv.indexOf('--only');
-  const only = oi >= 0 ? argv[oi + 1].split(',') : null;
+  // flags (standalone) or environment variables (also through `npm run bench`)
+  const arg = (flag: string, env: string): string | undefined => {
+    const i = process.argv.indexOf(flag);
+    return i >= 0 ? process.argv[i + 1] : process.env[env];
+  };
+  const count = (flag: string, env: string, d: number) => {
+    const v = arg(flag, env);
+    if (v === undefined) return d;
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 1) throw new Error(`peers-table: ${flag} must be a whole number ≥ 1; got ${JSON.stringify(v)}`);
+    return n;
+  };
+  const rounds = count('--rounds', 'PEERS_TABLE_ROUNDS', quick ? 1 : 3);
+  const stepRounds = count('--step-rounds', 'PEERS_TABLE_STEP_ROUNDS', quick ? 1 : 2);
+  const only = arg('--only', 'PEERS_TABLE_ONLY')?.split(',') ?? null;
   countDispatches();
   let tf: Tfjs | null = null,
     tfMissing = '';
