@@ -344,13 +344,16 @@ async function smallRows(c: Ctx): Promise<Measured[]> {
       ),
     );
   }
-  // max-pool 2×2 (ceil mode) of [1,64,320,320]; bilinear ×2 of [1,64,80,80] (bench/suites/vision.ts's shapes)
-  {
-    const x = [1, 64, 320, 320];
+  // max-pool 2×2 (ceil mode) of [1,64,320,320] (bench/suites/vision.ts's shape) and of [1,64,80,80];
+  // bilinear ×2 of [1,64,80,80] (vision.ts's)
+  for (const x of [
+    [1, 64, 320, 320],
+    [1, 64, 80, 80],
+  ]) {
     rows.push(
       await opRow(
         c,
-        'max-pool 2×2 /2, [1,64,320,320]',
+        `max-pool 2×2 /2, [${x.join(',')}]`,
         { flops: 0, bytes: prod(x) * 4 * 1.25 },
         'bytes',
         [x],
@@ -360,6 +363,8 @@ async function smallRows(c: Ctx): Promise<Measured[]> {
         toNhwc,
       ),
     );
+  }
+  {
     const y = [1, 64, 80, 80];
     rows.push(
       await opRow(
