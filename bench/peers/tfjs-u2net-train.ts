@@ -47,7 +47,7 @@ function hwio(w: Float32Array, [O, I, KH, KW]: readonly number[]): Float32Array 
 }
 
 /** A 'same' conv with dilation d: spaceToBatchND → valid conv → batchToSpaceND → crop (d > 1). */
-function atrousConv(tf: Tfjs, x: T4, f: TF.Variable, d: number, k: number): T4 {
+export function atrousConv(tf: Tfjs, x: T4, f: TF.Variable, d: number, k: number): T4 {
   if (d === 1) return tf.conv2d(x, f as unknown as T4, 1, 'same');
   const [, H, W] = x.shape;
   const p = (d * (k - 1)) / 2;
