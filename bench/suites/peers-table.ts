@@ -195,6 +195,8 @@ interface Ctx {
   /** Rounds of the U²-Net step rows (each TF.js training step takes minutes here). */
   stepRounds: number;
   quick: boolean;
+  /** Whether the row of this name is wanted (--only). */
+  want: (name: string) => boolean;
 }
 
 /** A side for webgrad: run inside tidy, drain with device.sync. */
@@ -229,7 +231,8 @@ async function opRow(
   tfShapes: (s: number[][]) => number[][],
   tfPerm: (s: number[], i: number) => number[] | null,
   note?: string,
-): Promise<Measured> {
+): Promise<Measured | null> {
+  if (!c.want(name)) return null;
   const data = shapes.map((s, i) => wave(prod(s), 0.013 * (i + 1)));
   const xs = shapes.map((s, i) => tensor(data[i], { shape: s }));
   let txs: TFTensor[] = [];
@@ -271,7 +274,7 @@ async function opRow(
 const toNhwc = (s: number[]) => (s.length === 4 ? [0, 2, 3, 1] : null);
 
 async function smallRows(c: Ctx): Promise<Measured[]> {
-  const rows: Measured[] = [];
+  const rows: (Measured | null)[] = [];
   const tf = c.tf;
   // matmul 1024³
   {
@@ -408,7 +411,7 @@ async function smallRows(c: Ctx): Promise<Measured[]> {
       ),
     );
   }
-  return rows;
+  return rows.filter((r): r is Measured => r !== null);
 }
 
 // ---------------------------------------------------------------- U²-Net
@@ -550,6 +553,9 @@ export type SgdStepFn = (params: any, state: any, optState: any, x: Tensor, y: T
 async function u2netRows(c: Ctx): Promise<Measured[]> {
   const { device, tf } = c;
   const S = c.quick ? 64 : 320;
+  const doForward = c.want(`U²-NetP forward ${S}²`);
+  const doTrain = c.want(`U²-NetP training step ${S}²`);
+  if (!doForward && !doTrain) return [];
   const model = u2net({ model: 'u2netp' });
   const { params, state } = model.init(random.key(0));
   const g = await u2netInferenceGraph(model, params, state);
@@ -558,115 +564,119 @@ async function u2netRows(c: Ctx): Promise<Measured[]> {
   const xData = wave(3 * S * S, 0.11);
   const x = tensor(xData, { shape: [1, 3, S, S] });
 
-  // forward: TF.js from public ops, webgrad from public ops, model.apply eval, folded predictor; one interleaving
-  const pub = oursGraphForward(g);
-  const pred = await u2netPredictor(model, params, state, { precision: 'fp32' });
-  const fwdSides: { name: string; side: Side }[] = [
-    { name: `U²-NetP forward ${S}², built from public ops`, side: oursSide(device, () => pub.forward(x)) },
-    { name: `U²-NetP forward ${S}², model.apply (eval)`, side: oursSide(device, () => model.apply(params, state, x, { training: false })) },
-    { name: `U²-NetP forward ${S}², folded (u2netPredictor fp32)`, side: oursSide(device, () => pred.predict(x)) },
-  ];
-  const extraFwd: StepRunner[] = [];
-  for (const v of stepVariants.filter((s) => s.kind === 'forward')) {
-    const r = await v.make({ device, model, batch: 1, size: S, makeTrainer: makeSgdTrainer });
-    extraFwd.push(r);
-    fwdSides.push({ name: `U²-NetP forward ${S}², ${v.name}`, side: { run: () => r.step(), sync: () => device.sync() } });
+  if (doForward) {
+    // forward: TF.js from public ops, webgrad from public ops, model.apply eval, folded predictor; one interleaving
+    const pub = oursGraphForward(g);
+    const pred = await u2netPredictor(model, params, state, { precision: 'fp32' });
+    const fwdSides: { name: string; side: Side }[] = [
+      { name: `U²-NetP forward ${S}², built from public ops`, side: oursSide(device, () => pub.forward(x)) },
+      { name: `U²-NetP forward ${S}², model.apply (eval)`, side: oursSide(device, () => model.apply(params, state, x, { training: false })) },
+      { name: `U²-NetP forward ${S}², folded (u2netPredictor fp32)`, side: oursSide(device, () => pred.predict(x)) },
+    ];
+    const extraFwd: StepRunner[] = [];
+    for (const v of stepVariants.filter((s) => s.kind === 'forward')) {
+      const r = await v.make({ device, model, batch: 1, size: S, makeTrainer: makeSgdTrainer });
+      extraFwd.push(r);
+      fwdSides.push({ name: `U²-NetP forward ${S}², ${v.name}`, side: { run: () => r.step(), sync: () => device.sync() } });
+    }
+    let tfx: TFTensor | null = null;
+    let tfNet: ReturnType<typeof tfU2Net> | null = null;
+    const sides = fwdSides.map((s) => s.side);
+    if (tf) {
+      tfNet = tfU2Net(tf, g);
+      tfx = tf.tidy(() => tf.transpose(tf.tensor(xData, [1, 3, S, S]), [0, 2, 3, 1]));
+      const net = tfNet,
+        input = tfx as import('@tensorflow/tfjs').Tensor4D;
+      sides.push(theirsSide(tf, () => net.forward(input)));
+    }
+    try {
+      const t = await interleave(sides, { rounds: c.stepRounds, iters: 1, warmup: 1 });
+      const theirs = tf ? t[t.length - 1] : { missing: c.tfMissing };
+      fwdSides.forEach((s, i) =>
+        rows.push(
+          progress({
+            name: s.name,
+            work: fwdWork,
+            unit: 'flop',
+            ours: t[i],
+            theirs,
+            step: true,
+            note: i === 0 ? 'TF.js: the same lowered graph (BN folded) from its public ops (bench/peers/tfjs-u2net.ts)' : undefined,
+          }),
+        ),
+      );
+    } catch (e) {
+      rows.push({
+        name: `U²-NetP forward ${S}²`,
+        work: fwdWork,
+        unit: 'flop',
+        ours: { missing: `failed: ${firstLine(e)}` },
+        theirs: { missing: '' },
+        step: true,
+      });
+    }
+    pub.dispose();
+    pred.dispose();
+    extraFwd.forEach((r) => r.dispose());
+    tfNet?.dispose();
+    if (tfx) tf?.dispose(tfx);
   }
-  let tfx: TFTensor | null = null;
-  let tfNet: ReturnType<typeof tfU2Net> | null = null;
-  const sides = fwdSides.map((s) => s.side);
-  if (tf) {
-    tfNet = tfU2Net(tf, g);
-    tfx = tf.tidy(() => tf.transpose(tf.tensor(xData, [1, 3, S, S]), [0, 2, 3, 1]));
-    const net = tfNet,
-      input = tfx as import('@tensorflow/tfjs').Tensor4D;
-    sides.push(theirsSide(tf, () => net.forward(input)));
-  }
-  try {
-    const t = await interleave(sides, { rounds: c.stepRounds, iters: 1, warmup: 1 });
-    const theirs = tf ? t[t.length - 1] : { missing: c.tfMissing };
-    fwdSides.forEach((s, i) =>
-      rows.push(
-        progress({
-          name: s.name,
-          work: fwdWork,
-          unit: 'flop',
-          ours: t[i],
-          theirs,
-          step: true,
-          note: i === 0 ? 'TF.js: the same lowered graph (BN folded) from its public ops (bench/peers/tfjs-u2net.ts)' : undefined,
-        }),
-      ),
-    );
-  } catch (e) {
-    rows.push({
-      name: `U²-NetP forward ${S}²`,
-      work: fwdWork,
-      unit: 'flop',
-      ours: { missing: `failed: ${firstLine(e)}` },
-      theirs: { missing: '' },
-      step: true,
-    });
-  }
-  pub.dispose();
-  pred.dispose();
-  extraFwd.forEach((r) => r.dispose());
-  tfNet?.dispose();
-  if (tfx) tf?.dispose(tfx);
   x.dispose();
 
-  // training step, batch 1, SGD: webgrad's model path (+ variants) vs TF.js from public ops
-  const trainWork: Work = { flops: 3 * fwdWork.flops, bytes: 3 * fwdWork.bytes };
-  const trainers: { name: string; r: StepRunner }[] = [{ name: `U²-NetP training step ${S}², batch 1 (SGD)`, r: makeSgdTrainer(model, 1, S) }];
-  for (const v of stepVariants.filter((s) => s.kind === 'train')) {
-    trainers.push({
-      name: `U²-NetP training step ${S}², batch 1 (SGD), ${v.name}`,
-      r: await v.make({ device, model, batch: 1, size: S, makeTrainer: makeSgdTrainer }),
-    });
-  }
-  const tSides: Side[] = trainers.map(({ r }) => ({ run: () => r.step(), sync: () => device.sync() }));
-  let tfTrainer: ReturnType<typeof tfU2NetTrainer> | null = null;
-  let tfTrainMissing = c.tfMissing;
-  if (tf) {
-    try {
-      tfTrainer = tfU2NetTrainer(tf, g, 1, S);
-      const tt = tfTrainer;
-      tSides.push({ run: () => tt.step(), sync: () => syncTfjs(tf) });
-    } catch (e) {
-      tfTrainMissing = firstLine(e);
+  if (doTrain) {
+    // training step, batch 1, SGD: webgrad's model path (+ variants) vs TF.js from public ops
+    const trainWork: Work = { flops: 3 * fwdWork.flops, bytes: 3 * fwdWork.bytes };
+    const trainers: { name: string; r: StepRunner }[] = [{ name: `U²-NetP training step ${S}², batch 1 (SGD)`, r: makeSgdTrainer(model, 1, S) }];
+    for (const v of stepVariants.filter((s) => s.kind === 'train')) {
+      trainers.push({
+        name: `U²-NetP training step ${S}², batch 1 (SGD), ${v.name}`,
+        r: await v.make({ device, model, batch: 1, size: S, makeTrainer: makeSgdTrainer }),
+      });
     }
+    const tSides: Side[] = trainers.map(({ r }) => ({ run: () => r.step(), sync: () => device.sync() }));
+    let tfTrainer: ReturnType<typeof tfU2NetTrainer> | null = null;
+    let tfTrainMissing = c.tfMissing;
+    if (tf) {
+      try {
+        tfTrainer = tfU2NetTrainer(tf, g, 1, S);
+        const tt = tfTrainer;
+        tSides.push({ run: () => tt.step(), sync: () => syncTfjs(tf) });
+      } catch (e) {
+        tfTrainMissing = firstLine(e);
+      }
+    }
+    try {
+      const t = await interleave(tSides, { rounds: c.stepRounds, iters: 1, warmup: 1 });
+      const theirs = tfTrainer ? t[t.length - 1] : { missing: tfTrainMissing };
+      trainers.forEach(({ name }, i) =>
+        rows.push(
+          progress({
+            name,
+            work: trainWork,
+            unit: 'flop',
+            ours: t[i],
+            theirs,
+            step: true,
+            note:
+              i === 0
+                ? 'webgrad: model.apply + u2netLoss + valueAndGrad + optim.sgd; TF.js: conv+BN(batch stats)+ReLU from public ops, dilated convs via spaceToBatchND, tf.train.sgd; work ≈ 3× the forward'
+                : undefined,
+          }),
+        ),
+      );
+    } catch (e) {
+      rows.push({
+        name: trainers[0].name,
+        work: trainWork,
+        unit: 'flop',
+        ours: { missing: `failed: ${firstLine(e)}` },
+        theirs: { missing: tfTrainMissing },
+        step: true,
+      });
+    }
+    trainers.forEach(({ r }) => r.dispose());
+    tfTrainer?.dispose();
   }
-  try {
-    const t = await interleave(tSides, { rounds: c.stepRounds, iters: 1, warmup: 1 });
-    const theirs = tfTrainer ? t[t.length - 1] : { missing: tfTrainMissing };
-    trainers.forEach(({ name }, i) =>
-      rows.push(
-        progress({
-          name,
-          work: trainWork,
-          unit: 'flop',
-          ours: t[i],
-          theirs,
-          step: true,
-          note:
-            i === 0
-              ? 'webgrad: model.apply + u2netLoss + valueAndGrad + optim.sgd; TF.js: conv+BN(batch stats)+ReLU from public ops, dilated convs via spaceToBatchND, tf.train.sgd; work ≈ 3× the forward'
-              : undefined,
-        }),
-      ),
-    );
-  } catch (e) {
-    rows.push({
-      name: trainers[0].name,
-      work: trainWork,
-      unit: 'flop',
-      ours: { missing: `failed: ${firstLine(e)}` },
-      theirs: { missing: tfTrainMissing },
-      step: true,
-    });
-  }
-  trainers.forEach(({ r }) => r.dispose());
-  tfTrainer?.dispose();
   tree.dispose([params, state]);
   return rows;
 }
@@ -737,15 +747,14 @@ export const peersTableSuite: Suite = async ({ device, quick }) => {
   } catch (e) {
     tfMissing = `TF.js WebGPU unavailable: ${firstLine(e)}`;
   }
-  const c: Ctx = { device, tf, tfMissing, rounds, stepRounds, quick };
+  // 'u2net' also matches the U²-Net rows
+  const want = (name: string) => !only || only.some((w) => name.toLowerCase().replace('u²-net', 'u2net').includes(w.toLowerCase()));
+  const c: Ctx = { device, tf, tfMissing, rounds, stepRounds, quick, want };
   // the roof is the best a kernel reaches: measured before and after the table (the load on a shared machine drifts)
   const before = await measureRoof(device, { quick });
   console.log(formatRoof(before));
-  const want = (name: string) => !only || only.some((w) => name.toLowerCase().includes(w.toLowerCase()));
-  const rows: Measured[] = [];
-  if (!only || only.some((w) => !/u2net|u²/i.test(w))) rows.push(...(await smallRows(c)).filter((r) => want(r.name)));
-  if (!only || only.some((w) => /u2net|u²|forward|training/i.test(w)))
-    rows.push(...(await u2netRows(c)).filter((r) => want(r.name) || /u2net/i.test(only?.join() ?? '')));
+  // the forward rows share one interleaving with TF.js: a filter that keeps one keeps them all
+  const rows: Measured[] = [...(await smallRows(c)), ...(await u2netRows(c))];
   const after = await measureRoof(device, { quick });
   console.log(`after the table: ${formatRoof(after)}`);
   const roof = bestRoof(before, after);
