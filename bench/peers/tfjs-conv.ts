@@ -33,6 +33,8 @@ export interface TFConvCase {
   stride: number;
   pad: number;
   dilation: number;
+  /** Depthwise (groups = C, channel multiplier O / C): TF.js depthwiseConv2d and its two backprop kernels. */
+  depthwise?: boolean;
 }
 
 export type Runner = { run: () => void; sync: () => Promise<void> } | { missing: string };
@@ -46,7 +48,8 @@ export async function tfConvRunners(c: TFConvCase): Promise<{ fwd: Runner; dx: R
   const tf = await loadTF();
   type T4 = import('@tensorflow/tfjs').Tensor4D;
   const x = tf.randomNormal([c.N, c.H, c.W, c.C]) as T4;
-  const w = tf.randomNormal([c.k, c.k, c.C, c.O]) as T4;
+  // depthwise filters are [kH, kW, C, multiplier]
+  const w = tf.randomNormal([c.k, c.k, c.C, c.depthwise ? c.O / c.C : c.O]) as T4;
   const pad =
     c.pad === 0
       ? ('valid' as const)
@@ -56,7 +59,8 @@ export async function tfConvRunners(c: TFConvCase): Promise<{ fwd: Runner; dx: R
           [c.pad, c.pad],
           [0, 0],
         ] as [[number, number], [number, number], [number, number], [number, number]]);
-  const y = tf.conv2d(x, w, c.stride, pad, 'NHWC', c.dilation);
+  const fwd = () => (c.depthwise ? tf.depthwiseConv2d(x, w, c.stride, pad, 'NHWC', c.dilation) : tf.conv2d(x, w, c.stride, pad, 'NHWC', c.dilation));
+  const y = fwd();
   const dy = tf.randomNormal(y.shape) as T4;
   y.dispose();
   let last: import('@tensorflow/tfjs').Tensor | null = null;
@@ -71,9 +75,24 @@ export async function tfConvRunners(c: TFConvCase): Promise<{ fwd: Runner; dx: R
     if (last) last.dispose();
     last = t;
   };
-  const missing = 'TF.js has no dilated conv2d gradients';
+  const missing = `TF.js has no dilated ${c.depthwise ? 'depthwiseConv2d' : 'conv2d'} gradients`;
+  if (c.depthwise) {
+    // the kernels tf.grad(depthwiseConv2d) runs (their ops are not exported)
+    const attrs = { strides: c.stride, pad, dilations: 1 };
+    const run = (name: string, inputs: object, extra: object) => () =>
+      keep(tf.engine().runKernel(name, inputs as never, { ...attrs, ...extra } as never) as import('@tensorflow/tfjs').Tensor);
+    return {
+      fwd: { run: () => keep(fwd()), sync },
+      dx: c.dilation > 1 ? { missing } : { run: run('DepthwiseConv2dNativeBackpropInput', { dy, filter: w }, { inputShape: x.shape }), sync },
+      dw: c.dilation > 1 ? { missing } : { run: run('DepthwiseConv2dNativeBackpropFilter', { x, dy }, { filterShape: w.shape }), sync },
+      dispose: () => {
+        void sync();
+        tf.dispose([x, w, dy]);
+      },
+    };
+  }
   return {
-    fwd: { run: () => keep(tf.conv2d(x, w, c.stride, pad, 'NHWC', c.dilation)), sync },
+    fwd: { run: () => keep(fwd()), sync },
     dx: c.dilation > 1 ? { missing } : { run: () => keep(tf.conv2dTranspose(dy, w, x.shape, c.stride, pad)), sync },
     dw:
       c.dilation > 1

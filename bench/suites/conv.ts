@@ -1,7 +1,8 @@
 /**
  * Convolution throughput (GFLOP/s, 2·N·Cout·OH·OW·Cin/groups·kH·kW per pass) for the forward, grad-input and
  * grad-weight kernels on U²-Net and ResNet-18 shapes, side by side with TF.js WebGPU on the same adapter.
- * Standalone: `npx tsx bench/suites/conv.ts [--quick] [--no-peer] [--only <name part>]`.
+ * Depthwise rows (groups = C) run the dedicated kernels, and with `--generic` also the generic ones, interleaved.
+ * Standalone: `npx tsx bench/suites/conv.ts [--quick] [--no-peer] [--depthwise] [--generic] [--rounds N] [--only <name part>]` (`--depthwise`: only those rows; best of N interleaved rounds, default 2).
  */
 import { init, tidy, tensor, type Tensor } from '../../src/node';
 
@@ -10,7 +11,7 @@ const randn = (shape: number[]) =>
     Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => Math.random() * 2 - 1),
     { shape },
   );
-import { conv2dOp, conv2dGradInputOp, conv2dGradWeightOp } from '../../src/tensor/ops/conv';
+import { conv2dOp, conv2dGradInputOp, conv2dGradWeightOp, depthwiseConv } from '../../src/tensor/ops/conv';
 import type { ConvAttrs } from '../../src/base/conv-args';
 import { timeIt, type BenchRow, type Suite } from '../lib';
 import { tfConvRunners } from '../peers/tfjs-conv';
@@ -29,6 +30,8 @@ interface Case {
   stride: number;
   pad: number;
   dilation: number;
+  /** groups = C (then O is C × the channel multiplier). */
+  depthwise?: boolean;
 }
 
 const CASES: Case[] = [
@@ -43,11 +46,21 @@ const CASES: Case[] = [
   { name: 'tconv 4x4/2 64→64 @80²', N: 1, C: 64, H: 80, W: 80, O: 64, k: 4, stride: 2, pad: 1, dilation: 1 },
 ];
 
+const DEPTHWISE: Case[] = [
+  { name: 'depthwise 3x3 64 ch @80²', N: 1, C: 64, H: 80, W: 80, O: 64, k: 3, stride: 1, pad: 1, dilation: 1, depthwise: true },
+  // U²-NetP separable variant, first stage
+  { name: 'depthwise 3x3 16 ch @320²', N: 1, C: 16, H: 320, W: 320, O: 16, k: 3, stride: 1, pad: 1, dilation: 1, depthwise: true },
+  { name: 'depthwise 3x3 64 ch @80² d2', N: 1, C: 64, H: 80, W: 80, O: 64, k: 3, stride: 1, pad: 2, dilation: 2, depthwise: true },
+];
+
 export const convSuite: Suite = async ({ device, quick }) => {
   const rows: BenchRow[] = [];
   const peer = !process.argv.includes('--no-peer');
   const opts = quick ? { warmup: 1, iters: 1, repeats: 1 } : { warmup: 1, iters: 1, repeats: 3 };
-  const rounds = quick ? 1 : 2;
+  const ri = process.argv.indexOf('--rounds');
+  const rounds = quick ? 1 : ri > 0 ? Number(process.argv[ri + 1]) : 2;
+  const onlyDepthwise = process.argv.includes('--depthwise'),
+    generic = process.argv.includes('--generic');
   const sync = async () => {
     const t = randn([1]);
     await t.data();
@@ -55,13 +68,14 @@ export const convSuite: Suite = async ({ device, quick }) => {
   };
   // --only <text>: just the cases whose name contains it
   const only = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] : '';
-  for (const c of CASES.filter((k) => k.name.includes(only))) {
+  for (const c of (onlyDepthwise ? DEPTHWISE : [...CASES, ...DEPTHWISE]).filter((k) => k.name.includes(only))) {
     const OH = Math.floor((c.H + 2 * c.pad - c.dilation * (c.k - 1) - 1) / c.stride) + 1;
     const OW = Math.floor((c.W + 2 * c.pad - c.dilation * (c.k - 1) - 1) / c.stride) + 1;
-    const flops = 2 * c.N * c.O * OH * OW * c.C * c.k * c.k;
-    const a: ConvAttrs = { stride: [c.stride, c.stride], padding: [c.pad, c.pad, c.pad, c.pad], dilation: [c.dilation, c.dilation], groups: 1 };
+    const groups = c.depthwise ? c.C : 1;
+    const flops = (2 * c.N * c.O * OH * OW * c.C * c.k * c.k) / groups;
+    const a: ConvAttrs = { stride: [c.stride, c.stride], padding: [c.pad, c.pad, c.pad, c.pad], dilation: [c.dilation, c.dilation], groups };
     const x = randn([c.N, c.C, c.H, c.W]),
-      w = randn([c.O, c.C, c.k, c.k]),
+      w = randn([c.O, c.C / groups, c.k, c.k]),
       dy = randn([c.N, c.O, OH, OW]);
     const run = (f: () => Tensor) => () => {
       tidy(() => {
@@ -84,10 +98,17 @@ export const convSuite: Suite = async ({ device, quick }) => {
     }
     // alternate ours and theirs and keep each one's best round: other processes on the machine add noise
     const best: Record<Pass, number> = { fwd: Infinity, dx: Infinity, dw: Infinity };
+    const bestGeneric: Record<Pass, number> = { fwd: Infinity, dx: Infinity, dw: Infinity };
+    const withGeneric = generic && c.depthwise;
     const bestTf: Record<Pass, number> = { fwd: Infinity, dx: Infinity, dw: Infinity };
     for (let round = 0; round < rounds; round++) {
       for (const pass of PASSES) {
         best[pass] = Math.min(best[pass], await timeIt(ours[pass], sync, opts));
+        if (withGeneric) {
+          depthwiseConv.enabled = false;
+          bestGeneric[pass] = Math.min(bestGeneric[pass], await timeIt(ours[pass], sync, opts));
+          depthwiseConv.enabled = true;
+        }
         const r = tf?.[pass];
         if (r && 'run' in r) bestTf[pass] = Math.min(bestTf[pass], await timeIt(r.run, r.sync, opts));
       }
@@ -98,9 +119,19 @@ export const convSuite: Suite = async ({ device, quick }) => {
     dy.dispose();
     for (const pass of PASSES) {
       const r = tf?.[pass];
+      const label = `${pass === 'fwd' ? 'forward' : pass === 'dx' ? 'grad-input' : 'grad-weight'} ${c.name}`;
+      if (withGeneric) {
+        rows.push({
+          suite: 'conv',
+          name: `${label} (generic kernel)`,
+          metric: 'GFLOP/s',
+          value: flops / bestGeneric[pass] / 1e9,
+          peer: peer && r && 'run' in r ? { name: 'tfjs-webgpu', value: flops / bestTf[pass] / 1e9 } : undefined,
+        });
+      }
       rows.push({
         suite: 'conv',
-        name: `${pass === 'fwd' ? 'forward' : pass === 'dx' ? 'grad-input' : 'grad-weight'} ${c.name}`,
+        name: label,
         metric: 'GFLOP/s',
         value: flops / best[pass] / 1e9,
         peer: !peer
@@ -119,11 +150,11 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   const device = await init();
   const rows = await convSuite({ device, quick: process.argv.includes('--quick') });
   const pad = (s: string, n: number) => s.padEnd(n);
-  console.log(`${pad('case', 46)} ${pad('webgrad', 9)} ${pad('tfjs', 9)} ratio`);
+  console.log(`${pad('case', 56)} ${pad('webgrad', 9)} ${pad('tfjs', 9)} ratio`);
   for (const r of rows) {
     const p = r.peer && 'value' in r.peer ? r.peer.value : null;
     console.log(
-      `${pad(r.name, 46)} ${pad(r.value.toFixed(2), 9)} ${pad(p === null ? '—' : p.toFixed(2), 9)} ${p === null ? (r.peer && 'missing' in r.peer ? r.peer.missing : '') : `${(r.value / p).toFixed(2)}×`}`,
+      `${pad(r.name, 56)} ${pad(r.value.toFixed(2), 9)} ${pad(p === null ? '—' : p.toFixed(2), 9)} ${p === null ? (r.peer && 'missing' in r.peer ? r.peer.missing : '') : `${(r.value / p).toFixed(2)}×`}`,
     );
   }
   process.exit(0);

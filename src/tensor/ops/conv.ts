@@ -4,14 +4,26 @@
  * conv2d / conv1d / convTranspose2d wrappers.
  */
 import type { Binding } from '../../kernels/webgpu/queue';
+import type { UniformValues } from '../../kernels/webgpu/uniforms';
 import { convKey, convSource, convValues, convWorkgroups, convLayout, type ConvGeometry, type ConvVariant } from '../../kernels/wgsl/conv';
-import { convGradKey, convGradSource, convGradWorkgroups, splitSumLayout, splitSumSource, type ConvGradVariant } from '../../kernels/wgsl/conv-grad';
+import {
+  depthwiseKey,
+  depthwiseSource,
+  dwPartialLayout,
+  dwSumLayout,
+  dwWindowLayout,
+  windowValues,
+  DW_WG,
+  type DepthwiseCols,
+  type DepthwiseVariant,
+  type DepthwiseWindowVariant,
+} from '../../kernels/wgsl/conv-depthwise';
 import { grid } from '../../kernels/webgpu/device';
-import { empty } from '../tensor';
+import { convGradKey, convGradSource, convGradWorkgroups, splitSumLayout, splitSumSource, type ConvGradVariant } from '../../kernels/wgsl/conv-grad';
 import { refConv2d, refConv2dGradInput, refConv2dGradWeight } from './ref/conv';
 import { ArgumentError, fmtShape } from '../../base/shape';
 import { GPUOpError } from '../../kernels/webgpu/device';
-import { Tensor } from '../tensor';
+import { Tensor, empty } from '../tensor';
 import { defineOp, type Op } from './define';
 import { byBatch } from './split';
 import { le, where, add as addOp } from './elementwise';
@@ -57,6 +69,90 @@ function dispatch(name: string, v: ConvVariant, g: ConvGeometry, buffers: Bindin
     );
   }
   out.device.run(name, convKey(v), () => convSource(v), [...buffers, out.binding], wg, { layout: convLayout, values: convValues(g) });
+}
+
+/**
+ * Depthwise kernels (conv-depthwise.ts) for groups = C (one input channel per group, any multiplier); the generic
+ * ones otherwise. `enabled: false` routes depthwise convs through the generic kernels (benchmarks compare the two).
+ * Tiles (rows × pixels per thread) measured on lavapipe with bench/suites/conv.ts --depthwise.
+ */
+export const depthwiseConv = { enabled: true, vec: true, fwd: [4, 8] as [number, number], dx: [4, 8] as [number, number], dw: [2, 8] as [number, number] };
+
+const isDepthwise = (g: ConvGeometry) => depthwiseConv.enabled && g.Cg === 1 && g.G === g.C;
+const taps = (g: ConvGeometry): DepthwiseCols => ({ kW: g.kW, sW: g.sW, dW: g.dW });
+/** Fixed tiles whatever the image (blocks past its edge are masked): one shader per kernel width, not per size too. */
+const tile = ([tr, tp]: [number, number]) => ({ tr, tp });
+
+function runDepthwise(
+  name: string,
+  v: DepthwiseVariant,
+  buffers: Binding[],
+  wg: [number, number, number],
+  layout: typeof dwWindowLayout,
+  values: UniformValues,
+  dev: Tensor['device'],
+): void {
+  dev.run(name, depthwiseKey(v), () => depthwiseSource(v), buffers, wg, { layout, values });
+}
+
+/** Forward or grad-input through the window kernel: `out` from `src` with weight w (and bias). */
+function depthwiseWindow(
+  name: string,
+  v: DepthwiseWindowVariant,
+  g: ConvGeometry,
+  buffers: Binding[],
+  out: Tensor,
+  epilogue: { hasBias: number; relu: number },
+): void {
+  const fwd = v.pass === 'fwd';
+  const [SW, DW, pL] = fwd ? [g.W, g.OW, g.pL] : [g.OW, g.W, (g.kW - 1) * g.dW - g.pL];
+  // vec4 rows where both widths allow them and the window moves by one column (no stride along the row)
+  if (depthwiseConv.vec && g.sW === 1 && SW % 4 === 0 && DW % 4 === 0 && v.tp % 4 === 0) v.vec = ((-pL % 4) + 4) % 4;
+  const values = windowValues(
+    v,
+    fwd
+      ? { N: g.N, Cd: g.O, DH: g.OH, DW: g.OW, Cs: g.C, SH: g.H, SW: g.W, pT: g.pT, pL: g.pL, Og: g.Og, kH: g.kH, wsH: g.sH, dH: g.dH, uH: 1 }
+      : // the adjoint: dY correlated with the flipped kernel, padded so that tap 0 meets the last output
+        {
+          N: g.N,
+          Cd: g.C,
+          DH: g.H,
+          DW: g.W,
+          Cs: g.O,
+          SH: g.OH,
+          SW: g.OW,
+          pT: (g.kH - 1) * g.dH - g.pT,
+          pL: (g.kW - 1) * g.dW - g.pL,
+          Og: g.Og,
+          kH: g.kH,
+          wsH: 1,
+          dH: g.dH,
+          uH: g.sH,
+        },
+  );
+  runDepthwise(name, v, [...buffers, out.binding], grid(values.n, DW_WG), dwWindowLayout, { ...values, ...epilogue }, out.device);
+}
+
+/** Grad-weight: P partial sums per (channel, kernel row) over every P-th block of dY, then their sum in a fixed order. */
+function depthwiseWeight(g: ConvGeometry, x: Tensor, dy: Tensor, dw: Tensor): void {
+  const { tr, tp } = tile(depthwiseConv.dw);
+  const nT = Math.ceil(g.OW / tp),
+    nR = Math.ceil(g.OH / tr);
+  const blocks = g.N * nR * nT;
+  // enough threads to fill the adapter, each with ≥ 8 blocks where there are that many
+  const P = Math.max(1, Math.min(256, Math.ceil(blocks / 8)));
+  const rows = g.O * g.kH;
+  const part = empty([rows * P * g.kW], 'float32', x.device);
+  const v1: DepthwiseVariant = { pass: 'dw', ...taps(g), tr, tp };
+  // x rows as vec4s where they are multiples of 4 wide and the window moves one column per output
+  if (depthwiseConv.vec && g.sW === 1 && g.W % 4 === 0 && tp % 4 === 0) v1.vec = ((-g.pL % 4) + 4) % 4;
+  const n1 = rows * P;
+  const values = { n: n1, P, nT, nR, N: g.N, C: g.C, H: g.H, W: g.W, O: g.O, OH: g.OH, OW: g.OW, pT: g.pT, pL: g.pL, Og: g.Og, kH: g.kH, sH: g.sH, dH: g.dH };
+  runDepthwise('conv2dGradWeight', v1, [x.binding, dy.binding, part.binding], grid(n1, DW_WG), dwPartialLayout, values, x.device);
+  const n2 = rows * g.kW;
+  runDepthwise('conv2dGradWeight', { pass: 'dwSum', kw: g.kW }, [part.binding, dw.binding], grid(n2, DW_WG), dwSumLayout, { n: n2, P }, x.device);
+  // queued work runs in order, so the pool may hand the scratch buffer out again right away
+  part.dispose();
 }
 
 const convOutShape = (x: readonly number[], w: readonly number[], a: ConvAttrs) => [
@@ -136,6 +232,14 @@ export const conv2dOp: Op<ConvAttrs> = defineOp({
   shape: ({ x, w }, a: ConvAttrs) => ({ shape: convOutShape(x.shape, w.shape, a), dtype: x.dtype === 'float16' ? 'float16' : 'float32' }),
   forward({ x, w, bias }, a, [y]) {
     const g = geometry(x.shape, w.shape, y.shape, a);
+    const inputs = bias !== undefined ? [x.binding, w.binding, bias.binding] : [x.binding, w.binding];
+    if (isDepthwise(g)) {
+      const v: DepthwiseWindowVariant = { pass: 'fwd', ...taps(g), ...tile(depthwiseConv.fwd) };
+      if (x.dtype === 'float16') v.elem = 'f16';
+      // without a bias the weight stands in for its binding (≥ O elements; hasBias = 0 ignores it)
+      depthwiseWindow('conv2d', v, g, [x.binding, w.binding, (bias ?? w).binding], y, { hasBias: bias ? 1 : 0, relu: a.act === 'relu' ? 1 : 0 });
+      return;
+    }
     if (rowsForward(g, x, w, bias, a, y)) return; // float32, stride 1 along W, not depthwise
     const depthwise = g.Cg === 1 && g.Og < 4;
     const v: ConvVariant = {
@@ -146,7 +250,7 @@ export const conv2dOp: Op<ConvAttrs> = defineOp({
       act: a.act ?? 'none',
     };
     if (x.dtype === 'float16') v.elem = 'f16';
-    dispatch('conv2d', v, g, bias !== undefined ? [x.binding, w.binding, bias.binding] : [x.binding, w.binding], y);
+    dispatch('conv2d', v, g, inputs, y);
   },
   split: byBatch('x'),
   reference: ({ x, w, bias }, a) => refConv2d(x, w, bias, a),
@@ -168,6 +272,11 @@ export const conv2dGradInputOp: Op<ConvAttrs> = defineOp({
   shape: ({ dy, w }, a: ConvAttrs) => ({ shape: [dy.shape[0], w.shape[1] * a.groups, a.inSize![0], a.inSize![1]], dtype: 'float32' }),
   forward({ dy, w }, a, [dx]) {
     const g = geometry(dx.shape, w.shape, dy.shape, a);
+    if (isDepthwise(g)) {
+      const v: DepthwiseWindowVariant = { pass: 'dx', ...taps(g), ...tile(depthwiseConv.dx) };
+      depthwiseWindow('conv2dGradInput', v, g, [dy.binding, w.binding], dx, { hasBias: 0, relu: 0 });
+      return;
+    }
     if (rowsGradInput(g, dy, w, dx)) return; // stride 1, not depthwise: a conv of dY with the flipped weights
     if (g.Cg >= 2 && (g.sH > 1 || g.sW > 1)) {
       gradDispatch(
@@ -203,6 +312,10 @@ export const conv2dGradWeightOp: Op<ConvAttrs> = defineOp({
   shape: ({ x, dy }, a: ConvAttrs) => ({ shape: [dy.shape[1], x.shape[1] / a.groups, a.kSize![0], a.kSize![1]], dtype: 'float32' }),
   forward({ x, dy }, a, [dw]) {
     const g = geometry(x.shape, dw.shape, dy.shape, a);
+    if (isDepthwise(g)) {
+      depthwiseWeight(g, x, dy, dw);
+      return;
+    }
     if (g.Og >= 2) {
       const tc = gradTc(g.Og, convGradTiles.dwTc);
       gradDispatch('conv2dGradWeight', { kind: 'dw', tc, tp: convGradTiles.dwTaps, split: dwSplit(g, tc) }, g, [x.binding, dy.binding], dw);

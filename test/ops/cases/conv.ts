@@ -94,6 +94,39 @@ export const convRowsGeometry = fc
 const t = (s: number[]) => refTensor(s, { min: -1, max: 1 });
 const tol = { rtol: 1e-3, atol: 1e-4 };
 
+/**
+ * Depthwise geometries (groups = C, one input channel per group, multiplier Og 1–3) for the dedicated kernels:
+ * rows up to 20 wide, so widths that are multiples of 4 take the vec4-row path; stride and dilation 1–2,
+ * kernels 1–5, batch 1–3.
+ */
+export const depthwiseGeometry = fc
+  .record({
+    N: fc.integer({ min: 1, max: 3 }),
+    G: fc.integer({ min: 1, max: 4 }),
+    Cg: fc.constant(1),
+    Og: fc.integer({ min: 1, max: 3 }),
+    H: fc.integer({ min: 1, max: 12 }),
+    W: fc.oneof(fc.integer({ min: 1, max: 20 }), fc.constantFrom(4, 8, 12, 16)),
+    kH: fc.integer({ min: 1, max: 5 }),
+    kW: fc.integer({ min: 1, max: 5 }),
+    stride: fc.tuple(fc.integer({ min: 1, max: 2 }), fc.integer({ min: 1, max: 2 })),
+    padding: fc.tuple(fc.integer({ min: 0, max: 3 }), fc.integer({ min: 0, max: 3 }), fc.integer({ min: 0, max: 3 }), fc.integer({ min: 0, max: 3 })),
+    dilation: fc.tuple(fc.integer({ min: 1, max: 2 }), fc.integer({ min: 1, max: 2 })),
+  })
+  .map((g) => {
+    const a: ConvAttrs = { stride: g.stride, padding: g.padding, dilation: g.dilation, groups: g.G };
+    return {
+      ...g,
+      a,
+      OH: ext(g.H, g.padding[0], g.padding[1], g.kH, g.stride[0], g.dilation[0]),
+      OW: ext(g.W, g.padding[2], g.padding[3], g.kW, g.stride[1], g.dilation[1]),
+    };
+  })
+  .filter((g) => g.OH >= 1 && g.OW >= 1 && g.N * g.G * g.Og * g.OH * g.OW * g.kH * g.kW <= 40000);
+
+/** Generic geometries, and depthwise ones drawn as often (the depthwise kernels are a separate code path). */
+const anyGeometry = fc.oneof({ weight: 1, arbitrary: convGeometry }, { weight: 1, arbitrary: depthwiseGeometry });
+
 const convArb = (geo: typeof convGeometry, relu: boolean) =>
   geo
     .chain((g) => fc.tuple(fc.constant(g), t([g.N, g.G * g.Cg, g.H, g.W]), t([g.G * g.Og, g.Cg, g.kH, g.kW]), fc.option(t([g.G * g.Og]), { nil: undefined })))
@@ -102,13 +135,13 @@ const convArb = (geo: typeof convGeometry, relu: boolean) =>
 export const convCases: CaseTable = {
   conv2d: {
     arb: fc.oneof(
-      { weight: 3, arbitrary: convArb(convGeometry, false) },
+      { weight: 3, arbitrary: convArb(anyGeometry, false) },
       { weight: 2, arbitrary: convArb(convRowsGeometry, false) },
       // fused ReLU: few outputs, pre-activations kept away from the kink so finite differences are valid
       {
         weight: 1,
         arbitrary: convArb(
-          convGeometry.filter((g) => g.N * g.G * g.Og * g.OH * g.OW <= 16),
+          anyGeometry.filter((g) => g.N * g.G * g.Og * g.OH * g.OW <= 16),
           true,
         ).filter((c) => refConv2d(c.inputs[0], c.inputs[1], c.inputs[2], { ...c.attrs, act: 'none' }).data.every((v) => Math.abs(v) > 0.05)),
       },
@@ -119,7 +152,7 @@ export const convCases: CaseTable = {
   },
   conv2dGradInput: {
     arb: fc
-      .oneof(convGeometry, convGradGeometry, convRowsGeometry)
+      .oneof(convGeometry, convGradGeometry, depthwiseGeometry, convRowsGeometry)
       .chain((g) => fc.tuple(fc.constant(g), t([g.N, g.G * g.Og, g.OH, g.OW]), t([g.G * g.Og, g.Cg, g.kH, g.kW])))
       .map(([g, dy, w]) => ({ inputs: [dy, w], attrs: { ...g.a, inSize: [g.H, g.W] } as ConvAttrs })),
     tol,
@@ -128,7 +161,7 @@ export const convCases: CaseTable = {
   },
   conv2dGradWeight: {
     arb: fc
-      .oneof(convGeometry, convGradGeometry)
+      .oneof(convGeometry, convGradGeometry, depthwiseGeometry)
       .chain((g) => fc.tuple(fc.constant(g), t([g.N, g.G * g.Cg, g.H, g.W]), t([g.N, g.G * g.Og, g.OH, g.OW])))
       .map(([g, x, dy]) => ({ inputs: [x, dy], attrs: { ...g.a, kSize: [g.kH, g.kW] } as ConvAttrs })),
     tol,
