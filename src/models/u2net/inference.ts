@@ -273,7 +273,14 @@ export function u2netFoldedApply(folded: FoldedU2Net, x: Tensor, { fusedPath = t
   }
   if (x.dtype !== 'float32' && x.dtype !== folded.dtype) throw new Error(`u2netFoldedApply: input has dtype ${x.dtype}; expected float32 or ${folded.dtype}`);
   const fp = folded.params;
-  const cat = (xs: Tensor[]) => (xs.length === 1 ? xs[0] : concat(xs, 1));
+  // run `f` on the channel concat of xs, freeing the concat (not the inputs: the interpreter frees those)
+  const onCat = (xs: Tensor[], f: (t: Tensor) => Tensor) => {
+    if (xs.length === 1) return f(xs[0]);
+    const t = concat(xs, 1);
+    const y = f(t);
+    disposeUnlessTraced(t);
+    return y;
+  };
   const input = x.dtype === folded.dtype ? x : cast(x, folded.dtype);
   const graph = u2netGraph(c);
   const fuse = fusedPath && folded.dtype === 'float32';
@@ -288,7 +295,7 @@ export function u2netFoldedApply(folded: FoldedU2Net, x: Tensor, { fusedPath = t
       const f = (fp[stage] as { [block: string]: FoldedRebnconv })[block];
       const r = values.get(residualOf.get(n.y) ?? '');
       let y: Tensor;
-      if (!fuse || !('conv' in f) || xs.length > 2) y = rebnconv(f, cat(xs), n.dilation);
+      if (!fuse || !('conv' in f) || xs.length > 2) y = onCat(xs, (t) => rebnconv(f, t, n.dilation));
       else {
         y = fusedConv(f.conv, xs, n.dilation, n.dilation, 'relu', r);
         if (r) fusedAdd.add(n.y);
@@ -298,7 +305,7 @@ export function u2netFoldedApply(folded: FoldedU2Net, x: Tensor, { fusedPath = t
     },
     conv: (n, xs) => {
       const f = fp[n.name] as FoldedConv;
-      if (!fuse || xs.length > 2) return conv(f, cat(xs), { padding: n.padding });
+      if (!fuse || xs.length > 2) return onCat(xs, (t) => conv(f, t, { padding: n.padding }));
       return fusedConv(f, xs, 1, n.padding, 'none');
     },
     maxpool: (_n, t) => pool(t),

@@ -26,7 +26,7 @@ import { add, le, mul, relu, sigmoid, sub, where } from './elementwise';
 import { concat, narrow, permute } from './layout';
 import { reshape } from './shape-ops';
 import { sum } from './reduce';
-import { convRowsVariant as rowsVariant } from './conv-route';
+import { convRowsVariant as rowsVariant, pack4 } from './conv-route';
 
 /** Attributes of {@link conv2dFusedOp}: the conv's geometry and its epilogue. */
 export interface FusedConvAttrs extends Omit<ConvAttrs, 'act'> {
@@ -121,8 +121,7 @@ export const conv2dFusedOp: Op<FusedConvAttrs> = defineOp({
     const wg = v && convRowsWorkgroups(v, g);
     if (!v || !wg || wg.some((d) => d > 65535)) return unfused(x, w, bias, x2, r, a);
     const y = empty([N, O, OH, OW], 'float32', x.device);
-    // packed weights: [O/4, Cg·kH·kW, 4], so one vec4 load serves 4 output channels
-    const wp = v.w4 ? permute(reshape(w, [O / 4, 4, Cg * kH * kW]), [0, 2, 1]) : w;
+    const wp = v.w4 ? pack4(w) : w;
     const buffers = [x.binding, ...(x2 ? [x2.binding] : []), wp.binding, bias.binding, ...(r ? [r.binding] : []), y.binding];
     y.device.run('conv2dFused', convRowsKey(v), () => convRowsSource(v), buffers, wg, { layout: convRowsLayout, values: convRowsValues(g) });
     if (wp !== w) wp.dispose();

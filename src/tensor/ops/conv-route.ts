@@ -70,7 +70,7 @@ function run(name: string, v: ConvRowsVariant, g: ConvRowsGeometry, x: Tensor, w
 const fits = (v: ConvRowsVariant, g: ConvRowsGeometry) => convRowsWorkgroups(v, g).every((d) => d <= 65535);
 
 /** w [O, Cg, kH, kW] → [O/4, Cg·kH·kW, 4], so one vec4 load serves 4 output channels (a new tensor). */
-const pack4 = (w: Tensor) => {
+export const pack4 = (w: Tensor) => {
   const [O, Cg, kH, kW] = w.shape;
   return regroup(w, [O / 4, 4, Cg * kH * kW], [0, 2, 1]);
 };

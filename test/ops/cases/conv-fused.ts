@@ -72,7 +72,7 @@ export const convFusedCases: CaseTable = {
     arb: arb.filter(away),
     tol: { rtol: 1e-3, atol: 1e-4 },
     // each case compiles its own pipelines (lavapipe: seconds each); the 16-pixel tile is covered by test/models/u2net-fused.test.ts
-    runs: 8,
-    gradRuns: 6,
+    runs: 4,
+    gradRuns: 4,
   },
 };
