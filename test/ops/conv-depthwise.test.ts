@@ -97,6 +97,8 @@ describe('depthwise conv kernels vs float64 reference', () => {
     for (const l of [...fwd, ...dx, ...dw]) expect(l).toMatch(/^convDepthwise/);
     expect(dw.length).toBe(2);
     const grouped = labels(() => conv2dOp.call1([x, gpu(ref([8, 2, 3, 3]))], { ...a, groups: 2 }));
-    expect(grouped.every((l) => l.startsWith('conv:'))).toBe(true);
+    // grouped convs with several channels per group take the generic or row kernels, never the depthwise ones
+    expect(grouped.length).toBeGreaterThan(0);
+    expect(grouped.some((l) => l.startsWith('convDepthwise'))).toBe(false);
   });
 });
