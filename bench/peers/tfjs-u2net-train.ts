@@ -19,6 +19,7 @@
 import type * as TF from '@tensorflow/tfjs';
 import type { U2NetInferenceGraph } from '../../src/sod/onnx-export';
 import type { Tfjs } from './tfjs';
+import { tfGraphOp } from './tfjs-u2net';
 
 type T4 = TF.Tensor4D;
 
@@ -116,26 +117,8 @@ export function tfU2NetTrainer(tf: Tfjs, g: U2NetInferenceGraph, batch: number, 
           vals.set(o.y, y);
           break;
         }
-        case 'maxpool':
-          vals.set(o.y, tf.maxPool(vals.get(o.x)!, 2, 2, 'same'));
-          break;
-        case 'upsample': {
-          const like = vals.get(o.like)!;
-          vals.set(o.y, tf.image.resizeBilinear(vals.get(o.x)!, [like.shape[1], like.shape[2]], false, true));
-          break;
-        }
-        case 'concat':
-          vals.set(
-            o.y,
-            tf.concat(
-              o.xs.map((n) => vals.get(n)!),
-              3,
-            ),
-          );
-          break;
-        case 'add':
-          vals.set(o.y, tf.add(vals.get(o.a)!, vals.get(o.b)!));
-          break;
+        default:
+          vals.set(o.y, tfGraphOp(tf, o, vals));
       }
     }
     return g.outputs.map((n) => vals.get(n)!);

@@ -131,26 +131,8 @@ export function tfU2Net(tf: Tfjs, g: U2NetInferenceGraph): TfU2Net {
             vals.set(o.y, y);
             break;
           }
-          case 'maxpool':
-            vals.set(o.y, tf.maxPool(vals.get(o.x)!, 2, 2, 'same'));
-            break;
-          case 'upsample': {
-            const like = vals.get(o.like)!;
-            vals.set(o.y, tf.image.resizeBilinear(vals.get(o.x)!, [like.shape[1], like.shape[2]], false, true));
-            break;
-          }
-          case 'concat':
-            vals.set(
-              o.y,
-              tf.concat(
-                o.xs.map((n) => vals.get(n)!),
-                3,
-              ),
-            );
-            break;
-          case 'add':
-            vals.set(o.y, tf.add(vals.get(o.a)!, vals.get(o.b)!));
-            break;
+          default:
+            vals.set(o.y, tfGraphOp(tf, o, vals));
         }
       }
       return g.outputs.map((n) => vals.get(n)!);
@@ -165,6 +147,28 @@ export function tfU2Net(tf: Tfjs, g: U2NetInferenceGraph): TfU2Net {
  * One training gradient (sum of BCE-with-logits over the 7 maps, gradients for every weight) on a
  * batch of `n` `size`² images; the error message TF.js gives, or null when it ran.
  */
+/**
+ * One non-conv node of the lowered U²-Net graph on TF.js (NHWC): max-pool, upsample, concat or add. Shared by
+ * the inference peer and the training peer, which differ only in their convs.
+ */
+export function tfGraphOp(tf: Tfjs, o: Exclude<U2NetInferenceGraph['ops'][number], { op: 'conv' }>, vals: Map<string, T4>): T4 {
+  switch (o.op) {
+    case 'maxpool':
+      return tf.maxPool(vals.get(o.x)!, 2, 2, 'same');
+    case 'upsample': {
+      const like = vals.get(o.like)!;
+      return tf.image.resizeBilinear(vals.get(o.x)!, [like.shape[1], like.shape[2]], false, true);
+    }
+    case 'concat':
+      return tf.concat(
+        o.xs.map((n) => vals.get(n)!),
+        3,
+      );
+    case 'add':
+      return tf.add(vals.get(o.a)!, vals.get(o.b)!);
+  }
+}
+
 export function trainStepError(tf: Tfjs, net: TfU2Net, n = 1, size = 32): string | null {
   try {
     tf.tidy(() => {
